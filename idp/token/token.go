@@ -13,12 +13,13 @@ package token
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
 	"time"
+
+	"evote/record"
 )
 
 // Type is the JOSE "typ" header of a voting token (explicit typing, RFC 8725
@@ -62,18 +63,10 @@ type Claims struct {
 // digits.
 func (c *Claims) PseudonymHex() string { return hex.EncodeToString(c.Pseudonym[:]) }
 
-// KeyID derives the key id of an identity-service public key: "idp-" and the
-// first 16 hex digits of SHA-256("evote-v1/idp-key-id" || pub). Deriving it
-// from the key means a kid cannot silently be reused for another key.
-func KeyID(pub ed25519.PublicKey) string {
-	h := sha256.New()
-	h.Write([]byte(KeyIDTag))
-	h.Write(pub)
-	return "idp-" + hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-// KeyIDTag is the domain tag of KeyID.
-const KeyIDTag = "evote-v1/idp-key-id"
+// KeyID derives the key id of an identity-service public key (record.IdentityKeyID:
+// "idp-" and 16 hex digits of a tagged SHA-256 of the key). Deriving it from
+// the key means a kid cannot silently be reused for another key.
+func KeyID(pub ed25519.PublicKey) string { return record.IdentityKeyID(pub) }
 
 var (
 	electionIDRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)

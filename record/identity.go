@@ -127,10 +127,15 @@ type StyleCount struct {
 
 // VoterListChange is the board entry (type 0x0202, §8.8.4) for every change
 // to an election's voter list. The details (which PINs, which phones) stay
-// in the identity service; the entry publishes their salted digest, the
-// number of voters added, removed and updated, and the count per ballot
-// style after the change, signed by the official who made it.
+// in the identity service. The official who made the change signs a
+// statement (election, sequence, kind, salted digest of the details, time);
+// the identity service appends what the change did: voters added, removed
+// and updated, and the count per ballot style after it. The board entry as a
+// whole is signed by the identity service (spec/07-bulletin.md), so an
+// auditor can tell who vouches for what, and check across the chain that
+// each entry's total equals the previous total plus Added minus Removed.
 type VoterListChange struct {
+	// Signed by the official.
 	ElectionID    string
 	ContextHash   [32]byte
 	Sequence      uint64 // 1, 2, 3, … per election, no gaps
@@ -138,12 +143,13 @@ type VoterListChange struct {
 	OfficialID    string
 	OfficialKey   [32]byte
 	DetailsDigest [32]byte // §8.8.4: SHA-256 over a random salt and the change details
-	Added         uint32
-	Removed       uint32
-	Updated       uint32
-	Counts        []StyleCount // sorted strictly by BallotStyle
-	ChangedAt     uint64       // Unix seconds
+	ChangedAt     uint64   // Unix seconds
 	OfficialSig   [64]byte
+	// Computed by the identity service.
+	Added   uint32
+	Removed uint32
+	Updated uint32
+	Counts  []StyleCount // sorted strictly by BallotStyle
 }
 
 // MaxStyles bounds the ballot styles of one election.
@@ -157,20 +163,12 @@ func (c *VoterListChange) encodeStatement(w *idWriter) {
 	w.str(c.OfficialID)
 	w.fixed(c.OfficialKey[:])
 	w.fixed(c.DetailsDigest[:])
-	w.u32(c.Added)
-	w.u32(c.Removed)
-	w.u32(c.Updated)
-	w.u32(uint32(len(c.Counts)))
-	for _, s := range c.Counts {
-		w.str(s.BallotStyle)
-		w.u32(s.Voters)
-	}
 	w.u64(c.ChangedAt)
 }
 
 // SigningBytes returns the message the official signs:
-// bytes("evote-v1/voter-list-change") followed by every field but
-// OfficialSig, encoded as in Encode.
+// bytes("evote-v1/voter-list-change") followed by the fields from ElectionID
+// to ChangedAt, encoded as in Encode.
 func (c *VoterListChange) SigningBytes() []byte {
 	w := &idWriter{}
 	w.str(VoterListChangeTag)
@@ -179,12 +177,20 @@ func (c *VoterListChange) SigningBytes() []byte {
 }
 
 // Encode returns the canonical encoding: the fields in declaration order
-// (Kind as u8, counters as u32, Counts as list<string || u32>) then
-// OfficialSig.
+// (Kind as u8, times and Sequence as u64, counters as u32, Counts as
+// list<string(BallotStyle) || u32(Voters)>).
 func (c *VoterListChange) Encode() []byte {
 	w := &idWriter{}
 	c.encodeStatement(w)
 	w.fixed(c.OfficialSig[:])
+	w.u32(c.Added)
+	w.u32(c.Removed)
+	w.u32(c.Updated)
+	w.u32(uint32(len(c.Counts)))
+	for _, s := range c.Counts {
+		w.str(s.BallotStyle)
+		w.u32(s.Voters)
+	}
 	return w.b
 }
 
@@ -213,6 +219,8 @@ func DecodeVoterListChange(b []byte) (*VoterListChange, error) {
 	c.OfficialID = r.id("official id")
 	r.edKey(&c.OfficialKey, "official key")
 	r.fixed(c.DetailsDigest[:], "details digest")
+	c.ChangedAt = r.u64("changed at")
+	r.fixed(c.OfficialSig[:], "official signature")
 	c.Added = r.u32("added")
 	c.Removed = r.u32("removed")
 	c.Updated = r.u32("updated")
@@ -226,8 +234,6 @@ func DecodeVoterListChange(b []byte) (*VoterListChange, error) {
 		}
 		c.Counts = append(c.Counts, s)
 	}
-	c.ChangedAt = r.u64("changed at")
-	r.fixed(c.OfficialSig[:], "official signature")
 	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("record: voter list change: %w", err)
 	}

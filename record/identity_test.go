@@ -69,7 +69,7 @@ func changeCases() map[string]vcase {
 		"unknown kind":    {mut(func(c *VoterListChange) { c.Kind = 9 }, true), "malformed"},
 		"unsorted counts": {mut(func(c *VoterListChange) { c.Counts[0], c.Counts[1] = c.Counts[1], c.Counts[0] }, true), "malformed"},
 		"duplicate style": {mut(func(c *VoterListChange) { c.Counts[1].BallotStyle = c.Counts[0].BallotStyle }, true), "malformed"},
-		"count changed":   {mut(func(c *VoterListChange) { c.Counts[0].Voters++ }, false), "bad-signature"},
+		"seq changed":     {mut(func(c *VoterListChange) { c.Sequence++ }, false), "bad-signature"},
 		"digest changed":  {mut(func(c *VoterListChange) { c.DetailsDigest[5] ^= 1 }, false), "bad-signature"},
 	}
 }

@@ -1,0 +1,121 @@
+// Package store persists evote's bulletin-board logs. One Store hosts the
+// logs of many elections, each keyed by its 32-byte log id
+// (spec/07-bulletin.md §7.1). The store is deliberately ignorant of entry
+// formats: it keeps opaque canonical bytes with their hash and type, assigns
+// nothing itself, and enforces only what storage must enforce — that a log
+// grows by appending at its end, that an entry hash occurs once, that
+// nothing is ever updated or deleted, and that an append is durable before
+// it returns.
+//
+// Two backends implement Store and pass the shared suite in store/storetest:
+// store/postgres (pgx, for servers) and store/sqlite (pure Go, embedded, the
+// default that needs no setup).
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Limits every backend enforces.
+const (
+	// MaxRange is the largest number of records one Range call returns.
+	MaxRange = 10000
+	// MaxRecordSize bounds one stored record (the board's own limits are
+	// lower; this is a storage sanity bound).
+	MaxRecordSize = 64 << 20
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNotFound: no such record or checkpoint.
+	ErrNotFound = errors.New("store: not found")
+	// ErrDuplicate: an appended record's hash is already stored.
+	ErrDuplicate = errors.New("store: duplicate entry hash")
+	// ErrConflict: the append did not start at the log's current size (a
+	// concurrent writer, or a caller with a stale view).
+	ErrConflict = errors.New("store: append does not start at the end of the log")
+	// ErrInvalid: malformed arguments (bad range, oversized record, …).
+	ErrInvalid = errors.New("store: invalid argument")
+	// ErrCheckpointOrder: a checkpoint not larger than the latest stored one.
+	ErrCheckpointOrder = errors.New("store: checkpoint does not extend the latest one")
+)
+
+// LogID names one election's log.
+type LogID [32]byte
+
+// Record is one stored log entry.
+type Record struct {
+	Index uint64   // position in the log, from 0
+	Hash  [32]byte // SHA-256 of Data (the entry hash)
+	Type  uint16   // entry type, kept for filtering
+	Data  []byte   // canonical entry bytes
+}
+
+// Checkpoint is one stored signed checkpoint note.
+type Checkpoint struct {
+	Size uint64 // tree size it covers
+	Note []byte // the signed note, verbatim
+}
+
+// Store is the storage the bulletin board needs. All methods are safe for
+// concurrent use.
+type Store interface {
+	// Append stores recs at indices first, first+1, … of the log in one
+	// atomic, durable transaction. It fails with ErrConflict unless first
+	// equals the log's current size, with ErrDuplicate if any hash is
+	// already stored (in any log), and with ErrInvalid for malformed
+	// records; on any error nothing is stored. recs[i].Index is ignored.
+	Append(ctx context.Context, log LogID, first uint64, recs []Record) error
+	// Size returns the number of records in the log (0 for an unknown log).
+	Size(ctx context.Context, log LogID) (uint64, error)
+	// Range returns the records with start ≤ index < end, in order; end may
+	// exceed the size (the result is then shorter) but end − start must not
+	// exceed MaxRange.
+	Range(ctx context.Context, log LogID, start, end uint64) ([]Record, error)
+	// ByHash returns the record of the log with the given entry hash.
+	ByHash(ctx context.Context, log LogID, hash [32]byte) (Record, error)
+	// PutCheckpoint stores a signed checkpoint for the given size, which
+	// must exceed the latest stored size (ErrCheckpointOrder) and must not
+	// exceed the log's size (ErrInvalid).
+	PutCheckpoint(ctx context.Context, log LogID, cp Checkpoint) error
+	// LatestCheckpoint returns the checkpoint with the largest size.
+	LatestCheckpoint(ctx context.Context, log LogID) (Checkpoint, error)
+	// CheckpointAt returns the checkpoint stored for exactly that size.
+	CheckpointAt(ctx context.Context, log LogID, size uint64) (Checkpoint, error)
+	// Subscribe returns a channel that receives the log's new size after
+	// each append (possibly coalesced: a receiver always eventually sees
+	// the latest size). The channel is closed when ctx ends or the store
+	// closes.
+	Subscribe(ctx context.Context, log LogID) (<-chan uint64, error)
+	// Close releases the store's resources.
+	Close() error
+}
+
+// CheckRecords validates an append's arguments the same way in every
+// backend.
+func CheckRecords(recs []Record) error {
+	if len(recs) == 0 {
+		return fmt.Errorf("%w: empty append", ErrInvalid)
+	}
+	seen := make(map[[32]byte]struct{}, len(recs))
+	for i := range recs {
+		if len(recs[i].Data) == 0 || len(recs[i].Data) > MaxRecordSize {
+			return fmt.Errorf("%w: record %d size %d out of bounds", ErrInvalid, i, len(recs[i].Data))
+		}
+		if _, dup := seen[recs[i].Hash]; dup {
+			return fmt.Errorf("%w: record %d repeats an earlier one", ErrDuplicate, i)
+		}
+		seen[recs[i].Hash] = struct{}{}
+	}
+	return nil
+}
+
+// CheckRange validates Range arguments.
+func CheckRange(start, end uint64) error {
+	if end < start || end-start > MaxRange || end > 1<<62 {
+		return fmt.Errorf("%w: bad range [%d, %d)", ErrInvalid, start, end)
+	}
+	return nil
+}

@@ -1,0 +1,471 @@
+package bulletin
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"evote/store"
+)
+
+// ErrCorrupt is returned when stored data contradicts itself: an entry
+// whose hash or index does not match, or a stored checkpoint whose root the
+// recomputed tree does not reproduce.
+var ErrCorrupt = errors.New("bulletin: stored log is inconsistent")
+
+// ErrClosed is returned by a closed Log.
+var ErrClosed = errors.New("bulletin: log closed")
+
+// Config configures a Log.
+type Config struct {
+	Key   *LogKey     // signing identity; Key.Origin names the log
+	Store store.Store // where entries and checkpoints live
+	// Authorize, if set, is called for every entry before it is accepted
+	// (after structural checks, before the signature check) so the owner of
+	// each entry type can restrict who may author it.
+	Authorize func(*Entry) error
+	// MaxBatch bounds the entries committed in one store transaction by the
+	// group committer (default 2048).
+	MaxBatch int
+	// Now is the clock for checkpoint times (default time.Now).
+	Now func() time.Time
+}
+
+// Log is one election's append-only bulletin board: the store holds the
+// entries, an in-memory Tree mirrors them for roots and proofs. Appends from
+// concurrent callers are grouped into one durable store transaction (group
+// commit); an Append returns only once its entries are durable.
+type Log struct {
+	cfg    Config
+	id     LogID
+	tree   *Tree
+	hmu    sync.RWMutex
+	hashes map[[32]byte]uint64
+
+	reqs      chan *appendReq
+	quit      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	cpMu   sync.Mutex
+	latest *SignedCheckpoint
+}
+
+// SignedCheckpoint is a checkpoint with its signed note.
+type SignedCheckpoint struct {
+	Checkpoint
+	Note []byte
+}
+
+type appendReq struct {
+	recs   []store.Record
+	leaves [][32]byte
+	result chan appendResult
+}
+
+type appendResult struct {
+	first uint64
+	err   error
+}
+
+// Open loads the log from the store, recomputes the Merkle tree from every
+// stored entry and verifies it against the latest stored checkpoint, so a
+// log reopened after a crash is known to be consistent.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	if cfg.Key == nil || cfg.Store == nil || cfg.Key.Ed25519 == nil {
+		return nil, errors.New("bulletin: Config needs Key and Store")
+	}
+	if err := ValidOrigin(cfg.Key.Origin); err != nil {
+		return nil, err
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 2048
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	l := &Log{
+		cfg:    cfg,
+		id:     LogIDFor(cfg.Key.Origin),
+		tree:   NewTree(),
+		hashes: make(map[[32]byte]uint64),
+		reqs:   make(chan *appendReq, 1024),
+		quit:   make(chan struct{}),
+	}
+	if err := l.load(ctx); err != nil {
+		return nil, err
+	}
+	cpRec, err := cfg.Store.LatestCheckpoint(ctx, l.id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("bulletin: open: %w", err)
+	default:
+		c, _, err := VerifyCheckpoint(cpRec.Note, cfg.Key.Verifier())
+		if err != nil {
+			return nil, fmt.Errorf("%w: latest stored checkpoint: %w", ErrCorrupt, err)
+		}
+		root, err := l.tree.RootAt(c.Size)
+		if err != nil || root != c.Root || c.Size != cpRec.Size {
+			return nil, fmt.Errorf("%w: checkpoint at size %d does not match the stored entries", ErrCorrupt, c.Size)
+		}
+		l.latest = &SignedCheckpoint{Checkpoint: c, Note: cpRec.Note}
+	}
+	l.wg.Add(1)
+	go l.committer()
+	return l, nil
+}
+
+// load reads entries beyond the tree's size from the store, checks them and
+// extends the tree.
+func (l *Log) load(ctx context.Context) error {
+	size, err := l.cfg.Store.Size(ctx, l.id)
+	if err != nil {
+		return fmt.Errorf("bulletin: load: %w", err)
+	}
+	for next := l.tree.Size(); next < size; {
+		end := min(next+store.MaxRange, size)
+		recs, err := l.cfg.Store.Range(ctx, l.id, next, end)
+		if err != nil {
+			return fmt.Errorf("bulletin: load: %w", err)
+		}
+		if len(recs) == 0 {
+			return fmt.Errorf("%w: store reports size %d but has no entry %d", ErrCorrupt, size, next)
+		}
+		leaves := make([][32]byte, len(recs))
+		l.hmu.Lock()
+		for i, r := range recs {
+			if r.Index != next+uint64(i) || sha256.Sum256(r.Data) != r.Hash {
+				l.hmu.Unlock()
+				return fmt.Errorf("%w: entry %d: index or hash mismatch", ErrCorrupt, next+uint64(i))
+			}
+			e, err := DecodeEntry(r.Data)
+			if err != nil || e.Log != l.id || uint16(e.Type) != r.Type {
+				l.hmu.Unlock()
+				return fmt.Errorf("%w: entry %d does not decode for this log: %v", ErrCorrupt, r.Index, err)
+			}
+			leaves[i] = LeafHash(r.Data)
+			l.hashes[r.Hash] = r.Index
+		}
+		l.hmu.Unlock()
+		l.tree.AppendLeaves(leaves...)
+		next += uint64(len(recs))
+	}
+	return nil
+}
+
+// Refresh extends the in-memory tree with entries another process appended
+// to the store (for read-only replicas following the log).
+func (l *Log) Refresh(ctx context.Context) error { return l.load(ctx) }
+
+// ID returns the log id.
+func (l *Log) ID() LogID { return l.id }
+
+// Origin returns the log's origin line.
+func (l *Log) Origin() string { return l.cfg.Key.Origin }
+
+// Verifier returns the log's public keys.
+func (l *Log) Verifier() LogVerifier { return l.cfg.Key.Verifier() }
+
+// Size returns the number of durable entries.
+func (l *Log) Size() uint64 { return l.tree.Size() }
+
+// Tree returns the log's Merkle tree (read-only use).
+func (l *Log) Tree() *Tree { return l.tree }
+
+// Append validates entries (structure, log id, authorisation, signatures
+// in one batch, duplicates) and appends them atomically: all or none. It
+// returns their indices once they are durable. A refused call leaves the log
+// unchanged and returns an error wrapping one of the package's sentinels.
+func (l *Log) Append(ctx context.Context, entries ...*Entry) ([]uint64, error) {
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("%w: no entries", ErrMalformed)
+	}
+	req := &appendReq{recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1)}
+	seen := make(map[[32]byte]bool, len(entries))
+	for i, e := range entries {
+		if e == nil {
+			return nil, fmt.Errorf("entry %d: %w: nil", i, ErrMalformed)
+		}
+		if err := e.check(); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		if e.Log != l.id {
+			return nil, fmt.Errorf("entry %d: %w", i, ErrWrongLog)
+		}
+		if l.cfg.Authorize != nil {
+			if err := l.cfg.Authorize(e); err != nil {
+				return nil, fmt.Errorf("entry %d: %w: %w", i, ErrUnauthorized, err)
+			}
+		}
+		data := e.Encode()
+		h := sha256.Sum256(data)
+		if seen[h] || l.has(h) {
+			return nil, fmt.Errorf("entry %d: %w: %x", i, ErrDuplicate, h)
+		}
+		seen[h] = true
+		req.recs[i] = store.Record{Hash: h, Type: uint16(e.Type), Data: data}
+		req.leaves[i] = LeafHash(data)
+	}
+	if err := VerifyEntries(entries); err != nil {
+		return nil, err
+	}
+	return l.submit(ctx, req)
+}
+
+// AppendEncoded decodes canonical entry bytes strictly (a non-canonical or
+// malformed encoding is refused) and appends them.
+func (l *Log) AppendEncoded(ctx context.Context, encoded ...[]byte) ([]uint64, error) {
+	es := make([]*Entry, len(encoded))
+	for i, b := range encoded {
+		e, err := DecodeEntry(b)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		if !bytes.Equal(e.Encode(), b) { // DecodeEntry is strict; belt and braces
+			return nil, fmt.Errorf("entry %d: %w: non-canonical", i, ErrMalformed)
+		}
+		es[i] = e
+	}
+	return l.Append(ctx, es...)
+}
+
+func (l *Log) has(h [32]byte) bool {
+	l.hmu.RLock()
+	defer l.hmu.RUnlock()
+	_, ok := l.hashes[h]
+	return ok
+}
+
+func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
+	select {
+	case l.reqs <- req:
+	case <-l.quit:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var res appendResult
+	select {
+	case res = <-req.result:
+	case <-ctx.Done():
+		// The entries may still become durable; they are simply not
+		// acknowledged to this caller.
+		return nil, ctx.Err()
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	idx := make([]uint64, len(req.recs))
+	for i := range idx {
+		idx[i] = res.first + uint64(i)
+	}
+	return idx, nil
+}
+
+// committer is the single writer: it takes every pending request (up to
+// MaxBatch entries) and commits them in one store transaction.
+func (l *Log) committer() {
+	defer l.wg.Done()
+	for {
+		var batch []*appendReq
+		select {
+		case r := <-l.reqs:
+			batch = append(batch, r)
+		case <-l.quit:
+			return
+		}
+		n := len(batch[0].recs)
+	drain:
+		for n < l.cfg.MaxBatch {
+			select {
+			case r := <-l.reqs:
+				batch = append(batch, r)
+				n += len(r.recs)
+			default:
+				break drain
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+func (l *Log) commit(batch []*appendReq) {
+	// Refuse duplicates across the requests of the batch and against the
+	// log (two callers may race with the same entry).
+	seen := make(map[[32]byte]bool)
+	live := batch[:0]
+	for _, r := range batch {
+		dup := false
+		for _, rec := range r.recs {
+			if seen[rec.Hash] || l.has(rec.Hash) {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			r.result <- appendResult{err: ErrDuplicate}
+			continue
+		}
+		for _, rec := range r.recs {
+			seen[rec.Hash] = true
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	var recs []store.Record
+	for _, r := range live {
+		recs = append(recs, r.recs...)
+	}
+	first := l.tree.Size()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	err := l.cfg.Store.Append(ctx, l.id, first, recs)
+	cancel()
+	if err != nil {
+		if len(live) > 1 && !errors.Is(err, store.ErrConflict) {
+			// Isolate the failing request: commit each one alone.
+			for _, r := range live {
+				l.commit([]*appendReq{r})
+			}
+			return
+		}
+		if errors.Is(err, store.ErrDuplicate) {
+			err = fmt.Errorf("%w: %w", ErrDuplicate, err)
+		} else {
+			err = fmt.Errorf("bulletin: append: %w", err)
+		}
+		for _, r := range live {
+			r.result <- appendResult{err: err}
+		}
+		return
+	}
+	l.hmu.Lock()
+	i := first
+	for _, r := range live {
+		for _, rec := range r.recs {
+			l.hashes[rec.Hash] = i
+			i++
+		}
+	}
+	l.hmu.Unlock()
+	i = first
+	for _, r := range live {
+		l.tree.AppendLeaves(r.leaves...)
+		r.result <- appendResult{first: i}
+		i += uint64(len(r.recs))
+	}
+}
+
+// Close stops the committer. Pending appends fail with ErrClosed; the store
+// is not closed.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() { close(l.quit) })
+	l.wg.Wait()
+	return nil
+}
+
+// Checkpoint signs and stores a checkpoint for the current size, unless the
+// latest checkpoint already covers it, and returns the latest.
+func (l *Log) Checkpoint(ctx context.Context) (*SignedCheckpoint, error) {
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	size := l.tree.Size()
+	if l.latest != nil && l.latest.Size == size {
+		return l.latest, nil
+	}
+	root, err := l.tree.RootAt(size)
+	if err != nil {
+		return nil, err
+	}
+	t := l.cfg.Now().UTC().Truncate(time.Second)
+	if l.latest != nil && t.Before(l.latest.Time) {
+		t = l.latest.Time // checkpoint times never go backwards
+	}
+	c := Checkpoint{Origin: l.cfg.Key.Origin, Size: size, Root: root, Time: t}
+	note, err := SignCheckpoint(c, l.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.cfg.Store.PutCheckpoint(ctx, l.id, store.Checkpoint{Size: size, Note: note}); err != nil {
+		return nil, fmt.Errorf("bulletin: store checkpoint: %w", err)
+	}
+	l.latest = &SignedCheckpoint{Checkpoint: c, Note: note}
+	return l.latest, nil
+}
+
+// LatestCheckpoint returns the latest signed checkpoint, or nil if none.
+func (l *Log) LatestCheckpoint() *SignedCheckpoint {
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	return l.latest
+}
+
+// CheckpointAt returns the stored checkpoint for exactly that size.
+func (l *Log) CheckpointAt(ctx context.Context, size uint64) (*SignedCheckpoint, error) {
+	rec, err := l.cfg.Store.CheckpointAt(ctx, l.id, size)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := VerifyCheckpoint(rec.Note, l.Verifier())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return &SignedCheckpoint{Checkpoint: c, Note: rec.Note}, nil
+}
+
+// Entries returns the durable entries with start ≤ index < end (end is
+// clipped to the size; at most store.MaxRange).
+func (l *Log) Entries(ctx context.Context, start, end uint64) ([]store.Record, error) {
+	end = min(end, l.Size())
+	if start >= end {
+		return nil, nil
+	}
+	return l.cfg.Store.Range(ctx, l.id, start, end)
+}
+
+// EntryByHash returns the durable entry with that entry hash.
+func (l *Log) EntryByHash(ctx context.Context, h [32]byte) (store.Record, error) {
+	l.hmu.RLock()
+	idx, ok := l.hashes[h]
+	l.hmu.RUnlock()
+	if !ok {
+		return store.Record{}, store.ErrNotFound
+	}
+	recs, err := l.cfg.Store.Range(ctx, l.id, idx, idx+1)
+	if err != nil {
+		return store.Record{}, err
+	}
+	if len(recs) != 1 || recs[0].Hash != h {
+		return store.Record{}, fmt.Errorf("%w: entry %d", ErrCorrupt, idx)
+	}
+	return recs[0], nil
+}
+
+// IndexOf returns the index of the entry with that hash.
+func (l *Log) IndexOf(h [32]byte) (uint64, bool) {
+	l.hmu.RLock()
+	defer l.hmu.RUnlock()
+	i, ok := l.hashes[h]
+	return i, ok
+}
+
+// InclusionProof returns the audit path of entry index in the tree of size.
+func (l *Log) InclusionProof(index, size uint64) ([][32]byte, error) {
+	return l.tree.InclusionProof(index, size)
+}
+
+// ConsistencyProof returns the proof that size1 is a prefix of size2.
+func (l *Log) ConsistencyProof(size1, size2 uint64) ([][32]byte, error) {
+	return l.tree.ConsistencyProof(size1, size2)
+}
+
+// Subscribe returns a channel of new log sizes (see store.Store.Subscribe).
+func (l *Log) Subscribe(ctx context.Context) (<-chan uint64, error) {
+	return l.cfg.Store.Subscribe(ctx, l.id)
+}

@@ -1,0 +1,202 @@
+package bulletin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"evote/store/sqlite"
+)
+
+func TestLogAppendAndProofs(t *testing.T) {
+	ctx := context.Background()
+	k := testLogKey("evote.example/log", true)
+	st := openSQLite(t)
+	l := openLog(t, st, k)
+	var all []*Entry
+	for i := range 50 {
+		all = append(all, testEntry(t, l.ID(), TypeBallot, fmt.Sprint("voter", i%5), i))
+	}
+	idx, err := l.Append(ctx, all[:10]...)
+	if err != nil || len(idx) != 10 || idx[9] != 9 {
+		t.Fatalf("append: %v %v", idx, err)
+	}
+	// Concurrent appenders go through the group committer.
+	var wg sync.WaitGroup
+	for i := 10; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := l.Append(ctx, all[i]); err != nil {
+				t.Errorf("append %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if l.Size() != 50 {
+		t.Fatalf("size %d", l.Size())
+	}
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _, err := VerifyCheckpoint(cp.Note, l.Verifier()); err != nil || c.Size != 50 {
+		t.Fatalf("checkpoint: %+v %v", c, err)
+	}
+	for _, e := range all {
+		h := e.Hash()
+		i, ok := l.IndexOf(h)
+		if !ok {
+			t.Fatalf("entry %x missing", h)
+		}
+		rec, err := l.EntryByHash(ctx, h)
+		if err != nil || rec.Index != i {
+			t.Fatalf("by hash: %v", err)
+		}
+		p, err := l.InclusionProof(i, cp.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyInclusion(i, cp.Size, LeafHash(rec.Data), p, cp.Root); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Reopen: the tree is recomputed and checked against the checkpoint.
+	l.Close()
+	l2 := openLog(t, st, k)
+	if l2.Size() != 50 || l2.LatestCheckpoint() == nil || l2.LatestCheckpoint().Root != cp.Root {
+		t.Fatal("reopened log differs")
+	}
+	more := testEntry(t, l2.ID(), TypeResult, "official", 1)
+	if _, err := l2.Append(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	cp2, _ := l2.Checkpoint(ctx)
+	p, _ := l2.ConsistencyProof(cp.Size, cp2.Size)
+	if err := VerifyConsistency(cp.Size, cp2.Size, p, cp.Root, cp2.Root); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLogRefuses: every kind of malformed input to the write paths is
+// refused with a precise error and leaves the log unchanged.
+func TestLogRefuses(t *testing.T) {
+	ctx := context.Background()
+	k := testLogKey("evote.example/refuse", false)
+	st := openSQLite(t)
+	authorised := seededEd25519("official").Public()
+	l, err := Open(ctx, Config{Key: k, Store: st, Now: fixedClock(), Authorize: func(e *Entry) error {
+		if e.Type == TypeResult && e.Author != authorised {
+			return errors.New("only the official publishes results")
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	good := testEntry(t, l.ID(), TypeBallot, "v", 0)
+	if _, err := l.Append(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	cp0, _ := l.Checkpoint(ctx)
+	badSig := *testEntry(t, l.ID(), TypeBallot, "v", 1)
+	badSig.Signature[3] ^= 1
+	wrongLog := testEntry(t, LogIDFor("evote.example/other"), TypeBallot, "v", 2)
+	unknown := *testEntry(t, l.ID(), TypeBallot, "v", 3)
+	unknown.Type = 0x0bad
+	oversized := *testEntry(t, l.ID(), TypeBallot, "v", 4)
+	oversized.Payload = make([]byte, TypeBallot.MaxPayload()+1)
+	badVersion := *testEntry(t, l.ID(), TypeBallot, "v", 5)
+	badVersion.Version = 2
+	unauth := testEntry(t, l.ID(), TypeResult, "intruder", 6)
+	fresh := testEntry(t, l.ID(), TypeBallot, "v", 7)
+	encoded := fresh.Encode()
+
+	cases := []struct {
+		name string
+		run  func() error
+		want error
+	}{
+		{"bad signature", func() error { _, err := l.Append(ctx, &badSig); return err }, ErrBadSignature},
+		{"bad signature in a batch", func() error { _, err := l.Append(ctx, fresh, &badSig); return err }, ErrBadSignature},
+		{"wrong log", func() error { _, err := l.Append(ctx, wrongLog); return err }, ErrWrongLog},
+		{"unknown type", func() error { _, err := l.Append(ctx, &unknown); return err }, ErrUnknownType},
+		{"oversized", func() error { _, err := l.Append(ctx, &oversized); return err }, ErrTooLarge},
+		{"version", func() error { _, err := l.Append(ctx, &badVersion); return err }, ErrVersion},
+		{"unauthorised", func() error { _, err := l.Append(ctx, unauth); return err }, ErrUnauthorized},
+		{"duplicate", func() error { _, err := l.Append(ctx, good); return err }, ErrDuplicate},
+		{"duplicate in one call", func() error { _, err := l.Append(ctx, fresh, fresh); return err }, ErrDuplicate},
+		{"empty", func() error { _, err := l.Append(ctx); return err }, ErrMalformed},
+		{"nil", func() error { _, err := l.Append(ctx, nil); return err }, ErrMalformed},
+		{"truncated encoding", func() error { _, err := l.AppendEncoded(ctx, encoded[:len(encoded)-1]); return err }, ErrMalformed},
+		{"trailing byte", func() error { _, err := l.AppendEncoded(ctx, append(encoded, 0)); return err }, ErrMalformed},
+		{"wrong type in encoding", func() error {
+			b := append([]byte(nil), encoded...)
+			b[33], b[34] = 0xff, 0xff
+			_, err := l.AppendEncoded(ctx, b)
+			return err
+		}, ErrUnknownType},
+	}
+	for _, c := range cases {
+		err := c.run()
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+		if l.Size() != 1 {
+			t.Fatalf("%s: log grew to %d", c.name, l.Size())
+		}
+	}
+	if n, _ := st.Size(ctx, l.ID()); n != 1 {
+		t.Fatalf("store has %d entries", n)
+	}
+	if cp, _ := l.Checkpoint(ctx); cp.Root != cp0.Root {
+		t.Fatal("root changed")
+	}
+	// The official may publish the result.
+	res := testEntry(t, l.ID(), TypeResult, "official", 0)
+	if _, err := l.Append(ctx, res); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AppendEncoded(ctx, encoded); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenDetectsTampering: an entry changed behind the database's
+// append-only triggers is caught when the log is reopened.
+func TestOpenDetectsTampering(t *testing.T) {
+	ctx := context.Background()
+	k := testLogKey("evote.example/tamper", false)
+	st := openSQLite(t)
+	l := openLog(t, st, k)
+	for i := range 5 {
+		if _, err := l.Append(ctx, testEntry(t, l.ID(), TypeBallot, "v", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	db := st.(*sqlite.Store).DB()
+	// An attacker with database access swaps entry 2 for another validly
+	// signed entry (re-hashed so the row looks self-consistent).
+	other := testEntry(t, l.ID(), TypeBallot, "v", 99)
+	h := other.Hash()
+	for _, q := range []string{
+		"DROP TRIGGER bulletin_entries_no_update",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec("UPDATE bulletin_entries SET data = ?, hash = ? WHERE idx = 2", other.Encode(), h[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, Config{Key: k, Store: st}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("tampered log opened: %v", err)
+	}
+}

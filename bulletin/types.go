@@ -1,0 +1,135 @@
+package bulletin
+
+import "fmt"
+
+// Type is the registered kind of a bulletin-board entry
+// (spec/07-bulletin.md §7.2). The board checks that the type is registered
+// and that the payload fits its size limit; the payload's content is defined
+// and checked by the package that owns the type.
+type Type uint16
+
+// Registered entry types. Codes are grouped by phase in the high byte; a
+// code is never reused or renumbered.
+const (
+	// Setup.
+	TypeManifest        Type = 0x0001 // election manifest
+	TypeElectionContext Type = 0x0002 // context hash binding manifest, keys and parameters
+	TypeIdentityKeySet  Type = 0x0003 // identity service's JWT / credential key set
+	TypeWitnessKeySet   Type = 0x0004 // witnesses whose cosignatures count
+
+	// Trustee key generation.
+	TypeKeygenCommitment      Type = 0x0101 // trustee's polynomial commitments
+	TypeKeygenEncryptedShare  Type = 0x0102 // encrypted share for another trustee
+	TypeKeygenComplaint       Type = 0x0103 // complaint against a share
+	TypeKeygenComplaintAnswer Type = 0x0104 // answer revealing the disputed share
+	TypeJointKey              Type = 0x0105 // the joint election public key
+
+	// Voters.
+	TypeVoterListCommitment Type = 0x0201 // commitment to the voter list
+	TypeVoterListChange     Type = 0x0202 // signed change to the voter list
+	TypeCredentialIssued    Type = 0x0203 // credential issued by the identity service
+	TypeInPersonMark        Type = 0x0204 // voter marked as having voted in person
+
+	// Lifecycle.
+	TypeOpen       Type = 0x0301 // voting opens
+	TypeClose      Type = 0x0302 // voting closes
+	TypeTransition Type = 0x0303 // other lifecycle transition
+
+	// Ballots.
+	TypeBallot               Type = 0x0401 // cast ballot, signed by the voter's device key
+	TypeSpoiledBallotOpening Type = 0x0402 // opening of a spoiled (challenged) ballot
+	TypeAuditedBallot        Type = 0x0403 // Benaloh-audited ballot, published unlinked
+
+	// Tally.
+	TypeCleansingResult Type = 0x0501 // ballots kept after cleansing
+	TypeMixOutput       Type = 0x0502 // one mix server's output list
+	TypeMixProof        Type = 0x0503 // proof of shuffle for that output
+	TypeDecryptionShare Type = 0x0504 // a trustee's decryption shares
+	TypeDecryptionProof Type = 0x0505 // proofs for those shares
+	TypeResult          Type = 0x0506 // the election result
+)
+
+// Payload size limits. Ballot-sized entries are small; mix outputs and
+// decryption material scale with the number of ballots.
+const (
+	limitSmall = 64 << 10  // 64 KiB
+	limitMid   = 4 << 20   // 4 MiB
+	limitLarge = 256 << 20 // 256 MiB (whole-election lists)
+
+	// MaxPayload is the largest payload of any type.
+	MaxPayload = limitLarge
+)
+
+type typeInfo struct {
+	name  string
+	limit int
+}
+
+var registry = map[Type]typeInfo{
+	TypeManifest:              {"manifest", limitMid},
+	TypeElectionContext:       {"election-context", limitSmall},
+	TypeIdentityKeySet:        {"identity-key-set", limitSmall},
+	TypeWitnessKeySet:         {"witness-key-set", limitSmall},
+	TypeKeygenCommitment:      {"keygen-commitment", limitSmall},
+	TypeKeygenEncryptedShare:  {"keygen-encrypted-share", limitSmall},
+	TypeKeygenComplaint:       {"keygen-complaint", limitSmall},
+	TypeKeygenComplaintAnswer: {"keygen-complaint-answer", limitSmall},
+	TypeJointKey:              {"joint-key", limitSmall},
+	TypeVoterListCommitment:   {"voter-list-commitment", limitSmall},
+	TypeVoterListChange:       {"voter-list-change", limitSmall},
+	TypeCredentialIssued:      {"credential-issued", limitSmall},
+	TypeInPersonMark:          {"in-person-mark", limitSmall},
+	TypeOpen:                  {"open", limitSmall},
+	TypeClose:                 {"close", limitSmall},
+	TypeTransition:            {"transition", limitSmall},
+	TypeBallot:                {"ballot", limitSmall},
+	TypeSpoiledBallotOpening:  {"spoiled-ballot-opening", limitSmall},
+	TypeAuditedBallot:         {"audited-ballot", limitSmall},
+	TypeCleansingResult:       {"cleansing-result", limitLarge},
+	TypeMixOutput:             {"mix-output", limitLarge},
+	TypeMixProof:              {"mix-proof", limitLarge},
+	TypeDecryptionShare:       {"decryption-share", limitLarge},
+	TypeDecryptionProof:       {"decryption-proof", limitLarge},
+	TypeResult:                {"result", limitMid},
+}
+
+// Registered reports whether t is a known entry type.
+func (t Type) Registered() bool {
+	_, ok := registry[t]
+	return ok
+}
+
+// MaxPayload returns the payload size limit of t (0 if unregistered).
+func (t Type) MaxPayload() int { return registry[t].limit }
+
+// String returns the type's registered name, or its code in hex.
+func (t Type) String() string {
+	if info, ok := registry[t]; ok {
+		return info.name
+	}
+	return fmt.Sprintf("type-0x%04x", uint16(t))
+}
+
+// Types returns all registered types in code order.
+func Types() []Type {
+	out := make([]Type, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// TypeByName returns the type with the given registered name.
+func TypeByName(name string) (Type, bool) {
+	for t, info := range registry {
+		if info.name == name {
+			return t, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,156 @@
+package idpstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Credential is one issued voting token, as the identity service remembers
+// it.
+type Credential struct {
+	ElectionID  string
+	TokenID     [16]byte
+	Pseudonym   [32]byte
+	DeviceKey   [32]byte
+	BallotStyle string
+	KeyID       string
+	IssuedAt    int64
+	ExpiresAt   int64
+}
+
+// IssueCredential records c atomically with its board entry (queued in the
+// outbox): it fails with ErrNotOnList if the voter is not on the list, with
+// ErrVotedInPerson if the voter was marked as having voted in person, and
+// with ErrDeviceKeyBound if the device key is bound to any credential.
+func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType uint16, payload []byte) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		v, err := voterQ(ctx, tx, c.ElectionID, c.Pseudonym)
+		if errors.Is(err, ErrNotFound) || err == nil && v.Removed {
+			return ErrNotOnList
+		}
+		if err != nil {
+			return err
+		}
+		if v.MarkedAt != 0 {
+			return ErrVotedInPerson
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM idp_credentials WHERE device_key = $1`, c.DeviceKey[:]).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrDeviceKeyBound
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO idp_credentials (election_id, token_id, pseudonym, device_key, ballot_style, key_id, issued_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			c.ElectionID, c.TokenID[:], c.Pseudonym[:], c.DeviceKey[:], c.BallotStyle, c.KeyID, c.IssuedAt, c.ExpiresAt)
+		if isUnique(err) {
+			return ErrDeviceKeyBound
+		}
+		if err != nil {
+			return err
+		}
+		id, err = enqueue(ctx, tx, entryType, payload, c.IssuedAt)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("idpstore: issue credential: %w", err)
+	}
+	return id, nil
+}
+
+// Credentials returns the credentials issued to a voter, oldest first.
+func (s *Store) Credentials(ctx context.Context, election string, p [32]byte) ([]Credential, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT token_id, device_key, ballot_style, key_id, issued_at, expires_at
+		FROM idp_credentials WHERE election_id = $1 AND pseudonym = $2 ORDER BY issued_at, token_id`, election, p[:])
+	if err != nil {
+		return nil, fmt.Errorf("idpstore: credentials: %w", err)
+	}
+	defer rows.Close()
+	var out []Credential
+	for rows.Next() {
+		c := Credential{ElectionID: election, Pseudonym: p}
+		var tid, dk []byte
+		if err := rows.Scan(&tid, &dk, &c.BallotStyle, &c.KeyID, &c.IssuedAt, &c.ExpiresAt); err != nil {
+			return nil, fmt.Errorf("idpstore: credentials: %w", err)
+		}
+		if len(tid) != 16 || len(dk) != 32 {
+			return nil, errors.New("idpstore: credentials: corrupt row")
+		}
+		copy(c.TokenID[:], tid)
+		copy(c.DeviceKey[:], dk)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Mark is one in-person vote.
+type Mark struct {
+	ElectionID string
+	Pseudonym  [32]byte
+	StationID  string
+	OfficialID string
+	MarkedAt   int64
+}
+
+// MarkInPerson records an in-person vote atomically with its board entry:
+// ErrNotOnList if the voter is not on the list, ErrAlreadyMarked if marked
+// before. Online credentials already issued stay: their ballots are cancelled
+// at cleansing, which reads Marks.
+func (s *Store) MarkInPerson(ctx context.Context, m *Mark, entryType uint16, payload []byte) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		v, err := voterQ(ctx, tx, m.ElectionID, m.Pseudonym)
+		if errors.Is(err, ErrNotFound) || err == nil && v.Removed {
+			return ErrNotOnList
+		}
+		if err != nil {
+			return err
+		}
+		if v.MarkedAt != 0 {
+			return ErrAlreadyMarked
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO idp_marks (election_id, pseudonym, station_id, official_id, marked_at) VALUES ($1, $2, $3, $4, $5)`,
+			m.ElectionID, m.Pseudonym[:], m.StationID, m.OfficialID, m.MarkedAt)
+		if isUnique(err) {
+			return ErrAlreadyMarked
+		}
+		if err != nil {
+			return err
+		}
+		id, err = enqueue(ctx, tx, entryType, payload, m.MarkedAt)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("idpstore: mark in person: %w", err)
+	}
+	return id, nil
+}
+
+// Marks returns the pseudonyms marked as having voted in person in an
+// election, in pseudonym order: the list the cleansing step cancels online
+// ballots for.
+func (s *Store) Marks(ctx context.Context, election string) ([]Mark, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT pseudonym, station_id, official_id, marked_at FROM idp_marks WHERE election_id = $1 ORDER BY pseudonym`, election)
+	if err != nil {
+		return nil, fmt.Errorf("idpstore: marks: %w", err)
+	}
+	defer rows.Close()
+	var out []Mark
+	for rows.Next() {
+		m := Mark{ElectionID: election}
+		var p []byte
+		if err := rows.Scan(&p, &m.StationID, &m.OfficialID, &m.MarkedAt); err != nil {
+			return nil, fmt.Errorf("idpstore: marks: %w", err)
+		}
+		if len(p) != 32 {
+			return nil, errors.New("idpstore: marks: corrupt row")
+		}
+		copy(m.Pseudonym[:], p)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

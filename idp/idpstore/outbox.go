@@ -1,0 +1,65 @@
+package idpstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// OutboxEntry is a board entry queued for posting.
+type OutboxEntry struct {
+	ID        int64
+	EntryType uint16
+	Payload   []byte
+	CreatedAt int64
+}
+
+func enqueue(ctx context.Context, tx *sql.Tx, entryType uint16, payload []byte, at int64) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO idp_outbox (entry_type, payload, created_at) VALUES ($1, $2, $3) RETURNING id`,
+		int(entryType), payload, at).Scan(&id)
+	return id, err
+}
+
+// Enqueue queues a board entry on its own (the key set, for example).
+func (s *Store) Enqueue(ctx context.Context, entryType uint16, payload []byte, at int64) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = enqueue(ctx, tx, entryType, payload, at)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("idpstore: enqueue: %w", err)
+	}
+	return id, nil
+}
+
+// Pending returns the entries not yet posted, in queue order, at most limit.
+func (s *Store) Pending(ctx context.Context, limit int) ([]OutboxEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, entry_type, payload, created_at FROM idp_outbox WHERE board_index IS NULL ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("idpstore: pending: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxEntry
+	for rows.Next() {
+		var e OutboxEntry
+		var t int
+		if err := rows.Scan(&e.ID, &t, &e.Payload, &e.CreatedAt); err != nil {
+			return nil, fmt.Errorf("idpstore: pending: %w", err)
+		}
+		e.EntryType = uint16(t)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// MarkPosted records that outbox entry id is on the board at index.
+func (s *Store) MarkPosted(ctx context.Context, id int64, index uint64, at int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE idp_outbox SET board_index = $2, posted_at = $3 WHERE id = $1`, id, int64(index), at)
+	if err != nil {
+		return fmt.Errorf("idpstore: mark posted: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package idpstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func ps(b byte) (p [32]byte) { p[0] = b; return p }
+
+func addVoters(t *testing.T, s *Store, seq uint64, ops []ChangeOp) ChangeResult {
+	t.Helper()
+	res, _, err := s.ApplyChange(context.Background(), "e1", seq, 1, "lo-1", 100, ops, 0x0202, func(ChangeResult) ([]byte, error) { return []byte("entry"), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestVoterList(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		res := addVoters(t, s, 1, []ChangeOp{{Op: 1, Pseudonym: ps(1), BallotStyle: "A"}, {Op: 1, Pseudonym: ps(2), BallotStyle: "A"}, {Op: 1, Pseudonym: ps(3), BallotStyle: "B"}})
+		if res.Added != 3 || res.Counts["A"] != 2 || res.Counts["B"] != 1 {
+			t.Fatalf("result %+v", res)
+		}
+		// Wrong sequence, duplicate add, removing an absent voter: each fails whole.
+		entry := func(ChangeResult) ([]byte, error) { return []byte("x"), nil }
+		if _, _, err := s.ApplyChange(ctx, "e1", 1, 3, "lo", 1, []ChangeOp{{Op: 1, Pseudonym: ps(9), BallotStyle: "A"}}, 0x0202, entry); !errors.Is(err, ErrSequence) {
+			t.Errorf("replayed sequence: %v", err)
+		}
+		if _, _, err := s.ApplyChange(ctx, "e1", 2, 3, "lo", 1, []ChangeOp{{Op: 1, Pseudonym: ps(9), BallotStyle: "A"}, {Op: 1, Pseudonym: ps(1), BallotStyle: "A"}}, 0x0202, entry); !errors.Is(err, ErrAlreadyOnList) {
+			t.Errorf("duplicate add: %v", err)
+		}
+		if _, err := s.Voter(ctx, "e1", ps(9)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("failed change left voter 9 behind: %v", err)
+		}
+		if _, _, err := s.ApplyChange(ctx, "e1", 2, 4, "lo", 1, []ChangeOp{{Op: 2, Pseudonym: ps(8)}}, 0x0202, entry); !errors.Is(err, ErrNotOnList) {
+			t.Errorf("remove absent: %v", err)
+		}
+		res = addVoters(t, s, 2, []ChangeOp{{Op: 2, Pseudonym: ps(2)}})
+		if res.Removed != 1 || res.Counts["A"] != 1 {
+			t.Errorf("after removal %+v", res)
+		}
+		res = addVoters(t, s, 3, []ChangeOp{{Op: 3, Pseudonym: ps(1), Phone: "+77011234567"}})
+		v, err := s.Voter(ctx, "e1", ps(1))
+		if err != nil || v.Phone != "+77011234567" || res.Updated != 1 {
+			t.Errorf("phone update: %+v %v", v, err)
+		}
+		if n, _ := s.LastSequence(ctx, "e1"); n != 3 {
+			t.Errorf("last sequence %d", n)
+		}
+		// Re-adding a removed voter works.
+		addVoters(t, s, 4, []ChangeOp{{Op: 1, Pseudonym: ps(2), BallotStyle: "B"}})
+		if v, _ := s.Voter(ctx, "e1", ps(2)); v.Removed || v.BallotStyle != "B" {
+			t.Errorf("re-added voter %+v", v)
+		}
+		pend, err := s.Pending(ctx, 100)
+		if err != nil || len(pend) != 4 {
+			t.Fatalf("outbox has %d entries, want 4 (one per applied change): %v", len(pend), err)
+		}
+		if err := s.MarkPosted(ctx, pend[0].ID, 7, 200); err != nil {
+			t.Fatal(err)
+		}
+		if pend, _ := s.Pending(ctx, 100); len(pend) != 3 {
+			t.Errorf("after posting one: %d pending", len(pend))
+		}
+	})
+}
+
+func TestCredentialsAndMarks(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		addVoters(t, s, 1, []ChangeOp{{Op: 1, Pseudonym: ps(1), BallotStyle: "A"}, {Op: 1, Pseudonym: ps(2), BallotStyle: "A"}})
+		c := &Credential{ElectionID: "e1", Pseudonym: ps(1), BallotStyle: "A", KeyID: "k", IssuedAt: 10, ExpiresAt: 20}
+		c.TokenID[0], c.DeviceKey[0] = 1, 1
+		if _, err := s.IssueCredential(ctx, c, 0x0203, []byte("cred")); err != nil {
+			t.Fatal(err)
+		}
+		c2 := *c
+		c2.TokenID[0], c2.Pseudonym = 2, ps(2)
+		if _, err := s.IssueCredential(ctx, &c2, 0x0203, []byte("cred")); !errors.Is(err, ErrDeviceKeyBound) {
+			t.Errorf("bound device key for another voter: %v", err)
+		}
+		c3 := *c
+		c3.TokenID[0], c3.DeviceKey[0], c3.Pseudonym = 3, 3, ps(7)
+		if _, err := s.IssueCredential(ctx, &c3, 0x0203, []byte("cred")); !errors.Is(err, ErrNotOnList) {
+			t.Errorf("voter not on list: %v", err)
+		}
+		if cs, err := s.Credentials(ctx, "e1", ps(1)); err != nil || len(cs) != 1 || cs[0].DeviceKey != c.DeviceKey {
+			t.Errorf("credentials %v %v", cs, err)
+		}
+		m := &Mark{ElectionID: "e1", Pseudonym: ps(2), StationID: "st", OfficialID: "po", MarkedAt: 30}
+		if _, err := s.MarkInPerson(ctx, m, 0x0204, []byte("mark")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.MarkInPerson(ctx, m, 0x0204, []byte("mark")); !errors.Is(err, ErrAlreadyMarked) {
+			t.Errorf("double mark: %v", err)
+		}
+		c4 := *c
+		c4.TokenID[0], c4.DeviceKey[0], c4.Pseudonym = 4, 4, ps(2)
+		if _, err := s.IssueCredential(ctx, &c4, 0x0203, []byte("cred")); !errors.Is(err, ErrVotedInPerson) {
+			t.Errorf("credential after in-person vote: %v", err)
+		}
+		marks, err := s.Marks(ctx, "e1")
+		if err != nil || len(marks) != 1 || marks[0].Pseudonym != ps(2) {
+			t.Errorf("marks %v %v", marks, err)
+		}
+	})
+}
+
+func TestBackoffAccessLogKeys(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		delay := func(n int) int64 { return int64(n * 10) }
+		for i := 1; i <= 3; i++ {
+			n, next, err := s.RecordFailure(ctx, "subj", 100, delay)
+			if err != nil || n != i || next != 100+int64(i*10) {
+				t.Fatalf("failure %d: n=%d next=%d err=%v", i, n, next, err)
+			}
+		}
+		if n, next, _ := s.Backoff(ctx, "subj"); n != 3 || next != 130 {
+			t.Errorf("backoff %d %d", n, next)
+		}
+		s.ResetFailures(ctx, "subj")
+		if n, _, _ := s.Backoff(ctx, "subj"); n != 0 {
+			t.Errorf("after reset %d", n)
+		}
+		s.RecordFailure(ctx, "old", 5, delay)
+		if n, _ := s.PurgeBackoff(ctx, 50); n != 1 {
+			t.Errorf("purged %d backoff rows", n)
+		}
+
+		for i := int64(0); i < 5; i++ {
+			if err := s.LogAccess(ctx, AccessEvent{At: 100 + i, Client: "10.0.0.1", Subject: "s", Event: "start", Outcome: "ok"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, _ := s.PurgeAccessLog(ctx, 103); n != 3 {
+			t.Errorf("purged %d", n)
+		}
+		if ev, _ := s.AccessLog(ctx, 0, 10); len(ev) != 2 || ev[0].At != 103 {
+			t.Errorf("remaining %v", ev)
+		}
+
+		s.AddKey(ctx, Key{KeyID: "idp-b", PublicKey: []byte{1}, ValidFrom: 10})
+		s.AddKey(ctx, Key{KeyID: "idp-a", PublicKey: []byte{2}, ValidFrom: 20})
+		s.AddKey(ctx, Key{KeyID: "idp-a", PublicKey: []byte{2}, ValidFrom: 30}) // restart: no-op
+		ks, err := s.Keys(ctx)
+		if err != nil || len(ks) != 2 || ks[0].KeyID != "idp-a" || ks[0].RetiredAt != 0 || ks[1].RetiredAt != 20 {
+			t.Errorf("keys %+v %v", ks, err)
+		}
+	})
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		if err := s.migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -17,6 +17,7 @@ import (
 type Hub struct {
 	mu     sync.Mutex
 	subs   map[LogID]map[chan uint64]struct{}
+	last   map[LogID]uint64
 	closed bool
 }
 
@@ -47,10 +48,18 @@ func (h *Hub) Subscribe(ctx context.Context, log LogID) (<-chan uint64, error) {
 	return ch, nil
 }
 
-// Publish announces a log's new size.
+// Publish announces a log's new size. Sizes only grow: a late, smaller
+// announcement (notifications may arrive out of order) is dropped.
 func (h *Hub) Publish(log LogID, size uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.last == nil {
+		h.last = make(map[LogID]uint64)
+	}
+	if size <= h.last[log] && size != 0 {
+		return
+	}
+	h.last[log] = size
 	for ch := range h.subs[log] {
 		select {
 		case ch <- size:

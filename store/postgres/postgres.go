@@ -1,0 +1,368 @@
+// Package postgres is the PostgreSQL store.Store backend on pgx/v5. Schema
+// migrations are embedded and applied in order, each in its own
+// transaction under an advisory lock. Append-only is enforced by the
+// database (triggers refusing UPDATE, DELETE and TRUNCATE); durability by
+// committing every append with synchronous_commit = on, whatever the
+// server's default; live following by LISTEN/NOTIFY, on a channel named
+// after the schema so several schemas in one database do not cross-talk.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"evote/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migrationLock is the advisory-lock key serialising migrators.
+const migrationLock = 0x65766f7465 // "evote"
+
+// Store is the PostgreSQL backend.
+type Store struct {
+	pool    *pgxpool.Pool
+	channel string
+
+	hub        store.Hub
+	listenOnce sync.Mutex
+	listening  bool
+	stop       context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects with a pgx DSN (URL or key=value form; a search_path
+// parameter selects the schema) and applies pending migrations.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: parse DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: connect: %w", err)
+	}
+	s := &Store{pool: pool}
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store/postgres: connect: %w", err)
+	}
+	s.channel = "evote_bulletin:" + schema
+	if len(s.channel) > 63 {
+		s.channel = s.channel[:63]
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Pool exposes the connection pool to packages that add their own tables.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := store.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+				return err
+			}
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&done); err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store/postgres: migration %d (%s): %w", m.Version, m.Name, err)
+		}
+	}
+	return nil
+}
+
+func lockKey(log store.LogID) int64 { return int64(binary.BigEndian.Uint64(log[:8])) }
+
+// Append implements store.Store: one transaction, serialised per log by an
+// advisory lock, rows inserted with a single INSERT … SELECT FROM unnest, a
+// NOTIFY delivered at commit.
+func (s *Store) Append(ctx context.Context, log store.LogID, first uint64, recs []store.Record) error {
+	if err := store.CheckRecords(recs); err != nil {
+		return err
+	}
+	if first+uint64(len(recs)) > 1<<62 {
+		return fmt.Errorf("%w: index overflow", store.ErrInvalid)
+	}
+	n := len(recs)
+	idx, hashes, types, data := make([]int64, n), make([][]byte, n), make([]int32, n), make([][]byte, n)
+	for i, r := range recs {
+		idx[i], hashes[i], types[i], data[i] = int64(first)+int64(i), r.Hash[:], int32(r.Type), r.Data
+	}
+	end := first + uint64(n)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SET LOCAL synchronous_commit = on`)
+		b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(log))
+		var size int64
+		b.Queue(`SELECT coalesce(max(idx) + 1, 0) FROM bulletin_entries WHERE log_id = $1`, log[:]).QueryRow(func(r pgx.Row) error { return r.Scan(&size) })
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if uint64(size) != first {
+			return fmt.Errorf("%w: log has %d entries, append at %d", store.ErrConflict, size, first)
+		}
+		b = &pgx.Batch{}
+		b.Queue(`INSERT INTO bulletin_entries (log_id, idx, hash, type, data)
+			SELECT $1, i, h, t, d FROM unnest($2::bigint[], $3::bytea[], $4::integer[], $5::bytea[]) AS u(i, h, t, d)`,
+			log[:], idx, hashes, types, data)
+		b.Queue(`SELECT pg_notify($1, $2)`, s.channel, hex.EncodeToString(log[:])+" "+strconv.FormatUint(end, 10))
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		var pe *pgconn.PgError
+		switch {
+		case errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "bulletin_entries_hash_key":
+			return fmt.Errorf("%w: %s", store.ErrDuplicate, pe.Detail)
+		case errors.As(err, &pe) && pe.Code == "23505":
+			return fmt.Errorf("%w: %s", store.ErrConflict, pe.Detail)
+		case errors.Is(err, store.ErrConflict):
+			return err
+		}
+		return fmt.Errorf("store/postgres: append: %w", err)
+	}
+	return nil
+}
+
+// Size implements store.Store.
+func (s *Store) Size(ctx context.Context, log store.LogID) (uint64, error) {
+	var size int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM bulletin_entries WHERE log_id = $1`, log[:]).Scan(&size); err != nil {
+		return 0, fmt.Errorf("store/postgres: size: %w", err)
+	}
+	return uint64(size), nil
+}
+
+func scanRecord(row pgx.Row) (store.Record, error) {
+	var r store.Record
+	var idx int64
+	var typ int32
+	var h []byte
+	if err := row.Scan(&idx, &h, &typ, &r.Data); err != nil {
+		return r, err
+	}
+	if len(h) != 32 {
+		return r, fmt.Errorf("store/postgres: stored hash of %d bytes", len(h))
+	}
+	r.Index, r.Type = uint64(idx), uint16(typ)
+	copy(r.Hash[:], h)
+	return r, nil
+}
+
+// Range implements store.Store.
+func (s *Store) Range(ctx context.Context, log store.LogID, start, end uint64) ([]store.Record, error) {
+	if err := store.CheckRange(start, end); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT idx, hash, type, data FROM bulletin_entries WHERE log_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, log[:], int64(start), int64(end))
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: range: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store/postgres: range: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store/postgres: range: %w", err)
+	}
+	return out, nil
+}
+
+// ByHash implements store.Store.
+func (s *Store) ByHash(ctx context.Context, log store.LogID, hash [32]byte) (store.Record, error) {
+	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT idx, hash, type, data FROM bulletin_entries WHERE log_id = $1 AND hash = $2`, log[:], hash[:]))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fmt.Errorf("%w: entry %x", store.ErrNotFound, hash)
+	}
+	if err != nil {
+		return r, fmt.Errorf("store/postgres: by hash: %w", err)
+	}
+	return r, nil
+}
+
+// PutCheckpoint implements store.Store.
+func (s *Store) PutCheckpoint(ctx context.Context, log store.LogID, cp store.Checkpoint) error {
+	if len(cp.Note) == 0 || cp.Size > 1<<62 {
+		return fmt.Errorf("%w: empty checkpoint note", store.ErrInvalid)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(log)); err != nil {
+			return err
+		}
+		var latest *int64
+		var size int64
+		if err := tx.QueryRow(ctx, `SELECT max(size) FROM bulletin_checkpoints WHERE log_id = $1`, log[:]).Scan(&latest); err != nil {
+			return err
+		}
+		if latest != nil && uint64(*latest) >= cp.Size {
+			return fmt.Errorf("%w: latest %d, new %d", store.ErrCheckpointOrder, *latest, cp.Size)
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM bulletin_entries WHERE log_id = $1`, log[:]).Scan(&size); err != nil {
+			return err
+		}
+		if cp.Size > uint64(size) {
+			return fmt.Errorf("%w: checkpoint size %d beyond log size %d", store.ErrInvalid, cp.Size, size)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO bulletin_checkpoints (log_id, size, note) VALUES ($1, $2, $3)`, log[:], int64(cp.Size), cp.Note)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrCheckpointOrder) || errors.Is(err, store.ErrInvalid) {
+			return err
+		}
+		return fmt.Errorf("store/postgres: put checkpoint: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) checkpoint(ctx context.Context, q string, args ...any) (store.Checkpoint, error) {
+	var cp store.Checkpoint
+	var size int64
+	err := s.pool.QueryRow(ctx, q, args...).Scan(&size, &cp.Note)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cp, fmt.Errorf("%w: checkpoint", store.ErrNotFound)
+	}
+	if err != nil {
+		return cp, fmt.Errorf("store/postgres: checkpoint: %w", err)
+	}
+	cp.Size = uint64(size)
+	return cp, nil
+}
+
+// LatestCheckpoint implements store.Store.
+func (s *Store) LatestCheckpoint(ctx context.Context, log store.LogID) (store.Checkpoint, error) {
+	return s.checkpoint(ctx, `SELECT size, note FROM bulletin_checkpoints WHERE log_id = $1 ORDER BY size DESC LIMIT 1`, log[:])
+}
+
+// CheckpointAt implements store.Store.
+func (s *Store) CheckpointAt(ctx context.Context, log store.LogID, size uint64) (store.Checkpoint, error) {
+	if size > 1<<62 {
+		return store.Checkpoint{}, fmt.Errorf("%w: checkpoint", store.ErrNotFound)
+	}
+	return s.checkpoint(ctx, `SELECT size, note FROM bulletin_checkpoints WHERE log_id = $1 AND size = $2`, log[:], int64(size))
+}
+
+// Subscribe implements store.Store. The first call starts one listener
+// connection for the store; it returns once the LISTEN is active, so no
+// append committed after Subscribe returns goes unnoticed.
+func (s *Store) Subscribe(ctx context.Context, log store.LogID) (<-chan uint64, error) {
+	if err := s.startListener(ctx); err != nil {
+		return nil, err
+	}
+	return s.hub.Subscribe(ctx, log)
+}
+
+func (s *Store) startListener(ctx context.Context) error {
+	s.listenOnce.Lock()
+	defer s.listenOnce.Unlock()
+	if s.listening {
+		return nil
+	}
+	conn, err := s.listen(ctx)
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.listening = cancel, true
+	s.wg.Add(1)
+	go s.follow(lctx, conn)
+	return nil
+}
+
+func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: listen: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("store/postgres: listen: %w", err)
+	}
+	return conn, nil
+}
+
+// follow relays notifications to the hub, reconnecting after errors.
+func (s *Store) follow(ctx context.Context, conn *pgx.Conn) {
+	defer s.wg.Done()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			conn.Close(context.Background())
+			for {
+				if ctx.Err() != nil {
+					return
+				}
+				time.Sleep(time.Second)
+				if conn, err = s.listen(ctx); err == nil {
+					break
+				}
+			}
+			continue
+		}
+		logHex, sizeStr, ok := strings.Cut(n.Payload, " ")
+		raw, err1 := hex.DecodeString(logHex)
+		size, err2 := strconv.ParseUint(sizeStr, 10, 64)
+		if !ok || err1 != nil || err2 != nil || len(raw) != 32 {
+			continue
+		}
+		var log store.LogID
+		copy(log[:], raw)
+		s.hub.Publish(log, size)
+	}
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.listenOnce.Lock()
+	if s.stop != nil {
+		s.stop()
+	}
+	s.listenOnce.Unlock()
+	s.wg.Wait()
+	s.hub.Close()
+	s.pool.Close()
+	return nil
+}

@@ -1,0 +1,464 @@
+// Package ballot defines the election manifest, the election's context
+// hashes, encrypted ballots with their proofs, tracking codes and Benaloh
+// audits (spec/09-election.md). It knows nothing of HTTP or storage: the
+// voter's device, the ballot box and the auditor's verifier all use it.
+package ballot
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"evote/internal/wire"
+)
+
+// ErrInvalidManifest is wrapped by every manifest validation error.
+var ErrInvalidManifest = errors.New("ballot: invalid manifest")
+
+// Languages lists the languages every text must be given in, in encoding
+// order: Kyrgyz, Russian, Uzbek, English.
+var Languages = [4]string{"ky", "ru", "uz", "en"}
+
+// Text is a string in each of the four languages of Languages.
+type Text struct {
+	Ky, Ru, Uz, En string
+}
+
+// Get returns the text in language lang (one of Languages), falling back
+// to English.
+func (t Text) Get(lang string) string {
+	switch lang {
+	case "ky":
+		return t.Ky
+	case "ru":
+		return t.Ru
+	case "uz":
+		return t.Uz
+	}
+	return t.En
+}
+
+func (t Text) all() [4]string { return [4]string{t.Ky, t.Ru, t.Uz, t.En} }
+
+// ContestKind says how a contest is voted and tallied.
+type ContestKind uint8
+
+const (
+	// SingleChoice: one candidate or blank, encrypted as one ciphertext of
+	// the choice index (0 = blank, i = i-th candidate); mixed and decrypted
+	// contest by contest.
+	SingleChoice ContestKind = 1
+	// MultiSelect: up to MaxSelections candidates, one 0/1 ciphertext per
+	// candidate; tallied homomorphically (only column sums are decrypted).
+	MultiSelect ContestKind = 2
+)
+
+// RevotePolicy says what happens when a voter casts more than one ballot.
+type RevotePolicy uint8
+
+const (
+	// LastBallotCounts: a voter may cast again; the last ballot on the board
+	// counts (an in-person vote overrides all online ballots).
+	LastBallotCounts RevotePolicy = 1
+	// SingleBallot: a second online ballot is refused.
+	SingleBallot RevotePolicy = 2
+)
+
+// A Candidate is one choice of a contest.
+type Candidate struct {
+	ID   string
+	Name Text
+}
+
+// A Contest is one question on a ballot.
+type Contest struct {
+	ID            string
+	Title         Text
+	Kind          ContestKind
+	Candidates    []Candidate
+	MaxSelections uint32 // 1 for SingleChoice
+}
+
+// A Constituency is an electoral district; each has one ballot style.
+type Constituency struct {
+	ID   string
+	Name Text
+}
+
+// A BallotStyle is the list of contests a voter of one constituency votes.
+type BallotStyle struct {
+	ID           string
+	Constituency string
+	Contests     []string // contest IDs, in ballot order
+}
+
+// A Trustee holds a share of the election key and mixes the ballots.
+type Trustee struct {
+	Index   uint32   // 1..n, the x-coordinate of its key share
+	Name    string   // human-readable, e.g. the organisation
+	SignKey [32]byte // Ed25519 key signing its board entries
+	HPKEKey []byte   // HPKE public key receiving key-generation shares
+}
+
+// A Manifest is everything fixed about an election before key generation.
+type Manifest struct {
+	ElectionID     string
+	Title          Text
+	Constituencies []Constituency
+	Contests       []Contest
+	BallotStyles   []BallotStyle
+	// VotingStart and VotingEnd (Unix seconds) are the announced period;
+	// the binding period is the span of the board between the Open and
+	// Close entries.
+	VotingStart, VotingEnd uint64
+	Revote                 RevotePolicy
+	Trustees               []Trustee
+	Threshold              uint32 // t: trustees needed to decrypt
+	Mixes                  uint32 // mixes by distinct trustees, ≥ Threshold
+	// MinAnonymity is the smallest group of ballots ever decrypted alone.
+	MinAnonymity uint32
+	// ClientHash is the SHA-256 of the voting page's WebAssembly build
+	// (zero when the election has none).
+	ClientHash [32]byte
+}
+
+// Limits of a manifest, chosen far above any real election's needs.
+const (
+	maxIDLen       = 64
+	maxTextLen     = 1024
+	maxItems       = 1024
+	maxCandidates  = 64
+	maxTrustees    = 32
+	maxHPKEKeySize = 1024
+	manifestFormat = 1
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+
+// Encode returns the canonical encoding of m (spec §9.1).
+func (m *Manifest) Encode() []byte {
+	w := wire.NewWriter(1024)
+	w.U8(manifestFormat)
+	w.String(m.ElectionID)
+	writeText(w, m.Title)
+	w.U32(uint32(len(m.Constituencies)))
+	for _, c := range m.Constituencies {
+		w.String(c.ID)
+		writeText(w, c.Name)
+	}
+	w.U32(uint32(len(m.Contests)))
+	for _, c := range m.Contests {
+		w.String(c.ID)
+		writeText(w, c.Title)
+		w.U8(uint8(c.Kind))
+		w.U32(c.MaxSelections)
+		w.U32(uint32(len(c.Candidates)))
+		for _, k := range c.Candidates {
+			w.String(k.ID)
+			writeText(w, k.Name)
+		}
+	}
+	w.U32(uint32(len(m.BallotStyles)))
+	for _, s := range m.BallotStyles {
+		w.String(s.ID)
+		w.String(s.Constituency)
+		w.U32(uint32(len(s.Contests)))
+		for _, c := range s.Contests {
+			w.String(c)
+		}
+	}
+	w.U64(m.VotingStart)
+	w.U64(m.VotingEnd)
+	w.U8(uint8(m.Revote))
+	w.U32(uint32(len(m.Trustees)))
+	for _, t := range m.Trustees {
+		w.U32(t.Index)
+		w.String(t.Name)
+		w.Fixed(t.SignKey[:])
+		w.VarBytes(t.HPKEKey)
+	}
+	w.U32(m.Threshold)
+	w.U32(m.Mixes)
+	w.U32(m.MinAnonymity)
+	w.Fixed(m.ClientHash[:])
+	return w.Bytes()
+}
+
+func writeText(w *wire.Writer, t Text) {
+	for _, s := range t.all() {
+		w.String(s)
+	}
+}
+
+func readText(r *wire.Reader, what string) Text {
+	return Text{
+		Ky: r.String(maxTextLen, what+" (ky)"),
+		Ru: r.String(maxTextLen, what+" (ru)"),
+		Uz: r.String(maxTextLen, what+" (uz)"),
+		En: r.String(maxTextLen, what+" (en)"),
+	}
+}
+
+// DecodeManifest parses and validates a canonical manifest.
+func DecodeManifest(b []byte) (*Manifest, error) {
+	r := wire.NewReader(b)
+	if v := r.U8("format"); r.Err() == nil && v != manifestFormat {
+		return nil, fmt.Errorf("%w: format %d, want %d", ErrInvalidManifest, v, manifestFormat)
+	}
+	m := &Manifest{}
+	m.ElectionID = r.String(maxIDLen, "election id")
+	m.Title = readText(r, "title")
+	n := r.Count(maxItems, 20, "constituencies")
+	for i := 0; i < n; i++ {
+		m.Constituencies = append(m.Constituencies, Constituency{ID: r.String(maxIDLen, "constituency id"), Name: readText(r, "constituency name")})
+	}
+	n = r.Count(maxItems, 30, "contests")
+	for i := 0; i < n; i++ {
+		c := Contest{ID: r.String(maxIDLen, "contest id"), Title: readText(r, "contest title")}
+		c.Kind = ContestKind(r.U8("contest kind"))
+		c.MaxSelections = r.U32("max selections")
+		k := r.Count(maxCandidates, 20, "candidates")
+		for j := 0; j < k; j++ {
+			c.Candidates = append(c.Candidates, Candidate{ID: r.String(maxIDLen, "candidate id"), Name: readText(r, "candidate name")})
+		}
+		m.Contests = append(m.Contests, c)
+	}
+	n = r.Count(maxItems, 12, "ballot styles")
+	for i := 0; i < n; i++ {
+		s := BallotStyle{ID: r.String(maxIDLen, "ballot style id"), Constituency: r.String(maxIDLen, "ballot style constituency")}
+		k := r.Count(maxItems, 4, "ballot style contests")
+		for j := 0; j < k; j++ {
+			s.Contests = append(s.Contests, r.String(maxIDLen, "ballot style contest"))
+		}
+		m.BallotStyles = append(m.BallotStyles, s)
+	}
+	m.VotingStart = r.U64("voting start")
+	m.VotingEnd = r.U64("voting end")
+	m.Revote = RevotePolicy(r.U8("revote policy"))
+	n = r.Count(maxTrustees, 44, "trustees")
+	for i := 0; i < n; i++ {
+		t := Trustee{Index: r.U32("trustee index"), Name: r.String(maxTextLen, "trustee name")}
+		copy(t.SignKey[:], r.Fixed(32, "trustee signing key"))
+		t.HPKEKey = r.VarBytes(maxHPKEKeySize, "trustee HPKE key")
+		m.Trustees = append(m.Trustees, t)
+	}
+	m.Threshold = r.U32("threshold")
+	m.Mixes = r.U32("mixes")
+	m.MinAnonymity = r.U32("minimum anonymity")
+	copy(m.ClientHash[:], r.Fixed(32, "client hash"))
+	if err := r.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidManifest, err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Validate checks the manifest's internal consistency (spec §9.1).
+func (m *Manifest) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidManifest, fmt.Sprintf(format, a...))
+	}
+	checkText := func(t Text, what string) error {
+		for i, s := range t.all() {
+			if s == "" {
+				return bad("%s has no %s text", what, Languages[i])
+			}
+			if len(s) > maxTextLen {
+				return bad("%s text too long", what)
+			}
+		}
+		return nil
+	}
+	if !idPattern.MatchString(m.ElectionID) {
+		return bad("election id %q must match %s", m.ElectionID, idPattern)
+	}
+	if err := checkText(m.Title, "title"); err != nil {
+		return err
+	}
+	if len(m.Constituencies) == 0 || len(m.Contests) == 0 || len(m.BallotStyles) == 0 {
+		return bad("needs at least one constituency, contest and ballot style")
+	}
+	if len(m.Constituencies) > maxItems || len(m.Contests) > maxItems || len(m.BallotStyles) > maxItems {
+		return bad("too many constituencies, contests or ballot styles")
+	}
+	constituencies := map[string]bool{}
+	for _, c := range m.Constituencies {
+		if !idPattern.MatchString(c.ID) || constituencies[c.ID] {
+			return bad("constituency id %q invalid or repeated", c.ID)
+		}
+		constituencies[c.ID] = true
+		if err := checkText(c.Name, "constituency "+c.ID); err != nil {
+			return err
+		}
+	}
+	contests := map[string]bool{}
+	for _, c := range m.Contests {
+		if !idPattern.MatchString(c.ID) || contests[c.ID] {
+			return bad("contest id %q invalid or repeated", c.ID)
+		}
+		contests[c.ID] = true
+		if err := checkText(c.Title, "contest "+c.ID); err != nil {
+			return err
+		}
+		if len(c.Candidates) == 0 || len(c.Candidates) > maxCandidates {
+			return bad("contest %s has %d candidates, want 1..%d", c.ID, len(c.Candidates), maxCandidates)
+		}
+		cands := map[string]bool{}
+		for _, k := range c.Candidates {
+			if !idPattern.MatchString(k.ID) || cands[k.ID] {
+				return bad("candidate id %q of contest %s invalid or repeated", k.ID, c.ID)
+			}
+			cands[k.ID] = true
+			if err := checkText(k.Name, "candidate "+k.ID); err != nil {
+				return err
+			}
+		}
+		switch c.Kind {
+		case SingleChoice:
+			if c.MaxSelections != 1 {
+				return bad("single-choice contest %s must have max selections 1", c.ID)
+			}
+		case MultiSelect:
+			if c.MaxSelections < 1 || int(c.MaxSelections) > len(c.Candidates) {
+				return bad("contest %s: max selections %d outside 1..%d", c.ID, c.MaxSelections, len(c.Candidates))
+			}
+		default:
+			return bad("contest %s has unknown kind %d", c.ID, c.Kind)
+		}
+	}
+	styles := map[string]bool{}
+	styleOf := map[string]string{}
+	used := map[string]bool{}
+	for _, s := range m.BallotStyles {
+		if !idPattern.MatchString(s.ID) || styles[s.ID] {
+			return bad("ballot style id %q invalid or repeated", s.ID)
+		}
+		styles[s.ID] = true
+		if !constituencies[s.Constituency] {
+			return bad("ballot style %s names unknown constituency %q", s.ID, s.Constituency)
+		}
+		if prev, ok := styleOf[s.Constituency]; ok {
+			return bad("constituency %s has two ballot styles (%s, %s)", s.Constituency, prev, s.ID)
+		}
+		styleOf[s.Constituency] = s.ID
+		if len(s.Contests) == 0 {
+			return bad("ballot style %s has no contests", s.ID)
+		}
+		seen := map[string]bool{}
+		for _, c := range s.Contests {
+			if !contests[c] || seen[c] {
+				return bad("ballot style %s: contest %q unknown or repeated", s.ID, c)
+			}
+			seen[c] = true
+			used[c] = true
+		}
+	}
+	for _, c := range m.Constituencies {
+		if _, ok := styleOf[c.ID]; !ok {
+			return bad("constituency %s has no ballot style", c.ID)
+		}
+	}
+	for _, c := range m.Contests {
+		if !used[c.ID] {
+			return bad("contest %s is on no ballot style", c.ID)
+		}
+	}
+	if m.VotingEnd <= m.VotingStart {
+		return bad("voting end %d not after start %d", m.VotingEnd, m.VotingStart)
+	}
+	if m.Revote != LastBallotCounts && m.Revote != SingleBallot {
+		return bad("unknown revote policy %d", m.Revote)
+	}
+	n := uint32(len(m.Trustees))
+	if n == 0 || n > maxTrustees {
+		return bad("%d trustees, want 1..%d", n, maxTrustees)
+	}
+	signKeys := map[[32]byte]bool{}
+	for i, t := range m.Trustees {
+		if t.Index != uint32(i+1) {
+			return bad("trustee %d has index %d, want %d (indices are 1..n in order)", i, t.Index, i+1)
+		}
+		if t.Name == "" || len(t.Name) > maxTextLen {
+			return bad("trustee %d has an empty or oversized name", t.Index)
+		}
+		if signKeys[t.SignKey] {
+			return bad("trustee %d repeats another trustee's signing key", t.Index)
+		}
+		signKeys[t.SignKey] = true
+		if len(t.HPKEKey) == 0 || len(t.HPKEKey) > maxHPKEKeySize {
+			return bad("trustee %d has no HPKE key", t.Index)
+		}
+	}
+	if m.Threshold < 1 || m.Threshold > n {
+		return bad("threshold %d outside 1..%d", m.Threshold, n)
+	}
+	if m.Mixes < m.Threshold || m.Mixes > n {
+		return bad("mixes %d outside threshold..n = %d..%d: at least t distinct trustees must mix", m.Mixes, m.Threshold, n)
+	}
+	if m.MinAnonymity < 1 {
+		return bad("minimum anonymity must be at least 1")
+	}
+	return nil
+}
+
+// Contest returns the contest with the given id.
+func (m *Manifest) Contest(id string) (*Contest, bool) {
+	for i := range m.Contests {
+		if m.Contests[i].ID == id {
+			return &m.Contests[i], true
+		}
+	}
+	return nil, false
+}
+
+// Style returns the ballot style with the given id.
+func (m *Manifest) Style(id string) (*BallotStyle, bool) {
+	for i := range m.BallotStyles {
+		if m.BallotStyles[i].ID == id {
+			return &m.BallotStyles[i], true
+		}
+	}
+	return nil, false
+}
+
+// Domain tags of the context hashes (spec §1.2, §9.2).
+const (
+	ManifestHashTag = "evote-v1/manifest-hash"
+	BaseHashTag     = "evote-v1/base-hash"
+)
+
+// Hash returns the manifest hash: SHA-256(frame(ManifestHashTag) ||
+// frame(Encode())), where frame(x) = u64(len(x)) || x.
+func (m *Manifest) Hash() [32]byte {
+	return framedHash(ManifestHashTag, m.Encode())
+}
+
+// BaseHash returns the election's base hash (spec §9.2), the context of
+// every key-generation message: SHA-256 over the tag, the election id and
+// the manifest hash. The manifest includes the trustees' public keys, so the
+// base hash binds them too.
+func (m *Manifest) BaseHash() [32]byte {
+	h := m.Hash()
+	return framedHash(BaseHashTag, []byte(m.ElectionID), h[:])
+}
+
+// framedHash returns SHA-256(Σ u64(len(p)) || p) over the tag and parts.
+func framedHash(tag string, parts ...[]byte) [32]byte {
+	h := sha256.New()
+	w := wire.NewWriter(8)
+	w.U64(uint64(len(tag)))
+	h.Write(w.Bytes())
+	h.Write([]byte(tag))
+	for _, p := range parts {
+		w = wire.NewWriter(8)
+		w.U64(uint64(len(p)))
+		h.Write(w.Bytes())
+		h.Write(p)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}

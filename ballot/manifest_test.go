@@ -1,0 +1,99 @@
+package ballot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func testTrustees(n int) []Trustee {
+	ts := make([]Trustee, n)
+	for i := range ts {
+		ts[i] = Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), HPKEKey: bytes.Repeat([]byte{byte(i + 1)}, 32)}
+		ts[i].SignKey[0] = byte(i + 1)
+	}
+	return ts
+}
+
+func TestManifestRoundTrip(t *testing.T) {
+	m := SampleManifest("kg-2027-test", testTrustees(3), 2)
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	enc := m.Encode()
+	d, err := DecodeManifest(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.Encode(), enc) || d.Hash() != m.Hash() || d.BaseHash() != m.BaseHash() {
+		t.Fatal("round trip changed the manifest")
+	}
+	if _, err := DecodeManifest(append(bytes.Clone(enc), 0)); !errors.Is(err, ErrInvalidManifest) {
+		t.Error("trailing byte accepted")
+	}
+	for cut := 0; cut < len(enc); cut += 97 {
+		if _, err := DecodeManifest(enc[:cut]); err == nil {
+			t.Errorf("truncated manifest (%d bytes) accepted", cut)
+		}
+	}
+}
+
+func TestManifestValidation(t *testing.T) {
+	mutations := map[string]func(m *Manifest){
+		"bad election id":         func(m *Manifest) { m.ElectionID = "Bad ID" },
+		"missing translation":     func(m *Manifest) { m.Contests[0].Candidates[1].Name.Uz = "" },
+		"repeated candidate":      func(m *Manifest) { m.Contests[0].Candidates[1].ID = m.Contests[0].Candidates[0].ID },
+		"single choice max 2":     func(m *Manifest) { m.Contests[0].MaxSelections = 2 },
+		"multi max too large":     func(m *Manifest) { m.Contests[3].MaxSelections = 9 },
+		"unknown kind":            func(m *Manifest) { m.Contests[0].Kind = 7 },
+		"style unknown contest":   func(m *Manifest) { m.BallotStyles[0].Contests[0] = "nope" },
+		"two styles one district": func(m *Manifest) { m.BallotStyles[1].Constituency = m.BallotStyles[0].Constituency },
+		"period reversed":         func(m *Manifest) { m.VotingEnd = m.VotingStart },
+		"threshold above n":       func(m *Manifest) { m.Threshold = 4 },
+		"mixes below threshold":   func(m *Manifest) { m.Mixes = 1 },
+		"trustee index order":     func(m *Manifest) { m.Trustees[1].Index = 5 },
+		"trustee key repeated":    func(m *Manifest) { m.Trustees[1].SignKey = m.Trustees[0].SignKey },
+		"unknown revote policy":   func(m *Manifest) { m.Revote = 0 },
+		"zero anonymity":          func(m *Manifest) { m.MinAnonymity = 0 },
+		"unused contest":          func(m *Manifest) { m.BallotStyles[0].Contests = m.BallotStyles[0].Contests[:1]; m.BallotStyles[1].Contests = m.BallotStyles[1].Contests[:1]; m.BallotStyles[2].Contests = m.BallotStyles[2].Contests[:1] },
+	}
+	for name, mut := range mutations {
+		m := SampleManifest("kg-2027-test", testTrustees(3), 2)
+		mut(m)
+		if err := m.Validate(); !errors.Is(err, ErrInvalidManifest) {
+			t.Errorf("%s: Validate = %v", name, err)
+		}
+		if _, err := DecodeManifest(m.Encode()); err == nil {
+			t.Errorf("%s: DecodeManifest accepted", name)
+		}
+	}
+}
+
+func TestBaseHashBindsEverything(t *testing.T) {
+	a := SampleManifest("kg-2027-test", testTrustees(3), 2)
+	b := SampleManifest("kg-2027-test", testTrustees(3), 2)
+	if a.BaseHash() != b.BaseHash() {
+		t.Fatal("base hash not deterministic")
+	}
+	b.Trustees[2].HPKEKey[0] ^= 1
+	c := SampleManifest("kg-2027-other", testTrustees(3), 2)
+	d := SampleManifest("kg-2027-test", testTrustees(3), 2)
+	d.ClientHash[0] = 1
+	for name, x := range map[string]*Manifest{"trustee key": b, "election id": c, "client hash": d} {
+		if x.BaseHash() == a.BaseHash() {
+			t.Errorf("base hash ignores %s", name)
+		}
+	}
+}
+
+func FuzzDecodeManifest(f *testing.F) {
+	f.Add(SampleManifest("kg-2027-test", testTrustees(3), 2).Encode())
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeManifest(b)
+		if err == nil && !bytes.Equal(m.Encode(), b) {
+			t.Fatal("accepted manifest re-encodes differently")
+		}
+	})
+}

@@ -1,0 +1,83 @@
+package ballot
+
+import "fmt"
+
+// SampleManifest returns a complete example election in the shape of the
+// Kyrgyz pilot: three village councils (aiyl kenesh) elected at once, each
+// with its own single-choice contest, plus one multi-select question shared
+// by all. The demo, the tests and the spec's example record use it; trustees
+// are supplied by the caller since their keys are generated on their own
+// machines.
+func SampleManifest(electionID string, trustees []Trustee, threshold uint32) *Manifest {
+	villages := []struct {
+		id             string
+		ky, ru, uz, en string
+	}{
+		{"ala-archa", "Ала-Арча", "Ала-Арча", "Ala-Archa", "Ala-Archa"},
+		{"kara-suu", "Кара-Суу", "Кара-Суу", "Qorasuv", "Kara-Suu"},
+		{"tash-dobo", "Таш-Добо", "Таш-Добо", "Tosh-Dobo", "Tash-Dobo"},
+	}
+	candidates := [][3]string{
+		{"Асанов Бакыт", "Асанов Бакыт", "Asanov Bakyt"},
+		{"Токтогулова Айгүл", "Токтогулова Айгуль", "Toktogulova Aigul"},
+		{"Юсупов Фаррух", "Юсупов Фаррух", "Yusupov Farrukh"},
+		{"Жээнбекова Нургүл", "Жээнбекова Нургуль", "Zheenbekova Nurgul"},
+		{"Мамытов Эрлан", "Мамытов Эрлан", "Mamytov Erlan"},
+	}
+	m := &Manifest{
+		ElectionID: electionID,
+		Title: Text{
+			Ky: "Айыл кеңештеринин депутаттарын шайлоо (чет өлкөдөгү шайлоочулар)",
+			Ru: "Выборы депутатов айылных кенешей (голосование из-за рубежа)",
+			Uz: "Ayil kengashlari deputatlari saylovi (xorijdagi saylovchilar)",
+			En: "Village council elections (voting from abroad)",
+		},
+		VotingStart:  1798761600, // 2027-01-01T00:00:00Z
+		VotingEnd:    1799366400, // one week later
+		Revote:       LastBallotCounts,
+		Trustees:     trustees,
+		Threshold:    threshold,
+		Mixes:        uint32(len(trustees)),
+		MinAnonymity: 3,
+	}
+	for vi, v := range villages {
+		m.Constituencies = append(m.Constituencies, Constituency{
+			ID:   v.id,
+			Name: Text{Ky: v.ky + " айыл аймагы", Ru: "Айыльный аймак " + v.ru, Uz: v.uz + " qishloq hududi", En: v.en + " rural district"},
+		})
+		c := Contest{
+			ID:            "council-" + v.id,
+			Title:         Text{Ky: v.ky + " айыл кеңешинин депутаты", Ru: "Депутат айылного кенеша " + v.ru, Uz: v.uz + " ayil kengashi deputati", En: v.en + " village council member"},
+			Kind:          SingleChoice,
+			MaxSelections: 1,
+		}
+		for ci := 0; ci < 5; ci++ {
+			k := candidates[(ci+vi)%len(candidates)]
+			c.Candidates = append(c.Candidates, Candidate{
+				ID:   fmt.Sprintf("c%d", ci+1),
+				Name: Text{Ky: k[0], Ru: k[1], Uz: k[2], En: k[2]},
+			})
+		}
+		m.Contests = append(m.Contests, c)
+	}
+	m.Contests = append(m.Contests, Contest{
+		ID:    "priorities",
+		Title: Text{Ky: "Айыл бюджетинин артыкчылыктары (эң көп 2)", Ru: "Приоритеты сельского бюджета (не более 2)", Uz: "Qishloq byudjeti ustuvorliklari (ko'pi bilan 2)", En: "Village budget priorities (at most 2)"},
+		Kind:  MultiSelect,
+		Candidates: []Candidate{
+			{ID: "roads", Name: Text{Ky: "Жолдор", Ru: "Дороги", Uz: "Yo'llar", En: "Roads"}},
+			{ID: "water", Name: Text{Ky: "Ичүүчү суу", Ru: "Питьевая вода", Uz: "Ichimlik suvi", En: "Drinking water"}},
+			{ID: "school", Name: Text{Ky: "Мектеп", Ru: "Школа", Uz: "Maktab", En: "School"}},
+			{ID: "clinic", Name: Text{Ky: "Медпункт", Ru: "Медпункт", Uz: "Tibbiyot punkti", En: "Clinic"}},
+		},
+		MaxSelections: 2,
+	})
+	for _, v := range villages {
+		m.BallotStyles = append(m.BallotStyles, BallotStyle{
+			ID:           "style-" + v.id,
+			Constituency: v.id,
+			Contests:     []string{"council-" + v.id, "priorities"},
+		})
+	}
+	return m
+}

@@ -56,7 +56,11 @@ func TestManifestValidation(t *testing.T) {
 		"trustee key repeated":    func(m *Manifest) { m.Trustees[1].SignKey = m.Trustees[0].SignKey },
 		"unknown revote policy":   func(m *Manifest) { m.Revote = 0 },
 		"zero anonymity":          func(m *Manifest) { m.MinAnonymity = 0 },
-		"unused contest":          func(m *Manifest) { m.BallotStyles[0].Contests = m.BallotStyles[0].Contests[:1]; m.BallotStyles[1].Contests = m.BallotStyles[1].Contests[:1]; m.BallotStyles[2].Contests = m.BallotStyles[2].Contests[:1] },
+		"unused contest": func(m *Manifest) {
+			m.BallotStyles[0].Contests = m.BallotStyles[0].Contests[:1]
+			m.BallotStyles[1].Contests = m.BallotStyles[1].Contests[:1]
+			m.BallotStyles[2].Contests = m.BallotStyles[2].Contests[:1]
+		},
 	}
 	for name, mut := range mutations {
 		m := SampleManifest("kg-2027-test", testTrustees(3), 2)

@@ -73,10 +73,10 @@ func signatureLine(s bulletin.NoteSignature) string {
 
 // Client talks to one witness over HTTP.
 type Client struct {
-	URL    string // submission prefix; "/add-checkpoint" is appended
-	Key    bulletin.CosignerKey
-	HTTP   *http.Client // default http.DefaultClient
-	known  uint64       // last size the witness reported or cosigned
+	URL   string // submission prefix; "/add-checkpoint" is appended
+	Key   bulletin.CosignerKey
+	HTTP  *http.Client // default http.DefaultClient
+	known uint64       // last size the witness reported or cosigned
 }
 
 // AddCheckpoint sends one add-checkpoint request and returns the verified

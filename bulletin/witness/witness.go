@@ -29,10 +29,10 @@ import (
 
 // Errors, one per tlog-witness response status.
 var (
-	ErrBadRequest    = errors.New("witness: bad request")                                 // 400
-	ErrUntrusted     = errors.New("witness: no trusted signature on checkpoint")          // 403
-	ErrUnknownOrigin = errors.New("witness: unknown log origin")                          // 404
-	ErrInconsistent  = errors.New("witness: consistency proof does not verify")           // 422
+	ErrBadRequest    = errors.New("witness: bad request")                                // 400
+	ErrUntrusted     = errors.New("witness: no trusted signature on checkpoint")         // 403
+	ErrUnknownOrigin = errors.New("witness: unknown log origin")                         // 404
+	ErrInconsistent  = errors.New("witness: consistency proof does not verify")          // 422
 	ErrConflict      = errors.New("witness: old size does not match the witnessed size") // 409
 )
 
@@ -54,9 +54,9 @@ const MaxProofLines = 63
 
 // Config configures a witness.
 type Config struct {
-	Name      string           // cosigner name, e.g. "witness.example.org/w1"
-	Key       bulletin.Signer  // Ed25519 signing key
-	Public    [32]byte         // its public key
+	Name      string          // cosigner name, e.g. "witness.example.org/w1"
+	Key       bulletin.Signer // Ed25519 signing key
+	Public    [32]byte        // its public key
 	Logs      []bulletin.LogVerifier
 	StatePath string           // JSON file recording the latest cosigned checkpoint per log
 	Now       func() time.Time // default time.Now

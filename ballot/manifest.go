@@ -121,6 +121,9 @@ type Manifest struct {
 	// ClientHash is the SHA-256 of the voting page's WebAssembly build
 	// (zero when the election has none).
 	ClientHash [32]byte
+	// IdentityKey is the Ed25519 key of the identity service: the only
+	// author of credential-issued, voter-list and in-person-mark entries.
+	IdentityKey [32]byte
 }
 
 // Limits of a manifest, chosen far above any real election's needs.
@@ -182,6 +185,7 @@ func (m *Manifest) Encode() []byte {
 	w.U32(m.Mixes)
 	w.U32(m.MinAnonymity)
 	w.Fixed(m.ClientHash[:])
+	w.Fixed(m.IdentityKey[:])
 	return w.Bytes()
 }
 
@@ -247,6 +251,7 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	m.Mixes = r.U32("mixes")
 	m.MinAnonymity = r.U32("minimum anonymity")
 	copy(m.ClientHash[:], r.Fixed(32, "client hash"))
+	copy(m.IdentityKey[:], r.Fixed(32, "identity key"))
 	if err := r.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidManifest, err)
 	}
@@ -397,6 +402,9 @@ func (m *Manifest) Validate() error {
 	}
 	if m.Mixes < m.Threshold || m.Mixes > n {
 		return bad("mixes %d outside threshold..n = %d..%d: at least t distinct trustees must mix", m.Mixes, m.Threshold, n)
+	}
+	if m.IdentityKey == ([32]byte{}) {
+		return bad("no identity service key")
 	}
 	if m.MinAnonymity < 1 {
 		return bad("minimum anonymity must be at least 1")

@@ -17,7 +17,7 @@ func testTrustees(n int) []Trustee {
 }
 
 func TestManifestRoundTrip(t *testing.T) {
-	m := SampleManifest("kg-2027-test", testTrustees(3), 2)
+	m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +56,7 @@ func TestManifestValidation(t *testing.T) {
 		"trustee key repeated":    func(m *Manifest) { m.Trustees[1].SignKey = m.Trustees[0].SignKey },
 		"unknown revote policy":   func(m *Manifest) { m.Revote = 0 },
 		"zero anonymity":          func(m *Manifest) { m.MinAnonymity = 0 },
+		"no identity key":         func(m *Manifest) { m.IdentityKey = [32]byte{} },
 		"unused contest": func(m *Manifest) {
 			m.BallotStyles[0].Contests = m.BallotStyles[0].Contests[:1]
 			m.BallotStyles[1].Contests = m.BallotStyles[1].Contests[:1]
@@ -63,7 +64,7 @@ func TestManifestValidation(t *testing.T) {
 		},
 	}
 	for name, mut := range mutations {
-		m := SampleManifest("kg-2027-test", testTrustees(3), 2)
+		m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
 		mut(m)
 		if err := m.Validate(); !errors.Is(err, ErrInvalidManifest) {
 			t.Errorf("%s: Validate = %v", name, err)
@@ -75,16 +76,18 @@ func TestManifestValidation(t *testing.T) {
 }
 
 func TestBaseHashBindsEverything(t *testing.T) {
-	a := SampleManifest("kg-2027-test", testTrustees(3), 2)
-	b := SampleManifest("kg-2027-test", testTrustees(3), 2)
+	a := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
+	b := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
 	if a.BaseHash() != b.BaseHash() {
 		t.Fatal("base hash not deterministic")
 	}
 	b.Trustees[2].HPKEKey[0] ^= 1
-	c := SampleManifest("kg-2027-other", testTrustees(3), 2)
-	d := SampleManifest("kg-2027-test", testTrustees(3), 2)
+	c := SampleManifest("kg-2027-other", testTrustees(3), 2, testIdentityKey)
+	d := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
 	d.ClientHash[0] = 1
-	for name, x := range map[string]*Manifest{"trustee key": b, "election id": c, "client hash": d} {
+	e := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
+	e.IdentityKey[5] ^= 1
+	for name, x := range map[string]*Manifest{"trustee key": b, "election id": c, "client hash": d, "identity key": e} {
 		if x.BaseHash() == a.BaseHash() {
 			t.Errorf("base hash ignores %s", name)
 		}
@@ -92,7 +95,7 @@ func TestBaseHashBindsEverything(t *testing.T) {
 }
 
 func FuzzDecodeManifest(f *testing.F) {
-	f.Add(SampleManifest("kg-2027-test", testTrustees(3), 2).Encode())
+	f.Add(SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey).Encode())
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeManifest(b)
@@ -101,3 +104,5 @@ func FuzzDecodeManifest(f *testing.F) {
 		}
 	})
 }
+
+var testIdentityKey = [32]byte{0x1d, 0x1d}

@@ -6,9 +6,9 @@ import "fmt"
 // Kyrgyz pilot: three village councils (aiyl kenesh) elected at once, each
 // with its own single-choice contest, plus one multi-select question shared
 // by all. The demo, the tests and the spec's example record use it; trustees
-// are supplied by the caller since their keys are generated on their own
-// machines.
-func SampleManifest(electionID string, trustees []Trustee, threshold uint32) *Manifest {
+// and the identity service's key are supplied by the caller since their keys
+// are generated on their own machines.
+func SampleManifest(electionID string, trustees []Trustee, threshold uint32, identityKey [32]byte) *Manifest {
 	villages := []struct {
 		id             string
 		ky, ru, uz, en string
@@ -39,6 +39,7 @@ func SampleManifest(electionID string, trustees []Trustee, threshold uint32) *Ma
 		Threshold:    threshold,
 		Mixes:        uint32(len(trustees)),
 		MinAnonymity: 3,
+		IdentityKey:  identityKey,
 	}
 	for vi, v := range villages {
 		m.Constituencies = append(m.Constituencies, Constituency{

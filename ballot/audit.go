@@ -1,0 +1,190 @@
+package ballot
+
+import (
+	"errors"
+	"fmt"
+
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
+	"evote/internal/wire"
+)
+
+// ErrAuditMismatch is returned when an audited ballot's opening does not
+// reproduce its ciphertexts or is not a valid choice.
+var ErrAuditMismatch = errors.New("ballot: audited ballot does not open correctly")
+
+const auditFormat = 1
+
+// An AuditedContest is the opening of one contest of an audited ballot: the
+// ciphertexts and, for each, the plaintext and randomness.
+type AuditedContest struct {
+	Ciphertexts []*elgamal.Ciphertext
+	Plaintexts  []uint32
+	Randomness  []*group.Scalar
+}
+
+// An AuditedBallot is a Benaloh-audited ballot as published on the board
+// (spec §9.4): no credential key, pseudonym, proof or tracking code, so it
+// shows an intention without saying whose.
+type AuditedBallot struct {
+	ElectionID string
+	Style      string
+	Contests   []AuditedContest
+}
+
+// Encode returns the canonical encoding.
+func (a *AuditedBallot) Encode() []byte {
+	w := wire.NewWriter(512)
+	w.U8(auditFormat)
+	w.String(a.ElectionID)
+	w.String(a.Style)
+	w.U32(uint32(len(a.Contests)))
+	for _, c := range a.Contests {
+		w.U32(uint32(len(c.Ciphertexts)))
+		for _, ct := range c.Ciphertexts {
+			w.Ciphertext(ct)
+		}
+		w.U32(uint32(len(c.Plaintexts)))
+		for _, m := range c.Plaintexts {
+			w.U32(m)
+		}
+		w.U32(uint32(len(c.Randomness)))
+		for _, r := range c.Randomness {
+			w.Scalar(r)
+		}
+	}
+	return w.Bytes()
+}
+
+// DecodeAuditedBallot parses a canonical audited ballot.
+func DecodeAuditedBallot(p []byte) (*AuditedBallot, error) {
+	r := wire.NewReader(p)
+	if v := r.U8("format"); r.Err() == nil && v != auditFormat {
+		return nil, fmt.Errorf("%w: audited ballot format %d", ErrMalformedBallot, v)
+	}
+	a := &AuditedBallot{ElectionID: r.String(maxIDLen, "election id"), Style: r.String(maxIDLen, "ballot style")}
+	n := r.Count(maxItems, 12, "contests")
+	for i := 0; i < n; i++ {
+		var c AuditedContest
+		k := r.Count(maxCandidates, elgamal.CiphertextSize, "ciphertexts")
+		for j := 0; j < k; j++ {
+			c.Ciphertexts = append(c.Ciphertexts, r.Ciphertext("ciphertext"))
+		}
+		k = r.Count(maxCandidates, 4, "plaintexts")
+		for j := 0; j < k; j++ {
+			c.Plaintexts = append(c.Plaintexts, r.U32("plaintext"))
+		}
+		k = r.Count(maxCandidates, group.ScalarSize, "randomness")
+		for j := 0; j < k; j++ {
+			c.Randomness = append(c.Randomness, r.Scalar("randomness"))
+		}
+		a.Contests = append(a.Contests, c)
+	}
+	if err := r.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedBallot, err)
+	}
+	return a, nil
+}
+
+// Verify checks the opening: every ciphertext is Enc(m; r) under pk, and
+// the plaintexts are a valid choice for each contest of the style.
+func (a *AuditedBallot) Verify(m *Manifest, pk *elgamal.PublicKey) error {
+	if a.ElectionID != m.ElectionID {
+		return fmt.Errorf("%w: election %q, want %q", ErrAuditMismatch, a.ElectionID, m.ElectionID)
+	}
+	style, ok := m.Style(a.Style)
+	if !ok {
+		return fmt.Errorf("%w: unknown ballot style %q", ErrAuditMismatch, a.Style)
+	}
+	if len(a.Contests) != len(style.Contests) {
+		return fmt.Errorf("%w: %d contests, style has %d", ErrAuditMismatch, len(a.Contests), len(style.Contests))
+	}
+	for i, id := range style.Contests {
+		c := a.Contests[i]
+		contest, _ := m.Contest(id)
+		if len(c.Plaintexts) != len(c.Ciphertexts) || len(c.Randomness) != len(c.Ciphertexts) {
+			return fmt.Errorf("%w: contest %s has %d ciphertexts, %d plaintexts, %d randomness values", ErrAuditMismatch, id, len(c.Ciphertexts), len(c.Plaintexts), len(c.Randomness))
+		}
+		if err := contest.checkPlaintexts(c.Plaintexts); err != nil {
+			return fmt.Errorf("%w: %w", ErrAuditMismatch, err)
+		}
+		for j, ct := range c.Ciphertexts {
+			want := pk.EncryptWithRandomness(new(group.Scalar).SetUint64(uint64(c.Plaintexts[j])), c.Randomness[j])
+			if !want.Equal(ct) {
+				return fmt.Errorf("%w: contest %s ciphertext %d is not the encryption of its opening", ErrAuditMismatch, id, j)
+			}
+		}
+	}
+	return nil
+}
+
+// checkPlaintexts checks that values are a valid choice: for a
+// single-choice contest one value in [0, k]; for a multi-select contest one
+// 0/1 value per candidate with at most MaxSelections ones.
+func (c *Contest) checkPlaintexts(values []uint32) error {
+	switch c.Kind {
+	case SingleChoice:
+		if len(values) != 1 || values[0] > uint32(len(c.Candidates)) {
+			return fmt.Errorf("contest %s: choice %v outside [0, %d]", c.ID, values, len(c.Candidates))
+		}
+	case MultiSelect:
+		if len(values) != len(c.Candidates) {
+			return fmt.Errorf("contest %s: %d values for %d candidates", c.ID, len(values), len(c.Candidates))
+		}
+		sum := uint32(0)
+		for _, v := range values {
+			if v > 1 {
+				return fmt.Errorf("contest %s: selection value %d is not 0 or 1", c.ID, v)
+			}
+			sum += v
+		}
+		if sum > c.MaxSelections {
+			return fmt.Errorf("contest %s: %d selections, at most %d allowed", c.ID, sum, c.MaxSelections)
+		}
+	}
+	return nil
+}
+
+// Describe returns the chosen candidates of each contest in language lang,
+// for showing an audited ballot to its voter.
+func (a *AuditedBallot) Describe(m *Manifest, lang string) ([]string, error) {
+	style, ok := m.Style(a.Style)
+	if !ok || len(style.Contests) != len(a.Contests) {
+		return nil, fmt.Errorf("%w: style %q does not match", ErrAuditMismatch, a.Style)
+	}
+	var out []string
+	for i, id := range style.Contests {
+		c, _ := m.Contest(id)
+		out = append(out, c.Title.Get(lang)+": "+c.Describe(a.Contests[i].Plaintexts, lang))
+	}
+	return out, nil
+}
+
+// Describe renders plaintext values of the contest as candidate names.
+func (c *Contest) Describe(values []uint32, lang string) string {
+	blank := map[string]string{"ky": "бош", "ru": "пусто", "uz": "bo'sh", "en": "blank"}[lang]
+	if blank == "" {
+		blank = "blank"
+	}
+	var names []string
+	switch c.Kind {
+	case SingleChoice:
+		if len(values) == 1 && values[0] >= 1 && int(values[0]) <= len(c.Candidates) {
+			names = append(names, c.Candidates[values[0]-1].Name.Get(lang))
+		}
+	case MultiSelect:
+		for j, v := range values {
+			if v == 1 && j < len(c.Candidates) {
+				names = append(names, c.Candidates[j].Name.Get(lang))
+			}
+		}
+	}
+	if len(names) == 0 {
+		return blank
+	}
+	s := names[0]
+	for _, n := range names[1:] {
+		s += ", " + n
+	}
+	return s
+}

@@ -1,9 +1,10 @@
 package zkp
 
 import (
-	"crypto/rand"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 
 	"evote/crypto/group"
 )
@@ -13,20 +14,20 @@ import (
 var ErrInvalidProof = errors.New("zkp: proof does not verify")
 
 // A Batch verifies many proof equations at once (spec §4.2). Each equation
-// Π e_i^{s_i} = 1 is multiplied by an independent random 128-bit weight and
-// all are summed into one multi-scalar multiplication; a false equation
-// survives with probability at most 2^-128 (per batch). Bases shared by many
-// equations (g, the election key) are merged into one term.
+// R = Π e_i^{s_i} (R a prover's commitment) is multiplied by an independent
+// random 128-bit weight ρ and all are summed into one multi-scalar
+// multiplication Σ ρ·R − Σ ρ·s_i·e_i = 0; a false equation survives with
+// probability at most 2^-128 (per batch). Bases shared by many equations (g,
+// the election key) are merged into one term, and the commitments, whose
+// coefficients are the short weights themselves, are summed apart so that
+// they cost half as much as full-size terms.
 //
 // If the combined check fails, Verify re-checks each item alone and names
 // the first that fails, so one bad ballot cannot hide among good ones.
 // A Batch is not safe for concurrent use.
 type Batch struct {
-	sharedBase   []*group.Element
-	sharedScalar []*group.Scalar
-	scalars      []*group.Scalar
-	elements     []*group.Element
-	items        []batchItem
+	terms
+	items []batchItem
 }
 
 type batchItem struct {
@@ -38,52 +39,7 @@ type batchItem struct {
 func NewBatch() *Batch { return &Batch{} }
 
 // Shared registers a base that many equations use and returns its handle.
-func (b *Batch) Shared(e *group.Element) int {
-	b.sharedBase = append(b.sharedBase, e)
-	b.sharedScalar = append(b.sharedScalar, group.NewScalar())
-	return len(b.sharedBase) - 1
-}
-
-// weight returns a fresh random scalar below 2^128 from crypto/rand.
-func (b *Batch) weight() *group.Scalar {
-	var buf [16]byte
-	if _, err := rand.Read(buf[:]); err != nil {
-		panic("zkp: crypto/rand failed: " + err.Error())
-	}
-	s, err := new(group.Scalar).SetShortBytes(buf[:])
-	if err != nil {
-		panic("zkp: 128-bit weight rejected")
-	}
-	return s
-}
-
-// An equation under construction: Σ terms = identity, all scaled by one
-// random weight.
-type equation struct {
-	b *Batch
-	w *group.Scalar
-}
-
-// equation starts a new weighted equation.
-func (b *Batch) equation() equation { return equation{b: b, w: b.weight()} }
-
-// term adds w·s·e.
-func (q equation) term(s *group.Scalar, e *group.Element) {
-	q.b.scalars = append(q.b.scalars, new(group.Scalar).Multiply(q.w, s))
-	q.b.elements = append(q.b.elements, e)
-}
-
-// termNeg adds -w·e (a commitment on the right-hand side).
-func (q equation) termNeg(e *group.Element) {
-	q.b.scalars = append(q.b.scalars, new(group.Scalar).Negate(q.w))
-	q.b.elements = append(q.b.elements, e)
-}
-
-// shared adds w·s to the shared base h.
-func (q equation) shared(h int, s *group.Scalar) {
-	acc := q.b.sharedScalar[h]
-	acc.MultiplyAdd(q.w, s, acc)
-}
+func (b *Batch) Shared(e *group.Element) int { return b.terms.sharedBase(e) }
 
 // addItem records the fallback check of the item whose equations were just
 // added.
@@ -101,9 +57,7 @@ func (b *Batch) Verify() error {
 	if len(b.items) == 0 {
 		return nil
 	}
-	scalars := append(append([]*group.Scalar{}, b.scalars...), b.sharedScalar...)
-	elements := append(append([]*group.Element{}, b.elements...), b.sharedBase...)
-	if new(group.Element).VarTimeMultiScalarMult(scalars, elements).IsIdentity() {
+	if b.terms.isIdentity() {
 		return nil
 	}
 	for i, it := range b.items {
@@ -129,3 +83,118 @@ func (e *BatchError) Error() string {
 }
 
 func (e *BatchError) Unwrap() error { return e.Err }
+
+// terms accumulates a linear combination Σ s_i·E_i of group elements that a
+// verifier checks to be the identity. Short terms have coefficients below
+// 2^128 (the random weights of commitments); long terms have full-size
+// coefficients; shared bases accumulate one coefficient each.
+type terms struct {
+	shortS, longS, sharedS []*group.Scalar
+	shortE, longE, sharedE []*group.Element
+	rng                    *mrand.ChaCha8
+}
+
+// sharedBase registers a base whose coefficient accumulates, returning its
+// handle.
+func (t *terms) sharedBase(e *group.Element) int {
+	t.sharedE = append(t.sharedE, e)
+	t.sharedS = append(t.sharedS, group.NewScalar())
+	return len(t.sharedE) - 1
+}
+
+// weight returns a fresh random scalar below 2^128. The weights come from a
+// ChaCha8 stream seeded once per batch from crypto/rand: a cryptographic
+// generator, so the prover cannot predict them, at a fraction of the cost
+// of one system call per weight.
+func (t *terms) weight() *group.Scalar {
+	if t.rng == nil {
+		var seed [32]byte
+		if _, err := crand.Read(seed[:]); err != nil {
+			panic("zkp: crypto/rand failed: " + err.Error())
+		}
+		t.rng = mrand.NewChaCha8(seed)
+	}
+	var buf [16]byte
+	if _, err := t.rng.Read(buf[:]); err != nil {
+		panic("zkp: chacha8 failed: " + err.Error())
+	}
+	s, err := new(group.Scalar).SetShortBytes(buf[:])
+	if err != nil {
+		panic("zkp: 128-bit weight rejected")
+	}
+	return s
+}
+
+// short adds w·e where w < 2^128.
+func (t *terms) short(w *group.Scalar, e *group.Element) {
+	t.shortS = append(t.shortS, w)
+	t.shortE = append(t.shortE, e)
+}
+
+// long adds s·e.
+func (t *terms) long(s *group.Scalar, e *group.Element) {
+	t.longS = append(t.longS, s)
+	t.longE = append(t.longE, e)
+}
+
+// shared adds s to the coefficient of shared base h.
+func (t *terms) shared(h int, s *group.Scalar) {
+	acc := t.sharedS[h]
+	acc.Add(acc, s)
+}
+
+// base adds s·e, to the shared base h if h ≥ 0, else as a long term.
+func (t *terms) base(h int, s *group.Scalar, e *group.Element) {
+	if h >= 0 {
+		t.shared(h, s)
+	} else {
+		t.long(s, e)
+	}
+}
+
+// msmSplitMin is the number of short terms from which they are summed in a
+// separate multi-scalar multiplication (whose bucket method then uses
+// 128-bit windows); below it one Straus pass over all terms is cheaper.
+const msmSplitMin = 64
+
+// isIdentity reports whether the accumulated combination is the identity.
+func (t *terms) isIdentity() bool {
+	longS := append(append([]*group.Scalar{}, t.longS...), t.sharedS...)
+	longE := append(append([]*group.Element{}, t.longE...), t.sharedE...)
+	if len(t.shortS) < msmSplitMin {
+		longS = append(longS, t.shortS...)
+		longE = append(longE, t.shortE...)
+		return new(group.Element).VarTimeMultiScalarMult(longS, longE).IsIdentity()
+	}
+	var s, l group.Element
+	s.VarTimeMultiScalarMult(t.shortS, t.shortE)
+	l.VarTimeMultiScalarMult(longS, longE)
+	return s.Add(&s, &l).IsIdentity()
+}
+
+// An equation under construction: R = Π e_i^{s_i}, added to terms as
+// ρ·R − Σ ρ·s_i·e_i with one random weight ρ.
+type equation struct {
+	t *terms
+	w *group.Scalar
+}
+
+// equation starts a new weighted equation.
+func (t *terms) equation() equation { return equation{t: t, w: t.weight()} }
+
+// commit adds the commitment R (the equation's left-hand side).
+func (q equation) commit(e *group.Element) { q.t.short(q.w, e) }
+
+// term adds s·e to the right-hand side, on base h if h ≥ 0.
+func (q equation) term(h int, s *group.Scalar, e *group.Element) {
+	c := new(group.Scalar).Multiply(q.w, s)
+	q.t.base(h, c.Negate(c), e)
+}
+
+// Decoding errors. Every decoder of this package wraps ErrMalformedProof,
+// and also ErrProofLength, group.ErrInvalidElement or
+// group.ErrNonCanonicalScalar to say what was wrong.
+var (
+	ErrMalformedProof = errors.New("zkp: malformed proof encoding")
+	ErrProofLength    = errors.New("zkp: proof has the wrong length")
+)

@@ -49,14 +49,15 @@ func ProveSchnorr(context []byte, base, pub *group.Element, x *group.Scalar, tab
 	return p, nil
 }
 
-// Verify checks base^z = R·pub^c.
+// Verify checks base^z = R·pub^c, as one multi-scalar multiplication.
 func (p *SchnorrProof) Verify(context []byte, base, pub *group.Element) error {
 	c := schnorrChallenge(context, base, pub, &p.R)
-	var lhs, rhs group.Element
-	lhs.ScalarMult(&p.Z, base)
-	rhs.ScalarMult(c, pub)
-	rhs.Add(&rhs, &p.R)
-	if lhs.Equal(&rhs) != 1 {
+	negC := new(group.Scalar).Negate(c)
+	minusOne := new(group.Scalar).SetInt64(-1)
+	// base^z · pub^-c · R^-1 = 1
+	var e group.Element
+	e.VarTimeMultiScalarMult([]*group.Scalar{&p.Z, negC, minusOne}, []*group.Element{base, pub, &p.R})
+	if !e.IsIdentity() {
 		return fmt.Errorf("zkp: schnorr: %w", ErrInvalidProof)
 	}
 	return nil
@@ -66,9 +67,9 @@ func (p *SchnorrProof) Verify(context []byte, base, pub *group.Element) error {
 func (p *SchnorrProof) AddToBatch(b *Batch, name string, context []byte, base, pub *group.Element) {
 	c := schnorrChallenge(context, base, pub, &p.R)
 	q := b.equation()
-	q.term(&p.Z, base)
-	q.term(new(group.Scalar).Negate(c), pub)
-	q.termNeg(&p.R)
+	q.commit(&p.R)
+	q.term(-1, &p.Z, base)
+	q.term(-1, new(group.Scalar).Negate(c), pub)
 	b.addItem(name, func() error { return p.Verify(context, base, pub) })
 }
 
@@ -81,14 +82,14 @@ func (p *SchnorrProof) Bytes() []byte {
 // non-canonical encodings.
 func ParseSchnorrProof(b []byte) (*SchnorrProof, error) {
 	if len(b) != SchnorrProofSize {
-		return nil, fmt.Errorf("zkp: schnorr proof is %d bytes, want %d", len(b), SchnorrProofSize)
+		return nil, fmt.Errorf("%w: %w: schnorr proof is %d bytes, want %d", ErrMalformedProof, ErrProofLength, len(b), SchnorrProofSize)
 	}
 	p := &SchnorrProof{}
 	if _, err := p.R.SetCanonicalBytes(b[:32]); err != nil {
-		return nil, fmt.Errorf("zkp: schnorr commitment: %w", err)
+		return nil, fmt.Errorf("%w: schnorr commitment: %w", ErrMalformedProof, err)
 	}
 	if _, err := p.Z.SetCanonicalBytes(b[32:]); err != nil {
-		return nil, fmt.Errorf("zkp: schnorr response: %w", err)
+		return nil, fmt.Errorf("%w: schnorr response: %w", ErrMalformedProof, err)
 	}
 	return p, nil
 }
@@ -163,17 +164,13 @@ func (p *DLEQProof) AddToBatch(b *Batch, name string, context []byte, st *DLEQSt
 	c := dleqChallenge(context, st, &p.R1, &p.R2)
 	negC := new(group.Scalar).Negate(c)
 	q1 := b.equation()
-	if g1 >= 0 {
-		q1.shared(g1, &p.Z)
-	} else {
-		q1.term(&p.Z, st.G1)
-	}
-	q1.term(negC, st.X1)
-	q1.termNeg(&p.R1)
+	q1.commit(&p.R1)
+	q1.term(g1, &p.Z, st.G1)
+	q1.term(-1, negC, st.X1)
 	q2 := b.equation()
-	q2.term(&p.Z, st.G2)
-	q2.term(negC, st.X2)
-	q2.termNeg(&p.R2)
+	q2.commit(&p.R2)
+	q2.term(-1, &p.Z, st.G2)
+	q2.term(-1, negC, st.X2)
 	b.addItem(name, func() error { return p.Verify(context, st) })
 }
 
@@ -189,17 +186,17 @@ func (p *DLEQProof) Bytes() []byte {
 // non-canonical encodings.
 func ParseDLEQProof(b []byte) (*DLEQProof, error) {
 	if len(b) != DLEQProofSize {
-		return nil, fmt.Errorf("zkp: dleq proof is %d bytes, want %d", len(b), DLEQProofSize)
+		return nil, fmt.Errorf("%w: %w: dleq proof is %d bytes, want %d", ErrMalformedProof, ErrProofLength, len(b), DLEQProofSize)
 	}
 	p := &DLEQProof{}
 	if _, err := p.R1.SetCanonicalBytes(b[:32]); err != nil {
-		return nil, fmt.Errorf("zkp: dleq commitment r1: %w", err)
+		return nil, fmt.Errorf("%w: dleq commitment r1: %w", ErrMalformedProof, err)
 	}
 	if _, err := p.R2.SetCanonicalBytes(b[32:64]); err != nil {
-		return nil, fmt.Errorf("zkp: dleq commitment r2: %w", err)
+		return nil, fmt.Errorf("%w: dleq commitment r2: %w", ErrMalformedProof, err)
 	}
 	if _, err := p.Z.SetCanonicalBytes(b[64:]); err != nil {
-		return nil, fmt.Errorf("zkp: dleq response: %w", err)
+		return nil, fmt.Errorf("%w: dleq response: %w", ErrMalformedProof, err)
 	}
 	return p, nil
 }

@@ -53,6 +53,9 @@ type Log struct {
 
 	cpMu   sync.Mutex
 	latest *SignedCheckpoint
+
+	hub    store.Hub  // announces sizes after the tree has grown
+	loadMu sync.Mutex // serialises load
 }
 
 // SignedCheckpoint is a checkpoint with its signed note.
@@ -123,6 +126,8 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 // load reads entries beyond the tree's size from the store, checks them and
 // extends the tree.
 func (l *Log) load(ctx context.Context) error {
+	l.loadMu.Lock()
+	defer l.loadMu.Unlock()
 	size, err := l.cfg.Store.Size(ctx, l.id)
 	if err != nil {
 		return fmt.Errorf("bulletin: load: %w", err)
@@ -154,12 +159,14 @@ func (l *Log) load(ctx context.Context) error {
 		l.hmu.Unlock()
 		l.tree.AppendLeaves(leaves...)
 		next += uint64(len(recs))
+		l.hub.Publish(l.id, next)
 	}
 	return nil
 }
 
 // Refresh extends the in-memory tree with entries another process appended
-// to the store (for read-only replicas following the log).
+// to the store (for read-only replicas following the log; a Log that
+// appends itself must be the store's only writer for its log id).
 func (l *Log) Refresh(ctx context.Context) error { return l.load(ctx) }
 
 // ID returns the log id.
@@ -360,6 +367,7 @@ func (l *Log) commit(batch []*appendReq) {
 		r.result <- appendResult{first: i}
 		i += uint64(len(r.recs))
 	}
+	l.hub.Publish(l.id, i)
 }
 
 // Close stops the committer. Pending appends fail with ErrClosed; the store
@@ -367,6 +375,7 @@ func (l *Log) commit(batch []*appendReq) {
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() { close(l.quit) })
 	l.wg.Wait()
+	l.hub.Close()
 	return nil
 }
 
@@ -465,7 +474,30 @@ func (l *Log) ConsistencyProof(size1, size2 uint64) ([][32]byte, error) {
 	return l.tree.ConsistencyProof(size1, size2)
 }
 
-// Subscribe returns a channel of new log sizes (see store.Store.Subscribe).
+// Subscribe returns a channel that receives the log's size each time it
+// grows (coalesced: a slow receiver sees the latest size). The size is
+// announced after the tree has grown, so Entries and proofs up to it are
+// available when it arrives. The channel closes when ctx ends or the log
+// closes.
 func (l *Log) Subscribe(ctx context.Context) (<-chan uint64, error) {
-	return l.cfg.Store.Subscribe(ctx, l.id)
+	return l.hub.Subscribe(ctx, l.id)
+}
+
+// Follow keeps a read-only replica current: it follows the store's
+// notifications (PostgreSQL LISTEN/NOTIFY across processes) and loads new
+// entries into the tree, until ctx ends.
+func (l *Log) Follow(ctx context.Context) error {
+	ch, err := l.cfg.Store.Subscribe(ctx, l.id)
+	if err != nil {
+		return err
+	}
+	if err := l.load(ctx); err != nil {
+		return err
+	}
+	for range ch {
+		if err := l.load(ctx); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }

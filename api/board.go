@@ -1,0 +1,476 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"evote/bulletin"
+	"evote/store"
+)
+
+// Paging limits of the board group.
+const (
+	defaultPage = 100
+	maxPage     = 1000
+)
+
+// keepAlive is the interval of comment lines on an idle event stream.
+var keepAlive = 15 * time.Second
+
+// LogInfo describes one served log.
+type LogInfo struct {
+	LogID  string `json:"log_id"`
+	Origin string `json:"origin"`
+	Size   uint64 `json:"size"`
+}
+
+// CheckpointView is the JSON view of a signed checkpoint; Note is the
+// authoritative signed text.
+type CheckpointView struct {
+	Origin string `json:"origin"`
+	Size   uint64 `json:"size"`
+	Root   string `json:"root"`
+	Time   int64  `json:"time"`
+	Note   string `json:"note"`
+}
+
+// EntryView is the JSON view of an entry; Canonical is the authoritative
+// encoding (its SHA-256 is Hash).
+type EntryView struct {
+	Index     uint64 `json:"index"`
+	Hash      string `json:"hash"`
+	LeafHash  string `json:"leaf_hash"`
+	Version   uint8  `json:"version"`
+	LogID     string `json:"log_id"`
+	Type      string `json:"type"`
+	TypeCode  uint16 `json:"type_code"`
+	Author    string `json:"author"`
+	Payload   string `json:"payload"`
+	Signature string `json:"signature"`
+	Canonical string `json:"canonical"`
+}
+
+// EntriesPage is one page of entries; Next is the start of the following
+// page, absent at the end of the log.
+type EntriesPage struct {
+	Start   uint64      `json:"start"`
+	Size    uint64      `json:"size"`
+	Entries []EntryView `json:"entries"`
+	Next    *uint64     `json:"next,omitempty"`
+}
+
+// InclusionView is an RFC 6962 audit path.
+type InclusionView struct {
+	Index    uint64   `json:"index"`
+	Size     uint64   `json:"size"`
+	LeafHash string   `json:"leaf_hash"`
+	Path     []string `json:"path"`
+}
+
+// ConsistencyView is an RFC 6962 consistency proof.
+type ConsistencyView struct {
+	First  uint64   `json:"first"`
+	Second uint64   `json:"second"`
+	Path   []string `json:"path"`
+}
+
+// BallotView answers a tracking-code lookup: the ballot entry and, once a
+// checkpoint covers it, its inclusion proof and that checkpoint.
+type BallotView struct {
+	Entry      EntryView       `json:"entry"`
+	Inclusion  *InclusionView  `json:"inclusion,omitempty"`
+	Checkpoint *CheckpointView `json:"checkpoint,omitempty"`
+}
+
+func (s *Server) boardRoutes(g *gin.RouterGroup) {
+	g.GET("", s.listBoards)
+	b := g.Group("/:log", s.withLog)
+	b.GET("/checkpoint", s.getCheckpoint)
+	b.GET("/checkpoint/note", s.getCheckpointNote)
+	b.GET("/entries", s.listEntries)
+	b.GET("/entries/:hash", s.getEntry)
+	b.GET("/proof/inclusion", s.inclusionProof)
+	b.GET("/proof/consistency", s.consistencyProof)
+	b.GET("/ballots/:code", s.getBallot)
+	b.GET("/stream", s.stream)
+}
+
+func (s *Server) listBoards(c *gin.Context) {
+	out := struct {
+		Logs []LogInfo `json:"logs"`
+	}{Logs: []LogInfo{}}
+	for id, l := range s.Boards {
+		out.Logs = append(out.Logs, LogInfo{LogID: id, Origin: l.Origin(), Size: l.Size()})
+	}
+	slices.SortFunc(out.Logs, func(a, b LogInfo) int {
+		if a.Origin < b.Origin {
+			return -1
+		}
+		if a.Origin > b.Origin {
+			return 1
+		}
+		return 0
+	})
+	fresh(c)
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) withLog(c *gin.Context) {
+	l, ok := s.Boards[c.Param("log")]
+	if !ok {
+		notFound(c, "no log %q", c.Param("log"))
+		return
+	}
+	c.Set("log", l)
+}
+
+func logOf(c *gin.Context) *bulletin.Log { return c.MustGet("log").(*bulletin.Log) }
+
+func checkpointView(cp *bulletin.SignedCheckpoint) *CheckpointView {
+	return &CheckpointView{Origin: cp.Origin, Size: cp.Size, Root: hexLower(cp.Root[:]), Time: cp.Time.Unix(), Note: string(cp.Note)}
+}
+
+func entryView(r store.Record) (EntryView, error) {
+	e, err := bulletin.DecodeEntry(r.Data)
+	if err != nil {
+		return EntryView{}, err
+	}
+	lh := bulletin.LeafHash(r.Data)
+	return EntryView{
+		Index: r.Index, Hash: hexLower(r.Hash[:]), LeafHash: hexLower(lh[:]), Version: e.Version,
+		LogID: hexLower(e.Log[:]), Type: e.Type.String(), TypeCode: uint16(e.Type),
+		Author: hexLower(e.Author[:]), Payload: base64.StdEncoding.EncodeToString(e.Payload),
+		Signature: hexLower(e.Signature[:]), Canonical: base64.StdEncoding.EncodeToString(r.Data),
+	}, nil
+}
+
+func (s *Server) latest(c *gin.Context) (*bulletin.SignedCheckpoint, bool) {
+	cp := logOf(c).LatestCheckpoint()
+	if cp == nil {
+		notFound(c, "the log has no checkpoint yet")
+		return nil, false
+	}
+	return cp, true
+}
+
+func (s *Server) getCheckpoint(c *gin.Context) {
+	cp, ok := s.latest(c)
+	if !ok {
+		return
+	}
+	fresh(c)
+	c.JSON(http.StatusOK, checkpointView(cp))
+}
+
+func (s *Server) getCheckpointNote(c *gin.Context) {
+	cp, ok := s.latest(c)
+	if !ok {
+		return
+	}
+	fresh(c)
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", cp.Note)
+}
+
+func (s *Server) listEntries(c *gin.Context) {
+	l := logOf(c)
+	start, limit := uint64(0), uint64(defaultPage)
+	if v, ok := c.GetQuery("start"); ok {
+		if start, ok = parseUint(v); !ok {
+			badRequest(c, "start must be a decimal index")
+			return
+		}
+	}
+	if v, ok := c.GetQuery("limit"); ok {
+		if limit, ok = parseUint(v); !ok || limit == 0 || limit > maxPage {
+			badRequest(c, "limit must be between 1 and %d", maxPage)
+			return
+		}
+	}
+	size := l.Size()
+	if start > size {
+		notFound(c, "start %d beyond log size %d", start, size)
+		return
+	}
+	end := min(start+limit, size)
+	etag := fmt.Sprintf("entries-%d-%d", start, start+limit)
+	full := end == start+limit
+	if full && notModified(c, etag) {
+		return
+	}
+	recs, err := l.Entries(c.Request.Context(), start, end)
+	if err != nil {
+		internal(c)
+		return
+	}
+	page := EntriesPage{Start: start, Size: size, Entries: make([]EntryView, 0, len(recs))}
+	for _, r := range recs {
+		v, err := entryView(r)
+		if err != nil {
+			internal(c)
+			return
+		}
+		page.Entries = append(page.Entries, v)
+	}
+	if end < size {
+		page.Next = &end
+	}
+	if full {
+		// A full page of durable entries can never change. (Size and
+		// Next in it are as of the first answer: Next stays correct, Size
+		// is informative.)
+		immutable(c, etag)
+	} else {
+		fresh(c)
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+func (s *Server) getEntry(c *gin.Context) {
+	h, ok := parseHash32(c.Param("hash"))
+	if !ok {
+		badRequest(c, "entry hash must be 64 lowercase hex digits")
+		return
+	}
+	etag := "entry-" + c.Param("hash")
+	if notModified(c, etag) {
+		return
+	}
+	r, err := logOf(c).EntryByHash(c.Request.Context(), h)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(c, "no entry %s", c.Param("hash"))
+		return
+	}
+	if err != nil {
+		internal(c)
+		return
+	}
+	v, err := entryView(r)
+	if err != nil {
+		internal(c)
+		return
+	}
+	immutable(c, etag)
+	c.JSON(http.StatusOK, v)
+}
+
+func pathHex(p [][32]byte) []string {
+	out := make([]string, len(p))
+	for i := range p {
+		out[i] = hexLower(p[i][:])
+	}
+	return out
+}
+
+// inclusionProof: ?hash=<entry hash> or ?index=<n>, and optionally
+// &size=<tree size> (default: the latest checkpoint's size).
+func (s *Server) inclusionProof(c *gin.Context) {
+	l := logOf(c)
+	var index uint64
+	hv, byHash := c.GetQuery("hash")
+	iv, byIndex := c.GetQuery("index")
+	switch {
+	case byHash == byIndex:
+		badRequest(c, "give exactly one of hash and index")
+		return
+	case byHash:
+		h, ok := parseHash32(hv)
+		if !ok {
+			badRequest(c, "hash must be 64 lowercase hex digits")
+			return
+		}
+		if index, ok = l.IndexOf(h); !ok {
+			notFound(c, "no entry %s", hv)
+			return
+		}
+	default:
+		var ok bool
+		if index, ok = parseUint(iv); !ok {
+			badRequest(c, "index must be a decimal index")
+			return
+		}
+	}
+	size, explicit, ok := s.sizeParam(c, "size")
+	if !ok {
+		return
+	}
+	if index >= size {
+		notFound(c, "entry %d is not in the tree of size %d", index, size)
+		return
+	}
+	p, err := l.InclusionProof(index, size)
+	if err != nil {
+		internal(c)
+		return
+	}
+	recs, err := l.Entries(c.Request.Context(), index, index+1)
+	if err != nil || len(recs) != 1 {
+		internal(c)
+		return
+	}
+	lh := bulletin.LeafHash(recs[0].Data)
+	if explicit {
+		immutable(c, fmt.Sprintf("inclusion-%d-%d", index, size))
+	} else {
+		fresh(c)
+	}
+	c.JSON(http.StatusOK, InclusionView{Index: index, Size: size, LeafHash: hexLower(lh[:]), Path: pathHex(p)})
+}
+
+// sizeParam reads a tree size parameter, defaulting to the latest
+// checkpoint's size; it must not exceed the log's size.
+func (s *Server) sizeParam(c *gin.Context, name string) (size uint64, explicit, ok bool) {
+	l := logOf(c)
+	if v, present := c.GetQuery(name); present {
+		if size, ok = parseUint(v); !ok {
+			badRequest(c, "%s must be a decimal tree size", name)
+			return 0, false, false
+		}
+		if size > l.Size() {
+			notFound(c, "%s %d beyond log size %d", name, size, l.Size())
+			return 0, false, false
+		}
+		return size, true, true
+	}
+	cp, ok := s.latest(c)
+	if !ok {
+		return 0, false, false
+	}
+	return cp.Size, false, true
+}
+
+func (s *Server) consistencyProof(c *gin.Context) {
+	l := logOf(c)
+	first, ok := parseUint(c.Query("first"))
+	if !ok {
+		badRequest(c, "first must be a decimal tree size")
+		return
+	}
+	second, explicit, ok := s.sizeParam(c, "second")
+	if !ok {
+		return
+	}
+	if first > second {
+		badRequest(c, "first %d exceeds second %d", first, second)
+		return
+	}
+	p, err := l.ConsistencyProof(first, second)
+	if err != nil {
+		internal(c)
+		return
+	}
+	if explicit {
+		immutable(c, fmt.Sprintf("consistency-%d-%d", first, second))
+	} else {
+		fresh(c)
+	}
+	c.JSON(http.StatusOK, ConsistencyView{First: first, Second: second, Path: pathHex(p)})
+}
+
+// getBallot looks a ballot up by tracking code (its entry hash).
+func (s *Server) getBallot(c *gin.Context) {
+	l := logOf(c)
+	h, ok := parseHash32(c.Param("code"))
+	if !ok {
+		badRequest(c, "tracking code must be 64 lowercase hex digits")
+		return
+	}
+	r, err := l.EntryByHash(c.Request.Context(), h)
+	if errors.Is(err, store.ErrNotFound) || err == nil && r.Type != uint16(bulletin.TypeBallot) {
+		notFound(c, "no ballot with tracking code %s", c.Param("code"))
+		return
+	}
+	if err != nil {
+		internal(c)
+		return
+	}
+	v, err := entryView(r)
+	if err != nil {
+		internal(c)
+		return
+	}
+	out := BallotView{Entry: v}
+	if cp := l.LatestCheckpoint(); cp != nil && r.Index < cp.Size {
+		p, err := l.InclusionProof(r.Index, cp.Size)
+		if err != nil {
+			internal(c)
+			return
+		}
+		out.Inclusion = &InclusionView{Index: r.Index, Size: cp.Size, LeafHash: v.LeafHash, Path: pathHex(p)}
+		out.Checkpoint = checkpointView(cp)
+	}
+	fresh(c)
+	c.JSON(http.StatusOK, out)
+}
+
+// stream sends entries as server-sent events ("event: entry", "id:" the
+// index, "data:" the EntryView JSON), starting at ?from= or after the
+// Last-Event-ID, then follows the log live.
+func (s *Server) stream(c *gin.Context) {
+	l := logOf(c)
+	next := uint64(0)
+	if v := c.GetHeader("Last-Event-ID"); v != "" {
+		id, ok := parseUint(v)
+		if !ok {
+			badRequest(c, "Last-Event-ID must be a decimal index")
+			return
+		}
+		next = id + 1
+	} else if v, present := c.GetQuery("from"); present {
+		var ok bool
+		if next, ok = parseUint(v); !ok {
+			badRequest(c, "from must be a decimal index")
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	sub, err := l.Subscribe(ctx)
+	if err != nil {
+		internal(c)
+		return
+	}
+	w := c.Writer
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	w.Flush()
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		for size := l.Size(); next < size; {
+			recs, err := l.Entries(ctx, next, min(size, next+maxPage))
+			if err != nil || len(recs) == 0 {
+				return
+			}
+			for _, r := range recs {
+				v, err := entryView(r)
+				if err != nil {
+					return
+				}
+				b, _ := json.Marshal(v)
+				fmt.Fprintf(w, "id: %s\nevent: entry\ndata: %s\n\n", strconv.FormatUint(r.Index, 10), b)
+				next = r.Index + 1
+			}
+			w.Flush()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-sub:
+			if !ok {
+				return
+			}
+		case <-tick.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			w.Flush()
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package api
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+)
+
+// ErrorBody is every error answer: {"error": {"code": …, "message": …}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail names the error with a stable code and a human message.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func fail(c *gin.Context, status int, code, msg string) {
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
+}
+
+func badRequest(c *gin.Context, format string, args ...any) {
+	fail(c, http.StatusBadRequest, "bad_request", fmt.Sprintf(format, args...))
+}
+
+func notFound(c *gin.Context, format string, args ...any) {
+	fail(c, http.StatusNotFound, "not_found", fmt.Sprintf(format, args...))
+}
+
+func internal(c *gin.Context) {
+	fail(c, http.StatusInternalServerError, "internal", "internal error")
+}
+
+// immutable marks an answer that can never change (a full page of
+// durable entries, a proof between fixed sizes).
+func immutable(c *gin.Context, etag string) {
+	c.Header("Cache-Control", "public, max-age=31536000, immutable")
+	c.Header("ETag", `"`+etag+`"`)
+}
+
+// fresh marks an answer that changes as the log grows.
+func fresh(c *gin.Context) { c.Header("Cache-Control", "no-cache") }
+
+// notModified answers 304 when the client's ETag matches.
+func notModified(c *gin.Context, etag string) bool {
+	if c.GetHeader("If-None-Match") == `"`+etag+`"` {
+		immutable(c, etag)
+		c.Status(http.StatusNotModified)
+		c.Abort()
+		return true
+	}
+	return false
+}
+
+func hexLower(b []byte) string { return hex.EncodeToString(b) }
+
+// parseHash32 accepts exactly 64 lowercase hex digits.
+func parseHash32(s string) ([32]byte, bool) {
+	var h [32]byte
+	if len(s) != 64 {
+		return h, false
+	}
+	for i := 0; i < len(s); i++ {
+		if !(s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'f') {
+			return h, false
+		}
+	}
+	hex.Decode(h[:], []byte(s))
+	return h, true
+}
+
+// parseUint accepts a canonical decimal (no sign, no leading zero).
+func parseUint(s string) (uint64, bool) {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseUint(s, 10, 63)
+	return v, err == nil
+}

@@ -107,6 +107,7 @@ var migrations = []string{
 		pseudonym    {{blob}} NOT NULL,
 		ballot_style TEXT NOT NULL,
 		phone        TEXT NOT NULL DEFAULT '',
+		notify_phone TEXT NOT NULL DEFAULT '',
 		removed      INTEGER NOT NULL DEFAULT 0,
 		PRIMARY KEY (election_id, pseudonym)
 	);

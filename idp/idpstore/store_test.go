@@ -47,6 +47,12 @@ func TestVoterList(t *testing.T) {
 		if err != nil || v.Phone != "+77011234567" || res.Updated != 1 {
 			t.Errorf("phone update: %+v %v", v, err)
 		}
+		if err := s.SetNotifyPhone(ctx, "e1", ps(1), "+996700000001"); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := s.Voter(ctx, "e1", ps(1)); v.NotifyPhone != "+996700000001" {
+			t.Errorf("notify phone %q", v.NotifyPhone)
+		}
 		if n, _ := s.LastSequence(ctx, "e1"); n != 3 {
 			t.Errorf("last sequence %d", n)
 		}

@@ -12,7 +12,8 @@ type Voter struct {
 	ElectionID  string
 	Pseudonym   [32]byte
 	BallotStyle string
-	Phone       string // override of the register's number; "" for none
+	Phone       string // set by a list official (e.g. a consul for a voter abroad); "" for none
+	NotifyPhone string // the number the last successful sign-in used, for notices
 	Removed     bool
 	MarkedAt    int64 // Unix seconds of an in-person mark; 0 if none
 }
@@ -30,9 +31,9 @@ func voterQ(ctx context.Context, q querier, election string, p [32]byte) (*Voter
 	v := &Voter{ElectionID: election, Pseudonym: p}
 	var removed int
 	var marked sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT v.ballot_style, v.phone, v.removed, m.marked_at
+	err := q.QueryRowContext(ctx, `SELECT v.ballot_style, v.phone, v.notify_phone, v.removed, m.marked_at
 		FROM idp_voters v LEFT JOIN idp_marks m ON m.election_id = v.election_id AND m.pseudonym = v.pseudonym
-		WHERE v.election_id = $1 AND v.pseudonym = $2`, election, p[:]).Scan(&v.BallotStyle, &v.Phone, &removed, &marked)
+		WHERE v.election_id = $1 AND v.pseudonym = $2`, election, p[:]).Scan(&v.BallotStyle, &v.Phone, &v.NotifyPhone, &removed, &marked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -179,4 +180,13 @@ func (s *Store) Counts(ctx context.Context, election string) (map[string]uint32,
 		return nil, fmt.Errorf("idpstore: counts: %w", err)
 	}
 	return out, nil
+}
+
+// SetNotifyPhone records the number a voter's notices go to.
+func (s *Store) SetNotifyPhone(ctx context.Context, election string, p [32]byte, phone string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE idp_voters SET notify_phone = $3 WHERE election_id = $1 AND pseudonym = $2`, election, p[:], phone)
+	if err != nil {
+		return fmt.Errorf("idpstore: set notify phone: %w", err)
+	}
+	return nil
 }

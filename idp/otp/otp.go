@@ -186,7 +186,9 @@ func (m *Manager[T]) RetryAfter(id string) time.Duration {
 // Verify checks code against challenge id. On success the challenge is spent
 // (a second Verify answers ErrUsed) and its value returned. A wrong code
 // answers ErrWrongCode and the number of attempts left; the last allowed
-// wrong code locks the challenge (ErrLocked).
+// wrong code locks the challenge (ErrLocked). With these two errors the
+// value is returned too, so the caller can count the failure against the
+// person it names.
 func (m *Manager[T]) Verify(id, code string) (value T, attemptsLeft int, err error) {
 	var zero T
 	now := m.cfg.Now()
@@ -204,9 +206,9 @@ func (m *Manager[T]) Verify(id, code string) (value T, attemptsLeft int, err err
 		if left <= 0 {
 			delete(m.live, id)
 			m.spent[id] = spent{c.expires.Add(m.cfg.TTL), ErrLocked}
-			return zero, 0, ErrLocked
+			return c.value, 0, ErrLocked
 		}
-		return zero, left, fmt.Errorf("%w: %d attempts left", ErrWrongCode, left)
+		return c.value, left, fmt.Errorf("%w: %d attempts left", ErrWrongCode, left)
 	}
 	delete(m.live, id)
 	m.spent[id] = spent{c.expires.Add(m.cfg.TTL), ErrUsed}

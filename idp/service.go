@@ -1,0 +1,242 @@
+// Package idp is evote's identity service (spec/08-identity.md): it checks a
+// voter against the population register (PIN, identity document, date of
+// birth), sends a one-time code to the phone number on record, and issues a
+// short-lived voting token bound to the voter's pseudonym, ballot style and
+// device key. Every credential, in-person mark, voter-list change and
+// signing key is posted to the bulletin board. It runs as its own service
+// (idp/idpapi) with its own keys, a trust domain apart from the ballot box,
+// or embedded in one process for the demo.
+//
+// Most callers use Service through idpapi; the ballot box uses only
+// idp/token.
+package idp
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"evote/idp/idpstore"
+	"evote/idp/otp"
+	"evote/idp/registry"
+	"evote/idp/token"
+	"evote/idp/voterlist"
+	"evote/record"
+)
+
+// Config configures a Service. Keys are secrets: they come from files or a
+// secret store, never from defaults.
+type Config struct {
+	ElectionID   string
+	ContextHash  [32]byte  // the election's context hash, from the election package
+	ElectionDay  time.Time // for the age check
+	PseudonymKey []byte    // 32 random bytes; held by the identity service only
+
+	Registry        registry.Registry
+	RegistryTimeout time.Duration // per lookup; default 5 s
+	Sender          otp.Sender
+	OTP             otp.Config
+	Store           *idpstore.Store
+	Board           Board
+	Issuer          *token.Issuer
+	Authority       *voterlist.Authority // stations and officials
+
+	Abuse              AbuseConfig
+	AccessLogRetention time.Duration // default 90 days
+	Logger             *slog.Logger  // default slog.Default()
+	Now                func() time.Time
+}
+
+// pending is what a challenge carries between the two factors. It lives in
+// memory only (see package otp).
+type pending struct {
+	pseudonym   [32]byte
+	ballotStyle string
+	phone       string
+	subject     string
+}
+
+// Service is the identity service.
+type Service struct {
+	cfg    Config
+	otp    *otp.Manager[pending]
+	guard  *clientGuard
+	log    *slog.Logger
+	flush  sync.Mutex
+	keySet sync.Mutex
+}
+
+// New checks cfg, records the issuer's current key in the key history and
+// queues the key set for the board.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if !token.ValidElectionID(cfg.ElectionID) || cfg.ElectionDay.IsZero() {
+		return nil, errors.New("idp: election id and election day are required")
+	}
+	if len(cfg.PseudonymKey) != voterlist.PseudonymKeySize {
+		return nil, fmt.Errorf("idp: pseudonym key must be %d bytes", voterlist.PseudonymKeySize)
+	}
+	if cfg.Registry == nil || cfg.Sender == nil || cfg.Store == nil || cfg.Board == nil || cfg.Issuer == nil || cfg.Authority == nil {
+		return nil, errors.New("idp: registry, sender, store, board, issuer and authority are required")
+	}
+	if cfg.Authority.ElectionID != cfg.ElectionID || cfg.Authority.ContextHash != cfg.ContextHash {
+		return nil, errors.New("idp: authority configured for another election")
+	}
+	if cfg.RegistryTimeout == 0 {
+		cfg.RegistryTimeout = 5 * time.Second
+	}
+	if cfg.AccessLogRetention == 0 {
+		cfg.AccessLogRetention = 90 * 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OTP.Now == nil {
+		cfg.OTP.Now = cfg.Now
+	}
+	cfg.Abuse.fill()
+	m, err := otp.NewManager[pending](cfg.OTP)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, otp: m, log: cfg.Logger.With("component", "idp", "election", cfg.ElectionID)}
+	s.guard = newClientGuard(&s.cfg.Abuse)
+	if err := s.PublishKeys(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// PublishKeys records the issuer's keys in the key history (a new current
+// key retires the previous one) and, when that changed the history, queues
+// and posts an IdentityKeySet with every key. Call it after rotating the
+// issuer's key.
+func (s *Service) PublishKeys(ctx context.Context) error {
+	s.keySet.Lock()
+	defer s.keySet.Unlock()
+	before, err := s.cfg.Store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	kid := s.cfg.Issuer.CurrentKeyID()
+	pub := s.cfg.Issuer.KeySet()[kid]
+	if err := s.cfg.Store.AddKey(ctx, idpstore.Key{KeyID: kid, PublicKey: pub, ValidFrom: s.cfg.Now().Unix()}); err != nil {
+		return err
+	}
+	after, err := s.cfg.Store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	if len(after) == len(before) {
+		return nil
+	}
+	ks := &record.IdentityKeySet{ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Issuer: s.cfg.Issuer.Issuer(), Audience: s.cfg.Issuer.Audience()}
+	for _, k := range after {
+		ik := record.IdentityKey{KeyID: k.KeyID, ValidFrom: uint64(k.ValidFrom), RetiredAt: uint64(k.RetiredAt)}
+		copy(ik.PublicKey[:], k.PublicKey)
+		ks.Keys = append(ks.Keys, ik)
+	}
+	sort.Slice(ks.Keys, func(i, j int) bool { return ks.Keys[i].KeyID < ks.Keys[j].KeyID })
+	payload := ks.Encode()
+	if _, err := record.DecodeIdentityKeySet(payload); err != nil {
+		return fmt.Errorf("idp: key set: %w", err)
+	}
+	if _, err := s.cfg.Store.Enqueue(ctx, entryIdentityKeySet, payload, s.cfg.Now().Unix()); err != nil {
+		return err
+	}
+	_, err = s.FlushBoard(ctx)
+	if err != nil {
+		s.log.Warn("board unavailable; key set queued", "err", err)
+	}
+	return nil
+}
+
+// FlushBoard posts queued board entries in order and returns how many it
+// posted. It stops at the first failure; the rest stay queued for the next
+// call, so nothing the service decided is ever lost.
+func (s *Service) FlushBoard(ctx context.Context) (int, error) {
+	s.flush.Lock()
+	defer s.flush.Unlock()
+	n := 0
+	for {
+		batch, err := s.cfg.Store.Pending(ctx, 100)
+		if err != nil {
+			return n, err
+		}
+		if len(batch) == 0 {
+			return n, nil
+		}
+		for _, e := range batch {
+			idx, err := s.cfg.Board.Post(ctx, e.EntryType, e.Payload)
+			if err != nil {
+				return n, fmt.Errorf("%w: %w", ErrBoardUnavailable, err)
+			}
+			if err := s.cfg.Store.MarkPosted(ctx, e.ID, idx, s.cfg.Now().Unix()); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+}
+
+// subject is the opaque name of a PIN in the backoff table and the access
+// log: the first 16 bytes of HMAC-SHA-256 under the pseudonym key of a tag
+// and the PIN, in hex. Not election-bound, so backoff follows a PIN.
+func (s *Service) subject(pin registry.PIN) string {
+	m := hmac.New(sha256.New, s.cfg.PseudonymKey)
+	m.Write([]byte("evote-v1/idp-subject\x00"))
+	m.Write([]byte(pin.Digits()))
+	return "s-" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// access writes one access-log event and an info log line; neither holds a
+// PIN, name or phone number.
+func (s *Service) access(ctx context.Context, client, subject, event, outcome string) {
+	now := s.cfg.Now()
+	if err := s.cfg.Store.LogAccess(ctx, idpstore.AccessEvent{At: now.Unix(), Client: client, Subject: subject, Event: event, Outcome: outcome}); err != nil {
+		s.log.Error("access log write failed", "err", err)
+	}
+	s.log.Info("auth event", "event", event, "outcome", outcome, "client", client)
+}
+
+// PurgeAccessLog deletes access-log events and backoff state older than the
+// retention period; run it daily.
+func (s *Service) PurgeAccessLog(ctx context.Context) (int64, error) {
+	before := s.cfg.Now().Add(-s.cfg.AccessLogRetention).Unix()
+	n, err := s.cfg.Store.PurgeAccessLog(ctx, before)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.cfg.Store.PurgeBackoff(ctx, s.cfg.Now().Add(-24*time.Hour).Unix()); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// CancelledPseudonyms returns the pseudonyms of voters marked as having
+// voted in person: cleansing cancels every online ballot cast under them.
+func (s *Service) CancelledPseudonyms(ctx context.Context) ([][32]byte, error) {
+	marks, err := s.cfg.Store.Marks(ctx, s.cfg.ElectionID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][32]byte, len(marks))
+	for i, m := range marks {
+		out[i] = m.Pseudonym
+	}
+	return out, nil
+}
+
+// Pseudonym returns the voter's pseudonym in this election.
+func (s *Service) Pseudonym(pin registry.PIN) [32]byte {
+	return voterlist.Pseudonym(s.cfg.PseudonymKey, s.cfg.ElectionID, pin)
+}

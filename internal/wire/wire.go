@@ -89,7 +89,7 @@ func (r *Reader) Finish() error {
 	return r.err
 }
 
-// Fixed reads n bytes.
+// Fixed reads n bytes; the result aliases the input (copy it to keep it).
 func (r *Reader) Fixed(n int, what string) []byte {
 	if r.err != nil {
 		return nil
@@ -131,7 +131,8 @@ func (r *Reader) U64(what string) uint64 {
 	return 0
 }
 
-// VarBytes reads u32(len) || data with len ≤ max.
+// VarBytes reads u32(len) || data with len ≤ max, and returns a copy, so
+// decoded values never alias the input.
 func (r *Reader) VarBytes(max int, what string) []byte {
 	n := r.U32(what + " length")
 	if r.err != nil {
@@ -141,7 +142,11 @@ func (r *Reader) VarBytes(max int, what string) []byte {
 		r.Fail("%s: length %d exceeds limit %d", what, n, max)
 		return nil
 	}
-	return r.Fixed(int(n), what)
+	p := r.Fixed(int(n), what)
+	if p == nil {
+		return nil
+	}
+	return append([]byte{}, p...)
 }
 
 // String reads a u32-prefixed UTF-8 string of at most max bytes.

@@ -101,13 +101,15 @@ func TestTamperedBallotsRejected(t *testing.T) {
 		"multi-select ciphertext altered": func(b *EncryptedBallot) {
 			b.Contests[1].Ciphertexts[2] = e.PublicKey.ReEncrypt(b.Contests[1].Ciphertexts[2], group.RandomScalar())
 		},
-		"proof byte flipped":  func(b *EncryptedBallot) { b.Contests[0].Proof[40] ^= 1 },
-		"other ballot style":  func(b *EncryptedBallot) { b.Style = "style-tash-dobo" },
-		"other election":      func(b *EncryptedBallot) { b.ElectionID = "kg-2027-other" },
-		"contest missing":     func(b *EncryptedBallot) { b.Contests = b.Contests[:1] },
-		"extra ciphertext":    func(b *EncryptedBallot) { b.Contests[0].Ciphertexts = append(b.Contests[0].Ciphertexts, other.Ballot.Contests[0].Ciphertexts[0]) },
-		"truncated proof":     func(b *EncryptedBallot) { b.Contests[1].Proof = b.Contests[1].Proof[:50] },
-		"contests reordered":  func(b *EncryptedBallot) { b.Contests[0], b.Contests[1] = b.Contests[1], b.Contests[0] },
+		"proof byte flipped": func(b *EncryptedBallot) { b.Contests[0].Proof[40] ^= 1 },
+		"other ballot style": func(b *EncryptedBallot) { b.Style = "style-tash-dobo" },
+		"other election":     func(b *EncryptedBallot) { b.ElectionID = "kg-2027-other" },
+		"contest missing":    func(b *EncryptedBallot) { b.Contests = b.Contests[:1] },
+		"extra ciphertext": func(b *EncryptedBallot) {
+			b.Contests[0].Ciphertexts = append(b.Contests[0].Ciphertexts, other.Ballot.Contests[0].Ciphertexts[0])
+		},
+		"truncated proof":    func(b *EncryptedBallot) { b.Contests[1].Proof = b.Contests[1].Proof[:50] },
+		"contests reordered": func(b *EncryptedBallot) { b.Contests[0], b.Contests[1] = b.Contests[1], b.Contests[0] },
 	}
 	for name, mut := range cases {
 		b := fresh()

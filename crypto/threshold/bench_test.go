@@ -1,0 +1,126 @@
+package threshold
+
+import (
+	"fmt"
+	"testing"
+
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
+	"evote/crypto/zkp"
+	"evote/internal/testrand"
+)
+
+// BenchmarkScalarMult is one SM, the unit of the targets (a copy of the
+// group package's benchmark, so ratios come from one run).
+func BenchmarkScalarMult(b *testing.B) {
+	s := group.RandomScalar()
+	e := new(group.Element).ScalarBaseMult(group.RandomScalar())
+	var out group.Element
+	for b.Loop() {
+		out.ScalarMult(s, e)
+	}
+}
+
+// BenchmarkPartialDecrypt: one decryption share with its per-ciphertext
+// DLEQ proof (target ≤ 3 SM).
+func BenchmarkPartialDecrypt(b *testing.B) {
+	d := honestDKG(b)
+	cts, _ := encryptTestVotes(b, d.res.JointKey, 1, nil)
+	k := d.shares[0]
+	for b.Loop() {
+		if _, _, err := k.PartialDecrypt(testExt, 0, cts[0], nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPartialDecryptVerify: decoding and verifying one share with its
+// per-ciphertext proof (target ≤ 3 SM).
+func BenchmarkPartialDecryptVerify(b *testing.B) {
+	d := honestDKG(b)
+	cts, _ := encryptTestVotes(b, d.res.JointKey, 1, nil)
+	k := d.shares[0]
+	dd, proof, err := k.PartialDecrypt(testExt, 0, cts[0], nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc := dd.Bytes()
+	pb := proof.Bytes()
+	vk := d.res.VerificationKeys[0]
+	for b.Loop() {
+		e, err := new(group.Element).SetCanonicalBytes(enc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := zkp.ParseDLEQProof(pb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := VerifyPartialDecryption(testExt, 1, vk, 0, cts[0], e, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBatchedVerify: parsing and verifying one trustee's decryption
+// share of N ciphertexts with a batched proof; ns/share is the cost per
+// ciphertext (target well under 1 SM at N = 10,000).
+func BenchmarkBatchedVerify(b *testing.B) {
+	d := honestDKG(b)
+	for _, n := range []int{100, 10000} {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			rnd := testrand.New("bench")
+			pk, _ := elgamal.NewPublicKey(d.res.JointKey)
+			cts := make([]*elgamal.Ciphertext, n)
+			for l := range cts {
+				cts[l] = pk.EncryptWithRandomness(new(group.Scalar).SetUint64(uint64(l%7)), new(group.Scalar).SetUint64(uint64(l+1)))
+			}
+			s, err := d.shares[0].DecryptShares(testExt, cts, ShareOptions{Batched: true}, rnd)
+			if err != nil {
+				b.Fatal(err)
+			}
+			enc := s.Bytes()
+			vk := d.res.VerificationKeys[0]
+			b.ResetTimer()
+			for b.Loop() {
+				s, err := ParseDecryptionShare(enc)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := VerifyDecryptionShare(testExt, vk, cts, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/share")
+		})
+	}
+}
+
+// BenchmarkBatchedProve: one trustee's decryption share of N ciphertexts
+// with a batched proof, per ciphertext.
+func BenchmarkBatchedProve(b *testing.B) {
+	d := honestDKG(b)
+	const n = 1000
+	pk, _ := elgamal.NewPublicKey(d.res.JointKey)
+	cts := make([]*elgamal.Ciphertext, n)
+	for l := range cts {
+		cts[l] = pk.EncryptWithRandomness(new(group.Scalar).SetUint64(uint64(l%7)), new(group.Scalar).SetUint64(uint64(l+1)))
+	}
+	for b.Loop() {
+		if _, err := d.shares[0].DecryptShares(testExt, cts, ShareOptions{Batched: true}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/share")
+}
+
+// BenchmarkDKG: a complete n=5, t=3 key generation among in-memory
+// trustees, including every encoding round trip and the auditor's check.
+func BenchmarkDKG(b *testing.B) {
+	for b.Loop() {
+		d := newDKG(b, Params{N: 5, T: 3}, "bench")
+		if err := d.run(hooks{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

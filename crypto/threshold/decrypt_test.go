@@ -1,0 +1,201 @@
+package threshold
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
+	"evote/internal/testrand"
+)
+
+var (
+	sharedDKGOnce sync.Once
+	sharedDKG     *dkg
+)
+
+// honestDKG returns one n=5, t=3 key generation shared by the tests that
+// only need keys.
+func honestDKG(t testing.TB) *dkg {
+	sharedDKGOnce.Do(func() {
+		d := newDKG(t, Params{N: 5, T: 3}, "shared")
+		if err := d.run(hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		sharedDKG = d
+	})
+	if sharedDKG == nil {
+		t.Fatal("shared key generation failed")
+	}
+	return sharedDKG
+}
+
+func TestPartialDecryptionProof(t *testing.T) {
+	d := honestDKG(t)
+	rnd := testrand.New("partial")
+	cts, _ := encryptTestVotes(t, d.res.JointKey, 2, rnd)
+	k := d.shares[1]
+	vk := d.res.VerificationKeys[1]
+	dd, proof, err := k.PartialDecrypt(testExt, 0, cts[0], rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyPartialDecryption(testExt, 2, vk, 0, cts[0], dd, proof); err != nil {
+		t.Fatalf("honest share rejected: %v", err)
+	}
+	other := testExt
+	other[31] ^= 1
+	bad := map[string]error{
+		"other context":    VerifyPartialDecryption(other, 2, vk, 0, cts[0], dd, proof),
+		"other trustee":    VerifyPartialDecryption(testExt, 3, vk, 0, cts[0], dd, proof),
+		"other key":        VerifyPartialDecryption(testExt, 2, d.res.VerificationKeys[2], 0, cts[0], dd, proof),
+		"other position":   VerifyPartialDecryption(testExt, 2, vk, 1, cts[0], dd, proof),
+		"other ciphertext": VerifyPartialDecryption(testExt, 2, vk, 0, cts[1], dd, proof),
+		"other share":      VerifyPartialDecryption(testExt, 2, vk, 0, cts[0], new(group.Element).Add(dd, group.NewGeneratorElement()), proof),
+	}
+	for name, err := range bad {
+		var se *ShareError
+		if !errors.As(err, &se) || se.Trustee == 0 || !errors.Is(err, ErrInvalidShare) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestBadDecryptionShareNamed(t *testing.T) {
+	d := honestDKG(t)
+	rnd := testrand.New("bad decryption")
+	cts, ms := encryptTestVotes(t, d.res.JointKey, 20, rnd)
+	table := elgamal.NewDLogTable(100)
+	for _, opt := range []ShareOptions{{Batched: true}, {PerCiphertext: true}, {Batched: true, PerCiphertext: true}} {
+		var shares []*DecryptionShare
+		for j := 1; j <= 5; j++ {
+			s, err := d.shares[j-1].DecryptShares(testExt, cts, opt, rnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shares = append(shares, roundTrip(t, s, ParseDecryptionShare))
+		}
+		// Trustee 2 cheats on ciphertext 13.
+		shares[1].D[13] = new(group.Element).Add(shares[1].D[13], group.NewGeneratorElement())
+		err := VerifyDecryptionShare(testExt, d.res.VerificationKeys[1], cts, shares[1])
+		var se *ShareError
+		if !errors.As(err, &se) || se.Trustee != 2 || !errors.Is(err, ErrInvalidShare) {
+			t.Fatalf("%+v: bad share not named: %v", opt, err)
+		}
+		wantPos := -1
+		if opt.PerCiphertext {
+			wantPos = 13 // the fallback pins the position
+		}
+		if se.Position != wantPos {
+			t.Fatalf("%+v: position %d, want %d", opt, se.Position, wantPos)
+		}
+		// Decrypt sets the bad share aside and uses the next t valid.
+		got, bad, err := Decrypt(d.p, testExt, d.res.VerificationKeys, cts, shares, table)
+		if err != nil || !slices.Equal(got, ms) || len(bad) != 1 || bad[0].Trustee != 2 {
+			t.Fatalf("%+v: Decrypt: %v %v %v", opt, got, bad, err)
+		}
+		// Trustees 2 and 4 now cheat: of 2, 3, 4 only one share is valid.
+		shares[3].D[0] = shares[4].D[0]
+		if _, bad, err := Decrypt(d.p, testExt, d.res.VerificationKeys, cts, shares[1:4], table); !errors.Is(err, ErrTooFewShares) || len(bad) != 2 {
+			t.Fatalf("%+v: too few valid shares: %v %v", opt, bad, err)
+		}
+	}
+}
+
+func TestBatchedProofBound(t *testing.T) {
+	d := honestDKG(t)
+	rnd := testrand.New("batched")
+	cts, _ := encryptTestVotes(t, d.res.JointKey, 5, rnd)
+	s, err := d.shares[0].DecryptShares(testExt, cts, ShareOptions{Batched: true}, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk := d.res.VerificationKeys[0]
+	if err := VerifyDecryptionShare(testExt, vk, cts, s); err != nil {
+		t.Fatal(err)
+	}
+	// Swapping two shares keeps the multiset of D but not their positions.
+	swapped := *s
+	swapped.D = slices.Clone(s.D)
+	swapped.D[0], swapped.D[1] = swapped.D[1], swapped.D[0]
+	reordered := slices.Clone(cts)
+	reordered[3], reordered[4] = cts[4], cts[3]
+	other := testExt
+	other[0] ^= 1
+	wrongTrustee := *s
+	wrongTrustee.Trustee = 2
+	for name, err := range map[string]error{
+		"swapped shares":       VerifyDecryptionShare(testExt, vk, cts, &swapped),
+		"reordered ciphertext": VerifyDecryptionShare(testExt, vk, reordered, s),
+		"other context":        VerifyDecryptionShare(other, vk, cts, s),
+		"other key":            VerifyDecryptionShare(testExt, d.res.VerificationKeys[1], cts, &wrongTrustee),
+		"fewer ciphertexts":    VerifyDecryptionShare(testExt, vk, cts[:4], s),
+	} {
+		if !errors.Is(err, ErrInvalidShare) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestCombineRefusals(t *testing.T) {
+	d := honestDKG(t)
+	rnd := testrand.New("combine")
+	cts, _ := encryptTestVotes(t, d.res.JointKey, 1, rnd)
+	sh := d.decryptWith(t, []int{1, 2, 3}, cts, rnd)
+	if _, err := Combine(d.p, cts, []*DecryptionShare{sh[0], sh[1], sh[0]}); err == nil {
+		t.Error("repeated trustee accepted")
+	}
+	if _, err := Combine(d.p, cts, sh[:2]); !errors.Is(err, ErrTooFewShares) {
+		t.Errorf("two shares: %v", err)
+	}
+	if _, err := LagrangeAtZero([]int{1, 0}); err == nil {
+		t.Error("index 0 accepted")
+	}
+}
+
+func TestLagrangeAndInterpolate(t *testing.T) {
+	rnd := testrand.New("poly")
+	coeffs := make([]group.Scalar, 4)
+	for k := range coeffs {
+		coeffs[k].SetRandom(rnd)
+	}
+	xs := []int{2, 5, 7, 11}
+	ys := make([]*group.Scalar, len(xs))
+	for k, x := range xs {
+		ys[k] = evalPoly(coeffs, x)
+	}
+	got := interpolate(xs, ys)
+	for k := range coeffs {
+		if got[k].Equal(&coeffs[k]) != 1 {
+			t.Fatalf("coefficient %d not recovered", k)
+		}
+	}
+	lambda, err := LagrangeAtZero(xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := group.NewScalar()
+	for k := range xs {
+		sum.MultiplyAdd(lambda[k], ys[k], sum)
+	}
+	if sum.Equal(&coeffs[0]) != 1 {
+		t.Fatal("Lagrange at zero wrong")
+	}
+}
+
+func TestContextHashes(t *testing.T) {
+	d := honestDKG(t)
+	var vl [32]byte
+	e1 := ExtendedHash(d.base, d.res.JointKey, d.res.VerificationKeys, vl)
+	vl[0] = 1
+	e2 := ExtendedHash(d.base, d.res.JointKey, d.res.VerificationKeys, vl)
+	e3 := ExtendedHash(d.base, d.res.JointKey, d.res.VerificationKeys[:4], vl)
+	if e1 == e2 || e2 == e3 || e1 == d.base {
+		t.Fatal("extended hash ignores an input")
+	}
+	if _, err := BaseHash([32]byte{}, Params{N: 2, T: 3}, nil); !errors.Is(err, ErrParams) {
+		t.Fatal("t > n accepted")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"evote/crypto/threshold"
 	"evote/internal/wire"
 )
 
@@ -393,8 +394,8 @@ func (m *Manifest) Validate() error {
 			return bad("trustee %d repeats another trustee's signing key", t.Index)
 		}
 		signKeys[t.SignKey] = true
-		if len(t.HPKEKey) == 0 || len(t.HPKEKey) > maxHPKEKeySize {
-			return bad("trustee %d has no HPKE key", t.Index)
+		if len(t.HPKEKey) != threshold.HPKEKeySize {
+			return bad("trustee %d HPKE key is %d bytes, want %d", t.Index, len(t.HPKEKey), threshold.HPKEKeySize)
 		}
 	}
 	if m.Threshold < 1 || m.Threshold > n {
@@ -435,7 +436,6 @@ func (m *Manifest) Style(id string) (*BallotStyle, bool) {
 // Domain tags of the context hashes (spec §1.2, §9.2).
 const (
 	ManifestHashTag = "evote-v1/manifest-hash"
-	BaseHashTag     = "evote-v1/base-hash"
 )
 
 // Hash returns the manifest hash: SHA-256(frame(ManifestHashTag) ||
@@ -444,13 +444,23 @@ func (m *Manifest) Hash() [32]byte {
 	return framedHash(ManifestHashTag, m.Encode())
 }
 
-// BaseHash returns the election's base hash (spec §9.2), the context of
-// every key-generation message: SHA-256 over the tag, the election id and
-// the manifest hash. The manifest includes the trustees' public keys, so the
-// base hash binds them too.
-func (m *Manifest) BaseHash() [32]byte {
-	h := m.Hash()
-	return framedHash(BaseHashTag, []byte(m.ElectionID), h[:])
+// BaseHash returns the election's base hash (spec §9.2, §5.2), the context
+// of every key-generation message: threshold.BaseHash over the manifest
+// hash, n, t and the trustees' signing and HPKE keys.
+func (m *Manifest) BaseHash() ([32]byte, error) {
+	keys := make([]threshold.TrusteeKeys, len(m.Trustees))
+	for i, t := range m.Trustees {
+		if len(t.HPKEKey) != threshold.HPKEKeySize {
+			return [32]byte{}, fmt.Errorf("%w: trustee %d HPKE key is %d bytes, want %d", ErrInvalidManifest, t.Index, len(t.HPKEKey), threshold.HPKEKeySize)
+		}
+		keys[i].SigningKey = t.SignKey
+		copy(keys[i].HPKEKey[:], t.HPKEKey)
+	}
+	h, err := threshold.BaseHash(m.Hash(), threshold.Params{N: len(m.Trustees), T: int(m.Threshold)}, keys)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("%w: %w", ErrInvalidManifest, err)
+	}
+	return h, nil
 }
 
 // framedHash returns SHA-256(Σ u64(len(p)) || p) over the tag and parts.

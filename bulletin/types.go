@@ -23,6 +23,8 @@ const (
 	TypeKeygenComplaint       Type = 0x0103 // complaint against a share
 	TypeKeygenComplaintAnswer Type = 0x0104 // answer revealing the disputed share
 	TypeJointKey              Type = 0x0105 // the joint election public key
+	TypeKeygenQualified       Type = 0x0106 // the published qualified set
+	TypeKeygenExtraction      Type = 0x0107 // extraction commitments, complaints and reveals
 
 	// Voters.
 	TypeVoterListCommitment Type = 0x0201 // commitment to the voter list
@@ -75,6 +77,8 @@ var registry = map[Type]typeInfo{
 	TypeKeygenComplaint:       {"keygen-complaint", limitSmall},
 	TypeKeygenComplaintAnswer: {"keygen-complaint-answer", limitSmall},
 	TypeJointKey:              {"joint-key", limitSmall},
+	TypeKeygenQualified:       {"keygen-qualified", limitSmall},
+	TypeKeygenExtraction:      {"keygen-extraction", limitSmall},
 	TypeVoterListCommitment:   {"voter-list-commitment", limitSmall},
 	TypeVoterListChange:       {"voter-list-change", limitSmall},
 	TypeCredentialIssued:      {"credential-issued", limitSmall},

@@ -1,0 +1,187 @@
+package election
+
+import (
+	"crypto/sha256"
+	"fmt"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/crypto/zkp"
+	"evote/tally"
+)
+
+// A CheckedBallot is a ballot entry whose stateless checks passed: it
+// decodes, fits the manifest, and its proofs verify (or were added to a
+// batch that the caller will verify).
+type CheckedBallot struct {
+	Ballot *ballot.EncryptedBallot
+	Code   ballot.TrackingCode
+}
+
+// Election returns what devices and verifiers need to encrypt and check
+// ballots; nil before the election context is posted.
+func (s *State) Election() *ballot.Election {
+	if s.Context == nil {
+		return nil
+	}
+	return &ballot.Election{Manifest: s.Manifest, PublicKey: s.PublicKey, ExtendedHash: s.Context.ExtendedHash}
+}
+
+// CheckBallot makes the checks of a ballot entry that do not depend on the
+// mutable state (spec §9.5 rules 1 and 4), verifying its proofs at once.
+// It is safe to call concurrently with other CheckBallot calls.
+func (s *State) CheckBallot(e *bulletin.Entry) (*CheckedBallot, error) {
+	batch := zkp.NewBatch()
+	cb, err := s.PrecheckBallot(e, batch)
+	if err != nil {
+		return nil, err
+	}
+	if err := batch.Verify(); err != nil {
+		return nil, refuse("ballot proofs: %v", err)
+	}
+	return cb, nil
+}
+
+// PrecheckBallot decodes the ballot and adds its proofs to batch; the
+// proofs hold only once batch.Verify succeeds.
+func (s *State) PrecheckBallot(e *bulletin.Entry, batch *zkp.Batch) (*CheckedBallot, error) {
+	if s.Context == nil {
+		return nil, refuse("ballot before the election context")
+	}
+	if e.Type != bulletin.TypeBallot {
+		return nil, refuse("not a ballot entry")
+	}
+	b, err := ballot.DecodeBallot(e.Payload)
+	if err != nil {
+		return nil, refuse("%v", err)
+	}
+	if b.CredentialKey != e.Author {
+		return nil, refuse("ballot's credential key is not the entry's author")
+	}
+	if err := s.Election().AddToBatch(batch, b, "ballot"); err != nil {
+		return nil, refuse("%v", err)
+	}
+	return &CheckedBallot{Ballot: b, Code: ballot.TrackingCodeOf(e.Payload)}, nil
+}
+
+// ApplyChecked applies a ballot entry whose CheckedBallot has been
+// verified, at the next position.
+func (s *State) ApplyChecked(e *bulletin.Entry, cb *CheckedBallot) error {
+	if err := s.apply(e, cb); err != nil {
+		return fmt.Errorf("entry %d (%s): %w", s.Size, e.Type, err)
+	}
+	s.Size++
+	return nil
+}
+
+// CheckCast makes the stateful checks of a ballot (spec §9.5 rules 2, 3, 5,
+// 6) without changing the state, and returns the voter's pseudonym.
+func (s *State) CheckCast(cb *CheckedBallot) ([32]byte, error) {
+	if s.Phase != PhaseOpen {
+		return [32]byte{}, refuse("voting is not open (phase %s)", s.Phase)
+	}
+	cred, ok := s.credentials[cb.Ballot.CredentialKey]
+	if !ok {
+		return [32]byte{}, refuse("no credential was issued for the ballot's device key")
+	}
+	if cred.BallotStyle != cb.Ballot.Style {
+		return [32]byte{}, refuse("ballot style %s, the credential is for %s", cb.Ballot.Style, cred.BallotStyle)
+	}
+	if s.VotedInPerson(cred.Pseudonym) {
+		return [32]byte{}, refuse("the voter has voted in person")
+	}
+	if p, dup := s.byCode[cb.Code]; dup {
+		return [32]byte{}, refuse("tracking code already on the board at entry %d", p)
+	}
+	for _, ct := range cb.Ballot.Ciphertexts() {
+		if p, dup := s.ciphertexts[sha256.Sum256(ct.Bytes())]; dup {
+			return [32]byte{}, refuse("a ciphertext of this ballot repeats one of entry %d", p)
+		}
+	}
+	if s.Manifest.Revote == ballot.SingleBallot && len(s.byPseudonym[cred.Pseudonym]) > 0 {
+		return [32]byte{}, refuse("this election allows one ballot per voter, and one was cast")
+	}
+	return cred.Pseudonym, nil
+}
+
+func (s *State) applyBallot(e *bulletin.Entry, cb *CheckedBallot) error {
+	pseudonym, err := s.CheckCast(cb)
+	if err != nil {
+		return err
+	}
+	pos := s.Size
+	for _, ct := range cb.Ballot.Ciphertexts() {
+		s.ciphertexts[sha256.Sum256(ct.Bytes())] = pos
+	}
+	s.byCode[cb.Code] = pos
+	s.byPseudonym[pseudonym] = append(s.byPseudonym[pseudonym], pos)
+	s.Ballots = append(s.Ballots, &CastRecord{Position: pos, Ballot: cb.Ballot, Code: cb.Code, Pseudonym: pseudonym})
+	return nil
+}
+
+func (s *State) applyAudited(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Authority, "election authority"); err != nil {
+		return err
+	}
+	if s.Phase != PhaseOpen {
+		return refuse("audited ballots are posted only while voting is open")
+	}
+	a, err := ballot.DecodeAuditedBallot(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if err := a.Verify(s.Manifest, s.PublicKey); err != nil {
+		return refuse("%v", err)
+	}
+	var keys [][32]byte
+	for _, c := range a.Contests {
+		for _, ct := range c.Ciphertexts {
+			k := sha256.Sum256(ct.Bytes())
+			if p, dup := s.ciphertexts[k]; dup {
+				return refuse("audited ciphertext repeats one of entry %d", p)
+			}
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		s.ciphertexts[k] = s.Size
+	}
+	s.Audited = append(s.Audited, s.Size)
+	return nil
+}
+
+// ComputeCleansing computes the cleansing from the ballots and in-person
+// marks on the board (spec §9.6).
+func (s *State) ComputeCleansing() (*tally.Cleansing, error) {
+	cast := make([]tally.CastBallot, len(s.Ballots))
+	for i, b := range s.Ballots {
+		cast[i] = tally.CastBallot{Position: b.Position, Pseudonym: b.Pseudonym}
+	}
+	inPerson := map[[32]byte]bool{}
+	for p := range s.inPerson {
+		inPerson[p] = true
+	}
+	return tally.Cleanse(cast, inPerson)
+}
+
+func (s *State) applyCleansing(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Authority, "election authority"); err != nil {
+		return err
+	}
+	if s.Phase != PhaseClosed || s.Cleansing != nil {
+		return refuse("cleansing result posted in phase %s or twice", s.Phase)
+	}
+	got, err := tally.DecodeCleansing(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	want, err := s.ComputeCleansing()
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if !got.Equal(want) {
+		return refuse("cleansing result differs from the one recomputed from the board (%d counted, %d cancelled; recomputed %d, %d)", len(got.Counted), len(got.Cancelled), len(want.Counted), len(want.Cancelled))
+	}
+	s.Cleansing = got
+	return nil
+}

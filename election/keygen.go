@@ -1,0 +1,182 @@
+package election
+
+import (
+	"evote/bulletin"
+	"evote/crypto/threshold"
+)
+
+// keygen collects the key-generation messages posted on the board
+// (chapter 5) into a threshold.Transcript.
+type keygen struct {
+	tr threshold.Transcript
+}
+
+// KeygenEntryType returns the board entry type that carries a
+// key-generation message, from the message's kind byte (spec §5.3).
+func KeygenEntryType(msg []byte) (bulletin.Type, bool) {
+	if len(msg) == 0 {
+		return 0, false
+	}
+	switch msg[0] {
+	case 1:
+		return bulletin.TypeKeygenCommitment, true
+	case 2:
+		return bulletin.TypeKeygenEncryptedShare, true
+	case 3:
+		return bulletin.TypeKeygenComplaint, true
+	case 4:
+		return bulletin.TypeKeygenComplaintAnswer, true
+	case 5:
+		return bulletin.TypeKeygenQualified, true
+	case 6, 7, 8:
+		return bulletin.TypeKeygenExtraction, true
+	}
+	return 0, false
+}
+
+// applyKeygen checks that a key-generation message is posted in the setup
+// phase, in its entry type, by the trustee it names (the qualified set by
+// the authority), and records it.
+func (s *State) applyKeygen(e *bulletin.Entry) error {
+	if s.Phase != PhaseSetup {
+		return refuse("key-generation message in phase %s", s.Phase)
+	}
+	if t, ok := KeygenEntryType(e.Payload); !ok || t != e.Type {
+		return refuse("key-generation message kind does not match entry type %s", e.Type)
+	}
+	base, err := s.Manifest.BaseHash()
+	if err != nil {
+		return refuse("%v", err)
+	}
+	sender := 0
+	tr := &s.keygen.tr
+	switch e.Payload[0] {
+	case 1:
+		var m *threshold.Commitments
+		if m, err = threshold.ParseCommitments(e.Payload); err == nil {
+			sender, tr.Commitments = m.Dealer, append(tr.Commitments, m)
+			err = checkBase(m.BaseHash, base)
+		}
+	case 2:
+		var m *threshold.EncryptedShares
+		if m, err = threshold.ParseEncryptedShares(e.Payload); err == nil {
+			sender, tr.EncryptedShares = m.Dealer, append(tr.EncryptedShares, m)
+			err = checkBase(m.BaseHash, base)
+		}
+	case 3:
+		var m *threshold.Complaint
+		if m, err = threshold.ParseComplaint(e.Payload); err == nil {
+			sender, tr.Complaints = m.Complainer, append(tr.Complaints, m)
+			err = checkBase(m.BaseHash, base)
+		}
+	case 4:
+		var m *threshold.ComplaintAnswer
+		if m, err = threshold.ParseComplaintAnswer(e.Payload); err == nil {
+			sender, tr.Answers = m.Dealer, append(tr.Answers, m)
+			err = checkBase(m.BaseHash, base)
+		}
+	case 5:
+		var m *threshold.Qualified
+		if m, err = threshold.ParseQualified(e.Payload); err == nil {
+			if tr.Qualified != nil {
+				return refuse("qualified set posted twice")
+			}
+			tr.Qualified = m
+			err = checkBase(m.BaseHash, base)
+		}
+	case 6:
+		var m *threshold.ExtractionCommitments
+		if m, err = threshold.ParseExtractionCommitments(e.Payload); err == nil {
+			sender, tr.Extraction = m.Dealer, append(tr.Extraction, m)
+			err = checkBase(m.BaseHash, base)
+		}
+	case 7:
+		var m *threshold.ExtractionComplaint
+		if m, err = threshold.ParseExtractionComplaint(e.Payload); err == nil {
+			sender, tr.ExtractionComplaints = m.Complainer, append(tr.ExtractionComplaints, m)
+			err = checkBase(m.BaseHash, base)
+		}
+	case 8:
+		var m *threshold.ExtractionReveal
+		if m, err = threshold.ParseExtractionReveal(e.Payload); err == nil {
+			sender, tr.Reveals = m.Revealer, append(tr.Reveals, m)
+			err = checkBase(m.BaseHash, base)
+		}
+	}
+	if err != nil {
+		s.keygen.undo(e.Payload[0])
+		return refuse("key-generation message: %v", err)
+	}
+	if sender == 0 {
+		if e.Author != s.Authority {
+			s.keygen.undo(e.Payload[0])
+			return refuse("the qualified set must be posted by the election authority")
+		}
+		return nil
+	}
+	if sender < 1 || sender > len(s.Manifest.Trustees) || s.Manifest.Trustees[sender-1].SignKey != e.Author {
+		s.keygen.undo(e.Payload[0])
+		return refuse("key-generation message for trustee %d not signed by that trustee", sender)
+	}
+	return nil
+}
+
+// undo drops the message just appended for kind, so a refused entry leaves
+// the transcript unchanged.
+func (k *keygen) undo(kind byte) {
+	tr := &k.tr
+	switch kind {
+	case 1:
+		tr.Commitments = tr.Commitments[:len(tr.Commitments)-1]
+	case 2:
+		tr.EncryptedShares = tr.EncryptedShares[:len(tr.EncryptedShares)-1]
+	case 3:
+		tr.Complaints = tr.Complaints[:len(tr.Complaints)-1]
+	case 4:
+		tr.Answers = tr.Answers[:len(tr.Answers)-1]
+	case 5:
+		tr.Qualified = nil
+	case 6:
+		tr.Extraction = tr.Extraction[:len(tr.Extraction)-1]
+	case 7:
+		tr.ExtractionComplaints = tr.ExtractionComplaints[:len(tr.ExtractionComplaints)-1]
+	case 8:
+		tr.Reveals = tr.Reveals[:len(tr.Reveals)-1]
+	}
+}
+
+func checkBase(got, want [32]byte) error {
+	if got != want {
+		return refuse("message bound to another base hash")
+	}
+	return nil
+}
+
+// Keygen returns the key-generation transcript on the board so far.
+func (s *State) Keygen() *threshold.Transcript {
+	tr := s.keygen.tr
+	tr.Params = threshold.Params{N: len(s.Manifest.Trustees), T: int(s.Manifest.Threshold)}
+	tr.BaseHash, _ = s.Manifest.BaseHash() // the manifest was validated when applied
+	return &tr
+}
+
+// check verifies the transcript and compares its joint key and
+// verification keys with the context's.
+func (k *keygen) check(s *State, c *Context) error {
+	res, err := threshold.VerifyTranscript(s.Keygen())
+	if err != nil {
+		return refuse("key-generation transcript: %v", err)
+	}
+	if res.JointKey.Equal(c.JointKey) != 1 {
+		return refuse("context's joint key differs from the key-generation transcript's")
+	}
+	if len(res.VerificationKeys) != len(c.VerificationKeys) {
+		return refuse("context has %d verification keys, transcript gives %d", len(c.VerificationKeys), len(res.VerificationKeys))
+	}
+	for i, vk := range res.VerificationKeys {
+		if vk.Equal(c.VerificationKeys[i]) != 1 {
+			return refuse("verification key of trustee %d differs from the transcript's", i+1)
+		}
+	}
+	return nil
+}

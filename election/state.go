@@ -1,0 +1,302 @@
+package election
+
+import (
+	"errors"
+	"fmt"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/crypto/elgamal"
+	"evote/record"
+	"evote/tally"
+)
+
+// ErrRefused is wrapped by every rule violation, so callers can tell a
+// refused entry (a 4xx for the ballot box, a finding for the verifier) from
+// an internal failure.
+var ErrRefused = errors.New("election: entry refused")
+
+func refuse(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, a...))
+}
+
+// A CastRecord is a valid ballot on the board.
+type CastRecord struct {
+	Position  uint64
+	Ballot    *ballot.EncryptedBallot
+	Code      ballot.TrackingCode
+	Pseudonym [32]byte
+}
+
+// State is an election as far as the board has gone. The zero value is an
+// empty board; Apply feeds it entries in log order.
+type State struct {
+	Manifest  *ballot.Manifest
+	Authority [32]byte // author of the manifest entry
+	Phase     Phase
+	Size      uint64 // entries applied
+
+	IdentityKeys  *record.IdentityKeySet
+	ListChanges   []*record.VoterListChange
+	Context       *Context // joint key and extended hash, from PhaseReady
+	PublicKey     *elgamal.PublicKey
+	OpenPosition  uint64
+	ClosePosition uint64
+
+	credentials map[[32]byte]*record.CredentialIssued // by device key
+	inPerson    map[[32]byte]uint64                   // pseudonym → position of its mark
+	Ballots     []*CastRecord
+	byCode      map[ballot.TrackingCode]uint64 // tracking code → position
+	ciphertexts map[[32]byte]uint64            // hash of a ciphertext → position of its ballot or audit
+	byPseudonym map[[32]byte][]uint64          // pseudonym → ballot positions
+	Audited     []uint64
+	Cleansing   *tally.Cleansing
+	keygen      keygen
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{
+		credentials: map[[32]byte]*record.CredentialIssued{},
+		inPerson:    map[[32]byte]uint64{},
+		byCode:      map[ballot.TrackingCode]uint64{},
+		ciphertexts: map[[32]byte]uint64{},
+		byPseudonym: map[[32]byte][]uint64{},
+	}
+}
+
+// Credential returns the credential bound to a device key.
+func (s *State) Credential(deviceKey [32]byte) (*record.CredentialIssued, bool) {
+	c, ok := s.credentials[deviceKey]
+	return c, ok
+}
+
+// VotedInPerson reports whether a pseudonym has an in-person mark.
+func (s *State) VotedInPerson(pseudonym [32]byte) bool {
+	_, ok := s.inPerson[pseudonym]
+	return ok
+}
+
+// BallotsOf returns the positions of the ballots cast under a pseudonym.
+func (s *State) BallotsOf(pseudonym [32]byte) []uint64 { return s.byPseudonym[pseudonym] }
+
+// BallotByCode returns the position of the ballot with a tracking code.
+func (s *State) BallotByCode(c ballot.TrackingCode) (uint64, bool) {
+	p, ok := s.byCode[c]
+	return p, ok
+}
+
+// Apply checks entry e, at the next position of the log, against the rules
+// and records it. The entry's signature must already have been checked
+// (bulletin.Entry.Verify or a batch). On error the state is unchanged.
+func (s *State) Apply(e *bulletin.Entry) error {
+	if err := s.apply(e, nil); err != nil {
+		return fmt.Errorf("entry %d (%s): %w", s.Size, e.Type, err)
+	}
+	s.Size++
+	return nil
+}
+
+func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
+	if s.Manifest == nil {
+		if e.Type != bulletin.TypeManifest {
+			return refuse("the first entry must be the manifest")
+		}
+		m, err := ballot.DecodeManifest(e.Payload)
+		if err != nil {
+			return refuse("%v", err)
+		}
+		s.Manifest, s.Authority, s.Phase = m, e.Author, PhaseSetup
+		return nil
+	}
+	switch e.Type {
+	case bulletin.TypeManifest:
+		return refuse("a second manifest")
+	case bulletin.TypeIdentityKeySet:
+		return s.applyIdentityKeySet(e)
+	case bulletin.TypeVoterListChange:
+		return s.applyListChange(e)
+	case bulletin.TypeKeygenCommitment, bulletin.TypeKeygenEncryptedShare, bulletin.TypeKeygenComplaint,
+		bulletin.TypeKeygenComplaintAnswer, bulletin.TypeKeygenQualified, bulletin.TypeKeygenExtraction:
+		return s.applyKeygen(e)
+	case bulletin.TypeElectionContext:
+		return s.applyContext(e)
+	case bulletin.TypeOpen, bulletin.TypeClose, bulletin.TypeTransition:
+		return s.applyTransition(e)
+	case bulletin.TypeCredentialIssued:
+		return s.applyCredential(e)
+	case bulletin.TypeInPersonMark:
+		return s.applyInPersonMark(e)
+	case bulletin.TypeBallot:
+		if checked == nil {
+			var err error
+			if checked, err = s.CheckBallot(e); err != nil {
+				return err
+			}
+		}
+		return s.applyBallot(e, checked)
+	case bulletin.TypeAuditedBallot:
+		return s.applyAudited(e)
+	case bulletin.TypeCleansingResult:
+		return s.applyCleansing(e)
+	}
+	return refuse("entry type %s is not part of this election's protocol", e.Type)
+}
+
+func (s *State) requireAuthor(e *bulletin.Entry, want [32]byte, who string) error {
+	if e.Author != want {
+		return refuse("%s entries must be signed by the %s", e.Type, who)
+	}
+	return nil
+}
+
+func (s *State) applyIdentityKeySet(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Manifest.IdentityKey, "identity service"); err != nil {
+		return err
+	}
+	ks, err := record.DecodeIdentityKeySet(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if ks.ElectionID != s.Manifest.ElectionID {
+		return refuse("identity key set for election %q", ks.ElectionID)
+	}
+	s.IdentityKeys = ks
+	return nil
+}
+
+func (s *State) applyListChange(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Manifest.IdentityKey, "identity service"); err != nil {
+		return err
+	}
+	if s.Phase > PhaseOpen {
+		return refuse("voter list changed after voting closed")
+	}
+	c, err := record.DecodeVoterListChange(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if c.ElectionID != s.Manifest.ElectionID {
+		return refuse("voter list change for election %q", c.ElectionID)
+	}
+	if want := uint64(len(s.ListChanges) + 1); c.Sequence != want {
+		return refuse("voter list change sequence %d, want %d", c.Sequence, want)
+	}
+	if err := c.VerifySignature(); err != nil {
+		return refuse("voter list change: %v", err)
+	}
+	for _, sc := range c.Counts {
+		if _, ok := s.Manifest.Style(sc.BallotStyle); !ok {
+			return refuse("voter list counts unknown ballot style %q", sc.BallotStyle)
+		}
+	}
+	s.ListChanges = append(s.ListChanges, c)
+	return nil
+}
+
+func (s *State) applyTransition(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Authority, "election authority"); err != nil {
+		return err
+	}
+	t, err := DecodeTransition(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if t.ElectionID != s.Manifest.ElectionID {
+		return refuse("transition for election %q", t.ElectionID)
+	}
+	want := map[bulletin.Type]Phase{bulletin.TypeOpen: PhaseOpen, bulletin.TypeClose: PhaseClosed}
+	if p, ok := want[e.Type]; ok && t.To != p {
+		return refuse("%s entry moves to phase %s", e.Type, t.To)
+	}
+	if _, ok := want[e.Type]; !ok && (t.To == PhaseOpen || t.To == PhaseClosed) {
+		return refuse("opening and closing use their own entry types")
+	}
+	if t.To != s.Phase+1 {
+		return refuse("cannot move from phase %s to %s", s.Phase, t.To)
+	}
+	switch t.To {
+	case PhaseOpen:
+		if s.IdentityKeys == nil {
+			return refuse("cannot open before the identity key set is posted")
+		}
+		s.OpenPosition = s.Size
+	case PhaseClosed:
+		s.ClosePosition = s.Size
+	case PhaseMixing:
+		if s.Cleansing == nil {
+			return refuse("cannot start mixing before the cleansing result")
+		}
+	}
+	s.Phase = t.To
+	return nil
+}
+
+func (s *State) applyCredential(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Manifest.IdentityKey, "identity service"); err != nil {
+		return err
+	}
+	if s.Phase != PhaseOpen {
+		return refuse("credentials are issued only while voting is open (phase %s)", s.Phase)
+	}
+	c, err := record.DecodeCredentialIssued(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if c.ElectionID != s.Manifest.ElectionID || c.ContextHash != s.Context.ExtendedHash {
+		return refuse("credential for another election or context")
+	}
+	if _, ok := s.Manifest.Style(c.BallotStyle); !ok {
+		return refuse("credential for unknown ballot style %q", c.BallotStyle)
+	}
+	if !s.identityKeyKnown(c.KeyID) {
+		return refuse("credential names token key %q, absent from the identity key set", c.KeyID)
+	}
+	if _, dup := s.credentials[c.DeviceKey]; dup {
+		return refuse("device key already bound to a credential")
+	}
+	if s.VotedInPerson(c.Pseudonym) {
+		return refuse("credential issued to a voter marked as having voted in person")
+	}
+	s.credentials[c.DeviceKey] = c
+	return nil
+}
+
+func (s *State) identityKeyKnown(kid string) bool {
+	for _, k := range s.IdentityKeys.Keys {
+		if k.KeyID == kid {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *State) applyInPersonMark(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Manifest.IdentityKey, "identity service"); err != nil {
+		return err
+	}
+	if s.Phase != PhaseOpen {
+		return refuse("in-person marks are posted only while voting is open (phase %s)", s.Phase)
+	}
+	m, err := record.DecodeInPersonMark(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if m.ElectionID != s.Manifest.ElectionID {
+		return refuse("in-person mark for election %q", m.ElectionID)
+	}
+	if err := m.VerifySignatures(); err != nil {
+		return refuse("in-person mark: %v", err)
+	}
+	if _, dup := s.inPerson[m.Pseudonym]; dup {
+		return refuse("voter already marked as having voted in person")
+	}
+	s.inPerson[m.Pseudonym] = s.Size
+	return nil
+}
+
+// checkKeygen checks the context's joint key and verification keys against
+// the key-generation transcript on the board.
+func (s *State) checkKeygen(c *Context) error {
+	return s.keygen.check(s, c)
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
@@ -76,12 +77,38 @@ func RangeProofSize(k int) int { return 128*k + 96 }
 //	Append("commitments", u32(2(k+1)) || a_0 || b_0 || … || a_k || b_k)
 //	c = Challenge("challenge")
 func rangeChallenge(context []byte, st *RangeStatement, commitEnc []byte) *group.Scalar {
+	return rangeChallengeEnc(context, encodePK(st.PK), st.Ciphertext.Bytes(), st.Max, commitEnc)
+}
+
+// rangeChallengeEnc is rangeChallenge on already encoded key and ciphertext.
+func rangeChallengeEnc(context, pkEnc, ctEnc []byte, k int, commitEnc []byte) *group.Scalar {
 	t := NewTranscript(RangeProtocol, context)
-	t.AppendMessage("pk", st.PK.Bytes())
-	t.AppendMessage("ciphertext", st.Ciphertext.Bytes())
-	t.AppendUint64("k", uint64(st.Max))
+	t.AppendMessage("pk", pkEnc)
+	t.AppendMessage("ciphertext", ctEnc)
+	t.AppendUint64("k", uint64(k))
 	t.AppendMessage("commitments", commitEnc)
 	return t.Challenge("challenge")
+}
+
+// lastPK caches the encoding of the most recently used public key: an
+// election has one key, and encoding it costs as much as decoding a point.
+// A PublicKey is immutable, so its pointer identifies its encoding.
+var lastPK atomic.Pointer[pkEncoding]
+
+type pkEncoding struct {
+	pk  *elgamal.PublicKey
+	enc []byte
+}
+
+// encodePK returns pk.Bytes(), from the cache when it holds pk. Callers
+// must not modify the result.
+func encodePK(pk *elgamal.PublicKey) []byte {
+	if e := lastPK.Load(); e != nil && e.pk == pk {
+		return e.enc
+	}
+	e := &pkEncoding{pk: pk, enc: pk.Bytes()}
+	lastPK.Store(e)
+	return e.enc
 }
 
 // ProveRange proves that st.Ciphertext encrypts m in [0, st.Max] under
@@ -210,10 +237,18 @@ func (p *RangeProof) addTerms(t *terms, context []byte, st *RangeStatement, g, h
 	if err := st.check(); err != nil {
 		return err
 	}
-	if p == nil || p.max != st.Max || len(p.commit) != 2*(p.max+1) || len(p.c) != p.max || len(p.z) != p.max+1 {
-		return fmt.Errorf("%w: range proof does not have the statement's shape", ErrStatement)
+	if err := p.checkShape(st.Max); err != nil {
+		return err
 	}
 	p.addEquations(t, st, rangeChallenge(context, st, p.commitEnc), g, h)
+	return nil
+}
+
+// checkShape reports whether the proof has the shape of a proof for bound k.
+func (p *RangeProof) checkShape(k int) error {
+	if p == nil || p.max != k || len(p.commit) != 2*(k+1) || len(p.c) != k || len(p.z) != k+1 || len(p.commitEnc) != 4+64*(k+1) {
+		return fmt.Errorf("%w: range proof does not have the statement's shape", ErrStatement)
+	}
 	return nil
 }
 

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
+	"evote/crypto/sig"
 	"evote/store"
 )
 
@@ -46,7 +48,8 @@ type Log struct {
 	hmu    sync.RWMutex
 	hashes map[[32]byte]uint64
 
-	reqs      chan *appendReq
+	verifyCh  chan *appendReq // to the signature verifiers
+	reqs      chan *appendReq // verified, to the committer
 	quit      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -65,9 +68,10 @@ type SignedCheckpoint struct {
 }
 
 type appendReq struct {
-	recs   []store.Record
-	leaves [][32]byte
-	result chan appendResult
+	entries []*Entry
+	recs    []store.Record
+	leaves  [][32]byte
+	result  chan appendResult
 }
 
 type appendResult struct {
@@ -92,12 +96,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		cfg.Now = time.Now
 	}
 	l := &Log{
-		cfg:    cfg,
-		id:     LogIDFor(cfg.Key.Origin),
-		tree:   NewTree(),
-		hashes: make(map[[32]byte]uint64),
-		reqs:   make(chan *appendReq, 1024),
-		quit:   make(chan struct{}),
+		cfg:      cfg,
+		id:       LogIDFor(cfg.Key.Origin),
+		tree:     NewTree(),
+		hashes:   make(map[[32]byte]uint64),
+		reqs:     make(chan *appendReq, 1024),
+		verifyCh: make(chan *appendReq, 1024),
+		quit:     make(chan struct{}),
 	}
 	if err := l.load(ctx); err != nil {
 		return nil, err
@@ -120,6 +125,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l.wg.Add(1)
 	go l.committer()
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		l.wg.Add(1)
+		go l.verifier()
+	}
 	return l, nil
 }
 
@@ -192,7 +201,7 @@ func (l *Log) Append(ctx context.Context, entries ...*Entry) ([]uint64, error) {
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%w: no entries", ErrMalformed)
 	}
-	req := &appendReq{recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1)}
+	req := &appendReq{entries: entries, recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1)}
 	seen := make(map[[32]byte]bool, len(entries))
 	for i, e := range entries {
 		if e == nil {
@@ -217,9 +226,6 @@ func (l *Log) Append(ctx context.Context, entries ...*Entry) ([]uint64, error) {
 		seen[h] = true
 		req.recs[i] = store.Record{Hash: h, Type: uint16(e.Type), Data: data}
 		req.leaves[i] = LeafHash(data)
-	}
-	if err := VerifyEntries(entries); err != nil {
-		return nil, err
 	}
 	return l.submit(ctx, req)
 }
@@ -250,7 +256,7 @@ func (l *Log) has(h [32]byte) bool {
 
 func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
 	select {
-	case l.reqs <- req:
+	case l.verifyCh <- req:
 	case <-l.quit:
 		return nil, ErrClosed
 	case <-ctx.Done():
@@ -259,6 +265,8 @@ func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
 	var res appendResult
 	select {
 	case res = <-req.result:
+	case <-l.quit:
+		return nil, ErrClosed
 	case <-ctx.Done():
 		// The entries may still become durable; they are simply not
 		// acknowledged to this caller.
@@ -272,6 +280,76 @@ func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
 		idx[i] = res.first + uint64(i)
 	}
 	return idx, nil
+}
+
+// verifier checks the signatures of pending requests with one batch
+// verification (about half the cost of checking them one by one) and
+// passes the valid requests on to the committer. Several verifiers run in
+// parallel while the committer waits for the store.
+func (l *Log) verifier() {
+	defer l.wg.Done()
+	for {
+		var batch []*appendReq
+		select {
+		case r := <-l.verifyCh:
+			batch = append(batch, r)
+		case <-l.quit:
+			return
+		}
+		n := len(batch[0].entries)
+	drain:
+		for n < verifyBatchSize {
+			select {
+			case r := <-l.verifyCh:
+				batch = append(batch, r)
+				n += len(r.entries)
+			default:
+				break drain
+			}
+		}
+		l.verifyBatch(batch)
+	}
+}
+
+// verifyBatchSize bounds the entries one verifier checks at once.
+const verifyBatchSize = 128
+
+func (l *Log) verifyBatch(batch []*appendReq) {
+	type owner struct{ req, entry int }
+	var items []sig.Item
+	var owners []owner
+	for ri, r := range batch {
+		for i, e := range r.entries {
+			items = append(items, sig.Item{PublicKey: e.Author[:], Message: e.SigningMessage(), Signature: e.Signature[:]})
+			owners = append(owners, owner{ri, i})
+		}
+	}
+	failed := make(map[int]error)
+	err := sig.VerifyBatch(items)
+	var be *sig.BatchError
+	switch {
+	case errors.As(err, &be):
+		for k, e := range be.Errs {
+			if o := owners[k]; e != nil && failed[o.req] == nil {
+				failed[o.req] = fmt.Errorf("entry %d: %w: %w", o.entry, ErrBadSignature, e)
+			}
+		}
+	case err != nil:
+		for ri := range batch {
+			failed[ri] = fmt.Errorf("%w: %w", ErrBadSignature, err)
+		}
+	}
+	for ri, r := range batch {
+		if e := failed[ri]; e != nil {
+			r.result <- appendResult{err: e}
+			continue
+		}
+		select {
+		case l.reqs <- r:
+		case <-l.quit:
+			r.result <- appendResult{err: ErrClosed}
+		}
+	}
 }
 
 // committer is the single writer: it takes every pending request (up to

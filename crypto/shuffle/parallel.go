@@ -1,0 +1,120 @@
+package shuffle
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Progress receives reports of a long operation: done of total rows are
+// finished in the named phase. It is called from several goroutines, never
+// concurrently with itself, and must return quickly. A nil Progress is
+// ignored.
+type Progress func(phase string, done, total int)
+
+// report calls p if it is not nil.
+func (p Progress) report(phase string, done, total int) {
+	if p != nil {
+		p(phase, done, total)
+	}
+}
+
+// TextProgress returns a Progress that writes a line to w at most once per
+// interval and at the end of each phase: rows done, rate and estimated time
+// left. It is the renderer the command-line tools use.
+func TextProgress(w io.Writer, interval time.Duration) Progress {
+	var (
+		mu    sync.Mutex
+		phase string
+		start time.Time
+		last  time.Time
+	)
+	return func(ph string, done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if ph != phase {
+			phase, start, last = ph, now, time.Time{}
+		}
+		if done < total && now.Sub(last) < interval {
+			return
+		}
+		last = now
+		el := now.Sub(start).Seconds()
+		rate := 0.0
+		if el > 0 {
+			rate = float64(done) / el
+		}
+		left := "?"
+		if rate > 0 {
+			left = (time.Duration(float64(total-done)/rate*1e9) * time.Nanosecond).Round(time.Second).String()
+		}
+		fmt.Fprintf(w, "%s: %d/%d rows, %.0f rows/s, %s left\n", ph, done, total, rate, left)
+	}
+}
+
+// tracker counts finished rows of one phase and reports them.
+type tracker struct {
+	p     Progress
+	phase string
+	total int
+	done  atomic.Int64
+	mu    sync.Mutex
+}
+
+func newTracker(p Progress, phase string, total int) *tracker {
+	t := &tracker{p: p, phase: phase, total: total}
+	if p != nil {
+		p(phase, 0, total)
+	}
+	return t
+}
+
+func (t *tracker) add(n int) {
+	if t == nil || t.p == nil {
+		return
+	}
+	d := t.done.Add(int64(n))
+	t.mu.Lock()
+	t.p(t.phase, int(d), t.total)
+	t.mu.Unlock()
+}
+
+// forChunks calls f(lo, hi) for consecutive chunks [lo, hi) of [0, n) of at
+// most size rows, on GOMAXPROCS goroutines, and returns the error of the
+// lowest-numbered chunk that failed. Rows done are reported to tr.
+func forChunks(n, size int, tr *tracker, f func(lo, hi int) error) error {
+	if n == 0 {
+		return nil
+	}
+	chunks := (n + size - 1) / size
+	errs := make([]error, chunks)
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c := int(next.Add(1)) - 1
+				if c >= chunks {
+					return
+				}
+				lo, hi := c*size, min((c+1)*size, n)
+				errs[c] = f(lo, hi)
+				tr.add(hi - lo)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package shuffle
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
+)
+
+// Limits on decoded structures (spec §6.1).
+const (
+	// MaxRows is the largest number of rows a list or proof may have.
+	MaxRows = 1 << 24
+	// MaxWidth is the largest number of ciphertexts in a row.
+	MaxWidth = 64
+)
+
+// RowsDigestTag is the domain tag of RowsDigest (spec §1.2, §6.1).
+const RowsDigestTag = "evote-v1/shuffle/rows"
+
+// ErrMalformed is wrapped by every decoding error of this package and by
+// verification errors about the shape of a statement or proof (a wrong
+// count, width or encoding).
+var ErrMalformed = errors.New("shuffle: malformed")
+
+// Rows is a list of N rows of w ElGamal ciphertexts, held in its canonical
+// encoding (spec §6.1):
+//
+//	Rows = u32(N) || u32(w) || Ciphertext[N·w]   (row-major)
+//
+// It is immutable once built. The elements are decoded when the rows are
+// shuffled or verified, a chunk at a time.
+type Rows struct {
+	n, w int
+	data []byte // N·w·64 bytes
+}
+
+// NewRows returns the rows of w ciphertexts each, given row-major: row i
+// is cts[i·w : (i+1)·w].
+func NewRows(w int, cts []*elgamal.Ciphertext) (*Rows, error) {
+	if w < 1 || w > MaxWidth {
+		return nil, fmt.Errorf("%w: width %d outside [1, %d]", ErrMalformed, w, MaxWidth)
+	}
+	if len(cts)%w != 0 || len(cts)/w > MaxRows {
+		return nil, fmt.Errorf("%w: %d ciphertexts do not form rows of %d (at most %d)", ErrMalformed, len(cts), w, MaxRows)
+	}
+	data := make([]byte, 0, len(cts)*elgamal.CiphertextSize)
+	for _, c := range cts {
+		data = c.AppendBytes(data)
+	}
+	return &Rows{n: len(cts) / w, w: w, data: data}, nil
+}
+
+// ParseRows decodes the canonical encoding of a list of rows. It rejects a
+// wrong length, trailing bytes, counts above the limits and any element that
+// is not canonical (decoding every element, on all cores).
+func ParseRows(b []byte) (*Rows, error) {
+	if len(b) < 8 {
+		return nil, fmt.Errorf("%w: rows header is %d bytes", ErrMalformed, len(b))
+	}
+	n := int(binary.BigEndian.Uint32(b))
+	w := int(binary.BigEndian.Uint32(b[4:]))
+	if n > MaxRows || w < 1 || w > MaxWidth {
+		return nil, fmt.Errorf("%w: %d rows of width %d outside the limits", ErrMalformed, n, w)
+	}
+	if want := 8 + n*w*elgamal.CiphertextSize; len(b) != want {
+		return nil, fmt.Errorf("%w: rows encoding is %d bytes, want %d", ErrMalformed, len(b), want)
+	}
+	r := &Rows{n: n, w: w, data: append([]byte(nil), b[8:]...)}
+	if err := checkElements(r.data, "ciphertext"); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checkElements decodes every 32-byte element of data in parallel.
+func checkElements(data []byte, what string) error {
+	count := len(data) / group.ElementSize
+	return forChunks(count, 4096, nil, func(lo, hi int) error {
+		var e group.Element
+		for i := lo; i < hi; i++ {
+			if _, err := e.SetCanonicalBytes(data[i*32 : i*32+32]); err != nil {
+				return fmt.Errorf("%w: %s element %d: %w", ErrMalformed, what, i, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Len returns the number of rows N.
+func (r *Rows) Len() int { return r.n }
+
+// Width returns the number of ciphertexts per row w.
+func (r *Rows) Width() int { return r.w }
+
+// Row returns the encoding of row i (w·64 bytes); the caller must not
+// modify it.
+func (r *Rows) Row(i int) []byte {
+	s := r.w * elgamal.CiphertextSize
+	return r.data[i*s : (i+1)*s : (i+1)*s]
+}
+
+// Ciphertext decodes ciphertext k of row i.
+func (r *Rows) Ciphertext(i, k int) (*elgamal.Ciphertext, error) {
+	off := (i*r.w + k) * elgamal.CiphertextSize
+	c, err := new(elgamal.Ciphertext).SetBytes(r.data[off : off+elgamal.CiphertextSize])
+	if err != nil {
+		return nil, fmt.Errorf("%w: row %d ciphertext %d: %w", ErrMalformed, i, k, err)
+	}
+	return c, nil
+}
+
+// Ciphertexts decodes every ciphertext, row-major (for small lists).
+func (r *Rows) Ciphertexts() ([]*elgamal.Ciphertext, error) {
+	out := make([]*elgamal.Ciphertext, r.n*r.w)
+	for i := range out {
+		c, err := r.Ciphertext(i/r.w, i%r.w)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// Bytes returns the canonical encoding u32(N) || u32(w) || ciphertexts.
+func (r *Rows) Bytes() []byte {
+	return r.AppendBytes(make([]byte, 0, r.EncodedLen()))
+}
+
+// AppendBytes appends the canonical encoding to b.
+func (r *Rows) AppendBytes(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(r.n))
+	b = binary.BigEndian.AppendUint32(b, uint32(r.w))
+	return append(b, r.data...)
+}
+
+// EncodedLen returns the length of the canonical encoding.
+func (r *Rows) EncodedLen() int { return 8 + len(r.data) }
+
+// Digest returns RowsDigest = SHA-256(string(RowsDigestTag) || Rows), the
+// hash by which a mix record names its input (spec §6.1).
+func (r *Rows) Digest() [32]byte {
+	h := sha256.New()
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(RowsDigestTag)))
+	h.Write(hdr[:])
+	h.Write([]byte(RowsDigestTag))
+	var nw [8]byte
+	binary.BigEndian.PutUint32(nw[:], uint32(r.n))
+	binary.BigEndian.PutUint32(nw[4:], uint32(r.w))
+	h.Write(nw[:])
+	h.Write(r.data)
+	return [32]byte(h.Sum(nil))
+}
+
+// element returns the j-th 32-byte element of row i: A of ciphertext k is
+// j = 2k, B is j = 2k+1.
+func (r *Rows) element(i, j int) []byte {
+	off := (i*r.w*2 + j) * group.ElementSize
+	return r.data[off : off+group.ElementSize]
+}

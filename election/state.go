@@ -161,6 +161,12 @@ func (s *State) applyIdentityKeySet(e *bulletin.Entry) error {
 	if ks.ElectionID != s.Manifest.ElectionID {
 		return refuse("identity key set for election %q", ks.ElectionID)
 	}
+	if s.Phase != PhaseReady && s.Phase != PhaseOpen {
+		return refuse("identity key set posted in phase %s (it binds the extended hash)", s.Phase)
+	}
+	if ks.ContextHash != s.Context.ExtendedHash {
+		return refuse("identity key set bound to another context")
+	}
 	s.IdentityKeys = ks
 	return nil
 }

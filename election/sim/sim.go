@@ -1,0 +1,372 @@
+// Package sim runs a complete election in one process, through the same
+// rules as the ballot box (package election), and returns its public
+// record as bulletin-board entries together with what every simulated voter
+// meant to vote. Tests, the specification's example record, the verifier's
+// tamper corpus and its benchmarks use it; the real system runs the same
+// steps across the server, the identity service and the trustees' machines.
+//
+// Randomness comes from the Config's reader: a seeded reader
+// (internal/testrand) makes a whole record reproducible, which the spec
+// vectors rely on; nil means crypto/rand.
+package sim
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"io"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/crypto/threshold"
+	"evote/election"
+	"evote/record"
+)
+
+// Config chooses the size and behaviours of a simulated election.
+type Config struct {
+	ElectionID string
+	Trustees   int
+	Threshold  int
+	Voters     int
+	// Every RevoteEvery-th voter casts twice (0: nobody), AuditEvery-th
+	// audits a ballot first, InPersonEvery-th also votes in person (their
+	// online ballot is cancelled).
+	RevoteEvery, AuditEvery, InPersonEvery int
+	// Revote is the manifest's policy (default: the last ballot counts).
+	Revote ballot.RevotePolicy
+	Rand   io.Reader
+	// Now is the Unix time written into time fields.
+	Now uint64
+}
+
+// Keys are the secret keys of the simulated parties.
+type Keys struct {
+	Authority ed25519.PrivateKey
+	Identity  ed25519.PrivateKey
+	Station   ed25519.PrivateKey
+	Official  ed25519.PrivateKey
+	Trustees  []ed25519.PrivateKey
+	HPKE      []*threshold.HPKEPrivateKey
+	Shares    []*threshold.KeyShare
+}
+
+// Election is a simulated election in progress.
+type Election struct {
+	Cfg     Config
+	Keys    Keys
+	Log     bulletin.LogID
+	Entries []*bulletin.Entry
+	State   *election.State
+	// Intended[pseudonym] is the selection that counts for each voter who
+	// voted online and was not cancelled.
+	Intended map[[32]byte]ballot.Selection
+	rand     io.Reader
+}
+
+func (e *Election) key() ed25519.PrivateKey {
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := io.ReadFull(e.rand, seed); err != nil {
+		panic(err)
+	}
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+func pub(k ed25519.PrivateKey) [32]byte { return [32]byte(k.Public().(ed25519.PublicKey)) }
+
+// Post signs an entry of type t with key k, applies it to the state and
+// appends it to the record.
+func (e *Election) Post(t bulletin.Type, k ed25519.PrivateKey, payload []byte) error {
+	entry, err := bulletin.NewEntry(e.Log, t, pub(k), bulletin.NewEd25519Signer(k), payload)
+	if err != nil {
+		return err
+	}
+	if err := e.State.Apply(entry); err != nil {
+		return err
+	}
+	e.Entries = append(e.Entries, entry)
+	return nil
+}
+
+// Setup posts the manifest, runs key generation among the trustees, and
+// posts the election context and the identity key set: the election is
+// then ready to open.
+func Setup(cfg Config) (*Election, error) {
+	e := &Election{Cfg: cfg, State: election.NewState(), Intended: map[[32]byte]ballot.Selection{}, rand: cfg.Rand}
+	if e.rand == nil {
+		e.rand = cryptoRand{}
+	}
+	e.Log = bulletin.LogIDFor("evote.example/" + cfg.ElectionID)
+	e.Keys.Authority, e.Keys.Identity = e.key(), e.key()
+	e.Keys.Station, e.Keys.Official = e.key(), e.key()
+	var trustees []ballot.Trustee
+	for i := 0; i < cfg.Trustees; i++ {
+		sk := e.key()
+		hk, err := threshold.GenerateHPKEKey(e.rand)
+		if err != nil {
+			return nil, err
+		}
+		e.Keys.Trustees, e.Keys.HPKE = append(e.Keys.Trustees, sk), append(e.Keys.HPKE, hk)
+		hp := hk.Public()
+		trustees = append(trustees, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: pub(sk), HPKEKey: hp[:]})
+	}
+	m := ballot.SampleManifest(cfg.ElectionID, trustees, uint32(cfg.Threshold), pub(e.Keys.Identity))
+	if cfg.Revote != 0 {
+		m.Revote = cfg.Revote
+	}
+	if err := e.Post(bulletin.TypeManifest, e.Keys.Authority, m.Encode()); err != nil {
+		return nil, err
+	}
+	if err := e.keygen(); err != nil {
+		return nil, err
+	}
+	ks := &record.IdentityKeySet{
+		ElectionID:  cfg.ElectionID,
+		ContextHash: e.State.Context.ExtendedHash,
+		Issuer:      "https://idp.evote.example",
+		Audience:    "evote-ballot-box",
+		Keys:        []record.IdentityKey{{KeyID: record.IdentityKeyID(e.Keys.Identity.Public().(ed25519.PublicKey)), PublicKey: pub(e.Keys.Identity), ValidFrom: cfg.Now}},
+	}
+	if err := e.Post(bulletin.TypeIdentityKeySet, e.Keys.Identity, ks.Encode()); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// keygen runs the trustees' distributed key generation (chapter 5) with
+// every message posted on the board, then posts the election context.
+func (e *Election) keygen() error {
+	m := e.State.Manifest
+	base, err := m.BaseHash()
+	if err != nil {
+		return err
+	}
+	p := threshold.Params{N: len(m.Trustees), T: int(m.Threshold)}
+	peers := make([]threshold.HPKEPublicKey, p.N)
+	for i, k := range e.Keys.HPKE {
+		peers[i] = k.Public()
+	}
+	var ts []*threshold.Trustee
+	for i := range p.N {
+		t, err := threshold.NewTrustee(p, base, i+1, e.Keys.HPKE[i], peers, e.rand)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, t)
+	}
+	post := func(i int, msg interface{ Bytes() []byte }) error {
+		b := msg.Bytes()
+		typ, _ := election.KeygenEntryType(b)
+		k := e.Keys.Authority
+		if i > 0 {
+			k = e.Keys.Trustees[i-1]
+		}
+		return e.Post(typ, k, b)
+	}
+	for _, t := range ts {
+		c, s, err := t.Deal()
+		if err != nil {
+			return err
+		}
+		if err := post(t.Index(), c); err != nil {
+			return err
+		}
+		if err := post(t.Index(), s); err != nil {
+			return err
+		}
+	}
+	for _, t := range ts {
+		cs, err := t.Complain(e.State.Keygen())
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := post(t.Index(), c); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range ts {
+		for _, a := range t.Answer(e.State.Keygen()) {
+			if err := post(t.Index(), a); err != nil {
+				return err
+			}
+		}
+	}
+	q, _, err := threshold.ComputeQualified(e.State.Keygen())
+	if err != nil {
+		return err
+	}
+	if err := post(0, q); err != nil {
+		return err
+	}
+	for _, t := range ts {
+		x, err := t.Extract(e.State.Keygen())
+		if err != nil {
+			return err
+		}
+		if err := post(t.Index(), x); err != nil {
+			return err
+		}
+	}
+	var res *threshold.Result
+	for _, t := range ts {
+		ks, r, err := t.Finish(e.State.Keygen())
+		if err != nil {
+			return err
+		}
+		e.Keys.Shares, res = append(e.Keys.Shares, ks), r
+	}
+	ctx := &election.Context{ElectionID: m.ElectionID, JointKey: res.JointKey, VerificationKeys: res.VerificationKeys, VoterListCommitment: e.State.VoterListCommitment()}
+	ctx.ExtendedHash = threshold.ExtendedHash(base, ctx.JointKey, ctx.VerificationKeys, ctx.VoterListCommitment)
+	return e.Post(bulletin.TypeElectionContext, e.Keys.Authority, ctx.Encode())
+}
+
+// Transition posts a lifecycle entry moving the election to phase to.
+func (e *Election) Transition(to election.Phase) error {
+	t := map[election.Phase]bulletin.Type{election.PhaseOpen: bulletin.TypeOpen, election.PhaseClosed: bulletin.TypeClose}[to]
+	if t == 0 {
+		t = bulletin.TypeTransition
+	}
+	return e.Post(t, e.Keys.Authority, (&election.Transition{ElectionID: e.Cfg.ElectionID, To: to, Official: "official-1", At: e.Cfg.Now}).Encode())
+}
+
+// A Voter is a simulated voter with one device.
+type Voter struct {
+	Pseudonym [32]byte
+	Style     string
+	Device    ed25519.PrivateKey
+}
+
+// Credential issues a credential for a new device of the voter, as the
+// identity service does after both factors.
+func (e *Election) Credential(pseudonym [32]byte, style string) (*Voter, error) {
+	v := &Voter{Pseudonym: pseudonym, Style: style, Device: e.key()}
+	var tid [16]byte
+	io.ReadFull(e.rand, tid[:])
+	c := &record.CredentialIssued{
+		ElectionID: e.Cfg.ElectionID, ContextHash: e.State.Context.ExtendedHash, Pseudonym: pseudonym, BallotStyle: style,
+		DeviceKey: pub(v.Device), TokenID: tid, KeyID: e.State.IdentityKeys.Keys[0].KeyID,
+		IssuedAt: e.Cfg.Now, NotBefore: e.Cfg.Now, ExpiresAt: e.Cfg.Now + 900,
+	}
+	return v, e.Post(bulletin.TypeCredentialIssued, e.Keys.Identity, c.Encode())
+}
+
+// Cast encrypts sel on the voter's device and posts the ballot.
+func (e *Election) Cast(v *Voter, sel ballot.Selection) (*ballot.PreparedBallot, error) {
+	p, err := e.State.Election().Encrypt(v.Style, pub(v.Device), sel, e.rand)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Post(bulletin.TypeBallot, v.Device, p.Ballot.Encode()); err != nil {
+		return nil, err
+	}
+	e.Intended[v.Pseudonym] = sel
+	return p, nil
+}
+
+// Audit encrypts sel and posts the Benaloh opening instead of casting.
+func (e *Election) Audit(v *Voter, sel ballot.Selection) error {
+	p, err := e.State.Election().Encrypt(v.Style, pub(v.Device), sel, e.rand)
+	if err != nil {
+		return err
+	}
+	return e.Post(bulletin.TypeAuditedBallot, e.Keys.Authority, p.Audit().Encode())
+}
+
+// MarkInPerson posts a polling station's in-person mark for the voter.
+func (e *Election) MarkInPerson(pseudonym [32]byte, style string) error {
+	m := &record.InPersonMark{
+		ElectionID: e.Cfg.ElectionID, ContextHash: e.State.Context.ExtendedHash, Pseudonym: pseudonym, BallotStyle: style,
+		StationID: "station-bishkek-1", StationKey: pub(e.Keys.Station), OfficialID: "official-7", OfficialKey: pub(e.Keys.Official), MarkedAt: e.Cfg.Now,
+	}
+	m.Sign(e.Keys.Station, e.Keys.Official)
+	if err := e.Post(bulletin.TypeInPersonMark, e.Keys.Identity, m.Encode()); err != nil {
+		return err
+	}
+	delete(e.Intended, pseudonym)
+	return nil
+}
+
+// Selection returns voter i's deterministic choice for the style: a
+// candidate (or blank) in each single-choice contest and up to the maximum
+// in each multi-select contest.
+func (e *Election) Selection(i int, style string) ballot.Selection {
+	m := e.State.Manifest
+	st, _ := m.Style(style)
+	sel := ballot.Selection{}
+	for ci, id := range st.Contests {
+		c, _ := m.Contest(id)
+		if c.Kind == ballot.SingleChoice {
+			k := (i*7 + ci) % (len(c.Candidates) + 1)
+			if k > 0 {
+				sel[id] = []int{k - 1}
+			}
+			continue
+		}
+		var chosen []int
+		for j := range c.Candidates {
+			if (i+j)%3 == 0 && uint32(len(chosen)) < c.MaxSelections {
+				chosen = append(chosen, j)
+			}
+		}
+		sel[id] = chosen
+	}
+	return sel
+}
+
+// Vote runs the voting phase: opens, lets every voter authenticate and
+// cast (with the configured re-votes, audits and in-person votes), closes
+// and posts the cleansing.
+func (e *Election) Vote() error {
+	if err := e.Transition(election.PhaseOpen); err != nil {
+		return err
+	}
+	m := e.State.Manifest
+	every := func(n, i int) bool { return n > 0 && i%n == n-1 }
+	for i := 0; i < e.Cfg.Voters; i++ {
+		var pseudo [32]byte
+		io.ReadFull(e.rand, pseudo[:])
+		style := m.BallotStyles[i%len(m.BallotStyles)].ID
+		v, err := e.Credential(pseudo, style)
+		if err != nil {
+			return fmt.Errorf("voter %d credential: %w", i, err)
+		}
+		if every(e.Cfg.AuditEvery, i) {
+			if err := e.Audit(v, e.Selection(i+1, style)); err != nil {
+				return fmt.Errorf("voter %d audit: %w", i, err)
+			}
+		}
+		if _, err := e.Cast(v, e.Selection(i, style)); err != nil {
+			return fmt.Errorf("voter %d cast: %w", i, err)
+		}
+		if every(e.Cfg.RevoteEvery, i) {
+			// Re-vote from a second device: a new credential, the same pseudonym.
+			v2, err := e.Credential(pseudo, style)
+			if err != nil {
+				return err
+			}
+			if _, err := e.Cast(v2, e.Selection(i+3, style)); err != nil {
+				return fmt.Errorf("voter %d re-vote: %w", i, err)
+			}
+		}
+		if every(e.Cfg.InPersonEvery, i) {
+			if err := e.MarkInPerson(pseudo, style); err != nil {
+				return fmt.Errorf("voter %d in person: %w", i, err)
+			}
+		}
+	}
+	if err := e.Transition(election.PhaseClosed); err != nil {
+		return err
+	}
+	c, err := e.State.ComputeCleansing()
+	if err != nil {
+		return err
+	}
+	return e.Post(bulletin.TypeCleansingResult, e.Keys.Authority, c.Encode())
+}
+
+type cryptoRand struct{}
+
+func (cryptoRand) Read(b []byte) (int, error) {
+	return cryptoRandRead(b)
+}

@@ -1,0 +1,197 @@
+package sim
+
+import (
+	"errors"
+	"testing"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/election"
+	"evote/internal/testrand"
+)
+
+func small(seed string) Config {
+	return Config{ElectionID: "kg-2027-sim", Trustees: 3, Threshold: 2, Voters: 30, RevoteEvery: 5, AuditEvery: 7, InPersonEvery: 11, Rand: testrand.New(seed), Now: 1798800000}
+}
+
+func TestSimulatedElectionReplays(t *testing.T) {
+	e, err := Setup(small("replay"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Vote(); err != nil {
+		t.Fatal(err)
+	}
+	// Replay the record from scratch, checking every signature: the same
+	// rules accept it.
+	s := election.NewState()
+	for i, entry := range e.Entries {
+		enc := entry.Encode()
+		d, err := bulletin.DecodeEntry(enc)
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		if err := d.Verify(); err != nil {
+			t.Fatalf("entry %d signature: %v", i, err)
+		}
+		if err := s.Apply(d); err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+	}
+	if s.Phase != election.PhaseClosed || s.Cleansing == nil {
+		t.Fatalf("phase %s", s.Phase)
+	}
+	// 30 voters, 2 in person (i = 10, 21): 28 counted; 6 re-votes.
+	if got := len(s.Cleansing.Counted); got != 28 {
+		t.Errorf("%d counted ballots, want 28", got)
+	}
+	if got := len(s.Ballots); got != 36 {
+		t.Errorf("%d ballots on the board, want 36", got)
+	}
+	if len(e.Intended) != 28 {
+		t.Errorf("%d intended votes, want 28", len(e.Intended))
+	}
+}
+
+// TestRulesRefuse checks that the rules refuse the attacks of
+// ../shared/SECURITY.md #2, #10, #11 and out-of-order entries, and that a
+// refused entry leaves the state unchanged.
+func TestRulesRefuse(t *testing.T) {
+	e, err := Setup(small("refuse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Credential([32]byte{1}, "style-ala-archa"); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("credential before open: %v", err)
+	}
+	if err := e.Transition(election.PhaseOpen); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Transition(election.PhaseOpen); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("opening twice: %v", err)
+	}
+	a, err := e.Credential([32]byte{1}, "style-ala-archa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := e.Credential([32]byte{2}, "style-ala-archa")
+	p, err := e.Cast(a, e.Selection(1, "style-ala-archa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := e.State.Size
+	// Replay of a's ballot (identical entry): the tracking code repeats.
+	if err := e.Post(bulletin.TypeBallot, a.Device, p.Ballot.Encode()); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("replayed ballot: %v", err)
+	}
+	// a's ballot under b's device key: the proofs bind a's credential.
+	copyB := *p.Ballot
+	copyB.CredentialKey = pub(b.Device)
+	if err := e.Post(bulletin.TypeBallot, b.Device, copyB.Encode()); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("copied ballot: %v", err)
+	}
+	// A ballot under a device key with no credential.
+	stranger := &Voter{Pseudonym: [32]byte{9}, Style: "style-ala-archa", Device: e.key()}
+	if _, err := e.Cast(stranger, nil); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("ballot without credential: %v", err)
+	}
+	// Wrong ballot style for the credential.
+	wrong := &Voter{Pseudonym: b.Pseudonym, Style: "style-kara-suu", Device: b.Device}
+	if _, err := e.Cast(wrong, nil); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("ballot of another style: %v", err)
+	}
+	// A second credential for an already bound device key.
+	if err := e.Post(bulletin.TypeBallot, e.Keys.Authority, p.Ballot.Encode()); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("ballot signed by another key: %v", err)
+	}
+	if e.State.Size != size {
+		t.Errorf("refused entries changed the state size %d → %d", size, e.State.Size)
+	}
+	// Close; then no more ballots, credentials or marks.
+	if err := e.Transition(election.PhaseClosed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Cast(b, nil); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("ballot after close: %v", err)
+	}
+	if _, err := e.Credential([32]byte{3}, "style-ala-archa"); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("credential after close: %v", err)
+	}
+	if err := e.MarkInPerson([32]byte{2}, "style-ala-archa"); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("mark after close: %v", err)
+	}
+	if err := e.Transition(election.PhaseMixing); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("mixing before cleansing: %v", err)
+	}
+}
+
+func TestAuditedCiphertextCannotBeCast(t *testing.T) {
+	e, err := Setup(small("audit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Transition(election.PhaseOpen); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := e.Credential([32]byte{1}, "style-tash-dobo")
+	p, err := e.State.Election().Encrypt(v.Style, pub(v.Device), e.Selection(3, v.Style), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Post(bulletin.TypeAuditedBallot, e.Keys.Authority, p.Audit().Encode()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Post(bulletin.TypeBallot, v.Device, p.Ballot.Encode()); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("audited ballot cast: %v", err)
+	}
+}
+
+func TestSingleBallotPolicy(t *testing.T) {
+	cfg := small("single")
+	cfg.Revote = ballot.SingleBallot
+	e, err := Setup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Transition(election.PhaseOpen); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := e.Credential([32]byte{1}, "style-tash-dobo")
+	if _, err := e.Cast(v, nil); err != nil {
+		t.Fatal(err)
+	}
+	v2, _ := e.Credential([32]byte{1}, "style-tash-dobo")
+	if _, err := e.Cast(v2, nil); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("second ballot under the one-ballot policy: %v", err)
+	}
+}
+
+func TestInPersonCancels(t *testing.T) {
+	e, err := Setup(small("inperson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Transition(election.PhaseOpen); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := e.Credential([32]byte{1}, "style-tash-dobo")
+	if _, err := e.Cast(v, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.MarkInPerson(v.Pseudonym, v.Style); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Cast(v, e.Selection(2, v.Style)); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("online ballot after the in-person vote: %v", err)
+	}
+	if _, err := e.Credential(v.Pseudonym, v.Style); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("credential after the in-person vote: %v", err)
+	}
+	if err := e.Transition(election.PhaseClosed); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.State.ComputeCleansing()
+	if len(c.Counted) != 0 || len(c.Cancelled) != 1 {
+		t.Errorf("cleansing %+v, want the ballot cancelled", c)
+	}
+}

@@ -29,6 +29,9 @@ type dkg struct {
 	p        Params
 	base     [32]byte
 	keys     []*HPKEPrivateKey
+	seeds    [][]byte // HPKE key seeds
+	manifest [32]byte
+	signing  [][32]byte
 	trustees []*Trustee
 	tr       *Transcript
 	shares   []*KeyShare
@@ -55,18 +58,21 @@ func newDKG(t testing.TB, p Params, seed string) *dkg {
 	peers := make([]HPKEPublicKey, p.N)
 	tk := make([]TrusteeKeys, p.N)
 	for i := range p.N {
-		k, err := GenerateHPKEKey(rnd)
+		seed := make([]byte, 32)
+		rnd.Read(seed)
+		k, err := NewHPKEPrivateKey(seed)
 		if err != nil {
 			t.Fatal(err)
 		}
 		d.keys = append(d.keys, k)
+		d.seeds = append(d.seeds, seed)
 		peers[i] = k.Public()
 		tk[i].HPKEKey = k.Public()
 		tk[i].SigningKey[0] = byte(i + 1) // stands in for an Ed25519 key
+		d.signing = append(d.signing, tk[i].SigningKey)
 	}
-	var manifest [32]byte
-	copy(manifest[:], "test manifest hash")
-	base, err := BaseHash(manifest, p, tk)
+	copy(d.manifest[:], "test manifest hash")
+	base, err := BaseHash(d.manifest, p, tk)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,17 @@ func (k *MLDSAPrivateKey) Sign(msg, ctx []byte) ([]byte, error) {
 	return out, nil
 }
 
+// SignDeterministic signs with the FIPS 204 deterministic variant (no fresh
+// randomness). It exists for reproducible test vectors; production
+// signatures use Sign.
+func (k *MLDSAPrivateKey) SignDeterministic(msg, ctx []byte) ([]byte, error) {
+	out := make([]byte, mldsa65.SignatureSize)
+	if err := mldsa65.SignTo(k.sk, msg, ctx, false, out); err != nil {
+		return nil, fmt.Errorf("sig: ML-DSA-65 sign: %w", err)
+	}
+	return out, nil
+}
+
 // VerifyMLDSA checks an ML-DSA-65 signature of msg under context ctx. It
 // returns nil or an error wrapping ErrMLDSA; it never panics on bad input.
 func VerifyMLDSA(pub, msg, ctx, sig []byte) error {

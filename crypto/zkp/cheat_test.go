@@ -2,6 +2,7 @@ package zkp
 
 import (
 	"errors"
+	"io"
 	"testing"
 
 	"evote/crypto/elgamal"
@@ -103,23 +104,23 @@ func weakVerify(p *RangeProof, st *RangeStatement) bool {
 // overwhelming probability (../shared/SECURITY.md #1). The branches j < k
 // are trivial (c_j = 0, a_j = g^{u_j}, b_j = h^{u_j}); branch k commits to
 // b_k = h^{u_k}·g^{−δ}, and the choice of m after seeing c = c_k cancels δ.
-func forgeWeak(pk *elgamal.PublicKey, k int) (*RangeStatement, *RangeProof, *group.Scalar) {
+func forgeWeak(pk *elgamal.PublicKey, k int, rnd io.Reader) (*RangeStatement, *RangeProof, *group.Scalar) {
 	p := &RangeProof{max: k, commit: make([]group.Element, 2*(k+1)), c: make([]group.Scalar, k), z: make([]group.Scalar, k+1)}
 	h := pk.Element()
 	u := make([]*group.Scalar, k+1)
 	for j := range u {
-		u[j] = group.RandomScalar()
+		u[j] = randomScalar(rnd)
 		p.commit[2*j].ScalarBaseMult(u[j])
 		p.commit[2*j+1].ScalarMult(u[j], h)
 	}
-	delta := group.RandomScalar()
+	delta := randomScalar(rnd)
 	gd := new(group.Element).ScalarBaseMult(delta)
 	p.commit[2*k+1].Subtract(&p.commit[2*k+1], gd)
 	p.commitEnc = encodeElements(p.commit)
 	c := weakChallenge(p) // c_j = 0 for j < k, so c_k = c
 	m := new(group.Scalar).Invert(c)
 	m.MultiplyAdd(m, delta, new(group.Scalar).SetUint64(uint64(k)))
-	r := group.RandomScalar()
+	r := randomScalar(rnd)
 	st := &RangeStatement{PK: pk, Ciphertext: pk.EncryptWithRandomness(m, r), Max: k}
 	for j := 0; j < k; j++ {
 		p.z[j].Set(u[j])
@@ -135,7 +136,7 @@ func TestWeakFiatShamirForgery(t *testing.T) {
 	ctx := ballotContext("election", "voter", 0)
 	tab := elgamal.NewDLogTable(1 << 12)
 	for _, k := range []int{1, 5} {
-		st, p, m := forgeWeak(pk, k)
+		st, p, m := forgeWeak(pk, k, nil)
 		// The forged ciphertext really is out of range.
 		if v, err := tab.Lookup(sk.Decrypt(st.Ciphertext)); err == nil {
 			t.Fatalf("k=%d: forged ciphertext decrypts to the small value %d", k, v)

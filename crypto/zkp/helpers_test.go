@@ -1,7 +1,10 @@
 package zkp
 
 import (
+	"io"
 	"math/big"
+
+	"evote/crypto/group"
 )
 
 // groupOrder is ℓ.
@@ -32,4 +35,13 @@ func nonCanonicalElement() []byte {
 	}
 	b[31] = 0x7f
 	return b
+}
+
+// randomScalar draws a scalar from rnd (crypto/rand when nil).
+func randomScalar(rnd io.Reader) *group.Scalar {
+	s, err := new(group.Scalar).SetRandom(rnd)
+	if err != nil {
+		panic(err)
+	}
+	return s
 }

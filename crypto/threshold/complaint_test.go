@@ -331,3 +331,28 @@ func TestMovedShareCiphertext(t *testing.T) {
 }
 
 func second(_, _ *group.Scalar, err error) error { return err }
+
+func TestSmallOrderHPKEKeyRefused(t *testing.T) {
+	k, err := GenerateHPKEKey(testrand.New("hpke"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := k.Public()
+	if err := good.Validate(); err != nil {
+		t.Fatalf("honest key refused: %v", err)
+	}
+	var zero, one HPKEPublicKey
+	one[0] = 1
+	p := Params{N: 2, T: 1}
+	for _, bad := range []HPKEPublicKey{zero, one} {
+		if err := bad.Validate(); !errors.Is(err, ErrHPKEKey) {
+			t.Errorf("%x accepted: %v", bad, err)
+		}
+		if _, err := BaseHash([32]byte{}, p, []TrusteeKeys{{HPKEKey: good}, {HPKEKey: bad}}); !errors.Is(err, ErrHPKEKey) {
+			t.Errorf("base hash over %x: %v", bad, err)
+		}
+		if _, err := NewTrustee(p, [32]byte{}, 1, k, []HPKEPublicKey{good, bad}, nil); !errors.Is(err, ErrHPKEKey) {
+			t.Errorf("trustee with peer %x: %v", bad, err)
+		}
+	}
+}

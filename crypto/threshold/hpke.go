@@ -1,6 +1,7 @@
 package threshold
 
 import (
+	"crypto/ecdh"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,6 +34,27 @@ var ErrShareDecryption = errors.New("threshold: encrypted share does not open")
 
 // An HPKEPublicKey is a trustee's X25519 key for receiving shares.
 type HPKEPublicKey [HPKEKeySize]byte
+
+// ErrHPKEKey is returned for an HPKE public key of small order, to which
+// nothing can be encrypted (RFC 7748 §6.1: the shared secret would be zero).
+var ErrHPKEKey = errors.New("threshold: hpke public key of small order")
+
+// probeKey is a fixed X25519 scalar used only to test public keys.
+var probeKey, _ = ecdh.X25519().NewPrivateKey(make([]byte, 32))
+
+// Validate rejects a key of small order: X25519 with any scalar gives the
+// all-zero output, so no share could be encrypted to it (a corrupt trustee
+// registering such a key would otherwise stall every honest dealer).
+func (k HPKEPublicKey) Validate() error {
+	pub, err := ecdh.X25519().NewPublicKey(k[:])
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrHPKEKey, err)
+	}
+	if _, err := probeKey.ECDH(pub); err != nil {
+		return ErrHPKEKey
+	}
+	return nil
+}
 
 // An HPKEPrivateKey is a trustee's X25519 key for opening shares.
 type HPKEPrivateKey struct {

@@ -109,6 +109,11 @@ func BaseHash(manifestHash [32]byte, p Params, keys []TrusteeKeys) ([32]byte, er
 	if len(keys) != p.N {
 		return [32]byte{}, fmt.Errorf("%w: %d trustee keys for n=%d", ErrParams, len(keys), p.N)
 	}
+	for j, k := range keys {
+		if err := k.HPKEKey.Validate(); err != nil {
+			return [32]byte{}, fmt.Errorf("trustee %d: %w", j+1, err)
+		}
+	}
 	b := appendString(nil, BaseHashTag)
 	b = append(b, manifestHash[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(p.N))

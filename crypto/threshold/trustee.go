@@ -45,6 +45,11 @@ func NewTrustee(p Params, base [32]byte, index int, key *HPKEPrivateKey, peers [
 	if !p.validIndex(index) || len(peers) != p.N {
 		return nil, fmt.Errorf("%w: index %d, %d peer keys", ErrParams, index, len(peers))
 	}
+	for j, k := range peers {
+		if err := k.Validate(); err != nil {
+			return nil, fmt.Errorf("trustee %d: %w", j+1, err)
+		}
+	}
 	if key.Public() != peers[index-1] {
 		return nil, fmt.Errorf("%w: own hpke key does not match peers[%d]", ErrParams, index-1)
 	}

@@ -374,13 +374,23 @@ func (s *Server) consistencyProof(c *gin.Context) {
 	c.JSON(http.StatusOK, ConsistencyView{First: first, Second: second, Path: pathHex(p)})
 }
 
-// getBallot looks a ballot up by tracking code (its entry hash).
+// getBallot looks a ballot up by its tracking code.
 func (s *Server) getBallot(c *gin.Context) {
 	l := logOf(c)
 	h, ok := parseHash32(c.Param("code"))
 	if !ok {
 		badRequest(c, "tracking code must be 64 lowercase hex digits")
 		return
+	}
+	// The tracking code is the log's IndexKey when the server sets one
+	// (package ballot's tracking code); the entry hash also works.
+	if i, ok := l.LookupKey(h); ok {
+		recs, err := l.Entries(c.Request.Context(), i, i+1)
+		if err != nil || len(recs) != 1 {
+			internal(c)
+			return
+		}
+		h = recs[0].Hash
 	}
 	r, err := l.EntryByHash(c.Request.Context(), h)
 	if errors.Is(err, store.ErrNotFound) || err == nil && r.Type != uint16(bulletin.TypeBallot) {

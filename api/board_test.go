@@ -47,6 +47,9 @@ func newFixture(t *testing.T) *fixture {
 	l, err := bulletin.Open(context.Background(), bulletin.Config{
 		Key:   &bulletin.LogKey{Origin: "evote.example/api", Ed25519: ls, Ed25519Public: ls.Public()},
 		Store: st,
+		IndexKey: func(e *bulletin.Entry) ([32]byte, bool) {
+			return sha256.Sum256(e.Payload), e.Type == bulletin.TypeBallot
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +175,11 @@ func TestBoardReadAPI(t *testing.T) {
 	var bv BallotView
 	if r := get(t, f.base+"/ballots/"+hex.EncodeToString(h[:]), &bv); r.StatusCode != 200 || bv.Inclusion == nil || bv.Checkpoint == nil || bv.Entry.Index != 7 {
 		t.Fatalf("ballot lookup: %d", r.StatusCode)
+	}
+	code := sha256.Sum256(es[9].Payload) // the log's IndexKey stands for the tracking code
+	bv = BallotView{}
+	if r := get(t, f.base+"/ballots/"+hex.EncodeToString(code[:]), &bv); r.StatusCode != 200 || bv.Entry.Index != 9 || bv.Inclusion == nil {
+		t.Errorf("ballot lookup by tracking code: %d %+v", r.StatusCode, bv.Entry.Index)
 	}
 	res := f.log.Size() - 1
 	recs, _ := f.log.Entries(context.Background(), res, res+1)

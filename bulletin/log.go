@@ -35,6 +35,11 @@ type Config struct {
 	MaxBatch int
 	// Now is the clock for checkpoint times (default time.Now).
 	Now func() time.Time
+	// IndexKey, if set, gives entries a secondary key that must be unique
+	// in the log and can be looked up with LookupKey; the server sets it to
+	// the ballot tracking code (package ballot) so that lookups by code
+	// work and a second ballot with an existing code is refused.
+	IndexKey func(*Entry) (key [32]byte, ok bool)
 }
 
 // Log is one election's append-only bulletin board: the store holds the
@@ -47,6 +52,7 @@ type Log struct {
 	tree   *Tree
 	hmu    sync.RWMutex
 	hashes map[[32]byte]uint64
+	keys   map[[32]byte]uint64 // IndexKey → index
 
 	verifyCh  chan *appendReq // to the signature verifiers
 	reqs      chan *appendReq // verified, to the committer
@@ -71,7 +77,14 @@ type appendReq struct {
 	entries []*Entry
 	recs    []store.Record
 	leaves  [][32]byte
+	keys    []indexKey
 	result  chan appendResult
+}
+
+// indexKey is an entry's IndexKey and its position in the request.
+type indexKey struct {
+	key [32]byte
+	pos int
 }
 
 type appendResult struct {
@@ -100,6 +113,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		id:       LogIDFor(cfg.Key.Origin),
 		tree:     NewTree(),
 		hashes:   make(map[[32]byte]uint64),
+		keys:     make(map[[32]byte]uint64),
 		reqs:     make(chan *appendReq, 1024),
 		verifyCh: make(chan *appendReq, 1024),
 		quit:     make(chan struct{}),
@@ -164,6 +178,13 @@ func (l *Log) load(ctx context.Context) error {
 			}
 			leaves[i] = LeafHash(r.Data)
 			l.hashes[r.Hash] = r.Index
+			if l.cfg.IndexKey != nil {
+				if k, ok := l.cfg.IndexKey(e); ok {
+					if _, dup := l.keys[k]; !dup {
+						l.keys[k] = r.Index
+					}
+				}
+			}
 		}
 		l.hmu.Unlock()
 		l.tree.AppendLeaves(leaves...)
@@ -203,6 +224,7 @@ func (l *Log) Append(ctx context.Context, entries ...*Entry) ([]uint64, error) {
 	}
 	req := &appendReq{entries: entries, recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1)}
 	seen := make(map[[32]byte]bool, len(entries))
+	seenKey := make(map[[32]byte]bool)
 	for i, e := range entries {
 		if e == nil {
 			return nil, fmt.Errorf("entry %d: %w: nil", i, ErrMalformed)
@@ -224,6 +246,15 @@ func (l *Log) Append(ctx context.Context, entries ...*Entry) ([]uint64, error) {
 			return nil, fmt.Errorf("entry %d: %w: %x", i, ErrDuplicate, h)
 		}
 		seen[h] = true
+		if l.cfg.IndexKey != nil {
+			if k, ok := l.cfg.IndexKey(e); ok {
+				if seenKey[k] || l.hasKey(k) {
+					return nil, fmt.Errorf("entry %d: %w: key %x already on the board", i, ErrDuplicate, k)
+				}
+				seenKey[k] = true
+				req.keys = append(req.keys, indexKey{k, i})
+			}
+		}
 		req.recs[i] = store.Record{Hash: h, Type: uint16(e.Type), Data: data}
 		req.leaves[i] = LeafHash(data)
 	}
@@ -252,6 +283,21 @@ func (l *Log) has(h [32]byte) bool {
 	defer l.hmu.RUnlock()
 	_, ok := l.hashes[h]
 	return ok
+}
+
+func (l *Log) hasKey(k [32]byte) bool {
+	l.hmu.RLock()
+	defer l.hmu.RUnlock()
+	_, ok := l.keys[k]
+	return ok
+}
+
+// LookupKey returns the index of the entry with that IndexKey.
+func (l *Log) LookupKey(k [32]byte) (uint64, bool) {
+	l.hmu.RLock()
+	defer l.hmu.RUnlock()
+	i, ok := l.keys[k]
+	return i, ok
 }
 
 func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
@@ -383,6 +429,7 @@ func (l *Log) commit(batch []*appendReq) {
 	// Refuse duplicates across the requests of the batch and against the
 	// log (two callers may race with the same entry).
 	seen := make(map[[32]byte]bool)
+	seenKey := make(map[[32]byte]bool)
 	live := batch[:0]
 	for _, r := range batch {
 		dup := false
@@ -392,12 +439,21 @@ func (l *Log) commit(batch []*appendReq) {
 				break
 			}
 		}
+		for _, k := range r.keys {
+			if seenKey[k.key] || l.hasKey(k.key) {
+				dup = true
+				break
+			}
+		}
 		if dup {
-			r.result <- appendResult{err: ErrDuplicate}
+			r.result <- appendResult{err: fmt.Errorf("%w: an entry or key was appended concurrently", ErrDuplicate)}
 			continue
 		}
 		for _, rec := range r.recs {
 			seen[rec.Hash] = true
+		}
+		for _, k := range r.keys {
+			seenKey[k.key] = true
 		}
 		live = append(live, r)
 	}
@@ -433,6 +489,9 @@ func (l *Log) commit(batch []*appendReq) {
 	l.hmu.Lock()
 	i := first
 	for _, r := range live {
+		for _, k := range r.keys {
+			l.keys[k.key] = i + uint64(k.pos)
+		}
 		for _, rec := range r.recs {
 			l.hashes[rec.Hash] = i
 			i++

@@ -2,6 +2,7 @@ package bulletin
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -198,5 +199,54 @@ func TestOpenDetectsTampering(t *testing.T) {
 	}
 	if _, err := Open(ctx, Config{Key: k, Store: st}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("tampered log opened: %v", err)
+	}
+}
+
+// TestIndexKey: a secondary key (the server uses the ballot tracking code)
+// is unique in the log and survives reopening.
+func TestIndexKey(t *testing.T) {
+	ctx := context.Background()
+	k := testLogKey("evote.example/keys", false)
+	st := openSQLite(t)
+	key := func(e *Entry) ([32]byte, bool) {
+		if e.Type != TypeBallot {
+			return [32]byte{}, false
+		}
+		return sha256.Sum256(e.Payload), true
+	}
+	l, err := Open(ctx, Config{Key: k, Store: st, IndexKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(author string, payload string) *Entry {
+		s := seededEd25519(author)
+		e, err := NewEntry(l.ID(), TypeBallot, s.Public(), s, []byte(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	a, b := mk("alice", "ballot A"), mk("bob", "ballot B")
+	if _, err := l.Append(ctx, a, b); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's device re-posts Alice's ballot under its own key: refused.
+	if _, err := l.Append(ctx, mk("bob", "ballot A")); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("copied ballot: %v, want ErrDuplicate", err)
+	}
+	if _, err := l.Append(ctx, mk("carol", "ballot C"), mk("dave", "ballot C")); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("same key twice in one call: %v", err)
+	}
+	l.Close()
+	l2, err := Open(ctx, Config{Key: k, Store: st, IndexKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if i, ok := l2.LookupKey(sha256.Sum256([]byte("ballot B"))); !ok || i != 1 {
+		t.Errorf("lookup after reopen: %d %v", i, ok)
+	}
+	if l2.Size() != 2 {
+		t.Errorf("size %d", l2.Size())
 	}
 }

@@ -183,5 +183,5 @@ func (s *State) applyCleansing(e *bulletin.Entry) error {
 		return refuse("cleansing result differs from the one recomputed from the board (%d counted, %d cancelled; recomputed %d, %d)", len(got.Counted), len(got.Cancelled), len(want.Counted), len(want.Cancelled))
 	}
 	s.Cleansing = got
-	return nil
+	return s.prepareTally()
 }

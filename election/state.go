@@ -52,6 +52,12 @@ type State struct {
 	Audited     []uint64
 	Cleansing   *tally.Cleansing
 	keygen      keygen
+
+	// Tally holds each contest's mixing and decryption, from the cleansing.
+	Tally []*ContestTally
+	// Culprits are the trustees' invalid mixes and decryption shares.
+	Culprits []Culprit
+	Result   *tally.Result
 }
 
 // NewState returns an empty state.
@@ -139,6 +145,12 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 		return s.applyAudited(e)
 	case bulletin.TypeCleansingResult:
 		return s.applyCleansing(e)
+	case bulletin.TypeMixOutput:
+		return s.applyMix(e)
+	case bulletin.TypeDecryptionShare:
+		return s.applyDecryption(e)
+	case bulletin.TypeResult:
+		return s.applyResult(e)
 	}
 	return refuse("entry type %s is not part of this election's protocol", e.Type)
 }
@@ -233,6 +245,12 @@ func (s *State) applyTransition(e *bulletin.Entry) error {
 		if s.Cleansing == nil {
 			return refuse("cannot start mixing before the cleansing result")
 		}
+	case PhaseDecrypting:
+		if err := s.mixingComplete(); err != nil {
+			return err
+		}
+	case PhaseTallied:
+		return refuse("the result entry, not a transition, ends the tally")
 	}
 	s.Phase = t.To
 	return nil

@@ -34,6 +34,8 @@ type Config struct {
 	RevoteEvery, AuditEvery, InPersonEvery int
 	// Revote is the manifest's policy (default: the last ballot counts).
 	Revote ballot.RevotePolicy
+	// Mixes is the number of valid mixes required (default: every trustee).
+	Mixes int
 	Rand   io.Reader
 	// Now is the Unix time written into time fields.
 	Now uint64
@@ -60,7 +62,13 @@ type Election struct {
 	// Intended[pseudonym] is the selection that counts for each voter who
 	// voted online and was not cancelled.
 	Intended map[[32]byte]ballot.Selection
+	voters   []simVoter
 	rand     io.Reader
+}
+
+type simVoter struct {
+	pseudonym [32]byte
+	style     string
 }
 
 func (e *Election) key() ed25519.PrivateKey {
@@ -112,6 +120,9 @@ func Setup(cfg Config) (*Election, error) {
 	m := ballot.SampleManifest(cfg.ElectionID, trustees, uint32(cfg.Threshold), pub(e.Keys.Identity))
 	if cfg.Revote != 0 {
 		m.Revote = cfg.Revote
+	}
+	if cfg.Mixes != 0 {
+		m.Mixes = uint32(cfg.Mixes)
 	}
 	if err := e.Post(bulletin.TypeManifest, e.Keys.Authority, m.Encode()); err != nil {
 		return nil, err
@@ -327,6 +338,7 @@ func (e *Election) Vote() error {
 		var pseudo [32]byte
 		io.ReadFull(e.rand, pseudo[:])
 		style := m.BallotStyles[i%len(m.BallotStyles)].ID
+		e.voters = append(e.voters, simVoter{pseudo, style})
 		v, err := e.Credential(pseudo, style)
 		if err != nil {
 			return fmt.Errorf("voter %d credential: %w", i, err)

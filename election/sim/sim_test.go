@@ -6,6 +6,9 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/crypto/group"
+	"evote/crypto/shuffle"
+	"evote/tally"
 	"evote/election"
 	"evote/internal/testrand"
 )
@@ -193,5 +196,65 @@ func TestInPersonCancels(t *testing.T) {
 	c, _ := e.State.ComputeCleansing()
 	if len(c.Counted) != 0 || len(c.Cancelled) != 1 {
 		t.Errorf("cleansing %+v, want the ballot cancelled", c)
+	}
+}
+
+func TestWholeElectionCountsAsIntended(t *testing.T) {
+	e, err := Run(small("whole"), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.State.Phase != election.PhaseTallied {
+		t.Fatalf("phase %s", e.State.Phase)
+	}
+	if want := e.Expected(); !e.State.Result.Equal(want) {
+		t.Fatalf("result %+v, want %+v", e.State.Result, want)
+	}
+	if len(e.State.Culprits) != 0 {
+		t.Fatalf("honest trustees named: %v", e.State.Culprits)
+	}
+}
+
+// TestBadTrusteesNamed: a trustee posting a bad mix or a bad decryption
+// share is named and the tally still completes with the honest ones.
+func TestBadTrusteesNamed(t *testing.T) {
+	cfg := small("cheat")
+	cfg.Trustees, cfg.Threshold, cfg.Mixes = 4, 2, 3
+	h := Hooks{
+		Mix: func(trustee int, m *tally.MixEntry) *tally.MixEntry {
+			if trustee != 2 {
+				return m
+			}
+			// Trustee 2 swaps two rows of its output after proving.
+			bad := *m
+			cts, _ := m.Output.Ciphertexts()
+			cts[0], cts[1] = cts[1], cts[0]
+			bad.Output, _ = shuffle.NewRows(1, cts)
+			return &bad
+		},
+		Share: func(trustee int, d *tally.DecryptionEntry) *tally.DecryptionEntry {
+			if trustee != 1 {
+				return d
+			}
+			bad := *d
+			sh := *d.Share
+			sh.D = append([]*group.Element{group.NewGeneratorElement()}, d.Share.D[1:]...)
+			bad.Share = &sh
+			return &bad
+		},
+	}
+	e, err := Run(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.State.Result.Equal(e.Expected()) {
+		t.Fatal("result differs from the intended votes")
+	}
+	named := map[int]bool{}
+	for _, c := range e.State.Culprits {
+		named[c.Trustee] = true
+	}
+	if !named[1] || !named[2] || named[3] || named[4] {
+		t.Fatalf("culprits %v, want trustees 1 (share) and 2 (mix)", e.State.Culprits)
 	}
 }

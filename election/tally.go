@@ -1,0 +1,293 @@
+package election
+
+import (
+	"fmt"
+	"slices"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/crypto/elgamal"
+	"evote/crypto/shuffle"
+	"evote/crypto/threshold"
+	"evote/tally"
+)
+
+// A Culprit names a trustee whose mix or decryption share on the board is
+// invalid; the tally goes on without it (spec §9.7).
+type Culprit struct {
+	Position uint64
+	Trustee  int
+	Contest  string
+	Reason   string
+}
+
+// ContestTally is the tally of one contest as far as the board has gone.
+type ContestTally struct {
+	Contest  *ballot.Contest
+	Ballots  uint64 // counted ballots with this contest
+	Withheld bool   // fewer than the minimum anonymity: never decrypted
+	// Input is the list mixed (single choice: one ciphertext per counted
+	// ballot, in cleansing order) or the per-candidate sums (multi-select).
+	Input []*elgamal.Ciphertext
+	// Current is the list to decrypt: the last valid mix output, or Input
+	// for multi-select contests.
+	Current []*elgamal.Ciphertext
+	// Mixers are the trustees with a valid mix of this contest, in order.
+	Mixers []int
+	// Shares are the valid decryption shares of Current, by trustee.
+	Shares map[int]*threshold.DecryptionShare
+}
+
+// Decryptable reports whether the contest needs decryption and its mixing
+// is complete.
+func (c *ContestTally) needsDecryption() bool { return !c.Withheld }
+
+// prepareTally builds each contest's input from the cleansing.
+func (s *State) prepareTally() error {
+	counted := map[uint64]bool{}
+	for _, p := range s.Cleansing.Counted {
+		counted[p] = true
+	}
+	s.Tally = nil
+	for i := range s.Manifest.Contests {
+		c := &s.Manifest.Contests[i]
+		ct := &ContestTally{Contest: c, Shares: map[int]*threshold.DecryptionShare{}}
+		var sums []*elgamal.Ciphertext
+		if c.Kind == ballot.MultiSelect {
+			for range c.Candidates {
+				sums = append(sums, elgamal.Zero())
+			}
+		}
+		for _, b := range s.Ballots {
+			if !counted[b.Position] {
+				continue
+			}
+			style, _ := s.Manifest.Style(b.Ballot.Style)
+			at := slices.Index(style.Contests, c.ID)
+			if at < 0 {
+				continue
+			}
+			ct.Ballots++
+			cts := b.Ballot.Contests[at].Ciphertexts
+			if c.Kind == ballot.SingleChoice {
+				ct.Input = append(ct.Input, cts[0])
+				continue
+			}
+			for j, x := range cts {
+				sums[j].Add(sums[j], x)
+			}
+		}
+		if c.Kind == ballot.MultiSelect {
+			ct.Input = sums
+		}
+		ct.Withheld = ct.Ballots < uint64(s.Manifest.MinAnonymity)
+		ct.Current = ct.Input
+		s.Tally = append(s.Tally, ct)
+	}
+	return nil
+}
+
+// contestTally returns the tally of the contest with the given id.
+func (s *State) contestTally(id string) (*ContestTally, bool) {
+	for _, c := range s.Tally {
+		if c.Contest.ID == id {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// mixingComplete reports whether every single-choice contest that is not
+// withheld has valid mixes by at least Mixes distinct trustees.
+func (s *State) mixingComplete() error {
+	for _, c := range s.Tally {
+		if c.Contest.Kind != ballot.SingleChoice || c.Withheld {
+			continue
+		}
+		if got := len(c.Mixers); got < int(s.Manifest.Mixes) {
+			return refuse("contest %s has %d valid mixes, %d required", c.Contest.ID, got, s.Manifest.Mixes)
+		}
+	}
+	return nil
+}
+
+func (s *State) trusteeOf(author [32]byte) int {
+	for _, t := range s.Manifest.Trustees {
+		if t.SignKey == author {
+			return int(t.Index)
+		}
+	}
+	return 0
+}
+
+func (s *State) applyDecryption(e *bulletin.Entry) error {
+	if s.Phase != PhaseDecrypting {
+		return refuse("decryption share posted in phase %s", s.Phase)
+	}
+	d, err := tally.DecodeDecryptionEntry(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	trustee := s.trusteeOf(e.Author)
+	if trustee == 0 || d.Share.Trustee != trustee {
+		return refuse("decryption share for trustee %d not signed by that trustee", d.Share.Trustee)
+	}
+	if d.ElectionID != s.Manifest.ElectionID {
+		return refuse("decryption share for election %q", d.ElectionID)
+	}
+	c, ok := s.contestTally(d.ContestID)
+	if !ok || c.Withheld {
+		return refuse("decryption share for unknown or withheld contest %q", d.ContestID)
+	}
+	want := tally.TargetMixed
+	if c.Contest.Kind == ballot.MultiSelect {
+		want = tally.TargetSums
+	}
+	if d.Kind != want || d.Target != tally.TargetDigest(c.Current) {
+		// Trustees decrypt only the final verified list: anything else is
+		// refused outright, never posted (no decryption oracle).
+		return refuse("decryption share is not for contest %s's final list", d.ContestID)
+	}
+	if _, dup := c.Shares[trustee]; dup {
+		return refuse("trustee %d already posted a valid share for contest %s", trustee, d.ContestID)
+	}
+	vk := s.Context.VerificationKeys[trustee-1]
+	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, vk, c.Current, d.Share); err != nil {
+		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error()})
+		return nil
+	}
+	c.Shares[trustee] = d.Share
+	return nil
+}
+
+// ComputeResult decrypts every contest from the valid shares on the board
+// and counts (spec §9.7).
+func (s *State) ComputeResult() (*tally.Result, error) {
+	if s.Tally == nil {
+		return nil, refuse("no tally before the cleansing")
+	}
+	res := &tally.Result{ElectionID: s.Manifest.ElectionID}
+	p := threshold.Params{N: len(s.Manifest.Trustees), T: int(s.Manifest.Threshold)}
+	for _, c := range s.Tally {
+		cr := tally.ContestResult{ContestID: c.Contest.ID, Ballots: c.Ballots, Withheld: c.Withheld}
+		if !c.Withheld {
+			var shares []*threshold.DecryptionShare
+			for _, t := range sortedKeys(c.Shares) {
+				shares = append(shares, c.Shares[t])
+			}
+			if len(shares) < p.T {
+				return nil, refuse("contest %s has %d valid decryption shares, %d needed", c.Contest.ID, len(shares), p.T)
+			}
+			ms, err := threshold.Combine(p, c.Current, shares[:p.T])
+			if err != nil {
+				return nil, refuse("contest %s: %v", c.Contest.ID, err)
+			}
+			table := elgamal.NewDLogTable(max(c.Ballots, uint64(len(c.Contest.Candidates))))
+			values := make([]uint64, len(ms))
+			for i, m := range ms {
+				if values[i], err = table.Lookup(m); err != nil {
+					return nil, refuse("contest %s value %d: %v", c.Contest.ID, i, err)
+				}
+			}
+			if c.Contest.Kind == ballot.SingleChoice {
+				if cr.Counts, err = tally.CountChoices(values, len(c.Contest.Candidates)); err != nil {
+					return nil, refuse("contest %s: %v", c.Contest.ID, err)
+				}
+			} else {
+				cr.Counts = values
+			}
+		}
+		res.Contests = append(res.Contests, cr)
+	}
+	return res, nil
+}
+
+func sortedKeys(m map[int]*threshold.DecryptionShare) []int {
+	var ks []int
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func (s *State) applyResult(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Authority, "election authority"); err != nil {
+		return err
+	}
+	if s.Phase != PhaseDecrypting {
+		return refuse("result posted in phase %s", s.Phase)
+	}
+	got, err := tally.DecodeResult(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	want, err := s.ComputeResult()
+	if err != nil {
+		return err
+	}
+	if !got.Equal(want) {
+		return refuse("published result differs from the result decrypted from the board")
+	}
+	s.Result, s.Phase = got, PhaseTallied
+	return nil
+}
+
+// String renders a culprit for reports.
+func (c Culprit) String() string {
+	return fmt.Sprintf("entry %d: trustee %d, contest %s: %s", c.Position, c.Trustee, c.Contest, c.Reason)
+}
+
+// MixParams returns the shuffle parameters for a mix by trustee mixer.
+func (s *State) MixParams(mixer int) *shuffle.Params {
+	return &shuffle.Params{ElectionID: []byte(s.Manifest.ElectionID), Context: s.Context.ExtendedHash[:], Mixer: uint32(mixer), PublicKey: s.PublicKey}
+}
+
+// CurrentRows returns the list the next mix of a contest must shuffle.
+func (c *ContestTally) CurrentRows() (*shuffle.Rows, error) {
+	return shuffle.NewRows(1, c.Current)
+}
+
+func (s *State) applyMix(e *bulletin.Entry) error {
+	if s.Phase != PhaseMixing {
+		return refuse("mix posted in phase %s", s.Phase)
+	}
+	m, err := tally.DecodeMixEntry(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	trustee := s.trusteeOf(e.Author)
+	if trustee == 0 || int(m.Mixer) != trustee {
+		return refuse("mix for trustee %d not signed by that trustee", m.Mixer)
+	}
+	if m.ElectionID != s.Manifest.ElectionID {
+		return refuse("mix for election %q", m.ElectionID)
+	}
+	c, ok := s.contestTally(m.ContestID)
+	if !ok || c.Contest.Kind != ballot.SingleChoice || c.Withheld {
+		return refuse("mix of contest %q, which is not mixed", m.ContestID)
+	}
+	if slices.Contains(c.Mixers, trustee) {
+		return refuse("trustee %d already mixed contest %s", trustee, m.ContestID)
+	}
+	in, err := c.CurrentRows()
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if m.Input != in.Digest() {
+		return refuse("mix of contest %s does not take the last valid list as input", m.ContestID)
+	}
+	// An invalid proof is the mixer's fault, not the board's: it is kept
+	// on the board, its trustee named, and the next mixer starts from the
+	// last valid list.
+	if err := shuffle.Verify(s.MixParams(trustee), in, m.Output, m.Proof); err != nil {
+		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: m.ContestID, Reason: err.Error()})
+		return nil
+	}
+	out, err := m.Output.Ciphertexts()
+	if err != nil {
+		return refuse("%v", err)
+	}
+	c.Current, c.Mixers = out, append(c.Mixers, trustee)
+	return nil
+}

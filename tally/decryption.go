@@ -1,0 +1,84 @@
+package tally
+
+import (
+	"crypto/sha256"
+	"fmt"
+
+	"evote/crypto/elgamal"
+	"evote/crypto/threshold"
+	"evote/internal/wire"
+)
+
+// Kinds of decryption targets (spec §9.7).
+const (
+	// TargetMixed is the last valid mix output of a single-choice contest.
+	TargetMixed uint8 = 1
+	// TargetSums is the per-candidate homomorphic sums of a multi-select
+	// contest.
+	TargetSums uint8 = 2
+)
+
+// A DecryptionEntry is the payload of a decryption-share entry: trustee's
+// share of the decryption of one contest's target list, which it names by
+// digest so that a share cannot be presented for another list.
+type DecryptionEntry struct {
+	ElectionID string
+	ContestID  string
+	Kind       uint8
+	Target     [32]byte // TargetDigest of the ciphertexts decrypted
+	Share      *threshold.DecryptionShare
+}
+
+const decryptionFormat = 1
+
+// Encode returns u8(1) || string(election) || string(contest) || u8(kind)
+// || Hash(target) || bytes(DecryptionShare).
+func (d *DecryptionEntry) Encode() []byte {
+	share := d.Share.Bytes()
+	w := wire.NewWriter(80 + len(share))
+	w.U8(decryptionFormat)
+	w.String(d.ElectionID)
+	w.String(d.ContestID)
+	w.U8(d.Kind)
+	w.Fixed(d.Target[:])
+	w.VarBytes(share)
+	return w.Bytes()
+}
+
+// DecodeDecryptionEntry parses a canonical decryption entry.
+func DecodeDecryptionEntry(b []byte) (*DecryptionEntry, error) {
+	r := wire.NewReader(b)
+	if v := r.U8("format"); r.Err() == nil && v != decryptionFormat {
+		return nil, fmt.Errorf("%w: decryption entry format %d", ErrMalformed, v)
+	}
+	d := &DecryptionEntry{ElectionID: r.String(64, "election id"), ContestID: r.String(64, "contest id"), Kind: r.U8("kind")}
+	copy(d.Target[:], r.Fixed(32, "target"))
+	share := r.VarBytes(1<<31-1, "share")
+	if err := r.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if d.Kind != TargetMixed && d.Kind != TargetSums {
+		return nil, fmt.Errorf("%w: decryption target kind %d", ErrMalformed, d.Kind)
+	}
+	s, err := threshold.ParseDecryptionShare(share)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	d.Share = s
+	return d, nil
+}
+
+// TargetDigestTag opens the digest of a decryption target.
+const TargetDigestTag = "evote-v1/decryption-target"
+
+// TargetDigest returns SHA-256(string(tag) || u32(n) || Ciphertext…), the
+// name of a list of ciphertexts to decrypt.
+func TargetDigest(cts []*elgamal.Ciphertext) [32]byte {
+	w := wire.NewWriter(8 + len(TargetDigestTag) + 64*len(cts))
+	w.String(TargetDigestTag)
+	w.U32(uint32(len(cts)))
+	for _, c := range cts {
+		w.Ciphertext(c)
+	}
+	return sha256.Sum256(w.Bytes())
+}

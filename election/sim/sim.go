@@ -36,7 +36,7 @@ type Config struct {
 	Revote ballot.RevotePolicy
 	// Mixes is the number of valid mixes required (default: every trustee).
 	Mixes int
-	Rand   io.Reader
+	Rand  io.Reader
 	// Now is the Unix time written into time fields.
 	Now uint64
 }

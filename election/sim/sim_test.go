@@ -8,9 +8,9 @@ import (
 	"evote/bulletin"
 	"evote/crypto/group"
 	"evote/crypto/shuffle"
-	"evote/tally"
 	"evote/election"
 	"evote/internal/testrand"
+	"evote/tally"
 )
 
 func small(seed string) Config {

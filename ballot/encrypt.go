@@ -120,11 +120,15 @@ func (e *Election) encryptContest(c *Contest, ctx []byte, values []uint32, rand 
 		}
 		cb.Proof = proof.Bytes()
 	default:
-		proof, err := proveMultiSelect(ctx, e.PublicKey, cb.Ciphertexts, values, rs, int(c.MaxSelections), rand)
+		ms := make([]uint64, len(values))
+		for j, v := range values {
+			ms[j] = uint64(v)
+		}
+		proof, err := zkp.ProveSum(ctx, multiSelectStatement(e.PublicKey, c, cb.Ciphertexts), ms, rs, rand)
 		if err != nil {
 			return nil, nil, fmt.Errorf("ballot: contest %s: %w", c.ID, err)
 		}
-		cb.Proof = proof
+		cb.Proof = proof.Bytes()
 	}
 	return cb, rs, nil
 }
@@ -177,7 +181,11 @@ func (e *Election) AddToBatch(batch *zkp.Batch, b *EncryptedBallot, name string)
 				return fmt.Errorf("%w: contest %s: %w", ErrInvalidBallot, id, err)
 			}
 		default:
-			if err := addMultiSelectToBatch(batch, fmt.Sprintf("%s contest %s", name, id), ctx, e.PublicKey, cb.Ciphertexts, int(c.MaxSelections), cb.Proof, g, h); err != nil {
+			proof, err := zkp.ParseSumProof(cb.Proof, len(c.Candidates), 0, int(c.MaxSelections))
+			if err != nil {
+				return fmt.Errorf("%w: contest %s proof: %w", ErrInvalidBallot, id, err)
+			}
+			if err := proof.AddToBatch(batch, fmt.Sprintf("%s contest %s", name, id), ctx, multiSelectStatement(e.PublicKey, c, cb.Ciphertexts), g, h); err != nil {
 				return fmt.Errorf("%w: contest %s: %w", ErrInvalidBallot, id, err)
 			}
 		}
@@ -189,4 +197,10 @@ func (e *Election) AddToBatch(batch *zkp.Batch, b *EncryptedBallot, name string)
 // once per batch.
 func (e *Election) batchBases(batch *zkp.Batch) (g, h int) {
 	return batch.Shared(group.NewGeneratorElement()), batch.Shared(e.PublicKey.Element())
+}
+
+// multiSelectStatement is the sum statement of a multi-select contest: each
+// ciphertext encrypts 0 or 1 and at most MaxSelections are 1 (spec §4.6).
+func multiSelectStatement(pk *elgamal.PublicKey, c *Contest, cts []*elgamal.Ciphertext) *zkp.SumStatement {
+	return &zkp.SumStatement{PK: pk, Ciphertexts: cts, Min: 0, Max: int(c.MaxSelections)}
 }

@@ -1,0 +1,418 @@
+// Package ballotbox is the server side of one or more elections: each
+// election is one bulletin.Log (durable, store-backed) and one
+// election.State kept in step with it. Every entry the server appends goes
+// through a Box, which checks it against the election rules first, so the
+// board never holds an entry the auditor's verifier would refuse
+// (spec/09-election.md §9.5, spec/10-api.md).
+//
+// Casting (Box.Cast) is the hot path. Its design:
+//
+//  1. without any lock: verify the voter's token, decode the ballot and
+//     check its proofs; concurrent casts are gathered for about a
+//     millisecond and their proofs checked in one zkp.Batch (falling back
+//     to one batch per ballot when the combined check fails);
+//  2. under the box's mutex: the stateful rules (phase, credential, in-person
+//     mark, fresh tracking code and ciphertexts, one-ballot policy) against
+//     the applied state plus the reservations of casts still in flight,
+//     then reserve this ballot's code, ciphertexts and pseudonym;
+//  3. without the mutex: Log.Append (concurrent appends share one store
+//     transaction, group commit);
+//  4. under the mutex: apply the ballot to the State at the index the log
+//     gave it; entries are applied strictly in index order (a small reorder
+//     buffer keyed by index), so the State sees the log exactly as a
+//     verifier replaying it will.
+//
+// Entries that change what a cast may do (credentials, in-person marks,
+// lifecycle, trustee and official entries) take an exclusive gate: they
+// wait until no cast is in flight, are applied to the State, then appended.
+// A crash loses nothing acknowledged: the log is durable and Open rebuilds
+// the State by replaying it.
+package ballotbox
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/election"
+	"evote/idp/token"
+	"evote/record"
+	"evote/store"
+)
+
+// Config configures one election's Box.
+type Config struct {
+	Store store.Store
+	// LogKey signs the log's checkpoints; its Origin names the log.
+	LogKey *bulletin.LogKey
+	// Authority signs the manifest, lifecycle, context, qualified set,
+	// audited ballots, cleansing and result entries.
+	Authority ed25519.PrivateKey
+	// Witnesses cosign the checkpoints given in receipts; Quorum of them
+	// must (default all).
+	Witnesses []Cosigner
+	Quorum    int
+	// Audience is the ballot box's name in voting tokens; if set it must be
+	// the audience of the identity key set on the board.
+	Audience string
+	// BatchWindow is how long the proof batcher waits for more ballots
+	// (default 1 ms); BatchMax bounds a batch (default 64).
+	BatchWindow time.Duration
+	BatchMax    int
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// Box is one election's ballot box.
+type Box struct {
+	cfg  Config
+	log  *bulletin.Log
+	auth [32]byte
+
+	// gate: casts hold it shared from reservation to apply; entries that
+	// change the rules for casts hold it exclusively.
+	gate sync.RWMutex
+
+	mu       sync.Mutex
+	applied  *sync.Cond // signalled when the state grows
+	state    *election.State
+	el       *ballot.Election // immutable once the context is applied
+	verifier *token.Verifier
+	pending  map[uint64]pendingApply // reorder buffer: index → entry
+	fatal    error                   // a broken invariant: the box refuses everything
+	closed   bool
+
+	// Indices beyond election.State's, over applied and reserved entries.
+	codes       map[ballot.TrackingCode]uint64 // → position, or reservedPos
+	ciphertexts map[[32]byte]uint64            // ciphertext hash → position, or reservedPos
+	inFlight    map[[32]byte]int               // pseudonym → casts in flight
+	voters      map[[32]byte]*voterIndex       // pseudonym → its entries
+	turnout     map[string]map[[32]byte]bool   // style → pseudonyms that cast
+	invalid     map[uint64]string              // positions of posted but invalid trustee entries
+
+	batcher *batcher
+	cp      *checkpointer
+}
+
+const reservedPos = ^uint64(0)
+
+func (b *Box) resetIndices() {
+	b.state = election.NewState()
+	b.el, b.verifier = nil, nil
+	b.pending = map[uint64]pendingApply{}
+	b.codes = map[ballot.TrackingCode]uint64{}
+	b.ciphertexts = map[[32]byte]uint64{}
+	b.inFlight = map[[32]byte]int{}
+	b.voters = map[[32]byte]*voterIndex{}
+	b.turnout = map[string]map[[32]byte]bool{}
+	b.invalid = map[uint64]string{}
+}
+
+type pendingApply struct {
+	entry *bulletin.Entry
+	cb        *election.CheckedBallot // nil for an audited ballot
+	pseudonym [32]byte                // the caster, whose in-flight count drops once applied
+}
+
+type voterIndex struct {
+	credentials []CredentialRef
+	ballots     []BallotRef
+	inPerson    *uint64
+}
+
+// CredentialRef is a credential-issued entry of a voter.
+type CredentialRef struct {
+	Index     uint64
+	DeviceKey [32]byte
+	IssuedAt  uint64
+}
+
+// BallotRef is a ballot entry of a voter.
+type BallotRef struct {
+	Index        uint64
+	TrackingCode ballot.TrackingCode
+}
+
+// Open opens the election's log and rebuilds its State by replaying every
+// entry through the election rules.
+func Open(ctx context.Context, cfg Config) (*Box, error) {
+	if cfg.Store == nil || cfg.LogKey == nil || len(cfg.Authority) != ed25519.PrivateKeySize {
+		return nil, errors.New("ballotbox: Config needs Store, LogKey and Authority")
+	}
+	if cfg.Quorum == 0 {
+		cfg.Quorum = len(cfg.Witnesses)
+	}
+	if cfg.Quorum > len(cfg.Witnesses) {
+		return nil, fmt.Errorf("ballotbox: quorum %d exceeds %d witnesses", cfg.Quorum, len(cfg.Witnesses))
+	}
+	if cfg.BatchWindow == 0 {
+		cfg.BatchWindow = time.Millisecond
+	}
+	if cfg.BatchMax == 0 {
+		cfg.BatchMax = 64
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b := &Box{cfg: cfg, auth: [32]byte(cfg.Authority.Public().(ed25519.PublicKey))}
+	b.resetIndices()
+	b.applied = sync.NewCond(&b.mu)
+	l, err := bulletin.Open(ctx, bulletin.Config{Key: cfg.LogKey, Store: cfg.Store, Now: cfg.Now, IndexKey: trackingCodeKey})
+	if err != nil {
+		return nil, fmt.Errorf("ballotbox: %w", err)
+	}
+	b.log = l
+	if err := b.replay(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
+	b.batcher = newBatcher(cfg.BatchWindow, cfg.BatchMax)
+	b.cp = newCheckpointer(b)
+	return b, nil
+}
+
+// trackingCodeKey makes the tracking code of a ballot entry the log's
+// secondary key, so that the board's lookup by code works and a second
+// ballot with the same code can never be appended.
+func trackingCodeKey(e *bulletin.Entry) ([32]byte, bool) {
+	if e.Type != bulletin.TypeBallot {
+		return [32]byte{}, false
+	}
+	return ballot.TrackingCodeOf(e.Payload), true
+}
+
+// replay applies every stored entry to a fresh state.
+func (b *Box) replay(ctx context.Context) error {
+	size := b.log.Size()
+	for next := uint64(0); next < size; {
+		recs, err := b.log.Entries(ctx, next, min(size, next+store.MaxRange))
+		if err != nil {
+			return fmt.Errorf("ballotbox: replay: %w", err)
+		}
+		if len(recs) == 0 {
+			return fmt.Errorf("ballotbox: replay: no entry %d", next)
+		}
+		es := make([]*bulletin.Entry, len(recs))
+		for i, r := range recs {
+			if es[i], err = bulletin.DecodeEntry(r.Data); err != nil {
+				return fmt.Errorf("ballotbox: replay entry %d: %w", r.Index, err)
+			}
+		}
+		if err := bulletin.VerifyEntries(es); err != nil {
+			return fmt.Errorf("ballotbox: replay: %w", err)
+		}
+		for i, e := range es {
+			if err := b.applyLocked(e, nil); err != nil {
+				return fmt.Errorf("ballotbox: replay entry %d: %w", recs[i].Index, err)
+			}
+		}
+		next += uint64(len(recs))
+	}
+	return nil
+}
+
+// applyLocked applies e at the state's next position and updates the
+// box's indices. b.mu is held (or the box is not shared yet).
+func (b *Box) applyLocked(e *bulletin.Entry, cb *election.CheckedBallot) error {
+	pos := b.state.Size
+	var err error
+	if cb != nil {
+		err = b.state.ApplyChecked(e, cb)
+	} else {
+		err = b.state.Apply(e)
+	}
+	if err != nil {
+		return err
+	}
+	b.index(e, pos)
+	b.applied.Broadcast()
+	return nil
+}
+
+// index records what the box looks up beyond the State: ciphertexts and
+// codes (for precise refusal codes and reservations), each voter's entries
+// and the turnout.
+func (b *Box) index(e *bulletin.Entry, pos uint64) {
+	s := b.state
+	switch e.Type {
+	case bulletin.TypeElectionContext:
+		b.el = s.Election()
+	case bulletin.TypeIdentityKeySet:
+		b.verifier = b.newVerifier()
+	case bulletin.TypeCredentialIssued:
+		if c, err := record.DecodeCredentialIssued(e.Payload); err == nil {
+			v := b.voter(c.Pseudonym)
+			v.credentials = append(v.credentials, CredentialRef{Index: pos, DeviceKey: c.DeviceKey, IssuedAt: c.IssuedAt})
+		}
+	case bulletin.TypeInPersonMark:
+		if m, err := record.DecodeInPersonMark(e.Payload); err == nil {
+			p := pos
+			b.voter(m.Pseudonym).inPerson = &p
+		}
+	case bulletin.TypeBallot:
+		rec := s.Ballots[len(s.Ballots)-1]
+		b.codes[rec.Code] = pos
+		for _, ct := range rec.Ballot.Ciphertexts() {
+			b.ciphertexts[sha256.Sum256(ct.Bytes())] = pos
+		}
+		v := b.voter(rec.Pseudonym)
+		v.ballots = append(v.ballots, BallotRef{Index: pos, TrackingCode: rec.Code})
+		t := b.turnout[rec.Ballot.Style]
+		if t == nil {
+			t = map[[32]byte]bool{}
+			b.turnout[rec.Ballot.Style] = t
+		}
+		t[rec.Pseudonym] = true
+	case bulletin.TypeAuditedBallot:
+		if a, err := ballot.DecodeAuditedBallot(e.Payload); err == nil {
+			for _, c := range a.Contests {
+				for _, ct := range c.Ciphertexts {
+					b.ciphertexts[sha256.Sum256(ct.Bytes())] = pos
+				}
+			}
+		}
+	}
+	if reason, bad := entryInvalid(s, e, pos); bad {
+		b.invalid[pos] = reason
+	}
+}
+
+func (b *Box) voter(p [32]byte) *voterIndex {
+	v := b.voters[p]
+	if v == nil {
+		v = &voterIndex{}
+		b.voters[p] = v
+	}
+	return v
+}
+
+// newVerifier builds the token verifier from the identity key set on the
+// board (authenticated by the manifest's identity key).
+func (b *Box) newVerifier() *token.Verifier {
+	ks := b.state.IdentityKeys
+	if ks == nil || b.cfg.Audience != "" && ks.Audience != b.cfg.Audience {
+		return nil
+	}
+	keys := map[string]ed25519.PublicKey{}
+	for _, k := range ks.Keys {
+		keys[k.KeyID] = ed25519.PublicKey(k.PublicKey[:])
+	}
+	v, err := token.NewVerifier(token.VerifierConfig{Keys: keys, Issuer: ks.Issuer, Audience: ks.Audience, ElectionID: ks.ElectionID, Now: b.cfg.Now})
+	if err != nil {
+		b.cfg.Logger.Error("identity key set unusable for token verification", "err", err)
+		return nil
+	}
+	return v
+}
+
+// Log returns the election's bulletin board.
+func (b *Box) Log() *bulletin.Log { return b.log }
+
+// AuthorityKey returns the public key of the election authority.
+func (b *Box) AuthorityKey() [32]byte { return b.auth }
+
+// Close refuses new work, waits for casts in flight, and closes the log.
+func (b *Box) Close() error {
+	b.gate.Lock()
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.gate.Unlock()
+	b.cp.stop()
+	b.batcher.stop()
+	return b.log.Close()
+}
+
+// View is a consistent snapshot of what the public API shows.
+type View struct {
+	ElectionID   string
+	Phase        election.Phase
+	Manifest     *ballot.Manifest
+	ManifestRaw  []byte
+	Context      *election.Context
+	Size         uint64
+	Ballots      int
+	Turnout      map[string]int
+	IdentityKeys *record.IdentityKeySet
+}
+
+// View returns a snapshot of the election.
+func (b *Box) View() View {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.state
+	v := View{Phase: s.Phase, Manifest: s.Manifest, Context: s.Context, Size: s.Size, Ballots: len(s.Ballots), Turnout: map[string]int{}, IdentityKeys: s.IdentityKeys}
+	if s.Manifest != nil {
+		v.ElectionID = s.Manifest.ElectionID
+		v.ManifestRaw = s.Manifest.Encode()
+	}
+	for style, ps := range b.turnout {
+		v.Turnout[style] = len(ps)
+	}
+	return v
+}
+
+// VoterEntries is what the board holds under one pseudonym.
+type VoterEntries struct {
+	Credentials []CredentialRef
+	Ballots     []BallotRef
+	InPerson    *uint64
+	// Counted is the position of the ballot the cleansing counts, once the
+	// cleansing is posted.
+	Counted *uint64
+}
+
+// Voter returns the entries under a pseudonym.
+func (b *Box) Voter(p [32]byte) (VoterEntries, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v, ok := b.voters[p]
+	if !ok {
+		return VoterEntries{}, false
+	}
+	out := VoterEntries{Credentials: append([]CredentialRef(nil), v.credentials...), Ballots: append([]BallotRef(nil), v.ballots...), InPerson: v.inPerson}
+	if c := b.state.Cleansing; c != nil {
+		for _, br := range v.ballots {
+			for _, p := range c.Counted {
+				if p == br.Index {
+					i := br.Index
+					out.Counted = &i
+				}
+			}
+		}
+	}
+	return out, true
+}
+
+// WithState runs f with the state under the box's lock; f must not keep
+// references to mutable parts of it.
+func (b *Box) WithState(f func(*election.State)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f(b.state)
+}
+
+// Invalid returns the reason a posted entry is invalid, if it is.
+func (b *Box) Invalid(pos uint64) (string, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.invalid[pos]
+	return r, ok
+}
+
+func (b *Box) check() error {
+	if b.closed {
+		return ErrShutdown
+	}
+	return b.fatal
+}

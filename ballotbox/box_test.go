@@ -1,0 +1,290 @@
+package ballotbox_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"evote/ballot"
+	"evote/ballotbox"
+	"evote/ballotbox/boxtest"
+	"evote/bulletin"
+	"evote/election"
+	"evote/store"
+	"evote/store/sqlite"
+)
+
+func openSQLite(t testing.TB, dir string) store.Store {
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "board.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func newFixture(t testing.TB, o boxtest.Options) *boxtest.Fixture {
+	t.Helper()
+	ctx := context.Background()
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	if o.Store == nil {
+		o.Store = openSQLite(t, o.Dir)
+		t.Cleanup(func() { o.Store.Close() })
+	}
+	f, err := boxtest.New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Registry.Close() })
+	if err := f.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func voter(t testing.TB, f *boxtest.Fixture, pseudonym [32]byte) *boxtest.Voter {
+	t.Helper()
+	v, err := f.NewVoter(context.Background(), pseudonym, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func prepare(t testing.TB, f *boxtest.Fixture, v *boxtest.Voter, i int) ([]byte, *ballot.PreparedBallot) {
+	t.Helper()
+	raw, p, err := f.Prepare(v, f.Selection(i, v.Style))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, p
+}
+
+func wantErr(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("got %v, want %v", err, want)
+	}
+}
+
+func TestCastReceiptAndRetry(t *testing.T) {
+	f := newFixture(t, boxtest.Options{Witnesses: 2})
+	ctx := context.Background()
+	v := voter(t, f, [32]byte{})
+	raw, p := prepare(t, f, v, 1)
+	r, err := f.Box.Cast(ctx, v.Token, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Replayed || r.TrackingCode != p.Ballot.TrackingCode() || r.Pseudonym != v.Pseudonym {
+		t.Fatalf("receipt %+v", r)
+	}
+	// The checkpoint verifies under the log key and both witnesses, and
+	// the inclusion proof places the entry in it.
+	l := f.Box.Log()
+	cp, _, err := bulletin.VerifyCheckpoint(r.Checkpoint, l.Verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := bulletin.ParseNote(r.Checkpoint)
+	if err != nil || len(n.Sigs) != 3 {
+		t.Fatalf("note signatures: %v %d", err, len(n.Sigs))
+	}
+	if err := bulletin.VerifyInclusion(r.Index, cp.Size, bulletin.LeafHash(raw), r.InclusionProof, cp.Root); err != nil {
+		t.Fatal(err)
+	}
+	// An identical retry gets the original receipt.
+	r2, err := f.Box.Cast(ctx, v.Token, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r2.Replayed || r2.Index != r.Index || r2.EntryHash != r.EntryHash {
+		t.Fatalf("retry receipt %+v", r2)
+	}
+	if got := f.Box.View().Ballots; got != 1 {
+		t.Fatalf("%d ballots", got)
+	}
+}
+
+func TestCastRefusals(t *testing.T) {
+	f := newFixture(t, boxtest.Options{})
+	ctx := context.Background()
+	a, b := voter(t, f, [32]byte{}), voter(t, f, [32]byte{})
+	rawA, pA := prepare(t, f, a, 1)
+	if _, err := f.Box.Cast(ctx, a.Token, rawA); err != nil {
+		t.Fatal(err)
+	}
+	// B submits A's ballot payload under B's own device key: the proofs
+	// are bound to A's credential key.
+	copied, err := f.SignBallot(b, pA.Ballot.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Box.Cast(ctx, b.Token, copied)
+	wantErr(t, err, ballotbox.ErrBallotInvalid)
+	// A's entry with B's token: wrong device key.
+	_, err = f.Box.Cast(ctx, b.Token, rawA)
+	wantErr(t, err, ballotbox.ErrWrongDeviceKey)
+	// No or forged token.
+	_, err = f.Box.Cast(ctx, "", rawA)
+	wantErr(t, err, ballotbox.ErrTokenInvalid)
+	_, err = f.Box.Cast(ctx, a.Token+"x", rawA)
+	wantErr(t, err, ballotbox.ErrTokenInvalid)
+	// A re-randomised copy of A's ciphertexts re-signed by B, with B's
+	// credential key in the ballot: proofs fail.
+	rr := *pA.Ballot
+	rr.CredentialKey = b.DeviceKey()
+	forged, _ := f.SignBallot(b, rr.Encode())
+	_, err = f.Box.Cast(ctx, b.Token, forged)
+	wantErr(t, err, ballotbox.ErrBallotInvalid)
+	// Garbage entries.
+	_, err = f.Box.Cast(ctx, a.Token, []byte{1, 2, 3})
+	wantErr(t, err, ballotbox.ErrBadEntry)
+	if got := f.Box.View().Ballots; got != 1 {
+		t.Fatalf("%d ballots after refusals", got)
+	}
+}
+
+func TestRevoteInPersonAndAudit(t *testing.T) {
+	f := newFixture(t, boxtest.Options{})
+	ctx := context.Background()
+	a := voter(t, f, [32]byte{})
+	raw1, _ := prepare(t, f, a, 1)
+	r1, err := f.Box.Cast(ctx, a.Token, raw1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Re-vote from a second device of the same voter.
+	a2 := voter(t, f, a.Pseudonym)
+	raw2, _ := prepare(t, f, a2, 2)
+	r2, err := f.Box.Cast(ctx, a2.Token, raw2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Voter c votes online, then in person: the online ballot is cancelled
+	// and further casts are refused.
+	c := voter(t, f, [32]byte{})
+	rawC, _ := prepare(t, f, c, 3)
+	rc, err := f.Box.Cast(ctx, c.Token, rawC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.MarkInPerson(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	rawC2, _ := prepare(t, f, c, 4)
+	_, err = f.Box.Cast(ctx, c.Token, rawC2)
+	wantErr(t, err, ballotbox.ErrVotedInPerson)
+	// Audit: d prepares a ballot, audits it; the audit is posted without
+	// any link to d, and the audited ciphertexts can never be cast.
+	d := voter(t, f, [32]byte{})
+	rawD, pD := prepare(t, f, d, 5)
+	idx, _, err := f.Box.Audit(ctx, d.Token, pD.Audit().Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := f.Box.Log().Entries(ctx, idx, idx+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ae, _ := bulletin.DecodeEntry(recs[0].Data)
+	if ae.Author != f.Box.AuthorityKey() || ae.Type != bulletin.TypeAuditedBallot {
+		t.Fatalf("audit entry author/type %x %s", ae.Author, ae.Type)
+	}
+	for _, k := range [][32]byte{d.DeviceKey(), d.Pseudonym} {
+		if containsBytes(ae.Payload, k[:]) {
+			t.Fatal("audit entry carries the voter's key or pseudonym")
+		}
+	}
+	_, err = f.Box.Cast(ctx, d.Token, rawD)
+	wantErr(t, err, ballotbox.ErrDuplicateCipher)
+	// Casting outside the voting period.
+	if _, err := f.Box.Act(ctx, ballotbox.ActionClose, "o"); err != nil {
+		t.Fatal(err)
+	}
+	rawD2, _ := prepare(t, f, d, 6)
+	_, err = f.Box.Cast(ctx, d.Token, rawD2)
+	wantErr(t, err, ballotbox.ErrNotOpen)
+	// Out-of-order actions.
+	_, err = f.Box.Act(ctx, ballotbox.ActionOpen, "o")
+	wantErr(t, err, ballotbox.ErrWrongPhase)
+	_, err = f.Box.Act(ctx, ballotbox.ActionStartMixing, "o")
+	wantErr(t, err, ballotbox.ErrWrongPhase)
+	if _, err := f.Box.Act(ctx, ballotbox.ActionCleanse, "o"); err != nil {
+		t.Fatal(err)
+	}
+	var counted, cancelled []uint64
+	f.Box.WithState(func(s *election.State) { counted, cancelled = s.Cleansing.Counted, s.Cleansing.Cancelled })
+	if len(counted) != 1 || counted[0] != r2.Index {
+		t.Fatalf("counted %v, want only the re-vote %d (first was %d)", counted, r2.Index, r1.Index)
+	}
+	if len(cancelled) != 1 || cancelled[0] != rc.Index {
+		t.Fatalf("cancelled %v, want %d", cancelled, rc.Index)
+	}
+}
+
+func containsBytes(hay, needle []byte) bool {
+	for i := 0; i+len(needle) <= len(hay); i++ {
+		if string(hay[i:i+len(needle)]) == string(needle) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestOneBallotPolicy(t *testing.T) {
+	f := newFixture(t, boxtest.Options{Revote: ballot.SingleBallot})
+	ctx := context.Background()
+	a := voter(t, f, [32]byte{})
+	raw, _ := prepare(t, f, a, 1)
+	if _, err := f.Box.Cast(ctx, a.Token, raw); err != nil {
+		t.Fatal(err)
+	}
+	a2 := voter(t, f, a.Pseudonym)
+	raw2, _ := prepare(t, f, a2, 2)
+	_, err := f.Box.Cast(ctx, a2.Token, raw2)
+	wantErr(t, err, ballotbox.ErrOneBallotOnly)
+}
+
+func TestRestartRebuildsState(t *testing.T) {
+	dir := t.TempDir()
+	st := openSQLite(t, dir)
+	defer st.Close()
+	cat := &ballotbox.MemoryCatalog{}
+	f := newFixture(t, boxtest.Options{Dir: dir, Store: st, Catalog: cat})
+	ctx := context.Background()
+	var codes []ballot.TrackingCode
+	var raws [][]byte
+	var voters []*boxtest.Voter
+	for i := range 5 {
+		v := voter(t, f, [32]byte{})
+		raw, p := prepare(t, f, v, i)
+		if _, err := f.Box.Cast(ctx, v.Token, raw); err != nil {
+			t.Fatal(err)
+		}
+		codes, raws, voters = append(codes, p.Ballot.TrackingCode()), append(raws, raw), append(voters, v)
+	}
+	before := f.Box.View()
+	// Drop the registry without closing (as a crash would), then reopen
+	// from the store alone.
+	r2, err := ballotbox.OpenRegistry(ctx, ballotbox.RegistryConfig{Store: st, Catalog: cat, OriginPrefix: "evote.test/board", LogKey: f.Server.LogKey, Authority: f.Server.Authority, Audience: boxtest.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	b2, err := r2.Get(f.ElectionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := b2.View()
+	if after.Size != before.Size || after.Ballots != 5 || after.Phase != election.PhaseOpen {
+		t.Fatalf("rebuilt state: size %d/%d ballots %d phase %s", after.Size, before.Size, after.Ballots, after.Phase)
+	}
+	// The rebuilt box knows the ballots: a retry is recognised, a copy refused.
+	r, err := b2.Cast(ctx, voters[0].Token, raws[0])
+	if err != nil || !r.Replayed || r.TrackingCode != codes[0] {
+		t.Fatalf("retry after restart: %v %+v", err, r)
+	}
+}

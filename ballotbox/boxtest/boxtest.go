@@ -1,0 +1,413 @@
+// Package boxtest drives a ballot box through a whole election the way the
+// real parties would, for tests, benchmarks and the development server:
+// trustees run key generation and post every message as signed entries,
+// officials ask for the qualified set, the context and the transitions,
+// an identity service posts its key set and credentials and issues voting
+// tokens, and voters encrypt and sign ballots. It uses only the ballot
+// box's public API (package ballotbox), so it exercises the same paths as
+// the HTTP handlers. Not for production: its keys live in memory.
+package boxtest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"evote/ballot"
+	"evote/ballotbox"
+	"evote/bulletin"
+	"evote/bulletin/witness"
+	"evote/crypto/sig"
+	"evote/crypto/threshold"
+	"evote/election"
+	"evote/idp/token"
+	"evote/record"
+	"evote/store"
+)
+
+// ServerKeys are the ballot box's own keys.
+type ServerKeys struct {
+	Authority ed25519.PrivateKey
+	LogEd     ed25519.PrivateKey
+	LogMLDSA  *sig.MLDSAPrivateKey // nil: no post-quantum checkpoint signature
+}
+
+// NewServerKeys generates fresh server keys (with ML-DSA if pq).
+func NewServerKeys(pq bool) (*ServerKeys, error) {
+	_, a, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	_, l, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	k := &ServerKeys{Authority: a, LogEd: l}
+	if pq {
+		if k.LogMLDSA, err = sig.GenerateMLDSAKey(); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// LogKey returns the log signing identity for an origin.
+func (k *ServerKeys) LogKey(origin string) (*bulletin.LogKey, error) {
+	s := bulletin.NewEd25519Signer(k.LogEd)
+	lk := &bulletin.LogKey{Origin: origin, Ed25519: s, Ed25519Public: s.Public()}
+	if k.LogMLDSA != nil {
+		lk.MLDSA, lk.MLDSAPublic = bulletin.NewMLDSASigner(k.LogMLDSA), k.LogMLDSA.PublicKey()
+	}
+	return lk, nil
+}
+
+// LocalWitnesses returns a Witnesses function for a RegistryConfig that
+// runs n in-process witnesses per log, keeping their state under dir.
+func LocalWitnesses(dir string, n int) func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
+	return func(v bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
+		var out []ballotbox.Cosigner
+		for i := range n {
+			_, sk, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return nil, 0, err
+			}
+			s := bulletin.NewEd25519Signer(sk)
+			name := fmt.Sprintf("witness-%d.evote.test", i+1)
+			w, err := witness.New(witness.Config{Name: name, Key: s, Public: s.Public(), Logs: []bulletin.LogVerifier{v},
+				StatePath: filepath.Join(dir, witnessFile(v.Origin, i+1))})
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, &ballotbox.LocalWitness{W: w})
+		}
+		return out, n, nil
+	}
+}
+
+func witnessFile(origin string, i int) string {
+	id := bulletin.LogIDFor(origin)
+	return fmt.Sprintf("witness-%x-%d.json", id[:8], i)
+}
+
+// Fixture is an election hosted by a Registry, with every party's keys.
+type Fixture struct {
+	Registry   *ballotbox.Registry
+	Box        *ballotbox.Box
+	ElectionID string
+	Server     *ServerKeys
+	Identity   ed25519.PrivateKey // the identity service's board key (manifest identity key)
+	TokenKey   ed25519.PrivateKey // its token signing key
+	Issuer     *token.Issuer
+	Trustees   []ed25519.PrivateKey
+	HPKE       []*threshold.HPKEPrivateKey
+	Threshold  []*threshold.Trustee
+	Station    ed25519.PrivateKey
+	Official   ed25519.PrivateKey
+	Now        func() time.Time
+}
+
+// Options shape a fixture.
+type Options struct {
+	ElectionID string
+	Trustees   int // default 3
+	Threshold  int // default 2
+	Revote     ballot.RevotePolicy
+	Witnesses  int // in-process witnesses (default 0)
+	Dir        string
+	Store      store.Store
+	Catalog    ballotbox.Catalog
+	PQ         bool // ML-DSA checkpoint signatures
+	Now        func() time.Time
+}
+
+// Audience and Issuer of the fixture's tokens.
+const (
+	Audience = "evote-ballot-box"
+	IssuerID = "https://idp.evote.test"
+)
+
+func key() ed25519.PrivateKey {
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func pub(k ed25519.PrivateKey) [32]byte { return [32]byte(k.Public().(ed25519.PublicKey)) }
+
+// New opens a registry over o.Store and creates an election in it, ready
+// to be set up (Setup) and opened.
+func New(ctx context.Context, o Options) (*Fixture, error) {
+	if o.ElectionID == "" {
+		o.ElectionID = "test-election"
+	}
+	if o.Trustees == 0 {
+		o.Trustees, o.Threshold = 3, 2
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Catalog == nil {
+		o.Catalog = &ballotbox.MemoryCatalog{}
+	}
+	sk, err := NewServerKeys(o.PQ)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fixture{ElectionID: o.ElectionID, Server: sk, Identity: key(), TokenKey: key(), Station: key(), Official: key(), Now: o.Now}
+	cfg := ballotbox.RegistryConfig{Store: o.Store, Catalog: o.Catalog, OriginPrefix: "evote.test/board", LogKey: sk.LogKey, Authority: sk.Authority, Audience: Audience, Now: o.Now}
+	if o.Witnesses > 0 {
+		cfg.Witnesses = LocalWitnesses(o.Dir, o.Witnesses)
+	}
+	if f.Registry, err = ballotbox.OpenRegistry(ctx, cfg); err != nil {
+		return nil, err
+	}
+	var trustees []ballot.Trustee
+	for i := range o.Trustees {
+		tk := key()
+		hk, err := threshold.GenerateHPKEKey(nil)
+		if err != nil {
+			return nil, err
+		}
+		f.Trustees, f.HPKE = append(f.Trustees, tk), append(f.HPKE, hk)
+		hp := hk.Public()
+		trustees = append(trustees, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: pub(tk), HPKEKey: hp[:]})
+	}
+	m := ballot.SampleManifest(o.ElectionID, trustees, uint32(o.Threshold), pub(f.Identity))
+	if o.Revote != 0 {
+		m.Revote = o.Revote
+	}
+	if f.Box, err = f.Registry.Create(ctx, m.Encode()); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *Fixture) trusteeEntry(i int, msg []byte) ([]byte, error) {
+	typ, ok := election.KeygenEntryType(msg)
+	if !ok {
+		return nil, errors.New("boxtest: unknown key-generation message")
+	}
+	e, err := bulletin.NewEntry(f.Box.Log().ID(), typ, pub(f.Trustees[i-1]), bulletin.NewEd25519Signer(f.Trustees[i-1]), msg)
+	if err != nil {
+		return nil, err
+	}
+	return e.Encode(), nil
+}
+
+// PostTrustee posts trustee i's (1-based) message.
+func (f *Fixture) PostTrustee(ctx context.Context, i int, msg []byte) error {
+	raw, err := f.trusteeEntry(i, msg)
+	if err != nil {
+		return err
+	}
+	_, err = f.Box.PostTrustee(ctx, raw)
+	return err
+}
+
+// Keygen runs distributed key generation through the box: every trustee
+// message is posted as a signed entry, the qualified set and the context
+// by officials' actions.
+func (f *Fixture) Keygen(ctx context.Context) error {
+	var (
+		tr   *threshold.Transcript
+		base [32]byte
+		p    threshold.Params
+	)
+	f.Box.WithState(func(s *election.State) {
+		base, _ = s.Manifest.BaseHash()
+		p = threshold.Params{N: len(s.Manifest.Trustees), T: int(s.Manifest.Threshold)}
+	})
+	transcript := func() *threshold.Transcript {
+		f.Box.WithState(func(s *election.State) { tr = s.Keygen() })
+		return tr
+	}
+	peers := make([]threshold.HPKEPublicKey, p.N)
+	for i, k := range f.HPKE {
+		peers[i] = k.Public()
+	}
+	f.Threshold = nil
+	for i := range p.N {
+		t, err := threshold.NewTrustee(p, base, i+1, f.HPKE[i], peers, nil)
+		if err != nil {
+			return err
+		}
+		f.Threshold = append(f.Threshold, t)
+	}
+	for _, t := range f.Threshold {
+		c, s, err := t.Deal()
+		if err != nil {
+			return err
+		}
+		if err := f.PostTrustee(ctx, t.Index(), c.Bytes()); err != nil {
+			return err
+		}
+		if err := f.PostTrustee(ctx, t.Index(), s.Bytes()); err != nil {
+			return err
+		}
+	}
+	for _, t := range f.Threshold {
+		cs, err := t.Complain(transcript())
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := f.PostTrustee(ctx, t.Index(), c.Bytes()); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range f.Threshold {
+		for _, a := range t.Answer(transcript()) {
+			if err := f.PostTrustee(ctx, t.Index(), a.Bytes()); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionQualified, "official-1"); err != nil {
+		return err
+	}
+	for _, t := range f.Threshold {
+		x, err := t.Extract(transcript())
+		if err != nil {
+			return err
+		}
+		if err := f.PostTrustee(ctx, t.Index(), x.Bytes()); err != nil {
+			return err
+		}
+	}
+	_, err := f.Box.Act(ctx, ballotbox.ActionContext, "official-1")
+	return err
+}
+
+// PostIdentity signs payload with the identity service's board key and
+// posts it.
+func (f *Fixture) PostIdentity(ctx context.Context, t bulletin.Type, payload []byte) (*ballotbox.Posted, error) {
+	e, err := bulletin.NewEntry(f.Box.Log().ID(), t, pub(f.Identity), bulletin.NewEd25519Signer(f.Identity), payload)
+	if err != nil {
+		return nil, err
+	}
+	return f.Box.PostIdentity(ctx, e.Encode())
+}
+
+// Setup runs key generation, posts the identity key set and opens voting.
+func (f *Fixture) Setup(ctx context.Context) error {
+	if err := f.Keygen(ctx); err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	v := f.Box.View()
+	iss, err := token.NewIssuer(token.IssuerConfig{Issuer: IssuerID, Audience: Audience, TTL: 15 * time.Minute, Now: f.Now}, f.TokenKey)
+	if err != nil {
+		return err
+	}
+	f.Issuer = iss
+	ks := &record.IdentityKeySet{ElectionID: f.ElectionID, ContextHash: v.Context.ExtendedHash, Issuer: IssuerID, Audience: Audience,
+		Keys: []record.IdentityKey{{KeyID: token.KeyID(f.TokenKey.Public().(ed25519.PublicKey)), PublicKey: pub(f.TokenKey), ValidFrom: uint64(f.Now().Unix())}}}
+	if _, err := f.PostIdentity(ctx, bulletin.TypeIdentityKeySet, ks.Encode()); err != nil {
+		return fmt.Errorf("identity key set: %w", err)
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionOpen, "official-1"); err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	return nil
+}
+
+// Voter is a voter with one device key and its token.
+type Voter struct {
+	Pseudonym [32]byte
+	Style     string
+	Device    ed25519.PrivateKey
+	Token     string
+}
+
+// DeviceKey returns the voter's device public key.
+func (v *Voter) DeviceKey() [32]byte { return pub(v.Device) }
+
+// NewVoter issues a credential (posted to the board) and a token for a new
+// device of the voter with that pseudonym (random if zero).
+func (f *Fixture) NewVoter(ctx context.Context, pseudonym [32]byte, style string) (*Voter, error) {
+	if pseudonym == ([32]byte{}) {
+		io.ReadFull(rand.Reader, pseudonym[:])
+	}
+	v := &Voter{Pseudonym: pseudonym, Style: style, Device: key()}
+	if style == "" {
+		f.Box.WithState(func(s *election.State) { v.Style = s.Manifest.BallotStyles[0].ID })
+	}
+	ctxHash := f.Box.View().Context.ExtendedHash
+	tok, claims, err := f.Issuer.Issue(token.Grant{ElectionID: f.ElectionID, ContextHash: ctxHash, Pseudonym: pseudonym, BallotStyle: v.Style, DeviceKey: v.Device.Public().(ed25519.PublicKey)})
+	if err != nil {
+		return nil, err
+	}
+	v.Token = tok
+	var tid [16]byte
+	io.ReadFull(rand.Reader, tid[:])
+	c := &record.CredentialIssued{ElectionID: f.ElectionID, ContextHash: ctxHash, Pseudonym: pseudonym, BallotStyle: v.Style,
+		DeviceKey: pub(v.Device), TokenID: tid, KeyID: claims.KeyID,
+		IssuedAt: uint64(claims.IssuedAt.Unix()), NotBefore: uint64(claims.NotBefore.Unix()), ExpiresAt: uint64(claims.ExpiresAt.Unix())}
+	if _, err := f.PostIdentity(ctx, bulletin.TypeCredentialIssued, c.Encode()); err != nil {
+		return nil, fmt.Errorf("credential: %w", err)
+	}
+	return v, nil
+}
+
+// Prepare encrypts sel for the voter and returns the signed ballot entry
+// (canonical bytes) and the prepared ballot with its opening.
+func (f *Fixture) Prepare(v *Voter, sel ballot.Selection) ([]byte, *ballot.PreparedBallot, error) {
+	var el *ballot.Election
+	f.Box.WithState(func(s *election.State) { el = s.Election() })
+	p, err := el.Encrypt(v.Style, pub(v.Device), sel, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := f.SignBallot(v, p.Ballot.Encode())
+	return raw, p, err
+}
+
+// SignBallot signs a ballot payload with the voter's device key.
+func (f *Fixture) SignBallot(v *Voter, payload []byte) ([]byte, error) {
+	e, err := bulletin.NewEntry(f.Box.Log().ID(), bulletin.TypeBallot, pub(v.Device), bulletin.NewEd25519Signer(v.Device), payload)
+	if err != nil {
+		return nil, err
+	}
+	return e.Encode(), nil
+}
+
+// MarkInPerson posts an in-person mark for the voter.
+func (f *Fixture) MarkInPerson(ctx context.Context, v *Voter) error {
+	m := &record.InPersonMark{ElectionID: f.ElectionID, ContextHash: f.Box.View().Context.ExtendedHash, Pseudonym: v.Pseudonym, BallotStyle: v.Style,
+		StationID: "station-1", StationKey: pub(f.Station), OfficialID: "official-7", OfficialKey: pub(f.Official), MarkedAt: uint64(f.Now().Unix())}
+	m.Sign(f.Station, f.Official)
+	_, err := f.PostIdentity(ctx, bulletin.TypeInPersonMark, m.Encode())
+	return err
+}
+
+// Selection returns a valid selection for the style, varied by i.
+func (f *Fixture) Selection(i int, style string) ballot.Selection {
+	sel := ballot.Selection{}
+	f.Box.WithState(func(s *election.State) {
+		st, _ := s.Manifest.Style(style)
+		for ci, id := range st.Contests {
+			c, _ := s.Manifest.Contest(id)
+			if c.Kind == ballot.SingleChoice {
+				if k := (i*7 + ci) % (len(c.Candidates) + 1); k > 0 {
+					sel[id] = []int{k - 1}
+				}
+				continue
+			}
+			var chosen []int
+			for j := range c.Candidates {
+				if (i+j)%3 == 0 && uint32(len(chosen)) < c.MaxSelections {
+					chosen = append(chosen, j)
+				}
+			}
+			sel[id] = chosen
+		}
+	})
+	return sel
+}

@@ -1,0 +1,357 @@
+package ballotbox
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/election"
+	"evote/idp/token"
+)
+
+// Receipt is what a voter keeps after casting (spec/10-api.md §10.2): the
+// ballot's place on the board and a checkpoint, cosigned by the witnesses,
+// whose tree includes it.
+type Receipt struct {
+	TrackingCode   ballot.TrackingCode
+	Pseudonym      [32]byte
+	Index          uint64
+	EntryHash      [32]byte
+	Checkpoint     []byte // signed note with witness cosignatures
+	CheckpointSize uint64
+	InclusionProof [][32]byte
+	// Replayed is true when the same entry was already on the board: the
+	// original receipt is returned (an idempotent retry).
+	Replayed bool
+}
+
+// appendTimeout bounds one append; it is not tied to the request, because
+// an entry that reaches the log must also reach the State.
+const appendTimeout = time.Minute
+
+// Cast checks a ballot entry against the voter's bearer token and the
+// election rules, appends it, and returns the receipt (see the package
+// comment for the steps).
+func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Receipt, error) {
+	e, err := bulletin.DecodeEntry(entryBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadEntry, err)
+	}
+	if e.Type != bulletin.TypeBallot {
+		return nil, fmt.Errorf("%w: entry type %s is not ballot", ErrBadEntry, e.Type)
+	}
+	if e.Log != b.log.ID() {
+		return nil, fmt.Errorf("%w: %w", ErrBadEntry, bulletin.ErrWrongLog)
+	}
+	b.mu.Lock()
+	el, ver, err := b.el, b.verifier, b.check()
+	b.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if el == nil || ver == nil {
+		return nil, ErrNotOpen
+	}
+	claims, err := verifyToken(ver, bearer, el.ExtendedHash)
+	if err != nil {
+		return nil, err
+	}
+	if !ed25519.PublicKey(e.Author[:]).Equal(claims.DeviceKey) {
+		return nil, ErrWrongDeviceKey
+	}
+	// A retry of a ballot already on the board gets its original receipt.
+	h := e.Hash()
+	if i, ok := b.log.IndexOf(h); ok {
+		return b.receipt(ctx, i, h, claims.Pseudonym, ballot.TrackingCodeOf(e.Payload), true)
+	}
+	bal, err := ballot.DecodeBallot(e.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
+	}
+	if bal.CredentialKey != e.Author {
+		return nil, fmt.Errorf("%w: the ballot's credential key is not the entry's author", ErrBallotInvalid)
+	}
+	if bal.ElectionID != el.Manifest.ElectionID {
+		return nil, fmt.Errorf("%w: ballot for election %q", ErrBallotInvalid, bal.ElectionID)
+	}
+	if err := b.batcher.verify(el, bal); err != nil {
+		if errors.Is(err, ErrShutdown) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
+	}
+	cb := &election.CheckedBallot{Ballot: bal, Code: ballot.TrackingCodeOf(e.Payload)}
+
+	b.gate.RLock()
+	defer b.gate.RUnlock()
+	b.mu.Lock()
+	pseudonym, keys, err := b.reserveLocked(cb, claims)
+	b.mu.Unlock()
+	if err != nil {
+		// A concurrent identical cast may have won: answer as a retry.
+		if i, ok := b.log.IndexOf(h); ok && errors.Is(err, ErrCastInProgress) {
+			return b.receipt(ctx, i, h, claims.Pseudonym, cb.Code, true)
+		}
+		return nil, err
+	}
+	idx, err := b.appendOrdered(pendingApply{entry: e, cb: cb, pseudonym: pseudonym}, func() { b.releaseLocked(cb, pseudonym, keys, false) })
+	if err != nil {
+		return nil, err
+	}
+	return b.receipt(ctx, idx, h, pseudonym, cb.Code, false)
+}
+
+// verifyToken checks the bearer token and its binding to the election's
+// context.
+func verifyToken(v *token.Verifier, bearer string, ctxHash [32]byte) (*token.Claims, error) {
+	if bearer == "" {
+		return nil, fmt.Errorf("%w: no bearer token", ErrTokenInvalid)
+	}
+	c, err := v.Verify(bearer)
+	if errors.Is(err, token.ErrExpired) {
+		return nil, fmt.Errorf("%w: %w", ErrTokenExpired, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTokenInvalid, err)
+	}
+	if c.ContextHash != ctxHash {
+		return nil, fmt.Errorf("%w: token bound to another election context", ErrTokenInvalid)
+	}
+	return c, nil
+}
+
+// reserveLocked makes the stateful checks of spec §9.5 (rules 2, 3, 5, 6)
+// against the applied state and every cast in flight, then reserves the
+// ballot's tracking code, ciphertexts and pseudonym. b.mu is held.
+func (b *Box) reserveLocked(cb *election.CheckedBallot, claims *token.Claims) ([32]byte, [][32]byte, error) {
+	if err := b.check(); err != nil {
+		return [32]byte{}, nil, err
+	}
+	s := b.state
+	if s.Phase != election.PhaseOpen {
+		return [32]byte{}, nil, fmt.Errorf("%w: phase %s", ErrNotOpen, s.Phase)
+	}
+	cred, ok := s.Credential(cb.Ballot.CredentialKey)
+	if !ok {
+		return [32]byte{}, nil, ErrNoCredential
+	}
+	if cred.Pseudonym != claims.Pseudonym || cred.BallotStyle != claims.BallotStyle {
+		return [32]byte{}, nil, fmt.Errorf("%w: token and credential name different voters or styles", ErrTokenInvalid)
+	}
+	if cred.BallotStyle != cb.Ballot.Style {
+		return [32]byte{}, nil, fmt.Errorf("%w: ballot style %s, the credential is for %s", ErrBallotInvalid, cb.Ballot.Style, cred.BallotStyle)
+	}
+	if s.VotedInPerson(cred.Pseudonym) {
+		return [32]byte{}, nil, ErrVotedInPerson
+	}
+	if p, dup := b.codes[cb.Code]; dup {
+		if p == reservedPos {
+			return [32]byte{}, nil, ErrCastInProgress
+		}
+		return [32]byte{}, nil, fmt.Errorf("%w: at entry %d", ErrDuplicateBallot, p)
+	}
+	var keys [][32]byte
+	for _, ct := range cb.Ballot.Ciphertexts() {
+		k := sha256.Sum256(ct.Bytes())
+		if p, dup := b.ciphertexts[k]; dup {
+			if p == reservedPos {
+				return [32]byte{}, nil, ErrCastInProgress
+			}
+			return [32]byte{}, nil, fmt.Errorf("%w: entry %d", ErrDuplicateCipher, p)
+		}
+		keys = append(keys, k)
+	}
+	if s.Manifest.Revote == ballot.SingleBallot {
+		if len(s.BallotsOf(cred.Pseudonym)) > 0 {
+			return [32]byte{}, nil, ErrOneBallotOnly
+		}
+		if b.inFlight[cred.Pseudonym] > 0 {
+			return [32]byte{}, nil, ErrCastInProgress
+		}
+	}
+	// The authoritative check, the same the verifier makes.
+	if _, err := s.CheckCast(cb); err != nil {
+		return [32]byte{}, nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
+	}
+	b.codes[cb.Code] = reservedPos
+	for _, k := range keys {
+		b.ciphertexts[k] = reservedPos
+	}
+	b.inFlight[cred.Pseudonym]++
+	return cred.Pseudonym, keys, nil
+}
+
+// releaseLocked drops a reservation: on failure the code and ciphertexts
+// become free again; on success index() has already recorded them.
+func (b *Box) releaseLocked(cb *election.CheckedBallot, pseudonym [32]byte, keys [][32]byte, applied bool) {
+	if !applied {
+		if cb != nil && b.codes[cb.Code] == reservedPos {
+			delete(b.codes, cb.Code)
+		}
+		for _, k := range keys {
+			if b.ciphertexts[k] == reservedPos {
+				delete(b.ciphertexts, k)
+			}
+		}
+	}
+	if cb != nil {
+		if b.inFlight[pseudonym]--; b.inFlight[pseudonym] <= 0 {
+			delete(b.inFlight, pseudonym)
+		}
+	}
+}
+
+// appendOrdered appends a reserved entry, then applies it (and any
+// entries before it that are waiting) in index order. fail releases the
+// reservation if the append is refused; the caller holds b.gate shared.
+func (b *Box) appendOrdered(pa pendingApply, fail func()) (uint64, error) {
+	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	idx, err := b.log.Append(actx, pa.entry)
+	cancel()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		fail()
+		if errors.Is(err, context.DeadlineExceeded) {
+			// The entry may still become durable; the state can no longer
+			// be trusted to follow the log.
+			b.fatal = fmt.Errorf("%w: append timed out", ErrInconsistentBox)
+		}
+		return 0, err
+	}
+	i := idx[0]
+	b.pending[i] = pa
+	for {
+		p, ok := b.pending[b.state.Size]
+		if !ok {
+			break
+		}
+		pos := b.state.Size
+		delete(b.pending, pos)
+		if err := b.applyLocked(p.entry, p.cb); err != nil {
+			// The log holds an entry the rules refuse: a bug in the
+			// reservations. Stop accepting anything.
+			b.fatal = fmt.Errorf("%w: entry %d: %w", ErrInconsistentBox, pos, err)
+			b.cfg.Logger.Error("ballot box halted", "err", b.fatal)
+			b.applied.Broadcast()
+		}
+		if p.cb != nil {
+			b.inFlightDone(p.pseudonym)
+		}
+	}
+	for b.state.Size <= i && b.fatal == nil {
+		b.applied.Wait()
+	}
+	if b.fatal != nil && b.state.Size <= i {
+		return 0, b.fatal
+	}
+	return i, nil
+}
+
+func (b *Box) inFlightDone(p [32]byte) {
+	if b.inFlight[p]--; b.inFlight[p] <= 0 {
+		delete(b.inFlight, p)
+	}
+}
+
+// receipt builds the receipt of the ballot at index i, waiting for a
+// cosigned checkpoint that covers it.
+func (b *Box) receipt(ctx context.Context, i uint64, h [32]byte, pseudonym [32]byte, code ballot.TrackingCode, replayed bool) (*Receipt, error) {
+	cp, err := b.cp.covering(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := b.log.InclusionProof(i, cp.size)
+	if err != nil {
+		return nil, err
+	}
+	return &Receipt{TrackingCode: code, Pseudonym: pseudonym, Index: i, EntryHash: h, Checkpoint: cp.note, CheckpointSize: cp.size, InclusionProof: proof, Replayed: replayed}, nil
+}
+
+// Audit checks a Benaloh audit opening (spec §9.4) sent with a valid voting
+// token and posts it unlinked, signed by the authority: the entry carries
+// no token, pseudonym or device key. Its ciphertexts can never be cast.
+func (b *Box) Audit(ctx context.Context, bearer string, audited []byte) (uint64, [32]byte, error) {
+	a, err := ballot.DecodeAuditedBallot(audited)
+	if err != nil {
+		return 0, [32]byte{}, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
+	}
+	b.mu.Lock()
+	el, ver, err := b.el, b.verifier, b.check()
+	b.mu.Unlock()
+	if err != nil {
+		return 0, [32]byte{}, err
+	}
+	if el == nil || ver == nil {
+		return 0, [32]byte{}, ErrNotOpen
+	}
+	if _, err := verifyToken(ver, bearer, el.ExtendedHash); err != nil {
+		return 0, [32]byte{}, err
+	}
+	if a.ElectionID != el.Manifest.ElectionID {
+		return 0, [32]byte{}, fmt.Errorf("%w: audit for election %q", ErrAuditInvalid, a.ElectionID)
+	}
+	if err := a.Verify(el.Manifest, el.PublicKey); err != nil {
+		return 0, [32]byte{}, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
+	}
+	e, err := bulletin.NewEntry(b.log.ID(), bulletin.TypeAuditedBallot, b.auth, bulletin.NewEd25519Signer(b.cfg.Authority), a.Encode())
+	if err != nil {
+		return 0, [32]byte{}, err
+	}
+	b.gate.RLock()
+	defer b.gate.RUnlock()
+	b.mu.Lock()
+	keys, err := b.reserveAuditLocked(a)
+	b.mu.Unlock()
+	if err != nil {
+		return 0, [32]byte{}, err
+	}
+	idx, err := b.appendOrdered(pendingApply{entry: e}, func() { b.releaseLocked(nil, [32]byte{}, keys, false) })
+	if err != nil {
+		return 0, [32]byte{}, err
+	}
+	return idx, e.Hash(), nil
+}
+
+func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot) ([][32]byte, error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	if b.state.Phase != election.PhaseOpen {
+		return nil, ErrNotOpen
+	}
+	var keys [][32]byte
+	seen := map[[32]byte]bool{}
+	for _, c := range a.Contests {
+		for _, ct := range c.Ciphertexts {
+			k := sha256.Sum256(ct.Bytes())
+			if p, dup := b.ciphertexts[k]; dup || seen[k] {
+				if p == reservedPos {
+					return nil, ErrCastInProgress
+				}
+				return nil, fmt.Errorf("%w: entry %d", ErrDuplicateCipher, p)
+			}
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		b.ciphertexts[k] = reservedPos
+	}
+	return keys, nil
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer" header.
+func BearerToken(header string) string {
+	const p = "Bearer "
+	if len(header) > len(p) && strings.EqualFold(header[:len(p)], p) {
+		return strings.TrimSpace(header[len(p):])
+	}
+	return ""
+}

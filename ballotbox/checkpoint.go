@@ -1,0 +1,207 @@
+package ballotbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"evote/bulletin"
+	"evote/bulletin/witness"
+)
+
+// A Cosigner obtains one witness's cosignature on a checkpoint of the log
+// (spec/07-bulletin.md §7.6), proving consistency with what the witness
+// cosigned before.
+type Cosigner interface {
+	Cosign(ctx context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error)
+}
+
+// RemoteWitness is a witness reached over HTTP (tlog-witness).
+type RemoteWitness struct{ Client *witness.Client }
+
+// Cosign implements Cosigner.
+func (r RemoteWitness) Cosign(ctx context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
+	return r.Client.Submit(ctx, l, cp)
+}
+
+// LocalWitness is a witness running in the same process (the demo and
+// tests); it is called exactly as a remote one would be, with a
+// consistency proof from the size it last cosigned.
+type LocalWitness struct {
+	W  *witness.Witness
+	mu sync.Mutex
+}
+
+// Cosign implements Cosigner.
+func (lw *LocalWitness) Cosign(_ context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	old, _, _ := lw.W.Latest(cp.Origin)
+	var proof [][32]byte
+	if old > 0 && old < cp.Size {
+		var err error
+		if proof, err = l.ConsistencyProof(old, cp.Size); err != nil {
+			return bulletin.NoteSignature{}, err
+		}
+	}
+	sigs, err := lw.W.AddCheckpoint(old, proof, cp.Note)
+	if err != nil {
+		return bulletin.NoteSignature{}, err
+	}
+	return sigs[0], nil
+}
+
+// cosigned is a checkpoint carrying the witnesses' cosignatures.
+type cosigned struct {
+	size uint64
+	note []byte
+}
+
+// checkpointer makes checkpoints for receipts on demand, one at a time:
+// every cast waiting when a round starts is served by that round's
+// checkpoint, so the cost of signing and cosigning is shared by all the
+// ballots appended meanwhile.
+type checkpointer struct {
+	b      *Box
+	mu     sync.Mutex
+	latest *cosigned
+	round  chan struct{} // closed when the running or next round ends
+	err    error         // the last round's failure
+	kick   chan struct{}
+	quit   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+func newCheckpointer(b *Box) *checkpointer {
+	c := &checkpointer{b: b, round: make(chan struct{}), kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+func (c *checkpointer) stop() {
+	c.once.Do(func() { close(c.quit) })
+	<-c.done
+}
+
+// covering returns a cosigned checkpoint whose tree contains entry i.
+func (c *checkpointer) covering(ctx context.Context, i uint64) (*cosigned, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		c.mu.Lock()
+		if c.latest != nil && c.latest.size > i {
+			cp := c.latest
+			c.mu.Unlock()
+			return cp, nil
+		}
+		round := c.round
+		c.mu.Unlock()
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+		select {
+		case <-round:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.quit:
+			return nil, ErrShutdown
+		}
+		c.mu.Lock()
+		if c.latest != nil && c.latest.size > i {
+			cp := c.latest
+			c.mu.Unlock()
+			return cp, nil
+		}
+		err := c.err
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("%w: no checkpoint covers entry %d", ErrWitness, i)
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.kick:
+		case <-c.quit:
+			return
+		}
+		cp, err := c.make()
+		c.mu.Lock()
+		if err == nil {
+			c.latest = cp
+		}
+		c.err = err
+		close(c.round)
+		c.round = make(chan struct{})
+		c.mu.Unlock()
+	}
+}
+
+// make signs a checkpoint of the log's current size and collects the
+// witnesses' cosignatures.
+func (c *checkpointer) make() (*cosigned, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l := c.b.log
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ballotbox: checkpoint: %w", err)
+	}
+	ws := c.b.cfg.Witnesses
+	if len(ws) == 0 {
+		return &cosigned{size: cp.Size, note: cp.Note}, nil
+	}
+	type res struct {
+		s   bulletin.NoteSignature
+		err error
+	}
+	out := make([]res, len(ws))
+	var wg sync.WaitGroup
+	for k, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := w.Cosign(ctx, l, cp)
+			out[k] = res{s, err}
+		}()
+	}
+	wg.Wait()
+	var sigs []bulletin.NoteSignature
+	var errs []error
+	for _, r := range out {
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		sigs = append(sigs, r.s)
+	}
+	if len(sigs) < c.b.cfg.Quorum {
+		c.b.cfg.Logger.Error("witnesses did not cosign", "err", errors.Join(errs...))
+		return nil, fmt.Errorf("%w: %d of %d cosigned: %w", ErrWitness, len(sigs), len(ws), errors.Join(errs...))
+	}
+	note, err := bulletin.AddSignatures(cp.Note, sigs...)
+	if err != nil {
+		return nil, err
+	}
+	return &cosigned{size: cp.Size, note: note}, nil
+}
+
+// Checkpoint returns a cosigned checkpoint covering the whole log as it is
+// now (for officials and tests).
+func (b *Box) Checkpoint(ctx context.Context) ([]byte, uint64, error) {
+	size := b.log.Size()
+	if size == 0 {
+		return nil, 0, ErrNotReady
+	}
+	cp, err := b.cp.covering(ctx, size-1)
+	if err != nil {
+		return nil, 0, err
+	}
+	return cp.note, cp.size, nil
+}

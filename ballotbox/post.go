@@ -1,0 +1,297 @@
+package ballotbox
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"evote/bulletin"
+	"evote/crypto/threshold"
+	"evote/election"
+)
+
+// Posted is the answer to an entry posted through the box.
+type Posted struct {
+	Index     uint64
+	EntryHash [32]byte
+	// Valid is false for a trustee's mix or decryption share whose proof
+	// failed: it is on the board, its trustee named, and the tally ignores
+	// it. Reason says why.
+	Valid  bool
+	Reason string
+	// Replayed is true when the identical entry was already on the board.
+	Replayed bool
+}
+
+// Trustee entry types (spec/10-api.md §10.3).
+var trusteeTypes = []bulletin.Type{
+	bulletin.TypeKeygenCommitment, bulletin.TypeKeygenEncryptedShare, bulletin.TypeKeygenComplaint,
+	bulletin.TypeKeygenComplaintAnswer, bulletin.TypeKeygenExtraction,
+	bulletin.TypeMixOutput, bulletin.TypeDecryptionShare,
+}
+
+// Identity-service entry types (spec/08-identity.md).
+var identityTypes = []bulletin.Type{
+	bulletin.TypeIdentityKeySet, bulletin.TypeVoterListChange,
+	bulletin.TypeCredentialIssued, bulletin.TypeInPersonMark,
+}
+
+// PostTrustee posts an entry signed by a trustee of the manifest: a
+// key-generation message, a mix or a decryption share. The election rules
+// check that the author is the trustee the message names and the phase.
+func (b *Box) PostTrustee(ctx context.Context, entry []byte) (*Posted, error) {
+	return b.postSigned(ctx, entry, func(s *election.State, e *bulletin.Entry) error {
+		if !slices.Contains(trusteeTypes, e.Type) {
+			return fmt.Errorf("%w: entry type %s is not a trustee's", ErrBadEntry, e.Type)
+		}
+		if s.Manifest == nil {
+			return ErrNotReady
+		}
+		for _, t := range s.Manifest.Trustees {
+			if t.SignKey == e.Author {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: the author is not a trustee of the manifest", ErrWrongAuthor)
+	})
+}
+
+// PostIdentity posts an entry signed by the identity service named in the
+// manifest: its key set, voter-list changes, issued credentials and
+// in-person marks.
+func (b *Box) PostIdentity(ctx context.Context, entry []byte) (*Posted, error) {
+	return b.postSigned(ctx, entry, func(s *election.State, e *bulletin.Entry) error {
+		if !slices.Contains(identityTypes, e.Type) {
+			return fmt.Errorf("%w: entry type %s is not the identity service's", ErrBadEntry, e.Type)
+		}
+		if s.Manifest == nil {
+			return ErrNotReady
+		}
+		if e.Author != s.Manifest.IdentityKey {
+			return fmt.Errorf("%w: the author is not the manifest's identity service", ErrWrongAuthor)
+		}
+		return nil
+	})
+}
+
+func (b *Box) postSigned(ctx context.Context, raw []byte, allowed func(*election.State, *bulletin.Entry) error) (*Posted, error) {
+	e, err := bulletin.DecodeEntry(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadEntry, err)
+	}
+	if e.Log != b.log.ID() {
+		return nil, fmt.Errorf("%w: %w", ErrBadEntry, bulletin.ErrWrongLog)
+	}
+	if err := e.Verify(); err != nil {
+		return nil, err
+	}
+	return b.post(ctx, e, allowed)
+}
+
+// post applies e to the state and appends it, with no cast in flight.
+// The state is checked first, so a refused entry never reaches the log; if
+// the append itself fails, the state is rebuilt from the log.
+func (b *Box) post(ctx context.Context, e *bulletin.Entry, allowed func(*election.State, *bulletin.Entry) error) (*Posted, error) {
+	b.gate.Lock()
+	defer b.gate.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	h := e.Hash()
+	if i, ok := b.log.IndexOf(h); ok {
+		r, bad := b.invalid[i]
+		return &Posted{Index: i, EntryHash: h, Valid: !bad, Reason: r, Replayed: true}, nil
+	}
+	if allowed != nil {
+		if err := allowed(b.state, e); err != nil {
+			return nil, err
+		}
+	}
+	pos := b.state.Size
+	if pos != b.log.Size() {
+		b.fatal = fmt.Errorf("%w: state at %d, log at %d", ErrInconsistentBox, pos, b.log.Size())
+		return nil, b.fatal
+	}
+	if err := b.applyLocked(e, nil); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
+	}
+	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	idx, err := b.log.Append(actx, e)
+	cancel()
+	if err != nil || idx[0] != pos {
+		if rerr := b.rebuildLocked(ctx); rerr != nil {
+			b.fatal = fmt.Errorf("%w: rebuild after a failed append: %w", ErrInconsistentBox, rerr)
+		}
+		if err == nil {
+			err = fmt.Errorf("%w: appended at %d, applied at %d", ErrInconsistentBox, idx[0], pos)
+		}
+		return nil, err
+	}
+	r, bad := b.invalid[pos]
+	return &Posted{Index: pos, EntryHash: h, Valid: !bad, Reason: r}, nil
+}
+
+// rebuildLocked replays the log into a fresh state and fresh indices.
+func (b *Box) rebuildLocked(ctx context.Context) error {
+	fresh := &Box{cfg: b.cfg, log: b.log, auth: b.auth}
+	fresh.resetIndices()
+	fresh.applied = b.applied
+	if err := fresh.replay(ctx); err != nil {
+		return err
+	}
+	b.state, b.el, b.verifier = fresh.state, fresh.el, fresh.verifier
+	b.codes, b.ciphertexts, b.voters, b.turnout, b.invalid = fresh.codes, fresh.ciphertexts, fresh.voters, fresh.turnout, fresh.invalid
+	return nil
+}
+
+// PostAuthority signs payload as the election authority and posts it.
+func (b *Box) PostAuthority(ctx context.Context, t bulletin.Type, payload []byte) (*Posted, error) {
+	e, err := bulletin.NewEntry(b.log.ID(), t, b.auth, bulletin.NewEd25519Signer(b.cfg.Authority), payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadEntry, err)
+	}
+	return b.post(ctx, e, nil)
+}
+
+// Actions officials may ask for (spec/10-api.md §10.4), in protocol order.
+const (
+	ActionQualified       = "qualified"
+	ActionContext         = "context"
+	ActionOpen            = "open"
+	ActionClose           = "close"
+	ActionCleanse         = "cleanse"
+	ActionStartMixing     = "start-mixing"
+	ActionStartDecrypting = "start-decrypting"
+	ActionTally           = "tally"
+)
+
+// Actions lists every action.
+var Actions = []string{ActionQualified, ActionContext, ActionOpen, ActionClose, ActionCleanse, ActionStartMixing, ActionStartDecrypting, ActionTally}
+
+// Act computes what an official's action posts from the board and posts it
+// as the authority: the qualified set of key generation, the election
+// context, a lifecycle transition, the cleansing or the result. Out of
+// order actions fail with ErrWrongPhase (or ErrNotReady when the board
+// lacks what the action needs, e.g. trustees' messages).
+func (b *Box) Act(ctx context.Context, action, official string) (*Posted, error) {
+	var (
+		t       bulletin.Type
+		payload []byte
+		err     error
+	)
+	b.mu.Lock()
+	s := b.state
+	if s.Manifest == nil {
+		b.mu.Unlock()
+		return nil, ErrNotReady
+	}
+	id := s.Manifest.ElectionID
+	phase := s.Phase
+	transition := func(want election.Phase, to election.Phase, typ bulletin.Type) {
+		if phase != want {
+			err = fmt.Errorf("%w: %s needs phase %s, the election is %s", ErrWrongPhase, action, want, phase)
+			return
+		}
+		t = typ
+		payload = (&election.Transition{ElectionID: id, To: to, Official: official, At: uint64(b.cfg.Now().Unix())}).Encode()
+	}
+	switch action {
+	case ActionQualified:
+		if phase != election.PhaseSetup {
+			err = fmt.Errorf("%w: the qualified set is computed during setup", ErrWrongPhase)
+			break
+		}
+		var q *threshold.Qualified
+		if q, _, err = threshold.ComputeQualified(s.Keygen()); err != nil {
+			err = fmt.Errorf("%w: %w", ErrNotReady, err)
+			break
+		}
+		t, payload = bulletin.TypeKeygenQualified, q.Bytes()
+	case ActionContext:
+		if phase != election.PhaseSetup {
+			err = fmt.Errorf("%w: the context ends setup", ErrWrongPhase)
+			break
+		}
+		payload, err = contextPayload(s)
+		t = bulletin.TypeElectionContext
+	case ActionOpen:
+		transition(election.PhaseReady, election.PhaseOpen, bulletin.TypeOpen)
+		if err == nil && s.IdentityKeys == nil {
+			err = fmt.Errorf("%w: the identity service has not posted its key set", ErrNotReady)
+		}
+	case ActionClose:
+		transition(election.PhaseOpen, election.PhaseClosed, bulletin.TypeClose)
+	case ActionCleanse:
+		if phase != election.PhaseClosed || s.Cleansing != nil {
+			err = fmt.Errorf("%w: the cleansing follows the close, once", ErrWrongPhase)
+			break
+		}
+		c, cerr := s.ComputeCleansing()
+		if cerr != nil {
+			err = cerr
+			break
+		}
+		t, payload = bulletin.TypeCleansingResult, c.Encode()
+	case ActionStartMixing:
+		transition(election.PhaseClosed, election.PhaseMixing, bulletin.TypeTransition)
+		if err == nil && s.Cleansing == nil {
+			err = fmt.Errorf("%w: cleanse first", ErrWrongPhase)
+		}
+	case ActionStartDecrypting:
+		transition(election.PhaseMixing, election.PhaseDecrypting, bulletin.TypeTransition)
+	case ActionTally:
+		if phase != election.PhaseDecrypting {
+			err = fmt.Errorf("%w: the result follows decryption", ErrWrongPhase)
+			break
+		}
+		r, rerr := s.ComputeResult()
+		if rerr != nil {
+			err = fmt.Errorf("%w: %w", ErrNotReady, rerr)
+			break
+		}
+		t, payload = bulletin.TypeResult, r.Encode()
+	default:
+		err = fmt.Errorf("%w: %q", ErrUnknownAction, action)
+	}
+	b.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.PostAuthority(ctx, t, payload)
+	if err != nil {
+		// The board moved between computing and posting (another
+		// official's action): report it as out of order.
+		return nil, err
+	}
+	return p, nil
+}
+
+// contextPayload computes the election context from the key-generation
+// transcript on the board (as election/sim does).
+func contextPayload(s *election.State) ([]byte, error) {
+	res, err := threshold.VerifyTranscript(s.Keygen())
+	if err != nil {
+		return nil, fmt.Errorf("%w: key generation incomplete or invalid: %w", ErrNotReady, err)
+	}
+	base, err := s.Manifest.BaseHash()
+	if err != nil {
+		return nil, err
+	}
+	c := &election.Context{ElectionID: s.Manifest.ElectionID, JointKey: res.JointKey, VerificationKeys: res.VerificationKeys, VoterListCommitment: s.VoterListCommitment()}
+	c.ExtendedHash = threshold.ExtendedHash(base, c.JointKey, c.VerificationKeys, c.VoterListCommitment)
+	return c.Encode(), nil
+}
+
+// entryInvalid reports whether the entry just applied at pos was posted but
+// recorded as invalid (a trustee's failed mix or decryption share).
+func entryInvalid(s *election.State, e *bulletin.Entry, pos uint64) (string, bool) {
+	if e.Type != bulletin.TypeMixOutput && e.Type != bulletin.TypeDecryptionShare {
+		return "", false
+	}
+	if n := len(s.Culprits); n > 0 && s.Culprits[n-1].Position == pos {
+		return s.Culprits[n-1].String(), true
+	}
+	return "", false
+}

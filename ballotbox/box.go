@@ -116,7 +116,7 @@ func (b *Box) resetIndices() {
 }
 
 type pendingApply struct {
-	entry *bulletin.Entry
+	entry     *bulletin.Entry
 	cb        *election.CheckedBallot // nil for an audited ballot
 	pseudonym [32]byte                // the caster, whose in-flight count drops once applied
 }

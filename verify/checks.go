@@ -1,0 +1,189 @@
+package verify
+
+import "fmt"
+
+// A Check names one check of spec/11-verifying.md §11.4. The names are
+// stable: reports, scripts and the tamper corpus refer to them.
+type Check string
+
+// The checks, in the order the verifier makes them (§11.4).
+const (
+	CheckEntryFormat    Check = "entry.format"           // entries decode canonically and belong to the record's log
+	CheckEntryDuplicate Check = "entry.duplicate"        // no entry appears twice
+	CheckEntrySignature Check = "entry.signature"        // every author's strict Ed25519 signature
+	CheckCheckpointSig  Check = "checkpoint.signature"   // the record's checkpoint is signed by the log key
+	CheckTree           Check = "tree.root"              // the entries are exactly the checkpoint's tree
+	CheckConsistency    Check = "checkpoint.consistency" // earlier checkpoints are prefixes of this tree
+	CheckManifest       Check = "manifest"               // the first entry is a valid manifest, and the only one
+	CheckKeygen         Check = "keygen"                 // every key-generation message, in order
+	CheckContext        Check = "context"                // joint key, verification keys and context hashes
+	CheckIdentityKeys   Check = "identity.keys"          // the identity service's key set
+	CheckVoterList      Check = "voter-list"             // signed changes to the voter list
+	CheckLifecycle      Check = "lifecycle"              // open, close and other transitions
+	CheckCredential     Check = "credential"             // credentials issued by the identity service
+	CheckInPerson       Check = "in-person"              // in-person marks, station and official signatures
+	CheckBallotFormat   Check = "ballot.format"          // a ballot decodes canonically for this election
+	CheckBallotProof    Check = "ballot.proof"           // every range and sum proof of a ballot
+	CheckBallotCred     Check = "ballot.credential"      // the device key holds an issued credential, the voter did not vote in person
+	CheckBallotStyle    Check = "ballot.style"           // the ballot's style is the credential's
+	CheckBallotPeriod   Check = "ballot.period"          // the ballot lies between open and close
+	CheckBallotUnique   Check = "ballot.unique"          // no repeated ciphertext or tracking code
+	CheckBallotPolicy   Check = "ballot.policy"          // the one-ballot-only policy
+	CheckAudit          Check = "audit"                  // Benaloh openings of audited ballots
+	CheckCleansing      Check = "cleansing"              // the cleansing result equals the recomputed one
+	CheckProtocol       Check = "protocol"               // an entry the election's rules do not accept at all
+)
+
+// Checks lists every check in the order of the report.
+var Checks = []Check{
+	CheckEntryFormat, CheckEntryDuplicate, CheckEntrySignature,
+	CheckCheckpointSig, CheckTree, CheckConsistency,
+	CheckManifest, CheckKeygen, CheckContext, CheckIdentityKeys, CheckVoterList, CheckLifecycle,
+	CheckCredential, CheckInPerson,
+	CheckBallotFormat, CheckBallotProof, CheckBallotCred, CheckBallotStyle, CheckBallotPeriod, CheckBallotUnique, CheckBallotPolicy,
+	CheckAudit, CheckCleansing, CheckProtocol,
+}
+
+var checkTitles = map[Check]string{
+	CheckEntryFormat:    "entries decode canonically, in this log",
+	CheckEntryDuplicate: "no duplicate entries",
+	CheckEntrySignature: "entry signatures (batched Ed25519)",
+	CheckCheckpointSig:  "checkpoint signed by the log",
+	CheckTree:           "Merkle tree matches the checkpoint",
+	CheckConsistency:    "consistent with earlier checkpoints",
+	CheckManifest:       "manifest",
+	CheckKeygen:         "key-generation transcript",
+	CheckContext:        "joint key and context hash",
+	CheckIdentityKeys:   "identity key set",
+	CheckVoterList:      "voter list changes",
+	CheckLifecycle:      "lifecycle entries",
+	CheckCredential:     "credentials issued",
+	CheckInPerson:       "in-person marks",
+	CheckBallotFormat:   "ballot encodings",
+	CheckBallotProof:    "ballot proofs (batched)",
+	CheckBallotCred:     "ballot cast by an eligible credential",
+	CheckBallotStyle:    "ballot style",
+	CheckBallotPeriod:   "ballot within the voting period",
+	CheckBallotUnique:   "unique ciphertexts and tracking codes",
+	CheckBallotPolicy:   "re-voting policy",
+	CheckAudit:          "audited ballots' openings",
+	CheckCleansing:      "cleansing recomputed",
+	CheckProtocol:       "entries allowed by the protocol",
+}
+
+// Title returns a short human description of the check.
+func (c Check) Title() string { return checkTitles[c] }
+
+// stage orders failures in the report: entry checks, then the tree and
+// checkpoints, then the replay in log order.
+func (c Check) stage() int {
+	switch c {
+	case CheckEntryFormat, CheckEntryDuplicate, CheckEntrySignature:
+		return 0
+	case CheckCheckpointSig, CheckTree, CheckConsistency:
+		return 1
+	}
+	return 2
+}
+
+func (c Check) order() int {
+	for i, k := range Checks {
+		if k == c {
+			return i
+		}
+	}
+	return len(Checks)
+}
+
+// NoEntry is the Entry of a failure that concerns no single entry (a
+// checkpoint, the tree as a whole).
+const NoEntry = -1
+
+// A Failure is one check that does not hold.
+type Failure struct {
+	Entry  int64  `json:"entry"` // index of the entry in the log, or NoEntry
+	Check  Check  `json:"check"`
+	Reason string `json:"reason"`
+}
+
+func (f Failure) String() string {
+	if f.Entry == NoEntry {
+		return fmt.Sprintf("%s: %s", f.Check, f.Reason)
+	}
+	return fmt.Sprintf("entry %d: %s: %s", f.Entry, f.Check, f.Reason)
+}
+
+// A CheckResult says how many items one check covered and how many failed.
+type CheckResult struct {
+	Check    Check  `json:"check"`
+	Title    string `json:"title"`
+	Items    uint64 `json:"items"`
+	Failures uint64 `json:"failures"`
+}
+
+// A StageTime is the wall time of one stage of the verification.
+type StageTime struct {
+	Stage   string  `json:"stage"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Counts summarises the election as the record shows it.
+type Counts struct {
+	Entries      uint64 `json:"entries"`
+	Credentials  uint64 `json:"credentials"`
+	InPerson     uint64 `json:"in_person_marks"`
+	Ballots      uint64 `json:"ballots"`
+	ValidBallots uint64 `json:"valid_ballots"`
+	Audited      uint64 `json:"audited_ballots"`
+	Counted      uint64 `json:"counted_ballots"`
+	Cancelled    uint64 `json:"cancelled_ballots"`
+}
+
+// MaxFailures bounds the failures a report lists; Report.FailureCount has
+// the total.
+const MaxFailures = 1000
+
+// A Report is the outcome of a verification.
+type Report struct {
+	OK           bool          `json:"ok"`
+	Origin       string        `json:"origin"`
+	Size         uint64        `json:"size"`
+	Root         string        `json:"root"`
+	ElectionID   string        `json:"election_id,omitempty"`
+	Phase        string        `json:"phase,omitempty"`
+	Counts       Counts        `json:"counts"`
+	Checks       []CheckResult `json:"checks"`
+	Failures     []Failure     `json:"failures"`
+	FailureCount uint64        `json:"failure_count"`
+	Stages       []StageTime   `json:"stages"`
+	Seconds      float64       `json:"seconds"`
+	Workers      int           `json:"workers"`
+
+	items map[Check]uint64
+	fails map[Check]uint64
+}
+
+func newReport() *Report {
+	return &Report{Failures: []Failure{}, items: map[Check]uint64{}, fails: map[Check]uint64{}}
+}
+
+func (r *Report) count(c Check, n uint64) { r.items[c] += n }
+
+func (r *Report) fail(entry int64, c Check, format string, a ...any) {
+	r.fails[c]++
+	r.FailureCount++
+	if len(r.Failures) < MaxFailures {
+		r.Failures = append(r.Failures, Failure{Entry: entry, Check: c, Reason: fmt.Sprintf(format, a...)})
+	}
+}
+
+// Failed reports whether check c found any failure.
+func (r *Report) Failed(c Check) bool { return r.fails[c] > 0 }
+
+// First returns the first failure in report order, if any.
+func (r *Report) First() (Failure, bool) {
+	if len(r.Failures) == 0 {
+		return Failure{}, false
+	}
+	return r.Failures[0], true
+}

@@ -1,0 +1,346 @@
+package verify
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/crypto/zkp"
+	"evote/election"
+)
+
+// checkOf names the check that an entry of type t undergoes in the replay
+// (ballots have several; see castCheck and precheckFailure).
+func checkOf(t bulletin.Type) Check {
+	switch t {
+	case bulletin.TypeManifest:
+		return CheckManifest
+	case bulletin.TypeKeygenCommitment, bulletin.TypeKeygenEncryptedShare, bulletin.TypeKeygenComplaint,
+		bulletin.TypeKeygenComplaintAnswer, bulletin.TypeKeygenQualified, bulletin.TypeKeygenExtraction:
+		return CheckKeygen
+	case bulletin.TypeElectionContext:
+		return CheckContext
+	case bulletin.TypeIdentityKeySet:
+		return CheckIdentityKeys
+	case bulletin.TypeVoterListChange:
+		return CheckVoterList
+	case bulletin.TypeOpen, bulletin.TypeClose, bulletin.TypeTransition:
+		return CheckLifecycle
+	case bulletin.TypeCredentialIssued:
+		return CheckCredential
+	case bulletin.TypeInPersonMark:
+		return CheckInPerson
+	case bulletin.TypeBallot:
+		return CheckBallotProof
+	case bulletin.TypeAuditedBallot:
+		return CheckAudit
+	case bulletin.TypeCleansingResult:
+		return CheckCleansing
+	}
+	return CheckProtocol
+}
+
+// ballotChecks are the checks every ballot entry undergoes.
+var ballotChecks = []Check{CheckBallotFormat, CheckBallotProof, CheckBallotCred, CheckBallotStyle, CheckBallotPeriod, CheckBallotUnique, CheckBallotPolicy}
+
+// reason strips the rules' framing from a refusal.
+func reason(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, election.ErrRefused.Error()+": "); i >= 0 {
+		return s[i+len(election.ErrRefused.Error())+2:]
+	}
+	return s
+}
+
+// A precheck is the outcome of a ballot's stateless checks, made by a
+// worker ahead of the replay.
+type precheck struct {
+	cb    *election.CheckedBallot
+	check Check // set with err
+	err   error
+}
+
+type proofChunk struct {
+	lo, hi int // range in the ballot index list
+	res    []precheck
+	done   chan struct{}
+}
+
+// replay applies every entry to an election.State in log order (§11.4.3 to
+// §11.4.6). A refused entry is reported and skipped, but keeps its
+// position, so later positions stay those of the log. Ballots' stateless
+// checks (decoding, proofs) run ahead in parallel batches as soon as the
+// election context is known: it is the only state they depend on.
+func (v *verifier) replay() {
+	s := election.NewState()
+	n := len(v.entries)
+	i := 0
+	for ; i < n; i++ {
+		if e := v.entries[i]; e != nil && e.Type == bulletin.TypeBallot && s.Context != nil {
+			break
+		}
+		if !v.applyOne(s, i) {
+			return
+		}
+		v.progress("replay", uint64(i+1), uint64(n))
+	}
+	if i < n {
+		v.replayBallots(s, i)
+	}
+	v.summarise(s)
+}
+
+// applyOne applies a non-ballot (or early ballot) entry; it returns false
+// if the replay cannot go on (no manifest).
+func (v *verifier) applyOne(s *election.State, i int) bool {
+	e := v.entries[i]
+	if e == nil {
+		if s.Manifest == nil {
+			v.rep.fail(int64(i), CheckManifest, "the first entry is unusable, so nothing after it can be checked")
+			return false
+		}
+		s.Size++
+		return true
+	}
+	c := checkOf(e.Type)
+	if e.Type == bulletin.TypeBallot {
+		for _, bc := range ballotChecks {
+			v.rep.count(bc, 1)
+		}
+		v.rep.Counts.Ballots++
+		c = CheckBallotPeriod // before the election context: not yet open
+	} else {
+		v.rep.count(c, 1)
+	}
+	if err := s.Apply(e); err != nil {
+		if s.Manifest == nil {
+			v.rep.fail(int64(i), CheckManifest, "%s; nothing after it can be checked", reason(err))
+			return false
+		}
+		v.rep.fail(int64(i), c, "%s", reason(err))
+		s.Size++
+		return true
+	}
+	v.counted(e)
+	return true
+}
+
+func (v *verifier) counted(e *bulletin.Entry) {
+	switch e.Type {
+	case bulletin.TypeCredentialIssued:
+		v.rep.Counts.Credentials++
+	case bulletin.TypeInPersonMark:
+		v.rep.Counts.InPerson++
+	case bulletin.TypeAuditedBallot:
+		v.rep.Counts.Audited++
+	case bulletin.TypeBallot:
+		v.rep.Counts.ValidBallots++
+	}
+}
+
+// replayBallots continues the replay from entry first, with the stateless
+// checks of every later ballot made by the workers in chunks.
+func (v *verifier) replayBallots(s *election.State, first int) {
+	n := len(v.entries)
+	var idx []int
+	pos := make(map[int]int) // entry index → position in idx
+	for i := first; i < n; i++ {
+		if e := v.entries[i]; e != nil && e.Type == bulletin.TypeBallot {
+			pos[i] = len(idx)
+			idx = append(idx, i)
+		}
+	}
+	// The snapshot holds only what PrecheckBallot reads; the context never
+	// changes once set, so every ballot is prechecked as at its position.
+	pre := &election.State{Manifest: s.Manifest, Context: s.Context, PublicKey: s.PublicKey}
+	var chunks []*proofChunk
+	for lo := 0; lo < len(idx); lo += ballotChunk {
+		chunks = append(chunks, &proofChunk{lo: lo, hi: min(lo+ballotChunk, len(idx)), done: make(chan struct{})})
+	}
+	var next atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range v.opt.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(chunks) {
+					return
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c := chunks[k]
+				c.res = v.precheckChunk(pre, idx[c.lo:c.hi])
+				close(c.done)
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	for i := first; i < n; i++ {
+		e := v.entries[i]
+		if e == nil || e.Type != bulletin.TypeBallot {
+			if !v.applyOne(s, i) {
+				return
+			}
+		} else {
+			p := pos[i]
+			c := chunks[p/ballotChunk]
+			<-c.done
+			v.applyBallot(s, i, c.res[p-c.lo])
+		}
+		if i%1024 == 0 || i == n-1 {
+			v.progress("replay", uint64(i+1), uint64(n))
+		}
+	}
+}
+
+// precheckChunk makes the stateless checks of a chunk of ballots with all
+// their proofs in one batch; if the batch fails, each ballot is checked
+// alone to name every bad one.
+func (v *verifier) precheckChunk(pre *election.State, entries []int) []precheck {
+	res := make([]precheck, len(entries))
+	batch := zkp.NewBatch()
+	for j, i := range entries {
+		e := v.entries[i]
+		cb, err := pre.PrecheckBallot(e, batch)
+		if err != nil {
+			res[j] = precheck{check: precheckFailure(pre, e), err: err}
+			continue
+		}
+		res[j].cb = cb
+	}
+	if err := batch.Verify(); err != nil {
+		for j, i := range entries {
+			if res[j].cb == nil {
+				continue
+			}
+			if _, err := pre.CheckBallot(v.entries[i]); err != nil {
+				res[j] = precheck{check: CheckBallotProof, err: err}
+			}
+		}
+	}
+	return res
+}
+
+// precheckFailure names the check a ballot failed in PrecheckBallot: its
+// encoding and shape, the entry's author, the style, else its proofs.
+func precheckFailure(pre *election.State, e *bulletin.Entry) Check {
+	b, err := ballot.DecodeBallot(e.Payload)
+	if err != nil {
+		return CheckBallotFormat
+	}
+	m := pre.Manifest
+	if b.ElectionID != m.ElectionID {
+		return CheckBallotFormat
+	}
+	if b.CredentialKey != e.Author {
+		return CheckBallotCred
+	}
+	style, ok := m.Style(b.Style)
+	if !ok {
+		return CheckBallotStyle
+	}
+	if len(b.Contests) != len(style.Contests) {
+		return CheckBallotFormat
+	}
+	for i, id := range style.Contests {
+		c, _ := m.Contest(id)
+		want := 1
+		if c.Kind == ballot.MultiSelect {
+			want = len(c.Candidates)
+		}
+		if len(b.Contests[i].Ciphertexts) != want {
+			return CheckBallotFormat
+		}
+	}
+	return CheckBallotProof
+}
+
+// castCheck names the casting rule (spec §9.5 rules 2, 3, 5, 6) that a
+// ballot breaks, looking at the state in the order election.State.CheckCast
+// does; it is consulted only when the rules refuse the ballot. A repeated
+// ciphertext is the one rule whose index the state does not expose, hence
+// the default.
+func castCheck(s *election.State, cb *election.CheckedBallot) Check {
+	if s.Phase != election.PhaseOpen {
+		return CheckBallotPeriod
+	}
+	cred, ok := s.Credential(cb.Ballot.CredentialKey)
+	if !ok {
+		return CheckBallotCred
+	}
+	if cred.BallotStyle != cb.Ballot.Style {
+		return CheckBallotStyle
+	}
+	if s.VotedInPerson(cred.Pseudonym) {
+		return CheckBallotCred
+	}
+	if _, dup := s.BallotByCode(cb.Code); dup {
+		return CheckBallotUnique
+	}
+	if s.Manifest.Revote == ballot.SingleBallot && len(s.BallotsOf(cred.Pseudonym)) > 0 {
+		// Rule 5 (copies) comes first in CheckCast; it is reported
+		// as such when the policy alone does not explain the refusal.
+		return CheckBallotPolicy
+	}
+	return CheckBallotUnique
+}
+
+func (v *verifier) applyBallot(s *election.State, i int, p precheck) {
+	e := v.entries[i]
+	for _, bc := range ballotChecks {
+		v.rep.count(bc, 1)
+	}
+	v.rep.Counts.Ballots++
+	if p.err != nil {
+		v.rep.fail(int64(i), p.check, "%s", reason(p.err))
+		s.Size++
+		return
+	}
+	c := castCheck(s, p.cb)
+	if err := s.ApplyChecked(e, p.cb); err != nil {
+		v.rep.fail(int64(i), c, "%s", reason(err))
+		s.Size++
+		return
+	}
+	v.counted(e)
+}
+
+// summarise records what the replayed state says about the election.
+func (v *verifier) summarise(s *election.State) {
+	if s.Manifest != nil {
+		v.rep.ElectionID = s.Manifest.ElectionID
+	}
+	v.rep.Phase = s.Phase.String()
+	if s.Cleansing != nil {
+		v.rep.Counts.Counted = uint64(len(s.Cleansing.Counted))
+		v.rep.Counts.Cancelled = uint64(len(s.Cleansing.Cancelled))
+	}
+}
+
+// sortFailures puts failures in report order (see Report.finish).
+func sortFailures(f []Failure) {
+	slices.SortStableFunc(f, func(a, b Failure) int {
+		if d := a.Check.stage() - b.Check.stage(); d != 0 {
+			return d
+		}
+		if a.Entry != b.Entry {
+			if a.Entry < b.Entry {
+				return -1
+			}
+			return 1
+		}
+		return a.Check.order() - b.Check.order()
+	})
+}

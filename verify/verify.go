@@ -1,0 +1,238 @@
+// Package verify is the auditor's verifier of an election record (spec
+// chapter 11): given the record exported from the bulletin board and the
+// log's public key, it checks every entry signature, the Merkle tree
+// against the signed checkpoint and against checkpoints the auditor saw
+// before, then replays the whole election through the rules of package
+// election, batching the expensive cryptography: entry signatures as
+// batched Ed25519 and ballot proofs as zkp batches, both in parallel
+// chunks.
+//
+// Most callers use Load (or LoadArchive) and Verify, then print the Report.
+// The package imports only the packages that define the record and its
+// cryptography, never the server, the store or the identity service (a
+// test enforces it), so an auditor's build contains nothing else.
+package verify
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"evote/bulletin"
+	"evote/crypto/sig"
+)
+
+// Options configure Verify.
+type Options struct {
+	// Log is the log's public key, obtained by the auditor independently of
+	// the record (spec §11.2).
+	Log bulletin.LogVerifier
+	// Earlier are signed checkpoints of the same log that the auditor saw
+	// before (from the board, a witness or a voter's receipt); each must be
+	// a prefix of the record's tree.
+	Earlier [][]byte
+	// Workers is the number of parallel workers (0: GOMAXPROCS).
+	Workers int
+	// Progress, if set, is called from time to time with the stage and how
+	// far it has gone; calls come from one goroutine at a time.
+	Progress func(stage string, done, total uint64)
+}
+
+// chunk is how many entries one worker checks as one signature batch, and
+// how many ballots as one proof batch.
+const (
+	sigChunk    = 512
+	ballotChunk = 128
+)
+
+type verifier struct {
+	rec     *Record
+	opt     Options
+	rep     *Report
+	entries []*bulletin.Entry // nil where the entry failed an entry check
+	leaves  [][32]byte
+	pmu     sync.Mutex
+}
+
+// Verify checks rec completely and returns the report; Report.OK is true
+// only if every check holds. It never panics on a malformed record.
+func Verify(rec *Record, opt Options) *Report {
+	start := time.Now()
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	v := &verifier{rec: rec, opt: opt, rep: newReport()}
+	v.rep.Workers = opt.Workers
+	v.rep.Origin = opt.Log.Origin
+	v.rep.Size = uint64(len(rec.Entries))
+	v.rep.Counts.Entries = uint64(len(rec.Entries))
+
+	v.stage("entries", v.checkEntries)
+	v.stage("tree", v.checkTree)
+	v.stage("replay", v.replay)
+
+	v.rep.finish()
+	v.rep.Seconds = time.Since(start).Seconds()
+	return v.rep
+}
+
+func (v *verifier) stage(name string, f func()) {
+	t := time.Now()
+	f()
+	v.rep.Stages = append(v.rep.Stages, StageTime{Stage: name, Seconds: time.Since(t).Seconds()})
+}
+
+func (v *verifier) progress(stage string, done, total uint64) {
+	if v.opt.Progress == nil {
+		return
+	}
+	v.pmu.Lock()
+	defer v.pmu.Unlock()
+	v.opt.Progress(stage, done, total)
+}
+
+// parallel runs f(lo, hi) over [0, n) in chunks of size c on the workers,
+// reporting progress for stage.
+func (v *verifier) parallel(stage string, n, c int, f func(lo, hi int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	var mu sync.Mutex
+	done := 0
+	for range v.opt.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lo := range next {
+				hi := min(lo+c, n)
+				f(lo, hi)
+				mu.Lock()
+				done += hi - lo
+				d := done
+				mu.Unlock()
+				v.progress(stage, uint64(d), uint64(n))
+			}
+		}()
+	}
+	for lo := 0; lo < n; lo += c {
+		next <- lo
+	}
+	close(next)
+	wg.Wait()
+}
+
+// checkEntries decodes every entry, checks that it belongs to the log, that
+// no entry repeats, and every signature, in parallel batches (§11.4.1).
+func (v *verifier) checkEntries() {
+	n := len(v.rec.Entries)
+	id := bulletin.LogIDFor(v.opt.Log.Origin)
+	v.entries = make([]*bulletin.Entry, n)
+	v.leaves = make([][32]byte, n)
+	hashes := make([][32]byte, n)
+	fmtErr := make([]error, n)
+	sigErr := make([]error, n)
+	v.parallel("signatures", n, sigChunk, func(lo, hi int) {
+		var items []sig.Item
+		var idx []int
+		for i := lo; i < hi; i++ {
+			data := v.rec.Entries[i]
+			v.leaves[i] = bulletin.LeafHash(data)
+			hashes[i] = sha256.Sum256(data)
+			e, err := bulletin.DecodeEntry(data)
+			if err != nil {
+				fmtErr[i] = err
+				continue
+			}
+			if e.Log != id {
+				fmtErr[i] = fmt.Errorf("entry belongs to log %x, not to %q", e.Log[:8], v.opt.Log.Origin)
+				continue
+			}
+			v.entries[i] = e
+			items = append(items, sig.Item{PublicKey: e.Author[:], Message: e.SigningMessage(), Signature: e.Signature[:]})
+			idx = append(idx, i)
+		}
+		err := sig.VerifyBatch(items)
+		var be *sig.BatchError
+		switch {
+		case err == nil:
+		case errors.As(err, &be):
+			for j, ie := range be.Errs {
+				if ie != nil {
+					sigErr[idx[j]] = ie
+				}
+			}
+		default:
+			for _, i := range idx {
+				sigErr[i] = err
+			}
+		}
+	})
+	seen := make(map[[32]byte]int, n)
+	for i := range n {
+		switch {
+		case fmtErr[i] != nil:
+			v.rep.fail(int64(i), CheckEntryFormat, "%v", fmtErr[i])
+		case sigErr[i] != nil:
+			v.rep.fail(int64(i), CheckEntrySignature, "%s entry by %x: %v", v.entries[i].Type, v.entries[i].Author[:8], sigErr[i])
+			v.entries[i] = nil
+		}
+		if j, dup := seen[hashes[i]]; dup {
+			v.rep.fail(int64(i), CheckEntryDuplicate, "repeats entry %d", j)
+			v.entries[i] = nil
+		} else {
+			seen[hashes[i]] = i
+		}
+	}
+	v.rep.count(CheckEntryFormat, uint64(n))
+	v.rep.count(CheckEntryDuplicate, uint64(n))
+	v.rep.count(CheckEntrySignature, uint64(n))
+}
+
+// checkTree rebuilds the RFC 6962 tree and checks it against the record's
+// checkpoint and every earlier checkpoint (§11.4.2).
+func (v *verifier) checkTree() {
+	tree := bulletin.NewTree()
+	tree.AppendLeaves(v.leaves...)
+	n := uint64(len(v.leaves))
+	v.rep.count(CheckCheckpointSig, 1+uint64(len(v.opt.Earlier)))
+	v.rep.count(CheckTree, 1)
+	v.rep.count(CheckConsistency, uint64(len(v.opt.Earlier)))
+	if root, err := tree.RootAt(n); err == nil {
+		v.rep.Root = fmt.Sprintf("%x", root)
+	}
+	cp, _, err := bulletin.VerifyCheckpoint(v.rec.Checkpoint, v.opt.Log)
+	if err != nil {
+		v.rep.fail(NoEntry, CheckCheckpointSig, "record checkpoint: %v", err)
+	} else if cp.Size != n {
+		v.rep.fail(NoEntry, CheckTree, "the record has %d entries, its checkpoint says %d", n, cp.Size)
+	} else if root, _ := tree.RootAt(n); root != cp.Root {
+		v.rep.fail(NoEntry, CheckTree, "the entries hash to root %x, the checkpoint says %x", root, cp.Root)
+	}
+	for k, note := range v.opt.Earlier {
+		c, _, err := bulletin.VerifyCheckpoint(note, v.opt.Log)
+		if err != nil {
+			v.rep.fail(NoEntry, CheckCheckpointSig, "earlier checkpoint %d: %v", k+1, err)
+			continue
+		}
+		if c.Size > n {
+			v.rep.fail(NoEntry, CheckConsistency, "earlier checkpoint %d has %d entries, the record only %d (the log was rolled back or the record is truncated)", k+1, c.Size, n)
+			continue
+		}
+		if root, _ := tree.RootAt(c.Size); root != c.Root {
+			v.rep.fail(NoEntry, CheckConsistency, "earlier checkpoint %d (size %d, root %x) is not a prefix of the record: the log forked", k+1, c.Size, c.Root)
+		}
+	}
+}
+
+// finish fills the per-check table and sorts the failures into report
+// order: entry checks by entry, then tree and checkpoints, then the
+// replay's failures in log order.
+func (r *Report) finish() {
+	for _, c := range Checks {
+		r.Checks = append(r.Checks, CheckResult{Check: c, Title: c.Title(), Items: r.items[c], Failures: r.fails[c]})
+	}
+	sortFailures(r.Failures)
+	r.OK = r.FailureCount == 0
+}

@@ -139,23 +139,23 @@ func makeVectors(t *testing.T) []vector {
 		s, _ := new(group.Scalar).SetCanonicalBytes(b)
 		copy(b, s.Add(s, new(group.Scalar).SetUint64(1)).Bytes())
 	}
-	tamper("output ciphertext altered", "invalid proof: " + EqPermutationSum, func(v *vector) { v.Output = withOut(func(o *Rows) { plusG(o.element(1, 3)) }) })
+	tamper("output ciphertext altered", "invalid proof: "+EqPermutationSum, func(v *vector) { v.Output = withOut(func(o *Rows) { plusG(o.element(1, 3)) }) })
 	tamper("output row dropped", "row count", func(v *vector) {
 		v.Output = hexOf((&Rows{n: 3, w: 2, data: out.data[:3*128]}).Bytes())
 	})
 	tamper("output row duplicated over another", "duplicate row", func(v *vector) { v.Output = withOut(func(o *Rows) { copy(o.Row(2), o.Row(0)) }) })
-	tamper("input altered after proving", "invalid proof: " + EqPermutationSum, func(v *vector) {
+	tamper("input altered after proving", "invalid proof: "+EqPermutationSum, func(v *vector) {
 		i := cloneRows(in)
 		plusG(i.element(0, 1))
 		v.Input = hexOf(i.Bytes())
 	})
-	tamper("other election", "invalid proof: " + EqPermutationSum, func(v *vector) { v.ElectionID = "kg-2027-other" })
-	tamper("other mixer", "invalid proof: " + EqPermutationSum, func(v *vector) { v.Mixer = 3 })
-	tamper("permutation commitment altered", "invalid proof: " + EqPermutationSum, func(v *vector) { v.Proof = withProof(func(q *Proof) { plusG(elem(q.perm, 2)) }) })
-	tamper("chain nonce commitment altered", "invalid proof: " + EqPermutationSum, func(v *vector) { v.Proof = withProof(func(q *Proof) { plusG(elem(q.nonce, 3)) }) })
-	tamper("response s2 altered", "invalid proof: " + EqChainEnd, func(v *vector) { v.Proof = withProof(func(q *Proof) { plusOne(elem(q.s, 1)) }) })
-	tamper("response s4[1] altered", "invalid proof: " + EqReencryptionA + " [1]", func(v *vector) { v.Proof = withProof(func(q *Proof) { plusOne(elem(q.s, 4)) }) })
-	tamper("response ŝ[2] altered", "invalid proof: " + EqChainLink + " [2]", func(v *vector) { v.Proof = withProof(func(q *Proof) { plusOne(elem(q.shat, 2)) }) })
+	tamper("other election", "invalid proof: "+EqPermutationSum, func(v *vector) { v.ElectionID = "kg-2027-other" })
+	tamper("other mixer", "invalid proof: "+EqPermutationSum, func(v *vector) { v.Mixer = 3 })
+	tamper("permutation commitment altered", "invalid proof: "+EqPermutationSum, func(v *vector) { v.Proof = withProof(func(q *Proof) { plusG(elem(q.perm, 2)) }) })
+	tamper("chain nonce commitment altered", "invalid proof: "+EqPermutationSum, func(v *vector) { v.Proof = withProof(func(q *Proof) { plusG(elem(q.nonce, 3)) }) })
+	tamper("response s2 altered", "invalid proof: "+EqChainEnd, func(v *vector) { v.Proof = withProof(func(q *Proof) { plusOne(elem(q.s, 1)) }) })
+	tamper("response s4[1] altered", "invalid proof: "+EqReencryptionA+" [1]", func(v *vector) { v.Proof = withProof(func(q *Proof) { plusOne(elem(q.s, 4)) }) })
+	tamper("response ŝ[2] altered", "invalid proof: "+EqChainLink+" [2]", func(v *vector) { v.Proof = withProof(func(q *Proof) { plusOne(elem(q.shat, 2)) }) })
 	tamper("proof element not canonical", "malformed", func(v *vector) {
 		b := proof.Bytes()
 		copy(b[8+32:], bytes.Repeat([]byte{0xff}, 32))

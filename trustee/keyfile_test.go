@@ -1,0 +1,236 @@
+package trustee
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"evote/crypto/group"
+	"evote/crypto/threshold"
+	"evote/internal/testrand"
+)
+
+// fastKDF keeps tests quick; files written by the tool use DefaultKDF.
+var fastKDF = KDFParams{Time: 1, Memory: minMemory, Threads: 1}
+
+func testKeys(t *testing.T, withShare bool) *Keys {
+	t.Helper()
+	k, err := GenerateKeys(testrand.New(t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withShare {
+		x, err := new(group.Scalar).SetRandom(testrand.New("share"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.Share, err = threshold.NewKeyShare(2, x); err != nil {
+			t.Fatal(err)
+		}
+		k.ElectionID, k.Index = "pilot-2027", 2
+	}
+	return k
+}
+
+func sameKeys(t *testing.T, a, b *Keys) {
+	t.Helper()
+	if a.SignSeed != b.SignSeed || a.HPKESeed != b.HPKESeed || a.ElectionID != b.ElectionID || a.Index != b.Index {
+		t.Fatal("keys differ after the round trip")
+	}
+	if (a.Share == nil) != (b.Share == nil) {
+		t.Fatal("share lost or invented")
+	}
+	if a.Share != nil && a.Share.VerificationKey().Equal(b.Share.VerificationKey()) != 1 {
+		t.Fatal("share differs")
+	}
+	if a.SigningPublic() != b.SigningPublic() || a.HPKEPublic() != b.HPKEPublic() {
+		t.Fatal("derived public keys differ")
+	}
+}
+
+func TestKeyFileRoundTrip(t *testing.T) {
+	for _, share := range []bool{false, true} {
+		k := testKeys(t, share)
+		f, err := k.Seal([]byte("correct horse"), fastKDF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := OpenKeys(f, []byte("correct horse"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameKeys(t, k, got)
+		// Fresh salt and nonce every time.
+		f2, _ := k.Seal([]byte("correct horse"), fastKDF)
+		if bytes.Equal(f, f2) {
+			t.Fatal("two seals of the same keys are identical")
+		}
+	}
+}
+
+func TestKeyFileWrongPassphrase(t *testing.T) {
+	k := testKeys(t, true)
+	f, err := k.Seal([]byte("correct horse"), fastKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"correct hors", "Correct horse", "correct horse ", "x"} {
+		if _, err := OpenKeys(f, []byte(p)); !errors.Is(err, ErrPassphrase) {
+			t.Errorf("passphrase %q: %v", p, err)
+		}
+	}
+	if _, err := k.Seal(nil, fastKDF); err == nil {
+		t.Error("empty passphrase accepted")
+	}
+}
+
+// Every single-bit change anywhere in the file is rejected: the header is
+// the AEAD's associated data.
+func TestKeyFileTampered(t *testing.T) {
+	k := testKeys(t, true)
+	pass := []byte("correct horse")
+	f, err := k.Seal(pass, fastKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range f {
+		// Every header byte, every tag byte, and a stride through the
+		// ciphertext (each derivation costs 8 MiB of Argon2id).
+		if i >= headerSize && i < len(f)-16 && i%8 != 0 {
+			continue
+		}
+		g := bytes.Clone(f)
+		g[i] ^= 0x01
+		_, err := OpenKeys(g, pass)
+		if !errors.Is(err, ErrPassphrase) && !errors.Is(err, ErrKeyFile) {
+			t.Fatalf("byte %d changed: %v", i, err)
+		}
+		if err == nil {
+			t.Fatalf("byte %d changed: accepted", i)
+		}
+	}
+	for name, g := range map[string][]byte{
+		"truncated": f[:len(f)-1],
+		"trailing":  append(bytes.Clone(f), 0),
+		"header":    f[:headerSize],
+		"empty":     nil,
+	} {
+		if _, err := OpenKeys(g, pass); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// A header asking for absurd KDF costs is refused before any derivation.
+func TestKeyFileKDFBounds(t *testing.T) {
+	k := testKeys(t, false)
+	for _, p := range []KDFParams{{0, minMemory, 1}, {1, minMemory - 1, 1}, {1, maxMemory + 1, 1}, {maxTime + 1, minMemory, 1}, {1, minMemory, 0}} {
+		if _, err := k.Seal([]byte("p"), p); !errors.Is(err, ErrKeyFile) {
+			t.Errorf("seal with %+v: %v", p, err)
+		}
+	}
+	f, _ := k.Seal([]byte("p"), fastKDF)
+	g := bytes.Clone(f)
+	copy(g[len(fileMagic)+5:], []byte{0xff, 0xff, 0xff, 0xff}) // memory 4 TiB
+	if _, err := OpenKeys(g, []byte("p")); !errors.Is(err, ErrKeyFile) {
+		t.Fatalf("huge memory: %v", err)
+	}
+}
+
+func TestKeyFileSaveBackupRestore(t *testing.T) {
+	dir := t.TempDir()
+	k := testKeys(t, true)
+	path := filepath.Join(dir, "trustee.key")
+	if err := k.SaveFile(path, []byte("work pass"), fastKDF, false); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", fi.Mode(), err)
+	}
+	if err := k.SaveFile(path, []byte("work pass"), fastKDF, false); err == nil {
+		t.Fatal("overwrote an existing key file")
+	}
+	loaded, err := LoadFile(path, []byte("work pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKeys(t, k, loaded)
+
+	backup := filepath.Join(dir, "usb", "trustee-backup.key")
+	os.MkdirAll(filepath.Dir(backup), 0o700)
+	if err := loaded.Backup(backup, []byte("offline pass"), fastKDF); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadFile(backup, []byte("work pass")); !errors.Is(err, ErrPassphrase) {
+		t.Fatalf("backup opened with the working passphrase: %v", err)
+	}
+	os.Remove(path) // the machine is lost
+	restored, err := Restore(backup, []byte("offline pass"), path, []byte("new pass"), fastKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKeys(t, k, restored)
+	again, err := LoadFile(path, []byte("new pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKeys(t, k, again)
+}
+
+func TestKeyContentStrict(t *testing.T) {
+	k := testKeys(t, true)
+	plain := k.encodePlain()
+	if _, err := decodePlain(plain); err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string][]byte{
+		"trailing":     append(bytes.Clone(plain), 0),
+		"truncated":    plain[:len(plain)-1],
+		"format":       append([]byte{2}, plain[1:]...),
+		"share flag 2": func() []byte { b := bytes.Clone(plain); b[len(b)-33] = 2; return b }(),
+	}
+	// A non-canonical scalar (≥ ℓ): all 0xff.
+	nc := bytes.Clone(plain)
+	copy(nc[len(nc)-32:], bytes.Repeat([]byte{0xff}, 32))
+	bad["non-canonical share"] = nc
+	for name, b := range bad {
+		if _, err := decodePlain(b); !errors.Is(err, ErrKeyFile) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func FuzzKeyContent(f *testing.F) {
+	k, _ := GenerateKeys(testrand.New("fuzz"))
+	f.Add(k.encodePlain())
+	x, _ := new(group.Scalar).SetRandom(testrand.New("fuzz-share"))
+	k.Share, _ = threshold.NewKeyShare(1, x)
+	k.Index, k.ElectionID = 1, "e"
+	f.Add(k.encodePlain())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodePlain(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(got.encodePlain(), b) {
+			t.Fatal("accepted a non-canonical encoding")
+		}
+	})
+}
+
+func FuzzKeyFileHeader(f *testing.F) {
+	k, _ := GenerateKeys(testrand.New("fuzz"))
+	file, _ := k.Seal([]byte("p"), fastKDF)
+	f.Add(file)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, salt, nonce, err := parseHeader(b)
+		if err != nil {
+			return
+		}
+		if p.check() != nil || len(salt) != saltSize || len(nonce) != 24 {
+			t.Fatal("accepted a bad header")
+		}
+	})
+}

@@ -1,0 +1,231 @@
+package trustee
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
+	"evote/crypto/shuffle"
+	"evote/crypto/threshold"
+	"evote/election"
+	"evote/tally"
+)
+
+// Cheat makes a trustee misbehave, so tests can show that the culprit is
+// named on the board and the tally completes with the honest trustees. It
+// is never set by the command-line tool.
+type Cheat struct {
+	// BadMix alters one output ciphertext after the proof of shuffle is
+	// made, so the proof no longer holds.
+	BadMix bool
+	// BadShare alters the first partial decryption after its proofs are
+	// made.
+	BadShare bool
+}
+
+// ErrNotFinalList is returned when the trustee is asked to decrypt
+// anything other than the rows of the final verified mix of a contest (or
+// the homomorphic sums of a multi-select contest), as its own replay of the
+// board computes them: a trustee is never a decryption oracle
+// (../shared/SECURITY.md, "Decryption oracle").
+var ErrNotFinalList = errors.New("trustee: refusing to decrypt: not the final verified list of a contest")
+
+// shareKey checks that the key share belongs to this election and index
+// and matches the context's verification key.
+func (k *Keys) shareKey(st *election.State) (int, error) {
+	index, err := k.indexIn(st)
+	if err != nil {
+		return 0, err
+	}
+	if k.Share == nil || k.Index != index {
+		return 0, fmt.Errorf("trustee: no key share for trustee %d of this election (run key generation first)", index)
+	}
+	if k.Share.VerificationKey().Equal(st.Context.VerificationKeys[index-1]) != 1 {
+		return 0, fmt.Errorf("trustee: the key share does not match verification key %d on the board", index)
+	}
+	return index, nil
+}
+
+// RunMix waits for the mixing phase and mixes, in turn with the other
+// trustees, the last valid list of every single-choice contest it has not
+// yet mixed. Its own replay of the board has checked the cleansing against
+// the ballots and every earlier mix's proof before it shuffles anything.
+// A mix refused because another trustee's was posted first is redone on
+// the new last list.
+func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
+	f := NewFollower(b)
+	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseMixing }); err != nil {
+		return err
+	}
+	index, err := keys.indexIn(f.State)
+	if err != nil {
+		return err
+	}
+	posted := map[string]bool{} // contests whose mix by us is on the board, valid or not
+	for attempt := 0; ; attempt++ {
+		if err := f.Sync(ctx); err != nil {
+			return err
+		}
+		st := f.State
+		if st.Phase != election.PhaseMixing {
+			if st.Phase > election.PhaseMixing && attempt == 0 {
+				return nil // mixing already over
+			}
+			break
+		}
+		c := nextToMix(st, index, posted)
+		if c == nil {
+			break
+		}
+		if attempt > 8*len(st.Tally)+8 {
+			return fmt.Errorf("trustee: contest %s: could not post a mix on the current list after %d attempts", c.Contest.ID, attempt)
+		}
+		m, err := MixContest(st, index, c, o)
+		if err != nil {
+			return err
+		}
+		p, err := post(ctx, f, keys, bulletin.TypeMixOutput, m.Encode())
+		if err != nil {
+			// Most likely another mix of the same list was posted first:
+			// resync and retry on the new last list.
+			if ctx.Err() != nil {
+				return err
+			}
+			continue
+		}
+		posted[c.Contest.ID] = true
+		if !p.Valid && (o.Cheat == nil || !o.Cheat.BadMix) {
+			return fmt.Errorf("trustee: the ballot box found our mix of %s invalid: %s", c.Contest.ID, p.Reason)
+		}
+	}
+	o.step(StepMixed)
+	return nil
+}
+
+// nextToMix returns the first contest that needs mixing and that the
+// trustee has not mixed validly.
+func nextToMix(st *election.State, index int, posted map[string]bool) *election.ContestTally {
+	for _, c := range st.Tally {
+		if c.Contest.Kind == ballot.SingleChoice && !c.Withheld && !posted[c.Contest.ID] && !slices.Contains(c.Mixers, index) {
+			return c
+		}
+	}
+	return nil
+}
+
+// MixContest shuffles the contest's last valid list as trustee index.
+func MixContest(st *election.State, index int, c *election.ContestTally, o Options) (*tally.MixEntry, error) {
+	in, err := c.CurrentRows()
+	if err != nil {
+		return nil, fmt.Errorf("trustee: %w", err)
+	}
+	out, proof, err := shuffle.Shuffle(st.MixParams(index), in, o.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("trustee: mixing %s: %w", c.Contest.ID, err)
+	}
+	if o.Cheat != nil && o.Cheat.BadMix {
+		cts, err := out.Ciphertexts()
+		if err != nil {
+			return nil, err
+		}
+		one, _, err := st.PublicKey.Encrypt(1, o.Rand)
+		if err != nil {
+			return nil, err
+		}
+		cts[0].Add(cts[0], one)
+		if out, err = shuffle.NewRows(1, cts); err != nil {
+			return nil, err
+		}
+	}
+	return &tally.MixEntry{ElectionID: st.Manifest.ElectionID, ContestID: c.Contest.ID, Mixer: uint32(index), Input: in.Digest(), Output: out, Proof: proof}, nil
+}
+
+// ShareFor returns the trustee's decryption entry for the list cts of a
+// contest. It refuses (ErrNotFinalList) unless the replay st is in the
+// decryption phase, every single-choice contest has its required mixes,
+// the contest is not withheld, and cts is exactly the contest's list to
+// decrypt: the last valid mix output, or the per-candidate sums of a
+// multi-select contest. A voter's ballot, an unmixed list or any other
+// ciphertext is refused.
+func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.Ciphertext, o Options) (*tally.DecryptionEntry, error) {
+	if st.Phase != election.PhaseDecrypting {
+		return nil, fmt.Errorf("%w: the board is in phase %s", ErrNotFinalList, st.Phase)
+	}
+	index, err := keys.shareKey(st)
+	if err != nil {
+		return nil, err
+	}
+	var c *election.ContestTally
+	for _, x := range st.Tally {
+		if x.Contest.ID == contestID {
+			c = x
+		}
+		if x.Contest.Kind == ballot.SingleChoice && !x.Withheld && len(x.Mixers) < int(st.Manifest.Mixes) {
+			return nil, fmt.Errorf("%w: contest %s has %d valid mixes of %d", ErrNotFinalList, x.Contest.ID, len(x.Mixers), st.Manifest.Mixes)
+		}
+	}
+	if c == nil {
+		return nil, fmt.Errorf("%w: no contest %q", ErrNotFinalList, contestID)
+	}
+	if c.Withheld {
+		return nil, fmt.Errorf("%w: contest %s has too few ballots to be decrypted", ErrNotFinalList, contestID)
+	}
+	target := tally.TargetDigest(c.Current)
+	if len(cts) != len(c.Current) || tally.TargetDigest(cts) != target {
+		return nil, fmt.Errorf("%w: contest %s", ErrNotFinalList, contestID)
+	}
+	kind := tally.TargetMixed
+	if c.Contest.Kind == ballot.MultiSelect {
+		kind = tally.TargetSums
+	}
+	share, err := keys.Share.DecryptShares(st.Context.ExtendedHash, c.Current, threshold.ShareOptions{Batched: true, PerCiphertext: true}, o.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("trustee: %w", err)
+	}
+	if index != share.Trustee {
+		return nil, fmt.Errorf("trustee: key share index %d, trustee %d", share.Trustee, index)
+	}
+	if o.Cheat != nil && o.Cheat.BadShare {
+		share.D[0] = new(group.Element).Add(share.D[0], group.NewGeneratorElement())
+	}
+	return &tally.DecryptionEntry{ElectionID: st.Manifest.ElectionID, ContestID: contestID, Kind: kind, Target: target, Share: share}, nil
+}
+
+// RunDecrypt waits for the decryption phase and posts the trustee's
+// decryption share of every contest that is decrypted, each computed only
+// through ShareFor on the trustee's own replay of the board.
+func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
+	f := NewFollower(b)
+	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseDecrypting }); err != nil {
+		return err
+	}
+	if f.State.Phase > election.PhaseDecrypting {
+		return nil
+	}
+	index, err := keys.shareKey(f.State)
+	if err != nil {
+		return err
+	}
+	for _, c := range f.State.Tally {
+		if c.Withheld {
+			continue
+		}
+		if _, done := c.Shares[index]; done {
+			continue
+		}
+		d, err := ShareFor(f.State, keys, c.Contest.ID, c.Current, o)
+		if err != nil {
+			return err
+		}
+		if _, err := post(ctx, f, keys, bulletin.TypeDecryptionShare, d.Encode()); err != nil {
+			return err
+		}
+	}
+	o.step(StepDecrypted)
+	return nil
+}

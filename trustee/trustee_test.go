@@ -1,0 +1,229 @@
+package trustee
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"evote/bulletin"
+	"evote/crypto/elgamal"
+	"evote/election"
+	"evote/internal/testrand"
+	"evote/tally"
+)
+
+// runAll runs f for every trustee concurrently and fails on any error.
+func (te *testElection) runAll(f func(ctx context.Context, i int, k *Keys) error) {
+	te.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(te.keys))
+	for i, k := range te.keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(ctx, i, k)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			te.t.Fatalf("trustee %d: %v", i+1, err)
+		}
+	}
+}
+
+// tally mixes and decrypts with the trustees' tools; cheat[i] makes
+// trustee i+1 misbehave. It returns the result as the board computes it.
+func (te *testElection) tally(cheat map[int]*Cheat) *tally.Result {
+	t := te.t
+	te.transition(election.PhaseMixing)
+	te.runAll(func(ctx context.Context, i int, k *Keys) error {
+		return RunMix(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("mix", i)), Cheat: cheat[i+1]})
+	})
+	te.transition(election.PhaseDecrypting)
+	te.runAll(func(ctx context.Context, i int, k *Keys) error {
+		return RunDecrypt(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("dec", i)), Cheat: cheat[i+1]})
+	})
+	var res *tally.Result
+	te.board.withState(func(st *election.State) {
+		var err error
+		if res, err = st.ComputeResult(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	te.board.postAs(t, te.authority, bulletin.TypeResult, res.Encode())
+	return res
+}
+
+func (te *testElection) checkResult(res *tally.Result) {
+	t := te.t
+	var want map[string][]uint64
+	te.board.withState(func(st *election.State) { want = te.expected(st.Manifest) })
+	for _, c := range res.Contests {
+		if c.Withheld {
+			t.Errorf("contest %s withheld", c.ContestID)
+			continue
+		}
+		if !slices.Equal(c.Counts, want[c.ContestID]) {
+			t.Errorf("contest %s: counts %v, voters meant %v", c.ContestID, c.Counts, want[c.ContestID])
+		}
+	}
+}
+
+func TestElectionOverBoard(t *testing.T) {
+	te := newTestElection(t, 3, 2, 3)
+	te.keygen()
+	te.vote(24)
+	res := te.tally(nil)
+	te.checkResult(res)
+	te.board.withState(func(st *election.State) {
+		if len(st.Culprits) != 0 || st.Phase != election.PhaseTallied {
+			t.Fatalf("culprits %v, phase %s", st.Culprits, st.Phase)
+		}
+	})
+}
+
+// A trustee that posts a bad mix and bad decryption shares is named on the
+// board, and the honest trustees complete the tally without it.
+func TestCheatingTrusteeNamed(t *testing.T) {
+	te := newTestElection(t, 3, 2, 2)
+	te.keygen()
+	te.vote(18)
+	res := te.tally(map[int]*Cheat{2: {BadMix: true, BadShare: true}})
+	te.checkResult(res)
+	te.board.withState(func(st *election.State) {
+		var mixes, shares int
+		for _, c := range st.Culprits {
+			if c.Trustee != 2 {
+				t.Errorf("honest trustee named: %v", c)
+			}
+			e := te.board.entries[c.Position]
+			switch e.Type {
+			case bulletin.TypeMixOutput:
+				mixes++
+			case bulletin.TypeDecryptionShare:
+				shares++
+			}
+		}
+		// Three council contests are mixed; all four contests decrypted.
+		if mixes != 3 || shares != 4 {
+			t.Errorf("culprits: %d bad mixes, %d bad shares named; want 3 and 4: %v", mixes, shares, st.Culprits)
+		}
+		for _, c := range st.Tally {
+			if slices.Contains(c.Mixers, 2) {
+				t.Errorf("contest %s counts trustee 2's bad mix", c.Contest.ID)
+			}
+			if _, ok := c.Shares[2]; ok {
+				t.Errorf("contest %s counts trustee 2's bad share", c.Contest.ID)
+			}
+		}
+	})
+}
+
+// The trustee decrypts nothing but the final verified lists: not a voter's
+// ballot, not an unmixed list, not before mixing is complete.
+func TestNoDecryptionOracle(t *testing.T) {
+	te := newTestElection(t, 3, 2, 2)
+	te.keygen()
+	te.vote(12)
+	k := te.keys[0]
+	var st *election.State
+	snapshot := func() {
+		st = election.NewState()
+		for _, e := range te.board.entries {
+			if err := st.Apply(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	council := "council-ala-archa"
+	ballotCT := func() []*elgamal.Ciphertext {
+		b := st.Ballots[0]
+		return b.Ballot.Contests[0].Ciphertexts
+	}
+	snapshot()
+	if _, err := ShareFor(st, k, council, ballotCT(), Options{}); !errors.Is(err, ErrNotFinalList) {
+		t.Fatalf("closed phase, voter's ballot: %v", err)
+	}
+	te.transition(election.PhaseMixing)
+	te.runAll(func(ctx context.Context, i int, k *Keys) error {
+		if i == 2 {
+			return nil // only two mixers, as the manifest requires
+		}
+		return RunMix(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("mix", i))})
+	})
+	snapshot()
+	if _, err := ShareFor(st, k, council, ballotCT(), Options{}); !errors.Is(err, ErrNotFinalList) {
+		t.Fatalf("mixing phase, voter's ballot: %v", err)
+	}
+	te.transition(election.PhaseDecrypting)
+	snapshot()
+	var c *election.ContestTally
+	for _, x := range st.Tally {
+		if x.Contest.ID == council {
+			c = x
+		}
+	}
+	for name, cts := range map[string][]*elgamal.Ciphertext{
+		"voter's ballot":  ballotCT(),
+		"unmixed list":    c.Input,
+		"list plus one":   append(slices.Clone(c.Current), ballotCT()...),
+		"one row":         c.Current[:1],
+		"reordered final": append(slices.Clone(c.Current[1:]), c.Current[0]),
+	} {
+		if _, err := ShareFor(st, k, council, cts, Options{}); !errors.Is(err, ErrNotFinalList) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := ShareFor(st, k, "no-such-contest", c.Current, Options{}); !errors.Is(err, ErrNotFinalList) {
+		t.Errorf("unknown contest: %v", err)
+	}
+	d, err := ShareFor(st, k, council, c.Current, Options{})
+	if err != nil {
+		t.Fatalf("final list refused: %v", err)
+	}
+	if d.Target != tally.TargetDigest(c.Current) || d.Share.Trustee != 1 {
+		t.Fatal("share for another target or trustee")
+	}
+}
+
+// Keys of another election or another trustee are refused before anything
+// is posted.
+func TestKeygenRefusesStrangers(t *testing.T) {
+	te := newTestElection(t, 3, 2, 3)
+	stranger, err := GenerateKeys(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := RunKeygen(ctx, te.board, stranger, Options{}); !errors.Is(err, ErrNotInElection) {
+		t.Fatalf("stranger: %v", err)
+	}
+	other := *te.keys[0]
+	other.ElectionID = "another-election"
+	if _, err := RunKeygen(ctx, te.board, &other, Options{}); !errors.Is(err, ErrNotInElection) {
+		t.Fatalf("other election: %v", err)
+	}
+	if len(te.board.entries) != 1 {
+		t.Fatalf("%d entries posted", len(te.board.entries)-1)
+	}
+}
+
+// A board holding an entry with a bad signature stops the trustee.
+func TestFollowerRejectsForgedEntry(t *testing.T) {
+	te := newTestElection(t, 3, 2, 3)
+	forged := *te.board.entries[0]
+	forged.Signature[0] ^= 1
+	te.board.entries[0] = &forged
+	f := NewFollower(te.board)
+	if err := f.Sync(context.Background()); !errors.Is(err, ErrBoardInvalid) {
+		t.Fatalf("forged manifest: %v", err)
+	}
+}

@@ -246,7 +246,7 @@ func (s *State) applyTransition(e *bulletin.Entry) error {
 			return refuse("cannot start mixing before the cleansing result")
 		}
 	case PhaseDecrypting:
-		if err := s.mixingComplete(); err != nil {
+		if err := s.finishMixing(); err != nil {
 			return err
 		}
 	case PhaseTallied:

@@ -36,6 +36,9 @@ type ContestTally struct {
 	Mixers []int
 	// Shares are the valid decryption shares of Current, by trustee.
 	Shares map[int]*threshold.DecryptionShare
+
+	chain     *tally.ChainResult // single choice: the mix chain
+	mixParams *tally.MixParams
 }
 
 // Decryptable reports whether the contest needs decryption and its mixing
@@ -82,6 +85,13 @@ func (s *State) prepareTally() error {
 		}
 		ct.Withheld = ct.Ballots < uint64(s.Manifest.MinAnonymity)
 		ct.Current = ct.Input
+		if c.Kind == ballot.SingleChoice && !ct.Withheld {
+			rows, err := shuffle.NewRows(1, ct.Input)
+			if err != nil {
+				return err
+			}
+			ct.chain = tally.NewChain(rows)
+		}
 		s.Tally = append(s.Tally, ct)
 	}
 	return nil
@@ -97,16 +107,27 @@ func (s *State) contestTally(id string) (*ContestTally, bool) {
 	return nil, false
 }
 
-// mixingComplete reports whether every single-choice contest that is not
-// withheld has valid mixes by at least Mixes distinct trustees.
-func (s *State) mixingComplete() error {
+// finishMixing checks that every single-choice contest that is not
+// withheld has valid mixes by at least Mixes distinct trustees, and makes
+// each chain's last list the list to decrypt.
+func (s *State) finishMixing() error {
 	for _, c := range s.Tally {
-		if c.Contest.Kind != ballot.SingleChoice || c.Withheld {
+		if c.chain == nil {
 			continue
 		}
-		if got := len(c.Mixers); got < int(s.Manifest.Mixes) {
-			return refuse("contest %s has %d valid mixes, %d required", c.Contest.ID, got, s.Manifest.Mixes)
+		if err := c.chain.Complete(int(s.Manifest.Mixes)); err != nil {
+			return refuse("contest %s: %v", c.Contest.ID, err)
 		}
+	}
+	for _, c := range s.Tally {
+		if c.chain == nil {
+			continue
+		}
+		cts, err := c.chain.Output.Ciphertexts()
+		if err != nil {
+			return refuse("contest %s: %v", c.Contest.ID, err)
+		}
+		c.Current = cts
 	}
 	return nil
 }
@@ -238,15 +259,18 @@ func (c Culprit) String() string {
 	return fmt.Sprintf("entry %d: trustee %d, contest %s: %s", c.Position, c.Trustee, c.Contest, c.Reason)
 }
 
-// MixParams returns the shuffle parameters for a mix by trustee mixer.
-func (s *State) MixParams(mixer int) *shuffle.Params {
-	return &shuffle.Params{ElectionID: []byte(s.Manifest.ElectionID), Context: s.Context.ExtendedHash[:], Mixer: uint32(mixer), PublicKey: s.PublicKey}
+// MixParams returns the parameters of contest's mix chain, with its
+// commitment generators derived once.
+func (s *State) MixParams(c *ContestTally) *tally.MixParams {
+	if c.mixParams == nil {
+		p := &tally.MixParams{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Context: s.Context.ExtendedHash[:], PublicKey: s.PublicKey}
+		c.mixParams = p.WithGenerators(len(c.Input))
+	}
+	return c.mixParams
 }
 
 // CurrentRows returns the list the next mix of a contest must shuffle.
-func (c *ContestTally) CurrentRows() (*shuffle.Rows, error) {
-	return shuffle.NewRows(1, c.Current)
-}
+func (c *ContestTally) CurrentRows() *shuffle.Rows { return c.chain.Output }
 
 func (s *State) applyMix(e *bulletin.Entry) error {
 	if s.Phase != PhaseMixing {
@@ -260,34 +284,17 @@ func (s *State) applyMix(e *bulletin.Entry) error {
 	if trustee == 0 || int(m.Mixer) != trustee {
 		return refuse("mix for trustee %d not signed by that trustee", m.Mixer)
 	}
-	if m.ElectionID != s.Manifest.ElectionID {
-		return refuse("mix for election %q", m.ElectionID)
-	}
 	c, ok := s.contestTally(m.ContestID)
-	if !ok || c.Contest.Kind != ballot.SingleChoice || c.Withheld {
-		return refuse("mix of contest %q, which is not mixed", m.ContestID)
+	if !ok || c.Contest.Kind != ballot.SingleChoice || c.Withheld || m.ElectionID != s.Manifest.ElectionID {
+		return refuse("mix of %q/%q, which is not a contest being mixed", m.ElectionID, m.ContestID)
 	}
-	if slices.Contains(c.Mixers, trustee) {
-		return refuse("trustee %d already mixed contest %s", trustee, m.ContestID)
-	}
-	in, err := c.CurrentRows()
-	if err != nil {
-		return refuse("%v", err)
-	}
-	if m.Input != in.Digest() {
-		return refuse("mix of contest %s does not take the last valid list as input", m.ContestID)
-	}
-	// An invalid proof is the mixer's fault, not the board's: it is kept
-	// on the board, its trustee named, and the next mixer starts from the
-	// last valid list.
-	if err := shuffle.Verify(s.MixParams(trustee), in, m.Output, m.Proof); err != nil {
+	// An invalid mix is the mixer's fault, not the board's: it stays on the
+	// board, its trustee is named, and the next mixer starts from the last
+	// valid list.
+	if err := c.chain.Step(s.MixParams(c), int(s.Size), m); err != nil {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: m.ContestID, Reason: err.Error()})
 		return nil
 	}
-	out, err := m.Output.Ciphertexts()
-	if err != nil {
-		return refuse("%v", err)
-	}
-	c.Current, c.Mixers = out, append(c.Mixers, trustee)
+	c.Mixers = append(c.Mixers, trustee)
 	return nil
 }

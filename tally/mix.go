@@ -72,6 +72,7 @@ type ChainResult struct {
 	Output   *shuffle.Rows
 	Mixers   []uint32
 	Failures []MixFailure
+	digest   [32]byte // of Output
 }
 
 // Complete returns nil if at least mixes valid mixes by distinct trustees
@@ -91,34 +92,53 @@ func (r *ChainResult) Complete(mixes int) error {
 // valid entry's output becomes the current list. The commitment generators
 // are derived once for the whole chain.
 func VerifyMixChain(p *MixParams, input *shuffle.Rows, entries []*MixEntry) *ChainResult {
-	res := &ChainResult{Output: input}
+	res := NewChain(input)
 	if len(entries) == 0 {
 		return res
 	}
 	p = p.withGenerators(input.Len())
-	digest := input.Digest()
 	for i, m := range entries {
-		fail := func(err error) { res.Failures = append(res.Failures, MixFailure{Index: i, Mixer: m.Mixer, Err: err}) }
-		switch {
-		case m.ElectionID != p.ElectionID || m.ContestID != p.ContestID:
-			fail(fmt.Errorf("%w: %q/%q", ErrWrongContest, m.ElectionID, m.ContestID))
-			continue
-		case slices.Contains(res.Mixers, m.Mixer):
-			fail(ErrDuplicateMixer)
-			continue
-		case m.Input != digest:
-			fail(ErrInputMismatch)
-			continue
-		}
-		if err := shuffle.Verify(p.shuffleParams(m.Mixer), res.Output, m.Output, m.Proof); err != nil {
-			fail(err)
-			continue
-		}
-		res.Output, res.Mixers = m.Output, append(res.Mixers, m.Mixer)
-		digest = m.Output.Digest()
+		res.Step(p, i, m)
 	}
 	return res
 }
+
+// NewChain starts a mix chain at the cleansed list input.
+func NewChain(input *shuffle.Rows) *ChainResult {
+	return &ChainResult{Output: input, digest: input.Digest()}
+}
+
+// Step checks entry m, at position i of the chain's entries, as the next
+// mix (spec §6.8): if it is valid its output becomes the current list and
+// Step returns nil; otherwise it is recorded in r.Failures and Step
+// returns the failure. Callers replaying a board one entry at a time use it
+// instead of VerifyMixChain; p should carry generators (withGenerators) so
+// they are derived once per chain.
+func (r *ChainResult) Step(p *MixParams, i int, m *MixEntry) error {
+	var err error
+	switch {
+	case m.ElectionID != p.ElectionID || m.ContestID != p.ContestID:
+		err = fmt.Errorf("%w: %q/%q", ErrWrongContest, m.ElectionID, m.ContestID)
+	case slices.Contains(r.Mixers, m.Mixer):
+		err = ErrDuplicateMixer
+	case m.Input != r.digest:
+		err = ErrInputMismatch
+	default:
+		err = shuffle.Verify(p.shuffleParams(m.Mixer), r.Output, m.Output, m.Proof)
+	}
+	if err != nil {
+		f := MixFailure{Index: i, Mixer: m.Mixer, Err: err}
+		r.Failures = append(r.Failures, f)
+		return f
+	}
+	r.Output, r.Mixers = m.Output, append(r.Mixers, m.Mixer)
+	r.digest = m.Output.Digest()
+	return nil
+}
+
+// WithGenerators returns p with commitment generators for n rows, derived
+// once, for a caller that will Step through a chain.
+func (p *MixParams) WithGenerators(n int) *MixParams { return p.withGenerators(n) }
 
 // withGenerators returns p with generators for n rows, deriving them if p
 // has none.

@@ -5,7 +5,6 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
-	"evote/crypto/shuffle"
 	"evote/crypto/threshold"
 	"evote/election"
 	"evote/tally"
@@ -37,15 +36,10 @@ func (e *Election) Mix(h Hooks) error {
 				continue
 			}
 			done = false
-			in, err := c.CurrentRows()
-			if err != nil {
-				return err
-			}
-			out, proof, err := shuffle.Shuffle(s.MixParams(t), in, e.rand)
+			m, _, err := tally.Mix(s.MixParams(c), uint32(t), c.CurrentRows(), nil, e.rand)
 			if err != nil {
 				return fmt.Errorf("trustee %d mixing %s: %w", t, c.Contest.ID, err)
 			}
-			m := &tally.MixEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Mixer: uint32(t), Input: in.Digest(), Output: out, Proof: proof}
 			if h.Mix != nil {
 				m = h.Mix(t, m)
 			}

@@ -1,0 +1,427 @@
+// Package official manages the accounts of election officials on the
+// ballot box (spec/10-api.md §10.4): a password hashed with argon2id, a
+// TOTP second factor (RFC 6238), a role; short-lived sessions; and a
+// durable operations log of who did what and when. The first admin comes
+// from the server's configuration: there are no default credentials.
+//
+// The same database (the server's SQLite file or PostgreSQL) also keeps the
+// catalog of hosted elections (ballotbox.Catalog).
+package official
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+
+	"evote/ballotbox"
+)
+
+// Role of an official.
+type Role string
+
+// Roles. Admins manage accounts and may do everything; election officials
+// create elections and run their actions; observers only read the
+// operations log.
+const (
+	RoleAdmin    Role = "admin"
+	RoleOfficial Role = "election-official"
+	RoleObserver Role = "observer"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleOfficial || r == RoleObserver }
+
+// Errors callers branch on.
+var (
+	ErrInvalid   = errors.New("official: invalid input")
+	ErrLogin     = errors.New("official: wrong user, password or code")
+	ErrLocked    = errors.New("official: account temporarily locked after failed logins")
+	ErrSession   = errors.New("official: no valid session")
+	ErrForbidden = errors.New("official: role does not allow this")
+	ErrExists    = errors.New("official: account exists")
+)
+
+// Dialect selects the SQL of a backend.
+type Dialect int
+
+// Dialects.
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+// Config configures a Service.
+type Config struct {
+	DB         *sql.DB
+	Dialect    Dialect
+	Argon2     Argon2Params  // default DefaultArgon2
+	SessionTTL time.Duration // default 30 min
+	Issuer     string        // shown in authenticator apps; default "evote"
+	Now        func() time.Time
+}
+
+// Service is the officials' accounts, sessions and operations log.
+type Service struct {
+	cfg Config
+
+	mu       sync.Mutex
+	sessions map[[32]byte]*Session // by SHA-256 of the token
+	failures map[string][]time.Time
+}
+
+// Session is a signed-in official.
+type Session struct {
+	User    string
+	Role    Role
+	Expires time.Time
+}
+
+// Login lockout: this many failures within the window lock the account
+// for the window.
+const (
+	maxFailures   = 5
+	failureWindow = 15 * time.Minute
+)
+
+var userRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+func migrations(d Dialect) []string {
+	serial := "INTEGER PRIMARY KEY AUTOINCREMENT"
+	if d == Postgres {
+		serial = "BIGSERIAL PRIMARY KEY"
+	}
+	return []string{
+		`CREATE TABLE IF NOT EXISTS evote_officials (
+			username TEXT PRIMARY KEY,
+			password_hash TEXT NOT NULL,
+			totp_secret TEXT NOT NULL,
+			totp_last_step BIGINT NOT NULL DEFAULT 0,
+			role TEXT NOT NULL,
+			created_at BIGINT NOT NULL,
+			created_by TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS evote_oplog (
+			id ` + serial + `,
+			at BIGINT NOT NULL,
+			username TEXT NOT NULL,
+			action TEXT NOT NULL,
+			election_id TEXT NOT NULL,
+			outcome TEXT NOT NULL,
+			detail TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS evote_elections (
+			election_id TEXT PRIMARY KEY,
+			origin TEXT NOT NULL,
+			created_at BIGINT NOT NULL)`,
+	}
+}
+
+// Open creates the tables if needed and returns the service.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("official: Config needs DB")
+	}
+	if cfg.Argon2 == (Argon2Params{}) {
+		cfg.Argon2 = DefaultArgon2
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 30 * time.Minute
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "evote"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	for _, m := range migrations(cfg.Dialect) {
+		if _, err := cfg.DB.ExecContext(ctx, m); err != nil {
+			return nil, fmt.Errorf("official: migrate: %w", err)
+		}
+	}
+	return &Service{cfg: cfg, sessions: map[[32]byte]*Session{}, failures: map[string][]time.Time{}}, nil
+}
+
+// NewTOTPSecret returns a fresh random base32 TOTP secret.
+func NewTOTPSecret() (string, error) {
+	b := make([]byte, TOTPSecretSize)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return totpEncoding.EncodeToString(b), nil
+}
+
+// Account is what an admin gets back when creating an account: the TOTP
+// secret to enrol in an authenticator app, shown once.
+type Account struct {
+	User       string
+	Role       Role
+	TOTPSecret string
+	TOTPURI    string
+}
+
+// CreateAccount adds an official. by names the admin doing it ("config"
+// for the bootstrap). totpSecret may be empty (one is generated).
+func (s *Service) CreateAccount(ctx context.Context, by, user, password string, role Role, totpSecret string) (*Account, error) {
+	if !userRe.MatchString(user) || !role.Valid() {
+		return nil, fmt.Errorf("%w: user name or role", ErrInvalid)
+	}
+	if totpSecret == "" {
+		var err error
+		if totpSecret, err = NewTOTPSecret(); err != nil {
+			return nil, err
+		}
+	} else if _, err := decodeSecret(totpSecret); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	h, err := HashPassword(password, s.cfg.Argon2)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.cfg.DB.ExecContext(ctx, `INSERT INTO evote_officials (username, password_hash, totp_secret, role, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+		user, h, totpSecret, string(role), s.cfg.Now().Unix(), by)
+	if err != nil {
+		if n, _ := s.count(ctx, user); n > 0 {
+			return nil, ErrExists
+		}
+		return nil, fmt.Errorf("official: create account: %w", err)
+	}
+	s.Record(ctx, by, "create-account", "", "ok", user+" as "+string(role))
+	return &Account{User: user, Role: role, TOTPSecret: totpSecret, TOTPURI: TOTPURI(s.cfg.Issuer, user, totpSecret)}, nil
+}
+
+func (s *Service) count(ctx context.Context, user string) (int, error) {
+	var n int
+	q := `SELECT COUNT(*) FROM evote_officials`
+	args := []any{}
+	if user != "" {
+		q += ` WHERE username = $1`
+		args = append(args, user)
+	}
+	err := s.cfg.DB.QueryRowContext(ctx, q, args...).Scan(&n)
+	return n, err
+}
+
+// Bootstrap creates the first admin from the configuration if no account
+// exists yet; it does nothing once any account exists.
+func (s *Service) Bootstrap(ctx context.Context, user, password, totpSecret string) (created bool, err error) {
+	n, err := s.count(ctx, "")
+	if err != nil {
+		return false, fmt.Errorf("official: %w", err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if user == "" || password == "" || totpSecret == "" {
+		return false, fmt.Errorf("%w: no official account exists and no bootstrap admin is configured", ErrInvalid)
+	}
+	_, err = s.CreateAccount(ctx, "config", user, password, RoleAdmin, totpSecret)
+	return err == nil, err
+}
+
+// Login checks user, password and TOTP code and opens a session. The
+// token is returned once; the server keeps only its hash.
+func (s *Service) Login(ctx context.Context, user, password, code string) (string, *Session, error) {
+	now := s.cfg.Now()
+	if s.locked(user, now) {
+		s.Record(ctx, user, "login", "", "locked", "")
+		return "", nil, ErrLocked
+	}
+	var phc, secret, role string
+	var last int64
+	err := s.cfg.DB.QueryRowContext(ctx, `SELECT password_hash, totp_secret, totp_last_step, role FROM evote_officials WHERE username = $1`, user).Scan(&phc, &secret, &last, &role)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Spend the same time as for a real account.
+		checkPassword(password, dummyHash(s.cfg.Argon2))
+		s.fail(user, now)
+		return "", nil, ErrLogin
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("official: %w", err)
+	}
+	ok, err := checkPassword(password, phc)
+	if err != nil {
+		return "", nil, err
+	}
+	key, err := decodeSecret(secret)
+	if err != nil {
+		return "", nil, err
+	}
+	step, totpOK := totpCheck(key, code, now, uint64(last))
+	if !ok || !totpOK {
+		s.fail(user, now)
+		s.Record(ctx, user, "login", "", "refused", "")
+		return "", nil, ErrLogin
+	}
+	// Burn the step: the same code cannot log in twice (RFC 6238 §5.2).
+	res, err := s.cfg.DB.ExecContext(ctx, `UPDATE evote_officials SET totp_last_step = $1 WHERE username = $2 AND totp_last_step < $3`, int64(step), user, int64(step))
+	if err != nil {
+		return "", nil, fmt.Errorf("official: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return "", nil, ErrLogin
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", nil, err
+	}
+	tok := hex.EncodeToString(raw[:])
+	sess := &Session{User: user, Role: Role(role), Expires: now.Add(s.cfg.SessionTTL)}
+	s.mu.Lock()
+	s.sessions[sha256.Sum256([]byte(tok))] = sess
+	delete(s.failures, user)
+	s.mu.Unlock()
+	s.Record(ctx, user, "login", "", "ok", "")
+	return tok, sess, nil
+}
+
+var (
+	dummyOnce sync.Once
+	dummy     string
+)
+
+func dummyHash(p Argon2Params) string {
+	dummyOnce.Do(func() { dummy, _ = HashPassword("not-a-real-password", p) })
+	return dummy
+}
+
+func (s *Service) locked(user string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recent := s.failures[user][:0]
+	for _, t := range s.failures[user] {
+		if now.Sub(t) < failureWindow {
+			recent = append(recent, t)
+		}
+	}
+	s.failures[user] = recent
+	return len(recent) >= maxFailures
+}
+
+func (s *Service) fail(user string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures[user] = append(s.failures[user], now)
+}
+
+// Authenticate returns the session of a token.
+func (s *Service) Authenticate(tok string) (*Session, error) {
+	if len(tok) != 64 {
+		return nil, ErrSession
+	}
+	h := sha256.Sum256([]byte(tok))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[h]
+	if !ok {
+		return nil, ErrSession
+	}
+	if !s.cfg.Now().Before(sess.Expires) {
+		delete(s.sessions, h)
+		return nil, ErrSession
+	}
+	return sess, nil
+}
+
+// Logout ends a session.
+func (s *Service) Logout(tok string) {
+	h := sha256.Sum256([]byte(tok))
+	s.mu.Lock()
+	delete(s.sessions, h)
+	s.mu.Unlock()
+}
+
+// Allowed reports whether a role may do an operation: "manage" (accounts),
+// "run" (create elections, actions) or "read" (the operations log).
+func (r Role) Allowed(op string) bool {
+	switch op {
+	case "manage":
+		return r == RoleAdmin
+	case "run":
+		return r == RoleAdmin || r == RoleOfficial
+	case "read":
+		return r.Valid()
+	}
+	return false
+}
+
+// Operation is one line of the operations log.
+type Operation struct {
+	ID         int64  `json:"id"`
+	At         int64  `json:"at"`
+	User       string `json:"user"`
+	Action     string `json:"action"`
+	ElectionID string `json:"election_id"`
+	Outcome    string `json:"outcome"`
+	Detail     string `json:"detail"`
+}
+
+// Record appends to the operations log. It never records secrets; a
+// failure to record is returned so that callers that must not act
+// unrecorded can refuse.
+func (s *Service) Record(ctx context.Context, user, action, electionID, outcome, detail string) error {
+	_, err := s.cfg.DB.ExecContext(ctx, `INSERT INTO evote_oplog (at, username, action, election_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+		s.cfg.Now().Unix(), user, action, electionID, outcome, truncate(detail, 1024))
+	if err != nil {
+		return fmt.Errorf("official: operations log: %w", err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Operations returns the latest operations, newest first.
+func (s *Service) Operations(ctx context.Context, limit int) ([]Operation, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.cfg.DB.QueryContext(ctx, `SELECT id, at, username, action, election_id, outcome, detail FROM evote_oplog ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("official: %w", err)
+	}
+	defer rows.Close()
+	out := []Operation{}
+	for rows.Next() {
+		var o Operation
+		if err := rows.Scan(&o.ID, &o.At, &o.User, &o.Action, &o.ElectionID, &o.Outcome, &o.Detail); err != nil {
+			return nil, fmt.Errorf("official: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// AddElection implements ballotbox.Catalog.
+func (s *Service) AddElection(ctx context.Context, id, origin string) error {
+	_, err := s.cfg.DB.ExecContext(ctx, `INSERT INTO evote_elections (election_id, origin, created_at) VALUES ($1, $2, $3)`, id, origin, s.cfg.Now().Unix())
+	return err
+}
+
+// Elections implements ballotbox.Catalog.
+func (s *Service) Elections(ctx context.Context) ([]ballotbox.CatalogEntry, error) {
+	rows, err := s.cfg.DB.QueryContext(ctx, `SELECT election_id, origin FROM evote_elections ORDER BY created_at, election_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ballotbox.CatalogEntry
+	for rows.Next() {
+		var e ballotbox.CatalogEntry
+		if err := rows.Scan(&e.ElectionID, &e.Origin); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+var _ ballotbox.Catalog = (*Service)(nil)

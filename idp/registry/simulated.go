@@ -119,10 +119,18 @@ func generate(cfg SimulatedConfig, con string, i int) *SimPerson {
 
 // People returns the synthetic population in generation order. The caller
 // must not modify the records.
-func (s *Simulated) People() []*SimPerson { return s.order }
+func (s *Simulated) People() []*SimPerson {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*SimPerson(nil), s.order...)
+}
 
 // Person returns the synthetic person with the given PIN digits, or nil.
-func (s *Simulated) Person(pin string) *SimPerson { return s.byPIN[pin] }
+func (s *Simulated) Person(pin string) *SimPerson {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byPIN[pin]
+}
 
 // SetDown makes lookups fail with ErrUnavailable (true) or work again (false).
 func (s *Simulated) SetDown(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
@@ -151,7 +159,7 @@ func (s *Simulated) Lookup(ctx context.Context, q Query) (*Citizen, error) {
 	if down {
 		return nil, fmt.Errorf("%w: simulated outage", ErrUnavailable)
 	}
-	p := s.byPIN[q.PIN.Digits()]
+	p := s.Person(q.PIN.Digits())
 	if p == nil || q.PIN.IsZero() {
 		return nil, ErrNotFound
 	}
@@ -163,4 +171,20 @@ func (s *Simulated) Lookup(ctx context.Context, q Query) (*Citizen, error) {
 	}
 	c := p.Citizen
 	return &c, nil
+}
+
+// Add puts a person into the register (tests: records whose register birth
+// date differs from the one embedded in the PIN, and the like). It replaces
+// a person with the same PIN.
+func (s *Simulated) Add(p SimPerson) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cp := p
+	if old := s.byPIN[p.PIN.Digits()]; old == nil {
+		s.order = append(s.order, &cp)
+	} else {
+		*old = cp
+		return
+	}
+	s.byPIN[p.PIN.Digits()] = &cp
 }

@@ -1,0 +1,496 @@
+package idpapi
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"evote/idp/registry"
+	"evote/idp/registry/registrytest"
+	"evote/idp/voterlist"
+	"evote/record"
+)
+
+// TestSignInAndVote is the acceptance flow: register lookup, code sent to
+// the register's phone, code verified, token issued, token accepted by the
+// voting endpoint, and the credential on the board.
+func TestSignInAndVote(t *testing.T) {
+	e := newEnv(t)
+	p := e.person(nil, 0)
+	device := newDevice(t)
+
+	st, ch, _ := e.start("203.0.113.5", p, nil)
+	if st != http.StatusOK {
+		t.Fatalf("start: %d %v", st, ch)
+	}
+	if hint := ch["phone_hint"].(string); !strings.HasSuffix(p.Phone, hint[len(hint)-2:]) || strings.Contains(hint, p.Phone[4:10]) {
+		t.Errorf("phone hint %q", hint)
+	}
+	if len(e.sms.Messages(p.Phone)) != 1 {
+		t.Fatalf("code not sent to the phone on record")
+	}
+	st, body := e.verify("203.0.113.5", ch["challenge_id"].(string), e.lastCode(p.Phone), device)
+	if st != http.StatusOK {
+		t.Fatalf("verify: %d %v", st, body)
+	}
+	tok := body["token"].(string)
+	if st, out := e.cast(tok, device); st != http.StatusAccepted || out["ballot_style"] != p.Constituency {
+		t.Fatalf("ballot box refused the token: %d %v", st, out)
+	}
+	// A ballot signed by another device key is refused under this token.
+	if st, _ := e.cast(tok, newDevice(t)); st != http.StatusUnauthorized {
+		t.Errorf("ballot signed by a foreign device key: %d", st)
+	}
+	// The credential is on the board, binding pseudonym, style, device key and context.
+	creds := e.board.ofType(0x0203)
+	if len(creds) != 1 {
+		t.Fatalf("%d CredentialIssued entries", len(creds))
+	}
+	ci, _ := record.DecodeCredentialIssued(creds[0])
+	if hex.EncodeToString(ci.Pseudonym[:]) != body["pseudonym"] || ci.BallotStyle != p.Constituency || ci.ContextHash != contextHash ||
+		hex.EncodeToString(ci.DeviceKey[:]) != hex.EncodeToString(device.Public().(ed25519.PublicKey)) {
+		t.Errorf("credential entry %+v does not match the token", ci)
+	}
+	if ks := e.board.ofType(0x0003); len(ks) != 1 {
+		t.Errorf("%d key set entries", len(ks))
+	} else if set, _ := record.DecodeIdentityKeySet(ks[0]); set.Keys[0].KeyID != body["key_id"] {
+		t.Errorf("key set %v does not hold the signing kid", set.Keys)
+	}
+	if lc := e.board.ofType(0x0202); len(lc) != 1 {
+		t.Errorf("%d list change entries", len(lc))
+	}
+	// The voter is told by SMS that a credential was issued in their name.
+	if last := e.sms.Last(p.Phone).Text; !strings.Contains(last, "credential was issued in your name") {
+		t.Errorf("no credential notice, last SMS %q", last)
+	}
+	// The same device key cannot be bound twice.
+	st, ch2, _ := e.start("203.0.113.5", p, nil)
+	if st != 200 {
+		t.Fatal(st)
+	}
+	if st, body := e.verify("203.0.113.5", ch2["challenge_id"].(string), e.lastCode(p.Phone), device); st != http.StatusConflict || errCode(body) != "device_key_bound" {
+		t.Errorf("rebinding device key: %d %v", st, body)
+	}
+	// The voter cannot type in a phone number of their own.
+	if st, body, _ := e.start("203.0.113.5", p, func(m map[string]string) { m["phone"] = "+996555000000" }); st != 400 || errCode(body) != "invalid_input" {
+		t.Errorf("phone in request: %d %v", st, body)
+	}
+	// An expired token is refused by the ballot box.
+	e.clock.add(16 * time.Minute)
+	if st, _ := e.cast(tok, device); st != http.StatusUnauthorized {
+		t.Errorf("expired token accepted: %d", st)
+	}
+}
+
+func TestIdentityFailures(t *testing.T) {
+	e := newEnv(t)
+	p := e.person(nil, 1)
+	n := 0
+	next := func() string { n++; return fmt.Sprintf("203.0.113.%d", 100+n) }
+	generic := func(name string, st int, body map[string]any) map[string]any {
+		t.Helper()
+		if st != 401 || errCode(body) != "identity_not_confirmed" {
+			t.Errorf("%s: %d %v", name, st, body)
+		}
+		return body
+	}
+	// Unknown person: a well-formed PIN nobody has.
+	unknown := *p
+	unknown.PIN = registry.MustParsePIN("2" + p.PIN.Digits()[1:9] + "99999")
+	st, b1, _ := e.start(next(), &unknown, nil)
+	generic("unknown person", st, b1)
+	st, b2, _ := e.start(next(), p, func(m map[string]string) { m["document_number"] = "ID0000001" })
+	generic("wrong document", st, b2)
+	if !reflect.DeepEqual(b1, b2) {
+		t.Errorf("unknown PIN and wrong document answer differently: %v vs %v", b1, b2)
+	}
+	// Wrong date of birth: one that contradicts the PIN is a typing error…
+	st, b, _ := e.start(next(), p, func(m map[string]string) { m["birth_date"] = "1950-01-01" })
+	if st != 400 || errCode(b) != "invalid_input" {
+		t.Errorf("birth date against PIN: %d %v", st, b)
+	}
+	// …and one that the register holds differently (a corrected record) is a mismatch.
+	typed := *e.person(nil, 2)
+	corrected := typed
+	corrected.BirthDate = corrected.BirthDate.AddDate(0, 0, 3)
+	e.sim.Add(corrected)
+	st, b3, _ := e.start(next(), &typed, nil)
+	generic("wrong date of birth", st, b3)
+	if !reflect.DeepEqual(b1, b3) {
+		t.Errorf("birth date mismatch answers differently")
+	}
+	// Ineligible, each reason.
+	for reason, want := range map[error]string{registry.ErrNotCitizen: "not_citizen", registry.ErrUnderAge: "under_age", registry.ErrRightsSuspended: "rights_suspended"} {
+		st, b, _ := e.start(next(), e.person(reason, 0), nil)
+		if st != 403 || errCode(b) != "not_eligible" || b["error"].(map[string]any)["reason"] != want {
+			t.Errorf("%v: %d %v", reason, st, b)
+		}
+	}
+	st, b4, _ := e.start(next(), e.person(registry.ErrDeceased, 0), nil)
+	generic("deceased", st, b4)
+	if !reflect.DeepEqual(b1, b4) {
+		t.Errorf("deceased answers differently from unknown")
+	}
+	// Malformed input.
+	for name, mod := range map[string]func(map[string]string){
+		"short pin":  func(m map[string]string) { m["pin"] = "123" },
+		"bad doc":    func(m map[string]string) { m["document_number"] = "12" },
+		"bad date":   func(m map[string]string) { m["birth_date"] = "15.05.1990" },
+		"extra json": func(m map[string]string) { m["name"] = "x" },
+	} {
+		if st, b, _ := e.start(next(), p, mod); st != 400 || errCode(b) != "invalid_input" {
+			t.Errorf("%s: %d %v", name, st, b)
+		}
+	}
+	if st, b, _ := do(t, e.api, "POST", "/v1/auth/start", next(), strings.Repeat("x", 5000), nil); st != 413 || errCode(b) != "body_too_large" {
+		t.Errorf("oversized body: %d %v", st, b)
+	}
+	// A voter removed from the list.
+	removed := e.person(nil, 3)
+	e.listChange("list-official-1", record.ListRemoved, []voterlist.Item{{Op: voterlist.OpRemove, PIN: removed.PIN}}, 201)
+	if st, b, _ := e.start("203.0.113.21", removed, nil); st != 403 || errCode(b) != "not_on_voter_list" {
+		t.Errorf("removed voter: %d %v", st, b)
+	}
+}
+
+func TestCodeFailures(t *testing.T) {
+	e := newEnv(t)
+	p := e.person(nil, 0)
+	client := "203.0.113.30"
+	scenario := 0
+	begin := func() string {
+		scenario++
+		client = fmt.Sprintf("203.0.113.%d", 30+scenario)
+		t.Helper()
+		st, ch, _ := e.start(client, p, nil)
+		if st != 200 {
+			t.Fatalf("start: %d %v", st, ch)
+		}
+		return ch["challenge_id"].(string)
+	}
+	wrong := func(c string) string {
+		if c[0] == '9' {
+			return "0" + c[1:]
+		}
+		return string(c[0]+1) + c[1:]
+	}
+	// Wrong code, then the right one works.
+	id := begin()
+	code := e.lastCode(p.Phone)
+	st, b := e.verify(client, id, wrong(code), newDevice(t))
+	if st != 401 || errCode(b) != "wrong_code" || b["error"].(map[string]any)["attempts_left"] != float64(4) {
+		t.Errorf("wrong code: %d %v", st, b)
+	}
+	if st, b := e.verify(client, id, code, newDevice(t)); st != 200 {
+		t.Fatalf("right code after a wrong one: %d %v", st, b)
+	}
+	// Reused code.
+	if st, b := e.verify(client, id, code, newDevice(t)); st != 409 || errCode(b) != "code_used" {
+		t.Errorf("reused code: %d %v", st, b)
+	}
+	// Expired code.
+	id = begin()
+	code = e.lastCode(p.Phone)
+	e.clock.add(5*time.Minute + time.Second)
+	if st, b := e.verify(client, id, code, newDevice(t)); st != 401 || errCode(b) != "code_expired" {
+		t.Errorf("expired code: %d %v", st, b)
+	}
+	// Resend is throttled, and a resent code replaces the old one.
+	id = begin()
+	old := e.lastCode(p.Phone)
+	if st, b, h := do(t, e.api, "POST", "/v1/auth/resend", client, map[string]string{"challenge_id": id}, nil); st != 429 || errCode(b) != "resend_throttled" || h.Get("Retry-After") == "" {
+		t.Errorf("immediate resend: %d %v", st, b)
+	}
+	e.clock.add(61 * time.Second)
+	if st, b, _ := do(t, e.api, "POST", "/v1/auth/resend", client, map[string]string{"challenge_id": id}, nil); st != 200 {
+		t.Fatalf("resend: %d %v", st, b)
+	}
+	fresh := e.lastCode(p.Phone)
+	if fresh != old {
+		if st, _ := e.verify(client, id, old, newDevice(t)); st != 401 {
+			t.Errorf("old code after resend: %d", st)
+		}
+	}
+	// Too many wrong codes lock the challenge.
+	id = begin()
+	code = e.lastCode(p.Phone)
+	for i := 0; i < 4; i++ {
+		e.verify(client, id, wrong(code), newDevice(t))
+	}
+	if st, b := e.verify(client, id, wrong(code), newDevice(t)); st != 401 || errCode(b) != "challenge_locked" {
+		t.Errorf("5th wrong code: %d %v", st, b)
+	}
+	if st, b := e.verify(client, id, code, newDevice(t)); st != 401 || errCode(b) != "challenge_locked" {
+		t.Errorf("right code after lockout: %d %v", st, b)
+	}
+	if st, b := e.verify(client, "no-such-challenge", code, newDevice(t)); st != 404 || errCode(b) != "unknown_challenge" {
+		t.Errorf("unknown challenge: %d %v", st, b)
+	}
+	// A small-order device key is refused before the code is spent.
+	id = begin()
+	st, b, _ = do(t, e.api, "POST", "/v1/auth/verify", client, map[string]string{"challenge_id": id, "code": e.lastCode(p.Phone), "device_key": strings.Repeat("A", 43)}, nil)
+	if st != 400 {
+		t.Errorf("small-order device key: %d %v", st, b)
+	}
+}
+
+// TestAbuse: an attacker hammering a victim's PIN meets a growing per-PIN
+// backoff and then a lockout of their own address, while the victim, from
+// another address, can still sign in once the backoff has passed.
+func TestAbuse(t *testing.T) {
+	e := newEnv(t)
+	victim := e.person(nil, 0)
+	attacker := "198.51.100.66"
+	badDoc := func(m map[string]string) { m["document_number"] = "AC9999999" }
+	var codes []string
+	var waits []int
+	for i := 0; i < 40; i++ {
+		st, b, h := e.start(attacker, victim, badDoc)
+		codes = append(codes, errCode(b))
+		if errCode(b) == "try_later" {
+			w, _ := strconv.Atoi(h.Get("Retry-After"))
+			waits = append(waits, w)
+		}
+		if st == 429 {
+			// Wait exactly as told, like a patient attacker.
+			d, _ := time.ParseDuration(h.Get("Retry-After") + "s")
+			if errCode(b) == "client_locked" {
+				break
+			}
+			e.clock.add(d)
+		}
+	}
+	t.Logf("attacker saw %v (per-PIN waits %v s)", codes, waits)
+	if codes[0] != "identity_not_confirmed" || codes[3] != "try_later" {
+		t.Errorf("no backoff after 3 failures: %v", codes)
+	}
+	if codes[len(codes)-1] != "client_locked" {
+		t.Fatalf("attacker never locked out: %v", codes)
+	}
+	// The backoff grows.
+	if len(waits) < 3 {
+		t.Fatalf("only %d backoff answers", len(waits))
+	}
+	for i := 1; i < len(waits); i++ {
+		if waits[i] <= waits[i-1] {
+			t.Errorf("backoff does not grow: %v", waits)
+		}
+	}
+	// The attacker stays locked out even with correct details.
+	if st, b, _ := e.start(attacker, victim, nil); st != 429 || errCode(b) != "client_locked" {
+		t.Errorf("locked client: %d %v", st, b)
+	}
+	// The victim, from home, first waits out the PIN's backoff, then signs in.
+	home := "203.0.113.99"
+	st, b, h := e.start(home, victim, nil)
+	if st == 429 {
+		if errCode(b) != "try_later" {
+			t.Fatalf("victim: %d %v", st, b)
+		}
+		d, _ := time.ParseDuration(h.Get("Retry-After") + "s")
+		if d > 5*time.Minute {
+			t.Errorf("victim backoff %v exceeds the 5 min cap", d)
+		}
+		e.clock.add(d)
+	}
+	device := newDevice(t)
+	tok, _ := e.signIn(home, victim, device)
+	if st, _ := e.cast(tok, device); st != 202 {
+		t.Errorf("victim could not vote: %d", st)
+	}
+	// Per-client rate limit: a burst beyond 10 requests is refused.
+	flood := "198.51.100.77"
+	var last int
+	for i := 0; i < 11; i++ {
+		last, _, _ = do(t, e.api, "POST", "/v1/auth/start", flood, map[string]string{"pin": "1"}, nil)
+	}
+	if last != 429 {
+		t.Errorf("11th request in a burst: %d", last)
+	}
+	// The access log recorded who (an opaque subject), when and the outcome.
+	ev, err := e.store.AccessLog(context.Background(), 0, 1000)
+	if err != nil || len(ev) < 10 {
+		t.Fatalf("access log: %d events, %v", len(ev), err)
+	}
+	seen := map[string]bool{}
+	for _, x := range ev {
+		seen[x.Outcome] = true
+		if strings.Contains(x.Subject, victim.PIN.Digits()) {
+			t.Error("access log subject holds a PIN")
+		}
+	}
+	for _, o := range []string{"mismatch", "backoff", "client_locked", "code_sent", "token_issued"} {
+		if !seen[o] {
+			t.Errorf("access log lacks outcome %q", o)
+		}
+	}
+	// Retention: purging after the retention period empties it.
+	e.clock.add(91 * 24 * time.Hour)
+	if n, err := e.svc.PurgeAccessLog(context.Background()); err != nil || int(n) != len(ev) {
+		t.Errorf("purge removed %d of %d: %v", n, len(ev), err)
+	}
+}
+
+func TestRegistryTrouble(t *testing.T) {
+	e := newEnv(t)
+	p := e.person(nil, 0)
+	client := "203.0.113.40"
+	check503 := func(name string) {
+		t.Helper()
+		start := time.Now()
+		st, b, h := e.start(client, p, nil)
+		if st != 503 || errCode(b) != "registry_unavailable" || h.Get("Retry-After") == "" {
+			t.Errorf("%s: %d %v", name, st, b)
+		}
+		if el := time.Since(start); el > 2*time.Second {
+			t.Errorf("%s: answer took %v", name, el)
+		}
+	}
+	e.fake.SetMode(registrytest.Slow, time.Second)
+	check503("slow register")
+	e.fake.SetMode(registrytest.Malformed, 0)
+	check503("malformed answer")
+	e.fake.SetMode(registrytest.WrongPerson, 0)
+	check503("answer about another person")
+	if len(e.sms.Messages(p.Phone)) != 0 {
+		t.Fatal("a code was sent although the register failed")
+	}
+	e.fake.SetMode(registrytest.ServerError, 0)
+	check503("register down")
+	// The breaker is open now: the register is not even asked.
+	before := e.fake.Requests()
+	check503("circuit open")
+	if e.fake.Requests() != before {
+		t.Errorf("open circuit still queried the register")
+	}
+	// Nothing was counted against the voter or the client.
+	e.fake.SetMode(registrytest.Normal, 0)
+	e.clock.add(31 * time.Second)
+	device := newDevice(t)
+	tok, _ := e.signIn(client, p, device)
+	if st, _ := e.cast(tok, device); st != 202 {
+		t.Errorf("after outage: %d", st)
+	}
+}
+
+func TestInPersonMark(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p := e.person(nil, 0)
+	device := newDevice(t)
+	_, cred := e.signIn("203.0.113.50", p, device)
+
+	// The station looks the voter up (signed) to learn the pseudonym.
+	l := &voterlist.LookupRequest{ElectionID: electionID, StationID: "station-istanbul", OfficialID: "poll-official-1", PIN: p.PIN, At: uint64(e.clock.now().Unix())}
+	l.Sign(e.keys["station-istanbul"], e.keys["poll-official-1"])
+	lookup := map[string]any{"election_id": l.ElectionID, "station_id": l.StationID, "official_id": l.OfficialID, "pin": p.PIN.Digits(), "at": l.At,
+		"station_sig": b64.EncodeToString(l.StationSig[:]), "official_sig": b64.EncodeToString(l.OfficialSig[:])}
+	st, info, _ := do(t, e.api, "POST", "/v1/officials/lookup", "192.0.2.50", lookup, nil)
+	if st != 200 || info["pseudonym"] != cred["pseudonym"] || info["credentials_issued"] != float64(1) {
+		t.Fatalf("lookup: %d %v", st, info)
+	}
+	lookup["at"] = l.At + 1 // not what was signed
+	if st, b, _ := do(t, e.api, "POST", "/v1/officials/lookup", "192.0.2.50", lookup, nil); st != 403 || errCode(b) != "official_refused" {
+		t.Errorf("tampered lookup: %d %v", st, b)
+	}
+
+	m := &record.InPersonMark{ElectionID: electionID, ContextHash: contextHash, BallotStyle: info["ballot_style"].(string),
+		StationID: "station-istanbul", OfficialID: "poll-official-1", MarkedAt: uint64(e.clock.now().Unix())}
+	ps, _ := hex.DecodeString(info["pseudonym"].(string))
+	copy(m.Pseudonym[:], ps)
+	copy(m.StationKey[:], e.keys["station-istanbul"].Public().(ed25519.PublicKey))
+	copy(m.OfficialKey[:], e.keys["poll-official-1"].Public().(ed25519.PublicKey))
+	// A mark signed by an unregistered official key is refused.
+	rogue := *m
+	copy(rogue.OfficialKey[:], testKey("rogue").Public().(ed25519.PublicKey))
+	rogue.Sign(e.keys["station-istanbul"], testKey("rogue"))
+	if st, b, _ := do(t, e.api, "POST", "/v1/officials/marks", "192.0.2.50", map[string]string{"mark": b64.EncodeToString(rogue.Encode())}, nil); st != 403 {
+		t.Errorf("rogue mark: %d %v", st, b)
+	}
+	m.Sign(e.keys["station-istanbul"], e.keys["poll-official-1"])
+	if st, b, _ := do(t, e.api, "POST", "/v1/officials/marks", "192.0.2.50", map[string]string{"mark": b64.EncodeToString(m.Encode())}, nil); st != 201 {
+		t.Fatalf("mark: %d %v", st, b)
+	}
+	if st, b, _ := do(t, e.api, "POST", "/v1/officials/marks", "192.0.2.50", map[string]string{"mark": b64.EncodeToString(m.Encode())}, nil); st != 409 {
+		t.Errorf("second mark: %d %v", st, b)
+	}
+	// The mark is on the board while voting is open, and the voter was told.
+	marks := e.board.ofType(0x0204)
+	if len(marks) != 1 {
+		t.Fatalf("%d marks on the board", len(marks))
+	}
+	if last := e.sms.Last(p.Phone).Text; !strings.Contains(last, "voted in person at polling station station-istanbul") {
+		t.Errorf("no in-person notice, last SMS %q", last)
+	}
+	// The voter can no longer sign in online…
+	if st, b, _ := e.start("203.0.113.50", p, nil); st != 403 || errCode(b) != "voted_in_person" {
+		t.Errorf("sign-in after in-person vote: %d %v", st, b)
+	}
+	// …and cleansing sees the pseudonym whose online ballots it must cancel.
+	cancelled, err := e.svc.CancelledPseudonyms(ctx)
+	if err != nil || len(cancelled) != 1 || hex.EncodeToString(cancelled[0][:]) != cred["pseudonym"] {
+		t.Errorf("cancelled pseudonyms %x, %v; want %s", cancelled, err, cred["pseudonym"])
+	}
+}
+
+func TestListChangesAndConsularPhone(t *testing.T) {
+	e := newEnv(t)
+	p := e.person(nil, 4)
+	// A consul records a new phone number for a voter abroad.
+	out := e.listChange("consul-istanbul", record.ListContactUpdate, []voterlist.Item{{Op: voterlist.OpPhone, PIN: p.PIN, Phone: "+905321234567"}}, 201)
+	if out["updated"] != float64(1) || out["sequence"] != float64(2) {
+		t.Errorf("contact update: %v", out)
+	}
+	entries := e.board.ofType(0x0202)
+	c, _ := record.DecodeVoterListChange(entries[len(entries)-1])
+	if c.Updated != 1 || c.OfficialID != "consul-istanbul" || len(c.Counts) != 3 || c.Counts[0].Voters != 12 {
+		t.Errorf("list change entry %+v", c)
+	}
+	first, _ := record.DecodeVoterListChange(entries[0])
+	if first.Added != 36 { // 12 eligible in each of 3 constituencies
+		t.Errorf("initial list added %d", first.Added)
+	}
+	// The code now goes to the recorded number, not the register's.
+	device := newDevice(t)
+	st, ch, _ := e.start("203.0.113.60", p, nil)
+	if st != 200 || len(e.sms.Messages(p.Phone)) != 0 {
+		t.Fatalf("start: %d, %d messages to the old number", st, len(e.sms.Messages(p.Phone)))
+	}
+	if st, _ := e.verify("203.0.113.60", ch["challenge_id"].(string), e.lastCode("+905321234567"), device); st != 200 {
+		t.Errorf("verify with code sent to the consular number: %d", st)
+	}
+	// A change signed by a polling official (not a list official) is refused,
+	// and so is a replayed sequence number.
+	e.listChange("poll-official-1", record.ListAdded, []voterlist.Item{{Op: voterlist.OpAdd, PIN: e.person(registry.ErrUnderAge, 0).PIN, BallotStyle: "KG-ABR-01"}}, 403)
+}
+
+func TestBoardDownQueuesCredential(t *testing.T) {
+	e := newEnv(t)
+	p := e.person(nil, 5)
+	e.board.setDown(true)
+	st, ch, _ := e.start("203.0.113.70", p, nil)
+	if st != 200 {
+		t.Fatal(st)
+	}
+	st, b := e.verify("203.0.113.70", ch["challenge_id"].(string), e.lastCode(p.Phone), newDevice(t))
+	if st != 503 || errCode(b) != "board_unavailable" {
+		t.Fatalf("board down: %d %v", st, b)
+	}
+	if n := len(e.board.ofType(0x0203)); n != 0 {
+		t.Fatalf("%d credentials posted while down", n)
+	}
+	e.board.setDown(false)
+	if n, err := e.svc.FlushBoard(context.Background()); err != nil || n != 1 {
+		t.Fatalf("flush posted %d: %v", n, err)
+	}
+	if n := len(e.board.ofType(0x0203)); n != 1 {
+		t.Errorf("queued credential not posted: %d", n)
+	}
+}

@@ -105,18 +105,20 @@ func VerifyPartialDecryption(ext [32]byte, trustee int, vk *group.Element, pos u
 //	Append("a", list A_l); Append("d", list D_l)
 //	seed = ChallengeBytes("seed")
 //	ρ_l = LE(SHA-512(string("evote-v1/threshold/batch-weight") || seed || u64(l))[0:16])
-func batchWeights(ext [32]byte, trustee int, vk *group.Element, as, ds []*group.Element) []*group.Scalar {
+//
+// aEnc and dEnc are the list<Element> encodings u32(N) || Element….
+func batchWeights(ext [32]byte, trustee int, vk *group.Element, n int, aEnc, dEnc []byte) []*group.Scalar {
 	t := zkp.NewTranscript(BatchWeightsProtocol, ext[:])
 	t.AppendUint64("trustee", uint64(trustee))
 	t.AppendElement("key", vk)
-	t.AppendElements("a", as)
-	t.AppendElements("d", ds)
+	t.AppendMessage("a", aEnc)
+	t.AppendMessage("d", dEnc)
 	seed := t.ChallengeBytes("seed")
 	prefix := appendString(nil, BatchWeightTag)
 	prefix = append(prefix, seed...)
 	msg := make([]byte, len(prefix)+8)
 	copy(msg, prefix)
-	out := make([]*group.Scalar, len(as))
+	out := make([]*group.Scalar, n)
 	for l := range out {
 		binary.BigEndian.PutUint64(msg[len(prefix):], uint64(l))
 		h := sha512.Sum512(msg)
@@ -128,6 +130,29 @@ func batchWeights(ext [32]byte, trustee int, vk *group.Element, as, ds []*group.
 	}
 	return out
 }
+
+// A CiphertextList is a list of ciphertexts prepared once for producing or
+// verifying every trustee's decryption share of it (it caches the encoding
+// of the A components, which every batched proof hashes).
+type CiphertextList struct {
+	cts  []*elgamal.Ciphertext
+	as   []*group.Element
+	aEnc []byte
+}
+
+// NewCiphertextList prepares cts; the ciphertexts must not change
+// afterwards.
+func NewCiphertextList(cts []*elgamal.Ciphertext) *CiphertextList {
+	l := &CiphertextList{cts: cts, as: make([]*group.Element, len(cts))}
+	for i, c := range cts {
+		l.as[i] = &c.A
+	}
+	l.aEnc = appendElements(make([]byte, 0, 4+len(cts)*group.ElementSize), l.as)
+	return l
+}
+
+// Len returns the number of ciphertexts.
+func (l *CiphertextList) Len() int { return len(l.cts) }
 
 // A DecryptionShare is trustee j's share of the decryption of a list of
 // ciphertexts (spec §5.9-§5.10): D_l = A_l^{x_j} for each, a batched proof,
@@ -172,9 +197,9 @@ func (k *KeyShare) DecryptShares(ext [32]byte, cts []*elgamal.Ciphertext, opt Sh
 		}
 	}
 	if opt.Batched {
-		as := ciphertextAs(cts)
-		w := batchWeights(ext, k.Index, &k.vk, as, s.D)
-		aStar := new(group.Element).VarTimeMultiScalarMult(w, as)
+		list := NewCiphertextList(cts)
+		w := batchWeights(ext, k.Index, &k.vk, len(cts), list.aEnc, appendElements(nil, s.D))
+		aStar := new(group.Element).VarTimeMultiScalarMult(w, list.as)
 		// D* = A*^x exactly for an honest trustee; computing it from x
 		// (constant time) saves a second MSM.
 		dStar := new(group.Element).ScalarMult(&k.x, aStar)
@@ -188,24 +213,40 @@ func (k *KeyShare) DecryptShares(ext [32]byte, cts []*elgamal.Ciphertext, opt Sh
 	return s, nil
 }
 
-func ciphertextAs(cts []*elgamal.Ciphertext) []*group.Element {
-	as := make([]*group.Element, len(cts))
-	for l, c := range cts {
-		as[l] = &c.A
-	}
-	return as
-}
-
 // VerifyDecryptionShare checks s as trustee s.Trustee's share of cts under
 // verification key vk and extended hash ext. With a batched proof it costs
 // two multi-scalar multiplications of 128-bit weights plus one DLEQ check;
 // if the batched proof fails (or is absent) and per-ciphertext proofs are
 // present, each is checked and the first bad position is named. Every
-// rejection is a *ShareError wrapping ErrInvalidShare.
+// rejection is a *ShareError wrapping ErrInvalidShare. To check many
+// trustees' shares of one long list, VerifyDecryptionShareBytes with one
+// CiphertextList is faster.
 func VerifyDecryptionShare(ext [32]byte, vk *group.Element, cts []*elgamal.Ciphertext, s *DecryptionShare) error {
+	return verifyShare(ext, vk, NewCiphertextList(cts), s, nil)
+}
+
+// VerifyDecryptionShareBytes decodes a DecryptionShare as read from the
+// board and verifies it as VerifyDecryptionShare does, hashing the shares'
+// encodings as received rather than re-encoding them. A decoding failure
+// is returned as is (wrapping ErrMalformed).
+func VerifyDecryptionShareBytes(ext [32]byte, vk *group.Element, list *CiphertextList, b []byte) (*DecryptionShare, error) {
+	s, dEnc, err := parseDecryptionShare(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyShare(ext, vk, list, s, dEnc); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// verifyShare implements the checks; dEnc, if not nil, is the list<Element>
+// encoding of s.D.
+func verifyShare(ext [32]byte, vk *group.Element, list *CiphertextList, s *DecryptionShare, dEnc []byte) error {
 	fail := func(pos int, format string, args ...any) error {
 		return &ShareError{Trustee: s.Trustee, Position: pos, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidShare}, args...)...)}
 	}
+	cts := list.cts
 	if s.Context != ext {
 		return fail(-1, "other election context")
 	}
@@ -219,9 +260,11 @@ func VerifyDecryptionShare(ext [32]byte, vk *group.Element, cts []*elgamal.Ciphe
 		return fail(-1, "no proof")
 	}
 	if s.Batch != nil {
-		as := ciphertextAs(cts)
-		w := batchWeights(ext, s.Trustee, vk, as, s.D)
-		aStar := new(group.Element).VarTimeMultiScalarMult(w, as)
+		if dEnc == nil {
+			dEnc = appendElements(nil, s.D)
+		}
+		w := batchWeights(ext, s.Trustee, vk, len(cts), list.aEnc, dEnc)
+		aStar := new(group.Element).VarTimeMultiScalarMult(w, list.as)
 		dStar := new(group.Element).VarTimeMultiScalarMult(w, s.D)
 		st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: vk, G2: aStar, X2: dStar}
 		err := s.Batch.Verify(shareContext(ext, s.Trustee, 1, uint64(len(cts))), st)
@@ -296,6 +339,7 @@ func Decrypt(p Params, ext [32]byte, vks []*group.Element, cts []*elgamal.Cipher
 	if len(vks) != p.N {
 		return nil, nil, fmt.Errorf("%w: %d verification keys for n=%d", ErrParams, len(vks), p.N)
 	}
+	list := NewCiphertextList(cts)
 	var valid []*DecryptionShare
 	var bad []*ShareError
 	seen := map[int]bool{}
@@ -304,7 +348,7 @@ func Decrypt(p Params, ext [32]byte, vks []*group.Element, cts []*elgamal.Cipher
 			bad = append(bad, &ShareError{Trustee: s.Trustee, Position: -1, Err: fmt.Errorf("%w: unknown or repeated trustee", ErrInvalidShare)})
 			continue
 		}
-		if err := VerifyDecryptionShare(ext, vks[s.Trustee-1], cts, s); err != nil {
+		if err := verifyShare(ext, vks[s.Trustee-1], list, s, nil); err != nil {
 			var se *ShareError
 			errors.As(err, &se)
 			bad = append(bad, se)
@@ -349,10 +393,19 @@ func (s *DecryptionShare) Bytes() []byte {
 // is 0 or 1, the proof count is 0 or the number of shares, and at least one
 // proof is present.
 func ParseDecryptionShare(b []byte) (*DecryptionShare, error) {
+	s, _, err := parseDecryptionShare(b)
+	return s, err
+}
+
+// parseDecryptionShare also returns the list<Element> encoding of D as
+// found in b.
+func parseDecryptionShare(b []byte) (*DecryptionShare, []byte, error) {
 	r := &reader{b: b}
 	s := &DecryptionShare{Context: r.header(kindDecryptionShare, "decryption share")}
 	s.Trustee = r.index("trustee")
+	before := r.b
 	s.D = r.elements("shares", MaxShareCiphertexts)
+	dEnc := before[:len(before)-len(r.b)]
 	if r.err == nil && len(s.D) == 0 {
 		r.fail("no shares")
 	}
@@ -374,7 +427,7 @@ func ParseDecryptionShare(b []byte) (*DecryptionShare, error) {
 		s.Proofs = append(s.Proofs, r.dleq("proof"))
 	}
 	if err := r.done(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s, nil
+	return s, dEnc, nil
 }

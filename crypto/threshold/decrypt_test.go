@@ -91,6 +91,15 @@ func TestBadDecryptionShareNamed(t *testing.T) {
 		if se.Position != wantPos {
 			t.Fatalf("%+v: position %d, want %d", opt, se.Position, wantPos)
 		}
+		// The board path (bytes, shared list) gives the same verdict.
+		list := NewCiphertextList(cts)
+		var se2 *ShareError
+		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys[1], list, shares[1].Bytes()); !errors.As(err, &se2) || se2.Trustee != se.Trustee || se2.Position != se.Position {
+			t.Fatalf("%+v: bytes path: %v", opt, err)
+		}
+		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys[0], list, shares[0].Bytes()); err != nil {
+			t.Fatalf("%+v: bytes path rejects an honest share: %v", opt, err)
+		}
 		// Decrypt sets the bad share aside and uses the next t valid.
 		got, bad, err := Decrypt(d.p, testExt, d.res.VerificationKeys, cts, shares, table)
 		if err != nil || !slices.Equal(got, ms) || len(bad) != 1 || bad[0].Trustee != 2 {

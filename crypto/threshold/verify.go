@@ -214,15 +214,6 @@ func extractionContext(base [32]byte, dealer int) []byte {
 	return appendU16(b, dealer)
 }
 
-// phase2 holds, for each qualified dealer, the accepted extraction
-// commitments A_ik (published or reconstructed).
-type phase2 struct {
-	A map[int][]*group.Element
-	// needed lists the dealers whose secret must be reconstructed, with
-	// the reason, before reconstruction.
-	needed []Culprit
-}
-
 // extractionFailures decides which qualified dealers must have their
 // secret reconstructed (spec §5.7): a missing, equivocating or invalid
 // ExtractionCommitments, or a valid extraction complaint. It does not use

@@ -83,12 +83,14 @@ const IdentityKeyIDTag = "evote-v1/idp-key-id"
 
 // IdentityKeyID derives the key id ("kid") of an identity-service signing
 // key: "idp-" followed by the first 8 bytes, in lowercase hex, of
-// SHA-256("evote-v1/idp-key-id" || pub). A kid derived from its key cannot be
-// reused for another key.
+// SHA-256(string("evote-v1/idp-key-id") || pub). A kid derived from its key
+// cannot be reused for another key.
 func IdentityKeyID(pub []byte) string {
+	w := &idWriter{}
+	w.str(IdentityKeyIDTag)
+	w.fixed(pub)
 	h := sha256.New()
-	h.Write([]byte(IdentityKeyIDTag))
-	h.Write(pub)
+	h.Write(w.b)
 	return "idp-" + hex.EncodeToString(h.Sum(nil)[:8])
 }
 

@@ -66,8 +66,8 @@ var DefaultKDF = KDFParams{Time: 3, Memory: 64 << 10, Threads: 4}
 // Open spend unbounded memory or time before the AEAD rejects it, nor
 // silently weaken the derivation below what any file should use.
 const (
-	minMemory = 8 << 10  // 8 MiB
-	maxMemory = 4 << 20  // 4 GiB
+	minMemory = 8 << 10 // 8 MiB
+	maxMemory = 4 << 20 // 4 GiB
 	maxTime   = 64
 )
 

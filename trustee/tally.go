@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -66,6 +67,26 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 	if err != nil {
 		return err
 	}
+	// Trustees mix in index order, each waiting for the mixes (valid or
+	// not) of those before it, or for RoundWait: two mixes of the same list
+	// would leave one with a stale input.
+	before := func(s *election.State) bool {
+		for _, c := range s.Tally {
+			if c.Contest.Kind != ballot.SingleChoice || c.Withheld {
+				continue
+			}
+			for j := 1; j < index; j++ {
+				if !mixedBy(s, c, j) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	past := func(s *election.State) bool { return s.Phase != election.PhaseMixing }
+	if err := waitRound(ctx, f, &o, before, past); err != nil {
+		return err
+	}
 	posted := map[string]bool{} // contests whose mix by us is on the board, valid or not
 	for attempt := 0; ; attempt++ {
 		if err := f.Sync(ctx); err != nil {
@@ -98,6 +119,9 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 			}
 			continue
 		}
+		if !p.Valid && strings.Contains(p.Reason, tally.ErrInputMismatch.Error()) {
+			continue // another mix was posted first: mix the new last list
+		}
 		posted[c.Contest.ID] = true
 		if !p.Valid && (o.Cheat == nil || !o.Cheat.BadMix) {
 			return fmt.Errorf("trustee: the ballot box found our mix of %s invalid: %s", c.Contest.ID, p.Reason)
@@ -105,6 +129,20 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 	}
 	o.step(StepMixed)
 	return nil
+}
+
+// mixedBy reports whether trustee j has a mix of contest c on the board,
+// valid or not.
+func mixedBy(s *election.State, c *election.ContestTally, j int) bool {
+	if slices.Contains(c.Mixers, j) {
+		return true
+	}
+	for _, x := range s.Culprits {
+		if x.Trustee == j && x.Contest == c.Contest.ID {
+			return true
+		}
+	}
+	return false
 }
 
 // nextToMix returns the first contest that needs mixing and that the
@@ -120,11 +158,12 @@ func nextToMix(st *election.State, index int, posted map[string]bool) *election.
 
 // MixContest shuffles the contest's last valid list as trustee index.
 func MixContest(st *election.State, index int, c *election.ContestTally, o Options) (*tally.MixEntry, error) {
-	in, err := c.CurrentRows()
-	if err != nil {
-		return nil, fmt.Errorf("trustee: %w", err)
-	}
-	out, proof, err := shuffle.Shuffle(st.MixParams(index), in, o.Rand)
+	// The replay has verified every earlier mix of the chain (and the
+	// cleansing that made its input): shuffle its last valid list.
+	in := c.CurrentRows()
+	mp := st.MixParams(c)
+	sp := &shuffle.Params{ElectionID: []byte(mp.ElectionID), Context: mp.Context, Mixer: uint32(index), PublicKey: mp.PublicKey, Generators: mp.Generators}
+	out, proof, err := shuffle.Shuffle(sp, in, o.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("trustee: mixing %s: %w", c.Contest.ID, err)
 	}

@@ -1,0 +1,261 @@
+package client
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"time"
+
+	"evote/bulletin"
+	"evote/trustee"
+)
+
+// ElectionSummary is one item of GET /elections.
+type ElectionSummary struct {
+	ElectionID string `json:"election_id"`
+	Phase      string `json:"phase"`
+	Log        string `json:"log"`
+}
+
+// ElectionInfo is GET /elections/{id} (spec §10.1).
+type ElectionInfo struct {
+	ElectionID   string   `json:"election_id"`
+	Phase        string   `json:"phase"`
+	Log          string   `json:"log"`
+	Origin       string   `json:"origin"`
+	Manifest     string   `json:"manifest"`
+	JointKey     string   `json:"joint_key"`
+	ExtendedHash string   `json:"extended_hash"`
+	LogKey       string   `json:"log_key"`
+	Witnesses    []string `json:"witnesses"`
+	ClientHash   string   `json:"client_hash"`
+}
+
+// Elections lists the elections the ballot box serves.
+func (c *Client) Elections(ctx context.Context) ([]ElectionSummary, error) {
+	var out []ElectionSummary
+	_, err := c.do(ctx, http.MethodGet, "/api/v1/elections", nil, &out, "")
+	return out, err
+}
+
+// Election returns one election's public description.
+func (c *Client) Election(ctx context.Context, id string) (*ElectionInfo, error) {
+	var out ElectionInfo
+	if _, err := c.do(ctx, http.MethodGet, "/api/v1/elections/"+esc(id), nil, &out, ""); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// entryView is the board's JSON view of an entry; only the canonical
+// encoding is trusted.
+type entryView struct {
+	Index     uint64 `json:"index"`
+	Canonical string `json:"canonical"`
+}
+
+type entriesPage struct {
+	Start   uint64      `json:"start"`
+	Size    uint64      `json:"size"`
+	Entries []entryView `json:"entries"`
+	Next    *uint64     `json:"next"`
+}
+
+// Entries returns the board entries of log (hex log id) from start to the
+// board's end, page by page, each decoded strictly. Signatures are not
+// checked here.
+func (c *Client) Entries(ctx context.Context, log string, start uint64) ([]*bulletin.Entry, error) {
+	var out []*bulletin.Entry
+	for {
+		var p entriesPage
+		_, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/board/%s/entries?start=%d&limit=1000", esc(log), start), nil, &p, "")
+		if err != nil {
+			if IsCode(err, "not_found") && start > 0 {
+				return out, nil // start is the board's size: nothing new
+			}
+			return nil, err
+		}
+		for i, v := range p.Entries {
+			if v.Index != start+uint64(i) {
+				return nil, fmt.Errorf("client: board page starting at %d has entry %d at offset %d", start, v.Index, i)
+			}
+			raw, err := decodeB64(v.Canonical)
+			if err != nil {
+				return nil, fmt.Errorf("client: entry %d: %w", v.Index, err)
+			}
+			e, err := bulletin.DecodeEntry(raw)
+			if err != nil {
+				return nil, fmt.Errorf("client: entry %d: %w", v.Index, err)
+			}
+			out = append(out, e)
+		}
+		start += uint64(len(p.Entries))
+		if p.Next == nil || len(p.Entries) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// Checkpoint is the board's latest signed checkpoint (its note text is
+// authoritative).
+type Checkpoint struct {
+	Origin string `json:"origin"`
+	Size   uint64 `json:"size"`
+	Root   string `json:"root"`
+	Note   string `json:"note"`
+}
+
+// Checkpoint returns the latest checkpoint of log.
+func (c *Client) Checkpoint(ctx context.Context, log string) (*Checkpoint, error) {
+	var out Checkpoint
+	if _, err := c.do(ctx, http.MethodGet, "/api/v1/board/"+esc(log)+"/checkpoint", nil, &out, ""); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PostedAnswer is the answer to a posted entry (spec §10.3).
+type PostedAnswer struct {
+	Index     uint64 `json:"index"`
+	EntryHash string `json:"entry_hash"`
+	Valid     *bool  `json:"valid,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// PostTrusteeEntry posts a trustee's signed entry.
+func (c *Client) PostTrusteeEntry(ctx context.Context, electionID string, e *bulletin.Entry) (*PostedAnswer, error) {
+	var out PostedAnswer
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/trustee/entries", map[string]string{"entry": b64.EncodeToString(e.Encode())}, &out, "")
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Board is one election's board as the trustee tool sees it: it
+// implements trustee.Board over HTTP, polling for new entries.
+type Board struct {
+	C          *Client
+	ElectionID string
+	Log        string        // hex log id
+	Poll       time.Duration // default 200 ms
+}
+
+// NewBoard looks up the election's log and returns its board.
+func NewBoard(ctx context.Context, c *Client, electionID string) (*Board, error) {
+	info, err := c.Election(ctx, electionID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := hex.DecodeString(info.Log); err != nil || len(info.Log) != 64 {
+		return nil, fmt.Errorf("client: election %s: bad log id %q", electionID, info.Log)
+	}
+	return &Board{C: c, ElectionID: electionID, Log: info.Log}, nil
+}
+
+// Entries implements trustee.Board.
+func (b *Board) Entries(ctx context.Context, start uint64) ([]*bulletin.Entry, error) {
+	return b.C.Entries(ctx, b.Log, start)
+}
+
+// Post implements trustee.Board.
+func (b *Board) Post(ctx context.Context, e *bulletin.Entry) (*trustee.Posted, error) {
+	a, err := b.C.PostTrusteeEntry(ctx, b.ElectionID, e)
+	if err != nil {
+		return nil, err
+	}
+	p := &trustee.Posted{Index: a.Index, Valid: a.Valid == nil || *a.Valid, Reason: a.Reason}
+	return p, nil
+}
+
+// Wait implements trustee.Board by polling for an entry at position size.
+func (b *Board) Wait(ctx context.Context, size uint64) error {
+	poll := b.Poll
+	if poll <= 0 {
+		poll = 200 * time.Millisecond
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		var p entriesPage
+		_, err := b.C.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/board/%s/entries?start=%d&limit=1", esc(b.Log), size), nil, &p, "")
+		if err == nil && len(p.Entries) > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+var _ trustee.Board = (*Board)(nil)
+
+// Receipt is the ballot box's answer to a cast ballot (spec §10.2).
+type Receipt struct {
+	TrackingCode     string   `json:"tracking_code"`
+	TrackingCodeText string   `json:"tracking_code_text"`
+	Pseudonym        string   `json:"pseudonym"`
+	Index            uint64   `json:"index"`
+	EntryHash        string   `json:"entry_hash"`
+	Checkpoint       string   `json:"checkpoint"`
+	InclusionProof   []string `json:"inclusion_proof"`
+}
+
+// Cast posts a ballot entry signed by the device key, under the voter's
+// token.
+func (c *Client) Cast(ctx context.Context, electionID, token string, e *bulletin.Entry) (*Receipt, error) {
+	var out Receipt
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/ballots", map[string]string{"entry": b64.EncodeToString(e.Encode())}, &out, token)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Audit posts a Benaloh opening (the ballot box publishes it unlinked).
+func (c *Client) Audit(ctx context.Context, electionID, token string, audited []byte) (*PostedAnswer, error) {
+	var out PostedAnswer
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/audits", map[string]string{"audited": b64.EncodeToString(audited)}, &out, token)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Login signs an official in and keeps the session token in c.Token.
+func (c *Client) Login(ctx context.Context, user, password, totp string) error {
+	var out struct {
+		Token string `json:"token"`
+	}
+	if _, err := c.do(ctx, http.MethodPost, "/api/v1/officials/login", map[string]string{"user": user, "password": password, "totp": totp}, &out, ""); err != nil {
+		return err
+	}
+	if out.Token == "" {
+		return fmt.Errorf("client: login answered no token")
+	}
+	c.Token = out.Token
+	return nil
+}
+
+// CreateElection asks the ballot box to post a manifest (canonical
+// encoding) as a new election.
+func (c *Client) CreateElection(ctx context.Context, manifest []byte) (*ElectionSummary, error) {
+	var out ElectionSummary
+	if _, err := c.do(ctx, http.MethodPost, "/api/v1/elections", map[string]string{"manifest": b64.EncodeToString(manifest)}, &out, ""); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Act asks for an official's action (qualified, context, open, close,
+// cleanse, start-mixing, start-decrypting, tally).
+func (c *Client) Act(ctx context.Context, electionID, action string) (*PostedAnswer, error) {
+	var out PostedAnswer
+	if _, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/actions/"+esc(action), map[string]string{}, &out, ""); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -1,0 +1,49 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net/http"
+	"time"
+)
+
+// Challenge is the identity service's answer to the first factor.
+type Challenge struct {
+	ChallengeID        string    `json:"challenge_id"`
+	ExpiresAt          time.Time `json:"expires_at"`
+	PhoneHint          string    `json:"phone_hint"`
+	ResendAfterSeconds int       `json:"resend_after_seconds"`
+}
+
+// VoterToken is the identity service's answer to the second factor: a
+// voting token bound to the device key.
+type VoterToken struct {
+	Token       string    `json:"token"`
+	TokenType   string    `json:"token_type"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	Pseudonym   string    `json:"pseudonym"`
+	BallotStyle string    `json:"ballot_style"`
+	KeyID       string    `json:"key_id"`
+}
+
+// StartAuth sends the first factor (PIN, document number, birth date as
+// YYYY-MM-DD); the service texts a one-time code to the phone on record.
+func (c *Client) StartAuth(ctx context.Context, pin, documentNumber, birthDate string) (*Challenge, error) {
+	var out Challenge
+	body := map[string]string{"pin": pin, "document_number": documentNumber, "birth_date": birthDate}
+	if _, err := c.do(ctx, http.MethodPost, "/v1/auth/start", body, &out, ""); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// VerifyAuth sends the one-time code with the device's public key and
+// returns the voting token.
+func (c *Client) VerifyAuth(ctx context.Context, challengeID, code string, device ed25519.PublicKey) (*VoterToken, error) {
+	var out VoterToken
+	body := map[string]string{"challenge_id": challengeID, "code": code, "device_key": b64.EncodeToString(device)}
+	if _, err := c.do(ctx, http.MethodPost, "/v1/auth/verify", body, &out, ""); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

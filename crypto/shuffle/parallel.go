@@ -15,13 +15,6 @@ import (
 // ignored.
 type Progress func(phase string, done, total int)
 
-// report calls p if it is not nil.
-func (p Progress) report(phase string, done, total int) {
-	if p != nil {
-		p(phase, done, total)
-	}
-}
-
 // TextProgress returns a Progress that writes a line to w at most once per
 // interval and at the end of each phase: rows done, rate and estimated time
 // left. It is the renderer the command-line tools use.

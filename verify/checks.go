@@ -8,30 +8,35 @@ type Check string
 
 // The checks, in the order the verifier makes them (§11.4).
 const (
-	CheckEntryFormat    Check = "entry.format"           // entries decode canonically and belong to the record's log
-	CheckEntryDuplicate Check = "entry.duplicate"        // no entry appears twice
-	CheckEntrySignature Check = "entry.signature"        // every author's strict Ed25519 signature
-	CheckCheckpointSig  Check = "checkpoint.signature"   // the record's checkpoint is signed by the log key
-	CheckTree           Check = "tree.root"              // the entries are exactly the checkpoint's tree
-	CheckConsistency    Check = "checkpoint.consistency" // earlier checkpoints are prefixes of this tree
-	CheckManifest       Check = "manifest"               // the first entry is a valid manifest, and the only one
-	CheckKeygen         Check = "keygen"                 // every key-generation message, in order
-	CheckContext        Check = "context"                // joint key, verification keys and context hashes
-	CheckIdentityKeys   Check = "identity.keys"          // the identity service's key set
-	CheckVoterList      Check = "voter-list"             // signed changes to the voter list
-	CheckLifecycle      Check = "lifecycle"              // open, close and other transitions
-	CheckCredential     Check = "credential"             // credentials issued by the identity service
-	CheckInPerson       Check = "in-person"              // in-person marks, station and official signatures
-	CheckBallotFormat   Check = "ballot.format"          // a ballot decodes canonically for this election
-	CheckBallotProof    Check = "ballot.proof"           // every range and sum proof of a ballot
-	CheckBallotCred     Check = "ballot.credential"      // the device key holds an issued credential, the voter did not vote in person
-	CheckBallotStyle    Check = "ballot.style"           // the ballot's style is the credential's
-	CheckBallotPeriod   Check = "ballot.period"          // the ballot lies between open and close
-	CheckBallotUnique   Check = "ballot.unique"          // no repeated ciphertext or tracking code
-	CheckBallotPolicy   Check = "ballot.policy"          // the one-ballot-only policy
-	CheckAudit          Check = "audit"                  // Benaloh openings of audited ballots
-	CheckCleansing      Check = "cleansing"              // the cleansing result equals the recomputed one
-	CheckProtocol       Check = "protocol"               // an entry the election's rules do not accept at all
+	CheckEntryFormat     Check = "entry.format"           // entries decode canonically and belong to the record's log
+	CheckEntryDuplicate  Check = "entry.duplicate"        // no entry appears twice
+	CheckEntrySignature  Check = "entry.signature"        // every author's strict Ed25519 signature
+	CheckCheckpointSig   Check = "checkpoint.signature"   // the record's checkpoint is signed by the log key
+	CheckTree            Check = "tree.root"              // the entries are exactly the checkpoint's tree
+	CheckConsistency     Check = "checkpoint.consistency" // earlier checkpoints are prefixes of this tree
+	CheckManifest        Check = "manifest"               // the first entry is a valid manifest, and the only one
+	CheckKeygen          Check = "keygen"                 // every key-generation message, in order
+	CheckContext         Check = "context"                // joint key, verification keys and context hashes
+	CheckIdentityKeys    Check = "identity.keys"          // the identity service's key set
+	CheckVoterList       Check = "voter-list"             // signed changes to the voter list
+	CheckLifecycle       Check = "lifecycle"              // open, close and other transitions
+	CheckCredential      Check = "credential"             // credentials issued by the identity service
+	CheckInPerson        Check = "in-person"              // in-person marks, station and official signatures
+	CheckBallotFormat    Check = "ballot.format"          // a ballot decodes canonically for this election
+	CheckBallotProof     Check = "ballot.proof"           // every range and sum proof of a ballot
+	CheckBallotCred      Check = "ballot.credential"      // the device key holds an issued credential, the voter did not vote in person
+	CheckBallotStyle     Check = "ballot.style"           // the ballot's style is the credential's
+	CheckBallotPeriod    Check = "ballot.period"          // the ballot lies between open and close
+	CheckBallotUnique    Check = "ballot.unique"          // no repeated ciphertext or tracking code
+	CheckBallotPolicy    Check = "ballot.policy"          // the one-ballot-only policy
+	CheckAudit           Check = "audit"                  // Benaloh openings of audited ballots
+	CheckCleansing       Check = "cleansing"              // the cleansing result equals the recomputed one
+	CheckMixChain        Check = "mix.chain"              // each mix takes the last valid list, by a distinct trustee, in the mixing phase
+	CheckMixProof        Check = "mix.proof"              // every proof of shuffle
+	CheckDecryption      Check = "decryption"             // shares are of the final lists, by their trustees, in the decryption phase
+	CheckDecryptionProof Check = "decryption.proof"       // every decryption share's proof
+	CheckResult          Check = "result"                 // shares combine, and the counts equal the published result
+	CheckProtocol        Check = "protocol"               // an entry the election's rules do not accept at all
 )
 
 // Checks lists every check in the order of the report.
@@ -41,34 +46,40 @@ var Checks = []Check{
 	CheckManifest, CheckKeygen, CheckContext, CheckIdentityKeys, CheckVoterList, CheckLifecycle,
 	CheckCredential, CheckInPerson,
 	CheckBallotFormat, CheckBallotProof, CheckBallotCred, CheckBallotStyle, CheckBallotPeriod, CheckBallotUnique, CheckBallotPolicy,
-	CheckAudit, CheckCleansing, CheckProtocol,
+	CheckAudit, CheckCleansing, CheckMixChain, CheckMixProof, CheckDecryption, CheckDecryptionProof, CheckResult,
+	CheckProtocol,
 }
 
 var checkTitles = map[Check]string{
-	CheckEntryFormat:    "entries decode canonically, in this log",
-	CheckEntryDuplicate: "no duplicate entries",
-	CheckEntrySignature: "entry signatures (batched Ed25519)",
-	CheckCheckpointSig:  "checkpoint signed by the log",
-	CheckTree:           "Merkle tree matches the checkpoint",
-	CheckConsistency:    "consistent with earlier checkpoints",
-	CheckManifest:       "manifest",
-	CheckKeygen:         "key-generation transcript",
-	CheckContext:        "joint key and context hash",
-	CheckIdentityKeys:   "identity key set",
-	CheckVoterList:      "voter list changes",
-	CheckLifecycle:      "lifecycle entries",
-	CheckCredential:     "credentials issued",
-	CheckInPerson:       "in-person marks",
-	CheckBallotFormat:   "ballot encodings",
-	CheckBallotProof:    "ballot proofs (batched)",
-	CheckBallotCred:     "ballot cast by an eligible credential",
-	CheckBallotStyle:    "ballot style",
-	CheckBallotPeriod:   "ballot within the voting period",
-	CheckBallotUnique:   "unique ciphertexts and tracking codes",
-	CheckBallotPolicy:   "re-voting policy",
-	CheckAudit:          "audited ballots' openings",
-	CheckCleansing:      "cleansing recomputed",
-	CheckProtocol:       "entries allowed by the protocol",
+	CheckEntryFormat:     "entries decode canonically, in this log",
+	CheckEntryDuplicate:  "no duplicate entries",
+	CheckEntrySignature:  "entry signatures (batched Ed25519)",
+	CheckCheckpointSig:   "checkpoint signed by the log",
+	CheckTree:            "Merkle tree matches the checkpoint",
+	CheckConsistency:     "consistent with earlier checkpoints",
+	CheckManifest:        "manifest",
+	CheckKeygen:          "key-generation transcript",
+	CheckContext:         "joint key and context hash",
+	CheckIdentityKeys:    "identity key set",
+	CheckVoterList:       "voter list changes",
+	CheckLifecycle:       "lifecycle entries",
+	CheckCredential:      "credentials issued",
+	CheckInPerson:        "in-person marks",
+	CheckBallotFormat:    "ballot encodings",
+	CheckBallotProof:     "ballot proofs (batched)",
+	CheckBallotCred:      "ballot cast by an eligible credential",
+	CheckBallotStyle:     "ballot style",
+	CheckBallotPeriod:    "ballot within the voting period",
+	CheckBallotUnique:    "unique ciphertexts and tracking codes",
+	CheckBallotPolicy:    "re-voting policy",
+	CheckAudit:           "audited ballots' openings",
+	CheckCleansing:       "cleansing recomputed",
+	CheckMixChain:        "mix chain from the cleansed box",
+	CheckMixProof:        "mix proofs of shuffle",
+	CheckDecryption:      "decryption shares of the final lists",
+	CheckDecryptionProof: "decryption share proofs",
+	CheckResult:          "combination and published result",
+	CheckProtocol:        "entries allowed by the protocol",
 }
 
 // Title returns a short human description of the check.
@@ -113,8 +124,8 @@ func (f Failure) String() string {
 	return fmt.Sprintf("entry %d: %s: %s", f.Entry, f.Check, f.Reason)
 }
 
-// A CheckResult says how many items one check covered and how many failed.
-type CheckResult struct {
+// A CheckSummary says how many items one check covered and how many failed.
+type CheckSummary struct {
 	Check    Check  `json:"check"`
 	Title    string `json:"title"`
 	Items    uint64 `json:"items"`
@@ -137,6 +148,8 @@ type Counts struct {
 	Audited      uint64 `json:"audited_ballots"`
 	Counted      uint64 `json:"counted_ballots"`
 	Cancelled    uint64 `json:"cancelled_ballots"`
+	Mixes        uint64 `json:"mixes"`
+	Shares       uint64 `json:"decryption_shares"`
 }
 
 // MaxFailures bounds the failures a report lists; Report.FailureCount has
@@ -152,7 +165,7 @@ type Report struct {
 	ElectionID   string        `json:"election_id,omitempty"`
 	Phase        string        `json:"phase,omitempty"`
 	Counts       Counts        `json:"counts"`
-	Checks       []CheckResult `json:"checks"`
+	Checks       []CheckSummary `json:"checks"`
 	Failures     []Failure     `json:"failures"`
 	FailureCount uint64        `json:"failure_count"`
 	Stages       []StageTime   `json:"stages"`

@@ -31,8 +31,8 @@ const fixtureNow = 1798800000
 
 func pubOf(k ed25519.PrivateKey) [32]byte { return [32]byte(k.Public().(ed25519.PublicKey)) }
 
-// newFixture runs a small election: 3 trustees (threshold 2), 10 voters,
-// re-votes, audits and in-person votes, up to the cleansing.
+// newFixture runs a small election: 3 trustees (threshold 2), re-votes,
+// audits and in-person votes, 3 mixes, decryption and the result.
 func newFixture(tb testing.TB, id string, voters int, policy ballot.RevotePolicy) *fixture {
 	tb.Helper()
 	rnd := testrand.New("verify/" + id)
@@ -89,6 +89,18 @@ func newFixture(tb testing.TB, id string, voters int, policy ballot.RevotePolicy
 	if err := e.Post(bulletin.TypeCleansingResult, e.Keys.Authority, c.Encode()); err != nil {
 		tb.Fatal(err)
 	}
+	if err := e.Mix(sim.Hooks{}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.Decrypt(sim.Hooks{}); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := e.Publish(); err != nil {
+		tb.Fatal(err)
+	}
+	if e.State.Phase != election.PhaseTallied {
+		tb.Fatalf("fixture election ends in phase %s", e.State.Phase)
+	}
 	for _, k := range []ed25519.PrivateKey{e.Keys.Authority, e.Keys.Identity, e.Keys.Station, e.Keys.Official} {
 		f.keys[pubOf(k)] = k
 	}
@@ -116,7 +128,7 @@ var (
 
 // shared returns the fixture most tests use (built once per test binary).
 func shared(tb testing.TB) *fixture {
-	fixOnce.Do(func() { fix = newFixture(tb, "kg-2027-verify", 10, 0) })
+	fixOnce.Do(func() { fix = newFixture(tb, "kg-2027-verify", 13, 0) })
 	if fix == nil {
 		tb.Fatal("fixture failed")
 	}

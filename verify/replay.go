@@ -10,6 +10,7 @@ import (
 	"evote/bulletin"
 	"evote/crypto/zkp"
 	"evote/election"
+	"evote/tally"
 )
 
 // checkOf names the check that an entry of type t undergoes in the replay
@@ -39,8 +40,27 @@ func checkOf(t bulletin.Type) Check {
 		return CheckAudit
 	case bulletin.TypeCleansingResult:
 		return CheckCleansing
+	case bulletin.TypeMixOutput:
+		return CheckMixChain
+	case bulletin.TypeDecryptionShare:
+		return CheckDecryption
+	case bulletin.TypeResult:
+		return CheckResult
 	}
 	return CheckProtocol
+}
+
+// chainFailure reports whether a skipped mix broke the chain (wrong
+// contest, a trustee mixing twice, not the last valid list) rather than
+// failing its proof. election.Culprit keeps only the text of the error, so
+// the sentinels of package tally are matched by their text.
+func chainFailure(reason string) bool {
+	for _, e := range []error{tally.ErrWrongContest, tally.ErrDuplicateMixer, tally.ErrInputMismatch} {
+		if strings.Contains(reason, e.Error()) {
+			return true
+		}
+	}
+	return false
 }
 
 // ballotChecks are the checks every ballot entry undergoes.
@@ -115,6 +135,7 @@ func (v *verifier) applyOne(s *election.State, i int) bool {
 	} else {
 		v.rep.count(c, 1)
 	}
+	culprits := len(s.Culprits)
 	if err := s.Apply(e); err != nil {
 		if s.Manifest == nil {
 			v.rep.fail(int64(i), CheckManifest, "%s; nothing after it can be checked", reason(err))
@@ -123,6 +144,19 @@ func (v *verifier) applyOne(s *election.State, i int) bool {
 		v.rep.fail(int64(i), c, "%s", reason(err))
 		s.Size++
 		return true
+	}
+	// An invalid mix or decryption share is kept by the rules, which go on
+	// without it and name its trustee: the verifier reports it.
+	proof := map[bulletin.Type]Check{bulletin.TypeMixOutput: CheckMixProof, bulletin.TypeDecryptionShare: CheckDecryptionProof}
+	if pc, ok := proof[e.Type]; ok {
+		v.rep.count(pc, 1)
+		for _, cu := range s.Culprits[culprits:] {
+			c := pc
+			if pc == CheckMixProof && chainFailure(cu.Reason) {
+				c = CheckMixChain
+			}
+			v.rep.fail(int64(i), c, "trustee %d, contest %s: %s", cu.Trustee, cu.Contest, cu.Reason)
+		}
 	}
 	v.counted(e)
 	return true
@@ -138,6 +172,10 @@ func (v *verifier) counted(e *bulletin.Entry) {
 		v.rep.Counts.Audited++
 	case bulletin.TypeBallot:
 		v.rep.Counts.ValidBallots++
+	case bulletin.TypeMixOutput:
+		v.mixes++
+	case bulletin.TypeDecryptionShare:
+		v.shares++
 	}
 }
 
@@ -323,6 +361,11 @@ func (v *verifier) summarise(s *election.State) {
 		v.rep.ElectionID = s.Manifest.ElectionID
 	}
 	v.rep.Phase = s.Phase.String()
+	if s.Result == nil && !v.opt.Partial {
+		v.rep.count(CheckResult, 1)
+		v.rep.fail(NoEntry, CheckResult, "the record ends in phase %s, without a result (use a partial verification for an election in progress)", s.Phase)
+	}
+	v.rep.Counts.Mixes, v.rep.Counts.Shares = v.mixes, v.shares
 	if s.Cleansing != nil {
 		v.rep.Counts.Counted = uint64(len(s.Cleansing.Counted))
 		v.rep.Counts.Cancelled = uint64(len(s.Cleansing.Cancelled))
@@ -336,7 +379,11 @@ func sortFailures(f []Failure) {
 			return d
 		}
 		if a.Entry != b.Entry {
-			if a.Entry < b.Entry {
+			// Failures about no single entry come after the entries' own.
+			if a.Entry == NoEntry || b.Entry != NoEntry && a.Entry > b.Entry {
+				return 1
+			}
+			if b.Entry == NoEntry || a.Entry < b.Entry {
 				return -1
 			}
 			return 1

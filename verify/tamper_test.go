@@ -62,7 +62,6 @@ func before(typ bulletin.Type, n int, mk func(t *testing.T, f *fixture) [][]byte
 	}
 }
 
-
 // validBallot returns a ballot entry for voter v's device on style.
 func validBallot(t *testing.T, f *fixture, dev ed25519.PrivateKey, style string, seed string) []byte {
 	p := f.ballotFor(t, style, pubOf(dev), 3, testrand.New(seed))
@@ -213,7 +212,7 @@ func tamperings() []tampering {
 			e.Author = pubOf(f.e.Keys.Identity)
 		})),
 		in("mixing started before the cleansing", CheckLifecycle, before(bulletin.TypeCleansingResult, 0, func(t *testing.T, f *fixture) [][]byte {
-			tr := &election.Transition{ElectionID: f.e.Cfg.ElectionID, To: election.PhaseMixing, Official: "official-1", At: fixtureNow}
+			tr := &election.Transition{ElectionID: f.e.Cfg.ElectionID, To: election.PhaseMixing, Official: "official-1", At: fixtureNow - 1}
 			return [][]byte{f.sign(t, bulletin.TypeTransition, f.e.State.Authority, tr.Encode())}
 		})),
 		in("credential for a device key already bound", CheckCredential, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
@@ -353,6 +352,7 @@ func tamperings() []tampering {
 			e.Payload = b.Encode()
 		})),
 	)
+	ts = append(ts, tallyTamperings()...)
 	return ts
 }
 

@@ -34,6 +34,9 @@ type Options struct {
 	// before (from the board, a witness or a voter's receipt); each must be
 	// a prefix of the record's tree.
 	Earlier [][]byte
+	// Partial accepts a record that ends before the result (an election in
+	// progress); otherwise a record without a valid result fails.
+	Partial bool
 	// Workers is the number of parallel workers (0: GOMAXPROCS).
 	Workers int
 	// Progress, if set, is called from time to time with the stage and how
@@ -55,6 +58,8 @@ type verifier struct {
 	entries []*bulletin.Entry // nil where the entry failed an entry check
 	leaves  [][32]byte
 	pmu     sync.Mutex
+	mixes   uint64
+	shares  uint64
 }
 
 // Verify checks rec completely and returns the report; Report.OK is true
@@ -231,7 +236,7 @@ func (v *verifier) checkTree() {
 // replay's failures in log order.
 func (r *Report) finish() {
 	for _, c := range Checks {
-		r.Checks = append(r.Checks, CheckResult{Check: c, Title: c.Title(), Items: r.items[c], Failures: r.fails[c]})
+		r.Checks = append(r.Checks, CheckSummary{Check: c, Title: c.Title(), Items: r.items[c], Failures: r.fails[c]})
 	}
 	sortFailures(r.Failures)
 	r.OK = r.FailureCount == 0

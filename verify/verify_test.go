@@ -16,7 +16,7 @@ func TestHonestRecord(t *testing.T) {
 	if rep.Counts.ValidBallots != uint64(len(s.Ballots)) || rep.Counts.Counted != uint64(len(s.Cleansing.Counted)) || rep.Counts.Cancelled != uint64(len(s.Cleansing.Cancelled)) {
 		t.Errorf("counts %+v, state has %d ballots, %d counted", rep.Counts, len(s.Ballots), len(s.Cleansing.Counted))
 	}
-	if rep.Phase != "closed" || rep.ElectionID != f.e.Cfg.ElectionID {
+	if rep.Phase != "tallied" || rep.ElectionID != f.e.Cfg.ElectionID {
 		t.Errorf("phase %q election %q", rep.Phase, rep.ElectionID)
 	}
 	for _, c := range rep.Checks {

@@ -158,19 +158,19 @@ const MaxFailures = 1000
 
 // A Report is the outcome of a verification.
 type Report struct {
-	OK           bool          `json:"ok"`
-	Origin       string        `json:"origin"`
-	Size         uint64        `json:"size"`
-	Root         string        `json:"root"`
-	ElectionID   string        `json:"election_id,omitempty"`
-	Phase        string        `json:"phase,omitempty"`
-	Counts       Counts        `json:"counts"`
+	OK           bool           `json:"ok"`
+	Origin       string         `json:"origin"`
+	Size         uint64         `json:"size"`
+	Root         string         `json:"root"`
+	ElectionID   string         `json:"election_id,omitempty"`
+	Phase        string         `json:"phase,omitempty"`
+	Counts       Counts         `json:"counts"`
 	Checks       []CheckSummary `json:"checks"`
-	Failures     []Failure     `json:"failures"`
-	FailureCount uint64        `json:"failure_count"`
-	Stages       []StageTime   `json:"stages"`
-	Seconds      float64       `json:"seconds"`
-	Workers      int           `json:"workers"`
+	Failures     []Failure      `json:"failures"`
+	FailureCount uint64         `json:"failure_count"`
+	Stages       []StageTime    `json:"stages"`
+	Seconds      float64        `json:"seconds"`
+	Workers      int            `json:"workers"`
 
 	items map[Check]uint64
 	fails map[Check]uint64

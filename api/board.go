@@ -90,24 +90,11 @@ type BallotView struct {
 	Checkpoint *CheckpointView `json:"checkpoint,omitempty"`
 }
 
-func (s *Server) boardRoutes(g *gin.RouterGroup) {
-	g.GET("", s.listBoards)
-	b := g.Group("/:log", s.withLog)
-	b.GET("/checkpoint", s.getCheckpoint)
-	b.GET("/checkpoint/note", s.getCheckpointNote)
-	b.GET("/entries", s.listEntries)
-	b.GET("/entries/:hash", s.getEntry)
-	b.GET("/proof/inclusion", s.inclusionProof)
-	b.GET("/proof/consistency", s.consistencyProof)
-	b.GET("/ballots/:code", s.getBallot)
-	b.GET("/stream", s.stream)
-}
-
 func (s *Server) listBoards(c *gin.Context) {
 	out := struct {
 		Logs []LogInfo `json:"logs"`
 	}{Logs: []LogInfo{}}
-	for id, l := range s.Boards {
+	for id, l := range s.allBoards() {
 		out.Logs = append(out.Logs, LogInfo{LogID: id, Origin: l.Origin(), Size: l.Size()})
 	}
 	slices.SortFunc(out.Logs, func(a, b LogInfo) int {
@@ -123,13 +110,17 @@ func (s *Server) listBoards(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) withLog(c *gin.Context) {
-	l, ok := s.Boards[c.Param("log")]
-	if !ok {
-		notFound(c, "no log %q", c.Param("log"))
-		return
+// withLog resolves the :log parameter before h.
+func (s *Server) withLog(h gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		l, ok := s.board(c.Param("log"))
+		if !ok {
+			notFound(c, "no log %q", c.Param("log"))
+			return
+		}
+		c.Set("log", l)
+		h(c)
 	}
-	c.Set("log", l)
 }
 
 func logOf(c *gin.Context) *bulletin.Log { return c.MustGet("log").(*bulletin.Log) }

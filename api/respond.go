@@ -1,12 +1,18 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+
+	"evote/ballotbox"
+	"evote/official"
 )
 
 // ErrorBody is every error answer: {"error": {"code": …, "message": …}}.
@@ -88,3 +94,50 @@ func parseUint(s string) (uint64, bool) {
 	v, err := strconv.ParseUint(s, 10, 63)
 	return v, err == nil
 }
+
+// respondErr answers a domain error with its stable code and status
+// (ballotbox.Code, official errors); server faults are logged, not shown.
+func respondErr(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, official.ErrLogin):
+		fail(c, http.StatusUnauthorized, "login_failed", "wrong user, password or code")
+		return
+	case errors.Is(err, official.ErrLocked):
+		fail(c, http.StatusTooManyRequests, "locked", "too many failed logins; wait 15 minutes")
+		return
+	case errors.Is(err, official.ErrSession):
+		fail(c, http.StatusUnauthorized, "session_invalid", "sign in again")
+		return
+	case errors.Is(err, official.ErrForbidden):
+		fail(c, http.StatusForbidden, "forbidden", "your role does not allow this")
+		return
+	case errors.Is(err, official.ErrExists):
+		fail(c, http.StatusConflict, "account_exists", "account exists")
+		return
+	case errors.Is(err, official.ErrInvalid):
+		fail(c, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	code, status := ballotbox.Code(err)
+	if status >= 500 {
+		slog.Error("api: server fault", "path", c.FullPath(), "err", err)
+		fail(c, status, code, http.StatusText(status))
+		return
+	}
+	fail(c, status, code, err.Error())
+}
+
+// created answers 201 (or 200 for a replayed request) with v.
+func created(c *gin.Context, replayed bool, v any) {
+	c.Header("Cache-Control", "no-store")
+	if replayed {
+		c.JSON(http.StatusOK, v)
+		return
+	}
+	c.JSON(http.StatusCreated, v)
+}
+
+// b64 is the API's binary encoding: base64url without padding, strict.
+var b64 = base64.RawURLEncoding.Strict()
+
+func b64s(b []byte) string { return b64.EncodeToString(b) }

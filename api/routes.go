@@ -1,68 +1,187 @@
-// Package api is evote's HTTP interface (gin). One route table lists every
-// group under /api/v1; each group lives in its own file and every handler
-// has the same shape: parse and validate the request, call the domain
-// package, answer through the helpers in respond.go. The answers are the
-// documented JSON of spec/07-bulletin.md §7.9.
+// Package api is evote's HTTP interface (gin), spec/10-api.md. One route
+// table (Routes) lists every route under /api/v1 with its audience group
+// (public, board, voter, trustee, identity, official); every handler has the
+// same shape: decode and validate the request (decode.go), call the domain
+// (package ballotbox or official), answer through one response helper
+// (respond.go). Errors are JSON with stable codes; bad input never changes
+// anything.
 //
-// For now only the public, read-only bulletin-board group exists
-// (board.go); the voter, trustee and official groups are added to Groups
-// by their owners.
+// Outside /api/v1 the server answers /healthz, /readyz and /metrics, and
+// serves the web client's static files when Server.Web is set.
 package api
 
 import (
 	"net/http"
+	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
+	"evote/ballotbox"
 	"evote/bulletin"
+	"evote/official"
 )
 
 // Server holds the dependencies of every route group.
 type Server struct {
-	// Boards are the election logs served by the board group, keyed by
-	// their hex log id.
-	Boards map[string]*bulletin.Log
+	// Registry hosts the elections (voter, trustee, identity, official and
+	// public election routes); nil serves only the board.
+	Registry *ballotbox.Registry
+	// Officials authenticates officials; nil disables the official group.
+	Officials *official.Service
+	// Web, if set, serves every path outside /api/v1 and the operations
+	// endpoints (the voting page's static files).
+	Web http.Handler
+	// Ready, if set, is an extra readiness check (e.g. the store answers).
+	Ready func() error
+
+	mu     sync.RWMutex
+	boards map[string]*bulletin.Log // extra logs served by the board group
+	met    *metrics
 }
 
-// NewServer returns a Server serving the given logs.
+// NewServer returns a Server serving the given logs on the board group.
 func NewServer(logs ...*bulletin.Log) *Server {
-	s := &Server{Boards: make(map[string]*bulletin.Log)}
+	s := &Server{boards: make(map[string]*bulletin.Log), met: newMetrics()}
 	for _, l := range logs {
 		s.AddBoard(l)
 	}
 	return s
 }
 
-// AddBoard serves one more election log.
+// AddBoard serves one more log on the board group.
 func (s *Server) AddBoard(l *bulletin.Log) {
 	id := l.ID()
-	s.Boards[hexLower(id[:])] = l
+	s.mu.Lock()
+	s.boards[hexLower(id[:])] = l
+	s.mu.Unlock()
 }
 
-// Group is one route group mounted under /api/v1.
-type Group struct {
-	Prefix   string
-	Register func(*gin.RouterGroup)
-}
-
-// Groups is the route table. Append a group per audience:
-// {"/voter", s.voterRoutes}, {"/trustee", …}, {"/official", …}.
-func (s *Server) Groups() []Group {
-	return []Group{
-		{Prefix: "/board", Register: s.boardRoutes},
+// board returns the log with that hex id, from the extra logs or the
+// registry's elections.
+func (s *Server) board(id string) (*bulletin.Log, bool) {
+	s.mu.RLock()
+	l, ok := s.boards[id]
+	s.mu.RUnlock()
+	if ok {
+		return l, true
 	}
+	for _, l := range s.registryLogs() {
+		lid := l.ID()
+		if hexLower(lid[:]) == id {
+			return l, true
+		}
+	}
+	return nil, false
 }
 
-// Handler returns the HTTP handler with every group mounted.
+// allBoards returns every served log by hex id.
+func (s *Server) allBoards() map[string]*bulletin.Log {
+	out := map[string]*bulletin.Log{}
+	s.mu.RLock()
+	for k, v := range s.boards {
+		out[k] = v
+	}
+	s.mu.RUnlock()
+	for _, l := range s.registryLogs() {
+		id := l.ID()
+		out[hexLower(id[:])] = l
+	}
+	return out
+}
+
+func (s *Server) registryLogs() []*bulletin.Log {
+	if s.Registry == nil {
+		return nil
+	}
+	var out []*bulletin.Log
+	for _, id := range s.Registry.IDs() {
+		if b, err := s.Registry.Get(id); err == nil {
+			out = append(out, b.Log())
+		}
+	}
+	return out
+}
+
+// Route is one line of the route table.
+type Route struct {
+	Group   string // public, board, voter, trustee, identity, official
+	Method  string
+	Path    string // gin syntax, relative to /api/v1
+	Handler gin.HandlerFunc
+}
+
+// Body size limits (spec/10-api.md §10.7).
+const (
+	limitBallot   = 256 << 10
+	limitIdentity = 256 << 10
+	limitOfficial = 1 << 20
+	limitTrustee  = 64 << 20
+)
+
+// Routes is the route table: every endpoint under /api/v1.
+func (s *Server) Routes() []Route {
+	rs := []Route{
+		{"board", "GET", "/board", s.listBoards},
+		{"board", "GET", "/board/:log/checkpoint", s.withLog(s.getCheckpoint)},
+		{"board", "GET", "/board/:log/checkpoint/note", s.withLog(s.getCheckpointNote)},
+		{"board", "GET", "/board/:log/entries", s.withLog(s.listEntries)},
+		{"board", "GET", "/board/:log/entries/:hash", s.withLog(s.getEntry)},
+		{"board", "GET", "/board/:log/proof/inclusion", s.withLog(s.inclusionProof)},
+		{"board", "GET", "/board/:log/proof/consistency", s.withLog(s.consistencyProof)},
+		{"board", "GET", "/board/:log/ballots/:code", s.withLog(s.getBallot)},
+		{"board", "GET", "/board/:log/stream", s.withLog(s.stream)},
+	}
+	if s.Registry == nil {
+		return rs
+	}
+	rs = append(rs,
+		Route{"public", "GET", "/elections", s.listElections},
+		Route{"public", "GET", "/elections/:id", s.withBox(s.getElection)},
+		Route{"public", "GET", "/elections/:id/checkpoint", s.withBox(s.getElectionCheckpoint)},
+		Route{"public", "GET", "/elections/:id/turnout", s.withBox(s.getTurnout)},
+		Route{"public", "GET", "/elections/:id/voters/:pseudonym", s.withBox(s.getVoter)},
+		Route{"voter", "POST", "/elections/:id/ballots", s.withBox(s.castBallot)},
+		Route{"voter", "POST", "/elections/:id/audits", s.withBox(s.postAudit)},
+		Route{"trustee", "POST", "/elections/:id/trustee/entries", s.withBox(s.postTrusteeEntry)},
+		Route{"identity", "POST", "/elections/:id/identity/entries", s.withBox(s.postIdentityEntry)},
+	)
+	if s.Officials != nil {
+		rs = append(rs,
+			Route{"official", "POST", "/officials/login", s.login},
+			Route{"official", "POST", "/officials/logout", s.official("read", s.logout)},
+			Route{"official", "POST", "/officials/accounts", s.official("manage", s.createAccount)},
+			Route{"official", "GET", "/officials/operations", s.official("read", s.operations)},
+			Route{"official", "POST", "/elections", s.official("run", s.createElection)},
+			Route{"official", "POST", "/elections/:id/actions/:action", s.official("run", s.withBox(s.act))},
+		)
+	}
+	return rs
+}
+
+// Handler returns the HTTP handler with every route mounted.
 func (s *Server) Handler() http.Handler {
+	if s.met == nil {
+		s.met = newMetrics()
+	}
 	r := gin.New()
-	r.Use(gin.Recovery())
+	r.Use(gin.CustomRecovery(func(c *gin.Context, _ any) { internal(c) }))
+	r.Use(s.met.middleware)
 	r.HandleMethodNotAllowed = true
-	r.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, "not_found", "no such route") })
+	r.NoRoute(func(c *gin.Context) {
+		if s.Web != nil && !strings.HasPrefix(c.Request.URL.Path, "/api/") {
+			s.Web.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+		fail(c, http.StatusNotFound, "not_found", "no such route")
+	})
 	r.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed") })
 	v1 := r.Group("/api/v1")
-	for _, g := range s.Groups() {
-		g.Register(v1.Group(g.Prefix))
+	for _, rt := range s.Routes() {
+		v1.Handle(rt.Method, rt.Path, rt.Handler)
 	}
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", s.metrics)
 	return r
 }

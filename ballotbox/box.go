@@ -416,3 +416,17 @@ func (b *Box) check() error {
 	}
 	return b.fatal
 }
+
+// Healthy reports a broken invariant or a closed box.
+func (b *Box) Healthy() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.check()
+}
+
+// Cleansed reports whether the cleansing result is on the board.
+func (b *Box) Cleansed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state.Cleansing != nil
+}

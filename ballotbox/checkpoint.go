@@ -15,11 +15,15 @@ import (
 // (spec/07-bulletin.md §7.6), proving consistency with what the witness
 // cosigned before.
 type Cosigner interface {
+	Key() bulletin.CosignerKey
 	Cosign(ctx context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error)
 }
 
 // RemoteWitness is a witness reached over HTTP (tlog-witness).
 type RemoteWitness struct{ Client *witness.Client }
+
+// Key implements Cosigner.
+func (r RemoteWitness) Key() bulletin.CosignerKey { return r.Client.Key }
 
 // Cosign implements Cosigner.
 func (r RemoteWitness) Cosign(ctx context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
@@ -33,6 +37,9 @@ type LocalWitness struct {
 	W  *witness.Witness
 	mu sync.Mutex
 }
+
+// Key implements Cosigner.
+func (lw *LocalWitness) Key() bulletin.CosignerKey { return lw.W.Key() }
 
 // Cosign implements Cosigner.
 func (lw *LocalWitness) Cosign(_ context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
@@ -204,4 +211,14 @@ func (b *Box) Checkpoint(ctx context.Context) ([]byte, uint64, error) {
 		return nil, 0, err
 	}
 	return cp.note, cp.size, nil
+}
+
+// Witnesses returns the keys of the witnesses whose cosignatures receipts
+// carry.
+func (b *Box) Witnesses() []bulletin.CosignerKey {
+	var out []bulletin.CosignerKey
+	for _, w := range b.cfg.Witnesses {
+		out = append(out, w.Key())
+	}
+	return out
 }

@@ -1,0 +1,310 @@
+package api
+
+import (
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"evote/ballot"
+	"evote/ballotbox"
+)
+
+// withBox resolves the :id election before h.
+func (s *Server) withBox(h gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		b, err := s.Registry.Get(c.Param("id"))
+		if err != nil {
+			respondErr(c, err)
+			return
+		}
+		c.Set("box", b)
+		h(c)
+	}
+}
+
+func boxOf(c *gin.Context) *ballotbox.Box { return c.MustGet("box").(*ballotbox.Box) }
+
+// ElectionSummary is one line of GET /elections.
+type ElectionSummary struct {
+	ElectionID string `json:"election_id"`
+	Phase      string `json:"phase"`
+	Log        string `json:"log"`
+}
+
+// LogKeyView is the log's public keys.
+type LogKeyView struct {
+	Ed25519 string `json:"ed25519"`
+	MLDSA   string `json:"ml_dsa,omitempty"`
+}
+
+// WitnessView is a witness's cosigner key.
+type WitnessView struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// ElectionInfo is GET /elections/{id} (spec/10-api.md §10.1).
+type ElectionInfo struct {
+	ElectionID   string            `json:"election_id"`
+	Phase        string            `json:"phase"`
+	Log          string            `json:"log"`
+	Origin       string            `json:"origin"`
+	Size         uint64            `json:"size"`
+	Manifest     string            `json:"manifest,omitempty"`
+	Title        map[string]string `json:"title,omitempty"`
+	AuthorityKey string            `json:"authority_key"`
+	IdentityKey  string            `json:"identity_key,omitempty"`
+	JointKey     string            `json:"joint_key,omitempty"`
+	ExtendedHash string            `json:"extended_hash,omitempty"`
+	LogKey       LogKeyView        `json:"log_key"`
+	Witnesses    []WitnessView     `json:"witnesses"`
+	ClientHash   string            `json:"client_hash,omitempty"`
+}
+
+func electionInfo(b *ballotbox.Box) ElectionInfo {
+	v := b.View()
+	l := b.Log()
+	id := l.ID()
+	ver := l.Verifier()
+	auth := b.AuthorityKey()
+	info := ElectionInfo{ElectionID: v.ElectionID, Phase: v.Phase.String(), Log: hexLower(id[:]), Origin: l.Origin(), Size: l.Size(),
+		AuthorityKey: b64s(auth[:]), LogKey: LogKeyView{Ed25519: b64s(ver.Ed25519[:])}, Witnesses: []WitnessView{}}
+	if len(ver.MLDSA) > 0 {
+		info.LogKey.MLDSA = b64s(ver.MLDSA)
+	}
+	for _, w := range b.Witnesses() {
+		info.Witnesses = append(info.Witnesses, WitnessView{Name: w.Name, Key: b64s(w.Public[:])})
+	}
+	if m := v.Manifest; m != nil {
+		info.Manifest = b64s(v.ManifestRaw)
+		info.Title = map[string]string{"ky": m.Title.Ky, "ru": m.Title.Ru, "uz": m.Title.Uz, "en": m.Title.En}
+		info.IdentityKey = b64s(m.IdentityKey[:])
+		info.ClientHash = hex.EncodeToString(m.ClientHash[:])
+	}
+	if v.Context != nil {
+		info.JointKey = b64s(v.Context.JointKey.Bytes())
+		info.ExtendedHash = b64s(v.Context.ExtendedHash[:])
+	}
+	return info
+}
+
+func (s *Server) listElections(c *gin.Context) {
+	out := []ElectionSummary{}
+	for _, id := range s.Registry.IDs() {
+		b, err := s.Registry.Get(id)
+		if err != nil {
+			continue
+		}
+		lid := b.Log().ID()
+		out = append(out, ElectionSummary{ElectionID: id, Phase: b.View().Phase.String(), Log: hexLower(lid[:])})
+	}
+	fresh(c)
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getElection(c *gin.Context) {
+	fresh(c)
+	c.JSON(http.StatusOK, electionInfo(boxOf(c)))
+}
+
+// CheckpointNote is a cosigned checkpoint.
+type CheckpointNote struct {
+	Size uint64 `json:"size"`
+	Note string `json:"note"`
+}
+
+func (s *Server) getElectionCheckpoint(c *gin.Context) {
+	note, size, err := boxOf(c).Checkpoint(c.Request.Context())
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	fresh(c)
+	c.JSON(http.StatusOK, CheckpointNote{Size: size, Note: string(note)})
+}
+
+// Turnout counts distinct voters who cast, by ballot style.
+type Turnout struct {
+	Phase   string         `json:"phase"`
+	ByStyle map[string]int `json:"by_style"`
+	Ballots int            `json:"ballots"`
+}
+
+func (s *Server) getTurnout(c *gin.Context) {
+	v := boxOf(c).View()
+	fresh(c)
+	c.JSON(http.StatusOK, Turnout{Phase: v.Phase.String(), ByStyle: v.Turnout, Ballots: v.Ballots})
+}
+
+// VoterView lists the board entries under one pseudonym.
+type VoterView struct {
+	Credentials []CredentialView `json:"credentials"`
+	Ballots     []BallotRefView  `json:"ballots"`
+	InPerson    *uint64          `json:"in_person,omitempty"`
+}
+
+// CredentialView is one credential-issued entry.
+type CredentialView struct {
+	Index     uint64 `json:"index"`
+	DeviceKey string `json:"device_key"`
+	IssuedAt  uint64 `json:"issued_at"`
+}
+
+// BallotRefView is one ballot entry; Counted is set once the cleansing is
+// on the board.
+type BallotRefView struct {
+	Index        uint64 `json:"index"`
+	TrackingCode string `json:"tracking_code"`
+	Counted      *bool  `json:"counted,omitempty"`
+}
+
+func (s *Server) getVoter(c *gin.Context) {
+	p, ok := parseHash32(c.Param("pseudonym"))
+	if !ok {
+		badRequest(c, "pseudonym must be 64 lowercase hex digits")
+		return
+	}
+	b := boxOf(c)
+	ve, found := b.Voter(p)
+	if !found {
+		notFound(c, "no entry under this pseudonym")
+		return
+	}
+	out := VoterView{Credentials: []CredentialView{}, Ballots: []BallotRefView{}, InPerson: ve.InPerson}
+	for _, cr := range ve.Credentials {
+		out.Credentials = append(out.Credentials, CredentialView{Index: cr.Index, DeviceKey: b64s(cr.DeviceKey[:]), IssuedAt: cr.IssuedAt})
+	}
+	cleansed := b.View().Phase >= 3 && b.Cleansed()
+	for _, br := range ve.Ballots {
+		v := BallotRefView{Index: br.Index, TrackingCode: b64s(br.TrackingCode[:])}
+		if cleansed {
+			counted := ve.Counted != nil && *ve.Counted == br.Index
+			v.Counted = &counted
+		}
+		out.Ballots = append(out.Ballots, v)
+	}
+	fresh(c)
+	c.JSON(http.StatusOK, out)
+}
+
+// EntryRequest carries one signed bulletin entry.
+type EntryRequest struct {
+	Entry string `json:"entry"`
+}
+
+// ReceiptView is a cast receipt (spec/10-api.md §10.2).
+type ReceiptView struct {
+	TrackingCode     string   `json:"tracking_code"`
+	TrackingCodeText string   `json:"tracking_code_text"`
+	Pseudonym        string   `json:"pseudonym"`
+	Index            uint64   `json:"index"`
+	EntryHash        string   `json:"entry_hash"`
+	Checkpoint       string   `json:"checkpoint"`
+	CheckpointSize   uint64   `json:"checkpoint_size"`
+	InclusionProof   []string `json:"inclusion_proof"`
+}
+
+func receiptView(r *ballotbox.Receipt) ReceiptView {
+	v := ReceiptView{TrackingCode: b64s(r.TrackingCode[:]), TrackingCodeText: ballot.TrackingCode(r.TrackingCode).String(),
+		Pseudonym: hexLower(r.Pseudonym[:]), Index: r.Index, EntryHash: b64s(r.EntryHash[:]), Checkpoint: string(r.Checkpoint),
+		CheckpointSize: r.CheckpointSize, InclusionProof: []string{}}
+	for _, h := range r.InclusionProof {
+		v.InclusionProof = append(v.InclusionProof, b64s(h[:]))
+	}
+	return v
+}
+
+func (s *Server) castBallot(c *gin.Context) {
+	start := time.Now()
+	var req EntryRequest
+	outcome := "bad_request"
+	defer func() { s.met.cast(outcome, time.Since(start)) }()
+	if !decode(c, limitBallot, &req) {
+		return
+	}
+	raw, ok := binary(c, "entry", req.Entry)
+	if !ok {
+		return
+	}
+	r, err := boxOf(c).Cast(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization")), raw)
+	if err != nil {
+		outcome, _ = ballotbox.Code(err)
+		respondErr(c, err)
+		return
+	}
+	outcome = "ok"
+	created(c, r.Replayed, receiptView(r))
+}
+
+// AuditRequest carries a Benaloh audit opening.
+type AuditRequest struct {
+	Audited string `json:"audited"`
+}
+
+// PostedView answers a posted entry.
+type PostedView struct {
+	Index     uint64 `json:"index"`
+	EntryHash string `json:"entry_hash"`
+	Valid     *bool  `json:"valid,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+func (s *Server) postAudit(c *gin.Context) {
+	var req AuditRequest
+	if !decode(c, limitBallot, &req) {
+		return
+	}
+	raw, ok := binary(c, "audited", req.Audited)
+	if !ok {
+		return
+	}
+	i, h, err := boxOf(c).Audit(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization")), raw)
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	created(c, false, PostedView{Index: i, EntryHash: b64s(h[:])})
+}
+
+func (s *Server) postTrusteeEntry(c *gin.Context) {
+	var req EntryRequest
+	if !decode(c, limitTrustee, &req) {
+		return
+	}
+	raw, ok := binary(c, "entry", req.Entry)
+	if !ok {
+		return
+	}
+	p, err := boxOf(c).PostTrustee(c.Request.Context(), raw)
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	valid := p.Valid
+	v := PostedView{Index: p.Index, EntryHash: b64s(p.EntryHash[:]), Valid: &valid, Reason: p.Reason}
+	if !p.Valid && !p.Replayed {
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusAccepted, v)
+		return
+	}
+	created(c, p.Replayed, v)
+}
+
+func (s *Server) postIdentityEntry(c *gin.Context) {
+	var req EntryRequest
+	if !decode(c, limitIdentity, &req) {
+		return
+	}
+	raw, ok := binary(c, "entry", req.Entry)
+	if !ok {
+		return
+	}
+	p, err := boxOf(c).PostIdentity(c.Request.Context(), raw)
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	created(c, p.Replayed, PostedView{Index: p.Index, EntryHash: b64s(p.EntryHash[:])})
+}

@@ -1,0 +1,164 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"evote/ballotbox"
+	"evote/official"
+)
+
+// official authenticates the session and checks the role may do op
+// before h; it records refusals in the operations log.
+func (s *Server) official(op string, h gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		sess, err := s.Officials.Authenticate(ballotbox.BearerToken(c.GetHeader("Authorization")))
+		if err != nil {
+			respondErr(c, err)
+			return
+		}
+		if !sess.Role.Allowed(op) {
+			s.Officials.Record(c.Request.Context(), sess.User, c.FullPath(), c.Param("id"), "forbidden", "")
+			respondErr(c, official.ErrForbidden)
+			return
+		}
+		c.Set("session", sess)
+		h(c)
+	}
+}
+
+func sessionOf(c *gin.Context) *official.Session { return c.MustGet("session").(*official.Session) }
+
+// LoginRequest is POST /officials/login.
+type LoginRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	TOTP     string `json:"totp"`
+}
+
+// LoginResponse carries the session token.
+type LoginResponse struct {
+	Token     string `json:"token"`
+	ExpiresAt int64  `json:"expires_at"`
+	Role      string `json:"role"`
+}
+
+func (s *Server) login(c *gin.Context) {
+	var req LoginRequest
+	if !decode(c, limitOfficial, &req) {
+		return
+	}
+	if req.User == "" || req.Password == "" || req.TOTP == "" || len(req.User) > 64 || len(req.Password) > official.MaxPassword || len(req.TOTP) > 16 {
+		badRequest(c, "user, password and totp are required")
+		return
+	}
+	tok, sess, err := s.Officials.Login(c.Request.Context(), req.User, req.Password, req.TOTP)
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, LoginResponse{Token: tok, ExpiresAt: sess.Expires.Unix(), Role: string(sess.Role)})
+}
+
+func (s *Server) logout(c *gin.Context) {
+	s.Officials.Logout(ballotbox.BearerToken(c.GetHeader("Authorization")))
+	s.Officials.Record(c.Request.Context(), sessionOf(c).User, "logout", "", "ok", "")
+	c.Status(http.StatusNoContent)
+}
+
+// AccountRequest is POST /officials/accounts.
+type AccountRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+}
+
+// AccountResponse shows the new account's TOTP secret once.
+type AccountResponse struct {
+	User       string `json:"user"`
+	Role       string `json:"role"`
+	TOTPSecret string `json:"totp_secret"`
+	TOTPURI    string `json:"totp_uri"`
+}
+
+func (s *Server) createAccount(c *gin.Context) {
+	var req AccountRequest
+	if !decode(c, limitOfficial, &req) {
+		return
+	}
+	acc, err := s.Officials.CreateAccount(c.Request.Context(), sessionOf(c).User, req.User, req.Password, official.Role(req.Role), "")
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	created(c, false, AccountResponse{User: acc.User, Role: string(acc.Role), TOTPSecret: acc.TOTPSecret, TOTPURI: acc.TOTPURI})
+}
+
+func (s *Server) operations(c *gin.Context) {
+	limit := uint64(100)
+	if v, ok := c.GetQuery("limit"); ok {
+		if limit, ok = parseUint(v); !ok || limit == 0 || limit > 1000 {
+			badRequest(c, "limit must be between 1 and 1000")
+			return
+		}
+	}
+	ops, err := s.Officials.Operations(c.Request.Context(), int(limit))
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"operations": ops})
+}
+
+// CreateElectionRequest is POST /elections.
+type CreateElectionRequest struct {
+	Manifest string `json:"manifest"`
+}
+
+func (s *Server) createElection(c *gin.Context) {
+	var req CreateElectionRequest
+	if !decode(c, limitOfficial, &req) {
+		return
+	}
+	raw, ok := binary(c, "manifest", req.Manifest)
+	if !ok {
+		return
+	}
+	user := sessionOf(c).User
+	b, err := s.Registry.Create(c.Request.Context(), raw)
+	if err != nil {
+		code, _ := ballotbox.Code(err)
+		s.Officials.Record(c.Request.Context(), user, "create-election", "", code, err.Error())
+		respondErr(c, err)
+		return
+	}
+	info := electionInfo(b)
+	s.Officials.Record(c.Request.Context(), user, "create-election", info.ElectionID, "ok", "")
+	created(c, false, info)
+}
+
+func (s *Server) act(c *gin.Context) {
+	user := sessionOf(c).User
+	action := c.Param("action")
+	// The action is recorded before it runs, so nothing happens
+	// unrecorded; the outcome follows.
+	if err := s.Officials.Record(c.Request.Context(), user, "action:"+action, c.Param("id"), "requested", ""); err != nil {
+		respondErr(c, err)
+		return
+	}
+	p, err := boxOf(c).Act(c.Request.Context(), action, user)
+	if err != nil {
+		code, _ := ballotbox.Code(err)
+		s.Officials.Record(c.Request.Context(), user, "action:"+action, c.Param("id"), code, err.Error())
+		respondErr(c, err)
+		return
+	}
+	s.Officials.Record(c.Request.Context(), user, "action:"+action, c.Param("id"), "ok", "index "+itoa(p.Index))
+	created(c, false, PostedView{Index: p.Index, EntryHash: b64s(p.EntryHash[:])})
+}
+
+func itoa(v uint64) string { return strconv.FormatUint(v, 10) }

@@ -141,14 +141,18 @@ func TestSumRejects(t *testing.T) {
 	// of every item and of the sum.
 	for off := 0; off < len(enc); off += 32 {
 		b := bytes.Clone(enc)
-		name := fmt.Sprintf("field at %d", off)
-		if e, err := new(group.Element).SetCanonicalBytes(b[off : off+32]); err == nil && isCommitment(off, item, len(f.st.Ciphertexts)) {
+		var name string
+		if isCommitment(off, item, len(f.st.Ciphertexts)) {
+			e, err := new(group.Element).SetCanonicalBytes(b[off : off+32])
+			if err != nil {
+				t.Fatalf("commitment at %d: %v", off, err)
+			}
 			copy(b[off:], e.Add(e, generator).Bytes())
 			name = "commitment at " + fmt.Sprint(off)
 		} else {
 			s, err := new(group.Scalar).SetCanonicalBytes(b[off : off+32])
 			if err != nil {
-				t.Fatalf("field at %d is neither", off)
+				t.Fatalf("scalar at %d: %v", off, err)
 			}
 			copy(b[off:], s.Add(s, new(group.Scalar).SetUint64(1)).Bytes())
 			name = "scalar at " + fmt.Sprint(off)

@@ -356,3 +356,25 @@ func TestSmallOrderHPKEKeyRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestNilMessagesIgnored(t *testing.T) {
+	d := newDKG(t, Params{N: 3, T: 2}, "nil")
+	if err := d.run(hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	tr := *d.tr
+	tr.Commitments = append(slices.Clone(tr.Commitments), nil)
+	tr.Extraction = append(slices.Clone(tr.Extraction), nil)
+	tr.Complaints = []*Complaint{nil}
+	tr.Reveals = []*ExtractionReveal{nil}
+	res, err := VerifyTranscript(&tr)
+	if err != nil || res.JointKey.Equal(d.res.JointKey) != 1 {
+		t.Fatalf("nil entries changed the outcome: %v", err)
+	}
+	if _, err := VerifyTranscript(nil); err == nil {
+		t.Fatal("nil transcript accepted")
+	}
+	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys[0], nil, nil); !errors.Is(err, ErrInvalidShare) {
+		t.Fatalf("nil share: %v", err)
+	}
+}

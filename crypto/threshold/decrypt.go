@@ -243,6 +243,9 @@ func VerifyDecryptionShareBytes(ext [32]byte, vk *group.Element, list *Ciphertex
 // verifyShare implements the checks; dEnc, if not nil, is the list<Element>
 // encoding of s.D.
 func verifyShare(ext [32]byte, vk *group.Element, list *CiphertextList, s *DecryptionShare, dEnc []byte) error {
+	if s == nil || vk == nil || list == nil {
+		return &ShareError{Position: -1, Err: fmt.Errorf("%w: missing share, key or ciphertexts", ErrInvalidShare)}
+	}
 	fail := func(pos int, format string, args ...any) error {
 		return &ShareError{Trustee: s.Trustee, Position: pos, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidShare}, args...)...)}
 	}
@@ -344,6 +347,9 @@ func Decrypt(p Params, ext [32]byte, vks []*group.Element, cts []*elgamal.Cipher
 	var bad []*ShareError
 	seen := map[int]bool{}
 	for _, s := range shares {
+		if s == nil {
+			continue
+		}
 		if !p.validIndex(s.Trustee) || seen[s.Trustee] {
 			bad = append(bad, &ShareError{Trustee: s.Trustee, Position: -1, Err: fmt.Errorf("%w: unknown or repeated trustee", ErrInvalidShare)})
 			continue

@@ -145,6 +145,9 @@ func (t *Trustee) Answer(tr *Transcript) []*ComplaintAnswer {
 	var out []*ComplaintAnswer
 	done := map[int]bool{}
 	for _, c := range tr.Complaints {
+		if c == nil {
+			continue
+		}
 		j := c.Complainer
 		if c.Accused != t.index || c.BaseHash != t.base || !t.p.validIndex(j) || j == t.index || done[j] {
 			continue
@@ -216,6 +219,9 @@ func (t *Trustee) ComplainExtraction(tr *Transcript) ([]*ExtractionComplaint, er
 		var bad bool
 		var found *ExtractionCommitments
 		for _, e := range tr.Extraction {
+			if e == nil {
+				continue
+			}
 			if e.Dealer == i {
 				found = e
 				break

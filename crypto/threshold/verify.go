@@ -94,6 +94,9 @@ func pick[M interface{ Bytes() []byte }](msgs []M) (M, error) {
 }
 
 func computePhase1(tr *Transcript) (*phase1, error) {
+	if tr == nil {
+		return nil, fmt.Errorf("%w: no transcript", ErrParams)
+	}
 	p := tr.Params
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -105,12 +108,18 @@ func computePhase1(tr *Transcript) (*phase1, error) {
 	}
 	commitsBy := map[int][]*Commitments{}
 	for _, m := range tr.Commitments {
+		if m == nil {
+			continue
+		}
 		if p.validIndex(m.Dealer) {
 			commitsBy[m.Dealer] = append(commitsBy[m.Dealer], m)
 		}
 	}
 	sharesBy := map[int][]*EncryptedShares{}
 	for _, m := range tr.EncryptedShares {
+		if m == nil {
+			continue
+		}
 		if p.validIndex(m.Dealer) {
 			sharesBy[m.Dealer] = append(sharesBy[m.Dealer], m)
 		}
@@ -118,6 +127,9 @@ func computePhase1(tr *Transcript) (*phase1, error) {
 	// complainers[i] = distinct valid complainers against i.
 	complainers := map[int][]int{}
 	for _, m := range tr.Complaints {
+		if m == nil {
+			continue
+		}
 		if m.BaseHash != tr.BaseHash || !p.validIndex(m.Complainer) || !p.validIndex(m.Accused) ||
 			m.Complainer == m.Accused || slices.Contains(complainers[m.Accused], m.Complainer) {
 			continue
@@ -126,6 +138,9 @@ func computePhase1(tr *Transcript) (*phase1, error) {
 	}
 	answersBy := map[[2]int][]*ComplaintAnswer{}
 	for _, m := range tr.Answers {
+		if m == nil {
+			continue
+		}
 		if p.validIndex(m.Dealer) && p.validIndex(m.Complainer) {
 			k := [2]int{m.Dealer, m.Complainer}
 			answersBy[k] = append(answersBy[k], m)
@@ -222,12 +237,18 @@ func extractionFailures(tr *Transcript, ph *phase1) (map[int][]*group.Element, [
 	p := tr.Params
 	extBy := map[int][]*ExtractionCommitments{}
 	for _, m := range tr.Extraction {
+		if m == nil {
+			continue
+		}
 		if p.validIndex(m.Dealer) {
 			extBy[m.Dealer] = append(extBy[m.Dealer], m)
 		}
 	}
 	complaintsBy := map[int][]*ExtractionComplaint{}
 	for _, m := range tr.ExtractionComplaints {
+		if m == nil {
+			continue
+		}
 		if p.validIndex(m.Accused) {
 			complaintsBy[m.Accused] = append(complaintsBy[m.Accused], m)
 		}
@@ -286,11 +307,17 @@ func reconstruct(tr *Transcript, ph *phase1, i int) ([]*group.Element, error) {
 		try(j, a[0], a[1])
 	}
 	for _, c := range tr.ExtractionComplaints {
+		if c == nil {
+			continue
+		}
 		if c.Accused == i && c.BaseHash == tr.BaseHash {
 			try(c.Complainer, c.S, c.S2)
 		}
 	}
 	for _, r := range tr.Reveals {
+		if r == nil {
+			continue
+		}
 		if r.Dealer == i && r.BaseHash == tr.BaseHash {
 			try(r.Revealer, r.S, r.S2)
 		}

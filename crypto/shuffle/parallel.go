@@ -54,7 +54,7 @@ type tracker struct {
 	p     Progress
 	phase string
 	total int
-	done  atomic.Int64
+	done  int
 	mu    sync.Mutex
 }
 
@@ -70,9 +70,9 @@ func (t *tracker) add(n int) {
 	if t == nil || t.p == nil {
 		return
 	}
-	d := t.done.Add(int64(n))
 	t.mu.Lock()
-	t.p(t.phase, int(d), t.total)
+	t.done += n
+	t.p(t.phase, t.done, t.total)
 	t.mu.Unlock()
 }
 

@@ -143,9 +143,12 @@ func (t *terms) shared(h int, s *group.Scalar) {
 	acc.Add(acc, s)
 }
 
-// base adds s·e, to the shared base h if h ≥ 0, else as a long term.
+// base adds s·e: to the shared base h if h is a handle of e, else as a long
+// term. Checking that the handle's base equals e (a few field
+// multiplications) means a caller's mix-up of handles costs speed, never
+// soundness.
 func (t *terms) base(h int, s *group.Scalar, e *group.Element) {
-	if h >= 0 {
+	if h >= 0 && h < len(t.sharedE) && t.sharedE[h].Equal(e) == 1 {
 		t.shared(h, s)
 	} else {
 		t.long(s, e)

@@ -179,3 +179,30 @@ func TestRangeRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchHandles: handles that do not name the expected base (swapped, out
+// of range, another element) are ignored, not trusted.
+func TestBatchHandles(t *testing.T) {
+	pk := mustKeyPair(t).Public()
+	ctx := ballotContext("election", "voter", 0)
+	f := newRangeFixture(t, pk, 3, 2, ctx)
+	b := NewBatch()
+	g, h := b.Shared(GeneratorElement()), b.Shared(pk.Element())
+	other := b.Shared(new(group.Element).ScalarBaseMult(group.RandomScalar()))
+	for _, hs := range [][2]int{{h, g}, {other, other}, {7, -3}, {g, h}} {
+		if err := f.proof.AddToBatch(b, fmt.Sprint(hs), ctx, f.st, hs[0], hs[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Verify(); err != nil {
+		t.Fatalf("honest proofs with odd handles rejected: %v", err)
+	}
+	if len(b.shortS) != 4*8 {
+		t.Fatalf("%d short terms, want 32", len(b.shortS))
+	}
+	// Only the correct handles were merged: 3 batches' worth of g and h
+	// terms are long terms.
+	if got := len(b.longS); got != 4*2+3*2 {
+		t.Fatalf("%d long terms, want %d", got, 4*2+3*2)
+	}
+}

@@ -24,7 +24,7 @@ func Shuffle(p *Params, in *Rows, rand io.Reader) (*Rows, *Proof, error) {
 	if err := p.check(); err != nil {
 		return nil, nil, err
 	}
-	if in.n < 1 {
+	if in == nil || in.n < 1 {
 		return nil, nil, fmt.Errorf("%w: nothing to shuffle", ErrMalformed)
 	}
 	perm, err := randomPermutation(in.n, rand)

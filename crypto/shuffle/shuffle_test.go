@@ -342,6 +342,15 @@ func TestParseRejects(t *testing.T) {
 		"non-canonical elem": func() []byte { b := bytes.Clone(pb); copy(b[8:], bytes.Repeat([]byte{0xff}, 32)); return b }(),
 		"scalar ≥ ℓ":         func() []byte { b := bytes.Clone(pb); copy(b[len(b)-32:], bytes.Repeat([]byte{0xff}, 32)); return b }(),
 	}
+	if err := Verify(f.p, f.in, out, nil); !errors.Is(err, ErrMalformed) {
+		t.Errorf("nil proof: got %v", err)
+	}
+	if err := Verify(f.p, nil, out, proof); !errors.Is(err, ErrMalformed) {
+		t.Errorf("nil input: got %v", err)
+	}
+	if _, _, err := Shuffle(f.p, nil, nil); !errors.Is(err, ErrMalformed) {
+		t.Errorf("nil input to Shuffle: got %v", err)
+	}
 	for name, b := range bad {
 		if _, err := ParseProof(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("proof %s: got %v", name, err)

@@ -93,13 +93,15 @@ func finalChallenge(t *zkp.Transcript, p *Proof) *group.Scalar {
 // checkShape verifies that in, out and proof describe the same N and w.
 func checkShape(in, out *Rows, proof *Proof) error {
 	switch {
+	case in == nil || out == nil || proof == nil:
+		return fmt.Errorf("%w: missing input, output or proof", ErrMalformed)
 	case in.n < 1:
 		return fmt.Errorf("%w: empty input", ErrMalformed)
 	case out.n != in.n:
 		return fmt.Errorf("%w: output has %d rows, input %d", ErrRowCount, out.n, in.n)
 	case out.w != in.w:
 		return fmt.Errorf("%w: output width %d, input width %d", ErrMalformed, out.w, in.w)
-	case proof != nil && (proof.n != in.n || proof.w != in.w):
+	case proof.n != in.n || proof.w != in.w:
 		return fmt.Errorf("%w: proof for %d rows of width %d, statement has %d of width %d", ErrMalformed, proof.n, proof.w, in.n, in.w)
 	}
 	return nil

@@ -59,7 +59,7 @@ func TestRangeCheatingProvers(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := p.Verify(ctx, st); !errors.Is(err, ErrInvalidProof) {
+				if err := p.Verify(ctx, st); !errors.Is(err, ErrInvalidProof) || referenceVerifyRange(p, ctx, st) {
 					t.Fatalf("k=%d m=%v: proof claiming branch %d: %v", k, m, j, err)
 				}
 				b := NewBatch()

@@ -2,9 +2,11 @@ package zkp
 
 import (
 	"bytes"
+	"crypto/sha512"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/big"
 	"testing"
 
 	"evote/crypto/elgamal"
@@ -62,6 +64,9 @@ func TestRangeHonest(t *testing.T) {
 			f := newRangeFixture(t, pk, k, uint64(m), ctx)
 			if err := f.proof.Verify(ctx, f.st); err != nil {
 				t.Fatalf("k=%d m=%d: honest proof rejected: %v", k, m, err)
+			}
+			if !referenceVerifyRange(f.proof, ctx, f.st) {
+				t.Fatalf("k=%d m=%d: reference verifier rejects", k, m)
 			}
 			enc := f.proof.Bytes()
 			if len(enc) != RangeProofSize(k) {
@@ -204,5 +209,42 @@ func TestBatchHandles(t *testing.T) {
 	// terms are long terms.
 	if got := len(b.longS); got != 4*2+3*2 {
 		t.Fatalf("%d long terms, want %d", got, 4*2+3*2)
+	}
+}
+
+// TestRangeTranscriptLayout recomputes the challenge from the byte layout
+// written in spec §4.5, with nothing but SHA-512 and big integers.
+func TestRangeTranscriptLayout(t *testing.T) {
+	pk := mustKeyPair(t).Public()
+	ctx := ballotContext("election", "voter", 9)
+	f := newRangeFixture(t, pk, 2, 1, ctx)
+	frame := func(label string, data []byte) []byte {
+		b := binary.BigEndian.AppendUint16(nil, uint16(len(label)))
+		b = append(b, label...)
+		b = binary.BigEndian.AppendUint64(b, uint64(len(data)))
+		return append(b, data...)
+	}
+	var in []byte
+	in = append(in, frame("evote-v1/transcript", []byte("evote-v1/range"))...)
+	in = append(in, frame("context", ctx)...)
+	in = append(in, frame("pk", pk.Bytes())...)
+	in = append(in, frame("ciphertext", f.st.Ciphertext.Bytes())...)
+	in = append(in, frame("k", binary.BigEndian.AppendUint64(nil, 2))...)
+	enc := f.proof.Bytes()
+	in = append(in, frame("commitments", append(binary.BigEndian.AppendUint32(nil, 6), enc[:6*32]...))...)
+	in = append(in, frame("challenge", nil)...)
+	d := sha512.Sum512(in)
+	le := make([]byte, 64)
+	for i := range d {
+		le[63-i] = d[i]
+	}
+	c := new(big.Int).Mod(new(big.Int).SetBytes(le), groupOrder)
+	got := rangeChallenge(ctx, f.st, f.proof.commitEnc)
+	want := c.FillBytes(make([]byte, 32))
+	for i, j := 0, 31; i < j; i, j = i+1, j-1 {
+		want[i], want[j] = want[j], want[i]
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatal("challenge differs from the spec's layout")
 	}
 }

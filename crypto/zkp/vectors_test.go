@@ -466,6 +466,9 @@ func TestVectors(t *testing.T) {
 				batch = batchReason(func(b *Batch) error {
 					return p.AddToBatch(b, v.Comment, ctx, st, b.Shared(GeneratorElement()), b.Shared(pk.Element()))
 				})
+				if p.checkShape(st.Max) == nil && referenceVerifyRange(p, ctx, st) != (single == reasonValid) {
+					t.Errorf("%s: the per-equation reference verifier disagrees", v.Comment)
+				}
 			}
 			if single != v.Expected || batch != v.Expected {
 				t.Errorf("%s: single %q, batch %q, want %q", v.Comment, single, batch, v.Expected)

@@ -7,6 +7,14 @@
 // index), the whole statement and the prover's commitments: "strong"
 // Fiat-Shamir, so a proof cannot be moved to another statement, election or
 // voter (../shared/SECURITY.md #1, #2, #4).
+//
+// The proofs: Schnorr proofs of knowledge (§4.3), Chaum-Pedersen equality
+// of discrete logarithms (§4.4), the disjunctive range proof that a ballot
+// ciphertext encrypts a value in [0, k] (ProveRange, §4.5) and the sum proof
+// for k-of-n contests (ProveSum, §4.6). Each carries its commitments, has a
+// strict decoder, a single verifier (one multi-scalar multiplication) and an
+// AddToBatch method: verifiers of many ballots put them all in one Batch.
+// Provers are constant time in their secrets.
 package zkp
 
 import (

@@ -43,6 +43,9 @@ func (s *Service) Start(ctx context.Context, client string, r StartRequest) (*Ch
 		s.access(ctx, client, "-", "start", outcomeOf(err))
 		return nil, err
 	}
+	if err := s.open(now); err != nil {
+		return nil, err
+	}
 	pin, err := registry.ParsePIN(strings.TrimSpace(r.PIN), now)
 	if err != nil {
 		return nil, &DetailError{Err: ErrInvalidInput, Reason: "pin_format", msg: "idp: the PIN must be 14 digits: sex, date of birth (DDMMYYYY), 5-digit number"}
@@ -230,6 +233,9 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	now := s.cfg.Now()
 	if err := s.guard.allow(client, now); err != nil {
 		s.access(ctx, client, "-", "verify", outcomeOf(err))
+		return nil, err
+	}
+	if err := s.open(now); err != nil {
 		return nil, err
 	}
 	if len(r.DeviceKey) != ed25519.PublicKeySize || !record.ValidEd25519Key(r.DeviceKey) {

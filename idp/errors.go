@@ -31,6 +31,7 @@ var (
 	ErrBoardUnavailable    = errors.New("idp: bulletin board unavailable")
 	ErrOfficial            = errors.New("idp: official request refused")
 	ErrConflict            = errors.New("idp: conflicting state")
+	ErrVotingClosed        = errors.New("idp: voting is not open")
 )
 
 // RetryError carries how long the caller should wait before retrying.

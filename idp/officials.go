@@ -60,6 +60,9 @@ func (s *Service) LookupVoter(ctx context.Context, client string, l *voterlist.L
 // for online voting, and cleansing cancels any online ballot of theirs.
 func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InPersonMark) error {
 	now := s.cfg.Now()
+	if err := s.open(now); err != nil {
+		return err
+	}
 	if err := s.cfg.Authority.VerifyMark(m, now); err != nil {
 		s.guard.fail(client, now)
 		s.access(ctx, client, "official:"+m.OfficialID, "mark", "refused")

@@ -38,6 +38,10 @@ type Config struct {
 	ContextHash  [32]byte  // the election's context hash, from the election package
 	ElectionDay  time.Time // for the age check
 	PseudonymKey []byte    // 32 random bytes; held by the identity service only
+	// VotingOpens and VotingCloses bound online sign-in and in-person marks
+	// (marks are posted while voting is open). Zero values leave that side
+	// unbounded, for list preparation before the dates are fixed.
+	VotingOpens, VotingCloses time.Time
 
 	Registry        registry.Registry
 	RegistryTimeout time.Duration // per lookup; default 5 s
@@ -87,6 +91,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.Authority.ElectionID != cfg.ElectionID || cfg.Authority.ContextHash != cfg.ContextHash {
 		return nil, errors.New("idp: authority configured for another election")
+	}
+	if !cfg.VotingOpens.IsZero() && !cfg.VotingCloses.IsZero() && !cfg.VotingOpens.Before(cfg.VotingCloses) {
+		return nil, errors.New("idp: voting must open before it closes")
 	}
 	if cfg.RegistryTimeout == 0 {
 		cfg.RegistryTimeout = 5 * time.Second
@@ -234,6 +241,14 @@ func (s *Service) CancelledPseudonyms(ctx context.Context) ([][32]byte, error) {
 		out[i] = m.Pseudonym
 	}
 	return out, nil
+}
+
+// open reports whether voting is open at now.
+func (s *Service) open(now time.Time) error {
+	if !s.cfg.VotingOpens.IsZero() && now.Before(s.cfg.VotingOpens) || !s.cfg.VotingCloses.IsZero() && !now.Before(s.cfg.VotingCloses) {
+		return ErrVotingClosed
+	}
+	return nil
 }
 
 // Pseudonym returns the voter's pseudonym in this election.

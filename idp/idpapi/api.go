@@ -162,6 +162,8 @@ func (s *Server) answerError(c *gin.Context, err error) {
 		out = m{503, "board_unavailable", "The bulletin board is not answering. Please sign in again shortly."}
 	case errors.Is(err, idp.ErrOfficial):
 		out = m{403, "official_refused", "The official request was refused: " + err.Error()}
+	case errors.Is(err, idp.ErrVotingClosed):
+		out = m{403, "voting_closed", "Voting is not open."}
 	case errors.Is(err, idp.ErrConflict):
 		out = m{409, "conflict", err.Error()}
 	default:

@@ -1,0 +1,166 @@
+package idp
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"evote/idp/idpstore"
+	"evote/idp/otp"
+	"evote/idp/registry"
+	"evote/idp/token"
+	"evote/idp/voterlist"
+)
+
+func TestPINDelay(t *testing.T) {
+	c := AbuseConfig{}
+	c.fill()
+	want := []time.Duration{0, 0, 0, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+	for n, w := range want {
+		if got := c.pinDelay(n); got != w {
+			t.Errorf("pinDelay(%d) = %v, want %v", n, got, w)
+		}
+	}
+	if got := c.pinDelay(1000); got != 5*time.Minute {
+		t.Errorf("cap: %v", got)
+	}
+}
+
+func TestClientGuard(t *testing.T) {
+	c := AbuseConfig{}
+	c.fill()
+	g := newClientGuard(&c)
+	now := time.Unix(1e9, 0)
+	for i := 0; i < 10; i++ {
+		if err := g.allow("a", now); err != nil {
+			t.Fatalf("request %d of burst: %v", i, err)
+		}
+	}
+	if err := g.allow("a", now); !errors.Is(err, ErrRateLimited) || RetryAfter(err) != time.Second {
+		t.Fatalf("11th: %v (retry %v)", err, RetryAfter(err))
+	}
+	if err := g.allow("b", now); err != nil {
+		t.Fatalf("other client limited: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if err := g.allow("a", now); err != nil {
+		t.Fatalf("after refill: %v", err)
+	}
+	for i := 0; i < 10; i++ {
+		g.fail("a", now)
+	}
+	if err := g.allow("a", now); !errors.Is(err, ErrClientLocked) || RetryAfter(err) != 15*time.Minute {
+		t.Fatalf("locked: %v", err)
+	}
+	now = now.Add(15*time.Minute + time.Second)
+	if err := g.allow("a", now); err != nil {
+		t.Fatalf("after lockout: %v", err)
+	}
+	// Failures spread beyond the window do not lock.
+	for i := 0; i < 20; i++ {
+		now = now.Add(2 * time.Minute)
+		g.fail("c", now)
+		if err := g.allow("c", now); errors.Is(err, ErrClientLocked) {
+			t.Fatalf("slow failures locked the client after %d", i+1)
+		}
+	}
+}
+
+type nullBoard struct{ n uint64 }
+
+func (b *nullBoard) Post(context.Context, uint16, []byte) (uint64, error) { b.n++; return b.n, nil }
+
+func newService(t *testing.T, mod func(*Config)) (*Service, *registry.Simulated, *otp.Recorder) {
+	t.Helper()
+	ctx := context.Background()
+	day := time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC)
+	sim, _ := registry.NewSimulated(registry.SimulatedConfig{Seed: "svc", Constituencies: []string{"A"}, PerConstituency: 10, ElectionDay: day})
+	st, err := idpstore.Open(ctx, "sqlite", "file:"+filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	seed := sha256.Sum256([]byte("k"))
+	iss, _ := token.NewIssuer(token.IssuerConfig{Issuer: "i", Audience: "a"}, ed25519.NewKeyFromSeed(seed[:]))
+	ctxh := sha256.Sum256([]byte("ctx"))
+	sms := &otp.Recorder{}
+	cfg := Config{ElectionID: "e", ContextHash: ctxh, ElectionDay: day, PseudonymKey: seed[:], Registry: sim, Sender: sms, Store: st,
+		Board: &nullBoard{}, Issuer: iss, Authority: &voterlist.Authority{ElectionID: "e", ContextHash: ctxh}, Now: func() time.Time { return day.Add(8 * time.Hour) }}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, sim, sms
+}
+
+func TestVotingWindow(t *testing.T) {
+	day := time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC)
+	s, sim, sms := newService(t, func(c *Config) { c.VotingOpens, c.VotingCloses = day.Add(9*time.Hour), day.Add(20*time.Hour) })
+	p := sim.People()[0]
+	req := StartRequest{PIN: p.PIN.Digits(), DocumentNumber: p.DocumentNumber, BirthDate: p.BirthDate.Format(time.DateOnly)}
+	if _, err := s.Start(context.Background(), "c", req); !errors.Is(err, ErrVotingClosed) {
+		t.Errorf("before opening: %v", err)
+	}
+	if len(sms.Messages(p.Phone)) != 0 || sim.Calls() != 0 {
+		t.Error("closed service still asked the register or sent a code")
+	}
+}
+
+func TestConfigRefused(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"short pseudonym key": func(c *Config) { c.PseudonymKey = c.PseudonymKey[:16] },
+		"no registry":         func(c *Config) { c.Registry = nil },
+		"bad election id":     func(c *Config) { c.ElectionID = "a b" },
+		"authority elsewhere": func(c *Config) { c.Authority = &voterlist.Authority{ElectionID: "other"} },
+		"closes before opens": func(c *Config) { c.VotingOpens, c.VotingCloses = time.Unix(2e9, 0), time.Unix(1e9, 0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st, _ := idpstore.Open(ctx, "sqlite", "file:"+filepath.Join(t.TempDir(), "s.db"))
+			defer st.Close()
+			seed := sha256.Sum256([]byte("k"))
+			iss, _ := token.NewIssuer(token.IssuerConfig{Issuer: "i", Audience: "a"}, ed25519.NewKeyFromSeed(seed[:]))
+			sim, _ := registry.NewSimulated(registry.SimulatedConfig{Seed: "x", Constituencies: []string{"A"}, PerConstituency: 1, ElectionDay: time.Unix(1e9, 0)})
+			cfg := Config{ElectionID: "e", ElectionDay: time.Unix(1e9, 0), PseudonymKey: seed[:], Registry: sim, Sender: &otp.Recorder{}, Store: st,
+				Board: &nullBoard{}, Issuer: iss, Authority: &voterlist.Authority{ElectionID: "e"}}
+			mod(&cfg)
+			if _, err := New(ctx, cfg); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+func TestKeyRotationPublishesKeySet(t *testing.T) {
+	var board nullBoard
+	s, _, _ := newService(t, func(c *Config) { c.Board = &board })
+	if board.n != 1 {
+		t.Fatalf("%d entries after start, want the key set", board.n)
+	}
+	// Restarting with the same key publishes nothing new.
+	if err := s.PublishKeys(context.Background()); err != nil || board.n != 1 {
+		t.Fatalf("republish: %v, %d", err, board.n)
+	}
+	seed := sha256.Sum256([]byte("k2"))
+	s.cfg.Issuer.AddKey(ed25519.NewKeyFromSeed(seed[:]))
+	if err := s.PublishKeys(context.Background()); err != nil || board.n != 2 {
+		t.Fatalf("after rotation: %v, %d", err, board.n)
+	}
+	keys, _ := s.cfg.Store.Keys(context.Background())
+	retired := 0
+	for _, k := range keys {
+		if k.RetiredAt != 0 {
+			retired++
+		}
+	}
+	if len(keys) != 2 || retired != 1 {
+		t.Errorf("key history %+v", keys)
+	}
+}

@@ -87,13 +87,22 @@ func (k *KeyShare) PartialDecrypt(ext [32]byte, pos uint64, c *elgamal.Ciphertex
 }
 
 // VerifyPartialDecryption checks one share D of ciphertext c at position
-// pos by trustee j with verification key vk.
+// pos by trustee j with verification key vk. The proof's two equations are
+// checked as one random-weighted multi-scalar multiplication (spec §4.2).
 func VerifyPartialDecryption(ext [32]byte, trustee int, vk *group.Element, pos uint64, c *elgamal.Ciphertext, d *group.Element, proof *zkp.DLEQProof) error {
-	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: vk, G2: &c.A, X2: d}
-	if err := proof.Verify(shareContext(ext, trustee, 0, pos), st); err != nil {
+	b := zkp.NewBatch()
+	addShareProof(b, ext, trustee, vk, pos, c, d, proof, -1)
+	if err := b.Verify(); err != nil {
 		return &ShareError{Trustee: trustee, Position: int(pos), Err: fmt.Errorf("%w: %w", ErrInvalidShare, err)}
 	}
 	return nil
+}
+
+// addShareProof adds the DLEQ equations of one share to b; g is the handle
+// of the shared generator, or -1.
+func addShareProof(b *zkp.Batch, ext [32]byte, trustee int, vk *group.Element, pos uint64, c *elgamal.Ciphertext, d *group.Element, proof *zkp.DLEQProof, g int) {
+	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: vk, G2: &c.A, X2: d}
+	proof.AddToBatch(b, "decryption share", shareContext(ext, trustee, 0, pos), st, g)
 }
 
 // batchWeights derives the 128-bit weights ρ_l of a batched proof (spec
@@ -278,10 +287,19 @@ func verifyShare(ext [32]byte, vk *group.Element, list *CiphertextList, s *Decry
 			return fail(-1, "batched proof: %w", err)
 		}
 	}
+	// All per-ciphertext proofs in one batch; on failure the batch names
+	// the first bad position.
+	b := zkp.NewBatch()
+	g := b.Shared(group.NewGeneratorElement())
 	for l, c := range cts {
-		if err := VerifyPartialDecryption(ext, s.Trustee, vk, uint64(l), c, s.D[l], s.Proofs[l]); err != nil {
-			return err
+		addShareProof(b, ext, s.Trustee, vk, uint64(l), c, s.D[l], s.Proofs[l], g)
+	}
+	if err := b.Verify(); err != nil {
+		var be *zkp.BatchError
+		if errors.As(err, &be) {
+			return fail(be.Index, "%w", err)
 		}
+		return fail(-1, "%w", err)
 	}
 	if s.Batch != nil {
 		// Every share is right, so the batched proof itself is bad.

@@ -2,6 +2,8 @@ package zkp
 
 import (
 	"bytes"
+	"crypto/sha512"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -225,3 +227,44 @@ func TestSumCheatingProvers(t *testing.T) {
 }
 
 func scalar(v uint64) *group.Scalar { return new(group.Scalar).SetUint64(v) }
+
+// TestSumBindingLayout recomputes the binding digest D and the part
+// contexts from the layout of spec §4.6.
+func TestSumBindingLayout(t *testing.T) {
+	pk := mustKeyPair(t).Public()
+	ctx := ballotContext("election", "voter", 4)
+	f := newSumFixture(t, pk, []uint64{0, 1}, 1, 2, ctx)
+	frame := func(label string, data []byte) []byte {
+		b := binary.BigEndian.AppendUint16(nil, uint16(len(label)))
+		b = append(b, label...)
+		b = binary.BigEndian.AppendUint64(b, uint64(len(data)))
+		return append(b, data...)
+	}
+	u64 := func(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+	var in []byte
+	in = append(in, frame("evote-v1/transcript", []byte("evote-v1/sum"))...)
+	in = append(in, frame("context", ctx)...)
+	in = append(in, frame("pk", pk.Bytes())...)
+	in = append(in, frame("n", u64(2))...)
+	in = append(in, frame("min", u64(1))...)
+	in = append(in, frame("max", u64(2))...)
+	cts := binary.BigEndian.AppendUint32(nil, 2)
+	cts = append(append(cts, f.st.Ciphertexts[0].Bytes()...), f.st.Ciphertexts[1].Bytes()...)
+	in = append(in, frame("ciphertexts", cts)...)
+	in = append(in, frame("binding", nil)...)
+	d := sha512.Sum512(in)
+	sp := f.st.prepare(ctx)
+	if !bytes.Equal(sp.binding, d[:]) {
+		t.Fatal("binding digest differs from the spec's layout")
+	}
+	if !bytes.Equal(sp.itemContext(1), append(append(d[:], "item"...), 0, 0, 0, 1)) ||
+		!bytes.Equal(sp.sumContext(), append(d[:], "sum"...)) {
+		t.Fatal("part contexts differ from the spec")
+	}
+	// The total encrypts Σm − min = 0 under the shifted ciphertext.
+	want := new(elgamal.Ciphertext).Add(f.st.Ciphertexts[0], f.st.Ciphertexts[1])
+	want.B.Subtract(&want.B, generator)
+	if !sp.total.Equal(want) {
+		t.Fatal("total ciphertext differs from the spec")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/store"
 )
 
@@ -123,7 +124,7 @@ func (s *Server) withLog(h gin.HandlerFunc) gin.HandlerFunc {
 	}
 }
 
-func logOf(c *gin.Context) *bulletin.Log { return c.MustGet("log").(*bulletin.Log) }
+func logOf(c *gin.Context) *board.Log { return c.MustGet("log").(*board.Log) }
 
 func checkpointView(cp *bulletin.SignedCheckpoint) *CheckpointView {
 	return &CheckpointView{Origin: cp.Origin, Size: cp.Size, Root: hexLower(cp.Root[:]), Time: cp.Time.Unix(), Note: string(cp.Note)}

@@ -19,13 +19,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/store/sqlite"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
 
 type fixture struct {
-	log    *bulletin.Log
+	log    *board.Log
 	srv    *httptest.Server
 	base   string
 	author *bulletin.Ed25519Signer
@@ -44,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	ls := signer("log")
-	l, err := bulletin.Open(context.Background(), bulletin.Config{
+	l, err := board.Open(context.Background(), board.Config{
 		Key:   &bulletin.LogKey{Origin: "evote.example/api", Ed25519: ls, Ed25519Public: ls.Public()},
 		Store: st,
 		IndexKey: func(e *bulletin.Entry) ([32]byte, bool) {

@@ -18,7 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"evote/ballotbox"
-	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/official"
 )
 
@@ -36,13 +36,13 @@ type Server struct {
 	Ready func() error
 
 	mu     sync.RWMutex
-	boards map[string]*bulletin.Log // extra logs served by the board group
+	boards map[string]*board.Log // extra logs served by the board group
 	met    *metrics
 }
 
 // NewServer returns a Server serving the given logs on the board group.
-func NewServer(logs ...*bulletin.Log) *Server {
-	s := &Server{boards: make(map[string]*bulletin.Log), met: newMetrics()}
+func NewServer(logs ...*board.Log) *Server {
+	s := &Server{boards: make(map[string]*board.Log), met: newMetrics()}
 	for _, l := range logs {
 		s.AddBoard(l)
 	}
@@ -50,7 +50,7 @@ func NewServer(logs ...*bulletin.Log) *Server {
 }
 
 // AddBoard serves one more log on the board group.
-func (s *Server) AddBoard(l *bulletin.Log) {
+func (s *Server) AddBoard(l *board.Log) {
 	id := l.ID()
 	s.mu.Lock()
 	s.boards[hexLower(id[:])] = l
@@ -59,7 +59,7 @@ func (s *Server) AddBoard(l *bulletin.Log) {
 
 // board returns the log with that hex id, from the extra logs or the
 // registry's elections.
-func (s *Server) board(id string) (*bulletin.Log, bool) {
+func (s *Server) board(id string) (*board.Log, bool) {
 	s.mu.RLock()
 	l, ok := s.boards[id]
 	s.mu.RUnlock()
@@ -76,8 +76,8 @@ func (s *Server) board(id string) (*bulletin.Log, bool) {
 }
 
 // allBoards returns every served log by hex id.
-func (s *Server) allBoards() map[string]*bulletin.Log {
-	out := map[string]*bulletin.Log{}
+func (s *Server) allBoards() map[string]*board.Log {
+	out := map[string]*board.Log{}
 	s.mu.RLock()
 	for k, v := range s.boards {
 		out[k] = v
@@ -90,11 +90,11 @@ func (s *Server) allBoards() map[string]*bulletin.Log {
 	return out
 }
 
-func (s *Server) registryLogs() []*bulletin.Log {
+func (s *Server) registryLogs() []*board.Log {
 	if s.Registry == nil {
 		return nil
 	}
-	var out []*bulletin.Log
+	var out []*board.Log
 	for _, id := range s.Registry.IDs() {
 		if b, err := s.Registry.Get(id); err == nil {
 			out = append(out, b.Log())

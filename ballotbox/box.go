@@ -1,5 +1,5 @@
 // Package ballotbox is the server side of one or more elections: each
-// election is one bulletin.Log (durable, store-backed) and one
+// election is one board.Log (durable, store-backed) and one
 // election.State kept in step with it. Every entry the server appends goes
 // through a Box, which checks it against the election rules first, so the
 // board never holds an entry the auditor's verifier would refuse
@@ -41,6 +41,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/election"
 	"evote/idp/token"
 	"evote/record"
@@ -73,7 +74,7 @@ type Config struct {
 // Box is one election's ballot box.
 type Box struct {
 	cfg  Config
-	log  *bulletin.Log
+	log  *board.Log
 	auth [32]byte
 
 	// gate: casts hold it shared from reservation to apply; entries that
@@ -167,7 +168,7 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	b := &Box{cfg: cfg, auth: [32]byte(cfg.Authority.Public().(ed25519.PublicKey))}
 	b.resetIndices()
 	b.applied = sync.NewCond(&b.mu)
-	l, err := bulletin.Open(ctx, bulletin.Config{Key: cfg.LogKey, Store: cfg.Store, Now: cfg.Now, IndexKey: trackingCodeKey})
+	l, err := board.Open(ctx, board.Config{Key: cfg.LogKey, Store: cfg.Store, Now: cfg.Now, IndexKey: trackingCodeKey})
 	if err != nil {
 		return nil, fmt.Errorf("ballotbox: %w", err)
 	}
@@ -316,7 +317,7 @@ func (b *Box) newVerifier() *token.Verifier {
 }
 
 // Log returns the election's bulletin board.
-func (b *Box) Log() *bulletin.Log { return b.log }
+func (b *Box) Log() *board.Log { return b.log }
 
 // AuthorityKey returns the public key of the election authority.
 func (b *Box) AuthorityKey() [32]byte { return b.auth }

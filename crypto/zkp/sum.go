@@ -192,6 +192,9 @@ func (p *SumProof) AddToBatch(b *Batch, name string, context []byte, st *SumStat
 // multiplication over all its equations; on failure the error names the
 // first failing part ("item i" or "sum") and wraps ErrInvalidProof.
 func (p *SumProof) Verify(context []byte, st *SumStatement) error {
+	if err := st.check(); err != nil {
+		return err
+	}
 	b := NewBatch()
 	if err := p.AddToBatch(b, "sum proof", context, st, b.Shared(generator), b.Shared(st.PK.Element())); err != nil {
 		return err

@@ -268,3 +268,61 @@ func TestSumBindingLayout(t *testing.T) {
 		t.Fatal("total ciphertext differs from the spec")
 	}
 }
+
+// TestStatementChecks: malformed statements are refused by provers,
+// verifiers and decoders alike, without panicking.
+func TestStatementChecks(t *testing.T) {
+	pk := mustKeyPair(t).Public()
+	ct, r, _ := pk.Encrypt(1, nil)
+	var nilProof *RangeProof
+	rangeCases := map[string]*RangeStatement{
+		"nil statement":  nil,
+		"nil key":        {Ciphertext: ct, Max: 1},
+		"nil ciphertext": {PK: pk, Max: 1},
+		"negative bound": {PK: pk, Ciphertext: ct, Max: -1},
+		"bound too big":  {PK: pk, Ciphertext: ct, Max: MaxRange + 1},
+	}
+	for name, st := range rangeCases {
+		if _, err := ProveRange(nil, st, 1, r, nil); !errors.Is(err, ErrStatement) {
+			t.Errorf("range %s: prover: %v", name, err)
+		}
+		if err := nilProof.Verify(nil, st); !errors.Is(err, ErrStatement) {
+			t.Errorf("range %s: verifier: %v", name, err)
+		}
+	}
+	if err := nilProof.Verify(nil, &RangeStatement{PK: pk, Ciphertext: ct, Max: 1}); !errors.Is(err, ErrStatement) {
+		t.Errorf("nil proof: %v", err)
+	}
+	if err := new(RangeProof).Verify(nil, &RangeStatement{PK: pk, Ciphertext: ct, Max: 0}); !errors.Is(err, ErrStatement) {
+		t.Errorf("zero proof: %v", err)
+	}
+	two := []*elgamal.Ciphertext{ct, ct}
+	sumCases := map[string]*SumStatement{
+		"nil statement":  nil,
+		"nil key":        {Ciphertexts: two, Max: 1},
+		"no ciphertexts": {PK: pk},
+		"nil ciphertext": {PK: pk, Ciphertexts: []*elgamal.Ciphertext{ct, nil}, Max: 1},
+		"min > max":      {PK: pk, Ciphertexts: two, Min: 2, Max: 1},
+		"max > n":        {PK: pk, Ciphertexts: two, Max: 3},
+		"negative min":   {PK: pk, Ciphertexts: two, Min: -1, Max: 1},
+		"too many items": {PK: pk, Ciphertexts: make([]*elgamal.Ciphertext, MaxSumItems+1), Max: 1},
+	}
+	var nilSum *SumProof
+	for name, st := range sumCases {
+		if _, err := ProveSum(nil, st, []uint64{1, 0}, []*group.Scalar{r, r}, nil); !errors.Is(err, ErrStatement) {
+			t.Errorf("sum %s: prover: %v", name, err)
+		}
+		if err := nilSum.Verify(nil, st); !errors.Is(err, ErrStatement) {
+			t.Errorf("sum %s: verifier: %v", name, err)
+		}
+		if err := nilSum.AddToBatch(NewBatch(), name, nil, st, -1, -1); !errors.Is(err, ErrStatement) {
+			t.Errorf("sum %s: batch: %v", name, err)
+		}
+	}
+	if _, err := ProveSum(nil, &SumStatement{PK: pk, Ciphertexts: two, Max: 1}, []uint64{1}, []*group.Scalar{r, r}, nil); !errors.Is(err, ErrStatement) {
+		t.Errorf("sum with too few values: %v", err)
+	}
+	if err := nilSum.Verify(nil, &SumStatement{PK: pk, Ciphertexts: two, Max: 1}); !errors.Is(err, ErrStatement) {
+		t.Errorf("nil sum proof: %v", err)
+	}
+}

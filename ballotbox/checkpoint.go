@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/bulletin/witness"
 )
 
@@ -16,7 +17,7 @@ import (
 // cosigned before.
 type Cosigner interface {
 	Key() bulletin.CosignerKey
-	Cosign(ctx context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error)
+	Cosign(ctx context.Context, l *board.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error)
 }
 
 // RemoteWitness is a witness reached over HTTP (tlog-witness).
@@ -26,7 +27,7 @@ type RemoteWitness struct{ Client *witness.Client }
 func (r RemoteWitness) Key() bulletin.CosignerKey { return r.Client.Key }
 
 // Cosign implements Cosigner.
-func (r RemoteWitness) Cosign(ctx context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
+func (r RemoteWitness) Cosign(ctx context.Context, l *board.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
 	return r.Client.Submit(ctx, l, cp)
 }
 
@@ -42,7 +43,7 @@ type LocalWitness struct {
 func (lw *LocalWitness) Key() bulletin.CosignerKey { return lw.W.Key() }
 
 // Cosign implements Cosigner.
-func (lw *LocalWitness) Cosign(_ context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
+func (lw *LocalWitness) Cosign(_ context.Context, l *board.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	old, _, _ := lw.W.Latest(cp.Origin)

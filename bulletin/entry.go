@@ -4,8 +4,9 @@
 // ML-DSA-65 signature (§7.5), witness cosignatures (§7.6), and the offline
 // record export (§7.8). Section numbers refer to spec/07-bulletin.md.
 //
-// Most callers build entries with NewEntry, append them through a Log
-// (opened over a store.Store), and hand out checkpoints and proofs from it;
+// Most callers build entries with NewEntry, append them through a
+// board.Log (package bulletin/board, over a store.Store), and hand out
+// checkpoints and proofs from it;
 // verifiers use DecodeEntry, VerifyCheckpoint, VerifyInclusion,
 // VerifyConsistency and VerifyRecord.
 package bulletin
@@ -20,7 +21,6 @@ import (
 	"unicode/utf8"
 
 	"evote/crypto/sig"
-	"evote/store"
 )
 
 // Domain-separation tags (spec/01-encoding.md §1.2).
@@ -51,8 +51,9 @@ var (
 )
 
 // LogID identifies one election's log; entries carry it so they cannot be
-// replayed into another election's log.
-type LogID = store.LogID
+// replayed into another election's log. (The store's LogID has the same
+// bytes; package bulletin/board converts.)
+type LogID [32]byte
 
 // LogIDFor derives the log id from the log's origin (the checkpoint's first
 // line): SHA-256(string(TagLogID) || string(origin)).
@@ -195,6 +196,11 @@ func (e *Entry) check() error {
 	}
 	return nil
 }
+
+// Check applies the structural rules of DecodeEntry (version, registered
+// type, payload limit) to an entry built in memory; a log calls it before
+// accepting an entry.
+func (e *Entry) Check() error { return e.check() }
 
 // Verify checks the structure and the author's strict Ed25519 signature.
 func (e *Entry) Verify() error {

@@ -1,17 +1,13 @@
 package bulletin
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"evote/crypto/sig"
-	"evote/store"
-	"evote/store/sqlite"
 )
 
 // seededEd25519 returns a deterministic test key.
@@ -33,24 +29,6 @@ func testLogKey(origin string, pq bool) *LogKey {
 		k.MLDSA, k.MLDSAPublic = NewMLDSASigner(m), m.PublicKey()
 	}
 	return k
-}
-
-func openSQLite(t testing.TB) store.Store {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "board.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func openLog(t testing.TB, st store.Store, k *LogKey) *Log {
-	l, err := Open(context.Background(), Config{Key: k, Store: st, Now: fixedClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
 }
 
 func fixedClock() func() time.Time {

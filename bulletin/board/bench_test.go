@@ -1,7 +1,8 @@
-package bulletin
+package board
 
 import (
 	"context"
+	"evote/bulletin"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -45,9 +46,9 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			defer l.Close()
 			author := seededEd25519("bench author")
-			es := make([]*Entry, b.N)
+			es := make([]*bulletin.Entry, b.N)
 			for i := range es {
-				es[i], err = NewEntry(l.ID(), TypeBallot, author.Public(), author, fmt.Appendf(nil, "bench ballot %d of %d", i, b.N))
+				es[i], err = bulletin.NewEntry(l.ID(), bulletin.TypeBallot, author.Public(), author, fmt.Appendf(nil, "bench ballot %d of %d", i, b.N))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,9 +1,10 @@
-package bulletin
+package board
 
 import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"evote/bulletin"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -71,9 +72,9 @@ func TestCrashHelper(t *testing.T) {
 		go func() {
 			for i := 0; ; i++ {
 				n := 1 + i%3
-				es := make([]*Entry, n)
+				es := make([]*bulletin.Entry, n)
 				for j := range es {
-					e, err := NewEntry(l.ID(), TypeBallot, author.Public(), author, fmt.Appendf(nil, "round %s writer %d call %d entry %d", round, g, i, j))
+					e, err := bulletin.NewEntry(l.ID(), bulletin.TypeBallot, author.Public(), author, fmt.Appendf(nil, "round %s writer %d call %d entry %d", round, g, i, j))
 					if err != nil {
 						print("error " + err.Error() + "\n")
 						os.Exit(3)
@@ -204,7 +205,7 @@ func crashRounds(t *testing.T, backend, target string, rounds int) {
 				t.Fatal(err)
 			}
 			root, _ := l.Tree().RootAt(l.Size())
-			if err := VerifyConsistency(cp.Size, l.Size(), p, cp.Root, root); err != nil {
+			if err := bulletin.VerifyConsistency(cp.Size, l.Size(), p, cp.Root, root); err != nil {
 				t.Fatalf("round %d: %v", round, err)
 			}
 		}

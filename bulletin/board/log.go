@@ -1,10 +1,11 @@
-package bulletin
+package board
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"evote/bulletin"
 	"fmt"
 	"runtime"
 	"sync"
@@ -14,22 +15,14 @@ import (
 	"evote/store"
 )
 
-// ErrCorrupt is returned when stored data contradicts itself: an entry
-// whose hash or index does not match, or a stored checkpoint whose root the
-// recomputed tree does not reproduce.
-var ErrCorrupt = errors.New("bulletin: stored log is inconsistent")
-
-// ErrClosed is returned by a closed Log.
-var ErrClosed = errors.New("bulletin: log closed")
-
 // Config configures a Log.
 type Config struct {
-	Key   *LogKey     // signing identity; Key.Origin names the log
-	Store store.Store // where entries and checkpoints live
+	Key   *bulletin.LogKey // signing identity; Key.Origin names the log
+	Store store.Store      // where entries and checkpoints live
 	// Authorize, if set, is called for every entry before it is accepted
 	// (after structural checks, before the signature check) so the owner of
 	// each entry type can restrict who may author it.
-	Authorize func(*Entry) error
+	Authorize func(*bulletin.Entry) error
 	// MaxBatch bounds the entries committed in one store transaction by the
 	// group committer (default 2048).
 	MaxBatch int
@@ -39,17 +32,18 @@ type Config struct {
 	// in the log and can be looked up with LookupKey; the server sets it to
 	// the ballot tracking code (package ballot) so that lookups by code
 	// work and a second ballot with an existing code is refused.
-	IndexKey func(*Entry) (key [32]byte, ok bool)
+	IndexKey func(*bulletin.Entry) (key [32]byte, ok bool)
 }
 
 // Log is one election's append-only bulletin board: the store holds the
-// entries, an in-memory Tree mirrors them for roots and proofs. Appends from
+// entries, an in-memory bulletin.Tree mirrors them for roots and proofs. Appends from
 // concurrent callers are grouped into one durable store transaction (group
 // commit); an Append returns only once its entries are durable.
 type Log struct {
 	cfg    Config
-	id     LogID
-	tree   *Tree
+	id     bulletin.LogID
+	sid    store.LogID // the same bytes, as the store names the log
+	tree   *bulletin.Tree
 	hmu    sync.RWMutex
 	hashes map[[32]byte]uint64
 	keys   map[[32]byte]uint64 // IndexKey → index
@@ -61,20 +55,14 @@ type Log struct {
 	closeOnce sync.Once
 
 	cpMu   sync.Mutex
-	latest *SignedCheckpoint
+	latest *bulletin.SignedCheckpoint
 
 	hub    store.Hub  // announces sizes after the tree has grown
 	loadMu sync.Mutex // serialises load
 }
 
-// SignedCheckpoint is a checkpoint with its signed note.
-type SignedCheckpoint struct {
-	Checkpoint
-	Note []byte
-}
-
 type appendReq struct {
-	entries []*Entry
+	entries []*bulletin.Entry
 	recs    []store.Record
 	leaves  [][32]byte
 	keys    []indexKey
@@ -99,7 +87,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.Key == nil || cfg.Store == nil || cfg.Key.Ed25519 == nil {
 		return nil, errors.New("bulletin: Config needs Key and Store")
 	}
-	if err := ValidOrigin(cfg.Key.Origin); err != nil {
+	if err := bulletin.ValidOrigin(cfg.Key.Origin); err != nil {
 		return nil, err
 	}
 	if cfg.MaxBatch <= 0 {
@@ -110,8 +98,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l := &Log{
 		cfg:      cfg,
-		id:       LogIDFor(cfg.Key.Origin),
-		tree:     NewTree(),
+		id:       bulletin.LogIDFor(cfg.Key.Origin),
+		sid:      store.LogID(bulletin.LogIDFor(cfg.Key.Origin)),
+		tree:     bulletin.NewTree(),
 		hashes:   make(map[[32]byte]uint64),
 		keys:     make(map[[32]byte]uint64),
 		reqs:     make(chan *appendReq, 1024),
@@ -121,21 +110,21 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if err := l.load(ctx); err != nil {
 		return nil, err
 	}
-	cpRec, err := cfg.Store.LatestCheckpoint(ctx, l.id)
+	cpRec, err := cfg.Store.LatestCheckpoint(ctx, l.sid)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("bulletin: open: %w", err)
 	default:
-		c, _, err := VerifyCheckpoint(cpRec.Note, cfg.Key.Verifier())
+		c, _, err := bulletin.VerifyCheckpoint(cpRec.Note, cfg.Key.Verifier())
 		if err != nil {
-			return nil, fmt.Errorf("%w: latest stored checkpoint: %w", ErrCorrupt, err)
+			return nil, fmt.Errorf("%w: latest stored checkpoint: %w", bulletin.ErrCorrupt, err)
 		}
 		root, err := l.tree.RootAt(c.Size)
 		if err != nil || root != c.Root || c.Size != cpRec.Size {
-			return nil, fmt.Errorf("%w: checkpoint at size %d does not match the stored entries", ErrCorrupt, c.Size)
+			return nil, fmt.Errorf("%w: checkpoint at size %d does not match the stored entries", bulletin.ErrCorrupt, c.Size)
 		}
-		l.latest = &SignedCheckpoint{Checkpoint: c, Note: cpRec.Note}
+		l.latest = &bulletin.SignedCheckpoint{Checkpoint: c, Note: cpRec.Note}
 	}
 	l.wg.Add(1)
 	go l.committer()
@@ -151,32 +140,32 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 func (l *Log) load(ctx context.Context) error {
 	l.loadMu.Lock()
 	defer l.loadMu.Unlock()
-	size, err := l.cfg.Store.Size(ctx, l.id)
+	size, err := l.cfg.Store.Size(ctx, l.sid)
 	if err != nil {
 		return fmt.Errorf("bulletin: load: %w", err)
 	}
 	for next := l.tree.Size(); next < size; {
 		end := min(next+store.MaxRange, size)
-		recs, err := l.cfg.Store.Range(ctx, l.id, next, end)
+		recs, err := l.cfg.Store.Range(ctx, l.sid, next, end)
 		if err != nil {
 			return fmt.Errorf("bulletin: load: %w", err)
 		}
 		if len(recs) == 0 {
-			return fmt.Errorf("%w: store reports size %d but has no entry %d", ErrCorrupt, size, next)
+			return fmt.Errorf("%w: store reports size %d but has no entry %d", bulletin.ErrCorrupt, size, next)
 		}
 		leaves := make([][32]byte, len(recs))
 		l.hmu.Lock()
 		for i, r := range recs {
 			if r.Index != next+uint64(i) || sha256.Sum256(r.Data) != r.Hash {
 				l.hmu.Unlock()
-				return fmt.Errorf("%w: entry %d: index or hash mismatch", ErrCorrupt, next+uint64(i))
+				return fmt.Errorf("%w: entry %d: index or hash mismatch", bulletin.ErrCorrupt, next+uint64(i))
 			}
-			e, err := DecodeEntry(r.Data)
+			e, err := bulletin.DecodeEntry(r.Data)
 			if err != nil || e.Log != l.id || uint16(e.Type) != r.Type {
 				l.hmu.Unlock()
-				return fmt.Errorf("%w: entry %d does not decode for this log: %v", ErrCorrupt, r.Index, err)
+				return fmt.Errorf("%w: entry %d does not decode for this log: %v", bulletin.ErrCorrupt, r.Index, err)
 			}
-			leaves[i] = LeafHash(r.Data)
+			leaves[i] = bulletin.LeafHash(r.Data)
 			l.hashes[r.Hash] = r.Index
 			if l.cfg.IndexKey != nil {
 				if k, ok := l.cfg.IndexKey(e); ok {
@@ -189,7 +178,7 @@ func (l *Log) load(ctx context.Context) error {
 		l.hmu.Unlock()
 		l.tree.AppendLeaves(leaves...)
 		next += uint64(len(recs))
-		l.hub.Publish(l.id, next)
+		l.hub.Publish(l.sid, next)
 	}
 	return nil
 }
@@ -200,63 +189,63 @@ func (l *Log) load(ctx context.Context) error {
 func (l *Log) Refresh(ctx context.Context) error { return l.load(ctx) }
 
 // ID returns the log id.
-func (l *Log) ID() LogID { return l.id }
+func (l *Log) ID() bulletin.LogID { return l.id }
 
 // Origin returns the log's origin line.
 func (l *Log) Origin() string { return l.cfg.Key.Origin }
 
 // Verifier returns the log's public keys.
-func (l *Log) Verifier() LogVerifier { return l.cfg.Key.Verifier() }
+func (l *Log) Verifier() bulletin.LogVerifier { return l.cfg.Key.Verifier() }
 
 // Size returns the number of durable entries.
 func (l *Log) Size() uint64 { return l.tree.Size() }
 
 // Tree returns the log's Merkle tree (read-only use).
-func (l *Log) Tree() *Tree { return l.tree }
+func (l *Log) Tree() *bulletin.Tree { return l.tree }
 
 // Append validates entries (structure, log id, authorisation, signatures
 // in one batch, duplicates) and appends them atomically: all or none. It
 // returns their indices once they are durable. A refused call leaves the log
 // unchanged and returns an error wrapping one of the package's sentinels.
-func (l *Log) Append(ctx context.Context, entries ...*Entry) ([]uint64, error) {
+func (l *Log) Append(ctx context.Context, entries ...*bulletin.Entry) ([]uint64, error) {
 	if len(entries) == 0 {
-		return nil, fmt.Errorf("%w: no entries", ErrMalformed)
+		return nil, fmt.Errorf("%w: no entries", bulletin.ErrMalformed)
 	}
 	req := &appendReq{entries: entries, recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1)}
 	seen := make(map[[32]byte]bool, len(entries))
 	seenKey := make(map[[32]byte]bool)
 	for i, e := range entries {
 		if e == nil {
-			return nil, fmt.Errorf("entry %d: %w: nil", i, ErrMalformed)
+			return nil, fmt.Errorf("entry %d: %w: nil", i, bulletin.ErrMalformed)
 		}
-		if err := e.check(); err != nil {
+		if err := e.Check(); err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
 		if e.Log != l.id {
-			return nil, fmt.Errorf("entry %d: %w", i, ErrWrongLog)
+			return nil, fmt.Errorf("entry %d: %w", i, bulletin.ErrWrongLog)
 		}
 		if l.cfg.Authorize != nil {
 			if err := l.cfg.Authorize(e); err != nil {
-				return nil, fmt.Errorf("entry %d: %w: %w", i, ErrUnauthorized, err)
+				return nil, fmt.Errorf("entry %d: %w: %w", i, bulletin.ErrUnauthorized, err)
 			}
 		}
 		data := e.Encode()
 		h := sha256.Sum256(data)
 		if seen[h] || l.has(h) {
-			return nil, fmt.Errorf("entry %d: %w: %x", i, ErrDuplicate, h)
+			return nil, fmt.Errorf("entry %d: %w: %x", i, bulletin.ErrDuplicate, h)
 		}
 		seen[h] = true
 		if l.cfg.IndexKey != nil {
 			if k, ok := l.cfg.IndexKey(e); ok {
 				if seenKey[k] || l.hasKey(k) {
-					return nil, fmt.Errorf("entry %d: %w: key %x already on the board", i, ErrDuplicate, k)
+					return nil, fmt.Errorf("entry %d: %w: key %x already on the board", i, bulletin.ErrDuplicate, k)
 				}
 				seenKey[k] = true
 				req.keys = append(req.keys, indexKey{k, i})
 			}
 		}
 		req.recs[i] = store.Record{Hash: h, Type: uint16(e.Type), Data: data}
-		req.leaves[i] = LeafHash(data)
+		req.leaves[i] = bulletin.LeafHash(data)
 	}
 	return l.submit(ctx, req)
 }
@@ -264,14 +253,14 @@ func (l *Log) Append(ctx context.Context, entries ...*Entry) ([]uint64, error) {
 // AppendEncoded decodes canonical entry bytes strictly (a non-canonical or
 // malformed encoding is refused) and appends them.
 func (l *Log) AppendEncoded(ctx context.Context, encoded ...[]byte) ([]uint64, error) {
-	es := make([]*Entry, len(encoded))
+	es := make([]*bulletin.Entry, len(encoded))
 	for i, b := range encoded {
-		e, err := DecodeEntry(b)
+		e, err := bulletin.DecodeEntry(b)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
 		if !bytes.Equal(e.Encode(), b) { // DecodeEntry is strict; belt and braces
-			return nil, fmt.Errorf("entry %d: %w: non-canonical", i, ErrMalformed)
+			return nil, fmt.Errorf("entry %d: %w: non-canonical", i, bulletin.ErrMalformed)
 		}
 		es[i] = e
 	}
@@ -304,7 +293,7 @@ func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
 	select {
 	case l.verifyCh <- req:
 	case <-l.quit:
-		return nil, ErrClosed
+		return nil, bulletin.ErrClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -312,7 +301,7 @@ func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
 	select {
 	case res = <-req.result:
 	case <-l.quit:
-		return nil, ErrClosed
+		return nil, bulletin.ErrClosed
 	case <-ctx.Done():
 		// The entries may still become durable; they are simply not
 		// acknowledged to this caller.
@@ -377,12 +366,12 @@ func (l *Log) verifyBatch(batch []*appendReq) {
 	case errors.As(err, &be):
 		for k, e := range be.Errs {
 			if o := owners[k]; e != nil && failed[o.req] == nil {
-				failed[o.req] = fmt.Errorf("entry %d: %w: %w", o.entry, ErrBadSignature, e)
+				failed[o.req] = fmt.Errorf("entry %d: %w: %w", o.entry, bulletin.ErrBadSignature, e)
 			}
 		}
 	case err != nil:
 		for ri := range batch {
-			failed[ri] = fmt.Errorf("%w: %w", ErrBadSignature, err)
+			failed[ri] = fmt.Errorf("%w: %w", bulletin.ErrBadSignature, err)
 		}
 	}
 	for ri, r := range batch {
@@ -393,7 +382,7 @@ func (l *Log) verifyBatch(batch []*appendReq) {
 		select {
 		case l.reqs <- r:
 		case <-l.quit:
-			r.result <- appendResult{err: ErrClosed}
+			r.result <- appendResult{err: bulletin.ErrClosed}
 		}
 	}
 }
@@ -446,7 +435,7 @@ func (l *Log) commit(batch []*appendReq) {
 			}
 		}
 		if dup {
-			r.result <- appendResult{err: fmt.Errorf("%w: an entry or key was appended concurrently", ErrDuplicate)}
+			r.result <- appendResult{err: fmt.Errorf("%w: an entry or key was appended concurrently", bulletin.ErrDuplicate)}
 			continue
 		}
 		for _, rec := range r.recs {
@@ -466,7 +455,7 @@ func (l *Log) commit(batch []*appendReq) {
 	}
 	first := l.tree.Size()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	err := l.cfg.Store.Append(ctx, l.id, first, recs)
+	err := l.cfg.Store.Append(ctx, l.sid, first, recs)
 	cancel()
 	if err != nil {
 		if len(live) > 1 && !errors.Is(err, store.ErrConflict) {
@@ -477,7 +466,7 @@ func (l *Log) commit(batch []*appendReq) {
 			return
 		}
 		if errors.Is(err, store.ErrDuplicate) {
-			err = fmt.Errorf("%w: %w", ErrDuplicate, err)
+			err = fmt.Errorf("%w: %w", bulletin.ErrDuplicate, err)
 		} else {
 			err = fmt.Errorf("bulletin: append: %w", err)
 		}
@@ -504,10 +493,10 @@ func (l *Log) commit(batch []*appendReq) {
 		r.result <- appendResult{first: i}
 		i += uint64(len(r.recs))
 	}
-	l.hub.Publish(l.id, i)
+	l.hub.Publish(l.sid, i)
 }
 
-// Close stops the committer. Pending appends fail with ErrClosed; the store
+// Close stops the committer. Pending appends fail with bulletin.ErrClosed; the store
 // is not closed.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() { close(l.quit) })
@@ -518,7 +507,7 @@ func (l *Log) Close() error {
 
 // Checkpoint signs and stores a checkpoint for the current size, unless the
 // latest checkpoint already covers it, and returns the latest.
-func (l *Log) Checkpoint(ctx context.Context) (*SignedCheckpoint, error) {
+func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error) {
 	l.cpMu.Lock()
 	defer l.cpMu.Unlock()
 	size := l.tree.Size()
@@ -533,36 +522,36 @@ func (l *Log) Checkpoint(ctx context.Context) (*SignedCheckpoint, error) {
 	if l.latest != nil && t.Before(l.latest.Time) {
 		t = l.latest.Time // checkpoint times never go backwards
 	}
-	c := Checkpoint{Origin: l.cfg.Key.Origin, Size: size, Root: root, Time: t}
-	note, err := SignCheckpoint(c, l.cfg.Key)
+	c := bulletin.Checkpoint{Origin: l.cfg.Key.Origin, Size: size, Root: root, Time: t}
+	note, err := bulletin.SignCheckpoint(c, l.cfg.Key)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.cfg.Store.PutCheckpoint(ctx, l.id, store.Checkpoint{Size: size, Note: note}); err != nil {
+	if err := l.cfg.Store.PutCheckpoint(ctx, l.sid, store.Checkpoint{Size: size, Note: note}); err != nil {
 		return nil, fmt.Errorf("bulletin: store checkpoint: %w", err)
 	}
-	l.latest = &SignedCheckpoint{Checkpoint: c, Note: note}
+	l.latest = &bulletin.SignedCheckpoint{Checkpoint: c, Note: note}
 	return l.latest, nil
 }
 
 // LatestCheckpoint returns the latest signed checkpoint, or nil if none.
-func (l *Log) LatestCheckpoint() *SignedCheckpoint {
+func (l *Log) LatestCheckpoint() *bulletin.SignedCheckpoint {
 	l.cpMu.Lock()
 	defer l.cpMu.Unlock()
 	return l.latest
 }
 
 // CheckpointAt returns the stored checkpoint for exactly that size.
-func (l *Log) CheckpointAt(ctx context.Context, size uint64) (*SignedCheckpoint, error) {
-	rec, err := l.cfg.Store.CheckpointAt(ctx, l.id, size)
+func (l *Log) CheckpointAt(ctx context.Context, size uint64) (*bulletin.SignedCheckpoint, error) {
+	rec, err := l.cfg.Store.CheckpointAt(ctx, l.sid, size)
 	if err != nil {
 		return nil, err
 	}
-	c, _, err := VerifyCheckpoint(rec.Note, l.Verifier())
+	c, _, err := bulletin.VerifyCheckpoint(rec.Note, l.Verifier())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %w", bulletin.ErrCorrupt, err)
 	}
-	return &SignedCheckpoint{Checkpoint: c, Note: rec.Note}, nil
+	return &bulletin.SignedCheckpoint{Checkpoint: c, Note: rec.Note}, nil
 }
 
 // Entries returns the durable entries with start ≤ index < end (end is
@@ -572,7 +561,7 @@ func (l *Log) Entries(ctx context.Context, start, end uint64) ([]store.Record, e
 	if start >= end {
 		return nil, nil
 	}
-	return l.cfg.Store.Range(ctx, l.id, start, end)
+	return l.cfg.Store.Range(ctx, l.sid, start, end)
 }
 
 // EntryByHash returns the durable entry with that entry hash.
@@ -583,12 +572,12 @@ func (l *Log) EntryByHash(ctx context.Context, h [32]byte) (store.Record, error)
 	if !ok {
 		return store.Record{}, store.ErrNotFound
 	}
-	recs, err := l.cfg.Store.Range(ctx, l.id, idx, idx+1)
+	recs, err := l.cfg.Store.Range(ctx, l.sid, idx, idx+1)
 	if err != nil {
 		return store.Record{}, err
 	}
 	if len(recs) != 1 || recs[0].Hash != h {
-		return store.Record{}, fmt.Errorf("%w: entry %d", ErrCorrupt, idx)
+		return store.Record{}, fmt.Errorf("%w: entry %d", bulletin.ErrCorrupt, idx)
 	}
 	return recs[0], nil
 }
@@ -617,14 +606,14 @@ func (l *Log) ConsistencyProof(size1, size2 uint64) ([][32]byte, error) {
 // available when it arrives. The channel closes when ctx ends or the log
 // closes.
 func (l *Log) Subscribe(ctx context.Context) (<-chan uint64, error) {
-	return l.hub.Subscribe(ctx, l.id)
+	return l.hub.Subscribe(ctx, l.sid)
 }
 
 // Follow keeps a read-only replica current: it follows the store's
 // notifications (PostgreSQL LISTEN/NOTIFY across processes) and loads new
 // entries into the tree, until ctx ends.
 func (l *Log) Follow(ctx context.Context) error {
-	ch, err := l.cfg.Store.Subscribe(ctx, l.id)
+	ch, err := l.cfg.Store.Subscribe(ctx, l.sid)
 	if err != nil {
 		return err
 	}

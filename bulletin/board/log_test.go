@@ -1,9 +1,11 @@
-package bulletin
+package board
 
 import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"evote/bulletin"
+	"evote/store"
 	"fmt"
 	"sync"
 	"testing"
@@ -16,9 +18,9 @@ func TestLogAppendAndProofs(t *testing.T) {
 	k := testLogKey("evote.example/log", true)
 	st := openSQLite(t)
 	l := openLog(t, st, k)
-	var all []*Entry
+	var all []*bulletin.Entry
 	for i := range 50 {
-		all = append(all, testEntry(t, l.ID(), TypeBallot, fmt.Sprint("voter", i%5), i))
+		all = append(all, testEntry(t, l.ID(), bulletin.TypeBallot, fmt.Sprint("voter", i%5), i))
 	}
 	idx, err := l.Append(ctx, all[:10]...)
 	if err != nil || len(idx) != 10 || idx[9] != 9 {
@@ -43,7 +45,7 @@ func TestLogAppendAndProofs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, _, err := VerifyCheckpoint(cp.Note, l.Verifier()); err != nil || c.Size != 50 {
+	if c, _, err := bulletin.VerifyCheckpoint(cp.Note, l.Verifier()); err != nil || c.Size != 50 {
 		t.Fatalf("checkpoint: %+v %v", c, err)
 	}
 	for _, e := range all {
@@ -60,7 +62,7 @@ func TestLogAppendAndProofs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := VerifyInclusion(i, cp.Size, LeafHash(rec.Data), p, cp.Root); err != nil {
+		if err := bulletin.VerifyInclusion(i, cp.Size, bulletin.LeafHash(rec.Data), p, cp.Root); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,13 +72,13 @@ func TestLogAppendAndProofs(t *testing.T) {
 	if l2.Size() != 50 || l2.LatestCheckpoint() == nil || l2.LatestCheckpoint().Root != cp.Root {
 		t.Fatal("reopened log differs")
 	}
-	more := testEntry(t, l2.ID(), TypeResult, "official", 1)
+	more := testEntry(t, l2.ID(), bulletin.TypeResult, "official", 1)
 	if _, err := l2.Append(ctx, more); err != nil {
 		t.Fatal(err)
 	}
 	cp2, _ := l2.Checkpoint(ctx)
 	p, _ := l2.ConsistencyProof(cp.Size, cp2.Size)
-	if err := VerifyConsistency(cp.Size, cp2.Size, p, cp.Root, cp2.Root); err != nil {
+	if err := bulletin.VerifyConsistency(cp.Size, cp2.Size, p, cp.Root, cp2.Root); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -88,8 +90,8 @@ func TestLogRefuses(t *testing.T) {
 	k := testLogKey("evote.example/refuse", false)
 	st := openSQLite(t)
 	authorised := seededEd25519("official").Public()
-	l, err := Open(ctx, Config{Key: k, Store: st, Now: fixedClock(), Authorize: func(e *Entry) error {
-		if e.Type == TypeResult && e.Author != authorised {
+	l, err := Open(ctx, Config{Key: k, Store: st, Now: fixedClock(), Authorize: func(e *bulletin.Entry) error {
+		if e.Type == bulletin.TypeResult && e.Author != authorised {
 			return errors.New("only the official publishes results")
 		}
 		return nil
@@ -98,22 +100,22 @@ func TestLogRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	good := testEntry(t, l.ID(), TypeBallot, "v", 0)
+	good := testEntry(t, l.ID(), bulletin.TypeBallot, "v", 0)
 	if _, err := l.Append(ctx, good); err != nil {
 		t.Fatal(err)
 	}
 	cp0, _ := l.Checkpoint(ctx)
-	badSig := *testEntry(t, l.ID(), TypeBallot, "v", 1)
+	badSig := *testEntry(t, l.ID(), bulletin.TypeBallot, "v", 1)
 	badSig.Signature[3] ^= 1
-	wrongLog := testEntry(t, LogIDFor("evote.example/other"), TypeBallot, "v", 2)
-	unknown := *testEntry(t, l.ID(), TypeBallot, "v", 3)
+	wrongLog := testEntry(t, bulletin.LogIDFor("evote.example/other"), bulletin.TypeBallot, "v", 2)
+	unknown := *testEntry(t, l.ID(), bulletin.TypeBallot, "v", 3)
 	unknown.Type = 0x0bad
-	oversized := *testEntry(t, l.ID(), TypeBallot, "v", 4)
-	oversized.Payload = make([]byte, TypeBallot.MaxPayload()+1)
-	badVersion := *testEntry(t, l.ID(), TypeBallot, "v", 5)
+	oversized := *testEntry(t, l.ID(), bulletin.TypeBallot, "v", 4)
+	oversized.Payload = make([]byte, bulletin.TypeBallot.MaxPayload()+1)
+	badVersion := *testEntry(t, l.ID(), bulletin.TypeBallot, "v", 5)
 	badVersion.Version = 2
-	unauth := testEntry(t, l.ID(), TypeResult, "intruder", 6)
-	fresh := testEntry(t, l.ID(), TypeBallot, "v", 7)
+	unauth := testEntry(t, l.ID(), bulletin.TypeResult, "intruder", 6)
+	fresh := testEntry(t, l.ID(), bulletin.TypeBallot, "v", 7)
 	encoded := fresh.Encode()
 
 	cases := []struct {
@@ -121,25 +123,25 @@ func TestLogRefuses(t *testing.T) {
 		run  func() error
 		want error
 	}{
-		{"bad signature", func() error { _, err := l.Append(ctx, &badSig); return err }, ErrBadSignature},
-		{"bad signature in a batch", func() error { _, err := l.Append(ctx, fresh, &badSig); return err }, ErrBadSignature},
-		{"wrong log", func() error { _, err := l.Append(ctx, wrongLog); return err }, ErrWrongLog},
-		{"unknown type", func() error { _, err := l.Append(ctx, &unknown); return err }, ErrUnknownType},
-		{"oversized", func() error { _, err := l.Append(ctx, &oversized); return err }, ErrTooLarge},
-		{"version", func() error { _, err := l.Append(ctx, &badVersion); return err }, ErrVersion},
-		{"unauthorised", func() error { _, err := l.Append(ctx, unauth); return err }, ErrUnauthorized},
-		{"duplicate", func() error { _, err := l.Append(ctx, good); return err }, ErrDuplicate},
-		{"duplicate in one call", func() error { _, err := l.Append(ctx, fresh, fresh); return err }, ErrDuplicate},
-		{"empty", func() error { _, err := l.Append(ctx); return err }, ErrMalformed},
-		{"nil", func() error { _, err := l.Append(ctx, nil); return err }, ErrMalformed},
-		{"truncated encoding", func() error { _, err := l.AppendEncoded(ctx, encoded[:len(encoded)-1]); return err }, ErrMalformed},
-		{"trailing byte", func() error { _, err := l.AppendEncoded(ctx, append(encoded, 0)); return err }, ErrMalformed},
+		{"bad signature", func() error { _, err := l.Append(ctx, &badSig); return err }, bulletin.ErrBadSignature},
+		{"bad signature in a batch", func() error { _, err := l.Append(ctx, fresh, &badSig); return err }, bulletin.ErrBadSignature},
+		{"wrong log", func() error { _, err := l.Append(ctx, wrongLog); return err }, bulletin.ErrWrongLog},
+		{"unknown type", func() error { _, err := l.Append(ctx, &unknown); return err }, bulletin.ErrUnknownType},
+		{"oversized", func() error { _, err := l.Append(ctx, &oversized); return err }, bulletin.ErrTooLarge},
+		{"version", func() error { _, err := l.Append(ctx, &badVersion); return err }, bulletin.ErrVersion},
+		{"unauthorised", func() error { _, err := l.Append(ctx, unauth); return err }, bulletin.ErrUnauthorized},
+		{"duplicate", func() error { _, err := l.Append(ctx, good); return err }, bulletin.ErrDuplicate},
+		{"duplicate in one call", func() error { _, err := l.Append(ctx, fresh, fresh); return err }, bulletin.ErrDuplicate},
+		{"empty", func() error { _, err := l.Append(ctx); return err }, bulletin.ErrMalformed},
+		{"nil", func() error { _, err := l.Append(ctx, nil); return err }, bulletin.ErrMalformed},
+		{"truncated encoding", func() error { _, err := l.AppendEncoded(ctx, encoded[:len(encoded)-1]); return err }, bulletin.ErrMalformed},
+		{"trailing byte", func() error { _, err := l.AppendEncoded(ctx, append(encoded, 0)); return err }, bulletin.ErrMalformed},
 		{"wrong type in encoding", func() error {
 			b := append([]byte(nil), encoded...)
 			b[33], b[34] = 0xff, 0xff
 			_, err := l.AppendEncoded(ctx, b)
 			return err
-		}, ErrUnknownType},
+		}, bulletin.ErrUnknownType},
 	}
 	for _, c := range cases {
 		err := c.run()
@@ -150,14 +152,14 @@ func TestLogRefuses(t *testing.T) {
 			t.Fatalf("%s: log grew to %d", c.name, l.Size())
 		}
 	}
-	if n, _ := st.Size(ctx, l.ID()); n != 1 {
+	if n, _ := st.Size(ctx, store.LogID(l.ID())); n != 1 {
 		t.Fatalf("store has %d entries", n)
 	}
 	if cp, _ := l.Checkpoint(ctx); cp.Root != cp0.Root {
 		t.Fatal("root changed")
 	}
 	// The official may publish the result.
-	res := testEntry(t, l.ID(), TypeResult, "official", 0)
+	res := testEntry(t, l.ID(), bulletin.TypeResult, "official", 0)
 	if _, err := l.Append(ctx, res); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +176,7 @@ func TestOpenDetectsTampering(t *testing.T) {
 	st := openSQLite(t)
 	l := openLog(t, st, k)
 	for i := range 5 {
-		if _, err := l.Append(ctx, testEntry(t, l.ID(), TypeBallot, "v", i)); err != nil {
+		if _, err := l.Append(ctx, testEntry(t, l.ID(), bulletin.TypeBallot, "v", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -185,7 +187,7 @@ func TestOpenDetectsTampering(t *testing.T) {
 	db := st.(*sqlite.Store).DB()
 	// An attacker with database access swaps entry 2 for another validly
 	// signed entry (re-hashed so the row looks self-consistent).
-	other := testEntry(t, l.ID(), TypeBallot, "v", 99)
+	other := testEntry(t, l.ID(), bulletin.TypeBallot, "v", 99)
 	h := other.Hash()
 	for _, q := range []string{
 		"DROP TRIGGER bulletin_entries_no_update",
@@ -197,7 +199,7 @@ func TestOpenDetectsTampering(t *testing.T) {
 	if _, err := db.Exec("UPDATE bulletin_entries SET data = ?, hash = ? WHERE idx = 2", other.Encode(), h[:]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, Config{Key: k, Store: st}); !errors.Is(err, ErrCorrupt) {
+	if _, err := Open(ctx, Config{Key: k, Store: st}); !errors.Is(err, bulletin.ErrCorrupt) {
 		t.Fatalf("tampered log opened: %v", err)
 	}
 }
@@ -208,8 +210,8 @@ func TestIndexKey(t *testing.T) {
 	ctx := context.Background()
 	k := testLogKey("evote.example/keys", false)
 	st := openSQLite(t)
-	key := func(e *Entry) ([32]byte, bool) {
-		if e.Type != TypeBallot {
+	key := func(e *bulletin.Entry) ([32]byte, bool) {
+		if e.Type != bulletin.TypeBallot {
 			return [32]byte{}, false
 		}
 		return sha256.Sum256(e.Payload), true
@@ -218,9 +220,9 @@ func TestIndexKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(author string, payload string) *Entry {
+	mk := func(author string, payload string) *bulletin.Entry {
 		s := seededEd25519(author)
-		e, err := NewEntry(l.ID(), TypeBallot, s.Public(), s, []byte(payload))
+		e, err := bulletin.NewEntry(l.ID(), bulletin.TypeBallot, s.Public(), s, []byte(payload))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,10 +233,10 @@ func TestIndexKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Bob's device re-posts Alice's ballot under its own key: refused.
-	if _, err := l.Append(ctx, mk("bob", "ballot A")); !errors.Is(err, ErrDuplicate) {
-		t.Errorf("copied ballot: %v, want ErrDuplicate", err)
+	if _, err := l.Append(ctx, mk("bob", "ballot A")); !errors.Is(err, bulletin.ErrDuplicate) {
+		t.Errorf("copied ballot: %v, want bulletin.ErrDuplicate", err)
 	}
-	if _, err := l.Append(ctx, mk("carol", "ballot C"), mk("dave", "ballot C")); !errors.Is(err, ErrDuplicate) {
+	if _, err := l.Append(ctx, mk("carol", "ballot C"), mk("dave", "ballot C")); !errors.Is(err, bulletin.ErrDuplicate) {
 		t.Errorf("same key twice in one call: %v", err)
 	}
 	l.Close()

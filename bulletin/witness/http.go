@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"evote/bulletin"
+	"evote/bulletin/board"
 )
 
 // maxRequest bounds an add-checkpoint body: a checkpoint note with room for
@@ -137,7 +138,7 @@ func (c *Client) AddCheckpoint(ctx context.Context, oldSize uint64, proof [][32]
 // Submit obtains the witness's cosignature on the log's checkpoint cp,
 // proving consistency from the size the witness last cosigned (learnt from
 // a 409 when unknown). The Client remembers that size between calls.
-func (c *Client) Submit(ctx context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
+func (c *Client) Submit(ctx context.Context, l *board.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		old := c.known
 		if old > cp.Size {
@@ -168,7 +169,7 @@ func (c *Client) Submit(ctx context.Context, l *bulletin.Log, cp *bulletin.Signe
 // Cosign obtains cosignatures from every client and returns the checkpoint
 // note carrying them (the form a voter's receipt carries). It fails if
 // fewer than quorum witnesses cosign.
-func Cosign(ctx context.Context, l *bulletin.Log, cp *bulletin.SignedCheckpoint, clients []*Client, quorum int) ([]byte, error) {
+func Cosign(ctx context.Context, l *board.Log, cp *bulletin.SignedCheckpoint, clients []*Client, quorum int) ([]byte, error) {
 	var sigs []bulletin.NoteSignature
 	var errs []error
 	for _, c := range clients {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/store/sqlite"
 )
 
@@ -26,13 +27,13 @@ func logKey(origin, label string) *bulletin.LogKey {
 	return &bulletin.LogKey{Origin: origin, Ed25519: s, Ed25519Public: s.Public()}
 }
 
-func newLog(t *testing.T, k *bulletin.LogKey) *bulletin.Log {
+func newLog(t *testing.T, k *bulletin.LogKey) *board.Log {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "log.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	l, err := bulletin.Open(context.Background(), bulletin.Config{Key: k, Store: st})
+	l, err := board.Open(context.Background(), board.Config{Key: k, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func newLog(t *testing.T, k *bulletin.LogKey) *bulletin.Log {
 	return l
 }
 
-func appendN(t *testing.T, l *bulletin.Log, tag string, from, to int) *bulletin.SignedCheckpoint {
+func appendN(t *testing.T, l *board.Log, tag string, from, to int) *bulletin.SignedCheckpoint {
 	a := signer("author")
 	for i := from; i < to; i++ {
 		e, err := bulletin.NewEntry(l.ID(), bulletin.TypeBallot, a.Public(), a, fmt.Appendf(nil, "%s %d", tag, i))

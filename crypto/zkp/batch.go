@@ -47,6 +47,15 @@ func (b *Batch) addItem(name string, check func() error) {
 	b.items = append(b.items, batchItem{name: name, check: check})
 }
 
+// fail records an item that failed its non-group checks, for callers that
+// cannot return an error: it adds a random multiple of g, which makes the
+// combined check fail (but with probability 2^-128), and a fallback check
+// that returns err, so Verify names the item.
+func (b *Batch) fail(name string, err error) {
+	b.short(b.weight(), generator)
+	b.addItem(name, func() error { return err })
+}
+
 // Len returns the number of items in the batch.
 func (b *Batch) Len() int { return len(b.items) }
 

@@ -51,6 +51,9 @@ func ProveSchnorr(context []byte, base, pub *group.Element, x *group.Scalar, tab
 
 // Verify checks base^z = R·pub^c, as one multi-scalar multiplication.
 func (p *SchnorrProof) Verify(context []byte, base, pub *group.Element) error {
+	if p == nil || base == nil || pub == nil {
+		return fmt.Errorf("%w: nil schnorr proof or statement", ErrStatement)
+	}
 	c := schnorrChallenge(context, base, pub, &p.R)
 	negC := new(group.Scalar).Negate(c)
 	minusOne := new(group.Scalar).SetInt64(-1)
@@ -65,6 +68,10 @@ func (p *SchnorrProof) Verify(context []byte, base, pub *group.Element) error {
 
 // AddToBatch adds the proof's equation to b under the given item name.
 func (p *SchnorrProof) AddToBatch(b *Batch, name string, context []byte, base, pub *group.Element) {
+	if p == nil || base == nil || pub == nil {
+		b.fail(name, fmt.Errorf("%w: nil schnorr proof or statement", ErrStatement))
+		return
+	}
 	c := schnorrChallenge(context, base, pub, &p.R)
 	q := b.equation()
 	q.commit(&p.R)
@@ -140,8 +147,19 @@ func ProveDLEQ(context []byte, st *DLEQStatement, x *group.Scalar, g1Table *grou
 	return p, nil
 }
 
+// check rejects a nil proof or a statement with nil parts.
+func (p *DLEQProof) check(st *DLEQStatement) error {
+	if p == nil || st == nil || st.G1 == nil || st.X1 == nil || st.G2 == nil || st.X2 == nil {
+		return fmt.Errorf("%w: nil dleq proof or statement part", ErrStatement)
+	}
+	return nil
+}
+
 // Verify checks G1^z = R1·X1^c and G2^z = R2·X2^c.
 func (p *DLEQProof) Verify(context []byte, st *DLEQStatement) error {
+	if err := p.check(st); err != nil {
+		return err
+	}
 	c := dleqChallenge(context, st, &p.R1, &p.R2)
 	negC := new(group.Scalar).Negate(c)
 	minusOne := new(group.Scalar).SetInt64(-1)
@@ -161,6 +179,10 @@ func (p *DLEQProof) Verify(context []byte, st *DLEQStatement) error {
 // AddToBatch adds the proof's two equations to b. g1, if not negative, is
 // the handle of st.G1 registered with b.Shared.
 func (p *DLEQProof) AddToBatch(b *Batch, name string, context []byte, st *DLEQStatement, g1 int) {
+	if err := p.check(st); err != nil {
+		b.fail(name, err)
+		return
+	}
 	c := dleqChallenge(context, st, &p.R1, &p.R2)
 	negC := new(group.Scalar).Negate(c)
 	q1 := b.equation()

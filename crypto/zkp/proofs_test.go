@@ -165,3 +165,37 @@ func TestDLEQRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestNilInputs: verifiers answer an error, never panic, on nil input.
+func TestNilInputs(t *testing.T) {
+	g := GeneratorElement()
+	var sp *SchnorrProof
+	var dp *DLEQProof
+	if err := sp.Verify(nil, g, g); !errors.Is(err, ErrStatement) {
+		t.Errorf("nil schnorr proof: %v", err)
+	}
+	if err := new(SchnorrProof).Verify(nil, nil, g); !errors.Is(err, ErrStatement) {
+		t.Errorf("nil base: %v", err)
+	}
+	if err := dp.Verify(nil, &DLEQStatement{G1: g, X1: g, G2: g, X2: g}); !errors.Is(err, ErrStatement) {
+		t.Errorf("nil dleq proof: %v", err)
+	}
+	if err := new(DLEQProof).Verify(nil, &DLEQStatement{G1: g, X1: g, G2: g}); !errors.Is(err, ErrStatement) {
+		t.Errorf("nil X2: %v", err)
+	}
+	if err := new(DLEQProof).Verify(nil, nil); !errors.Is(err, ErrStatement) {
+		t.Errorf("nil statement: %v", err)
+	}
+	// In a batch, a nil input is named by Verify.
+	x := group.RandomScalar()
+	X := new(group.Element).ScalarBaseMult(x)
+	good, _ := ProveSchnorr(nil, g, X, x, nil, nil)
+	b := NewBatch()
+	good.AddToBatch(b, "good", nil, g, X)
+	sp.AddToBatch(b, "nil schnorr", nil, g, X)
+	dp.AddToBatch(b, "nil dleq", nil, nil, -1)
+	var be *BatchError
+	if err := b.Verify(); !errors.As(err, &be) || be.Name != "nil schnorr" || !errors.Is(err, ErrStatement) {
+		t.Fatalf("batch with nil items: %v", err)
+	}
+}

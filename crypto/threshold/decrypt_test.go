@@ -1,6 +1,7 @@
 package threshold
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"sync"
@@ -206,5 +207,27 @@ func TestContextHashes(t *testing.T) {
 	}
 	if _, err := BaseHash([32]byte{}, Params{N: 2, T: 3}, nil); !errors.Is(err, ErrParams) {
 		t.Fatal("t > n accepted")
+	}
+}
+
+func TestTranscriptAdd(t *testing.T) {
+	d := honestDKG(t)
+	tr := &Transcript{Params: d.p, BaseHash: d.base}
+	if err := tr.Add(d.tr.Qualified.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Add(d.tr.Qualified.Bytes()); !errors.Is(err, ErrMalformed) {
+		t.Errorf("second Qualified: %v", err)
+	}
+	cts, _ := encryptTestVotes(t, d.res.JointKey, 1, nil)
+	s := d.decryptWith(t, []int{1}, cts, nil)[0]
+	if err := tr.Add(s.Bytes()); !errors.Is(err, ErrMalformed) {
+		t.Errorf("decryption share added to a key-generation transcript: %v", err)
+	}
+	if _, err := ParseMessage([]byte{0}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("kind 0: %v", err)
+	}
+	if m, err := ParseMessage(s.Bytes()); err != nil || !bytes.Equal(m.Bytes(), s.Bytes()) {
+		t.Errorf("decryption share via ParseMessage: %v", err)
 	}
 }

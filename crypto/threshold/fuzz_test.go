@@ -87,3 +87,5 @@ func FuzzParseExtractionCommitments(f *testing.F) {
 func FuzzParseExtractionComplaint(f *testing.F) { fuzzDecoder(f, ParseExtractionComplaint) }
 func FuzzParseExtractionReveal(f *testing.F)    { fuzzDecoder(f, ParseExtractionReveal) }
 func FuzzParseDecryptionShare(f *testing.F)     { fuzzDecoder(f, ParseDecryptionShare) }
+
+func FuzzParseMessage(f *testing.F) { fuzzDecoder(f, ParseMessage) }

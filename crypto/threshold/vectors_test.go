@@ -490,6 +490,7 @@ func checkVectorFile(t *testing.T, f *vecFile) {
 			honest = c
 		}
 	}
+	checkHonestTranscript(t, p, base, f, honest)
 	var vks []*group.Element
 	for _, h := range honest.VerificationKeys {
 		e := new(group.Element)
@@ -574,4 +575,44 @@ func mustHex(t *testing.T, h string, out []byte) {
 		t.Fatalf("bad hex %q", h)
 	}
 	copy(out, b)
+}
+
+// checkHonestTranscript feeds the honest transcript through Transcript.Add
+// in board order and opens every encrypted share with the recipients' HPKE
+// seeds, checking each against its dealer's commitments (spec §5.4).
+func checkHonestTranscript(t *testing.T, p Params, base [32]byte, f *vecFile, c vecDKGCase) {
+	tr := &Transcript{Params: p, BaseHash: base}
+	v := c.Transcript
+	for _, msgs := range [][]string{v.Commitments, v.EncryptedShares, v.Complaints, v.Answers, {v.Qualified}, v.Extraction, v.ExtractionComplaints, v.Reveals} {
+		for _, h := range msgs {
+			b, _ := hex.DecodeString(h)
+			if err := tr.Add(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	res, err := VerifyTranscript(tr)
+	if err != nil || hex.EncodeToString(res.JointKey.Bytes()) != c.JointKey {
+		t.Fatalf("honest transcript through Add: %v", err)
+	}
+	commits := map[int][]*group.Element{}
+	for _, m := range tr.Commitments {
+		commits[m.Dealer] = m.C
+	}
+	opened := 0
+	for _, es := range tr.EncryptedShares {
+		for _, e := range es.Shares {
+			seed := make([]byte, 32)
+			mustHex(t, f.Trustees[e.Recipient-1].HPKESeed, seed)
+			k, _ := NewHPKEPrivateKey(seed)
+			s, s2, err := openShare(k, base, es.Dealer, e.Recipient, e.Enc[:], e.Ciphertext[:])
+			if err != nil || !checkPedersenShare(commits[es.Dealer], e.Recipient, s, s2) {
+				t.Fatalf("share %d→%d: %v", es.Dealer, e.Recipient, err)
+			}
+			opened++
+		}
+	}
+	if opened != p.N*(p.N-1) {
+		t.Fatalf("opened %d shares", opened)
+	}
 }

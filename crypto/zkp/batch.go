@@ -39,6 +39,8 @@ type batchItem struct {
 func NewBatch() *Batch { return &Batch{} }
 
 // Shared registers a base that many equations use and returns its handle.
+// Registering an element equal to one already registered returns the
+// existing handle, so callers may register their bases once per item.
 func (b *Batch) Shared(e *group.Element) int { return b.terms.sharedBase(e) }
 
 // addItem records the fallback check of the item whose equations were just
@@ -106,6 +108,11 @@ type terms struct {
 // sharedBase registers a base whose coefficient accumulates, returning its
 // handle.
 func (t *terms) sharedBase(e *group.Element) int {
+	for i, x := range t.sharedE {
+		if x.Equal(e) == 1 {
+			return i
+		}
+	}
 	t.sharedE = append(t.sharedE, e)
 	t.sharedS = append(t.sharedS, group.NewScalar())
 	return len(t.sharedE) - 1

@@ -194,6 +194,9 @@ func TestBatchHandles(t *testing.T) {
 	b := NewBatch()
 	g, h := b.Shared(GeneratorElement()), b.Shared(pk.Element())
 	other := b.Shared(new(group.Element).ScalarBaseMult(group.RandomScalar()))
+	if b.Shared(GeneratorElement()) != g || b.Shared(pk.Element()) != h || len(b.sharedE) != 3 {
+		t.Fatal("registering a base twice gives a new handle")
+	}
 	for _, hs := range [][2]int{{h, g}, {other, other}, {7, -3}, {g, h}} {
 		if err := f.proof.AddToBatch(b, fmt.Sprint(hs), ctx, f.st, hs[0], hs[1]); err != nil {
 			t.Fatal(err)

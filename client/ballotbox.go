@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -18,18 +19,21 @@ type ElectionSummary struct {
 	Log        string `json:"log"`
 }
 
-// ElectionInfo is GET /elections/{id} (spec §10.1).
+// ElectionInfo is GET /elections/{id} (spec §10.1). It is a convenience:
+// the board's manifest and context entries are authoritative.
 type ElectionInfo struct {
-	ElectionID   string   `json:"election_id"`
-	Phase        string   `json:"phase"`
-	Log          string   `json:"log"`
-	Origin       string   `json:"origin"`
-	Manifest     string   `json:"manifest"`
-	JointKey     string   `json:"joint_key"`
-	ExtendedHash string   `json:"extended_hash"`
-	LogKey       string   `json:"log_key"`
-	Witnesses    []string `json:"witnesses"`
-	ClientHash   string   `json:"client_hash"`
+	ElectionID   string            `json:"election_id"`
+	Phase        string            `json:"phase"`
+	Log          string            `json:"log"`
+	Origin       string            `json:"origin"`
+	Size         uint64            `json:"size"`
+	Manifest     string            `json:"manifest"`
+	Title        map[string]string `json:"title"`
+	AuthorityKey string            `json:"authority_key"`
+	IdentityKey  string            `json:"identity_key"`
+	JointKey     string            `json:"joint_key"`
+	ExtendedHash string            `json:"extended_hash"`
+	ClientHash   string            `json:"client_hash"`
 }
 
 // Elections lists the elections the ballot box serves.
@@ -60,6 +64,50 @@ type entriesPage struct {
 	Size    uint64      `json:"size"`
 	Entries []entryView `json:"entries"`
 	Next    *uint64     `json:"next"`
+}
+
+// RawEntries returns the canonical encodings of the entries of log from
+// start to end (exclusive).
+func (c *Client) RawEntries(ctx context.Context, log string, start, end uint64) ([][]byte, error) {
+	var out [][]byte
+	for start < end {
+		var p entriesPage
+		_, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/board/%s/entries?start=%d&limit=%d", esc(log), start, min(1000, end-start)), nil, &p, "")
+		if err != nil {
+			return nil, err
+		}
+		if len(p.Entries) == 0 {
+			return nil, fmt.Errorf("client: board ends at %d, before %d", start, end)
+		}
+		for i, v := range p.Entries {
+			if v.Index != start+uint64(i) {
+				return nil, fmt.Errorf("client: board page starting at %d has entry %d at offset %d", start, v.Index, i)
+			}
+			raw, err := decodeB64(v.Canonical)
+			if err != nil {
+				return nil, fmt.Errorf("client: entry %d: %w", v.Index, err)
+			}
+			out = append(out, raw)
+		}
+		start += uint64(len(p.Entries))
+	}
+	return out, nil
+}
+
+// Record fetches an election's public record over the API: a cosigned
+// checkpoint covering the whole board and the canonical encoding of every
+// entry it covers, in order (the auditor checks both; spec §11.1).
+func (c *Client) Record(ctx context.Context, electionID string) (note []byte, entries [][]byte, err error) {
+	info, err := c.Election(ctx, electionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	size, text, err := c.ElectionCheckpoint(ctx, electionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err = c.RawEntries(ctx, info.Log, 0, size)
+	return []byte(text), entries, err
 }
 
 // Entries returns the board entries of log (hex log id) from start to the
@@ -131,6 +179,50 @@ func (c *Client) PostTrusteeEntry(ctx context.Context, electionID string, e *bul
 		return nil, err
 	}
 	return &out, nil
+}
+
+// PostIdentityEntry posts an identity-service entry (spec §10.4).
+func (c *Client) PostIdentityEntry(ctx context.Context, electionID string, e *bulletin.Entry) (*PostedAnswer, error) {
+	var out PostedAnswer
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/identity/entries", map[string]string{"entry": b64.EncodeToString(e.Encode())}, &out, "")
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// IdentityBoard posts the identity service's entries to one election's
+// board, signed with the identity service's board key; it implements
+// idp.Board.
+type IdentityBoard struct {
+	C          *Client
+	ElectionID string
+	Log        bulletin.LogID
+	Key        ed25519.PrivateKey
+}
+
+// Post implements idp.Board.
+func (b *IdentityBoard) Post(ctx context.Context, entryType uint16, payload []byte) (uint64, error) {
+	e, err := bulletin.NewEntry(b.Log, bulletin.Type(entryType), [32]byte(b.Key.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(b.Key), payload)
+	if err != nil {
+		return 0, err
+	}
+	a, err := b.C.PostIdentityEntry(ctx, b.ElectionID, e)
+	if err != nil {
+		return 0, err
+	}
+	return a.Index, nil
+}
+
+// ElectionCheckpoint returns a checkpoint covering the whole board, with
+// the witnesses' cosignatures.
+func (c *Client) ElectionCheckpoint(ctx context.Context, electionID string) (size uint64, note string, err error) {
+	var out struct {
+		Size uint64 `json:"size"`
+		Note string `json:"note"`
+	}
+	_, err = c.do(ctx, http.MethodGet, "/api/v1/elections/"+esc(electionID)+"/checkpoint", nil, &out, "")
+	return out.Size, out.Note, err
 }
 
 // Board is one election's board as the trustee tool sees it: it
@@ -242,8 +334,8 @@ func (c *Client) Login(ctx context.Context, user, password, totp string) error {
 
 // CreateElection asks the ballot box to post a manifest (canonical
 // encoding) as a new election.
-func (c *Client) CreateElection(ctx context.Context, manifest []byte) (*ElectionSummary, error) {
-	var out ElectionSummary
+func (c *Client) CreateElection(ctx context.Context, manifest []byte) (*ElectionInfo, error) {
+	var out ElectionInfo
 	if _, err := c.do(ctx, http.MethodPost, "/api/v1/elections", map[string]string{"manifest": b64.EncodeToString(manifest)}, &out, ""); err != nil {
 		return nil, err
 	}

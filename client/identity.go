@@ -47,3 +47,36 @@ func (c *Client) VerifyAuth(ctx context.Context, challengeID, code string, devic
 	}
 	return &out, nil
 }
+
+// ListItem is one change of a voter-list request.
+type ListItem struct {
+	Op          string `json:"op"` // "add", "remove", "phone"
+	PIN         string `json:"pin"`
+	BallotStyle string `json:"ballot_style,omitempty"`
+	Phone       string `json:"phone,omitempty"`
+}
+
+// NextListSequence returns the sequence number the next voter-list change
+// must carry.
+func (c *Client) NextListSequence(ctx context.Context) (uint64, error) {
+	var out struct {
+		Sequence uint64 `json:"sequence"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/v1/officials/list-changes/next", nil, &out, "")
+	return out.Sequence, err
+}
+
+// ChangeVoterList submits a list official's signed statement (a canonical
+// VoterListChange), the salt of its details digest and the items.
+func (c *Client) ChangeVoterList(ctx context.Context, statement []byte, salt [32]byte, items []ListItem) error {
+	body := map[string]any{"statement": b64.EncodeToString(statement), "salt": b64.EncodeToString(salt[:]), "items": items}
+	_, err := c.do(ctx, http.MethodPost, "/v1/officials/list-changes", body, nil, "")
+	return err
+}
+
+// MarkInPerson submits a polling station's signed in-person mark (a
+// canonical InPersonMark).
+func (c *Client) MarkInPerson(ctx context.Context, mark []byte) error {
+	_, err := c.do(ctx, http.MethodPost, "/v1/officials/marks", map[string]string{"mark": b64.EncodeToString(mark)}, nil, "")
+	return err
+}

@@ -1,0 +1,743 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/client"
+	"evote/election"
+	"evote/idp/registry"
+	"evote/idp/voterlist"
+	"evote/official"
+	"evote/record"
+	"evote/tally"
+	"evote/trustee"
+	"evote/verify"
+)
+
+// demoOptions configure a demo election.
+type demoOptions struct {
+	Voters   int
+	DB       string // "" embedded store; postgres://… a fresh schema there
+	Record   string // directory to export the public record to
+	Trustees int
+	Cheat    int // test hook: this trustee (1-based) posts a bad mix and bad shares
+	Out      io.Writer
+	Log      io.Writer // server logs (warnings)
+}
+
+// demoResult is what the demo established.
+type demoResult struct {
+	ElectionID string
+	Result     *tally.Result
+	Expected   map[string][]uint64
+	Report     *verify.Report
+	Culprits   []election.Culprit
+	Voters     int
+	Revotes    int
+	Audits     int
+	InPerson   int
+}
+
+func demoCmd(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	voters := fs.Int("voters", 100, "number of simulated voters")
+	db := fs.String("db", "", "PostgreSQL URL (a fresh schema is made and dropped); default: an embedded store in a temporary directory")
+	rec := fs.String("record", "", "export the election's full public record to this directory")
+	verbose := fs.Bool("v", false, "show the servers' warnings")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logw := io.Discard
+	if *verbose {
+		logw = os.Stderr
+	}
+	_, err := runDemo(ctx, demoOptions{Voters: *voters, DB: *db, Record: *rec, Out: out, Log: logw})
+	return err
+}
+
+// voterPlan is what a simulated voter does, from its number.
+func voterPlan(i int) (revote, audit, inPerson bool) {
+	return i%10 == 3, i%10 == 5, i%25 == 7
+}
+
+// runDemo runs a whole election over HTTP on loopback and checks that the
+// published result equals what the simulated voters meant and that the
+// auditor's verifier accepts the record.
+func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
+	if o.Voters < 1 {
+		return nil, errors.New("demo: --voters must be at least 1")
+	}
+	if o.Trustees == 0 {
+		o.Trustees = 3
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	start := time.Now()
+	say := func(format string, a ...any) {
+		fmt.Fprintf(o.Out, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
+	}
+	env, err := openDemoEnv(ctx, o.DB, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	where := "embedded store in " + env.dir
+	if env.schema != "" {
+		where = "PostgreSQL schema " + env.schema
+	}
+	say("ballot box on %s (%s)", env.boxURL, where)
+
+	// Officials sign in with password and TOTP.
+	off := client.New(env.boxURL)
+	code, err := official.TOTPCode(env.totp, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := off.Login(ctx, "admin", env.adminPW, code); err != nil {
+		return nil, err
+	}
+
+	// Trustees make their keys on their own machines: key files sealed
+	// under their passphrases.
+	n, th := o.Trustees, 2
+	type trusteeMachine struct {
+		path string
+		pass []byte
+		keys *trustee.Keys
+	}
+	machines := make([]*trusteeMachine, n)
+	var mts []ballot.Trustee
+	for i := range machines {
+		k, err := trustee.GenerateKeys(nil)
+		if err != nil {
+			return nil, err
+		}
+		tm := &trusteeMachine{path: filepath.Join(env.dir, fmt.Sprintf("trustee-%d.key", i+1)), pass: []byte(randomHex(12)), keys: k}
+		if err := k.SaveFile(tm.path, tm.pass, trustee.DefaultKDF, false); err != nil {
+			return nil, err
+		}
+		machines[i] = tm
+		hp := k.HPKEPublic()
+		mts = append(mts, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: k.SigningPublic(), HPKEKey: hp[:]})
+	}
+
+	// The officials create the election: three constituencies, a council
+	// contest each and a shared multi-select question.
+	electionID := "demo-" + randomHex(4)
+	m := ballot.SampleManifest(electionID, mts, uint32(th), [32]byte(env.idKey.Public().(ed25519.PublicKey)))
+	now := uint64(time.Now().Unix())
+	m.VotingStart, m.VotingEnd = now, now+7*86400
+	info, err := off.CreateElection(ctx, m.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("create election: %w", err)
+	}
+	say("election %s created: %d constituencies, %d contests, %d trustees (threshold %d)", electionID, len(m.Constituencies), len(m.Contests), n, th)
+	logVerifier, err := env.keys.LogKey(info.Origin)
+	if err != nil {
+		return nil, err
+	}
+	lv := logVerifier.Verifier()
+	newBoard := func() (*client.Board, error) {
+		b, err := client.NewBoard(ctx, client.New(env.boxURL), electionID)
+		if b != nil {
+			b.Poll = 50 * time.Millisecond
+		}
+		return b, err
+	}
+
+	// Key generation: each trustee's tool talks to the ballot box over
+	// HTTP only; the officials post the qualified set and the context when
+	// the trustees' rounds are done.
+	steps := make(chan string, 16*n)
+	errs := make(chan error, n)
+	for i, tm := range machines {
+		go func() {
+			b, err := newBoard()
+			if err != nil {
+				errs <- err
+				return
+			}
+			k, err := trustee.LoadFile(tm.path, tm.pass)
+			if err != nil {
+				errs <- err
+				return
+			}
+			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, OnStep: func(s string) { steps <- s }})
+			if err == nil {
+				err = done.SaveFile(tm.path, tm.pass, trustee.DefaultKDF, true)
+				tm.keys = done
+			}
+			if err != nil {
+				err = fmt.Errorf("trustee %d: %w", i+1, err)
+			}
+			errs <- err
+		}()
+	}
+	count := map[string]int{}
+	finished := 0
+	for count[trustee.StepExtractionComplaint] < n {
+		select {
+		case s := <-steps:
+			count[s]++
+			if count[s] == n {
+				switch s {
+				case trustee.StepComplained:
+					if err := act(ctx, off, electionID, "qualified"); err != nil {
+						return nil, err
+					}
+				case trustee.StepExtractionComplaint:
+					if err := act(ctx, off, electionID, "context"); err != nil {
+						return nil, err
+					}
+				}
+			}
+		case err := <-errs:
+			finished++
+			if err != nil {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	for ; finished < n; finished++ {
+		if err := <-errs; err != nil {
+			return nil, err
+		}
+	}
+
+	// Every party replays the board itself; this replay plays the voters'
+	// devices and the observers.
+	board, err := newBoard()
+	if err != nil {
+		return nil, err
+	}
+	f := trustee.NewFollower(board)
+	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseReady }); err != nil {
+		return nil, err
+	}
+	ext := f.State.Context.ExtendedHash
+	say("key generation done over HTTP: joint key %x…, key shares sealed in the trustees' key files", f.State.Context.JointKey.Bytes()[:8])
+
+	// The identity service, with a simulated population register.
+	var styles []string
+	for _, s := range m.BallotStyles {
+		styles = append(styles, s.ID)
+	}
+	perStyle := (o.Voters/len(styles)+1)*10/6 + 10 // 6 in 10 simulated people are eligible
+	idBoard := &client.IdentityBoard{C: client.New(env.boxURL), ElectionID: electionID, Log: f.Log, Key: env.idKey}
+	if err := env.startIdentity(ctx, electionID, ext, f.Log, styles, perStyle, o.Log, idBoard); err != nil {
+		return nil, err
+	}
+	idc := client.New(env.idpURL)
+	say("identity service on %s (simulated register, %d people)", env.idpURL, perStyle*len(styles))
+
+	// The list official builds the voter list from the register.
+	people := eligiblePeople(env.sim, styles)
+	if len(people) < o.Voters {
+		return nil, fmt.Errorf("demo: only %d eligible people for %d voters", len(people), o.Voters)
+	}
+	var regs []registry.Citizen
+	for _, p := range people {
+		regs = append(regs, p.Citizen)
+	}
+	if err := buildVoterList(ctx, idc, env, electionID, ext, voterlist.FromRegister(regs, time.Now().UTC().Truncate(24*time.Hour))); err != nil {
+		return nil, fmt.Errorf("voter list: %w", err)
+	}
+	if err := act(ctx, off, electionID, "open"); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(ctx); err != nil {
+		return nil, err
+	}
+	el := f.State.Election()
+	say("voter list of %d built; voting open", len(people))
+
+	// Voters.
+	res := &demoResult{ElectionID: electionID, Voters: o.Voters}
+	type intent struct {
+		style string
+		sel   ballot.Selection
+	}
+	var mu sync.Mutex
+	intended := map[string]intent{}
+	box := client.New(env.boxURL)
+	codeRe := regexp.MustCompile(`(\d{6})`)
+	signIn := func(p *registry.SimPerson) (*device, error) {
+		ch, err := idc.StartAuth(ctx, p.PIN.Digits(), p.DocumentNumber, p.BirthDate.Format(time.DateOnly))
+		if err != nil {
+			return nil, fmt.Errorf("sign-in: %w", err)
+		}
+		c := codeRe.FindString(env.sms.Last(p.Phone).Text)
+		d := &device{key: newKey()}
+		if d.token, err = idc.VerifyAuth(ctx, ch.ChallengeID, c, d.key.Public().(ed25519.PublicKey)); err != nil {
+			return nil, fmt.Errorf("second factor: %w", err)
+		}
+		return d, nil
+	}
+	vote := func(i int, p *registry.SimPerson) error {
+		revote, audit, inPerson := voterPlan(i)
+		d, err := signIn(p)
+		if err != nil {
+			return err
+		}
+		style := d.token.BallotStyle
+		if audit {
+			// Prepare a ballot, audit it, and check the opening on the
+			// board as the voter's second device would.
+			pb, err := el.Encrypt(style, d.pub(), demoSelection(m, i+1, style), nil)
+			if err != nil {
+				return err
+			}
+			if _, err := box.Audit(ctx, electionID, d.token.Token, pb.Audit().Encode()); err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
+			second := trustee.NewFollower(board)
+			if err := second.Sync(ctx); err != nil {
+				return err
+			}
+			desc, err := checkAudit(second.State, second.Entries, pb.Ballot, "en")
+			if err != nil {
+				return err
+			}
+			if want, _ := pb.Audit().Describe(m, "en"); !slices.Equal(desc, want) {
+				return fmt.Errorf("audit: the board opens to %v, the device prepared %v", desc, want)
+			}
+		}
+		sel := demoSelection(m, i, style)
+		p1, err := el.Encrypt(style, d.pub(), sel, nil)
+		if err != nil {
+			return err
+		}
+		e, r, err := castBallot(ctx, box, electionID, f.Log, d, p1.Ballot)
+		if err != nil {
+			return fmt.Errorf("cast: %w", err)
+		}
+		if err := checkReceipt(lv, e, r); err != nil {
+			return err
+		}
+		if revote {
+			// Later, from another device: a new sign-in and a new ballot,
+			// which replaces the first.
+			d2, err := signIn(p)
+			if err != nil {
+				return err
+			}
+			sel = demoSelection(m, i+3, style)
+			p2, err := el.Encrypt(style, d2.pub(), sel, nil)
+			if err != nil {
+				return err
+			}
+			e2, r2, err := castBallot(ctx, box, electionID, f.Log, d2, p2.Ballot)
+			if err != nil {
+				return fmt.Errorf("re-vote: %w", err)
+			}
+			if err := checkReceipt(lv, e2, r2); err != nil {
+				return err
+			}
+		}
+		mu.Lock()
+		intended[d.token.Pseudonym] = intent{style, sel}
+		mu.Unlock()
+		if inPerson {
+			// The voter also votes at a polling station, which cancels the
+			// online ballot.
+			var ps [32]byte
+			if b, err := hex.DecodeString(d.token.Pseudonym); err != nil || len(b) != 32 {
+				return fmt.Errorf("sign-in answered pseudonym %q", d.token.Pseudonym)
+			} else {
+				ps = [32]byte(b)
+			}
+			mk := &record.InPersonMark{ElectionID: electionID, ContextHash: ext, Pseudonym: ps, BallotStyle: style,
+				StationID: "station-bishkek-1", StationKey: [32]byte(env.station.Public().(ed25519.PublicKey)),
+				OfficialID: "poll-official-1", OfficialKey: [32]byte(env.poll.Public().(ed25519.PublicKey)), MarkedAt: uint64(time.Now().Unix())}
+			mk.Sign(env.station, env.poll)
+			if err := idc.MarkInPerson(ctx, mk.Encode()); err != nil {
+				return fmt.Errorf("in-person mark: %w", err)
+			}
+			mu.Lock()
+			delete(intended, d.token.Pseudonym)
+			mu.Unlock()
+		}
+		return nil
+	}
+	for i := range o.Voters {
+		r, a, p := voterPlan(i)
+		res.Revotes += b2i(r)
+		res.Audits += b2i(a)
+		res.InPerson += b2i(p)
+	}
+	if err := parallel(ctx, o.Voters, 4, func(i int) error {
+		if err := vote(i, people[i]); err != nil {
+			return fmt.Errorf("voter %d: %w", i, err)
+		}
+		return nil
+	}, func(done int) {
+		if done%max(1, o.Voters/10) == 0 || done == o.Voters {
+			say("voters: %d of %d done", done, o.Voters)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	say("%d voters signed in and cast (%d re-voted from a second device, %d audited a ballot first, %d also voted in person)", o.Voters, res.Revotes, res.Audits, res.InPerson)
+
+	// Close, cleanse, mix, decrypt, publish.
+	for _, a := range []string{"close", "cleanse", "start-mixing"} {
+		if err := act(ctx, off, electionID, a); err != nil {
+			return nil, err
+		}
+	}
+	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
+		b, err := newBoard()
+		if err != nil {
+			return err
+		}
+		k, err := trustee.LoadFile(machines[i].path, machines[i].pass)
+		if err != nil {
+			return err
+		}
+		return trustee.RunMix(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Cheat: cheatFor(o.Cheat, i)})
+	}); err != nil {
+		return nil, err
+	}
+	say("mixed: each trustee verified the cleansing and every earlier mix, then shuffled")
+	if err := act(ctx, off, electionID, "start-decrypting"); err != nil {
+		return nil, err
+	}
+	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
+		b, err := newBoard()
+		if err != nil {
+			return err
+		}
+		k, err := trustee.LoadFile(machines[i].path, machines[i].pass)
+		if err != nil {
+			return err
+		}
+		return trustee.RunDecrypt(ctx, b, k, trustee.Options{Cheat: cheatFor(o.Cheat, i)})
+	}); err != nil {
+		return nil, err
+	}
+	if err := act(ctx, off, electionID, "tally"); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(ctx); err != nil {
+		return nil, err
+	}
+	if f.State.Phase != election.PhaseTallied || f.State.Result == nil {
+		return nil, fmt.Errorf("demo: the board is in phase %s after the tally", f.State.Phase)
+	}
+	res.Result, res.Culprits = f.State.Result, f.State.Culprits
+	say("decrypted and published (%d board entries)", len(f.Entries))
+	for _, c := range res.Culprits {
+		say("culprit named on the board: %s", c)
+	}
+
+	// The auditor: export the record over the public API and verify it
+	// with the verifier's library.
+	note, entries, err := box.Record(ctx, electionID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Record != "" {
+		if err := writeRecord(o.Record, note, entries); err != nil {
+			return nil, err
+		}
+		say("public record exported to %s", o.Record)
+	}
+	res.Report = verify.Verify(&verify.Record{Checkpoint: note, Entries: entries}, verify.Options{Log: lv})
+
+	// What the voters meant.
+	res.Expected = map[string][]uint64{}
+	for ci := range m.Contests {
+		c := &m.Contests[ci]
+		k := len(c.Candidates)
+		if c.Kind == ballot.SingleChoice {
+			k++
+		}
+		counts := make([]uint64, k)
+		for _, in := range intended {
+			st, _ := m.Style(in.style)
+			if !slices.Contains(st.Contests, c.ID) {
+				continue
+			}
+			chosen := in.sel[c.ID]
+			if c.Kind == ballot.SingleChoice {
+				if len(chosen) == 0 {
+					counts[0]++
+				} else {
+					counts[chosen[0]+1]++
+				}
+				continue
+			}
+			for _, j := range chosen {
+				counts[j]++
+			}
+		}
+		res.Expected[c.ID] = counts
+	}
+	ok := printResult(o.Out, m, res)
+	if res.Report.OK {
+		say("record verified by the auditor's verifier: %d entries, %d ballots, %d counted, %d mixes, %d decryption shares", res.Report.Counts.Entries, res.Report.Counts.Ballots, res.Report.Counts.Counted, res.Report.Counts.Mixes, res.Report.Counts.Shares)
+	} else {
+		for _, fl := range res.Report.Failures[:min(10, len(res.Report.Failures))] {
+			say("VERIFY FAILED: %s", fl)
+		}
+	}
+	if !ok || !res.Report.OK {
+		return res, fmt.Errorf("%w: counts match: %v, record verified: %v", errDemo, ok, res.Report.OK)
+	}
+	say("counts equal what the voters meant; the record verifies")
+	return res, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func cheatFor(cheater, i int) *trustee.Cheat {
+	if cheater == i+1 {
+		return &trustee.Cheat{BadMix: true, BadShare: true}
+	}
+	return nil
+}
+
+// act asks for an official's action, retrying while the board is not yet
+// ready for it (the identity service's key set in flight, say).
+func act(ctx context.Context, off *client.Client, electionID, action string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err := off.Act(ctx, electionID, action)
+		if err == nil {
+			return nil
+		}
+		if !client.IsCode(err, "not_ready") || time.Now().After(deadline) {
+			return fmt.Errorf("action %s: %w", action, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// runTrustees runs f for each trustee concurrently.
+func runTrustees(ctx context.Context, n int, f func(context.Context, int) error) error {
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			if err := f(ctx, i); err != nil {
+				errs <- fmt.Errorf("trustee %d: %w", i+1, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// parallel runs f(0..n-1) on workers goroutines, stopping at the first
+// error; progress is called after each item.
+func parallel(ctx context.Context, n, workers int, f func(int) error, progress func(done int)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	var mu sync.Mutex
+	var first error
+	done := 0
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				err := f(i)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+					cancel()
+				}
+				done++
+				d := done
+				mu.Unlock()
+				if err == nil {
+					progress(d)
+				}
+			}
+		}()
+	}
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// eligiblePeople returns the register's eligible people, taking the
+// constituencies in turn so that every ballot style gets voters.
+func eligiblePeople(sim *registry.Simulated, styles []string) []*registry.SimPerson {
+	by := map[string][]*registry.SimPerson{}
+	for _, p := range sim.People() {
+		if p.Reason == nil {
+			by[p.Constituency] = append(by[p.Constituency], p)
+		}
+	}
+	var out []*registry.SimPerson
+	for i := 0; ; i++ {
+		added := false
+		for _, s := range styles {
+			if i < len(by[s]) {
+				out = append(out, by[s][i])
+				added = true
+			}
+		}
+		if !added {
+			return out
+		}
+	}
+}
+
+// buildVoterList has the list official sign and submit the initial list.
+func buildVoterList(ctx context.Context, idc *client.Client, env *demoEnv, electionID string, ext [32]byte, items []voterlist.Item) error {
+	seq, err := idc.NextListSequence(ctx)
+	if err != nil {
+		return err
+	}
+	var salt [32]byte
+	rand.Read(salt[:])
+	st := record.VoterListChange{ElectionID: electionID, ContextHash: ext, Sequence: seq, Kind: record.ListBuilt,
+		OfficialID: "list-official-1", DetailsDigest: voterlist.DetailsDigest(salt, items), ChangedAt: uint64(time.Now().Unix())}
+	copy(st.OfficialKey[:], env.list.Public().(ed25519.PublicKey))
+	st.Sign(env.list)
+	ops := map[voterlist.Op]string{voterlist.OpAdd: "add", voterlist.OpRemove: "remove", voterlist.OpPhone: "phone"}
+	var wire []client.ListItem
+	for _, it := range items {
+		wire = append(wire, client.ListItem{Op: ops[it.Op], PIN: it.PIN.Digits(), BallotStyle: it.BallotStyle, Phone: it.Phone})
+	}
+	return idc.ChangeVoterList(ctx, st.Encode(), salt, wire)
+}
+
+// demoSelection is voter i's choice: a candidate or blank in each
+// single-choice contest, up to the maximum in the multi-select one.
+func demoSelection(m *ballot.Manifest, i int, style string) ballot.Selection {
+	st, _ := m.Style(style)
+	sel := ballot.Selection{}
+	for ci, id := range st.Contests {
+		c, _ := m.Contest(id)
+		if c.Kind == ballot.SingleChoice {
+			if k := (i*7 + ci) % (len(c.Candidates) + 1); k > 0 {
+				sel[id] = []int{k - 1}
+			}
+			continue
+		}
+		var chosen []int
+		for j := range c.Candidates {
+			if (i+j)%3 == 0 && uint32(len(chosen)) < c.MaxSelections {
+				chosen = append(chosen, j)
+			}
+		}
+		sel[id] = chosen
+	}
+	return sel
+}
+
+// printResult prints the result table and reports whether every count
+// equals what the voters meant.
+func printResult(w io.Writer, m *ballot.Manifest, res *demoResult) bool {
+	ok := true
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\ncontest\tchoice\tcount\tvoters meant\t")
+	for _, c := range res.Result.Contests {
+		mc, _ := m.Contest(c.ContestID)
+		want := res.Expected[c.ContestID]
+		if c.Withheld {
+			fmt.Fprintf(tw, "%s\t(withheld: %d ballots, under the minimum)\t\t\t\n", c.ContestID, c.Ballots)
+			ok = false
+			continue
+		}
+		for j, v := range c.Counts {
+			name := ""
+			switch {
+			case mc.Kind == ballot.SingleChoice && j == 0:
+				name = "(blank)"
+			case mc.Kind == ballot.SingleChoice:
+				name = mc.Candidates[j-1].Name.En
+			default:
+				name = mc.Candidates[j].Name.En
+			}
+			mark := ""
+			if j >= len(want) || want[j] != v {
+				mark, ok = "  <-- MISMATCH", false
+			}
+			var wv uint64
+			if j < len(want) {
+				wv = want[j]
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d%s\t\n", c.ContestID, name, v, wv, mark)
+		}
+		if len(c.Counts) != len(want) {
+			ok = false
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	return ok
+}
+
+// writeRecord writes a record directory as the verifier reads it.
+func writeRecord(dir string, note []byte, entries [][]byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, bulletin.RecordCheckpointFile), note, 0o644); err != nil {
+		return err
+	}
+	var b []byte
+	for _, e := range entries {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e)))
+		b = append(b, e...)
+	}
+	return os.WriteFile(filepath.Join(dir, bulletin.RecordEntriesFile), b, 0o644)
+}
+
+var _ = sort.Strings
+var _ = strings.TrimSpace

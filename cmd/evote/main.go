@@ -1,0 +1,115 @@
+// Command evote is the command-line tool of every party of an evote
+// election except the server itself:
+//
+//	evote demo [--voters N] [--db postgres://…] [--record DIR]
+//	evote trustee init|keygen|mix|decrypt|backup|restore
+//	evote official login|create|open|close|tally|act
+//	evote vote …, evote ballot check-receipt|check-audit
+//
+// Run "evote help" or any subcommand with -h for its flags. Secrets
+// (passphrases, passwords) are read from a file named by a flag or from an
+// environment variable, never from the command line.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+)
+
+const usage = `evote: end-to-end verifiable voting
+
+  evote demo [--voters N] [--db DSN] [--record DIR]   whole election on this machine
+  evote trustee init      --key FILE                  make a trustee's keys
+  evote trustee keygen    --key FILE --server URL --election ID
+  evote trustee mix       --key FILE --server URL --election ID
+  evote trustee decrypt   --key FILE --server URL --election ID
+  evote trustee backup    --key FILE --to PATH
+  evote trustee restore   --from PATH --key FILE
+  evote trustee show      --key FILE
+  evote official login    --server URL --user NAME
+  evote official create   --server URL --manifest FILE
+  evote official act      --server URL --election ID ACTION
+  evote official open|close|tally --server URL --election ID
+  evote vote              --server URL --idp URL --election ID …
+  evote ballot check-audit --server URL --election ID --code TRACKING-CODE
+
+Passphrases: --passphrase-file FILE, or EVOTE_PASSPHRASE, or typed on
+standard input.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "evote:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(out, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		fmt.Fprint(out, usage)
+		return nil
+	case "demo":
+		return demoCmd(ctx, args[1:], out)
+	case "trustee":
+		return trusteeCmd(ctx, args[1:], out)
+	case "official":
+		return officialCmd(ctx, args[1:], out)
+	case "vote":
+		return voteCmd(ctx, args[1:], out)
+	case "ballot":
+		return ballotCmd(ctx, args[1:], out)
+	}
+	return fmt.Errorf("unknown command %q (try evote help)", args[0])
+}
+
+// secret reads a secret from the file named by path, else from the
+// environment variable env, else one line of standard input (prompting on
+// standard error).
+func secret(path, env, prompt string) ([]byte, error) {
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	}
+	if v := os.Getenv(env); v != "" {
+		return []byte(v), nil
+	}
+	fmt.Fprintf(os.Stderr, "%s (input is echoed; prefer --passphrase-file or %s): ", prompt, env)
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return nil, fmt.Errorf("reading %s: %w", strings.ToLower(prompt), err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return nil, errors.New("empty " + strings.ToLower(prompt))
+	}
+	return []byte(line), nil
+}
+
+func need(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if f := fs.Lookup(n); f == nil || f.Value.String() == "" {
+			return fmt.Errorf("%s: --%s is required", fs.Name(), n)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"evote/ballot"
+	"evote/client"
+)
+
+// sessionPath is where "evote official login" keeps the session token
+// (readable by the user only; a session lasts 30 minutes).
+func sessionPath() string {
+	if p := os.Getenv("EVOTE_SESSION_FILE"); p != "" {
+		return p
+	}
+	d, err := os.UserConfigDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "evote", "session")
+}
+
+func officialCmd(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("official: want login, create, act, open, close or tally")
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("official "+sub, flag.ContinueOnError)
+	server := fs.String("server", "", "ballot box base URL")
+	user := fs.String("user", "", "login: account name")
+	pwFile := fs.String("password-file", "", "login: file holding the password (else EVOTE_PASSWORD)")
+	totp := fs.String("totp", "", "login: the current code of the authenticator app")
+	manifest := fs.String("manifest", "", "create: file holding the canonical manifest encoding")
+	electionID := fs.String("election", "", "election id")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := need(fs, "server"); err != nil {
+		return err
+	}
+	c := client.New(*server)
+	if sub == "login" {
+		if err := need(fs, "user", "totp"); err != nil {
+			return err
+		}
+		pw, err := secret(*pwFile, "EVOTE_PASSWORD", "Password")
+		if err != nil {
+			return err
+		}
+		if err := c.Login(ctx, *user, string(pw), *totp); err != nil {
+			return err
+		}
+		p := sessionPath()
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(c.Token), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "signed in; session kept in %s\n", p)
+		return nil
+	}
+	tok, err := os.ReadFile(sessionPath())
+	if err != nil {
+		return fmt.Errorf("official: not signed in (evote official login): %w", err)
+	}
+	c.Token = strings.TrimSpace(string(tok))
+	switch sub {
+	case "create":
+		if err := need(fs, "manifest"); err != nil {
+			return err
+		}
+		raw, err := os.ReadFile(*manifest)
+		if err != nil {
+			return err
+		}
+		m, err := ballot.DecodeManifest(raw)
+		if err != nil {
+			return err
+		}
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		info, err := c.CreateElection(ctx, raw)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "election %s created, log %s\n", info.ElectionID, info.Log)
+		return nil
+	case "act", "open", "close", "tally", "qualified", "context", "cleanse", "start-mixing", "start-decrypting":
+		if err := need(fs, "election"); err != nil {
+			return err
+		}
+		action := sub
+		if sub == "act" {
+			if fs.NArg() != 1 {
+				return errors.New("official act: name one action (qualified, context, open, close, cleanse, start-mixing, start-decrypting, tally)")
+			}
+			action = fs.Arg(0)
+		}
+		p, err := c.Act(ctx, *electionID, action)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s posted at board position %d\n", action, p.Index)
+		return nil
+	}
+	return fmt.Errorf("official: unknown subcommand %q", sub)
+}

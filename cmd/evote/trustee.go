@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"evote/client"
+	"evote/trustee"
+)
+
+func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("trustee: want init, keygen, mix, decrypt, backup, restore or show")
+	}
+	fs := flag.NewFlagSet("trustee "+args[0], flag.ContinueOnError)
+	keyPath := fs.String("key", "", "the trustee's key file")
+	passFile := fs.String("passphrase-file", "", "file holding the key file's passphrase (else EVOTE_PASSPHRASE)")
+	server := fs.String("server", "", "ballot box base URL, e.g. http://127.0.0.1:8080")
+	electionID := fs.String("election", "", "election id")
+	roundWait := fs.Duration("round-wait", 10*time.Minute, "how long to wait for the other trustees in a round before acting on what is there")
+	to := fs.String("to", "", "backup: where to write the backup")
+	from := fs.String("from", "", "restore: the backup to restore")
+	backupPass := fs.String("backup-passphrase-file", "", "file holding the backup's passphrase (else EVOTE_BACKUP_PASSPHRASE)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	pass := func() ([]byte, error) { return secret(*passFile, "EVOTE_PASSPHRASE", "Key file passphrase") }
+	load := func() (*trustee.Keys, []byte, error) {
+		if err := need(fs, "key"); err != nil {
+			return nil, nil, err
+		}
+		p, err := pass()
+		if err != nil {
+			return nil, nil, err
+		}
+		k, err := trustee.LoadFile(*keyPath, p)
+		return k, p, err
+	}
+	board := func() (*client.Board, error) {
+		if err := need(fs, "server", "election"); err != nil {
+			return nil, err
+		}
+		return client.NewBoard(ctx, client.New(*server), *electionID)
+	}
+	opts := trustee.Options{RoundWait: *roundWait, OnStep: func(s string) { fmt.Fprintf(out, "trustee: %s\n", s) }}
+	switch args[0] {
+	case "init":
+		if err := need(fs, "key"); err != nil {
+			return err
+		}
+		p, err := pass()
+		if err != nil {
+			return err
+		}
+		k, err := trustee.GenerateKeys(nil)
+		if err != nil {
+			return err
+		}
+		if err := k.SaveFile(*keyPath, p, trustee.DefaultKDF, false); err != nil {
+			return err
+		}
+		printPublic(out, k)
+		fmt.Fprintf(out, "Give these two public keys to the election officials for the manifest.\nBack the key file up now: evote trustee backup --key %s --to <offline medium>\n", *keyPath)
+		return nil
+	case "show":
+		k, _, err := load()
+		if err != nil {
+			return err
+		}
+		printPublic(out, k)
+		if k.Share != nil {
+			fmt.Fprintf(out, "election:     %s\ntrustee:      %d\nverification: %x\n", k.ElectionID, k.Index, k.Share.VerificationKey().Bytes())
+		}
+		return nil
+	case "keygen":
+		k, p, err := load()
+		if err != nil {
+			return err
+		}
+		b, err := board()
+		if err != nil {
+			return err
+		}
+		done, err := trustee.RunKeygen(ctx, b, k, opts)
+		if err != nil {
+			return err
+		}
+		if err := done.SaveFile(*keyPath, p, trustee.DefaultKDF, true); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "key share for trustee %d of %s saved in %s; back it up again now\n", done.Index, done.ElectionID, *keyPath)
+		return nil
+	case "mix", "decrypt":
+		k, _, err := load()
+		if err != nil {
+			return err
+		}
+		b, err := board()
+		if err != nil {
+			return err
+		}
+		if args[0] == "mix" {
+			return trustee.RunMix(ctx, b, k, opts)
+		}
+		return trustee.RunDecrypt(ctx, b, k, opts)
+	case "backup":
+		k, _, err := load()
+		if err != nil {
+			return err
+		}
+		if err := need(fs, "to"); err != nil {
+			return err
+		}
+		bp, err := secret(*backupPass, "EVOTE_BACKUP_PASSPHRASE", "Backup passphrase")
+		if err != nil {
+			return err
+		}
+		if err := k.Backup(*to, bp, trustee.DefaultKDF); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "backup written to %s (sealed under the backup passphrase)\n", *to)
+		return nil
+	case "restore":
+		if err := need(fs, "from", "key"); err != nil {
+			return err
+		}
+		bp, err := secret(*backupPass, "EVOTE_BACKUP_PASSPHRASE", "Backup passphrase")
+		if err != nil {
+			return err
+		}
+		p, err := pass()
+		if err != nil {
+			return err
+		}
+		k, err := trustee.Restore(*from, bp, *keyPath, p, trustee.DefaultKDF)
+		if err != nil {
+			return err
+		}
+		printPublic(out, k)
+		fmt.Fprintf(out, "restored to %s\n", *keyPath)
+		return nil
+	}
+	return fmt.Errorf("trustee: unknown subcommand %q", args[0])
+}
+
+func printPublic(out io.Writer, k *trustee.Keys) {
+	sp, hp := k.SigningPublic(), k.HPKEPublic()
+	fmt.Fprintf(out, "signing key:  %s\nhpke key:     %s\n", hex.EncodeToString(sp[:]), hex.EncodeToString(hp[:]))
+}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/client"
+	"evote/election"
+	"evote/trustee"
+	"evote/verify"
+)
+
+// device is a voter's device: its key, the token the identity service
+// bound to it, and the device's own replay of the board.
+type device struct {
+	key   ed25519.PrivateKey
+	token *client.VoterToken
+}
+
+func (d *device) pub() [32]byte { return [32]byte(d.key.Public().(ed25519.PublicKey)) }
+
+// castBallot signs an encrypted ballot with the device key and casts it.
+func castBallot(ctx context.Context, box *client.Client, electionID string, log bulletin.LogID, d *device, b *ballot.EncryptedBallot) (*bulletin.Entry, *client.Receipt, error) {
+	e, err := bulletin.NewEntry(log, bulletin.TypeBallot, d.pub(), bulletin.NewEd25519Signer(d.key), b.Encode())
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := box.Cast(ctx, electionID, d.token.Token, e)
+	return e, r, err
+}
+
+// checkReceipt checks a cast ballot's receipt against the log's key: the
+// checkpoint is signed by the log, the inclusion proof puts the voter's
+// own entry in that tree, and the tracking code is the one the device
+// computed.
+func checkReceipt(v bulletin.LogVerifier, e *bulletin.Entry, r *client.Receipt) error {
+	cp, _, err := bulletin.VerifyCheckpoint([]byte(r.Checkpoint), v)
+	if err != nil {
+		return fmt.Errorf("receipt checkpoint: %w", err)
+	}
+	var proof [][32]byte
+	for _, h := range r.InclusionProof {
+		b, err := decodeAny(h)
+		if err != nil || len(b) != 32 {
+			return fmt.Errorf("receipt: bad proof hash %q", h)
+		}
+		proof = append(proof, [32]byte(b))
+	}
+	if err := bulletin.VerifyInclusion(r.Index, cp.Size, bulletin.LeafHash(e.Encode()), proof, cp.Root); err != nil {
+		return fmt.Errorf("receipt: ballot not in the checkpoint's tree: %w", err)
+	}
+	code := ballot.TrackingCodeOf(e.Payload)
+	if got, err := decodeAny(r.TrackingCode); err != nil || string(got) != string(code[:]) {
+		return errors.New("receipt: tracking code is not the ballot's")
+	}
+	return nil
+}
+
+// decodeAny decodes base64url without padding or standard base64.
+func decodeAny(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "+/=") {
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// checkAudit is the second device's check of a Benaloh audit: among the
+// audited-ballot entries on the board (replayed, so each opening has been
+// verified against the election key), one has exactly the ciphertexts the
+// first device showed, and opens to the selection the voter made. It
+// returns the opened contests, described in lang.
+func checkAudit(st *election.State, entries []*bulletin.Entry, shown *ballot.EncryptedBallot, lang string) ([]string, error) {
+	for _, pos := range st.Audited {
+		a, err := ballot.DecodeAuditedBallot(entries[pos].Payload)
+		if err != nil || a.Style != shown.Style || len(a.Contests) != len(shown.Contests) {
+			continue
+		}
+		same := true
+		for i, c := range a.Contests {
+			if len(c.Ciphertexts) != len(shown.Contests[i].Ciphertexts) {
+				same = false
+				break
+			}
+			for j, ct := range c.Ciphertexts {
+				same = same && ct.Equal(shown.Contests[i].Ciphertexts[j])
+			}
+		}
+		if same {
+			return a.Describe(st.Manifest, lang)
+		}
+	}
+	return nil, errors.New("audit: no audited ballot on the board has the ciphertexts the device showed")
+}
+
+func voteCmd(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("vote", flag.ContinueOnError)
+	server := fs.String("server", "", "ballot box base URL")
+	idpURL := fs.String("idp", "", "identity service base URL")
+	electionID := fs.String("election", "", "election id")
+	pin := fs.String("pin", "", "personal identification number")
+	doc := fs.String("document", "", "identity document number")
+	birth := fs.String("birth-date", "", "date of birth, YYYY-MM-DD")
+	choices := fs.String("choices", "", "contest=candidate-index[,index…];… (blank if absent)")
+	audit := fs.Bool("audit", false, "audit the prepared ballot instead of casting it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := need(fs, "server", "idp", "election", "pin", "document", "birth-date"); err != nil {
+		return err
+	}
+	box, id := client.New(*server), client.New(*idpURL)
+	b, err := client.NewBoard(ctx, box, *electionID)
+	if err != nil {
+		return err
+	}
+	f := trustee.NewFollower(b)
+	if err := f.Sync(ctx); err != nil {
+		return err
+	}
+	el := f.State.Election()
+	if el == nil || f.State.Phase != election.PhaseOpen {
+		return fmt.Errorf("vote: the election is in phase %s", f.State.Phase)
+	}
+	ch, err := id.StartAuth(ctx, *pin, *doc, *birth)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "A code was sent to %s. Code: ", ch.PhoneHint)
+	var code string
+	fmt.Fscanln(os.Stdin, &code)
+	d := &device{key: newKey()}
+	if d.token, err = id.VerifyAuth(ctx, ch.ChallengeID, strings.TrimSpace(code), ed25519.PublicKey(d.key.Public().(ed25519.PublicKey))); err != nil {
+		return err
+	}
+	sel, err := parseChoices(*choices)
+	if err != nil {
+		return err
+	}
+	p, err := el.Encrypt(d.token.BallotStyle, d.pub(), sel, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "tracking code: %s\n", p.Ballot.TrackingCode())
+	if *audit {
+		if _, err := box.Audit(ctx, *electionID, d.token.Token, p.Audit().Encode()); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "audited: check it on a second device with evote ballot check-audit; this ballot can never be cast")
+		return nil
+	}
+	e, r, err := castBallot(ctx, box, *electionID, f.Log, d, p.Ballot)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "cast at board position %d; receipt checkpoint:\n%s", r.Index, r.Checkpoint)
+	_ = e
+	return nil
+}
+
+// parseChoices reads "contest=1;other=0,2" (0-based candidate indices).
+func parseChoices(s string) (ballot.Selection, error) {
+	sel := ballot.Selection{}
+	for _, part := range strings.Split(s, ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("choices: %q is not contest=indices", part)
+		}
+		var idx []int
+		for _, x := range strings.Split(v, ",") {
+			var n int
+			if _, err := fmt.Sscan(x, &n); err != nil {
+				return nil, fmt.Errorf("choices: %q: %w", x, err)
+			}
+			idx = append(idx, n)
+		}
+		sel[k] = idx
+	}
+	return sel, nil
+}
+
+func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 || (args[0] != "check-receipt" && args[0] != "check-audit") {
+		return errors.New("ballot: want check-receipt or check-audit")
+	}
+	fs := flag.NewFlagSet("ballot "+args[0], flag.ContinueOnError)
+	server := fs.String("server", "", "ballot box base URL")
+	electionID := fs.String("election", "", "election id")
+	code := fs.String("code", "", "tracking code as shown (ABCD-EFGH-…)")
+	logKey := fs.String("log-key", "", "check-receipt: file with the log's verifier key, obtained independently")
+	receipt := fs.String("receipt", "", "check-receipt: file with the receipt's checkpoint note")
+	lang := fs.String("lang", "en", "language of descriptions (ky, ru, uz, en)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := need(fs, "server", "election", "code"); err != nil {
+		return err
+	}
+	box := client.New(*server)
+	b, err := client.NewBoard(ctx, box, *electionID)
+	if err != nil {
+		return err
+	}
+	f := trustee.NewFollower(b)
+	if err := f.Sync(ctx); err != nil {
+		return err
+	}
+	want := strings.ToUpper(strings.ReplaceAll(*code, " ", ""))
+	if args[0] == "check-receipt" {
+		// The ballot is on the board the device replayed, under its code.
+		for _, r := range f.State.Ballots {
+			if r.Code.String() == want || strings.ReplaceAll(r.Code.String(), "-", "") == strings.ReplaceAll(want, "-", "") {
+				fmt.Fprintf(out, "ballot %s is on the board at position %d\n", r.Code, r.Position)
+				if *logKey != "" && *receipt != "" {
+					kt, err := os.ReadFile(*logKey)
+					if err != nil {
+						return err
+					}
+					v, err := verify.ParseLogKey(strings.TrimSpace(string(kt)))
+					if err != nil {
+						return err
+					}
+					note, err := os.ReadFile(*receipt)
+					if err != nil {
+						return err
+					}
+					cp, _, err := bulletin.VerifyCheckpoint(note, v)
+					if err != nil {
+						return err
+					}
+					if cp.Size <= r.Position {
+						return fmt.Errorf("receipt checkpoint (size %d) does not cover position %d", cp.Size, r.Position)
+					}
+					fmt.Fprintf(out, "receipt checkpoint verified (size %d)\n", cp.Size)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no ballot with tracking code %s on the board", *code)
+	}
+	// check-audit: the first device shows the ciphertexts by their tracking
+	// code; the board carries the audited opening. Find the audited ballot
+	// whose code-bearing prepared ballot the voter saw.
+	for _, pos := range f.State.Audited {
+		a, err := ballot.DecodeAuditedBallot(f.Entries[pos].Payload)
+		if err != nil {
+			continue
+		}
+		desc, err := a.Describe(f.State.Manifest, *lang)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(out, "audited ballot at position %d (style %s):\n  %s\n", pos, a.Style, strings.Join(desc, "\n  "))
+	}
+	return nil
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"testing"
-	"time"
 
 	"evote/crypto/sig"
 )
@@ -29,10 +28,6 @@ func testLogKey(origin string, pq bool) *LogKey {
 		k.MLDSA, k.MLDSAPublic = NewMLDSASigner(m), m.PublicKey()
 	}
 	return k
-}
-
-func fixedClock() func() time.Time {
-	return func() time.Time { return time.Unix(1_800_000_000, 0) }
 }
 
 // testEntry builds the i-th signed entry of a log.

@@ -114,9 +114,8 @@ func encodePK(pk *elgamal.PublicKey) []byte {
 // ProveRange proves that st.Ciphertext encrypts m in [0, st.Max] under
 // st.PK with randomness r, i.e. st.Ciphertext = (g^r, h^r·g^m). It returns
 // ErrOutOfRange if m > st.Max (that check, and only it, depends on m's
-// value in its timing). It does not re-encrypt to check that
-// st.Ciphertext = (g^r, h^r·g^m): inconsistent inputs give a proof that
-// does not verify. The context must bind the proof to its use: the
+// value in its timing). It does not re-encrypt to check its inputs:
+// inconsistent ones give a proof that does not verify. The context must bind the proof to its use: the
 // ballot layer passes the extended election hash, the voter's credential
 // key and the contest index (spec §4.5); rand is crypto/rand when nil.
 //

@@ -22,6 +22,10 @@ type StartRequest struct {
 	PIN            string
 	DocumentNumber string
 	BirthDate      string // YYYY-MM-DD
+	// Method asks for the second factor: MethodSMS (default) or MethodTOTP
+	// for a voter who enrolled an authenticator app; without a confirmed
+	// enrolment the code goes by SMS.
+	Method string
 }
 
 // Challenge is the answer to a successful first factor: a code was sent.
@@ -30,6 +34,7 @@ type Challenge struct {
 	ExpiresAt   time.Time
 	PhoneHint   string        // masked, e.g. "+996*******56"
 	ResendAfter time.Duration // before this, Resend answers ErrResendThrottled
+	Method      string        // MethodSMS or MethodTOTP: where the code comes from
 }
 
 // Start checks the first factor and sends a one-time code to the phone
@@ -124,7 +129,18 @@ func (s *Service) Start(ctx context.Context, client string, r StartRequest) (*Ch
 		s.access(ctx, client, subj, "start", "no_phone")
 		return nil, &DetailError{Err: ErrSendFailed, Reason: "no_phone", msg: "idp: no usable phone number on record; contact your consulate"}
 	}
-	id, code, exp, err := s.otp.Start(pending{pseudonym: ps, ballotStyle: v.BallotStyle, phone: phone, subject: subj})
+	if r.Method != "" && r.Method != MethodSMS && r.Method != MethodTOTP {
+		return nil, &DetailError{Err: ErrInvalidInput, Reason: "method", msg: "idp: method must be sms or totp"}
+	}
+	if r.Method == MethodTOTP && s.totpActive(ctx, ps) {
+		id, _, exp, err := s.otp.Start(pending{pseudonym: ps, ballotStyle: v.BallotStyle, phone: phone, subject: subj, method: MethodTOTP})
+		if err != nil {
+			return nil, err
+		}
+		s.access(ctx, client, subj, "start", "totp_challenge")
+		return &Challenge{ID: id, ExpiresAt: exp, Method: MethodTOTP}, nil
+	}
+	id, code, exp, err := s.otp.Start(pending{pseudonym: ps, ballotStyle: v.BallotStyle, phone: phone, subject: subj, method: MethodSMS})
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +150,7 @@ func (s *Service) Start(ctx context.Context, client string, r StartRequest) (*Ch
 		return nil, retry(ErrSendFailed, 30*time.Second)
 	}
 	s.access(ctx, client, subj, "start", "code_sent")
-	return &Challenge{ID: id, ExpiresAt: exp, PhoneHint: otp.MaskPhone(phone), ResendAfter: s.otp.RetryAfter(id)}, nil
+	return &Challenge{ID: id, ExpiresAt: exp, PhoneHint: otp.MaskPhone(phone), ResendAfter: s.otp.RetryAfter(id), Method: MethodSMS}, nil
 }
 
 func codeText(code string, ttl time.Duration) string {
@@ -181,6 +197,9 @@ func (s *Service) Resend(ctx context.Context, client, id string) (*Challenge, er
 	if err := s.guard.allow(client, now); err != nil {
 		return nil, err
 	}
+	if p, err := s.otp.Peek(id); err == nil && p.method == MethodTOTP {
+		return nil, &DetailError{Err: ErrInvalidInput, Reason: "totp_no_resend", msg: "idp: an authenticator-app sign-in has no code to resend; start again for an SMS"}
+	}
 	code, exp, p, err := s.otp.Resend(id)
 	if err != nil {
 		if errors.Is(err, otp.ErrThrottled) || errors.Is(err, otp.ErrSendLimit) {
@@ -194,7 +213,7 @@ func (s *Service) Resend(ctx context.Context, client, id string) (*Challenge, er
 		return nil, retry(ErrSendFailed, 30*time.Second)
 	}
 	s.access(ctx, client, p.subject, "resend", "code_sent")
-	return &Challenge{ID: id, ExpiresAt: exp, PhoneHint: otp.MaskPhone(p.phone), ResendAfter: s.otp.RetryAfter(id)}, nil
+	return &Challenge{ID: id, ExpiresAt: exp, PhoneHint: otp.MaskPhone(p.phone), ResendAfter: s.otp.RetryAfter(id), Method: MethodSMS}, nil
 }
 
 func otpError(err error, left int) error {
@@ -241,7 +260,13 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	if len(r.DeviceKey) != ed25519.PublicKeySize || !record.ValidEd25519Key(r.DeviceKey) {
 		return nil, &DetailError{Err: ErrInvalidInput, Reason: "device_key", msg: "idp: the device key is not a valid Ed25519 public key"}
 	}
-	p, left, err := s.otp.Verify(r.ChallengeID, strings.TrimSpace(r.Code))
+	code := strings.TrimSpace(r.Code)
+	p, left, err := s.otp.VerifyWith(r.ChallengeID, func(codeMAC [32]byte, p pending) bool {
+		if p.method == MethodTOTP {
+			return s.totpOK(ctx, p.pseudonym, code, true)
+		}
+		return s.otp.CodeMatches(r.ChallengeID, code, codeMAC)
+	})
 	if err != nil {
 		if errors.Is(err, otp.ErrLocked) {
 			s.failure(ctx, client, p.subject, now) // a locked challenge counts against the PIN

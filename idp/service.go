@@ -42,6 +42,9 @@ type Config struct {
 	// (marks are posted while voting is open). Zero values leave that side
 	// unbounded, for list preparation before the dates are fixed.
 	VotingOpens, VotingCloses time.Time
+	// TOTPKey (32 bytes) seals voters' authenticator-app secrets; without it
+	// the authenticator-app factor is off and codes go by SMS only.
+	TOTPKey []byte
 
 	Registry        registry.Registry
 	RegistryTimeout time.Duration // per lookup; default 5 s
@@ -65,6 +68,7 @@ type pending struct {
 	ballotStyle string
 	phone       string
 	subject     string
+	method      string // MethodSMS or MethodTOTP
 }
 
 // Service is the identity service.
@@ -94,6 +98,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if !cfg.VotingOpens.IsZero() && !cfg.VotingCloses.IsZero() && !cfg.VotingOpens.Before(cfg.VotingCloses) {
 		return nil, errors.New("idp: voting must open before it closes")
+	}
+	if cfg.TOTPKey != nil && len(cfg.TOTPKey) != 32 {
+		return nil, errors.New("idp: TOTP key must be 32 bytes")
 	}
 	if cfg.RegistryTimeout == 0 {
 		cfg.RegistryTimeout = 5 * time.Second

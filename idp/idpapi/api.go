@@ -67,6 +67,8 @@ func New(svc *idp.Service, issuer *token.Issuer, opt Options) (*gin.Engine, erro
 	v1.POST("/auth/start", s.start)
 	v1.POST("/auth/resend", s.resend)
 	v1.POST("/auth/verify", s.verify)
+	v1.POST("/auth/totp/enroll", s.totpEnroll)
+	v1.POST("/auth/totp/confirm", s.totpConfirm)
 	v1.GET("/keys", s.keys)
 	v1.POST("/officials/lookup", s.lookup)
 	v1.POST("/officials/marks", s.mark)
@@ -162,6 +164,8 @@ func (s *Server) answerError(c *gin.Context, err error) {
 		out = m{503, "board_unavailable", "The bulletin board is not answering. Please sign in again shortly."}
 	case errors.Is(err, idp.ErrOfficial):
 		out = m{403, "official_refused", "The official request was refused: " + err.Error()}
+	case errors.Is(err, idp.ErrTOTPDisabled):
+		out = m{404, "totp_disabled", "Authenticator apps are not enabled."}
 	case errors.Is(err, idp.ErrVotingClosed):
 		out = m{403, "voting_closed", "Voting is not open."}
 	case errors.Is(err, idp.ErrConflict):
@@ -200,6 +204,10 @@ func userMessage(de *idp.DetailError) string {
 		return "The date of birth does not match the one in your PIN."
 	case "device_key":
 		return "The device key is not a valid Ed25519 public key."
+	case "method":
+		return "The method is sms or totp."
+	case "totp_no_resend":
+		return "An authenticator-app sign-in has no code to resend; start again to get an SMS."
 	}
 	return "The request is not well formed."
 }

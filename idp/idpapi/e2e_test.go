@@ -3,6 +3,7 @@ package idpapi
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base32"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"evote/idp/otp"
 	"evote/idp/registry"
 	"evote/idp/registry/registrytest"
 	"evote/idp/voterlist"
@@ -492,5 +494,78 @@ func TestBoardDownQueuesCredential(t *testing.T) {
 	}
 	if n := len(e.board.ofType(0x0203)); n != 1 {
 		t.Errorf("queued credential not posted: %d", n)
+	}
+}
+
+// TestAuthenticatorApp: a voter who signed in by SMS enrols an
+// authenticator app; later sign-ins use its codes and no SMS is sent.
+func TestAuthenticatorApp(t *testing.T) {
+	e := newEnv(t)
+	p := e.person(nil, 6)
+	client := "203.0.113.80"
+	tok, _ := e.signIn(client, p, newDevice(t))
+	bearer := map[string]string{"Authorization": "Bearer " + tok}
+
+	// Without a token no enrolment.
+	if st, b, _ := do(t, e.api, "POST", "/v1/auth/totp/enroll", client, nil, map[string]string{"Authorization": "Bearer x.y.z"}); st != 401 {
+		t.Fatalf("enrol without token: %d %v", st, b)
+	}
+	st, enr, _ := do(t, e.api, "POST", "/v1/auth/totp/enroll", client, nil, bearer)
+	if st != 200 || !strings.HasPrefix(enr["uri"].(string), "otpauth://totp/") {
+		t.Fatalf("enrol: %d %v", st, enr)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(enr["secret"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &otp.TOTP{Secret: secret}
+	codeNow := func() string { return app.CodeAt(app.Step(e.clock.now())) }
+
+	// Before confirmation, method totp falls back to SMS.
+	st, ch, _ := e.start(client, p, func(m map[string]string) { m["method"] = "totp" })
+	if st != 200 || ch["method"] != "sms" {
+		t.Fatalf("unconfirmed enrolment: %d %v", st, ch)
+	}
+	if st, b, _ := do(t, e.api, "POST", "/v1/auth/totp/confirm", client, map[string]string{"code": "000000"}, bearer); st != 401 || errCode(b) != "wrong_code" {
+		t.Errorf("confirm with a wrong code: %d %v", st, b)
+	}
+	if st, b, _ := do(t, e.api, "POST", "/v1/auth/totp/confirm", client, map[string]string{"code": codeNow()}, bearer); st != 200 {
+		t.Fatalf("confirm: %d %v", st, b)
+	}
+
+	// Sign in with the app: no SMS is sent.
+	e.clock.add(30 * time.Second) // a fresh time step
+	before := len(e.sms.Messages(p.Phone))
+	st, ch, _ = e.start(client, p, func(m map[string]string) { m["method"] = "totp" })
+	if st != 200 || ch["method"] != "totp" {
+		t.Fatalf("totp start: %d %v", st, ch)
+	}
+	if len(e.sms.Messages(p.Phone)) != before {
+		t.Error("an SMS code was sent for an authenticator-app sign-in")
+	}
+	if st, b, _ := do(t, e.api, "POST", "/v1/auth/resend", client, map[string]string{"challenge_id": ch["challenge_id"].(string)}, nil); st != 400 {
+		t.Errorf("resend of a totp challenge: %d %v", st, b)
+	}
+	code := codeNow()
+	device := newDevice(t)
+	st, body := e.verify(client, ch["challenge_id"].(string), code, device)
+	if st != 200 {
+		t.Fatalf("totp verify: %d %v", st, body)
+	}
+	if st, _ := e.cast(body["token"].(string), device); st != 202 {
+		t.Errorf("ballot under a totp-issued token: %d", st)
+	}
+	// The same app code cannot be used twice.
+	_, ch2, _ := e.start(client, p, func(m map[string]string) { m["method"] = "totp" })
+	if st, b := e.verify(client, ch2["challenge_id"].(string), code, newDevice(t)); st != 401 || errCode(b) != "wrong_code" {
+		t.Errorf("replayed app code: %d %v", st, b)
+	}
+	// The SMS code of another challenge is no good for a totp challenge.
+	if st, _ := e.verify(client, ch2["challenge_id"].(string), e.lastCode(p.Phone), newDevice(t)); st != 401 {
+		t.Errorf("sms code on a totp challenge: %d", st)
+	}
+	// The credential notice still goes out by SMS.
+	if last := e.sms.Last(p.Phone).Text; !strings.Contains(last, "credential was issued") {
+		t.Errorf("no credential notice: %q", last)
 	}
 }

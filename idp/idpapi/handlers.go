@@ -2,11 +2,13 @@ package idpapi
 
 import (
 	"bytes"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,17 +27,19 @@ type startReq struct {
 	PIN            string `json:"pin"`
 	DocumentNumber string `json:"document_number"`
 	BirthDate      string `json:"birth_date"`
+	Method         string `json:"method,omitempty"` // "sms" (default) or "totp"
 }
 
 type challengeResp struct {
 	ChallengeID        string    `json:"challenge_id"`
 	ExpiresAt          time.Time `json:"expires_at"`
-	PhoneHint          string    `json:"phone_hint"`
+	PhoneHint          string    `json:"phone_hint,omitempty"`
 	ResendAfterSeconds int       `json:"resend_after_seconds"`
+	Method             string    `json:"method"`
 }
 
 func toChallenge(ch *idp.Challenge) challengeResp {
-	return challengeResp{ch.ID, ch.ExpiresAt.UTC(), ch.PhoneHint, int((ch.ResendAfter + time.Second - 1) / time.Second)}
+	return challengeResp{ch.ID, ch.ExpiresAt.UTC(), ch.PhoneHint, int((ch.ResendAfter + time.Second - 1) / time.Second), ch.Method}
 }
 
 func (s *Server) start(c *gin.Context) {
@@ -43,7 +47,7 @@ func (s *Server) start(c *gin.Context) {
 	if !s.decode(c, maxAuthBody, &r) {
 		return
 	}
-	ch, err := s.svc.Start(c.Request.Context(), c.ClientIP(), idp.StartRequest{PIN: r.PIN, DocumentNumber: r.DocumentNumber, BirthDate: r.BirthDate})
+	ch, err := s.svc.Start(c.Request.Context(), c.ClientIP(), idp.StartRequest{PIN: r.PIN, DocumentNumber: r.DocumentNumber, BirthDate: r.BirthDate, Method: r.Method})
 	if err != nil {
 		s.answerError(c, err)
 		return
@@ -252,4 +256,33 @@ func (s *Server) nextSequence(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"sequence": n})
+}
+
+func bearerToken(c *gin.Context) string {
+	t, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	return t
+}
+
+// totpEnroll takes no body: the bearer token is the whole request.
+func (s *Server) totpEnroll(c *gin.Context) {
+	e, err := s.svc.EnrollTOTP(c.Request.Context(), c.ClientIP(), bearerToken(c))
+	if err != nil {
+		s.answerError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"secret": base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(e.Secret), "uri": e.URI})
+}
+
+func (s *Server) totpConfirm(c *gin.Context) {
+	var r struct {
+		Code string `json:"code"`
+	}
+	if !s.decode(c, maxAuthBody, &r) {
+		return
+	}
+	if err := s.svc.ConfirmTOTP(c.Request.Context(), c.ClientIP(), bearerToken(c), r.Code); err != nil {
+		s.answerError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "active"})
 }

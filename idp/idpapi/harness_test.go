@@ -186,7 +186,7 @@ func newEnv(t *testing.T) *env {
 	e.svc, err = idp.New(ctx, idp.Config{
 		ElectionID: electionID, ContextHash: contextHash, ElectionDay: electionDay, PseudonymKey: pkey[:],
 		Registry: reg, RegistryTimeout: 150 * time.Millisecond, Sender: e.sms, Store: e.store, Board: e.board,
-		Issuer: e.issuer, Authority: auth, Logger: logger, Now: e.clock.now,
+		Issuer: e.issuer, Authority: auth, Logger: logger, Now: e.clock.now, TOTPKey: testKey("totp-seal").Seed(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -255,13 +255,17 @@ func (e *env) start(client string, p *registry.SimPerson, mod func(map[string]st
 
 var codeRe = regexp.MustCompile(`code is (\d{6})\.`)
 
-// lastCode returns the code in the last SMS sent to phone.
+// lastCode returns the code in the last code SMS sent to phone.
 func (e *env) lastCode(phone string) string {
-	m := codeRe.FindStringSubmatch(e.sms.Last(phone).Text)
-	if m == nil {
-		e.t.Fatalf("no code sent to the phone on record (last message %q)", e.sms.Last(phone).Text)
+	e.t.Helper()
+	msgs := e.sms.Messages(phone)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if m := codeRe.FindStringSubmatch(msgs[i].Text); m != nil {
+			return m[1]
+		}
 	}
-	return m[1]
+	e.t.Fatalf("no code sent to the phone on record")
+	return ""
 }
 
 func newDevice(t *testing.T) ed25519.PrivateKey {

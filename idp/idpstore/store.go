@@ -168,6 +168,16 @@ var migrations = []string{
 		valid_from BIGINT NOT NULL,
 		retired_at BIGINT NOT NULL DEFAULT 0
 	)`,
+	// 2: authenticator-app (TOTP) enrolments, secrets sealed by the service.
+	`CREATE TABLE idp_totp (
+		election_id TEXT NOT NULL,
+		pseudonym   {{blob}} NOT NULL,
+		sealed      {{blob}} NOT NULL,
+		active      INTEGER NOT NULL DEFAULT 0,
+		last_step   BIGINT NOT NULL DEFAULT 0,
+		created_at  BIGINT NOT NULL,
+		PRIMARY KEY (election_id, pseudonym)
+	)`,
 }
 
 func (s *Store) sqlFor(m string) string {

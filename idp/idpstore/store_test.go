@@ -166,3 +166,36 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		}
 	})
 }
+
+func TestTOTPEnrolment(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		if _, err := s.TOTP(ctx, "e1", ps(1)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("absent: %v", err)
+		}
+		if err := s.PutTOTP(ctx, "e1", ps(1), []byte("sealed-1"), 10); err != nil {
+			t.Fatal(err)
+		}
+		e, err := s.TOTP(ctx, "e1", ps(1))
+		if err != nil || e.Active || string(e.Sealed) != "sealed-1" {
+			t.Fatalf("pending: %+v %v", e, err)
+		}
+		if ok, err := s.UseTOTPStep(ctx, "e1", ps(1), 100); !ok || err != nil {
+			t.Fatalf("first use: %v %v", ok, err)
+		}
+		if ok, _ := s.UseTOTPStep(ctx, "e1", ps(1), 100); ok {
+			t.Error("replayed step accepted")
+		}
+		if ok, _ := s.UseTOTPStep(ctx, "e1", ps(1), 99); ok {
+			t.Error("older step accepted")
+		}
+		if e, _ := s.TOTP(ctx, "e1", ps(1)); !e.Active || e.LastStep != 100 {
+			t.Errorf("after use: %+v", e)
+		}
+		// Re-enrolment resets.
+		s.PutTOTP(ctx, "e1", ps(1), []byte("sealed-2"), 20)
+		if e, _ := s.TOTP(ctx, "e1", ps(1)); e.Active || e.LastStep != 0 || string(e.Sealed) != "sealed-2" {
+			t.Errorf("re-enrolled: %+v", e)
+		}
+	})
+}

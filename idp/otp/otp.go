@@ -190,29 +190,73 @@ func (m *Manager[T]) RetryAfter(id string) time.Duration {
 // value is returned too, so the caller can count the failure against the
 // person it names.
 func (m *Manager[T]) Verify(id, code string) (value T, attemptsLeft int, err error) {
+	return m.VerifyWith(id, func(want [32]byte, _ T) bool {
+		return m.CodeMatches(id, code, want)
+	})
+}
+
+// VerifyWith is Verify with the check supplied by the caller: check gets the
+// stored code MAC and the challenge's value and says whether the second
+// factor holds (an authenticator-app code, for instance). The attempt is
+// counted before check runs, outside the lock, so a slow check neither
+// blocks other challenges nor allows more attempts than the limit; of two
+// concurrent successes only one spends the challenge, the other gets
+// ErrUsed.
+func (m *Manager[T]) VerifyWith(id string, check func(codeMAC [32]byte, value T) bool) (value T, attemptsLeft int, err error) {
+	var zero T
+	now := m.cfg.Now()
+	m.mu.Lock()
+	c, err := m.getLocked(id, now)
+	if err != nil {
+		m.mu.Unlock()
+		return zero, 0, err
+	}
+	c.attempts++
+	left := m.cfg.MaxAttempts - c.attempts
+	want, val := c.mac, c.value
+	m.mu.Unlock()
+
+	ok := check(want, val)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live[id] != c {
+		if s, found := m.spent[id]; found {
+			return zero, 0, s.reason
+		}
+		return zero, 0, ErrUnknown
+	}
+	if ok {
+		delete(m.live, id)
+		m.spent[id] = spent{c.expires.Add(m.cfg.TTL), ErrUsed}
+		return val, left, nil
+	}
+	if left <= 0 {
+		delete(m.live, id)
+		m.spent[id] = spent{c.expires.Add(m.cfg.TTL), ErrLocked}
+		return val, 0, ErrLocked
+	}
+	return val, left, fmt.Errorf("%w: %d attempts left", ErrWrongCode, left)
+}
+
+// CodeMatches reports, in constant time, whether code is the one whose MAC
+// VerifyWith passed to its check.
+func (m *Manager[T]) CodeMatches(id, code string, codeMAC [32]byte) bool {
+	got := m.mac(id, code)
+	return hmac.Equal(codeMAC[:], got[:])
+}
+
+// Peek returns the value of a live challenge without counting an attempt.
+func (m *Manager[T]) Peek(id string) (T, error) {
 	var zero T
 	now := m.cfg.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, err := m.getLocked(id, now)
 	if err != nil {
-		return zero, 0, err
+		return zero, err
 	}
-	want := c.mac
-	got := m.mac(id, code)
-	if !hmac.Equal(want[:], got[:]) {
-		c.attempts++
-		left := m.cfg.MaxAttempts - c.attempts
-		if left <= 0 {
-			delete(m.live, id)
-			m.spent[id] = spent{c.expires.Add(m.cfg.TTL), ErrLocked}
-			return c.value, 0, ErrLocked
-		}
-		return c.value, left, fmt.Errorf("%w: %d attempts left", ErrWrongCode, left)
-	}
-	delete(m.live, id)
-	m.spent[id] = spent{c.expires.Add(m.cfg.TTL), ErrUsed}
-	return c.value, m.cfg.MaxAttempts - c.attempts, nil
+	return c.value, nil
 }
 
 func (m *Manager[T]) getLocked(id string, now time.Time) (*challenge[T], error) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -202,5 +203,34 @@ func TestGateway(t *testing.T) {
 	fail = true
 	if err := g.Send(context.Background(), "+996700123456", "hello"); !errors.Is(err, ErrSend) {
 		t.Errorf("5xx: %v", err)
+	}
+}
+
+func TestConcurrentVerifyOneWins(t *testing.T) {
+	m, _ := NewManager[int](Config{})
+	for round := 0; round < 20; round++ {
+		id, code, _, _ := m.Start(round)
+		var wins, used int32
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, err := m.Verify(id, code)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, ErrUsed):
+					used++
+				}
+			}()
+		}
+		wg.Wait()
+		if wins != 1 || used != 3 {
+			t.Fatalf("round %d: %d successes, %d ErrUsed", round, wins, used)
+		}
 	}
 }

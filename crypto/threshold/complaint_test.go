@@ -378,3 +378,23 @@ func TestNilMessagesIgnored(t *testing.T) {
 		t.Fatalf("nil share: %v", err)
 	}
 }
+
+func TestTrusteeRefusesWrongQualified(t *testing.T) {
+	d := newDKG(t, Params{N: 3, T: 2}, "trustee qual")
+	for _, x := range d.trustees {
+		c, e, _ := x.Deal()
+		d.tr.Commitments, d.tr.EncryptedShares = append(d.tr.Commitments, c), append(d.tr.EncryptedShares, e)
+	}
+	for _, x := range d.trustees {
+		if _, err := x.Complain(d.tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.trustees[0].Extract(d.tr); !errors.Is(err, ErrQualifiedMismatch) {
+		t.Fatalf("no Qualified message: %v", err)
+	}
+	d.tr.Qualified = &Qualified{BaseHash: d.base, Dealers: []int{1, 2}}
+	if _, err := d.trustees[0].Extract(d.tr); !errors.Is(err, ErrQualifiedMismatch) {
+		t.Fatalf("wrong Qualified message: %v", err)
+	}
+}

@@ -158,7 +158,8 @@ func (t *Trustee) Answer(tr *Transcript) []*ComplaintAnswer {
 	return out
 }
 
-// Extract computes QUAL from the phase-1 messages, adopts the publicly
+// Extract computes QUAL from the phase-1 messages, checks it against the
+// published Qualified message, adopts the publicly
 // answered shares for this trustee's complaints, and returns the
 // extraction commitments A_ik = g^{a_ik} with a proof of knowledge of a_i0.
 // Only now, with QUAL fixed, does any dealer reveal g^{a_i0}.
@@ -166,6 +167,9 @@ func (t *Trustee) Extract(tr *Transcript) (*ExtractionCommitments, error) {
 	ph, err := computePhase1(tr)
 	if err != nil {
 		return nil, err
+	}
+	if tr.Qualified == nil || tr.Qualified.BaseHash != t.base || !slices.Equal(tr.Qualified.Dealers, ph.qual) {
+		return nil, fmt.Errorf("%w: computed %v", ErrQualifiedMismatch, ph.qual)
 	}
 	if err := t.adopt(ph); err != nil {
 		return nil, err

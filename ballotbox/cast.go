@@ -95,7 +95,7 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 	b.mu.Unlock()
 	if err != nil {
 		// A concurrent identical cast may have won: answer as a retry.
-		if i, ok := b.log.IndexOf(h); ok && errors.Is(err, ErrCastInProgress) {
+		if i, ok := b.log.IndexOf(h); ok {
 			return b.receipt(ctx, i, h, claims.Pseudonym, cb.Code, true)
 		}
 		return nil, err

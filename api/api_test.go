@@ -1,0 +1,329 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"evote/api"
+	"evote/ballotbox/boxtest"
+	"evote/idp/token"
+	"evote/official"
+	"evote/store/sqlite"
+)
+
+func init() { gin.SetMode(gin.TestMode) }
+
+type env struct {
+	f        *boxtest.Fixture
+	srv      *httptest.Server
+	offs     *official.Service
+	session  string // an admin's session token
+	observer string // an observer's session token
+	secret   string
+}
+
+const adminPassword = "correct horse battery staple"
+
+func newEnv(t *testing.T) *env {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "board.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	db, err := sql.Open("sqlite", filepath.Join(dir, "officials.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	offs, err := official.Open(ctx, official.Config{DB: db, Argon2: official.Argon2Params{Time: 1, Memory: 1024, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := boxtest.New(ctx, boxtest.Options{Dir: dir, Store: st, Catalog: offs, Witnesses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Registry.Close() })
+	if err := f.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := api.NewServer()
+	s.Registry, s.Officials = f.Registry, offs
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	e := &env{f: f, srv: srv, offs: offs}
+	e.secret, _ = official.NewTOTPSecret()
+	if _, err := offs.Bootstrap(ctx, "admin", adminPassword, e.secret); err != nil {
+		t.Fatal(err)
+	}
+	code, _ := official.TOTPCode(e.secret, time.Now())
+	e.session, _, err = offs.Login(ctx, "admin", adminPassword, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	osec, _ := official.NewTOTPSecret()
+	if _, err := offs.CreateAccount(ctx, "admin", "observer", adminPassword, official.RoleObserver, osec); err != nil {
+		t.Fatal(err)
+	}
+	code, _ = official.TOTPCode(osec, time.Now())
+	if e.observer, _, err = offs.Login(ctx, "observer", adminPassword, code); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) do(t *testing.T, method, path, auth, ctype string, body []byte) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+"/api/v1"+path, bytes.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			// Some answers are arrays.
+			out = map[string]any{"_raw": string(raw)}
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func jsonBody(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// TestCastOverHTTP casts a ballot and checks the receipt's shape, then the
+// retry.
+func TestCastOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v, err := e.f.NewVoter(ctx, [32]byte{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, p, err := e.f.Prepare(v, e.f.Selection(1, v.Style))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := jsonBody(map[string]string{"entry": b64(raw)})
+	st, out := e.do(t, "POST", "/elections/"+e.f.ElectionID+"/ballots", v.Token, "application/json", body)
+	if st != http.StatusCreated {
+		t.Fatalf("cast: %d %v", st, out)
+	}
+	code := p.Ballot.TrackingCode()
+	if out["tracking_code"] != b64(code[:]) || out["tracking_code_text"] != code.String() || out["checkpoint"] == "" {
+		t.Fatalf("receipt %v", out)
+	}
+	st, out2 := e.do(t, "POST", "/elections/"+e.f.ElectionID+"/ballots", v.Token, "application/json", body)
+	if st != http.StatusOK || out2["index"] != out["index"] {
+		t.Fatalf("retry: %d %v", st, out2)
+	}
+	st, out = e.do(t, "GET", "/elections/"+e.f.ElectionID+"/turnout", "", "", nil)
+	if st != 200 || out["ballots"] != float64(1) {
+		t.Fatalf("turnout %d %v", st, out)
+	}
+	pseudo := fmt.Sprintf("%x", v.Pseudonym)
+	st, out = e.do(t, "GET", "/elections/"+e.f.ElectionID+"/voters/"+pseudo, "", "", nil)
+	if st != 200 || len(out["ballots"].([]any)) != 1 || len(out["credentials"].([]any)) != 1 {
+		t.Fatalf("voter %d %v", st, out)
+	}
+}
+
+// TestBadInput sends bad input to every endpoint: each answer is a 4xx
+// JSON error with the expected code, and the board does not change.
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.f.ElectionID
+	v, err := e.f.NewVoter(ctx, [32]byte{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, p, err := e.f.Prepare(v, e.f.Selection(2, v.Style))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A token that expired an hour ago, signed by the real key.
+	past, _ := token.NewIssuer(token.IssuerConfig{Issuer: boxtest.IssuerID, Audience: boxtest.Audience, Now: func() time.Time { return time.Now().Add(-time.Hour) }}, e.f.TokenKey)
+	expired, _, err := past.Issue(token.Grant{ElectionID: id, ContextHash: e.f.Box.View().Context.ExtendedHash, Pseudonym: v.Pseudonym, BallotStyle: v.Style, DeviceKey: v.Device.Public().(ed25519.PublicKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := jsonBody(map[string]string{"entry": b64(raw)})
+	audit := jsonBody(map[string]string{"audited": b64(p.Audit().Encode())})
+	big := []byte(`{"entry":"` + strings.Repeat("A", 300<<10) + `"}`)
+	hugeTrustee := []byte(`{"entry":"` + strings.Repeat("A", 65<<20) + `"}`)
+	trusteeEntry := jsonBody(map[string]string{"entry": b64(raw)}) // a ballot is not a trustee entry
+	login := jsonBody(map[string]string{"user": "admin", "password": "wrong password here", "totp": "123456"})
+	type tc struct {
+		name, method, path, auth, ctype string
+		body                            []byte
+		status                          int
+		code                            string
+	}
+	ballots := "/elections/" + id + "/ballots"
+	audits := "/elections/" + id + "/audits"
+	trustee := "/elections/" + id + "/trustee/entries"
+	identity := "/elections/" + id + "/identity/entries"
+	actions := "/elections/" + id + "/actions/"
+	cases := []tc{}
+	// Every JSON-taking endpoint gets the generic bad bodies.
+	type ep struct{ path, auth, field string }
+	for _, x := range []ep{{ballots, v.Token, "entry"}, {audits, v.Token, "audited"}, {trustee, "", "entry"}, {identity, "", "entry"}, {"/officials/login", "", "user"}, {"/officials/accounts", e.session, "user"}, {"/elections", e.session, "manifest"}} {
+		cases = append(cases,
+			tc{"malformed json", "POST", x.path, x.auth, "application/json", []byte(`{"` + x.field + `": `), 400, "bad_json"},
+			tc{"wrong type", "POST", x.path, x.auth, "application/json", []byte(`{"` + x.field + `": 17}`), 400, "bad_json"},
+			tc{"unknown field", "POST", x.path, x.auth, "application/json", []byte(`{"` + x.field + `": "AA", "extra": 1}`), 400, "bad_json"},
+			tc{"trailing data", "POST", x.path, x.auth, "application/json", []byte(`{"` + x.field + `": "AA"} {}`), 400, "bad_json"},
+			tc{"array body", "POST", x.path, x.auth, "application/json", []byte(`[]`), 400, "bad_json"},
+			tc{"wrong content type", "POST", x.path, x.auth, "text/plain", []byte(`{}`), 415, "unsupported_media_type"},
+		)
+		if x.path != "/officials/login" && x.path != "/officials/accounts" {
+			cases = append(cases,
+				tc{"bad base64", "POST", x.path, x.auth, "application/json", []byte(`{"` + x.field + `": "!!notbase64"}`), 400, "bad_base64"},
+				tc{"padded base64", "POST", x.path, x.auth, "application/json", []byte(`{"` + x.field + `": "AAA="}`), 400, "bad_base64"},
+				tc{"missing field", "POST", x.path, x.auth, "application/json", []byte(`{}`), 400, "bad_request"},
+			)
+		}
+	}
+	cases = append(cases,
+		tc{"oversized ballot", "POST", ballots, v.Token, "application/json", big, 413, "too_large"},
+		tc{"oversized audit", "POST", audits, v.Token, "application/json", big, 413, "too_large"},
+		tc{"oversized identity entry", "POST", identity, "", "application/json", big, 413, "too_large"},
+		tc{"oversized trustee entry", "POST", trustee, "", "application/json", hugeTrustee, 413, "too_large"},
+		tc{"wrong election ballot", "POST", "/elections/nope/ballots", v.Token, "application/json", good, 404, "unknown_election"},
+		tc{"wrong election audit", "POST", "/elections/nope/audits", v.Token, "application/json", audit, 404, "unknown_election"},
+		tc{"wrong election trustee", "POST", "/elections/nope/trustee/entries", "", "application/json", trusteeEntry, 404, "unknown_election"},
+		tc{"wrong election info", "GET", "/elections/nope", "", "", nil, 404, "unknown_election"},
+		tc{"wrong election turnout", "GET", "/elections/nope/turnout", "", "", nil, 404, "unknown_election"},
+		tc{"wrong election action", "POST", "/elections/nope/actions/close", e.session, "", nil, 404, "unknown_election"},
+		tc{"no token", "POST", ballots, "", "application/json", good, 401, "token_invalid"},
+		tc{"garbage token", "POST", ballots, "not.a.jwt", "application/json", good, 401, "token_invalid"},
+		tc{"expired token", "POST", ballots, expired, "application/json", good, 401, "token_expired"},
+		tc{"expired token audit", "POST", audits, expired, "application/json", audit, 401, "token_expired"},
+		tc{"not an entry", "POST", ballots, v.Token, "application/json", jsonBody(map[string]string{"entry": b64([]byte("hello"))}), 400, "bad_entry"},
+		tc{"truncated entry", "POST", ballots, v.Token, "application/json", jsonBody(map[string]string{"entry": b64(raw[:len(raw)-1])}), 400, "bad_entry"},
+		tc{"not an audit", "POST", audits, v.Token, "application/json", jsonBody(map[string]string{"audited": b64([]byte{1, 2, 3})}), 422, "audit_invalid"},
+		tc{"ballot to trustee route", "POST", trustee, "", "application/json", trusteeEntry, 400, "bad_entry"},
+		tc{"ballot to identity route", "POST", identity, "", "application/json", trusteeEntry, 400, "bad_entry"},
+		tc{"bad pseudonym", "GET", "/elections/" + id + "/voters/XYZ", "", "", nil, 400, "bad_request"},
+		tc{"unknown pseudonym", "GET", "/elections/" + id + "/voters/" + strings.Repeat("0", 64), "", "", nil, 404, "not_found"},
+		tc{"wrong login", "POST", "/officials/login", "", "application/json", login, 401, "login_failed"},
+		tc{"empty login", "POST", "/officials/login", "", "application/json", []byte(`{"user":"","password":"","totp":""}`), 400, "bad_request"},
+		tc{"no session", "POST", actions + "close", "", "", nil, 401, "session_invalid"},
+		tc{"bad session", "POST", actions + "close", strings.Repeat("a", 64), "", nil, 401, "session_invalid"},
+		tc{"observer may not act", "POST", actions + "close", e.observer, "", nil, 403, "forbidden"},
+		tc{"observer may not create", "POST", "/elections", e.observer, "application/json", []byte(`{"manifest":"AA"}`), 403, "forbidden"},
+		tc{"observer may not add accounts", "POST", "/officials/accounts", e.observer, "application/json", []byte(`{}`), 403, "forbidden"},
+		tc{"unknown action", "POST", actions + "explode", e.session, "", nil, 404, "unknown_action"},
+		tc{"out of order action", "POST", actions + "start-mixing", e.session, "", nil, 409, "wrong_phase"},
+		tc{"out of order qualified", "POST", actions + "qualified", e.session, "", nil, 409, "wrong_phase"},
+		tc{"bad manifest", "POST", "/elections", e.session, "application/json", jsonBody(map[string]string{"manifest": b64([]byte{1, 2})}), 422, "entry_invalid"},
+		tc{"weak password", "POST", "/officials/accounts", e.session, "application/json", jsonBody(map[string]string{"user": "x", "password": "short", "role": "observer"}), 400, "bad_request"},
+		tc{"bad role", "POST", "/officials/accounts", e.session, "application/json", jsonBody(map[string]string{"user": "x", "password": adminPassword, "role": "king"}), 400, "bad_request"},
+		tc{"operations bad limit", "GET", "/officials/operations?limit=0", e.observer, "", nil, 400, "bad_request"},
+		tc{"method not allowed", "DELETE", ballots, "", "", nil, 405, "method_not_allowed"},
+		tc{"no route", "GET", "/nothing", "", "", nil, 404, "not_found"},
+	)
+	before := e.f.Box.Log().Size()
+	for _, c := range cases {
+		t.Run(c.name+" "+c.method+" "+c.path, func(t *testing.T) {
+			st, out := e.do(t, c.method, c.path, c.auth, c.ctype, c.body)
+			if st != c.status {
+				t.Fatalf("status %d, want %d (%v)", st, c.status, out)
+			}
+			errObj, _ := out["error"].(map[string]any)
+			if errObj == nil || errObj["code"] != c.code {
+				t.Fatalf("error %v, want code %s", out, c.code)
+			}
+		})
+	}
+	if after := e.f.Box.Log().Size(); after != before {
+		t.Fatalf("bad input changed the board: %d → %d entries", before, after)
+	}
+	// And the good request still works after all that.
+	if st, out := e.do(t, "POST", ballots, v.Token, "application/json", good); st != 201 {
+		t.Fatalf("good cast after bad input: %d %v", st, out)
+	}
+}
+
+func TestOfficialFlow(t *testing.T) {
+	e := newEnv(t)
+	id := e.f.ElectionID
+	st, out := e.do(t, "POST", "/elections/"+id+"/actions/close", e.session, "", nil)
+	if st != 201 {
+		t.Fatalf("close: %d %v", st, out)
+	}
+	st, out = e.do(t, "POST", "/elections/"+id+"/actions/close", e.session, "", nil)
+	if st != 409 || out["error"].(map[string]any)["code"] != "wrong_phase" {
+		t.Fatalf("second close: %d %v", st, out)
+	}
+	st, out = e.do(t, "POST", "/elections/"+id+"/actions/cleanse", e.session, "", nil)
+	if st != 201 {
+		t.Fatalf("cleanse: %d %v", st, out)
+	}
+	st, out = e.do(t, "GET", "/officials/operations?limit=20", e.observer, "", nil)
+	if st != 200 {
+		t.Fatalf("operations: %d %v", st, out)
+	}
+	ops := out["operations"].([]any)
+	found := false
+	for _, o := range ops {
+		m := o.(map[string]any)
+		if m["action"] == "action:close" && m["outcome"] == "ok" && m["user"] == "admin" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("close not in the operations log: %v", ops)
+	}
+	st, out = e.do(t, "GET", "/elections/"+id, "", "", nil)
+	if st != 200 || out["phase"] != "closed" || out["joint_key"] == "" {
+		t.Fatalf("info %d %v", st, out)
+	}
+	// Metrics and health.
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "evote_board_entries{election=\""+id+"\"}") || !strings.Contains(string(b), "evote_http_requests_total") {
+		t.Fatalf("metrics:\n%s", b)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(e.srv.URL + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", p, err, resp.StatusCode)
+		}
+		resp.Body.Close()
+	}
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// option is one line of the configuration table: a flag, its environment
+// variable EVOTE_<NAME>, a default, and whether it is a secret (redacted
+// when printed; also read from the file named by EVOTE_<NAME>_FILE).
+type option struct {
+	name   string
+	def    string
+	help   string
+	secret bool
+	val    string
+	from   string // where the value came from: default, file, env, flag
+}
+
+// options is the configuration table of evoted.
+func options() []*option {
+	return []*option{
+		{name: "listen", def: "127.0.0.1:8080", help: "address to serve HTTP on"},
+		{name: "data", def: "./evote-data", help: "directory of the embedded database and witness state"},
+		{name: "db", def: "", help: "postgres://… DSN; empty: SQLite in the data directory"},
+		{name: "dev", def: "false", help: "development mode: generate missing keys, in-process witnesses"},
+		{name: "origin-prefix", def: "", help: "log origin prefix; election e's log is <prefix>/<e> (dev default evote.localhost/board)"},
+		{name: "authority-key", secret: true, help: "election authority Ed25519 seed, base64 (32 bytes)"},
+		{name: "log-key", secret: true, help: "log checkpoint Ed25519 seed, base64 (32 bytes)"},
+		{name: "log-mldsa-key", secret: true, help: "log checkpoint ML-DSA-65 seed, base64 (32 bytes); optional"},
+		{name: "identity-key", help: "identity service's board key (Ed25519 public key, base64); manifests must name it"},
+		{name: "audience", def: "evote-ballot-box", help: "the ballot box's name in voting tokens"},
+		{name: "witnesses", help: "remote witnesses: name|url|base64 key, comma separated"},
+		{name: "witness-quorum", def: "0", help: "cosignatures required (0: all)"},
+		{name: "dev-witnesses", def: "2", help: "in-process witnesses in dev mode"},
+		{name: "admin-user", help: "bootstrap admin created when no official account exists"},
+		{name: "admin-password", secret: true, help: "bootstrap admin's password"},
+		{name: "admin-totp", secret: true, help: "bootstrap admin's TOTP secret (base32)"},
+		{name: "web-dir", help: "directory of the web client's static files"},
+		{name: "config", help: "optional file of EVOTE_NAME=value lines"},
+	}
+}
+
+func envName(name string) string {
+	return "EVOTE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// Config is the loaded configuration.
+type Config struct {
+	opts  []*option
+	byKey map[string]*option
+}
+
+// loadConfig fills the table: defaults, then the optional file, then the
+// environment (and _FILE variants), then flags; later sources win.
+func loadConfig(args []string, getenv func(string) string) (*Config, bool, error) {
+	c := &Config{opts: options(), byKey: map[string]*option{}}
+	fs := flag.NewFlagSet("evoted", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flagVals := map[string]*string{}
+	for _, o := range c.opts {
+		o.val, o.from = o.def, "default"
+		c.byKey[o.name] = o
+		flagVals[o.name] = fs.String(o.name, "", o.help)
+	}
+	printCfg := fs.Bool("print-config", false, "print the configuration (secrets redacted) and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, false, fmt.Errorf("evoted: %w", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfgFile := getenv(envName("config"))
+	if set["config"] {
+		cfgFile = *flagVals["config"]
+	}
+	if cfgFile != "" {
+		if err := c.readFile(cfgFile); err != nil {
+			return nil, false, err
+		}
+	}
+	for _, o := range c.opts {
+		if v := getenv(envName(o.name)); v != "" {
+			o.val, o.from = v, "env"
+		}
+		if o.secret {
+			if p := getenv(envName(o.name) + "_FILE"); p != "" {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return nil, false, fmt.Errorf("evoted: %s_FILE: %w", envName(o.name), err)
+				}
+				o.val, o.from = strings.TrimSpace(string(b)), "file "+p
+			}
+		}
+		if set[o.name] {
+			o.val, o.from = *flagVals[o.name], "flag"
+		}
+	}
+	return c, *printCfg, nil
+}
+
+func (c *Config) readFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("evoted: config file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return fmt.Errorf("evoted: %s:%d: want NAME=value", path, n)
+		}
+		found := false
+		for _, o := range c.opts {
+			if envName(o.name) == strings.TrimSpace(k) {
+				o.val, o.from, found = strings.TrimSpace(v), "config file", true
+			}
+		}
+		if !found {
+			return fmt.Errorf("evoted: %s:%d: unknown setting %s", path, n, k)
+		}
+	}
+	return sc.Err()
+}
+
+func (c *Config) get(name string) string { return c.byKey[name].val }
+
+func (c *Config) bool(name string) bool {
+	v := strings.ToLower(c.get(name))
+	return v == "1" || v == "true" || v == "yes"
+}
+
+// String prints the configuration with secrets redacted.
+func (c *Config) String() string {
+	var b strings.Builder
+	names := make([]string, 0, len(c.opts))
+	for _, o := range c.opts {
+		names = append(names, o.name)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		o := c.byKey[n]
+		v := o.val
+		if o.secret && v != "" {
+			v = "<redacted>"
+		}
+		if strings.HasPrefix(v, "postgres") {
+			v = redactDSN(v)
+		}
+		fmt.Fprintf(&b, "%-16s %-28s (%s)\n", n, v, o.from)
+	}
+	return b.String()
+}
+
+// redactDSN hides a password in a postgres://user:password@host DSN.
+func redactDSN(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 {
+		return dsn
+	}
+	cred := dsn[scheme+3 : at]
+	if u, _, ok := strings.Cut(cred, ":"); ok {
+		return dsn[:scheme+3] + u + ":<redacted>" + dsn[at:]
+	}
+	return dsn
+}
+
+// key32 decodes a base64 32-byte value (standard or URL alphabet).
+func key32(name, v string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			if len(b) != 32 {
+				return nil, fmt.Errorf("evoted: %s must be 32 bytes, got %d", name, len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, errors.New("evoted: " + name + " is not base64")
+}

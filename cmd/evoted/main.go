@@ -1,0 +1,247 @@
+// Command evoted is the ballot box server: it hosts elections (one bulletin
+// board log and one set of election rules each), and serves the HTTP API of
+// spec/10-api.md for voters, trustees, the identity service and officials.
+//
+// Configuration is one table (config.go): flags, EVOTE_* environment
+// variables, an optional file, and EVOTE_*_FILE for secrets. By default the
+// data lives in an embedded SQLite database under ./evote-data; --db
+// postgres://… uses PostgreSQL. --dev generates missing keys and runs
+// in-process witnesses; without it the server refuses to start unless the
+// authority key, the log key, the identity service's key and the log origin
+// are configured.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"evote/api"
+	"evote/ballotbox"
+	"evote/ballotbox/boxtest"
+	"evote/bulletin"
+	"evote/bulletin/witness"
+	"evote/crypto/sig"
+	"evote/official"
+	"evote/store"
+	"evote/store/postgres"
+	"evote/store/sqlite"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, getenv func(string) string) error {
+	cfg, printOnly, err := loadConfig(args, getenv)
+	if err != nil {
+		return err
+	}
+	if printOnly {
+		fmt.Print(cfg)
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, cleanup, err := build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	hs := &http.Server{Addr: cfg.get("listen"), Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	slog.Info("evoted listening", "addr", cfg.get("listen"), "dev", cfg.bool("dev"))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}
+
+// keys are the server's secrets, from the configuration or (dev) generated.
+type keys struct {
+	authority ed25519.PrivateKey
+	logEd     ed25519.PrivateKey
+	logMLDSA  *sig.MLDSAPrivateKey
+}
+
+func loadKeys(cfg *Config, dev bool) (*keys, error) {
+	k := &keys{}
+	seed := func(name string) ([]byte, error) {
+		v := cfg.get(name)
+		if v == "" {
+			if !dev {
+				return nil, fmt.Errorf("evoted: %s is required outside --dev (set %s or %s_FILE)", name, envName(name), envName(name))
+			}
+			b := make([]byte, 32)
+			_, err := rand.Read(b)
+			slog.Warn("dev mode: generated a throw-away key", "key", name)
+			return b, err
+		}
+		return key32(name, v)
+	}
+	a, err := seed("authority-key")
+	if err != nil {
+		return nil, err
+	}
+	l, err := seed("log-key")
+	if err != nil {
+		return nil, err
+	}
+	k.authority, k.logEd = ed25519.NewKeyFromSeed(a), ed25519.NewKeyFromSeed(l)
+	if v := cfg.get("log-mldsa-key"); v != "" {
+		s, err := key32("log-mldsa-key", v)
+		if err != nil {
+			return nil, err
+		}
+		if k.logMLDSA, err = sig.NewMLDSAKeyFromSeed(s); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// build wires the stores, the officials' service, the elections and the
+// API from the configuration.
+func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
+	dev := cfg.bool("dev")
+	k, err := loadKeys(cfg, dev)
+	if err != nil {
+		return nil, nil, err
+	}
+	origin := cfg.get("origin-prefix")
+	if origin == "" {
+		if !dev {
+			return nil, nil, errors.New("evoted: origin-prefix is required outside --dev")
+		}
+		origin = "evote.localhost/board"
+	}
+	var idKey *[32]byte
+	if v := cfg.get("identity-key"); v != "" {
+		b, err := key32("identity-key", v)
+		if err != nil {
+			return nil, nil, err
+		}
+		idKey = (*[32]byte)(b)
+	} else if !dev {
+		return nil, nil, errors.New("evoted: identity-key (the identity service's board key) is required outside --dev")
+	}
+	dataDir := cfg.get("data")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("evoted: data directory: %w", err)
+	}
+	var (
+		st      store.Store
+		db      *sql.DB
+		dialect official.Dialect
+		closers []func()
+	)
+	cleanup := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if dsn := cfg.get("db"); strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		pg, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, err
+		}
+		st, db, dialect = pg, stdlib.OpenDBFromPool(pg.Pool()), official.Postgres
+		closers = append(closers, func() { pg.Close() })
+	} else if dsn != "" {
+		return nil, nil, errors.New("evoted: --db must be a postgres:// DSN (empty for the embedded SQLite)")
+	} else {
+		sq, err := sqlite.Open(ctx, filepath.Join(dataDir, "evote.db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		st, db, dialect = sq, sq.DB(), official.SQLite
+		closers = append(closers, func() { sq.Close() })
+	}
+	offs, err := official.Open(ctx, official.Config{DB: db, Dialect: dialect})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	created, err := offs.Bootstrap(ctx, cfg.get("admin-user"), cfg.get("admin-password"), cfg.get("admin-totp"))
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	if created {
+		slog.Info("bootstrap admin account created", "user", cfg.get("admin-user"))
+	}
+	sk := &boxtest.ServerKeys{Authority: k.authority, LogEd: k.logEd, LogMLDSA: k.logMLDSA}
+	rc := ballotbox.RegistryConfig{Store: st, Catalog: offs, OriginPrefix: origin, LogKey: sk.LogKey, Authority: k.authority, IdentityKey: idKey, Audience: cfg.get("audience")}
+	if ws := cfg.get("witnesses"); ws != "" {
+		if rc.Witnesses, err = remoteWitnesses(ws, cfg.get("witness-quorum")); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+	} else if dev {
+		n, _ := strconv.Atoi(cfg.get("dev-witnesses"))
+		rc.Witnesses = boxtest.LocalWitnesses(filepath.Join(dataDir, "witnesses"), n)
+		os.MkdirAll(filepath.Join(dataDir, "witnesses"), 0o700)
+	}
+	reg, err := ballotbox.OpenRegistry(ctx, rc)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	closers = append(closers, func() { reg.Close() })
+	gin.SetMode(gin.ReleaseMode)
+	srv := api.NewServer()
+	srv.Registry, srv.Officials = reg, offs
+	srv.Ready = func() error { return db.PingContext(context.Background()) }
+	if dir := cfg.get("web-dir"); dir != "" {
+		srv.Web = http.FileServer(http.Dir(dir))
+	}
+	return srv, cleanup, nil
+}
+
+// remoteWitnesses parses "name|url|key,…".
+func remoteWitnesses(spec, quorum string) (func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error), error) {
+	var clients []ballotbox.Cosigner
+	for _, w := range strings.Split(spec, ",") {
+		parts := strings.Split(strings.TrimSpace(w), "|")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("evoted: witness %q: want name|url|key", w)
+		}
+		kb, err := base64.StdEncoding.DecodeString(parts[2])
+		if err != nil || len(kb) != 32 {
+			return nil, fmt.Errorf("evoted: witness %q: key must be base64 of 32 bytes", parts[0])
+		}
+		clients = append(clients, ballotbox.RemoteWitness{Client: &witness.Client{URL: parts[1], Key: bulletin.CosignerKey{Name: parts[0], Public: [32]byte(kb)}}})
+	}
+	q, err := strconv.Atoi(quorum)
+	if err != nil || q < 0 || q > len(clients) {
+		return nil, fmt.Errorf("evoted: witness-quorum must be 0..%d", len(clients))
+	}
+	if q == 0 {
+		q = len(clients)
+	}
+	return func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) { return clients, q, nil }, nil
+}

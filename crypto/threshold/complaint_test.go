@@ -398,3 +398,33 @@ func TestTrusteeRefusesWrongQualified(t *testing.T) {
 		t.Fatalf("wrong Qualified message: %v", err)
 	}
 }
+
+// TestTrapdoorGeneratorRejected: a dealer who commits with its own second
+// generator H' = g^τ (whose discrete log it knows, so it could open its
+// commitments to anything: the Swiss Post 2019 trapdoor,
+// ../shared/SECURITY.md #3) is disqualified, because everyone checks
+// shares against the H recomputed from the public seed.
+func TestTrapdoorGeneratorRejected(t *testing.T) {
+	d := newDKG(t, Params{N: 5, T: 3}, "trapdoor")
+	tau := new(group.Scalar).SetUint64(1234567)
+	hPrime := new(group.Element).ScalarBaseMult(tau)
+	err := d.run(hooks{deal: func(i int, c *Commitments, e *EncryptedShares) (*Commitments, *EncryptedShares) {
+		if i == 3 {
+			tr := d.trustees[2]
+			for k := range c.C {
+				var a, b group.Element
+				a.ScalarBaseMult(&tr.a[k])
+				b.ScalarMult(&tr.b[k], hPrime)
+				c.C[k] = new(group.Element).Add(&a, &b)
+			}
+		}
+		return c, e
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := culprit(d.res.Disqualified, 3); !errors.Is(r, ErrTooManyComplaints) {
+		t.Fatalf("dealer 3 with a trapdoor generator: %v", r)
+	}
+	checkKeyWorks(t, d)
+}

@@ -251,3 +251,27 @@ func TestRangeTranscriptLayout(t *testing.T) {
 		t.Fatal("challenge differs from the spec's layout")
 	}
 }
+
+// TestConcurrentKeys exercises the public-key encoding cache from several
+// goroutines with two keys in turn (run with -race).
+func TestConcurrentKeys(t *testing.T) {
+	pks := []*elgamal.PublicKey{mustKeyPair(t).Public(), mustKeyPair(t).Public()}
+	ctx := ballotContext("election", "voter", 0)
+	fs := []*rangeFixture{newRangeFixture(t, pks[0], 2, 1, ctx), newRangeFixture(t, pks[1], 2, 2, ctx)}
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			var err error
+			for i := 0; i < 10 && err == nil; i++ {
+				f := fs[(w+i)%2]
+				err = f.proof.Verify(ctx, f.st)
+			}
+			errs <- err
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -152,25 +152,37 @@ type Counts struct {
 	Shares       uint64 `json:"decryption_shares"`
 }
 
+// ContestCounts is one contest of the result entry, once the replay has
+// recomputed and accepted it: Counts[0] is blank votes and Counts[i] the
+// i-th candidate's (single choice), or Counts[i-1] the i-th candidate's
+// selections (multi-select).
+type ContestCounts struct {
+	Contest  string   `json:"contest"`
+	Ballots  uint64   `json:"ballots"`
+	Withheld bool     `json:"withheld"`
+	Counts   []uint64 `json:"counts"`
+}
+
 // MaxFailures bounds the failures a report lists; Report.FailureCount has
 // the total.
 const MaxFailures = 1000
 
 // A Report is the outcome of a verification.
 type Report struct {
-	OK           bool           `json:"ok"`
-	Origin       string         `json:"origin"`
-	Size         uint64         `json:"size"`
-	Root         string         `json:"root"`
-	ElectionID   string         `json:"election_id,omitempty"`
-	Phase        string         `json:"phase,omitempty"`
-	Counts       Counts         `json:"counts"`
-	Checks       []CheckSummary `json:"checks"`
-	Failures     []Failure      `json:"failures"`
-	FailureCount uint64         `json:"failure_count"`
-	Stages       []StageTime    `json:"stages"`
-	Seconds      float64        `json:"seconds"`
-	Workers      int            `json:"workers"`
+	OK           bool            `json:"ok"`
+	Origin       string          `json:"origin"`
+	Size         uint64          `json:"size"`
+	Root         string          `json:"root"`
+	ElectionID   string          `json:"election_id,omitempty"`
+	Phase        string          `json:"phase,omitempty"`
+	Counts       Counts          `json:"counts"`
+	Checks       []CheckSummary  `json:"checks"`
+	Failures     []Failure       `json:"failures"`
+	FailureCount uint64          `json:"failure_count"`
+	Result       []ContestCounts `json:"result,omitempty"`
+	Stages       []StageTime     `json:"stages"`
+	Seconds      float64         `json:"seconds"`
+	Workers      int             `json:"workers"`
 
 	items map[Check]uint64
 	fails map[Check]uint64

@@ -43,7 +43,7 @@ func ParseLogKey(text string) (bulletin.LogVerifier, error) {
 		if l == "" {
 			continue
 		}
-		parts := strings.Split(l, "+")
+		parts := strings.SplitN(l, "+", 3)
 		if len(parts) != 3 {
 			return v, fmt.Errorf("verify: log key line %q: want origin+keyid+key", l)
 		}

@@ -366,6 +366,11 @@ func (v *verifier) summarise(s *election.State) {
 		v.rep.fail(NoEntry, CheckResult, "the record ends in phase %s, without a result (use a partial verification for an election in progress)", s.Phase)
 	}
 	v.rep.Counts.Mixes, v.rep.Counts.Shares = v.mixes, v.shares
+	if s.Result != nil {
+		for _, c := range s.Result.Contests {
+			v.rep.Result = append(v.rep.Result, ContestCounts{Contest: c.ContestID, Ballots: c.Ballots, Withheld: c.Withheld, Counts: c.Counts})
+		}
+	}
 	if s.Cleansing != nil {
 		v.rep.Counts.Counted = uint64(len(s.Cleansing.Counted))
 		v.rep.Counts.Cancelled = uint64(len(s.Cleansing.Cancelled))

@@ -1,0 +1,170 @@
+// Command evote-verify checks an election record on its own (spec chapter
+// 11): every entry signature and the Merkle tree, consistency with
+// checkpoints the auditor saw before, the manifest and key generation, the
+// credentials and in-person marks, every ballot and its proofs, audits, the
+// cleansing, every mix, every decryption share and the published result.
+//
+//	evote-verify --log-key log.pub [--checkpoint seen.note]... [--json] RECORD
+//
+// RECORD is an exported record (a directory or a tar archive) or the URL of
+// a ballot box (or of its board), from which the record is downloaded.
+// The exit code is 0 only if every check holds, 1 if one does not, 2 if the
+// record could not be read at all.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"evote/bulletin"
+	"evote/verify"
+)
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("evote-verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	logKey := fs.String("log-key", "", "file with the log's verifier key(s), one \"origin+keyid+base64\" line each (required)")
+	var earlier multi
+	fs.Var(&earlier, "checkpoint", "file with a signed checkpoint seen before (repeatable): the record must extend it")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	partial := fs.Bool("partial", false, "accept a record that ends before the result (an election in progress)")
+	workers := fs.Int("workers", 0, "parallel workers (default: all cores)")
+	quiet := fs.Bool("no-progress", false, "no progress bar")
+	timeout := fs.Duration("timeout", 10*time.Minute, "download timeout for a URL")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: evote-verify --log-key FILE [--checkpoint FILE]... [--json] [--partial] RECORD")
+		fmt.Fprintln(stderr, "RECORD is a record directory, a record archive (.tar) or a ballot box URL.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 || *logKey == "" {
+		fs.Usage()
+		return 2
+	}
+	kb, err := os.ReadFile(*logKey)
+	if err != nil {
+		fmt.Fprintf(stderr, "evote-verify: %v\n", err)
+		return 2
+	}
+	lv, err := verify.ParseLogKey(string(kb))
+	if err != nil {
+		fmt.Fprintf(stderr, "evote-verify: %v\n", err)
+		return 2
+	}
+	opt := verify.Options{Log: lv, Partial: *partial, Workers: *workers}
+	for _, f := range earlier {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "evote-verify: %v\n", err)
+			return 2
+		}
+		opt.Earlier = append(opt.Earlier, b)
+	}
+	bar := newBar(stderr, *quiet || *asJSON && !isTerminal(stderr))
+	opt.Progress = bar.update
+	rec, err := load(fs.Arg(0), lv, *timeout, bar)
+	if err != nil {
+		bar.done()
+		fmt.Fprintf(stderr, "evote-verify: %v\n", err)
+		return 2
+	}
+	rep := verify.Verify(rec, opt)
+	bar.done()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "evote-verify: %v\n", err)
+			return 2
+		}
+	} else {
+		printReport(stdout, rep)
+	}
+	if !rep.OK {
+		return 1
+	}
+	return 0
+}
+
+func load(src string, lv bulletin.LogVerifier, timeout time.Duration, bar *bar) (*verify.Record, error) {
+	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		client := &http.Client{Timeout: timeout}
+		return verify.Fetch(ctx, client, verify.BoardURL(src, lv.Origin), func(done, total uint64) { bar.update("download", done, total) })
+	}
+	rec, err := verify.Load(src)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no such record", src)
+	}
+	return rec, err
+}
+
+func printReport(w io.Writer, r *verify.Report) {
+	fmt.Fprintf(w, "record   %s: %d entries, root %s\n", r.Origin, r.Size, r.Root)
+	if r.ElectionID != "" {
+		fmt.Fprintf(w, "election %s, phase %s\n", r.ElectionID, r.Phase)
+	}
+	c := r.Counts
+	fmt.Fprintf(w, "counts   %d credentials, %d in-person marks, %d ballots (%d valid), %d audited, %d counted, %d cancelled, %d mixes, %d decryption shares\n",
+		c.Credentials, c.InPerson, c.Ballots, c.ValidBallots, c.Audited, c.Counted, c.Cancelled, c.Mixes, c.Shares)
+	fmt.Fprintln(w)
+	for _, k := range r.Checks {
+		status := "ok  "
+		switch {
+		case k.Failures > 0:
+			status = "FAIL"
+		case k.Items == 0:
+			status = "-   "
+		}
+		fmt.Fprintf(w, "  %s  %-23s %-45s %8d", status, k.Check, k.Title, k.Items)
+		if k.Failures > 0 {
+			fmt.Fprintf(w, "  %d failed", k.Failures)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Result) > 0 && r.OK {
+		fmt.Fprintln(w, "\nresult (recomputed from the decryption shares, equal to the published one):")
+		for _, c := range r.Result {
+			if c.Withheld {
+				fmt.Fprintf(w, "  %-24s %d ballots, withheld (fewer than the minimum anonymity)\n", c.Contest, c.Ballots)
+				continue
+			}
+			fmt.Fprintf(w, "  %-24s %d ballots, counts %v\n", c.Contest, c.Ballots, c.Counts)
+		}
+	}
+	var stages []string
+	for _, s := range r.Stages {
+		stages = append(stages, fmt.Sprintf("%s %.2fs", s.Stage, s.Seconds))
+	}
+	fmt.Fprintf(w, "\ntime     %.2fs on %d workers (%s)\n", r.Seconds, r.Workers, strings.Join(stages, ", "))
+	if r.OK {
+		fmt.Fprintln(w, "\nVALID: every check holds.")
+		return
+	}
+	fmt.Fprintf(w, "\nINVALID: %d failure(s)", r.FailureCount)
+	if uint64(len(r.Failures)) < r.FailureCount {
+		fmt.Fprintf(w, ", the first %d listed", len(r.Failures))
+	}
+	fmt.Fprintln(w, ":")
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "  %s\n", f)
+	}
+}

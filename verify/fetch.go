@@ -1,0 +1,121 @@
+package verify
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"evote/bulletin"
+)
+
+// fetchPage is the page size asked of the board (spec §10.1, at most 1000).
+const fetchPage = 1000
+
+// BoardURL returns the URL of a log's public board under a server's base
+// URL (spec chapter 10): base/api/v1/board/<hex log id>. A URL that already
+// names a board is returned unchanged.
+func BoardURL(base, origin string) string {
+	if strings.Contains(base, "/board/") {
+		return strings.TrimRight(base, "/")
+	}
+	id := bulletin.LogIDFor(origin)
+	return strings.TrimRight(base, "/") + "/api/v1/board/" + hex.EncodeToString(id[:])
+}
+
+// Fetch downloads a record from a board's public API: the latest signed
+// checkpoint, then every entry it covers, page by page. It checks only the
+// transport (status codes, encodings, that entries come in order); Verify
+// checks the record itself. progress, if set, sees the entries fetched.
+func Fetch(ctx context.Context, client *http.Client, board string, progress func(done, total uint64)) (*Record, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	note, err := get(ctx, client, board+"/checkpoint/note", maxNote)
+	if err != nil {
+		return nil, err
+	}
+	n, err := bulletin.ParseNote(note)
+	if err != nil {
+		return nil, fmt.Errorf("%w: checkpoint: %w", ErrLoad, err)
+	}
+	cp, err := bulletin.ParseCheckpoint(n.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: checkpoint: %w", ErrLoad, err)
+	}
+	rec := &Record{Checkpoint: note}
+	for uint64(len(rec.Entries)) < cp.Size {
+		start := uint64(len(rec.Entries))
+		limit := min(cp.Size-start, fetchPage)
+		body, err := get(ctx, client, fmt.Sprintf("%s/entries?start=%d&limit=%d", board, start, limit), 1<<30)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Start   uint64 `json:"start"`
+			Entries []struct {
+				Index     uint64 `json:"index"`
+				Canonical string `json:"canonical"`
+			} `json:"entries"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, fmt.Errorf("%w: entries from %d: %w", ErrLoad, start, err)
+		}
+		if page.Start != start || len(page.Entries) == 0 {
+			return nil, fmt.Errorf("%w: entries page from %d starts at %d with %d entries", ErrLoad, start, page.Start, len(page.Entries))
+		}
+		for _, e := range page.Entries {
+			if e.Index != uint64(len(rec.Entries)) {
+				return nil, fmt.Errorf("%w: entry %d where %d was expected", ErrLoad, e.Index, len(rec.Entries))
+			}
+			if uint64(len(rec.Entries)) == cp.Size {
+				break
+			}
+			b, err := decodeB64(e.Canonical)
+			if err != nil {
+				return nil, fmt.Errorf("%w: entry %d: %w", ErrLoad, e.Index, err)
+			}
+			rec.Entries = append(rec.Entries, b)
+		}
+		if progress != nil {
+			progress(uint64(len(rec.Entries)), cp.Size)
+		}
+	}
+	return rec, nil
+}
+
+// decodeB64 accepts the API's base64url without padding (spec §10) and
+// standard base64, both strict.
+func decodeB64(s string) ([]byte, error) {
+	if b, err := base64.RawURLEncoding.Strict().DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.StdEncoding.Strict().DecodeString(s)
+}
+
+func get(ctx context.Context, client *http.Client, url string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: GET %s: %s", ErrLoad, url, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: GET %s: %w", ErrLoad, url, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: GET %s: answer too large", ErrLoad, url)
+	}
+	return b, nil
+}

@@ -160,4 +160,5 @@ func BenchmarkInclusionProof(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
 }

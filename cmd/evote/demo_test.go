@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"evote/store/postgres/pgtest"
+	"evote/trustee"
+	"evote/verify"
+)
+
+var testKDF = trustee.KDFParams{Time: 1, Memory: 8 << 10, Threads: 1}
+
+func demoTest(t *testing.T, o demoOptions) *demoResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	o.Out, o.Log, o.KDF = &out, io.Discard, &testKDF
+	res, err := runDemo(ctx, o)
+	if testing.Verbose() || err != nil {
+		t.Log("\n" + out.String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !recordVerified(res.Report, res.Culprits) || (o.Cheat == 0 && !res.Report.OK) {
+		t.Fatalf("record does not verify: %v", res.Report.Failures)
+	}
+	for _, c := range res.Result.Contests {
+		want := res.Expected[c.ContestID]
+		if c.Withheld || len(c.Counts) != len(want) {
+			t.Fatalf("contest %s: %+v, voters meant %v", c.ContestID, c, want)
+		}
+		for j := range want {
+			if c.Counts[j] != want[j] {
+				t.Fatalf("contest %s: counts %v, voters meant %v", c.ContestID, c.Counts, want)
+			}
+		}
+	}
+	return res
+}
+
+// The acceptance demo on the embedded store, small; the exported record
+// verifies again from its directory.
+func TestDemoEmbedded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "record")
+	res := demoTest(t, demoOptions{Voters: 30, Record: dir})
+	rec, err := verify.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Entries) != int(res.Report.Counts.Entries) {
+		t.Fatalf("exported %d entries, verified %d", len(rec.Entries), res.Report.Counts.Entries)
+	}
+	if res.Audits == 0 || res.Revotes == 0 || res.InPerson == 0 {
+		t.Fatalf("the demo skipped a behaviour: %+v", res)
+	}
+}
+
+// The same on PostgreSQL (EVOTE_TEST_PG, default
+// postgres://postgres@127.0.0.1:5432/test), in a fresh schema. Under CI an
+// unreachable database fails the test.
+func TestDemoPostgres(t *testing.T) {
+	dsn := pgtest.BaseDSN()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL unreachable at %s under CI: %v", dsn, err)
+		}
+		t.Skipf("PostgreSQL unreachable at %s: %v", dsn, err)
+	}
+	conn.Close(ctx)
+	demoTest(t, demoOptions{Voters: 30, DB: dsn})
+}
+
+// A trustee whose tool posts a bad mix and bad decryption shares over
+// HTTP is named on the board, and the honest trustees finish the tally.
+func TestDemoCheatingTrustee(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole election")
+	}
+	res := demoTest(t, demoOptions{Voters: 12, Cheat: 2})
+	if len(res.Culprits) == 0 {
+		t.Fatal("no culprit named")
+	}
+	mixes, shares := 0, 0
+	for _, c := range res.Culprits {
+		if c.Trustee != 2 {
+			t.Fatalf("honest trustee named: %v", c)
+		}
+		if strings.Contains(c.Reason, "mix") || strings.Contains(c.Reason, "shuffle") {
+			mixes++
+		} else {
+			shares++
+		}
+	}
+	if mixes == 0 || shares == 0 {
+		t.Fatalf("culprits: %v", res.Culprits)
+	}
+}

@@ -44,8 +44,8 @@ type demoOptions struct {
 	// KDF protects the trustees' key files (default trustee.DefaultKDF;
 	// tests use a cheaper one).
 	KDF *trustee.KDFParams
-	Out      io.Writer
-	Log      io.Writer // server logs (warnings)
+	Out io.Writer
+	Log io.Writer // server logs (warnings)
 }
 
 // demoResult is what the demo established.

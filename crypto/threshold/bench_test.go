@@ -82,12 +82,11 @@ func BenchmarkBatchedVerify(b *testing.B) {
 				b.Fatal(err)
 			}
 			enc := s.Bytes()
-			vk := d.res.VerificationKeys[0]
 			// The list is prepared once for all trustees' shares.
 			list := NewCiphertextList(cts)
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := VerifyDecryptionShareBytes(testExt, vk, list, enc); err != nil {
+				if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys, list, enc); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -374,7 +374,7 @@ func TestNilMessagesIgnored(t *testing.T) {
 	if _, err := VerifyTranscript(nil); err == nil {
 		t.Fatal("nil transcript accepted")
 	}
-	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys[0], nil, nil); !errors.Is(err, ErrInvalidShare) {
+	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, nil, nil); !errors.Is(err, ErrInvalidShare) {
 		t.Fatalf("nil share: %v", err)
 	}
 }

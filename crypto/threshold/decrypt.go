@@ -223,27 +223,29 @@ func (k *KeyShare) DecryptShares(ext [32]byte, cts []*elgamal.Ciphertext, opt Sh
 }
 
 // VerifyDecryptionShare checks s as trustee s.Trustee's share of cts under
-// verification key vk and extended hash ext. With a batched proof it costs
+// that trustee's verification key vks[s.Trustee-1] and extended hash ext.
+// (Taking all keys, not one, means a share can never be checked against
+// one trustee's key while claiming another's index.) With a batched proof it costs
 // two multi-scalar multiplications of 128-bit weights plus one DLEQ check;
 // if the batched proof fails (or is absent) and per-ciphertext proofs are
 // present, each is checked and the first bad position is named. Every
 // rejection is a *ShareError wrapping ErrInvalidShare. To check many
 // trustees' shares of one long list, VerifyDecryptionShareBytes with one
 // CiphertextList is faster.
-func VerifyDecryptionShare(ext [32]byte, vk *group.Element, cts []*elgamal.Ciphertext, s *DecryptionShare) error {
-	return verifyShare(ext, vk, NewCiphertextList(cts), s, nil)
+func VerifyDecryptionShare(ext [32]byte, vks []*group.Element, cts []*elgamal.Ciphertext, s *DecryptionShare) error {
+	return verifyShare(ext, vks, NewCiphertextList(cts), s, nil)
 }
 
 // VerifyDecryptionShareBytes decodes a DecryptionShare as read from the
 // board and verifies it as VerifyDecryptionShare does, hashing the shares'
 // encodings as received rather than re-encoding them. A decoding failure
 // is returned as is (wrapping ErrMalformed).
-func VerifyDecryptionShareBytes(ext [32]byte, vk *group.Element, list *CiphertextList, b []byte) (*DecryptionShare, error) {
+func VerifyDecryptionShareBytes(ext [32]byte, vks []*group.Element, list *CiphertextList, b []byte) (*DecryptionShare, error) {
 	s, dEnc, err := parseDecryptionShare(b)
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyShare(ext, vk, list, s, dEnc); err != nil {
+	if err := verifyShare(ext, vks, list, s, dEnc); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -251,13 +253,17 @@ func VerifyDecryptionShareBytes(ext [32]byte, vk *group.Element, list *Ciphertex
 
 // verifyShare implements the checks; dEnc, if not nil, is the list<Element>
 // encoding of s.D.
-func verifyShare(ext [32]byte, vk *group.Element, list *CiphertextList, s *DecryptionShare, dEnc []byte) error {
-	if s == nil || vk == nil || list == nil {
-		return &ShareError{Position: -1, Err: fmt.Errorf("%w: missing share, key or ciphertexts", ErrInvalidShare)}
+func verifyShare(ext [32]byte, vks []*group.Element, list *CiphertextList, s *DecryptionShare, dEnc []byte) error {
+	if s == nil || list == nil {
+		return &ShareError{Position: -1, Err: fmt.Errorf("%w: missing share or ciphertexts", ErrInvalidShare)}
 	}
 	fail := func(pos int, format string, args ...any) error {
 		return &ShareError{Trustee: s.Trustee, Position: pos, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidShare}, args...)...)}
 	}
+	if s.Trustee < 1 || s.Trustee > len(vks) || vks[s.Trustee-1] == nil {
+		return fail(-1, "no verification key for trustee %d", s.Trustee)
+	}
+	vk := vks[s.Trustee-1]
 	cts := list.cts
 	if s.Context != ext {
 		return fail(-1, "other election context")
@@ -372,7 +378,7 @@ func Decrypt(p Params, ext [32]byte, vks []*group.Element, cts []*elgamal.Cipher
 			bad = append(bad, &ShareError{Trustee: s.Trustee, Position: -1, Err: fmt.Errorf("%w: unknown or repeated trustee", ErrInvalidShare)})
 			continue
 		}
-		if err := verifyShare(ext, vks[s.Trustee-1], list, s, nil); err != nil {
+		if err := verifyShare(ext, vks, list, s, nil); err != nil {
 			var se *ShareError
 			errors.As(err, &se)
 			bad = append(bad, se)

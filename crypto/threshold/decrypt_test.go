@@ -80,7 +80,7 @@ func TestBadDecryptionShareNamed(t *testing.T) {
 		}
 		// Trustee 2 cheats on ciphertext 13.
 		shares[1].D[13] = new(group.Element).Add(shares[1].D[13], group.NewGeneratorElement())
-		err := VerifyDecryptionShare(testExt, d.res.VerificationKeys[1], cts, shares[1])
+		err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, shares[1])
 		var se *ShareError
 		if !errors.As(err, &se) || se.Trustee != 2 || !errors.Is(err, ErrInvalidShare) {
 			t.Fatalf("%+v: bad share not named: %v", opt, err)
@@ -95,10 +95,10 @@ func TestBadDecryptionShareNamed(t *testing.T) {
 		// The board path (bytes, shared list) gives the same verdict.
 		list := NewCiphertextList(cts)
 		var se2 *ShareError
-		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys[1], list, shares[1].Bytes()); !errors.As(err, &se2) || se2.Trustee != se.Trustee || se2.Position != se.Position {
+		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys, list, shares[1].Bytes()); !errors.As(err, &se2) || se2.Trustee != se.Trustee || se2.Position != se.Position {
 			t.Fatalf("%+v: bytes path: %v", opt, err)
 		}
-		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys[0], list, shares[0].Bytes()); err != nil {
+		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys, list, shares[0].Bytes()); err != nil {
 			t.Fatalf("%+v: bytes path rejects an honest share: %v", opt, err)
 		}
 		// Decrypt sets the bad share aside and uses the next t valid.
@@ -122,8 +122,8 @@ func TestBatchedProofBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vk := d.res.VerificationKeys[0]
-	if err := VerifyDecryptionShare(testExt, vk, cts, s); err != nil {
+	vks := d.res.VerificationKeys
+	if err := VerifyDecryptionShare(testExt, vks, cts, s); err != nil {
 		t.Fatal(err)
 	}
 	// Swapping two shares keeps the multiset of D but not their positions.
@@ -137,11 +137,11 @@ func TestBatchedProofBound(t *testing.T) {
 	wrongTrustee := *s
 	wrongTrustee.Trustee = 2
 	for name, err := range map[string]error{
-		"swapped shares":       VerifyDecryptionShare(testExt, vk, cts, &swapped),
-		"reordered ciphertext": VerifyDecryptionShare(testExt, vk, reordered, s),
-		"other context":        VerifyDecryptionShare(other, vk, cts, s),
-		"other key":            VerifyDecryptionShare(testExt, d.res.VerificationKeys[1], cts, &wrongTrustee),
-		"fewer ciphertexts":    VerifyDecryptionShare(testExt, vk, cts[:4], s),
+		"swapped shares":       VerifyDecryptionShare(testExt, vks, cts, &swapped),
+		"reordered ciphertext": VerifyDecryptionShare(testExt, vks, reordered, s),
+		"other context":        VerifyDecryptionShare(other, vks, cts, s),
+		"claims trustee 2":     VerifyDecryptionShare(testExt, vks, cts, &wrongTrustee),
+		"fewer ciphertexts":    VerifyDecryptionShare(testExt, vks, cts[:4], s),
 	} {
 		if !errors.Is(err, ErrInvalidShare) {
 			t.Errorf("%s: %v", name, err)

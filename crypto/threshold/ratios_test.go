@@ -75,7 +75,7 @@ func TestCostRatios(t *testing.T) {
 		t1 := time.Now()
 		list := NewCiphertextList(big)
 		t2 := time.Now()
-		if _, err := VerifyDecryptionShareBytes(testExt, vk, list, enc); err != nil {
+		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys, list, enc); err != nil {
 			t.Fatal(err)
 		}
 		t3 := time.Now()

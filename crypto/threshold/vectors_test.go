@@ -338,7 +338,7 @@ func generateVectors(t *testing.T) *vecFile {
 	}
 	both := ShareOptions{Batched: true, PerCiphertext: true}
 	add := func(name string, s *DecryptionShare) {
-		err := VerifyDecryptionShare(ext, honest.res.VerificationKeys[s.Trustee-1], cts, s)
+		err := VerifyDecryptionShare(ext, honest.res.VerificationKeys, cts, s)
 		v := vecShare{Name: name, Share: hex.EncodeToString(s.Bytes()), Expected: reasonOf(err)}
 		var se *ShareError
 		if errors.As(err, &se) {
@@ -534,7 +534,7 @@ func checkVectorFile(t *testing.T, f *vecFile) {
 		if err != nil {
 			t.Fatalf("%s: %v", v.Name, err)
 		}
-		err = VerifyDecryptionShare(ext, vks[s.Trustee-1], cts, s)
+		err = VerifyDecryptionShare(ext, vks, cts, s)
 		var se *ShareError
 		got := vecShare{Name: v.Name, Share: v.Share, Expected: reasonOf(err)}
 		if errors.As(err, &se) {

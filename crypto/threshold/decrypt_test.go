@@ -231,3 +231,43 @@ func TestTranscriptAdd(t *testing.T) {
 		t.Errorf("decryption share via ParseMessage: %v", err)
 	}
 }
+
+// TestBadProofNamed: correct shares with a tampered proof are rejected and
+// the trustee (and, with per-ciphertext proofs, the position) named.
+func TestBadProofNamed(t *testing.T) {
+	d := honestDKG(t)
+	rnd := testrand.New("bad proof")
+	cts, _ := encryptTestVotes(t, d.res.JointKey, 6, rnd)
+	one := new(group.Scalar).SetUint64(1)
+
+	s, err := d.shares[3].DecryptShares(testExt, cts, ShareOptions{Batched: true}, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Batch.Z.Add(&s.Batch.Z, one)
+	var se *ShareError
+	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, s); !errors.As(err, &se) || se.Trustee != 4 || se.Position != -1 {
+		t.Fatalf("bad batched proof: %v", err)
+	}
+
+	s, err = d.shares[3].DecryptShares(testExt, cts, ShareOptions{PerCiphertext: true}, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Proofs[4].R2.Add(&s.Proofs[4].R2, group.NewGeneratorElement())
+	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, s); !errors.As(err, &se) || se.Trustee != 4 || se.Position != 4 {
+		t.Fatalf("bad per-ciphertext proof: %v", err)
+	}
+
+	// Batched proof bad, every per-ciphertext proof good: the share
+	// values are right but the message is still rejected, naming the
+	// trustee.
+	s, err = d.shares[3].DecryptShares(testExt, cts, ShareOptions{Batched: true, PerCiphertext: true}, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Batch.Z.Add(&s.Batch.Z, one)
+	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, s); !errors.As(err, &se) || se.Trustee != 4 || se.Position != -1 {
+		t.Fatalf("bad batched proof with good per-ciphertext proofs: %v", err)
+	}
+}

@@ -30,7 +30,7 @@ func key(seed string) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(s[:])
 }
 
-func setup(t *testing.T, now *time.Time) (*Issuer, *Verifier, Grant) {
+func setup(t testing.TB, now *time.Time) (*Issuer, *Verifier, Grant) {
 	t.Helper()
 	clock := func() time.Time { return *now }
 	iss, err := NewIssuer(IssuerConfig{Issuer: "https://id.test", Audience: "evote-ballot-box", TTL: 10 * time.Minute, Now: clock, Rand: &detRand{}}, key("idp-1"))

@@ -245,13 +245,8 @@ func extractionFailures(tr *Transcript, ph *phase1) (map[int][]*group.Element, [
 		}
 	}
 	complaintsBy := map[int][]*ExtractionComplaint{}
-	for _, m := range tr.ExtractionComplaints {
-		if m == nil {
-			continue
-		}
-		if p.validIndex(m.Accused) {
-			complaintsBy[m.Accused] = append(complaintsBy[m.Accused], m)
-		}
+	for _, m := range firstExtractionComplaints(tr) {
+		complaintsBy[m.Accused] = append(complaintsBy[m.Accused], m)
 	}
 	accepted := map[int][]*group.Element{}
 	var needed []Culprit
@@ -306,19 +301,13 @@ func reconstruct(tr *Transcript, ph *phase1, i int) ([]*group.Element, error) {
 	for j, a := range ph.answers[i] {
 		try(j, a[0], a[1])
 	}
-	for _, c := range tr.ExtractionComplaints {
-		if c == nil {
-			continue
-		}
-		if c.Accused == i && c.BaseHash == tr.BaseHash {
+	for _, c := range firstExtractionComplaints(tr) {
+		if c.Accused == i {
 			try(c.Complainer, c.S, c.S2)
 		}
 	}
-	for _, r := range tr.Reveals {
-		if r == nil {
-			continue
-		}
-		if r.Dealer == i && r.BaseHash == tr.BaseHash {
+	for _, r := range firstReveals(tr) {
+		if r.Dealer == i {
 			try(r.Revealer, r.S, r.S2)
 		}
 	}
@@ -389,4 +378,44 @@ func VerifyTranscript(tr *Transcript) (*Result, error) {
 		res.VerificationKeys = append(res.VerificationKeys, evalCommitments(agg, j))
 	}
 	return res, nil
+}
+
+// firstExtractionComplaints returns, in board order, the first extraction
+// complaint of each (complainer, accused) pair that has the right context
+// and valid, distinct indices; later ones are ignored (spec §5.7), which
+// bounds the work a flooding trustee can cause.
+func firstExtractionComplaints(tr *Transcript) []*ExtractionComplaint {
+	seen := map[[2]int]bool{}
+	var out []*ExtractionComplaint
+	for _, m := range tr.ExtractionComplaints {
+		if m == nil || m.BaseHash != tr.BaseHash || !tr.Params.validIndex(m.Complainer) ||
+			!tr.Params.validIndex(m.Accused) || m.Complainer == m.Accused {
+			continue
+		}
+		k := [2]int{m.Complainer, m.Accused}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// firstReveals is firstExtractionComplaints for reveals, by (revealer,
+// dealer).
+func firstReveals(tr *Transcript) []*ExtractionReveal {
+	seen := map[[2]int]bool{}
+	var out []*ExtractionReveal
+	for _, m := range tr.Reveals {
+		if m == nil || m.BaseHash != tr.BaseHash || !tr.Params.validIndex(m.Revealer) ||
+			!tr.Params.validIndex(m.Dealer) || m.Revealer == m.Dealer {
+			continue
+		}
+		k := [2]int{m.Revealer, m.Dealer}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -103,6 +103,9 @@ func (t *Trustee) Complain(tr *Transcript) ([]*Complaint, error) {
 	if t.a == nil {
 		return nil, fmt.Errorf("threshold: Complain before Deal")
 	}
+	if tr == nil {
+		return nil, fmt.Errorf("%w: no transcript", ErrParams)
+	}
 	ph, _ := computePhase1(&Transcript{Params: t.p, BaseHash: t.base, Commitments: tr.Commitments, EncryptedShares: tr.EncryptedShares})
 	if ph == nil {
 		return nil, fmt.Errorf("threshold: invalid parameters")
@@ -143,6 +146,9 @@ func (t *Trustee) openFrom(i int, cs []*group.Element, es *EncryptedShares) (*gr
 // complaint against this trustee.
 func (t *Trustee) Answer(tr *Transcript) []*ComplaintAnswer {
 	var out []*ComplaintAnswer
+	if tr == nil || t.a == nil {
+		return nil
+	}
 	done := map[int]bool{}
 	for _, c := range tr.Complaints {
 		if c == nil {

@@ -59,7 +59,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 // record decoders (so a malformed payload fails the test) and can be taken
 // down.
 type recBoard struct {
-	t       *testing.T
+	t       testing.TB
 	mu      sync.Mutex
 	entries []boardEntry
 	down    bool
@@ -128,7 +128,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *clock
 	sim    *registry.Simulated
 	fake   *registrytest.Server
@@ -148,7 +148,7 @@ func testKey(label string) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(s[:])
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, clock: &clock{t: startTime}, board: &recBoard{t: t}, sms: &otp.Recorder{}, logs: &syncBuffer{}, keys: map[string]ed25519.PrivateKey{}}
@@ -210,7 +210,7 @@ func newEnv(t *testing.T) *env {
 
 // do sends a JSON request to h as client (an IP address) and decodes the
 // JSON answer.
-func do(t *testing.T, h http.Handler, method, path, client string, body any, header map[string]string) (int, map[string]any, http.Header) {
+func do(t testing.TB, h http.Handler, method, path, client string, body any, header map[string]string) (int, map[string]any, http.Header) {
 	t.Helper()
 	var rd *bytes.Reader
 	switch b := body.(type) {
@@ -268,7 +268,7 @@ func (e *env) lastCode(phone string) string {
 	return ""
 }
 
-func newDevice(t *testing.T) ed25519.PrivateKey {
+func newDevice(t testing.TB) ed25519.PrivateKey {
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,26 @@
+package idpapi
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkSignIn measures one whole sign-in through the HTTP handlers:
+// start (register lookup over loopback HTTP, code by SMS recorder) and
+// verify (code check, token, credential stored in SQLite and posted).
+func BenchmarkSignIn(b *testing.B) {
+	e := newEnv(b)
+	p := e.person(nil, 0)
+	i := 0
+	for b.Loop() {
+		i++
+		client := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		st, ch, _ := e.start(client, p, nil)
+		if st != 200 {
+			b.Fatalf("start: %d %v", st, ch)
+		}
+		if st, body := e.verify(client, ch["challenge_id"].(string), e.lastCode(p.Phone), newDevice(b)); st != 200 {
+			b.Fatalf("verify: %d %v", st, body)
+		}
+	}
+}

@@ -172,8 +172,7 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 	if _, dup := c.Shares[trustee]; dup {
 		return refuse("trustee %d already posted a valid share for contest %s", trustee, d.ContestID)
 	}
-	vk := s.Context.VerificationKeys[trustee-1]
-	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, vk, c.Current, d.Share); err != nil {
+	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, c.Current, d.Share); err != nil {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error()})
 		return nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"evote/ballot"
 	"evote/client"
@@ -39,6 +41,9 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 	totp := fs.String("totp", "", "login: the current code of the authenticator app")
 	manifest := fs.String("manifest", "", "create: file holding the canonical manifest encoding")
 	electionID := fs.String("election", "", "election id")
+	if sub == "sample-manifest" {
+		return sampleManifest(args[1:], out)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -113,4 +118,56 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("official: unknown subcommand %q", sub)
+}
+
+// sampleManifest writes the sample pilot manifest (three constituencies,
+// a council contest each and a shared multi-select question) for the
+// given trustees' public keys, as a canonical file for "official create".
+func sampleManifest(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("official sample-manifest", flag.ContinueOnError)
+	id := fs.String("election", "", "election id ([a-z0-9][a-z0-9-]{0,63})")
+	idKey := fs.String("identity-key", "", "the identity service's board key, hex")
+	threshold := fs.Int("threshold", 2, "trustees needed to decrypt")
+	start := fs.Int64("start", 0, "voting start, Unix seconds (default now)")
+	days := fs.Int("days", 7, "voting period in days")
+	path := fs.String("out", "manifest.bin", "output file")
+	var trustees []string
+	fs.Func("trustee", "a trustee's SIGNING-KEY-HEX:HPKE-KEY-HEX (from evote trustee init), once per trustee, in order", func(v string) error {
+		trustees = append(trustees, v)
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := need(fs, "election", "identity-key"); err != nil {
+		return err
+	}
+	ik, err := hex.DecodeString(*idKey)
+	if err != nil || len(ik) != 32 {
+		return errors.New("sample-manifest: --identity-key must be 64 hex digits")
+	}
+	var ts []ballot.Trustee
+	for i, t := range trustees {
+		sk, hk, ok := strings.Cut(t, ":")
+		s, err1 := hex.DecodeString(sk)
+		h, err2 := hex.DecodeString(hk)
+		if !ok || err1 != nil || err2 != nil || len(s) != 32 || len(h) != 32 {
+			return fmt.Errorf("sample-manifest: trustee %d: want SIGNING-KEY-HEX:HPKE-KEY-HEX", i+1)
+		}
+		ts = append(ts, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: [32]byte(s), HPKEKey: h})
+	}
+	m := ballot.SampleManifest(*id, ts, uint32(*threshold), [32]byte(ik))
+	if *start == 0 {
+		*start = time.Now().Unix()
+	}
+	m.VotingStart, m.VotingEnd = uint64(*start), uint64(*start)+uint64(*days)*86400
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(*path, m.Encode(), 0o644); err != nil {
+		return err
+	}
+	h := m.Hash()
+	fmt.Fprintf(out, "manifest of %s written to %s (manifest hash %x)\n", *id, *path, h[:])
+	return nil
 }

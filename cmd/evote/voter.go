@@ -111,6 +111,7 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	birth := fs.String("birth-date", "", "date of birth, YYYY-MM-DD")
 	choices := fs.String("choices", "", "contest=candidate-index[,index…];… (blank if absent)")
 	audit := fs.Bool("audit", false, "audit the prepared ballot instead of casting it")
+	save := fs.String("save", "", "audit: write the prepared ballot here, for evote ballot check-audit on a second device")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -153,6 +154,11 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	if *audit {
 		if _, err := box.Audit(ctx, *electionID, d.token.Token, p.Audit().Encode()); err != nil {
 			return err
+		}
+		if *save != "" {
+			if err := os.WriteFile(*save, p.Ballot.Encode(), 0o600); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintln(out, "audited: check it on a second device with evote ballot check-audit; this ballot can never be cast")
 		return nil
@@ -201,6 +207,7 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 	logKey := fs.String("log-key", "", "check-receipt: file with the log's verifier key, obtained independently")
 	receipt := fs.String("receipt", "", "check-receipt: file with the receipt's checkpoint note")
 	lang := fs.String("lang", "en", "language of descriptions (ky, ru, uz, en)")
+	ballotFile := fs.String("ballot", "", "check-audit: the prepared ballot saved by evote vote --audit --save")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -249,19 +256,24 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return fmt.Errorf("no ballot with tracking code %s on the board", *code)
 	}
-	// check-audit: the first device shows the ciphertexts by their tracking
-	// code; the board carries the audited opening. Find the audited ballot
-	// whose code-bearing prepared ballot the voter saw.
-	for _, pos := range f.State.Audited {
-		a, err := ballot.DecodeAuditedBallot(f.Entries[pos].Payload)
-		if err != nil {
-			continue
-		}
-		desc, err := a.Describe(f.State.Manifest, *lang)
-		if err != nil {
-			continue
-		}
-		fmt.Fprintf(out, "audited ballot at position %d (style %s):\n  %s\n", pos, a.Style, strings.Join(desc, "\n  "))
+	// check-audit: the first device showed the prepared ballot (saved by
+	// evote vote --audit --save); the board must carry an audited opening
+	// of exactly its ciphertexts.
+	raw, err := os.ReadFile(*ballotFile)
+	if err != nil {
+		return err
 	}
+	shown, err := ballot.DecodeBallot(raw)
+	if err != nil {
+		return err
+	}
+	if got := shown.TrackingCode().String(); strings.ReplaceAll(got, "-", "") != strings.ReplaceAll(want, "-", "") {
+		return fmt.Errorf("check-audit: the saved ballot's tracking code is %s, not %s", got, *code)
+	}
+	desc, err := checkAudit(f.State, f.Entries, shown, *lang)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "the board's audit of ballot %s opens to:\n  %s\nIf this is not what you chose, your device is not encrypting your choices: report it.\n", shown.TrackingCode(), strings.Join(desc, "\n  "))
 	return nil
 }

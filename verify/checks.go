@@ -1,6 +1,9 @@
 package verify
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // A Check names one check of spec/11-verifying.md §11.4. The names are
 // stable: reports, scripts and the tamper corpus refer to them.
@@ -126,10 +129,13 @@ func (f Failure) String() string {
 
 // A CheckSummary says how many items one check covered and how many failed.
 type CheckSummary struct {
-	Check    Check  `json:"check"`
-	Title    string `json:"title"`
-	Items    uint64 `json:"items"`
-	Failures uint64 `json:"failures"`
+	Check Check  `json:"check"`
+	Title string `json:"title"`
+	// Seconds is the time spent on the check, summed over workers (CPU
+	// time, roughly); checks made together share one figure (§11.5).
+	Seconds  float64 `json:"seconds"`
+	Items    uint64  `json:"items"`
+	Failures uint64  `json:"failures"`
 }
 
 // A StageTime is the wall time of one stage of the verification.
@@ -186,6 +192,7 @@ type Report struct {
 
 	items map[Check]uint64
 	fails map[Check]uint64
+	times map[Check]time.Duration
 }
 
 func newReport() *Report {

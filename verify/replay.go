@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -136,7 +137,17 @@ func (v *verifier) applyOne(s *election.State, i int) bool {
 		v.rep.count(c, 1)
 	}
 	culprits := len(s.Culprits)
-	if err := s.Apply(e); err != nil {
+	tc := c
+	switch e.Type {
+	case bulletin.TypeMixOutput:
+		tc = CheckMixProof
+	case bulletin.TypeDecryptionShare:
+		tc = CheckDecryptionProof
+	}
+	t0 := time.Now()
+	err := s.Apply(e)
+	v.spent(tc, t0)
+	if err != nil {
 		if s.Manifest == nil {
 			v.rep.fail(int64(i), CheckManifest, "%s; nothing after it can be checked", reason(err))
 			return false
@@ -247,6 +258,7 @@ func (v *verifier) replayBallots(s *election.State, first int) {
 // their proofs in one batch; if the batch fails, each ballot is checked
 // alone to name every bad one.
 func (v *verifier) precheckChunk(pre *election.State, entries []int) []precheck {
+	defer v.spent(CheckBallotProof, time.Now())
 	res := make([]precheck, len(entries))
 	batch := zkp.NewBatch()
 	for j, i := range entries {
@@ -347,7 +359,10 @@ func (v *verifier) applyBallot(s *election.State, i int, p precheck) {
 		return
 	}
 	c := castCheck(s, p.cb)
-	if err := s.ApplyChecked(e, p.cb); err != nil {
+	t0 := time.Now()
+	err := s.ApplyChecked(e, p.cb)
+	v.spent(CheckBallotUnique, t0)
+	if err != nil {
 		v.rep.fail(int64(i), c, "%s", reason(err))
 		s.Size++
 		return

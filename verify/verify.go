@@ -60,6 +60,16 @@ type verifier struct {
 	pmu     sync.Mutex
 	mixes   uint64
 	shares  uint64
+	tmu     sync.Mutex
+	times   map[Check]time.Duration
+}
+
+// spent adds the time since start to check c; safe for concurrent use.
+func (v *verifier) spent(c Check, start time.Time) {
+	d := time.Since(start)
+	v.tmu.Lock()
+	v.times[c] += d
+	v.tmu.Unlock()
 }
 
 // Verify checks rec completely and returns the report; Report.OK is true
@@ -69,7 +79,7 @@ func Verify(rec *Record, opt Options) *Report {
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
-	v := &verifier{rec: rec, opt: opt, rep: newReport()}
+	v := &verifier{rec: rec, opt: opt, rep: newReport(), times: map[Check]time.Duration{}}
 	v.rep.Workers = opt.Workers
 	v.rep.Origin = opt.Log.Origin
 	v.rep.Size = uint64(len(rec.Entries))
@@ -79,6 +89,7 @@ func Verify(rec *Record, opt Options) *Report {
 	v.stage("tree", v.checkTree)
 	v.stage("replay", v.replay)
 
+	v.rep.times = v.times
 	v.rep.finish()
 	v.rep.Seconds = time.Since(start).Seconds()
 	return v.rep
@@ -139,6 +150,7 @@ func (v *verifier) checkEntries() {
 	fmtErr := make([]error, n)
 	sigErr := make([]error, n)
 	v.parallel("signatures", n, sigChunk, func(lo, hi int) {
+		defer v.spent(CheckEntrySignature, time.Now())
 		var items []sig.Item
 		var idx []int
 		for i := lo; i < hi; i++ {
@@ -198,6 +210,7 @@ func (v *verifier) checkEntries() {
 // checkTree rebuilds the RFC 6962 tree and checks it against the record's
 // checkpoint and every earlier checkpoint (§11.4.2).
 func (v *verifier) checkTree() {
+	defer v.spent(CheckTree, time.Now())
 	tree := bulletin.NewTree()
 	tree.AppendLeaves(v.leaves...)
 	n := uint64(len(v.leaves))
@@ -236,7 +249,7 @@ func (v *verifier) checkTree() {
 // replay's failures in log order.
 func (r *Report) finish() {
 	for _, c := range Checks {
-		r.Checks = append(r.Checks, CheckSummary{Check: c, Title: c.Title(), Items: r.items[c], Failures: r.fails[c]})
+		r.Checks = append(r.Checks, CheckSummary{Check: c, Title: c.Title(), Items: r.items[c], Failures: r.fails[c], Seconds: r.times[c].Seconds()})
 	}
 	sortFailures(r.Failures)
 	r.OK = r.FailureCount == 0

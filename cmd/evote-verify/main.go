@@ -125,7 +125,7 @@ func printReport(w io.Writer, r *verify.Report) {
 	c := r.Counts
 	fmt.Fprintf(w, "counts   %d credentials, %d in-person marks, %d ballots (%d valid), %d audited, %d counted, %d cancelled, %d mixes, %d decryption shares\n",
 		c.Credentials, c.InPerson, c.Ballots, c.ValidBallots, c.Audited, c.Counted, c.Cancelled, c.Mixes, c.Shares)
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\n        %-23s %-45s %8s %9s\n", "check", "", "items", "time")
 	for _, k := range r.Checks {
 		status := "ok  "
 		switch {
@@ -134,7 +134,7 @@ func printReport(w io.Writer, r *verify.Report) {
 		case k.Items == 0:
 			status = "-   "
 		}
-		fmt.Fprintf(w, "  %s  %-23s %-45s %8d", status, k.Check, k.Title, k.Items)
+		fmt.Fprintf(w, "  %s  %-23s %-45s %8d %8.2fs", status, k.Check, k.Title, k.Items, k.Seconds)
 		if k.Failures > 0 {
 			fmt.Fprintf(w, "  %d failed", k.Failures)
 		}

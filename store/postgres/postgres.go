@@ -110,11 +110,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// lockKey is the per-log advisory-lock key: the first 8 bytes of the log
+// id as a signed big-endian integer (bulletin_append computes the same).
 func lockKey(log store.LogID) int64 { return int64(binary.BigEndian.Uint64(log[:8])) }
 
-// Append implements store.Store: one transaction, serialised per log by an
-// advisory lock, rows inserted with a single INSERT … SELECT FROM unnest, a
-// NOTIFY delivered at commit.
+// Append implements store.Store with one statement, bulletin_append
+// (migration 0002): in a single round trip and one implicit transaction it
+// forces synchronous_commit, takes the log's advisory lock, checks the
+// start index, inserts the rows and queues the NOTIFY delivered at commit.
 func (s *Store) Append(ctx context.Context, log store.LogID, first uint64, recs []store.Record) error {
 	if err := store.CheckRecords(recs); err != nil {
 		return err
@@ -123,39 +126,18 @@ func (s *Store) Append(ctx context.Context, log store.LogID, first uint64, recs 
 		return fmt.Errorf("%w: index overflow", store.ErrInvalid)
 	}
 	n := len(recs)
-	idx, hashes, types, data := make([]int64, n), make([][]byte, n), make([]int32, n), make([][]byte, n)
+	hashes, types, data := make([][]byte, n), make([]int32, n), make([][]byte, n)
 	for i, r := range recs {
-		idx[i], hashes[i], types[i], data[i] = int64(first)+int64(i), r.Hash[:], int32(r.Type), r.Data
+		hashes[i], types[i], data[i] = r.Hash[:], int32(r.Type), r.Data
 	}
-	end := first + uint64(n)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		b.Queue(`SET LOCAL synchronous_commit = on`)
-		b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(log))
-		var size int64
-		b.Queue(`SELECT coalesce(max(idx) + 1, 0) FROM bulletin_entries WHERE log_id = $1`, log[:]).QueryRow(func(r pgx.Row) error { return r.Scan(&size) })
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		if uint64(size) != first {
-			return fmt.Errorf("%w: log has %d entries, append at %d", store.ErrConflict, size, first)
-		}
-		b = &pgx.Batch{}
-		b.Queue(`INSERT INTO bulletin_entries (log_id, idx, hash, type, data)
-			SELECT $1, i, h, t, d FROM unnest($2::bigint[], $3::bytea[], $4::integer[], $5::bytea[]) AS u(i, h, t, d)`,
-			log[:], idx, hashes, types, data)
-		b.Queue(`SELECT pg_notify($1, $2)`, s.channel, hex.EncodeToString(log[:])+" "+strconv.FormatUint(end, 10))
-		return tx.SendBatch(ctx, b).Close()
-	})
+	_, err := s.pool.Exec(ctx, `SELECT bulletin_append($1, $2, $3, $4, $5, $6)`, log[:], int64(first), hashes, types, data, s.channel)
 	if err != nil {
 		var pe *pgconn.PgError
 		switch {
 		case errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "bulletin_entries_hash_key":
 			return fmt.Errorf("%w: %s", store.ErrDuplicate, pe.Detail)
-		case errors.As(err, &pe) && pe.Code == "23505":
-			return fmt.Errorf("%w: %s", store.ErrConflict, pe.Detail)
-		case errors.Is(err, store.ErrConflict):
-			return err
+		case errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "EV001"):
+			return fmt.Errorf("%w: %s", store.ErrConflict, pe.Message)
 		}
 		return fmt.Errorf("store/postgres: append: %w", err)
 	}

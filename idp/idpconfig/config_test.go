@@ -1,0 +1,112 @@
+package idpconfig
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	pseudonymHex = "0101010101010101010101010101010101010101010101010101010101010101"
+	seedHex      = "0202020202020202020202020202020202020202020202020202020202020202"
+	ctxHex       = "0303030303030303030303030303030303030303030303030303030303030303"
+	apiKey       = "sms-api-key-very-secret"
+)
+
+func devEnv(t *testing.T) map[string]string {
+	return map[string]string{
+		"EVOTE_IDP_MODE": "development", "EVOTE_IDP_ELECTION_ID": "kg-2026-parl", "EVOTE_IDP_CONTEXT_HASH": ctxHex,
+		"EVOTE_IDP_ELECTION_DAY": "2026-12-20", "EVOTE_IDP_PSEUDONYM_KEY": pseudonymHex, "EVOTE_IDP_SIGNING_KEYS": seedHex,
+		"EVOTE_IDP_ISSUER": "https://id.test", "EVOTE_IDP_REGISTRY": "simulated", "EVOTE_IDP_SIM_CONSTITUENCIES": "KG-ABR-01,KG-ABR-02",
+		"EVOTE_IDP_SMS": "log", "EVOTE_IDP_DB_DRIVER": "sqlite", "EVOTE_IDP_DB_DSN": "file:" + filepath.Join(t.TempDir(), "idp.db"),
+	}
+}
+
+func getter(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+type nopBoard struct{}
+
+func (nopBoard) Post(context.Context, uint16, []byte) (uint64, error) { return 1, nil }
+
+func TestDevelopmentBuild(t *testing.T) {
+	c, err := Load(getter(devEnv(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sms bytes.Buffer
+	rt, err := Build(context.Background(), c, nopBoard{}, nil, &sms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	for _, path := range []string{"/healthz", "/v1/keys"} {
+		w := httptest.NewRecorder()
+		rt.Handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		if w.Code != 200 {
+			t.Errorf("GET %s: %d", path, w.Code)
+		}
+	}
+}
+
+func TestProductionRefusals(t *testing.T) {
+	cases := map[string]func(m map[string]string){
+		"simulated register": func(m map[string]string) { m["EVOTE_IDP_MODE"] = "production" },
+		"no pseudonym key":   func(m map[string]string) { delete(m, "EVOTE_IDP_PSEUDONYM_KEY") },
+		"no signing key":     func(m map[string]string) { delete(m, "EVOTE_IDP_SIGNING_KEYS") },
+		"short key":          func(m map[string]string) { m["EVOTE_IDP_PSEUDONYM_KEY"] = "0101" },
+		"log sms in production": func(m map[string]string) {
+			m["EVOTE_IDP_MODE"] = "production"
+			m["EVOTE_IDP_REGISTRY"] = "http"
+			m["EVOTE_IDP_REGISTRY_URL"] = "https://tunduk.test/person"
+		},
+		"plain http register": func(m map[string]string) { m["EVOTE_IDP_REGISTRY"] = "http"; m["EVOTE_IDP_REGISTRY_URL"] = "http://x" },
+		"bad duration":        func(m map[string]string) { m["EVOTE_IDP_TOKEN_TTL"] = "soon" },
+		"bad official key":    func(m map[string]string) { m["EVOTE_IDP_STATIONS"] = "st-1=abcd" },
+		"closes before opens": func(m map[string]string) {
+			m["EVOTE_IDP_VOTING_OPENS"] = "2026-12-20T20:00:00Z"
+			m["EVOTE_IDP_VOTING_CLOSES"] = "2026-12-20T08:00:00Z"
+		},
+	}
+	for name, mod := range cases {
+		m := devEnv(t)
+		mod(m)
+		if _, err := Load(getter(m)); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "0101") {
+			t.Errorf("%s: error echoes a secret: %v", name, err)
+		}
+	}
+}
+
+func TestSecretFilesAndRedaction(t *testing.T) {
+	m := devEnv(t)
+	delete(m, "EVOTE_IDP_PSEUDONYM_KEY")
+	f := filepath.Join(t.TempDir(), "pk")
+	os.WriteFile(f, []byte(pseudonymHex+"\n"), 0o600)
+	m["EVOTE_IDP_PSEUDONYM_KEY_FILE"] = f
+	m["EVOTE_IDP_SMS_API_KEY"] = apiKey
+	c, err := Load(getter(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PseudonymKey[31] != 1 {
+		t.Error("key from file not read")
+	}
+	for _, s := range []string{c.String(), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", *c), fmt.Sprintf("%#v", c)} {
+		for _, secret := range []string{pseudonymHex, seedHex, apiKey, "idp.db"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("printed config leaks a secret %q…", secret[:6])
+			}
+		}
+	}
+	m["EVOTE_IDP_PSEUDONYM_KEY"] = pseudonymHex
+	if _, err := Load(getter(m)); err == nil {
+		t.Error("both NAME and NAME_FILE accepted")
+	}
+}

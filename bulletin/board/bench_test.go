@@ -54,7 +54,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			}
 			var next atomic.Int64
-			b.SetParallelism(64)
+			b.SetParallelism(256)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

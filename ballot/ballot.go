@@ -1,7 +1,6 @@
 package ballot
 
 import (
-	"crypto/sha256"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -161,10 +160,4 @@ func (b *EncryptedBallot) checkShape(m *Manifest) (*BallotStyle, error) {
 		}
 	}
 	return style, nil
-}
-
-// hashCiphertext returns the key under which the ballot box and verifier
-// index ciphertexts for the copy check of spec §9.5 rule 5.
-func hashCiphertext(c *elgamal.Ciphertext) [32]byte {
-	return sha256.Sum256(c.Bytes())
 }

@@ -41,10 +41,6 @@ type ContestTally struct {
 	mixParams *tally.MixParams
 }
 
-// Decryptable reports whether the contest needs decryption and its mixing
-// is complete.
-func (c *ContestTally) needsDecryption() bool { return !c.Withheld }
-
 // prepareTally builds each contest's input from the cleansing.
 func (s *State) prepareTally() error {
 	counted := map[uint64]bool{}

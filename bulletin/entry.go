@@ -8,7 +8,7 @@
 // board.Log (package bulletin/board, over a store.Store), and hand out
 // checkpoints and proofs from it;
 // verifiers use DecodeEntry, VerifyCheckpoint, VerifyInclusion,
-// VerifyConsistency and VerifyRecord.
+// VerifyConsistency and VerifyRecordDir / VerifyRecordArchive.
 package bulletin
 
 import (

@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"evote/bulletin"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"evote/bulletin"
 	"evote/crypto/sig"
 	"evote/store"
 	"evote/store/sqlite"

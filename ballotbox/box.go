@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"evote/ballot"
@@ -82,10 +83,10 @@ type Box struct {
 	gate sync.RWMutex
 
 	mu       sync.Mutex
-	applied  *sync.Cond // signalled when the state grows
-	state    *election.State
-	el       *ballot.Election // immutable once the context is applied
-	verifier *token.Verifier
+	state *election.State
+	// snap holds what casts need before taking the mutex: the election
+	// (immutable once the context is applied) and the token verifier.
+	snap atomic.Pointer[castSnapshot]
 	pending  map[uint64]pendingApply // reorder buffer: index → entry
 	fatal    error                   // a broken invariant: the box refuses everything
 	closed   bool
@@ -106,7 +107,7 @@ const reservedPos = ^uint64(0)
 
 func (b *Box) resetIndices() {
 	b.state = election.NewState()
-	b.el, b.verifier = nil, nil
+	b.snap.Store(&castSnapshot{})
 	b.pending = map[uint64]pendingApply{}
 	b.codes = map[ballot.TrackingCode]uint64{}
 	b.ciphertexts = map[[32]byte]uint64{}
@@ -120,6 +121,14 @@ type pendingApply struct {
 	entry     *bulletin.Entry
 	cb        *election.CheckedBallot // nil for an audited ballot
 	pseudonym [32]byte                // the caster, whose in-flight count drops once applied
+	keys      [][32]byte              // hashes of the ballot's ciphertexts, computed once
+	done      chan struct{}           // closed once applied (or the box halted)
+}
+
+// castSnapshot is read by casts without the mutex.
+type castSnapshot struct {
+	el       *ballot.Election
+	verifier *token.Verifier
 }
 
 type voterIndex struct {
@@ -167,7 +176,6 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	}
 	b := &Box{cfg: cfg, auth: [32]byte(cfg.Authority.Public().(ed25519.PublicKey))}
 	b.resetIndices()
-	b.applied = sync.NewCond(&b.mu)
 	l, err := board.Open(ctx, board.Config{Key: cfg.LogKey, Store: cfg.Store, Now: cfg.Now, IndexKey: trackingCodeKey})
 	if err != nil {
 		return nil, fmt.Errorf("ballotbox: %w", err)
@@ -213,7 +221,7 @@ func (b *Box) replay(ctx context.Context) error {
 			return fmt.Errorf("ballotbox: replay: %w", err)
 		}
 		for i, e := range es {
-			if err := b.applyLocked(e, nil); err != nil {
+			if err := b.applyLocked(e, nil, nil); err != nil {
 				return fmt.Errorf("ballotbox: replay entry %d: %w", recs[i].Index, err)
 			}
 		}
@@ -224,7 +232,7 @@ func (b *Box) replay(ctx context.Context) error {
 
 // applyLocked applies e at the state's next position and updates the
 // box's indices. b.mu is held (or the box is not shared yet).
-func (b *Box) applyLocked(e *bulletin.Entry, cb *election.CheckedBallot) error {
+func (b *Box) applyLocked(e *bulletin.Entry, cb *election.CheckedBallot, keys [][32]byte) error {
 	pos := b.state.Size
 	var err error
 	if cb != nil {
@@ -235,21 +243,22 @@ func (b *Box) applyLocked(e *bulletin.Entry, cb *election.CheckedBallot) error {
 	if err != nil {
 		return err
 	}
-	b.index(e, pos)
-	b.applied.Broadcast()
+	b.index(e, pos, keys)
 	return nil
 }
 
 // index records what the box looks up beyond the State: ciphertexts and
 // codes (for precise refusal codes and reservations), each voter's entries
 // and the turnout.
-func (b *Box) index(e *bulletin.Entry, pos uint64) {
+func (b *Box) index(e *bulletin.Entry, pos uint64, keys [][32]byte) {
 	s := b.state
 	switch e.Type {
 	case bulletin.TypeElectionContext:
-		b.el = s.Election()
+		old := b.snap.Load()
+		b.snap.Store(&castSnapshot{el: s.Election(), verifier: old.verifier})
 	case bulletin.TypeIdentityKeySet:
-		b.verifier = b.newVerifier()
+		old := b.snap.Load()
+		b.snap.Store(&castSnapshot{el: old.el, verifier: b.newVerifier()})
 	case bulletin.TypeCredentialIssued:
 		if c, err := record.DecodeCredentialIssued(e.Payload); err == nil {
 			v := b.voter(c.Pseudonym)
@@ -263,8 +272,11 @@ func (b *Box) index(e *bulletin.Entry, pos uint64) {
 	case bulletin.TypeBallot:
 		rec := s.Ballots[len(s.Ballots)-1]
 		b.codes[rec.Code] = pos
-		for _, ct := range rec.Ballot.Ciphertexts() {
-			b.ciphertexts[sha256.Sum256(ct.Bytes())] = pos
+		if keys == nil {
+			keys = ciphertextKeys(rec.Ballot)
+		}
+		for _, k := range keys {
+			b.ciphertexts[k] = pos
 		}
 		v := b.voter(rec.Pseudonym)
 		v.ballots = append(v.ballots, BallotRef{Index: pos, TrackingCode: rec.Code})
@@ -430,4 +442,15 @@ func (b *Box) Cleansed() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.state.Cleansing != nil
+}
+
+// ciphertextKeys returns the hashes of a ballot's ciphertext encodings,
+// the keys under which the rules detect a repeated ciphertext.
+func ciphertextKeys(b *ballot.EncryptedBallot) [][32]byte {
+	cts := b.Ciphertexts()
+	keys := make([][32]byte, len(cts))
+	for i, ct := range cts {
+		keys[i] = sha256.Sum256(ct.Bytes())
+	}
+	return keys
 }

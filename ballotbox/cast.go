@@ -49,12 +49,8 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 	if e.Log != b.log.ID() {
 		return nil, fmt.Errorf("%w: %w", ErrBadEntry, bulletin.ErrWrongLog)
 	}
-	b.mu.Lock()
-	el, ver, err := b.el, b.verifier, b.check()
-	b.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
+	snap := b.snap.Load()
+	el, ver := snap.el, snap.verifier
 	if el == nil || ver == nil {
 		return nil, ErrNotOpen
 	}
@@ -87,11 +83,12 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
 	}
 	cb := &election.CheckedBallot{Ballot: bal, Code: ballot.TrackingCodeOf(e.Payload)}
+	ctKeys := ciphertextKeys(bal) // outside the mutex
 
 	b.gate.RLock()
 	defer b.gate.RUnlock()
 	b.mu.Lock()
-	pseudonym, keys, err := b.reserveLocked(cb, claims)
+	pseudonym, keys, err := b.reserveLocked(cb, claims, ctKeys)
 	b.mu.Unlock()
 	if err != nil {
 		// A concurrent identical cast may have won: answer as a retry.
@@ -100,7 +97,7 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 		}
 		return nil, err
 	}
-	idx, err := b.appendOrdered(pendingApply{entry: e, cb: cb, pseudonym: pseudonym}, func() { b.releaseLocked(cb, pseudonym, keys, false) })
+	idx, err := b.appendOrdered(pendingApply{entry: e, cb: cb, pseudonym: pseudonym, keys: keys}, func() { b.releaseLocked(cb, pseudonym, keys, false) })
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +126,7 @@ func verifyToken(v *token.Verifier, bearer string, ctxHash [32]byte) (*token.Cla
 // reserveLocked makes the stateful checks of spec §9.5 (rules 2, 3, 5, 6)
 // against the applied state and every cast in flight, then reserves the
 // ballot's tracking code, ciphertexts and pseudonym. b.mu is held.
-func (b *Box) reserveLocked(cb *election.CheckedBallot, claims *token.Claims) ([32]byte, [][32]byte, error) {
+func (b *Box) reserveLocked(cb *election.CheckedBallot, claims *token.Claims, ctKeys [][32]byte) ([32]byte, [][32]byte, error) {
 	if err := b.check(); err != nil {
 		return [32]byte{}, nil, err
 	}
@@ -156,16 +153,14 @@ func (b *Box) reserveLocked(cb *election.CheckedBallot, claims *token.Claims) ([
 		}
 		return [32]byte{}, nil, fmt.Errorf("%w: at entry %d", ErrDuplicateBallot, p)
 	}
-	var keys [][32]byte
-	for _, ct := range cb.Ballot.Ciphertexts() {
-		k := sha256.Sum256(ct.Bytes())
+	keys := ctKeys
+	for _, k := range keys {
 		if p, dup := b.ciphertexts[k]; dup {
 			if p == reservedPos {
 				return [32]byte{}, nil, ErrCastInProgress
 			}
 			return [32]byte{}, nil, fmt.Errorf("%w: entry %d", ErrDuplicateCipher, p)
 		}
-		keys = append(keys, k)
 	}
 	if s.Manifest.Revote == ballot.SingleBallot {
 		if len(s.BallotsOf(cred.Pseudonym)) > 0 {
@@ -215,43 +210,64 @@ func (b *Box) appendOrdered(pa pendingApply, fail func()) (uint64, error) {
 	idx, err := b.log.Append(actx, pa.entry)
 	cancel()
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if err != nil {
 		fail()
 		if errors.Is(err, context.DeadlineExceeded) {
 			// The entry may still become durable; the state can no longer
 			// be trusted to follow the log.
-			b.fatal = fmt.Errorf("%w: append timed out", ErrInconsistentBox)
+			b.halt(fmt.Errorf("%w: append timed out", ErrInconsistentBox))
 		}
+		b.mu.Unlock()
 		return 0, err
 	}
 	i := idx[0]
+	pa.done = make(chan struct{})
 	b.pending[i] = pa
 	for {
 		p, ok := b.pending[b.state.Size]
-		if !ok {
+		if !ok || b.fatal != nil {
 			break
 		}
 		pos := b.state.Size
 		delete(b.pending, pos)
-		if err := b.applyLocked(p.entry, p.cb); err != nil {
+		if err := b.applyLocked(p.entry, p.cb, p.keys); err != nil {
 			// The log holds an entry the rules refuse: a bug in the
 			// reservations. Stop accepting anything.
-			b.fatal = fmt.Errorf("%w: entry %d: %w", ErrInconsistentBox, pos, err)
-			b.cfg.Logger.Error("ballot box halted", "err", b.fatal)
-			b.applied.Broadcast()
+			b.pending[pos] = p
+			b.halt(fmt.Errorf("%w: entry %d: %w", ErrInconsistentBox, pos, err))
+			break
 		}
 		if p.cb != nil {
 			b.inFlightDone(p.pseudonym)
 		}
+		close(p.done)
 	}
-	for b.state.Size <= i && b.fatal == nil {
-		b.applied.Wait()
+	if b.fatal != nil {
+		b.halt(b.fatal) // releases this and every other waiting cast
 	}
-	if b.fatal != nil && b.state.Size <= i {
+	b.mu.Unlock()
+	<-pa.done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state.Size <= i {
 		return 0, b.fatal
 	}
 	return i, nil
+}
+
+// halt records a broken invariant: the box refuses everything from now on
+// and every cast waiting for its apply is released with the error.
+func (b *Box) halt(err error) {
+	if b.fatal == nil {
+		b.fatal = err
+		b.cfg.Logger.Error("ballot box halted", "err", err)
+	}
+	for i, p := range b.pending {
+		if p.done != nil {
+			close(p.done)
+		}
+		delete(b.pending, i)
+	}
 }
 
 func (b *Box) inFlightDone(p [32]byte) {
@@ -282,12 +298,8 @@ func (b *Box) Audit(ctx context.Context, bearer string, audited []byte) (uint64,
 	if err != nil {
 		return 0, [32]byte{}, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
 	}
-	b.mu.Lock()
-	el, ver, err := b.el, b.verifier, b.check()
-	b.mu.Unlock()
-	if err != nil {
-		return 0, [32]byte{}, err
-	}
+	snap := b.snap.Load()
+	el, ver := snap.el, snap.verifier
 	if el == nil || ver == nil {
 		return 0, [32]byte{}, ErrNotOpen
 	}

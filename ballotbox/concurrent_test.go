@@ -20,11 +20,21 @@ import (
 // racing pair must yield exactly one ballot, and the board must replay
 // through the election rules to the same state.
 func TestConcurrentCasts(t *testing.T) {
+	for _, sk := range storeKinds {
+		t.Run(sk.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := sk.open(t, dir)
+			defer st.Close()
+			testConcurrentCasts(t, newFixture(t, boxtest.Options{Revote: ballot.SingleBallot, Witnesses: 1, Dir: dir, Store: st}))
+		})
+	}
+}
+
+func testConcurrentCasts(t *testing.T, f *boxtest.Fixture) {
 	n, pairs := 140, 20
 	if testing.Short() {
 		n, pairs = 30, 5
 	}
-	f := newFixture(t, boxtest.Options{Revote: ballot.SingleBallot, Witnesses: 1})
 	ctx := context.Background()
 	type cast struct {
 		tok   string

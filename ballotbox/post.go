@@ -111,10 +111,10 @@ func (b *Box) post(ctx context.Context, e *bulletin.Entry, allowed func(*electio
 	}
 	pos := b.state.Size
 	if pos != b.log.Size() {
-		b.fatal = fmt.Errorf("%w: state at %d, log at %d", ErrInconsistentBox, pos, b.log.Size())
+		b.halt(fmt.Errorf("%w: state at %d, log at %d", ErrInconsistentBox, pos, b.log.Size()))
 		return nil, b.fatal
 	}
-	if err := b.applyLocked(e, nil); err != nil {
+	if err := b.applyLocked(e, nil, nil); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
 	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
@@ -122,7 +122,7 @@ func (b *Box) post(ctx context.Context, e *bulletin.Entry, allowed func(*electio
 	cancel()
 	if err != nil || idx[0] != pos {
 		if rerr := b.rebuildLocked(ctx); rerr != nil {
-			b.fatal = fmt.Errorf("%w: rebuild after a failed append: %w", ErrInconsistentBox, rerr)
+			b.halt(fmt.Errorf("%w: rebuild after a failed append: %w", ErrInconsistentBox, rerr))
 		}
 		if err == nil {
 			err = fmt.Errorf("%w: appended at %d, applied at %d", ErrInconsistentBox, idx[0], pos)
@@ -137,11 +137,11 @@ func (b *Box) post(ctx context.Context, e *bulletin.Entry, allowed func(*electio
 func (b *Box) rebuildLocked(ctx context.Context) error {
 	fresh := &Box{cfg: b.cfg, log: b.log, auth: b.auth}
 	fresh.resetIndices()
-	fresh.applied = b.applied
 	if err := fresh.replay(ctx); err != nil {
 		return err
 	}
-	b.state, b.el, b.verifier = fresh.state, fresh.el, fresh.verifier
+	b.state = fresh.state
+	b.snap.Store(fresh.snap.Load())
 	b.codes, b.ciphertexts, b.voters, b.turnout, b.invalid = fresh.codes, fresh.ciphertexts, fresh.voters, fresh.turnout, fresh.invalid
 	return nil
 }

@@ -82,14 +82,14 @@ type Box struct {
 	// change the rules for casts hold it exclusively.
 	gate sync.RWMutex
 
-	mu       sync.Mutex
+	mu    sync.Mutex
 	state *election.State
 	// snap holds what casts need before taking the mutex: the election
 	// (immutable once the context is applied) and the token verifier.
-	snap atomic.Pointer[castSnapshot]
-	pending  map[uint64]pendingApply // reorder buffer: index → entry
-	fatal    error                   // a broken invariant: the box refuses everything
-	closed   bool
+	snap    atomic.Pointer[castSnapshot]
+	pending map[uint64]pendingApply // reorder buffer: index → entry
+	fatal   error                   // a broken invariant: the box refuses everything
+	closed  bool
 
 	// Indices beyond election.State's, over applied and reserved entries.
 	codes       map[ballot.TrackingCode]uint64 // → position, or reservedPos

@@ -1,0 +1,81 @@
+package verify
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"evote/crypto/group"
+)
+
+// smSeconds measures the CPU time of one SM: a constant-time variable-base scalar
+// multiplication on this machine (the unit of spec §11.7), as
+// crypto/group's BenchmarkScalarMult does.
+func smSeconds() float64 {
+	x := new(group.Scalar).SetUint64(0xdeadbeef)
+	x.Invert(x)
+	p := new(group.Element).ScalarBaseMult(x)
+	const n = 4000
+	start := cpuSeconds() // CPU time: other processes on the machine do not inflate it
+	for range n {
+		p.ScalarMult(x, p)
+	}
+	return (cpuSeconds() - start) / n
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// BenchmarkVerifyRecord verifies a whole simulated record (sample manifest:
+// a 5-candidate single-choice contest and a multi-select contest on every
+// ballot, 3 trustees, 3 mixes, threshold 2) and reports CPU per ballot in
+// SM, wall time and peak memory. EVOTE_VERIFY_VOTERS sets the number of
+// voters (default 400; the record has about 1.2 ballots per voter).
+//
+//	EVOTE_VERIFY_VOTERS=2000 go test ./verify -run '^$' -bench VerifyRecord -benchtime 1x
+func BenchmarkVerifyRecord(b *testing.B) {
+	voters := 400
+	if s := os.Getenv("EVOTE_VERIFY_VOTERS"); s != "" {
+		voters, _ = strconv.Atoi(s)
+	}
+	f := newFixture(b, "kg-2027-bench", voters, 0)
+	rec := f.record(b)
+	opt := f.options()
+	opt.Workers = runtime.GOMAXPROCS(0)
+	sm := smSeconds()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	var rep *Report
+	cpu0 := cpuSeconds()
+	start := time.Now()
+	for range b.N {
+		rep = Verify(rec, opt)
+	}
+	wall := time.Since(start).Seconds() / float64(b.N)
+	cpu := (cpuSeconds() - cpu0) / float64(b.N)
+	b.StopTimer()
+	if !rep.OK {
+		b.Fatalf("record fails: %v", rep.Failures)
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	n := float64(rep.Counts.Ballots)
+	b.ReportMetric(n, "ballots")
+	b.ReportMetric(cpu/n/sm, "SM/ballot")
+	b.ReportMetric(wall, "s/record")
+	b.ReportMetric(float64(after.HeapSys)/(1<<20), "MiB-heap")
+	b.ReportMetric(sm*1e6, "µs/SM")
+	for _, c := range rep.Checks {
+		if c.Seconds > 0.001*wall {
+			b.Logf("%-22s %8.3fs  %6.2f SM/ballot", c.Check, c.Seconds, c.Seconds/n/sm)
+		}
+	}
+}

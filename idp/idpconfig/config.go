@@ -59,7 +59,12 @@ type Config struct {
 	TrustedProxies     []string
 	AccessLogRetention time.Duration
 
-	// Officials: id=base64url-or-hex Ed25519 public key, comma-separated.
+	// The bulletin board (used by the standalone binary; Build takes a
+	// board client instead).
+	BoardURL string
+	BoardKey ed25519.PrivateKey // secret: the identity service's board signing key
+
+	// Officials: id=hex Ed25519 public key, comma-separated.
 	Stations         map[string]ed25519.PublicKey
 	PollingOfficials map[string]ed25519.PublicKey
 	ListOfficials    map[string]ed25519.PublicKey
@@ -196,6 +201,14 @@ func (c *Config) table() []option {
 			return nil
 		}},
 		{"EVOTE_IDP_ACCESS_LOG_RETENTION", false, "access-log retention", dur(&c.AccessLogRetention)},
+		{"EVOTE_IDP_BOARD_URL", false, "ballot box / board base URL (standalone binary)", str(&c.BoardURL)},
+		{"EVOTE_IDP_BOARD_KEY", true, "board signing key, Ed25519 seed, 64 hex digits (standalone binary)", func(c *Config, v string) error {
+			b, err := decodeHex(v, ed25519.SeedSize)
+			if err == nil {
+				c.BoardKey = ed25519.NewKeyFromSeed(b)
+			}
+			return err
+		}},
 		{"EVOTE_IDP_STATIONS", false, "polling stations: id=key,…", func(c *Config, v string) (err error) {
 			c.Stations, err = keyMap(v)
 			return err
@@ -341,6 +354,8 @@ func (c Config) String() string {
 	add("db_driver", c.DBDriver)
 	add("db_dsn", red(c.DBDSN != ""))
 	add("listen", c.Listen)
+	add("board_url", c.BoardURL)
+	add("board_key", red(len(c.BoardKey) > 0))
 	add("officials", fmt.Sprintf("%d stations, %d polling, %d list", len(c.Stations), len(c.PollingOfficials), len(c.ListOfficials)))
 	return strings.Join(lines, "\n")
 }

@@ -1,0 +1,115 @@
+// Command evote-idp runs the identity service on its own, a trust domain
+// apart from the ballot box: its own keys, its own database, its own HTTP
+// listener. It is configured entirely from EVOTE_IDP_* environment variables
+// (package idpconfig, spec/08-identity.md §8.12) and posts its entries to
+// the election's board through the ballot box's identity endpoint, signed
+// with its board key (EVOTE_IDP_BOARD_URL, EVOTE_IDP_BOARD_KEY[_FILE]).
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"evote/bulletin"
+	"evote/client"
+	"evote/idp/idpconfig"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "evote-idp:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := idpconfig.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.BoardURL == "" || len(cfg.BoardKey) == 0 {
+		return errors.New("EVOTE_IDP_BOARD_URL and EVOTE_IDP_BOARD_KEY are required")
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger.Info("configuration", "config", cfg.String())
+
+	// The board must know this service: the manifest's identity key is our
+	// board key.
+	bc := client.New(cfg.BoardURL)
+	info, err := bc.Election(ctx, cfg.ElectionID)
+	if err != nil {
+		return fmt.Errorf("board: %w", err)
+	}
+	pub := cfg.BoardKey.Public().(ed25519.PublicKey)
+	if !identityKeyMatches(info.IdentityKey, pub) {
+		return errors.New("the election's manifest names another identity service key")
+	}
+	logRaw, err := hex.DecodeString(info.Log)
+	if err != nil || len(logRaw) != 32 {
+		return errors.New("board: malformed log id")
+	}
+	board := &client.IdentityBoard{C: bc, ElectionID: cfg.ElectionID, Log: bulletin.LogID(logRaw), Key: cfg.BoardKey}
+
+	gin.SetMode(gin.ReleaseMode)
+	rt, err := idpconfig.Build(ctx, cfg, board, logger, stderr)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	srv := &http.Server{Addr: cfg.Listen, Handler: rt.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("listening", "addr", cfg.Listen)
+
+	flush := time.NewTicker(10 * time.Second) // post entries queued while the board was down
+	purge := time.NewTicker(24 * time.Hour)   // access-log retention
+	defer flush.Stop()
+	defer purge.Stop()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-flush.C:
+			if _, err := rt.Service.FlushBoard(ctx); err != nil {
+				logger.Warn("board flush", "err", err)
+			}
+		case <-purge.C:
+			if n, err := rt.Service.PurgeAccessLog(ctx); err != nil {
+				logger.Error("access-log purge", "err", err)
+			} else {
+				logger.Info("access-log purge", "deleted", n)
+			}
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		}
+	}
+}
+
+// identityKeyMatches compares the board's identity key (base64url, hex or
+// base64, whichever the API used) with pub.
+func identityKeyMatches(s string, pub ed25519.PublicKey) bool {
+	for _, dec := range []func(string) ([]byte, error){hex.DecodeString, b64url, b64std} {
+		if b, err := dec(s); err == nil && len(b) == ed25519.PublicKeySize {
+			return ed25519.PublicKey(b).Equal(pub)
+		}
+	}
+	return false
+}

@@ -1,8 +1,10 @@
+//go:build unix
+
 package threshold
 
 import (
 	"flag"
-	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,10 +13,21 @@ import (
 	"evote/crypto/zkp"
 )
 
-var ratios = flag.Bool("ratios", false, "measure costs in SM with interleaved timing (slow; not in CI)")
+var ratios = flag.Bool("ratios", false, "measure costs in SM by CPU time (slow; not in CI)")
 
-// TestCostRatios measures each operation interleaved with a ScalarMult, so
-// that the ratios hold even on a machine whose load changes during the run:
+// cpuTime returns the process's user+system CPU time. On a machine shared
+// with other work, CPU time, unlike wall time, does not count the time
+// spent waiting for a core, so ratios stay meaningful under load.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestCostRatios measures each operation against a ScalarMult (one SM) by
+// CPU time:
 //
 //	go test ./crypto/threshold -run TestCostRatios -ratios -v
 func TestCostRatios(t *testing.T) {
@@ -30,28 +43,29 @@ func TestCostRatios(t *testing.T) {
 	}
 	dEnc, pEnc := dd.Bytes(), proof.Bytes()
 	s := group.RandomScalar()
-	var sm, prove, verify []time.Duration
-	const iters = 1000
-	for range iters {
-		t0 := time.Now()
-		new(group.Element).ScalarMult(s, dd)
-		t1 := time.Now()
+	const iters = 2000
+	measure := func(f func()) time.Duration {
+		t0 := cpuTime(t)
+		for range iters {
+			f()
+		}
+		return (cpuTime(t) - t0) / iters
+	}
+	sm := measure(func() { new(group.Element).ScalarMult(s, dd) })
+	prove := measure(func() {
 		if _, _, err := k.PartialDecrypt(testExt, 0, cts[0], nil); err != nil {
 			t.Fatal(err)
 		}
-		t2 := time.Now()
+	})
+	verify := measure(func() {
 		e, err1 := new(group.Element).SetCanonicalBytes(dEnc)
 		p, err2 := zkp.ParseDLEQProof(pEnc)
 		if err1 != nil || err2 != nil || VerifyPartialDecryption(testExt, 1, vk, 0, cts[0], e, p) != nil {
 			t.Fatal("verification failed")
 		}
-		t3 := time.Now()
-		sm, prove, verify = append(sm, t1.Sub(t0)), append(prove, t2.Sub(t1)), append(verify, t3.Sub(t2))
-	}
-	// Medians: robust against preemption on a shared machine.
-	m := median(sm)
-	t.Logf("SM %v (median); PartialDecrypt %.2f SM; PartialDecryptVerify (decode + verify) %.2f SM",
-		m, float64(median(prove))/float64(m), float64(median(verify))/float64(m))
+	})
+	t.Logf("SM %v CPU; PartialDecrypt %.2f SM; PartialDecryptVerify (decode + verify) %.2f SM",
+		sm, float64(prove)/float64(sm), float64(verify)/float64(sm))
 
 	const n = 10000
 	pk, _ := elgamal.NewPublicKey(d.res.JointKey)
@@ -64,29 +78,18 @@ func TestCostRatios(t *testing.T) {
 		t.Fatal(err)
 	}
 	enc := share.Bytes()
-	var smB, listB, verB time.Duration
+	t0 := cpuTime(t)
+	var list *CiphertextList
 	for range 3 {
-		var smRun []time.Duration
-		for range 100 {
-			t0 := time.Now()
-			new(group.Element).ScalarMult(s, dd)
-			smRun = append(smRun, time.Since(t0))
-		}
-		t1 := time.Now()
-		list := NewCiphertextList(big)
-		t2 := time.Now()
+		list = NewCiphertextList(big)
+	}
+	t1 := cpuTime(t)
+	for range 3 {
 		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys, list, enc); err != nil {
 			t.Fatal(err)
 		}
-		t3 := time.Now()
-		smB, listB, verB = smB+median(smRun), listB+t2.Sub(t1), verB+t3.Sub(t2)
 	}
-	t.Logf("N=%d batched: verification %.3f SM per share; list preparation (once for all trustees) %.3f SM per ciphertext",
-		n, float64(verB)/float64(smB)/n, float64(listB)/float64(smB)/n)
-}
-
-func median(ds []time.Duration) time.Duration {
-	c := slices.Clone(ds)
-	slices.Sort(c)
-	return c[len(c)/2]
+	t2 := cpuTime(t)
+	t.Logf("N=%d batched: verification %.3f SM per share (%v); list preparation, once for all trustees, %.3f SM per ciphertext",
+		n, float64(t2-t1)/3/n/float64(sm), (t2-t1)/3/n, float64(t1-t0)/3/n/float64(sm))
 }

@@ -13,6 +13,7 @@ import (
 	"evote/election"
 	"evote/store"
 	"evote/store/sqlite"
+	"evote/tally"
 )
 
 func openSQLite(t testing.TB, dir string) store.Store {
@@ -286,5 +287,92 @@ func TestRestartRebuildsState(t *testing.T) {
 	r, err := b2.Cast(ctx, voters[0].Token, raws[0])
 	if err != nil || !r.Replayed || r.TrackingCode != codes[0] {
 		t.Fatalf("retry after restart: %v %+v", err, r)
+	}
+}
+
+// TestWholeElection runs an election to its result through the box: the
+// trustees' mixes and decryption shares are posted as signed entries, one
+// mix with a proof that does not verify is posted but marked invalid (its
+// trustee named) and the trustee mixes again; the result counts the
+// ballots as cast.
+func TestWholeElection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mixing and decryption take a few seconds")
+	}
+	f := newFixture(t, boxtest.Options{})
+	ctx := context.Background()
+	want := map[string][]uint64{}
+	for i := range 4 {
+		v := voter(t, f, [32]byte{})
+		sel := f.Selection(i, v.Style)
+		raw, _, err := f.Prepare(v, sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Box.Cast(ctx, v.Token, raw); err != nil {
+			t.Fatal(err)
+		}
+		for c, chosen := range sel {
+			if want[c] == nil {
+				want[c] = make([]uint64, 16)
+			}
+			for _, k := range chosen {
+				want[c][k]++
+			}
+		}
+	}
+	corrupted := false
+	res, posted, err := f.Tally(ctx, boxtest.Hooks{Mix: func(trustee int, m, other *tally.MixEntry) *tally.MixEntry {
+		if trustee == 1 && !corrupted {
+			corrupted = true
+			m.Proof = other.Proof // a real proof, of another shuffle
+		}
+		return m
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalid := 0
+	for _, p := range posted {
+		if !p.Posted.Valid {
+			invalid++
+			if p.Trustee != 1 || p.Type != bulletin.TypeMixOutput || p.Posted.Reason == "" {
+				t.Fatalf("unexpected invalid entry %+v", p)
+			}
+			if r, bad := f.Box.Invalid(p.Posted.Index); !bad || r == "" {
+				t.Fatal("invalid mix not recorded")
+			}
+		}
+	}
+	if invalid != 1 {
+		t.Fatalf("%d invalid trustee entries, want 1", invalid)
+	}
+	if res == nil {
+		t.Fatal("no result")
+	}
+	checked := 0
+	for _, cr := range res.Contests {
+		if cr.Withheld {
+			continue
+		}
+		checked++
+		var m *ballot.Manifest
+		f.Box.WithState(func(s *election.State) { m = s.Manifest })
+		c, _ := m.Contest(cr.ContestID)
+		for k := range c.Candidates {
+			got := cr.Counts[k]
+			if c.Kind == ballot.SingleChoice {
+				got = cr.Counts[k+1] // index 0 counts blanks
+			}
+			if got != want[cr.ContestID][k] {
+				t.Fatalf("contest %s candidate %d: %d votes, want %d (%v)", cr.ContestID, k, got, want[cr.ContestID][k], cr.Counts)
+			}
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("only %d contests decrypted", checked)
+	}
+	if v := f.Box.View(); v.Phase != election.PhaseTallied {
+		t.Fatalf("phase %s", v.Phase)
 	}
 }

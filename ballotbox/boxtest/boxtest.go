@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"evote/ballot"
@@ -28,6 +29,7 @@ import (
 	"evote/idp/token"
 	"evote/record"
 	"evote/store"
+	"evote/tally"
 )
 
 // ServerKeys are the ballot box's own keys.
@@ -410,4 +412,125 @@ func (f *Fixture) Selection(i int, style string) ballot.Selection {
 		}
 	})
 	return sel
+}
+
+// Hooks let tests make a trustee misbehave during the tally.
+type Hooks struct {
+	// Mix, if set, may replace trustee's mix entry before it is posted;
+	// other is a second, independent mix of the same list.
+	Mix func(trustee int, m, other *tally.MixEntry) *tally.MixEntry
+}
+
+// TrusteePosted records the answers to the trustees' tally entries.
+type TrusteePosted struct {
+	Trustee int
+	Type    bulletin.Type
+	Posted  *ballotbox.Posted
+}
+
+func (f *Fixture) postTrusteeTyped(ctx context.Context, i int, t bulletin.Type, payload []byte) (*ballotbox.Posted, error) {
+	e, err := bulletin.NewEntry(f.Box.Log().ID(), t, pub(f.Trustees[i-1]), bulletin.NewEd25519Signer(f.Trustees[i-1]), payload)
+	if err != nil {
+		return nil, err
+	}
+	return f.Box.PostTrustee(ctx, e.Encode())
+}
+
+// Tally runs the end of the election through officials' actions and
+// trustees' entries: close, cleanse, start mixing, every single-choice
+// contest mixed by trustees in turn (an invalid mix is posted and a later
+// trustee mixes instead), start decrypting, decryption shares, result.
+func (f *Fixture) Tally(ctx context.Context, h Hooks) (*tally.Result, []TrusteePosted, error) {
+	var out []TrusteePosted
+	for _, a := range []string{ballotbox.ActionClose, ballotbox.ActionCleanse, ballotbox.ActionStartMixing} {
+		if _, err := f.Box.Act(ctx, a, "official-1"); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", a, err)
+		}
+	}
+	n := len(f.Trustees)
+	// Two rounds: a trustee whose mix was invalid mixes again.
+	for round := 0; round < 2; round++ {
+		for t := 1; t <= n; t++ {
+			var entries [][]byte
+			var merr error
+			f.Box.WithState(func(s *election.State) {
+				for _, c := range s.Tally {
+					if c.Contest.Kind != ballot.SingleChoice || c.Withheld || len(c.Mixers) >= int(s.Manifest.Mixes) || slices.Contains(c.Mixers, t) {
+						continue
+					}
+					m, _, err := tally.Mix(s.MixParams(c), uint32(t), c.CurrentRows(), nil, nil)
+					if err != nil {
+						merr = err
+						return
+					}
+					if h.Mix != nil {
+						other, _, err := tally.Mix(s.MixParams(c), uint32(t), c.CurrentRows(), nil, nil)
+						if err != nil {
+							merr = err
+							return
+						}
+						m = h.Mix(t, m, other)
+					}
+					entries = append(entries, m.Encode())
+				}
+			})
+			if merr != nil {
+				return nil, nil, fmt.Errorf("trustee %d mixing: %w", t, merr)
+			}
+			for _, m := range entries {
+				p, err := f.postTrusteeTyped(ctx, t, bulletin.TypeMixOutput, m)
+				if err != nil {
+					return nil, nil, fmt.Errorf("trustee %d mix: %w", t, err)
+				}
+				out = append(out, TrusteePosted{t, bulletin.TypeMixOutput, p})
+			}
+		}
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionStartDecrypting, "official-1"); err != nil {
+		return nil, out, fmt.Errorf("start-decrypting: %w", err)
+	}
+	var tr *threshold.Transcript
+	f.Box.WithState(func(s *election.State) { tr = s.Keygen() })
+	for ti, th := range f.Threshold {
+		ks, _, err := th.Finish(tr)
+		if err != nil {
+			return nil, out, err
+		}
+		var entries [][]byte
+		var derr error
+		f.Box.WithState(func(s *election.State) {
+			for _, c := range s.Tally {
+				if c.Withheld || len(c.Shares) >= int(s.Manifest.Threshold) {
+					continue
+				}
+				kind := tally.TargetMixed
+				if c.Contest.Kind == ballot.MultiSelect {
+					kind = tally.TargetSums
+				}
+				share, err := ks.DecryptShares(s.Context.ExtendedHash, c.Current, threshold.ShareOptions{Batched: true, PerCiphertext: true}, nil)
+				if err != nil {
+					derr = err
+					return
+				}
+				d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(c.Current), Share: share}
+				entries = append(entries, d.Encode())
+			}
+		})
+		if derr != nil {
+			return nil, out, derr
+		}
+		for _, d := range entries {
+			p, err := f.postTrusteeTyped(ctx, ti+1, bulletin.TypeDecryptionShare, d)
+			if err != nil {
+				return nil, out, fmt.Errorf("trustee %d share: %w", ti+1, err)
+			}
+			out = append(out, TrusteePosted{ti + 1, bulletin.TypeDecryptionShare, p})
+		}
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionTally, "official-1"); err != nil {
+		return nil, out, fmt.Errorf("tally: %w", err)
+	}
+	var res *tally.Result
+	f.Box.WithState(func(s *election.State) { res = s.Result })
+	return res, out, nil
 }

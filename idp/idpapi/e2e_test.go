@@ -569,3 +569,33 @@ func TestAuthenticatorApp(t *testing.T) {
 		t.Errorf("no credential notice: %q", last)
 	}
 }
+
+// TestCSVImport: an election official imports voters from a CSV file; the
+// change is posted with per-constituency counts and the imported voter can
+// sign in.
+func TestCSVImport(t *testing.T) {
+	e := newEnv(t)
+	// A citizen who turned 18 after the list was built from the register.
+	late := registry.SimPerson{Citizen: e.person(nil, 7).Citizen, DocumentNumber: "ID7654321"}
+	late.PIN = registry.MustParsePIN("1" + late.BirthDate.Format("02012006") + "54321")
+	e.sim.Add(late)
+	csv := "pin,ballot_style,phone\n" + late.PIN.Digits() + ",KG-ABR-03,\n"
+	items, err := voterlist.ParseCSV(strings.NewReader(csv), e.clock.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := e.listChange("list-official-1", record.ListImported, items, 201)
+	if out["added"] != float64(1) || out["counts"].(map[string]any)["KG-ABR-03"] != float64(13) {
+		t.Fatalf("import: %v", out)
+	}
+	device := newDevice(t)
+	tok, cred := e.signIn("203.0.113.90", &late, device)
+	if cred["ballot_style"] != "KG-ABR-03" {
+		t.Errorf("imported voter's ballot style %v", cred["ballot_style"])
+	}
+	if st, _ := e.cast(tok, device); st != 202 {
+		t.Errorf("imported voter could not vote: %d", st)
+	}
+	// Importing the same voter again is refused whole.
+	e.listChange("list-official-1", record.ListImported, items, 409)
+}

@@ -64,11 +64,17 @@ func loadConfig(args []string, getenv func(string) string) (*Config, bool, error
 	c := &Config{opts: options(), byKey: map[string]*option{}}
 	fs := flag.NewFlagSet("evoted", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	flagVals := map[string]*string{}
+	flagVals := map[string]func() string{}
 	for _, o := range c.opts {
 		o.val, o.from = o.def, "default"
 		c.byKey[o.name] = o
-		flagVals[o.name] = fs.String(o.name, "", o.help)
+		if o.def == "false" { // a switch: --dev, not --dev=value
+			v := fs.Bool(o.name, false, o.help)
+			flagVals[o.name] = func() string { return fmt.Sprint(*v) }
+			continue
+		}
+		v := fs.String(o.name, "", o.help)
+		flagVals[o.name] = func() string { return *v }
 	}
 	printCfg := fs.Bool("print-config", false, "print the configuration (secrets redacted) and exit")
 	if err := fs.Parse(args); err != nil {
@@ -78,7 +84,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, bool, error
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	cfgFile := getenv(envName("config"))
 	if set["config"] {
-		cfgFile = *flagVals["config"]
+		cfgFile = flagVals["config"]()
 	}
 	if cfgFile != "" {
 		if err := c.readFile(cfgFile); err != nil {
@@ -99,7 +105,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, bool, error
 			}
 		}
 		if set[o.name] {
-			o.val, o.from = *flagVals[o.name], "flag"
+			o.val, o.from = flagVals[o.name](), "flag"
 		}
 	}
 	return c, *printCfg, nil

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"evote/official"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigSourcesAndRedaction(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "authority.key")
+	secret := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	os.WriteFile(keyFile, []byte(secret+"\n"), 0o600)
+	cfgFile := filepath.Join(dir, "evoted.conf")
+	os.WriteFile(cfgFile, []byte("# comment\nEVOTE_LISTEN=127.0.0.1:9000\nEVOTE_AUDIENCE=from-file\n"), 0o600)
+	c, _, err := loadConfig([]string{"--audience", "from-flag"}, env(map[string]string{
+		"EVOTE_CONFIG":             cfgFile,
+		"EVOTE_AUTHORITY_KEY_FILE": keyFile,
+		"EVOTE_DB":                 "postgres://evote:hunter2@db.internal/evote",
+		"EVOTE_ADMIN_PASSWORD":     "very secret password",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.get("listen") != "127.0.0.1:9000" || c.get("audience") != "from-flag" || c.get("authority-key") != secret {
+		t.Fatalf("sources: listen %q audience %q key %q", c.get("listen"), c.get("audience"), c.get("authority-key"))
+	}
+	out := c.String()
+	for _, leak := range []string{secret, "hunter2", "very secret password"} {
+		if strings.Contains(out, leak) {
+			t.Fatalf("printed configuration leaks %q:\n%s", leak, out)
+		}
+	}
+	if !strings.Contains(out, "<redacted>") {
+		t.Fatalf("no redaction marker:\n%s", out)
+	}
+	if _, _, err := loadConfig([]string{"--no-such-flag"}, env(nil)); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+	os.WriteFile(cfgFile, []byte("EVOTE_NOPE=1\n"), 0o600)
+	if _, _, err := loadConfig(nil, env(map[string]string{"EVOTE_CONFIG": cfgFile})); err == nil {
+		t.Fatal("unknown setting in the file accepted")
+	}
+}
+
+// TestProductionRefusesWithoutKeys: outside --dev, each missing key stops
+// the server before it opens anything.
+func TestProductionRefusesWithoutKeys(t *testing.T) {
+	k := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	full := map[string]string{
+		"EVOTE_DATA": t.TempDir(), "EVOTE_AUTHORITY_KEY": k, "EVOTE_LOG_KEY": k,
+		"EVOTE_IDENTITY_KEY": k, "EVOTE_ORIGIN_PREFIX": "evote.example/board",
+		"EVOTE_ADMIN_USER": "admin", "EVOTE_ADMIN_PASSWORD": "a long admin password", "EVOTE_ADMIN_TOTP": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+	}
+	for _, missing := range []string{"EVOTE_AUTHORITY_KEY", "EVOTE_LOG_KEY", "EVOTE_IDENTITY_KEY", "EVOTE_ORIGIN_PREFIX", "EVOTE_ADMIN_PASSWORD"} {
+		m := map[string]string{}
+		for k, v := range full {
+			if k != missing {
+				m[k] = v
+			}
+		}
+		m["EVOTE_DATA"] = t.TempDir()
+		c, _, err := loadConfig(nil, env(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, cleanup, err := build(context.Background(), c); err == nil {
+			cleanup()
+			t.Fatalf("started without %s", missing)
+		}
+	}
+	c, _, _ := loadConfig(nil, env(full))
+	srv, cleanup, err := build(context.Background(), c)
+	if err != nil {
+		t.Fatalf("full configuration: %v", err)
+	}
+	cleanup()
+	_ = srv
+}
+
+// TestDevServerServes starts the dev configuration on SQLite and checks the
+// health endpoints and an official's login with the bootstrap admin.
+func TestDevServerServes(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	secret, _ := official.NewTOTPSecret()
+	c, _, err := loadConfig([]string{"--dev", "--data", t.TempDir()}, env(map[string]string{
+		"EVOTE_ADMIN_USER": "admin", "EVOTE_ADMIN_PASSWORD": "a long admin password", "EVOTE_ADMIN_TOTP": secret,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, cleanup, err := build(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/api/v1/elections"} {
+		resp, err := hs.Client().Get(hs.URL + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", p, err, resp.StatusCode)
+		}
+		resp.Body.Close()
+	}
+}

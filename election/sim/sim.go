@@ -36,7 +36,11 @@ type Config struct {
 	Revote ballot.RevotePolicy
 	// Mixes is the number of valid mixes required (default: every trustee).
 	Mixes int
-	Rand  io.Reader
+	// SingleChoiceOnly drops the sample manifest's multi-select contest, so
+	// that every ballot has one 5-candidate single-choice contest (the
+	// verifier's benchmark, spec §11.7).
+	SingleChoiceOnly bool
+	Rand             io.Reader
 	// Now is the Unix time written into time fields.
 	Now uint64
 }
@@ -123,6 +127,9 @@ func Setup(cfg Config) (*Election, error) {
 	}
 	if cfg.Mixes != 0 {
 		m.Mixes = uint32(cfg.Mixes)
+	}
+	if cfg.SingleChoiceOnly {
+		singleChoiceOnly(m)
 	}
 	if err := e.Post(bulletin.TypeManifest, e.Keys.Authority, m.Encode()); err != nil {
 		return nil, err
@@ -375,6 +382,29 @@ func (e *Election) Vote() error {
 		return err
 	}
 	return e.Post(bulletin.TypeCleansingResult, e.Keys.Authority, c.Encode())
+}
+
+// singleChoiceOnly removes the multi-select contests from m and its
+// ballot styles.
+func singleChoiceOnly(m *ballot.Manifest) {
+	keep := map[string]bool{}
+	var cs []ballot.Contest
+	for _, c := range m.Contests {
+		if c.Kind == ballot.SingleChoice {
+			cs = append(cs, c)
+			keep[c.ID] = true
+		}
+	}
+	m.Contests = cs
+	for i := range m.BallotStyles {
+		var ids []string
+		for _, id := range m.BallotStyles[i].Contests {
+			if keep[id] {
+				ids = append(ids, id)
+			}
+		}
+		m.BallotStyles[i].Contests = ids
+	}
 }
 
 type cryptoRand struct{}

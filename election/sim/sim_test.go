@@ -258,3 +258,27 @@ func TestBadTrusteesNamed(t *testing.T) {
 		t.Fatalf("culprits %v, want trustees 1 (share) and 2 (mix)", e.State.Culprits)
 	}
 }
+
+// TestSingleChoiceOnly runs a small election whose ballots carry only the
+// 5-candidate contest, to the result.
+func TestSingleChoiceOnly(t *testing.T) {
+	cfg := small("single-choice")
+	cfg.Voters, cfg.SingleChoiceOnly = 12, true
+	e, err := Run(cfg, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range e.State.Manifest.Contests {
+		if c.Kind != ballot.SingleChoice {
+			t.Fatalf("contest %s is not single choice", c.ID)
+		}
+	}
+	for _, b := range e.State.Ballots {
+		if len(b.Ballot.Contests) != 1 {
+			t.Fatalf("ballot with %d contests", len(b.Ballot.Contests))
+		}
+	}
+	if !e.State.Result.Equal(e.Expected()) {
+		t.Fatalf("result %+v, expected %+v", e.State.Result, e.Expected())
+	}
+}

@@ -129,18 +129,25 @@ func (s *Service) Start(ctx context.Context, client string, r StartRequest) (*Ch
 		s.access(ctx, client, subj, "start", "no_phone")
 		return nil, &DetailError{Err: ErrSendFailed, Reason: "no_phone", msg: "idp: no usable phone number on record; contact your consulate"}
 	}
+	// Notices of credentials go to the register's number as well as to a
+	// number a list official recorded: a corrupt official who redirected a
+	// voter's codes to a phone of their own is still seen by the voter.
+	notify := []string{phone}
+	if cit.Phone != phone && voterlist.ValidPhone(cit.Phone) {
+		notify = []string{cit.Phone, phone}
+	}
 	if r.Method != "" && r.Method != MethodSMS && r.Method != MethodTOTP {
 		return nil, &DetailError{Err: ErrInvalidInput, Reason: "method", msg: "idp: method must be sms or totp"}
 	}
 	if r.Method == MethodTOTP && s.totpActive(ctx, ps) {
-		id, _, exp, err := s.otp.Start(pending{pseudonym: ps, ballotStyle: v.BallotStyle, phone: phone, subject: subj, method: MethodTOTP})
+		id, _, exp, err := s.otp.Start(pending{pseudonym: ps, ballotStyle: v.BallotStyle, phone: phone, notify: notify, subject: subj, method: MethodTOTP})
 		if err != nil {
 			return nil, err
 		}
 		s.access(ctx, client, subj, "start", "totp_challenge")
 		return &Challenge{ID: id, ExpiresAt: exp, Method: MethodTOTP}, nil
 	}
-	id, code, exp, err := s.otp.Start(pending{pseudonym: ps, ballotStyle: v.BallotStyle, phone: phone, subject: subj, method: MethodSMS})
+	id, code, exp, err := s.otp.Start(pending{pseudonym: ps, ballotStyle: v.BallotStyle, phone: phone, notify: notify, subject: subj, method: MethodSMS})
 	if err != nil {
 		return nil, err
 	}
@@ -312,15 +319,17 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	if err := s.cfg.Store.ResetFailures(ctx, p.subject); err != nil {
 		s.log.Error("backoff reset failed", "err", err)
 	}
-	if err := s.cfg.Store.SetNotifyPhone(ctx, s.cfg.ElectionID, p.pseudonym, p.phone); err != nil {
+	if err := s.cfg.Store.SetNotifyPhone(ctx, s.cfg.ElectionID, p.pseudonym, p.notify[0]); err != nil {
 		s.log.Error("notify phone not saved", "err", err)
 	}
 	// The voter learns of every credential issued in their name, so one
 	// issued by a corrupt service for an abstainer does not go unnoticed.
 	note := fmt.Sprintf("evote: a voting credential was issued in your name at %s UTC (reference %s). If this was not you, call the election commission.",
 		claims.IssuedAt.UTC().Format("2006-01-02 15:04"), claims.PseudonymHex()[:8])
-	if err := s.cfg.Sender.Send(ctx, p.phone, note); err != nil {
-		s.log.Warn("credential notice not sent", "err", err)
+	for _, ph := range p.notify {
+		if err := s.cfg.Sender.Send(ctx, ph, note); err != nil {
+			s.log.Warn("credential notice not sent", "err", err)
+		}
 	}
 	if _, err := s.FlushBoard(ctx); err != nil {
 		s.log.Warn("board unavailable; credential queued", "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"evote/idp/idpstore"
@@ -87,11 +88,7 @@ func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InP
 		return err
 	}
 	s.access(ctx, client, "official:"+m.OfficialID, "mark", "ok")
-	phone := v.Phone
-	if phone == "" {
-		phone = v.NotifyPhone
-	}
-	if phone != "" {
+	for _, phone := range distinct(v.Phone, v.NotifyPhone) {
 		note := fmt.Sprintf("evote: you were recorded as having voted in person at polling station %s at %s UTC. Any online ballot of yours will not be counted. If this was not you, call the election commission.",
 			m.StationID, time.Unix(int64(m.MarkedAt), 0).UTC().Format("2006-01-02 15:04"))
 		if err := s.cfg.Sender.Send(ctx, phone, note); err != nil {
@@ -154,4 +151,15 @@ func (s *Service) ChangeVoterList(ctx context.Context, client string, r *voterli
 func (s *Service) NextListSequence(ctx context.Context) (uint64, error) {
 	n, err := s.cfg.Store.LastSequence(ctx, s.cfg.ElectionID)
 	return n + 1, err
+}
+
+// distinct returns the non-empty values of xs without repetition.
+func distinct(xs ...string) []string {
+	var out []string
+	for _, x := range xs {
+		if x != "" && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -66,7 +66,8 @@ type Config struct {
 type pending struct {
 	pseudonym   [32]byte
 	ballotStyle string
-	phone       string
+	phone       string   // where the code goes
+	notify      []string // where notices go: the register's number and, if different, phone
 	subject     string
 	method      string // MethodSMS or MethodTOTP
 }

@@ -468,6 +468,13 @@ func TestListChangesAndConsularPhone(t *testing.T) {
 	if st, _ := e.verify("203.0.113.60", ch["challenge_id"].(string), e.lastCode("+905321234567"), device); st != 200 {
 		t.Errorf("verify with code sent to the consular number: %d", st)
 	}
+	// The credential notice goes to both numbers: a consul who redirected a
+	// voter's codes to a phone of their own is seen on the register's number.
+	for _, ph := range []string{p.Phone, "+905321234567"} {
+		if !strings.Contains(e.sms.Last(ph).Text, "credential was issued in your name") {
+			t.Errorf("no credential notice to %s…", ph[:4])
+		}
+	}
 	// A change signed by a polling official (not a list official) is refused,
 	// and so is a replayed sequence number.
 	e.listChange("poll-official-1", record.ListAdded, []voterlist.Item{{Op: voterlist.OpAdd, PIN: e.person(registry.ErrUnderAge, 0).PIN, BallotStyle: "KG-ABR-01"}}, 403)

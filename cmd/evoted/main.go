@@ -16,6 +16,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -96,10 +97,7 @@ func loadKeys(cfg *Config, dev bool) (*keys, error) {
 			if !dev {
 				return nil, fmt.Errorf("evoted: %s is required outside --dev (set %s or %s_FILE)", name, envName(name), envName(name))
 			}
-			b := make([]byte, 32)
-			_, err := rand.Read(b)
-			slog.Warn("dev mode: generated a throw-away key", "key", name)
-			return b, err
+			return devSecret(cfg.get("data"), name, 32)
 		}
 		return key32(name, v)
 	}
@@ -122,6 +120,31 @@ func loadKeys(cfg *Config, dev bool) (*keys, error) {
 		}
 	}
 	return k, nil
+}
+
+// devSecret returns a development secret kept in the data directory, made
+// on first use, so that a dev server restarts with the same keys (its
+// checkpoints stay verifiable). Never used outside --dev.
+func devSecret(dataDir, name string, n int) ([]byte, error) {
+	path := filepath.Join(dataDir, "dev-"+name)
+	if b, err := os.ReadFile(path); err == nil {
+		if s, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b))); err == nil && len(s) == n {
+			return s, nil
+		}
+		return nil, fmt.Errorf("evoted: %s is corrupt", path)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(b)+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	slog.Warn("dev mode: generated a key (development only)", "key", name, "file", path)
+	return b, nil
 }
 
 // build wires the stores, the officials' service, the elections and the
@@ -186,13 +209,32 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
-	created, err := offs.Bootstrap(ctx, cfg.get("admin-user"), cfg.get("admin-password"), cfg.get("admin-totp"))
+	adminUser, adminPass, adminTOTP := cfg.get("admin-user"), cfg.get("admin-password"), cfg.get("admin-totp")
+	if dev && adminUser == "" {
+		// A random admin for development, printed once; never a default.
+		p, err := devSecret(dataDir, "admin-password", 18)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		t, err := devSecret(dataDir, "admin-totp", official.TOTPSecretSize)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		adminUser, adminPass, adminTOTP = "admin", base64.StdEncoding.EncodeToString(p), base32NoPad(t)
+	}
+	created, err := offs.Bootstrap(ctx, adminUser, adminPass, adminTOTP)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	if created {
-		slog.Info("bootstrap admin account created", "user", cfg.get("admin-user"))
+		slog.Info("bootstrap admin account created", "user", adminUser)
+		if dev && cfg.get("admin-user") == "" {
+			slog.Warn("dev mode: development admin (password and TOTP secret are in the data directory)", "user", adminUser,
+				"password_file", filepath.Join(dataDir, "dev-admin-password"), "totp_uri", official.TOTPURI("evote-dev", adminUser, adminTOTP))
+		}
 	}
 	sk := &boxtest.ServerKeys{Authority: k.authority, LogEd: k.logEd, LogMLDSA: k.logMLDSA}
 	rc := ballotbox.RegistryConfig{Store: st, Catalog: offs, OriginPrefix: origin, LogKey: sk.LogKey, Authority: k.authority, IdentityKey: idKey, Audience: cfg.get("audience")}
@@ -245,3 +287,5 @@ func remoteWitnesses(spec, quorum string) (func(bulletin.LogVerifier) ([]ballotb
 	}
 	return func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) { return clients, q, nil }, nil
 }
+
+func base32NoPad(b []byte) string { return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b) }

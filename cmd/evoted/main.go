@@ -288,4 +288,6 @@ func remoteWitnesses(spec, quorum string) (func(bulletin.LogVerifier) ([]ballotb
 	return func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) { return clients, q, nil }, nil
 }
 
-func base32NoPad(b []byte) string { return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b) }
+func base32NoPad(b []byte) string {
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)
+}

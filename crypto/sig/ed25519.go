@@ -47,21 +47,42 @@ var (
 	errBatchInternalFail = errors.New("sig: batch randomness unavailable")
 )
 
-// decodePoint decodes a strictly canonical point encoding: SetBytes accepts
-// y ≥ p and x = 0 with the sign bit set, so the result is re-encoded and
-// compared with the input.
+// decodePoint decodes a point and reports whether its encoding is
+// canonical. SetBytes accepts y ≥ p and x = 0 with the sign bit set; those
+// are exactly the encodings whose re-encoding differs from the input, and
+// canonicalEncoding detects them from the bytes without the field
+// inversion a re-encoding costs.
 func decodePoint(b []byte) (p *edwards25519.Point, onCurve bool, canonical bool) {
 	p, err := new(edwards25519.Point).SetBytes(b)
 	if err != nil {
 		return nil, false, false
 	}
-	enc := p.Bytes()
-	for i := range enc {
-		if enc[i] != b[i] {
-			return p, true, false
-		}
+	return p, true, canonicalEncoding(b)
+}
+
+// canonicalEncoding reports whether a 32-byte encoding of a curve point is
+// the one RFC 8032 §5.1.2 produces: y < p = 2^255 − 19, and the sign bit
+// clear when x = 0 (which happens only for y = 1 and y = p − 1).
+func canonicalEncoding(b []byte) bool {
+	// y ≥ p iff bytes 1..30 are 0xff, byte 31 (sign cleared) is 0x7f and
+	// byte 0 is at least 0xed.
+	high := b[31]&0x7f == 0x7f
+	for i := 1; i < 31 && high; i++ {
+		high = b[i] == 0xff
 	}
-	return p, true, true
+	if high && b[0] >= 0xed {
+		return false
+	}
+	if b[31]&0x80 == 0 {
+		return true
+	}
+	// Sign bit set: refuse it for y = 1 and y = p − 1, where x = 0.
+	one, minusOne := b[0] == 0x01, b[0] == 0xec && high
+	for i := 1; i < 31 && one; i++ {
+		one = b[i] == 0
+	}
+	one = one && b[31]&0x7f == 0
+	return !one && !minusOne
 }
 
 // prepared is a signature whose encodings passed every format rule, ready

@@ -3,6 +3,7 @@ package sig
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"testing"
@@ -155,5 +156,35 @@ func BenchmarkVerifyBatch64(b *testing.B) {
 		if VerifyBatch(items) != nil {
 			b.Fatal("invalid")
 		}
+	}
+}
+
+// TestCanonicalEncoding checks the byte test against re-encoding on every
+// encoding near the special values and on random ones.
+func TestCanonicalEncoding(t *testing.T) {
+	check := func(b []byte) {
+		p, err := new(edwards25519.Point).SetBytes(b)
+		if err != nil {
+			return
+		}
+		if got, want := canonicalEncoding(b), bytes.Equal(p.Bytes(), b); got != want {
+			t.Fatalf("%x: canonicalEncoding %v, re-encoding says %v", b, got, want)
+		}
+	}
+	for low := 0; low < 256; low++ {
+		for _, top := range []byte{0x00, 0x7f, 0x80, 0xff} {
+			for _, mid := range []byte{0x00, 0xff} {
+				b := bytes.Repeat([]byte{mid}, 32)
+				b[0], b[31] = byte(low), top
+				check(b)
+			}
+		}
+	}
+	for i := range 2000 {
+		h := sha512.Sum512([]byte(fmt.Sprint("canonical ", i)))
+		check(h[:32])
+		b := h[:32]
+		b[31] |= 0x80
+		check(b)
 	}
 }

@@ -6,13 +6,22 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"evote/store"
 	"evote/store/postgres"
 	"evote/store/postgres/pgtest"
 	"evote/store/sqlite"
 )
+
+// cpuTime returns the user+system CPU time used by this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // BenchmarkAppend measures durable appends per second through a Log: many
 // concurrent callers each appending one signed entry (signature checked)
@@ -55,6 +64,7 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			var next atomic.Int64
 			b.SetParallelism(256)
+			cpu0 := cpuTime()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -67,6 +77,9 @@ func BenchmarkAppend(b *testing.B) {
 			})
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			// CPU of this process per append (the database's own CPU is
+			// not included): a load-independent figure on a shared machine.
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/append")
 			if l.Size() != uint64(b.N) {
 				b.Fatalf("size %d after %d appends", l.Size(), b.N)
 			}

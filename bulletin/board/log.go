@@ -332,13 +332,31 @@ func (l *Log) verifier() {
 			return
 		}
 		n := len(batch[0].entries)
+		// Take what is pending; if that is a small batch, wait a little
+		// for more, since a batch of one costs twice as much per entry.
+		var wait <-chan time.Time
 	drain:
 		for n < verifyBatchSize {
 			select {
 			case r := <-l.verifyCh:
 				batch = append(batch, r)
 				n += len(r.entries)
+				continue
 			default:
+			}
+			if n >= verifyMinBatch {
+				break
+			}
+			if wait == nil {
+				wait = time.After(verifyWait)
+			}
+			select {
+			case r := <-l.verifyCh:
+				batch = append(batch, r)
+				n += len(r.entries)
+			case <-wait:
+				break drain
+			case <-l.quit:
 				break drain
 			}
 		}
@@ -346,8 +364,13 @@ func (l *Log) verifier() {
 	}
 }
 
-// verifyBatchSize bounds the entries one verifier checks at once.
-const verifyBatchSize = 128
+// Verifier batching: at most verifyBatchSize entries at once; a batch
+// smaller than verifyMinBatch waits up to verifyWait for more.
+const (
+	verifyBatchSize = 128
+	verifyMinBatch  = 32
+	verifyWait      = 300 * time.Microsecond
+)
 
 func (l *Log) verifyBatch(batch []*appendReq) {
 	type owner struct{ req, entry int }

@@ -59,7 +59,7 @@ func (k *Keys) shareKey(st *election.State) (int, error) {
 // A mix refused because another trustee's was posted first is redone on
 // the new last list.
 func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
-	f := NewFollower(b)
+	f := o.follower(b)
 	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseMixing }); err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.C
 // decryption share of every contest that is decrypted, each computed only
 // through ShareFor on the trustee's own replay of the board.
 func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
-	f := NewFollower(b)
+	f := o.follower(b)
 	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseDecrypting }); err != nil {
 		return err
 	}

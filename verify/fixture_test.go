@@ -34,9 +34,16 @@ func pubOf(k ed25519.PrivateKey) [32]byte { return [32]byte(k.Public().(ed25519.
 // newFixture runs a small election: 3 trustees (threshold 2), re-votes,
 // audits and in-person votes, 3 mixes, decryption and the result.
 func newFixture(tb testing.TB, id string, voters int, policy ballot.RevotePolicy) *fixture {
+	return newFixtureCfg(tb, id, voters, policy, false)
+}
+
+// newFixtureCfg is newFixture; plain elections have one 5-candidate
+// contest per ballot and no re-votes, audits or in-person votes (the
+// benchmark's election, spec §11.7).
+func newFixtureCfg(tb testing.TB, id string, voters int, policy ballot.RevotePolicy, plain bool) *fixture {
 	tb.Helper()
 	rnd := testrand.New("verify/" + id)
-	e, err := sim.Setup(sim.Config{ElectionID: id, Trustees: 3, Threshold: 2, Voters: voters, Revote: policy, Rand: rnd, Now: fixtureNow})
+	e, err := sim.Setup(sim.Config{ElectionID: id, Trustees: 3, Threshold: 2, Voters: voters, Revote: policy, Rand: rnd, Now: fixtureNow, SingleChoiceOnly: plain})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -54,7 +61,7 @@ func newFixture(tb testing.TB, id string, voters int, policy ballot.RevotePolicy
 			tb.Fatal(err)
 		}
 		f.voters = append(f.voters, v)
-		if i%4 == 1 {
+		if i%4 == 1 && !plain {
 			if err := e.Audit(v, e.Selection(i+1, style)); err != nil {
 				tb.Fatal(err)
 			}
@@ -62,7 +69,7 @@ func newFixture(tb testing.TB, id string, voters int, policy ballot.RevotePolicy
 		if _, err := e.Cast(v, e.Selection(i, style)); err != nil {
 			tb.Fatal(err)
 		}
-		if i%5 == 2 && policy != ballot.SingleBallot {
+		if i%5 == 2 && policy != ballot.SingleBallot && !plain {
 			v2, err := e.Credential(pseudo, style)
 			if err != nil {
 				tb.Fatal(err)
@@ -72,7 +79,7 @@ func newFixture(tb testing.TB, id string, voters int, policy ballot.RevotePolicy
 				tb.Fatal(err)
 			}
 		}
-		if i%7 == 6 {
+		if i%7 == 6 && !plain {
 			if err := e.MarkInPerson(pseudo, style); err != nil {
 				tb.Fatal(err)
 			}

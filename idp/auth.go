@@ -140,14 +140,14 @@ func (s *Service) Start(ctx context.Context, client string, r StartRequest) (*Ch
 		return nil, &DetailError{Err: ErrInvalidInput, Reason: "method", msg: "idp: method must be sms or totp"}
 	}
 	if r.Method == MethodTOTP && s.totpActive(ctx, ps) {
-		id, _, exp, err := s.otp.Start(pending{pseudonym: ps, ballotStyle: v.BallotStyle, phone: phone, notify: notify, subject: subj, method: MethodTOTP})
+		id, _, exp, err := s.otp.Start(PendingAuth{Pseudonym: ps, BallotStyle: v.BallotStyle, Phone: phone, Notify: notify, Subject: subj, Method: MethodTOTP})
 		if err != nil {
 			return nil, err
 		}
 		s.access(ctx, client, subj, "start", "totp_challenge")
 		return &Challenge{ID: id, ExpiresAt: exp, Method: MethodTOTP}, nil
 	}
-	id, code, exp, err := s.otp.Start(pending{pseudonym: ps, ballotStyle: v.BallotStyle, phone: phone, notify: notify, subject: subj, method: MethodSMS})
+	id, code, exp, err := s.otp.Start(PendingAuth{Pseudonym: ps, BallotStyle: v.BallotStyle, Phone: phone, Notify: notify, Subject: subj, Method: MethodSMS})
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (s *Service) Resend(ctx context.Context, client, id string) (*Challenge, er
 	if err := s.guard.allow(client, now); err != nil {
 		return nil, err
 	}
-	if p, err := s.otp.Peek(id); err == nil && p.method == MethodTOTP {
+	if p, err := s.otp.Peek(id); err == nil && p.Method == MethodTOTP {
 		return nil, &DetailError{Err: ErrInvalidInput, Reason: "totp_no_resend", msg: "idp: an authenticator-app sign-in has no code to resend; start again for an SMS"}
 	}
 	code, exp, p, err := s.otp.Resend(id)
@@ -215,12 +215,12 @@ func (s *Service) Resend(ctx context.Context, client, id string) (*Challenge, er
 		s.guard.fail(client, now)
 		return nil, otpError(err, 0)
 	}
-	if err := s.cfg.Sender.Send(ctx, p.phone, codeText(code, s.otp.TTL())); err != nil {
+	if err := s.cfg.Sender.Send(ctx, p.Phone, codeText(code, s.otp.TTL())); err != nil {
 		s.log.Warn("code not sent", "err", err)
 		return nil, retry(ErrSendFailed, 30*time.Second)
 	}
-	s.access(ctx, client, p.subject, "resend", "code_sent")
-	return &Challenge{ID: id, ExpiresAt: exp, PhoneHint: otp.MaskPhone(p.phone), ResendAfter: s.otp.RetryAfter(id), Method: MethodSMS}, nil
+	s.access(ctx, client, p.Subject, "resend", "code_sent")
+	return &Challenge{ID: id, ExpiresAt: exp, PhoneHint: otp.MaskPhone(p.Phone), ResendAfter: s.otp.RetryAfter(id), Method: MethodSMS}, nil
 }
 
 func otpError(err error, left int) error {
@@ -268,32 +268,32 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 		return nil, &DetailError{Err: ErrInvalidInput, Reason: "device_key", msg: "idp: the device key is not a valid Ed25519 public key"}
 	}
 	code := strings.TrimSpace(r.Code)
-	p, left, err := s.otp.VerifyWith(r.ChallengeID, func(codeMAC [32]byte, p pending) bool {
-		if p.method == MethodTOTP {
-			return s.totpOK(ctx, p.pseudonym, code, true)
+	p, left, err := s.otp.VerifyWith(r.ChallengeID, func(codeMAC [32]byte, p PendingAuth) bool {
+		if p.Method == MethodTOTP {
+			return s.totpOK(ctx, p.Pseudonym, code, true)
 		}
 		return s.otp.CodeMatches(r.ChallengeID, code, codeMAC)
 	})
 	if err != nil {
 		if errors.Is(err, otp.ErrLocked) {
-			s.failure(ctx, client, p.subject, now) // a locked challenge counts against the PIN
+			s.failure(ctx, client, p.Subject, now) // a locked challenge counts against the PIN
 		} else {
 			s.guard.fail(client, now)
 		}
-		subj := p.subject
+		subj := p.Subject
 		if subj == "" {
 			subj = "-"
 		}
 		s.access(ctx, client, subj, "verify", otpOutcome(err))
 		return nil, otpError(err, left)
 	}
-	g := token.Grant{ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Pseudonym: p.pseudonym, BallotStyle: p.ballotStyle, DeviceKey: r.DeviceKey}
+	g := token.Grant{ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Pseudonym: p.Pseudonym, BallotStyle: p.BallotStyle, DeviceKey: r.DeviceKey}
 	tok, claims, err := s.cfg.Issuer.Issue(g)
 	if err != nil {
 		return nil, err
 	}
 	ci := &record.CredentialIssued{
-		ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Pseudonym: p.pseudonym, BallotStyle: p.ballotStyle,
+		ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Pseudonym: p.Pseudonym, BallotStyle: p.BallotStyle,
 		KeyID: claims.KeyID, IssuedAt: uint64(claims.IssuedAt.Unix()), NotBefore: uint64(claims.NotBefore.Unix()), ExpiresAt: uint64(claims.ExpiresAt.Unix()),
 	}
 	copy(ci.DeviceKey[:], r.DeviceKey)
@@ -305,38 +305,38 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	if _, err := s.cfg.Store.IssueCredential(ctx, row, entryCredentialIssued, ci.Encode()); err != nil {
 		switch {
 		case errors.Is(err, idpstore.ErrDeviceKeyBound):
-			s.access(ctx, client, p.subject, "verify", "device_key_bound")
+			s.access(ctx, client, p.Subject, "verify", "device_key_bound")
 			return nil, ErrDeviceKeyBound
 		case errors.Is(err, idpstore.ErrVotedInPerson):
-			s.access(ctx, client, p.subject, "verify", "voted_in_person")
+			s.access(ctx, client, p.Subject, "verify", "voted_in_person")
 			return nil, ErrVotedInPerson
 		case errors.Is(err, idpstore.ErrNotOnList):
-			s.access(ctx, client, p.subject, "verify", "not_on_list")
+			s.access(ctx, client, p.Subject, "verify", "not_on_list")
 			return nil, ErrNotOnList
 		}
 		return nil, err
 	}
-	if err := s.cfg.Store.ResetFailures(ctx, p.subject); err != nil {
+	if err := s.cfg.Store.ResetFailures(ctx, p.Subject); err != nil {
 		s.log.Error("backoff reset failed", "err", err)
 	}
-	if err := s.cfg.Store.SetNotifyPhone(ctx, s.cfg.ElectionID, p.pseudonym, p.notify[0]); err != nil {
+	if err := s.cfg.Store.SetNotifyPhone(ctx, s.cfg.ElectionID, p.Pseudonym, p.Notify[0]); err != nil {
 		s.log.Error("notify phone not saved", "err", err)
 	}
 	// The voter learns of every credential issued in their name, so one
 	// issued by a corrupt service for an abstainer does not go unnoticed.
 	note := fmt.Sprintf("evote: a voting credential was issued in your name at %s UTC (reference %s). If this was not you, call the election commission.",
 		claims.IssuedAt.UTC().Format("2006-01-02 15:04"), claims.PseudonymHex()[:8])
-	for _, ph := range p.notify {
+	for _, ph := range p.Notify {
 		if err := s.cfg.Sender.Send(ctx, ph, note); err != nil {
 			s.log.Warn("credential notice not sent", "err", err)
 		}
 	}
 	if _, err := s.FlushBoard(ctx); err != nil {
 		s.log.Warn("board unavailable; credential queued", "err", err)
-		s.access(ctx, client, p.subject, "verify", "board_unavailable")
+		s.access(ctx, client, p.Subject, "verify", "board_unavailable")
 		return nil, retry(ErrBoardUnavailable, 30*time.Second)
 	}
-	s.access(ctx, client, p.subject, "verify", "token_issued")
+	s.access(ctx, client, p.Subject, "verify", "token_issued")
 	return &Credential{Token: tok, Claims: claims}, nil
 }
 

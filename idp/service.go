@@ -49,7 +49,8 @@ type Config struct {
 	Registry        registry.Registry
 	RegistryTimeout time.Duration // per lookup; default 5 s
 	Sender          otp.Sender
-	OTP             otp.Config
+	OTP             otp.Config // policy of the default in-memory challenges
+	Challenges      Challenges // optional; default in memory
 	Store           *idpstore.Store
 	Board           Board
 	Issuer          *token.Issuer
@@ -61,21 +62,39 @@ type Config struct {
 	Now                func() time.Time
 }
 
-// pending is what a challenge carries between the two factors. It lives in
-// memory only (see package otp).
-type pending struct {
-	pseudonym   [32]byte
-	ballotStyle string
-	phone       string   // where the code goes
-	notify      []string // where notices go: the register's number and, if different, phone
-	subject     string
-	method      string // MethodSMS or MethodTOTP
+// PendingAuth is what a challenge carries between the two factors: the
+// voter's pseudonym and ballot style, the number the code went to, the
+// numbers notices go to, the opaque subject of the PIN, and the method.
+type PendingAuth struct {
+	Pseudonym   [32]byte
+	BallotStyle string
+	Phone       string   // where the code goes
+	Notify      []string // where notices go: the register's number and, if different, Phone
+	Subject     string
+	Method      string // MethodSMS or MethodTOTP
 }
+
+// Challenges keeps second-factor challenges. The default is an in-memory
+// *otp.Manager[PendingAuth] (why in memory: see package otp); a deployment
+// of several instances without sticky routing supplies a shared
+// implementation with the same semantics: codes stored only as MACs,
+// attempts counted before the check, single use, throttled resend.
+type Challenges interface {
+	Start(v PendingAuth) (id, code string, expires time.Time, err error)
+	Resend(id string) (code string, expires time.Time, v PendingAuth, err error)
+	RetryAfter(id string) time.Duration
+	VerifyWith(id string, check func(codeMAC [32]byte, v PendingAuth) bool) (PendingAuth, int, error)
+	CodeMatches(id, code string, codeMAC [32]byte) bool
+	Peek(id string) (PendingAuth, error)
+	TTL() time.Duration
+}
+
+var _ Challenges = (*otp.Manager[PendingAuth])(nil)
 
 // Service is the identity service.
 type Service struct {
 	cfg    Config
-	otp    *otp.Manager[pending]
+	otp    Challenges
 	guard  *clientGuard
 	log    *slog.Logger
 	flush  sync.Mutex
@@ -119,11 +138,15 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.OTP.Now = cfg.Now
 	}
 	cfg.Abuse.fill()
-	m, err := otp.NewManager[pending](cfg.OTP)
-	if err != nil {
-		return nil, err
+	ch := cfg.Challenges
+	if ch == nil {
+		m, err := otp.NewManager[PendingAuth](cfg.OTP)
+		if err != nil {
+			return nil, err
+		}
+		ch = m
 	}
-	s := &Service{cfg: cfg, otp: m, log: cfg.Logger.With("component", "idp", "election", cfg.ElectionID)}
+	s := &Service{cfg: cfg, otp: ch, log: cfg.Logger.With("component", "idp", "election", cfg.ElectionID)}
 	s.guard = newClientGuard(&s.cfg.Abuse)
 	if err := s.PublishKeys(ctx); err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 )
 
 const (
@@ -18,6 +20,11 @@ const (
 	ctxHex       = "0303030303030303030303030303030303030303030303030303030303030303"
 	apiKey       = "sms-api-key-very-secret"
 )
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
 
 func devEnv(t *testing.T) map[string]string {
 	return map[string]string{

@@ -8,8 +8,9 @@
 // a few minutes; losing it on a restart only makes the voter ask for a new
 // code, while a durable copy would keep code hashes on disk and cost a
 // database write per attempt. A deployment with several identity-service
-// instances routes a challenge to the instance that created it (its id names
-// the instance) or puts another implementation behind idp.Challenges.
+// instances routes a voter's requests back to the instance that created the
+// challenge (sticky sessions) or supplies a shared implementation of
+// idp.Challenges.
 package otp
 
 import (

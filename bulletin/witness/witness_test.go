@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"evote/bulletin"
@@ -226,4 +227,58 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatal("request does not re-encode identically")
 		}
 	})
+}
+
+// TestConcurrentSubmissions: racing add-checkpoint requests never roll the
+// witness back; the cosigned sizes form one increasing chain.
+func TestConcurrentSubmissions(t *testing.T) {
+	k := logKey("evote.example/race", "log")
+	l := newLog(t, k)
+	f := newFixture(t, k.Verifier())
+	var cps []*bulletin.SignedCheckpoint
+	for i := range 8 {
+		cps = append(cps, appendN(t, l, "race", i*3, i*3+3))
+	}
+	type result struct {
+		size uint64
+		err  error
+	}
+	results := make(chan result, 64)
+	var wg sync.WaitGroup
+	for i := range cps {
+		for _, old := range []int{-1, 0, i - 1} { // from scratch, from the first, from the previous
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var o uint64
+				var proof [][32]byte
+				if old >= 0 && old < i {
+					o = cps[old].Size
+					proof, _ = l.ConsistencyProof(o, cps[i].Size)
+				}
+				_, err := f.w.AddCheckpoint(o, proof, cps[i].Note)
+				results <- result{cps[i].Size, err}
+			}()
+		}
+	}
+	wg.Wait()
+	close(results)
+	var max uint64
+	for r := range results {
+		if r.err == nil && r.size > max {
+			max = r.size
+		}
+		if r.err != nil && !errors.Is(r.err, ErrConflict) {
+			t.Errorf("size %d: unexpected error %v", r.size, r.err)
+		}
+	}
+	size, root, ok := f.w.Latest(k.Origin)
+	if !ok || size != max {
+		t.Fatalf("witness at %d, largest cosigned %d", size, max)
+	}
+	for _, cp := range cps {
+		if cp.Size == size && cp.Root != root {
+			t.Fatal("recorded root does not match the checkpoint")
+		}
+	}
 }

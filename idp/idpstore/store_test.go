@@ -199,3 +199,59 @@ func TestTOTPEnrolment(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentConflicts: racing transactions on the same device key or
+// the same list sequence number leave exactly one winner, on both
+// databases.
+func TestConcurrentConflicts(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		var ops []ChangeOp
+		for i := byte(1); i <= 8; i++ {
+			ops = append(ops, ChangeOp{Op: 1, Pseudonym: ps(i), BallotStyle: "A"})
+		}
+		addVoters(t, s, 1, ops)
+		errs := make(chan error, 8)
+		for i := byte(1); i <= 8; i++ {
+			go func() {
+				c := &Credential{ElectionID: "e1", Pseudonym: ps(i), BallotStyle: "A", KeyID: "k", IssuedAt: 1, ExpiresAt: 2}
+				c.TokenID[0], c.DeviceKey[0] = i, 0xdd
+				_, err := s.IssueCredential(ctx, c, 0x0203, []byte("c"))
+				errs <- err
+			}()
+		}
+		wins := 0
+		for range 8 {
+			err := <-errs
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, ErrDeviceKeyBound):
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		if wins != 1 {
+			t.Errorf("%d credentials bound the same device key", wins)
+		}
+		entry := func(ChangeResult) ([]byte, error) { return []byte("x"), nil }
+		for i := byte(0); i < 6; i++ {
+			go func() {
+				_, _, err := s.ApplyChange(ctx, "e1", 2, 3, "lo", 1, []ChangeOp{{Op: 1, Pseudonym: ps(100 + i), BallotStyle: "B"}}, 0x0202, entry)
+				errs <- err
+			}()
+		}
+		wins = 0
+		for range 6 {
+			err := <-errs
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, ErrSequence):
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		if wins != 1 {
+			t.Errorf("%d changes took sequence 2", wins)
+		}
+	})
+}

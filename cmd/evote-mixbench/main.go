@@ -9,11 +9,13 @@
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,7 +47,7 @@ func main() {
 	}
 	start := time.Now()
 	in := encryptRows(sk.Public(), *n, *w)
-	phase("encrypt input", start, *n**w)
+	phase("encrypt input (and parse it strictly)", start, *n**w)
 
 	p := &tally.MixParams{ElectionID: "mixbench", ContestID: "c1", Context: []byte("mixbench context"), PublicKey: sk.Public(), Progress: progress}
 	start = time.Now()
@@ -113,23 +115,28 @@ func phase(name string, start time.Time, cts int) {
 		float64(d.Microseconds())/float64(cts), c.Seconds(), float64(c.Microseconds())/float64(cts))
 }
 
-// encryptRows encrypts n·w small messages on all cores.
+// encryptRows encrypts n·w small messages on all cores, straight into the
+// rows' encoding (no decoded copy of the list is kept).
 func encryptRows(pk *elgamal.PublicKey, n, w int) *shuffle.Rows {
-	cts := make([]*elgamal.Ciphertext, n*w)
+	total := n * w
+	enc := make([]byte, 8, 8+total*elgamal.CiphertextSize)
+	binary.BigEndian.PutUint32(enc, uint32(n))
+	binary.BigEndian.PutUint32(enc[4:], uint32(w))
+	enc = enc[:8+total*elgamal.CiphertextSize]
 	workers := runtime.GOMAXPROCS(0)
-	done := make(chan struct{})
+	var wg sync.WaitGroup
 	for g := 0; g < workers; g++ {
+		wg.Add(1)
 		go func() {
-			for i := g; i < len(cts); i += workers {
-				cts[i] = pk.EncryptWithRandomness(new(group.Scalar).SetUint64(uint64(i%10)), group.RandomScalar())
+			defer wg.Done()
+			for i := g; i < total; i += workers {
+				c := pk.EncryptWithRandomness(new(group.Scalar).SetUint64(uint64(i%10)), group.RandomScalar())
+				c.AppendBytes(enc[8+i*elgamal.CiphertextSize : 8+i*elgamal.CiphertextSize])
 			}
-			done <- struct{}{}
 		}()
 	}
-	for g := 0; g < workers; g++ {
-		<-done
-	}
-	rows, err := shuffle.NewRows(w, cts)
+	wg.Wait()
+	rows, err := shuffle.ParseRows(enc)
 	if err != nil {
 		log.Fatal(err)
 	}

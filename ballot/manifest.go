@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"regexp"
 
-	"evote/crypto/threshold"
+	"evote/crypto/threshold/contexthash"
 	"evote/internal/wire"
 )
 
@@ -129,6 +129,9 @@ type Manifest struct {
 
 // Limits of a manifest, chosen far above any real election's needs.
 const (
+	// hpkeKeySize is the length of a trustee's X25519 HPKE public key
+	// (chapter 5).
+	hpkeKeySize    = 32
 	maxIDLen       = 64
 	maxTextLen     = 1024
 	maxItems       = 1024
@@ -394,8 +397,8 @@ func (m *Manifest) Validate() error {
 			return bad("trustee %d repeats another trustee's signing key", t.Index)
 		}
 		signKeys[t.SignKey] = true
-		if len(t.HPKEKey) != threshold.HPKEKeySize {
-			return bad("trustee %d HPKE key is %d bytes, want %d", t.Index, len(t.HPKEKey), threshold.HPKEKeySize)
+		if len(t.HPKEKey) != hpkeKeySize {
+			return bad("trustee %d HPKE key is %d bytes, want %d", t.Index, len(t.HPKEKey), hpkeKeySize)
 		}
 	}
 	if m.Threshold < 1 || m.Threshold > n {
@@ -445,22 +448,24 @@ func (m *Manifest) Hash() [32]byte {
 }
 
 // BaseHash returns the election's base hash (spec §9.2, §5.2), the context
-// of every key-generation message: threshold.BaseHash over the manifest
-// hash, n, t and the trustees' signing and HPKE keys.
+// of every key-generation message: over the manifest hash, n, t and the
+// trustees' signing and HPKE keys. (crypto/threshold.BaseHash computes the
+// same hash with the HPKE keys' validity checked as well.)
 func (m *Manifest) BaseHash() ([32]byte, error) {
-	keys := make([]threshold.TrusteeKeys, len(m.Trustees))
+	n := len(m.Trustees)
+	if n == 0 || m.Threshold < 1 || int(m.Threshold) > n {
+		return [32]byte{}, fmt.Errorf("%w: threshold %d of %d trustees", ErrInvalidManifest, m.Threshold, n)
+	}
+	signing := make([][32]byte, n)
+	hpke := make([][32]byte, n)
 	for i, t := range m.Trustees {
-		if len(t.HPKEKey) != threshold.HPKEKeySize {
-			return [32]byte{}, fmt.Errorf("%w: trustee %d HPKE key is %d bytes, want %d", ErrInvalidManifest, t.Index, len(t.HPKEKey), threshold.HPKEKeySize)
+		if len(t.HPKEKey) != hpkeKeySize {
+			return [32]byte{}, fmt.Errorf("%w: trustee %d HPKE key is %d bytes, want %d", ErrInvalidManifest, t.Index, len(t.HPKEKey), hpkeKeySize)
 		}
-		keys[i].SigningKey = t.SignKey
-		copy(keys[i].HPKEKey[:], t.HPKEKey)
+		signing[i] = t.SignKey
+		copy(hpke[i][:], t.HPKEKey)
 	}
-	h, err := threshold.BaseHash(m.Hash(), threshold.Params{N: len(m.Trustees), T: int(m.Threshold)}, keys)
-	if err != nil {
-		return [32]byte{}, fmt.Errorf("%w: %w", ErrInvalidManifest, err)
-	}
-	return h, nil
+	return contexthash.Base(m.Hash(), n, int(m.Threshold), signing, hpke), nil
 }
 
 // framedHash returns SHA-256(Σ u64(len(p)) || p) over the tag and parts.

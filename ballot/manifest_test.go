@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"evote/crypto/threshold"
 )
 
 func testTrustees(n int) []Trustee {
@@ -114,4 +116,31 @@ func mustBase(t *testing.T, m *Manifest) [32]byte {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestBaseHashAgreesWithThreshold: the manifest's base hash is the one key
+// generation uses (spec §5.2), computed by crypto/threshold with the HPKE
+// keys validated.
+func TestBaseHashAgreesWithThreshold(t *testing.T) {
+	var trustees []Trustee
+	var keys []threshold.TrusteeKeys
+	for i := 0; i < 3; i++ {
+		hk, err := threshold.GenerateHPKEKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := hk.Public()
+		tr := Trustee{Index: uint32(i + 1), Name: "t", HPKEKey: pub[:]}
+		tr.SignKey[0] = byte(i + 1)
+		trustees = append(trustees, tr)
+		keys = append(keys, threshold.TrusteeKeys{SigningKey: tr.SignKey, HPKEKey: pub})
+	}
+	m := SampleManifest("kg-2027-test", trustees, 2, testIdentityKey)
+	want, err := threshold.BaseHash(m.Hash(), threshold.Params{N: 3, T: 2}, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mustBase(t, m) != want {
+		t.Fatal("ballot and threshold disagree on the base hash")
+	}
 }

@@ -2,9 +2,9 @@ package threshold
 
 import (
 	cryptorand "crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"evote/crypto/threshold/contexthash"
 	"fmt"
 	"io"
 	"sync"
@@ -16,9 +16,9 @@ import (
 // §1.2, §2.5, §5).
 const (
 	// BaseHashTag opens the base hash (spec §5.2).
-	BaseHashTag = "evote-v1/threshold/base-hash"
+	BaseHashTag = contexthash.BaseTag
 	// ExtendedHashTag opens the extended hash (spec §5.2).
-	ExtendedHashTag = "evote-v1/threshold/extended-hash"
+	ExtendedHashTag = contexthash.ExtendedTag
 	// ShareInfoTag opens the HPKE info string of an encrypted share (§5.4).
 	ShareInfoTag = "evote-v1/threshold/share"
 	// ExtractionProofTag is part of the context of a dealer's proof of
@@ -114,16 +114,12 @@ func BaseHash(manifestHash [32]byte, p Params, keys []TrusteeKeys) ([32]byte, er
 			return [32]byte{}, fmt.Errorf("trustee %d: %w", j+1, err)
 		}
 	}
-	b := appendString(nil, BaseHashTag)
-	b = append(b, manifestHash[:]...)
-	b = binary.BigEndian.AppendUint16(b, uint16(p.N))
-	b = binary.BigEndian.AppendUint16(b, uint16(p.T))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
-	for _, k := range keys {
-		b = append(b, k.SigningKey[:]...)
-		b = append(b, k.HPKEKey[:]...)
+	signing := make([][32]byte, len(keys))
+	hpke := make([][32]byte, len(keys))
+	for i, k := range keys {
+		signing[i], hpke[i] = k.SigningKey, k.HPKEKey
 	}
-	return sha256.Sum256(b), nil
+	return contexthash.Base(manifestHash, p.N, p.T, signing, hpke), nil
 }
 
 // ExtendedHash returns the context hash of every proof after key generation
@@ -135,15 +131,7 @@ func BaseHash(manifestHash [32]byte, p Params, keys []TrusteeKeys) ([32]byte, er
 // verificationKeys[j-1] is trustee j's h_j. It depends only on values fixed
 // before it, so nothing is defined circularly.
 func ExtendedHash(baseHash [32]byte, jointKey *group.Element, verificationKeys []*group.Element, voterListCommitment [32]byte) [32]byte {
-	b := appendString(nil, ExtendedHashTag)
-	b = append(b, baseHash[:]...)
-	b = jointKey.AppendBytes(b)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(verificationKeys)))
-	for _, v := range verificationKeys {
-		b = v.AppendBytes(b)
-	}
-	b = append(b, voterListCommitment[:]...)
-	return sha256.Sum256(b)
+	return contexthash.Extended(baseHash, jointKey, verificationKeys, voterListCommitment)
 }
 
 func appendString(b []byte, s string) []byte {

@@ -606,3 +606,19 @@ func TestCSVImport(t *testing.T) {
 	// Importing the same voter again is refused whole.
 	e.listChange("list-official-1", record.ListImported, items, 409)
 }
+
+func TestRoutingErrors(t *testing.T) {
+	e := newEnv(t)
+	if st, b, _ := do(t, e.api, "GET", "/v1/nope", "203.0.113.1", nil, nil); st != 404 || errCode(b) != "not_found" {
+		t.Errorf("unknown path: %d %v", st, b)
+	}
+	if st, b, _ := do(t, e.api, "GET", "/v1/auth/start", "203.0.113.1", nil, nil); st != 405 || errCode(b) != "method_not_allowed" {
+		t.Errorf("wrong method: %d %v", st, b)
+	}
+	if st, b, _ := do(t, e.api, "POST", "/v1/auth/start", "203.0.113.1", `{"pin":"1"} {"pin":"2"}`, nil); st != 400 {
+		t.Errorf("trailing JSON: %d %v", st, b)
+	}
+	if st, _, h := do(t, e.api, "GET", "/healthz", "203.0.113.1", nil, nil); st != 200 || h.Get("Cache-Control") != "no-store" {
+		t.Errorf("healthz: %d, Cache-Control %q", st, h.Get("Cache-Control"))
+	}
+}

@@ -9,6 +9,11 @@ import (
 // (chapter 5) into a threshold.Transcript.
 type keygen struct {
 	tr threshold.Transcript
+	// seen holds (kind, sender, other party) of every message posted: each
+	// step allows one message per sender (per accused or complainer for
+	// complaints, answers and reveals), so nobody can flood the transcript
+	// or post two versions of one step.
+	seen map[[3]int]bool
 }
 
 // KeygenEntryType returns the board entry type that carries a
@@ -48,7 +53,7 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 	if err != nil {
 		return refuse("%v", err)
 	}
-	sender := 0
+	sender, other := 0, 0
 	tr := &s.keygen.tr
 	switch e.Payload[0] {
 	case 1:
@@ -66,13 +71,13 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 	case 3:
 		var m *threshold.Complaint
 		if m, err = threshold.ParseComplaint(e.Payload); err == nil {
-			sender, tr.Complaints = m.Complainer, append(tr.Complaints, m)
+			sender, other, tr.Complaints = m.Complainer, m.Accused, append(tr.Complaints, m)
 			err = checkBase(m.BaseHash, base)
 		}
 	case 4:
 		var m *threshold.ComplaintAnswer
 		if m, err = threshold.ParseComplaintAnswer(e.Payload); err == nil {
-			sender, tr.Answers = m.Dealer, append(tr.Answers, m)
+			sender, other, tr.Answers = m.Dealer, m.Complainer, append(tr.Answers, m)
 			err = checkBase(m.BaseHash, base)
 		}
 	case 5:
@@ -93,13 +98,13 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 	case 7:
 		var m *threshold.ExtractionComplaint
 		if m, err = threshold.ParseExtractionComplaint(e.Payload); err == nil {
-			sender, tr.ExtractionComplaints = m.Complainer, append(tr.ExtractionComplaints, m)
+			sender, other, tr.ExtractionComplaints = m.Complainer, m.Accused, append(tr.ExtractionComplaints, m)
 			err = checkBase(m.BaseHash, base)
 		}
 	case 8:
 		var m *threshold.ExtractionReveal
 		if m, err = threshold.ParseExtractionReveal(e.Payload); err == nil {
-			sender, tr.Reveals = m.Revealer, append(tr.Reveals, m)
+			sender, other, tr.Reveals = m.Revealer, m.Dealer, append(tr.Reveals, m)
 			err = checkBase(m.BaseHash, base)
 		}
 	}
@@ -118,6 +123,15 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 		s.keygen.undo(e.Payload[0])
 		return refuse("key-generation message for trustee %d not signed by that trustee", sender)
 	}
+	key := [3]int{int(e.Payload[0]), sender, other}
+	if s.keygen.seen[key] {
+		s.keygen.undo(e.Payload[0])
+		return refuse("trustee %d already posted this key-generation step", sender)
+	}
+	if s.keygen.seen == nil {
+		s.keygen.seen = map[[3]int]bool{}
+	}
+	s.keygen.seen[key] = true
 	return nil
 }
 

@@ -282,3 +282,38 @@ func TestSingleChoiceOnly(t *testing.T) {
 		t.Fatalf("result %+v, expected %+v", e.State.Result, e.Expected())
 	}
 }
+
+// TestKeygenStepsOncePerTrustee: a trustee cannot post a second version of
+// a key-generation step, nor one for another trustee.
+func TestKeygenStepsOncePerTrustee(t *testing.T) {
+	e, err := Setup(small("keygen-once"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Find trustee 1's commitments entry and post it again, then post it
+	// signed by trustee 2.
+	var commit *bulletin.Entry
+	for _, en := range e.Entries {
+		if en.Type == bulletin.TypeKeygenCommitment && en.Author == pub(e.Keys.Trustees[0]) {
+			commit = en
+		}
+	}
+	fresh := election.NewState()
+	for _, en := range e.Entries {
+		if en.Type == bulletin.TypeElectionContext {
+			break
+		}
+		if err := fresh.Apply(en); err != nil {
+			t.Fatal(err)
+		}
+		if en == commit {
+			if err := fresh.Apply(en); !errors.Is(err, election.ErrRefused) {
+				t.Errorf("second commitments from trustee 1: %v", err)
+			}
+			forged, _ := bulletin.NewEntry(e.Log, en.Type, pub(e.Keys.Trustees[1]), bulletin.NewEd25519Signer(e.Keys.Trustees[1]), en.Payload)
+			if err := fresh.Apply(forged); !errors.Is(err, election.ErrRefused) {
+				t.Errorf("trustee 1's commitments signed by trustee 2: %v", err)
+			}
+		}
+	}
+}

@@ -3,7 +3,6 @@ package zkp
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
@@ -101,75 +100,6 @@ func BenchmarkContestVerifyBatch(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-		})
-	}
-}
-
-// BenchmarkRatios reports the Contest benchmarks' costs in SM, timing
-// scalar multiplications and the operation alternately within each
-// iteration, so that the ratio holds even when the machine's load drifts
-// (the "SM" metric; ns/op is meaningless here).
-func BenchmarkRatios(b *testing.B) {
-	const k, batch = 5, 64
-	pk := mustKeyPair(b).Public()
-	sts, encs, ctxs := benchContest(b, pk, k, batch)
-	f := newRangeFixture(b, pk, k, 2, ballotContext("bench", "voter", 0))
-	pt := new(group.Element).ScalarBaseMult(group.RandomScalar())
-	s := group.RandomScalar()
-	sm := func() time.Duration {
-		start := time.Now()
-		e := new(group.Element)
-		for i := 0; i < 4; i++ {
-			e.ScalarMult(s, pt)
-		}
-		return time.Since(start) / 4
-	}
-	ops := map[string]func() (time.Duration, int){
-		"prove": func() (time.Duration, int) {
-			start := time.Now()
-			if _, err := ProveRange(f.ctx, f.st, f.m, f.r, nil); err != nil {
-				b.Fatal(err)
-			}
-			return time.Since(start), 1
-		},
-		"verify": func() (time.Duration, int) {
-			start := time.Now()
-			p, err := ParseRangeProof(encs[0], k)
-			if err != nil || p.Verify(ctxs[0], sts[0]) != nil {
-				b.Fatal("verify failed")
-			}
-			return time.Since(start), 1
-		},
-		"batch64": func() (time.Duration, int) {
-			start := time.Now()
-			bt := NewBatch()
-			gi, hi := bt.Shared(GeneratorElement()), bt.Shared(pk.Element())
-			for i := 0; i < batch; i++ {
-				p, err := ParseRangeProof(encs[i], k)
-				if err != nil || p.AddToBatch(bt, "ballot", ctxs[i], sts[i], gi, hi) != nil {
-					b.Fatal("add failed")
-				}
-			}
-			if err := bt.Verify(); err != nil {
-				b.Fatal(err)
-			}
-			return time.Since(start), batch
-		},
-	}
-	for _, name := range []string{"prove", "verify", "batch64"} {
-		b.Run(name+"/k=5", func(b *testing.B) {
-			var opT, smT time.Duration
-			var n int
-			for b.Loop() {
-				smT += sm()
-				d, c := ops[name]()
-				opT += d
-				n += c
-				smT += sm()
-			}
-			// opT/n per ballot; smT/(2·iterations) per SM.
-			iters := b.N
-			b.ReportMetric(float64(opT)/float64(n)/(float64(smT)/float64(2*iters)), "SM")
 		})
 	}
 }

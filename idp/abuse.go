@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -99,11 +100,40 @@ func (g *clientGuard) state(client string, now time.Time) *clientState {
 	return s
 }
 
+// clientKey is the unit limits apply to: an IPv4 address, or the /64
+// prefix of an IPv6 address (one subscriber usually holds a whole /64, so
+// rotating addresses inside it must not escape a lockout). Anything that is
+// not an IP address is used as given.
+func clientKey(client string) string {
+	a, err := netip.ParseAddr(client)
+	if err != nil {
+		return client
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
+// locked says whether client is locked out, without taking a token (for
+// officials' endpoints, where many requests may come from one station).
+func (g *clientGuard) locked(client string, now time.Time) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := g.state(clientKey(client), now)
+	if now.Before(s.lockedUntil) {
+		return retry(ErrClientLocked, s.lockedUntil.Sub(now))
+	}
+	return nil
+}
+
 // allow takes one token for client, or says why not and for how long.
 func (g *clientGuard) allow(client string, now time.Time) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s := g.state(client, now)
+	s := g.state(clientKey(client), now)
 	if now.Before(s.lockedUntil) {
 		return retry(ErrClientLocked, s.lockedUntil.Sub(now))
 	}
@@ -124,7 +154,7 @@ func (g *clientGuard) allow(client string, now time.Time) error {
 func (g *clientGuard) fail(client string, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s := g.state(client, now)
+	s := g.state(clientKey(client), now)
 	if now.Sub(s.windowStart) > g.cfg.ClientLockout {
 		s.failures, s.windowStart = 0, now
 	}

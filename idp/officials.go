@@ -28,6 +28,9 @@ func officialError(err error) error {
 // LookupVoter answers a polling station's signed lookup.
 func (s *Service) LookupVoter(ctx context.Context, client string, l *voterlist.LookupRequest) (*VoterStatus, error) {
 	now := s.cfg.Now()
+	if err := s.guard.locked(client, now); err != nil {
+		return nil, err
+	}
 	if err := s.cfg.Authority.VerifyLookup(l, now); err != nil {
 		s.guard.fail(client, now)
 		s.access(ctx, client, "official:"+l.OfficialID, "lookup", "refused")
@@ -61,6 +64,9 @@ func (s *Service) LookupVoter(ctx context.Context, client string, l *voterlist.L
 // for online voting, and cleansing cancels any online ballot of theirs.
 func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InPersonMark) error {
 	now := s.cfg.Now()
+	if err := s.guard.locked(client, now); err != nil {
+		return err
+	}
 	if err := s.open(now); err != nil {
 		return err
 	}
@@ -107,6 +113,9 @@ func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InP
 // returns the entry as posted.
 func (s *Service) ChangeVoterList(ctx context.Context, client string, r *voterlist.ChangeRequest) (*record.VoterListChange, error) {
 	now := s.cfg.Now()
+	if err := s.guard.locked(client, now); err != nil {
+		return nil, err
+	}
 	if err := s.cfg.Authority.VerifyChange(r, now); err != nil {
 		if errors.Is(err, voterlist.ErrInvalid) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -162,5 +163,33 @@ func TestKeyRotationPublishesKeySet(t *testing.T) {
 	}
 	if len(keys) != 2 || retired != 1 {
 		t.Errorf("key history %+v", keys)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":          "203.0.113.7",
+		"::ffff:203.0.113.7":   "203.0.113.7",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1": "2001:db8:1:2::/64",
+		"not an address":       "not an address",
+	} {
+		if got := clientKey(in); got != want {
+			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Rotating addresses inside one /64 does not escape a lockout.
+	c := AbuseConfig{}
+	c.fill()
+	g := newClientGuard(&c)
+	now := time.Unix(1e9, 0)
+	for i := 0; i < 10; i++ {
+		g.fail(fmt.Sprintf("2001:db8:1:2::%x", i+1), now)
+	}
+	if err := g.allow("2001:db8:1:2::ffff", now); !errors.Is(err, ErrClientLocked) {
+		t.Errorf("rotated IPv6 address escaped the lockout: %v", err)
+	}
+	if err := g.locked("2001:db8:1:3::1", now); err != nil {
+		t.Errorf("neighbouring /64 locked: %v", err)
 	}
 }

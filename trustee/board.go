@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"evote/bulletin"
+	"evote/crypto/zkp"
 	"evote/election"
 )
 
@@ -63,16 +64,78 @@ func (f *Follower) Sync(ctx context.Context) error {
 	if err := bulletin.VerifyEntries(es); err != nil {
 		return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
 	}
-	for _, e := range es {
-		if len(f.Entries) == 0 {
-			f.Log = e.Log
-		} else if e.Log != f.Log {
-			return fmt.Errorf("%w: entry %d belongs to another log", ErrBoardInvalid, len(f.Entries))
+	for len(es) > 0 {
+		// A run of ballots has its proofs checked as one batch (the
+		// expensive part of a replay); everything else is applied one by
+		// one.
+		n := 0
+		if f.State.Context != nil {
+			for n < len(es) && n < ballotBatch && es[n].Type == bulletin.TypeBallot {
+				n++
+			}
 		}
-		if err := f.State.Apply(e); err != nil {
-			return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
+		if n > 1 {
+			if err := f.applyBallots(es[:n]); err != nil {
+				return err
+			}
+			es = es[n:]
+			continue
 		}
-		f.Entries = append(f.Entries, e)
+		if err := f.apply(es[0], nil); err != nil {
+			return err
+		}
+		es = es[1:]
+	}
+	return nil
+}
+
+// ballotBatch is the most ballots whose proofs are checked as one batch.
+const ballotBatch = 256
+
+func (f *Follower) apply(e *bulletin.Entry, cb *election.CheckedBallot) error {
+	if len(f.Entries) == 0 {
+		f.Log = e.Log
+	} else if e.Log != f.Log {
+		return fmt.Errorf("%w: entry %d belongs to another log", ErrBoardInvalid, len(f.Entries))
+	}
+	var err error
+	if cb != nil {
+		err = f.State.ApplyChecked(e, cb)
+	} else {
+		err = f.State.Apply(e)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
+	}
+	f.Entries = append(f.Entries, e)
+	return nil
+}
+
+// applyBallots checks the proofs of consecutive ballot entries as one
+// batch and applies them; if the batch fails, each ballot is applied on
+// its own so that the error names the bad one.
+func (f *Follower) applyBallots(es []*bulletin.Entry) error {
+	batch := zkp.NewBatch()
+	cbs := make([]*election.CheckedBallot, len(es))
+	for i, e := range es {
+		cb, err := f.State.PrecheckBallot(e, batch)
+		if err != nil {
+			return f.apply(e, nil) // reports the refusal with its position
+		}
+		cbs[i] = cb
+	}
+	if batch.Verify() != nil {
+		for _, e := range es {
+			if err := f.apply(e, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i, e := range es {
+		if err := f.apply(e, cbs[i]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

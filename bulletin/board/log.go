@@ -437,7 +437,11 @@ func (l *Log) committer() {
 	}
 }
 
-func (l *Log) commit(batch []*appendReq) {
+func (l *Log) commit(batch []*appendReq) { l.commitTry(batch, true) }
+
+// commitTry commits a batch; on a store conflict it may resynchronise the
+// tree with the store once (see resync).
+func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 	// Refuse duplicates across the requests of the batch and against the
 	// log (two callers may race with the same entry).
 	seen := make(map[[32]byte]bool)
@@ -481,10 +485,13 @@ func (l *Log) commit(batch []*appendReq) {
 	err := l.cfg.Store.Append(ctx, l.sid, first, recs)
 	cancel()
 	if err != nil {
+		if errors.Is(err, store.ErrConflict) && mayResync && l.resync(live) {
+			return
+		}
 		if len(live) > 1 && !errors.Is(err, store.ErrConflict) {
 			// Isolate the failing request: commit each one alone.
 			for _, r := range live {
-				l.commit([]*appendReq{r})
+				l.commitTry([]*appendReq{r}, mayResync)
 			}
 			return
 		}
@@ -517,6 +524,46 @@ func (l *Log) commit(batch []*appendReq) {
 		i += uint64(len(r.recs))
 	}
 	l.hub.Publish(l.sid, i)
+}
+
+// resync handles a store that is ahead of the tree: an earlier append whose
+// acknowledgement was lost (the transaction committed but the reply did not
+// arrive), or a second writer. It loads the missing entries from the store,
+// acknowledges the requests whose entries are now all there, in order (so a
+// caller retrying after a lost acknowledgement learns its indices), and
+// retries the others once. It reports false if the store could not be read.
+func (l *Log) resync(live []*appendReq) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	err := l.load(ctx)
+	cancel()
+	if err != nil {
+		return false
+	}
+	var again []*appendReq
+	for _, r := range live {
+		if first, ok := l.presentAt(r); ok {
+			r.result <- appendResult{first: first}
+			continue
+		}
+		again = append(again, r)
+	}
+	if len(again) > 0 {
+		l.commitTry(again, false)
+	}
+	return true
+}
+
+// presentAt reports whether all of r's entries are in the log at
+// consecutive indices, and the first index.
+func (l *Log) presentAt(r *appendReq) (uint64, bool) {
+	l.hmu.RLock()
+	defer l.hmu.RUnlock()
+	first, ok := l.hashes[r.recs[0].Hash]
+	for i, rec := range r.recs {
+		idx, found := l.hashes[rec.Hash]
+		ok = ok && found && idx == first+uint64(i)
+	}
+	return first, ok
 }
 
 // Close stops the committer. Pending appends fail with bulletin.ErrClosed; the store

@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"evote/bulletin"
-	"evote/store"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"evote/bulletin"
+	"evote/store"
 	"evote/store/sqlite"
 )
 
@@ -250,5 +251,62 @@ func TestIndexKey(t *testing.T) {
 	}
 	if l2.Size() != 2 {
 		t.Errorf("size %d", l2.Size())
+	}
+}
+
+// glitchStore commits an append but reports an error, as when the
+// database's reply is lost.
+type glitchStore struct {
+	store.Store
+	glitch atomic.Bool
+}
+
+func (g *glitchStore) Append(ctx context.Context, log store.LogID, first uint64, recs []store.Record) error {
+	err := g.Store.Append(ctx, log, first, recs)
+	if err == nil && g.glitch.CompareAndSwap(true, false) {
+		return errors.New("connection reset after commit")
+	}
+	return err
+}
+
+// TestLostAcknowledgement: an append that committed although the store
+// reported an error is picked up at the next append (the tree resyncs with
+// the store), and the caller's retry learns its index.
+func TestLostAcknowledgement(t *testing.T) {
+	ctx := context.Background()
+	k := testLogKey("evote.example/glitch", false)
+	g := &glitchStore{Store: openSQLite(t)}
+	l := openLog(t, g, k)
+	first := testEntry(t, l.ID(), bulletin.TypeBallot, "v", 0)
+	if _, err := l.Append(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	lost := testEntry(t, l.ID(), bulletin.TypeBallot, "v", 1)
+	g.glitch.Store(true)
+	if _, err := l.Append(ctx, lost); err == nil {
+		t.Fatal("glitch not reported")
+	}
+	if l.Size() != 1 {
+		t.Fatalf("tree grew to %d on an unacknowledged append", l.Size())
+	}
+	// The caller retries: the log finds the entry already stored and
+	// acknowledges it at its index.
+	idx, err := l.Append(ctx, lost)
+	if err != nil || len(idx) != 1 || idx[0] != 1 {
+		t.Fatalf("retry after lost acknowledgement: %v %v", idx, err)
+	}
+	// Appends continue normally, and the tree matches the store.
+	if _, err := l.Append(ctx, testEntry(t, l.ID(), bulletin.TypeBallot, "v", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := g.Size(ctx, l.sid); n != 3 || l.Size() != 3 {
+		t.Fatalf("store %d, tree %d", n, l.Size())
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if _, err := Open(ctx, Config{Key: k, Store: g}); err != nil {
+		t.Fatalf("reopen: %v", err)
 	}
 }

@@ -267,6 +267,13 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	if len(r.DeviceKey) != ed25519.PublicKeySize || !record.ValidEd25519Key(r.DeviceKey) {
 		return nil, &DetailError{Err: ErrInvalidInput, Reason: "device_key", msg: "idp: the device key is not a valid Ed25519 public key"}
 	}
+	// A key already bound is refused before the code is spent (the store
+	// checks again atomically when the credential is recorded).
+	if bound, err := s.cfg.Store.DeviceKeyBound(ctx, [32]byte(r.DeviceKey)); err != nil {
+		return nil, err
+	} else if bound {
+		return nil, ErrDeviceKeyBound
+	}
 	code := strings.TrimSpace(r.Code)
 	p, left, err := s.otp.VerifyWith(r.ChallengeID, func(codeMAC [32]byte, p PendingAuth) bool {
 		if p.Method == MethodTOTP {

@@ -80,6 +80,10 @@ func TestSignInAndVote(t *testing.T) {
 	if st, body := e.verify("203.0.113.5", ch2["challenge_id"].(string), e.lastCode(p.Phone), device); st != http.StatusConflict || errCode(body) != "device_key_bound" {
 		t.Errorf("rebinding device key: %d %v", st, body)
 	}
+	// The code was not spent on the refused key: it still works with a fresh one.
+	if st, body := e.verify("203.0.113.5", ch2["challenge_id"].(string), e.lastCode(p.Phone), newDevice(t)); st != http.StatusOK {
+		t.Errorf("code after a refused device key: %d %v", st, body)
+	}
 	// The voter cannot type in a phone number of their own.
 	if st, body, _ := e.start("203.0.113.5", p, func(m map[string]string) { m["phone"] = "+996555000000" }); st != 400 || errCode(body) != "invalid_input" {
 		t.Errorf("phone in request: %d %v", st, body)

@@ -62,6 +62,15 @@ func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType ui
 	return id, nil
 }
 
+// DeviceKeyBound reports whether key is bound to any credential.
+func (s *Store) DeviceKeyBound(ctx context.Context, key [32]byte) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM idp_credentials WHERE device_key = $1`, key[:]).Scan(&n); err != nil {
+		return false, fmt.Errorf("idpstore: device key bound: %w", err)
+	}
+	return n > 0, nil
+}
+
 // Credentials returns the credentials issued to a voter, oldest first.
 func (s *Store) Credentials(ctx context.Context, election string, p [32]byte) ([]Credential, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT token_id, device_key, ballot_style, key_id, issued_at, expires_at

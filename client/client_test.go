@@ -1,0 +1,189 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"evote/bulletin"
+)
+
+// fakeBox serves a board of n entries in pages, and records posts.
+type fakeBox struct {
+	mu      sync.Mutex
+	entries []*bulletin.Entry
+	posted  []*bulletin.Entry
+	answer  func(w http.ResponseWriter) // answer to a trustee post
+	corrupt int                         // index of an entry served non-canonically (-1 none)
+}
+
+func (f *fakeBox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == "GET" && r.URL.Path == "/api/v1/elections/e1":
+		json.NewEncoder(w).Encode(map[string]any{"election_id": "e1", "log": fmt.Sprintf("%064x", 7)})
+	case r.Method == "GET" && r.URL.Path == fmt.Sprintf("/api/v1/board/%064x/entries", 7):
+		start, _ := strconv.Atoi(r.URL.Query().Get("start"))
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		limit = min(limit, 3) // small pages, to exercise paging
+		if start > len(f.entries) {
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"error":{"code":"not_found","message":"beyond"}}`)
+			return
+		}
+		end := min(start+limit, len(f.entries))
+		page := map[string]any{"start": start, "size": len(f.entries)}
+		var views []map[string]any
+		for i := start; i < end; i++ {
+			enc := f.entries[i].Encode()
+			if i == f.corrupt {
+				enc = append(enc, 0)
+			}
+			views = append(views, map[string]any{"index": i, "canonical": base64.StdEncoding.EncodeToString(enc)})
+		}
+		page["entries"] = views
+		if end < len(f.entries) {
+			page["next"] = end
+		}
+		json.NewEncoder(w).Encode(page)
+	case r.Method == "POST" && r.URL.Path == "/api/v1/elections/e1/trustee/entries":
+		var body struct{ Entry string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		raw, err := base64.RawURLEncoding.Strict().DecodeString(body.Entry)
+		e, derr := bulletin.DecodeEntry(raw)
+		if err != nil || derr != nil {
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"error":{"code":"bad_entry","message":"no"}}`)
+			return
+		}
+		f.posted = append(f.posted, e)
+		f.answer(w)
+	default:
+		w.WriteHeader(404)
+		fmt.Fprint(w, `{"error":{"code":"not_found","message":"no such route"}}`)
+	}
+}
+
+func newFake(t *testing.T, n int) (*fakeBox, *Board) {
+	_, k, _ := ed25519.GenerateKey(nil)
+	f := &fakeBox{corrupt: -1, answer: func(w http.ResponseWriter) { w.WriteHeader(201); fmt.Fprint(w, `{"index":5,"entry_hash":"x","valid":true}`) }}
+	for i := range n {
+		e, err := bulletin.NewEntry(bulletin.LogIDFor("test.example/log"), bulletin.TypeBallot, [32]byte(k.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(k), []byte{byte(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.entries = append(f.entries, e)
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	b, err := NewBoard(context.Background(), New(srv.URL), "e1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Poll = 5 * time.Millisecond
+	return f, b
+}
+
+func TestBoardEntriesPaging(t *testing.T) {
+	f, b := newFake(t, 8)
+	ctx := context.Background()
+	for _, start := range []uint64{0, 1, 7, 8} {
+		es, err := b.Entries(ctx, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != 8-int(start) {
+			t.Fatalf("start %d: %d entries", start, len(es))
+		}
+		for i, e := range es {
+			if e.Hash() != f.entries[int(start)+i].Hash() {
+				t.Fatalf("start %d: entry %d differs", start, i)
+			}
+		}
+	}
+	f.corrupt = 4
+	if _, err := b.Entries(ctx, 0); err == nil {
+		t.Fatal("non-canonical entry accepted")
+	}
+}
+
+func TestBoardPostAndErrors(t *testing.T) {
+	f, b := newFake(t, 1)
+	ctx := context.Background()
+	p, err := b.Post(ctx, f.entries[0])
+	if err != nil || !p.Valid || p.Index != 5 {
+		t.Fatalf("post: %+v %v", p, err)
+	}
+	f.answer = func(w http.ResponseWriter) {
+		w.WriteHeader(202)
+		fmt.Fprint(w, `{"index":6,"entry_hash":"x","valid":false,"reason":"proof of shuffle does not verify"}`)
+	}
+	if p, err = b.Post(ctx, f.entries[0]); err != nil || p.Valid || p.Reason == "" {
+		t.Fatalf("invalid post: %+v %v", p, err)
+	}
+	f.answer = func(w http.ResponseWriter) {
+		w.WriteHeader(409)
+		fmt.Fprint(w, `{"error":{"code":"wrong_phase","message":"mixing is over"}}`)
+	}
+	_, err = b.Post(ctx, f.entries[0])
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 409 || !IsCode(err, "wrong_phase") {
+		t.Fatalf("refusal: %v", err)
+	}
+	f.answer = func(w http.ResponseWriter) { w.WriteHeader(502); fmt.Fprint(w, "bad gateway") }
+	if _, err = b.Post(ctx, f.entries[0]); !IsCode(err, "http_502") {
+		t.Fatalf("non-JSON error: %v", err)
+	}
+	if len(f.posted) != 4 {
+		t.Fatalf("%d posts reached the server", len(f.posted))
+	}
+}
+
+func TestBoardWait(t *testing.T) {
+	f, b := newFake(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := b.Wait(ctx, 1); err != nil {
+		t.Fatalf("entry 1 exists: %v", err)
+	}
+	if err := b.Wait(ctx, 2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("no entry 2: %v", err)
+	}
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		f.mu.Lock()
+		f.entries = append(f.entries, f.entries[0])
+		f.mu.Unlock()
+	}()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := b.Wait(ctx2, 2); err != nil {
+		t.Fatalf("entry 2 appended: %v", err)
+	}
+}
+
+func TestDecodeB64(t *testing.T) {
+	for _, s := range []string{"AQID", "AQI", "AQI="} {
+		if _, err := decodeB64(s); err != nil {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	for _, s := range []string{"AQI=x", "A", "AQI-+"} {
+		if _, err := decodeB64(s); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}

@@ -409,3 +409,18 @@ func TestTamperCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyTampering: under the one-ballot policy, a second ballot of the
+// same voter (valid proofs, re-signed log) fails ballot.policy.
+func TestPolicyTampering(t *testing.T) {
+	f := newFixture(t, "kg-2027-once", 9, ballot.SingleBallot)
+	if rep := Verify(f.record(t), f.options()); !rep.OK {
+		t.Fatalf("honest one-ballot record fails: %v", rep.Failures)
+	}
+	v := f.voter(t, 0)
+	es := insert(f.encoded(), f.find(t, bulletin.TypeClose, 0), validBallot(t, f, v.Device, v.Style, "twice"))
+	rep := Verify(&Record{Checkpoint: f.checkpoint(t, es), Entries: es}, f.options())
+	if first, _ := rep.First(); rep.OK || first.Check != CheckBallotPolicy {
+		t.Fatalf("first failure %v, want %s", first, CheckBallotPolicy)
+	}
+}

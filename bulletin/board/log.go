@@ -107,15 +107,21 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		verifyCh: make(chan *appendReq, 1024),
 		quit:     make(chan struct{}),
 	}
-	if err := l.load(ctx); err != nil {
+	// Entries covered by the latest signed checkpoint are checked against
+	// its root; the others have their signatures checked.
+	cpRec, err := cfg.Store.LatestCheckpoint(ctx, l.sid)
+	hasCP := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("bulletin: open: %w", err)
+	}
+	var verifyFrom uint64
+	if hasCP {
+		verifyFrom = cpRec.Size
+	}
+	if err := l.load(ctx, verifyFrom); err != nil {
 		return nil, err
 	}
-	cpRec, err := cfg.Store.LatestCheckpoint(ctx, l.sid)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return nil, fmt.Errorf("bulletin: open: %w", err)
-	default:
+	if hasCP {
 		c, _, err := bulletin.VerifyCheckpoint(cpRec.Note, cfg.Key.Verifier())
 		if err != nil {
 			return nil, fmt.Errorf("%w: latest stored checkpoint: %w", bulletin.ErrCorrupt, err)
@@ -135,9 +141,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	return l, nil
 }
 
-// load reads entries beyond the tree's size from the store, checks them and
-// extends the tree.
-func (l *Log) load(ctx context.Context) error {
+// load reads entries beyond the tree's size from the store, checks them
+// and extends the tree. Every entry at index ≥ verifyFrom also has its
+// signature checked (in batches): entries not yet covered by a signed
+// checkpoint must not be trusted to the database, or a forged row would
+// be signed into the next checkpoint. A page is checked completely before
+// any of it is added, so an error leaves the log as it was.
+func (l *Log) load(ctx context.Context, verifyFrom uint64) error {
 	l.loadMu.Lock()
 	defer l.loadMu.Unlock()
 	size, err := l.cfg.Store.Size(ctx, l.sid)
@@ -154,21 +164,29 @@ func (l *Log) load(ctx context.Context) error {
 			return fmt.Errorf("%w: store reports size %d but has no entry %d", bulletin.ErrCorrupt, size, next)
 		}
 		leaves := make([][32]byte, len(recs))
-		l.hmu.Lock()
+		entries := make([]*bulletin.Entry, len(recs))
+		var unverified []*bulletin.Entry
 		for i, r := range recs {
 			if r.Index != next+uint64(i) || sha256.Sum256(r.Data) != r.Hash {
-				l.hmu.Unlock()
 				return fmt.Errorf("%w: entry %d: index or hash mismatch", bulletin.ErrCorrupt, next+uint64(i))
 			}
 			e, err := bulletin.DecodeEntry(r.Data)
 			if err != nil || e.Log != l.id || uint16(e.Type) != r.Type {
-				l.hmu.Unlock()
 				return fmt.Errorf("%w: entry %d does not decode for this log: %v", bulletin.ErrCorrupt, r.Index, err)
 			}
-			leaves[i] = bulletin.LeafHash(r.Data)
+			leaves[i], entries[i] = bulletin.LeafHash(r.Data), e
+			if r.Index >= verifyFrom {
+				unverified = append(unverified, e)
+			}
+		}
+		if err := bulletin.VerifyEntries(unverified); err != nil {
+			return fmt.Errorf("%w: stored entries from %d beyond the latest checkpoint: %w", bulletin.ErrCorrupt, next, err)
+		}
+		l.hmu.Lock()
+		for i, r := range recs {
 			l.hashes[r.Hash] = r.Index
 			if l.cfg.IndexKey != nil {
-				if k, ok := l.cfg.IndexKey(e); ok {
+				if k, ok := l.cfg.IndexKey(entries[i]); ok {
 					if _, dup := l.keys[k]; !dup {
 						l.keys[k] = r.Index
 					}
@@ -186,7 +204,7 @@ func (l *Log) load(ctx context.Context) error {
 // Refresh extends the in-memory tree with entries another process appended
 // to the store (for read-only replicas following the log; a Log that
 // appends itself must be the store's only writer for its log id).
-func (l *Log) Refresh(ctx context.Context) error { return l.load(ctx) }
+func (l *Log) Refresh(ctx context.Context) error { return l.load(ctx, 0) }
 
 // ID returns the log id.
 func (l *Log) ID() bulletin.LogID { return l.id }
@@ -534,7 +552,7 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 // retries the others once. It reports false if the store could not be read.
 func (l *Log) resync(live []*appendReq) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	err := l.load(ctx)
+	err := l.load(ctx, 0)
 	cancel()
 	if err != nil {
 		return false
@@ -687,11 +705,11 @@ func (l *Log) Follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := l.load(ctx); err != nil {
+	if err := l.load(ctx, 0); err != nil {
 		return err
 	}
 	for range ch {
-		if err := l.load(ctx); err != nil {
+		if err := l.load(ctx, 0); err != nil {
 			return err
 		}
 	}

@@ -310,3 +310,42 @@ func TestLostAcknowledgement(t *testing.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 }
+
+// TestOpenRefusesForgedTail: a row inserted directly into the database
+// after the latest checkpoint, with an invalid signature, is refused when
+// the log opens, so the log never signs it into a checkpoint.
+func TestOpenRefusesForgedTail(t *testing.T) {
+	ctx := context.Background()
+	k := testLogKey("evote.example/forged-tail", false)
+	st := openSQLite(t)
+	l := openLog(t, st, k)
+	for i := range 3 {
+		if _, err := l.Append(ctx, testEntry(t, l.ID(), bulletin.TypeBallot, "v", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// One more honest entry, not yet checkpointed: reopening verifies it.
+	if _, err := l.Append(ctx, testEntry(t, l.ID(), bulletin.TypeBallot, "v", 3)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2, err := Open(ctx, Config{Key: k, Store: st})
+	if err != nil {
+		t.Fatalf("honest tail refused: %v", err)
+	}
+	l2.Close()
+	forged := *testEntry(t, l.ID(), bulletin.TypeBallot, "v", 4)
+	forged.Payload = []byte("a ballot nobody signed")
+	data := forged.Encode()
+	h := sha256.Sum256(data)
+	db := st.(*sqlite.Store).DB()
+	if _, err := db.Exec(`INSERT INTO bulletin_entries (log_id, idx, hash, type, data) VALUES (?, 4, ?, ?, ?)`, l.sid[:], h[:], int(forged.Type), data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, Config{Key: k, Store: st}); !errors.Is(err, bulletin.ErrCorrupt) || !errors.Is(err, bulletin.ErrBadSignature) {
+		t.Fatalf("forged tail: %v", err)
+	}
+}

@@ -79,7 +79,10 @@ func (f *fakeBox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func newFake(t *testing.T, n int) (*fakeBox, *Board) {
 	_, k, _ := ed25519.GenerateKey(nil)
-	f := &fakeBox{corrupt: -1, answer: func(w http.ResponseWriter) { w.WriteHeader(201); fmt.Fprint(w, `{"index":5,"entry_hash":"x","valid":true}`) }}
+	f := &fakeBox{corrupt: -1, answer: func(w http.ResponseWriter) {
+		w.WriteHeader(201)
+		fmt.Fprint(w, `{"index":5,"entry_hash":"x","valid":true}`)
+	}}
 	for i := range n {
 		e, err := bulletin.NewEntry(bulletin.LogIDFor("test.example/log"), bulletin.TypeBallot, [32]byte(k.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(k), []byte{byte(i)})
 		if err != nil {

@@ -20,7 +20,7 @@ var ErrLoad = errors.New("verify: cannot load record")
 
 // Limits of the loaders (spec §11.1).
 const (
-	maxNote    = 64 << 10
+	maxNote    = 1 << 20 // a signed note's limit (§7.5)
 	maxEntry   = 256<<20 + 1024
 	maxEntries = 1 << 26
 )

@@ -15,8 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -785,6 +783,3 @@ func writeRecord(dir string, note []byte, entries [][]byte) error {
 	}
 	return os.WriteFile(filepath.Join(dir, bulletin.RecordEntriesFile), b, 0o644)
 }
-
-var _ = sort.Strings
-var _ = strings.TrimSpace

@@ -38,7 +38,10 @@ const usage = `evote: end-to-end verifiable voting
   evote official act      --server URL --election ID ACTION
   evote official open|close|tally --server URL --election ID
   evote vote              --server URL --idp URL --election ID …
-  evote ballot check-audit --server URL --election ID --code TRACKING-CODE
+  evote ballot check-receipt --server URL --election ID --code TRACKING-CODE
+  evote ballot check-audit   --server URL --election ID --code TRACKING-CODE --ballot FILE
+  evote witness --name NAME --key FILE --state FILE --log-key FILE [--listen ADDR]
+  evote official sample-manifest --election ID --identity-key HEX --trustee SIGN:HPKE …
 
 Passphrases: --passphrase-file FILE, or EVOTE_PASSPHRASE, or typed on
 standard input.
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return trusteeCmd(ctx, args[1:], out)
 	case "official":
 		return officialCmd(ctx, args[1:], out)
+	case "witness":
+		return witnessCmd(ctx, args[1:], out)
 	case "vote":
 		return voteCmd(ctx, args[1:], out)
 	case "ballot":

@@ -14,7 +14,10 @@ import (
 
 func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("trustee: want init, keygen, mix, decrypt, backup, restore or show")
+		return fmt.Errorf("trustee: want init, keygen, mix, decrypt, backup, restore, show or witness")
+	}
+	if args[0] == "witness" {
+		return witnessCmd(ctx, args[1:], out)
 	}
 	fs := flag.NewFlagSet("trustee "+args[0], flag.ContinueOnError)
 	keyPath := fs.String("key", "", "the trustee's key file")

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out strings.Builder
+	err := run(context.Background(), args, &out)
+	return out.String(), err
+}
+
+// The trustee's key file life cycle through the command line: init,
+// show, backup under another passphrase, loss, restore; a wrong
+// passphrase is refused.
+func TestCLITrusteeKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "pass")
+	bpass := filepath.Join(dir, "bpass")
+	wrong := filepath.Join(dir, "wrong")
+	os.WriteFile(pass, []byte("correct horse\n"), 0o600)
+	os.WriteFile(bpass, []byte("battery staple\n"), 0o600)
+	os.WriteFile(wrong, []byte("correct horse battery\n"), 0o600)
+	key := filepath.Join(dir, "trustee.key")
+	out, err := runCLI(t, "trustee", "init", "--key", key, "--passphrase-file", pass)
+	if err != nil || !strings.Contains(out, "signing key:") || !strings.Contains(out, "hpke key:") {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	pubs := out[:strings.Index(out, "Give")]
+	if _, err := runCLI(t, "trustee", "init", "--key", key, "--passphrase-file", pass); err == nil {
+		t.Fatal("init overwrote an existing key file")
+	}
+	if _, err := runCLI(t, "trustee", "show", "--key", key, "--passphrase-file", wrong); err == nil || !strings.Contains(err.Error(), "wrong passphrase") {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	backup := filepath.Join(dir, "usb.key")
+	if _, err := runCLI(t, "trustee", "backup", "--key", key, "--passphrase-file", pass, "--to", backup, "--backup-passphrase-file", bpass); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(key)
+	out, err = runCLI(t, "trustee", "restore", "--from", backup, "--backup-passphrase-file", bpass, "--key", key, "--passphrase-file", pass)
+	if err != nil || !strings.HasPrefix(out, pubs) {
+		t.Fatalf("restore: %v\n%s\nwant keys\n%s", err, out, pubs)
+	}
+	out, err = runCLI(t, "trustee", "show", "--key", key, "--passphrase-file", pass)
+	if err != nil || out != pubs {
+		t.Fatalf("show after restore: %v\n%q\nwant %q", err, out, pubs)
+	}
+	// A flipped byte in the file is refused.
+	b, _ := os.ReadFile(key)
+	b[len(b)-5] ^= 1
+	os.WriteFile(key, b, 0o600)
+	if _, err := runCLI(t, "trustee", "show", "--key", key, "--passphrase-file", pass); err == nil {
+		t.Fatal("tampered key file opened")
+	}
+}
+
+func TestCLIWitnessInitAndManifest(t *testing.T) {
+	dir := t.TempDir()
+	out, err := runCLI(t, "witness", "--init", "--name", "witness.example.org/w1", "--key", filepath.Join(dir, "w.key"))
+	if err != nil || !strings.Contains(out, "cosigner key") {
+		t.Fatalf("witness init: %v %s", err, out)
+	}
+	man := filepath.Join(dir, "manifest.bin")
+	k := strings.Repeat("11", 32)
+	args := []string{"official", "sample-manifest", "--election", "pilot-2027", "--identity-key", k, "--out", man}
+	for i := 2; i <= 4; i++ {
+		// Distinct signing keys; a valid X25519 key (the base point).
+		args = append(args, "--trustee", strings.Repeat(string(rune('0'+i)), 64)+":09"+strings.Repeat("00", 31))
+	}
+	if out, err := runCLI(t, args...); err != nil || !strings.Contains(out, "pilot-2027") {
+		t.Fatalf("sample-manifest: %v %s", err, out)
+	}
+	if _, err := runCLI(t, "official", "sample-manifest", "--election", "x", "--identity-key", "zz"); err == nil {
+		t.Fatal("bad identity key accepted")
+	}
+	if _, err := runCLI(t, "no-such-command"); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}

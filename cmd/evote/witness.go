@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"evote/bulletin"
+	"evote/bulletin/witness"
+	"evote/verify"
+)
+
+// witnessCmd runs a witness (spec chapter 7): it cosigns a log's
+// checkpoints only after checking each is consistent with the last one it
+// cosigned, so a server cannot show two histories. Trustees, observers and
+// parties run one each ("evote trustee witness" is the same command).
+func witnessCmd(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("witness", flag.ContinueOnError)
+	name := fs.String("name", "", "the witness's name, e.g. witness.example.org/w1")
+	keyPath := fs.String("key", "", "file holding the witness's Ed25519 seed in hex (made with --init)")
+	init := fs.Bool("init", false, "make a new key file and print the cosigner key")
+	state := fs.String("state", "", "file recording the last cosigned checkpoint of each log")
+	listen := fs.String("listen", "127.0.0.1:7380", "address to serve POST /add-checkpoint on")
+	var logKeys []string
+	fs.Func("log-key", "file with a log's verifier key (evote-verify's format); repeat for each log", func(v string) error {
+		logKeys = append(logKeys, v)
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := need(fs, "name", "key"); err != nil {
+		return err
+	}
+	if err := bulletin.ValidOrigin(*name); err != nil {
+		return fmt.Errorf("witness: --name: %w", err)
+	}
+	if *init {
+		seed := make([]byte, ed25519.SeedSize)
+		if _, err := rand.Read(seed); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(*keyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintln(f, hex.EncodeToString(seed)); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	raw, err := os.ReadFile(*keyPath)
+	if err != nil {
+		return err
+	}
+	seed, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return errors.New("witness: the key file must hold a 32-byte seed in hex")
+	}
+	s := bulletin.NewEd25519Signer(ed25519.NewKeyFromSeed(seed))
+	pub := s.Public()
+	fmt.Fprintf(out, "witness %s, cosigner key %s\n", *name, hex.EncodeToString(pub[:]))
+	if *init {
+		return nil
+	}
+	if err := need(fs, "state"); err != nil {
+		return err
+	}
+	if len(logKeys) == 0 {
+		return errors.New("witness: name at least one --log-key")
+	}
+	var logs []bulletin.LogVerifier
+	for _, p := range logKeys {
+		t, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		v, err := verify.ParseLogKey(string(t))
+		if err != nil {
+			return err
+		}
+		logs = append(logs, v)
+	}
+	w, err := witness.New(witness.Config{Name: *name, Key: s, Public: pub, Logs: logs, StatePath: *state})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	fmt.Fprintf(out, "serving POST http://%s/add-checkpoint for %d log(s)\n", ln.Addr(), len(logs))
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

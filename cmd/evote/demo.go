@@ -273,7 +273,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	for _, p := range people {
 		regs = append(regs, p.Citizen)
 	}
-	if err := buildVoterList(ctx, idc, env, electionID, ext, voterlist.FromRegister(regs, time.Now().UTC().Truncate(24*time.Hour))); err != nil {
+	if err := submitVoterList(ctx, idc, "list-official-1", env.list, electionID, ext, record.ListBuilt, voterlist.FromRegister(regs, time.Now().UTC().Truncate(24*time.Hour))); err != nil {
 		return nil, fmt.Errorf("voter list: %w", err)
 	}
 	if err := act(ctx, off, electionID, "open"); err != nil {
@@ -677,18 +677,19 @@ func eligiblePeople(sim *registry.Simulated, styles []string) []*registry.SimPer
 	}
 }
 
-// buildVoterList has the list official sign and submit the initial list.
-func buildVoterList(ctx context.Context, idc *client.Client, env *demoEnv, electionID string, ext [32]byte, items []voterlist.Item) error {
+// submitVoterList has a list official sign a voter-list change of the
+// given kind and submit it with its items to the identity service.
+func submitVoterList(ctx context.Context, idc *client.Client, officialID string, key ed25519.PrivateKey, electionID string, ext [32]byte, kind uint8, items []voterlist.Item) error {
 	seq, err := idc.NextListSequence(ctx)
 	if err != nil {
 		return err
 	}
 	var salt [32]byte
 	rand.Read(salt[:])
-	st := record.VoterListChange{ElectionID: electionID, ContextHash: ext, Sequence: seq, Kind: record.ListBuilt,
-		OfficialID: "list-official-1", DetailsDigest: voterlist.DetailsDigest(salt, items), ChangedAt: uint64(time.Now().Unix())}
-	copy(st.OfficialKey[:], env.list.Public().(ed25519.PublicKey))
-	st.Sign(env.list)
+	st := record.VoterListChange{ElectionID: electionID, ContextHash: ext, Sequence: seq, Kind: kind,
+		OfficialID: officialID, DetailsDigest: voterlist.DetailsDigest(salt, items), ChangedAt: uint64(time.Now().Unix())}
+	copy(st.OfficialKey[:], key.Public().(ed25519.PublicKey))
+	st.Sign(key)
 	ops := map[voterlist.Op]string{voterlist.OpAdd: "add", voterlist.OpRemove: "remove", voterlist.OpPhone: "phone"}
 	var wire []client.ListItem
 	for _, it := range items {

@@ -36,6 +36,7 @@ const usage = `evote: end-to-end verifiable voting
   evote official login    --server URL --user NAME
   evote official create   --server URL --manifest FILE
   evote official act      --server URL --election ID ACTION
+  evote official import-voters --server URL --idp URL --election ID --official ID --official-key FILE --csv FILE
   evote official open|close|tally --server URL --election ID
   evote vote              --server URL --idp URL --election ID …
   evote ballot check-receipt --server URL --election ID --code TRACKING-CODE

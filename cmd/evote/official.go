@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -14,6 +15,9 @@ import (
 
 	"evote/ballot"
 	"evote/client"
+	"evote/idp/voterlist"
+	"evote/record"
+	"evote/trustee"
 )
 
 // sessionPath is where "evote official login" keeps the session token
@@ -51,6 +55,9 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	c := client.New(*server)
+	if sub == "import-voters" {
+		return importVoters(ctx, args[1:], out)
+	}
 	if sub == "login" {
 		if err := need(fs, "user", "totp"); err != nil {
 			return err
@@ -169,5 +176,62 @@ func sampleManifest(args []string, out io.Writer) error {
 	}
 	h := m.Hash()
 	fmt.Fprintf(out, "manifest of %s written to %s (manifest hash %x)\n", *id, *path, h[:])
+	return nil
+}
+
+// importVoters signs and submits a voter list (CSV "pin,ballot_style,phone")
+// to the identity service as a list official. The context hash it signs
+// comes from the official's own replay of the board.
+func importVoters(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("official import-voters", flag.ContinueOnError)
+	server := fs.String("server", "", "ballot box base URL")
+	idpURL := fs.String("idp", "", "identity service base URL")
+	electionID := fs.String("election", "", "election id")
+	officialID := fs.String("official", "", "the list official's id, as registered with the identity service")
+	keyPath := fs.String("official-key", "", "file holding the list official's Ed25519 seed in hex")
+	csvPath := fs.String("csv", "", "the voter list, CSV with header pin,ballot_style,phone")
+	kind := fs.String("kind", "import", "build (the initial list) or import (additions)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := need(fs, "server", "idp", "election", "official", "official-key", "csv"); err != nil {
+		return err
+	}
+	k := map[string]uint8{"build": record.ListBuilt, "import": record.ListImported}[*kind]
+	if k == 0 {
+		return errors.New("import-voters: --kind is build or import")
+	}
+	raw, err := os.ReadFile(*keyPath)
+	if err != nil {
+		return err
+	}
+	seed, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return errors.New("import-voters: the key file must hold a 32-byte seed in hex")
+	}
+	f, err := os.Open(*csvPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	items, err := voterlist.ParseCSV(f, time.Now())
+	if err != nil {
+		return err
+	}
+	b, err := client.NewBoard(ctx, client.New(*server), *electionID)
+	if err != nil {
+		return err
+	}
+	rep := trustee.NewFollower(b)
+	if err := rep.Sync(ctx); err != nil {
+		return err
+	}
+	if rep.State.Context == nil {
+		return errors.New("import-voters: the election context is not on the board yet")
+	}
+	if err := submitVoterList(ctx, client.New(*idpURL), *officialID, ed25519.NewKeyFromSeed(seed), *electionID, rep.State.Context.ExtendedHash, k, items); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d voters submitted\n", len(items))
 	return nil
 }

@@ -38,7 +38,7 @@ type env struct {
 
 const adminPassword = "correct horse battery staple"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "board.db"))
@@ -88,7 +88,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) do(t *testing.T, method, path, auth, ctype string, body []byte) (int, map[string]any) {
+func (e *env) do(t testing.TB, method, path, auth, ctype string, body []byte) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, e.srv.URL+"/api/v1"+path, bytes.NewReader(body))
 	if auth != "" {

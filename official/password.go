@@ -55,12 +55,12 @@ func checkPassword(password, phc string) (bool, error) {
 		return false, errHash
 	}
 	var p Argon2Params
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil || p.Time == 0 || p.Memory == 0 || p.Threads == 0 || p.Memory > 1<<21 || p.Time > 100 {
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil || p.Time == 0 || p.Memory == 0 || p.Threads == 0 || p.Memory > 1<<21 || p.Time > 100 || p.Memory < 8*uint32(p.Threads) {
 		return false, errHash
 	}
 	salt, err1 := b64.DecodeString(parts[4])
 	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) != hashSize {
+	if err1 != nil || err2 != nil || len(want) != hashSize || len(salt) < 8 || len(salt) > 64 {
 		return false, errHash
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, hashSize)

@@ -118,6 +118,9 @@ func (v *verifier) replay() {
 // if the replay cannot go on (no manifest).
 func (v *verifier) applyOne(s *election.State, i int) bool {
 	e := v.entries[i]
+	// The decoded entry is not needed once applied: what the rules keep,
+	// they keep themselves.
+	defer func() { v.entries[i] = nil }()
 	if e == nil {
 		if s.Manifest == nil {
 			v.rep.fail(int64(i), CheckManifest, "the first entry is unusable, so nothing after it can be checked")
@@ -349,6 +352,7 @@ func castCheck(s *election.State, cb *election.CheckedBallot) Check {
 
 func (v *verifier) applyBallot(s *election.State, i int, p precheck) {
 	e := v.entries[i]
+	defer func() { v.entries[i] = nil }()
 	for _, bc := range ballotChecks {
 		v.rep.count(bc, 1)
 	}

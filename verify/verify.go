@@ -214,6 +214,7 @@ func (v *verifier) checkTree() {
 	tree := bulletin.NewTree()
 	tree.AppendLeaves(v.leaves...)
 	n := uint64(len(v.leaves))
+	v.leaves = nil
 	v.rep.count(CheckCheckpointSig, 1+uint64(len(v.opt.Earlier)))
 	v.rep.count(CheckTree, 1)
 	v.rep.count(CheckConsistency, uint64(len(v.opt.Earlier)))

@@ -195,6 +195,12 @@ func decodePlain(b []byte) (*Keys, error) {
 
 // Seal encrypts the keys under passphrase with fresh salt and nonce.
 func (k *Keys) Seal(passphrase []byte, p KDFParams) ([]byte, error) {
+	return k.seal(passphrase, p, rand.Reader)
+}
+
+// seal is Seal with the salt and nonce read from r (a seeded reader for
+// the spec's vectors only).
+func (k *Keys) seal(passphrase []byte, p KDFParams, r io.Reader) ([]byte, error) {
 	if len(passphrase) == 0 {
 		return nil, errors.New("trustee: empty passphrase")
 	}
@@ -208,7 +214,7 @@ func (k *Keys) Seal(passphrase []byte, p KDFParams) ([]byte, error) {
 	hdr = binary.BigEndian.AppendUint32(hdr, p.Memory)
 	hdr = append(hdr, p.Threads)
 	random := make([]byte, saltSize+chacha20poly1305.NonceSizeX)
-	if _, err := rand.Read(random); err != nil {
+	if _, err := io.ReadFull(r, random); err != nil {
 		return nil, fmt.Errorf("trustee: %w", err)
 	}
 	hdr = append(hdr, random...)

@@ -149,7 +149,10 @@ func newTestElection(t *testing.T, n, th, mixes int) *testElection {
 // keygen runs RunKeygen for every trustee concurrently, acting as the
 // authority that posts the qualified set once every trustee has
 // complained, and the context once every trustee has finished extraction.
-func (te *testElection) keygen() {
+func (te *testElection) keygen() { te.keygenWith(nil) }
+
+// keygenWith runs key generation with cheat[i] making trustee i+1 misbehave.
+func (te *testElection) keygenWith(cheat map[int]*Cheat) {
 	t := te.t
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -160,7 +163,7 @@ func (te *testElection) keygen() {
 	for i, k := range te.keys {
 		go func() {
 			var err error
-			out[i], err = RunKeygen(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint(t.Name(), i)), OnStep: func(s string) { steps <- s }})
+			out[i], err = RunKeygen(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint(t.Name(), i)), Cheat: cheat[i+1], OnStep: func(s string) { steps <- s }})
 			errs <- err
 		}()
 	}

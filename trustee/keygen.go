@@ -175,6 +175,9 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 	if err := postKeygen(ctx, f, keys, cs); err != nil {
 		return nil, err
 	}
+	if o.Cheat != nil && o.Cheat.BadDeal {
+		es.Shares[0].Ciphertext[0] ^= 1
+	}
 	if err := postKeygen(ctx, f, keys, es); err != nil {
 		return nil, err
 	}

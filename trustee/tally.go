@@ -27,6 +27,10 @@ type Cheat struct {
 	// BadShare alters the first partial decryption after its proofs are
 	// made.
 	BadShare bool
+	// BadDeal corrupts the encrypted key-generation share for the first
+	// other trustee, who must complain; the dealer then answers the
+	// complaint in public and stays qualified.
+	BadDeal bool
 }
 
 // ErrNotFinalList is returned when the trustee is asked to decrypt

@@ -227,3 +227,24 @@ func TestFollowerRejectsForgedEntry(t *testing.T) {
 		t.Fatalf("forged manifest: %v", err)
 	}
 }
+
+// A dealer whose encrypted share does not open draws a public complaint,
+// answers it on the board, stays qualified, and the election goes on.
+func TestKeygenComplaintAnswered(t *testing.T) {
+	te := newTestElection(t, 3, 2, 3)
+	te.keygenWith(map[int]*Cheat{1: {BadDeal: true}})
+	te.board.withState(func(st *election.State) {
+		tr := st.Keygen()
+		if len(tr.Complaints) != 1 || tr.Complaints[0].Complainer != 2 || tr.Complaints[0].Accused != 1 {
+			t.Fatalf("complaints: %+v", tr.Complaints)
+		}
+		if len(tr.Answers) != 1 || tr.Answers[0].Dealer != 1 || tr.Answers[0].Complainer != 2 {
+			t.Fatalf("answers: %+v", tr.Answers)
+		}
+		if !slices.Equal(tr.Qualified.Dealers, []int{1, 2, 3}) {
+			t.Fatalf("qualified %v", tr.Qualified.Dealers)
+		}
+	})
+	te.vote(12)
+	te.checkResult(te.tally(nil))
+}

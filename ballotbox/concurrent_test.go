@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"evote/ballot"
 	"evote/ballotbox"
@@ -133,4 +134,85 @@ func testConcurrentCasts(t *testing.T, f *boxtest.Fixture) {
 	if len(s.Ballots) != want {
 		t.Fatalf("replayed %d ballots", len(s.Ballots))
 	}
+}
+
+// TestCloseDuringCasts closes voting while casts are in flight: every cast
+// either lands before the close entry or is refused as not open, and the
+// board replays through the rules.
+func TestCloseDuringCasts(t *testing.T) {
+	f := newFixture(t, boxtest.Options{})
+	ctx := context.Background()
+	n := 60
+	if testing.Short() {
+		n = 20
+	}
+	type cast struct {
+		tok string
+		raw []byte
+	}
+	var casts []cast
+	for i := range n {
+		v := voter(t, f, [32]byte{})
+		raw, _ := prepare(t, f, v, i)
+		casts = append(casts, cast{v.Token, raw})
+	}
+	errs := make([]error, n)
+	idx := make([]uint64, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range casts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r, err := f.Box.Cast(ctx, c.tok, c.raw)
+			errs[i] = err
+			if err == nil {
+				idx[i] = r.Index
+			}
+		}()
+	}
+	var closeAt uint64
+	var closeErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-start
+		time.Sleep(30 * time.Millisecond) // let some casts get in flight
+		p, err := f.Box.Act(ctx, ballotbox.ActionClose, "o")
+		closeErr = err
+		if err == nil {
+			closeAt = p.Index
+		}
+	}()
+	close(start)
+	wg.Wait()
+	if closeErr != nil {
+		t.Fatal(closeErr)
+	}
+	landed := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			landed++
+			if idx[i] > closeAt {
+				t.Fatalf("ballot at %d after the close at %d", idx[i], closeAt)
+			}
+		case !errors.Is(err, ballotbox.ErrNotOpen):
+			t.Fatalf("cast %d: %v", i, err)
+		}
+	}
+	if got := f.Box.View().Ballots; got != landed {
+		t.Fatalf("%d ballots in the state, %d acknowledged", got, landed)
+	}
+	l := f.Box.Log()
+	s := election.NewState()
+	for i := uint64(0); i < l.Size(); i++ {
+		recs, _ := l.Entries(ctx, i, i+1)
+		e, _ := bulletin.DecodeEntry(recs[0].Data)
+		if err := s.Apply(e); err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+	}
+	t.Logf("%d of %d casts landed before the close", landed, n)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -111,7 +112,7 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	birth := fs.String("birth-date", "", "date of birth, YYYY-MM-DD")
 	choices := fs.String("choices", "", "contest=candidate-index[,index…];… (blank if absent)")
 	audit := fs.Bool("audit", false, "audit the prepared ballot instead of casting it")
-	save := fs.String("save", "", "audit: write the prepared ballot here, for evote ballot check-audit on a second device")
+	save := fs.String("save", "", "audit: write the prepared ballot here, for evote ballot check-audit on a second device; cast: write the receipt here, for evote ballot check-receipt")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -167,9 +168,25 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "cast at board position %d; receipt checkpoint:\n%s", r.Index, r.Checkpoint)
-	_ = e
+	fmt.Fprintf(out, "cast at board position %d, tracking code %s\n", r.Index, r.TrackingCodeText)
+	if *save != "" {
+		b, err := json.MarshalIndent(savedReceipt{Entry: base64.RawURLEncoding.EncodeToString(e.Encode()), Receipt: r}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*save, b, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "receipt saved in %s\n", *save)
+	}
 	return nil
+}
+
+// savedReceipt is what "evote vote --save" keeps: the ballot entry as
+// cast and the ballot box's receipt.
+type savedReceipt struct {
+	Entry   string          `json:"entry"`
+	Receipt *client.Receipt `json:"receipt"`
 }
 
 // parseChoices reads "contest=1;other=0,2" (0-based candidate indices).
@@ -205,7 +222,7 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 	electionID := fs.String("election", "", "election id")
 	code := fs.String("code", "", "tracking code as shown (ABCD-EFGH-…)")
 	logKey := fs.String("log-key", "", "check-receipt: file with the log's verifier key, obtained independently")
-	receipt := fs.String("receipt", "", "check-receipt: file with the receipt's checkpoint note")
+	receipt := fs.String("receipt", "", "check-receipt: the receipt saved by evote vote --save")
 	lang := fs.String("lang", "en", "language of descriptions (ky, ru, uz, en)")
 	ballotFile := fs.String("ballot", "", "check-audit: the prepared ballot saved by evote vote --audit --save")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -225,36 +242,49 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	want := strings.ToUpper(strings.ReplaceAll(*code, " ", ""))
 	if args[0] == "check-receipt" {
-		// The ballot is on the board the device replayed, under its code.
-		for _, r := range f.State.Ballots {
-			if r.Code.String() == want || strings.ReplaceAll(r.Code.String(), "-", "") == strings.ReplaceAll(want, "-", "") {
-				fmt.Fprintf(out, "ballot %s is on the board at position %d\n", r.Code, r.Position)
-				if *logKey != "" && *receipt != "" {
-					kt, err := os.ReadFile(*logKey)
-					if err != nil {
-						return err
-					}
-					v, err := verify.ParseLogKey(strings.TrimSpace(string(kt)))
-					if err != nil {
-						return err
-					}
-					note, err := os.ReadFile(*receipt)
-					if err != nil {
-						return err
-					}
-					cp, _, err := bulletin.VerifyCheckpoint(note, v)
-					if err != nil {
-						return err
-					}
-					if cp.Size <= r.Position {
-						return fmt.Errorf("receipt checkpoint (size %d) does not cover position %d", cp.Size, r.Position)
-					}
-					fmt.Fprintf(out, "receipt checkpoint verified (size %d)\n", cp.Size)
-				}
-				return nil
-			}
+		// The receipt's checkpoint is signed by the log key (obtained
+		// independently), its inclusion proof puts the very entry the
+		// device cast in that tree, and the board the device replays
+		// holds the entry at that position.
+		if err := need(fs, "log-key", "receipt"); err != nil {
+			return err
 		}
-		return fmt.Errorf("no ballot with tracking code %s on the board", *code)
+		kt, err := os.ReadFile(*logKey)
+		if err != nil {
+			return err
+		}
+		v, err := verify.ParseLogKey(string(kt))
+		if err != nil {
+			return err
+		}
+		raw, err := os.ReadFile(*receipt)
+		if err != nil {
+			return err
+		}
+		var sr savedReceipt
+		if err := json.Unmarshal(raw, &sr); err != nil || sr.Receipt == nil {
+			return fmt.Errorf("check-receipt: %s is not a receipt saved by evote vote --save", *receipt)
+		}
+		eb, err := base64.RawURLEncoding.DecodeString(sr.Entry)
+		if err != nil {
+			return err
+		}
+		e, err := bulletin.DecodeEntry(eb)
+		if err != nil {
+			return err
+		}
+		if got := ballot.TrackingCodeOf(e.Payload).String(); strings.ReplaceAll(got, "-", "") != strings.ReplaceAll(want, "-", "") {
+			return fmt.Errorf("check-receipt: the saved ballot's tracking code is %s, not %s", got, *code)
+		}
+		if err := checkReceipt(v, e, sr.Receipt); err != nil {
+			return err
+		}
+		i := sr.Receipt.Index
+		if i >= uint64(len(f.Entries)) || f.Entries[i].Hash() != e.Hash() {
+			return fmt.Errorf("check-receipt: the board does not hold the ballot at position %d", i)
+		}
+		fmt.Fprintf(out, "ballot %s: receipt verified and the ballot is on the board at position %d\n", ballot.TrackingCodeOf(e.Payload), i)
+		return nil
 	}
 	// check-audit: the first device showed the prepared ballot (saved by
 	// evote vote --audit --save); the board must carry an audited opening

@@ -2,8 +2,13 @@ package verify
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"evote/api"
@@ -50,5 +55,46 @@ func TestFetchFromBoardAPI(t *testing.T) {
 	opt.Earlier = [][]byte{f.checkpoint(t, f.encoded()[:20])}
 	if rep := Verify(rec, opt); !rep.OK {
 		t.Fatalf("fetched record fails: %v", rep.Failures)
+	}
+}
+
+// TestFetchRefusesBadTransport: a board answering out of order, with a
+// bad encoding or an error status yields ErrLoad, never a record.
+func TestFetchRefusesBadTransport(t *testing.T) {
+	rec, err := Load(exampleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]http.HandlerFunc{
+		"status": func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusNotFound) },
+		"out of order": func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/note") {
+				w.Write(rec.Checkpoint)
+				return
+			}
+			fmt.Fprintf(w, `{"start":0,"entries":[{"index":1,"canonical":%q}]}`, base64.StdEncoding.EncodeToString(rec.Entries[1]))
+		},
+		"bad base64": func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/note") {
+				w.Write(rec.Checkpoint)
+				return
+			}
+			fmt.Fprint(w, `{"start":0,"entries":[{"index":0,"canonical":"!!"}]}`)
+		},
+		"empty page": func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/note") {
+				w.Write(rec.Checkpoint)
+				return
+			}
+			fmt.Fprint(w, `{"start":0,"entries":[]}`)
+		},
+		"not a note": func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello") },
+	} {
+		srv := httptest.NewServer(h)
+		_, err := Fetch(context.Background(), srv.Client(), srv.URL+"/api/v1/board/00", nil)
+		srv.Close()
+		if !errors.Is(err, ErrLoad) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

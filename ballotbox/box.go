@@ -95,6 +95,7 @@ type Box struct {
 	codes       map[ballot.TrackingCode]uint64 // → position, or reservedPos
 	ciphertexts map[[32]byte]uint64            // ciphertext hash → position, or reservedPos
 	inFlight    map[[32]byte]int               // pseudonym → casts in flight
+	devInFlight map[[32]byte]bool              // device keys of credentials in flight
 	voters      map[[32]byte]*voterIndex       // pseudonym → its entries
 	turnout     map[string]map[[32]byte]bool   // style → pseudonyms that cast
 	invalid     map[uint64]string              // positions of posted but invalid trustee entries
@@ -112,6 +113,7 @@ func (b *Box) resetIndices() {
 	b.codes = map[ballot.TrackingCode]uint64{}
 	b.ciphertexts = map[[32]byte]uint64{}
 	b.inFlight = map[[32]byte]int{}
+	b.devInFlight = map[[32]byte]bool{}
 	b.voters = map[[32]byte]*voterIndex{}
 	b.turnout = map[string]map[[32]byte]bool{}
 	b.invalid = map[uint64]string{}

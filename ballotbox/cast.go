@@ -86,11 +86,11 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 	ctKeys := ciphertextKeys(bal) // outside the mutex
 
 	b.gate.RLock()
-	defer b.gate.RUnlock()
 	b.mu.Lock()
 	pseudonym, keys, err := b.reserveLocked(cb, claims, ctKeys)
 	b.mu.Unlock()
 	if err != nil {
+		b.gate.RUnlock()
 		// A concurrent identical cast may have won: answer as a retry.
 		if i, ok := b.log.IndexOf(h); ok {
 			return b.receipt(ctx, i, h, claims.Pseudonym, cb.Code, true)
@@ -98,6 +98,9 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 		return nil, err
 	}
 	idx, err := b.appendOrdered(pendingApply{entry: e, cb: cb, pseudonym: pseudonym, keys: keys}, func() { b.releaseLocked(cb, pseudonym, keys, false) })
+	// Applied (or refused): entries that wait for casts in flight need not
+	// also wait for this one's receipt.
+	b.gate.RUnlock()
 	if err != nil {
 		return nil, err
 	}

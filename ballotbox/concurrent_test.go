@@ -75,8 +75,23 @@ func testConcurrentCasts(t *testing.T, f *boxtest.Fixture) {
 			results[i] = result{r, err}
 		}()
 	}
+	// Credentials are issued to new voters while the casts run.
+	late := make([]error, pairs)
+	for k := range late {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, late[k] = f.NewVoter(ctx, [32]byte{}, "")
+		}()
+	}
 	close(start)
 	wg.Wait()
+	for _, err := range late {
+		if err != nil {
+			t.Fatalf("credential during casts: %v", err)
+		}
+	}
 
 	ok := map[int]int{}
 	indices := map[uint64]bool{}

@@ -2,12 +2,14 @@ package ballotbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"evote/bulletin"
 	"evote/crypto/threshold"
 	"evote/election"
+	"evote/record"
 )
 
 // Posted is the answer to an entry posted through the box.
@@ -60,6 +62,12 @@ func (b *Box) PostTrustee(ctx context.Context, entry []byte) (*Posted, error) {
 // manifest: its key set, voter-list changes, issued credentials and
 // in-person marks.
 func (b *Box) PostIdentity(ctx context.Context, entry []byte) (*Posted, error) {
+	if e, err := bulletin.DecodeEntry(entry); err == nil && e.Type == bulletin.TypeCredentialIssued && e.Log == b.log.ID() {
+		if err := e.Verify(); err != nil {
+			return nil, err
+		}
+		return b.postCredential(ctx, e)
+	}
 	return b.postSigned(ctx, entry, func(s *election.State, e *bulletin.Entry) error {
 		if !slices.Contains(identityTypes, e.Type) {
 			return fmt.Errorf("%w: entry type %s is not the identity service's", ErrBadEntry, e.Type)
@@ -72,6 +80,85 @@ func (b *Box) PostIdentity(ctx context.Context, entry []byte) (*Posted, error) {
 		}
 		return nil
 	})
+}
+
+// postCredential posts a credential-issued entry alongside casts, without
+// waiting for them: a new credential changes nothing a cast in flight
+// relies on. It makes the checks of the election rules for credentials
+// (spec/08-identity.md, election.State) against the applied state and the
+// credentials in flight, reserves the device key, and goes through the
+// ordered append like a ballot.
+func (b *Box) postCredential(ctx context.Context, e *bulletin.Entry) (*Posted, error) {
+	h := e.Hash()
+	b.gate.RLock()
+	defer b.gate.RUnlock()
+	b.mu.Lock()
+	dev, err := b.reserveCredentialLocked(e, h)
+	b.mu.Unlock()
+	if errors.Is(err, errReplayed) {
+		i, _ := b.log.IndexOf(h)
+		return &Posted{Index: i, EntryHash: h, Valid: true, Replayed: true}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	idx, err := b.appendOrdered(pendingApply{entry: e}, func() { delete(b.devInFlight, dev) })
+	b.mu.Lock()
+	delete(b.devInFlight, dev)
+	b.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return &Posted{Index: idx, EntryHash: h, Valid: true}, nil
+}
+
+var errReplayed = errors.New("ballotbox: entry already on the board")
+
+func (b *Box) reserveCredentialLocked(e *bulletin.Entry, h [32]byte) ([32]byte, error) {
+	if err := b.check(); err != nil {
+		return [32]byte{}, err
+	}
+	if _, ok := b.log.IndexOf(h); ok {
+		return [32]byte{}, errReplayed
+	}
+	s := b.state
+	if s.Manifest == nil {
+		return [32]byte{}, ErrNotReady
+	}
+	if e.Author != s.Manifest.IdentityKey {
+		return [32]byte{}, fmt.Errorf("%w: the author is not the manifest's identity service", ErrWrongAuthor)
+	}
+	if s.Phase != election.PhaseOpen {
+		return [32]byte{}, fmt.Errorf("%w: credentials are issued only while voting is open", ErrNotOpen)
+	}
+	c, err := record.DecodeCredentialIssued(e.Payload)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
+	}
+	if c.ElectionID != s.Manifest.ElectionID || c.ContextHash != s.Context.ExtendedHash {
+		return [32]byte{}, fmt.Errorf("%w: credential for another election or context", ErrEntryInvalid)
+	}
+	if _, ok := s.Manifest.Style(c.BallotStyle); !ok {
+		return [32]byte{}, fmt.Errorf("%w: unknown ballot style", ErrEntryInvalid)
+	}
+	known := false
+	for _, k := range s.IdentityKeys.Keys {
+		known = known || k.KeyID == c.KeyID
+	}
+	if !known {
+		return [32]byte{}, fmt.Errorf("%w: token key %q not in the identity key set", ErrEntryInvalid, c.KeyID)
+	}
+	if _, dup := s.Credential(c.DeviceKey); dup {
+		return [32]byte{}, fmt.Errorf("%w: device key already bound to a credential", ErrEntryInvalid)
+	}
+	if b.devInFlight[c.DeviceKey] {
+		return [32]byte{}, ErrCastInProgress
+	}
+	if s.VotedInPerson(c.Pseudonym) {
+		return [32]byte{}, ErrVotedInPerson
+	}
+	b.devInFlight[c.DeviceKey] = true
+	return c.DeviceKey, nil
 }
 
 func (b *Box) postSigned(ctx context.Context, raw []byte, allowed func(*election.State, *bulletin.Entry) error) (*Posted, error) {

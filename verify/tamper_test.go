@@ -364,7 +364,7 @@ func slicesSort(s []uint64) {
 	}
 }
 
-func runTampering(t *testing.T, f *fixture, tc tampering) *Report {
+func runTampering(t *testing.T, f *fixture, tc tampering) (*Report, *Record) {
 	t.Helper()
 	rec := f.record(t)
 	if tc.build != nil {
@@ -380,7 +380,7 @@ func runTampering(t *testing.T, f *fixture, tc tampering) *Report {
 	if tc.earlier != nil {
 		opt.Earlier = tc.earlier(t, f)
 	}
-	return Verify(rec, opt)
+	return Verify(rec, opt), rec
 }
 
 // TestTamperCorpus checks that every tampering is caught, by the check the
@@ -398,13 +398,25 @@ func TestTamperCorpus(t *testing.T) {
 		}
 		names[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
-			rep := runTampering(t, f, tc)
+			rep, rec := runTampering(t, f, tc)
 			if rep.OK {
 				t.Fatal("tampered record verifies")
 			}
 			first, _ := rep.First()
 			if first.Check != tc.want {
 				t.Errorf("first failure %v, want check %s (all: %v)", first, tc.want, rep.Failures)
+			}
+			// An entry's failure must be at the tampered entries: within
+			// the replaced range, or after the point of a deletion.
+			d := diff(tc.name, tc.want, f.record(t), rec, nil)
+			if first.Entry != NoEntry {
+				lo, hi := int64(d.From), int64(d.From+len(d.Insert))
+				if len(d.Insert) == 0 {
+					hi = int64(len(rec.Entries))
+				}
+				if first.Entry < lo || first.Entry >= hi {
+					t.Errorf("first failure at entry %d, tampered entries [%d, %d)", first.Entry, lo, hi)
+				}
 			}
 		})
 	}

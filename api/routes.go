@@ -22,7 +22,8 @@ import (
 	"evote/official"
 )
 
-// Server holds the dependencies of every route group.
+// Server holds the dependencies of every route group. The zero value with
+// Registry and Officials set is ready to use.
 type Server struct {
 	// Registry hosts the elections (voter, trustee, identity, official and
 	// public election routes); nil serves only the board.
@@ -53,6 +54,9 @@ func NewServer(logs ...*board.Log) *Server {
 func (s *Server) AddBoard(l *board.Log) {
 	id := l.ID()
 	s.mu.Lock()
+	if s.boards == nil {
+		s.boards = make(map[string]*board.Log)
+	}
 	s.boards[hexLower(id[:])] = l
 	s.mu.Unlock()
 }

@@ -64,33 +64,61 @@ func (f *Follower) Sync(ctx context.Context) error {
 	if err := bulletin.VerifyEntries(es); err != nil {
 		return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
 	}
-	for len(es) > 0 {
-		// A run of ballots has its proofs checked as one batch (the
-		// expensive part of a replay); everything else is applied one by
-		// one.
-		n := 0
-		if f.State.Context != nil {
-			for n < len(es) && n < ballotBatch && es[n].Type == bulletin.TypeBallot {
-				n++
-			}
-		}
-		if n > 1 {
-			if err := f.applyBallots(es[:n]); err != nil {
+	for i := 0; i < len(es); {
+		if f.State.Context == nil {
+			if err := f.apply(es[i], nil); err != nil {
 				return err
 			}
-			es = es[n:]
+			i++
 			continue
 		}
-		if err := f.apply(es[0], nil); err != nil {
-			return err
+		// Once the context is known, the proofs of the ballots among the
+		// next entries are checked as one batch (the expensive part of a
+		// replay); the entries are then applied in order.
+		j, ballots := i, 0
+		for j < len(es) && ballots < ballotBatch {
+			if es[j].Type == bulletin.TypeBallot {
+				ballots++
+			}
+			j++
 		}
-		es = es[1:]
+		checked := f.precheck(es[i:j])
+		for k := i; k < j; k++ {
+			if err := f.apply(es[k], checked[k-i]); err != nil {
+				return err
+			}
+		}
+		i = j
 	}
 	return nil
 }
 
 // ballotBatch is the most ballots whose proofs are checked as one batch.
 const ballotBatch = 256
+
+// precheck checks the proofs of the ballots among es as one batch and
+// returns, by position in es, the checked ballots; all nil if any ballot
+// fails, so that each is then checked alone and the bad one named in place.
+func (f *Follower) precheck(es []*bulletin.Entry) []*election.CheckedBallot {
+	out := make([]*election.CheckedBallot, len(es))
+	batch := zkp.NewBatch()
+	n := 0
+	for i, e := range es {
+		if e.Type != bulletin.TypeBallot {
+			continue
+		}
+		cb, err := f.State.PrecheckBallot(e, batch)
+		if err != nil {
+			return make([]*election.CheckedBallot, len(es))
+		}
+		out[i] = cb
+		n++
+	}
+	if n > 0 && batch.Verify() != nil {
+		return make([]*election.CheckedBallot, len(es))
+	}
+	return out
+}
 
 func (f *Follower) apply(e *bulletin.Entry, cb *election.CheckedBallot) error {
 	if len(f.Entries) == 0 {
@@ -108,35 +136,6 @@ func (f *Follower) apply(e *bulletin.Entry, cb *election.CheckedBallot) error {
 		return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
 	}
 	f.Entries = append(f.Entries, e)
-	return nil
-}
-
-// applyBallots checks the proofs of consecutive ballot entries as one
-// batch and applies them; if the batch fails, each ballot is applied on
-// its own so that the error names the bad one.
-func (f *Follower) applyBallots(es []*bulletin.Entry) error {
-	batch := zkp.NewBatch()
-	cbs := make([]*election.CheckedBallot, len(es))
-	for i, e := range es {
-		cb, err := f.State.PrecheckBallot(e, batch)
-		if err != nil {
-			return f.apply(e, nil) // reports the refusal with its position
-		}
-		cbs[i] = cb
-	}
-	if batch.Verify() != nil {
-		for _, e := range es {
-			if err := f.apply(e, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for i, e := range es {
-		if err := f.apply(e, cbs[i]); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

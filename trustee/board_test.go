@@ -115,6 +115,7 @@ type testElection struct {
 	// intended[pseudonym] is what each counted voter meant.
 	intended map[[32]byte]ballot.Selection
 	styleOf  map[[32]byte]string
+	devices  map[[32]byte]ed25519.PrivateKey // by public key
 	id       string
 }
 
@@ -129,7 +130,7 @@ func edKey(r io.Reader) ed25519.PrivateKey {
 func newTestElection(t *testing.T, n, th, mixes int) *testElection {
 	r := testrand.New(t.Name())
 	te := &testElection{t: t, board: newMemBoard("evote.example/" + t.Name()), authority: edKey(r), identity: edKey(r), rand: r,
-		intended: map[[32]byte]ballot.Selection{}, styleOf: map[[32]byte]string{}, id: "test-election"}
+		intended: map[[32]byte]ballot.Selection{}, styleOf: map[[32]byte]string{}, devices: map[[32]byte]ed25519.PrivateKey{}, id: "test-election"}
 	var ts []ballot.Trustee
 	for i := range n {
 		k, err := GenerateKeys(r)
@@ -239,6 +240,7 @@ func (te *testElection) vote(voters int) {
 	m := el.Manifest
 	credential := func(pseudo [32]byte, style string) ed25519.PrivateKey {
 		dev := edKey(te.rand)
+		te.devices[[32]byte(dev.Public().(ed25519.PublicKey))] = dev
 		var tid [16]byte
 		io.ReadFull(te.rand, tid[:])
 		c := &record.CredentialIssued{ElectionID: te.id, ContextHash: el.ExtendedHash, Pseudonym: pseudo, BallotStyle: style,

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/elgamal"
 	"evote/election"
@@ -247,4 +249,50 @@ func TestKeygenComplaintAnswered(t *testing.T) {
 	})
 	te.vote(12)
 	te.checkResult(te.tally(nil))
+}
+
+// A ballot on the board whose proof does not verify stops the replay at
+// that ballot, whether it comes alone or inside a batch of ballots.
+func TestFollowerRejectsBadBallotInBatch(t *testing.T) {
+	te := newTestElection(t, 3, 2, 3)
+	te.keygen()
+	te.vote(12)
+	var first int
+	for i, e := range te.board.entries {
+		if e.Type == bulletin.TypeBallot {
+			first = i
+			break
+		}
+	}
+	for _, at := range []int{first, first + 3} {
+		if te.board.entries[at].Type != bulletin.TypeBallot {
+			continue
+		}
+		saved := te.board.entries[at]
+		b, err := ballot.DecodeBallot(saved.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Add an encryption of 1 to the first ciphertext: a well-formed
+		// ballot whose range proof no longer holds.
+		var one *elgamal.Ciphertext
+		te.board.withState(func(st *election.State) { one, _, _ = st.PublicKey.Encrypt(1, nil) })
+		b.Contests[0].Ciphertexts[0].Add(b.Contests[0].Ciphertexts[0], one)
+		dev := te.devices[saved.Author]
+		forged, err := bulletin.NewEntry(saved.Log, saved.Type, saved.Author, bulletin.NewEd25519Signer(dev), b.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		te.board.entries[at] = forged // well signed, but its proofs fail
+		f := NewFollower(te.board)
+		err = f.Sync(context.Background())
+		te.board.entries[at] = saved
+		if !errors.Is(err, ErrBoardInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("entry %d ", at)) {
+			t.Fatalf("forged ballot at %d: %v", at, err)
+		}
+		t.Log(err)
+		if len(f.Entries) > at {
+			t.Fatalf("replay went past the forged ballot at %d (%d entries)", at, len(f.Entries))
+		}
+	}
 }

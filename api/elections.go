@@ -176,7 +176,7 @@ func (s *Server) getVoter(c *gin.Context) {
 	for _, cr := range ve.Credentials {
 		out.Credentials = append(out.Credentials, CredentialView{Index: cr.Index, DeviceKey: b64s(cr.DeviceKey[:]), IssuedAt: cr.IssuedAt})
 	}
-	cleansed := b.View().Phase >= 3 && b.Cleansed()
+	cleansed := b.Cleansed()
 	for _, br := range ve.Ballots {
 		v := BallotRefView{Index: br.Index, TrackingCode: b64s(br.TrackingCode[:])}
 		if cleansed {

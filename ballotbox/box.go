@@ -96,6 +96,7 @@ type Box struct {
 	ciphertexts map[[32]byte]uint64            // ciphertext hash → position, or reservedPos
 	inFlight    map[[32]byte]int               // pseudonym → casts in flight
 	devInFlight map[[32]byte]bool              // device keys of credentials in flight
+	audits      map[string]int                 // audits posted per token id (memory only)
 	voters      map[[32]byte]*voterIndex       // pseudonym → its entries
 	turnout     map[string]map[[32]byte]bool   // style → pseudonyms that cast
 	invalid     map[uint64]string              // positions of posted but invalid trustee entries
@@ -114,6 +115,7 @@ func (b *Box) resetIndices() {
 	b.ciphertexts = map[[32]byte]uint64{}
 	b.inFlight = map[[32]byte]int{}
 	b.devInFlight = map[[32]byte]bool{}
+	b.audits = map[string]int{}
 	b.voters = map[[32]byte]*voterIndex{}
 	b.turnout = map[string]map[[32]byte]bool{}
 	b.invalid = map[uint64]string{}

@@ -201,6 +201,16 @@ func TestRevoteInPersonAndAudit(t *testing.T) {
 	}
 	_, err = f.Box.Cast(ctx, d.Token, rawD)
 	wantErr(t, err, ballotbox.ErrDuplicateCipher)
+	// A token may post a bounded number of audits.
+	for i := 1; i < ballotbox.MaxAuditsPerToken; i++ {
+		_, p := prepare(t, f, d, 10+i)
+		if _, _, err := f.Box.Audit(ctx, d.Token, p.Audit().Encode()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, pX := prepare(t, f, d, 99)
+	_, _, err = f.Box.Audit(ctx, d.Token, pX.Audit().Encode())
+	wantErr(t, err, ballotbox.ErrTooManyAudits)
 	// Casting outside the voting period.
 	if _, err := f.Box.Act(ctx, ballotbox.ActionClose, "o"); err != nil {
 		t.Fatal(err)

@@ -306,7 +306,8 @@ func (b *Box) Audit(ctx context.Context, bearer string, audited []byte) (uint64,
 	if el == nil || ver == nil {
 		return 0, [32]byte{}, ErrNotOpen
 	}
-	if _, err := verifyToken(ver, bearer, el.ExtendedHash); err != nil {
+	claims, err := verifyToken(ver, bearer, el.ExtendedHash)
+	if err != nil {
 		return 0, [32]byte{}, err
 	}
 	if a.ElectionID != el.Manifest.ElectionID {
@@ -322,7 +323,14 @@ func (b *Box) Audit(ctx context.Context, bearer string, audited []byte) (uint64,
 	b.gate.RLock()
 	defer b.gate.RUnlock()
 	b.mu.Lock()
+	if b.audits[claims.TokenID] >= MaxAuditsPerToken {
+		b.mu.Unlock()
+		return 0, [32]byte{}, ErrTooManyAudits
+	}
 	keys, err := b.reserveAuditLocked(a)
+	if err == nil {
+		b.audits[claims.TokenID]++
+	}
 	b.mu.Unlock()
 	if err != nil {
 		return 0, [32]byte{}, err
@@ -333,6 +341,11 @@ func (b *Box) Audit(ctx context.Context, bearer string, audited []byte) (uint64,
 	}
 	return idx, e.Hash(), nil
 }
+
+// MaxAuditsPerToken bounds the audits one voting token may post, so that a
+// voter cannot flood the board; the count is kept in memory only (the
+// audit entries carry nothing that links them to a token).
+const MaxAuditsPerToken = 10
 
 func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot) ([][32]byte, error) {
 	if err := b.check(); err != nil {

@@ -257,17 +257,13 @@ func TestFollowerRejectsBadBallotInBatch(t *testing.T) {
 	te := newTestElection(t, 3, 2, 3)
 	te.keygen()
 	te.vote(12)
-	var first int
+	var ballots []int
 	for i, e := range te.board.entries {
 		if e.Type == bulletin.TypeBallot {
-			first = i
-			break
+			ballots = append(ballots, i)
 		}
 	}
-	for _, at := range []int{first, first + 3} {
-		if te.board.entries[at].Type != bulletin.TypeBallot {
-			continue
-		}
+	for _, at := range []int{ballots[0], ballots[4], ballots[len(ballots)-1]} {
 		saved := te.board.entries[at]
 		b, err := ballot.DecodeBallot(saved.Payload)
 		if err != nil {

@@ -107,6 +107,9 @@ func TestCastReceiptAndRetry(t *testing.T) {
 	if got := f.Box.View().Ballots; got != 1 {
 		t.Fatalf("%d ballots", got)
 	}
+	// The same election cannot be created twice.
+	_, err = f.Registry.Create(ctx, f.Box.View().ManifestRaw)
+	wantErr(t, err, ballotbox.ErrElectionExists)
 }
 
 func TestCastRefusals(t *testing.T) {

@@ -134,27 +134,30 @@ func (r *Registry) Create(ctx context.Context, manifest []byte) (*Box, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.boxes[m.ElectionID]; ok {
+	// The catalog learns of the election before its manifest is posted, so
+	// a crash in between leaves an empty election that a retry completes.
+	b, ok := r.boxes[m.ElectionID]
+	if ok && b.log.Size() != 0 {
 		return nil, fmt.Errorf("%w: %q", ErrElectionExists, m.ElectionID)
 	}
-	origin := r.cfg.OriginPrefix + "/" + m.ElectionID
-	b, err := r.open(ctx, origin)
-	if err != nil {
-		return nil, err
-	}
-	if b.log.Size() != 0 {
-		b.Close()
-		return nil, fmt.Errorf("%w: log %s is not empty", ErrElectionExists, origin)
+	if !ok {
+		origin := r.cfg.OriginPrefix + "/" + m.ElectionID
+		if b, err = r.open(ctx, origin); err != nil {
+			return nil, err
+		}
+		if b.log.Size() != 0 {
+			b.Close()
+			return nil, fmt.Errorf("%w: log %s is not empty", ErrElectionExists, origin)
+		}
+		if err := r.cfg.Catalog.AddElection(ctx, m.ElectionID, origin); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("ballotbox: catalog: %w", err)
+		}
+		r.boxes[m.ElectionID] = b
 	}
 	if _, err := b.PostAuthority(ctx, bulletin.TypeManifest, m.Encode()); err != nil {
-		b.Close()
 		return nil, err
 	}
-	if err := r.cfg.Catalog.AddElection(ctx, m.ElectionID, origin); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("ballotbox: catalog: %w", err)
-	}
-	r.boxes[m.ElectionID] = b
 	return b, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -42,8 +44,11 @@ type demoOptions struct {
 	// KDF protects the trustees' key files (default trustee.DefaultKDF;
 	// tests use a cheaper one).
 	KDF *trustee.KDFParams
-	Out io.Writer
-	Log io.Writer // server logs (warnings)
+	// TrusteeCLI runs the trustees' steps through the evote trustee
+	// command (flags, key file and passphrase file) instead of the library.
+	TrusteeCLI bool
+	Out        io.Writer
+	Log        io.Writer // server logs (warnings)
 }
 
 // demoResult is what the demo established.
@@ -51,12 +56,14 @@ type demoResult struct {
 	ElectionID string
 	Result     *tally.Result
 	Expected   map[string][]uint64
-	Report     *verify.Report
-	Culprits   []election.Culprit
-	Voters     int
-	Revotes    int
-	Audits     int
-	InPerson   int
+	// ExpectedBallots is how many counted ballots each contest should have.
+	ExpectedBallots map[string]uint64
+	Report          *verify.Report
+	Culprits        []election.Culprit
+	Voters          int
+	Revotes         int
+	Audits          int
+	InPerson        int
 }
 
 func demoCmd(ctx context.Context, args []string, out io.Writer) error {
@@ -127,10 +134,11 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	// under their passphrases.
 	n, th := o.Trustees, 2
 	type trusteeMachine struct {
-		path   string
-		pass   []byte
-		keys   *trustee.Keys
-		replay *trustee.Follower // the machine's own replay of the board
+		path     string
+		pass     []byte
+		passFile string
+		keys     *trustee.Keys
+		replay   *trustee.Follower // the machine's own replay of the board
 	}
 	machines := make([]*trusteeMachine, n)
 	var mts []ballot.Trustee
@@ -141,6 +149,10 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		}
 		tm := &trusteeMachine{path: filepath.Join(env.dir, fmt.Sprintf("trustee-%d.key", i+1)), pass: []byte(randomHex(12)), keys: k}
 		if err := k.SaveFile(tm.path, tm.pass, kdf, false); err != nil {
+			return nil, err
+		}
+		tm.passFile = tm.path + ".pass"
+		if err := os.WriteFile(tm.passFile, tm.pass, 0o600); err != nil {
 			return nil, err
 		}
 		machines[i] = tm
@@ -183,6 +195,14 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	errs := make(chan error, n)
 	for i, tm := range machines {
 		go func() {
+			if o.TrusteeCLI {
+				err := cliTrustee(ctx, "keygen", tm.path, tm.passFile, env.boxURL, electionID, func(s string) { steps <- s })
+				if err != nil {
+					err = fmt.Errorf("trustee %d: %w", i+1, err)
+				}
+				errs <- err
+				return
+			}
 			b, err := newBoard()
 			if err != nil {
 				errs <- err
@@ -424,6 +444,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		}
 	}
 	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
+		if o.TrusteeCLI {
+			return cliTrustee(ctx, "mix", machines[i].path, machines[i].passFile, env.boxURL, electionID, nil)
+		}
 		b, err := newBoard()
 		if err != nil {
 			return err
@@ -441,6 +464,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, err
 	}
 	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
+		if o.TrusteeCLI {
+			return cliTrustee(ctx, "decrypt", machines[i].path, machines[i].passFile, env.boxURL, electionID, nil)
+		}
 		b, err := newBoard()
 		if err != nil {
 			return err
@@ -483,7 +509,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	res.Report = verify.Verify(&verify.Record{Checkpoint: note, Entries: entries}, verify.Options{Log: lv})
 
 	// What the voters meant.
-	res.Expected = map[string][]uint64{}
+	res.Expected, res.ExpectedBallots = map[string][]uint64{}, map[string]uint64{}
 	for ci := range m.Contests {
 		c := &m.Contests[ci]
 		k := len(c.Candidates)
@@ -496,6 +522,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			if !slices.Contains(st.Contests, c.ID) {
 				continue
 			}
+			res.ExpectedBallots[c.ID]++
 			chosen := in.sel[c.ID]
 			if c.Kind == ballot.SingleChoice {
 				if len(chosen) == 0 {
@@ -549,6 +576,37 @@ func recordVerified(r *verify.Report, culprits []election.Culprit) bool {
 		}
 	}
 	return r.Phase == election.PhaseTallied.String()
+}
+
+// cliTrustee runs "evote trustee <sub>" as a trustee would type it,
+// passing each "trustee: <step>" line it prints to onStep.
+func cliTrustee(ctx context.Context, sub, key, passFile, server, electionID string, onStep func(string)) error {
+	w := &stepWriter{onStep: onStep}
+	return run(ctx, []string{"trustee", sub, "--key", key, "--passphrase-file", passFile, "--server", server, "--election", electionID, "--round-wait", "2m"}, w)
+}
+
+// stepWriter passes the steps a trustee command prints to a callback.
+type stepWriter struct {
+	mu     sync.Mutex
+	buf    []byte
+	onStep func(string)
+}
+
+func (w *stepWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(w.buf[:i])
+		w.buf = w.buf[i+1:]
+		if step, ok := strings.CutPrefix(line, "trustee: "); ok && w.onStep != nil {
+			w.onStep(step)
+		}
+	}
 }
 
 func b2i(b bool) int {
@@ -735,9 +793,13 @@ func printResult(w io.Writer, m *ballot.Manifest, res *demoResult) bool {
 	for _, c := range res.Result.Contests {
 		mc, _ := m.Contest(c.ContestID)
 		want := res.Expected[c.ContestID]
-		if c.Withheld {
-			fmt.Fprintf(tw, "%s\t(withheld: %d ballots, under the minimum)\t\t\t\n", c.ContestID, c.Ballots)
+		if c.Ballots != res.ExpectedBallots[c.ContestID] {
+			fmt.Fprintf(tw, "%s\t(ballots)\t%d\t%d  <-- MISMATCH\t\n", c.ContestID, c.Ballots, res.ExpectedBallots[c.ContestID])
 			ok = false
+		}
+		if c.Withheld {
+			fmt.Fprintf(tw, "%s\t(withheld: %d ballots, under the minimum of %d)\t\t\t\n", c.ContestID, c.Ballots, m.MinAnonymity)
+			ok = ok && c.Ballots < uint64(m.MinAnonymity)
 			continue
 		}
 		for j, v := range c.Counts {

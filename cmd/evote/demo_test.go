@@ -36,7 +36,16 @@ func demoTest(t *testing.T, o demoOptions) *demoResult {
 	}
 	for _, c := range res.Result.Contests {
 		want := res.Expected[c.ContestID]
-		if c.Withheld || len(c.Counts) != len(want) {
+		if c.Ballots != res.ExpectedBallots[c.ContestID] {
+			t.Fatalf("contest %s: %d ballots counted, %d meant", c.ContestID, c.Ballots, res.ExpectedBallots[c.ContestID])
+		}
+		if c.Withheld {
+			if c.Ballots >= 3 {
+				t.Fatalf("contest %s withheld with %d ballots", c.ContestID, c.Ballots)
+			}
+			continue
+		}
+		if len(c.Counts) != len(want) {
 			t.Fatalf("contest %s: %+v, voters meant %v", c.ContestID, c, want)
 		}
 		for j := range want {
@@ -107,4 +116,13 @@ func TestDemoCheatingTrustee(t *testing.T) {
 	if mixes == 0 || shares == 0 {
 		t.Fatalf("culprits: %v", res.Culprits)
 	}
+}
+
+// The trustees' steps run through the evote trustee command itself (key
+// file, passphrase file, flags), still over HTTP only.
+func TestDemoTrusteeCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole election")
+	}
+	demoTest(t, demoOptions{Voters: 9, TrusteeCLI: true})
 }

@@ -40,8 +40,9 @@ func KeygenEntryType(msg []byte) (bulletin.Type, bool) {
 }
 
 // applyKeygen checks that a key-generation message is posted in the setup
-// phase, in its entry type, by the trustee it names (the qualified set by
-// the authority), and records it.
+// phase, in its entry type, in its key-generation phase (phase-1 messages
+// before the qualified set, extraction messages after it), by the trustee
+// it names (the qualified set by the authority), and records it.
 func (s *State) applyKeygen(e *bulletin.Entry) error {
 	if s.Phase != PhaseSetup {
 		return refuse("key-generation message in phase %s", s.Phase)
@@ -53,8 +54,20 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 	if err != nil {
 		return refuse("%v", err)
 	}
-	sender, other := 0, 0
 	tr := &s.keygen.tr
+	// Phase order (spec §5.5-§5.6): phase-1 messages (kinds 1-4) only
+	// before the qualified set, extraction messages (kinds 6-8) only after.
+	// A phase-1 message accepted after QUAL would let one trustee, having
+	// seen the extraction commitments, change the recomputed QUAL (say, by
+	// a complaint its honest dealer no longer answers) and so abort key
+	// generation at will.
+	switch kind := e.Payload[0]; {
+	case kind <= 4 && tr.Qualified != nil:
+		return refuse("phase-1 key-generation message (kind %d) after the qualified set", kind)
+	case kind >= 6 && tr.Qualified == nil:
+		return refuse("extraction message (kind %d) before the qualified set", kind)
+	}
+	sender, other := 0, 0
 	switch e.Payload[0] {
 	case 1:
 		var m *threshold.Commitments

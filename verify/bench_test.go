@@ -40,7 +40,8 @@ func cpuSeconds() float64 {
 // trustees, 3 mixes, threshold 2, one ballot per voter.
 // EVOTE_VERIFY_SAMPLE=1 uses the whole sample election instead (a
 // multi-select contest on every ballot too, re-votes, audits, in-person
-// votes). EVOTE_VERIFY_VOTERS sets the number of voters (default 400).
+// votes). EVOTE_VERIFY_VOTERS sets the number of voters (default 400);
+// EVOTE_VERIFY_WRITE=dir also writes the record there, with log.pub.
 //
 //	EVOTE_VERIFY_VOTERS=3000 go test ./verify -run '^$' -bench VerifyRecord -benchtime 1x
 func BenchmarkVerifyRecord(b *testing.B) {
@@ -51,6 +52,15 @@ func BenchmarkVerifyRecord(b *testing.B) {
 	plain := os.Getenv("EVOTE_VERIFY_SAMPLE") == ""
 	f := newFixtureCfg(b, "kg-2027-bench", voters, 0, plain)
 	rec := f.record(b)
+	if dir := os.Getenv("EVOTE_VERIFY_WRITE"); dir != "" {
+		// Keep the record for a run of cmd/evote-verify (its memory alone).
+		if err := rec.WriteDir(dir); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/log.pub", []byte(FormatLogKey(f.log.Verifier())), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 	opt := f.options()
 	opt.Workers = runtime.GOMAXPROCS(0)
 	sm := smSeconds()

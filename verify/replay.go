@@ -283,6 +283,16 @@ func (v *verifier) precheckChunk(pre *election.State, entries []int) []precheck 
 			}
 		}
 	}
+	// The proofs have been verified: the replayed state, which keeps every
+	// ballot, needs only their ciphertexts (the proofs are about 700 bytes
+	// per ballot).
+	for _, r := range res {
+		if r.cb != nil {
+			for k := range r.cb.Ballot.Contests {
+				r.cb.Ballot.Contests[k].Proof = nil
+			}
+		}
+	}
 	return res
 }
 

@@ -1,0 +1,375 @@
+// The voting page (spec/13-web.md). This script only moves bytes between
+// the network and the WebAssembly module (evoteCore, our Go packages): it
+// never sees a ballot's randomness, and the voter's token lives in this
+// closure only (never in localStorage or sessionStorage).
+"use strict";
+(function () {
+  const me = document.currentScript;
+  const wasmURL = me.dataset.wasm;
+  const wasmIntegrity = me.dataset.wasmIntegrity;
+  const langFiles = JSON.parse(me.dataset.langFiles);
+  const LANGS = ["ky", "ru", "uz", "en"];
+
+  // Session state, in memory only.
+  let lang = "";
+  let T = {};
+  let info = null; // GET /elections/{id}, for the log's and witnesses' keys
+  let election = null; // what the wasm checked from the board
+  let token = ""; // the voting token: memory only
+  let pseudonym = "";
+  let style = "";
+  let challenge = "";
+  let selection = {};
+  let contests = [];
+  let trackingCode = "";
+  let coreReady = null;
+
+  const $ = (id) => document.getElementById(id);
+  const t = (k) => T[k] || k;
+
+  function show(view) {
+    for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "v-" + view;
+    $("error").hidden = true;
+    $("status").textContent = "";
+    document.body.dataset.view = view;
+    const h = document.querySelector("#v-" + view + " h1");
+    if (h) { h.tabIndex = -1; h.focus(); }
+  }
+  function status(key) { $("status").textContent = key ? t(key) : ""; }
+  function fail(err) {
+    const msg = (err && err.message) || String(err);
+    $("error").textContent = t("error") + ": " + (T["err_" + msg] || msg);
+    $("error").hidden = false;
+    $("status").textContent = "";
+    document.body.dataset.error = msg;
+  }
+  function check(r) {
+    if (r && r.error) throw new Error(r.error);
+    return r;
+  }
+
+  async function api(method, path, body, bearer) {
+    const headers = { "Accept": "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (bearer) headers["Authorization"] = "Bearer " + bearer;
+    const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    if (!resp.ok) {
+      const code = data && data.error && data.error.code;
+      throw new Error(code || ("http_" + resp.status));
+    }
+    return data;
+  }
+
+  async function setLang(l) {
+    if (!LANGS.includes(l)) return;
+    const f = langFiles[l];
+    const resp = await fetch(f.path, { integrity: f.integrity, credentials: "omit" });
+    if (!resp.ok) throw new Error("http_" + resp.status);
+    T = await resp.json();
+    lang = l;
+    document.documentElement.lang = l;
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    for (const b of document.querySelectorAll("#langs button")) b.setAttribute("aria-pressed", String(b.dataset.lang === l));
+    document.title = t("page_title");
+    if (info) $("election-title").textContent = info.title[l] || info.title.en || "";
+    if (style && contests.length && document.body.dataset.view === "ballot") renderBallot();
+  }
+
+  function loadCore() {
+    if (!coreReady) {
+      coreReady = (async () => {
+        const go = new Go();
+        const ready = new Promise((res) => window.addEventListener("evote-ready", res, { once: true }));
+        const resp = await fetch(wasmURL, { integrity: wasmIntegrity, credentials: "omit" });
+        if (!resp.ok) throw new Error("http_" + resp.status);
+        const bytes = await resp.arrayBuffer();
+        const { instance } = await WebAssembly.instantiate(bytes, go.importObject);
+        go.run(instance);
+        await ready;
+        if (window.crypto && crypto.subtle) {
+          const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+          window.__wasmHash = Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
+        }
+      })();
+    }
+    return coreReady;
+  }
+
+  // The board's first entries: the manifest and, after key generation, the
+  // context; the wasm checks both and the extended hash.
+  async function loadElection() {
+    const list = await api("GET", "/api/v1/elections");
+    const want = new URLSearchParams(location.hash.split("?")[1] || "").get("e");
+    const pick = list.find((e) => e.election_id === want) || list.find((e) => e.phase === "open") || list[0];
+    if (!pick) throw new Error("no_election");
+    info = await api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id));
+    await loadCore();
+    let entries = [];
+    for (let start = 0; ; start += 100) {
+      const page = await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + start + "&limit=100");
+      for (const e of page.entries) entries.push(e.canonical);
+      const r = evoteCore.loadElection(info.origin, entries, lang || "en");
+      if (!r.error) { election = r; break; }
+      if (page.next === undefined || page.next === null || page.entries.length === 0) throw new Error(r.error);
+    }
+    $("election-title").textContent = info.title[lang] || info.title.en || election.title;
+    const hash = window.__wasmHash;
+    if (hash) {
+      const same = hash === election.client_hash;
+      $("client-hash").textContent = (same ? t("client_hash_ok") : t("client_hash_differs")) + " " + hash.slice(0, 16) + "…";
+      document.body.dataset.clientHash = same ? "match" : "differs";
+    }
+  }
+
+  function trust() {
+    return { origin: info.origin, ed25519: info.log_key.ed25519, ml_dsa: info.log_key.ml_dsa || "", witnesses: info.witnesses || [] };
+  }
+
+  async function startSignIn(ev) {
+    ev.preventDefault();
+    const pin = $("pin").value.trim(), doc = $("doc").value.trim(), birth = $("birth").value;
+    if (!/^[0-9]{14}$/.test(pin)) return fail(new Error("pin_format"));
+    if (!doc || !birth) return fail(new Error("missing_field"));
+    status("sending");
+    try {
+      const ch = await api("POST", "/idp/v1/auth/start", { pin, document_number: doc, birth_date: birth });
+      challenge = ch.challenge_id;
+      $("code-sent").textContent = t("code_sent") + " " + ch.phone_hint;
+      $("f-start").hidden = true;
+      $("f-code").hidden = false;
+      status("");
+      $("code").focus();
+    } catch (e) { fail(e); }
+  }
+
+  async function finishSignIn(ev) {
+    ev.preventDefault();
+    const code = $("code").value.trim();
+    if (!/^[0-9]{6}$/.test(code)) return fail(new Error("code_format"));
+    status("signing_in");
+    try {
+      const dev = check(evoteCore.newDevice());
+      const tok = await api("POST", "/idp/v1/auth/verify", { challenge_id: challenge, code, device_key: dev.device_key });
+      token = tok.token;
+      pseudonym = tok.pseudonym;
+      style = tok.ballot_style;
+      contests = check(evoteCore.contests(style, lang)).contests;
+      selection = {};
+      renderBallot();
+      show("ballot");
+    } catch (e) { fail(e); }
+  }
+
+  function renderBallot() {
+    contests = check(evoteCore.contests(style, lang)).contests;
+    const root = $("contests");
+    root.textContent = "";
+    contests.forEach((c, ci) => {
+      const fs = document.createElement("fieldset");
+      const lg = document.createElement("legend");
+      lg.textContent = c.title;
+      fs.appendChild(lg);
+      const hint = document.createElement("p");
+      hint.className = "small";
+      hint.textContent = c.multi ? t("choose_up_to").replace("{n}", c.max) : t("choose_one");
+      fs.appendChild(hint);
+      const chosen = selection[c.id] || [];
+      const opts = c.candidates.map((name, i) => [name, i]);
+      if (!c.multi) opts.push([t("blank"), -1]);
+      for (const [name, i] of opts) {
+        const id = "c" + ci + "-" + (i < 0 ? "blank" : i);
+        const row = document.createElement("div");
+        row.className = "choice";
+        const inp = document.createElement("input");
+        inp.type = c.multi ? "checkbox" : "radio";
+        inp.name = "contest-" + ci;
+        inp.id = id;
+        inp.value = String(i);
+        inp.dataset.contest = c.id;
+        inp.checked = i < 0 ? (!c.multi && chosen.length === 0 && selection[c.id] !== undefined) : chosen.includes(i);
+        const lab = document.createElement("label");
+        lab.htmlFor = id;
+        lab.textContent = name;
+        row.append(inp, lab);
+        fs.appendChild(row);
+      }
+      root.appendChild(fs);
+    });
+  }
+
+  function readBallot() {
+    const sel = {};
+    for (const c of contests) {
+      const picked = [...document.querySelectorAll('input[data-contest="' + CSS.escape(c.id) + '"]:checked')]
+        .map((x) => Number(x.value)).filter((i) => i >= 0);
+      if (c.multi && picked.length > c.max) throw new Error("too_many");
+      sel[c.id] = picked;
+    }
+    return sel;
+  }
+
+  function describe(sel) {
+    return contests.map((c) => {
+      const names = (sel[c.id] || []).map((i) => c.candidates[i]);
+      return c.title + ": " + (names.length ? names.join(", ") : t("blank"));
+    });
+  }
+
+  function fillList(ul, lines) {
+    ul.textContent = "";
+    for (const l of lines) { const li = document.createElement("li"); li.textContent = l; ul.appendChild(li); }
+  }
+
+  // Encryption yields to the browser first so the status is painted.
+  function prepare() {
+    status("encrypting");
+    return new Promise((res, rej) => setTimeout(() => {
+      try {
+        const t0 = performance.now();
+        const r = check(evoteCore.prepare(selection));
+        window.__encryptMs = performance.now() - t0;
+        trackingCode = r.tracking_code;
+        $("review-code").textContent = trackingCode;
+        fillList($("review-list"), describe(selection));
+        document.body.dataset.prepared = "yes";
+        status("");
+        res();
+      } catch (e) { rej(e); }
+    }, 0));
+  }
+
+  async function review(ev) {
+    ev.preventDefault();
+    try {
+      selection = readBallot();
+      show("review");
+      document.body.dataset.prepared = "no";
+      await prepare();
+    } catch (e) { fail(e); }
+  }
+
+  async function doAudit() {
+    status("auditing");
+    try {
+      const r = check(evoteCore.audit(lang));
+      await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits", { audited: r.audited }, token);
+      $("audit-code").textContent = trackingCode;
+      fillList($("audit-list"), r.opened);
+      $("audit-cmd").textContent = "evote ballot check-audit --server " + location.origin + " --election " + info.election_id +
+        " --code " + trackingCode + " --ballot ballot.bin --lang " + lang;
+      const raw = Uint8Array.from(atob(r.ballot.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+      $("audit-file").href = URL.createObjectURL(new Blob([raw], { type: "application/octet-stream" }));
+      show("audit");
+    } catch (e) { fail(e); }
+  }
+
+  async function fresh() {
+    show("review");
+    document.body.dataset.prepared = "no";
+    try { await prepare(); } catch (e) { fail(e); }
+  }
+
+  async function doCast() {
+    status("casting");
+    try {
+      const r = check(evoteCore.cast());
+      const rc = await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/ballots", { entry: r.entry }, token);
+      const ok = check(evoteCore.checkReceipt(rc, trust()));
+      $("receipt-code").textContent = trackingCode;
+      $("receipt-pseudonym").textContent = pseudonym;
+      $("receipt-check").textContent = t("receipt_checked").replace("{index}", rc.index).replace("{size}", ok.size).replace("{w}", ok.witnesses);
+      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode;
+      $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
+      $("receipt-qr").alt = t("qr_alt") + " " + trackingCode;
+      $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
+      document.body.dataset.cast = "yes";
+      show("receipt");
+    } catch (e) { fail(e); }
+  }
+
+  function openCheck() {
+    const q = new URLSearchParams(location.hash.split("?")[1] || "");
+    $("check-pseudonym").value = q.get("p") || pseudonym || "";
+    $("check-code").value = q.get("c") || trackingCode || "";
+    show("check");
+  }
+
+  async function doCheck(ev) {
+    if (ev) ev.preventDefault();
+    const p = $("check-pseudonym").value.trim().toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(p)) return fail(new Error("pseudonym_format"));
+    let want = "";
+    if ($("check-code").value.trim()) want = check(evoteCore.parseCode($("check-code").value)).tracking_code;
+    status("checking");
+    try {
+      const id = encodeURIComponent(info.election_id);
+      const v = await api("GET", "/api/v1/elections/" + id + "/voters/" + p);
+      const cp = await api("GET", "/api/v1/elections/" + id + "/checkpoint");
+      const idx = v.credentials.map((c) => c.index).concat(v.ballots.map((b) => b.index)).sort((a, b) => a - b);
+      const lines = [];
+      let found = false;
+      for (const i of idx) {
+        const page = await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + i + "&limit=1");
+        const proof = await api("GET", "/api/v1/board/" + info.log + "/proof/inclusion?index=" + i + "&size=" + cp.size);
+        const it = check(evoteCore.checkEntry(page.entries[0].canonical, p, { index: i, checkpoint: cp.note, inclusion_proof: proof.path }, trust()));
+        const mine = it.mine ? " (" + t("this_device") + ")" : "";
+        if (it.kind === "ballot") {
+          const hit = want && it.tracking_code === want;
+          found = found || hit;
+          lines.push(t("item_ballot").replace("{i}", it.index) + " " + it.tracking_code + mine + (hit ? " ✓" : ""));
+        } else {
+          lines.push(t("item_credential").replace("{i}", it.index).replace("{t}", new Date(it.issued_at * 1000).toISOString().slice(0, 16).replace("T", " ")) + " " + it.device_key + mine);
+        }
+      }
+      if (v.in_person !== undefined && v.in_person !== null) lines.push(t("item_in_person").replace("{i}", v.in_person));
+      fillList($("check-list"), lines);
+      $("check-result").textContent = (want ? (found ? t("check_found") : t("check_not_found")) + " " : "") +
+        t("check_summary").replace("{n}", idx.length).replace("{size}", cp.size);
+      $("check-result").className = want && !found ? "error" : "ok";
+      document.body.dataset.checked = want ? (found ? "found" : "missing") : "listed";
+      status("");
+    } catch (e) { fail(e); }
+  }
+
+  async function route() {
+    if (location.hash.startsWith("#check")) {
+      openCheck();
+      if ($("check-pseudonym").value) await doCheck();
+      return;
+    }
+    if (!token) show("signin");
+  }
+
+  let ready = null;
+  async function boot() {
+    for (const b of document.querySelectorAll("[data-lang]")) {
+      b.addEventListener("click", async () => {
+        try {
+          await setLang(b.dataset.lang);
+          if (document.body.dataset.view === "lang") { await ready; await route(); }
+        } catch (e) { fail(e); }
+      });
+    }
+    $("f-start").addEventListener("submit", startSignIn);
+    $("f-code").addEventListener("submit", finishSignIn);
+    $("f-ballot").addEventListener("submit", review);
+    $("b-cast").addEventListener("click", doCast);
+    $("b-audit").addEventListener("click", doAudit);
+    $("b-change").addEventListener("click", () => { renderBallot(); show("ballot"); });
+    $("b-fresh").addEventListener("click", fresh);
+    $("b-check").addEventListener("click", () => { location.hash = "#check"; });
+    $("f-check").addEventListener("submit", doCheck);
+    window.addEventListener("hashchange", () => { if (election) route(); });
+    const pref = (navigator.languages || []).map((l) => l.slice(0, 2)).find((l) => LANGS.includes(l));
+    await setLang(pref || "en");
+    show("lang");
+    status("loading");
+    ready = loadElection().then(() => { document.body.dataset.ready = "yes"; if (document.body.dataset.view === "lang") status(""); });
+    ready.catch(fail);
+  }
+  document.addEventListener("DOMContentLoaded", () => { boot().catch(fail); });
+})();

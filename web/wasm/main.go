@@ -1,0 +1,287 @@
+//go:build js && wasm
+
+// Command wasm is the voting page's WebAssembly module (spec/13-web.md
+// §13.3): package webclient exposed to the page's JavaScript as the global
+// object evoteCore. Every function takes and returns strings, numbers,
+// arrays and plain objects; binary values are base64 (url-safe without
+// padding, or standard, on input; url-safe without padding on output).
+// Failures are returned as {"error": "..."}, never thrown as panics.
+package main
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"syscall/js"
+
+	"evote/ballot"
+	"evote/bulletin"
+	webclient "evote/web/client"
+)
+
+var (
+	el  *webclient.Election
+	dev *webclient.Device
+)
+
+var b64 = base64.RawURLEncoding
+
+func decodeB64(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "+/=") {
+		return base64.StdEncoding.Strict().DecodeString(s)
+	}
+	return b64.Strict().DecodeString(s)
+}
+
+func fail(err error) any { return map[string]any{"error": err.Error()} }
+
+func strs(v js.Value) []string {
+	out := make([]string, v.Length())
+	for i := range out {
+		out[i] = v.Index(i).String()
+	}
+	return out
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// trust reads {origin, ed25519, ml_dsa?, witnesses: [{name, key}]}: the log
+// key and witnesses as the election info lists them; every listed witness
+// must have cosigned.
+func trust(v js.Value) (webclient.Trust, error) {
+	var t webclient.Trust
+	t.Log.Origin = v.Get("origin").String()
+	k, err := decodeB64(v.Get("ed25519").String())
+	if err != nil || len(k) != 32 {
+		return t, errors.New("wasm: bad log key")
+	}
+	t.Log.Ed25519 = [32]byte(k)
+	if pq := v.Get("ml_dsa"); pq.Type() == js.TypeString && pq.String() != "" {
+		if t.Log.MLDSA, err = decodeB64(pq.String()); err != nil {
+			return t, errors.New("wasm: bad ML-DSA log key")
+		}
+	}
+	ws := v.Get("witnesses")
+	for i := 0; i < ws.Length(); i++ {
+		w := ws.Index(i)
+		k, err := decodeB64(w.Get("key").String())
+		if err != nil || len(k) != 32 {
+			return t, errors.New("wasm: bad witness key")
+		}
+		t.Witnesses = append(t.Witnesses, bulletin.CosignerKey{Name: w.Get("name").String(), Public: [32]byte(k)})
+	}
+	t.Quorum = len(t.Witnesses)
+	return t, nil
+}
+
+// receipt reads {tracking_code?, index, checkpoint, inclusion_proof: [b64 or hex]}.
+func receipt(v js.Value) (webclient.Receipt, error) {
+	var r webclient.Receipt
+	if tc := v.Get("tracking_code"); tc.Type() == js.TypeString {
+		b, err := decodeB64(tc.String())
+		if err != nil {
+			return r, errors.New("wasm: bad tracking code")
+		}
+		r.TrackingCode = b
+	}
+	r.Index = uint64(v.Get("index").Int())
+	r.Checkpoint = v.Get("checkpoint").String()
+	for _, h := range strs(v.Get("inclusion_proof")) {
+		b, err := hex.DecodeString(h)
+		if len(h) != 64 || err != nil {
+			b, err = decodeB64(h)
+		}
+		if err != nil || len(b) != 32 {
+			return r, errors.New("wasm: bad inclusion proof hash")
+		}
+		r.InclusionProof = append(r.InclusionProof, [32]byte(b))
+	}
+	return r, nil
+}
+
+func loadElection(_ js.Value, a []js.Value) any {
+	var raws [][]byte
+	for _, s := range strs(a[1]) {
+		b, err := decodeB64(s)
+		if err != nil {
+			return fail(err)
+		}
+		raws = append(raws, b)
+	}
+	e, err := webclient.LoadElection(a[0].String(), raws)
+	if err != nil {
+		return fail(err)
+	}
+	el, dev = e, nil
+	lang := a[2].String()
+	return map[string]any{"election_id": e.Manifest.ElectionID, "title": e.Manifest.Title.Get(lang),
+		"revote": e.Manifest.Revote == ballot.LastBallotCounts, "client_hash": hex.EncodeToString(e.Manifest.ClientHash[:]),
+		"voting_end": float64(e.Manifest.VotingEnd), "log": hex.EncodeToString(e.Log[:])}
+}
+
+func newDevice(js.Value, []js.Value) any {
+	if el == nil {
+		return fail(errors.New("wasm: no election"))
+	}
+	d, err := webclient.NewDevice(el, nil)
+	if err != nil {
+		return fail(err)
+	}
+	dev = d
+	pub := d.Public()
+	return map[string]any{"device_key": b64.EncodeToString(pub[:])}
+}
+
+func contests(_ js.Value, a []js.Value) any {
+	if dev == nil {
+		return fail(errors.New("wasm: no device"))
+	}
+	if err := dev.SetStyle(a[0].String()); err != nil {
+		return fail(err)
+	}
+	cs, err := el.Contests(a[0].String(), a[1].String())
+	if err != nil {
+		return fail(err)
+	}
+	var out []any
+	for _, c := range cs {
+		out = append(out, map[string]any{"id": c.ID, "title": c.Title, "multi": c.Multi, "max": c.Max, "candidates": anys(c.Candidates)})
+	}
+	return map[string]any{"contests": out}
+}
+
+// prepare reads {contest id: [indices]}.
+func prepare(_ js.Value, a []js.Value) any {
+	if dev == nil {
+		return fail(errors.New("wasm: no device"))
+	}
+	sel := ballot.Selection{}
+	keys := js.Global().Get("Object").Call("keys", a[0])
+	for _, k := range strs(keys) {
+		v := a[0].Get(k)
+		for i := 0; i < v.Length(); i++ {
+			sel[k] = append(sel[k], v.Index(i).Int())
+		}
+	}
+	code, err := dev.Prepare(sel, nil)
+	if err != nil {
+		return fail(err)
+	}
+	return map[string]any{"tracking_code": code.String()}
+}
+
+func audit(_ js.Value, a []js.Value) any {
+	if dev == nil {
+		return fail(errors.New("wasm: no device"))
+	}
+	audited, shown, desc, err := dev.Audit(a[0].String())
+	if err != nil {
+		return fail(err)
+	}
+	return map[string]any{"audited": b64.EncodeToString(audited), "ballot": b64.EncodeToString(shown), "opened": anys(desc)}
+}
+
+func cast(js.Value, []js.Value) any {
+	if dev == nil {
+		return fail(errors.New("wasm: no device"))
+	}
+	e, err := dev.Cast()
+	if err != nil {
+		return fail(err)
+	}
+	return map[string]any{"entry": b64.EncodeToString(e)}
+}
+
+func checkReceipt(_ js.Value, a []js.Value) any {
+	if dev == nil {
+		return fail(errors.New("wasm: no device"))
+	}
+	t, err := trust(a[1])
+	if err != nil {
+		return fail(err)
+	}
+	r, err := receipt(a[0])
+	if err != nil {
+		return fail(err)
+	}
+	cp, err := dev.CheckReceipt(r, t)
+	if err != nil {
+		return fail(err)
+	}
+	return map[string]any{"size": float64(cp.Size), "root": hex.EncodeToString(cp.Root[:]), "witnesses": len(t.Witnesses)}
+}
+
+// checkEntry(canonical, pseudonym hex, receipt-like {index, checkpoint,
+// inclusion_proof}, trust).
+func checkEntry(_ js.Value, a []js.Value) any {
+	if el == nil {
+		return fail(errors.New("wasm: no election"))
+	}
+	raw, err := decodeB64(a[0].String())
+	if err != nil {
+		return fail(err)
+	}
+	ps, err := hex.DecodeString(a[1].String())
+	if err != nil || len(ps) != 32 {
+		return fail(errors.New("wasm: bad pseudonym"))
+	}
+	r, err := receipt(a[2])
+	if err != nil {
+		return fail(err)
+	}
+	t, err := trust(a[3])
+	if err != nil {
+		return fail(err)
+	}
+	var own [32]byte
+	if dev != nil {
+		own = dev.Public()
+	}
+	it, err := el.CheckPseudonymEntry(raw, [32]byte(ps), r, t, own)
+	if err != nil {
+		return fail(err)
+	}
+	out := map[string]any{"index": float64(it.Index), "kind": it.Kind, "device_key": hex.EncodeToString(it.DeviceKey[:8]), "mine": it.Mine}
+	if it.Kind == "ballot" {
+		out["tracking_code"] = it.Code.String()
+	} else {
+		out["issued_at"] = float64(it.IssuedAt)
+	}
+	return out
+}
+
+func parseCode(_ js.Value, a []js.Value) any {
+	c, err := webclient.ParseTrackingCode(a[0].String())
+	if err != nil {
+		return fail(err)
+	}
+	return map[string]any{"tracking_code": c}
+}
+
+func main() {
+	fns := map[string]func(js.Value, []js.Value) any{
+		"loadElection": loadElection, "newDevice": newDevice, "contests": contests, "prepare": prepare,
+		"audit": audit, "cast": cast, "checkReceipt": checkReceipt, "checkEntry": checkEntry, "parseCode": parseCode,
+	}
+	core := js.Global().Get("Object").New()
+	for name, f := range fns {
+		core.Set(name, js.FuncOf(func(this js.Value, args []js.Value) (ret any) {
+			defer func() {
+				if p := recover(); p != nil {
+					ret = map[string]any{"error": "wasm: internal error"}
+				}
+			}()
+			return f(this, args)
+		}))
+	}
+	js.Global().Set("evoteCore", core)
+	js.Global().Call("dispatchEvent", js.Global().Get("Event").New("evote-ready"))
+	select {}
+}

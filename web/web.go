@@ -1,0 +1,302 @@
+// Package web serves the voting page (spec/13-web.md): the static files
+// embedded from web/static, with a strict Content-Security-Policy, the
+// page's index rendered with subresource-integrity hashes of every script,
+// stylesheet, translation and of the WebAssembly module, the module sent
+// precompressed (brotli or gzip) and cacheable, a QR-code image of the
+// receipt link, and an optional same-origin route to the identity service
+// (/idp/…), so that the page talks to its own origin only.
+//
+// Mount it as api.Server.Web; the ballot box's API stays under /api/.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strings"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"evote/web/internal/wasmbuild"
+)
+
+//go:generate go run ./internal/cmd/buildwasm
+
+//go:embed static
+var staticFS embed.FS
+
+// CSP is the Content-Security-Policy of every answer: only this origin's
+// scripts, styles, images and connections; WebAssembly compilation
+// ('wasm-unsafe-eval') but no eval, no inline script or style, no frames,
+// no forms posted anywhere.
+const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; " +
+	"frame-ancestors 'none'; require-trusted-types-for 'script'"
+
+// asset is one served file with its precomputed encodings.
+type asset struct {
+	body, gz, br []byte
+	ctype        string
+	version      string // first 16 hex digits of the SHA-256
+	integrity    string // sha384-…
+}
+
+// Options configure the handler.
+type Options struct {
+	// Identity, if set, is the identity service's base URL; /idp/<path> is
+	// forwarded to <Identity>/<path>.
+	Identity *url.URL
+}
+
+// Handler serves the page.
+type Handler struct {
+	assets map[string]*asset
+	index  []byte
+	idp    http.Handler
+}
+
+func newAsset(name string, b []byte) *asset {
+	s384 := sha512.Sum384(b)
+	s256 := sha256.Sum256(b)
+	a := &asset{body: b, version: hex.EncodeToString(s256[:8]), integrity: "sha384-" + base64.StdEncoding.EncodeToString(s384[:])}
+	switch path.Ext(name) {
+	case ".js":
+		a.ctype = "text/javascript; charset=utf-8"
+	case ".css":
+		a.ctype = "text/css; charset=utf-8"
+	case ".json":
+		a.ctype = "application/json; charset=utf-8"
+	case ".wasm":
+		a.ctype = "application/wasm"
+	case ".html":
+		a.ctype = "text/html; charset=utf-8"
+	default:
+		a.ctype = "application/octet-stream"
+	}
+	if a.ctype != "application/wasm" && len(b) > 512 {
+		a.gz = wasmbuild.Gzip(b)
+	}
+	return a
+}
+
+// ref is what the index template needs of an asset.
+type ref struct{ Version, Integrity string }
+
+// New builds the handler from the embedded files.
+func New(o Options) (*Handler, error) {
+	h := &Handler{assets: map[string]*asset{}}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	err = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		switch {
+		case p == "index.html", strings.HasSuffix(p, ".br"), strings.HasSuffix(p, ".gz"), strings.HasSuffix(p, ".sha256"):
+			return nil
+		}
+		b, err := fs.ReadFile(sub, p)
+		if err != nil {
+			return err
+		}
+		h.assets["/"+p] = newAsset(p, b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	w := h.assets["/evote.wasm"]
+	if w == nil {
+		return nil, fmt.Errorf("web: no evote.wasm embedded")
+	}
+	if w.br, err = fs.ReadFile(sub, "evote.wasm.br"); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	if w.gz, err = fs.ReadFile(sub, "evote.wasm.gz"); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	langs := map[string]map[string]string{}
+	for _, l := range []string{"ky", "ru", "uz", "en"} {
+		a := h.assets["/i18n/"+l+".json"]
+		if a == nil {
+			return nil, fmt.Errorf("web: no translation %s", l)
+		}
+		langs[l] = map[string]string{"path": "/i18n/" + l + ".json?v=" + a.version, "integrity": a.integrity}
+	}
+	lj, _ := json.Marshal(langs)
+	src, err := fs.ReadFile(sub, "index.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	tpl, err := template.New("index").Parse(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	r := func(n string) ref { a := h.assets[n]; return ref{a.version, a.integrity} }
+	var buf bytes.Buffer
+	err = tpl.Execute(&buf, map[string]any{"CSS": r("/style.css"), "Exec": r("/wasm_exec.js"), "App": r("/app.js"), "Wasm": r("/evote.wasm"), "I18N": string(lj)})
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	h.index = buf.Bytes()
+	h.assets["/"] = newAsset("index.html", h.index)
+	if o.Identity != nil {
+		target := o.Identity
+		h.idp = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				pr.Out.URL.Path = strings.TrimSuffix(target.Path, "/") + strings.TrimPrefix(pr.In.URL.Path, "/idp")
+				pr.Out.URL.RawPath = ""
+				pr.SetXForwarded()
+			},
+		}
+	}
+	return h, nil
+}
+
+// ClientHash returns the SHA-256 of the embedded WebAssembly module, the
+// value an election's manifest publishes as ClientHash.
+func ClientHash() [32]byte {
+	b, err := staticFS.ReadFile("static/evote.wasm")
+	if err != nil {
+		return [32]byte{}
+	}
+	return sha256.Sum256(b)
+}
+
+func securityHeaders(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", CSP)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+	if r.TLS != nil {
+		hd.Set("Strict-Transport-Security", "max-age=63072000")
+	}
+}
+
+// ServeHTTP answers GET and HEAD for the page's files, /qr.svg and, when
+// configured, /idp/… for any method.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w, r)
+	p := r.URL.Path
+	if h.idp != nil && strings.HasPrefix(p, "/idp/") {
+		h.idp.ServeHTTP(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if p == "/qr.svg" {
+		h.serveQR(w, r)
+		return
+	}
+	if p == "/index.html" {
+		p = "/"
+	}
+	a := h.assets[p]
+	if a == nil {
+		http.NotFound(w, r)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", a.ctype)
+	hd.Set("Vary", "Accept-Encoding")
+	etag := `"` + a.version + `"`
+	hd.Set("ETag", etag)
+	if p != "/" && r.URL.Query().Get("v") == a.version {
+		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		hd.Set("Cache-Control", "no-cache")
+	}
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := a.body
+	ae := r.Header.Get("Accept-Encoding")
+	switch {
+	case a.br != nil && acceptsEncoding(ae, "br"):
+		body = a.br
+		hd.Set("Content-Encoding", "br")
+	case a.gz != nil && acceptsEncoding(ae, "gzip"):
+		body = a.gz
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("Content-Length", fmt.Sprint(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(body)
+}
+
+// acceptsEncoding reports whether an Accept-Encoding header lists enc with
+// a non-zero quality.
+func acceptsEncoding(header, enc string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), enc) {
+			continue
+		}
+		q := strings.ReplaceAll(params, " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
+}
+
+// maxQR bounds the text a QR image encodes (a receipt link).
+const maxQR = 512
+
+// serveQR draws the QR code of ?d= as SVG: one path of unit squares, no
+// script, so the image is inert.
+func (h *Handler) serveQR(w http.ResponseWriter, r *http.Request) {
+	d := r.URL.Query().Get("d")
+	if d == "" || len(d) > maxQR {
+		http.Error(w, "qr: want ?d= of 1 to 512 bytes", http.StatusBadRequest)
+		return
+	}
+	q, err := qrcode.New(d, qrcode.Medium)
+	if err != nil {
+		http.Error(w, "qr: cannot encode", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(QRSVG(q.Bitmap()))
+}
+
+// QRSVG renders a QR bitmap (true = dark module, quiet zone included) as
+// an SVG document.
+func QRSVG(bm [][]bool) []byte {
+	n := len(bm)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges">`, n, n)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n)
+	for y, row := range bm {
+		for x, dark := range row {
+			if dark {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x, y)
+			}
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return b.Bytes()
+}

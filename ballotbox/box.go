@@ -8,8 +8,8 @@
 // Casting (Box.Cast) is the hot path. Its design:
 //
 //  1. without any lock: verify the voter's token, decode the ballot and
-//     check its proofs; concurrent casts are gathered for about a
-//     millisecond and their proofs checked in one zkp.Batch (falling back
+//     check its proofs; concurrent casts are gathered for up to two
+//     milliseconds and their proofs checked in one zkp.Batch (falling back
 //     to one batch per ballot when the combined check fails);
 //  2. under the box's mutex: the stateful rules (phase, credential, in-person
 //     mark, fresh tracking code and ciphertexts, one-ballot policy) against
@@ -65,7 +65,7 @@ type Config struct {
 	// the audience of the identity key set on the board.
 	Audience string
 	// BatchWindow is how long the proof batcher waits for more ballots
-	// (default 1 ms); BatchMax bounds a batch (default 64).
+	// (default 2 ms); BatchMax bounds a batch (default 128).
 	BatchWindow time.Duration
 	BatchMax    int
 	Now         func() time.Time
@@ -167,10 +167,10 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 		return nil, fmt.Errorf("ballotbox: quorum %d exceeds %d witnesses", cfg.Quorum, len(cfg.Witnesses))
 	}
 	if cfg.BatchWindow == 0 {
-		cfg.BatchWindow = time.Millisecond
+		cfg.BatchWindow = 2 * time.Millisecond
 	}
 	if cfg.BatchMax == 0 {
-		cfg.BatchMax = 64
+		cfg.BatchMax = 128
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

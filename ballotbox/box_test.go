@@ -10,6 +10,8 @@ import (
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
 	"evote/bulletin"
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
 	"evote/election"
 	"evote/store"
 	"evote/store/sqlite"
@@ -136,10 +138,18 @@ func TestCastRefusals(t *testing.T) {
 	wantErr(t, err, ballotbox.ErrTokenInvalid)
 	_, err = f.Box.Cast(ctx, a.Token+"x", rawA)
 	wantErr(t, err, ballotbox.ErrTokenInvalid)
-	// A re-randomised copy of A's ciphertexts re-signed by B, with B's
-	// credential key in the ballot: proofs fail.
-	rr := *pA.Ballot
-	rr.CredentialKey = b.DeviceKey()
+	// A re-randomised copy of A's ciphertexts, with A's proofs, under B's
+	// credential key and signature: the proofs no longer match.
+	var pk *elgamal.PublicKey
+	f.Box.WithState(func(s *election.State) { pk = s.PublicKey })
+	rr := &ballot.EncryptedBallot{ElectionID: pA.Ballot.ElectionID, Style: pA.Ballot.Style, CredentialKey: b.DeviceKey()}
+	for _, cb := range pA.Ballot.Contests {
+		nc := ballot.ContestBallot{Proof: cb.Proof}
+		for _, ct := range cb.Ciphertexts {
+			nc.Ciphertexts = append(nc.Ciphertexts, pk.ReEncrypt(ct, group.RandomScalar()))
+		}
+		rr.Contests = append(rr.Contests, nc)
+	}
 	forged, _ := f.SignBallot(b, rr.Encode())
 	_, err = f.Box.Cast(ctx, b.Token, forged)
 	wantErr(t, err, ballotbox.ErrBallotInvalid)
@@ -334,22 +344,28 @@ func TestWholeElection(t *testing.T) {
 			}
 		}
 	}
-	corrupted := false
+	corrupted, badShare := false, false
 	res, posted, err := f.Tally(ctx, boxtest.Hooks{Mix: func(trustee int, m, other *tally.MixEntry) *tally.MixEntry {
 		if trustee == 1 && !corrupted {
 			corrupted = true
 			m.Proof = other.Proof // a real proof, of another shuffle
 		}
 		return m
+	}, Share: func(trustee int, d *tally.DecryptionEntry) *tally.DecryptionEntry {
+		if trustee == 1 && !badShare {
+			badShare = true
+			d.Share.D[0].Add(d.Share.D[0], d.Share.D[0]) // a wrong share under a proof for the right one
+		}
+		return d
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	invalid := 0
+	invalid := map[bulletin.Type]int{}
 	for _, p := range posted {
 		if !p.Posted.Valid {
-			invalid++
-			if p.Trustee != 1 || p.Type != bulletin.TypeMixOutput || p.Posted.Reason == "" {
+			invalid[p.Type]++
+			if p.Trustee != 1 || p.Posted.Reason == "" {
 				t.Fatalf("unexpected invalid entry %+v", p)
 			}
 			if r, bad := f.Box.Invalid(p.Posted.Index); !bad || r == "" {
@@ -357,8 +373,8 @@ func TestWholeElection(t *testing.T) {
 			}
 		}
 	}
-	if invalid != 1 {
-		t.Fatalf("%d invalid trustee entries, want 1", invalid)
+	if invalid[bulletin.TypeMixOutput] != 1 || invalid[bulletin.TypeDecryptionShare] != 1 {
+		t.Fatalf("invalid trustee entries %v, want one mix and one share", invalid)
 	}
 	if res == nil {
 		t.Fatal("no result")

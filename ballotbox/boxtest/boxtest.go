@@ -419,6 +419,8 @@ type Hooks struct {
 	// Mix, if set, may replace trustee's mix entry before it is posted;
 	// other is a second, independent mix of the same list.
 	Mix func(trustee int, m, other *tally.MixEntry) *tally.MixEntry
+	// Share, if set, may replace trustee's decryption entry.
+	Share func(trustee int, d *tally.DecryptionEntry) *tally.DecryptionEntry
 }
 
 // TrusteePosted records the answers to the trustees' tally entries.
@@ -513,6 +515,9 @@ func (f *Fixture) Tally(ctx context.Context, h Hooks) (*tally.Result, []TrusteeP
 					return
 				}
 				d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(c.Current), Share: share}
+				if h.Share != nil {
+					d = h.Share(ti+1, d)
+				}
 				entries = append(entries, d.Encode())
 			}
 		})

@@ -2,6 +2,10 @@ package verify
 
 import (
 	"testing"
+	"time"
+
+	"evote/bulletin"
+	"evote/crypto/sig"
 )
 
 // TestHonestRecord checks that the honest record passes every check and
@@ -33,5 +37,39 @@ func TestHonestRecord(t *testing.T) {
 	}
 	if rep := Verify(f.record(t), opt); !rep.OK {
 		t.Fatalf("with earlier checkpoints: %v", rep.Failures)
+	}
+}
+
+// TestPostQuantumCheckpoint: with an ML-DSA-65 line in the log key, the
+// record's checkpoint must carry a valid ML-DSA-65 signature too.
+func TestPostQuantumCheckpoint(t *testing.T) {
+	f := shared(t)
+	m, err := sig.NewMLDSAKeyFromSeed(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pq := *f.log
+	pq.MLDSA, pq.MLDSAPublic = bulletin.NewMLDSASigner(m), m.PublicKey()
+	es := f.encoded()
+	root := bulletin.NewTree()
+	for _, e := range es {
+		root.AppendLeaves(bulletin.LeafHash(e))
+	}
+	r, _ := root.RootAt(uint64(len(es)))
+	note, err := bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: pq.Origin, Size: uint64(len(es)), Root: r, Time: time.Unix(fixtureNow, 0).UTC()}, &pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv, err := ParseLogKey(FormatLogKey(pq.Verifier()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := Verify(&Record{Checkpoint: note, Entries: es}, Options{Log: lv}); !rep.OK {
+		t.Fatalf("two-signature checkpoint fails: %v", rep.Failures)
+	}
+	// The Ed25519-only checkpoint does not satisfy a key with ML-DSA-65.
+	rep := Verify(f.record(t), Options{Log: lv})
+	if first, _ := rep.First(); first.Check != CheckCheckpointSig {
+		t.Fatalf("first failure %v, want %s", first, CheckCheckpointSig)
 	}
 }

@@ -159,17 +159,22 @@ func (e *Election) Verify(b *EncryptedBallot) error {
 
 // AddToBatch checks the ballot's shape and proof encodings and adds its
 // proof equations to batch under the item name; the proofs hold only once
-// batch.Verify succeeds.
+// batch.Verify succeeds. An error means nothing was added: every proof is
+// decoded and checked against its statement before any equation goes in,
+// so a refused ballot cannot leave equations behind in a batch shared with
+// other ballots.
 func (e *Election) AddToBatch(batch *zkp.Batch, b *EncryptedBallot, name string) error {
 	style, err := b.checkShape(e.Manifest)
 	if err != nil {
 		return err
 	}
-	g, h := e.batchBases(batch)
+	adds := make([]func() error, len(style.Contests))
+	g, h := -1, -1 // registered below, once every proof has decoded
 	for i, id := range style.Contests {
 		c, _ := e.Manifest.Contest(id)
 		cb := b.Contests[i]
 		ctx := ContestContext(e.ExtendedHash, b.CredentialKey, i, id)
+		item := fmt.Sprintf("%s contest %s", name, id)
 		switch c.Kind {
 		case SingleChoice:
 			proof, err := zkp.ParseRangeProof(cb.Proof, len(c.Candidates))
@@ -177,17 +182,23 @@ func (e *Election) AddToBatch(batch *zkp.Batch, b *EncryptedBallot, name string)
 				return fmt.Errorf("%w: contest %s proof: %w", ErrInvalidBallot, id, err)
 			}
 			st := &zkp.RangeStatement{PK: e.PublicKey, Ciphertext: cb.Ciphertexts[0], Max: len(c.Candidates)}
-			if err := proof.AddToBatch(batch, fmt.Sprintf("%s contest %s", name, id), ctx, st, g, h); err != nil {
-				return fmt.Errorf("%w: contest %s: %w", ErrInvalidBallot, id, err)
-			}
+			adds[i] = func() error { return proof.AddToBatch(batch, item, ctx, st, g, h) }
 		default:
 			proof, err := zkp.ParseSumProof(cb.Proof, len(c.Candidates), 0, int(c.MaxSelections))
 			if err != nil {
 				return fmt.Errorf("%w: contest %s proof: %w", ErrInvalidBallot, id, err)
 			}
-			if err := proof.AddToBatch(batch, fmt.Sprintf("%s contest %s", name, id), ctx, multiSelectStatement(e.PublicKey, c, cb.Ciphertexts), g, h); err != nil {
-				return fmt.Errorf("%w: contest %s: %w", ErrInvalidBallot, id, err)
-			}
+			st := multiSelectStatement(e.PublicKey, c, cb.Ciphertexts)
+			adds[i] = func() error { return proof.AddToBatch(batch, item, ctx, st, g, h) }
+		}
+	}
+	g, h = e.batchBases(batch)
+	for i, add := range adds {
+		// The decoders were given the statements' bounds, so the proofs
+		// have the statements' shapes and this cannot fail (if it did,
+		// the earlier contests' equations would stay in the batch).
+		if err := add(); err != nil {
+			return fmt.Errorf("%w: contest %s: %w", ErrInvalidBallot, style.Contests[i], err)
 		}
 	}
 	return nil

@@ -185,3 +185,43 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkCastClientOnly runs the same HTTP load as BenchmarkCast against
+// a stub that answers a receipt-sized 201 at once, to measure what the
+// in-process clients and the HTTP stack cost: subtract its cpu_ms/ballot
+// from BenchmarkCast's to estimate the ballot box's own.
+func BenchmarkCastClientOnly(b *testing.B) {
+	body := bytes.Repeat([]byte("x"), 3000)
+	entry, _ := json.Marshal(map[string]string{"entry": base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{1}, 1400))})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		w.Write(body)
+	}))
+	defer hs.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: loadVoters, MaxConnsPerHost: loadVoters}}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for range loadVoters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for int(next.Add(1)) <= b.N {
+				req, _ := http.NewRequest("POST", hs.URL, bytes.NewReader(entry))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+string(bytes.Repeat([]byte("t"), 700)))
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu_ms/ballot")
+}

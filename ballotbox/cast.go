@@ -83,7 +83,7 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
 	}
 	cb := &election.CheckedBallot{Ballot: bal, Code: ballot.TrackingCodeOf(e.Payload)}
-	ctKeys := ciphertextKeys(bal) // outside the mutex
+	ctKeys := ciphertextKeysOf(e.Payload, bal) // outside the mutex
 
 	b.gate.RLock()
 	b.mu.Lock()

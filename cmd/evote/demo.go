@@ -44,6 +44,10 @@ type demoOptions struct {
 	// KDF protects the trustees' key files (default trustee.DefaultKDF;
 	// tests use a cheaper one).
 	KDF *trustee.KDFParams
+	// ExtraVoter, if set, is one more voter run by the caller (a test of
+	// the voter's commands) while voting is open; it returns what that
+	// voter cast, which then counts in the expected result.
+	ExtraVoter func(ctx context.Context, v *extraVoter) (ballot.Selection, error)
 	// TrusteeCLI runs the trustees' steps through the evote trustee
 	// command (flags, key file and passphrase file) instead of the library.
 	TrusteeCLI bool
@@ -417,6 +421,22 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		}
 		return nil
 	}
+	if o.ExtraVoter != nil {
+		if len(people) <= o.Voters {
+			return nil, errors.New("demo: no eligible person left for the extra voter")
+		}
+		p := people[o.Voters]
+		ev := &extraVoter{BoxURL: env.boxURL, IdpURL: env.idpURL, ElectionID: electionID, Person: p, LogKey: verify.FormatLogKey(lv),
+			Code: func() string { return codeRe.FindString(env.sms.Last(p.Phone).Text) }, Messages: func() int { return len(env.sms.Messages(p.Phone)) }}
+		sel, err := o.ExtraVoter(ctx, ev)
+		if err != nil {
+			return nil, fmt.Errorf("extra voter: %w", err)
+		}
+		if ev.Pseudonym == "" {
+			return nil, errors.New("extra voter: no pseudonym")
+		}
+		intended[ev.Pseudonym] = intent{p.Constituency, sel}
+	}
 	for i := range o.Voters {
 		r, a, p := voterPlan(i)
 		res.Revotes += b2i(r)
@@ -576,6 +596,18 @@ func recordVerified(r *verify.Report, culprits []election.Culprit) bool {
 		}
 	}
 	return r.Phase == election.PhaseTallied.String()
+}
+
+// extraVoter is what a caller-run voter needs: the services, a person of
+// the register, and the texts the identity service sends to the person's
+// phone. The caller sets Pseudonym from its receipt.
+type extraVoter struct {
+	BoxURL, IdpURL, ElectionID string
+	Person                     *registry.SimPerson
+	LogKey                     string        // the log's verifier key text
+	Code                       func() string // the last code texted to the person
+	Messages                   func() int    // how many texts the person got
+	Pseudonym                  string
 }
 
 // cliTrustee runs "evote trustee <sub>" as a trustee would type it,

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"evote/ballot"
 	"evote/store/postgres/pgtest"
 	"evote/trustee"
 	"evote/verify"
@@ -125,4 +129,71 @@ func TestDemoTrusteeCommands(t *testing.T) {
 		t.Skip("a whole election")
 	}
 	demoTest(t, demoOptions{Voters: 9, TrusteeCLI: true})
+}
+
+// One voter uses the voter's commands: audits a ballot and checks the
+// board's opening "on a second device", then casts and checks the
+// receipt against the log key; the ballot counts.
+func TestDemoVoterCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole election")
+	}
+	dir := t.TempDir()
+	demoTest(t, demoOptions{Voters: 9, ExtraVoter: func(ctx context.Context, v *extraVoter) (ballot.Selection, error) {
+		logKey := filepath.Join(dir, "log.key")
+		os.WriteFile(logKey, []byte(v.LogKey), 0o644)
+		p := v.Person
+		village := strings.TrimPrefix(p.Constituency, "style-")
+		vote := func(extra ...string) (string, error) {
+			// Type the texted code once it arrives.
+			pr, pw := io.Pipe()
+			stdin = pr
+			before := v.Messages()
+			go func() {
+				for range 500 {
+					if v.Messages() > before {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				io.WriteString(pw, v.Code()+"\n")
+				pw.Close()
+			}()
+			args := append([]string{"vote", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID,
+				"--pin", p.PIN.Digits(), "--document", p.DocumentNumber, "--birth-date", p.BirthDate.Format(time.DateOnly)}, extra...)
+			out, err := runCLI(t, args...)
+			_, code, _ := strings.Cut(out, "tracking code: ")
+			code, _, _ = strings.Cut(code, "\n")
+			return code, err
+		}
+		audited := filepath.Join(dir, "audited.bin")
+		code, err := vote("--choices", "council-"+village+"=3;priorities=1", "--audit", "--save", audited)
+		if err != nil {
+			return nil, err
+		}
+		out, err := runCLI(t, "ballot", "check-audit", "--server", v.BoxURL, "--election", v.ElectionID, "--code", code, "--ballot", audited)
+		if err != nil {
+			return nil, err
+		}
+		if !strings.Contains(out, "opens to") || !strings.Contains(out, "Roads") && !strings.Contains(out, "Drinking water") {
+			return nil, fmt.Errorf("check-audit said %q", out)
+		}
+		if _, err := runCLI(t, "ballot", "check-audit", "--server", v.BoxURL, "--election", v.ElectionID, "--code", "AAAA-BBBB", "--ballot", audited); err == nil {
+			return nil, errors.New("check-audit accepted another tracking code")
+		}
+		receipt := filepath.Join(dir, "receipt.json")
+		code, err = vote("--choices", "council-"+village+"=1;priorities=0,2", "--save", receipt)
+		if err != nil {
+			return nil, err
+		}
+		out, err = runCLI(t, "ballot", "check-receipt", "--server", v.BoxURL, "--election", v.ElectionID, "--code", code, "--receipt", receipt, "--log-key", logKey)
+		if err != nil || !strings.Contains(out, "receipt verified") {
+			return nil, fmt.Errorf("check-receipt: %v %q", err, out)
+		}
+		raw, _ := os.ReadFile(receipt)
+		var sr savedReceipt
+		json.Unmarshal(raw, &sr)
+		v.Pseudonym = sr.Receipt.Pseudonym
+		return ballot.Selection{"council-" + village: {1}, "priorities": {0, 2}}, nil
+	}})
 }

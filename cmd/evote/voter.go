@@ -138,7 +138,7 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(os.Stderr, "A code was sent to %s. Code: ", ch.PhoneHint)
 	var code string
-	fmt.Fscanln(os.Stdin, &code)
+	fmt.Fscanln(stdin, &code)
 	d := &device{key: newKey()}
 	if d.token, err = id.VerifyAuth(ctx, ch.ChallengeID, strings.TrimSpace(code), ed25519.PublicKey(d.key.Public().(ed25519.PublicKey))); err != nil {
 		return err
@@ -188,6 +188,10 @@ type savedReceipt struct {
 	Entry   string          `json:"entry"`
 	Receipt *client.Receipt `json:"receipt"`
 }
+
+// stdin is where "evote vote" reads the texted code (a variable so tests
+// can type it).
+var stdin io.Reader = os.Stdin
 
 // parseChoices reads "contest=1;other=0,2" (0-based candidate indices).
 func parseChoices(s string) (ballot.Selection, error) {

@@ -236,6 +236,8 @@ func TestRevoteInPersonAndAudit(t *testing.T) {
 	wantErr(t, err, ballotbox.ErrWrongPhase)
 	_, err = f.Box.Act(ctx, ballotbox.ActionStartMixing, "o")
 	wantErr(t, err, ballotbox.ErrWrongPhase)
+	_, err = f.Box.Act(ctx, ballotbox.ActionTally, "o")
+	wantErr(t, err, ballotbox.ErrWrongPhase)
 	if _, err := f.Box.Act(ctx, ballotbox.ActionCleanse, "o"); err != nil {
 		t.Fatal(err)
 	}

@@ -347,12 +347,14 @@ func (b *Box) Act(ctx context.Context, action, official string) (*Posted, error)
 		return nil, err
 	}
 	p, err := b.PostAuthority(ctx, t, payload)
-	if err != nil {
-		// The board moved between computing and posting (another
-		// official's action): report it as out of order.
-		return nil, err
+	if errors.Is(err, ErrEntryInvalid) {
+		// The phase allowed the action but the rules refused what it
+		// posts: what it needs is not on the board yet (every contest
+		// mixed, enough shares), or another official's action moved the
+		// board meanwhile.
+		return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
-	return p, nil
+	return p, err
 }
 
 // contextPayload computes the election context from the key-generation

@@ -146,6 +146,13 @@ func TestCastOverHTTP(t *testing.T) {
 	if st != http.StatusOK || out2["index"] != out["index"] {
 		t.Fatalf("retry: %d %v", st, out2)
 	}
+	// The board serves the election's log, and finds the ballot by its
+	// tracking code.
+	lid := e.f.Box.Log().ID()
+	st, bv := e.do(t, "GET", fmt.Sprintf("/board/%x/ballots/%x", lid[:], code[:]), "", "", nil)
+	if st != 200 || bv["entry"].(map[string]any)["index"] != out["index"] {
+		t.Fatalf("board ballot lookup: %d %v", st, bv)
+	}
 	st, out = e.do(t, "GET", "/elections/"+e.f.ElectionID+"/turnout", "", "", nil)
 	if st != 200 || out["ballots"] != float64(1) {
 		t.Fatalf("turnout %d %v", st, out)

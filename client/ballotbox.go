@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"evote/bulletin"
@@ -232,6 +234,41 @@ type Board struct {
 	ElectionID string
 	Log        string        // hex log id
 	Poll       time.Duration // default 200 ms
+	// Retries bounds the attempts after a transient failure (default 8,
+	// with backoff from 100 ms doubling to 5 s: about half a minute).
+	Retries int
+}
+
+// transient reports whether err may go away on retry: a server fault
+// (5xx) or a failure to reach the server. A refusal (4xx) and a malformed
+// answer are final.
+func transient(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status >= 500
+	}
+	var ue *url.Error
+	return errors.As(err, &ue) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// retry calls f until it succeeds, fails for good, or attempts run out.
+func retry(ctx context.Context, attempts int, f func() error) error {
+	if attempts <= 0 {
+		attempts = 8
+	}
+	delay := 100 * time.Millisecond
+	for i := 0; ; i++ {
+		err := f()
+		if err == nil || !transient(err) || i >= attempts || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 // NewBoard looks up the election's log and returns its board.
@@ -246,14 +283,27 @@ func NewBoard(ctx context.Context, c *Client, electionID string) (*Board, error)
 	return &Board{C: c, ElectionID: electionID, Log: info.Log}, nil
 }
 
-// Entries implements trustee.Board.
+// Entries implements trustee.Board, retrying transient failures.
 func (b *Board) Entries(ctx context.Context, start uint64) ([]*bulletin.Entry, error) {
-	return b.C.Entries(ctx, b.Log, start)
+	var out []*bulletin.Entry
+	err := retry(ctx, b.Retries, func() error {
+		var err error
+		out, err = b.C.Entries(ctx, b.Log, start)
+		return err
+	})
+	return out, err
 }
 
-// Post implements trustee.Board.
+// Post implements trustee.Board. A post that fails transiently (network,
+// 5xx) is retried: the ballot box answers an identical resubmission with
+// the original index, so a retry never posts twice.
 func (b *Board) Post(ctx context.Context, e *bulletin.Entry) (*trustee.Posted, error) {
-	a, err := b.C.PostTrusteeEntry(ctx, b.ElectionID, e)
+	var a *PostedAnswer
+	err := retry(ctx, b.Retries, func() error {
+		var err error
+		a, err = b.C.PostTrusteeEntry(ctx, b.ElectionID, e)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -118,8 +118,12 @@ func TestBoardEntriesPaging(t *testing.T) {
 		}
 	}
 	f.corrupt = 4
+	t0 := time.Now()
 	if _, err := b.Entries(ctx, 0); err == nil {
 		t.Fatal("non-canonical entry accepted")
+	}
+	if time.Since(t0) > time.Second {
+		t.Fatal("a malformed answer was retried")
 	}
 }
 
@@ -146,12 +150,29 @@ func TestBoardPostAndErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 409 || !IsCode(err, "wrong_phase") {
 		t.Fatalf("refusal: %v", err)
 	}
+	b.Retries = 2
 	f.answer = func(w http.ResponseWriter) { w.WriteHeader(502); fmt.Fprint(w, "bad gateway") }
 	if _, err = b.Post(ctx, f.entries[0]); !IsCode(err, "http_502") {
 		t.Fatalf("non-JSON error: %v", err)
 	}
-	if len(f.posted) != 4 {
+	// A refusal is final (one attempt); a 502 is retried (three attempts).
+	if len(f.posted) != 3+3 {
 		t.Fatalf("%d posts reached the server", len(f.posted))
+	}
+	// A transient failure followed by success.
+	fails := 2
+	f.answer = func(w http.ResponseWriter) {
+		if fails > 0 {
+			fails--
+			w.WriteHeader(503)
+			fmt.Fprint(w, `{"error":{"code":"unavailable","message":"busy"}}`)
+			return
+		}
+		w.WriteHeader(200)
+		fmt.Fprint(w, `{"index":5,"entry_hash":"x","valid":true}`)
+	}
+	if p, err = b.Post(ctx, f.entries[0]); err != nil || p.Index != 5 {
+		t.Fatalf("retried post: %+v %v", p, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -8,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"evote/bulletin"
@@ -234,6 +237,8 @@ type Board struct {
 	ElectionID string
 	Log        string        // hex log id
 	Poll       time.Duration // default 200 ms
+	// NoStream makes Wait poll instead of following the event stream.
+	NoStream bool
 	// Retries bounds the attempts after a transient failure (default 8,
 	// with backoff from 100 ms doubling to 5 s: about half a minute).
 	Retries int
@@ -311,11 +316,19 @@ func (b *Board) Post(ctx context.Context, e *bulletin.Entry) (*trustee.Posted, e
 	return p, nil
 }
 
-// Wait implements trustee.Board by polling for an entry at position size.
+// Wait implements trustee.Board: it follows the board's event stream
+// (§7.9, server-sent events from position size) until an entry is
+// announced, and falls back to polling the entries if the stream cannot
+// be followed.
 func (b *Board) Wait(ctx context.Context, size uint64) error {
 	poll := b.Poll
 	if poll <= 0 {
 		poll = 200 * time.Millisecond
+	}
+	if !b.NoStream {
+		if err := b.follow(ctx, size); err == nil || ctx.Err() != nil {
+			return ctx.Err()
+		}
 	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -332,6 +345,45 @@ func (b *Board) Wait(ctx context.Context, size uint64) error {
 		}
 	}
 }
+
+// follow returns nil once the event stream announces an entry at or past
+// size, and an error if the stream cannot be opened or ends first.
+func (b *Board) follow(ctx context.Context, size uint64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/board/%s/stream?from=%d", b.C.BaseURL, esc(b.Log), size), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	hc := b.C.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return fmt.Errorf("client: event stream answered %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), maxEventLine)
+	for sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+			if n, err := strconv.ParseUint(id, 10, 64); err == nil && n >= size {
+				return nil
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return errors.New("client: event stream ended")
+}
+
+// maxEventLine bounds one line of the event stream (an entry's JSON view,
+// which can carry a whole mix).
+const maxEventLine = 1 << 30
 
 var _ trustee.Board = (*Board)(nil)
 

@@ -24,9 +24,17 @@ type fakeBox struct {
 	posted  []*bulletin.Entry
 	answer  func(w http.ResponseWriter) // answer to a trustee post
 	corrupt int                         // index of an entry served non-canonically (-1 none)
+	// noStream makes the event stream unavailable (Wait must poll);
+	// streams counts the streams opened.
+	noStream bool
+	streams  int
 }
 
 func (f *fakeBox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == fmt.Sprintf("/api/v1/board/%064x/stream", 7) {
+		f.stream(w, r)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
@@ -74,6 +82,33 @@ func (f *fakeBox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(404)
 		fmt.Fprint(w, `{"error":{"code":"not_found","message":"no such route"}}`)
+	}
+}
+
+// stream serves server-sent events from ?from=, announcing entries as they
+// are appended, until the client goes away.
+func (f *fakeBox) stream(w http.ResponseWriter, r *http.Request) {
+	if f.noStream {
+		w.WriteHeader(404)
+		return
+	}
+	next, _ := strconv.Atoi(r.URL.Query().Get("from"))
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(200)
+	w.(http.Flusher).Flush()
+	f.mu.Lock()
+	f.streams++
+	f.mu.Unlock()
+	for r.Context().Err() == nil {
+		f.mu.Lock()
+		n := len(f.entries)
+		f.mu.Unlock()
+		for ; next < n; next++ {
+			fmt.Fprintf(w, "id: %d\nevent: entry\ndata: {}\n\n", next)
+		}
+		fmt.Fprint(w, ": keep-alive\n\n")
+		w.(http.Flusher).Flush()
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -177,25 +212,33 @@ func TestBoardPostAndErrors(t *testing.T) {
 }
 
 func TestBoardWait(t *testing.T) {
-	f, b := newFake(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := b.Wait(ctx, 1); err != nil {
-		t.Fatalf("entry 1 exists: %v", err)
-	}
-	if err := b.Wait(ctx, 2); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("no entry 2: %v", err)
-	}
-	go func() {
-		time.Sleep(10 * time.Millisecond)
+	for _, noStream := range []bool{false, true} {
+		f, b := newFake(t, 2)
+		f.noStream = noStream
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		if err := b.Wait(ctx, 1); err != nil {
+			t.Fatalf("entry 1 exists: %v", err)
+		}
+		if err := b.Wait(ctx, 2); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("no entry 2: %v", err)
+		}
+		cancel()
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			f.mu.Lock()
+			f.entries = append(f.entries, f.entries[0])
+			f.mu.Unlock()
+		}()
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := b.Wait(ctx2, 2); err != nil {
+			t.Fatalf("entry 2 appended: %v", err)
+		}
+		cancel2()
 		f.mu.Lock()
-		f.entries = append(f.entries, f.entries[0])
+		if (f.streams > 0) == noStream {
+			t.Fatalf("noStream %v: %d streams followed", noStream, f.streams)
+		}
 		f.mu.Unlock()
-	}()
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel2()
-	if err := b.Wait(ctx2, 2); err != nil {
-		t.Fatalf("entry 2 appended: %v", err)
 	}
 }
 

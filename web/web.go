@@ -79,6 +79,8 @@ func newAsset(name string, b []byte) *asset {
 		a.ctype = "application/json; charset=utf-8"
 	case ".wasm":
 		a.ctype = "application/wasm"
+	case ".svg":
+		a.ctype = "image/svg+xml"
 	case ".html":
 		a.ctype = "text/html; charset=utf-8"
 	default:
@@ -242,6 +244,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Content-Encoding", "gzip")
 	}
 	hd.Set("Content-Length", fmt.Sprint(len(body)))
+	// Explicit status: a router's not-found hook may have preset another.
+	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
 	}
@@ -280,6 +284,7 @@ func (h *Handler) serveQR(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.WriteHeader(http.StatusOK)
 	w.Write(QRSVG(q.Bitmap()))
 }
 

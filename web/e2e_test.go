@@ -1,0 +1,712 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"evote/api"
+	"evote/ballot"
+	"evote/ballotbox"
+	"evote/ballotbox/boxtest"
+	"evote/bulletin"
+	"evote/crypto/group"
+	"evote/election"
+	"evote/idp"
+	"evote/idp/idpapi"
+	"evote/idp/idpstore"
+	"evote/idp/otp"
+	"evote/idp/registry"
+	"evote/idp/token"
+	"evote/idp/voterlist"
+	"evote/record"
+	"evote/store/sqlite"
+	"evote/web"
+)
+
+// chromium returns the browser's path. Locally the browser tests skip
+// when it is absent; in CI (CI=true) they fail.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (.ci/install installs it)")
+	}
+	t.Skip("chromium is not installed")
+	return ""
+}
+
+// artefacts is the directory for screenshots and measurements
+// (testartifacts/web at the module root, gitignored).
+func artefacts(t *testing.T) string {
+	dir := filepath.Join("..", "testartifacts", "web")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// env is the whole system on loopback: the ballot box (api over ballotbox,
+// two in-process witnesses) with the page mounted, and the identity
+// service over a simulated population register, reached through the
+// page's origin.
+type env struct {
+	f       *boxtest.Fixture
+	sms     *otp.Recorder
+	people  []*registry.SimPerson
+	next    int
+	url     string
+	mu      sync.Mutex
+	bodies  []recorded // every request the server received
+	servers []*http.Server
+}
+
+type recorded struct {
+	method, path string
+	body         []byte
+}
+
+type identityBoard struct{ f *boxtest.Fixture }
+
+func (b identityBoard) Post(ctx context.Context, t uint16, payload []byte) (uint64, error) {
+	p, err := b.f.PostIdentity(ctx, bulletin.Type(t), payload)
+	if err != nil {
+		return 0, err
+	}
+	return p.Index, nil
+}
+
+func serve(t *testing.T, e *env, h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	e.servers = append(e.servers, srv)
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String()
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "board.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := boxtest.New(ctx, boxtest.Options{Dir: dir, Store: st, Witnesses: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{f: f, sms: &otp.Recorder{}}
+	t.Cleanup(func() {
+		for _, s := range e.servers {
+			s.Close()
+		}
+		f.Registry.Close()
+		st.Close()
+	})
+	if err := f.Keygen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ext := f.Box.View().Context.ExtendedHash
+	var styles []string
+	f.Box.WithState(func(s *election.State) {
+		for _, st := range s.Manifest.BallotStyles {
+			styles = append(styles, st.ID)
+		}
+	})
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	sim, err := registry.NewSimulated(registry.SimulatedConfig{Seed: "evote-web-e2e", Constituencies: styles[:1], PerConstituency: 20, ElectionDay: day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := idpstore.Open(ctx, "sqlite", "file:"+filepath.Join(dir, "idp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ids.Close() })
+	iss, err := token.NewIssuer(token.IssuerConfig{Issuer: boxtest.IssuerID, Audience: boxtest.Audience, TTL: 30 * time.Minute}, f.TokenKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Issuer = iss
+	list := newKey()
+	auth := &voterlist.Authority{ElectionID: f.ElectionID, ContextHash: ext,
+		Stations: map[string]ed25519.PublicKey{"station-1": f.Station.Public().(ed25519.PublicKey)},
+		Polling:  map[string]ed25519.PublicKey{"poll-1": f.Official.Public().(ed25519.PublicKey)},
+		List:     map[string]ed25519.PublicKey{"list-1": list.Public().(ed25519.PublicKey)}}
+	pkey := make([]byte, voterlist.PseudonymKeySize)
+	rand.Read(pkey)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := idp.New(ctx, idp.Config{ElectionID: f.ElectionID, ContextHash: ext, ElectionDay: day, PseudonymKey: pkey,
+		Registry: sim, Sender: e.sms, Store: ids, Board: identityBoard{f}, Issuer: iss, Authority: auth, Logger: quiet,
+		Abuse: idp.AbuseConfig{ClientRate: 1e6, ClientBurst: 1e6, ClientMaxFailures: 1 << 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ih, err := idpapi.New(svc, iss, idpapi.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpURL := serve(t, e, ih)
+	// The voter list: every eligible person of the register.
+	var regs []registry.Citizen
+	for _, p := range sim.People() {
+		if p.Reason == nil {
+			regs = append(regs, p.Citizen)
+			e.people = append(e.people, p)
+		}
+	}
+	items := voterlist.FromRegister(regs, day)
+	if err := submitList(ctx, idpURL, f, ext, list, items); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionOpen, "official-1"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(idpURL)
+	wh, err := web.New(web.Options{Identity: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &api.Server{Registry: f.Registry, Web: wh}
+	h := srv.Handler()
+	e.url = serve(t, e, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		e.mu.Lock()
+		e.bodies = append(e.bodies, recorded{r.Method, r.URL.Path, b})
+		e.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	return e
+}
+
+func newKey() ed25519.PrivateKey {
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	return k
+}
+
+// submitList posts a list official's signed voter-list change with its
+// items to the identity service, as an official's tool does.
+func submitList(ctx context.Context, idpURL string, f *boxtest.Fixture, ext [32]byte, k ed25519.PrivateKey, items []voterlist.Item) error {
+	var seq struct {
+		Sequence uint64 `json:"sequence"`
+	}
+	if err := getJSON(idpURL+"/v1/officials/list-changes/next", &seq); err != nil {
+		return err
+	}
+	var salt [32]byte
+	rand.Read(salt[:])
+	st := record.VoterListChange{ElectionID: f.ElectionID, ContextHash: ext, Sequence: seq.Sequence, Kind: record.ListBuilt,
+		OfficialID: "list-1", DetailsDigest: voterlist.DetailsDigest(salt, items), ChangedAt: uint64(time.Now().Unix())}
+	copy(st.OfficialKey[:], k.Public().(ed25519.PublicKey))
+	st.Sign(k)
+	type item struct {
+		Op          string `json:"op"`
+		PIN         string `json:"pin"`
+		BallotStyle string `json:"ballot_style,omitempty"`
+	}
+	var wire []item
+	for _, it := range items {
+		wire = append(wire, item{Op: "add", PIN: it.PIN.Digits(), BallotStyle: it.BallotStyle})
+	}
+	b64 := base64.RawURLEncoding
+	body, _ := json.Marshal(map[string]any{"statement": b64.EncodeToString(st.Encode()), "salt": b64.EncodeToString(salt[:]), "items": wire})
+	resp, err := http.Post(idpURL+"/v1/officials/list-changes", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("list change: %d %s", resp.StatusCode, msg)
+	}
+	return nil
+}
+
+func getJSON(u string, out any) error {
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %d", u, resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// browser starts a fresh headless Chromium (new profile) at a phone
+// viewport and records every request it makes and every console error.
+type browser struct {
+	ctx      context.Context
+	mu       sync.Mutex
+	requests []string
+	problems []string
+}
+
+func newBrowser(t *testing.T, path string) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(360, 640),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 4*time.Minute)
+	t.Cleanup(cancel3)
+	b := &browser{ctx: ctx}
+	err := chromedp.Listen(ctx, func(ev any) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			b.requests = append(b.requests, e.Request.Method+" "+e.Request.URL)
+		case *cdpruntime.EventExceptionThrown:
+			b.problems = append(b.problems, "exception: "+e.ExceptionDetails.Text+" "+describe(e.ExceptionDetails.Exception))
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, describe(a))
+				}
+				b.problems = append(b.problems, "console: "+strings.Join(parts, " "))
+			}
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.EntryLevelError {
+				b.problems = append(b.problems, "log: "+e.Entry.Text+" "+e.Entry.URL)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+			if err != nil {
+				return err
+			}
+			_, err = chromedp.Call(ctx, log.Enable, cdp.Empty{})
+			return err
+		}),
+		chromedp.EmulateViewport(360, 640, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch),
+	); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func describe(o *cdpruntime.RemoteObject) string {
+	if o == nil {
+		return ""
+	}
+	if o.Description != "" {
+		return o.Description
+	}
+	return string(o.Value)
+}
+
+func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		var msg string
+		chromedp.Do(b.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			var err error
+			msg, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.view + " " + document.getElementById("error").textContent + " " + document.getElementById("status").textContent`))
+			return err
+		}))
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		t.Fatalf("%s: %v (page: %s; problems: %v)", what, err, msg, b.problems)
+	}
+}
+
+func (b *browser) text(t *testing.T, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+func eval[T any](t *testing.T, b *browser, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+func (b *browser) shot(t *testing.T, name string) {
+	t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(artefacts(t), name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor waits until a JavaScript condition holds.
+func waitFor(cond string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		for {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+			if err != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s: %w", cond, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}
+
+func visible(id string) chromedp.Action[chromedp.Void] {
+	return waitFor(`!document.getElementById("` + id + `").hidden`)
+}
+
+var codeRe = regexp.MustCompile(`\b(\d{6})\b`)
+
+// voteRun is one voter's session in the browser; timings are filled when
+// measured.
+type voteRun struct {
+	person            *registry.SimPerson
+	lang              string
+	candidate         int // index in the single-choice contest
+	screenshots       bool
+	castCode          string
+	auditedCode       string
+	loadToReady       time.Duration
+	signInToBallot    time.Duration
+	reviewToEncrypted time.Duration
+	encryptInPage     float64
+}
+
+func (e *env) run(t *testing.T, b *browser, r *voteRun) {
+	shot := func(name string) {
+		if r.screenshots {
+			b.shot(t, name)
+		}
+	}
+	p := r.person
+	start := time.Now()
+	b.do(t, "open the page", chromedp.Navigate(e.url+"/"), visible("v-lang"))
+	shot("01-language")
+	b.do(t, "choose the language", chromedp.Click(chromedp.CSS(`#lang-big button[data-lang="`+r.lang+`"]`)),
+		waitFor(`document.body.dataset.ready === "yes"`), visible("v-signin"))
+	r.loadToReady = time.Since(start)
+	if got := eval[string](t, b, `document.documentElement.lang`); got != r.lang {
+		t.Fatalf("page language %q, want %q", got, r.lang)
+	}
+	b.do(t, "first factor",
+		chromedp.SendKeys(chromedp.CSS("#pin"), p.PIN.Digits()),
+		chromedp.SendKeys(chromedp.CSS("#doc"), p.DocumentNumber),
+		chromedp.SetValue(chromedp.CSS("#birth"), p.BirthDate.Format(time.DateOnly)))
+	shot("02-sign-in")
+	b.do(t, "send the code", chromedp.Click(chromedp.CSS(`#f-start button[type="submit"]`)), visible("f-code"))
+	code := codeRe.FindString(e.sms.Last(p.Phone).Text)
+	if code == "" {
+		t.Fatal("no code texted")
+	}
+	b.do(t, "type the code", chromedp.SendKeys(chromedp.CSS("#code"), code))
+	t0 := time.Now()
+	b.do(t, "second factor", chromedp.Click(chromedp.CSS(`#f-code button[type="submit"]`)), visible("v-ballot"))
+	r.signInToBallot = time.Since(t0)
+	shot("03-ballot")
+	b.do(t, "choose", chromedp.Click(chromedp.CSS(fmt.Sprintf("#c0-%d", r.candidate))), chromedp.Click(chromedp.CSS("#c1-1")))
+	t0 = time.Now()
+	b.do(t, "review and encrypt", chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.prepared === "yes"`))
+	r.reviewToEncrypted = time.Since(t0)
+	r.encryptInPage = eval[float64](t, b, `window.__encryptMs || 0`)
+	shot("04-review")
+	r.auditedCode = b.text(t, "#review-code")
+	b.do(t, "audit", chromedp.Click(chromedp.CSS("#b-audit")), visible("v-audit"))
+	shot("05-audit")
+	opened := b.text(t, "#audit-list")
+	cands := e.candidates(t, p.Constituency, r.lang)
+	if !strings.Contains(opened, cands[r.candidate]) {
+		t.Fatalf("audit opens to %q, not to the chosen %q", opened, cands[r.candidate])
+	}
+	b.do(t, "fresh ballot", chromedp.Click(chromedp.CSS("#b-fresh")), waitFor(`document.body.dataset.prepared === "yes"`))
+	r.castCode = b.text(t, "#review-code")
+	if r.castCode == r.auditedCode {
+		t.Fatal("the fresh ballot has the audited ballot's tracking code")
+	}
+	b.do(t, "cast", chromedp.Click(chromedp.CSS("#b-cast")), visible("v-receipt"),
+		waitFor(`document.getElementById("receipt-qr").complete && document.getElementById("receipt-qr").naturalWidth > 0`))
+	shot("06-receipt")
+	if got := b.text(t, "#receipt-code"); got != r.castCode {
+		t.Fatalf("receipt shows %q, cast %q", got, r.castCode)
+	}
+	if b.text(t, "#receipt-check") == "" {
+		t.Fatal("receipt not checked")
+	}
+	b.do(t, "check my ballot", chromedp.Click(chromedp.CSS("#b-check")), visible("v-check"),
+		waitFor(`document.body.dataset.checked === "found"`))
+	shot("07-check")
+	list := b.text(t, "#check-list")
+	if !strings.Contains(list, r.castCode) || strings.Count(list, "\n") < 1 {
+		t.Fatalf("check list %q lacks the cast ballot or the credential", list)
+	}
+}
+
+func (e *env) candidates(t *testing.T, style, lang string) []string {
+	var out []string
+	e.f.Box.WithState(func(s *election.State) {
+		st, _ := s.Manifest.Style(style)
+		c, _ := s.Manifest.Contest(st.Contests[0])
+		for _, cand := range c.Candidates {
+			out = append(out, cand.Name.Get(lang))
+		}
+	})
+	return out
+}
+
+// TestVotingPageEndToEnd drives the page in headless Chromium at a phone
+// viewport through sign-in, choice, audit, cast, receipt and the board
+// check, then a second voter under slow-3G and 4× CPU throttling (timings
+// reported), then tallies: both ballots count. It checks that every
+// request goes to the page's origin, that nothing the server receives
+// holds a choice in clear, and that the page raised no error (a CSP
+// violation is one).
+func TestVotingPageEndToEnd(t *testing.T) {
+	path := chromium(t)
+	e := newEnv(t)
+	ctx := context.Background()
+	style := e.people[0].Constituency
+
+	b := newBrowser(t, path)
+	first := &voteRun{person: e.people[0], lang: "ky", candidate: 2, screenshots: true}
+	e.run(t, b, first)
+	checkOrigin(t, b, e.url)
+
+	// The second voter on a slow phone: Chrome's "Slow 3G" preset (2 s
+	// round trip, 400 kbit/s each way) and a CPU 4× slower, from a cold
+	// cache.
+	slow := newBrowser(t, path)
+	if err := chromedp.Do(slow.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{Latency: 2000, DownloadThroughput: 500 * 1000 / 8 * 0.8, UploadThroughput: 500 * 1000 / 8 * 0.8}}})
+		if err != nil {
+			return err
+		}
+		_, err = chromedp.Call(ctx, emulation.SetCPUThrottlingRate, emulation.SetCPUThrottlingRateParams{Rate: 4})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	second := &voteRun{person: e.people[1], lang: "ru", candidate: 4}
+	e.run(t, slow, second)
+	checkOrigin(t, slow, e.url)
+	report := fmt.Sprintf("slow 3G (2 s RTT, 400 kbit/s) + 4x CPU, cold cache:\n"+
+		"  page load to election checked and sign-in shown: %v\n"+
+		"  sign-in code submitted to ballot shown: %v\n"+
+		"  review tapped to encrypted ballot ready: %v (encryption in the page: %.0f ms)\n"+
+		"no throttling:\n  page load to sign-in shown: %v\n  review to encrypted: %v (encryption %.0f ms)\n",
+		second.loadToReady.Round(time.Millisecond), second.signInToBallot.Round(time.Millisecond),
+		second.reviewToEncrypted.Round(time.Millisecond), second.encryptInPage,
+		first.loadToReady.Round(time.Millisecond), first.reviewToEncrypted.Round(time.Millisecond), first.encryptInPage)
+	t.Log(report)
+	os.WriteFile(filepath.Join(artefacts(t), "timings.txt"), []byte(report), 0o644)
+
+	e.checkBodies(t)
+
+	// A third voter (the tally decrypts no group smaller than three), then
+	// the tally: every ballot cast counts.
+	v, err := e.f.NewVoter(ctx, [32]byte{9}, style)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := e.f.Selection(3, style)
+	raw, _, err := e.f.Prepare(v, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.f.Box.Cast(ctx, v.Token, raw); err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := e.f.Tally(ctx, boxtest.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var council, multi string
+	e.f.Box.WithState(func(s *election.State) {
+		st, _ := s.Manifest.Style(style)
+		council, multi = st.Contests[0], st.Contests[1]
+	})
+	want := map[string][]uint64{}
+	for _, c := range res.Contests {
+		want[c.ContestID] = make([]uint64, len(c.Counts))
+	}
+	want[council][first.candidate+1]++
+	want[council][second.candidate+1]++
+	want[multi][1] += 2
+	for id, idx := range sel {
+		for _, i := range idx {
+			if id == council {
+				want[id][i+1]++
+			} else if id == multi {
+				want[id][i]++
+			}
+		}
+		if id == council && len(idx) == 0 {
+			want[id][0]++
+		}
+	}
+	for _, c := range res.Contests {
+		if c.ContestID != council && c.ContestID != multi {
+			continue
+		}
+		if c.Withheld || fmt.Sprint(c.Counts) != fmt.Sprint(want[c.ContestID]) {
+			t.Errorf("contest %s: counts %v (withheld %v), want %v", c.ContestID, c.Counts, c.Withheld, want[c.ContestID])
+		}
+	}
+}
+
+// checkOrigin asserts that the browser requested nothing from any other
+// origin than the page's.
+func checkOrigin(t *testing.T, b *browser, origin string) {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.requests) < 5 {
+		t.Fatalf("only %d requests recorded", len(b.requests))
+	}
+	for _, r := range b.requests {
+		_, u, _ := strings.Cut(r, " ")
+		// data: URLs are no request to any host (Chromium draws the date
+		// field's icon with one).
+		if !strings.HasPrefix(u, origin+"/") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("request to another origin: %s", r)
+		}
+	}
+	if len(b.problems) > 0 {
+		t.Errorf("page errors: %v", b.problems)
+	}
+}
+
+// checkBodies asserts that the ballots the server received are encrypted:
+// each decodes as a ballot entry whose proofs verify under the election
+// key, whose ciphertexts are not trivial encodings of any choice, and no
+// request body holds a candidate's id or name or a selection in clear.
+func (e *env) checkBodies(t *testing.T) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var el *ballot.Election
+	var m *ballot.Manifest
+	e.f.Box.WithState(func(s *election.State) { el, m = s.Election(), s.Manifest })
+	var secrets []string
+	for _, c := range m.Contests {
+		secrets = append(secrets, `"`+c.ID+`"`)
+		for _, cand := range c.Candidates {
+			secrets = append(secrets, `"`+cand.ID+`"`)
+			for _, l := range ballot.Languages {
+				secrets = append(secrets, cand.Name.Get(l))
+			}
+		}
+	}
+	ballots := 0
+	for _, r := range e.bodies {
+		for _, s := range secrets {
+			if bytes.Contains(r.body, []byte(s)) {
+				t.Errorf("%s %s carries %q in clear", r.method, r.path, s)
+			}
+		}
+		if r.method != http.MethodPost || !strings.HasSuffix(r.path, "/ballots") {
+			continue
+		}
+		ballots++
+		var req struct {
+			Entry string `json:"entry"`
+		}
+		if err := json.Unmarshal(r.body, &req); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(req.Entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry, err := bulletin.DecodeEntry(raw)
+		if err != nil || entry.Type != bulletin.TypeBallot || entry.Verify() != nil {
+			t.Fatalf("cast body is not a signed ballot entry: %v", err)
+		}
+		b, err := ballot.DecodeBallot(entry.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := el.Verify(b); err != nil {
+			t.Fatalf("cast ballot does not verify: %v", err)
+		}
+		for _, c := range b.Contests {
+			for _, ct := range c.Ciphertexts {
+				// With randomness 0 a ciphertext would be (identity, m·G):
+				// the choice in clear. Ours must not be, for any m.
+				enc := ct.Bytes()
+				id := group.NewIdentityElement().Bytes()
+				if bytes.Equal(enc[:32], id) {
+					t.Fatal("a ciphertext with zero randomness: the choice is in clear")
+				}
+				for mv := range uint64(8) {
+					mg := new(group.Element).ScalarBaseMult(group.NewScalar().SetUint64(mv)).Bytes()
+					if bytes.Equal(enc[32:], mg) || bytes.Equal(enc[:32], mg) {
+						t.Fatalf("a ciphertext component equals %d·G", mv)
+					}
+				}
+			}
+		}
+	}
+	if ballots != 2 {
+		t.Fatalf("server received %d ballot posts, want 2", ballots)
+	}
+}

@@ -2,6 +2,7 @@ package shuffle
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
+	"evote/internal/testrand"
 )
 
 type fixture struct {
@@ -421,4 +423,42 @@ func FuzzParseRows(f *testing.F) {
 			t.Fatal("accepted rows re-encode differently")
 		}
 	})
+}
+
+// TestRandomBitFlips flips one random bit of the proof, the output or the
+// input, many times: every flip is refused (by the decoder or the
+// verifier), never accepted.
+func TestRandomBitFlips(t *testing.T) {
+	f := newFixture(t, 4, 2)
+	f.p.Generators = DeriveGenerators(f.p.ElectionID, 4, nil)
+	out, proof, err := Shuffle(f.p, f.in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, ob, ib := proof.Bytes(), out.Bytes(), f.in.Bytes()
+	rnd := testrand.New("bit flips")
+	var buf [4]byte
+	for iter := 0; iter < 300; iter++ {
+		rnd.Read(buf[:])
+		which := int(buf[0]) % 3
+		target := [][]byte{pb, ob, ib}[which]
+		pos := int(binary.BigEndian.Uint16(buf[1:3])) % (8 * len(target))
+		b := bytes.Clone(target)
+		b[pos/8] ^= 1 << (pos % 8)
+		in, out2, pr := f.in, out, proof
+		switch which {
+		case 0:
+			pr, err = ParseProof(b)
+		case 1:
+			out2, err = ParseRows(b)
+		case 2:
+			in, err = ParseRows(b)
+		}
+		if err == nil {
+			err = Verify(f.p, in, out2, pr)
+		}
+		if err == nil {
+			t.Fatalf("flip of bit %d of %s accepted", pos, []string{"proof", "output", "input"}[which])
+		}
+	}
 }

@@ -141,9 +141,9 @@ func (r *ChainResult) Step(p *MixParams, i int, m *MixEntry) error {
 func (p *MixParams) WithGenerators(n int) *MixParams { return p.withGenerators(n) }
 
 // withGenerators returns p with generators for n rows, deriving them if p
-// has none.
+// has none for its election and n rows.
 func (p *MixParams) withGenerators(n int) *MixParams {
-	if p.Generators != nil && p.Generators.Rows() >= n {
+	if p.Generators.Serves([]byte(p.ElectionID), n) {
 		return p
 	}
 	q := *p

@@ -37,15 +37,16 @@ func DeriveGenerators(seed []byte, rows int, progress Progress) *Generators {
 // Rows returns the largest number of rows the generators serve.
 func (g *Generators) Rows() int { return len(g.elems) - 1 }
 
-// serves reports whether g holds the generators of seed for n rows.
-func (g *Generators) serves(seed []byte, n int) bool {
+// Serves reports whether g holds the generators of the election id seed
+// for lists of n rows.
+func (g *Generators) Serves(seed []byte, n int) bool {
 	return g != nil && bytes.Equal(g.seed, seed) && len(g.elems) >= n+1
 }
 
 // forStatement returns the generators for seed and n rows: g if it serves
 // them, otherwise freshly derived ones.
 func forStatement(g *Generators, seed []byte, n int, progress Progress) *Generators {
-	if g.serves(seed, n) {
+	if g.Serves(seed, n) {
 		return g
 	}
 	return DeriveGenerators(seed, n, progress)

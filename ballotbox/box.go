@@ -43,10 +43,8 @@ import (
 	"evote/ballot"
 	"evote/bulletin"
 	"evote/bulletin/board"
-	"evote/crypto/elgamal"
 	"evote/election"
 	"evote/idp/token"
-	"evote/internal/wire"
 	"evote/record"
 	"evote/store"
 )
@@ -457,33 +455,6 @@ func ciphertextKeys(b *ballot.EncryptedBallot) [][32]byte {
 	keys := make([][32]byte, len(cts))
 	for i, ct := range cts {
 		keys[i] = sha256.Sum256(ct.Bytes())
-	}
-	return keys
-}
-
-// ciphertextKeysOf returns the same keys as ciphertextKeys from the
-// ballot's canonical payload, hashing the ciphertext encodings as they
-// stand in it instead of re-encoding the decoded points (each encoding
-// costs a field inversion). It must only be given a payload that
-// ballot.DecodeBallot accepted: that decoder is strict, so the bytes are
-// the canonical encodings.
-func ciphertextKeysOf(payload []byte, b *ballot.EncryptedBallot) [][32]byte {
-	r := wire.NewReader(payload)
-	r.U8("format")
-	r.VarBytes(1<<10, "election id")
-	r.VarBytes(1<<10, "ballot style")
-	r.Fixed(32, "credential key")
-	var keys [][32]byte
-	n := int(r.U32("contests"))
-	for i := 0; i < n && r.Err() == nil; i++ {
-		k := int(r.U32("ciphertexts"))
-		for j := 0; j < k && r.Err() == nil; j++ {
-			keys = append(keys, sha256.Sum256(r.Fixed(elgamal.CiphertextSize, "ciphertext")))
-		}
-		r.VarBytes(1<<30, "proof")
-	}
-	if r.Finish() != nil || len(keys) != len(b.Ciphertexts()) {
-		return ciphertextKeys(b)
 	}
 	return keys
 }

@@ -82,8 +82,8 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 		}
 		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
 	}
-	cb := &election.CheckedBallot{Ballot: bal, Code: ballot.TrackingCodeOf(e.Payload)}
-	ctKeys := ciphertextKeysOf(e.Payload, bal) // outside the mutex
+	cb := election.NewCheckedBallot(e.Payload, bal) // hashes ciphertexts outside the mutex
+	ctKeys := cb.CiphertextHashes()
 
 	b.gate.RLock()
 	b.mu.Lock()

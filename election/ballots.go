@@ -16,6 +16,9 @@ import (
 type CheckedBallot struct {
 	Ballot *ballot.EncryptedBallot
 	Code   ballot.TrackingCode
+	// ctHashes are SHA-256 of each ciphertext's encoding, computed outside
+	// the ballot box's lock, for the copy check of rule 5.
+	ctHashes [][32]byte
 }
 
 // Election returns what devices and verifiers need to encrypt and check
@@ -26,6 +29,23 @@ func (s *State) Election() *ballot.Election {
 	}
 	return &ballot.Election{Manifest: s.Manifest, PublicKey: s.PublicKey, ExtendedHash: s.Context.ExtendedHash}
 }
+
+// NewCheckedBallot wraps a decoded ballot (and its payload, for the
+// tracking code) whose proofs the caller has verified (ballot.Election's
+// Verify or AddToBatch), for ApplyChecked. It hashes the ciphertexts for
+// the copy check; callers outside this package must build CheckedBallots
+// only with it.
+func NewCheckedBallot(payload []byte, b *ballot.EncryptedBallot) *CheckedBallot {
+	cb := &CheckedBallot{Ballot: b, Code: ballot.TrackingCodeOf(payload)}
+	for _, ct := range b.Ciphertexts() {
+		cb.ctHashes = append(cb.ctHashes, sha256.Sum256(ct.Bytes()))
+	}
+	return cb
+}
+
+// CiphertextHashes returns SHA-256 of each ciphertext's encoding, the keys
+// of the copy check (spec §9.5 rule 5).
+func (cb *CheckedBallot) CiphertextHashes() [][32]byte { return cb.ctHashes }
 
 // CheckBallot makes the checks of a ballot entry that do not depend on the
 // mutable state (spec §9.5 rules 1 and 4), verifying its proofs at once.
@@ -61,7 +81,7 @@ func (s *State) PrecheckBallot(e *bulletin.Entry, batch *zkp.Batch) (*CheckedBal
 	if err := s.Election().AddToBatch(batch, b, "ballot"); err != nil {
 		return nil, refuse("%v", err)
 	}
-	return &CheckedBallot{Ballot: b, Code: ballot.TrackingCodeOf(e.Payload)}, nil
+	return NewCheckedBallot(e.Payload, b), nil
 }
 
 // ApplyChecked applies a ballot entry whose CheckedBallot has been
@@ -80,6 +100,9 @@ func (s *State) CheckCast(cb *CheckedBallot) ([32]byte, error) {
 	if s.Phase != PhaseOpen {
 		return [32]byte{}, refuse("voting is not open (phase %s)", s.Phase)
 	}
+	if len(cb.ctHashes) != len(cb.Ballot.Ciphertexts()) {
+		panic("election: CheckedBallot not built by NewCheckedBallot")
+	}
 	cred, ok := s.credentials[cb.Ballot.CredentialKey]
 	if !ok {
 		return [32]byte{}, refuse("no credential was issued for the ballot's device key")
@@ -93,8 +116,8 @@ func (s *State) CheckCast(cb *CheckedBallot) ([32]byte, error) {
 	if p, dup := s.byCode[cb.Code]; dup {
 		return [32]byte{}, refuse("tracking code already on the board at entry %d", p)
 	}
-	for _, ct := range cb.Ballot.Ciphertexts() {
-		if p, dup := s.ciphertexts[sha256.Sum256(ct.Bytes())]; dup {
+	for _, h := range cb.ctHashes {
+		if p, dup := s.ciphertexts[h]; dup {
 			return [32]byte{}, refuse("a ciphertext of this ballot repeats one of entry %d", p)
 		}
 	}
@@ -110,8 +133,8 @@ func (s *State) applyBallot(e *bulletin.Entry, cb *CheckedBallot) error {
 		return err
 	}
 	pos := s.Size
-	for _, ct := range cb.Ballot.Ciphertexts() {
-		s.ciphertexts[sha256.Sum256(ct.Bytes())] = pos
+	for _, h := range cb.ctHashes {
+		s.ciphertexts[h] = pos
 	}
 	s.byCode[cb.Code] = pos
 	s.byPseudonym[pseudonym] = append(s.byPseudonym[pseudonym], pos)

@@ -18,6 +18,6 @@ func (e *Element) MultiScalarMult(scalars []*Scalar, elements []*Element) *Eleme
 		ss[i] = &scalars[i].s
 		ps[i] = &elements[i].p
 	}
-	e.p.MultiScalarMult(ss, ps)
+	e.w().MultiScalarMult(ss, ps)
 	return e
 }

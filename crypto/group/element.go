@@ -24,50 +24,67 @@ var ErrInvalidElement = errors.New("group: invalid or non-canonical ristretto255
 // has many internal representations; use Equal.
 type Element struct {
 	p edwards25519.Point
+	// enc caches the canonical encoding an element was decoded from, so
+	// that the many re-encodings of ciphertexts and commitments into
+	// transcripts cost nothing. Every write to p goes through w(), which
+	// drops the cache; the cache is filled only by SetCanonicalBytes and
+	// Set (never lazily by a reader, so concurrent readers do not race).
+	enc     [ElementSize]byte
+	encoded bool
+}
+
+// w returns the point for writing, dropping the cached encoding.
+func (e *Element) w() *edwards25519.Point {
+	e.encoded = false
+	return &e.p
 }
 
 // NewIdentityElement returns a new Element set to the identity.
 func NewIdentityElement() *Element {
 	e := new(Element)
-	e.p.Set(edwards25519.NewIdentityPoint())
+	e.w().Set(edwards25519.NewIdentityPoint())
 	return e
 }
 
 // NewGeneratorElement returns a new Element set to the standard generator g.
 func NewGeneratorElement() *Element {
 	e := new(Element)
-	e.p.Set(edwards25519.NewGeneratorPoint())
+	e.w().Set(edwards25519.NewGeneratorPoint())
 	return e
 }
 
 // Set sets e = x and returns e.
-func (e *Element) Set(x *Element) *Element { e.p.Set(&x.p); return e }
+func (e *Element) Set(x *Element) *Element {
+	e.p.Set(&x.p)
+	e.enc, e.encoded = x.enc, x.encoded
+	return e
+}
 
 // Add sets e = x + y (the group operation) and returns e.
-func (e *Element) Add(x, y *Element) *Element { e.p.Add(&x.p, &y.p); return e }
+func (e *Element) Add(x, y *Element) *Element { e.w().Add(&x.p, &y.p); return e }
 
 // Subtract sets e = x - y and returns e.
-func (e *Element) Subtract(x, y *Element) *Element { e.p.Subtract(&x.p, &y.p); return e }
+func (e *Element) Subtract(x, y *Element) *Element { e.w().Subtract(&x.p, &y.p); return e }
 
 // Negate sets e = -x and returns e.
-func (e *Element) Negate(x *Element) *Element { e.p.Negate(&x.p); return e }
+func (e *Element) Negate(x *Element) *Element { e.w().Negate(&x.p); return e }
 
 // ScalarMult sets e = s * x in constant time and returns e.
 func (e *Element) ScalarMult(s *Scalar, x *Element) *Element {
-	e.p.ScalarMult(&s.s, &x.p)
+	e.w().ScalarMult(&s.s, &x.p)
 	return e
 }
 
 // ScalarBaseMult sets e = s * g in constant time and returns e.
 func (e *Element) ScalarBaseMult(s *Scalar) *Element {
-	e.p.ScalarBaseMult(&s.s)
+	e.w().ScalarBaseMult(&s.s)
 	return e
 }
 
 // VarTimeDoubleScalarBaseMult sets e = a * A + b * g and returns e. It is not
 // constant time: use it only on public values.
 func (e *Element) VarTimeDoubleScalarBaseMult(a *Scalar, A *Element, b *Scalar) *Element {
-	e.p.VarTimeDoubleScalarBaseMult(&a.s, &A.p, &b.s)
+	e.w().VarTimeDoubleScalarBaseMult(&a.s, &A.p, &b.s)
 	return e
 }
 
@@ -98,6 +115,9 @@ func (e *Element) Bytes() []byte {
 // AppendBytes appends the canonical encoding of e to b and returns the
 // extended slice.
 func (e *Element) AppendBytes(b []byte) []byte {
+	if e.encoded {
+		return append(b, e.enc[:]...)
+	}
 	X0, Y0, Z0, T0 := e.p.ExtendedCoordinates()
 	var u1, u2, t, one field.Element
 	one.One()
@@ -190,9 +210,11 @@ func (e *Element) SetCanonicalBytes(b []byte) (*Element, error) {
 	if wasSquare == 0 || tt.IsNegative() == 1 || y.Equal(&zero) == 1 {
 		return nil, ErrInvalidElement
 	}
-	if _, err := e.p.SetExtendedCoordinates(&x, &y, &one, &tt); err != nil {
+	if _, err := e.w().SetExtendedCoordinates(&x, &y, &one, &tt); err != nil {
 		return nil, ErrInvalidElement
 	}
+	copy(e.enc[:], b)
+	e.encoded = true
 	return e, nil
 }
 
@@ -214,7 +236,7 @@ func (e *Element) SetUniformBytes(b []byte) (*Element, error) {
 	var p1, p2 edwards25519.Point
 	mapToPoint(&p1, &r0)
 	mapToPoint(&p2, &r1)
-	e.p.Add(&p1, &p2)
+	e.w().Add(&p1, &p2)
 	return e, nil
 }
 

@@ -70,7 +70,7 @@ func (e *Element) ScalarMultFixed(s *Scalar, t *FixedBase) *Element {
 		t.lookup(&sel, i, digits[i])
 		acc.fromCompleted(c.addNiels(&acc, &sel))
 	}
-	acc.toPoint(&e.p)
+	acc.toPoint(e.w())
 	return e
 }
 

@@ -67,9 +67,9 @@ func (e *Element) VarTimeMultiScalarMult(scalars []*Scalar, elements []*Element)
 		}()
 	}
 	wg.Wait()
-	e.p.Set(edwards25519.NewIdentityPoint())
+	e.w().Set(edwards25519.NewIdentityPoint())
 	for _, p := range partial {
-		e.p.Add(&e.p, &p.p)
+		e.w().Add(&e.p, &p.p)
 	}
 	return e
 }
@@ -81,7 +81,7 @@ func (e *Element) varTimeStraus(scalars []*Scalar, elements []*Element) *Element
 		ss[i] = &scalars[i].s
 		ps[i] = &elements[i].p
 	}
-	e.p.VarTimeMultiScalarMult(ss, ps)
+	e.w().VarTimeMultiScalarMult(ss, ps)
 	return e
 }
 
@@ -118,7 +118,7 @@ func (e *Element) varTimePippenger(scalars []*Scalar, elements []*Element) *Elem
 		maxBits = max(maxBits, l)
 	}
 	if maxBits == 0 {
-		e.p.Set(edwards25519.NewIdentityPoint())
+		e.w().Set(edwards25519.NewIdentityPoint())
 		return e
 	}
 	points := make([]cachedPoint, n)
@@ -188,7 +188,7 @@ func (e *Element) varTimePippenger(scalars []*Scalar, elements []*Element) *Elem
 		}
 		acc.fromCompleted(comp.addCached(&acc, cached.fromExt(&windowSums[w])))
 	}
-	acc.toPoint(&e.p)
+	acc.toPoint(e.w())
 	return e
 }
 

@@ -170,6 +170,7 @@ func prove(p *Params, in *Rows, gens *Generators, wit *witness) (*Rows, *Proof, 
 			bases[k] = make([]*group.Element, m)
 		}
 		scal := make([]*group.Scalar, m)
+		outEl := make([]group.Element, 2*w*m)
 		var a, b, d group.Element
 		for i := lo; i < hi; i++ {
 			src := int(wit.perm[i])
@@ -181,8 +182,9 @@ func prove(p *Params, in *Rows, gens *Generators, wit *witness) (*Rows, *Proof, 
 				if _, err := b.SetCanonicalBytes(in.element(src, 2*k+1)); err != nil {
 					return fmt.Errorf("%w: input row %d ciphertext %d: %w", ErrMalformed, src, k, err)
 				}
-				na := new(group.Element).Add(&a, d.ScalarMultFixed(r, gt))
-				nb := new(group.Element).Add(&b, d.ScalarMultFixed(r, yt))
+				na, nb := &outEl[2*((i-lo)*w+k)], &outEl[2*((i-lo)*w+k)+1]
+				na.Add(&a, d.ScalarMultFixed(r, gt))
+				nb.Add(&b, d.ScalarMultFixed(r, yt))
 				na.AppendBytes(out.element(i, 2*k)[:0])
 				nb.AppendBytes(out.element(i, 2*k+1)[:0])
 				bases[1+2*k][i-lo], bases[2+2*k][i-lo] = na, nb
@@ -240,6 +242,13 @@ func prove(p *Params, in *Rows, gens *Generators, wit *witness) (*Rows, *Proof, 
 		}
 	}
 
+	// The commitment and re-encryption randomness and the unpermuted
+	// challenges are no longer needed: release them (a million rows hold
+	// 32 MB per scalar list).
+	clear(wit.rc)
+	clear(wit.rre)
+	wit.rc, wit.rre, u = nil, nil, nil
+
 	// Phase 3: ĉ_i and t̂_i = g^{ω̂_i}·ĉ_{i-1}^{ω'_i}
 	// = g^{ω̂_i + R_{i-1}ω'_i}·h0^{U_{i-1}ω'_i}, all fixed-base.
 	tr = newTracker(p.Progress, "prove", n)
@@ -278,12 +287,17 @@ func prove(p *Params, in *Rows, gens *Generators, wit *witness) (*Rows, *Proof, 
 	}
 	c := finalChallenge(t, proof)
 
+	rN := new(group.Scalar).Set(&R[n-1])
+	clear(U)
+	clear(R)
+	U, R = nil, nil
+
 	// Phase 4: responses s = ω − c·(secret).
 	var s group.Scalar
 	negC := new(group.Scalar).Negate(c)
 	s.MultiplyAdd(negC, &rbar, &wit.w123[0])
 	copy(elem(proof.s, 0), s.Bytes())
-	s.MultiplyAdd(negC, &R[n-1], &wit.w123[1])
+	s.MultiplyAdd(negC, rN, &wit.w123[1])
 	copy(elem(proof.s, 1), s.Bytes())
 	s.MultiplyAdd(negC, &rtilde, &wit.w123[2])
 	copy(elem(proof.s, 2), s.Bytes())
@@ -301,9 +315,9 @@ func prove(p *Params, in *Rows, gens *Generators, wit *witness) (*Rows, *Proof, 
 		}
 		return nil
 	})
-	for _, ss := range [][]group.Scalar{U, R, rre, uprime} {
+	for _, ss := range [][]group.Scalar{rre, uprime} {
 		clear(ss)
 	}
-	rbar, rtilde = group.Scalar{}, group.Scalar{}
+	rbar, rtilde, *rN = group.Scalar{}, group.Scalar{}, group.Scalar{}
 	return out, proof, nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/gin-gonic/gin"
 
 	"evote/api"
 	"evote/ballot"
@@ -120,6 +121,7 @@ func serve(t *testing.T, e *env, h http.Handler) string {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	gin.SetMode(gin.ReleaseMode)
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "board.db"))

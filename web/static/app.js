@@ -1,7 +1,7 @@
 // The voting page (spec/13-web.md). This script only moves bytes between
 // the network and the WebAssembly module (evoteCore, our Go packages): it
 // never sees a ballot's randomness, and the voter's token lives in this
-// closure only (never in localStorage or sessionStorage).
+// closure only (never in web storage or cookies).
 "use strict";
 (function () {
   const me = document.currentScript;
@@ -102,15 +102,18 @@
   // The board's first entries: the manifest and, after key generation, the
   // context; the wasm checks both and the extended hash.
   async function loadElection() {
+    // The module downloads while the election is looked up.
+    const core = loadCore();
     const list = await api("GET", "/api/v1/elections");
     const want = new URLSearchParams(location.hash.split("?")[1] || "").get("e");
     const pick = list.find((e) => e.election_id === want) || list.find((e) => e.phase === "open") || list[0];
     if (!pick) throw new Error("no_election");
     info = await api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id));
-    await loadCore();
+    const first = api("GET", "/api/v1/board/" + info.log + "/entries?start=0&limit=100");
+    await core;
     let entries = [];
     for (let start = 0; ; start += 100) {
-      const page = await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + start + "&limit=100");
+      const page = start === 0 ? await first : await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + start + "&limit=100");
       for (const e of page.entries) entries.push(e.canonical);
       const r = evoteCore.loadElection(info.origin, entries, lang || "en");
       if (!r.error) { election = r; break; }
@@ -365,10 +368,12 @@
     $("f-check").addEventListener("submit", doCheck);
     window.addEventListener("hashchange", () => { if (election) route(); });
     const pref = (navigator.languages || []).map((l) => l.slice(0, 2)).find((l) => LANGS.includes(l));
+    const loading = loadElection();
+    loading.catch(() => {}); // reported below, once the page shows
     await setLang(pref || "en");
     show("lang");
     status("loading");
-    ready = loadElection().then(() => { document.body.dataset.ready = "yes"; if (document.body.dataset.view === "lang") status(""); });
+    ready = loading.then(() => { document.body.dataset.ready = "yes"; if (document.body.dataset.view === "lang") status(""); });
     ready.catch(fail);
   }
   document.addEventListener("DOMContentLoaded", () => { boot().catch(fail); });

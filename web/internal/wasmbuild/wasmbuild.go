@@ -42,6 +42,56 @@ func Build(moduleRoot string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
+// SourceDigest returns a SHA-256 over what the module is built from: the
+// go command's version, go.mod, go.sum and every Go file of the module's
+// own packages that the module links (for js/wasm), each framed by its path
+// and length. When it is unchanged, a rebuild must give the same bytes.
+func SourceDigest(moduleRoot string) (string, error) {
+	cmd := exec.Command("go", "list", "-deps", "-f", `{{if not .Standard}}{{.ImportPath}}|{{.Dir}}|{{join .GoFiles ","}}|{{join .EmbedFiles ","}}{{end}}`, "./web/wasm")
+	cmd.Dir = moduleRoot
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("wasmbuild: go list: %w", err)
+	}
+	ver, err := GoVersion(moduleRoot)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	frame := func(name string, b []byte) {
+		fmt.Fprintf(h, "%s\n%d\n", name, len(b))
+		h.Write(b)
+	}
+	frame("go", []byte(ver))
+	for _, f := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(moduleRoot, f))
+		if err != nil {
+			return "", fmt.Errorf("wasmbuild: %w", err)
+		}
+		frame(f, b)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.Split(line, "|")
+		if len(parts) != 4 || !strings.HasPrefix(parts[0], "evote/") {
+			continue
+		}
+		for _, list := range parts[2:] {
+			for _, f := range strings.Split(list, ",") {
+				if f == "" {
+					continue
+				}
+				b, err := os.ReadFile(filepath.Join(parts[1], f))
+				if err != nil {
+					return "", fmt.Errorf("wasmbuild: %w", err)
+				}
+				frame(parts[0]+"/"+f, b)
+			}
+		}
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)), nil
+}
+
 // GoVersion returns the version of the go command that Build uses.
 func GoVersion(moduleRoot string) (string, error) {
 	cmd := exec.Command("go", "env", "GOVERSION")
@@ -72,7 +122,8 @@ func Brotli(b []byte) []byte {
 }
 
 // Write builds the module and writes evote.wasm, evote.wasm.br,
-// evote.wasm.gz, evote.wasm.sha256 (hex and the toolchain) and a copy of
+// evote.wasm.gz, evote.wasm.sha256 (hex, the toolchain and the source
+// digest) and a copy of
 // the toolchain's wasm_exec.js into dir.
 func Write(moduleRoot, dir string) error {
 	wasm, err := Build(moduleRoot)
@@ -91,12 +142,16 @@ func Write(moduleRoot, dir string) error {
 	if err != nil {
 		return fmt.Errorf("wasmbuild: %w", err)
 	}
+	src, err := SourceDigest(moduleRoot)
+	if err != nil {
+		return err
+	}
 	sum := sha256.Sum256(wasm)
 	files := map[string][]byte{
 		"evote.wasm":        wasm,
 		"evote.wasm.gz":     Gzip(wasm),
 		"evote.wasm.br":     Brotli(wasm),
-		"evote.wasm.sha256": fmt.Appendf(nil, "%x %s\n", sum, ver),
+		"evote.wasm.sha256": fmt.Appendf(nil, "%x %s %s\n", sum, ver, src),
 		"wasm_exec.js":      exec,
 	}
 	for name, b := range files {

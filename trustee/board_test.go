@@ -174,7 +174,11 @@ func (te *testElection) keygenWith(cheat map[int]*Cheat) {
 		case s := <-steps:
 			count[s]++
 			if s == StepComplained && count[s] == n {
-				te.board.withState(func(*election.State) {})
+				// The authority waits for the answers to every complaint.
+				f := NewFollower(te.board)
+				if err := f.Until(ctx, ComplaintsAnswered); err != nil {
+					t.Fatal(err)
+				}
 				var q *threshold.Qualified
 				te.board.withState(func(st *election.State) {
 					var err error

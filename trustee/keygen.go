@@ -125,6 +125,30 @@ func waitRound(ctx context.Context, f *Follower, o *Options, all, past func(*ele
 	return f.Until(ctx, func(s *election.State) bool { return all(s) || past(s) })
 }
 
+// ComplaintsAnswered reports whether every complaint of key generation on
+// the board has its dealer's answer: the authority posts the qualified set
+// only then (or after a deadline), since an answer that came after it
+// would not count.
+func ComplaintsAnswered(s *election.State) bool {
+	if s.Manifest == nil {
+		return false
+	}
+	tr := s.Keygen()
+	for _, c := range tr.Complaints {
+		if c.Accused < 1 || c.Accused > tr.Params.N || c.Complainer == c.Accused {
+			continue
+		}
+		found := false
+		for _, a := range tr.Answers {
+			found = found || a.Dealer == c.Accused && a.Complainer == c.Complainer
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // RunKeygen takes part in key generation (spec chapter 5) over the board:
 // it waits for the manifest, deals, complains about bad shares, answers
 // complaints against it until the authority posts the qualified set,

@@ -238,6 +238,18 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			if count[s] == n {
 				switch s {
 				case trustee.StepComplained:
+					// Wait for the answers to every complaint (at most a
+					// minute: a dealer that does not answer is disqualified).
+					ob, err := newBoard()
+					if err != nil {
+						return nil, err
+					}
+					wctx, cancel := context.WithTimeout(ctx, time.Minute)
+					err = trustee.NewFollower(ob).Until(wctx, trustee.ComplaintsAnswered)
+					cancel()
+					if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+						return nil, err
+					}
 					if err := act(ctx, off, electionID, "qualified"); err != nil {
 						return nil, err
 					}

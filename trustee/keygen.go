@@ -246,6 +246,9 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 		if err := f.Sync(ctx); err != nil {
 			return nil, err
 		}
+		if qualified(f.State) {
+			break // an answer now would come too late to count
+		}
 		for _, a := range t.Answer(f.State.Keygen()) {
 			if answered[a.Complainer] {
 				continue
@@ -254,9 +257,6 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 			if err := postKeygen(ctx, f, keys, a); err != nil {
 				return nil, err
 			}
-		}
-		if qualified(f.State) {
-			break
 		}
 		if err := b.Wait(ctx, uint64(len(f.Entries))); err != nil {
 			return nil, err

@@ -447,6 +447,9 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	b.do(t, "choose the language", chromedp.Click(chromedp.CSS(`#lang-big button[data-lang="`+r.lang+`"]`)),
 		waitFor(`document.body.dataset.ready === "yes"`), visible("v-signin"))
 	r.loadToReady = time.Since(start)
+	if got := eval[string](t, b, `document.body.dataset.clientHash || ""`); got != "none" {
+		t.Fatalf("client hash state %q, want none (the fixture's manifest publishes none)", got)
+	}
 	if got := eval[string](t, b, `document.documentElement.lang`); got != r.lang {
 		t.Fatalf("page language %q, want %q", got, r.lang)
 	}

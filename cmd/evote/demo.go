@@ -32,6 +32,7 @@ import (
 	"evote/tally"
 	"evote/trustee"
 	"evote/verify"
+	"evote/web"
 )
 
 // demoOptions configure a demo election.
@@ -110,7 +111,10 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		kdf = *o.KDF
 	}
 	start := time.Now()
+	var sayMu sync.Mutex // progress comes from concurrent voters
 	say := func(format string, a ...any) {
+		sayMu.Lock()
+		defer sayMu.Unlock()
 		fmt.Fprintf(o.Out, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
 	}
 	env, err := openDemoEnv(ctx, o.DB, o.Log)
@@ -170,6 +174,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	m := ballot.SampleManifest(electionID, mts, uint32(th), [32]byte(env.idKey.Public().(ed25519.PublicKey)))
 	now := uint64(time.Now().Unix())
 	m.VotingStart, m.VotingEnd = now, now+7*86400
+	m.ClientHash = web.ClientHash() // the voting page this binary embeds
 	if o.Cheat != 0 {
 		// With a cheating mixer, the honest trustees' mixes must suffice.
 		m.Mixes = uint32(n - 1)

@@ -41,6 +41,7 @@ const usage = `evote: end-to-end verifiable voting
   evote vote              --server URL --idp URL --election ID …
   evote ballot check-receipt --server URL --election ID --code TRACKING-CODE
   evote ballot check-audit   --server URL --election ID --code TRACKING-CODE --ballot FILE
+  evote check-client      --server URL --election ID     served voting page = manifest's client hash?
   evote witness --name NAME --key FILE --state FILE --log-key FILE [--listen ADDR]
   evote official sample-manifest --election ID --identity-key HEX --trustee SIGN:HPKE …
 
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return voteCmd(ctx, args[1:], out)
 	case "ballot":
 		return ballotCmd(ctx, args[1:], out)
+	case "check-client":
+		return checkClientCmd(ctx, args[1:], out)
 	}
 	return fmt.Errorf("unknown command %q (try evote help)", args[0])
 }

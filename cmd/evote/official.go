@@ -18,6 +18,7 @@ import (
 	"evote/idp/voterlist"
 	"evote/record"
 	"evote/trustee"
+	"evote/web"
 )
 
 // sessionPath is where "evote official login" keeps the session token
@@ -168,6 +169,8 @@ func sampleManifest(args []string, out io.Writer) error {
 		*start = time.Now().Unix()
 	}
 	m.VotingStart, m.VotingEnd = uint64(*start), uint64(*start)+uint64(*days)*86400
+	// The voting page this binary embeds, which evoted serves.
+	m.ClientHash = web.ClientHash()
 	if err := m.Validate(); err != nil {
 		return err
 	}

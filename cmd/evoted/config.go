@@ -43,7 +43,8 @@ func options() []*option {
 		{name: "admin-user", help: "bootstrap admin created when no official account exists"},
 		{name: "admin-password", secret: true, help: "bootstrap admin's password"},
 		{name: "admin-totp", secret: true, help: "bootstrap admin's TOTP secret (base32)"},
-		{name: "web-dir", help: "directory of the web client's static files"},
+		{name: "web-dir", help: "directory of the web client's static files (default: the embedded voting page)"},
+		{name: "identity-url", help: "identity service base URL, forwarded by the voting page's /idp/ route"},
 		{name: "config", help: "optional file of EVOTE_NAME=value lines"},
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,6 +44,7 @@ import (
 	"evote/store"
 	"evote/store/postgres"
 	"evote/store/sqlite"
+	"evote/web"
 )
 
 func main() {
@@ -260,6 +262,20 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 	srv.Ready = func() error { return db.PingContext(context.Background()) }
 	if dir := cfg.get("web-dir"); dir != "" {
 		srv.Web = http.FileServer(http.Dir(dir))
+	} else {
+		// The voting page embedded in the binary (package web), reaching
+		// the identity service through its own origin.
+		var o web.Options
+		if u := cfg.get("identity-url"); u != "" {
+			if o.Identity, err = url.Parse(u); err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("evoted: identity-url: %w", err)
+			}
+		}
+		if srv.Web, err = web.New(o); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
 	}
 	return srv, cleanup, nil
 }

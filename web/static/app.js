@@ -76,6 +76,7 @@
     for (const b of document.querySelectorAll("#langs button")) b.setAttribute("aria-pressed", String(b.dataset.lang === l));
     document.title = t("page_title");
     if (info) $("election-title").textContent = info.title[l] || info.title.en || "";
+    showClientHash();
     if (style && contests.length && document.body.dataset.view === "ballot") renderBallot();
   }
 
@@ -120,12 +121,19 @@
       if (page.next === undefined || page.next === null || page.entries.length === 0) throw new Error(r.error);
     }
     $("election-title").textContent = info.title[lang] || info.title.en || election.title;
+    showClientHash();
+  }
+
+  // The module's SHA-256 against the manifest's ClientHash (all zeros: the
+  // election publishes none).
+  function showClientHash() {
     const hash = window.__wasmHash;
-    if (hash) {
-      const same = hash === election.client_hash;
-      $("client-hash").textContent = (same ? t("client_hash_ok") : t("client_hash_differs")) + " " + hash.slice(0, 16) + "…";
-      document.body.dataset.clientHash = same ? "match" : "differs";
-    }
+    if (!hash || !election) return;
+    let state = hash === election.client_hash ? "match" : "differs";
+    if (/^0+$/.test(election.client_hash)) state = "none";
+    const key = { match: "client_hash_ok", differs: "client_hash_differs", none: "client_hash_none" }[state];
+    $("client-hash").textContent = t(key) + " " + hash.slice(0, 16) + "…";
+    document.body.dataset.clientHash = state;
   }
 
   function trust() {

@@ -1,4 +1,4 @@
-// Package web serves the voting page (spec/13-web.md): the static files
+// Package web serves the voting page (spec/14-web.md): the static files
 // embedded from web/static, with a strict Content-Security-Policy, the
 // page's index rendered with subresource-integrity hashes of every script,
 // stylesheet, translation and of the WebAssembly module, the module sent

@@ -22,7 +22,7 @@ const maxModule = 64 << 20
 // checkClientCmd compares the voting page's WebAssembly module, as the
 // server serves it now, with the hash the election's manifest publishes
 // (read from the board's manifest entry, not from the server's summary)
-// and with the module this evote binary embeds (spec/13-web.md §13.4).
+// and with the module this evote binary embeds (spec/14-web.md §14.4).
 func checkClientCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("check-client", flag.ContinueOnError)
 	server := fs.String("server", "", "ballot box base URL (serves the page)")

@@ -1,4 +1,4 @@
-// Package webclient is the logic of the voting page (spec/13-web.md),
+// Package webclient is the logic of the voting page (spec/14-web.md),
 // written in Go so that the page's cryptography is the project's own
 // packages compiled to WebAssembly (web/wasm), and testable natively.
 //

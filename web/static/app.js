@@ -1,4 +1,4 @@
-// The voting page (spec/13-web.md). This script only moves bytes between
+// The voting page (spec/14-web.md). This script only moves bytes between
 // the network and the WebAssembly module (evoteCore, our Go packages): it
 // never sees a ballot's randomness, and the voter's token lives in this
 // closure only (never in web storage or cookies).

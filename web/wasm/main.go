@@ -1,7 +1,7 @@
 //go:build js && wasm
 
-// Command wasm is the voting page's WebAssembly module (spec/13-web.md
-// §13.3): package webclient exposed to the page's JavaScript as the global
+// Command wasm is the voting page's WebAssembly module (spec/14-web.md
+// §14.3): package webclient exposed to the page's JavaScript as the global
 // object evoteCore. Every function takes and returns strings, numbers,
 // arrays and plain objects; binary values are base64 (url-safe without
 // padding, or standard, on input; url-safe without padding on output).

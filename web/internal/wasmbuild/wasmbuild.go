@@ -1,5 +1,5 @@
 // Package wasmbuild builds the voting page's WebAssembly module
-// reproducibly (spec/13-web.md §13.4): fixed flags, no VCS stamp, trimmed
+// reproducibly (spec/14-web.md §14.4): fixed flags, no VCS stamp, trimmed
 // paths, so that anyone with the same Go toolchain and the same source
 // gets the same bytes, whose SHA-256 the election manifest publishes. It
 // also writes the precompressed copies the server sends (brotli quality

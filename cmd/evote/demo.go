@@ -50,7 +50,8 @@ type demoOptions struct {
 	// voter cast, which then counts in the expected result.
 	ExtraVoter func(ctx context.Context, v *extraVoter) (ballot.Selection, error)
 	// TrusteeCLI runs the trustees' steps through the evote trustee
-	// command (flags, key file and passphrase file) instead of the library.
+	// command (flags, key file and passphrase file) instead of the library,
+	// and the voter list through evote official import-voters.
 	TrusteeCLI bool
 	Out        io.Writer
 	Log        io.Writer // server logs (warnings)
@@ -314,7 +315,14 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	for _, p := range people {
 		regs = append(regs, p.Citizen)
 	}
-	if err := submitVoterList(ctx, idc, "list-official-1", env.list, electionID, ext, record.ListBuilt, voterlist.FromRegister(regs, time.Now().UTC().Truncate(24*time.Hour))); err != nil {
+	items := voterlist.FromRegister(regs, time.Now().UTC().Truncate(24*time.Hour))
+	if o.TrusteeCLI {
+		// Through "evote official import-voters", from a CSV file.
+		err = importVotersCLI(ctx, env, electionID, items)
+	} else {
+		err = submitVoterList(ctx, idc, "list-official-1", env.list, electionID, ext, record.ListBuilt, items)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("voter list: %w", err)
 	}
 	if err := act(ctx, off, electionID, "open"); err != nil {
@@ -625,6 +633,26 @@ type extraVoter struct {
 	Code                       func() string // the last code texted to the person
 	Messages                   func() int    // how many texts the person got
 	Pseudonym                  string
+}
+
+// importVotersCLI writes the list as the CSV an election official would
+// export and the list official's key to files, and runs
+// "evote official import-voters --kind build".
+func importVotersCLI(ctx context.Context, env *demoEnv, electionID string, items []voterlist.Item) error {
+	var csv strings.Builder
+	csv.WriteString("pin,ballot_style,phone\n")
+	for _, it := range items {
+		fmt.Fprintf(&csv, "%s,%s,%s\n", it.PIN.Digits(), it.BallotStyle, it.Phone)
+	}
+	csvPath, keyPath := filepath.Join(env.dir, "voters.csv"), filepath.Join(env.dir, "list-official.key")
+	if err := os.WriteFile(csvPath, []byte(csv.String()), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyPath, []byte(hex.EncodeToString(env.list.Seed())+"\n"), 0o600); err != nil {
+		return err
+	}
+	return run(ctx, []string{"official", "import-voters", "--server", env.boxURL, "--idp", env.idpURL, "--election", electionID,
+		"--official", "list-official-1", "--official-key", keyPath, "--csv", csvPath, "--kind", "build"}, io.Discard)
 }
 
 // cliTrustee runs "evote trustee <sub>" as a trustee would type it,

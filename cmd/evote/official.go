@@ -46,8 +46,12 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 	totp := fs.String("totp", "", "login: the current code of the authenticator app")
 	manifest := fs.String("manifest", "", "create: file holding the canonical manifest encoding")
 	electionID := fs.String("election", "", "election id")
-	if sub == "sample-manifest" {
+	answerWait := fs.Duration("answer-wait", time.Minute, "qualified: how long to wait for dealers to answer complaints")
+	switch sub {
+	case "sample-manifest":
 		return sampleManifest(args[1:], out)
+	case "import-voters":
+		return importVoters(ctx, args[1:], out)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -56,9 +60,6 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	c := client.New(*server)
-	if sub == "import-voters" {
-		return importVoters(ctx, args[1:], out)
-	}
 	if sub == "login" {
 		if err := need(fs, "user", "totp"); err != nil {
 			return err
@@ -117,6 +118,22 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 				return errors.New("official act: name one action (qualified, context, open, close, cleanse, start-mixing, start-decrypting, tally)")
 			}
 			action = fs.Arg(0)
+		}
+		if action == "qualified" {
+			// An answer posted after the qualified set would not count:
+			// wait (on our own replay) until every complaint is answered.
+			b, err := client.NewBoard(ctx, c, *electionID)
+			if err != nil {
+				return err
+			}
+			wctx, cancel := context.WithTimeout(ctx, *answerWait)
+			err = trustee.NewFollower(b).Until(wctx, trustee.ComplaintsAnswered)
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) {
+				fmt.Fprintf(out, "some complaints are still unanswered after %v: their dealers will be disqualified\n", *answerWait)
+			} else if err != nil {
+				return err
+			}
 		}
 		p, err := c.Act(ctx, *electionID, action)
 		if err != nil {

@@ -458,6 +458,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		chromedp.SendKeys(chromedp.CSS("#doc"), p.DocumentNumber),
 		chromedp.SetValue(chromedp.CSS("#birth"), p.BirthDate.Format(time.DateOnly)))
 	shot("02-sign-in")
+	checkAccessible(t, b)
 	b.do(t, "send the code", chromedp.Click(chromedp.CSS(`#f-start button[type="submit"]`)), visible("f-code"))
 	code := codeRe.FindString(e.sms.Last(p.Phone).Text)
 	if code == "" {
@@ -468,6 +469,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	b.do(t, "second factor", chromedp.Click(chromedp.CSS(`#f-code button[type="submit"]`)), visible("v-ballot"))
 	r.signInToBallot = time.Since(t0)
 	shot("03-ballot")
+	checkAccessible(t, b)
 	b.do(t, "choose", chromedp.Click(chromedp.CSS(fmt.Sprintf("#c0-%d", r.candidate))), chromedp.Click(chromedp.CSS("#c1-1")))
 	t0 = time.Now()
 	b.do(t, "review and encrypt", chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.prepared === "yes"`))
@@ -490,6 +492,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	b.do(t, "cast", chromedp.Click(chromedp.CSS("#b-cast")), visible("v-receipt"),
 		waitFor(`document.getElementById("receipt-qr").complete && document.getElementById("receipt-qr").naturalWidth > 0`))
 	shot("06-receipt")
+	checkAccessible(t, b)
 	if got := b.text(t, "#receipt-code"); got != r.castCode {
 		t.Fatalf("receipt shows %q, cast %q", got, r.castCode)
 	}
@@ -713,5 +716,27 @@ func (e *env) checkBodies(t *testing.T) {
 	}
 	if ballots != 2 {
 		t.Fatalf("server received %d ballot posts, want 2", ballots)
+	}
+}
+
+// checkAccessible checks the visible view at 360 px: nothing wider than the
+// screen, every visible control at least 44 px high, every input labelled.
+func checkAccessible(t *testing.T, b *browser) {
+	t.Helper()
+	problems := eval[[]string](t, b, `(() => {
+		const out = [];
+		if (document.documentElement.scrollWidth > window.innerWidth + 1) out.push("page wider than the screen: " + document.documentElement.scrollWidth);
+		const visible = (el) => el.offsetParent !== null;
+		for (const el of document.querySelectorAll("button, input, a[href]")) {
+			if (!visible(el)) continue;
+			const r = el.getBoundingClientRect();
+			const target = el.type === "radio" || el.type === "checkbox" ? el.closest(".choice").getBoundingClientRect() : r;
+			if (el.tagName !== "A" && target.height < 44) out.push((el.id || el.textContent) + " is " + target.height + " px high");
+			if (el.tagName === "INPUT" && !(el.labels && el.labels.length && el.labels[0].textContent.trim())) out.push("input " + el.id + " has no label");
+		}
+		return out;
+	})()`)
+	if len(problems) > 0 {
+		t.Errorf("accessibility: %v", problems)
 	}
 }

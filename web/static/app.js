@@ -77,7 +77,10 @@
     document.title = t("page_title");
     if (info) $("election-title").textContent = info.title[l] || info.title.en || "";
     showClientHash();
-    if (style && contests.length && document.body.dataset.view === "ballot") renderBallot();
+    if (style && contests.length && document.body.dataset.view === "ballot") {
+      try { selection = readBallot(); } catch (e) { /* keep the last valid choices */ }
+      renderBallot();
+    }
   }
 
   function loadCore() {

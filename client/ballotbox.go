@@ -385,7 +385,22 @@ func (b *Board) follow(ctx context.Context, size uint64) error {
 // which can carry a whole mix).
 const maxEventLine = 1 << 30
 
-var _ trustee.Board = (*Board)(nil)
+// Checkpoint implements trustee.Checkpointer: the signed note of a
+// checkpoint covering the whole board, with the witnesses' cosignatures.
+func (b *Board) Checkpoint(ctx context.Context) ([]byte, error) {
+	var note string
+	err := retry(ctx, b.Retries, func() error {
+		var err error
+		_, note, err = b.C.ElectionCheckpoint(ctx, b.ElectionID)
+		return err
+	})
+	return []byte(note), err
+}
+
+var (
+	_ trustee.Board        = (*Board)(nil)
+	_ trustee.Checkpointer = (*Board)(nil)
+)
 
 // Receipt is the ballot box's answer to a cast ballot (spec §10.2).
 type Receipt struct {

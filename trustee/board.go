@@ -38,6 +38,17 @@ type Posted struct {
 // following the protocol, and the trustee stops rather than act on it.
 var ErrBoardInvalid = errors.New("trustee: the board breaks the election rules")
 
+// Checkpointer is implemented by boards that serve the log's latest
+// signed checkpoint (with witness cosignatures) covering the whole board.
+type Checkpointer interface {
+	Checkpoint(ctx context.Context) (note []byte, err error)
+}
+
+// ErrSplitView means the board's signed checkpoint does not commit to the
+// entries the trustee replayed: the server shows this trustee a board that
+// is not the one it signed (and witnesses cosigned) for everyone.
+var ErrSplitView = errors.New("trustee: the board's signed checkpoint does not match the replayed entries")
+
 // A Follower keeps a replay of the board through the election rules. The
 // trustee acts only on what its own replay shows, never on what the server
 // says the state is.
@@ -46,6 +57,11 @@ type Follower struct {
 	State   *election.State
 	Entries []*bulletin.Entry
 	Log     bulletin.LogID
+	// LogKey, if set, is the log's verifier key obtained out of band:
+	// CheckCheckpoint then holds the replay to the log's signed
+	// checkpoint.
+	LogKey *bulletin.LogVerifier
+	tree   *bulletin.Tree
 }
 
 // NewFollower returns a follower with an empty replay.
@@ -136,6 +152,42 @@ func (f *Follower) apply(e *bulletin.Entry, cb *election.CheckedBallot) error {
 		return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
 	}
 	f.Entries = append(f.Entries, e)
+	if f.tree == nil {
+		f.tree = bulletin.NewTree()
+	}
+	f.tree.AppendLeaves(bulletin.LeafHash(e.Encode()))
+	return nil
+}
+
+// CheckCheckpoint fetches the board's signed checkpoint, checks its
+// signature under LogKey and that its tree root is that of the replayed
+// entries (syncing first if the checkpoint covers more). Without LogKey,
+// or on a board that serves no checkpoint, it does nothing.
+func (f *Follower) CheckCheckpoint(ctx context.Context) error {
+	cpr, ok := f.Board.(Checkpointer)
+	if f.LogKey == nil || !ok {
+		return nil
+	}
+	note, err := cpr.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	cp, _, err := bulletin.VerifyCheckpoint(note, *f.LogKey)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrSplitView, err)
+	}
+	if cp.Size > uint64(len(f.Entries)) {
+		if err := f.Sync(ctx); err != nil {
+			return err
+		}
+	}
+	if cp.Size > uint64(len(f.Entries)) || f.tree == nil {
+		return fmt.Errorf("%w: checkpoint of %d entries, the board served %d", ErrSplitView, cp.Size, len(f.Entries))
+	}
+	root, err := f.tree.RootAt(cp.Size)
+	if err != nil || root != cp.Root {
+		return fmt.Errorf("%w: root at size %d differs", ErrSplitView, cp.Size)
+	}
 	return nil
 }
 

@@ -28,21 +28,43 @@ type memBoard struct {
 	log     bulletin.LogID
 	entries []*bulletin.Entry
 	state   *election.State
+	key     *bulletin.LogKey
+	// hide makes Entries serve all but the last hide entries, while the
+	// checkpoint covers them all: a split view.
+	hide int
 }
 
 func newMemBoard(origin string) *memBoard {
-	b := &memBoard{log: bulletin.LogIDFor(origin), state: election.NewState()}
+	_, k, _ := ed25519.GenerateKey(nil)
+	s := bulletin.NewEd25519Signer(k)
+	b := &memBoard{log: bulletin.LogIDFor(origin), state: election.NewState(), key: &bulletin.LogKey{Origin: origin, Ed25519: s, Ed25519Public: s.Public()}}
 	b.cond = sync.NewCond(&b.mu)
 	return b
+}
+
+// Checkpoint signs the tree of every entry on the board.
+func (b *memBoard) Checkpoint(_ context.Context) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := bulletin.NewTree()
+	for _, e := range b.entries {
+		t.AppendLeaves(bulletin.LeafHash(e.Encode()))
+	}
+	root, err := t.RootAt(t.Size())
+	if err != nil {
+		return nil, err
+	}
+	return bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: b.key.Origin, Size: t.Size(), Root: root, Time: time.Unix(1, 0).UTC()}, b.key)
 }
 
 func (b *memBoard) Entries(_ context.Context, start uint64) ([]*bulletin.Entry, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if start > uint64(len(b.entries)) {
-		return nil, fmt.Errorf("start %d beyond %d", start, len(b.entries))
+	end := len(b.entries) - b.hide
+	if start > uint64(end) {
+		return nil, fmt.Errorf("start %d beyond %d", start, end)
 	}
-	return append([]*bulletin.Entry(nil), b.entries[start:]...), nil
+	return append([]*bulletin.Entry(nil), b.entries[start:end]...), nil
 }
 
 func (b *memBoard) Post(_ context.Context, e *bulletin.Entry) (*Posted, error) {

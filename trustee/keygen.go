@@ -39,6 +39,10 @@ type Options struct {
 	OnStep func(step string)
 	// Cheat, if set, lets a test make this trustee misbehave (see Cheat).
 	Cheat *Cheat
+	// LogKey, if set, is the log's verifier key, obtained out of band: the
+	// trustee then checks that the board's signed checkpoint commits to
+	// the entries it replayed before it acts (no split view).
+	LogKey *bulletin.LogVerifier
 	// Replay, if set, is the trustee's replay of the board kept from an
 	// earlier step (it must follow the same board); it is advanced rather
 	// than rebuilt, which saves re-verifying every ballot.
@@ -46,10 +50,14 @@ type Options struct {
 }
 
 func (o *Options) follower(b Board) *Follower {
-	if o.Replay != nil {
-		return o.Replay
+	f := o.Replay
+	if f == nil {
+		f = NewFollower(b)
 	}
-	return NewFollower(b)
+	if o.LogKey != nil {
+		f.LogKey = o.LogKey
+	}
+	return f
 }
 
 func (o *Options) step(s string) {
@@ -332,6 +340,9 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 		}
 	}
 
+	if err := f.CheckCheckpoint(ctx); err != nil {
+		return nil, err
+	}
 	// The replay has checked the context against the transcript; Finish
 	// derives our share and checks it against our verification key.
 	share, _, err := t.Finish(f.State.Keygen())

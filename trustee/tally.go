@@ -67,6 +67,9 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseMixing }); err != nil {
 		return err
 	}
+	if err := f.CheckCheckpoint(ctx); err != nil {
+		return err
+	}
 	index, err := keys.indexIn(f.State)
 	if err != nil {
 		return err
@@ -245,6 +248,9 @@ func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.C
 func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 	f := o.follower(b)
 	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseDecrypting }); err != nil {
+		return err
+	}
+	if err := f.CheckCheckpoint(ctx); err != nil {
 		return err
 	}
 	if f.State.Phase > election.PhaseDecrypting {

@@ -45,12 +45,13 @@ func (te *testElection) runAll(f func(ctx context.Context, i int, k *Keys) error
 func (te *testElection) tally(cheat map[int]*Cheat) *tally.Result {
 	t := te.t
 	te.transition(election.PhaseMixing)
+	lk := te.board.key.Verifier()
 	te.runAll(func(ctx context.Context, i int, k *Keys) error {
-		return RunMix(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("mix", i)), Cheat: cheat[i+1]})
+		return RunMix(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("mix", i)), Cheat: cheat[i+1], LogKey: &lk})
 	})
 	te.transition(election.PhaseDecrypting)
 	te.runAll(func(ctx context.Context, i int, k *Keys) error {
-		return RunDecrypt(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("dec", i)), Cheat: cheat[i+1]})
+		return RunDecrypt(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("dec", i)), Cheat: cheat[i+1], LogKey: &lk})
 	})
 	var res *tally.Result
 	te.board.withState(func(st *election.State) {
@@ -290,5 +291,55 @@ func TestFollowerRejectsBadBallotInBatch(t *testing.T) {
 		if len(f.Entries) > at {
 			t.Fatalf("replay went past the forged ballot at %d (%d entries)", at, len(f.Entries))
 		}
+	}
+}
+
+// A board that serves a trustee fewer entries than its signed checkpoint
+// commits to (a split view) stops the trustee before it acts; so does a
+// checkpoint signed by another key.
+func TestSplitViewRefused(t *testing.T) {
+	te := newTestElection(t, 3, 2, 3)
+	te.keygen()
+	te.vote(12)
+	te.transition(election.PhaseMixing)
+	lk := te.board.key.Verifier()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	te.board.mu.Lock()
+	te.board.hide = 1
+	te.board.mu.Unlock()
+	// The hidden entry is the transition to mixing: wait for it with a
+	// short deadline, then check the checkpoint directly.
+	f := NewFollower(te.board)
+	f.LogKey = &lk
+	if err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CheckCheckpoint(ctx); !errors.Is(err, ErrSplitView) {
+		t.Fatalf("hidden entry: %v", err)
+	}
+	te.board.mu.Lock()
+	te.board.hide = 0
+	te.board.mu.Unlock()
+	if err := f.CheckCheckpoint(ctx); err != nil {
+		t.Fatalf("honest board: %v", err)
+	}
+	other := newMemBoard("evote.example/other").key.Verifier()
+	other.Origin = lk.Origin
+	f.LogKey = &other
+	if err := f.CheckCheckpoint(ctx); !errors.Is(err, ErrSplitView) {
+		t.Fatalf("checkpoint under another key: %v", err)
+	}
+	// RunMix itself refuses on a split board: trustee 1 mixes, the board
+	// then hides its last mix from trustee 2 but signs it.
+	if err := RunMix(ctx, te.board, te.keys[0], Options{}); err != nil {
+		t.Fatal(err)
+	}
+	te.board.mu.Lock()
+	te.board.hide = 1
+	te.board.mu.Unlock()
+	err := RunMix(ctx, te.board, te.keys[1], Options{LogKey: &lk})
+	if !errors.Is(err, ErrSplitView) {
+		t.Fatalf("RunMix on a split board: %v", err)
 	}
 }

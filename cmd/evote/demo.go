@@ -190,6 +190,10 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, err
 	}
 	lv := logVerifier.Verifier()
+	logKeyFile := filepath.Join(env.dir, "log.key") // as published, for the trustees' tools
+	if err := os.WriteFile(logKeyFile, []byte(verify.FormatLogKey(lv)), 0o644); err != nil {
+		return nil, err
+	}
 	newBoard := func() (*client.Board, error) {
 		b, err := client.NewBoard(ctx, client.New(env.boxURL), electionID)
 		if b != nil {
@@ -206,7 +210,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	for i, tm := range machines {
 		go func() {
 			if o.TrusteeCLI {
-				err := cliTrustee(ctx, "keygen", tm.path, tm.passFile, env.boxURL, electionID, func(s string) { steps <- s })
+				err := cliTrustee(ctx, "keygen", tm.path, tm.passFile, env.boxURL, electionID, logKeyFile, func(s string) { steps <- s })
 				if err != nil {
 					err = fmt.Errorf("trustee %d: %w", i+1, err)
 				}
@@ -224,7 +228,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 				errs <- err
 				return
 			}
-			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, OnStep: func(s string) { steps <- s }})
+			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, LogKey: &lv, OnStep: func(s string) { steps <- s }})
 			if err == nil {
 				err = done.SaveFile(tm.path, tm.pass, kdf, true)
 				tm.keys = done
@@ -490,7 +494,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
 		if o.TrusteeCLI {
-			return cliTrustee(ctx, "mix", machines[i].path, machines[i].passFile, env.boxURL, electionID, nil)
+			return cliTrustee(ctx, "mix", machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, nil)
 		}
 		b, err := newBoard()
 		if err != nil {
@@ -500,7 +504,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		if err != nil {
 			return err
 		}
-		return trustee.RunMix(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, Cheat: cheatFor(o.Cheat, i)})
+		return trustee.RunMix(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, LogKey: &lv, Cheat: cheatFor(o.Cheat, i)})
 	}); err != nil {
 		return nil, err
 	}
@@ -510,7 +514,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
 		if o.TrusteeCLI {
-			return cliTrustee(ctx, "decrypt", machines[i].path, machines[i].passFile, env.boxURL, electionID, nil)
+			return cliTrustee(ctx, "decrypt", machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, nil)
 		}
 		b, err := newBoard()
 		if err != nil {
@@ -520,7 +524,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		if err != nil {
 			return err
 		}
-		return trustee.RunDecrypt(ctx, b, k, trustee.Options{Replay: machines[i].replay, Cheat: cheatFor(o.Cheat, i)})
+		return trustee.RunDecrypt(ctx, b, k, trustee.Options{Replay: machines[i].replay, LogKey: &lv, Cheat: cheatFor(o.Cheat, i)})
 	}); err != nil {
 		return nil, err
 	}
@@ -657,9 +661,9 @@ func importVotersCLI(ctx context.Context, env *demoEnv, electionID string, items
 
 // cliTrustee runs "evote trustee <sub>" as a trustee would type it,
 // passing each "trustee: <step>" line it prints to onStep.
-func cliTrustee(ctx context.Context, sub, key, passFile, server, electionID string, onStep func(string)) error {
+func cliTrustee(ctx context.Context, sub, key, passFile, server, electionID, logKey string, onStep func(string)) error {
 	w := &stepWriter{onStep: onStep}
-	return run(ctx, []string{"trustee", sub, "--key", key, "--passphrase-file", passFile, "--server", server, "--election", electionID, "--round-wait", "2m"}, w)
+	return run(ctx, []string{"trustee", sub, "--key", key, "--passphrase-file", passFile, "--server", server, "--election", electionID, "--round-wait", "2m", "--log-key", logKey}, w)
 }
 
 // stepWriter passes the steps a trustee command prints to a callback.

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"evote/client"
 	"evote/trustee"
+	"evote/verify"
 )
 
 func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
@@ -28,6 +30,7 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 	to := fs.String("to", "", "backup: where to write the backup")
 	from := fs.String("from", "", "restore: the backup to restore")
 	backupPass := fs.String("backup-passphrase-file", "", "file holding the backup's passphrase (else EVOTE_BACKUP_PASSPHRASE)")
+	logKey := fs.String("log-key", "", "file with the log's verifier key, obtained out of band: the board's signed checkpoint must commit to what the tool replayed")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -50,6 +53,17 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		return client.NewBoard(ctx, client.New(*server), *electionID)
 	}
 	opts := trustee.Options{RoundWait: *roundWait, OnStep: func(s string) { fmt.Fprintf(out, "trustee: %s\n", s) }}
+	if *logKey != "" {
+		t, err := os.ReadFile(*logKey)
+		if err != nil {
+			return err
+		}
+		v, err := verify.ParseLogKey(string(t))
+		if err != nil {
+			return err
+		}
+		opts.LogKey = &v
+	}
 	switch args[0] {
 	case "init":
 		if err := need(fs, "key"); err != nil {

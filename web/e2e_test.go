@@ -86,7 +86,6 @@ type env struct {
 	f       *boxtest.Fixture
 	sms     *otp.Recorder
 	people  []*registry.SimPerson
-	next    int
 	url     string
 	mu      sync.Mutex
 	bodies  []recorded // every request the server received

@@ -629,6 +629,15 @@ func checkOrigin(t *testing.T, b *browser, origin string) {
 	if len(b.requests) < 5 {
 		t.Fatalf("only %d requests recorded", len(b.requests))
 	}
+	modules := 0
+	for _, r := range b.requests {
+		if strings.Contains(r, "/evote.wasm") {
+			modules++
+		}
+	}
+	if modules != 1 {
+		t.Errorf("the module was requested %d times, want once (preload reused)", modules)
+	}
 	for _, r := range b.requests {
 		_, u, _ := strings.Cut(r, " ")
 		// data: URLs are no request to any host (Chromium draws the date

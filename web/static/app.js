@@ -88,7 +88,8 @@
       coreReady = (async () => {
         const go = new Go();
         const ready = new Promise((res) => window.addEventListener("evote-ready", res, { once: true }));
-        const resp = await fetch(wasmURL, { integrity: wasmIntegrity, credentials: "omit" });
+        // Same mode as the page's preload link, so the preloaded response is used.
+        const resp = await fetch(wasmURL, { integrity: wasmIntegrity, credentials: "same-origin", mode: "cors" });
         if (!resp.ok) throw new Error("http_" + resp.status);
         const bytes = await resp.arrayBuffer();
         const { instance } = await WebAssembly.instantiate(bytes, go.importObject);

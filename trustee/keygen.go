@@ -121,12 +121,11 @@ func postKeygen(ctx context.Context, f *Follower, k *Keys, msg interface{ Bytes(
 // the round (past returns true), or RoundWait elapses.
 func waitRound(ctx context.Context, f *Follower, o *Options, all, past func(*election.State) bool) error {
 	if o.RoundWait > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.RoundWait)
+		rctx, cancel := context.WithTimeout(ctx, o.RoundWait)
 		defer cancel()
-		err := f.Until(ctx, func(s *election.State) bool { return all(s) || past(s) })
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil
+		err := f.Until(rctx, func(s *election.State) bool { return all(s) || past(s) })
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil // the round's time is up: act on what is there
 		}
 		return err
 	}

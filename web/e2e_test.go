@@ -469,6 +469,9 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	r.signInToBallot = time.Since(t0)
 	shot("03-ballot")
 	checkAccessible(t, b)
+	if !eval[bool](t, b, `localStorage.length === 0 && sessionStorage.length === 0 && document.cookie === ""`) {
+		t.Fatal("the page keeps something in web storage or cookies")
+	}
 	b.do(t, "choose", chromedp.Click(chromedp.CSS(fmt.Sprintf("#c0-%d", r.candidate))), chromedp.Click(chromedp.CSS("#c1-1")))
 	t0 = time.Now()
 	b.do(t, "review and encrypt", chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.prepared === "yes"`))

@@ -172,13 +172,16 @@ func newTestElection(t *testing.T, n, th, mixes int) *testElection {
 // keygen runs RunKeygen for every trustee concurrently, acting as the
 // authority that posts the qualified set once every trustee has
 // complained, and the context once every trustee has finished extraction.
-func (te *testElection) keygen() { te.keygenWith(nil) }
+func (te *testElection) keygen() { te.keygenWith(nil, 0, 0) }
 
-// keygenWith runs key generation with cheat[i] making trustee i+1 misbehave.
-func (te *testElection) keygenWith(cheat map[int]*Cheat) {
+// keygenWith runs key generation with cheat[i] making trustee i+1
+// misbehave; the last absent trustees never show up, and the others wait
+// roundWait for them. Afterwards te.keys holds the present trustees' keys.
+func (te *testElection) keygenWith(cheat map[int]*Cheat, absent int, roundWait time.Duration) {
 	t := te.t
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	te.keys = te.keys[:len(te.keys)-absent]
 	n := len(te.keys)
 	steps := make(chan string, 8*n)
 	errs := make(chan error, n)
@@ -186,7 +189,7 @@ func (te *testElection) keygenWith(cheat map[int]*Cheat) {
 	for i, k := range te.keys {
 		go func() {
 			var err error
-			out[i], err = RunKeygen(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint(t.Name(), i)), Cheat: cheat[i+1], OnStep: func(s string) { steps <- s }})
+			out[i], err = RunKeygen(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint(t.Name(), i)), Cheat: cheat[i+1], RoundWait: roundWait, OnStep: func(s string) { steps <- s }})
 			errs <- err
 		}()
 	}

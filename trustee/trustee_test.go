@@ -13,6 +13,7 @@ import (
 	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/elgamal"
+	"evote/crypto/threshold"
 	"evote/election"
 	"evote/internal/testrand"
 	"evote/tally"
@@ -235,7 +236,7 @@ func TestFollowerRejectsForgedEntry(t *testing.T) {
 // answers it on the board, stays qualified, and the election goes on.
 func TestKeygenComplaintAnswered(t *testing.T) {
 	te := newTestElection(t, 3, 2, 3)
-	te.keygenWith(map[int]*Cheat{1: {BadDeal: true}})
+	te.keygenWith(map[int]*Cheat{1: {BadDeal: true}}, 0, 0)
 	te.board.withState(func(st *election.State) {
 		tr := st.Keygen()
 		if len(tr.Complaints) != 1 || tr.Complaints[0].Complainer != 2 || tr.Complaints[0].Accused != 1 {
@@ -342,4 +343,24 @@ func TestSplitViewRefused(t *testing.T) {
 	if !errors.Is(err, ErrSplitView) {
 		t.Fatalf("RunMix on a split board: %v", err)
 	}
+}
+
+// A trustee that never shows up: after the round wait the others complain
+// about its missing shares, it is disqualified, and the two others (the
+// threshold) generate the key, mix and decrypt without it.
+func TestKeygenAbsentTrustee(t *testing.T) {
+	te := newTestElection(t, 3, 2, 2)
+	te.keygenWith(nil, 1, 300*time.Millisecond)
+	te.board.withState(func(st *election.State) {
+		tr := st.Keygen()
+		if !slices.Equal(tr.Qualified.Dealers, []int{1, 2}) {
+			t.Fatalf("qualified %v", tr.Qualified.Dealers)
+		}
+		_, culprits, err := threshold.ComputeQualified(tr)
+		if err != nil || len(culprits) != 1 || culprits[0].Trustee != 3 || !errors.Is(culprits[0].Reason, threshold.ErrMissingMessage) {
+			t.Fatalf("disqualified %v (%v)", culprits, err)
+		}
+	})
+	te.vote(12)
+	te.checkResult(te.tally(nil))
 }

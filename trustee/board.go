@@ -61,7 +61,11 @@ type Follower struct {
 	// CheckCheckpoint then holds the replay to the log's signed
 	// checkpoint.
 	LogKey *bulletin.LogVerifier
-	tree   *bulletin.Tree
+	// Witnesses and Quorum, if set, also require that many of these
+	// witnesses' cosignatures on the checkpoint.
+	Witnesses []bulletin.CosignerKey
+	Quorum    int
+	tree      *bulletin.Tree
 }
 
 // NewFollower returns a follower with an empty replay.
@@ -172,7 +176,7 @@ func (f *Follower) CheckCheckpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cp, _, err := bulletin.VerifyCheckpoint(note, *f.LogKey)
+	cp, err := bulletin.VerifyCosigned(note, *f.LogKey, f.Witnesses, f.Quorum)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrSplitView, err)
 	}

@@ -43,6 +43,10 @@ type Options struct {
 	// trustee then checks that the board's signed checkpoint commits to
 	// the entries it replayed before it acts (no split view).
 	LogKey *bulletin.LogVerifier
+	// Witnesses and Quorum, with LogKey, require that many witnesses'
+	// cosignatures on that checkpoint.
+	Witnesses []bulletin.CosignerKey
+	Quorum    int
 	// Replay, if set, is the trustee's replay of the board kept from an
 	// earlier step (it must follow the same board); it is advanced rather
 	// than rebuilt, which saves re-verifying every ballot.
@@ -55,7 +59,7 @@ func (o *Options) follower(b Board) *Follower {
 		f = NewFollower(b)
 	}
 	if o.LogKey != nil {
-		f.LogKey = o.LogKey
+		f.LogKey, f.Witnesses, f.Quorum = o.LogKey, o.Witnesses, o.Quorum
 	}
 	return f
 }

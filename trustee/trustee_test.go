@@ -325,6 +325,12 @@ func TestSplitViewRefused(t *testing.T) {
 	if err := f.CheckCheckpoint(ctx); err != nil {
 		t.Fatalf("honest board: %v", err)
 	}
+	// A checkpoint without the cosignature of a required witness.
+	f.Witnesses, f.Quorum = []bulletin.CosignerKey{{Name: "witness.example.org/w1", Public: [32]byte{1}}}, 1
+	if err := f.CheckCheckpoint(ctx); !errors.Is(err, ErrSplitView) {
+		t.Fatalf("missing cosignature: %v", err)
+	}
+	f.Witnesses, f.Quorum = nil, 0
 	other := newMemBoard("evote.example/other").key.Verifier()
 	other.Origin = lk.Origin
 	f.LogKey = &other

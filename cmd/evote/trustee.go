@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"evote/bulletin"
 	"evote/client"
 	"evote/trustee"
 	"evote/verify"
@@ -31,6 +33,16 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 	from := fs.String("from", "", "restore: the backup to restore")
 	backupPass := fs.String("backup-passphrase-file", "", "file holding the backup's passphrase (else EVOTE_BACKUP_PASSPHRASE)")
 	logKey := fs.String("log-key", "", "file with the log's verifier key, obtained out of band: the board's signed checkpoint must commit to what the tool replayed")
+	var witnesses []bulletin.CosignerKey
+	fs.Func("witness", "with --log-key: a witness NAME+HEX-KEY whose cosignature the checkpoint must carry (repeat; all are required)", func(v string) error {
+		name, k, ok := strings.Cut(v, "+")
+		b, err := hex.DecodeString(k)
+		if !ok || err != nil || len(b) != 32 || bulletin.ValidOrigin(name) != nil {
+			return fmt.Errorf("want NAME+64-HEX-DIGITS")
+		}
+		witnesses = append(witnesses, bulletin.CosignerKey{Name: name, Public: [32]byte(b)})
+		return nil
+	})
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -62,7 +74,7 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		opts.LogKey = &v
+		opts.LogKey, opts.Witnesses, opts.Quorum = &v, witnesses, len(witnesses)
 	}
 	switch args[0] {
 	case "init":

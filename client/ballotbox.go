@@ -39,6 +39,13 @@ type ElectionInfo struct {
 	JointKey     string            `json:"joint_key"`
 	ExtendedHash string            `json:"extended_hash"`
 	ClientHash   string            `json:"client_hash"`
+	Witnesses    []WitnessInfo     `json:"witnesses"`
+}
+
+// WitnessInfo is a witness's cosigner key as the ballot box lists it.
+type WitnessInfo struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
 }
 
 // Elections lists the elections the ballot box serves.

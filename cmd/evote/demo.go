@@ -190,6 +190,19 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, err
 	}
 	lv := logVerifier.Verifier()
+	// The witnesses whose cosignatures the trustees require, as the
+	// officials publish them (a real trustee gets them out of band).
+	var wits []bulletin.CosignerKey
+	for _, w := range info.Witnesses {
+		k, err := decodeAny(w.Key)
+		if err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("witness %q: bad key", w.Name)
+		}
+		wits = append(wits, bulletin.CosignerKey{Name: w.Name, Public: [32]byte(k)})
+	}
+	if len(wits) == 0 {
+		return nil, errors.New("demo: the ballot box lists no witnesses")
+	}
 	logKeyFile := filepath.Join(env.dir, "log.key") // as published, for the trustees' tools
 	if err := os.WriteFile(logKeyFile, []byte(verify.FormatLogKey(lv)), 0o644); err != nil {
 		return nil, err
@@ -210,7 +223,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	for i, tm := range machines {
 		go func() {
 			if o.TrusteeCLI {
-				err := cliTrustee(ctx, "keygen", tm.path, tm.passFile, env.boxURL, electionID, logKeyFile, func(s string) { steps <- s })
+				err := cliTrustee(ctx, "keygen", tm.path, tm.passFile, env.boxURL, electionID, logKeyFile, wits, func(s string) { steps <- s })
 				if err != nil {
 					err = fmt.Errorf("trustee %d: %w", i+1, err)
 				}
@@ -228,7 +241,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 				errs <- err
 				return
 			}
-			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, LogKey: &lv, OnStep: func(s string) { steps <- s }})
+			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, LogKey: &lv, Witnesses: wits, Quorum: len(wits), OnStep: func(s string) { steps <- s }})
 			if err == nil {
 				err = done.SaveFile(tm.path, tm.pass, kdf, true)
 				tm.keys = done
@@ -494,7 +507,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
 		if o.TrusteeCLI {
-			return cliTrustee(ctx, "mix", machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, nil)
+			return cliTrustee(ctx, "mix", machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, wits, nil)
 		}
 		b, err := newBoard()
 		if err != nil {
@@ -504,7 +517,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		if err != nil {
 			return err
 		}
-		return trustee.RunMix(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, LogKey: &lv, Cheat: cheatFor(o.Cheat, i)})
+		return trustee.RunMix(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, LogKey: &lv, Witnesses: wits, Quorum: len(wits), Cheat: cheatFor(o.Cheat, i)})
 	}); err != nil {
 		return nil, err
 	}
@@ -514,7 +527,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
 		if o.TrusteeCLI {
-			return cliTrustee(ctx, "decrypt", machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, nil)
+			return cliTrustee(ctx, "decrypt", machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, wits, nil)
 		}
 		b, err := newBoard()
 		if err != nil {
@@ -524,7 +537,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		if err != nil {
 			return err
 		}
-		return trustee.RunDecrypt(ctx, b, k, trustee.Options{Replay: machines[i].replay, LogKey: &lv, Cheat: cheatFor(o.Cheat, i)})
+		return trustee.RunDecrypt(ctx, b, k, trustee.Options{Replay: machines[i].replay, LogKey: &lv, Witnesses: wits, Quorum: len(wits), Cheat: cheatFor(o.Cheat, i)})
 	}); err != nil {
 		return nil, err
 	}
@@ -661,9 +674,13 @@ func importVotersCLI(ctx context.Context, env *demoEnv, electionID string, items
 
 // cliTrustee runs "evote trustee <sub>" as a trustee would type it,
 // passing each "trustee: <step>" line it prints to onStep.
-func cliTrustee(ctx context.Context, sub, key, passFile, server, electionID, logKey string, onStep func(string)) error {
+func cliTrustee(ctx context.Context, sub, key, passFile, server, electionID, logKey string, wits []bulletin.CosignerKey, onStep func(string)) error {
 	w := &stepWriter{onStep: onStep}
-	return run(ctx, []string{"trustee", sub, "--key", key, "--passphrase-file", passFile, "--server", server, "--election", electionID, "--round-wait", "2m", "--log-key", logKey}, w)
+	args := []string{"trustee", sub, "--key", key, "--passphrase-file", passFile, "--server", server, "--election", electionID, "--round-wait", "2m", "--log-key", logKey}
+	for _, k := range wits {
+		args = append(args, "--witness", k.Name+"+"+hex.EncodeToString(k.Public[:]))
+	}
+	return run(ctx, args, w)
 }
 
 // stepWriter passes the steps a trustee command prints to a callback.

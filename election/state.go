@@ -20,7 +20,8 @@ func refuse(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, a...))
 }
 
-// A CastRecord is a valid ballot on the board.
+// A CastRecord is a valid ballot on the board. Its Ballot keeps the
+// ciphertexts but not the proofs, which were checked when it was applied.
 type CastRecord struct {
 	Position  uint64
 	Ballot    *ballot.EncryptedBallot

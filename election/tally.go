@@ -19,6 +19,9 @@ type Culprit struct {
 	Trustee  int
 	Contest  string
 	Reason   string
+	// Err is the failure (errors.Is finds tally's and threshold's
+	// sentinels in it).
+	Err error
 }
 
 // ContestTally is the tally of one contest as far as the board has gone.
@@ -39,6 +42,16 @@ type ContestTally struct {
 
 	chain     *tally.ChainResult // single choice: the mix chain
 	mixParams *tally.MixParams
+	digest    *[32]byte // TargetDigest(Current), once Current is final
+}
+
+// target returns TargetDigest of the final list, computed once.
+func (c *ContestTally) target() [32]byte {
+	if c.digest == nil {
+		d := tally.TargetDigest(c.Current)
+		c.digest = &d
+	}
+	return *c.digest
 }
 
 // prepareTally builds each contest's input from the cleansing.
@@ -160,7 +173,7 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 	if c.Contest.Kind == ballot.MultiSelect {
 		want = tally.TargetSums
 	}
-	if d.Kind != want || d.Target != tally.TargetDigest(c.Current) {
+	if d.Kind != want || d.Target != c.target() {
 		// Trustees decrypt only the final verified list: anything else is
 		// refused outright, never posted (no decryption oracle).
 		return refuse("decryption share is not for contest %s's final list", d.ContestID)
@@ -169,7 +182,7 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 		return refuse("trustee %d already posted a valid share for contest %s", trustee, d.ContestID)
 	}
 	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, c.Current, d.Share); err != nil {
-		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error()})
+		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
 	c.Shares[trustee] = d.Share
@@ -287,7 +300,7 @@ func (s *State) applyMix(e *bulletin.Entry) error {
 	// board, its trustee is named, and the next mixer starts from the last
 	// valid list.
 	if err := c.chain.Step(s.MixParams(c), int(s.Size), m); err != nil {
-		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: m.ContestID, Reason: err.Error()})
+		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: m.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
 	c.Mixers = append(c.Mixers, trustee)

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -53,15 +54,9 @@ func checkOf(t bulletin.Type) Check {
 
 // chainFailure reports whether a skipped mix broke the chain (wrong
 // contest, a trustee mixing twice, not the last valid list) rather than
-// failing its proof. election.Culprit keeps only the text of the error, so
-// the sentinels of package tally are matched by their text.
-func chainFailure(reason string) bool {
-	for _, e := range []error{tally.ErrWrongContest, tally.ErrDuplicateMixer, tally.ErrInputMismatch} {
-		if strings.Contains(reason, e.Error()) {
-			return true
-		}
-	}
-	return false
+// failing its proof.
+func chainFailure(err error) bool {
+	return errors.Is(err, tally.ErrWrongContest) || errors.Is(err, tally.ErrDuplicateMixer) || errors.Is(err, tally.ErrInputMismatch)
 }
 
 // ballotChecks are the checks every ballot entry undergoes.
@@ -166,7 +161,7 @@ func (v *verifier) applyOne(s *election.State, i int) bool {
 		v.rep.count(pc, 1)
 		for _, cu := range s.Culprits[culprits:] {
 			c := pc
-			if pc == CheckMixProof && chainFailure(cu.Reason) {
+			if pc == CheckMixProof && chainFailure(cu.Err) {
 				c = CheckMixChain
 			}
 			v.rep.fail(int64(i), c, "trustee %d, contest %s: %s", cu.Trustee, cu.Contest, cu.Reason)

@@ -54,8 +54,8 @@ type asset struct {
 
 // Options configure the handler.
 type Options struct {
-	// Identity, if set, is the identity service's base URL; /idp/<path> is
-	// forwarded to <Identity>/<path>.
+	// Identity, if set, is the identity service's base URL; /idp/v1/auth/…
+	// (the voter's sign-in routes) is forwarded to <Identity>/v1/auth/….
 	Identity *url.URL
 }
 
@@ -198,7 +198,13 @@ func securityHeaders(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w, r)
 	p := r.URL.Path
-	if h.idp != nil && strings.HasPrefix(p, "/idp/") {
+	if strings.HasPrefix(p, "/idp/") {
+		// Only the voter's routes: officials reach the identity service
+		// directly, never through the public voting page's origin.
+		if h.idp == nil || !strings.HasPrefix(p, "/idp/v1/auth/") || strings.Contains(p, "..") {
+			http.NotFound(w, r)
+			return
+		}
 		h.idp.ServeHTTP(w, r)
 		return
 	}

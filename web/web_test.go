@@ -281,6 +281,16 @@ func TestIdentityRoute(t *testing.T) {
 	if w.Code != 200 || got != "POST /v1/auth/start" {
 		t.Fatalf("%d %q", w.Code, got)
 	}
+	got = ""
+	for _, p := range []string{"/idp/v1/officials/marks", "/idp/v1/auth/../officials/marks", "/idp/healthz"} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+		r.URL.Path = p
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 404 || got != "" {
+			t.Errorf("%s forwarded: %d %q", p, w.Code, got)
+		}
+	}
 	if w := get(t, newHandler(t, web.Options{}), "/idp/v1/auth/start"); w.Code != 404 {
 		t.Errorf("without an identity service: %d", w.Code)
 	}

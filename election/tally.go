@@ -296,9 +296,19 @@ func (s *State) applyMix(e *bulletin.Entry) error {
 	if !ok || c.Contest.Kind != ballot.SingleChoice || c.Withheld || m.ElectionID != s.Manifest.ElectionID {
 		return refuse("mix of %q/%q, which is not a contest being mixed", m.ElectionID, m.ContestID)
 	}
-	// An invalid mix is the mixer's fault, not the board's: it stays on the
-	// board, its trustee is named, and the next mixer starts from the last
-	// valid list.
+	// A mix of a list that is no longer the current one lost a race with
+	// another mixer, and a second mix by one trustee adds nothing: both
+	// are refused (the mixer starts again from the current list) rather
+	// than kept and blamed.
+	if m.Input != c.chain.InputDigest() {
+		return refuse("mix of contest %s does not take the current list as input (another mix came first)", m.ContestID)
+	}
+	if slices.Contains(c.Mixers, trustee) {
+		return refuse("trustee %d already has a valid mix of contest %s", trustee, m.ContestID)
+	}
+	// An invalid proof is the mixer's fault, not the board's: the entry
+	// stays on the board, its trustee is named, and the next mixer starts
+	// from the last valid list.
 	if err := c.chain.Step(s.MixParams(c), int(s.Size), m); err != nil {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: m.ContestID, Reason: err.Error(), Err: err})
 		return nil

@@ -136,6 +136,10 @@ func (r *ChainResult) Step(p *MixParams, i int, m *MixEntry) error {
 	return nil
 }
 
+// InputDigest returns the RowsDigest of the current list, the input the
+// next mix must name.
+func (r *ChainResult) InputDigest() [32]byte { return r.digest }
+
 // WithGenerators returns p with commitment generators for n rows, derived
 // once, for a caller that will Step through a chain.
 func (p *MixParams) WithGenerators(n int) *MixParams { return p.withGenerators(n) }

@@ -46,7 +46,7 @@ func (c *CredentialIssued) Encode() []byte {
 	w.u64(c.IssuedAt)
 	w.u64(c.NotBefore)
 	w.u64(c.ExpiresAt)
-	return w.b
+	return w.encoded()
 }
 
 // DecodeCredentialIssued strictly decodes b (see Encode) and checks every
@@ -54,7 +54,7 @@ func (c *CredentialIssued) Encode() []byte {
 // IdentityKeyID gives, IssuedAt ≤ NotBefore < ExpiresAt and a lifetime of at
 // most MaxCredentialLifetime.
 func DecodeCredentialIssued(b []byte) (*CredentialIssued, error) {
-	r := &idReader{b: b}
+	r := newIDReader(b)
 	c := &CredentialIssued{}
 	c.ElectionID = r.id("election id")
 	r.fixed(c.ContextHash[:], "context hash")
@@ -90,7 +90,7 @@ func IdentityKeyID(pub []byte) string {
 	w.str(IdentityKeyIDTag)
 	w.fixed(pub)
 	h := sha256.New()
-	h.Write(w.b)
+	h.Write(w.encoded())
 	return "idp-" + hex.EncodeToString(h.Sum(nil)[:8])
 }
 
@@ -147,7 +147,7 @@ func (s *IdentityKeySet) Encode() []byte {
 		w.u64(k.ValidFrom)
 		w.u64(k.RetiredAt)
 	}
-	return w.b
+	return w.encoded()
 }
 
 // DecodeIdentityKeySet strictly decodes b. Besides the encoding rules it
@@ -155,14 +155,14 @@ func (s *IdentityKeySet) Encode() []byte {
 // equal to IdentityKeyID(PublicKey), each key valid, RetiredAt either 0 or
 // after ValidFrom, and at most one key not retired.
 func DecodeIdentityKeySet(b []byte) (*IdentityKeySet, error) {
-	r := &idReader{b: b}
+	r := newIDReader(b)
 	s := &IdentityKeySet{}
 	s.ElectionID = r.id("election id")
 	r.fixed(s.ContextHash[:], "context hash")
 	s.Issuer = r.str(256, "issuer")
 	s.Audience = r.str(256, "audience")
 	n := r.count(MaxIdentityKeys, 4+32+16, "keys")
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && !r.failed(); i++ {
 		var k IdentityKey
 		k.KeyID = r.str(MaxIDLen, "key id")
 		r.edKey(&k.PublicKey, "public key")

@@ -53,7 +53,7 @@ func (m *InPersonMark) SigningBytes() []byte {
 	w := &idWriter{}
 	w.str(InPersonMarkTag)
 	m.encodeStatement(w)
-	return w.b
+	return w.encoded()
 }
 
 // Encode returns the canonical encoding: the fields in declaration order
@@ -64,7 +64,7 @@ func (m *InPersonMark) Encode() []byte {
 	m.encodeStatement(w)
 	w.fixed(m.StationSig[:])
 	w.fixed(m.OfficialSig[:])
-	return w.b
+	return w.encoded()
 }
 
 // Sign fills both signatures (used by stations, and by tests).
@@ -90,7 +90,7 @@ func (m *InPersonMark) VerifySignatures() error {
 
 // DecodeInPersonMark strictly decodes b. It checks forms, not signatures.
 func DecodeInPersonMark(b []byte) (*InPersonMark, error) {
-	r := &idReader{b: b}
+	r := newIDReader(b)
 	m := &InPersonMark{}
 	m.ElectionID = r.id("election id")
 	r.fixed(m.ContextHash[:], "context hash")
@@ -173,7 +173,7 @@ func (c *VoterListChange) SigningBytes() []byte {
 	w := &idWriter{}
 	w.str(VoterListChangeTag)
 	c.encodeStatement(w)
-	return w.b
+	return w.encoded()
 }
 
 // Encode returns the canonical encoding: the fields in declaration order
@@ -191,7 +191,7 @@ func (c *VoterListChange) Encode() []byte {
 		w.str(s.BallotStyle)
 		w.u32(s.Voters)
 	}
-	return w.b
+	return w.encoded()
 }
 
 // Sign fills OfficialSig.
@@ -210,7 +210,7 @@ func (c *VoterListChange) VerifySignature() error {
 // DecodeVoterListChange strictly decodes b: Sequence ≥ 1, a known Kind,
 // counts sorted strictly by ballot style, at most MaxStyles of them.
 func DecodeVoterListChange(b []byte) (*VoterListChange, error) {
-	r := &idReader{b: b}
+	r := newIDReader(b)
 	c := &VoterListChange{}
 	c.ElectionID = r.id("election id")
 	r.fixed(c.ContextHash[:], "context hash")
@@ -225,11 +225,11 @@ func DecodeVoterListChange(b []byte) (*VoterListChange, error) {
 	c.Removed = r.u32("removed")
 	c.Updated = r.u32("updated")
 	n := r.count(MaxStyles, 4+1+4, "counts")
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && !r.failed(); i++ {
 		var s StyleCount
 		s.BallotStyle = r.id("ballot style")
 		s.Voters = r.u32("voters")
-		if r.err == nil && i > 0 && c.Counts[i-1].BallotStyle >= s.BallotStyle {
+		if !r.failed() && i > 0 && c.Counts[i-1].BallotStyle >= s.BallotStyle {
 			r.fail("counts not strictly sorted by ballot style")
 		}
 		c.Counts = append(c.Counts, s)

@@ -1,12 +1,12 @@
 package record
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"filippo.io/edwards25519"
+
+	"evote/internal/wire"
 )
 
 // ErrMalformed is wrapped by every decoding error of this package's identity
@@ -14,117 +14,41 @@ import (
 // identifier outside its alphabet, a non-canonical key.
 var ErrMalformed = errors.New("record: malformed")
 
-// idWriter appends the canonical encodings of spec/01-encoding.md §1.1.
-type idWriter struct{ b []byte }
+// idWriter and idReader adapt internal/wire, the canonical encoding of
+// spec/01-encoding.md §1.1 shared by every record type, to this package:
+// every decoding error wraps ErrMalformed.
+type idWriter struct{ w wire.Writer }
 
-func (w *idWriter) u8(v uint8)   { w.b = append(w.b, v) }
-func (w *idWriter) u32(v uint32) { w.b = binary.BigEndian.AppendUint32(w.b, v) }
-func (w *idWriter) u64(v uint64) { w.b = binary.BigEndian.AppendUint64(w.b, v) }
-func (w *idWriter) fixed(p []byte) {
-	w.b = append(w.b, p...)
-}
-func (w *idWriter) bytes(p []byte) {
-	w.u32(uint32(len(p)))
-	w.b = append(w.b, p...)
-}
-func (w *idWriter) str(s string) { w.bytes([]byte(s)) }
+func (w *idWriter) u8(v uint8)      { w.w.U8(v) }
+func (w *idWriter) u32(v uint32)    { w.w.U32(v) }
+func (w *idWriter) u64(v uint64)    { w.w.U64(v) }
+func (w *idWriter) fixed(p []byte)  { w.w.Fixed(p) }
+func (w *idWriter) str(s string)    { w.w.String(s) }
+func (w *idWriter) encoded() []byte { return w.w.Bytes() }
 
-// idReader consumes canonical encodings; the first error sticks and every
-// later read returns zero values, so decoders check err once at the end.
-type idReader struct {
-	b   []byte
-	err error
-}
+type idReader struct{ r *wire.Reader }
 
-func (r *idReader) fail(format string, a ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, a...)...)
-	}
-}
+func newIDReader(b []byte) *idReader { return &idReader{r: wire.NewReader(b)} }
 
-func (r *idReader) take(n int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || n > len(r.b) {
-		r.fail("%s: truncated", what)
-		return nil
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *idReader) u8(what string) uint8 {
-	p := r.take(1, what)
-	if p == nil {
-		return 0
-	}
-	return p[0]
-}
-
-func (r *idReader) u32(what string) uint32 {
-	p := r.take(4, what)
-	if p == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint32(p)
-}
-
-func (r *idReader) u64(what string) uint64 {
-	p := r.take(8, what)
-	if p == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint64(p)
-}
+func (r *idReader) failed() bool                            { return r.r.Err() != nil }
+func (r *idReader) fail(format string, a ...any)            { r.r.Fail(format, a...) }
+func (r *idReader) u8(what string) uint8                    { return r.r.U8(what) }
+func (r *idReader) u32(what string) uint32                  { return r.r.U32(what) }
+func (r *idReader) u64(what string) uint64                  { return r.r.U64(what) }
+func (r *idReader) str(max int, what string) string         { return r.r.String(max, what) }
+func (r *idReader) count(max, minItem int, what string) int { return r.r.Count(max, minItem, what) }
 
 func (r *idReader) fixed(dst []byte, what string) {
-	if p := r.take(len(dst), what); p != nil {
+	if p := r.r.Fixed(len(dst), what); p != nil {
 		copy(dst, p)
 	}
 }
 
-// str reads a string of at most max bytes.
-func (r *idReader) str(max int, what string) string {
-	n := r.u32(what + " length")
-	if r.err != nil {
-		return ""
-	}
-	if int64(n) > int64(max) {
-		r.fail("%s: length %d above limit %d", what, n, max)
-		return ""
-	}
-	p := r.take(int(n), what)
-	if p == nil {
-		return ""
-	}
-	if !utf8.Valid(p) {
-		r.fail("%s: invalid UTF-8", what)
-		return ""
-	}
-	return string(p)
-}
-
-// count reads a list count, rejecting one above max or one that cannot fit in
-// the remaining bytes at minItem bytes per item.
-func (r *idReader) count(max, minItem int, what string) int {
-	n := r.u32(what + " count")
-	if r.err != nil {
-		return 0
-	}
-	if int64(n) > int64(max) || int64(n)*int64(minItem) > int64(len(r.b)) {
-		r.fail("%s: count %d too large", what, n)
-		return 0
-	}
-	return int(n)
-}
-
 func (r *idReader) end() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
+	if err := r.r.Finish(); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return r.err
+	return nil
 }
 
 // MaxIDLen bounds every identifier (election id, ballot style, station and
@@ -149,7 +73,7 @@ func ValidID(s string) bool {
 
 func (r *idReader) id(what string) string {
 	s := r.str(MaxIDLen, what)
-	if r.err == nil && !ValidID(s) {
+	if !r.failed() && !ValidID(s) {
 		r.fail("%s: not a well-formed identifier", what)
 	}
 	return s
@@ -177,7 +101,7 @@ func ValidEd25519Key(k []byte) bool {
 
 func (r *idReader) edKey(dst *[32]byte, what string) {
 	r.fixed(dst[:], what)
-	if r.err == nil && !ValidEd25519Key(dst[:]) {
+	if !r.failed() && !ValidEd25519Key(dst[:]) {
 		r.fail("%s: not a valid Ed25519 public key", what)
 	}
 }

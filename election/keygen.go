@@ -67,115 +67,56 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 	case kind >= 6 && tr.Qualified == nil:
 		return refuse("extraction message (kind %d) before the qualified set", kind)
 	}
-	sender, other := 0, 0
-	switch e.Payload[0] {
-	case 1:
-		var m *threshold.Commitments
-		if m, err = threshold.ParseCommitments(e.Payload); err == nil {
-			sender, tr.Commitments = m.Dealer, append(tr.Commitments, m)
-			err = checkBase(m.BaseHash, base)
-		}
-	case 2:
-		var m *threshold.EncryptedShares
-		if m, err = threshold.ParseEncryptedShares(e.Payload); err == nil {
-			sender, tr.EncryptedShares = m.Dealer, append(tr.EncryptedShares, m)
-			err = checkBase(m.BaseHash, base)
-		}
-	case 3:
-		var m *threshold.Complaint
-		if m, err = threshold.ParseComplaint(e.Payload); err == nil {
-			sender, other, tr.Complaints = m.Complainer, m.Accused, append(tr.Complaints, m)
-			err = checkBase(m.BaseHash, base)
-		}
-	case 4:
-		var m *threshold.ComplaintAnswer
-		if m, err = threshold.ParseComplaintAnswer(e.Payload); err == nil {
-			sender, other, tr.Answers = m.Dealer, m.Complainer, append(tr.Answers, m)
-			err = checkBase(m.BaseHash, base)
-		}
-	case 5:
-		var m *threshold.Qualified
-		if m, err = threshold.ParseQualified(e.Payload); err == nil {
-			if tr.Qualified != nil {
-				return refuse("qualified set posted twice")
-			}
-			tr.Qualified = m
-			err = checkBase(m.BaseHash, base)
-		}
-	case 6:
-		var m *threshold.ExtractionCommitments
-		if m, err = threshold.ParseExtractionCommitments(e.Payload); err == nil {
-			sender, tr.Extraction = m.Dealer, append(tr.Extraction, m)
-			err = checkBase(m.BaseHash, base)
-		}
-	case 7:
-		var m *threshold.ExtractionComplaint
-		if m, err = threshold.ParseExtractionComplaint(e.Payload); err == nil {
-			sender, other, tr.ExtractionComplaints = m.Complainer, m.Accused, append(tr.ExtractionComplaints, m)
-			err = checkBase(m.BaseHash, base)
-		}
-	case 8:
-		var m *threshold.ExtractionReveal
-		if m, err = threshold.ParseExtractionReveal(e.Payload); err == nil {
-			sender, other, tr.Reveals = m.Revealer, m.Dealer, append(tr.Reveals, m)
-			err = checkBase(m.BaseHash, base)
-		}
-	}
+	msg, err := threshold.ParseMessage(e.Payload)
 	if err != nil {
-		s.keygen.undo(e.Payload[0])
 		return refuse("key-generation message: %v", err)
 	}
-	if sender == 0 {
-		if e.Author != s.Authority {
-			s.keygen.undo(e.Payload[0])
-			return refuse("the qualified set must be posted by the election authority")
-		}
-		return nil
+	// Who sends it, about whom, under which base hash.
+	var sender, other int
+	var msgBase [32]byte
+	switch m := msg.(type) {
+	case *threshold.Commitments:
+		sender, msgBase = m.Dealer, m.BaseHash
+	case *threshold.EncryptedShares:
+		sender, msgBase = m.Dealer, m.BaseHash
+	case *threshold.Complaint:
+		sender, other, msgBase = m.Complainer, m.Accused, m.BaseHash
+	case *threshold.ComplaintAnswer:
+		sender, other, msgBase = m.Dealer, m.Complainer, m.BaseHash
+	case *threshold.Qualified:
+		msgBase = m.BaseHash
+	case *threshold.ExtractionCommitments:
+		sender, msgBase = m.Dealer, m.BaseHash
+	case *threshold.ExtractionComplaint:
+		sender, other, msgBase = m.Complainer, m.Accused, m.BaseHash
+	case *threshold.ExtractionReveal:
+		sender, other, msgBase = m.Revealer, m.Dealer, m.BaseHash
+	default:
+		return refuse("%T is not a key-generation message", msg)
 	}
-	if sender < 1 || sender > len(s.Manifest.Trustees) || s.Manifest.Trustees[sender-1].SignKey != e.Author {
-		s.keygen.undo(e.Payload[0])
+	if msgBase != base {
+		return refuse("key-generation message bound to another base hash")
+	}
+	switch {
+	case sender == 0 && e.Author != s.Authority:
+		return refuse("the qualified set must be posted by the election authority")
+	case sender == 0 && tr.Qualified != nil:
+		return refuse("qualified set posted twice")
+	case sender != 0 && (sender < 1 || sender > len(s.Manifest.Trustees) || s.Manifest.Trustees[sender-1].SignKey != e.Author):
 		return refuse("key-generation message for trustee %d not signed by that trustee", sender)
 	}
 	key := [3]int{int(e.Payload[0]), sender, other}
-	if s.keygen.seen[key] {
-		s.keygen.undo(e.Payload[0])
+	if sender != 0 && s.keygen.seen[key] {
 		return refuse("trustee %d already posted this key-generation step", sender)
+	}
+	// Every check passed: record it.
+	if err := tr.Add(e.Payload); err != nil {
+		return refuse("key-generation message: %v", err)
 	}
 	if s.keygen.seen == nil {
 		s.keygen.seen = map[[3]int]bool{}
 	}
 	s.keygen.seen[key] = true
-	return nil
-}
-
-// undo drops the message just appended for kind, so a refused entry leaves
-// the transcript unchanged.
-func (k *keygen) undo(kind byte) {
-	tr := &k.tr
-	switch kind {
-	case 1:
-		tr.Commitments = tr.Commitments[:len(tr.Commitments)-1]
-	case 2:
-		tr.EncryptedShares = tr.EncryptedShares[:len(tr.EncryptedShares)-1]
-	case 3:
-		tr.Complaints = tr.Complaints[:len(tr.Complaints)-1]
-	case 4:
-		tr.Answers = tr.Answers[:len(tr.Answers)-1]
-	case 5:
-		tr.Qualified = nil
-	case 6:
-		tr.Extraction = tr.Extraction[:len(tr.Extraction)-1]
-	case 7:
-		tr.ExtractionComplaints = tr.ExtractionComplaints[:len(tr.ExtractionComplaints)-1]
-	case 8:
-		tr.Reveals = tr.Reveals[:len(tr.Reveals)-1]
-	}
-}
-
-func checkBase(got, want [32]byte) error {
-	if got != want {
-		return refuse("message bound to another base hash")
-	}
 	return nil
 }
 

@@ -505,40 +505,32 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			return nil, err
 		}
 	}
-	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
-		if o.TrusteeCLI {
-			return cliTrustee(ctx, "mix", machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, wits, nil)
-		}
-		b, err := newBoard()
-		if err != nil {
-			return err
-		}
-		k, err := trustee.LoadFile(machines[i].path, machines[i].pass)
-		if err != nil {
-			return err
-		}
-		return trustee.RunMix(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, LogKey: &lv, Witnesses: wits, Quorum: len(wits), Cheat: cheatFor(o.Cheat, i)})
-	}); err != nil {
+	// tallyStep runs one trustee's mix or decryption: through the CLI, or
+	// through the library with its own board client and key file.
+	tallyStep := func(sub string, run func(context.Context, trustee.Board, *trustee.Keys, trustee.Options) error) error {
+		return runTrustees(ctx, n, func(ctx context.Context, i int) error {
+			if o.TrusteeCLI {
+				return cliTrustee(ctx, sub, machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, wits, nil)
+			}
+			b, err := newBoard()
+			if err != nil {
+				return err
+			}
+			k, err := trustee.LoadFile(machines[i].path, machines[i].pass)
+			if err != nil {
+				return err
+			}
+			return run(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, LogKey: &lv, Witnesses: wits, Quorum: len(wits), Cheat: cheatFor(o.Cheat, i)})
+		})
+	}
+	if err := tallyStep("mix", trustee.RunMix); err != nil {
 		return nil, err
 	}
 	say("mixed: each trustee verified the cleansing and every earlier mix, then shuffled")
 	if err := act(ctx, off, electionID, "start-decrypting"); err != nil {
 		return nil, err
 	}
-	if err := runTrustees(ctx, n, func(ctx context.Context, i int) error {
-		if o.TrusteeCLI {
-			return cliTrustee(ctx, "decrypt", machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, wits, nil)
-		}
-		b, err := newBoard()
-		if err != nil {
-			return err
-		}
-		k, err := trustee.LoadFile(machines[i].path, machines[i].pass)
-		if err != nil {
-			return err
-		}
-		return trustee.RunDecrypt(ctx, b, k, trustee.Options{Replay: machines[i].replay, LogKey: &lv, Witnesses: wits, Quorum: len(wits), Cheat: cheatFor(o.Cheat, i)})
-	}); err != nil {
+	if err := tallyStep("decrypt", trustee.RunDecrypt); err != nil {
 		return nil, err
 	}
 	if err := act(ctx, off, electionID, "tally"); err != nil {

@@ -3,8 +3,10 @@ package ballot
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
@@ -236,4 +238,54 @@ func BenchmarkVerifyBallotBatch64(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/64, "ns/ballot")
+}
+
+// BenchmarkMergedVerify times what the ballot box's batcher does per batch
+// of n ballots whose equations were built beforehand (in the casts'
+// goroutines): merge them and run the one multi-scalar multiplication.
+// Reported per ballot and in scalar multiplications (SM) of the same run.
+func BenchmarkMergedVerify(b *testing.B) {
+	e, _ := testElection(b)
+	sm := scalarMultCost(b)
+	var parts []*zkp.Batch
+	for i := range 256 {
+		p, err := e.Encrypt("style-kara-suu", [32]byte{byte(i), byte(i >> 8)}, Selection{"council-kara-suu": {i % 5}, "priorities": {i % 4}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		zb := zkp.NewBatch()
+		if err := e.AddToBatch(zb, p.Ballot, "b"); err != nil {
+			b.Fatal(err)
+		}
+		parts = append(parts, zb)
+	}
+	for _, n := range []int{1, 4, 16, 64, 256} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				merged := zkp.NewBatch()
+				for _, p := range parts[:n] {
+					merged.Merge(p)
+				}
+				if err := merged.Verify(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			per := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(n)
+			b.ReportMetric(per, "ns/ballot")
+			b.ReportMetric(per/sm, "SM/ballot")
+		})
+	}
+}
+
+// scalarMultCost is the time of one scalar multiplication, in ns, measured
+// now.
+func scalarMultCost(b *testing.B) float64 {
+	s, p := group.RandomScalar(), group.NewGeneratorElement()
+	var q group.Element
+	const n = 500
+	t0 := time.Now()
+	for range n {
+		q.ScalarMult(s, p)
+	}
+	return float64(time.Since(t0).Nanoseconds()) / n
 }

@@ -1,7 +1,7 @@
 package ballotbox
 
 import (
-	"runtime"
+	"fmt"
 	"sync"
 	"time"
 
@@ -9,40 +9,49 @@ import (
 	"evote/crypto/zkp"
 )
 
-// batcher verifies ballot proofs of concurrent casts together: a worker
-// takes the first waiting ballot, gathers more for up to window (or until
-// max), adds all their proofs to one zkp.Batch and verifies it with one
-// multi-scalar multiplication. If the combined check fails, every ballot of
-// the batch is verified alone, so an invalid ballot never makes a valid
-// one fail. Several workers run, one per CPU, so gathering overlaps
-// verifying.
+// batcher verifies the proofs of concurrent casts together. Each cast
+// decodes its ballot and builds its own zkp.Batch in its own goroutine (the
+// decoding of some fifty group elements is most of a ballot's cost and
+// runs in parallel); the batcher merges the waiting batches and checks them
+// with one multi-scalar multiplication, whose cost per term falls as the
+// batch grows. If the merged check fails, every ballot's batch is verified
+// alone, so an invalid ballot never makes a valid one fail.
+//
+// One worker gathers: it takes every batch waiting, and while it verifies,
+// the next batch accumulates, so batches grow with the load by themselves.
+// Under light load a batch smaller than minBatch waits up to window for
+// company. A large merged batch is summed on every core by
+// group.VarTimeMultiScalarMult.
 type batcher struct {
-	window time.Duration
-	max    int
-	reqs   chan *proofReq
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	window   time.Duration
+	minBatch int
+	max      int
+	reqs     chan *proofReq
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
 }
 
 type proofReq struct {
-	el   *ballot.Election
-	b    *ballot.EncryptedBallot
+	b    *zkp.Batch
 	done chan error
 }
 
+// minBatch is the batch size below which the batcher waits (up to its
+// window) for more ballots.
+const minBatch = 16
+
 func newBatcher(window time.Duration, maxBatch int) *batcher {
-	bt := &batcher{window: window, max: maxBatch, reqs: make(chan *proofReq, 4096), quit: make(chan struct{})}
-	for range max(1, runtime.GOMAXPROCS(0)) {
-		bt.wg.Add(1)
-		go bt.worker()
-	}
+	bt := &batcher{window: window, minBatch: min(minBatch, maxBatch), max: maxBatch, reqs: make(chan *proofReq, 4096), quit: make(chan struct{})}
+	bt.wg.Add(1)
+	go bt.worker()
 	return bt
 }
 
-// verify checks every proof of b; it blocks until its batch is verified.
-func (bt *batcher) verify(el *ballot.Election, b *ballot.EncryptedBallot) error {
-	r := &proofReq{el: el, b: b, done: make(chan error, 1)}
+// verify checks the equations of zb, one ballot's proofs; it blocks until
+// its merged batch is verified.
+func (bt *batcher) verify(zb *zkp.Batch) error {
+	r := &proofReq{b: zb, done: make(chan error, 1)}
 	select {
 	case bt.reqs <- r:
 	case <-bt.quit:
@@ -71,9 +80,21 @@ func (bt *batcher) worker() {
 		case <-bt.quit:
 			return
 		}
-		timer := time.NewTimer(bt.window)
+		var timer *time.Timer
 	gather:
 		for len(batch) < bt.max {
+			select {
+			case r := <-bt.reqs:
+				batch = append(batch, r)
+				continue
+			default:
+			}
+			if len(batch) >= bt.minBatch {
+				break
+			}
+			if timer == nil {
+				timer = time.NewTimer(bt.window)
+			}
 			select {
 			case r := <-bt.reqs:
 				batch = append(batch, r)
@@ -87,31 +108,36 @@ func (bt *batcher) worker() {
 				return
 			}
 		}
-		timer.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
 		verifyBatch(batch)
 	}
 }
 
 func verifyBatch(batch []*proofReq) {
-	zb := zkp.NewBatch()
-	live := batch[:0:0]
-	for _, r := range batch {
-		if err := r.el.AddToBatch(zb, r.b, "ballot"); err != nil {
-			r.done <- err
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
+	if len(batch) == 1 {
+		batch[0].done <- wrapInvalid(batch[0].b.Verify())
 		return
 	}
-	if err := zb.Verify(); err == nil {
-		for _, r := range live {
+	merged := zkp.NewBatch()
+	for _, r := range batch {
+		merged.Merge(r.b)
+	}
+	if merged.Verify() == nil {
+		for _, r := range batch {
 			r.done <- nil
 		}
 		return
 	}
-	for _, r := range live {
-		r.done <- r.el.Verify(r.b)
+	for _, r := range batch {
+		r.done <- wrapInvalid(r.b.Verify())
 	}
+}
+
+func wrapInvalid(err error) error {
+	if err != nil {
+		return fmt.Errorf("%w: %w", ballot.ErrInvalidBallot, err)
+	}
+	return nil
 }

@@ -65,7 +65,8 @@ type Config struct {
 	// the audience of the identity key set on the board.
 	Audience string
 	// BatchWindow is how long the proof batcher waits for more ballots
-	// (default 2 ms); BatchMax bounds a batch (default 128).
+	// when it has fewer than 16 (default 2 ms); BatchMax bounds a batch
+	// (default 256).
 	BatchWindow time.Duration
 	BatchMax    int
 	Now         func() time.Time
@@ -170,7 +171,7 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 		cfg.BatchWindow = 2 * time.Millisecond
 	}
 	if cfg.BatchMax == 0 {
-		cfg.BatchMax = 128
+		cfg.BatchMax = 256
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -231,3 +231,70 @@ func TestCloseDuringCasts(t *testing.T) {
 	}
 	t.Logf("%d of %d casts landed before the close", landed, n)
 }
+
+// TestConcurrentFalseProofs casts valid ballots and ballots with false
+// proofs at once, so that they share merged proof batches: every valid
+// ballot must land and every false one be refused (a false proof must
+// never make its batch-mates fail, nor hide among them).
+func TestConcurrentFalseProofs(t *testing.T) {
+	f := newFixture(t, boxtest.Options{})
+	ctx := context.Background()
+	n := 48
+	if testing.Short() {
+		n = 16
+	}
+	type cast struct {
+		tok   string
+		raw   []byte
+		valid bool
+	}
+	var casts []cast
+	var donor *ballot.PreparedBallot
+	for i := range n {
+		v := voter(t, f, [32]byte{})
+		raw, p := prepare(t, f, v, i)
+		if i%4 != 3 || donor == nil {
+			casts = append(casts, cast{v.Token, raw, true})
+			donor = p
+			continue
+		}
+		// The proofs of another voter's ballot of the same style: well
+		// formed, false for these ciphertexts and this credential.
+		bad := *p.Ballot
+		bad.Contests = append([]ballot.ContestBallot(nil), p.Ballot.Contests...)
+		for j := range bad.Contests {
+			if j < len(donor.Ballot.Contests) && len(donor.Ballot.Contests[j].Proof) == len(bad.Contests[j].Proof) {
+				bad.Contests[j].Proof = donor.Ballot.Contests[j].Proof
+			}
+		}
+		raw, err := f.SignBallot(v, bad.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		casts = append(casts, cast{v.Token, raw, false})
+	}
+	errs := make([]error, len(casts))
+	var wg sync.WaitGroup
+	for i, c := range casts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.Box.Cast(ctx, c.tok, c.raw)
+		}()
+	}
+	wg.Wait()
+	valid := 0
+	for i, c := range casts {
+		switch {
+		case c.valid && errs[i] != nil:
+			t.Errorf("valid ballot %d refused: %v", i, errs[i])
+		case !c.valid && !errors.Is(errs[i], ballotbox.ErrBallotInvalid):
+			t.Errorf("ballot %d with false proofs: %v, want ErrBallotInvalid", i, errs[i])
+		case c.valid:
+			valid++
+		}
+	}
+	if got := f.Box.View().Ballots; got != valid {
+		t.Fatalf("%d ballots on the board, want %d", got, valid)
+	}
+}

@@ -58,6 +58,24 @@ func (b *Batch) fail(name string, err error) {
 	b.addItem(name, func() error { return err })
 }
 
+// Merge adds the equations and items of o to b, so that one Verify checks
+// both with one multi-scalar multiplication. Each batch draws its own
+// weights from its own seed, so batches built concurrently (one per
+// ballot, say) stay independently weighted once merged. o is not changed
+// and stays usable: if the merged batch fails, verifying each merged batch
+// alone tells which failed, without decoding its proofs again.
+func (b *Batch) Merge(o *Batch) {
+	b.shortS = append(b.shortS, o.shortS...)
+	b.shortE = append(b.shortE, o.shortE...)
+	b.longS = append(b.longS, o.longS...)
+	b.longE = append(b.longE, o.longE...)
+	for i, e := range o.sharedE {
+		h := b.sharedBase(e)
+		b.shared(h, o.sharedS[i])
+	}
+	b.items = append(b.items, o.items...)
+}
+
 // Len returns the number of items in the batch.
 func (b *Batch) Len() int { return len(b.items) }
 

@@ -275,3 +275,50 @@ func TestConcurrentKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchMerge merges per-proof batches, as the ballot box does with one
+// batch per ballot: honest batches pass together; one false proof fails
+// the merged batch, and each merged batch, still intact, tells alone which
+// one it was.
+func TestBatchMerge(t *testing.T) {
+	pk := mustKeyPair(t).Public()
+	var parts []*Batch
+	for i := range 6 {
+		ctx := ballotContext("election", fmt.Sprint("voter", i), 0)
+		f := newRangeFixture(t, pk, 4, uint64(i%5), ctx)
+		b := NewBatch()
+		if i == 4 {
+			// A proof made for another context: well formed, false here.
+			ctx = ballotContext("election", "someone else", 0)
+		}
+		if err := f.proof.AddToBatch(b, fmt.Sprint("proof ", i), ctx, f.st, b.Shared(GeneratorElement()), b.Shared(pk.Element())); err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, b)
+	}
+	good := NewBatch()
+	for i, p := range parts {
+		if i != 4 {
+			good.Merge(p)
+		}
+	}
+	if err := good.Verify(); err != nil {
+		t.Fatalf("merged honest batches rejected: %v", err)
+	}
+	if good.Len() != 5 || len(good.sharedE) != 2 {
+		t.Fatalf("merged batch has %d items and %d shared bases, want 5 and 2", good.Len(), len(good.sharedE))
+	}
+	all := NewBatch()
+	for _, p := range parts {
+		all.Merge(p)
+	}
+	var be *BatchError
+	if err := all.Verify(); !errors.As(err, &be) || be.Name != "proof 4" {
+		t.Fatalf("merged batch with a false proof: %v, want it named", err)
+	}
+	for i, p := range parts {
+		if err := p.Verify(); (err != nil) != (i == 4) {
+			t.Fatalf("batch %d alone after merging: %v", i, err)
+		}
+	}
+}

@@ -256,8 +256,20 @@ func (p *RangeProof) checkShape(k int) error {
 // addEquations adds the weighted equations of spec §4.5 for the challenge c.
 // The shape must have been checked.
 func (p *RangeProof) addEquations(t *terms, st *RangeStatement, c *group.Scalar, g, h int) {
+	coefA, coefB := p.addEquationsBut(t, st, c, g, h)
+	t.long(coefA, &st.Ciphertext.A)
+	t.long(coefB, &st.Ciphertext.B)
+}
+
+// addEquationsBut adds the weighted equations of spec §4.5 for the
+// challenge c, all but their terms on the ciphertext (A, B), whose
+// coefficients it returns: a caller whose ciphertext is a sum of others
+// (the sum proof's total) puts them on the summands instead, which saves
+// two full-size terms. The shape must have been checked.
+func (p *RangeProof) addEquationsBut(t *terms, st *RangeStatement, c *group.Scalar, g, h int) (coefA, coefB *group.Scalar) {
 	ck := p.lastChallenge(c)
-	var coefA, coefB, coefG, coefH, tmp, js group.Scalar
+	coefA, coefB = new(group.Scalar), new(group.Scalar)
+	var coefG, coefH, tmp, js group.Scalar
 	for j := 0; j <= p.max; j++ {
 		cj := ck
 		if j < p.max {
@@ -267,8 +279,8 @@ func (p *RangeProof) addEquations(t *terms, st *RangeStatement, c *group.Scalar,
 		// ρ·(a_j + c_j·A − z_j·g) + σ·(b_j + c_j·B − j·c_j·g − z_j·h) = 0
 		t.short(rho, &p.commit[2*j])
 		t.short(sigma, &p.commit[2*j+1])
-		coefA.MultiplyAdd(rho, cj, &coefA)
-		coefB.MultiplyAdd(sigma, cj, &coefB)
+		coefA.MultiplyAdd(rho, cj, coefA)
+		coefB.MultiplyAdd(sigma, cj, coefB)
 		tmp.Multiply(rho, &p.z[j])
 		coefG.Subtract(&coefG, &tmp)
 		js.SetUint64(uint64(j))
@@ -278,10 +290,9 @@ func (p *RangeProof) addEquations(t *terms, st *RangeStatement, c *group.Scalar,
 		tmp.Multiply(sigma, &p.z[j])
 		coefH.Subtract(&coefH, &tmp)
 	}
-	t.long(new(group.Scalar).Set(&coefA), &st.Ciphertext.A)
-	t.long(new(group.Scalar).Set(&coefB), &st.Ciphertext.B)
 	t.base(g, new(group.Scalar).Set(&coefG), generator)
 	t.base(h, new(group.Scalar).Set(&coefH), st.PK.Element())
+	return coefA, coefB
 }
 
 // generator is g, shared read-only by the verifiers.

@@ -83,8 +83,10 @@ func (st *SumStatement) prepare(context []byte) *sumPrepared {
 		sp.ctEnc[i] = all[n:len(all):len(all)]
 		sp.total.Add(sp.total, c)
 	}
-	gm := new(group.Element).ScalarBaseMult(new(group.Scalar).SetUint64(uint64(st.Min)))
-	sp.total.B.Subtract(&sp.total.B, gm)
+	if st.Min > 0 {
+		gm := new(group.Element).ScalarBaseMult(new(group.Scalar).SetUint64(uint64(st.Min)))
+		sp.total.B.Subtract(&sp.total.B, gm)
+	}
 	t := NewTranscript(SumProtocol, context)
 	t.AppendMessage("pk", sp.pkEnc)
 	t.AppendUint64("n", uint64(len(st.Ciphertexts)))
@@ -174,16 +176,28 @@ func (p *SumProof) AddToBatch(b *Batch, name string, context []byte, st *SumStat
 		return fmt.Errorf("zkp: %s: %w", name, err)
 	}
 	sp := st.prepare(context)
+	coefA := make([]*group.Scalar, len(p.items))
+	coefB := make([]*group.Scalar, len(p.items))
 	for i, ip := range p.items {
 		ist := &RangeStatement{PK: st.PK, Ciphertext: st.Ciphertexts[i], Max: 1}
 		ctx := sp.itemContext(i)
 		c := rangeChallengeEnc(ctx, sp.pkEnc, sp.ctEnc[i], 1, ip.commitEnc)
-		ip.addEquations(&b.terms, ist, c, g, h)
+		coefA[i], coefB[i] = ip.addEquationsBut(&b.terms, ist, c, g, h)
 		b.addItem(fmt.Sprintf("%s/item %d", name, i), func() error { return ip.Verify(ctx, ist) })
 	}
 	tst := &RangeStatement{PK: st.PK, Ciphertext: sp.total, Max: st.Max - st.Min}
 	ctx := sp.sumContext()
-	p.sum.addEquations(&b.terms, tst, rangeChallenge(ctx, tst, p.sum.commitEnc), g, h)
+	sumA, sumB := p.sum.addEquationsBut(&b.terms, tst, rangeChallenge(ctx, tst, p.sum.commitEnc), g, h)
+	// The total is (Σ A_i, Σ B_i − Min·g): its terms go on the summands,
+	// so each ciphertext costs two full-size terms in all.
+	for i, ct := range st.Ciphertexts {
+		b.long(coefA[i].Add(coefA[i], sumA), &ct.A)
+		b.long(coefB[i].Add(coefB[i], sumB), &ct.B)
+	}
+	if st.Min > 0 {
+		m := new(group.Scalar).SetUint64(uint64(st.Min))
+		b.base(g, m.Multiply(m, sumB).Negate(m), generator)
+	}
 	b.addItem(name+"/sum", func() error { return p.sum.Verify(ctx, tst) })
 	return nil
 }

@@ -9,135 +9,145 @@ import (
 	"evote/crypto/zkp"
 )
 
-// batcher verifies the proofs of concurrent casts together. Each cast
-// decodes its ballot and builds its own zkp.Batch in its own goroutine (the
-// decoding of some fifty group elements is most of a ballot's cost and
-// runs in parallel); the batcher merges the waiting batches and checks them
-// with one multi-scalar multiplication, whose cost per term falls as the
-// batch grows. If the merged check fails, every ballot's batch is verified
-// alone, so an invalid ballot never makes a valid one fail.
+// A gatherer runs the checks of concurrent casts in batches, because a
+// batch check of n items costs much less than n single ones: one worker
+// takes every item waiting, and while it checks them the next batch
+// accumulates, so batches grow with the load by themselves. Under light
+// load a batch smaller than minBatch waits up to window for company.
 //
-// One worker gathers: it takes every batch waiting, and while it verifies,
-// the next batch accumulates, so batches grow with the load by themselves.
-// Under light load a batch smaller than minBatch waits up to window for
-// company. A large merged batch is summed on every core by
-// group.VarTimeMultiScalarMult.
-type batcher struct {
+// check gets the batch's inputs and returns one output and one error per
+// input; an item's error must depend on that item alone (a batch check that
+// fails falls back to checking each item, so an invalid item never makes a
+// valid one fail).
+type gatherer[In, Out any] struct {
 	window   time.Duration
 	minBatch int
 	max      int
-	reqs     chan *proofReq
+	check    func([]In) ([]Out, []error)
+	reqs     chan *gatherReq[In, Out]
 	quit     chan struct{}
 	wg       sync.WaitGroup
 	once     sync.Once
 }
 
-type proofReq struct {
-	b    *zkp.Batch
-	done chan error
+type gatherReq[In, Out any] struct {
+	in   In
+	out  Out
+	err  error
+	done chan struct{}
 }
 
-// minBatch is the batch size below which the batcher waits (up to its
-// window) for more ballots.
-const minBatch = 16
-
-func newBatcher(window time.Duration, maxBatch int) *batcher {
-	bt := &batcher{window: window, minBatch: min(minBatch, maxBatch), max: maxBatch, reqs: make(chan *proofReq, 4096), quit: make(chan struct{})}
-	bt.wg.Add(1)
-	go bt.worker()
-	return bt
+func newGatherer[In, Out any](window time.Duration, minBatch, maxBatch int, check func([]In) ([]Out, []error)) *gatherer[In, Out] {
+	g := &gatherer[In, Out]{window: window, minBatch: min(minBatch, maxBatch), max: maxBatch, check: check,
+		reqs: make(chan *gatherReq[In, Out], 4096), quit: make(chan struct{})}
+	g.wg.Add(1)
+	go g.worker()
+	return g
 }
 
-// verify checks the equations of zb, one ballot's proofs; it blocks until
-// its merged batch is verified.
-func (bt *batcher) verify(zb *zkp.Batch) error {
-	r := &proofReq{b: zb, done: make(chan error, 1)}
+// do checks in with the next batch and returns its output; it blocks until
+// the batch is checked, or returns ErrShutdown.
+func (g *gatherer[In, Out]) do(in In) (Out, error) {
+	r := &gatherReq[In, Out]{in: in, done: make(chan struct{})}
+	var zero Out
 	select {
-	case bt.reqs <- r:
-	case <-bt.quit:
-		return ErrShutdown
+	case g.reqs <- r:
+	case <-g.quit:
+		return zero, ErrShutdown
 	}
 	select {
-	case err := <-r.done:
-		return err
-	case <-bt.quit:
-		return ErrShutdown
+	case <-r.done:
+		return r.out, r.err
+	case <-g.quit:
+		return zero, ErrShutdown
 	}
 }
 
-func (bt *batcher) stop() {
-	bt.once.Do(func() { close(bt.quit) })
-	bt.wg.Wait()
+func (g *gatherer[In, Out]) stop() {
+	g.once.Do(func() { close(g.quit) })
+	g.wg.Wait()
 }
 
-func (bt *batcher) worker() {
-	defer bt.wg.Done()
+func (g *gatherer[In, Out]) worker() {
+	defer g.wg.Done()
 	for {
-		var batch []*proofReq
+		var batch []*gatherReq[In, Out]
 		select {
-		case r := <-bt.reqs:
+		case r := <-g.reqs:
 			batch = append(batch, r)
-		case <-bt.quit:
+		case <-g.quit:
 			return
 		}
 		var timer *time.Timer
 	gather:
-		for len(batch) < bt.max {
+		for len(batch) < g.max {
 			select {
-			case r := <-bt.reqs:
+			case r := <-g.reqs:
 				batch = append(batch, r)
 				continue
 			default:
 			}
-			if len(batch) >= bt.minBatch {
+			if len(batch) >= g.minBatch {
 				break
 			}
 			if timer == nil {
-				timer = time.NewTimer(bt.window)
+				timer = time.NewTimer(g.window)
 			}
 			select {
-			case r := <-bt.reqs:
+			case r := <-g.reqs:
 				batch = append(batch, r)
 			case <-timer.C:
 				break gather
-			case <-bt.quit:
+			case <-g.quit:
 				timer.Stop()
-				for _, r := range batch {
-					r.done <- ErrShutdown
-				}
-				return
+				return // the callers see quit closed
 			}
 		}
 		if timer != nil {
 			timer.Stop()
 		}
-		verifyBatch(batch)
-	}
-}
-
-func verifyBatch(batch []*proofReq) {
-	if len(batch) == 1 {
-		batch[0].done <- wrapInvalid(batch[0].b.Verify())
-		return
-	}
-	merged := zkp.NewBatch()
-	for _, r := range batch {
-		merged.Merge(r.b)
-	}
-	if merged.Verify() == nil {
-		for _, r := range batch {
-			r.done <- nil
+		ins := make([]In, len(batch))
+		for i, r := range batch {
+			ins[i] = r.in
 		}
-		return
-	}
-	for _, r := range batch {
-		r.done <- wrapInvalid(r.b.Verify())
+		outs, errs := g.check(ins)
+		for i, r := range batch {
+			r.out, r.err = outs[i], errs[i]
+			close(r.done)
+		}
 	}
 }
 
-func wrapInvalid(err error) error {
-	if err != nil {
-		return fmt.Errorf("%w: %w", ballot.ErrInvalidBallot, err)
+// proofBatchMin is the batch size below which the proof gatherer waits (up
+// to its window) for more ballots.
+const proofBatchMin = 16
+
+// newProofGatherer verifies the proofs of concurrent casts. Each cast
+// decodes its ballot and builds its own zkp.Batch in its own goroutine (the
+// decoding of some fifty group elements is most of a ballot's cost, and
+// runs in parallel); the gatherer merges the batches and checks them with
+// one multi-scalar multiplication, whose cost per term falls as the batch
+// grows (a large one is summed on every core). If the merged check fails,
+// every ballot's batch is verified alone.
+func newProofGatherer(window time.Duration, maxBatch int) *gatherer[*zkp.Batch, struct{}] {
+	return newGatherer(window, proofBatchMin, maxBatch, verifyProofs)
+}
+
+func verifyProofs(batches []*zkp.Batch) ([]struct{}, []error) {
+	outs, errs := make([]struct{}, len(batches)), make([]error, len(batches))
+	if len(batches) > 1 {
+		merged := zkp.NewBatch()
+		for _, b := range batches {
+			merged.Merge(b)
+		}
+		if merged.Verify() == nil {
+			return outs, errs
+		}
 	}
-	return nil
+	for i, b := range batches {
+		if err := b.Verify(); err != nil {
+			errs[i] = fmt.Errorf("%w: %w", ballot.ErrInvalidBallot, err)
+		}
+	}
+	return outs, errs
 }

@@ -43,6 +43,7 @@ import (
 	"evote/ballot"
 	"evote/bulletin"
 	"evote/bulletin/board"
+	"evote/crypto/zkp"
 	"evote/election"
 	"evote/idp/token"
 	"evote/record"
@@ -64,7 +65,7 @@ type Config struct {
 	// Audience is the ballot box's name in voting tokens; if set it must be
 	// the audience of the identity key set on the board.
 	Audience string
-	// BatchWindow is how long the proof batcher waits for more ballots
+	// BatchWindow is how long the proof gatherer waits for more ballots
 	// when it has fewer than 16 (default 2 ms); BatchMax bounds a batch
 	// (default 256).
 	BatchWindow time.Duration
@@ -102,8 +103,8 @@ type Box struct {
 	turnout     map[string]map[[32]byte]bool   // style → pseudonyms that cast
 	invalid     map[uint64]string              // positions of posted but invalid trustee entries
 
-	batcher *batcher
-	cp      *checkpointer
+	proofs *gatherer[*zkp.Batch, struct{}]
+	cp     *checkpointer
 }
 
 const reservedPos = ^uint64(0)
@@ -190,7 +191,7 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 		l.Close()
 		return nil, err
 	}
-	b.batcher = newBatcher(cfg.BatchWindow, cfg.BatchMax)
+	b.proofs = newProofGatherer(cfg.BatchWindow, cfg.BatchMax)
 	b.cp = newCheckpointer(b)
 	return b, nil
 }
@@ -347,7 +348,7 @@ func (b *Box) Close() error {
 	b.mu.Unlock()
 	b.gate.Unlock()
 	b.cp.stop()
-	b.batcher.stop()
+	b.proofs.stop()
 	return b.log.Close()
 }
 

@@ -79,12 +79,12 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 	}
 	// Decoding the proofs and building their equations is most of the
 	// ballot's cost: it happens here, in the request's goroutine; the
-	// batcher then checks many ballots' equations at once.
+	// gatherer then checks many ballots' equations at once.
 	zb := zkp.NewBatch()
 	if err := el.AddToBatch(zb, bal, "ballot"); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
 	}
-	if err := b.batcher.verify(zb); err != nil {
+	if _, err := b.proofs.do(zb); err != nil {
 		if errors.Is(err, ErrShutdown) {
 			return nil, err
 		}

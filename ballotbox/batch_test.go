@@ -1,0 +1,73 @@
+package ballotbox
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestGatherer checks that every caller gets its own item's result, that
+// batches respect the maximum and do form under concurrency, and that
+// callers waiting at shutdown get ErrShutdown.
+func TestGatherer(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	g := newGatherer(time.Millisecond, 4, 8, func(ins []int) ([]string, []error) {
+		mu.Lock()
+		sizes = append(sizes, len(ins))
+		mu.Unlock()
+		time.Sleep(time.Millisecond) // let the next batch accumulate
+		outs, errs := make([]string, len(ins)), make([]error, len(ins))
+		for i, x := range ins {
+			if x%7 == 0 {
+				errs[i] = fmt.Errorf("%d is a multiple of 7", x)
+			} else {
+				outs[i] = fmt.Sprint("item ", x)
+			}
+		}
+		return outs, errs
+	})
+	var wg sync.WaitGroup
+	for x := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := g.do(x)
+			if (err != nil) != (x%7 == 0) || (err == nil && out != fmt.Sprint("item ", x)) {
+				t.Errorf("item %d: got %q, %v", x, out, err)
+			}
+		}()
+	}
+	wg.Wait()
+	total, batched := 0, false
+	for _, n := range sizes {
+		if n > 8 || n < 1 {
+			t.Fatalf("batch of %d, want 1 to 8", n)
+		}
+		total += n
+		batched = batched || n > 1
+	}
+	if total != 100 || !batched {
+		t.Fatalf("batches %v: %d items, want 100 in batches of several", sizes, total)
+	}
+
+	block := make(chan struct{})
+	slow := newGatherer(time.Millisecond, 1, 1, func(ins []int) ([]int, []error) {
+		<-block
+		return ins, make([]error, len(ins))
+	})
+	errc := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := slow.do(1); errc <- err }()
+	}
+	time.Sleep(10 * time.Millisecond)
+	go func() { time.Sleep(10 * time.Millisecond); close(block) }()
+	slow.stop()
+	for range 2 {
+		if err := <-errc; err != nil && !errors.Is(err, ErrShutdown) {
+			t.Fatalf("caller at shutdown: %v", err)
+		}
+	}
+}

@@ -7,10 +7,12 @@
 //
 // Casting (Box.Cast) is the hot path. Its design:
 //
-//  1. without any lock: verify the voter's token, decode the ballot and
-//     check its proofs; concurrent casts are gathered for up to two
-//     milliseconds and their proofs checked in one zkp.Batch (falling back
-//     to one batch per ballot when the combined check fails);
+//  1. without any lock: verify the voter's token (the tokens of concurrent
+//     casts share one signature batch), then decode the ballot and build
+//     its proof equations in the request's goroutine; one worker merges the
+//     batches of the casts waiting and checks them with one multi-scalar
+//     multiplication (falling back to one batch per ballot when the
+//     combined check fails), so batches grow with the load;
 //  2. under the box's mutex: the stateful rules (phase, credential, in-person
 //     mark, fresh tracking code and ciphertexts, one-ballot policy) against
 //     the applied state plus the reservations of casts still in flight,
@@ -104,6 +106,7 @@ type Box struct {
 	invalid     map[uint64]string              // positions of posted but invalid trustee entries
 
 	proofs *gatherer[*zkp.Batch, struct{}]
+	tokens *gatherer[tokenReq, *token.Claims]
 	cp     *checkpointer
 }
 
@@ -192,6 +195,7 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 		return nil, err
 	}
 	b.proofs = newProofGatherer(cfg.BatchWindow, cfg.BatchMax)
+	b.tokens = newTokenGatherer(cfg.BatchMax)
 	b.cp = newCheckpointer(b)
 	return b, nil
 }
@@ -349,6 +353,7 @@ func (b *Box) Close() error {
 	b.gate.Unlock()
 	b.cp.stop()
 	b.proofs.stop()
+	b.tokens.stop()
 	return b.log.Close()
 }
 

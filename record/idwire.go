@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"filippo.io/edwards25519"
-
+	"evote/crypto/sig"
 	"evote/internal/wire"
 )
 
@@ -82,22 +81,7 @@ func (r *idReader) id(what string) string {
 // ValidEd25519Key reports whether k is a canonical encoding of an Ed25519
 // point that is not of small order: the keys a strict verifier accepts
 // (spec/07-bulletin.md §7.3).
-func ValidEd25519Key(k []byte) bool {
-	if len(k) != 32 {
-		return false
-	}
-	p, err := new(edwards25519.Point).SetBytes(k)
-	if err != nil {
-		return false
-	}
-	enc := p.Bytes()
-	for i := range enc {
-		if enc[i] != k[i] {
-			return false
-		}
-	}
-	return new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) != 1
-}
+func ValidEd25519Key(k []byte) bool { return sig.CheckPublicKey(k) == nil }
 
 func (r *idReader) edKey(dst *[32]byte, what string) {
 	r.fixed(dst[:], what)

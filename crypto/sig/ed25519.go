@@ -86,17 +86,16 @@ func canonicalEncoding(b []byte) bool {
 }
 
 // prepared is a signature whose encodings passed every format rule, ready
-// for the group equation.
+// for the group equation. Items of one batch that share a public key share
+// the same A (pointer), which batchCheck uses to merge their A terms.
 type prepared struct {
 	A, R *edwards25519.Point
 	S, k *edwards25519.Scalar
 }
 
-// prepare applies every rule except the group equation.
-func prepare(pub, msg, sig []byte) (*prepared, error) {
-	if len(pub) != PublicKeySize || len(sig) != SignatureSize {
-		return nil, ErrMalformed
-	}
+// decodeKey applies the public key rules: a canonical encoding of a curve
+// point that is not of small order. pub must be PublicKeySize bytes.
+func decodeKey(pub []byte) (*edwards25519.Point, error) {
 	A, ok, canon := decodePoint(pub)
 	if !ok {
 		return nil, ErrInvalidKey
@@ -107,6 +106,36 @@ func prepare(pub, msg, sig []byte) (*prepared, error) {
 	if new(edwards25519.Point).MultByCofactor(A).Equal(edwards25519.NewIdentityPoint()) == 1 {
 		return nil, ErrSmallOrderKey
 	}
+	return A, nil
+}
+
+// CheckPublicKey reports whether pub passes the public key rules (spec
+// §7.3): 32 bytes, the canonical encoding of a curve point, not of small
+// order. Every signature under a key it refuses is refused, so a key set
+// should be checked with it when it is configured.
+func CheckPublicKey(pub []byte) error {
+	if len(pub) != PublicKeySize {
+		return ErrMalformed
+	}
+	_, err := decodeKey(pub)
+	return err
+}
+
+// prepare applies every rule except the group equation.
+func prepare(pub, msg, sig []byte) (*prepared, error) {
+	if len(pub) != PublicKeySize || len(sig) != SignatureSize {
+		return nil, ErrMalformed
+	}
+	A, err := decodeKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return prepareWithKey(A, pub, msg, sig)
+}
+
+// prepareWithKey applies the rules on R and S to a signature whose key pub
+// (decoded as A) already passed decodeKey and whose lengths are right.
+func prepareWithKey(A *edwards25519.Point, pub, msg, sig []byte) (*prepared, error) {
 	R, ok, canon := decodePoint(sig[:32])
 	if !ok {
 		return nil, ErrInvalidR
@@ -191,39 +220,61 @@ func (e *BatchError) Unwrap() []error {
 // VerifyBatch verifies all items at once with a random linear combination:
 // with fresh 128-bit weights z_i it checks
 //
-//	[8]([Σ z_i S_i]B − Σ [z_i]R_i − Σ [z_i k_i]A_i) = identity,
+//	[8]([Σ z_i S_i]B − Σ [z_i]R_i − Σ_A [Σ_{i: A_i = A} z_i k_i]A) = identity,
 //
 // which holds for valid items and fails except with probability 2^-128 if
-// any item is invalid. On failure it bisects to name every invalid item, so
-// it accepts exactly the items Verify accepts. It returns nil or a
-// *BatchError.
+// any item is invalid. Items that share a public key (byte for byte) share
+// one decoding and key check and one term of the multi-scalar
+// multiplication, so a batch under few keys costs little more than its R
+// terms. On failure it bisects to name every invalid item, so it accepts
+// exactly the items Verify accepts. It returns nil or a *BatchError.
 func VerifyBatch(items []Item) error {
 	errs := make([]error, len(items))
-	var ok []int
-	var preps []*prepared
-	bad := false
-	for i, it := range items {
-		p, err := prepare(it.PublicKey, it.Message, it.Signature)
-		if err != nil {
-			errs[i] = err
-			bad = true
-			continue
-		}
-		ok = append(ok, i)
-		preps = append(preps, p)
-	}
+	preps, ok := prepareBatch(items, errs)
 	if err := batchBisect(preps, ok, errs); err != nil {
 		return err
 	}
 	for _, err := range errs {
 		if err != nil {
-			bad = true
+			return &BatchError{Errs: errs}
 		}
 	}
-	if bad {
-		return &BatchError{Errs: errs}
-	}
 	return nil
+}
+
+// prepareBatch applies every rule but the group equation to each item,
+// decoding and checking each distinct public key once. It sets errs[i] for
+// the items that break a rule and returns the others with their indices;
+// prepared items with the same key bytes share one *Point A.
+func prepareBatch(items []Item, errs []error) (preps []*prepared, idx []int) {
+	type keyResult struct {
+		A   *edwards25519.Point
+		err error
+	}
+	keys := make(map[string]keyResult)
+	for i, it := range items {
+		if len(it.PublicKey) != PublicKeySize || len(it.Signature) != SignatureSize {
+			errs[i] = ErrMalformed
+			continue
+		}
+		kr, seen := keys[string(it.PublicKey)]
+		if !seen {
+			kr.A, kr.err = decodeKey(it.PublicKey)
+			keys[string(it.PublicKey)] = kr
+		}
+		if kr.err != nil {
+			errs[i] = kr.err
+			continue
+		}
+		p, err := prepareWithKey(kr.A, it.PublicKey, it.Message, it.Signature)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		idx = append(idx, i)
+		preps = append(preps, p)
+	}
+	return preps, idx
 }
 
 // batchBisect checks preps as one combination; on failure it splits the set
@@ -252,7 +303,9 @@ func batchBisect(preps []*prepared, idx []int, errs []error) error {
 	return batchBisect(preps[h:], idx[h:], errs)
 }
 
-// batchCheck evaluates the weighted cofactored equation for preps.
+// batchCheck evaluates the weighted cofactored equation for preps. The A
+// terms of items sharing a key (the same *Point from VerifyBatch's key
+// cache) are merged into one term whose scalar is Σ −z_i k_i.
 func batchCheck(preps []*prepared) (bool, error) {
 	n := len(preps)
 	scalars := make([]*edwards25519.Scalar, 0, 2*n+1)
@@ -260,6 +313,11 @@ func batchCheck(preps []*prepared) (bool, error) {
 	sumS := edwards25519.NewScalar()
 	scalars = append(scalars, sumS)
 	points = append(points, edwards25519.NewGeneratorPoint())
+	// keyScalars[j] is the merged scalar of keyPoints[j], in order of first
+	// appearance so the term order does not depend on map iteration.
+	var keyScalars []*edwards25519.Scalar
+	var keyPoints []*edwards25519.Point
+	keyIdx := make(map[*edwards25519.Point]int)
 	var buf [32]byte
 	rnd := make([]byte, 16*n)
 	if _, err := rand.Read(rnd); err != nil {
@@ -274,9 +332,19 @@ func batchCheck(preps []*prepared) (bool, error) {
 		}
 		sumS.MultiplyAdd(z, p.S, sumS)
 		negZ := new(edwards25519.Scalar).Negate(z)
-		scalars = append(scalars, negZ, new(edwards25519.Scalar).Multiply(negZ, p.k))
-		points = append(points, p.R, p.A)
+		scalars = append(scalars, negZ)
+		points = append(points, p.R)
+		j, seen := keyIdx[p.A]
+		if !seen {
+			j = len(keyPoints)
+			keyIdx[p.A] = j
+			keyPoints = append(keyPoints, p.A)
+			keyScalars = append(keyScalars, edwards25519.NewScalar())
+		}
+		keyScalars[j].MultiplyAdd(negZ, p.k, keyScalars[j])
 	}
+	scalars = append(scalars, keyScalars...)
+	points = append(points, keyPoints...)
 	v := new(edwards25519.Point).VarTimeMultiScalarMult(scalars, points)
 	v.MultByCofactor(v)
 	return v.Equal(edwards25519.NewIdentityPoint()) == 1, nil

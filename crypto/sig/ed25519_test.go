@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha512"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"testing"
 
 	"filippo.io/edwards25519"
+
+	"evote/crypto/group"
 )
 
 func TestOrder8Point(t *testing.T) {
@@ -60,6 +63,122 @@ func TestBatchNamesBadItems(t *testing.T) {
 	}
 	if !errors.Is(err, ErrInvalidSignature) && !errors.Is(err, ErrInvalidR) && !errors.Is(err, ErrNonCanonicalR) {
 		t.Errorf("batch error does not unwrap to a sentinel: %v", err)
+	}
+}
+
+// sharedKeyItems returns n valid items all signed by one key.
+func sharedKeyItems(label string, n int) []Item {
+	k := seedKey(label)
+	items := make([]Item, n)
+	for i := range items {
+		m := []byte(fmt.Sprint("shared-key message ", i))
+		items[i] = Item{k.Public().(ed25519.PublicKey), m, ed25519.Sign(k, m)}
+	}
+	return items
+}
+
+// TestBatchSharedKey checks a batch under one key: its items share one
+// decoded key, the merged combination accepts it without bisecting, and
+// invalid items among them are each named.
+func TestBatchSharedKey(t *testing.T) {
+	items := sharedKeyItems("shared", 32)
+	if err := VerifyBatch(items); err != nil {
+		t.Fatalf("valid shared-key batch: %v", err)
+	}
+	errs := make([]error, len(items))
+	preps, idx := prepareBatch(items, errs)
+	if len(preps) != len(items) || len(idx) != len(items) {
+		t.Fatalf("prepared %d of %d valid items", len(preps), len(items))
+	}
+	for i, p := range preps {
+		if p.A != preps[0].A {
+			t.Fatalf("item %d has its own decoded key, want the shared one", i)
+		}
+	}
+	// The merged check itself must accept (not only the bisection's single
+	// checks), and must refuse once any one item is broken.
+	if good, err := batchCheck(preps); err != nil || !good {
+		t.Fatalf("merged combination refuses a valid shared-key batch (%v)", err)
+	}
+	for _, i := range []int{0, 13, 31} {
+		s := bytes.Clone(items[i].Signature)
+		s[40] ^= 4
+		items[i].Signature = s
+		p, err := prepare(items[i].PublicKey, items[i].Message, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := preps[i]
+		p.A = saved.A
+		preps[i] = p
+		if good, _ := batchCheck(preps); good {
+			t.Fatalf("merged combination accepts a batch with item %d broken", i)
+		}
+		preps[i] = saved
+	}
+	err := VerifyBatch(items)
+	var be *BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("got %v, want *BatchError", err)
+	}
+	for i, e := range be.Errs {
+		want := i == 0 || i == 13 || i == 31
+		if want != (e != nil) || (want && !errors.Is(e, ErrInvalidSignature)) {
+			t.Errorf("item %d: error %v, want invalid=%v", i, e, want)
+		}
+	}
+}
+
+// TestBatchMixedKeys interleaves valid and invalid items under several
+// keys, including keys that break a key rule and repeat, and checks that
+// the batch gives every item exactly Verify's answer.
+func TestBatchMixedKeys(t *testing.T) {
+	var items []Item
+	a, b := sharedKeyItems("mixed a", 20), sharedKeyItems("mixed b", 20)
+	for i := range a {
+		items = append(items, a[i], b[i])
+	}
+	for i := 0; i < 20; i++ {
+		k := seedKey(fmt.Sprint("mixed single ", i))
+		m := []byte(fmt.Sprint("m", i))
+		items = append(items, Item{k.Public().(ed25519.PublicKey), m, ed25519.Sign(k, m)})
+	}
+	if err := VerifyBatch(items); err != nil {
+		t.Fatalf("valid mixed batch: %v", err)
+	}
+	// Every test vector twice, so invalid and cofactored-only items share
+	// keys with each other and with the valid items above.
+	for _, v := range generateVectors().Vectors {
+		p, _ := hex.DecodeString(v.Pub)
+		m, _ := hex.DecodeString(v.Msg)
+		s, _ := hex.DecodeString(v.Sig)
+		items = append(items, Item{p, m, s}, Item{p, m, s})
+	}
+	// A key of small order and a non-curve key, each under several items.
+	small := order8().Bytes()
+	for _, it := range a[:3] {
+		items = append(items, Item{small, it.Message, it.Signature}, Item{smallY(false), it.Message, it.Signature})
+	}
+	// Broken signatures under the shared keys.
+	for _, i := range []int{1, 6, 17} {
+		s := bytes.Clone(items[i].Signature)
+		s[2] ^= 0x80
+		items[i].Signature = s
+	}
+	err := VerifyBatch(items)
+	var be *BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("got %v, want *BatchError", err)
+	}
+	for i, it := range items {
+		if got, want := reasonOf(be.Errs[i]), reasonOf(Verify(it.PublicKey, it.Message, it.Signature)); got != want {
+			t.Errorf("item %d: batch says %q, Verify %q", i, got, want)
+		}
+	}
+	for _, i := range []int{1, 6, 17} {
+		if be.Errs[i] == nil {
+			t.Errorf("broken item %d not named", i)
+		}
 	}
 }
 
@@ -157,6 +276,47 @@ func BenchmarkVerifyBatch64(b *testing.B) {
 			b.Fatal("invalid")
 		}
 	}
+}
+
+// BenchmarkScalarMult is crypto/group's unit SM, repeated here so that the
+// ratios of the signature benchmarks can be read from one run.
+func BenchmarkScalarMult(b *testing.B) {
+	p := new(group.Element).ScalarBaseMult(group.RandomScalar())
+	s := group.RandomScalar()
+	e := new(group.Element)
+	for b.Loop() {
+		e.ScalarMult(s, p)
+	}
+}
+
+// BenchmarkVerifyBatchSameKey is a batch of 32 signatures by one key, as the
+// ballot box sees voting tokens from the identity service; it reports the
+// cost per signature.
+func BenchmarkVerifyBatchSameKey(b *testing.B) {
+	items := sharedKeyItems("bench", 32)
+	for b.Loop() {
+		if VerifyBatch(items) != nil {
+			b.Fatal("invalid")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/sig")
+}
+
+// BenchmarkVerifyBatch32 is the distinct-key counterpart of
+// BenchmarkVerifyBatchSameKey.
+func BenchmarkVerifyBatch32(b *testing.B) {
+	var items []Item
+	for i := 0; i < 32; i++ {
+		k := seedKey(fmt.Sprint("bench", i))
+		m := []byte(fmt.Sprint("m", i))
+		items = append(items, Item{k.Public().(ed25519.PublicKey), m, ed25519.Sign(k, m)})
+	}
+	for b.Loop() {
+		if VerifyBatch(items) != nil {
+			b.Fatal("invalid")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/sig")
 }
 
 // TestCanonicalEncoding checks the byte test against re-encoding on every

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"time"
 
+	"evote/crypto/sig"
 	"evote/record"
 )
 
@@ -90,6 +91,9 @@ func validKeySet(keys map[string]ed25519.PublicKey) error {
 	for kid, k := range keys {
 		if len(k) != ed25519.PublicKeySize || kid != KeyID(k) {
 			return fmt.Errorf("token: key set entry %q is not a well-formed Ed25519 key under its derived id", kid)
+		}
+		if err := sig.CheckPublicKey(k); err != nil {
+			return fmt.Errorf("token: key set entry %q: %w", kid, err)
 		}
 	}
 	return nil

@@ -10,6 +10,12 @@ import (
 // fixed-base tables and the bucket multi-scalar multiplication need in
 // representations edwards25519 does not export.
 
+// feOne and feFour are the field elements 1 and 4.
+var (
+	feOne  = new(field.Element).One()
+	feFour = new(field.Element).Mult32(feOne, 4)
+)
+
 // extPoint is a point in extended coordinates: x = X/Z, y = Y/Z, xy = T/Z.
 type extPoint struct{ X, Y, Z, T field.Element }
 
@@ -105,23 +111,6 @@ func (c *completedPoint) addCached(p *extPoint, q *cachedPoint) *completedPoint 
 	return c
 }
 
-// subCached sets c = p - q.
-func (c *completedPoint) subCached(p *extPoint, q *cachedPoint) *completedPoint {
-	var ypx, ymx, pp, mm, tt, zz field.Element
-	ypx.Add(&p.Y, &p.X)
-	ymx.Subtract(&p.Y, &p.X)
-	pp.Multiply(&ypx, &q.YminusX)
-	mm.Multiply(&ymx, &q.YplusX)
-	tt.Multiply(&p.T, &q.T2d)
-	zz.Multiply(&p.Z, &q.Z)
-	zz.Add(&zz, &zz)
-	c.X.Subtract(&pp, &mm)
-	c.Y.Add(&pp, &mm)
-	c.Z.Subtract(&zz, &tt)
-	c.T.Add(&zz, &tt)
-	return c
-}
-
 // addNiels sets c = p + q for an affine q (mixed addition).
 func (c *completedPoint) addNiels(p *extPoint, q *nielsPoint) *completedPoint {
 	var ypx, ymx, pp, mm, tt, zz field.Element
@@ -136,6 +125,40 @@ func (c *completedPoint) addNiels(p *extPoint, q *nielsPoint) *completedPoint {
 	c.Z.Add(&zz, &tt)
 	c.T.Subtract(&zz, &tt)
 	return c
+}
+
+// subNiels sets c = p - q for an affine q (mixed subtraction): -q is q with
+// y+x and y-x swapped and 2dxy negated.
+func (c *completedPoint) subNiels(p *extPoint, q *nielsPoint) *completedPoint {
+	var ypx, ymx, pp, mm, tt, zz field.Element
+	ypx.Add(&p.Y, &p.X)
+	ymx.Subtract(&p.Y, &p.X)
+	pp.Multiply(&ypx, &q.YminusX)
+	mm.Multiply(&ymx, &q.YplusX)
+	tt.Multiply(&p.T, &q.T2d)
+	zz.Add(&p.Z, &p.Z)
+	c.X.Subtract(&pp, &mm)
+	c.Y.Add(&pp, &mm)
+	c.Z.Subtract(&zz, &tt)
+	c.T.Add(&zz, &tt)
+	return c
+}
+
+// fromNiels sets p to the affine point q, or to -q if neg, at the cost of one
+// multiplication: with a = (y+x)-(y-x) = 2x and b = (y+x)+(y-x) = 2y it
+// returns (2a : 2b : 4 : a·b), a representative of (x, y) scaled by 4.
+func (p *extPoint) fromNiels(q *nielsPoint, neg bool) *extPoint {
+	if neg {
+		p.X.Subtract(&q.YminusX, &q.YplusX)
+	} else {
+		p.X.Subtract(&q.YplusX, &q.YminusX)
+	}
+	p.Y.Add(&q.YplusX, &q.YminusX)
+	p.T.Multiply(&p.X, &p.Y)
+	p.X.Add(&p.X, &p.X)
+	p.Y.Add(&p.Y, &p.Y)
+	p.Z.Set(feFour)
+	return p
 }
 
 // double sets c = 2p.

@@ -218,13 +218,9 @@ func receiptView(r *ballotbox.Receipt) ReceiptView {
 
 func (s *Server) castBallot(c *gin.Context) {
 	start := time.Now()
-	var req EntryRequest
 	outcome := "bad_request"
 	defer func() { s.met.cast(outcome, time.Since(start)) }()
-	if !decode(c, limitBallot, &req) {
-		return
-	}
-	raw, ok := binary(c, "entry", req.Entry)
+	raw, ok := binaryBody(c, limitBallot, "entry", func(r *EntryRequest) string { return r.Entry })
 	if !ok {
 		return
 	}
@@ -252,11 +248,7 @@ type PostedView struct {
 }
 
 func (s *Server) postAudit(c *gin.Context) {
-	var req AuditRequest
-	if !decode(c, limitBallot, &req) {
-		return
-	}
-	raw, ok := binary(c, "audited", req.Audited)
+	raw, ok := binaryBody(c, limitBallot, "audited", func(r *AuditRequest) string { return r.Audited })
 	if !ok {
 		return
 	}
@@ -269,11 +261,7 @@ func (s *Server) postAudit(c *gin.Context) {
 }
 
 func (s *Server) postTrusteeEntry(c *gin.Context) {
-	var req EntryRequest
-	if !decode(c, limitTrustee, &req) {
-		return
-	}
-	raw, ok := binary(c, "entry", req.Entry)
+	raw, ok := binaryBody(c, limitTrustee, "entry", func(r *EntryRequest) string { return r.Entry })
 	if !ok {
 		return
 	}
@@ -293,11 +281,7 @@ func (s *Server) postTrusteeEntry(c *gin.Context) {
 }
 
 func (s *Server) postIdentityEntry(c *gin.Context) {
-	var req EntryRequest
-	if !decode(c, limitIdentity, &req) {
-		return
-	}
-	raw, ok := binary(c, "entry", req.Entry)
+	raw, ok := binaryBody(c, limitIdentity, "entry", func(r *EntryRequest) string { return r.Entry })
 	if !ok {
 		return
 	}

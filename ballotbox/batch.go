@@ -1,6 +1,7 @@
 package ballotbox
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -110,12 +111,46 @@ func (g *gatherer[In, Out]) worker() {
 		for i, r := range batch {
 			ins[i] = r.in
 		}
-		outs, errs := g.check(ins)
+		outs, errs := g.safeCheck(ins)
 		for i, r := range batch {
 			r.out, r.err = outs[i], errs[i]
 			close(r.done)
 		}
 	}
+}
+
+// errCheckFailed is the error of an item whose check panicked: an internal
+// error (500), never a refusal of the request's content.
+var errCheckFailed = errors.New("ballotbox: internal error while checking the request")
+
+// safeCheck runs check, which runs in the gatherer's goroutine, out of
+// reach of the HTTP server's recovery: if it panics (a bug that some input
+// triggers), each item is checked alone, so that only the item that
+// panics fails, with errCheckFailed, and the server goes on.
+func (g *gatherer[In, Out]) safeCheck(ins []In) (outs []Out, errs []error) {
+	if outs, errs, ok := g.recoverCheck(ins); ok {
+		return outs, errs
+	}
+	outs, errs = make([]Out, len(ins)), make([]error, len(ins))
+	for i := range ins {
+		o, e, ok := g.recoverCheck(ins[i : i+1])
+		if !ok {
+			errs[i] = errCheckFailed
+			continue
+		}
+		outs[i], errs[i] = o[0], e[0]
+	}
+	return outs, errs
+}
+
+func (g *gatherer[In, Out]) recoverCheck(ins []In) (outs []Out, errs []error, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+		}
+	}()
+	outs, errs = g.check(ins)
+	return outs, errs, len(outs) == len(ins) && len(errs) == len(ins)
 }
 
 // proofBatchMin is the batch size below which the proof gatherer waits (up

@@ -71,3 +71,33 @@ func TestGatherer(t *testing.T) {
 		}
 	}
 }
+
+// TestGathererPanic: a check that panics on one item (a bug some input
+// triggers) fails that item alone with an internal error; the worker, and
+// the server, go on.
+func TestGathererPanic(t *testing.T) {
+	g := newGatherer(5*time.Millisecond, 8, 8, func(ins []int) ([]int, []error) {
+		for _, x := range ins {
+			if x == 3 {
+				panic("bug")
+			}
+		}
+		return ins, make([]error, len(ins))
+	})
+	defer g.stop()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for x := range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, errs[x] = g.do(x) }()
+	}
+	wg.Wait()
+	for x, err := range errs {
+		if (x == 3) != errors.Is(err, errCheckFailed) || x != 3 && err != nil {
+			t.Fatalf("item %d: %v", x, err)
+		}
+	}
+	if out, err := g.do(5); err != nil || out != 5 {
+		t.Fatalf("after a panic: %d, %v", out, err)
+	}
+}

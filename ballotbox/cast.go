@@ -89,7 +89,7 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
 	}
 	if _, err := b.proofs.do(zb); err != nil {
-		if errors.Is(err, ErrShutdown) {
+		if errors.Is(err, ErrShutdown) || errors.Is(err, errCheckFailed) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
@@ -132,7 +132,7 @@ func verifyToken(v *token.Verifier, bearer string, ctxHash [32]byte) (*token.Cla
 // tokenClaims maps the outcome of a token's verification to the box's
 // errors and checks the token's binding to the election's context.
 func tokenClaims(c *token.Claims, err error, ctxHash [32]byte) (*token.Claims, error) {
-	if errors.Is(err, ErrShutdown) {
+	if errors.Is(err, ErrShutdown) || errors.Is(err, errCheckFailed) {
 		return nil, err
 	}
 	if errors.Is(err, token.ErrExpired) {

@@ -10,6 +10,7 @@ package official
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
@@ -19,6 +20,8 @@ import (
 	"regexp"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
 
 	"evote/ballotbox"
 )
@@ -64,12 +67,16 @@ type Config struct {
 	Argon2     Argon2Params  // default DefaultArgon2
 	SessionTTL time.Duration // default 30 min
 	Issuer     string        // shown in authenticator apps; default "evote"
-	Now        func() time.Time
+	// SealKey, 32 bytes, seals the TOTP secrets stored in the database
+	// (see seal.go); without it they are stored in the clear.
+	SealKey []byte
+	Now     func() time.Time
 }
 
 // Service is the officials' accounts, sessions and operations log.
 type Service struct {
-	cfg Config
+	cfg  Config
+	aead cipher.AEAD // from SealKey, or nil
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*Session // by SHA-256 of the token
@@ -138,12 +145,19 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	var aead cipher.AEAD
+	if cfg.SealKey != nil {
+		var err error
+		if aead, err = chacha20poly1305.NewX(cfg.SealKey); err != nil {
+			return nil, fmt.Errorf("official: seal key: %w", err)
+		}
+	}
 	for _, m := range migrations(cfg.Dialect) {
 		if _, err := cfg.DB.ExecContext(ctx, m); err != nil {
 			return nil, fmt.Errorf("official: migrate: %w", err)
 		}
 	}
-	return &Service{cfg: cfg, sessions: map[[32]byte]*Session{}, failures: map[string][]time.Time{}}, nil
+	return &Service{cfg: cfg, aead: aead, sessions: map[[32]byte]*Session{}, failures: map[string][]time.Time{}}, nil
 }
 
 // NewTOTPSecret returns a fresh random base32 TOTP secret.
@@ -182,8 +196,12 @@ func (s *Service) CreateAccount(ctx context.Context, by, user, password string, 
 	if err != nil {
 		return nil, err
 	}
+	stored, err := s.sealSecret(user, totpSecret)
+	if err != nil {
+		return nil, err
+	}
 	_, err = s.cfg.DB.ExecContext(ctx, `INSERT INTO evote_officials (username, password_hash, totp_secret, role, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
-		user, h, totpSecret, string(role), s.cfg.Now().Unix(), by)
+		user, h, stored, string(role), s.cfg.Now().Unix(), by)
 	if err != nil {
 		if n, _ := s.count(ctx, user); n > 0 {
 			return nil, ErrExists
@@ -247,7 +265,11 @@ func (s *Service) Login(ctx context.Context, user, password, code string) (strin
 	if err != nil {
 		return "", nil, err
 	}
-	key, err := decodeSecret(secret)
+	plain, sealed, err := s.openSecret(user, secret)
+	if err != nil {
+		return "", nil, err
+	}
+	key, err := decodeSecret(plain)
 	if err != nil {
 		return "", nil, err
 	}
@@ -257,8 +279,15 @@ func (s *Service) Login(ctx context.Context, user, password, code string) (strin
 		s.Record(ctx, user, "login", "", "refused", "")
 		return "", nil, ErrLogin
 	}
+	// A secret stored in the clear before a seal key was configured is
+	// sealed now.
+	if !sealed && s.aead != nil {
+		if secret, err = s.sealSecret(user, plain); err != nil {
+			return "", nil, err
+		}
+	}
 	// Burn the step: the same code cannot log in twice (RFC 6238 §5.2).
-	res, err := s.cfg.DB.ExecContext(ctx, `UPDATE evote_officials SET totp_last_step = $1 WHERE username = $2 AND totp_last_step < $3`, int64(step), user, int64(step))
+	res, err := s.cfg.DB.ExecContext(ctx, `UPDATE evote_officials SET totp_last_step = $1, totp_secret = $4 WHERE username = $2 AND totp_last_step < $3`, int64(step), user, int64(step), secret)
 	if err != nil {
 		return "", nil, fmt.Errorf("official: %w", err)
 	}

@@ -1,10 +1,12 @@
 package official
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +99,85 @@ func TestLoginFlow(t *testing.T) {
 	}
 	if RoleObserver.Allowed("run") || !RoleOfficial.Allowed("run") || RoleOfficial.Allowed("manage") {
 		t.Fatal("role table")
+	}
+}
+
+// TestSealedTOTPSecrets: with a seal key the database never holds a TOTP
+// secret in the clear; logins work; the rows open under no other key nor
+// under another user name; a row written without a key is sealed at the
+// next login.
+func TestSealedTOTPSecrets(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	open := func(key []byte) *Service {
+		s, err := Open(ctx, Config{DB: db, SealKey: key, Argon2: Argon2Params{Time: 1, Memory: 1024, Threads: 1}, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	stored := func(user string) string {
+		var v string
+		if err := db.QueryRow(`SELECT totp_secret FROM evote_officials WHERE username = $1`, user).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	login := func(s *Service, user, secret string) error {
+		now = now.Add(time.Minute) // a fresh TOTP step each time
+		code, _ := TOTPCode(secret, now)
+		_, _, err := s.Login(ctx, user, "correct horse battery", code)
+		return err
+	}
+	key := bytes.Repeat([]byte{7}, 32)
+	// A legacy account, created before a key was configured.
+	plain := open(nil)
+	legacy, _ := NewTOTPSecret()
+	if _, err := plain.CreateAccount(ctx, "config", "legacy", "correct horse battery", RoleAdmin, legacy); err != nil {
+		t.Fatal(err)
+	}
+	if stored("legacy") != legacy {
+		t.Fatal("without a key the secret is stored as given")
+	}
+	s := open(key)
+	secret, _ := NewTOTPSecret()
+	if _, err := s.CreateAccount(ctx, "legacy", "sealed", "correct horse battery", RoleOfficial, secret); err != nil {
+		t.Fatal(err)
+	}
+	if v := stored("sealed"); !strings.HasPrefix(v, sealedPrefix) || strings.Contains(v, secret) {
+		t.Fatalf("stored %q", v)
+	}
+	if err := login(s, "sealed", secret); err != nil {
+		t.Fatalf("login with a sealed secret: %v", err)
+	}
+	if err := login(s, "legacy", legacy); err != nil {
+		t.Fatalf("login with a legacy secret: %v", err)
+	}
+	if v := stored("legacy"); !strings.HasPrefix(v, sealedPrefix) {
+		t.Fatalf("legacy secret not sealed at login: %q", v)
+	}
+	if err := login(s, "legacy", legacy); err != nil {
+		t.Fatalf("login after sealing: %v", err)
+	}
+	// Another key, no key, or a sealed value moved to another user: refused.
+	if err := login(open(bytes.Repeat([]byte{8}, 32)), "sealed", secret); !errors.Is(err, ErrSealKey) {
+		t.Fatalf("other key: %v", err)
+	}
+	if err := login(open(nil), "sealed", secret); !errors.Is(err, ErrSealKey) {
+		t.Fatalf("no key: %v", err)
+	}
+	if _, err := db.Exec(`UPDATE evote_officials SET totp_secret = $1 WHERE username = 'legacy'`, stored("sealed")); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(s, "legacy", secret); !errors.Is(err, ErrSealKey) {
+		t.Fatalf("sealed value of another user: %v", err)
+	}
+	if _, err := Open(ctx, Config{DB: db, SealKey: []byte("short")}); err == nil {
+		t.Fatal("a 5-byte seal key accepted")
 	}
 }

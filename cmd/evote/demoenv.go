@@ -155,7 +155,11 @@ func openDemoEnv(ctx context.Context, dbDSN string, logw io.Writer) (*demoEnv, e
 	default:
 		return nil, fmt.Errorf("--db: want a postgres:// URL, got %q", dbDSN)
 	}
-	if e.off, err = official.Open(ctx, official.Config{DB: e.offDB, Dialect: dialect, Argon2: official.Argon2Params{Time: 1, Memory: 19 << 10, Threads: 1}}); err != nil {
+	sealKey := make([]byte, 32) // the officials' TOTP secrets are sealed, as evoted does
+	if _, err := rand.Read(sealKey); err != nil {
+		return nil, err
+	}
+	if e.off, err = official.Open(ctx, official.Config{DB: e.offDB, Dialect: dialect, SealKey: sealKey, Argon2: official.Argon2Params{Time: 1, Memory: 19 << 10, Threads: 1}}); err != nil {
 		return nil, err
 	}
 	e.adminPW = randomHex(16)

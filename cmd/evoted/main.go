@@ -14,7 +14,9 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base32"
 	"encoding/base64"
@@ -206,7 +208,15 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		st, db, dialect = sq, sq.DB(), official.SQLite
 		closers = append(closers, func() { sq.Close() })
 	}
-	offs, err := official.Open(ctx, official.Config{DB: db, Dialect: dialect})
+	// The officials' TOTP secrets are sealed in the database under a key
+	// derived from the authority key, so a copy of the database alone
+	// does not yield them.
+	sealKey, err := hkdf.Key(sha256.New, k.authority.Seed(), nil, "evote/official/totp-seal/v1", 32)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	offs, err := official.Open(ctx, official.Config{DB: db, Dialect: dialect, SealKey: sealKey})
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -35,19 +35,30 @@ import (
 // key = Argon2id(passphrase, salt, passes, memory, lanes, 32 bytes)
 // (RFC 9106). The plaintext is
 //
-//	u8(1) || string(election_id) || u32(index) || signing seed[32]
+//	u8(2) || string(election_id) || u32(index) || signing seed[32]
 //	      || HPKE seed[32] || u8(has share) [|| Scalar(x_j)]
+//	      || u8(has state) [|| u32(len) || state]
 //
 // election_id is empty and index 0 until key generation has run; the share
-// is present after it.
+// is present after it. The state is the trustee's saved key-generation
+// state (threshold.Trustee.MarshalState: its secret polynomials), present
+// while key generation is under way so that a run that crashed can resume
+// (spec/13-trustee-tool.md §13.3). Plaintext version 1, written by earlier
+// versions of the tool, is version 2 without the has-state byte; it is
+// still read.
 const (
 	fileMagic   = "evote-trustee-key"
 	fileVersion = 1
 	saltSize    = 16
 	headerSize  = len(fileMagic) + 1 + 4 + 4 + 1 + saltSize + chacha20poly1305.NonceSizeX
-	plainFormat = 1
-	// maxFileSize bounds what Open reads: a key file is a few hundred bytes.
-	maxFileSize = 4096
+	plainFormat = 2
+	// plainFormatV1 is the earlier plaintext version, without the state.
+	plainFormatV1 = 1
+	// maxFileSize bounds what Open reads: a key file is a few hundred
+	// bytes, or up to about 8.5 KiB with the largest key-generation state
+	// (threshold.MaxStateSize, for n = t = threshold.MaxTrustees, above the
+	// manifest's bound).
+	maxFileSize = 16 << 10
 )
 
 // KDFParams are the Argon2id cost parameters written into a key file.
@@ -96,6 +107,10 @@ type Keys struct {
 	ElectionID string
 	Index      int
 	Share      *threshold.KeyShare // nil before key generation
+	// KeygenState is the saved state of a key generation under way
+	// (threshold.Trustee.MarshalState), from which RunKeygen resumes after
+	// a crash; nil otherwise. It is as secret as the share.
+	KeygenState []byte
 
 	sign ed25519.PrivateKey
 	hpke *threshold.HPKEPrivateKey
@@ -142,9 +157,13 @@ func (k *Keys) HPKE() *threshold.HPKEPrivateKey { return k.hpke }
 // HPKEPublic returns the HPKE public key (for the manifest).
 func (k *Keys) HPKEPublic() threshold.HPKEPublicKey { return k.hpke.Public() }
 
-func (k *Keys) encodePlain() []byte {
-	w := wire.NewWriter(160)
-	w.U8(plainFormat)
+func (k *Keys) encodePlain() []byte { return k.encodePlainVersion(plainFormat) }
+
+// encodePlainVersion encodes the plaintext in version v (1 only for the
+// spec's vectors and tests: it cannot hold a state).
+func (k *Keys) encodePlainVersion(v uint8) []byte {
+	w := wire.NewWriter(170 + len(k.KeygenState))
+	w.U8(v)
 	w.String(k.ElectionID)
 	w.U32(uint32(k.Index))
 	w.Fixed(k.SignSeed[:])
@@ -155,12 +174,22 @@ func (k *Keys) encodePlain() []byte {
 		w.U8(1)
 		w.Scalar(k.Share.Secret())
 	}
+	switch {
+	case v == plainFormatV1:
+	case len(k.KeygenState) == 0:
+		w.U8(0)
+	default:
+		w.U8(1)
+		w.U32(uint32(len(k.KeygenState)))
+		w.Fixed(k.KeygenState)
+	}
 	return w.Bytes()
 }
 
 func decodePlain(b []byte) (*Keys, error) {
 	r := wire.NewReader(b)
-	if v := r.U8("format"); r.Err() == nil && v != plainFormat {
+	v := r.U8("format")
+	if r.Err() == nil && v != plainFormat && v != plainFormatV1 {
 		return nil, fmt.Errorf("%w: content format %d", ErrKeyFile, v)
 	}
 	k := &Keys{ElectionID: r.String(64, "election id"), Index: int(r.U32("index"))}
@@ -173,6 +202,21 @@ func decodePlain(b []byte) (*Keys, error) {
 		x = r.Scalar("key share")
 	default:
 		r.Fail("has-share flag not 0 or 1")
+	}
+	if v == plainFormat {
+		switch r.U8("has state") {
+		case 0:
+		case 1:
+			n := r.U32("state length")
+			if r.Err() == nil && (n == 0 || n > threshold.MaxStateSize) {
+				r.Fail("key-generation state of %d bytes, want 1..%d", n, threshold.MaxStateSize)
+			}
+			if st := r.Fixed(int(n), "key-generation state"); r.Err() == nil {
+				k.KeygenState = bytes.Clone(st)
+			}
+		default:
+			r.Fail("has-state flag not 0 or 1")
+		}
 	}
 	if err := r.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
@@ -195,12 +239,13 @@ func decodePlain(b []byte) (*Keys, error) {
 
 // Seal encrypts the keys under passphrase with fresh salt and nonce.
 func (k *Keys) Seal(passphrase []byte, p KDFParams) ([]byte, error) {
-	return k.seal(passphrase, p, rand.Reader)
+	return k.seal(passphrase, p, rand.Reader, 0)
 }
 
-// seal is Seal with the salt and nonce read from r (a seeded reader for
-// the spec's vectors only).
-func (k *Keys) seal(passphrase []byte, p KDFParams, r io.Reader) ([]byte, error) {
+// seal is Seal with the salt and nonce read from r and, if version is not
+// 0, the plaintext in that version (a seeded reader and version 1 for the
+// spec's vectors and tests only).
+func (k *Keys) seal(passphrase []byte, p KDFParams, r io.Reader, version uint8) ([]byte, error) {
 	if len(passphrase) == 0 {
 		return nil, errors.New("trustee: empty passphrase")
 	}
@@ -226,7 +271,10 @@ func (k *Keys) seal(passphrase []byte, p KDFParams, r io.Reader) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("trustee: %w", err)
 	}
-	plain := k.encodePlain()
+	if version == 0 {
+		version = plainFormat
+	}
+	plain := k.encodePlainVersion(version)
 	defer clear(plain)
 	return aead.Seal(hdr, nonce, plain, hdr), nil
 }

@@ -2,6 +2,8 @@ package trustee
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -66,6 +68,55 @@ func TestKeyFileRoundTrip(t *testing.T) {
 		f2, _ := k.Seal([]byte("correct horse"), fastKDF)
 		if bytes.Equal(f, f2) {
 			t.Fatal("two seals of the same keys are identical")
+		}
+	}
+}
+
+// A key-generation state round-trips through the sealed file, and a
+// version-1 file (written before the state existed) still opens.
+func TestKeyFileKeygenState(t *testing.T) {
+	k := testKeys(t, false)
+	k.KeygenState = bytes.Repeat([]byte{0xa5}, threshold.MaxStateSize)
+	f, err := k.Seal([]byte("correct horse"), fastKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f) > maxFileSize {
+		t.Fatalf("file with the largest state is %d bytes, above %d", len(f), maxFileSize)
+	}
+	path := filepath.Join(t.TempDir(), "trustee.key")
+	if err := k.SaveFile(path, []byte("correct horse"), fastKDF, false); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadFile(path, []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKeys(t, k, got)
+	if !bytes.Equal(got.KeygenState, k.KeygenState) {
+		t.Fatal("state differs after the round trip")
+	}
+	got.KeygenState = nil
+	f, err = got.Seal([]byte("correct horse"), fastKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := OpenKeys(f, []byte("correct horse")); err != nil || again.KeygenState != nil {
+		t.Fatalf("state cleared: %v, %d bytes", err, len(again.KeygenState))
+	}
+	for _, share := range []bool{false, true} {
+		k := testKeys(t, share)
+		f, err := k.seal([]byte("old pass"), fastKDF, rand.Reader, plainFormatV1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := OpenKeys(f, []byte("old pass"))
+		if err != nil {
+			t.Fatalf("version 1 file: %v", err)
+		}
+		sameKeys(t, k, got)
+		if got.KeygenState != nil {
+			t.Fatal("state invented")
 		}
 	}
 }
@@ -181,15 +232,35 @@ func TestKeyFileSaveBackupRestore(t *testing.T) {
 
 func TestKeyContentStrict(t *testing.T) {
 	k := testKeys(t, true)
-	plain := k.encodePlain()
+	plain := k.encodePlainVersion(plainFormatV1)
 	if _, err := decodePlain(plain); err != nil {
 		t.Fatal(err)
 	}
+	withState := *k
+	withState.KeygenState = []byte{1, 2, 3}
+	plain2 := withState.encodePlain()
+	if got, err := decodePlain(plain2); err != nil || !bytes.Equal(got.KeygenState, withState.KeygenState) {
+		t.Fatalf("version 2 with state: %v", err)
+	}
+	noState := k.encodePlain() // ends in has-state 0
+	stateAt := len(plain2) - 3 - 4 - 1
 	bad := map[string][]byte{
-		"trailing":     append(bytes.Clone(plain), 0),
-		"truncated":    plain[:len(plain)-1],
-		"format":       append([]byte{2}, plain[1:]...),
-		"share flag 2": func() []byte { b := bytes.Clone(plain); b[len(b)-33] = 2; return b }(),
+		"trailing":                append(bytes.Clone(plain), 0),
+		"truncated":               plain[:len(plain)-1],
+		"format 3":                append([]byte{3}, plain[1:]...),
+		"format 2, no state flag": append([]byte{2}, plain[1:]...),
+		"share flag 2":            func() []byte { b := bytes.Clone(plain); b[len(b)-33] = 2; return b }(),
+		"v2 trailing":             append(bytes.Clone(noState), 0),
+		"state flag 2":            func() []byte { b := bytes.Clone(noState); b[len(b)-1] = 2; return b }(),
+		"state flag 0 with state": func() []byte { b := bytes.Clone(plain2); b[stateAt] = 0; return b }(),
+		"state truncated":         plain2[:len(plain2)-1],
+		"state trailing":          append(bytes.Clone(plain2), 0),
+		"state length 0":          func() []byte { b := bytes.Clone(plain2[:stateAt+1]); return append(b, 0, 0, 0, 0) }(),
+		"state too long": func() []byte {
+			b := bytes.Clone(plain2[:stateAt+1])
+			b = binary.BigEndian.AppendUint32(b, threshold.MaxStateSize+1)
+			return append(b, make([]byte, threshold.MaxStateSize+1)...)
+		}(),
 	}
 	// A non-canonical scalar (≥ ℓ): all 0xff.
 	nc := bytes.Clone(plain)
@@ -209,12 +280,15 @@ func FuzzKeyContent(f *testing.F) {
 	k.Share, _ = threshold.NewKeyShare(1, x)
 	k.Index, k.ElectionID = 1, "e"
 	f.Add(k.encodePlain())
+	f.Add(k.encodePlainVersion(plainFormatV1))
+	k.KeygenState = []byte{1, 2, 3}
+	f.Add(k.encodePlain())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodePlain(b)
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(got.encodePlain(), b) {
+		if !bytes.Equal(got.encodePlainVersion(b[0]), b) {
 			t.Fatal("accepted a non-canonical encoding")
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"evote/bulletin"
@@ -51,6 +52,12 @@ type Options struct {
 	// earlier step (it must follow the same board); it is advanced rather
 	// than rebuilt, which saves re-verifying every ballot.
 	Replay *Follower
+	// SaveState, if set, is called by RunKeygen with the trustee's secret
+	// key-generation state (its polynomials) right after dealing and
+	// before anything is posted; the caller stores it (sealed, as
+	// Keys.KeygenState in the key file) so that a run that crashes can
+	// resume. If it fails, RunKeygen stops before posting.
+	SaveState func(state []byte) error
 }
 
 func (o *Options) follower(b Board) *Follower {
@@ -74,8 +81,9 @@ func (o *Options) step(s string) {
 var ErrNotInElection = errors.New("trustee: these keys are not a trustee of this election")
 
 // ErrCannotResume means this trustee already dealt in an earlier run whose
-// secret polynomials are gone: key generation cannot be resumed, only
-// restarted as a new election.
+// secret polynomials are gone (no saved state, or a saved state that is not
+// the one the board's commitments were made with): key generation cannot be
+// resumed, only restarted as a new election.
 var ErrCannotResume = errors.New("trustee: key generation was started by an earlier run and cannot be resumed")
 
 // indexIn returns the trustee's 1-based index in the manifest, checking
@@ -160,13 +168,82 @@ func ComplaintsAnswered(s *election.State) bool {
 	return true
 }
 
+// posted reports whether the transcript already holds this trustee's
+// message of msg's kind about the same other trustee, as a resumed run
+// must not post it again (the board refuses a trustee's second message
+// of a step).
+func posted(tr *threshold.Transcript, msg any) bool {
+	switch m := msg.(type) {
+	case *threshold.Commitments:
+		return slices.ContainsFunc(tr.Commitments, func(c *threshold.Commitments) bool { return c.Dealer == m.Dealer })
+	case *threshold.EncryptedShares:
+		return slices.ContainsFunc(tr.EncryptedShares, func(e *threshold.EncryptedShares) bool { return e.Dealer == m.Dealer })
+	case *threshold.Complaint:
+		return slices.ContainsFunc(tr.Complaints, func(c *threshold.Complaint) bool {
+			return c.Complainer == m.Complainer && c.Accused == m.Accused
+		})
+	case *threshold.ComplaintAnswer:
+		return slices.ContainsFunc(tr.Answers, func(a *threshold.ComplaintAnswer) bool {
+			return a.Dealer == m.Dealer && a.Complainer == m.Complainer
+		})
+	case *threshold.ExtractionCommitments:
+		return slices.ContainsFunc(tr.Extraction, func(e *threshold.ExtractionCommitments) bool { return e.Dealer == m.Dealer })
+	case *threshold.ExtractionComplaint:
+		return slices.ContainsFunc(tr.ExtractionComplaints, func(c *threshold.ExtractionComplaint) bool {
+			return c.Complainer == m.Complainer && c.Accused == m.Accused
+		})
+	case *threshold.ExtractionReveal:
+		return slices.ContainsFunc(tr.Reveals, func(r *threshold.ExtractionReveal) bool {
+			return r.Revealer == m.Revealer && r.Dealer == m.Dealer
+		})
+	}
+	return false
+}
+
+// ownCommitments returns this trustee's commitments on the board, or nil.
+func ownCommitments(tr *threshold.Transcript, index int) *threshold.Commitments {
+	for _, c := range tr.Commitments {
+		if c.Dealer == index {
+			return c
+		}
+	}
+	return nil
+}
+
+// restoreTrustee rebuilds the trustee from the key file's saved state and
+// checks that the state is this election's (base hash, parameters) and
+// this trustee's, with its polynomials drawn.
+func restoreTrustee(keys *Keys, p threshold.Params, base [32]byte, index int, peers []threshold.HPKEPublicKey, rand io.Reader) (*threshold.Trustee, error) {
+	t, err := threshold.RestoreTrustee(keys.KeygenState, keys.HPKE(), peers, rand)
+	if err != nil {
+		return nil, fmt.Errorf("trustee: the saved key-generation state does not restore: %w", err)
+	}
+	switch {
+	case t.BaseHash() != base:
+		return nil, fmt.Errorf("trustee: the saved key-generation state is for another election (base hash %x, this election's %x)", t.BaseHash(), base)
+	case t.Params() != p:
+		return nil, fmt.Errorf("trustee: the saved key-generation state is for n=%d t=%d, the election has n=%d t=%d", t.Params().N, t.Params().T, p.N, p.T)
+	case t.Index() != index:
+		return nil, fmt.Errorf("trustee: the saved key-generation state is trustee %d's, these keys are trustee %d", t.Index(), index)
+	}
+	return t, nil
+}
+
 // RunKeygen takes part in key generation (spec chapter 5) over the board:
 // it waits for the manifest, deals, complains about bad shares, answers
 // complaints against it until the authority posts the qualified set,
 // publishes its extraction commitments, complains and reveals as the
 // transcript requires until the authority posts the election context, and
 // then derives its key share, which it checks against the context. It
-// returns keys with ElectionID, Index and Share set; the caller saves them.
+// returns keys with ElectionID, Index and Share set and no KeygenState;
+// the caller saves them.
+//
+// Right after dealing, before posting, it hands its secret state to
+// o.SaveState. If keys carry such a state (a run that crashed), it resumes
+// instead of dealing: its commitments on the board must be the state's
+// (else ErrCannotResume), and it posts only what of its messages the board
+// lacks, from wherever the board stands. Without a state, a trustee whose
+// commitments are on the board gets ErrCannotResume.
 func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, error) {
 	f := o.follower(b)
 	if err := f.Until(ctx, func(s *election.State) bool { return s.Manifest != nil }); err != nil {
@@ -189,35 +266,60 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 	for i, t := range m.Trustees {
 		copy(peers[i][:], t.HPKEKey)
 	}
-	t, err := threshold.NewTrustee(p, base, index, keys.HPKE(), peers, o.Rand)
-	if err != nil {
-		return nil, fmt.Errorf("trustee: %w", err)
-	}
-	if f.State.Phase != election.PhaseSetup {
-		return nil, fmt.Errorf("%w: the election is in phase %s", ErrCannotResume, f.State.Phase)
-	}
-	for _, c := range f.State.Keygen().Commitments {
-		if c.Dealer == index {
+	qualified := func(s *election.State) bool { return s.Keygen().Qualified != nil || s.Phase != election.PhaseSetup }
+	ready := func(s *election.State) bool { return s.Phase != election.PhaseSetup }
+
+	// Phase 1: deal, or take the dealing back from the saved state.
+	resuming := len(keys.KeygenState) > 0
+	var t *threshold.Trustee
+	var cs *threshold.Commitments
+	var es *threshold.EncryptedShares
+	if resuming {
+		if t, err = restoreTrustee(keys, p, base, index, peers, o.Rand); err != nil {
+			return nil, err
+		}
+		if cs, es, err = t.Dealing(); err != nil {
+			return nil, fmt.Errorf("trustee: the saved key-generation state: %w", err)
+		}
+		if c := ownCommitments(f.State.Keygen(), index); c != nil && !bytes.Equal(c.Bytes(), cs.Bytes()) {
+			return nil, fmt.Errorf("%w: the commitments on the board are not the saved state's", ErrCannotResume)
+		}
+	} else {
+		if t, err = threshold.NewTrustee(p, base, index, keys.HPKE(), peers, o.Rand); err != nil {
+			return nil, fmt.Errorf("trustee: %w", err)
+		}
+		if f.State.Phase != election.PhaseSetup {
+			return nil, fmt.Errorf("%w: the election is in phase %s", ErrCannotResume, f.State.Phase)
+		}
+		if ownCommitments(f.State.Keygen(), index) != nil {
 			return nil, ErrCannotResume
 		}
-	}
-
-	// Phase 1: deal.
-	cs, es, err := t.Deal()
-	if err != nil {
-		return nil, fmt.Errorf("trustee: %w", err)
-	}
-	if err := postKeygen(ctx, f, keys, cs); err != nil {
-		return nil, err
+		if cs, es, err = t.Deal(); err != nil {
+			return nil, fmt.Errorf("trustee: %w", err)
+		}
+		// Saved before anything is posted: commitments on the board
+		// always have their polynomials on disk.
+		if o.SaveState != nil {
+			if err := o.SaveState(t.MarshalState()); err != nil {
+				return nil, fmt.Errorf("trustee: saving the key-generation state: %w", err)
+			}
+		}
 	}
 	if o.Cheat != nil && o.Cheat.BadDeal {
 		es.Shares[0].Ciphertext[0] ^= 1
 	}
-	if err := postKeygen(ctx, f, keys, es); err != nil {
-		return nil, err
+	for _, msg := range []interface{ Bytes() []byte }{cs, es} {
+		if posted(f.State.Keygen(), msg) {
+			continue
+		}
+		if qualified(f.State) {
+			return nil, fmt.Errorf("trustee: the qualified set was posted before this trustee dealt")
+		}
+		if err := postKeygen(ctx, f, keys, msg); err != nil {
+			return nil, err
+		}
 	}
 	o.step(StepDealt)
-	qualified := func(s *election.State) bool { return s.Keygen().Qualified != nil || s.Phase != election.PhaseSetup }
 	allDealt := func(s *election.State) bool {
 		tr := s.Keygen()
 		got := map[int]int{}
@@ -237,21 +339,28 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 	if err := waitRound(ctx, f, &o, allDealt, qualified); err != nil {
 		return nil, err
 	}
-	if qualified(f.State) {
+	late := qualified(f.State)
+	if late && !resuming {
 		return nil, fmt.Errorf("trustee: the qualified set was posted before this trustee could check its shares")
 	}
+	// Complain opens the shares sent to us (which a resumed run needs
+	// again); past the qualified set, complaints would come too late.
 	complaints, err := t.Complain(f.State.Keygen())
 	if err != nil {
 		return nil, fmt.Errorf("trustee: %w", err)
 	}
 	for _, c := range complaints {
+		if late || posted(f.State.Keygen(), c) {
+			continue
+		}
 		if err := postKeygen(ctx, f, keys, c); err != nil {
 			return nil, err
 		}
 	}
 	o.step(StepComplained)
 
-	// Answer every complaint against us until the authority fixes QUAL.
+	// Answer every complaint against us until the authority fixes QUAL
+	// (answered covers a board whose replay lags behind our posts).
 	answered := map[int]bool{}
 	for {
 		if err := f.Sync(ctx); err != nil {
@@ -261,7 +370,7 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 			break // an answer now would come too late to count
 		}
 		for _, a := range t.Answer(f.State.Keygen()) {
-			if answered[a.Complainer] {
+			if answered[a.Complainer] || posted(f.State.Keygen(), a) {
 				continue
 			}
 			answered[a.Complainer] = true
@@ -273,18 +382,19 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 			return nil, err
 		}
 	}
-	ready := func(s *election.State) bool { return s.Phase != election.PhaseSetup }
-	if ready(f.State) {
-		return nil, fmt.Errorf("trustee: the election context was posted before this trustee's extraction")
-	}
 
 	// Phase 2: extraction.
 	x, err := t.Extract(f.State.Keygen())
 	if err != nil {
 		return nil, fmt.Errorf("trustee: %w", err)
 	}
-	if err := postKeygen(ctx, f, keys, x); err != nil {
-		return nil, err
+	if !posted(f.State.Keygen(), x) {
+		if ready(f.State) {
+			return nil, fmt.Errorf("trustee: the election context was posted before this trustee's extraction")
+		}
+		if err := postKeygen(ctx, f, keys, x); err != nil {
+			return nil, err
+		}
 	}
 	o.step(StepExtracted)
 	allExtracted := func(s *election.State) bool {
@@ -309,6 +419,9 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 			return nil, fmt.Errorf("trustee: %w", err)
 		}
 		for _, c := range xcs {
+			if posted(f.State.Keygen(), c) {
+				continue
+			}
 			if err := postKeygen(ctx, f, keys, c); err != nil {
 				return nil, err
 			}
@@ -330,7 +443,7 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 			return nil, fmt.Errorf("trustee: %w", err)
 		}
 		for _, r := range rs {
-			if revealed[r.Dealer] {
+			if revealed[r.Dealer] || posted(f.State.Keygen(), r) {
 				continue
 			}
 			revealed[r.Dealer] = true
@@ -357,6 +470,7 @@ func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, erro
 	}
 	out := *keys
 	out.ElectionID, out.Index, out.Share = m.ElectionID, index, share
+	out.KeygenState = nil // secret material no longer needed
 	o.step(StepKeyShare)
 	return &out, nil
 }

@@ -53,8 +53,12 @@ type demoOptions struct {
 	// command (flags, key file and passphrase file) instead of the library,
 	// and the voter list through evote official import-voters.
 	TrusteeCLI bool
-	Out        io.Writer
-	Log        io.Writer // server logs (warnings)
+	// CrashKeygen, with TrusteeCLI, stops trustee 1's evote trustee keygen
+	// right after it deals, as a crash would, and runs the command again,
+	// which must resume from the state saved in the key file.
+	CrashKeygen bool
+	Out         io.Writer
+	Log         io.Writer // server logs (warnings)
 }
 
 // demoResult is what the demo established.
@@ -223,6 +227,12 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	for i, tm := range machines {
 		go func() {
 			if o.TrusteeCLI {
+				if o.CrashKeygen && i == 0 {
+					if err := crashKeygen(ctx, tm.path, tm.passFile, tm.pass, env.boxURL, electionID, logKeyFile, wits); err != nil {
+						errs <- fmt.Errorf("trustee %d: %w", i+1, err)
+						return
+					}
+				}
 				err := cliTrustee(ctx, "keygen", tm.path, tm.passFile, env.boxURL, electionID, logKeyFile, wits, func(s string) { steps <- s })
 				if err != nil {
 					err = fmt.Errorf("trustee %d: %w", i+1, err)
@@ -673,6 +683,30 @@ func cliTrustee(ctx context.Context, sub, key, passFile, server, electionID, log
 		args = append(args, "--witness", k.Name+"+"+hex.EncodeToString(k.Public[:]))
 	}
 	return run(ctx, args, w)
+}
+
+// crashKeygen runs evote trustee keygen until it has dealt and then
+// cancels it, and checks that the key file now holds the key-generation
+// state from which the next run resumes.
+func crashKeygen(ctx context.Context, key, passFile string, pass []byte, server, electionID, logKey string, wits []bulletin.CosignerKey) error {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	err := cliTrustee(cctx, "keygen", key, passFile, server, electionID, logKey, wits, func(s string) {
+		if s == trustee.StepDealt {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("keygen stopped after dealing: %v, want it cancelled", err)
+	}
+	k, err := trustee.LoadFile(key, pass)
+	if err != nil {
+		return err
+	}
+	if k.KeygenState == nil || k.Share != nil {
+		return errors.New("keygen stopped after dealing left no key-generation state in the key file")
+	}
+	return nil
 }
 
 // stepWriter passes the steps a trustee command prints to a callback.

@@ -123,12 +123,13 @@ func TestDemoCheatingTrustee(t *testing.T) {
 }
 
 // The trustees' steps run through the evote trustee command itself (key
-// file, passphrase file, flags), still over HTTP only.
+// file, passphrase file, flags), still over HTTP only; trustee 1's keygen
+// is stopped after dealing and resumes when run again.
 func TestDemoTrusteeCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a whole election")
 	}
-	demoTest(t, demoOptions{Voters: 9, TrusteeCLI: true})
+	demoTest(t, demoOptions{Voters: 9, TrusteeCLI: true, CrashKeygen: true})
 }
 
 // One voter uses the voter's commands: audits a ballot and checks the

@@ -28,6 +28,7 @@ const usage = `evote: end-to-end verifiable voting
   evote demo [--voters N] [--db DSN] [--record DIR]   whole election on this machine
   evote trustee init      --key FILE                  make a trustee's keys
   evote trustee keygen    --key FILE --server URL --election ID
+                          (run it again after a crash: it resumes)
   evote trustee mix       --key FILE --server URL --election ID
   evote trustee decrypt   --key FILE --server URL --election ID
   evote trustee backup    --key FILE --to PATH

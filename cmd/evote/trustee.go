@@ -104,6 +104,9 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		if k.Share != nil {
 			fmt.Fprintf(out, "election:     %s\ntrustee:      %d\nverification: %x\n", k.ElectionID, k.Index, k.Share.VerificationKey().Bytes())
 		}
+		if k.KeygenState != nil {
+			fmt.Fprintf(out, "key generation under way: run evote trustee keygen again to resume it\n")
+		}
 		return nil
 	case "keygen":
 		k, p, err := load()
@@ -113,6 +116,16 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		b, err := board()
 		if err != nil {
 			return err
+		}
+		if k.KeygenState != nil {
+			fmt.Fprintf(out, "resuming key generation from the state saved in %s\n", *keyPath)
+		}
+		// The secret polynomials go into the key file before anything is
+		// posted, so that running keygen again after a crash resumes.
+		opts.SaveState = func(state []byte) error {
+			saved := *k
+			saved.KeygenState = state
+			return saved.SaveFile(*keyPath, p, trustee.DefaultKDF, true)
 		}
 		done, err := trustee.RunKeygen(ctx, b, k, opts)
 		if err != nil {

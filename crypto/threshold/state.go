@@ -12,6 +12,11 @@ import (
 // stateVersion is the first byte of a saved Trustee state.
 const stateVersion = 1
 
+// MaxStateSize bounds the length of MarshalState's output for any valid
+// parameters (n = t = MaxTrustees, a share from every dealer), so that a
+// caller storing the state can size its container.
+const MaxStateSize = 1 + 2 + 2 + 32 + 2 + 1 + MaxTrustees*2*group.ScalarSize + 4 + MaxTrustees*(2+2*group.ScalarSize)
+
 // MarshalState returns the trustee's secret state between rounds (its
 // polynomials and the verified shares it received), so that a ceremony
 // spread over days survives restarts. It is secret: the caller stores it

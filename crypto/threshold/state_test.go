@@ -114,3 +114,76 @@ func FuzzParseKeyShare(f *testing.F) {
 		}
 	})
 }
+
+// TestDealingAfterRestore: a trustee restored from the state saved right
+// after Deal gives the same commitments again, and shares encrypted afresh
+// that every recipient opens, without complaint, to the share Deal sent.
+func TestDealingAfterRestore(t *testing.T) {
+	d := newDKG(t, Params{N: 3, T: 2}, "dealing")
+	peers := make([]HPKEPublicKey, 3)
+	for i, k := range d.keys {
+		peers[i] = k.Public()
+	}
+	if _, _, err := d.trustees[0].Dealing(); err == nil {
+		t.Fatal("Dealing before Deal")
+	}
+	tr := d.tr
+	for _, x := range d.trustees {
+		c, e, err := x.Deal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Commitments, tr.EncryptedShares = append(tr.Commitments, c), append(tr.EncryptedShares, e)
+	}
+	r, err := RestoreTrustee(d.trustees[0].MarshalState(), d.keys[0], peers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Params() != d.p || r.BaseHash() != d.base || r.Index() != 1 {
+		t.Fatal("restored trustee reports other parameters")
+	}
+	c, e, err := r.Dealing()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(c.Bytes(), tr.Commitments[0].Bytes()) {
+		t.Fatal("commitments differ from Deal's")
+	}
+	if bytes.Equal(e.Bytes(), tr.EncryptedShares[0].Bytes()) {
+		t.Fatal("shares not encrypted afresh")
+	}
+	// Recipients 2 and 3 check the re-encrypted shares instead of Deal's.
+	re := *tr
+	re.EncryptedShares = []*EncryptedShares{e, tr.EncryptedShares[1], tr.EncryptedShares[2]}
+	for j := 2; j <= 3; j++ {
+		x := d.trustees[j-1]
+		// Open Deal's share first, then the new one: both must agree.
+		if cs, err := x.Complain(tr); err != nil || len(cs) != 0 {
+			t.Fatalf("trustee %d on Deal's shares: %v, %d complaints", j, err, len(cs))
+		}
+		want := *x.got[1][0]
+		if cs, err := x.Complain(&re); err != nil || len(cs) != 0 {
+			t.Fatalf("trustee %d on re-encrypted shares: %v, %d complaints", j, err, len(cs))
+		}
+		if x.got[1][0].Equal(&want) != 1 {
+			t.Fatalf("trustee %d: re-encrypted share differs", j)
+		}
+	}
+}
+
+// TestMaxStateSize: the largest state MarshalState can give is
+// MaxStateSize bytes.
+func TestMaxStateSize(t *testing.T) {
+	p := Params{N: MaxTrustees, T: MaxTrustees}
+	d := newDKG(t, p, "max state")
+	x := d.trustees[0]
+	if _, _, err := x.Deal(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i <= p.N; i++ {
+		x.got[i] = x.got[1]
+	}
+	if n := len(x.MarshalState()); n != MaxStateSize {
+		t.Fatalf("full state is %d bytes, MaxStateSize %d", n, MaxStateSize)
+	}
+}

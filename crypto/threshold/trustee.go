@@ -59,6 +59,36 @@ func NewTrustee(p Params, base [32]byte, index int, key *HPKEPrivateKey, peers [
 // Index returns the trustee's 1-based index.
 func (t *Trustee) Index() int { return t.index }
 
+// Params returns the election's threshold parameters the trustee runs with.
+func (t *Trustee) Params() Params { return t.p }
+
+// BaseHash returns the base hash the trustee's messages are bound to.
+func (t *Trustee) BaseHash() [32]byte { return t.base }
+
+// Dealing returns again what Deal returned, for a trustee restored from a
+// state saved after Deal whose messages did not all reach the board: the
+// commitments (equal to Deal's) and the shares of the same polynomials,
+// encrypted afresh to every other trustee (the HPKE encryptions are
+// randomized, so the ciphertexts differ from Deal's; each opens to the
+// same share). It fails before Deal.
+func (t *Trustee) Dealing() (*Commitments, *EncryptedShares, error) {
+	if t.a == nil {
+		return nil, nil, fmt.Errorf("threshold: Dealing before Deal")
+	}
+	es := &EncryptedShares{BaseHash: t.base, Dealer: t.index}
+	for j := 1; j <= t.p.N; j++ {
+		if j == t.index {
+			continue
+		}
+		enc, ct, err := sealShare(t.rand, t.peers[j-1], t.base, t.index, j, evalPoly(t.a, j), evalPoly(t.b, j))
+		if err != nil {
+			return nil, nil, err
+		}
+		es.Shares = append(es.Shares, EncryptedShare{Recipient: j, Enc: enc, Ciphertext: ct})
+	}
+	return &Commitments{BaseHash: t.base, Dealer: t.index, C: slices.Clone(t.commits)}, es, nil
+}
+
 // Deal draws the two secret polynomials and returns the Pedersen
 // commitments and the shares encrypted to every other trustee.
 func (t *Trustee) Deal() (*Commitments, *EncryptedShares, error) {

@@ -223,17 +223,10 @@ func VerifyEntries(es []*Entry) error {
 		}
 		items[i] = sig.Item{PublicKey: e.Author[:], Message: e.SigningMessage(), Signature: e.Signature[:]}
 	}
-	err := sig.VerifyBatch(items)
-	var be *sig.BatchError
-	if errors.As(err, &be) {
-		for i, ie := range be.Errs {
-			if ie != nil {
-				return fmt.Errorf("entry %d: %w: %w", i, ErrBadSignature, ie)
-			}
+	for i, err := range sig.VerifyEach(items) {
+		if err != nil {
+			return fmt.Errorf("entry %d: %w: %w", i, ErrBadSignature, err)
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	return nil
 }

@@ -15,7 +15,6 @@ package verify
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -170,20 +169,8 @@ func (v *verifier) checkEntries() {
 			items = append(items, sig.Item{PublicKey: e.Author[:], Message: e.SigningMessage(), Signature: e.Signature[:]})
 			idx = append(idx, i)
 		}
-		err := sig.VerifyBatch(items)
-		var be *sig.BatchError
-		switch {
-		case err == nil:
-		case errors.As(err, &be):
-			for j, ie := range be.Errs {
-				if ie != nil {
-					sigErr[idx[j]] = ie
-				}
-			}
-		default:
-			for _, i := range idx {
-				sigErr[i] = err
-			}
+		for j, ie := range sig.VerifyEach(items) {
+			sigErr[idx[j]] = ie
 		}
 	})
 	seen := make(map[[32]byte]int, n)

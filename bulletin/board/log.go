@@ -401,18 +401,9 @@ func (l *Log) verifyBatch(batch []*appendReq) {
 		}
 	}
 	failed := make(map[int]error)
-	err := sig.VerifyBatch(items)
-	var be *sig.BatchError
-	switch {
-	case errors.As(err, &be):
-		for k, e := range be.Errs {
-			if o := owners[k]; e != nil && failed[o.req] == nil {
-				failed[o.req] = fmt.Errorf("entry %d: %w: %w", o.entry, bulletin.ErrBadSignature, e)
-			}
-		}
-	case err != nil:
-		for ri := range batch {
-			failed[ri] = fmt.Errorf("%w: %w", bulletin.ErrBadSignature, err)
+	for k, e := range sig.VerifyEach(items) {
+		if o := owners[k]; e != nil && failed[o.req] == nil {
+			failed[o.req] = fmt.Errorf("entry %d: %w: %w", o.entry, bulletin.ErrBadSignature, e)
 		}
 	}
 	for ri, r := range batch {

@@ -277,6 +277,26 @@ func prepareBatch(items []Item, errs []error) (preps []*prepared, idx []int) {
 	return preps, idx
 }
 
+// VerifyEach verifies items as VerifyBatch does and returns one error per
+// item: nil for a valid item, the reason for an invalid one, and for every
+// item the batch's error if the batch could not be checked at all. It
+// saves callers the mapping of a BatchError back to their items.
+func VerifyEach(items []Item) []error {
+	errs := make([]error, len(items))
+	err := VerifyBatch(items)
+	var be *BatchError
+	switch {
+	case err == nil:
+	case errors.As(err, &be):
+		copy(errs, be.Errs)
+	default:
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
 // batchBisect checks preps as one combination; on failure it splits the set
 // in two and recurses, falling back to single verification for one item.
 func batchBisect(preps []*prepared, idx []int, errs []error) error {

@@ -348,3 +348,24 @@ func TestCanonicalEncoding(t *testing.T) {
 		check(b)
 	}
 }
+
+// TestVerifyEach: one error per item, nil exactly for the items Verify
+// accepts.
+func TestVerifyEach(t *testing.T) {
+	items := sharedKeyItems("each", 8)
+	items[2].Signature = append([]byte(nil), items[2].Signature...)
+	items[2].Signature[0] ^= 1
+	items[5].PublicKey = make([]byte, 31)
+	errs := VerifyEach(items)
+	if len(errs) != len(items) {
+		t.Fatalf("%d errors for %d items", len(errs), len(items))
+	}
+	for i, err := range errs {
+		if want := Verify(items[i].PublicKey, items[i].Message, items[i].Signature); (err == nil) != (want == nil) || (err != nil && !errors.Is(err, want)) {
+			t.Errorf("item %d: %v, Verify says %v", i, err, want)
+		}
+	}
+	if errs := VerifyEach(nil); len(errs) != 0 {
+		t.Fatal("errors for no items")
+	}
+}

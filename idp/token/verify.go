@@ -138,19 +138,9 @@ func (v *Verifier) VerifyBatch(toks []string) ([]*Claims, []error) {
 		items = append(items, sig.Item{PublicKey: p.key, Message: msg, Signature: p.tok.Signature})
 		idx = append(idx, i)
 	}
-	err := sig.VerifyBatch(items)
-	var be *sig.BatchError
-	switch {
-	case err == nil:
-	case errors.As(err, &be):
-		for j, e := range be.Errs {
-			if e != nil {
-				errs[idx[j]] = fmt.Errorf("%w: %w: %w", ErrInvalid, jwt.ErrTokenSignatureInvalid, e)
-			}
-		}
-	default: // no batch randomness: nothing was verified
-		for _, i := range idx {
-			errs[i] = fmt.Errorf("%w: %w", ErrInvalid, err)
+	for j, e := range sig.VerifyEach(items) {
+		if e != nil {
+			errs[idx[j]] = fmt.Errorf("%w: %w: %w", ErrInvalid, jwt.ErrTokenSignatureInvalid, e)
 		}
 	}
 	for _, i := range idx {

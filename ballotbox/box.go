@@ -105,6 +105,11 @@ type Box struct {
 	turnout     map[string]map[[32]byte]bool   // style → pseudonyms that cast
 	invalid     map[uint64]string              // positions of posted but invalid trustee entries
 
+	// refused counts, per token id, the casts refused as invalid ballots
+	// (memory only; its own lock, off the hot path's).
+	refusedMu sync.Mutex
+	refused   map[string]int
+
 	proofs *gatherer[*zkp.Batch, struct{}]
 	tokens *gatherer[tokenReq, *token.Claims]
 	cp     *checkpointer
@@ -183,7 +188,7 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := &Box{cfg: cfg, auth: [32]byte(cfg.Authority.Public().(ed25519.PublicKey))}
+	b := &Box{cfg: cfg, auth: [32]byte(cfg.Authority.Public().(ed25519.PublicKey)), refused: map[string]int{}}
 	b.resetIndices()
 	l, err := board.Open(ctx, board.Config{Key: cfg.LogKey, Store: cfg.Store, Now: cfg.Now, IndexKey: trackingCodeKey})
 	if err != nil {

@@ -407,3 +407,34 @@ func TestWholeElection(t *testing.T) {
 		t.Fatalf("phase %s", v.Phase)
 	}
 }
+
+// TestRefusalLimit: a token whose casts keep failing the proofs is stopped
+// after MaxRefusalsPerToken refusals, even for a valid ballot; other
+// voters are not affected.
+func TestRefusalLimit(t *testing.T) {
+	f := newFixture(t, boxtest.Options{})
+	ctx := context.Background()
+	a, b := voter(t, f, [32]byte{}), voter(t, f, [32]byte{})
+	rawB, pB := prepare(t, f, b, 1)
+	// B's ballot payload signed by A: well formed, proofs bound to B.
+	copied, err := f.SignBallot(a, pB.Ballot.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range ballotbox.MaxRefusalsPerToken {
+		_, err := f.Box.Cast(ctx, a.Token, copied)
+		wantErr(t, err, ballotbox.ErrBallotInvalid)
+	}
+	rawA, _ := prepare(t, f, a, 2)
+	_, err = f.Box.Cast(ctx, a.Token, rawA)
+	wantErr(t, err, ballotbox.ErrTooManyRefusals)
+	if code, status := ballotbox.Code(err); code != "too_many_refusals" || status != 429 {
+		t.Fatalf("code %s %d", code, status)
+	}
+	if _, err := f.Box.Cast(ctx, b.Token, rawB); err != nil {
+		t.Fatalf("another voter: %v", err)
+	}
+	if got := f.Box.View().Ballots; got != 1 {
+		t.Fatalf("%d ballots", got)
+	}
+}

@@ -66,33 +66,20 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 	if !ed25519.PublicKey(e.Author[:]).Equal(claims.DeviceKey) {
 		return nil, ErrWrongDeviceKey
 	}
+	if b.refusals(claims.TokenID, false) >= MaxRefusalsPerToken {
+		return nil, ErrTooManyRefusals
+	}
 	// A retry of a ballot already on the board gets its original receipt.
 	h := e.Hash()
 	if i, ok := b.log.IndexOf(h); ok {
 		return b.receipt(ctx, i, h, claims.Pseudonym, ballot.TrackingCodeOf(e.Payload), true)
 	}
-	bal, err := ballot.DecodeBallot(e.Payload)
+	bal, err := b.checkBallot(el, e)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
-	}
-	if bal.CredentialKey != e.Author {
-		return nil, fmt.Errorf("%w: the ballot's credential key is not the entry's author", ErrBallotInvalid)
-	}
-	if bal.ElectionID != el.Manifest.ElectionID {
-		return nil, fmt.Errorf("%w: ballot for election %q", ErrBallotInvalid, bal.ElectionID)
-	}
-	// Decoding the proofs and building their equations is most of the
-	// ballot's cost: it happens here, in the request's goroutine; the
-	// gatherer then checks many ballots' equations at once.
-	zb := zkp.NewBatch()
-	if err := el.AddToBatch(zb, bal, "ballot"); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
-	}
-	if _, err := b.proofs.do(zb); err != nil {
-		if errors.Is(err, ErrShutdown) || errors.Is(err, errCheckFailed) {
-			return nil, err
+		if errors.Is(err, ErrBallotInvalid) {
+			b.refusals(claims.TokenID, true)
 		}
-		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
+		return nil, err
 	}
 	cb := election.NewCheckedBallot(e.Payload, bal) // hashes ciphertexts outside the mutex
 	ctKeys := cb.CiphertextHashes()
@@ -117,6 +104,53 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 		return nil, err
 	}
 	return b.receipt(ctx, idx, h, pseudonym, cb.Code, false)
+}
+
+// checkBallot decodes the ballot of entry e and checks its shape and
+// proofs (spec §9.5 rules 1 and 4). Decoding the proofs and building their
+// equations is most of a ballot's cost: it happens here, in the request's
+// goroutine; the proof gatherer then checks many ballots' equations at
+// once.
+func (b *Box) checkBallot(el *ballot.Election, e *bulletin.Entry) (*ballot.EncryptedBallot, error) {
+	bal, err := ballot.DecodeBallot(e.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
+	}
+	if bal.CredentialKey != e.Author {
+		return nil, fmt.Errorf("%w: the ballot's credential key is not the entry's author", ErrBallotInvalid)
+	}
+	if bal.ElectionID != el.Manifest.ElectionID {
+		return nil, fmt.Errorf("%w: ballot for election %q", ErrBallotInvalid, bal.ElectionID)
+	}
+	zb := zkp.NewBatch()
+	if err := el.AddToBatch(zb, bal, "ballot"); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
+	}
+	if _, err := b.proofs.do(zb); err != nil {
+		if errors.Is(err, ErrShutdown) || errors.Is(err, errCheckFailed) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
+	}
+	return bal, nil
+}
+
+// MaxRefusalsPerToken bounds the casts of one voting token that may be
+// refused as invalid ballots. An honest device never makes one; a client
+// that sends ballots with false proofs costs every ballot of its merged
+// batch a second check, so it is stopped (429 too_many_refusals). The
+// count is kept in memory only.
+const MaxRefusalsPerToken = 10
+
+// refusals returns how many casts of the token tokenID were refused as
+// invalid, counting one more first if add is set.
+func (b *Box) refusals(tokenID string, add bool) int {
+	b.refusedMu.Lock()
+	defer b.refusedMu.Unlock()
+	if add {
+		b.refused[tokenID]++
+	}
+	return b.refused[tokenID]
 }
 
 // verifyToken checks the bearer token and its binding to the election's

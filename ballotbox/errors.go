@@ -36,6 +36,7 @@ var (
 	ErrNotReady         = errors.New("ballotbox: the election is not ready for this")
 	ErrIdentityMismatch = errors.New("ballotbox: manifest names another identity service")
 	ErrTooManyAudits    = errors.New("ballotbox: too many audits with this token")
+	ErrTooManyRefusals  = errors.New("ballotbox: too many invalid ballots with this token")
 )
 
 // Code returns the stable API error code and HTTP status of err
@@ -67,6 +68,7 @@ func Code(err error) (code string, status int) {
 		{ErrIdentityMismatch, "identity_mismatch", 422},
 		{ErrUnknownAction, "unknown_action", 404},
 		{ErrTooManyAudits, "too_many_audits", 429},
+		{ErrTooManyRefusals, "too_many_refusals", 429},
 		{ErrBadEntry, "bad_entry", 400},
 		{bulletin.ErrMalformed, "bad_entry", 400},
 		{bulletin.ErrVersion, "bad_entry", 400},

@@ -409,12 +409,17 @@ func TestWholeElection(t *testing.T) {
 }
 
 // TestRefusalLimit: a token whose casts keep failing the proofs is stopped
-// after MaxRefusalsPerToken refusals, even for a valid ballot; other
-// voters are not affected.
+// after MaxRefusalsPerToken refusals, even for a valid ballot, though a
+// retry of its ballot already on the board still gets its receipt;
+// malformed entries do not count, and other voters are not affected.
 func TestRefusalLimit(t *testing.T) {
 	f := newFixture(t, boxtest.Options{})
 	ctx := context.Background()
 	a, b := voter(t, f, [32]byte{}), voter(t, f, [32]byte{})
+	rawA1, _ := prepare(t, f, a, 1)
+	if _, err := f.Box.Cast(ctx, a.Token, rawA1); err != nil {
+		t.Fatal(err)
+	}
 	rawB, pB := prepare(t, f, b, 1)
 	// B's ballot payload signed by A: well formed, proofs bound to B.
 	copied, err := f.SignBallot(a, pB.Ballot.Encode())
@@ -425,16 +430,22 @@ func TestRefusalLimit(t *testing.T) {
 		_, err := f.Box.Cast(ctx, a.Token, copied)
 		wantErr(t, err, ballotbox.ErrBallotInvalid)
 	}
-	rawA, _ := prepare(t, f, a, 2)
-	_, err = f.Box.Cast(ctx, a.Token, rawA)
+	rawA2, _ := prepare(t, f, a, 2)
+	_, err = f.Box.Cast(ctx, a.Token, rawA2)
 	wantErr(t, err, ballotbox.ErrTooManyRefusals)
 	if code, status := ballotbox.Code(err); code != "too_many_refusals" || status != 429 {
 		t.Fatalf("code %s %d", code, status)
 	}
-	if _, err := f.Box.Cast(ctx, b.Token, rawB); err != nil {
-		t.Fatalf("another voter: %v", err)
+	if r, err := f.Box.Cast(ctx, a.Token, rawA1); err != nil || !r.Replayed {
+		t.Fatalf("retry of a ballot on the board after the limit: %v", err)
 	}
-	if got := f.Box.View().Ballots; got != 1 {
+	for range ballotbox.MaxRefusalsPerToken {
+		f.Box.Cast(ctx, b.Token, []byte("not an entry"))
+	}
+	if _, err := f.Box.Cast(ctx, b.Token, rawB); err != nil {
+		t.Fatalf("after malformed entries, or as another voter: %v", err)
+	}
+	if got := f.Box.View().Ballots; got != 2 {
 		t.Fatalf("%d ballots", got)
 	}
 }

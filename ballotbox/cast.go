@@ -66,13 +66,13 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 	if !ed25519.PublicKey(e.Author[:]).Equal(claims.DeviceKey) {
 		return nil, ErrWrongDeviceKey
 	}
-	if b.refusals(claims.TokenID, false) >= MaxRefusalsPerToken {
-		return nil, ErrTooManyRefusals
-	}
 	// A retry of a ballot already on the board gets its original receipt.
 	h := e.Hash()
 	if i, ok := b.log.IndexOf(h); ok {
 		return b.receipt(ctx, i, h, claims.Pseudonym, ballot.TrackingCodeOf(e.Payload), true)
+	}
+	if b.refusals(claims.TokenID, false) >= MaxRefusalsPerToken {
+		return nil, ErrTooManyRefusals
 	}
 	bal, err := b.checkBallot(el, e)
 	if err != nil {

@@ -264,18 +264,28 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
-func BenchmarkVerifyBatch64(b *testing.B) {
+func BenchmarkVerifyBatch64(b *testing.B) { benchVerifyBatch(b, distinctKeyItems(64)) }
+
+// distinctKeyItems returns n valid items, each under its own key.
+func distinctKeyItems(n int) []Item {
 	var items []Item
-	for i := 0; i < 64; i++ {
+	for i := 0; i < n; i++ {
 		k := seedKey(fmt.Sprint("bench", i))
 		m := []byte(fmt.Sprint("m", i))
 		items = append(items, Item{k.Public().(ed25519.PublicKey), m, ed25519.Sign(k, m)})
 	}
+	return items
+}
+
+// benchVerifyBatch verifies items as one batch and reports the cost per
+// signature.
+func benchVerifyBatch(b *testing.B, items []Item) {
 	for b.Loop() {
 		if VerifyBatch(items) != nil {
 			b.Fatal("invalid")
 		}
 	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/sig")
 }
 
 // BenchmarkScalarMult is crypto/group's unit SM, repeated here so that the
@@ -292,32 +302,11 @@ func BenchmarkScalarMult(b *testing.B) {
 // BenchmarkVerifyBatchSameKey is a batch of 32 signatures by one key, as the
 // ballot box sees voting tokens from the identity service; it reports the
 // cost per signature.
-func BenchmarkVerifyBatchSameKey(b *testing.B) {
-	items := sharedKeyItems("bench", 32)
-	for b.Loop() {
-		if VerifyBatch(items) != nil {
-			b.Fatal("invalid")
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/sig")
-}
+func BenchmarkVerifyBatchSameKey(b *testing.B) { benchVerifyBatch(b, sharedKeyItems("bench", 32)) }
 
 // BenchmarkVerifyBatch32 is the distinct-key counterpart of
 // BenchmarkVerifyBatchSameKey.
-func BenchmarkVerifyBatch32(b *testing.B) {
-	var items []Item
-	for i := 0; i < 32; i++ {
-		k := seedKey(fmt.Sprint("bench", i))
-		m := []byte(fmt.Sprint("m", i))
-		items = append(items, Item{k.Public().(ed25519.PublicKey), m, ed25519.Sign(k, m)})
-	}
-	for b.Loop() {
-		if VerifyBatch(items) != nil {
-			b.Fatal("invalid")
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/sig")
-}
+func BenchmarkVerifyBatch32(b *testing.B) { benchVerifyBatch(b, distinctKeyItems(32)) }
 
 // TestCanonicalEncoding checks the byte test against re-encoding on every
 // encoding near the special values and on random ones.

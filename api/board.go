@@ -144,8 +144,15 @@ func entryView(r store.Record) (EntryView, error) {
 	}, nil
 }
 
+// latest returns the checkpoint the read API serves: the latest one that
+// carries witnesses' cosignatures (what auditors and trustees can rely
+// on), or the latest signed one while none is cosigned.
 func (s *Server) latest(c *gin.Context) (*bulletin.SignedCheckpoint, bool) {
-	cp := logOf(c).LatestCheckpoint()
+	l := logOf(c)
+	cp := l.LatestCosigned()
+	if cp == nil {
+		cp = l.LatestCheckpoint()
+	}
 	if cp == nil {
 		notFound(c, "the log has no checkpoint yet")
 		return nil, false

@@ -19,7 +19,7 @@ func testElection(t testing.TB) (*Election, *elgamal.PrivateKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
+	m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
 	return &Election{Manifest: m, PublicKey: sk.Public(), ExtendedHash: [32]byte{7}}, sk
 }
 

@@ -5,11 +5,14 @@
 package ballot
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"regexp"
 
+	"evote/bulletin"
+	"evote/crypto/sig"
 	"evote/crypto/threshold/contexthash"
 	"evote/internal/wire"
 )
@@ -125,6 +128,31 @@ type Manifest struct {
 	// IdentityKey is the Ed25519 key of the identity service: the only
 	// author of credential-issued, voter-list and in-person-mark entries.
 	IdentityKey [32]byte
+	// Board pins the election's bulletin board: the log's name and keys and
+	// the witnesses whose cosignatures make a checkpoint count. Every party
+	// that relies on a checkpoint takes these from the manifest it holds
+	// (checked against the published fingerprint), never from the server.
+	Board BoardAnchors
+}
+
+// A Witness is an independent party that cosigns the log's checkpoints
+// only if they extend what it cosigned before (spec §7.6).
+type Witness struct {
+	Name string   // the witness's name in its cosignature lines
+	Key  [32]byte // its Ed25519 cosigning key
+}
+
+// BoardAnchors are the trust anchors of the election's bulletin board
+// (spec §9.1): the log's origin and checkpoint keys, and the witnesses of
+// which Quorum must cosign a checkpoint for anyone to act on it.
+type BoardAnchors struct {
+	Origin string
+	// LogKey is the log's Ed25519 checkpoint key; LogMLDSAKey its
+	// ML-DSA-65 key (empty if the log signs with Ed25519 only).
+	LogKey      [32]byte
+	LogMLDSAKey []byte
+	Witnesses   []Witness
+	Quorum      uint32
 }
 
 // Limits of a manifest, chosen far above any real election's needs.
@@ -138,7 +166,11 @@ const (
 	maxCandidates  = 64
 	maxTrustees    = 32
 	maxHPKEKeySize = 1024
-	manifestFormat = 1
+	maxOriginLen   = 256
+	maxWitnesses   = 32
+	// mldsaKeySize is the length of an ML-DSA-65 public key (FIPS 204).
+	mldsaKeySize   = 1952
+	manifestFormat = 2
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
@@ -190,6 +222,15 @@ func (m *Manifest) Encode() []byte {
 	w.U32(m.MinAnonymity)
 	w.Fixed(m.ClientHash[:])
 	w.Fixed(m.IdentityKey[:])
+	w.String(m.Board.Origin)
+	w.Fixed(m.Board.LogKey[:])
+	w.VarBytes(m.Board.LogMLDSAKey)
+	w.U32(uint32(len(m.Board.Witnesses)))
+	for _, x := range m.Board.Witnesses {
+		w.String(x.Name)
+		w.Fixed(x.Key[:])
+	}
+	w.U32(m.Board.Quorum)
 	return w.Bytes()
 }
 
@@ -256,6 +297,16 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	m.MinAnonymity = r.U32("minimum anonymity")
 	copy(m.ClientHash[:], r.Fixed(32, "client hash"))
 	copy(m.IdentityKey[:], r.Fixed(32, "identity key"))
+	m.Board.Origin = r.String(maxOriginLen, "log origin")
+	copy(m.Board.LogKey[:], r.Fixed(32, "log key"))
+	m.Board.LogMLDSAKey = r.VarBytes(mldsaKeySize, "log ML-DSA-65 key")
+	n = r.Count(maxWitnesses, 36, "witnesses")
+	for i := 0; i < n; i++ {
+		x := Witness{Name: r.String(maxOriginLen, "witness name")}
+		copy(x.Key[:], r.Fixed(32, "witness key"))
+		m.Board.Witnesses = append(m.Board.Witnesses, x)
+	}
+	m.Board.Quorum = r.U32("witness quorum")
 	if err := r.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidManifest, err)
 	}
@@ -413,7 +464,74 @@ func (m *Manifest) Validate() error {
 	if m.MinAnonymity < 1 {
 		return bad("minimum anonymity must be at least 1")
 	}
+	return m.Board.validate(bad)
+}
+
+// validate checks the board anchors: a valid origin, keys that are valid
+// public keys, 1..32 witnesses with distinct names and keys (none the log's
+// own key) and a quorum that is a majority of them. An election without
+// witnesses would let its server fork the log unseen, so none is allowed.
+func (a *BoardAnchors) validate(bad func(string, ...any) error) error {
+	if err := bulletin.ValidOrigin(a.Origin); err != nil {
+		return bad("log origin: %v", err)
+	}
+	if err := sig.CheckPublicKey(a.LogKey[:]); err != nil {
+		return bad("log key: %v", err)
+	}
+	if len(a.LogMLDSAKey) != 0 && len(a.LogMLDSAKey) != mldsaKeySize {
+		return bad("log ML-DSA-65 key is %d bytes, want %d (or none)", len(a.LogMLDSAKey), mldsaKeySize)
+	}
+	if len(a.Witnesses) == 0 || len(a.Witnesses) > maxWitnesses {
+		return bad("%d witnesses, want 1..%d", len(a.Witnesses), maxWitnesses)
+	}
+	names := map[string]bool{}
+	keys := map[[32]byte]bool{a.LogKey: true}
+	for i, x := range a.Witnesses {
+		if err := bulletin.ValidOrigin(x.Name); err != nil {
+			return bad("witness %d name: %v", i+1, err)
+		}
+		if names[x.Name] || keys[x.Key] {
+			return bad("witness %d (%s) repeats a name or a key", i+1, x.Name)
+		}
+		names[x.Name], keys[x.Key] = true, true
+		if err := sig.CheckPublicKey(x.Key[:]); err != nil {
+			return bad("witness %s key: %v", x.Name, err)
+		}
+	}
+	// Honest witnesses do not talk to each other: two disjoint quorums
+	// could cosign two histories. A majority quorum makes any two share a
+	// witness.
+	if int(a.Quorum) > len(a.Witnesses) || 2*int(a.Quorum) <= len(a.Witnesses) {
+		return bad("witness quorum %d outside %d..%d: it must be a majority of the %d witnesses", a.Quorum, len(a.Witnesses)/2+1, len(a.Witnesses), len(a.Witnesses))
+	}
 	return nil
+}
+
+// LogVerifier returns the log's checkpoint verifier key as the manifest
+// pins it.
+func (a *BoardAnchors) LogVerifier() bulletin.LogVerifier {
+	v := bulletin.LogVerifier{Origin: a.Origin, Ed25519: a.LogKey}
+	if len(a.LogMLDSAKey) > 0 {
+		v.MLDSA = bytes.Clone(a.LogMLDSAKey)
+	}
+	return v
+}
+
+// Cosigners returns the witnesses' cosigner keys and the quorum of their
+// cosignatures that a checkpoint needs.
+func (a *BoardAnchors) Cosigners() ([]bulletin.CosignerKey, int) {
+	out := make([]bulletin.CosignerKey, len(a.Witnesses))
+	for i, x := range a.Witnesses {
+		out[i] = bulletin.CosignerKey{Name: x.Name, Public: x.Key}
+	}
+	return out, int(a.Quorum)
+}
+
+// VerifyCheckpoint verifies a checkpoint note against the anchors: signed
+// by the log's keys and cosigned by at least Quorum of the witnesses.
+func (a *BoardAnchors) VerifyCheckpoint(note []byte) (bulletin.Checkpoint, error) {
+	ws, q := a.Cosigners()
+	return bulletin.VerifyCosigned(note, a.LogVerifier(), ws, q)
 }
 
 // Contest returns the contest with the given id.

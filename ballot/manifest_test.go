@@ -2,6 +2,8 @@ package ballot
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"testing"
@@ -19,7 +21,7 @@ func testTrustees(n int) []Trustee {
 }
 
 func TestManifestRoundTrip(t *testing.T) {
-	m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
+	m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +61,17 @@ func TestManifestValidation(t *testing.T) {
 		"unknown revote policy":   func(m *Manifest) { m.Revote = 0 },
 		"zero anonymity":          func(m *Manifest) { m.MinAnonymity = 0 },
 		"no identity key":         func(m *Manifest) { m.IdentityKey = [32]byte{} },
+		"bad log origin":          func(m *Manifest) { m.Board.Origin = "evote test" },
+		"small-order log key":     func(m *Manifest) { m.Board.LogKey = [32]byte{1} },
+		"short ML-DSA key":        func(m *Manifest) { m.Board.LogMLDSAKey = m.Board.LogMLDSAKey[:100] },
+		"no witness":              func(m *Manifest) { m.Board.Witnesses, m.Board.Quorum = nil, 0 },
+		"zero quorum":             func(m *Manifest) { m.Board.Quorum = 0 },
+		"quorum above witnesses":  func(m *Manifest) { m.Board.Quorum = 3 },
+		"minority quorum":         func(m *Manifest) { m.Board.Quorum = 1 },
+		"repeated witness key":    func(m *Manifest) { m.Board.Witnesses[1].Key = m.Board.Witnesses[0].Key },
+		"repeated witness name":   func(m *Manifest) { m.Board.Witnesses[1].Name = m.Board.Witnesses[0].Name },
+		"witness is the log key":  func(m *Manifest) { m.Board.Witnesses[1].Key = m.Board.LogKey },
+		"small-order witness key": func(m *Manifest) { m.Board.Witnesses[0].Key = [32]byte{} },
 		"unused contest": func(m *Manifest) {
 			m.BallotStyles[0].Contests = m.BallotStyles[0].Contests[:1]
 			m.BallotStyles[1].Contests = m.BallotStyles[1].Contests[:1]
@@ -66,7 +79,7 @@ func TestManifestValidation(t *testing.T) {
 		},
 	}
 	for name, mut := range mutations {
-		m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
+		m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
 		mut(m)
 		if err := m.Validate(); !errors.Is(err, ErrInvalidManifest) {
 			t.Errorf("%s: Validate = %v", name, err)
@@ -78,18 +91,21 @@ func TestManifestValidation(t *testing.T) {
 }
 
 func TestBaseHashBindsEverything(t *testing.T) {
-	a := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
-	b := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
+	a := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+	b := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
 	if mustBase(t, a) != mustBase(t, b) {
 		t.Fatal("base hash not deterministic")
 	}
 	b.Trustees[2].HPKEKey[0] ^= 1
-	c := SampleManifest("kg-2027-other", testTrustees(3), 2, testIdentityKey)
-	d := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
+	c := SampleManifest("kg-2027-other", testTrustees(3), 2, testIdentityKey, testAnchors)
+	d := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
 	d.ClientHash[0] = 1
-	e := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey)
+	e := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
 	e.IdentityKey[5] ^= 1
-	for name, x := range map[string]*Manifest{"trustee key": b, "election id": c, "client hash": d, "identity key": e} {
+	g := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+	g.Board.Witnesses = g.Board.Witnesses[:1]
+	g.Board.Quorum = 1
+	for name, x := range map[string]*Manifest{"trustee key": b, "election id": c, "client hash": d, "identity key": e, "witnesses": g} {
 		if mustBase(t, x) == mustBase(t, a) {
 			t.Errorf("base hash ignores %s", name)
 		}
@@ -97,7 +113,7 @@ func TestBaseHashBindsEverything(t *testing.T) {
 }
 
 func FuzzDecodeManifest(f *testing.F) {
-	f.Add(SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey).Encode())
+	f.Add(SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors).Encode())
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeManifest(b)
@@ -108,6 +124,21 @@ func FuzzDecodeManifest(f *testing.F) {
 }
 
 var testIdentityKey = [32]byte{0x1d, 0x1d}
+
+// testAnchors pins a log and two witnesses with fixed keys (the ML-DSA key
+// is any 1952 bytes: the manifest only carries it).
+var testAnchors = BoardAnchors{
+	Origin:      "evote.test/kg-2027",
+	LogKey:      testPublicKey("log"),
+	LogMLDSAKey: bytes.Repeat([]byte{0x4c}, mldsaKeySize),
+	Witnesses:   []Witness{{Name: "w1.evote.test", Key: testPublicKey("w1")}, {Name: "w2.evote.test", Key: testPublicKey("w2")}},
+	Quorum:      2,
+}
+
+func testPublicKey(seed string) [32]byte {
+	s := sha256.Sum256([]byte(seed))
+	return [32]byte(ed25519.NewKeyFromSeed(s[:]).Public().(ed25519.PublicKey))
+}
 
 func mustBase(t *testing.T, m *Manifest) [32]byte {
 	t.Helper()
@@ -135,7 +166,7 @@ func TestBaseHashAgreesWithThreshold(t *testing.T) {
 		trustees = append(trustees, tr)
 		keys = append(keys, threshold.TrusteeKeys{SigningKey: tr.SignKey, HPKEKey: pub})
 	}
-	m := SampleManifest("kg-2027-test", trustees, 2, testIdentityKey)
+	m := SampleManifest("kg-2027-test", trustees, 2, testIdentityKey, testAnchors)
 	want, err := threshold.BaseHash(m.Hash(), threshold.Params{N: 3, T: 2}, keys)
 	if err != nil {
 		t.Fatal(err)

@@ -6,9 +6,10 @@ import "fmt"
 // Kyrgyz pilot: three village councils (aiyl kenesh) elected at once, each
 // with its own single-choice contest, plus one multi-select question shared
 // by all. The demo, the tests and the spec's example record use it; trustees
-// and the identity service's key are supplied by the caller since their keys
-// are generated on their own machines.
-func SampleManifest(electionID string, trustees []Trustee, threshold uint32, identityKey [32]byte) *Manifest {
+// the identity service's key and the board's anchors (log keys, witnesses)
+// are supplied by the caller since their keys are generated on their own
+// machines.
+func SampleManifest(electionID string, trustees []Trustee, threshold uint32, identityKey [32]byte, board BoardAnchors) *Manifest {
 	villages := []struct {
 		id             string
 		ky, ru, uz, en string
@@ -36,6 +37,7 @@ func SampleManifest(electionID string, trustees []Trustee, threshold uint32, ide
 		VotingEnd:    1799366400, // one week later
 		Revote:       LastBallotCounts,
 		Trustees:     trustees,
+		Board:        board,
 		Threshold:    threshold,
 		Mixes:        uint32(len(trustees)),
 		MinAnonymity: 3,

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"evote/ballot"
 	"evote/bulletin"
 	"evote/bulletin/board"
 	"evote/bulletin/witness"
@@ -161,7 +162,14 @@ func (c *checkpointer) make() (*cosigned, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ballotbox: checkpoint: %w", err)
 	}
-	ws := c.b.cfg.Witnesses
+	ws, quorum := c.b.cfg.Witnesses, c.b.cfg.Quorum
+	c.b.mu.Lock()
+	m := c.b.state.Manifest
+	c.b.mu.Unlock()
+	if m != nil {
+		// Only the witnesses the manifest pins count, and its quorum.
+		ws, quorum = c.b.manifestCosigners(m), int(m.Board.Quorum)
+	}
 	if len(ws) == 0 {
 		return &cosigned{size: cp.Size, note: cp.Note}, nil
 	}
@@ -189,12 +197,15 @@ func (c *checkpointer) make() (*cosigned, error) {
 		}
 		sigs = append(sigs, r.s)
 	}
-	if len(sigs) < c.b.cfg.Quorum {
+	if len(sigs) < quorum {
 		c.b.cfg.Logger.Error("witnesses did not cosign", "err", errors.Join(errs...))
 		return nil, fmt.Errorf("%w: %d of %d cosigned: %w", ErrWitness, len(sigs), len(ws), errors.Join(errs...))
 	}
 	note, err := bulletin.AddSignatures(cp.Note, sigs...)
 	if err != nil {
+		return nil, err
+	}
+	if err := l.SetCosigned(note); err != nil {
 		return nil, err
 	}
 	return &cosigned{size: cp.Size, note: note}, nil
@@ -212,6 +223,22 @@ func (b *Box) Checkpoint(ctx context.Context) ([]byte, uint64, error) {
 		return nil, 0, err
 	}
 	return cp.note, cp.size, nil
+}
+
+// manifestCosigners returns the configured cosigners that are witnesses
+// of the manifest (same name and key).
+func (b *Box) manifestCosigners(m *ballot.Manifest) []Cosigner {
+	var out []Cosigner
+	for _, w := range b.cfg.Witnesses {
+		k := w.Key()
+		for _, x := range m.Board.Witnesses {
+			if x.Name == k.Name && x.Key == k.Public {
+				out = append(out, w)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Witnesses returns the keys of the witnesses whose cosignatures receipts

@@ -35,8 +35,11 @@ var (
 	ErrUnknownAction    = errors.New("ballotbox: unknown action")
 	ErrNotReady         = errors.New("ballotbox: the election is not ready for this")
 	ErrIdentityMismatch = errors.New("ballotbox: manifest names another identity service")
-	ErrTooManyAudits    = errors.New("ballotbox: too many audits with this token")
-	ErrTooManyRefusals  = errors.New("ballotbox: too many invalid ballots with this token")
+	// ErrAnchorsMismatch: the manifest pins a log or witnesses this server
+	// does not have.
+	ErrAnchorsMismatch = errors.New("ballotbox: manifest pins another log or witnesses")
+	ErrTooManyAudits   = errors.New("ballotbox: too many audits with this token")
+	ErrTooManyRefusals = errors.New("ballotbox: too many invalid ballots with this token")
 )
 
 // Code returns the stable API error code and HTTP status of err
@@ -66,6 +69,7 @@ func Code(err error) (code string, status int) {
 		{ErrNotReady, "not_ready", 409},
 		{ErrDuplicateEntry, "duplicate_entry", 409},
 		{ErrIdentityMismatch, "identity_mismatch", 422},
+		{ErrAnchorsMismatch, "anchors_mismatch", 422},
 		{ErrUnknownAction, "unknown_action", 404},
 		{ErrTooManyAudits, "too_many_audits", 429},
 		{ErrTooManyRefusals, "too_many_refusals", 429},

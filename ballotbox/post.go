@@ -245,6 +245,7 @@ func (b *Box) PostAuthority(ctx context.Context, t bulletin.Type, payload []byte
 // Actions officials may ask for (spec/10-api.md §10.4), in protocol order.
 const (
 	ActionQualified       = "qualified"
+	ActionCloseExtraction = "close-extraction"
 	ActionContext         = "context"
 	ActionOpen            = "open"
 	ActionClose           = "close"
@@ -255,7 +256,7 @@ const (
 )
 
 // Actions lists every action.
-var Actions = []string{ActionQualified, ActionContext, ActionOpen, ActionClose, ActionCleanse, ActionStartMixing, ActionStartDecrypting, ActionTally}
+var Actions = []string{ActionQualified, ActionCloseExtraction, ActionContext, ActionOpen, ActionClose, ActionCleanse, ActionStartMixing, ActionStartDecrypting, ActionTally}
 
 // Act computes what an official's action posts from the board and posts it
 // as the authority: the qualified set of key generation, the election
@@ -296,6 +297,19 @@ func (b *Box) Act(ctx context.Context, action, official string) (*Posted, error)
 			break
 		}
 		t, payload = bulletin.TypeKeygenQualified, q.Bytes()
+	case ActionCloseExtraction:
+		if phase != election.PhaseSetup || s.Keygen().Qualified == nil {
+			err = fmt.Errorf("%w: the extraction round follows the qualified set, during setup", ErrWrongPhase)
+			break
+		}
+		if _, closed := s.ExtractionClosedAt(); closed {
+			err = fmt.Errorf("%w: the extraction round is already closed", ErrWrongPhase)
+			break
+		}
+		var base [32]byte
+		if base, err = s.Manifest.BaseHash(); err == nil {
+			t, payload = bulletin.TypeKeygenQualified, election.ExtractionClosed(base)
+		}
 	case ActionContext:
 		if phase != election.PhaseSetup {
 			err = fmt.Errorf("%w: the context ends setup", ErrWrongPhase)

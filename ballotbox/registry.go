@@ -1,6 +1,7 @@
 package ballotbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -140,14 +141,21 @@ func (r *Registry) Create(ctx context.Context, manifest []byte) (*Box, error) {
 	if ok && b.log.Size() != 0 {
 		return nil, fmt.Errorf("%w: %q", ErrElectionExists, m.ElectionID)
 	}
+	origin := r.cfg.OriginPrefix + "/" + m.ElectionID
+	if err := r.checkLogAnchors(m, origin); err != nil {
+		return nil, err
+	}
 	if !ok {
-		origin := r.cfg.OriginPrefix + "/" + m.ElectionID
 		if b, err = r.open(ctx, origin); err != nil {
 			return nil, err
 		}
 		if b.log.Size() != 0 {
 			b.Close()
 			return nil, fmt.Errorf("%w: log %s is not empty", ErrElectionExists, origin)
+		}
+		if err := b.checkWitnesses(m); err != nil {
+			b.Close()
+			return nil, err
 		}
 		if err := r.cfg.Catalog.AddElection(ctx, m.ElectionID, origin); err != nil {
 			b.Close()
@@ -159,6 +167,34 @@ func (r *Registry) Create(ctx context.Context, manifest []byte) (*Box, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// checkLogAnchors refuses a manifest that pins another log than the one
+// this server keeps for the election: every party would then refuse the
+// server's checkpoints.
+func (r *Registry) checkLogAnchors(m *ballot.Manifest, origin string) error {
+	if m.Board.Origin != origin {
+		return fmt.Errorf("%w: the manifest pins log origin %q, this server keeps the election's log as %q", ErrAnchorsMismatch, m.Board.Origin, origin)
+	}
+	key, err := r.cfg.LogKey(origin)
+	if err != nil {
+		return err
+	}
+	v, want := key.Verifier(), m.Board.LogVerifier()
+	if v.Ed25519 != want.Ed25519 || !bytes.Equal(v.MLDSA, want.MLDSA) {
+		return fmt.Errorf("%w: the manifest pins other log keys than this server's", ErrAnchorsMismatch)
+	}
+	return nil
+}
+
+// checkWitnesses refuses a manifest whose witness quorum the box's
+// configured witnesses cannot reach: no checkpoint, hence no receipt and
+// no trustee action, would ever be possible.
+func (b *Box) checkWitnesses(m *ballot.Manifest) error {
+	if n := len(b.manifestCosigners(m)); n < int(m.Board.Quorum) {
+		return fmt.Errorf("%w: %d of the manifest's witnesses are configured on this server, its quorum is %d", ErrAnchorsMismatch, n, m.Board.Quorum)
+	}
+	return nil
 }
 
 // Close closes every box.

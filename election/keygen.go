@@ -14,6 +14,27 @@ type keygen struct {
 	// complaints, answers and reveals), so nobody can flood the transcript
 	// or post two versions of one step.
 	seen map[[3]int]bool
+	// extractionClosed is the board position of the authority's
+	// extraction-closed message, 0 while the round is open (position 0
+	// is the manifest).
+	extractionClosed uint64
+}
+
+// KindExtractionClosed is the kind byte of the authority's message closing
+// the extraction round (spec §5.6.1): u8(10) || base hash. It is a position
+// in the log, the deadline after which a qualified dealer's missing
+// extraction commitments are missing for everyone, so that trustees decide
+// to reveal shares only on a witnessed view past it, never on a local
+// timer the server can race.
+const KindExtractionClosed = 10
+
+// ExtractionClosed returns the payload of the extraction-closed message.
+func ExtractionClosed(base [32]byte) []byte { return append([]byte{KindExtractionClosed}, base[:]...) }
+
+// ExtractionClosedAt returns the board position of the extraction-closed
+// message, if the extraction round is closed.
+func (s *State) ExtractionClosedAt() (uint64, bool) {
+	return s.keygen.extractionClosed, s.keygen.extractionClosed > 0
 }
 
 // KeygenEntryType returns the board entry type that carries a
@@ -31,7 +52,7 @@ func KeygenEntryType(msg []byte) (bulletin.Type, bool) {
 		return bulletin.TypeKeygenComplaint, true
 	case 4:
 		return bulletin.TypeKeygenComplaintAnswer, true
-	case 5:
+	case 5, KindExtractionClosed:
 		return bulletin.TypeKeygenQualified, true
 	case 6, 7, 8:
 		return bulletin.TypeKeygenExtraction, true
@@ -55,6 +76,10 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 		return refuse("%v", err)
 	}
 	tr := &s.keygen.tr
+	if e.Payload[0] == KindExtractionClosed {
+		return s.applyExtractionClosed(e, base)
+	}
+	_, closed := s.ExtractionClosedAt()
 	// Phase order (spec §5.5-§5.6): phase-1 messages (kinds 1-4) only
 	// before the qualified set, extraction messages (kinds 6-8) only after.
 	// A phase-1 message accepted after QUAL would let one trustee, having
@@ -66,6 +91,13 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 		return refuse("phase-1 key-generation message (kind %d) after the qualified set", kind)
 	case kind >= 6 && tr.Qualified == nil:
 		return refuse("extraction message (kind %d) before the qualified set", kind)
+	// The extraction round's deadline (spec §5.6.1): commitments only
+	// before it, complaints and reveals (which publish shares because a
+	// message is missing or wrong) only after it.
+	case kind == 6 && closed:
+		return refuse("extraction commitments after the extraction round closed")
+	case kind >= 7 && !closed:
+		return refuse("extraction complaint or reveal (kind %d) before the extraction round closed", kind)
 	}
 	msg, err := threshold.ParseMessage(e.Payload)
 	if err != nil {
@@ -120,6 +152,24 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 	return nil
 }
 
+// applyExtractionClosed records the authority's deadline of the
+// extraction round: once, after the qualified set, by the authority.
+func (s *State) applyExtractionClosed(e *bulletin.Entry, base [32]byte) error {
+	switch {
+	case e.Author != s.Authority:
+		return refuse("the extraction round must be closed by the election authority")
+	case len(e.Payload) != 1+len(base) || [32]byte(e.Payload[1:]) != base:
+		return refuse("extraction-closed message malformed or bound to another base hash")
+	case s.keygen.tr.Qualified == nil:
+		return refuse("extraction round closed before the qualified set")
+	}
+	if _, closed := s.ExtractionClosedAt(); closed {
+		return refuse("extraction round closed twice")
+	}
+	s.keygen.extractionClosed = s.Size
+	return nil
+}
+
 // Keygen returns the key-generation transcript on the board so far.
 func (s *State) Keygen() *threshold.Transcript {
 	tr := s.keygen.tr
@@ -131,6 +181,9 @@ func (s *State) Keygen() *threshold.Transcript {
 // check verifies the transcript and compares its joint key and
 // verification keys with the context's.
 func (k *keygen) check(s *State, c *Context) error {
+	if _, closed := s.ExtractionClosedAt(); !closed {
+		return refuse("election context before the extraction round closed")
+	}
 	res, err := threshold.VerifyTranscript(s.Keygen())
 	if err != nil {
 		return refuse("key-generation transcript: %v", err)

@@ -1,10 +1,14 @@
 package trustee
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"time"
 
+	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/zkp"
 	"evote/election"
@@ -38,34 +42,66 @@ type Posted struct {
 // following the protocol, and the trustee stops rather than act on it.
 var ErrBoardInvalid = errors.New("trustee: the board breaks the election rules")
 
-// Checkpointer is implemented by boards that serve the log's latest
-// signed checkpoint (with witness cosignatures) covering the whole board.
+// Checkpointer is implemented by boards that serve a checkpoint covering
+// the whole board, signed by the log and cosigned by its witnesses.
 type Checkpointer interface {
 	Checkpoint(ctx context.Context) (note []byte, err error)
 }
 
-// ErrSplitView means the board's signed checkpoint does not commit to the
-// entries the trustee replayed: the server shows this trustee a board that
-// is not the one it signed (and witnesses cosigned) for everyone.
-var ErrSplitView = errors.New("trustee: the board's signed checkpoint does not match the replayed entries")
+// ErrSplitView means the board contradicts itself or a checkpoint that the
+// witnesses cosigned: the entries it serves are not the tree of its
+// cosigned checkpoint, or two cosigned checkpoints are not one log. The
+// server shows this trustee a board that is not the one everyone sees; the
+// trustee stops, publishes nothing, and hands the evidence to
+// Options.OnEvidence.
+var ErrSplitView = errors.New("trustee: the board contradicts its witnessed checkpoints")
+
+// ErrUnwitnessed means no checkpoint cosigned by the manifest's witness
+// quorum covers the board the trustee would act on (the server gives none,
+// an older one, or one without enough cosignatures): the trustee does not
+// act on a view that nobody else can be shown to share.
+var ErrUnwitnessed = errors.New("trustee: no checkpoint cosigned by the witness quorum covers the board")
+
+// ErrNoFingerprint means the trustee was not given the election's
+// fingerprint, without which nothing on the board can be trusted.
+var ErrNoFingerprint = errors.New("trustee: no election fingerprint: the manifest cannot be checked")
+
+// Evidence is what a trustee saves when the board contradicts itself: the
+// cosigned checkpoints involved (signed notes) and the leaf hashes of the
+// entries it replayed, so that officials and observers can check the
+// contradiction from the signatures alone (spec §13.3).
+type Evidence struct {
+	Reason      string     `json:"reason"`
+	Checkpoints []string   `json:"checkpoints"` // signed notes, in the order the trustee saw them
+	Leaves      [][32]byte `json:"leaves"`      // RFC 6962 leaf hashes of the entries served, in order
+}
 
 // A Follower keeps a replay of the board through the election rules. The
 // trustee acts only on what its own replay shows, never on what the server
-// says the state is.
+// says the state is, and takes a decision only on a replay that Witness has
+// brought to exactly the tree of a witnessed checkpoint.
 type Follower struct {
 	Board   Board
 	State   *election.State
 	Entries []*bulletin.Entry
 	Log     bulletin.LogID
-	// LogKey, if set, is the log's verifier key obtained out of band:
-	// CheckCheckpoint then holds the replay to the log's signed
-	// checkpoint.
+	// Fingerprint is the election's fingerprint as the officials
+	// published it. The board's first entry must be the manifest that has
+	// it; the log key, the witnesses and their quorum are the manifest's.
+	// Without it the replay is for display only: Witness refuses it, and
+	// so does every step of the trustee's tool.
+	Fingerprint ballot.ExpectedFingerprint
+	// LogKey, if set, is the log's verifier key as the trustee also
+	// obtained it out of band: it must equal the manifest's.
 	LogKey *bulletin.LogVerifier
-	// Witnesses and Quorum, if set, also require that many of these
-	// witnesses' cosignatures on the checkpoint.
-	Witnesses []bulletin.CosignerKey
-	Quorum    int
+	// OnEvidence, if set, receives the evidence of a contradiction before
+	// the follower returns ErrSplitView.
+	OnEvidence func(*Evidence)
+	// StaleWait bounds how long Witness waits for a cosigned checkpoint
+	// that covers the replay (default 10 s).
+	StaleWait time.Duration
 	tree      *bulletin.Tree
+	witnessed *bulletin.SignedCheckpoint
 }
 
 // NewFollower returns a follower with an empty replay.
@@ -73,10 +109,16 @@ func NewFollower(b Board) *Follower { return &Follower{Board: b, State: election
 
 // Sync fetches the entries posted since the last call, checks their
 // signatures and log id, and applies them to the replay.
-func (f *Follower) Sync(ctx context.Context) error {
+func (f *Follower) Sync(ctx context.Context) error { return f.syncTo(ctx, math.MaxUint64) }
+
+// syncTo is Sync that applies no entry at or beyond position end.
+func (f *Follower) syncTo(ctx context.Context, end uint64) error {
 	es, err := f.Board.Entries(ctx, uint64(len(f.Entries)))
 	if err != nil {
 		return err
+	}
+	if rest := end - uint64(len(f.Entries)); uint64(len(es)) > rest {
+		es = es[:rest]
 	}
 	if len(es) == 0 {
 		return nil
@@ -142,6 +184,9 @@ func (f *Follower) precheck(es []*bulletin.Entry) []*election.CheckedBallot {
 
 func (f *Follower) apply(e *bulletin.Entry, cb *election.CheckedBallot) error {
 	if len(f.Entries) == 0 {
+		if err := f.checkManifest(e); err != nil {
+			return err
+		}
 		f.Log = e.Log
 	} else if e.Log != f.Log {
 		return fmt.Errorf("%w: entry %d belongs to another log", ErrBoardInvalid, len(f.Entries))
@@ -163,36 +208,128 @@ func (f *Follower) apply(e *bulletin.Entry, cb *election.CheckedBallot) error {
 	return nil
 }
 
-// CheckCheckpoint fetches the board's signed checkpoint, checks its
-// signature under LogKey and that its tree root is that of the replayed
-// entries (syncing first if the checkpoint covers more). Without LogKey,
-// or on a board that serves no checkpoint, it does nothing.
-func (f *Follower) CheckCheckpoint(ctx context.Context) error {
-	cpr, ok := f.Board.(Checkpointer)
-	if f.LogKey == nil || !ok {
-		return nil
+// checkManifest checks the board's first entry against the fingerprint:
+// the manifest the officials published, in the log it pins.
+func (f *Follower) checkManifest(e *bulletin.Entry) error {
+	if e.Type != bulletin.TypeManifest {
+		return fmt.Errorf("%w: the board's first entry is a %s, not the manifest", ErrBoardInvalid, e.Type)
 	}
-	note, err := cpr.Checkpoint(ctx)
+	m, err := ballot.DecodeManifest(e.Payload)
 	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
+	}
+	if f.Fingerprint.IsZero() {
+		return nil // a replay for display only: Witness will refuse it
+	}
+	if err := f.Fingerprint.Check(m); err != nil {
 		return err
 	}
-	cp, err := bulletin.VerifyCosigned(note, *f.LogKey, f.Witnesses, f.Quorum)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrSplitView, err)
+	lv := m.Board.LogVerifier()
+	if e.Log != bulletin.LogIDFor(lv.Origin) {
+		return fmt.Errorf("%w: the manifest entry is not in the log its manifest pins (%s)", ErrBoardInvalid, lv.Origin)
 	}
-	if cp.Size > uint64(len(f.Entries)) {
-		if err := f.Sync(ctx); err != nil {
+	if k := f.LogKey; k != nil && (k.Origin != lv.Origin || k.Ed25519 != lv.Ed25519 || !bytes.Equal(k.MLDSA, lv.MLDSA)) {
+		return fmt.Errorf("%w: the log key given is not the one the manifest pins", ErrBoardInvalid)
+	}
+	return nil
+}
+
+// Witness brings the replay to exactly the tree of a checkpoint that the
+// log signed and a quorum of the manifest's witnesses cosigned, taken
+// from the board's Checkpointer: it applies entries up to the
+// checkpoint's size and no further, and checks that their tree has its
+// root. Every decision of the trustee's tool that publishes a secret or
+// rests on a message being absent is taken right after Witness, on that
+// state (spec §13.3): a prefix is not enough, since what lies beyond it is
+// witnessed by nobody. A checkpoint older than the replay is waited out
+// (StaleWait), then refused with ErrUnwitnessed; a cosigned checkpoint
+// that contradicts the entries served or an earlier cosigned checkpoint
+// gives ErrSplitView and the evidence to OnEvidence.
+func (f *Follower) Witness(ctx context.Context) error {
+	if f.Fingerprint.IsZero() {
+		return ErrNoFingerprint
+	}
+	if f.State.Manifest == nil {
+		if err := f.Until(ctx, func(s *election.State) bool { return s.Manifest != nil }); err != nil {
 			return err
 		}
 	}
-	if cp.Size > uint64(len(f.Entries)) || f.tree == nil {
-		return fmt.Errorf("%w: checkpoint of %d entries, the board served %d", ErrSplitView, cp.Size, len(f.Entries))
+	// The replay may have begun without the fingerprint (a display-only
+	// follower handed on): its manifest is checked here in any case.
+	if err := f.Fingerprint.Check(f.State.Manifest); err != nil {
+		return err
 	}
-	root, err := f.tree.RootAt(cp.Size)
-	if err != nil || root != cp.Root {
-		return fmt.Errorf("%w: root at size %d differs", ErrSplitView, cp.Size)
+	anchors := &f.State.Manifest.Board
+	if f.Log != bulletin.LogIDFor(anchors.Origin) {
+		return fmt.Errorf("%w: the board is not the log its manifest pins (%s)", ErrBoardInvalid, anchors.Origin)
 	}
-	return nil
+	cpr, ok := f.Board.(Checkpointer)
+	if !ok {
+		return fmt.Errorf("%w: the board serves no checkpoints", ErrUnwitnessed)
+	}
+	wait := f.StaleWait
+	if wait == 0 {
+		wait = 10 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		note, err := cpr.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		cp, verr := anchors.VerifyCheckpoint(note)
+		switch {
+		case verr != nil:
+			err = fmt.Errorf("%w: %w", ErrUnwitnessed, verr)
+		case f.witnessed != nil && cp.Time.Before(f.witnessed.Time):
+			return f.contradiction(note, "a cosigned checkpoint dated before the last one: the log's time went back")
+		case cp.Size < uint64(len(f.Entries)):
+			// Older than the replay: it must still be a prefix of it.
+			if root, _ := f.tree.RootAt(cp.Size); root != cp.Root {
+				return f.contradiction(note, fmt.Sprintf("a cosigned checkpoint of size %d is not a prefix of the entries served", cp.Size))
+			}
+			err = fmt.Errorf("%w: the checkpoint covers %d entries, the replay %d", ErrUnwitnessed, cp.Size, len(f.Entries))
+		default:
+			if err := f.syncTo(ctx, cp.Size); err != nil {
+				return err
+			}
+			if uint64(len(f.Entries)) < cp.Size {
+				return f.contradiction(note, fmt.Sprintf("the board served %d entries under a cosigned checkpoint of %d", len(f.Entries), cp.Size))
+			}
+			if root, _ := f.tree.RootAt(cp.Size); f.tree == nil || root != cp.Root {
+				return f.contradiction(note, fmt.Sprintf("the entries served do not have the root of the cosigned checkpoint of size %d", cp.Size))
+			}
+			f.witnessed = &bulletin.SignedCheckpoint{Checkpoint: cp, Note: note}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// Witnessed returns the checkpoint of the last successful Witness, or nil.
+func (f *Follower) Witnessed() *bulletin.SignedCheckpoint { return f.witnessed }
+
+// contradiction hands the evidence to OnEvidence and returns ErrSplitView.
+func (f *Follower) contradiction(note []byte, reason string) error {
+	if f.OnEvidence != nil {
+		ev := &Evidence{Reason: reason}
+		if f.witnessed != nil {
+			ev.Checkpoints = append(ev.Checkpoints, string(f.witnessed.Note))
+		}
+		ev.Checkpoints = append(ev.Checkpoints, string(note))
+		for _, e := range f.Entries {
+			ev.Leaves = append(ev.Leaves, bulletin.LeafHash(e.Encode()))
+		}
+		f.OnEvidence(ev)
+	}
+	return fmt.Errorf("%w: %s", ErrSplitView, reason)
 }
 
 // Until syncs and waits until cond holds on the replay, or ctx ends.

@@ -5,12 +5,14 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/bulletin/witness"
 	"evote/crypto/threshold"
 	"evote/election"
 	"evote/internal/testrand"
@@ -29,32 +31,99 @@ type memBoard struct {
 	entries []*bulletin.Entry
 	state   *election.State
 	key     *bulletin.LogKey
+	// witnesses are honest: each cosigns only checkpoints consistent with
+	// what it cosigned before.
+	witnesses []*witness.Witness
 	// hide makes Entries serve all but the last hide entries, while the
 	// checkpoint covers them all: a split view.
 	hide int
+	// stale, if set, is the checkpoint note served instead of a fresh one.
+	stale []byte
 }
 
-func newMemBoard(origin string) *memBoard {
+func newMemBoard(t testing.TB, origin string) *memBoard {
 	_, k, _ := ed25519.GenerateKey(nil)
 	s := bulletin.NewEd25519Signer(k)
 	b := &memBoard{log: bulletin.LogIDFor(origin), state: election.NewState(), key: &bulletin.LogKey{Origin: origin, Ed25519: s, Ed25519Public: s.Public()}}
 	b.cond = sync.NewCond(&b.mu)
+	dir := t.TempDir()
+	for i := range 2 {
+		_, wk, _ := ed25519.GenerateKey(nil)
+		ws := bulletin.NewEd25519Signer(wk)
+		w, err := witness.New(witness.Config{Name: fmt.Sprintf("w%d.witness.test", i+1), Key: ws, Public: ws.Public(), Logs: []bulletin.LogVerifier{b.key.Verifier()},
+			StatePath: filepath.Join(dir, fmt.Sprintf("w%d.json", i+1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.witnesses = append(b.witnesses, w)
+	}
 	return b
 }
 
-// Checkpoint signs the tree of every entry on the board.
+// anchors returns what the manifest pins: the log key and both witnesses,
+// both required.
+func (b *memBoard) anchors() ballot.BoardAnchors {
+	a := ballot.BoardAnchors{Origin: b.key.Origin, LogKey: b.key.Ed25519Public, Quorum: uint32(len(b.witnesses))}
+	for _, w := range b.witnesses {
+		k := w.Key()
+		a.Witnesses = append(a.Witnesses, ballot.Witness{Name: k.Name, Key: k.Public})
+	}
+	return a
+}
+
+// Checkpoint signs the tree of every entry on the board and has the
+// witnesses cosign it.
 func (b *memBoard) Checkpoint(_ context.Context) ([]byte, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.stale != nil {
+		return b.stale, nil
+	}
+	return b.cosigned(b.entries)
+}
+
+// cosignedNote returns a cosigned checkpoint of the whole board (b.mu
+// held).
+func (b *memBoard) cosignedNote(t testing.TB) []byte {
+	n, err := b.cosigned(b.entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// cosigned signs the tree of entries with the log key and asks every
+// witness to cosign it; a witness that refuses is left out.
+func (b *memBoard) cosigned(entries []*bulletin.Entry) ([]byte, error) {
 	t := bulletin.NewTree()
-	for _, e := range b.entries {
+	for _, e := range entries {
 		t.AppendLeaves(bulletin.LeafHash(e.Encode()))
 	}
 	root, err := t.RootAt(t.Size())
 	if err != nil {
 		return nil, err
 	}
-	return bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: b.key.Origin, Size: t.Size(), Root: root, Time: time.Unix(1, 0).UTC()}, b.key)
+	note, err := bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: b.key.Origin, Size: t.Size(), Root: root, Time: time.Unix(1, 0).UTC()}, b.key)
+	if err != nil {
+		return nil, err
+	}
+	var sigs []bulletin.NoteSignature
+	for _, w := range b.witnesses {
+		old, _, _ := w.Latest(b.key.Origin)
+		var proof [][32]byte
+		if old > 0 && old < t.Size() {
+			if proof, err = t.ConsistencyProof(old, t.Size()); err != nil {
+				return nil, err
+			}
+		}
+		if old > t.Size() {
+			continue
+		}
+		if s, err := w.AddCheckpoint(old, proof, note); err == nil {
+			sigs = append(sigs, s...)
+		}
+	}
+	return bulletin.AddSignatures(note, sigs...)
 }
 
 func (b *memBoard) Entries(_ context.Context, start uint64) ([]*bulletin.Entry, error) {
@@ -139,6 +208,21 @@ type testElection struct {
 	styleOf  map[[32]byte]string
 	devices  map[[32]byte]ed25519.PrivateKey // by public key
 	id       string
+	fp       ballot.ExpectedFingerprint // the election's fingerprint, as the trustees are given it
+}
+
+// opts returns o with the election's fingerprint, as every trustee's tool
+// is run.
+func (te *testElection) opts(o Options) Options {
+	o.Fingerprint = te.fp
+	return o
+}
+
+// follower returns a follower of the board that knows the fingerprint.
+func (te *testElection) follower() *Follower {
+	f := NewFollower(te.board)
+	f.Fingerprint = te.fp
+	return f
 }
 
 func edKey(r io.Reader) ed25519.PrivateKey {
@@ -151,7 +235,7 @@ func edKey(r io.Reader) ed25519.PrivateKey {
 // and mixes mixes.
 func newTestElection(t *testing.T, n, th, mixes int) *testElection {
 	r := testrand.New(t.Name())
-	te := &testElection{t: t, board: newMemBoard("evote.example/" + t.Name()), authority: edKey(r), identity: edKey(r), rand: r,
+	te := &testElection{t: t, board: newMemBoard(t, "evote.example/"+t.Name()), authority: edKey(r), identity: edKey(r), rand: r,
 		intended: map[[32]byte]ballot.Selection{}, styleOf: map[[32]byte]string{}, devices: map[[32]byte]ed25519.PrivateKey{}, id: "test-election"}
 	var ts []ballot.Trustee
 	for i := range n {
@@ -163,8 +247,9 @@ func newTestElection(t *testing.T, n, th, mixes int) *testElection {
 		hp := k.HPKEPublic()
 		ts = append(ts, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: k.SigningPublic(), HPKEKey: hp[:]})
 	}
-	m := ballot.SampleManifest(te.id, ts, uint32(th), [32]byte(te.identity.Public().(ed25519.PublicKey)))
+	m := ballot.SampleManifest(te.id, ts, uint32(th), [32]byte(te.identity.Public().(ed25519.PublicKey)), te.board.anchors())
 	m.Mixes = uint32(mixes)
+	te.fp = ballot.ExpectFingerprint(m.Fingerprint())
 	te.board.postAs(t, te.authority, bulletin.TypeManifest, m.Encode())
 	return te
 }
@@ -189,7 +274,7 @@ func (te *testElection) keygenWith(cheat map[int]*Cheat, absent int, roundWait t
 	for i, k := range te.keys {
 		go func() {
 			var err error
-			out[i], err = RunKeygen(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint(t.Name(), i)), Cheat: cheat[i+1], RoundWait: roundWait, OnStep: func(s string) { steps <- s }})
+			out[i], err = RunKeygen(ctx, te.board, k, te.opts(Options{Rand: testrand.New(fmt.Sprint(t.Name(), i)), Cheat: cheat[i+1], RoundWait: roundWait, OnStep: func(s string) { steps <- s }}))
 			errs <- err
 		}()
 	}
@@ -200,7 +285,7 @@ func (te *testElection) keygenWith(cheat map[int]*Cheat, absent int, roundWait t
 			count[s]++
 			if s == StepComplained && count[s] == n {
 				// The authority waits for the answers to every complaint.
-				f := NewFollower(te.board)
+				f := te.follower()
 				if err := f.Until(ctx, ComplaintsAnswered); err != nil {
 					t.Fatal(err)
 				}
@@ -212,6 +297,10 @@ func (te *testElection) keygenWith(cheat map[int]*Cheat, absent int, roundWait t
 					}
 				})
 				te.board.postAs(t, te.authority, bulletin.TypeKeygenQualified, q.Bytes())
+			}
+			if s == StepExtracted && count[s] == n {
+				// The authority closes the extraction round.
+				te.closeExtraction()
 			}
 		case err := <-errs:
 			t.Fatalf("trustee stopped early: %v", err)
@@ -242,6 +331,13 @@ func (te *testElection) keygenWith(cheat map[int]*Cheat, absent int, roundWait t
 		}
 	}
 	te.keys = out
+}
+
+// closeExtraction posts the authority's closing of the extraction round.
+func (te *testElection) closeExtraction() {
+	var base [32]byte
+	te.board.withState(func(st *election.State) { base, _ = st.Manifest.BaseHash() })
+	te.board.postAs(te.t, te.authority, bulletin.TypeKeygenQualified, election.ExtractionClosed(base))
 }
 
 func (te *testElection) transition(to election.Phase) {

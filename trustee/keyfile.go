@@ -43,7 +43,7 @@ import (
 // is present after it. The state is the trustee's saved key-generation
 // state (threshold.Trustee.MarshalState: its secret polynomials), present
 // while key generation is under way so that a run that crashed can resume
-// (spec/13-trustee-tool.md §13.3). Plaintext version 1, written by earlier
+// (spec/13-trustee-tool.md §13.4). Plaintext version 1, written by earlier
 // versions of the tool, is version 2 without the has-state byte; it is
 // still read.
 const (

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/threshold"
 	"evote/election"
@@ -31,23 +32,29 @@ type Options struct {
 	// Rand is the randomness of dealing, mixing and proofs (crypto/rand
 	// when nil).
 	Rand io.Reader
-	// RoundWait bounds how long the trustee waits for the others' messages
-	// of a round before acting on what is there (complaining about a
-	// missing dealer, say). Zero waits until the election authority moves
-	// on (the qualified set or the context appears).
+	// RoundWait bounds how long the trustee waits for the others before
+	// reporting a step done (StepComplained, for the officials) or mixing
+	// out of turn. It never decides anything secret: what is missing is
+	// decided only past a deadline in the log (spec §13.3). Zero waits
+	// until everyone is there or the authority moves on.
 	RoundWait time.Duration
 	// OnStep, if set, is called as the trustee completes each step.
 	OnStep func(step string)
 	// Cheat, if set, lets a test make this trustee misbehave (see Cheat).
 	Cheat *Cheat
-	// LogKey, if set, is the log's verifier key, obtained out of band: the
-	// trustee then checks that the board's signed checkpoint commits to
-	// the entries it replayed before it acts (no split view).
+	// Fingerprint is the election's fingerprint as the officials published
+	// it (required): the manifest on the board must have it, and the
+	// trustee acts only on views that the manifest's witnesses cosigned.
+	Fingerprint ballot.ExpectedFingerprint
+	// LogKey, if set, is the log's verifier key as the trustee also
+	// obtained it out of band; it must equal the manifest's.
 	LogKey *bulletin.LogVerifier
-	// Witnesses and Quorum, with LogKey, require that many witnesses'
-	// cosignatures on that checkpoint.
-	Witnesses []bulletin.CosignerKey
-	Quorum    int
+	// OnEvidence, if set, receives the evidence when the board contradicts
+	// its witnessed checkpoints (the tool saves it to a file).
+	OnEvidence func(*Evidence)
+	// StaleWait bounds the wait for a cosigned checkpoint covering the
+	// replay (Follower.StaleWait).
+	StaleWait time.Duration
 	// Replay, if set, is the trustee's replay of the board kept from an
 	// earlier step (it must follow the same board); it is advanced rather
 	// than rebuilt, which saves re-verifying every ballot.
@@ -65,8 +72,17 @@ func (o *Options) follower(b Board) *Follower {
 	if f == nil {
 		f = NewFollower(b)
 	}
+	if !o.Fingerprint.IsZero() {
+		f.Fingerprint = o.Fingerprint
+	}
 	if o.LogKey != nil {
-		f.LogKey, f.Witnesses, f.Quorum = o.LogKey, o.Witnesses, o.Quorum
+		f.LogKey = o.LogKey
+	}
+	if o.OnEvidence != nil {
+		f.OnEvidence = o.OnEvidence
+	}
+	if o.StaleWait != 0 {
+		f.StaleWait = o.StaleWait
 	}
 	return f
 }
@@ -145,9 +161,10 @@ func waitRound(ctx context.Context, f *Follower, o *Options, all, past func(*ele
 }
 
 // ComplaintsAnswered reports whether every complaint of key generation on
-// the board has its dealer's answer: the authority posts the qualified set
-// only then (or after a deadline), since an answer that came after it
-// would not count.
+// the board has its dealer's answer (dealers facing t or more complaints
+// are not expected to answer): the authority posts the qualified set only
+// then (or after a deadline), since an answer that came after it would not
+// count.
 func ComplaintsAnswered(s *election.State) bool {
 	if s.Manifest == nil {
 		return false
@@ -156,6 +173,9 @@ func ComplaintsAnswered(s *election.State) bool {
 	for _, c := range tr.Complaints {
 		if c.Accused < 1 || c.Accused > tr.Params.N || c.Complainer == c.Accused {
 			continue
+		}
+		if complaintsAgainst(tr, c.Accused) >= tr.Params.T {
+			continue // an honest dealer does not answer t complaints (it would publish its secret)
 		}
 		found := false
 		for _, a := range tr.Answers {
@@ -230,13 +250,21 @@ func restoreTrustee(keys *Keys, p threshold.Params, base [32]byte, index int, pe
 }
 
 // RunKeygen takes part in key generation (spec chapter 5) over the board:
-// it waits for the manifest, deals, complains about bad shares, answers
-// complaints against it until the authority posts the qualified set,
-// publishes its extraction commitments, complains and reveals as the
-// transcript requires until the authority posts the election context, and
-// then derives its key share, which it checks against the context. It
-// returns keys with ElectionID, Index and Share set and no KeygenState;
-// the caller saves them.
+// it waits for the manifest, deals, complains about bad shares and
+// answers complaints against it until the authority posts the qualified
+// set, publishes its extraction commitments, and once the authority has
+// closed the extraction round complains and reveals as the transcript
+// requires until the authority posts the election context; it then
+// derives its key share, which it checks against the context. It returns
+// keys with ElectionID, Index and Share set and no KeygenState; the caller
+// saves them.
+//
+// Every message is decided on, and posted right after, a view of the
+// board that the manifest's witnesses cosigned at exactly the size the
+// decision rests on (Follower.Witness); a decision that rests on a message
+// being absent is taken only past the round's deadline, a position in the
+// log (spec §13.3). So a server that shows trustees different boards, or
+// races them with a timer, gets nothing secret: the trustee stops instead.
 //
 // Right after dealing, before posting, it hands its secret state to
 // o.SaveState. If keys carry such a state (a run that crashed), it resumes
@@ -245,232 +273,366 @@ func restoreTrustee(keys *Keys, p threshold.Params, base [32]byte, index int, pe
 // lacks, from wherever the board stands. Without a state, a trustee whose
 // commitments are on the board gets ErrCannotResume.
 func RunKeygen(ctx context.Context, b Board, keys *Keys, o Options) (*Keys, error) {
-	f := o.follower(b)
-	if err := f.Until(ctx, func(s *election.State) bool { return s.Manifest != nil }); err != nil {
+	r := &keygenRun{f: o.follower(b), keys: keys, o: &o}
+	if err := r.f.Witness(ctx); err != nil {
 		return nil, err
 	}
-	index, err := keys.indexIn(f.State)
+	index, err := keys.indexIn(r.f.State)
 	if err != nil {
 		return nil, err
 	}
-	m := f.State.Manifest
 	if keys.Share != nil && keys.Index == index {
 		return keys, nil // already done
 	}
+	r.index = index
+	if err := r.deal(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.complainAndAnswer(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.extract(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.complainExtractionAndReveal(ctx); err != nil {
+		return nil, err
+	}
+	return r.finish()
+}
+
+// keygenRun is one trustee's run of key generation, step by step.
+type keygenRun struct {
+	f     *Follower
+	keys  *Keys
+	o     *Options
+	index int
+	p     threshold.Params
+	t     *threshold.Trustee
+	// resuming: the dealing came from a saved state (a crashed run).
+	resuming bool
+}
+
+// ErrExcluded means the board does not hold this trustee's message of a
+// round before the round's deadline, although the trustee posted it: the
+// server left it out (or the trustee was too late). Acting on would help a
+// server that censors honest trustees, so the trustee stops.
+var ErrExcluded = errors.New("trustee: this trustee's message is not on the board before the round closed")
+
+// setup fails unless the witnessed board is still in key generation.
+func setup(s *election.State) error {
+	if s.Phase != election.PhaseSetup {
+		return fmt.Errorf("trustee: key generation is over on the board (phase %s)", s.Phase)
+	}
+	return nil
+}
+
+// errRoundOver means the round a message belongs to ended on the
+// witnessed board before the message could be posted: it would not count,
+// so it is not posted, and the trustee moves on to the next round.
+var errRoundOver = errors.New("trustee: the round is over on the board")
+
+// beforeQualified fails once the qualified set is on the witnessed board:
+// a phase-1 message after it would not count.
+func beforeQualified(s *election.State) error {
+	if err := setup(s); err != nil {
+		return err
+	}
+	if s.Keygen().Qualified != nil {
+		return fmt.Errorf("%w: the qualified set is on the board", errRoundOver)
+	}
+	return nil
+}
+
+// post brings the replay to a witnessed checkpoint, checks that still
+// holds on it, and posts msg unless the board already has it: the check
+// immediately before posting of spec §13.3.
+func (r *keygenRun) post(ctx context.Context, msg interface{ Bytes() []byte }, still func(*election.State) error) error {
+	if err := r.f.Witness(ctx); err != nil {
+		return err
+	}
+	if posted(r.f.State.Keygen(), msg) {
+		return nil // a resumed run, or the board was ahead of our replay
+	}
+	if err := still(r.f.State); err != nil {
+		return err
+	}
+	return postKeygen(ctx, r.f, r.keys, msg)
+}
+
+// wait waits for the board to grow, then brings the replay to a witnessed
+// checkpoint.
+func (r *keygenRun) wait(ctx context.Context) error {
+	if err := r.f.Board.Wait(ctx, uint64(len(r.f.Entries))); err != nil {
+		return err
+	}
+	return r.f.Witness(ctx)
+}
+
+// deal deals (or takes the dealing back from the saved state) and posts
+// the commitments and encrypted shares.
+func (r *keygenRun) deal(ctx context.Context) error {
+	m, keys := r.f.State.Manifest, r.keys
 	base, err := m.BaseHash()
 	if err != nil {
-		return nil, fmt.Errorf("trustee: %w", err)
+		return fmt.Errorf("trustee: %w", err)
 	}
-	p := threshold.Params{N: len(m.Trustees), T: int(m.Threshold)}
-	peers := make([]threshold.HPKEPublicKey, p.N)
+	r.p = threshold.Params{N: len(m.Trustees), T: int(m.Threshold)}
+	peers := make([]threshold.HPKEPublicKey, r.p.N)
 	for i, t := range m.Trustees {
 		copy(peers[i][:], t.HPKEKey)
 	}
-	qualified := func(s *election.State) bool { return s.Keygen().Qualified != nil || s.Phase != election.PhaseSetup }
-	ready := func(s *election.State) bool { return s.Phase != election.PhaseSetup }
-
-	// Phase 1: deal, or take the dealing back from the saved state.
-	resuming := len(keys.KeygenState) > 0
-	var t *threshold.Trustee
 	var cs *threshold.Commitments
 	var es *threshold.EncryptedShares
-	if resuming {
-		if t, err = restoreTrustee(keys, p, base, index, peers, o.Rand); err != nil {
-			return nil, err
+	r.resuming = len(keys.KeygenState) > 0
+	if r.resuming {
+		if r.t, err = restoreTrustee(keys, r.p, base, r.index, peers, r.o.Rand); err != nil {
+			return err
 		}
-		if cs, es, err = t.Dealing(); err != nil {
-			return nil, fmt.Errorf("trustee: the saved key-generation state: %w", err)
+		if cs, es, err = r.t.Dealing(); err != nil {
+			return fmt.Errorf("trustee: the saved key-generation state: %w", err)
 		}
-		if c := ownCommitments(f.State.Keygen(), index); c != nil && !bytes.Equal(c.Bytes(), cs.Bytes()) {
-			return nil, fmt.Errorf("%w: the commitments on the board are not the saved state's", ErrCannotResume)
+		if c := ownCommitments(r.f.State.Keygen(), r.index); c != nil && !bytes.Equal(c.Bytes(), cs.Bytes()) {
+			return fmt.Errorf("%w: the commitments on the board are not the saved state's", ErrCannotResume)
 		}
 	} else {
-		if t, err = threshold.NewTrustee(p, base, index, keys.HPKE(), peers, o.Rand); err != nil {
-			return nil, fmt.Errorf("trustee: %w", err)
+		if r.t, err = threshold.NewTrustee(r.p, base, r.index, keys.HPKE(), peers, r.o.Rand); err != nil {
+			return fmt.Errorf("trustee: %w", err)
 		}
-		if f.State.Phase != election.PhaseSetup {
-			return nil, fmt.Errorf("%w: the election is in phase %s", ErrCannotResume, f.State.Phase)
+		if r.f.State.Phase != election.PhaseSetup {
+			return fmt.Errorf("%w: the election is in phase %s", ErrCannotResume, r.f.State.Phase)
 		}
-		if ownCommitments(f.State.Keygen(), index) != nil {
-			return nil, ErrCannotResume
+		if ownCommitments(r.f.State.Keygen(), r.index) != nil {
+			return ErrCannotResume
 		}
-		if cs, es, err = t.Deal(); err != nil {
-			return nil, fmt.Errorf("trustee: %w", err)
+		if cs, es, err = r.t.Deal(); err != nil {
+			return fmt.Errorf("trustee: %w", err)
 		}
 		// Saved before anything is posted: commitments on the board
 		// always have their polynomials on disk.
-		if o.SaveState != nil {
-			if err := o.SaveState(t.MarshalState()); err != nil {
-				return nil, fmt.Errorf("trustee: saving the key-generation state: %w", err)
+		if r.o.SaveState != nil {
+			if err := r.o.SaveState(r.t.MarshalState()); err != nil {
+				return fmt.Errorf("trustee: saving the key-generation state: %w", err)
 			}
 		}
 	}
-	if o.Cheat != nil && o.Cheat.BadDeal {
+	if r.o.Cheat != nil && r.o.Cheat.BadDeal {
 		es.Shares[0].Ciphertext[0] ^= 1
 	}
 	for _, msg := range []interface{ Bytes() []byte }{cs, es} {
-		if posted(f.State.Keygen(), msg) {
-			continue
-		}
-		if qualified(f.State) {
-			return nil, fmt.Errorf("trustee: the qualified set was posted before this trustee dealt")
-		}
-		if err := postKeygen(ctx, f, keys, msg); err != nil {
-			return nil, err
+		if err := r.post(ctx, msg, beforeQualified); errors.Is(err, errRoundOver) && r.resuming {
+			break // a resumed run after the qualified set
+		} else if err != nil {
+			return fmt.Errorf("trustee: dealing: %w", err)
 		}
 	}
-	o.step(StepDealt)
-	allDealt := func(s *election.State) bool {
-		tr := s.Keygen()
-		got := map[int]int{}
-		for _, c := range tr.Commitments {
-			got[c.Dealer] |= 1
-		}
-		for _, e := range tr.EncryptedShares {
-			got[e.Dealer] |= 2
-		}
-		for j := 1; j <= p.N; j++ {
-			if got[j] != 3 {
-				return false
-			}
-		}
-		return true
-	}
-	if err := waitRound(ctx, f, &o, allDealt, qualified); err != nil {
-		return nil, err
-	}
-	late := qualified(f.State)
-	if late && !resuming {
-		return nil, fmt.Errorf("trustee: the qualified set was posted before this trustee could check its shares")
-	}
-	// Complain opens the shares sent to us (which a resumed run needs
-	// again); past the qualified set, complaints would come too late.
-	complaints, err := t.Complain(f.State.Keygen())
-	if err != nil {
-		return nil, fmt.Errorf("trustee: %w", err)
-	}
-	for _, c := range complaints {
-		if late || posted(f.State.Keygen(), c) {
-			continue
-		}
-		if err := postKeygen(ctx, f, keys, c); err != nil {
-			return nil, err
-		}
-	}
-	o.step(StepComplained)
+	r.o.step(StepDealt)
+	return nil
+}
 
-	// Answer every complaint against us until the authority fixes QUAL
-	// (answered covers a board whose replay lags behind our posts).
-	answered := map[int]bool{}
+// complainAndAnswer checks the shares sent to this trustee and complains
+// about each that is present and wrong, and answers the complaints against
+// it, until the qualified set is on the witnessed board. It never
+// complains about a missing share: a dealer whose shares are not on the
+// board when the qualified set is computed is disqualified by the rules
+// anyway, while a complaint would make an honest dealer whose shares a
+// server delayed publish them. It does not answer when t or more trustees
+// complain about it: answering would publish t shares of its polynomials,
+// its secret; it is disqualified instead.
+func (r *keygenRun) complainAndAnswer(ctx context.Context) error {
+	start := time.Now()
+	reported := false
 	for {
-		if err := f.Sync(ctx); err != nil {
-			return nil, err
-		}
-		if qualified(f.State) {
-			break // an answer now would come too late to count
-		}
-		for _, a := range t.Answer(f.State.Keygen()) {
-			if answered[a.Complainer] || posted(f.State.Keygen(), a) {
-				continue
-			}
-			answered[a.Complainer] = true
-			if err := postKeygen(ctx, f, keys, a); err != nil {
-				return nil, err
-			}
-		}
-		if err := b.Wait(ctx, uint64(len(f.Entries))); err != nil {
-			return nil, err
-		}
-	}
-
-	// Phase 2: extraction.
-	x, err := t.Extract(f.State.Keygen())
-	if err != nil {
-		return nil, fmt.Errorf("trustee: %w", err)
-	}
-	if !posted(f.State.Keygen(), x) {
-		if ready(f.State) {
-			return nil, fmt.Errorf("trustee: the election context was posted before this trustee's extraction")
-		}
-		if err := postKeygen(ctx, f, keys, x); err != nil {
-			return nil, err
-		}
-	}
-	o.step(StepExtracted)
-	allExtracted := func(s *election.State) bool {
-		tr := s.Keygen()
-		got := map[int]bool{}
-		for _, e := range tr.Extraction {
-			got[e.Dealer] = true
-		}
-		for _, i := range tr.Qualified.Dealers {
-			if !got[i] {
-				return false
-			}
-		}
-		return true
-	}
-	if err := waitRound(ctx, f, &o, allExtracted, ready); err != nil {
-		return nil, err
-	}
-	if !ready(f.State) {
-		xcs, err := t.ComplainExtraction(f.State.Keygen())
-		if err != nil {
-			return nil, fmt.Errorf("trustee: %w", err)
-		}
-		for _, c := range xcs {
-			if posted(f.State.Keygen(), c) {
-				continue
-			}
-			if err := postKeygen(ctx, f, keys, c); err != nil {
-				return nil, err
-			}
-		}
-	}
-	o.step(StepExtractionComplaint)
-
-	// Reveal shares of dealers to be reconstructed until the context.
-	revealed := map[int]bool{}
-	for {
-		if err := f.Sync(ctx); err != nil {
-			return nil, err
-		}
-		if ready(f.State) {
+		st := r.f.State
+		tr := st.Keygen()
+		if tr.Qualified != nil || st.Phase != election.PhaseSetup {
 			break
 		}
-		rs, err := t.Reveal(f.State.Keygen())
+		complaints, err := r.t.Complain(tr)
 		if err != nil {
-			return nil, fmt.Errorf("trustee: %w", err)
+			return fmt.Errorf("trustee: %w", err)
 		}
-		for _, r := range rs {
-			if revealed[r.Dealer] || posted(f.State.Keygen(), r) {
-				continue
-			}
-			revealed[r.Dealer] = true
-			if err := postKeygen(ctx, f, keys, r); err != nil {
-				return nil, err
+		var msgs []interface{ Bytes() []byte }
+		for _, c := range complaints {
+			if sharesPresent(tr, c.Accused) {
+				msgs = append(msgs, c)
 			}
 		}
-		if err := b.Wait(ctx, uint64(len(f.Entries))); err != nil {
-			return nil, err
+		if complaintsAgainst(tr, r.index) < r.p.T {
+			for _, a := range r.t.Answer(tr) {
+				msgs = append(msgs, a)
+			}
+		}
+		for _, msg := range msgs {
+			err := r.post(ctx, msg, beforeQualified)
+			if errors.Is(err, errRoundOver) {
+				break // the qualified set came first: the loop ends below
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if !reported && (allDealt(st, r.p.N) || r.o.RoundWait > 0 && time.Since(start) > r.o.RoundWait) {
+			r.o.step(StepComplained)
+			reported = true
+		}
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if !reported && r.o.RoundWait > 0 {
+			// Wake up when the round's time is up, to report the step.
+			wctx, cancel = context.WithDeadline(ctx, start.Add(r.o.RoundWait))
+		}
+		err = r.wait(wctx)
+		cancel()
+		if err != nil && (ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded)) {
+			return err
 		}
 	}
+	if !reported {
+		r.o.step(StepComplained)
+	}
+	return nil
+}
 
-	if err := f.CheckCheckpoint(ctx); err != nil {
-		return nil, err
+// extract posts the extraction commitments once the qualified set is on
+// the witnessed board, which must include this trustee.
+func (r *keygenRun) extract(ctx context.Context) error {
+	st := r.f.State
+	tr := st.Keygen()
+	// Open every share on the board (a resumed run, or shares that came
+	// just before the qualified set); Extract and Finish adopt the
+	// answered ones.
+	if _, err := r.t.Complain(tr); err != nil {
+		return fmt.Errorf("trustee: %w", err)
 	}
-	// The replay has checked the context against the transcript; Finish
-	// derives our share and checks it against our verification key.
-	share, _, err := t.Finish(f.State.Keygen())
+	if st.Phase != election.PhaseSetup {
+		return nil // a resumed run past the context: only the share is left
+	}
+	x, err := r.t.Extract(tr)
+	if errors.Is(err, threshold.ErrNotQualified) {
+		return fmt.Errorf("%w: the qualified set leaves out this trustee's dealing (%w)", ErrExcluded, err)
+	}
+	if err != nil {
+		return fmt.Errorf("trustee: %w", err)
+	}
+	if _, closed := st.ExtractionClosedAt(); !closed {
+		err := r.post(ctx, x, func(s *election.State) error {
+			if _, closed := s.ExtractionClosedAt(); closed {
+				return fmt.Errorf("%w: the extraction round closed", errRoundOver)
+			}
+			return setup(s)
+		})
+		if err != nil && !errors.Is(err, errRoundOver) {
+			return err // too late is found out below: ErrExcluded
+		}
+	}
+	r.o.step(StepExtracted)
+	return nil
+}
+
+// complainExtractionAndReveal waits until the witnessed board holds the
+// authority's closing of the extraction round, checks that its own
+// extraction commitments are on the board before it, then complains about
+// each qualified dealer whose extraction commitments are missing or wrong
+// and reveals its shares of every dealer the transcript says must be
+// reconstructed, until the context is posted. Both publish shares; both
+// are decided on the witnessed board past the round's deadline, where
+// "missing" means missing for everyone.
+func (r *keygenRun) complainExtractionAndReveal(ctx context.Context) error {
+	for {
+		st := r.f.State
+		if st.Phase != election.PhaseSetup {
+			return nil
+		}
+		if _, closed := st.ExtractionClosedAt(); closed {
+			break
+		}
+		if err := r.wait(ctx); err != nil {
+			return err
+		}
+	}
+	if !slices.ContainsFunc(r.f.State.Keygen().Extraction, func(e *threshold.ExtractionCommitments) bool { return e.Dealer == r.index }) {
+		return fmt.Errorf("%w: extraction commitments of trustee %d", ErrExcluded, r.index)
+	}
+	xcs, err := r.t.ComplainExtraction(r.f.State.Keygen())
+	if err != nil {
+		return fmt.Errorf("trustee: %w", err)
+	}
+	for _, c := range xcs {
+		if err := r.post(ctx, c, setup); err != nil {
+			return err
+		}
+	}
+	r.o.step(StepExtractionComplaint)
+	for r.f.State.Phase == election.PhaseSetup {
+		rs, err := r.t.Reveal(r.f.State.Keygen())
+		if err != nil {
+			return fmt.Errorf("trustee: %w", err)
+		}
+		for _, x := range rs {
+			if err := r.post(ctx, x, setup); err != nil {
+				return err
+			}
+		}
+		if err := r.wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish derives the key share from the witnessed transcript the context
+// was checked against, and checks it against the context's verification
+// key.
+func (r *keygenRun) finish() (*Keys, error) {
+	st := r.f.State
+	if st.Context == nil {
+		return nil, fmt.Errorf("trustee: no election context on the board")
+	}
+	share, _, err := r.t.Finish(st.Keygen())
 	if err != nil {
 		return nil, fmt.Errorf("trustee: %w", err)
 	}
-	if share.VerificationKey().Equal(f.State.Context.VerificationKeys[index-1]) != 1 {
-		return nil, fmt.Errorf("trustee: the context's verification key %d is not this trustee's", index)
+	if share.VerificationKey().Equal(st.Context.VerificationKeys[r.index-1]) != 1 {
+		return nil, fmt.Errorf("trustee: the context's verification key %d is not this trustee's", r.index)
 	}
-	out := *keys
-	out.ElectionID, out.Index, out.Share = m.ElectionID, index, share
+	out := *r.keys
+	out.ElectionID, out.Index, out.Share = st.Manifest.ElectionID, r.index, share
 	out.KeygenState = nil // secret material no longer needed
-	o.step(StepKeyShare)
+	r.o.step(StepKeyShare)
 	return &out, nil
+}
+
+// sharesPresent reports whether dealer i's encrypted shares are on the
+// board.
+func sharesPresent(tr *threshold.Transcript, i int) bool {
+	return slices.ContainsFunc(tr.EncryptedShares, func(e *threshold.EncryptedShares) bool { return e.Dealer == i })
+}
+
+// complaintsAgainst counts the distinct trustees complaining about dealer i.
+func complaintsAgainst(tr *threshold.Transcript, i int) int {
+	from := map[int]bool{}
+	for _, c := range tr.Complaints {
+		if c.Accused == i && c.Complainer != i {
+			from[c.Complainer] = true
+		}
+	}
+	return len(from)
+}
+
+// allDealt reports whether every trustee's commitments and shares are on
+// the board.
+func allDealt(s *election.State, n int) bool {
+	tr := s.Keygen()
+	got := map[int]int{}
+	for _, c := range tr.Commitments {
+		got[c.Dealer] |= 1
+	}
+	for _, e := range tr.EncryptedShares {
+		got[e.Dealer] |= 2
+	}
+	for j := 1; j <= n; j++ {
+		if got[j] != 3 {
+			return false
+		}
+	}
+	return true
 }

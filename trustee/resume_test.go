@@ -54,6 +54,13 @@ func (c *crashBoard) Post(ctx context.Context, e *bulletin.Entry) (*Posted, erro
 	return p, err
 }
 
+func (c *crashBoard) Checkpoint(ctx context.Context) ([]byte, error) {
+	if c.dead.Load() {
+		return nil, errCrashed
+	}
+	return c.Board.(Checkpointer).Checkpoint(ctx)
+}
+
 func (c *crashBoard) Wait(ctx context.Context, size uint64) error {
 	if c.dead.Load() {
 		return errCrashed
@@ -106,6 +113,7 @@ func (te *testElection) keygenCrash(c crash) {
 			o.Cheat = &Cheat{BadDeal: true}
 		}
 		o.Rand = testrand.New(fmt.Sprint(t.Name(), i, len(k.KeygenState)))
+		o.Fingerprint = te.fp
 		onStep := o.OnStep
 		resumed := k.KeygenState != nil
 		o.OnStep = func(s string) {
@@ -166,7 +174,7 @@ func (te *testElection) keygenCrash(c crash) {
 		}
 		return true
 	}
-	var qualPosted, ctxPosted, crashed, restarted bool
+	var qualPosted, closedPosted, ctxPosted, crashed, restarted bool
 	// holdQual is how many ticks the authority still holds the qualified
 	// set back, once a trustee restarted at once has complained again:
 	// time for it to find its earlier answers on the board.
@@ -227,7 +235,11 @@ func (te *testElection) keygenCrash(c crash) {
 		if c.restartAt == "context" && crashed {
 			except = c.v
 		}
-		if qualPosted && !ctxPosted && all(StepExtractionComplaint, except) {
+		if qualPosted && !closedPosted && all(StepExtracted, except) {
+			te.closeExtraction()
+			closedPosted = true
+		}
+		if closedPosted && !ctxPosted && all(StepExtractionComplaint, except) {
 			te.postContext()
 			ctxPosted = true
 		}
@@ -334,11 +346,11 @@ func TestKeygenResumeRefused(t *testing.T) {
 	k := te.keys[0]
 	var saved []byte
 	cb := &crashBoard{Board: te.board}
-	_, err := RunKeygen(ctx, cb, k, Options{
+	_, err := RunKeygen(ctx, cb, k, te.opts(Options{
 		Rand:      testrand.New("first"),
 		OnStep:    func(s string) { cb.dead.Store(true) },
 		SaveState: func(st []byte) error { saved = st; return nil },
-	})
+	}))
 	if !errors.Is(err, errCrashed) || saved == nil {
 		t.Fatalf("first run: %v", err)
 	}
@@ -348,7 +360,7 @@ func TestKeygenResumeRefused(t *testing.T) {
 		kk.KeygenState = st
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		_, err := RunKeygen(ctx, te.board, &kk, Options{})
+		_, err := RunKeygen(ctx, te.board, &kk, te.opts(Options{}))
 		return err
 	}
 	if err := with(nil); !errors.Is(err, ErrCannotResume) {
@@ -399,7 +411,7 @@ func TestKeygenSaveStateFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	disk := errors.New("disk full")
-	_, err := RunKeygen(ctx, te.board, te.keys[1], Options{SaveState: func([]byte) error { return disk }})
+	_, err := RunKeygen(ctx, te.board, te.keys[1], te.opts(Options{SaveState: func([]byte) error { return disk }}))
 	if !errors.Is(err, disk) {
 		t.Fatalf("got %v", err)
 	}

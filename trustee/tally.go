@@ -67,7 +67,7 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseMixing }); err != nil {
 		return err
 	}
-	if err := f.CheckCheckpoint(ctx); err != nil {
+	if err := f.Witness(ctx); err != nil {
 		return err
 	}
 	index, err := keys.indexIn(f.State)
@@ -96,7 +96,10 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 	}
 	posted := map[string]bool{} // contests whose mix by us is on the board, valid or not
 	for attempt := 0; ; attempt++ {
-		if err := f.Sync(ctx); err != nil {
+		// The mix is decided on, and posted right after, a witnessed
+		// view: the list it shuffles is the one everyone sees, and the
+		// transition to mixing on it is not a fork's (spec §13.3).
+		if err := f.Witness(ctx); err != nil {
 			return err
 		}
 		st := f.State
@@ -250,27 +253,36 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseDecrypting }); err != nil {
 		return err
 	}
-	if err := f.CheckCheckpoint(ctx); err != nil {
-		return err
-	}
-	if f.State.Phase > election.PhaseDecrypting {
-		return nil
-	}
-	index, err := keys.shareKey(f.State)
-	if err != nil {
-		return err
-	}
-	for _, c := range f.State.Tally {
-		if c.Withheld {
-			continue
+	// Each share is computed on, and posted right after, a witnessed
+	// view: the lists it decrypts are the final lists of the board
+	// everyone sees, never a fork's (spec §13.3).
+	tried := map[string]bool{} // contests whose share by us was posted, valid or not
+	for {
+		if err := f.Witness(ctx); err != nil {
+			return err
 		}
-		if _, done := c.Shares[index]; done {
-			continue
+		if f.State.Phase > election.PhaseDecrypting {
+			return nil
 		}
-		d, err := ShareFor(f.State, keys, c.Contest.ID, c.Current, o)
+		index, err := keys.shareKey(f.State)
 		if err != nil {
 			return err
 		}
+		var next *election.ContestTally
+		for _, c := range f.State.Tally {
+			if _, done := c.Shares[index]; !c.Withheld && !done && !tried[c.Contest.ID] {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		d, err := ShareFor(f.State, keys, next.Contest.ID, next.Current, o)
+		if err != nil {
+			return err
+		}
+		tried[next.Contest.ID] = true
 		if _, err := post(ctx, f, keys, bulletin.TypeDecryptionShare, d.Encode()); err != nil {
 			return err
 		}

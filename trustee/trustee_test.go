@@ -48,11 +48,11 @@ func (te *testElection) tally(cheat map[int]*Cheat) *tally.Result {
 	te.transition(election.PhaseMixing)
 	lk := te.board.key.Verifier()
 	te.runAll(func(ctx context.Context, i int, k *Keys) error {
-		return RunMix(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("mix", i)), Cheat: cheat[i+1], LogKey: &lk})
+		return RunMix(ctx, te.board, k, te.opts(Options{Rand: testrand.New(fmt.Sprint("mix", i)), Cheat: cheat[i+1], LogKey: &lk}))
 	})
 	te.transition(election.PhaseDecrypting)
 	te.runAll(func(ctx context.Context, i int, k *Keys) error {
-		return RunDecrypt(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("dec", i)), Cheat: cheat[i+1], LogKey: &lk})
+		return RunDecrypt(ctx, te.board, k, te.opts(Options{Rand: testrand.New(fmt.Sprint("dec", i)), Cheat: cheat[i+1], LogKey: &lk}))
 	})
 	var res *tally.Result
 	te.board.withState(func(st *election.State) {
@@ -160,7 +160,7 @@ func TestNoDecryptionOracle(t *testing.T) {
 		if i == 2 {
 			return nil // only two mixers, as the manifest requires
 		}
-		return RunMix(ctx, te.board, k, Options{Rand: testrand.New(fmt.Sprint("mix", i))})
+		return RunMix(ctx, te.board, k, te.opts(Options{Rand: testrand.New(fmt.Sprint("mix", i))}))
 	})
 	snapshot()
 	if _, err := ShareFor(st, k, council, ballotCT(), Options{}); !errors.Is(err, ErrNotFinalList) {
@@ -207,12 +207,12 @@ func TestKeygenRefusesStrangers(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := RunKeygen(ctx, te.board, stranger, Options{}); !errors.Is(err, ErrNotInElection) {
+	if _, err := RunKeygen(ctx, te.board, stranger, te.opts(Options{})); !errors.Is(err, ErrNotInElection) {
 		t.Fatalf("stranger: %v", err)
 	}
 	other := *te.keys[0]
 	other.ElectionID = "another-election"
-	if _, err := RunKeygen(ctx, te.board, &other, Options{}); !errors.Is(err, ErrNotInElection) {
+	if _, err := RunKeygen(ctx, te.board, &other, te.opts(Options{})); !errors.Is(err, ErrNotInElection) {
 		t.Fatalf("other election: %v", err)
 	}
 	if len(te.board.entries) != 1 {
@@ -226,7 +226,7 @@ func TestFollowerRejectsForgedEntry(t *testing.T) {
 	forged := *te.board.entries[0]
 	forged.Signature[0] ^= 1
 	te.board.entries[0] = &forged
-	f := NewFollower(te.board)
+	f := te.follower()
 	if err := f.Sync(context.Background()); !errors.Is(err, ErrBoardInvalid) {
 		t.Fatalf("forged manifest: %v", err)
 	}
@@ -282,7 +282,7 @@ func TestFollowerRejectsBadBallotInBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		te.board.entries[at] = forged // well signed, but its proofs fail
-		f := NewFollower(te.board)
+		f := te.follower()
 		err = f.Sync(context.Background())
 		te.board.entries[at] = saved
 		if !errors.Is(err, ErrBoardInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("entry %d ", at)) {
@@ -295,57 +295,96 @@ func TestFollowerRejectsBadBallotInBatch(t *testing.T) {
 	}
 }
 
-// A board that serves a trustee fewer entries than its signed checkpoint
-// commits to (a split view) stops the trustee before it acts; so does a
-// checkpoint signed by another key.
+// A board that serves a trustee fewer entries than its cosigned
+// checkpoint commits to (a split view) stops the trustee before it acts,
+// with the evidence; so do a checkpoint signed by another key, one without
+// the witness quorum, and a log key other than the manifest's.
 func TestSplitViewRefused(t *testing.T) {
 	te := newTestElection(t, 3, 2, 3)
 	te.keygen()
 	te.vote(12)
 	te.transition(election.PhaseMixing)
 	lk := te.board.key.Verifier()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	te.board.mu.Lock()
 	te.board.hide = 1
 	te.board.mu.Unlock()
-	// The hidden entry is the transition to mixing: wait for it with a
-	// short deadline, then check the checkpoint directly.
-	f := NewFollower(te.board)
+	// The hidden entry is the transition to mixing.
+	f := te.follower()
 	f.LogKey = &lk
-	if err := f.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.CheckCheckpoint(ctx); !errors.Is(err, ErrSplitView) {
+	var ev *Evidence
+	f.OnEvidence = func(e *Evidence) { ev = e }
+	if err := f.Witness(ctx); !errors.Is(err, ErrSplitView) {
 		t.Fatalf("hidden entry: %v", err)
+	}
+	if ev == nil || len(ev.Checkpoints) == 0 || len(ev.Leaves) != len(f.Entries) {
+		t.Fatalf("evidence %+v", ev)
+	}
+	if _, err := bulletin.VerifyCosigned([]byte(ev.Checkpoints[len(ev.Checkpoints)-1]), lk, nil, 0); err != nil {
+		t.Fatalf("the evidence's checkpoint is not the log's: %v", err)
 	}
 	te.board.mu.Lock()
 	te.board.hide = 0
 	te.board.mu.Unlock()
-	if err := f.CheckCheckpoint(ctx); err != nil {
+	if err := f.Witness(ctx); err != nil {
 		t.Fatalf("honest board: %v", err)
 	}
-	// A checkpoint without the cosignature of a required witness.
-	f.Witnesses, f.Quorum = []bulletin.CosignerKey{{Name: "witness.example.org/w1", Public: [32]byte{1}}}, 1
-	if err := f.CheckCheckpoint(ctx); !errors.Is(err, ErrSplitView) {
-		t.Fatalf("missing cosignature: %v", err)
-	}
-	f.Witnesses, f.Quorum = nil, 0
-	other := newMemBoard("evote.example/other").key.Verifier()
+	// Checkpoints the manifest's anchors do not vouch for.
+	f.StaleWait = 100 * time.Millisecond
+	other := newMemBoard(t, "evote.example/other").key
 	other.Origin = lk.Origin
-	f.LogKey = &other
-	if err := f.CheckCheckpoint(ctx); !errors.Is(err, ErrSplitView) {
-		t.Fatalf("checkpoint under another key: %v", err)
+	for name, note := range map[string]func() []byte{
+		"log-signed only": func() []byte {
+			te.board.mu.Lock()
+			defer te.board.mu.Unlock()
+			n, _ := bulletin.ParseNote(te.board.cosignedNote(t))
+			n.Sigs = n.Sigs[:1]
+			return n.Bytes()
+		},
+		"one witness short of the quorum": func() []byte {
+			te.board.mu.Lock()
+			defer te.board.mu.Unlock()
+			n, _ := bulletin.ParseNote(te.board.cosignedNote(t))
+			n.Sigs = n.Sigs[:2]
+			return n.Bytes()
+		},
+		"another log key": func() []byte {
+			te.board.mu.Lock()
+			defer te.board.mu.Unlock()
+			n, _ := bulletin.ParseNote(te.board.cosignedNote(t))
+			c, _ := bulletin.ParseCheckpoint(n.Body)
+			note, _ := bulletin.SignCheckpoint(c, other)
+			return note
+		},
+	} {
+		b := note()
+		te.board.mu.Lock()
+		te.board.stale = b
+		te.board.mu.Unlock()
+		if err := f.Witness(ctx); !errors.Is(err, ErrUnwitnessed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	te.board.mu.Lock()
+	te.board.stale = nil
+	te.board.mu.Unlock()
+	// A log key given out of band that is not the manifest's.
+	g := te.follower()
+	olk := other.Verifier()
+	g.LogKey = &olk
+	if err := g.Sync(ctx); !errors.Is(err, ErrBoardInvalid) {
+		t.Fatalf("another log key given: %v", err)
 	}
 	// RunMix itself refuses on a split board: trustee 1 mixes, the board
 	// then hides its last mix from trustee 2 but signs it.
-	if err := RunMix(ctx, te.board, te.keys[0], Options{}); err != nil {
+	if err := RunMix(ctx, te.board, te.keys[0], te.opts(Options{})); err != nil {
 		t.Fatal(err)
 	}
 	te.board.mu.Lock()
 	te.board.hide = 1
 	te.board.mu.Unlock()
-	err := RunMix(ctx, te.board, te.keys[1], Options{LogKey: &lk})
+	err := RunMix(ctx, te.board, te.keys[1], te.opts(Options{LogKey: &lk}))
 	if !errors.Is(err, ErrSplitView) {
 		t.Fatalf("RunMix on a split board: %v", err)
 	}

@@ -11,10 +11,11 @@ type Check string
 
 // The checks, in the order the verifier makes them (§11.4).
 const (
+	CheckAnchors         Check = "anchors"                // the manifest has the published fingerprint; log and witnesses are the manifest's
 	CheckEntryFormat     Check = "entry.format"           // entries decode canonically and belong to the record's log
 	CheckEntryDuplicate  Check = "entry.duplicate"        // no entry appears twice
 	CheckEntrySignature  Check = "entry.signature"        // every author's strict Ed25519 signature
-	CheckCheckpointSig   Check = "checkpoint.signature"   // the record's checkpoint is signed by the log key
+	CheckCheckpointSig   Check = "checkpoint.signature"   // the record's checkpoint is signed by the log key and cosigned by the manifest's witness quorum
 	CheckTree            Check = "tree.root"              // the entries are exactly the checkpoint's tree
 	CheckConsistency     Check = "checkpoint.consistency" // earlier checkpoints are prefixes of this tree
 	CheckManifest        Check = "manifest"               // the first entry is a valid manifest, and the only one
@@ -44,7 +45,7 @@ const (
 
 // Checks lists every check in the order of the report.
 var Checks = []Check{
-	CheckEntryFormat, CheckEntryDuplicate, CheckEntrySignature,
+	CheckAnchors, CheckEntryFormat, CheckEntryDuplicate, CheckEntrySignature,
 	CheckCheckpointSig, CheckTree, CheckConsistency,
 	CheckManifest, CheckKeygen, CheckContext, CheckIdentityKeys, CheckVoterList, CheckLifecycle,
 	CheckCredential, CheckInPerson,
@@ -54,10 +55,11 @@ var Checks = []Check{
 }
 
 var checkTitles = map[Check]string{
+	CheckAnchors:         "manifest has the published fingerprint",
 	CheckEntryFormat:     "entries decode canonically, in this log",
 	CheckEntryDuplicate:  "no duplicate entries",
 	CheckEntrySignature:  "entry signatures (batched Ed25519)",
-	CheckCheckpointSig:   "checkpoint signed by the log",
+	CheckCheckpointSig:   "checkpoint signed by the log, witness quorum",
 	CheckTree:            "Merkle tree matches the checkpoint",
 	CheckConsistency:     "consistent with earlier checkpoints",
 	CheckManifest:        "manifest",

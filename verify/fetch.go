@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"evote/ballot"
 	"evote/bulletin"
 )
 
@@ -25,6 +26,63 @@ func BoardURL(base, origin string) string {
 	}
 	id := bulletin.LogIDFor(origin)
 	return strings.TrimRight(base, "/") + "/api/v1/board/" + hex.EncodeToString(id[:])
+}
+
+// FindBoard returns the URL of the board, under a server's base URL, of
+// the election with the expected fingerprint: it lists the server's logs
+// and reads each one's first entry, the manifest, until one has the
+// fingerprint. Nothing the server says is trusted: only the fingerprint
+// picks the log. A URL that already names a board is returned unchanged.
+func FindBoard(ctx context.Context, client *http.Client, base string, fp ballot.ExpectedFingerprint) (string, error) {
+	if strings.Contains(base, "/board/") {
+		return strings.TrimRight(base, "/"), nil
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	base = strings.TrimRight(base, "/")
+	body, err := get(ctx, client, base+"/api/v1/board", 1<<20)
+	if err != nil {
+		return "", err
+	}
+	var list struct {
+		Logs []struct {
+			LogID string `json:"log_id"`
+		} `json:"logs"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return "", fmt.Errorf("%w: board list: %w", ErrLoad, err)
+	}
+	for _, l := range list.Logs {
+		if _, err := hex.DecodeString(l.LogID); err != nil || len(l.LogID) != 64 {
+			return "", fmt.Errorf("%w: board list names log %q", ErrLoad, l.LogID)
+		}
+		board := base + "/api/v1/board/" + l.LogID
+		body, err := get(ctx, client, board+"/entries?start=0&limit=1", 8<<20)
+		if err != nil {
+			continue // another log that does not answer is not ours either
+		}
+		var page struct {
+			Entries []struct {
+				Canonical string `json:"canonical"`
+			} `json:"entries"`
+		}
+		if json.Unmarshal(body, &page) != nil || len(page.Entries) == 0 {
+			continue
+		}
+		raw, err := decodeB64(page.Entries[0].Canonical)
+		if err != nil {
+			continue
+		}
+		e, err := bulletin.DecodeEntry(raw)
+		if err != nil || e.Type != bulletin.TypeManifest {
+			continue
+		}
+		if m, err := ballot.DecodeManifest(e.Payload); err == nil && fp.Check(m) == nil {
+			return board, nil
+		}
+	}
+	return "", fmt.Errorf("%w: no election on %s has the fingerprint %s", ErrLoad, base, fp)
 }
 
 // Fetch downloads a record from a board's public API: the latest signed

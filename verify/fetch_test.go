@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"evote/api"
 	"evote/bulletin/board"
@@ -31,7 +32,10 @@ func TestFetchFromBoardAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	l, err := board.Open(ctx, board.Config{Key: f.log, Store: st})
+	// The board's clock is after the fixture's earlier checkpoints: a
+	// log's time never decreases.
+	now := func() time.Time { return time.Unix(fixtureNow+7200, 0) }
+	l, err := board.Open(ctx, board.Config{Key: f.log, Store: st, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +43,16 @@ func TestFetchFromBoardAPI(t *testing.T) {
 	if _, err := l.Append(ctx, f.entries...); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Checkpoint(ctx); err != nil {
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The witnesses cosign it, and the board serves the cosigned note.
+	note, err := f.e.Keys.Cosign(cp.Note, now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetCosigned(note); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(api.NewServer(l).Handler())

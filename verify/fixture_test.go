@@ -41,9 +41,17 @@ func newFixture(tb testing.TB, id string, voters int, policy ballot.RevotePolicy
 // contest per ballot and no re-votes, audits or in-person votes (the
 // benchmark's election, spec §11.7).
 func newFixtureCfg(tb testing.TB, id string, voters int, policy ballot.RevotePolicy, plain bool) *fixture {
+	return newFixtureSim(tb, sim.Config{ElectionID: id, Trustees: 3, Threshold: 2, Voters: voters, Revote: policy, Now: fixtureNow, SingleChoiceOnly: plain})
+}
+
+// newFixtureSim runs the fixture's election with the given sim
+// configuration (its Rand is set here).
+func newFixtureSim(tb testing.TB, cfg sim.Config) *fixture {
 	tb.Helper()
+	id, voters, policy, plain := cfg.ElectionID, cfg.Voters, cfg.Revote, cfg.SingleChoiceOnly
 	rnd := testrand.New("verify/" + id)
-	e, err := sim.Setup(sim.Config{ElectionID: id, Trustees: 3, Threshold: 2, Voters: voters, Revote: policy, Rand: rnd, Now: fixtureNow, SingleChoiceOnly: plain})
+	cfg.Rand = rnd
+	e, err := sim.Setup(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -117,10 +125,7 @@ func newFixtureCfg(tb testing.TB, id string, voters int, policy ballot.RevotePol
 	for _, v := range f.voters {
 		f.keys[pubOf(v.Device)] = v.Device
 	}
-	seed := make([]byte, 32)
-	io.ReadFull(rnd, seed)
-	lk := ed25519.NewKeyFromSeed(seed)
-	f.log = &bulletin.LogKey{Origin: "evote.example/" + id, Ed25519: bulletin.NewEd25519Signer(lk), Ed25519Public: pubOf(lk)}
+	f.log = e.Keys.LogKey(id)
 	if bulletin.LogIDFor(f.log.Origin) != e.Log {
 		tb.Fatal("log origin does not give the sim's log id")
 	}
@@ -142,18 +147,11 @@ func shared(tb testing.TB) *fixture {
 	return fix
 }
 
-// checkpoint signs a checkpoint over entries with the log's key.
+// checkpoint signs a checkpoint over entries with the log's key, cosigned
+// by the witnesses.
 func (f *fixture) checkpoint(tb testing.TB, entries [][]byte) []byte {
 	tb.Helper()
-	t := bulletin.NewTree()
-	for _, e := range entries {
-		t.AppendLeaves(bulletin.LeafHash(e))
-	}
-	root, err := t.RootAt(uint64(len(entries)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	note, err := bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: f.log.Origin, Size: uint64(len(entries)), Root: root, Time: time.Unix(fixtureNow+3600, 0).UTC()}, f.log)
+	note, err := f.e.Keys.SignCheckpoint(f.e.Cfg.ElectionID, entries, time.Unix(fixtureNow+3600, 0))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -175,7 +173,9 @@ func (f *fixture) record(tb testing.TB) *Record {
 	return &Record{Checkpoint: f.checkpoint(tb, es), Entries: es}
 }
 
-func (f *fixture) options() Options { return Options{Log: f.log.Verifier(), Workers: 2} }
+func (f *fixture) options() Options {
+	return Options{Fingerprint: ballot.ExpectFingerprint(f.e.State.Manifest.Fingerprint()), Workers: 2}
+}
 
 // find returns the index of the n-th (0-based) entry of type t.
 func (f *fixture) find(tb testing.TB, t bulletin.Type, n int) int {

@@ -22,6 +22,7 @@ func FuzzVerifyEntry(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	fp := exampleFingerprint(f)
 	f.Add(uint16(0), rec.Entries[0][:40])
 	f.Add(uint16(30), rec.Entries[30])
 	f.Add(uint16(71), rec.Entries[71][:len(rec.Entries[71])-1])
@@ -29,7 +30,7 @@ func FuzzVerifyEntry(f *testing.F) {
 		k := int(i) % len(rec.Entries)
 		v := &Record{Checkpoint: rec.Checkpoint, Entries: append([][]byte{}, rec.Entries...)}
 		v.Entries[k] = b
-		rep := Verify(v, Options{Log: lv, Workers: 1})
+		rep := Verify(v, Options{Fingerprint: fp, Log: lv, Workers: 1})
 		if rep.OK && !bytes.Equal(b, rec.Entries[k]) {
 			t.Fatalf("record with entry %d changed verifies", k)
 		}

@@ -1,15 +1,18 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/group"
 	"evote/crypto/threshold"
 	"evote/election"
+	"evote/election/sim"
 	"evote/internal/testrand"
 	"evote/record"
 	"evote/tally"
@@ -62,6 +65,28 @@ func before(typ bulletin.Type, n int, mk func(t *testing.T, f *fixture) [][]byte
 	}
 }
 
+// dropBallot returns the honest entries without the n-th ballot.
+func dropBallot(t *testing.T, f *fixture, n int) [][]byte {
+	es := f.encoded()
+	i := f.find(t, bulletin.TypeBallot, n)
+	return append(es[:i:i], es[i+1:]...)
+}
+
+// logSigned returns a checkpoint over entries signed by the log's key
+// alone, with no witness cosignature.
+func (f *fixture) logSigned(t *testing.T, entries [][]byte) []byte {
+	tree := bulletin.NewTree()
+	for _, e := range entries {
+		tree.AppendLeaves(bulletin.LeafHash(e))
+	}
+	root, _ := tree.RootAt(uint64(len(entries)))
+	note, err := bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: f.log.Origin, Size: uint64(len(entries)), Root: root, Time: time.Unix(fixtureNow+3600, 0).UTC()}, f.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return note
+}
+
 // validBallot returns a ballot entry for voter v's device on style.
 func validBallot(t *testing.T, f *fixture, dev ed25519.PrivateKey, style string, seed string) []byte {
 	p := f.ballotFor(t, style, pubOf(dev), 3, testrand.New(seed))
@@ -82,7 +107,11 @@ func tamperings() []tampering {
 		{bulletin.TypeInPersonMark, 0}, {B, 4}, {bulletin.TypeAuditedBallot, 1}, {bulletin.TypeClose, 0},
 		{bulletin.TypeCleansingResult, 0},
 	} {
-		ts = append(ts, tampering{name: "bit flip in " + k.t.String(), want: CheckEntrySignature, build: flip(k.t, k.n)})
+		want := CheckEntrySignature
+		if k.t == bulletin.TypeManifest {
+			want = CheckAnchors // the manifest no longer has the published fingerprint
+		}
+		ts = append(ts, tampering{name: "bit flip in " + k.t.String(), want: want, build: flip(k.t, k.n)})
 	}
 	ts = append(ts,
 		tampering{name: "bit flip in a signature", want: CheckEntrySignature, build: func(t *testing.T, f *fixture, es [][]byte) [][]byte {
@@ -166,6 +195,54 @@ func tamperings() []tampering {
 			n[len(n)-5] ^= 1
 			return [][]byte{n}
 		}},
+		// Issue 12 finding 3: a log signature alone is the server's word.
+		// The log operator forks the record to drop a voter's ballot (and
+		// so change the result) and signs it: without the witnesses'
+		// cosignatures, or with cosignatures of witnesses it made up, it
+		// is refused.
+		tampering{name: "fork dropping a ballot, signed by the log alone", want: CheckCheckpointSig, build: func(t *testing.T, f *fixture, es [][]byte) [][]byte {
+			i := f.find(t, B, 3)
+			return append(es[:i:i], es[i+1:]...)
+		}, note: func(t *testing.T, f *fixture, _ []byte) []byte {
+			return f.logSigned(t, dropBallot(t, f, 3))
+		}},
+		tampering{name: "fork dropping a ballot, cosigned by witnesses of the server's making", want: CheckCheckpointSig, build: func(t *testing.T, f *fixture, es [][]byte) [][]byte {
+			i := f.find(t, B, 3)
+			return append(es[:i:i], es[i+1:]...)
+		}, note: func(t *testing.T, f *fixture, _ []byte) []byte {
+			note := f.logSigned(t, dropBallot(t, f, 3))
+			fake := sim.Keys{Witnesses: []ed25519.PrivateKey{ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)), ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}}
+			n, err := fake.Cosign(note, time.Unix(fixtureNow+3600, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}},
+		tampering{name: "checkpoint with one witness cosignature corrupted", want: CheckCheckpointSig, note: func(t *testing.T, f *fixture, note []byte) []byte {
+			n, err := bulletin.ParseNote(note)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := &n.Sigs[len(n.Sigs)-1]
+			last.Sig = append([]byte{}, last.Sig...)
+			last.Sig[20] ^= 1
+			return n.Bytes()
+		}},
+		tampering{name: "checkpoint missing one witness of the quorum", want: CheckCheckpointSig, note: func(t *testing.T, f *fixture, note []byte) []byte {
+			n, err := bulletin.ParseNote(note)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.Sigs = n.Sigs[:len(n.Sigs)-1]
+			return n.Bytes()
+		}},
+		tampering{name: "earlier checkpoint dated after the record's", want: CheckConsistency, earlier: func(t *testing.T, f *fixture) [][]byte {
+			note, err := f.e.Keys.SignCheckpoint(f.e.Cfg.ElectionID, f.encoded()[:10], time.Unix(fixtureNow+7200, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return [][]byte{note}
+		}},
 	)
 	// Insiders who hold the authors' keys and re-sign; the log operator
 	// re-signs the checkpoint too.
@@ -173,7 +250,7 @@ func tamperings() []tampering {
 		return tampering{name: name, want: want, build: build, resign: true}
 	}
 	ts = append(ts,
-		in("manifest with threshold above the trustees", CheckManifest, edit(bulletin.TypeManifest, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
+		in("manifest with threshold above the trustees", CheckAnchors, edit(bulletin.TypeManifest, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			m, _ := ballot.DecodeManifest(e.Payload)
 			m.Threshold = 9
 			e.Payload = m.Encode()

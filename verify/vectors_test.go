@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"evote/ballot"
 )
 
 var update = flag.Bool("update", false, "rewrite spec/vectors/record-example and record-tampered.json")
@@ -16,6 +18,9 @@ const (
 	exampleDir   = "../spec/vectors/record-example"
 	tamperedFile = "../spec/vectors/record-tampered.json"
 	logKeyFile   = "log.pub"
+	// fingerprintFile holds the example election's fingerprint, the
+	// verifier's trust anchor.
+	fingerprintFile = "fingerprint"
 )
 
 // A tamperedVector is one variant of the example record (spec §11.6): the
@@ -105,7 +110,8 @@ func TestVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep := Verify(rec, Options{Log: lv}); !rep.OK {
+	fp := exampleFingerprint(t)
+	if rep := Verify(rec, Options{Fingerprint: fp, Log: lv}); !rep.OK {
 		t.Fatalf("example record fails: %v", rep.Failures)
 	}
 	b, err := os.ReadFile(tamperedFile)
@@ -122,13 +128,27 @@ func TestVectors(t *testing.T) {
 	for _, tv := range tf.Variants {
 		t.Run(tv.Name, func(t *testing.T) {
 			v, earlier := tv.apply(t, rec)
-			rep := Verify(v, Options{Log: lv, Earlier: earlier})
+			rep := Verify(v, Options{Fingerprint: fp, Log: lv, Earlier: earlier})
 			first, ok := rep.First()
 			if rep.OK || !ok || first.Check != tv.Check {
 				t.Errorf("first failure %v, want %s", first, tv.Check)
 			}
 		})
 	}
+}
+
+// exampleFingerprint reads the example record's fingerprint file.
+func exampleFingerprint(tb testing.TB) ballot.ExpectedFingerprint {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(exampleDir, fingerprintFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fp, err := ballot.ParseFingerprint(string(b))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fp
 }
 
 func writeVectors(t *testing.T) {
@@ -141,6 +161,9 @@ func writeVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(exampleDir, logKeyFile), []byte(FormatLogKey(f.log.Verifier())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(exampleDir, fingerprintFile), []byte(f.e.State.Manifest.Fingerprint().Hex()+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tf := tamperedFileT{

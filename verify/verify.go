@@ -14,20 +14,28 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"runtime"
 	"sync"
 	"time"
 
+	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/sig"
 )
 
 // Options configure Verify.
 type Options struct {
-	// Log is the log's public key, obtained by the auditor independently of
-	// the record (spec §11.2).
+	// Fingerprint is the election's fingerprint as the officials published
+	// it, obtained by the auditor independently of the record (spec
+	// §11.2): the record's manifest must have it, and the log's keys, the
+	// witnesses and their quorum are then taken from that manifest. It is
+	// the verifier's trust anchor; without it nothing is verified.
+	Fingerprint ballot.ExpectedFingerprint
+	// Log, if set (non-empty origin), is the log's public key as the
+	// auditor also obtained it: it must equal the one the manifest pins.
 	Log bulletin.LogVerifier
 	// Earlier are signed checkpoints of the same log that the auditor saw
 	// before (from the board, a witness or a voter's receipt); each must be
@@ -53,6 +61,8 @@ const (
 type verifier struct {
 	rec     *Record
 	opt     Options
+	anchors *ballot.BoardAnchors // from the manifest, once it matched the fingerprint
+	log     bulletin.LogVerifier
 	rep     *Report
 	entries []*bulletin.Entry // nil where the entry failed an entry check
 	leaves  [][32]byte
@@ -80,10 +90,18 @@ func Verify(rec *Record, opt Options) *Report {
 	}
 	v := &verifier{rec: rec, opt: opt, rep: newReport(), times: map[Check]time.Duration{}}
 	v.rep.Workers = opt.Workers
-	v.rep.Origin = opt.Log.Origin
 	v.rep.Size = uint64(len(rec.Entries))
 	v.rep.Counts.Entries = uint64(len(rec.Entries))
 
+	v.stage("anchors", v.checkAnchors)
+	if v.anchors == nil {
+		// Nothing in a record whose manifest is not the published one
+		// can be trusted, not even its log key: stop here.
+		v.rep.times = v.times
+		v.rep.finish()
+		v.rep.Seconds = time.Since(start).Seconds()
+		return v.rep
+	}
 	v.stage("entries", v.checkEntries)
 	v.stage("tree", v.checkTree)
 	v.stage("replay", v.replay)
@@ -138,11 +156,53 @@ func (v *verifier) parallel(stage string, n, c int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
+// checkAnchors finds the manifest (the first entry), checks it against
+// the expected fingerprint and takes the board's anchors from it (§11.2).
+// The manifest entry's signature and the rules are checked later with the
+// rest; here only its identity matters.
+func (v *verifier) checkAnchors() {
+	defer v.spent(CheckAnchors, time.Now())
+	v.rep.count(CheckAnchors, 1)
+	if v.opt.Fingerprint.IsZero() {
+		v.rep.fail(NoEntry, CheckAnchors, "no election fingerprint given: the record cannot be tied to the election the officials published")
+		return
+	}
+	if len(v.rec.Entries) == 0 {
+		v.rep.fail(NoEntry, CheckAnchors, "the record has no entries, so no manifest")
+		return
+	}
+	e, err := bulletin.DecodeEntry(v.rec.Entries[0])
+	if err != nil || e.Type != bulletin.TypeManifest {
+		v.rep.fail(0, CheckAnchors, "the first entry is not a manifest entry (%v)", err)
+		return
+	}
+	m, err := ballot.DecodeManifest(e.Payload)
+	if err != nil {
+		v.rep.fail(0, CheckAnchors, "%v", err)
+		return
+	}
+	if err := v.opt.Fingerprint.Check(m); err != nil {
+		v.rep.fail(0, CheckAnchors, "%v", err)
+		return
+	}
+	lv := m.Board.LogVerifier()
+	if e.Log != bulletin.LogIDFor(lv.Origin) {
+		v.rep.fail(0, CheckAnchors, "the manifest entry belongs to log %x, not to the manifest's origin %q", e.Log[:8], lv.Origin)
+		return
+	}
+	if o := v.opt.Log; o.Origin != "" && (o.Origin != lv.Origin || o.Ed25519 != lv.Ed25519 || !bytes.Equal(o.MLDSA, lv.MLDSA)) {
+		v.rep.fail(0, CheckAnchors, "the log key given (origin %q) is not the one the manifest pins (origin %q)", o.Origin, lv.Origin)
+		return
+	}
+	v.anchors, v.log = &m.Board, lv
+	v.rep.Origin = lv.Origin
+}
+
 // checkEntries decodes every entry, checks that it belongs to the log, that
 // no entry repeats, and every signature, in parallel batches (§11.4.1).
 func (v *verifier) checkEntries() {
 	n := len(v.rec.Entries)
-	id := bulletin.LogIDFor(v.opt.Log.Origin)
+	id := bulletin.LogIDFor(v.log.Origin)
 	v.entries = make([]*bulletin.Entry, n)
 	v.leaves = make([][32]byte, n)
 	hashes := make([][32]byte, n)
@@ -162,7 +222,7 @@ func (v *verifier) checkEntries() {
 				continue
 			}
 			if e.Log != id {
-				fmtErr[i] = fmt.Errorf("entry belongs to log %x, not to %q", e.Log[:8], v.opt.Log.Origin)
+				fmtErr[i] = fmt.Errorf("entry belongs to log %x, not to %q", e.Log[:8], v.log.Origin)
 				continue
 			}
 			v.entries[i] = e
@@ -208,7 +268,10 @@ func (v *verifier) checkTree() {
 	if root, err := tree.RootAt(n); err == nil {
 		v.rep.Root = fmt.Sprintf("%x", root)
 	}
-	cp, _, err := bulletin.VerifyCheckpoint(v.rec.Checkpoint, v.opt.Log)
+	// The record's checkpoint must carry the witness quorum's
+	// cosignatures: a log signature alone is the server's word, and a
+	// server can sign a fork that drops ballots.
+	cp, err := v.anchors.VerifyCheckpoint(v.rec.Checkpoint)
 	if err != nil {
 		v.rep.fail(NoEntry, CheckCheckpointSig, "record checkpoint: %v", err)
 	} else if cp.Size != n {
@@ -217,9 +280,13 @@ func (v *verifier) checkTree() {
 		v.rep.fail(NoEntry, CheckTree, "the entries hash to root %x, the checkpoint says %x", root, cp.Root)
 	}
 	for k, note := range v.opt.Earlier {
-		c, _, err := bulletin.VerifyCheckpoint(note, v.opt.Log)
+		c, err := v.anchors.VerifyCheckpoint(note)
 		if err != nil {
 			v.rep.fail(NoEntry, CheckCheckpointSig, "earlier checkpoint %d: %v", k+1, err)
+			continue
+		}
+		if cp.Size == n && c.Time.After(cp.Time) {
+			v.rep.fail(NoEntry, CheckConsistency, "earlier checkpoint %d is dated %s, after the record's own (%s): a log's time never decreases", k+1, c.Time.Format(time.RFC3339), cp.Time.Format(time.RFC3339))
 			continue
 		}
 		if c.Size > n {

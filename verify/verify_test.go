@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"evote/ballot"
 	"evote/bulletin"
-	"evote/crypto/sig"
+	"evote/election/sim"
 )
 
 // TestHonestRecord checks that the honest record passes every check and
@@ -40,36 +41,69 @@ func TestHonestRecord(t *testing.T) {
 	}
 }
 
-// TestPostQuantumCheckpoint: with an ML-DSA-65 line in the log key, the
-// record's checkpoint must carry a valid ML-DSA-65 signature too.
+// TestPostQuantumCheckpoint: when the manifest pins an ML-DSA-65 log key,
+// the record's checkpoint must carry a valid ML-DSA-65 signature too.
 func TestPostQuantumCheckpoint(t *testing.T) {
-	f := shared(t)
-	m, err := sig.NewMLDSAKeyFromSeed(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pq := *f.log
-	pq.MLDSA, pq.MLDSAPublic = bulletin.NewMLDSASigner(m), m.PublicKey()
-	es := f.encoded()
-	root := bulletin.NewTree()
-	for _, e := range es {
-		root.AppendLeaves(bulletin.LeafHash(e))
-	}
-	r, _ := root.RootAt(uint64(len(es)))
-	note, err := bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: pq.Origin, Size: uint64(len(es)), Root: r, Time: time.Unix(fixtureNow, 0).UTC()}, &pq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lv, err := ParseLogKey(FormatLogKey(pq.Verifier()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep := Verify(&Record{Checkpoint: note, Entries: es}, Options{Log: lv}); !rep.OK {
+	f := newFixtureSim(t, sim.Config{ElectionID: "kg-2027-pq", Trustees: 2, Threshold: 1, Voters: 3, Now: fixtureNow, SingleChoiceOnly: true, PostQuantum: true})
+	if rep := Verify(f.record(t), f.options()); !rep.OK {
 		t.Fatalf("two-signature checkpoint fails: %v", rep.Failures)
 	}
-	// The Ed25519-only checkpoint does not satisfy a key with ML-DSA-65.
-	rep := Verify(f.record(t), Options{Log: lv})
+	// A log-key option equal to the manifest's is accepted, another refused.
+	opt := f.options()
+	opt.Log = f.log.Verifier()
+	if rep := Verify(f.record(t), opt); !rep.OK {
+		t.Fatalf("with the manifest's log key: %v", rep.Failures)
+	}
+	opt.Log.MLDSA = nil
+	if first, _ := Verify(f.record(t), opt).First(); first.Check != CheckAnchors {
+		t.Fatalf("another log key given: first failure %v, want %s", first, CheckAnchors)
+	}
+	// A checkpoint signed with Ed25519 only does not satisfy the manifest.
+	edOnly := *f.log
+	edOnly.MLDSA, edOnly.MLDSAPublic = nil, nil
+	es := f.encoded()
+	tree := bulletin.NewTree()
+	for _, e := range es {
+		tree.AppendLeaves(bulletin.LeafHash(e))
+	}
+	r, _ := tree.RootAt(uint64(len(es)))
+	note, err := bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: edOnly.Origin, Size: uint64(len(es)), Root: r, Time: time.Unix(fixtureNow, 0).UTC()}, &edOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Verify(&Record{Checkpoint: note, Entries: es}, f.options())
 	if first, _ := rep.First(); first.Check != CheckCheckpointSig {
 		t.Fatalf("first failure %v, want %s", first, CheckCheckpointSig)
+	}
+}
+
+// TestAnchors: the fingerprint is the verifier's one trust input. Without
+// it, or with another election's, nothing else is checked and the record
+// is refused; the log key, witnesses and quorum come from the manifest
+// that has it.
+func TestAnchors(t *testing.T) {
+	f := shared(t)
+	rec := f.record(t)
+	for name, opt := range map[string]Options{
+		"no fingerprint":      {},
+		"another fingerprint": {Fingerprint: ballot.ExpectFingerprint(ballot.Fingerprint{1})},
+	} {
+		rep := Verify(rec, opt)
+		if first, _ := rep.First(); rep.OK || first.Check != CheckAnchors || len(rep.Failures) != 1 {
+			t.Errorf("%s: %v", name, rep.Failures)
+		}
+	}
+	// The short form the officials print is enough.
+	fp, err := ballot.ParseFingerprint(f.e.State.Manifest.Fingerprint().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := Verify(rec, Options{Fingerprint: fp}); !rep.OK {
+		t.Errorf("short fingerprint: %v", rep.Failures)
+	}
+	// A record whose first entry is not a manifest.
+	bad := &Record{Checkpoint: rec.Checkpoint, Entries: rec.Entries[1:]}
+	if first, _ := Verify(bad, f.options()).First(); first.Check != CheckAnchors {
+		t.Errorf("no manifest first: %v", first)
 	}
 }

@@ -146,7 +146,7 @@ func newEnv(t *testing.T) *env {
 		hp := f.HPKE[i].Public()
 		ts = append(ts, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: [32]byte(k.Public().(ed25519.PublicKey)), HPKEKey: hp[:]})
 	}
-	m := ballot.SampleManifest("web-e2e", ts, 2, [32]byte(f.Identity.Public().(ed25519.PublicKey)))
+	m := ballot.SampleManifest("web-e2e", ts, 2, [32]byte(f.Identity.Public().(ed25519.PublicKey)), f.Server.Anchors("evote.test/board/web-e2e"))
 	m.ClientHash = web.ClientHash()
 	if f.Box, err = f.Registry.Create(ctx, m.Encode()); err != nil {
 		t.Fatal(err)

@@ -37,10 +37,30 @@ type ServerKeys struct {
 	Authority ed25519.PrivateKey
 	LogEd     ed25519.PrivateKey
 	LogMLDSA  *sig.MLDSAPrivateKey // nil: no post-quantum checkpoint signature
+	// Witnesses are the keys of in-process witnesses (LocalWitnesses);
+	// in reality each belongs to an independent party.
+	Witnesses []ed25519.PrivateKey
 }
 
-// NewServerKeys generates fresh server keys (with ML-DSA if pq).
-func NewServerKeys(pq bool) (*ServerKeys, error) {
+// WitnessName is the name of the i-th (0-based) in-process witness.
+func WitnessName(i int) string { return fmt.Sprintf("witness-%d.evote.test", i+1) }
+
+// Anchors returns the board anchors a manifest pins for a log with that
+// origin signed by these keys: every in-process witness, all required.
+func (k *ServerKeys) Anchors(origin string) ballot.BoardAnchors {
+	a := ballot.BoardAnchors{Origin: origin, LogKey: pub(k.LogEd), Quorum: uint32(len(k.Witnesses))}
+	if k.LogMLDSA != nil {
+		a.LogMLDSAKey = k.LogMLDSA.PublicKey()
+	}
+	for i, w := range k.Witnesses {
+		a.Witnesses = append(a.Witnesses, ballot.Witness{Name: WitnessName(i), Key: pub(w)})
+	}
+	return a
+}
+
+// NewServerKeys generates fresh server keys (with ML-DSA if pq) and the
+// keys of witnesses in-process witnesses.
+func NewServerKeys(pq bool, witnesses int) (*ServerKeys, error) {
 	_, a, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
@@ -50,6 +70,13 @@ func NewServerKeys(pq bool) (*ServerKeys, error) {
 		return nil, err
 	}
 	k := &ServerKeys{Authority: a, LogEd: l}
+	for range witnesses {
+		_, w, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		k.Witnesses = append(k.Witnesses, w)
+	}
 	if pq {
 		if k.LogMLDSA, err = sig.GenerateMLDSAKey(); err != nil {
 			return nil, err
@@ -69,17 +96,14 @@ func (k *ServerKeys) LogKey(origin string) (*bulletin.LogKey, error) {
 }
 
 // LocalWitnesses returns a Witnesses function for a RegistryConfig that
-// runs n in-process witnesses per log, keeping their state under dir.
-func LocalWitnesses(dir string, n int) func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
+// runs one in-process witness per key for each log, named WitnessName(i),
+// keeping their state under dir; all of them form the quorum.
+func LocalWitnesses(dir string, keys []ed25519.PrivateKey) func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
 	return func(v bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
 		var out []ballotbox.Cosigner
-		for i := range n {
-			_, sk, err := ed25519.GenerateKey(rand.Reader)
-			if err != nil {
-				return nil, 0, err
-			}
+		for i, sk := range keys {
 			s := bulletin.NewEd25519Signer(sk)
-			name := fmt.Sprintf("witness-%d.evote.test", i+1)
+			name := WitnessName(i)
 			w, err := witness.New(witness.Config{Name: name, Key: s, Public: s.Public(), Logs: []bulletin.LogVerifier{v},
 				StatePath: filepath.Join(dir, witnessFile(v.Origin, i+1))})
 			if err != nil {
@@ -87,7 +111,7 @@ func LocalWitnesses(dir string, n int) func(bulletin.LogVerifier) ([]ballotbox.C
 			}
 			out = append(out, &ballotbox.LocalWitness{W: w})
 		}
-		return out, n, nil
+		return out, len(keys), nil
 	}
 }
 
@@ -119,7 +143,7 @@ type Options struct {
 	Trustees   int // default 3
 	Threshold  int // default 2
 	Revote     ballot.RevotePolicy
-	Witnesses  int // in-process witnesses (default 0)
+	Witnesses  int // in-process witnesses (default 1; a manifest needs one)
 	Dir        string
 	Store      store.Store
 	Catalog    ballotbox.Catalog
@@ -158,15 +182,19 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 	if o.Catalog == nil {
 		o.Catalog = &ballotbox.MemoryCatalog{}
 	}
-	sk, err := NewServerKeys(o.PQ)
+	if o.Witnesses == 0 {
+		o.Witnesses = 1
+	}
+	if o.Dir == "" {
+		return nil, errors.New("boxtest: Options.Dir is needed for the witnesses' state")
+	}
+	sk, err := NewServerKeys(o.PQ, o.Witnesses)
 	if err != nil {
 		return nil, err
 	}
 	f := &Fixture{ElectionID: o.ElectionID, Server: sk, Identity: key(), TokenKey: key(), Station: key(), Official: key(), Now: o.Now}
 	cfg := ballotbox.RegistryConfig{Store: o.Store, Catalog: o.Catalog, OriginPrefix: "evote.test/board", LogKey: sk.LogKey, Authority: sk.Authority, Audience: Audience, Now: o.Now}
-	if o.Witnesses > 0 {
-		cfg.Witnesses = LocalWitnesses(o.Dir, o.Witnesses)
-	}
+	cfg.Witnesses = LocalWitnesses(o.Dir, sk.Witnesses)
 	if f.Registry, err = ballotbox.OpenRegistry(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -181,7 +209,7 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 		hp := hk.Public()
 		trustees = append(trustees, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: pub(tk), HPKEKey: hp[:]})
 	}
-	m := ballot.SampleManifest(o.ElectionID, trustees, uint32(o.Threshold), pub(f.Identity))
+	m := ballot.SampleManifest(o.ElectionID, trustees, uint32(o.Threshold), pub(f.Identity), sk.Anchors(cfg.OriginPrefix+"/"+o.ElectionID))
 	if o.Revote != 0 {
 		m.Revote = o.Revote
 	}
@@ -283,6 +311,9 @@ func (f *Fixture) Keygen(ctx context.Context) error {
 		if err := f.PostTrustee(ctx, t.Index(), x.Bytes()); err != nil {
 			return err
 		}
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionCloseExtraction, "official-1"); err != nil {
+		return err
 	}
 	_, err := f.Box.Act(ctx, ballotbox.ActionContext, "official-1")
 	return err

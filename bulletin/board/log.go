@@ -56,6 +56,9 @@ type Log struct {
 
 	cpMu   sync.Mutex
 	latest *bulletin.SignedCheckpoint
+	// cosigned is the latest checkpoint with witnesses' cosignatures
+	// (SetCosigned).
+	cosigned *bulletin.SignedCheckpoint
 
 	hub    store.Hub  // announces sizes after the tree has grown
 	loadMu sync.Mutex // serialises load
@@ -611,6 +614,37 @@ func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error
 	}
 	l.latest = &bulletin.SignedCheckpoint{Checkpoint: c, Note: note}
 	return l.latest, nil
+}
+
+// SetCosigned records a checkpoint note of this log that carries
+// witnesses' cosignatures (collected by the caller, who decides which
+// witnesses count), so that the public read API serves it to auditors and
+// trustees. The note must be signed by the log and its tree must be this
+// log's at that size; a note older than the one recorded is ignored. It is
+// kept in memory: after a restart the next cosigned checkpoint replaces it.
+func (l *Log) SetCosigned(note []byte) error {
+	c, _, err := bulletin.VerifyCheckpoint(note, l.Verifier())
+	if err != nil {
+		return err
+	}
+	root, err := l.tree.RootAt(c.Size)
+	if err != nil || root != c.Root {
+		return fmt.Errorf("%w: cosigned checkpoint of size %d is not this log's tree", bulletin.ErrCorrupt, c.Size)
+	}
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	if l.cosigned == nil || c.Size > l.cosigned.Size || c.Size == l.cosigned.Size && !c.Time.Before(l.cosigned.Time) {
+		l.cosigned = &bulletin.SignedCheckpoint{Checkpoint: c, Note: bytes.Clone(note)}
+	}
+	return nil
+}
+
+// LatestCosigned returns the latest checkpoint recorded by SetCosigned, or
+// nil if none.
+func (l *Log) LatestCosigned() *bulletin.SignedCheckpoint {
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	return l.cosigned
 }
 
 // LatestCheckpoint returns the latest signed checkpoint, or nil if none.

@@ -4,10 +4,14 @@
 // credentials and in-person marks, every ballot and its proofs, audits, the
 // cleansing, every mix, every decryption share and the published result.
 //
-//	evote-verify --log-key log.pub [--checkpoint seen.note]... [--json] RECORD
+//	evote-verify --fingerprint XXXX-XXXX-… [--checkpoint seen.note]... [--json] RECORD
 //
-// RECORD is an exported record (a directory or a tar archive) or the URL of
-// a ballot box (or of its board), from which the record is downloaded.
+// The fingerprint is the election's, as the officials published it (or
+// --manifest FILE, the manifest itself): it is the verifier's only trust
+// input; the log's keys, the witnesses and their quorum are taken from the
+// manifest that has it. RECORD is an exported record (a directory or a tar
+// archive) or the URL of a ballot box (or of its board), from which the
+// record is downloaded.
 // The exit code is 0 only if every check holds, 1 if one does not, 2 if the
 // record could not be read at all.
 package main
@@ -24,7 +28,7 @@ import (
 	"strings"
 	"time"
 
-	"evote/bulletin"
+	"evote/ballot"
 	"evote/verify"
 )
 
@@ -38,7 +42,9 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("evote-verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	logKey := fs.String("log-key", "", "file with the log's verifier key(s), one \"origin+keyid+base64\" line each (required)")
+	fingerprint := fs.String("fingerprint", "", "the election's fingerprint as the officials published it (short form or 64 hex digits)")
+	manifestFile := fs.String("manifest", "", "file with the election's manifest, instead of --fingerprint")
+	logKey := fs.String("log-key", "", "file with the log's verifier key(s), one \"origin+keyid+base64\" line each (optional: must equal the manifest's)")
 	var earlier multi
 	fs.Var(&earlier, "checkpoint", "file with a signed checkpoint seen before (repeatable): the record must extend it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -47,28 +53,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("no-progress", false, "no progress bar")
 	timeout := fs.Duration("timeout", 10*time.Minute, "download timeout for a URL")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: evote-verify --log-key FILE [--checkpoint FILE]... [--json] [--partial] RECORD")
+		fmt.Fprintln(stderr, "usage: evote-verify (--fingerprint FP | --manifest FILE) [--log-key FILE] [--checkpoint FILE]... [--json] [--partial] RECORD")
 		fmt.Fprintln(stderr, "RECORD is a record directory, a record archive (.tar) or a ballot box URL.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 || *logKey == "" {
+	if fs.NArg() != 1 || (*fingerprint == "") == (*manifestFile == "") {
 		fs.Usage()
 		return 2
 	}
-	kb, err := os.ReadFile(*logKey)
+	fp, err := expectedFingerprint(*fingerprint, *manifestFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "evote-verify: %v\n", err)
 		return 2
 	}
-	lv, err := verify.ParseLogKey(string(kb))
-	if err != nil {
-		fmt.Fprintf(stderr, "evote-verify: %v\n", err)
-		return 2
+	opt := verify.Options{Fingerprint: fp, Partial: *partial, Workers: *workers}
+	if *logKey != "" {
+		kb, err := os.ReadFile(*logKey)
+		if err != nil {
+			fmt.Fprintf(stderr, "evote-verify: %v\n", err)
+			return 2
+		}
+		if opt.Log, err = verify.ParseLogKey(string(kb)); err != nil {
+			fmt.Fprintf(stderr, "evote-verify: %v\n", err)
+			return 2
+		}
 	}
-	opt := verify.Options{Log: lv, Partial: *partial, Workers: *workers}
 	for _, f := range earlier {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -79,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	bar := newBar(stderr, *quiet || *asJSON && !isTerminal(stderr))
 	opt.Progress = bar.update
-	rec, err := load(fs.Arg(0), lv, *timeout, bar)
+	rec, err := load(fs.Arg(0), fp, *timeout, bar)
 	if err != nil {
 		bar.done()
 		fmt.Fprintf(stderr, "evote-verify: %v\n", err)
@@ -103,12 +115,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func load(src string, lv bulletin.LogVerifier, timeout time.Duration, bar *bar) (*verify.Record, error) {
+// expectedFingerprint reads the trust input: the fingerprint as given, or
+// the one of a manifest file.
+func expectedFingerprint(fp, manifestFile string) (ballot.ExpectedFingerprint, error) {
+	if fp != "" {
+		return ballot.ParseFingerprint(fp)
+	}
+	b, err := os.ReadFile(manifestFile)
+	if err != nil {
+		return ballot.ExpectedFingerprint{}, err
+	}
+	m, err := ballot.DecodeManifest(b)
+	if err != nil {
+		return ballot.ExpectedFingerprint{}, fmt.Errorf("%s: %w", manifestFile, err)
+	}
+	return ballot.ExpectFingerprint(m.Fingerprint()), nil
+}
+
+func load(src string, fp ballot.ExpectedFingerprint, timeout time.Duration, bar *bar) (*verify.Record, error) {
 	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		client := &http.Client{Timeout: timeout}
-		return verify.Fetch(ctx, client, verify.BoardURL(src, lv.Origin), func(done, total uint64) { bar.update("download", done, total) })
+		board, err := verify.FindBoard(ctx, client, src, fp)
+		if err != nil {
+			return nil, err
+		}
+		return verify.Fetch(ctx, client, board, func(done, total uint64) { bar.update("download", done, total) })
 	}
 	rec, err := verify.Load(src)
 	if errors.Is(err, os.ErrNotExist) {

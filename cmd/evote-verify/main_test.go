@@ -23,6 +23,16 @@ const example = "../../spec/vectors/record-example"
 
 var keyFile = filepath.Join(example, "log.pub")
 
+// fingerprint is the example election's, as the officials would publish it.
+func fingerprint(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(example, "fingerprint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -31,7 +41,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestValidRecord(t *testing.T) {
-	code, out, errs := runCLI(t, "--log-key", keyFile, example)
+	code, out, errs := runCLI(t, "--fingerprint", fingerprint(t), example)
 	if code != 0 || !strings.Contains(out, "VALID: every check holds.") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -59,7 +69,7 @@ func TestJSONAndArchive(t *testing.T) {
 	tw.Close()
 	path := filepath.Join(t.TempDir(), "record.tar")
 	os.WriteFile(path, tb.Bytes(), 0o644)
-	code, out, errs := runCLI(t, "--log-key", keyFile, "--json", path)
+	code, out, errs := runCLI(t, "--fingerprint", fingerprint(t), "--json", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -82,7 +92,7 @@ func TestTamperedRecord(t *testing.T) {
 	if err := rec.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ := runCLI(t, "--log-key", keyFile, dir)
+	code, out, _ := runCLI(t, "--fingerprint", fingerprint(t), dir)
 	if code != 1 || !strings.Contains(out, "INVALID") || !strings.Contains(out, "entry 20: entry.signature") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -90,14 +100,17 @@ func TestTamperedRecord(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	if code, _, _ := runCLI(t, example); code != 2 {
-		t.Errorf("no log key: exit %d", code)
+		t.Errorf("no fingerprint: exit %d", code)
 	}
-	if code, _, _ := runCLI(t, "--log-key", keyFile, filepath.Join(t.TempDir(), "none")); code != 2 {
+	if code, _, _ := runCLI(t, "--fingerprint", "ABCD", example); code != 2 {
+		t.Errorf("malformed fingerprint: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "--fingerprint", fingerprint(t), filepath.Join(t.TempDir(), "none")); code != 2 {
 		t.Errorf("missing record: exit %d", code)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.pub")
 	os.WriteFile(bad, []byte("nonsense\n"), 0o644)
-	if code, _, _ := runCLI(t, "--log-key", bad, example); code != 2 {
+	if code, _, _ := runCLI(t, "--fingerprint", fingerprint(t), "--log-key", bad, example); code != 2 {
 		t.Errorf("bad log key: exit %d", code)
 	}
 }
@@ -108,6 +121,9 @@ func serve(t *testing.T, rec *verify.Record, origin string) *httptest.Server {
 	id := bulletin.LogIDFor(origin)
 	prefix := "/api/v1/board/" + hex.EncodeToString(id[:])
 	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/board", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"logs":[{"log_id":"%s","origin":"other","size":0},{"log_id":"%x","origin":%q,"size":%d}]}`, strings.Repeat("ab", 32), id, origin, len(rec.Entries))
+	})
 	mux.HandleFunc(prefix+"/checkpoint/note", func(w http.ResponseWriter, r *http.Request) { w.Write(rec.Checkpoint) })
 	mux.HandleFunc(prefix+"/entries", func(w http.ResponseWriter, r *http.Request) {
 		start, _ := strconv.Atoi(r.URL.Query().Get("start"))
@@ -143,7 +159,7 @@ func TestURL(t *testing.T) {
 	srv := serve(t, rec, lv.Origin)
 	seen := filepath.Join(t.TempDir(), "seen.note")
 	os.WriteFile(seen, rec.Checkpoint, 0o644)
-	code, out, errs := runCLI(t, "--log-key", keyFile, "--checkpoint", seen, srv.URL)
+	code, out, errs := runCLI(t, "--fingerprint", fingerprint(t), "--checkpoint", seen, srv.URL)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -165,8 +181,48 @@ func TestURL(t *testing.T) {
 			os.WriteFile(seen, []byte(v.Earlier[0]), 0o644)
 		}
 	}
-	code, out, _ = runCLI(t, "--log-key", keyFile, "--checkpoint", seen, fmt.Sprintf("%s/api/v1/board/%x", srv.URL, bulletin.LogIDFor(lv.Origin)))
+	code, out, _ = runCLI(t, "--fingerprint", fingerprint(t), "--checkpoint", seen, fmt.Sprintf("%s/api/v1/board/%x", srv.URL, bulletin.LogIDFor(lv.Origin)))
 	if code != 1 || !strings.Contains(out, "checkpoint.consistency") {
 		t.Fatalf("rolled-back board: exit %d\n%s", code, out)
+	}
+}
+
+// TestFingerprintIsTheAnchor: another election's fingerprint refuses the
+// record (exit 1, the anchors check) and finds no board at a URL; the
+// manifest file works as the fingerprint; a log key other than the
+// manifest's is refused.
+func TestFingerprintIsTheAnchor(t *testing.T) {
+	other := strings.Repeat("0", 64)
+	code, out, _ := runCLI(t, "--fingerprint", other, example)
+	if code != 1 || !strings.Contains(out, "anchors") {
+		t.Fatalf("another fingerprint: exit %d\n%s", code, out)
+	}
+	rec, err := verify.Load(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := bulletin.DecodeEntry(rec.Entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf := filepath.Join(t.TempDir(), "manifest.bin")
+	os.WriteFile(mf, e.Payload, 0o644)
+	if code, out, errs := runCLI(t, "--manifest", mf, example); code != 0 {
+		t.Fatalf("--manifest: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, _ := runCLI(t, "--manifest", mf, "--fingerprint", other, example); code != 2 {
+		t.Errorf("both trust inputs: exit %d", code)
+	}
+	kt, _ := os.ReadFile(keyFile)
+	lv, _ := verify.ParseLogKey(string(kt))
+	srv := serve(t, rec, lv.Origin)
+	if code, _, errs := runCLI(t, "--fingerprint", other, srv.URL); code != 2 || !strings.Contains(errs, "no election") {
+		t.Errorf("URL with another fingerprint: exit %d: %s", code, errs)
+	}
+	lv.Ed25519[0] ^= 1
+	wrong := filepath.Join(t.TempDir(), "wrong.pub")
+	os.WriteFile(wrong, []byte(verify.FormatLogKey(lv)), 0o644)
+	if code, out, _ := runCLI(t, "--fingerprint", fingerprint(t), "--log-key", wrong, example); code != 1 || !strings.Contains(out, "anchors") {
+		t.Errorf("another log key: exit %d\n%s", code, out)
 	}
 }

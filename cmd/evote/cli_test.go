@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/verify"
 )
 
 func runCLI(t *testing.T, args ...string) (string, error) {
@@ -66,15 +71,37 @@ func TestCLIWitnessInitAndManifest(t *testing.T) {
 	if err != nil || !strings.Contains(out, "cosigner key") {
 		t.Fatalf("witness init: %v %s", err, out)
 	}
+	_, wit, _ := strings.Cut(out, "--witness ")
+	wit = strings.TrimSpace(wit)
+	// The log's verifier key, as the ballot box's operator gives it.
+	pub, _, _ := ed25519.GenerateKey(nil)
+	logKey := filepath.Join(dir, "log.pub")
+	os.WriteFile(logKey, []byte(verify.FormatLogKey(bulletin.LogVerifier{Origin: "box.example/board/pilot-2027", Ed25519: [32]byte(pub)})), 0o644)
 	man := filepath.Join(dir, "manifest.bin")
 	k := strings.Repeat("11", 32)
-	args := []string{"official", "sample-manifest", "--election", "pilot-2027", "--identity-key", k, "--out", man}
+	args := []string{"official", "sample-manifest", "--election", "pilot-2027", "--identity-key", k, "--out", man, "--log-key", logKey, "--witness", wit}
 	for i := 2; i <= 4; i++ {
 		// Distinct signing keys; a valid X25519 key (the base point).
 		args = append(args, "--trustee", strings.Repeat(string(rune('0'+i)), 64)+":09"+strings.Repeat("00", 31))
 	}
-	if out, err := runCLI(t, args...); err != nil || !strings.Contains(out, "pilot-2027") {
+	out, err = runCLI(t, args...)
+	if err != nil || !strings.Contains(out, "pilot-2027") {
 		t.Fatalf("sample-manifest: %v %s", err, out)
+	}
+	// It prints the fingerprint the officials publish: the manifest's.
+	mb, _ := os.ReadFile(man)
+	m, err := ballot.DecodeManifest(mb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := m.Fingerprint(); !strings.Contains(out, f.String()) || !strings.Contains(out, f.Hex()) {
+		t.Fatalf("sample-manifest does not print the fingerprint %s: %s", f, out)
+	}
+	if m.Board.Quorum != 1 || len(m.Board.Witnesses) != 1 || m.Board.Witnesses[0].Name != "witness.example.org/w1" || m.Board.Origin != "box.example/board/pilot-2027" {
+		t.Fatalf("anchors %+v", m.Board)
+	}
+	if _, err := runCLI(t, append(args[:len(args)-2:len(args)-2], "--witness", "w:zz")...); err == nil {
+		t.Fatal("bad witness accepted")
 	}
 	if _, err := runCLI(t, "official", "sample-manifest", "--election", "x", "--identity-key", "zz"); err == nil {
 		t.Fatal("bad identity key accepted")

@@ -176,7 +176,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	// The officials create the election: three constituencies, a council
 	// contest each and a shared multi-select question.
 	electionID := "demo-" + randomHex(4)
-	m := ballot.SampleManifest(electionID, mts, uint32(th), [32]byte(env.idKey.Public().(ed25519.PublicKey)))
+	m := ballot.SampleManifest(electionID, mts, uint32(th), [32]byte(env.idKey.Public().(ed25519.PublicKey)), env.keys.Anchors(demoOriginPrefix+"/"+electionID))
 	now := uint64(time.Now().Unix())
 	m.VotingStart, m.VotingEnd = now, now+7*86400
 	m.ClientHash = web.ClientHash() // the voting page this binary embeds
@@ -189,28 +189,17 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, fmt.Errorf("create election: %w", err)
 	}
 	say("election %s created: %d constituencies, %d contests, %d trustees (threshold %d)", electionID, len(m.Constituencies), len(m.Contests), n, th)
-	logVerifier, err := env.keys.LogKey(info.Origin)
-	if err != nil {
-		return nil, err
+	// The officials publish the election's fingerprint out of band; every
+	// trustee, voter and auditor below takes the log key, the witnesses and
+	// the quorum from the manifest that has it, never from the server.
+	fingerprint := m.Fingerprint()
+	fp := ballot.ExpectFingerprint(fingerprint)
+	say("election fingerprint %s (the officials publish it)", fingerprint)
+	if info.Origin != m.Board.Origin {
+		return nil, fmt.Errorf("demo: the ballot box keeps the election's log as %q, the manifest pins %q", info.Origin, m.Board.Origin)
 	}
-	lv := logVerifier.Verifier()
-	// The witnesses whose cosignatures the trustees require, as the
-	// officials publish them (a real trustee gets them out of band).
-	var wits []bulletin.CosignerKey
-	for _, w := range info.Witnesses {
-		k, err := decodeAny(w.Key)
-		if err != nil || len(k) != 32 {
-			return nil, fmt.Errorf("witness %q: bad key", w.Name)
-		}
-		wits = append(wits, bulletin.CosignerKey{Name: w.Name, Public: [32]byte(k)})
-	}
-	if len(wits) == 0 {
-		return nil, errors.New("demo: the ballot box lists no witnesses")
-	}
-	logKeyFile := filepath.Join(env.dir, "log.key") // as published, for the trustees' tools
-	if err := os.WriteFile(logKeyFile, []byte(verify.FormatLogKey(lv)), 0o644); err != nil {
-		return nil, err
-	}
+	anchors := &m.Board
+	lv := anchors.LogVerifier()
 	newBoard := func() (*client.Board, error) {
 		b, err := client.NewBoard(ctx, client.New(env.boxURL), electionID)
 		if b != nil {
@@ -228,12 +217,12 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		go func() {
 			if o.TrusteeCLI {
 				if o.CrashKeygen && i == 0 {
-					if err := crashKeygen(ctx, tm.path, tm.passFile, tm.pass, env.boxURL, electionID, logKeyFile, wits); err != nil {
+					if err := crashKeygen(ctx, tm.path, tm.passFile, tm.pass, env.boxURL, electionID, fingerprint); err != nil {
 						errs <- fmt.Errorf("trustee %d: %w", i+1, err)
 						return
 					}
 				}
-				err := cliTrustee(ctx, "keygen", tm.path, tm.passFile, env.boxURL, electionID, logKeyFile, wits, func(s string) { steps <- s })
+				err := cliTrustee(ctx, "keygen", tm.path, tm.passFile, env.boxURL, electionID, fingerprint, func(s string) { steps <- s })
 				if err != nil {
 					err = fmt.Errorf("trustee %d: %w", i+1, err)
 				}
@@ -251,7 +240,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 				errs <- err
 				return
 			}
-			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, LogKey: &lv, Witnesses: wits, Quorum: len(wits), OnStep: func(s string) { steps <- s }})
+			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, Fingerprint: fp, OnStep: func(s string) { steps <- s }})
 			if err == nil {
 				err = done.SaveFile(tm.path, tm.pass, kdf, true)
 				tm.keys = done
@@ -284,6 +273,12 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 						return nil, err
 					}
 					if err := act(ctx, off, electionID, "qualified"); err != nil {
+						return nil, err
+					}
+				case trustee.StepExtracted:
+					// Every trustee's extraction is on the board: the
+					// officials close the round (its deadline, in the log).
+					if err := act(ctx, off, electionID, "close-extraction"); err != nil {
 						return nil, err
 					}
 				case trustee.StepExtractionComplaint:
@@ -425,7 +420,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		if err != nil {
 			return fmt.Errorf("cast: %w", err)
 		}
-		if err := checkReceipt(lv, e, r); err != nil {
+		if err := checkReceipt(anchors, e, r); err != nil {
 			return err
 		}
 		if revote {
@@ -444,7 +439,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			if err != nil {
 				return fmt.Errorf("re-vote: %w", err)
 			}
-			if err := checkReceipt(lv, e2, r2); err != nil {
+			if err := checkReceipt(anchors, e2, r2); err != nil {
 				return err
 			}
 		}
@@ -478,7 +473,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			return nil, errors.New("demo: no eligible person left for the extra voter")
 		}
 		p := people[o.Voters]
-		ev := &extraVoter{BoxURL: env.boxURL, IdpURL: env.idpURL, ElectionID: electionID, Person: p, LogKey: verify.FormatLogKey(lv),
+		ev := &extraVoter{BoxURL: env.boxURL, IdpURL: env.idpURL, ElectionID: electionID, Person: p, LogKey: verify.FormatLogKey(lv), Fingerprint: fingerprint,
 			Code: func() string { return codeRe.FindString(env.sms.Last(p.Phone).Text) }, Messages: func() int { return len(env.sms.Messages(p.Phone)) }}
 		sel, err := o.ExtraVoter(ctx, ev)
 		if err != nil {
@@ -520,7 +515,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	tallyStep := func(sub string, run func(context.Context, trustee.Board, *trustee.Keys, trustee.Options) error) error {
 		return runTrustees(ctx, n, func(ctx context.Context, i int) error {
 			if o.TrusteeCLI {
-				return cliTrustee(ctx, sub, machines[i].path, machines[i].passFile, env.boxURL, electionID, logKeyFile, wits, nil)
+				return cliTrustee(ctx, sub, machines[i].path, machines[i].passFile, env.boxURL, electionID, fingerprint, nil)
 			}
 			b, err := newBoard()
 			if err != nil {
@@ -530,7 +525,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			if err != nil {
 				return err
 			}
-			return run(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, LogKey: &lv, Witnesses: wits, Quorum: len(wits), Cheat: cheatFor(o.Cheat, i)})
+			return run(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, Fingerprint: fp, Cheat: cheatFor(o.Cheat, i)})
 		})
 	}
 	if err := tallyStep("mix", trustee.RunMix); err != nil {
@@ -565,12 +560,12 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, err
 	}
 	if o.Record != "" {
-		if err := writeRecord(o.Record, note, entries); err != nil {
+		if err := writeRecord(o.Record, note, entries, fingerprint, lv); err != nil {
 			return nil, err
 		}
-		say("public record exported to %s", o.Record)
+		say("public record exported to %s; verify it with: evote-verify --fingerprint %s %s", o.Record, fingerprint, o.Record)
 	}
-	res.Report = verify.Verify(&verify.Record{Checkpoint: note, Entries: entries}, verify.Options{Log: lv})
+	res.Report = verify.Verify(&verify.Record{Checkpoint: note, Entries: entries}, verify.Options{Fingerprint: fp})
 
 	// What the voters meant.
 	res.Expected, res.ExpectedBallots = map[string][]uint64{}, map[string]uint64{}
@@ -648,7 +643,8 @@ func recordVerified(r *verify.Report, culprits []election.Culprit) bool {
 type extraVoter struct {
 	BoxURL, IdpURL, ElectionID string
 	Person                     *registry.SimPerson
-	LogKey                     string        // the log's verifier key text
+	LogKey                     string // the log's verifier key text
+	Fingerprint                ballot.Fingerprint
 	Code                       func() string // the last code texted to the person
 	Messages                   func() int    // how many texts the person got
 	Pseudonym                  string
@@ -676,22 +672,19 @@ func importVotersCLI(ctx context.Context, env *demoEnv, electionID string, items
 
 // cliTrustee runs "evote trustee <sub>" as a trustee would type it,
 // passing each "trustee: <step>" line it prints to onStep.
-func cliTrustee(ctx context.Context, sub, key, passFile, server, electionID, logKey string, wits []bulletin.CosignerKey, onStep func(string)) error {
+func cliTrustee(ctx context.Context, sub, key, passFile, server, electionID string, fp ballot.Fingerprint, onStep func(string)) error {
 	w := &stepWriter{onStep: onStep}
-	args := []string{"trustee", sub, "--key", key, "--passphrase-file", passFile, "--server", server, "--election", electionID, "--round-wait", "2m", "--log-key", logKey}
-	for _, k := range wits {
-		args = append(args, "--witness", k.Name+"+"+hex.EncodeToString(k.Public[:]))
-	}
+	args := []string{"trustee", sub, "--key", key, "--passphrase-file", passFile, "--server", server, "--election", electionID, "--round-wait", "2m", "--fingerprint", fp.String()}
 	return run(ctx, args, w)
 }
 
 // crashKeygen runs evote trustee keygen until it has dealt and then
 // cancels it, and checks that the key file now holds the key-generation
 // state from which the next run resumes.
-func crashKeygen(ctx context.Context, key, passFile string, pass []byte, server, electionID, logKey string, wits []bulletin.CosignerKey) error {
+func crashKeygen(ctx context.Context, key, passFile string, pass []byte, server, electionID string, fp ballot.Fingerprint) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	err := cliTrustee(cctx, "keygen", key, passFile, server, electionID, logKey, wits, func(s string) {
+	err := cliTrustee(cctx, "keygen", key, passFile, server, electionID, fp, func(s string) {
 		if s == trustee.StepDealt {
 			cancel()
 		}
@@ -956,8 +949,18 @@ func printResult(w io.Writer, m *ballot.Manifest, res *demoResult) bool {
 }
 
 // writeRecord writes a record directory as the verifier reads it.
-func writeRecord(dir string, note []byte, entries [][]byte) error {
+// writeRecord writes the record (§7.8) to dir, and beside it what an
+// auditor needs to check it: the election's fingerprint (in a real
+// election, taken from the officials' publication instead) and the log's
+// verifier key.
+func writeRecord(dir string, note []byte, entries [][]byte, fp ballot.Fingerprint, lv bulletin.LogVerifier) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "fingerprint"), []byte(fp.String()+"\n"+fp.Hex()+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "log.pub"), []byte(verify.FormatLogKey(lv)), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, bulletin.RecordCheckpointFile), note, 0o644); err != nil {

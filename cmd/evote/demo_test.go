@@ -141,8 +141,7 @@ func TestDemoVoterCommands(t *testing.T) {
 	}
 	dir := t.TempDir()
 	demoTest(t, demoOptions{Voters: 9, ExtraVoter: func(ctx context.Context, v *extraVoter) (ballot.Selection, error) {
-		logKey := filepath.Join(dir, "log.key")
-		os.WriteFile(logKey, []byte(v.LogKey), 0o644)
+		fp := v.Fingerprint.String()
 		p := v.Person
 		village := strings.TrimPrefix(p.Constituency, "style-")
 		vote := func(extra ...string) (string, error) {
@@ -172,14 +171,14 @@ func TestDemoVoterCommands(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		out, err := runCLI(t, "ballot", "check-audit", "--server", v.BoxURL, "--election", v.ElectionID, "--code", code, "--ballot", audited)
+		out, err := runCLI(t, "ballot", "check-audit", "--server", v.BoxURL, "--election", v.ElectionID, "--code", code, "--ballot", audited, "--fingerprint", fp)
 		if err != nil {
 			return nil, err
 		}
 		if !strings.Contains(out, "opens to") || !strings.Contains(out, "Roads") && !strings.Contains(out, "Drinking water") {
 			return nil, fmt.Errorf("check-audit said %q", out)
 		}
-		if _, err := runCLI(t, "ballot", "check-audit", "--server", v.BoxURL, "--election", v.ElectionID, "--code", "AAAA-BBBB", "--ballot", audited); err == nil {
+		if _, err := runCLI(t, "ballot", "check-audit", "--server", v.BoxURL, "--election", v.ElectionID, "--code", "AAAA-BBBB", "--ballot", audited, "--fingerprint", fp); err == nil {
 			return nil, errors.New("check-audit accepted another tracking code")
 		}
 		receipt := filepath.Join(dir, "receipt.json")
@@ -187,7 +186,7 @@ func TestDemoVoterCommands(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		out, err = runCLI(t, "ballot", "check-receipt", "--server", v.BoxURL, "--election", v.ElectionID, "--code", code, "--receipt", receipt, "--log-key", logKey)
+		out, err = runCLI(t, "ballot", "check-receipt", "--server", v.BoxURL, "--election", v.ElectionID, "--code", code, "--receipt", receipt, "--fingerprint", fp)
 		if err != nil || !strings.Contains(out, "receipt verified") {
 			return nil, fmt.Errorf("check-receipt: %v %q", err, out)
 		}

@@ -169,14 +169,14 @@ func openDemoEnv(ctx context.Context, dbDSN string, logw io.Writer) (*demoEnv, e
 	if _, err := e.off.Bootstrap(ctx, "admin", e.adminPW, e.totp); err != nil {
 		return nil, err
 	}
-	if e.keys, err = boxtest.NewServerKeys(false); err != nil {
+	if e.keys, err = boxtest.NewServerKeys(false, 2); err != nil {
 		return nil, err
 	}
 	idPub := [32]byte(e.idKey.Public().(ed25519.PublicKey))
 	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e.reg, err = ballotbox.OpenRegistry(ctx, ballotbox.RegistryConfig{
 		Store: e.store, Catalog: e.off, OriginPrefix: demoOriginPrefix, LogKey: e.keys.LogKey,
-		Authority: e.keys.Authority, Witnesses: boxtest.LocalWitnesses(dir, 2), IdentityKey: &idPub,
+		Authority: e.keys.Authority, Witnesses: boxtest.LocalWitnesses(dir, e.keys.Witnesses), IdentityKey: &idPub,
 		Audience: demoAudience, Logger: logger,
 	})
 	if err != nil {

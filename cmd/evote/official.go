@@ -18,6 +18,7 @@ import (
 	"evote/idp/voterlist"
 	"evote/record"
 	"evote/trustee"
+	"evote/verify"
 	"evote/web"
 )
 
@@ -108,14 +109,14 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "election %s created, log %s\n", info.ElectionID, info.Log)
 		return nil
-	case "act", "open", "close", "tally", "qualified", "context", "cleanse", "start-mixing", "start-decrypting":
+	case "act", "open", "close", "tally", "qualified", "close-extraction", "context", "cleanse", "start-mixing", "start-decrypting":
 		if err := need(fs, "election"); err != nil {
 			return err
 		}
 		action := sub
 		if sub == "act" {
 			if fs.NArg() != 1 {
-				return errors.New("official act: name one action (qualified, context, open, close, cleanse, start-mixing, start-decrypting, tally)")
+				return errors.New("official act: name one action (qualified, close-extraction, context, open, close, cleanse, start-mixing, start-decrypting, tally)")
 			}
 			action = fs.Arg(0)
 		}
@@ -156,6 +157,18 @@ func sampleManifest(args []string, out io.Writer) error {
 	start := fs.Int64("start", 0, "voting start, Unix seconds (default now)")
 	days := fs.Int("days", 7, "voting period in days")
 	path := fs.String("out", "manifest.bin", "output file")
+	logKeyPath := fs.String("log-key", "", "file with the election log's verifier key lines (\"origin+keyid+base64\", from the ballot box's operator); the origin must be the server's prefix/<election>")
+	quorum := fs.Int("witness-quorum", 0, "cosignatures required on a checkpoint (default: every witness)")
+	var witnesses []ballot.Witness
+	fs.Func("witness", "a witness's NAME:ED25519-KEY-HEX (from evote witness --init), once per witness", func(v string) error {
+		name, kh, ok := strings.Cut(v, ":")
+		k, err := hex.DecodeString(kh)
+		if !ok || err != nil || len(k) != 32 {
+			return fmt.Errorf("want NAME:ED25519-KEY-HEX, got %q", v)
+		}
+		witnesses = append(witnesses, ballot.Witness{Name: name, Key: [32]byte(k)})
+		return nil
+	})
 	var trustees []string
 	fs.Func("trustee", "a trustee's SIGNING-KEY-HEX:HPKE-KEY-HEX (from evote trustee init), once per trustee, in order", func(v string) error {
 		trustees = append(trustees, v)
@@ -164,9 +177,21 @@ func sampleManifest(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := need(fs, "election", "identity-key"); err != nil {
+	if err := need(fs, "election", "identity-key", "log-key"); err != nil {
 		return err
 	}
+	kt, err := os.ReadFile(*logKeyPath)
+	if err != nil {
+		return fmt.Errorf("sample-manifest: %w", err)
+	}
+	lv, err := verify.ParseLogKey(string(kt))
+	if err != nil {
+		return fmt.Errorf("sample-manifest: %w", err)
+	}
+	if *quorum == 0 {
+		*quorum = len(witnesses)
+	}
+	anchors := ballot.BoardAnchors{Origin: lv.Origin, LogKey: lv.Ed25519, LogMLDSAKey: lv.MLDSA, Witnesses: witnesses, Quorum: uint32(*quorum)}
 	ik, err := hex.DecodeString(*idKey)
 	if err != nil || len(ik) != 32 {
 		return errors.New("sample-manifest: --identity-key must be 64 hex digits")
@@ -181,7 +206,7 @@ func sampleManifest(args []string, out io.Writer) error {
 		}
 		ts = append(ts, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: [32]byte(s), HPKEKey: h})
 	}
-	m := ballot.SampleManifest(*id, ts, uint32(*threshold), [32]byte(ik))
+	m := ballot.SampleManifest(*id, ts, uint32(*threshold), [32]byte(ik), anchors)
 	if *start == 0 {
 		*start = time.Now().Unix()
 	}
@@ -194,8 +219,8 @@ func sampleManifest(args []string, out io.Writer) error {
 	if err := os.WriteFile(*path, m.Encode(), 0o644); err != nil {
 		return err
 	}
-	h := m.Hash()
-	fmt.Fprintf(out, "manifest of %s written to %s (manifest hash %x)\n", *id, *path, h[:])
+	f := m.Fingerprint()
+	fmt.Fprintf(out, "manifest of %s written to %s\nelection fingerprint (publish it: every trustee, voter and auditor checks it)\n  %s\n  %s\n", *id, *path, f, f.Hex())
 	return nil
 }
 

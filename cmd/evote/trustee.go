@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"path/filepath"
 	"time"
 
-	"evote/bulletin"
+	"evote/ballot"
 	"evote/client"
 	"evote/trustee"
 	"evote/verify"
@@ -28,21 +29,13 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 	passFile := fs.String("passphrase-file", "", "file holding the key file's passphrase (else EVOTE_PASSPHRASE)")
 	server := fs.String("server", "", "ballot box base URL, e.g. http://127.0.0.1:8080")
 	electionID := fs.String("election", "", "election id")
-	roundWait := fs.Duration("round-wait", 10*time.Minute, "how long to wait for the other trustees in a round before acting on what is there")
+	roundWait := fs.Duration("round-wait", 10*time.Minute, "how long to wait for the other trustees before reporting a round done (nothing is decided on a timer: deadlines are the officials' entries on the board)")
+	fingerprint := fs.String("fingerprint", "", "the election's fingerprint as the officials published it (required for keygen, mix and decrypt): the log key, witnesses and quorum come from the manifest that has it")
+	evidence := fs.String("evidence", "", "where to write the evidence if the board contradicts its witnessed checkpoints (default: evidence-<time>.json beside the key file)")
 	to := fs.String("to", "", "backup: where to write the backup")
 	from := fs.String("from", "", "restore: the backup to restore")
 	backupPass := fs.String("backup-passphrase-file", "", "file holding the backup's passphrase (else EVOTE_BACKUP_PASSPHRASE)")
-	logKey := fs.String("log-key", "", "file with the log's verifier key, obtained out of band: the board's signed checkpoint must commit to what the tool replayed")
-	var witnesses []bulletin.CosignerKey
-	fs.Func("witness", "with --log-key: a witness NAME+HEX-KEY whose cosignature the checkpoint must carry (repeat; all are required)", func(v string) error {
-		name, k, ok := strings.Cut(v, "+")
-		b, err := hex.DecodeString(k)
-		if !ok || err != nil || len(b) != 32 || bulletin.ValidOrigin(name) != nil {
-			return fmt.Errorf("want NAME+64-HEX-DIGITS")
-		}
-		witnesses = append(witnesses, bulletin.CosignerKey{Name: name, Public: [32]byte(b)})
-		return nil
-	})
+	logKey := fs.String("log-key", "", "file with the log's verifier key, obtained out of band (optional: it must equal the one the manifest pins)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -58,23 +51,39 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		k, err := trustee.LoadFile(*keyPath, p)
 		return k, p, err
 	}
+	opts := trustee.Options{RoundWait: *roundWait, OnStep: func(s string) { fmt.Fprintf(out, "trustee: %s\n", s) }}
 	board := func() (*client.Board, error) {
-		if err := need(fs, "server", "election"); err != nil {
+		if err := need(fs, "server", "election", "fingerprint"); err != nil {
 			return nil, err
 		}
+		var err error
+		if opts.Fingerprint, err = ballot.ParseFingerprint(*fingerprint); err != nil {
+			return nil, err
+		}
+		if *logKey != "" {
+			t, err := os.ReadFile(*logKey)
+			if err != nil {
+				return nil, err
+			}
+			v, err := verify.ParseLogKey(string(t))
+			if err != nil {
+				return nil, err
+			}
+			opts.LogKey = &v
+		}
+		opts.OnEvidence = func(ev *trustee.Evidence) {
+			path := *evidence
+			if path == "" {
+				path = filepath.Join(filepath.Dir(*keyPath), fmt.Sprintf("evidence-%d.json", time.Now().Unix()))
+			}
+			b, _ := json.MarshalIndent(ev, "", "  ")
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				fmt.Fprintf(out, "trustee: the board contradicts its witnessed checkpoints, and the evidence could not be saved: %v\n", err)
+				return
+			}
+			fmt.Fprintf(out, "trustee: the board contradicts its witnessed checkpoints: evidence saved in %s; give it to the officials and observers\n", path)
+		}
 		return client.NewBoard(ctx, client.New(*server), *electionID)
-	}
-	opts := trustee.Options{RoundWait: *roundWait, OnStep: func(s string) { fmt.Fprintf(out, "trustee: %s\n", s) }}
-	if *logKey != "" {
-		t, err := os.ReadFile(*logKey)
-		if err != nil {
-			return err
-		}
-		v, err := verify.ParseLogKey(string(t))
-		if err != nil {
-			return err
-		}
-		opts.LogKey, opts.Witnesses, opts.Quorum = &v, witnesses, len(witnesses)
 	}
 	switch args[0] {
 	case "init":

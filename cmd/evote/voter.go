@@ -17,7 +17,6 @@ import (
 	"evote/client"
 	"evote/election"
 	"evote/trustee"
-	"evote/verify"
 )
 
 // device is a voter's device: its key, the token the identity service
@@ -43,8 +42,8 @@ func castBallot(ctx context.Context, box *client.Client, electionID string, log 
 // checkpoint is signed by the log, the inclusion proof puts the voter's
 // own entry in that tree, and the tracking code is the one the device
 // computed.
-func checkReceipt(v bulletin.LogVerifier, e *bulletin.Entry, r *client.Receipt) error {
-	cp, _, err := bulletin.VerifyCheckpoint([]byte(r.Checkpoint), v)
+func checkReceipt(anchors *ballot.BoardAnchors, e *bulletin.Entry, r *client.Receipt) error {
+	cp, err := anchors.VerifyCheckpoint([]byte(r.Checkpoint))
 	if err != nil {
 		return fmt.Errorf("receipt checkpoint: %w", err)
 	}
@@ -225,14 +224,18 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 	server := fs.String("server", "", "ballot box base URL")
 	electionID := fs.String("election", "", "election id")
 	code := fs.String("code", "", "tracking code as shown (ABCD-EFGH-…)")
-	logKey := fs.String("log-key", "", "check-receipt: file with the log's verifier key, obtained independently")
+	fingerprint := fs.String("fingerprint", "", "the election's fingerprint as the officials published it: the log key, witnesses and quorum are the manifest's")
 	receipt := fs.String("receipt", "", "check-receipt: the receipt saved by evote vote --save")
 	lang := fs.String("lang", "en", "language of descriptions (ky, ru, uz, en)")
 	ballotFile := fs.String("ballot", "", "check-audit: the prepared ballot saved by evote vote --audit --save")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if err := need(fs, "server", "election", "code"); err != nil {
+	if err := need(fs, "server", "election", "code", "fingerprint"); err != nil {
+		return err
+	}
+	fp, err := ballot.ParseFingerprint(*fingerprint)
+	if err != nil {
 		return err
 	}
 	box := client.New(*server)
@@ -240,25 +243,20 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The board as the witnesses cosigned it, in the election whose
+	// manifest has the fingerprint: what everyone else sees too.
 	f := trustee.NewFollower(b)
-	if err := f.Sync(ctx); err != nil {
+	f.Fingerprint = fp
+	if err := f.Witness(ctx); err != nil {
 		return err
 	}
 	want := strings.ToUpper(strings.ReplaceAll(*code, " ", ""))
 	if args[0] == "check-receipt" {
-		// The receipt's checkpoint is signed by the log key (obtained
-		// independently), its inclusion proof puts the very entry the
-		// device cast in that tree, and the board the device replays
-		// holds the entry at that position.
-		if err := need(fs, "log-key", "receipt"); err != nil {
-			return err
-		}
-		kt, err := os.ReadFile(*logKey)
-		if err != nil {
-			return err
-		}
-		v, err := verify.ParseLogKey(string(kt))
-		if err != nil {
+		// The receipt's checkpoint is signed by the log key and cosigned
+		// by the witness quorum the manifest pins, its inclusion proof
+		// puts the very entry the device cast in that tree, and the board
+		// the device replays holds the entry at that position.
+		if err := need(fs, "receipt"); err != nil {
 			return err
 		}
 		raw, err := os.ReadFile(*receipt)
@@ -280,7 +278,7 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 		if got := ballot.TrackingCodeOf(e.Payload).String(); strings.ReplaceAll(got, "-", "") != strings.ReplaceAll(want, "-", "") {
 			return fmt.Errorf("check-receipt: the saved ballot's tracking code is %s, not %s", got, *code)
 		}
-		if err := checkReceipt(v, e, sr.Receipt); err != nil {
+		if err := checkReceipt(&f.State.Manifest.Board, e, sr.Receipt); err != nil {
 			return err
 		}
 		i := sr.Receipt.Index

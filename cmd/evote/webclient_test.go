@@ -23,7 +23,10 @@ import (
 func fakeBox(t *testing.T, clientHash [32]byte) *httptest.Server {
 	t.Helper()
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	m := ballot.SampleManifest("web-check", []ballot.Trustee{{Index: 1, Name: "T1", SignKey: [32]byte(pub), HPKEKey: make([]byte, 32)}}, 1, [32]byte(pub))
+	_, wk, _ := ed25519.GenerateKey(rand.Reader)
+	anchors := ballot.BoardAnchors{Origin: "evote.test/board/web-check", LogKey: [32]byte(pub), Quorum: 1,
+		Witnesses: []ballot.Witness{{Name: "witness.evote.test", Key: [32]byte(wk.Public().(ed25519.PublicKey))}}}
+	m := ballot.SampleManifest("web-check", []ballot.Trustee{{Index: 1, Name: "T1", SignKey: [32]byte(pub), HPKEKey: make([]byte, 32)}}, 1, [32]byte(pub), anchors)
 	m.Mixes = 1
 	m.ClientHash = clientHash
 	log := bulletin.LogIDFor("evote.test/board/web-check")

@@ -74,6 +74,7 @@ func witnessCmd(ctx context.Context, args []string, out io.Writer) error {
 	pub := s.Public()
 	fmt.Fprintf(out, "witness %s, cosigner key %s\n", *name, hex.EncodeToString(pub[:]))
 	if *init {
+		fmt.Fprintf(out, "for the officials' manifest: --witness %s:%s\n", *name, hex.EncodeToString(pub[:]))
 		return nil
 	}
 	if err := need(fs, "state"); err != nil {

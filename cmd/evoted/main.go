@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -257,8 +258,12 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 	} else if dev {
 		n, _ := strconv.Atoi(cfg.get("dev-witnesses"))
-		rc.Witnesses = boxtest.LocalWitnesses(filepath.Join(dataDir, "witnesses"), n)
-		os.MkdirAll(filepath.Join(dataDir, "witnesses"), 0o700)
+		keys, err := devWitnessKeys(filepath.Join(dataDir, "witnesses"), n)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		rc.Witnesses = boxtest.LocalWitnesses(filepath.Join(dataDir, "witnesses"), keys)
 	}
 	reg, err := ballotbox.OpenRegistry(ctx, rc)
 	if err != nil {
@@ -288,6 +293,38 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 	}
 	return srv, cleanup, nil
+}
+
+// devWitnessKeys loads (or makes, on the first start) the keys of n
+// in-process development witnesses, kept in dir so that the witnesses a
+// manifest names survive restarts, and logs their names and keys for the
+// officials' manifest (evote official sample-manifest --witness).
+func devWitnessKeys(dir string, n int) ([]ed25519.PrivateKey, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var keys []ed25519.PrivateKey
+	for i := range n {
+		path := filepath.Join(dir, fmt.Sprintf("key-%d", i+1))
+		seed, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			seed = make([]byte, ed25519.SeedSize)
+			if _, err := rand.Read(seed); err != nil {
+				return nil, err
+			}
+			err = os.WriteFile(path, seed, 0o600)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("evoted: development witness key: %w", err)
+		}
+		if len(seed) != ed25519.SeedSize {
+			return nil, fmt.Errorf("evoted: development witness key %s is %d bytes, want %d", path, len(seed), ed25519.SeedSize)
+		}
+		k := ed25519.NewKeyFromSeed(seed)
+		keys = append(keys, k)
+		slog.Info("dev mode: in-process witness", "witness", boxtest.WitnessName(i)+":"+hex.EncodeToString(k.Public().(ed25519.PublicKey)))
+	}
+	return keys, nil
 }
 
 // remoteWitnesses parses "name|url|key,…".

@@ -12,11 +12,14 @@ package sim
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"time"
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/crypto/sig"
 	"evote/crypto/threshold"
 	"evote/election"
 	"evote/record"
@@ -40,7 +43,10 @@ type Config struct {
 	// that every ballot has one 5-candidate single-choice contest (the
 	// verifier's benchmark, spec §11.7).
 	SingleChoiceOnly bool
-	Rand             io.Reader
+	// PostQuantum gives the log an ML-DSA-65 key besides its Ed25519 key
+	// (pinned in the manifest; checkpoints then carry both signatures).
+	PostQuantum bool
+	Rand        io.Reader
 	// Now is the Unix time written into time fields.
 	Now uint64
 }
@@ -54,6 +60,90 @@ type Keys struct {
 	Trustees  []ed25519.PrivateKey
 	HPKE      []*threshold.HPKEPrivateKey
 	Shares    []*threshold.KeyShare
+	// Log signs the board's checkpoints; Witnesses cosign them (all of
+	// them form the manifest's quorum). They are derived from the election
+	// id, not drawn from the Config's reader, so that adding them left
+	// every other simulated key as it was.
+	Log       ed25519.PrivateKey
+	LogMLDSA  *sig.MLDSAPrivateKey // nil unless Config.PostQuantum
+	Witnesses []ed25519.PrivateKey
+}
+
+// simWitnesses is how many witnesses a simulated election has; all of
+// them must cosign.
+const simWitnesses = 2
+
+// derivedKey returns a key derived from the election id and a label.
+func derivedKey(electionID, label string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("evote-sim/" + label + "/" + electionID))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+// Origin returns the log origin of a simulated election.
+func Origin(electionID string) string { return "evote.example/" + electionID }
+
+// Anchors returns the board anchors the manifest pins: the log's key and
+// the witnesses', with a quorum of all of them.
+func (k *Keys) Anchors(electionID string) ballot.BoardAnchors {
+	a := ballot.BoardAnchors{Origin: Origin(electionID), LogKey: pub(k.Log), Quorum: uint32(len(k.Witnesses))}
+	if k.LogMLDSA != nil {
+		a.LogMLDSAKey = k.LogMLDSA.PublicKey()
+	}
+	for i, w := range k.Witnesses {
+		a.Witnesses = append(a.Witnesses, ballot.Witness{Name: witnessName(i), Key: pub(w)})
+	}
+	return a
+}
+
+func witnessName(i int) string { return fmt.Sprintf("w%d.witness.example", i+1) }
+
+// LogKey returns the log's signing identity.
+func (k *Keys) LogKey(electionID string) *bulletin.LogKey {
+	s := bulletin.NewEd25519Signer(k.Log)
+	lk := &bulletin.LogKey{Origin: Origin(electionID), Ed25519: s, Ed25519Public: s.Public()}
+	if k.LogMLDSA != nil {
+		lk.MLDSA, lk.MLDSAPublic = bulletin.NewMLDSASigner(k.LogMLDSA), k.LogMLDSA.PublicKey()
+	}
+	return lk
+}
+
+// SignCheckpoint signs a checkpoint over the given encoded entries at time
+// t with the log's key and has every witness cosign it, as a record's
+// checkpoint is.
+func (k *Keys) SignCheckpoint(electionID string, entries [][]byte, t time.Time) ([]byte, error) {
+	tree := bulletin.NewTree()
+	for _, e := range entries {
+		tree.AppendLeaves(bulletin.LeafHash(e))
+	}
+	root, err := tree.RootAt(uint64(len(entries)))
+	if err != nil {
+		return nil, err
+	}
+	cp := bulletin.Checkpoint{Origin: Origin(electionID), Size: uint64(len(entries)), Root: root, Time: t.UTC()}
+	note, err := bulletin.SignCheckpoint(cp, k.LogKey(electionID))
+	if err != nil {
+		return nil, err
+	}
+	return k.Cosign(note, t)
+}
+
+// Cosign adds every witness's cosignature, made at time t, to a signed
+// checkpoint note (it checks nothing: a test may cosign what an honest
+// witness would refuse).
+func (k *Keys) Cosign(note []byte, t time.Time) ([]byte, error) {
+	n, err := bulletin.ParseNote(note)
+	if err != nil {
+		return nil, err
+	}
+	var sigs []bulletin.NoteSignature
+	for i, w := range k.Witnesses {
+		s, err := bulletin.Cosign(n.Body, bulletin.CosignerKey{Name: witnessName(i), Public: pub(w)}, bulletin.NewEd25519Signer(w), t)
+		if err != nil {
+			return nil, err
+		}
+		sigs = append(sigs, s)
+	}
+	return bulletin.AddSignatures(note, sigs...)
 }
 
 // Election is a simulated election in progress.
@@ -107,7 +197,17 @@ func Setup(cfg Config) (*Election, error) {
 	if e.rand == nil {
 		e.rand = cryptoRand{}
 	}
-	e.Log = bulletin.LogIDFor("evote.example/" + cfg.ElectionID)
+	e.Log = bulletin.LogIDFor(Origin(cfg.ElectionID))
+	e.Keys.Log = derivedKey(cfg.ElectionID, "log")
+	for i := range simWitnesses {
+		e.Keys.Witnesses = append(e.Keys.Witnesses, derivedKey(cfg.ElectionID, witnessName(i)))
+	}
+	if cfg.PostQuantum {
+		var err error
+		if e.Keys.LogMLDSA, err = sig.NewMLDSAKeyFromSeed(derivedKey(cfg.ElectionID, "log-ml-dsa").Seed()); err != nil {
+			return nil, err
+		}
+	}
 	e.Keys.Authority, e.Keys.Identity = e.key(), e.key()
 	e.Keys.Station, e.Keys.Official = e.key(), e.key()
 	var trustees []ballot.Trustee
@@ -121,7 +221,7 @@ func Setup(cfg Config) (*Election, error) {
 		hp := hk.Public()
 		trustees = append(trustees, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: pub(sk), HPKEKey: hp[:]})
 	}
-	m := ballot.SampleManifest(cfg.ElectionID, trustees, uint32(cfg.Threshold), pub(e.Keys.Identity))
+	m := ballot.SampleManifest(cfg.ElectionID, trustees, uint32(cfg.Threshold), pub(e.Keys.Identity), e.Keys.Anchors(cfg.ElectionID))
 	if cfg.Revote != 0 {
 		m.Revote = cfg.Revote
 	}
@@ -225,6 +325,9 @@ func (e *Election) keygen() error {
 		if err := post(t.Index(), x); err != nil {
 			return err
 		}
+	}
+	if err := e.Post(bulletin.TypeKeygenQualified, e.Keys.Authority, election.ExtractionClosed(base)); err != nil {
+		return err
 	}
 	var res *threshold.Result
 	for _, t := range ts {

@@ -295,6 +295,14 @@ type Trust struct {
 	Quorum    int
 }
 
+// Trust returns the trust anchors the election's manifest pins: the page
+// checks receipts against these, never against keys the server lists
+// beside the manifest (spec §14).
+func (e *Election) Trust() Trust {
+	ws, q := e.Manifest.Board.Cosigners()
+	return Trust{Log: e.Manifest.Board.LogVerifier(), Witnesses: ws, Quorum: q}
+}
+
 // Receipt is the ballot box's answer to a cast (spec §10.2), decoded.
 type Receipt struct {
 	TrackingCode   []byte

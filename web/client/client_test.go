@@ -190,6 +190,13 @@ func TestVoteAuditCastReceipt(t *testing.T) {
 	if _, err := d.CheckReceipt(r, fx.trust); err != nil {
 		t.Fatal(err)
 	}
+	// The page's anchors are the manifest's, and they are the box's.
+	if tr := el.Trust(); tr.Quorum != 1 || len(tr.Witnesses) != 1 || tr.Witnesses[0] != fx.trust.Witnesses[0] || tr.Log.Ed25519 != fx.trust.Log.Ed25519 {
+		t.Fatalf("manifest's trust %+v, the box's %+v", tr, fx.trust)
+	}
+	if _, err := d.CheckReceipt(r, el.Trust()); err != nil {
+		t.Fatal(err)
+	}
 	bad := r
 	bad.Index++
 	if _, err := d.CheckReceipt(bad, fx.trust); !errors.Is(err, ErrBadReceipt) {

@@ -16,7 +16,6 @@ import (
 	"syscall/js"
 
 	"evote/ballot"
-	"evote/bulletin"
 	webclient "evote/web/client"
 )
 
@@ -50,35 +49,6 @@ func anys(ss []string) []any {
 		out[i] = s
 	}
 	return out
-}
-
-// trust reads {origin, ed25519, ml_dsa?, witnesses: [{name, key}]}: the log
-// key and witnesses as the election info lists them; every listed witness
-// must have cosigned.
-func trust(v js.Value) (webclient.Trust, error) {
-	var t webclient.Trust
-	t.Log.Origin = v.Get("origin").String()
-	k, err := decodeB64(v.Get("ed25519").String())
-	if err != nil || len(k) != 32 {
-		return t, errors.New("wasm: bad log key")
-	}
-	t.Log.Ed25519 = [32]byte(k)
-	if pq := v.Get("ml_dsa"); pq.Type() == js.TypeString && pq.String() != "" {
-		if t.Log.MLDSA, err = decodeB64(pq.String()); err != nil {
-			return t, errors.New("wasm: bad ML-DSA log key")
-		}
-	}
-	ws := v.Get("witnesses")
-	for i := 0; i < ws.Length(); i++ {
-		w := ws.Index(i)
-		k, err := decodeB64(w.Get("key").String())
-		if err != nil || len(k) != 32 {
-			return t, errors.New("wasm: bad witness key")
-		}
-		t.Witnesses = append(t.Witnesses, bulletin.CosignerKey{Name: w.Get("name").String(), Public: [32]byte(k)})
-	}
-	t.Quorum = len(t.Witnesses)
-	return t, nil
 }
 
 // receipt reads {tracking_code?, index, checkpoint, inclusion_proof: [b64 or hex]}.
@@ -200,13 +170,11 @@ func cast(js.Value, []js.Value) any {
 }
 
 func checkReceipt(_ js.Value, a []js.Value) any {
-	if dev == nil {
+	if dev == nil || el == nil {
 		return fail(errors.New("wasm: no device"))
 	}
-	t, err := trust(a[1])
-	if err != nil {
-		return fail(err)
-	}
+	// The manifest's anchors, not keys the server lists beside it.
+	t := el.Trust()
 	r, err := receipt(a[0])
 	if err != nil {
 		return fail(err)
@@ -215,11 +183,11 @@ func checkReceipt(_ js.Value, a []js.Value) any {
 	if err != nil {
 		return fail(err)
 	}
-	return map[string]any{"size": float64(cp.Size), "root": hex.EncodeToString(cp.Root[:]), "witnesses": len(t.Witnesses)}
+	return map[string]any{"size": float64(cp.Size), "root": hex.EncodeToString(cp.Root[:]), "witnesses": t.Quorum}
 }
 
 // checkEntry(canonical, pseudonym hex, receipt-like {index, checkpoint,
-// inclusion_proof}, trust).
+// inclusion_proof}), checked against the manifest's anchors.
 func checkEntry(_ js.Value, a []js.Value) any {
 	if el == nil {
 		return fail(errors.New("wasm: no election"))
@@ -236,10 +204,7 @@ func checkEntry(_ js.Value, a []js.Value) any {
 	if err != nil {
 		return fail(err)
 	}
-	t, err := trust(a[3])
-	if err != nil {
-		return fail(err)
-	}
+	t := el.Trust()
 	var own [32]byte
 	if dev != nil {
 		own = dev.Public()

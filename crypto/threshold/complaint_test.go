@@ -186,6 +186,10 @@ func TestExtractionCheating(t *testing.T) {
 			e.Proof.Z.Add(&e.Proof.Z, new(group.Scalar).SetUint64(1))
 			return e
 		},
+		"bad consistency proof": func(e *ExtractionCommitments) *ExtractionCommitments {
+			e.Consistency.Z.Add(&e.Consistency.Z, new(group.Scalar).SetUint64(1))
+			return e
+		},
 	}
 	for name, cheat := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -242,7 +246,7 @@ func TestLastDealerCannotBias(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return &ExtractionCommitments{BaseHash: d.base, Dealer: 5, A: as, Proof: pr}
+				return &ExtractionCommitments{BaseHash: d.base, Dealer: 5, A: as, Proof: pr, Consistency: e.Consistency}
 			}
 			return e
 		}})

@@ -15,11 +15,13 @@ import (
 // hooks let a test make one trustee misbehave at one step. Each returns
 // the messages to post instead of the honest ones.
 type hooks struct {
-	deal       func(i int, c *Commitments, e *EncryptedShares) (*Commitments, *EncryptedShares)
-	answer     func(i int, as []*ComplaintAnswer) []*ComplaintAnswer
-	extract    func(i int, e *ExtractionCommitments) *ExtractionCommitments
-	complain   func(j int, cs []*Complaint) []*Complaint
-	keepReveal func(j int) bool
+	deal     func(i int, c *Commitments, e *EncryptedShares) (*Commitments, *EncryptedShares)
+	answer   func(i int, as []*ComplaintAnswer) []*ComplaintAnswer
+	extract  func(i int, e *ExtractionCommitments) *ExtractionCommitments
+	complain func(j int, cs []*Complaint) []*Complaint
+	// complainExtraction replaces trustee j's extraction complaints.
+	complainExtraction func(j int, cs []*ExtractionComplaint) []*ExtractionComplaint
+	keepReveal         func(j int) bool
 }
 
 // dkg runs the protocol among in-memory trustees; every message crosses
@@ -153,6 +155,9 @@ func (d *dkg) run(h hooks) error {
 		cs, err := tr.ComplainExtraction(d.tr)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if h.complainExtraction != nil {
+			cs = h.complainExtraction(tr.Index(), cs)
 		}
 		for _, c := range cs {
 			d.tr.ExtractionComplaints = append(d.tr.ExtractionComplaints, roundTrip(t, c, ParseExtractionComplaint))

@@ -5,9 +5,11 @@
 // (J. Cryptology 2007, first at EUROCRYPT 1999): a Pedersen verifiable
 // secret sharing phase that fixes the qualified set QUAL while every
 // dealer's contribution is still perfectly hidden, followed by an extraction
-// phase in which each qualified dealer publishes g^{a_i0}. A dealer that
-// misbehaves in the extraction phase has its secret reconstructed in public,
-// so no dealer, not even the last to speak, can bias the joint key.
+// phase in which each qualified dealer publishes g^{a_i0} with a proof that
+// it matches its phase-1 commitments (spec §5.6). A dealer that misbehaves
+// in the extraction phase, or whose proofs fail, has its secret
+// reconstructed in public, so no dealer, not even the last to speak, can
+// bias the joint key, whatever (n, t).
 //
 // Every message is a public artefact for the bulletin board (the board signs
 // entries; messages carry the sender's index). Shares travel HPKE-encrypted

@@ -195,22 +195,34 @@ func ParseQualified(b []byte) (*Qualified, error) {
 }
 
 // ExtractionCommitments is qualified dealer i's extraction message (spec
-// §5.3.6): A_ik = g^{a_ik}, k = 0..t-1, and a Schnorr proof of knowledge of
-// a_i0 = log_g A_i0 bound to the base hash and the dealer index.
+// §5.3.6, §5.6): A_ik = g^{a_ik}, k = 0..t-1; a Schnorr proof of knowledge
+// of a_i0 = log_g A_i0; and a consistency proof that the dealer knows every
+// b_ik with C_ik = A_ik·H^{b_ik}, i.e. that A_i is the g-part of the
+// phase-1 commitments C_i and not a polynomial chosen after seeing the
+// others' extraction commitments. Both proofs are bound to the base hash
+// and the dealer index.
 type ExtractionCommitments struct {
-	BaseHash [32]byte
-	Dealer   int
-	A        []*group.Element
-	Proof    *zkp.SchnorrProof
+	BaseHash    [32]byte
+	Dealer      int
+	A           []*group.Element
+	Proof       *zkp.SchnorrProof // knowledge of log_g A_i0
+	Consistency *zkp.SchnorrProof // knowledge of log_H Π_k (C_ik/A_ik)^{ρ_k}
 }
 
 // Bytes returns u8(6) || baseHash || u16(dealer) || list<Element>(A) ||
-// SchnorrProof.
+// SchnorrProof(proof) || SchnorrProof(consistency). A nil proof is left
+// out, so the encoding does not parse and verifiers treat the message as
+// an invalid extraction.
 func (m *ExtractionCommitments) Bytes() []byte {
 	b := appendHeader(nil, kindExtractionCommitments, m.BaseHash)
 	b = appendU16(b, m.Dealer)
 	b = appendElements(b, m.A)
-	return append(b, m.Proof.Bytes()...)
+	for _, p := range []*zkp.SchnorrProof{m.Proof, m.Consistency} {
+		if p != nil {
+			b = append(b, p.Bytes()...)
+		}
+	}
+	return b
 }
 
 // ParseExtractionCommitments decodes an ExtractionCommitments strictly.
@@ -220,6 +232,7 @@ func ParseExtractionCommitments(b []byte) (*ExtractionCommitments, error) {
 	m.Dealer = r.index("dealer")
 	m.A = r.elements("extraction commitments", MaxTrustees)
 	m.Proof = r.schnorr("proof of knowledge")
+	m.Consistency = r.schnorr("consistency proof")
 	if err := r.done(); err != nil {
 		return nil, err
 	}

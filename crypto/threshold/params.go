@@ -22,8 +22,12 @@ const (
 	// ShareInfoTag opens the HPKE info string of an encrypted share (§5.4).
 	ShareInfoTag = "evote-v1/threshold/share"
 	// ExtractionProofTag is part of the context of a dealer's proof of
-	// knowledge of its secret in the extraction phase (§5.7).
+	// knowledge of its secret in the extraction phase (§5.6).
 	ExtractionProofTag = "evote-v1/threshold/extraction-pok"
+	// ExtractionConsistencyTag is the transcript protocol name that derives
+	// the weights of a dealer's proof that its extraction commitments match
+	// its Pedersen commitments, and part of that proof's context (§5.6).
+	ExtractionConsistencyTag = "evote-v1/threshold/extraction-consistency"
 	// BatchWeightsProtocol is the transcript protocol name from which the
 	// weights of a batched decryption proof are derived (§5.10).
 	BatchWeightsProtocol = "evote-v1/threshold/batch-weights"

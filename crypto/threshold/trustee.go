@@ -197,7 +197,8 @@ func (t *Trustee) Answer(tr *Transcript) []*ComplaintAnswer {
 // Extract computes QUAL from the phase-1 messages, checks it against the
 // published Qualified message, adopts the publicly
 // answered shares for this trustee's complaints, and returns the
-// extraction commitments A_ik = g^{a_ik} with a proof of knowledge of a_i0.
+// extraction commitments A_ik = g^{a_ik} with a proof of knowledge of a_i0
+// and the proof that they match the commitments C_ik (spec §5.6).
 // Only now, with QUAL fixed, does any dealer reveal g^{a_i0}.
 func (t *Trustee) Extract(tr *Transcript) (*ExtractionCommitments, error) {
 	ph, err := computePhase1(tr)
@@ -222,7 +223,17 @@ func (t *Trustee) Extract(tr *Transcript) (*ExtractionCommitments, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ExtractionCommitments{BaseHash: t.base, Dealer: t.index, A: as, Proof: proof}, nil
+	// The consistency proof is over the commitments as the board holds
+	// them, which must be ours.
+	cs := ph.commits[t.index]
+	if !slices.EqualFunc(cs, t.commits, func(x, y *group.Element) bool { return x.Equal(y) == 1 }) {
+		return nil, fmt.Errorf("threshold: own commitments on the board differ from this trustee's polynomials")
+	}
+	consistency, err := proveConsistency(t.base, t.index, cs, as, t.b, t.rand)
+	if err != nil {
+		return nil, err
+	}
+	return &ExtractionCommitments{BaseHash: t.base, Dealer: t.index, A: as, Proof: proof, Consistency: consistency}, nil
 }
 
 // adopt takes the publicly answered shares for our complaints and checks

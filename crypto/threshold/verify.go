@@ -231,7 +231,9 @@ func extractionContext(base [32]byte, dealer int) []byte {
 
 // extractionFailures decides which qualified dealers must have their
 // secret reconstructed (spec §5.7): a missing, equivocating or invalid
-// ExtractionCommitments, or a valid extraction complaint. It does not use
+// ExtractionCommitments (a proof that does not verify included: the
+// consistency proof is what stops a dealer from choosing its A_i after
+// seeing the others'), or a valid extraction complaint. It does not use
 // the reveals, so trustees can run it before revealing.
 func extractionFailures(tr *Transcript, ph *phase1) (map[int][]*group.Element, []Culprit) {
 	p := tr.Params
@@ -262,6 +264,9 @@ func extractionFailures(tr *Transcript, ph *phase1) (map[int][]*group.Element, [
 			}
 			if err := e.Proof.Verify(extractionContext(tr.BaseHash, i), g, e.A[0]); err != nil {
 				return fmt.Errorf("%w: proof of knowledge: %w", ErrBadExtraction, err)
+			}
+			if err := verifyConsistency(tr.BaseHash, i, ph.commits[i], e.A, e.Consistency); err != nil {
+				return fmt.Errorf("%w: consistency proof: %w", ErrBadExtraction, err)
 			}
 			for _, c := range complaintsBy[i] {
 				j := c.Complainer

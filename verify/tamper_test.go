@@ -250,6 +250,18 @@ func tamperings() []tampering {
 			a.Contests[0].Plaintexts[0] ^= 1
 			e.Payload = a.Encode()
 		})),
+		in("audited ballot repeating its own ciphertext", CheckAudit, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			// Issue 12, finding 8: the rules refused it only when the box did.
+			v := f.voter(t, 0)
+			p, err := f.e.State.Election().Encrypt(v.Style, pubOf(v.Device), nil, testrand.New("audit-repeat"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := p.Audit()
+			ac := &a.Contests[1] // the multi-select contest, all blank
+			ac.Ciphertexts[1], ac.Randomness[1] = ac.Ciphertexts[0], ac.Randomness[0]
+			return [][]byte{f.sign(t, bulletin.TypeAuditedBallot, f.e.State.Authority, a.Encode())}
+		})),
 		in("cleansing drops a counted ballot", CheckCleansing, edit(bulletin.TypeCleansingResult, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			c, _ := tally.DecodeCleansing(e.Payload)
 			c.Counted = c.Counted[1:]

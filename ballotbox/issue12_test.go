@@ -1,17 +1,25 @@
 package ballotbox_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"evote/ballot"
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
+	"evote/bulletin"
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/election"
+	"evote/idp/token"
+	"evote/record"
 )
 
 // Regression tests of issue 12 (findings 6, 7 and 8) at the ballot box.
@@ -52,5 +60,64 @@ func TestAuditRepeatingItsOwnCiphertext(t *testing.T) {
 	}
 	if code, status := ballotbox.Code(err); code != "audit_invalid" || status != 422 {
 		t.Errorf("answered %s %d, want audit_invalid 422", code, status)
+	}
+}
+
+// TestRetiredTokenKey (finding 7): once the identity key set retires a
+// token key, a token it signs afterwards is refused by the box, and so is
+// the credential the identity service would post for it; the current key
+// still works.
+func TestRetiredTokenKey(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1798800000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f := newFixture(t, boxtest.Options{Now: clock})
+	ctx := context.Background()
+	t0 := uint64(now.Unix())
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	// The identity service rotated at t0+60: the fixture's key retired,
+	// k2 current.
+	k2 := ed25519.NewKeyFromSeed(make([]byte, 32))
+	var ks record.IdentityKeySet
+	f.Box.WithState(func(s *election.State) { ks = *s.IdentityKeys })
+	k1 := ks.Keys[0]
+	k1.RetiredAt = t0 + 60
+	k2pub := [32]byte(k2.Public().(ed25519.PublicKey))
+	ks.Keys = []record.IdentityKey{k1, {KeyID: record.IdentityKeyID(k2pub[:]), PublicKey: k2pub, ValidFrom: t0 + 60}}
+	slices.SortFunc(ks.Keys, func(a, b record.IdentityKey) int { return strings.Compare(a.KeyID, b.KeyID) })
+	if _, err := f.PostIdentity(ctx, bulletin.TypeIdentityKeySet, ks.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	// A token and credential signed now with the retired key.
+	_, err := f.NewVoter(ctx, [32]byte{}, "")
+	if !errors.Is(err, ballotbox.ErrEntryInvalid) || !errors.Is(err, election.ErrKeyWindow) {
+		t.Errorf("credential under the retired key: got %v, want %v", err, election.ErrKeyWindow)
+	}
+	dev := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	var style string
+	var ctxHash [32]byte
+	f.Box.WithState(func(s *election.State) { style, ctxHash = s.Manifest.BallotStyles[0].ID, s.Context.ExtendedHash })
+	tok, _, err := f.Issuer.Issue(token.Grant{ElectionID: f.ElectionID, ContextHash: ctxHash, Pseudonym: [32]byte{9}, BallotStyle: style, DeviceKey: dev.Public().(ed25519.PublicKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _, err := f.Prepare(&boxtest.Voter{Style: style, Device: dev}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Box.Cast(ctx, tok, raw)
+	if !errors.Is(err, ballotbox.ErrTokenInvalid) || !errors.Is(err, token.ErrKeyWindow) {
+		t.Errorf("cast with a token of the retired key: got %v, want %v", err, token.ErrKeyWindow)
+	}
+	// The current key issues tokens and credentials that work.
+	if err := f.Issuer.AddKey(k2); err != nil {
+		t.Fatal(err)
+	}
+	v := voter(t, f, [32]byte{})
+	rawV, _ := prepare(t, f, v, 1)
+	if _, err := f.Box.Cast(ctx, v.Token, rawV); err != nil {
+		t.Errorf("cast under the current key: %v", err)
 	}
 }

@@ -135,27 +135,15 @@ func (b *Box) reserveCredentialLocked(e *bulletin.Entry, h [32]byte) ([32]byte, 
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
-	if c.ElectionID != s.Manifest.ElectionID || c.ContextHash != s.Context.ExtendedHash {
-		return [32]byte{}, fmt.Errorf("%w: credential for another election or context", ErrEntryInvalid)
+	if s.VotedInPerson(c.Pseudonym) {
+		return [32]byte{}, ErrVotedInPerson
 	}
-	if _, ok := s.Manifest.Style(c.BallotStyle); !ok {
-		return [32]byte{}, fmt.Errorf("%w: unknown ballot style", ErrEntryInvalid)
-	}
-	known := false
-	for _, k := range s.IdentityKeys.Keys {
-		known = known || k.KeyID == c.KeyID
-	}
-	if !known {
-		return [32]byte{}, fmt.Errorf("%w: token key %q not in the identity key set", ErrEntryInvalid, c.KeyID)
-	}
-	if _, dup := s.Credential(c.DeviceKey); dup {
-		return [32]byte{}, fmt.Errorf("%w: device key already bound to a credential", ErrEntryInvalid)
+	// The rules' own check, the one the verifier replays.
+	if err := s.CheckCredential(c); err != nil {
+		return [32]byte{}, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
 	if b.devInFlight[c.DeviceKey] {
 		return [32]byte{}, ErrCastInProgress
-	}
-	if s.VotedInPerson(c.Pseudonym) {
-		return [32]byte{}, ErrVotedInPerson
 	}
 	b.devInFlight[c.DeviceKey] = true
 	return c.DeviceKey, nil

@@ -16,8 +16,26 @@ import (
 // an internal failure.
 var ErrRefused = errors.New("election: entry refused")
 
+// Named refusals, for callers and tests that branch on the rule broken.
+// Each wraps ErrRefused.
+var (
+	// ErrKeyWindow: a credential issued at a time outside the validity
+	// window of the token key it names (spec/08-identity.md §8.8.1).
+	ErrKeyWindow = fmt.Errorf("%w: credential issued outside its token key's validity window", ErrRefused)
+	// ErrKeyHistory: an identity key set that drops a key or rewrites a
+	// key's window instead of only adding keys and retiring the current
+	// one (§8.8.2).
+	ErrKeyHistory = fmt.Errorf("%w: identity key set rewrites the key history", ErrRefused)
+)
+
 func refuse(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, a...))
+}
+
+// refuseAs refuses with a named refusal (one of the Err… values above) and
+// a detail.
+func refuseAs(named error, format string, a ...any) error {
+	return fmt.Errorf("%w: %s", named, fmt.Sprintf(format, a...))
 }
 
 // A CastRecord is a valid ballot on the board. Its Ballot keeps the
@@ -180,7 +198,37 @@ func (s *State) applyIdentityKeySet(e *bulletin.Entry) error {
 	if ks.ContextHash != s.Context.ExtendedHash {
 		return refuse("identity key set bound to another context")
 	}
+	if err := checkKeyHistory(s.IdentityKeys, ks); err != nil {
+		return err
+	}
 	s.IdentityKeys = ks
+	return nil
+}
+
+// checkKeyHistory checks that a new identity key set only extends the
+// previous one (spec/08-identity.md §8.8.2): the same issuer and audience,
+// every earlier key still listed with the same validity start, a retired
+// key's retirement unchanged. Otherwise a later set could reopen a retired
+// key's window, or move a window back to cover credentials issued outside
+// it.
+func checkKeyHistory(prev, next *record.IdentityKeySet) error {
+	if prev == nil {
+		return nil
+	}
+	if next.Issuer != prev.Issuer || next.Audience != prev.Audience {
+		return refuseAs(ErrKeyHistory, "issuer or audience changed")
+	}
+	for _, old := range prev.Keys {
+		k, ok := next.Key(old.KeyID)
+		switch {
+		case !ok:
+			return refuseAs(ErrKeyHistory, "key %s dropped", old.KeyID)
+		case k.ValidFrom != old.ValidFrom:
+			return refuseAs(ErrKeyHistory, "key %s valid from %d, earlier %d", old.KeyID, k.ValidFrom, old.ValidFrom)
+		case old.RetiredAt != 0 && k.RetiredAt != old.RetiredAt:
+			return refuseAs(ErrKeyHistory, "key %s retired at %d, earlier at %d", old.KeyID, k.RetiredAt, old.RetiredAt)
+		}
+	}
 	return nil
 }
 
@@ -268,14 +316,36 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 	if err != nil {
 		return refuse("%v", err)
 	}
+	if err := s.CheckCredential(c); err != nil {
+		return err
+	}
+	s.credentials[c.DeviceKey] = c
+	return nil
+}
+
+// CheckCredential makes the checks of a decoded credential entry against
+// the state (spec/08-identity.md §8.8.1, §11.4.3 `credential`): this
+// election and context, a known ballot style, a token key of the identity
+// key set whose validity window contains the credential's issued-at, a
+// device key bound to no earlier credential, a voter not marked as having
+// voted in person. The ballot box calls it before appending a credential;
+// Apply calls it on replay.
+func (s *State) CheckCredential(c *record.CredentialIssued) error {
+	if s.Context == nil || s.IdentityKeys == nil {
+		return refuse("credential before the election context and the identity key set")
+	}
 	if c.ElectionID != s.Manifest.ElectionID || c.ContextHash != s.Context.ExtendedHash {
 		return refuse("credential for another election or context")
 	}
 	if _, ok := s.Manifest.Style(c.BallotStyle); !ok {
 		return refuse("credential for unknown ballot style %q", c.BallotStyle)
 	}
-	if !s.identityKeyKnown(c.KeyID) {
+	k, ok := s.IdentityKeys.Key(c.KeyID)
+	if !ok {
 		return refuse("credential names token key %q, absent from the identity key set", c.KeyID)
+	}
+	if !k.ValidAt(c.IssuedAt) {
+		return refuseAs(ErrKeyWindow, "issued at %d, key %s valid from %d to %d (0: current)", c.IssuedAt, k.KeyID, k.ValidFrom, k.RetiredAt)
 	}
 	if _, dup := s.credentials[c.DeviceKey]; dup {
 		return refuse("device key already bound to a credential")
@@ -283,17 +353,7 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 	if s.VotedInPerson(c.Pseudonym) {
 		return refuse("credential issued to a voter marked as having voted in person")
 	}
-	s.credentials[c.DeviceKey] = c
 	return nil
-}
-
-func (s *State) identityKeyKnown(kid string) bool {
-	for _, k := range s.IdentityKeys.Keys {
-		if k.KeyID == kid {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *State) applyInPersonMark(e *bulletin.Entry) error {

@@ -1,8 +1,11 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/binary"
+	"slices"
+	"strings"
 	"testing"
 
 	"evote/ballot"
@@ -231,6 +234,34 @@ func tamperings() []tampering {
 			c.KeyID = "not-a-key"
 			e.Payload = c.Encode()
 		})),
+		in("credential issued under a retired token key", CheckCredential, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			// Issue 12, finding 7: the identity service retires its key and
+			// goes on issuing credentials under it.
+			ks, k2 := retireTokenKey(t, f)
+			c, _ := record.DecodeCredentialIssued(f.entries[f.find(t, bulletin.TypeCredentialIssued, 0)].Payload)
+			c.Pseudonym[0] ^= 1
+			c.DeviceKey = pubOf(ed25519.NewKeyFromSeed(make([]byte, 32)))
+			c.IssuedAt, c.NotBefore, c.ExpiresAt = k2.ValidFrom+60, k2.ValidFrom+60, k2.ValidFrom+960
+			return [][]byte{
+				f.sign(t, bulletin.TypeIdentityKeySet, f.e.State.Manifest.IdentityKey, ks.Encode()),
+				f.sign(t, bulletin.TypeCredentialIssued, f.e.State.Manifest.IdentityKey, c.Encode()),
+			}
+		})),
+		in("identity key set reopening a retired key", CheckIdentityKeys, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			ks, _ := retireTokenKey(t, f)
+			reopened := *ks
+			reopened.Keys = slices.Clone(ks.Keys)
+			for i := range reopened.Keys {
+				reopened.Keys[i].RetiredAt = 0
+				if reopened.Keys[i].ValidFrom > fixtureNow {
+					reopened.Keys[i].RetiredAt = fixtureNow + 120
+				}
+			}
+			return [][]byte{
+				f.sign(t, bulletin.TypeIdentityKeySet, f.e.State.Manifest.IdentityKey, ks.Encode()),
+				f.sign(t, bulletin.TypeIdentityKeySet, f.e.State.Manifest.IdentityKey, reopened.Encode()),
+			}
+		})),
 		in("credential issued by the authority", CheckCredential, edit(bulletin.TypeCredentialIssued, 2, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			e.Author = f.e.State.Authority
 		})),
@@ -366,6 +397,19 @@ func tamperings() []tampering {
 	)
 	ts = append(ts, tallyTamperings()...)
 	return ts
+}
+
+// retireTokenKey returns an identity key set in which the fixture's token
+// key retired at fixtureNow+10 and a new key k2 is current from then on.
+func retireTokenKey(t *testing.T, f *fixture) (*record.IdentityKeySet, record.IdentityKey) {
+	ks := *f.e.State.IdentityKeys
+	k1 := ks.Keys[0]
+	k1.RetiredAt = fixtureNow + 10
+	p := pubOf(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32)))
+	k2 := record.IdentityKey{KeyID: record.IdentityKeyID(p[:]), PublicKey: p, ValidFrom: fixtureNow + 10}
+	ks.Keys = []record.IdentityKey{k1, k2}
+	slices.SortFunc(ks.Keys, func(a, b record.IdentityKey) int { return strings.Compare(a.KeyID, b.KeyID) })
+	return &ks, k2
 }
 
 func slicesSort(s []uint64) {

@@ -121,3 +121,44 @@ func TestRetiredTokenKey(t *testing.T) {
 		t.Errorf("cast under the current key: %v", err)
 	}
 }
+
+// TestMarkNeedsRegisteredKeys (finding 6): the box refuses, by the rules, a
+// mark signed with keys the identity service made up, and a registration of
+// new keys once voting is open; the voter's ballot stays counted.
+func TestMarkNeedsRegisteredKeys(t *testing.T) {
+	f := newFixture(t, boxtest.Options{})
+	ctx := context.Background()
+	v := voter(t, f, [32]byte{})
+	raw, _ := prepare(t, f, v, 1)
+	if _, err := f.Box.Cast(ctx, v.Token, raw); err != nil {
+		t.Fatal(err)
+	}
+	ext := f.Box.View().Context.ExtendedHash
+	rogueStation, rogueOfficial := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32)), ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))
+	pk := func(k ed25519.PrivateKey) [32]byte { return [32]byte(k.Public().(ed25519.PublicKey)) }
+	m := &record.InPersonMark{ElectionID: f.ElectionID, ContextHash: ext, Pseudonym: v.Pseudonym, BallotStyle: v.Style,
+		StationID: "station-1", StationKey: pk(rogueStation), OfficialID: "official-7", OfficialKey: pk(rogueOfficial), MarkedAt: uint64(f.Now().Unix())}
+	m.Sign(rogueStation, rogueOfficial)
+	_, err := f.PostIdentity(ctx, bulletin.TypeInPersonMark, m.Encode())
+	if !errors.Is(err, ballotbox.ErrEntryInvalid) || !errors.Is(err, election.ErrUnregisteredStation) {
+		t.Errorf("mark with made-up keys: got %v, want %v", err, election.ErrUnregisteredStation)
+	}
+	// Registering the made-up keys now is too late.
+	r := &record.PollingRegistration{ElectionID: f.ElectionID, ContextHash: ext, OfficialID: "list-official-1", OfficialKey: pk(f.List),
+		RegisteredAt: uint64(f.Now().Unix()), Stations: []record.PollingKey{{ID: "station-2", Key: pk(rogueStation)}}, Officials: []record.PollingKey{{ID: "official-8", Key: pk(rogueOfficial)}}}
+	r.Sign(f.List)
+	_, err = f.PostIdentity(ctx, bulletin.TypePollingRegistration, r.Encode())
+	if !errors.Is(err, ballotbox.ErrEntryInvalid) || !errors.Is(err, election.ErrRegistrationLate) {
+		t.Errorf("registration after opening: got %v, want %v", err, election.ErrRegistrationLate)
+	}
+	if _, ok := f.Box.Voter(v.Pseudonym); !ok {
+		t.Fatal("voter unknown")
+	}
+	if e, _ := f.Box.Voter(v.Pseudonym); e.InPerson != nil {
+		t.Error("the voter was marked as having voted in person")
+	}
+	// The registered station and official mark as before.
+	if err := f.MarkInPerson(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -36,6 +36,7 @@ var trusteeTypes = []bulletin.Type{
 var identityTypes = []bulletin.Type{
 	bulletin.TypeIdentityKeySet, bulletin.TypeVoterListChange,
 	bulletin.TypeCredentialIssued, bulletin.TypeInPersonMark,
+	bulletin.TypePollingRegistration,
 }
 
 // PostTrustee posts an entry signed by a trustee of the manifest: a
@@ -59,8 +60,8 @@ func (b *Box) PostTrustee(ctx context.Context, entry []byte) (*Posted, error) {
 }
 
 // PostIdentity posts an entry signed by the identity service named in the
-// manifest: its key set, voter-list changes, issued credentials and
-// in-person marks.
+// manifest: its key set, voter-list changes, polling registrations, issued
+// credentials and in-person marks.
 func (b *Box) PostIdentity(ctx context.Context, entry []byte) (*Posted, error) {
 	if e, err := bulletin.DecodeEntry(entry); err == nil && e.Type == bulletin.TypeCredentialIssued && e.Log == b.log.ID() {
 		if err := e.Verify(); err != nil {

@@ -154,3 +154,135 @@ func sortedKeys(ks ...record.IdentityKey) []record.IdentityKey {
 	slices.SortFunc(ks, func(a, b record.IdentityKey) int { return strings.Compare(a.KeyID, b.KeyID) })
 	return ks
 }
+
+// signedMark returns a mark for the voter signed by the station and official
+// keys it names.
+func signedMark(e *sim.Election, pseudonym [32]byte, style, stationID string, station ed25519.PrivateKey, officialID string, official ed25519.PrivateKey) *record.InPersonMark {
+	m := &record.InPersonMark{
+		ElectionID: e.Cfg.ElectionID, ContextHash: e.State.Context.ExtendedHash, Pseudonym: pseudonym, BallotStyle: style,
+		StationID: stationID, StationKey: [32]byte(station.Public().(ed25519.PublicKey)),
+		OfficialID: officialID, OfficialKey: [32]byte(official.Public().(ed25519.PublicKey)), MarkedAt: e.Cfg.Now,
+	}
+	m.Sign(station, official)
+	return m
+}
+
+// TestInPersonMarkBinding (finding 6): an identity-service insider cannot
+// cancel a chosen voter's ballots with a mark made with keys of its own, a
+// mark of another election or a mark of another ballot style: the rules
+// refuse each, so the box and the verifier alike.
+func TestInPersonMarkBinding(t *testing.T) {
+	e := openElection(t, "marks")
+	v, err := e.Credential([32]byte{1}, "style-ala-archa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Cast(v, e.Selection(1, v.Style)); err != nil {
+		t.Fatal(err)
+	}
+	station, official := e.Keys.Station, e.Keys.Official // registered as station-bishkek-1 and official-7
+	rogue := seededKey("rogue")
+	post := func(m *record.InPersonMark) error {
+		return e.Post(bulletin.TypeInPersonMark, e.Keys.Identity, m.Encode())
+	}
+	other := signedMark(e, v.Pseudonym, v.Style, "station-bishkek-1", station, "official-7", official)
+	other.ContextHash[0] ^= 1
+	other.Sign(station, official)
+	for _, tc := range []struct {
+		name string
+		m    *record.InPersonMark
+		want error
+	}{
+		{"station key made up", signedMark(e, v.Pseudonym, v.Style, "station-bishkek-1", rogue, "official-7", official), election.ErrUnregisteredStation},
+		{"station made up", signedMark(e, v.Pseudonym, v.Style, "station-nowhere", rogue, "official-7", official), election.ErrUnregisteredStation},
+		{"registered key under another station id", signedMark(e, v.Pseudonym, v.Style, "station-osh", station, "official-7", official), election.ErrUnregisteredStation},
+		{"official key made up", signedMark(e, v.Pseudonym, v.Style, "station-bishkek-1", station, "official-7", rogue), election.ErrUnregisteredOfficial},
+		{"station's key as the official's", signedMark(e, v.Pseudonym, v.Style, "station-bishkek-1", station, "official-7", station), election.ErrUnregisteredOfficial},
+		{"another election's context hash", other, election.ErrWrongContext},
+		{"another ballot style than the credential's", signedMark(e, v.Pseudonym, "style-kara-suu", "station-bishkek-1", station, "official-7", official), election.ErrMarkStyle},
+		{"unknown ballot style", signedMark(e, [32]byte{2}, "style-nowhere", "station-bishkek-1", station, "official-7", official), election.ErrMarkStyle},
+	} {
+		if err := post(tc.m); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if e.State.VotedInPerson(v.Pseudonym) {
+		t.Fatal("a refused mark cancelled the voter's ballot")
+	}
+	// The registered station and official, this context, the voter's style.
+	if err := post(signedMark(e, v.Pseudonym, v.Style, "station-bishkek-1", station, "official-7", official)); err != nil {
+		t.Fatalf("valid mark: %v", err)
+	}
+	// A voter with no credential may be marked with any style of the manifest.
+	if err := post(signedMark(e, [32]byte{3}, "style-tash-dobo", "station-bishkek-1", station, "official-7", official)); err != nil {
+		t.Fatalf("valid mark of a voter who never voted online: %v", err)
+	}
+}
+
+// registration returns a polling registration of the election, signed by a
+// list official.
+func registration(e *sim.Election, stations, officials []record.PollingKey) *record.PollingRegistration {
+	list := seededKey("list-official-2")
+	r := &record.PollingRegistration{
+		ElectionID: e.Cfg.ElectionID, ContextHash: e.State.Context.ExtendedHash, OfficialID: "list-official-2",
+		OfficialKey: [32]byte(list.Public().(ed25519.PublicKey)), RegisteredAt: e.Cfg.Now, Stations: stations, Officials: officials,
+	}
+	r.Sign(list)
+	return r
+}
+
+// TestPollingRegistrationRules (finding 6): stations and officials are
+// registered by the identity service, with a list official's signature,
+// for this election's context, before voting opens, each once.
+func TestPollingRegistrationRules(t *testing.T) {
+	e, err := sim.Setup(sim.Config{ElectionID: "issue12-registration", Trustees: 3, Threshold: 2, Rand: testrand.New("issue12/registration"), Now: 1798800000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	osh := seededKey("station-osh")
+	oshKey := []record.PollingKey{{ID: "station-osh", Key: [32]byte(osh.Public().(ed25519.PublicKey))}}
+	post := func(k ed25519.PrivateKey, r *record.PollingRegistration) error {
+		return e.Post(bulletin.TypePollingRegistration, k, r.Encode())
+	}
+	byAuthority := registration(e, oshKey, nil)
+	if err := post(e.Keys.Authority, byAuthority); !errors.Is(err, election.ErrWrongAuthor) {
+		t.Errorf("registration signed by the authority, not the identity service: got %v, want %v", err, election.ErrWrongAuthor)
+	}
+	forged := registration(e, oshKey, nil)
+	forged.Sign(seededKey("rogue")) // not the list official's key it names
+	if err := post(e.Keys.Identity, forged); !errors.Is(err, election.ErrSignature) {
+		t.Errorf("registration not signed by its list official: got %v, want %v", err, election.ErrSignature)
+	}
+	otherCtx := registration(e, oshKey, nil)
+	otherCtx.ContextHash[5] ^= 1
+	otherCtx.Sign(seededKey("list-official-2"))
+	if err := post(e.Keys.Identity, otherCtx); !errors.Is(err, election.ErrWrongContext) {
+		t.Errorf("registration for another context: got %v, want %v", err, election.ErrWrongContext)
+	}
+	again := registration(e, []record.PollingKey{{ID: "station-bishkek-1", Key: [32]byte(osh.Public().(ed25519.PublicKey))}}, nil)
+	if err := post(e.Keys.Identity, again); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("station registered a second time with another key: %v", err)
+	}
+	reused := registration(e, oshKey[:0], []record.PollingKey{{ID: "official-9", Key: [32]byte(e.Keys.Station.Public().(ed25519.PublicKey))}})
+	if err := post(e.Keys.Identity, reused); !errors.Is(err, election.ErrRefused) {
+		t.Errorf("a registered station's key registered for an official: %v", err)
+	}
+	if err := post(e.Keys.Identity, registration(e, oshKey, nil)); err != nil {
+		t.Fatalf("second registration before opening: %v", err)
+	}
+	if err := e.Transition(election.PhaseOpen); err != nil {
+		t.Fatal(err)
+	}
+	late := registration(e, []record.PollingKey{{ID: "station-naryn", Key: [32]byte(seededKey("station-naryn").Public().(ed25519.PublicKey))}}, nil)
+	if err := post(e.Keys.Identity, late); !errors.Is(err, election.ErrRegistrationLate) {
+		t.Errorf("registration after voting opened: got %v, want %v", err, election.ErrRegistrationLate)
+	}
+	// The station registered second marks as the first does.
+	v, err := e.Credential([32]byte{1}, "style-ala-archa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Post(bulletin.TypeInPersonMark, e.Keys.Identity, signedMark(e, v.Pseudonym, v.Style, "station-osh", osh, "official-7", e.Keys.Official).Encode()); err != nil {
+		t.Errorf("mark of the station registered second: %v", err)
+	}
+}

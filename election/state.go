@@ -3,6 +3,7 @@ package election
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -26,6 +27,26 @@ var (
 	// key's window instead of only adding keys and retiring the current
 	// one (§8.8.2).
 	ErrKeyHistory = fmt.Errorf("%w: identity key set rewrites the key history", ErrRefused)
+	// ErrWrongAuthor: an entry signed by another key than its type's
+	// author (spec/11-verifying.md §11.3).
+	ErrWrongAuthor = fmt.Errorf("%w: entry not signed by its type's author", ErrRefused)
+	// ErrWrongContext: a statement bound to another election context
+	// hash than this election's extended hash.
+	ErrWrongContext = fmt.Errorf("%w: bound to another election context", ErrRefused)
+	// ErrSignature: an official's or a station's own signature inside an
+	// entry does not verify.
+	ErrSignature = fmt.Errorf("%w: official's or station's signature does not verify", ErrRefused)
+	// ErrRegistrationLate: a polling registration posted once voting has
+	// opened (spec/08-identity.md §8.8.6).
+	ErrRegistrationLate = fmt.Errorf("%w: polling stations and officials are registered only before voting opens", ErrRefused)
+	// ErrUnregisteredStation and ErrUnregisteredOfficial: an in-person
+	// mark whose station or official is not registered on the board with
+	// the key it names (§8.8.3).
+	ErrUnregisteredStation  = fmt.Errorf("%w: in-person mark's station is not registered with that key", ErrRefused)
+	ErrUnregisteredOfficial = fmt.Errorf("%w: in-person mark's official is not registered with that key", ErrRefused)
+	// ErrMarkStyle: an in-person mark whose ballot style is unknown or
+	// differs from the style of a credential of the same voter.
+	ErrMarkStyle = fmt.Errorf("%w: in-person mark's ballot style is not the voter's", ErrRefused)
 )
 
 func refuse(format string, a ...any) error {
@@ -55,15 +76,22 @@ type State struct {
 	Phase     Phase
 	Size      uint64 // entries applied
 
-	IdentityKeys  *record.IdentityKeySet
-	ListChanges   []*record.VoterListChange
+	IdentityKeys *record.IdentityKeySet
+	ListChanges  []*record.VoterListChange
+	// Polling are the registrations of polling stations and officials, all
+	// posted before voting opened.
+	Polling       []*record.PollingRegistration
 	Context       *Context // joint key and extended hash, from PhaseReady
 	PublicKey     *elgamal.PublicKey
 	OpenPosition  uint64
 	ClosePosition uint64
 
 	credentials map[[32]byte]*record.CredentialIssued // by device key
+	credStyles  map[[32]byte][]string                 // pseudonym → the distinct ballot styles of its credentials
 	inPerson    map[[32]byte]uint64                   // pseudonym → position of its mark
+	stations    map[string][32]byte                   // registered polling stations' keys, by id
+	pollers     map[string][32]byte                   // registered polling officials' keys, by id
+	pollKeys    map[[32]byte]bool                     // every registered station and official key
 	Ballots     []*CastRecord
 	byCode      map[ballot.TrackingCode]uint64 // tracking code → position
 	ciphertexts map[[32]byte]uint64            // hash of a ciphertext → position of its ballot or audit
@@ -83,7 +111,11 @@ type State struct {
 func NewState() *State {
 	return &State{
 		credentials: map[[32]byte]*record.CredentialIssued{},
+		credStyles:  map[[32]byte][]string{},
 		inPerson:    map[[32]byte]uint64{},
+		stations:    map[string][32]byte{},
+		pollers:     map[string][32]byte{},
+		pollKeys:    map[[32]byte]bool{},
 		byCode:      map[ballot.TrackingCode]uint64{},
 		ciphertexts: map[[32]byte]uint64{},
 		byPseudonym: map[[32]byte][]uint64{},
@@ -152,6 +184,8 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 		return s.applyCredential(e)
 	case bulletin.TypeInPersonMark:
 		return s.applyInPersonMark(e)
+	case bulletin.TypePollingRegistration:
+		return s.applyPollingRegistration(e)
 	case bulletin.TypeBallot:
 		if checked == nil {
 			var err error
@@ -176,7 +210,7 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 
 func (s *State) requireAuthor(e *bulletin.Entry, want [32]byte, who string) error {
 	if e.Author != want {
-		return refuse("%s entries must be signed by the %s", e.Type, who)
+		return refuseAs(ErrWrongAuthor, "%s entries must be signed by the %s", e.Type, who)
 	}
 	return nil
 }
@@ -320,6 +354,9 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 		return err
 	}
 	s.credentials[c.DeviceKey] = c
+	if !slices.Contains(s.credStyles[c.Pseudonym], c.BallotStyle) {
+		s.credStyles[c.Pseudonym] = append(s.credStyles[c.Pseudonym], c.BallotStyle)
+	}
 	return nil
 }
 
@@ -370,13 +407,81 @@ func (s *State) applyInPersonMark(e *bulletin.Entry) error {
 	if m.ElectionID != s.Manifest.ElectionID {
 		return refuse("in-person mark for election %q", m.ElectionID)
 	}
+	if m.ContextHash != s.Context.ExtendedHash {
+		return refuseAs(ErrWrongContext, "in-person mark")
+	}
+	if k, ok := s.stations[m.StationID]; !ok || k != m.StationKey {
+		return refuseAs(ErrUnregisteredStation, "station %q", m.StationID)
+	}
+	if k, ok := s.pollers[m.OfficialID]; !ok || k != m.OfficialKey {
+		return refuseAs(ErrUnregisteredOfficial, "official %q", m.OfficialID)
+	}
+	if _, ok := s.Manifest.Style(m.BallotStyle); !ok {
+		return refuseAs(ErrMarkStyle, "unknown ballot style %q", m.BallotStyle)
+	}
+	for _, st := range s.credStyles[m.Pseudonym] {
+		if st != m.BallotStyle {
+			return refuseAs(ErrMarkStyle, "mark for %s, the voter's credential is for %s", m.BallotStyle, st)
+		}
+	}
 	if err := m.VerifySignatures(); err != nil {
-		return refuse("in-person mark: %v", err)
+		return refuseAs(ErrSignature, "%v", err)
 	}
 	if _, dup := s.inPerson[m.Pseudonym]; dup {
 		return refuse("voter already marked as having voted in person")
 	}
 	s.inPerson[m.Pseudonym] = s.Size
+	return nil
+}
+
+// applyPollingRegistration registers polling stations and officials
+// (spec/08-identity.md §8.8.6): posted by the identity service, signed by
+// the list official it names, for this election's context, before voting
+// opens; an id or a key is registered at most once.
+func (s *State) applyPollingRegistration(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Manifest.IdentityKey, "identity service"); err != nil {
+		return err
+	}
+	if s.Phase >= PhaseOpen {
+		return refuseAs(ErrRegistrationLate, "phase %s", s.Phase)
+	}
+	if s.Phase != PhaseReady {
+		return refuse("polling registration before the election context (it binds the extended hash)")
+	}
+	r, err := record.DecodePollingRegistration(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if r.ElectionID != s.Manifest.ElectionID {
+		return refuse("polling registration for election %q", r.ElectionID)
+	}
+	if r.ContextHash != s.Context.ExtendedHash {
+		return refuseAs(ErrWrongContext, "polling registration")
+	}
+	if err := r.VerifySignature(); err != nil {
+		return refuseAs(ErrSignature, "%v", err)
+	}
+	for _, l := range []struct {
+		keys []record.PollingKey
+		reg  map[string][32]byte
+		what string
+	}{{r.Stations, s.stations, "station"}, {r.Officials, s.pollers, "official"}} {
+		for _, k := range l.keys {
+			if _, dup := l.reg[k.ID]; dup {
+				return refuse("%s %q is already registered", l.what, k.ID)
+			}
+			if s.pollKeys[k.Key] {
+				return refuse("the key of %s %q is already registered", l.what, k.ID)
+			}
+		}
+	}
+	for _, k := range r.Stations {
+		s.stations[k.ID], s.pollKeys[k.Key] = k.Key, true
+	}
+	for _, k := range r.Officials {
+		s.pollers[k.ID], s.pollKeys[k.Key] = k.Key, true
+	}
+	s.Polling = append(s.Polling, r)
 	return nil
 }
 

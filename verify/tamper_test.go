@@ -276,6 +276,41 @@ func tamperings() []tampering {
 			m.Sign(f.e.Keys.Station, f.e.Keys.Official)
 			return [][]byte{f.sign(t, bulletin.TypeInPersonMark, f.e.State.Manifest.IdentityKey, m.Encode())}
 		})),
+		// Issue 12, finding 6: an identity-service insider cancels chosen
+		// voters' ballots with validly signed marks.
+		in("in-person mark with a station key the identity service made up", CheckInPerson, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			v := f.voter(t, 0)
+			return [][]byte{insiderMark(t, f, v.Pseudonym, v.Style, rogueKey(1), f.e.Keys.Official, nil)}
+		})),
+		in("in-person mark with an official key the identity service made up", CheckInPerson, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			v := f.voter(t, 0)
+			return [][]byte{insiderMark(t, f, v.Pseudonym, v.Style, f.e.Keys.Station, rogueKey(2), nil)}
+		})),
+		in("in-person mark bound to another election context", CheckInPerson, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			v := f.voter(t, 0)
+			return [][]byte{insiderMark(t, f, v.Pseudonym, v.Style, f.e.Keys.Station, f.e.Keys.Official, func(m *record.InPersonMark) { m.ContextHash[0] ^= 1 })}
+		})),
+		in("in-person mark of another ballot style than the credential's", CheckInPerson, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			a, b := f.voter(t, 0), f.voter(t, 1)
+			if a.Style == b.Style {
+				t.Fatal("voters share a style")
+			}
+			return [][]byte{insiderMark(t, f, a.Pseudonym, b.Style, f.e.Keys.Station, f.e.Keys.Official, nil)}
+		})),
+		in("polling registration posted after voting opened", CheckPolling, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			v := f.voter(t, 0)
+			r := pollingRegistration(f, []record.PollingKey{{ID: "station-late", Key: pubOf(rogueKey(1))}}, []record.PollingKey{{ID: "official-late", Key: pubOf(rogueKey(2))}})
+			m := insiderMark(t, f, v.Pseudonym, v.Style, rogueKey(1), rogueKey(2), func(m *record.InPersonMark) { m.StationID, m.OfficialID = "station-late", "official-late" })
+			return [][]byte{f.sign(t, bulletin.TypePollingRegistration, f.e.State.Manifest.IdentityKey, r.Encode()), m}
+		})),
+		in("polling registration signed by the authority", CheckPolling, edit(bulletin.TypePollingRegistration, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
+			e.Author = f.e.State.Authority
+		})),
+		in("polling registration not signed by its list official", CheckPolling, edit(bulletin.TypePollingRegistration, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
+			r, _ := record.DecodePollingRegistration(e.Payload)
+			r.Stations[0].Key = pubOf(rogueKey(1))
+			e.Payload = r.Encode()
+		})),
 		in("audited ballot opened to another plaintext", CheckAudit, edit(bulletin.TypeAuditedBallot, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			a, _ := ballot.DecodeAuditedBallot(e.Payload)
 			a.Contests[0].Plaintexts[0] ^= 1
@@ -397,6 +432,32 @@ func tamperings() []tampering {
 	)
 	ts = append(ts, tallyTamperings()...)
 	return ts
+}
+
+func rogueKey(i byte) ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0xa0 + i}, 32))
+}
+
+// insiderMark returns an in-person mark entry, signed by the station and
+// official keys given under the ids the fixture registered (mod may change
+// it before signing), posted by the identity service.
+func insiderMark(t *testing.T, f *fixture, pseudonym [32]byte, style string, station, official ed25519.PrivateKey, mod func(*record.InPersonMark)) []byte {
+	m := &record.InPersonMark{ElectionID: f.e.Cfg.ElectionID, ContextHash: f.e.State.Context.ExtendedHash, Pseudonym: pseudonym, BallotStyle: style,
+		StationID: "station-bishkek-1", StationKey: pubOf(station), OfficialID: "official-7", OfficialKey: pubOf(official), MarkedAt: fixtureNow}
+	if mod != nil {
+		mod(m)
+	}
+	m.Sign(station, official)
+	return f.sign(t, bulletin.TypeInPersonMark, f.e.State.Manifest.IdentityKey, m.Encode())
+}
+
+// pollingRegistration returns a registration signed by the fixture's list
+// official.
+func pollingRegistration(f *fixture, stations, officials []record.PollingKey) *record.PollingRegistration {
+	r := &record.PollingRegistration{ElectionID: f.e.Cfg.ElectionID, ContextHash: f.e.State.Context.ExtendedHash,
+		OfficialID: "list-official-1", OfficialKey: pubOf(f.e.Keys.List), RegisteredAt: fixtureNow, Stations: stations, Officials: officials}
+	r.Sign(f.e.Keys.List)
+	return r
 }
 
 // retireTokenKey returns an identity key set in which the fixture's token

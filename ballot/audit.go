@@ -86,8 +86,12 @@ func DecodeAuditedBallot(p []byte) (*AuditedBallot, error) {
 	return a, nil
 }
 
-// Verify checks the opening: every ciphertext is Enc(m; r) under pk, and
-// the plaintexts are a valid choice for each contest of the style.
+// Verify checks an audited ballot (spec §9.4): every ciphertext is
+// Enc(m; r) under pk, the plaintexts are a valid choice for each contest of
+// the style, and no ciphertext appears twice in it. It is the one check of
+// an audit's own content: the ballot box calls it before posting an audit
+// and the election rules when replaying one; whether a ciphertext repeats
+// one already on the board is the caller's check.
 func (a *AuditedBallot) Verify(m *Manifest, pk *elgamal.PublicKey) error {
 	if a.ElectionID != m.ElectionID {
 		return fmt.Errorf("%w: election %q, want %q", ErrAuditMismatch, a.ElectionID, m.ElectionID)
@@ -99,6 +103,11 @@ func (a *AuditedBallot) Verify(m *Manifest, pk *elgamal.PublicKey) error {
 	if len(a.Contests) != len(style.Contests) {
 		return fmt.Errorf("%w: %d contests, style has %d", ErrAuditMismatch, len(a.Contests), len(style.Contests))
 	}
+	type place struct {
+		contest string
+		index   int
+	}
+	seen := map[string]place{}
 	for i, id := range style.Contests {
 		c := a.Contests[i]
 		contest, _ := m.Contest(id)
@@ -109,6 +118,11 @@ func (a *AuditedBallot) Verify(m *Manifest, pk *elgamal.PublicKey) error {
 			return fmt.Errorf("%w: %w", ErrAuditMismatch, err)
 		}
 		for j, ct := range c.Ciphertexts {
+			k := string(ct.Bytes())
+			if p, dup := seen[k]; dup {
+				return fmt.Errorf("%w: audited ballot repeats a ciphertext: contest %s ciphertext %d equals contest %s ciphertext %d", ErrAuditMismatch, id, j, p.contest, p.index)
+			}
+			seen[k] = place{id, j}
 			want := pk.EncryptWithRandomness(new(group.Scalar).SetUint64(uint64(c.Plaintexts[j])), c.Randomness[j])
 			if !want.Equal(ct) {
 				return fmt.Errorf("%w: contest %s ciphertext %d is not the encryption of its opening", ErrAuditMismatch, id, j)

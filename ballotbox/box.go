@@ -325,17 +325,24 @@ func (b *Box) voter(p [32]byte) *voterIndex {
 }
 
 // newVerifier builds the token verifier from the identity key set on the
-// board (authenticated by the manifest's identity key).
+// board (authenticated by the manifest's identity key): its keys, and each
+// key's validity window, which a token's iat must lie in.
 func (b *Box) newVerifier() *token.Verifier {
 	ks := b.state.IdentityKeys
 	if ks == nil || b.cfg.Audience != "" && ks.Audience != b.cfg.Audience {
 		return nil
 	}
 	keys := map[string]ed25519.PublicKey{}
+	windows := map[string]token.KeyWindow{}
 	for _, k := range ks.Keys {
 		keys[k.KeyID] = ed25519.PublicKey(k.PublicKey[:])
+		w := token.KeyWindow{From: time.Unix(int64(k.ValidFrom), 0)}
+		if k.RetiredAt != 0 {
+			w.Until = time.Unix(int64(k.RetiredAt), 0)
+		}
+		windows[k.KeyID] = w
 	}
-	v, err := token.NewVerifier(token.VerifierConfig{Keys: keys, Issuer: ks.Issuer, Audience: ks.Audience, ElectionID: ks.ElectionID, Now: b.cfg.Now})
+	v, err := token.NewVerifier(token.VerifierConfig{Keys: keys, Windows: windows, Issuer: ks.Issuer, Audience: ks.Audience, ElectionID: ks.ElectionID, Now: b.cfg.Now})
 	if err != nil {
 		b.cfg.Logger.Error("identity key set unusable for token verification", "err", err)
 		return nil

@@ -448,17 +448,15 @@ func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot) ([][32]byte, error) {
 		return nil, ErrNotOpen
 	}
 	var keys [][32]byte
-	seen := map[[32]byte]bool{}
 	for _, c := range a.Contests {
 		for _, ct := range c.Ciphertexts {
 			k := sha256.Sum256(ct.Bytes())
-			if p, dup := b.ciphertexts[k]; dup || seen[k] {
+			if p, dup := b.ciphertexts[k]; dup {
 				if p == reservedPos {
 					return nil, ErrCastInProgress
 				}
 				return nil, fmt.Errorf("%w: entry %d", ErrDuplicateCipher, p)
 			}
-			seen[k] = true
 			keys = append(keys, k)
 		}
 	}

@@ -36,6 +36,7 @@ var trusteeTypes = []bulletin.Type{
 var identityTypes = []bulletin.Type{
 	bulletin.TypeIdentityKeySet, bulletin.TypeVoterListChange,
 	bulletin.TypeCredentialIssued, bulletin.TypeInPersonMark,
+	bulletin.TypePollingRegistration,
 }
 
 // PostTrustee posts an entry signed by a trustee of the manifest: a
@@ -59,8 +60,8 @@ func (b *Box) PostTrustee(ctx context.Context, entry []byte) (*Posted, error) {
 }
 
 // PostIdentity posts an entry signed by the identity service named in the
-// manifest: its key set, voter-list changes, issued credentials and
-// in-person marks.
+// manifest: its key set, voter-list changes, polling registrations, issued
+// credentials and in-person marks.
 func (b *Box) PostIdentity(ctx context.Context, entry []byte) (*Posted, error) {
 	if e, err := bulletin.DecodeEntry(entry); err == nil && e.Type == bulletin.TypeCredentialIssued && e.Log == b.log.ID() {
 		if err := e.Verify(); err != nil {
@@ -135,27 +136,15 @@ func (b *Box) reserveCredentialLocked(e *bulletin.Entry, h [32]byte) ([32]byte, 
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
-	if c.ElectionID != s.Manifest.ElectionID || c.ContextHash != s.Context.ExtendedHash {
-		return [32]byte{}, fmt.Errorf("%w: credential for another election or context", ErrEntryInvalid)
+	if s.VotedInPerson(c.Pseudonym) {
+		return [32]byte{}, ErrVotedInPerson
 	}
-	if _, ok := s.Manifest.Style(c.BallotStyle); !ok {
-		return [32]byte{}, fmt.Errorf("%w: unknown ballot style", ErrEntryInvalid)
-	}
-	known := false
-	for _, k := range s.IdentityKeys.Keys {
-		known = known || k.KeyID == c.KeyID
-	}
-	if !known {
-		return [32]byte{}, fmt.Errorf("%w: token key %q not in the identity key set", ErrEntryInvalid, c.KeyID)
-	}
-	if _, dup := s.Credential(c.DeviceKey); dup {
-		return [32]byte{}, fmt.Errorf("%w: device key already bound to a credential", ErrEntryInvalid)
+	// The rules' own check, the one the verifier replays.
+	if err := s.CheckCredential(c); err != nil {
+		return [32]byte{}, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
 	if b.devInFlight[c.DeviceKey] {
 		return [32]byte{}, ErrCastInProgress
-	}
-	if s.VotedInPerson(c.Pseudonym) {
-		return [32]byte{}, ErrVotedInPerson
 	}
 	b.devInFlight[c.DeviceKey] = true
 	return c.DeviceKey, nil

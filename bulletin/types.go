@@ -31,6 +31,7 @@ const (
 	TypeVoterListChange     Type = 0x0202 // signed change to the voter list
 	TypeCredentialIssued    Type = 0x0203 // credential issued by the identity service
 	TypeInPersonMark        Type = 0x0204 // voter marked as having voted in person
+	TypePollingRegistration Type = 0x0205 // polling stations' and officials' keys, before voting opens
 
 	// Lifecycle.
 	TypeOpen       Type = 0x0301 // voting opens
@@ -83,6 +84,7 @@ var registry = map[Type]typeInfo{
 	TypeVoterListChange:       {"voter-list-change", limitSmall},
 	TypeCredentialIssued:      {"credential-issued", limitSmall},
 	TypeInPersonMark:          {"in-person-mark", limitSmall},
+	TypePollingRegistration:   {"polling-registration", limitSmall},
 	TypeOpen:                  {"open", limitSmall},
 	TypeClose:                 {"close", limitSmall},
 	TypeTransition:            {"transition", limitSmall},

@@ -80,3 +80,11 @@ func (c *Client) MarkInPerson(ctx context.Context, mark []byte) error {
 	_, err := c.do(ctx, http.MethodPost, "/v1/officials/marks", map[string]string{"mark": b64.EncodeToString(mark)}, nil, "")
 	return err
 }
+
+// RegisterPolling submits a list official's signed registration of polling
+// stations and officials (a canonical PollingRegistration); the identity
+// service posts it to the board, before voting opens.
+func (c *Client) RegisterPolling(ctx context.Context, registration []byte) error {
+	_, err := c.do(ctx, http.MethodPost, "/v1/officials/registrations", map[string]string{"registration": b64.EncodeToString(registration)}, nil, "")
+	return err
+}

@@ -161,7 +161,7 @@ func (s *State) applyAudited(e *bulletin.Entry) error {
 		return refuse("%v", err)
 	}
 	if err := a.Verify(s.Manifest, s.PublicKey); err != nil {
-		return refuse("%v", err)
+		return fmt.Errorf("%w: %w", ErrRefused, err) // the ballot box refuses it with the same error
 	}
 	var keys [][32]byte
 	for _, c := range a.Contests {

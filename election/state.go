@@ -3,6 +3,7 @@ package election
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -16,8 +17,46 @@ import (
 // an internal failure.
 var ErrRefused = errors.New("election: entry refused")
 
+// Named refusals, for callers and tests that branch on the rule broken.
+// Each wraps ErrRefused.
+var (
+	// ErrKeyWindow: a credential issued at a time outside the validity
+	// window of the token key it names (spec/08-identity.md §8.8.1).
+	ErrKeyWindow = fmt.Errorf("%w: credential issued outside its token key's validity window", ErrRefused)
+	// ErrKeyHistory: an identity key set that drops a key or rewrites a
+	// key's window instead of only adding keys and retiring the current
+	// one (§8.8.2).
+	ErrKeyHistory = fmt.Errorf("%w: identity key set rewrites the key history", ErrRefused)
+	// ErrWrongAuthor: an entry signed by another key than its type's
+	// author (spec/11-verifying.md §11.3).
+	ErrWrongAuthor = fmt.Errorf("%w: entry not signed by its type's author", ErrRefused)
+	// ErrWrongContext: a statement bound to another election context
+	// hash than this election's extended hash.
+	ErrWrongContext = fmt.Errorf("%w: bound to another election context", ErrRefused)
+	// ErrSignature: an official's or a station's own signature inside an
+	// entry does not verify.
+	ErrSignature = fmt.Errorf("%w: official's or station's signature does not verify", ErrRefused)
+	// ErrRegistrationLate: a polling registration posted once voting has
+	// opened (spec/08-identity.md §8.8.6).
+	ErrRegistrationLate = fmt.Errorf("%w: polling stations and officials are registered only before voting opens", ErrRefused)
+	// ErrUnregisteredStation and ErrUnregisteredOfficial: an in-person
+	// mark whose station or official is not registered on the board with
+	// the key it names (§8.8.3).
+	ErrUnregisteredStation  = fmt.Errorf("%w: in-person mark's station is not registered with that key", ErrRefused)
+	ErrUnregisteredOfficial = fmt.Errorf("%w: in-person mark's official is not registered with that key", ErrRefused)
+	// ErrMarkStyle: an in-person mark whose ballot style is unknown or
+	// differs from the style of a credential of the same voter.
+	ErrMarkStyle = fmt.Errorf("%w: in-person mark's ballot style is not the voter's", ErrRefused)
+)
+
 func refuse(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, a...))
+}
+
+// refuseAs refuses with a named refusal (one of the Err… values above) and
+// a detail.
+func refuseAs(named error, format string, a ...any) error {
+	return fmt.Errorf("%w: %s", named, fmt.Sprintf(format, a...))
 }
 
 // A CastRecord is a valid ballot on the board. Its Ballot keeps the
@@ -37,15 +76,22 @@ type State struct {
 	Phase     Phase
 	Size      uint64 // entries applied
 
-	IdentityKeys  *record.IdentityKeySet
-	ListChanges   []*record.VoterListChange
+	IdentityKeys *record.IdentityKeySet
+	ListChanges  []*record.VoterListChange
+	// Polling are the registrations of polling stations and officials, all
+	// posted before voting opened.
+	Polling       []*record.PollingRegistration
 	Context       *Context // joint key and extended hash, from PhaseReady
 	PublicKey     *elgamal.PublicKey
 	OpenPosition  uint64
 	ClosePosition uint64
 
 	credentials map[[32]byte]*record.CredentialIssued // by device key
+	credStyles  map[[32]byte][]string                 // pseudonym → the distinct ballot styles of its credentials
 	inPerson    map[[32]byte]uint64                   // pseudonym → position of its mark
+	stations    map[string][32]byte                   // registered polling stations' keys, by id
+	pollers     map[string][32]byte                   // registered polling officials' keys, by id
+	pollKeys    map[[32]byte]bool                     // every registered station and official key
 	Ballots     []*CastRecord
 	byCode      map[ballot.TrackingCode]uint64 // tracking code → position
 	ciphertexts map[[32]byte]uint64            // hash of a ciphertext → position of its ballot or audit
@@ -65,7 +111,11 @@ type State struct {
 func NewState() *State {
 	return &State{
 		credentials: map[[32]byte]*record.CredentialIssued{},
+		credStyles:  map[[32]byte][]string{},
 		inPerson:    map[[32]byte]uint64{},
+		stations:    map[string][32]byte{},
+		pollers:     map[string][32]byte{},
+		pollKeys:    map[[32]byte]bool{},
 		byCode:      map[ballot.TrackingCode]uint64{},
 		ciphertexts: map[[32]byte]uint64{},
 		byPseudonym: map[[32]byte][]uint64{},
@@ -134,6 +184,8 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 		return s.applyCredential(e)
 	case bulletin.TypeInPersonMark:
 		return s.applyInPersonMark(e)
+	case bulletin.TypePollingRegistration:
+		return s.applyPollingRegistration(e)
 	case bulletin.TypeBallot:
 		if checked == nil {
 			var err error
@@ -158,7 +210,7 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 
 func (s *State) requireAuthor(e *bulletin.Entry, want [32]byte, who string) error {
 	if e.Author != want {
-		return refuse("%s entries must be signed by the %s", e.Type, who)
+		return refuseAs(ErrWrongAuthor, "%s entries must be signed by the %s", e.Type, who)
 	}
 	return nil
 }
@@ -180,7 +232,37 @@ func (s *State) applyIdentityKeySet(e *bulletin.Entry) error {
 	if ks.ContextHash != s.Context.ExtendedHash {
 		return refuse("identity key set bound to another context")
 	}
+	if err := checkKeyHistory(s.IdentityKeys, ks); err != nil {
+		return err
+	}
 	s.IdentityKeys = ks
+	return nil
+}
+
+// checkKeyHistory checks that a new identity key set only extends the
+// previous one (spec/08-identity.md §8.8.2): the same issuer and audience,
+// every earlier key still listed with the same validity start, a retired
+// key's retirement unchanged. Otherwise a later set could reopen a retired
+// key's window, or move a window back to cover credentials issued outside
+// it.
+func checkKeyHistory(prev, next *record.IdentityKeySet) error {
+	if prev == nil {
+		return nil
+	}
+	if next.Issuer != prev.Issuer || next.Audience != prev.Audience {
+		return refuseAs(ErrKeyHistory, "issuer or audience changed")
+	}
+	for _, old := range prev.Keys {
+		k, ok := next.Key(old.KeyID)
+		switch {
+		case !ok:
+			return refuseAs(ErrKeyHistory, "key %s dropped", old.KeyID)
+		case k.ValidFrom != old.ValidFrom:
+			return refuseAs(ErrKeyHistory, "key %s valid from %d, earlier %d", old.KeyID, k.ValidFrom, old.ValidFrom)
+		case old.RetiredAt != 0 && k.RetiredAt != old.RetiredAt:
+			return refuseAs(ErrKeyHistory, "key %s retired at %d, earlier at %d", old.KeyID, k.RetiredAt, old.RetiredAt)
+		}
+	}
 	return nil
 }
 
@@ -268,14 +350,39 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 	if err != nil {
 		return refuse("%v", err)
 	}
+	if err := s.CheckCredential(c); err != nil {
+		return err
+	}
+	s.credentials[c.DeviceKey] = c
+	if !slices.Contains(s.credStyles[c.Pseudonym], c.BallotStyle) {
+		s.credStyles[c.Pseudonym] = append(s.credStyles[c.Pseudonym], c.BallotStyle)
+	}
+	return nil
+}
+
+// CheckCredential makes the checks of a decoded credential entry against
+// the state (spec/08-identity.md §8.8.1, §11.4.3 `credential`): this
+// election and context, a known ballot style, a token key of the identity
+// key set whose validity window contains the credential's issued-at, a
+// device key bound to no earlier credential, a voter not marked as having
+// voted in person. The ballot box calls it before appending a credential;
+// Apply calls it on replay.
+func (s *State) CheckCredential(c *record.CredentialIssued) error {
+	if s.Context == nil || s.IdentityKeys == nil {
+		return refuse("credential before the election context and the identity key set")
+	}
 	if c.ElectionID != s.Manifest.ElectionID || c.ContextHash != s.Context.ExtendedHash {
 		return refuse("credential for another election or context")
 	}
 	if _, ok := s.Manifest.Style(c.BallotStyle); !ok {
 		return refuse("credential for unknown ballot style %q", c.BallotStyle)
 	}
-	if !s.identityKeyKnown(c.KeyID) {
+	k, ok := s.IdentityKeys.Key(c.KeyID)
+	if !ok {
 		return refuse("credential names token key %q, absent from the identity key set", c.KeyID)
+	}
+	if !k.ValidAt(c.IssuedAt) {
+		return refuseAs(ErrKeyWindow, "issued at %d, key %s valid from %d to %d (0: current)", c.IssuedAt, k.KeyID, k.ValidFrom, k.RetiredAt)
 	}
 	if _, dup := s.credentials[c.DeviceKey]; dup {
 		return refuse("device key already bound to a credential")
@@ -283,17 +390,7 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 	if s.VotedInPerson(c.Pseudonym) {
 		return refuse("credential issued to a voter marked as having voted in person")
 	}
-	s.credentials[c.DeviceKey] = c
 	return nil
-}
-
-func (s *State) identityKeyKnown(kid string) bool {
-	for _, k := range s.IdentityKeys.Keys {
-		if k.KeyID == kid {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *State) applyInPersonMark(e *bulletin.Entry) error {
@@ -310,13 +407,81 @@ func (s *State) applyInPersonMark(e *bulletin.Entry) error {
 	if m.ElectionID != s.Manifest.ElectionID {
 		return refuse("in-person mark for election %q", m.ElectionID)
 	}
+	if m.ContextHash != s.Context.ExtendedHash {
+		return refuseAs(ErrWrongContext, "in-person mark")
+	}
+	if k, ok := s.stations[m.StationID]; !ok || k != m.StationKey {
+		return refuseAs(ErrUnregisteredStation, "station %q", m.StationID)
+	}
+	if k, ok := s.pollers[m.OfficialID]; !ok || k != m.OfficialKey {
+		return refuseAs(ErrUnregisteredOfficial, "official %q", m.OfficialID)
+	}
+	if _, ok := s.Manifest.Style(m.BallotStyle); !ok {
+		return refuseAs(ErrMarkStyle, "unknown ballot style %q", m.BallotStyle)
+	}
+	for _, st := range s.credStyles[m.Pseudonym] {
+		if st != m.BallotStyle {
+			return refuseAs(ErrMarkStyle, "mark for %s, the voter's credential is for %s", m.BallotStyle, st)
+		}
+	}
 	if err := m.VerifySignatures(); err != nil {
-		return refuse("in-person mark: %v", err)
+		return refuseAs(ErrSignature, "%v", err)
 	}
 	if _, dup := s.inPerson[m.Pseudonym]; dup {
 		return refuse("voter already marked as having voted in person")
 	}
 	s.inPerson[m.Pseudonym] = s.Size
+	return nil
+}
+
+// applyPollingRegistration registers polling stations and officials
+// (spec/08-identity.md §8.8.6): posted by the identity service, signed by
+// the list official it names, for this election's context, before voting
+// opens; an id or a key is registered at most once.
+func (s *State) applyPollingRegistration(e *bulletin.Entry) error {
+	if err := s.requireAuthor(e, s.Manifest.IdentityKey, "identity service"); err != nil {
+		return err
+	}
+	if s.Phase >= PhaseOpen {
+		return refuseAs(ErrRegistrationLate, "phase %s", s.Phase)
+	}
+	if s.Phase != PhaseReady {
+		return refuse("polling registration before the election context (it binds the extended hash)")
+	}
+	r, err := record.DecodePollingRegistration(e.Payload)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if r.ElectionID != s.Manifest.ElectionID {
+		return refuse("polling registration for election %q", r.ElectionID)
+	}
+	if r.ContextHash != s.Context.ExtendedHash {
+		return refuseAs(ErrWrongContext, "polling registration")
+	}
+	if err := r.VerifySignature(); err != nil {
+		return refuseAs(ErrSignature, "%v", err)
+	}
+	for _, l := range []struct {
+		keys []record.PollingKey
+		reg  map[string][32]byte
+		what string
+	}{{r.Stations, s.stations, "station"}, {r.Officials, s.pollers, "official"}} {
+		for _, k := range l.keys {
+			if _, dup := l.reg[k.ID]; dup {
+				return refuse("%s %q is already registered", l.what, k.ID)
+			}
+			if s.pollKeys[k.Key] {
+				return refuse("the key of %s %q is already registered", l.what, k.ID)
+			}
+		}
+	}
+	for _, k := range r.Stations {
+		s.stations[k.ID], s.pollKeys[k.Key] = k.Key, true
+	}
+	for _, k := range r.Officials {
+		s.pollers[k.ID], s.pollKeys[k.Key] = k.Key, true
+	}
+	s.Polling = append(s.Polling, r)
 	return nil
 }
 

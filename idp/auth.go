@@ -299,6 +299,9 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkTokenKey(claims.KeyID, claims.IssuedAt); err != nil {
+		return nil, err
+	}
 	ci := &record.CredentialIssued{
 		ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Pseudonym: p.Pseudonym, BallotStyle: p.BallotStyle,
 		KeyID: claims.KeyID, IssuedAt: uint64(claims.IssuedAt.Unix()), NotBefore: uint64(claims.NotBefore.Unix()), ExpiresAt: uint64(claims.ExpiresAt.Unix()),

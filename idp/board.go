@@ -18,4 +18,5 @@ const (
 	entryVoterListChange  uint16 = 0x0202
 	entryCredentialIssued uint16 = 0x0203
 	entryInPersonMark     uint16 = 0x0204
+	entryPolling          uint16 = 0x0205
 )

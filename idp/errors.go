@@ -32,6 +32,9 @@ var (
 	ErrOfficial            = errors.New("idp: official request refused")
 	ErrConflict            = errors.New("idp: conflicting state")
 	ErrVotingClosed        = errors.New("idp: voting is not open")
+	// ErrNotRegistered (with ErrOfficial): a mark's station or official
+	// is not registered on the board with the key the mark names.
+	ErrNotRegistered = errors.New("idp: station or official not registered on the board")
 )
 
 // RetryError carries how long the caller should wait before retrying.

@@ -58,10 +58,15 @@ func (s *Service) LookupVoter(ctx context.Context, client string, l *voterlist.L
 }
 
 // MarkInPerson records a signed in-person mark: it checks the station's and
-// official's signatures and registration, that the voter is on the list
-// with that ballot style and not marked before, stores it, posts it to the
-// board and tells the voter by SMS. From then on the voter cannot sign in
-// for online voting, and cleansing cancels any online ballot of theirs.
+// official's signatures, that both are configured and registered on the
+// board (§8.8.6) under the keys the mark names, the election's context
+// hash, that the voter is on the list with that ballot style, which is
+// also the style of every credential issued to them, and not marked
+// before; it stores the mark, posts it to the board and tells the voter by
+// SMS. These are the checks of the election rules (spec/08-identity.md
+// §8.8.3), made here so that the service never queues a mark the board
+// would refuse. From then on the voter cannot sign in for online voting,
+// and cleansing cancels any online ballot of theirs.
 func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InPersonMark) error {
 	now := s.cfg.Now()
 	if err := s.guard.locked(client, now); err != nil {
@@ -75,6 +80,10 @@ func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InP
 		s.access(ctx, client, "official:"+m.OfficialID, "mark", "refused")
 		return officialError(err)
 	}
+	if err := s.checkRegistered(ctx, m); err != nil {
+		s.access(ctx, client, "official:"+m.OfficialID, "mark", "unregistered")
+		return err
+	}
 	v, err := s.cfg.Store.Voter(ctx, s.cfg.ElectionID, m.Pseudonym)
 	if errors.Is(err, idpstore.ErrNotFound) || err == nil && v.Removed {
 		return ErrNotOnList
@@ -83,7 +92,16 @@ func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InP
 		return err
 	}
 	if v.BallotStyle != m.BallotStyle {
-		return officialError(errors.New("ballot style differs from the voter list"))
+		return officialError(fmt.Errorf("ballot style %s differs from the voter list's %s", m.BallotStyle, v.BallotStyle))
+	}
+	creds, err := s.cfg.Store.Credentials(ctx, s.cfg.ElectionID, m.Pseudonym)
+	if err != nil {
+		return err
+	}
+	for _, c := range creds {
+		if c.BallotStyle != m.BallotStyle {
+			return officialError(fmt.Errorf("ballot style %s differs from the voter's credential's %s", m.BallotStyle, c.BallotStyle))
+		}
 	}
 	payload := m.Encode()
 	row := &idpstore.Mark{ElectionID: m.ElectionID, Pseudonym: m.Pseudonym, StationID: m.StationID, OfficialID: m.OfficialID, MarkedAt: int64(m.MarkedAt)}
@@ -103,6 +121,70 @@ func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InP
 	}
 	if _, err := s.FlushBoard(ctx); err != nil {
 		s.log.Warn("board unavailable; mark queued", "err", err)
+	}
+	return nil
+}
+
+// checkRegistered checks that the mark's station and official are
+// registered on the board with the keys it names.
+func (s *Service) checkRegistered(ctx context.Context, m *record.InPersonMark) error {
+	for _, r := range []struct {
+		role uint8
+		id   string
+		key  [32]byte
+		what string
+	}{{idpstore.RoleStation, m.StationID, m.StationKey, "station"}, {idpstore.RoleOfficial, m.OfficialID, m.OfficialKey, "official"}} {
+		k, err := s.cfg.Store.PollingKeyOf(ctx, s.cfg.ElectionID, r.role, r.id)
+		if errors.Is(err, idpstore.ErrNotFound) || err == nil && k != r.key {
+			return officialError(fmt.Errorf("%w: %s %q is not registered on the board with that key", ErrNotRegistered, r.what, r.id))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RegisterPolling registers, on a list official's signed request,
+// polling stations and officials on the board (spec/08-identity.md
+// §8.8.6): it checks the request (Authority.VerifyRegistration), that
+// voting has not opened (registrations must precede the board's open
+// entry) and that no id or key is registered already, records the keys
+// and queues the entry in one transaction, then posts it. Marks are
+// accepted only from registered keys.
+func (s *Service) RegisterPolling(ctx context.Context, client string, r *record.PollingRegistration) error {
+	now := s.cfg.Now()
+	if err := s.guard.locked(client, now); err != nil {
+		return err
+	}
+	if err := s.cfg.Authority.VerifyRegistration(r, now); err != nil {
+		s.guard.fail(client, now)
+		s.access(ctx, client, "official:"+r.OfficialID, "polling_registration", "refused")
+		return officialError(err)
+	}
+	if !s.cfg.VotingOpens.IsZero() && !now.Before(s.cfg.VotingOpens) {
+		return fmt.Errorf("%w: stations and officials are registered only before voting opens", ErrConflict)
+	}
+	var keys []idpstore.PollingKey
+	for _, k := range r.Stations {
+		keys = append(keys, idpstore.PollingKey{Role: idpstore.RoleStation, ID: k.ID, PublicKey: k.Key})
+	}
+	for _, k := range r.Officials {
+		keys = append(keys, idpstore.PollingKey{Role: idpstore.RoleOfficial, ID: k.ID, PublicKey: k.Key})
+	}
+	if _, err := s.cfg.Store.RegisterPolling(ctx, s.cfg.ElectionID, keys, now.Unix(), entryPolling, r.Encode()); err != nil {
+		s.access(ctx, client, "official:"+r.OfficialID, "polling_registration", "conflict")
+		switch {
+		case errors.Is(err, idpstore.ErrRegistered):
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		case errors.Is(err, idpstore.ErrVotingStarted):
+			return fmt.Errorf("%w: stations and officials are registered only before voting opens (%w)", ErrConflict, err)
+		}
+		return err
+	}
+	s.access(ctx, client, "official:"+r.OfficialID, "polling_registration", "ok")
+	if _, err := s.FlushBoard(ctx); err != nil {
+		s.log.Warn("board unavailable; polling registration queued", "err", err)
 	}
 	return nil
 }

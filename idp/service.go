@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"evote/idp/idpstore"
@@ -99,6 +100,8 @@ type Service struct {
 	log    *slog.Logger
 	flush  sync.Mutex
 	keySet sync.Mutex
+	// keys is the signing-key history as last published, by kid.
+	keys atomic.Pointer[map[string]idpstore.Key]
 }
 
 // New checks cfg, records the issuer's current key in the key history and
@@ -174,6 +177,11 @@ func (s *Service) PublishKeys(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	byID := make(map[string]idpstore.Key, len(after))
+	for _, k := range after {
+		byID[k.KeyID] = k
+	}
+	s.keys.Store(&byID)
 	if len(after) == len(before) {
 		return nil
 	}
@@ -194,6 +202,23 @@ func (s *Service) PublishKeys(ctx context.Context) error {
 	_, err = s.FlushBoard(ctx)
 	if err != nil {
 		s.log.Warn("board unavailable; key set queued", "err", err)
+	}
+	return nil
+}
+
+// checkTokenKey reports whether the key kid may sign at t by the key
+// history the service publishes: the rules refuse a credential issued
+// outside its key's window (spec/08-identity.md §8.8.1), and an entry the
+// board refuses would block the outbox.
+func (s *Service) checkTokenKey(kid string, t time.Time) error {
+	var k idpstore.Key
+	ok := false
+	if m := s.keys.Load(); m != nil {
+		k, ok = (*m)[kid]
+	}
+	u := t.Unix()
+	if !ok || u < k.ValidFrom || k.RetiredAt != 0 && u > k.RetiredAt {
+		return fmt.Errorf("idp: token key %s is not published with a validity window containing %d: call PublishKeys after rotating the issuer's key", kid, u)
 	}
 	return nil
 }

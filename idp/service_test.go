@@ -149,8 +149,16 @@ func TestKeyRotationPublishesKeySet(t *testing.T) {
 	if err := s.PublishKeys(context.Background()); err != nil || board.n != 1 {
 		t.Fatalf("republish: %v, %d", err, board.n)
 	}
+	oldKid := s.cfg.Issuer.CurrentKeyID()
+	now := s.cfg.Now()
 	seed := sha256.Sum256([]byte("k2"))
 	s.cfg.Issuer.AddKey(ed25519.NewKeyFromSeed(seed[:]))
+	// Until the new key is published, a credential it signs would be
+	// refused by the rules (issue 12, finding 7): the service refuses to
+	// issue one.
+	if err := s.checkTokenKey(s.cfg.Issuer.CurrentKeyID(), now); err == nil {
+		t.Error("unpublished key accepted for a credential")
+	}
 	if err := s.PublishKeys(context.Background()); err != nil || board.n != 2 {
 		t.Fatalf("after rotation: %v, %d", err, board.n)
 	}
@@ -163,6 +171,12 @@ func TestKeyRotationPublishesKeySet(t *testing.T) {
 	}
 	if len(keys) != 2 || retired != 1 {
 		t.Errorf("key history %+v", keys)
+	}
+	if err := s.checkTokenKey(s.cfg.Issuer.CurrentKeyID(), now); err != nil {
+		t.Errorf("published key: %v", err)
+	}
+	if err := s.checkTokenKey(oldKid, now.Add(2*time.Second)); err == nil {
+		t.Error("retired key accepted after its retirement")
 	}
 }
 

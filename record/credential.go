@@ -114,6 +114,15 @@ type IdentityKey struct {
 	RetiredAt uint64   // Unix seconds when it stopped signing; 0 while current
 }
 
+// ValidAt reports whether the key may have signed at time t (Unix seconds):
+// its validity window is [ValidFrom, RetiredAt], or [ValidFrom, ∞) while it
+// is current (spec/08-identity.md §8.8.2). The window is closed at
+// RetiredAt because the identity service retires a key at the second its
+// successor becomes current, and a token signed in that second is valid.
+func (k *IdentityKey) ValidAt(t uint64) bool {
+	return k.ValidFrom <= t && (k.RetiredAt == 0 || t <= k.RetiredAt)
+}
+
 // IdentityKeySet is the board entry (type 0x0003, §8.8.2) listing every key
 // the identity service ever signed tokens with for an election, so that
 // every CredentialIssued and every token can be checked by anyone.
@@ -123,6 +132,16 @@ type IdentityKeySet struct {
 	Issuer      string // the tokens' "iss", at most 256 bytes
 	Audience    string // the tokens' "aud", at most 256 bytes
 	Keys        []IdentityKey
+}
+
+// Key returns the key with id kid.
+func (s *IdentityKeySet) Key(kid string) (IdentityKey, bool) {
+	for _, k := range s.Keys {
+		if k.KeyID == kid {
+			return k, true
+		}
+	}
+	return IdentityKey{}, false
 }
 
 // MaxIdentityKeys bounds the keys of one IdentityKeySet.

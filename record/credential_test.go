@@ -187,7 +187,7 @@ func FuzzIdentityKeySet(f *testing.F) {
 
 type identityVector struct {
 	Name    string `json:"name"`
-	Type    string `json:"type"`    // credential-issued, identity-key-set, in-person-mark, voter-list-change
+	Type    string `json:"type"`    // credential-issued, identity-key-set, in-person-mark, voter-list-change, polling-registration
 	Payload string `json:"payload"` // hex
 	Expect  string `json:"expect"`  // valid | malformed | bad-signature
 }
@@ -219,6 +219,11 @@ func generateIdentityVectors() identityVectorFile {
 	for _, name := range sortedKeys(changeCases()) {
 		c := changeCases()[name]
 		add("voter-list-change", name, c.b, c.expect)
+	}
+	add("polling-registration", "valid", samplePolling().Encode(), "valid")
+	for _, name := range sortedKeys(pollingCases()) {
+		c := pollingCases()[name]
+		add("polling-registration", name, c.b, c.expect)
 	}
 	return f
 }
@@ -253,6 +258,11 @@ func checkIdentityPayload(typ string, b []byte) string {
 	case "voter-list-change":
 		var c *VoterListChange
 		if c, err = DecodeVoterListChange(b); err == nil && c.VerifySignature() != nil {
+			return "bad-signature"
+		}
+	case "polling-registration":
+		var r *PollingRegistration
+		if r, err = DecodePollingRegistration(b); err == nil && r.VerifySignature() != nil {
 			return "bad-signature"
 		}
 	default:

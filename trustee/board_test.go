@@ -360,6 +360,13 @@ func (te *testElection) vote(voters int) {
 			Keys: []record.IdentityKey{{KeyID: record.IdentityKeyID(te.identity.Public().(ed25519.PublicKey)), PublicKey: [32]byte(te.identity.Public().(ed25519.PublicKey)), ValidFrom: 1}}}
 	})
 	te.board.postAs(t, te.identity, bulletin.TypeIdentityKeySet, ks.Encode())
+	// The polling station and official of the marks below, registered
+	// before opening (with the authority's and identity service's keys).
+	reg := &record.PollingRegistration{ElectionID: te.id, ContextHash: ks.ContextHash, OfficialID: "list-official-1", OfficialKey: [32]byte(te.identity.Public().(ed25519.PublicKey)), RegisteredAt: 1,
+		Stations:  []record.PollingKey{{ID: "station-1", Key: [32]byte(te.authority.Public().(ed25519.PublicKey))}},
+		Officials: []record.PollingKey{{ID: "official-7", Key: [32]byte(te.identity.Public().(ed25519.PublicKey))}}}
+	reg.Sign(te.identity)
+	te.board.postAs(t, te.identity, bulletin.TypePollingRegistration, reg.Encode())
 	te.transition(election.PhaseOpen)
 	te.board.withState(func(st *election.State) { el = st.Election() })
 	m := el.Manifest

@@ -23,9 +23,10 @@ const (
 	CheckContext         Check = "context"                // joint key, verification keys and context hashes
 	CheckIdentityKeys    Check = "identity.keys"          // the identity service's key set
 	CheckVoterList       Check = "voter-list"             // signed changes to the voter list
+	CheckPolling         Check = "polling"                // registrations of polling stations' and officials' keys
 	CheckLifecycle       Check = "lifecycle"              // open, close and other transitions
 	CheckCredential      Check = "credential"             // credentials issued by the identity service
-	CheckInPerson        Check = "in-person"              // in-person marks, station and official signatures
+	CheckInPerson        Check = "in-person"              // in-person marks: registered station and official, context, style, signatures
 	CheckBallotFormat    Check = "ballot.format"          // a ballot decodes canonically for this election
 	CheckBallotProof     Check = "ballot.proof"           // every range and sum proof of a ballot
 	CheckBallotCred      Check = "ballot.credential"      // the device key holds an issued credential, the voter did not vote in person
@@ -47,7 +48,7 @@ const (
 var Checks = []Check{
 	CheckAnchors, CheckEntryFormat, CheckEntryDuplicate, CheckEntrySignature,
 	CheckCheckpointSig, CheckTree, CheckConsistency,
-	CheckManifest, CheckKeygen, CheckContext, CheckIdentityKeys, CheckVoterList, CheckLifecycle,
+	CheckManifest, CheckKeygen, CheckContext, CheckIdentityKeys, CheckVoterList, CheckPolling, CheckLifecycle,
 	CheckCredential, CheckInPerson,
 	CheckBallotFormat, CheckBallotProof, CheckBallotCred, CheckBallotStyle, CheckBallotPeriod, CheckBallotUnique, CheckBallotPolicy,
 	CheckAudit, CheckCleansing, CheckMixChain, CheckMixProof, CheckDecryption, CheckDecryptionProof, CheckResult,
@@ -67,6 +68,7 @@ var checkTitles = map[Check]string{
 	CheckContext:         "joint key and context hash",
 	CheckIdentityKeys:    "identity key set",
 	CheckVoterList:       "voter list changes",
+	CheckPolling:         "polling stations and officials registered",
 	CheckLifecycle:       "lifecycle entries",
 	CheckCredential:      "credentials issued",
 	CheckInPerson:        "in-person marks",

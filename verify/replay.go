@@ -30,6 +30,8 @@ func checkOf(t bulletin.Type) Check {
 		return CheckIdentityKeys
 	case bulletin.TypeVoterListChange:
 		return CheckVoterList
+	case bulletin.TypePollingRegistration:
+		return CheckPolling
 	case bulletin.TypeOpen, bulletin.TypeClose, bulletin.TypeTransition:
 		return CheckLifecycle
 	case bulletin.TypeCredentialIssued:

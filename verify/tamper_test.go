@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/binary"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -308,6 +310,34 @@ func tamperings() []tampering {
 			c.KeyID = "not-a-key"
 			e.Payload = c.Encode()
 		})),
+		in("credential issued under a retired token key", CheckCredential, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			// Issue 12, finding 7: the identity service retires its key and
+			// goes on issuing credentials under it.
+			ks, k2 := retireTokenKey(t, f)
+			c, _ := record.DecodeCredentialIssued(f.entries[f.find(t, bulletin.TypeCredentialIssued, 0)].Payload)
+			c.Pseudonym[0] ^= 1
+			c.DeviceKey = pubOf(ed25519.NewKeyFromSeed(make([]byte, 32)))
+			c.IssuedAt, c.NotBefore, c.ExpiresAt = k2.ValidFrom+60, k2.ValidFrom+60, k2.ValidFrom+960
+			return [][]byte{
+				f.sign(t, bulletin.TypeIdentityKeySet, f.e.State.Manifest.IdentityKey, ks.Encode()),
+				f.sign(t, bulletin.TypeCredentialIssued, f.e.State.Manifest.IdentityKey, c.Encode()),
+			}
+		})),
+		in("identity key set reopening a retired key", CheckIdentityKeys, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			ks, _ := retireTokenKey(t, f)
+			reopened := *ks
+			reopened.Keys = slices.Clone(ks.Keys)
+			for i := range reopened.Keys {
+				reopened.Keys[i].RetiredAt = 0
+				if reopened.Keys[i].ValidFrom > fixtureNow {
+					reopened.Keys[i].RetiredAt = fixtureNow + 120
+				}
+			}
+			return [][]byte{
+				f.sign(t, bulletin.TypeIdentityKeySet, f.e.State.Manifest.IdentityKey, ks.Encode()),
+				f.sign(t, bulletin.TypeIdentityKeySet, f.e.State.Manifest.IdentityKey, reopened.Encode()),
+			}
+		})),
 		in("credential issued by the authority", CheckCredential, edit(bulletin.TypeCredentialIssued, 2, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			e.Author = f.e.State.Authority
 		})),
@@ -322,10 +352,57 @@ func tamperings() []tampering {
 			m.Sign(f.e.Keys.Station, f.e.Keys.Official)
 			return [][]byte{f.sign(t, bulletin.TypeInPersonMark, f.e.State.Manifest.IdentityKey, m.Encode())}
 		})),
+		// Issue 12, finding 6: an identity-service insider cancels chosen
+		// voters' ballots with validly signed marks.
+		in("in-person mark with a station key the identity service made up", CheckInPerson, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			v := f.voter(t, 0)
+			return [][]byte{insiderMark(t, f, v.Pseudonym, v.Style, rogueKey(1), f.e.Keys.Official, nil)}
+		})),
+		in("in-person mark with an official key the identity service made up", CheckInPerson, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			v := f.voter(t, 0)
+			return [][]byte{insiderMark(t, f, v.Pseudonym, v.Style, f.e.Keys.Station, rogueKey(2), nil)}
+		})),
+		in("in-person mark bound to another election context", CheckInPerson, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			v := f.voter(t, 0)
+			return [][]byte{insiderMark(t, f, v.Pseudonym, v.Style, f.e.Keys.Station, f.e.Keys.Official, func(m *record.InPersonMark) { m.ContextHash[0] ^= 1 })}
+		})),
+		in("in-person mark of another ballot style than the credential's", CheckInPerson, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			a, b := f.voter(t, 0), f.voter(t, 1)
+			if a.Style == b.Style {
+				t.Fatal("voters share a style")
+			}
+			return [][]byte{insiderMark(t, f, a.Pseudonym, b.Style, f.e.Keys.Station, f.e.Keys.Official, nil)}
+		})),
+		in("polling registration posted after voting opened", CheckPolling, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			v := f.voter(t, 0)
+			r := pollingRegistration(f, []record.PollingKey{{ID: "station-late", Key: pubOf(rogueKey(1))}}, []record.PollingKey{{ID: "official-late", Key: pubOf(rogueKey(2))}})
+			m := insiderMark(t, f, v.Pseudonym, v.Style, rogueKey(1), rogueKey(2), func(m *record.InPersonMark) { m.StationID, m.OfficialID = "station-late", "official-late" })
+			return [][]byte{f.sign(t, bulletin.TypePollingRegistration, f.e.State.Manifest.IdentityKey, r.Encode()), m}
+		})),
+		in("polling registration signed by the authority", CheckPolling, edit(bulletin.TypePollingRegistration, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
+			e.Author = f.e.State.Authority
+		})),
+		in("polling registration not signed by its list official", CheckPolling, edit(bulletin.TypePollingRegistration, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
+			r, _ := record.DecodePollingRegistration(e.Payload)
+			r.Stations[0].Key = pubOf(rogueKey(1))
+			e.Payload = r.Encode()
+		})),
 		in("audited ballot opened to another plaintext", CheckAudit, edit(bulletin.TypeAuditedBallot, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			a, _ := ballot.DecodeAuditedBallot(e.Payload)
 			a.Contests[0].Plaintexts[0] ^= 1
 			e.Payload = a.Encode()
+		})),
+		in("audited ballot repeating its own ciphertext", CheckAudit, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			// Issue 12, finding 8: the rules refused it only when the box did.
+			v := f.voter(t, 0)
+			p, err := f.e.State.Election().Encrypt(v.Style, pubOf(v.Device), nil, testrand.New("audit-repeat"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := p.Audit()
+			ac := &a.Contests[1] // the multi-select contest, all blank
+			ac.Ciphertexts[1], ac.Randomness[1] = ac.Ciphertexts[0], ac.Randomness[0]
+			return [][]byte{f.sign(t, bulletin.TypeAuditedBallot, f.e.State.Authority, a.Encode())}
 		})),
 		in("cleansing drops a counted ballot", CheckCleansing, edit(bulletin.TypeCleansingResult, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			c, _ := tally.DecodeCleansing(e.Payload)
@@ -431,6 +508,45 @@ func tamperings() []tampering {
 	)
 	ts = append(ts, tallyTamperings()...)
 	return ts
+}
+
+func rogueKey(i byte) ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0xa0 + i}, 32))
+}
+
+// insiderMark returns an in-person mark entry, signed by the station and
+// official keys given under the ids the fixture registered (mod may change
+// it before signing), posted by the identity service.
+func insiderMark(t *testing.T, f *fixture, pseudonym [32]byte, style string, station, official ed25519.PrivateKey, mod func(*record.InPersonMark)) []byte {
+	m := &record.InPersonMark{ElectionID: f.e.Cfg.ElectionID, ContextHash: f.e.State.Context.ExtendedHash, Pseudonym: pseudonym, BallotStyle: style,
+		StationID: "station-bishkek-1", StationKey: pubOf(station), OfficialID: "official-7", OfficialKey: pubOf(official), MarkedAt: fixtureNow}
+	if mod != nil {
+		mod(m)
+	}
+	m.Sign(station, official)
+	return f.sign(t, bulletin.TypeInPersonMark, f.e.State.Manifest.IdentityKey, m.Encode())
+}
+
+// pollingRegistration returns a registration signed by the fixture's list
+// official.
+func pollingRegistration(f *fixture, stations, officials []record.PollingKey) *record.PollingRegistration {
+	r := &record.PollingRegistration{ElectionID: f.e.Cfg.ElectionID, ContextHash: f.e.State.Context.ExtendedHash,
+		OfficialID: "list-official-1", OfficialKey: pubOf(f.e.Keys.List), RegisteredAt: fixtureNow, Stations: stations, Officials: officials}
+	r.Sign(f.e.Keys.List)
+	return r
+}
+
+// retireTokenKey returns an identity key set in which the fixture's token
+// key retired at fixtureNow+10 and a new key k2 is current from then on.
+func retireTokenKey(t *testing.T, f *fixture) (*record.IdentityKeySet, record.IdentityKey) {
+	ks := *f.e.State.IdentityKeys
+	k1 := ks.Keys[0]
+	k1.RetiredAt = fixtureNow + 10
+	p := pubOf(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32)))
+	k2 := record.IdentityKey{KeyID: record.IdentityKeyID(p[:]), PublicKey: p, ValidFrom: fixtureNow + 10}
+	ks.Keys = []record.IdentityKey{k1, k2}
+	slices.SortFunc(ks.Keys, func(a, b record.IdentityKey) int { return strings.Compare(a.KeyID, b.KeyID) })
+	return &ks, k2
 }
 
 func slicesSort(s []uint64) {

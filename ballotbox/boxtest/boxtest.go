@@ -132,8 +132,9 @@ type Fixture struct {
 	Trustees   []ed25519.PrivateKey
 	HPKE       []*threshold.HPKEPrivateKey
 	Threshold  []*threshold.Trustee
-	Station    ed25519.PrivateKey
-	Official   ed25519.PrivateKey
+	Station    ed25519.PrivateKey // polling station "station-1"
+	Official   ed25519.PrivateKey // polling official "official-7"
+	List       ed25519.PrivateKey // list official "list-official-1", who registers them
 	Now        func() time.Time
 }
 
@@ -192,7 +193,7 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fixture{ElectionID: o.ElectionID, Server: sk, Identity: key(), TokenKey: key(), Station: key(), Official: key(), Now: o.Now}
+	f := &Fixture{ElectionID: o.ElectionID, Server: sk, Identity: key(), TokenKey: key(), Station: key(), Official: key(), List: key(), Now: o.Now}
 	cfg := ballotbox.RegistryConfig{Store: o.Store, Catalog: o.Catalog, OriginPrefix: "evote.test/board", LogKey: sk.LogKey, Authority: sk.Authority, Audience: Audience, Now: o.Now}
 	cfg.Witnesses = LocalWitnesses(o.Dir, sk.Witnesses)
 	if f.Registry, err = ballotbox.OpenRegistry(ctx, cfg); err != nil {
@@ -329,7 +330,8 @@ func (f *Fixture) PostIdentity(ctx context.Context, t bulletin.Type, payload []b
 	return f.Box.PostIdentity(ctx, e.Encode())
 }
 
-// Setup runs key generation, posts the identity key set and opens voting.
+// Setup runs key generation, posts the identity key set and the
+// registration of the polling station and official, and opens voting.
 func (f *Fixture) Setup(ctx context.Context) error {
 	if err := f.Keygen(ctx); err != nil {
 		return fmt.Errorf("keygen: %w", err)
@@ -344,6 +346,13 @@ func (f *Fixture) Setup(ctx context.Context) error {
 		Keys: []record.IdentityKey{{KeyID: token.KeyID(f.TokenKey.Public().(ed25519.PublicKey)), PublicKey: pub(f.TokenKey), ValidFrom: uint64(f.Now().Unix())}}}
 	if _, err := f.PostIdentity(ctx, bulletin.TypeIdentityKeySet, ks.Encode()); err != nil {
 		return fmt.Errorf("identity key set: %w", err)
+	}
+	r := &record.PollingRegistration{ElectionID: f.ElectionID, ContextHash: v.Context.ExtendedHash, OfficialID: "list-official-1",
+		OfficialKey: pub(f.List), RegisteredAt: uint64(f.Now().Unix()),
+		Stations: []record.PollingKey{{ID: "station-1", Key: pub(f.Station)}}, Officials: []record.PollingKey{{ID: "official-7", Key: pub(f.Official)}}}
+	r.Sign(f.List)
+	if _, err := f.PostIdentity(ctx, bulletin.TypePollingRegistration, r.Encode()); err != nil {
+		return fmt.Errorf("polling registration: %w", err)
 	}
 	if _, err := f.Box.Act(ctx, ballotbox.ActionOpen, "official-1"); err != nil {
 		return fmt.Errorf("open: %w", err)

@@ -347,6 +347,18 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("voter list: %w", err)
 	}
+	// The list official registers the polling station and its official on
+	// the board: in-person marks are accepted only from registered keys.
+	stations := []record.PollingKey{{ID: "station-bishkek-1", Key: [32]byte(env.station.Public().(ed25519.PublicKey))}}
+	pollers := []record.PollingKey{{ID: "poll-official-1", Key: [32]byte(env.poll.Public().(ed25519.PublicKey))}}
+	if o.TrusteeCLI {
+		err = registerPollingCLI(ctx, env, electionID, stations, pollers)
+	} else {
+		err = submitPolling(ctx, idc, "list-official-1", env.list, electionID, ext, stations, pollers)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("polling registration: %w", err)
+	}
 	if err := act(ctx, off, electionID, "open"); err != nil {
 		return nil, err
 	}
@@ -354,7 +366,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, err
 	}
 	el := f.State.Election()
-	say("voter list of %d built; voting open", len(people))
+	say("voter list of %d built, polling station and official registered; voting open", len(people))
 
 	// Voters.
 	res := &demoResult{ElectionID: electionID, Voters: o.Voters}
@@ -648,6 +660,20 @@ type extraVoter struct {
 	Code                       func() string // the last code texted to the person
 	Messages                   func() int    // how many texts the person got
 	Pseudonym                  string
+}
+
+// registerPollingCLI runs "evote official register-polling" with the list
+// official's key file (written by importVotersCLI).
+func registerPollingCLI(ctx context.Context, env *demoEnv, electionID string, stations, officials []record.PollingKey) error {
+	args := []string{"official", "register-polling", "--server", env.boxURL, "--idp", env.idpURL, "--election", electionID,
+		"--official", "list-official-1", "--official-key", filepath.Join(env.dir, "list-official.key")}
+	for _, k := range stations {
+		args = append(args, "--station", k.ID+"="+hex.EncodeToString(k.Key[:]))
+	}
+	for _, k := range officials {
+		args = append(args, "--polling-official", k.ID+"="+hex.EncodeToString(k.Key[:]))
+	}
+	return run(ctx, args, io.Discard)
 }
 
 // importVotersCLI writes the list as the CSV an election official would

@@ -38,6 +38,8 @@ const usage = `evote: end-to-end verifiable voting
   evote official create   --server URL --manifest FILE
   evote official act      --server URL --election ID ACTION
   evote official import-voters --server URL --idp URL --election ID --official ID --official-key FILE --csv FILE
+  evote official register-polling --server URL --idp URL --election ID --official ID --official-key FILE
+                          --station ID=HEXKEY… --polling-official ID=HEXKEY…   (before open)
   evote official open|close|tally --server URL --election ID
   evote vote              --server URL --idp URL --election ID …
   evote ballot check-receipt --server URL --election ID --code TRACKING-CODE

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,8 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 		return sampleManifest(args[1:], out)
 	case "import-voters":
 		return importVoters(ctx, args[1:], out)
+	case "register-polling":
+		return registerPolling(ctx, args[1:], out)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -246,13 +249,9 @@ func importVoters(ctx context.Context, args []string, out io.Writer) error {
 	if k == 0 {
 		return errors.New("import-voters: --kind is build or import")
 	}
-	raw, err := os.ReadFile(*keyPath)
+	key, err := readSeedFile(*keyPath, "import-voters")
 	if err != nil {
 		return err
-	}
-	seed, err := hex.DecodeString(strings.TrimSpace(string(raw)))
-	if err != nil || len(seed) != ed25519.SeedSize {
-		return errors.New("import-voters: the key file must hold a 32-byte seed in hex")
 	}
 	f, err := os.Open(*csvPath)
 	if err != nil {
@@ -263,20 +262,109 @@ func importVoters(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := client.NewBoard(ctx, client.New(*server), *electionID)
+	ext, err := contextHashOf(ctx, *server, *electionID, "import-voters")
 	if err != nil {
 		return err
 	}
-	rep := trustee.NewFollower(b)
-	if err := rep.Sync(ctx); err != nil {
-		return err
-	}
-	if rep.State.Context == nil {
-		return errors.New("import-voters: the election context is not on the board yet")
-	}
-	if err := submitVoterList(ctx, client.New(*idpURL), *officialID, ed25519.NewKeyFromSeed(seed), *electionID, rep.State.Context.ExtendedHash, k, items); err != nil {
+	if err := submitVoterList(ctx, client.New(*idpURL), *officialID, key, *electionID, ext, k, items); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%d voters submitted\n", len(items))
 	return nil
+}
+
+// readSeedFile reads an Ed25519 signing key stored as its 32-byte seed in
+// hex.
+func readSeedFile(path, cmd string) (ed25519.PrivateKey, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("%s: the key file must hold a 32-byte seed in hex", cmd)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// contextHashOf returns the election's extended hash from the caller's own
+// replay of the board.
+func contextHashOf(ctx context.Context, server, electionID, cmd string) ([32]byte, error) {
+	b, err := client.NewBoard(ctx, client.New(server), electionID)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	rep := trustee.NewFollower(b)
+	if err := rep.Sync(ctx); err != nil {
+		return [32]byte{}, err
+	}
+	if rep.State.Context == nil {
+		return [32]byte{}, fmt.Errorf("%s: the election context is not on the board yet", cmd)
+	}
+	return rep.State.Context.ExtendedHash, nil
+}
+
+// pollingKeys collects repeated "id=<hex Ed25519 public key>" flags.
+type pollingKeys []record.PollingKey
+
+func (p *pollingKeys) String() string { return fmt.Sprint(len(*p)) }
+
+func (p *pollingKeys) Set(s string) error {
+	id, h, ok := strings.Cut(s, "=")
+	k, err := hex.DecodeString(h)
+	if !ok || err != nil || len(k) != ed25519.PublicKeySize || !record.ValidID(id) || !record.ValidEd25519Key(k) {
+		return fmt.Errorf("want id=<hex Ed25519 public key>, got %q", s)
+	}
+	*p = append(*p, record.PollingKey{ID: id, Key: [32]byte(k)})
+	return nil
+}
+
+// registerPolling has a list official register polling stations and
+// polling officials with the identity service, which posts the
+// registration on the board (spec/08-identity.md §8.8.6). It must run
+// before voting opens: marks are accepted only from registered keys.
+func registerPolling(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("official register-polling", flag.ContinueOnError)
+	server := fs.String("server", "", "ballot box base URL")
+	idpURL := fs.String("idp", "", "identity service base URL")
+	electionID := fs.String("election", "", "election id")
+	officialID := fs.String("official", "", "the list official's id, as registered with the identity service")
+	keyPath := fs.String("official-key", "", "file holding the list official's Ed25519 seed in hex")
+	var stations, officials pollingKeys
+	fs.Var(&stations, "station", "a polling station, id=<hex Ed25519 public key> (repeat)")
+	fs.Var(&officials, "polling-official", "an official who marks in-person votes, id=<hex Ed25519 public key> (repeat)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := need(fs, "server", "idp", "election", "official", "official-key"); err != nil {
+		return err
+	}
+	if len(stations)+len(officials) == 0 {
+		return errors.New("register-polling: name at least one --station or --polling-official")
+	}
+	key, err := readSeedFile(*keyPath, "register-polling")
+	if err != nil {
+		return err
+	}
+	ext, err := contextHashOf(ctx, *server, *electionID, "register-polling")
+	if err != nil {
+		return err
+	}
+	if err := submitPolling(ctx, client.New(*idpURL), *officialID, key, *electionID, ext, stations, officials); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d stations and %d officials registered\n", len(stations), len(officials))
+	return nil
+}
+
+// submitPolling has a list official sign a registration of polling
+// stations and officials (each list sorted here) and submit it to the
+// identity service.
+func submitPolling(ctx context.Context, idc *client.Client, officialID string, key ed25519.PrivateKey, electionID string, ext [32]byte, stations, officials []record.PollingKey) error {
+	byID := func(a, b record.PollingKey) int { return strings.Compare(a.ID, b.ID) }
+	r := &record.PollingRegistration{ElectionID: electionID, ContextHash: ext, OfficialID: officialID, RegisteredAt: uint64(time.Now().Unix()),
+		Stations: slices.SortedFunc(slices.Values(stations), byID), Officials: slices.SortedFunc(slices.Values(officials), byID)}
+	copy(r.OfficialKey[:], key.Public().(ed25519.PublicKey))
+	r.Sign(key)
+	return idc.RegisterPolling(ctx, r.Encode())
 }

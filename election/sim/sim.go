@@ -55,8 +55,9 @@ type Config struct {
 type Keys struct {
 	Authority ed25519.PrivateKey
 	Identity  ed25519.PrivateKey
-	Station   ed25519.PrivateKey
-	Official  ed25519.PrivateKey
+	Station   ed25519.PrivateKey // polling station "station-bishkek-1"
+	Official  ed25519.PrivateKey // polling official "official-7"
+	List      ed25519.PrivateKey // list official "list-official-1", who registers both
 	Trustees  []ed25519.PrivateKey
 	HPKE      []*threshold.HPKEPrivateKey
 	Shares    []*threshold.KeyShare
@@ -190,8 +191,8 @@ func (e *Election) Post(t bulletin.Type, k ed25519.PrivateKey, payload []byte) e
 }
 
 // Setup posts the manifest, runs key generation among the trustees, and
-// posts the election context and the identity key set: the election is
-// then ready to open.
+// posts the election context, the identity key set and the registration
+// of a polling station and official: the election is then ready to open.
 func Setup(cfg Config) (*Election, error) {
 	e := &Election{Cfg: cfg, State: election.NewState(), Intended: map[[32]byte]ballot.Selection{}, rand: cfg.Rand}
 	if e.rand == nil {
@@ -209,7 +210,7 @@ func Setup(cfg Config) (*Election, error) {
 		}
 	}
 	e.Keys.Authority, e.Keys.Identity = e.key(), e.key()
-	e.Keys.Station, e.Keys.Official = e.key(), e.key()
+	e.Keys.Station, e.Keys.Official, e.Keys.List = e.key(), e.key(), e.key()
 	var trustees []ballot.Trustee
 	for i := 0; i < cfg.Trustees; i++ {
 		sk := e.key()
@@ -245,6 +246,18 @@ func Setup(cfg Config) (*Election, error) {
 		Keys:        []record.IdentityKey{{KeyID: record.IdentityKeyID(e.Keys.Identity.Public().(ed25519.PublicKey)), PublicKey: pub(e.Keys.Identity), ValidFrom: cfg.Now}},
 	}
 	if err := e.Post(bulletin.TypeIdentityKeySet, e.Keys.Identity, ks.Encode()); err != nil {
+		return nil, err
+	}
+	// The list official registers the polling station and official whose
+	// marks MarkInPerson posts.
+	r := &record.PollingRegistration{
+		ElectionID: cfg.ElectionID, ContextHash: e.State.Context.ExtendedHash,
+		OfficialID: "list-official-1", OfficialKey: pub(e.Keys.List), RegisteredAt: cfg.Now,
+		Stations:  []record.PollingKey{{ID: "station-bishkek-1", Key: pub(e.Keys.Station)}},
+		Officials: []record.PollingKey{{ID: "official-7", Key: pub(e.Keys.Official)}},
+	}
+	r.Sign(e.Keys.List)
+	if err := e.Post(bulletin.TypePollingRegistration, e.Keys.Identity, r.Encode()); err != nil {
 		return nil, err
 	}
 	return e, nil

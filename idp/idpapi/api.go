@@ -25,7 +25,7 @@ import (
 // Body size limits.
 const (
 	maxAuthBody     = 4 << 10  // sign-in requests are tiny
-	maxOfficialBody = 64 << 10 // a mark or a lookup
+	maxOfficialBody = 64 << 10 // a mark, a lookup or a polling registration
 	maxListBody     = 64 << 20 // a whole voter-list import
 )
 
@@ -72,6 +72,7 @@ func New(svc *idp.Service, issuer *token.Issuer, opt Options) (*gin.Engine, erro
 	v1.GET("/keys", s.keys)
 	v1.POST("/officials/lookup", s.lookup)
 	v1.POST("/officials/marks", s.mark)
+	v1.POST("/officials/registrations", s.registration)
 	v1.POST("/officials/list-changes", s.listChange)
 	v1.GET("/officials/list-changes/next", s.nextSequence)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })

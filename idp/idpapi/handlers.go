@@ -195,6 +195,31 @@ func (s *Server) mark(c *gin.Context) {
 	c.JSON(http.StatusCreated, gin.H{"pseudonym": hex.EncodeToString(m.Pseudonym[:]), "status": "marked"})
 }
 
+type registrationReq struct {
+	Registration string `json:"registration"` // base64url of the canonical PollingRegistration encoding
+}
+
+func (s *Server) registration(c *gin.Context) {
+	var r registrationReq
+	if !s.decode(c, maxOfficialBody, &r) {
+		return
+	}
+	raw, err := b64.DecodeString(r.Registration)
+	var reg *record.PollingRegistration
+	if err == nil {
+		reg, err = record.DecodePollingRegistration(raw)
+	}
+	if err != nil {
+		s.fail(c, http.StatusBadRequest, "invalid_input", "registration must be the base64url canonical encoding of a PollingRegistration.", 0)
+		return
+	}
+	if err := s.svc.RegisterPolling(c.Request.Context(), c.ClientIP(), reg); err != nil {
+		s.answerError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"stations": len(reg.Stations), "officials": len(reg.Officials)})
+}
+
 type listItem struct {
 	Op          string `json:"op"` // "add", "remove", "phone"
 	PIN         string `json:"pin"`

@@ -89,6 +89,11 @@ func (b *recBoard) Post(_ context.Context, typ uint16, payload []byte) (uint64, 
 		if m, err = record.DecodeInPersonMark(payload); err == nil {
 			err = m.VerifySignatures()
 		}
+	case 0x0205:
+		var r *record.PollingRegistration
+		if r, err = record.DecodePollingRegistration(payload); err == nil {
+			err = r.VerifySignature()
+		}
 	default:
 		err = fmt.Errorf("unexpected entry type 0x%04x", typ)
 	}
@@ -203,6 +208,9 @@ func newEnv(t testing.TB) *env {
 		people = append(people, p.Citizen)
 	}
 	e.listChange("list-official-1", record.ListBuilt, voterlist.FromRegister(people, electionDay), http.StatusCreated)
+	// The list official registers the Istanbul station and its official on
+	// the board (station-bishkek-1 stays configured but unregistered).
+	e.register("list-official-1", []string{"station-istanbul"}, []string{"poll-official-1"}, http.StatusCreated)
 	// Registered last, so it runs first at cleanup, while the store is open.
 	t.Cleanup(e.checkNoLeaks)
 	return e
@@ -375,6 +383,30 @@ func (e *env) listChange(official string, kind uint8, items []voterlist.Item, wa
 	code, out, _ := do(e.t, e.api, "POST", "/v1/officials/list-changes", "192.0.2.10", body, nil)
 	if code != want {
 		e.t.Fatalf("list change: %d %v, want %d", code, out, want)
+	}
+	return out
+}
+
+// register signs and submits, as the list official, a registration of the
+// named stations and polling officials with their keys.
+func (e *env) register(official string, stations, officials []string, want int) map[string]any {
+	e.t.Helper()
+	r := &record.PollingRegistration{ElectionID: electionID, ContextHash: contextHash, OfficialID: official, RegisteredAt: uint64(e.clock.now().Unix())}
+	copy(r.OfficialKey[:], e.keys[official].Public().(ed25519.PublicKey))
+	for _, l := range []struct {
+		ids []string
+		dst *[]record.PollingKey
+	}{{stations, &r.Stations}, {officials, &r.Officials}} {
+		for _, id := range l.ids {
+			k := record.PollingKey{ID: id}
+			copy(k.Key[:], e.keys[id].Public().(ed25519.PublicKey))
+			*l.dst = append(*l.dst, k)
+		}
+	}
+	r.Sign(e.keys[official])
+	code, out, _ := do(e.t, e.api, "POST", "/v1/officials/registrations", "192.0.2.10", map[string]string{"registration": b64.EncodeToString(r.Encode())}, nil)
+	if code != want {
+		e.t.Fatalf("registration: %d %v, want %d", code, out, want)
 	}
 	return out
 }

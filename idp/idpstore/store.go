@@ -1,6 +1,7 @@
 // Package idpstore is the identity service's durable state (spec/08-identity.md
 // §8.9): the voter list by pseudonym, voter-list changes, issued credentials
-// and their bound device keys, in-person marks, the per-PIN backoff, the
+// and their bound device keys, in-person marks, the registered polling
+// stations' and officials' keys, the per-PIN backoff, the
 // access log with its retention, the history of token-signing keys, and an
 // outbox of board entries not yet posted. It runs the same SQL on SQLite
 // (modernc.org/sqlite, driver "sqlite") and PostgreSQL (pgx stdlib, driver
@@ -42,6 +43,12 @@ var (
 	ErrDeviceKeyBound = errors.New("idpstore: device key already bound to a credential")
 	ErrVotedInPerson  = errors.New("idpstore: voter already voted in person")
 	ErrAlreadyMarked  = errors.New("idpstore: voter already marked as voted in person")
+	// ErrRegistered: a polling station or official id, or a key, is
+	// already registered.
+	ErrRegistered = errors.New("idpstore: station, official or key already registered")
+	// ErrVotingStarted: a registration after the first credential or mark
+	// (voting is open on the board, and the rules would refuse it).
+	ErrVotingStarted = errors.New("idpstore: credentials or marks already issued")
 )
 
 // Store is the identity service's database.
@@ -178,6 +185,16 @@ var migrations = []string{
 		created_at  BIGINT NOT NULL,
 		PRIMARY KEY (election_id, pseudonym)
 	)`,
+	// 3: polling stations' and officials' keys registered on the board.
+	`CREATE TABLE idp_polling_keys (
+		election_id   TEXT NOT NULL,
+		role          INTEGER NOT NULL,
+		id            TEXT NOT NULL,
+		public_key    {{blob}} NOT NULL,
+		registered_at BIGINT NOT NULL,
+		PRIMARY KEY (election_id, role, id)
+	);
+	CREATE UNIQUE INDEX idp_polling_keys_key ON idp_polling_keys (election_id, public_key)`,
 }
 
 func (s *Store) sqlFor(m string) string {

@@ -255,3 +255,38 @@ func TestConcurrentConflicts(t *testing.T) {
 		}
 	})
 }
+
+func TestPollingKeys(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		k := func(role uint8, id string, b byte) PollingKey {
+			return PollingKey{Role: role, ID: id, PublicKey: [32]byte{b}}
+		}
+		if _, err := s.RegisterPolling(ctx, "e1", []PollingKey{k(RoleStation, "st", 1), k(RoleOfficial, "po", 2)}, 10, 0x0205, []byte("reg")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.PollingKeyOf(ctx, "e1", RoleStation, "st"); err != nil || got != [32]byte{1} {
+			t.Errorf("station key %x %v", got, err)
+		}
+		if _, err := s.PollingKeyOf(ctx, "e1", RoleOfficial, "st"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("station id as an official: %v", err)
+		}
+		// An id again, or a key again, refuses the whole registration.
+		for _, keys := range [][]PollingKey{{k(RoleStation, "st2", 3), k(RoleStation, "st", 4)}, {k(RoleOfficial, "po2", 1)}} {
+			if _, err := s.RegisterPolling(ctx, "e1", keys, 11, 0x0205, []byte("reg")); !errors.Is(err, ErrRegistered) {
+				t.Errorf("registered twice: %v", err)
+			}
+		}
+		if _, err := s.PollingKeyOf(ctx, "e1", RoleStation, "st2"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a refused registration left a key: %v", err)
+		}
+		// Once voting started (a credential or mark exists), no more.
+		addVoters(t, s, 1, []ChangeOp{{Op: 1, Pseudonym: ps(1), BallotStyle: "A"}})
+		if _, err := s.MarkInPerson(ctx, &Mark{ElectionID: "e1", Pseudonym: ps(1), StationID: "st", OfficialID: "po", MarkedAt: 20}, 0x0204, []byte("mark")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RegisterPolling(ctx, "e1", []PollingKey{k(RoleStation, "st3", 5)}, 30, 0x0205, []byte("reg")); !errors.Is(err, ErrVotingStarted) {
+			t.Errorf("registration after a mark: %v", err)
+		}
+	})
+}

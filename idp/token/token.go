@@ -42,6 +42,7 @@ var (
 	ErrExpired       = errors.New("token: expired")
 	ErrWrongElection = errors.New("token: issued for another election")
 	ErrUnknownKey    = errors.New("token: unknown key id")
+	ErrKeyWindow     = errors.New("token: issued outside its key's validity window")
 )
 
 // Claims is what a voting token says, decoded and checked.

@@ -247,3 +247,39 @@ func TestConfigChecks(t *testing.T) {
 		t.Error("bad election id accepted")
 	}
 }
+
+// TestKeyWindows: a verifier given key windows refuses a token whose iat
+// lies outside its key's window (a retired key, or one not yet valid), and
+// refuses a window for a key it does not have.
+func TestKeyWindows(t *testing.T) {
+	now := t0
+	iss, _, g := setup(t, &now)
+	kid := iss.CurrentKeyID()
+	clock := func() time.Time { return now }
+	cfg := VerifierConfig{Keys: iss.KeySet(), Issuer: "https://id.test", Audience: "evote-ballot-box", ElectionID: "kg-2026-parl", Now: clock}
+	tok, _, _ := iss.Issue(g)
+	for name, tc := range map[string]struct {
+		w  KeyWindow
+		ok bool
+	}{
+		"current":           {KeyWindow{From: t0.Add(-time.Hour)}, true},
+		"retired at iat":    {KeyWindow{From: t0.Add(-time.Hour), Until: t0}, true},
+		"retired before":    {KeyWindow{From: t0.Add(-time.Hour), Until: t0.Add(-time.Second)}, false},
+		"valid only later":  {KeyWindow{From: t0.Add(time.Second)}, false},
+		"valid from at iat": {KeyWindow{From: t0}, true},
+	} {
+		cfg.Windows = map[string]KeyWindow{kid: tc.w}
+		v, err := NewVerifier(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(tok)
+		if tc.ok && err != nil || !tc.ok && (!errors.Is(err, ErrKeyWindow) || !errors.Is(err, ErrInvalid)) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	cfg.Windows = map[string]KeyWindow{"idp-0000000000000000": {}}
+	if _, err := NewVerifier(cfg); err == nil {
+		t.Error("window for an unknown key accepted")
+	}
+}

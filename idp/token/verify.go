@@ -17,6 +17,7 @@ import (
 // Verifier checks voting tokens the way the ballot box does.
 type Verifier struct {
 	keys       map[string]ed25519.PublicKey
+	windows    map[string]KeyWindow
 	issuer     string
 	audience   string
 	electionID string
@@ -28,12 +29,28 @@ type Verifier struct {
 
 // VerifierConfig configures a Verifier.
 type VerifierConfig struct {
-	Keys       map[string]ed25519.PublicKey // the identity service's key set, kid -> key
-	Issuer     string                       // expected "iss"
-	Audience   string                       // expected "aud" (the ballot box's own name)
-	ElectionID string                       // expected "eid"
-	Leeway     time.Duration                // clock skew allowed on exp/nbf/iat; default 30 s, at most 2 min
+	Keys map[string]ed25519.PublicKey // the identity service's key set, kid -> key
+	// Windows, if set, bound when each key may have signed: a token whose
+	// "iat" lies outside its key's window is refused (ErrKeyWindow). A key
+	// without a window is not bounded. The ballot box takes them from the
+	// identity key set on the board (spec/08-identity.md §8.8.2).
+	Windows    map[string]KeyWindow
+	Issuer     string        // expected "iss"
+	Audience   string        // expected "aud" (the ballot box's own name)
+	ElectionID string        // expected "eid"
+	Leeway     time.Duration // clock skew allowed on exp/nbf/iat; default 30 s, at most 2 min
 	Now        func() time.Time
+}
+
+// KeyWindow is when a key may sign tokens: From ≤ iat, and iat ≤ Until
+// unless Until is zero (the current key). No clock leeway applies: the
+// window and "iat" come from the same clock, the identity service's.
+type KeyWindow struct {
+	From, Until time.Time
+}
+
+func (w KeyWindow) contains(t time.Time) bool {
+	return !t.Before(w.From) && (w.Until.IsZero() || !t.After(w.Until))
 }
 
 // NewVerifier validates cfg and returns a Verifier.
@@ -57,7 +74,14 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	for k, v := range cfg.Keys {
 		keys[k] = v
 	}
-	v := &Verifier{keys: keys, issuer: cfg.Issuer, audience: cfg.Audience, electionID: cfg.ElectionID, leeway: cfg.Leeway, now: cfg.Now}
+	windows := make(map[string]KeyWindow, len(cfg.Windows))
+	for k, w := range cfg.Windows {
+		if _, ok := keys[k]; !ok {
+			return nil, fmt.Errorf("token: window for key %q, absent from the key set", k)
+		}
+		windows[k] = w
+	}
+	v := &Verifier{keys: keys, windows: windows, issuer: cfg.Issuer, audience: cfg.Audience, electionID: cfg.ElectionID, leeway: cfg.Leeway, now: cfg.Now}
 	// parser only decodes (ParseUnverified uses the decoding options);
 	// validator makes the claims checks. The algorithm is pinned by parse
 	// and keyFor: no "none", no HS256 with a public key. WithValidMethods
@@ -96,8 +120,8 @@ func (v *Verifier) keyFor(t *jwt.Token) (ed25519.PublicKey, error) {
 }
 
 // Verify checks tok: size, EdDSA signature under the key named by kid, typ,
-// issuer, audience, exp/nbf/iat with leeway, election id, and the form of
-// every claim; it returns the decoded claims or an error wrapping ErrInvalid.
+// issuer, audience, exp/nbf/iat with leeway, election id, the form of
+// every claim, and that iat lies in the key's window if it has one; it returns the decoded claims or an error wrapping ErrInvalid.
 // The signature is checked under the strict cofactored rules of crypto/sig,
 // which every signature of crypto/ed25519 by an honest key passes. Verify is
 // VerifyBatch of one token.
@@ -195,6 +219,9 @@ func (v *Verifier) checkClaims(t *jwt.Token, body *jwtClaims) (*Claims, error) {
 	c, err := v.decode(t, body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if w, ok := v.windows[c.KeyID]; ok && !w.contains(c.IssuedAt) {
+		return nil, fmt.Errorf("%w: %w: key %s, iat %d", ErrInvalid, ErrKeyWindow, c.KeyID, c.IssuedAt.Unix())
 	}
 	return c, nil
 }

@@ -130,6 +130,39 @@ func (a *Authority) VerifyMark(m *record.InPersonMark, now time.Time) error {
 	return nil
 }
 
+// VerifyRegistration checks a list official's registration of polling
+// stations and officials (spec/08-identity.md §8.8.6): this election and
+// context, a registered list official under the named key, fresh, the
+// signature, and every station and polling official it names configured
+// here with the same key (the board then never shows a key this service
+// would refuse). Whether an id or key was registered before is the
+// store's check.
+func (a *Authority) VerifyRegistration(r *record.PollingRegistration, now time.Time) error {
+	if r.ElectionID != a.ElectionID || r.ContextHash != a.ContextHash {
+		return ErrWrongElection
+	}
+	if !keyIs(a.List, r.OfficialID, r.OfficialKey[:]) {
+		return ErrUnknownOfficial
+	}
+	if err := a.fresh(r.RegisteredAt, now); err != nil {
+		return err
+	}
+	if err := r.VerifySignature(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSignature, err)
+	}
+	for _, k := range r.Stations {
+		if !keyIs(a.Stations, k.ID, k.Key[:]) {
+			return fmt.Errorf("%w: station %q is not configured with that key", ErrUnknownOfficial, k.ID)
+		}
+	}
+	for _, k := range r.Officials {
+		if !keyIs(a.Polling, k.ID, k.Key[:]) {
+			return fmt.Errorf("%w: polling official %q is not configured with that key", ErrUnknownOfficial, k.ID)
+		}
+	}
+	return nil
+}
+
 // ChangeRequest is a list official's change: the signed statement (the
 // official's part of a VoterListChange), the salt and the details.
 type ChangeRequest struct {

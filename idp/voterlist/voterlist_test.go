@@ -216,3 +216,39 @@ func TestValidPhone(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyRegistration(t *testing.T) {
+	a := authority()
+	const listID = "lo-1"
+	reg := func(mod func(r *record.PollingRegistration), signer string) *record.PollingRegistration {
+		r := &record.PollingRegistration{ElectionID: a.ElectionID, ContextHash: a.ContextHash, OfficialID: listID, RegisteredAt: uint64(now.Unix()),
+			Stations: []record.PollingKey{{ID: "st-1"}}, Officials: []record.PollingKey{{ID: "po-1"}}}
+		copy(r.OfficialKey[:], pub(listID))
+		copy(r.Stations[0].Key[:], pub("st-1"))
+		copy(r.Officials[0].Key[:], pub("po-1"))
+		if mod != nil {
+			mod(r)
+		}
+		r.Sign(key(signer))
+		return r
+	}
+	if err := a.VerifyRegistration(reg(nil, listID), now); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		r    *record.PollingRegistration
+		want error
+	}{
+		"polling official registers": {reg(func(r *record.PollingRegistration) { r.OfficialID = "po-1"; copy(r.OfficialKey[:], pub("po-1")) }, "po-1"), ErrUnknownOfficial},
+		"station not configured":     {reg(func(r *record.PollingRegistration) { r.Stations[0].ID = "st-9" }, listID), ErrUnknownOfficial},
+		"station key made up":        {reg(func(r *record.PollingRegistration) { copy(r.Stations[0].Key[:], pub("rogue")) }, listID), ErrUnknownOfficial},
+		"official key made up":       {reg(func(r *record.PollingRegistration) { copy(r.Officials[0].Key[:], pub("rogue")) }, listID), ErrUnknownOfficial},
+		"signed by another key":      {reg(nil, "rogue"), ErrBadSignature},
+		"other context":              {reg(func(r *record.PollingRegistration) { r.ContextHash[0] ^= 1 }, listID), ErrWrongElection},
+		"stale":                      {reg(func(r *record.PollingRegistration) { r.RegisteredAt -= 600 }, listID), ErrStale},
+	} {
+		if err := a.VerifyRegistration(tc.r, now); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", name, err, tc.want)
+		}
+	}
+}

@@ -8,10 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,8 +59,11 @@ type demoOptions struct {
 	// right after it deals, as a crash would, and runs the command again,
 	// which must resume from the state saved in the key file.
 	CrashKeygen bool
-	Out         io.Writer
-	Log         io.Writer // server logs (warnings)
+	// Front, if set, wraps the ballot box's HTTP handler: a test puts a
+	// lying server in front of the honest one (a forked board).
+	Front func(http.Handler) http.Handler
+	Out   io.Writer
+	Log   io.Writer // server logs (warnings)
 }
 
 // demoResult is what the demo established.
@@ -122,7 +127,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		defer sayMu.Unlock()
 		fmt.Fprintf(o.Out, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
 	}
-	env, err := openDemoEnv(ctx, o.DB, o.Log)
+	env, err := openDemoEnv(ctx, o.DB, o.Log, o.Front)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +205,21 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	anchors := &m.Board
 	lv := anchors.LogVerifier()
+	// A trustee's tool that finds the board contradicting its witnessed
+	// checkpoints saves the evidence for the officials and observers.
+	evidence := func(i int) func(*trustee.Evidence) {
+		return func(ev *trustee.Evidence) {
+			dir := env.dir
+			if o.Record != "" {
+				dir = o.Record // public, like the record
+			}
+			path := filepath.Join(dir, fmt.Sprintf("evidence-trustee-%d.json", i+1))
+			b, _ := json.MarshalIndent(ev, "", "  ")
+			if err := os.WriteFile(path, b, 0o644); err == nil {
+				say("trustee %d: the board contradicts its witnessed checkpoints (%s); evidence in %s", i+1, ev.Reason, path)
+			}
+		}
+	}
 	newBoard := func() (*client.Board, error) {
 		b, err := client.NewBoard(ctx, client.New(env.boxURL), electionID)
 		if b != nil {
@@ -240,7 +260,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 				errs <- err
 				return
 			}
-			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, Fingerprint: fp, OnStep: func(s string) { steps <- s }})
+			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, Fingerprint: fp, OnEvidence: evidence(i), OnStep: func(s string) { steps <- s }})
 			if err == nil {
 				err = done.SaveFile(tm.path, tm.pass, kdf, true)
 				tm.keys = done
@@ -537,7 +557,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			if err != nil {
 				return err
 			}
-			return run(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, Fingerprint: fp, Cheat: cheatFor(o.Cheat, i)})
+			return run(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, Fingerprint: fp, OnEvidence: evidence(i), Cheat: cheatFor(o.Cheat, i)})
 		})
 	}
 	if err := tallyStep("mix", trustee.RunMix); err != nil {
@@ -786,8 +806,12 @@ func act(ctx context.Context, off *client.Client, electionID, action string) err
 	}
 }
 
-// runTrustees runs f for each trustee concurrently.
+// runTrustees runs f for each trustee concurrently; the first to fail
+// stops the others (a trustee that finds the board lying is a reason for
+// everyone to stop), and its error is returned.
 func runTrustees(ctx context.Context, n int, f func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
@@ -802,6 +826,7 @@ func runTrustees(ctx context.Context, n int, f func(context.Context, int) error)
 	for range n {
 		if err := <-errs; err != nil && first == nil {
 			first = err
+			cancel()
 		}
 	}
 	return first

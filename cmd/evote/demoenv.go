@@ -103,7 +103,7 @@ func (e *demoEnv) startServer(h http.Handler) (string, error) {
 }
 
 // openDemoEnv opens the stores and starts the ballot box.
-func openDemoEnv(ctx context.Context, dbDSN string, logw io.Writer) (*demoEnv, error) {
+func openDemoEnv(ctx context.Context, dbDSN string, logw io.Writer, front func(http.Handler) http.Handler) (*demoEnv, error) {
 	gin.SetMode(gin.ReleaseMode)
 	e := &demoEnv{sms: &otp.Recorder{}, idKey: newKey(), tokKey: newKey(), station: newKey(), poll: newKey(), list: newKey()}
 	ok := false
@@ -183,7 +183,11 @@ func openDemoEnv(ctx context.Context, dbDSN string, logw io.Writer) (*demoEnv, e
 		return nil, err
 	}
 	srv := &api.Server{Registry: e.reg, Officials: e.off}
-	if e.boxURL, err = e.startServer(srv.Handler()); err != nil {
+	h := srv.Handler()
+	if front != nil {
+		h = front(h)
+	}
+	if e.boxURL, err = e.startServer(h); err != nil {
 		return nil, err
 	}
 	ok = true

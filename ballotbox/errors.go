@@ -67,6 +67,7 @@ func Code(err error) (code string, status int) {
 		{ErrDuplicateEntry, "duplicate_entry", 409},
 		{ErrIdentityMismatch, "identity_mismatch", 422},
 		{ErrUnknownAction, "unknown_action", 404},
+		{ErrUnknownAudit, "not_found", 404},
 		{ErrTooManyAudits, "too_many_audits", 429},
 		{ErrTooManyRefusals, "too_many_refusals", 429},
 		{ErrBadEntry, "bad_entry", 400},

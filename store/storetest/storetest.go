@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		{"AppendOnly", testAppendOnly},
 		{"Audits", testAudits},
 		{"AuditsKept", testAuditsKept},
+		{"AuditFlushRace", testAuditFlushRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -501,4 +502,60 @@ func testAuditsKept(t *testing.T, h Harness) {
 		t.Fatalf("publishing refused: %v", err)
 	}
 	wantPending(t, s, log)
+}
+
+// testAuditFlushRace: two flushers sharing the store (two ballot boxes)
+// read the same pending audits and append them as batches in different
+// orders. One append wins; the other is refused whole, at the same start
+// (ErrConflict) or, retried at the new end, because its entries are stored
+// (ErrDuplicate): no audit is ever published twice.
+func testAuditFlushRace(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s, log := open(t, h), logID("audit-flush")
+	mustAppend(t, s, log, 0, recs(0, 2, "flush"))
+	for i := range 4 {
+		if err := s.AddAudit(ctx, log, audit("f", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, err := s.Audits(ctx, log, true)
+	if err != nil || len(pending) != 4 {
+		t.Fatalf("pending: %d, %v", len(pending), err)
+	}
+	batch := func(order ...int) []store.Record {
+		var out []store.Record
+		for _, i := range order {
+			out = append(out, store.Record{Hash: pending[i].EntryHash, Type: 0x0403, Data: pending[i].Entry})
+		}
+		return out
+	}
+	orders := [][]int{{0, 1, 2, 3}, {3, 1, 0, 2}}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range orders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Append(ctx, log, 2, batch(orders[i]...))
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate):
+			// The loser retries at the new end: refused as duplicates.
+			if err := s.Append(ctx, log, 6, batch(orders[i]...)); !errors.Is(err, store.ErrDuplicate) {
+				t.Errorf("retried flush: got %v, want ErrDuplicate", err)
+			}
+		default:
+			t.Fatalf("flush %d: %v", i, err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d flushes appended, want 1", won)
+	}
+	wantSize(t, s, log, 6)
 }

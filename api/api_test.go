@@ -157,6 +157,27 @@ func TestCastOverHTTP(t *testing.T) {
 	if st != 200 || out["ballots"] != float64(1) {
 		t.Fatalf("turnout %d %v", st, out)
 	}
+	// An audit is accepted (202, pending, with when it will be published)
+	// and served at once by the tracking code as shown; a retry is 200.
+	_, pa, err := e.f.Prepare(v, e.f.Selection(5, v.Style))
+	if err != nil {
+		t.Fatal(err)
+	}
+	abody := jsonBody(map[string]string{"audited": b64(pa.Audit().Encode()), "ballot": b64(pa.Ballot.Encode())})
+	acode := pa.Ballot.TrackingCode()
+	st, aout := e.do(t, "POST", "/elections/"+e.f.ElectionID+"/audits", v.Token, "application/json", abody)
+	if st != http.StatusAccepted || aout["status"] != "pending" || aout["tracking_code_text"] != acode.String() || aout["publish_after"] == nil || aout["min_batch"] == nil || aout["index"] != nil {
+		t.Fatalf("audit: %d %v", st, aout)
+	}
+	if st, again := e.do(t, "POST", "/elections/"+e.f.ElectionID+"/audits", v.Token, "application/json", abody); st != http.StatusOK || again["entry_hash"] != aout["entry_hash"] {
+		t.Fatalf("audit retry: %d %v", st, again)
+	}
+	for _, shown := range []string{acode.String(), strings.ToLower(strings.ReplaceAll(acode.String(), "-", ""))} {
+		st, av := e.do(t, "GET", "/elections/"+e.f.ElectionID+"/audits/"+shown, "", "", nil)
+		if st != 200 || av["status"] != "pending" || av["ballot"] != b64(pa.Ballot.Encode()) || av["entry"] == nil || av["inclusion_proof"] != nil {
+			t.Fatalf("audit lookup %s: %d %v", shown, st, av)
+		}
+	}
 	pseudo := fmt.Sprintf("%x", v.Pseudonym)
 	st, out = e.do(t, "GET", "/elections/"+e.f.ElectionID+"/voters/"+pseudo, "", "", nil)
 	if st != 200 || len(out["ballots"].([]any)) != 1 || len(out["credentials"].([]any)) != 1 {
@@ -178,6 +199,10 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, other, err := e.f.Prepare(v, e.f.Selection(3, v.Style))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A token that expired an hour ago, signed by the real key.
 	past, _ := token.NewIssuer(token.IssuerConfig{Issuer: boxtest.IssuerID, Audience: boxtest.Audience, Now: func() time.Time { return time.Now().Add(-time.Hour) }}, e.f.TokenKey)
 	expired, _, err := past.Issue(token.Grant{ElectionID: id, ContextHash: e.f.Box.View().Context.ExtendedHash, Pseudonym: v.Pseudonym, BallotStyle: v.Style, DeviceKey: v.Device.Public().(ed25519.PublicKey)})
@@ -185,7 +210,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := jsonBody(map[string]string{"entry": b64(raw)})
-	audit := jsonBody(map[string]string{"audited": b64(p.Audit().Encode())})
+	audit := jsonBody(map[string]string{"audited": b64(p.Audit().Encode()), "ballot": b64(p.Ballot.Encode())})
 	big := []byte(`{"entry":"` + strings.Repeat("A", 300<<10) + `"}`)
 	hugeTrustee := []byte(`{"entry":"` + strings.Repeat("A", 65<<20) + `"}`)
 	trusteeEntry := jsonBody(map[string]string{"entry": b64(raw)}) // a ballot is not a trustee entry
@@ -238,7 +263,12 @@ func TestBadInput(t *testing.T) {
 		tc{"expired token audit", "POST", audits, expired, "application/json", audit, 401, "token_expired"},
 		tc{"not an entry", "POST", ballots, v.Token, "application/json", jsonBody(map[string]string{"entry": b64([]byte("hello"))}), 400, "bad_entry"},
 		tc{"truncated entry", "POST", ballots, v.Token, "application/json", jsonBody(map[string]string{"entry": b64(raw[:len(raw)-1])}), 400, "bad_entry"},
-		tc{"not an audit", "POST", audits, v.Token, "application/json", jsonBody(map[string]string{"audited": b64([]byte{1, 2, 3})}), 422, "audit_invalid"},
+		tc{"not an audit", "POST", audits, v.Token, "application/json", jsonBody(map[string]string{"audited": b64([]byte{1, 2, 3}), "ballot": b64(p.Ballot.Encode())}), 422, "audit_invalid"},
+		tc{"audit without its ballot", "POST", audits, v.Token, "application/json", jsonBody(map[string]string{"audited": b64(p.Audit().Encode())}), 400, "bad_request"},
+		tc{"audit of another ballot", "POST", audits, v.Token, "application/json", jsonBody(map[string]string{"audited": b64(p.Audit().Encode()), "ballot": b64(other.Ballot.Encode())}), 422, "audit_invalid"},
+		tc{"bad audit code", "GET", audits + "/XYZ", "", "", nil, 400, "bad_request"},
+		tc{"unknown audit", "GET", audits + "/" + strings.Repeat("A", 32), "", "", nil, 404, "not_found"},
+		tc{"wrong election audit lookup", "GET", "/elections/nope/audits/" + p.Ballot.TrackingCode().String(), "", "", nil, 404, "unknown_election"},
 		tc{"ballot to trustee route", "POST", trustee, "", "application/json", trusteeEntry, 400, "bad_entry"},
 		tc{"ballot to identity route", "POST", identity, "", "application/json", trusteeEntry, 400, "bad_entry"},
 		tc{"bad pseudonym", "GET", "/elections/" + id + "/voters/XYZ", "", "", nil, 400, "bad_request"},
@@ -273,8 +303,8 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if after := e.f.Box.Log().Size(); after != before {
-		t.Fatalf("bad input changed the board: %d → %d entries", before, after)
+	if after := e.f.Box.Log().Size(); after != before || e.f.Box.PendingAudits() != 0 {
+		t.Fatalf("bad input changed the board: %d → %d entries, %d audits pending", before, after, e.f.Box.PendingAudits())
 	}
 	// And the good request still works after all that.
 	if st, out := e.do(t, "POST", ballots, v.Token, "application/json", good); st != 201 {
@@ -285,9 +315,26 @@ func TestBadInput(t *testing.T) {
 func TestOfficialFlow(t *testing.T) {
 	e := newEnv(t)
 	id := e.f.ElectionID
+	// An audit pending at the close is published right before it.
+	v, err := e.f.NewVoter(context.Background(), [32]byte{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pa, err := e.f.Prepare(v, e.f.Selection(5, v.Style))
+	if err != nil {
+		t.Fatal(err)
+	}
+	abody := jsonBody(map[string]string{"audited": b64(pa.Audit().Encode()), "ballot": b64(pa.Ballot.Encode())})
+	if st, out := e.do(t, "POST", "/elections/"+id+"/audits", v.Token, "application/json", abody); st != http.StatusAccepted {
+		t.Fatalf("audit: %d %v", st, out)
+	}
 	st, out := e.do(t, "POST", "/elections/"+id+"/actions/close", e.session, "", nil)
 	if st != 201 {
 		t.Fatalf("close: %d %v", st, out)
+	}
+	st, av := e.do(t, "GET", "/elections/"+id+"/audits/"+pa.Ballot.TrackingCode().String(), "", "", nil)
+	if st != 200 || av["status"] != "published" || av["index"] != out["index"].(float64)-1 || av["checkpoint"] == "" || av["inclusion_proof"] == nil {
+		t.Fatalf("audit after close: %d %v (close at %v)", st, av, out["index"])
 	}
 	st, out = e.do(t, "POST", "/elections/"+id+"/actions/close", e.session, "", nil)
 	if st != 409 || out["error"].(map[string]any)["code"] != "wrong_phase" {

@@ -234,9 +234,11 @@ func (s *Server) castBallot(c *gin.Context) {
 	created(c, r.Replayed, receiptView(r))
 }
 
-// AuditRequest carries a Benaloh audit opening.
+// AuditRequest carries a Benaloh audit: the opening and the prepared
+// ballot it opens.
 type AuditRequest struct {
 	Audited string `json:"audited"`
+	Ballot  string `json:"ballot"`
 }
 
 // PostedView answers a posted entry.
@@ -247,17 +249,91 @@ type PostedView struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
+// AuditView answers an accepted audit and a lookup by tracking code
+// (spec/10-api.md §10.1, §10.2). A pending audit says when it will be
+// published; a published one carries its board position, a cosigned
+// checkpoint and the inclusion proof. Ballot and Entry are set by the
+// lookup only.
+type AuditView struct {
+	TrackingCode     string   `json:"tracking_code"`
+	TrackingCodeText string   `json:"tracking_code_text"`
+	Status           string   `json:"status"`
+	EntryHash        string   `json:"entry_hash"`
+	Ballot           string   `json:"ballot,omitempty"`
+	Entry            string   `json:"entry,omitempty"`
+	PublishAfter     *uint64  `json:"publish_after,omitempty"`
+	MinBatch         *int     `json:"min_batch,omitempty"`
+	Index            *uint64  `json:"index,omitempty"`
+	Checkpoint       string   `json:"checkpoint,omitempty"`
+	CheckpointSize   *uint64  `json:"checkpoint_size,omitempty"`
+	InclusionProof   []string `json:"inclusion_proof,omitempty"`
+}
+
+// Audit statuses.
+const (
+	auditPending   = "pending"
+	auditPublished = "published"
+)
+
 func (s *Server) postAudit(c *gin.Context) {
-	raw, ok := binaryBody(c, limitBallot, "audited", func(r *AuditRequest) string { return r.Audited })
+	var req AuditRequest
+	if !decode(c, limitBallot, &req) {
+		return
+	}
+	opened, ok := binary(c, "audited", req.Audited)
 	if !ok {
 		return
 	}
-	i, h, err := boxOf(c).Audit(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization")), raw)
+	prepared, ok := binary(c, "ballot", req.Ballot)
+	if !ok {
+		return
+	}
+	r, err := boxOf(c).Audit(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization")), opened, prepared)
 	if err != nil {
 		respondErr(c, err)
 		return
 	}
-	created(c, false, PostedView{Index: i, EntryHash: b64s(h[:])})
+	v := AuditView{TrackingCode: b64s(r.TrackingCode[:]), TrackingCodeText: r.TrackingCode.String(), EntryHash: b64s(r.EntryHash[:])}
+	if r.Published {
+		v.Status, v.Index = auditPublished, &r.Index
+	} else {
+		v.Status, v.PublishAfter, v.MinBatch = auditPending, &r.PublishAfter, &r.MinBatch
+	}
+	c.Header("Cache-Control", "no-store")
+	switch {
+	case r.Replayed:
+		c.JSON(http.StatusOK, v)
+	default:
+		c.JSON(http.StatusAccepted, v)
+	}
+}
+
+// getAudit serves an accepted audit by the tracking code shown to the
+// voter, so that a second device can check the opening at once.
+func (s *Server) getAudit(c *gin.Context) {
+	shown, err := ballot.ParseShownCode(c.Param("code"))
+	if err != nil {
+		badRequest(c, "the tracking code must be 32 base32 characters, as shown (dashes optional)")
+		return
+	}
+	a, err := boxOf(c).AuditByCode(c.Request.Context(), shown)
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	v := AuditView{TrackingCode: b64s(a.TrackingCode[:]), TrackingCodeText: a.TrackingCode.String(), EntryHash: b64s(a.EntryHash[:]),
+		Ballot: b64s(a.Ballot), Entry: b64s(a.Entry)}
+	if a.Published {
+		v.Status, v.Index, v.Checkpoint, v.CheckpointSize = auditPublished, &a.Index, string(a.Checkpoint), &a.CheckpointSize
+		v.InclusionProof = []string{}
+		for _, h := range a.InclusionProof {
+			v.InclusionProof = append(v.InclusionProof, b64s(h[:]))
+		}
+	} else {
+		v.Status, v.PublishAfter, v.MinBatch = auditPending, &a.PublishAfter, &a.MinBatch
+	}
+	fresh(c)
+	c.JSON(http.StatusOK, v)
 }
 
 func (s *Server) postTrusteeEntry(c *gin.Context) {

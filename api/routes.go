@@ -146,6 +146,7 @@ func (s *Server) Routes() []Route {
 		Route{"public", "GET", "/elections/:id/turnout", s.withBox(s.getTurnout)},
 		Route{"public", "GET", "/elections/:id/voters/:pseudonym", s.withBox(s.getVoter)},
 		Route{"voter", "POST", "/elections/:id/ballots", s.withBox(s.castBallot)},
+		Route{"public", "GET", "/elections/:id/audits/:code", s.withBox(s.getAudit)},
 		Route{"voter", "POST", "/elections/:id/audits", s.withBox(s.postAudit)},
 		Route{"trustee", "POST", "/elections/:id/trustee/entries", s.withBox(s.postTrusteeEntry)},
 		Route{"identity", "POST", "/elections/:id/identity/entries", s.withBox(s.postIdentityEntry)},

@@ -132,6 +132,27 @@ func (a *AuditedBallot) Verify(m *Manifest, pk *elgamal.PublicKey) error {
 	return nil
 }
 
+// Opens reports whether a is an opening of exactly the ciphertexts of b:
+// the same election and style, and the same ciphertexts contest by contest,
+// in order. With Verify, this is what the voter's second device checks: the
+// ballot whose tracking code the voter was shown opens to these choices.
+func (a *AuditedBallot) Opens(b *EncryptedBallot) bool {
+	if a.ElectionID != b.ElectionID || a.Style != b.Style || len(a.Contests) != len(b.Contests) {
+		return false
+	}
+	for i, c := range a.Contests {
+		if len(c.Ciphertexts) != len(b.Contests[i].Ciphertexts) {
+			return false
+		}
+		for j, ct := range c.Ciphertexts {
+			if !ct.Equal(b.Contests[i].Ciphertexts[j]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // checkPlaintexts checks that values are a valid choice: for a
 // single-choice contest one value in [0, k]; for a multi-select contest one
 // 0/1 value per candidate with at most MaxSelections ones.

@@ -106,13 +106,42 @@ var codeEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // String returns the code as shown to voters: the first 20 bytes in base32,
 // in groups of four characters.
-func (c TrackingCode) String() string {
-	s := codeEncoding.EncodeToString(c[:20])
+func (c TrackingCode) String() string { return c.Shown().String() }
+
+// A ShownCode is the part of a tracking code shown to voters (spec §9.3):
+// its first 20 bytes, which is what a voter can type on a second device.
+type ShownCode [20]byte
+
+// Shown returns the part of the code shown to voters.
+func (c TrackingCode) Shown() ShownCode { return ShownCode(c[:20]) }
+
+// String returns the code in base32, in groups of four characters.
+func (s ShownCode) String() string {
+	t := codeEncoding.EncodeToString(s[:])
 	var parts []string
-	for i := 0; i < len(s); i += 4 {
-		parts = append(parts, s[i:min(i+4, len(s))])
+	for i := 0; i < len(t); i += 4 {
+		parts = append(parts, t[i:min(i+4, len(t))])
 	}
 	return strings.Join(parts, "-")
+}
+
+// ErrBadCode is returned for text that is not a tracking code as shown.
+var ErrBadCode = errors.New("ballot: not a tracking code")
+
+// ParseShownCode reads a tracking code as shown: 32 base32 characters
+// (RFC 4648 alphabet), any case, dashes and spaces ignored.
+func ParseShownCode(text string) (ShownCode, error) {
+	t := strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(text))
+	var s ShownCode
+	if len(t) != 32 {
+		return s, fmt.Errorf("%w: %d characters, want 32", ErrBadCode, len(t))
+	}
+	b, err := codeEncoding.DecodeString(t)
+	if err != nil || len(b) != len(s) {
+		return s, fmt.Errorf("%w: %q", ErrBadCode, text)
+	}
+	copy(s[:], b)
+	return s, nil
 }
 
 // ContestContext returns the proof context of the contest at position i of

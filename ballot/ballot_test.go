@@ -193,6 +193,48 @@ func TestTrackingCode(t *testing.T) {
 	}
 }
 
+func TestShownCode(t *testing.T) {
+	e, _ := testElection(t)
+	p, _ := e.Encrypt("style-kara-suu", credA, nil, nil)
+	c := p.Ballot.TrackingCode()
+	text := c.String()
+	for _, in := range []string{text, strings.ToLower(text), strings.ReplaceAll(text, "-", ""), strings.ReplaceAll(text, "-", " ")} {
+		got, err := ParseShownCode(in)
+		if err != nil || got != c.Shown() {
+			t.Errorf("ParseShownCode(%q) = %x, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", text[:len(text)-1], text + "A", strings.Replace(text, text[:1], "1", 1), strings.Replace(text, text[:1], "=", 1)} {
+		if _, err := ParseShownCode(bad); !errors.Is(err, ErrBadCode) {
+			t.Errorf("ParseShownCode(%q): %v, want ErrBadCode", bad, err)
+		}
+	}
+}
+
+func TestAuditOpens(t *testing.T) {
+	e, _ := testElection(t)
+	p, _ := e.Encrypt("style-kara-suu", credA, nil, nil)
+	q, _ := e.Encrypt("style-kara-suu", credA, nil, nil)
+	a := p.Audit()
+	if !a.Opens(p.Ballot) {
+		t.Fatal("an audit does not open its own ballot")
+	}
+	if a.Opens(q.Ballot) {
+		t.Error("an audit opens another ballot")
+	}
+	swapped := *p.Ballot
+	swapped.Contests = append([]ContestBallot{}, p.Ballot.Contests...)
+	swapped.Contests[0], swapped.Contests[1] = swapped.Contests[1], swapped.Contests[0]
+	if a.Opens(&swapped) {
+		t.Error("an audit opens its ballot with contests swapped")
+	}
+	other := *p.Ballot
+	other.Style = "style-other"
+	if a.Opens(&other) {
+		t.Error("an audit opens a ballot of another style")
+	}
+}
+
 func FuzzDecodeBallot(f *testing.F) {
 	e, _ := testElection(f)
 	p, _ := e.Encrypt("style-kara-suu", credA, nil, nil)

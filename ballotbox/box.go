@@ -27,6 +27,9 @@
 // Entries that change what a cast may do (credentials, in-person marks,
 // lifecycle, trustee and official entries) take an exclusive gate: they
 // wait until no cast is in flight, are applied to the State, then appended.
+// Benaloh audits are not appended when accepted: they wait in a durable
+// pool and are published in shuffled batches on a schedule of board
+// positions, the last just before the close (audit.go).
 // A crash loses nothing acknowledged: the log is durable and Open rebuilds
 // the State by replaying it.
 package ballotbox
@@ -34,9 +37,11 @@ package ballotbox
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -72,8 +77,16 @@ type Config struct {
 	// (default 256).
 	BatchWindow time.Duration
 	BatchMax    int
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// AuditEvery and AuditMinBatch schedule the publication of accepted
+	// Benaloh audits (spec §9.4, audit.go): whenever the board's size
+	// reaches a multiple of AuditEvery and at least AuditMinBatch audits
+	// wait, all of them are published as one shuffled batch; the rest
+	// just before the close. Defaults DefaultAuditEvery and
+	// DefaultAuditMinBatch.
+	AuditEvery    uint64
+	AuditMinBatch int
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // Box is one election's ballot box.
@@ -104,6 +117,19 @@ type Box struct {
 	voters      map[[32]byte]*voterIndex       // pseudonym → its entries
 	turnout     map[string]map[[32]byte]bool   // style → pseudonyms that cast
 	invalid     map[uint64]string              // positions of posted but invalid trustee entries
+
+	// The audit pool (audit.go): accepted audits not yet on the board, by
+	// tracking code; the full code of every accepted audit by the part
+	// shown to voters; the board size at which the schedule next looks at
+	// the pool; the flusher's signals; the source of the batches' order.
+	pool           map[ballot.TrackingCode]*pooled
+	auditCodes     map[ballot.ShownCode]ballot.TrackingCode
+	nextAuditCheck uint64
+	flushKick      chan struct{}
+	flushStop      chan struct{}
+	flushDone      chan struct{}
+	flushOnce      sync.Once
+	auditRand      io.Reader
 
 	// refused counts, per token id, the casts refused as invalid ballots
 	// (memory only; its own lock, off the hot path's).
@@ -188,7 +214,14 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := &Box{cfg: cfg, auth: [32]byte(cfg.Authority.Public().(ed25519.PublicKey)), refused: map[string]int{}}
+	if cfg.AuditEvery == 0 {
+		cfg.AuditEvery = DefaultAuditEvery
+	}
+	if cfg.AuditMinBatch <= 0 {
+		cfg.AuditMinBatch = DefaultAuditMinBatch
+	}
+	b := &Box{cfg: cfg, auth: [32]byte(cfg.Authority.Public().(ed25519.PublicKey)), refused: map[string]int{},
+		pool: map[ballot.TrackingCode]*pooled{}, auditCodes: map[ballot.ShownCode]ballot.TrackingCode{}, auditRand: rand.Reader}
 	b.resetIndices()
 	l, err := board.Open(ctx, board.Config{Key: cfg.LogKey, Store: cfg.Store, Now: cfg.Now, IndexKey: trackingCodeKey})
 	if err != nil {
@@ -199,9 +232,16 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 		l.Close()
 		return nil, err
 	}
+	if err := b.loadAuditPool(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
+	b.nextAuditCheck = (b.state.Size/cfg.AuditEvery + 1) * cfg.AuditEvery
 	b.proofs = newProofGatherer(cfg.BatchWindow, cfg.BatchMax)
 	b.tokens = newTokenGatherer(cfg.BatchMax)
 	b.cp = newCheckpointer(b)
+	b.flushKick, b.flushStop, b.flushDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go b.flusher()
 	return b, nil
 }
 
@@ -259,6 +299,7 @@ func (b *Box) applyLocked(e *bulletin.Entry, cb *election.CheckedBallot, keys []
 		return err
 	}
 	b.index(e, pos, keys)
+	b.auditScheduleLocked()
 	return nil
 }
 
@@ -363,6 +404,8 @@ func (b *Box) Close() error {
 	b.closed = true
 	b.mu.Unlock()
 	b.gate.Unlock()
+	b.flushOnce.Do(func() { close(b.flushStop) })
+	<-b.flushDone
 	b.cp.stop()
 	b.proofs.stop()
 	b.tokens.stop()

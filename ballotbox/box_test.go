@@ -191,20 +191,24 @@ func TestRevoteInPersonAndAudit(t *testing.T) {
 	rawC2, _ := prepare(t, f, c, 4)
 	_, err = f.Box.Cast(ctx, c.Token, rawC2)
 	wantErr(t, err, ballotbox.ErrVotedInPerson)
-	// Audit: d prepares a ballot, audits it; the audit is posted without
-	// any link to d, and the audited ciphertexts can never be cast.
+	// Audit: d prepares a ballot, audits it; the audit is accepted into
+	// the pool, served by its tracking code, carries no link to d, and
+	// its ciphertexts can never be cast.
 	d := voter(t, f, [32]byte{})
 	rawD, pD := prepare(t, f, d, 5)
-	idx, _, err := f.Box.Audit(ctx, d.Token, pD.Audit().Encode())
+	ar, err := f.Audit(ctx, d, pD)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := f.Box.Log().Entries(ctx, idx, idx+1)
+	if ar.Published || ar.TrackingCode != pD.Ballot.TrackingCode() || ar.MinBatch != ballotbox.DefaultAuditMinBatch {
+		t.Fatalf("audit receipt %+v", ar)
+	}
+	av, err := f.Box.AuditByCode(ctx, ar.TrackingCode.Shown())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ae, _ := bulletin.DecodeEntry(recs[0].Data)
-	if ae.Author != f.Box.AuthorityKey() || ae.Type != bulletin.TypeAuditedBallot {
+	ae, _ := bulletin.DecodeEntry(av.Entry)
+	if ae.Author != f.Box.AuthorityKey() || ae.Type != bulletin.TypeAuditedBallot || ae.Hash() != ar.EntryHash {
 		t.Fatalf("audit entry author/type %x %s", ae.Author, ae.Type)
 	}
 	for _, k := range [][32]byte{d.DeviceKey(), d.Pseudonym} {
@@ -217,16 +221,21 @@ func TestRevoteInPersonAndAudit(t *testing.T) {
 	// A token may post a bounded number of audits.
 	for i := 1; i < ballotbox.MaxAuditsPerToken; i++ {
 		_, p := prepare(t, f, d, 10+i)
-		if _, _, err := f.Box.Audit(ctx, d.Token, p.Audit().Encode()); err != nil {
+		if _, err := f.Audit(ctx, d, p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	_, pX := prepare(t, f, d, 99)
-	_, _, err = f.Box.Audit(ctx, d.Token, pX.Audit().Encode())
+	_, err = f.Audit(ctx, d, pX)
 	wantErr(t, err, ballotbox.ErrTooManyAudits)
-	// Casting outside the voting period.
-	if _, err := f.Box.Act(ctx, ballotbox.ActionClose, "o"); err != nil {
+	// Casting outside the voting period. The close publishes the pending
+	// audits first.
+	cl, err := f.Box.Act(ctx, ballotbox.ActionClose, "o")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if av, err = f.Box.AuditByCode(ctx, ar.TrackingCode.Shown()); err != nil || !av.Published || av.Index >= cl.Index || f.Box.PendingAudits() != 0 {
+		t.Fatalf("after close: audit %+v %v, close at %d, %d pending", av, err, cl.Index, f.Box.PendingAudits())
 	}
 	rawD2, _ := prepare(t, f, d, 6)
 	_, err = f.Box.Cast(ctx, d.Token, rawD2)

@@ -3,7 +3,6 @@ package ballotbox
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -96,7 +95,7 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 		}
 		return nil, err
 	}
-	idx, err := b.appendOrdered(pendingApply{entry: e, cb: cb, pseudonym: pseudonym, keys: keys}, func() { b.releaseLocked(cb, pseudonym, keys, false) })
+	idx, err := b.appendOrdered(func() { b.releaseLocked(cb, pseudonym, keys, false) }, pendingApply{entry: e, cb: cb, pseudonym: pseudonym, keys: keys})
 	// Applied (or refused): entries that wait for casts in flight need not
 	// also wait for this one's receipt.
 	b.gate.RUnlock()
@@ -252,8 +251,11 @@ func (b *Box) reserveLocked(cb *election.CheckedBallot, claims *token.Claims, ct
 	keys := ctKeys
 	for _, k := range keys {
 		if p, dup := b.ciphertexts[k]; dup {
-			if p == reservedPos {
+			switch p {
+			case reservedPos:
 				return [32]byte{}, nil, ErrCastInProgress
+			case auditPendingPos:
+				return [32]byte{}, nil, fmt.Errorf("%w: an audited ballot waiting to be published", ErrDuplicateCipher)
 			}
 			return [32]byte{}, nil, fmt.Errorf("%w: entry %d", ErrDuplicateCipher, p)
 		}
@@ -298,12 +300,18 @@ func (b *Box) releaseLocked(cb *election.CheckedBallot, pseudonym [32]byte, keys
 	}
 }
 
-// appendOrdered appends a reserved entry, then applies it (and any
-// entries before it that are waiting) in index order. fail releases the
-// reservation if the append is refused; the caller holds b.gate shared.
-func (b *Box) appendOrdered(pa pendingApply, fail func()) (uint64, error) {
+// appendOrdered appends reserved entries (one ballot or credential, or a
+// batch of audits, at consecutive positions), then applies them (and any
+// entries before them that are waiting) in index order, and returns the
+// first index. fail releases the reservations if the append is refused;
+// the caller holds b.gate shared.
+func (b *Box) appendOrdered(fail func(), pas ...pendingApply) (uint64, error) {
+	entries := make([]*bulletin.Entry, len(pas))
+	for i := range pas {
+		entries[i] = pas[i].entry
+	}
 	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	idx, err := b.log.Append(actx, pa.entry)
+	idx, err := b.log.Append(actx, entries...)
 	cancel()
 	b.mu.Lock()
 	if err != nil {
@@ -316,9 +324,10 @@ func (b *Box) appendOrdered(pa pendingApply, fail func()) (uint64, error) {
 		b.mu.Unlock()
 		return 0, err
 	}
-	i := idx[0]
-	pa.done = make(chan struct{})
-	b.pending[i] = pa
+	for j := range pas {
+		pas[j].done = make(chan struct{})
+		b.pending[idx[j]] = pas[j]
+	}
 	for {
 		p, ok := b.pending[b.state.Size]
 		if !ok || b.fatal != nil {
@@ -342,13 +351,14 @@ func (b *Box) appendOrdered(pa pendingApply, fail func()) (uint64, error) {
 		b.halt(b.fatal) // releases this and every other waiting cast
 	}
 	b.mu.Unlock()
-	<-pa.done
+	last := len(pas) - 1
+	<-pas[last].done
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state.Size <= i {
+	if b.state.Size <= idx[last] {
 		return 0, b.fatal
 	}
-	return i, nil
+	return idx[0], nil
 }
 
 // halt records a broken invariant: the box refuses everything from now on
@@ -384,86 +394,6 @@ func (b *Box) receipt(ctx context.Context, i uint64, h [32]byte, pseudonym [32]b
 		return nil, err
 	}
 	return &Receipt{TrackingCode: code, Pseudonym: pseudonym, Index: i, EntryHash: h, Checkpoint: cp.note, CheckpointSize: cp.size, InclusionProof: proof, Replayed: replayed}, nil
-}
-
-// Audit checks a Benaloh audit opening (spec §9.4) sent with a valid voting
-// token and posts it unlinked, signed by the authority: the entry carries
-// no token, pseudonym or device key. Its ciphertexts can never be cast.
-func (b *Box) Audit(ctx context.Context, bearer string, audited []byte) (uint64, [32]byte, error) {
-	a, err := ballot.DecodeAuditedBallot(audited)
-	if err != nil {
-		return 0, [32]byte{}, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
-	}
-	snap := b.snap.Load()
-	el, ver := snap.el, snap.verifier
-	if el == nil || ver == nil {
-		return 0, [32]byte{}, ErrNotOpen
-	}
-	claims, err := verifyToken(ver, bearer, el.ExtendedHash)
-	if err != nil {
-		return 0, [32]byte{}, err
-	}
-	if a.ElectionID != el.Manifest.ElectionID {
-		return 0, [32]byte{}, fmt.Errorf("%w: audit for election %q", ErrAuditInvalid, a.ElectionID)
-	}
-	if err := a.Verify(el.Manifest, el.PublicKey); err != nil {
-		return 0, [32]byte{}, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
-	}
-	e, err := bulletin.NewEntry(b.log.ID(), bulletin.TypeAuditedBallot, b.auth, bulletin.NewEd25519Signer(b.cfg.Authority), a.Encode())
-	if err != nil {
-		return 0, [32]byte{}, err
-	}
-	b.gate.RLock()
-	defer b.gate.RUnlock()
-	b.mu.Lock()
-	if b.audits[claims.TokenID] >= MaxAuditsPerToken {
-		b.mu.Unlock()
-		return 0, [32]byte{}, ErrTooManyAudits
-	}
-	keys, err := b.reserveAuditLocked(a)
-	if err == nil {
-		b.audits[claims.TokenID]++
-	}
-	b.mu.Unlock()
-	if err != nil {
-		return 0, [32]byte{}, err
-	}
-	idx, err := b.appendOrdered(pendingApply{entry: e}, func() { b.releaseLocked(nil, [32]byte{}, keys, false) })
-	if err != nil {
-		return 0, [32]byte{}, err
-	}
-	return idx, e.Hash(), nil
-}
-
-// MaxAuditsPerToken bounds the audits one voting token may post, so that a
-// voter cannot flood the board; the count is kept in memory only (the
-// audit entries carry nothing that links them to a token).
-const MaxAuditsPerToken = 10
-
-func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot) ([][32]byte, error) {
-	if err := b.check(); err != nil {
-		return nil, err
-	}
-	if b.state.Phase != election.PhaseOpen {
-		return nil, ErrNotOpen
-	}
-	var keys [][32]byte
-	for _, c := range a.Contests {
-		for _, ct := range c.Ciphertexts {
-			k := sha256.Sum256(ct.Bytes())
-			if p, dup := b.ciphertexts[k]; dup {
-				if p == reservedPos {
-					return nil, ErrCastInProgress
-				}
-				return nil, fmt.Errorf("%w: entry %d", ErrDuplicateCipher, p)
-			}
-			keys = append(keys, k)
-		}
-	}
-	for _, k := range keys {
-		b.ciphertexts[k] = reservedPos
-	}
-	return keys, nil
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer" header.

@@ -71,6 +71,7 @@ func Code(err error) (code string, status int) {
 		{ErrIdentityMismatch, "identity_mismatch", 422},
 		{ErrAnchorsMismatch, "anchors_mismatch", 422},
 		{ErrUnknownAction, "unknown_action", 404},
+		{ErrUnknownAudit, "not_found", 404},
 		{ErrTooManyAudits, "too_many_audits", 429},
 		{ErrTooManyRefusals, "too_many_refusals", 429},
 		{ErrBadEntry, "bad_entry", 400},

@@ -37,6 +37,8 @@ func TestAuditRepeatingItsOwnCiphertext(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := p.Audit()
+	shown := *p.Ballot // the prepared ballot sent along, repeating it too
+	shown.Contests = append([]ballot.ContestBallot{}, p.Ballot.Contests...)
 	var m *ballot.Manifest
 	f.Box.WithState(func(s *election.State) { m = s.Manifest })
 	st, _ := m.Style(a.Style)
@@ -48,10 +50,13 @@ func TestAuditRepeatingItsOwnCiphertext(t *testing.T) {
 			ac.Plaintexts = append([]uint32{}, ac.Plaintexts...)
 			ac.Randomness = append([]*group.Scalar{}, ac.Randomness...)
 			ac.Ciphertexts[1], ac.Plaintexts[1], ac.Randomness[1] = ac.Ciphertexts[0], ac.Plaintexts[0], ac.Randomness[0]
+			sc := &shown.Contests[i]
+			sc.Ciphertexts = append([]*elgamal.Ciphertext{}, sc.Ciphertexts...)
+			sc.Ciphertexts[1] = sc.Ciphertexts[0]
 			contest = id
 		}
 	}
-	_, _, err = f.Box.Audit(ctx, v.Token, a.Encode())
+	_, err = f.Box.Audit(ctx, v.Token, a.Encode(), shown.Encode())
 	if !errors.Is(err, ballotbox.ErrAuditInvalid) || !errors.Is(err, ballot.ErrAuditMismatch) {
 		t.Fatalf("audit repeating its own ciphertext: got %v, want the rules' audit refusal", err)
 	}

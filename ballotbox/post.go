@@ -103,7 +103,7 @@ func (b *Box) postCredential(ctx context.Context, e *bulletin.Entry) (*Posted, e
 	if err != nil {
 		return nil, err
 	}
-	idx, err := b.appendOrdered(pendingApply{entry: e}, func() { delete(b.devInFlight, dev) })
+	idx, err := b.appendOrdered(func() { delete(b.devInFlight, dev) }, pendingApply{entry: e})
 	b.mu.Lock()
 	delete(b.devInFlight, dev)
 	b.mu.Unlock()
@@ -185,6 +185,13 @@ func (b *Box) post(ctx context.Context, e *bulletin.Entry, allowed func(*electio
 			return nil, err
 		}
 	}
+	if e.Type == bulletin.TypeClose && b.state.Phase == election.PhaseOpen {
+		// Every accepted audit goes on the board before voting closes
+		// (the rules refuse audits after the close), in one last batch.
+		if err := b.publishAllLocked(ctx); err != nil {
+			return nil, err
+		}
+	}
 	pos := b.state.Size
 	if pos != b.log.Size() {
 		b.halt(fmt.Errorf("%w: state at %d, log at %d", ErrInconsistentBox, pos, b.log.Size()))
@@ -219,7 +226,7 @@ func (b *Box) rebuildLocked(ctx context.Context) error {
 	b.state = fresh.state
 	b.snap.Store(fresh.snap.Load())
 	b.codes, b.ciphertexts, b.voters, b.turnout, b.invalid = fresh.codes, fresh.ciphertexts, fresh.voters, fresh.turnout, fresh.invalid
-	return nil
+	return b.reservePoolLocked()
 }
 
 // PostAuthority signs payload as the election authority and posts it.

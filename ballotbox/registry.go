@@ -47,8 +47,12 @@ type RegistryConfig struct {
 	Audience    string
 	BatchWindow time.Duration
 	BatchMax    int
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// AuditEvery and AuditMinBatch schedule the audits' publication
+	// (Config).
+	AuditEvery    uint64
+	AuditMinBatch int
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // Registry is the set of elections a server hosts.
@@ -93,7 +97,8 @@ func (r *Registry) open(ctx context.Context, origin string) (*Box, error) {
 	}
 	return Open(ctx, Config{
 		Store: r.cfg.Store, LogKey: key, Authority: r.cfg.Authority, Witnesses: ws, Quorum: quorum,
-		Audience: r.cfg.Audience, BatchWindow: r.cfg.BatchWindow, BatchMax: r.cfg.BatchMax, Now: r.cfg.Now, Logger: r.cfg.Logger,
+		Audience: r.cfg.Audience, BatchWindow: r.cfg.BatchWindow, BatchMax: r.cfg.BatchMax,
+		AuditEvery: r.cfg.AuditEvery, AuditMinBatch: r.cfg.AuditMinBatch, Now: r.cfg.Now, Logger: r.cfg.Logger,
 	})
 }
 

@@ -431,11 +431,45 @@ func (c *Client) Cast(ctx context.Context, electionID, token string, e *bulletin
 	return &out, nil
 }
 
-// Audit posts a Benaloh opening (the ballot box publishes it unlinked).
-func (c *Client) Audit(ctx context.Context, electionID, token string, audited []byte) (*PostedAnswer, error) {
-	var out PostedAnswer
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/audits", map[string]string{"audited": b64.EncodeToString(audited)}, &out, token)
-	if err != nil {
+// AuditAnswer is the ballot box's answer to an audit, and to a lookup of
+// an audit by tracking code (spec §10.1, §10.2). It is what the server
+// says: the second device checks it (the ballot's code, the entry's
+// signature, the opening, the inclusion proof) before believing any of it.
+type AuditAnswer struct {
+	TrackingCode     string   `json:"tracking_code"`
+	TrackingCodeText string   `json:"tracking_code_text"`
+	Status           string   `json:"status"` // "pending" or "published"
+	EntryHash        string   `json:"entry_hash"`
+	Ballot           string   `json:"ballot"` // lookup only
+	Entry            string   `json:"entry"`  // lookup only
+	PublishAfter     uint64   `json:"publish_after"`
+	MinBatch         int      `json:"min_batch"`
+	Index            uint64   `json:"index"`
+	Checkpoint       string   `json:"checkpoint"`
+	CheckpointSize   uint64   `json:"checkpoint_size"`
+	InclusionProof   []string `json:"inclusion_proof"`
+}
+
+// Published reports whether the audit is on the board.
+func (a *AuditAnswer) Published() bool { return a.Status == "published" }
+
+// Audit submits a Benaloh audit: the opening and the prepared ballot it
+// opens. The ballot box keeps it in its pool and publishes it unlinked, in
+// a later shuffled batch (spec §9.4).
+func (c *Client) Audit(ctx context.Context, electionID, token string, audited, prepared []byte) (*AuditAnswer, error) {
+	var out AuditAnswer
+	body := map[string]string{"audited": b64.EncodeToString(audited), "ballot": b64.EncodeToString(prepared)}
+	if _, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/audits", body, &out, token); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// AuditByCode looks an accepted audit up by the tracking code as shown to
+// the voter, pending or published.
+func (c *Client) AuditByCode(ctx context.Context, electionID, code string) (*AuditAnswer, error) {
+	var out AuditAnswer
+	if _, err := c.do(ctx, http.MethodGet, "/api/v1/elections/"+esc(electionID)+"/audits/"+esc(code), nil, &out, ""); err != nil {
 		return nil, err
 	}
 	return &out, nil

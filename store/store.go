@@ -7,6 +7,11 @@
 // nothing is ever updated or deleted, and that an append is durable before
 // it returns.
 //
+// Beside each log the store keeps the ballot box's pool of Benaloh audits
+// accepted but not yet published (spec/09-election.md §9.4): opaque entry
+// and ballot bytes under their tracking code, never deleted, whose only
+// change is being marked published once a batch put them on the board.
+//
 // Two backends implement Store and pass the shared suite in store/storetest:
 // store/postgres (pgx, for servers) and store/sqlite (pure Go, embedded, the
 // default that needs no setup).
@@ -14,6 +19,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 )
@@ -89,8 +95,50 @@ type Store interface {
 	// the latest size). The channel is closed when ctx ends or the store
 	// closes.
 	Subscribe(ctx context.Context, log LogID) (<-chan uint64, error)
+
+	// AddAudit stores an accepted audit, not published, durably before it
+	// returns. It fails with ErrDuplicate if the log already holds an audit
+	// with that code or any log one with that entry hash, and with
+	// ErrInvalid for a malformed audit; on error nothing is stored.
+	// a.Published is ignored.
+	AddAudit(ctx context.Context, log LogID, a Audit) error
+	// Audits returns the log's audits (only those not yet published if
+	// pendingOnly), ordered by code: an order that says nothing about when
+	// they were accepted.
+	Audits(ctx context.Context, log LogID, pendingOnly bool) ([]Audit, error)
+	// AuditByCode returns the log's audit with that tracking code
+	// (ErrNotFound if none).
+	AuditByCode(ctx context.Context, log LogID, code [32]byte) (Audit, error)
+	// MarkAuditsPublished records that the audits with these codes are on
+	// the board. It is idempotent; codes the log does not hold are ignored.
+	MarkAuditsPublished(ctx context.Context, log LogID, codes [][32]byte) error
+
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Audit is a Benaloh audit the ballot box accepted (spec/09-election.md
+// §9.4): the signed audited-ballot entry that publishes it, kept here until
+// a batch puts it on the board, and the prepared ballot it opens, which the
+// voter's second device checks against the tracking code it was shown.
+// Nothing in it records when it was accepted.
+type Audit struct {
+	Code      [32]byte // tracking code of the prepared ballot
+	EntryHash [32]byte // SHA-256 of Entry
+	Entry     []byte   // canonical audited-ballot entry, signed
+	Ballot    []byte   // canonical prepared ballot
+	Published bool     // Entry is on the board
+}
+
+// CheckAudit validates an AddAudit argument the same way in every backend.
+func CheckAudit(a Audit) error {
+	if len(a.Entry) == 0 || len(a.Entry) > MaxRecordSize || len(a.Ballot) == 0 || len(a.Ballot) > MaxRecordSize {
+		return fmt.Errorf("%w: audit entry of %d bytes, ballot of %d", ErrInvalid, len(a.Entry), len(a.Ballot))
+	}
+	if sha256.Sum256(a.Entry) != a.EntryHash {
+		return fmt.Errorf("%w: audit entry hash does not match its entry", ErrInvalid)
+	}
+	return nil
 }
 
 // CheckRecords validates an append's arguments the same way in every

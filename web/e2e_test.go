@@ -492,7 +492,8 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	r.encryptInPage = eval[float64](t, b, `window.__encryptMs || 0`)
 	shot("04-review")
 	r.auditedCode = b.text(t, "#review-code")
-	b.do(t, "audit", chromedp.Click(chromedp.CSS("#b-audit")), visible("v-audit"))
+	b.do(t, "audit", chromedp.Click(chromedp.CSS("#b-audit")), visible("v-audit"), waitFor(`document.body.dataset.audit === "pending"`),
+		waitFor(`document.getElementById("audit-qr").complete && document.getElementById("audit-qr").naturalWidth > 0`))
 	shot("05-audit")
 	opened := b.text(t, "#audit-list")
 	cands := e.candidates(t, p.Constituency, r.lang)
@@ -521,6 +522,23 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	if !strings.Contains(list, r.castCode) || strings.Count(list, "\n") < 1 {
 		t.Fatalf("check list %q lacks the cast ballot or the credential", list)
 	}
+}
+
+// checkAuditOnSecondDevice opens the check page afresh (nothing of the
+// voting session survives the reload), with only the audited ballot's
+// tracking code, as the voter's second device would, and returns the
+// opened choices once the page has checked the audit in state want
+// ("audit-pending" or "audit-published").
+func (e *env) checkAuditOnSecondDevice(t *testing.T, b *browser, code, lang, want string) string {
+	t.Helper()
+	b.do(t, "second device", chromedp.Navigate("about:blank"),
+		chromedp.Navigate(e.url+"/#check?e="+e.f.ElectionID+"&c="+code), visible("v-lang"))
+	b.do(t, "second device: language", chromedp.Click(chromedp.CSS(`#lang-big button[data-lang="`+lang+`"]`)),
+		visible("v-check"), waitFor(`document.body.dataset.checked === "`+want+`"`))
+	if got := b.text(t, "#check-result"); !strings.Contains(got, code) {
+		t.Fatalf("audit check says %q, not about %s", got, code)
+	}
+	return b.text(t, "#check-list")
 }
 
 func (e *env) candidates(t *testing.T, style, lang string) []string {
@@ -584,6 +602,14 @@ func TestVotingPageEndToEnd(t *testing.T) {
 
 	e.checkBodies(t)
 
+	// The first voter's second device checks the audit from its tracking
+	// code alone, at once: it waits in the ballot box's pool.
+	cands := e.candidates(t, style, first.lang)
+	if opened := e.checkAuditOnSecondDevice(t, b, first.auditedCode, first.lang, "audit-pending"); !strings.Contains(opened, cands[first.candidate]) {
+		t.Fatalf("second device: the audit opens to %q, not to the chosen %q", opened, cands[first.candidate])
+	}
+	b.shot(t, "08-audit-second-device")
+
 	// A third voter (the tally decrypts no group smaller than three), then
 	// the tally: every ballot cast counts.
 	v, err := e.f.NewVoter(ctx, [32]byte{9}, style)
@@ -602,6 +628,16 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The close published both audits in one shuffled batch: the second
+	// device now checks the board entry and its inclusion proof.
+	if opened := e.checkAuditOnSecondDevice(t, b, first.auditedCode, first.lang, "audit-published"); !strings.Contains(opened, cands[first.candidate]) {
+		t.Fatalf("second device after the close: the audit opens to %q", opened)
+	}
+	b.mu.Lock()
+	if len(b.problems) > 0 {
+		t.Errorf("page errors: %v", b.problems)
+	}
+	b.mu.Unlock()
 	var council, multi string
 	e.f.Box.WithState(func(s *election.State) {
 		st, _ := s.Manifest.Style(style)

@@ -150,6 +150,10 @@ type Options struct {
 	Catalog    ballotbox.Catalog
 	PQ         bool // ML-DSA checkpoint signatures
 	Now        func() time.Time
+	// AuditEvery and AuditMinBatch schedule the audits' publication
+	// (ballotbox.Config; 0: the defaults).
+	AuditEvery    uint64
+	AuditMinBatch int
 }
 
 // Audience and Issuer of the fixture's tokens.
@@ -194,7 +198,8 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 		return nil, err
 	}
 	f := &Fixture{ElectionID: o.ElectionID, Server: sk, Identity: key(), TokenKey: key(), Station: key(), Official: key(), List: key(), Now: o.Now}
-	cfg := ballotbox.RegistryConfig{Store: o.Store, Catalog: o.Catalog, OriginPrefix: "evote.test/board", LogKey: sk.LogKey, Authority: sk.Authority, Audience: Audience, Now: o.Now}
+	cfg := ballotbox.RegistryConfig{Store: o.Store, Catalog: o.Catalog, OriginPrefix: "evote.test/board", LogKey: sk.LogKey, Authority: sk.Authority, Audience: Audience, Now: o.Now,
+		AuditEvery: o.AuditEvery, AuditMinBatch: o.AuditMinBatch}
 	cfg.Witnesses = LocalWitnesses(o.Dir, sk.Witnesses)
 	if f.Registry, err = ballotbox.OpenRegistry(ctx, cfg); err != nil {
 		return nil, err
@@ -409,6 +414,11 @@ func (f *Fixture) Prepare(v *Voter, sel ballot.Selection) ([]byte, *ballot.Prepa
 	}
 	raw, err := f.SignBallot(v, p.Ballot.Encode())
 	return raw, p, err
+}
+
+// Audit posts the Benaloh audit of a prepared ballot of the voter.
+func (f *Fixture) Audit(ctx context.Context, v *Voter, p *ballot.PreparedBallot) (*ballotbox.AuditReceipt, error) {
+	return f.Box.Audit(ctx, v.Token, p.Audit().Encode(), p.Ballot.Encode())
 }
 
 // SignBallot signs a ballot payload with the voter's device key.

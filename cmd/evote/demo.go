@@ -329,6 +329,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, err
 	}
 	f := trustee.NewFollower(board)
+	f.Fingerprint = fp
 	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseReady }); err != nil {
 		return nil, err
 	}
@@ -396,6 +397,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	var mu, observer sync.Mutex
 	intended := map[string]intent{}
+	var audited []ballot.ShownCode // tracking codes of the audited ballots
 	box := client.New(env.boxURL)
 	codeRe := regexp.MustCompile(`(\d{6})`)
 	signIn := func(p *registry.SimPerson) (*device, error) {
@@ -424,21 +426,30 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := box.Audit(ctx, electionID, d.token.Token, pb.Audit().Encode()); err != nil {
+			if _, err := box.Audit(ctx, electionID, d.token.Token, pb.Audit().Encode(), pb.Ballot.Encode()); err != nil {
 				return fmt.Errorf("audit: %w", err)
 			}
-			// (One observer's replay, advanced under a lock, stands for
-			// every voter's second device.)
+			// The second device has only the tracking code; the audit is
+			// checked at once, while it waits to be published. (One
+			// observer's replay, advanced under a lock, stands for every
+			// voter's second device.)
+			shown := pb.Ballot.TrackingCode().Shown()
+			a, err := box.AuditByCode(ctx, electionID, shown.String())
+			if err != nil {
+				return fmt.Errorf("audit lookup: %w", err)
+			}
 			observer.Lock()
-			err = f.Sync(ctx)
 			var desc []string
-			if err == nil {
-				desc, err = checkAudit(f.State, f.Entries, pb.Ballot, "en")
+			if err = f.Sync(ctx); err == nil {
+				desc, err = checkAudit(ctx, f, a, shown, nil, "en")
 			}
 			observer.Unlock()
 			if err != nil {
 				return err
 			}
+			mu.Lock()
+			audited = append(audited, shown)
+			mu.Unlock()
 			if want, _ := pb.Audit().Describe(m, "en"); !slices.Equal(desc, want) {
 				return fmt.Errorf("audit: the board opens to %v, the device prepared %v", desc, want)
 			}
@@ -540,6 +551,12 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	for _, a := range []string{"close", "cleanse", "start-mixing"} {
 		if err := act(ctx, off, electionID, a); err != nil {
 			return nil, err
+		}
+		if a == "close" {
+			if err := checkAuditsPublished(ctx, box, electionID, f, audited); err != nil {
+				return nil, err
+			}
+			say("audits published before the close: %d, in %d shuffled batch(es); each checked again from its tracking code, with its inclusion proof", len(audited), auditBatches(f.Entries))
 		}
 	}
 	// tallyStep runs one trustee's mix or decryption: through the CLI, or
@@ -1023,4 +1040,36 @@ func writeRecord(dir string, note []byte, entries [][]byte, fp ballot.Fingerprin
 		b = append(b, e...)
 	}
 	return os.WriteFile(filepath.Join(dir, bulletin.RecordEntriesFile), b, 0o644)
+}
+
+// checkAuditsPublished checks, after the close, that every audit is on the
+// board, by its tracking code, with a valid inclusion proof.
+func checkAuditsPublished(ctx context.Context, box *client.Client, electionID string, f *trustee.Follower, codes []ballot.ShownCode) error {
+	if err := f.Sync(ctx); err != nil {
+		return err
+	}
+	for _, c := range codes {
+		a, err := box.AuditByCode(ctx, electionID, c.String())
+		if err != nil {
+			return fmt.Errorf("audit %s: %w", c, err)
+		}
+		if !a.Published() {
+			return fmt.Errorf("audit %s is still %s after the close", c, a.Status)
+		}
+		if _, err := checkAudit(ctx, f, a, c, nil, "en"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// auditBatches counts the runs of consecutive audited-ballot entries.
+func auditBatches(es []*bulletin.Entry) int {
+	n := 0
+	for i, e := range es {
+		if e.Type == bulletin.TypeAuditedBallot && (i == 0 || es[i-1].Type != bulletin.TypeAuditedBallot) {
+			n++
+		}
+	}
+	return n
 }

@@ -178,6 +178,15 @@ func TestDemoVoterCommands(t *testing.T) {
 		if !strings.Contains(out, "opens to") || !strings.Contains(out, "Roads") && !strings.Contains(out, "Drinking water") {
 			return nil, fmt.Errorf("check-audit said %q", out)
 		}
+		// The tracking code alone is enough, at once: the audit waits in
+		// the ballot box's pool, not yet on the board.
+		out, err = runCLI(t, "ballot", "check-audit", "--server", v.BoxURL, "--election", v.ElectionID, "--code", strings.ToLower(code), "--fingerprint", fp)
+		if err != nil {
+			return nil, err
+		}
+		if !strings.Contains(out, "opens to") || !strings.Contains(out, "accepted, to be published in a shuffled batch") {
+			return nil, fmt.Errorf("check-audit by code alone said %q", out)
+		}
 		if _, err := runCLI(t, "ballot", "check-audit", "--server", v.BoxURL, "--election", v.ElectionID, "--code", "AAAA-BBBB", "--ballot", audited, "--fingerprint", fp); err == nil {
 			return nil, errors.New("check-audit accepted another tracking code")
 		}

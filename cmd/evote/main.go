@@ -43,7 +43,7 @@ const usage = `evote: end-to-end verifiable voting
   evote official open|close|tally --server URL --election ID
   evote vote              --server URL --idp URL --election ID …
   evote ballot check-receipt --server URL --election ID --code TRACKING-CODE
-  evote ballot check-audit   --server URL --election ID --code TRACKING-CODE --ballot FILE
+  evote ballot check-audit   --server URL --election ID --code TRACKING-CODE [--ballot FILE] [--log-key FILE]
   evote check-client      --server URL --election ID     served voting page = manifest's client hash?
   evote witness --name NAME --key FILE --state FILE --log-key FILE [--listen ADDR]
   evote official sample-manifest --election ID --identity-key HEX --trustee SIGN:HPKE …

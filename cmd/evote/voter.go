@@ -43,24 +43,33 @@ func castBallot(ctx context.Context, box *client.Client, electionID string, log 
 // own entry in that tree, and the tracking code is the one the device
 // computed.
 func checkReceipt(anchors *ballot.BoardAnchors, e *bulletin.Entry, r *client.Receipt) error {
-	cp, err := anchors.VerifyCheckpoint([]byte(r.Checkpoint))
-	if err != nil {
-		return fmt.Errorf("receipt checkpoint: %w", err)
-	}
-	var proof [][32]byte
-	for _, h := range r.InclusionProof {
-		b, err := decodeAny(h)
-		if err != nil || len(b) != 32 {
-			return fmt.Errorf("receipt: bad proof hash %q", h)
-		}
-		proof = append(proof, [32]byte(b))
-	}
-	if err := bulletin.VerifyInclusion(r.Index, cp.Size, bulletin.LeafHash(e.Encode()), proof, cp.Root); err != nil {
-		return fmt.Errorf("receipt: ballot not in the checkpoint's tree: %w", err)
+	if err := checkIncluded(anchors, e, r.Index, r.Checkpoint, r.InclusionProof); err != nil {
+		return fmt.Errorf("receipt: %w", err)
 	}
 	code := ballot.TrackingCodeOf(e.Payload)
 	if got, err := decodeAny(r.TrackingCode); err != nil || string(got) != string(code[:]) {
 		return errors.New("receipt: tracking code is not the ballot's")
+	}
+	return nil
+}
+
+// checkIncluded checks that the checkpoint note is signed by the log's key
+// and that the inclusion proof puts entry e at index in its tree.
+func checkIncluded(anchors *ballot.BoardAnchors, e *bulletin.Entry, index uint64, note string, path []string) error {
+	cp, err := anchors.VerifyCheckpoint([]byte(note))
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	var proof [][32]byte
+	for _, h := range path {
+		b, err := decodeAny(h)
+		if err != nil || len(b) != 32 {
+			return fmt.Errorf("bad proof hash %q", h)
+		}
+		proof = append(proof, [32]byte(b))
+	}
+	if err := bulletin.VerifyInclusion(index, cp.Size, bulletin.LeafHash(e.Encode()), proof, cp.Root); err != nil {
+		return fmt.Errorf("entry not in the checkpoint's tree: %w", err)
 	}
 	return nil
 }
@@ -73,32 +82,75 @@ func decodeAny(s string) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(s)
 }
 
-// checkAudit is the second device's check of a Benaloh audit: among the
-// audited-ballot entries on the board (replayed, so each opening has been
-// verified against the election key), one has exactly the ciphertexts the
-// first device showed, and opens to the selection the voter made. It
-// returns the opened contests, described in lang.
-func checkAudit(st *election.State, entries []*bulletin.Entry, shown *ballot.EncryptedBallot, lang string) ([]string, error) {
-	for _, pos := range st.Audited {
-		a, err := ballot.DecodeAuditedBallot(entries[pos].Payload)
-		if err != nil || a.Style != shown.Style || len(a.Contests) != len(shown.Contests) {
-			continue
-		}
-		same := true
-		for i, c := range a.Contests {
-			if len(c.Ciphertexts) != len(shown.Contests[i].Ciphertexts) {
-				same = false
-				break
+// checkAudit is the second device's check of a Benaloh audit (spec §9.4)
+// from the tracking code shown by the first device, on the ballot box's
+// answer a to the lookup by that code, pending or published: the prepared
+// ballot it serves has that code (and equals saved, the ballot file of the
+// first device, if given); the entry is an audited-ballot entry of this
+// election's log signed by the election authority (the board's manifest
+// author, from the replay f); its opening verifies under the election key
+// and opens exactly the prepared ballot's ciphertexts. Once published, the
+// replayed board must hold the entry at the position given (f is synced
+// further if needed) and the answer's checkpoint must verify against the
+// manifest's anchors (log keys, witness quorum) and include it. It returns the opened contests, described in
+// lang.
+func checkAudit(ctx context.Context, f *trustee.Follower, a *client.AuditAnswer, shown ballot.ShownCode, saved []byte, lang string) ([]string, error) {
+	raw, err := decodeAny(a.Ballot)
+	if err != nil {
+		return nil, fmt.Errorf("audit: prepared ballot: %w", err)
+	}
+	prepared, err := ballot.DecodeBallot(raw)
+	if err != nil {
+		return nil, fmt.Errorf("audit: prepared ballot: %w", err)
+	}
+	if prepared.TrackingCode().Shown() != shown {
+		return nil, fmt.Errorf("audit: the ballot box served ballot %s, not %s", prepared.TrackingCode(), shown)
+	}
+	if saved != nil && string(saved) != string(raw) {
+		return nil, errors.New("audit: the ballot box's prepared ballot is not the saved one")
+	}
+	eb, err := decodeAny(a.Entry)
+	if err != nil {
+		return nil, fmt.Errorf("audit: entry: %w", err)
+	}
+	e, err := bulletin.DecodeEntry(eb)
+	if err != nil {
+		return nil, fmt.Errorf("audit: entry: %w", err)
+	}
+	st := f.State
+	if e.Type != bulletin.TypeAuditedBallot || e.Log != f.Log || st.Manifest == nil || e.Author != st.Authority {
+		return nil, errors.New("audit: the entry is not an audited ballot of this election signed by its authority")
+	}
+	if err := e.Verify(); err != nil {
+		return nil, fmt.Errorf("audit: entry: %w", err)
+	}
+	opened, err := ballot.DecodeAuditedBallot(e.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if !opened.Opens(prepared) {
+		return nil, errors.New("audit: the opening is not of the ballot with this tracking code")
+	}
+	if st.PublicKey == nil {
+		return nil, errors.New("audit: no election key on the board")
+	}
+	if err := opened.Verify(st.Manifest, st.PublicKey); err != nil {
+		return nil, err
+	}
+	if a.Published() {
+		if a.Index >= uint64(len(f.Entries)) {
+			if err := f.Sync(ctx); err != nil {
+				return nil, err
 			}
-			for j, ct := range c.Ciphertexts {
-				same = same && ct.Equal(shown.Contests[i].Ciphertexts[j])
-			}
 		}
-		if same {
-			return a.Describe(st.Manifest, lang)
+		if a.Index >= uint64(len(f.Entries)) || f.Entries[a.Index].Hash() != e.Hash() {
+			return nil, fmt.Errorf("audit: the board does not hold the audit at position %d", a.Index)
+		}
+		if err := checkIncluded(&st.Manifest.Board, e, a.Index, a.Checkpoint, a.InclusionProof); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
 		}
 	}
-	return nil, errors.New("audit: no audited ballot on the board has the ciphertexts the device showed")
+	return opened.Describe(st.Manifest, lang)
 }
 
 func voteCmd(ctx context.Context, args []string, out io.Writer) error {
@@ -152,7 +204,8 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "tracking code: %s\n", p.Ballot.TrackingCode())
 	if *audit {
-		if _, err := box.Audit(ctx, *electionID, d.token.Token, p.Audit().Encode()); err != nil {
+		a, err := box.Audit(ctx, *electionID, d.token.Token, p.Audit().Encode(), p.Ballot.Encode())
+		if err != nil {
 			return err
 		}
 		if *save != "" {
@@ -160,7 +213,7 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 				return err
 			}
 		}
-		fmt.Fprintln(out, "audited: check it on a second device with evote ballot check-audit; this ballot can never be cast")
+		fmt.Fprintf(out, "audited: %s. Check it now on a second device with evote ballot check-audit --code %s; this ballot can never be cast\n", auditStatus(a), p.Ballot.TrackingCode())
 		return nil
 	}
 	e, r, err := castBallot(ctx, box, *electionID, f.Log, d, p.Ballot)
@@ -227,7 +280,7 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 	fingerprint := fs.String("fingerprint", "", "the election's fingerprint as the officials published it: the log key, witnesses and quorum are the manifest's")
 	receipt := fs.String("receipt", "", "check-receipt: the receipt saved by evote vote --save")
 	lang := fs.String("lang", "en", "language of descriptions (ky, ru, uz, en)")
-	ballotFile := fs.String("ballot", "", "check-audit: the prepared ballot saved by evote vote --audit --save")
+	ballotFile := fs.String("ballot", "", "check-audit, optional: the prepared ballot saved by evote vote --audit --save, compared with the ballot box's")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -288,24 +341,35 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "ballot %s: receipt verified and the ballot is on the board at position %d\n", ballot.TrackingCodeOf(e.Payload), i)
 		return nil
 	}
-	// check-audit: the first device showed the prepared ballot (saved by
-	// evote vote --audit --save); the board must carry an audited opening
-	// of exactly its ciphertexts.
-	raw, err := os.ReadFile(*ballotFile)
+	// check-audit: the voter types the tracking code the first device
+	// showed; the ballot box serves the audit by that code, pending or
+	// published, and this device checks all of it.
+	shown, err := ballot.ParseShownCode(*code)
+	if err != nil {
+		return fmt.Errorf("check-audit: %w", err)
+	}
+	var saved []byte
+	if *ballotFile != "" {
+		if saved, err = os.ReadFile(*ballotFile); err != nil {
+			return err
+		}
+	}
+	a, err := box.AuditByCode(ctx, *electionID, shown.String())
+	if err != nil {
+		return fmt.Errorf("check-audit: %w", err)
+	}
+	desc, err := checkAudit(ctx, f, a, shown, saved, *lang)
 	if err != nil {
 		return err
 	}
-	shown, err := ballot.DecodeBallot(raw)
-	if err != nil {
-		return err
-	}
-	if got := shown.TrackingCode().String(); strings.ReplaceAll(got, "-", "") != strings.ReplaceAll(want, "-", "") {
-		return fmt.Errorf("check-audit: the saved ballot's tracking code is %s, not %s", got, *code)
-	}
-	desc, err := checkAudit(f.State, f.Entries, shown, *lang)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "the board's audit of ballot %s opens to:\n  %s\nIf this is not what you chose, your device is not encrypting your choices: report it.\n", shown.TrackingCode(), strings.Join(desc, "\n  "))
+	fmt.Fprintf(out, "the audit of ballot %s (%s) opens to:\n  %s\nIf this is not what you chose, your device is not encrypting your choices: report it.\n", shown, auditStatus(a), strings.Join(desc, "\n  "))
 	return nil
+}
+
+// auditStatus says where an audit stands.
+func auditStatus(a *client.AuditAnswer) string {
+	if a.Published() {
+		return fmt.Sprintf("published on the board at position %d", a.Index)
+	}
+	return fmt.Sprintf("accepted, to be published in a shuffled batch once the board holds %d entries and at least %d audits wait, or at the close", a.PublishAfter, a.MinBatch)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -40,6 +41,8 @@ func options() []*option {
 		{name: "witnesses", help: "remote witnesses: name|url|base64 key, comma separated"},
 		{name: "witness-quorum", def: "0", help: "cosignatures required (0: all)"},
 		{name: "dev-witnesses", def: "2", help: "in-process witnesses in dev mode"},
+		{name: "audit-every", def: "256", help: "audits are published in a shuffled batch each time the board's size reaches a multiple of this (spec §9.4)"},
+		{name: "audit-min-batch", def: "8", help: "fewest waiting audits published as a batch before the close"},
 		{name: "admin-user", help: "bootstrap admin created when no official account exists"},
 		{name: "admin-password", secret: true, help: "bootstrap admin's password"},
 		{name: "admin-totp", secret: true, help: "bootstrap admin's TOTP secret (base32)"},
@@ -142,6 +145,15 @@ func (c *Config) readFile(path string) error {
 }
 
 func (c *Config) get(name string) string { return c.byKey[name].val }
+
+// positive reads an option that must be a whole number ≥ 1.
+func (c *Config) positive(name string) (int, error) {
+	n, err := strconv.Atoi(c.get(name))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("evoted: %s must be a whole number ≥ 1, got %q", name, c.get(name))
+	}
+	return n, nil
+}
 
 func (c *Config) bool(name string) bool {
 	v := strings.ToLower(c.get(name))

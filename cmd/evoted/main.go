@@ -251,6 +251,15 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 	}
 	sk := &boxtest.ServerKeys{Authority: k.authority, LogEd: k.logEd, LogMLDSA: k.logMLDSA}
 	rc := ballotbox.RegistryConfig{Store: st, Catalog: offs, OriginPrefix: origin, LogKey: sk.LogKey, Authority: k.authority, IdentityKey: idKey, Audience: cfg.get("audience")}
+	every, err := cfg.positive("audit-every")
+	if err == nil {
+		rc.AuditEvery = uint64(every)
+		rc.AuditMinBatch, err = cfg.positive("audit-min-batch")
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	if ws := cfg.get("witnesses"); ws != "" {
 		if rc.Witnesses, err = remoteWitnesses(ws, cfg.get("witness-quorum")); err != nil {
 			cleanup()

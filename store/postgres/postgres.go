@@ -267,6 +267,90 @@ func (s *Store) CheckpointAt(ctx context.Context, log store.LogID, size uint64) 
 	return s.checkpoint(ctx, `SELECT size, note FROM bulletin_checkpoints WHERE log_id = $1 AND size = $2`, log[:], int64(size))
 }
 
+// AddAudit implements store.Store: one statement, committed with
+// synchronous_commit = on whatever the server's default, so an audit the
+// ballot box acknowledges survives a crash.
+func (s *Store) AddAudit(ctx context.Context, log store.LogID, a store.Audit) error {
+	if err := store.CheckAudit(a); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO ballotbox_audits (log_id, code, entry_hash, entry, ballot)
+		SELECT $1, $2, $3, $4, $5 FROM (SELECT set_config('synchronous_commit', 'on', true)) AS durable`,
+		log[:], a.Code[:], a.EntryHash[:], a.Entry, a.Ballot)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return fmt.Errorf("%w: audit %x: %s", store.ErrDuplicate, a.Code, pe.ConstraintName)
+	}
+	if err != nil {
+		return fmt.Errorf("store/postgres: add audit: %w", err)
+	}
+	return nil
+}
+
+func scanAudit(row pgx.Row) (store.Audit, error) {
+	var a store.Audit
+	var code, h []byte
+	if err := row.Scan(&code, &h, &a.Entry, &a.Ballot, &a.Published); err != nil {
+		return a, err
+	}
+	if len(code) != 32 || len(h) != 32 {
+		return a, errors.New("store/postgres: stored audit code or hash of the wrong size")
+	}
+	copy(a.Code[:], code)
+	copy(a.EntryHash[:], h)
+	return a, nil
+}
+
+// Audits implements store.Store.
+func (s *Store) Audits(ctx context.Context, log store.LogID, pendingOnly bool) ([]store.Audit, error) {
+	rows, err := s.pool.Query(ctx, `SELECT code, entry_hash, entry, ballot, published FROM ballotbox_audits
+		WHERE log_id = $1 AND (NOT $2 OR NOT published) ORDER BY code`, log[:], pendingOnly)
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: audits: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Audit
+	for rows.Next() {
+		a, err := scanAudit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store/postgres: audits: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store/postgres: audits: %w", err)
+	}
+	return out, nil
+}
+
+// AuditByCode implements store.Store.
+func (s *Store) AuditByCode(ctx context.Context, log store.LogID, code [32]byte) (store.Audit, error) {
+	a, err := scanAudit(s.pool.QueryRow(ctx, `SELECT code, entry_hash, entry, ballot, published FROM ballotbox_audits WHERE log_id = $1 AND code = $2`, log[:], code[:]))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, fmt.Errorf("%w: audit %x", store.ErrNotFound, code)
+	}
+	if err != nil {
+		return a, fmt.Errorf("store/postgres: audit by code: %w", err)
+	}
+	return a, nil
+}
+
+// MarkAuditsPublished implements store.Store.
+func (s *Store) MarkAuditsPublished(ctx context.Context, log store.LogID, codes [][32]byte) error {
+	if len(codes) == 0 {
+		return nil
+	}
+	cs := make([][]byte, len(codes))
+	for i := range codes {
+		cs[i] = codes[i][:]
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE ballotbox_audits SET published = true WHERE log_id = $1 AND code = ANY($2) AND NOT published`, log[:], cs)
+	if err != nil {
+		return fmt.Errorf("store/postgres: mark audits published: %w", err)
+	}
+	return nil
+}
+
 // Subscribe implements store.Store. The first call starts one listener
 // connection for the store; it returns once the LISTEN is active, so no
 // append committed after Subscribe returns goes unnoticed.

@@ -260,6 +260,96 @@ func (s *Store) CheckpointAt(ctx context.Context, log store.LogID, size uint64) 
 	return s.checkpoint(ctx, `SELECT size, note FROM bulletin_checkpoints WHERE log_id = ? AND size = ?`, log[:], int64(size))
 }
 
+// AddAudit implements store.Store.
+func (s *Store) AddAudit(ctx context.Context, log store.LogID, a store.Audit) error {
+	if err := store.CheckAudit(a); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO ballotbox_audits (log_id, code, entry_hash, entry, ballot) VALUES (?, ?, ?, ?, ?)`,
+		log[:], a.Code[:], a.EntryHash[:], a.Entry, a.Ballot)
+	if isUnique(err) {
+		return fmt.Errorf("%w: audit %x", store.ErrDuplicate, a.Code)
+	}
+	if err != nil {
+		return fmt.Errorf("store/sqlite: add audit: %w", err)
+	}
+	return nil
+}
+
+func scanAudit(sc interface{ Scan(...any) error }) (store.Audit, error) {
+	var a store.Audit
+	var code, h []byte
+	var pub int64
+	if err := sc.Scan(&code, &h, &a.Entry, &a.Ballot, &pub); err != nil {
+		return a, err
+	}
+	if len(code) != 32 || len(h) != 32 {
+		return a, errors.New("store/sqlite: stored audit code or hash of the wrong size")
+	}
+	copy(a.Code[:], code)
+	copy(a.EntryHash[:], h)
+	a.Published = pub == 1
+	return a, nil
+}
+
+// Audits implements store.Store.
+func (s *Store) Audits(ctx context.Context, log store.LogID, pendingOnly bool) ([]store.Audit, error) {
+	q := `SELECT code, entry_hash, entry, ballot, published FROM ballotbox_audits WHERE log_id = ?`
+	if pendingOnly {
+		q += ` AND published = 0`
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY code`, log[:])
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: audits: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Audit
+	for rows.Next() {
+		a, err := scanAudit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store/sqlite: audits: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store/sqlite: audits: %w", err)
+	}
+	return out, nil
+}
+
+// AuditByCode implements store.Store.
+func (s *Store) AuditByCode(ctx context.Context, log store.LogID, code [32]byte) (store.Audit, error) {
+	a, err := scanAudit(s.db.QueryRowContext(ctx, `SELECT code, entry_hash, entry, ballot, published FROM ballotbox_audits WHERE log_id = ? AND code = ?`, log[:], code[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("%w: audit %x", store.ErrNotFound, code)
+	}
+	if err != nil {
+		return a, fmt.Errorf("store/sqlite: audit by code: %w", err)
+	}
+	return a, nil
+}
+
+// MarkAuditsPublished implements store.Store.
+func (s *Store) MarkAuditsPublished(ctx context.Context, log store.LogID, codes [][32]byte) error {
+	if len(codes) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store/sqlite: mark audits published: %w", err)
+	}
+	defer tx.Rollback()
+	for _, c := range codes {
+		if _, err := tx.ExecContext(ctx, `UPDATE ballotbox_audits SET published = 1 WHERE log_id = ? AND code = ? AND published = 0`, log[:], c[:]); err != nil {
+			return fmt.Errorf("store/sqlite: mark audits published: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store/sqlite: mark audits published: %w", err)
+	}
+	return nil
+}
+
 // Subscribe implements store.Store (in-process notifications).
 func (s *Store) Subscribe(ctx context.Context, log store.LogID) (<-chan uint64, error) {
 	return s.hub.Subscribe(ctx, log)

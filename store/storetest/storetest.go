@@ -57,6 +57,9 @@ func Run(t *testing.T, h Harness) {
 		{"Race", testRace},
 		{"Reopen", testReopen},
 		{"AppendOnly", testAppendOnly},
+		{"Audits", testAudits},
+		{"AuditsKept", testAuditsKept},
+		{"AuditFlushRace", testAuditFlushRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -346,4 +349,213 @@ func testAppendOnly(t *testing.T, h Harness) {
 			t.Errorf("record %d modified", i)
 		}
 	}
+}
+
+func audit(tag string, i int) store.Audit {
+	entry := fmt.Appendf(nil, "audited entry %s %d", tag, i)
+	return store.Audit{Code: sha256.Sum256(fmt.Appendf(nil, "code %s %d", tag, i)), EntryHash: sha256.Sum256(entry),
+		Entry: entry, Ballot: fmt.Appendf(nil, "ballot %s %d", tag, i)}
+}
+
+func wantPending(t *testing.T, s store.Store, log store.LogID, want ...store.Audit) {
+	t.Helper()
+	got, err := s.Audits(context.Background(), log, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d pending audits, want %d", len(got), len(want))
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || g.Code == w.Code && g.EntryHash == w.EntryHash && bytes.Equal(g.Entry, w.Entry) && bytes.Equal(g.Ballot, w.Ballot) && !g.Published
+		}
+		if !found {
+			t.Fatalf("pending audit %x missing or altered", w.Code[:4])
+		}
+	}
+	for i := 1; i < len(got); i++ {
+		if bytes.Compare(got[i-1].Code[:], got[i].Code[:]) >= 0 {
+			t.Fatal("audits not ordered by code")
+		}
+	}
+}
+
+// testAudits: the pending pool of the ballot box (spec §9.4): audits are
+// added once, listed while pending, marked published idempotently, found
+// by code, kept per log, and survive a reopen.
+func testAudits(t *testing.T, h Harness) {
+	ctx := context.Background()
+	openFn := h.Fresh(t)
+	s := openFn()
+	log, other := logID("audits"), logID("audits-other")
+	a, b, c := audit("a", 1), audit("a", 2), audit("a", 3)
+	for _, x := range []store.Audit{a, b, c} {
+		if err := s.AddAudit(ctx, log, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same code again, or the same entry under another code or log.
+	dupCode := audit("dup", 1)
+	dupCode.Code = a.Code
+	dupEntry := b
+	dupEntry.Code = sha256.Sum256([]byte("another code"))
+	for name, x := range map[string]struct {
+		log store.LogID
+		a   store.Audit
+	}{"same code": {log, dupCode}, "same entry": {log, dupEntry}, "same entry, other log": {other, dupEntry}} {
+		if err := s.AddAudit(ctx, x.log, x.a); !errors.Is(err, store.ErrDuplicate) {
+			t.Errorf("%s: got %v, want ErrDuplicate", name, err)
+		}
+	}
+	bad := audit("bad", 1)
+	bad.EntryHash[0] ^= 1
+	if err := s.AddAudit(ctx, log, bad); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("wrong entry hash: got %v, want ErrInvalid", err)
+	}
+	empty := audit("empty", 1)
+	empty.Ballot = nil
+	if err := s.AddAudit(ctx, log, empty); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("empty ballot: got %v, want ErrInvalid", err)
+	}
+	wantPending(t, s, log, a, b, c)
+	wantPending(t, s, other)
+	// Marking is idempotent and per log; unknown codes are ignored.
+	for range 2 {
+		if err := s.MarkAuditsPublished(ctx, log, [][32]byte{a.Code, c.Code, audit("x", 9).Code}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MarkAuditsPublished(ctx, other, [][32]byte{b.Code}); err != nil {
+		t.Fatal(err)
+	}
+	wantPending(t, s, log, b)
+	all, err := s.Audits(ctx, log, false)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("all audits: %d, %v", len(all), err)
+	}
+	got, err := s.AuditByCode(ctx, log, a.Code)
+	if err != nil || !got.Published || !bytes.Equal(got.Entry, a.Entry) || !bytes.Equal(got.Ballot, a.Ballot) || got.EntryHash != a.EntryHash {
+		t.Fatalf("audit by code: %+v %v", got, err)
+	}
+	if _, err := s.AuditByCode(ctx, other, a.Code); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("audit of another log: %v, want ErrNotFound", err)
+	}
+	s.Close()
+	s = openFn()
+	defer s.Close()
+	wantPending(t, s, log, b)
+	if got, err := s.AuditByCode(ctx, log, c.Code); err != nil || !got.Published {
+		t.Fatalf("after reopen: %+v %v", got, err)
+	}
+	// Concurrent markers (two flushers) both succeed.
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.MarkAuditsPublished(ctx, log, [][32]byte{b.Code})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantPending(t, s, log)
+}
+
+// testAuditsKept: the database itself refuses to delete an accepted audit,
+// to change what it holds or to mark it unpublished.
+func testAuditsKept(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s, log := open(t, h), logID("audits-kept")
+	a, b := audit("k", 1), audit("k", 2)
+	for _, x := range []store.Audit{a, b} {
+		if err := s.AddAudit(ctx, log, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MarkAuditsPublished(ctx, log, [][32]byte{a.Code}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"DELETE FROM ballotbox_audits",
+		"UPDATE ballotbox_audits SET entry = ballot",
+		"UPDATE ballotbox_audits SET ballot = entry",
+		"UPDATE ballotbox_audits SET code = entry_hash",
+		"UPDATE ballotbox_audits SET published = (1 = 0)",
+	} {
+		if err := h.Exec(s, q); err == nil {
+			t.Errorf("database accepted %q", q)
+		}
+	}
+	wantPending(t, s, log, b)
+	if got, err := s.AuditByCode(ctx, log, a.Code); err != nil || !got.Published || !bytes.Equal(got.Entry, a.Entry) {
+		t.Fatalf("published audit altered: %+v %v", got, err)
+	}
+	// Publishing is the one change allowed.
+	if err := h.Exec(s, "UPDATE ballotbox_audits SET published = (1 = 1)"); err != nil {
+		t.Fatalf("publishing refused: %v", err)
+	}
+	wantPending(t, s, log)
+}
+
+// testAuditFlushRace: two flushers sharing the store (two ballot boxes)
+// read the same pending audits and append them as batches in different
+// orders. One append wins; the other is refused whole, at the same start
+// (ErrConflict) or, retried at the new end, because its entries are stored
+// (ErrDuplicate): no audit is ever published twice.
+func testAuditFlushRace(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s, log := open(t, h), logID("audit-flush")
+	mustAppend(t, s, log, 0, recs(0, 2, "flush"))
+	for i := range 4 {
+		if err := s.AddAudit(ctx, log, audit("f", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, err := s.Audits(ctx, log, true)
+	if err != nil || len(pending) != 4 {
+		t.Fatalf("pending: %d, %v", len(pending), err)
+	}
+	batch := func(order ...int) []store.Record {
+		var out []store.Record
+		for _, i := range order {
+			out = append(out, store.Record{Hash: pending[i].EntryHash, Type: 0x0403, Data: pending[i].Entry})
+		}
+		return out
+	}
+	orders := [][]int{{0, 1, 2, 3}, {3, 1, 0, 2}}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range orders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Append(ctx, log, 2, batch(orders[i]...))
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate):
+			// The loser retries at the new end: refused as duplicates.
+			if err := s.Append(ctx, log, 6, batch(orders[i]...)); !errors.Is(err, store.ErrDuplicate) {
+				t.Errorf("retried flush: got %v, want ErrDuplicate", err)
+			}
+		default:
+			t.Fatalf("flush %d: %v", i, err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d flushes appended, want 1", won)
+	}
+	wantSize(t, s, log, 6)
 }

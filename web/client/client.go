@@ -243,10 +243,12 @@ func (d *Device) Prepared() ([]byte, error) {
 }
 
 // Audit gives up the prepared ballot for a Benaloh audit: it returns the
-// opening (canonical ballot.AuditedBallot, posted unlinked by the ballot
-// box), the encrypted ballot the voter's second device compares with the
-// board, and the opened choices described in lang. The ballot can never
-// be cast; the voter prepares a fresh one.
+// opening (canonical ballot.AuditedBallot) and the prepared ballot it
+// opens, which the page sends together to the ballot box (it publishes the
+// opening unlinked, in a later shuffled batch, and serves both by the
+// tracking code to the voter's second device), and the opened choices
+// described in lang. The ballot can never be cast; the voter prepares a
+// fresh one.
 func (d *Device) Audit(lang string) (audited, shown []byte, described []string, err error) {
 	if d.prepared == nil {
 		return nil, nil, nil, ErrNoBallot
@@ -346,6 +348,71 @@ func CheckIncluded(canonical []byte, r Receipt, t Trust) (bulletin.Checkpoint, e
 		}
 	}
 	return cp, nil
+}
+
+// AuditCheck is an audit as a second device checked it (CheckAudit).
+type AuditCheck struct {
+	Code      ballot.TrackingCode
+	Published bool
+	Index     uint64 // board position, once published
+	Opened    []string
+}
+
+// CheckAudit is the voter's second-device check of a Benaloh audit (spec
+// §9.4) from the tracking code the first device showed (code, as typed),
+// on what the ballot box serves for it: the prepared ballot (canonical),
+// the authority's audited-ballot entry (canonical) and, once published,
+// the entry's position with a checkpoint and inclusion proof (r; nil while
+// pending). It checks that the prepared ballot's tracking code is code;
+// that the entry is an audited ballot of this election's log signed by the
+// election authority (the manifest's author); that its opening verifies
+// under the election key and opens exactly the prepared ballot's
+// ciphertexts; and, if published, that a checkpoint signed by the log and
+// cosigned by the witnesses as t requires includes the entry at its
+// position. It returns the opened choices described in lang.
+func (el *Election) CheckAudit(code string, prepared, entry []byte, r *Receipt, t Trust, lang string) (*AuditCheck, error) {
+	shown, err := ballot.ParseShownCode(code)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
+	}
+	b, err := ballot.DecodeBallot(prepared)
+	if err != nil {
+		return nil, fmt.Errorf("%w: prepared ballot: %w", ErrBadReceipt, err)
+	}
+	if b.TrackingCode().Shown() != shown {
+		return nil, fmt.Errorf("%w: the ballot served has another tracking code", ErrBadReceipt)
+	}
+	e, err := bulletin.DecodeEntry(entry)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
+	}
+	if e.Log != el.Log || e.Type != bulletin.TypeAuditedBallot || e.Author != el.Authority {
+		return nil, fmt.Errorf("%w: not an audited ballot of this election signed by its authority", ErrBadReceipt)
+	}
+	if err := e.Verify(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
+	}
+	a, err := ballot.DecodeAuditedBallot(e.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
+	}
+	if !a.Opens(b) {
+		return nil, fmt.Errorf("%w: the opening is not of the ballot with this tracking code", ErrBadReceipt)
+	}
+	if err := a.Verify(el.Manifest, el.Ballot.PublicKey); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
+	}
+	out := &AuditCheck{Code: b.TrackingCode()}
+	if r != nil {
+		if _, err := CheckIncluded(entry, *r, t); err != nil {
+			return nil, err
+		}
+		out.Published, out.Index = true, r.Index
+	}
+	if out.Opened, err = a.Describe(el.Manifest, lang); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // BoardItem is one entry the board holds under a voter's pseudonym, as

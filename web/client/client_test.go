@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"evote/ballot"
@@ -160,7 +161,7 @@ func TestVoteAuditCastReceipt(t *testing.T) {
 	if _, err := ballot.DecodeBallot(shown); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := fx.f.Box.Audit(ctx, tok, audited); err != nil {
+	if _, err := fx.f.Box.Audit(ctx, tok, audited, shown); err != nil {
 		t.Fatalf("box refused the audit: %v", err)
 	}
 	if _, err := d.Cast(); !errors.Is(err, ErrNoBallot) {
@@ -246,6 +247,86 @@ func TestVoteAuditCastReceipt(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no credential checked")
+	}
+}
+
+// TestCheckAudit: the second device checks an audit from the tracking
+// code alone, while it is pending (from the ballot box's pool) and once
+// published (with its inclusion proof), and refuses what does not match.
+func TestCheckAudit(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	el, err := LoadElection(fx.f.Box.Log().Origin(), fx.entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDevice(el, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	style := el.Manifest.BallotStyles[0].ID
+	if err := d.SetStyle(style); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := issue(ctx, fx.f, [32]byte{9}, style, d.key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := d.Prepare(fx.f.Selection(2, style), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited, shown, desc, err := d.Audit("ru")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.f.Box.Audit(ctx, tok, audited, shown); err != nil {
+		t.Fatal(err)
+	}
+	av, err := fx.f.Box.AuditByCode(ctx, code.Shown())
+	if err != nil || av.Published {
+		t.Fatalf("pending audit: %+v %v", av, err)
+	}
+	ac, err := el.CheckAudit(code.String(), av.Ballot, av.Entry, nil, fx.trust, "ru")
+	if err != nil || ac.Published || ac.Code != code || !slices.Equal(ac.Opened, desc) {
+		t.Fatalf("pending check: %+v %v, want %v", ac, err, desc)
+	}
+	// Another code, another ballot, a tampered or foreign entry: refused.
+	_, other, _ := fx.f.Prepare(&boxtest.Voter{Style: style, Device: d.key}, fx.f.Selection(3, style))
+	otherCode := other.Ballot.TrackingCode()
+	tampered := bytes.Clone(av.Entry)
+	tampered[len(tampered)-1] ^= 1
+	forged, _ := bulletin.NewEntry(el.Log, bulletin.TypeAuditedBallot, [32]byte(fx.f.Identity.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(fx.f.Identity), other.Audit().Encode())
+	for name, c := range map[string]struct {
+		code          string
+		ballot, entry []byte
+	}{
+		"other code":         {otherCode.String(), av.Ballot, av.Entry},
+		"other ballot":       {otherCode.String(), other.Ballot.Encode(), av.Entry},
+		"tampered entry":     {code.String(), av.Ballot, tampered},
+		"not the authority":  {otherCode.String(), other.Ballot.Encode(), forged.Encode()},
+		"not a code":         {"ABCD", av.Ballot, av.Entry},
+		"ballot not decoded": {code.String(), []byte{1}, av.Entry},
+	} {
+		if _, err := el.CheckAudit(c.code, c.ballot, c.entry, nil, fx.trust, "en"); !errors.Is(err, ErrBadReceipt) {
+			t.Errorf("%s: got %v, want ErrBadReceipt", name, err)
+		}
+	}
+	// Published at the close: the inclusion proof checks too.
+	if _, err := fx.f.Box.Act(ctx, "close", "o"); err != nil {
+		t.Fatal(err)
+	}
+	if av, err = fx.f.Box.AuditByCode(ctx, code.Shown()); err != nil || !av.Published {
+		t.Fatalf("published audit: %+v %v", av, err)
+	}
+	r := &Receipt{Index: av.Index, Checkpoint: string(av.Checkpoint), InclusionProof: av.InclusionProof}
+	if ac, err = el.CheckAudit(code.String(), av.Ballot, av.Entry, r, fx.trust, "ru"); err != nil || !ac.Published || ac.Index != av.Index {
+		t.Fatalf("published check: %+v %v", ac, err)
+	}
+	bad := *r
+	bad.Index++
+	if _, err := el.CheckAudit(code.String(), av.Ballot, av.Entry, &bad, fx.trust, "ru"); !errors.Is(err, ErrBadReceipt) {
+		t.Fatalf("wrong position accepted: %v", err)
 	}
 }
 

@@ -263,17 +263,24 @@
     } catch (e) { fail(e); }
   }
 
+  // The opening and the prepared ballot go to the ballot box, which keeps
+  // them in its pool and publishes the opening later, in a shuffled batch
+  // (spec §9.4); a second device checks it at once by the tracking code.
   async function doAudit() {
     status("auditing");
     try {
       const r = check(evoteCore.audit(lang));
-      await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits", { audited: r.audited }, token);
+      const a = await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits", { audited: r.audited, ballot: r.ballot }, token);
       $("audit-code").textContent = trackingCode;
       fillList($("audit-list"), r.opened);
       $("audit-cmd").textContent = "evote ballot check-audit --server " + location.origin + " --election " + info.election_id +
-        " --code " + trackingCode + " --ballot ballot.bin --lang " + lang;
+        " --code " + trackingCode + " --lang " + lang;
+      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&c=" + trackingCode;
+      $("audit-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
+      $("audit-qr").alt = t("audit_qr_alt") + " " + trackingCode;
       const raw = Uint8Array.from(atob(r.ballot.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
       $("audit-file").href = URL.createObjectURL(new Blob([raw], { type: "application/octet-stream" }));
+      document.body.dataset.audit = a.status;
       show("audit");
     } catch (e) { fail(e); }
   }
@@ -304,14 +311,37 @@
 
   function openCheck() {
     const q = new URLSearchParams(location.hash.split("?")[1] || "");
-    $("check-pseudonym").value = q.get("p") || pseudonym || "";
+    $("check-pseudonym").value = q.get("p") || (q.get("c") ? "" : pseudonym) || "";
     $("check-code").value = q.get("c") || trackingCode || "";
     show("check");
+  }
+
+  // The second device's check of an audited ballot, from the tracking code
+  // alone: the ballot box serves the audit, pending or published, and the
+  // wasm checks all of it (the ballot's code, the authority's signature,
+  // the opening, and once published the inclusion proof).
+  async function doAuditCheck(code) {
+    status("checking");
+    try {
+      const a = await api("GET", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits/" + encodeURIComponent(code));
+      const r = check(evoteCore.checkAudit(a, code, lang));
+      const key = r.published ? "check_audit_published" : "check_audit_pending";
+      $("check-result").textContent = t(key).replace("{code}", r.tracking_code).replace("{index}", r.index);
+      $("check-result").className = "ok";
+      fillList($("check-list"), r.opened);
+      document.body.dataset.checked = r.published ? "audit-published" : "audit-pending";
+      status("");
+    } catch (e) { fail(e); }
   }
 
   async function doCheck(ev) {
     if (ev) ev.preventDefault();
     const p = $("check-pseudonym").value.trim().toLowerCase();
+    if (!p && $("check-code").value.trim()) {
+      let code = "";
+      try { code = check(evoteCore.parseCode($("check-code").value)).tracking_code; } catch (e) { return fail(e); }
+      return doAuditCheck(code);
+    }
     if (!/^[0-9a-f]{64}$/.test(p)) return fail(new Error("pseudonym_format"));
     let want = "";
     if ($("check-code").value.trim()) want = check(evoteCore.parseCode($("check-code").value)).tracking_code;
@@ -349,7 +379,7 @@
   async function route() {
     if (location.hash.startsWith("#check")) {
       openCheck();
-      if ($("check-pseudonym").value) await doCheck();
+      if ($("check-pseudonym").value || $("check-code").value) await doCheck();
       return;
     }
     if (!token) show("signin");

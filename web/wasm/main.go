@@ -222,6 +222,38 @@ func checkEntry(_ js.Value, a []js.Value) any {
 	return out
 }
 
+// checkAudit(answer of GET /elections/{id}/audits/{code}, the code as
+// typed, lang): the second device's check of a Benaloh audit, pending or
+// published, against the manifest's anchors.
+func checkAudit(_ js.Value, a []js.Value) any {
+	if el == nil {
+		return fail(errors.New("wasm: no election"))
+	}
+	ans := a[0]
+	prepared, err := decodeB64(ans.Get("ballot").String())
+	if err != nil {
+		return fail(errors.New("wasm: bad ballot"))
+	}
+	entry, err := decodeB64(ans.Get("entry").String())
+	if err != nil {
+		return fail(errors.New("wasm: bad entry"))
+	}
+	t := el.Trust()
+	var r *webclient.Receipt
+	if ans.Get("status").String() == "published" {
+		rr, err := receipt(ans)
+		if err != nil {
+			return fail(err)
+		}
+		r = &rr
+	}
+	ac, err := el.CheckAudit(a[1].String(), prepared, entry, r, t, a[2].String())
+	if err != nil {
+		return fail(err)
+	}
+	return map[string]any{"tracking_code": ac.Code.String(), "published": ac.Published, "index": float64(ac.Index), "opened": anys(ac.Opened)}
+}
+
 func parseCode(_ js.Value, a []js.Value) any {
 	c, err := webclient.ParseTrackingCode(a[0].String())
 	if err != nil {
@@ -234,6 +266,7 @@ func main() {
 	fns := map[string]func(js.Value, []js.Value) any{
 		"loadElection": loadElection, "newDevice": newDevice, "contests": contests, "prepare": prepare,
 		"audit": audit, "cast": cast, "checkReceipt": checkReceipt, "checkEntry": checkEntry, "parseCode": parseCode,
+		"checkAudit": checkAudit,
 	}
 	core := js.Global().Get("Object").New()
 	for name, f := range fns {

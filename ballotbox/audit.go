@@ -1,0 +1,561 @@
+package ballotbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"slices"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/election"
+	"evote/store"
+)
+
+// Benaloh audits are published unlinked (spec/09-election.md §9.4,
+// ../shared/SECURITY.md "Position is information"). An audit appended at
+// the next board position would sit between its voter's credential entry
+// and ballot, and anyone reading the board in order would link the
+// opened choices, usually the voter's intention, to the voter's pseudonym.
+// So the box does not append an accepted audit: it stores it durably in a
+// pool (store.Store.AddAudit) and answers the voter with its tracking code
+// and when it will be published. The pool is published in batches, each
+// one append of every pending audit in an order drawn from crypto/rand,
+// on a schedule that depends on board positions only: whenever the
+// board's size reaches a multiple of Config.AuditEvery and at least
+// Config.AuditMinBatch audits are pending, and all remaining ones right
+// before the close entry. Within a batch, an audit's position says nothing
+// about which of the batch's voters made it.
+//
+// The pool's ciphertexts are reserved from acceptance on, so no ballot can
+// cast them while they wait. A restart reloads the pending audits and
+// publishes them in a later batch. Publishing is idempotent: the entry of
+// an audit is fixed (Ed25519 signatures are deterministic) and the board
+// refuses a second copy of an entry hash, so a retried or concurrent flush
+// never publishes an audit twice, and an audit whose entry is on the board
+// is only marked published.
+
+// Defaults of the publication schedule.
+const (
+	DefaultAuditEvery    = 256
+	DefaultAuditMinBatch = 8
+)
+
+// auditPendingPos marks, in Box.ciphertexts, a ciphertext of an audit in
+// the pool (accepted, not yet on the board).
+const auditPendingPos = reservedPos - 1
+
+// pooled is an accepted audit waiting in the pool.
+type pooled struct {
+	rec      store.Audit
+	entry    *bulletin.Entry
+	keys     [][32]byte // hashes of its ciphertexts
+	flushing bool       // taken by a flush in progress
+}
+
+// AuditReceipt answers an accepted audit (spec/10-api.md §10.2).
+type AuditReceipt struct {
+	TrackingCode ballot.TrackingCode
+	EntryHash    [32]byte
+	// Published: the audit's entry is on the board at Index. Otherwise it
+	// waits in the pool for the first batch published once the board
+	// holds at least PublishAfter entries and MinBatch audits wait, or
+	// for the close at the latest.
+	Published    bool
+	Index        uint64
+	PublishAfter uint64
+	MinBatch     int
+	// Replayed: the same audit was accepted before (a retry).
+	Replayed bool
+}
+
+// Audit checks a Benaloh audit sent with a valid voting token: opened, the
+// opening of the prepared ballot (canonical ballot.AuditedBallot), and
+// prepared, the ballot it opens (canonical ballot.EncryptedBallot, never
+// cast), whose tracking code the voter was shown. The opening must verify
+// (spec §9.4), open exactly the ciphertexts of prepared, whose credential
+// key is the token's device key, and repeat no ciphertext on the board or
+// in the pool. The box then signs the audited-ballot entry as the
+// authority, stores it durably in the pool and answers; the entry carries
+// no token, pseudonym, device key, time or position, and a later batch
+// publishes it. Its ciphertexts can never be cast.
+func (b *Box) Audit(ctx context.Context, bearer string, opened, prepared []byte) (*AuditReceipt, error) {
+	a, err := ballot.DecodeAuditedBallot(opened)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
+	}
+	bal, err := ballot.DecodeBallot(prepared)
+	if err != nil {
+		return nil, fmt.Errorf("%w: prepared ballot: %w", ErrAuditInvalid, err)
+	}
+	snap := b.snap.Load()
+	el, ver := snap.el, snap.verifier
+	if el == nil || ver == nil {
+		return nil, ErrNotOpen
+	}
+	claims, err := verifyToken(ver, bearer, el.ExtendedHash)
+	if err != nil {
+		return nil, err
+	}
+	if bal.CredentialKey != [32]byte(claims.DeviceKey) {
+		return nil, fmt.Errorf("%w: the prepared ballot is not of the token's device", ErrWrongDeviceKey)
+	}
+	if a.ElectionID != el.Manifest.ElectionID {
+		return nil, fmt.Errorf("%w: audit for election %q", ErrAuditInvalid, a.ElectionID)
+	}
+	if !a.Opens(bal) {
+		return nil, fmt.Errorf("%w: the opening is not of the prepared ballot's ciphertexts", ErrAuditInvalid)
+	}
+	if err := a.Verify(el.Manifest, el.PublicKey); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
+	}
+	e, err := bulletin.NewEntry(b.log.ID(), bulletin.TypeAuditedBallot, b.auth, bulletin.NewEd25519Signer(b.cfg.Authority), a.Encode())
+	if err != nil {
+		return nil, err
+	}
+	rec := store.Audit{Code: bal.TrackingCode(), EntryHash: e.Hash(), Entry: e.Encode(), Ballot: prepared}
+	if r, ok, err := b.auditReplay(ctx, rec); ok || err != nil {
+		return r, err
+	}
+
+	b.gate.RLock()
+	defer b.gate.RUnlock()
+	b.mu.Lock()
+	if b.audits[claims.TokenID] >= MaxAuditsPerToken {
+		b.mu.Unlock()
+		return nil, ErrTooManyAudits
+	}
+	keys, err := b.reserveAuditLocked(a, rec.Code)
+	if err == nil {
+		b.audits[claims.TokenID]++
+	}
+	b.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	// Durable before the answer; not tied to the request, so that an
+	// audit the store kept is also in the pool.
+	sctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	err = b.cfg.Store.AddAudit(sctx, b.sid(), rec)
+	cancel()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.releaseLocked(nil, [32]byte{}, keys, false)
+		delete(b.auditCodes, ballot.TrackingCode(rec.Code).Shown())
+		b.audits[claims.TokenID]--
+		return nil, fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	for _, k := range keys {
+		b.ciphertexts[k] = auditPendingPos
+	}
+	b.pool[rec.Code] = &pooled{rec: rec, entry: e, keys: keys}
+	return b.pendingReceiptLocked(rec), nil
+}
+
+// MaxAuditsPerToken bounds the audits one voting token may post, so that a
+// voter cannot flood the board; the count is kept in memory only (the
+// audit entries carry nothing that links them to a token).
+const MaxAuditsPerToken = 10
+
+func (b *Box) sid() store.LogID { return store.LogID(b.log.ID()) }
+
+func (b *Box) pendingReceiptLocked(rec store.Audit) *AuditReceipt {
+	return &AuditReceipt{TrackingCode: rec.Code, EntryHash: rec.EntryHash, PublishAfter: b.nextAuditCheck, MinBatch: b.cfg.AuditMinBatch}
+}
+
+// auditReplay answers a retry of an audit already accepted (the same
+// prepared ballot always has the same opening, hence the same entry).
+func (b *Box) auditReplay(ctx context.Context, rec store.Audit) (*AuditReceipt, bool, error) {
+	b.mu.Lock()
+	full, known := b.auditCodes[ballot.TrackingCode(rec.Code).Shown()]
+	p, pending := b.pool[rec.Code]
+	var r *AuditReceipt
+	if pending {
+		r = b.pendingReceiptLocked(p.rec)
+	}
+	b.mu.Unlock()
+	if !known || full != rec.Code {
+		return nil, false, nil
+	}
+	if !pending {
+		if i, ok := b.log.IndexOf(rec.EntryHash); ok {
+			r = &AuditReceipt{TrackingCode: rec.Code, EntryHash: rec.EntryHash, Published: true, Index: i}
+		} else {
+			// Reserved by an audit being stored right now.
+			return nil, false, ErrCastInProgress
+		}
+	}
+	if r.EntryHash != rec.EntryHash {
+		return nil, false, fmt.Errorf("%w: another opening of this ballot was accepted", ErrAuditInvalid)
+	}
+	r.Replayed = true
+	return r, true, nil
+}
+
+// reserveAuditLocked checks that the audit's ballot and ciphertexts are
+// new, on the board, in flight and in the pool, and reserves them.
+func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot, code ballot.TrackingCode) ([][32]byte, error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	if b.state.Phase != election.PhaseOpen {
+		return nil, ErrNotOpen
+	}
+	if _, dup := b.auditCodes[code.Shown()]; dup {
+		return nil, ErrCastInProgress // a concurrent identical audit
+	}
+	// a.Verify (one rule set with the election rules) has refused an
+	// audit repeating one of its own ciphertexts.
+	var keys [][32]byte
+	for _, c := range a.Contests {
+		for _, ct := range c.Ciphertexts {
+			k := sha256.Sum256(ct.Bytes())
+			if p, dup := b.ciphertexts[k]; dup {
+				switch p {
+				case reservedPos:
+					return nil, ErrCastInProgress
+				case auditPendingPos:
+					return nil, fmt.Errorf("%w: an audit waiting to be published", ErrDuplicateCipher)
+				}
+				return nil, fmt.Errorf("%w: entry %d", ErrDuplicateCipher, p)
+			}
+			keys = append(keys, k)
+		}
+	}
+	if p, dup := b.codes[code]; dup { // the same ciphertexts, so only in flight
+		if p == reservedPos {
+			return nil, ErrCastInProgress
+		}
+		return nil, fmt.Errorf("%w: at entry %d", ErrDuplicateBallot, p)
+	}
+	for _, k := range keys {
+		b.ciphertexts[k] = reservedPos
+	}
+	b.auditCodes[code.Shown()] = code
+	return keys, nil
+}
+
+// loadAuditPool reads the store's audits after the replay: every code
+// becomes findable; the audits not yet on the board return to the pool
+// with their ciphertexts reserved; those whose entry the board holds (a
+// flush whose marking was lost) are marked published.
+func (b *Box) loadAuditPool(ctx context.Context) error {
+	all, err := b.cfg.Store.Audits(ctx, b.sid(), false)
+	if err != nil {
+		return fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	var done [][32]byte
+	for _, rec := range all {
+		b.auditCodes[ballot.TrackingCode(rec.Code).Shown()] = rec.Code
+		if rec.Published {
+			continue
+		}
+		if _, ok := b.log.IndexOf(rec.EntryHash); ok {
+			done = append(done, rec.Code)
+			continue
+		}
+		p, err := poolEntry(rec)
+		if err != nil {
+			return fmt.Errorf("ballotbox: audit pool: %w", err)
+		}
+		b.pool[rec.Code] = p
+	}
+	if err := b.reservePoolLocked(); err != nil {
+		return err
+	}
+	if len(b.pool) > 0 && b.state.Phase != election.PhaseOpen {
+		b.cfg.Logger.Error("accepted audits can no longer be published: voting is not open", "audits", len(b.pool))
+	}
+	if err := b.cfg.Store.MarkAuditsPublished(ctx, b.sid(), done); err != nil {
+		return fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	return nil
+}
+
+func poolEntry(rec store.Audit) (*pooled, error) {
+	e, err := bulletin.DecodeEntry(rec.Entry)
+	if err != nil {
+		return nil, fmt.Errorf("audit %x: %w", rec.Code[:8], err)
+	}
+	a, err := ballot.DecodeAuditedBallot(e.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("audit %x: %w", rec.Code[:8], err)
+	}
+	p := &pooled{rec: rec, entry: e}
+	for _, c := range a.Contests {
+		for _, ct := range c.Ciphertexts {
+			p.keys = append(p.keys, sha256.Sum256(ct.Bytes()))
+		}
+	}
+	return p, nil
+}
+
+// reservePoolLocked reserves the ciphertexts of every pooled audit (after
+// a replay or a rebuild of the indices). A pooled audit whose entry is on
+// the board leaves the pool.
+func (b *Box) reservePoolLocked() error {
+	for code, p := range b.pool {
+		if _, ok := b.log.IndexOf(p.rec.EntryHash); ok {
+			delete(b.pool, code)
+			continue
+		}
+		for _, k := range p.keys {
+			if pos, dup := b.ciphertexts[k]; dup && pos != auditPendingPos {
+				return fmt.Errorf("%w: a pending audit's ciphertext is at entry %d", ErrInconsistentBox, pos)
+			}
+			b.ciphertexts[k] = auditPendingPos
+		}
+	}
+	return nil
+}
+
+// auditScheduleLocked runs after every entry applied: when the board's
+// size reaches the next multiple of AuditEvery, the flusher is woken if at
+// least AuditMinBatch audits wait. The decision looks at board positions
+// and the pool's size only, never at when an audit arrived.
+func (b *Box) auditScheduleLocked() {
+	if b.state.Size < b.nextAuditCheck {
+		return
+	}
+	b.nextAuditCheck = (b.state.Size/b.cfg.AuditEvery + 1) * b.cfg.AuditEvery
+	if b.state.Phase != election.PhaseOpen || b.flushKick == nil {
+		return
+	}
+	waiting := 0
+	for _, p := range b.pool {
+		if !p.flushing {
+			waiting++
+		}
+	}
+	if waiting >= b.cfg.AuditMinBatch {
+		select {
+		case b.flushKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flusher publishes a batch whenever auditScheduleLocked asks.
+func (b *Box) flusher() {
+	defer close(b.flushDone)
+	for {
+		select {
+		case <-b.flushKick:
+			if err := b.publishBatch(); err != nil {
+				b.cfg.Logger.Warn("audit batch not published; it will be retried", "err", err)
+			}
+		case <-b.flushStop:
+			return
+		}
+	}
+}
+
+// publishBatch appends every pooled audit as one batch, in random order,
+// alongside casts in flight (its ciphertexts are reserved, so no cast
+// conflicts with it).
+func (b *Box) publishBatch() error {
+	b.gate.RLock()
+	defer b.gate.RUnlock()
+	b.mu.Lock()
+	if err := b.check(); err != nil || b.state.Phase != election.PhaseOpen {
+		b.mu.Unlock()
+		return err
+	}
+	batch, err := b.takeBatchLocked()
+	b.mu.Unlock()
+	if err != nil || len(batch) == 0 {
+		return err
+	}
+	pas := make([]pendingApply, len(batch))
+	for i, p := range batch {
+		pas[i] = pendingApply{entry: p.entry, keys: p.keys}
+	}
+	_, err = b.appendOrdered(func() {
+		for _, p := range batch {
+			p.flushing = false
+		}
+	}, pas...)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.publishedLocked(batch)
+	b.mu.Unlock()
+	return b.markPublished(batch)
+}
+
+// takeBatchLocked takes every pooled audit not already being flushed, in
+// an order drawn from b.auditRand (Fisher-Yates), and marks them taken.
+func (b *Box) takeBatchLocked() ([]*pooled, error) {
+	var batch []*pooled
+	for _, p := range b.pool {
+		if !p.flushing {
+			batch = append(batch, p)
+		}
+	}
+	// Map order is not a shuffle: start from the code order, then shuffle.
+	sortByCode(batch)
+	if err := shuffle(b.auditRand, len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] }); err != nil {
+		return nil, fmt.Errorf("ballotbox: shuffling audits: %w", err)
+	}
+	for _, p := range batch {
+		p.flushing = true
+	}
+	return batch, nil
+}
+
+func sortByCode(ps []*pooled) {
+	slices.SortFunc(ps, func(x, y *pooled) int { return bytes.Compare(x.rec.Code[:], y.rec.Code[:]) })
+}
+
+// shuffle permutes n items uniformly at random with randomness from r
+// (Fisher-Yates, each index drawn without bias by crypto/rand.Int).
+func shuffle(r io.Reader, n int, swap func(i, j int)) error {
+	for i := n - 1; i > 0; i-- {
+		j, err := rand.Int(r, big.NewInt(int64(i+1)))
+		if err != nil {
+			return err
+		}
+		swap(i, int(j.Int64()))
+	}
+	return nil
+}
+
+// publishedLocked drops published audits from the pool.
+func (b *Box) publishedLocked(batch []*pooled) {
+	for _, p := range batch {
+		delete(b.pool, p.rec.Code)
+	}
+}
+
+// markPublished records the batch as published in the store. A failure
+// is harmless: the entries are on the board, and the next start marks
+// them.
+func (b *Box) markPublished(batch []*pooled) error {
+	codes := make([][32]byte, len(batch))
+	for i, p := range batch {
+		codes[i] = p.rec.Code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
+	if err := b.cfg.Store.MarkAuditsPublished(ctx, b.sid(), codes); err != nil {
+		b.cfg.Logger.Warn("published audits not marked in the store; the next start marks them", "err", err)
+	}
+	return nil
+}
+
+// publishAllLocked publishes every pooled audit as one batch before the
+// close entry, with the gate held exclusively (no cast or flush in
+// flight) and b.mu held: the audits are applied to the state, then
+// appended, as post does for one entry.
+func (b *Box) publishAllLocked(ctx context.Context) error {
+	batch, err := b.takeBatchLocked()
+	if err != nil || len(batch) == 0 {
+		return err
+	}
+	pos := b.state.Size
+	if pos != b.log.Size() {
+		b.halt(fmt.Errorf("%w: state at %d, log at %d", ErrInconsistentBox, pos, b.log.Size()))
+		return b.fatal
+	}
+	entries := make([]*bulletin.Entry, len(batch))
+	for i, p := range batch {
+		entries[i] = p.entry
+	}
+	fail := func(err error) error {
+		for _, p := range batch {
+			p.flushing = false
+		}
+		if rerr := b.rebuildLocked(ctx); rerr != nil {
+			b.halt(fmt.Errorf("%w: rebuild after a failed audit batch: %w", ErrInconsistentBox, rerr))
+		}
+		return err
+	}
+	for _, e := range entries {
+		if err := b.applyLocked(e, nil, nil); err != nil {
+			return fail(fmt.Errorf("%w: pending audit refused by the rules: %w", ErrInconsistentBox, err))
+		}
+	}
+	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	idx, err := b.log.Append(actx, entries...)
+	cancel()
+	if err == nil && idx[0] != pos {
+		err = fmt.Errorf("%w: audits appended at %d, applied at %d", ErrInconsistentBox, idx[0], pos)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	b.publishedLocked(batch)
+	return b.markPublished(batch)
+}
+
+// AuditView is an accepted audit as served by its tracking code
+// (spec/10-api.md §10.1): the prepared ballot whose code the voter was
+// shown, the authority's signed audited-ballot entry, and, once a batch
+// published it, its board position with a cosigned checkpoint and the
+// inclusion proof.
+type AuditView struct {
+	TrackingCode   ballot.TrackingCode
+	Ballot         []byte
+	Entry          []byte
+	EntryHash      [32]byte
+	Published      bool
+	Index          uint64
+	Checkpoint     []byte
+	CheckpointSize uint64
+	InclusionProof [][32]byte
+	// PublishAfter and MinBatch say when a pending audit will be
+	// published (AuditReceipt).
+	PublishAfter uint64
+	MinBatch     int
+}
+
+// ErrUnknownAudit: no audit with this tracking code.
+var ErrUnknownAudit = errors.New("ballotbox: no audit with this tracking code")
+
+// AuditByCode returns the audit of the ballot with this tracking code as
+// shown, pending or published.
+func (b *Box) AuditByCode(ctx context.Context, shown ballot.ShownCode) (*AuditView, error) {
+	b.mu.Lock()
+	code, ok := b.auditCodes[shown]
+	after := b.nextAuditCheck
+	b.mu.Unlock()
+	if !ok {
+		return nil, ErrUnknownAudit
+	}
+	rec, err := b.cfg.Store.AuditByCode(ctx, b.sid(), code)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnknownAudit // reserved, not stored yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	v := &AuditView{TrackingCode: rec.Code, Ballot: rec.Ballot, Entry: rec.Entry, EntryHash: rec.EntryHash}
+	i, ok := b.log.IndexOf(rec.EntryHash)
+	if !ok {
+		v.PublishAfter, v.MinBatch = after, b.cfg.AuditMinBatch
+		return v, nil
+	}
+	cp, err := b.cp.covering(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	if v.InclusionProof, err = b.log.InclusionProof(i, cp.size); err != nil {
+		return nil, err
+	}
+	v.Published, v.Index, v.Checkpoint, v.CheckpointSize = true, i, cp.note, cp.size
+	return v, nil
+}
+
+// PendingAudits returns how many accepted audits wait to be published.
+func (b *Box) PendingAudits() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pool)
+}

@@ -102,6 +102,16 @@ type Follower struct {
 	StaleWait time.Duration
 	tree      *bulletin.Tree
 	witnessed *bulletin.SignedCheckpoint
+	// acked are this trustee's entries the board acknowledged, with the
+	// position it gave: a witnessed view that holds something else there
+	// contradicts the board's own answer.
+	acked []ack
+}
+
+// ack is a post the board acknowledged at a position.
+type ack struct {
+	index uint64
+	hash  [32]byte
 }
 
 // NewFollower returns a follower with an empty replay.
@@ -298,6 +308,11 @@ func (f *Follower) Witness(ctx context.Context) error {
 			}
 			if root, _ := f.tree.RootAt(cp.Size); f.tree == nil || root != cp.Root {
 				return f.contradiction(note, fmt.Sprintf("the entries served do not have the root of the cosigned checkpoint of size %d", cp.Size))
+			}
+			for _, a := range f.acked {
+				if a.index < cp.Size && f.Entries[a.index].Hash() != a.hash {
+					return f.contradiction(note, fmt.Sprintf("the board acknowledged this trustee's entry %x at position %d, and the witnessed log holds another entry there", a.hash[:8], a.index))
+				}
 			}
 			f.witnessed = &bulletin.SignedCheckpoint{Checkpoint: cp, Note: note}
 			return nil

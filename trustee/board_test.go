@@ -39,6 +39,9 @@ type memBoard struct {
 	hide int
 	// stale, if set, is the checkpoint note served instead of a fresh one.
 	stale []byte
+	// swallow, if set, makes Post acknowledge an entry at the next
+	// position without appending it.
+	swallow func(*bulletin.Entry) bool
 }
 
 func newMemBoard(t testing.TB, origin string) *memBoard {
@@ -142,6 +145,9 @@ func (b *memBoard) Post(_ context.Context, e *bulletin.Entry) (*Posted, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.swallow != nil && b.swallow(e) {
+		return &Posted{Index: uint64(len(b.entries)), Valid: true}, nil
+	}
 	culprits := len(b.state.Culprits)
 	if err := b.state.Apply(e); err != nil {
 		return nil, err

@@ -132,6 +132,7 @@ func post(ctx context.Context, f *Follower, k *Keys, t bulletin.Type, payload []
 	if err != nil {
 		return nil, fmt.Errorf("trustee: posting %s: %w", t, err)
 	}
+	f.acked = append(f.acked, ack{index: p.Index, hash: e.Hash()})
 	return p, nil
 }
 

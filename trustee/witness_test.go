@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,6 +122,7 @@ func (f *fork) Post(_ context.Context, e *bulletin.Entry) (*Posted, error) {
 	if err := f.append(e); err != nil {
 		return nil, err
 	}
+	posted := &Posted{Index: uint64(len(f.entries) - 1), Valid: true}
 	msg, err := threshold.ParseMessage(e.Payload)
 	if err != nil {
 		return nil, err
@@ -142,7 +144,7 @@ func (f *fork) Post(_ context.Context, e *bulletin.Entry) (*Posted, error) {
 	case *threshold.ExtractionReveal:
 		fb.leaked[[2]int{m.Dealer, m.Revealer}] = true
 	}
-	return &Posted{Index: uint64(len(f.entries) - 1), Valid: true}, nil
+	return posted, nil
 }
 
 func (f *fork) Wait(ctx context.Context, size uint64) error {
@@ -388,5 +390,42 @@ func TestStaleCheckpointNoMixNoDecrypt(t *testing.T) {
 	}
 	if c := count(bulletin.TypeDecryptionShare); c != 0 {
 		t.Fatalf("%d decryption shares posted on a stale checkpoint", c)
+	}
+}
+
+// TestBoardDropsAcknowledgedPost: a board that acknowledges a trustee's
+// entry at a position and then shows another entry there (here: it
+// swallowed trustee 1's commitments) contradicts its own answer; the
+// trustee stops at its next witnessed view, with the evidence.
+func TestBoardDropsAcknowledgedPost(t *testing.T) {
+	te := newTestElection(t, 3, 2, 2)
+	one := te.keys[0].SigningPublic()
+	te.board.mu.Lock()
+	te.board.swallow = func(e *bulletin.Entry) bool { return e.Author == one && e.Type == bulletin.TypeKeygenCommitment }
+	te.board.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var ev *Evidence
+	errs := make([]chan error, 2)
+	for i := range 2 {
+		errs[i] = make(chan error, 1)
+		o := te.opts(Options{Rand: testrand.New(fmt.Sprint(t.Name(), i))})
+		if i == 0 {
+			o.OnEvidence = func(e *Evidence) { ev = e }
+		}
+		go func() {
+			_, err := RunKeygen(ctx, te.board, te.keys[i], o)
+			if i == 0 {
+				cancel() // trustee 2 would wait for the others for ever
+			}
+			errs[i] <- err
+		}()
+	}
+	if err := <-errs[0]; !errors.Is(err, ErrSplitView) {
+		t.Fatalf("trustee 1: %v, want ErrSplitView", err)
+	}
+	<-errs[1]
+	if ev == nil || !strings.Contains(ev.Reason, "acknowledged") {
+		t.Fatalf("evidence %+v", ev)
 	}
 }

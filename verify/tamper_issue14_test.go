@@ -1,7 +1,10 @@
 package verify
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"testing"
+	"time"
 
 	"evote/bulletin"
 	"evote/internal/wire"
@@ -49,6 +52,42 @@ func issue14Tamperings() []tampering {
 	return []tampering{
 		// Case 1: signed bytes nobody checks. The format has one proof
 		// per share, the batched one; anything after it is refused.
+		// Case 2: a record's checkpoint carries the log's signature lines
+		// and the manifest's witnesses' cosignatures, nothing else, and one
+		// line per key.
+		{name: "checkpoint also cosigned by a witness outside the manifest", want: CheckCheckpointSig, note: func(t *testing.T, f *fixture, note []byte) []byte {
+			k := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))
+			w := bulletin.CosignerKey{Name: "witness.example/stranger", Public: pubOf(k)}
+			n, err := bulletin.ParseNote(note)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := bulletin.Cosign(n.Body, w, bulletin.NewEd25519Signer(k), time.Unix(fixtureNow+3600, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.Sigs = append(n.Sigs, cs)
+			return n.Bytes()
+		}},
+		{name: "checkpoint with a witness's cosignature line twice, the second corrupted", want: CheckCheckpointSig, note: func(t *testing.T, f *fixture, note []byte) []byte {
+			n, err := bulletin.ParseNote(note)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dup := n.Sigs[len(n.Sigs)-1]
+			dup.Sig = append([]byte{}, dup.Sig...)
+			dup.Sig[30] ^= 1
+			n.Sigs = append(n.Sigs, dup)
+			return n.Bytes()
+		}},
+		{name: "checkpoint with the log's signature line twice", want: CheckCheckpointSig, note: func(t *testing.T, f *fixture, note []byte) []byte {
+			n, err := bulletin.ParseNote(note)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.Sigs = append(n.Sigs, n.Sigs[0])
+			return n.Bytes()
+		}},
 		in("decryption share carrying per-ciphertext proofs nobody checks", CheckDecryption, edit(bulletin.TypeDecryptionShare, 1, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			d, err := tally.DecodeDecryptionEntry(e.Payload)
 			if err != nil {

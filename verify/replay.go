@@ -156,6 +156,13 @@ func (v *verifier) applyOne(s *election.State, i int) bool {
 		s.Size++
 		return true
 	}
+	if e.Type == bulletin.TypeOpen {
+		// Accepted by the rules, so it decodes: its time bounds the
+		// checkpoints that contain it (checkTimes).
+		if t, err := election.DecodeTransition(e.Payload); err == nil {
+			v.opened = &dated{name: "open", size: s.Size, time: t.At}
+		}
+	}
 	// An invalid mix or decryption share is kept by the rules, which go on
 	// without it and name its trustee: the verifier reports it.
 	proof := map[bulletin.Type]Check{bulletin.TypeMixOutput: CheckMixProof, bulletin.TypeDecryptionShare: CheckDecryptionProof}

@@ -88,6 +88,18 @@ func issue14Tamperings() []tampering {
 			n.Sigs = append(n.Sigs, n.Sigs[0])
 			return n.Bytes()
 		}},
+		// Case 3: a checkpoint's time is the log's clock; one dated 0, or
+		// before the opening its tree contains, is not this log's.
+		{name: "record checkpoint dated 0", want: CheckConsistency, note: func(t *testing.T, f *fixture, _ []byte) []byte {
+			return f.checkpointAt(t, f.encoded(), 0)
+		}},
+		{name: "record checkpoint dated before the election opened", want: CheckConsistency, note: func(t *testing.T, f *fixture, _ []byte) []byte {
+			return f.checkpointAt(t, f.encoded(), fixtureNow-1)
+		}},
+		{name: "earlier checkpoint dated before the opening it covers", want: CheckConsistency, earlier: func(t *testing.T, f *fixture) [][]byte {
+			es := f.encoded()
+			return [][]byte{f.checkpointAt(t, es[:f.find(t, bulletin.TypeOpen, 0)+1], fixtureNow-3600)}
+		}},
 		in("decryption share carrying per-ciphertext proofs nobody checks", CheckDecryption, edit(bulletin.TypeDecryptionShare, 1, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			d, err := tally.DecodeDecryptionEntry(e.Payload)
 			if err != nil {
@@ -95,5 +107,33 @@ func issue14Tamperings() []tampering {
 			}
 			e.Payload = legacyShareEntry(d)
 		})),
+	}
+}
+
+// checkpointAt signs a cosigned checkpoint over entries dated at Unix time
+// at.
+func (f *fixture) checkpointAt(t *testing.T, entries [][]byte, at int64) []byte {
+	t.Helper()
+	note, err := f.e.Keys.SignCheckpoint(f.e.Cfg.ElectionID, entries, time.Unix(at, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return note
+}
+
+// TestCheckpointTimes: checkpoints of the setup, before the opening, may
+// carry earlier times; the record verifies with them.
+func TestCheckpointTimes(t *testing.T) {
+	f := shared(t)
+	es := f.encoded()
+	open := f.find(t, bulletin.TypeOpen, 0)
+	opt := f.options()
+	opt.Earlier = [][]byte{f.checkpointAt(t, es[:open], fixtureNow-86400), f.checkpointAt(t, es[:open+1], fixtureNow)}
+	if rep := Verify(f.record(t), opt); !rep.OK {
+		t.Fatalf("honest checkpoints refused: %v", rep.Failures)
+	}
+	opt.Earlier = [][]byte{f.checkpointAt(t, es[:open], 0)}
+	if rep := Verify(f.record(t), opt); rep.OK || !rep.Failed(CheckConsistency) {
+		t.Fatalf("earlier checkpoint dated 0 accepted: %v", rep.Failures)
 	}
 }

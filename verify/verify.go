@@ -71,6 +71,21 @@ type verifier struct {
 	shares  uint64
 	tmu     sync.Mutex
 	times   map[Check]time.Duration
+	// cps are the checkpoints whose signatures verified (the record's
+	// first, then the earlier ones), for the checks of their times once
+	// the replay has found the opening (§11.4.2).
+	cps []dated
+	// opened is the open entry the rules accepted, if any: its position
+	// and its time.
+	opened *dated
+}
+
+// dated is a checkpoint's (or the open entry's) tree size and time; name
+// says which it is in a report.
+type dated struct {
+	name string
+	size uint64 // a checkpoint's tree size; the open entry's position + 1
+	time uint64 // Unix seconds
 }
 
 // spent adds the time since start to check c; safe for concurrent use.
@@ -105,6 +120,7 @@ func Verify(rec *Record, opt Options) *Report {
 	v.stage("entries", v.checkEntries)
 	v.stage("tree", v.checkTree)
 	v.stage("replay", v.replay)
+	v.checkTimes()
 
 	v.rep.times = v.times
 	v.rep.finish()
@@ -272,6 +288,9 @@ func (v *verifier) checkTree() {
 	// cosignatures: a log signature alone is the server's word, and a
 	// server can sign a fork that drops ballots.
 	cp, err := v.anchors.VerifyCheckpoint(v.rec.Checkpoint)
+	if err == nil {
+		v.cps = append(v.cps, dated{"the record's checkpoint", cp.Size, uint64(cp.Time.Unix())})
+	}
 	if err != nil {
 		v.rep.fail(NoEntry, CheckCheckpointSig, "record checkpoint: %v", err)
 	} else if cp.Size != n {
@@ -285,6 +304,7 @@ func (v *verifier) checkTree() {
 			v.rep.fail(NoEntry, CheckCheckpointSig, "earlier checkpoint %d: %v", k+1, err)
 			continue
 		}
+		v.cps = append(v.cps, dated{fmt.Sprintf("earlier checkpoint %d", k+1), c.Size, uint64(c.Time.Unix())})
 		if cp.Size == n && c.Time.After(cp.Time) {
 			v.rep.fail(NoEntry, CheckConsistency, "earlier checkpoint %d is dated %s, after the record's own (%s): a log's time never decreases", k+1, c.Time.Format(time.RFC3339), cp.Time.Format(time.RFC3339))
 			continue
@@ -295,6 +315,26 @@ func (v *verifier) checkTree() {
 		}
 		if root, _ := tree.RootAt(c.Size); root != c.Root {
 			v.rep.fail(NoEntry, CheckConsistency, "earlier checkpoint %d (size %d, root %x) is not a prefix of the record: the log forked", k+1, c.Size, c.Root)
+		}
+	}
+}
+
+// checkTimes checks the times of the checkpoints whose signatures
+// verified (§11.4.2, checkpoint.consistency): a log signs with its clock,
+// so no checkpoint is dated 0 (1970), and none whose tree contains the
+// open entry is dated before that entry's time, which the authority's
+// server wrote from the same clock before the log signed anything
+// covering it.
+func (v *verifier) checkTimes() {
+	defer v.spent(CheckConsistency, time.Now())
+	v.rep.count(CheckConsistency, 1) // the record's checkpoint; earlier ones are counted in checkTree
+	for _, c := range v.cps {
+		switch {
+		case c.time == 0:
+			v.rep.fail(NoEntry, CheckConsistency, "%s is dated 0 (1970-01-01): not a time the log signed at", c.name)
+		case v.opened != nil && c.size >= v.opened.size && c.time < v.opened.time:
+			v.rep.fail(NoEntry, CheckConsistency, "%s (size %d) is dated %s, before the opening it contains (entry %d, %s)", c.name, c.size,
+				time.Unix(int64(c.time), 0).UTC().Format(time.RFC3339), v.opened.size-1, time.Unix(int64(v.opened.time), 0).UTC().Format(time.RFC3339))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/crypto/threshold"
 	"evote/crypto/zkp"
 	"evote/election"
 	"evote/tally"
@@ -407,6 +408,51 @@ func (v *verifier) summarise(s *election.State) {
 	if s.Cleansing != nil {
 		v.rep.Counts.Counted = uint64(len(s.Cleansing.Counted))
 		v.rep.Counts.Cancelled = uint64(len(s.Cleansing.Cancelled))
+	}
+	if s.Result != nil {
+		v.noteMissingShares(s)
+	}
+}
+
+// noteMissingShares notes, once the result is accepted, every trustee
+// without a decryption share of a decrypted contest (§11.5). The result
+// needs only t shares, so a missing share breaks no rule; but a share the
+// trustee withheld or the board dropped is an event the auditor hears of,
+// and a trustee with shares of some contests and not of others is the
+// pattern of a board dropping one. A contest for which the trustee posted
+// an invalid share is not noted: decryption.proof already names it.
+func (v *verifier) noteMissingShares(s *election.State) {
+	invalid := map[string]map[int]bool{}
+	for _, cu := range s.Culprits {
+		if errors.Is(cu.Err, threshold.ErrInvalidShare) {
+			if invalid[cu.Contest] == nil {
+				invalid[cu.Contest] = map[int]bool{}
+			}
+			invalid[cu.Contest][cu.Trustee] = true
+		}
+	}
+	for _, tr := range s.Manifest.Trustees {
+		j := int(tr.Index)
+		var missing []string
+		decrypted, has := 0, 0
+		for _, c := range s.Tally {
+			if c.Withheld {
+				continue
+			}
+			decrypted++
+			if _, ok := c.Shares[j]; ok {
+				has++
+			} else if !invalid[c.Contest.ID][j] {
+				missing = append(missing, c.Contest.ID)
+			}
+		}
+		switch {
+		case len(missing) == 0:
+		case has == 0 && len(missing) == decrypted:
+			v.rep.note(NoEntry, CheckDecryption, "trustee %d has no decryption share of any contest: the result was combined from other trustees' shares", j)
+		default:
+			v.rep.note(NoEntry, CheckDecryption, "trustee %d has no decryption share of contest %s, though it has of %d other contest(s): withheld by the trustee or dropped by the board; the result was combined from other trustees' shares", j, strings.Join(missing, ", "), has)
+		}
 	}
 }
 

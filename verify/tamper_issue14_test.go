@@ -3,10 +3,13 @@ package verify
 import (
 	"bytes"
 	"crypto/ed25519"
+	"strings"
 	"testing"
 	"time"
 
+	"evote/ballot"
 	"evote/bulletin"
+	"evote/internal/testrand"
 	"evote/internal/wire"
 	"evote/tally"
 )
@@ -135,5 +138,53 @@ func TestCheckpointTimes(t *testing.T) {
 	opt.Earlier = [][]byte{f.checkpointAt(t, es[:open], 0)}
 	if rep := Verify(f.record(t), opt); rep.OK || !rep.Failed(CheckConsistency) {
 		t.Fatalf("earlier checkpoint dated 0 accepted: %v", rep.Failures)
+	}
+}
+
+// TestSuppressedShareNoted (issue 14, case 4): one trustee's decryption
+// share of one contest is missing from the record (the trustee withheld
+// it, or the board dropped it) while the result still recombines from the
+// others'. No rule is broken, so the record verifies, but the report notes
+// which trustee has no share of which contest (§11.5).
+func TestSuppressedShareNoted(t *testing.T) {
+	f := shared(t)
+	// The simulated trustees 1 and 2 decrypt; trustee 3 takes no part.
+	rep := Verify(f.record(t), f.options())
+	if !rep.OK || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0].Note, "trustee 3 has no decryption share of any contest") {
+		t.Fatalf("honest record: ok %v, notes %v", rep.OK, rep.Notes)
+	}
+	// Trustee 3 posts valid shares of every decrypted contest but one.
+	s := f.e.State
+	var shares [][]byte
+	var skipped string
+	for _, c := range s.Tally {
+		if c.Withheld {
+			continue
+		}
+		if skipped == "" {
+			skipped = c.Contest.ID
+			continue
+		}
+		share, err := f.e.Keys.Shares[2].DecryptShares(s.Context.ExtendedHash, c.Current, testrand.New("third trustee"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind := tally.TargetMixed
+		if c.Contest.Kind == ballot.MultiSelect {
+			kind = tally.TargetSums
+		}
+		d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(c.Current), Share: share}
+		shares = append(shares, f.sign(t, bulletin.TypeDecryptionShare, pubOf(f.e.Keys.Trustees[2]), d.Encode()))
+	}
+	if len(shares) == 0 {
+		t.Fatal("only one decrypted contest")
+	}
+	es := insert(f.encoded(), f.find(t, bulletin.TypeResult, 0), shares...)
+	rep = Verify(&Record{Checkpoint: f.checkpoint(t, es), Entries: es}, f.options())
+	if !rep.OK {
+		t.Fatalf("record with a share missing fails: %v", rep.Failures)
+	}
+	if len(rep.Notes) != 1 || rep.Notes[0].Check != CheckDecryption || !strings.Contains(rep.Notes[0].Note, "trustee 3 has no decryption share of contest "+skipped+",") {
+		t.Fatalf("notes %v, want one naming trustee 3 and contest %s", rep.Notes, skipped)
 	}
 }

@@ -188,3 +188,34 @@ func TestSuppressedShareNoted(t *testing.T) {
 		t.Fatalf("notes %v, want one naming trustee 3 and contest %s", rep.Notes, skipped)
 	}
 }
+
+// TestReservedTypesRefused: an entry of a reserved type (spec §7.2.3)
+// decodes but no rule accepts it: the verifier reports protocol, wherever
+// in the election it is posted and whoever signs it. Every other
+// registered type has its own check.
+func TestReservedTypesRefused(t *testing.T) {
+	f := shared(t)
+	var reserved int
+	for _, typ := range bulletin.Types() {
+		if !typ.Reserved() {
+			if checkOf(typ) == CheckProtocol {
+				t.Errorf("%s: accepted by the rules but checked as protocol", typ)
+			}
+			continue
+		}
+		reserved++
+		for _, at := range []bulletin.Type{bulletin.TypeOpen, bulletin.TypeResult} {
+			// (Before open, the entry also shifts the ballots' positions,
+			// so the cleansing fails after it.)
+			i := f.find(t, at, 0)
+			es := insert(f.encoded(), i, f.sign(t, typ, f.e.State.Authority, []byte{1}))
+			rep := Verify(&Record{Checkpoint: f.checkpoint(t, es), Entries: es}, f.options())
+			if first, _ := rep.First(); rep.OK || first.Check != CheckProtocol || first.Entry != int64(i) || at == bulletin.TypeResult && rep.FailureCount != 1 {
+				t.Errorf("%s before %s: failures %v, want protocol at entry %d", typ, at, rep.Failures, i)
+			}
+		}
+	}
+	if reserved != 6 {
+		t.Errorf("%d reserved types, the spec lists 6", reserved)
+	}
+}

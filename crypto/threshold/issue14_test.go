@@ -52,3 +52,38 @@ func TestShareWithUncheckedProofs(t *testing.T) {
 		t.Error("share with unchecked per-ciphertext proofs verifies")
 	}
 }
+
+// TestTrusteeBound (issue 14): one bound on n everywhere, the manifest's
+// (spec §9.1, §1.3): at most 32 trustees, so an index or count of 33 is
+// refused by every decoder, not only by the manifest.
+func TestTrusteeBound(t *testing.T) {
+	if err := (Params{N: 33, T: 2}).Validate(); !errors.Is(err, ErrParams) {
+		t.Errorf("n = 33: %v", err)
+	}
+	if err := (Params{N: 32, T: 32}).Validate(); err != nil {
+		t.Errorf("n = 32: %v", err)
+	}
+	var base [32]byte
+	for _, c := range []struct {
+		name string
+		msg  []byte
+	}{
+		{"complainer 33", binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(append([]byte{3}, base[:]...), 33), 1)},
+		{"accused 33", binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(append([]byte{3}, base[:]...), 1), 33)},
+		{"33 dealers qualified", func() []byte {
+			b := binary.BigEndian.AppendUint32(append([]byte{5}, base[:]...), 33)
+			for i := 1; i <= 33; i++ {
+				b = binary.BigEndian.AppendUint16(b, uint16(i))
+			}
+			return b
+		}()},
+	} {
+		if _, err := ParseMessage(c.msg); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	ok := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(append([]byte{3}, base[:]...), 32), 1)
+	if _, err := ParseMessage(ok); err != nil {
+		t.Errorf("complainer 32: %v", err)
+	}
+}

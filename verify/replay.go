@@ -301,19 +301,20 @@ func (v *verifier) precheckChunk(pre *election.State, entries []int) []precheck 
 	return res
 }
 
-// precheckFailure names the check a ballot failed in PrecheckBallot: its
-// encoding and shape, the entry's author, the style, else its proofs.
+// precheckFailure names the check a ballot failed in PrecheckBallot, in
+// the order PrecheckBallot makes them (§11.4.3): its encoding, the entry's
+// author, the election, the style, the shape, else its proofs.
 func precheckFailure(pre *election.State, e *bulletin.Entry) Check {
 	b, err := ballot.DecodeBallot(e.Payload)
 	if err != nil {
 		return CheckBallotFormat
 	}
+	if b.CredentialKey != e.Author {
+		return CheckBallotCred
+	}
 	m := pre.Manifest
 	if b.ElectionID != m.ElectionID {
 		return CheckBallotFormat
-	}
-	if b.CredentialKey != e.Author {
-		return CheckBallotCred
 	}
 	style, ok := m.Style(b.Style)
 	if !ok {
@@ -337,9 +338,7 @@ func precheckFailure(pre *election.State, e *bulletin.Entry) Check {
 
 // castCheck names the casting rule (spec §9.5 rules 2, 3, 5, 6) that a
 // ballot breaks, looking at the state in the order election.State.CheckCast
-// does; it is consulted only when the rules refuse the ballot. A repeated
-// ciphertext is the one rule whose index the state does not expose, hence
-// the default.
+// does (§11.4.3); it is consulted only when the rules refuse the ballot.
 func castCheck(s *election.State, cb *election.CheckedBallot) Check {
 	if s.Phase != election.PhaseOpen {
 		return CheckBallotPeriod
@@ -357,12 +356,10 @@ func castCheck(s *election.State, cb *election.CheckedBallot) Check {
 	if _, dup := s.BallotByCode(cb.Code); dup {
 		return CheckBallotUnique
 	}
-	if s.Manifest.Revote == ballot.SingleBallot && len(s.BallotsOf(cred.Pseudonym)) > 0 {
-		// Rule 5 (copies) comes first in CheckCast; it is reported
-		// as such when the policy alone does not explain the refusal.
-		return CheckBallotPolicy
+	if _, dup := s.RepeatedCiphertext(cb); dup {
+		return CheckBallotUnique
 	}
-	return CheckBallotUnique
+	return CheckBallotPolicy
 }
 
 func (v *verifier) applyBallot(s *election.State, i int, p precheck) {

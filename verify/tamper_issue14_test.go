@@ -219,3 +219,77 @@ func TestReservedTypesRefused(t *testing.T) {
 		t.Errorf("%d reserved types, the spec lists 6", reserved)
 	}
 }
+
+// TestEachEntryReportedOnce (spec §11.5): an entry that breaks several
+// rules is reported once, under the first of them in the order §11.4
+// lists them for its stage, and the check named is the rule the reason
+// states.
+func TestEachEntryReportedOnce(t *testing.T) {
+	f := shared(t)
+	at := func(rep *Report, i int) []Failure {
+		var out []Failure
+		for _, fl := range rep.Failures {
+			if fl.Entry == int64(i) {
+				out = append(out, fl)
+			}
+		}
+		return out
+	}
+	// A copy of an entry whose signature is bad: the copy is a
+	// duplicate, and only that.
+	es := f.encoded()
+	i := f.find(t, bulletin.TypeBallot, 2)
+	bad := append([]byte{}, es[i]...)
+	bad[len(bad)-40] ^= 1
+	es[i] = bad
+	es = append(es, bad)
+	rep := Verify(&Record{Checkpoint: f.checkpoint(t, es), Entries: es}, f.options())
+	if got := at(rep, i); len(got) != 1 || got[0].Check != CheckEntrySignature {
+		t.Errorf("entry with a bad signature: %v", got)
+	}
+	if got := at(rep, len(es)-1); len(got) != 1 || got[0].Check != CheckEntryDuplicate {
+		t.Errorf("its copy: %v", got)
+	}
+	// A ballot of another election whose author is not its credential key:
+	// the author is checked first (§11.4.3), and the check says so.
+	v := f.voter(t, 0)
+	p := f.ballotFor(t, v.Style, pubOf(v.Device), 1, testrand.New("twice wrong"))
+	p.Ballot.ElectionID = "kg-2027-other"
+	es = insert(f.encoded(), f.find(t, bulletin.TypeClose, 0), f.sign(t, bulletin.TypeBallot, pubOf(f.voter(t, 1).Device), p.Ballot.Encode()))
+	j := f.find(t, bulletin.TypeClose, 0)
+	rep = Verify(&Record{Checkpoint: f.checkpoint(t, es), Entries: es}, f.options())
+	if got := at(rep, j); len(got) != 1 || got[0].Check != CheckBallotCred || !strings.Contains(got[0].Reason, "author") {
+		t.Errorf("ballot of another election by another author: %v", got)
+	}
+}
+
+// TestCopyBeforePolicy: under the one-ballot policy, a voter's second
+// ballot that also copies a ciphertext of the first breaks rule 5 (copies)
+// and rule 6 (policy); the rules refuse it for the copy, which comes first
+// (§9.5), and the verifier names ballot.unique, not ballot.policy.
+func TestCopyBeforePolicy(t *testing.T) {
+	f := newFixture(t, "kg-2027-copy", 5, ballot.SingleBallot)
+	v := f.voter(t, 0)
+	var first *ballot.EncryptedBallot
+	for _, e := range f.entries {
+		if e.Type == bulletin.TypeBallot && e.Author == pubOf(v.Device) {
+			b, err := ballot.DecodeBallot(e.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first = b
+		}
+	}
+	if first == nil {
+		t.Fatal("the voter has no ballot")
+	}
+	p := f.ballotFor(t, v.Style, pubOf(v.Device), 2, testrand.New("second"))
+	p.Ballot.Contests[0] = first.Contests[0]
+	i := f.find(t, bulletin.TypeClose, 0)
+	es := insert(f.encoded(), i, f.sign(t, bulletin.TypeBallot, pubOf(v.Device), p.Ballot.Encode()))
+	rep := Verify(&Record{Checkpoint: f.checkpoint(t, es), Entries: es}, f.options())
+	first2, _ := rep.First()
+	if first2.Entry != int64(i) || first2.Check != CheckBallotUnique || !strings.Contains(first2.Reason, "repeats") {
+		t.Fatalf("first failure %v, want ballot.unique at entry %d", first2, i)
+	}
+}

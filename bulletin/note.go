@@ -37,6 +37,10 @@ const (
 var (
 	ErrNote    = errors.New("bulletin: malformed signed note")
 	ErrNoteSig = errors.New("bulletin: checkpoint signature invalid or missing")
+	// ErrUnexpectedSigner: a checkpoint checked against an election's
+	// anchors carries a signature line of a key that is neither the log's
+	// nor a listed witness's (§7.6). It wraps ErrNoteSig.
+	ErrUnexpectedSigner = fmt.Errorf("%w: signature line of a key that is neither the log's nor a listed witness's", ErrNoteSig)
 )
 
 // NoteSignature is one signature line: "— <name> base64(keyID || sig)".
@@ -71,7 +75,8 @@ func (n *Note) Bytes() []byte {
 
 // ParseNote parses a signed note strictly: valid UTF-8, no control
 // characters other than newline, a body ending in a newline, a blank line,
-// then 1 to 100 well-formed signature lines with canonical base64.
+// then 1 to 100 well-formed signature lines with canonical base64, no two
+// for one key (the same key name and key ID, §7.5).
 func ParseNote(b []byte) (*Note, error) {
 	if len(b) > maxNoteSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrNote, len(b))
@@ -103,7 +108,30 @@ func ParseNote(b []byte) (*Note, error) {
 			return nil, fmt.Errorf("%w: more than %d signatures", ErrNote, maxSignatures)
 		}
 	}
+	if err := checkOneLinePerKey(n.Sigs); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+// checkOneLinePerKey refuses two signature lines for one key (same name
+// and key ID). Signed-note verifiers differ on them (the first decides,
+// the last decides, or every one must verify), so a note that has them
+// would mean different things to different verifiers (§7.5).
+func checkOneLinePerKey(sigs []NoteSignature) error {
+	type key struct {
+		name string
+		id   [4]byte
+	}
+	seen := make(map[key]bool, len(sigs))
+	for _, s := range sigs {
+		k := key{s.Name, s.KeyID}
+		if seen[k] {
+			return fmt.Errorf("%w: two signature lines for key %s+%x", ErrNote, s.Name, s.KeyID)
+		}
+		seen[k] = true
+	}
+	return nil
 }
 
 func parseSigLine(l string) (NoteSignature, error) {
@@ -363,30 +391,48 @@ func VerifyCosignature(body []byte, s NoteSignature, k CosignerKey) (time.Time, 
 	return time.Unix(int64(ts), 0).UTC(), nil
 }
 
-// VerifyCosigned verifies a checkpoint signed by the log and cosigned by at
-// least quorum of the given witnesses (each counted once). This is what a
-// voter's receipt is checked with.
+// VerifyCosigned verifies a checkpoint of an election's log against the
+// election's anchors (§7.6): signed by the log (VerifyCheckpoint) and
+// cosigned by at least quorum of the given witnesses, each counted once.
+// Unlike VerifyCheckpoint it accepts no other signature line: every line
+// must be the log's (the ML-DSA-65 one only if v pins that key) or a
+// cosignature of a listed witness, else ErrUnexpectedSigner; and every
+// listed witness's cosignature present must verify. This is what a
+// voter's receipt, the trustee's tool and the auditor's verifier check
+// checkpoints with.
 func VerifyCosigned(note []byte, v LogVerifier, witnesses []CosignerKey, quorum int) (Checkpoint, error) {
 	c, n, err := VerifyCheckpoint(note, v)
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	got := 0
-	counted := make(map[CosignerKey]bool)
+	type key struct {
+		name string
+		id   [4]byte
+	}
+	logLines := map[key]bool{{v.Origin, KeyID(v.Origin, []byte{sigTypeEd25519}, v.Ed25519[:])}: true}
+	if v.MLDSA != nil {
+		logLines[key{v.Origin, KeyID(v.Origin, sigTypeMLDSA, v.MLDSA)}] = true
+	}
+	byKey := make(map[key]CosignerKey, len(witnesses))
 	for _, w := range witnesses {
-		if counted[w] {
-			continue
+		byKey[key{w.Name, w.KeyID()}] = w
+	}
+	got := 0
+	// ParseNote refused two lines for one key, so each listed witness
+	// (listed twice or not) is counted at most once.
+	for _, s := range n.Sigs {
+		k := key{s.Name, s.KeyID}
+		if logLines[k] {
+			continue // checked by VerifyCheckpoint
 		}
-		counted[w] = true
-		for _, s := range n.Sigs {
-			if s.Name == w.Name && s.KeyID == w.KeyID() {
-				if _, err := VerifyCosignature(n.Body, s, w); err != nil {
-					return Checkpoint{}, err
-				}
-				got++
-				break
-			}
+		w, ok := byKey[k]
+		if !ok {
+			return Checkpoint{}, fmt.Errorf("%w: %s+%x", ErrUnexpectedSigner, s.Name, s.KeyID)
 		}
+		if _, err := VerifyCosignature(n.Body, s, w); err != nil {
+			return Checkpoint{}, err
+		}
+		got++
 	}
 	if got < quorum {
 		return Checkpoint{}, fmt.Errorf("%w: %d valid cosignatures, need %d", ErrNoteSig, got, quorum)
@@ -404,6 +450,9 @@ func AddSignatures(note []byte, sigs ...NoteSignature) ([]byte, error) {
 	n.Sigs = append(n.Sigs, sigs...)
 	if len(n.Sigs) > maxSignatures {
 		return nil, fmt.Errorf("%w: more than %d signatures", ErrNote, maxSignatures)
+	}
+	if err := checkOneLinePerKey(n.Sigs); err != nil {
+		return nil, err
 	}
 	return n.Bytes(), nil
 }

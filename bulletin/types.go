@@ -9,25 +9,26 @@ import "fmt"
 type Type uint16
 
 // Registered entry types. Codes are grouped by phase in the high byte; a
-// code is never reused or renumbered.
+// code is never reused or renumbered. Reserved types (Reserved) decode but
+// no election's rules accept them.
 const (
 	// Setup.
 	TypeManifest        Type = 0x0001 // election manifest
 	TypeElectionContext Type = 0x0002 // context hash binding manifest, keys and parameters
 	TypeIdentityKeySet  Type = 0x0003 // identity service's JWT / credential key set
-	TypeWitnessKeySet   Type = 0x0004 // witnesses whose cosignatures count
+	TypeWitnessKeySet   Type = 0x0004 // reserved: the manifest pins the witnesses
 
 	// Trustee key generation.
 	TypeKeygenCommitment      Type = 0x0101 // trustee's polynomial commitments
 	TypeKeygenEncryptedShare  Type = 0x0102 // encrypted share for another trustee
 	TypeKeygenComplaint       Type = 0x0103 // complaint against a share
 	TypeKeygenComplaintAnswer Type = 0x0104 // answer revealing the disputed share
-	TypeJointKey              Type = 0x0105 // the joint election public key
+	TypeJointKey              Type = 0x0105 // reserved: the election context carries the joint key
 	TypeKeygenQualified       Type = 0x0106 // the published qualified set
 	TypeKeygenExtraction      Type = 0x0107 // extraction commitments, complaints and reveals
 
 	// Voters.
-	TypeVoterListCommitment Type = 0x0201 // commitment to the voter list
+	TypeVoterListCommitment Type = 0x0201 // reserved: the election context carries the commitment
 	TypeVoterListChange     Type = 0x0202 // signed change to the voter list
 	TypeCredentialIssued    Type = 0x0203 // credential issued by the identity service
 	TypeInPersonMark        Type = 0x0204 // voter marked as having voted in person
@@ -40,15 +41,15 @@ const (
 
 	// Ballots.
 	TypeBallot               Type = 0x0401 // cast ballot, signed by the voter's device key
-	TypeSpoiledBallotOpening Type = 0x0402 // opening of a spoiled (challenged) ballot
+	TypeSpoiledBallotOpening Type = 0x0402 // reserved: audits are audited-ballot entries
 	TypeAuditedBallot        Type = 0x0403 // Benaloh-audited ballot, published unlinked
 
 	// Tally.
 	TypeCleansingResult Type = 0x0501 // ballots kept after cleansing
 	TypeMixOutput       Type = 0x0502 // one mix server's output list
-	TypeMixProof        Type = 0x0503 // proof of shuffle for that output
+	TypeMixProof        Type = 0x0503 // reserved: a mix-output entry carries its proof
 	TypeDecryptionShare Type = 0x0504 // a trustee's decryption shares
-	TypeDecryptionProof Type = 0x0505 // proofs for those shares
+	TypeDecryptionProof Type = 0x0505 // reserved: a decryption-share entry carries its proof
 	TypeResult          Type = 0x0506 // the election result
 )
 
@@ -64,39 +65,40 @@ const (
 )
 
 type typeInfo struct {
-	name  string
-	limit int
+	name     string
+	limit    int
+	reserved bool // registered so the code is never reused; no election's rules accept it
 }
 
 var registry = map[Type]typeInfo{
-	TypeManifest:              {"manifest", limitMid},
-	TypeElectionContext:       {"election-context", limitSmall},
-	TypeIdentityKeySet:        {"identity-key-set", limitSmall},
-	TypeWitnessKeySet:         {"witness-key-set", limitSmall},
-	TypeKeygenCommitment:      {"keygen-commitment", limitSmall},
-	TypeKeygenEncryptedShare:  {"keygen-encrypted-share", limitSmall},
-	TypeKeygenComplaint:       {"keygen-complaint", limitSmall},
-	TypeKeygenComplaintAnswer: {"keygen-complaint-answer", limitSmall},
-	TypeJointKey:              {"joint-key", limitSmall},
-	TypeKeygenQualified:       {"keygen-qualified", limitSmall},
-	TypeKeygenExtraction:      {"keygen-extraction", limitSmall},
-	TypeVoterListCommitment:   {"voter-list-commitment", limitSmall},
-	TypeVoterListChange:       {"voter-list-change", limitSmall},
-	TypeCredentialIssued:      {"credential-issued", limitSmall},
-	TypeInPersonMark:          {"in-person-mark", limitSmall},
-	TypePollingRegistration:   {"polling-registration", limitSmall},
-	TypeOpen:                  {"open", limitSmall},
-	TypeClose:                 {"close", limitSmall},
-	TypeTransition:            {"transition", limitSmall},
-	TypeBallot:                {"ballot", limitSmall},
-	TypeSpoiledBallotOpening:  {"spoiled-ballot-opening", limitSmall},
-	TypeAuditedBallot:         {"audited-ballot", limitSmall},
-	TypeCleansingResult:       {"cleansing-result", limitLarge},
-	TypeMixOutput:             {"mix-output", limitLarge},
-	TypeMixProof:              {"mix-proof", limitLarge},
-	TypeDecryptionShare:       {"decryption-share", limitLarge},
-	TypeDecryptionProof:       {"decryption-proof", limitLarge},
-	TypeResult:                {"result", limitMid},
+	TypeManifest:              {"manifest", limitMid, false},
+	TypeElectionContext:       {"election-context", limitSmall, false},
+	TypeIdentityKeySet:        {"identity-key-set", limitSmall, false},
+	TypeWitnessKeySet:         {"witness-key-set", limitSmall, true},
+	TypeKeygenCommitment:      {"keygen-commitment", limitSmall, false},
+	TypeKeygenEncryptedShare:  {"keygen-encrypted-share", limitSmall, false},
+	TypeKeygenComplaint:       {"keygen-complaint", limitSmall, false},
+	TypeKeygenComplaintAnswer: {"keygen-complaint-answer", limitSmall, false},
+	TypeJointKey:              {"joint-key", limitSmall, true},
+	TypeKeygenQualified:       {"keygen-qualified", limitSmall, false},
+	TypeKeygenExtraction:      {"keygen-extraction", limitSmall, false},
+	TypeVoterListCommitment:   {"voter-list-commitment", limitSmall, true},
+	TypeVoterListChange:       {"voter-list-change", limitSmall, false},
+	TypeCredentialIssued:      {"credential-issued", limitSmall, false},
+	TypeInPersonMark:          {"in-person-mark", limitSmall, false},
+	TypePollingRegistration:   {"polling-registration", limitSmall, false},
+	TypeOpen:                  {"open", limitSmall, false},
+	TypeClose:                 {"close", limitSmall, false},
+	TypeTransition:            {"transition", limitSmall, false},
+	TypeBallot:                {"ballot", limitSmall, false},
+	TypeSpoiledBallotOpening:  {"spoiled-ballot-opening", limitSmall, true},
+	TypeAuditedBallot:         {"audited-ballot", limitSmall, false},
+	TypeCleansingResult:       {"cleansing-result", limitLarge, false},
+	TypeMixOutput:             {"mix-output", limitLarge, false},
+	TypeMixProof:              {"mix-proof", limitLarge, true},
+	TypeDecryptionShare:       {"decryption-share", limitLarge, false},
+	TypeDecryptionProof:       {"decryption-proof", limitLarge, true},
+	TypeResult:                {"result", limitMid, false},
 }
 
 // Registered reports whether t is a known entry type.
@@ -104,6 +106,11 @@ func (t Type) Registered() bool {
 	_, ok := registry[t]
 	return ok
 }
+
+// Reserved reports whether t is a reserved type: registered (an entry of
+// it decodes) so that its code is never reused, but accepted by no
+// election's rules (spec §7.2.3).
+func (t Type) Reserved() bool { return registry[t].reserved }
 
 // MaxPayload returns the payload size limit of t (0 if unregistered).
 func (t Type) MaxPayload() int { return registry[t].limit }

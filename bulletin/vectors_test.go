@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,24 +56,44 @@ type treeFile struct {
 }
 
 type checkpointFile struct {
-	Description     string `json:"description"`
-	Origin          string `json:"origin"`
-	Ed25519Public   string `json:"ed25519_public"`
-	Ed25519KeyID    string `json:"ed25519_key_id"`
-	MLDSAPublic     string `json:"mldsa65_public"`
-	MLDSAKeyID      string `json:"mldsa65_key_id"`
-	WitnessName     string `json:"witness_name"`
-	WitnessPublic   string `json:"witness_public"`
-	WitnessKeyID    string `json:"witness_key_id"`
-	Body            string `json:"body"`
-	Note            string `json:"note"`
-	CosignedMessage string `json:"cosigned_message"`
-	CosignedNote    string `json:"cosigned_note"`
-	InvalidNotes    []struct {
-		Comment  string `json:"comment"`
-		Note     string `json:"note"`
-		Expected string `json:"expected"`
-	} `json:"invalid_notes"`
+	Description     string        `json:"description"`
+	Origin          string        `json:"origin"`
+	Ed25519Public   string        `json:"ed25519_public"`
+	Ed25519KeyID    string        `json:"ed25519_key_id"`
+	MLDSAPublic     string        `json:"mldsa65_public"`
+	MLDSAKeyID      string        `json:"mldsa65_key_id"`
+	WitnessName     string        `json:"witness_name"`
+	WitnessPublic   string        `json:"witness_public"`
+	WitnessKeyID    string        `json:"witness_key_id"`
+	Body            string        `json:"body"`
+	Note            string        `json:"note"`
+	CosignedMessage string        `json:"cosigned_message"`
+	CosignedNote    string        `json:"cosigned_note"`
+	InvalidNotes    []invalidNote `json:"invalid_notes"`
+	// InvalidCosigned are checked against the log's keys and the one
+	// witness, as an election's anchors check a checkpoint (§7.6).
+	InvalidCosigned []invalidNote `json:"invalid_cosigned"`
+}
+
+type invalidNote struct {
+	Comment  string `json:"comment"`
+	Note     string `json:"note"`
+	Expected string `json:"expected"`
+}
+
+// noteReason names the outcome of a checkpoint verification.
+func noteReason(err error) string {
+	switch {
+	case err == nil:
+		return "valid"
+	case errors.Is(err, ErrNote):
+		return "malformed note"
+	case errors.Is(err, ErrUnexpectedSigner):
+		return "unexpected signature line"
+	case errors.Is(err, ErrNoteSig):
+		return "signature invalid or missing"
+	}
+	return err.Error()
 }
 
 func entryReason(err error) string {
@@ -261,18 +282,19 @@ func genCheckpoint(root [32]byte) checkpointFile {
 	}
 	bad := func(comment string, n []byte) {
 		_, _, err := VerifyCheckpoint(n, k.Verifier())
-		exp := "valid"
-		switch {
-		case errors.Is(err, ErrNote):
-			exp = "malformed note"
-		case errors.Is(err, ErrNoteSig):
-			exp = "signature invalid or missing"
-		}
-		cf.InvalidNotes = append(cf.InvalidNotes, struct {
-			Comment  string `json:"comment"`
-			Note     string `json:"note"`
-			Expected string `json:"expected"`
-		}{comment, string(n), exp})
+		cf.InvalidNotes = append(cf.InvalidNotes, invalidNote{comment, string(n), noteReason(err)})
+	}
+	badCosigned := func(comment string, n []byte) {
+		_, err := VerifyCosigned(n, k.Verifier(), []CosignerKey{w}, 1)
+		cf.InvalidCosigned = append(cf.InvalidCosigned, invalidNote{comment, string(n), noteReason(err)})
+	}
+	// signBody signs an arbitrary body with the log's keys.
+	signBody := func(body string) []byte {
+		n := &Note{Body: []byte(body)}
+		s1, _ := k.Ed25519.Sign(n.Body)
+		s2, _ := k.MLDSA.Sign(n.Body)
+		n.Sigs = []NoteSignature{{Name: vectorOrigin, KeyID: edID, Sig: s1}, {Name: vectorOrigin, KeyID: pqID, Sig: s2}}
+		return n.Bytes()
 	}
 	bad("size changed after signing", bytes.Replace(note, []byte("\n11\n"), []byte("\n12\n"), 1))
 	bad("size with a leading zero", bytes.Replace(note, []byte("\n11\n"), []byte("\n011\n"), 1))
@@ -283,6 +305,35 @@ func genCheckpoint(root [32]byte) checkpointFile {
 	n.Sigs = n.Sigs[1:]
 	bad("Ed25519 line missing", n.Bytes())
 	bad("no blank line before signatures", bytes.Replace(note, []byte("\n\n"), []byte("\n"), 1))
+	body := string(c.Body())
+	head, timeLine := body[:strings.Index(body, "time ")], body[strings.Index(body, "time "):]
+	bad("signed body with an extension line before the time line", signBody(head+"extra\n"+timeLine))
+	bad("signed body with a second time line", signBody(body+timeLine))
+	bad("signed body without the time line", signBody(head))
+	n, _ = ParseNote(note)
+	n.Sigs = append(n.Sigs, n.Sigs[0])
+	bad("the Ed25519 line twice", n.Bytes())
+	cn, _ := ParseNote(cosigned)
+	dup := *cn
+	dup.Sigs = append(append([]NoteSignature{}, cn.Sigs...), cn.Sigs[2])
+	badCosigned("the witness's cosignature line twice", dup.Bytes())
+	other := seededEd25519("vector stranger")
+	ow := CosignerKey{Name: "witness.example/stranger", Public: other.Public()}
+	ocs, _ := Cosign(c.Body(), ow, other, time.Unix(1_790_000_060, 0))
+	stranger := *cn
+	stranger.Sigs = append(append([]NoteSignature{}, cn.Sigs...), ocs)
+	badCosigned("a cosignature of a witness that is not listed", stranger.Bytes())
+	impostor := CosignerKey{Name: w.Name, Public: other.Public()}
+	ics, _ := Cosign(c.Body(), impostor, other, time.Unix(1_790_000_060, 0))
+	named := *cn
+	named.Sigs = append(append([]NoteSignature{}, cn.Sigs...), ics)
+	badCosigned("a cosignature under the listed witness's name by another key", named.Bytes())
+	corrupt := *cn
+	corrupt.Sigs = append([]NoteSignature{}, cn.Sigs...)
+	corrupt.Sigs[2].Sig = append([]byte{}, cn.Sigs[2].Sig...)
+	corrupt.Sigs[2].Sig[20] ^= 1
+	badCosigned("the listed witness's cosignature corrupted", corrupt.Bytes())
+	badCosigned("no cosignature (quorum 1)", note)
 	return cf
 }
 
@@ -390,13 +441,30 @@ func TestVectors(t *testing.T) {
 	if _, err := VerifyCosigned([]byte(cf2.CosignedNote), v, []CosignerKey{{Name: cf2.WitnessName, Public: [32]byte(wPub)}}, 1); err != nil {
 		t.Errorf("cosigned checkpoint vector: %v", err)
 	}
-	wantBad := []string{"signature invalid or missing", "malformed note", "signature invalid or missing", "signature invalid or missing", "malformed note"}
+	wantBad := []string{"signature invalid or missing", "malformed note", "signature invalid or missing", "signature invalid or missing", "malformed note",
+		"malformed note", "malformed note", "malformed note", "malformed note"}
+	if len(cf2.InvalidNotes) != len(wantBad) {
+		t.Fatalf("%d invalid notes, want %d", len(cf2.InvalidNotes), len(wantBad))
+	}
 	for i, b := range cf2.InvalidNotes {
 		if b.Expected != wantBad[i] {
 			t.Errorf("invalid note %d (%s): file says %q, want %q", i, b.Comment, b.Expected, wantBad[i])
 		}
-		if _, _, err := VerifyCheckpoint([]byte(b.Note), v); err == nil {
-			t.Errorf("invalid note %d (%s) verifies", i, b.Comment)
+		if _, _, err := VerifyCheckpoint([]byte(b.Note), v); noteReason(err) != b.Expected {
+			t.Errorf("invalid note %d (%s): %v", i, b.Comment, err)
+		}
+	}
+	wantCosigned := []string{"malformed note", "unexpected signature line", "unexpected signature line", "signature invalid or missing", "signature invalid or missing"}
+	if len(cf2.InvalidCosigned) != len(wantCosigned) {
+		t.Fatalf("%d invalid cosigned notes, want %d", len(cf2.InvalidCosigned), len(wantCosigned))
+	}
+	ws := []CosignerKey{{Name: cf2.WitnessName, Public: [32]byte(wPub)}}
+	for i, b := range cf2.InvalidCosigned {
+		if b.Expected != wantCosigned[i] {
+			t.Errorf("invalid cosigned note %d (%s): file says %q, want %q", i, b.Comment, b.Expected, wantCosigned[i])
+		}
+		if _, err := VerifyCosigned([]byte(b.Note), v, ws, 1); noteReason(err) != b.Expected {
+			t.Errorf("invalid cosigned note %d (%s): %v", i, b.Comment, err)
 		}
 	}
 }

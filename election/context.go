@@ -47,7 +47,7 @@ func DecodeContext(b []byte) (*Context, error) {
 		return nil, fmt.Errorf("election: context format %d", v)
 	}
 	c := &Context{ElectionID: r.String(64, "election id"), JointKey: r.Element("joint key")}
-	n := r.Count(64, 32, "verification keys")
+	n := r.Count(threshold.MaxTrustees, 32, "verification keys")
 	for i := 0; i < n; i++ {
 		c.VerificationKeys = append(c.VerificationKeys, r.Element("verification key"))
 	}

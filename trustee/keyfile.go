@@ -55,8 +55,8 @@ const (
 	// plainFormatV1 is the earlier plaintext version, without the state.
 	plainFormatV1 = 1
 	// maxFileSize bounds what Open reads: a key file is a few hundred
-	// bytes, or up to about 8.5 KiB with the largest key-generation state
-	// (threshold.MaxStateSize, for n = t = threshold.MaxTrustees, above the
+	// bytes, or up to about 4.3 KiB with the largest key-generation state
+	// (threshold.MaxStateSize, for n = t = threshold.MaxTrustees, the
 	// manifest's bound).
 	maxFileSize = 16 << 10
 )

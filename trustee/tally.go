@@ -12,7 +12,6 @@ import (
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/crypto/shuffle"
-	"evote/crypto/threshold"
 	"evote/election"
 	"evote/tally"
 )
@@ -232,7 +231,7 @@ func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.C
 	if c.Contest.Kind == ballot.MultiSelect {
 		kind = tally.TargetSums
 	}
-	share, err := keys.Share.DecryptShares(st.Context.ExtendedHash, c.Current, threshold.ShareOptions{Batched: true, PerCiphertext: true}, o.Rand)
+	share, err := keys.Share.DecryptShares(st.Context.ExtendedHash, c.Current, o.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("trustee: %w", err)
 	}

@@ -321,7 +321,7 @@ func TestSplitViewRefused(t *testing.T) {
 	if ev == nil || len(ev.Checkpoints) == 0 || len(ev.Leaves) != len(f.Entries) {
 		t.Fatalf("evidence %+v", ev)
 	}
-	if _, err := bulletin.VerifyCosigned([]byte(ev.Checkpoints[len(ev.Checkpoints)-1]), lk, nil, 0); err != nil {
+	if _, _, err := bulletin.VerifyCheckpoint([]byte(ev.Checkpoints[len(ev.Checkpoints)-1]), lk); err != nil {
 		t.Fatalf("the evidence's checkpoint is not the log's: %v", err)
 	}
 	te.board.mu.Lock()

@@ -173,6 +173,22 @@ type ContestCounts struct {
 	Counts   []uint64 `json:"counts"`
 }
 
+// A Note is an event the record shows that breaks no rule but that an
+// auditor should hear of (§11.5), such as a trustee's decryption share
+// missing from the record although the result recombines without it.
+type Note struct {
+	Entry int64  `json:"entry"` // index of the entry in the log, or NoEntry
+	Check Check  `json:"check"`
+	Note  string `json:"note"`
+}
+
+func (n Note) String() string {
+	if n.Entry == NoEntry {
+		return fmt.Sprintf("%s: %s", n.Check, n.Note)
+	}
+	return fmt.Sprintf("entry %d: %s: %s", n.Entry, n.Check, n.Note)
+}
+
 // MaxFailures bounds the failures a report lists; Report.FailureCount has
 // the total.
 const MaxFailures = 1000
@@ -189,6 +205,7 @@ type Report struct {
 	Checks       []CheckSummary  `json:"checks"`
 	Failures     []Failure       `json:"failures"`
 	FailureCount uint64          `json:"failure_count"`
+	Notes        []Note          `json:"notes"`
 	Result       []ContestCounts `json:"result,omitempty"`
 	Stages       []StageTime     `json:"stages"`
 	Seconds      float64         `json:"seconds"`
@@ -200,7 +217,7 @@ type Report struct {
 }
 
 func newReport() *Report {
-	return &Report{Failures: []Failure{}, items: map[Check]uint64{}, fails: map[Check]uint64{}}
+	return &Report{Failures: []Failure{}, Notes: []Note{}, items: map[Check]uint64{}, fails: map[Check]uint64{}}
 }
 
 func (r *Report) count(c Check, n uint64) { r.items[c] += n }
@@ -210,6 +227,12 @@ func (r *Report) fail(entry int64, c Check, format string, a ...any) {
 	r.FailureCount++
 	if len(r.Failures) < MaxFailures {
 		r.Failures = append(r.Failures, Failure{Entry: entry, Check: c, Reason: fmt.Sprintf(format, a...)})
+	}
+}
+
+func (r *Report) note(entry int64, c Check, format string, a ...any) {
+	if len(r.Notes) < MaxFailures {
+		r.Notes = append(r.Notes, Note{Entry: entry, Check: c, Note: fmt.Sprintf(format, a...)})
 	}
 }
 

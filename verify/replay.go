@@ -10,6 +10,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/crypto/threshold"
 	"evote/crypto/zkp"
 	"evote/election"
 	"evote/tally"
@@ -156,6 +157,13 @@ func (v *verifier) applyOne(s *election.State, i int) bool {
 		s.Size++
 		return true
 	}
+	if e.Type == bulletin.TypeOpen {
+		// Accepted by the rules, so it decodes: its time bounds the
+		// checkpoints that contain it (checkTimes).
+		if t, err := election.DecodeTransition(e.Payload); err == nil {
+			v.opened = &dated{name: "open", size: s.Size, time: t.At}
+		}
+	}
 	// An invalid mix or decryption share is kept by the rules, which go on
 	// without it and name its trustee: the verifier reports it.
 	proof := map[bulletin.Type]Check{bulletin.TypeMixOutput: CheckMixProof, bulletin.TypeDecryptionShare: CheckDecryptionProof}
@@ -293,19 +301,20 @@ func (v *verifier) precheckChunk(pre *election.State, entries []int) []precheck 
 	return res
 }
 
-// precheckFailure names the check a ballot failed in PrecheckBallot: its
-// encoding and shape, the entry's author, the style, else its proofs.
+// precheckFailure names the check a ballot failed in PrecheckBallot, in
+// the order PrecheckBallot makes them (§11.4.3): its encoding, the entry's
+// author, the election, the style, the shape, else its proofs.
 func precheckFailure(pre *election.State, e *bulletin.Entry) Check {
 	b, err := ballot.DecodeBallot(e.Payload)
 	if err != nil {
 		return CheckBallotFormat
 	}
+	if b.CredentialKey != e.Author {
+		return CheckBallotCred
+	}
 	m := pre.Manifest
 	if b.ElectionID != m.ElectionID {
 		return CheckBallotFormat
-	}
-	if b.CredentialKey != e.Author {
-		return CheckBallotCred
 	}
 	style, ok := m.Style(b.Style)
 	if !ok {
@@ -329,9 +338,7 @@ func precheckFailure(pre *election.State, e *bulletin.Entry) Check {
 
 // castCheck names the casting rule (spec §9.5 rules 2, 3, 5, 6) that a
 // ballot breaks, looking at the state in the order election.State.CheckCast
-// does; it is consulted only when the rules refuse the ballot. A repeated
-// ciphertext is the one rule whose index the state does not expose, hence
-// the default.
+// does (§11.4.3); it is consulted only when the rules refuse the ballot.
 func castCheck(s *election.State, cb *election.CheckedBallot) Check {
 	if s.Phase != election.PhaseOpen {
 		return CheckBallotPeriod
@@ -349,12 +356,10 @@ func castCheck(s *election.State, cb *election.CheckedBallot) Check {
 	if _, dup := s.BallotByCode(cb.Code); dup {
 		return CheckBallotUnique
 	}
-	if s.Manifest.Revote == ballot.SingleBallot && len(s.BallotsOf(cred.Pseudonym)) > 0 {
-		// Rule 5 (copies) comes first in CheckCast; it is reported
-		// as such when the policy alone does not explain the refusal.
-		return CheckBallotPolicy
+	if _, dup := s.RepeatedCiphertext(cb); dup {
+		return CheckBallotUnique
 	}
-	return CheckBallotUnique
+	return CheckBallotPolicy
 }
 
 func (v *verifier) applyBallot(s *election.State, i int, p precheck) {
@@ -400,6 +405,51 @@ func (v *verifier) summarise(s *election.State) {
 	if s.Cleansing != nil {
 		v.rep.Counts.Counted = uint64(len(s.Cleansing.Counted))
 		v.rep.Counts.Cancelled = uint64(len(s.Cleansing.Cancelled))
+	}
+	if s.Result != nil {
+		v.noteMissingShares(s)
+	}
+}
+
+// noteMissingShares notes, once the result is accepted, every trustee
+// without a decryption share of a decrypted contest (§11.5). The result
+// needs only t shares, so a missing share breaks no rule; but a share the
+// trustee withheld or the board dropped is an event the auditor hears of,
+// and a trustee with shares of some contests and not of others is the
+// pattern of a board dropping one. A contest for which the trustee posted
+// an invalid share is not noted: decryption.proof already names it.
+func (v *verifier) noteMissingShares(s *election.State) {
+	invalid := map[string]map[int]bool{}
+	for _, cu := range s.Culprits {
+		if errors.Is(cu.Err, threshold.ErrInvalidShare) {
+			if invalid[cu.Contest] == nil {
+				invalid[cu.Contest] = map[int]bool{}
+			}
+			invalid[cu.Contest][cu.Trustee] = true
+		}
+	}
+	for _, tr := range s.Manifest.Trustees {
+		j := int(tr.Index)
+		var missing []string
+		decrypted, has := 0, 0
+		for _, c := range s.Tally {
+			if c.Withheld {
+				continue
+			}
+			decrypted++
+			if _, ok := c.Shares[j]; ok {
+				has++
+			} else if !invalid[c.Contest.ID][j] {
+				missing = append(missing, c.Contest.ID)
+			}
+		}
+		switch {
+		case len(missing) == 0:
+		case has == 0 && len(missing) == decrypted:
+			v.rep.note(NoEntry, CheckDecryption, "trustee %d has no decryption share of any contest: the result was combined from other trustees' shares", j)
+		default:
+			v.rep.note(NoEntry, CheckDecryption, "trustee %d has no decryption share of contest %s, though it has of %d other contest(s): withheld by the trustee or dropped by the board; the result was combined from other trustees' shares", j, strings.Join(missing, ", "), has)
+		}
 	}
 }
 

@@ -507,6 +507,7 @@ func tamperings() []tampering {
 		})),
 	)
 	ts = append(ts, tallyTamperings()...)
+	ts = append(ts, issue14Tamperings()...)
 	return ts
 }
 

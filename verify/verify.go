@@ -71,6 +71,22 @@ type verifier struct {
 	shares  uint64
 	tmu     sync.Mutex
 	times   map[Check]time.Duration
+	// cps are the checkpoints whose signatures verified (the record's
+	// first, then the earlier ones), for the checks of their times once
+	// the replay has found the opening (§11.4.2).
+	cps []dated
+	// opened is the open entry the rules accepted, if any: its position
+	// and its time.
+	opened *dated
+}
+
+// dated is a checkpoint's (or the open entry's) tree size and time; name
+// says which it is in a report.
+type dated struct {
+	name string
+	size uint64 // a checkpoint's tree size; the open entry's position + 1
+	time uint64 // Unix seconds
+	fail string // the prefix rule an earlier checkpoint breaks, if any
 }
 
 // spent adds the time since start to check c; safe for concurrent use.
@@ -105,6 +121,7 @@ func Verify(rec *Record, opt Options) *Report {
 	v.stage("entries", v.checkEntries)
 	v.stage("tree", v.checkTree)
 	v.stage("replay", v.replay)
+	v.checkTimes()
 
 	v.rep.times = v.times
 	v.rep.finish()
@@ -233,20 +250,23 @@ func (v *verifier) checkEntries() {
 			sigErr[idx[j]] = ie
 		}
 	})
+	// Each entry is reported once, under the first check it fails in the
+	// order of §11.4.1: format, duplicate (of any earlier entry), signature.
 	seen := make(map[[32]byte]int, n)
 	for i := range n {
+		j, dup := seen[hashes[i]]
+		if !dup {
+			seen[hashes[i]] = i
+		}
 		switch {
 		case fmtErr[i] != nil:
 			v.rep.fail(int64(i), CheckEntryFormat, "%v", fmtErr[i])
+		case dup:
+			v.rep.fail(int64(i), CheckEntryDuplicate, "repeats entry %d", j)
+			v.entries[i] = nil
 		case sigErr[i] != nil:
 			v.rep.fail(int64(i), CheckEntrySignature, "%s entry by %x: %v", v.entries[i].Type, v.entries[i].Author[:8], sigErr[i])
 			v.entries[i] = nil
-		}
-		if j, dup := seen[hashes[i]]; dup {
-			v.rep.fail(int64(i), CheckEntryDuplicate, "repeats entry %d", j)
-			v.entries[i] = nil
-		} else {
-			seen[hashes[i]] = i
 		}
 	}
 	v.rep.count(CheckEntryFormat, uint64(n))
@@ -271,6 +291,8 @@ func (v *verifier) checkTree() {
 	// The record's checkpoint must carry the witness quorum's
 	// cosignatures: a log signature alone is the server's word, and a
 	// server can sign a fork that drops ballots.
+	// Each checkpoint is reported once, under the first check it fails
+	// (§11.5); its times are checked after the replay (checkTimes).
 	cp, err := v.anchors.VerifyCheckpoint(v.rec.Checkpoint)
 	if err != nil {
 		v.rep.fail(NoEntry, CheckCheckpointSig, "record checkpoint: %v", err)
@@ -278,6 +300,8 @@ func (v *verifier) checkTree() {
 		v.rep.fail(NoEntry, CheckTree, "the record has %d entries, its checkpoint says %d", n, cp.Size)
 	} else if root, _ := tree.RootAt(n); root != cp.Root {
 		v.rep.fail(NoEntry, CheckTree, "the entries hash to root %x, the checkpoint says %x", root, cp.Root)
+	} else {
+		v.cps = append(v.cps, dated{name: "the record's checkpoint", size: cp.Size, time: uint64(cp.Time.Unix())})
 	}
 	for k, note := range v.opt.Earlier {
 		c, err := v.anchors.VerifyCheckpoint(note)
@@ -285,16 +309,43 @@ func (v *verifier) checkTree() {
 			v.rep.fail(NoEntry, CheckCheckpointSig, "earlier checkpoint %d: %v", k+1, err)
 			continue
 		}
-		if cp.Size == n && c.Time.After(cp.Time) {
-			v.rep.fail(NoEntry, CheckConsistency, "earlier checkpoint %d is dated %s, after the record's own (%s): a log's time never decreases", k+1, c.Time.Format(time.RFC3339), cp.Time.Format(time.RFC3339))
-			continue
+		d := dated{name: fmt.Sprintf("earlier checkpoint %d", k+1), size: c.Size, time: uint64(c.Time.Unix())}
+		// The first rule it breaks, reported with the time checks once the
+		// replay has found the opening (checkTimes).
+		switch {
+		case cp.Size == n && c.Time.After(cp.Time):
+			d.fail = fmt.Sprintf("earlier checkpoint %d is dated %s, after the record's own (%s): a log's time never decreases", k+1, c.Time.Format(time.RFC3339), cp.Time.Format(time.RFC3339))
+		case c.Size > n:
+			d.fail = fmt.Sprintf("earlier checkpoint %d has %d entries, the record only %d (the log was rolled back or the record is truncated)", k+1, c.Size, n)
+		default:
+			if root, _ := tree.RootAt(c.Size); root != c.Root {
+				d.fail = fmt.Sprintf("earlier checkpoint %d (size %d, root %x) is not a prefix of the record: the log forked", k+1, c.Size, c.Root)
+			}
 		}
-		if c.Size > n {
-			v.rep.fail(NoEntry, CheckConsistency, "earlier checkpoint %d has %d entries, the record only %d (the log was rolled back or the record is truncated)", k+1, c.Size, n)
-			continue
-		}
-		if root, _ := tree.RootAt(c.Size); root != c.Root {
-			v.rep.fail(NoEntry, CheckConsistency, "earlier checkpoint %d (size %d, root %x) is not a prefix of the record: the log forked", k+1, c.Size, c.Root)
+		v.cps = append(v.cps, d)
+	}
+}
+
+// checkTimes reports checkpoint.consistency (§11.4.2) for the checkpoints
+// whose signatures verified, the record's first, then the earlier ones in
+// the order given, each at most once: the first rule it breaks among an
+// earlier checkpoint's prefix rules (found by checkTree) and the time
+// rules. A log signs with its clock, so no checkpoint is dated 0 (1970),
+// and none whose tree contains the open entry is dated before that entry's
+// time, which the authority's server wrote from the same clock before the
+// log signed anything covering it.
+func (v *verifier) checkTimes() {
+	defer v.spent(CheckConsistency, time.Now())
+	v.rep.count(CheckConsistency, 1) // the record's checkpoint; earlier ones are counted in checkTree
+	for _, c := range v.cps {
+		switch {
+		case c.fail != "":
+			v.rep.fail(NoEntry, CheckConsistency, "%s", c.fail)
+		case c.time == 0:
+			v.rep.fail(NoEntry, CheckConsistency, "%s is dated 0 (1970-01-01): not a time the log signed at", c.name)
+		case v.opened != nil && c.size >= v.opened.size && c.time < v.opened.time:
+			v.rep.fail(NoEntry, CheckConsistency, "%s (size %d) is dated %s, before the opening it contains (entry %d, %s)", c.name, c.size,
+				time.Unix(int64(c.time), 0).UTC().Format(time.RFC3339), v.opened.size-1, time.Unix(int64(v.opened.time), 0).UTC().Format(time.RFC3339))
 		}
 	}
 }

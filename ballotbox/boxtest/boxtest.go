@@ -559,7 +559,7 @@ func (f *Fixture) Tally(ctx context.Context, h Hooks) (*tally.Result, []TrusteeP
 				if c.Contest.Kind == ballot.MultiSelect {
 					kind = tally.TargetSums
 				}
-				share, err := ks.DecryptShares(s.Context.ExtendedHash, c.Current, threshold.ShareOptions{Batched: true, PerCiphertext: true}, nil)
+				share, err := ks.DecryptShares(s.Context.ExtendedHash, c.Current, nil)
 				if err != nil {
 					derr = err
 					return

@@ -183,6 +183,12 @@ func printReport(w io.Writer, r *verify.Report) {
 			fmt.Fprintf(w, "  %-24s %d ballots, counts %v\n", c.Contest, c.Ballots, c.Counts)
 		}
 	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w, "\nnotes (events that break no rule):")
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
 	var stages []string
 	for _, s := range r.Stages {
 		stages = append(stages, fmt.Sprintf("%s %.2fs", s.Stage, s.Seconds))

@@ -650,6 +650,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	verified := recordVerified(res.Report, res.Culprits)
 	if verified {
 		say("record verified by the auditor's verifier: %d entries, %d ballots, %d counted, %d mixes, %d decryption shares", res.Report.Counts.Entries, res.Report.Counts.Ballots, res.Report.Counts.Counted, res.Report.Counts.Mixes, res.Report.Counts.Shares)
+		for _, n := range res.Report.Notes {
+			say("verifier's note: %s", n)
+		}
 	} else {
 		for _, fl := range res.Report.Failures[:min(10, len(res.Report.Failures))] {
 			say("VERIFY FAILED: %s", fl)

@@ -2,12 +2,16 @@ package shuffle
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 
 	"evote/crypto/elgamal"
@@ -34,6 +38,12 @@ type vector struct {
 	Output     string `json:"output"`
 	Proof      string `json:"proof"`
 	Expected   string `json:"expected"`
+	// For the valid vectors, the transcript's outputs (§6.6): the 64-byte
+	// batching seed, the first 16 bytes of each SHA-256(seed || u64(j))
+	// (u_j read little-endian) and the challenge c.
+	BatchingSeed string   `json:"batching_seed,omitempty"`
+	U            []string `json:"u,omitempty"`
+	Challenge    string   `json:"challenge,omitempty"`
 }
 
 // reason maps a verification result to the vector file's closed set of
@@ -117,7 +127,18 @@ func makeVectors(t *testing.T) []vector {
 	}
 	var vs []vector
 	for _, nw := range [][2]int{{1, 1}, {2, 1}, {3, 1}, {2, 2}, {3, 2}} {
-		v, _, _, _ := base(fmt.Sprintf("valid: n=%d w=%d", nw[0], nw[1]), nw[0], nw[1])
+		v, in, out, proof := base(fmt.Sprintf("valid: n=%d w=%d", nw[0], nw[1]), nw[0], nw[1])
+		// The package's own transcript gives the intermediate values.
+		p := &Params{ElectionID: []byte(v.ElectionID), Context: bytes.Repeat([]byte{0xe1}, 32), Mixer: v.Mixer, PublicKey: pk}
+		tr := newTranscript(p, in.Digest(), out)
+		tr.AppendMessage("permutation-commitments", proof.perm)
+		seed := tr.ChallengeBytes("batching")
+		v.BatchingSeed = hex.EncodeToString(seed)
+		for j := 0; j < in.n; j++ {
+			d := sha256.Sum256(binary.BigEndian.AppendUint64(bytes.Clone(seed), uint64(j)))
+			v.U = append(v.U, hex.EncodeToString(d[:16]))
+		}
+		v.Challenge = hex.EncodeToString(finalChallenge(tr, proof).Bytes())
 		vs = append(vs, v)
 	}
 	v, in, out, proof := base("tampering base: n=4 w=2", 4, 2)
@@ -200,6 +221,12 @@ func TestVectors(t *testing.T) {
 		if got := runVector(t, v); got != v.Expected {
 			t.Errorf("%s: got %q, want %q", v.Name, got, v.Expected)
 		}
+		if v.BatchingSeed != "" {
+			seed, u, c := handTranscript(t, v)
+			if hex.EncodeToString(seed) != v.BatchingSeed || !slices.Equal(u, v.U) || c != v.Challenge {
+				t.Errorf("%s: the transcript computed by hand from §6.6 differs from the vector's", v.Name)
+			}
+		}
 		if v.Expected == "valid" {
 			valid++
 		} else {
@@ -209,4 +236,60 @@ func TestVectors(t *testing.T) {
 	if valid < 5 || invalid < 10 {
 		t.Fatalf("vector file has %d valid and %d invalid vectors", valid, invalid)
 	}
+}
+
+// frame is spec §4.1's u16(len(label)) || label || u64(len(data)) || data.
+func frame(label string, data []byte) []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(len(label)))
+	b = append(b, label...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(data)))
+	return append(b, data...)
+}
+
+// handTranscript recomputes the batching seed, the u_j and the challenge
+// of a valid vector byte by byte from spec §6.6, as an independent
+// verifier would: labels are framed (§4.1); the election id, the
+// generators' label and every list of elements are appended as raw bytes,
+// with no length or count of their own.
+func handTranscript(t *testing.T, v vector) (seed []byte, u []string, c string) {
+	t.Helper()
+	dec := func(s string) []byte { b, _ := hex.DecodeString(s); return b }
+	in, out, pr := dec(v.Input), dec(v.Output), dec(v.Proof)
+	n := int(binary.BigEndian.Uint32(in[:4]))
+	w := int(binary.BigEndian.Uint32(in[4:8]))
+	u64 := func(x int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(x)) }
+	tag := "evote-v1/shuffle/rows"
+	digest := sha256.Sum256(append(append(binary.BigEndian.AppendUint32(nil, uint32(len(tag))), tag...), in...))
+	// Proof = u32(N) || u32(w) || c[N] || ĉ[N] || t̂[N] || t (3 + 2w) || scalars.
+	body := pr[8:]
+	perm, chain, nonce, ts := body[:32*n], body[32*n:64*n], body[64*n:96*n], body[96*n:96*n+32*(3+2*w)]
+	var b []byte
+	for _, f := range []struct {
+		label string
+		data  []byte
+	}{
+		{"evote-v1/transcript", []byte("evote-v1/shuffle")}, {"context", dec(v.Context)},
+		{"election-id", []byte(v.ElectionID)}, {"generators", []byte("evote-v1/shuffle/commitment")},
+		{"mixer", u64(int(v.Mixer))}, {"public-key", dec(v.PublicKey)}, {"rows", u64(n)}, {"width", u64(w)},
+		{"input", digest[:]}, {"output", out[8:]}, {"permutation-commitments", perm}, {"batching", nil},
+	} {
+		b = append(b, frame(f.label, f.data)...)
+	}
+	d := sha512.Sum512(b)
+	seed = bytes.Clone(d[:])
+	for j := range n {
+		h := sha256.Sum256(append(bytes.Clone(seed), u64(j)...))
+		u = append(u, hex.EncodeToString(h[:16]))
+	}
+	b = append(b, frame("evote-v1/challenge", seed)...)
+	b = append(b, frame("chain-commitments", chain)...)
+	b = append(b, frame("commitments", ts)...)
+	b = append(b, frame("chain-nonces", nonce)...)
+	b = append(b, frame("challenge", nil)...)
+	d = sha512.Sum512(b)
+	cs, err := new(group.Scalar).SetUniformBytes(d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seed, u, hex.EncodeToString(cs.Bytes())
 }

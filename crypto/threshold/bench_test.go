@@ -6,7 +6,6 @@ import (
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
-	"evote/crypto/zkp"
 	"evote/internal/testrand"
 )
 
@@ -21,45 +20,18 @@ func BenchmarkScalarMult(b *testing.B) {
 	}
 }
 
-// BenchmarkPartialDecrypt: one decryption share with its per-ciphertext
-// DLEQ proof (target ≤ 3 SM).
-func BenchmarkPartialDecrypt(b *testing.B) {
+// BenchmarkDecryptShares: one trustee's decryption share of N
+// ciphertexts with its batched proof; ns/share is the cost per ciphertext.
+func BenchmarkDecryptShares(b *testing.B) {
 	d := honestDKG(b)
-	cts, _ := encryptTestVotes(b, d.res.JointKey, 1, nil)
+	cts, _ := encryptTestVotes(b, d.res.JointKey, 100, nil)
 	k := d.shares[0]
 	for b.Loop() {
-		if _, _, err := k.PartialDecrypt(testExt, 0, cts[0], nil); err != nil {
+		if _, err := k.DecryptShares(testExt, cts, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-}
-
-// BenchmarkPartialDecryptVerify: decoding and verifying one share with its
-// per-ciphertext proof (target ≤ 3 SM).
-func BenchmarkPartialDecryptVerify(b *testing.B) {
-	d := honestDKG(b)
-	cts, _ := encryptTestVotes(b, d.res.JointKey, 1, nil)
-	k := d.shares[0]
-	dd, proof, err := k.PartialDecrypt(testExt, 0, cts[0], nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	enc := dd.Bytes()
-	pb := proof.Bytes()
-	vk := d.res.VerificationKeys[0]
-	for b.Loop() {
-		e, err := new(group.Element).SetCanonicalBytes(enc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := zkp.ParseDLEQProof(pb)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := VerifyPartialDecryption(testExt, 1, vk, 0, cts[0], e, p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cts)), "ns/share")
 }
 
 // BenchmarkBatchedVerify: parsing and verifying one trustee's decryption
@@ -77,7 +49,7 @@ func BenchmarkBatchedVerify(b *testing.B) {
 			for l := range cts {
 				cts[l] = pk.EncryptWithRandomness(new(group.Scalar).SetUint64(uint64(l%7)), new(group.Scalar).SetUint64(uint64(l+1)))
 			}
-			s, err := d.shares[0].DecryptShares(testExt, cts, ShareOptions{Batched: true}, rnd)
+			s, err := d.shares[0].DecryptShares(testExt, cts, rnd)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -106,7 +78,7 @@ func BenchmarkBatchedProve(b *testing.B) {
 		cts[l] = pk.EncryptWithRandomness(new(group.Scalar).SetUint64(uint64(l%7)), new(group.Scalar).SetUint64(uint64(l+1)))
 	}
 	for b.Loop() {
-		if _, err := d.shares[0].DecryptShares(testExt, cts, ShareOptions{Batched: true}, nil); err != nil {
+		if _, err := d.shares[0].DecryptShares(testExt, cts, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -19,20 +19,14 @@ var (
 	ErrTooFewShares = errors.New("threshold: fewer than t decryption shares")
 )
 
-// A ShareError names the trustee whose decryption share was rejected and,
-// when per-ciphertext proofs allow it, the position of the bad share
-// (Position is -1 when only the batch as a whole is known to be bad).
+// A ShareError names the trustee whose decryption share was rejected.
 type ShareError struct {
-	Trustee  int
-	Position int
-	Err      error
+	Trustee int
+	Err     error
 }
 
 func (e *ShareError) Error() string {
-	if e.Position < 0 {
-		return fmt.Sprintf("threshold: decryption share of trustee %d: %v", e.Trustee, e.Err)
-	}
-	return fmt.Sprintf("threshold: decryption share of trustee %d, ciphertext %d: %v", e.Trustee, e.Position, e.Err)
+	return fmt.Sprintf("threshold: decryption share of trustee %d: %v", e.Trustee, e.Err)
 }
 
 func (e *ShareError) Unwrap() error { return e.Err }
@@ -63,46 +57,15 @@ func (k *KeyShare) Secret() *group.Scalar { return new(group.Scalar).Set(&k.x) }
 // VerificationKey returns a copy of h_j.
 func (k *KeyShare) VerificationKey() *group.Element { return new(group.Element).Set(&k.vk) }
 
-// shareContext is the DLEQ context of a decryption proof (spec §5.9):
-// ext || u16(trustee) || u8(kind) || u64(v), where kind 0 is a proof for the
-// ciphertext at position v and kind 1 a batched proof over v ciphertexts.
-func shareContext(ext [32]byte, trustee int, kind byte, v uint64) []byte {
+// batchContext is the DLEQ context of a decryption share's proof (spec
+// §5.10): ext || u16(trustee) || u8(1) || u64(n) for a share of n
+// ciphertexts. (The byte 1 marks the batched proof; 0 was the context of
+// the per-ciphertext proofs the format had before, and is never used.)
+func batchContext(ext [32]byte, trustee int, n int) []byte {
 	b := append([]byte{}, ext[:]...)
 	b = appendU16(b, trustee)
-	b = append(b, kind)
-	return binary.BigEndian.AppendUint64(b, v)
-}
-
-// PartialDecrypt returns trustee j's share D = A^{x_j} of ciphertext c at
-// position pos of the list being decrypted, with a DLEQ proof that
-// log_g h_j = log_A D bound to the extended hash ext, j and pos.
-func (k *KeyShare) PartialDecrypt(ext [32]byte, pos uint64, c *elgamal.Ciphertext, rand io.Reader) (*group.Element, *zkp.DLEQProof, error) {
-	d := new(group.Element).ScalarMult(&k.x, &c.A)
-	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: &k.vk, G2: &c.A, X2: d}
-	proof, err := zkp.ProveDLEQ(shareContext(ext, k.Index, 0, pos), st, &k.x, group.GeneratorTable(), rand)
-	if err != nil {
-		return nil, nil, err
-	}
-	return d, proof, nil
-}
-
-// VerifyPartialDecryption checks one share D of ciphertext c at position
-// pos by trustee j with verification key vk. The proof's two equations are
-// checked as one random-weighted multi-scalar multiplication (spec §4.2).
-func VerifyPartialDecryption(ext [32]byte, trustee int, vk *group.Element, pos uint64, c *elgamal.Ciphertext, d *group.Element, proof *zkp.DLEQProof) error {
-	b := zkp.NewBatch()
-	addShareProof(b, ext, trustee, vk, pos, c, d, proof, -1)
-	if err := b.Verify(); err != nil {
-		return &ShareError{Trustee: trustee, Position: int(pos), Err: fmt.Errorf("%w: %w", ErrInvalidShare, err)}
-	}
-	return nil
-}
-
-// addShareProof adds the DLEQ equations of one share to b; g is the handle
-// of the shared generator, or -1.
-func addShareProof(b *zkp.Batch, ext [32]byte, trustee int, vk *group.Element, pos uint64, c *elgamal.Ciphertext, d *group.Element, proof *zkp.DLEQProof, g int) {
-	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: vk, G2: &c.A, X2: d}
-	proof.AddToBatch(b, "decryption share", shareContext(ext, trustee, 0, pos), st, g)
+	b = append(b, 1)
+	return binary.BigEndian.AppendUint64(b, uint64(n))
 }
 
 // batchWeights derives the 128-bit weights ρ_l of a batched proof (spec
@@ -164,72 +127,52 @@ func NewCiphertextList(cts []*elgamal.Ciphertext) *CiphertextList {
 func (l *CiphertextList) Len() int { return len(l.cts) }
 
 // A DecryptionShare is trustee j's share of the decryption of a list of
-// ciphertexts (spec §5.9-§5.10): D_l = A_l^{x_j} for each, a batched proof,
-// and optionally one proof per ciphertext (so that a bad share can be
-// pinned to its position). At least one kind of proof is present.
+// ciphertexts (spec §5.9-§5.10): D_l = A_l^{x_j} for each, and one DLEQ
+// proof over a random-weighted combination of them all. A bad share is
+// pinned to its trustee, not to a position: the share is discarded whole
+// (§9.7.1 rule 4), and a verifier's budget (§11.7) has no room for a proof
+// per ciphertext.
 type DecryptionShare struct {
 	Context [32]byte // the extended hash
 	Trustee int
 	D       []*group.Element
-	Batch   *zkp.DLEQProof   // nil if absent
-	Proofs  []*zkp.DLEQProof // empty, or one per D
+	Proof   *zkp.DLEQProof // the batched proof (§5.10)
 }
 
 // MaxShareCiphertexts bounds the ciphertexts of one DecryptionShare.
 const MaxShareCiphertexts = 1 << 24
 
-// ShareOptions choose the proofs in a DecryptionShare.
-type ShareOptions struct {
-	Batched       bool // one proof over a random-weighted combination
-	PerCiphertext bool // one proof per ciphertext
-}
-
-// DecryptShares returns this trustee's decryption share of cts.
-func (k *KeyShare) DecryptShares(ext [32]byte, cts []*elgamal.Ciphertext, opt ShareOptions, rand io.Reader) (*DecryptionShare, error) {
-	if !opt.Batched && !opt.PerCiphertext {
-		return nil, fmt.Errorf("%w: no proof requested", ErrParams)
-	}
+// DecryptShares returns this trustee's decryption share of cts with its
+// batched proof.
+func (k *KeyShare) DecryptShares(ext [32]byte, cts []*elgamal.Ciphertext, rand io.Reader) (*DecryptionShare, error) {
 	if len(cts) == 0 || len(cts) > MaxShareCiphertexts {
 		return nil, fmt.Errorf("%w: %d ciphertexts", ErrParams, len(cts))
 	}
 	s := &DecryptionShare{Context: ext, Trustee: k.Index, D: make([]*group.Element, len(cts))}
 	for l, c := range cts {
-		if opt.PerCiphertext {
-			d, p, err := k.PartialDecrypt(ext, uint64(l), c, rand)
-			if err != nil {
-				return nil, err
-			}
-			s.D[l] = d
-			s.Proofs = append(s.Proofs, p)
-		} else {
-			s.D[l] = new(group.Element).ScalarMult(&k.x, &c.A)
-		}
+		s.D[l] = new(group.Element).ScalarMult(&k.x, &c.A)
 	}
-	if opt.Batched {
-		list := NewCiphertextList(cts)
-		w := batchWeights(ext, k.Index, &k.vk, len(cts), list.aEnc, appendElements(nil, s.D))
-		aStar := new(group.Element).VarTimeMultiScalarMult(w, list.as)
-		// D* = A*^x exactly for an honest trustee; computing it from x
-		// (constant time) saves a second MSM.
-		dStar := new(group.Element).ScalarMult(&k.x, aStar)
-		st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: &k.vk, G2: aStar, X2: dStar}
-		p, err := zkp.ProveDLEQ(shareContext(ext, k.Index, 1, uint64(len(cts))), st, &k.x, group.GeneratorTable(), rand)
-		if err != nil {
-			return nil, err
-		}
-		s.Batch = p
+	list := NewCiphertextList(cts)
+	w := batchWeights(ext, k.Index, &k.vk, len(cts), list.aEnc, appendElements(nil, s.D))
+	aStar := new(group.Element).VarTimeMultiScalarMult(w, list.as)
+	// D* = A*^x exactly for an honest trustee; computing it from x
+	// (constant time) saves a second MSM.
+	dStar := new(group.Element).ScalarMult(&k.x, aStar)
+	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: &k.vk, G2: aStar, X2: dStar}
+	p, err := zkp.ProveDLEQ(batchContext(ext, k.Index, len(cts)), st, &k.x, group.GeneratorTable(), rand)
+	if err != nil {
+		return nil, err
 	}
+	s.Proof = p
 	return s, nil
 }
 
 // VerifyDecryptionShare checks s as trustee s.Trustee's share of cts under
 // that trustee's verification key vks[s.Trustee-1] and extended hash ext.
 // (Taking all keys, not one, means a share can never be checked against
-// one trustee's key while claiming another's index.) With a batched proof it costs
-// two multi-scalar multiplications of 128-bit weights plus one DLEQ check;
-// if the batched proof fails (or is absent) and per-ciphertext proofs are
-// present, each is checked and the first bad position is named. Every
-// rejection is a *ShareError wrapping ErrInvalidShare. To check many
+// one trustee's key while claiming another's index.) It costs two
+// multi-scalar multiplications of 128-bit weights plus one DLEQ check.
+// Every rejection is a *ShareError wrapping ErrInvalidShare. To check many
 // trustees' shares of one long list, VerifyDecryptionShareBytes with one
 // CiphertextList is faster.
 func VerifyDecryptionShare(ext [32]byte, vks []*group.Element, cts []*elgamal.Ciphertext, s *DecryptionShare) error {
@@ -255,61 +198,34 @@ func VerifyDecryptionShareBytes(ext [32]byte, vks []*group.Element, list *Cipher
 // encoding of s.D.
 func verifyShare(ext [32]byte, vks []*group.Element, list *CiphertextList, s *DecryptionShare, dEnc []byte) error {
 	if s == nil || list == nil {
-		return &ShareError{Position: -1, Err: fmt.Errorf("%w: missing share or ciphertexts", ErrInvalidShare)}
+		return &ShareError{Err: fmt.Errorf("%w: missing share or ciphertexts", ErrInvalidShare)}
 	}
-	fail := func(pos int, format string, args ...any) error {
-		return &ShareError{Trustee: s.Trustee, Position: pos, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidShare}, args...)...)}
+	fail := func(format string, args ...any) error {
+		return &ShareError{Trustee: s.Trustee, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidShare}, args...)...)}
 	}
 	if s.Trustee < 1 || s.Trustee > len(vks) || vks[s.Trustee-1] == nil {
-		return fail(-1, "no verification key for trustee %d", s.Trustee)
+		return fail("no verification key for trustee %d", s.Trustee)
 	}
 	vk := vks[s.Trustee-1]
 	cts := list.cts
 	if s.Context != ext {
-		return fail(-1, "other election context")
+		return fail("other election context")
 	}
 	if len(s.D) != len(cts) || len(cts) == 0 {
-		return fail(-1, "%d shares for %d ciphertexts", len(s.D), len(cts))
+		return fail("%d shares for %d ciphertexts", len(s.D), len(cts))
 	}
-	if len(s.Proofs) != 0 && len(s.Proofs) != len(cts) {
-		return fail(-1, "%d proofs for %d ciphertexts", len(s.Proofs), len(cts))
+	if s.Proof == nil {
+		return fail("no proof")
 	}
-	if s.Batch == nil && len(s.Proofs) == 0 {
-		return fail(-1, "no proof")
+	if dEnc == nil {
+		dEnc = appendElements(nil, s.D)
 	}
-	if s.Batch != nil {
-		if dEnc == nil {
-			dEnc = appendElements(nil, s.D)
-		}
-		w := batchWeights(ext, s.Trustee, vk, len(cts), list.aEnc, dEnc)
-		aStar := new(group.Element).VarTimeMultiScalarMult(w, list.as)
-		dStar := new(group.Element).VarTimeMultiScalarMult(w, s.D)
-		st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: vk, G2: aStar, X2: dStar}
-		err := s.Batch.Verify(shareContext(ext, s.Trustee, 1, uint64(len(cts))), st)
-		if err == nil {
-			return nil
-		}
-		if len(s.Proofs) == 0 {
-			return fail(-1, "batched proof: %w", err)
-		}
-	}
-	// All per-ciphertext proofs in one batch; on failure the batch names
-	// the first bad position.
-	b := zkp.NewBatch()
-	g := b.Shared(group.NewGeneratorElement())
-	for l, c := range cts {
-		addShareProof(b, ext, s.Trustee, vk, uint64(l), c, s.D[l], s.Proofs[l], g)
-	}
-	if err := b.Verify(); err != nil {
-		var be *zkp.BatchError
-		if errors.As(err, &be) {
-			return fail(be.Index, "%w", err)
-		}
-		return fail(-1, "%w", err)
-	}
-	if s.Batch != nil {
-		// Every share is right, so the batched proof itself is bad.
-		return fail(-1, "batched proof fails although every share verifies")
+	w := batchWeights(ext, s.Trustee, vk, len(cts), list.aEnc, dEnc)
+	aStar := new(group.Element).VarTimeMultiScalarMult(w, list.as)
+	dStar := new(group.Element).VarTimeMultiScalarMult(w, s.D)
+	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: vk, G2: aStar, X2: dStar}
+	if err := s.Proof.Verify(batchContext(ext, s.Trustee, len(cts)), st); err != nil {
+		return fail("batched proof: %w", err)
 	}
 	return nil
 }
@@ -375,7 +291,7 @@ func Decrypt(p Params, ext [32]byte, vks []*group.Element, cts []*elgamal.Cipher
 			continue
 		}
 		if !p.validIndex(s.Trustee) || seen[s.Trustee] {
-			bad = append(bad, &ShareError{Trustee: s.Trustee, Position: -1, Err: fmt.Errorf("%w: unknown or repeated trustee", ErrInvalidShare)})
+			bad = append(bad, &ShareError{Trustee: s.Trustee, Err: fmt.Errorf("%w: unknown or repeated trustee", ErrInvalidShare)})
 			continue
 		}
 		if err := verifyShare(ext, vks, list, s, nil); err != nil {
@@ -401,27 +317,16 @@ func Decrypt(p Params, ext [32]byte, vks []*group.Element, cts []*elgamal.Cipher
 }
 
 // Bytes returns u8(9) || ext || u16(trustee) || list<Element>(D) ||
-// u8(has batch) [|| DLEQProof] || list<DLEQProof>(per-ciphertext proofs).
+// DLEQProof (spec §5.3).
 func (s *DecryptionShare) Bytes() []byte {
 	b := appendHeader(nil, kindDecryptionShare, s.Context)
 	b = appendU16(b, s.Trustee)
 	b = appendElements(b, s.D)
-	if s.Batch != nil {
-		b = append(b, 1)
-		b = append(b, s.Batch.Bytes()...)
-	} else {
-		b = append(b, 0)
-	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s.Proofs)))
-	for _, p := range s.Proofs {
-		b = append(b, p.Bytes()...)
-	}
-	return b
+	return append(b, s.Proof.Bytes()...)
 }
 
-// ParseDecryptionShare decodes a DecryptionShare strictly: the batch flag
-// is 0 or 1, the proof count is 0 or the number of shares, and at least one
-// proof is present.
+// ParseDecryptionShare decodes a DecryptionShare strictly: at least one
+// share, exactly one proof, nothing after it.
 func ParseDecryptionShare(b []byte) (*DecryptionShare, error) {
 	s, _, err := parseDecryptionShare(b)
 	return s, err
@@ -439,23 +344,7 @@ func parseDecryptionShare(b []byte) (*DecryptionShare, []byte, error) {
 	if r.err == nil && len(s.D) == 0 {
 		r.fail("no shares")
 	}
-	switch r.u8("batch flag") {
-	case 0:
-	case 1:
-		s.Batch = r.dleq("batched proof")
-	default:
-		r.fail("batch flag not 0 or 1")
-	}
-	n := r.count("proofs", zkp.DLEQProofSize, MaxShareCiphertexts)
-	if r.err == nil && n != 0 && n != len(s.D) {
-		r.fail("%d proofs for %d shares", n, len(s.D))
-	}
-	if r.err == nil && n == 0 && s.Batch == nil {
-		r.fail("no proof")
-	}
-	for i := 0; i < n && r.err == nil; i++ {
-		s.Proofs = append(s.Proofs, r.dleq("proof"))
-	}
+	s.Proof = r.dleq("proof")
 	if err := r.done(); err != nil {
 		return nil, nil, err
 	}

@@ -33,84 +33,44 @@ func honestDKG(t testing.TB) *dkg {
 	return sharedDKG
 }
 
-func TestPartialDecryptionProof(t *testing.T) {
-	d := honestDKG(t)
-	rnd := testrand.New("partial")
-	cts, _ := encryptTestVotes(t, d.res.JointKey, 2, rnd)
-	k := d.shares[1]
-	vk := d.res.VerificationKeys[1]
-	dd, proof, err := k.PartialDecrypt(testExt, 0, cts[0], rnd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := VerifyPartialDecryption(testExt, 2, vk, 0, cts[0], dd, proof); err != nil {
-		t.Fatalf("honest share rejected: %v", err)
-	}
-	other := testExt
-	other[31] ^= 1
-	bad := map[string]error{
-		"other context":    VerifyPartialDecryption(other, 2, vk, 0, cts[0], dd, proof),
-		"other trustee":    VerifyPartialDecryption(testExt, 3, vk, 0, cts[0], dd, proof),
-		"other key":        VerifyPartialDecryption(testExt, 2, d.res.VerificationKeys[2], 0, cts[0], dd, proof),
-		"other position":   VerifyPartialDecryption(testExt, 2, vk, 1, cts[0], dd, proof),
-		"other ciphertext": VerifyPartialDecryption(testExt, 2, vk, 0, cts[1], dd, proof),
-		"other share":      VerifyPartialDecryption(testExt, 2, vk, 0, cts[0], new(group.Element).Add(dd, group.NewGeneratorElement()), proof),
-	}
-	for name, err := range bad {
-		var se *ShareError
-		if !errors.As(err, &se) || se.Trustee == 0 || !errors.Is(err, ErrInvalidShare) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-}
-
 func TestBadDecryptionShareNamed(t *testing.T) {
 	d := honestDKG(t)
 	rnd := testrand.New("bad decryption")
 	cts, ms := encryptTestVotes(t, d.res.JointKey, 20, rnd)
 	table := elgamal.NewDLogTable(100)
-	for _, opt := range []ShareOptions{{Batched: true}, {PerCiphertext: true}, {Batched: true, PerCiphertext: true}} {
-		var shares []*DecryptionShare
-		for j := 1; j <= 5; j++ {
-			s, err := d.shares[j-1].DecryptShares(testExt, cts, opt, rnd)
-			if err != nil {
-				t.Fatal(err)
-			}
-			shares = append(shares, roundTrip(t, s, ParseDecryptionShare))
+	var shares []*DecryptionShare
+	for j := 1; j <= 5; j++ {
+		s, err := d.shares[j-1].DecryptShares(testExt, cts, rnd)
+		if err != nil {
+			t.Fatal(err)
 		}
-		// Trustee 2 cheats on ciphertext 13.
-		shares[1].D[13] = new(group.Element).Add(shares[1].D[13], group.NewGeneratorElement())
-		err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, shares[1])
-		var se *ShareError
-		if !errors.As(err, &se) || se.Trustee != 2 || !errors.Is(err, ErrInvalidShare) {
-			t.Fatalf("%+v: bad share not named: %v", opt, err)
-		}
-		wantPos := -1
-		if opt.PerCiphertext {
-			wantPos = 13 // the fallback pins the position
-		}
-		if se.Position != wantPos {
-			t.Fatalf("%+v: position %d, want %d", opt, se.Position, wantPos)
-		}
-		// The board path (bytes, shared list) gives the same verdict.
-		list := NewCiphertextList(cts)
-		var se2 *ShareError
-		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys, list, shares[1].Bytes()); !errors.As(err, &se2) || se2.Trustee != se.Trustee || se2.Position != se.Position {
-			t.Fatalf("%+v: bytes path: %v", opt, err)
-		}
-		if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys, list, shares[0].Bytes()); err != nil {
-			t.Fatalf("%+v: bytes path rejects an honest share: %v", opt, err)
-		}
-		// Decrypt sets the bad share aside and uses the next t valid.
-		got, bad, err := Decrypt(d.p, testExt, d.res.VerificationKeys, cts, shares, table)
-		if err != nil || !slices.Equal(got, ms) || len(bad) != 1 || bad[0].Trustee != 2 {
-			t.Fatalf("%+v: Decrypt: %v %v %v", opt, got, bad, err)
-		}
-		// Trustees 2 and 4 now cheat: of 2, 3, 4 only one share is valid.
-		shares[3].D[0] = shares[4].D[0]
-		if _, bad, err := Decrypt(d.p, testExt, d.res.VerificationKeys, cts, shares[1:4], table); !errors.Is(err, ErrTooFewShares) || len(bad) != 2 {
-			t.Fatalf("%+v: too few valid shares: %v %v", opt, bad, err)
-		}
+		shares = append(shares, roundTrip(t, s, ParseDecryptionShare))
+	}
+	// Trustee 2 cheats on ciphertext 13.
+	shares[1].D[13] = new(group.Element).Add(shares[1].D[13], group.NewGeneratorElement())
+	err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, shares[1])
+	var se *ShareError
+	if !errors.As(err, &se) || se.Trustee != 2 || !errors.Is(err, ErrInvalidShare) {
+		t.Fatalf("bad share not named: %v", err)
+	}
+	// The board path (bytes, shared list) gives the same verdict.
+	list := NewCiphertextList(cts)
+	var se2 *ShareError
+	if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys, list, shares[1].Bytes()); !errors.As(err, &se2) || se2.Trustee != se.Trustee {
+		t.Fatalf("bytes path: %v", err)
+	}
+	if _, err := VerifyDecryptionShareBytes(testExt, d.res.VerificationKeys, list, shares[0].Bytes()); err != nil {
+		t.Fatalf("bytes path rejects an honest share: %v", err)
+	}
+	// Decrypt sets the bad share aside and uses the next t valid.
+	got, bad, err := Decrypt(d.p, testExt, d.res.VerificationKeys, cts, shares, table)
+	if err != nil || !slices.Equal(got, ms) || len(bad) != 1 || bad[0].Trustee != 2 {
+		t.Fatalf("Decrypt: %v %v %v", got, bad, err)
+	}
+	// Trustees 2 and 4 now cheat: of 2, 3, 4 only one share is valid.
+	shares[3].D[0] = shares[4].D[0]
+	if _, bad, err := Decrypt(d.p, testExt, d.res.VerificationKeys, cts, shares[1:4], table); !errors.Is(err, ErrTooFewShares) || len(bad) != 2 {
+		t.Fatalf("too few valid shares: %v %v", bad, err)
 	}
 }
 
@@ -118,7 +78,7 @@ func TestBatchedProofBound(t *testing.T) {
 	d := honestDKG(t)
 	rnd := testrand.New("batched")
 	cts, _ := encryptTestVotes(t, d.res.JointKey, 5, rnd)
-	s, err := d.shares[0].DecryptShares(testExt, cts, ShareOptions{Batched: true}, rnd)
+	s, err := d.shares[0].DecryptShares(testExt, cts, rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,41 +193,24 @@ func TestTranscriptAdd(t *testing.T) {
 }
 
 // TestBadProofNamed: correct shares with a tampered proof are rejected and
-// the trustee (and, with per-ciphertext proofs, the position) named.
+// the trustee named.
 func TestBadProofNamed(t *testing.T) {
 	d := honestDKG(t)
 	rnd := testrand.New("bad proof")
 	cts, _ := encryptTestVotes(t, d.res.JointKey, 6, rnd)
 	one := new(group.Scalar).SetUint64(1)
 
-	s, err := d.shares[3].DecryptShares(testExt, cts, ShareOptions{Batched: true}, rnd)
+	s, err := d.shares[3].DecryptShares(testExt, cts, rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Batch.Z.Add(&s.Batch.Z, one)
+	s.Proof.Z.Add(&s.Proof.Z, one)
 	var se *ShareError
-	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, s); !errors.As(err, &se) || se.Trustee != 4 || se.Position != -1 {
+	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, s); !errors.As(err, &se) || se.Trustee != 4 {
 		t.Fatalf("bad batched proof: %v", err)
 	}
-
-	s, err = d.shares[3].DecryptShares(testExt, cts, ShareOptions{PerCiphertext: true}, rnd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Proofs[4].R2.Add(&s.Proofs[4].R2, group.NewGeneratorElement())
-	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, s); !errors.As(err, &se) || se.Trustee != 4 || se.Position != 4 {
-		t.Fatalf("bad per-ciphertext proof: %v", err)
-	}
-
-	// Batched proof bad, every per-ciphertext proof good: the share
-	// values are right but the message is still rejected, naming the
-	// trustee.
-	s, err = d.shares[3].DecryptShares(testExt, cts, ShareOptions{Batched: true, PerCiphertext: true}, rnd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Batch.Z.Add(&s.Batch.Z, one)
-	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, s); !errors.As(err, &se) || se.Trustee != 4 || se.Position != -1 {
-		t.Fatalf("bad batched proof with good per-ciphertext proofs: %v", err)
+	s.Proof = nil
+	if err := VerifyDecryptionShare(testExt, d.res.VerificationKeys, cts, s); !errors.As(err, &se) || se.Trustee != 4 {
+		t.Fatalf("no proof: %v", err)
 	}
 }

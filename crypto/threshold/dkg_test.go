@@ -248,7 +248,7 @@ var testExt = [32]byte{'e', 'x', 't'}
 func (d *dkg) decryptWith(t testing.TB, subset []int, cts []*elgamal.Ciphertext, rnd io.Reader) []*DecryptionShare {
 	var out []*DecryptionShare
 	for _, j := range subset {
-		s, err := d.shares[j-1].DecryptShares(testExt, cts, ShareOptions{Batched: true}, rnd)
+		s, err := d.shares[j-1].DecryptShares(testExt, cts, rnd)
 		if err != nil {
 			t.Fatal(err)
 		}

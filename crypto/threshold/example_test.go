@@ -83,7 +83,7 @@ func Example() {
 	cts := []*elgamal.Ciphertext{ct}
 	var ds []*threshold.DecryptionShare
 	for _, j := range []int{1, 3} { // any two trustees
-		d, _ := shares[j-1].DecryptShares(ext, cts, threshold.ShareOptions{Batched: true}, nil)
+		d, _ := shares[j-1].DecryptShares(ext, cts, nil)
 		ds = append(ds, d)
 	}
 	ms, bad, err := threshold.Decrypt(p, ext, res.VerificationKeys, cts, ds, elgamal.NewDLogTable(100))

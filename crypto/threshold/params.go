@@ -40,9 +40,10 @@ const (
 	PedersenLabel = "pedersen-h"
 )
 
-// MaxTrustees bounds n. It keeps every decoder's allocation small; real
-// elections have a handful of trustees.
-const MaxTrustees = 64
+// MaxTrustees bounds n: the manifest's bound (spec §9.1, §1.3), which every
+// decoder of this package applies too, so that no message can name a
+// trustee no election can have. Real elections have a handful.
+const MaxTrustees = 32
 
 // Errors callers branch on.
 var (

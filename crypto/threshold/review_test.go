@@ -26,7 +26,7 @@ func TestBatchWeightsBindShares(t *testing.T) {
 	rnd := testrand.New("review-weights")
 	cts, _ := encryptTestVotes(t, d.res.JointKey, 4, rnd)
 	k := d.shares[0]
-	s, err := k.DecryptShares(testExt, cts, ShareOptions{Batched: true}, rnd)
+	s, err := k.DecryptShares(testExt, cts, rnd)
 	if err != nil {
 		t.Fatal(err)
 	}

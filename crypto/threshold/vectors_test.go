@@ -8,11 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"testing"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
+	"evote/crypto/zkp"
 	"evote/internal/testrand"
 )
 
@@ -91,7 +93,16 @@ type vecShare struct {
 	Share    string `json:"share"`
 	Expected string `json:"expected"`
 	Trustee  int    `json:"trustee,omitempty"`
-	Position int    `json:"position,omitempty"` // -1: the share as a whole
+}
+
+// vecBatch gives the intermediate values of one share's batched proof
+// (spec §5.10).
+type vecBatch struct {
+	Trustee int      `json:"trustee"`
+	Weights []string `json:"weights"`
+	AStar   string   `json:"a_star"`
+	DStar   string   `json:"d_star"`
+	Context string   `json:"context"`
 }
 
 type vecCombine struct {
@@ -106,6 +117,7 @@ type vecDecryption struct {
 	Ciphertexts         []string     `json:"ciphertexts"`
 	Plaintexts          []uint64     `json:"plaintexts"`
 	Shares              []vecShare   `json:"shares"`
+	Batch               vecBatch     `json:"batch"`
 	Combine             []vecCombine `json:"combine"`
 }
 
@@ -358,42 +370,44 @@ func generateVectors(t *testing.T) *vecFile {
 	for _, k := range honest.shares {
 		dec.KeyShares = append(dec.KeyShares, hex.EncodeToString(k.x.Bytes()))
 	}
-	share := func(j int, opt ShareOptions) *DecryptionShare {
-		s, err := honest.shares[j-1].DecryptShares(ext, cts, opt, rnd)
+	share := func(j int) *DecryptionShare {
+		s, err := honest.shares[j-1].DecryptShares(ext, cts, rnd)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	both := ShareOptions{Batched: true, PerCiphertext: true}
 	add := func(name string, s *DecryptionShare) {
 		err := VerifyDecryptionShare(ext, honest.res.VerificationKeys, cts, s)
 		v := vecShare{Name: name, Share: hex.EncodeToString(s.Bytes()), Expected: reasonOf(err)}
 		var se *ShareError
 		if errors.As(err, &se) {
-			v.Trustee, v.Position = se.Trustee, se.Position
+			v.Trustee = se.Trustee
 		}
 		dec.Shares = append(dec.Shares, v)
 	}
 	for j := 1; j <= p.N; j++ {
-		add(fmt.Sprintf("trustee %d, batched and per-ciphertext proofs", j), share(j, both))
+		add(fmt.Sprintf("trustee %d", j), share(j))
 	}
-	add("trustee 1, batched proof only", share(1, ShareOptions{Batched: true}))
-	add("trustee 2, per-ciphertext proofs only", share(2, ShareOptions{PerCiphertext: true}))
-	bad := share(2, both)
+	first := share(1)
+	dec.Batch = batchVector(ext, first, honest.res.VerificationKeys[0], cts)
+	bad := share(2)
 	bad.D[1] = new(group.Element).Add(bad.D[1], group.NewGeneratorElement())
-	add("trustee 2, share of ciphertext 1 altered (fallback names the position)", bad)
-	badB := share(3, ShareOptions{Batched: true})
+	add("trustee 2, share of ciphertext 1 altered", bad)
+	badB := share(3)
 	badB.D[2] = new(group.Element).Add(badB.D[2], group.NewGeneratorElement())
-	add("trustee 3, batched proof only, share of ciphertext 2 altered", badB)
-	other := share(1, ShareOptions{Batched: true})
+	add("trustee 3, share of ciphertext 2 altered", badB)
+	swapped := share(3)
+	swapped.D[0], swapped.D[1] = swapped.D[1], swapped.D[0]
+	add("trustee 3, shares of ciphertexts 0 and 1 swapped", swapped)
+	other := share(1)
 	other.Context[0] ^= 1
 	add("trustee 1, share made under another extended hash", other)
-	claimed := share(1, ShareOptions{Batched: true})
+	claimed := share(1)
 	claimed.Trustee = 3
 	add("trustee 1's share presented as trustee 3's", claimed)
 	for _, sub := range [][]int{{1, 2}, {1, 3}, {2, 3}} {
-		ms, err := Combine(p, cts, []*DecryptionShare{share(sub[0], both), share(sub[1], both)})
+		ms, err := Combine(p, cts, []*DecryptionShare{share(sub[0]), share(sub[1])})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -432,7 +446,11 @@ func generateVectors(t *testing.T) *vecFile {
 		{"commitments parsed as a complaint", "complaint", hex.EncodeToString(c0), "malformed"},
 		{"qualified, dealers not increasing", "qualified", hex.EncodeToString(unsorted), "malformed"},
 		{"complaint answer, scalar not below the group order", "complaint-answer", hex.EncodeToString(bigScalar), "malformed"},
-		{"decryption share, batch flag 2", "decryption-share", hex.EncodeToString(setByte(ds, 1+32+2+4+3*32, 2)), "malformed"},
+		{"decryption share, valid", "decryption-share", hex.EncodeToString(ds), "valid"},
+		{"decryption share, trailing byte", "decryption-share", hex.EncodeToString(append(slices.Clone(ds), 0)), "malformed"},
+		{"decryption share without its proof", "decryption-share", hex.EncodeToString(ds[:len(ds)-96]), "malformed"},
+		{"decryption share followed by per-ciphertext proofs (the format before issue 14)", "decryption-share", hex.EncodeToString(legacyShareBytes(first, []*zkp.DLEQProof{first.Proof, first.Proof, first.Proof})), "malformed"},
+		{"decryption share of no ciphertext", "decryption-share", hex.EncodeToString(slices.Concat(ds[:1+32+2], []byte{0, 0, 0, 0}, ds[len(ds)-96:])), "malformed"},
 		{"extraction commitments, valid", "extraction-commitments", hex.EncodeToString(ex), "valid"},
 		{"extraction commitments without the consistency proof", "extraction-commitments", hex.EncodeToString(ex[:len(ex)-64]), "malformed"},
 		{"extraction commitments, trailing byte", "extraction-commitments", hex.EncodeToString(append(slices.Clone(ex), 0)), "malformed"},
@@ -464,10 +482,17 @@ func consistencyVectors(tr *Transcript) []vecConsistency {
 	return out
 }
 
-func setByte(b []byte, i int, v byte) []byte {
-	out := slices.Clone(b)
-	out[i] = v
-	return out
+// batchVector gives the weights, A*, D* and context of s's batched proof.
+func batchVector(ext [32]byte, s *DecryptionShare, vk *group.Element, cts []*elgamal.Ciphertext) vecBatch {
+	list := NewCiphertextList(cts)
+	w := batchWeights(ext, s.Trustee, vk, len(cts), list.aEnc, appendElements(nil, s.D))
+	v := vecBatch{Trustee: s.Trustee, Context: hex.EncodeToString(batchContext(ext, s.Trustee, len(cts)))}
+	for _, x := range w {
+		v.Weights = append(v.Weights, hex.EncodeToString(x.Bytes()))
+	}
+	v.AStar = hex.EncodeToString(new(group.Element).VarTimeMultiScalarMult(w, list.as).Bytes())
+	v.DStar = hex.EncodeToString(new(group.Element).VarTimeMultiScalarMult(w, s.D).Bytes())
+	return v
 }
 
 var decoders = map[string]func([]byte) error{
@@ -603,7 +628,7 @@ func checkVectorFile(t *testing.T, f *vecFile) {
 		var se *ShareError
 		got := vecShare{Name: v.Name, Share: v.Share, Expected: reasonOf(err)}
 		if errors.As(err, &se) {
-			got.Trustee, got.Position = se.Trustee, se.Position
+			got.Trustee = se.Trustee
 		}
 		if got != v {
 			t.Errorf("%s: got %+v", v.Name, got)
@@ -611,6 +636,12 @@ func checkVectorFile(t *testing.T, f *vecFile) {
 		if err == nil && byTrustee[s.Trustee] == nil {
 			byTrustee[s.Trustee] = s
 		}
+	}
+	if byTrustee[1] == nil {
+		t.Fatal("no valid share of trustee 1")
+	}
+	if got := batchVector(ext, byTrustee[1], vks[0], cts); !reflect.DeepEqual(got, dec.Batch) {
+		t.Errorf("batched proof's intermediate values differ: %+v", got)
 	}
 	table := elgamal.NewDLogTable(10)
 	for _, c := range dec.Combine {

@@ -2,6 +2,8 @@ package zkp
 
 import (
 	"bytes"
+	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -89,6 +91,11 @@ type sumVector struct {
 	Max         int      `json:"max"`
 	Proof       string   `json:"proof"`
 	Expected    string   `json:"expected"`
+	// For the valid vectors, the intermediate values of §4.6: the binding
+	// digest D and the contexts of the item proofs and of the total's.
+	Binding      string   `json:"binding,omitempty"`
+	ItemContexts []string `json:"item_contexts,omitempty"`
+	SumContext   string   `json:"sum_context,omitempty"`
 }
 
 type vectorFile[V any] struct {
@@ -300,9 +307,16 @@ func genSum() vectorFile[sumVector] {
 	ctx := ballotContext("election", "voter", 5)
 	var vs []sumVector
 	add := func(comment string, ctx []byte, pk *elgamal.PublicKey, cts []*elgamal.Ciphertext, min, max int, proof []byte, want string) {
-		v := sumVector{comment, hex.EncodeToString(ctx), hex.EncodeToString(pk.Bytes()), nil, min, max, hex.EncodeToString(proof), want}
+		v := sumVector{Comment: comment, Context: hex.EncodeToString(ctx), PK: hex.EncodeToString(pk.Bytes()), Min: min, Max: max, Proof: hex.EncodeToString(proof), Expected: want}
 		for _, c := range cts {
 			v.Ciphertexts = append(v.Ciphertexts, hex.EncodeToString(c.Bytes()))
+		}
+		if want == reasonValid {
+			sp := (&SumStatement{PK: pk, Ciphertexts: cts, Min: min, Max: max}).prepare(ctx)
+			v.Binding, v.SumContext = hex.EncodeToString(sp.binding), hex.EncodeToString(sp.sumContext())
+			for i := range cts {
+				v.ItemContexts = append(v.ItemContexts, hex.EncodeToString(sp.itemContext(i)))
+			}
 		}
 		vs = append(vs, v)
 	}
@@ -490,6 +504,9 @@ func TestVectors(t *testing.T) {
 				}
 				st.Ciphertexts = append(st.Ciphertexts, ct)
 			}
+			if v.Expected == reasonValid {
+				checkSumBinding(t, v, ctx, st)
+			}
 			p, err := ParseSumProof(unhex(t, v.Proof), len(st.Ciphertexts), v.Min, v.Max)
 			single, batch := reasonOf(err), reasonOf(err)
 			if err == nil {
@@ -503,4 +520,49 @@ func TestVectors(t *testing.T) {
 			}
 		}
 	})
+}
+
+// frame is §4.1's u16(len(label)) || label || u64(len(data)) || data.
+func frame(label string, data []byte) []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(len(label)))
+	b = append(b, label...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(data)))
+	return append(b, data...)
+}
+
+// checkSumBinding recomputes the binding digest and the contexts of §4.6
+// byte by byte, as an independent implementation would from the spec, and
+// compares them with the vector: the labels of the transcript are framed,
+// the strings "item" and "sum" of the contexts are raw ASCII bytes.
+func checkSumBinding(t *testing.T, v sumVector, ctx []byte, st *SumStatement) {
+	t.Helper()
+	u64 := func(x int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(x)) }
+	cts := binary.BigEndian.AppendUint32(nil, uint32(len(st.Ciphertexts)))
+	for _, c := range st.Ciphertexts {
+		cts = append(cts, c.Bytes()...)
+	}
+	var in []byte
+	for _, f := range []struct {
+		label string
+		data  []byte
+	}{
+		{TranscriptTag, []byte("evote-v1/sum")}, {"context", ctx}, {"pk", st.PK.Bytes()},
+		{"n", u64(len(st.Ciphertexts))}, {"min", u64(st.Min)}, {"max", u64(st.Max)},
+		{"ciphertexts", cts}, {"binding", nil},
+	} {
+		in = append(in, frame(f.label, f.data)...)
+	}
+	d := sha512.Sum512(in)
+	if hex.EncodeToString(d[:]) != v.Binding {
+		t.Errorf("%s: binding digest differs from the one computed by hand", v.Comment)
+	}
+	for i, c := range v.ItemContexts {
+		want := binary.BigEndian.AppendUint32(append(append([]byte{}, d[:]...), "item"...), uint32(i))
+		if c != hex.EncodeToString(want) || len(want) != 72 {
+			t.Errorf("%s: item %d context differs", v.Comment, i)
+		}
+	}
+	if want := append(append([]byte{}, d[:]...), "sum"...); v.SumContext != hex.EncodeToString(want) {
+		t.Errorf("%s: sum context differs", v.Comment)
+	}
 }

@@ -5,7 +5,6 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
-	"evote/crypto/threshold"
 	"evote/election"
 	"evote/tally"
 )
@@ -70,7 +69,7 @@ func (e *Election) Decrypt(h Hooks) error {
 			kind = tally.TargetSums
 		}
 		for t := 1; t <= len(s.Manifest.Trustees) && len(c.Shares) < int(s.Manifest.Threshold); t++ {
-			share, err := e.Keys.Shares[t-1].DecryptShares(s.Context.ExtendedHash, c.Current, threshold.ShareOptions{Batched: true, PerCiphertext: true}, e.rand)
+			share, err := e.Keys.Shares[t-1].DecryptShares(s.Context.ExtendedHash, c.Current, e.rand)
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,10 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
+	"evote/crypto/zkp"
+	"evote/internal/testrand"
 )
 
 // rulesTamperings are insiders' records that the rules used to accept
@@ -36,7 +40,31 @@ func rulesTamperings() []tampering {
 		tc.published = publishedManifest
 		ts = append(ts, tc)
 	}
+	// Case 5: a voter (or a vote buyer holding the device) casts a ballot
+	// whose ciphertext is (1, g^m): its proofs verify, and the vote is in
+	// clear on the board, a receipt.
+	ts = append(ts, in("ballot with a ciphertext in clear (r = 0)", CheckBallotFormat, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+		v := f.voter(t, 0)
+		return [][]byte{f.sign(t, bulletin.TypeBallot, pubOf(v.Device), clearBallot(t, f, v.Style, pubOf(v.Device), 2).Encode())}
+	})))
 	return ts
+}
+
+// clearBallot returns a ballot for the credential key on style whose first
+// (single-choice) ciphertext has randomness 0, every proof valid.
+func clearBallot(t *testing.T, f *fixture, style string, key [32]byte, choice uint64) *ballot.EncryptedBallot {
+	el := f.e.State.Election()
+	p := f.ballotFor(t, style, key, 1, testrand.New("clear"))
+	st, _ := el.Manifest.Style(style)
+	c, _ := el.Manifest.Contest(st.Contests[0])
+	zero := group.NewScalar()
+	ct := el.PublicKey.EncryptWithRandomness(new(group.Scalar).SetUint64(choice), zero)
+	proof, err := zkp.ProveRange(ballot.ContestContext(el.ExtendedHash, key, 0, c.ID), &zkp.RangeStatement{PK: el.PublicKey, Ciphertext: ct, Max: len(c.Candidates)}, choice, zero, testrand.New("clear-proof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Ballot.Contests[0] = ballot.ContestBallot{Ciphertexts: []*elgamal.Ciphertext{ct}, Proof: proof.Bytes()}
+	return p.Ballot
 }
 
 // publishedManifest returns the fingerprint of the record's first entry as

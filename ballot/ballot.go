@@ -16,6 +16,11 @@ var (
 	ErrMalformedBallot = errors.New("ballot: malformed ballot")
 	// ErrInvalidBallot: the ballot decodes but breaks a rule of spec §9.5.
 	ErrInvalidBallot = errors.New("ballot: invalid ballot")
+	// ErrClearCiphertext: a ballot ciphertext whose first component is the
+	// identity (randomness 0), so that its second is g^m·h^0 = g^m: the
+	// vote in clear on the public board, a receipt for a vote buyer (spec
+	// §9.3). Wrapped together with ErrInvalidBallot.
+	ErrClearCiphertext = errors.New("ballot: ciphertext in clear (its first component is the identity)")
 )
 
 const (
@@ -165,8 +170,9 @@ func (b *EncryptedBallot) Ciphertexts() []*elgamal.Ciphertext {
 	return out
 }
 
-// checkShape checks the ballot against the manifest: election, style, and
-// the number of ciphertexts of each contest.
+// checkShape checks the ballot against the manifest: election, style, the
+// number of ciphertexts of each contest, and that no ciphertext is in
+// clear (spec §9.3: A ≠ 1).
 func (b *EncryptedBallot) checkShape(m *Manifest) (*BallotStyle, error) {
 	if b.ElectionID != m.ElectionID {
 		return nil, fmt.Errorf("%w: election %q, want %q", ErrInvalidBallot, b.ElectionID, m.ElectionID)
@@ -186,6 +192,11 @@ func (b *EncryptedBallot) checkShape(m *Manifest) (*BallotStyle, error) {
 		}
 		if got := len(b.Contests[i].Ciphertexts); got != want {
 			return nil, fmt.Errorf("%w: contest %s has %d ciphertexts, want %d", ErrInvalidBallot, id, got, want)
+		}
+		for j, ct := range b.Contests[i].Ciphertexts {
+			if ct.A.IsIdentity() {
+				return nil, fmt.Errorf("%w: %w: contest %s ciphertext %d", ErrInvalidBallot, ErrClearCiphertext, id, j)
+			}
 		}
 	}
 	return style, nil

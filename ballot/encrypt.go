@@ -14,6 +14,14 @@ import (
 // the contest.
 var ErrInvalidChoice = errors.New("ballot: invalid choice")
 
+// ErrEntropy is returned when the randomness source keeps giving the
+// randomness 0, which would put the vote in clear (ErrClearCiphertext): a
+// broken source, since an honest one does so with probability 2^-252.
+var ErrEntropy = errors.New("ballot: the randomness source gives zero")
+
+// maxZeroDraws bounds the redraws of a zero randomness.
+const maxZeroDraws = 4
+
 // Election is what a device or verifier needs to encrypt or check ballots:
 // the manifest, the joint public key and the extended hash.
 type Election struct {
@@ -104,9 +112,9 @@ func (e *Election) encryptContest(c *Contest, ctx []byte, values []uint32, rand 
 	cb := &ContestBallot{}
 	rs := make([]*group.Scalar, len(values))
 	for j, v := range values {
-		ct, r, err := e.PublicKey.Encrypt(uint64(v), rand)
+		ct, r, err := e.encryptNonZero(uint64(v), rand)
 		if err != nil {
-			return nil, nil, fmt.Errorf("ballot: %w", err)
+			return nil, nil, err
 		}
 		cb.Ciphertexts = append(cb.Ciphertexts, ct)
 		rs[j] = r
@@ -131,6 +139,21 @@ func (e *Election) encryptContest(c *Contest, ctx []byte, values []uint32, rand 
 		cb.Proof = proof.Bytes()
 	}
 	return cb, rs, nil
+}
+
+// encryptNonZero encrypts v with randomness that is not 0: a ciphertext
+// with r = 0 shows its vote and is refused (spec §9.3).
+func (e *Election) encryptNonZero(v uint64, rand io.Reader) (*elgamal.Ciphertext, *group.Scalar, error) {
+	for range maxZeroDraws {
+		ct, r, err := e.PublicKey.Encrypt(v, rand)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ballot: %w", err)
+		}
+		if r.IsZero() == 0 {
+			return ct, r, nil
+		}
+	}
+	return nil, nil, ErrEntropy
 }
 
 // Audit returns the opening of the prepared ballot in the unlinked form

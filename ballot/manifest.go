@@ -7,6 +7,7 @@ package ballot
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -448,8 +449,8 @@ func (m *Manifest) Validate() error {
 			return bad("trustee %d repeats another trustee's signing key", t.Index)
 		}
 		signKeys[t.SignKey] = true
-		if len(t.HPKEKey) != hpkeKeySize {
-			return bad("trustee %d HPKE key is %d bytes, want %d", t.Index, len(t.HPKEKey), hpkeKeySize)
+		if err := checkHPKEKey(t.HPKEKey); err != nil {
+			return bad("trustee %d HPKE key: %v", t.Index, err)
 		}
 	}
 	if m.Threshold < 1 || m.Threshold > n {
@@ -465,6 +466,65 @@ func (m *Manifest) Validate() error {
 		return bad("minimum anonymity must be at least 1")
 	}
 	return m.Board.validate(bad)
+}
+
+// x25519P is 2^255 − 19 in little-endian order, the bound of a canonical
+// X25519 u-coordinate.
+var x25519P = func() (p [32]byte) {
+	for i := range p {
+		p[i] = 0xff
+	}
+	p[0], p[31] = 0xed, 0x7f
+	return p
+}()
+
+// x25519SmallOrder are the canonical u-coordinates of the points of small
+// order of Curve25519 and its twist (order 1, 2, 4 or 8): 0, 1, the two
+// points of order 8, and p − 1. X25519 of any of them with any clamped
+// scalar is all zero (RFC 7748 §6.1); of any other u it is not.
+var x25519SmallOrder = func() (out [5][32]byte) {
+	out[1][0] = 1
+	for i, h := range []string{
+		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+		"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+	} {
+		hex.Decode(out[2+i][:], []byte(h))
+	}
+	out[4] = x25519P
+	out[4][0]--
+	return out
+}()
+
+// checkHPKEKey checks a trustee's HPKE key (spec §9.1, §5.1): 32 bytes, a
+// canonical X25519 u-coordinate (read little-endian, below 2^255 − 19; so
+// the top bit is clear), and not of small order (RFC 7748 §6.1). No share
+// could be encrypted to a key of small order, so a corrupt trustee
+// registering one would stall every honest dealer.
+// crypto/threshold.HPKEPublicKey.Validate refuses the same keys by an
+// X25519 product (and reduces non-canonical ones, which the manifest
+// refuses besides, so that one key has one encoding); the manifest uses
+// the list instead, which keeps crypto/ecdh out of the voting page's
+// module.
+func checkHPKEKey(k []byte) error {
+	if len(k) != hpkeKeySize {
+		return fmt.Errorf("%d bytes, want %d", len(k), hpkeKeySize)
+	}
+	canonical := false
+	for i := hpkeKeySize - 1; i >= 0; i-- {
+		if k[i] != x25519P[i] {
+			canonical = k[i] < x25519P[i]
+			break
+		}
+	}
+	if !canonical {
+		return errors.New("not a canonical X25519 key (u ≥ 2^255 − 19)")
+	}
+	for _, u := range x25519SmallOrder {
+		if bytes.Equal(k, u[:]) {
+			return errors.New("an X25519 key of small order")
+		}
+	}
+	return nil
 }
 
 // validate checks the board anchors: a valid origin, keys that are valid

@@ -2,11 +2,15 @@ package ballot
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"testing/quick"
 
 	"evote/crypto/threshold"
 )
@@ -173,5 +177,91 @@ func TestBaseHashAgreesWithThreshold(t *testing.T) {
 	}
 	if mustBase(t, m) != want {
 		t.Fatal("ballot and threshold disagree on the base hash")
+	}
+}
+
+// badHPKEKeys are trustee HPKE keys the manifest must refuse (spec §9.1,
+// §5.1): the points of small order of RFC 7748 §6.1 (whose X25519 product
+// with any scalar is all zero, so no share could be encrypted to them),
+// some in non-canonical encodings, and non-canonical encodings of valid
+// keys (u ≥ 2^255 − 19, or the top bit set).
+var badHPKEKeys = map[string]string{
+	"all zero (u = 0)":           "0000000000000000000000000000000000000000000000000000000000000000",
+	"u = 1":                      "0100000000000000000000000000000000000000000000000000000000000000",
+	"order 8":                    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+	"order 8, the other":         "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+	"u = p − 1 (order 2)":        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"u = p (≡ 0, non-canonical)": "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"u = p + 1 (≡ 1)":            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"u = 2^255 − 1 (≡ 18)":       "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"top bit set (≡ u = 0)":      "0000000000000000000000000000000000000000000000000000000000000080",
+}
+
+// TestManifestRefusesBadHPKEKeys: a trustee HPKE key of small order or
+// non-canonical is refused by Validate and DecodeManifest, with the
+// trustee named; every small-order key is also one crypto/threshold
+// refuses, so the manifest never admits a key key generation would stall on.
+func TestManifestRefusesBadHPKEKeys(t *testing.T) {
+	for name, h := range badHPKEKeys {
+		k, err := hex.DecodeString(h)
+		if err != nil || len(k) != 32 {
+			t.Fatalf("%s: bad test key", name)
+		}
+		m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+		m.Trustees[1].HPKEKey = k
+		if err := m.Validate(); !errors.Is(err, ErrInvalidManifest) || !strings.Contains(err.Error(), "trustee 2") {
+			t.Errorf("%s: Validate = %v", name, err)
+		}
+		if _, err := DecodeManifest(m.Encode()); !errors.Is(err, ErrInvalidManifest) {
+			t.Errorf("%s: DecodeManifest = %v", name, err)
+		}
+	}
+	// The small-order ones are those threshold refuses; it reduces
+	// non-canonical encodings, which the manifest refuses besides.
+	for _, h := range []string{badHPKEKeys["all zero (u = 0)"], badHPKEKeys["order 8"], badHPKEKeys["u = p (≡ 0, non-canonical)"]} {
+		var k threshold.HPKEPublicKey
+		hex.Decode(k[:], []byte(h))
+		if k.Validate() == nil {
+			t.Errorf("threshold accepts %s", h)
+		}
+	}
+	for i := 0; i < 8; i++ {
+		m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+		hk, err := threshold.GenerateHPKEKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := hk.Public()
+		m.Trustees[0].HPKEKey = pub[:]
+		if err := m.Validate(); err != nil {
+			t.Errorf("an honest key %x is refused: %v", pub, err)
+		}
+	}
+}
+
+// TestHPKEKeyCheckAgreesWithX25519: the manifest's list of small-order
+// keys refuses exactly what an X25519 product refuses, on the list itself
+// and on random canonical keys (whose products are never zero).
+func TestHPKEKeyCheckAgreesWithX25519(t *testing.T) {
+	probe, _ := ecdh.X25519().NewPrivateKey(bytes.Repeat([]byte{0x5a}, 32))
+	zero := func(k []byte) bool {
+		pub, err := ecdh.X25519().NewPublicKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = probe.ECDH(pub)
+		return err != nil
+	}
+	for _, u := range x25519SmallOrder {
+		if !zero(u[:]) || checkHPKEKey(u[:]) == nil {
+			t.Errorf("%x: X25519 product zero %v, manifest check %v", u, zero(u[:]), checkHPKEKey(u[:]))
+		}
+	}
+	f := func(k [32]byte) bool {
+		k[31] &= 0x3f // canonical
+		return zero(k[:]) == (checkHPKEKey(k[:]) != nil)
+	}
+	if err := quick.Check(f, &quick.Config{MaxCount: 2000}); err != nil {
+		t.Error(err)
 	}
 }

@@ -1,6 +1,9 @@
 package ballot
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // SampleManifest returns a complete example election in the shape of the
 // Kyrgyz pilot: three village councils (aiyl kenesh) elected at once, each
@@ -10,6 +13,9 @@ import "fmt"
 // are supplied by the caller since their keys are generated on their own
 // machines.
 func SampleManifest(electionID string, trustees []Trustee, threshold uint32, identityKey [32]byte, board BoardAnchors) *Manifest {
+	// The manifest owns its witness list: a caller changing it must not
+	// change the anchors it was made from.
+	board.Witnesses = slices.Clone(board.Witnesses)
 	villages := []struct {
 		id             string
 		ky, ru, uz, en string

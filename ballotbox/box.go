@@ -109,14 +109,14 @@ type Box struct {
 	closed  bool
 
 	// Indices beyond election.State's, over applied and reserved entries.
-	codes       map[ballot.TrackingCode]uint64 // → position, or reservedPos
-	ciphertexts map[[32]byte]uint64            // ciphertext hash → position, or reservedPos
-	inFlight    map[[32]byte]int               // pseudonym → casts in flight
-	devInFlight map[[32]byte]bool              // device keys of credentials in flight
-	audits      map[string]int                 // audits posted per token id (memory only)
-	voters      map[[32]byte]*voterIndex       // pseudonym → its entries
-	turnout     map[string]map[[32]byte]bool   // style → pseudonyms that cast
-	invalid     map[uint64]string              // positions of posted but invalid trustee entries
+	codes       map[ballot.TrackingCode]uint64        // → position, or reservedPos
+	ciphertexts map[[32]byte]uint64                   // ciphertext hash → position, or reservedPos
+	inFlight    map[[32]byte]int                      // pseudonym → casts in flight
+	devInFlight map[[32]byte]*record.CredentialIssued // credentials in flight, by device key
+	audits      map[string]int                        // audits posted per token id (memory only)
+	voters      map[[32]byte]*voterIndex              // pseudonym → its entries
+	turnout     map[string]map[[32]byte]bool          // style → pseudonyms that cast
+	invalid     map[uint64]string                     // positions of posted but invalid trustee entries
 
 	// The audit pool (audit.go): accepted audits not yet on the board, by
 	// tracking code; the full code of every accepted audit by the part
@@ -150,7 +150,7 @@ func (b *Box) resetIndices() {
 	b.codes = map[ballot.TrackingCode]uint64{}
 	b.ciphertexts = map[[32]byte]uint64{}
 	b.inFlight = map[[32]byte]int{}
-	b.devInFlight = map[[32]byte]bool{}
+	b.devInFlight = map[[32]byte]*record.CredentialIssued{}
 	b.audits = map[string]int{}
 	b.voters = map[[32]byte]*voterIndex{}
 	b.turnout = map[string]map[[32]byte]bool{}

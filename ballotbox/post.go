@@ -143,10 +143,19 @@ func (b *Box) reserveCredentialLocked(e *bulletin.Entry, h [32]byte) ([32]byte, 
 	if err := s.CheckCredential(c); err != nil {
 		return [32]byte{}, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
-	if b.devInFlight[c.DeviceKey] {
-		return [32]byte{}, ErrCastInProgress
+	// The credentials in flight are applied before this one: the rules
+	// that relate credentials to each other (one device key, one ballot
+	// style per voter, the list's count of a style, the order of
+	// issued-at) must still accept it then, or the log would hold an
+	// entry the rules refuse. A conflict with one in flight is retried.
+	pending := make([]*record.CredentialIssued, 0, len(b.devInFlight))
+	for _, p := range b.devInFlight {
+		pending = append(pending, p)
 	}
-	b.devInFlight[c.DeviceKey] = true
+	if err := s.CheckPendingCredential(c, pending); err != nil {
+		return [32]byte{}, fmt.Errorf("%w: %w", ErrCastInProgress, err)
+	}
+	b.devInFlight[c.DeviceKey] = c
 	return c.DeviceKey, nil
 }
 

@@ -79,7 +79,7 @@ func (s *State) PrecheckBallot(e *bulletin.Entry, batch *zkp.Batch) (*CheckedBal
 		return nil, refuse("ballot's credential key is not the entry's author")
 	}
 	if err := s.Election().AddToBatch(batch, b, "ballot"); err != nil {
-		return nil, refuse("%v", err)
+		return nil, fmt.Errorf("%w: %w", ErrRefused, err) // ballot's sentinels (ErrClearCiphertext) stay visible
 	}
 	return NewCheckedBallot(e.Payload, b), nil
 }

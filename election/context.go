@@ -63,8 +63,10 @@ func DecodeContext(b []byte) (*Context, error) {
 const VoterListCommitmentTag = "evote-v1/voter-list-commitment"
 
 // VoterListCommitment returns the commitment to the voter list as the
-// board shows it: the framed hash of the payloads of every voter-list-change
-// entry so far, in order (all zero inputs give the hash of the tag alone).
+// board shows it (spec §9.2): the framed hash of the payloads of every
+// voter-list-change entry so far, in order. The context binds it before
+// any such entry can be posted (they bind the extended hash, §8.8.4), so
+// it is always the hash of the tag alone.
 func (s *State) VoterListCommitment() [32]byte {
 	var parts [][]byte
 	for _, c := range s.ListChanges {

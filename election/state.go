@@ -3,7 +3,6 @@ package election
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -47,7 +46,32 @@ var (
 	// ErrMarkStyle: an in-person mark whose ballot style is unknown or
 	// differs from the style of a credential of the same voter.
 	ErrMarkStyle = fmt.Errorf("%w: in-person mark's ballot style is not the voter's", ErrRefused)
+	// ErrListCounts: a voter-list change whose counts do not follow from
+	// the previous change's and its own added and removed numbers
+	// (spec/08-identity.md §8.8.4).
+	ErrListCounts = fmt.Errorf("%w: voter-list counts do not follow from the previous ones", ErrRefused)
+	// ErrListExceeded: more distinct voters of a ballot style would hold
+	// credentials than the voter list holds for it: a credential for one
+	// more, or a list change counting fewer (§8.8.1, §8.8.4). Invented
+	// voters belong to no one, so no SMS notice reveals them; the
+	// published counts bound them.
+	ErrListExceeded = fmt.Errorf("%w: more voters of a ballot style hold credentials than the voter list holds", ErrRefused)
+	// ErrTwoStyles: a credential for a voter already credentialed in
+	// another ballot style (the list gives each voter one, §8.5.2).
+	ErrTwoStyles = fmt.Errorf("%w: a voter credentialed in two ballot styles", ErrRefused)
+	// ErrCredentialOrder: a credential issued more than CredentialReorder
+	// seconds before a credential earlier on the board (§8.8.1).
+	ErrCredentialOrder = fmt.Errorf("%w: credential issued long before one earlier on the board", ErrRefused)
 )
+
+// CredentialReorder is how many seconds a credential's issued-at may lie
+// before the latest issued-at of the credentials earlier on the board
+// (spec/08-identity.md §8.8.1). The identity service posts credentials in
+// the order of its outbox, which concurrent issuance (a transaction that
+// commits after a later one) and its replicas' clocks disorder by far less
+// than this; a credential backdated further, such as one under a retired
+// token key posted once later credentials are on the board, is refused.
+const CredentialReorder = 300
 
 func refuse(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, a...))
@@ -87,7 +111,11 @@ type State struct {
 	ClosePosition uint64
 
 	credentials map[[32]byte]*record.CredentialIssued // by device key
-	credStyles  map[[32]byte][]string                 // pseudonym → the distinct ballot styles of its credentials
+	credStyle   map[[32]byte]string                   // pseudonym → the ballot style of its credentials
+	credVoters  map[string]uint32                     // ballot style → distinct pseudonyms with a credential of it
+	listed      map[string]uint32                     // ballot style → voters on the list, after the last change
+	listTotal   uint64                                // voters on the list, after the last change
+	lastIssued  uint64                                // latest issued-at of the credentials so far
 	inPerson    map[[32]byte]uint64                   // pseudonym → position of its mark
 	stations    map[string][32]byte                   // registered polling stations' keys, by id
 	pollers     map[string][32]byte                   // registered polling officials' keys, by id
@@ -111,7 +139,9 @@ type State struct {
 func NewState() *State {
 	return &State{
 		credentials: map[[32]byte]*record.CredentialIssued{},
-		credStyles:  map[[32]byte][]string{},
+		credStyle:   map[[32]byte]string{},
+		credVoters:  map[string]uint32{},
+		listed:      map[string]uint32{},
 		inPerson:    map[[32]byte]uint64{},
 		stations:    map[string][32]byte{},
 		pollers:     map[string][32]byte{},
@@ -266,6 +296,12 @@ func checkKeyHistory(prev, next *record.IdentityKeySet) error {
 	return nil
 }
 
+// applyListChange checks a voter-list change (spec/08-identity.md §8.8.4):
+// posted by the identity service between the election context (it binds
+// the extended hash) and the close, numbered 1, 2, …, signed by its list
+// official, counting known ballot styles, with counts that follow from the
+// previous change's (checkListCounts) and that leave no style with fewer
+// listed voters than voters holding credentials of it.
 func (s *State) applyListChange(e *bulletin.Entry) error {
 	if err := s.requireAuthor(e, s.Manifest.IdentityKey, "identity service"); err != nil {
 		return err
@@ -280,19 +316,81 @@ func (s *State) applyListChange(e *bulletin.Entry) error {
 	if c.ElectionID != s.Manifest.ElectionID {
 		return refuse("voter list change for election %q", c.ElectionID)
 	}
+	if s.Context == nil {
+		return refuseAs(ErrWrongContext, "voter-list change before the election context, whose extended hash it binds")
+	}
+	if c.ContextHash != s.Context.ExtendedHash {
+		return refuseAs(ErrWrongContext, "voter-list change")
+	}
 	if want := uint64(len(s.ListChanges) + 1); c.Sequence != want {
 		return refuse("voter list change sequence %d, want %d", c.Sequence, want)
 	}
 	if err := c.VerifySignature(); err != nil {
-		return refuse("voter list change: %v", err)
+		return refuseAs(ErrSignature, "voter list change: %v", err)
 	}
 	for _, sc := range c.Counts {
 		if _, ok := s.Manifest.Style(sc.BallotStyle); !ok {
 			return refuse("voter list counts unknown ballot style %q", sc.BallotStyle)
 		}
 	}
+	total, err := s.checkListCounts(c)
+	if err != nil {
+		return err
+	}
 	s.ListChanges = append(s.ListChanges, c)
+	clear(s.listed)
+	for _, sc := range c.Counts {
+		s.listed[sc.BallotStyle] = sc.Voters
+	}
+	s.listTotal = total
 	return nil
+}
+
+// checkListCounts checks a change's counts against the list as it stands
+// and returns its total (§8.8.4): the total is the previous total plus
+// added minus removed; a change of kinds 1–3 (additions) removes and
+// updates nothing and lowers no style's count, one of kind 4 (removals)
+// adds and updates nothing and raises none, one of kind 5 (phone numbers)
+// adds and removes nothing and changes no count; and no style is left
+// with fewer listed voters than distinct voters holding credentials of it.
+func (s *State) checkListCounts(c *record.VoterListChange) (uint64, error) {
+	var total uint64
+	for _, sc := range c.Counts {
+		total += uint64(sc.Voters)
+	}
+	if want := s.listTotal + uint64(c.Added); want < uint64(c.Removed) || total != want-uint64(c.Removed) {
+		return 0, refuseAs(ErrListCounts, "change %d lists %d voters, the previous total %d plus %d added minus %d removed", c.Sequence, total, s.listTotal, c.Added, c.Removed)
+	}
+	now := map[string]uint32{}
+	for _, sc := range c.Counts {
+		now[sc.BallotStyle] = sc.Voters
+	}
+	styles := map[string]bool{}
+	for st := range s.listed {
+		styles[st] = true
+	}
+	for st := range now {
+		styles[st] = true
+	}
+	for st := range styles {
+		before, after := s.listed[st], now[st]
+		var bad bool
+		switch c.Kind {
+		case record.ListBuilt, record.ListImported, record.ListAdded:
+			bad = c.Removed != 0 || c.Updated != 0 || after < before
+		case record.ListRemoved:
+			bad = c.Added != 0 || c.Updated != 0 || after > before
+		case record.ListContactUpdate:
+			bad = c.Added != 0 || c.Removed != 0 || after != before
+		}
+		if bad {
+			return 0, refuseAs(ErrListCounts, "change %d of kind %d (%d added, %d removed, %d updated) takes style %s from %d to %d voters", c.Sequence, c.Kind, c.Added, c.Removed, c.Updated, st, before, after)
+		}
+		if after < s.credVoters[st] {
+			return 0, refuseAs(ErrListExceeded, "change %d lists %d voters of style %s, %d hold credentials", c.Sequence, after, st, s.credVoters[st])
+		}
+	}
+	return total, nil
 }
 
 func (s *State) applyTransition(e *bulletin.Entry) error {
@@ -312,6 +410,12 @@ func (s *State) applyTransition(e *bulletin.Entry) error {
 	}
 	if _, ok := want[e.Type]; !ok && (t.To == PhaseOpen || t.To == PhaseClosed) {
 		return refuse("opening and closing use their own entry types")
+	}
+	if t.To <= PhaseReady {
+		// The manifest and the election context enter these phases; a
+		// transition into ready would leave the election without a
+		// context (spec §9.8).
+		return refuse("phase %s is entered by the %s entry, not by a transition", t.To, map[Phase]string{PhaseSetup: "manifest", PhaseReady: "election-context"}[t.To])
 	}
 	if t.To != s.Phase+1 {
 		return refuse("cannot move from phase %s to %s", s.Phase, t.To)
@@ -354,8 +458,10 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 		return err
 	}
 	s.credentials[c.DeviceKey] = c
-	if !slices.Contains(s.credStyles[c.Pseudonym], c.BallotStyle) {
-		s.credStyles[c.Pseudonym] = append(s.credStyles[c.Pseudonym], c.BallotStyle)
+	s.lastIssued = max(s.lastIssued, c.IssuedAt)
+	if _, ok := s.credStyle[c.Pseudonym]; !ok {
+		s.credStyle[c.Pseudonym] = c.BallotStyle
+		s.credVoters[c.BallotStyle]++
 	}
 	return nil
 }
@@ -364,9 +470,13 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 // the state (spec/08-identity.md §8.8.1, §11.4.3 `credential`): this
 // election and context, a known ballot style, a token key of the identity
 // key set whose validity window contains the credential's issued-at, a
-// device key bound to no earlier credential, a voter not marked as having
-// voted in person. The ballot box calls it before appending a credential;
-// Apply calls it on replay.
+// device key bound to no earlier credential, an issued-at at most
+// CredentialReorder seconds before the latest one on the board, a voter
+// not marked as having voted in person, credentialed in no other ballot
+// style, and, if new, not one voter more of the style than the voter list
+// holds. The ballot box calls it before appending a credential (with
+// CheckPendingCredential for those it is appending); Apply calls it on
+// replay.
 func (s *State) CheckCredential(c *record.CredentialIssued) error {
 	if s.Context == nil || s.IdentityKeys == nil {
 		return refuse("credential before the election context and the identity key set")
@@ -387,8 +497,44 @@ func (s *State) CheckCredential(c *record.CredentialIssued) error {
 	if _, dup := s.credentials[c.DeviceKey]; dup {
 		return refuse("device key already bound to a credential")
 	}
+	if c.IssuedAt+CredentialReorder < s.lastIssued {
+		return refuseAs(ErrCredentialOrder, "issued at %d, a credential earlier on the board at %d (at most %d s before)", c.IssuedAt, s.lastIssued, CredentialReorder)
+	}
 	if s.VotedInPerson(c.Pseudonym) {
 		return refuse("credential issued to a voter marked as having voted in person")
+	}
+	if st, ok := s.credStyle[c.Pseudonym]; ok && st != c.BallotStyle {
+		return refuseAs(ErrTwoStyles, "credential for style %s, the voter's earlier credentials are for %s", c.BallotStyle, st)
+	}
+	if _, ok := s.credStyle[c.Pseudonym]; !ok && s.credVoters[c.BallotStyle] >= s.listed[c.BallotStyle] {
+		return refuseAs(ErrListExceeded, "style %s: the voter list holds %d voters, %d hold credentials already", c.BallotStyle, s.listed[c.BallotStyle], s.credVoters[c.BallotStyle])
+	}
+	return nil
+}
+
+// CheckPendingCredential checks credential c, which CheckCredential
+// accepts, against credentials that also passed it and will be applied
+// before it (the ballot box's credentials in flight): the rules that
+// relate credentials to each other must still accept c once they are
+// applied. It does not change the state.
+func (s *State) CheckPendingCredential(c *record.CredentialIssued, pending []*record.CredentialIssued) error {
+	voters := map[[32]byte]bool{} // new voters of c's style among pending
+	for _, p := range pending {
+		switch {
+		case p.DeviceKey == c.DeviceKey:
+			return refuse("device key already bound to a credential")
+		case p.Pseudonym == c.Pseudonym && p.BallotStyle != c.BallotStyle:
+			return refuseAs(ErrTwoStyles, "credential for style %s, the voter's earlier credentials are for %s", c.BallotStyle, p.BallotStyle)
+		case c.IssuedAt+CredentialReorder < p.IssuedAt:
+			return refuseAs(ErrCredentialOrder, "issued at %d, a credential earlier on the board at %d (at most %d s before)", c.IssuedAt, p.IssuedAt, CredentialReorder)
+		}
+		if _, old := s.credStyle[p.Pseudonym]; !old && p.BallotStyle == c.BallotStyle {
+			voters[p.Pseudonym] = true
+		}
+	}
+	if _, old := s.credStyle[c.Pseudonym]; !old && !voters[c.Pseudonym] &&
+		uint64(s.credVoters[c.BallotStyle])+uint64(len(voters)) >= uint64(s.listed[c.BallotStyle]) {
+		return refuseAs(ErrListExceeded, "style %s: the voter list holds %d voters, %d hold credentials already or are being given one", c.BallotStyle, s.listed[c.BallotStyle], uint64(s.credVoters[c.BallotStyle])+uint64(len(voters)))
 	}
 	return nil
 }
@@ -419,10 +565,8 @@ func (s *State) applyInPersonMark(e *bulletin.Entry) error {
 	if _, ok := s.Manifest.Style(m.BallotStyle); !ok {
 		return refuseAs(ErrMarkStyle, "unknown ballot style %q", m.BallotStyle)
 	}
-	for _, st := range s.credStyles[m.Pseudonym] {
-		if st != m.BallotStyle {
-			return refuseAs(ErrMarkStyle, "mark for %s, the voter's credential is for %s", m.BallotStyle, st)
-		}
+	if st, ok := s.credStyle[m.Pseudonym]; ok && st != m.BallotStyle {
+		return refuseAs(ErrMarkStyle, "mark for %s, the voter's credential is for %s", m.BallotStyle, st)
 	}
 	if err := m.VerifySignatures(); err != nil {
 		return refuseAs(ErrSignature, "%v", err)

@@ -225,7 +225,8 @@ func (s *Service) ChangeVoterList(ctx context.Context, client string, r *voterli
 	if err != nil {
 		s.access(ctx, client, "official:"+st.OfficialID, "list_change", "conflict")
 		switch {
-		case errors.Is(err, idpstore.ErrSequence), errors.Is(err, idpstore.ErrAlreadyOnList), errors.Is(err, idpstore.ErrNotOnList):
+		case errors.Is(err, idpstore.ErrSequence), errors.Is(err, idpstore.ErrAlreadyOnList), errors.Is(err, idpstore.ErrNotOnList),
+			errors.Is(err, idpstore.ErrHasCredential):
 			return nil, fmt.Errorf("%w: %w", ErrConflict, err)
 		}
 		return nil, err

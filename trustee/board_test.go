@@ -366,6 +366,17 @@ func (te *testElection) vote(voters int) {
 			Keys: []record.IdentityKey{{KeyID: record.IdentityKeyID(te.identity.Public().(ed25519.PublicKey)), PublicKey: [32]byte(te.identity.Public().(ed25519.PublicKey)), ValidFrom: 1}}}
 	})
 	te.board.postAs(t, te.identity, bulletin.TypeIdentityKeySet, ks.Encode())
+	// The voter list: every voter below is on it.
+	list := &record.VoterListChange{ElectionID: te.id, ContextHash: ks.ContextHash, Sequence: 1, Kind: record.ListBuilt, OfficialID: "list-official-1",
+		OfficialKey: [32]byte(te.identity.Public().(ed25519.PublicKey)), ChangedAt: 1}
+	list.Sign(te.identity)
+	te.board.withState(func(st *election.State) {
+		for _, s := range st.Manifest.BallotStyles { // sorted by id in the sample manifest
+			list.Counts = append(list.Counts, record.StyleCount{BallotStyle: s.ID, Voters: uint32(voters)})
+			list.Added += uint32(voters)
+		}
+	})
+	te.board.postAs(t, te.identity, bulletin.TypeVoterListChange, list.Encode())
 	// The polling station and official of the marks below, registered
 	// before opening (with the authority's and identity service's keys).
 	reg := &record.PollingRegistration{ElectionID: te.id, ContextHash: ks.ContextHash, OfficialID: "list-official-1", OfficialKey: [32]byte(te.identity.Public().(ed25519.PublicKey)), RegisteredAt: 1,

@@ -273,7 +273,7 @@ func (v *verifier) precheckChunk(pre *election.State, entries []int) []precheck 
 		e := v.entries[i]
 		cb, err := pre.PrecheckBallot(e, batch)
 		if err != nil {
-			res[j] = precheck{check: precheckFailure(pre, e), err: err}
+			res[j] = precheck{check: precheckFailure(pre, e, err), err: err}
 			continue
 		}
 		res[j].cb = cb
@@ -301,10 +301,13 @@ func (v *verifier) precheckChunk(pre *election.State, entries []int) []precheck 
 	return res
 }
 
-// precheckFailure names the check a ballot failed in PrecheckBallot, in
-// the order PrecheckBallot makes them (§11.4.3): its encoding, the entry's
-// author, the election, the style, the shape, else its proofs.
-func precheckFailure(pre *election.State, e *bulletin.Entry) Check {
+// precheckFailure names the check a ballot failed in PrecheckBallot with
+// err: its encoding and shape (a ciphertext in clear among them, §9.3),
+// the entry's author, the style, else its proofs.
+func precheckFailure(pre *election.State, e *bulletin.Entry, err error) Check {
+	if errors.Is(err, ballot.ErrClearCiphertext) {
+		return CheckBallotFormat
+	}
 	b, err := ballot.DecodeBallot(e.Payload)
 	if err != nil {
 		return CheckBallotFormat

@@ -32,6 +32,10 @@ type tampering struct {
 	resign  bool
 	earlier func(t *testing.T, f *fixture) [][]byte
 	note    func(t *testing.T, f *fixture, note []byte) []byte
+	// published, if set, is the fingerprint the officials publish for the
+	// tampered record (an insider who publishes a bad manifest's
+	// fingerprint); otherwise the honest manifest's.
+	published func(t *testing.T, es [][]byte) ballot.Fingerprint
 }
 
 // flip flips one bit of the payload of entry i (an outsider: no keys).
@@ -508,6 +512,7 @@ func tamperings() []tampering {
 	)
 	ts = append(ts, tallyTamperings()...)
 	ts = append(ts, issue14Tamperings()...)
+	ts = append(ts, rulesTamperings()...)
 	return ts
 }
 
@@ -573,6 +578,9 @@ func runTampering(t *testing.T, f *fixture, tc tampering) (*Report, *Record) {
 	opt := f.options()
 	if tc.earlier != nil {
 		opt.Earlier = tc.earlier(t, f)
+	}
+	if tc.published != nil {
+		opt.Fingerprint = ballot.ExpectFingerprint(tc.published(t, rec.Entries))
 	}
 	return Verify(rec, opt), rec
 }

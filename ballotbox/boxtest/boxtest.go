@@ -12,11 +12,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"evote/ballot"
@@ -134,8 +136,9 @@ type Fixture struct {
 	Threshold  []*threshold.Trustee
 	Station    ed25519.PrivateKey // polling station "station-1"
 	Official   ed25519.PrivateKey // polling official "official-7"
-	List       ed25519.PrivateKey // list official "list-official-1", who registers them
+	List       ed25519.PrivateKey // list official "list-official-1", who registers them and posts the voter list
 	Now        func() time.Time
+	listed     uint32
 }
 
 // Options shape a fixture.
@@ -154,7 +157,14 @@ type Options struct {
 	// (ballotbox.Config; 0: the defaults).
 	AuditEvery    uint64
 	AuditMinBatch int
+	// Listed is how many voters the voter list Setup posts holds per
+	// ballot style (default DefaultListed).
+	Listed uint32
 }
+
+// DefaultListed is the default number of listed voters per ballot style:
+// more than any test or benchmark credentials.
+const DefaultListed = 1 << 22
 
 // Audience and Issuer of the fixture's tokens.
 const (
@@ -197,7 +207,10 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fixture{ElectionID: o.ElectionID, Server: sk, Identity: key(), TokenKey: key(), Station: key(), Official: key(), List: key(), Now: o.Now}
+	if o.Listed == 0 {
+		o.Listed = DefaultListed
+	}
+	f := &Fixture{ElectionID: o.ElectionID, Server: sk, Identity: key(), TokenKey: key(), Station: key(), Official: key(), List: key(), Now: o.Now, listed: o.Listed}
 	cfg := ballotbox.RegistryConfig{Store: o.Store, Catalog: o.Catalog, OriginPrefix: "evote.test/board", LogKey: sk.LogKey, Authority: sk.Authority, Audience: Audience, Now: o.Now,
 		AuditEvery: o.AuditEvery, AuditMinBatch: o.AuditMinBatch}
 	cfg.Witnesses = LocalWitnesses(o.Dir, sk.Witnesses)
@@ -335,8 +348,9 @@ func (f *Fixture) PostIdentity(ctx context.Context, t bulletin.Type, payload []b
 	return f.Box.PostIdentity(ctx, e.Encode())
 }
 
-// Setup runs key generation, posts the identity key set and the
-// registration of the polling station and official, and opens voting.
+// Setup runs key generation, posts the identity key set, the voter list
+// (Options.Listed voters per ballot style) and the registration of the
+// polling station and official, and opens voting.
 func (f *Fixture) Setup(ctx context.Context) error {
 	if err := f.Keygen(ctx); err != nil {
 		return fmt.Errorf("keygen: %w", err)
@@ -351,6 +365,19 @@ func (f *Fixture) Setup(ctx context.Context) error {
 		Keys: []record.IdentityKey{{KeyID: token.KeyID(f.TokenKey.Public().(ed25519.PublicKey)), PublicKey: pub(f.TokenKey), ValidFrom: uint64(f.Now().Unix())}}}
 	if _, err := f.PostIdentity(ctx, bulletin.TypeIdentityKeySet, ks.Encode()); err != nil {
 		return fmt.Errorf("identity key set: %w", err)
+	}
+	list := &record.VoterListChange{ElectionID: f.ElectionID, ContextHash: v.Context.ExtendedHash, Sequence: 1, Kind: record.ListBuilt,
+		OfficialID: "list-official-1", OfficialKey: pub(f.List), DetailsDigest: sha256.Sum256([]byte("boxtest/voter-list")), ChangedAt: uint64(f.Now().Unix())}
+	list.Sign(f.List)
+	f.Box.WithState(func(s *election.State) {
+		for _, st := range s.Manifest.BallotStyles {
+			list.Counts = append(list.Counts, record.StyleCount{BallotStyle: st.ID, Voters: f.listed})
+			list.Added += f.listed
+		}
+	})
+	slices.SortFunc(list.Counts, func(a, b record.StyleCount) int { return strings.Compare(a.BallotStyle, b.BallotStyle) })
+	if _, err := f.PostIdentity(ctx, bulletin.TypeVoterListChange, list.Encode()); err != nil {
+		return fmt.Errorf("voter list: %w", err)
 	}
 	r := &record.PollingRegistration{ElectionID: f.ElectionID, ContextHash: v.Context.ExtendedHash, OfficialID: "list-official-1",
 		OfficialKey: pub(f.List), RegisteredAt: uint64(f.Now().Unix()),

@@ -26,7 +26,7 @@ func fakeBox(t *testing.T, clientHash [32]byte) *httptest.Server {
 	_, wk, _ := ed25519.GenerateKey(rand.Reader)
 	anchors := ballot.BoardAnchors{Origin: "evote.test/board/web-check", LogKey: [32]byte(pub), Quorum: 1,
 		Witnesses: []ballot.Witness{{Name: "witness.evote.test", Key: [32]byte(wk.Public().(ed25519.PublicKey))}}}
-	m := ballot.SampleManifest("web-check", []ballot.Trustee{{Index: 1, Name: "T1", SignKey: [32]byte(pub), HPKEKey: make([]byte, 32)}}, 1, [32]byte(pub), anchors)
+	m := ballot.SampleManifest("web-check", []ballot.Trustee{{Index: 1, Name: "T1", SignKey: [32]byte(pub), HPKEKey: x25519Base()}}, 1, [32]byte(pub), anchors)
 	m.Mixes = 1
 	m.ClientHash = clientHash
 	log := bulletin.LogIDFor("evote.test/board/web-check")
@@ -50,6 +50,13 @@ func fakeBox(t *testing.T, clientHash [32]byte) *httptest.Server {
 	s := httptest.NewServer(mux)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// x25519Base returns the X25519 base point (u = 9), a valid HPKE key.
+func x25519Base() []byte {
+	k := make([]byte, 32)
+	k[0] = 9
+	return k
 }
 
 func TestCheckClient(t *testing.T) {

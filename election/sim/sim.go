@@ -15,6 +15,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"evote/ballot"
@@ -35,6 +37,10 @@ type Config struct {
 	// audits a ballot first, InPersonEvery-th also votes in person (their
 	// online ballot is cancelled).
 	RevoteEvery, AuditEvery, InPersonEvery int
+	// Listed is how many voters the voter list holds per ballot style
+	// (default: Voters, and at least 16); credentials for more distinct
+	// voters of a style than it holds are refused (spec §8.8.4).
+	Listed int
 	// Revote is the manifest's policy (default: the last ballot counts).
 	Revote ballot.RevotePolicy
 	// Mixes is the number of valid mixes required (default: every trustee).
@@ -191,8 +197,9 @@ func (e *Election) Post(t bulletin.Type, k ed25519.PrivateKey, payload []byte) e
 }
 
 // Setup posts the manifest, runs key generation among the trustees, and
-// posts the election context, the identity key set and the registration
-// of a polling station and official: the election is then ready to open.
+// posts the election context, the identity key set, the voter list and the
+// registration of a polling station and official: the election is then
+// ready to open.
 func Setup(cfg Config) (*Election, error) {
 	e := &Election{Cfg: cfg, State: election.NewState(), Intended: map[[32]byte]ballot.Selection{}, rand: cfg.Rand}
 	if e.rand == nil {
@@ -248,6 +255,9 @@ func Setup(cfg Config) (*Election, error) {
 	if err := e.Post(bulletin.TypeIdentityKeySet, e.Keys.Identity, ks.Encode()); err != nil {
 		return nil, err
 	}
+	if err := e.postVoterList(); err != nil {
+		return nil, err
+	}
 	// The list official registers the polling station and official whose
 	// marks MarkInPerson posts.
 	r := &record.PollingRegistration{
@@ -261,6 +271,29 @@ func Setup(cfg Config) (*Election, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// postVoterList posts the voter list as the identity service does once a
+// list official has built it from the register: Listed voters per ballot
+// style (the details, which PINs, stay with the service; the sim has none,
+// so its details digest is a constant).
+func (e *Election) postVoterList() error {
+	n := e.Cfg.Listed
+	if n == 0 {
+		n = max(e.Cfg.Voters, 16)
+	}
+	c := &record.VoterListChange{
+		ElectionID: e.Cfg.ElectionID, ContextHash: e.State.Context.ExtendedHash, Sequence: 1, Kind: record.ListBuilt,
+		OfficialID: "list-official-1", OfficialKey: pub(e.Keys.List), DetailsDigest: sha256.Sum256([]byte("evote-sim/voter-list")),
+		ChangedAt: e.Cfg.Now,
+	}
+	c.Sign(e.Keys.List)
+	for _, st := range e.State.Manifest.BallotStyles {
+		c.Counts = append(c.Counts, record.StyleCount{BallotStyle: st.ID, Voters: uint32(n)})
+		c.Added += uint32(n)
+	}
+	slices.SortFunc(c.Counts, func(a, b record.StyleCount) int { return strings.Compare(a.BallotStyle, b.BallotStyle) })
+	return e.Post(bulletin.TypeVoterListChange, e.Keys.Identity, c.Encode())
 }
 
 // keygen runs the trustees' distributed key generation (chapter 5) with

@@ -626,3 +626,25 @@ func TestRoutingErrors(t *testing.T) {
 		t.Errorf("healthz: %d, Cache-Control %q", st, h.Get("Cache-Control"))
 	}
 }
+
+// TestRemovingACredentialedVoter (issue 14): a list official cannot remove
+// a voter who holds a credential (409 conflict): the board refuses a list
+// that counts fewer voters of a style than hold its credentials (spec
+// §8.8.4), which would block the service's outbox.
+func TestRemovingACredentialedVoter(t *testing.T) {
+	e := newEnv(t)
+	p := e.person(nil, 0)
+	client := "203.0.113.90"
+	st, ch, _ := e.start(client, p, nil)
+	if st != 200 {
+		t.Fatalf("start: %d %v", st, ch)
+	}
+	if st, b := e.verify(client, ch["challenge_id"].(string), e.lastCode(p.Phone), newDevice(t)); st != 200 {
+		t.Fatalf("verify: %d %v", st, b)
+	}
+	out := e.listChange("list-official-1", record.ListRemoved, []voterlist.Item{{Op: voterlist.OpRemove, PIN: p.PIN}}, 409)
+	if errCode(out) != "conflict" {
+		t.Errorf("removal of a credentialed voter: %v", out)
+	}
+	e.listChange("list-official-1", record.ListRemoved, []voterlist.Item{{Op: voterlist.OpRemove, PIN: e.person(nil, 1).PIN}}, 201)
+}

@@ -27,6 +27,18 @@ type Credential struct {
 func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType uint16, payload []byte) (int64, error) {
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Lock the voter's row while listed, so that a concurrent removal
+		// (ApplyChange locks it too) either sees this credential or made
+		// the voter unlisted first.
+		res, err := tx.ExecContext(ctx, `UPDATE idp_voters SET removed = 0 WHERE election_id = $1 AND pseudonym = $2 AND removed = 0`, c.ElectionID, c.Pseudonym[:])
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotOnList
+		}
 		v, err := voterQ(ctx, tx, c.ElectionID, c.Pseudonym)
 		if errors.Is(err, ErrNotFound) || err == nil && v.Removed {
 			return ErrNotOnList

@@ -43,6 +43,10 @@ var (
 	ErrDeviceKeyBound = errors.New("idpstore: device key already bound to a credential")
 	ErrVotedInPerson  = errors.New("idpstore: voter already voted in person")
 	ErrAlreadyMarked  = errors.New("idpstore: voter already marked as voted in person")
+	// ErrHasCredential: a removal of a voter who holds a credential (their
+	// ballot may be in the box; the board refuses a list that counts fewer
+	// voters of a style than hold credentials, spec §8.8.4).
+	ErrHasCredential = errors.New("idpstore: voter holds a credential and cannot be removed")
 	// ErrRegistered: a polling station or official id, or a key, is
 	// already registered.
 	ErrRegistered = errors.New("idpstore: station, official or key already registered")

@@ -112,6 +112,59 @@ func TestCredentialsAndMarks(t *testing.T) {
 		if err != nil || len(marks) != 1 || marks[0].Pseudonym != ps(2) {
 			t.Errorf("marks %v %v", marks, err)
 		}
+		// A voter who holds a credential is not removed: the list's count
+		// of a style never falls below the voters credentialed in it (spec
+		// §8.8.4), and the board would refuse the change.
+		entry := func(ChangeResult) ([]byte, error) { return []byte("x"), nil }
+		if _, _, err := s.ApplyChange(ctx, "e1", 2, 4, "lo", 1, []ChangeOp{{Op: 2, Pseudonym: ps(1)}}, 0x0202, entry); !errors.Is(err, ErrHasCredential) {
+			t.Errorf("removing a credentialed voter: %v", err)
+		}
+		if v, _ := s.Voter(ctx, "e1", ps(1)); v.Removed {
+			t.Error("the refused removal removed the voter")
+		}
+	})
+}
+
+// TestRemovalRacesCredential: a removal and a credential racing for the
+// same voter never both win, on both databases (the board would refuse a
+// list counting fewer voters of a style than hold credentials).
+func TestRemovalRacesCredential(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		var ops []ChangeOp
+		for i := byte(1); i <= 8; i++ {
+			ops = append(ops, ChangeOp{Op: 1, Pseudonym: ps(i), BallotStyle: "A"})
+		}
+		addVoters(t, s, 1, ops)
+		entry := func(ChangeResult) ([]byte, error) { return []byte("x"), nil }
+		for i := byte(1); i <= 8; i++ {
+			done := make(chan error, 2)
+			go func() {
+				c := &Credential{ElectionID: "e1", Pseudonym: ps(i), BallotStyle: "A", KeyID: "k", IssuedAt: 1, ExpiresAt: 2}
+				c.TokenID[0], c.DeviceKey[0] = i, i
+				_, err := s.IssueCredential(ctx, c, 0x0203, []byte("c"))
+				done <- err
+			}()
+			go func() {
+				_, _, err := s.ApplyChange(ctx, "e1", uint64(i)+1, 4, "lo", 1, []ChangeOp{{Op: 2, Pseudonym: ps(i)}}, 0x0202, entry)
+				done <- err
+			}()
+			e1, e2 := <-done, <-done
+			if e1 == nil && e2 == nil {
+				t.Fatalf("voter %d both removed and credentialed", i)
+			}
+			v, _ := s.Voter(ctx, "e1", ps(i))
+			cs, _ := s.Credentials(ctx, "e1", ps(i))
+			if v.Removed && len(cs) > 0 {
+				t.Fatalf("voter %d removed with %d credentials", i, len(cs))
+			}
+			if !v.Removed {
+				// The credential won: the next sequence is still free.
+				if _, _, err := s.ApplyChange(ctx, "e1", uint64(i)+1, 5, "lo", 1, []ChangeOp{{Op: 3, Pseudonym: ps(i)}}, 0x0202, entry); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	})
 }
 

@@ -71,8 +71,9 @@ func (s *Store) LastSequence(ctx context.Context, election string) (uint64, erro
 }
 
 // ApplyChange applies a voter-list change atomically: seq must be the next
-// sequence number; adding a voter already on the list, or removing or
-// updating one not on it, fails the whole change. entry builds the board
+// sequence number; adding a voter already on the list, removing or
+// updating one not on it, or removing one who holds a credential
+// (ErrHasCredential) fails the whole change. entry builds the board
 // entry from the result; it is queued in the outbox in the same transaction,
 // so a change is never applied without its board entry. It returns the
 // result and the outbox id.
@@ -117,7 +118,19 @@ func (s *Store) ApplyChange(ctx context.Context, election string, seq uint64, ki
 				if !present {
 					return fmt.Errorf("%w: item %d", ErrNotOnList, i)
 				}
-				_, err = tx.ExecContext(ctx, `UPDATE idp_voters SET removed = 1 WHERE election_id = $1 AND pseudonym = $2`, election, op.Pseudonym[:])
+				// The update locks the voter's row first, so that a
+				// credential being issued to them (IssueCredential locks
+				// it too) is committed, and counted below, or waits.
+				if _, err = tx.ExecContext(ctx, `UPDATE idp_voters SET removed = 1 WHERE election_id = $1 AND pseudonym = $2`, election, op.Pseudonym[:]); err != nil {
+					return err
+				}
+				var n int
+				if err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM idp_credentials WHERE election_id = $1 AND pseudonym = $2`, election, op.Pseudonym[:]).Scan(&n); err != nil {
+					return err
+				}
+				if n > 0 {
+					return fmt.Errorf("%w: item %d", ErrHasCredential, i)
+				}
 				res.Removed++
 			case 3:
 				if !present {

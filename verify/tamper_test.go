@@ -342,6 +342,15 @@ func tamperings() []tampering {
 				f.sign(t, bulletin.TypeIdentityKeySet, f.e.State.Manifest.IdentityKey, reopened.Encode()),
 			}
 		})),
+		in("identity key set dropping a key earlier credentials name", CheckIdentityKeys, before(bulletin.TypeClose, 0, func(t *testing.T, f *fixture) [][]byte {
+			ks, _ := retireTokenKey(t, f)
+			dropped := *ks
+			dropped.Keys = slices.Clone(ks.Keys[1:])
+			return [][]byte{
+				f.sign(t, bulletin.TypeIdentityKeySet, f.e.State.Manifest.IdentityKey, ks.Encode()),
+				f.sign(t, bulletin.TypeIdentityKeySet, f.e.State.Manifest.IdentityKey, dropped.Encode()),
+			}
+		})),
 		in("credential issued by the authority", CheckCredential, edit(bulletin.TypeCredentialIssued, 2, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			e.Author = f.e.State.Authority
 		})),

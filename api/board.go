@@ -406,7 +406,13 @@ func (s *Server) getBallot(c *gin.Context) {
 		return
 	}
 	out := BallotView{Entry: v}
-	if cp := l.LatestCheckpoint(); cp != nil && r.Index < cp.Size {
+	// The latest checkpoint the witnesses cosigned if it covers the
+	// ballot (what a voter's check needs), else the latest signed one.
+	cp := l.LatestCosigned()
+	if cp == nil || r.Index >= cp.Size {
+		cp = l.LatestCheckpoint()
+	}
+	if cp != nil && r.Index < cp.Size {
 		p, err := l.InclusionProof(r.Index, cp.Size)
 		if err != nil {
 			internal(c)

@@ -204,12 +204,15 @@ type ReceiptView struct {
 	Checkpoint       string   `json:"checkpoint"`
 	CheckpointSize   uint64   `json:"checkpoint_size"`
 	InclusionProof   []string `json:"inclusion_proof"`
+	// Witnessed is false when the checkpoint lacks the witness quorum (a
+	// witness was down): the ballot is on the board; check it later.
+	Witnessed bool `json:"witnessed"`
 }
 
 func receiptView(r *ballotbox.Receipt) ReceiptView {
 	v := ReceiptView{TrackingCode: b64s(r.TrackingCode[:]), TrackingCodeText: ballot.TrackingCode(r.TrackingCode).String(),
 		Pseudonym: hexLower(r.Pseudonym[:]), Index: r.Index, EntryHash: b64s(r.EntryHash[:]), Checkpoint: string(r.Checkpoint),
-		CheckpointSize: r.CheckpointSize, InclusionProof: []string{}}
+		CheckpointSize: r.CheckpointSize, InclusionProof: []string{}, Witnessed: r.Witnessed}
 	for _, h := range r.InclusionProof {
 		v.InclusionProof = append(v.InclusionProof, b64s(h[:]))
 	}

@@ -542,7 +542,7 @@ func (b *Box) AuditByCode(ctx context.Context, shown ballot.ShownCode) (*AuditVi
 		v.PublishAfter, v.MinBatch = after, b.cfg.AuditMinBatch
 		return v, nil
 	}
-	cp, err := b.cp.covering(ctx, i)
+	cp, err := b.cp.covering(ctx, i, true)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,10 @@ type Receipt struct {
 	Checkpoint     []byte // signed note with witness cosignatures
 	CheckpointSize uint64
 	InclusionProof [][32]byte
+	// Witnessed is false when the checkpoint lacks the manifest's witness
+	// quorum (a witness was down): the ballot is durably on the board, and
+	// the voter's check fetches a witnessed checkpoint later (spec §10.2).
+	Witnessed bool
 	// Replayed is true when the same entry was already on the board: the
 	// original receipt is returned (an idempotent retry).
 	Replayed bool
@@ -385,7 +389,7 @@ func (b *Box) inFlightDone(p [32]byte) {
 // receipt builds the receipt of the ballot at index i, waiting for a
 // cosigned checkpoint that covers it.
 func (b *Box) receipt(ctx context.Context, i uint64, h [32]byte, pseudonym [32]byte, code ballot.TrackingCode, replayed bool) (*Receipt, error) {
-	cp, err := b.cp.covering(ctx, i)
+	cp, err := b.cp.covering(ctx, i, false)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +397,8 @@ func (b *Box) receipt(ctx context.Context, i uint64, h [32]byte, pseudonym [32]b
 	if err != nil {
 		return nil, err
 	}
-	return &Receipt{TrackingCode: code, Pseudonym: pseudonym, Index: i, EntryHash: h, Checkpoint: cp.note, CheckpointSize: cp.size, InclusionProof: proof, Replayed: replayed}, nil
+	return &Receipt{TrackingCode: code, Pseudonym: pseudonym, Index: i, EntryHash: h, Checkpoint: cp.note, CheckpointSize: cp.size, InclusionProof: proof,
+		Witnessed: cp.witnessed, Replayed: replayed}, nil
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer" header.

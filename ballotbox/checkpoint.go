@@ -62,11 +62,18 @@ func (lw *LocalWitness) Cosign(_ context.Context, l *board.Log, cp *bulletin.Sig
 	return sigs[0], nil
 }
 
-// cosigned is a checkpoint carrying the witnesses' cosignatures.
+// cosigned is a checkpoint carrying the witnesses' cosignatures:
+// witnessed when they reach the manifest's quorum, else the ones the
+// witnesses that answered gave (some witness was down).
 type cosigned struct {
-	size uint64
-	note []byte
+	size      uint64
+	note      []byte
+	witnessed bool
 }
+
+// retryPartial is how often the checkpointer tries again, while its
+// latest checkpoint lacks the witness quorum, to get one that has it.
+const retryPartial = 5 * time.Second
 
 // checkpointer makes checkpoints for receipts on demand, one at a time:
 // every cast waiting when a round starts is served by that round's
@@ -95,11 +102,15 @@ func (c *checkpointer) stop() {
 	<-c.done
 }
 
-// covering returns a cosigned checkpoint whose tree contains entry i.
-func (c *checkpointer) covering(ctx context.Context, i uint64) (*cosigned, error) {
+// covering returns a cosigned checkpoint whose tree contains entry i; with
+// full, one that carries the witness quorum's cosignatures (or ErrWitness),
+// else the best the witnesses that answer give: a voter's receipt must not
+// wait for a witness that is down (spec §10.2).
+func (c *checkpointer) covering(ctx context.Context, i uint64, full bool) (*cosigned, error) {
+	ok := func(cp *cosigned) bool { return cp != nil && cp.size > i && (cp.witnessed || !full) }
 	for attempt := 0; attempt < 3; attempt++ {
 		c.mu.Lock()
-		if c.latest != nil && c.latest.size > i {
+		if ok(c.latest) {
 			cp := c.latest
 			c.mu.Unlock()
 			return cp, nil
@@ -118,7 +129,7 @@ func (c *checkpointer) covering(ctx context.Context, i uint64) (*cosigned, error
 			return nil, ErrShutdown
 		}
 		c.mu.Lock()
-		if c.latest != nil && c.latest.size > i {
+		if ok(c.latest) {
 			cp := c.latest
 			c.mu.Unlock()
 			return cp, nil
@@ -129,14 +140,23 @@ func (c *checkpointer) covering(ctx context.Context, i uint64) (*cosigned, error
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("%w: no checkpoint covers entry %d", ErrWitness, i)
+	return nil, fmt.Errorf("%w: no checkpoint with the witness quorum covers entry %d", ErrWitness, i)
 }
 
 func (c *checkpointer) run() {
 	defer close(c.done)
+	retry := time.NewTicker(retryPartial)
+	defer retry.Stop()
 	for {
 		select {
 		case <-c.kick:
+		case <-retry.C:
+			c.mu.Lock()
+			partial := c.latest != nil && !c.latest.witnessed
+			c.mu.Unlock()
+			if !partial {
+				continue
+			}
 		case <-c.quit:
 			return
 		}
@@ -171,7 +191,7 @@ func (c *checkpointer) make() (*cosigned, error) {
 		ws, quorum = c.b.manifestCosigners(m), int(m.Board.Quorum)
 	}
 	if len(ws) == 0 {
-		return &cosigned{size: cp.Size, note: cp.Note}, nil
+		return &cosigned{size: cp.Size, note: cp.Note, witnessed: quorum == 0}, nil
 	}
 	type res struct {
 		s   bulletin.NoteSignature
@@ -197,18 +217,22 @@ func (c *checkpointer) make() (*cosigned, error) {
 		}
 		sigs = append(sigs, r.s)
 	}
-	if len(sigs) < quorum {
-		c.b.cfg.Logger.Error("witnesses did not cosign", "err", errors.Join(errs...))
-		return nil, fmt.Errorf("%w: %d of %d cosigned: %w", ErrWitness, len(sigs), len(ws), errors.Join(errs...))
-	}
 	note, err := bulletin.AddSignatures(cp.Note, sigs...)
 	if err != nil {
 		return nil, err
 	}
+	if len(sigs) < quorum {
+		// Receipts go on with the cosignatures there are; the voter's
+		// check fetches a witnessed checkpoint later, and the next
+		// rounds (at least every retryPartial) try again.
+		c.b.cfg.Logger.Error("witnesses did not cosign: receipts carry fewer cosignatures than the quorum until they do",
+			"cosigned", len(sigs), "quorum", quorum, "err", errors.Join(errs...))
+		return &cosigned{size: cp.Size, note: note}, nil
+	}
 	if err := l.SetCosigned(note); err != nil {
 		return nil, err
 	}
-	return &cosigned{size: cp.Size, note: note}, nil
+	return &cosigned{size: cp.Size, note: note, witnessed: true}, nil
 }
 
 // Checkpoint returns a cosigned checkpoint covering the whole log as it is
@@ -218,7 +242,7 @@ func (b *Box) Checkpoint(ctx context.Context) ([]byte, uint64, error) {
 	if size == 0 {
 		return nil, 0, ErrNotReady
 	}
-	cp, err := b.cp.covering(ctx, size-1)
+	cp, err := b.cp.covering(ctx, size-1, true)
 	if err != nil {
 		return nil, 0, err
 	}

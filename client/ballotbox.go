@@ -418,6 +418,37 @@ type Receipt struct {
 	EntryHash        string   `json:"entry_hash"`
 	Checkpoint       string   `json:"checkpoint"`
 	InclusionProof   []string `json:"inclusion_proof"`
+	Witnessed        bool     `json:"witnessed"`
+}
+
+// BoardBallot is the public board's answer for a ballot by tracking code
+// (spec §7.9): the entry, and once a checkpoint covers it the inclusion
+// proof in that checkpoint's tree. Nothing in it is trusted: the caller
+// verifies the entry, the checkpoint and the proof.
+type BoardBallot struct {
+	Entry struct {
+		Index     uint64 `json:"index"`
+		Canonical string `json:"canonical"`
+	} `json:"entry"`
+	Inclusion *struct {
+		Index uint64   `json:"index"`
+		Size  uint64   `json:"size"`
+		Path  []string `json:"path"`
+	} `json:"inclusion"`
+	Checkpoint *struct {
+		Note string `json:"note"`
+	} `json:"checkpoint"`
+}
+
+// BoardBallot looks a ballot up on a log's public board by its tracking
+// code (the text form or base64url).
+func (c *Client) BoardBallot(ctx context.Context, log, code string) (*BoardBallot, error) {
+	var out BoardBallot
+	_, err := c.do(ctx, http.MethodGet, "/api/v1/board/"+esc(log)+"/ballots/"+esc(code), nil, &out, "")
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Cast posts a ballot entry signed by the device key, under the voter's

@@ -160,6 +160,9 @@ type Options struct {
 	// Listed is how many voters the voter list Setup posts holds per
 	// ballot style (default DefaultListed).
 	Listed uint32
+	// WrapWitness, if set, wraps each in-process witness (a test makes
+	// one fail).
+	WrapWitness func(ballotbox.Cosigner) ballotbox.Cosigner
 }
 
 // DefaultListed is the default number of listed voters per ballot style:
@@ -214,6 +217,16 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 	cfg := ballotbox.RegistryConfig{Store: o.Store, Catalog: o.Catalog, OriginPrefix: "evote.test/board", LogKey: sk.LogKey, Authority: sk.Authority, Audience: Audience, Now: o.Now,
 		AuditEvery: o.AuditEvery, AuditMinBatch: o.AuditMinBatch}
 	cfg.Witnesses = LocalWitnesses(o.Dir, sk.Witnesses)
+	if o.WrapWitness != nil {
+		local := cfg.Witnesses
+		cfg.Witnesses = func(v bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
+			ws, q, err := local(v)
+			for i := range ws {
+				ws[i] = o.WrapWitness(ws[i])
+			}
+			return ws, q, err
+		}
+	}
 	if f.Registry, err = ballotbox.OpenRegistry(ctx, cfg); err != nil {
 		return nil, err
 	}

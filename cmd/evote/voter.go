@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -70,6 +71,32 @@ func checkIncluded(anchors *ballot.BoardAnchors, e *bulletin.Entry, index uint64
 	}
 	if err := bulletin.VerifyInclusion(index, cp.Size, bulletin.LeafHash(e.Encode()), proof, cp.Root); err != nil {
 		return fmt.Errorf("entry not in the checkpoint's tree: %w", err)
+	}
+	return nil
+}
+
+// checkLater checks that the board, looked up by the ballot's tracking
+// code, includes entry e at index i in a checkpoint the manifest's witness
+// quorum cosigned.
+func checkLater(ctx context.Context, box *client.Client, f *trustee.Follower, anchors *ballot.BoardAnchors, e *bulletin.Entry, i uint64) error {
+	code := ballot.TrackingCodeOf(e.Payload)
+	bb, err := box.BoardBallot(ctx, hex.EncodeToString(f.Log[:]), code.String())
+	if err != nil {
+		return err
+	}
+	if bb.Inclusion == nil || bb.Checkpoint == nil || bb.Entry.Index != i || bb.Inclusion.Index != i {
+		return fmt.Errorf("the board gives no checkpoint covering the ballot at position %d yet", i)
+	}
+	path := make([]string, len(bb.Inclusion.Path)) // hex on the board API
+	for k, h := range bb.Inclusion.Path {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			return fmt.Errorf("the board's inclusion proof: %w", err)
+		}
+		path[k] = base64.RawURLEncoding.EncodeToString(b)
+	}
+	if err := checkIncluded(anchors, e, i, bb.Checkpoint.Note, path); err != nil {
+		return fmt.Errorf("receipt: %w", err)
 	}
 	return nil
 }
@@ -221,6 +248,9 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "cast at board position %d, tracking code %s\n", r.Index, r.TrackingCodeText)
+	if !r.Witnessed {
+		fmt.Fprintf(out, "the ballot is on the board; the witnesses have not all confirmed it yet (one may be down): check it later with evote ballot check-receipt\n")
+	}
 	if *save != "" {
 		b, err := json.MarshalIndent(savedReceipt{Entry: base64.RawURLEncoding.EncodeToString(e.Encode()), Receipt: r}, "", "  ")
 		if err != nil {
@@ -331,8 +361,14 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 		if got := ballot.TrackingCodeOf(e.Payload).String(); strings.ReplaceAll(got, "-", "") != strings.ReplaceAll(want, "-", "") {
 			return fmt.Errorf("check-receipt: the saved ballot's tracking code is %s, not %s", got, *code)
 		}
-		if err := checkReceipt(&f.State.Manifest.Board, e, sr.Receipt); err != nil {
-			return err
+		anchors := &f.State.Manifest.Board
+		if err := checkReceipt(anchors, e, sr.Receipt); err != nil {
+			// A receipt made while a witness was down lacks the quorum:
+			// the board's lookup by tracking code gives a checkpoint the
+			// witnesses cosigned since, checked the same way.
+			if lerr := checkLater(ctx, box, f, anchors, e, sr.Receipt.Index); lerr != nil {
+				return fmt.Errorf("%w; looked up again on the board: %w", err, lerr)
+			}
 		}
 		i := sr.Receipt.Index
 		if i >= uint64(len(f.Entries)) || f.Entries[i].Hash() != e.Hash() {

@@ -296,10 +296,16 @@
     try {
       const r = check(evoteCore.cast());
       const rc = await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/ballots", { entry: r.entry }, token);
-      const ok = check(evoteCore.checkReceipt(rc));
       $("receipt-code").textContent = trackingCode;
       $("receipt-pseudonym").textContent = pseudonym;
-      $("receipt-check").textContent = t("receipt_checked").replace("{index}", rc.index).replace("{size}", ok.size).replace("{w}", ok.witnesses);
+      if (rc.witnessed === false) {
+        // A witness was down: the ballot is on the board, and the check by
+        // tracking code later finds a checkpoint with the witness quorum.
+        $("receipt-check").textContent = t("receipt_pending_witness").replace("{index}", rc.index);
+      } else {
+        const ok = check(evoteCore.checkReceipt(rc));
+        $("receipt-check").textContent = t("receipt_checked").replace("{index}", rc.index).replace("{size}", ok.size).replace("{w}", ok.witnesses);
+      }
       const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode;
       $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
       $("receipt-qr").alt = t("qr_alt") + " " + trackingCode;

@@ -284,11 +284,19 @@ func (f *Follower) Witness(ctx context.Context) error {
 	deadline := time.Now().Add(wait)
 	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
 		note, err := cpr.Checkpoint(ctx)
-		if err != nil {
-			return err
+		var cp bulletin.Checkpoint
+		var verr error
+		if err == nil {
+			cp, verr = anchors.VerifyCheckpoint(note)
 		}
-		cp, verr := anchors.VerifyCheckpoint(note)
 		switch {
+		case err != nil:
+			// No checkpoint now (a witness briefly down, say): try again
+			// until the wait is over.
+			if ctx.Err() != nil {
+				return err
+			}
+			err = fmt.Errorf("%w: %w", ErrUnwitnessed, err)
 		case verr != nil:
 			err = fmt.Errorf("%w: %w", ErrUnwitnessed, verr)
 		case f.witnessed != nil && cp.Time.Before(f.witnessed.Time):
@@ -306,7 +314,10 @@ func (f *Follower) Witness(ctx context.Context) error {
 			if uint64(len(f.Entries)) < cp.Size {
 				return f.contradiction(note, fmt.Sprintf("the board served %d entries under a cosigned checkpoint of %d", len(f.Entries), cp.Size))
 			}
-			if root, _ := f.tree.RootAt(cp.Size); f.tree == nil || root != cp.Root {
+			if f.tree == nil {
+				return f.contradiction(note, fmt.Sprintf("the board served no entries under a cosigned checkpoint of %d", cp.Size))
+			}
+			if root, _ := f.tree.RootAt(cp.Size); root != cp.Root {
 				return f.contradiction(note, fmt.Sprintf("the entries served do not have the root of the cosigned checkpoint of size %d", cp.Size))
 			}
 			for _, a := range f.acked {

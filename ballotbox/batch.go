@@ -3,6 +3,8 @@ package ballotbox
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -25,10 +27,13 @@ type gatherer[In, Out any] struct {
 	minBatch int
 	max      int
 	check    func([]In) ([]Out, []error)
-	reqs     chan *gatherReq[In, Out]
-	quit     chan struct{}
-	wg       sync.WaitGroup
-	once     sync.Once
+	// logger records a panic of check with its value and stack (the item
+	// only gets errCheckFailed); slog's default when nil.
+	logger *slog.Logger
+	reqs   chan *gatherReq[In, Out]
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 type gatherReq[In, Out any] struct {
@@ -147,6 +152,11 @@ func (g *gatherer[In, Out]) recoverCheck(ins []In) (outs []Out, errs []error, ok
 	defer func() {
 		if r := recover(); r != nil {
 			ok = false
+			l := g.logger
+			if l == nil {
+				l = slog.Default()
+			}
+			l.Error("ballotbox: a batch check panicked; its items fail with an internal error", "panic", fmt.Sprint(r), "items", len(ins), "stack", string(debug.Stack()))
 		}
 	}()
 	outs, errs = g.check(ins)

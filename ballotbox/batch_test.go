@@ -1,8 +1,12 @@
 package ballotbox
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +89,9 @@ func TestGathererPanic(t *testing.T) {
 		return ins, make([]error, len(ins))
 	})
 	defer g.stop()
+	var logged bytes.Buffer
+	var logMu sync.Mutex
+	g.logger = slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil))
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for x := range 8 {
@@ -100,4 +107,21 @@ func TestGathererPanic(t *testing.T) {
 	if out, err := g.do(5); err != nil || out != 5 {
 		t.Fatalf("after a panic: %d, %v", out, err)
 	}
+	// The panic's value and stack are in the log (issue 20, defect 4).
+	logMu.Lock()
+	defer logMu.Unlock()
+	if l := logged.String(); !strings.Contains(l, "panic=bug") || !strings.Contains(l, "batch_test.go") {
+		t.Fatalf("the log does not hold the panic's value and stack: %q", l)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

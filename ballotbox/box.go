@@ -239,6 +239,7 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	b.nextAuditCheck = (b.state.Size/cfg.AuditEvery + 1) * cfg.AuditEvery
 	b.proofs = newProofGatherer(cfg.BatchWindow, cfg.BatchMax)
 	b.tokens = newTokenGatherer(cfg.BatchMax)
+	b.proofs.logger, b.tokens.logger = cfg.Logger, cfg.Logger
 	b.cp = newCheckpointer(b)
 	b.flushKick, b.flushStop, b.flushDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go b.flusher()

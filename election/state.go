@@ -135,21 +135,27 @@ type State struct {
 	Result   *tally.Result
 }
 
-// NewState returns an empty state.
+// NewState returns an empty state. The zero State is one too: its maps
+// are made when it applies its first entry, the manifest.
 func NewState() *State {
-	return &State{
-		credentials: map[[32]byte]*record.CredentialIssued{},
-		credStyle:   map[[32]byte]string{},
-		credVoters:  map[string]uint32{},
-		listed:      map[string]uint32{},
-		inPerson:    map[[32]byte]uint64{},
-		stations:    map[string][32]byte{},
-		pollers:     map[string][32]byte{},
-		pollKeys:    map[[32]byte]bool{},
-		byCode:      map[ballot.TrackingCode]uint64{},
-		ciphertexts: map[[32]byte]uint64{},
-		byPseudonym: map[[32]byte][]uint64{},
-	}
+	s := &State{}
+	s.init()
+	return s
+}
+
+// init makes the state's indices.
+func (s *State) init() {
+	s.credentials = map[[32]byte]*record.CredentialIssued{}
+	s.credStyle = map[[32]byte]string{}
+	s.credVoters = map[string]uint32{}
+	s.listed = map[string]uint32{}
+	s.inPerson = map[[32]byte]uint64{}
+	s.stations = map[string][32]byte{}
+	s.pollers = map[string][32]byte{}
+	s.pollKeys = map[[32]byte]bool{}
+	s.byCode = map[ballot.TrackingCode]uint64{}
+	s.ciphertexts = map[[32]byte]uint64{}
+	s.byPseudonym = map[[32]byte][]uint64{}
 }
 
 // Credential returns the credential bound to a device key.
@@ -192,6 +198,9 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 		m, err := ballot.DecodeManifest(e.Payload)
 		if err != nil {
 			return refuse("%v", err)
+		}
+		if s.credentials == nil {
+			s.init() // a zero State
 		}
 		s.Manifest, s.Authority, s.Phase = m, e.Author, PhaseSetup
 		return nil

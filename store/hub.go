@@ -76,6 +76,19 @@ func (h *Hub) Publish(log LogID, size uint64) {
 	}
 }
 
+// Subscribed returns the logs that have subscribers.
+func (h *Hub) Subscribed() []LogID {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []LogID
+	for log, m := range h.subs {
+		if len(m) > 0 {
+			out = append(out, log)
+		}
+	}
+	return out
+}
+
 // Close closes every subscriber channel.
 func (h *Hub) Close() {
 	h.mu.Lock()

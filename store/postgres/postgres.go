@@ -390,7 +390,10 @@ func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// follow relays notifications to the hub, reconnecting after errors.
+// follow relays notifications to the hub, reconnecting after errors. The
+// NOTIFYs sent while the listener was down are lost, so once it listens
+// again it publishes the current size of every followed log: a follower
+// never stays behind an append it was not told of.
 func (s *Store) follow(ctx context.Context, conn *pgx.Conn) {
 	defer s.wg.Done()
 	for {
@@ -404,6 +407,11 @@ func (s *Store) follow(ctx context.Context, conn *pgx.Conn) {
 				time.Sleep(time.Second)
 				if conn, err = s.listen(ctx); err == nil {
 					break
+				}
+			}
+			for _, log := range s.hub.Subscribed() {
+				if size, err := s.Size(ctx, log); err == nil {
+					s.hub.Publish(log, size)
 				}
 			}
 			continue

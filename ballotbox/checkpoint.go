@@ -97,6 +97,14 @@ func newCheckpointer(b *Box) *checkpointer {
 	return c
 }
 
+// refresh asks for a checkpoint round without waiting for it.
+func (c *checkpointer) refresh() {
+	select {
+	case c.kick <- struct{}{}:
+	default: // a round is already asked for
+	}
+}
+
 func (c *checkpointer) stop() {
 	c.once.Do(func() { close(c.quit) })
 	<-c.done

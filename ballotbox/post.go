@@ -222,6 +222,11 @@ func (b *Box) post(ctx context.Context, e *bulletin.Entry, allowed func(*electio
 		return nil, err
 	}
 	r, bad := b.invalid[pos]
+	// Every entry but a ballot (whose receipt makes one) gets a checkpoint
+	// the witnesses cosign, soon: the public board then always ends with
+	// a witnessed checkpoint covering the election's latest step (the
+	// result, right after the tally), which is what auditors fetch.
+	b.cp.refresh()
 	return &Posted{Index: pos, EntryHash: h, Valid: !bad, Reason: r}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
@@ -81,5 +82,32 @@ func TestCastWhileAWitnessIsDown(t *testing.T) {
 	}
 	if _, err := anchors.VerifyCheckpoint(r2.Checkpoint); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBoardEndsWitnessed (issue 19, finding 4): after an official's action
+// (here: close) the board soon serves a checkpoint the witnesses cosigned
+// covering it, with no cast to trigger one, so an auditor who downloads
+// the record right after the tally gets the whole of it, witnessed.
+func TestBoardEndsWitnessed(t *testing.T) {
+	f := newFixture(t, boxtest.Options{Witnesses: 2})
+	ctx := context.Background()
+	if _, err := f.Box.Act(ctx, ballotbox.ActionClose, "official-1"); err != nil {
+		t.Fatal(err)
+	}
+	l := f.Box.Log()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cp := l.LatestCosigned()
+		if cp != nil && cp.Size == l.Size() {
+			if _, err := f.Box.View().Manifest.Board.VerifyCheckpoint(cp.Note); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no cosigned checkpoint covers the close: latest %+v, log size %d", cp, l.Size())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

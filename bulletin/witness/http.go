@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"evote/bulletin"
 	"evote/bulletin/board"
@@ -72,12 +73,31 @@ func signatureLine(s bulletin.NoteSignature) string {
 	return strings.TrimPrefix(string(n.Bytes()), "x\n\n")
 }
 
-// Client talks to one witness over HTTP.
+// Client talks to one witness over HTTP, for any number of logs; it is
+// safe for concurrent use.
 type Client struct {
-	URL   string // submission prefix; "/add-checkpoint" is appended
-	Key   bulletin.CosignerKey
-	HTTP  *http.Client // default http.DefaultClient
-	known uint64       // last size the witness reported or cosigned
+	URL  string // submission prefix; "/add-checkpoint" is appended
+	Key  bulletin.CosignerKey
+	HTTP *http.Client // default http.DefaultClient
+	mu   sync.Mutex
+	// known is the last size the witness reported or cosigned, per log
+	// origin: one witness follows every election's log.
+	known map[string]uint64
+}
+
+func (c *Client) knownSize(origin string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.known[origin]
+}
+
+func (c *Client) setKnown(origin string, size uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.known == nil {
+		c.known = map[string]uint64{}
+	}
+	c.known[origin] = size
 }
 
 // AddCheckpoint sends one add-checkpoint request and returns the verified
@@ -136,11 +156,12 @@ func (c *Client) AddCheckpoint(ctx context.Context, oldSize uint64, proof [][32]
 }
 
 // Submit obtains the witness's cosignature on the log's checkpoint cp,
-// proving consistency from the size the witness last cosigned (learnt from
-// a 409 when unknown). The Client remembers that size between calls.
+// proving consistency from the size the witness last cosigned for that log
+// (learnt from a 409 when unknown). The Client remembers that size, per
+// log, between calls.
 func (c *Client) Submit(ctx context.Context, l *board.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		old := c.known
+		old := c.knownSize(cp.Origin)
 		if old > cp.Size {
 			return bulletin.NoteSignature{}, fmt.Errorf("witness: witness has size %d, newer than checkpoint %d", old, cp.Size)
 		}
@@ -154,13 +175,13 @@ func (c *Client) Submit(ctx context.Context, l *board.Log, cp *bulletin.SignedCh
 		s, err := c.AddCheckpoint(ctx, old, proof, cp.Note)
 		var ce *ConflictError
 		if errors.As(err, &ce) && ce.Size != old {
-			c.known = ce.Size
+			c.setKnown(cp.Origin, ce.Size)
 			continue
 		}
 		if err != nil {
 			return bulletin.NoteSignature{}, err
 		}
-		c.known = cp.Size
+		c.setKnown(cp.Origin, cp.Size)
 		return s, nil
 	}
 	return bulletin.NoteSignature{}, fmt.Errorf("%w: size kept changing", ErrConflict)

@@ -282,3 +282,30 @@ func TestConcurrentSubmissions(t *testing.T) {
 		}
 	}
 }
+
+// TestClientFollowsSeveralLogs (issue 19, bug 7): one client of one
+// witness submits checkpoints of two elections' logs, interleaved; it
+// keeps each log's size apart (before, the second log's first checkpoint
+// was sent with the first log's size, refused, and the election got 503s
+// until a restart).
+func TestClientFollowsSeveralLogs(t *testing.T) {
+	ctx := context.Background()
+	ka, kb := logKey("evote.example/election-a", "log"), logKey("evote.example/election-b", "log")
+	la, lb := newLog(t, ka), newLog(t, kb)
+	f := newFixture(t, ka.Verifier(), kb.Verifier())
+	c := f.client()
+	// Election b's log stays smaller than a's.
+	for round, n := range []int{3, 7, 12} {
+		for k, l := range []*board.Log{la, lb} {
+			cp := appendN(t, l, fmt.Sprint("r", round), int(l.Size()), n/(k+1))
+			if _, err := c.Submit(ctx, l, cp); err != nil {
+				t.Fatalf("round %d, %s: %v", round, l.Origin(), err)
+			}
+		}
+	}
+	for _, l := range []*board.Log{la, lb} {
+		if size, _, ok := f.w.Latest(l.Origin()); !ok || size != l.Size() {
+			t.Errorf("%s: witness at %d, log at %d", l.Origin(), size, l.Size())
+		}
+	}
+}

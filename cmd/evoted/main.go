@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -47,6 +48,7 @@ import (
 	"evote/store"
 	"evote/store/postgres"
 	"evote/store/sqlite"
+	"evote/verify"
 	"evote/web"
 )
 
@@ -58,6 +60,9 @@ func main() {
 }
 
 func run(args []string, getenv func(string) string) error {
+	if len(args) > 0 && args[0] == "log-key" {
+		return printLogKey(args[1:], getenv, os.Stdout)
+	}
 	cfg, printOnly, err := loadConfig(args, getenv)
 	if err != nil {
 		return err
@@ -86,6 +91,48 @@ func run(args []string, getenv func(string) string) error {
 	defer cancel()
 	return hs.Shutdown(sctx)
 }
+
+// printLogKey prints the verifier key lines of an election's log,
+// "origin+keyid+base64" (chapter 11 §11.2), from the server's own
+// configuration: what the operator hands the officials (for the manifest,
+// evote official sample-manifest --log-key) and the witnesses, out of band.
+//
+//	evoted log-key ELECTION-ID [the server's flags]
+func printLogKey(args []string, getenv func(string) string, out io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return errors.New("usage: evoted log-key ELECTION-ID [the server's configuration flags]")
+	}
+	electionID := args[0]
+	cfg, _, err := loadConfig(args[1:], getenv)
+	if err != nil {
+		return err
+	}
+	dev := cfg.bool("dev")
+	k, err := loadKeys(cfg, dev)
+	if err != nil {
+		return err
+	}
+	prefix := cfg.get("origin-prefix")
+	if prefix == "" {
+		if !dev {
+			return errors.New("evoted: origin-prefix is required outside --dev")
+		}
+		prefix = devOriginPrefix
+	}
+	sk := &boxtest.ServerKeys{Authority: k.authority, LogEd: k.logEd, LogMLDSA: k.logMLDSA}
+	lk, err := sk.LogKey(prefix + "/" + electionID)
+	if err != nil {
+		return err
+	}
+	if err := bulletin.ValidOrigin(lk.Origin); err != nil {
+		return fmt.Errorf("evoted: election id %q: %w", electionID, err)
+	}
+	_, err = io.WriteString(out, verify.FormatLogKey(lk.Verifier()))
+	return err
+}
+
+// devOriginPrefix is the log origin prefix in --dev without one configured.
+const devOriginPrefix = "evote.localhost/board"
 
 // keys are the server's secrets, from the configuration or (dev) generated.
 type keys struct {
@@ -165,7 +212,7 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		if !dev {
 			return nil, nil, errors.New("evoted: origin-prefix is required outside --dev")
 		}
-		origin = "evote.localhost/board"
+		origin = devOriginPrefix
 	}
 	var idKey *[32]byte
 	if v := cfg.get("identity-key"); v != "" {

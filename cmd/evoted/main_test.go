@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"evote/official"
+	"evote/verify"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -112,5 +113,43 @@ func TestDevServerServes(t *testing.T) {
 			t.Fatalf("%s: %v %v", p, err, resp.StatusCode)
 		}
 		resp.Body.Close()
+	}
+}
+
+// TestLogKeyCommand (issue 19, finding 3): evoted log-key prints the
+// election log's verifier key lines from the server's own configuration,
+// the same key the server signs that election's checkpoints with; its dev
+// witnesses keep their keys across restarts (issue 16, finding 7).
+func TestLogKeyCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out strings.Builder
+	if err := printLogKey([]string{"pilot-2027", "--dev", "--data", dir}, env(nil), &out); err != nil {
+		t.Fatal(err)
+	}
+	lv, err := verify.ParseLogKey(out.String())
+	if err != nil {
+		t.Fatalf("%q: %v", out.String(), err)
+	}
+	if lv.Origin != devOriginPrefix+"/pilot-2027" {
+		t.Fatalf("origin %q", lv.Origin)
+	}
+	// The same keys on a second run (they were generated into dir).
+	var again strings.Builder
+	if err := printLogKey([]string{"pilot-2027", "--dev", "--data", dir}, env(nil), &again); err != nil || again.String() != out.String() {
+		t.Fatalf("second run: %v %q", err, again.String())
+	}
+	if err := printLogKey([]string{"--dev"}, env(nil), &out); err == nil {
+		t.Fatal("no election id accepted")
+	}
+	if err := printLogKey([]string{"Bad Id", "--dev", "--data", dir}, env(nil), &out); err == nil {
+		t.Fatal("an election id that makes no origin accepted")
+	}
+	k1, err := devWitnessKeys(filepath.Join(dir, "w"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := devWitnessKeys(filepath.Join(dir, "w"), 2)
+	if err != nil || !k1[0].Equal(k2[0]) || !k1[1].Equal(k2[1]) || k1[0].Equal(k1[1]) {
+		t.Fatalf("dev witness keys differ across restarts or repeat: %v", err)
 	}
 }

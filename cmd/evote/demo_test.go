@@ -203,6 +203,25 @@ func TestDemoVoterCommands(t *testing.T) {
 		var sr savedReceipt
 		json.Unmarshal(raw, &sr)
 		v.Pseudonym = sr.Receipt.Pseudonym
+		// Anyone exports the public record so far, found by the
+		// fingerprint alone, as a directory and as a tar archive; both
+		// verify (an election in progress).
+		for _, to := range []string{filepath.Join(dir, "rec"), filepath.Join(dir, "rec.tar")} {
+			if out, err := runCLI(t, "record", "export", "--server", v.BoxURL, "--fingerprint", fp, "--out", to, "--partial"); err != nil || !strings.Contains(out, "saved in") {
+				return nil, fmt.Errorf("record export to %s: %v %q", to, err, out)
+			}
+			rec, err := verify.Load(to)
+			if err != nil {
+				return nil, err
+			}
+			efp, _ := ballot.ParseFingerprint(fp)
+			if rep := verify.Verify(rec, verify.Options{Fingerprint: efp, Partial: true}); !rep.OK {
+				return nil, fmt.Errorf("exported record: %v", rep.Failures)
+			}
+		}
+		if _, err := runCLI(t, "record", "export", "--server", v.BoxURL, "--fingerprint", strings.Repeat("0", 64), "--out", filepath.Join(dir, "other")); err == nil {
+			return nil, errors.New("record export found an election with another fingerprint")
+		}
 		return ballot.Selection{"council-" + village: {1}, "priorities": {0, 2}}, nil
 	}})
 }

@@ -27,10 +27,10 @@ const usage = `evote: end-to-end verifiable voting
 
   evote demo [--voters N] [--db DSN] [--record DIR]   whole election on this machine
   evote trustee init      --key FILE                  make a trustee's keys
-  evote trustee keygen    --key FILE --server URL --election ID
+  evote trustee keygen    --key FILE --server URL --election ID --fingerprint FP
                           (run it again after a crash: it resumes)
-  evote trustee mix       --key FILE --server URL --election ID
-  evote trustee decrypt   --key FILE --server URL --election ID
+  evote trustee mix       --key FILE --server URL --election ID --fingerprint FP
+  evote trustee decrypt   --key FILE --server URL --election ID --fingerprint FP
   evote trustee backup    --key FILE --to PATH
   evote trustee restore   --from PATH --key FILE
   evote trustee show      --key FILE
@@ -42,11 +42,16 @@ const usage = `evote: end-to-end verifiable voting
                           --station ID=HEXKEY… --polling-official ID=HEXKEY…   (before open)
   evote official open|close|tally --server URL --election ID
   evote vote              --server URL --idp URL --election ID …
-  evote ballot check-receipt --server URL --election ID --code TRACKING-CODE
-  evote ballot check-audit   --server URL --election ID --code TRACKING-CODE [--ballot FILE] [--log-key FILE]
+  evote ballot check-receipt --server URL --election ID --code TRACKING-CODE --fingerprint FP --receipt FILE
+  evote ballot check-audit   --server URL --election ID --code TRACKING-CODE --fingerprint FP [--ballot FILE]
+  evote record export     --server URL --fingerprint FP --out DIR|FILE.tar   the public record, verified
   evote check-client      --server URL --election ID     served voting page = manifest's client hash?
   evote witness --name NAME --key FILE --state FILE --log-key FILE [--listen ADDR]
-  evote official sample-manifest --election ID --identity-key HEX --trustee SIGN:HPKE …
+  evote official sample-manifest --election ID --identity-key HEX --trustee SIGN:HPKE … --log-key FILE --witness NAME:HEX …
+
+FP is the election's fingerprint (ABCD-EFGH-… or 64 hex digits), as the
+officials published it: every check takes the log key, the witnesses and
+their quorum from the manifest that has it.
 
 Passphrases: --passphrase-file FILE, or EVOTE_PASSPHRASE, or typed on
 standard input.
@@ -87,6 +92,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return ballotCmd(ctx, args[1:], out)
 	case "check-client":
 		return checkClientCmd(ctx, args[1:], out)
+	case "record":
+		return recordCmd(ctx, args[1:], out)
 	}
 	return fmt.Errorf("unknown command %q (try evote help)", args[0])
 }

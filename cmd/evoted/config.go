@@ -64,6 +64,38 @@ type Config struct {
 
 // loadConfig fills the table: defaults, then the optional file, then the
 // environment (and _FILE variants), then flags; later sources win.
+// HelpError is returned by loadConfig for --help: Text is the option
+// table, which the caller prints (exit status 0).
+type HelpError struct{ Text string }
+
+func (h *HelpError) Error() string { return h.Text }
+
+// help returns the usage and the table of options: each flag, its
+// environment variable (and _FILE variant for secrets), default and help.
+func (c *Config) help() string {
+	var b strings.Builder
+	b.WriteString(`usage: evoted [options]          the ballot box server
+       evoted log-key ELECTION-ID [options]   print an election log's verifier key lines
+
+Every option is a flag, an environment variable, or a line of the file named
+by --config; secrets also read from a file named by <VARIABLE>_FILE.
+
+`)
+	for _, o := range c.opts {
+		def := o.def
+		if def == "" {
+			def = "(none)"
+		}
+		env := envName(o.name)
+		if o.secret {
+			env += ", " + env + "_FILE"
+		}
+		fmt.Fprintf(&b, "  --%s\n      %s\n      env %s; default %s\n", o.name, o.help, env, def)
+	}
+	b.WriteString("  --print-config\n      print the configuration (secrets redacted) and exit\n")
+	return b.String()
+}
+
 func loadConfig(args []string, getenv func(string) string) (*Config, bool, error) {
 	c := &Config{opts: options(), byKey: map[string]*option{}}
 	fs := flag.NewFlagSet("evoted", flag.ContinueOnError)
@@ -82,7 +114,10 @@ func loadConfig(args []string, getenv func(string) string) (*Config, bool, error
 	}
 	printCfg := fs.Bool("print-config", false, "print the configuration (secrets redacted) and exit")
 	if err := fs.Parse(args); err != nil {
-		return nil, false, fmt.Errorf("evoted: %w", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, false, &HelpError{Text: c.help()}
+		}
+		return nil, false, fmt.Errorf("evoted: %w (evoted --help lists the options)", err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -53,7 +53,13 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv); err != nil {
+	err := run(os.Args[1:], os.Getenv)
+	var help *HelpError
+	if errors.As(err, &help) {
+		fmt.Print(help.Text)
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

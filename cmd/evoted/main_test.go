@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -151,5 +152,26 @@ func TestLogKeyCommand(t *testing.T) {
 	k2, err := devWitnessKeys(filepath.Join(dir, "w"), 2)
 	if err != nil || !k1[0].Equal(k2[0]) || !k1[1].Equal(k2[1]) || k1[0].Equal(k1[1]) {
 		t.Fatalf("dev witness keys differ across restarts or repeat: %v", err)
+	}
+}
+
+// TestHelp (issue 19, finding 2): --help prints every option with its
+// environment variable and default, not "flag: help requested".
+func TestHelp(t *testing.T) {
+	_, _, err := loadConfig([]string{"--help"}, env(nil))
+	var h *HelpError
+	if !errors.As(err, &h) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, o := range options() {
+		if !strings.Contains(h.Text, "--"+o.name) || !strings.Contains(h.Text, envName(o.name)) {
+			t.Errorf("help lacks %s", o.name)
+		}
+	}
+	if !strings.Contains(h.Text, "log-key ELECTION-ID") {
+		t.Error("help lacks the log-key command")
+	}
+	if _, _, err := loadConfig([]string{"--no-such-option"}, env(nil)); err == nil || errors.As(err, &h) || !strings.Contains(err.Error(), "--help") {
+		t.Errorf("unknown option: %v", err)
 	}
 }

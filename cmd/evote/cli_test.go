@@ -100,6 +100,10 @@ func TestCLIWitnessInitAndManifest(t *testing.T) {
 	if m.Board.Quorum != 1 || len(m.Board.Witnesses) != 1 || m.Board.Witnesses[0].Name != "witness.example.org/w1" || m.Board.Origin != "box.example/board/pilot-2027" {
 		t.Fatalf("anchors %+v", m.Board)
 	}
+	show, err := runCLI(t, "official", "show-manifest", "--manifest", man, "--lang", "ru")
+	if err != nil || !strings.Contains(show, m.Fingerprint().String()) || !strings.Contains(show, "contest council-ala-archa") || !strings.Contains(show, "0  Асанов Бакыт") {
+		t.Fatalf("show-manifest: %v\n%s", err, show)
+	}
 	if _, err := runCLI(t, append(args[:len(args)-2:len(args)-2], "--witness", "w:zz")...); err == nil {
 		t.Fatal("bad witness accepted")
 	}

@@ -36,6 +36,7 @@ const usage = `evote: end-to-end verifiable voting
   evote trustee show      --key FILE
   evote official login    --server URL --user NAME
   evote official create   --server URL --manifest FILE
+  evote official show-manifest --manifest FILE [--lang ru]   fingerprint, styles, numbered candidates
   evote official act      --server URL --election ID ACTION
   evote official import-voters --server URL --idp URL --election ID --official ID --official-key FILE --csv FILE
   evote official register-polling --server URL --idp URL --election ID --official ID --official-key FILE

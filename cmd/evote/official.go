@@ -52,6 +52,8 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 	switch sub {
 	case "sample-manifest":
 		return sampleManifest(args[1:], out)
+	case "show-manifest":
+		return showManifest(args[1:], out)
 	case "import-voters":
 		return importVoters(ctx, args[1:], out)
 	case "register-polling":
@@ -224,6 +226,7 @@ func sampleManifest(args []string, out io.Writer) error {
 	}
 	f := m.Fingerprint()
 	fmt.Fprintf(out, "manifest of %s written to %s\nelection fingerprint (publish it: every trustee, voter and auditor checks it)\n  %s\n  %s\n", *id, *path, f, f.Hex())
+	fmt.Fprintf(out, "(evote official show-manifest --manifest %s lists its styles, contests and numbered candidates)\n", *path)
 	return nil
 }
 
@@ -367,4 +370,67 @@ func submitPolling(ctx context.Context, idc *client.Client, officialID string, k
 	copy(r.OfficialKey[:], key.Public().(ed25519.PublicKey))
 	r.Sign(key)
 	return idc.RegisterPolling(ctx, r.Encode())
+}
+
+// showManifest prints a manifest file for people: its fingerprint, board
+// anchors, trustees, and each ballot style's contests with their
+// candidates numbered as evote vote --choices and the voter CSV use them.
+func showManifest(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("official show-manifest", flag.ContinueOnError)
+	path := fs.String("manifest", "", "file holding the canonical manifest encoding")
+	lang := fs.String("lang", "en", "language of the texts (ky, ru, uz, en)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := need(fs, "manifest"); err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(*path)
+	if err != nil {
+		return err
+	}
+	m, err := ballot.DecodeManifest(raw)
+	if err != nil {
+		return err
+	}
+	describeManifest(out, m, *lang)
+	return nil
+}
+
+// describeManifest writes the manifest in human terms.
+func describeManifest(out io.Writer, m *ballot.Manifest, lang string) {
+	f := m.Fingerprint()
+	fmt.Fprintf(out, "election %s: %s\nfingerprint %s\n            %s\n", m.ElectionID, m.Title.Get(lang), f, f.Hex())
+	fmt.Fprintf(out, "voting %s to %s (UTC); re-voting: %s\n", time.Unix(int64(m.VotingStart), 0).UTC().Format(time.DateTime), time.Unix(int64(m.VotingEnd), 0).UTC().Format(time.DateTime),
+		map[ballot.RevotePolicy]string{ballot.LastBallotCounts: "the last ballot counts", ballot.SingleBallot: "one ballot only"}[m.Revote])
+	fmt.Fprintf(out, "board: log %s, witnesses (%d of %d must cosign):", m.Board.Origin, m.Board.Quorum, len(m.Board.Witnesses))
+	for _, w := range m.Board.Witnesses {
+		fmt.Fprintf(out, " %s", w.Name)
+	}
+	fmt.Fprintf(out, "\ntrustees (%d needed to decrypt, %d mixes):", m.Threshold, m.Mixes)
+	for _, t := range m.Trustees {
+		fmt.Fprintf(out, " %d. %s", t.Index, t.Name)
+	}
+	fmt.Fprintln(out)
+	for _, st := range m.BallotStyles {
+		c := ""
+		for _, k := range m.Constituencies {
+			if k.ID == st.Constituency {
+				c = k.Name.Get(lang)
+			}
+		}
+		fmt.Fprintf(out, "\nballot style %s (%s)\n", st.ID, c)
+		for _, id := range st.Contests {
+			ct, _ := m.Contest(id)
+			rule := "one choice, or blank"
+			if ct.Kind == ballot.MultiSelect {
+				rule = fmt.Sprintf("up to %d", ct.MaxSelections)
+			}
+			fmt.Fprintf(out, "  contest %s: %s (%s)\n", ct.ID, ct.Title.Get(lang), rule)
+			for i, k := range ct.Candidates {
+				fmt.Fprintf(out, "    %d  %s\n", i, k.Name.Get(lang))
+			}
+		}
+	}
+	fmt.Fprintf(out, "\n(--choices 'contest=n' uses these numbers, e.g. %s=0)\n", m.BallotStyles[0].Contests[0])
 }

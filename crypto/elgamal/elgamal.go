@@ -31,7 +31,7 @@ type PublicKey struct {
 
 // NewPublicKey returns the public key h. It rejects the identity.
 func NewPublicKey(h *group.Element) (*PublicKey, error) {
-	if h.IsIdentity() {
+	if h.IsIdentity() == 1 {
 		return nil, ErrIdentityKey
 	}
 	pk := &PublicKey{}

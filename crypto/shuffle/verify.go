@@ -356,7 +356,7 @@ func verify(p *Params, in, out *Rows, proof *Proof, gens *Generators) error {
 		}
 		add(new(group.Scalar).Negate(wt), e)
 	}
-	if new(group.Element).VarTimeMultiScalarMult(ss, es).IsIdentity() {
+	if new(group.Element).VarTimeMultiScalarMult(ss, es).IsIdentity() == 1 {
 		return nil
 	}
 	return diagnose(p, in, out, proof, gens, ch)

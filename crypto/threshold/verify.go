@@ -376,7 +376,7 @@ func VerifyTranscript(tr *Transcript) (*Result, error) {
 		Reconstructed: needed,
 		JointKey:      agg[0],
 	}
-	if agg[0].IsIdentity() {
+	if agg[0].IsIdentity() == 1 {
 		return nil, fmt.Errorf("threshold: joint key is the identity")
 	}
 	for j := 1; j <= p.N; j++ {

@@ -21,10 +21,13 @@ const CiphertextSize = 2 * group.ElementSize
 // under which encryption would hide nothing.
 var ErrIdentityKey = errors.New("elgamal: public key is the identity element")
 
-// A PublicKey is an ElGamal public key h = g^x. Its fixed-base table is built
-// on first use and shared by every encryption under the key.
+// A PublicKey is an ElGamal public key h = g^x. It is immutable: its
+// encoding is computed once, when it is made, and its fixed-base table is
+// built on first use and shared by every encryption under the key. The zero
+// value is not a valid key: use NewPublicKey or ParsePublicKey.
 type PublicKey struct {
 	h         group.Element
+	enc       [group.ElementSize]byte
 	tableOnce sync.Once
 	table     *group.FixedBase
 }
@@ -36,6 +39,7 @@ func NewPublicKey(h *group.Element) (*PublicKey, error) {
 	}
 	pk := &PublicKey{}
 	pk.h.Set(h)
+	h.AppendBytes(pk.enc[:0])
 	return pk, nil
 }
 
@@ -52,7 +56,11 @@ func ParsePublicKey(b []byte) (*PublicKey, error) {
 func (pk *PublicKey) Element() *group.Element { return new(group.Element).Set(&pk.h) }
 
 // Bytes returns the 32-byte encoding of h.
-func (pk *PublicKey) Bytes() []byte { return pk.h.Bytes() }
+func (pk *PublicKey) Bytes() []byte { return pk.AppendBytes(make([]byte, 0, group.ElementSize)) }
+
+// AppendBytes appends the 32-byte encoding of h to b and returns the
+// extended slice. It costs a copy: the encoding is kept with the key.
+func (pk *PublicKey) AppendBytes(b []byte) []byte { return append(b, pk.enc[:]...) }
 
 // Table returns the fixed-base table of h, building it on first use.
 func (pk *PublicKey) Table() *group.FixedBase {

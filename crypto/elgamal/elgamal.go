@@ -3,6 +3,14 @@
 // key h = g^x as (g^r, h^r·g^m), which makes ciphertexts additively
 // homomorphic and lets them be re-randomised; decryption recovers g^m, and a
 // bounded discrete-logarithm table recovers small m.
+//
+// A [PublicKey] encrypts ([PublicKey.Encrypt]) and re-randomises
+// ([PublicKey.ReEncrypt]); [Ciphertext.Add] adds the messages of two
+// ciphertexts; a [PrivateKey] decrypts to g^m, which a [DLogTable] turns
+// into m. Election keys are shared among trustees instead
+// ([evote/crypto/threshold]); this package's PrivateKey serves single-key
+// uses and tests. The example shows the round trip. Group arithmetic is
+// [evote/crypto/group]'s.
 package elgamal
 
 import (

@@ -20,4 +20,12 @@
 // runs on all cores; Verify folds every equation into random-weighted
 // multi-scalar multiplications. Most callers use the mix chain of package
 // tally rather than this package directly.
+//
+// The API: [NewRows] or [ParseRows] make the input list, [Shuffle] returns
+// the output [Rows] and the [Proof] (encoded by [Proof.Bytes], decoded by
+// [ParseProof]), and [Verify] checks them under the same [Params]; its
+// errors wrap [ErrMalformed], [ErrRowCount], [ErrDuplicateRow] or
+// [ErrInvalidProof], the last with an [EquationError] naming the failed
+// equation. [DeriveGenerators] precomputes the commitment generators for a
+// verifier of several shuffles of one election.
 package shuffle

@@ -28,4 +28,8 @@
 // [ErrInvalidProof], the last with an [EquationError] naming the failed
 // equation. [DeriveGenerators] precomputes the commitment generators for a
 // verifier of several shuffles of one election.
+//
+// Inside, the prover (prove.go) and the verifier (verify.go) run as named
+// steps, one function per phase of the proof in spec §6.4 and §6.5, with a
+// key from the paper's symbols to the variable names above the steps.
 package shuffle

@@ -211,3 +211,35 @@ func TestConditionConvention(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroValues checks the zero values' documented contracts: the zero
+// Scalar is a valid zero, and the zero Element, although not a valid
+// element, is a valid receiver (every setter overwrites it).
+func TestZeroValues(t *testing.T) {
+	var s Scalar
+	one := new(Scalar).SetUint64(1)
+	if s.IsZero() != 1 || s.Equal(NewScalar()) != 1 || !bytes.Equal(s.Bytes(), make([]byte, ScalarSize)) {
+		t.Error("the zero Scalar is not zero")
+	}
+	if new(Scalar).Add(&s, one).Equal(one) != 1 {
+		t.Error("0 + 1 != 1 with the zero Scalar")
+	}
+	g := NewGeneratorElement()
+	for name, set := range map[string]func(e *Element) *Element{
+		"Set":             func(e *Element) *Element { return e.Set(g) },
+		"Add":             func(e *Element) *Element { return e.Add(g, NewIdentityElement()) },
+		"ScalarBaseMult":  func(e *Element) *Element { return e.ScalarBaseMult(one) },
+		"ScalarMultFixed": func(e *Element) *Element { return e.ScalarMultFixed(one, GeneratorTable()) },
+		"SetCanonicalBytes": func(e *Element) *Element {
+			if _, err := e.SetCanonicalBytes(g.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			return e
+		},
+	} {
+		var e Element
+		if !sameElement(set(&e), g) {
+			t.Errorf("%s on a zero Element did not give g", name)
+		}
+	}
+}

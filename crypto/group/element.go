@@ -19,8 +19,9 @@ var ErrInvalidElement = errors.New("group: invalid or non-canonical ristretto255
 
 // An Element is an element of the ristretto255 group.
 //
-// The zero value is not valid: use NewIdentityElement, NewGeneratorElement or
-// a decoder. Elements must not be compared with ==, since one group element
+// The zero value is not a valid element and may be used only as a receiver
+// (TestZeroValues): use NewIdentityElement, NewGeneratorElement or a
+// decoder. Elements must not be compared with ==, since one group element
 // has many internal representations; use Equal.
 //
 // Methods follow math/big: the receiver is the result, and it is also

@@ -194,7 +194,7 @@ func (b *EncryptedBallot) checkShape(m *Manifest) (*BallotStyle, error) {
 			return nil, fmt.Errorf("%w: contest %s has %d ciphertexts, want %d", ErrInvalidBallot, id, got, want)
 		}
 		for j, ct := range b.Contests[i].Ciphertexts {
-			if ct.A.IsIdentity() {
+			if ct.A.IsIdentity() == 1 {
 				return nil, fmt.Errorf("%w: %w: contest %s ciphertext %d", ErrInvalidBallot, ErrClearCiphertext, id, j)
 			}
 		}

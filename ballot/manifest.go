@@ -317,101 +317,158 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	return m, nil
 }
 
-// Validate checks the manifest's internal consistency (spec §9.1).
+// Validate checks the manifest's internal consistency (spec §9.1), one
+// part at a time and in this order: the election id, the title and the
+// counts of items; the constituencies, the contests and the ballot styles
+// (each text by Text.validate); the voting period and revote policy
+// (validateRules); the trustees, threshold and mixes; the identity
+// service's key and minimum anonymity; the board anchors
+// (BoardAnchors.validate). The first failure is returned, wrapping
+// ErrInvalidManifest.
 func (m *Manifest) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %s", ErrInvalidManifest, fmt.Sprintf(format, a...))
-	}
-	checkText := func(t Text, what string) error {
-		for i, s := range t.all() {
-			if s == "" {
-				return bad("%s has no %s text", what, Languages[i])
-			}
-			if len(s) > maxTextLen {
-				return bad("%s text too long", what)
-			}
-		}
-		return nil
-	}
 	if !idPattern.MatchString(m.ElectionID) {
-		return bad("election id %q must match %s", m.ElectionID, idPattern)
+		return invalid("election id %q must match %s", m.ElectionID, idPattern)
 	}
-	if err := checkText(m.Title, "title"); err != nil {
+	if err := m.Title.validate("title"); err != nil {
 		return err
 	}
 	if len(m.Constituencies) == 0 || len(m.Contests) == 0 || len(m.BallotStyles) == 0 {
-		return bad("needs at least one constituency, contest and ballot style")
+		return invalid("needs at least one constituency, contest and ballot style")
 	}
 	if len(m.Constituencies) > maxItems || len(m.Contests) > maxItems || len(m.BallotStyles) > maxItems {
-		return bad("too many constituencies, contests or ballot styles")
+		return invalid("too many constituencies, contests or ballot styles")
 	}
+	constituencies, err := m.validateConstituencies()
+	if err != nil {
+		return err
+	}
+	contests, err := m.validateContests()
+	if err != nil {
+		return err
+	}
+	if err := m.validateStyles(constituencies, contests); err != nil {
+		return err
+	}
+	if err := m.validateRules(); err != nil {
+		return err
+	}
+	if err := m.validateTrustees(); err != nil {
+		return err
+	}
+	if m.IdentityKey == ([32]byte{}) {
+		return invalid("no identity service key")
+	}
+	if m.MinAnonymity < 1 {
+		return invalid("minimum anonymity must be at least 1")
+	}
+	return m.Board.validate(invalid)
+}
+
+// invalid returns an error wrapping ErrInvalidManifest with a detail.
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidManifest, fmt.Sprintf(format, a...))
+}
+
+// validate checks that a text has every language, none too long; what
+// names it in the error.
+func (t Text) validate(what string) error {
+	for i, s := range t.all() {
+		if s == "" {
+			return invalid("%s has no %s text", what, Languages[i])
+		}
+		if len(s) > maxTextLen {
+			return invalid("%s text too long", what)
+		}
+	}
+	return nil
+}
+
+// validateConstituencies checks the constituencies' ids (valid, distinct)
+// and names, and returns the set of ids.
+func (m *Manifest) validateConstituencies() (map[string]bool, error) {
 	constituencies := map[string]bool{}
 	for _, c := range m.Constituencies {
 		if !idPattern.MatchString(c.ID) || constituencies[c.ID] {
-			return bad("constituency id %q invalid or repeated", c.ID)
+			return nil, invalid("constituency id %q invalid or repeated", c.ID)
 		}
 		constituencies[c.ID] = true
-		if err := checkText(c.Name, "constituency "+c.ID); err != nil {
-			return err
+		if err := c.Name.validate("constituency " + c.ID); err != nil {
+			return nil, err
 		}
 	}
+	return constituencies, nil
+}
+
+// validateContests checks each contest: its id (valid, distinct), title,
+// candidates (1..maxCandidates, ids valid and distinct within the contest,
+// names) and kind with its maximum number of selections. It returns the
+// set of contest ids.
+func (m *Manifest) validateContests() (map[string]bool, error) {
 	contests := map[string]bool{}
 	for _, c := range m.Contests {
 		if !idPattern.MatchString(c.ID) || contests[c.ID] {
-			return bad("contest id %q invalid or repeated", c.ID)
+			return nil, invalid("contest id %q invalid or repeated", c.ID)
 		}
 		contests[c.ID] = true
-		if err := checkText(c.Title, "contest "+c.ID); err != nil {
-			return err
+		if err := c.Title.validate("contest " + c.ID); err != nil {
+			return nil, err
 		}
 		if len(c.Candidates) == 0 || len(c.Candidates) > maxCandidates {
-			return bad("contest %s has %d candidates, want 1..%d", c.ID, len(c.Candidates), maxCandidates)
+			return nil, invalid("contest %s has %d candidates, want 1..%d", c.ID, len(c.Candidates), maxCandidates)
 		}
 		cands := map[string]bool{}
 		for _, k := range c.Candidates {
 			if !idPattern.MatchString(k.ID) || cands[k.ID] {
-				return bad("candidate id %q of contest %s invalid or repeated", k.ID, c.ID)
+				return nil, invalid("candidate id %q of contest %s invalid or repeated", k.ID, c.ID)
 			}
 			cands[k.ID] = true
-			if err := checkText(k.Name, "candidate "+k.ID); err != nil {
-				return err
+			if err := k.Name.validate("candidate " + k.ID); err != nil {
+				return nil, err
 			}
 		}
 		switch c.Kind {
 		case SingleChoice:
 			if c.MaxSelections != 1 {
-				return bad("single-choice contest %s must have max selections 1", c.ID)
+				return nil, invalid("single-choice contest %s must have max selections 1", c.ID)
 			}
 		case MultiSelect:
 			if c.MaxSelections < 1 || int(c.MaxSelections) > len(c.Candidates) {
-				return bad("contest %s: max selections %d outside 1..%d", c.ID, c.MaxSelections, len(c.Candidates))
+				return nil, invalid("contest %s: max selections %d outside 1..%d", c.ID, c.MaxSelections, len(c.Candidates))
 			}
 		default:
-			return bad("contest %s has unknown kind %d", c.ID, c.Kind)
+			return nil, invalid("contest %s has unknown kind %d", c.ID, c.Kind)
 		}
 	}
+	return contests, nil
+}
+
+// validateStyles checks the ballot styles against the constituencies and
+// contests: ids valid and distinct, exactly one style per constituency, each
+// style a non-empty list of distinct known contests, and every contest on
+// some style.
+func (m *Manifest) validateStyles(constituencies, contests map[string]bool) error {
 	styles := map[string]bool{}
 	styleOf := map[string]string{}
 	used := map[string]bool{}
 	for _, s := range m.BallotStyles {
 		if !idPattern.MatchString(s.ID) || styles[s.ID] {
-			return bad("ballot style id %q invalid or repeated", s.ID)
+			return invalid("ballot style id %q invalid or repeated", s.ID)
 		}
 		styles[s.ID] = true
 		if !constituencies[s.Constituency] {
-			return bad("ballot style %s names unknown constituency %q", s.ID, s.Constituency)
+			return invalid("ballot style %s names unknown constituency %q", s.ID, s.Constituency)
 		}
 		if prev, ok := styleOf[s.Constituency]; ok {
-			return bad("constituency %s has two ballot styles (%s, %s)", s.Constituency, prev, s.ID)
+			return invalid("constituency %s has two ballot styles (%s, %s)", s.Constituency, prev, s.ID)
 		}
 		styleOf[s.Constituency] = s.ID
 		if len(s.Contests) == 0 {
-			return bad("ballot style %s has no contests", s.ID)
+			return invalid("ballot style %s has no contests", s.ID)
 		}
 		seen := map[string]bool{}
 		for _, c := range s.Contests {
 			if !contests[c] || seen[c] {
-				return bad("ballot style %s: contest %q unknown or repeated", s.ID, c)
+				return invalid("ballot style %s: contest %q unknown or repeated", s.ID, c)
 			}
 			seen[c] = true
 			used[c] = true
@@ -419,53 +476,59 @@ func (m *Manifest) Validate() error {
 	}
 	for _, c := range m.Constituencies {
 		if _, ok := styleOf[c.ID]; !ok {
-			return bad("constituency %s has no ballot style", c.ID)
+			return invalid("constituency %s has no ballot style", c.ID)
 		}
 	}
 	for _, c := range m.Contests {
 		if !used[c.ID] {
-			return bad("contest %s is on no ballot style", c.ID)
+			return invalid("contest %s is on no ballot style", c.ID)
 		}
 	}
+	return nil
+}
+
+// validateRules checks the voting period and the revote policy.
+func (m *Manifest) validateRules() error {
 	if m.VotingEnd <= m.VotingStart {
-		return bad("voting end %d not after start %d", m.VotingEnd, m.VotingStart)
+		return invalid("voting end %d not after start %d", m.VotingEnd, m.VotingStart)
 	}
 	if m.Revote != LastBallotCounts && m.Revote != SingleBallot {
-		return bad("unknown revote policy %d", m.Revote)
+		return invalid("unknown revote policy %d", m.Revote)
 	}
+	return nil
+}
+
+// validateTrustees checks the trustees (1..maxTrustees, indices 1..n in
+// order, names, distinct signing keys, valid HPKE keys), the threshold t
+// and the number of mixes (t..n).
+func (m *Manifest) validateTrustees() error {
 	n := uint32(len(m.Trustees))
 	if n == 0 || n > maxTrustees {
-		return bad("%d trustees, want 1..%d", n, maxTrustees)
+		return invalid("%d trustees, want 1..%d", n, maxTrustees)
 	}
 	signKeys := map[[32]byte]bool{}
 	for i, t := range m.Trustees {
 		if t.Index != uint32(i+1) {
-			return bad("trustee %d has index %d, want %d (indices are 1..n in order)", i, t.Index, i+1)
+			return invalid("trustee %d has index %d, want %d (indices are 1..n in order)", i, t.Index, i+1)
 		}
 		if t.Name == "" || len(t.Name) > maxTextLen {
-			return bad("trustee %d has an empty or oversized name", t.Index)
+			return invalid("trustee %d has an empty or oversized name", t.Index)
 		}
 		if signKeys[t.SignKey] {
-			return bad("trustee %d repeats another trustee's signing key", t.Index)
+			return invalid("trustee %d repeats another trustee's signing key", t.Index)
 		}
 		signKeys[t.SignKey] = true
 		if err := checkHPKEKey(t.HPKEKey); err != nil {
-			return bad("trustee %d HPKE key: %v", t.Index, err)
+			return invalid("trustee %d HPKE key: %v", t.Index, err)
 		}
 	}
 	if m.Threshold < 1 || m.Threshold > n {
-		return bad("threshold %d outside 1..%d", m.Threshold, n)
+		return invalid("threshold %d outside 1..%d", m.Threshold, n)
 	}
 	if m.Mixes < m.Threshold || m.Mixes > n {
-		return bad("mixes %d outside threshold..n = %d..%d: at least t distinct trustees must mix", m.Mixes, m.Threshold, n)
+		return invalid("mixes %d outside threshold..n = %d..%d: at least t distinct trustees must mix", m.Mixes, m.Threshold, n)
 	}
-	if m.IdentityKey == ([32]byte{}) {
-		return bad("no identity service key")
-	}
-	if m.MinAnonymity < 1 {
-		return bad("minimum anonymity must be at least 1")
-	}
-	return m.Board.validate(bad)
+	return nil
 }
 
 // x25519P is 2^255 − 19 in little-endian order, the bound of a canonical

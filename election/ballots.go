@@ -57,7 +57,7 @@ func (s *State) CheckBallot(e *bulletin.Entry) (*CheckedBallot, error) {
 		return nil, err
 	}
 	if err := batch.Verify(); err != nil {
-		return nil, refuse("ballot proofs: %v", err)
+		return nil, refuse("ballot proofs: %w", err)
 	}
 	return cb, nil
 }
@@ -73,7 +73,7 @@ func (s *State) PrecheckBallot(e *bulletin.Entry, batch *zkp.Batch) (*CheckedBal
 	}
 	b, err := ballot.DecodeBallot(e.Payload)
 	if err != nil {
-		return nil, refuse("%v", err)
+		return nil, refuse("%w", err)
 	}
 	if b.CredentialKey != e.Author {
 		return nil, refuse("ballot's credential key is not the entry's author")
@@ -158,7 +158,7 @@ func (s *State) applyAudited(e *bulletin.Entry) error {
 	}
 	a, err := ballot.DecodeAuditedBallot(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if err := a.Verify(s.Manifest, s.PublicKey); err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err) // the ballot box refuses it with the same error
@@ -203,11 +203,11 @@ func (s *State) applyCleansing(e *bulletin.Entry) error {
 	}
 	got, err := tally.DecodeCleansing(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	want, err := s.ComputeCleansing()
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if !got.Equal(want) {
 		return refuse("cleansing result differs from the one recomputed from the board (%d counted, %d cancelled; recomputed %d, %d)", len(got.Counted), len(got.Cancelled), len(want.Counted), len(want.Cancelled))

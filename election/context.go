@@ -84,7 +84,7 @@ func (s *State) applyContext(e *bulletin.Entry) error {
 	}
 	c, err := DecodeContext(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if c.ElectionID != s.Manifest.ElectionID {
 		return refuse("context for election %q", c.ElectionID)
@@ -100,14 +100,14 @@ func (s *State) applyContext(e *bulletin.Entry) error {
 	}
 	base, err := s.Manifest.BaseHash()
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if want := threshold.ExtendedHash(base, c.JointKey, c.VerificationKeys, c.VoterListCommitment); want != c.ExtendedHash {
 		return refuse("extended hash does not match its inputs")
 	}
 	pk, err := elgamal.NewPublicKey(c.JointKey)
 	if err != nil {
-		return refuse("joint key: %v", err)
+		return refuse("joint key: %w", err)
 	}
 	s.Context, s.PublicKey, s.Phase = c, pk, PhaseReady
 	return nil

@@ -73,7 +73,7 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 	}
 	base, err := s.Manifest.BaseHash()
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	tr := &s.keygen.tr
 	if e.Payload[0] == KindExtractionClosed {
@@ -101,7 +101,7 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 	}
 	msg, err := threshold.ParseMessage(e.Payload)
 	if err != nil {
-		return refuse("key-generation message: %v", err)
+		return refuse("key-generation message: %w", err)
 	}
 	// Who sends it, about whom, under which base hash.
 	var sender, other int
@@ -143,7 +143,7 @@ func (s *State) applyKeygen(e *bulletin.Entry) error {
 	}
 	// Every check passed: record it.
 	if err := tr.Add(e.Payload); err != nil {
-		return refuse("key-generation message: %v", err)
+		return refuse("key-generation message: %w", err)
 	}
 	if s.keygen.seen == nil {
 		s.keygen.seen = map[[3]int]bool{}
@@ -186,7 +186,7 @@ func (k *keygen) check(s *State, c *Context) error {
 	}
 	res, err := threshold.VerifyTranscript(s.Keygen())
 	if err != nil {
-		return refuse("key-generation transcript: %v", err)
+		return refuse("key-generation transcript: %w", err)
 	}
 	if res.JointKey.Equal(c.JointKey) != 1 {
 		return refuse("context's joint key differs from the key-generation transcript's")

@@ -73,14 +73,17 @@ var (
 // token key posted once later credentials are on the board, is refused.
 const CredentialReorder = 300
 
+// refuse refuses an entry: the error wraps ErrRefused and the detail, which
+// is formatted by fmt.Errorf, so a cause passed with %w stays reachable by
+// errors.Is and errors.As (a signature or proof error under the refusal).
 func refuse(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, a...))
+	return refuseAs(ErrRefused, format, a...)
 }
 
 // refuseAs refuses with a named refusal (one of the Err… values above) and
-// a detail.
+// a detail formatted as by refuse.
 func refuseAs(named error, format string, a ...any) error {
-	return fmt.Errorf("%w: %s", named, fmt.Sprintf(format, a...))
+	return fmt.Errorf("%w: %w", named, fmt.Errorf(format, a...))
 }
 
 // A CastRecord is a valid ballot on the board. Its Ballot keeps the
@@ -197,7 +200,7 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 		}
 		m, err := ballot.DecodeManifest(e.Payload)
 		if err != nil {
-			return refuse("%v", err)
+			return refuse("%w", err)
 		}
 		if s.credentials == nil {
 			s.init() // a zero State
@@ -260,7 +263,7 @@ func (s *State) applyIdentityKeySet(e *bulletin.Entry) error {
 	}
 	ks, err := record.DecodeIdentityKeySet(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if ks.ElectionID != s.Manifest.ElectionID {
 		return refuse("identity key set for election %q", ks.ElectionID)
@@ -320,7 +323,7 @@ func (s *State) applyListChange(e *bulletin.Entry) error {
 	}
 	c, err := record.DecodeVoterListChange(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if c.ElectionID != s.Manifest.ElectionID {
 		return refuse("voter list change for election %q", c.ElectionID)
@@ -335,7 +338,7 @@ func (s *State) applyListChange(e *bulletin.Entry) error {
 		return refuse("voter list change sequence %d, want %d", c.Sequence, want)
 	}
 	if err := c.VerifySignature(); err != nil {
-		return refuseAs(ErrSignature, "voter list change: %v", err)
+		return refuseAs(ErrSignature, "voter list change: %w", err)
 	}
 	for _, sc := range c.Counts {
 		if _, ok := s.Manifest.Style(sc.BallotStyle); !ok {
@@ -408,7 +411,7 @@ func (s *State) applyTransition(e *bulletin.Entry) error {
 	}
 	t, err := DecodeTransition(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if t.ElectionID != s.Manifest.ElectionID {
 		return refuse("transition for election %q", t.ElectionID)
@@ -461,7 +464,7 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 	}
 	c, err := record.DecodeCredentialIssued(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if err := s.CheckCredential(c); err != nil {
 		return err
@@ -557,7 +560,7 @@ func (s *State) applyInPersonMark(e *bulletin.Entry) error {
 	}
 	m, err := record.DecodeInPersonMark(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if m.ElectionID != s.Manifest.ElectionID {
 		return refuse("in-person mark for election %q", m.ElectionID)
@@ -578,7 +581,7 @@ func (s *State) applyInPersonMark(e *bulletin.Entry) error {
 		return refuseAs(ErrMarkStyle, "mark for %s, the voter's credential is for %s", m.BallotStyle, st)
 	}
 	if err := m.VerifySignatures(); err != nil {
-		return refuseAs(ErrSignature, "%v", err)
+		return refuseAs(ErrSignature, "%w", err)
 	}
 	if _, dup := s.inPerson[m.Pseudonym]; dup {
 		return refuse("voter already marked as having voted in person")
@@ -603,7 +606,7 @@ func (s *State) applyPollingRegistration(e *bulletin.Entry) error {
 	}
 	r, err := record.DecodePollingRegistration(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	if r.ElectionID != s.Manifest.ElectionID {
 		return refuse("polling registration for election %q", r.ElectionID)
@@ -612,7 +615,7 @@ func (s *State) applyPollingRegistration(e *bulletin.Entry) error {
 		return refuseAs(ErrWrongContext, "polling registration")
 	}
 	if err := r.VerifySignature(); err != nil {
-		return refuseAs(ErrSignature, "%v", err)
+		return refuseAs(ErrSignature, "%w", err)
 	}
 	for _, l := range []struct {
 		keys []record.PollingKey

@@ -125,7 +125,7 @@ func (s *State) finishMixing() error {
 			continue
 		}
 		if err := c.chain.Complete(int(s.Manifest.Mixes)); err != nil {
-			return refuse("contest %s: %v", c.Contest.ID, err)
+			return refuse("contest %s: %w", c.Contest.ID, err)
 		}
 	}
 	for _, c := range s.Tally {
@@ -134,7 +134,7 @@ func (s *State) finishMixing() error {
 		}
 		cts, err := c.chain.Output.Ciphertexts()
 		if err != nil {
-			return refuse("contest %s: %v", c.Contest.ID, err)
+			return refuse("contest %s: %w", c.Contest.ID, err)
 		}
 		c.Current = cts
 	}
@@ -156,7 +156,7 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 	}
 	d, err := tally.DecodeDecryptionEntry(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	trustee := s.trusteeOf(e.Author)
 	if trustee == 0 || d.Share.Trustee != trustee {
@@ -209,18 +209,18 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 			}
 			ms, err := threshold.Combine(p, c.Current, shares[:p.T])
 			if err != nil {
-				return nil, refuse("contest %s: %v", c.Contest.ID, err)
+				return nil, refuse("contest %s: %w", c.Contest.ID, err)
 			}
 			table := elgamal.NewDLogTable(max(c.Ballots, uint64(len(c.Contest.Candidates))))
 			values := make([]uint64, len(ms))
 			for i, m := range ms {
 				if values[i], err = table.Lookup(m); err != nil {
-					return nil, refuse("contest %s value %d: %v", c.Contest.ID, i, err)
+					return nil, refuse("contest %s value %d: %w", c.Contest.ID, i, err)
 				}
 			}
 			if c.Contest.Kind == ballot.SingleChoice {
 				if cr.Counts, err = tally.CountChoices(values, len(c.Contest.Candidates)); err != nil {
-					return nil, refuse("contest %s: %v", c.Contest.ID, err)
+					return nil, refuse("contest %s: %w", c.Contest.ID, err)
 				}
 			} else {
 				cr.Counts = values
@@ -249,7 +249,7 @@ func (s *State) applyResult(e *bulletin.Entry) error {
 	}
 	got, err := tally.DecodeResult(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	want, err := s.ComputeResult()
 	if err != nil {
@@ -286,7 +286,7 @@ func (s *State) applyMix(e *bulletin.Entry) error {
 	}
 	m, err := tally.DecodeMixEntry(e.Payload)
 	if err != nil {
-		return refuse("%v", err)
+		return refuse("%w", err)
 	}
 	trustee := s.trusteeOf(e.Author)
 	if trustee == 0 || int(m.Mixer) != trustee {

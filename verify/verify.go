@@ -7,7 +7,11 @@
 // batched Ed25519 and ballot proofs as zkp batches, both in parallel
 // chunks.
 //
-// Most callers use Load (or LoadArchive) and Verify, then print the Report.
+// Most callers use [Load] (or [LoadArchive], or [Fetch] from a board found
+// by [FindBoard]) and [Verify] with the published fingerprint in
+// [Options], then print the [Report]; a failed check is a [Failure] naming
+// one [Check] from a closed set. The example verifies the spec's example
+// record.
 // The package imports only the packages that define the record and its
 // cryptography, never the server, the store or the identity service (a
 // test enforces it), so an auditor's build contains nothing else.

@@ -3,6 +3,14 @@
 // key h = g^x as (g^r, h^r·g^m), which makes ciphertexts additively
 // homomorphic and lets them be re-randomised; decryption recovers g^m, and a
 // bounded discrete-logarithm table recovers small m.
+//
+// A [PublicKey] encrypts ([PublicKey.Encrypt]) and re-randomises
+// ([PublicKey.ReEncrypt]); [Ciphertext.Add] adds the messages of two
+// ciphertexts; a [PrivateKey] decrypts to g^m, which a [DLogTable] turns
+// into m. Election keys are shared among trustees instead
+// ([evote/crypto/threshold]); this package's PrivateKey serves single-key
+// uses and tests. The example shows the round trip. Group arithmetic is
+// [evote/crypto/group]'s.
 package elgamal
 
 import (
@@ -21,21 +29,25 @@ const CiphertextSize = 2 * group.ElementSize
 // under which encryption would hide nothing.
 var ErrIdentityKey = errors.New("elgamal: public key is the identity element")
 
-// A PublicKey is an ElGamal public key h = g^x. Its fixed-base table is built
-// on first use and shared by every encryption under the key.
+// A PublicKey is an ElGamal public key h = g^x. It is immutable: its
+// encoding is computed once, when it is made, and its fixed-base table is
+// built on first use and shared by every encryption under the key. The zero
+// value is not a valid key: use NewPublicKey or ParsePublicKey.
 type PublicKey struct {
 	h         group.Element
+	enc       [group.ElementSize]byte
 	tableOnce sync.Once
 	table     *group.FixedBase
 }
 
 // NewPublicKey returns the public key h. It rejects the identity.
 func NewPublicKey(h *group.Element) (*PublicKey, error) {
-	if h.IsIdentity() {
+	if h.IsIdentity() == 1 {
 		return nil, ErrIdentityKey
 	}
 	pk := &PublicKey{}
 	pk.h.Set(h)
+	h.AppendBytes(pk.enc[:0])
 	return pk, nil
 }
 
@@ -52,7 +64,11 @@ func ParsePublicKey(b []byte) (*PublicKey, error) {
 func (pk *PublicKey) Element() *group.Element { return new(group.Element).Set(&pk.h) }
 
 // Bytes returns the 32-byte encoding of h.
-func (pk *PublicKey) Bytes() []byte { return pk.h.Bytes() }
+func (pk *PublicKey) Bytes() []byte { return pk.AppendBytes(make([]byte, 0, group.ElementSize)) }
+
+// AppendBytes appends the 32-byte encoding of h to b and returns the
+// extended slice. It costs a copy: the encoding is kept with the key.
+func (pk *PublicKey) AppendBytes(b []byte) []byte { return append(b, pk.enc[:]...) }
 
 // Table returns the fixed-base table of h, building it on first use.
 func (pk *PublicKey) Table() *group.FixedBase {

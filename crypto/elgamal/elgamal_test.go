@@ -129,3 +129,27 @@ func BenchmarkScalarMult(b *testing.B) {
 		e.ScalarMult(s, p)
 	}
 }
+
+// TestPublicKeyEncodingKept: a key's encoding is computed when it is made
+// (the proofs hash it for every ballot), equals its element's, and a caller
+// that modifies the returned bytes does not modify the key.
+func TestPublicKeyEncodingKept(t *testing.T) {
+	h := new(group.Element).ScalarBaseMult(new(group.Scalar).SetUint64(12345))
+	pk, err := NewPublicKey(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := h.Bytes()
+	b := pk.Bytes()
+	if !bytes.Equal(b, want) || !bytes.Equal(pk.AppendBytes([]byte{1})[1:], want) {
+		t.Fatalf("Bytes %x, AppendBytes %x, want %x", b, pk.AppendBytes(nil), want)
+	}
+	b[0] ^= 1
+	if !bytes.Equal(pk.Bytes(), want) {
+		t.Fatal("modifying the result of Bytes modified the key")
+	}
+	parsed, err := ParsePublicKey(want)
+	if err != nil || !bytes.Equal(parsed.Bytes(), want) || !parsed.Equal(pk) {
+		t.Fatalf("ParsePublicKey: %v", err)
+	}
+}

@@ -19,9 +19,16 @@ var ErrInvalidElement = errors.New("group: invalid or non-canonical ristretto255
 
 // An Element is an element of the ristretto255 group.
 //
-// The zero value is not valid: use NewIdentityElement, NewGeneratorElement or
-// a decoder. Elements must not be compared with ==, since one group element
+// The zero value is not a valid element and may be used only as a receiver
+// (TestZeroValues): use NewIdentityElement, NewGeneratorElement or a
+// decoder. Elements must not be compared with ==, since one group element
 // has many internal representations; use Equal.
+//
+// Methods follow math/big: the receiver is the result, and it is also
+// returned so calls chain. Arguments and receiver may alias (v.Add(v, v)
+// doubles v), as in edwards25519; TestElementAliasing checks that every
+// method gives the same result when they do. Equal and IsIdentity return 1
+// or 0, in constant time, so callers can combine them without branching.
 type Element struct {
 	p edwards25519.Point
 	// enc caches the canonical encoding an element was decoded from, so
@@ -53,23 +60,24 @@ func NewGeneratorElement() *Element {
 	return e
 }
 
-// Set sets e = x and returns e.
+// Set sets e = x and returns e; e may alias x.
 func (e *Element) Set(x *Element) *Element {
 	e.p.Set(&x.p)
 	e.enc, e.encoded = x.enc, x.encoded
 	return e
 }
 
-// Add sets e = x + y (the group operation) and returns e.
+// Add sets e = x + y (the group operation) and returns e; e may alias x
+// or y.
 func (e *Element) Add(x, y *Element) *Element { e.w().Add(&x.p, &y.p); return e }
 
-// Subtract sets e = x - y and returns e.
+// Subtract sets e = x - y and returns e; e may alias x or y.
 func (e *Element) Subtract(x, y *Element) *Element { e.w().Subtract(&x.p, &y.p); return e }
 
-// Negate sets e = -x and returns e.
+// Negate sets e = -x and returns e; e may alias x.
 func (e *Element) Negate(x *Element) *Element { e.w().Negate(&x.p); return e }
 
-// ScalarMult sets e = s * x in constant time and returns e.
+// ScalarMult sets e = s * x in constant time and returns e; e may alias x.
 func (e *Element) ScalarMult(s *Scalar, x *Element) *Element {
 	e.w().ScalarMult(&s.s, &x.p)
 	return e
@@ -81,8 +89,8 @@ func (e *Element) ScalarBaseMult(s *Scalar) *Element {
 	return e
 }
 
-// VarTimeDoubleScalarBaseMult sets e = a * A + b * g and returns e. It is not
-// constant time: use it only on public values.
+// VarTimeDoubleScalarBaseMult sets e = a * A + b * g and returns e; e may
+// alias A. It is not constant time: use it only on public values.
 func (e *Element) VarTimeDoubleScalarBaseMult(a *Scalar, A *Element, b *Scalar) *Element {
 	e.w().VarTimeDoubleScalarBaseMult(&a.s, &A.p, &b.s)
 	return e
@@ -101,9 +109,10 @@ func (e *Element) Equal(x *Element) int {
 	return a.Equal(&b) | c.Equal(&d)
 }
 
-// IsIdentity reports whether e is the identity element.
-func (e *Element) IsIdentity() bool {
-	return e.Equal(NewIdentityElement()) == 1
+// IsIdentity returns 1 if e is the identity element, and 0 otherwise, in
+// constant time (the convention of Equal and of Scalar.IsZero).
+func (e *Element) IsIdentity() int {
+	return e.Equal(NewIdentityElement())
 }
 
 // Bytes returns the 32-byte canonical encoding of e (RFC 9496 §4.3.2).

@@ -220,7 +220,7 @@ func TestElementEqualRepresentations(t *testing.T) {
 	if p.Equal(NewGeneratorElement()) != 0 {
 		t.Error("different elements equal")
 	}
-	if !NewIdentityElement().IsIdentity() || p.IsIdentity() {
+	if NewIdentityElement().IsIdentity() == 0 || p.IsIdentity() == 1 {
 		t.Error("IsIdentity")
 	}
 }
@@ -318,7 +318,7 @@ func TestGenerators(t *testing.T) {
 		if a[i].Equal(c[i]) == 1 || a[i].Equal(d[i]) == 1 {
 			t.Fatal("generators do not depend on seed and label")
 		}
-		if a[i].IsIdentity() || a[i].Equal(NewGeneratorElement()) == 1 {
+		if a[i].IsIdentity() == 1 || a[i].Equal(NewGeneratorElement()) == 1 {
 			t.Fatal("degenerate generator")
 		}
 		seen[string(a[i].Bytes())] = true

@@ -20,6 +20,12 @@ var ErrNonCanonicalScalar = errors.New("group: non-canonical scalar encoding")
 // ℓ = 2^252 + 27742317777372353535851937790883648493.
 //
 // The zero value is a valid zero scalar. Arithmetic is constant time.
+//
+// Methods follow math/big: the receiver is the result, and it is also
+// returned so calls chain. Arguments and receiver may alias (s.Multiply(s,
+// s) squares s), as in edwards25519; TestScalarAliasing checks that every
+// method gives the same result when they do. Equal and IsZero return 1 or 0,
+// in constant time, and Select takes such a condition.
 type Scalar struct {
 	s edwards25519.Scalar
 }
@@ -54,7 +60,7 @@ func (s *Scalar) SetRandom(r io.Reader) (*Scalar, error) {
 	return s, nil
 }
 
-// Set sets s = x and returns s.
+// Set sets s = x and returns s; s may alias x.
 func (s *Scalar) Set(x *Scalar) *Scalar { s.s.Set(&x.s); return s }
 
 // SetUint64 sets s = x and returns s.
@@ -119,32 +125,40 @@ func (s *Scalar) SetShortBytes(b []byte) (*Scalar, error) {
 // Bytes returns the 32-byte canonical little-endian encoding of s.
 func (s *Scalar) Bytes() []byte { return s.s.Bytes() }
 
-// Add sets s = x + y and returns s.
+// Add sets s = x + y and returns s; s may alias x or y.
 func (s *Scalar) Add(x, y *Scalar) *Scalar { s.s.Add(&x.s, &y.s); return s }
 
-// Subtract sets s = x - y and returns s.
+// Subtract sets s = x - y and returns s; s may alias x or y.
 func (s *Scalar) Subtract(x, y *Scalar) *Scalar { s.s.Subtract(&x.s, &y.s); return s }
 
-// Multiply sets s = x * y and returns s.
+// Multiply sets s = x * y and returns s; s may alias x or y.
 func (s *Scalar) Multiply(x, y *Scalar) *Scalar { s.s.Multiply(&x.s, &y.s); return s }
 
-// MultiplyAdd sets s = x * y + z and returns s.
+// MultiplyAdd sets s = x * y + z and returns s; s may alias x, y or z.
 func (s *Scalar) MultiplyAdd(x, y, z *Scalar) *Scalar { s.s.MultiplyAdd(&x.s, &y.s, &z.s); return s }
 
-// Negate sets s = -x and returns s.
+// Negate sets s = -x and returns s; s may alias x.
 func (s *Scalar) Negate(x *Scalar) *Scalar { s.s.Negate(&x.s); return s }
 
-// Invert sets s = 1/x and returns s. If x is zero, s is set to zero.
+// Invert sets s = 1/x and returns s; s may alias x. If x is zero, s is set
+// to zero.
 func (s *Scalar) Invert(x *Scalar) *Scalar { s.s.Invert(&x.s); return s }
 
 // Equal returns 1 if s and x are equal, and 0 otherwise, in constant time.
 func (s *Scalar) Equal(x *Scalar) int { return s.s.Equal(&x.s) }
 
-// IsZero reports whether s is zero, in constant time (returns 1 or 0).
+// IsZero returns 1 if s is zero, and 0 otherwise, in constant time.
 func (s *Scalar) IsZero() int { return s.s.Equal(edwards25519.NewScalar()) }
 
-// Select sets s to a if cond == 1 and to b if cond == 0, in constant time.
+// Select sets s to a if cond == 1 and to b if cond == 0, in constant time,
+// and returns s; s may alias a or b. Any other cond is a broken invariant of
+// the caller (a condition must come from Equal, IsZero or
+// subtle.ConstantTime…, never from arbitrary arithmetic), and Select panics
+// rather than return a mixture of a and b, as circl's selectors do.
 func (s *Scalar) Select(a, b *Scalar, cond int) *Scalar {
+	if cond&^1 != 0 { // the same branch for 0 and 1: leaks nothing
+		panic("group: Scalar.Select with a condition other than 0 or 1")
+	}
 	ab, bb := a.s.Bytes(), b.s.Bytes()
 	mask := byte(-cond)
 	var out [32]byte

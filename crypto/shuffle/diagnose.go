@@ -53,7 +53,7 @@ func diagnose(p *Params, in, out *Rows, proof *Proof, gens *Generators, ch *chal
 	negC := new(group.Scalar).Negate(c)
 	minusOne := new(group.Scalar).SetInt64(-1)
 	holds := func(ss []*group.Scalar, es []*group.Element) bool {
-		return new(group.Element).VarTimeMultiScalarMult(ss, es).IsIdentity()
+		return new(group.Element).VarTimeMultiScalarMult(ss, es).IsIdentity() == 1
 	}
 	rep := func(s *group.Scalar, k int) []*group.Scalar {
 		out := make([]*group.Scalar, k)

@@ -20,4 +20,16 @@
 // runs on all cores; Verify folds every equation into random-weighted
 // multi-scalar multiplications. Most callers use the mix chain of package
 // tally rather than this package directly.
+//
+// The API: [NewRows] or [ParseRows] make the input list, [Shuffle] returns
+// the output [Rows] and the [Proof] (encoded by [Proof.Bytes], decoded by
+// [ParseProof]), and [Verify] checks them under the same [Params]; its
+// errors wrap [ErrMalformed], [ErrRowCount], [ErrDuplicateRow] or
+// [ErrInvalidProof], the last with an [EquationError] naming the failed
+// equation. [DeriveGenerators] precomputes the commitment generators for a
+// verifier of several shuffles of one election.
+//
+// Inside, the prover (prove.go) and the verifier (verify.go) run as named
+// steps, one function per phase of the proof in spec §6.4 and §6.5, with a
+// key from the paper's symbols to the variable names above the steps.
 package shuffle

@@ -111,6 +111,26 @@ func checkDistinct(out *Rows) error {
 	return nil
 }
 
+// The verifier follows spec §6.5, which is Haenni et al.'s
+// CheckShuffleProof for rows of width w with every equation batched. Its
+// steps, called in order by verify: deriveChallenges, foldRows (the terms
+// of each chunk of rows), sumChunks, and combinedCheck (the terms of the
+// whole proof, and the one test); diagnose names the failed equation. Key
+// from the spec's (and the paper's) symbols to the names here (j an input
+// row, i an output row, k a column):
+//
+//	c_j, ĉ_i, t̂_i          proof.perm, proof.chain, proof.nonce
+//	t_1, t_2, t_3, t_{4A,k}, t_{4B,k}   proof.t[0], [1], [2], [3+2k], [4+2k]
+//	s_1, s_2, s_3, s_{4,k}  ch.s[0], [1], [2], [3+k]
+//	ŝ_i, s'_i               proof.shat, proof.sprime
+//	u_j, U = Π u_j, c       ch.u[j], ch.U, ch.c
+//	h = G_0, h_i            gens.elems[0], gens.elems[i+1]
+//	a_{j,k}, b_{j,k}        input ciphertexts; a'_{i,k}, b'_{i,k} output ones
+//	ρ_1, ρ_2                ch.rho1, ch.rho2: weights of E1, E2 (E3 has 1)
+//	ρ_{A,k}, ρ_{B,k}, ρ̂_i   ch.rhoA[k], ch.rhoB[k], 16 bytes of ch.rhoH: E4, E5
+//
+// The weights are drawn from crypto/rand, never from the transcript.
+
 // challenges holds what the transcript and the verifier's randomness give.
 type challenges struct {
 	c    group.Scalar
@@ -197,8 +217,28 @@ func scalarAt(field []byte, i int) *group.Scalar {
 
 // verify runs the combined check with the given generators.
 func verify(p *Params, in, out *Rows, proof *Proof, gens *Generators) error {
-	n, w := in.n, in.w
 	ch := deriveChallenges(p, in, out, proof)
+	results, err := foldRows(p, in, out, proof, gens, ch)
+	if err != nil {
+		return err
+	}
+	ok, err := combinedCheck(p, proof, gens, ch, sumChunks(results, in.w))
+	if err != nil || ok {
+		return err
+	}
+	return diagnose(p, in, out, proof, gens, ch)
+}
+
+// foldRows decodes the rows, the permutation and chain commitments and
+// the per-row responses, a chunk of verifierChunk rows at a time on all
+// cores, and folds each chunk's terms of E1 … E5 into a chunkResult: the
+// terms with full-size scalars (h_i, a'_{i,k}, b'_{i,k}, ĉ_i, whose two
+// appearances in E5 are merged) into one multi-scalar multiplication, and
+// those with short scalars (Σ (ρ_1 + u_j)·c_j, Σ u_j·a_{j,k}, Σ u_j·b_{j,k},
+// Σ ρ̂_i·t̂_i) into their own, multiplied by c, c·ρ_{A,k}, c·ρ_{B,k} and −1
+// once, in combinedCheck.
+func foldRows(p *Params, in, out *Rows, proof *Proof, gens *Generators, ch *challenges) ([]*chunkResult, error) {
+	n, w := in.n, in.w
 	chunks := (n + verifierChunk - 1) / verifierChunk
 	results := make([]*chunkResult, chunks)
 	tr := newTracker(p.Progress, "verify", n)
@@ -293,13 +333,13 @@ func verify(p *Params, in, out *Rows, proof *Proof, gens *Generators) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return results, nil
+}
 
-	// Global terms (spec §6.5).
-	var ss []*group.Scalar
-	var es []*group.Element
-	add := func(s *group.Scalar, e *group.Element) { ss, es = append(ss, s), append(es, e) }
+// sumChunks adds up the chunks' results.
+func sumChunks(results []*chunkResult, w int) *chunkResult {
 	sum := &chunkResult{xa: make([]group.Element, w), xb: make([]group.Element, w)}
 	id := group.NewIdentityElement()
 	for _, e := range []*group.Element{&sum.full, &sum.xc, &sum.xt} {
@@ -319,6 +359,21 @@ func verify(p *Params, in, out *Rows, proof *Proof, gens *Generators) error {
 			sum.xb[k].Add(&sum.xb[k], &r.xb[k])
 		}
 	}
+	return sum
+}
+
+// combinedCheck adds the terms that belong to the whole proof (spec §6.5):
+// the chunks' sums with their factors c, c·ρ_{A,k}, c·ρ_{B,k} and −1; h
+// (−ρ_2·c·U from E2, ρ̂_0·s'_0 from E5 with ĉ_{−1} = h); g and y with the
+// responses s_1 … s_{4,k} and Σ ρ̂_i·ŝ_i; and the commitments t_1 …
+// t_{4B,k} with their negated weights. It reports whether the weighted
+// product of all equations is the identity; an error is a commitment t
+// that does not decode.
+func combinedCheck(p *Params, proof *Proof, gens *Generators, ch *challenges, sum *chunkResult) (bool, error) {
+	w, c := len(sum.xa), &ch.c
+	var ss []*group.Scalar
+	var es []*group.Element
+	add := func(s *group.Scalar, e *group.Element) { ss, es = append(ss, s), append(es, e) }
 	one := new(group.Scalar).SetUint64(1)
 	minusOne := new(group.Scalar).SetInt64(-1)
 	add(one, &sum.full)
@@ -352,12 +407,9 @@ func verify(p *Params, in, out *Rows, proof *Proof, gens *Generators) error {
 	for j, wt := range tw {
 		e := new(group.Element)
 		if err := decodeInto(e, elem(proof.t, j), "commitment t", j); err != nil {
-			return err
+			return false, err
 		}
 		add(new(group.Scalar).Negate(wt), e)
 	}
-	if new(group.Element).VarTimeMultiScalarMult(ss, es).IsIdentity() {
-		return nil
-	}
-	return diagnose(p, in, out, proof, gens, ch)
+	return new(group.Element).VarTimeMultiScalarMult(ss, es).IsIdentity() == 1, nil
 }

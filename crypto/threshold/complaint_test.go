@@ -432,3 +432,39 @@ func TestTrapdoorGeneratorRejected(t *testing.T) {
 	}
 	checkKeyWorks(t, d)
 }
+
+// TestComplainWithTooFewDealers: Complain reports computePhase1's errors
+// (it once dropped them) except too few qualified dealers, which is for the
+// qualification step to declare: the trustee still checks, and complains
+// about, the shares of the dealers that did post valid messages.
+func TestComplainWithTooFewDealers(t *testing.T) {
+	d := newDKG(t, Params{N: 3, T: 2}, "complain-few")
+	bad := badShareTo(d, 1, 2)
+	for _, tr := range d.trustees {
+		c, e, err := tr.Deal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Index() == 1 { // only dealer 1 posts, with a bad share for 2
+			c, e = bad(1, c, e)
+			d.tr.Commitments = append(d.tr.Commitments, c)
+			d.tr.EncryptedShares = append(d.tr.EncryptedShares, e)
+		}
+	}
+	if _, err := computePhase1(d.tr); !errors.Is(err, ErrTooFewQualified) {
+		t.Fatalf("computePhase1: %v, want ErrTooFewQualified", err)
+	}
+	cs, err := d.trustees[1].Complain(d.tr)
+	if err != nil {
+		t.Fatalf("Complain with too few dealers: %v", err)
+	}
+	if len(cs) != 1 || cs[0].Accused != 1 || cs[0].Complainer != 2 {
+		t.Fatalf("Complain returned %+v, want one complaint by 2 against 1", cs)
+	}
+	if cs, err := d.trustees[2].Complain(d.tr); err != nil || len(cs) != 0 {
+		t.Fatalf("trustee 3: %v, %v; want no complaint", cs, err)
+	}
+	if _, err := d.trustees[1].Complain(nil); !errors.Is(err, ErrParams) {
+		t.Fatalf("Complain(nil): %v, want ErrParams", err)
+	}
+}

@@ -136,9 +136,12 @@ func (t *Trustee) Complain(tr *Transcript) ([]*Complaint, error) {
 	if tr == nil {
 		return nil, fmt.Errorf("%w: no transcript", ErrParams)
 	}
-	ph, _ := computePhase1(&Transcript{Params: t.p, BaseHash: t.base, Commitments: tr.Commitments, EncryptedShares: tr.EncryptedShares})
-	if ph == nil {
-		return nil, fmt.Errorf("threshold: invalid parameters")
+	// Only the dealers' own messages count here (no complaints yet): too
+	// few valid dealers is for the qualification step to declare, and this
+	// trustee still checks the shares of those that are valid.
+	ph, err := computePhase1(&Transcript{Params: t.p, BaseHash: t.base, Commitments: tr.Commitments, EncryptedShares: tr.EncryptedShares})
+	if err != nil && !errors.Is(err, ErrTooFewQualified) {
+		return nil, err
 	}
 	var out []*Complaint
 	for i := 1; i <= t.p.N; i++ {

@@ -93,6 +93,18 @@ func pick[M interface{ Bytes() []byte }](msgs []M) (M, error) {
 	return msgs[0], nil
 }
 
+// computePhase1 replays the phase-1 messages of tr (commitments, encrypted
+// shares, complaints and their answers; spec §5.4, §5.5) and returns which
+// dealers qualify, each disqualified one with its reason, and the valid
+// commitments, encrypted shares and revealed shares of the qualified ones.
+// Messages with an index out of range or another base hash are ignored;
+// duplicates count once and two different messages from one dealer for one
+// step disqualify it.
+//
+// The error wraps ErrParams for a missing transcript or invalid parameters
+// (then the result is nil), or ErrTooFewQualified when fewer than t dealers
+// qualify: then the result is still complete, so that callers can report
+// the culprits or, like Trustee.Complain, act on the dealers that are valid.
 func computePhase1(tr *Transcript) (*phase1, error) {
 	if tr == nil {
 		return nil, fmt.Errorf("%w: no transcript", ErrParams)
@@ -376,7 +388,7 @@ func VerifyTranscript(tr *Transcript) (*Result, error) {
 		Reconstructed: needed,
 		JointKey:      agg[0],
 	}
-	if agg[0].IsIdentity() {
+	if agg[0].IsIdentity() == 1 {
 		return nil, fmt.Errorf("threshold: joint key is the identity")
 	}
 	for j := 1; j <= p.N; j++ {

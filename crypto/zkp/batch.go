@@ -201,12 +201,12 @@ func (t *terms) isIdentity() bool {
 	if len(t.shortS) < msmSplitMin {
 		longS = append(longS, t.shortS...)
 		longE = append(longE, t.shortE...)
-		return new(group.Element).VarTimeMultiScalarMult(longS, longE).IsIdentity()
+		return new(group.Element).VarTimeMultiScalarMult(longS, longE).IsIdentity() == 1
 	}
 	var s, l group.Element
 	s.VarTimeMultiScalarMult(t.shortS, t.shortE)
 	l.VarTimeMultiScalarMult(longS, longE)
-	return s.Add(&s, &l).IsIdentity()
+	return s.Add(&s, &l).IsIdentity() == 1
 }
 
 // An equation under construction: R = Π e_i^{s_i}, added to terms as

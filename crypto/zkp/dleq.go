@@ -60,7 +60,7 @@ func (p *SchnorrProof) Verify(context []byte, base, pub *group.Element) error {
 	// base^z · pub^-c · R^-1 = 1
 	var e group.Element
 	e.VarTimeMultiScalarMult([]*group.Scalar{&p.Z, negC, minusOne}, []*group.Element{base, pub, &p.R})
-	if !e.IsIdentity() {
+	if e.IsIdentity() == 0 {
 		return fmt.Errorf("zkp: schnorr: %w", ErrInvalidProof)
 	}
 	return nil
@@ -166,11 +166,11 @@ func (p *DLEQProof) Verify(context []byte, st *DLEQStatement) error {
 	var e group.Element
 	// G1^z · X1^-c · R1^-1 = 1
 	e.VarTimeMultiScalarMult([]*group.Scalar{&p.Z, negC, minusOne}, []*group.Element{st.G1, st.X1, &p.R1})
-	if !e.IsIdentity() {
+	if e.IsIdentity() == 0 {
 		return fmt.Errorf("zkp: dleq first equation: %w", ErrInvalidProof)
 	}
 	e.VarTimeMultiScalarMult([]*group.Scalar{&p.Z, negC, minusOne}, []*group.Element{st.G2, st.X2, &p.R2})
-	if !e.IsIdentity() {
+	if e.IsIdentity() == 0 {
 		return fmt.Errorf("zkp: dleq second equation: %w", ErrInvalidProof)
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
@@ -77,7 +76,7 @@ func RangeProofSize(k int) int { return 128*k + 96 }
 //	Append("commitments", u32(2(k+1)) || a_0 || b_0 || … || a_k || b_k)
 //	c = Challenge("challenge")
 func rangeChallenge(context []byte, st *RangeStatement, commitEnc []byte) *group.Scalar {
-	return rangeChallengeEnc(context, encodePK(st.PK), st.Ciphertext.Bytes(), st.Max, commitEnc)
+	return rangeChallengeEnc(context, st.PK.Bytes(), st.Ciphertext.Bytes(), st.Max, commitEnc)
 }
 
 // rangeChallengeEnc is rangeChallenge on already encoded key and ciphertext.
@@ -88,27 +87,6 @@ func rangeChallengeEnc(context, pkEnc, ctEnc []byte, k int, commitEnc []byte) *g
 	t.AppendUint64("k", uint64(k))
 	t.AppendMessage("commitments", commitEnc)
 	return t.Challenge("challenge")
-}
-
-// lastPK caches the encoding of the most recently used public key: an
-// election has one key, and encoding it costs as much as decoding a point.
-// A PublicKey is immutable, so its pointer identifies its encoding.
-var lastPK atomic.Pointer[pkEncoding]
-
-type pkEncoding struct {
-	pk  *elgamal.PublicKey
-	enc []byte
-}
-
-// encodePK returns pk.Bytes(), from the cache when it holds pk. Callers
-// must not modify the result.
-func encodePK(pk *elgamal.PublicKey) []byte {
-	if e := lastPK.Load(); e != nil && e.pk == pk {
-		return e.enc
-	}
-	e := &pkEncoding{pk: pk, enc: pk.Bytes()}
-	lastPK.Store(e)
-	return e.enc
 }
 
 // ProveRange proves that st.Ciphertext encrypts m in [0, st.Max] under

@@ -74,7 +74,7 @@ type sumPrepared struct {
 //	Append("ciphertexts", u32(n) || A_1 || B_1 || … || A_n || B_n)
 //	D = ChallengeBytes("binding")          -- 64 bytes
 func (st *SumStatement) prepare(context []byte) *sumPrepared {
-	sp := &sumPrepared{pkEnc: encodePK(st.PK), ctEnc: make([][]byte, len(st.Ciphertexts))}
+	sp := &sumPrepared{pkEnc: st.PK.Bytes(), ctEnc: make([][]byte, len(st.Ciphertexts))}
 	all := binary.BigEndian.AppendUint32(make([]byte, 0, 4+elgamal.CiphertextSize*len(st.Ciphertexts)), uint32(len(st.Ciphertexts)))
 	sp.total = elgamal.Zero()
 	for i, c := range st.Ciphertexts {

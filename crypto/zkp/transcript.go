@@ -8,13 +8,17 @@
 // Fiat-Shamir, so a proof cannot be moved to another statement, election or
 // voter (../shared/SECURITY.md #1, #2, #4).
 //
-// The proofs: Schnorr proofs of knowledge (§4.3), Chaum-Pedersen equality
-// of discrete logarithms (§4.4), the disjunctive range proof that a ballot
-// ciphertext encrypts a value in [0, k] (ProveRange, §4.5) and the sum proof
-// for k-of-n contests (ProveSum, §4.6). Each carries its commitments, has a
-// strict decoder, a single verifier (one multi-scalar multiplication) and an
-// AddToBatch method: verifiers of many ballots put them all in one Batch.
-// Provers are constant time in their secrets.
+// The proofs: Schnorr proofs of knowledge ([ProveSchnorr], §4.3),
+// Chaum-Pedersen equality of discrete logarithms ([ProveDLEQ], §4.4), the
+// disjunctive range proof that a ballot ciphertext encrypts a value in
+// [0, k] ([ProveRange], §4.5) and the sum proof for k-of-n contests
+// ([ProveSum], §4.6). Each carries its commitments, has a strict decoder
+// ([ParseRangeProof] and its siblings), a single verifier
+// ([RangeProof.Verify], one multi-scalar multiplication) and an AddToBatch
+// method: verifiers of many ballots put them all in one [Batch], whose
+// failure is a [BatchError] naming the item. Every verifier's error wraps
+// [ErrInvalidProof]. Provers are constant time in their secrets. The
+// challenge derivation is [Transcript]'s.
 package zkp
 
 import (

@@ -17,11 +17,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"evote/api"
 	"evote/ballotbox/boxtest"
 	"evote/idp/token"
 	"evote/official"
+	"evote/store/postgres"
+	"evote/store/postgres/pgtest"
 	"evote/store/sqlite"
 )
 
@@ -38,8 +41,25 @@ type env struct {
 
 const adminPassword = "correct horse battery staple"
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
+
+// envOptions vary the test server.
+type envOptions struct {
+	// argon2 is the officials' password hashing cost (default: a cheap
+	// one, 1 MiB; the flood tests use official.DefaultArgon2).
+	argon2 official.Argon2Params
+	// server adjusts the API server before it starts.
+	server func(*api.Server)
+	// postgres keeps the officials' accounts in a fresh PostgreSQL schema
+	// (the test is skipped without a server, except under CI).
+	postgres bool
+}
+
+func newEnvWith(t testing.TB, o envOptions) *env {
 	ctx := context.Background()
+	if o.argon2 == (official.Argon2Params{}) {
+		o.argon2 = official.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
+	}
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "board.db"))
 	if err != nil {
@@ -51,7 +71,16 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	offs, err := official.Open(ctx, official.Config{DB: db, Argon2: official.Argon2Params{Time: 1, Memory: 1024, Threads: 1}})
+	dialect := official.SQLite
+	if o.postgres {
+		pg, err := postgres.Open(ctx, pgtest.Schema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		db, dialect = stdlib.OpenDBFromPool(pg.Pool()), official.Postgres
+	}
+	offs, err := official.Open(ctx, official.Config{DB: db, Dialect: dialect, Argon2: o.argon2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +94,9 @@ func newEnv(t testing.TB) *env {
 	}
 	s := api.NewServer()
 	s.Registry, s.Officials = f.Registry, offs
+	if o.server != nil {
+		o.server(s)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	e := &env{f: f, srv: srv, offs: offs}
@@ -379,5 +411,44 @@ func TestOfficialFlow(t *testing.T) {
 			t.Fatalf("%s: %v %v", p, err, resp.StatusCode)
 		}
 		resp.Body.Close()
+	}
+}
+
+// TestSessionsOverHTTP: an official lists the sessions (an admin sees
+// everyone's, the caller's own marked current) and revokes one by its id.
+func TestSessionsOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	st, out := e.do(t, "GET", "/officials/sessions", e.session, "", nil)
+	if st != 200 {
+		t.Fatalf("sessions: %d %v", st, out)
+	}
+	var obsID string
+	current := 0
+	for _, x := range out["sessions"].([]any) {
+		m := x.(map[string]any)
+		if m["user"] == "observer" {
+			obsID = m["id"].(string)
+		}
+		if m["current"] == true {
+			current++
+			if m["user"] != "admin" {
+				t.Fatalf("current session %v", m)
+			}
+		}
+		if _, ok := m["token"]; ok {
+			t.Fatalf("a session's token is shown: %v", m)
+		}
+	}
+	if obsID == "" || current != 1 {
+		t.Fatalf("sessions %v", out)
+	}
+	if st, out := e.do(t, "DELETE", "/officials/sessions/"+obsID, e.observer, "", nil); st != 204 {
+		t.Fatalf("revoke own session: %d %v", st, out)
+	}
+	if st, _ := e.do(t, "GET", "/officials/sessions", e.observer, "", nil); st != 401 {
+		t.Fatalf("revoked session: %d", st)
+	}
+	if st, out := e.do(t, "DELETE", "/officials/sessions/"+obsID, e.session, "", nil); st != 404 {
+		t.Fatalf("revoke a revoked session: %d %v", st, out)
 	}
 }

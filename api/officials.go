@@ -14,7 +14,7 @@ import (
 // before h; it records refusals in the operations log.
 func (s *Server) official(op string, h gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		sess, err := s.Officials.Authenticate(ballotbox.BearerToken(c.GetHeader("Authorization")))
+		sess, err := s.Officials.Authenticate(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization")))
 		if err != nil {
 			respondErr(c, err)
 			return
@@ -64,8 +64,44 @@ func (s *Server) login(c *gin.Context) {
 }
 
 func (s *Server) logout(c *gin.Context) {
-	s.Officials.Logout(ballotbox.BearerToken(c.GetHeader("Authorization")))
+	if err := s.Officials.Logout(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization"))); err != nil {
+		respondErr(c, err)
+		return
+	}
 	s.Officials.Record(c.Request.Context(), sessionOf(c).User, "logout", "", "ok", "")
+	c.Status(http.StatusNoContent)
+}
+
+// SessionView is one session in GET /officials/sessions; the token is
+// never shown again.
+type SessionView struct {
+	ID        string `json:"id"`
+	User      string `json:"user"`
+	CreatedAt int64  `json:"created_at"`
+	ExpiresAt int64  `json:"expires_at"`
+	Current   bool   `json:"current"`
+}
+
+func (s *Server) listSessions(c *gin.Context) {
+	me := sessionOf(c)
+	ss, err := s.Officials.Sessions(c.Request.Context(), me)
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	out := make([]SessionView, len(ss))
+	for i, x := range ss {
+		out[i] = SessionView{ID: x.ID, User: x.User, CreatedAt: x.Created.Unix(), ExpiresAt: x.Expires.Unix(), Current: x.ID == me.ID}
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"sessions": out})
+}
+
+func (s *Server) revokeSession(c *gin.Context) {
+	if err := s.Officials.Revoke(c.Request.Context(), sessionOf(c), c.Param("sid")); err != nil {
+		respondErr(c, err)
+		return
+	}
 	c.Status(http.StatusNoContent)
 }
 

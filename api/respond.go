@@ -108,6 +108,9 @@ func respondErr(c *gin.Context, err error) {
 	case errors.Is(err, official.ErrSession):
 		fail(c, http.StatusUnauthorized, "session_invalid", "sign in again")
 		return
+	case errors.Is(err, official.ErrNotFound):
+		fail(c, http.StatusNotFound, "not_found", "no such session")
+		return
 	case errors.Is(err, official.ErrForbidden):
 		fail(c, http.StatusForbidden, "forbidden", "your role does not allow this")
 		return

@@ -155,6 +155,8 @@ func (s *Server) Routes() []Route {
 		rs = append(rs,
 			Route{"official", "POST", "/officials/login", s.login},
 			Route{"official", "POST", "/officials/logout", s.official("read", s.logout)},
+			Route{"official", "GET", "/officials/sessions", s.official("read", s.listSessions)},
+			Route{"official", "DELETE", "/officials/sessions/:sid", s.official("read", s.revokeSession)},
 			Route{"official", "POST", "/officials/accounts", s.official("manage", s.createAccount)},
 			Route{"official", "GET", "/officials/operations", s.official("read", s.operations)},
 			Route{"official", "POST", "/elections", s.official("run", s.createElection)},

@@ -1,6 +1,7 @@
 // Package official manages the accounts of election officials on the
-// ballot box (spec/10-api.md §10.4): a password hashed with argon2id, a
-// TOTP second factor (RFC 6238), a role; short-lived sessions; and a
+// ballot box (spec/10-api.md §10.5): a password hashed with argon2id, a
+// TOTP second factor (RFC 6238), a role; short-lived sessions kept in the
+// store, so that they survive a restart, listed and revocable; and a
 // durable operations log of who did what and when. The first admin comes
 // from the server's configuration: there are no default credentials.
 //
@@ -12,9 +13,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -79,15 +78,7 @@ type Service struct {
 	aead cipher.AEAD // from SealKey, or nil
 
 	mu       sync.Mutex
-	sessions map[[32]byte]*Session // by SHA-256 of the token
 	failures map[string][]time.Time
-}
-
-// Session is a signed-in official.
-type Session struct {
-	User    string
-	Role    Role
-	Expires time.Time
 }
 
 // Login lockout: this many failures within the window lock the account
@@ -125,6 +116,14 @@ func migrations(d Dialect) []string {
 			election_id TEXT PRIMARY KEY,
 			origin TEXT NOT NULL,
 			created_at BIGINT NOT NULL)`,
+		// Sessions (session.go): the SHA-256 of each token, never the token.
+		`CREATE TABLE IF NOT EXISTS evote_official_sessions (
+			id TEXT PRIMARY KEY,
+			token_hash TEXT NOT NULL UNIQUE,
+			username TEXT NOT NULL,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS evote_official_sessions_user ON evote_official_sessions (username)`,
 	}
 }
 
@@ -157,7 +156,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("official: migrate: %w", err)
 		}
 	}
-	return &Service{cfg: cfg, aead: aead, sessions: map[[32]byte]*Session{}, failures: map[string][]time.Time{}}, nil
+	return &Service{cfg: cfg, aead: aead, failures: map[string][]time.Time{}}, nil
 }
 
 // NewTOTPSecret returns a fresh random base32 TOTP secret.
@@ -294,14 +293,11 @@ func (s *Service) Login(ctx context.Context, user, password, code string) (strin
 	if n, _ := res.RowsAffected(); n != 1 {
 		return "", nil, ErrLogin
 	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+	tok, sess, err := s.newSession(ctx, user, Role(role), now)
+	if err != nil {
 		return "", nil, err
 	}
-	tok := hex.EncodeToString(raw[:])
-	sess := &Session{User: user, Role: Role(role), Expires: now.Add(s.cfg.SessionTTL)}
 	s.mu.Lock()
-	s.sessions[sha256.Sum256([]byte(tok))] = sess
 	delete(s.failures, user)
 	s.mu.Unlock()
 	s.Record(ctx, user, "login", "", "ok", "")
@@ -335,33 +331,6 @@ func (s *Service) fail(user string, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures[user] = append(s.failures[user], now)
-}
-
-// Authenticate returns the session of a token.
-func (s *Service) Authenticate(tok string) (*Session, error) {
-	if len(tok) != 64 {
-		return nil, ErrSession
-	}
-	h := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.sessions[h]
-	if !ok {
-		return nil, ErrSession
-	}
-	if !s.cfg.Now().Before(sess.Expires) {
-		delete(s.sessions, h)
-		return nil, ErrSession
-	}
-	return sess, nil
-}
-
-// Logout ends a session.
-func (s *Service) Logout(tok string) {
-	h := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	delete(s.sessions, h)
-	s.mu.Unlock()
 }
 
 // Allowed reports whether a role may do an operation: "manage" (accounts),

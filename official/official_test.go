@@ -65,11 +65,11 @@ func TestLoginFlow(t *testing.T) {
 	if _, _, err := s.Login(ctx, "admin", "correct horse battery", code); !errors.Is(err, ErrLogin) {
 		t.Fatalf("replayed code: %v", err)
 	}
-	if got, err := s.Authenticate(tok); err != nil || got.User != "admin" {
+	if got, err := s.Authenticate(ctx, tok); err != nil || got.User != "admin" {
 		t.Fatal(err)
 	}
 	now = now.Add(31 * time.Minute)
-	if _, err := s.Authenticate(tok); !errors.Is(err, ErrSession) {
+	if _, err := s.Authenticate(ctx, tok); !errors.Is(err, ErrSession) {
 		t.Fatalf("expired session: %v", err)
 	}
 	// Lockout after repeated failures, even with the right code later.

@@ -66,11 +66,8 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	db, err := sql.Open("sqlite", filepath.Join(dir, "officials.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	// The officials' accounts share the board's database, as in cmd/evoted.
+	var db *sql.DB = st.DB()
 	dialect := official.SQLite
 	if o.postgres {
 		pg, err := postgres.Open(ctx, pgtest.Schema(t))
@@ -105,18 +102,20 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	code, _ := official.TOTPCode(e.secret, time.Now())
-	e.session, _, err = offs.Login(ctx, "admin", adminPassword, code)
+	r, err := offs.Login(ctx, official.Attempt{User: "admin", Password: adminPassword, Code: code})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.session = r.Token
 	osec, _ := official.NewTOTPSecret()
 	if _, err := offs.CreateAccount(ctx, "admin", "observer", adminPassword, official.RoleObserver, osec); err != nil {
 		t.Fatal(err)
 	}
 	code, _ = official.TOTPCode(osec, time.Now())
-	if e.observer, _, err = offs.Login(ctx, "observer", adminPassword, code); err != nil {
+	if r, err = offs.Login(ctx, official.Attempt{User: "observer", Password: adminPassword, Code: code}); err != nil {
 		t.Fatal(err)
 	}
+	e.observer = r.Token
 	return e
 }
 
@@ -450,5 +449,45 @@ func TestSessionsOverHTTP(t *testing.T) {
 	}
 	if st, out := e.do(t, "DELETE", "/officials/sessions/"+obsID, e.session, "", nil); st != 404 {
 		t.Fatalf("revoke a revoked session: %d %v", st, out)
+	}
+}
+
+// TestLoginBudgetOverHTTP: an address over its login budget is answered
+// 429 rate_limited with Retry-After; an official's client that presents
+// the device token of an earlier login still signs in from there.
+func TestLoginBudgetOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	secret, _ := official.NewTOTPSecret()
+	if _, err := e.offs.CreateAccount(ctx, "admin", "carol", adminPassword, official.RoleOfficial, secret); err != nil {
+		t.Fatal(err)
+	}
+	login := func(user, code, device string) (*http.Response, map[string]any) {
+		body := jsonBody(map[string]string{"user": user, "password": adminPassword, "totp": code, "device": device})
+		resp, err := http.Post(e.srv.URL+"/api/v1/officials/login", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	code, _ := official.TOTPCode(secret, time.Now())
+	resp, out := login("carol", code, "")
+	device, _ := out["device"].(string)
+	if resp.StatusCode != 200 || len(device) != 64 || out["failed_logins"] != float64(0) {
+		t.Fatalf("first login: %d %v", resp.StatusCode, out)
+	}
+	for range 10 {
+		login("mallory", "123456", "")
+	}
+	resp, out = login("mallory", "123456", "")
+	if resp.StatusCode != 429 || out["error"].(map[string]any)["code"] != "rate_limited" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the budget: %d %v %v", resp.StatusCode, resp.Header, out)
+	}
+	code, _ = official.TOTPCode(secret, time.Now().Add(30*time.Second))
+	if resp, out = login("carol", code, device); resp.StatusCode != 200 || out["device"] != nil {
+		t.Fatalf("with the device token: %d %v", resp.StatusCode, out)
 	}
 }

@@ -36,31 +36,43 @@ type LoginRequest struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
 	TOTP     string `json:"totp"`
+	// Device is the device token an earlier login gave this client: an
+	// attempt under it is not held to its address's budget (§10.5).
+	Device string `json:"device,omitempty"`
 }
 
-// LoginResponse carries the session token.
+// LoginResponse carries the session token, a new device token if the
+// request had no valid one, and the notice of failed attempts on the
+// account since the previous login.
 type LoginResponse struct {
-	Token     string `json:"token"`
-	ExpiresAt int64  `json:"expires_at"`
-	Role      string `json:"role"`
+	Token        string `json:"token"`
+	ExpiresAt    int64  `json:"expires_at"`
+	Role         string `json:"role"`
+	Device       string `json:"device,omitempty"`
+	FailedLogins int    `json:"failed_logins"`
+	LastFailedAt int64  `json:"last_failed_at,omitempty"`
 }
 
 func (s *Server) login(c *gin.Context) {
 	var req LoginRequest
-	if !decode(c, limitOfficial, &req) {
+	if !decode(c, limitLogin, &req) {
 		return
 	}
-	if req.User == "" || req.Password == "" || req.TOTP == "" || len(req.User) > 64 || len(req.Password) > official.MaxPassword || len(req.TOTP) > 16 {
+	if req.User == "" || req.Password == "" || req.TOTP == "" || len(req.User) > 64 || len(req.Password) > official.MaxPassword || len(req.TOTP) > 16 || len(req.Device) > 64 {
 		badRequest(c, "user, password and totp are required")
 		return
 	}
-	tok, sess, err := s.Officials.Login(c.Request.Context(), req.User, req.Password, req.TOTP)
+	r, err := s.Officials.Login(c.Request.Context(), official.Attempt{Client: c.ClientIP(), Device: req.Device, User: req.User, Password: req.Password, Code: req.TOTP})
 	if err != nil {
 		respondErr(c, err)
 		return
 	}
+	out := LoginResponse{Token: r.Token, ExpiresAt: r.Session.Expires.Unix(), Role: string(r.Session.Role), Device: r.Device, FailedLogins: r.Notice.Failed}
+	if !r.Notice.Last.IsZero() {
+		out.LastFailedAt = r.Notice.Last.Unix()
+	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, LoginResponse{Token: tok, ExpiresAt: sess.Expires.Unix(), Role: string(sess.Role)})
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) logout(c *gin.Context) {

@@ -11,6 +11,7 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -35,6 +36,10 @@ type Server struct {
 	Web http.Handler
 	// Ready, if set, is an extra readiness check (e.g. the store answers).
 	Ready func() error
+	// TrustedProxies lists the reverse proxies (addresses or CIDR ranges)
+	// whose X-Forwarded-For gives the client address that officials'
+	// logins are budgeted by; none by default (the peer's address).
+	TrustedProxies []string
 
 	mu     sync.RWMutex
 	boards map[string]*board.Log // extra logs served by the board group
@@ -120,6 +125,7 @@ const (
 	limitBallot   = 256 << 10
 	limitIdentity = 256 << 10
 	limitOfficial = 1 << 20
+	limitLogin    = 4 << 10
 	limitTrustee  = 64 << 20
 )
 
@@ -172,6 +178,12 @@ func (s *Server) Handler() http.Handler {
 		s.met = newMetrics()
 	}
 	r := gin.New()
+	if err := r.SetTrustedProxies(s.TrustedProxies); err != nil {
+		// Handler cannot fail: a bad list trusts no proxy (cmd/evoted
+		// checks the list before it starts).
+		slog.Error("api: trusted proxies", "err", err)
+		r.SetTrustedProxies(nil)
+	}
 	r.Use(gin.CustomRecovery(func(c *gin.Context, _ any) { internal(c) }))
 	r.Use(s.met.middleware)
 	r.HandleMethodNotAllowed = true

@@ -64,11 +64,11 @@ func TestSessionsSurviveRestart(t *testing.T) {
 			t.Helper()
 			now = now.Add(30 * time.Second)
 			code, _ := TOTPCode(secret, now)
-			tok, sess, err := s.Login(ctx, user, "correct horse battery", code)
+			r, err := s.Login(ctx, Attempt{User: user, Password: "correct horse battery", Code: code})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return tok, sess
+			return r.Token, r.Session
 		}
 		tokA, sessA := login(a, "admin", admin)
 		tokO, sessO := login(a, "obs", obs)

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 
 	"evote/api"
 	"evote/ballotbox/boxtest"
+	"evote/bulletin"
 	"evote/idp/token"
 	"evote/official"
 	"evote/store/postgres"
@@ -243,7 +245,16 @@ func TestBadInput(t *testing.T) {
 	good := jsonBody(map[string]string{"entry": b64(raw)})
 	audit := jsonBody(map[string]string{"audited": b64(p.Audit().Encode()), "ballot": b64(p.Ballot.Encode())})
 	big := []byte(`{"entry":"` + strings.Repeat("A", 300<<10) + `"}`)
-	hugeTrustee := []byte(`{"entry":"` + strings.Repeat("A", 65<<20) + `"}`)
+	// A trustee's mix whose header announces a payload beyond the route's
+	// limit: refused from the header, before the rest is read.
+	hugeHeader := []byte{bulletin.EntryVersion}
+	lid := e.f.Box.Log().ID()
+	hugeHeader = append(hugeHeader, lid[:]...)
+	hugeHeader = binary.BigEndian.AppendUint16(hugeHeader, uint16(bulletin.TypeMixOutput))
+	hugeHeader = append(hugeHeader, e.f.Trustees[0].Public().(ed25519.PublicKey)...)
+	hugeHeader = binary.BigEndian.AppendUint32(hugeHeader, 65<<20)
+	hugeTrustee := []byte(`{"entry":"` + b64(append(hugeHeader, 0)) + strings.Repeat("A", 1<<20) + `"}`)
+	zerosTrustee := []byte(`{"entry":"` + strings.Repeat("A", 65<<20) + `"}`)
 	trusteeEntry := jsonBody(map[string]string{"entry": b64(raw)}) // a ballot is not a trustee entry
 	login := jsonBody(map[string]string{"user": "admin", "password": "wrong password here", "totp": "123456"})
 	type tc struct {
@@ -282,6 +293,7 @@ func TestBadInput(t *testing.T) {
 		tc{"oversized audit", "POST", audits, v.Token, "application/json", big, 413, "too_large"},
 		tc{"oversized identity entry", "POST", identity, "", "application/json", big, 413, "too_large"},
 		tc{"oversized trustee entry", "POST", trustee, "", "application/json", hugeTrustee, 413, "too_large"},
+		tc{"oversized body of zeros", "POST", trustee, "", "application/json", zerosTrustee, 400, "bad_entry"},
 		tc{"wrong election ballot", "POST", "/elections/nope/ballots", v.Token, "application/json", good, 404, "unknown_election"},
 		tc{"wrong election audit", "POST", "/elections/nope/audits", v.Token, "application/json", audit, 404, "unknown_election"},
 		tc{"wrong election trustee", "POST", "/elections/nope/trustee/entries", "", "application/json", trusteeEntry, 404, "unknown_election"},

@@ -23,12 +23,8 @@ func decode(c *gin.Context, limit int64, v any) bool {
 // readBody reads a body of at most limit bytes whose content type, if
 // given, is JSON. It answers the error itself and returns false.
 func readBody(c *gin.Context, limit int64) ([]byte, bool) {
-	if ct := c.GetHeader("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			fail(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
-			return nil, false
-		}
+	if !jsonContentType(c) {
+		return nil, false
 	}
 	// Sized from Content-Length (bounded by the limit), so a ballot's few
 	// kilobytes are read without regrowing the buffer.
@@ -47,6 +43,19 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 		return nil, false
 	}
 	return buf.Bytes(), true
+}
+
+// jsonContentType checks that the content type, if given, is JSON; it
+// answers the error itself and returns false.
+func jsonContentType(c *gin.Context) bool {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			fail(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
+			return false
+		}
+	}
+	return true
 }
 
 // decodeJSON decodes body into v as decode does.

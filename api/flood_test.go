@@ -3,16 +3,18 @@ package api_test
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
-	"sync"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
 	"evote/api"
+	"evote/bulletin"
 	"evote/internal/loadtest"
 	"evote/official"
 )
@@ -51,53 +53,66 @@ func (r floodResult) check(t *testing.T) {
 	}
 }
 
-// flood runs workers goroutines, each sending requests made by next (one
-// after another, on its own keep-alive connection) until deadline or
-// count requests in all, while a reader GETs readURL; it returns the peak
-// resident size, the read latencies and the answers' statuses.
-func flood(t *testing.T, readURL string, workers, count int, d time.Duration, next func(worker int) *http.Request) floodResult {
+// flood has a child process run plan against the server while a reader
+// GETs readURL; it returns the peak resident size of this process (the
+// server's), the read latencies and the answers' statuses.
+func flood(t *testing.T, readURL string, plan loadtest.Plan) floodResult {
 	t.Helper()
 	s, err := loadtest.Start(floodRSSSamples)
 	if err != nil {
 		t.Skip(err) // no /proc: not Linux
 	}
 	rd := loadtest.StartReader(readURL, floodReadGap)
-	var (
-		mu       sync.Mutex
-		statuses = map[int]int{}
-		sent     int
-		wg       sync.WaitGroup
-	)
-	deadline := time.Now().Add(d)
-	tr := &http.Transport{MaxIdleConnsPerHost: workers}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
-	for w := range workers {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				mu.Lock()
-				if sent >= count {
-					mu.Unlock()
-					return
-				}
-				sent++
-				mu.Unlock()
-				resp, err := c.Do(next(w))
-				st := -1
-				if err == nil {
-					st = resp.StatusCode
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				mu.Lock()
-				statuses[st]++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	statuses, err := loadtest.Spawn(plan)
 	reads := rd.Stop()
-	return floodResult{base: s.Base, peak: s.Stop(), reads: reads, statuses: statuses}
+	peak := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return floodResult{base: s.Base, peak: peak, reads: reads, statuses: statuses}
+}
+
+// TestMain runs the flood of a child process (loadtest.Spawn), or the
+// tests.
+func TestMain(m *testing.M) {
+	if p, ok := loadtest.ChildPlan(); ok {
+		p.Run(floodRequests(p))
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// floodRequests makes the requests of a plan's kind.
+func floodRequests(p *loadtest.Plan) func(worker int) *http.Request {
+	switch p.Kind {
+	case "login":
+		return func(w int) *http.Request {
+			user := "admin"
+			if w%2 == 1 {
+				user = "ghost-" + randomDigits(6)
+			}
+			body, _ := json.Marshal(map[string]string{"user": user, "password": "not the password " + randomDigits(4), "totp": randomDigits(6)})
+			req, _ := http.NewRequest("POST", p.URL, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			var a [3]byte
+			rand.Read(a[:])
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", a[0], a[1], a[2]))
+			return req
+		}
+	case "trustee-entry":
+		log, _ := hex.DecodeString(p.Params["log"])
+		author, _ := hex.DecodeString(p.Params["author"])
+		typ, _ := strconv.Atoi(p.Params["type"])
+		n, _ := strconv.Atoi(p.Params["payload"])
+		return func(int) *http.Request {
+			body, size := entryBody(bulletin.LogID(log), bulletin.Type(typ), [32]byte(author), n)
+			req, _ := http.NewRequest("POST", p.URL, body)
+			req.ContentLength = size
+			req.Header.Set("Content-Type", "application/json")
+			return req
+		}
+	}
+	panic("unknown flood " + p.Kind)
 }
 
 func randomDigits(n int) string {
@@ -125,19 +140,7 @@ func TestLoginFlood(t *testing.T) {
 	// botnet, so that the per-address budgets do not simply stop them all.
 	e := newEnvWith(t, envOptions{argon2: official.DefaultArgon2, server: func(s *api.Server) { s.TrustedProxies = []string{"127.0.0.1"} }})
 	read := e.srv.URL + "/api/v1/elections/" + e.f.ElectionID + "/checkpoint"
-	r := flood(t, read, 16, 20000, 3*time.Second, func(w int) *http.Request {
-		user := "admin"
-		if w%2 == 1 {
-			user = "ghost-" + randomDigits(6)
-		}
-		body, _ := json.Marshal(map[string]string{"user": user, "password": "not the password " + randomDigits(4), "totp": randomDigits(6)})
-		req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/officials/login", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		var a [3]byte
-		rand.Read(a[:])
-		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", a[0], a[1], a[2]))
-		return req
-	})
+	r := flood(t, read, loadtest.Plan{Kind: "login", URL: e.srv.URL + "/api/v1/officials/login", Workers: 16, Count: 20000, Duration: 3 * time.Second})
 	r.check(t)
 	// The next step's code (the setup used the current one).
 	code, _ := official.TOTPCode(e.secret, time.Now().Add(30*time.Second))

@@ -1,19 +1,23 @@
-// Package loadtest measures a server under a bounded flood, for tests only
-// (spec/10-api.md §10.9): the process's resident memory, sampled from
-// /proc/self/status (VmRSS) while the flood runs, and the latencies of
-// reads made meanwhile. A flood test starts a Sampler and a Reader, sends
-// its bounded flood to a loopback server, stops both, and asserts on the
-// peak resident size and the read percentiles.
+// Package loadtest measures a server under a bounded flood, for tests only:
+// the process's resident memory, sampled from /proc/self/status (VmRSS)
+// while the flood runs, and the latencies of reads made meanwhile. A flood
+// test starts a Sampler and a Reader, has a child process (Spawn) send its
+// bounded flood to the server on loopback, stops both, and asserts on the
+// peak resident size and the read percentiles. The flood comes from
+// another process, as it would from another machine: its buffers and its
+// goroutines are not counted against the server, nor scheduled with it.
 package loadtest
 
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -110,6 +114,11 @@ type Reader struct {
 func StartReader(url string, gap time.Duration) *Reader {
 	r := &Reader{URL: url, Gap: gap, stop: make(chan struct{}), done: make(chan struct{})}
 	c := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+	// A first read, not recorded, opens the connection.
+	if resp, err := c.Get(url); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
 	go func() {
 		defer close(r.done)
 		defer c.CloseIdleConnections()
@@ -169,4 +178,94 @@ func NewLatencies(ds []time.Duration, failed int) Latencies {
 
 func (l Latencies) String() string {
 	return fmt.Sprintf("%d reads (%d failed): p50 %v, p99 %v, max %v", l.N, l.Failed, l.P50.Round(time.Microsecond), l.P99.Round(time.Microsecond), l.Max.Round(time.Microsecond))
+}
+
+// Plan is a flood for a child process: Workers goroutines send the
+// requests of Kind (which the test package builds from URL and Params),
+// one after another, until Count requests in all or Duration.
+type Plan struct {
+	Kind     string
+	URL      string
+	Workers  int
+	Count    int
+	Duration time.Duration
+	Params   map[string]string
+}
+
+const planEnv = "EVOTE_LOADTEST_PLAN"
+
+// ChildPlan returns the plan when this process is a flood child (the test
+// binary re-executed by Spawn). A test package that floods calls it
+// first in TestMain, runs the plan with Run and exits.
+func ChildPlan() (*Plan, bool) {
+	v := os.Getenv(planEnv)
+	if v == "" {
+		return nil, false
+	}
+	var p Plan
+	if err := json.Unmarshal([]byte(v), &p); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest: bad plan:", err)
+		os.Exit(2)
+	}
+	return &p, true
+}
+
+// Run sends the plan's requests, made by next, and writes the count of
+// answers by status (-1: no answer) to stdout for Spawn.
+func (p *Plan) Run(next func(worker int) *http.Request) {
+	var (
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		sent     int
+		wg       sync.WaitGroup
+	)
+	deadline := time.Now().Add(p.Duration)
+	tr := &http.Transport{MaxIdleConnsPerHost: p.Workers}
+	c := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+	for w := range p.Workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				if sent >= p.Count {
+					mu.Unlock()
+					return
+				}
+				sent++
+				mu.Unlock()
+				resp, err := c.Do(next(w))
+				st := -1
+				if err == nil {
+					st = resp.StatusCode
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				statuses[st]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	json.NewEncoder(os.Stdout).Encode(statuses)
+}
+
+// Spawn runs the plan in a child process (this test binary, whose
+// TestMain runs ChildPlan) and returns the count of answers by status.
+func Spawn(p Plan) (map[int]int, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), planEnv+"="+string(b))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("loadtest: flood child: %w", err)
+	}
+	statuses := map[int]int{}
+	if err := json.Unmarshal(out.Bytes(), &statuses); err != nil {
+		return nil, fmt.Errorf("loadtest: flood child answered %q: %w", out.String(), err)
+	}
+	return statuses, nil
 }

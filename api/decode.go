@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -58,8 +59,15 @@ func jsonContentType(c *gin.Context) bool {
 	return true
 }
 
-// decodeJSON decodes body into v as decode does.
+// decodeJSON decodes body into v as decode does. A body that is not
+// valid UTF-8, or a string in it holding a NUL byte, is refused 400
+// bad_request (hygiene.go).
 func decodeJSON(c *gin.Context, body []byte, v any) bool {
+	if !utf8.Valid(body) {
+		json.Unmarshal(body, v) // best effort, for the operations log
+		refuseText(c, "the body is not valid UTF-8", "the body is not valid UTF-8")
+		return false
+	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
@@ -70,7 +78,7 @@ func decodeJSON(c *gin.Context, body []byte, v any) bool {
 		fail(c, http.StatusBadRequest, "bad_json", "trailing data after the JSON body")
 		return false
 	}
-	return true
+	return checkStrings(c, v)
 }
 
 // binaryBody reads a JSON body of one required base64url field, such as

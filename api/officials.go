@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -26,6 +27,9 @@ func (s *Server) official(op string, h gin.HandlerFunc) gin.HandlerFunc {
 		}
 		c.Set("session", sess)
 		h(c)
+		if detail, bad := badInput(c); bad {
+			s.Officials.Record(c.Request.Context(), sess.User, "bad-input "+strings.TrimPrefix(c.FullPath(), "/api/v1"), c.Param("id"), "bad_request", detail)
+		}
 	}
 }
 
@@ -56,6 +60,9 @@ type LoginResponse struct {
 func (s *Server) login(c *gin.Context) {
 	var req LoginRequest
 	if !decode(c, limitLogin, &req) {
+		if _, bad := badInput(c); bad {
+			s.recordBadInput(c, req.User)
+		}
 		return
 	}
 	if req.User == "" || req.Password == "" || req.TOTP == "" || len(req.User) > 64 || len(req.Password) > official.MaxPassword || len(req.TOTP) > 16 || len(req.Device) > 64 {

@@ -186,6 +186,11 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.Use(gin.CustomRecovery(func(c *gin.Context, _ any) { internal(c) }))
 	r.Use(s.met.middleware)
+	groups := map[string]string{}
+	for _, rt := range s.Routes() {
+		groups[rt.Method+" /api/v1"+rt.Path] = rt.Group
+	}
+	r.Use(s.hygiene(groups))
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) {
 		if s.Web != nil && !strings.HasPrefix(c.Request.URL.Path, "/api/") {

@@ -294,6 +294,21 @@ func (s *Service) budget(ctx context.Context, a Attempt, addr string, now time.T
 	return nil, nil
 }
 
+// RecordRefused writes to the operations log a request refused before
+// any credential was checked (malformed input on an officials' route), as
+// a login attempt of client: charged to the address's budget, and not
+// written once the budget is spent, so that strangers cannot fill the log
+// faster than they can try logins.
+func (s *Service) RecordRefused(ctx context.Context, client, user, action, electionID, outcome, detail string) error {
+	if s.limits.take(addressKey(client), s.cfg.Now()) > 0 {
+		return &RetryError{ErrRateLimited, 0}
+	}
+	if client != "" {
+		detail = "from " + client + ": " + detail
+	}
+	return s.Record(ctx, user, action, electionID, outcome, detail)
+}
+
 // loginFailed records a failed attempt and answers ErrLogin.
 func (s *Service) loginFailed(ctx context.Context, a Attempt, dev *device, why string, now time.Time) error {
 	if dev != nil {

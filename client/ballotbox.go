@@ -226,6 +226,20 @@ func (b *IdentityBoard) Post(ctx context.Context, entryType uint16, payload []by
 	return a.Index, nil
 }
 
+// VotingClosed implements idp.VotingState: whether the election's board
+// holds its close entry, by the phase the ballot box reports.
+func (b *IdentityBoard) VotingClosed(ctx context.Context) (bool, error) {
+	info, err := b.C.Election(ctx, b.ElectionID)
+	if err != nil {
+		return false, err
+	}
+	switch info.Phase {
+	case "closed", "mixing", "decrypting", "tallied":
+		return true, nil
+	}
+	return false, nil
+}
+
 // ElectionCheckpoint returns a checkpoint covering the whole board, with
 // the witnesses' cosignatures.
 func (c *Client) ElectionCheckpoint(ctx context.Context, electionID string) (size uint64, note string, err error) {

@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"evote/bulletin"
+	"evote/internal/memrelease"
 )
 
 // Large trustee entries (spec/10-api.md §10.3). A mix or a set of
@@ -34,19 +33,11 @@ const (
 	bigEntrySlots = 2
 	bigEntryQueue = 4
 	bigEntryWait  = 30 * time.Second
-	// releaseAfter: after a request that held this much, the memory is
-	// returned to the system (at most every releaseEvery), so that a
-	// burst of large entries does not leave the process at its peak.
-	releaseAfter = 8 << 20
-	releaseEvery = 5 * time.Second
 )
 
 var (
 	bigSlots = make(chan struct{}, bigEntrySlots)
 	bigQueue = make(chan struct{}, bigEntryQueue)
-
-	releaseMu   sync.Mutex
-	lastRelease time.Time
 )
 
 // errEntryBody is the stable code and message of a malformed body, or a
@@ -154,7 +145,7 @@ func streamEntryBig(br *bufio.Reader, limit int64, check func(bulletin.Header) e
 		if err != nil {
 			return nil, err
 		}
-		*done = func() { release(); releaseMemory() }
+		*done = func() { release(); memrelease.Soon() }
 	}
 	buf := make([]byte, bulletin.SigningRoom+size)
 	out := buf[bulletin.SigningRoom:]
@@ -370,16 +361,4 @@ func waitBig() (func(), error) {
 	case <-t.C:
 		return nil, errBusy
 	}
-}
-
-// releaseMemory returns the memory freed by a large request to the
-// system, at most every releaseEvery.
-func releaseMemory() {
-	releaseMu.Lock()
-	defer releaseMu.Unlock()
-	if time.Since(lastRelease) < releaseEvery {
-		return
-	}
-	lastRelease = time.Now()
-	go debug.FreeOSMemory()
 }

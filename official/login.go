@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"evote/internal/memrelease"
 )
 
 // Logins (spec/10-api.md §10.5). A login is the one route strangers reach
@@ -509,7 +511,12 @@ func newHashGate(l Limits) *hashGate {
 // ErrBusy when too many wait or the wait is too long.
 func (g *hashGate) acquire(ctx context.Context) (func(), error) {
 	var once sync.Once
-	release := func() { once.Do(func() { <-g.slots }) }
+	release := func() {
+		once.Do(func() {
+			<-g.slots
+			memrelease.Soon() // the hash's 64 MiB
+		})
+	}
 	select {
 	case g.slots <- struct{}{}:
 		return release, nil

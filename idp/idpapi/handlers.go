@@ -20,6 +20,7 @@ import (
 	"evote/idp"
 	"evote/idp/registry"
 	"evote/idp/voterlist"
+	"evote/internal/memrelease"
 	"evote/record"
 )
 
@@ -252,6 +253,9 @@ func (s *Server) listChange(c *gin.Context) {
 			s.fail(c, http.StatusBadRequest, "invalid_input", "The request body is not the expected JSON: {\"statement\", \"salt\", \"items\"}, the statement first.", 0)
 		}
 		return
+	}
+	if len(r.Items) > 10_000 {
+		defer memrelease.Soon() // a whole list's memory, once applied
 	}
 	entry, err := s.svc.ChangeVoterList(c.Request.Context(), c.ClientIP(), r)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,11 +18,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"evote/api"
 	"evote/ballotbox/boxtest"
+	"evote/bulletin"
 	"evote/idp/token"
 	"evote/official"
+	"evote/store/postgres"
+	"evote/store/postgres/pgtest"
 	"evote/store/sqlite"
 )
 
@@ -38,20 +43,43 @@ type env struct {
 
 const adminPassword = "correct horse battery staple"
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
+
+// envOptions vary the test server.
+type envOptions struct {
+	// argon2 is the officials' password hashing cost (default: a cheap
+	// one, 1 MiB; the flood tests use official.DefaultArgon2).
+	argon2 official.Argon2Params
+	// server adjusts the API server before it starts.
+	server func(*api.Server)
+	// postgres keeps the officials' accounts in a fresh PostgreSQL schema
+	// (the test is skipped without a server, except under CI).
+	postgres bool
+}
+
+func newEnvWith(t testing.TB, o envOptions) *env {
 	ctx := context.Background()
+	if o.argon2 == (official.Argon2Params{}) {
+		o.argon2 = official.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
+	}
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "board.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	db, err := sql.Open("sqlite", filepath.Join(dir, "officials.db"))
-	if err != nil {
-		t.Fatal(err)
+	// The officials' accounts share the board's database, as in cmd/evoted.
+	var db *sql.DB = st.DB()
+	dialect := official.SQLite
+	if o.postgres {
+		pg, err := postgres.Open(ctx, pgtest.Schema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		db, dialect = stdlib.OpenDBFromPool(pg.Pool()), official.Postgres
 	}
-	t.Cleanup(func() { db.Close() })
-	offs, err := official.Open(ctx, official.Config{DB: db, Argon2: official.Argon2Params{Time: 1, Memory: 1024, Threads: 1}})
+	offs, err := official.Open(ctx, official.Config{DB: db, Dialect: dialect, Argon2: o.argon2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +93,9 @@ func newEnv(t testing.TB) *env {
 	}
 	s := api.NewServer()
 	s.Registry, s.Officials = f.Registry, offs
+	if o.server != nil {
+		o.server(s)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	e := &env{f: f, srv: srv, offs: offs}
@@ -73,18 +104,20 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	code, _ := official.TOTPCode(e.secret, time.Now())
-	e.session, _, err = offs.Login(ctx, "admin", adminPassword, code)
+	r, err := offs.Login(ctx, official.Attempt{User: "admin", Password: adminPassword, Code: code})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.session = r.Token
 	osec, _ := official.NewTOTPSecret()
 	if _, err := offs.CreateAccount(ctx, "admin", "observer", adminPassword, official.RoleObserver, osec); err != nil {
 		t.Fatal(err)
 	}
 	code, _ = official.TOTPCode(osec, time.Now())
-	if e.observer, _, err = offs.Login(ctx, "observer", adminPassword, code); err != nil {
+	if r, err = offs.Login(ctx, official.Attempt{User: "observer", Password: adminPassword, Code: code}); err != nil {
 		t.Fatal(err)
 	}
+	e.observer = r.Token
 	return e
 }
 
@@ -212,7 +245,16 @@ func TestBadInput(t *testing.T) {
 	good := jsonBody(map[string]string{"entry": b64(raw)})
 	audit := jsonBody(map[string]string{"audited": b64(p.Audit().Encode()), "ballot": b64(p.Ballot.Encode())})
 	big := []byte(`{"entry":"` + strings.Repeat("A", 300<<10) + `"}`)
-	hugeTrustee := []byte(`{"entry":"` + strings.Repeat("A", 65<<20) + `"}`)
+	// A trustee's mix whose header announces a payload beyond the route's
+	// limit: refused from the header, before the rest is read.
+	hugeHeader := []byte{bulletin.EntryVersion}
+	lid := e.f.Box.Log().ID()
+	hugeHeader = append(hugeHeader, lid[:]...)
+	hugeHeader = binary.BigEndian.AppendUint16(hugeHeader, uint16(bulletin.TypeMixOutput))
+	hugeHeader = append(hugeHeader, e.f.Trustees[0].Public().(ed25519.PublicKey)...)
+	hugeHeader = binary.BigEndian.AppendUint32(hugeHeader, 65<<20)
+	hugeTrustee := []byte(`{"entry":"` + b64(append(hugeHeader, 0)) + strings.Repeat("A", 1<<20) + `"}`)
+	zerosTrustee := []byte(`{"entry":"` + strings.Repeat("A", 65<<20) + `"}`)
 	trusteeEntry := jsonBody(map[string]string{"entry": b64(raw)}) // a ballot is not a trustee entry
 	login := jsonBody(map[string]string{"user": "admin", "password": "wrong password here", "totp": "123456"})
 	type tc struct {
@@ -251,6 +293,7 @@ func TestBadInput(t *testing.T) {
 		tc{"oversized audit", "POST", audits, v.Token, "application/json", big, 413, "too_large"},
 		tc{"oversized identity entry", "POST", identity, "", "application/json", big, 413, "too_large"},
 		tc{"oversized trustee entry", "POST", trustee, "", "application/json", hugeTrustee, 413, "too_large"},
+		tc{"oversized body of zeros", "POST", trustee, "", "application/json", zerosTrustee, 400, "bad_entry"},
 		tc{"wrong election ballot", "POST", "/elections/nope/ballots", v.Token, "application/json", good, 404, "unknown_election"},
 		tc{"wrong election audit", "POST", "/elections/nope/audits", v.Token, "application/json", audit, 404, "unknown_election"},
 		tc{"wrong election trustee", "POST", "/elections/nope/trustee/entries", "", "application/json", trusteeEntry, 404, "unknown_election"},
@@ -379,5 +422,84 @@ func TestOfficialFlow(t *testing.T) {
 			t.Fatalf("%s: %v %v", p, err, resp.StatusCode)
 		}
 		resp.Body.Close()
+	}
+}
+
+// TestSessionsOverHTTP: an official lists the sessions (an admin sees
+// everyone's, the caller's own marked current) and revokes one by its id.
+func TestSessionsOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	st, out := e.do(t, "GET", "/officials/sessions", e.session, "", nil)
+	if st != 200 {
+		t.Fatalf("sessions: %d %v", st, out)
+	}
+	var obsID string
+	current := 0
+	for _, x := range out["sessions"].([]any) {
+		m := x.(map[string]any)
+		if m["user"] == "observer" {
+			obsID = m["id"].(string)
+		}
+		if m["current"] == true {
+			current++
+			if m["user"] != "admin" {
+				t.Fatalf("current session %v", m)
+			}
+		}
+		if _, ok := m["token"]; ok {
+			t.Fatalf("a session's token is shown: %v", m)
+		}
+	}
+	if obsID == "" || current != 1 {
+		t.Fatalf("sessions %v", out)
+	}
+	if st, out := e.do(t, "DELETE", "/officials/sessions/"+obsID, e.observer, "", nil); st != 204 {
+		t.Fatalf("revoke own session: %d %v", st, out)
+	}
+	if st, _ := e.do(t, "GET", "/officials/sessions", e.observer, "", nil); st != 401 {
+		t.Fatalf("revoked session: %d", st)
+	}
+	if st, out := e.do(t, "DELETE", "/officials/sessions/"+obsID, e.session, "", nil); st != 404 {
+		t.Fatalf("revoke a revoked session: %d %v", st, out)
+	}
+}
+
+// TestLoginBudgetOverHTTP: an address over its login budget is answered
+// 429 rate_limited with Retry-After; an official's client that presents
+// the device token of an earlier login still signs in from there.
+func TestLoginBudgetOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	secret, _ := official.NewTOTPSecret()
+	if _, err := e.offs.CreateAccount(ctx, "admin", "carol", adminPassword, official.RoleOfficial, secret); err != nil {
+		t.Fatal(err)
+	}
+	login := func(user, code, device string) (*http.Response, map[string]any) {
+		body := jsonBody(map[string]string{"user": user, "password": adminPassword, "totp": code, "device": device})
+		resp, err := http.Post(e.srv.URL+"/api/v1/officials/login", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	code, _ := official.TOTPCode(secret, time.Now())
+	resp, out := login("carol", code, "")
+	device, _ := out["device"].(string)
+	if resp.StatusCode != 200 || len(device) != 64 || out["failed_logins"] != float64(0) {
+		t.Fatalf("first login: %d %v", resp.StatusCode, out)
+	}
+	for range 10 {
+		login("mallory", "123456", "")
+	}
+	resp, out = login("mallory", "123456", "")
+	if resp.StatusCode != 429 || out["error"].(map[string]any)["code"] != "rate_limited" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the budget: %d %v %v", resp.StatusCode, resp.Header, out)
+	}
+	code, _ = official.TOTPCode(secret, time.Now().Add(30*time.Second))
+	if resp, out = login("carol", code, device); resp.StatusCode != 200 || out["device"] != nil {
+		t.Fatalf("with the device token: %d %v", resp.StatusCode, out)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -23,12 +24,8 @@ func decode(c *gin.Context, limit int64, v any) bool {
 // readBody reads a body of at most limit bytes whose content type, if
 // given, is JSON. It answers the error itself and returns false.
 func readBody(c *gin.Context, limit int64) ([]byte, bool) {
-	if ct := c.GetHeader("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			fail(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
-			return nil, false
-		}
+	if !jsonContentType(c) {
+		return nil, false
 	}
 	// Sized from Content-Length (bounded by the limit), so a ballot's few
 	// kilobytes are read without regrowing the buffer.
@@ -49,8 +46,28 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 	return buf.Bytes(), true
 }
 
-// decodeJSON decodes body into v as decode does.
+// jsonContentType checks that the content type, if given, is JSON; it
+// answers the error itself and returns false.
+func jsonContentType(c *gin.Context) bool {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			fail(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
+			return false
+		}
+	}
+	return true
+}
+
+// decodeJSON decodes body into v as decode does. A body that is not
+// valid UTF-8, or a string in it holding a NUL byte, is refused 400
+// bad_request (hygiene.go).
 func decodeJSON(c *gin.Context, body []byte, v any) bool {
+	if !utf8.Valid(body) {
+		json.Unmarshal(body, v) // best effort, for the operations log
+		refuseText(c, "the body is not valid UTF-8", "the body is not valid UTF-8")
+		return false
+	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
@@ -61,7 +78,7 @@ func decodeJSON(c *gin.Context, body []byte, v any) bool {
 		fail(c, http.StatusBadRequest, "bad_json", "trailing data after the JSON body")
 		return false
 	}
-	return true
+	return checkStrings(c, v)
 }
 
 // binaryBody reads a JSON body of one required base64url field, such as

@@ -9,6 +9,7 @@ import (
 
 	"evote/ballot"
 	"evote/ballotbox"
+	"evote/bulletin"
 )
 
 // withBox resolves the :id election before h.
@@ -340,11 +341,13 @@ func (s *Server) getAudit(c *gin.Context) {
 }
 
 func (s *Server) postTrusteeEntry(c *gin.Context) {
-	raw, ok := binaryBody(c, limitTrustee, "entry", func(r *EntryRequest) string { return r.Entry })
+	box := boxOf(c)
+	buf, done, ok := readTrusteeEntry(c, limitTrustee, box.CheckTrusteeHeader)
 	if !ok {
 		return
 	}
-	p, err := boxOf(c).PostTrustee(c.Request.Context(), raw)
+	defer done()
+	p, err := box.PostTrustee(c.Request.Context(), buf[bulletin.SigningRoom:])
 	if err != nil {
 		respondErr(c, err)
 		return

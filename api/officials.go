@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -14,7 +15,7 @@ import (
 // before h; it records refusals in the operations log.
 func (s *Server) official(op string, h gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		sess, err := s.Officials.Authenticate(ballotbox.BearerToken(c.GetHeader("Authorization")))
+		sess, err := s.Officials.Authenticate(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization")))
 		if err != nil {
 			respondErr(c, err)
 			return
@@ -26,6 +27,9 @@ func (s *Server) official(op string, h gin.HandlerFunc) gin.HandlerFunc {
 		}
 		c.Set("session", sess)
 		h(c)
+		if detail, bad := badInput(c); bad {
+			s.Officials.Record(c.Request.Context(), sess.User, "bad-input "+strings.TrimPrefix(c.FullPath(), "/api/v1"), c.Param("id"), "bad_request", detail)
+		}
 	}
 }
 
@@ -36,36 +40,87 @@ type LoginRequest struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
 	TOTP     string `json:"totp"`
+	// Device is the device token an earlier login gave this client: an
+	// attempt under it is not held to its address's budget (§10.5).
+	Device string `json:"device,omitempty"`
 }
 
-// LoginResponse carries the session token.
+// LoginResponse carries the session token, a new device token if the
+// request had no valid one, and the notice of failed attempts on the
+// account since the previous login.
 type LoginResponse struct {
-	Token     string `json:"token"`
-	ExpiresAt int64  `json:"expires_at"`
-	Role      string `json:"role"`
+	Token        string `json:"token"`
+	ExpiresAt    int64  `json:"expires_at"`
+	Role         string `json:"role"`
+	Device       string `json:"device,omitempty"`
+	FailedLogins int    `json:"failed_logins"`
+	LastFailedAt int64  `json:"last_failed_at,omitempty"`
 }
 
 func (s *Server) login(c *gin.Context) {
 	var req LoginRequest
-	if !decode(c, limitOfficial, &req) {
+	if !decode(c, limitLogin, &req) {
+		if _, bad := badInput(c); bad {
+			s.recordBadInput(c, req.User)
+		}
 		return
 	}
-	if req.User == "" || req.Password == "" || req.TOTP == "" || len(req.User) > 64 || len(req.Password) > official.MaxPassword || len(req.TOTP) > 16 {
+	if req.User == "" || req.Password == "" || req.TOTP == "" || len(req.User) > 64 || len(req.Password) > official.MaxPassword || len(req.TOTP) > 16 || len(req.Device) > 64 {
 		badRequest(c, "user, password and totp are required")
 		return
 	}
-	tok, sess, err := s.Officials.Login(c.Request.Context(), req.User, req.Password, req.TOTP)
+	r, err := s.Officials.Login(c.Request.Context(), official.Attempt{Client: c.ClientIP(), Device: req.Device, User: req.User, Password: req.Password, Code: req.TOTP})
 	if err != nil {
 		respondErr(c, err)
 		return
 	}
+	out := LoginResponse{Token: r.Token, ExpiresAt: r.Session.Expires.Unix(), Role: string(r.Session.Role), Device: r.Device, FailedLogins: r.Notice.Failed}
+	if !r.Notice.Last.IsZero() {
+		out.LastFailedAt = r.Notice.Last.Unix()
+	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, LoginResponse{Token: tok, ExpiresAt: sess.Expires.Unix(), Role: string(sess.Role)})
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) logout(c *gin.Context) {
-	s.Officials.Logout(ballotbox.BearerToken(c.GetHeader("Authorization")))
+	if err := s.Officials.Logout(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization"))); err != nil {
+		respondErr(c, err)
+		return
+	}
 	s.Officials.Record(c.Request.Context(), sessionOf(c).User, "logout", "", "ok", "")
+	c.Status(http.StatusNoContent)
+}
+
+// SessionView is one session in GET /officials/sessions; the token is
+// never shown again.
+type SessionView struct {
+	ID        string `json:"id"`
+	User      string `json:"user"`
+	CreatedAt int64  `json:"created_at"`
+	ExpiresAt int64  `json:"expires_at"`
+	Current   bool   `json:"current"`
+}
+
+func (s *Server) listSessions(c *gin.Context) {
+	me := sessionOf(c)
+	ss, err := s.Officials.Sessions(c.Request.Context(), me)
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	out := make([]SessionView, len(ss))
+	for i, x := range ss {
+		out[i] = SessionView{ID: x.ID, User: x.User, CreatedAt: x.Created.Unix(), ExpiresAt: x.Expires.Unix(), Current: x.ID == me.ID}
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"sessions": out})
+}
+
+func (s *Server) revokeSession(c *gin.Context) {
+	if err := s.Officials.Revoke(c.Request.Context(), sessionOf(c), c.Param("sid")); err != nil {
+		respondErr(c, err)
+		return
+	}
 	c.Status(http.StatusNoContent)
 }
 

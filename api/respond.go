@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -102,11 +103,19 @@ func respondErr(c *gin.Context, err error) {
 	case errors.Is(err, official.ErrLogin):
 		fail(c, http.StatusUnauthorized, "login_failed", "wrong user, password or code")
 		return
-	case errors.Is(err, official.ErrLocked):
-		fail(c, http.StatusTooManyRequests, "locked", "too many failed logins; wait 15 minutes")
+	case errors.Is(err, official.ErrRateLimited):
+		retryAfter(c, official.RetryAfter(err))
+		fail(c, http.StatusTooManyRequests, "rate_limited", "too many login attempts from this address; retry later")
+		return
+	case errors.Is(err, official.ErrBusy):
+		retryAfter(c, official.RetryAfter(err))
+		fail(c, http.StatusServiceUnavailable, "unavailable", "too many logins being checked; retry in a few seconds")
 		return
 	case errors.Is(err, official.ErrSession):
 		fail(c, http.StatusUnauthorized, "session_invalid", "sign in again")
+		return
+	case errors.Is(err, official.ErrNotFound):
+		fail(c, http.StatusNotFound, "not_found", "no such session")
 		return
 	case errors.Is(err, official.ErrForbidden):
 		fail(c, http.StatusForbidden, "forbidden", "your role does not allow this")
@@ -125,6 +134,12 @@ func respondErr(c *gin.Context, err error) {
 		return
 	}
 	fail(c, status, code, err.Error())
+}
+
+// retryAfter sets the Retry-After header (RFC 9110 §10.2.3) in whole
+// seconds, at least one.
+func retryAfter(c *gin.Context, d time.Duration) {
+	c.Header("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))
 }
 
 // created answers 201 (or 200 for a replayed request) with v.

@@ -11,6 +11,7 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -35,6 +36,10 @@ type Server struct {
 	Web http.Handler
 	// Ready, if set, is an extra readiness check (e.g. the store answers).
 	Ready func() error
+	// TrustedProxies lists the reverse proxies (addresses or CIDR ranges)
+	// whose X-Forwarded-For gives the client address that officials'
+	// logins are budgeted by; none by default (the peer's address).
+	TrustedProxies []string
 
 	mu     sync.RWMutex
 	boards map[string]*board.Log // extra logs served by the board group
@@ -120,6 +125,7 @@ const (
 	limitBallot   = 256 << 10
 	limitIdentity = 256 << 10
 	limitOfficial = 1 << 20
+	limitLogin    = 4 << 10
 	limitTrustee  = 64 << 20
 )
 
@@ -155,6 +161,8 @@ func (s *Server) Routes() []Route {
 		rs = append(rs,
 			Route{"official", "POST", "/officials/login", s.login},
 			Route{"official", "POST", "/officials/logout", s.official("read", s.logout)},
+			Route{"official", "GET", "/officials/sessions", s.official("read", s.listSessions)},
+			Route{"official", "DELETE", "/officials/sessions/:sid", s.official("read", s.revokeSession)},
 			Route{"official", "POST", "/officials/accounts", s.official("manage", s.createAccount)},
 			Route{"official", "GET", "/officials/operations", s.official("read", s.operations)},
 			Route{"official", "POST", "/elections", s.official("run", s.createElection)},
@@ -170,8 +178,19 @@ func (s *Server) Handler() http.Handler {
 		s.met = newMetrics()
 	}
 	r := gin.New()
+	if err := r.SetTrustedProxies(s.TrustedProxies); err != nil {
+		// Handler cannot fail: a bad list trusts no proxy (cmd/evoted
+		// checks the list before it starts).
+		slog.Error("api: trusted proxies", "err", err)
+		r.SetTrustedProxies(nil)
+	}
 	r.Use(gin.CustomRecovery(func(c *gin.Context, _ any) { internal(c) }))
 	r.Use(s.met.middleware)
+	groups := map[string]string{}
+	for _, rt := range s.Routes() {
+		groups[rt.Method+" /api/v1"+rt.Path] = rt.Group
+	}
+	r.Use(s.hygiene(groups))
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) {
 		if s.Web != nil && !strings.HasPrefix(c.Request.URL.Path, "/api/") {

@@ -53,6 +53,32 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 	if e.Log != b.log.ID() {
 		return nil, fmt.Errorf("%w: %w", ErrBadEntry, bulletin.ErrWrongLog)
 	}
+	r, err := b.cast(ctx, bearer, e)
+	if err != nil {
+		return nil, signatureFirst(e, err)
+	}
+	return r, nil
+}
+
+// signatureFirst gives a refusal that depends on the board (409: a
+// duplicate, a cast in flight, voting not open) or on the ballot's content
+// (422) only to a correctly signed entry: an entry whose signature is
+// forged is bad input (400 bad_signature), whatever the board holds, so
+// that its answer tells nothing of the board. The signature of an
+// accepted ballot is checked by the log's append, in a batch; this check
+// costs only refusals.
+func signatureFirst(e *bulletin.Entry, err error) error {
+	if _, status := Code(err); status != 409 && status != 422 {
+		return err
+	}
+	if verr := e.Verify(); verr != nil {
+		return verr
+	}
+	return err
+}
+
+// cast is Cast after the entry's decoding.
+func (b *Box) cast(ctx context.Context, bearer string, e *bulletin.Entry) (*Receipt, error) {
 	snap := b.snap.Load()
 	el, ver := snap.el, snap.verifier
 	if el == nil || ver == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/threshold"
 	"evote/election"
@@ -57,6 +58,43 @@ func (b *Box) PostTrustee(ctx context.Context, entry []byte) (*Posted, error) {
 		}
 		return fmt.Errorf("%w: the author is not a trustee of the manifest", ErrWrongAuthor)
 	})
+}
+
+// CheckTrusteeHeader makes, from an entry's header alone, the checks of
+// PostTrustee that need no more (spec/10-api.md §10.3): this election's
+// log, a trustee's entry type, an author who is a trustee of the
+// manifest, and the phase in which the election rules take that type. The
+// HTTP edge calls it before it reads the rest of a body of up to 64 MiB,
+// so that a stranger's body costs its header only.
+func (b *Box) CheckTrusteeHeader(h bulletin.Header) error {
+	if h.Log != b.log.ID() {
+		return fmt.Errorf("%w: %w", ErrBadEntry, bulletin.ErrWrongLog)
+	}
+	if !slices.Contains(trusteeTypes, h.Type) {
+		return fmt.Errorf("%w: entry type %s is not a trustee's", ErrBadEntry, h.Type)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.state
+	if s.Manifest == nil {
+		return ErrNotReady
+	}
+	if !slices.ContainsFunc(s.Manifest.Trustees, func(t ballot.Trustee) bool { return t.SignKey == h.Author }) {
+		return fmt.Errorf("%w: the author is not a trustee of the manifest", ErrWrongAuthor)
+	}
+	// The phase rules of election.State (keygen.go, tally.go), refused
+	// with the same error.
+	want := election.PhaseSetup
+	switch h.Type {
+	case bulletin.TypeMixOutput:
+		want = election.PhaseMixing
+	case bulletin.TypeDecryptionShare:
+		want = election.PhaseDecrypting
+	}
+	if s.Phase != want {
+		return fmt.Errorf("%w: %w: %s posted in phase %s", ErrEntryInvalid, election.ErrRefused, h.Type, s.Phase)
+	}
+	return nil
 }
 
 // PostIdentity posts an entry signed by the identity service named in the

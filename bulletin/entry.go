@@ -157,29 +157,98 @@ func DecodeEntry(b []byte) (*Entry, error) {
 	if len(b) < entryOverhead {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte minimum", ErrMalformed, len(b), entryOverhead)
 	}
-	e := &Entry{Version: b[0]}
-	if e.Version != EntryVersion {
-		return nil, fmt.Errorf("%w: %d", ErrVersion, e.Version)
+	h, err := ParseHeader(b[:HeaderSize])
+	if err != nil {
+		return nil, err
 	}
-	copy(e.Log[:], b[1:33])
-	e.Type = Type(binary.BigEndian.Uint16(b[33:35]))
-	if !e.Type.Registered() {
-		return nil, fmt.Errorf("%w: 0x%04x", ErrUnknownType, uint16(e.Type))
-	}
-	copy(e.Author[:], b[35:67])
-	n := uint64(binary.BigEndian.Uint32(b[67:71]))
-	if n > uint64(e.Type.MaxPayload()) {
-		return nil, fmt.Errorf("%w: %s payload of %d bytes, limit %d", ErrTooLarge, e.Type, n, e.Type.MaxPayload())
-	}
-	if want := uint64(entryOverhead) + n; uint64(len(b)) != want {
+	if want := uint64(h.EncodedSize()); uint64(len(b)) != want {
 		if uint64(len(b)) < want {
 			return nil, fmt.Errorf("%w: truncated: %d bytes, payload length says %d", ErrMalformed, len(b), want)
 		}
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, uint64(len(b))-want)
 	}
-	e.Payload = bytes.Clone(b[71 : 71+n])
-	copy(e.Signature[:], b[71+n:])
+	n := int(h.PayloadLen)
+	e := &Entry{Version: h.Version, Log: h.Log, Type: h.Type, Author: h.Author}
+	e.Payload = bytes.Clone(b[HeaderSize : HeaderSize+n])
+	copy(e.Signature[:], b[HeaderSize+n:])
 	return e, nil
+}
+
+// HeaderSize is the size of an encoded entry's header: version, log id,
+// type, author and payload length, at fixed offsets.
+const HeaderSize = 1 + 32 + 2 + 32 + 4
+
+// Header is the fixed-size start of an encoded entry. A server that must
+// refuse an entry by its author or type reads the header first, and the
+// rest (up to EncodedSize) only if it accepts them.
+type Header struct {
+	Version    uint8
+	Log        LogID
+	Type       Type
+	Author     [32]byte
+	PayloadLen uint32
+}
+
+// ParseHeader parses the first HeaderSize bytes of an encoded entry (b may
+// be longer) with DecodeEntry's rules: version 1, a registered type, a
+// payload length within the type's limit.
+func ParseHeader(b []byte) (Header, error) {
+	var h Header
+	if len(b) < HeaderSize {
+		return h, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrMalformed, len(b), HeaderSize)
+	}
+	h.Version = b[0]
+	if h.Version != EntryVersion {
+		return h, fmt.Errorf("%w: %d", ErrVersion, h.Version)
+	}
+	copy(h.Log[:], b[1:33])
+	h.Type = Type(binary.BigEndian.Uint16(b[33:35]))
+	if !h.Type.Registered() {
+		return h, fmt.Errorf("%w: 0x%04x", ErrUnknownType, uint16(h.Type))
+	}
+	copy(h.Author[:], b[35:67])
+	h.PayloadLen = binary.BigEndian.Uint32(b[67:71])
+	if uint64(h.PayloadLen) > uint64(h.Type.MaxPayload()) {
+		return h, fmt.Errorf("%w: %s payload of %d bytes, limit %d", ErrTooLarge, h.Type, h.PayloadLen, h.Type.MaxPayload())
+	}
+	return h, nil
+}
+
+// EncodedSize is the size of the whole encoded entry the header starts.
+func (h Header) EncodedSize() int { return entryOverhead + int(h.PayloadLen) }
+
+// SigningRoom is the scratch space VerifyEncoded needs before an entry.
+const SigningRoom = 4 + len(TagEntry)
+
+// VerifyEncoded checks an encoded entry's structure and strict Ed25519
+// signature without copying it: buf is SigningRoom bytes of scratch
+// followed by the encoded entry (a server decodes a large body into such a
+// buffer). The signed message, SigningMessage, is the tag's length and the
+// tag followed by the encoding up to the signature, so VerifyEncoded writes
+// the former into the scratch bytes and verifies in place. Verifying a
+// large entry this way costs no second copy of its payload.
+func VerifyEncoded(buf []byte) error {
+	if len(buf) < SigningRoom {
+		return fmt.Errorf("%w: no room before the entry", ErrMalformed)
+	}
+	b := buf[SigningRoom:]
+	if len(b) < entryOverhead {
+		return fmt.Errorf("%w: %d bytes, shorter than the %d-byte minimum", ErrMalformed, len(b), entryOverhead)
+	}
+	h, err := ParseHeader(b)
+	if err != nil {
+		return err
+	}
+	if len(b) != h.EncodedSize() {
+		return fmt.Errorf("%w: %d bytes, payload length says %d", ErrMalformed, len(b), h.EncodedSize())
+	}
+	binary.BigEndian.PutUint32(buf[:4], uint32(len(TagEntry)))
+	copy(buf[4:SigningRoom], TagEntry)
+	end := SigningRoom + len(b) - 64
+	if err := sig.Verify(h.Author[:], buf[:end], buf[end:]); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSignature, err)
+	}
+	return nil
 }
 
 // check applies the structural rules DecodeEntry applies, to an Entry built

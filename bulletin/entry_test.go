@@ -152,3 +152,40 @@ func FuzzDecodeEntry(f *testing.F) {
 		_ = e.Verify()
 	})
 }
+
+// TestVerifyEncoded: the in-place check agrees with DecodeEntry and
+// Entry.Verify, and ParseHeader reads what the entry holds.
+func TestVerifyEncoded(t *testing.T) {
+	log := LogIDFor("evote.example/test")
+	e := testEntry(t, log, TypeMixOutput, "trustee", 1)
+	good := e.Encode()
+	h, err := ParseHeader(good)
+	if err != nil || h.Log != log || h.Type != TypeMixOutput || h.Author != e.Author || int(h.PayloadLen) != len(e.Payload) || h.EncodedSize() != len(good) {
+		t.Fatalf("header %+v %v", h, err)
+	}
+	room := func(b []byte) []byte { return append(make([]byte, SigningRoom), b...) }
+	if err := VerifyEncoded(room(good)); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func(b []byte){
+		"payload":   func(b []byte) { b[HeaderSize] ^= 1 },
+		"signature": func(b []byte) { b[len(b)-1] ^= 1 },
+		"author":    func(b []byte) { b[40] ^= 1 },
+		"type":      func(b []byte) { binary.BigEndian.PutUint16(b[33:], uint16(TypeDecryptionShare)) },
+	} {
+		b := bytes.Clone(good)
+		f(b)
+		d, derr := DecodeEntry(b)
+		if derr == nil {
+			derr = d.Verify()
+		}
+		if err := VerifyEncoded(room(b)); err == nil || derr == nil || !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s tampered: VerifyEncoded %v, Decode+Verify %v", name, err, derr)
+		}
+	}
+	for _, b := range [][]byte{good[:len(good)-1], append(bytes.Clone(good), 0), good[:HeaderSize-1]} {
+		if err := VerifyEncoded(room(b)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%d bytes: %v", len(b), err)
+		}
+	}
+}

@@ -226,6 +226,20 @@ func (b *IdentityBoard) Post(ctx context.Context, entryType uint16, payload []by
 	return a.Index, nil
 }
 
+// VotingClosed implements idp.VotingState: whether the election's board
+// holds its close entry, by the phase the ballot box reports.
+func (b *IdentityBoard) VotingClosed(ctx context.Context) (bool, error) {
+	info, err := b.C.Election(ctx, b.ElectionID)
+	if err != nil {
+		return false, err
+	}
+	switch info.Phase {
+	case "closed", "mixing", "decrypting", "tallied":
+		return true, nil
+	}
+	return false, nil
+}
+
 // ElectionCheckpoint returns a checkpoint covering the whole board, with
 // the witnesses' cosignatures.
 func (c *Client) ElectionCheckpoint(ctx context.Context, electionID string) (size uint64, note string, err error) {
@@ -506,19 +520,31 @@ func (c *Client) AuditByCode(ctx context.Context, electionID, code string) (*Aud
 	return &out, nil
 }
 
-// Login signs an official in and keeps the session token in c.Token.
-func (c *Client) Login(ctx context.Context, user, password, totp string) error {
+// Login signs an official in and keeps the session token in c.Token. It
+// presents c.Device, and keeps in it the device token the server issues
+// when c.Device was empty or no longer valid. It returns the number of
+// failed logins on the account since the previous one.
+func (c *Client) Login(ctx context.Context, user, password, totp string) (failed int, err error) {
 	var out struct {
-		Token string `json:"token"`
+		Token        string `json:"token"`
+		Device       string `json:"device"`
+		FailedLogins int    `json:"failed_logins"`
 	}
-	if _, err := c.do(ctx, http.MethodPost, "/api/v1/officials/login", map[string]string{"user": user, "password": password, "totp": totp}, &out, ""); err != nil {
-		return err
+	in := map[string]string{"user": user, "password": password, "totp": totp}
+	if c.Device != "" {
+		in["device"] = c.Device
+	}
+	if _, err := c.do(ctx, http.MethodPost, "/api/v1/officials/login", in, &out, ""); err != nil {
+		return 0, err
 	}
 	if out.Token == "" {
-		return fmt.Errorf("client: login answered no token")
+		return 0, fmt.Errorf("client: login answered no token")
 	}
 	c.Token = out.Token
-	return nil
+	if out.Device != "" {
+		c.Device = out.Device
+	}
+	return out.FailedLogins, nil
 }
 
 // CreateElection asks the ballot box to post a manifest (canonical

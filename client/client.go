@@ -51,6 +51,9 @@ type Client struct {
 	HTTP    *http.Client
 	// Token, if set, is sent as a bearer token (an official's session).
 	Token string
+	// Device is the official's device token (spec/10-api.md §10.5): Login
+	// presents it, and sets it when the server issues a new one.
+	Device string
 }
 
 // New returns a client for baseURL with a default timeout.

@@ -254,3 +254,32 @@ func TestDecodeB64(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityBoardVotingClosed: the identity service's board client
+// reads the voting state from the election's phase.
+func TestIdentityBoardVotingClosed(t *testing.T) {
+	phase := "open"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/elections/e1" {
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"error":{"code":"unknown_election","message":"no"}}`)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"election_id": "e1", "phase": phase})
+	}))
+	defer srv.Close()
+	b := &IdentityBoard{C: New(srv.URL), ElectionID: "e1"}
+	for _, c := range []struct {
+		phase  string
+		closed bool
+	}{{"setup", false}, {"ready", false}, {"open", false}, {"closed", true}, {"mixing", true}, {"decrypting", true}, {"tallied", true}} {
+		phase = c.phase
+		if got, err := b.VotingClosed(context.Background()); err != nil || got != c.closed {
+			t.Errorf("phase %s: %v %v, want %v", c.phase, got, err, c.closed)
+		}
+	}
+	b.ElectionID = "nope"
+	if _, err := b.VotingClosed(context.Background()); err == nil {
+		t.Error("unknown election: no error")
+	}
+}

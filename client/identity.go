@@ -69,7 +69,13 @@ func (c *Client) NextListSequence(ctx context.Context) (uint64, error) {
 // ChangeVoterList submits a list official's signed statement (a canonical
 // VoterListChange), the salt of its details digest and the items.
 func (c *Client) ChangeVoterList(ctx context.Context, statement []byte, salt [32]byte, items []ListItem) error {
-	body := map[string]any{"statement": b64.EncodeToString(statement), "salt": b64.EncodeToString(salt[:]), "items": items}
+	// The statement first: the identity service checks it before it reads
+	// the items (spec/08-identity.md §8.10).
+	body := struct {
+		Statement string     `json:"statement"`
+		Salt      string     `json:"salt"`
+		Items     []ListItem `json:"items"`
+	}{b64.EncodeToString(statement), b64.EncodeToString(salt[:]), items}
 	_, err := c.do(ctx, http.MethodPost, "/v1/officials/list-changes", body, nil, "")
 	return err
 }

@@ -189,6 +189,24 @@ func (s *Service) RegisterPolling(ctx context.Context, client string, r *record.
 	return nil
 }
 
+// CheckListStatement checks the signed statement of a voter-list change
+// (voterlist.Authority.VerifyStatement) before its details are read: a
+// change can carry a whole voter list, and a stranger's must cost no more
+// than its statement. A refusal counts against the client as in
+// ChangeVoterList, which checks the whole change again.
+func (s *Service) CheckListStatement(ctx context.Context, client string, st *record.VoterListChange) error {
+	now := s.cfg.Now()
+	if err := s.guard.locked(client, now); err != nil {
+		return err
+	}
+	if err := s.cfg.Authority.VerifyStatement(st, now); err != nil {
+		s.guard.fail(client, now)
+		s.access(ctx, client, "official:"+st.OfficialID, "list_change", "refused")
+		return officialError(err)
+	}
+	return nil
+}
+
 // ChangeVoterList applies a list official's signed change (initial build,
 // import, additions, removals, phone updates). The change is applied and
 // its VoterListChange entry queued in one transaction, then posted. It

@@ -102,6 +102,10 @@ type Service struct {
 	keySet sync.Mutex
 	// keys is the signing-key history as last published, by kid.
 	keys atomic.Pointer[map[string]idpstore.Key]
+	// The board's voting state (board.go): closed once seen closed.
+	closed  atomic.Bool
+	stateMu sync.Mutex
+	stateAt time.Time
 }
 
 // New checks cfg, records the issuer's current key in the key history and
@@ -299,9 +303,13 @@ func (s *Service) CancelledPseudonyms(ctx context.Context) ([][32]byte, error) {
 	return out, nil
 }
 
-// open reports whether voting is open at now.
+// open reports whether voting is open at now: within the configured
+// window, and the board not holding the close entry (board.go).
 func (s *Service) open(now time.Time) error {
 	if !s.cfg.VotingOpens.IsZero() && now.Before(s.cfg.VotingOpens) || !s.cfg.VotingCloses.IsZero() && !now.Before(s.cfg.VotingCloses) {
+		return ErrVotingClosed
+	}
+	if s.votingClosed(now) {
 		return ErrVotingClosed
 	}
 	return nil

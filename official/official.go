@@ -1,6 +1,7 @@
 // Package official manages the accounts of election officials on the
-// ballot box (spec/10-api.md §10.4): a password hashed with argon2id, a
-// TOTP second factor (RFC 6238), a role; short-lived sessions; and a
+// ballot box (spec/10-api.md §10.5): a password hashed with argon2id, a
+// TOTP second factor (RFC 6238), a role; short-lived sessions kept in the
+// store, so that they survive a restart, listed and revocable; and a
 // durable operations log of who did what and when. The first admin comes
 // from the server's configuration: there are no default credentials.
 //
@@ -12,14 +13,15 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
-	"sync"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -45,7 +47,6 @@ func (r Role) Valid() bool { return r == RoleAdmin || r == RoleOfficial || r == 
 var (
 	ErrInvalid   = errors.New("official: invalid input")
 	ErrLogin     = errors.New("official: wrong user, password or code")
-	ErrLocked    = errors.New("official: account temporarily locked after failed logins")
 	ErrSession   = errors.New("official: no valid session")
 	ErrForbidden = errors.New("official: role does not allow this")
 	ErrExists    = errors.New("official: account exists")
@@ -70,7 +71,10 @@ type Config struct {
 	// SealKey, 32 bytes, seals the TOTP secrets stored in the database
 	// (see seal.go); without it they are stored in the clear.
 	SealKey []byte
-	Now     func() time.Time
+	// Limits bound the cost of logins (login.go); zero fields take the
+	// defaults.
+	Limits Limits
+	Now    func() time.Time
 }
 
 // Service is the officials' accounts, sessions and operations log.
@@ -78,24 +82,10 @@ type Service struct {
 	cfg  Config
 	aead cipher.AEAD // from SealKey, or nil
 
-	mu       sync.Mutex
-	sessions map[[32]byte]*Session // by SHA-256 of the token
-	failures map[string][]time.Time
+	limits *limiter     // per-address login budgets (login.go)
+	hashes *hashGate    // bounds concurrent password hashing
+	decoy  loginAccount // what an unknown user name is checked against
 }
-
-// Session is a signed-in official.
-type Session struct {
-	User    string
-	Role    Role
-	Expires time.Time
-}
-
-// Login lockout: this many failures within the window lock the account
-// for the window.
-const (
-	maxFailures   = 5
-	failureWindow = 15 * time.Minute
-)
 
 var userRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
@@ -125,6 +115,26 @@ func migrations(d Dialect) []string {
 			election_id TEXT PRIMARY KEY,
 			origin TEXT NOT NULL,
 			created_at BIGINT NOT NULL)`,
+		// Sessions (session.go): the SHA-256 of each token, never the token.
+		`CREATE TABLE IF NOT EXISTS evote_official_sessions (
+			id TEXT PRIMARY KEY,
+			token_hash TEXT NOT NULL UNIQUE,
+			username TEXT NOT NULL,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS evote_official_sessions_user ON evote_official_sessions (username)`,
+		// Devices (login.go): the SHA-256 of each device token an official
+		// holds, and the failed logins made under it.
+		`CREATE TABLE IF NOT EXISTS evote_official_devices (
+			token_hash TEXT PRIMARY KEY,
+			username TEXT NOT NULL,
+			created_at BIGINT NOT NULL,
+			used_at BIGINT NOT NULL,
+			failures BIGINT NOT NULL DEFAULT 0,
+			failed_at BIGINT NOT NULL DEFAULT 0)`,
+		// The notice of failed logins shown at the next login counts them
+		// in the operations log, by user.
+		`CREATE INDEX IF NOT EXISTS evote_oplog_user ON evote_oplog (username, id)`,
 	}
 }
 
@@ -145,6 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Limits.fill()
 	var aead cipher.AEAD
 	if cfg.SealKey != nil {
 		var err error
@@ -157,7 +168,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("official: migrate: %w", err)
 		}
 	}
-	return &Service{cfg: cfg, aead: aead, sessions: map[[32]byte]*Session{}, failures: map[string][]time.Time{}}, nil
+	s := &Service{cfg: cfg, aead: aead, limits: newLimiter(cfg.Limits), hashes: newHashGate(cfg.Limits)}
+	if err := s.makeDecoy(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // NewTOTPSecret returns a fresh random base32 TOTP secret.
@@ -192,7 +207,12 @@ func (s *Service) CreateAccount(ctx context.Context, by, user, password string, 
 	} else if _, err := decodeSecret(totpSecret); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	release, err := s.hashes.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
 	h, err := HashPassword(password, s.cfg.Argon2)
+	release()
 	if err != nil {
 		return nil, err
 	}
@@ -241,129 +261,6 @@ func (s *Service) Bootstrap(ctx context.Context, user, password, totpSecret stri
 	return err == nil, err
 }
 
-// Login checks user, password and TOTP code and opens a session. The
-// token is returned once; the server keeps only its hash.
-func (s *Service) Login(ctx context.Context, user, password, code string) (string, *Session, error) {
-	now := s.cfg.Now()
-	if s.locked(user, now) {
-		s.Record(ctx, user, "login", "", "locked", "")
-		return "", nil, ErrLocked
-	}
-	var phc, secret, role string
-	var last int64
-	err := s.cfg.DB.QueryRowContext(ctx, `SELECT password_hash, totp_secret, totp_last_step, role FROM evote_officials WHERE username = $1`, user).Scan(&phc, &secret, &last, &role)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Spend the same time as for a real account.
-		checkPassword(password, dummyHash(s.cfg.Argon2))
-		s.fail(user, now)
-		return "", nil, ErrLogin
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("official: %w", err)
-	}
-	ok, err := checkPassword(password, phc)
-	if err != nil {
-		return "", nil, err
-	}
-	plain, sealed, err := s.openSecret(user, secret)
-	if err != nil {
-		return "", nil, err
-	}
-	key, err := decodeSecret(plain)
-	if err != nil {
-		return "", nil, err
-	}
-	step, totpOK := totpCheck(key, code, now, uint64(last))
-	if !ok || !totpOK {
-		s.fail(user, now)
-		s.Record(ctx, user, "login", "", "refused", "")
-		return "", nil, ErrLogin
-	}
-	// A secret stored in the clear before a seal key was configured is
-	// sealed now.
-	if !sealed && s.aead != nil {
-		if secret, err = s.sealSecret(user, plain); err != nil {
-			return "", nil, err
-		}
-	}
-	// Burn the step: the same code cannot log in twice (RFC 6238 §5.2).
-	res, err := s.cfg.DB.ExecContext(ctx, `UPDATE evote_officials SET totp_last_step = $1, totp_secret = $4 WHERE username = $2 AND totp_last_step < $3`, int64(step), user, int64(step), secret)
-	if err != nil {
-		return "", nil, fmt.Errorf("official: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return "", nil, ErrLogin
-	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", nil, err
-	}
-	tok := hex.EncodeToString(raw[:])
-	sess := &Session{User: user, Role: Role(role), Expires: now.Add(s.cfg.SessionTTL)}
-	s.mu.Lock()
-	s.sessions[sha256.Sum256([]byte(tok))] = sess
-	delete(s.failures, user)
-	s.mu.Unlock()
-	s.Record(ctx, user, "login", "", "ok", "")
-	return tok, sess, nil
-}
-
-var (
-	dummyOnce sync.Once
-	dummy     string
-)
-
-func dummyHash(p Argon2Params) string {
-	dummyOnce.Do(func() { dummy, _ = HashPassword("not-a-real-password", p) })
-	return dummy
-}
-
-func (s *Service) locked(user string, now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	recent := s.failures[user][:0]
-	for _, t := range s.failures[user] {
-		if now.Sub(t) < failureWindow {
-			recent = append(recent, t)
-		}
-	}
-	s.failures[user] = recent
-	return len(recent) >= maxFailures
-}
-
-func (s *Service) fail(user string, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures[user] = append(s.failures[user], now)
-}
-
-// Authenticate returns the session of a token.
-func (s *Service) Authenticate(tok string) (*Session, error) {
-	if len(tok) != 64 {
-		return nil, ErrSession
-	}
-	h := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.sessions[h]
-	if !ok {
-		return nil, ErrSession
-	}
-	if !s.cfg.Now().Before(sess.Expires) {
-		delete(s.sessions, h)
-		return nil, ErrSession
-	}
-	return sess, nil
-}
-
-// Logout ends a session.
-func (s *Service) Logout(tok string) {
-	h := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	delete(s.sessions, h)
-	s.mu.Unlock()
-}
-
 // Allowed reports whether a role may do an operation: "manage" (accounts),
 // "run" (create elections, actions) or "read" (the operations log).
 func (r Role) Allowed(op string) bool {
@@ -394,16 +291,32 @@ type Operation struct {
 // unrecorded can refuse.
 func (s *Service) Record(ctx context.Context, user, action, electionID, outcome, detail string) error {
 	_, err := s.cfg.DB.ExecContext(ctx, `INSERT INTO evote_oplog (at, username, action, election_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-		s.cfg.Now().Unix(), user, action, electionID, outcome, truncate(detail, 1024))
+		s.cfg.Now().Unix(), clean(user, 256), clean(action, 256), clean(electionID, 256), outcome, clean(detail, 1024))
 	if err != nil {
 		return fmt.Errorf("official: operations log: %w", err)
 	}
 	return nil
 }
 
-func truncate(s string, n int) string {
+// clean returns s as the operations log stores it: valid UTF-8 without
+// control characters (both stores take it, and a reader's terminal shows
+// it as it is), at most n bytes. Invalid bytes and control characters are
+// written as Go escapes (\x00, \xff, \n), so that an attempt with a NUL
+// byte or invalid UTF-8 in a name is logged and recognisable.
+func clean(s string, n int) string {
+	ok := utf8.ValidString(s)
+	for _, r := range s {
+		if !ok || unicode.IsControl(r) || r == '\\' {
+			ok = false
+			break
+		}
+	}
+	if !ok {
+		q := strconv.QuoteToGraphic(s)
+		s = q[1 : len(q)-1]
+	}
 	if len(s) > n {
-		return s[:n]
+		s = strings.ToValidUTF8(s[:n], "")
 	}
 	return s
 }

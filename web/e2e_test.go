@@ -259,7 +259,13 @@ func submitList(ctx context.Context, idpURL string, f *boxtest.Fixture, ext [32]
 		wire = append(wire, item{Op: "add", PIN: it.PIN.Digits(), BallotStyle: it.BallotStyle})
 	}
 	b64 := base64.RawURLEncoding
-	body, _ := json.Marshal(map[string]any{"statement": b64.EncodeToString(st.Encode()), "salt": b64.EncodeToString(salt[:]), "items": wire})
+	// The statement first: the identity service checks it before reading
+	// the items (spec §8.10).
+	body, _ := json.Marshal(struct {
+		Statement string `json:"statement"`
+		Salt      string `json:"salt"`
+		Items     []item `json:"items"`
+	}{b64.EncodeToString(st.Encode()), b64.EncodeToString(salt[:]), wire})
 	resp, err := http.Post(idpURL+"/v1/officials/list-changes", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return err

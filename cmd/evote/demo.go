@@ -144,7 +144,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := off.Login(ctx, "admin", env.adminPW, code); err != nil {
+	if _, err := off.Login(ctx, "admin", env.adminPW, code); err != nil {
 		return nil, err
 	}
 

@@ -74,17 +74,29 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := c.Login(ctx, *user, string(pw), *totp); err != nil {
+		p := sessionPath()
+		// The device token from an earlier login (§10.5): strangers at
+		// this address cannot then hold the login back.
+		if d, err := os.ReadFile(p + ".device"); err == nil {
+			c.Device = strings.TrimSpace(string(d))
+		}
+		failed, err := c.Login(ctx, *user, string(pw), *totp)
+		if err != nil {
 			return err
 		}
-		p := sessionPath()
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return err
 		}
 		if err := os.WriteFile(p, []byte(c.Token), 0o600); err != nil {
 			return err
 		}
+		if err := os.WriteFile(p+".device", []byte(c.Device), 0o600); err != nil {
+			return err
+		}
 		fmt.Fprintf(out, "signed in; session kept in %s\n", p)
+		if failed > 0 {
+			fmt.Fprintf(out, "warning: %d failed logins on your account since your previous login (see the operations log)\n", failed)
+		}
 		return nil
 	}
 	tok, err := os.ReadFile(sessionPath())

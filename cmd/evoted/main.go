@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -337,6 +338,10 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 	srv := api.NewServer()
 	srv.Registry, srv.Officials = reg, offs
 	srv.Ready = func() error { return db.PingContext(context.Background()) }
+	if srv.TrustedProxies, err = trustedProxies(cfg.get("trusted-proxies")); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	if dir := cfg.get("web-dir"); dir != "" {
 		srv.Web = http.FileServer(http.Dir(dir))
 	} else {
@@ -411,6 +416,24 @@ func remoteWitnesses(spec, quorum string) (func(bulletin.LogVerifier) ([]ballotb
 		q = len(clients)
 	}
 	return func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) { return clients, q, nil }, nil
+}
+
+// trustedProxies parses a comma-separated list of addresses and CIDR
+// ranges.
+func trustedProxies(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return nil, fmt.Errorf("evoted: trusted-proxies: %q is neither an address nor a CIDR range", p)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func base32NoPad(b []byte) string {

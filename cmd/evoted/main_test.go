@@ -175,3 +175,15 @@ func TestHelp(t *testing.T) {
 		t.Errorf("unknown option: %v", err)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	got, err := trustedProxies(" 10.0.0.1, 192.168.0.0/16,,::1 ")
+	if err != nil || strings.Join(got, "|") != "10.0.0.1|192.168.0.0/16|::1" {
+		t.Fatalf("%q %v", got, err)
+	}
+	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "10.0.0.1 10.0.0.2"} {
+		if _, err := trustedProxies(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

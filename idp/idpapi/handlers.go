@@ -5,6 +5,10 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -16,6 +20,7 @@ import (
 	"evote/idp"
 	"evote/idp/registry"
 	"evote/idp/voterlist"
+	"evote/internal/memrelease"
 	"evote/record"
 )
 
@@ -227,42 +232,32 @@ type listItem struct {
 	Phone       string `json:"phone,omitempty"`
 }
 
-type listChangeReq struct {
-	Statement string     `json:"statement"` // base64url of a VoterListChange encoding (counts empty)
-	Salt      string     `json:"salt"`      // base64url, 32 bytes
-	Items     []listItem `json:"items"`
-}
-
 var opByName = map[string]voterlist.Op{"add": voterlist.OpAdd, "remove": voterlist.OpRemove, "phone": voterlist.OpPhone}
 
+// listChange reads a list change as a stream (spec/08-identity.md §8.10):
+// the signed statement comes first and is checked (Service.
+// CheckListStatement) before the items, up to a whole voter list, are
+// read; the items are decoded one by one, never the body as a whole.
 func (s *Server) listChange(c *gin.Context) {
-	var r listChangeReq
-	if !s.decode(c, maxListBody, &r) {
-		return
-	}
-	raw, err := b64.DecodeString(r.Statement)
-	var st *record.VoterListChange
-	if err == nil {
-		st, err = record.DecodeVoterListChange(raw)
-	}
-	salt, serr := b64.DecodeString(r.Salt)
-	if err != nil || serr != nil || len(salt) != 32 {
-		s.fail(c, http.StatusBadRequest, "invalid_input", "statement must be a canonical VoterListChange and salt 32 bytes, both base64url.", 0)
-		return
-	}
-	req := &voterlist.ChangeRequest{Statement: *st}
-	copy(req.Salt[:], salt)
-	now := time.Now()
-	for i, it := range r.Items {
-		op, ok := opByName[it.Op]
-		pin, perr := registry.ParsePIN(it.PIN, now)
-		if !ok || perr != nil {
-			s.fail(c, http.StatusBadRequest, "invalid_input", "item "+strconv.Itoa(i)+": unknown op or malformed PIN.", 0)
-			return
+	d := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxListBody))
+	d.DisallowUnknownFields()
+	r, err := s.readListChange(c, d)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		var ae *answered
+		switch {
+		case errors.As(err, &ae):
+		case errors.As(err, &mbe):
+			s.fail(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body exceeds %d bytes.", maxListBody), 0)
+		default:
+			s.fail(c, http.StatusBadRequest, "invalid_input", "The request body is not the expected JSON: {\"statement\", \"salt\", \"items\"}, the statement first.", 0)
 		}
-		req.Items = append(req.Items, voterlist.Item{Op: op, PIN: pin, BallotStyle: it.BallotStyle, Phone: it.Phone})
+		return
 	}
-	entry, err := s.svc.ChangeVoterList(c.Request.Context(), c.ClientIP(), req)
+	if len(r.Items) > 10_000 {
+		defer memrelease.Soon() // a whole list's memory, once applied
+	}
+	entry, err := s.svc.ChangeVoterList(c.Request.Context(), c.ClientIP(), r)
 	if err != nil {
 		s.answerError(c, err)
 		return
@@ -272,6 +267,117 @@ func (s *Server) listChange(c *gin.Context) {
 		counts[sc.BallotStyle] = sc.Voters
 	}
 	c.JSON(http.StatusCreated, gin.H{"sequence": entry.Sequence, "added": entry.Added, "removed": entry.Removed, "updated": entry.Updated, "counts": counts})
+}
+
+// answered is an error the handler has already answered.
+type answered struct{}
+
+func (*answered) Error() string { return "answered" }
+
+// readListChange decodes {"statement", "salt", "items"} from d, the
+// statement first, checking it as soon as it is read.
+func (s *Server) readListChange(c *gin.Context, d *json.Decoder) (*voterlist.ChangeRequest, error) {
+	if err := expectDelim(d, '{'); err != nil {
+		return nil, err
+	}
+	req := &voterlist.ChangeRequest{}
+	seen := map[string]bool{}
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := t.(string)
+		if seen[key] || key != "statement" && !seen["statement"] {
+			return nil, errors.New("the statement must come first, each field once")
+		}
+		seen[key] = true
+		switch key {
+		case "statement":
+			var v string
+			if err := d.Decode(&v); err != nil {
+				return nil, err
+			}
+			raw, err := b64.DecodeString(v)
+			var st *record.VoterListChange
+			if err == nil {
+				st, err = record.DecodeVoterListChange(raw)
+			}
+			if err != nil {
+				s.fail(c, http.StatusBadRequest, "invalid_input", "statement must be a canonical VoterListChange, base64url.", 0)
+				return nil, &answered{}
+			}
+			if err := s.svc.CheckListStatement(c.Request.Context(), c.ClientIP(), st); err != nil {
+				s.answerError(c, err)
+				return nil, &answered{}
+			}
+			req.Statement = *st
+		case "salt":
+			var v string
+			if err := d.Decode(&v); err != nil {
+				return nil, err
+			}
+			salt, err := b64.DecodeString(v)
+			if err != nil || len(salt) != 32 {
+				s.fail(c, http.StatusBadRequest, "invalid_input", "salt must be 32 bytes, base64url.", 0)
+				return nil, &answered{}
+			}
+			copy(req.Salt[:], salt)
+		case "items":
+			if err := s.readItems(c, d, req); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("unknown field %q", key)
+		}
+	}
+	if err := expectDelim(d, '}'); err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("trailing data")
+	}
+	if !seen["salt"] {
+		return nil, errors.New("no salt")
+	}
+	return req, nil
+}
+
+// readItems decodes the items one by one, at most voterlist.MaxItems.
+func (s *Server) readItems(c *gin.Context, d *json.Decoder, req *voterlist.ChangeRequest) error {
+	if err := expectDelim(d, '['); err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := 0; d.More(); i++ {
+		if i >= voterlist.MaxItems {
+			s.fail(c, http.StatusBadRequest, "invalid_input", fmt.Sprintf("more than %d items.", voterlist.MaxItems), 0)
+			return &answered{}
+		}
+		var it listItem
+		if err := d.Decode(&it); err != nil {
+			return err
+		}
+		op, ok := opByName[it.Op]
+		pin, perr := registry.ParsePIN(it.PIN, now)
+		if !ok || perr != nil {
+			s.fail(c, http.StatusBadRequest, "invalid_input", "item "+strconv.Itoa(i)+": unknown op or malformed PIN.", 0)
+			return &answered{}
+		}
+		req.Items = append(req.Items, voterlist.Item{Op: op, PIN: pin, BallotStyle: it.BallotStyle, Phone: it.Phone})
+	}
+	return expectDelim(d, ']')
+}
+
+func expectDelim(d *json.Decoder, want json.Delim) error {
+	t, err := d.Token()
+	if err != nil {
+		return err
+	}
+	if t != want {
+		return fmt.Errorf("want %v", want)
+	}
+	return nil
 }
 
 func (s *Server) nextSequence(c *gin.Context) {

@@ -43,6 +43,10 @@ var (
 	ErrWrongElection = errors.New("token: issued for another election")
 	ErrUnknownKey    = errors.New("token: unknown key id")
 	ErrKeyWindow     = errors.New("token: issued outside its key's validity window")
+	// ErrUnknownClaim: a header parameter or claim that spec §8.6 does not
+	// list (a verifier that ignored it would accept a token whose meaning
+	// the issuer did not intend, e.g. "crit" or a private claim).
+	ErrUnknownClaim = errors.New("token: unknown header parameter or claim")
 )
 
 // Claims is what a voting token says, decoded and checked.

@@ -283,3 +283,40 @@ func TestKeyWindows(t *testing.T) {
 		t.Error("window for an unknown key accepted")
 	}
 }
+
+// TestUnknownClaims (issue 16, finding 9): spec §8.6 lists every claim and
+// header parameter of a voting token; a token carrying any other, at the
+// top level or inside cnf, is refused, even when correctly signed.
+func TestUnknownClaims(t *testing.T) {
+	now := t0
+	iss, ver, g := setup(t, &now)
+	good, _, _ := iss.Issue(g)
+	h, c := decodeParts(good)
+	priv := key("idp-1")
+	if _, err := ver.Verify(resign(t, h, c, priv)); err != nil {
+		t.Fatalf("re-signed genuine token: %v", err)
+	}
+	cnf := c["cnf"].(map[string]any)
+	jwk := cnf["jwk"].(map[string]any)
+	merge := func(m map[string]any, k string, v any) map[string]any {
+		o := map[string]any{}
+		for k, v := range m {
+			o[k] = v
+		}
+		o[k] = v
+		return o
+	}
+	cases := map[string]string{
+		"extra claim":          resign(t, h, merge(c, "role", "admin"), priv),
+		"extra claim in cnf":   resign(t, h, merge(c, "cnf", merge(cnf, "kid", "x")), priv),
+		"extra member of jwk":  resign(t, h, merge(c, "cnf", map[string]any{"jwk": merge(jwk, "d", "AAAA")}), priv),
+		"extra header param":   resign(t, merge(h, "jku", "https://evil.test/keys"), c, priv),
+		"critical header":      resign(t, merge(h, "crit", []string{"exp"}), c, priv),
+		"claim named in upper": resign(t, h, merge(c, "EID", "x"), priv),
+	}
+	for name, tok := range cases {
+		if _, err := ver.Verify(tok); !errors.Is(err, ErrInvalid) || !errors.Is(err, ErrUnknownClaim) {
+			t.Errorf("%s: Verify = %v, want ErrUnknownClaim", name, err)
+		}
+	}
+}

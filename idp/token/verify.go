@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -196,10 +198,65 @@ func (v *Verifier) parse(tok string, p *pending) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w: %w", ErrInvalid, jwt.ErrTokenUnverifiable, err)
 	}
+	if err := onlyKnown(t.Header, parts[1]); err != nil {
+		return nil, fmt.Errorf("%w: %w: %w", ErrInvalid, ErrUnknownClaim, err)
+	}
 	p.tok, p.key = t, k
 	// The signed message is the header and claims segments as sent: the
 	// token up to its second dot.
 	return []byte(tok[:len(parts[0])+1+len(parts[1])]), nil
+}
+
+// The header parameters and claims of spec §8.6, and the members of cnf
+// and of its jwk: any other is refused. Names are compared exactly (the
+// JSON decoder of the claims matches names without regard to case).
+var (
+	knownHeader = []string{"alg", "kid", "typ"}
+	knownClaims = []string{"iss", "aud", "sub", "eid", "bst", "ctx", "cnf", "jti", "iat", "nbf", "exp"}
+	knownCnf    = []string{"jwk"}
+	knownJWK    = []string{"kty", "crv", "x"}
+)
+
+// onlyKnown checks that the header and the claims segment (base64url)
+// hold only the names of spec §8.6.
+func onlyKnown(header map[string]any, claims string) error {
+	for k := range header {
+		if !slices.Contains(knownHeader, k) {
+			return fmt.Errorf("header parameter %q", k)
+		}
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(claims)
+	if err != nil {
+		return err
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return err
+	}
+	if err := namesIn(body, knownClaims, ""); err != nil {
+		return err
+	}
+	var cnf map[string]json.RawMessage
+	if err := json.Unmarshal(body["cnf"], &cnf); err != nil || cnf == nil {
+		return nil // the form of cnf is checked with the claims
+	}
+	if err := namesIn(cnf, knownCnf, "cnf."); err != nil {
+		return err
+	}
+	var jwk map[string]json.RawMessage
+	if err := json.Unmarshal(cnf["jwk"], &jwk); err != nil || jwk == nil {
+		return nil
+	}
+	return namesIn(jwk, knownJWK, "cnf.jwk.")
+}
+
+func namesIn(m map[string]json.RawMessage, known []string, prefix string) error {
+	for k := range m {
+		if !slices.Contains(known, k) {
+			return fmt.Errorf("claim %q", prefix+k)
+		}
+	}
+	return nil
 }
 
 // checkClaims makes the checks that follow the signature: the registered

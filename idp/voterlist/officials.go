@@ -171,12 +171,11 @@ type ChangeRequest struct {
 	Items     []Item
 }
 
-// VerifyChange checks a change request: this election and context, a
-// registered list official under the named key, fresh, the signature, the
-// digest of the details, items well formed and of the operations the kind
-// allows. The sequence number is the store's check.
-func (a *Authority) VerifyChange(r *ChangeRequest, now time.Time) error {
-	st := &r.Statement
+// VerifyStatement makes the checks of VerifyChange that need only the
+// signed statement: this election and context, a registered list official
+// under the named key, fresh, the signature. The identity service makes
+// them before it reads the details, which may be a whole voter list.
+func (a *Authority) VerifyStatement(st *record.VoterListChange, now time.Time) error {
 	if st.ElectionID != a.ElectionID || st.ContextHash != a.ContextHash {
 		return ErrWrongElection
 	}
@@ -189,6 +188,18 @@ func (a *Authority) VerifyChange(r *ChangeRequest, now time.Time) error {
 	if err := st.VerifySignature(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
+	return nil
+}
+
+// VerifyChange checks a change request: this election and context, a
+// registered list official under the named key, fresh, the signature, the
+// digest of the details, items well formed and of the operations the kind
+// allows. The sequence number is the store's check.
+func (a *Authority) VerifyChange(r *ChangeRequest, now time.Time) error {
+	if err := a.VerifyStatement(&r.Statement, now); err != nil {
+		return err
+	}
+	st := &r.Statement
 	if DetailsDigest(r.Salt, r.Items) != st.DetailsDigest {
 		return ErrDigest
 	}

@@ -206,14 +206,14 @@ func (s *Server) listEntries(c *gin.Context) {
 	}
 	recs, err := l.Entries(c.Request.Context(), start, end)
 	if err != nil {
-		internal(c)
+		internal(c, err)
 		return
 	}
 	page := EntriesPage{Start: start, Size: size, Entries: make([]EntryView, 0, len(recs))}
 	for _, r := range recs {
 		v, err := entryView(r)
 		if err != nil {
-			internal(c)
+			internal(c, err)
 			return
 		}
 		page.Entries = append(page.Entries, v)
@@ -248,12 +248,12 @@ func (s *Server) getEntry(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		internal(c)
+		internal(c, err)
 		return
 	}
 	v, err := entryView(r)
 	if err != nil {
-		internal(c)
+		internal(c, err)
 		return
 	}
 	immutable(c, etag)
@@ -306,12 +306,15 @@ func (s *Server) inclusionProof(c *gin.Context) {
 	}
 	p, err := l.InclusionProof(index, size)
 	if err != nil {
-		internal(c)
+		internal(c, err)
 		return
 	}
 	recs, err := l.Entries(c.Request.Context(), index, index+1)
-	if err != nil || len(recs) != 1 {
-		internal(c)
+	if err == nil && len(recs) != 1 {
+		err = fmt.Errorf("api: the log returned %d entries at %d", len(recs), index)
+	}
+	if err != nil {
+		internal(c, err)
 		return
 	}
 	lh := bulletin.LeafHash(recs[0].Data)
@@ -362,7 +365,7 @@ func (s *Server) consistencyProof(c *gin.Context) {
 	}
 	p, err := l.ConsistencyProof(first, second)
 	if err != nil {
-		internal(c)
+		internal(c, err)
 		return
 	}
 	if explicit {
@@ -385,8 +388,11 @@ func (s *Server) getBallot(c *gin.Context) {
 	// (package ballot's tracking code); the entry hash also works.
 	if i, ok := l.LookupKey(h); ok {
 		recs, err := l.Entries(c.Request.Context(), i, i+1)
-		if err != nil || len(recs) != 1 {
-			internal(c)
+		if err == nil && len(recs) != 1 {
+			err = fmt.Errorf("api: the log returned %d entries at %d", len(recs), i)
+		}
+		if err != nil {
+			internal(c, err)
 			return
 		}
 		h = recs[0].Hash
@@ -397,12 +403,12 @@ func (s *Server) getBallot(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		internal(c)
+		internal(c, err)
 		return
 	}
 	v, err := entryView(r)
 	if err != nil {
-		internal(c)
+		internal(c, err)
 		return
 	}
 	out := BallotView{Entry: v}
@@ -415,7 +421,7 @@ func (s *Server) getBallot(c *gin.Context) {
 	if cp != nil && r.Index < cp.Size {
 		p, err := l.InclusionProof(r.Index, cp.Size)
 		if err != nil {
-			internal(c)
+			internal(c, err)
 			return
 		}
 		out.Inclusion = &InclusionView{Index: r.Index, Size: cp.Size, LeafHash: v.LeafHash, Path: pathHex(p)}
@@ -448,7 +454,7 @@ func (s *Server) stream(c *gin.Context) {
 	ctx := c.Request.Context()
 	sub, err := l.Subscribe(ctx)
 	if err != nil {
-		internal(c)
+		internal(c, err)
 		return
 	}
 	w := c.Writer

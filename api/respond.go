@@ -40,7 +40,10 @@ func notFound(c *gin.Context, format string, args ...any) {
 	fail(c, http.StatusNotFound, "not_found", fmt.Sprintf(format, args...))
 }
 
-func internal(c *gin.Context) {
+// internal answers 500 for a server fault and logs err with the request's
+// method and route: a store or proof failure must leave a trace.
+func internal(c *gin.Context, err error) {
+	slog.Error("api: server fault", "method", c.Request.Method, "route", c.FullPath(), "path", c.Request.URL.Path, "err", err)
 	fail(c, http.StatusInternalServerError, "internal", "internal error")
 }
 
@@ -129,7 +132,7 @@ func respondErr(c *gin.Context, err error) {
 	}
 	code, status := ballotbox.Code(err)
 	if status >= 500 {
-		slog.Error("api: server fault", "path", c.FullPath(), "err", err)
+		slog.Error("api: server fault", "method", c.Request.Method, "route", c.FullPath(), "path", c.Request.URL.Path, "err", err)
 		fail(c, status, code, http.StatusText(status))
 		return
 	}

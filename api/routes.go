@@ -11,6 +11,7 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -184,7 +185,7 @@ func (s *Server) Handler() http.Handler {
 		slog.Error("api: trusted proxies", "err", err)
 		r.SetTrustedProxies(nil)
 	}
-	r.Use(gin.CustomRecovery(func(c *gin.Context, _ any) { internal(c) }))
+	r.Use(gin.CustomRecovery(func(c *gin.Context, v any) { internal(c, fmt.Errorf("panic: %v", v)) }))
 	r.Use(s.met.middleware)
 	groups := map[string]string{}
 	for _, rt := range s.Routes() {

@@ -105,7 +105,7 @@ func TestTrusteeEntryStream(t *testing.T) {
 		{"mix while voting is open", body(mix), 422, "entry_invalid"},
 		{"keygen message after setup", body(entry(bulletin.TypeKeygenCommitment, lid, []byte{1})), 422, "entry_invalid"},
 		{"a stranger's entry", body(strangers.Encode()), 403, "wrong_author"},
-		{"another log", body(entry(bulletin.TypeMixOutput, bulletin.LogIDFor("other/log"), []byte{1})), 400, "bad_entry"},
+		{"another log", body(entry(bulletin.TypeMixOutput, bulletin.LogIDFor("other/log"), []byte{1})), 400, "wrong_log"},
 		{"not a trustee's type", body(entry(bulletin.TypeBallot, lid, []byte{1})), 400, "bad_entry"},
 	} {
 		if st, code := post(c.body); st != c.status || code != c.code {

@@ -1,0 +1,51 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"evote/ballotbox"
+	"evote/bulletin"
+)
+
+// TestServerFaultLogged (issue 20, defect 3): a 500 leaves a trace: the
+// error, the method and the route are logged.
+func TestServerFaultLogged(t *testing.T) {
+	var logged bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	defer slog.SetDefault(prev)
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	r.GET("/board/:log/entries", func(c *gin.Context) { internal(c, errors.New("disk on fire")) })
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "/board/abc/entries", nil))
+	if w.Code != 500 || strings.Contains(w.Body.String(), "disk on fire") {
+		t.Fatalf("answer %d %s (the cause must not reach the client)", w.Code, w.Body)
+	}
+	if l := logged.String(); !strings.Contains(l, "disk on fire") || !strings.Contains(l, "/board/:log/entries") || !strings.Contains(l, "GET") {
+		t.Fatalf("log %q", l)
+	}
+}
+
+// TestWrongLogCode (issue 20, defect 2): an entry of another log is
+// answered wrong_log, as spec §10.7 lists, although the box wraps it in
+// ErrBadEntry; likewise too_large and bad_signature.
+func TestWrongLogCode(t *testing.T) {
+	for want, err := range map[string]error{
+		"wrong_log":     bulletin.ErrWrongLog,
+		"too_large":     bulletin.ErrTooLarge,
+		"bad_signature": bulletin.ErrBadSignature,
+	} {
+		if code, _ := ballotbox.Code(fmt.Errorf("%w: %w", ballotbox.ErrBadEntry, err)); code != want {
+			t.Errorf("%v: code %s, want %s", err, code, want)
+		}
+	}
+}

@@ -299,7 +299,7 @@ func newBrowser(t *testing.T, path string) *browser {
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(360, 640),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(360, 740),
 	}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
@@ -342,7 +342,7 @@ func newBrowser(t *testing.T, path string) *browser {
 			_, err = chromedp.Call(ctx, log.Enable, cdp.Empty{})
 			return err
 		}),
-		chromedp.EmulateViewport(360, 640, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch),
+		chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +440,10 @@ type voteRun struct {
 	screenshots       bool
 	castCode          string
 	auditedCode       string
-	loadToReady       time.Duration
+	loadToSignIn      time.Duration // page opened to sign-in form usable (language tapped at once)
+	loadToReady       time.Duration // page opened to module running and election checked
+	moduleDownload    time.Duration // the module's fetch, start to last byte
+	waitedForModule   bool          // the voter reached the ballot before the module was ready
 	signInToBallot    time.Duration
 	reviewToEncrypted time.Duration
 	encryptInPage     float64
@@ -457,11 +460,8 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	b.do(t, "open the page", chromedp.Navigate(e.url+"/"), visible("v-lang"))
 	shot("01-language")
 	b.do(t, "choose the language", chromedp.Click(chromedp.CSS(`#lang-big button[data-lang="`+r.lang+`"]`)),
-		waitFor(`document.body.dataset.ready === "yes"`), visible("v-signin"))
-	r.loadToReady = time.Since(start)
-	if got := eval[string](t, b, `document.body.dataset.clientHash || ""`); got != "match" {
-		t.Fatalf("client hash state %q: the module the page ran is not the one the manifest names", got)
-	}
+		visible("v-signin"), waitFor(`!document.getElementById("pin").disabled && !document.getElementById("f-start").hidden`))
+	r.loadToSignIn = time.Since(start)
 	if got := eval[string](t, b, `document.documentElement.lang`); got != r.lang {
 		t.Fatalf("page language %q, want %q", got, r.lang)
 	}
@@ -480,6 +480,17 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	t0 := time.Now()
 	b.do(t, "second factor", chromedp.Click(chromedp.CSS(`#f-code button[type="submit"]`)), visible("v-ballot"))
 	r.signInToBallot = time.Since(t0)
+	// The voter signed in while the module downloaded; the ballot needed
+	// it, so the page waited for it (showing its progress if it was late).
+	ms := func(js string) time.Duration {
+		return time.Duration(eval[float64](t, b, js) * float64(time.Millisecond))
+	}
+	r.loadToReady = ms(`window.__readyAt || -1`)
+	r.moduleDownload = ms(`(() => { const e = performance.getEntriesByType("resource").find((x) => x.name.includes("/evote.wasm")); return e ? e.responseEnd - e.startTime : -1; })()`)
+	r.waitedForModule = eval[string](t, b, `document.body.dataset.waited || ""`) == "yes"
+	if got := eval[string](t, b, `document.body.dataset.clientHash || ""`); got != "match" {
+		t.Fatalf("client hash state %q: the module the page ran is not the one the manifest names", got)
+	}
 	shot("03-ballot")
 	checkAccessible(t, b)
 	if !eval[bool](t, b, `localStorage.length === 0 && sessionStorage.length === 0 && document.cookie === ""`) {
@@ -571,13 +582,12 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	e.run(t, b, first)
 	checkOrigin(t, b, e.url)
 
-	// The second voter on a slow phone: Chrome's "Slow 3G" preset (2 s
-	// round trip, 400 kbit/s each way) and a CPU 4× slower, from a cold
-	// cache.
+	// The second voter on a slow phone (issue 13's profile): 400 kbit/s
+	// each way, 400 ms round trip, a CPU 4x slower, a cold cache.
 	slow := newBrowser(t, path)
 	if err := chromedp.Do(slow.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			MatchedNetworkConditions: []*network.Conditions{{Latency: 2000, DownloadThroughput: 500 * 1000 / 8 * 0.8, UploadThroughput: 500 * 1000 / 8 * 0.8}}})
+			MatchedNetworkConditions: []*network.Conditions{{Latency: 400, DownloadThroughput: 400 * 1000 / 8, UploadThroughput: 400 * 1000 / 8}}})
 		if err != nil {
 			return err
 		}
@@ -589,15 +599,26 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	second := &voteRun{person: e.people[1], lang: "ru", candidate: 4}
 	e.run(t, slow, second)
 	checkOrigin(t, slow, e.url)
-	report := fmt.Sprintf("slow 3G (2 s RTT, 400 kbit/s) + 4x CPU, cold cache:\n"+
-		"  page load to election checked and sign-in shown: %v\n"+
-		"  sign-in code submitted to ballot shown: %v\n"+
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	report := fmt.Sprintf("throttled: 400 kbit/s, 400 ms RTT, 4x CPU, 360x740 scale 2 touch, cold cache:\n"+
+		"  page opened to sign-in form usable: %v (target 4 s)\n"+
+		"  page opened to module running and election checked: %v (module download %v)\n"+
+		"  sign-in code submitted to ballot shown (waiting for the module: %v): %v\n"+
 		"  review tapped to encrypted ballot ready: %v (encryption in the page: %.0f ms)\n"+
-		"no throttling:\n  page load to sign-in shown: %v\n  review to encrypted: %v (encryption %.0f ms)\n",
-		second.loadToReady.Round(time.Millisecond), second.signInToBallot.Round(time.Millisecond),
-		second.reviewToEncrypted.Round(time.Millisecond), second.encryptInPage,
-		first.loadToReady.Round(time.Millisecond), first.reviewToEncrypted.Round(time.Millisecond), first.encryptInPage)
+		"no throttling:\n  sign-in usable: %v; module and election ready: %v\n  review to encrypted: %v (encryption %.0f ms)\n",
+		ms(second.loadToSignIn), ms(second.loadToReady), ms(second.moduleDownload), second.waitedForModule, ms(second.signInToBallot),
+		ms(second.reviewToEncrypted), second.encryptInPage,
+		ms(first.loadToSignIn), ms(first.loadToReady), ms(first.reviewToEncrypted), first.encryptInPage)
 	t.Log(report)
+	// Issue 13's target, 4 s to a usable sign-in form on that profile,
+	// asserted with a margin for a loaded machine: the shell must not wait
+	// for the module (which takes over 20 s there).
+	if second.loadToSignIn > 8*time.Second {
+		t.Errorf("throttled: sign-in usable after %v, target 4 s", second.loadToSignIn)
+	}
+	if !second.waitedForModule {
+		t.Errorf("throttled: the voter never waited for the module: the progress state went untested")
+	}
 	os.WriteFile(filepath.Join(artefacts(t), "timings.txt"), []byte(report), 0o644)
 
 	e.checkBodies(t)

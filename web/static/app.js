@@ -7,6 +7,7 @@
   const me = document.currentScript;
   const wasmURL = me.dataset.wasm;
   const wasmIntegrity = me.dataset.wasmIntegrity;
+  const wasmSize = Number(me.dataset.wasmSize) || 0;
   const langFiles = JSON.parse(me.dataset.langFiles);
   const LANGS = ["ky", "ru", "uz", "en"];
 
@@ -22,7 +23,11 @@
   let selection = {};
   let contests = [];
   let trackingCode = "";
-  let coreReady = null;
+  let coreReady = null; // the module: downloaded, checked, running
+  let infoReady = null; // the election's info (no module needed)
+  let ready = null; // the module running and the election checked
+  const langCache = {};
+  let langSeq = 0;
 
   const $ = (id) => document.getElementById(id);
   const t = (k) => T[k] || k;
@@ -64,13 +69,39 @@
     return data;
   }
 
-  async function setLang(l) {
+  // The route part of the hash ("" or "check") and its parameters.
+  function hashParams() { return new URLSearchParams(location.hash.split("?")[1] || ""); }
+  function hashRoute() { return location.hash.slice(1).split("?")[0]; }
+
+  // The language is kept in the address (#…?l=ru), so a reload or a QR
+  // link keeps it; nothing is stored on the phone.
+  function keepLang() {
+    const q = hashParams();
+    if (q.get("l") === lang) return;
+    q.set("l", lang);
+    history.replaceState(history.state, "", "#" + hashRoute() + "?" + q.toString());
+  }
+
+  async function fetchLang(l) {
+    if (!langCache[l]) {
+      const f = langFiles[l];
+      langCache[l] = fetch(f.path, { integrity: f.integrity, credentials: "omit" }).then((resp) => {
+        if (!resp.ok) throw new Error("http_" + resp.status);
+        return resp.json();
+      });
+      langCache[l].catch(() => { delete langCache[l]; });
+    }
+    return langCache[l];
+  }
+
+  async function setLang(l, keep) {
     if (!LANGS.includes(l)) return;
-    const f = langFiles[l];
-    const resp = await fetch(f.path, { integrity: f.integrity, credentials: "omit" });
-    if (!resp.ok) throw new Error("http_" + resp.status);
-    T = await resp.json();
+    const seq = ++langSeq;
+    const tr = await fetchLang(l);
+    if (seq !== langSeq) return; // a later choice won
+    T = tr;
     lang = l;
+    if (keep) keepLang();
     document.documentElement.lang = l;
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
     for (const b of document.querySelectorAll("#langs button")) b.setAttribute("aria-pressed", String(b.dataset.lang === l));
@@ -83,37 +114,102 @@
     }
   }
 
+  function setProgress(f) {
+    const pct = Math.max(0, Math.min(100, Math.round(f * 100)));
+    $("core-bar").value = pct;
+    $("core-pct").textContent = pct + " %";
+  }
+
+  // The module is fetched after the page's shell, so that the shell is
+  // usable at once on a slow link. Its bytes are read as they come (the
+  // progress shown while a voter waits for it) and compiled only if their
+  // SHA-384 is the integrity the page names, as fetch's own integrity
+  // check would; without WebCrypto, fetch checks it (no progress then).
+  async function downloadModule() {
+    const subtle = window.crypto && crypto.subtle;
+    if (!subtle || !window.ReadableStream) {
+      const resp = await fetch(wasmURL, { integrity: wasmIntegrity, credentials: "omit" });
+      if (!resp.ok) throw new Error("http_" + resp.status);
+      return new Uint8Array(await resp.arrayBuffer());
+    }
+    const resp = await fetch(wasmURL, { credentials: "omit" });
+    if (!resp.ok || !resp.body) throw new Error("http_" + resp.status);
+    const reader = resp.body.getReader();
+    const parts = [];
+    let got = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      got += value.length;
+      if (wasmSize) setProgress(got / wasmSize);
+    }
+    const bytes = new Uint8Array(got);
+    let off = 0;
+    for (const p of parts) { bytes.set(p, off); off += p.length; }
+    const d = new Uint8Array(await subtle.digest("SHA-384", bytes));
+    if ("sha384-" + btoa(String.fromCharCode(...d)) !== wasmIntegrity) throw new Error("module_integrity");
+    return bytes;
+  }
+
   function loadCore() {
     if (!coreReady) {
       coreReady = (async () => {
+        const bytes = await downloadModule();
         const go = new Go();
-        const ready = new Promise((res) => window.addEventListener("evote-ready", res, { once: true }));
-        // Same mode as the page's preload link, so the preloaded response is used.
-        const resp = await fetch(wasmURL, { integrity: wasmIntegrity, credentials: "same-origin", mode: "cors" });
-        if (!resp.ok) throw new Error("http_" + resp.status);
-        const bytes = await resp.arrayBuffer();
+        const started = new Promise((res) => window.addEventListener("evote-ready", res, { once: true }));
         const { instance } = await WebAssembly.instantiate(bytes, go.importObject);
         go.run(instance);
-        await ready;
+        await started;
         if (window.crypto && crypto.subtle) {
           const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
           window.__wasmHash = Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
         }
       })();
+      coreReady.catch(() => { coreReady = null; }); // a later action retries
     }
     return coreReady;
+  }
+
+  // The election's info: no module needed, so the sign-in view names the
+  // election at once.
+  function loadInfo() {
+    if (!infoReady) {
+      infoReady = (async () => {
+        const list = await api("GET", "/api/v1/elections");
+        const want = hashParams().get("e");
+        const pick = list.find((e) => e.election_id === want) || list.find((e) => e.phase === "open") || list[0];
+        if (!pick) throw new Error("no_election");
+        info = await api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id));
+        if (lang) $("election-title").textContent = info.title[lang] || info.title.en || "";
+      })();
+      infoReady.catch(() => { infoReady = null; });
+    }
+    return infoReady;
+  }
+
+  // ensureReady starts (or restarts, after a failure) the module download
+  // and the election's check; needCore waits for them, showing the
+  // module's progress, when a step needs the module.
+  function ensureReady() {
+    if (!ready) {
+      ready = loadElection().then(() => { document.body.dataset.ready = "yes"; window.__readyAt = performance.now(); });
+      ready.catch(() => { ready = null; });
+    }
+    return ready;
+  }
+  async function needCore() {
+    if (document.body.dataset.ready === "yes") return;
+    $("core-wait").hidden = false;
+    document.body.dataset.waited = "yes";
+    try { await ensureReady(); } finally { $("core-wait").hidden = true; }
   }
 
   // The board's first entries: the manifest and, after key generation, the
   // context; the wasm checks both and the extended hash.
   async function loadElection() {
-    // The module downloads while the election is looked up.
     const core = loadCore();
-    const list = await api("GET", "/api/v1/elections");
-    const want = new URLSearchParams(location.hash.split("?")[1] || "").get("e");
-    const pick = list.find((e) => e.election_id === want) || list.find((e) => e.phase === "open") || list[0];
-    if (!pick) throw new Error("no_election");
-    info = await api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id));
+    await loadInfo();
     const first = api("GET", "/api/v1/board/" + info.log + "/entries?start=0&limit=100");
     await core;
     let entries = [];
@@ -161,8 +257,9 @@
     ev.preventDefault();
     const code = $("code").value.trim();
     if (!/^[0-9]{6}$/.test(code)) return fail(new Error("code_format"));
-    status("signing_in");
     try {
+      await needCore();
+      status("signing_in");
       const dev = check(evoteCore.newDevice());
       const tok = await api("POST", "/idp/v1/auth/verify", { challenge_id: challenge, code, device_key: dev.device_key });
       token = tok.token;
@@ -342,6 +439,7 @@
 
   async function doCheck(ev) {
     if (ev) ev.preventDefault();
+    try { await needCore(); } catch (e) { return fail(e); }
     const p = $("check-pseudonym").value.trim().toLowerCase();
     if (!p && $("check-code").value.trim()) {
       let code = "";
@@ -383,6 +481,7 @@
   }
 
   async function route() {
+    if (lang) keepLang();
     if (location.hash.startsWith("#check")) {
       openCheck();
       if ($("check-pseudonym").value || $("check-code").value) await doCheck();
@@ -391,13 +490,12 @@
     if (!token) show("signin");
   }
 
-  let ready = null;
   async function boot() {
     for (const b of document.querySelectorAll("[data-lang]")) {
       b.addEventListener("click", async () => {
         try {
-          await setLang(b.dataset.lang);
-          if (document.body.dataset.view === "lang") { await ready; await route(); }
+          await setLang(b.dataset.lang, true);
+          if (document.body.dataset.view === "lang") await route();
         } catch (e) { fail(e); }
       });
     }
@@ -410,15 +508,20 @@
     $("b-fresh").addEventListener("click", fresh);
     $("b-check").addEventListener("click", () => { location.hash = "#check"; });
     $("f-check").addEventListener("submit", doCheck);
-    window.addEventListener("hashchange", () => { if (election) route(); });
-    const pref = (navigator.languages || []).map((l) => l.slice(0, 2)).find((l) => LANGS.includes(l));
-    const loading = loadElection();
-    loading.catch(() => {}); // reported below, once the page shows
-    await setLang(pref || "en");
-    show("lang");
-    status("loading");
-    ready = loading.then(() => { document.body.dataset.ready = "yes"; if (document.body.dataset.view === "lang") status(""); });
-    ready.catch(fail);
+    window.addEventListener("hashchange", () => { if (lang) route(); });
+    // The shell first: the election's info (small) at once, the language
+    // file, then the module in the background.
+    loadInfo().catch(() => {});
+    const kept = hashParams().get("l");
+    if (LANGS.includes(kept)) {
+      await setLang(kept, false);
+      await route();
+    } else {
+      show("lang");
+      const pref = (navigator.languages || []).map((l) => l.slice(0, 2)).find((l) => LANGS.includes(l));
+      await setLang(pref || "en", false);
+    }
+    ensureReady().catch(() => {}); // a step that needs it reports the failure
   }
   document.addEventListener("DOMContentLoaded", () => { boot().catch(fail); });
 })();

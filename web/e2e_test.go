@@ -471,7 +471,13 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		chromedp.SetValue(chromedp.CSS("#birth"), p.BirthDate.Format(time.DateOnly)))
 	shot("02-sign-in")
 	checkAccessible(t, b)
-	b.do(t, "send the code", chromedp.Click(chromedp.CSS(`#f-start button[type="submit"]`)), visible("f-code"))
+	starts := e.count("POST", "/idp/v1/auth/start")
+	// A double tap sends one code: the button is disabled while its
+	// request is pending.
+	b.do(t, "send the code (double tap)", chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector('#f-start button[type="submit"]'); b.click(); b.click(); })()`), visible("f-code"))
+	if n := e.count("POST", "/idp/v1/auth/start") - starts; n != 1 {
+		t.Fatalf("a double tap on Send the code sent %d requests, want 1", n)
+	}
 	code := codeRe.FindString(e.sms.Last(p.Phone).Text)
 	if code == "" {
 		t.Fatal("no code texted")
@@ -495,6 +501,23 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	checkAccessible(t, b)
 	if !eval[bool](t, b, `localStorage.length === 0 && sessionStorage.length === 0 && document.cookie === ""`) {
 		t.Fatal("the page keeps something in web storage or cookies")
+	}
+	if r.screenshots {
+		// Every option of the multi-select contest: too many; the error is
+		// under that contest, in view, translated, and marks it invalid.
+		b.do(t, "over-select", chromedp.Click(chromedp.CSS("#c1-0")), chromedp.Click(chromedp.CSS("#c1-1")),
+			chromedp.Click(chromedp.CSS("#c1-2")), chromedp.Click(chromedp.CSS("#c1-3")),
+			chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.error === "too_many"`))
+		inView := eval[bool](t, b, `(() => { const e = document.getElementById("contest-1-error"); if (!e) return false; const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && document.getElementById("contest-1").getAttribute("aria-describedby") === e.id && document.getElementById("c1-0").getAttribute("aria-invalid") === "true"; })()`)
+		if !inView {
+			t.Fatal("the over-selection error is not under its contest, in view, with aria-invalid and aria-describedby")
+		}
+		if msg := b.text(t, "#contest-1-error"); strings.Contains(msg, "too_many") || !strings.Contains(msg, "4") && !strings.Contains(msg, "3") && !strings.Contains(msg, "2") {
+			t.Fatalf("over-selection error %q: raw code or no maximum", msg)
+		}
+		shot("03b-too-many")
+		b.do(t, "undo the over-selection", chromedp.Click(chromedp.CSS("#c1-0")), chromedp.Click(chromedp.CSS("#c1-2")),
+			chromedp.Click(chromedp.CSS("#c1-3")), chromedp.Click(chromedp.CSS("#c1-1")), waitFor(`!document.getElementById("contest-1-error")`))
 	}
 	b.do(t, "choose", chromedp.Click(chromedp.CSS(fmt.Sprintf("#c0-%d", r.candidate))), chromedp.Click(chromedp.CSS("#c1-1")))
 	t0 = time.Now()
@@ -529,6 +552,18 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	b.do(t, "check my ballot", chromedp.Click(chromedp.CSS("#b-check")), visible("v-check"),
 		waitFor(`document.body.dataset.checked === "found"`))
 	shot("07-check")
+	if r.screenshots {
+		// A mistyped tracking code: a translated error at the field, no
+		// exception.
+		b.do(t, "mistyped tracking code", chromedp.SetValue(chromedp.CSS("#check-code"), "ABCD-EFGH-1"),
+			chromedp.Click(chromedp.CSS(`#f-check button[type="submit"]`)), waitFor(`document.body.dataset.error === "tracking_code_format"`))
+		if !eval[bool](t, b, `document.getElementById("check-code").getAttribute("aria-invalid") === "true" && !!document.getElementById("check-code-error")`) {
+			t.Fatal("the tracking code's error is not at its field")
+		}
+		shot("07b-mistyped-code")
+		b.do(t, "retype the code", chromedp.SetValue(chromedp.CSS("#check-code"), r.castCode),
+			chromedp.Click(chromedp.CSS(`#f-check button[type="submit"]`)), waitFor(`document.body.dataset.checked === "found" && !document.body.dataset.error`))
+	}
 	list := b.text(t, "#check-list")
 	if !strings.Contains(list, r.castCode) || strings.Count(list, "\n") < 1 {
 		t.Fatalf("check list %q lacks the cast ballot or the credential", list)
@@ -550,6 +585,20 @@ func (e *env) checkAuditOnSecondDevice(t *testing.T, b *browser, code, lang, wan
 		t.Fatalf("audit check says %q, not about %s", got, code)
 	}
 	return b.text(t, "#check-list")
+}
+
+// count is how many requests with this method and path the server
+// received.
+func (e *env) count(method, path string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, r := range e.bodies {
+		if r.method == method && r.path == path {
+			n++
+		}
+	}
+	return n
 }
 
 func (e *env) candidates(t *testing.T, style, lang string) []string {

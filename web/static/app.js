@@ -34,37 +34,143 @@
 
   function show(view) {
     for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "v-" + view;
-    $("error").hidden = true;
+    clearErrors();
     $("status").textContent = "";
     document.body.dataset.view = view;
     const h = document.querySelector("#v-" + view + " h1");
     if (h) { h.tabIndex = -1; h.focus(); }
   }
   function status(key) { $("status").textContent = key ? t(key) : ""; }
-  function fail(err) {
-    const msg = (err && err.message) || String(err);
-    $("error").textContent = t("error") + ": " + (T["err_" + msg] || msg);
-    $("error").hidden = false;
-    $("status").textContent = "";
-    document.body.dataset.error = msg;
+
+  // CLDR plural forms: a "_count" string is "one:# попытка|few:…|other:…",
+  // one form per category of the language (Intl.PluralRules).
+  function plural(key, n) {
+    const forms = {};
+    for (const part of t(key).split("|")) {
+      const i = part.indexOf(":");
+      forms[part.slice(0, i)] = part.slice(i + 1);
+    }
+    const cat = new Intl.PluralRules(lang || "en").select(n);
+    return (forms[cat] || forms.other || "").replace("#", new Intl.NumberFormat(lang || "en").format(n));
   }
-  function check(r) {
-    if (r && r.error) throw new Error(r.error);
+
+  // A local date and time with the zone named.
+  function localTime(unix) {
+    return new Intl.DateTimeFormat(lang || "en", { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(new Date(unix * 1000));
+  }
+
+  // perr is an error the page shows: a stable code (the APIs' or the
+  // page's own, each translated as err_<code>) and what it needs: the
+  // field it concerns, attempts left, seconds to wait, a detail.
+  function perr(code, extra) {
+    const e = new Error(code);
+    e.code = code;
+    return Object.assign(e, extra || {});
+  }
+
+  // The field an error code concerns, when it is on screen.
+  const FIELD = {
+    pin_format: "pin", doc_format: "doc", birth_missing: "birth", identity_not_confirmed: "pin", invalid_input: "pin",
+    code_format: "code", wrong_code: "code", code_expired: "code", challenge_locked: "code", code_used: "code",
+    pseudonym_format: "check-pseudonym", tracking_code_format: "check-code", not_found: "check-code",
+  };
+
+  function errorText(err, code) {
+    let msg = T["err_" + code] || t("err_unknown");
+    if (typeof err.n === "number") msg = msg.replace("{n}", err.n);
+    if (typeof err.attempts === "number") msg += " " + plural("attempts_left_count", err.attempts);
+    if (typeof err.retry === "number" && err.retry > 0) msg += " " + plural("wait_seconds_count", err.retry);
+    return msg;
+  }
+
+  function clearErrors() {
+    $("error").hidden = true;
+    for (const p of document.querySelectorAll(".field-error")) p.remove();
+    for (const el of document.querySelectorAll("[aria-invalid]")) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    }
+    delete document.body.dataset.error;
+  }
+
+  // fail shows err next to what caused it: under its field (aria-invalid,
+  // aria-describedby), or after the control that was used (anchor); then
+  // scrolls it into view. An unknown code gets the generic message, with
+  // the code in small print for support.
+  function fail(err, anchor) {
+    if (!err) err = perr("unknown");
+    const code = err.code || "unknown";
+    if (!err.code && !err.detail) err.detail = String(err.message || err);
+    clearErrors();
+    $("status").textContent = "";
+    const fid = err.field || FIELD[code];
+    const field = fid && $(fid) && !$(fid).closest("[hidden]") ? $(fid) : null;
+    let box = $("error");
+    if (field) {
+      box = document.createElement("p");
+      box.id = fid + "-error";
+      box.className = "error field-error";
+      box.setAttribute("role", "alert");
+      if (field.tagName === "FIELDSET") field.appendChild(box); else field.after(box);
+      const targets = field.tagName === "FIELDSET" ? [field, ...field.querySelectorAll("input")] : [field];
+      for (const el of targets) {
+        el.setAttribute("aria-invalid", "true");
+        el.setAttribute("aria-describedby", box.id);
+      }
+    } else {
+      const where = anchor || document.querySelector("main > section:not([hidden]) form:not([hidden])");
+      if (where) where.after(box); else $("status").after(box);
+    }
+    box.textContent = t("error") + ": " + errorText(err, code);
+    const small = [T["err_" + code] ? "" : code, err.detail || ""].filter(Boolean).join(": ");
+    if (small) {
+      const s = document.createElement("span");
+      s.className = "small err-code";
+      s.textContent = " (" + small + ")";
+      box.appendChild(s);
+    }
+    box.hidden = false;
+    box.scrollIntoView({ block: "center" });
+    if (field) (field.tagName === "FIELDSET" ? field.querySelector("input") : field).focus({ preventScroll: true });
+    document.body.dataset.error = code;
+  }
+
+  // check turns a module failure into a page error: a check that does
+  // not pass (kind "check_failed") or another failure of the module.
+  function check(r, kind) {
+    if (r && r.error) throw perr(kind || "module_error", { detail: r.error });
     return r;
+  }
+
+  // busy runs an action once at a time: its control is disabled (and
+  // aria-busy) until the request ends, so a double tap sends one request.
+  function busy(el, fn) {
+    return async (ev) => {
+      if (ev) ev.preventDefault();
+      const btn = el.tagName === "FORM" ? el.querySelector('button[type="submit"]') : el;
+      if (btn.disabled) return;
+      btn.disabled = true;
+      btn.setAttribute("aria-busy", "true");
+      clearErrors();
+      try { await fn(ev); } finally { btn.disabled = false; btn.removeAttribute("aria-busy"); }
+    };
   }
 
   async function api(method, path, body, bearer) {
     const headers = { "Accept": "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (bearer) headers["Authorization"] = "Bearer " + bearer;
-    const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
-    const text = await resp.text();
+    let resp, text;
+    try {
+      resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
+      text = await resp.text();
+    } catch (e) { throw perr("network", { detail: String(e && e.message) }); }
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
     if (!resp.ok) {
-      const code = data && data.error && data.error.code;
-      throw new Error(code || ("http_" + resp.status));
+      const d = (data && data.error) || {};
+      throw perr(d.code || ("http_" + resp.status), { attempts: d.attempts_left, retry: d.retry_after_seconds });
     }
     return data;
   }
@@ -86,7 +192,7 @@
     if (!langCache[l]) {
       const f = langFiles[l];
       langCache[l] = fetch(f.path, { integrity: f.integrity, credentials: "omit" }).then((resp) => {
-        if (!resp.ok) throw new Error("http_" + resp.status);
+        if (!resp.ok) throw perr("http_" + resp.status);
         return resp.json();
       });
       langCache[l].catch(() => { delete langCache[l]; });
@@ -129,11 +235,11 @@
     const subtle = window.crypto && crypto.subtle;
     if (!subtle || !window.ReadableStream) {
       const resp = await fetch(wasmURL, { integrity: wasmIntegrity, credentials: "omit" });
-      if (!resp.ok) throw new Error("http_" + resp.status);
+      if (!resp.ok) throw perr("http_" + resp.status);
       return new Uint8Array(await resp.arrayBuffer());
     }
     const resp = await fetch(wasmURL, { credentials: "omit" });
-    if (!resp.ok || !resp.body) throw new Error("http_" + resp.status);
+    if (!resp.ok || !resp.body) throw perr("http_" + resp.status);
     const reader = resp.body.getReader();
     const parts = [];
     let got = 0;
@@ -148,7 +254,7 @@
     let off = 0;
     for (const p of parts) { bytes.set(p, off); off += p.length; }
     const d = new Uint8Array(await subtle.digest("SHA-384", bytes));
-    if ("sha384-" + btoa(String.fromCharCode(...d)) !== wasmIntegrity) throw new Error("module_integrity");
+    if ("sha384-" + btoa(String.fromCharCode(...d)) !== wasmIntegrity) throw perr("module_integrity");
     return bytes;
   }
 
@@ -179,7 +285,7 @@
         const list = await api("GET", "/api/v1/elections");
         const want = hashParams().get("e");
         const pick = list.find((e) => e.election_id === want) || list.find((e) => e.phase === "open") || list[0];
-        if (!pick) throw new Error("no_election");
+        if (!pick) throw perr("no_election");
         info = await api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id));
         if (lang) $("election-title").textContent = info.title[lang] || info.title.en || "";
       })();
@@ -218,7 +324,7 @@
       for (const e of page.entries) entries.push(e.canonical);
       const r = evoteCore.loadElection(info.origin, entries, lang || "en");
       if (!r.error) { election = r; break; }
-      if (page.next === undefined || page.next === null || page.entries.length === 0) throw new Error(r.error);
+      if (page.next === undefined || page.next === null || page.entries.length === 0) throw perr("check_failed", { detail: r.error });
     }
     $("election-title").textContent = info.title[lang] || info.title.en || election.title;
     showClientHash();
@@ -236,27 +342,69 @@
     document.body.dataset.clientHash = state;
   }
 
-  async function startSignIn(ev) {
-    ev.preventDefault();
-    const pin = $("pin").value.trim(), doc = $("doc").value.trim(), birth = $("birth").value;
-    if (!/^[0-9]{14}$/.test(pin)) return fail(new Error("pin_format"));
-    if (!doc || !birth) return fail(new Error("missing_field"));
+  // The code's form after a start or a resend: the phone it went to, and
+  // the resend button, disabled with its wait counted down.
+  let resendTimer = 0;
+  function codeSent(ch) {
+    challenge = ch.challenge_id;
+    $("code-sent").textContent = t("code_sent") + " " + ch.phone_hint;
+    $("code-sent").dataset.hint = ch.phone_hint;
+    $("f-start").hidden = true;
+    $("f-code").hidden = false;
+    clearInterval(resendTimer);
+    const until = Date.now() + (ch.resend_after_seconds || 0) * 1000;
+    const tick = () => {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      const b = $("b-resend");
+      if (left > 0) {
+        b.disabled = true;
+        b.textContent = t("resend") + " (" + plural("wait_seconds_count", left) + ")";
+      } else {
+        clearInterval(resendTimer);
+        b.disabled = false;
+        b.textContent = t("resend");
+      }
+    };
+    tick();
+    resendTimer = setInterval(tick, 1000);
+  }
+
+  async function startSignIn() {
+    const pin = $("pin").value.trim(), doc = $("doc").value.replace(/\s/g, "").toUpperCase(), birth = $("birth").value;
+    if (!/^[0-9]{14}$/.test(pin)) return fail(perr("pin_format"));
+    if (!/^[A-Z]{2}[0-9]{7}$/.test(doc)) return fail(perr("doc_format"));
+    if (!birth) return fail(perr("birth_missing"));
     status("sending");
     try {
-      const ch = await api("POST", "/idp/v1/auth/start", { pin, document_number: doc, birth_date: birth });
-      challenge = ch.challenge_id;
-      $("code-sent").textContent = t("code_sent") + " " + ch.phone_hint;
-      $("f-start").hidden = true;
-      $("f-code").hidden = false;
+      codeSent(await api("POST", "/idp/v1/auth/start", { pin, document_number: doc, birth_date: birth }));
       status("");
       $("code").focus();
     } catch (e) { fail(e); }
   }
 
-  async function finishSignIn(ev) {
-    ev.preventDefault();
+  async function resendCode() {
+    status("sending");
+    try {
+      codeSent(await api("POST", "/idp/v1/auth/resend", { challenge_id: challenge }));
+      status("code_resent");
+      $("code").value = "";
+      $("code").focus();
+    } catch (e) { fail(e, $("b-resend")); }
+  }
+
+  // Start again: back to the first form, keeping what was typed.
+  function restartSignIn() {
+    clearInterval(resendTimer);
+    challenge = "";
+    $("f-code").hidden = true;
+    $("f-start").hidden = false;
+    clearErrors();
+    $("pin").focus();
+  }
+
+  async function finishSignIn() {
     const code = $("code").value.trim();
-    if (!/^[0-9]{6}$/.test(code)) return fail(new Error("code_format"));
+    if (!/^[0-9]{6}$/.test(code)) return fail(perr("code_format"));
     try {
       await needCore();
       status("signing_in");
@@ -278,12 +426,13 @@
     root.textContent = "";
     contests.forEach((c, ci) => {
       const fs = document.createElement("fieldset");
+      fs.id = "contest-" + ci;
       const lg = document.createElement("legend");
       lg.textContent = c.title;
       fs.appendChild(lg);
       const hint = document.createElement("p");
       hint.className = "small";
-      hint.textContent = c.multi ? t("choose_up_to").replace("{n}", c.max) : t("choose_one");
+      hint.textContent = c.multi ? plural("choose_up_to_count", c.max) : t("choose_one");
       fs.appendChild(hint);
       const chosen = selection[c.id] || [];
       const opts = c.candidates.map((name, i) => [name, i]);
@@ -311,10 +460,10 @@
 
   function readBallot() {
     const sel = {};
-    for (const c of contests) {
+    for (const [ci, c] of contests.entries()) {
       const picked = [...document.querySelectorAll('input[data-contest="' + CSS.escape(c.id) + '"]:checked')]
         .map((x) => Number(x.value)).filter((i) => i >= 0);
-      if (c.multi && picked.length > c.max) throw new Error("too_many");
+      if (c.multi && picked.length > c.max) throw perr("too_many", { field: "contest-" + ci, n: c.max });
       sel[c.id] = picked;
     }
     return sel;
@@ -379,13 +528,13 @@
       $("audit-file").href = URL.createObjectURL(new Blob([raw], { type: "application/octet-stream" }));
       document.body.dataset.audit = a.status;
       show("audit");
-    } catch (e) { fail(e); }
+    } catch (e) { fail(e, $("b-cast").parentElement); }
   }
 
   async function fresh() {
     show("review");
     document.body.dataset.prepared = "no";
-    try { await prepare(); } catch (e) { fail(e); }
+    try { await prepare(); } catch (e) { fail(e, $("b-cast").parentElement); }
   }
 
   async function doCast() {
@@ -400,7 +549,7 @@
         // tracking code later finds a checkpoint with the witness quorum.
         $("receipt-check").textContent = t("receipt_pending_witness").replace("{index}", rc.index);
       } else {
-        const ok = check(evoteCore.checkReceipt(rc));
+        const ok = check(evoteCore.checkReceipt(rc), "check_failed");
         $("receipt-check").textContent = t("receipt_checked").replace("{index}", rc.index).replace("{size}", ok.size).replace("{w}", ok.witnesses);
       }
       const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode;
@@ -409,7 +558,7 @@
       $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
       document.body.dataset.cast = "yes";
       show("receipt");
-    } catch (e) { fail(e); }
+    } catch (e) { fail(e, $("b-cast").parentElement); }
   }
 
   function openCheck() {
@@ -427,7 +576,7 @@
     status("checking");
     try {
       const a = await api("GET", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits/" + encodeURIComponent(code));
-      const r = check(evoteCore.checkAudit(a, code, lang));
+      const r = check(evoteCore.checkAudit(a, code, lang), "check_failed");
       const key = r.published ? "check_audit_published" : "check_audit_pending";
       $("check-result").textContent = t(key).replace("{code}", r.tracking_code).replace("{index}", r.index);
       $("check-result").className = "ok";
@@ -441,14 +590,13 @@
     if (ev) ev.preventDefault();
     try { await needCore(); } catch (e) { return fail(e); }
     const p = $("check-pseudonym").value.trim().toLowerCase();
-    if (!p && $("check-code").value.trim()) {
-      let code = "";
-      try { code = check(evoteCore.parseCode($("check-code").value)).tracking_code; } catch (e) { return fail(e); }
-      return doAuditCheck(code);
-    }
-    if (!/^[0-9a-f]{64}$/.test(p)) return fail(new Error("pseudonym_format"));
+    // A mistyped tracking code is the voter's error, shown at its field.
     let want = "";
-    if ($("check-code").value.trim()) want = check(evoteCore.parseCode($("check-code").value)).tracking_code;
+    if ($("check-code").value.trim()) {
+      try { want = check(evoteCore.parseCode($("check-code").value), "tracking_code_format").tracking_code; } catch (e) { return fail(e); }
+    }
+    if (!p && want) return doAuditCheck(want);
+    if (!/^[0-9a-f]{64}$/.test(p)) return fail(perr("pseudonym_format"));
     status("checking");
     try {
       const id = encodeURIComponent(info.election_id);
@@ -460,20 +608,20 @@
       for (const i of idx) {
         const page = await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + i + "&limit=1");
         const proof = await api("GET", "/api/v1/board/" + info.log + "/proof/inclusion?index=" + i + "&size=" + cp.size);
-        const it = check(evoteCore.checkEntry(page.entries[0].canonical, p, { index: i, checkpoint: cp.note, inclusion_proof: proof.path }));
+        const it = check(evoteCore.checkEntry(page.entries[0].canonical, p, { index: i, checkpoint: cp.note, inclusion_proof: proof.path }), "check_failed");
         const mine = it.mine ? " (" + t("this_device") + ")" : "";
         if (it.kind === "ballot") {
           const hit = want && it.tracking_code === want;
           found = found || hit;
           lines.push(t("item_ballot").replace("{i}", it.index) + " " + it.tracking_code + mine + (hit ? " ✓" : ""));
         } else {
-          lines.push(t("item_credential").replace("{i}", it.index).replace("{t}", new Date(it.issued_at * 1000).toISOString().slice(0, 16).replace("T", " ")) + " " + it.device_key + mine);
+          lines.push(t("item_credential").replace("{i}", it.index).replace("{t}", localTime(it.issued_at)) + " " + it.device_key + mine);
         }
       }
       if (v.in_person !== undefined && v.in_person !== null) lines.push(t("item_in_person").replace("{i}", v.in_person));
       fillList($("check-list"), lines);
       $("check-result").textContent = (want ? (found ? t("check_found") : t("check_not_found")) + " " : "") +
-        t("check_summary").replace("{n}", idx.length).replace("{size}", cp.size);
+        plural("check_summary_count", idx.length).replace("{size}", cp.size);
       $("check-result").className = want && !found ? "error" : "ok";
       document.body.dataset.checked = want ? (found ? "found" : "missing") : "listed";
       status("");
@@ -499,15 +647,22 @@
         } catch (e) { fail(e); }
       });
     }
-    $("f-start").addEventListener("submit", startSignIn);
-    $("f-code").addEventListener("submit", finishSignIn);
-    $("f-ballot").addEventListener("submit", review);
-    $("b-cast").addEventListener("click", doCast);
-    $("b-audit").addEventListener("click", doAudit);
+    $("f-start").addEventListener("submit", busy($("f-start"), startSignIn));
+    $("f-code").addEventListener("submit", busy($("f-code"), finishSignIn));
+    $("b-resend").addEventListener("click", busy($("b-resend"), resendCode));
+    $("b-restart").addEventListener("click", restartSignIn);
+    $("f-ballot").addEventListener("submit", busy($("f-ballot"), review));
+    $("b-cast").addEventListener("click", busy($("b-cast"), doCast));
+    $("b-audit").addEventListener("click", busy($("b-audit"), doAudit));
     $("b-change").addEventListener("click", () => { renderBallot(); show("ballot"); });
-    $("b-fresh").addEventListener("click", fresh);
-    $("b-check").addEventListener("click", () => { location.hash = "#check"; });
-    $("f-check").addEventListener("submit", doCheck);
+    $("b-fresh").addEventListener("click", busy($("b-fresh"), fresh));
+    $("b-check").addEventListener("click", () => { location.hash = "#check?l=" + lang; });
+    $("f-check").addEventListener("submit", busy($("f-check"), doCheck));
+    // An error under a field goes when the field is edited.
+    document.addEventListener("input", (ev) => {
+      const el = ev.target.closest("[aria-invalid]");
+      if (el) clearErrors();
+    });
     window.addEventListener("hashchange", () => { if (lang) route(); });
     // The shell first: the election's info (small) at once, the language
     // file, then the module in the background.

@@ -23,6 +23,7 @@
   let selection = {};
   let contests = [];
   let trackingCode = "";
+  let audited = false; // the prepared ballot was opened: it can never be cast
   let coreReady = null; // the module: downloaded, checked, running
   let infoReady = null; // the election's info (no module needed)
   let ready = null; // the module running and the election checked
@@ -32,7 +33,14 @@
   const $ = (id) => document.getElementById(id);
   const t = (k) => T[k] || k;
 
-  function show(view) {
+  // Each view of the flow is a history entry ({view}), so the phone's Back
+  // button moves inside the flow (popstate, below) instead of leaving it.
+  function show(view, fromHistory) {
+    if (!fromHistory) {
+      const st = history.state;
+      if (!st || !st.view) history.replaceState({ view }, "");
+      else if (st.view !== view) history.pushState({ view }, "");
+    }
     for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "v-" + view;
     clearErrors();
     $("status").textContent = "";
@@ -490,6 +498,7 @@
         const r = check(evoteCore.prepare(selection));
         window.__encryptMs = performance.now() - t0;
         trackingCode = r.tracking_code;
+        audited = false;
         $("review-code").textContent = trackingCode;
         fillList($("review-list"), describe(selection));
         document.body.dataset.prepared = "yes";
@@ -516,12 +525,13 @@
     status("auditing");
     try {
       const r = check(evoteCore.audit(lang));
+      audited = true;
       const a = await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits", { audited: r.audited, ballot: r.ballot }, token);
       $("audit-code").textContent = trackingCode;
       fillList($("audit-list"), r.opened);
       $("audit-cmd").textContent = "evote ballot check-audit --server " + location.origin + " --election " + info.election_id +
         " --code " + trackingCode + " --lang " + lang;
-      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&c=" + trackingCode;
+      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&c=" + trackingCode + "&l=" + lang;
       $("audit-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
       $("audit-qr").alt = t("audit_qr_alt") + " " + trackingCode;
       const raw = Uint8Array.from(atob(r.ballot.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
@@ -552,7 +562,13 @@
         const ok = check(evoteCore.checkReceipt(rc), "check_failed");
         $("receipt-check").textContent = t("receipt_checked").replace("{index}", rc.index).replace("{size}", ok.size).replace("{w}", ok.witnesses);
       }
-      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode;
+      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode + "&l=" + lang;
+      // The receipt as a small file, in the format of "evote vote --save"
+      // (for evote ballot check-receipt): the entry as cast and the box's
+      // receipt (tracking code, pseudonym, index, checkpoint, proof).
+      const saved = { election_id: info.election_id, entry: r.entry, receipt: Object.assign({ pseudonym }, rc) };
+      $("receipt-file").href = URL.createObjectURL(new Blob([JSON.stringify(saved, null, 1)], { type: "application/json" }));
+      $("receipt-file").download = "receipt-" + trackingCode.slice(0, 9) + ".json";
       $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
       $("receipt-qr").alt = t("qr_alt") + " " + trackingCode;
       $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
@@ -561,11 +577,11 @@
     } catch (e) { fail(e, $("b-cast").parentElement); }
   }
 
-  function openCheck() {
+  function openCheck(fromHistory) {
     const q = new URLSearchParams(location.hash.split("?")[1] || "");
     $("check-pseudonym").value = q.get("p") || (q.get("c") ? "" : pseudonym) || "";
     $("check-code").value = q.get("c") || trackingCode || "";
-    show("check");
+    show("check", fromHistory);
   }
 
   // The second device's check of an audited ballot, from the tracking code
@@ -638,7 +654,42 @@
     if (!token) show("signin");
   }
 
+  // Back inside the flow. What was done stays done: after a cast, the
+  // receipt; once signed in, the ballot with its choices (never the
+  // sign-in again); a ballot opened by the encryption test is never shown
+  // as castable: going back to the review prepares a fresh one (its new
+  // tracking code shown).
+  function goBack(view) {
+    let to = view;
+    if (document.body.dataset.cast === "yes" && ["lang", "signin", "ballot", "review", "audit"].includes(view)) to = "receipt";
+    else if (token && (view === "lang" || view === "signin")) to = "ballot";
+    else if (!token && ["ballot", "review", "audit", "receipt"].includes(view)) to = "signin";
+    if (to !== view) history.replaceState({ view: to }, "");
+    if (to === "ballot") {
+      renderBallot();
+      show("ballot", true);
+      if (view === "ballot" && document.body.dataset.prepared === "yes") status("back_kept");
+      return;
+    }
+    if (to === "review" && audited) {
+      show("review", true);
+      document.body.dataset.prepared = "no";
+      prepare().catch((e) => fail(e));
+      return;
+    }
+    if (to === "check") { openCheck(true); return; }
+    show(to, true);
+  }
+
   async function boot() {
+    window.addEventListener("popstate", (ev) => {
+      if (ev.state && ev.state.view && lang) goBack(ev.state.view);
+    });
+    // Leaving (or reloading) while signed in and not yet cast would lose
+    // the session: the browser asks first.
+    window.addEventListener("beforeunload", (ev) => {
+      if (token && document.body.dataset.cast !== "yes") ev.preventDefault();
+    });
     for (const b of document.querySelectorAll("[data-lang]")) {
       b.addEventListener("click", async () => {
         try {
@@ -656,14 +707,18 @@
     $("b-audit").addEventListener("click", busy($("b-audit"), doAudit));
     $("b-change").addEventListener("click", () => { renderBallot(); show("ballot"); });
     $("b-fresh").addEventListener("click", busy($("b-fresh"), fresh));
-    $("b-check").addEventListener("click", () => { location.hash = "#check?l=" + lang; });
+    // The check's address names what it checks, so a reload checks again.
+    $("b-check").addEventListener("click", () => {
+      location.hash = "#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode + "&l=" + lang;
+    });
     $("f-check").addEventListener("submit", busy($("f-check"), doCheck));
     // An error under a field goes when the field is edited.
     document.addEventListener("input", (ev) => {
       const el = ev.target.closest("[aria-invalid]");
       if (el) clearErrors();
     });
-    window.addEventListener("hashchange", () => { if (lang) route(); });
+    // A new address (a link, the check button), not a step back in history.
+    window.addEventListener("hashchange", () => { if (lang && !(history.state && history.state.view)) route(); });
     // The shell first: the election's info (small) at once, the language
     // file, then the module in the background.
     loadInfo().catch(() => {});

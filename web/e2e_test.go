@@ -439,6 +439,7 @@ type voteRun struct {
 	candidate         int // index in the single-choice contest
 	screenshots       bool
 	castCode          string
+	pseudonym         string
 	auditedCode       string
 	loadToSignIn      time.Duration // page opened to sign-in form usable (language tapped at once)
 	loadToReady       time.Duration // page opened to module running and election checked
@@ -556,6 +557,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		waitFor(`document.getElementById("receipt-qr").complete && document.getElementById("receipt-qr").naturalWidth > 0`))
 	shot("06-receipt")
 	checkAccessible(t, b)
+	r.pseudonym = b.text(t, "#receipt-pseudonym")
 	if got := b.text(t, "#receipt-code"); got != r.castCode {
 		t.Fatalf("receipt shows %q, cast %q", got, r.castCode)
 	}
@@ -604,7 +606,22 @@ func (e *env) checkAuditOnSecondDevice(t *testing.T, b *browser, code, lang, wan
 	if got := b.text(t, "#check-result"); !strings.Contains(got, code) {
 		t.Fatalf("audit check says %q, not about %s", got, code)
 	}
+	e.checkFingerprintShown(t, b)
 	return b.text(t, "#check-list")
+}
+
+// checkFingerprintShown asserts that the page shows the election's
+// fingerprint (short form), in the footer and under the check's result.
+func (e *env) checkFingerprintShown(t *testing.T, b *browser) {
+	t.Helper()
+	var fp string
+	e.f.Box.WithState(func(s *election.State) { fp = s.Manifest.Fingerprint().String() })
+	if got := b.text(t, "#fingerprint"); got != fp {
+		t.Fatalf("page shows fingerprint %q, the manifest's is %q", got, fp)
+	}
+	if got := b.text(t, "#check-fingerprint"); !strings.Contains(got, fp) {
+		t.Fatalf("check result %q does not name the fingerprint %s", got, fp)
+	}
 }
 
 // count is how many requests with this method and path the server
@@ -694,11 +711,26 @@ func TestVotingPageEndToEnd(t *testing.T) {
 
 	// The first voter's second device checks the audit from its tracking
 	// code alone, at once: it waits in the ballot box's pool.
+	// The second device is another browser (its own profile): nothing of
+	// the voting session is there.
 	cands := e.candidates(t, style, first.lang)
-	if opened := e.checkAuditOnSecondDevice(t, b, first.auditedCode, first.lang, "audit-pending"); !strings.Contains(opened, cands[first.candidate]) {
+	dev2 := newBrowser(t, path)
+	if opened := e.checkAuditOnSecondDevice(t, dev2, first.auditedCode, first.lang, "audit-pending"); !strings.Contains(opened, cands[first.candidate]) {
 		t.Fatalf("second device: the audit opens to %q, not to the chosen %q", opened, cands[first.candidate])
 	}
-	b.shot(t, "08-audit-second-device")
+	dev2.shot(t, "08-audit-second-device")
+	// The receipt's link (as its QR code holds it) on the second device:
+	// the cast ballot is found under the pseudonym and checked in a
+	// checkpoint cosigned by the manifest's witnesses; the language comes
+	// with the link.
+	dev2.do(t, "second device: receipt link", chromedp.Navigate("about:blank"),
+		chromedp.Navigate(e.url+"/#check?e="+e.f.ElectionID+"&p="+first.pseudonym+"&c="+first.castCode+"&l=ru"),
+		visible("v-check"), waitFor(`document.body.dataset.checked === "found"`))
+	if got := eval[string](t, dev2, `document.documentElement.lang`); got != "ru" {
+		t.Fatalf("the link's language: page in %q", got)
+	}
+	e.checkFingerprintShown(t, dev2)
+	dev2.shot(t, "09-receipt-second-device")
 
 	// A third voter (the tally decrypts no group smaller than three), then
 	// the tally: every ballot cast counts.
@@ -720,14 +752,16 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	}
 	// The close published both audits in one shuffled batch: the second
 	// device now checks the board entry and its inclusion proof.
-	if opened := e.checkAuditOnSecondDevice(t, b, first.auditedCode, first.lang, "audit-published"); !strings.Contains(opened, cands[first.candidate]) {
+	if opened := e.checkAuditOnSecondDevice(t, dev2, first.auditedCode, first.lang, "audit-published"); !strings.Contains(opened, cands[first.candidate]) {
 		t.Fatalf("second device after the close: the audit opens to %q", opened)
 	}
-	b.mu.Lock()
-	if len(b.problems) > 0 {
-		t.Errorf("page errors: %v", b.problems)
+	for _, br := range []*browser{b, dev2} {
+		br.mu.Lock()
+		if len(br.problems) > 0 {
+			t.Errorf("page errors: %v", br.problems)
+		}
+		br.mu.Unlock()
 	}
-	b.mu.Unlock()
 	var council, multi string
 	e.f.Box.WithState(func(s *election.State) {
 		st, _ := s.Manifest.Style(style)

@@ -341,6 +341,13 @@
   // The module's SHA-256 against the manifest's ClientHash (all zeros: the
   // election publishes none).
   function showClientHash() {
+    if (election) {
+      // On every page: the election's fingerprint (what the officials
+      // publish) and the manifest's author, as the module checked them.
+      $("fingerprint").textContent = election.fingerprint;
+      $("authority").textContent = election.authority.slice(0, 16) + "…";
+      $("election-id").hidden = false;
+    }
     const hash = window.__wasmHash;
     if (!hash || !election) return;
     let state = hash === election.client_hash ? "match" : "differs";
@@ -533,6 +540,8 @@
         " --code " + trackingCode + " --lang " + lang;
       const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&c=" + trackingCode + "&l=" + lang;
       $("audit-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
+      $("audit-link").href = url;
+      $("audit-link").textContent = url;
       $("audit-qr").alt = t("audit_qr_alt") + " " + trackingCode;
       const raw = Uint8Array.from(atob(r.ballot.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
       $("audit-file").href = URL.createObjectURL(new Blob([raw], { type: "application/octet-stream" }));
@@ -577,7 +586,15 @@
     } catch (e) { fail(e, $("b-cast").parentElement); }
   }
 
+  // What a check result rests on: the manifest with this fingerprint (its
+  // log key and witness quorum), to compare with the officials' publication.
+  function showCheckedAgainst() {
+    $("check-fingerprint").textContent = t("checked_against").replace("{fp}", election.fingerprint);
+    $("check-fingerprint").hidden = false;
+  }
+
   function openCheck(fromHistory) {
+    $("check-fingerprint").hidden = true;
     const q = new URLSearchParams(location.hash.split("?")[1] || "");
     $("check-pseudonym").value = q.get("p") || (q.get("c") ? "" : pseudonym) || "";
     $("check-code").value = q.get("c") || trackingCode || "";
@@ -597,6 +614,7 @@
       $("check-result").textContent = t(key).replace("{code}", r.tracking_code).replace("{index}", r.index);
       $("check-result").className = "ok";
       fillList($("check-list"), r.opened);
+      showCheckedAgainst();
       document.body.dataset.checked = r.published ? "audit-published" : "audit-pending";
       status("");
     } catch (e) { fail(e); }
@@ -639,6 +657,7 @@
       $("check-result").textContent = (want ? (found ? t("check_found") : t("check_not_found")) + " " : "") +
         plural("check_summary_count", idx.length).replace("{size}", cp.size);
       $("check-result").className = want && !found ? "error" : "ok";
+      showCheckedAgainst();
       document.body.dataset.checked = want ? (found ? "found" : "missing") : "listed";
       status("");
     } catch (e) { fail(e); }

@@ -451,10 +451,26 @@ type voteRun struct {
 }
 
 func (e *env) run(t *testing.T, b *browser, r *voteRun) {
+	// Each step in the four languages (header buttons), each checked for
+	// width, control size and labels, then back to the voter's language.
 	shot := func(name string) {
-		if r.screenshots {
-			b.shot(t, name)
+		if !r.screenshots {
+			return
 		}
+		if eval[string](t, b, `document.body.dataset.view`) == "lang" {
+			b.shot(t, name)
+			return
+		}
+		lang := func(l string) {
+			b.do(t, "switch to "+l, chromedp.Click(chromedp.CSS(`#langs button[data-lang="`+l+`"]`)),
+				waitFor(`document.documentElement.lang === "`+l+`"`))
+		}
+		for _, l := range []string{"ky", "ru", "uz", "en"} {
+			lang(l)
+			checkAccessible(t, b)
+			b.shot(t, name+"-"+l)
+		}
+		lang(r.lang)
 	}
 	p := r.person
 	start := time.Now()
@@ -528,7 +544,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		chosen := fmt.Sprintf(`document.getElementById("c0-%d").checked && document.getElementById("c1-1").checked`, r.candidate)
 		b.do(t, "switch language mid-flow", chromedp.Click(chromedp.CSS(`#langs button[data-lang="uz"]`)),
 			waitFor(`document.documentElement.lang === "uz" && location.hash.includes("l=uz") && `+chosen))
-		shot("03c-ballot-uz")
+		shot("03c-ballot-switched")
 		b.do(t, "review, then Back", chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.prepared === "yes"`),
 			chromedp.Evaluate[chromedp.Void](`history.back()`), waitFor(`document.body.dataset.view === "ballot" && `+chosen))
 		b.do(t, "language back", chromedp.Click(chromedp.CSS(`#langs button[data-lang="`+r.lang+`"]`)),

@@ -91,7 +91,9 @@
     return msg;
   }
 
+  let lastError = null; // the error on screen, shown again in a new language
   function clearErrors() {
+    lastError = null;
     $("error").hidden = true;
     for (const p of document.querySelectorAll(".field-error")) p.remove();
     for (const el of document.querySelectorAll("[aria-invalid]")) {
@@ -141,12 +143,14 @@
     box.scrollIntoView({ block: "center" });
     if (field) (field.tagName === "FIELDSET" ? field.querySelector("input") : field).focus({ preventScroll: true });
     document.body.dataset.error = code;
+    lastError = [err, anchor];
   }
 
   // check turns a module failure into a page error: a check that does
   // not pass (kind "check_failed") or another failure of the module.
   function check(r, kind) {
-    if (r && r.error) throw perr(kind || "module_error", { detail: r.error });
+    // A format error is the voter's: no module detail for it.
+    if (r && r.error) throw perr(kind || "module_error", kind === "tracking_code_format" ? {} : { detail: r.error });
     return r;
   }
 
@@ -223,9 +227,30 @@
     if (info) $("election-title").textContent = info.title[l] || info.title.en || "";
     showClientHash();
     if (style && contests.length && document.body.dataset.view === "ballot") {
-      try { selection = readBallot(); } catch (e) { /* keep the last valid choices */ }
+      selection = readBallot(true); // as ticked, even over a maximum
       renderBallot();
     }
+    redraw();
+  }
+
+  // redraw puts the texts the script wrote into the new language: the
+  // phone the code went to, the review, the receipt's check and rule.
+  let receiptText = null; // [key, {placeholder: value}]
+  function redraw() {
+    if ($("code-sent").dataset.hint) $("code-sent").textContent = t("code_sent") + " " + $("code-sent").dataset.hint;
+    if (style && window.evoteCore && document.body.dataset.ready === "yes") {
+      try {
+        contests = check(evoteCore.contests(style, lang)).contests;
+        if (trackingCode) fillList($("review-list"), describe(selection));
+      } catch (e) { /* the texts stay in the former language */ }
+    }
+    if (receiptText) {
+      let txt = t(receiptText[0]);
+      for (const [k, v] of Object.entries(receiptText[1])) txt = txt.replace("{" + k + "}", v);
+      $("receipt-check").textContent = txt;
+    }
+    if (lastError) fail(lastError[0], lastError[1]);
+    if (election && document.body.dataset.cast === "yes") $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
   }
 
   function setProgress(f) {
@@ -473,12 +498,12 @@
     });
   }
 
-  function readBallot() {
+  function readBallot(asTicked) {
     const sel = {};
     for (const [ci, c] of contests.entries()) {
       const picked = [...document.querySelectorAll('input[data-contest="' + CSS.escape(c.id) + '"]:checked')]
         .map((x) => Number(x.value)).filter((i) => i >= 0);
-      if (c.multi && picked.length > c.max) throw perr("too_many", { field: "contest-" + ci, n: c.max });
+      if (!asTicked && c.multi && picked.length > c.max) throw perr("too_many", { field: "contest-" + ci, n: c.max });
       sel[c.id] = picked;
     }
     return sel;
@@ -566,10 +591,10 @@
       if (rc.witnessed === false) {
         // A witness was down: the ballot is on the board, and the check by
         // tracking code later finds a checkpoint with the witness quorum.
-        $("receipt-check").textContent = t("receipt_pending_witness").replace("{index}", rc.index);
+        receiptText = ["receipt_pending_witness", { index: rc.index }];
       } else {
         const ok = check(evoteCore.checkReceipt(rc), "check_failed");
-        $("receipt-check").textContent = t("receipt_checked").replace("{index}", rc.index).replace("{size}", ok.size).replace("{w}", ok.witnesses);
+        receiptText = ["receipt_checked", { index: rc.index, size: ok.size, w: ok.witnesses }];
       }
       const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode + "&l=" + lang;
       // The receipt as a small file, in the format of "evote vote --save"
@@ -580,8 +605,8 @@
       $("receipt-file").download = "receipt-" + trackingCode.slice(0, 9) + ".json";
       $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
       $("receipt-qr").alt = t("qr_alt") + " " + trackingCode;
-      $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
       document.body.dataset.cast = "yes";
+      redraw();
       show("receipt");
     } catch (e) { fail(e, $("b-cast").parentElement); }
   }
@@ -622,6 +647,12 @@
 
   async function doCheck(ev) {
     if (ev) ev.preventDefault();
+    // A new check: the last result goes, so that no stale result stands
+    // beside a new error.
+    $("check-result").textContent = "";
+    $("check-list").textContent = "";
+    $("check-fingerprint").hidden = true;
+    delete document.body.dataset.checked;
     try { await needCore(); } catch (e) { return fail(e); }
     const p = $("check-pseudonym").value.trim().toLowerCase();
     // A mistyped tracking code is the voter's error, shown at its field.

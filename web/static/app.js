@@ -86,8 +86,9 @@
   function errorText(err, code) {
     let msg = T["err_" + code] || t("err_unknown");
     if (typeof err.n === "number") msg = msg.replace("{n}", err.n);
-    if (typeof err.attempts === "number") msg += " " + plural("attempts_left_count", err.attempts);
-    if (typeof err.retry === "number" && err.retry > 0) msg += " " + plural("wait_seconds_count", err.retry);
+    const add = (more) => { msg += (/[:.]$/.test(msg) ? " " : ". ") + more; };
+    if (typeof err.attempts === "number") add(plural("attempts_left_count", err.attempts));
+    if (typeof err.retry === "number" && err.retry > 0) add(plural("wait_seconds_count", err.retry));
     return msg;
   }
 

@@ -297,6 +297,7 @@ type browser struct {
 	mu       sync.Mutex
 	requests []string
 	problems []string
+	allowed  []string // expected errors, e.g. the 401 of a wrong code typed on purpose
 }
 
 func newBrowser(t *testing.T, path string) *browser {
@@ -305,7 +306,7 @@ func newBrowser(t *testing.T, path string) *browser {
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(360, 640),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(360, 740),
 	}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
@@ -332,7 +333,13 @@ func newBrowser(t *testing.T, path string) *browser {
 			}
 		case *log.EventEntryAdded:
 			if e.Entry.Level == log.EntryLevelError {
-				b.problems = append(b.problems, "log: "+e.Entry.Text+" "+e.Entry.URL)
+				msg := "log: " + e.Entry.Text + " " + e.Entry.URL
+				for _, a := range b.allowed {
+					if strings.Contains(msg, a) {
+						return
+					}
+				}
+				b.problems = append(b.problems, msg)
 			}
 		}
 	})
@@ -348,7 +355,7 @@ func newBrowser(t *testing.T, path string) *browser {
 			_, err = chromedp.Call(ctx, log.Enable, cdp.Empty{})
 			return err
 		}),
-		chromedp.EmulateViewport(360, 640, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch),
+		chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -445,29 +452,46 @@ type voteRun struct {
 	candidate         int // index in the single-choice contest
 	screenshots       bool
 	castCode          string
+	pseudonym         string
 	auditedCode       string
-	loadToReady       time.Duration
+	loadToSignIn      time.Duration // page opened to sign-in form usable (language tapped at once)
+	loadToReady       time.Duration // page opened to module running and election checked
+	moduleDownload    time.Duration // the module's fetch, start to last byte
+	waitedForModule   bool          // the voter reached the ballot before the module was ready
 	signInToBallot    time.Duration
 	reviewToEncrypted time.Duration
 	encryptInPage     float64
 }
 
 func (e *env) run(t *testing.T, b *browser, r *voteRun) {
+	// Each step in the four languages (header buttons), each checked for
+	// width, control size and labels, then back to the voter's language.
 	shot := func(name string) {
-		if r.screenshots {
-			b.shot(t, name)
+		if !r.screenshots {
+			return
 		}
+		if eval[string](t, b, `document.body.dataset.view`) == "lang" {
+			b.shot(t, name)
+			return
+		}
+		lang := func(l string) {
+			b.do(t, "switch to "+l, chromedp.Click(chromedp.CSS(`#langs button[data-lang="`+l+`"]`)),
+				waitFor(`document.documentElement.lang === "`+l+`"`))
+		}
+		for _, l := range []string{"ky", "ru", "uz", "en"} {
+			lang(l)
+			checkAccessible(t, b)
+			b.shot(t, name+"-"+l)
+		}
+		lang(r.lang)
 	}
 	p := r.person
 	start := time.Now()
 	b.do(t, "open the page", chromedp.Navigate(e.url+"/"), visible("v-lang"))
 	shot("01-language")
 	b.do(t, "choose the language", chromedp.Click(chromedp.CSS(`#lang-big button[data-lang="`+r.lang+`"]`)),
-		waitFor(`document.body.dataset.ready === "yes"`), visible("v-signin"))
-	r.loadToReady = time.Since(start)
-	if got := eval[string](t, b, `document.body.dataset.clientHash || ""`); got != "match" {
-		t.Fatalf("client hash state %q: the module the page ran is not the one the manifest names", got)
-	}
+		visible("v-signin"), waitFor(`!document.getElementById("pin").disabled && !document.getElementById("f-start").hidden`))
+	r.loadToSignIn = time.Since(start)
 	if got := eval[string](t, b, `document.documentElement.lang`); got != r.lang {
 		t.Fatalf("page language %q, want %q", got, r.lang)
 	}
@@ -477,21 +501,89 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		chromedp.SetValue(chromedp.CSS("#birth"), p.BirthDate.Format(time.DateOnly)))
 	shot("02-sign-in")
 	checkAccessible(t, b)
-	b.do(t, "send the code", chromedp.Click(chromedp.CSS(`#f-start button[type="submit"]`)), visible("f-code"))
+	starts := e.count("POST", "/idp/v1/auth/start")
+	// A double tap sends one code: the button is disabled while its
+	// request is pending.
+	b.do(t, "send the code (double tap)", chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector('#f-start button[type="submit"]'); b.click(); b.click(); })()`), visible("f-code"))
+	if n := e.count("POST", "/idp/v1/auth/start") - starts; n != 1 {
+		t.Fatalf("a double tap on Send the code sent %d requests, want 1", n)
+	}
 	code := codeRe.FindString(e.sms.Last(p.Phone).Text)
 	if code == "" {
 		t.Fatal("no code texted")
+	}
+	if r.screenshots {
+		// The resend button waits, its wait shown; a wrong code says how
+		// many attempts are left, at the code's field.
+		if !eval[bool](t, b, `document.getElementById("b-resend").disabled && /[0-9]/.test(document.getElementById("b-resend").textContent)`) {
+			t.Fatal("the resend button is not disabled with its wait shown")
+		}
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		b.mu.Lock()
+		b.allowed = append(b.allowed, "status of 401 (Unauthorized) "+e.url+"/idp/v1/auth/verify")
+		b.mu.Unlock()
+		b.do(t, "a wrong code", chromedp.SendKeys(chromedp.CSS("#code"), wrong), chromedp.Click(chromedp.CSS(`#f-code button[type="submit"]`)),
+			waitFor(`document.body.dataset.error === "wrong_code" && document.getElementById("code").getAttribute("aria-invalid") === "true"`))
+		if msg := b.text(t, "#code-error"); !regexp.MustCompile(`[0-9]`).MatchString(msg) {
+			t.Fatalf("wrong code error %q does not say the attempts left", msg)
+		}
+		shot("02b-wrong-code")
+		b.do(t, "clear the code", chromedp.Evaluate[chromedp.Void](`document.getElementById("code").value = ""`))
 	}
 	b.do(t, "type the code", chromedp.SendKeys(chromedp.CSS("#code"), code))
 	t0 := time.Now()
 	b.do(t, "second factor", chromedp.Click(chromedp.CSS(`#f-code button[type="submit"]`)), visible("v-ballot"))
 	r.signInToBallot = time.Since(t0)
+	// The voter signed in while the module downloaded; the ballot needed
+	// it, so the page waited for it (showing its progress if it was late).
+	ms := func(js string) time.Duration {
+		return time.Duration(eval[float64](t, b, js) * float64(time.Millisecond))
+	}
+	r.loadToReady = ms(`window.__readyAt || -1`)
+	r.moduleDownload = ms(`(() => { const e = performance.getEntriesByType("resource").find((x) => x.name.includes("/evote.wasm")); return e ? e.responseEnd - e.startTime : -1; })()`)
+	r.waitedForModule = eval[string](t, b, `document.body.dataset.waited || ""`) == "yes"
+	if got := eval[string](t, b, `document.body.dataset.clientHash || ""`); got != "match" {
+		t.Fatalf("client hash state %q: the module the page ran is not the one the manifest names", got)
+	}
 	shot("03-ballot")
 	checkAccessible(t, b)
 	if !eval[bool](t, b, `localStorage.length === 0 && sessionStorage.length === 0 && document.cookie === ""`) {
 		t.Fatal("the page keeps something in web storage or cookies")
 	}
+	if r.screenshots {
+		// Every option of the multi-select contest: too many; the error is
+		// under that contest, in view, translated, and marks it invalid.
+		b.do(t, "over-select", chromedp.Click(chromedp.CSS("#c1-0")), chromedp.Click(chromedp.CSS("#c1-1")),
+			chromedp.Click(chromedp.CSS("#c1-2")), chromedp.Click(chromedp.CSS("#c1-3")),
+			chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.error === "too_many"`))
+		inView := eval[bool](t, b, `(() => { const e = document.getElementById("contest-1-error"); if (!e) return false; const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && document.getElementById("contest-1").getAttribute("aria-describedby") === e.id && document.getElementById("c1-0").getAttribute("aria-invalid") === "true"; })()`)
+		if !inView {
+			t.Fatal("the over-selection error is not under its contest, in view, with aria-invalid and aria-describedby")
+		}
+		if msg := b.text(t, "#contest-1-error"); strings.Contains(msg, "too_many") || !strings.Contains(msg, "4") && !strings.Contains(msg, "3") && !strings.Contains(msg, "2") {
+			t.Fatalf("over-selection error %q: raw code or no maximum", msg)
+		}
+		shot("03b-too-many")
+		b.do(t, "undo the over-selection", chromedp.Click(chromedp.CSS("#c1-0")), chromedp.Click(chromedp.CSS("#c1-2")),
+			chromedp.Click(chromedp.CSS("#c1-3")), chromedp.Click(chromedp.CSS("#c1-1")), waitFor(`!document.getElementById("contest-1-error")`))
+	}
 	b.do(t, "choose", chromedp.Click(chromedp.CSS(fmt.Sprintf("#c0-%d", r.candidate))), chromedp.Click(chromedp.CSS("#c1-1")))
+	if r.screenshots {
+		// The language switched mid-flow keeps the choices and goes into
+		// the address; Back from the review returns to the ballot with the
+		// choices kept.
+		chosen := fmt.Sprintf(`document.getElementById("c0-%d").checked && document.getElementById("c1-1").checked`, r.candidate)
+		b.do(t, "switch language mid-flow", chromedp.Click(chromedp.CSS(`#langs button[data-lang="uz"]`)),
+			waitFor(`document.documentElement.lang === "uz" && location.hash.includes("l=uz") && `+chosen))
+		shot("03c-ballot-switched")
+		b.do(t, "review, then Back", chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.prepared === "yes"`),
+			chromedp.Evaluate[chromedp.Void](`history.back()`), waitFor(`document.body.dataset.view === "ballot" && `+chosen))
+		b.do(t, "language back", chromedp.Click(chromedp.CSS(`#langs button[data-lang="`+r.lang+`"]`)),
+			waitFor(`document.documentElement.lang === "`+r.lang+`" && `+chosen))
+	}
 	t0 = time.Now()
 	b.do(t, "review and encrypt", chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.prepared === "yes"`))
 	r.reviewToEncrypted = time.Since(t0)
@@ -515,15 +607,35 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		waitFor(`document.getElementById("receipt-qr").complete && document.getElementById("receipt-qr").naturalWidth > 0`))
 	shot("06-receipt")
 	checkAccessible(t, b)
+	r.pseudonym = b.text(t, "#receipt-pseudonym")
 	if got := b.text(t, "#receipt-code"); got != r.castCode {
 		t.Fatalf("receipt shows %q, cast %q", got, r.castCode)
 	}
 	if b.text(t, "#receipt-check") == "" {
 		t.Fatal("receipt not checked")
 	}
+	if !eval[bool](t, b, `document.getElementById("receipt-file").href.startsWith("blob:") && document.getElementById("receipt-file").download.endsWith(".json")`) {
+		t.Fatal("no receipt file to save")
+	}
 	b.do(t, "check my ballot", chromedp.Click(chromedp.CSS("#b-check")), visible("v-check"),
 		waitFor(`document.body.dataset.checked === "found"`))
 	shot("07-check")
+	if r.screenshots {
+		// A mistyped tracking code: a translated error at the field, no
+		// exception.
+		b.do(t, "mistyped tracking code", chromedp.SetValue(chromedp.CSS("#check-code"), "ABCD-EFGH-1"),
+			chromedp.Click(chromedp.CSS(`#f-check button[type="submit"]`)), waitFor(`document.body.dataset.error === "tracking_code_format"`))
+		if !eval[bool](t, b, `document.getElementById("check-code").getAttribute("aria-invalid") === "true" && !!document.getElementById("check-code-error")`) {
+			t.Fatal("the tracking code's error is not at its field")
+		}
+		shot("07b-mistyped-code")
+		b.do(t, "retype the code", chromedp.SetValue(chromedp.CSS("#check-code"), r.castCode),
+			chromedp.Click(chromedp.CSS(`#f-check button[type="submit"]`)), waitFor(`document.body.dataset.checked === "found" && !document.body.dataset.error`))
+		// A reload keeps the view and the language (from the address) and
+		// nothing else: the token was in memory only.
+		b.do(t, "reload", chromedp.Reload(), visible("v-check"), waitFor(`document.documentElement.lang === "`+r.lang+`"`),
+			waitFor(`document.body.dataset.checked === "found"`))
+	}
 	list := b.text(t, "#check-list")
 	if !strings.Contains(list, r.castCode) || strings.Count(list, "\n") < 1 {
 		t.Fatalf("check list %q lacks the cast ballot or the credential", list)
@@ -544,7 +656,36 @@ func (e *env) checkAuditOnSecondDevice(t *testing.T, b *browser, code, lang, wan
 	if got := b.text(t, "#check-result"); !strings.Contains(got, code) {
 		t.Fatalf("audit check says %q, not about %s", got, code)
 	}
+	e.checkFingerprintShown(t, b)
 	return b.text(t, "#check-list")
+}
+
+// checkFingerprintShown asserts that the page shows the election's
+// fingerprint (short form), in the footer and under the check's result.
+func (e *env) checkFingerprintShown(t *testing.T, b *browser) {
+	t.Helper()
+	var fp string
+	e.f.Box.WithState(func(s *election.State) { fp = s.Manifest.Fingerprint().String() })
+	if got := b.text(t, "#fingerprint"); got != fp {
+		t.Fatalf("page shows fingerprint %q, the manifest's is %q", got, fp)
+	}
+	if got := b.text(t, "#check-fingerprint"); !strings.Contains(got, fp) {
+		t.Fatalf("check result %q does not name the fingerprint %s", got, fp)
+	}
+}
+
+// count is how many requests with this method and path the server
+// received.
+func (e *env) count(method, path string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, r := range e.bodies {
+		if r.method == method && r.path == path {
+			n++
+		}
+	}
+	return n
 }
 
 func (e *env) candidates(t *testing.T, style, lang string) []string {
@@ -577,13 +718,12 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	e.run(t, b, first)
 	checkOrigin(t, b, e.url)
 
-	// The second voter on a slow phone: Chrome's "Slow 3G" preset (2 s
-	// round trip, 400 kbit/s each way) and a CPU 4× slower, from a cold
-	// cache.
+	// The second voter on a slow phone (issue 13's profile): 400 kbit/s
+	// each way, 400 ms round trip, a CPU 4x slower, a cold cache.
 	slow := newBrowser(t, path)
 	if err := chromedp.Do(slow.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			MatchedNetworkConditions: []*network.Conditions{{Latency: 2000, DownloadThroughput: 500 * 1000 / 8 * 0.8, UploadThroughput: 500 * 1000 / 8 * 0.8}}})
+			MatchedNetworkConditions: []*network.Conditions{{Latency: 400, DownloadThroughput: 400 * 1000 / 8, UploadThroughput: 400 * 1000 / 8}}})
 		if err != nil {
 			return err
 		}
@@ -595,26 +735,52 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	second := &voteRun{person: e.people[1], lang: "ru", candidate: 4}
 	e.run(t, slow, second)
 	checkOrigin(t, slow, e.url)
-	report := fmt.Sprintf("slow 3G (2 s RTT, 400 kbit/s) + 4x CPU, cold cache:\n"+
-		"  page load to election checked and sign-in shown: %v\n"+
-		"  sign-in code submitted to ballot shown: %v\n"+
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	report := fmt.Sprintf("throttled: 400 kbit/s, 400 ms RTT, 4x CPU, 360x740 scale 2 touch, cold cache:\n"+
+		"  page opened to sign-in form usable: %v (target 4 s)\n"+
+		"  page opened to module running and election checked: %v (module download %v)\n"+
+		"  sign-in code submitted to ballot shown (waiting for the module: %v): %v\n"+
 		"  review tapped to encrypted ballot ready: %v (encryption in the page: %.0f ms)\n"+
-		"no throttling:\n  page load to sign-in shown: %v\n  review to encrypted: %v (encryption %.0f ms)\n",
-		second.loadToReady.Round(time.Millisecond), second.signInToBallot.Round(time.Millisecond),
-		second.reviewToEncrypted.Round(time.Millisecond), second.encryptInPage,
-		first.loadToReady.Round(time.Millisecond), first.reviewToEncrypted.Round(time.Millisecond), first.encryptInPage)
+		"no throttling:\n  sign-in usable: %v; module and election ready: %v\n  review to encrypted: %v (encryption %.0f ms)\n",
+		ms(second.loadToSignIn), ms(second.loadToReady), ms(second.moduleDownload), second.waitedForModule, ms(second.signInToBallot),
+		ms(second.reviewToEncrypted), second.encryptInPage,
+		ms(first.loadToSignIn), ms(first.loadToReady), ms(first.reviewToEncrypted), first.encryptInPage)
 	t.Log(report)
+	// Issue 13's target, 4 s to a usable sign-in form on that profile,
+	// asserted with a margin for a loaded machine: the shell must not wait
+	// for the module (which takes over 20 s there).
+	if second.loadToSignIn > 8*time.Second {
+		t.Errorf("throttled: sign-in usable after %v, target 4 s", second.loadToSignIn)
+	}
+	if !second.waitedForModule {
+		t.Errorf("throttled: the voter never waited for the module: the progress state went untested")
+	}
 	os.WriteFile(filepath.Join(artefacts(t), "timings.txt"), []byte(report), 0o644)
 
 	e.checkBodies(t)
 
 	// The first voter's second device checks the audit from its tracking
 	// code alone, at once: it waits in the ballot box's pool.
+	// The second device is another browser (its own profile): nothing of
+	// the voting session is there.
 	cands := e.candidates(t, style, first.lang)
-	if opened := e.checkAuditOnSecondDevice(t, b, first.auditedCode, first.lang, "audit-pending"); !strings.Contains(opened, cands[first.candidate]) {
+	dev2 := newBrowser(t, path)
+	if opened := e.checkAuditOnSecondDevice(t, dev2, first.auditedCode, first.lang, "audit-pending"); !strings.Contains(opened, cands[first.candidate]) {
 		t.Fatalf("second device: the audit opens to %q, not to the chosen %q", opened, cands[first.candidate])
 	}
-	b.shot(t, "08-audit-second-device")
+	dev2.shot(t, "08-audit-second-device")
+	// The receipt's link (as its QR code holds it) on the second device:
+	// the cast ballot is found under the pseudonym and checked in a
+	// checkpoint cosigned by the manifest's witnesses; the language comes
+	// with the link.
+	dev2.do(t, "second device: receipt link", chromedp.Navigate("about:blank"),
+		chromedp.Navigate(e.url+"/#check?e="+e.f.ElectionID+"&p="+first.pseudonym+"&c="+first.castCode+"&l=ru"),
+		visible("v-check"), waitFor(`document.body.dataset.checked === "found"`))
+	if got := eval[string](t, dev2, `document.documentElement.lang`); got != "ru" {
+		t.Fatalf("the link's language: page in %q", got)
+	}
+	e.checkFingerprintShown(t, dev2)
+	dev2.shot(t, "09-receipt-second-device")
 
 	// A third voter (the tally decrypts no group smaller than three), then
 	// the tally: every ballot cast counts.
@@ -636,14 +802,16 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	}
 	// The close published both audits in one shuffled batch: the second
 	// device now checks the board entry and its inclusion proof.
-	if opened := e.checkAuditOnSecondDevice(t, b, first.auditedCode, first.lang, "audit-published"); !strings.Contains(opened, cands[first.candidate]) {
+	if opened := e.checkAuditOnSecondDevice(t, dev2, first.auditedCode, first.lang, "audit-published"); !strings.Contains(opened, cands[first.candidate]) {
 		t.Fatalf("second device after the close: the audit opens to %q", opened)
 	}
-	b.mu.Lock()
-	if len(b.problems) > 0 {
-		t.Errorf("page errors: %v", b.problems)
+	for _, br := range []*browser{b, dev2} {
+		br.mu.Lock()
+		if len(br.problems) > 0 {
+			t.Errorf("page errors: %v", br.problems)
+		}
+		br.mu.Unlock()
 	}
-	b.mu.Unlock()
 	var council, multi string
 	e.f.Box.WithState(func(s *election.State) {
 		st, _ := s.Manifest.Style(style)
@@ -687,14 +855,17 @@ func checkOrigin(t *testing.T, b *browser, origin string) {
 	if len(b.requests) < 5 {
 		t.Fatalf("only %d requests recorded", len(b.requests))
 	}
-	modules := 0
+	modules, loads := 0, 0
 	for _, r := range b.requests {
 		if strings.Contains(r, "/evote.wasm") {
 			modules++
 		}
+		if r == "GET "+origin+"/" {
+			loads++
+		}
 	}
-	if modules != 1 {
-		t.Errorf("the module was requested %d times, want once (preload reused)", modules)
+	if modules != loads {
+		t.Errorf("the module was requested %d times in %d page loads, want once each", modules, loads)
 	}
 	for _, r := range b.requests {
 		_, u, _ := strings.Cut(r, " ")

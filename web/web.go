@@ -149,7 +149,7 @@ func New(o Options) (*Handler, error) {
 	}
 	r := func(n string) ref { a := h.assets[n]; return ref{a.version, a.integrity} }
 	var buf bytes.Buffer
-	err = tpl.Execute(&buf, map[string]any{"CSS": r("/style.css"), "Exec": r("/wasm_exec.js"), "App": r("/app.js"), "Wasm": r("/evote.wasm"), "I18N": string(lj)})
+	err = tpl.Execute(&buf, map[string]any{"CSS": r("/style.css"), "Exec": r("/wasm_exec.js"), "App": r("/app.js"), "Wasm": r("/evote.wasm"), "WasmSize": len(w.body), "I18N": string(lj)})
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}

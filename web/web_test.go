@@ -81,7 +81,7 @@ func TestIndexIntegrityAndPolicy(t *testing.T) {
 	}
 	// Each external resource: integrity = SHA-384 of the served body.
 	refs := regexp.MustCompile(`(?:src|href|data-wasm)="([^"]+)"[^>]*?(?:integrity|data-wasm-integrity)="([^"]+)"`).FindAllStringSubmatch(page, -1)
-	if len(refs) != 5 { // preload of evote.wasm, style.css, wasm_exec.js, app.js, evote.wasm
+	if len(refs) != 4 { // style.css, wasm_exec.js, app.js, evote.wasm (fetched by app.js after the shell)
 		t.Fatalf("%d resources with integrity: %v", len(refs), refs)
 	}
 	for _, m := range refs {
@@ -207,8 +207,11 @@ func TestTranslationsComplete(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\b(?:t|status)\("([a-z_]+)"\)`).FindAllStringSubmatch(string(app), -1) {
 		used = append(used, m[1])
 	}
-	for _, m := range regexp.MustCompile(`new Error\("([a-z_]+)"\)`).FindAllStringSubmatch(string(app), -1) {
-		used = append(used, "err_"+m[1])
+	for _, m := range regexp.MustCompile(`\bperr\("([a-z_]+)"[,)]|\bcheck\([^;]*, "([a-z_]+)"\)`).FindAllStringSubmatch(string(app), -1) {
+		used = append(used, "err_"+m[1]+m[2])
+	}
+	for _, m := range regexp.MustCompile(`\bplural\("([a-z_]+)"`).FindAllStringSubmatch(string(app), -1) {
+		used = append(used, m[1])
 	}
 	if len(used) < 40 {
 		t.Fatalf("only %d keys found in use", len(used))
@@ -218,11 +221,100 @@ func TestTranslationsComplete(t *testing.T) {
 			t.Errorf("key %s is used but not translated", k)
 		}
 	}
+	// Plural strings ("_count") have one form per CLDR cardinal category
+	// of their language (what Intl.PluralRules selects), "#" for the number.
+	categories := map[string]string{"en": "one other", "ky": "one other", "uz": "one other", "ru": "few many one other"}
+	for _, l := range []string{"ky", "ru", "uz", "en"} {
+		b, _ := os.ReadFile(filepath.Join("static", "i18n", l+".json"))
+		var m map[string]string
+		json.Unmarshal(b, &m)
+		for k, v := range m {
+			if !strings.HasSuffix(k, "_count") {
+				continue
+			}
+			var cats []string
+			for _, form := range strings.Split(v, "|") {
+				c, text, ok := strings.Cut(form, ":")
+				if !ok || !strings.Contains(text, "#") {
+					t.Errorf("%s: %s: form %q is not category:text with #", l, k, form)
+				}
+				cats = append(cats, c)
+			}
+			sort.Strings(cats)
+			if strings.Join(cats, " ") != categories[l] {
+				t.Errorf("%s: %s has plural forms %v, want %s", l, k, cats, categories[l])
+			}
+		}
+	}
+	// Uzbek in the official Latin alphabet (1995, amended): oʻ and gʻ
+	// with U+02BB, the tutuq belgisi U+02BC; no Cyrillic, no look-alike
+	// quotes or ASCII apostrophes.
+	uz, _ := os.ReadFile(filepath.Join("static", "i18n", "uz.json"))
+	if regexp.MustCompile(`\p{Cyrillic}`).Match(uz) {
+		t.Error("Uzbek translation has Cyrillic letters")
+	}
+	if m := regexp.MustCompile(`[A-Za-z][‘’'\x60][A-Za-z]`).Find(uz); m != nil {
+		t.Errorf("Uzbek translation writes %q: want oʻ, gʻ (U+02BB) or ʼ (U+02BC)", m)
+	}
 	// Kyrgyz has its own letters: a translation copied from Russian would
 	// lack them.
 	ky, _ := os.ReadFile(filepath.Join("static", "i18n", "ky.json"))
 	if !bytes.ContainsAny(ky, "ңөү") {
 		t.Error("Kyrgyz translation has none of ң, ө, ү")
+	}
+}
+
+// TestErrorCodesTranslated: every error code the APIs the page calls can
+// answer (the ballot box's Code table, the API's own, the identity
+// service's) has a message in every language, so the page never shows a
+// raw code (an unknown one gets err_unknown, with the code in small print).
+func TestErrorCodesTranslated(t *testing.T) {
+	sources := map[string]*regexp.Regexp{
+		"../ballotbox/errors.go": regexp.MustCompile(`\{[A-Za-z.]+, "([a-z_]+)", \d+\}|return "([a-z_]+)", 500`),
+		"../api/*.go":            regexp.MustCompile(`fail\(c, [A-Za-z.]+, "([a-z_]+)"|func (notFound|internal)\(`),
+		"../idp/idpapi/api.go":   regexp.MustCompile(`m\{\d+, "([a-z_]+)"|s\.fail\(c, [A-Za-z.]+, "([a-z_]+)"`),
+		"../idp/idpapi/*.go":     regexp.MustCompile(`s\.fail\(c, [A-Za-z.]+, "([a-z_]+)"`),
+	}
+	codes := map[string]bool{}
+	for glob, re := range sources {
+		files, _ := filepath.Glob(glob)
+		if len(files) == 0 {
+			t.Fatalf("no %s", glob)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+				c := strings.Join(m[1:], "")
+				if c == "notFound" {
+					c = "not_found"
+				}
+				codes[c] = true
+			}
+		}
+	}
+	if len(codes) < 50 {
+		t.Fatalf("only %d error codes found: %v", len(codes), codes)
+	}
+	for _, l := range []string{"ky", "ru", "uz", "en"} {
+		b, _ := os.ReadFile(filepath.Join("static", "i18n", l+".json"))
+		var m map[string]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		for c := range codes {
+			if m["err_"+c] == "" {
+				t.Errorf("%s: error code %s has no message (err_%s)", l, c, c)
+			}
+		}
+		if m["err_unknown"] == "" {
+			t.Errorf("%s: no generic message", l)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@
   const me = document.currentScript;
   const wasmURL = me.dataset.wasm;
   const wasmIntegrity = me.dataset.wasmIntegrity;
+  const wasmSize = Number(me.dataset.wasmSize) || 0;
   const langFiles = JSON.parse(me.dataset.langFiles);
   const LANGS = ["ky", "ru", "uz", "en"];
 
@@ -22,55 +23,204 @@
   let selection = {};
   let contests = [];
   let trackingCode = "";
-  let coreReady = null;
+  let audited = false; // the prepared ballot was opened: it can never be cast
+  let coreReady = null; // the module: downloaded, checked, running
+  let infoReady = null; // the election's info (no module needed)
+  let ready = null; // the module running and the election checked
+  const langCache = {};
+  let langSeq = 0;
 
   const $ = (id) => document.getElementById(id);
   const t = (k) => T[k] || k;
 
-  function show(view) {
+  // Each view of the flow is a history entry ({view}), so the phone's Back
+  // button moves inside the flow (popstate, below) instead of leaving it.
+  function show(view, fromHistory) {
+    if (!fromHistory) {
+      const st = history.state;
+      if (!st || !st.view) history.replaceState({ view }, "");
+      else if (st.view !== view) history.pushState({ view }, "");
+    }
     for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "v-" + view;
-    $("error").hidden = true;
+    clearErrors();
     $("status").textContent = "";
     document.body.dataset.view = view;
     const h = document.querySelector("#v-" + view + " h1");
     if (h) { h.tabIndex = -1; h.focus(); }
   }
   function status(key) { $("status").textContent = key ? t(key) : ""; }
-  function fail(err) {
-    const msg = (err && err.message) || String(err);
-    $("error").textContent = t("error") + ": " + (T["err_" + msg] || msg);
-    $("error").hidden = false;
-    $("status").textContent = "";
-    document.body.dataset.error = msg;
+
+  // CLDR plural forms: a "_count" string is "one:# попытка|few:…|other:…",
+  // one form per category of the language (Intl.PluralRules).
+  function plural(key, n) {
+    const forms = {};
+    for (const part of t(key).split("|")) {
+      const i = part.indexOf(":");
+      forms[part.slice(0, i)] = part.slice(i + 1);
+    }
+    const cat = new Intl.PluralRules(lang || "en").select(n);
+    return (forms[cat] || forms.other || "").replace("#", new Intl.NumberFormat(lang || "en").format(n));
   }
-  function check(r) {
-    if (r && r.error) throw new Error(r.error);
+
+  // A local date and time with the zone named.
+  function localTime(unix) {
+    return new Intl.DateTimeFormat(lang || "en", { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(new Date(unix * 1000));
+  }
+
+  // perr is an error the page shows: a stable code (the APIs' or the
+  // page's own, each translated as err_<code>) and what it needs: the
+  // field it concerns, attempts left, seconds to wait, a detail.
+  function perr(code, extra) {
+    const e = new Error(code);
+    e.code = code;
+    return Object.assign(e, extra || {});
+  }
+
+  // The field an error code concerns, when it is on screen.
+  const FIELD = {
+    pin_format: "pin", doc_format: "doc", birth_missing: "birth", identity_not_confirmed: "pin", invalid_input: "pin",
+    code_format: "code", wrong_code: "code", code_expired: "code", challenge_locked: "code", code_used: "code",
+    pseudonym_format: "check-pseudonym", tracking_code_format: "check-code", not_found: "check-code",
+  };
+
+  function errorText(err, code) {
+    let msg = T["err_" + code] || t("err_unknown");
+    if (typeof err.n === "number") msg = msg.replace("{n}", err.n);
+    const add = (more) => { msg += (/[:.]$/.test(msg) ? " " : ". ") + more; };
+    if (typeof err.attempts === "number") add(plural("attempts_left_count", err.attempts));
+    if (typeof err.retry === "number" && err.retry > 0) add(plural("wait_seconds_count", err.retry));
+    return msg;
+  }
+
+  let lastError = null; // the error on screen, shown again in a new language
+  function clearErrors() {
+    lastError = null;
+    $("error").hidden = true;
+    for (const p of document.querySelectorAll(".field-error")) p.remove();
+    for (const el of document.querySelectorAll("[aria-invalid]")) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    }
+    delete document.body.dataset.error;
+  }
+
+  // fail shows err next to what caused it: under its field (aria-invalid,
+  // aria-describedby), or after the control that was used (anchor); then
+  // scrolls it into view. An unknown code gets the generic message, with
+  // the code in small print for support.
+  function fail(err, anchor) {
+    if (!err) err = perr("unknown");
+    const code = err.code || "unknown";
+    if (!err.code && !err.detail) err.detail = String(err.message || err);
+    clearErrors();
+    $("status").textContent = "";
+    const fid = err.field || FIELD[code];
+    const field = fid && $(fid) && !$(fid).closest("[hidden]") ? $(fid) : null;
+    let box = $("error");
+    if (field) {
+      box = document.createElement("p");
+      box.id = fid + "-error";
+      box.className = "error field-error";
+      box.setAttribute("role", "alert");
+      if (field.tagName === "FIELDSET") field.appendChild(box); else field.after(box);
+      const targets = field.tagName === "FIELDSET" ? [field, ...field.querySelectorAll("input")] : [field];
+      for (const el of targets) {
+        el.setAttribute("aria-invalid", "true");
+        el.setAttribute("aria-describedby", box.id);
+      }
+    } else {
+      const where = anchor || document.querySelector("main > section:not([hidden]) form:not([hidden])");
+      if (where) where.after(box); else $("status").after(box);
+    }
+    box.textContent = t("error") + ": " + errorText(err, code);
+    const small = [T["err_" + code] ? "" : code, err.detail || ""].filter(Boolean).join(": ");
+    if (small) {
+      const s = document.createElement("span");
+      s.className = "small err-code";
+      s.textContent = " (" + small + ")";
+      box.appendChild(s);
+    }
+    box.hidden = false;
+    box.scrollIntoView({ block: "center" });
+    if (field) (field.tagName === "FIELDSET" ? field.querySelector("input") : field).focus({ preventScroll: true });
+    document.body.dataset.error = code;
+    lastError = [err, anchor];
+  }
+
+  // check turns a module failure into a page error: a check that does
+  // not pass (kind "check_failed") or another failure of the module.
+  function check(r, kind) {
+    // A format error is the voter's: no module detail for it.
+    if (r && r.error) throw perr(kind || "module_error", kind === "tracking_code_format" ? {} : { detail: r.error });
     return r;
+  }
+
+  // busy runs an action once at a time: its control is disabled (and
+  // aria-busy) until the request ends, so a double tap sends one request.
+  function busy(el, fn) {
+    return async (ev) => {
+      if (ev) ev.preventDefault();
+      const btn = el.tagName === "FORM" ? el.querySelector('button[type="submit"]') : el;
+      if (btn.disabled) return;
+      btn.disabled = true;
+      btn.setAttribute("aria-busy", "true");
+      clearErrors();
+      try { await fn(ev); } finally { btn.disabled = false; btn.removeAttribute("aria-busy"); }
+    };
   }
 
   async function api(method, path, body, bearer) {
     const headers = { "Accept": "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (bearer) headers["Authorization"] = "Bearer " + bearer;
-    const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
-    const text = await resp.text();
+    let resp, text;
+    try {
+      resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
+      text = await resp.text();
+    } catch (e) { throw perr("network", { detail: String(e && e.message) }); }
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
     if (!resp.ok) {
-      const code = data && data.error && data.error.code;
-      throw new Error(code || ("http_" + resp.status));
+      const d = (data && data.error) || {};
+      throw perr(d.code || ("http_" + resp.status), { attempts: d.attempts_left, retry: d.retry_after_seconds });
     }
     return data;
   }
 
-  async function setLang(l) {
+  // The route part of the hash ("" or "check") and its parameters.
+  function hashParams() { return new URLSearchParams(location.hash.split("?")[1] || ""); }
+  function hashRoute() { return location.hash.slice(1).split("?")[0]; }
+
+  // The language is kept in the address (#…?l=ru), so a reload or a QR
+  // link keeps it; nothing is stored on the phone.
+  function keepLang() {
+    const q = hashParams();
+    if (q.get("l") === lang) return;
+    q.set("l", lang);
+    history.replaceState(history.state, "", "#" + hashRoute() + "?" + q.toString());
+  }
+
+  async function fetchLang(l) {
+    if (!langCache[l]) {
+      const f = langFiles[l];
+      langCache[l] = fetch(f.path, { integrity: f.integrity, credentials: "omit" }).then((resp) => {
+        if (!resp.ok) throw perr("http_" + resp.status);
+        return resp.json();
+      });
+      langCache[l].catch(() => { delete langCache[l]; });
+    }
+    return langCache[l];
+  }
+
+  async function setLang(l, keep) {
     if (!LANGS.includes(l)) return;
-    const f = langFiles[l];
-    const resp = await fetch(f.path, { integrity: f.integrity, credentials: "omit" });
-    if (!resp.ok) throw new Error("http_" + resp.status);
-    T = await resp.json();
+    const seq = ++langSeq;
+    const tr = await fetchLang(l);
+    if (seq !== langSeq) return; // a later choice won
+    T = tr;
     lang = l;
+    if (keep) keepLang();
     document.documentElement.lang = l;
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
     for (const b of document.querySelectorAll("#langs button")) b.setAttribute("aria-pressed", String(b.dataset.lang === l));
@@ -78,42 +228,128 @@
     if (info) $("election-title").textContent = info.title[l] || info.title.en || "";
     showClientHash();
     if (style && contests.length && document.body.dataset.view === "ballot") {
-      try { selection = readBallot(); } catch (e) { /* keep the last valid choices */ }
+      selection = readBallot(true); // as ticked, even over a maximum
       renderBallot();
     }
+    redraw();
+  }
+
+  // redraw puts the texts the script wrote into the new language: the
+  // phone the code went to, the review, the receipt's check and rule.
+  let receiptText = null; // [key, {placeholder: value}]
+  function redraw() {
+    if ($("code-sent").dataset.hint) $("code-sent").textContent = t("code_sent") + " " + $("code-sent").dataset.hint;
+    if (style && window.evoteCore && document.body.dataset.ready === "yes") {
+      try {
+        contests = check(evoteCore.contests(style, lang)).contests;
+        if (trackingCode) fillList($("review-list"), describe(selection));
+      } catch (e) { /* the texts stay in the former language */ }
+    }
+    if (receiptText) {
+      let txt = t(receiptText[0]);
+      for (const [k, v] of Object.entries(receiptText[1])) txt = txt.replace("{" + k + "}", v);
+      $("receipt-check").textContent = txt;
+    }
+    if (lastError) fail(lastError[0], lastError[1]);
+    if (election && document.body.dataset.cast === "yes") $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
+  }
+
+  function setProgress(f) {
+    const pct = Math.max(0, Math.min(100, Math.round(f * 100)));
+    $("core-bar").value = pct;
+    $("core-pct").textContent = pct + " %";
+  }
+
+  // The module is fetched after the page's shell, so that the shell is
+  // usable at once on a slow link. Its bytes are read as they come (the
+  // progress shown while a voter waits for it) and compiled only if their
+  // SHA-384 is the integrity the page names, as fetch's own integrity
+  // check would; without WebCrypto, fetch checks it (no progress then).
+  async function downloadModule() {
+    const subtle = window.crypto && crypto.subtle;
+    if (!subtle || !window.ReadableStream) {
+      const resp = await fetch(wasmURL, { integrity: wasmIntegrity, credentials: "omit" });
+      if (!resp.ok) throw perr("http_" + resp.status);
+      return new Uint8Array(await resp.arrayBuffer());
+    }
+    const resp = await fetch(wasmURL, { credentials: "omit" });
+    if (!resp.ok || !resp.body) throw perr("http_" + resp.status);
+    const reader = resp.body.getReader();
+    const parts = [];
+    let got = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      got += value.length;
+      if (wasmSize) setProgress(got / wasmSize);
+    }
+    const bytes = new Uint8Array(got);
+    let off = 0;
+    for (const p of parts) { bytes.set(p, off); off += p.length; }
+    const d = new Uint8Array(await subtle.digest("SHA-384", bytes));
+    if ("sha384-" + btoa(String.fromCharCode(...d)) !== wasmIntegrity) throw perr("module_integrity");
+    return bytes;
   }
 
   function loadCore() {
     if (!coreReady) {
       coreReady = (async () => {
+        const bytes = await downloadModule();
         const go = new Go();
-        const ready = new Promise((res) => window.addEventListener("evote-ready", res, { once: true }));
-        // Same mode as the page's preload link, so the preloaded response is used.
-        const resp = await fetch(wasmURL, { integrity: wasmIntegrity, credentials: "same-origin", mode: "cors" });
-        if (!resp.ok) throw new Error("http_" + resp.status);
-        const bytes = await resp.arrayBuffer();
+        const started = new Promise((res) => window.addEventListener("evote-ready", res, { once: true }));
         const { instance } = await WebAssembly.instantiate(bytes, go.importObject);
         go.run(instance);
-        await ready;
+        await started;
         if (window.crypto && crypto.subtle) {
           const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
           window.__wasmHash = Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
         }
       })();
+      coreReady.catch(() => { coreReady = null; }); // a later action retries
     }
     return coreReady;
+  }
+
+  // The election's info: no module needed, so the sign-in view names the
+  // election at once.
+  function loadInfo() {
+    if (!infoReady) {
+      infoReady = (async () => {
+        const list = await api("GET", "/api/v1/elections");
+        const want = hashParams().get("e");
+        const pick = list.find((e) => e.election_id === want) || list.find((e) => e.phase === "open") || list[0];
+        if (!pick) throw perr("no_election");
+        info = await api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id));
+        if (lang) $("election-title").textContent = info.title[lang] || info.title.en || "";
+      })();
+      infoReady.catch(() => { infoReady = null; });
+    }
+    return infoReady;
+  }
+
+  // ensureReady starts (or restarts, after a failure) the module download
+  // and the election's check; needCore waits for them, showing the
+  // module's progress, when a step needs the module.
+  function ensureReady() {
+    if (!ready) {
+      ready = loadElection().then(() => { document.body.dataset.ready = "yes"; window.__readyAt = performance.now(); });
+      ready.catch(() => { ready = null; });
+    }
+    return ready;
+  }
+  async function needCore() {
+    if (document.body.dataset.ready === "yes") return;
+    $("core-wait").hidden = false;
+    document.body.dataset.waited = "yes";
+    try { await ensureReady(); } finally { $("core-wait").hidden = true; }
   }
 
   // The board's first entries: the manifest and, after key generation, the
   // context; the wasm checks both and the extended hash.
   async function loadElection() {
-    // The module downloads while the election is looked up.
     const core = loadCore();
-    const list = await api("GET", "/api/v1/elections");
-    const want = new URLSearchParams(location.hash.split("?")[1] || "").get("e");
-    const pick = list.find((e) => e.election_id === want) || list.find((e) => e.phase === "open") || list[0];
-    if (!pick) throw new Error("no_election");
-    info = await api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id));
+    await loadInfo();
     const first = api("GET", "/api/v1/board/" + info.log + "/entries?start=0&limit=100");
     await core;
     let entries = [];
@@ -122,7 +358,7 @@
       for (const e of page.entries) entries.push(e.canonical);
       const r = evoteCore.loadElection(info.origin, entries, lang || "en");
       if (!r.error) { election = r; break; }
-      if (page.next === undefined || page.next === null || page.entries.length === 0) throw new Error(r.error);
+      if (page.next === undefined || page.next === null || page.entries.length === 0) throw perr("check_failed", { detail: r.error });
     }
     $("election-title").textContent = info.title[lang] || info.title.en || election.title;
     showClientHash();
@@ -131,6 +367,13 @@
   // The module's SHA-256 against the manifest's ClientHash (all zeros: the
   // election publishes none).
   function showClientHash() {
+    if (election) {
+      // On every page: the election's fingerprint (what the officials
+      // publish) and the manifest's author, as the module checked them.
+      $("fingerprint").textContent = election.fingerprint;
+      $("authority").textContent = election.authority.slice(0, 16) + "…";
+      $("election-id").hidden = false;
+    }
     const hash = window.__wasmHash;
     if (!hash || !election) return;
     let state = hash === election.client_hash ? "match" : "differs";
@@ -140,29 +383,72 @@
     document.body.dataset.clientHash = state;
   }
 
-  async function startSignIn(ev) {
-    ev.preventDefault();
-    const pin = $("pin").value.trim(), doc = $("doc").value.trim(), birth = $("birth").value;
-    if (!/^[0-9]{14}$/.test(pin)) return fail(new Error("pin_format"));
-    if (!doc || !birth) return fail(new Error("missing_field"));
+  // The code's form after a start or a resend: the phone it went to, and
+  // the resend button, disabled with its wait counted down.
+  let resendTimer = 0;
+  function codeSent(ch) {
+    challenge = ch.challenge_id;
+    $("code-sent").textContent = t("code_sent") + " " + ch.phone_hint;
+    $("code-sent").dataset.hint = ch.phone_hint;
+    $("f-start").hidden = true;
+    $("f-code").hidden = false;
+    clearInterval(resendTimer);
+    const until = Date.now() + (ch.resend_after_seconds || 0) * 1000;
+    const tick = () => {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      const b = $("b-resend");
+      if (left > 0) {
+        b.disabled = true;
+        b.textContent = t("resend") + " (" + plural("wait_seconds_count", left) + ")";
+      } else {
+        clearInterval(resendTimer);
+        b.disabled = false;
+        b.textContent = t("resend");
+      }
+    };
+    tick();
+    resendTimer = setInterval(tick, 1000);
+  }
+
+  async function startSignIn() {
+    const pin = $("pin").value.trim(), doc = $("doc").value.replace(/\s/g, "").toUpperCase(), birth = $("birth").value;
+    if (!/^[0-9]{14}$/.test(pin)) return fail(perr("pin_format"));
+    if (!/^[A-Z]{2}[0-9]{7}$/.test(doc)) return fail(perr("doc_format"));
+    if (!birth) return fail(perr("birth_missing"));
     status("sending");
     try {
-      const ch = await api("POST", "/idp/v1/auth/start", { pin, document_number: doc, birth_date: birth });
-      challenge = ch.challenge_id;
-      $("code-sent").textContent = t("code_sent") + " " + ch.phone_hint;
-      $("f-start").hidden = true;
-      $("f-code").hidden = false;
+      codeSent(await api("POST", "/idp/v1/auth/start", { pin, document_number: doc, birth_date: birth }));
       status("");
       $("code").focus();
     } catch (e) { fail(e); }
   }
 
-  async function finishSignIn(ev) {
-    ev.preventDefault();
-    const code = $("code").value.trim();
-    if (!/^[0-9]{6}$/.test(code)) return fail(new Error("code_format"));
-    status("signing_in");
+  async function resendCode() {
+    status("sending");
     try {
+      codeSent(await api("POST", "/idp/v1/auth/resend", { challenge_id: challenge }));
+      status("code_resent");
+      $("code").value = "";
+      $("code").focus();
+    } catch (e) { fail(e, $("b-resend")); }
+  }
+
+  // Start again: back to the first form, keeping what was typed.
+  function restartSignIn() {
+    clearInterval(resendTimer);
+    challenge = "";
+    $("f-code").hidden = true;
+    $("f-start").hidden = false;
+    clearErrors();
+    $("pin").focus();
+  }
+
+  async function finishSignIn() {
+    const code = $("code").value.trim();
+    if (!/^[0-9]{6}$/.test(code)) return fail(perr("code_format"));
+    try {
+      await needCore();
+      status("signing_in");
       const dev = check(evoteCore.newDevice());
       const tok = await api("POST", "/idp/v1/auth/verify", { challenge_id: challenge, code, device_key: dev.device_key });
       token = tok.token;
@@ -181,12 +467,13 @@
     root.textContent = "";
     contests.forEach((c, ci) => {
       const fs = document.createElement("fieldset");
+      fs.id = "contest-" + ci;
       const lg = document.createElement("legend");
       lg.textContent = c.title;
       fs.appendChild(lg);
       const hint = document.createElement("p");
       hint.className = "small";
-      hint.textContent = c.multi ? t("choose_up_to").replace("{n}", c.max) : t("choose_one");
+      hint.textContent = c.multi ? plural("choose_up_to_count", c.max) : t("choose_one");
       fs.appendChild(hint);
       const chosen = selection[c.id] || [];
       const opts = c.candidates.map((name, i) => [name, i]);
@@ -212,12 +499,12 @@
     });
   }
 
-  function readBallot() {
+  function readBallot(asTicked) {
     const sel = {};
-    for (const c of contests) {
+    for (const [ci, c] of contests.entries()) {
       const picked = [...document.querySelectorAll('input[data-contest="' + CSS.escape(c.id) + '"]:checked')]
         .map((x) => Number(x.value)).filter((i) => i >= 0);
-      if (c.multi && picked.length > c.max) throw new Error("too_many");
+      if (!asTicked && c.multi && picked.length > c.max) throw perr("too_many", { field: "contest-" + ci, n: c.max });
       sel[c.id] = picked;
     }
     return sel;
@@ -244,6 +531,7 @@
         const r = check(evoteCore.prepare(selection));
         window.__encryptMs = performance.now() - t0;
         trackingCode = r.tracking_code;
+        audited = false;
         $("review-code").textContent = trackingCode;
         fillList($("review-list"), describe(selection));
         document.body.dataset.prepared = "yes";
@@ -270,25 +558,28 @@
     status("auditing");
     try {
       const r = check(evoteCore.audit(lang));
+      audited = true;
       const a = await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits", { audited: r.audited, ballot: r.ballot }, token);
       $("audit-code").textContent = trackingCode;
       fillList($("audit-list"), r.opened);
       $("audit-cmd").textContent = "evote ballot check-audit --server " + location.origin + " --election " + info.election_id +
         " --code " + trackingCode + " --lang " + lang;
-      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&c=" + trackingCode;
+      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&c=" + trackingCode + "&l=" + lang;
       $("audit-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
+      $("audit-link").href = url;
+      $("audit-link").textContent = url;
       $("audit-qr").alt = t("audit_qr_alt") + " " + trackingCode;
       const raw = Uint8Array.from(atob(r.ballot.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
       $("audit-file").href = URL.createObjectURL(new Blob([raw], { type: "application/octet-stream" }));
       document.body.dataset.audit = a.status;
       show("audit");
-    } catch (e) { fail(e); }
+    } catch (e) { fail(e, $("b-cast").parentElement); }
   }
 
   async function fresh() {
     show("review");
     document.body.dataset.prepared = "no";
-    try { await prepare(); } catch (e) { fail(e); }
+    try { await prepare(); } catch (e) { fail(e, $("b-cast").parentElement); }
   }
 
   async function doCast() {
@@ -301,25 +592,39 @@
       if (rc.witnessed === false) {
         // A witness was down: the ballot is on the board, and the check by
         // tracking code later finds a checkpoint with the witness quorum.
-        $("receipt-check").textContent = t("receipt_pending_witness").replace("{index}", rc.index);
+        receiptText = ["receipt_pending_witness", { index: rc.index }];
       } else {
-        const ok = check(evoteCore.checkReceipt(rc));
-        $("receipt-check").textContent = t("receipt_checked").replace("{index}", rc.index).replace("{size}", ok.size).replace("{w}", ok.witnesses);
+        const ok = check(evoteCore.checkReceipt(rc), "check_failed");
+        receiptText = ["receipt_checked", { index: rc.index, size: ok.size, w: ok.witnesses }];
       }
-      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode;
+      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode + "&l=" + lang;
+      // The receipt as a small file, in the format of "evote vote --save"
+      // (for evote ballot check-receipt): the entry as cast and the box's
+      // receipt (tracking code, pseudonym, index, checkpoint, proof).
+      const saved = { election_id: info.election_id, entry: r.entry, receipt: Object.assign({ pseudonym }, rc) };
+      $("receipt-file").href = URL.createObjectURL(new Blob([JSON.stringify(saved, null, 1)], { type: "application/json" }));
+      $("receipt-file").download = "receipt-" + trackingCode.slice(0, 9) + ".json";
       $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
       $("receipt-qr").alt = t("qr_alt") + " " + trackingCode;
-      $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
       document.body.dataset.cast = "yes";
+      redraw();
       show("receipt");
-    } catch (e) { fail(e); }
+    } catch (e) { fail(e, $("b-cast").parentElement); }
   }
 
-  function openCheck() {
+  // What a check result rests on: the manifest with this fingerprint (its
+  // log key and witness quorum), to compare with the officials' publication.
+  function showCheckedAgainst() {
+    $("check-fingerprint").textContent = t("checked_against").replace("{fp}", election.fingerprint);
+    $("check-fingerprint").hidden = false;
+  }
+
+  function openCheck(fromHistory) {
+    $("check-fingerprint").hidden = true;
     const q = new URLSearchParams(location.hash.split("?")[1] || "");
     $("check-pseudonym").value = q.get("p") || (q.get("c") ? "" : pseudonym) || "";
     $("check-code").value = q.get("c") || trackingCode || "";
-    show("check");
+    show("check", fromHistory);
   }
 
   // The second device's check of an audited ballot, from the tracking code
@@ -330,11 +635,12 @@
     status("checking");
     try {
       const a = await api("GET", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits/" + encodeURIComponent(code));
-      const r = check(evoteCore.checkAudit(a, code, lang));
+      const r = check(evoteCore.checkAudit(a, code, lang), "check_failed");
       const key = r.published ? "check_audit_published" : "check_audit_pending";
       $("check-result").textContent = t(key).replace("{code}", r.tracking_code).replace("{index}", r.index);
       $("check-result").className = "ok";
       fillList($("check-list"), r.opened);
+      showCheckedAgainst();
       document.body.dataset.checked = r.published ? "audit-published" : "audit-pending";
       status("");
     } catch (e) { fail(e); }
@@ -342,15 +648,21 @@
 
   async function doCheck(ev) {
     if (ev) ev.preventDefault();
+    // A new check: the last result goes, so that no stale result stands
+    // beside a new error.
+    $("check-result").textContent = "";
+    $("check-list").textContent = "";
+    $("check-fingerprint").hidden = true;
+    delete document.body.dataset.checked;
+    try { await needCore(); } catch (e) { return fail(e); }
     const p = $("check-pseudonym").value.trim().toLowerCase();
-    if (!p && $("check-code").value.trim()) {
-      let code = "";
-      try { code = check(evoteCore.parseCode($("check-code").value)).tracking_code; } catch (e) { return fail(e); }
-      return doAuditCheck(code);
-    }
-    if (!/^[0-9a-f]{64}$/.test(p)) return fail(new Error("pseudonym_format"));
+    // A mistyped tracking code is the voter's error, shown at its field.
     let want = "";
-    if ($("check-code").value.trim()) want = check(evoteCore.parseCode($("check-code").value)).tracking_code;
+    if ($("check-code").value.trim()) {
+      try { want = check(evoteCore.parseCode($("check-code").value), "tracking_code_format").tracking_code; } catch (e) { return fail(e); }
+    }
+    if (!p && want) return doAuditCheck(want);
+    if (!/^[0-9a-f]{64}$/.test(p)) return fail(perr("pseudonym_format"));
     status("checking");
     try {
       const id = encodeURIComponent(info.election_id);
@@ -362,27 +674,29 @@
       for (const i of idx) {
         const page = await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + i + "&limit=1");
         const proof = await api("GET", "/api/v1/board/" + info.log + "/proof/inclusion?index=" + i + "&size=" + cp.size);
-        const it = check(evoteCore.checkEntry(page.entries[0].canonical, p, { index: i, checkpoint: cp.note, inclusion_proof: proof.path }));
+        const it = check(evoteCore.checkEntry(page.entries[0].canonical, p, { index: i, checkpoint: cp.note, inclusion_proof: proof.path }), "check_failed");
         const mine = it.mine ? " (" + t("this_device") + ")" : "";
         if (it.kind === "ballot") {
           const hit = want && it.tracking_code === want;
           found = found || hit;
           lines.push(t("item_ballot").replace("{i}", it.index) + " " + it.tracking_code + mine + (hit ? " ✓" : ""));
         } else {
-          lines.push(t("item_credential").replace("{i}", it.index).replace("{t}", new Date(it.issued_at * 1000).toISOString().slice(0, 16).replace("T", " ")) + " " + it.device_key + mine);
+          lines.push(t("item_credential").replace("{i}", it.index).replace("{t}", localTime(it.issued_at)) + " " + it.device_key + mine);
         }
       }
       if (v.in_person !== undefined && v.in_person !== null) lines.push(t("item_in_person").replace("{i}", v.in_person));
       fillList($("check-list"), lines);
       $("check-result").textContent = (want ? (found ? t("check_found") : t("check_not_found")) + " " : "") +
-        t("check_summary").replace("{n}", idx.length).replace("{size}", cp.size);
+        plural("check_summary_count", idx.length).replace("{size}", cp.size);
       $("check-result").className = want && !found ? "error" : "ok";
+      showCheckedAgainst();
       document.body.dataset.checked = want ? (found ? "found" : "missing") : "listed";
       status("");
     } catch (e) { fail(e); }
   }
 
   async function route() {
+    if (lang) keepLang();
     if (location.hash.startsWith("#check")) {
       openCheck();
       if ($("check-pseudonym").value || $("check-code").value) await doCheck();
@@ -391,34 +705,84 @@
     if (!token) show("signin");
   }
 
-  let ready = null;
+  // Back inside the flow. What was done stays done: after a cast, the
+  // receipt; once signed in, the ballot with its choices (never the
+  // sign-in again); a ballot opened by the encryption test is never shown
+  // as castable: going back to the review prepares a fresh one (its new
+  // tracking code shown).
+  function goBack(view) {
+    let to = view;
+    if (document.body.dataset.cast === "yes" && ["lang", "signin", "ballot", "review", "audit"].includes(view)) to = "receipt";
+    else if (token && (view === "lang" || view === "signin")) to = "ballot";
+    else if (!token && ["ballot", "review", "audit", "receipt"].includes(view)) to = "signin";
+    if (to !== view) history.replaceState({ view: to }, "");
+    if (to === "ballot") {
+      renderBallot();
+      show("ballot", true);
+      if (view === "ballot" && document.body.dataset.prepared === "yes") status("back_kept");
+      return;
+    }
+    if (to === "review" && audited) {
+      show("review", true);
+      document.body.dataset.prepared = "no";
+      prepare().catch((e) => fail(e));
+      return;
+    }
+    if (to === "check") { openCheck(true); return; }
+    show(to, true);
+  }
+
   async function boot() {
+    window.addEventListener("popstate", (ev) => {
+      if (ev.state && ev.state.view && lang) goBack(ev.state.view);
+    });
+    // Leaving (or reloading) while signed in and not yet cast would lose
+    // the session: the browser asks first.
+    window.addEventListener("beforeunload", (ev) => {
+      if (token && document.body.dataset.cast !== "yes") ev.preventDefault();
+    });
     for (const b of document.querySelectorAll("[data-lang]")) {
       b.addEventListener("click", async () => {
         try {
-          await setLang(b.dataset.lang);
-          if (document.body.dataset.view === "lang") { await ready; await route(); }
+          await setLang(b.dataset.lang, true);
+          if (document.body.dataset.view === "lang") await route();
         } catch (e) { fail(e); }
       });
     }
-    $("f-start").addEventListener("submit", startSignIn);
-    $("f-code").addEventListener("submit", finishSignIn);
-    $("f-ballot").addEventListener("submit", review);
-    $("b-cast").addEventListener("click", doCast);
-    $("b-audit").addEventListener("click", doAudit);
+    $("f-start").addEventListener("submit", busy($("f-start"), startSignIn));
+    $("f-code").addEventListener("submit", busy($("f-code"), finishSignIn));
+    $("b-resend").addEventListener("click", busy($("b-resend"), resendCode));
+    $("b-restart").addEventListener("click", restartSignIn);
+    $("f-ballot").addEventListener("submit", busy($("f-ballot"), review));
+    $("b-cast").addEventListener("click", busy($("b-cast"), doCast));
+    $("b-audit").addEventListener("click", busy($("b-audit"), doAudit));
     $("b-change").addEventListener("click", () => { renderBallot(); show("ballot"); });
-    $("b-fresh").addEventListener("click", fresh);
-    $("b-check").addEventListener("click", () => { location.hash = "#check"; });
-    $("f-check").addEventListener("submit", doCheck);
-    window.addEventListener("hashchange", () => { if (election) route(); });
-    const pref = (navigator.languages || []).map((l) => l.slice(0, 2)).find((l) => LANGS.includes(l));
-    const loading = loadElection();
-    loading.catch(() => {}); // reported below, once the page shows
-    await setLang(pref || "en");
-    show("lang");
-    status("loading");
-    ready = loading.then(() => { document.body.dataset.ready = "yes"; if (document.body.dataset.view === "lang") status(""); });
-    ready.catch(fail);
+    $("b-fresh").addEventListener("click", busy($("b-fresh"), fresh));
+    // The check's address names what it checks, so a reload checks again.
+    $("b-check").addEventListener("click", () => {
+      location.hash = "#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode + "&l=" + lang;
+    });
+    $("f-check").addEventListener("submit", busy($("f-check"), doCheck));
+    // An error under a field goes when the field is edited.
+    document.addEventListener("input", (ev) => {
+      const el = ev.target.closest("[aria-invalid]");
+      if (el) clearErrors();
+    });
+    // A new address (a link, the check button), not a step back in history.
+    window.addEventListener("hashchange", () => { if (lang && !(history.state && history.state.view)) route(); });
+    // The shell first: the election's info (small) at once, the language
+    // file, then the module in the background.
+    loadInfo().catch(() => {});
+    const kept = hashParams().get("l");
+    if (LANGS.includes(kept)) {
+      await setLang(kept, false);
+      await route();
+    } else {
+      show("lang");
+      const pref = (navigator.languages || []).map((l) => l.slice(0, 2)).find((l) => LANGS.includes(l));
+      await setLang(pref || "en", false);
+    }
+    ensureReady().catch(() => {}); // a step that needs it reports the failure
   }
   document.addEventListener("DOMContentLoaded", () => { boot().catch(fail); });
 })();

@@ -93,7 +93,11 @@ func loadElection(_ js.Value, a []js.Value) any {
 	lang := a[2].String()
 	return map[string]any{"election_id": e.Manifest.ElectionID, "title": e.Manifest.Title.Get(lang),
 		"revote": e.Manifest.Revote == ballot.LastBallotCounts, "client_hash": hex.EncodeToString(e.Manifest.ClientHash[:]),
-		"voting_end": float64(e.Manifest.VotingEnd), "log": hex.EncodeToString(e.Log[:])}
+		"voting_end": float64(e.Manifest.VotingEnd), "log": hex.EncodeToString(e.Log[:]),
+		// The fingerprint (manifest hash, §9.1) for the voter to compare
+		// with the officials' publication, and the manifest's author.
+		"fingerprint": e.Manifest.Fingerprint().String(), "fingerprint_hex": e.Manifest.Fingerprint().Hex(),
+		"authority": hex.EncodeToString(e.Authority[:])}
 }
 
 func newDevice(js.Value, []js.Value) any {

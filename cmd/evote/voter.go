@@ -80,7 +80,7 @@ func checkIncluded(anchors *ballot.BoardAnchors, e *bulletin.Entry, index uint64
 // quorum cosigned.
 func checkLater(ctx context.Context, box *client.Client, f *trustee.Follower, anchors *ballot.BoardAnchors, e *bulletin.Entry, i uint64) error {
 	code := ballot.TrackingCodeOf(e.Payload)
-	bb, err := box.BoardBallot(ctx, hex.EncodeToString(f.Log[:]), code.String())
+	bb, err := box.BoardBallot(ctx, hex.EncodeToString(f.Log[:]), hex.EncodeToString(code[:]))
 	if err != nil {
 		return err
 	}

@@ -311,7 +311,7 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 		return nil, err
 	}
 	row := &idpstore.Credential{ElectionID: ci.ElectionID, TokenID: ci.TokenID, Pseudonym: ci.Pseudonym, DeviceKey: ci.DeviceKey,
-		BallotStyle: ci.BallotStyle, KeyID: ci.KeyID, IssuedAt: int64(ci.IssuedAt), ExpiresAt: int64(ci.ExpiresAt)}
+		BallotStyle: ci.BallotStyle, KeyID: ci.KeyID, IssuedAt: int64(ci.IssuedAt), ExpiresAt: int64(ci.ExpiresAt), NotifyPhone: p.Notify[0]}
 	if _, err := s.cfg.Store.IssueCredential(ctx, row, entryCredentialIssued, ci.Encode()); err != nil {
 		switch {
 		case errors.Is(err, idpstore.ErrDeviceKeyBound):
@@ -328,9 +328,6 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	}
 	if err := s.cfg.Store.ResetFailures(ctx, p.Subject); err != nil {
 		s.log.Error("backoff reset failed", "err", err)
-	}
-	if err := s.cfg.Store.SetNotifyPhone(ctx, s.cfg.ElectionID, p.Pseudonym, p.Notify[0]); err != nil {
-		s.log.Error("notify phone not saved", "err", err)
 	}
 	// The voter learns of every credential issued in their name, so one
 	// issued by a corrupt service for an abstainer does not go unnoticed.

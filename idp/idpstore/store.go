@@ -195,6 +195,14 @@ var migrations = []string{
 		PRIMARY KEY (election_id, role, id)
 	);
 	CREATE UNIQUE INDEX idp_polling_keys_key ON idp_polling_keys (election_id, public_key)`,
+	// 4: per-PIN budgets (answers, codes), one GCRA arrival time each.
+	`CREATE TABLE idp_budgets (
+		subject TEXT NOT NULL,
+		kind    TEXT NOT NULL,
+		tat     BIGINT NOT NULL,
+		span    BIGINT NOT NULL,
+		PRIMARY KEY (subject, kind)
+	)`,
 }
 
 func (s *Store) sqlFor(m string) string {

@@ -1,15 +1,15 @@
 // Package idpstore is the identity service's durable state (spec/08-identity.md
 // §8.9): the voter list by pseudonym, voter-list changes, issued credentials
 // and their bound device keys, in-person marks, the registered polling
-// stations' and officials' keys, the per-PIN backoff, the
-// access log with its retention, the history of token-signing keys, and an
+// stations' and officials' keys, the per-PIN budgets of answers and
+// codes, the access log with its retention, the history of token-signing keys, and an
 // outbox of board entries not yet posted. It runs the same SQL on SQLite
 // (modernc.org/sqlite, driver "sqlite") and PostgreSQL (pgx stdlib, driver
 // "pgx"); only column types differ, substituted per dialect in the
 // migrations.
 //
 // The store holds no PIN, name or document number: voters are keyed by their
-// pseudonym, the backoff and access log by an opaque subject string the
+// pseudonym, the budgets and access log by an opaque subject string the
 // service derives with a keyed hash.
 package idpstore
 
@@ -203,6 +203,8 @@ var migrations = []string{
 		span    BIGINT NOT NULL,
 		PRIMARY KEY (subject, kind)
 	)`,
+	// 5: the per-PIN backoff is gone (the budgets replace it, §8.11).
+	`DROP TABLE idp_backoff`,
 }
 
 func (s *Store) sqlFor(m string) string {

@@ -195,28 +195,9 @@ func TestBudgets(t *testing.T) {
 	})
 }
 
-func TestBackoffAccessLogKeys(t *testing.T) {
+func TestAccessLogKeys(t *testing.T) {
 	forEach(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
-		delay := func(n int) int64 { return int64(n * 10) }
-		for i := 1; i <= 3; i++ {
-			n, next, err := s.RecordFailure(ctx, "subj", 100, delay)
-			if err != nil || n != i || next != 100+int64(i*10) {
-				t.Fatalf("failure %d: n=%d next=%d err=%v", i, n, next, err)
-			}
-		}
-		if n, next, _ := s.Backoff(ctx, "subj"); n != 3 || next != 130 {
-			t.Errorf("backoff %d %d", n, next)
-		}
-		s.ResetFailures(ctx, "subj")
-		if n, _, _ := s.Backoff(ctx, "subj"); n != 0 {
-			t.Errorf("after reset %d", n)
-		}
-		s.RecordFailure(ctx, "old", 5, delay)
-		if n, _ := s.PurgeBackoff(ctx, 50); n != 1 {
-			t.Errorf("purged %d backoff rows", n)
-		}
-
 		for i := int64(0); i < 5; i++ {
 			if err := s.LogAccess(ctx, AccessEvent{At: 100 + i, Client: "10.0.0.1", Subject: "s", Event: "start", Outcome: "ok"}); err != nil {
 				t.Fatal(err)

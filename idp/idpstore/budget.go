@@ -2,8 +2,8 @@ package idpstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -29,25 +29,19 @@ func (s *Store) Take(ctx context.Context, subject string, now int64, bs ...Budge
 		return nil, nil
 	}
 	args := []any{subject, now}
-	var rows []string
 	seen := map[string]bool{}
 	for _, b := range bs {
 		if b.Size < 1 || b.Interval < 1 || b.Kind == "" || seen[b.Kind] {
 			return nil, fmt.Errorf("idpstore: budget %q: kind (once), size and interval must be given", b.Kind)
 		}
 		seen[b.Kind] = true
-		n := len(args)
-		rows = append(rows, "($1, $"+strconv.Itoa(n+1)+", CAST($2 AS BIGINT) + CAST($"+strconv.Itoa(n+2)+" AS BIGINT), CAST($"+strconv.Itoa(n+3)+" AS BIGINT))")
 		args = append(args, b.Kind, b.Interval, b.Size*b.Interval)
 	}
-	// excluded.tat - now is the budget's interval, excluded.span its
-	// Size·Interval; a row the WHERE refuses is neither changed nor returned.
-	const next = `(CASE WHEN idp_budgets.tat > CAST($2 AS BIGINT) THEN idp_budgets.tat ELSE CAST($2 AS BIGINT) END) + (excluded.tat - CAST($2 AS BIGINT))`
-	q := `INSERT INTO idp_budgets (subject, kind, tat, span) VALUES ` + strings.Join(rows, ", ") + `
-		ON CONFLICT (subject, kind) DO UPDATE SET tat = ` + next + `, span = excluded.span
-		WHERE ` + next + ` <= CAST($2 AS BIGINT) + excluded.span
-		RETURNING kind`
-	r, err := s.db.QueryContext(ctx, q, args...)
+	st, err := s.takeStmt(ctx, len(bs))
+	if err != nil {
+		return nil, fmt.Errorf("idpstore: take budgets: %w", err)
+	}
+	r, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("idpstore: take budgets: %w", err)
 	}
@@ -78,6 +72,37 @@ func (s *Store) Take(ctx context.Context, subject string, now int64, bs ...Budge
 		waits[i] = max(max(tat, now)+b.Interval-now-b.Size*b.Interval, 1)
 	}
 	return waits, nil
+}
+
+// takeStmt returns Take's statement for n budgets, prepared on first use:
+// one row of VALUES per budget (kind, interval, Size·Interval); in the
+// update, excluded.tat - now is the budget's interval and excluded.span its
+// Size·Interval, and a row the WHERE refuses is neither changed nor
+// returned.
+func (s *Store) takeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	s.takeMu.Lock()
+	defer s.takeMu.Unlock()
+	if st := s.takes[n]; st != nil {
+		return st, nil
+	}
+	rows := make([]string, n)
+	for i := range rows {
+		k := 3 + 3*i
+		rows[i] = fmt.Sprintf("($1, $%d, CAST($2 AS BIGINT) + CAST($%d AS BIGINT), CAST($%d AS BIGINT))", k, k+1, k+2)
+	}
+	const next = `(CASE WHEN idp_budgets.tat > CAST($2 AS BIGINT) THEN idp_budgets.tat ELSE CAST($2 AS BIGINT) END) + (excluded.tat - CAST($2 AS BIGINT))`
+	st, err := s.db.PrepareContext(ctx, `INSERT INTO idp_budgets (subject, kind, tat, span) VALUES `+strings.Join(rows, ", ")+`
+		ON CONFLICT (subject, kind) DO UPDATE SET tat = `+next+`, span = excluded.span
+		WHERE `+next+` <= CAST($2 AS BIGINT) + excluded.span
+		RETURNING kind`)
+	if err != nil {
+		return nil, err
+	}
+	if s.takes == nil {
+		s.takes = map[int]*sql.Stmt{}
+	}
+	s.takes[n] = st
+	return st, nil
 }
 
 // GiveBack returns a unit that Take took (the work it paid for did not

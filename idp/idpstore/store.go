@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
@@ -55,6 +56,12 @@ var (
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
+
+	// takes holds Take's statements, prepared once per number of budgets:
+	// Take runs on every sign-in, and parsing its upsert each time cost
+	// about as much as executing it.
+	takeMu sync.Mutex
+	takes  map[int]*sql.Stmt
 }
 
 // Open connects with driver "sqlite" or "pgx" and dsn, and migrates. For

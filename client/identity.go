@@ -13,6 +13,9 @@ type Challenge struct {
 	ExpiresAt          time.Time `json:"expires_at"`
 	PhoneHint          string    `json:"phone_hint"`
 	ResendAfterSeconds int       `json:"resend_after_seconds"`
+	// Unconfirmed: the answer does not say whether the details matched; if
+	// they did, a code is on its way (spec/08-identity.md §8.11.3).
+	Unconfirmed bool `json:"unconfirmed"`
 }
 
 // VoterToken is the identity service's answer to the second factor: a

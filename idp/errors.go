@@ -16,7 +16,7 @@ var (
 	ErrIneligible          = errors.New("idp: not eligible to vote")
 	ErrNotOnList           = errors.New("idp: not on this election's voter list")
 	ErrVotedInPerson       = errors.New("idp: voter already voted in person")
-	ErrTryLater            = errors.New("idp: too many failed attempts for this person, try later")
+	ErrTryLater            = errors.New("idp: too many codes sent for this person, try later")
 	ErrClientLocked        = errors.New("idp: too many failed attempts from this client")
 	ErrRateLimited         = errors.New("idp: too many requests from this client")
 	ErrRegistryUnavailable = errors.New("idp: population register unavailable")

@@ -73,6 +73,12 @@ type PendingAuth struct {
 	Notify      []string // where notices go: the register's number and, if different, Phone
 	Subject     string
 	Method      string // MethodSMS or MethodTOTP
+	// Unconfirmed: the first factor's answer did not say whether the
+	// details matched (§8.11); such a challenge cannot be resent.
+	Unconfirmed bool
+	// Decoy: the details did not match (or the voter may not vote online);
+	// no code opens the challenge. Always Unconfirmed.
+	Decoy bool
 }
 
 // Challenges keeps second-factor challenges. The default is an in-memory
@@ -255,9 +261,9 @@ func (s *Service) FlushBoard(ctx context.Context) (int, error) {
 	}
 }
 
-// subject is the opaque name of a PIN in the backoff table and the access
+// subject is the opaque name of a PIN in the budgets and the access
 // log: the first 16 bytes of HMAC-SHA-256 under the pseudonym key of a tag
-// and the PIN, in hex. Not election-bound, so backoff follows a PIN.
+// and the PIN, in hex.
 func (s *Service) subject(pin registry.PIN) string {
 	m := hmac.New(sha256.New, s.cfg.PseudonymKey)
 	m.Write([]byte("evote-v1/idp-subject\x00"))
@@ -275,15 +281,15 @@ func (s *Service) access(ctx context.Context, client, subject, event, outcome st
 	s.log.Info("auth event", "event", event, "outcome", outcome, "client", client)
 }
 
-// PurgeAccessLog deletes access-log events and backoff state older than the
-// retention period; run it daily.
+// PurgeAccessLog deletes access-log events older than the retention period
+// and the per-PIN budgets that are full again; run it daily.
 func (s *Service) PurgeAccessLog(ctx context.Context) (int64, error) {
 	before := s.cfg.Now().Add(-s.cfg.AccessLogRetention).Unix()
 	n, err := s.cfg.Store.PurgeAccessLog(ctx, before)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := s.cfg.Store.PurgeBackoff(ctx, s.cfg.Now().Add(-24*time.Hour).Unix()); err != nil {
+	if _, err := s.cfg.Store.PurgeBudgets(ctx, s.cfg.Now().Unix()); err != nil {
 		return n, err
 	}
 	return n, nil

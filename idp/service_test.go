@@ -17,20 +17,6 @@ import (
 	"evote/idp/voterlist"
 )
 
-func TestPINDelay(t *testing.T) {
-	c := AbuseConfig{}
-	c.fill()
-	want := []time.Duration{0, 0, 0, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
-	for n, w := range want {
-		if got := c.pinDelay(n); got != w {
-			t.Errorf("pinDelay(%d) = %v, want %v", n, got, w)
-		}
-	}
-	if got := c.pinDelay(1000); got != 5*time.Minute {
-		t.Errorf("cap: %v", got)
-	}
-}
-
 func TestClientGuard(t *testing.T) {
 	c := AbuseConfig{}
 	c.fill()
@@ -47,27 +33,57 @@ func TestClientGuard(t *testing.T) {
 	if err := g.allow("b", now); err != nil {
 		t.Fatalf("other client limited: %v", err)
 	}
+	// A request that succeeded gives its token back.
+	g.refund("a", now)
+	if err := g.allow("a", now); err != nil {
+		t.Fatalf("after a refund: %v", err)
+	}
 	now = now.Add(2 * time.Second)
 	if err := g.allow("a", now); err != nil {
 		t.Fatalf("after refill: %v", err)
 	}
+	// Failed first factors never refuse a voter: after 10 the address's
+	// answers are unconfirmed, and one answer comes back 90 s after the
+	// failures stop.
 	for i := 0; i < 10; i++ {
-		g.fail("a", now)
+		if !g.answering("v", now) {
+			t.Fatalf("unconfirmed after %d failures", i)
+		}
+		g.failed("v", now)
 	}
-	if err := g.allow("a", now); !errors.Is(err, ErrClientLocked) || RetryAfter(err) != 15*time.Minute {
-		t.Fatalf("locked: %v", err)
+	if g.answering("v", now) {
+		t.Fatal("still answering after 10 failures")
 	}
-	now = now.Add(15*time.Minute + time.Second)
-	if err := g.allow("a", now); err != nil {
-		t.Fatalf("after lockout: %v", err)
+	for i := 0; i < 100; i++ {
+		g.failed("v", now)
 	}
-	// Failures spread beyond the window do not lock.
+	if err := g.allow("v", now); err != nil {
+		t.Fatalf("failures refused a request: %v", err)
+	}
+	if g.answering("v", now.Add(89*time.Second)) || !g.answering("v", now.Add(90*time.Second)) {
+		t.Error("answers do not come back 90 s after the failures stop")
+	}
+	// Failures spread over the window keep the address answering.
 	for i := 0; i < 20; i++ {
 		now = now.Add(2 * time.Minute)
-		g.fail("c", now)
-		if err := g.allow("c", now); errors.Is(err, ErrClientLocked) {
-			t.Fatalf("slow failures locked the client after %d", i+1)
+		g.failed("c", now)
+		if !g.answering("c", now) {
+			t.Fatalf("slow failures made the address unconfirmed after %d", i+1)
 		}
+	}
+	// The officials' lockout: 10 refused official requests within 15 min
+	// lock the address out of the officials' endpoints only.
+	for i := 0; i < 10; i++ {
+		g.fail("o", now)
+	}
+	if err := g.locked("o", now); !errors.Is(err, ErrClientLocked) || RetryAfter(err) != 15*time.Minute {
+		t.Fatalf("officials' lockout: %v", err)
+	}
+	if err := g.allow("o", now); err != nil || !g.answering("o", now) {
+		t.Fatalf("the officials' lockout reached the voters' endpoints: %v", err)
+	}
+	if err := g.locked("o", now.Add(15*time.Minute+time.Second)); err != nil {
+		t.Fatalf("after lockout: %v", err)
 	}
 }
 
@@ -192,18 +208,68 @@ func TestClientKey(t *testing.T) {
 			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
 		}
 	}
-	// Rotating addresses inside one /64 does not escape a lockout.
+	// Rotating addresses inside one /64 escapes neither the officials'
+	// lockout nor the count of failed first factors.
 	c := AbuseConfig{}
 	c.fill()
 	g := newClientGuard(&c)
 	now := time.Unix(1e9, 0)
 	for i := 0; i < 10; i++ {
 		g.fail(fmt.Sprintf("2001:db8:1:2::%x", i+1), now)
+		g.failed(fmt.Sprintf("2001:db8:1:2::%x", i+1), now)
 	}
-	if err := g.allow("2001:db8:1:2::ffff", now); !errors.Is(err, ErrClientLocked) {
+	if err := g.locked("2001:db8:1:2::ffff", now); !errors.Is(err, ErrClientLocked) {
 		t.Errorf("rotated IPv6 address escaped the lockout: %v", err)
 	}
-	if err := g.locked("2001:db8:1:3::1", now); err != nil {
-		t.Errorf("neighbouring /64 locked: %v", err)
+	if g.answering("2001:db8:1:2::ffff", now) {
+		t.Error("rotated IPv6 address escaped the count of failures")
+	}
+	if err := g.locked("2001:db8:1:3::1", now); err != nil || !g.answering("2001:db8:1:3::1", now) {
+		t.Errorf("neighbouring /64 limited: %v", err)
+	}
+}
+
+// TestUnconfirmedAnswersAlike: once a PIN's answers are spent, a match and
+// a mismatch leave the same answer and the same state of their address
+// behind (a second count of failures on one path would let an attacker
+// tell them apart by probing its address).
+func TestUnconfirmedAnswersAlike(t *testing.T) {
+	s, sim, sms := newService(t, func(c *Config) { c.Abuse.UnconfirmedFloor = -1 })
+	ctx := context.Background()
+	p := sim.People()[0]
+	req := StartRequest{PIN: p.PIN.Digits(), DocumentNumber: "AC0000001", BirthDate: p.BirthDate.Format(time.DateOnly)}
+	for i := 0; i < 5; i++ {
+		if _, err := s.Start(ctx, fmt.Sprintf("10.0.0.%d", i), req); !errors.Is(err, ErrNotConfirmed) {
+			t.Fatalf("plain answer %d: %v", i, err)
+		}
+	}
+	add := []idpstore.ChangeOp{{Op: 1, Pseudonym: s.Pseudonym(p.PIN), BallotStyle: "A"}}
+	if _, _, err := s.cfg.Store.ApplyChange(ctx, "e", 1, 1, "lo-1", 1, add, entryVoterListChange, func(idpstore.ChangeResult) ([]byte, error) { return []byte("entry"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := s.Start(ctx, "192.0.2.1", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.DocumentNumber = p.DocumentNumber
+	right, err := s.Start(ctx, "192.0.2.2", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !wrong.Unconfirmed || !right.Unconfirmed || wrong.PhoneHint != "" || right.PhoneHint != "" ||
+		wrong.Method != right.Method || wrong.ResendAfter != right.ResendAfter || wrong.ExpiresAt != right.ExpiresAt {
+		t.Fatalf("answers differ: %+v, %+v", wrong, right)
+	}
+	g := s.guard
+	if a, b := *g.clients["192.0.2.1"], *g.clients["192.0.2.2"]; a != b {
+		t.Errorf("the addresses' states differ: %+v, %+v", a, b)
+	}
+	// Only the phone learns which was right.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sms.Messages(p.Phone)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := len(sms.Messages(p.Phone)); n != 1 {
+		t.Errorf("%d texts to the phone, want 1", n)
 	}
 }

@@ -107,7 +107,6 @@ func (s *Service) EnrollTOTP(ctx context.Context, client, bearer string) (*TOTPE
 	}
 	c, err := s.bearer(bearer)
 	if err != nil {
-		s.guard.fail(client, now)
 		return nil, err
 	}
 	secret, err := otp.NewTOTPSecret()
@@ -134,11 +133,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, client, bearer, code string) 
 	}
 	c, err := s.bearer(bearer)
 	if err != nil {
-		s.guard.fail(client, now)
 		return err
 	}
 	if !s.totpOK(ctx, c.Pseudonym, code, false) {
-		s.guard.fail(client, now)
 		return fmt.Errorf("%w: authenticator code", ErrWrongCode)
 	}
 	s.access(ctx, client, "p-"+c.PseudonymHex()[:16], "totp_confirm", "ok")

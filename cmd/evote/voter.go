@@ -214,7 +214,13 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "A code was sent to %s. Code: ", ch.PhoneHint)
+	if ch.Unconfirmed {
+		// The identity service does not say whether the details matched
+		// (spec/08-identity.md §8.11.3).
+		fmt.Fprint(os.Stderr, "If these details are right, a code is on its way to your phone; if none comes, check the document number and start again. Code: ")
+	} else {
+		fmt.Fprintf(os.Stderr, "A code was sent to %s. Code: ", ch.PhoneHint)
+	}
 	var code string
 	fmt.Fscanln(stdin, &code)
 	d := &device{key: newKey()}

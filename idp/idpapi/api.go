@@ -135,7 +135,7 @@ func (s *Server) answerError(c *gin.Context, err error) {
 	case errors.Is(err, idp.ErrVotedInPerson):
 		out = m{403, "voted_in_person", "You are recorded as having voted in person; you cannot vote online. If this is wrong, call the election commission."}
 	case errors.Is(err, idp.ErrTryLater):
-		out = m{429, "try_later", "Too many failed attempts with these details. Wait and try again."}
+		out = m{429, "try_later", "Too many codes were sent for these details recently. Wait and try again."}
 	case errors.Is(err, idp.ErrClientLocked):
 		out = m{429, "client_locked", "Too many failed attempts from your connection. Wait and try again."}
 	case errors.Is(err, idp.ErrRateLimited):
@@ -209,6 +209,8 @@ func userMessage(de *idp.DetailError) string {
 		return "The method is sms or totp."
 	case "totp_no_resend":
 		return "An authenticator-app sign-in has no code to resend; start again to get an SMS."
+	case "unconfirmed_no_resend":
+		return "This sign-in cannot be resent; start again to get a new code."
 	}
 	return "The request is not well formed."
 }

@@ -41,10 +41,13 @@ type challengeResp struct {
 	PhoneHint          string    `json:"phone_hint,omitempty"`
 	ResendAfterSeconds int       `json:"resend_after_seconds"`
 	Method             string    `json:"method"`
+	// Unconfirmed: the answer does not say whether the details matched; if
+	// they did, a code is on its way (spec/08-identity.md §8.11).
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 
 func toChallenge(ch *idp.Challenge) challengeResp {
-	return challengeResp{ch.ID, ch.ExpiresAt.UTC(), ch.PhoneHint, int((ch.ResendAfter + time.Second - 1) / time.Second), ch.Method}
+	return challengeResp{ch.ID, ch.ExpiresAt.UTC(), ch.PhoneHint, int((ch.ResendAfter + time.Second - 1) / time.Second), ch.Method, ch.Unconfirmed}
 }
 
 func (s *Server) start(c *gin.Context) {

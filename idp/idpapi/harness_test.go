@@ -171,7 +171,10 @@ func testKey(label string) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(s[:])
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv builds the test world; mods change the service's configuration.
+// Unconfirmed answers are held 1 ms instead of 1 s, so the many of the
+// red-team suite run fast (TestRedTeamUnconfirmedTiming checks the floor).
+func newEnv(t testing.TB, mods ...func(*idp.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, clock: &clock{t: startTime}, board: &recBoard{t: t}, sms: &otp.Recorder{}, logs: &syncBuffer{}, keys: map[string]ed25519.PrivateKey{}}
@@ -206,11 +209,16 @@ func newEnv(t testing.TB) *env {
 		List:     map[string]ed25519.PublicKey{"list-official-1": pk("list-official-1"), "consul-istanbul": pk("consul-istanbul")}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	pkey := sha256.Sum256([]byte("test pseudonym key"))
-	e.svc, err = idp.New(ctx, idp.Config{
+	cfg := idp.Config{
 		ElectionID: electionID, ContextHash: contextHash, ElectionDay: electionDay, PseudonymKey: pkey[:],
 		Registry: reg, RegistryTimeout: 150 * time.Millisecond, Sender: e.sms, Store: e.store, Board: e.board,
 		Issuer: e.issuer, Authority: auth, Logger: logger, Now: e.clock.now, TOTPKey: testKey("totp-seal").Seed(),
-	})
+		Abuse: idp.AbuseConfig{UnconfirmedFloor: time.Millisecond},
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	e.svc, err = idp.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,14 @@ type Credential struct {
 	KeyID       string
 	IssuedAt    int64
 	ExpiresAt   int64
+	// NotifyPhone, when set, becomes the voter's notify phone (the number
+	// of their last online sign-in, §8.8.3) in the same transaction; it is
+	// not kept with the credential.
+	NotifyPhone string
 }
 
 // IssueCredential records c atomically with its board entry (queued in the
-// outbox): it fails with ErrNotOnList if the voter is not on the list, with
+// outbox) and the voter's notify phone: it fails with ErrNotOnList if the voter is not on the list, with
 // ErrVotedInPerson if the voter was marked as having voted in person, and
 // with ErrDeviceKeyBound if the device key is bound to any credential.
 func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType uint16, payload []byte) (int64, error) {
@@ -64,6 +68,11 @@ func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType ui
 		}
 		if err != nil {
 			return err
+		}
+		if c.NotifyPhone != "" && c.NotifyPhone != v.NotifyPhone {
+			if _, err := tx.ExecContext(ctx, `UPDATE idp_voters SET notify_phone = $3 WHERE election_id = $1 AND pseudonym = $2`, c.ElectionID, c.Pseudonym[:], c.NotifyPhone); err != nil {
+				return err
+			}
 		}
 		id, err = enqueue(ctx, tx, entryType, payload, c.IssuedAt)
 		return err

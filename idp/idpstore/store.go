@@ -1,15 +1,15 @@
 // Package idpstore is the identity service's durable state (spec/08-identity.md
 // §8.9): the voter list by pseudonym, voter-list changes, issued credentials
 // and their bound device keys, in-person marks, the registered polling
-// stations' and officials' keys, the per-PIN backoff, the
-// access log with its retention, the history of token-signing keys, and an
+// stations' and officials' keys, the per-PIN budgets of answers and
+// codes, the access log with its retention, the history of token-signing keys, and an
 // outbox of board entries not yet posted. It runs the same SQL on SQLite
 // (modernc.org/sqlite, driver "sqlite") and PostgreSQL (pgx stdlib, driver
 // "pgx"); only column types differ, substituted per dialect in the
 // migrations.
 //
 // The store holds no PIN, name or document number: voters are keyed by their
-// pseudonym, the backoff and access log by an opaque subject string the
+// pseudonym, the budgets and access log by an opaque subject string the
 // service derives with a keyed hash.
 package idpstore
 
@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
@@ -59,6 +60,12 @@ var (
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
+
+	// takes holds Take's statements, prepared once per number of budgets:
+	// Take runs on every sign-in, and parsing its upsert each time cost
+	// about as much as executing it.
+	takeMu sync.Mutex
+	takes  map[int]*sql.Stmt
 }
 
 // Open connects with driver "sqlite" or "pgx" and dsn, and migrates. For
@@ -199,6 +206,16 @@ var migrations = []string{
 		PRIMARY KEY (election_id, role, id)
 	);
 	CREATE UNIQUE INDEX idp_polling_keys_key ON idp_polling_keys (election_id, public_key)`,
+	// 4: per-PIN budgets (answers, codes), one GCRA arrival time each.
+	`CREATE TABLE idp_budgets (
+		subject TEXT NOT NULL,
+		kind    TEXT NOT NULL,
+		tat     BIGINT NOT NULL,
+		span    BIGINT NOT NULL,
+		PRIMARY KEY (subject, kind)
+	)`,
+	// 5: the per-PIN backoff is gone (the budgets replace it, §8.11).
+	`DROP TABLE idp_backoff`,
 }
 
 func (s *Store) sqlFor(m string) string {

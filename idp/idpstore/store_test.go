@@ -3,6 +3,9 @@ package idpstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -78,10 +81,13 @@ func TestCredentialsAndMarks(t *testing.T) {
 	forEach(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		addVoters(t, s, 1, []ChangeOp{{Op: 1, Pseudonym: ps(1), BallotStyle: "A"}, {Op: 1, Pseudonym: ps(2), BallotStyle: "A"}})
-		c := &Credential{ElectionID: "e1", Pseudonym: ps(1), BallotStyle: "A", KeyID: "k", IssuedAt: 10, ExpiresAt: 20}
+		c := &Credential{ElectionID: "e1", Pseudonym: ps(1), BallotStyle: "A", KeyID: "k", IssuedAt: 10, ExpiresAt: 20, NotifyPhone: "+996700000009"}
 		c.TokenID[0], c.DeviceKey[0] = 1, 1
 		if _, err := s.IssueCredential(ctx, c, 0x0203, []byte("cred")); err != nil {
 			t.Fatal(err)
+		}
+		if v, _ := s.Voter(ctx, "e1", ps(1)); v.NotifyPhone != "+996700000009" {
+			t.Errorf("notify phone after a credential: %q", v.NotifyPhone)
 		}
 		c2 := *c
 		c2.TokenID[0], c2.Pseudonym = 2, ps(2)
@@ -168,28 +174,83 @@ func TestRemovalRacesCredential(t *testing.T) {
 	})
 }
 
-func TestBackoffAccessLogKeys(t *testing.T) {
+// TestBudgets: a budget of 3 units, one more every 10 s, taken at
+// chosen times, alone and with another; then 40 concurrent takes of two
+// budgets on a fresh subject take exactly their sizes, on both databases.
+func TestBudgets(t *testing.T) {
 	forEach(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
-		delay := func(n int) int64 { return int64(n * 10) }
-		for i := 1; i <= 3; i++ {
-			n, next, err := s.RecordFailure(ctx, "subj", 100, delay)
-			if err != nil || n != i || next != 100+int64(i*10) {
-				t.Fatalf("failure %d: n=%d next=%d err=%v", i, n, next, err)
+		b := Budget{Kind: "answers", Size: 3, Interval: 10}
+		c := Budget{Kind: "codes", Size: 1, Interval: 100}
+		take := func(at int64, want ...int64) {
+			t.Helper()
+			bs := []Budget{b, c}[:len(want)]
+			got, err := s.Take(ctx, "subj", at, bs...)
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("take at %d: waits %v, %v; want %v", at, got, err, want)
 			}
 		}
-		if n, next, _ := s.Backoff(ctx, "subj"); n != 3 || next != 130 {
-			t.Errorf("backoff %d %d", n, next)
+		take(100, 0)
+		take(100, 0)
+		take(100, 0)
+		take(100, 10)
+		take(104, 6)
+		take(110, 0)
+		take(111, 9)
+		if err := s.GiveBack(ctx, "subj", b); err != nil {
+			t.Fatal(err)
 		}
-		s.ResetFailures(ctx, "subj")
-		if n, _, _ := s.Backoff(ctx, "subj"); n != 0 {
-			t.Errorf("after reset %d", n)
+		take(111, 0, 0)  // both taken
+		take(112, 8, 99) // neither
+		take(120, 0, 91) // the answer only: each budget on its own
+		if got, _ := s.Take(ctx, "other", 120, b); got[0] != 0 {
+			t.Error("subjects share a budget")
 		}
-		s.RecordFailure(ctx, "old", 5, delay)
-		if n, _ := s.PurgeBackoff(ctx, 50); n != 1 {
-			t.Errorf("purged %d backoff rows", n)
+		// Refilled by time alone: after 3 intervals idle, 3 units.
+		for i := 0; i < 3; i++ {
+			take(160, 0)
 		}
+		take(160, 10)
+		for _, bad := range [][]Budget{{{Kind: "x"}}, {b, b}, {{Size: 1, Interval: 1}}} {
+			if _, err := s.Take(ctx, "subj", 1, bad...); err == nil {
+				t.Errorf("budgets %v accepted", bad)
+			}
+		}
+		// Purge: the budgets full at 175 ("other"'s) go; "subj"'s stay.
+		if n, err := s.PurgeBudgets(ctx, 175); err != nil || n != 1 {
+			t.Errorf("purged %d budgets: %v", n, err)
+		}
+		take(160, 10)
 
+		var wg sync.WaitGroup
+		var answers, codes atomic.Int32
+		for i := 0; i < 40; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w, err := s.Take(ctx, "race", 1000, Budget{Kind: "answers", Size: 5, Interval: 900}, Budget{Kind: "codes", Size: 3, Interval: 900})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if w[0] == 0 {
+					answers.Add(1)
+				}
+				if w[1] == 0 {
+					codes.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if answers.Load() != 5 || codes.Load() != 3 {
+			t.Errorf("40 concurrent takes took %d of 5 answers and %d of 3 codes", answers.Load(), codes.Load())
+		}
+	})
+}
+
+func TestAccessLogKeys(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
 		for i := int64(0); i < 5; i++ {
 			if err := s.LogAccess(ctx, AccessEvent{At: 100 + i, Client: "10.0.0.1", Subject: "s", Event: "start", Outcome: "ok"}); err != nil {
 				t.Fatal(err)

@@ -3,62 +3,8 @@ package idpstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 )
-
-// Backoff returns the failures recorded for subject and the Unix time before
-// which it may not try again (0, 0 if none).
-func (s *Store) Backoff(ctx context.Context, subject string) (failures int, nextAt int64, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT failures, next_at FROM idp_backoff WHERE subject = $1`, subject).Scan(&failures, &nextAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, nil
-	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("idpstore: backoff: %w", err)
-	}
-	return failures, nextAt, nil
-}
-
-// RecordFailure adds one failure for subject at time now and sets its next
-// allowed time to now + delay(failures), atomically. It returns the new
-// count and next time.
-func (s *Store) RecordFailure(ctx context.Context, subject string, now int64, delay func(failures int) int64) (int, int64, error) {
-	var n int
-	var next int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT failures FROM idp_backoff WHERE subject = $1`, subject).Scan(&n)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		n++
-		next = now + delay(n)
-		_, err = tx.ExecContext(ctx, `INSERT INTO idp_backoff (subject, failures, next_at, updated_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (subject) DO UPDATE SET failures = idp_backoff.failures + 1, next_at = $3, updated_at = $4`, subject, n, next, now)
-		return err
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("idpstore: record failure: %w", err)
-	}
-	return n, next, nil
-}
-
-// ResetFailures forgets subject's failures (after a successful sign-in).
-func (s *Store) ResetFailures(ctx context.Context, subject string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM idp_backoff WHERE subject = $1`, subject); err != nil {
-		return fmt.Errorf("idpstore: reset failures: %w", err)
-	}
-	return nil
-}
-
-// PurgeBackoff forgets failures last updated before the given Unix time.
-func (s *Store) PurgeBackoff(ctx context.Context, before int64) (int64, error) {
-	r, err := s.db.ExecContext(ctx, `DELETE FROM idp_backoff WHERE updated_at < $1`, before)
-	if err != nil {
-		return 0, fmt.Errorf("idpstore: purge backoff: %w", err)
-	}
-	return r.RowsAffected()
-}
 
 // AccessEvent is one line of the access log: who (an opaque subject, never a
 // PIN), from where, when, what, and the outcome. It is kept apart from

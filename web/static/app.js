@@ -239,6 +239,7 @@
   let receiptText = null; // [key, {placeholder: value}]
   function redraw() {
     if ($("code-sent").dataset.hint) $("code-sent").textContent = t("code_sent") + " " + $("code-sent").dataset.hint;
+    else if ($("code-sent").dataset.unconfirmed) $("code-sent").textContent = t("code_sent_unconfirmed");
     if (style && window.evoteCore && document.body.dataset.ready === "yes") {
       try {
         contests = check(evoteCore.contests(style, lang)).contests;
@@ -388,8 +389,17 @@
   let resendTimer = 0;
   function codeSent(ch) {
     challenge = ch.challenge_id;
-    $("code-sent").textContent = t("code_sent") + " " + ch.phone_hint;
-    $("code-sent").dataset.hint = ch.phone_hint;
+    if (ch.unconfirmed || !ch.phone_hint) {
+      // The identity service does not say whether the details matched
+      // (spec §8.11.3): a code is on its way only if they did.
+      $("code-sent").textContent = t("code_sent_unconfirmed");
+      delete $("code-sent").dataset.hint;
+      $("code-sent").dataset.unconfirmed = "yes";
+    } else {
+      $("code-sent").textContent = t("code_sent") + " " + ch.phone_hint;
+      $("code-sent").dataset.hint = ch.phone_hint;
+      delete $("code-sent").dataset.unconfirmed;
+    }
     $("f-start").hidden = true;
     $("f-code").hidden = false;
     clearInterval(resendTimer);

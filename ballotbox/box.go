@@ -256,9 +256,21 @@ func trackingCodeKey(e *bulletin.Entry) ([32]byte, bool) {
 	return ballot.TrackingCodeOf(e.Payload), true
 }
 
-// replay applies every stored entry to a fresh state.
+// replay applies every stored entry to a fresh state. It does not check
+// the entries' signatures again: the board verified them all when it
+// loaded (those its own signed checkpoint covers through the tree's root,
+// the others one by one), and each record read back must be the entry the
+// board loaded at that position (its hash in the board's index), so a row
+// changed since is refused. Nor does it check again the proofs of the
+// ballots that checkpoint covers: this box appended them only after
+// checking them, and the log signed them. The rules are applied to every
+// entry as at append time.
 func (b *Box) replay(ctx context.Context) error {
 	size := b.log.Size()
+	var covered uint64
+	if cp := b.log.LatestCheckpoint(); cp != nil {
+		covered = cp.Size
+	}
 	for next := uint64(0); next < size; {
 		recs, err := b.log.Entries(ctx, next, min(size, next+store.MaxRange))
 		if err != nil {
@@ -268,16 +280,33 @@ func (b *Box) replay(ctx context.Context) error {
 			return fmt.Errorf("ballotbox: replay: no entry %d", next)
 		}
 		es := make([]*bulletin.Entry, len(recs))
+		var uncovered []*bulletin.Entry
 		for i, r := range recs {
+			if at, ok := b.log.IndexOf(sha256.Sum256(r.Data)); !ok || at != r.Index || r.Index != next+uint64(i) {
+				return fmt.Errorf("%w: replay entry %d is not the entry the board loaded there", bulletin.ErrCorrupt, r.Index)
+			}
 			if es[i], err = bulletin.DecodeEntry(r.Data); err != nil {
 				return fmt.Errorf("ballotbox: replay entry %d: %w", r.Index, err)
 			}
+			if r.Index >= covered {
+				uncovered = append(uncovered, es[i])
+			}
 		}
-		if err := bulletin.VerifyEntries(es); err != nil {
+		// Entries past the checkpoint were verified by the board too; a
+		// second look costs little and keeps this independent of it.
+		if err := bulletin.VerifyEntries(uncovered); err != nil {
 			return fmt.Errorf("ballotbox: replay: %w", err)
 		}
 		for i, e := range es {
-			if err := b.applyLocked(e, nil, nil); err != nil {
+			var cb *election.CheckedBallot
+			if e.Type == bulletin.TypeBallot && recs[i].Index < covered && b.state.Context != nil {
+				// A batch never verified: the proofs were checked before
+				// this box appended the ballot.
+				if cb, err = b.state.PrecheckBallot(e, zkp.NewBatch()); err != nil {
+					return fmt.Errorf("ballotbox: replay entry %d: %w", recs[i].Index, err)
+				}
+			}
+			if err := b.applyLocked(e, cb, nil); err != nil {
 				return fmt.Errorf("ballotbox: replay entry %d: %w", recs[i].Index, err)
 			}
 		}

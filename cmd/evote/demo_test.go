@@ -167,6 +167,18 @@ func TestDemoVoterCommands(t *testing.T) {
 			code, _, _ = strings.Cut(code, "\n")
 			return code, err
 		}
+		// Wrong choices are refused before sign-in: no code is texted.
+		before := v.Messages()
+		for _, bad := range []string{"no-such-contest=1", "council-" + village + "=99", "priorities=0,1,2,3,4"} {
+			args := []string{"vote", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID,
+				"--pin", p.PIN.Digits(), "--document", p.DocumentNumber, "--birth-date", p.BirthDate.Format(time.DateOnly), "--choices", bad}
+			if _, err := runCLI(t, args...); err == nil || !strings.Contains(err.Error(), "choices:") {
+				return nil, fmt.Errorf("vote --choices %s: %v", bad, err)
+			}
+		}
+		if v.Messages() != before {
+			return nil, errors.New("a code was texted for a vote whose choices were wrong")
+		}
 		audited := filepath.Join(dir, "audited.bin")
 		code, err := vote("--choices", "council-"+village+"=3;priorities=1", "--audit", "--save", audited)
 		if err != nil {

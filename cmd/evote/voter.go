@@ -197,6 +197,12 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err := need(fs, "server", "idp", "election", "pin", "document", "birth-date"); err != nil {
 		return err
 	}
+	// The choices are checked before signing in: a mistake found after
+	// the texted code was spent would cost the voter a new code.
+	sel, err := parseChoices(*choices)
+	if err != nil {
+		return err
+	}
 	box, id := client.New(*server), client.New(*idpURL)
 	b, err := client.NewBoard(ctx, box, *electionID)
 	if err != nil {
@@ -209,6 +215,9 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	el := f.State.Election()
 	if el == nil || f.State.Phase != election.PhaseOpen {
 		return fmt.Errorf("vote: the election is in phase %s", f.State.Phase)
+	}
+	if err := checkChoices(el.Manifest, sel); err != nil {
+		return err
 	}
 	ch, err := id.StartAuth(ctx, *pin, *doc, *birth)
 	if err != nil {
@@ -225,10 +234,6 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fscanln(stdin, &code)
 	d := &device{key: newKey()}
 	if d.token, err = id.VerifyAuth(ctx, ch.ChallengeID, strings.TrimSpace(code), ed25519.PublicKey(d.key.Public().(ed25519.PublicKey))); err != nil {
-		return err
-	}
-	sel, err := parseChoices(*choices)
-	if err != nil {
 		return err
 	}
 	p, err := el.Encrypt(d.token.BallotStyle, d.pub(), sel, nil)
@@ -280,6 +285,29 @@ type savedReceipt struct {
 // stdin is where "evote vote" reads the texted code (a variable so tests
 // can type it).
 var stdin io.Reader = os.Stdin
+
+// checkChoices checks a selection against the manifest before sign-in:
+// every contest exists, every index is a candidate of it, and no more are
+// chosen than the contest allows (which contests the voter's ballot style
+// has is known only after sign-in). evote official show-manifest lists the
+// contests and their numbered candidates.
+func checkChoices(m *ballot.Manifest, sel ballot.Selection) error {
+	for id, idx := range sel {
+		c, ok := m.Contest(id)
+		if !ok {
+			return fmt.Errorf("choices: no contest %q in this election (evote official show-manifest lists them)", id)
+		}
+		if uint32(len(idx)) > c.MaxSelections {
+			return fmt.Errorf("choices: contest %s allows %d choice(s), %d given", id, c.MaxSelections, len(idx))
+		}
+		for _, i := range idx {
+			if i < 0 || i >= len(c.Candidates) {
+				return fmt.Errorf("choices: contest %s has candidates 0..%d, not %d", id, len(c.Candidates)-1, i)
+			}
+		}
+	}
+	return nil
+}
 
 // parseChoices reads "contest=1;other=0,2" (0-based candidate indices).
 func parseChoices(s string) (ballot.Selection, error) {

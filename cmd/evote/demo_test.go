@@ -160,7 +160,7 @@ func TestDemoVoterCommands(t *testing.T) {
 				io.WriteString(pw, v.Code()+"\n")
 				pw.Close()
 			}()
-			args := append([]string{"vote", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID,
+			args := append([]string{"vote", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID, "--fingerprint", fp,
 				"--pin", p.PIN.Digits(), "--document", p.DocumentNumber, "--birth-date", p.BirthDate.Format(time.DateOnly)}, extra...)
 			out, err := runCLI(t, args...)
 			_, code, _ := strings.Cut(out, "tracking code: ")
@@ -170,14 +170,19 @@ func TestDemoVoterCommands(t *testing.T) {
 		// Wrong choices are refused before sign-in: no code is texted.
 		before := v.Messages()
 		for _, bad := range []string{"no-such-contest=1", "council-" + village + "=99", "priorities=0,1,2,3,4"} {
-			args := []string{"vote", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID,
+			args := []string{"vote", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID, "--fingerprint", fp,
 				"--pin", p.PIN.Digits(), "--document", p.DocumentNumber, "--birth-date", p.BirthDate.Format(time.DateOnly), "--choices", bad}
 			if _, err := runCLI(t, args...); err == nil || !strings.Contains(err.Error(), "choices:") {
 				return nil, fmt.Errorf("vote --choices %s: %v", bad, err)
 			}
 		}
+		// Another election's fingerprint: nothing is encrypted, no code sent.
+		if _, err := runCLI(t, "vote", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID, "--fingerprint", strings.Repeat("0", 64),
+			"--pin", p.PIN.Digits(), "--document", p.DocumentNumber, "--birth-date", p.BirthDate.Format(time.DateOnly)); !errors.Is(err, ballot.ErrFingerprintMismatch) {
+			return nil, fmt.Errorf("vote with another fingerprint: %v", err)
+		}
 		if v.Messages() != before {
-			return nil, errors.New("a code was texted for a vote whose choices were wrong")
+			return nil, errors.New("a code was texted for a vote whose choices or election were wrong")
 		}
 		audited := filepath.Join(dir, "audited.bin")
 		code, err := vote("--choices", "council-"+village+"=3;priorities=1", "--audit", "--save", audited)

@@ -42,7 +42,7 @@ const usage = `evote: end-to-end verifiable voting
   evote official register-polling --server URL --idp URL --election ID --official ID --official-key FILE
                           --station ID=HEXKEY… --polling-official ID=HEXKEY…   (before open)
   evote official open|close|tally --server URL --election ID
-  evote vote              --server URL --idp URL --election ID …
+  evote vote              --server URL --idp URL --election ID --fingerprint FP …
   evote ballot check-receipt --server URL --election ID --code TRACKING-CODE --fingerprint FP --receipt FILE
   evote ballot check-audit   --server URL --election ID --code TRACKING-CODE --fingerprint FP [--ballot FILE]
   evote record export     --server URL --fingerprint FP --out DIR|FILE.tar   the public record, verified

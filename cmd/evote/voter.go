@@ -191,10 +191,15 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	choices := fs.String("choices", "", "contest=candidate-index[,index…];… (blank if absent)")
 	audit := fs.Bool("audit", false, "audit the prepared ballot instead of casting it")
 	save := fs.String("save", "", "audit: write the prepared ballot here, for evote ballot check-audit on a second device; cast: write the receipt here, for evote ballot check-receipt")
+	fingerprint := fs.String("fingerprint", "", "the election's fingerprint as the officials published it: the ballot is encrypted only to the key of the election that has it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := need(fs, "server", "idp", "election", "pin", "document", "birth-date"); err != nil {
+	if err := need(fs, "server", "idp", "election", "pin", "document", "birth-date", "fingerprint"); err != nil {
+		return err
+	}
+	fp, err := ballot.ParseFingerprint(*fingerprint)
+	if err != nil {
 		return err
 	}
 	// The choices are checked before signing in: a mistake found after
@@ -208,8 +213,13 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The election key comes from the board the witnesses cosigned, in
+	// the election whose manifest has the fingerprint: a server showing a
+	// manifest of its own (its own "trustees", hence a key it holds) is
+	// refused before anything is encrypted.
 	f := trustee.NewFollower(b)
-	if err := f.Sync(ctx); err != nil {
+	f.Fingerprint = fp
+	if err := f.Witness(ctx); err != nil {
 		return err
 	}
 	el := f.State.Election()

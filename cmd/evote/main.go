@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 const usage = `evote: end-to-end verifiable voting
@@ -113,10 +115,23 @@ func secret(path, env, prompt string) ([]byte, error) {
 	if v := os.Getenv(env); v != "" {
 		return []byte(v), nil
 	}
-	fmt.Fprintf(os.Stderr, "%s (input is echoed; prefer --passphrase-file or %s): ", prompt, env)
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return nil, fmt.Errorf("reading %s: %w", strings.ToLower(prompt), err)
+	var line string
+	if fd := int(os.Stdin.Fd()); term.IsTerminal(fd) {
+		// A terminal: read without echo, so the secret is not on screen.
+		fmt.Fprintf(os.Stderr, "%s: ", prompt)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", strings.ToLower(prompt), err)
+		}
+		line = string(b)
+	} else {
+		fmt.Fprintf(os.Stderr, "%s (from standard input; prefer --passphrase-file or %s): ", prompt, env)
+		l, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && l == "" {
+			return nil, fmt.Errorf("reading %s: %w", strings.ToLower(prompt), err)
+		}
+		line = l
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {

@@ -98,6 +98,14 @@ func (b *memBoard) cosignedNote(t testing.TB) []byte {
 // cosigned signs the tree of entries with the log key and asks every
 // witness to cosign it; a witness that refuses is left out.
 func (b *memBoard) cosigned(entries []*bulletin.Entry) ([]byte, error) {
+	return cosignEntries(b.key, b.witnesses, entries)
+}
+
+// cosignEntries signs the tree of entries with the log key k and asks each
+// witness to cosign it, proving consistency from what it cosigned before;
+// a witness that refuses (an inconsistent history) is left out, as an
+// honest witness's refusal would leave a lying server.
+func cosignEntries(k *bulletin.LogKey, witnesses []*witness.Witness, entries []*bulletin.Entry) ([]byte, error) {
 	t := bulletin.NewTree()
 	for _, e := range entries {
 		t.AppendLeaves(bulletin.LeafHash(e.Encode()))
@@ -106,21 +114,21 @@ func (b *memBoard) cosigned(entries []*bulletin.Entry) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	note, err := bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: b.key.Origin, Size: t.Size(), Root: root, Time: time.Unix(1, 0).UTC()}, b.key)
+	note, err := bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: k.Origin, Size: t.Size(), Root: root, Time: time.Unix(1, 0).UTC()}, k)
 	if err != nil {
 		return nil, err
 	}
 	var sigs []bulletin.NoteSignature
-	for _, w := range b.witnesses {
-		old, _, _ := w.Latest(b.key.Origin)
+	for _, w := range witnesses {
+		old, _, _ := w.Latest(k.Origin)
+		if old > t.Size() {
+			continue
+		}
 		var proof [][32]byte
 		if old > 0 && old < t.Size() {
 			if proof, err = t.ConsistencyProof(old, t.Size()); err != nil {
 				return nil, err
 			}
-		}
-		if old > t.Size() {
-			continue
 		}
 		if s, err := w.AddCheckpoint(old, proof, note); err == nil {
 			sigs = append(sigs, s...)

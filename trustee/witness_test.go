@@ -174,32 +174,7 @@ func (f *fork) Wait(ctx context.Context, size uint64) error {
 func (f *fork) Checkpoint(context.Context) ([]byte, error) {
 	f.fb.mu.Lock()
 	defer f.fb.mu.Unlock()
-	t := bulletin.NewTree()
-	for _, e := range f.entries {
-		t.AppendLeaves(bulletin.LeafHash(e.Encode()))
-	}
-	root, _ := t.RootAt(t.Size())
-	note, err := bulletin.SignCheckpoint(bulletin.Checkpoint{Origin: f.fb.key.Origin, Size: t.Size(), Root: root, Time: time.Unix(1, 0).UTC()}, f.fb.key)
-	if err != nil {
-		return nil, err
-	}
-	var sigs []bulletin.NoteSignature
-	for _, w := range f.fb.witnesses {
-		old, _, _ := w.Latest(f.fb.key.Origin)
-		if old > t.Size() {
-			continue
-		}
-		var proof [][32]byte
-		if old > 0 && old < t.Size() {
-			if proof, err = t.ConsistencyProof(old, t.Size()); err != nil {
-				return nil, err
-			}
-		}
-		if s, err := w.AddCheckpoint(old, proof, note); err == nil {
-			sigs = append(sigs, s...)
-		}
-	}
-	return bulletin.AddSignatures(note, sigs...)
+	return cosignEntries(f.fb.key, f.fb.witnesses, f.entries)
 }
 
 // TestKeygenSplitViewGetsNoKey: the attack of issue 12, finding 1. A board

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"unicode/utf8"
 
 	"evote/bulletin"
 	"evote/crypto/sig"
@@ -134,7 +135,61 @@ type Manifest struct {
 	// that relies on a checkpoint takes these from the manifest it holds
 	// (checked against the published fingerprint), never from the server.
 	Board BoardAnchors
+	// Authority says whose election this is and where voters get help;
+	// every page shows it. It is in the manifest, hence under the
+	// fingerprint, so a look-alike site cannot show another authority's
+	// name for the same election.
+	Authority Authority
 }
+
+// Authority is the body that runs the election, as voters are shown it.
+type Authority struct {
+	Name Text // e.g. the central election commission
+	Help Text // where voters get help: a phone number, an address, a web page
+	// Emblem is the authority's emblem, a PNG or SVG image of at most
+	// maxEmblemSize bytes, or empty. Pages show it only as an image (an
+	// SVG in an <img> runs no script).
+	Emblem []byte
+}
+
+// EmblemType returns the media type of the emblem: "image/png",
+// "image/svg+xml", or "" when there is none.
+func (a *Authority) EmblemType() string {
+	switch {
+	case len(a.Emblem) == 0:
+		return ""
+	case bytes.HasPrefix(a.Emblem, pngMagic):
+		return "image/png"
+	}
+	return "image/svg+xml"
+}
+
+var pngMagic = []byte("\x89PNG\r\n\x1a\n")
+
+// validate checks the authority's texts and that an emblem, if any, is
+// a PNG (by its signature) or an SVG document (an <svg> root, after an
+// optional XML declaration, comments and white space) of valid UTF-8.
+func (a *Authority) validate() error {
+	if err := a.Name.validate("authority name"); err != nil {
+		return err
+	}
+	if err := a.Help.validate("authority help"); err != nil {
+		return err
+	}
+	if len(a.Emblem) > maxEmblemSize {
+		return invalid("emblem is %d bytes, at most %d", len(a.Emblem), maxEmblemSize)
+	}
+	if len(a.Emblem) == 0 || bytes.HasPrefix(a.Emblem, pngMagic) {
+		return nil
+	}
+	if !utf8.Valid(a.Emblem) || !svgRoot.Match(a.Emblem) {
+		return invalid("emblem is neither a PNG nor an SVG image")
+	}
+	return nil
+}
+
+// svgRoot matches the start of an SVG document.
+var svgRoot = regexp.MustCompile(`^\s*(<\?xml[^>]*\?>\s*)?(<!--(?s:.*?)-->\s*)*<svg[\s>]`)
 
 // A Witness is an independent party that cosigns the log's checkpoints
 // only if they extend what it cosigned before (spec §7.6).
@@ -171,7 +226,8 @@ const (
 	maxWitnesses   = 32
 	// mldsaKeySize is the length of an ML-DSA-65 public key (FIPS 204).
 	mldsaKeySize   = 1952
-	manifestFormat = 2
+	maxEmblemSize  = 32 << 10
+	manifestFormat = 3
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
@@ -232,6 +288,9 @@ func (m *Manifest) Encode() []byte {
 		w.Fixed(x.Key[:])
 	}
 	w.U32(m.Board.Quorum)
+	writeText(w, m.Authority.Name)
+	writeText(w, m.Authority.Help)
+	w.VarBytes(m.Authority.Emblem)
 	return w.Bytes()
 }
 
@@ -308,6 +367,9 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 		m.Board.Witnesses = append(m.Board.Witnesses, x)
 	}
 	m.Board.Quorum = r.U32("witness quorum")
+	m.Authority.Name = readText(r, "authority name")
+	m.Authority.Help = readText(r, "authority help")
+	m.Authority.Emblem = r.VarBytes(maxEmblemSize, "emblem")
 	if err := r.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidManifest, err)
 	}
@@ -323,7 +385,7 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 // (each text by Text.validate); the voting period and revote policy
 // (validateRules); the trustees, threshold and mixes; the identity
 // service's key and minimum anonymity; the board anchors
-// (BoardAnchors.validate). The first failure is returned, wrapping
+// (BoardAnchors.validate); the authority (Authority.validate). The first failure is returned, wrapping
 // ErrInvalidManifest.
 func (m *Manifest) Validate() error {
 	if !idPattern.MatchString(m.ElectionID) {
@@ -361,7 +423,10 @@ func (m *Manifest) Validate() error {
 	if m.MinAnonymity < 1 {
 		return invalid("minimum anonymity must be at least 1")
 	}
-	return m.Board.validate(invalid)
+	if err := m.Board.validate(invalid); err != nil {
+		return err
+	}
+	return m.Authority.validate()
 }
 
 // invalid returns an error wrapping ErrInvalidManifest with a detail.

@@ -76,6 +76,12 @@ func TestManifestValidation(t *testing.T) {
 		"repeated witness name":   func(m *Manifest) { m.Board.Witnesses[1].Name = m.Board.Witnesses[0].Name },
 		"witness is the log key":  func(m *Manifest) { m.Board.Witnesses[1].Key = m.Board.LogKey },
 		"small-order witness key": func(m *Manifest) { m.Board.Witnesses[0].Key = [32]byte{} },
+		"no authority name":       func(m *Manifest) { m.Authority.Name.Uz = "" },
+		"no help in Kyrgyz":       func(m *Manifest) { m.Authority.Help.Ky = "" },
+		"emblem not an image":     func(m *Manifest) { m.Authority.Emblem = []byte("<script>alert(1)</script>") },
+		"emblem too large":        func(m *Manifest) { m.Authority.Emblem = append(pngMagic[:8:8], make([]byte, maxEmblemSize)...) },
+		"emblem html before svg":  func(m *Manifest) { m.Authority.Emblem = []byte("<html><svg></svg></html>") },
+		"emblem invalid UTF-8":    func(m *Manifest) { m.Authority.Emblem = []byte("<svg>\xff</svg>") },
 		"unused contest": func(m *Manifest) {
 			m.BallotStyles[0].Contests = m.BallotStyles[0].Contests[:1]
 			m.BallotStyles[1].Contests = m.BallotStyles[1].Contests[:1]
@@ -263,5 +269,30 @@ func TestHPKEKeyCheckAgreesWithX25519(t *testing.T) {
 	}
 	if err := quick.Check(f, &quick.Config{MaxCount: 2000}); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestAuthorityEmblem(t *testing.T) {
+	m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+	if got := m.Authority.EmblemType(); got != "image/svg+xml" {
+		t.Fatalf("sample emblem type %q", got)
+	}
+	for emblem, want := range map[string]string{
+		"":                      "",
+		"\x89PNG\r\n\x1a\nxxxx": "image/png",
+		`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`: "image/svg+xml",
+		"<!-- emblem -->\n<svg viewBox='0 0 1 1'></svg>":                 "image/svg+xml",
+	} {
+		m.Authority.Emblem = []byte(emblem)
+		if err := m.Validate(); err != nil {
+			t.Errorf("emblem %q refused: %v", emblem, err)
+		}
+		if got := m.Authority.EmblemType(); got != want {
+			t.Errorf("emblem %q: type %q, want %q", emblem, got, want)
+		}
+		d, err := DecodeManifest(m.Encode())
+		if err != nil || !bytes.Equal(d.Authority.Emblem, m.Authority.Emblem) || d.Authority.Name != m.Authority.Name || d.Authority.Help != m.Authority.Help {
+			t.Errorf("emblem %q: round trip %v", emblem, err)
+		}
 	}
 }

@@ -48,6 +48,21 @@ func SampleManifest(electionID string, trustees []Trustee, threshold uint32, ide
 		Mixes:        uint32(len(trustees)),
 		MinAnonymity: 3,
 		IdentityKey:  identityKey,
+		Authority: Authority{
+			Name: Text{
+				Ky: "Кыргыз Республикасынын Шайлоо жана референдум өткөрүү боюнча борбордук комиссиясы",
+				Ru: "Центральная комиссия по выборам и проведению референдумов Кыргызской Республики",
+				Uz: "Qirg'iz Respublikasi Saylov va referendum o'tkazish bo'yicha markaziy komissiyasi",
+				En: "Central Commission for Elections and Referenda of the Kyrgyz Republic",
+			},
+			Help: Text{
+				Ky: "Жардам: +996 312 000 000, help@example.kg",
+				Ru: "Помощь: +996 312 000 000, help@example.kg",
+				Uz: "Yordam: +996 312 000 000, help@example.kg",
+				En: "Help: +996 312 000 000, help@example.kg",
+			},
+			Emblem: []byte(sampleEmblem),
+		},
 	}
 	for vi, v := range villages {
 		m.Constituencies = append(m.Constituencies, Constituency{
@@ -90,3 +105,12 @@ func SampleManifest(electionID string, trustees []Trustee, threshold uint32, ide
 	}
 	return m
 }
+
+// sampleEmblem is a plain emblem for sample elections: a sun of 40 rays
+// on a red disc (not any state's emblem).
+const sampleEmblem = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="-50 -50 100 100">` +
+	`<circle r="48" fill="#d52b1e"/>` +
+	`<g stroke="#ffd700" stroke-width="2.2">` +
+	`<path d="M0-40V40M-40 0H40M-28.3-28.3 28.3 28.3M-28.3 28.3 28.3-28.3"/>` +
+	`<path d="M-15.3-37 15.3 37M-37-15.3 37 15.3M-37 15.3 37-15.3M-15.3 37 15.3-37"/>` +
+	`</g><circle r="18" fill="#ffd700"/><circle r="12" fill="#d52b1e"/></svg>`

@@ -154,6 +154,15 @@ func generateBallotVectors(t *testing.T) *ballotVectors {
 		bad.Trustees[1].HPKEKey, _ = hex.DecodeString(badHPKEKeys[k])
 		add("the manifest with trustee 2's HPKE key "+k+" (§9.1)", "manifest", hex.EncodeToString(bad.Encode()), outcomeManifest)
 	}
+	for _, e := range [][2]string{{"an HTML document", "<html><svg></svg></html>"}, {"a script", "<script>alert(1)</script>"}} {
+		name, emblem := e[0], e[1]
+		bad := SampleManifest("kg-2027-vectors", testTrustees(3), 2, testIdentityKey, testAnchors)
+		bad.Authority.Emblem = []byte(emblem)
+		add("the manifest with an emblem that is "+name+", not a PNG or SVG (§9.1)", "manifest", hex.EncodeToString(bad.Encode()), outcomeManifest)
+	}
+	bad := SampleManifest("kg-2027-vectors", testTrustees(3), 2, testIdentityKey, testAnchors)
+	bad.Authority.Help.Uz = ""
+	add("the manifest with no Uzbek help text (§9.1)", "manifest", hex.EncodeToString(bad.Encode()), outcomeManifest)
 	return v
 }
 

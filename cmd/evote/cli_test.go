@@ -101,7 +101,7 @@ func TestCLIWitnessInitAndManifest(t *testing.T) {
 		t.Fatalf("anchors %+v", m.Board)
 	}
 	show, err := runCLI(t, "official", "show-manifest", "--manifest", man, "--lang", "ru")
-	if err != nil || !strings.Contains(show, m.Fingerprint().String()) || !strings.Contains(show, "contest council-ala-archa") || !strings.Contains(show, "0  Асанов Бакыт") {
+	if err != nil || !strings.Contains(show, m.Fingerprint().String()) || !strings.Contains(show, "contest council-ala-archa") || !strings.Contains(show, "0  Асанов Бакыт") || !strings.Contains(show, "authority: Центральная комиссия") || !strings.Contains(show, "emblem image/svg+xml") {
 		t.Fatalf("show-manifest: %v\n%s", err, show)
 	}
 	if _, err := runCLI(t, append(args[:len(args)-2:len(args)-2], "--witness", "w:zz")...); err == nil {

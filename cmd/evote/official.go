@@ -413,6 +413,11 @@ func showManifest(args []string, out io.Writer) error {
 func describeManifest(out io.Writer, m *ballot.Manifest, lang string) {
 	f := m.Fingerprint()
 	fmt.Fprintf(out, "election %s: %s\nfingerprint %s\n            %s\n", m.ElectionID, m.Title.Get(lang), f, f.Hex())
+	emblem := "no emblem"
+	if t := m.Authority.EmblemType(); t != "" {
+		emblem = fmt.Sprintf("emblem %s, %d bytes", t, len(m.Authority.Emblem))
+	}
+	fmt.Fprintf(out, "authority: %s (%s)\nhelp: %s\n", m.Authority.Name.Get(lang), emblem, m.Authority.Help.Get(lang))
 	fmt.Fprintf(out, "voting %s to %s (UTC); re-voting: %s\n", time.Unix(int64(m.VotingStart), 0).UTC().Format(time.DateTime), time.Unix(int64(m.VotingEnd), 0).UTC().Format(time.DateTime),
 		map[ballot.RevotePolicy]string{ballot.LastBallotCounts: "the last ballot counts", ballot.SingleBallot: "one ballot only"}[m.Revote])
 	fmt.Fprintf(out, "board: log %s, witnesses (%d of %d must cosign):", m.Board.Origin, m.Board.Quorum, len(m.Board.Witnesses))

@@ -276,7 +276,7 @@ func (te *testElection) keygen() { te.keygenWith(nil, 0, 0) }
 // keygenWith runs key generation with cheat[i] making trustee i+1
 // misbehave; the last absent trustees never show up, and the others wait
 // roundWait for them. Afterwards te.keys holds the present trustees' keys.
-func (te *testElection) keygenWith(cheat map[int]*Cheat, absent int, roundWait time.Duration) {
+func (te *testElection) keygenWith(cheat map[int]*misbehaviour, absent int, roundWait time.Duration) {
 	t := te.t
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -288,7 +288,7 @@ func (te *testElection) keygenWith(cheat map[int]*Cheat, absent int, roundWait t
 	for i, k := range te.keys {
 		go func() {
 			var err error
-			out[i], err = RunKeygen(ctx, te.board, k, te.opts(Options{Rand: testrand.New(fmt.Sprint(t.Name(), i)), Cheat: cheat[i+1], RoundWait: roundWait, OnStep: func(s string) { steps <- s }}))
+			out[i], err = RunKeygen(ctx, te.board, k, cheat[i+1].options(te.opts(Options{Rand: testrand.New(fmt.Sprint(t.Name(), i)), RoundWait: roundWait, OnStep: func(s string) { steps <- s }})))
 			errs <- err
 		}()
 	}

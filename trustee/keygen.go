@@ -40,8 +40,6 @@ type Options struct {
 	RoundWait time.Duration
 	// OnStep, if set, is called as the trustee completes each step.
 	OnStep func(step string)
-	// Cheat, if set, lets a test make this trustee misbehave (see Cheat).
-	Cheat *Cheat
 	// Fingerprint is the election's fingerprint as the officials published
 	// it (required): the manifest on the board must have it, and the
 	// trustee acts only on views that the manifest's witnesses cosigned.
@@ -65,6 +63,20 @@ type Options struct {
 	// Keys.KeygenState in the key file) so that a run that crashes can
 	// resume. If it fails, RunKeygen stops before posting.
 	SaveState func(state []byte) error
+
+	// tamper is nil except in this package's tests, which set it to make
+	// a trustee misbehave (misbehave_test.go): it is handed each dealing,
+	// mix and decryption share after its proofs are made and before it is
+	// signed. Nothing outside the package can set it, so no build of the
+	// tool can cheat.
+	tamper func(msg any)
+}
+
+// tamperWith hands msg to the tests' tamper hook, if any.
+func (o *Options) tamperWith(msg any) {
+	if o.tamper != nil {
+		o.tamper(msg)
+	}
 }
 
 func (o *Options) follower(b Board) *Follower {
@@ -416,9 +428,7 @@ func (r *keygenRun) deal(ctx context.Context) error {
 			}
 		}
 	}
-	if r.o.Cheat != nil && r.o.Cheat.BadDeal {
-		es.Shares[0].Ciphertext[0] ^= 1
-	}
+	r.o.tamperWith(es)
 	for _, msg := range []interface{ Bytes() []byte }{cs, es} {
 		if err := r.post(ctx, msg, beforeQualified); errors.Is(err, errRoundOver) && r.resuming {
 			break // a resumed run after the qualified set

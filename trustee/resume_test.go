@@ -110,7 +110,7 @@ func (te *testElection) keygenCrash(c crash) {
 	saves := 0
 	run := func(i int, k *Keys, b Board, o Options) {
 		if i+1 == c.cheat {
-			o.Cheat = &Cheat{BadDeal: true}
+			o.tamper = (&misbehaviour{badDeal: true}).tamper
 		}
 		o.Rand = testrand.New(fmt.Sprint(t.Name(), i, len(k.KeygenState)))
 		o.Fingerprint = te.fp

@@ -10,27 +10,10 @@ import (
 	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/elgamal"
-	"evote/crypto/group"
 	"evote/crypto/shuffle"
 	"evote/election"
 	"evote/tally"
 )
-
-// Cheat makes a trustee misbehave, so tests can show that the culprit is
-// named on the board and the tally completes with the honest trustees. It
-// is never set by the command-line tool.
-type Cheat struct {
-	// BadMix alters one output ciphertext after the proof of shuffle is
-	// made, so the proof no longer holds.
-	BadMix bool
-	// BadShare alters the first partial decryption after its proofs are
-	// made.
-	BadShare bool
-	// BadDeal corrupts the encrypted key-generation share for the first
-	// other trustee, who must complain; the dealer then answers the
-	// complaint in public and stays qualified.
-	BadDeal bool
-}
 
 // ErrNotFinalList is returned when the trustee is asked to decrypt
 // anything other than the rows of the final verified mix of a contest (or
@@ -132,7 +115,7 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 			continue // another mix was posted first: mix the new last list
 		}
 		posted[c.Contest.ID] = true
-		if !p.Valid && (o.Cheat == nil || !o.Cheat.BadMix) {
+		if !p.Valid {
 			return fmt.Errorf("trustee: the ballot box found our mix of %s invalid: %s", c.Contest.ID, p.Reason)
 		}
 	}
@@ -176,21 +159,9 @@ func MixContest(st *election.State, index int, c *election.ContestTally, o Optio
 	if err != nil {
 		return nil, fmt.Errorf("trustee: mixing %s: %w", c.Contest.ID, err)
 	}
-	if o.Cheat != nil && o.Cheat.BadMix {
-		cts, err := out.Ciphertexts()
-		if err != nil {
-			return nil, err
-		}
-		one, _, err := st.PublicKey.Encrypt(1, o.Rand)
-		if err != nil {
-			return nil, err
-		}
-		cts[0].Add(cts[0], one)
-		if out, err = shuffle.NewRows(1, cts); err != nil {
-			return nil, err
-		}
-	}
-	return &tally.MixEntry{ElectionID: st.Manifest.ElectionID, ContestID: c.Contest.ID, Mixer: uint32(index), Input: in.Digest(), Output: out, Proof: proof}, nil
+	e := &tally.MixEntry{ElectionID: st.Manifest.ElectionID, ContestID: c.Contest.ID, Mixer: uint32(index), Input: in.Digest(), Output: out, Proof: proof}
+	o.tamperWith(e)
+	return e, nil
 }
 
 // ShareFor returns the trustee's decryption entry for the list cts of a
@@ -238,10 +209,9 @@ func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.C
 	if index != share.Trustee {
 		return nil, fmt.Errorf("trustee: key share index %d, trustee %d", share.Trustee, index)
 	}
-	if o.Cheat != nil && o.Cheat.BadShare {
-		share.D[0] = new(group.Element).Add(share.D[0], group.NewGeneratorElement())
-	}
-	return &tally.DecryptionEntry{ElectionID: st.Manifest.ElectionID, ContestID: contestID, Kind: kind, Target: target, Share: share}, nil
+	d := &tally.DecryptionEntry{ElectionID: st.Manifest.ElectionID, ContestID: contestID, Kind: kind, Target: target, Share: share}
+	o.tamperWith(d)
+	return d, nil
 }
 
 // RunDecrypt waits for the decryption phase and posts the trustee's

@@ -43,16 +43,31 @@ func (te *testElection) runAll(f func(ctx context.Context, i int, k *Keys) error
 
 // tally mixes and decrypts with the trustees' tools; cheat[i] makes
 // trustee i+1 misbehave. It returns the result as the board computes it.
-func (te *testElection) tally(cheat map[int]*Cheat) *tally.Result {
+// A trustee whose mix is bad stops mixing with the error the tool gives
+// when the box refuses its mix, as the honest tool would.
+func (te *testElection) tally(cheat map[int]*misbehaviour) *tally.Result {
 	t := te.t
 	te.transition(election.PhaseMixing)
 	lk := te.board.key.Verifier()
 	te.runAll(func(ctx context.Context, i int, k *Keys) error {
-		return RunMix(ctx, te.board, k, te.opts(Options{Rand: testrand.New(fmt.Sprint("mix", i)), Cheat: cheat[i+1], LogKey: &lk}))
+		// With a cheater, the honest trustees mix out of turn once it
+		// has stopped.
+		wait := time.Duration(0)
+		if len(cheat) > 0 {
+			wait = 500 * time.Millisecond
+		}
+		err := RunMix(ctx, te.board, k, cheat[i+1].options(te.opts(Options{Rand: testrand.New(fmt.Sprint("mix", i)), LogKey: &lk, RoundWait: wait})))
+		if m := cheat[i+1]; m != nil && m.badMix {
+			if err == nil || !strings.Contains(err.Error(), "found our mix") {
+				return fmt.Errorf("a bad mix was not refused: %v", err)
+			}
+			return nil
+		}
+		return err
 	})
 	te.transition(election.PhaseDecrypting)
 	te.runAll(func(ctx context.Context, i int, k *Keys) error {
-		return RunDecrypt(ctx, te.board, k, te.opts(Options{Rand: testrand.New(fmt.Sprint("dec", i)), Cheat: cheat[i+1], LogKey: &lk}))
+		return RunDecrypt(ctx, te.board, k, cheat[i+1].options(te.opts(Options{Rand: testrand.New(fmt.Sprint("dec", i)), LogKey: &lk})))
 	})
 	var res *tally.Result
 	te.board.withState(func(st *election.State) {
@@ -99,7 +114,7 @@ func TestCheatingTrusteeNamed(t *testing.T) {
 	te := newTestElection(t, 3, 2, 2)
 	te.keygen()
 	te.vote(18)
-	res := te.tally(map[int]*Cheat{2: {BadMix: true, BadShare: true}})
+	res := te.tally(map[int]*misbehaviour{2: {badMix: true, badShare: true}})
 	te.checkResult(res)
 	te.board.withState(func(st *election.State) {
 		var mixes, shares int
@@ -115,9 +130,10 @@ func TestCheatingTrusteeNamed(t *testing.T) {
 				shares++
 			}
 		}
-		// Three council contests are mixed; all four contests decrypted.
-		if mixes != 3 || shares != 4 {
-			t.Errorf("culprits: %d bad mixes, %d bad shares named; want 3 and 4: %v", mixes, shares, st.Culprits)
+		// Its tool stops at its first mix refused; all four contests
+		// are decrypted.
+		if mixes != 1 || shares != 4 {
+			t.Errorf("culprits: %d bad mixes, %d bad shares named; want 1 and 4: %v", mixes, shares, st.Culprits)
 		}
 		for _, c := range st.Tally {
 			if slices.Contains(c.Mixers, 2) {
@@ -236,7 +252,7 @@ func TestFollowerRejectsForgedEntry(t *testing.T) {
 // answers it on the board, stays qualified, and the election goes on.
 func TestKeygenComplaintAnswered(t *testing.T) {
 	te := newTestElection(t, 3, 2, 3)
-	te.keygenWith(map[int]*Cheat{1: {BadDeal: true}}, 0, 0)
+	te.keygenWith(map[int]*misbehaviour{1: {badDeal: true}}, 0, 0)
 	te.board.withState(func(st *election.State) {
 		tr := st.Keygen()
 		if len(tr.Complaints) != 1 || tr.Complaints[0].Complainer != 2 || tr.Complaints[0].Accused != 1 {

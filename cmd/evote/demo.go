@@ -43,7 +43,6 @@ type demoOptions struct {
 	DB       string // "" embedded store; postgres://… a fresh schema there
 	Record   string // directory to export the public record to
 	Trustees int
-	Cheat    int // test hook: this trustee (1-based) posts a bad mix and bad shares
 	// KDF protects the trustees' key files (default trustee.DefaultKDF;
 	// tests use a cheaper one).
 	KDF *trustee.KDFParams
@@ -64,6 +63,12 @@ type demoOptions struct {
 	Front func(http.Handler) http.Handler
 	Out   io.Writer
 	Log   io.Writer // server logs (warnings)
+
+	// cheater (1-based; 0 for none) has its mix and decryption run by
+	// cheat(step) ("mix", "decrypt") instead of the trustee's tool. Only
+	// tests set them (demo_test.go): the tool itself cannot cheat.
+	cheater int
+	cheat   func(step string) func(context.Context, trustee.Board, *trustee.Keys, trustee.Options) error
 }
 
 // demoResult is what the demo established.
@@ -185,7 +190,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	now := uint64(time.Now().Unix())
 	m.VotingStart, m.VotingEnd = now, now+7*86400
 	m.ClientHash = web.ClientHash() // the voting page this binary embeds
-	if o.Cheat != 0 {
+	if o.cheater != 0 {
 		// With a cheating mixer, the honest trustees' mixes must suffice.
 		m.Mixes = uint32(n - 1)
 	}
@@ -574,7 +579,11 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			if err != nil {
 				return err
 			}
-			return run(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, Fingerprint: fp, OnEvidence: evidence(i), Cheat: cheatFor(o.Cheat, i)})
+			step := run
+			if o.cheater == i+1 {
+				step = o.cheat(sub)
+			}
+			return step(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, Fingerprint: fp, OnEvidence: evidence(i)})
 		})
 	}
 	if err := tallyStep("mix", trustee.RunMix); err != nil {
@@ -797,13 +806,6 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func cheatFor(cheater, i int) *trustee.Cheat {
-	if cheater == i+1 {
-		return &trustee.Cheat{BadMix: true, BadShare: true}
-	}
-	return nil
 }
 
 // act asks for an official's action, retrying while the board is not yet

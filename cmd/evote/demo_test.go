@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,9 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/crypto/group"
+	"evote/crypto/shuffle"
+	"evote/election"
 	"evote/store/postgres/pgtest"
 	"evote/trustee"
 	"evote/verify"
@@ -36,7 +40,7 @@ func demoTest(t *testing.T, o demoOptions) *demoResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !recordVerified(res.Report, res.Culprits) || (o.Cheat == 0 && !res.Report.OK) {
+	if !recordVerified(res.Report, res.Culprits) || (o.cheater == 0 && !res.Report.OK) {
 		t.Fatalf("record does not verify: %v", res.Report.Failures)
 	}
 	for _, c := range res.Result.Contests {
@@ -103,7 +107,7 @@ func TestDemoCheatingTrustee(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a whole election")
 	}
-	res := demoTest(t, demoOptions{Voters: 12, Cheat: 2})
+	res := demoTest(t, demoOptions{Voters: 12, cheater: 2, cheat: cheatingTrustee})
 	if len(res.Culprits) == 0 {
 		t.Fatal("no culprit named")
 	}
@@ -261,4 +265,91 @@ func TestDemoVoterCommands(t *testing.T) {
 		}
 		return ballot.Selection{"council-" + village: {1}, "priorities": {0, 2}}, nil
 	}})
+}
+
+// cheatingTrustee returns the runs of a trustee that posts, over HTTP, a
+// bad mix of every contest it mixes (one output ciphertext doubled after
+// the proof) and a bad decryption share of every contest (the generator
+// added to a partial decryption after its proofs): built from the
+// trustee package's exported steps, signed with the trustee's own key.
+func cheatingTrustee(step string) func(context.Context, trustee.Board, *trustee.Keys, trustee.Options) error {
+	return func(ctx context.Context, b trustee.Board, k *trustee.Keys, o trustee.Options) error {
+		f := trustee.NewFollower(b)
+		f.Fingerprint = o.Fingerprint
+		phase := election.PhaseMixing
+		if step == "decrypt" {
+			phase = election.PhaseDecrypting
+		}
+		index := 0
+		// Mixes go in index order (as the tool waits its turn): the
+		// honest trustees before this one have mixed every contest.
+		ready := func(s *election.State) bool {
+			if s.Phase < phase {
+				return false
+			}
+			for _, t := range s.Manifest.Trustees {
+				if t.SignKey == k.SigningPublic() {
+					index = int(t.Index)
+				}
+			}
+			for _, c := range s.Tally {
+				for j := 1; step == "mix" && j < index; j++ {
+					if c.Contest.Kind == ballot.SingleChoice && !c.Withheld && !slices.Contains(c.Mixers, j) {
+						return false
+					}
+				}
+			}
+			return true
+		}
+		if err := f.Until(ctx, ready); err != nil {
+			return err
+		}
+		if err := f.Witness(ctx); err != nil {
+			return err
+		}
+		st := f.State
+		sign := func(t bulletin.Type, payload []byte) error {
+			e, err := bulletin.NewEntry(f.Log, t, k.SigningPublic(), bulletin.NewEd25519Signer(k.SigningKey()), payload)
+			if err != nil {
+				return err
+			}
+			_, err = b.Post(ctx, e)
+			return err
+		}
+		for _, c := range st.Tally {
+			if c.Withheld {
+				continue
+			}
+			if step == "mix" {
+				if c.Contest.Kind != ballot.SingleChoice {
+					continue
+				}
+				m, err := trustee.MixContest(st, index, c, o)
+				if err != nil {
+					return err
+				}
+				cts, err := m.Output.Ciphertexts()
+				if err != nil {
+					return err
+				}
+				cts[0].Add(cts[0], cts[0])
+				if m.Output, err = shuffle.NewRows(m.Output.Width(), cts); err != nil {
+					return err
+				}
+				if err := sign(bulletin.TypeMixOutput, m.Encode()); err != nil {
+					return err
+				}
+				continue
+			}
+			d, err := trustee.ShareFor(st, k, c.Contest.ID, c.Current, o)
+			if err != nil {
+				return err
+			}
+			d.Share.D[0] = new(group.Element).Add(d.Share.D[0], group.NewGeneratorElement())
+			if err := sign(bulletin.TypeDecryptionShare, d.Encode()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }

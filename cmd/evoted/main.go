@@ -38,6 +38,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"evote/api"
 	"evote/ballotbox"
@@ -231,6 +233,10 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 	} else if !dev {
 		return nil, nil, errors.New("evoted: identity-key (the identity service's board key) is required outside --dev")
 	}
+	// The server first, so that its metrics can watch the store and the
+	// witnesses the elections are opened with.
+	srv := api.NewServer()
+	met := srv.Metrics()
 	dataDir := cfg.get("data")
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("evoted: data directory: %w", err)
@@ -240,6 +246,7 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		db      *sql.DB
 		dialect official.Dialect
 		closers []func()
+		dbStats prometheus.Collector // the database pool's metrics
 	)
 	cleanup := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -253,6 +260,7 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 		st, db, dialect = pg, stdlib.OpenDBFromPool(pg.Pool()), official.Postgres
 		closers = append(closers, func() { pg.Close() })
+		dbStats = pgxPoolCollector{pg.Pool()}
 	} else if dsn != "" {
 		return nil, nil, errors.New("evoted: --db must be a postgres:// DSN (empty for the embedded SQLite)")
 	} else {
@@ -262,6 +270,11 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 		st, db, dialect = sq, sq.DB(), official.SQLite
 		closers = append(closers, func() { sq.Close() })
+		dbStats = collectors.NewDBStatsCollector(sq.DB(), "evote")
+	}
+	if err := met.Register(dbStats); err != nil {
+		cleanup()
+		return nil, nil, err
 	}
 	// The officials' TOTP secrets are sealed in the database under a key
 	// derived from the authority key, so a copy of the database alone
@@ -304,7 +317,7 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 	}
 	sk := &boxtest.ServerKeys{Authority: k.authority, LogEd: k.logEd, LogMLDSA: k.logMLDSA}
-	rc := ballotbox.RegistryConfig{Store: st, Catalog: offs, OriginPrefix: origin, LogKey: sk.LogKey, Authority: k.authority, IdentityKey: idKey, Audience: cfg.get("audience")}
+	rc := ballotbox.RegistryConfig{Store: met.Store(st), Catalog: offs, OriginPrefix: origin, LogKey: sk.LogKey, Authority: k.authority, IdentityKey: idKey, Audience: cfg.get("audience")}
 	every, err := cfg.positive("audit-every")
 	if err == nil {
 		rc.AuditEvery = uint64(every)
@@ -328,6 +341,7 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 		rc.Witnesses = boxtest.LocalWitnesses(filepath.Join(dataDir, "witnesses"), keys)
 	}
+	rc.Witnesses = met.Witnesses(rc.Witnesses)
 	reg, err := ballotbox.OpenRegistry(ctx, rc)
 	if err != nil {
 		cleanup()
@@ -335,7 +349,6 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 	}
 	closers = append(closers, func() { reg.Close() })
 	gin.SetMode(gin.ReleaseMode)
-	srv := api.NewServer()
 	srv.Registry, srv.Officials = reg, offs
 	srv.Ready = func() error { return db.PingContext(context.Background()) }
 	if srv.TrustedProxies, err = trustedProxies(cfg.get("trusted-proxies")); err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"evote/official"
 	"evote/verify"
@@ -112,6 +114,20 @@ func TestDevServerServes(t *testing.T) {
 		resp, err := hs.Client().Get(hs.URL + p)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", p, err, resp.StatusCode)
+		}
+		if p == "/metrics" {
+			// The database pool, the runtime and the process, through
+			// the Prometheus client library.
+			p := expfmt.NewTextParser(model.UTF8Validation)
+			fams, err := p.TextToMetricFamilies(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"go_sql_open_connections", "go_goroutines", "process_cpu_seconds_total", "evote_http_requests_total"} {
+				if fams[name] == nil {
+					t.Errorf("metrics: no %s", name)
+				}
+			}
 		}
 		resp.Body.Close()
 	}

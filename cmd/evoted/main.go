@@ -47,6 +47,7 @@ import (
 	"evote/bulletin"
 	"evote/bulletin/witness"
 	"evote/crypto/sig"
+	"evote/internal/tlsserve"
 	"evote/official"
 	"evote/store"
 	"evote/store/postgres"
@@ -56,7 +57,9 @@ import (
 )
 
 func main() {
-	err := run(os.Args[1:], os.Getenv)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv)
+	stop()
 	var help *HelpError
 	if errors.As(err, &help) {
 		fmt.Print(help.Text)
@@ -68,7 +71,8 @@ func main() {
 	}
 }
 
-func run(args []string, getenv func(string) string) error {
+// run runs evoted with those arguments until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if len(args) > 0 && args[0] == "log-key" {
 		return printLogKey(args[1:], getenv, os.Stdout)
 	}
@@ -80,25 +84,29 @@ func run(args []string, getenv func(string) string) error {
 		fmt.Print(cfg)
 		return nil
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if err := listenOptions(cfg).Check(); err != nil {
+		return fmt.Errorf("evoted: %w", err)
+	}
 	srv, cleanup, err := build(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	hs := &http.Server{Addr: cfg.get("listen"), Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
-	slog.Info("evoted listening", "addr", cfg.get("listen"), "dev", cfg.bool("dev"))
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	ls, err := tlsserve.Listen(hs, listenOptions(cfg))
+	if err != nil {
+		return fmt.Errorf("evoted: %w", err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return hs.Shutdown(sctx)
+	slog.Info("evoted listening", "url", ls.URL(), "dev", cfg.bool("dev"))
+	if err := ls.Run(ctx, 30*time.Second); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// listenOptions are the listener's settings from the configuration.
+func listenOptions(cfg *Config) tlsserve.Options {
+	return tlsserve.Options{Addr: cfg.get("listen"), CertFile: cfg.get("tls-cert"), KeyFile: cfg.get("tls-key"), InsecureHTTP: cfg.bool("insecure-http")}
 }
 
 // printLogKey prints the verifier key lines of an election's log,

@@ -80,6 +80,8 @@ func (c *Config) help() string {
 	var b strings.Builder
 	b.WriteString(`usage: evoted [options]          the ballot box server
        evoted log-key ELECTION-ID [options]   print an election log's verifier key lines
+       evoted backup --out FILE [--db-file PATH] [options]
+                                        copy the embedded database while the server runs, and check the copy
 
 Every option is a flag, an environment variable, or a line of the file named
 by --config; secrets also read from a file named by <VARIABLE>_FILE.

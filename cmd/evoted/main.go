@@ -76,6 +76,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if len(args) > 0 && args[0] == "log-key" {
 		return printLogKey(args[1:], getenv, os.Stdout)
 	}
+	if len(args) > 0 && args[0] == "backup" {
+		return backup(ctx, args[1:], getenv, os.Stdout)
+	}
 	cfg, printOnly, err := loadConfig(args, getenv)
 	if err != nil {
 		return err

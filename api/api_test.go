@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"evote/api"
+	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
 	"evote/bulletin"
 	"evote/idp/token"
@@ -36,8 +37,9 @@ type env struct {
 	f        *boxtest.Fixture
 	srv      *httptest.Server
 	offs     *official.Service
-	session  string // an admin's session token
-	observer string // an observer's session token
+	db       *sql.DB // the officials' (and, on SQLite, the board's) database
+	session  string  // an admin's session token
+	observer string  // an observer's session token
 	secret   string
 }
 
@@ -55,6 +57,11 @@ type envOptions struct {
 	// postgres keeps the officials' accounts in a fresh PostgreSQL schema
 	// (the test is skipped without a server, except under CI).
 	postgres bool
+	// metrics, if set, times the fixture's store and watches its
+	// witnesses, and is the server's metrics.
+	metrics *api.Metrics
+	// witness, if set, wraps the fixture's witness (after metrics).
+	witness func(ballotbox.Cosigner) ballotbox.Cosigner
 }
 
 func newEnvWith(t testing.TB, o envOptions) *env {
@@ -83,7 +90,22 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := boxtest.New(ctx, boxtest.Options{Dir: dir, Store: st, Catalog: offs, Witnesses: 1})
+	bo := boxtest.Options{Dir: dir, Store: st, Catalog: offs, Witnesses: 1}
+	if o.metrics != nil {
+		bo.Store = o.metrics.Store(st)
+	}
+	if o.metrics != nil || o.witness != nil {
+		bo.WrapWitness = func(c ballotbox.Cosigner) ballotbox.Cosigner {
+			if o.witness != nil {
+				c = o.witness(c)
+			}
+			if o.metrics != nil {
+				c = o.metrics.Cosigner(c)
+			}
+			return c
+		}
+	}
+	f, err := boxtest.New(ctx, bo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,13 +114,16 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	s := api.NewServer()
+	if o.metrics != nil {
+		s.SetMetrics(o.metrics)
+	}
 	s.Registry, s.Officials = f.Registry, offs
 	if o.server != nil {
 		o.server(s)
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{f: f, srv: srv, offs: offs}
+	e := &env{f: f, srv: srv, offs: offs, db: db}
 	e.secret, _ = official.NewTOTPSecret()
 	if _, err := offs.Bootstrap(ctx, "admin", adminPassword, e.secret); err != nil {
 		t.Fatal(err)

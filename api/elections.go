@@ -223,7 +223,7 @@ func receiptView(r *ballotbox.Receipt) ReceiptView {
 func (s *Server) castBallot(c *gin.Context) {
 	start := time.Now()
 	outcome := "bad_request"
-	defer func() { s.met.cast(outcome, time.Since(start)) }()
+	defer func() { s.Metrics().cast(outcome, time.Since(start)) }()
 	raw, ok := binaryBody(c, limitBallot, "entry", func(r *EntryRequest) string { return r.Entry })
 	if !ok {
 		return

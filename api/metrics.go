@@ -1,109 +1,281 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
-	"sort"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"evote/ballotbox"
+	"evote/bulletin"
+	"evote/bulletin/board"
+	"evote/store"
 )
 
-// metrics are the few counters /metrics exposes in the Prometheus text
-// exposition format (version 0.0.4), written by hand: requests by route and
-// status, cast outcomes, a cast latency histogram, board sizes.
-type metrics struct {
+// Metrics is what /metrics exposes, through the Prometheus client library
+// on a registry of the server's own (never the process-global one, so that
+// several servers in one process, as in tests, do not collide):
+//
+//   - evote_http_requests_total{method,route,status} and
+//     evote_http_request_duration_seconds{method,route}: every request, by
+//     the route's pattern (never the raw path, whose ids would make the
+//     series unbounded); "unmatched" for paths no route takes;
+//   - evote_casts_total{outcome} ("ok" or the refusal's error code) and
+//     evote_cast_duration_seconds;
+//   - evote_board_entries{election}, and, through [Metrics.Store],
+//     evote_board_append_duration_seconds and evote_board_appended_records_total
+//     (one observation per durable batch the board commits);
+//   - through [Metrics.Witnesses], per election and witness:
+//     evote_witness_lag_entries (entries on the board that witness has not
+//     cosigned yet), evote_witness_last_cosign_timestamp_seconds, and per
+//     witness evote_witness_cosign_duration_seconds and
+//     evote_witness_cosign_failures_total;
+//   - the database pool (go_sql_* for database/sql, or whatever collector
+//     the caller registers, e.g. cmd/evoted's for pgx);
+//   - the Go runtime (go_*) and the process (process_*).
+type Metrics struct {
+	// Registry holds every collector; Register adds more.
+	Registry *prometheus.Registry
+
+	requests       *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+	casts          *prometheus.CounterVec
+	castLatency    prometheus.Histogram
+	appendLatency  prometheus.Histogram
+	appended       prometheus.Counter
+	cosignLatency  *prometheus.HistogramVec
+	cosignFailures *prometheus.CounterVec
+
 	mu       sync.Mutex
-	requests map[[3]string]uint64 // method, route, status
-	casts    map[string]uint64    // outcome code ("ok" for success)
-	buckets  []float64            // latency bounds, seconds
-	counts   []atomic.Uint64      // per bucket (cumulative at export)
-	sum      atomic.Int64         // nanoseconds
-	total    atomic.Uint64
+	cosigned map[witnessLog]witnessState
 }
 
-func newMetrics() *metrics {
-	b := []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
-	return &metrics{requests: map[[3]string]uint64{}, casts: map[string]uint64{}, buckets: b, counts: make([]atomic.Uint64, len(b))}
+// witnessLog names one witness of one log.
+type witnessLog struct {
+	log     bulletin.LogID
+	witness string
 }
 
-func (m *metrics) middleware(c *gin.Context) {
+// witnessState is the latest size a witness cosigned on a log and when.
+type witnessState struct {
+	size uint64
+	at   time.Time
+}
+
+// latencyBuckets are the bounds, in seconds, of every latency histogram:
+// from a fast read (1 ms) to a slow cosignature round (10 s).
+var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// NewMetrics returns the metrics of one server, with the Go runtime and
+// process collectors registered.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evote_http_requests_total", Help: "HTTP requests by method, route pattern and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "evote_http_request_duration_seconds", Help: "Time to answer an HTTP request, by method and route pattern.", Buckets: latencyBuckets,
+		}, []string{"method", "route"}),
+		casts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evote_casts_total", Help: "Cast requests by outcome (ok, or the refusal's error code).",
+		}, []string{"outcome"}),
+		castLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "evote_cast_duration_seconds", Help: "Time to answer a cast request, receipt included.", Buckets: latencyBuckets,
+		}),
+		appendLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "evote_board_append_duration_seconds", Help: "Time to store one batch of board records durably.", Buckets: latencyBuckets,
+		}),
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "evote_board_appended_records_total", Help: "Board records stored durably.",
+		}),
+		cosignLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "evote_witness_cosign_duration_seconds", Help: "Time a witness took to cosign a checkpoint (answered or not).", Buckets: latencyBuckets,
+		}, []string{"witness"}),
+		cosignFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evote_witness_cosign_failures_total", Help: "Cosignature requests a witness did not answer with a cosignature.",
+		}, []string{"witness"}),
+		cosigned: map[witnessLog]witnessState{},
+	}
+	m.Registry.MustRegister(m.requests, m.latency, m.casts, m.castLatency, m.appendLatency, m.appended, m.cosignLatency, m.cosignFailures,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Register adds collectors (a database pool's, say) to the registry.
+func (m *Metrics) Register(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := m.Registry.Register(c); err != nil {
+			return fmt.Errorf("api: metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+func (m *Metrics) middleware(c *gin.Context) {
+	start := time.Now()
 	c.Next()
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"
 	}
-	m.mu.Lock()
-	m.requests[[3]string{c.Request.Method, route, fmt.Sprint(c.Writer.Status())}]++
-	m.mu.Unlock()
+	method := c.Request.Method
+	m.requests.WithLabelValues(method, route, fmt.Sprint(c.Writer.Status())).Inc()
+	m.latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 }
 
 // cast records the outcome and latency of one cast.
-func (m *metrics) cast(outcome string, d time.Duration) {
-	m.mu.Lock()
-	m.casts[outcome]++
-	m.mu.Unlock()
-	s := d.Seconds()
-	for i, b := range m.buckets {
-		if s <= b {
-			m.counts[i].Add(1)
-			break
+func (m *Metrics) cast(outcome string, d time.Duration) {
+	m.casts.WithLabelValues(outcome).Inc()
+	m.castLatency.Observe(d.Seconds())
+}
+
+// Store returns st with its appends timed (the board's durable commits).
+func (m *Metrics) Store(st store.Store) store.Store { return timedStore{st, m} }
+
+type timedStore struct {
+	store.Store
+	m *Metrics
+}
+
+// Append implements store.Store.
+func (t timedStore) Append(ctx context.Context, log store.LogID, first uint64, recs []store.Record) error {
+	start := time.Now()
+	err := t.Store.Append(ctx, log, first, recs)
+	t.m.appendLatency.Observe(time.Since(start).Seconds())
+	if err == nil {
+		t.m.appended.Add(float64(len(recs)))
+	}
+	return err
+}
+
+// Witnesses returns f with every cosigner it returns watched: the size of
+// each cosignature it gives (for the lag), its latency and its failures.
+func (m *Metrics) Witnesses(f func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error)) func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
+	if f == nil {
+		return nil
+	}
+	return func(v bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
+		ws, q, err := f(v)
+		out := make([]ballotbox.Cosigner, len(ws))
+		for i, w := range ws {
+			out[i] = m.Cosigner(w)
 		}
+		return out, q, err
 	}
-	m.sum.Add(int64(d))
-	m.total.Add(1)
 }
 
-func escLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+// Cosigner returns c watched as Witnesses watches each of its cosigners.
+func (m *Metrics) Cosigner(c ballotbox.Cosigner) ballotbox.Cosigner { return watchedCosigner{c, m} }
+
+type watchedCosigner struct {
+	ballotbox.Cosigner
+	m *Metrics
 }
 
-func (s *Server) metrics(c *gin.Context) {
-	m := s.met
-	var b strings.Builder
+// Cosign implements ballotbox.Cosigner.
+func (w watchedCosigner) Cosign(ctx context.Context, l *board.Log, cp *bulletin.SignedCheckpoint) (bulletin.NoteSignature, error) {
+	name := w.Key().Name
+	k := witnessLog{l.ID(), name}
+	w.m.mu.Lock()
+	if _, ok := w.m.cosigned[k]; !ok {
+		w.m.cosigned[k] = witnessState{} // asked, nothing cosigned yet: lags by the whole log
+	}
+	w.m.mu.Unlock()
+	start := time.Now()
+	s, err := w.Cosigner.Cosign(ctx, l, cp)
+	w.m.cosignLatency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	if err != nil {
+		w.m.cosignFailures.WithLabelValues(name).Inc()
+		return s, err
+	}
+	w.m.mu.Lock()
+	if st := w.m.cosigned[k]; cp.Size >= st.size {
+		w.m.cosigned[k] = witnessState{size: cp.Size, at: time.Now()}
+	}
+	w.m.mu.Unlock()
+	return s, nil
+}
+
+// boardCollector reports, at each scrape, the size of every election's
+// board and how far behind it each witness asked to cosign it is.
+type boardCollector struct{ s *Server }
+
+var (
+	descBoardEntries = prometheus.NewDesc("evote_board_entries", "Entries on each election's board.", []string{"election"}, nil)
+	descWitnessLag   = prometheus.NewDesc("evote_witness_lag_entries",
+		"Entries on an election's board beyond the largest checkpoint the witness has cosigned.", []string{"election", "witness"}, nil)
+	descWitnessLast = prometheus.NewDesc("evote_witness_last_cosign_timestamp_seconds",
+		"When the witness last cosigned a checkpoint of the election's board (Unix time; absent before the first).", []string{"election", "witness"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (b boardCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descBoardEntries
+	ch <- descWitnessLag
+	ch <- descWitnessLast
+}
+
+// Collect implements prometheus.Collector.
+func (b boardCollector) Collect(ch chan<- prometheus.Metric) {
+	reg, m := b.s.Registry, b.s.met
+	if reg == nil {
+		return
+	}
 	m.mu.Lock()
-	b.WriteString("# HELP evote_http_requests_total HTTP requests by method, route and status.\n# TYPE evote_http_requests_total counter\n")
-	keys := make([][3]string, 0, len(m.requests))
-	for k := range m.requests {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return strings.Join(keys[i][:], " ") < strings.Join(keys[j][:], " ") })
-	for _, k := range keys {
-		fmt.Fprintf(&b, "evote_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %d\n", escLabel(k[0]), escLabel(k[1]), k[2], m.requests[k])
-	}
-	b.WriteString("# HELP evote_casts_total Cast requests by outcome (error code, or ok).\n# TYPE evote_casts_total counter\n")
-	outs := make([]string, 0, len(m.casts))
-	for k := range m.casts {
-		outs = append(outs, k)
-	}
-	sort.Strings(outs)
-	for _, k := range outs {
-		fmt.Fprintf(&b, "evote_casts_total{outcome=\"%s\"} %d\n", escLabel(k), m.casts[k])
-	}
-	m.mu.Unlock()
-	b.WriteString("# HELP evote_cast_duration_seconds Time to answer a cast request.\n# TYPE evote_cast_duration_seconds histogram\n")
-	var cum uint64
-	for i, bound := range m.buckets {
-		cum += m.counts[i].Load()
-		fmt.Fprintf(&b, "evote_cast_duration_seconds_bucket{le=\"%g\"} %d\n", bound, cum)
-	}
-	total := m.total.Load()
-	fmt.Fprintf(&b, "evote_cast_duration_seconds_bucket{le=\"+Inf\"} %d\n", total)
-	fmt.Fprintf(&b, "evote_cast_duration_seconds_sum %g\n", time.Duration(m.sum.Load()).Seconds())
-	fmt.Fprintf(&b, "evote_cast_duration_seconds_count %d\n", total)
-	b.WriteString("# HELP evote_board_entries Entries on each election's board.\n# TYPE evote_board_entries gauge\n")
-	if s.Registry != nil {
-		for _, id := range s.Registry.IDs() {
-			if bx, err := s.Registry.Get(id); err == nil {
-				fmt.Fprintf(&b, "evote_board_entries{election=\"%s\"} %d\n", escLabel(id), bx.Log().Size())
+	defer m.mu.Unlock()
+	for _, id := range reg.IDs() {
+		bx, err := reg.Get(id)
+		if err != nil {
+			continue
+		}
+		l := bx.Log()
+		size := l.Size()
+		ch <- prometheus.MustNewConstMetric(descBoardEntries, prometheus.GaugeValue, float64(size), id)
+		for k, st := range m.cosigned {
+			if k.log != l.ID() {
+				continue
+			}
+			lag := uint64(0)
+			if size > st.size {
+				lag = size - st.size
+			}
+			ch <- prometheus.MustNewConstMetric(descWitnessLag, prometheus.GaugeValue, float64(lag), id, k.witness)
+			if !st.at.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descWitnessLast, prometheus.GaugeValue, float64(st.at.UnixNano())/1e9, id, k.witness)
 			}
 		}
 	}
-	c.Header("Cache-Control", "no-store")
-	c.Data(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", []byte(b.String()))
+}
+
+// SetMetrics makes m the server's metrics (m's Store and Witnesses
+// wrappers then feed the server's /metrics); call it before the server's
+// first use.
+func (s *Server) SetMetrics(m *Metrics) { s.met = m }
+
+// Metrics returns the server's metrics, made on first use.
+func (s *Server) Metrics() *Metrics {
+	s.metOnce.Do(func() {
+		if s.met == nil {
+			s.met = NewMetrics()
+		}
+		s.met.Registry.MustRegister(boardCollector{s})
+	})
+	return s.met
+}
+
+func (s *Server) metricsHandler() gin.HandlerFunc {
+	h := promhttp.HandlerFor(s.Metrics().Registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store")
+		h.ServeHTTP(c.Writer, c.Request)
+	}
 }
 
 func (s *Server) readyz(c *gin.Context) {

@@ -42,14 +42,15 @@ type Server struct {
 	// logins are budgeted by; none by default (the peer's address).
 	TrustedProxies []string
 
-	mu     sync.RWMutex
-	boards map[string]*board.Log // extra logs served by the board group
-	met    *metrics
+	mu      sync.RWMutex
+	boards  map[string]*board.Log // extra logs served by the board group
+	met     *Metrics
+	metOnce sync.Once
 }
 
 // NewServer returns a Server serving the given logs on the board group.
 func NewServer(logs ...*board.Log) *Server {
-	s := &Server{boards: make(map[string]*board.Log), met: newMetrics()}
+	s := &Server{boards: make(map[string]*board.Log)}
 	for _, l := range logs {
 		s.AddBoard(l)
 	}
@@ -175,9 +176,7 @@ func (s *Server) Routes() []Route {
 
 // Handler returns the HTTP handler with every route mounted.
 func (s *Server) Handler() http.Handler {
-	if s.met == nil {
-		s.met = newMetrics()
-	}
+	met := s.Metrics()
 	r := gin.New()
 	if err := r.SetTrustedProxies(s.TrustedProxies); err != nil {
 		// Handler cannot fail: a bad list trusts no proxy (cmd/evoted
@@ -186,7 +185,7 @@ func (s *Server) Handler() http.Handler {
 		r.SetTrustedProxies(nil)
 	}
 	r.Use(gin.CustomRecovery(func(c *gin.Context, v any) { internal(c, fmt.Errorf("panic: %v", v)) }))
-	r.Use(s.met.middleware)
+	r.Use(met.middleware)
 	groups := map[string]string{}
 	for _, rt := range s.Routes() {
 		groups[rt.Method+" /api/v1"+rt.Path] = rt.Group
@@ -207,6 +206,6 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", s.metrics)
+	r.GET("/metrics", s.metricsHandler())
 	return r
 }

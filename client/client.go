@@ -19,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,10 +34,32 @@ type APIError struct {
 	Status  int
 	Code    string
 	Message string
+	// RetryAfter is the answer's Retry-After (a rate limit, a busy
+	// server), 0 without one.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("client: HTTP %d %s: %s", e.Status, e.Code, e.Message)
+	s := fmt.Sprintf("client: HTTP %d %s: %s", e.Status, e.Code, e.Message)
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(" (try again in %s)", e.RetryAfter)
+	}
+	return s
+}
+
+// retryAfter parses a Retry-After header in seconds (the form both
+// services send; an HTTP date is taken too).
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && time.Until(t) > 0 {
+		return time.Until(t).Round(time.Second)
+	}
+	return 0
 }
 
 // IsCode reports whether err is an APIError with the given stable code.
@@ -124,7 +147,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any, bea
 			eb.Error.Code = "http_" + fmt.Sprint(resp.StatusCode)
 			eb.Error.Message = strings.TrimSpace(string(raw[:min(len(raw), 200)]))
 		}
-		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {

@@ -28,6 +28,7 @@ import (
 const usage = `evote: end-to-end verifiable voting
 
   evote demo [--voters N] [--db DSN] [--record DIR]   whole election on this machine
+  evote keys              --out DIR [--admin NAME]    every server key, as systemd credentials
   evote trustee init      --key FILE                  make a trustee's keys
   evote trustee keygen    --key FILE --server URL --election ID --fingerprint FP
                           (run it again after a crash: it resumes)
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return checkClientCmd(ctx, args[1:], out)
 	case "record":
 		return recordCmd(ctx, args[1:], out)
+	case "keys":
+		return keysCmd(args[1:], out)
 	}
 	return fmt.Errorf("unknown command %q (try evote help)", args[0])
 }

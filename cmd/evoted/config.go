@@ -28,7 +28,10 @@ type option struct {
 // options is the configuration table of evoted.
 func options() []*option {
 	return []*option{
-		{name: "listen", def: "127.0.0.1:8080", help: "address to serve HTTP on"},
+		{name: "listen", def: "127.0.0.1:8080", help: "address to serve on (HTTPS with --tls-cert; plain HTTP only on a loopback address or with --insecure-http)"},
+		{name: "tls-cert", help: "TLS certificate chain, PEM file (leaf first); reloaded when it changes"},
+		{name: "tls-key", help: "TLS private key, PEM file; reloaded when it changes"},
+		{name: "insecure-http", def: "false", help: "serve plain HTTP on a non-loopback address (only behind a TLS-terminating reverse proxy, see docs/operator.md)"},
 		{name: "data", def: "./evote-data", help: "directory of the embedded database and witness state"},
 		{name: "db", def: "", help: "postgres://… DSN; empty: SQLite in the data directory"},
 		{name: "dev", def: "false", help: "development mode: generate missing keys, in-process witnesses"},
@@ -77,6 +80,8 @@ func (c *Config) help() string {
 	var b strings.Builder
 	b.WriteString(`usage: evoted [options]          the ballot box server
        evoted log-key ELECTION-ID [options]   print an election log's verifier key lines
+       evoted backup --out FILE [--db-file PATH] [options]
+                                        copy the embedded database while the server runs, and check the copy
 
 Every option is a flag, an environment variable, or a line of the file named
 by --config; secrets also read from a file named by <VARIABLE>_FILE.

@@ -38,6 +38,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"evote/api"
 	"evote/ballotbox"
@@ -45,6 +47,7 @@ import (
 	"evote/bulletin"
 	"evote/bulletin/witness"
 	"evote/crypto/sig"
+	"evote/internal/tlsserve"
 	"evote/official"
 	"evote/store"
 	"evote/store/postgres"
@@ -54,7 +57,9 @@ import (
 )
 
 func main() {
-	err := run(os.Args[1:], os.Getenv)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv)
+	stop()
 	var help *HelpError
 	if errors.As(err, &help) {
 		fmt.Print(help.Text)
@@ -66,9 +71,13 @@ func main() {
 	}
 }
 
-func run(args []string, getenv func(string) string) error {
+// run runs evoted with those arguments until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if len(args) > 0 && args[0] == "log-key" {
 		return printLogKey(args[1:], getenv, os.Stdout)
+	}
+	if len(args) > 0 && args[0] == "backup" {
+		return backup(ctx, args[1:], getenv, os.Stdout)
 	}
 	cfg, printOnly, err := loadConfig(args, getenv)
 	if err != nil {
@@ -78,25 +87,29 @@ func run(args []string, getenv func(string) string) error {
 		fmt.Print(cfg)
 		return nil
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if err := listenOptions(cfg).Check(); err != nil {
+		return fmt.Errorf("evoted: %w", err)
+	}
 	srv, cleanup, err := build(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	hs := &http.Server{Addr: cfg.get("listen"), Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
-	slog.Info("evoted listening", "addr", cfg.get("listen"), "dev", cfg.bool("dev"))
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	ls, err := tlsserve.Listen(hs, listenOptions(cfg))
+	if err != nil {
+		return fmt.Errorf("evoted: %w", err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return hs.Shutdown(sctx)
+	slog.Info("evoted listening", "url", ls.URL(), "dev", cfg.bool("dev"))
+	if err := ls.Run(ctx, 30*time.Second); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// listenOptions are the listener's settings from the configuration.
+func listenOptions(cfg *Config) tlsserve.Options {
+	return tlsserve.Options{Addr: cfg.get("listen"), CertFile: cfg.get("tls-cert"), KeyFile: cfg.get("tls-key"), InsecureHTTP: cfg.bool("insecure-http")}
 }
 
 // printLogKey prints the verifier key lines of an election's log,
@@ -231,6 +244,10 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 	} else if !dev {
 		return nil, nil, errors.New("evoted: identity-key (the identity service's board key) is required outside --dev")
 	}
+	// The server first, so that its metrics can watch the store and the
+	// witnesses the elections are opened with.
+	srv := api.NewServer()
+	met := srv.Metrics()
 	dataDir := cfg.get("data")
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("evoted: data directory: %w", err)
@@ -240,6 +257,7 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		db      *sql.DB
 		dialect official.Dialect
 		closers []func()
+		dbStats prometheus.Collector // the database pool's metrics
 	)
 	cleanup := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -253,6 +271,7 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 		st, db, dialect = pg, stdlib.OpenDBFromPool(pg.Pool()), official.Postgres
 		closers = append(closers, func() { pg.Close() })
+		dbStats = pgxPoolCollector{pg.Pool()}
 	} else if dsn != "" {
 		return nil, nil, errors.New("evoted: --db must be a postgres:// DSN (empty for the embedded SQLite)")
 	} else {
@@ -262,6 +281,11 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 		st, db, dialect = sq, sq.DB(), official.SQLite
 		closers = append(closers, func() { sq.Close() })
+		dbStats = collectors.NewDBStatsCollector(sq.DB(), "evote")
+	}
+	if err := met.Register(dbStats); err != nil {
+		cleanup()
+		return nil, nil, err
 	}
 	// The officials' TOTP secrets are sealed in the database under a key
 	// derived from the authority key, so a copy of the database alone
@@ -304,7 +328,7 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 	}
 	sk := &boxtest.ServerKeys{Authority: k.authority, LogEd: k.logEd, LogMLDSA: k.logMLDSA}
-	rc := ballotbox.RegistryConfig{Store: st, Catalog: offs, OriginPrefix: origin, LogKey: sk.LogKey, Authority: k.authority, IdentityKey: idKey, Audience: cfg.get("audience")}
+	rc := ballotbox.RegistryConfig{Store: met.Store(st), Catalog: offs, OriginPrefix: origin, LogKey: sk.LogKey, Authority: k.authority, IdentityKey: idKey, Audience: cfg.get("audience")}
 	every, err := cfg.positive("audit-every")
 	if err == nil {
 		rc.AuditEvery = uint64(every)
@@ -328,6 +352,7 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 		rc.Witnesses = boxtest.LocalWitnesses(filepath.Join(dataDir, "witnesses"), keys)
 	}
+	rc.Witnesses = met.Witnesses(rc.Witnesses)
 	reg, err := ballotbox.OpenRegistry(ctx, rc)
 	if err != nil {
 		cleanup()
@@ -335,7 +360,6 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 	}
 	closers = append(closers, func() { reg.Close() })
 	gin.SetMode(gin.ReleaseMode)
-	srv := api.NewServer()
 	srv.Registry, srv.Officials = reg, offs
 	srv.Ready = func() error { return db.PingContext(context.Background()) }
 	if srv.TrustedProxies, err = trustedProxies(cfg.get("trusted-proxies")); err != nil {

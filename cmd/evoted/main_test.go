@@ -2,16 +2,25 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
+	"evote/internal/tlsserve"
+	"evote/internal/tlsserve/tlstest"
 	"evote/official"
 	"evote/verify"
 )
@@ -113,6 +122,20 @@ func TestDevServerServes(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", p, err, resp.StatusCode)
 		}
+		if p == "/metrics" {
+			// The database pool, the runtime and the process, through
+			// the Prometheus client library.
+			p := expfmt.NewTextParser(model.UTF8Validation)
+			fams, err := p.TextToMetricFamilies(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"go_sql_open_connections", "go_goroutines", "process_cpu_seconds_total", "evote_http_requests_total"} {
+				if fams[name] == nil {
+					t.Errorf("metrics: no %s", name)
+				}
+			}
+		}
 		resp.Body.Close()
 	}
 }
@@ -185,5 +208,78 @@ func TestTrustedProxies(t *testing.T) {
 		if _, err := trustedProxies(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServesHTTPS (issue 19, TLS): evoted serves HTTPS from the
+// certificate files with HSTS, and a renewed certificate without a
+// restart; plain HTTP on a non-loopback address is refused before
+// anything starts unless --insecure-http says so.
+func TestServesHTTPS(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	c1, err := tlstest.WriteCert(certFile, keyFile, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--dev", "--data", filepath.Join(dir, "data"), "--listen", addr, "--tls-cert", certFile, "--tls-key", keyFile}, env(nil))
+	}()
+	roots := x509.NewCertPool()
+	roots.AddCert(c1)
+	get := func() *http.Response {
+		t.Helper()
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: true}
+		for range 100 {
+			resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				return resp
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("evoted stopped: %v", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		t.Fatal("evoted does not answer over HTTPS")
+		return nil
+	}
+	resp := get()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Strict-Transport-Security"), "max-age=") || resp.TLS.PeerCertificates[0].SerialNumber.Int64() != 1 {
+		t.Fatalf("first answer: %d %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+	}
+	c2, err := tlstest.WriteCert(certFile, keyFile, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots.AddCert(c2)
+	time.Sleep(1100 * time.Millisecond) // the files are looked at once a second at most
+	if resp = get(); resp.TLS.PeerCertificates[0].SerialNumber.Int64() != 2 {
+		t.Fatalf("renewed certificate not served: serial %v", resp.TLS.PeerCertificates[0].SerialNumber)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+
+	err = run(context.Background(), []string{"--dev", "--data", filepath.Join(dir, "data"), "--listen", "0.0.0.0:0"}, env(nil))
+	if !errors.Is(err, tlsserve.ErrPlainHTTP) {
+		t.Fatalf("plain HTTP on every interface: %v", err)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"evote/idp"
 )
 
 // Config is the identity service's configuration.
@@ -56,6 +58,9 @@ type Config struct {
 	DBDSN    string // secret (may hold a password)
 
 	Listen             string
+	TLSCert            string // certificate chain file (PEM), reloaded when it changes
+	TLSKey             string // its private key file (PEM)
+	InsecureHTTP       bool   // plain HTTP on a non-loopback address (behind a TLS-terminating proxy)
 	TrustedProxies     []string
 	AccessLogRetention time.Duration
 
@@ -63,6 +68,9 @@ type Config struct {
 	// board client instead).
 	BoardURL string
 	BoardKey ed25519.PrivateKey // secret: the identity service's board signing key
+
+	// Abuse are the per-address and per-PIN limits (zero: idp's defaults).
+	Abuse idp.AbuseConfig
 
 	// Officials: id=hex Ed25519 public key, comma-separated.
 	Stations         map[string]ed25519.PublicKey
@@ -195,7 +203,23 @@ func (c *Config) table() []option {
 		{"EVOTE_IDP_SMS_SENDER_ID", false, "SMS sender id", str(&c.SMSSenderID)},
 		{"EVOTE_IDP_DB_DRIVER", false, "sqlite or pgx", str(&c.DBDriver)},
 		{"EVOTE_IDP_DB_DSN", true, "database DSN", str(&c.DBDSN)},
-		{"EVOTE_IDP_LISTEN", false, "listen address", str(&c.Listen)},
+		{"EVOTE_IDP_LISTEN", false, "listen address (HTTPS with EVOTE_IDP_TLS_CERT; plain HTTP only on a loopback address or with EVOTE_IDP_INSECURE_HTTP)", str(&c.Listen)},
+		{"EVOTE_IDP_TLS_CERT", false, "TLS certificate chain, PEM file (leaf first); reloaded when it changes", str(&c.TLSCert)},
+		{"EVOTE_IDP_TLS_KEY", false, "TLS private key, PEM file; reloaded when it changes", str(&c.TLSKey)},
+		{"EVOTE_IDP_INSECURE_HTTP", false, "true: plain HTTP on a non-loopback address (only behind a TLS-terminating reverse proxy)", func(c *Config, v string) (err error) {
+			c.InsecureHTTP, err = strconv.ParseBool(v)
+			return err
+		}},
+		{"EVOTE_IDP_CLIENT_RATE", false, "voters' sign-in requests per second per client address (default 1)", positiveFloat(&c.Abuse.ClientRate)},
+		{"EVOTE_IDP_CLIENT_BURST", false, "burst of sign-in requests per client address (default 10)", positiveFloat(&c.Abuse.ClientBurst)},
+		{"EVOTE_IDP_CLIENT_ANSWERS", false, "failed first factors a client address is told about per window before its answers are unconfirmed (default 10)", positiveInt(&c.Abuse.ClientAnswers)},
+		{"EVOTE_IDP_CLIENT_ANSWER_WINDOW", false, "that window (default 15m)", dur(&c.Abuse.ClientAnswerWindow)},
+		{"EVOTE_IDP_PIN_ANSWERS", false, "answers per PIN that may tell whether details match (default 5)", positiveInt(&c.Abuse.PINAnswers)},
+		{"EVOTE_IDP_PIN_ANSWER_INTERVAL", false, "one more such answer per this interval (default 15m)", dur(&c.Abuse.PINAnswerInterval)},
+		{"EVOTE_IDP_PIN_CODES", false, "codes texted per PIN (default 5)", positiveInt(&c.Abuse.PINCodes)},
+		{"EVOTE_IDP_PIN_CODE_INTERVAL", false, "one more code per this interval (default 15m)", dur(&c.Abuse.PINCodeInterval)},
+		{"EVOTE_IDP_OFFICIAL_MAX_FAILURES", false, "refused official requests from an address before it is locked out of the officials' endpoints (default 10)", positiveInt(&c.Abuse.ClientMaxFailures)},
+		{"EVOTE_IDP_OFFICIAL_LOCKOUT", false, "that lockout's window (default 15m)", dur(&c.Abuse.ClientLockout)},
 		{"EVOTE_IDP_TRUSTED_PROXIES", false, "comma-separated proxy addresses", func(c *Config, v string) error {
 			c.TrustedProxies = splitList(v)
 			return nil
@@ -222,6 +246,42 @@ func (c *Config) table() []option {
 			return err
 		}},
 	}
+}
+
+func positiveFloat(dst *float64) func(*Config, string) error {
+	return func(_ *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0) || f > 1e9 {
+			return errors.New("want a positive number")
+		}
+		*dst = f
+		return nil
+	}
+}
+
+func positiveInt(dst *int) func(*Config, string) error {
+	return func(_ *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return errors.New("want a positive integer")
+		}
+		*dst = n
+		return nil
+	}
+}
+
+// Help is the table of options for --help: each variable (and its _FILE
+// variant for secrets) and what it sets.
+func Help() string {
+	var b strings.Builder
+	for _, o := range Defaults().table() {
+		name := o.env
+		if o.secret {
+			name += " (or " + o.env + "_FILE)"
+		}
+		fmt.Fprintf(&b, "  %s\n      %s\n", name, o.help)
+	}
+	return b.String()
 }
 
 func splitList(v string) []string {
@@ -354,6 +414,10 @@ func (c Config) String() string {
 	add("db_driver", c.DBDriver)
 	add("db_dsn", red(c.DBDSN != ""))
 	add("listen", c.Listen)
+	add("tls_cert", c.TLSCert)
+	add("insecure_http", c.InsecureHTTP)
+	add("client_rate", c.Abuse.ClientRate)
+	add("client_burst", c.Abuse.ClientBurst)
 	add("board_url", c.BoardURL)
 	add("board_key", red(len(c.BoardKey) > 0))
 	add("officials", fmt.Sprintf("%d stations, %d polling, %d list", len(c.Stations), len(c.PollingOfficials), len(c.ListOfficials)))

@@ -25,15 +25,47 @@ import (
 	"evote/bulletin"
 	"evote/client"
 	"evote/idp/idpconfig"
+	"evote/internal/tlsserve"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 {
+		if a := os.Args[1]; a == "--help" || a == "-help" || a == "-h" || a == "help" {
+			fmt.Print(usage())
+			return
+		}
+		fmt.Fprintf(os.Stderr, "evote-idp: takes no arguments (it is configured by EVOTE_IDP_* variables); see evote-idp --help\n")
+		os.Exit(2)
+	}
 	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "evote-idp:", err)
 		os.Exit(1)
 	}
+}
+
+// usage is the --help text: what the command does and its options.
+func usage() string {
+	return `usage: evote-idp     the identity service (spec chapter 8), a trust domain apart from the ballot box
+
+Configured entirely by environment variables; a secret may instead be read
+from the file named by <VARIABLE>_FILE (systemd's LoadCredential puts them
+under $CREDENTIALS_DIRECTORY). Keys are hex. It starts only once the
+election exists on the ballot box (it checks that the manifest names its
+board key) and needs the election's context hash (64 hex digits; evote
+official show-manifest prints it).
+
+Development: EVOTE_IDP_MODE=development with EVOTE_IDP_REGISTRY=simulated
+(synthetic people, listed by evote demo people) and EVOTE_IDP_SMS=log (codes
+in this service's log) runs without a register or an SMS gateway.
+
+Serves HTTPS with EVOTE_IDP_TLS_CERT and EVOTE_IDP_TLS_KEY; plain HTTP only
+on a loopback address or with EVOTE_IDP_INSECURE_HTTP=true. The ballot box's
+certificate is checked against the system's roots, or those in the file
+SSL_CERT_FILE names.
+
+` + idpconfig.Help()
 }
 
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -71,11 +103,15 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	defer rt.Close()
 
-	srv := &http.Server{Addr: cfg.Listen, Handler: rt.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	srv := &http.Server{Handler: rt.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+	ls, err := tlsserve.Listen(srv, tlsserve.Options{Addr: cfg.Listen, CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, InsecureHTTP: cfg.InsecureHTTP, Logger: logger})
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("listening", "addr", cfg.Listen)
+	go func() { errc <- ls.Serve() }()
+	logger.Info("listening", "url", ls.URL())
 
 	flush := time.NewTicker(10 * time.Second) // post entries queued while the board was down
 	purge := time.NewTicker(24 * time.Hour)   // access-log retention

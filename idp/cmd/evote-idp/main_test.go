@@ -5,8 +5,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -14,6 +18,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"evote/client"
+	"evote/internal/tlsserve"
+	"evote/internal/tlsserve/tlstest"
 )
 
 func env(t *testing.T, boardURL string) map[string]string {
@@ -89,5 +97,85 @@ func TestRunRefusesForeignIdentityKey(t *testing.T) {
 	delete(m, "EVOTE_IDP_BOARD_URL")
 	if err := run(context.Background(), func(k string) string { return m[k] }, &bytes.Buffer{}); err == nil {
 		t.Fatal("ran without a board")
+	}
+}
+
+// TestServesHTTPSWithLimits (issue 19: TLS, finding 8): the identity
+// service serves HTTPS from certificate files with HSTS; its per-address
+// limit is configured (burst 2, then one request per 100 s) and the
+// client's error shows the Retry-After; plain HTTP on every interface is
+// refused.
+func TestServesHTTPSWithLimits(t *testing.T) {
+	srv, _ := fakeBoard(t, seedPub(0x04))
+	m := env(t, srv.URL)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	cert, err := tlstest.WriteCert(certFile, keyFile, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	m["EVOTE_IDP_LISTEN"], m["EVOTE_IDP_TLS_CERT"], m["EVOTE_IDP_TLS_KEY"] = addr, certFile, keyFile
+	m["EVOTE_IDP_CLIENT_BURST"], m["EVOTE_IDP_CLIENT_RATE"] = "2", "0.01"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, func(k string) string { return m[k] }, &bytes.Buffer{}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	var resp *http.Response
+	for range 100 {
+		if resp, err = hc.Get("https://" + addr + "/healthz"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("healthz over HTTPS: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+	}
+	c := client.New("https://" + addr)
+	c.HTTP = hc
+	for i := range 3 {
+		_, err := c.StartAuth(context.Background(), "12345678901234", "ID1234567", "1990-01-01")
+		var ae *client.APIError
+		if i < 2 {
+			if errors.As(err, &ae) && ae.Status == 429 {
+				t.Fatalf("start %d refused within the burst: %v", i, err)
+			}
+			continue
+		}
+		if !errors.As(err, &ae) || ae.Status != 429 || ae.RetryAfter < 90*time.Second || !strings.Contains(err.Error(), "try again in") {
+			t.Fatalf("start beyond the burst: %v", err)
+		}
+	}
+
+	m["EVOTE_IDP_LISTEN"], m["EVOTE_IDP_TLS_CERT"], m["EVOTE_IDP_TLS_KEY"] = "0.0.0.0:0", "", ""
+	if err := run(context.Background(), func(k string) string { return m[k] }, &bytes.Buffer{}); !errors.Is(err, tlsserve.ErrPlainHTTP) {
+		t.Fatalf("plain HTTP on every interface: %v", err)
+	}
+}
+
+// TestUsageListsEveryOption: --help names every variable of the table.
+func TestUsageListsEveryOption(t *testing.T) {
+	u := usage()
+	for _, v := range []string{"EVOTE_IDP_MODE", "EVOTE_IDP_CONTEXT_HASH", "EVOTE_IDP_BOARD_KEY (or EVOTE_IDP_BOARD_KEY_FILE)", "EVOTE_IDP_TLS_CERT", "EVOTE_IDP_CLIENT_BURST", "EVOTE_IDP_PIN_CODES", "SSL_CERT_FILE"} {
+		if !strings.Contains(u, v) {
+			t.Errorf("usage does not name %s", v)
+		}
 	}
 }

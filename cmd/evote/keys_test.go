@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"evote/official"
+)
+
+// TestKeysCommand: evote keys writes every key file (0600) in the forms
+// the servers read, prints the public forms where they go and no secret,
+// and never overwrites.
+func TestKeysCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "credentials")
+	var out strings.Builder
+	if err := run(t.Context(), []string{"keys", "--out", dir, "--admin", "alice"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		st, err := os.Stat(p)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", name, err, st.Mode())
+		}
+		b, _ := os.ReadFile(p)
+		return strings.TrimSpace(string(b))
+	}
+	for _, name := range []string{"authority-key", "log-key"} {
+		if b, err := base64.StdEncoding.DecodeString(read(name)); err != nil || len(b) != 32 {
+			t.Errorf("%s is not a base64 seed: %v", name, err)
+		}
+	}
+	for _, name := range []string{"idp-board-key", "idp-signing-keys", "idp-pseudonym-key", "list-official.key"} {
+		if b, err := hex.DecodeString(read(name)); err != nil || len(b) != 32 {
+			t.Errorf("%s is not 32 bytes in hex: %v", name, err)
+		}
+	}
+	if _, err := official.TOTPCode(read("admin-totp"), time.Now()); err != nil {
+		t.Errorf("admin-totp: %v", err)
+	}
+	if !strings.HasPrefix(read("admin-totp.uri"), "otpauth://totp/") || !strings.Contains(read("admin-totp.uri"), "alice") {
+		t.Errorf("admin-totp.uri: %s", read("admin-totp.uri"))
+	}
+	pngBytes, _ := os.ReadFile(filepath.Join(dir, "admin-totp.png"))
+	if _, err := png.Decode(bytes.NewReader(pngBytes)); err != nil {
+		t.Errorf("admin-totp.png: %v", err)
+	}
+	seed, _ := hex.DecodeString(read("idp-board-key"))
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	list, _ := hex.DecodeString(read("list-official.key"))
+	lpub := ed25519.NewKeyFromSeed(list).Public().(ed25519.PublicKey)
+	for _, want := range []string{"EVOTE_IDENTITY_KEY=" + base64.StdEncoding.EncodeToString(pub), "--identity-key " + hex.EncodeToString(pub),
+		"EVOTE_IDP_LIST_OFFICIALS=list-official-1=" + hex.EncodeToString(lpub), "EVOTE_ADMIN_USER=alice"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, secret := range []string{"authority-key", "log-key", "admin-password", "admin-totp", "idp-board-key", "idp-pseudonym-key"} {
+		if strings.Contains(out.String(), read(secret)) {
+			t.Errorf("the output shows the secret %s", secret)
+		}
+	}
+	before := read("authority-key")
+	if err := run(t.Context(), []string{"keys", "--out", dir}, &out); err == nil || !strings.Contains(err.Error(), "never overwritten") {
+		t.Fatalf("second run: %v", err)
+	}
+	if read("authority-key") != before {
+		t.Fatal("a key was overwritten")
+	}
+}

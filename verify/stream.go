@@ -3,7 +3,6 @@ package verify
 import (
 	"archive/tar"
 	"bufio"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -25,7 +24,7 @@ import (
 // file (each entry as u32(length) || bytes, up to the end, as
 // [ReadEntries] reads it) from entries once: it checks the Merkle tree as
 // the entries arrive, keeps of each entry only what later checks need
-// (its hash for the duplicate check, and what the election's rules keep:
+// (its leaf hash for the duplicate check, and what the election's rules keep:
 // a counted ballot's ciphertexts, a credential) and frees the rest, so a
 // verifier's memory grows with the ballots counted, not with the record's
 // size. checkpoint is the record's signed checkpoint. The error, with no
@@ -176,9 +175,8 @@ func cause(err error) string {
 type batch struct {
 	first   uint64 // index of data[0] in the log
 	data    [][]byte
-	size    int // bytes of data
-	leaves  [][32]byte
-	hashes  [][32]byte
+	size    int               // bytes of data
+	leaves  [][32]byte        // LeafHash of each entry: equal entries have equal leaves
 	entries []*bulletin.Entry // nil where decoding failed
 	fmtErr  []error
 	sigErr  []error
@@ -332,13 +330,12 @@ func decodeEntry(data []byte) (*bulletin.Entry, error) {
 func (v *verifier) check(b *batch) {
 	t0 := threadCPU()
 	n := len(b.data)
-	b.leaves, b.hashes = make([][32]byte, n), make([][32]byte, n)
+	b.leaves = make([][32]byte, n)
 	b.entries, b.fmtErr, b.sigErr = make([]*bulletin.Entry, n), make([]error, n), make([]error, n)
 	var items []sig.Item
 	var idx []int
 	for k, data := range b.data {
 		b.leaves[k] = bulletin.LeafHash(data)
-		b.hashes[k] = sha256.Sum256(data)
 		e, err := decodeEntry(data)
 		if err != nil {
 			b.fmtErr[k] = err
@@ -394,9 +391,9 @@ func (v *verifier) consume(b *batch) {
 	t0 := threadCPU()
 	for k := range b.data {
 		i := b.first + uint64(k)
-		j, dup := v.seen[b.hashes[k]]
+		j, dup := v.seen[b.leaves[k]]
 		if !dup {
-			v.seen[b.hashes[k]] = uint32(i)
+			v.seen[b.leaves[k]] = uint32(i)
 		}
 		switch {
 		case b.fmtErr[k] != nil:

@@ -97,8 +97,8 @@ type verifier struct {
 
 	// What the stream keeps, used by the consumer alone: entries read so
 	// far, the compact Merkle range over them (a hash per level), the
-	// roots at the sizes of the checkpoints to check, and SHA-256 of every
-	// entry for the duplicate check.
+	// roots at the sizes of the checkpoints to check, and the leaf hash of
+	// every entry for the duplicate check (equal entries, equal leaves).
 	n     uint64
 	total uint64 // entries expected, for progress only
 	tree  *compact.Range

@@ -3,9 +3,11 @@ package trustee
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"evote/ballot"
@@ -81,10 +83,17 @@ type Evidence struct {
 // says the state is, and takes a decision only on a replay that Witness has
 // brought to exactly the tree of a witnessed checkpoint.
 type Follower struct {
-	Board   Board
-	State   *election.State
+	Board Board
+	State *election.State
+	// Entries are the entries applied, in log order, unless Lean.
 	Entries []*bulletin.Entry
-	Log     bulletin.LogID
+	// Lean keeps of each entry only its hash and leaf hash (64 bytes), not
+	// the entry (about 1 KB for a ballot, 2 for a credential and a
+	// ballot): Entries stays empty, and a trustee's replay of a million
+	// ballots holds only what the election's rules keep. The trustee's
+	// tool replays lean.
+	Lean bool
+	Log  bulletin.LogID
 	// Fingerprint is the election's fingerprint as the officials
 	// published it. The board's first entry must be the manifest that has
 	// it; the log key, the witnesses and their quorum are the manifest's.
@@ -101,6 +110,8 @@ type Follower struct {
 	// that covers the replay (default 10 s).
 	StaleWait time.Duration
 	tree      *bulletin.Tree
+	hashes    [][32]byte // Entry.Hash of each entry applied
+	leaves    [][32]byte // LeafHash of each, for the evidence
 	witnessed *bulletin.SignedCheckpoint
 	// acked are this trustee's entries the board acknowledged, with the
 	// position it gave: a witnessed view that holds something else there
@@ -114,6 +125,9 @@ type ack struct {
 	hash  [32]byte
 }
 
+// Size returns the number of entries applied.
+func (f *Follower) Size() uint64 { return uint64(len(f.hashes)) }
+
 // NewFollower returns a follower with an empty replay.
 func NewFollower(b Board) *Follower { return &Follower{Board: b, State: election.NewState()} }
 
@@ -123,11 +137,11 @@ func (f *Follower) Sync(ctx context.Context) error { return f.syncTo(ctx, math.M
 
 // syncTo is Sync that applies no entry at or beyond position end.
 func (f *Follower) syncTo(ctx context.Context, end uint64) error {
-	es, err := f.Board.Entries(ctx, uint64(len(f.Entries)))
+	es, err := f.Board.Entries(ctx, f.Size())
 	if err != nil {
 		return err
 	}
-	if rest := end - uint64(len(f.Entries)); uint64(len(es)) > rest {
+	if rest := end - f.Size(); uint64(len(es)) > rest {
 		es = es[:rest]
 	}
 	if len(es) == 0 {
@@ -193,13 +207,13 @@ func (f *Follower) precheck(es []*bulletin.Entry) []*election.CheckedBallot {
 }
 
 func (f *Follower) apply(e *bulletin.Entry, cb *election.CheckedBallot) error {
-	if len(f.Entries) == 0 {
+	if f.Size() == 0 {
 		if err := f.checkManifest(e); err != nil {
 			return err
 		}
 		f.Log = e.Log
 	} else if e.Log != f.Log {
-		return fmt.Errorf("%w: entry %d belongs to another log", ErrBoardInvalid, len(f.Entries))
+		return fmt.Errorf("%w: entry %d belongs to another log", ErrBoardInvalid, f.Size())
 	}
 	var err error
 	if cb != nil {
@@ -210,11 +224,16 @@ func (f *Follower) apply(e *bulletin.Entry, cb *election.CheckedBallot) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
 	}
-	f.Entries = append(f.Entries, e)
+	enc := e.Encode()
+	leaf := bulletin.LeafHash(enc)
+	f.hashes, f.leaves = append(f.hashes, sha256.Sum256(enc)), append(f.leaves, leaf)
+	if !f.Lean {
+		f.Entries = append(f.Entries, e)
+	}
 	if f.tree == nil {
 		f.tree = bulletin.NewTree()
 	}
-	f.tree.AppendLeaves(bulletin.LeafHash(e.Encode()))
+	f.tree.AppendLeaves(leaf)
 	return nil
 }
 
@@ -301,18 +320,18 @@ func (f *Follower) Witness(ctx context.Context) error {
 			err = fmt.Errorf("%w: %w", ErrUnwitnessed, verr)
 		case f.witnessed != nil && cp.Time.Before(f.witnessed.Time):
 			return f.contradiction(note, "a cosigned checkpoint dated before the last one: the log's time went back")
-		case cp.Size < uint64(len(f.Entries)):
+		case cp.Size < f.Size():
 			// Older than the replay: it must still be a prefix of it.
 			if root, _ := f.tree.RootAt(cp.Size); root != cp.Root {
 				return f.contradiction(note, fmt.Sprintf("a cosigned checkpoint of size %d is not a prefix of the entries served", cp.Size))
 			}
-			err = fmt.Errorf("%w: the checkpoint covers %d entries, the replay %d", ErrUnwitnessed, cp.Size, len(f.Entries))
+			err = fmt.Errorf("%w: the checkpoint covers %d entries, the replay %d", ErrUnwitnessed, cp.Size, f.Size())
 		default:
 			if err := f.syncTo(ctx, cp.Size); err != nil {
 				return err
 			}
-			if uint64(len(f.Entries)) < cp.Size {
-				return f.contradiction(note, fmt.Sprintf("the board served %d entries under a cosigned checkpoint of %d", len(f.Entries), cp.Size))
+			if f.Size() < cp.Size {
+				return f.contradiction(note, fmt.Sprintf("the board served %d entries under a cosigned checkpoint of %d", f.Size(), cp.Size))
 			}
 			if f.tree == nil {
 				return f.contradiction(note, fmt.Sprintf("the board served no entries under a cosigned checkpoint of %d", cp.Size))
@@ -321,7 +340,7 @@ func (f *Follower) Witness(ctx context.Context) error {
 				return f.contradiction(note, fmt.Sprintf("the entries served do not have the root of the cosigned checkpoint of size %d", cp.Size))
 			}
 			for _, a := range f.acked {
-				if a.index < cp.Size && f.Entries[a.index].Hash() != a.hash {
+				if a.index < cp.Size && f.hashes[a.index] != a.hash {
 					return f.contradiction(note, fmt.Sprintf("the board acknowledged this trustee's entry %x at position %d, and the witnessed log holds another entry there", a.hash[:8], a.index))
 				}
 			}
@@ -350,9 +369,7 @@ func (f *Follower) contradiction(note []byte, reason string) error {
 			ev.Checkpoints = append(ev.Checkpoints, string(f.witnessed.Note))
 		}
 		ev.Checkpoints = append(ev.Checkpoints, string(note))
-		for _, e := range f.Entries {
-			ev.Leaves = append(ev.Leaves, bulletin.LeafHash(e.Encode()))
-		}
+		ev.Leaves = slices.Clone(f.leaves)
 		f.OnEvidence(ev)
 	}
 	return fmt.Errorf("%w: %s", ErrSplitView, reason)
@@ -367,7 +384,7 @@ func (f *Follower) Until(ctx context.Context, cond func(*election.State) bool) e
 		if cond(f.State) {
 			return nil
 		}
-		if err := f.Board.Wait(ctx, uint64(len(f.Entries))); err != nil {
+		if err := f.Board.Wait(ctx, f.Size()); err != nil {
 			return err
 		}
 	}

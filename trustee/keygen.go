@@ -83,6 +83,7 @@ func (o *Options) follower(b Board) *Follower {
 	f := o.Replay
 	if f == nil {
 		f = NewFollower(b)
+		f.Lean = true // the tool reads only the replayed state
 	}
 	if !o.Fingerprint.IsZero() {
 		f.Fingerprint = o.Fingerprint
@@ -375,7 +376,7 @@ func (r *keygenRun) post(ctx context.Context, msg interface{ Bytes() []byte }, s
 // wait waits for the board to grow, then brings the replay to a witnessed
 // checkpoint.
 func (r *keygenRun) wait(ctx context.Context) error {
-	if err := r.f.Board.Wait(ctx, uint64(len(r.f.Entries))); err != nil {
+	if err := r.f.Board.Wait(ctx, r.f.Size()); err != nil {
 		return err
 	}
 	return r.f.Witness(ctx)

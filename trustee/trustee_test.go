@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -424,4 +425,78 @@ func TestKeygenAbsentTrustee(t *testing.T) {
 	})
 	te.vote(12)
 	te.checkResult(te.tally(nil))
+}
+
+// copyingBoard serves copies of a board's entries, as a board over HTTP
+// does: a replay that keeps them holds memory of its own.
+type copyingBoard struct{ Board }
+
+func (b copyingBoard) Entries(ctx context.Context, start uint64) ([]*bulletin.Entry, error) {
+	es, err := b.Board.Entries(ctx, start)
+	for i, e := range es {
+		if es[i], err = bulletin.DecodeEntry(e.Encode()); err != nil {
+			return nil, err
+		}
+	}
+	return es, err
+}
+
+// TestLeanFollower: a lean replay (the trustee tool's) reaches the same
+// state as a full one without keeping the entries, gives the same
+// evidence of a split view, and holds less memory by about an entry per
+// entry (measured as the heap each replay keeps alive).
+func TestLeanFollower(t *testing.T) {
+	te := newTestElection(t, 3, 2, 3)
+	te.keygen()
+	te.vote(100)
+	te.transition(election.PhaseMixing)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	replay := func(lean bool) (*Follower, uint64) {
+		h0 := heap()
+		f := te.follower()
+		f.Board = copyingBoard{te.board}
+		f.Lean = lean
+		if err := f.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		held := heap() - min(heap(), h0)
+		runtime.KeepAlive(f)
+		return f, held
+	}
+	full, fullHeld := replay(false)
+	lean, leanHeld := replay(true)
+	if lean.Size() != full.Size() || len(lean.Entries) != 0 || len(full.Entries) != int(full.Size()) {
+		t.Fatalf("lean replay of %d entries keeps %d, full of %d keeps %d", lean.Size(), len(lean.Entries), full.Size(), len(full.Entries))
+	}
+	if lean.State.Phase != full.State.Phase || len(lean.State.Ballots) != len(full.State.Ballots) || len(lean.State.Ballots) < 100 {
+		t.Fatalf("lean replay in phase %s with %d ballots, full in %s with %d", lean.State.Phase, len(lean.State.Ballots), full.State.Phase, len(full.State.Ballots))
+	}
+	t.Logf("heap kept: full replay %d KiB, lean %d KiB, for %d entries", fullHeld>>10, leanHeld>>10, full.Size())
+	if fullHeld < leanHeld+full.Size()*400 {
+		t.Errorf("the lean replay keeps %d bytes, the full one %d: less than 400 bytes per entry saved", leanHeld, fullHeld)
+	}
+	// A split view (the board hides its last entry, the transition to
+	// mixing): both give the same evidence.
+	te.board.mu.Lock()
+	te.board.hide = 1
+	te.board.mu.Unlock()
+	var evs [2]*Evidence
+	for i, lean := range []bool{false, true} {
+		f := te.follower()
+		f.Lean = lean
+		f.OnEvidence = func(e *Evidence) { evs[i] = e }
+		if err := f.Witness(ctx); !errors.Is(err, ErrSplitView) {
+			t.Fatalf("lean %v: hidden entry: %v", lean, err)
+		}
+	}
+	if evs[0] == nil || evs[1] == nil || len(evs[1].Leaves) == 0 || !slices.Equal(evs[0].Leaves, evs[1].Leaves) {
+		t.Fatalf("evidence differs: %+v, lean %+v", evs[0], evs[1])
+	}
 }

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -89,61 +90,131 @@ func FindBoard(ctx context.Context, client *http.Client, base string, fp ballot.
 // checkpoint, then every entry it covers, page by page. It checks only the
 // transport (status codes, encodings, that entries come in order); Verify
 // checks the record itself. progress, if set, sees the entries fetched.
+// [FetchStream] does the same without holding the record in memory.
 func Fetch(ctx context.Context, client *http.Client, board string, progress func(done, total uint64)) (*Record, error) {
+	note, r, err := FetchStream(ctx, client, board, progress)
+	if err != nil {
+		return nil, err
+	}
+	rec := &Record{Checkpoint: note}
+	for {
+		if err := r.fetchPage(); err != nil {
+			return nil, err
+		}
+		if len(r.page) == 0 {
+			return rec, nil
+		}
+		rec.Entries = append(rec.Entries, r.page...)
+		r.page = nil
+	}
+}
+
+// FetchStream starts a download of a record from a board's public API as
+// Fetch does: it returns the latest signed checkpoint and a reader of the
+// entries file it covers (as [VerifyStream] reads it), which downloads the
+// entries page by page as it is read. A transport failure is the reader's
+// error, wrapping [ErrLoad].
+func FetchStream(ctx context.Context, client *http.Client, board string, progress func(done, total uint64)) ([]byte, *BoardReader, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
 	note, err := get(ctx, client, board+"/checkpoint/note", maxNote)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n, err := bulletin.ParseNote(note)
 	if err != nil {
-		return nil, fmt.Errorf("%w: checkpoint: %w", ErrLoad, err)
+		return nil, nil, fmt.Errorf("%w: checkpoint: %w", ErrLoad, err)
 	}
 	cp, err := bulletin.ParseCheckpoint(n.Body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: checkpoint: %w", ErrLoad, err)
+		return nil, nil, fmt.Errorf("%w: checkpoint: %w", ErrLoad, err)
 	}
-	rec := &Record{Checkpoint: note}
-	for uint64(len(rec.Entries)) < cp.Size {
-		start := uint64(len(rec.Entries))
-		limit := min(cp.Size-start, fetchPage)
-		body, err := get(ctx, client, fmt.Sprintf("%s/entries?start=%d&limit=%d", board, start, limit), 1<<30)
+	return note, &BoardReader{ctx: ctx, client: client, board: board, size: cp.Size, progress: progress}, nil
+}
+
+// A BoardReader reads a board's entries as an entries file, one page of
+// the API at a time (see [FetchStream]).
+type BoardReader struct {
+	ctx      context.Context
+	client   *http.Client
+	board    string
+	size     uint64 // entries the checkpoint covers
+	next     uint64 // index of the next entry to fetch
+	progress func(done, total uint64)
+	page     [][]byte // fetched entries not yet framed into buf
+	buf      []byte   // framed bytes not yet read
+	err      error
+}
+
+// Read implements io.Reader.
+func (r *BoardReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if len(r.page) > 0 {
+			e := r.page[0]
+			r.page[0], r.page = nil, r.page[1:]
+			r.buf = binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(e)), uint32(len(e)))
+			r.buf = append(r.buf, e...)
+			break
+		}
+		if r.err == nil {
+			r.err = r.fetchPage()
+		}
+		if r.err != nil {
+			return 0, r.err
+		}
+		if len(r.page) == 0 {
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// fetchPage fetches the next page of entries into r.page; at the end of
+// the checkpoint's tree it leaves r.page empty.
+func (r *BoardReader) fetchPage() error {
+	if r.next == r.size {
+		return nil
+	}
+	start := r.next
+	limit := min(r.size-start, fetchPage)
+	body, err := get(r.ctx, r.client, fmt.Sprintf("%s/entries?start=%d&limit=%d", r.board, start, limit), 1<<30)
+	if err != nil {
+		return err
+	}
+	var page struct {
+		Start   uint64 `json:"start"`
+		Entries []struct {
+			Index     uint64 `json:"index"`
+			Canonical string `json:"canonical"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return fmt.Errorf("%w: entries from %d: %w", ErrLoad, start, err)
+	}
+	if page.Start != start || len(page.Entries) == 0 {
+		return fmt.Errorf("%w: entries page from %d starts at %d with %d entries", ErrLoad, start, page.Start, len(page.Entries))
+	}
+	for _, e := range page.Entries {
+		if e.Index != r.next {
+			return fmt.Errorf("%w: entry %d where %d was expected", ErrLoad, e.Index, r.next)
+		}
+		if r.next == r.size {
+			break
+		}
+		b, err := decodeB64(e.Canonical)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("%w: entry %d: %w", ErrLoad, e.Index, err)
 		}
-		var page struct {
-			Start   uint64 `json:"start"`
-			Entries []struct {
-				Index     uint64 `json:"index"`
-				Canonical string `json:"canonical"`
-			} `json:"entries"`
-		}
-		if err := json.Unmarshal(body, &page); err != nil {
-			return nil, fmt.Errorf("%w: entries from %d: %w", ErrLoad, start, err)
-		}
-		if page.Start != start || len(page.Entries) == 0 {
-			return nil, fmt.Errorf("%w: entries page from %d starts at %d with %d entries", ErrLoad, start, page.Start, len(page.Entries))
-		}
-		for _, e := range page.Entries {
-			if e.Index != uint64(len(rec.Entries)) {
-				return nil, fmt.Errorf("%w: entry %d where %d was expected", ErrLoad, e.Index, len(rec.Entries))
-			}
-			if uint64(len(rec.Entries)) == cp.Size {
-				break
-			}
-			b, err := decodeB64(e.Canonical)
-			if err != nil {
-				return nil, fmt.Errorf("%w: entry %d: %w", ErrLoad, e.Index, err)
-			}
-			rec.Entries = append(rec.Entries, b)
-		}
-		if progress != nil {
-			progress(uint64(len(rec.Entries)), cp.Size)
-		}
+		r.page = append(r.page, b)
+		r.next++
 	}
-	return rec, nil
+	if r.progress != nil {
+		r.progress(r.next, r.size)
+	}
+	return nil
 }
 
 // decodeB64 accepts the API's base64url without padding (spec §10) and

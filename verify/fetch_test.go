@@ -69,6 +69,19 @@ func TestFetchFromBoardAPI(t *testing.T) {
 	if rep := Verify(rec, opt); !rep.OK {
 		t.Fatalf("fetched record fails: %v", rep.Failures)
 	}
+	// The same, verified as it downloads, page by page.
+	var pages int
+	note, r, err := FetchStream(ctx, srv.Client(), BoardURL(srv.URL, f.log.Origin), func(done, total uint64) { pages++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := VerifyStream(note, r, opt)
+	if err != nil || !rep.OK || rep.Size != uint64(len(f.entries)) {
+		t.Fatalf("streamed record: %v, %+v", err, rep)
+	}
+	if want := (len(f.entries) + fetchPage - 1) / fetchPage; pages != want {
+		t.Errorf("%d pages fetched, want %d", pages, want)
+	}
 }
 
 // TestFetchRefusesBadTransport: a board answering out of order, with a
@@ -105,9 +118,22 @@ func TestFetchRefusesBadTransport(t *testing.T) {
 	} {
 		srv := httptest.NewServer(h)
 		_, err := Fetch(context.Background(), srv.Client(), srv.URL+"/api/v1/board/00", nil)
-		srv.Close()
 		if !errors.Is(err, ErrLoad) {
 			t.Errorf("%s: %v", name, err)
+		}
+		// Streamed, the failure comes from the reader, during the
+		// verification, which then gives no report.
+		note, r, err := FetchStream(context.Background(), srv.Client(), srv.URL+"/api/v1/board/00", nil)
+		if err == nil {
+			var rep *Report
+			rep, err = VerifyStream(note, r, Options{Fingerprint: exampleFingerprint(t)})
+			if rep != nil {
+				t.Errorf("%s: streamed: a report despite %v", name, err)
+			}
+		}
+		srv.Close()
+		if !errors.Is(err, ErrLoad) {
+			t.Errorf("%s: streamed: %v", name, err)
 		}
 	}
 }

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -82,43 +79,72 @@ type precheck struct {
 	err   error
 }
 
-type proofChunk struct {
-	lo, hi int // range in the ballot index list
-	res    []precheck
-	done   chan struct{}
+// replayEntry applies entry i (nil if it failed an entry check) to the
+// election's state in log order (§11.4.3 to §11.4.6). A refused entry is
+// reported and skipped, but keeps its position, so later positions stay
+// those of the log. A ballot after the election context has had its
+// stateless checks (decoding, proofs) made by a worker (p), or has them
+// made here if its batch was checked before the context was known.
+func (v *verifier) replayEntry(i uint64, e *bulletin.Entry, p *precheck) {
+	if v.stopped {
+		return
+	}
+	s := v.state
+	if e != nil && e.Type == bulletin.TypeBallot && s.Context != nil {
+		if p == nil {
+			p = &v.precheckChunk(v.prestate(), []*bulletin.Entry{e})[0]
+		}
+		v.applyBallot(s, i, e, *p)
+		return
+	}
+	if !v.applyOne(s, i, e) {
+		v.stopped = true
+		return
+	}
+	if s.Context != nil {
+		v.prestate()
+	}
+	v.release(s)
 }
 
-// replay applies every entry to an election.State in log order (§11.4.3 to
-// §11.4.6). A refused entry is reported and skipped, but keeps its
-// position, so later positions stay those of the log. Ballots' stateless
-// checks (decoding, proofs) run ahead in parallel batches as soon as the
-// election context is known: it is the only state they depend on.
-func (v *verifier) replay() {
-	s := election.NewState()
-	n := len(v.entries)
-	i := 0
-	for ; i < n; i++ {
-		if e := v.entries[i]; e != nil && e.Type == bulletin.TypeBallot && s.Context != nil {
-			break
-		}
-		if !v.applyOne(s, i) {
-			return
-		}
-		v.progress("replay", uint64(i+1), uint64(n))
+// release drops from the replayed state what the rules no longer read,
+// so that the verifier's memory at the end of an election is not that of
+// its ballots twice over: once the cleansing is accepted, the cast
+// ballots (the tally's input lists hold the ciphertexts counting needs;
+// no ballot is accepted and no cleansing recomputed after it), and once
+// decryption has begun, the single-choice contests' mixed input lists
+// (their last mix's output is what is decrypted).
+func (v *verifier) release(s *election.State) {
+	if s.Cleansing != nil && s.Ballots != nil {
+		s.Ballots = nil
 	}
-	if i < n {
-		v.replayBallots(s, i)
+	if s.Phase >= election.PhaseDecrypting && !v.released {
+		for _, c := range s.Tally {
+			if c.Contest.Kind == ballot.SingleChoice && !c.Withheld {
+				c.Input = nil
+			}
+		}
+		v.released = true
 	}
-	v.summarise(s)
+}
+
+// prestate returns the state a ballot's stateless checks read, made once
+// the context is applied: it holds only what PrecheckBallot reads, and the
+// context never changes once set, so every ballot is prechecked as at its
+// position.
+func (v *verifier) prestate() *election.State {
+	if pre := v.pre.Load(); pre != nil {
+		return pre
+	}
+	s := v.state
+	pre := &election.State{Manifest: s.Manifest, Context: s.Context, PublicKey: s.PublicKey}
+	v.pre.Store(pre)
+	return pre
 }
 
 // applyOne applies a non-ballot (or early ballot) entry; it returns false
 // if the replay cannot go on (no manifest).
-func (v *verifier) applyOne(s *election.State, i int) bool {
-	e := v.entries[i]
-	// The decoded entry is not needed once applied: what the rules keep,
-	// they keep themselves.
-	defer func() { v.entries[i] = nil }()
+func (v *verifier) applyOne(s *election.State, i uint64, e *bulletin.Entry) bool {
 	if e == nil {
 		if s.Manifest == nil {
 			v.rep.fail(int64(i), CheckManifest, "the first entry is unusable, so nothing after it can be checked")
@@ -145,9 +171,16 @@ func (v *verifier) applyOne(s *election.State, i int) bool {
 	case bulletin.TypeDecryptionShare:
 		tc = CheckDecryptionProof
 	}
-	t0 := time.Now()
+	// A proof of shuffle's verification runs goroutines of its own: its
+	// CPU is the process's (the workers meanwhile check little more than
+	// the signatures of the few entries after it).
+	cpu := threadCPU
+	if e.Type == bulletin.TypeMixOutput {
+		cpu = processCPU
+	}
+	t0 := cpu()
 	err := s.Apply(e)
-	v.spent(tc, t0)
+	v.spent(tc, cpu()-t0)
 	if err != nil {
 		if s.Manifest == nil {
 			v.rep.fail(int64(i), CheckManifest, "%s; nothing after it can be checked", reason(err))
@@ -198,79 +231,15 @@ func (v *verifier) counted(e *bulletin.Entry) {
 	}
 }
 
-// replayBallots continues the replay from entry first, with the stateless
-// checks of every later ballot made by the workers in chunks.
-func (v *verifier) replayBallots(s *election.State, first int) {
-	n := len(v.entries)
-	var idx []int
-	pos := make(map[int]int) // entry index → position in idx
-	for i := first; i < n; i++ {
-		if e := v.entries[i]; e != nil && e.Type == bulletin.TypeBallot {
-			pos[i] = len(idx)
-			idx = append(idx, i)
-		}
-	}
-	// The snapshot holds only what PrecheckBallot reads; the context never
-	// changes once set, so every ballot is prechecked as at its position.
-	pre := &election.State{Manifest: s.Manifest, Context: s.Context, PublicKey: s.PublicKey}
-	var chunks []*proofChunk
-	for lo := 0; lo < len(idx); lo += ballotChunk {
-		chunks = append(chunks, &proofChunk{lo: lo, hi: min(lo+ballotChunk, len(idx)), done: make(chan struct{})})
-	}
-	var next atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range v.opt.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(next.Add(1)) - 1
-				if k >= len(chunks) {
-					return
-				}
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c := chunks[k]
-				c.res = v.precheckChunk(pre, idx[c.lo:c.hi])
-				close(c.done)
-			}
-		}()
-	}
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
-	for i := first; i < n; i++ {
-		e := v.entries[i]
-		if e == nil || e.Type != bulletin.TypeBallot {
-			if !v.applyOne(s, i) {
-				return
-			}
-		} else {
-			p := pos[i]
-			c := chunks[p/ballotChunk]
-			<-c.done
-			v.applyBallot(s, i, c.res[p-c.lo])
-		}
-		if i%1024 == 0 || i == n-1 {
-			v.progress("replay", uint64(i+1), uint64(n))
-		}
-	}
-}
-
 // precheckChunk makes the stateless checks of a chunk of ballots with all
 // their proofs in one batch; if the batch fails, each ballot is checked
 // alone to name every bad one.
-func (v *verifier) precheckChunk(pre *election.State, entries []int) []precheck {
-	defer v.spent(CheckBallotProof, time.Now())
+func (v *verifier) precheckChunk(pre *election.State, entries []*bulletin.Entry) []precheck {
+	t0 := threadCPU()
+	defer func() { v.spent(CheckBallotProof, threadCPU()-t0) }()
 	res := make([]precheck, len(entries))
 	batch := zkp.NewBatch()
-	for j, i := range entries {
-		e := v.entries[i]
+	for j, e := range entries {
 		cb, err := pre.PrecheckBallot(e, batch)
 		if err != nil {
 			res[j] = precheck{check: precheckFailure(pre, e, err), err: err}
@@ -279,11 +248,11 @@ func (v *verifier) precheckChunk(pre *election.State, entries []int) []precheck 
 		res[j].cb = cb
 	}
 	if err := batch.Verify(); err != nil {
-		for j, i := range entries {
+		for j, e := range entries {
 			if res[j].cb == nil {
 				continue
 			}
-			if _, err := pre.CheckBallot(v.entries[i]); err != nil {
+			if _, err := pre.CheckBallot(e); err != nil {
 				res[j] = precheck{check: CheckBallotProof, err: err}
 			}
 		}
@@ -365,9 +334,7 @@ func castCheck(s *election.State, cb *election.CheckedBallot) Check {
 	return CheckBallotPolicy
 }
 
-func (v *verifier) applyBallot(s *election.State, i int, p precheck) {
-	e := v.entries[i]
-	defer func() { v.entries[i] = nil }()
+func (v *verifier) applyBallot(s *election.State, i uint64, e *bulletin.Entry, p precheck) {
 	for _, bc := range ballotChecks {
 		v.rep.count(bc, 1)
 	}
@@ -378,9 +345,9 @@ func (v *verifier) applyBallot(s *election.State, i int, p precheck) {
 		return
 	}
 	c := castCheck(s, p.cb)
-	t0 := time.Now()
+	t0 := threadCPU()
 	err := s.ApplyChecked(e, p.cb)
-	v.spent(CheckBallotUnique, t0)
+	v.spent(CheckBallotUnique, threadCPU()-t0)
 	if err != nil {
 		v.rep.fail(int64(i), c, "%s", reason(err))
 		s.Size++

@@ -574,6 +574,14 @@ func slicesSort(s []uint64) {
 
 func runTampering(t *testing.T, f *fixture, tc tampering) (*Report, *Record) {
 	t.Helper()
+	rec, opt := tampered(t, f, tc)
+	return Verify(rec, opt), rec
+}
+
+// tampered returns the record of a tampering and the options to verify it
+// with.
+func tampered(t *testing.T, f *fixture, tc tampering) (*Record, Options) {
+	t.Helper()
 	rec := f.record(t)
 	if tc.build != nil {
 		rec.Entries = tc.build(t, f, f.encoded())
@@ -591,7 +599,7 @@ func runTampering(t *testing.T, f *fixture, tc tampering) (*Report, *Record) {
 	if tc.published != nil {
 		opt.Fingerprint = ballot.ExpectFingerprint(tc.published(t, rec.Entries))
 	}
-	return Verify(rec, opt), rec
+	return rec, opt
 }
 
 // TestTamperCorpus checks that every tampering is caught, by the check the

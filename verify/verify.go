@@ -19,15 +19,19 @@ package verify
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
 
 	"evote/ballot"
 	"evote/bulletin"
-	"evote/crypto/sig"
+	"evote/election"
 )
 
 // Options configure Verify.
@@ -53,23 +57,31 @@ type Options struct {
 	// Progress, if set, is called from time to time with the stage and how
 	// far it has gone; calls come from one goroutine at a time.
 	Progress func(stage string, done, total uint64)
+
+	// batch, if set, is the number of entries per batch instead of
+	// sigChunk (tests make it small, so that workers check batches both
+	// before and after the election context is known).
+	batch int
 }
 
-// chunk is how many entries one worker checks as one signature batch, and
-// how many ballots as one proof batch.
+// A worker checks the signatures of up to sigChunk entries as one batch,
+// and the proofs of up to ballotChunk ballots as one batch. A batch of
+// entries also ends at batchBytes; at most flightBytes of entries are read
+// ahead of the replay (a single larger entry, a mix of a million ballots,
+// is read alone).
 const (
 	sigChunk    = 512
 	ballotChunk = 128
+	batchBytes  = 4 << 20
+	flightBytes = 64 << 20
 )
 
 type verifier struct {
-	rec     *Record
 	opt     Options
 	anchors *ballot.BoardAnchors // from the manifest, once it matched the fingerprint
 	log     bulletin.LogVerifier
+	logID   bulletin.LogID
 	rep     *Report
-	entries []*bulletin.Entry // nil where the entry failed an entry check
-	leaves  [][32]byte
 	pmu     sync.Mutex
 	mixes   uint64
 	shares  uint64
@@ -82,6 +94,26 @@ type verifier struct {
 	// opened is the open entry the rules accepted, if any: its position
 	// and its time.
 	opened *dated
+
+	// What the stream keeps, used by the consumer alone: entries read so
+	// far, the compact Merkle range over them (a hash per level), the
+	// roots at the sizes of the checkpoints to check, and the leaf hash of
+	// every entry for the duplicate check (equal entries, equal leaves).
+	n     uint64
+	total uint64 // entries expected, for progress only
+	tree  *compact.Range
+	root  [32]byte // of the first n entries
+	roots map[uint64][32]byte
+	sizes map[uint64]bool
+	seen  map[[32]byte]uint32
+	// The replay's state, and whether it stopped (no manifest).
+	state    *election.State
+	stopped  bool
+	released bool // the mixed input lists, once decryption began
+	// pre is what a ballot's stateless checks read (manifest, context,
+	// key), set once the context is applied; workers precheck the ballots
+	// of the batches they take after that.
+	pre atomic.Pointer[election.State]
 }
 
 // dated is a checkpoint's (or the open entry's) tree size and time; name
@@ -93,9 +125,8 @@ type dated struct {
 	fail string // the prefix rule an earlier checkpoint breaks, if any
 }
 
-// spent adds the time since start to check c; safe for concurrent use.
-func (v *verifier) spent(c Check, start time.Time) {
-	d := time.Since(start)
+// spent adds d, CPU time, to check c; safe for concurrent use.
+func (v *verifier) spent(c Check, d time.Duration) {
 	v.tmu.Lock()
 	v.times[c] += d
 	v.tmu.Unlock()
@@ -103,39 +134,83 @@ func (v *verifier) spent(c Check, start time.Time) {
 
 // Verify checks rec completely and returns the report; Report.OK is true
 // only if every check holds. It never panics on a malformed record.
+// [VerifyStream] and [VerifyPath] do the same reading the record once,
+// without holding it in memory.
 func Verify(rec *Record, opt Options) *Report {
+	rep, _ := verifySource(rec.Checkpoint, &sliceSource{entries: rec.Entries}, uint64(len(rec.Entries)), opt)
+	return rep
+}
+
+// verifySource verifies the record whose checkpoint is note and whose
+// entries src yields; total is how many entries are expected, for progress
+// only. An error is returned, and no report, only if src cannot be read.
+func verifySource(note []byte, src source, total uint64, opt Options) (*Report, error) {
 	start := time.Now()
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
-	v := &verifier{rec: rec, opt: opt, rep: newReport(), times: map[Check]time.Duration{}}
+	if opt.batch <= 0 {
+		opt.batch = sigChunk
+	}
+	v := &verifier{opt: opt, rep: newReport(), times: map[Check]time.Duration{}, total: total}
 	v.rep.Workers = opt.Workers
-	v.rep.Size = uint64(len(rec.Entries))
-	v.rep.Counts.Entries = uint64(len(rec.Entries))
-
-	v.stage("anchors", v.checkAnchors)
+	// The consumer's checks are timed with its thread's CPU time.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t := time.Now()
+	first, err := v.checkAnchors(src)
+	if err != nil {
+		return nil, err
+	}
+	v.stageSince("anchors", t)
 	if v.anchors == nil {
 		// Nothing in a record whose manifest is not the published one
-		// can be trusted, not even its log key: stop here.
+		// can be trusted, not even its log key: stop here, only counting
+		// the entries.
+		n, err := drain(src, first)
+		if err != nil {
+			return nil, err
+		}
+		v.rep.Size, v.rep.Counts.Entries = n, n
 		v.rep.times = v.times
 		v.rep.finish()
 		v.rep.Seconds = time.Since(start).Seconds()
-		return v.rep
+		return v.rep, nil
 	}
-	v.stage("entries", v.checkEntries)
-	v.stage("tree", v.checkTree)
-	v.stage("replay", v.replay)
+	t = time.Now()
+	if err := v.stream(note, first, src); err != nil {
+		return nil, err
+	}
+	v.summarise(v.state)
+	v.stageSince("entries and replay", t)
+	t = time.Now()
+	v.checkTree(note)
 	v.checkTimes()
+	v.stageSince("tree", t)
 
 	v.rep.times = v.times
 	v.rep.finish()
 	v.rep.Seconds = time.Since(start).Seconds()
-	return v.rep
+	return v.rep, nil
 }
 
-func (v *verifier) stage(name string, f func()) {
-	t := time.Now()
-	f()
+// drain counts the entries left in src, plus first if there is one.
+func drain(src source, first []byte) (uint64, error) {
+	var n uint64
+	if first != nil {
+		n++
+	}
+	for {
+		if _, err := src.next(); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return 0, err
+		}
+		n++
+	}
+}
+
+func (v *verifier) stageSince(name string, t time.Time) {
 	v.rep.Stages = append(v.rep.Stages, StageTime{Stage: name, Seconds: time.Since(t).Seconds()})
 }
 
@@ -145,164 +220,94 @@ func (v *verifier) progress(stage string, done, total uint64) {
 	}
 	v.pmu.Lock()
 	defer v.pmu.Unlock()
-	v.opt.Progress(stage, done, total)
+	v.opt.Progress(stage, done, max(done, total))
 }
 
-// parallel runs f(lo, hi) over [0, n) in chunks of size c on the workers,
-// reporting progress for stage.
-func (v *verifier) parallel(stage string, n, c int, f func(lo, hi int)) {
-	var wg sync.WaitGroup
-	next := make(chan int)
-	var mu sync.Mutex
-	done := 0
-	for range v.opt.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for lo := range next {
-				hi := min(lo+c, n)
-				f(lo, hi)
-				mu.Lock()
-				done += hi - lo
-				d := done
-				mu.Unlock()
-				v.progress(stage, uint64(d), uint64(n))
-			}
-		}()
-	}
-	for lo := 0; lo < n; lo += c {
-		next <- lo
-	}
-	close(next)
-	wg.Wait()
-}
-
-// checkAnchors finds the manifest (the first entry), checks it against
-// the expected fingerprint and takes the board's anchors from it (§11.2).
-// The manifest entry's signature and the rules are checked later with the
-// rest; here only its identity matters.
-func (v *verifier) checkAnchors() {
-	defer v.spent(CheckAnchors, time.Now())
+// checkAnchors reads the first entry, the manifest, checks it against the
+// expected fingerprint and takes the board's anchors from it (§11.2). The
+// manifest entry's signature and the rules are checked later with the
+// rest; here only its identity matters. It returns the first entry (nil
+// if the record has none), and an error only if src cannot be read.
+func (v *verifier) checkAnchors(src source) ([]byte, error) {
+	t0 := threadCPU()
+	defer func() { v.spent(CheckAnchors, threadCPU()-t0) }()
 	v.rep.count(CheckAnchors, 1)
 	if v.opt.Fingerprint.IsZero() {
 		v.rep.fail(NoEntry, CheckAnchors, "no election fingerprint given: the record cannot be tied to the election the officials published")
-		return
+		return nil, nil
 	}
-	if len(v.rec.Entries) == 0 {
+	first, err := src.next()
+	if err == io.EOF {
 		v.rep.fail(NoEntry, CheckAnchors, "the record has no entries, so no manifest")
-		return
+		return nil, nil
+	} else if err != nil {
+		return nil, err
 	}
-	e, err := bulletin.DecodeEntry(v.rec.Entries[0])
+	e, err := bulletin.DecodeEntry(first)
 	if err != nil || e.Type != bulletin.TypeManifest {
 		v.rep.fail(0, CheckAnchors, "the first entry is not a manifest entry (%v)", err)
-		return
+		return first, nil
 	}
 	m, err := ballot.DecodeManifest(e.Payload)
 	if err != nil {
 		v.rep.fail(0, CheckAnchors, "%v", err)
-		return
+		return first, nil
 	}
 	if err := v.opt.Fingerprint.Check(m); err != nil {
 		v.rep.fail(0, CheckAnchors, "%v", err)
-		return
+		return first, nil
 	}
 	lv := m.Board.LogVerifier()
 	if e.Log != bulletin.LogIDFor(lv.Origin) {
 		v.rep.fail(0, CheckAnchors, "the manifest entry belongs to log %x, not to the manifest's origin %q", e.Log[:8], lv.Origin)
-		return
+		return first, nil
 	}
 	if o := v.opt.Log; o.Origin != "" && (o.Origin != lv.Origin || o.Ed25519 != lv.Ed25519 || !bytes.Equal(o.MLDSA, lv.MLDSA)) {
 		v.rep.fail(0, CheckAnchors, "the log key given (origin %q) is not the one the manifest pins (origin %q)", o.Origin, lv.Origin)
-		return
+		return first, nil
 	}
-	v.anchors, v.log = &m.Board, lv
+	v.anchors, v.log, v.logID = &m.Board, lv, bulletin.LogIDFor(lv.Origin)
 	v.rep.Origin = lv.Origin
+	return first, nil
 }
 
-// checkEntries decodes every entry, checks that it belongs to the log, that
-// no entry repeats, and every signature, in parallel batches (§11.4.1).
-func (v *verifier) checkEntries() {
-	n := len(v.rec.Entries)
-	id := bulletin.LogIDFor(v.log.Origin)
-	v.entries = make([]*bulletin.Entry, n)
-	v.leaves = make([][32]byte, n)
-	hashes := make([][32]byte, n)
-	fmtErr := make([]error, n)
-	sigErr := make([]error, n)
-	v.parallel("signatures", n, sigChunk, func(lo, hi int) {
-		defer v.spent(CheckEntrySignature, time.Now())
-		var items []sig.Item
-		var idx []int
-		for i := lo; i < hi; i++ {
-			data := v.rec.Entries[i]
-			v.leaves[i] = bulletin.LeafHash(data)
-			hashes[i] = sha256.Sum256(data)
-			e, err := bulletin.DecodeEntry(data)
-			if err != nil {
-				fmtErr[i] = err
-				continue
-			}
-			if e.Log != id {
-				fmtErr[i] = fmt.Errorf("entry belongs to log %x, not to %q", e.Log[:8], v.log.Origin)
-				continue
-			}
-			v.entries[i] = e
-			items = append(items, sig.Item{PublicKey: e.Author[:], Message: e.SigningMessage(), Signature: e.Signature[:]})
-			idx = append(idx, i)
-		}
-		for j, ie := range sig.VerifyEach(items) {
-			sigErr[idx[j]] = ie
-		}
-	})
-	// Each entry is reported once, under the first check it fails in the
-	// order of §11.4.1: format, duplicate (of any earlier entry), signature.
-	seen := make(map[[32]byte]int, n)
-	for i := range n {
-		j, dup := seen[hashes[i]]
-		if !dup {
-			seen[hashes[i]] = i
-		}
-		switch {
-		case fmtErr[i] != nil:
-			v.rep.fail(int64(i), CheckEntryFormat, "%v", fmtErr[i])
-		case dup:
-			v.rep.fail(int64(i), CheckEntryDuplicate, "repeats entry %d", j)
-			v.entries[i] = nil
-		case sigErr[i] != nil:
-			v.rep.fail(int64(i), CheckEntrySignature, "%s entry by %x: %v", v.entries[i].Type, v.entries[i].Author[:8], sigErr[i])
-			v.entries[i] = nil
-		}
+// rootAt returns the root of the first size entries, which the stream
+// recorded (size 0, a checkpoint's size or the record's), and whether it
+// has it.
+func (v *verifier) rootAt(size uint64) ([32]byte, bool) {
+	switch size {
+	case 0:
+		return [32]byte(rfc6962.DefaultHasher.EmptyRoot()), true
+	case v.n:
+		return v.root, true
 	}
-	v.rep.count(CheckEntryFormat, uint64(n))
-	v.rep.count(CheckEntryDuplicate, uint64(n))
-	v.rep.count(CheckEntrySignature, uint64(n))
+	r, ok := v.roots[size]
+	return r, ok
 }
 
-// checkTree rebuilds the RFC 6962 tree and checks it against the record's
+// checkTree checks the roots the stream computed against the record's
 // checkpoint and every earlier checkpoint (§11.4.2).
-func (v *verifier) checkTree() {
-	defer v.spent(CheckTree, time.Now())
-	tree := bulletin.NewTree()
-	tree.AppendLeaves(v.leaves...)
-	n := uint64(len(v.leaves))
-	v.leaves = nil
+func (v *verifier) checkTree(note []byte) {
+	t0 := threadCPU()
+	defer func() { v.spent(CheckTree, threadCPU()-t0) }()
+	n := v.n
+	v.rep.Size, v.rep.Counts.Entries = n, n
 	v.rep.count(CheckCheckpointSig, 1+uint64(len(v.opt.Earlier)))
 	v.rep.count(CheckTree, 1)
 	v.rep.count(CheckConsistency, uint64(len(v.opt.Earlier)))
-	if root, err := tree.RootAt(n); err == nil {
-		v.rep.Root = fmt.Sprintf("%x", root)
-	}
+	root, _ := v.rootAt(n)
+	v.rep.Root = fmt.Sprintf("%x", root)
 	// The record's checkpoint must carry the witness quorum's
 	// cosignatures: a log signature alone is the server's word, and a
 	// server can sign a fork that drops ballots.
 	// Each checkpoint is reported once, under the first check it fails
 	// (§11.5); its times are checked after the replay (checkTimes).
-	cp, err := v.anchors.VerifyCheckpoint(v.rec.Checkpoint)
+	cp, err := v.anchors.VerifyCheckpoint(note)
 	if err != nil {
 		v.rep.fail(NoEntry, CheckCheckpointSig, "record checkpoint: %v", err)
 	} else if cp.Size != n {
 		v.rep.fail(NoEntry, CheckTree, "the record has %d entries, its checkpoint says %d", n, cp.Size)
-	} else if root, _ := tree.RootAt(n); root != cp.Root {
+	} else if root != cp.Root {
 		v.rep.fail(NoEntry, CheckTree, "the entries hash to root %x, the checkpoint says %x", root, cp.Root)
 	} else {
 		v.cps = append(v.cps, dated{name: "the record's checkpoint", size: cp.Size, time: uint64(cp.Time.Unix())})
@@ -322,7 +327,7 @@ func (v *verifier) checkTree() {
 		case c.Size > n:
 			d.fail = fmt.Sprintf("earlier checkpoint %d has %d entries, the record only %d (the log was rolled back or the record is truncated)", k+1, c.Size, n)
 		default:
-			if root, _ := tree.RootAt(c.Size); root != c.Root {
+			if root, ok := v.rootAt(c.Size); !ok || root != c.Root {
 				d.fail = fmt.Sprintf("earlier checkpoint %d (size %d, root %x) is not a prefix of the record: the log forked", k+1, c.Size, c.Root)
 			}
 		}
@@ -339,7 +344,8 @@ func (v *verifier) checkTree() {
 // time, which the authority's server wrote from the same clock before the
 // log signed anything covering it.
 func (v *verifier) checkTimes() {
-	defer v.spent(CheckConsistency, time.Now())
+	t0 := threadCPU()
+	defer func() { v.spent(CheckConsistency, threadCPU()-t0) }()
 	v.rep.count(CheckConsistency, 1) // the record's checkpoint; earlier ones are counted in checkTree
 	for _, c := range v.cps {
 		switch {

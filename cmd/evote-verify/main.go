@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	partial := fs.Bool("partial", false, "accept a record that ends before the result (an election in progress)")
 	workers := fs.Int("workers", 0, "parallel workers (default: all cores)")
 	quiet := fs.Bool("no-progress", false, "no progress bar")
-	timeout := fs.Duration("timeout", 10*time.Minute, "download timeout for a URL")
+	timeout := fs.Duration("timeout", 10*time.Minute, "timeout of each request to a URL (the download goes on as the verification reads it)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: evote-verify (--fingerprint FP | --manifest FILE) [--log-key FILE] [--checkpoint FILE]... [--json] [--partial] RECORD")
 		fmt.Fprintln(stderr, "RECORD is a record directory, a record archive (.tar) or a ballot box URL.")
@@ -91,14 +91,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	bar := newBar(stderr, *quiet || *asJSON && !isTerminal(stderr))
 	opt.Progress = bar.update
-	rec, err := load(fs.Arg(0), fp, *timeout, bar)
+	rep, err := verifySource(fs.Arg(0), opt, *timeout)
+	bar.done()
 	if err != nil {
-		bar.done()
 		fmt.Fprintf(stderr, "evote-verify: %v\n", err)
 		return 2
 	}
-	rep := verify.Verify(rec, opt)
-	bar.done()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -132,22 +130,27 @@ func expectedFingerprint(fp, manifestFile string) (ballot.ExpectedFingerprint, e
 	return ballot.ExpectFingerprint(m.Fingerprint()), nil
 }
 
-func load(src string, fp ballot.ExpectedFingerprint, timeout time.Duration, bar *bar) (*verify.Record, error) {
+// verifySource verifies the record at src, a directory, an archive or a
+// URL, reading it once: the record is never held in memory whole.
+func verifySource(src string, opt verify.Options, timeout time.Duration) (*verify.Report, error) {
 	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
+		ctx := context.Background()
 		client := &http.Client{Timeout: timeout}
-		board, err := verify.FindBoard(ctx, client, src, fp)
+		board, err := verify.FindBoard(ctx, client, src, opt.Fingerprint)
 		if err != nil {
 			return nil, err
 		}
-		return verify.Fetch(ctx, client, board, func(done, total uint64) { bar.update("download", done, total) })
+		note, entries, err := verify.FetchStream(ctx, client, board, nil)
+		if err != nil {
+			return nil, err
+		}
+		return verify.VerifyStream(note, entries, opt)
 	}
-	rec, err := verify.Load(src)
+	rep, err := verify.VerifyPath(src, opt)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: no such record", src)
 	}
-	return rec, err
+	return rep, err
 }
 
 func printReport(w io.Writer, r *verify.Report) {

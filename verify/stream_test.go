@@ -1,0 +1,228 @@
+package verify
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"evote/ballot"
+	"evote/bulletin"
+)
+
+// comparable strips a report of its timings, which differ between runs.
+func comparable(r *Report) Report {
+	c := *r
+	c.Stages, c.Seconds, c.Workers = nil, 0, 0
+	c.Checks = nil
+	for _, k := range r.Checks {
+		k.Seconds = 0
+		c.Checks = append(c.Checks, k)
+	}
+	c.items, c.fails, c.times = nil, nil, nil
+	return c
+}
+
+func sameReport(t *testing.T, what string, got, want *Report) {
+	t.Helper()
+	if got == nil {
+		t.Fatalf("%s: no report", what)
+	}
+	g, w := comparable(got), comparable(want)
+	if gb, wb := mustJSON(t, g), mustJSON(t, w); !bytes.Equal(gb, wb) {
+		t.Errorf("%s: report differs:\n got %s\nwant %s", what, gb, wb)
+	}
+}
+
+// TestStreamBatching verifies the honest record and every tampering of the
+// corpus with batches of 1 and 5 entries (so that workers check batches
+// both before and after the election context is known, and the replay
+// prechecks some ballots itself) and as a stream, and requires the report
+// of the default batches each time.
+func TestStreamBatching(t *testing.T) {
+	f := shared(t)
+	cases := append([]tampering{{name: "honest"}}, tamperings()...)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, opt := tampered(t, f, tc)
+			want := Verify(rec, opt)
+			for _, n := range []int{1, 5} {
+				o := opt
+				o.batch = n
+				sameReport(t, "batch "+string(rune('0'+n)), Verify(rec, o), want)
+			}
+			got, err := VerifyStream(rec.Checkpoint, bytes.NewReader(rec.EncodeEntries()), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameReport(t, "stream", got, want)
+		})
+	}
+}
+
+// TestVerifyPath verifies a record directory and archive as streams, and
+// refuses unreadable ones with ErrLoad and no report.
+func TestVerifyPath(t *testing.T) {
+	f := shared(t)
+	rec := f.record(t)
+	opt := f.options()
+	want := Verify(rec, opt)
+	if !want.OK {
+		t.Fatal(want.Failures)
+	}
+	dir := t.TempDir()
+	if err := rec.WriteDir(filepath.Join(dir, "rec")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifyPath(filepath.Join(dir, "rec"), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameReport(t, "directory", got, want)
+
+	archive := func(extra bool) string {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		files := []struct {
+			name string
+			data []byte
+		}{{bulletin.RecordCheckpointFile, rec.Checkpoint}, {bulletin.RecordEntriesFile, rec.EncodeEntries()}}
+		if extra {
+			files = append(files, files[0])
+		}
+		for _, fl := range files {
+			tw.WriteHeader(&tar.Header{Name: fl.name, Mode: 0o644, Size: int64(len(fl.data)), Typeflag: tar.TypeReg})
+			tw.Write(fl.data)
+		}
+		tw.Close()
+		p := filepath.Join(dir, "rec.tar")
+		if extra {
+			p = filepath.Join(dir, "extra.tar")
+		}
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	got, err = VerifyPath(archive(false), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameReport(t, "archive", got, want)
+	if rep, err := VerifyPath(archive(true), opt); !errors.Is(err, ErrLoad) || rep != nil {
+		t.Errorf("archive with content after the entries: %v, %v", rep, err)
+	}
+	if rep, err := VerifyPath(filepath.Join(dir, "none"), opt); !errors.Is(err, ErrLoad) || !errors.Is(err, os.ErrNotExist) || rep != nil {
+		t.Errorf("missing record: %v, %v", rep, err)
+	}
+	// A truncated entries file, a length over the limit: no report.
+	full := rec.EncodeEntries()
+	for name, b := range map[string][]byte{
+		"truncated entry":  full[:len(full)-3],
+		"truncated length": append(bytes.Clone(full), 0, 0),
+		"over the limit":   append(bytes.Clone(full), 0xff, 0xff, 0xff, 0xff),
+	} {
+		if rep, err := VerifyStream(rec.Checkpoint, bytes.NewReader(b), opt); !errors.Is(err, ErrLoad) || rep != nil {
+			t.Errorf("%s: %v, %v", name, rep, err)
+		}
+		if _, err := ReadEntries(bytes.NewReader(b)); !errors.Is(err, ErrLoad) {
+			t.Errorf("%s: ReadEntries: %v", name, err)
+		}
+	}
+	// A record whose manifest is not the published one is not checked
+	// further, but its entries are counted, as Verify counts them.
+	bad := opt
+	bad.Fingerprint = ballot.ExpectFingerprint(ballot.Fingerprint{1})
+	got, err = VerifyStream(rec.Checkpoint, bytes.NewReader(full), bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameReport(t, "other fingerprint", got, Verify(rec, bad))
+	if got.OK || got.Size != uint64(len(rec.Entries)) {
+		t.Errorf("other fingerprint: ok %v, size %d", got.OK, got.Size)
+	}
+}
+
+// TestDecodeEntryAgrees: the verifier's decoding without a copy accepts
+// and refuses exactly what bulletin.DecodeEntry does, with its errors.
+func TestDecodeEntryAgrees(t *testing.T) {
+	f := shared(t)
+	var inputs [][]byte
+	for _, e := range f.encoded()[:12] {
+		inputs = append(inputs, e, e[:len(e)-1], append(bytes.Clone(e), 0), e[:bulletin.HeaderSize], e[:bulletin.HeaderSize-1], nil)
+		for _, at := range []int{0, 1, 33, 34, 67, 70, bulletin.HeaderSize, len(e) - 1} {
+			m := bytes.Clone(e)
+			m[at] ^= 0x80
+			inputs = append(inputs, m)
+		}
+	}
+	for i, in := range inputs {
+		got, gerr := decodeEntry(in)
+		want, werr := bulletin.DecodeEntry(in)
+		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+			t.Fatalf("input %d: error %v, DecodeEntry's %v", i, gerr, werr)
+		}
+		if gerr == nil && !bytes.Equal(got.Encode(), want.Encode()) {
+			t.Fatalf("input %d: decodes differently", i)
+		}
+	}
+}
+
+// TestStreamMemoryBounded verifies records of 2,000 and 4,000 ballots from
+// files and measures the heap the verifier holds once it has read every
+// entry: what it keeps per ballot for the final checks. Holding the
+// entries, their payloads or proofs (about 14 KB per ballot before the
+// verifier streamed) fails it.
+func TestStreamMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates 6,000 ballots")
+	}
+	held := func(voters int) uint64 {
+		f := newFixtureCfg(t, "kg-2027-mem", voters, 0, true)
+		dir := filepath.Join(t.TempDir(), "rec")
+		if err := f.record(t).WriteDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		opt := f.options()
+		f = nil
+		var heap uint64
+		testHookStreamed = func() {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			heap = ms.HeapAlloc
+		}
+		defer func() { testHookStreamed = nil }()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rep, err := VerifyPath(dir, opt)
+		if err != nil || !rep.OK {
+			t.Fatal(err, rep)
+		}
+		return heap - min(heap, ms.HeapAlloc)
+	}
+	small, large := held(2000), held(4000)
+	per := float64(large) - float64(small)
+	per /= 2000
+	t.Logf("heap held after the stream: %d KiB at 2,000 ballots, %d KiB at 4,000: %.0f bytes per ballot", small>>10, large>>10, per)
+	// A counted ballot of this election keeps one ciphertext, a credential
+	// and the indices of the rules (about 1.5 KB, almost all in package
+	// election's state); the entries themselves are 2.1 KB per ballot.
+	if per > 2500 {
+		t.Errorf("the verifier holds %.0f bytes per ballot, over 2,500", per)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

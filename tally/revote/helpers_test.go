@@ -1,0 +1,291 @@
+package revote
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"testing"
+
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
+	"evote/crypto/threshold"
+	"evote/tally"
+)
+
+// testElection is a 2-of-3 election with Shamir-dealt key shares (the
+// filter does not care how the shares were made; chapter 5's DKG is tested
+// in crypto/threshold) and one tag key per trustee.
+type testElection struct {
+	p       *Params
+	shares  []*threshold.KeyShare
+	tagKeys []*TagKey
+	secret  *group.Scalar // the joint secret, for the tests' own checks only
+}
+
+func newTestElection(t testing.TB, rnd io.Reader, m int) *testElection {
+	t.Helper()
+	a0, a1 := new(group.Scalar), new(group.Scalar)
+	if _, err := a0.SetRandom(rnd); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a1.SetRandom(rnd); err != nil {
+		t.Fatal(err)
+	}
+	e := &testElection{secret: a0}
+	ext := sha256.Sum256([]byte("revote test extended hash"))
+	pk, err := elgamal.NewPublicKey(new(group.Element).ScalarBaseMult(a0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = &Params{
+		ElectionID: "revote-test", Context: ext, PublicKey: pk,
+		Threshold: threshold.Params{N: 3, T: 2}, Mixes: 2, MaxDepth: m,
+	}
+	for j := 1; j <= 3; j++ {
+		xj := new(group.Scalar).MultiplyAdd(a1, new(group.Scalar).SetUint64(uint64(j)), a0)
+		ks, err := threshold.NewKeyShare(j, xj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.shares = append(e.shares, ks)
+		e.p.VerificationKeys = append(e.p.VerificationKeys, ks.VerificationKey())
+		tk, err := NewTagKey(j, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof, err := tk.Prove(ext, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyTagKey(ext, j, tk.Public(), proof); err != nil {
+			t.Fatal(err)
+		}
+		e.tagKeys = append(e.tagKeys, tk)
+		e.p.TagKeys = append(e.p.TagKeys, tk.Public())
+	}
+	return e
+}
+
+// decrypt is the tests' own decryption with the joint secret.
+func (e *testElection) decrypt(c *elgamal.Ciphertext) *group.Element {
+	ax := new(group.Element).ScalarMult(e.secret, &c.A)
+	return new(group.Element).Subtract(&c.B, ax)
+}
+
+// A cast is one board row of a scenario: a real voter's ballot (vote ≥ 1),
+// an in-person mark, or a dummy voter's row.
+type cast struct {
+	voter    int // real voter number (0..) or dummy voter number (1..)
+	dummy    bool
+	inPerson bool
+	vote     uint64
+	depth    int // filled in board order
+}
+
+// scenario is a board: rows in board order, with what each row is.
+type scenario struct {
+	casts []cast
+	want  map[int]cast // the last row of each real voter
+}
+
+func pseudonym(v int) [32]byte {
+	return sha256.Sum256(binary.BigEndian.AppendUint64([]byte("pseudonym"), uint64(v)))
+}
+
+// newScenario makes a board of n rows: voters real voters each casting
+// one ballot, of whom revoters cast one or more further ballots (extra
+// rows in all), inPerson of the voters then voting in person, and the
+// remaining rows dummies in exactly the groups the padding rule gives.
+// Board order is random, each voter's and dummy's rows in order.
+func newScenario(rnd *mrand.Rand, n, voters, extra, inPerson, m int) (*scenario, error) {
+	var evs []cast
+	for v := 0; v < voters; v++ {
+		evs = append(evs, cast{voter: v, vote: uint64(1 + rnd.IntN(3))})
+	}
+	for i := 0; i < extra; i++ {
+		v := rnd.IntN(voters)
+		evs = append(evs, cast{voter: v, vote: uint64(1 + rnd.IntN(3))})
+	}
+	for v := 0; v < inPerson; v++ {
+		evs = append(evs, cast{voter: v, inPerson: true})
+	}
+	// A voter's rows beyond m are refused by the ballot box; keep the
+	// scenario within m per voter.
+	per := map[int]int{}
+	var real []cast
+	for _, c := range evs {
+		if per[c.voter] < m {
+			per[c.voter]++
+			real = append(real, c)
+		}
+	}
+	g := DummyGroups(n, voters, m)
+	d := n - len(real)
+	if g < 1 || d < g || d > g*m {
+		return nil, fmt.Errorf("infeasible padding: %d dummy rows for %d groups", d, g)
+	}
+	all := real
+	for i := 0; i < d; i++ {
+		all = append(all, cast{voter: 1 + i%g, dummy: true})
+	}
+	// Random board order, but each identity's rows keep their order: shuffle
+	// then re-sort by stable identity order is not needed, since rows of one
+	// identity are interchangeable except for in-person marks, which go last.
+	rnd.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	for i := range all {
+		if all[i].inPerson {
+			// Move the voter's in-person mark after the voter's last online row.
+			for j := len(all) - 1; j > i; j-- {
+				if !all[j].dummy && all[j].voter == all[i].voter {
+					all[i], all[j] = all[j], all[i]
+					break
+				}
+			}
+		}
+	}
+	s := &scenario{want: map[int]cast{}}
+	depth := map[[2]int]int{}
+	for _, c := range all {
+		key := [2]int{c.voter, 0}
+		if c.dummy {
+			key[1] = 1
+		}
+		depth[key]++
+		c.depth = depth[key]
+		s.casts = append(s.casts, c)
+		if !c.dummy {
+			s.want[c.voter] = c
+		}
+	}
+	return s, nil
+}
+
+// rows encrypts a scenario's board rows.
+func (e *testElection) rows(t testing.TB, s *scenario, rnd io.Reader) []Row {
+	t.Helper()
+	pk := e.p.PublicKey
+	out := make([]Row, len(s.casts))
+	for i, c := range s.casts {
+		var id *group.Element
+		if c.dummy {
+			id = DummyID(e.p.ElectionID, uint64(c.voter))
+		} else {
+			id = VoterID(e.p.ElectionID, pseudonym(c.voter))
+		}
+		out[i] = Row{
+			ID:     encryptElement(t, pk, id, rnd),
+			Depth:  encrypt(t, pk, uint64(c.depth), rnd),
+			Flag:   encrypt(t, pk, boolInt(!c.dummy && !c.inPerson), rnd),
+			Ballot: []*elgamal.Ciphertext{encrypt(t, pk, c.vote, rnd)},
+		}
+	}
+	return out
+}
+
+func boolInt(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func encrypt(t testing.TB, pk *elgamal.PublicKey, m uint64, rnd io.Reader) *elgamal.Ciphertext {
+	t.Helper()
+	c, _, err := pk.Encrypt(m, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func encryptElement(t testing.TB, pk *elgamal.PublicKey, v *group.Element, rnd io.Reader) *elgamal.Ciphertext {
+	t.Helper()
+	c := encrypt(t, pk, 0, rnd)
+	c.B.Add(&c.B, v)
+	return c
+}
+
+// run performs the filter as the trustees would (mixers 1 and 2 on each
+// list, blinders 1 and 2, decryption shares of 1 and 2) and returns its
+// record.
+func (e *testElection) run(t testing.TB, rows []Row, rnd io.Reader) *Record {
+	t.Helper()
+	x, y, err := Lists(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &Record{}
+	px, py := e.p.MixParams(ChainX).WithGenerators(x.Len()), e.p.MixParams(ChainY)
+	py.Generators = px.Generators
+	for mixer := uint32(1); mixer <= 2; mixer++ {
+		m, _, err := tally.Mix(px, mixer, x, rec.XMixes, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.XMixes = append(rec.XMixes, m)
+		m, _, err = tally.Mix(py, mixer, y, rec.YMixes, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.YMixes = append(rec.YMixes, m)
+	}
+	list, err := TagList(rec.XMixes[1].Output, rec.YMixes[1].Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 0; j < 2; j++ {
+		step, err := e.tagKeys[j].Blind(e.p.Context, list, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Blinds = append(rec.Blinds, step)
+		list = step.Out
+	}
+	for j := 0; j < 2; j++ {
+		s, err := e.shares[j].DecryptShares(e.p.Context, list, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Shares = append(rec.Shares, s)
+	}
+	tags, err := threshold.Combine(e.p.Threshold, list, rec.Shares)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Kept, err = Select(tags); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// rollCall mixes and decrypts the identifiers of the kept rows.
+func (e *testElection) rollCall(t testing.TB, kept *Result, rnd io.Reader) *RollCall {
+	t.Helper()
+	in, err := RollCallList(kept.Kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &RollCall{}
+	p := e.p.MixParams(ChainRoll)
+	for mixer := uint32(2); mixer <= 3; mixer++ {
+		m, _, err := tally.Mix(p, mixer, in, rc.Mixes, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Mixes = append(rc.Mixes, m)
+	}
+	cts, err := rc.Mixes[1].Output.Ciphertexts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 1; j < 3; j++ {
+		s, err := e.shares[j].DecryptShares(e.p.Context, cts, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Shares = append(rc.Shares, s)
+	}
+	return rc
+}

@@ -212,6 +212,39 @@ func encryptElement(t testing.TB, pk *elgamal.PublicKey, v *group.Element, rnd i
 // record.
 func (e *testElection) run(t testing.TB, rows []Row, rnd io.Reader) *Record {
 	t.Helper()
+	rec, tags := e.work(t, rows, rnd)
+	var err error
+	if rec.Kept, err = Select(tags); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// run2 is run for rows the selection refuses: its kept list is computed
+// without the check that current tags are distinct.
+func (e *testElection) run2(t testing.TB, rows []Row, rnd io.Reader) *Record {
+	t.Helper()
+	rec, tags := e.work(t, rows, rnd)
+	if _, err := Select(tags); err == nil {
+		t.Fatal("the selection accepted the rows")
+	}
+	n := len(tags) / 2
+	cur := map[[32]byte]bool{}
+	for _, x := range tags[n:] {
+		cur[[32]byte(x.Bytes())] = true
+	}
+	for i, x := range tags[:n] {
+		if !cur[[32]byte(x.Bytes())] {
+			rec.Kept = append(rec.Kept, uint32(i))
+		}
+	}
+	return rec
+}
+
+// work is the trustees' part of run: the record without its kept list, and
+// the decrypted tags.
+func (e *testElection) work(t testing.TB, rows []Row, rnd io.Reader) (*Record, []*group.Element) {
+	t.Helper()
 	x, y, err := Lists(rows)
 	if err != nil {
 		t.Fatal(err)
@@ -254,10 +287,7 @@ func (e *testElection) run(t testing.TB, rows []Row, rnd io.Reader) *Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Kept, err = Select(tags); err != nil {
-		t.Fatal(err)
-	}
-	return rec
+	return rec, tags
 }
 
 // rollCall mixes and decrypts the identifiers of the kept rows.

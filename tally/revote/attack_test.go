@@ -1,0 +1,208 @@
+package revote
+
+import (
+	"errors"
+	mrand "math/rand/v2"
+	"testing"
+
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
+	"evote/internal/testrand"
+)
+
+// TestDepthGapKeepsTwoAndRollCallRefuses: a ballot box that skips a depth
+// for a voter (depths 1 and 3) makes the selection keep two of that voter's
+// rows (both have no successor); the filter itself verifies, but the roll
+// call finds the voter's identifier twice and refuses.
+func TestDepthGapKeepsTwoAndRollCallRefuses(t *testing.T) {
+	rnd := testrand.New("gap")
+	e := newTestElection(t, rnd, 4)
+	s, err := newScenario(mrand.New(mrand.NewPCG(7, 7)), 30, 10, 0, 0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Voter 0 casts a second ballot, which the box gives depth 3.
+	s.casts = append(s.casts, cast{voter: 0, vote: 2, depth: 3})
+	// Remove one dummy row so that N and the padding rule stay as before.
+	for i, c := range s.casts {
+		if c.dummy && c.voter == 1 && c.depth > 1 {
+			s.casts = append(s.casts[:i], s.casts[i+1:]...)
+			break
+		}
+	}
+	fixDummyDepths(s)
+	rows := e.rows(t, s, rnd)
+	rec := e.run(t, rows, rnd)
+	res, err := Verify(e.p, rows, rec)
+	if err != nil {
+		t.Fatalf("the filter itself holds: %v", err)
+	}
+	rc := e.rollCall(t, res, rnd)
+	if _, _, err := VerifyRollCall(e.p, res.Kept, len(rows), rc); !errors.Is(err, ErrRollCall) {
+		t.Fatalf("got %v, want %v", err, ErrRollCall)
+	}
+}
+
+// fixDummyDepths renumbers each dummy voter's rows 1, 2, … in board order.
+func fixDummyDepths(s *scenario) {
+	d := map[int]int{}
+	for i := range s.casts {
+		if s.casts[i].dummy {
+			d[s.casts[i].voter]++
+			s.casts[i].depth = d[s.casts[i].voter]
+		}
+	}
+}
+
+// TestDuplicateDepthRefused: two rows of one voter with the same depth (a
+// box that would let either count) have equal current tags: refused.
+func TestDuplicateDepthRefused(t *testing.T) {
+	rnd := testrand.New("dup")
+	e := newTestElection(t, rnd, 4)
+	s, err := newScenario(mrand.New(mrand.NewPCG(8, 8)), 30, 10, 0, 0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.casts = append(s.casts, cast{voter: 0, vote: 3, depth: 1})
+	rows := e.rows(t, s, rnd)
+	rec := e.run2(t, rows, rnd)
+	if _, err := Verify(e.p, rows, rec); !errors.Is(err, ErrDuplicateTag) {
+		t.Fatalf("got %v, want %v", err, ErrDuplicateTag)
+	}
+}
+
+// TestReplayedIdentifierRefused: a row that replays another row's encrypted
+// identifier and depth, re-randomised (so that no ciphertext repeats on the
+// board), has the same current tag as the original: refused.
+func TestReplayedIdentifierRefused(t *testing.T) {
+	rnd := testrand.New("replay")
+	e := newTestElection(t, rnd, 4)
+	s, err := newScenario(mrand.New(mrand.NewPCG(9, 9)), 30, 10, 0, 0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := e.rows(t, s, rnd)
+	var victim int
+	for i, c := range s.casts {
+		if !c.dummy {
+			victim = i
+			break
+		}
+	}
+	r1, r2 := new(group.Scalar), new(group.Scalar)
+	r1.SetRandom(rnd)
+	r2.SetRandom(rnd)
+	replay := Row{
+		ID:     e.p.PublicKey.ReEncrypt(rows[victim].ID, r1),
+		Depth:  e.p.PublicKey.ReEncrypt(rows[victim].Depth, r2),
+		Flag:   encrypt(t, e.p.PublicKey, 1, rnd),
+		Ballot: []*elgamal.Ciphertext{encrypt(t, e.p.PublicKey, 3, rnd)},
+	}
+	rows = append(rows, replay)
+	rec := e.run2(t, rows, rnd)
+	if _, err := Verify(e.p, rows, rec); !errors.Is(err, ErrDuplicateTag) {
+		t.Fatalf("got %v, want %v", err, ErrDuplicateTag)
+	}
+}
+
+// TestDummyCountRule: a roll call whose number of dummy voters is not the
+// padding rule's is refused (a box that made one dummy voter more or less
+// would reveal, through the kept count, how many re-votes there were).
+func TestDummyCountRule(t *testing.T) {
+	eid := "revote-test"
+	var ids []*group.Element
+	for v := 0; v < 5; v++ {
+		ids = append(ids, VoterID(eid, pseudonym(v)))
+	}
+	for i := uint64(1); i <= 3; i++ {
+		ids = append(ids, DummyID(eid, i))
+	}
+	// 5 voters, M = 4: 17 rows give ⌈12/4⌉ = 3 dummy voters.
+	if r, err := CheckRollCall(eid, ids, 17, 4); err != nil || r != 5 {
+		t.Fatalf("honest: %d, %v", r, err)
+	}
+	if _, err := CheckRollCall(eid, ids, 21, 4); !errors.Is(err, ErrDummyGroupCount) {
+		t.Fatalf("21 rows: got %v, want %v", err, ErrDummyGroupCount)
+	}
+	skipped := append(ids[:5:5], DummyID(eid, 1), DummyID(eid, 2), DummyID(eid, 4))
+	if _, err := CheckRollCall(eid, skipped, 17, 4); !errors.Is(err, ErrRollCall) {
+		t.Fatalf("dummy numbering with a gap: got %v, want %v", err, ErrRollCall)
+	}
+}
+
+// TestDepthProof: the box's depth proof holds for d ∈ [1, M], cannot be
+// made for d > M, and fails for another row's context.
+func TestDepthProof(t *testing.T) {
+	rnd := testrand.New("depth")
+	e := newTestElection(t, rnd, 4)
+	ctx := DepthProofContext(e.p.Context, [32]byte{1})
+	for d := 1; d <= 4; d++ {
+		c, p, err := EncryptDepth(e.p.PublicKey, ctx, d, 4, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyDepth(e.p.PublicKey, ctx, c, 4, p); err != nil {
+			t.Fatalf("depth %d: %v", d, err)
+		}
+		if err := VerifyDepth(e.p.PublicKey, DepthProofContext(e.p.Context, [32]byte{2}), c, 4, p); !errors.Is(err, ErrDepth) {
+			t.Fatalf("moved proof: got %v", err)
+		}
+	}
+	if _, _, err := EncryptDepth(e.p.PublicKey, ctx, 5, 4, rnd); !errors.Is(err, ErrParams) {
+		t.Fatalf("depth 5 of 4: %v", err)
+	}
+	if _, _, err := EncryptDepth(e.p.PublicKey, ctx, 0, 4, rnd); !errors.Is(err, ErrParams) {
+		t.Fatalf("depth 0: %v", err)
+	}
+}
+
+// TestMixTamperRefused: a filter whose X chain has fewer than the required
+// valid mixes (one mix's output swapped for another list) is refused.
+func TestMixTamperRefused(t *testing.T) {
+	e, _, rows, rec := honest(t, "mix", 30, 10, 4, 0)
+	bad := *rec.XMixes[1]
+	bad.Output = rec.XMixes[0].Output
+	tampered := *rec
+	tampered.XMixes = append(rec.XMixes[:1:1], &bad)
+	if _, err := Verify(e.p, rows, &tampered); !errors.Is(err, ErrMixes) {
+		t.Fatalf("got %v, want %v", err, ErrMixes)
+	}
+}
+
+// TestRevoteNotVisible: two boards of the same size and turnout, one where
+// voter 0 re-voted and one where they did not, publish the same numbers
+// everywhere: rows, kept and superseded counts, dummy voters and turnout
+// (the ciphertexts themselves are fresh encryptions either way). The
+// difference the re-vote makes, one more superseded row, is absorbed by the
+// dummy rows under the padding rule.
+func TestRevoteNotVisible(t *testing.T) {
+	type shape struct{ rows, kept, superseded, voters int }
+	get := func(seed string, extra int) shape {
+		rnd := testrand.New(seed)
+		e := newTestElection(t, rnd, 4)
+		s, err := newScenario(mrand.New(mrand.NewPCG(11, 11)), 31, 10, extra, 0, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := e.rows(t, s, rnd)
+		res, err := Verify(e.p, rows, e.run(t, rows, rnd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, r, err := VerifyRollCall(e.p, res.Kept, len(rows), e.rollCall(t, res, rnd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return shape{len(rows), res.Kept.Len(), res.Superseded, r}
+	}
+	a, b := get("no-revote", 0), get("revote", 1)
+	if a != b {
+		t.Fatalf("public shapes differ: %+v without the re-vote, %+v with it", a, b)
+	}
+	// Why the rule: a box that packed its dummy rows into as few dummy
+	// voters as possible (⌈D/M⌉) would make 6 without the re-vote (21 dummy
+	// rows) and 5 with it (20), and the kept count would show the re-vote.
+	if (21+3)/4 == (20+3)/4 {
+		t.Fatal("the example no longer shows the difference")
+	}
+}

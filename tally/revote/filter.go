@@ -216,6 +216,12 @@ func Verify(p *Params, rows []Row, rec *Record) (*Result, error) {
 	if err := compareKept(kept, rec.Kept); err != nil {
 		return nil, err
 	}
+	// Every voter, real or dummy, has exactly M rows (spec §15.4): with
+	// pairwise distinct current tags and depths in [1, M], the rows number
+	// M per kept row exactly when each voter's depths are 1..M, one run.
+	if len(rows) != p.MaxDepth*len(kept) {
+		return nil, fmt.Errorf("%w: %d rows, %d kept, M = %d", ErrKeptCount, len(rows), len(kept), p.MaxDepth)
+	}
 	out, err := KeptRows(xc.Output, kept)
 	if err != nil {
 		return nil, err

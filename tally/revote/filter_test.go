@@ -38,7 +38,7 @@ func TestHonestFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := DummyGroups(len(rows), 12, e.p.MaxDepth)
+	g := DummyGroups(s.board, 12, e.p.MaxDepth)
 	if res.Kept.Len() != 12+g {
 		t.Fatalf("kept %d rows, want %d voters + %d dummy voters", res.Kept.Len(), 12, g)
 	}
@@ -76,7 +76,7 @@ func TestHonestFilter(t *testing.T) {
 		t.Fatalf("%d real voters kept, want 12", found)
 	}
 	rc := e.rollCall(t, res, testrand.New("roll"))
-	if _, r, err := VerifyRollCall(e.p, res.Kept, len(rows), rc); err != nil || r != 12 {
+	if _, r, err := VerifyRollCall(e.p, res.Kept, s.board, rc); err != nil || r != 12 {
 		t.Fatalf("roll call: %d voters, %v", r, err)
 	}
 }

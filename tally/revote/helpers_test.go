@@ -74,19 +74,22 @@ func (e *testElection) decrypt(c *elgamal.Ciphertext) *group.Element {
 	return new(group.Element).Subtract(&c.B, ax)
 }
 
-// A cast is one board row of a scenario: a real voter's ballot (vote ≥ 1),
-// an in-person mark, or a dummy voter's row.
+// A cast is one row of a scenario: a real voter's ballot (vote ≥ 1), an
+// in-person mark, a dummy voter's row, or a padding row added at the close.
 type cast struct {
 	voter    int // real voter number (0..) or dummy voter number (1..)
 	dummy    bool
 	inPerson bool
+	padding  bool
 	vote     uint64
-	depth    int // filled in board order
+	depth    int
 }
 
-// scenario is a board: rows in board order, with what each row is.
+// scenario is the filter's input: the board rows in board order, then the
+// padding rows of the close (spec §15.4), with what each row is.
 type scenario struct {
 	casts []cast
+	board int          // rows on the board (N); the rest are padding (P)
 	want  map[int]cast // the last row of each real voter
 }
 
@@ -94,49 +97,44 @@ func pseudonym(v int) [32]byte {
 	return sha256.Sum256(binary.BigEndian.AppendUint64([]byte("pseudonym"), uint64(v)))
 }
 
-// newScenario makes a board of n rows: voters real voters each casting
-// one ballot, of whom revoters cast one or more further ballots (extra
-// rows in all), inPerson of the voters then voting in person, and the
-// remaining rows dummies in exactly the groups the padding rule gives.
-// Board order is random, each voter's and dummy's rows in order.
+// newScenario makes a board of n rows: voters real voters each casting one
+// ballot, extra further ballots by random voters (at most m − 1 online
+// ballots each), inPerson of the voters then voting in person, and the
+// other rows dummies; then the padding of the close, so that every voter,
+// real or dummy, has exactly m rows with depths 1..m, its own rows on top
+// in board order (spec §15.4). Board order is random, each voter's rows in
+// order and its in-person mark after its online ballots.
 func newScenario(rnd *mrand.Rand, n, voters, extra, inPerson, m int) (*scenario, error) {
 	var evs []cast
 	for v := 0; v < voters; v++ {
 		evs = append(evs, cast{voter: v, vote: uint64(1 + rnd.IntN(3))})
 	}
 	for i := 0; i < extra; i++ {
-		v := rnd.IntN(voters)
-		evs = append(evs, cast{voter: v, vote: uint64(1 + rnd.IntN(3))})
+		evs = append(evs, cast{voter: rnd.IntN(voters), vote: uint64(1 + rnd.IntN(3))})
 	}
-	for v := 0; v < inPerson; v++ {
-		evs = append(evs, cast{voter: v, inPerson: true})
-	}
-	// A voter's rows beyond m are refused by the ballot box; keep the
-	// scenario within m per voter.
 	per := map[int]int{}
 	var real []cast
 	for _, c := range evs {
-		if per[c.voter] < m {
+		if per[c.voter] < m-1 {
 			per[c.voter]++
 			real = append(real, c)
 		}
 	}
+	for v := 0; v < inPerson; v++ {
+		real = append(real, cast{voter: v, inPerson: true})
+	}
 	g := DummyGroups(n, voters, m)
 	d := n - len(real)
-	if g < 1 || d < g || d > g*m {
-		return nil, fmt.Errorf("infeasible padding: %d dummy rows for %d groups", d, g)
+	if g < 0 || d < 0 || d > g*m {
+		return nil, fmt.Errorf("infeasible padding: %d dummy rows for %d dummy voters", d, g)
 	}
 	all := real
 	for i := 0; i < d; i++ {
-		all = append(all, cast{voter: 1 + i%g, dummy: true})
+		all = append(all, cast{voter: 1 + i/m, dummy: true})
 	}
-	// Random board order, but each identity's rows keep their order: shuffle
-	// then re-sort by stable identity order is not needed, since rows of one
-	// identity are interchangeable except for in-person marks, which go last.
 	rnd.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	for i := range all {
 		if all[i].inPerson {
-			// Move the voter's in-person mark after the voter's last online row.
 			for j := len(all) - 1; j > i; j-- {
 				if !all[j].dummy && all[j].voter == all[i].voter {
 					all[i], all[j] = all[j], all[i]
@@ -145,18 +143,36 @@ func newScenario(rnd *mrand.Rand, n, voters, extra, inPerson, m int) (*scenario,
 			}
 		}
 	}
-	s := &scenario{want: map[int]cast{}}
-	depth := map[[2]int]int{}
+	type ident struct {
+		v     int
+		dummy bool
+	}
+	count := map[ident]int{}
 	for _, c := range all {
-		key := [2]int{c.voter, 0}
-		if c.dummy {
-			key[1] = 1
-		}
-		depth[key]++
-		c.depth = depth[key]
+		count[ident{c.voter, c.dummy}]++
+	}
+	s := &scenario{board: len(all), want: map[int]cast{}}
+	seen := map[ident]int{}
+	for _, c := range all {
+		id := ident{c.voter, c.dummy}
+		seen[id]++
+		c.depth = m - count[id] + seen[id]
 		s.casts = append(s.casts, c)
 		if !c.dummy {
 			s.want[c.voter] = c
+		}
+	}
+	// The close: padding rows below each voter's own rows.
+	var ids []ident
+	for v := 0; v < voters; v++ {
+		ids = append(ids, ident{v, false})
+	}
+	for i := 1; i <= g; i++ {
+		ids = append(ids, ident{i, true})
+	}
+	for _, id := range ids {
+		for k := 1; k <= m-count[id]; k++ {
+			s.casts = append(s.casts, cast{voter: id.v, dummy: id.dummy, padding: true, depth: k})
 		}
 	}
 	return s, nil
@@ -177,7 +193,7 @@ func (e *testElection) rows(t testing.TB, s *scenario, rnd io.Reader) []Row {
 		out[i] = Row{
 			ID:     encryptElement(t, pk, id, rnd),
 			Depth:  encrypt(t, pk, uint64(c.depth), rnd),
-			Flag:   encrypt(t, pk, boolInt(!c.dummy && !c.inPerson), rnd),
+			Flag:   encrypt(t, pk, boolInt(!c.dummy && !c.inPerson && !c.padding), rnd),
 			Ballot: []*elgamal.Ciphertext{encrypt(t, pk, c.vote, rnd)},
 		}
 	}

@@ -36,6 +36,7 @@ type vectorFileT struct {
 	TagKeys          []string     `json:"tag_keys"`
 	TagKeyProofs     []string     `json:"tag_key_proofs"`
 	Identifiers      []vectorID   `json:"identifiers"`
+	BoardRows        int          `json:"board_rows"` // N; the rows after them are the close's padding
 	Rows             []vectorRow  `json:"rows"`
 	BlindWeights     []string     `json:"blind_weights_trustee1_first"` // ρ_0, σ_0 of the first step
 	Records          []vectorCase `json:"records"`
@@ -133,7 +134,7 @@ func buildVectors(t *testing.T) *vectorFileT {
 	v := &vectorFileT{
 		Comment:    "spec §15.10: made by go test ./tally/revote -run TestVectors -update (seeded randomness); checked by the same test",
 		ElectionID: e.p.ElectionID, Context: hexs(e.p.Context[:]), PublicKey: hexs(e.p.PublicKey.Bytes()),
-		Threshold: e.p.Threshold.T, MaxDepth: e.p.MaxDepth, Mixes: e.p.Mixes,
+		Threshold: e.p.Threshold.T, MaxDepth: e.p.MaxDepth, Mixes: e.p.Mixes, BoardRows: s.board,
 	}
 	for j, vk := range e.p.VerificationKeys {
 		v.VerificationKeys = append(v.VerificationKeys, hexs(vk.Bytes()))
@@ -311,7 +312,7 @@ func checkVectors(t *testing.T, v *vectorFileT) {
 			honest = res
 		}
 	}
-	_, r, err := VerifyRollCall(p, honest.Kept, len(rows), &RollCall{Mixes: mixes(t, v.RollCall.Mixes), Shares: shares(t, v.RollCall.Shares)})
+	_, r, err := VerifyRollCall(p, honest.Kept, v.BoardRows, &RollCall{Mixes: mixes(t, v.RollCall.Mixes), Shares: shares(t, v.RollCall.Shares)})
 	if got := reason(err); got != v.RollCall.Expected || r != v.RollCall.Voters {
 		t.Fatalf("roll call: %q, %d voters", got, r)
 	}

@@ -193,3 +193,27 @@ func TestRevoteNotVisible(t *testing.T) {
 		t.Fatal("the example no longer shows the difference")
 	}
 }
+
+// TestFlagProof: a flag proof holds for 0 and 1 under its row's context,
+// fails under another row's, and a flag of 2 cannot be proven (a dummy
+// counted twice).
+func TestFlagProof(t *testing.T) {
+	rnd := testrand.New("flag")
+	e := newTestElection(t, rnd, 4)
+	ctx := FlagProofContext(e.p.Context, [32]byte{1})
+	for f := uint64(0); f <= 1; f++ {
+		c, p, err := EncryptFlag(e.p.PublicKey, ctx, f, rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyFlag(e.p.PublicKey, ctx, c, p); err != nil {
+			t.Fatalf("flag %d: %v", f, err)
+		}
+		if err := VerifyFlag(e.p.PublicKey, FlagProofContext(e.p.Context, [32]byte{2}), c, p); !errors.Is(err, ErrFlag) {
+			t.Fatalf("moved flag proof: %v", err)
+		}
+	}
+	if _, _, err := EncryptFlag(e.p.PublicKey, ctx, 2, rnd); !errors.Is(err, ErrParams) {
+		t.Fatalf("flag 2: %v", err)
+	}
+}

@@ -32,6 +32,7 @@ const (
 	BlindWeightTag = "evote-v1/revote/blind-weight"
 	TagKeyContext  = "evote-v1/revote/tag-key"
 	DepthContext   = "evote-v1/revote/depth"
+	FlagContext    = "evote-v1/revote/flag"
 )
 
 // Errors of the filter. Every rejection wraps one of them.
@@ -47,6 +48,7 @@ var (
 	ErrKeptCount       = errors.New("revote: kept count differs from the rows not superseded")
 	ErrRollCall        = errors.New("revote: roll call refused")
 	ErrDepth           = errors.New("revote: depth proof does not verify")
+	ErrFlag            = errors.New("revote: flag proof does not verify")
 	ErrDecryption      = errors.New("revote: decryption of tags refused")
 	ErrMixes           = errors.New("revote: mix chain incomplete")
 	ErrOutputMismatch  = errors.New("revote: filter output differs from the kept rows")

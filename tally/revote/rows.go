@@ -77,6 +77,39 @@ func DepthProofContext(ext [32]byte, credentialKey [32]byte) []byte {
 	return append(b, credentialKey[:]...)
 }
 
+// FlagProofContext is the context of a ballot's flag proof (spec §15.2,
+// §15.3): string("evote-v1/revote/flag") || extended hash || credential key.
+func FlagProofContext(ext [32]byte, credentialKey [32]byte) []byte {
+	b := appendString(nil, FlagContext)
+	b = append(b, ext[:]...)
+	return append(b, credentialKey[:]...)
+}
+
+// EncryptFlag encrypts a row's flag f ∈ {0, 1} with its range proof
+// (k = 1) under the row's context.
+func EncryptFlag(pk *elgamal.PublicKey, ctx []byte, f uint64, rand io.Reader) (*elgamal.Ciphertext, *zkp.RangeProof, error) {
+	if f > 1 {
+		return nil, nil, fmt.Errorf("%w: flag %d", ErrParams, f)
+	}
+	c, r, err := pk.Encrypt(f, rand)
+	if err != nil {
+		return nil, nil, fmt.Errorf("revote: flag: %w", err)
+	}
+	p, err := zkp.ProveRange(ctx, &zkp.RangeStatement{PK: pk, Ciphertext: c, Max: 1}, f, r, rand)
+	if err != nil {
+		return nil, nil, fmt.Errorf("revote: flag proof: %w", err)
+	}
+	return c, p, nil
+}
+
+// VerifyFlag checks a row's flag proof.
+func VerifyFlag(pk *elgamal.PublicKey, ctx []byte, flag *elgamal.Ciphertext, p *zkp.RangeProof) error {
+	if err := p.Verify(ctx, &zkp.RangeStatement{PK: pk, Ciphertext: flag, Max: 1}); err != nil {
+		return fmt.Errorf("%w: %w", ErrFlag, err)
+	}
+	return nil
+}
+
 // depthStatement is the range statement of a depth proof: Depth·(1, g^−1)
 // encrypts d − 1 ∈ [0, M − 1].
 func depthStatement(pk *elgamal.PublicKey, depth *elgamal.Ciphertext, m int) *zkp.RangeStatement {

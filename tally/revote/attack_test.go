@@ -7,6 +7,7 @@ import (
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
+	"evote/crypto/zkp"
 	"evote/internal/testrand"
 )
 
@@ -36,7 +37,7 @@ func TestDepthGapRefused(t *testing.T) {
 		t.Fatalf("got %v, want %v", err, ErrKeptCount)
 	}
 	ids := []*group.Element{VoterID(e.p.ElectionID, pseudonym(0)), VoterID(e.p.ElectionID, pseudonym(0))}
-	if _, err := CheckRollCall(e.p.ElectionID, ids, 2, 4); !errors.Is(err, ErrRollCall) {
+	if _, err := CheckRollCall(e.p.ElectionID, e.p.Style, ids, 2, 4); !errors.Is(err, ErrRollCall) {
 		t.Fatalf("roll call: got %v, want %v", err, ErrRollCall)
 	}
 }
@@ -102,17 +103,21 @@ func TestDummyCountRule(t *testing.T) {
 		ids = append(ids, VoterID(eid, pseudonym(v)))
 	}
 	for i := uint64(1); i <= 3; i++ {
-		ids = append(ids, DummyID(eid, i))
+		ids = append(ids, DummyID(eid, "style-a", i))
 	}
 	// 5 voters, M = 4: 17 rows give ⌈12/4⌉ = 3 dummy voters.
-	if r, err := CheckRollCall(eid, ids, 17, 4); err != nil || r != 5 {
+	if r, err := CheckRollCall(eid, "style-a", ids, 17, 4); err != nil || r != 5 {
 		t.Fatalf("honest: %d, %v", r, err)
 	}
-	if _, err := CheckRollCall(eid, ids, 21, 4); !errors.Is(err, ErrDummyGroupCount) {
+	if _, err := CheckRollCall(eid, "style-a", ids, 21, 4); !errors.Is(err, ErrDummyGroupCount) {
 		t.Fatalf("21 rows: got %v, want %v", err, ErrDummyGroupCount)
 	}
-	skipped := append(ids[:5:5], DummyID(eid, 1), DummyID(eid, 2), DummyID(eid, 4))
-	if _, err := CheckRollCall(eid, skipped, 17, 4); !errors.Is(err, ErrRollCall) {
+	otherStyle := append(ids[:5:5], DummyID(eid, "style-b", 1), DummyID(eid, "style-b", 2), DummyID(eid, "style-b", 3))
+	if _, err := CheckRollCall(eid, "style-a", otherStyle, 17, 4); !errors.Is(err, ErrDummyGroupCount) {
+		t.Fatalf("another style's dummies: got %v, want %v", err, ErrDummyGroupCount)
+	}
+	skipped := append(ids[:5:5], DummyID(eid, "style-a", 1), DummyID(eid, "style-a", 2), DummyID(eid, "style-a", 4))
+	if _, err := CheckRollCall(eid, "style-a", skipped, 17, 4); !errors.Is(err, ErrRollCall) {
 		t.Fatalf("dummy numbering with a gap: got %v, want %v", err, ErrRollCall)
 	}
 }
@@ -215,5 +220,48 @@ func TestFlagProof(t *testing.T) {
 	}
 	if _, _, err := EncryptFlag(e.p.PublicKey, ctx, 2, rnd); !errors.Is(err, ErrParams) {
 		t.Fatalf("flag 2: %v", err)
+	}
+}
+
+// TestIdentifierIsPlaintextAware: the credential's proof of knowledge of s
+// holds for an identifier its maker encrypted, fails for a re-randomised
+// copy of another ciphertext (a ballot box and identity service that put a
+// voter's vote ciphertext in a padding credential, to compare its tag with
+// tags of known values, cannot prove it), and fails under another
+// credential's context; the device's opening check accepts its own
+// identifier and refuses another voter's.
+func TestIdentifierIsPlaintextAware(t *testing.T) {
+	rnd := testrand.New("pok")
+	e := newTestElection(t, rnd, 4)
+	ctx := IDProofContext(e.p.Context, [32]byte{1})
+	v := VoterID(e.p.ElectionID, pseudonym(0))
+	c, s, p, err := EncryptID(e.p.PublicKey, ctx, v, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyID(ctx, c, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyID(IDProofContext(e.p.Context, [32]byte{2}), c, p); !errors.Is(err, ErrIDKnowledge) {
+		t.Fatalf("moved proof: %v", err)
+	}
+	if !OpensTo(e.p.PublicKey, c, s, v) || OpensTo(e.p.PublicKey, c, s, VoterID(e.p.ElectionID, pseudonym(1))) {
+		t.Fatal("opening check")
+	}
+	// A victim's vote ciphertext, re-randomised with s2: the attacker knows
+	// s2 but not the victim's randomness, so its proof is for the wrong
+	// exponent.
+	vote := encrypt(t, e.p.PublicKey, 2, rnd)
+	s2 := new(group.Scalar)
+	if _, err := s2.SetRandom(rnd); err != nil {
+		t.Fatal(err)
+	}
+	copyCt := e.p.PublicKey.ReEncrypt(vote, s2)
+	forged, err := zkp.ProveSchnorr(ctx, group.NewGeneratorElement(), &copyCt.A, s2, nil, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyID(ctx, copyCt, forged); !errors.Is(err, ErrIDKnowledge) {
+		t.Fatalf("re-randomised copy: got %v, want %v", err, ErrIDKnowledge)
 	}
 }

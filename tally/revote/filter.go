@@ -23,6 +23,7 @@ const (
 // Params is the public statement around one election's filter.
 type Params struct {
 	ElectionID       string
+	Style            string   // the ballot style whose rows this filter reads (spec §15.4)
 	Context          [32]byte // the extended hash (spec §9.2)
 	PublicKey        *elgamal.PublicKey
 	Threshold        threshold.Params
@@ -289,7 +290,7 @@ func VerifyRollCall(p *Params, kept *shuffle.Rows, n int, rc *RollCall) ([]*grou
 	if err != nil {
 		return nil, 0, err
 	}
-	r, err := CheckRollCall(p.ElectionID, ids, n, p.MaxDepth)
+	r, err := CheckRollCall(p.ElectionID, p.Style, ids, n, p.MaxDepth)
 	return ids, r, err
 }
 
@@ -297,10 +298,12 @@ func VerifyRollCall(p *Params, kept *shuffle.Rows, n int, rc *RollCall) ([]*grou
 // decrypted identifiers of the kept rows of n board rows: pairwise
 // distinct (one kept row per voter: a gap in a voter's depths would keep
 // two); the dummy identifiers among them are exactly D_1..D_G; and G is
-// the padding rule's ⌈(n − R)/M⌉ for the R others (the real voters). It
+// the padding rule's ⌈(n − R)/M⌉ for the R others (the real voters), the
+// dummies being those of the filter's ballot style (a dummy identifier of
+// another style counts as a real one, which the roll then refuses). It
 // returns R. Whether each real identifier belongs to the voter list is
 // checked against the list where it is published (spec §15.7).
-func CheckRollCall(electionID string, ids []*group.Element, n, m int) (int, error) {
+func CheckRollCall(electionID, style string, ids []*group.Element, n, m int) (int, error) {
 	seen := make(map[[32]byte]struct{}, len(ids))
 	for i, v := range ids {
 		k := [32]byte(v.Bytes())
@@ -311,14 +314,14 @@ func CheckRollCall(electionID string, ids []*group.Element, n, m int) (int, erro
 	}
 	g := 0
 	for i := uint64(1); i <= uint64(len(ids)); i++ {
-		if _, ok := seen[[32]byte(DummyID(electionID, i).Bytes())]; !ok {
+		if _, ok := seen[[32]byte(DummyID(electionID, style, i).Bytes())]; !ok {
 			break
 		}
 		g++
 	}
 	// A dummy identifier beyond D_G would be a gap in the dummy numbering.
 	for i := uint64(g + 2); i <= uint64(len(ids))+1 && g < len(ids); i++ {
-		if _, ok := seen[[32]byte(DummyID(electionID, i).Bytes())]; ok {
+		if _, ok := seen[[32]byte(DummyID(electionID, style, i).Bytes())]; ok {
 			return 0, fmt.Errorf("%w: dummy voter %d without dummy voter %d", ErrRollCall, i, g+1)
 		}
 	}

@@ -40,7 +40,7 @@ func newTestElection(t testing.TB, rnd io.Reader, m int) *testElection {
 		t.Fatal(err)
 	}
 	e.p = &Params{
-		ElectionID: "revote-test", Context: ext, PublicKey: pk,
+		ElectionID: "revote-test", Style: "style-a", Context: ext, PublicKey: pk,
 		Threshold: threshold.Params{N: 3, T: 2}, Mixes: 2, MaxDepth: m,
 	}
 	for j := 1; j <= 3; j++ {
@@ -186,7 +186,7 @@ func (e *testElection) rows(t testing.TB, s *scenario, rnd io.Reader) []Row {
 	for i, c := range s.casts {
 		var id *group.Element
 		if c.dummy {
-			id = DummyID(e.p.ElectionID, uint64(c.voter))
+			id = DummyID(e.p.ElectionID, e.p.Style, uint64(c.voter))
 		} else {
 			id = VoterID(e.p.ElectionID, pseudonym(c.voter))
 		}

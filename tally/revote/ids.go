@@ -33,6 +33,7 @@ const (
 	TagKeyContext  = "evote-v1/revote/tag-key"
 	DepthContext   = "evote-v1/revote/depth"
 	FlagContext    = "evote-v1/revote/flag"
+	IDContext      = "evote-v1/revote/id-knowledge"
 )
 
 // Errors of the filter. Every rejection wraps one of them.
@@ -49,6 +50,7 @@ var (
 	ErrRollCall        = errors.New("revote: roll call refused")
 	ErrDepth           = errors.New("revote: depth proof does not verify")
 	ErrFlag            = errors.New("revote: flag proof does not verify")
+	ErrIDKnowledge     = errors.New("revote: proof of knowledge of the identifier's randomness does not verify")
 	ErrDecryption      = errors.New("revote: decryption of tags refused")
 	ErrMixes           = errors.New("revote: mix chain incomplete")
 	ErrOutputMismatch  = errors.New("revote: filter output differs from the kept rows")
@@ -69,12 +71,15 @@ func VoterID(electionID string, pseudonym [32]byte) *group.Element {
 	return group.HashToElement(msg, []byte(group.HashToElementDST))
 }
 
-// DummyID is the identifier of dummy voter i ≥ 1 (spec §15.4):
+// DummyID is the identifier of dummy voter i ≥ 1 of a ballot style (spec
+// §15.4; dummies, like slots and the filter, are per ballot style):
 //
-//	D_i = HashToElement(string("evote-v1/revote/dummy-id") || string(election_id) || u64(i))
-func DummyID(electionID string, i uint64) *group.Element {
+//	D_{s,i} = HashToElement(string("evote-v1/revote/dummy-id") || string(election_id)
+//	                        || string(ballot_style) || u64(i))
+func DummyID(electionID, style string, i uint64) *group.Element {
 	msg := appendString(nil, DummyIDTag)
 	msg = appendString(msg, electionID)
+	msg = appendString(msg, style)
 	msg = binary.BigEndian.AppendUint64(msg, i)
 	return group.HashToElement(msg, []byte(group.HashToElementDST))
 }

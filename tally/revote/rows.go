@@ -110,6 +110,50 @@ func VerifyFlag(pk *elgamal.PublicKey, ctx []byte, flag *elgamal.Ciphertext, p *
 	return nil
 }
 
+// IDProofContext is the context of a credential's proof of knowledge of the
+// randomness s of its encrypted identifier (spec §15.2):
+// string("evote-v1/revote/id-knowledge") || extended hash || credential key.
+func IDProofContext(ext [32]byte, credentialKey [32]byte) []byte {
+	b := appendString(nil, IDContext)
+	b = append(b, ext[:]...)
+	return append(b, credentialKey[:]...)
+}
+
+// EncryptID encrypts identifier v as C_id = (g^s, h^s·v) and proves
+// knowledge of s (a Schnorr proof on C_id's first component, spec §15.2).
+// The proof makes C_id plaintext-aware: whoever makes it knows s, hence
+// the plaintext, so a credential cannot carry a re-randomised copy of
+// someone else's ciphertext (a vote) to have the filter's tags or the roll
+// call decrypt or compare it.
+func EncryptID(pk *elgamal.PublicKey, ctx []byte, v *group.Element, rand io.Reader) (*elgamal.Ciphertext, *group.Scalar, *zkp.SchnorrProof, error) {
+	c, s, err := pk.Encrypt(0, rand)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("revote: identifier: %w", err)
+	}
+	c.B.Add(&c.B, v)
+	p, err := zkp.ProveSchnorr(ctx, group.NewGeneratorElement(), &c.A, s, group.GeneratorTable(), rand)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("revote: identifier proof: %w", err)
+	}
+	return c, s, p, nil
+}
+
+// VerifyID checks a credential's proof of knowledge of s.
+func VerifyID(ctx []byte, id *elgamal.Ciphertext, p *zkp.SchnorrProof) error {
+	if err := p.Verify(ctx, group.NewGeneratorElement(), &id.A); err != nil {
+		return fmt.Errorf("%w: %w", ErrIDKnowledge, err)
+	}
+	return nil
+}
+
+// OpensTo reports whether C_id = (g^s, h^s·v): the voter's device checks
+// its credential with the s it was given and v = VoterID(election, sub).
+func OpensTo(pk *elgamal.PublicKey, id *elgamal.Ciphertext, s *group.Scalar, v *group.Element) bool {
+	want := pk.EncryptWithRandomness(new(group.Scalar), s)
+	want.B.Add(&want.B, v)
+	return want.Equal(id)
+}
+
 // depthStatement is the range statement of a depth proof: Depth·(1, g^−1)
 // encrypts d − 1 ∈ [0, M − 1].
 func depthStatement(pk *elgamal.PublicKey, depth *elgamal.Ciphertext, m int) *zkp.RangeStatement {

@@ -27,6 +27,7 @@ const vectorFile = "../../spec/vectors/revote-filter.json"
 type vectorFileT struct {
 	Comment          string       `json:"comment"`
 	ElectionID       string       `json:"election_id"`
+	Style            string       `json:"ballot_style"`
 	Context          string       `json:"context"`
 	PublicKey        string       `json:"public_key"`
 	Threshold        int          `json:"threshold"`
@@ -133,7 +134,7 @@ func buildVectors(t *testing.T) *vectorFileT {
 	rc := e.rollCall(t, res, rnd)
 	v := &vectorFileT{
 		Comment:    "spec §15.10: made by go test ./tally/revote -run TestVectors -update (seeded randomness); checked by the same test",
-		ElectionID: e.p.ElectionID, Context: hexs(e.p.Context[:]), PublicKey: hexs(e.p.PublicKey.Bytes()),
+		ElectionID: e.p.ElectionID, Style: e.p.Style, Context: hexs(e.p.Context[:]), PublicKey: hexs(e.p.PublicKey.Bytes()),
 		Threshold: e.p.Threshold.T, MaxDepth: e.p.MaxDepth, Mixes: e.p.Mixes, BoardRows: s.board,
 	}
 	for j, vk := range e.p.VerificationKeys {
@@ -150,7 +151,7 @@ func buildVectors(t *testing.T) *vectorFileT {
 		v.Identifiers = append(v.Identifiers, vectorID{Kind: "voter", Pseudonym: hexs(ps[:]), Element: hexs(VoterID(e.p.ElectionID, ps).Bytes())})
 	}
 	for i := uint64(1); i <= 2; i++ {
-		v.Identifiers = append(v.Identifiers, vectorID{Kind: "dummy", Index: i, Element: hexs(DummyID(e.p.ElectionID, i).Bytes())})
+		v.Identifiers = append(v.Identifiers, vectorID{Kind: "dummy", Index: i, Element: hexs(DummyID(e.p.ElectionID, e.p.Style, i).Bytes())})
 	}
 	for _, r := range rows {
 		vr := vectorRow{ID: hexs(r.ID.Bytes()), Depth: hexs(r.Depth.Bytes()), Flag: hexs(r.Flag.Bytes())}
@@ -254,7 +255,7 @@ func checkVectors(t *testing.T, v *vectorFileT) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Params{ElectionID: v.ElectionID, PublicKey: pk, Threshold: threshold.Params{N: len(v.VerificationKeys), T: v.Threshold}, Mixes: v.Mixes, MaxDepth: v.MaxDepth}
+	p := &Params{ElectionID: v.ElectionID, Style: v.Style, PublicKey: pk, Threshold: threshold.Params{N: len(v.VerificationKeys), T: v.Threshold}, Mixes: v.Mixes, MaxDepth: v.MaxDepth}
 	copy(p.Context[:], unhex(t, v.Context))
 	for j := range v.VerificationKeys {
 		p.VerificationKeys = append(p.VerificationKeys, element(t, v.VerificationKeys[j]))
@@ -273,7 +274,7 @@ func checkVectors(t *testing.T, v *vectorFileT) {
 		if id.Kind == "voter" {
 			got = VoterID(v.ElectionID, [32]byte(unhex(t, id.Pseudonym)))
 		} else {
-			got = DummyID(v.ElectionID, id.Index)
+			got = DummyID(v.ElectionID, v.Style, id.Index)
 		}
 		if hexs(got.Bytes()) != id.Element {
 			t.Fatalf("identifier %+v: got %x", id, got.Bytes())

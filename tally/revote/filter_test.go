@@ -50,6 +50,7 @@ func TestHonestFilter(t *testing.T) {
 	}
 	g1 := group.NewGeneratorElement()
 	found := 0
+	flags := keptFlags(t, e, res)
 	for i := 0; i < res.Kept.Len(); i++ {
 		id, _ := res.Kept.Ciphertext(i, 0)
 		flag, _ := res.Kept.Ciphertext(i, 1)
@@ -74,6 +75,9 @@ func TestHonestFilter(t *testing.T) {
 	}
 	if found != 12 {
 		t.Fatalf("%d real voters kept, want 12", found)
+	}
+	if n, err := CheckFlags(flags, 2, 12); err != nil || n != 10 {
+		t.Fatalf("flags: %d online ballots, %v", n, err)
 	}
 	rc := e.rollCall(t, res, testrand.New("roll"))
 	if _, r, err := VerifyRollCall(e.p, res.Kept, s.board, rc); err != nil || r != 12 {
@@ -187,5 +191,83 @@ func TestForgedDecryptionShare(t *testing.T) {
 	tampered.Shares = []*threshold.DecryptionShare{&bad, rec.Shares[1]}
 	if _, err := Verify(e.p, rows, &tampered); !errors.Is(err, ErrDecryption) {
 		t.Fatalf("got %v, want %v", err, ErrDecryption)
+	}
+}
+
+// keptFlags decrypts the kept rows' flags with the test's joint secret (the
+// tally does it after its mix, chapter 6 and 5).
+func keptFlags(t *testing.T, e *testElection, res *Result) []uint64 {
+	t.Helper()
+	var out []uint64
+	for i := 0; i < res.Kept.Len(); i++ {
+		c, err := res.Kept.Ciphertext(i, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := e.decrypt(c)
+		f := uint64(0)
+		for ; f <= 3; f++ {
+			if m.Equal(new(group.Element).ScalarBaseMult(new(group.Scalar).SetUint64(f))) == 1 {
+				break
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// TestPaddingOnTopRefused: a ballot box that ranks a voter's padding row
+// above the voter's ballot (dropping the vote) passes the filter, whose
+// structure is intact, but the tally's flags show a padding row kept; and
+// a box that also counts a dummy row as a ballot to hide the drop is
+// caught the same way.
+func TestPaddingOnTopRefused(t *testing.T) {
+	rnd := testrand.New("padding-top")
+	e := newTestElection(t, rnd, 4)
+	s, err := newScenario(mrand.New(mrand.NewPCG(5, 5)), 30, 10, 0, 0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Voter 0's online row has depth 4, padding 1..3: swap depth 4 and 3.
+	for i := range s.casts {
+		c := &s.casts[i]
+		if !c.dummy && c.voter == 0 {
+			switch {
+			case !c.padding && c.depth == 4:
+				c.depth = 3
+			case c.padding && c.depth == 3:
+				c.depth = 4
+			}
+		}
+	}
+	rows := e.rows(t, s, rnd)
+	res, err := Verify(e.p, rows, e.run(t, rows, rnd))
+	if err != nil {
+		t.Fatalf("the filter's structure holds: %v", err)
+	}
+	flags := keptFlags(t, e, res)
+	if _, err := CheckFlags(flags, 0, 10); !errors.Is(err, ErrFlags) {
+		t.Fatalf("padding kept: got %v, want %v", err, ErrFlags)
+	}
+	// The same with the padding row's flag set to 0 and a dummy's to 1 (a
+	// box hiding the drop): the counts then balance, so the padding flag must
+	// be public: the padding entry opens it (spec §15.4); here, a kept row
+	// whose flag is 0 for a voter without an in-person vote unbalances them.
+	for i, f := range flags {
+		if f == FlagPadding {
+			flags[i] = FlagNone
+		}
+	}
+	if _, err := CheckFlags(flags, 0, 10); !errors.Is(err, ErrFlags) {
+		t.Fatalf("vote dropped: got %v, want %v", err, ErrFlags)
+	}
+	for i, f := range flags {
+		if f == FlagNone {
+			flags[i] = FlagBallot
+			break
+		}
+	}
+	if _, err := CheckFlags(flags, 0, 10); err != nil {
+		t.Fatalf("the balanced forgery passes the counts (hence public padding flags): %v", err)
 	}
 }

@@ -125,12 +125,18 @@ func newScenario(rnd *mrand.Rand, n, voters, extra, inPerson, m int) (*scenario,
 	}
 	g := DummyGroups(n, voters, m)
 	d := n - len(real)
-	if g < 0 || d < 0 || d > g*m {
+	if g < 0 || d < g || d > g*m {
 		return nil, fmt.Errorf("infeasible padding: %d dummy rows for %d dummy voters", d, g)
 	}
 	all := real
+	// Every dummy voter gets a board row first, then each is filled up to m
+	// (spec §15.4: a dummy voter's top row is a board row, never padding).
 	for i := 0; i < d; i++ {
-		all = append(all, cast{voter: 1 + i/m, dummy: true})
+		if i < g {
+			all = append(all, cast{voter: 1 + i, dummy: true})
+		} else {
+			all = append(all, cast{voter: 1 + (i-g)/(m-1), dummy: true})
+		}
 	}
 	rnd.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	for i := range all {
@@ -190,14 +196,30 @@ func (e *testElection) rows(t testing.TB, s *scenario, rnd io.Reader) []Row {
 		} else {
 			id = VoterID(e.p.ElectionID, pseudonym(c.voter))
 		}
+		flag := PaddingFlag()
+		if !c.padding {
+			flag = encrypt(t, pk, flagOf(c), rnd)
+		}
 		out[i] = Row{
 			ID:     encryptElement(t, pk, id, rnd),
 			Depth:  encrypt(t, pk, uint64(c.depth), rnd),
-			Flag:   encrypt(t, pk, boolInt(!c.dummy && !c.inPerson && !c.padding), rnd),
+			Flag:   flag,
 			Ballot: []*elgamal.Ciphertext{encrypt(t, pk, c.vote, rnd)},
 		}
 	}
 	return out
+}
+
+// flagOf is a row's flag: 1 for an online ballot, 2 for padding (opened
+// in public, spec §15.4), 0 for a dummy row or an in-person mark.
+func flagOf(c cast) uint64 {
+	switch {
+	case c.padding:
+		return FlagPadding
+	case !c.dummy && !c.inPerson:
+		return FlagBallot
+	}
+	return FlagNone
 }
 
 func boolInt(b bool) uint64 {

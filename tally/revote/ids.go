@@ -50,6 +50,7 @@ var (
 	ErrRollCall        = errors.New("revote: roll call refused")
 	ErrDepth           = errors.New("revote: depth proof does not verify")
 	ErrFlag            = errors.New("revote: flag proof does not verify")
+	ErrFlags           = errors.New("revote: kept flags refused")
 	ErrIDKnowledge     = errors.New("revote: proof of knowledge of the identifier's randomness does not verify")
 	ErrDecryption      = errors.New("revote: decryption of tags refused")
 	ErrMixes           = errors.New("revote: mix chain incomplete")

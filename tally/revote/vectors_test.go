@@ -40,6 +40,8 @@ type vectorFileT struct {
 	BoardRows        int          `json:"board_rows"` // N; the rows after them are the close's padding
 	Rows             []vectorRow  `json:"rows"`
 	BlindWeights     []string     `json:"blind_weights_trustee1_first"` // ρ_0, σ_0 of the first step
+	XMixes           []string     `json:"x_mixes"`                      // shared by every record
+	YMixes           []string     `json:"y_mixes"`
 	Records          []vectorCase `json:"records"`
 	RollCall         vectorRoll   `json:"roll_call"`
 }
@@ -58,8 +60,6 @@ type vectorRow struct {
 
 type vectorCase struct {
 	Name     string   `json:"name"`
-	XMixes   []string `json:"x_mixes"`
-	YMixes   []string `json:"y_mixes"`
 	Blinds   []string `json:"blinds"`
 	Shares   []string `json:"shares"`
 	Kept     []uint32 `json:"kept"`
@@ -77,12 +77,6 @@ func hexs(b []byte) string { return hex.EncodeToString(b) }
 
 func encodeCase(name string, rec *Record, expected string) vectorCase {
 	c := vectorCase{Name: name, Kept: rec.Kept, Expected: expected}
-	for _, m := range rec.XMixes {
-		c.XMixes = append(c.XMixes, hexs(m.Encode()))
-	}
-	for _, m := range rec.YMixes {
-		c.YMixes = append(c.YMixes, hexs(m.Encode()))
-	}
 	for _, b := range rec.Blinds {
 		c.Blinds = append(c.Blinds, hexs(b.Bytes()))
 	}
@@ -164,6 +158,12 @@ func buildVectors(t *testing.T) *vectorFileT {
 	rho, sigma := blindWeights(e.p.Context, 1, e.p.TagKeys[0], list, rec.Blinds[0].Out)
 	v.BlindWeights = []string{hexs(rho[0].Bytes()), hexs(sigma[0].Bytes())}
 
+	for _, m := range rec.XMixes {
+		v.XMixes = append(v.XMixes, hexs(m.Encode()))
+	}
+	for _, m := range rec.YMixes {
+		v.YMixes = append(v.YMixes, hexs(m.Encode()))
+	}
 	v.Records = append(v.Records, encodeCase("honest", rec, "valid"))
 	dropped := *rec
 	dropped.Kept = rec.Kept[1:]
@@ -290,7 +290,7 @@ func checkVectors(t *testing.T, v *vectorFileT) {
 	}
 	var honest *Result
 	for _, c := range v.Records {
-		rec := &Record{XMixes: mixes(t, c.XMixes), YMixes: mixes(t, c.YMixes), Shares: shares(t, c.Shares), Kept: c.Kept}
+		rec := &Record{XMixes: mixes(t, v.XMixes), YMixes: mixes(t, v.YMixes), Shares: shares(t, c.Shares), Kept: c.Kept}
 		for _, b := range c.Blinds {
 			s, err := ParseBlindStep(unhex(t, b))
 			if err != nil {

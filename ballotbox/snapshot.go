@@ -18,7 +18,7 @@ import (
 	"evote/store"
 )
 
-// Snapshots (spec/12-operations.md §12.9). A restart replays the whole
+// Snapshots (spec/07-bulletin.md §7.7.1). A restart replays the whole
 // board through the election rules; at a million ballots that takes
 // minutes. A snapshot is the box's state at a size n where the log signed
 // a checkpoint: the board's entry and leaf hashes of entries 0…n−1, and

@@ -50,7 +50,7 @@ func (t *Tree) AppendLeaves(leaves ...[32]byte) {
 }
 
 // Leaves returns a copy of the leaf hashes at indices start ≤ i < end
-// (the ballot box's snapshots keep them, spec/12-operations.md §12.9).
+// (the ballot box's snapshots keep them, spec/07-bulletin.md §7.7.1).
 func (t *Tree) Leaves(start, end uint64) ([][32]byte, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()

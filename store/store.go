@@ -117,7 +117,7 @@ type Store interface {
 	// no larger than the log's (ErrInvalid otherwise), replacing the
 	// stored one, in one atomic, durable transaction: after a crash the
 	// store holds either the old snapshot whole or the new one whole. The
-	// store does not interpret the bytes (spec/12-operations.md §12.9).
+	// store does not interpret the bytes (spec/07-bulletin.md §7.7.1).
 	PutSnapshot(ctx context.Context, log LogID, s Snapshot) error
 	// LatestSnapshot returns the log's stored snapshot (ErrNotFound if
 	// none).

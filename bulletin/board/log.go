@@ -34,7 +34,7 @@ type Config struct {
 	// work and a second ballot with an existing code is refused.
 	IndexKey func(*bulletin.Entry) (key [32]byte, ok bool)
 	// Base, if set, gives the log's first entries from a snapshot (the
-	// ballot box's, spec/12-operations.md §12.9) so that Open reads only
+	// ballot box's, spec/07-bulletin.md §7.7.1) so that Open reads only
 	// the entries after them. Open checks it against a checkpoint the log
 	// signed and refuses it (ErrBaseRefused) if it does not match; it never
 	// falls back by itself.

@@ -1,4 +1,4 @@
--- Snapshots of a log owner's state (spec/12-operations.md §12.9): at most
+-- Snapshots of a log owner's state (spec/07-bulletin.md §7.7.1): at most
 -- one per log, stored in parts; PutSnapshot replaces all of a log's parts
 -- in one transaction. The owner authenticates and checks the bytes, so
 -- these rows are neither append-only nor trusted.

@@ -5,7 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -22,6 +24,13 @@ import (
 	"evote/record"
 	"evote/store"
 )
+
+// largeKeys are the keys of a board BenchmarkReopenLarge built.
+type largeKeys struct {
+	ElectionID       string
+	Authority, LogEd []byte
+	Witnesses        [][]byte
+}
 
 // BenchmarkReopenLarge measures a restart from a snapshot at a size where
 // casting every ballot for real would take hours
@@ -53,22 +62,37 @@ func BenchmarkReopenLarge(b *testing.B) {
 		after, _ = strconv.Atoi(s)
 	}
 	ctx := context.Background()
-	dir := b.TempDir()
+	// EVOTE_REOPEN_LARGE_DIR keeps the built board (and its keys) for
+	// later runs, which then only measure.
+	dir := os.Getenv("EVOTE_REOPEN_LARGE_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	keysPath := filepath.Join(dir, "keys.json")
 	st := openSQLite(b, dir)
 	b.Cleanup(func() { st.Close() })
+	var keys largeKeys
 	cat := &ballotbox.MemoryCatalog{}
-	f := newFixture(b, boxtest.Options{Dir: dir, Store: st, Catalog: cat})
-	t0 := time.Now()
-	buildLarge(b, f, st, n)
-	b.Logf("built %d voters' entries in %v", n, time.Since(t0))
-
+	if raw, err := os.ReadFile(keysPath); err == nil {
+		if err := json.Unmarshal(raw, &keys); err != nil {
+			b.Fatal(err)
+		}
+		cat.AddElection(ctx, keys.ElectionID, "evote.test/board/"+keys.ElectionID)
+	}
+	sk := func() *boxtest.ServerKeys {
+		k := &boxtest.ServerKeys{Authority: keys.Authority, LogEd: keys.LogEd}
+		for _, w := range keys.Witnesses {
+			k.Witnesses = append(k.Witnesses, w)
+		}
+		return k
+	}
 	open := func() (*ballotbox.Registry, *ballotbox.Box) {
-		r, err := ballotbox.OpenRegistry(ctx, ballotbox.RegistryConfig{Store: st, Catalog: cat, OriginPrefix: "evote.test/board", LogKey: f.Server.LogKey,
-			Authority: f.Server.Authority, Audience: boxtest.Audience, Witnesses: boxtest.LocalWitnesses(dir, f.Server.Witnesses)})
+		r, err := ballotbox.OpenRegistry(ctx, ballotbox.RegistryConfig{Store: st, Catalog: cat, OriginPrefix: "evote.test/board", LogKey: sk().LogKey,
+			Authority: keys.Authority, Audience: boxtest.Audience, Witnesses: boxtest.LocalWitnesses(dir, sk().Witnesses)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		bx, err := r.Get(f.ElectionID)
+		bx, err := r.Get(keys.ElectionID)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -77,36 +101,55 @@ func BenchmarkReopenLarge(b *testing.B) {
 		}
 		return r, bx
 	}
-	t0 = time.Now()
-	r, bx := open()
-	b.Logf("opened from the built snapshot in %v", time.Since(t0))
-	f.Registry, f.Box = r, bx
-	t0 = time.Now()
-	if _, err := bx.Snapshot(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("Box.Snapshot at %d entries took %v", bx.Log().Size(), time.Since(t0))
-	for i := range after {
-		v := voter(b, f, [32]byte{byte(i), byte(i >> 8), 0xaf})
-		raw, _ := prepare(b, f, v, i)
-		if _, err := bx.Cast(ctx, v.Token, raw); err != nil {
+	if keys.ElectionID == "" {
+		f := newFixture(b, boxtest.Options{Dir: dir, Store: st, Catalog: cat})
+		keys = largeKeys{ElectionID: f.ElectionID, Authority: f.Server.Authority, LogEd: f.Server.LogEd}
+		for _, w := range f.Server.Witnesses {
+			keys.Witnesses = append(keys.Witnesses, w)
+		}
+		t0 := time.Now()
+		buildLarge(b, f, st, n)
+		b.Logf("built %d voters' entries in %v", n, time.Since(t0))
+		t0 = time.Now()
+		r, bx := open()
+		b.Logf("opened from the built snapshot in %v", time.Since(t0))
+		f.Registry, f.Box = r, bx
+		t0 = time.Now()
+		if _, err := bx.Snapshot(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("Box.Snapshot at %d entries took %v", bx.Log().Size(), time.Since(t0))
+		for i := range after {
+			v := voter(b, f, [32]byte{byte(i), byte(i >> 8), 0xaf})
+			raw, _ := prepare(b, f, v, i)
+			if _, err := bx.Cast(ctx, v.Token, raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, _, err := bx.Checkpoint(ctx); err != nil {
+			b.Fatal(err)
+		}
+		lid := store.LogID(bx.Log().ID())
+		snap, err := st.LatestSnapshot(ctx, lid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Closing would snapshot the casts after it: keep the box's.
+		r.Close()
+		if err := st.PutSnapshot(ctx, lid, snap); err != nil {
+			b.Fatal(err)
+		}
+		raw, _ := json.Marshal(keys)
+		if err := os.WriteFile(keysPath, raw, 0o600); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if _, _, err := bx.Checkpoint(ctx); err != nil {
-		b.Fatal(err)
-	}
-	want := bx.View()
-	lid := store.LogID(bx.Log().ID())
+	lid := store.LogID(bulletin.LogIDFor("evote.test/board/" + keys.ElectionID))
 	snap, err := st.LatestSnapshot(ctx, lid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Closing would snapshot the casts after it: keep the box's snapshot.
-	r.Close()
-	if err := st.PutSnapshot(ctx, lid, snap); err != nil {
-		b.Fatal(err)
-	}
+	var want ballotbox.View
 	runs := 3
 	if s := os.Getenv("EVOTE_REOPEN_RUNS"); s != "" {
 		runs, _ = strconv.Atoi(s)
@@ -122,6 +165,9 @@ func BenchmarkReopenLarge(b *testing.B) {
 		cpu += cpuTime() - cpu0
 		b.StopTimer()
 		b.Logf("reopen: %v", time.Since(t0))
+		if want.Size == 0 {
+			want = bx.View()
+		}
 		if v := bx.View(); v.Size != want.Size || v.Ballots != want.Ballots || bx.RestoredFrom() != snap.Size {
 			b.Fatalf("reopened at %d with %d ballots from %d, want %d, %d from %d", v.Size, v.Ballots, bx.RestoredFrom(), want.Size, want.Ballots, snap.Size)
 		}

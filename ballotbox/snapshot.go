@@ -488,16 +488,31 @@ func (b *Box) openFromSnapshot(ctx context.Context) (ok bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	l, err := board.Open(ctx, board.Config{Key: b.cfg.LogKey, Store: b.cfg.Store, Now: b.cfg.Now, IndexKey: trackingCodeKey, Base: sn.base})
-	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrSnapshot, err)
+	st.Data = nil
+	// The board checks its base (the tree, the hash index) while the
+	// state is restored: each needs one core.
+	type opened struct {
+		l   *board.Log
+		err error
 	}
-	b.log = l
-	if err := b.restore(ctx, sn); err != nil {
-		l.Close()
+	ch := make(chan opened, 1)
+	go func() {
+		l, err := board.Open(ctx, board.Config{Key: b.cfg.LogKey, Store: b.cfg.Store, Now: b.cfg.Now, IndexKey: trackingCodeKey, Base: sn.base})
+		ch <- opened{l, err}
+	}()
+	rerr := b.restore(ctx, sn)
+	o := <-ch
+	if o.err != nil {
+		return false, fmt.Errorf("%w: %w", ErrSnapshot, o.err)
+	}
+	b.log = o.l
+	if rerr == nil {
+		rerr = b.replayFrom(ctx, sn.size)
+	}
+	if rerr != nil {
+		o.l.Close()
 		b.log = nil
-		b.resetIndices()
-		return false, err
+		return false, rerr
 	}
 	b.snapSize, b.restoredFrom = sn.size, sn.size
 	b.cfg.Logger.Info("ballot box restored from a snapshot", "origin", b.cfg.LogKey.Origin, "snapshot", sn.size, "size", b.state.Size, "took", time.Since(t0))
@@ -507,8 +522,11 @@ func (b *Box) openFromSnapshot(ctx context.Context) (ok bool, err error) {
 // logID is the id of the box's log, known before the log is open.
 func (b *Box) logID() bulletin.LogID { return bulletin.LogIDFor(b.cfg.LogKey.Origin) }
 
-// restore rebuilds the state from a decoded snapshot whose base the log
-// accepted, then replays the entries after it.
+// restore rebuilds the state at the snapshot's size from a decoded
+// snapshot, reading the entries it names from the store (not through the
+// log, which is being opened meanwhile; each must have the snapshot's
+// leaf and entry hash, and the log checks the leaves against its signed
+// root).
 func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	s := b.state
 	s.Grow(len(sn.ballots), len(sn.creds), len(sn.marks))
@@ -541,11 +559,12 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 			mi++
 		case bi < len(sn.ballots) && sn.ballots[bi].Position == pos:
 			rec := sn.ballots[bi]
-			if err := s.RestoreBallotRecord(rec); err != nil {
+			keys := rec.CiphertextKeys()
+			if err := s.RestoreBallot(rec, keys); err != nil {
 				return fmt.Errorf("%w: %w", ErrSnapshot, err)
 			}
 			b.codes[rec.Code] = pos
-			for _, k := range rec.CiphertextKeys() {
+			for _, k := range keys {
 				b.ciphertexts[k] = pos
 			}
 			v := b.voter(rec.Pseudonym)
@@ -564,7 +583,7 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 				for end < len(sn.replay) && sn.replay[end] == pos+uint64(end-ri) && end-ri < store.MaxRange {
 					end++
 				}
-				recs, err := b.log.Entries(ctx, pos, pos+uint64(end-ri))
+				recs, err := b.cfg.Store.Range(ctx, store.LogID(b.logID()), pos, pos+uint64(end-ri))
 				if err != nil {
 					return fmt.Errorf("ballotbox: restore: %w", err)
 				}
@@ -599,9 +618,7 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	if s.Size != sn.size {
 		return fmt.Errorf("%w: restored %d entries of %d", ErrSnapshot, s.Size, sn.size)
 	}
-	// Checked here, not only through the MAC: the manifest is the one the
-	// signed tree holds at position 0 (read back above).
-	return b.replayFrom(ctx, sn.size)
+	return nil
 }
 
 // snapshotter takes a snapshot whenever the board has grown by

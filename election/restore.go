@@ -56,18 +56,10 @@ func (s *State) RestoreInPersonMark(p [32]byte) error {
 }
 
 // RestoreBallot records a ballot as the entry at the state's next
-// position: its style, tracking code, caster's pseudonym and ciphertexts in
-// the encoding CastRecord.Encoded returned. It returns the record, whose
-// encoding aliases enc.
-func (s *State) RestoreBallot(style string, code ballot.TrackingCode, pseudonym [32]byte, enc []byte) (*CastRecord, error) {
-	r := &CastRecord{Position: s.Size, Style: style, Code: code, Pseudonym: pseudonym, enc: enc}
-	return r, s.RestoreBallotRecord(r)
-}
-
-// RestoreBallotRecord is RestoreBallot for a record the caller allocated
-// (r.Position must be the state's size; its encoding is set with
-// SetEncoded).
-func (s *State) RestoreBallotRecord(r *CastRecord) error {
+// position: r.Position must be the state's size, r's encoding (set with
+// SetEncoded) the one CastRecord.Encoded returned, and keys its
+// CiphertextKeys (nil: computed here). The state keeps r.
+func (s *State) RestoreBallot(r *CastRecord, keys [][32]byte) error {
 	if s.Manifest == nil || s.Phase != PhaseOpen || r.Position != s.Size {
 		return fmt.Errorf("%w: ballot at %d (state at %d) in phase %s", ErrRestore, r.Position, s.Size, s.Phase)
 	}
@@ -77,7 +69,10 @@ func (s *State) RestoreBallotRecord(r *CastRecord) error {
 	if _, dup := s.byCode[r.Code]; dup {
 		return fmt.Errorf("%w: ballot at %d repeats a tracking code", ErrRestore, r.Position)
 	}
-	for _, h := range r.CiphertextKeys() {
+	if keys == nil {
+		keys = r.CiphertextKeys()
+	}
+	for _, h := range keys {
 		s.ciphertexts[h] = r.Position
 	}
 	s.byCode[r.Code] = r.Position

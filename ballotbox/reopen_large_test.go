@@ -51,7 +51,9 @@ type largeKeys struct {
 // then each iteration reopens from the box's own snapshot and replays
 // those casts, EVOTE_REOPEN_RUNS times (default 3; the board is built
 // once, so run it with -benchtime 1x). Reported: the mean ms-wall/reopen,
-// SM/ballot as in BenchmarkReopen, and the size of the snapshot.
+// SM/ballot as in BenchmarkReopen, the size of the snapshot, and the live
+// heap of the process with the box open per voter (its credential and
+// ballot).
 func BenchmarkReopenLarge(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv("EVOTE_REOPEN_LARGE"))
 	if n <= 0 {
@@ -150,6 +152,7 @@ func BenchmarkReopenLarge(b *testing.B) {
 		b.Fatal(err)
 	}
 	var want ballotbox.View
+	var heap uint64 // live heap with the box open
 	runs := 3
 	if s := os.Getenv("EVOTE_REOPEN_RUNS"); s != "" {
 		runs, _ = strconv.Atoi(s)
@@ -167,6 +170,10 @@ func BenchmarkReopenLarge(b *testing.B) {
 		b.Logf("reopen: %v", time.Since(t0))
 		if want.Size == 0 {
 			want = bx.View()
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			heap = ms.HeapAlloc - uint64(len(snap.Data)) // the benchmark holds the snapshot to put it back
 		}
 		if v := bx.View(); v.Size != want.Size || v.Ballots != want.Ballots || bx.RestoredFrom() != snap.Size {
 			b.Fatalf("reopened at %d with %d ballots from %d, want %d, %d from %d", v.Size, v.Ballots, bx.RestoredFrom(), want.Size, want.Ballots, snap.Size)
@@ -183,6 +190,7 @@ func BenchmarkReopenLarge(b *testing.B) {
 	b.ReportMetric(ms, "ms-wall/reopen")
 	b.ReportMetric(float64(cpu)/float64(runs)/float64(want.Ballots)/float64(sm), "SM/ballot")
 	b.ReportMetric(float64(len(snap.Data))/1e6, "MB-snapshot")
+	b.ReportMetric(float64(heap)/float64(want.Ballots), "B-heap/voter")
 }
 
 // buildLarge appends n voters' credential and ballot entries to the

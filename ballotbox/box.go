@@ -85,6 +85,12 @@ type Config struct {
 	// DefaultAuditMinBatch.
 	AuditEvery    uint64
 	AuditMinBatch int
+	// SnapshotEvery is how many entries the board grows between two
+	// snapshots of the box's state (snapshot.go; default
+	// DefaultSnapshotEvery); one is also taken on Close. NoSnapshots
+	// turns snapshots off: none is taken, and Open ignores a stored one.
+	SnapshotEvery uint64
+	NoSnapshots   bool
 	Now           func() time.Time
 	Logger        *slog.Logger
 }
@@ -135,6 +141,16 @@ type Box struct {
 	// (memory only; its own lock, off the hot path's).
 	refusedMu sync.Mutex
 	refused   map[string]int
+
+	// Snapshots (snapshot.go): the size of the latest one taken or
+	// restored (under mu), the snapshotter's signals, and the size Open
+	// restored from (0: full replay).
+	snapSize     uint64
+	snapKick     chan struct{}
+	snapStop     chan struct{}
+	snapDone     chan struct{}
+	snapOnce     sync.Once
+	restoredFrom uint64
 
 	proofs *gatherer[*zkp.Batch, struct{}]
 	tokens *gatherer[tokenReq, *token.Claims]
@@ -222,16 +238,31 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	}
 	b := &Box{cfg: cfg, auth: [32]byte(cfg.Authority.Public().(ed25519.PublicKey)), refused: map[string]int{},
 		pool: map[ballot.TrackingCode]*pooled{}, auditCodes: map[ballot.ShownCode]ballot.TrackingCode{}, auditRand: rand.Reader}
+	if cfg.SnapshotEvery == 0 {
+		cfg.SnapshotEvery = DefaultSnapshotEvery
+	}
+	b.cfg = cfg
 	b.resetIndices()
-	l, err := board.Open(ctx, board.Config{Key: cfg.LogKey, Store: cfg.Store, Now: cfg.Now, IndexKey: trackingCodeKey})
-	if err != nil {
-		return nil, fmt.Errorf("ballotbox: %w", err)
+	restored := false
+	if !cfg.NoSnapshots {
+		var err error
+		if restored, err = b.openFromSnapshot(ctx); err != nil {
+			cfg.Logger.Warn("ballot box snapshot not used; replaying the whole board", "origin", cfg.LogKey.Origin, "err", err)
+		}
 	}
-	b.log = l
-	if err := b.replay(ctx); err != nil {
-		l.Close()
-		return nil, err
+	if !restored {
+		b.resetIndices()
+		l, err := board.Open(ctx, board.Config{Key: cfg.LogKey, Store: cfg.Store, Now: cfg.Now, IndexKey: trackingCodeKey})
+		if err != nil {
+			return nil, fmt.Errorf("ballotbox: %w", err)
+		}
+		b.log = l
+		if err := b.replay(ctx); err != nil {
+			l.Close()
+			return nil, err
+		}
 	}
+	l := b.log
 	if err := b.loadAuditPool(ctx); err != nil {
 		l.Close()
 		return nil, err
@@ -243,6 +274,15 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	b.cp = newCheckpointer(b)
 	b.flushKick, b.flushStop, b.flushDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go b.flusher()
+	b.snapStop, b.snapDone = make(chan struct{}), make(chan struct{})
+	if !cfg.NoSnapshots {
+		b.mu.Lock()
+		b.snapKick = make(chan struct{}, 1)
+		b.mu.Unlock()
+		go b.snapshotter()
+	} else {
+		close(b.snapDone)
+	}
 	return b, nil
 }
 
@@ -265,13 +305,17 @@ func trackingCodeKey(e *bulletin.Entry) ([32]byte, bool) {
 // ballots that checkpoint covers: this box appended them only after
 // checking them, and the log signed them. The rules are applied to every
 // entry as at append time.
-func (b *Box) replay(ctx context.Context) error {
+func (b *Box) replay(ctx context.Context) error { return b.replayFrom(ctx, 0) }
+
+// replayFrom replays the entries from index from on (the state holds the
+// ones before).
+func (b *Box) replayFrom(ctx context.Context, from uint64) error {
 	size := b.log.Size()
 	var covered uint64
 	if cp := b.log.LatestCheckpoint(); cp != nil {
 		covered = cp.Size
 	}
-	for next := uint64(0); next < size; {
+	for next := from; next < size; {
 		recs, err := b.log.Entries(ctx, next, min(size, next+store.MaxRange))
 		if err != nil {
 			return fmt.Errorf("ballotbox: replay: %w", err)
@@ -330,6 +374,7 @@ func (b *Box) applyLocked(e *bulletin.Entry, cb *election.CheckedBallot, keys []
 	}
 	b.index(e, pos, keys)
 	b.auditScheduleLocked()
+	b.snapshotDueLocked()
 	return nil
 }
 
@@ -359,17 +404,17 @@ func (b *Box) index(e *bulletin.Entry, pos uint64, keys [][32]byte) {
 		rec := s.Ballots[len(s.Ballots)-1]
 		b.codes[rec.Code] = pos
 		if keys == nil {
-			keys = ciphertextKeys(rec.Ballot)
+			keys = rec.CiphertextKeys()
 		}
 		for _, k := range keys {
 			b.ciphertexts[k] = pos
 		}
 		v := b.voter(rec.Pseudonym)
 		v.ballots = append(v.ballots, BallotRef{Index: pos, TrackingCode: rec.Code})
-		t := b.turnout[rec.Ballot.Style]
+		t := b.turnout[rec.Style]
 		if t == nil {
 			t = map[[32]byte]bool{}
-			b.turnout[rec.Ballot.Style] = t
+			b.turnout[rec.Style] = t
 		}
 		t[rec.Pseudonym] = true
 	case bulletin.TypeAuditedBallot:
@@ -429,6 +474,22 @@ func (b *Box) AuthorityKey() [32]byte { return b.auth }
 
 // Close refuses new work, waits for casts in flight, and closes the log.
 func (b *Box) Close() error {
+	// A clean shutdown leaves a snapshot of the final state, so the next
+	// start replays nothing.
+	b.snapOnce.Do(func() { close(b.snapStop) })
+	<-b.snapDone
+	if !b.cfg.NoSnapshots {
+		b.mu.Lock()
+		due := b.snapSize < b.state.Size && b.check() == nil
+		b.mu.Unlock()
+		if due {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			if _, err := b.Snapshot(ctx); err != nil {
+				b.cfg.Logger.Warn("ballot box snapshot at shutdown failed", "origin", b.cfg.LogKey.Origin, "err", err)
+			}
+			cancel()
+		}
+	}
 	b.gate.Lock()
 	b.mu.Lock()
 	b.closed = true
@@ -538,15 +599,4 @@ func (b *Box) Cleansed() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.state.Cleansing != nil
-}
-
-// ciphertextKeys returns the hashes of a ballot's ciphertext encodings,
-// the keys under which the rules detect a repeated ciphertext.
-func ciphertextKeys(b *ballot.EncryptedBallot) [][32]byte {
-	cts := b.Ciphertexts()
-	keys := make([][32]byte, len(cts))
-	for i, ct := range cts {
-		keys[i] = sha256.Sum256(ct.Bytes())
-	}
-	return keys
 }

@@ -51,6 +51,10 @@ type RegistryConfig struct {
 	// (Config).
 	AuditEvery    uint64
 	AuditMinBatch int
+	// SnapshotEvery and NoSnapshots configure the boxes' snapshots
+	// (Config).
+	SnapshotEvery uint64
+	NoSnapshots   bool
 	Now           func() time.Time
 	Logger        *slog.Logger
 }
@@ -98,7 +102,8 @@ func (r *Registry) open(ctx context.Context, origin string) (*Box, error) {
 	return Open(ctx, Config{
 		Store: r.cfg.Store, LogKey: key, Authority: r.cfg.Authority, Witnesses: ws, Quorum: quorum,
 		Audience: r.cfg.Audience, BatchWindow: r.cfg.BatchWindow, BatchMax: r.cfg.BatchMax,
-		AuditEvery: r.cfg.AuditEvery, AuditMinBatch: r.cfg.AuditMinBatch, Now: r.cfg.Now, Logger: r.cfg.Logger,
+		AuditEvery: r.cfg.AuditEvery, AuditMinBatch: r.cfg.AuditMinBatch, SnapshotEvery: r.cfg.SnapshotEvery, NoSnapshots: r.cfg.NoSnapshots,
+		Now: r.cfg.Now, Logger: r.cfg.Logger,
 	})
 }
 

@@ -49,6 +49,17 @@ func (t *Tree) AppendLeaves(leaves ...[32]byte) {
 	}
 }
 
+// Leaves returns a copy of the leaf hashes at indices start ≤ i < end
+// (the ballot box's snapshots keep them, spec/07-bulletin.md §7.7.1).
+func (t *Tree) Leaves(start, end uint64) ([][32]byte, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if start > end || end > uint64(len(t.levels[0])) {
+		return nil, fmt.Errorf("bulletin: leaves [%d, %d) of a tree of size %d", start, end, len(t.levels[0]))
+	}
+	return append([][32]byte(nil), t.levels[0][start:end]...), nil
+}
+
 func hashChildren(l, r [32]byte) [32]byte {
 	var out [32]byte
 	copy(out[:], rfc6962.DefaultHasher.HashChildren(l[:], r[:]))

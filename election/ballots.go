@@ -138,14 +138,9 @@ func (s *State) applyBallot(e *bulletin.Entry, cb *CheckedBallot) error {
 	}
 	s.byCode[cb.Code] = pos
 	s.byPseudonym[pseudonym] = append(s.byPseudonym[pseudonym], pos)
-	// Keep the ciphertexts, not the proofs: they were checked, and a
-	// million ballots' proofs would double the state's memory.
-	kept := *cb.Ballot
-	kept.Contests = make([]ballot.ContestBallot, len(cb.Ballot.Contests))
-	for i, c := range cb.Ballot.Contests {
-		kept.Contests[i] = ballot.ContestBallot{Ciphertexts: c.Ciphertexts}
-	}
-	s.Ballots = append(s.Ballots, &CastRecord{Position: pos, Ballot: &kept, Code: cb.Code, Pseudonym: pseudonym})
+	// Keep the ciphertexts, encoded, not the proofs: they were checked,
+	// and a million ballots' proofs would double the state's memory.
+	s.Ballots = append(s.Ballots, &CastRecord{Position: pos, Style: cb.Ballot.Style, Code: cb.Code, Pseudonym: pseudonym, enc: encodeCiphertexts(cb.Ballot)})
 	return nil
 }
 

@@ -86,13 +86,19 @@ func refuseAs(named error, format string, a ...any) error {
 	return fmt.Errorf("%w: %w", named, fmt.Errorf(format, a...))
 }
 
-// A CastRecord is a valid ballot on the board. Its Ballot keeps the
-// ciphertexts but not the proofs, which were checked when it was applied.
+// A CastRecord is a valid ballot on the board. It keeps the ballot's
+// ciphertexts encoded (two 32-byte points each) and not the proofs, which
+// were checked when it was applied: a decoded ciphertext takes about five
+// times the memory of its encoding, and only the tally needs them decoded
+// (Ciphertexts decodes on demand).
 type CastRecord struct {
 	Position  uint64
-	Ballot    *ballot.EncryptedBallot
+	Style     string
 	Code      ballot.TrackingCode
 	Pseudonym [32]byte
+	// enc is u8(contests) || u16(ciphertexts of each contest)… ||
+	// the ciphertexts' encodings, contest after contest.
+	enc []byte
 }
 
 // State is an election as far as the board has gone. The zero value is an

@@ -74,13 +74,16 @@ func (s *State) prepareTally() error {
 			if !counted[b.Position] {
 				continue
 			}
-			style, _ := s.Manifest.Style(b.Ballot.Style)
+			style, _ := s.Manifest.Style(b.Style)
 			at := slices.Index(style.Contests, c.ID)
 			if at < 0 {
 				continue
 			}
 			ct.Ballots++
-			cts := b.Ballot.Contests[at].Ciphertexts
+			cts, err := b.Ciphertexts(at)
+			if err != nil {
+				return fmt.Errorf("election: ballot at %d: %w", b.Position, err)
+			}
 			if c.Kind == ballot.SingleChoice {
 				ct.Input = append(ct.Input, cts[0])
 				continue

@@ -113,8 +113,52 @@ type Store interface {
 	// the board. It is idempotent; codes the log does not hold are ignored.
 	MarkAuditsPublished(ctx context.Context, log LogID, codes [][32]byte) error
 
+	// PutSnapshot stores a snapshot of the log's owner's state at a size
+	// no larger than the log's (ErrInvalid otherwise), replacing the
+	// stored one, in one atomic, durable transaction: after a crash the
+	// store holds either the old snapshot whole or the new one whole. The
+	// store does not interpret the bytes (spec/07-bulletin.md §7.7.1).
+	PutSnapshot(ctx context.Context, log LogID, s Snapshot) error
+	// LatestSnapshot returns the log's stored snapshot (ErrNotFound if
+	// none).
+	LatestSnapshot(ctx context.Context, log LogID) (Snapshot, error)
+
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Snapshot is the persisted state of a log's owner at a tree size: opaque
+// bytes that the owner authenticates and checks against the log before it
+// uses them. Backends may split Data into parts of SnapshotPart bytes.
+type Snapshot struct {
+	Size uint64
+	Data []byte
+}
+
+// Snapshot limits: a snapshot is stored in parts of at most SnapshotPart
+// bytes and is at most MaxSnapshot bytes in all.
+const (
+	SnapshotPart = 8 << 20
+	MaxSnapshot  = 4 << 30
+)
+
+// CheckSnapshot validates a PutSnapshot argument the same way in every
+// backend.
+func CheckSnapshot(s Snapshot) error {
+	if len(s.Data) == 0 || len(s.Data) > MaxSnapshot || s.Size > 1<<62 {
+		return fmt.Errorf("%w: snapshot of %d bytes at size %d", ErrInvalid, len(s.Data), s.Size)
+	}
+	return nil
+}
+
+// SnapshotParts splits snapshot data into its stored parts.
+func SnapshotParts(data []byte) [][]byte {
+	var parts [][]byte
+	for len(data) > SnapshotPart {
+		parts = append(parts, data[:SnapshotPart])
+		data = data[SnapshotPart:]
+	}
+	return append(parts, data)
 }
 
 // Audit is a Benaloh audit the ballot box accepted (spec/09-election.md

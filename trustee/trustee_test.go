@@ -165,8 +165,11 @@ func TestNoDecryptionOracle(t *testing.T) {
 	}
 	council := "council-ala-archa"
 	ballotCT := func() []*elgamal.Ciphertext {
-		b := st.Ballots[0]
-		return b.Ballot.Contests[0].Ciphertexts
+		cts, err := st.Ballots[0].Ciphertexts(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cts
 	}
 	snapshot()
 	if _, err := ShareFor(st, k, council, ballotCT(), Options{}); !errors.Is(err, ErrNotFinalList) {

@@ -33,7 +33,28 @@ type Config struct {
 	// the ballot tracking code (package ballot) so that lookups by code
 	// work and a second ballot with an existing code is refused.
 	IndexKey func(*bulletin.Entry) (key [32]byte, ok bool)
+	// Base, if set, gives the log's first entries from a snapshot (the
+	// ballot box's, spec/07-bulletin.md §7.7.1) so that Open reads only
+	// the entries after them. Open checks it against a checkpoint the log
+	// signed and refuses it (ErrBaseRefused) if it does not match; it never
+	// falls back by itself.
+	Base *Base
 }
+
+// Base is the board part of a snapshot: the entry hashes and leaf hashes
+// of the log's first len(Leaves) entries, the IndexKeys among them, and
+// the hash of the signed checkpoint at that size, which must be in the
+// store and whose root the leaves must give.
+type Base struct {
+	Hashes     [][32]byte
+	Leaves     [][32]byte
+	Keys       map[[32]byte]uint64
+	Checkpoint [32]byte // SHA-256 of the checkpoint note at size len(Leaves)
+}
+
+// ErrBaseRefused is returned by Open for a Base that does not match the
+// log: the caller opens again without it.
+var ErrBaseRefused = errors.New("bulletin: snapshot base refused")
 
 // Log is one election's append-only bulletin board: the store holds the
 // entries, an in-memory bulletin.Tree mirrors them for roots and proofs. Appends from
@@ -110,6 +131,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		verifyCh: make(chan *appendReq, 1024),
 		quit:     make(chan struct{}),
 	}
+	if cfg.Base != nil {
+		err := l.restoreBase(ctx, cfg.Base)
+		l.cfg.Base = nil // not kept: the tree and maps own its data now
+		if err != nil {
+			return nil, err
+		}
+	}
 	// Entries covered by the latest signed checkpoint are checked against
 	// its root; the others have their signatures checked.
 	cpRec, err := cfg.Store.LatestCheckpoint(ctx, l.sid)
@@ -142,6 +170,89 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		go l.verifier()
 	}
 	return l, nil
+}
+
+// restoreBase starts the log from b after checking it against the log:
+// the store holds a checkpoint at b's size whose note hashes to
+// b.Checkpoint, signed with the log's key, whose root is the root of b's
+// leaves; the store holds at least that many entries; no entry hash
+// repeats. The entry hashes themselves are not implied by the root (a
+// leaf hash is not the entry hash): the caller authenticates b.
+func (l *Log) restoreBase(ctx context.Context, b *Base) error {
+	n := uint64(len(b.Leaves))
+	if n == 0 || len(b.Hashes) != len(b.Leaves) {
+		return fmt.Errorf("%w: %d leaves, %d entry hashes", ErrBaseRefused, len(b.Leaves), len(b.Hashes))
+	}
+	size, err := l.cfg.Store.Size(ctx, l.sid)
+	if err != nil {
+		return fmt.Errorf("bulletin: open: %w", err)
+	}
+	if size < n {
+		return fmt.Errorf("%w: it covers %d entries, the store holds %d", ErrBaseRefused, n, size)
+	}
+	rec, err := l.cfg.Store.CheckpointAt(ctx, l.sid, n)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: no signed checkpoint at its size %d", ErrBaseRefused, n)
+	}
+	if err != nil {
+		return fmt.Errorf("bulletin: open: %w", err)
+	}
+	if sha256.Sum256(rec.Note) != b.Checkpoint {
+		return fmt.Errorf("%w: bound to another checkpoint than the one stored at size %d", ErrBaseRefused, n)
+	}
+	c, _, err := bulletin.VerifyCheckpoint(rec.Note, l.cfg.Key.Verifier())
+	if err != nil || c.Size != n {
+		return fmt.Errorf("%w: checkpoint at size %d: %v", ErrBaseRefused, n, err)
+	}
+	tree := bulletin.NewTree()
+	tree.AppendLeaves(b.Leaves...)
+	if root, err := tree.RootAt(n); err != nil || root != c.Root {
+		return fmt.Errorf("%w: its leaves do not give the root the log signed at size %d", ErrBaseRefused, n)
+	}
+	hashes := make(map[[32]byte]uint64, len(b.Hashes)+len(b.Hashes)/8)
+	for i, h := range b.Hashes {
+		if _, dup := hashes[h]; dup {
+			return fmt.Errorf("%w: entry hash repeated at %d", ErrBaseRefused, i)
+		}
+		hashes[h] = uint64(i)
+	}
+	keys := b.Keys
+	if keys == nil {
+		keys = make(map[[32]byte]uint64)
+	}
+	for _, i := range keys {
+		if i >= n {
+			return fmt.Errorf("%w: index key of entry %d beyond its size", ErrBaseRefused, i)
+		}
+	}
+	l.hmu.Lock()
+	l.tree, l.hashes, l.keys = tree, hashes, keys
+	l.hmu.Unlock()
+	l.hub.Publish(l.sid, n)
+	return nil
+}
+
+// SnapshotBase returns the board part of a snapshot at size n: the entry
+// and leaf hashes of the first n entries and the hash of the stored
+// checkpoint at n (which must exist). Keys are the caller's to give.
+func (l *Log) SnapshotBase(ctx context.Context, n uint64) (*Base, error) {
+	rec, err := l.cfg.Store.CheckpointAt(ctx, l.sid, n)
+	if err != nil {
+		return nil, fmt.Errorf("bulletin: snapshot at %d: %w", n, err)
+	}
+	leaves, err := l.tree.Leaves(0, n)
+	if err != nil {
+		return nil, err
+	}
+	hashes := make([][32]byte, n)
+	l.hmu.RLock()
+	for h, i := range l.hashes {
+		if i < n {
+			hashes[i] = h
+		}
+	}
+	l.hmu.RUnlock()
+	return &Base{Hashes: hashes, Leaves: leaves, Checkpoint: sha256.Sum256(rec.Note)}, nil
 }
 
 // load reads entries beyond the tree's size from the store, checks them

@@ -274,8 +274,8 @@ func TestSingleChoiceOnly(t *testing.T) {
 		}
 	}
 	for _, b := range e.State.Ballots {
-		if len(b.Ballot.Contests) != 1 {
-			t.Fatalf("ballot with %d contests", len(b.Ballot.Contests))
+		if b.Contests() != 1 {
+			t.Fatalf("ballot with %d contests", b.Contests())
 		}
 	}
 	if !e.State.Result.Equal(e.Expected()) {

@@ -60,6 +60,7 @@ func Run(t *testing.T, h Harness) {
 		{"Audits", testAudits},
 		{"AuditsKept", testAuditsKept},
 		{"AuditFlushRace", testAuditFlushRace},
+		{"Snapshots", testSnapshots},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -558,4 +559,49 @@ func testAuditFlushRace(t *testing.T, h Harness) {
 		t.Fatalf("%d flushes appended, want 1", won)
 	}
 	wantSize(t, s, log, 6)
+}
+
+// testSnapshots checks PutSnapshot and LatestSnapshot: none at first; one
+// beyond the log's size or empty is refused; a snapshot larger than a part
+// comes back whole; a new one replaces the old (even at a smaller size,
+// so a planted snapshot can always be overwritten); logs are separate; and
+// a snapshot survives reopening the store.
+func testSnapshots(t *testing.T, h Harness) {
+	ctx := context.Background()
+	openFn := h.Fresh(t)
+	s := openFn()
+	log, other := logID("snapshots"), logID("snapshots-other")
+	if _, err := s.LatestSnapshot(ctx, log); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no snapshot: %v, want ErrNotFound", err)
+	}
+	mustAppend(t, s, log, 0, recs(0, 5, "snap"))
+	for _, bad := range []store.Snapshot{{Size: 6, Data: []byte("x")}, {Size: 3}} {
+		if err := s.PutSnapshot(ctx, log, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("snapshot at %d of %d bytes: %v, want ErrInvalid", bad.Size, len(bad.Data), err)
+		}
+	}
+	big := make([]byte, 2*store.SnapshotPart+12345)
+	for i := range big {
+		big[i] = byte(i * 7 / 3)
+	}
+	if err := s.PutSnapshot(ctx, log, store.Snapshot{Size: 5, Data: big}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestSnapshot(ctx, log)
+	if err != nil || got.Size != 5 || !bytes.Equal(got.Data, big) {
+		t.Fatalf("multi-part snapshot: size %d, %d bytes, equal %v, %v", got.Size, len(got.Data), bytes.Equal(got.Data, big), err)
+	}
+	if _, err := s.LatestSnapshot(ctx, other); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another log's snapshot: %v, want ErrNotFound", err)
+	}
+	if err := s.PutSnapshot(ctx, log, store.Snapshot{Size: 2, Data: []byte("small")}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openFn()
+	defer s.Close()
+	got, err = s.LatestSnapshot(ctx, log)
+	if err != nil || got.Size != 2 || string(got.Data) != "small" {
+		t.Fatalf("replaced snapshot after reopen: size %d, %q, %v", got.Size, got.Data[:min(len(got.Data), 16)], err)
+	}
 }

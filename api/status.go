@@ -1,0 +1,153 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/gin-gonic/gin"
+
+	"evote/ballotbox"
+	"evote/election"
+)
+
+// ActionView says whether an official's action is possible now and, if
+// not, why (the error code and message Act would answer).
+type ActionView struct {
+	Action  string `json:"action"`
+	Ready   bool   `json:"ready"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// TrusteeProgress is one trustee's part as read from the board: key
+// generation (commitments, encrypted shares, extraction round, whether it
+// is qualified), complaints against it and its answers, and per contest
+// the mixes and decryption shares it posted.
+type TrusteeProgress struct {
+	Index       int    `json:"index"`
+	Name        string `json:"name"`
+	Commitments bool   `json:"commitments"`
+	Shares      bool   `json:"shares"`
+	Extraction  bool   `json:"extraction"`
+	Qualified   *bool  `json:"qualified,omitempty"`
+	Complaints  int    `json:"complaints_against"`
+	Answers     int    `json:"answers"`
+	Mixed       int    `json:"contests_mixed"`
+	Decrypted   int    `json:"contests_decrypted"`
+	Invalid     int    `json:"invalid_entries"`
+}
+
+// ContestResultView is one contest of the result.
+type ContestResultView struct {
+	ContestID string   `json:"contest_id"`
+	Ballots   uint64   `json:"ballots"`
+	Withheld  bool     `json:"withheld"`
+	Counts    []uint64 `json:"counts"`
+}
+
+// ElectionStatus is GET /elections/{id}/status: what an official's
+// console shows of an election, all of it from the board.
+type ElectionStatus struct {
+	ElectionID string              `json:"election_id"`
+	Phase      string              `json:"phase"`
+	Size       uint64              `json:"size"`
+	Ballots    int                 `json:"ballots"`
+	Turnout    map[string]int      `json:"turnout"`
+	Actions    []ActionView        `json:"actions"`
+	Trustees   []TrusteeProgress   `json:"trustees"`
+	Contests   int                 `json:"contests"`
+	Result     []ContestResultView `json:"result,omitempty"`
+}
+
+func (s *Server) getStatus(c *gin.Context) {
+	b := boxOf(c)
+	v := b.View()
+	out := ElectionStatus{ElectionID: v.ElectionID, Phase: v.Phase.String(), Size: v.Size, Ballots: v.Ballots, Turnout: v.Turnout,
+		Actions: []ActionView{}, Trustees: []TrusteeProgress{}}
+	for _, a := range b.Readiness() {
+		av := ActionView{Action: a.Action, Ready: a.Err == nil}
+		if a.Err != nil {
+			av.Code, _ = ballotbox.Code(a.Err)
+			av.Message = a.Err.Error()
+		}
+		out.Actions = append(out.Actions, av)
+	}
+	b.WithState(func(st *election.State) { out.Trustees, out.Contests, out.Result = progress(st) })
+	fresh(c)
+	c.JSON(http.StatusOK, out)
+}
+
+// progress reads each trustee's part and the result from the state.
+func progress(st *election.State) ([]TrusteeProgress, int, []ContestResultView) {
+	if st.Manifest == nil {
+		return []TrusteeProgress{}, 0, nil
+	}
+	ts := make([]TrusteeProgress, len(st.Manifest.Trustees))
+	for i, t := range st.Manifest.Trustees {
+		ts[i] = TrusteeProgress{Index: int(t.Index), Name: t.Name}
+	}
+	at := func(i int) *TrusteeProgress {
+		if i < 1 || i > len(ts) {
+			return nil
+		}
+		return &ts[i-1]
+	}
+	if kg := st.Keygen(); kg != nil {
+		for _, m := range kg.Commitments {
+			if p := at(m.Dealer); p != nil {
+				p.Commitments = true
+			}
+		}
+		for _, m := range kg.EncryptedShares {
+			if p := at(m.Dealer); p != nil {
+				p.Shares = true
+			}
+		}
+		for _, m := range kg.Extraction {
+			if p := at(m.Dealer); p != nil {
+				p.Extraction = true
+			}
+		}
+		for _, m := range kg.Complaints {
+			if p := at(m.Accused); p != nil {
+				p.Complaints++
+			}
+		}
+		for _, m := range kg.Answers {
+			if p := at(m.Dealer); p != nil {
+				p.Answers++
+			}
+		}
+		if kg.Qualified != nil {
+			for i := range ts {
+				q := slices.Contains(kg.Qualified.Dealers, ts[i].Index)
+				ts[i].Qualified = &q
+			}
+		}
+	}
+	for _, ct := range st.Tally {
+		for _, m := range ct.Mixers {
+			if p := at(m); p != nil {
+				p.Mixed++
+			}
+		}
+		for m := range ct.Shares {
+			if p := at(m); p != nil {
+				p.Decrypted++
+			}
+		}
+	}
+	for _, cu := range st.Culprits {
+		if p := at(cu.Trustee); p != nil {
+			p.Invalid++
+		}
+	}
+	var res []ContestResultView
+	if st.Result != nil {
+		res = []ContestResultView{}
+		for _, r := range st.Result.Contests {
+			res = append(res, ContestResultView{ContestID: r.ContestID, Ballots: r.Ballots, Withheld: r.Withheld, Counts: append([]uint64{}, r.Counts...)})
+		}
+	}
+	return ts, len(st.Manifest.Contests), res
+}

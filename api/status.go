@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"evote/ballot"
 	"evote/ballotbox"
 	"evote/election"
 )
@@ -57,6 +58,49 @@ type ElectionStatus struct {
 	Trustees   []TrusteeProgress   `json:"trustees"`
 	Contests   int                 `json:"contests"`
 	Result     []ContestResultView `json:"result,omitempty"`
+	// Ballot is the manifest's texts, for the console's tables and
+	// protocol (the manifest itself is in GET /elections/{id}).
+	Ballot *ManifestTexts `json:"ballot,omitempty"`
+}
+
+// ManifestTexts is what a console shows of the manifest: the title, the
+// authority, the fingerprint, constituencies, contests with their
+// candidates in ballot order, and the ballot styles.
+type ManifestTexts struct {
+	Title          TextForm      `json:"title"`
+	Authority      TextForm      `json:"authority"`
+	Fingerprint    string        `json:"fingerprint"`
+	FingerprintHex string        `json:"fingerprint_hex"`
+	VotingStart    uint64        `json:"voting_start"`
+	VotingEnd      uint64        `json:"voting_end"`
+	Constituencies []NamedForm   `json:"constituencies"`
+	Contests       []ContestForm `json:"contests"`
+	BallotStyles   []StyleForm   `json:"ballot_styles"`
+}
+
+func textForm(t ballot.Text) TextForm { return TextForm{Ky: t.Ky, Ru: t.Ru, Uz: t.Uz, En: t.En} }
+
+func manifestTexts(m *ballot.Manifest) *ManifestTexts {
+	fp := m.Fingerprint()
+	v := &ManifestTexts{Title: textForm(m.Title), Authority: textForm(m.Authority.Name), Fingerprint: fp.String(), FingerprintHex: fp.Hex(),
+		VotingStart: m.VotingStart, VotingEnd: m.VotingEnd, Constituencies: []NamedForm{}, Contests: []ContestForm{}, BallotStyles: []StyleForm{}}
+	for _, c := range m.Constituencies {
+		v.Constituencies = append(v.Constituencies, NamedForm{ID: c.ID, Name: textForm(c.Name)})
+	}
+	for _, c := range m.Contests {
+		cf := ContestForm{ID: c.ID, Title: textForm(c.Title), Kind: "single", MaxSelections: c.MaxSelections, Candidates: []NamedForm{}}
+		if c.Kind == ballot.MultiSelect {
+			cf.Kind = "multi"
+		}
+		for _, k := range c.Candidates {
+			cf.Candidates = append(cf.Candidates, NamedForm{ID: k.ID, Name: textForm(k.Name)})
+		}
+		v.Contests = append(v.Contests, cf)
+	}
+	for _, st := range m.BallotStyles {
+		v.BallotStyles = append(v.BallotStyles, StyleForm{ID: st.ID, Constituency: st.Constituency, Contests: st.Contests})
+	}
+	return v
 }
 
 func (s *Server) getStatus(c *gin.Context) {
@@ -73,6 +117,9 @@ func (s *Server) getStatus(c *gin.Context) {
 		out.Actions = append(out.Actions, av)
 	}
 	b.WithState(func(st *election.State) { out.Trustees, out.Contests, out.Result = progress(st) })
+	if v.Manifest != nil {
+		out.Ballot = manifestTexts(v.Manifest)
+	}
 	fresh(c)
 	c.JSON(http.StatusOK, out)
 }

@@ -51,6 +51,7 @@ import (
 	"evote/store/sqlite"
 	"evote/verify"
 	"evote/web"
+	"evote/web/console"
 )
 
 func main() {
@@ -358,7 +359,20 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 			cleanup()
 			return nil, nil, err
 		}
+		srv.ClientHash = web.ClientHash()
 	}
+	// The officials' console beside the voting page, under its own path;
+	// it calls the same /api/v1 routes as the CLI.
+	cons, err := console.New()
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", cons)
+	mux.Handle("/console", cons)
+	mux.Handle("/", srv.Web)
+	srv.Web = mux
 	return srv, cleanup, nil
 }
 

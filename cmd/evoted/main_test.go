@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -108,12 +109,17 @@ func TestDevServerServes(t *testing.T) {
 	defer cleanup()
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/api/v1/elections"} {
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/api/v1/elections", "/", "/console/"} {
 		resp, err := hs.Client().Get(hs.URL + p)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", p, err, resp.StatusCode)
 		}
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		// The voting page at /, the officials' console under /console/.
+		if p == "/" && !strings.Contains(string(b), "evote.wasm") || p == "/console/" && !strings.Contains(string(b), "/console/console.js") {
+			t.Fatalf("%s serves %.300s", p, b)
+		}
 	}
 }
 

@@ -368,6 +368,22 @@ func (f *Fixture) Setup(ctx context.Context) error {
 	if err := f.Keygen(ctx); err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
+	if err := f.SetupIdentity(ctx); err != nil {
+		return err
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionOpen, "official-1"); err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	return nil
+}
+
+// SetupIdentity plays the identity service once the context is on the
+// board: it posts the identity key set, the voter list and the
+// registration of the polling station and official, leaving the election
+// ready to open. A copy of the fixture with another Box and ElectionID
+// (an election whose manifest names the fixture's identity key) sets up
+// that election.
+func (f *Fixture) SetupIdentity(ctx context.Context) error {
 	v := f.Box.View()
 	iss, err := token.NewIssuer(token.IssuerConfig{Issuer: IssuerID, Audience: Audience, TTL: 15 * time.Minute, Now: f.Now}, f.TokenKey)
 	if err != nil {
@@ -398,9 +414,6 @@ func (f *Fixture) Setup(ctx context.Context) error {
 	r.Sign(f.List)
 	if _, err := f.PostIdentity(ctx, bulletin.TypePollingRegistration, r.Encode()); err != nil {
 		return fmt.Errorf("polling registration: %w", err)
-	}
-	if _, err := f.Box.Act(ctx, ballotbox.ActionOpen, "official-1"); err != nil {
-		return fmt.Errorf("open: %w", err)
 	}
 	return nil
 }

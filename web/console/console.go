@@ -129,7 +129,7 @@ func New() (*Handler, error) {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := tpl.Execute(&buf, map[string]any{"CSS": r("console.css"), "JS": r("console.js"), "I18N": string(lj)}); err != nil {
+	if err := tpl.Execute(&buf, map[string]any{"CSS": r("console.css"), "JS": r("console.js"), "Icon": r("favicon.svg"), "I18N": string(lj)}); err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	h.assets[""] = newAsset("index.html", buf.Bytes())
@@ -257,5 +257,7 @@ func (h *Handler) serveQR(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// Explicit status: a router's not-found hook may have preset another.
+	w.WriteHeader(http.StatusOK)
 	json.NewEncoder(w).Encode(QRMatrix{Size: len(bm), Modules: m.String()})
 }

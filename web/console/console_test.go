@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"evote/api"
 	"evote/ballotbox"
 	"evote/election"
 	"evote/web/console"
@@ -183,6 +184,13 @@ func TestQR(t *testing.T) {
 	var m console.QRMatrix
 	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &m) != nil || m.Size < 21 || len(m.Modules) != m.Size*m.Size || strings.Trim(m.Modules, "01") != "" || w.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("qr: %d %s", w.Code, w.Body)
+	}
+	// Mounted behind the API's router (whose not-found hook presets 404),
+	// as cmd/evoted mounts it, the answer is still 200.
+	srv := api.NewServer()
+	srv.Web = h
+	if w := get(t, srv.Handler(), "POST", "/console/qr", []byte(`{"data":"x"}`), js); w.Code != 200 {
+		t.Fatalf("qr behind the API's router: %d", w.Code)
 	}
 	// The finder pattern's corner (after the quiet zone) is dark, its
 	// inside ring light.

@@ -237,7 +237,7 @@ function newDraft() {
 
 // collect reads the form back into the draft.
 function collect(form) {
-  const d = { constituencies: [], contests: [], ballot_styles: [], trustees: [] };
+  const d = { constituencies: [], contests: [], ballot_styles: [], trustees: [], emblem: draft.emblem, emblemURL: draft.emblemURL, composed: draft.composed };
   for (const e of form.querySelectorAll("[data-path]")) {
     let v = e.value;
     if (e.dataset.kind === "number") v = v === "" ? 0 : Number(v);
@@ -245,7 +245,6 @@ function collect(form) {
     if (e.dataset.kind === "list") v = v.split(",").map((x) => x.trim()).filter((x) => x);
     setPath(d, e.dataset.path, v);
   }
-  d.emblem = draft.emblem;
   d.contests.forEach((c) => { c.candidates = (c.candidates || []).filter(Boolean); });
   return d;
 }
@@ -265,9 +264,12 @@ function b64url(buf) {
 function screenNew() {
   if (!draft) draft = newDraft();
   const form = h("form", { id: "election-form", novalidate: true });
-  const redraw = () => { draft = { ...collect(form), emblem: draft.emblem }; route(); };
-  const add = (list, item) => h("button", { type: "button", class: "add", text: t("form.add"), onclick: () => { draft = collect(form); draft[list].push(item()); route(); } });
-  const del = (list, i) => h("button", { type: "button", class: "del", text: t("form.remove"), onclick: () => { draft = collect(form); draft[list].splice(i, 1); route(); } });
+  // edit applies a change of the form's shape and draws it again; a
+  // manifest composed before no longer matches.
+  const edit = (f) => () => { draft = collect(form); draft.composed = undefined; f(); route(); };
+  const redraw = edit(() => {});
+  const add = (list, item) => h("button", { type: "button", class: "add", dataset: { add: list }, text: t("form.add"), onclick: edit(() => draft[list].push(item())) });
+  const del = (list, i) => h("button", { type: "button", class: "del", text: t("form.remove"), onclick: edit(() => draft[list].splice(i, 1)) });
   const emblem = h("input", { type: "file", id: "f-emblem", accept: "image/png,image/svg+xml" });
   const emblemImg = h("img", { id: "emblem-preview", alt: "", hidden: !draft.emblemURL, src: draft.emblemURL });
   emblem.addEventListener("change", async () => {
@@ -302,8 +304,8 @@ function screenNew() {
       ...(c.candidates || []).map((k, j) => h("div", { class: "candidate" },
         input("contests." + i + ".candidates." + j + ".id", "form.id", { value: k.id || "" }),
         text4("contests." + i + ".candidates." + j + ".name", "form.name", k.name),
-        h("button", { type: "button", class: "del", text: t("form.remove"), onclick: () => { draft = collect(form); draft.contests[i].candidates.splice(j, 1); route(); } }))),
-      h("button", { type: "button", class: "add", text: t("form.add-candidate"), onclick: () => { draft = collect(form); draft.contests[i].candidates.push({}); route(); } }),
+        h("button", { type: "button", class: "del", text: t("form.remove"), onclick: edit(() => draft.contests[i].candidates.splice(j, 1)) }))),
+      h("button", { type: "button", class: "add", dataset: { addCandidate: i }, text: t("form.add-candidate"), onclick: edit(() => draft.contests[i].candidates.push({})) }),
       del("contests", i))),
     add("contests", () => ({ kind: "single", candidates: [{}, {}] })),
     h("h2", { text: t("form.styles") }),
@@ -346,13 +348,16 @@ function screenNew() {
     try {
       const body = { ...draft };
       delete body.emblemURL;
+      delete body.composed;
       if (!body.identity_key) delete body.identity_key;
       const r = await call("POST", "/elections/manifest", body);
       draft.composed = r;
       preview.replaceChildren(renderPreview(draft, r));
+      preview.scrollIntoView();
       notice(t("form.valid"));
-    } catch (e) { notice(errorText(e), true); preview.replaceChildren(); }
+    } catch (e) { notice(errorText(e), true); draft.composed = undefined; preview.replaceChildren(); }
   } });
+  if (draft.composed) preview.append(renderPreview(draft, draft.composed));
   return h("section", { class: "card" }, heading("form.heading"), form, h("div", { class: "row noprint" }, check), preview);
 }
 
@@ -518,7 +523,12 @@ async function resultSection(id, st, b) {
 
 // ---- routing ----
 
+// gen counts the routes taken: a refresh or a draw of an older one, still
+// in flight when the official moved on, must not land.
+let gen = 0;
+
 async function route() {
+  const my = ++gen;
   clearInterval(poll);
   poll = null;
   const s = session();
@@ -538,21 +548,33 @@ async function route() {
     else if (hash.startsWith("#/e/")) {
       const id = decodeURIComponent(hash.slice(4));
       view = await screenElection(id);
-      poll = setInterval(async () => {
-        if (document.querySelector("dialog[open]")) return;
-        try { const v = await screenElection(id); if (location.hash === hash) app().replaceChildren(v); } catch { /* shown on the next route */ }
-      }, 3000);
+      if (my === gen) {
+        const timer = setInterval(async () => {
+          if (my !== gen || !session()) { clearInterval(timer); return; }
+          if (document.querySelector("dialog[open]")) return;
+          try { const v = await screenElection(id); if (my === gen) app().replaceChildren(v); } catch { /* shown on the next route */ }
+        }, 3000);
+        poll = timer;
+      }
     } else view = await screenElections();
   } catch (e) {
     notice(errorText(e), true);
     if (!session()) { location.hash = "#/login"; view = screenLogin(); } else view = h("p", { text: t("error.generic") });
   }
+  if (my !== gen) return;
   app().replaceChildren(view);
   document.body.dataset.screen = hash.split("/")[1] || "elections";
+  document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
 }
 
 async function main() {
-  document.getElementById("lang").addEventListener("change", async (e) => { await loadLang(e.target.value); route(); });
+  document.getElementById("lang").addEventListener("change", async (e) => {
+    // Keep what was typed in the election form across the change.
+    const form = document.getElementById("election-form");
+    if (form && draft) draft = collect(form);
+    await loadLang(e.target.value);
+    route();
+  });
   document.getElementById("signout").addEventListener("click", async () => {
     try { await call("POST", "/officials/logout"); } catch { /* the session may have expired */ }
     setSession(null);

@@ -79,7 +79,8 @@ func TestComposeManifest(t *testing.T) {
 		t.Fatalf("create: %d %v", st, out)
 	}
 	st, out = e.do(t, "GET", "/elections/console-1/status", e.observer, "", nil)
-	if st != 200 || out["phase"] != "setup" || len(out["trustees"].([]any)) != 3 {
+	if st != 200 || out["phase"] != "setup" || len(out["trustees"].([]any)) != 3 || out["mixable"] != 1.0 || out["decryptable"] != 2.0 ||
+		out["ballot"].(map[string]any)["fingerprint"] != m.Fingerprint().String() {
 		t.Fatalf("status: %d %v", st, out)
 	}
 

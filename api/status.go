@@ -57,6 +57,11 @@ type ElectionStatus struct {
 	Actions    []ActionView        `json:"actions"`
 	Trustees   []TrusteeProgress   `json:"trustees"`
 	Contests   int                 `json:"contests"`
+	// Mixable counts the contests trustees mix (single choice, not
+	// withheld), Decryptable those they decrypt (not withheld): the
+	// denominators of each trustee's progress.
+	Mixable     int `json:"mixable"`
+	Decryptable int `json:"decryptable"`
 	Result     []ContestResultView `json:"result,omitempty"`
 	// Ballot is the manifest's texts, for the console's tables and
 	// protocol (the manifest itself is in GET /elections/{id}).
@@ -116,7 +121,10 @@ func (s *Server) getStatus(c *gin.Context) {
 		}
 		out.Actions = append(out.Actions, av)
 	}
-	b.WithState(func(st *election.State) { out.Trustees, out.Contests, out.Result = progress(st) })
+	b.WithState(func(st *election.State) {
+		out.Trustees, out.Contests, out.Result = progress(st)
+		out.Mixable, out.Decryptable = tallyCounts(st)
+	})
 	if v.Manifest != nil {
 		out.Ballot = manifestTexts(v.Manifest)
 	}
@@ -197,4 +205,31 @@ func progress(st *election.State) ([]TrusteeProgress, int, []ContestResultView) 
 		}
 	}
 	return ts, len(st.Manifest.Contests), res
+}
+
+// tallyCounts returns how many contests are mixed and how many decrypted:
+// from the tally once the cleansing is on the board, else from the
+// manifest (before the cleansing no contest is known to be withheld).
+func tallyCounts(st *election.State) (mixable, decryptable int) {
+	if st.Manifest == nil {
+		return 0, 0
+	}
+	if st.Tally == nil {
+		for _, c := range st.Manifest.Contests {
+			if c.Kind == ballot.SingleChoice {
+				mixable++
+			}
+		}
+		return mixable, len(st.Manifest.Contests)
+	}
+	for _, c := range st.Tally {
+		if c.Withheld {
+			continue
+		}
+		decryptable++
+		if c.Contest.Kind == ballot.SingleChoice {
+			mixable++
+		}
+	}
+	return mixable, decryptable
 }

@@ -174,11 +174,11 @@ func (b *browser) shots(t *testing.T, name string) {
 	t.Helper()
 	for _, l := range shotLangs {
 		b.lang(t, l)
-		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
-		if err := os.WriteFile(filepath.Join(artefacts(t), name+"-"+l+".jpg"), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(artefacts(t), name+"-"+l+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -456,7 +456,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 	act := func(action, shot string) {
 		t.Helper()
 		b.do(t, "wait for "+action, waitFor(`!!document.querySelector('button[data-action="`+action+`"]:not([disabled])')`))
-		b.do(t, action, chromedp.Click(chromedp.CSS(`button[data-action="`+action+`"]`)), waitFor(`document.getElementById("confirm").open`))
+		// A click event on the button, wherever a refresh of the
+		// dashboard has just put it.
+		b.do(t, action, chromedp.Evaluate[chromedp.Void](`document.querySelector('button[data-action="`+action+`"]').click()`), waitFor(`document.getElementById("confirm").open`))
 		if shot != "" {
 			b.shots(t, shot)
 		}

@@ -71,10 +71,17 @@ async function call(method, path, body) {
   return j;
 }
 
+// lastNotice draws the current notice again in a new language.
+let lastNotice = null;
+
+// notice shows a message: a string, or a function giving it in the
+// current language (drawn again when the language changes).
 function notice(msg, bad) {
+  lastNotice = typeof msg === "function" ? [msg, bad] : null;
+  const text = typeof msg === "function" ? msg() : msg;
   const n = document.getElementById("notice");
-  n.textContent = msg || "";
-  n.hidden = !msg;
+  n.textContent = text || "";
+  n.hidden = !text;
   n.className = bad ? "bad" : "ok";
 }
 
@@ -98,6 +105,7 @@ async function loadLang(l) {
   document.documentElement.lang = l;
   document.getElementById("lang").value = l;
   for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
+  if (lastNotice) notice(...lastNotice);
   document.title = t("brand");
 }
 
@@ -115,10 +123,10 @@ function screenLogin() {
       const r = await call("POST", "/officials/login", { user: user.value, password: pw.value, totp: code.value, device: localStorage.getItem("evote-console-device") || undefined });
       if (r.device) localStorage.setItem("evote-console-device", r.device);
       setSession({ token: r.token, role: r.role, user: user.value, expires: r.expires_at });
-      notice(r.failed_logins > 0 ? t("login.failed-since").replace("{n}", r.failed_logins) : "", r.failed_logins > 0);
+      notice(() => (r.failed_logins > 0 ? t("login.failed-since").replace("{n}", r.failed_logins) : ""), r.failed_logins > 0);
       location.hash = "#/elections";
       route();
-    } catch (e) { notice(errorText(e), true); }
+    } catch (e) { notice(() => errorText(e), true); }
   };
   return h("section", { class: "card narrow" }, heading("login.title"),
     h("form", { id: "login-form", onsubmit: go },
@@ -145,7 +153,7 @@ async function screenSessions() {
   const rows = r.sessions.map((s) => h("tr", {},
     h("td", { text: s.user }), h("td", { text: when(s.created_at) }), h("td", { text: when(s.expires_at) }),
     h("td", {}, s.current ? t("sessions.current") : h("button", { type: "button", class: "revoke", dataset: { sid: s.id }, text: t("sessions.revoke"), onclick: async () => {
-      try { await call("DELETE", "/officials/sessions/" + s.id); notice(t("sessions.revoked")); route(); } catch (e) { notice(errorText(e), true); }
+      try { await call("DELETE", "/officials/sessions/" + s.id); notice(() => t("sessions.revoked")); route(); } catch (e) { notice(() => errorText(e), true); }
     } }))));
   return h("section", { class: "card" }, heading("sessions.title"),
     h("table", { id: "sessions" }, h("thead", {}, h("tr", {}, ...["sessions.user", "sessions.created", "sessions.expires", "sessions.action"].map((k) => h("th", { text: t(k) })))), h("tbody", {}, rows)));
@@ -195,7 +203,7 @@ function screenAccounts() {
         h("p", {}, t("accounts.secret"), " ", h("code", { id: "enrol-secret", text: r.totp_secret })),
         h("p", { class: "warn", text: t("accounts.once") }));
       pw.value = "";
-    } catch (e) { notice(errorText(e), true); }
+    } catch (e) { notice(() => errorText(e), true); }
   };
   return h("section", { class: "card" }, heading("accounts.title"),
     h("form", { id: "account-form", onsubmit: go },
@@ -344,7 +352,7 @@ function screenNew() {
   const preview = h("div", { id: "preview" });
   const check = h("button", { type: "button", id: "f-check", text: t("form.check"), onclick: async () => {
     draft = collect(form);
-    if (!markMissing(form)) { notice(t("form.missing"), true); return; }
+    if (!markMissing(form)) { notice(() => t("form.missing"), true); return; }
     try {
       const body = { ...draft };
       delete body.emblemURL;
@@ -354,8 +362,8 @@ function screenNew() {
       draft.composed = r;
       preview.replaceChildren(renderPreview(draft, r));
       preview.scrollIntoView();
-      notice(t("form.valid"));
-    } catch (e) { notice(errorText(e), true); draft.composed = undefined; preview.replaceChildren(); }
+      notice(() => t("form.valid"));
+    } catch (e) { notice(() => errorText(e), true); draft.composed = undefined; preview.replaceChildren(); }
   } });
   if (draft.composed) preview.append(renderPreview(draft, draft.composed));
   return h("section", { class: "card" }, heading("form.heading"), form, h("div", { class: "row noprint" }, check), preview);
@@ -404,9 +412,9 @@ function renderPreview(d, r) {
     try {
       const info = await call("POST", "/elections", { manifest: r.manifest });
       draft = null;
-      notice(t("form.created").replace("{id}", info.election_id));
+      notice(() => t("form.created").replace("{id}", info.election_id));
       location.hash = "#/e/" + info.election_id;
-    } catch (e) { notice(errorText(e), true); }
+    } catch (e) { notice(() => errorText(e), true); }
   } });
   return h("div", {},
     h("h2", { class: "noprint", text: t("preview.title") }), h("label", { class: "noprint" }, t("language"), pl), phone,
@@ -452,7 +460,7 @@ async function screenElection(id) {
     h("tbody", {}, st.trustees.map((x) => h("tr", {},
       h("td", { text: x.index + ". " + x.name }), h("td", { text: yes(x.commitments) }), h("td", { text: yes(x.shares) }), h("td", { text: yes(x.extraction) }),
       h("td", { text: x.qualified === undefined ? "…" : yes(x.qualified) }), h("td", { text: x.complaints_against + " / " + x.answers }),
-      h("td", { text: x.contests_mixed + " / " + st.contests }), h("td", { text: x.contests_decrypted + " / " + st.contests }),
+      h("td", { text: x.contests_mixed + " / " + st.mixable }), h("td", { text: x.contests_decrypted + " / " + st.decryptable }),
       h("td", { class: x.invalid_entries ? "bad" : "", text: x.invalid_entries })))));
   const styles = b?.ballot_styles || [];
   const turnout = h("table", { id: "turnout" },
@@ -466,8 +474,8 @@ async function screenElection(id) {
       if (!await confirmDialog(t("action." + a.action), t("confirm." + a.action))) return;
       try {
         const p = await call("POST", "/elections/" + encodeURIComponent(id) + "/actions/" + a.action);
-        notice(t("action.done").replace("{action}", t("action." + a.action)).replace("{index}", p.index));
-      } catch (e) { notice(errorText(e), true); }
+        notice(() => t("action.done").replace("{action}", t("action." + a.action)).replace("{index}", p.index));
+      } catch (e) { notice(() => errorText(e), true); }
       route();
     } })));
   const parts = [
@@ -496,6 +504,7 @@ function resultRows(st, b, L) {
 }
 
 async function resultSection(id, st, b) {
+  const txt = (x) => x?.[lang] || x?.en || "";
   const cp = await call("GET", "/elections/" + encodeURIComponent(id) + "/checkpoint");
   const res = resultRows(st, b, lang);
   const csv = ["contest,choice,votes"];
@@ -503,9 +512,12 @@ async function resultSection(id, st, b) {
   const href = URL.createObjectURL(new Blob([csv.join("\r\n") + "\r\n"], { type: "text/csv" }));
   const tables = res.map((x) => {
     const max = Math.max(1, ...x.rows.map((r) => r[1]));
+    const where = b.ballot_styles.filter((s) => s.contests.includes(x.contest.id))
+      .map((s) => txt(b.constituencies.find((c) => c.id === s.constituency)?.name) || s.constituency).join(", ");
     return h("div", { class: "contest-result" }, h("h3", { text: x.contest.title[lang] || x.contest.title.en }),
+      h("p", { class: "hint", text: t("result.constituencies") + ": " + where }),
       h("p", { text: t("result.ballots").replace("{n}", x.result.ballots) + (x.result.withheld ? " — " + t("result.withheld") : "") }),
-      h("table", { class: "result" }, h("thead", {}, h("tr", {}, h("th", { text: t("result.choice") }), h("th", { text: t("result.votes") }), h("th", {}))),
+      h("table", { class: "result" }, h("thead", {}, h("tr", {}, h("th", { text: t("result.choice") }), h("th", { class: "num", text: t("result.votes") }), h("th", {}))),
         h("tbody", {}, x.rows.map(([n, v]) => h("tr", {}, h("td", { text: n }), h("td", { class: "num", text: v }),
           h("td", {}, h("meter", { min: 0, max, value: v, text: v })))))));
   });
@@ -513,6 +525,8 @@ async function resultSection(id, st, b) {
     h("h2", { text: t("result.title") }),
     h("div", { class: "protocol", id: "protocol" },
       h("p", { class: "print-only", text: t("result.protocol") }),
+      h("p", {}, h("strong", { text: txt(b.authority) }), " · ", txt(b.title), " (", id, ")"),
+      h("p", { class: "hint", text: t("result.printed").replace("{time}", new Date().toLocaleString(lang)) }),
       ...tables,
       h("p", {}, t("fingerprint.title"), ": ", h("code", { text: b.fingerprint }), h("br"), h("code", { class: "hex", text: b.fingerprint_hex })),
       h("p", {}, t("result.checkpoint"), ":"), h("pre", { id: "final-checkpoint", text: cp.note })),
@@ -558,7 +572,7 @@ async function route() {
       }
     } else view = await screenElections();
   } catch (e) {
-    notice(errorText(e), true);
+    notice(() => errorText(e), true);
     if (!session()) { location.hash = "#/login"; view = screenLogin(); } else view = h("p", { text: t("error.generic") });
   }
   if (my !== gen) return;
@@ -578,7 +592,7 @@ async function main() {
   document.getElementById("signout").addEventListener("click", async () => {
     try { await call("POST", "/officials/logout"); } catch { /* the session may have expired */ }
     setSession(null);
-    notice(t("nav.signed-out"));
+    notice(() => t("nav.signed-out"));
     location.hash = "#/login";
     route();
   });

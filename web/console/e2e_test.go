@@ -325,6 +325,10 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(artefacts(t), "enrol-qr.png"), png, 0o644)
 	b.shots(t, "03-enrol")
+	// A change of language draws the key again: it is shown only once.
+	if eval[string](t, b, `document.getElementById("enrol-secret")?.textContent`) != olgaSecret || !eval[bool](t, b, `!!document.getElementById("enrol-qr")`) {
+		t.Fatal("the enrolment's key is gone after a change of language")
+	}
 	adminToken := eval[string](t, b, `JSON.parse(sessionStorage.getItem("evote-console-session")).token`)
 	st2, obs := apiCall("POST", "/officials/accounts", adminToken, map[string]string{"user": "oleg", "password": "an observer's password", "role": "observer"})
 	if st2 != 201 {

@@ -187,21 +187,31 @@ function drawQR(m) {
   return c;
 }
 
+// enrolled is the account just created, kept while the accounts screen is
+// shown (a change of language draws it again); leaving the screen forgets
+// the key.
+let enrolled = null;
+
+function enrolment(e) {
+  return [h("h2", { text: t("accounts.created").replace("{user}", e.user) }),
+    h("p", { text: t("accounts.scan") }), drawQR(e.qr),
+    h("p", {}, t("accounts.secret"), " ", h("code", { id: "enrol-secret", text: e.secret })),
+    h("p", { class: "warn", text: t("accounts.once") })];
+}
+
 function screenAccounts() {
   const user = h("input", { id: "acc-user", required: true, autocomplete: "off" });
   const pw = h("input", { id: "acc-password", type: "password", required: true, autocomplete: "new-password", minlength: 12 });
   const role = h("select", { id: "acc-role" }, ...["election-official", "observer", "admin"].map((r) => h("option", { value: r, text: t("role." + r) })));
-  const out = h("div", { id: "enrol-result" });
+  const out = h("div", { id: "enrol-result" }, ...(enrolled ? enrolment(enrolled) : []));
   const go = async (ev) => {
     ev.preventDefault();
     try {
       const r = await call("POST", "/officials/accounts", { user: user.value, password: pw.value, role: role.value });
       const qr = await fetch("/console/qr", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ data: r.totp_uri }), cache: "no-store" });
       if (!qr.ok) throw new Error(await qr.text());
-      out.replaceChildren(h("h2", { text: t("accounts.created").replace("{user}", r.user) }),
-        h("p", { text: t("accounts.scan") }), drawQR(await qr.json()),
-        h("p", {}, t("accounts.secret"), " ", h("code", { id: "enrol-secret", text: r.totp_secret })),
-        h("p", { class: "warn", text: t("accounts.once") }));
+      enrolled = { user: r.user, secret: r.totp_secret, qr: await qr.json() };
+      out.replaceChildren(...enrolment(enrolled));
       pw.value = "";
     } catch (e) { notice(() => errorText(e), true); }
   };
@@ -454,13 +464,20 @@ async function screenElection(id) {
   const st = await call("GET", "/elections/" + encodeURIComponent(id) + "/status");
   const b = st.ballot;
   const txt = (x) => x?.[lang] || x?.en || "";
-  const yes = (v) => (v ? "✓" : "—");
+  // A trustee is late for a step another trustee has done.
+  const yes = (x, k) => (x[k] ? h("td", { text: "✓" })
+    : st.trustees.some((o) => o[k]) ? h("td", { class: "bad late", text: t("trustee.late") }) : h("td", { text: "—" }));
+  const count = (x, k, of) => {
+    const late = x[k] < Math.max(...st.trustees.map((o) => o[k])) && x[k] < of;
+    return h("td", { class: late ? "bad late" : "", text: x[k] + " / " + of + (late ? " · " + t("trustee.late") : "") });
+  };
   const trustees = h("table", { id: "trustees" },
     h("thead", {}, h("tr", {}, ...["trustee.name", "trustee.commitments", "trustee.shares", "trustee.extraction", "trustee.qualified", "trustee.complaints", "trustee.mixed", "trustee.decrypted", "trustee.invalid"].map((k) => h("th", { text: t(k) })))),
     h("tbody", {}, st.trustees.map((x) => h("tr", {},
-      h("td", { text: x.index + ". " + x.name }), h("td", { text: yes(x.commitments) }), h("td", { text: yes(x.shares) }), h("td", { text: yes(x.extraction) }),
-      h("td", { text: x.qualified === undefined ? "…" : yes(x.qualified) }), h("td", { text: x.complaints_against + " / " + x.answers }),
-      h("td", { text: x.contests_mixed + " / " + st.mixable }), h("td", { text: x.contests_decrypted + " / " + st.decryptable }),
+      h("td", { text: x.index + ". " + x.name }), yes(x, "commitments"), yes(x, "shares"), yes(x, "extraction"),
+      h("td", { class: x.qualified === false ? "bad" : "", text: x.qualified === undefined ? "…" : x.qualified ? "✓" : "✗" }),
+      h("td", { class: x.complaints_against > x.answers ? "bad" : "", text: x.complaints_against + " / " + x.answers }),
+      count(x, "contests_mixed", st.mixable), count(x, "contests_decrypted", st.decryptable),
       h("td", { class: x.invalid_entries ? "bad" : "", text: x.invalid_entries })))));
   const styles = b?.ballot_styles || [];
   const turnout = h("table", { id: "turnout" },
@@ -484,8 +501,8 @@ async function screenElection(id) {
       t("election.entries").replace("{n}", st.size), " · ", t("election.ballots").replace("{n}", st.ballots)),
     b ? h("p", { class: "noprint" }, t("fingerprint.title"), ": ", h("code", { id: "dash-fingerprint", text: b.fingerprint })) : null,
     h("h2", { class: "noprint", text: t("election.actions") }), can("run") ? null : h("p", { class: "hint", text: t("election.read-only") }), actions,
-    h("h2", { class: "noprint", text: t("election.keygen") }), trustees,
-    h("h2", { class: "noprint", text: t("turnout.title") }), turnout,
+    h("h2", { class: "noprint", text: t("election.keygen") }), h("div", { class: "scroll" }, trustees),
+    h("h2", { class: "noprint", text: t("turnout.title") }), h("div", { class: "scroll" }, turnout),
   ];
   if (st.result && b) parts.push(await resultSection(id, st, b));
   return h("section", { class: "card dashboard" }, ...parts);
@@ -552,6 +569,7 @@ async function route() {
   document.getElementById("who").textContent = s ? s.user + " · " + t("role." + s.role) : "";
   let hash = location.hash || "#/elections";
   if (!s) hash = "#/login";
+  if (hash !== "#/accounts") enrolled = null;
   let view;
   try {
     if (hash === "#/login") view = screenLogin();

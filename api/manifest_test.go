@@ -152,3 +152,26 @@ func TestStatusActions(t *testing.T) {
 		t.Fatalf("actions once closed: %v", acts)
 	}
 }
+
+// TestCheckVoters: the voter list is checked line by line against the
+// election's ballot styles before anything is signed; an observer may not.
+func TestCheckVoters(t *testing.T) {
+	e := newEnv(t)
+	id := e.f.ElectionID
+	style := e.f.Box.View().Manifest.BallotStyles[0].ID
+	csv := "pin,ballot_style,phone\n21505199012345," + style + ",+996700123456\n21505199012345," + style + ",\n11203198500017,nowhere,\n"
+	st, out := e.do(t, "POST", "/elections/"+id+"/voters/check", e.session, "application/json", jsonBody(map[string]string{"csv": csv}))
+	if st != 200 || out["lines"] != 3.0 || out["valid"] != 1.0 || out["counts"].(map[string]any)[style] != 1.0 {
+		t.Fatalf("check: %d %v", st, out)
+	}
+	ps := out["problems"].([]any)
+	if len(ps) != 2 || ps[0].(map[string]any)["line"] != 3.0 || ps[1].(map[string]any)["line"] != 4.0 || strings.Contains(fmt.Sprint(ps), "21505199012345") {
+		t.Fatalf("problems %v", ps)
+	}
+	if st, out = e.do(t, "POST", "/elections/"+id+"/voters/check", e.session, "application/json", jsonBody(map[string]string{"csv": "a,b\n"})); st != 400 {
+		t.Fatalf("bad header: %d %v", st, out)
+	}
+	if st, _ = e.do(t, "POST", "/elections/"+id+"/voters/check", e.observer, "application/json", jsonBody(map[string]string{"csv": csv})); st != 403 {
+		t.Fatalf("observer: %d", st)
+	}
+}

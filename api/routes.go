@@ -173,6 +173,7 @@ func (s *Server) Routes() []Route {
 			Route{"official", "POST", "/elections/manifest", s.official("run", s.composeManifest)},
 			Route{"official", "POST", "/elections", s.official("run", s.createElection)},
 			Route{"official", "GET", "/elections/:id/status", s.official("read", s.withBox(s.getStatus))},
+			Route{"official", "POST", "/elections/:id/voters/check", s.official("run", s.withBox(s.checkVoters))},
 			Route{"official", "POST", "/elections/:id/actions/:action", s.official("run", s.withBox(s.act))},
 		)
 	}

@@ -3,12 +3,15 @@ package api
 import (
 	"net/http"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"evote/ballot"
 	"evote/ballotbox"
 	"evote/election"
+	"evote/idp/voterlist"
 )
 
 // ActionView says whether an official's action is possible now and, if
@@ -232,4 +235,43 @@ func tallyCounts(st *election.State) (mixable, decryptable int) {
 		}
 	}
 	return mixable, decryptable
+}
+
+// limitVoterCSV bounds a voter list checked through the API (larger lists
+// are checked by evote official import-voters, which reads a file).
+const limitVoterCSV = 32 << 20
+
+// VoterCSVRequest is POST /elections/{id}/voters/check.
+type VoterCSVRequest struct {
+	CSV string `json:"csv"`
+}
+
+// checkVoters reports, line by line, what an import of the voter list
+// would refuse (voterlist.CheckCSV against the election's ballot styles)
+// and counts the valid lines by style. Nothing is stored or submitted:
+// the list official signs and submits the list to the identity service.
+func (s *Server) checkVoters(c *gin.Context) {
+	var req VoterCSVRequest
+	if !decode(c, limitVoterCSV, &req) {
+		return
+	}
+	m := boxOf(c).View().Manifest
+	if m == nil {
+		respondErr(c, ballotbox.ErrNotReady)
+		return
+	}
+	rep, err := voterlist.CheckCSV(strings.NewReader(req.CSV), time.Now(), func(st string) bool {
+		for _, b := range m.BallotStyles {
+			if b.ID == st {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		badRequest(c, "%s", strings.TrimPrefix(err.Error(), "voterlist: "))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, rep)
 }

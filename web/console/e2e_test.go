@@ -181,6 +181,10 @@ func (b *browser) shots(t *testing.T, name string) {
 		if err := os.WriteFile(filepath.Join(artefacts(t), name+"-"+l+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// No untranslated key (⟨key⟩), no stray null or undefined.
+		if bad := eval[string](t, b, `(document.body.innerText.match(/⟨[^⟩]*⟩|\bnull\b|\bundefined\b|NaN/) || [""])[0]`); bad != "" {
+			t.Fatalf("%s (%s) shows %q", name, l, bad)
+		}
 	}
 }
 
@@ -189,9 +193,14 @@ func (b *browser) shots(t *testing.T, name string) {
 func (b *browser) lang(t *testing.T, l string) {
 	t.Helper()
 	n := eval[string](t, b, `document.body.dataset.rendered`)
-	b.do(t, "language "+l, chromedp.SetValue(chromedp.CSS("#lang"), l),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("lang").dispatchEvent(new Event("change"))`),
+	b.do(t, "language "+l, choose("#lang", l),
 		waitFor(`document.documentElement.lang === "`+l+`" && document.body.dataset.rendered !== "`+n+`"`))
+}
+
+// choose selects an option as a person would: the value, then the change
+// event, in one step (the page may redraw the select between two).
+func choose(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = %q; e.dispatchEvent(new Event("change")); })()`, sel, value))
 }
 
 // goTo follows a hash route and waits until it is drawn.
@@ -312,7 +321,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	// Enrolment of an official: the authenticator key as a QR code.
 	b.goTo(t, "#/accounts", "accounts")
 	b.do(t, "enrol olga", chromedp.SendKeys(chromedp.CSS("#acc-user"), "olga"), chromedp.SendKeys(chromedp.CSS("#acc-password"), "olga's long password"),
-		chromedp.SetValue(chromedp.CSS("#acc-role"), "election-official"), chromedp.Click(chromedp.CSS("#acc-submit")),
+		choose("#acc-role", "election-official"), chromedp.Click(chromedp.CSS("#acc-submit")),
 		waitFor(`!!document.getElementById("enrol-qr")`))
 	olgaSecret := eval[string](t, b, `document.getElementById("enrol-secret").textContent`)
 	dark := eval[int](t, b, `(() => { const c = document.getElementById("enrol-qr"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] === 0) n++; return n; })()`)
@@ -366,8 +375,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b.goTo(t, "#/new", "new")
 	b.do(t, "shape the form", chromedp.Click(chromedp.CSS(`button[data-add-candidate="0"]`)), waitFor(`!!document.querySelector('[data-path="contests.0.candidates.2.id"]')`),
 		chromedp.Click(chromedp.CSS(`button[data-add="contests"]`)), waitFor(`!!document.querySelector('[data-path="contests.1.kind"]')`),
-		chromedp.SetValue(chromedp.CSS(`[data-path="contests.1.kind"]`), "multi"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-path="contests.1.kind"]').dispatchEvent(new Event("change"))`),
+		choose(`[data-path="contests.1.kind"]`, "multi"),
 		waitFor(`!!document.querySelector('[data-path="contests.1.max_selections"]')`),
 		chromedp.Click(chromedp.CSS(`button[data-add-candidate="1"]`)), waitFor(`!!document.querySelector('[data-path="contests.1.candidates.2.id"]')`))
 	idKey := hex.EncodeToString(f.Identity.Public().(ed25519.PublicKey))
@@ -403,8 +411,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		waitFor(`!!document.getElementById("fingerprint")`))
 	fpText := eval[string](t, b, `document.getElementById("fingerprint").textContent`)
 	b.lang(t, "ru")
-	b.do(t, "preview in Russian", chromedp.SetValue(chromedp.CSS("#preview-lang"), "ru"),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("preview-lang").dispatchEvent(new Event("change"))`),
+	b.do(t, "preview in Russian", choose("#preview-lang", "ru"),
 		waitFor(`document.getElementById("phone").textContent.includes("Айгуль Асанова")`))
 	b.shots(t, "06-form-preview")
 	b.do(t, "create", chromedp.Click(chromedp.CSS("#f-create")), waitFor(`document.getElementById("confirm").open`))
@@ -425,6 +432,18 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("the manifest on the board is not the form's: %+v", m)
 	}
 	b.shots(t, "08-dashboard-setup")
+
+	// The voter list, checked line by line before it is signed: one bad
+	// line is reported, the valid ones counted by style.
+	voterCSV := filepath.Join(t.TempDir(), "voters.csv")
+	os.WriteFile(voterCSV, []byte("pin,ballot_style,phone\n21505199012345,center,+996700123456\n2150519901234x,center,\n11203198500017,center,\n"), 0o644)
+	b.do(t, "check the voter list", chromedp.SetUploadFiles(chromedp.CSS("#voters-file"), []string{voterCSV}),
+		waitFor(`!!document.getElementById("voters-summary")`))
+	if got := eval[string](t, b, `[...document.querySelectorAll("#voters-problems tbody tr")].map((r) => r.dataset.line + ":" + r.dataset.code).join(" ") + " | " + document.getElementById("voters-counts").textContent`); got != "3:pin | Ballot styleValid votersCentre (center)2" {
+		t.Fatalf("voter list report: %q", got)
+	}
+	b.do(t, "voter list section", chromedp.ScrollIntoView(chromedp.CSS("#voters")))
+	b.shots(t, "08b-voter-list")
 
 	// Out of order and wrong role: disabled in the UI, refused by the API.
 	if !eval[bool](t, b, `document.querySelector('button[data-action="open"]').disabled && document.querySelector('button[data-action="tally"]').disabled`) {

@@ -34,6 +34,12 @@ function h(tag, attrs, ...kids) {
 
 const app = () => document.getElementById("app");
 
+// setKids replaces an element's children, skipping null, undefined and
+// false (optional parts of a screen).
+function setKids(el, ...kids) {
+  el.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+}
+
 function session() {
   try { return JSON.parse(sessionStorage.getItem("evote-console-session") || "null"); } catch { return null; }
 }
@@ -165,7 +171,7 @@ async function screenOperations() {
   const body = h("tbody", {});
   const draw = () => {
     const q = filter.value.trim().toLowerCase();
-    body.replaceChildren(...r.operations.filter((o) => !q || [o.user, o.action, o.election_id, o.outcome, o.detail].join(" ").toLowerCase().includes(q)).map((o) => h("tr", {},
+    setKids(body, ...r.operations.filter((o) => !q || [o.user, o.action, o.election_id, o.outcome, o.detail].join(" ").toLowerCase().includes(q)).map((o) => h("tr", {},
       h("td", { text: new Date(o.at * 1000).toLocaleString(lang) }), h("td", { text: o.user }), h("td", { text: o.action }),
       h("td", { text: o.election_id || "" }), h("td", { class: o.outcome === "ok" ? "ok" : "bad", text: o.outcome }), h("td", { text: o.detail || "" }))));
   };
@@ -211,7 +217,7 @@ function screenAccounts() {
       const qr = await fetch("/console/qr", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ data: r.totp_uri }), cache: "no-store" });
       if (!qr.ok) throw new Error(await qr.text());
       enrolled = { user: r.user, secret: r.totp_secret, qr: await qr.json() };
-      out.replaceChildren(...enrolment(enrolled));
+      setKids(out, ...enrolment(enrolled));
       pw.value = "";
     } catch (e) { notice(() => errorText(e), true); }
   };
@@ -370,10 +376,10 @@ function screenNew() {
       if (!body.identity_key) delete body.identity_key;
       const r = await call("POST", "/elections/manifest", body);
       draft.composed = r;
-      preview.replaceChildren(renderPreview(draft, r));
+      setKids(preview, renderPreview(draft, r));
       preview.scrollIntoView();
       notice(() => t("form.valid"));
-    } catch (e) { notice(() => errorText(e), true); draft.composed = undefined; preview.replaceChildren(); }
+    } catch (e) { notice(() => errorText(e), true); draft.composed = undefined; setKids(preview); }
   } });
   if (draft.composed) preview.append(renderPreview(draft, draft.composed));
   return h("section", { class: "card" }, heading("form.heading"), form, h("div", { class: "row noprint" }, check), preview);
@@ -401,7 +407,7 @@ function renderPreview(d, r) {
   const draw = () => {
     const L = pl.value;
     const style = d.ballot_styles[0] || { contests: [] };
-    phone.replaceChildren(
+    setKids(phone, 
       h("div", { class: "authority" }, d.emblemURL ? h("img", { src: d.emblemURL, alt: "" }) : null, h("span", { text: d.authority_name?.[L] || "" })),
       h("h2", { text: d.title?.[L] || "" }),
       ...(style.contests || []).map((id) => {
@@ -460,6 +466,55 @@ function confirmDialog(title, text) {
 
 // ---- the election dashboard ----
 
+// voterCheck is the last voter-list report, kept across the dashboard's
+// refreshes and changes of language: {id, file, report}.
+let voterCheck = null;
+
+const PROBLEMS = { unreadable: "voters.problem.unreadable", pin: "voters.problem.pin", style_malformed: "voters.problem.style-malformed",
+  style_unknown: "voters.problem.style-unknown", phone: "voters.problem.phone", duplicate: "voters.problem.duplicate" };
+
+// voterSection lets an official check a voter-list file line by line
+// before the list official signs and submits it.
+function voterSection(id, b) {
+  const file = h("input", { type: "file", id: "voters-file", accept: ".csv,text/csv" });
+  const out = h("div", { id: "voters-report" });
+  const draw = () => {
+    if (!voterCheck || voterCheck.id !== id) return;
+    const r = voterCheck.report;
+    const styleName = (sid) => {
+      const st = b.ballot_styles.find((x) => x.id === sid);
+      const c = st && b.constituencies.find((x) => x.id === st.constituency);
+      return (c ? (c.name[lang] || c.name.en) + " " : "") + "(" + sid + ")";
+    };
+    setKids(out, 
+      h("p", { class: r.problems.length ? "bad" : "ok", id: "voters-summary",
+        text: t("voters.summary").replace("{file}", voterCheck.file).replace("{lines}", r.lines).replace("{valid}", r.valid).replace("{bad}", r.problems.length + r.omitted) }),
+      r.problems.length ? h("table", { id: "voters-problems" },
+        h("thead", {}, h("tr", {}, h("th", { class: "num", text: t("voters.line") }), h("th", { text: t("voters.problem") }))),
+        h("tbody", {}, r.problems.map((p) => h("tr", { dataset: { line: p.line, code: p.code } }, h("td", { class: "num", text: p.line }),
+          h("td", { text: t(PROBLEMS[p.code] || "voters.problem.unreadable").replace("{other}", p.other || "") }))))) : null,
+      r.omitted ? h("p", { class: "hint", text: t("voters.omitted").replace("{n}", r.omitted) }) : null,
+      h("table", { id: "voters-counts" },
+        h("thead", {}, h("tr", {}, h("th", { text: t("voters.style") }), h("th", { class: "num", text: t("voters.count") }))),
+        h("tbody", {}, Object.keys(r.counts).sort().map((sid) => h("tr", {}, h("td", { text: styleName(sid) }), h("td", { class: "num", text: r.counts[sid] }))))),
+      h("p", { text: r.problems.length ? t("voters.fix") : t("voters.next") }),
+      r.problems.length ? null : h("pre", { id: "voters-command", text: "evote official import-voters --server " + location.origin + " --idp <identity service> --election " + id +
+        " --official <list official> --official-key <key file> --csv " + voterCheck.file }));
+  };
+  file.addEventListener("change", async () => {
+    const f = file.files[0];
+    if (!f) return;
+    try {
+      const report = await call("POST", "/elections/" + encodeURIComponent(id) + "/voters/check", { csv: await f.text() });
+      voterCheck = { id, file: f.name, report };
+      draw();
+    } catch (e) { notice(() => errorText(e), true); }
+  });
+  draw();
+  return h("div", { class: "noprint", id: "voters" }, h("h2", { text: t("voters.title") }), h("p", { class: "hint", text: t("voters.hint") }),
+    h("label", {}, t("voters.file"), file), out);
+}
+
 async function screenElection(id) {
   const st = await call("GET", "/elections/" + encodeURIComponent(id) + "/status");
   const b = st.ballot;
@@ -503,6 +558,7 @@ async function screenElection(id) {
     h("h2", { class: "noprint", text: t("election.actions") }), can("run") ? null : h("p", { class: "hint", text: t("election.read-only") }), actions,
     h("h2", { class: "noprint", text: t("election.keygen") }), h("div", { class: "scroll" }, trustees),
     h("h2", { class: "noprint", text: t("turnout.title") }), h("div", { class: "scroll" }, turnout),
+    b && can("run") && ["setup", "ready", "open"].includes(st.phase) ? voterSection(id, b) : null,
   ];
   if (st.result && b) parts.push(await resultSection(id, st, b));
   return h("section", { class: "card dashboard" }, ...parts);
@@ -584,7 +640,7 @@ async function route() {
         const timer = setInterval(async () => {
           if (my !== gen || !session()) { clearInterval(timer); return; }
           if (document.querySelector("dialog[open]")) return;
-          try { const v = await screenElection(id); if (my === gen) app().replaceChildren(v); } catch { /* shown on the next route */ }
+          try { const v = await screenElection(id); if (my === gen) setKids(app(), v); } catch { /* shown on the next route */ }
         }, 3000);
         poll = timer;
       }
@@ -594,7 +650,7 @@ async function route() {
     if (!session()) { location.hash = "#/login"; view = screenLogin(); } else view = h("p", { text: t("error.generic") });
   }
   if (my !== gen) return;
-  app().replaceChildren(view);
+  setKids(app(), view);
   document.body.dataset.screen = hash.split("/")[1] || "elections";
   document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
 }

@@ -52,20 +52,20 @@ type ContestResultView struct {
 // ElectionStatus is GET /elections/{id}/status: what an official's
 // console shows of an election, all of it from the board.
 type ElectionStatus struct {
-	ElectionID string              `json:"election_id"`
-	Phase      string              `json:"phase"`
-	Size       uint64              `json:"size"`
-	Ballots    int                 `json:"ballots"`
-	Turnout    map[string]int      `json:"turnout"`
-	Actions    []ActionView        `json:"actions"`
-	Trustees   []TrusteeProgress   `json:"trustees"`
-	Contests   int                 `json:"contests"`
+	ElectionID string            `json:"election_id"`
+	Phase      string            `json:"phase"`
+	Size       uint64            `json:"size"`
+	Ballots    int               `json:"ballots"`
+	Turnout    map[string]int    `json:"turnout"`
+	Actions    []ActionView      `json:"actions"`
+	Trustees   []TrusteeProgress `json:"trustees"`
+	Contests   int               `json:"contests"`
 	// Mixable counts the contests trustees mix (single choice, not
 	// withheld), Decryptable those they decrypt (not withheld): the
 	// denominators of each trustee's progress.
-	Mixable     int `json:"mixable"`
-	Decryptable int `json:"decryptable"`
-	Result     []ContestResultView `json:"result,omitempty"`
+	Mixable     int                 `json:"mixable"`
+	Decryptable int                 `json:"decryptable"`
+	Result      []ContestResultView `json:"result,omitempty"`
 	// Ballot is the manifest's texts, for the console's tables and
 	// protocol (the manifest itself is in GET /elections/{id}).
 	Ballot *ManifestTexts `json:"ballot,omitempty"`

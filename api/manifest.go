@@ -104,10 +104,6 @@ type ManifestView struct {
 	FingerprintHex string `json:"fingerprint_hex"`
 }
 
-// errMissingTranslation is the code of a form with a text missing in
-// some language; the message lists each.
-const codeMissingTranslation = "missing_translation"
-
 // ParseTrusteeKeys reads a trustee's public keys from the text `evote
 // trustee init` prints: the lines "signing key: <64 hex>" and "hpke key:
 // <64 hex>"; other lines are ignored.
@@ -259,12 +255,14 @@ func (s *Server) composeManifest(c *gin.Context) {
 		return
 	}
 	if miss := f.missingTranslations(); len(miss) > 0 {
-		fail(c, http.StatusUnprocessableEntity, codeMissingTranslation, "missing translations: "+strings.Join(miss, ", "))
+		// The code POST /elections answers an invalid manifest; the
+		// message lists every text missing in some language.
+		fail(c, http.StatusUnprocessableEntity, "entry_invalid", "missing translations: "+strings.Join(miss, ", "))
 		return
 	}
 	m, err := s.buildManifest(&f)
 	if err != nil {
-		fail(c, http.StatusUnprocessableEntity, "invalid_manifest", err.Error())
+		fail(c, http.StatusUnprocessableEntity, "entry_invalid", err.Error())
 		return
 	}
 	fp := m.Fingerprint()

@@ -89,7 +89,7 @@ func TestComposeManifest(t *testing.T) {
 	bad.Title.Ky = ""
 	st, out = e.do(t, "POST", "/elections/manifest", e.session, "application/json", jsonBody(bad))
 	msg, _ := out["error"].(map[string]any)["message"].(string)
-	if st != 422 || out["error"].(map[string]any)["code"] != "missing_translation" || !strings.Contains(msg, "title (ky)") || !strings.Contains(msg, "contest budget candidate z (uz)") {
+	if st != 422 || out["error"].(map[string]any)["code"] != "entry_invalid" || !strings.Contains(msg, "title (ky)") || !strings.Contains(msg, "contest budget candidate z (uz)") {
 		t.Fatalf("missing translation: %d %v", st, out)
 	}
 	bad = consoleForm(t, e, "console-2")
@@ -99,7 +99,7 @@ func TestComposeManifest(t *testing.T) {
 	}
 	bad = consoleForm(t, e, "console-2")
 	bad.Threshold = 4
-	if st, out = e.do(t, "POST", "/elections/manifest", e.session, "application/json", jsonBody(bad)); st != 422 || out["error"].(map[string]any)["code"] != "invalid_manifest" {
+	if st, out = e.do(t, "POST", "/elections/manifest", e.session, "application/json", jsonBody(bad)); st != 422 || out["error"].(map[string]any)["code"] != "entry_invalid" {
 		t.Fatalf("threshold above trustees: %d %v", st, out)
 	}
 	bad = consoleForm(t, e, "console-2")

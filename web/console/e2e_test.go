@@ -416,6 +416,11 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b.shots(t, "06-form-preview")
 	b.do(t, "create", chromedp.Click(chromedp.CSS("#f-create")), waitFor(`document.getElementById("confirm").open`))
 	b.shots(t, "07-confirm-create")
+	b.lang(t, "ky")
+	if eval[string](t, b, `document.getElementById("confirm-title").textContent`) != "Шайлоону түзүү" {
+		t.Fatal("the dialog's title does not follow the language")
+	}
+	b.lang(t, "en")
 	b.do(t, "confirm the creation", chromedp.Click(chromedp.CSS("#confirm-yes")),
 		waitFor(`document.body.dataset.screen === "e" && document.getElementById("phase")?.dataset.phase === "setup"`))
 	fp, err := ballot.ParseFingerprint(fpText)
@@ -664,6 +669,13 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatal("an observer has an enabled action")
 	}
 	b.shots(t, "19-observer")
+	// On a tablet the dashboard fits the width (wide tables scroll inside).
+	b.do(t, "tablet", chromedp.EmulateViewport(820, 1180, chromedp.EmulateScale(2), chromedp.EmulateTouch))
+	b.goTo(t, "#/e/city-2027", "e")
+	b.shots(t, "20-tablet-dashboard")
+	if w := eval[int](t, b, `document.documentElement.scrollWidth`); w > 820 {
+		t.Fatalf("the dashboard is %d px wide on an 820 px tablet", w)
+	}
 	olegToken := eval[string](t, b, `JSON.parse(sessionStorage.getItem("evote-console-session")).token`)
 	if st, out := apiCall("POST", "/elections/"+f.ElectionID+"/actions/qualified", olegToken, nil); st != 403 {
 		t.Fatalf("observer's action: %d %v", st, out)

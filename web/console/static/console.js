@@ -112,6 +112,7 @@ async function loadLang(l) {
   document.getElementById("lang").value = l;
   for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
   if (lastNotice) notice(...lastNotice);
+  drawDialog();
   document.title = t("brand");
 }
 
@@ -173,7 +174,7 @@ async function screenOperations() {
     const q = filter.value.trim().toLowerCase();
     setKids(body, ...r.operations.filter((o) => !q || [o.user, o.action, o.election_id, o.outcome, o.detail].join(" ").toLowerCase().includes(q)).map((o) => h("tr", {},
       h("td", { text: new Date(o.at * 1000).toLocaleString(lang) }), h("td", { text: o.user }), h("td", { text: o.action }),
-      h("td", { text: o.election_id || "" }), h("td", { class: o.outcome === "ok" ? "ok" : "bad", text: o.outcome }), h("td", { text: o.detail || "" }))));
+      h("td", { text: o.election_id || "" }), h("td", { class: o.outcome === "ok" ? "ok" : o.outcome === "requested" ? "" : "bad", text: o.outcome }), h("td", { text: o.detail || "" }))));
   };
   filter.addEventListener("input", draw);
   draw();
@@ -424,7 +425,7 @@ function renderPreview(d, r) {
   pl.addEventListener("change", draw);
   draw();
   const create = h("button", { type: "button", id: "f-create", class: "danger", text: t("form.create"), onclick: async () => {
-    if (!await confirmDialog(t("form.create"), t("confirm.create"))) return;
+    if (!await confirmDialog(() => t("form.create"), () => t("confirm.create"))) return;
     try {
       const info = await call("POST", "/elections", { manifest: r.manifest });
       draft = null;
@@ -447,13 +448,24 @@ function fingerprintSheet(title, id, fp, hex) {
     h("p", { class: "hint", text: t("fingerprint.explain") }));
 }
 
-// confirmDialog asks before an action that cannot be undone.
+// dialogText gives the open dialog's title and text in the current
+// language (drawn again when the language changes).
+let dialogText = null;
+
+function drawDialog() {
+  if (!dialogText) return;
+  document.getElementById("confirm-title").textContent = dialogText[0]();
+  document.getElementById("confirm-text").textContent = dialogText[1]();
+}
+
+// confirmDialog asks before an action that cannot be undone; title and
+// text are functions giving them in the current language.
 function confirmDialog(title, text) {
   const d = document.getElementById("confirm");
-  document.getElementById("confirm-title").textContent = title;
-  document.getElementById("confirm-text").textContent = text;
+  dialogText = [title, text];
+  drawDialog();
   return new Promise((resolve) => {
-    const done = (v) => () => { d.close(); yes.removeEventListener("click", onYes); no.removeEventListener("click", onNo); resolve(v); };
+    const done = (v) => () => { d.close(); dialogText = null; yes.removeEventListener("click", onYes); no.removeEventListener("click", onNo); resolve(v); };
     const yes = document.getElementById("confirm-yes");
     const no = document.getElementById("confirm-no");
     const onYes = done(true);
@@ -543,7 +555,7 @@ async function screenElection(id) {
     type: "button", class: "action" + (["open", "close", "cleanse", "tally"].includes(a.action) ? " danger" : ""), dataset: { action: a.action },
     disabled: !a.ready || !can("run"), title: a.ready ? t("action.ready") : a.message, text: t("action." + a.action),
     onclick: async () => {
-      if (!await confirmDialog(t("action." + a.action), t("confirm." + a.action))) return;
+      if (!await confirmDialog(() => t("action." + a.action), () => t("confirm." + a.action))) return;
       try {
         const p = await call("POST", "/elections/" + encodeURIComponent(id) + "/actions/" + a.action);
         notice(() => t("action.done").replace("{action}", t("action." + a.action)).replace("{index}", p.index));

@@ -1,16 +1,20 @@
 package api_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"evote/api"
 	"evote/ballot"
+	"evote/ballotbox/boxtest"
 	"evote/trustee"
 )
 
@@ -133,11 +137,21 @@ func TestStatusActions(t *testing.T) {
 		}
 		return m
 	}
+	st, out := e.do(t, "GET", "/elections/"+id+"/status", e.observer, "", nil)
+	if st != 200 || len(out["trustees"].([]any)) != 3 {
+		t.Fatalf("status: %d %v", st, out)
+	}
+	for _, x := range out["trustees"].([]any) {
+		x := x.(map[string]any)
+		if x["commitments"] != true || x["shares"] != true || x["qualified"] != true || x["contests_mixed"] != 0.0 {
+			t.Fatalf("trustee progress after key generation: %v", x)
+		}
+	}
 	acts := ready()
 	if acts["close"]["ready"] != true || acts["open"]["ready"] != false || acts["open"]["code"] != "wrong_phase" || acts["tally"]["ready"] != false {
 		t.Fatalf("actions while open: %v", acts)
 	}
-	st, out := e.do(t, "POST", "/elections/"+id+"/actions/open", e.session, "", nil)
+	st, out = e.do(t, "POST", "/elections/"+id+"/actions/open", e.session, "", nil)
 	if st != 409 || out["error"].(map[string]any)["code"] != acts["open"]["code"] {
 		t.Fatalf("open while open: %d %v", st, out)
 	}
@@ -173,5 +187,58 @@ func TestCheckVoters(t *testing.T) {
 	}
 	if st, _ = e.do(t, "POST", "/elections/"+id+"/voters/check", e.observer, "application/json", jsonBody(map[string]string{"csv": csv})); st != 403 {
 		t.Fatalf("observer: %d", st)
+	}
+}
+
+// TestStatusResult: once tallied, the status carries the result as on the
+// board, and every trustee's mixes and shares.
+func TestStatusResult(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 4 {
+		v, err := e.f.NewVoter(ctx, [32]byte{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _, err := e.f.Prepare(v, e.f.Selection(i, v.Style))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.f.Box.Cast(ctx, v.Token, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, _, err := e.f.Tally(ctx, boxtest.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got api.ElectionStatus
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/elections/"+e.f.ElectionID+"/status", nil)
+	req.Header.Set("Authorization", "Bearer "+e.observer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Phase != "tallied" || len(got.Result) != len(res.Contests) || got.Ballots != 4 {
+		t.Fatalf("status %+v", got)
+	}
+	for i, c := range res.Contests {
+		if g := got.Result[i]; g.ContestID != c.ContestID || g.Ballots != c.Ballots || fmt.Sprint(g.Counts) != fmt.Sprint(c.Counts) {
+			t.Fatalf("contest %d: %+v, board %+v", i, g, c)
+		}
+	}
+	for _, x := range got.Trustees {
+		if x.Decrypted == 0 && x.Mixed == 0 {
+			t.Fatalf("trustee %d shows no part in the tally: %+v", x.Index, x)
+		}
+	}
+	for _, a := range got.Actions {
+		if a.Ready {
+			t.Fatalf("%s ready after the tally", a.Action)
+		}
 	}
 }

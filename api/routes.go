@@ -41,6 +41,10 @@ type Server struct {
 	// whose X-Forwarded-For gives the client address that officials'
 	// logins are budgeted by; none by default (the peer's address).
 	TrustedProxies []string
+	// ClientHash is the SHA-256 of the voting page's WebAssembly module
+	// this server serves, put in manifests composed by POST
+	// /elections/manifest (zero: none).
+	ClientHash [32]byte
 
 	mu      sync.RWMutex
 	boards  map[string]*board.Log // extra logs served by the board group
@@ -167,7 +171,10 @@ func (s *Server) Routes() []Route {
 			Route{"official", "DELETE", "/officials/sessions/:sid", s.official("read", s.revokeSession)},
 			Route{"official", "POST", "/officials/accounts", s.official("manage", s.createAccount)},
 			Route{"official", "GET", "/officials/operations", s.official("read", s.operations)},
+			Route{"official", "POST", "/elections/manifest", s.official("run", s.composeManifest)},
 			Route{"official", "POST", "/elections", s.official("run", s.createElection)},
+			Route{"official", "GET", "/elections/:id/status", s.official("read", s.withBox(s.getStatus))},
+			Route{"official", "POST", "/elections/:id/voters/check", s.official("run", s.withBox(s.checkVoters))},
 			Route{"official", "POST", "/elections/:id/actions/:action", s.official("run", s.withBox(s.act))},
 		)
 	}

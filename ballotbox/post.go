@@ -312,16 +312,50 @@ var Actions = []string{ActionQualified, ActionCloseExtraction, ActionContext, Ac
 // order actions fail with ErrWrongPhase (or ErrNotReady when the board
 // lacks what the action needs, e.g. trustees' messages).
 func (b *Box) Act(ctx context.Context, action, official string) (*Posted, error) {
-	var (
-		t       bulletin.Type
-		payload []byte
-		err     error
-	)
 	b.mu.Lock()
-	s := b.state
+	t, payload, err := b.prepare(b.state, action, official)
+	b.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.PostAuthority(ctx, t, payload)
+	if errors.Is(err, ErrEntryInvalid) {
+		// The phase allowed the action but the rules refused what it
+		// posts: what it needs is not on the board yet (every contest
+		// mixed, enough shares), or another official's action moved the
+		// board meanwhile.
+		return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
+	return p, err
+}
+
+// ActionState says whether an action would be computed now: Err is nil
+// when it would, else why not (ErrWrongPhase, ErrNotReady, …).
+type ActionState struct {
+	Action string
+	Err    error
+}
+
+// Readiness runs, for every action in protocol order, the same
+// computation Act would (without posting anything), so that a console
+// enables exactly the actions the board allows. Posting can still fail if
+// the board moves in between; Act decides.
+func (b *Box) Readiness() []ActionState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]ActionState, len(Actions))
+	for i, a := range Actions {
+		_, _, err := b.prepare(b.state, a, "")
+		out[i] = ActionState{Action: a, Err: err}
+	}
+	return out
+}
+
+// prepare computes the entry an action posts from the state s (under
+// b.mu): its type and payload, or why the action is not possible now.
+func (b *Box) prepare(s *election.State, action, official string) (t bulletin.Type, payload []byte, err error) {
 	if s.Manifest == nil {
-		b.mu.Unlock()
-		return nil, ErrNotReady
+		return 0, nil, ErrNotReady
 	}
 	id := s.Manifest.ElectionID
 	phase := s.Phase
@@ -404,19 +438,7 @@ func (b *Box) Act(ctx context.Context, action, official string) (*Posted, error)
 	default:
 		err = fmt.Errorf("%w: %q", ErrUnknownAction, action)
 	}
-	b.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	p, err := b.PostAuthority(ctx, t, payload)
-	if errors.Is(err, ErrEntryInvalid) {
-		// The phase allowed the action but the rules refused what it
-		// posts: what it needs is not on the board yet (every contest
-		// mixed, enough shares), or another official's action moved the
-		// board meanwhile.
-		return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
-	}
-	return p, err
+	return t, payload, err
 }
 
 // contextPayload computes the election context from the key-generation

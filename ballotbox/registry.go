@@ -238,3 +238,33 @@ func (c *MemoryCatalog) Elections(context.Context) ([]CatalogEntry, error) {
 	defer c.mu.Unlock()
 	return append([]CatalogEntry(nil), c.l...), nil
 }
+
+// Anchors returns what this server would keep for a new election with that
+// id, for an official composing its manifest: the board anchors (the log's
+// origin and keys, every configured witness, a quorum of all of them) and
+// the identity service's key it requires (nil when it accepts any). They
+// are what Create checks a manifest against; nothing is created.
+func (r *Registry) Anchors(electionID string) (ballot.BoardAnchors, *[32]byte, error) {
+	origin := r.cfg.OriginPrefix + "/" + electionID
+	if err := bulletin.ValidOrigin(origin); err != nil {
+		return ballot.BoardAnchors{}, nil, fmt.Errorf("%w: election id %q: %w", ErrEntryInvalid, electionID, err)
+	}
+	key, err := r.cfg.LogKey(origin)
+	if err != nil {
+		return ballot.BoardAnchors{}, nil, err
+	}
+	v := key.Verifier()
+	a := ballot.BoardAnchors{Origin: origin, LogKey: v.Ed25519, LogMLDSAKey: v.MLDSA}
+	if r.cfg.Witnesses != nil {
+		ws, _, err := r.cfg.Witnesses(v)
+		if err != nil {
+			return ballot.BoardAnchors{}, nil, err
+		}
+		for _, w := range ws {
+			k := w.Key()
+			a.Witnesses = append(a.Witnesses, ballot.Witness{Name: k.Name, Key: k.Public})
+		}
+	}
+	a.Quorum = uint32(len(a.Witnesses))
+	return a, r.cfg.IdentityKey, nil
+}

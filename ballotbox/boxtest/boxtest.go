@@ -368,6 +368,22 @@ func (f *Fixture) Setup(ctx context.Context) error {
 	if err := f.Keygen(ctx); err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
+	if err := f.SetupIdentity(ctx); err != nil {
+		return err
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionOpen, "official-1"); err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	return nil
+}
+
+// SetupIdentity plays the identity service once the context is on the
+// board: it posts the identity key set, the voter list and the
+// registration of the polling station and official, leaving the election
+// ready to open. A copy of the fixture with another Box and ElectionID
+// (an election whose manifest names the fixture's identity key) sets up
+// that election.
+func (f *Fixture) SetupIdentity(ctx context.Context) error {
 	v := f.Box.View()
 	iss, err := token.NewIssuer(token.IssuerConfig{Issuer: IssuerID, Audience: Audience, TTL: 15 * time.Minute, Now: f.Now}, f.TokenKey)
 	if err != nil {
@@ -398,9 +414,6 @@ func (f *Fixture) Setup(ctx context.Context) error {
 	r.Sign(f.List)
 	if _, err := f.PostIdentity(ctx, bulletin.TypePollingRegistration, r.Encode()); err != nil {
 		return fmt.Errorf("polling registration: %w", err)
-	}
-	if _, err := f.Box.Act(ctx, ballotbox.ActionOpen, "official-1"); err != nil {
-		return fmt.Errorf("open: %w", err)
 	}
 	return nil
 }
@@ -539,6 +552,32 @@ func (f *Fixture) Tally(ctx context.Context, h Hooks) (*tally.Result, []TrusteeP
 			return nil, nil, fmt.Errorf("%s: %w", a, err)
 		}
 	}
+	mixed, err := f.MixAll(ctx, h)
+	out = append(out, mixed...)
+	if err != nil {
+		return nil, out, err
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionStartDecrypting, "official-1"); err != nil {
+		return nil, out, fmt.Errorf("start-decrypting: %w", err)
+	}
+	shares, err := f.DecryptAll(ctx, h)
+	out = append(out, shares...)
+	if err != nil {
+		return nil, out, err
+	}
+	if _, err := f.Box.Act(ctx, ballotbox.ActionTally, "official-1"); err != nil {
+		return nil, out, fmt.Errorf("tally: %w", err)
+	}
+	var res *tally.Result
+	f.Box.WithState(func(s *election.State) { res = s.Result })
+	return res, out, nil
+}
+
+// MixAll has every trustee in turn post a mix of each single-choice
+// contest that still needs one (two rounds: a trustee whose mix was
+// invalid mixes again), as trustees do once mixing has started.
+func (f *Fixture) MixAll(ctx context.Context, h Hooks) ([]TrusteePosted, error) {
+	var out []TrusteePosted
 	n := len(f.Trustees)
 	// Two rounds: a trustee whose mix was invalid mixes again.
 	for round := 0; round < 2; round++ {
@@ -567,26 +606,30 @@ func (f *Fixture) Tally(ctx context.Context, h Hooks) (*tally.Result, []TrusteeP
 				}
 			})
 			if merr != nil {
-				return nil, nil, fmt.Errorf("trustee %d mixing: %w", t, merr)
+				return out, fmt.Errorf("trustee %d mixing: %w", t, merr)
 			}
 			for _, m := range entries {
 				p, err := f.postTrusteeTyped(ctx, t, bulletin.TypeMixOutput, m)
 				if err != nil {
-					return nil, nil, fmt.Errorf("trustee %d mix: %w", t, err)
+					return out, fmt.Errorf("trustee %d mix: %w", t, err)
 				}
 				out = append(out, TrusteePosted{t, bulletin.TypeMixOutput, p})
 			}
 		}
 	}
-	if _, err := f.Box.Act(ctx, ballotbox.ActionStartDecrypting, "official-1"); err != nil {
-		return nil, out, fmt.Errorf("start-decrypting: %w", err)
-	}
+	return out, nil
+}
+
+// DecryptAll has the trustees post decryption shares of every contest
+// that still needs them, as trustees do once decryption has started.
+func (f *Fixture) DecryptAll(ctx context.Context, h Hooks) ([]TrusteePosted, error) {
+	var out []TrusteePosted
 	var tr *threshold.Transcript
 	f.Box.WithState(func(s *election.State) { tr = s.Keygen() })
 	for ti, th := range f.Threshold {
 		ks, _, err := th.Finish(tr)
 		if err != nil {
-			return nil, out, err
+			return out, err
 		}
 		var entries [][]byte
 		var derr error
@@ -612,20 +655,15 @@ func (f *Fixture) Tally(ctx context.Context, h Hooks) (*tally.Result, []TrusteeP
 			}
 		})
 		if derr != nil {
-			return nil, out, derr
+			return out, derr
 		}
 		for _, d := range entries {
 			p, err := f.postTrusteeTyped(ctx, ti+1, bulletin.TypeDecryptionShare, d)
 			if err != nil {
-				return nil, out, fmt.Errorf("trustee %d share: %w", ti+1, err)
+				return out, fmt.Errorf("trustee %d share: %w", ti+1, err)
 			}
 			out = append(out, TrusteePosted{ti + 1, bulletin.TypeDecryptionShare, p})
 		}
 	}
-	if _, err := f.Box.Act(ctx, ballotbox.ActionTally, "official-1"); err != nil {
-		return nil, out, fmt.Errorf("tally: %w", err)
-	}
-	var res *tally.Result
-	f.Box.WithState(func(s *election.State) { res = s.Result })
-	return res, out, nil
+	return out, nil
 }

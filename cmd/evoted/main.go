@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -54,6 +55,7 @@ import (
 	"evote/store/sqlite"
 	"evote/verify"
 	"evote/web"
+	"evote/web/console"
 )
 
 func main() {
@@ -382,8 +384,43 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 			cleanup()
 			return nil, nil, err
 		}
+		srv.ClientHash = web.ClientHash()
 	}
+	// The officials' console beside the voting page, under its own path;
+	// it calls the same /api/v1 routes as the CLI.
+	cons, err := console.New()
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	srv.Web = withConsole(srv.Web, cons, cfg.get("console-host"))
 	return srv, cleanup, nil
+}
+
+// withConsole serves the officials' console under /console/ beside the
+// voting page: on every host when host is empty, on that host only
+// otherwise (the console then has an origin, hence a session storage, of
+// its own, apart from the public voting page's), nowhere for "none".
+func withConsole(page, cons http.Handler, host string) http.Handler {
+	if host == "none" {
+		return page
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if (p == "/console" || strings.HasPrefix(p, "/console/")) && (host == "" || strings.EqualFold(hostOnly(r.Host), host)) {
+			cons.ServeHTTP(w, r)
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
+}
+
+// hostOnly strips the port from a Host header.
+func hostOnly(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return host
+	}
+	return h
 }
 
 // devWitnessKeys loads (or makes, on the first start) the keys of n

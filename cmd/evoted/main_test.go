@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -117,16 +119,17 @@ func TestDevServerServes(t *testing.T) {
 	defer cleanup()
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/api/v1/elections"} {
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/api/v1/elections", "/", "/console/"} {
 		resp, err := hs.Client().Get(hs.URL + p)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", p, err, resp.StatusCode)
 		}
+		b, _ := io.ReadAll(resp.Body)
 		if p == "/metrics" {
 			// The database pool, the runtime and the process, through
 			// the Prometheus client library.
 			p := expfmt.NewTextParser(model.UTF8Validation)
-			fams, err := p.TextToMetricFamilies(resp.Body)
+			fams, err := p.TextToMetricFamilies(bytes.NewReader(b))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,6 +140,37 @@ func TestDevServerServes(t *testing.T) {
 			}
 		}
 		resp.Body.Close()
+		// The voting page at /, the officials' console under /console/.
+		if p == "/" && !strings.Contains(string(b), "evote.wasm") || p == "/console/" && !strings.Contains(string(b), "/console/console.js") {
+			t.Fatalf("%s serves %.300s", p, b)
+		}
+	}
+}
+
+// TestConsoleHost: with --console-host the console is served on that
+// host only (its own origin); on the voting page's host /console/ is the
+// voting page's not-found; "none" serves no console.
+func TestConsoleHost(t *testing.T) {
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	cons := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("console")) })
+	for _, c := range []struct {
+		host, reqHost, path string
+		console             bool
+	}{
+		{"", "vote.example", "/console/", true},
+		{"officials.example", "officials.example:443", "/console/x.js", true},
+		{"officials.example", "OFFICIALS.example", "/console", true},
+		{"officials.example", "vote.example", "/console/", false},
+		{"none", "vote.example", "/console/", false},
+		{"", "vote.example", "/consoles", false},
+	} {
+		req := httptest.NewRequest("GET", c.path, nil)
+		req.Host = c.reqHost
+		w := httptest.NewRecorder()
+		withConsole(page, cons, c.host).ServeHTTP(w, req)
+		if got := w.Body.String() == "console"; got != c.console {
+			t.Errorf("console-host %q, Host %q, %s: console %v", c.host, c.reqHost, c.path, got)
+		}
 	}
 }
 

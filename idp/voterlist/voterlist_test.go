@@ -252,3 +252,48 @@ func TestVerifyRegistration(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckCSV: every refused line is reported with its line number and
+// reason (never its PIN), the valid ones counted by style, and a file with
+// no problem is one ParseCSV accepts.
+func TestCheckCSV(t *testing.T) {
+	styles := func(s string) bool { return s == "KG-ABR-01" || s == "KG-ABR-02" }
+	in := "pin,ballot_style,phone\n" +
+		"21505199012345,KG-ABR-01,+996700123456\n" + // 2 ok
+		"21505199012399x,KG-ABR-01,\n" + // 3 bad PIN
+		"11203198500017,KG-ABR-02,\n" + // 4 ok
+		"11203198500017,KG-ABR-01,\n" + // 5 duplicate of 4
+		"21505199012345,KG-ABR-09,\n" + // 6 unknown style
+		"21505199012345,KG ABR,\n" + // 7 malformed style
+		"21505199012345,KG-ABR-01,0700\n" + // 8 bad phone
+		"21505199012345,KG-ABR-01\n" + // 9 two columns
+		"\"multi\nline\",KG-ABR-01,\n" + // 10-11 bad PIN, quoted over two lines
+		"21505199012345,KG-ABR-01,\n" // 12 duplicate of 2
+	rep, err := CheckCSV(strings.NewReader(in), now, styles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{3: "malformed PIN", 5: "the voter of line 4 again", 6: "not one of the election's", 7: "malformed ballot style",
+		8: "malformed phone", 9: "unreadable line", 10: "malformed PIN", 12: "the voter of line 2 again"}
+	if rep.Lines != 10 || rep.Valid != 2 || rep.Counts["KG-ABR-01"] != 1 || rep.Counts["KG-ABR-02"] != 1 || len(rep.Problems) != len(want) {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, p := range rep.Problems {
+		if !strings.Contains(p.Problem, want[p.Line]) || want[p.Line] == "" || p.Code == "" || (p.Code == "duplicate") != (p.Other != 0) {
+			t.Errorf("line %d: %q, want %q", p.Line, p.Problem, want[p.Line])
+		}
+		if strings.Contains(p.Problem, "2150519901") || strings.Contains(p.Problem, "1120319850") {
+			t.Errorf("line %d leaks a PIN: %q", p.Line, p.Problem)
+		}
+	}
+	good := "pin,ballot_style,phone\n21505199012345,KG-ABR-01,+996700123456\n11203198500017,KG-ABR-02,\n"
+	if rep, err := CheckCSV(strings.NewReader(good), now, styles); err != nil || len(rep.Problems) != 0 || rep.Valid != 2 {
+		t.Fatalf("good file: %+v %v", rep, err)
+	}
+	if _, err := ParseCSV(strings.NewReader(good), now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckCSV(strings.NewReader("p,ballot_style,phone\n"), now, styles); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad header: %v", err)
+	}
+}

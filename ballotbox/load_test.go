@@ -404,10 +404,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkCastClientOnly runs the same HTTP load as BenchmarkCast against
-// a stub that answers a receipt-sized 201 at once, to measure what the
-// in-process clients and the HTTP stack cost: subtract its cpu_ms/ballot
-// from BenchmarkCast's to estimate the ballot box's own.
+// BenchmarkCastClientOnly runs BenchmarkCast's HTTP load in process
+// against a stub that answers a receipt-sized 201 at once: what the
+// clients and the HTTP stack alone cost, server and clients together
+// (BenchmarkCast reports the box's CPU apart from its load generator's).
 func BenchmarkCastClientOnly(b *testing.B) {
 	body := bytes.Repeat([]byte("x"), 3000)
 	entry, _ := json.Marshal(map[string]string{"entry": base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{1}, 1400))})

@@ -7,11 +7,15 @@
 // batched Ed25519 and ballot proofs as zkp batches, both in parallel
 // chunks.
 //
-// Most callers use [Load] (or [LoadArchive], or [Fetch] from a board found
-// by [FindBoard]) and [Verify] with the published fingerprint in
-// [Options], then print the [Report]; a failed check is a [Failure] naming
-// one [Check] from a closed set. The example verifies the spec's example
-// record.
+// Most callers use [VerifyPath] (a record directory or archive), or
+// [FetchStream] from a board found by [FindBoard] and [VerifyStream], with
+// the published fingerprint in [Options], then print the [Report]; a
+// failed check is a [Failure] naming one [Check] from a closed set. These
+// read the record once, as a stream, checking the tree as entries arrive
+// and keeping only what later checks need, so memory grows with the
+// ballots counted, not with the record (spec §11.1, §11.7); [Verify] gives
+// the same report for a [Record] already in memory ([Load], [Fetch]). The
+// example verifies the spec's example record.
 // The package imports only the packages that define the record and its
 // cryptography, never the server, the store or the identity service (a
 // test enforces it), so an auditor's build contains nothing else.

@@ -461,7 +461,21 @@ type voteRun struct {
 	signInToBallot    time.Duration
 	reviewToEncrypted time.Duration
 	encryptInPage     float64
+	bytes             string // bytes over the wire by kind, page opened to ballot shown
 }
+
+// transferJS sums the bytes the page received (transferSize: headers and
+// encoded body) by kind of resource: the shell (page, scripts, style,
+// translations), the module, the ballot box's API, the identity service.
+const transferJS = `(() => {
+	const out = {shell: 0, module: 0, api: 0, idp: 0};
+	for (const e of performance.getEntriesByType("navigation").concat(performance.getEntriesByType("resource"))) {
+		const u = new URL(e.name);
+		const k = u.pathname.startsWith("/api/") ? "api" : u.pathname.startsWith("/idp/") ? "idp" : u.pathname.endsWith(".wasm") ? "module" : "shell";
+		out[k] += e.transferSize || 0;
+	}
+	return Object.entries(out).map(([k, v]) => k + " " + (v / 1024).toFixed(1) + " KiB").join(", ");
+})()`
 
 func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	// Each step in the four languages (header buttons), each checked for
@@ -481,6 +495,9 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		for _, l := range []string{"ky", "ru", "uz", "en"} {
 			lang(l)
 			checkAccessible(t, b)
+			if eval[string](t, b, `document.body.dataset.ready || ""`) == "yes" {
+				e.checkAuthorityShown(t, b)
+			}
 			b.shot(t, name+"-"+l)
 		}
 		lang(r.lang)
@@ -545,6 +562,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	r.loadToReady = ms(`window.__readyAt || -1`)
 	r.moduleDownload = ms(`(() => { const e = performance.getEntriesByType("resource").find((x) => x.name.includes("/evote.wasm")); return e ? e.responseEnd - e.startTime : -1; })()`)
 	r.waitedForModule = eval[string](t, b, `document.body.dataset.waited || ""`) == "yes"
+	r.bytes = eval[string](t, b, transferJS)
 	if got := eval[string](t, b, `document.body.dataset.clientHash || ""`); got != "match" {
 		t.Fatalf("client hash state %q: the module the page ran is not the one the manifest names", got)
 	}
@@ -672,6 +690,30 @@ func (e *env) checkFingerprintShown(t *testing.T, b *browser) {
 	if got := b.text(t, "#check-fingerprint"); !strings.Contains(got, fp) {
 		t.Fatalf("check result %q does not name the fingerprint %s", got, fp)
 	}
+	e.checkAuthorityShown(t, b)
+}
+
+// checkAuthorityShown asserts that the page shows whose election it is, as
+// the manifest says, in the page's language: the authority's name, its
+// help contact, and its emblem drawn from the manifest's bytes (a blob:
+// URL, loaded).
+func (e *env) checkAuthorityShown(t *testing.T, b *browser) {
+	t.Helper()
+	var a ballot.Authority
+	e.f.Box.WithState(func(s *election.State) { a = s.Manifest.Authority })
+	lang := eval[string](t, b, `document.documentElement.lang`)
+	b.do(t, "authority shown", waitFor(`!document.getElementById("authority-band").hidden && document.getElementById("emblem").complete && document.getElementById("emblem").naturalWidth > 0`))
+	if got := b.text(t, "#authority-name"); got != a.Name.Get(lang) {
+		t.Fatalf("page (%s) names the authority %q, the manifest %q", lang, got, a.Name.Get(lang))
+	}
+	if got := b.text(t, "#authority-help"); got != a.Help.Get(lang) {
+		t.Fatalf("page (%s) gives help %q, the manifest %q", lang, got, a.Help.Get(lang))
+	}
+	// The emblem is a blob: URL the page minted from the module's answer
+	// (no request for it reaches the server: checkOrigin lists them all).
+	if src := eval[string](t, b, `document.getElementById("emblem").src`); !strings.HasPrefix(src, "blob:"+e.url+"/") {
+		t.Fatalf("emblem from %q, not from the manifest's bytes", src)
+	}
 }
 
 // count is how many requests with this method and path the server
@@ -741,9 +783,10 @@ func TestVotingPageEndToEnd(t *testing.T) {
 		"  page opened to module running and election checked: %v (module download %v)\n"+
 		"  sign-in code submitted to ballot shown (waiting for the module: %v): %v\n"+
 		"  review tapped to encrypted ballot ready: %v (encryption in the page: %.0f ms)\n"+
+		"  bytes received, page opened to ballot shown: %s\n"+
 		"no throttling:\n  sign-in usable: %v; module and election ready: %v\n  review to encrypted: %v (encryption %.0f ms)\n",
 		ms(second.loadToSignIn), ms(second.loadToReady), ms(second.moduleDownload), second.waitedForModule, ms(second.signInToBallot),
-		ms(second.reviewToEncrypted), second.encryptInPage,
+		ms(second.reviewToEncrypted), second.encryptInPage, second.bytes,
 		ms(first.loadToSignIn), ms(first.loadToReady), ms(first.reviewToEncrypted), first.encryptInPage)
 	t.Log(report)
 	// Issue 13's target, 4 s to a usable sign-in form on that profile,
@@ -870,8 +913,9 @@ func checkOrigin(t *testing.T, b *browser, origin string) {
 	for _, r := range b.requests {
 		_, u, _ := strings.Cut(r, " ")
 		// data: URLs are no request to any host (Chromium draws the date
-		// field's icon with one).
-		if !strings.HasPrefix(u, origin+"/") && !strings.HasPrefix(u, "data:") {
+		// field's icon with one); blob: URLs of this origin are bytes the
+		// page's own script holds (the authority's emblem).
+		if !strings.HasPrefix(u, origin+"/") && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "blob:"+origin+"/") {
 			t.Errorf("request to another origin: %s", r)
 		}
 	}

@@ -26,6 +26,7 @@
   let audited = false; // the prepared ballot was opened: it can never be cast
   let coreReady = null; // the module: downloaded, checked, running
   let infoReady = null; // the election's info (no module needed)
+  let setupReq = null; // the manifest and context entries, asked for with the info
   let ready = null; // the module running and the election checked
   const langCache = {};
   let langSeq = 0;
@@ -321,6 +322,10 @@
         const want = hashParams().get("e");
         const pick = list.find((e) => e.election_id === want) || list.find((e) => e.phase === "open") || list[0];
         if (!pick) throw perr("no_election");
+        // The setup entries are asked for at once, beside the info: one
+        // round trip fewer on a slow line.
+        setupReq = api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id) + "/setup");
+        setupReq.catch(() => {});
         info = await api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id));
         if (lang) $("election-title").textContent = info.title[lang] || info.title.en || "";
       })();
@@ -346,21 +351,20 @@
     try { await ensureReady(); } finally { $("core-wait").hidden = true; }
   }
 
-  // The board's first entries: the manifest and, after key generation, the
-  // context; the wasm checks both and the extended hash.
+  // The board's two setup entries, the manifest and the election context
+  // (GET …/setup: those two only, not a page of the board); the wasm
+  // checks both, the log they are on and the extended hash.
   async function loadElection() {
     const core = loadCore();
     await loadInfo();
-    const first = api("GET", "/api/v1/board/" + info.log + "/entries?start=0&limit=100");
+    let setup;
+    try { setup = await setupReq; } catch (e) { setup = null; }
+    if (!setup) setup = await api("GET", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/setup");
     await core;
-    let entries = [];
-    for (let start = 0; ; start += 100) {
-      const page = start === 0 ? await first : await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + start + "&limit=100");
-      for (const e of page.entries) entries.push(e.canonical);
-      const r = evoteCore.loadElection(info.origin, entries, lang || "en");
-      if (!r.error) { election = r; break; }
-      if (page.next === undefined || page.next === null || page.entries.length === 0) throw perr("check_failed", { detail: r.error });
-    }
+    if (setup.log !== info.log) throw perr("check_failed", { detail: "setup of another log" });
+    const r = evoteCore.loadElection(info.origin, setup.entries.map((e) => e.canonical), lang || "en");
+    if (r.error) throw perr("check_failed", { detail: r.error });
+    election = r;
     $("election-title").textContent = info.title[lang] || info.title.en || election.title;
     showClientHash();
   }
@@ -372,8 +376,8 @@
       // On every page: the election's fingerprint (what the officials
       // publish) and the manifest's author, as the module checked them.
       $("fingerprint").textContent = election.fingerprint;
-      $("authority").textContent = election.authority.slice(0, 16) + "…";
       $("election-id").hidden = false;
+      showAuthority();
     }
     const hash = window.__wasmHash;
     if (!hash || !election) return;
@@ -382,6 +386,23 @@
     const key = { match: "client_hash_ok", differs: "client_hash_differs", none: "client_hash_none" }[state];
     $("client-hash").textContent = t(key) + " " + hash.slice(0, 16) + "…";
     document.body.dataset.clientHash = state;
+  }
+
+  // Whose election and where to get help, on every page, in the chosen
+  // language: from the manifest the module checked (under the
+  // fingerprint). The emblem is drawn from those bytes through a blob: URL
+  // that only this script can mint; an SVG in an <img> runs no script.
+  function showAuthority() {
+    const pick = (tx) => (tx && (tx[lang] || tx.en)) || "";
+    $("authority-name").textContent = pick(election.authority_name);
+    $("authority-help").textContent = pick(election.authority_help);
+    $("authority-help").hidden = !$("authority-help").textContent;
+    if (election.emblem && election.emblem_type && !$("emblem").getAttribute("src")) {
+      const raw = Uint8Array.from(atob(election.emblem.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+      $("emblem").src = URL.createObjectURL(new Blob([raw], { type: election.emblem_type }));
+      $("emblem").hidden = false;
+    }
+    $("authority-band").hidden = !$("authority-name").textContent;
   }
 
   // The code's form after a start or a resend: the phone it went to, and
@@ -427,7 +448,7 @@
     if (!birth) return fail(perr("birth_missing"));
     status("sending");
     try {
-      codeSent(await api("POST", "/idp/v1/auth/start", { pin, document_number: doc, birth_date: birth }));
+      codeSent(await api("POST", "/idp/v1/auth/start", { pin, document_number: doc, birth_date: birth, lang }));
       status("");
       $("code").focus();
     } catch (e) { fail(e); }

@@ -297,7 +297,9 @@ type browser struct {
 	mu       sync.Mutex
 	requests []string
 	problems []string
-	allowed  []string // expected errors, e.g. the 401 of a wrong code typed on purpose
+	allowed  []string          // expected errors, e.g. the 401 of a wrong code typed on purpose
+	axe      bool              // run axe-core on every screen checked (checkAccessible)
+	titles   map[string]string // document.title seen on each view
 }
 
 func newBrowser(t *testing.T, path string) *browser {
@@ -499,6 +501,11 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 				e.checkAuthorityShown(t, b)
 			}
 			b.shot(t, name+"-"+l)
+			// 200% text (WCAG 1.4.4) at 360 px: nothing scrolls sideways.
+			b.at200(t, func() {
+				checkReflow(t, b, name+"-"+l)
+				b.shot(t, name+"-"+l+"-200")
+			})
 		}
 		lang(r.lang)
 	}
@@ -518,10 +525,21 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		chromedp.SetValue(chromedp.CSS("#birth"), p.BirthDate.Format(time.DateOnly)))
 	shot("02-sign-in")
 	checkAccessible(t, b)
+	if !eval[bool](t, b, `document.getElementById("birth").autocomplete === "bday"`) {
+		t.Fatal(`the date of birth lacks autocomplete="bday"`)
+	}
+	if r.screenshots {
+		checkFocusRing(t, b, 12)
+	}
 	starts := e.count("POST", "/idp/v1/auth/start")
 	// A double tap sends one code: the button is disabled while its
 	// request is pending.
 	b.do(t, "send the code (double tap)", chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector('#f-start button[type="submit"]'); b.click(); b.click(); })()`), visible("f-code"))
+	// "A code was sent to …" is announced: a polite live region, filled
+	// after it is on screen.
+	if !eval[bool](t, b, `(() => { const e = document.getElementById("code-sent"); return e.getAttribute("aria-live") === "polite" && e.getAttribute("role") === "status" && e.textContent.trim() !== ""; })()`) {
+		t.Fatal("the code-sent line is not a live region with its text")
+	}
 	if n := e.count("POST", "/idp/v1/auth/start") - starts; n != 1 {
 		t.Fatalf("a double tap on Send the code sent %d requests, want 1", n)
 	}
@@ -547,6 +565,10 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		if msg := b.text(t, "#code-error"); !regexp.MustCompile(`[0-9]`).MatchString(msg) {
 			t.Fatalf("wrong code error %q does not say the attempts left", msg)
 		}
+		// Focus moved to the field in error, which the message describes.
+		if !eval[bool](t, b, `document.activeElement.id === "code" && document.getElementById("code").getAttribute("aria-describedby").split(" ").includes("code-error")`) {
+			t.Fatal("after a wrong code the focus is not on the code's field described by its error")
+		}
 		shot("02b-wrong-code")
 		b.do(t, "clear the code", chromedp.Evaluate[chromedp.Void](`document.getElementById("code").value = ""`))
 	}
@@ -554,6 +576,10 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	t0 := time.Now()
 	b.do(t, "second factor", chromedp.Click(chromedp.CSS(`#f-code button[type="submit"]`)), visible("v-ballot"))
 	r.signInToBallot = time.Since(t0)
+	// The step succeeded: no error of it stays on screen.
+	if !eval[bool](t, b, `!document.querySelector(".field-error") && document.getElementById("error").hidden && !document.querySelector("[aria-invalid]")`) {
+		t.Fatal("an error of the sign-in stays on the ballot")
+	}
 	// The voter signed in while the module downloaded; the ballot needed
 	// it, so the page waited for it (showing its progress if it was late).
 	ms := func(js string) time.Duration {
@@ -577,16 +603,26 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		b.do(t, "over-select", chromedp.Click(chromedp.CSS("#c1-0")), chromedp.Click(chromedp.CSS("#c1-1")),
 			chromedp.Click(chromedp.CSS("#c1-2")), chromedp.Click(chromedp.CSS("#c1-3")),
 			chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.error === "too_many"`))
-		inView := eval[bool](t, b, `(() => { const e = document.getElementById("contest-1-error"); if (!e) return false; const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && document.getElementById("contest-1").getAttribute("aria-describedby") === e.id && document.getElementById("c1-0").getAttribute("aria-invalid") === "true"; })()`)
+		inView := eval[bool](t, b, `(() => { const e = document.getElementById("contest-1-error"); if (!e) return false; const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && document.getElementById("contest-1").getAttribute("aria-describedby").split(" ").includes(e.id) && document.getElementById("c1-0").getAttribute("aria-invalid") === "true"; })()`)
 		if !inView {
 			t.Fatal("the over-selection error is not under its contest, in view, with aria-invalid and aria-describedby")
 		}
 		if msg := b.text(t, "#contest-1-error"); strings.Contains(msg, "too_many") || !strings.Contains(msg, "4") && !strings.Contains(msg, "3") && !strings.Contains(msg, "2") {
 			t.Fatalf("over-selection error %q: raw code or no maximum", msg)
 		}
+		// The error names its contest, the focus is on the contest's first
+		// choice, and the contest's rule stays part of its description.
+		if !eval[bool](t, b, `(() => { const fs = document.getElementById("contest-1"); const d = fs.getAttribute("aria-describedby").split(" ");
+			return document.getElementById("contest-1-error").textContent.includes(fs.querySelector("legend").textContent) &&
+				document.activeElement.id === "c1-0" && d.includes("contest-1-rule") && d.includes("contest-1-error"); })()`) {
+			t.Fatal("the over-selection error does not name its contest, or the focus or the description is wrong")
+		}
 		shot("03b-too-many")
 		b.do(t, "undo the over-selection", chromedp.Click(chromedp.CSS("#c1-0")), chromedp.Click(chromedp.CSS("#c1-2")),
 			chromedp.Click(chromedp.CSS("#c1-3")), chromedp.Click(chromedp.CSS("#c1-1")), waitFor(`!document.getElementById("contest-1-error")`))
+		if got := eval[string](t, b, `document.getElementById("contest-1").getAttribute("aria-describedby")`); got != "contest-1-rule" {
+			t.Fatalf("after the error went the contest is described by %q, want its rule", got)
+		}
 	}
 	b.do(t, "choose", chromedp.Click(chromedp.CSS(fmt.Sprintf("#c0-%d", r.candidate))), chromedp.Click(chromedp.CSS("#c1-1")))
 	if r.screenshots {
@@ -647,6 +683,9 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 			t.Fatal("the tracking code's error is not at its field")
 		}
 		shot("07b-mistyped-code")
+		if !eval[bool](t, b, `(() => { const e = document.getElementById("check-result"); return e.getAttribute("aria-live") === "polite" && e.getAttribute("role") === "status"; })()`) {
+			t.Fatal("the check's result is not announced (no polite live region)")
+		}
 		b.do(t, "retype the code", chromedp.SetValue(chromedp.CSS("#check-code"), r.castCode),
 			chromedp.Click(chromedp.CSS(`#f-check button[type="submit"]`)), waitFor(`document.body.dataset.checked === "found" && !document.body.dataset.error`))
 		// A reload keeps the view and the language (from the address) and
@@ -756,9 +795,28 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	style := e.people[0].Constituency
 
 	b := newBrowser(t, path)
+	b.axe = true
 	first := &voteRun{person: e.people[0], lang: "ky", candidate: 2, screenshots: true}
 	e.run(t, b, first)
 	checkOrigin(t, b, e.url)
+	// The page's title names the step: in each language, every view seen
+	// has its own title.
+	for _, l := range []string{"ky", "ru", "uz", "en"} {
+		byTitle := map[string]string{}
+		for k, title := range b.titles {
+			view, kl, _ := strings.Cut(k, "/")
+			if kl != l {
+				continue
+			}
+			if other, dup := byTitle[title]; dup || title == "" {
+				t.Errorf("%s: views %s and %s have the same title %q", l, view, other, title)
+			}
+			byTitle[title] = view
+		}
+		if len(byTitle) < 6 {
+			t.Errorf("%s: titles seen for %d views, want at least 6: %v", l, len(byTitle), byTitle)
+		}
+	}
 
 	// The second voter on a slow phone (issue 13's profile): 400 kbit/s
 	// each way, 400 ms round trip, a CPU 4x slower, a cold cache.
@@ -808,9 +866,11 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	// the voting session is there.
 	cands := e.candidates(t, style, first.lang)
 	dev2 := newBrowser(t, path)
+	dev2.axe = true
 	if opened := e.checkAuditOnSecondDevice(t, dev2, first.auditedCode, first.lang, "audit-pending"); !strings.Contains(opened, cands[first.candidate]) {
 		t.Fatalf("second device: the audit opens to %q, not to the chosen %q", opened, cands[first.candidate])
 	}
+	checkAccessible(t, dev2)
 	dev2.shot(t, "08-audit-second-device")
 	// The receipt's link (as its QR code holds it) on the second device:
 	// the cast ballot is found under the pseudonym and checked in a
@@ -1019,5 +1079,113 @@ func checkAccessible(t *testing.T, b *browser) {
 	})()`)
 	if len(problems) > 0 {
 		t.Errorf("accessibility: %v", problems)
+	}
+	view := eval[string](t, b, `document.body.dataset.view + "/" + document.documentElement.lang + " " + document.title`)
+	k, title, _ := strings.Cut(view, " ")
+	b.mu.Lock()
+	if b.titles == nil {
+		b.titles = map[string]string{}
+	}
+	b.titles[k] = title
+	b.mu.Unlock()
+	if b.axe {
+		runAxe(t, b, k)
+	}
+}
+
+// axeSource is axe-core (web/testdata/axe, tests only: never served).
+var axeSource = sync.OnceValues(func() (string, error) {
+	b, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
+	return string(b), err
+})
+
+// runAxe injects axe-core into the page through the DevTools protocol
+// (the page never loads it) and fails on any WCAG 2.0–2.2 A or AA
+// violation on the screen as it is.
+func runAxe(t *testing.T, b *browser, where string) {
+	t.Helper()
+	src, err := axeSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !eval[bool](t, b, `typeof window.axe === "object"`) {
+		if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void](src+"\n;undefined")); err != nil {
+			t.Fatalf("inject axe-core: %v", err)
+		}
+	}
+	out, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}, resultTypes: ["violations"]})
+		.then((r) => r.violations.map((v) => v.id + " (" + v.impact + "): " + v.help + " — " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("axe-core: %v", err)
+	}
+	if len(out) > 0 {
+		t.Errorf("axe-core on %s: %d violations:\n  %s", where, len(out), strings.Join(out, "\n  "))
+	}
+}
+
+// at200 runs fn with the text at 200% (the root font size doubled, as a
+// browser's text-size setting does), then restores it.
+func (b *browser) at200(t *testing.T, fn func()) {
+	t.Helper()
+	b.do(t, "text 200%", chromedp.Evaluate[chromedp.Void](`document.documentElement.style.fontSize = "36px"`),
+		waitFor(`getComputedStyle(document.documentElement).fontSize === "36px"`))
+	defer b.do(t, "text 100%", chromedp.Evaluate[chromedp.Void](`document.documentElement.style.fontSize = ""`))
+	fn()
+}
+
+// checkReflow fails when the page scrolls sideways (WCAG 1.4.10/1.4.4),
+// naming the widest elements that stick out.
+func checkReflow(t *testing.T, b *browser, where string) {
+	t.Helper()
+	wide := eval[[]string](t, b, `(() => {
+		if (document.documentElement.scrollWidth <= window.innerWidth + 1) return [];
+		const out = ["page " + document.documentElement.scrollWidth + " px wide at " + window.innerWidth];
+		for (const el of document.querySelectorAll("body *")) {
+			const r = el.getBoundingClientRect();
+			if (el.offsetParent !== null && r.right > window.innerWidth + 1) out.push((el.id || el.tagName.toLowerCase() + "." + el.className) + " to " + Math.round(r.right) + " px");
+			if (out.length > 6) break;
+		}
+		return out;
+	})()`)
+	if len(wide) > 0 {
+		t.Errorf("%s at 200%% text scrolls sideways: %v", where, wide)
+	}
+}
+
+// contrastJS returns the focus ring's contrast with what is behind it
+// (WCAG 1.4.11 asks 3:1), or a message when there is no ring.
+const contrastJS = `(() => {
+	const el = document.activeElement;
+	if (!el || el === document.body) return "nothing focused";
+	const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+	const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; const [r, g, b] = rgb(c); return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+	const bg = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length === 3 || c[3] > 0) return getComputedStyle(e).backgroundColor; } return "rgb(255, 255, 255)"; };
+	const s = getComputedStyle(el);
+	const name = el.id || el.textContent.trim().slice(0, 20) || el.tagName;
+	if (s.outlineStyle === "none" || parseFloat(s.outlineWidth) < 2) return name + ": no focus ring";
+	const a = lum(s.outlineColor), b = lum(bg(el.parentElement));
+	const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+	return ratio >= 3 ? "" : name + ": focus ring " + ratio.toFixed(2) + ":1";
+})()`
+
+// checkFocusRing moves the focus with the keyboard (Tab) n times and
+// checks each focused control's ring.
+func checkFocusRing(t *testing.T, b *browser, n int) {
+	t.Helper()
+	seen := 0
+	for range n {
+		if _, err := chromedp.Run(b.ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+		if eval[bool](t, b, `document.activeElement === document.body || document.activeElement.tagName === "H1"`) {
+			continue
+		}
+		seen++
+		if msg := eval[string](t, b, contrastJS); msg != "" {
+			t.Errorf("focus: %s", msg)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("Tab focused nothing")
 	}
 }

@@ -493,3 +493,19 @@ func TestModuleCommittedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestAxeNotServed: the accessibility checker vendored for the browser
+// tests (testdata/axe) is not part of what the page serves.
+func TestAxeNotServed(t *testing.T) {
+	h := newHandler(t, web.Options{})
+	for _, p := range []string{"/axe.min.js", "/testdata/axe/axe.min.js", "/axe/axe.min.js"} {
+		if r := get(t, h, p); r.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, r.Code)
+		}
+	}
+	for _, p := range []string{"/", "/app.js"} {
+		if r := get(t, h, p); strings.Contains(r.Body.String(), "axe") {
+			t.Errorf("%s mentions axe", p)
+		}
+	}
+}

@@ -46,8 +46,18 @@
     clearErrors();
     $("status").textContent = "";
     document.body.dataset.view = view;
+    setTitle();
     const h = document.querySelector("#v-" + view + " h1");
     if (h) { h.tabIndex = -1; h.focus(); }
+  }
+
+  // The page's title names the step (the view's heading), so a screen
+  // reader and the tab list say where the voter is.
+  const TITLE = { lang: "choose_language", signin: "signin_title", ballot: "ballot_title", review: "review_title",
+    audit: "audit_title", receipt: "receipt_title", check: "check_title" };
+  function setTitle() {
+    const k = TITLE[document.body.dataset.view];
+    document.title = (k ? t(k) + " — " : "") + t("page_title");
   }
   function status(key) { $("status").textContent = key ? t(key) : ""; }
 
@@ -100,7 +110,9 @@
     for (const p of document.querySelectorAll(".field-error")) p.remove();
     for (const el of document.querySelectorAll("[aria-invalid]")) {
       el.removeAttribute("aria-invalid");
-      el.removeAttribute("aria-describedby");
+      // Back to the field's own description (a contest's rule), if any.
+      if (el.dataset.describedby) el.setAttribute("aria-describedby", el.dataset.describedby);
+      else el.removeAttribute("aria-describedby");
     }
     delete document.body.dataset.error;
   }
@@ -127,13 +139,15 @@
       const targets = field.tagName === "FIELDSET" ? [field, ...field.querySelectorAll("input")] : [field];
       for (const el of targets) {
         el.setAttribute("aria-invalid", "true");
-        el.setAttribute("aria-describedby", box.id);
+        el.setAttribute("aria-describedby", ((el.dataset.describedby || "") + " " + box.id).trim());
       }
     } else {
       const where = anchor || document.querySelector("main > section:not([hidden]) form:not([hidden])");
       if (where) where.after(box); else $("status").after(box);
     }
-    box.textContent = t("error") + ": " + errorText(err, code);
+    // An error of a contest names it: the voter hears which one.
+    const legend = field && field.tagName === "FIELDSET" ? field.querySelector("legend") : null;
+    box.textContent = t("error") + ": " + (legend ? legend.textContent + ": " : "") + errorText(err, code);
     const small = [T["err_" + code] ? "" : code, err.detail || ""].filter(Boolean).join(": ");
     if (small) {
       const s = document.createElement("span");
@@ -143,7 +157,10 @@
     }
     box.hidden = false;
     box.scrollIntoView({ block: "center" });
+    // Focus goes to what is wrong: the field (its error is its
+    // description), or the message itself.
     if (field) (field.tagName === "FIELDSET" ? field.querySelector("input") : field).focus({ preventScroll: true });
+    else { box.tabIndex = -1; box.focus({ preventScroll: true }); }
     document.body.dataset.error = code;
     lastError = [err, anchor];
   }
@@ -225,7 +242,7 @@
     document.documentElement.lang = l;
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
     for (const b of document.querySelectorAll("#langs button")) b.setAttribute("aria-pressed", String(b.dataset.lang === l));
-    document.title = t("page_title");
+    setTitle();
     if (info) $("election-title").textContent = info.title[l] || info.title.en || "";
     showClientHash();
     if (style && contests.length && document.body.dataset.view === "ballot") {
@@ -504,6 +521,10 @@
       fs.appendChild(lg);
       const hint = document.createElement("p");
       hint.className = "small";
+      // The contest's rule is its group's description.
+      hint.id = "contest-" + ci + "-rule";
+      fs.dataset.describedby = hint.id;
+      fs.setAttribute("aria-describedby", hint.id);
       hint.textContent = c.multi ? plural("choose_up_to_count", c.max) : t("choose_one");
       fs.appendChild(hint);
       const chosen = selection[c.id] || [];

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
@@ -449,21 +448,22 @@ var codeRe = regexp.MustCompile(`\b(\d{6})\b`)
 // voteRun is one voter's session in the browser; timings are filled when
 // measured.
 type voteRun struct {
-	person            *registry.SimPerson
-	lang              string
-	candidate         int // index in the single-choice contest
-	screenshots       bool
-	castCode          string
-	pseudonym         string
-	auditedCode       string
-	loadToSignIn      time.Duration // page opened to sign-in form usable (language tapped at once)
-	loadToReady       time.Duration // page opened to module running and election checked
-	moduleDownload    time.Duration // the module's fetch, start to last byte
-	waitedForModule   bool          // the voter reached the ballot before the module was ready
-	signInToBallot    time.Duration
-	reviewToEncrypted time.Duration
-	encryptInPage     float64
-	bytes             string // bytes over the wire by kind, page opened to ballot shown
+	person             *registry.SimPerson
+	lang               string
+	candidate          int // index in the single-choice contest
+	screenshots        bool
+	castCode           string
+	pseudonym          string
+	auditedCode        string
+	loadToSignIn       time.Duration // page opened to sign-in form usable (language tapped at once)
+	signInBeforeModule bool          // the sign-in form was usable before the module was ready
+	loadToReady        time.Duration // page opened to module running and election checked
+	moduleDownload     time.Duration // the module's fetch, start to last byte
+	waitedForModule    bool          // the voter reached the ballot before the module was ready
+	signInToBallot     time.Duration
+	reviewToEncrypted  time.Duration
+	encryptInPage      float64
+	bytes              string // bytes over the wire by kind, page opened to ballot shown
 }
 
 // transferJS sums the bytes the page received (transferSize: headers and
@@ -487,7 +487,12 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 			return
 		}
 		if eval[string](t, b, `document.body.dataset.view`) == "lang" {
+			checkAccessible(t, b)
 			b.shot(t, name)
+			b.at200(t, func() {
+				checkReflow(t, b, name)
+				b.shot(t, name+"-200")
+			})
 			return
 		}
 		lang := func(l string) {
@@ -516,6 +521,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	b.do(t, "choose the language", chromedp.Click(chromedp.CSS(`#lang-big button[data-lang="`+r.lang+`"]`)),
 		visible("v-signin"), waitFor(`!document.getElementById("pin").disabled && !document.getElementById("f-start").hidden`))
 	r.loadToSignIn = time.Since(start)
+	r.signInBeforeModule = eval[string](t, b, `document.body.dataset.ready || ""`) != "yes"
 	if got := eval[string](t, b, `document.documentElement.lang`); got != r.lang {
 		t.Fatalf("page language %q, want %q", got, r.lang)
 	}
@@ -671,6 +677,12 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	if !eval[bool](t, b, `document.getElementById("receipt-file").href.startsWith("blob:") && document.getElementById("receipt-file").download.endsWith(".json")`) {
 		t.Fatal("no receipt file to save")
 	}
+	// The receipt's link is shown in full (to copy or share), the one its
+	// QR code holds.
+	if link := eval[string](t, b, `document.getElementById("receipt-link").href`); !strings.Contains(link, "&p="+r.pseudonym) || !strings.Contains(link, "&c="+r.castCode) ||
+		!strings.Contains(eval[string](t, b, `decodeURIComponent(document.getElementById("receipt-qr").src)`), link) {
+		t.Fatalf("receipt link %q: not the check of this ballot, or not the QR code's", link)
+	}
 	b.do(t, "check my ballot", chromedp.Click(chromedp.CSS("#b-check")), visible("v-check"),
 		waitFor(`document.body.dataset.checked === "found"`))
 	shot("07-check")
@@ -821,17 +833,7 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	// The second voter on a slow phone (issue 13's profile): 400 kbit/s
 	// each way, 400 ms round trip, a CPU 4x slower, a cold cache.
 	slow := newBrowser(t, path)
-	if err := chromedp.Do(slow.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			MatchedNetworkConditions: []*network.Conditions{{Latency: 400, DownloadThroughput: 400 * 1000 / 8, UploadThroughput: 400 * 1000 / 8}}})
-		if err != nil {
-			return err
-		}
-		_, err = chromedp.Call(ctx, emulation.SetCPUThrottlingRate, emulation.SetCPUThrottlingRateParams{Rate: 4})
-		return err
-	})); err != nil {
-		t.Fatal(err)
-	}
+	throttleProfile(t, slow)
 	second := &voteRun{person: e.people[1], lang: "ru", candidate: 4}
 	e.run(t, slow, second)
 	checkOrigin(t, slow, e.url)
@@ -847,11 +849,13 @@ func TestVotingPageEndToEnd(t *testing.T) {
 		ms(second.reviewToEncrypted), second.encryptInPage, second.bytes,
 		ms(first.loadToSignIn), ms(first.loadToReady), ms(first.reviewToEncrypted), first.encryptInPage)
 	t.Log(report)
-	// Issue 13's target, 4 s to a usable sign-in form on that profile,
-	// asserted with a margin for a loaded machine: the shell must not wait
-	// for the module (which takes over 20 s there).
-	if second.loadToSignIn > 8*time.Second {
-		t.Errorf("throttled: sign-in usable after %v, target 4 s", second.loadToSignIn)
+	// Issue 13's target is 4 s to a usable sign-in form on that profile:
+	// reported above and measured by TestThrottledStart, not asserted as a
+	// time on a shared machine. What makes it reachable is asserted: the
+	// sign-in form was usable before the module had arrived (the shell
+	// does not wait for it).
+	if !second.signInBeforeModule {
+		t.Errorf("throttled: the sign-in form was usable only once the module was ready (after %v)", second.loadToSignIn)
 	}
 	if !second.waitedForModule {
 		t.Errorf("throttled: the voter never waited for the module: the progress state went untested")

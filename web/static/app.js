@@ -657,6 +657,9 @@
       $("receipt-file").href = URL.createObjectURL(new Blob([JSON.stringify(saved, null, 1)], { type: "application/json" }));
       $("receipt-file").download = "receipt-" + trackingCode.slice(0, 9) + ".json";
       $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
+      // The same link in full, to copy or share: the check needs nothing else.
+      $("receipt-link").href = url;
+      $("receipt-link").textContent = url;
       $("receipt-qr").alt = t("qr_alt") + " " + trackingCode;
       document.body.dataset.cast = "yes";
       redraw();

@@ -1070,7 +1070,7 @@ func checkAccessible(t *testing.T, b *browser) {
 	t.Helper()
 	problems := eval[[]string](t, b, `(() => {
 		const out = [];
-		if (document.documentElement.scrollWidth > window.innerWidth + 1) out.push("page wider than the screen: " + document.documentElement.scrollWidth);
+		if (document.documentElement.scrollWidth > screen.width + 1) out.push("page wider than the screen: " + document.documentElement.scrollWidth);
 		const visible = (el) => el.offsetParent !== null;
 		for (const el of document.querySelectorAll("button, input, a[href]")) {
 			if (!visible(el)) continue;
@@ -1142,11 +1142,14 @@ func (b *browser) at200(t *testing.T, fn func()) {
 func checkReflow(t *testing.T, b *browser, where string) {
 	t.Helper()
 	wide := eval[[]string](t, b, `(() => {
-		if (document.documentElement.scrollWidth <= window.innerWidth + 1) return [];
-		const out = ["page " + document.documentElement.scrollWidth + " px wide at " + window.innerWidth];
+		// The phone's width, not innerWidth: a mobile browser widens its
+		// layout viewport to fit a page that is too wide.
+		const w = screen.width;
+		if (document.documentElement.scrollWidth <= w + 1) return [];
+		const out = ["page " + document.documentElement.scrollWidth + " px wide at " + w];
 		for (const el of document.querySelectorAll("body *")) {
 			const r = el.getBoundingClientRect();
-			if (el.offsetParent !== null && r.right > window.innerWidth + 1) out.push((el.id || el.tagName.toLowerCase() + "." + el.className) + " to " + Math.round(r.right) + " px");
+			if (el.offsetParent !== null && r.right > w + 1) out.push((el.id || el.tagName.toLowerCase() + "." + el.className) + " to " + Math.round(r.right) + " px");
 			if (out.length > 6) break;
 		}
 		return out;

@@ -29,6 +29,11 @@ func apiHeaders(c *gin.Context) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	if c.Request.TLS != nil {
+		// When evoted terminates TLS itself; behind a proxy, the proxy
+		// sends it (spec/14-web.md §14.4).
+		h.Set("Strict-Transport-Security", "max-age=63072000")
+	}
 	c.Next()
 }
 

@@ -3,11 +3,13 @@ package api_test
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 
@@ -150,6 +152,26 @@ func TestAPISecurityHeaders(t *testing.T) {
 			if got := resp.Header.Get(k); got != want {
 				t.Errorf("%s: %s %q, want %q", p, k, got, want)
 			}
+		}
+	}
+}
+
+// TestAPIStrictTransport: over TLS the API's answers carry HSTS, as the
+// page's do; over plain HTTP (behind a TLS terminator) they do not.
+func TestAPIStrictTransport(t *testing.T) {
+	e := newEnv(t)
+	s := api.NewServer()
+	s.Registry = e.f.Registry
+	h := s.Handler()
+	for _, secure := range []bool{true, false} {
+		req := httptest.NewRequest("GET", "/api/v1/elections", nil)
+		if secure {
+			req.TLS = &tls.ConnectionState{}
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Strict-Transport-Security"); (got == "max-age=63072000") != secure {
+			t.Errorf("TLS %v: Strict-Transport-Security %q", secure, got)
 		}
 	}
 }

@@ -888,6 +888,25 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	}
 	e.checkFingerprintShown(t, dev2)
 	dev2.shot(t, "09-receipt-second-device")
+	// Keyboard only: from the check view afresh, Tab to the reference,
+	// type it, Tab to the tracking code, type it, Enter: the ballot is
+	// found, and the result (a live region) says so.
+	dev2.do(t, "second device: keyboard only", chromedp.Navigate("about:blank"),
+		chromedp.Navigate(e.url+"/#check?e="+e.f.ElectionID+"&l=en"), visible("v-check"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("check-pseudonym").value = ""; document.getElementById("check-code").value = ""`))
+	for i := 0; eval[string](t, dev2, `document.activeElement.id`) != "check-pseudonym"; i++ {
+		if i == 15 {
+			t.Fatal("keyboard only: Tab never reaches the board reference")
+		}
+		if _, err := chromedp.Run(dev2.ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev2.do(t, "keyboard only: type and submit", chromedp.KeyEvent(first.pseudonym), chromedp.KeyEvent("\t"),
+		chromedp.KeyEvent(first.castCode), chromedp.KeyEvent("\r"), waitFor(`document.body.dataset.checked === "found"`))
+	if got := dev2.text(t, "#check-result"); got == "" {
+		t.Fatal("keyboard only: no result")
+	}
 
 	// A third voter (the tally decrypts no group smaller than three), then
 	// the tally: every ballot cast counts.

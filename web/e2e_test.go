@@ -505,6 +505,12 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 			if eval[string](t, b, `document.body.dataset.ready || ""`) == "yes" {
 				e.checkAuthorityShown(t, b)
 			}
+			// The check links on screen (audit, receipt) follow the
+			// language, with their QR codes.
+			if bad := eval[string](t, b, `[...document.querySelectorAll("#audit-link, #receipt-link")].filter((a) => a.offsetParent !== null)
+				.map((a) => a.href.endsWith("&l=`+l+`") && decodeURIComponent(a.closest("section").querySelector("img[id$=qr]").src).endsWith(a.href) ? "" : a.id + " " + a.href).join(" ")`); strings.TrimSpace(bad) != "" {
+				t.Errorf("%s in %s: link not in the page's language or not its QR code's: %s", name, l, bad)
+			}
 			b.shot(t, name+"-"+l)
 			// 200% text (WCAG 1.4.4) at 360 px: nothing scrolls sideways.
 			b.at200(t, func() {

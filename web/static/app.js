@@ -269,6 +269,7 @@
       for (const [k, v] of Object.entries(receiptText[1])) txt = txt.replace("{" + k + "}", v);
       $("receipt-check").textContent = txt;
     }
+    if (info) { showAuditLinks(); showReceiptLinks(); }
     if (lastError) fail(lastError[0], lastError[1]);
     if (election && document.body.dataset.cast === "yes") $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
   }
@@ -574,6 +575,32 @@
     for (const l of lines) { const li = document.createElement("li"); li.textContent = l; ul.appendChild(li); }
   }
 
+  // The links to the check view (QR code and in full, to copy or share:
+  // the check needs nothing else) carry the page's language; a language
+  // switch redraws them.
+  let auditCode = "", castCode = "";
+  function checkURL(params) {
+    return location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + params + "&l=" + lang;
+  }
+  function showAuditLinks() {
+    if (!auditCode) return;
+    $("audit-cmd").textContent = "evote ballot check-audit --server " + location.origin + " --election " + info.election_id +
+      " --code " + auditCode + " --lang " + lang;
+    const url = checkURL("&c=" + auditCode);
+    $("audit-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
+    $("audit-link").href = url;
+    $("audit-link").textContent = url;
+    $("audit-qr").alt = t("audit_qr_alt") + " " + auditCode;
+  }
+  function showReceiptLinks() {
+    if (!castCode) return;
+    const url = checkURL("&p=" + pseudonym + "&c=" + castCode);
+    $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
+    $("receipt-link").href = url;
+    $("receipt-link").textContent = url;
+    $("receipt-qr").alt = t("qr_alt") + " " + castCode;
+  }
+
   // Encryption yields to the browser first so the status is painted.
   function prepare() {
     status("encrypting");
@@ -614,13 +641,8 @@
       const a = await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits", { audited: r.audited, ballot: r.ballot }, token);
       $("audit-code").textContent = trackingCode;
       fillList($("audit-list"), r.opened);
-      $("audit-cmd").textContent = "evote ballot check-audit --server " + location.origin + " --election " + info.election_id +
-        " --code " + trackingCode + " --lang " + lang;
-      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&c=" + trackingCode + "&l=" + lang;
-      $("audit-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
-      $("audit-link").href = url;
-      $("audit-link").textContent = url;
-      $("audit-qr").alt = t("audit_qr_alt") + " " + trackingCode;
+      auditCode = trackingCode;
+      showAuditLinks();
       const raw = Uint8Array.from(atob(r.ballot.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
       $("audit-file").href = URL.createObjectURL(new Blob([raw], { type: "application/octet-stream" }));
       document.body.dataset.audit = a.status;
@@ -649,18 +671,13 @@
         const ok = check(evoteCore.checkReceipt(rc), "check_failed");
         receiptText = ["receipt_checked", { index: rc.index, size: ok.size, w: ok.witnesses }];
       }
-      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode + "&l=" + lang;
+      castCode = trackingCode;
       // The receipt as a small file, in the format of "evote vote --save"
       // (for evote ballot check-receipt): the entry as cast and the box's
       // receipt (tracking code, pseudonym, index, checkpoint, proof).
       const saved = { election_id: info.election_id, entry: r.entry, receipt: Object.assign({ pseudonym }, rc) };
       $("receipt-file").href = URL.createObjectURL(new Blob([JSON.stringify(saved, null, 1)], { type: "application/json" }));
       $("receipt-file").download = "receipt-" + trackingCode.slice(0, 9) + ".json";
-      $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
-      // The same link in full, to copy or share: the check needs nothing else.
-      $("receipt-link").href = url;
-      $("receipt-link").textContent = url;
-      $("receipt-qr").alt = t("qr_alt") + " " + trackingCode;
       document.body.dataset.cast = "yes";
       redraw();
       show("receipt");

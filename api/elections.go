@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -108,6 +110,60 @@ func (s *Server) listElections(c *gin.Context) {
 func (s *Server) getElection(c *gin.Context) {
 	fresh(c)
 	c.JSON(http.StatusOK, electionInfo(boxOf(c)))
+}
+
+// Setup is GET /elections/{id}/setup (spec/10-api.md §10.1): the entries a
+// voting device checks before anything else, the manifest (position 0)
+// and, once posted, the election context, as canonical encodings with
+// their positions; nothing else, so that a phone on a slow line does not
+// page through the board to find them.
+type Setup struct {
+	ElectionID string       `json:"election_id"`
+	Log        string       `json:"log"`
+	Origin     string       `json:"origin"`
+	Entries    []SetupEntry `json:"entries"`
+}
+
+// SetupEntry is one entry of Setup: its position and canonical encoding
+// (standard base64).
+type SetupEntry struct {
+	Index     uint64 `json:"index"`
+	Canonical string `json:"canonical"`
+}
+
+func (s *Server) getSetup(c *gin.Context) {
+	b := boxOf(c)
+	v := b.View()
+	l := b.Log()
+	id := l.ID()
+	out := Setup{ElectionID: v.ElectionID, Log: hexLower(id[:]), Origin: l.Origin(), Entries: []SetupEntry{}}
+	at := []uint64{0}
+	etag := fmt.Sprintf("setup-%d", v.ContextPosition)
+	if v.Context != nil {
+		if notModified(c, etag) {
+			return
+		}
+		at = append(at, v.ContextPosition)
+	}
+	for _, i := range at {
+		recs, err := l.Entries(c.Request.Context(), i, i+1)
+		if err != nil {
+			internal(c, err)
+			return
+		}
+		if len(recs) != 1 {
+			internal(c, fmt.Errorf("setup entry %d: %d records", i, len(recs)))
+			return
+		}
+		out.Entries = append(out.Entries, SetupEntry{Index: i, Canonical: base64.StdEncoding.EncodeToString(recs[0].Data)})
+	}
+	if v.Context != nil {
+		// Both entries are durable: the answer never changes again.
+		immutable(c, etag)
+	} else {
+		fresh(c)
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // CheckpointNote is a cosigned checkpoint.

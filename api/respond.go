@@ -59,7 +59,8 @@ func fresh(c *gin.Context) { c.Header("Cache-Control", "no-cache") }
 
 // notModified answers 304 when the client's ETag matches.
 func notModified(c *gin.Context, etag string) bool {
-	if c.GetHeader("If-None-Match") == `"`+etag+`"` {
+	// A compressed answer carried the ETag weak (compressJSON).
+	if inm := c.GetHeader("If-None-Match"); inm == `"`+etag+`"` || inm == `W/"`+etag+`"` {
 		immutable(c, etag)
 		c.Status(http.StatusNotModified)
 		c.Abort()

@@ -154,6 +154,7 @@ func (s *Server) Routes() []Route {
 	rs = append(rs,
 		Route{"public", "GET", "/elections", s.listElections},
 		Route{"public", "GET", "/elections/:id", s.withBox(s.getElection)},
+		Route{"public", "GET", "/elections/:id/setup", s.withBox(s.getSetup)},
 		Route{"public", "GET", "/elections/:id/checkpoint", s.withBox(s.getElectionCheckpoint)},
 		Route{"public", "GET", "/elections/:id/turnout", s.withBox(s.getTurnout)},
 		Route{"public", "GET", "/elections/:id/voters/:pseudonym", s.withBox(s.getVoter)},
@@ -193,6 +194,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.Use(gin.CustomRecovery(func(c *gin.Context, v any) { internal(c, fmt.Errorf("panic: %v", v)) }))
 	r.Use(met.middleware)
+	r.Use(apiHeaders, compressJSON)
 	groups := map[string]string{}
 	for _, rt := range s.Routes() {
 		groups[rt.Method+" /api/v1"+rt.Path] = rt.Group

@@ -505,15 +505,18 @@ func (b *Box) Close() error {
 
 // View is a consistent snapshot of what the public API shows.
 type View struct {
-	ElectionID   string
-	Phase        election.Phase
-	Manifest     *ballot.Manifest
-	ManifestRaw  []byte
-	Context      *election.Context
-	Size         uint64
-	Ballots      int
-	Turnout      map[string]int
-	IdentityKeys *record.IdentityKeySet
+	ElectionID  string
+	Phase       election.Phase
+	Manifest    *ballot.Manifest
+	ManifestRaw []byte
+	Context     *election.Context
+	// ContextPosition is the election-context entry's log position, valid
+	// when Context is set.
+	ContextPosition uint64
+	Size            uint64
+	Ballots         int
+	Turnout         map[string]int
+	IdentityKeys    *record.IdentityKeySet
 }
 
 // View returns a snapshot of the election.
@@ -521,7 +524,7 @@ func (b *Box) View() View {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.state
-	v := View{Phase: s.Phase, Manifest: s.Manifest, Context: s.Context, Size: s.Size, Ballots: len(s.Ballots), Turnout: map[string]int{}, IdentityKeys: s.IdentityKeys}
+	v := View{Phase: s.Phase, Manifest: s.Manifest, Context: s.Context, ContextPosition: s.ContextPosition, Size: s.Size, Ballots: len(s.Ballots), Turnout: map[string]int{}, IdentityKeys: s.IdentityKeys}
 	if s.Manifest != nil {
 		v.ElectionID = s.Manifest.ElectionID
 		v.ManifestRaw = s.Manifest.Encode()

@@ -283,3 +283,28 @@ func TestIdentityBoardVotingClosed(t *testing.T) {
 		t.Error("unknown election: no error")
 	}
 }
+
+// TestStartAuthLang: the first factor carries the texts' language when
+// one is given, and no lang field otherwise.
+func TestStartAuthLang(t *testing.T) {
+	var got []map[string]string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		json.NewDecoder(r.Body).Decode(&body)
+		got = append(got, body)
+		fmt.Fprint(w, `{"challenge_id":"c","expires_at":"2027-01-01T00:00:00Z","phone_hint":"+996*****12","resend_after_seconds":60,"method":"sms"}`)
+	}))
+	defer srv.Close()
+	c := New(srv.URL)
+	for _, lang := range []string{"ru", ""} {
+		if _, err := c.StartAuth(context.Background(), "21505199012345", "ID1234567", "1990-05-15", lang); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, ok := got[0]["lang"]; !ok || l != "ru" {
+		t.Errorf("lang ru sent as %q", l)
+	}
+	if _, ok := got[1]["lang"]; ok {
+		t.Error("no language asked, yet a lang field was sent")
+	}
+}

@@ -30,10 +30,14 @@ type VoterToken struct {
 }
 
 // StartAuth sends the first factor (PIN, document number, birth date as
-// YYYY-MM-DD); the service texts a one-time code to the phone on record.
-func (c *Client) StartAuth(ctx context.Context, pin, documentNumber, birthDate string) (*Challenge, error) {
+// YYYY-MM-DD); the service texts a one-time code to the phone on record,
+// in lang (ky, ru, uz or en; empty: the service's default).
+func (c *Client) StartAuth(ctx context.Context, pin, documentNumber, birthDate, lang string) (*Challenge, error) {
 	var out Challenge
 	body := map[string]string{"pin": pin, "document_number": documentNumber, "birth_date": birthDate}
+	if lang != "" {
+		body["lang"] = lang
+	}
 	if _, err := c.do(ctx, http.MethodPost, "/v1/auth/start", body, &out, ""); err != nil {
 		return nil, err
 	}

@@ -110,5 +110,6 @@ func (s *State) applyContext(e *bulletin.Entry) error {
 		return refuse("joint key: %w", err)
 	}
 	s.Context, s.PublicKey, s.Phase = c, pk, PhaseReady
+	s.ContextPosition = s.Size
 	return nil
 }

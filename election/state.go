@@ -113,11 +113,15 @@ type State struct {
 	ListChanges  []*record.VoterListChange
 	// Polling are the registrations of polling stations and officials, all
 	// posted before voting opened.
-	Polling       []*record.PollingRegistration
-	Context       *Context // joint key and extended hash, from PhaseReady
-	PublicKey     *elgamal.PublicKey
-	OpenPosition  uint64
-	ClosePosition uint64
+	Polling []*record.PollingRegistration
+	Context *Context // joint key and extended hash, from PhaseReady
+	// ContextPosition is the log position of the election-context entry
+	// (valid once Context is set): with position 0, the manifest, the two
+	// entries a voting device checks before anything else (spec §10.1).
+	ContextPosition uint64
+	PublicKey       *elgamal.PublicKey
+	OpenPosition    uint64
+	ClosePosition   uint64
 
 	credentials map[[32]byte]*record.CredentialIssued // by device key
 	credStyle   map[[32]byte]string                   // pseudonym → the ballot style of its credentials

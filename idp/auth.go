@@ -26,6 +26,10 @@ type StartRequest struct {
 	// for a voter who enrolled an authenticator app; without a confirmed
 	// enrolment the code goes by SMS.
 	Method string
+	// Lang is the language of the texts to the voter (the code, notices):
+	// one of Languages, or empty for DefaultLang. The voting page sends the
+	// voter's chosen language.
+	Lang string
 }
 
 // Challenge is the answer to a first factor: a challenge to send the code
@@ -92,6 +96,7 @@ type attempt struct {
 	subj   string // the PIN's opaque subject
 	q      registry.Query
 	method string
+	lang   string // of the texts to the voter
 	now    time.Time
 	// decided: the register answered and decide ran. plain: the answer may
 	// tell whether the details match; it took a unit of the PIN's answer
@@ -122,7 +127,13 @@ func (s *Service) newAttempt(client string, r StartRequest, now time.Time) (*att
 	if r.Method != "" && r.Method != MethodSMS && r.Method != MethodTOTP {
 		return nil, &DetailError{Err: ErrInvalidInput, Reason: "method", msg: "idp: method must be sms or totp"}
 	}
-	return &attempt{s: s, client: client, subj: s.subject(pin), q: registry.Query{PIN: pin, DocumentNumber: doc, BirthDate: dob}, method: r.Method, now: now}, nil
+	lang := r.Lang
+	if lang == "" {
+		lang = DefaultLang
+	} else if !ValidLang(lang) {
+		return nil, &DetailError{Err: ErrInvalidInput, Reason: "lang", msg: "idp: lang must be ky, ru, uz or en"}
+	}
+	return &attempt{s: s, client: client, subj: s.subject(pin), q: registry.Query{PIN: pin, DocumentNumber: doc, BirthDate: dob}, method: r.Method, lang: lang, now: now}, nil
 }
 
 // The PIN's budgets (§8.11), kept in the store by subject.
@@ -195,20 +206,20 @@ func (a *attempt) run(ctx context.Context) (*Challenge, error) {
 		}
 		reason := reasonOf(err)
 		return a.refuseNotified(ctx, "ineligible_"+reason, &DetailError{Err: ErrIneligible, Reason: reason, msg: "idp: not eligible to vote: " + strings.ReplaceAll(reason, "_", " ")},
-			cit.Phone, "evote: you cannot vote online in this election: "+strings.ReplaceAll(reason, "_", " ")+". Contact your consulate if you think this is wrong.")
+			cit.Phone, ineligibleText(a.lang, reason))
 	}
 	ps := s.Pseudonym(a.q.PIN)
 	v, err := s.cfg.Store.Voter(ctx, s.cfg.ElectionID, ps)
 	if errors.Is(err, idpstore.ErrNotFound) || err == nil && v.Removed {
 		return a.refuseNotified(ctx, "not_on_list", ErrNotOnList,
-			cit.Phone, "evote: you are not on the voter list for online voting in this election. Contact your consulate.")
+			cit.Phone, say(a.lang, textNotListed))
 	}
 	if err != nil {
 		return a.internal(ctx, err)
 	}
 	if v.MarkedAt != 0 {
 		return a.refuseNotified(ctx, "voted_in_person", ErrVotedInPerson,
-			cit.Phone, "evote: you are recorded as having voted in person; you cannot vote online. If this is wrong, call the election commission.")
+			cit.Phone, say(a.lang, textVotedInPerson))
 	}
 	phone := cit.Phone
 	if v.Phone != "" {
@@ -224,7 +235,7 @@ func (a *attempt) run(ctx context.Context) (*Challenge, error) {
 	if cit.Phone != phone && voterlist.ValidPhone(cit.Phone) {
 		notify = []string{cit.Phone, phone}
 	}
-	return a.challenge(ctx, PendingAuth{Pseudonym: ps, BallotStyle: v.BallotStyle, Phone: phone, Notify: notify, Subject: a.subj, Method: MethodSMS})
+	return a.challenge(ctx, PendingAuth{Pseudonym: ps, BallotStyle: v.BallotStyle, Phone: phone, Notify: notify, Subject: a.subj, Method: MethodSMS, Lang: a.lang})
 }
 
 // challenge opens the second factor for a voter whose details matched:
@@ -252,7 +263,7 @@ func (a *attempt) challenge(ctx context.Context, p PendingAuth) (*Challenge, err
 		s.access(ctx, a.client, a.subj, "start", "totp_challenge")
 		return &Challenge{ID: id, ExpiresAt: exp, Method: MethodTOTP}, nil
 	}
-	text := codeText(code, s.otp.TTL())
+	text := codeText(p.Lang, code, s.otp.TTL())
 	if !a.plain {
 		// Sent in the background, so that the answer's timing does not
 		// depend on the SMS gateway.
@@ -355,10 +366,6 @@ func (s *Service) padUnconfirmed(ctx context.Context, arrived time.Time) {
 	}
 }
 
-func codeText(code string, ttl time.Duration) string {
-	return fmt.Sprintf("evote: your code is %s. It is valid for %d minutes. Never give it to anyone.", code, int(ttl.Minutes()))
-}
-
 func reasonOf(err error) string {
 	switch {
 	case errors.Is(err, registry.ErrNotCitizen):
@@ -417,7 +424,7 @@ func (s *Service) Resend(ctx context.Context, client, id string) (*Challenge, er
 		}
 		return nil, otpError(err, 0)
 	}
-	if err := s.cfg.Sender.Send(ctx, p.Phone, codeText(code, s.otp.TTL())); err != nil {
+	if err := s.cfg.Sender.Send(ctx, p.Phone, codeText(p.Lang, code, s.otp.TTL())); err != nil {
 		s.log.Warn("code not sent", "err", err)
 		return nil, retry(ErrSendFailed, 30*time.Second)
 	}
@@ -536,8 +543,7 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	}
 	// The voter learns of every credential issued in their name, so one
 	// issued by a corrupt service for an abstainer does not go unnoticed.
-	note := fmt.Sprintf("evote: a voting credential was issued in your name at %s UTC (reference %s). If this was not you, call the election commission.",
-		claims.IssuedAt.UTC().Format("2006-01-02 15:04"), claims.PseudonymHex()[:8])
+	note := say(p.Lang, textCredential, claims.IssuedAt.UTC().Format("2006-01-02 15:04"), claims.PseudonymHex()[:8])
 	for _, ph := range p.Notify {
 		if err := s.cfg.Sender.Send(ctx, ph, note); err != nil {
 			s.log.Warn("credential notice not sent", "err", err)

@@ -73,6 +73,7 @@ type PendingAuth struct {
 	Notify      []string // where notices go: the register's number and, if different, Phone
 	Subject     string
 	Method      string // MethodSMS or MethodTOTP
+	Lang        string // the language of the texts to the voter (Languages; empty: DefaultLang)
 	// Unconfirmed: the first factor's answer did not say whether the
 	// details matched (§8.11); such a challenge cannot be resent.
 	Unconfirmed bool

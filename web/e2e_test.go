@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
@@ -297,7 +296,9 @@ type browser struct {
 	mu       sync.Mutex
 	requests []string
 	problems []string
-	allowed  []string // expected errors, e.g. the 401 of a wrong code typed on purpose
+	allowed  []string          // expected errors, e.g. the 401 of a wrong code typed on purpose
+	axe      bool              // run axe-core on every screen checked (checkAccessible)
+	titles   map[string]string // document.title seen on each view
 }
 
 func newBrowser(t *testing.T, path string) *browser {
@@ -447,21 +448,36 @@ var codeRe = regexp.MustCompile(`\b(\d{6})\b`)
 // voteRun is one voter's session in the browser; timings are filled when
 // measured.
 type voteRun struct {
-	person            *registry.SimPerson
-	lang              string
-	candidate         int // index in the single-choice contest
-	screenshots       bool
-	castCode          string
-	pseudonym         string
-	auditedCode       string
-	loadToSignIn      time.Duration // page opened to sign-in form usable (language tapped at once)
-	loadToReady       time.Duration // page opened to module running and election checked
-	moduleDownload    time.Duration // the module's fetch, start to last byte
-	waitedForModule   bool          // the voter reached the ballot before the module was ready
-	signInToBallot    time.Duration
-	reviewToEncrypted time.Duration
-	encryptInPage     float64
+	person             *registry.SimPerson
+	lang               string
+	candidate          int // index in the single-choice contest
+	screenshots        bool
+	castCode           string
+	pseudonym          string
+	auditedCode        string
+	loadToSignIn       time.Duration // page opened to sign-in form usable (language tapped at once)
+	signInBeforeModule bool          // the sign-in form was usable before the module was ready
+	loadToReady        time.Duration // page opened to module running and election checked
+	moduleDownload     time.Duration // the module's fetch, start to last byte
+	waitedForModule    bool          // the voter reached the ballot before the module was ready
+	signInToBallot     time.Duration
+	reviewToEncrypted  time.Duration
+	encryptInPage      float64
+	bytes              string // bytes over the wire by kind, page opened to ballot shown
 }
+
+// transferJS sums the bytes the page received (transferSize: headers and
+// encoded body) by kind of resource: the shell (page, scripts, style,
+// translations), the module, the ballot box's API, the identity service.
+const transferJS = `(() => {
+	const out = {shell: 0, module: 0, api: 0, idp: 0};
+	for (const e of performance.getEntriesByType("navigation").concat(performance.getEntriesByType("resource"))) {
+		const u = new URL(e.name);
+		const k = u.pathname.startsWith("/api/") ? "api" : u.pathname.startsWith("/idp/") ? "idp" : u.pathname.endsWith(".wasm") ? "module" : "shell";
+		out[k] += e.transferSize || 0;
+	}
+	return Object.entries(out).map(([k, v]) => k + " " + (v / 1024).toFixed(1) + " KiB").join(", ");
+})()`
 
 func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	// Each step in the four languages (header buttons), each checked for
@@ -471,7 +487,12 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 			return
 		}
 		if eval[string](t, b, `document.body.dataset.view`) == "lang" {
+			checkAccessible(t, b)
 			b.shot(t, name)
+			b.at200(t, func() {
+				checkReflow(t, b, name)
+				b.shot(t, name+"-200")
+			})
 			return
 		}
 		lang := func(l string) {
@@ -481,7 +502,21 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		for _, l := range []string{"ky", "ru", "uz", "en"} {
 			lang(l)
 			checkAccessible(t, b)
+			if eval[string](t, b, `document.body.dataset.ready || ""`) == "yes" {
+				e.checkAuthorityShown(t, b)
+			}
+			// The check links on screen (audit, receipt) follow the
+			// language, with their QR codes.
+			if bad := eval[string](t, b, `[...document.querySelectorAll("#audit-link, #receipt-link")].filter((a) => a.offsetParent !== null)
+				.map((a) => a.href.endsWith("&l=`+l+`") && decodeURIComponent(a.closest("section").querySelector("img[id$=qr]").src).endsWith(a.href) ? "" : a.id + " " + a.href).join(" ")`); strings.TrimSpace(bad) != "" {
+				t.Errorf("%s in %s: link not in the page's language or not its QR code's: %s", name, l, bad)
+			}
 			b.shot(t, name+"-"+l)
+			// 200% text (WCAG 1.4.4) at 360 px: nothing scrolls sideways.
+			b.at200(t, func() {
+				checkReflow(t, b, name+"-"+l)
+				b.shot(t, name+"-"+l+"-200")
+			})
 		}
 		lang(r.lang)
 	}
@@ -492,6 +527,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	b.do(t, "choose the language", chromedp.Click(chromedp.CSS(`#lang-big button[data-lang="`+r.lang+`"]`)),
 		visible("v-signin"), waitFor(`!document.getElementById("pin").disabled && !document.getElementById("f-start").hidden`))
 	r.loadToSignIn = time.Since(start)
+	r.signInBeforeModule = eval[string](t, b, `document.body.dataset.ready || ""`) != "yes"
 	if got := eval[string](t, b, `document.documentElement.lang`); got != r.lang {
 		t.Fatalf("page language %q, want %q", got, r.lang)
 	}
@@ -501,10 +537,21 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		chromedp.SetValue(chromedp.CSS("#birth"), p.BirthDate.Format(time.DateOnly)))
 	shot("02-sign-in")
 	checkAccessible(t, b)
+	if !eval[bool](t, b, `document.getElementById("birth").autocomplete === "bday"`) {
+		t.Fatal(`the date of birth lacks autocomplete="bday"`)
+	}
+	if r.screenshots {
+		checkFocusRing(t, b, 12)
+	}
 	starts := e.count("POST", "/idp/v1/auth/start")
 	// A double tap sends one code: the button is disabled while its
 	// request is pending.
 	b.do(t, "send the code (double tap)", chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector('#f-start button[type="submit"]'); b.click(); b.click(); })()`), visible("f-code"))
+	// "A code was sent to …" is announced: a polite live region, filled
+	// after it is on screen.
+	if !eval[bool](t, b, `(() => { const e = document.getElementById("code-sent"); return e.getAttribute("aria-live") === "polite" && e.getAttribute("role") === "status" && e.textContent.trim() !== ""; })()`) {
+		t.Fatal("the code-sent line is not a live region with its text")
+	}
 	if n := e.count("POST", "/idp/v1/auth/start") - starts; n != 1 {
 		t.Fatalf("a double tap on Send the code sent %d requests, want 1", n)
 	}
@@ -530,6 +577,10 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		if msg := b.text(t, "#code-error"); !regexp.MustCompile(`[0-9]`).MatchString(msg) {
 			t.Fatalf("wrong code error %q does not say the attempts left", msg)
 		}
+		// Focus moved to the field in error, which the message describes.
+		if !eval[bool](t, b, `document.activeElement.id === "code" && document.getElementById("code").getAttribute("aria-describedby").split(" ").includes("code-error")`) {
+			t.Fatal("after a wrong code the focus is not on the code's field described by its error")
+		}
 		shot("02b-wrong-code")
 		b.do(t, "clear the code", chromedp.Evaluate[chromedp.Void](`document.getElementById("code").value = ""`))
 	}
@@ -537,6 +588,10 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	t0 := time.Now()
 	b.do(t, "second factor", chromedp.Click(chromedp.CSS(`#f-code button[type="submit"]`)), visible("v-ballot"))
 	r.signInToBallot = time.Since(t0)
+	// The step succeeded: no error of it stays on screen.
+	if !eval[bool](t, b, `!document.querySelector(".field-error") && document.getElementById("error").hidden && !document.querySelector("[aria-invalid]")`) {
+		t.Fatal("an error of the sign-in stays on the ballot")
+	}
 	// The voter signed in while the module downloaded; the ballot needed
 	// it, so the page waited for it (showing its progress if it was late).
 	ms := func(js string) time.Duration {
@@ -545,6 +600,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	r.loadToReady = ms(`window.__readyAt || -1`)
 	r.moduleDownload = ms(`(() => { const e = performance.getEntriesByType("resource").find((x) => x.name.includes("/evote.wasm")); return e ? e.responseEnd - e.startTime : -1; })()`)
 	r.waitedForModule = eval[string](t, b, `document.body.dataset.waited || ""`) == "yes"
+	r.bytes = eval[string](t, b, transferJS)
 	if got := eval[string](t, b, `document.body.dataset.clientHash || ""`); got != "match" {
 		t.Fatalf("client hash state %q: the module the page ran is not the one the manifest names", got)
 	}
@@ -559,16 +615,26 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		b.do(t, "over-select", chromedp.Click(chromedp.CSS("#c1-0")), chromedp.Click(chromedp.CSS("#c1-1")),
 			chromedp.Click(chromedp.CSS("#c1-2")), chromedp.Click(chromedp.CSS("#c1-3")),
 			chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)), waitFor(`document.body.dataset.error === "too_many"`))
-		inView := eval[bool](t, b, `(() => { const e = document.getElementById("contest-1-error"); if (!e) return false; const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && document.getElementById("contest-1").getAttribute("aria-describedby") === e.id && document.getElementById("c1-0").getAttribute("aria-invalid") === "true"; })()`)
+		inView := eval[bool](t, b, `(() => { const e = document.getElementById("contest-1-error"); if (!e) return false; const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && document.getElementById("contest-1").getAttribute("aria-describedby").split(" ").includes(e.id) && document.getElementById("c1-0").getAttribute("aria-invalid") === "true"; })()`)
 		if !inView {
 			t.Fatal("the over-selection error is not under its contest, in view, with aria-invalid and aria-describedby")
 		}
 		if msg := b.text(t, "#contest-1-error"); strings.Contains(msg, "too_many") || !strings.Contains(msg, "4") && !strings.Contains(msg, "3") && !strings.Contains(msg, "2") {
 			t.Fatalf("over-selection error %q: raw code or no maximum", msg)
 		}
+		// The error names its contest, the focus is on the contest's first
+		// choice, and the contest's rule stays part of its description.
+		if !eval[bool](t, b, `(() => { const fs = document.getElementById("contest-1"); const d = fs.getAttribute("aria-describedby").split(" ");
+			return document.getElementById("contest-1-error").textContent.includes(fs.querySelector("legend").textContent) &&
+				document.activeElement.id === "c1-0" && d.includes("contest-1-rule") && d.includes("contest-1-error"); })()`) {
+			t.Fatal("the over-selection error does not name its contest, or the focus or the description is wrong")
+		}
 		shot("03b-too-many")
 		b.do(t, "undo the over-selection", chromedp.Click(chromedp.CSS("#c1-0")), chromedp.Click(chromedp.CSS("#c1-2")),
 			chromedp.Click(chromedp.CSS("#c1-3")), chromedp.Click(chromedp.CSS("#c1-1")), waitFor(`!document.getElementById("contest-1-error")`))
+		if got := eval[string](t, b, `document.getElementById("contest-1").getAttribute("aria-describedby")`); got != "contest-1-rule" {
+			t.Fatalf("after the error went the contest is described by %q, want its rule", got)
+		}
 	}
 	b.do(t, "choose", chromedp.Click(chromedp.CSS(fmt.Sprintf("#c0-%d", r.candidate))), chromedp.Click(chromedp.CSS("#c1-1")))
 	if r.screenshots {
@@ -617,6 +683,12 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	if !eval[bool](t, b, `document.getElementById("receipt-file").href.startsWith("blob:") && document.getElementById("receipt-file").download.endsWith(".json")`) {
 		t.Fatal("no receipt file to save")
 	}
+	// The receipt's link is shown in full (to copy or share), the one its
+	// QR code holds.
+	if link := eval[string](t, b, `document.getElementById("receipt-link").href`); !strings.Contains(link, "&p="+r.pseudonym) || !strings.Contains(link, "&c="+r.castCode) ||
+		!strings.Contains(eval[string](t, b, `decodeURIComponent(document.getElementById("receipt-qr").src)`), link) {
+		t.Fatalf("receipt link %q: not the check of this ballot, or not the QR code's", link)
+	}
 	b.do(t, "check my ballot", chromedp.Click(chromedp.CSS("#b-check")), visible("v-check"),
 		waitFor(`document.body.dataset.checked === "found"`))
 	shot("07-check")
@@ -629,6 +701,9 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 			t.Fatal("the tracking code's error is not at its field")
 		}
 		shot("07b-mistyped-code")
+		if !eval[bool](t, b, `(() => { const e = document.getElementById("check-result"); return e.getAttribute("aria-live") === "polite" && e.getAttribute("role") === "status"; })()`) {
+			t.Fatal("the check's result is not announced (no polite live region)")
+		}
 		b.do(t, "retype the code", chromedp.SetValue(chromedp.CSS("#check-code"), r.castCode),
 			chromedp.Click(chromedp.CSS(`#f-check button[type="submit"]`)), waitFor(`document.body.dataset.checked === "found" && !document.body.dataset.error`))
 		// A reload keeps the view and the language (from the address) and
@@ -672,6 +747,30 @@ func (e *env) checkFingerprintShown(t *testing.T, b *browser) {
 	if got := b.text(t, "#check-fingerprint"); !strings.Contains(got, fp) {
 		t.Fatalf("check result %q does not name the fingerprint %s", got, fp)
 	}
+	e.checkAuthorityShown(t, b)
+}
+
+// checkAuthorityShown asserts that the page shows whose election it is, as
+// the manifest says, in the page's language: the authority's name, its
+// help contact, and its emblem drawn from the manifest's bytes (a blob:
+// URL, loaded).
+func (e *env) checkAuthorityShown(t *testing.T, b *browser) {
+	t.Helper()
+	var a ballot.Authority
+	e.f.Box.WithState(func(s *election.State) { a = s.Manifest.Authority })
+	lang := eval[string](t, b, `document.documentElement.lang`)
+	b.do(t, "authority shown", waitFor(`!document.getElementById("authority-band").hidden && document.getElementById("emblem").complete && document.getElementById("emblem").naturalWidth > 0`))
+	if got := b.text(t, "#authority-name"); got != a.Name.Get(lang) {
+		t.Fatalf("page (%s) names the authority %q, the manifest %q", lang, got, a.Name.Get(lang))
+	}
+	if got := b.text(t, "#authority-help"); got != a.Help.Get(lang) {
+		t.Fatalf("page (%s) gives help %q, the manifest %q", lang, got, a.Help.Get(lang))
+	}
+	// The emblem is a blob: URL the page minted from the module's answer
+	// (no request for it reaches the server: checkOrigin lists them all).
+	if src := eval[string](t, b, `document.getElementById("emblem").src`); !strings.HasPrefix(src, "blob:"+e.url+"/") {
+		t.Fatalf("emblem from %q, not from the manifest's bytes", src)
+	}
 }
 
 // count is how many requests with this method and path the server
@@ -714,24 +813,33 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	style := e.people[0].Constituency
 
 	b := newBrowser(t, path)
+	b.axe = true
 	first := &voteRun{person: e.people[0], lang: "ky", candidate: 2, screenshots: true}
 	e.run(t, b, first)
 	checkOrigin(t, b, e.url)
+	// The page's title names the step: in each language, every view seen
+	// has its own title.
+	for _, l := range []string{"ky", "ru", "uz", "en"} {
+		byTitle := map[string]string{}
+		for k, title := range b.titles {
+			view, kl, _ := strings.Cut(k, "/")
+			if kl != l {
+				continue
+			}
+			if other, dup := byTitle[title]; dup || title == "" {
+				t.Errorf("%s: views %s and %s have the same title %q", l, view, other, title)
+			}
+			byTitle[title] = view
+		}
+		if len(byTitle) < 6 {
+			t.Errorf("%s: titles seen for %d views, want at least 6: %v", l, len(byTitle), byTitle)
+		}
+	}
 
 	// The second voter on a slow phone (issue 13's profile): 400 kbit/s
 	// each way, 400 ms round trip, a CPU 4x slower, a cold cache.
 	slow := newBrowser(t, path)
-	if err := chromedp.Do(slow.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			MatchedNetworkConditions: []*network.Conditions{{Latency: 400, DownloadThroughput: 400 * 1000 / 8, UploadThroughput: 400 * 1000 / 8}}})
-		if err != nil {
-			return err
-		}
-		_, err = chromedp.Call(ctx, emulation.SetCPUThrottlingRate, emulation.SetCPUThrottlingRateParams{Rate: 4})
-		return err
-	})); err != nil {
-		t.Fatal(err)
-	}
+	throttleProfile(t, slow)
 	second := &voteRun{person: e.people[1], lang: "ru", candidate: 4}
 	e.run(t, slow, second)
 	checkOrigin(t, slow, e.url)
@@ -741,16 +849,19 @@ func TestVotingPageEndToEnd(t *testing.T) {
 		"  page opened to module running and election checked: %v (module download %v)\n"+
 		"  sign-in code submitted to ballot shown (waiting for the module: %v): %v\n"+
 		"  review tapped to encrypted ballot ready: %v (encryption in the page: %.0f ms)\n"+
+		"  bytes received, page opened to ballot shown: %s\n"+
 		"no throttling:\n  sign-in usable: %v; module and election ready: %v\n  review to encrypted: %v (encryption %.0f ms)\n",
 		ms(second.loadToSignIn), ms(second.loadToReady), ms(second.moduleDownload), second.waitedForModule, ms(second.signInToBallot),
-		ms(second.reviewToEncrypted), second.encryptInPage,
+		ms(second.reviewToEncrypted), second.encryptInPage, second.bytes,
 		ms(first.loadToSignIn), ms(first.loadToReady), ms(first.reviewToEncrypted), first.encryptInPage)
 	t.Log(report)
-	// Issue 13's target, 4 s to a usable sign-in form on that profile,
-	// asserted with a margin for a loaded machine: the shell must not wait
-	// for the module (which takes over 20 s there).
-	if second.loadToSignIn > 8*time.Second {
-		t.Errorf("throttled: sign-in usable after %v, target 4 s", second.loadToSignIn)
+	// Issue 13's target is 4 s to a usable sign-in form on that profile:
+	// reported above and measured by TestThrottledStart, not asserted as a
+	// time on a shared machine. What makes it reachable is asserted: the
+	// sign-in form was usable before the module had arrived (the shell
+	// does not wait for it).
+	if !second.signInBeforeModule {
+		t.Errorf("throttled: the sign-in form was usable only once the module was ready (after %v)", second.loadToSignIn)
 	}
 	if !second.waitedForModule {
 		t.Errorf("throttled: the voter never waited for the module: the progress state went untested")
@@ -765,9 +876,11 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	// the voting session is there.
 	cands := e.candidates(t, style, first.lang)
 	dev2 := newBrowser(t, path)
+	dev2.axe = true
 	if opened := e.checkAuditOnSecondDevice(t, dev2, first.auditedCode, first.lang, "audit-pending"); !strings.Contains(opened, cands[first.candidate]) {
 		t.Fatalf("second device: the audit opens to %q, not to the chosen %q", opened, cands[first.candidate])
 	}
+	checkAccessible(t, dev2)
 	dev2.shot(t, "08-audit-second-device")
 	// The receipt's link (as its QR code holds it) on the second device:
 	// the cast ballot is found under the pseudonym and checked in a
@@ -781,6 +894,25 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	}
 	e.checkFingerprintShown(t, dev2)
 	dev2.shot(t, "09-receipt-second-device")
+	// Keyboard only: from the check view afresh, Tab to the reference,
+	// type it, Tab to the tracking code, type it, Enter: the ballot is
+	// found, and the result (a live region) says so.
+	dev2.do(t, "second device: keyboard only", chromedp.Navigate("about:blank"),
+		chromedp.Navigate(e.url+"/#check?e="+e.f.ElectionID+"&l=en"), visible("v-check"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("check-pseudonym").value = ""; document.getElementById("check-code").value = ""`))
+	for i := 0; eval[string](t, dev2, `document.activeElement.id`) != "check-pseudonym"; i++ {
+		if i == 15 {
+			t.Fatal("keyboard only: Tab never reaches the board reference")
+		}
+		if _, err := chromedp.Run(dev2.ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev2.do(t, "keyboard only: type and submit", chromedp.KeyEvent(first.pseudonym), chromedp.KeyEvent("\t"),
+		chromedp.KeyEvent(first.castCode), chromedp.KeyEvent("\r"), waitFor(`document.body.dataset.checked === "found"`))
+	if got := dev2.text(t, "#check-result"); got == "" {
+		t.Fatal("keyboard only: no result")
+	}
 
 	// A third voter (the tally decrypts no group smaller than three), then
 	// the tally: every ballot cast counts.
@@ -870,8 +1002,9 @@ func checkOrigin(t *testing.T, b *browser, origin string) {
 	for _, r := range b.requests {
 		_, u, _ := strings.Cut(r, " ")
 		// data: URLs are no request to any host (Chromium draws the date
-		// field's icon with one).
-		if !strings.HasPrefix(u, origin+"/") && !strings.HasPrefix(u, "data:") {
+		// field's icon with one); blob: URLs of this origin are bytes the
+		// page's own script holds (the authority's emblem).
+		if !strings.HasPrefix(u, origin+"/") && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "blob:"+origin+"/") {
 			t.Errorf("request to another origin: %s", r)
 		}
 	}
@@ -962,7 +1095,7 @@ func checkAccessible(t *testing.T, b *browser) {
 	t.Helper()
 	problems := eval[[]string](t, b, `(() => {
 		const out = [];
-		if (document.documentElement.scrollWidth > window.innerWidth + 1) out.push("page wider than the screen: " + document.documentElement.scrollWidth);
+		if (document.documentElement.scrollWidth > screen.width + 1) out.push("page wider than the screen: " + document.documentElement.scrollWidth);
 		const visible = (el) => el.offsetParent !== null;
 		for (const el of document.querySelectorAll("button, input, a[href]")) {
 			if (!visible(el)) continue;
@@ -975,5 +1108,116 @@ func checkAccessible(t *testing.T, b *browser) {
 	})()`)
 	if len(problems) > 0 {
 		t.Errorf("accessibility: %v", problems)
+	}
+	view := eval[string](t, b, `document.body.dataset.view + "/" + document.documentElement.lang + " " + document.title`)
+	k, title, _ := strings.Cut(view, " ")
+	b.mu.Lock()
+	if b.titles == nil {
+		b.titles = map[string]string{}
+	}
+	b.titles[k] = title
+	b.mu.Unlock()
+	if b.axe {
+		runAxe(t, b, k)
+	}
+}
+
+// axeSource is axe-core (web/testdata/axe, tests only: never served).
+var axeSource = sync.OnceValues(func() (string, error) {
+	b, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
+	return string(b), err
+})
+
+// runAxe injects axe-core into the page through the DevTools protocol
+// (the page never loads it) and fails on any WCAG 2.0–2.2 A or AA
+// violation on the screen as it is.
+func runAxe(t *testing.T, b *browser, where string) {
+	t.Helper()
+	src, err := axeSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !eval[bool](t, b, `typeof window.axe === "object"`) {
+		if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void](src+"\n;undefined")); err != nil {
+			t.Fatalf("inject axe-core: %v", err)
+		}
+	}
+	out, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}, resultTypes: ["violations"]})
+		.then((r) => r.violations.map((v) => v.id + " (" + v.impact + "): " + v.help + " — " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("axe-core: %v", err)
+	}
+	if len(out) > 0 {
+		t.Errorf("axe-core on %s: %d violations:\n  %s", where, len(out), strings.Join(out, "\n  "))
+	}
+}
+
+// at200 runs fn with the text at 200% (the root font size doubled, as a
+// browser's text-size setting does), then restores it.
+func (b *browser) at200(t *testing.T, fn func()) {
+	t.Helper()
+	b.do(t, "text 200%", chromedp.Evaluate[chromedp.Void](`document.documentElement.style.fontSize = "36px"`),
+		waitFor(`getComputedStyle(document.documentElement).fontSize === "36px"`))
+	defer b.do(t, "text 100%", chromedp.Evaluate[chromedp.Void](`document.documentElement.style.fontSize = ""`))
+	fn()
+}
+
+// checkReflow fails when the page scrolls sideways (WCAG 1.4.10/1.4.4),
+// naming the widest elements that stick out.
+func checkReflow(t *testing.T, b *browser, where string) {
+	t.Helper()
+	wide := eval[[]string](t, b, `(() => {
+		// The phone's width, not innerWidth: a mobile browser widens its
+		// layout viewport to fit a page that is too wide.
+		const w = screen.width;
+		if (document.documentElement.scrollWidth <= w + 1) return [];
+		const out = ["page " + document.documentElement.scrollWidth + " px wide at " + w];
+		for (const el of document.querySelectorAll("body *")) {
+			const r = el.getBoundingClientRect();
+			if (el.offsetParent !== null && r.right > w + 1) out.push((el.id || el.tagName.toLowerCase() + "." + el.className) + " to " + Math.round(r.right) + " px");
+			if (out.length > 6) break;
+		}
+		return out;
+	})()`)
+	if len(wide) > 0 {
+		t.Errorf("%s at 200%% text scrolls sideways: %v", where, wide)
+	}
+}
+
+// contrastJS returns the focus ring's contrast with what is behind it
+// (WCAG 1.4.11 asks 3:1), or a message when there is no ring.
+const contrastJS = `(() => {
+	const el = document.activeElement;
+	if (!el || el === document.body) return "nothing focused";
+	const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+	const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; const [r, g, b] = rgb(c); return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+	const bg = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length === 3 || c[3] > 0) return getComputedStyle(e).backgroundColor; } return "rgb(255, 255, 255)"; };
+	const s = getComputedStyle(el);
+	const name = el.id || el.textContent.trim().slice(0, 20) || el.tagName;
+	if (s.outlineStyle === "none" || parseFloat(s.outlineWidth) < 2) return name + ": no focus ring";
+	const a = lum(s.outlineColor), b = lum(bg(el.parentElement));
+	const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+	return ratio >= 3 ? "" : name + ": focus ring " + ratio.toFixed(2) + ":1";
+})()`
+
+// checkFocusRing moves the focus with the keyboard (Tab) n times and
+// checks each focused control's ring.
+func checkFocusRing(t *testing.T, b *browser, n int) {
+	t.Helper()
+	seen := 0
+	for range n {
+		if _, err := chromedp.Run(b.ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+		if eval[bool](t, b, `document.activeElement === document.body || document.activeElement.tagName === "H1"`) {
+			continue
+		}
+		seen++
+		if msg := eval[string](t, b, contrastJS); msg != "" {
+			t.Errorf("focus: %s", msg)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("Tab focused nothing")
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 
 	qrcode "github.com/skip2/go-qrcode"
 
@@ -36,17 +37,22 @@ import (
 //go:embed static
 var staticFS embed.FS
 
-// CSP is the Content-Security-Policy of every answer: only this origin's
+// CSP is the Content-Security-Policy of the page: only this origin's
 // scripts, styles, images and connections; WebAssembly compilation
 // ('wasm-unsafe-eval') but no eval, no inline script or style, no frames,
-// no forms posted anywhere.
-const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; " +
+// no forms posted anywhere. Images may also be blob: URLs, which only the
+// page's own script can mint: the authority's emblem is drawn from the
+// bytes of the manifest the module checked (under the fingerprint), not
+// fetched from the server, whose answer would be outside the page's
+// integrity chain (spec §14.5). An image runs no script, SVG included.
+const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob:; " +
 	"connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; " +
 	"frame-ancestors 'none'; require-trusted-types-for 'script'"
 
 // asset is one served file with its precomputed encodings.
 type asset struct {
 	body, gz, br []byte
+	lazyGz       func() []byte // a module's gzip copy, made once in the background
 	ctype        string
 	version      string // first 16 hex digits of the SHA-256
 	integrity    string // sha384-…
@@ -92,6 +98,9 @@ func newAsset(name string, b []byte) *asset {
 	return a
 }
 
+// moduleGz holds each module's gzip copy (name → func() []byte).
+var moduleGz sync.Map
+
 // ref is what the index template needs of an asset.
 type ref struct{ Version, Integrity string }
 
@@ -107,7 +116,26 @@ func New(o Options) (*Handler, error) {
 			return err
 		}
 		switch {
-		case p == "index.html", strings.HasSuffix(p, ".br"), strings.HasSuffix(p, ".gz"), strings.HasSuffix(p, ".sha256"):
+		case strings.HasSuffix(p, ".wasm.br"):
+			// A WebAssembly module, committed only in brotli form
+			// (wasmbuild): the raw bytes (checked against its .sha256)
+			// and a gzip copy are derived here.
+			name := strings.TrimSuffix(p, ".br")
+			raw, br, _, err := wasmbuild.ReadModule(sub, name)
+			if err != nil {
+				return err
+			}
+			a := newAsset(name, raw)
+			a.br = br
+			// The embedded files never change: one gzip copy per process,
+			// started now so that it is ready by the first request.
+			f, _ := moduleGz.LoadOrStore(name, sync.OnceValue(func() []byte { return wasmbuild.Gzip(raw) }))
+			a.lazyGz = f.(func() []byte)
+			go a.lazyGz()
+			h.assets["/"+name] = a
+			return nil
+		case p == "index.html", strings.HasSuffix(p, ".wasm"), strings.HasSuffix(p, ".br"), strings.HasSuffix(p, ".gz"), strings.HasSuffix(p, ".sha256"):
+			// Raw or gzip modules left by an older build are not served.
 			return nil
 		}
 		b, err := fs.ReadFile(sub, p)
@@ -122,13 +150,7 @@ func New(o Options) (*Handler, error) {
 	}
 	w := h.assets["/evote.wasm"]
 	if w == nil {
-		return nil, fmt.Errorf("web: no evote.wasm embedded")
-	}
-	if w.br, err = fs.ReadFile(sub, "evote.wasm.br"); err != nil {
-		return nil, fmt.Errorf("web: %w", err)
-	}
-	if w.gz, err = fs.ReadFile(sub, "evote.wasm.gz"); err != nil {
-		return nil, fmt.Errorf("web: %w", err)
+		return nil, fmt.Errorf("web: no evote.wasm.br embedded")
 	}
 	langs := map[string]map[string]string{}
 	for _, l := range []string{"ky", "ru", "uz", "en"} {
@@ -169,15 +191,23 @@ func New(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// ClientHash returns the SHA-256 of the embedded WebAssembly module, the
-// value an election's manifest publishes as ClientHash.
-func ClientHash() [32]byte {
-	b, err := staticFS.ReadFile("static/evote.wasm")
+// ClientHash returns the SHA-256 of the embedded WebAssembly module (of
+// its raw bytes, decompressed from evote.wasm.br and checked against
+// evote.wasm.sha256), the value an election's manifest publishes as
+// ClientHash; all zeros if the module is missing or does not match.
+func ClientHash() [32]byte { return clientHash() }
+
+var clientHash = sync.OnceValue(func() [32]byte {
+	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return [32]byte{}
 	}
-	return sha256.Sum256(b)
-}
+	_, _, sum, err := wasmbuild.ReadModule(sub, "evote.wasm")
+	if err != nil {
+		return [32]byte{}
+	}
+	return sum
+})
 
 func securityHeaders(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
@@ -245,8 +275,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case a.br != nil && acceptsEncoding(ae, "br"):
 		body = a.br
 		hd.Set("Content-Encoding", "br")
-	case a.gz != nil && acceptsEncoding(ae, "gzip"):
+	case (a.gz != nil || a.lazyGz != nil) && acceptsEncoding(ae, "gzip"):
 		body = a.gz
+		if body == nil {
+			body = a.lazyGz()
+		}
 		hd.Set("Content-Encoding", "gzip")
 	}
 	hd.Set("Content-Length", fmt.Sprint(len(body)))

@@ -389,9 +389,13 @@ func TestIdentityRoute(t *testing.T) {
 }
 
 // TestReproducibleBuild rebuilds the module from source with the fixed
-// flags and compares it with the committed web/static/evote.wasm (and its
-// compressed copies): the served module is the source's, and anyone can
-// recompute the hash the manifest publishes.
+// flags and compares it with the committed module, web/static/evote.wasm.br
+// (the only form committed): the rebuilt module's SHA-256 is the one
+// evote.wasm.sha256 names, the committed brotli bytes decompress to the
+// rebuilt module, and compressing the rebuilt module gives the committed
+// bytes exactly (the brotli step is deterministic too). So the served
+// module is the source's, and anyone can recompute the hash the manifest
+// publishes.
 func TestReproducibleBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the module (about a minute)")
@@ -413,7 +417,12 @@ func TestReproducibleBuild(t *testing.T) {
 	if ver != wantGo {
 		t.Skipf("the module was built with %s, this toolchain is %s", wantGo, ver)
 	}
-	committed, err := os.ReadFile(filepath.Join("static", "evote.wasm"))
+	for _, stale := range []string{"evote.wasm", "evote.wasm.gz"} {
+		if _, err := os.Stat(filepath.Join("static", stale)); err == nil {
+			t.Errorf("static/%s exists: only evote.wasm.br is kept (go generate ./web removes the others)", stale)
+		}
+	}
+	committed, _, _, err := wasmbuild.ReadModule(os.DirFS("static"), "evote.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,16 +458,8 @@ func TestReproducibleBuild(t *testing.T) {
 		t.Fatalf("rebuilt module %x differs from the committed %s although its sources are the same", sha256.Sum256(built), wantHash)
 	}
 	br, _ := os.ReadFile(filepath.Join("static", "evote.wasm.br"))
-	if dec, err := io.ReadAll(brotli.NewReader(bytes.NewReader(br))); err != nil || !bytes.Equal(dec, committed) {
-		t.Fatal("evote.wasm.br is not the module")
-	}
-	gzb, _ := os.ReadFile(filepath.Join("static", "evote.wasm.gz"))
-	zr, err := gzip.NewReader(bytes.NewReader(gzb))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dec, err := io.ReadAll(zr); err != nil || !bytes.Equal(dec, committed) {
-		t.Fatal("evote.wasm.gz is not the module")
+	if !bytes.Equal(wasmbuild.Brotli(built), br) {
+		t.Fatal("compressing the rebuilt module does not give the committed evote.wasm.br")
 	}
 	goroot, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
@@ -468,5 +469,43 @@ func TestReproducibleBuild(t *testing.T) {
 	ours, _ := os.ReadFile(filepath.Join("static", "wasm_exec.js"))
 	if !bytes.Equal(execJS, ours) {
 		t.Fatal("static/wasm_exec.js is not the toolchain's")
+	}
+}
+
+// TestModuleCommittedOnce: the repository marks committed modules binary
+// (.gitattributes) and ignores raw and gzip copies, which the server
+// derives from the brotli form.
+func TestModuleCommittedOnce(t *testing.T) {
+	attrs, err := os.ReadFile(filepath.Join("..", ".gitattributes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^\*\.wasm\.br\s+binary\b`).Match(attrs) {
+		t.Fatal(".gitattributes does not mark *.wasm.br binary")
+	}
+	ign, err := os.ReadFile(filepath.Join("..", ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/web/static/*.wasm", "/web/static/*.wasm.gz"} {
+		if !bytes.Contains(ign, []byte(p+"\n")) {
+			t.Errorf(".gitignore lacks %s", p)
+		}
+	}
+}
+
+// TestAxeNotServed: the accessibility checker vendored for the browser
+// tests (testdata/axe) is not part of what the page serves.
+func TestAxeNotServed(t *testing.T) {
+	h := newHandler(t, web.Options{})
+	for _, p := range []string{"/axe.min.js", "/testdata/axe/axe.min.js", "/axe/axe.min.js"} {
+		if r := get(t, h, p); r.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, r.Code)
+		}
+	}
+	for _, p := range []string{"/", "/app.js"} {
+		if r := get(t, h, p); strings.Contains(r.Body.String(), "axe") {
+			t.Errorf("%s mentions axe", p)
+		}
 	}
 }

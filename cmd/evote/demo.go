@@ -406,7 +406,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	box := client.New(env.boxURL)
 	codeRe := regexp.MustCompile(`(\d{6})`)
 	signIn := func(p *registry.SimPerson) (*device, error) {
-		ch, err := idc.StartAuth(ctx, p.PIN.Digits(), p.DocumentNumber, p.BirthDate.Format(time.DateOnly))
+		ch, err := idc.StartAuth(ctx, p.PIN.Digits(), p.DocumentNumber, p.BirthDate.Format(time.DateOnly), "")
 		if err != nil {
 			return nil, fmt.Errorf("sign-in: %w", err)
 		}

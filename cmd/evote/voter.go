@@ -188,6 +188,7 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	pin := fs.String("pin", "", "personal identification number")
 	doc := fs.String("document", "", "identity document number")
 	birth := fs.String("birth-date", "", "date of birth, YYYY-MM-DD")
+	lang := fs.String("lang", "", "language of the texts the identity service sends (ky, ru, uz, en; default: the service's)")
 	choices := fs.String("choices", "", "contest=candidate-index[,index…];… (blank if absent)")
 	audit := fs.Bool("audit", false, "audit the prepared ballot instead of casting it")
 	save := fs.String("save", "", "audit: write the prepared ballot here, for evote ballot check-audit on a second device; cast: write the receipt here, for evote ballot check-receipt")
@@ -229,7 +230,7 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err := checkChoices(el.Manifest, sel); err != nil {
 		return err
 	}
-	ch, err := id.StartAuth(ctx, *pin, *doc, *birth)
+	ch, err := id.StartAuth(ctx, *pin, *doc, *birth, *lang)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ type startReq struct {
 	DocumentNumber string `json:"document_number"`
 	BirthDate      string `json:"birth_date"`
 	Method         string `json:"method,omitempty"` // "sms" (default) or "totp"
+	Lang           string `json:"lang,omitempty"`   // texts' language: ky, ru, uz, en (default en)
 }
 
 type challengeResp struct {
@@ -55,7 +56,7 @@ func (s *Server) start(c *gin.Context) {
 	if !s.decode(c, maxAuthBody, &r) {
 		return
 	}
-	ch, err := s.svc.Start(c.Request.Context(), c.ClientIP(), idp.StartRequest{PIN: r.PIN, DocumentNumber: r.DocumentNumber, BirthDate: r.BirthDate, Method: r.Method})
+	ch, err := s.svc.Start(c.Request.Context(), c.ClientIP(), idp.StartRequest{PIN: r.PIN, DocumentNumber: r.DocumentNumber, BirthDate: r.BirthDate, Method: r.Method, Lang: r.Lang})
 	if err != nil {
 		s.answerError(c, err)
 		return

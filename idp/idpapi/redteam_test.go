@@ -407,7 +407,7 @@ func TestRedTeamUnconfirmedHidesEligibility(t *testing.T) {
 	for len(r.sms.Messages(minor.Phone)) == n && time.Now().Before(deadline) {
 		time.Sleep(2 * time.Millisecond)
 	}
-	if m := r.sms.Messages(minor.Phone); len(m) == n || !strings.Contains(m[len(m)-1].Text, "under age") {
+	if m := r.sms.Messages(minor.Phone); len(m) == n || !strings.Contains(m[len(m)-1].Text, "under 18") {
 		t.Fatalf("no notice of the reason to the phone: %v", m)
 	}
 }

@@ -47,7 +47,9 @@ type Election struct {
 	Log       bulletin.LogID
 	Origin    string
 	Authority [32]byte
-	// ContextIndex is the board position of the context entry.
+	// ContextIndex is the context entry's position among the entries
+	// given to LoadElection (its board position when they are the board's
+	// first entries; 1 when they are the setup route's two).
 	ContextIndex uint64
 }
 

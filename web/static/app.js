@@ -26,6 +26,7 @@
   let audited = false; // the prepared ballot was opened: it can never be cast
   let coreReady = null; // the module: downloaded, checked, running
   let infoReady = null; // the election's info (no module needed)
+  let setupReq = null; // the manifest and context entries, asked for with the info
   let ready = null; // the module running and the election checked
   const langCache = {};
   let langSeq = 0;
@@ -45,8 +46,18 @@
     clearErrors();
     $("status").textContent = "";
     document.body.dataset.view = view;
+    setTitle();
     const h = document.querySelector("#v-" + view + " h1");
     if (h) { h.tabIndex = -1; h.focus(); }
+  }
+
+  // The page's title names the step (the view's heading), so a screen
+  // reader and the tab list say where the voter is.
+  const TITLE = { lang: "choose_language", signin: "signin_title", ballot: "ballot_title", review: "review_title",
+    audit: "audit_title", receipt: "receipt_title", check: "check_title" };
+  function setTitle() {
+    const k = TITLE[document.body.dataset.view];
+    document.title = (k ? t(k) + " — " : "") + t("page_title");
   }
   function status(key) { $("status").textContent = key ? t(key) : ""; }
 
@@ -99,7 +110,9 @@
     for (const p of document.querySelectorAll(".field-error")) p.remove();
     for (const el of document.querySelectorAll("[aria-invalid]")) {
       el.removeAttribute("aria-invalid");
-      el.removeAttribute("aria-describedby");
+      // Back to the field's own description (a contest's rule), if any.
+      if (el.dataset.describedby) el.setAttribute("aria-describedby", el.dataset.describedby);
+      else el.removeAttribute("aria-describedby");
     }
     delete document.body.dataset.error;
   }
@@ -126,13 +139,15 @@
       const targets = field.tagName === "FIELDSET" ? [field, ...field.querySelectorAll("input")] : [field];
       for (const el of targets) {
         el.setAttribute("aria-invalid", "true");
-        el.setAttribute("aria-describedby", box.id);
+        el.setAttribute("aria-describedby", ((el.dataset.describedby || "") + " " + box.id).trim());
       }
     } else {
       const where = anchor || document.querySelector("main > section:not([hidden]) form:not([hidden])");
       if (where) where.after(box); else $("status").after(box);
     }
-    box.textContent = t("error") + ": " + errorText(err, code);
+    // An error of a contest names it: the voter hears which one.
+    const legend = field && field.tagName === "FIELDSET" ? field.querySelector("legend") : null;
+    box.textContent = t("error") + ": " + (legend ? legend.textContent + ": " : "") + errorText(err, code);
     const small = [T["err_" + code] ? "" : code, err.detail || ""].filter(Boolean).join(": ");
     if (small) {
       const s = document.createElement("span");
@@ -142,7 +157,10 @@
     }
     box.hidden = false;
     box.scrollIntoView({ block: "center" });
+    // Focus goes to what is wrong: the field (its error is its
+    // description), or the message itself.
     if (field) (field.tagName === "FIELDSET" ? field.querySelector("input") : field).focus({ preventScroll: true });
+    else { box.tabIndex = -1; box.focus({ preventScroll: true }); }
     document.body.dataset.error = code;
     lastError = [err, anchor];
   }
@@ -224,7 +242,7 @@
     document.documentElement.lang = l;
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
     for (const b of document.querySelectorAll("#langs button")) b.setAttribute("aria-pressed", String(b.dataset.lang === l));
-    document.title = t("page_title");
+    setTitle();
     if (info) $("election-title").textContent = info.title[l] || info.title.en || "";
     showClientHash();
     if (style && contests.length && document.body.dataset.view === "ballot") {
@@ -251,6 +269,7 @@
       for (const [k, v] of Object.entries(receiptText[1])) txt = txt.replace("{" + k + "}", v);
       $("receipt-check").textContent = txt;
     }
+    if (info) { showAuditLinks(); showReceiptLinks(); }
     if (lastError) fail(lastError[0], lastError[1]);
     if (election && document.body.dataset.cast === "yes") $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
   }
@@ -321,6 +340,10 @@
         const want = hashParams().get("e");
         const pick = list.find((e) => e.election_id === want) || list.find((e) => e.phase === "open") || list[0];
         if (!pick) throw perr("no_election");
+        // The setup entries are asked for at once, beside the info: one
+        // round trip fewer on a slow line.
+        setupReq = api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id) + "/setup");
+        setupReq.catch(() => {});
         info = await api("GET", "/api/v1/elections/" + encodeURIComponent(pick.election_id));
         if (lang) $("election-title").textContent = info.title[lang] || info.title.en || "";
       })();
@@ -346,21 +369,20 @@
     try { await ensureReady(); } finally { $("core-wait").hidden = true; }
   }
 
-  // The board's first entries: the manifest and, after key generation, the
-  // context; the wasm checks both and the extended hash.
+  // The board's two setup entries, the manifest and the election context
+  // (GET …/setup: those two only, not a page of the board); the wasm
+  // checks both, the log they are on and the extended hash.
   async function loadElection() {
     const core = loadCore();
     await loadInfo();
-    const first = api("GET", "/api/v1/board/" + info.log + "/entries?start=0&limit=100");
+    let setup;
+    try { setup = await setupReq; } catch (e) { setup = null; }
+    if (!setup) setup = await api("GET", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/setup");
     await core;
-    let entries = [];
-    for (let start = 0; ; start += 100) {
-      const page = start === 0 ? await first : await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + start + "&limit=100");
-      for (const e of page.entries) entries.push(e.canonical);
-      const r = evoteCore.loadElection(info.origin, entries, lang || "en");
-      if (!r.error) { election = r; break; }
-      if (page.next === undefined || page.next === null || page.entries.length === 0) throw perr("check_failed", { detail: r.error });
-    }
+    if (setup.log !== info.log) throw perr("check_failed", { detail: "setup of another log" });
+    const r = evoteCore.loadElection(info.origin, setup.entries.map((e) => e.canonical), lang || "en");
+    if (r.error) throw perr("check_failed", { detail: r.error });
+    election = r;
     $("election-title").textContent = info.title[lang] || info.title.en || election.title;
     showClientHash();
   }
@@ -372,8 +394,8 @@
       // On every page: the election's fingerprint (what the officials
       // publish) and the manifest's author, as the module checked them.
       $("fingerprint").textContent = election.fingerprint;
-      $("authority").textContent = election.authority.slice(0, 16) + "…";
       $("election-id").hidden = false;
+      showAuthority();
     }
     const hash = window.__wasmHash;
     if (!hash || !election) return;
@@ -382,6 +404,23 @@
     const key = { match: "client_hash_ok", differs: "client_hash_differs", none: "client_hash_none" }[state];
     $("client-hash").textContent = t(key) + " " + hash.slice(0, 16) + "…";
     document.body.dataset.clientHash = state;
+  }
+
+  // Whose election and where to get help, on every page, in the chosen
+  // language: from the manifest the module checked (under the
+  // fingerprint). The emblem is drawn from those bytes through a blob: URL
+  // that only this script can mint; an SVG in an <img> runs no script.
+  function showAuthority() {
+    const pick = (tx) => (tx && (tx[lang] || tx.en)) || "";
+    $("authority-name").textContent = pick(election.authority_name);
+    $("authority-help").textContent = pick(election.authority_help);
+    $("authority-help").hidden = !$("authority-help").textContent;
+    if (election.emblem && election.emblem_type && !$("emblem").getAttribute("src")) {
+      const raw = Uint8Array.from(atob(election.emblem.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+      $("emblem").src = URL.createObjectURL(new Blob([raw], { type: election.emblem_type }));
+      $("emblem").hidden = false;
+    }
+    $("authority-band").hidden = !$("authority-name").textContent;
   }
 
   // The code's form after a start or a resend: the phone it went to, and
@@ -427,7 +466,7 @@
     if (!birth) return fail(perr("birth_missing"));
     status("sending");
     try {
-      codeSent(await api("POST", "/idp/v1/auth/start", { pin, document_number: doc, birth_date: birth }));
+      codeSent(await api("POST", "/idp/v1/auth/start", { pin, document_number: doc, birth_date: birth, lang }));
       status("");
       $("code").focus();
     } catch (e) { fail(e); }
@@ -483,6 +522,10 @@
       fs.appendChild(lg);
       const hint = document.createElement("p");
       hint.className = "small";
+      // The contest's rule is its group's description.
+      hint.id = "contest-" + ci + "-rule";
+      fs.dataset.describedby = hint.id;
+      fs.setAttribute("aria-describedby", hint.id);
       hint.textContent = c.multi ? plural("choose_up_to_count", c.max) : t("choose_one");
       fs.appendChild(hint);
       const chosen = selection[c.id] || [];
@@ -532,6 +575,32 @@
     for (const l of lines) { const li = document.createElement("li"); li.textContent = l; ul.appendChild(li); }
   }
 
+  // The links to the check view (QR code and in full, to copy or share:
+  // the check needs nothing else) carry the page's language; a language
+  // switch redraws them.
+  let auditCode = "", castCode = "";
+  function checkURL(params) {
+    return location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + params + "&l=" + lang;
+  }
+  function showAuditLinks() {
+    if (!auditCode) return;
+    $("audit-cmd").textContent = "evote ballot check-audit --server " + location.origin + " --election " + info.election_id +
+      " --code " + auditCode + " --lang " + lang;
+    const url = checkURL("&c=" + auditCode);
+    $("audit-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
+    $("audit-link").href = url;
+    $("audit-link").textContent = url;
+    $("audit-qr").alt = t("audit_qr_alt") + " " + auditCode;
+  }
+  function showReceiptLinks() {
+    if (!castCode) return;
+    const url = checkURL("&p=" + pseudonym + "&c=" + castCode);
+    $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
+    $("receipt-link").href = url;
+    $("receipt-link").textContent = url;
+    $("receipt-qr").alt = t("qr_alt") + " " + castCode;
+  }
+
   // Encryption yields to the browser first so the status is painted.
   function prepare() {
     status("encrypting");
@@ -572,13 +641,8 @@
       const a = await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits", { audited: r.audited, ballot: r.ballot }, token);
       $("audit-code").textContent = trackingCode;
       fillList($("audit-list"), r.opened);
-      $("audit-cmd").textContent = "evote ballot check-audit --server " + location.origin + " --election " + info.election_id +
-        " --code " + trackingCode + " --lang " + lang;
-      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&c=" + trackingCode + "&l=" + lang;
-      $("audit-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
-      $("audit-link").href = url;
-      $("audit-link").textContent = url;
-      $("audit-qr").alt = t("audit_qr_alt") + " " + trackingCode;
+      auditCode = trackingCode;
+      showAuditLinks();
       const raw = Uint8Array.from(atob(r.ballot.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
       $("audit-file").href = URL.createObjectURL(new Blob([raw], { type: "application/octet-stream" }));
       document.body.dataset.audit = a.status;
@@ -607,15 +671,13 @@
         const ok = check(evoteCore.checkReceipt(rc), "check_failed");
         receiptText = ["receipt_checked", { index: rc.index, size: ok.size, w: ok.witnesses }];
       }
-      const url = location.origin + "/#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode + "&l=" + lang;
+      castCode = trackingCode;
       // The receipt as a small file, in the format of "evote vote --save"
       // (for evote ballot check-receipt): the entry as cast and the box's
       // receipt (tracking code, pseudonym, index, checkpoint, proof).
       const saved = { election_id: info.election_id, entry: r.entry, receipt: Object.assign({ pseudonym }, rc) };
       $("receipt-file").href = URL.createObjectURL(new Blob([JSON.stringify(saved, null, 1)], { type: "application/json" }));
       $("receipt-file").download = "receipt-" + trackingCode.slice(0, 9) + ".json";
-      $("receipt-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
-      $("receipt-qr").alt = t("qr_alt") + " " + trackingCode;
       document.body.dataset.cast = "yes";
       redraw();
       show("receipt");

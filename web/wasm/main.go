@@ -97,7 +97,22 @@ func loadElection(_ js.Value, a []js.Value) any {
 		// The fingerprint (manifest hash, §9.1) for the voter to compare
 		// with the officials' publication, and the manifest's author.
 		"fingerprint": e.Manifest.Fingerprint().String(), "fingerprint_hex": e.Manifest.Fingerprint().Hex(),
-		"authority": hex.EncodeToString(e.Authority[:])}
+		"authority": hex.EncodeToString(e.Authority[:]),
+		// Whose election and where to get help, in the four languages (the
+		// page switches language without asking the module again), and
+		// the emblem's bytes: all from the manifest just checked, so under
+		// the fingerprint, never from the server's say-so.
+		"authority_name": texts(e.Manifest.Authority.Name), "authority_help": texts(e.Manifest.Authority.Help),
+		"emblem": b64.EncodeToString(e.Manifest.Authority.Emblem), "emblem_type": e.Manifest.Authority.EmblemType()}
+}
+
+// texts returns a manifest text as {ky, ru, uz, en}.
+func texts(t ballot.Text) map[string]any {
+	out := map[string]any{}
+	for _, l := range ballot.Languages {
+		out[l] = t.Get(l)
+	}
+	return out
 }
 
 func newDevice(js.Value, []js.Value) any {

@@ -151,7 +151,7 @@ func TestServesHTTPSWithLimits(t *testing.T) {
 	c := client.New("https://" + addr)
 	c.HTTP = hc
 	for i := range 3 {
-		_, err := c.StartAuth(context.Background(), "12345678901234", "ID1234567", "1990-01-01")
+		_, err := c.StartAuth(context.Background(), "12345678901234", "ID1234567", "1990-01-01", "")
 		var ae *client.APIError
 		if i < 2 {
 			if errors.As(err, &ae) && ae.Status == 429 {

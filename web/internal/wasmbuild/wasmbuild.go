@@ -1,16 +1,27 @@
 // Package wasmbuild builds the voting page's WebAssembly module
-// reproducibly (spec/14-web.md §14.4): fixed flags, no VCS stamp, trimmed
+// reproducibly (spec/14-web.md §14.5): fixed flags, no VCS stamp, trimmed
 // paths, so that anyone with the same Go toolchain and the same source
-// gets the same bytes, whose SHA-256 the election manifest publishes. It
-// also writes the precompressed copies the server sends (brotli quality
-// 11, gzip level 9, both deterministic).
+// gets the same bytes, whose SHA-256 the election manifest publishes.
+//
+// Repository convention for every WebAssembly module served from
+// web/static: it is committed in one form only, <name>.wasm.br (brotli
+// quality 11, window 2^24: deterministic, the smallest, what browsers
+// ask for over HTTPS), beside <name>.wasm.sha256 (the raw module's
+// SHA-256, the toolchain, the source digest). The raw module and its gzip
+// copy are derived from it when the server starts (ReadModule, Gzip), so
+// that each rebuild adds one compressed blob to the history instead of
+// three. .gitattributes marks *.wasm.br binary.
 package wasmbuild
 
 import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,10 +132,45 @@ func Brotli(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// Write builds the module and writes evote.wasm, evote.wasm.br,
-// evote.wasm.gz, evote.wasm.sha256 (hex, the toolchain and the source
-// digest) and a copy of
-// the toolchain's wasm_exec.js into dir.
+// ErrModule reports a committed module that does not decode to the bytes
+// its .sha256 file names.
+var ErrModule = errors.New("wasmbuild: module does not match its hash")
+
+// maxModule bounds a decompressed module (the voting page's is under 5 MiB).
+const maxModule = 64 << 20
+
+// ReadModule reads <name>.br and <name>.sha256 from fsys (name ends in
+// .wasm) and returns the raw module, its brotli form as committed, and
+// its SHA-256, after checking that the decompressed bytes have the hash
+// the .sha256 file's first field names.
+func ReadModule(fsys fs.FS, name string) (raw, br []byte, sum [32]byte, err error) {
+	if br, err = fs.ReadFile(fsys, name+".br"); err != nil {
+		return nil, nil, sum, fmt.Errorf("wasmbuild: %w", err)
+	}
+	line, err := fs.ReadFile(fsys, name+".sha256")
+	if err != nil {
+		return nil, nil, sum, fmt.Errorf("wasmbuild: %w", err)
+	}
+	raw, err = io.ReadAll(io.LimitReader(brotli.NewReader(bytes.NewReader(br)), maxModule+1))
+	if err != nil {
+		return nil, nil, sum, fmt.Errorf("wasmbuild: %s.br: %w", name, err)
+	}
+	if len(raw) > maxModule {
+		return nil, nil, sum, fmt.Errorf("wasmbuild: %s: over %d bytes", name, maxModule)
+	}
+	sum = sha256.Sum256(raw)
+	fields := strings.Fields(string(line))
+	if len(fields) == 0 || fields[0] != hex.EncodeToString(sum[:]) {
+		return nil, nil, sum, fmt.Errorf("%w: %s", ErrModule, name)
+	}
+	return raw, br, sum, nil
+}
+
+// Write builds the module and writes evote.wasm.br (the only form
+// committed), evote.wasm.sha256 (hex SHA-256 of the raw module, the
+// toolchain and the source digest) and a copy of the toolchain's
+// wasm_exec.js into dir; raw and gzip copies left by older builds are
+// removed.
 func Write(moduleRoot, dir string) error {
 	wasm, err := Build(moduleRoot)
 	if err != nil {
@@ -147,9 +193,12 @@ func Write(moduleRoot, dir string) error {
 		return err
 	}
 	sum := sha256.Sum256(wasm)
+	for _, old := range []string{"evote.wasm", "evote.wasm.gz"} {
+		if err := os.Remove(filepath.Join(dir, old)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("wasmbuild: %w", err)
+		}
+	}
 	files := map[string][]byte{
-		"evote.wasm":        wasm,
-		"evote.wasm.gz":     Gzip(wasm),
 		"evote.wasm.br":     Brotli(wasm),
 		"evote.wasm.sha256": fmt.Appendf(nil, "%x %s %s\n", sum, ver, src),
 		"wasm_exec.js":      exec,

@@ -1,5 +1,6 @@
-// Command buildwasm rebuilds web/static/evote.wasm and its compressed
-// copies (go generate ./web). Run from anywhere inside the module.
+// Command buildwasm rebuilds the voting page's module, committed as
+// web/static/evote.wasm.br with its evote.wasm.sha256 (go generate ./web).
+// Run from anywhere inside the module.
 package main
 
 import (

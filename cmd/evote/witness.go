@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -75,6 +76,7 @@ func witnessCmd(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "witness %s, cosigner key %s\n", *name, hex.EncodeToString(pub[:]))
 	if *init {
 		fmt.Fprintf(out, "for the officials' manifest: --witness %s:%s\n", *name, hex.EncodeToString(pub[:]))
+		fmt.Fprintf(out, "for the ballot box's EVOTE_WITNESSES: %s|https://<this witness's address>|%s\n", *name, base64.StdEncoding.EncodeToString(pub[:]))
 		return nil
 	}
 	if err := need(fs, "state"); err != nil {

@@ -37,7 +37,7 @@ const usage = `evote: end-to-end verifiable voting
   evote trustee backup    --key FILE --to PATH
   evote trustee restore   --from PATH --key FILE
   evote trustee show      --key FILE
-  evote official login    --server URL --user NAME
+  evote official login    --server URL --user NAME [--session FILE]
   evote official create   --server URL --manifest FILE
   evote official show-manifest --manifest FILE [--lang ru]   fingerprint, styles, numbered candidates
   evote official act      --server URL --election ID ACTION

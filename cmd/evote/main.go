@@ -50,7 +50,7 @@ const usage = `evote: end-to-end verifiable voting
   evote ballot check-audit   --server URL --election ID --code TRACKING-CODE --fingerprint FP [--ballot FILE]
   evote record export     --server URL --fingerprint FP --out DIR|FILE.tar   the public record, verified
   evote check-client      --server URL --election ID     served voting page = manifest's client hash?
-  evote witness --name NAME --key FILE --state FILE --log-key FILE [--listen ADDR]
+  evote witness --name NAME --key FILE --state FILE --log-key FILE…|--log-keys-dir DIR [--listen ADDR]
   evote official sample-manifest --election ID --identity-key HEX --trustee SIGN:HPKE … --log-key FILE --witness NAME:HEX …
 
 FP is the election's fingerprint (ABCD-EFGH-… or 64 hex digits), as the

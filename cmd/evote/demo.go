@@ -85,6 +85,9 @@ type demoResult struct {
 }
 
 func demoCmd(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "people" {
+		return peopleCmd(args[1:], out)
+	}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	voters := fs.Int("voters", 100, "number of simulated voters")
 	db := fs.String("db", "", "PostgreSQL URL (a fresh schema is made and dropped); default: an embedded store in a temporary directory")

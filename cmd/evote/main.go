@@ -28,6 +28,7 @@ import (
 const usage = `evote: end-to-end verifiable voting
 
   evote demo [--voters N] [--db DSN] [--record DIR]   whole election on this machine
+  evote demo people       [--constituencies A,B --election-day D]   a development identity service's simulated people
   evote keys              --out DIR [--admin NAME]    every server key, as systemd credentials
   evote trustee init      --key FILE                  make a trustee's keys
   evote trustee keygen    --key FILE --server URL --election ID --fingerprint FP

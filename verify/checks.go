@@ -171,6 +171,10 @@ type ContestCounts struct {
 	Ballots  uint64   `json:"ballots"`
 	Withheld bool     `json:"withheld"`
 	Counts   []uint64 `json:"counts"`
+	// Names labels each count from the manifest: the candidate's English
+	// name (its id if none), "(blank)" for a single-choice contest's
+	// first count.
+	Names []string `json:"names,omitempty"`
 }
 
 // A Note is an event the record shows that breaks no rule but that an

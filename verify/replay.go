@@ -369,7 +369,8 @@ func (v *verifier) summarise(s *election.State) {
 	v.rep.Counts.Mixes, v.rep.Counts.Shares = v.mixes, v.shares
 	if s.Result != nil {
 		for _, c := range s.Result.Contests {
-			v.rep.Result = append(v.rep.Result, ContestCounts{Contest: c.ContestID, Ballots: c.Ballots, Withheld: c.Withheld, Counts: c.Counts})
+			v.rep.Result = append(v.rep.Result, ContestCounts{Contest: c.ContestID, Ballots: c.Ballots, Withheld: c.Withheld, Counts: c.Counts,
+				Names: countNames(s.Manifest, c.ContestID, len(c.Counts))})
 		}
 	}
 	if s.Cleansing != nil {
@@ -441,4 +442,34 @@ func sortFailures(f []Failure) {
 		}
 		return a.Check.order() - b.Check.order()
 	})
+}
+
+// countNames labels a contest's counts from the manifest (nil if the
+// contest or its candidates do not match the counts): a single-choice
+// contest counts blank ballots first.
+func countNames(m *ballot.Manifest, contest string, n int) []string {
+	if m == nil {
+		return nil
+	}
+	for _, c := range m.Contests {
+		if c.ID != contest {
+			continue
+		}
+		var names []string
+		if c.Kind == ballot.SingleChoice {
+			names = append(names, "(blank)")
+		}
+		for _, cand := range c.Candidates {
+			name := cand.Name.En
+			if name == "" {
+				name = cand.ID
+			}
+			names = append(names, name)
+		}
+		if len(names) != n {
+			return nil
+		}
+		return names
+	}
+	return nil
 }

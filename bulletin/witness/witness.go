@@ -70,10 +70,33 @@ type logState struct {
 // Witness cosigns consistent checkpoints. It is safe for concurrent use;
 // the check of the old size and the update of the state are atomic.
 type Witness struct {
-	cfg   Config
-	logs  map[string]bulletin.LogVerifier
-	mu    sync.Mutex
-	state map[string]logState
+	cfg    Config
+	logsMu sync.RWMutex
+	logs   map[string]bulletin.LogVerifier
+	mu     sync.Mutex
+	state  map[string]logState
+}
+
+// ErrLogKeyChanged is returned by AddLog for a log the witness already
+// follows under another key: a log's key never changes.
+var ErrLogKeyChanged = errors.New("witness: the log is followed under another key")
+
+// AddLog makes the witness follow one more log (a new election) while it
+// runs; a log it follows already is accepted again with the same key only.
+func (w *Witness) AddLog(v bulletin.LogVerifier) error {
+	if err := bulletin.ValidOrigin(v.Origin); err != nil {
+		return fmt.Errorf("witness: log: %w", err)
+	}
+	w.logsMu.Lock()
+	defer w.logsMu.Unlock()
+	if old, ok := w.logs[v.Origin]; ok {
+		if old.Ed25519 != v.Ed25519 || !bytes.Equal(old.MLDSA, v.MLDSA) {
+			return fmt.Errorf("%w: %q", ErrLogKeyChanged, v.Origin)
+		}
+		return nil
+	}
+	w.logs[v.Origin] = v
+	return nil
 }
 
 // New loads the witness's state (an absent file means a fresh witness).
@@ -133,7 +156,9 @@ func (w *Witness) AddCheckpoint(oldSize uint64, proof [][32]byte, note []byte) (
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	origin, _, _ := strings.Cut(string(n.Body), "\n")
+	w.logsMu.RLock()
 	v, ok := w.logs[origin]
+	w.logsMu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownOrigin, origin)
 	}

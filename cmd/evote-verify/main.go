@@ -188,7 +188,14 @@ func printReport(w io.Writer, r *verify.Report) {
 				fmt.Fprintf(w, "  %-24s %d ballots, withheld (fewer than the minimum anonymity)\n", c.Contest, c.Ballots)
 				continue
 			}
-			fmt.Fprintf(w, "  %-24s %d ballots, counts %v\n", c.Contest, c.Ballots, c.Counts)
+			if len(c.Names) != len(c.Counts) {
+				fmt.Fprintf(w, "  %-24s %d ballots, counts %v\n", c.Contest, c.Ballots, c.Counts)
+				continue
+			}
+			fmt.Fprintf(w, "  %-24s %d ballots\n", c.Contest, c.Ballots)
+			for i, n := range c.Counts {
+				fmt.Fprintf(w, "    %-32s %d\n", c.Names[i], n)
+			}
 		}
 	}
 	if len(r.Notes) > 0 {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,7 +74,15 @@ func TestCLIWitnessInitAndManifest(t *testing.T) {
 		t.Fatalf("witness init: %v %s", err, out)
 	}
 	_, wit, _ := strings.Cut(out, "--witness ")
+	wit, _, _ = strings.Cut(wit, "\n")
 	wit = strings.TrimSpace(wit)
+	// The same key in base64 for the ballot box's EVOTE_WITNESSES
+	// (issue 19, finding 9).
+	_, hexKey, _ := strings.Cut(wit, ":")
+	kb, _ := hex.DecodeString(hexKey)
+	if !strings.Contains(out, "EVOTE_WITNESSES: witness.example.org/w1|https://<this witness's address>|"+base64.StdEncoding.EncodeToString(kb)+"\n") {
+		t.Fatalf("witness init does not print the ballot box's form:\n%s", out)
+	}
 	// The log's verifier key, as the ballot box's operator gives it.
 	pub, _, _ := ed25519.GenerateKey(nil)
 	logKey := filepath.Join(dir, "log.pub")

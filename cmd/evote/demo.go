@@ -84,9 +84,15 @@ type demoResult struct {
 	Revotes         int
 	Audits          int
 	InPerson        int
+	// TallyOutput is what "evote official tally" printed.
+	TallyOutput string
+	Manifest    *ballot.Manifest
 }
 
 func demoCmd(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "people" {
+		return peopleCmd(args[1:], out)
+	}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	voters := fs.Int("voters", 100, "number of simulated voters")
 	db := fs.String("db", "", "PostgreSQL URL (a fresh schema is made and dropped); default: an embedded store in a temporary directory")
@@ -596,16 +602,32 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	if err := tallyStep("decrypt", trustee.RunDecrypt); err != nil {
 		return nil, err
 	}
-	if err := act(ctx, off, electionID, "tally"); err != nil {
+	// The tally through the officials' command, as an official types
+	// it: it prints the result with the candidates' names.
+	sessionFile := filepath.Join(env.dir, "official-session")
+	if err := os.WriteFile(sessionFile, []byte(off.Token), 0o600); err != nil {
 		return nil, err
 	}
+	var tallyOut strings.Builder
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		tallyOut.Reset()
+		err := run(ctx, []string{"official", "tally", "--server", env.boxURL, "--election", electionID, "--session", sessionFile}, &tallyOut)
+		if err == nil {
+			break
+		}
+		if !client.IsCode(err, "not_ready") || time.Now().After(deadline) {
+			return nil, fmt.Errorf("demo: evote official tally: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	res.TallyOutput = tallyOut.String()
 	if err := f.Sync(ctx); err != nil {
 		return nil, err
 	}
 	if f.State.Phase != election.PhaseTallied || f.State.Result == nil {
 		return nil, fmt.Errorf("demo: the board is in phase %s after the tally", f.State.Phase)
 	}
-	res.Result, res.Culprits = f.State.Result, f.State.Culprits
+	res.Result, res.Culprits, res.Manifest = f.State.Result, f.State.Culprits, f.State.Manifest
 	say("decrypted and published (%d board entries)", len(f.Entries))
 	for _, c := range res.Culprits {
 		say("culprit named on the board: %s", c)

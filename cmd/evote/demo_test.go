@@ -43,6 +43,12 @@ func demoTest(t *testing.T, o demoOptions) *demoResult {
 	if !recordVerified(res.Report, res.Culprits) || (o.cheater == 0 && !res.Report.OK) {
 		t.Fatalf("record does not verify: %v", res.Report.Failures)
 	}
+	// "evote official tally" printed the same result, by name.
+	var printed strings.Builder
+	writeResult(&printed, res.Manifest, res.Result)
+	if res.TallyOutput == "" || !strings.HasSuffix(res.TallyOutput, printed.String()) {
+		t.Fatalf("evote official tally printed\n%s\nwant it to end with\n%s", res.TallyOutput, printed.String())
+	}
 	for _, c := range res.Result.Contests {
 		want := res.Expected[c.ContestID]
 		if c.Ballots != res.ExpectedBallots[c.ContestID] {

@@ -28,6 +28,7 @@ import (
 const usage = `evote: end-to-end verifiable voting
 
   evote demo [--voters N] [--db DSN] [--record DIR]   whole election on this machine
+  evote demo people       [--constituencies A,B --election-day D]   a development identity service's simulated people
   evote keys              --out DIR [--admin NAME]    every server key, as systemd credentials
   evote trustee init      --key FILE                  make a trustee's keys
   evote trustee keygen    --key FILE --server URL --election ID --fingerprint FP
@@ -37,7 +38,7 @@ const usage = `evote: end-to-end verifiable voting
   evote trustee backup    --key FILE --to PATH
   evote trustee restore   --from PATH --key FILE
   evote trustee show      --key FILE
-  evote official login    --server URL --user NAME
+  evote official login    --server URL --user NAME [--session FILE]
   evote official create   --server URL --manifest FILE
   evote official show-manifest --manifest FILE [--lang ru]   fingerprint, styles, numbered candidates
   evote official act      --server URL --election ID ACTION
@@ -50,7 +51,7 @@ const usage = `evote: end-to-end verifiable voting
   evote ballot check-audit   --server URL --election ID --code TRACKING-CODE --fingerprint FP [--ballot FILE]
   evote record export     --server URL --fingerprint FP --out DIR|FILE.tar   the public record, verified
   evote check-client      --server URL --election ID     served voting page = manifest's client hash?
-  evote witness --name NAME --key FILE --state FILE --log-key FILE [--listen ADDR]
+  evote witness --name NAME --key FILE --state FILE --log-key FILE…|--log-keys-dir DIR [--listen ADDR]
   evote official sample-manifest --election ID --identity-key HEX --trustee SIGN:HPKE … --log-key FILE --witness NAME:HEX …
 
 FP is the election's fingerprint (ABCD-EFGH-… or 64 hex digits), as the

@@ -16,8 +16,10 @@ import (
 
 	"evote/ballot"
 	"evote/client"
+	"evote/election"
 	"evote/idp/voterlist"
 	"evote/record"
+	"evote/tally"
 	"evote/trustee"
 	"evote/verify"
 	"evote/web"
@@ -49,6 +51,7 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 	manifest := fs.String("manifest", "", "create: file holding the canonical manifest encoding")
 	electionID := fs.String("election", "", "election id")
 	answerWait := fs.Duration("answer-wait", time.Minute, "qualified: how long to wait for dealers to answer complaints")
+	session := fs.String("session", "", "file keeping the session token (default: EVOTE_SESSION_FILE, else evote/session under the user's configuration directory)")
 	switch sub {
 	case "sample-manifest":
 		return sampleManifest(args[1:], out)
@@ -75,6 +78,9 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		p := sessionPath()
+		if *session != "" {
+			p = *session
+		}
 		// The device token from an earlier login (§10.5): strangers at
 		// this address cannot then hold the login back.
 		if d, err := os.ReadFile(p + ".device"); err == nil {
@@ -99,7 +105,11 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return nil
 	}
-	tok, err := os.ReadFile(sessionPath())
+	sp := sessionPath()
+	if *session != "" {
+		sp = *session
+	}
+	tok, err := os.ReadFile(sp)
 	if err != nil {
 		return fmt.Errorf("official: not signed in (evote official login): %w", err)
 	}
@@ -158,9 +168,58 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "%s posted at board position %d\n", action, p.Index)
+		if action == "tally" {
+			// The result, replayed from the board (the rules recompute
+			// it from the decryption shares before the box posts it).
+			b, err := client.NewBoard(ctx, c, *electionID)
+			if err != nil {
+				return err
+			}
+			f := trustee.NewFollower(b)
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			err = f.Until(wctx, func(s *election.State) bool { return s.Result != nil })
+			cancel()
+			if err != nil {
+				return fmt.Errorf("official tally: the result is posted but could not be read back from the board: %w", err)
+			}
+			writeResult(out, f.State.Manifest, f.State.Result)
+		}
 		return nil
 	}
 	return fmt.Errorf("official: unknown subcommand %q", sub)
+}
+
+// writeResult prints an election's result for people: each contest with
+// its ballots and each candidate's count by name ((blank) first for a
+// single-choice contest), withheld contests said so.
+func writeResult(w io.Writer, m *ballot.Manifest, r *tally.Result) {
+	fmt.Fprintln(w, "result:")
+	for _, c := range r.Contests {
+		var mc *ballot.Contest
+		for i := range m.Contests {
+			if m.Contests[i].ID == c.ContestID {
+				mc = &m.Contests[i]
+			}
+		}
+		if c.Withheld {
+			fmt.Fprintf(w, "  %s: %d ballots, withheld (fewer than the minimum anonymity)\n", c.ContestID, c.Ballots)
+			continue
+		}
+		fmt.Fprintf(w, "  %s: %d ballots\n", c.ContestID, c.Ballots)
+		for j, n := range c.Counts {
+			name := fmt.Sprintf("#%d", j)
+			switch {
+			case mc == nil:
+			case mc.Kind == ballot.SingleChoice && j == 0:
+				name = "(blank)"
+			case mc.Kind == ballot.SingleChoice && j-1 < len(mc.Candidates):
+				name = mc.Candidates[j-1].Name.En
+			case mc.Kind != ballot.SingleChoice && j < len(mc.Candidates):
+				name = mc.Candidates[j].Name.En
+			}
+			fmt.Fprintf(w, "    %-32s %d\n", name, n)
+		}
+	}
 }
 
 // sampleManifest writes the sample pilot manifest (three constituencies,

@@ -9,6 +9,7 @@ package idpconfig
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -147,8 +148,17 @@ func (c *Config) table() []option {
 			return nil
 		}},
 		{"EVOTE_IDP_ELECTION_ID", false, "election id", str(&c.ElectionID)},
-		{"EVOTE_IDP_CONTEXT_HASH", false, "election context hash, 64 hex digits", func(c *Config, v string) error {
+		{"EVOTE_IDP_CONTEXT_HASH", false, "election context hash: 64 hex digits, or base64url as the ballot box's API shows it", func(c *Config, v string) error {
 			b, err := decodeHex(v, 32)
+			if err != nil {
+				// The API's form (base64url, padded or not).
+				v = strings.TrimRight(strings.TrimSpace(v), "=")
+				if d, err2 := base64.RawURLEncoding.DecodeString(v); err2 == nil && len(d) == 32 {
+					b, err = d, nil
+				} else {
+					err = errors.New("want 32 bytes in hex or base64url")
+				}
+			}
 			copy(c.ContextHash[:], b)
 			return err
 		}},

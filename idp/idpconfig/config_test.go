@@ -3,6 +3,8 @@ package idpconfig
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -115,5 +117,29 @@ func TestSecretFilesAndRedaction(t *testing.T) {
 	m["EVOTE_IDP_PSEUDONYM_KEY"] = pseudonymHex
 	if _, err := Load(getter(m)); err == nil {
 		t.Error("both NAME and NAME_FILE accepted")
+	}
+}
+
+// TestContextHashEncodings (issue 19, finding 1): the context hash is taken
+// in hex or in the API's base64url; anything else is refused.
+func TestContextHashEncodings(t *testing.T) {
+	want, _ := hex.DecodeString(ctxHex)
+	for _, v := range []string{ctxHex, base64.RawURLEncoding.EncodeToString(want), base64.URLEncoding.EncodeToString(want)} {
+		m := devEnv(t)
+		m["EVOTE_IDP_CONTEXT_HASH"] = v
+		c, err := Load(getter(m))
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if !bytes.Equal(c.ContextHash[:], want) {
+			t.Fatalf("%s: decoded %x", v, c.ContextHash)
+		}
+	}
+	for _, v := range []string{ctxHex[:62], base64.RawURLEncoding.EncodeToString(want[:31]), "not a hash"} {
+		m := devEnv(t)
+		m["EVOTE_IDP_CONTEXT_HASH"] = v
+		if _, err := Load(getter(m)); err == nil {
+			t.Errorf("%q accepted", v)
+		}
 	}
 }

@@ -53,8 +53,8 @@ Configured entirely by environment variables; a secret may instead be read
 from the file named by <VARIABLE>_FILE (systemd's LoadCredential puts them
 under $CREDENTIALS_DIRECTORY). Keys are hex. It starts only once the
 election exists on the ballot box (it checks that the manifest names its
-board key) and needs the election's context hash (64 hex digits; evote
-official show-manifest prints it).
+board key) and needs the election's context hash (64 hex digits, or the
+base64url the ballot box's API shows).
 
 Development: EVOTE_IDP_MODE=development with EVOTE_IDP_REGISTRY=simulated
 (synthetic people, listed by evote demo people) and EVOTE_IDP_SMS=log (codes

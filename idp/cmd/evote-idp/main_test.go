@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,11 +65,26 @@ func seedPub(hexByte byte) []byte {
 func TestRunStartsAndStops(t *testing.T) {
 	srv, posts := fakeBoard(t, seedPub(0x04))
 	m := env(t, srv.URL)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	m["EVOTE_IDP_LISTEN"] = addr
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var logs bytes.Buffer
+	var logs syncBuffer
 	go func() { done <- run(ctx, func(k string) string { return m[k] }, &logs) }()
-	time.Sleep(300 * time.Millisecond)
+	// Stop it once it serves (start-up takes its time on a loaded machine).
+	for range 200 {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -178,4 +194,22 @@ func TestUsageListsEveryOption(t *testing.T) {
 			t.Errorf("usage does not name %s", v)
 		}
 	}
+}
+
+// syncBuffer is a buffer one goroutine writes while another reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

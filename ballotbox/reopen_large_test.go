@@ -186,6 +186,7 @@ func BenchmarkReopenLarge(b *testing.B) {
 		b.StartTimer()
 	}
 	b.StopTimer()
+	b.Logf("one scalar multiplication %v; CPU per reopen %v", sm, cpu/time.Duration(runs))
 	ms := float64(b.Elapsed().Milliseconds()) / float64(runs)
 	b.ReportMetric(ms, "ms-wall/reopen")
 	b.ReportMetric(float64(cpu)/float64(runs)/float64(want.Ballots)/float64(sm), "SM/ballot")

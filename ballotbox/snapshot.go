@@ -93,6 +93,7 @@ type boxSnapshot struct {
 	creds    []snapCred
 	marks    []snapMark
 	ballots  []*election.CastRecord
+	cts      int // ciphertexts of all ballots
 }
 
 // snapshotKey derives the snapshot MAC key of a log from the authority's
@@ -448,9 +449,15 @@ func (b *Box) decodeSnapshot(st store.Snapshot) (*boxSnapshot, error) {
 		if len(arena) < len(enc) {
 			arena = make([]byte, max(len(enc), 1<<20))
 		}
+		if r.err != nil {
+			return nil, r.err
+		}
 		// Copied out of the snapshot, which is freed once restored.
-		rec.SetEncoded(arena[:len(enc):len(enc)])
 		copy(arena, enc)
+		if err := rec.SetEncoded(arena[:len(enc):len(enc)]); err != nil {
+			return nil, fmt.Errorf("%w: ballot at %d: %w", ErrSnapshot, rec.Position, err)
+		}
+		sn.cts += (len(enc) - 1 - 2*int(enc[0])) / 64
 		arena = arena[len(enc):]
 		sn.ballots[i] = rec
 	}
@@ -529,10 +536,16 @@ func (b *Box) logID() bulletin.LogID { return bulletin.LogIDFor(b.cfg.LogKey.Ori
 // root).
 func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	s := b.state
-	s.Grow(len(sn.ballots), len(sn.creds), len(sn.marks))
-	b.codes = make(map[ballot.TrackingCode]uint64, len(sn.ballots))
-	b.ciphertexts = make(map[[32]byte]uint64, len(sn.ballots))
-	b.voters = make(map[[32]byte]*voterIndex, len(sn.creds))
+	s.Grow(len(sn.ballots), sn.cts, len(sn.creds), len(sn.marks))
+	// The box's own indices of credentials, marks and ballots do not
+	// depend on the state: built meanwhile, on another core.
+	bulk := make(chan *bulkIndex, 1)
+	go func() { bulk <- buildBulkIndex(sn) }()
+	defer func() {
+		if bulk != nil {
+			<-bulk
+		}
+	}()
 	leaves, hashes := sn.base.Leaves, sn.base.Hashes
 	var ci, mi, bi, ri int
 	var rare []store.Record // the replayed entries read ahead, in order
@@ -547,34 +560,16 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 			if err := s.RestoreCredential(c); err != nil {
 				return fmt.Errorf("%w: %w", ErrSnapshot, err)
 			}
-			v := b.voter(c.Pseudonym)
-			v.credentials = append(v.credentials, CredentialRef{Index: pos, DeviceKey: c.DeviceKey, IssuedAt: c.IssuedAt})
 			ci++
 		case mi < len(sn.marks) && sn.marks[mi].pos == pos:
 			if err := s.RestoreInPersonMark(sn.marks[mi].pseudonym); err != nil {
 				return fmt.Errorf("%w: %w", ErrSnapshot, err)
 			}
-			p := pos
-			b.voter(sn.marks[mi].pseudonym).inPerson = &p
 			mi++
 		case bi < len(sn.ballots) && sn.ballots[bi].Position == pos:
-			rec := sn.ballots[bi]
-			keys := rec.CiphertextKeys()
-			if err := s.RestoreBallot(rec, keys); err != nil {
+			if err := s.RestoreBallot(sn.ballots[bi], nil); err != nil {
 				return fmt.Errorf("%w: %w", ErrSnapshot, err)
 			}
-			b.codes[rec.Code] = pos
-			for _, k := range keys {
-				b.ciphertexts[k] = pos
-			}
-			v := b.voter(rec.Pseudonym)
-			v.ballots = append(v.ballots, BallotRef{Index: pos, TrackingCode: rec.Code})
-			t := b.turnout[rec.Style]
-			if t == nil {
-				t = map[[32]byte]bool{}
-				b.turnout[rec.Style] = t
-			}
-			t[rec.Pseudonym] = true
 			bi++
 		case ri < len(sn.replay) && sn.replay[ri] == pos:
 			if len(rare) == 0 {
@@ -618,7 +613,68 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	if s.Size != sn.size {
 		return fmt.Errorf("%w: restored %d entries of %d", ErrSnapshot, s.Size, sn.size)
 	}
+	x := <-bulk
+	bulk = nil
+	// The replayed entries indexed only audited ciphertexts, which no
+	// ballot repeats (the rules refuse it).
+	for k, p := range b.ciphertexts {
+		x.ciphertexts[k] = p
+	}
+	b.codes, b.ciphertexts, b.voters, b.turnout = x.codes, x.ciphertexts, x.voters, x.turnout
 	return nil
+}
+
+// bulkIndex is the box's index of a snapshot's credentials, in-person
+// marks and ballots: what Box.index records for their entries.
+type bulkIndex struct {
+	codes       map[ballot.TrackingCode]uint64
+	ciphertexts map[[32]byte]uint64
+	voters      map[[32]byte]*voterIndex
+	turnout     map[string]map[[32]byte]bool
+}
+
+func buildBulkIndex(sn *boxSnapshot) *bulkIndex {
+	x := &bulkIndex{
+		codes:       make(map[ballot.TrackingCode]uint64, len(sn.ballots)),
+		ciphertexts: make(map[[32]byte]uint64, sn.cts),
+		voters:      make(map[[32]byte]*voterIndex, max(len(sn.creds), len(sn.ballots))),
+		turnout:     map[string]map[[32]byte]bool{},
+	}
+	voter := func(p [32]byte) *voterIndex {
+		v := x.voters[p]
+		if v == nil {
+			v = &voterIndex{}
+			x.voters[p] = v
+		}
+		return v
+	}
+	for _, sc := range sn.creds {
+		v := voter(sc.c.Pseudonym)
+		v.credentials = append(v.credentials, CredentialRef{Index: sc.pos, DeviceKey: sc.c.DeviceKey, IssuedAt: sc.c.IssuedAt})
+	}
+	for _, m := range sn.marks {
+		p := m.pos
+		voter(m.pseudonym).inPerson = &p
+	}
+	perStyle := map[string]int{}
+	for _, rec := range sn.ballots {
+		perStyle[rec.Style]++
+	}
+	for _, rec := range sn.ballots {
+		x.codes[rec.Code] = rec.Position
+		for _, k := range rec.CiphertextKeys() {
+			x.ciphertexts[k] = rec.Position
+		}
+		v := voter(rec.Pseudonym)
+		v.ballots = append(v.ballots, BallotRef{Index: rec.Position, TrackingCode: rec.Code})
+		t := x.turnout[rec.Style]
+		if t == nil {
+			t = make(map[[32]byte]bool, perStyle[rec.Style])
+			x.turnout[rec.Style] = t
+		}
+		t[rec.Pseudonym] = true
+	}
+	return x
 }
 
 // snapshotter takes a snapshot whenever the board has grown by

@@ -82,13 +82,21 @@ func (s *State) RestoreBallot(r *CastRecord, keys [][32]byte) error {
 	return nil
 }
 
-// SetEncoded sets the ciphertext encoding of a record being restored.
-func (r *CastRecord) SetEncoded(enc []byte) { r.enc = enc }
+// SetEncoded sets the ciphertext encoding of a record being restored,
+// refusing one whose layout is not CastRecord.Encoded's.
+func (r *CastRecord) SetEncoded(enc []byte) error {
+	if err := checkEnc(enc); err != nil {
+		return fmt.Errorf("%w: %w", ErrRestore, err)
+	}
+	r.enc = enc
+	return nil
+}
 
-// Grow sizes an empty state's indices for the ballots, credentials and
-// in-person marks a restore will put back, so they are not grown step by
-// step. It does nothing to a state that has applied entries.
-func (s *State) Grow(ballots, credentials, marks int) {
+// Grow sizes an empty state's indices for the ballots (with ciphertexts
+// ciphertexts in all), credentials and in-person marks a restore will put
+// back, so they are not grown step by step. It does nothing to a state
+// that has applied entries.
+func (s *State) Grow(ballots, ciphertexts, credentials, marks int) {
 	if s.Size != 0 {
 		return
 	}
@@ -98,7 +106,7 @@ func (s *State) Grow(ballots, credentials, marks int) {
 	}
 	s.byCode = make(map[ballot.TrackingCode]uint64, ballots)
 	s.byPseudonym = make(map[[32]byte][]uint64, ballots)
-	s.ciphertexts = make(map[[32]byte]uint64, ballots)
+	s.ciphertexts = make(map[[32]byte]uint64, ciphertexts)
 	s.credentials = make(map[[32]byte]*record.CredentialIssued, credentials)
 	s.credStyle = make(map[[32]byte]string, credentials)
 	s.inPerson = make(map[[32]byte]uint64, marks)

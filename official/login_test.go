@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -81,7 +82,12 @@ func TestStrangersCannotLockOut(t *testing.T) {
 		t.Fatalf("device token, address over budget: %v", err)
 	}
 	// An unknown or another user's device token is no better than none.
-	if _, err := login(shared, r.Device[:63]+"0"); !errors.Is(err, ErrRateLimited) {
+	// (The last digit changed, whatever it was.)
+	last := "0"
+	if strings.HasSuffix(r.Device, "0") {
+		last = "1"
+	}
+	if _, err := login(shared, r.Device[:len(r.Device)-1]+last); !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("a wrong device token: %v", err)
 	}
 	// The device token's own budget: its holder's failures.

@@ -51,6 +51,7 @@ import (
 	"evote/store/sqlite"
 	"evote/verify"
 	"evote/web"
+	"evote/web/portal"
 )
 
 func main() {
@@ -359,6 +360,14 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 			return nil, nil, err
 		}
 	}
+	// The observers' portal (package portal) at /portal/, on the public
+	// read routes of the same origin.
+	obs, err := portal.New(portal.Options{})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	srv.Web = portal.Mount(obs, srv.Web)
 	return srv, cleanup, nil
 }
 

@@ -359,3 +359,14 @@ func (d *Decoder) fields(e *bulletin.Entry, f map[string]any) error {
 	}
 	return nil
 }
+
+// FieldNames are every name Entry.Fields may hold, and Roles every
+// Entry.Role: the portal translates each (f_<name>, role_<role>), and its
+// test fails on one without a translation.
+var (
+	FieldNames = []string{"election", "fingerprint", "contests", "trustees", "joint_key", "extended_hash", "issuer", "keys",
+		"sequence", "official", "time", "added", "removed", "updated", "pseudonym", "style", "device_key", "station",
+		"stations", "officials", "phase", "tracking_code", "tracking_hex", "counted", "cancelled", "contest", "trustee",
+		"rows", "width", "proof_bytes", "target", "values", "kind", "bytes"}
+	Roles = []string{"authority", "identity", "trustee", "voter", "unknown"}
+)

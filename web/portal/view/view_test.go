@@ -3,7 +3,9 @@ package view
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/hex"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,6 +56,14 @@ func TestDescribeAndEntries(t *testing.T) {
 			t.Fatalf("entry %d (%s): %s signed %v", i, v.Type, v.Error, v.Signed)
 		}
 		types[v.Type]++
+		for k := range v.Fields {
+			if !slices.Contains(FieldNames, k) {
+				t.Errorf("entry %d: field %q not in FieldNames", i, k)
+			}
+		}
+		if !slices.Contains(Roles, v.Role) {
+			t.Errorf("entry %d: role %q not in Roles", i, v.Role)
+		}
 		switch v.Type {
 		case "ballot":
 			if len(v.Fields["tracking_code"].(string)) != 39 || v.Role != "voter" {
@@ -163,4 +173,66 @@ func TestImports(t *testing.T) {
 
 func ballotFingerprint(s string) (ballot.ExpectedFingerprint, error) {
 	return ballot.ParseFingerprint(s)
+}
+
+// TestCheckpointAndProofs: the example record's checkpoint is valid under
+// its manifest's anchors and names its cosigners; a changed root is not;
+// inclusion and consistency proofs computed over the record verify, and a
+// wrong leaf does not.
+func TestCheckpointAndProofs(t *testing.T) {
+	rec := example(t)
+	m0, _ := bulletin.DecodeEntry(rec.Entries[0])
+	cp, err := CheckCheckpoint(m0.Payload, rec.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := 0
+	for _, c := range cp.Cosigners {
+		if c.Signed {
+			signed++
+		}
+	}
+	if !cp.Valid || cp.Size != uint64(len(rec.Entries)) || signed < int(cp.Quorum) || cp.Quorum == 0 {
+		t.Fatalf("checkpoint %+v", cp)
+	}
+	lines := strings.SplitN(string(rec.Checkpoint), "\n", 4)
+	lines[2] = "AAAA" + lines[2][4:] // the root line
+	if cp2, err := CheckCheckpoint(m0.Payload, []byte(strings.Join(lines, "\n"))); err == nil && cp2.Valid {
+		t.Error("checkpoint with another root is valid")
+	}
+	tree := bulletin.NewTree()
+	var leaves [][32]byte
+	for _, e := range rec.Entries {
+		leaves = append(leaves, bulletin.LeafHash(e))
+	}
+	tree.AppendLeaves(leaves...)
+	n := tree.Size()
+	p, err := tree.InclusionProof(3, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexes := func(p [][32]byte) []string {
+		var out []string
+		for _, h := range p {
+			out = append(out, hex.EncodeToString(h[:]))
+		}
+		return out
+	}
+	if err := CheckInclusion(3, n, hex.EncodeToString(leaves[3][:]), hexes(p), cp.Root); err != nil {
+		t.Errorf("inclusion: %v", err)
+	}
+	if err := CheckInclusion(3, n, hex.EncodeToString(leaves[4][:]), hexes(p), cp.Root); err == nil {
+		t.Error("inclusion of another leaf verifies")
+	}
+	r5, _ := tree.RootAt(5)
+	cons, err := tree.ConsistencyProof(5, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckConsistency(5, n, hexes(cons), hex.EncodeToString(r5[:]), cp.Root); err != nil {
+		t.Errorf("consistency: %v", err)
+	}
+	if err := CheckConsistency(5, n, hexes(cons), cp.Root, cp.Root); err == nil {
+		t.Error("consistency with a wrong first root verifies")
+	}
 }

@@ -148,7 +148,7 @@
       a.href = "#" + new URLSearchParams({ e: state.id, v: a.dataset.view }).toString();
       if ("v-" + a.dataset.view === id) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
     }
-    $("tabs").hidden = id === "v-home";
+    $("tabs").hidden = id === "v-home" || !state.id;
   }
 
   async function render() {
@@ -156,6 +156,16 @@
     clearInterval(state.timer);
     const r = route();
     try {
+      if (!r.id && r.view === "verify") {
+        // The verifier alone needs only the board's read routes (a mirror
+        // of the record): no election info, nothing but the fingerprint.
+        state.id = "";
+        state.view = "verify";
+        show("v-verify");
+        await renderVerify();
+        document.body.dataset.ready = "verify";
+        return;
+      }
       if (!r.id) {
         state.elections = await api("/elections");
         if (state.elections.length === 1) { state.id = state.elections[0].election_id; go("overview"); return; }
@@ -492,7 +502,17 @@
       out.append(h("p", { class: "error", id: "first-failure", text: T("first_failure", f.check, f.entry >= 0 ? "#" + f.entry : "—", f.reason) }));
     }
     const c = r.counts;
-    out.append(h("p", { class: "small", text: T("counts_text", num(c.credentials), num(c.ballots), num(c.valid_ballots), num(c.counted), num(c.mixes), num(c.shares)) }));
+    out.append(h("p", { class: "small", id: "verify-counts", text: T("counts_text", num(c.credentials), num(c.ballots), num(c.valid_ballots), num(c.counted_ballots), num(c.mixes), num(c.decryption_shares)) }));
+    if (r.ok && r.result && r.result.length) {
+      // The result the verifier recomputed from the decryption shares.
+      const tb2 = h("tbody");
+      for (const k of r.result) {
+        tb2.append(h("tr", {}, h("td", {}, h("code", { text: k.contest })), h("td", { class: "num", text: num(k.ballots) }),
+          h("td", { text: k.withheld ? T("withheld") : k.counts.map(num).join(" · ") })));
+      }
+      out.append(h("h2", { text: T("recomputed") }), h("table", { class: "grid", id: "recomputed" },
+        h("thead", {}, h("tr", {}, h("th", { text: T("contest") }), h("th", { text: T("ballots") }), h("th", { text: T("counts") }))), tb2));
+    }
     const tb = h("tbody");
     for (const k of r.checks) {
       const st = k.failures > 0 ? "FAIL" : k.items === 0 ? "-" : "ok";

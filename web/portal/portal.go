@@ -1,4 +1,4 @@
-// Package portal serves the observers' portal (spec/14-web.md §14.9): the
+// Package portal serves the observers' portal (spec/15-portal.md): the
 // public pages for parties, observers and media — the election and its
 // fingerprint, live turnout, the bulletin board decoded entry by entry
 // with inclusion and consistency proofs, ballot lookup by tracking code,
@@ -145,7 +145,7 @@ func Module() (wasm []byte, sum [32]byte, err error) {
 }
 
 // ModuleHash returns the SHA-256 of the portal's module, the value
-// published next to the voting page's (spec §14.9.3).
+// published next to the voting page's (spec §15.3).
 func ModuleHash() ([32]byte, error) {
 	_, sum, err := Module()
 	return sum, err

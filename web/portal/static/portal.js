@@ -1,4 +1,4 @@
-// The observers' portal (spec/14-web.md §14.9). Read-only: it uses the
+// The observers' portal (spec/15-portal.md). Read-only: it uses the
 // public read routes of the ballot box and of its bulletin board, and
 // decodes and checks what it shows with the portal's WebAssembly module
 // (the auditor's verifier and the record's decoders, in a Web Worker).

@@ -1,4 +1,4 @@
-// The portal's Web Worker (spec/14-web.md §14.9): it loads the portal's
+// The portal's Web Worker (spec/15-portal.md): it loads the portal's
 // WebAssembly module (the auditor's verifier and the record's decoders),
 // checking it against the integrity the page names, and runs the page's
 // calls in it, off the page's thread, relaying the verifier's progress.

@@ -1,5 +1,5 @@
 // Package view turns the public record into what the observers' portal
-// shows (spec/14-web.md §14.9): the manifest as an election (authority,
+// shows (spec/15-portal.md): the manifest as an election (authority,
 // fingerprint, contests, trustees, witnesses), each board entry decoded
 // into human terms (a ballot's tracking code and style, a mix's trustee,
 // rows and proof size, a decryption share's trustee and contest…), and the

@@ -1,7 +1,7 @@
 //go:build js && wasm
 
-// Command wasm is the observers' portal's WebAssembly module (spec/14-web.md
-// §14.9): the auditor's verifier (package verify) and the portal's decoders
+// Command wasm is the observers' portal's WebAssembly module
+// (spec/15-portal.md): the auditor's verifier (package verify) and the portal's decoders
 // (package view), run in a Web Worker. It defines one JavaScript function,
 //
 //	evotePortal(op, argJSON, done, progress)

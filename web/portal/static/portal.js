@@ -330,13 +330,21 @@
     if (m) m.scrollIntoView({ block: "center" });
   }
 
+  // The order a decoded entry's fields are listed in: what identifies it
+  // first, keys and hashes last.
+  const FIELD_ORDER = ["tracking_code", "election", "fingerprint", "phase", "contest", "trustee", "target", "rows", "width", "proof_bytes",
+    "values", "counted", "cancelled", "style", "contests", "pseudonym", "official", "station", "stations", "officials", "sequence",
+    "added", "removed", "updated", "issuer", "keys", "trustees", "kind", "bytes", "time", "tracking_hex", "device_key", "joint_key", "extended_hash"];
+
   function entryItem(d, marked) {
     const li = h("li", { class: "entry" + (marked ? " mark" : ""), "data-index": d.index });
     const who = d.role === "trustee" ? T("role_trustee") + " " + d.who : T("role_" + (d.role || "unknown"));
     li.append(h("div", { class: "head" }, h("strong", { text: "#" + d.index + " " + T("type_" + d.type) }), " ", h("span", { class: "small", text: who })));
     if (d.error) li.append(h("p", { class: "error small", text: d.error }));
     const dl = h("dl", { class: "kv small" });
-    for (const [k, v] of Object.entries(d.fields || {})) {
+    const order = (k) => { const i = FIELD_ORDER.indexOf(k); return i < 0 ? FIELD_ORDER.length : i; };
+    const fields = Object.entries(d.fields || {}).sort((a, b) => order(a[0]) - order(b[0]) || (a[0] < b[0] ? -1 : 1));
+    for (const [k, v] of fields) {
       let val = v;
       if (k === "time") val = fmtTime(v);
       else if (k === "phase") val = T("phase_" + v);
@@ -462,6 +470,9 @@
   // ---- verification in the browser ----
   async function renderVerify() {
     $("module-hash").textContent = cfg.wasmSHA256;
+    // A record before its result verifies only as an election in
+    // progress; the observer can still untick it.
+    if (state.info) $("verify-partial").checked = state.info.phase !== "tallied";
   }
 
   async function runVerify(fp) {
@@ -471,7 +482,8 @@
     const bars = {};
     const t0 = performance.now();
     try {
-      const res = await call("verify", { fingerprint: fp, base: location.origin + cfg.api.replace(/\/api\/v1$/, "") }, (stage, done, total) => {
+      const partial = $("verify-partial").checked;
+      const res = await call("verify", { fingerprint: fp, partial, base: location.origin + cfg.api.replace(/\/api\/v1$/, "") }, (stage, done, total) => {
         let b = bars[stage];
         if (!b) {
           const p = h("progress", { max: "100", value: "0" });

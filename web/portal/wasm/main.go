@@ -11,8 +11,8 @@
 // ops: "describe" {manifest} → view.Election; "entries" {manifest, entries:
 // [{index, canonical}]} → [view.Entry]; "result" {manifest, payload, lang}
 // → {results, csv}; "checkpoint" {manifest, note} → view.Checkpoint;
-// "inclusion" / "consistency" → {ok, error}; "verify" {fingerprint, base}
-// → {report, text}. Binary values are standard base64.
+// "inclusion" / "consistency" → {ok, error}; "verify" {fingerprint, base,
+// partial} → {report, text}. Binary values are standard base64.
 //
 // "verify" takes the fingerprint the observer typed (the only trust
 // input), finds the board of the election that has it under base (the
@@ -87,6 +87,7 @@ type args struct {
 	Root2       string   `json:"root2"`
 	Fingerprint string   `json:"fingerprint"`
 	Base        string   `json:"base"`
+	Partial     bool     `json:"partial"`
 }
 
 func b64(s string) ([]byte, error) {
@@ -152,7 +153,7 @@ func run(op, raw string, progress js.Value) (any, error) {
 	case "consistency":
 		return proofAnswer(view.CheckConsistency(a.Size, a.Size2, a.Path, a.Root, a.Root2)), nil
 	case "verify":
-		return verifyBoard(a.Fingerprint, a.Base, progress)
+		return verifyBoard(a.Fingerprint, a.Base, a.Partial, progress)
 	}
 	return nil, fmt.Errorf("portal: unknown op %q", op)
 }
@@ -164,8 +165,9 @@ func proofAnswer(err error) map[string]any {
 	return map[string]any{"ok": true}
 }
 
-// verifyBoard is evote-verify --fingerprint FP BASE, in the browser.
-func verifyBoard(fingerprint, base string, progress js.Value) (any, error) {
+// verifyBoard is evote-verify --fingerprint FP [--partial] BASE, in the
+// browser.
+func verifyBoard(fingerprint, base string, partial bool, progress js.Value) (any, error) {
 	fp, err := ballot.ParseFingerprint(fingerprint)
 	if err != nil {
 		return nil, err
@@ -186,7 +188,7 @@ func verifyBoard(fingerprint, base string, progress js.Value) (any, error) {
 		return nil, err
 	}
 	download := time.Since(start).Seconds()
-	rep := verify.Verify(rec, verify.Options{Fingerprint: fp, Workers: 1, Progress: report})
+	rep := verify.Verify(rec, verify.Options{Fingerprint: fp, Partial: partial, Workers: 1, Progress: report})
 	var text strings.Builder
 	rep.WriteText(&text)
 	var ms runtime.MemStats

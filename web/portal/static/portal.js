@@ -225,7 +225,7 @@
     for (const m of info.lifecycle || []) {
       lc.append(h("tr", {}, h("td", { text: T("phase_" + m.phase) }),
         h("td", {}, h("a", { href: "#" + new URLSearchParams({ e: state.id, v: "board", at: m.index }), text: "#" + m.index })),
-        h("td", { text: m.at ? fmtTime(m.at) : "—" })));
+        h("td", { class: "nowrap", text: m.at ? fmtTime(m.at) : "—" })));
     }
     $("threshold").textContent = T("threshold_text", el.threshold, el.trustees.length, el.mixes);
     const tb = clear($("trustees"));

@@ -215,6 +215,19 @@ func TestCastOverHTTP(t *testing.T) {
 	if st != 200 || out["ballots"] != float64(1) {
 		t.Fatalf("turnout %d %v", st, out)
 	}
+	// The election's lifecycle so far: set up by the manifest (0), ready
+	// by the context, open by the official's entry with its time.
+	st, out = e.do(t, "GET", "/elections/"+e.f.ElectionID, "", "", nil)
+	lc, _ := out["lifecycle"].([]any)
+	if st != 200 || len(lc) != 3 {
+		t.Fatalf("election info lifecycle: %d %v", st, out["lifecycle"])
+	}
+	for i, want := range []string{"setup", "ready", "open"} {
+		m := lc[i].(map[string]any)
+		if m["phase"] != want || (i == 0) != (m["index"] == float64(0)) || (i == 2) != (m["at"] != nil) {
+			t.Errorf("lifecycle %d: %v", i, m)
+		}
+	}
 	// An audit is accepted (202, pending, with when it will be published)
 	// and served at once by the tracking code as shown; a retry is 200.
 	_, pa, err := e.f.Prepare(v, e.f.Selection(5, v.Style))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"evote/ballot"
 	"evote/bulletin"
 	"evote/bulletin/board"
 	"evote/store"
@@ -376,13 +377,23 @@ func (s *Server) consistencyProof(c *gin.Context) {
 	c.JSON(http.StatusOK, ConsistencyView{First: first, Second: second, Path: pathHex(p)})
 }
 
-// getBallot looks a ballot up by its tracking code.
+// getBallot looks a ballot up by its tracking code: the whole code in hex,
+// or the part shown to voters (ballot.ShownCode, base32 with or without
+// dashes), which the board keeps unique.
 func (s *Server) getBallot(c *gin.Context) {
 	l := logOf(c)
-	h, ok := parseHash32(c.Param("code"))
+	code := c.Param("code")
+	h, ok := parseHash32(code)
 	if !ok {
-		badRequest(c, "tracking code must be 64 lowercase hex digits")
-		return
+		shown, err := ballot.ParseShownCode(code)
+		if err != nil {
+			badRequest(c, "tracking code must be 64 lowercase hex digits or the shown code (32 base32 characters, dashes optional)")
+			return
+		}
+		if h, _, ok = l.LookupKeyPrefix(shown); !ok {
+			notFound(c, "no ballot with tracking code %s", code)
+			return
+		}
 	}
 	// The tracking code is the log's IndexKey when the server sets one
 	// (package ballot's tracking code); the entry hash also works.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"evote/ballot"
 	"evote/bulletin"
 	"evote/bulletin/board"
 	"evote/store/sqlite"
@@ -182,6 +183,15 @@ func TestBoardReadAPI(t *testing.T) {
 	if r := get(t, f.base+"/ballots/"+hex.EncodeToString(code[:]), &bv); r.StatusCode != 200 || bv.Entry.Index != 9 || bv.Inclusion == nil {
 		t.Errorf("ballot lookup by tracking code: %d %+v", r.StatusCode, bv.Entry.Index)
 	}
+	// The code as voters see it (its first 20 bytes in base32), with or
+	// without dashes, in either case.
+	shown := ballot.TrackingCode(code).String()
+	for _, form := range []string{shown, strings.ReplaceAll(shown, "-", ""), strings.ToLower(shown)} {
+		bv = BallotView{}
+		if r := get(t, f.base+"/ballots/"+form, &bv); r.StatusCode != 200 || bv.Entry.Index != 9 || bv.Inclusion == nil {
+			t.Errorf("ballot lookup by shown code %q: %d %+v", form, r.StatusCode, bv.Entry.Index)
+		}
+	}
 	res := f.log.Size() - 1
 	recs, _ := f.log.Entries(context.Background(), res, res+1)
 	if r := get(t, f.base+"/ballots/"+hex.EncodeToString(recs[0].Hash[:]), nil); r.StatusCode != http.StatusNotFound {
@@ -230,6 +240,9 @@ func TestBoardBadRequests(t *testing.T) {
 		"/proof/consistency?first=2&second=1":  400,
 		"/proof/consistency?first=x":           400,
 		"/ballots/" + strings.Repeat("00", 32): 404,
+		"/ballots/" + strings.Repeat("A", 32):  404,
+		"/ballots/" + strings.Repeat("A", 31):  400,
+		"/ballots/" + strings.Repeat("1", 32):  400,
 		"/stream?from=x":                       400,
 	}
 	for path, want := range cases {

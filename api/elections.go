@@ -64,6 +64,15 @@ type ElectionInfo struct {
 	LogKey       LogKeyView        `json:"log_key"`
 	Witnesses    []WitnessView     `json:"witnesses"`
 	ClientHash   string            `json:"client_hash,omitempty"`
+	Lifecycle    []PhaseMarkView   `json:"lifecycle"`
+}
+
+// PhaseMarkView is the board entry that moved the election into a phase;
+// At is the time an official's transition states (0 when none).
+type PhaseMarkView struct {
+	Phase string `json:"phase"`
+	Index uint64 `json:"index"`
+	At    uint64 `json:"at,omitempty"`
 }
 
 func electionInfo(b *ballotbox.Box) ElectionInfo {
@@ -73,7 +82,10 @@ func electionInfo(b *ballotbox.Box) ElectionInfo {
 	ver := l.Verifier()
 	auth := b.AuthorityKey()
 	info := ElectionInfo{ElectionID: v.ElectionID, Phase: v.Phase.String(), Log: hexLower(id[:]), Origin: l.Origin(), Size: l.Size(),
-		AuthorityKey: b64s(auth[:]), LogKey: LogKeyView{Ed25519: b64s(ver.Ed25519[:])}, Witnesses: []WitnessView{}}
+		AuthorityKey: b64s(auth[:]), LogKey: LogKeyView{Ed25519: b64s(ver.Ed25519[:])}, Witnesses: []WitnessView{}, Lifecycle: []PhaseMarkView{}}
+	for _, m := range v.Lifecycle {
+		info.Lifecycle = append(info.Lifecycle, PhaseMarkView{Phase: m.Phase.String(), Index: m.Index, At: m.At})
+	}
 	if len(ver.MLDSA) > 0 {
 		info.LogKey.MLDSA = b64s(ver.MLDSA)
 	}

@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,6 +124,7 @@ type Box struct {
 	voters      map[[32]byte]*voterIndex              // pseudonym → its entries
 	turnout     map[string]map[[32]byte]bool          // style → pseudonyms that cast
 	invalid     map[uint64]string                     // positions of posted but invalid trustee entries
+	lifecycle   []PhaseMark                           // the entries that moved the election to each phase
 
 	// The audit pool (audit.go): accepted audits not yet on the board, by
 	// tracking code; the full code of every accepted audit by the part
@@ -171,6 +173,7 @@ func (b *Box) resetIndices() {
 	b.voters = map[[32]byte]*voterIndex{}
 	b.turnout = map[string]map[[32]byte]bool{}
 	b.invalid = map[uint64]string{}
+	b.lifecycle = nil
 }
 
 type pendingApply struct {
@@ -429,6 +432,27 @@ func (b *Box) index(e *bulletin.Entry, pos uint64, keys [][32]byte) {
 	if reason, bad := entryInvalid(s, e, pos); bad {
 		b.invalid[pos] = reason
 	}
+	if n := len(b.lifecycle); n == 0 || b.lifecycle[n-1].Phase != s.Phase {
+		m := PhaseMark{Phase: s.Phase, Index: pos}
+		if t, err := election.DecodeTransition(e.Payload); err == nil && isTransition(e.Type) {
+			m.At = t.At
+		}
+		b.lifecycle = append(b.lifecycle, m)
+	}
+}
+
+// A PhaseMark is the board entry that moved the election into Phase: its
+// position and, for an official's transition (open, close, transition
+// entries), the time the official's request states (informational; the
+// log's checkpoints date it within their bounds).
+type PhaseMark struct {
+	Phase election.Phase
+	Index uint64
+	At    uint64 // Unix seconds, 0 when the entry states none
+}
+
+func isTransition(t bulletin.Type) bool {
+	return t == bulletin.TypeOpen || t == bulletin.TypeClose || t == bulletin.TypeTransition
 }
 
 func (b *Box) voter(p [32]byte) *voterIndex {
@@ -517,6 +541,9 @@ type View struct {
 	Ballots         int
 	Turnout         map[string]int
 	IdentityKeys    *record.IdentityKeySet
+	// Lifecycle lists the entries that moved the election into each phase
+	// so far, in board order.
+	Lifecycle []PhaseMark
 }
 
 // View returns a snapshot of the election.
@@ -532,6 +559,7 @@ func (b *Box) View() View {
 	for style, ps := range b.turnout {
 		v.Turnout[style] = len(ps)
 	}
+	v.Lifecycle = slices.Clone(b.lifecycle)
 	return v
 }
 

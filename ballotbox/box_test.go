@@ -412,9 +412,34 @@ func TestWholeElection(t *testing.T) {
 	if checked < 2 {
 		t.Fatalf("only %d contests decrypted", checked)
 	}
-	if v := f.Box.View(); v.Phase != election.PhaseTallied {
+	v := f.Box.View()
+	if v.Phase != election.PhaseTallied {
 		t.Fatalf("phase %s", v.Phase)
 	}
+	// The lifecycle: every phase once, in order, each at the entry that
+	// moved the election there (the manifest, the context, the official's
+	// transitions with their stated times, the result).
+	checkLifecycle := func(marks []ballotbox.PhaseMark) {
+		t.Helper()
+		wantType := []bulletin.Type{bulletin.TypeManifest, bulletin.TypeElectionContext, bulletin.TypeOpen, bulletin.TypeClose,
+			bulletin.TypeTransition, bulletin.TypeTransition, bulletin.TypeResult}
+		if len(marks) != len(wantType) {
+			t.Fatalf("lifecycle %+v", marks)
+		}
+		for i, m := range marks {
+			if m.Phase != election.Phase(i) {
+				t.Fatalf("lifecycle %d: phase %s", i, m.Phase)
+			}
+			recs, err := f.Box.Log().Entries(ctx, m.Index, m.Index+1)
+			if err != nil || len(recs) != 1 || bulletin.Type(recs[0].Type) != wantType[i] {
+				t.Fatalf("lifecycle %d (%s) at %d: %v %v", i, m.Phase, m.Index, recs, err)
+			}
+			if (m.At != 0) != (i >= 2 && i <= 5) {
+				t.Errorf("lifecycle %d (%s): time %d", i, m.Phase, m.At)
+			}
+		}
+	}
+	checkLifecycle(v.Lifecycle)
 }
 
 // TestRefusalLimit: a token whose casts keep failing the proofs is stopped

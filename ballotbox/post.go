@@ -277,7 +277,7 @@ func (b *Box) rebuildLocked(ctx context.Context) error {
 	}
 	b.state = fresh.state
 	b.snap.Store(fresh.snap.Load())
-	b.codes, b.ciphertexts, b.voters, b.turnout, b.invalid = fresh.codes, fresh.ciphertexts, fresh.voters, fresh.turnout, fresh.invalid
+	b.codes, b.ciphertexts, b.voters, b.turnout, b.invalid, b.lifecycle = fresh.codes, fresh.ciphertexts, fresh.voters, fresh.turnout, fresh.invalid, fresh.lifecycle
 	return b.reservePoolLocked()
 }
 

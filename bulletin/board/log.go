@@ -28,10 +28,12 @@ type Config struct {
 	MaxBatch int
 	// Now is the clock for checkpoint times (default time.Now).
 	Now func() time.Time
-	// IndexKey, if set, gives entries a secondary key that must be unique
-	// in the log and can be looked up with LookupKey; the server sets it to
-	// the ballot tracking code (package ballot) so that lookups by code
-	// work and a second ballot with an existing code is refused.
+	// IndexKey, if set, gives entries a secondary key whose first
+	// KeyPrefix bytes must be unique in the log, and which can be looked up
+	// whole (LookupKey) or by those bytes (LookupKeyPrefix); the server sets
+	// it to the ballot tracking code (package ballot) so that lookups by
+	// code, or by the part of it shown to voters, work and a second ballot
+	// with an existing (shown) code is refused.
 	IndexKey func(*bulletin.Entry) (key [32]byte, ok bool)
 	// Base, if set, gives the log's first entries from a snapshot (the
 	// ballot box's, spec/07-bulletin.md §7.7.1) so that Open reads only
@@ -67,7 +69,7 @@ type Log struct {
 	tree   *bulletin.Tree
 	hmu    sync.RWMutex
 	hashes map[[32]byte]uint64
-	keys   map[[32]byte]uint64 // IndexKey → index
+	keys   keyIndex // IndexKey → index
 
 	verifyCh  chan *appendReq // to the signature verifiers
 	reqs      chan *appendReq // verified, to the committer
@@ -126,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		sid:      store.LogID(bulletin.LogIDFor(cfg.Key.Origin)),
 		tree:     bulletin.NewTree(),
 		hashes:   make(map[[32]byte]uint64),
-		keys:     make(map[[32]byte]uint64),
+		keys:     make(keyIndex),
 		reqs:     make(chan *appendReq, 1024),
 		verifyCh: make(chan *appendReq, 1024),
 		quit:     make(chan struct{}),
@@ -216,14 +218,16 @@ func (l *Log) restoreBase(ctx context.Context, b *Base) error {
 		}
 		hashes[h] = uint64(i)
 	}
-	keys := b.Keys
-	if keys == nil {
-		keys = make(map[[32]byte]uint64)
-	}
-	for _, i := range keys {
+	keys := make(keyIndex, len(b.Keys))
+	for k, i := range b.Keys {
 		if i >= n {
 			return fmt.Errorf("%w: index key of entry %d beyond its size", ErrBaseRefused, i)
 		}
+		if j, ok := keys.lookupPrefixIndex(k); ok && j < i {
+			continue // the first entry with a prefix keeps it
+		}
+		delete(keys, keyPrefix(k))
+		keys.add(k, i)
 	}
 	l.hmu.Lock()
 	l.tree, l.hashes, l.keys = tree, hashes, keys
@@ -301,9 +305,7 @@ func (l *Log) load(ctx context.Context, verifyFrom uint64) error {
 			l.hashes[r.Hash] = r.Index
 			if l.cfg.IndexKey != nil {
 				if k, ok := l.cfg.IndexKey(entries[i]); ok {
-					if _, dup := l.keys[k]; !dup {
-						l.keys[k] = r.Index
-					}
+					l.keys.add(k, r.Index)
 				}
 			}
 		}
@@ -345,7 +347,7 @@ func (l *Log) Append(ctx context.Context, entries ...*bulletin.Entry) ([]uint64,
 	}
 	req := &appendReq{entries: entries, recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1)}
 	seen := make(map[[32]byte]bool, len(entries))
-	seenKey := make(map[[32]byte]bool)
+	seenKey := make(map[[KeyPrefix]byte]bool)
 	for i, e := range entries {
 		if e == nil {
 			return nil, fmt.Errorf("entry %d: %w: nil", i, bulletin.ErrMalformed)
@@ -369,10 +371,10 @@ func (l *Log) Append(ctx context.Context, entries ...*bulletin.Entry) ([]uint64,
 		seen[h] = true
 		if l.cfg.IndexKey != nil {
 			if k, ok := l.cfg.IndexKey(e); ok {
-				if seenKey[k] || l.hasKey(k) {
+				if seenKey[keyPrefix(k)] || l.hasKey(k) {
 					return nil, fmt.Errorf("entry %d: %w: key %x already on the board", i, bulletin.ErrDuplicate, k)
 				}
-				seenKey[k] = true
+				seenKey[keyPrefix(k)] = true
 				req.keys = append(req.keys, indexKey{k, i})
 			}
 		}
@@ -409,16 +411,22 @@ func (l *Log) has(h [32]byte) bool {
 func (l *Log) hasKey(k [32]byte) bool {
 	l.hmu.RLock()
 	defer l.hmu.RUnlock()
-	_, ok := l.keys[k]
-	return ok
+	return l.keys.taken(k)
 }
 
 // LookupKey returns the index of the entry with that IndexKey.
 func (l *Log) LookupKey(k [32]byte) (uint64, bool) {
 	l.hmu.RLock()
 	defer l.hmu.RUnlock()
-	i, ok := l.keys[k]
-	return i, ok
+	return l.keys.lookup(k)
+}
+
+// LookupKeyPrefix returns the whole IndexKey and the index of the entry
+// whose key starts with p (a ballot's shown tracking code).
+func (l *Log) LookupKeyPrefix(p [KeyPrefix]byte) (key [32]byte, index uint64, ok bool) {
+	l.hmu.RLock()
+	defer l.hmu.RUnlock()
+	return l.keys.lookupPrefix(p)
 }
 
 func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
@@ -568,7 +576,7 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 	// Refuse duplicates across the requests of the batch and against the
 	// log (two callers may race with the same entry).
 	seen := make(map[[32]byte]bool)
-	seenKey := make(map[[32]byte]bool)
+	seenKey := make(map[[KeyPrefix]byte]bool)
 	live := batch[:0]
 	for _, r := range batch {
 		dup := false
@@ -579,7 +587,7 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 			}
 		}
 		for _, k := range r.keys {
-			if seenKey[k.key] || l.hasKey(k.key) {
+			if seenKey[keyPrefix(k.key)] || l.hasKey(k.key) {
 				dup = true
 				break
 			}
@@ -592,7 +600,7 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 			seen[rec.Hash] = true
 		}
 		for _, k := range r.keys {
-			seenKey[k.key] = true
+			seenKey[keyPrefix(k.key)] = true
 		}
 		live = append(live, r)
 	}
@@ -632,7 +640,7 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 	i := first
 	for _, r := range live {
 		for _, k := range r.keys {
-			l.keys[k.key] = i + uint64(k.pos)
+			l.keys.add(k.key, i+uint64(k.pos))
 		}
 		for _, rec := range r.recs {
 			l.hashes[rec.Hash] = i

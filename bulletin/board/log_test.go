@@ -254,6 +254,57 @@ func TestIndexKey(t *testing.T) {
 	}
 }
 
+// TestIndexKeyPrefix: keys are unique by their first KeyPrefix bytes (a
+// ballot whose shown tracking code equals another's is refused even if the
+// rest differs) and LookupKeyPrefix finds the whole key and position; a
+// whole key that shares only the prefix is not found by LookupKey.
+func TestIndexKeyPrefix(t *testing.T) {
+	ctx := context.Background()
+	k := testLogKey("evote.example/prefix", false)
+	st := openSQLite(t)
+	// The key is the payload itself (32 bytes), so the test picks it.
+	key := func(e *bulletin.Entry) ([32]byte, bool) {
+		if len(e.Payload) != 32 {
+			return [32]byte{}, false
+		}
+		return [32]byte(e.Payload), true
+	}
+	l, err := Open(ctx, Config{Key: k, Store: st, IndexKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	mk := func(author string, payload [32]byte) *bulletin.Entry {
+		s := seededEd25519(author)
+		e, err := bulletin.NewEntry(l.ID(), bulletin.TypeBallot, s.Public(), s, payload[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	var a, b, twin [32]byte
+	a[0], b[0] = 1, 2
+	twin = a
+	twin[31] = 9 // same first 20 bytes as a
+	if _, err := l.Append(ctx, mk("alice", a), mk("bob", b)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, mk("mallory", twin)); !errors.Is(err, bulletin.ErrDuplicate) {
+		t.Errorf("same shown prefix: %v, want bulletin.ErrDuplicate", err)
+	}
+	if _, ok := l.LookupKey(twin); ok {
+		t.Error("LookupKey found a key that only shares the prefix")
+	}
+	full, i, ok := l.LookupKeyPrefix([KeyPrefix]byte(b[:KeyPrefix]))
+	if !ok || i != 1 || full != b {
+		t.Errorf("LookupKeyPrefix = %x %d %v", full, i, ok)
+	}
+	var none [KeyPrefix]byte
+	if _, _, ok := l.LookupKeyPrefix(none); ok {
+		t.Error("LookupKeyPrefix found an absent prefix")
+	}
+}
+
 // glitchStore commits an append but reports an error, as when the
 // database's reply is lost.
 type glitchStore struct {

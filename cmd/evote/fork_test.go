@@ -119,8 +119,24 @@ func (f *forkFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (page takes no lock; served is filled below under the lock)
 	if drop < 0 {
 		p, es := page(start, limit)
-		f.serve(w, p, es)
-		return
+		// The mix may have been appended since the scan above: never serve
+		// it (nor what follows it) unforked.
+		for _, e := range es {
+			if e["type"] == "mix-output" {
+				drop = int64(e["index"].(float64))
+				break
+			}
+		}
+		if drop < 0 {
+			f.serve(w, p, es)
+			return
+		}
+		f.mu.Lock()
+		if f.drop < 0 {
+			f.drop = drop
+		}
+		drop = f.drop
+		f.mu.Unlock()
 	}
 	realStart := start
 	if start >= drop {

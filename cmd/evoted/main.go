@@ -56,6 +56,7 @@ import (
 	"evote/verify"
 	"evote/web"
 	"evote/web/console"
+	"evote/web/portal"
 )
 
 func main() {
@@ -386,8 +387,16 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		}
 		srv.ClientHash = web.ClientHash()
 	}
-	// The officials' console beside the voting page, under its own path;
-	// it calls the same /api/v1 routes as the CLI.
+	// The observers' portal (package portal) at /portal/, on the public
+	// read routes of the same origin.
+	obs, err := portal.New(portal.Options{})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	srv.Web = portal.Mount(obs, srv.Web)
+	// The officials' console beside the voting page, under its own path
+	// (or host); it calls the same /api/v1 routes as the CLI.
 	cons, err := console.New()
 	if err != nil {
 		cleanup()

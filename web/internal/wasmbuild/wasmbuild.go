@@ -36,14 +36,18 @@ var Flags = []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
 
 // Build compiles evote/web/wasm with the go command and returns the module.
 // moduleRoot is the directory holding go.mod.
-func Build(moduleRoot string) ([]byte, error) {
+func Build(moduleRoot string) ([]byte, error) { return BuildPackage(moduleRoot, "./web/wasm") }
+
+// BuildPackage compiles the main package pkg (relative to moduleRoot, e.g.
+// "./web/portal/wasm") with the same flags and returns the module.
+func BuildPackage(moduleRoot, pkg string) ([]byte, error) {
 	tmp, err := os.MkdirTemp("", "evote-wasm-")
 	if err != nil {
 		return nil, fmt.Errorf("wasmbuild: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "evote.wasm")
-	args := append(append([]string{}, Flags...), "-o", out, "./web/wasm")
+	args := append(append([]string{}, Flags...), "-o", out, pkg)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=", "GOEXPERIMENT=")
@@ -57,8 +61,11 @@ func Build(moduleRoot string) ([]byte, error) {
 // go command's version, go.mod, go.sum and every Go file of the module's
 // own packages that the module links (for js/wasm), each framed by its path
 // and length. When it is unchanged, a rebuild must give the same bytes.
-func SourceDigest(moduleRoot string) (string, error) {
-	cmd := exec.Command("go", "list", "-deps", "-f", `{{if not .Standard}}{{.ImportPath}}|{{.Dir}}|{{join .GoFiles ","}}|{{join .EmbedFiles ","}}{{end}}`, "./web/wasm")
+func SourceDigest(moduleRoot string) (string, error) { return SourceDigestOf(moduleRoot, "./web/wasm") }
+
+// SourceDigestOf is SourceDigest for the module built from package pkg.
+func SourceDigestOf(moduleRoot, pkg string) (string, error) {
+	cmd := exec.Command("go", "list", "-deps", "-f", `{{if not .Standard}}{{.ImportPath}}|{{.Dir}}|{{join .GoFiles ","}}|{{join .EmbedFiles ","}}{{end}}`, pkg)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
 	out, err := cmd.Output()
@@ -209,4 +216,56 @@ func Write(moduleRoot, dir string) error {
 		}
 	}
 	return nil
+}
+
+// WriteBrotliOnly builds the main package pkg and writes into dir only
+// NAME.wasm.br (the module, brotli-compressed) and NAME.wasm.sha256 (the
+// module's hash, the toolchain and the source digest, as Write does), plus
+// the toolchain's wasm_exec.js: a server derives the other forms when it
+// starts, so the repository holds one copy of the module, not three.
+func WriteBrotliOnly(moduleRoot, dir, pkg, name string) error {
+	wasm, err := BuildPackage(moduleRoot, pkg)
+	if err != nil {
+		return err
+	}
+	ver, err := GoVersion(moduleRoot)
+	if err != nil {
+		return err
+	}
+	src, err := SourceDigestOf(moduleRoot, pkg)
+	if err != nil {
+		return err
+	}
+	execJS, err := WasmExec(moduleRoot)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(wasm)
+	files := map[string][]byte{
+		name + ".wasm.br":     Brotli(wasm),
+		name + ".wasm.sha256": fmt.Appendf(nil, "%x %s %s\n", sum, ver, src),
+		"wasm_exec.js":        execJS,
+	}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			return fmt.Errorf("wasmbuild: %w", err)
+		}
+	}
+	return nil
+}
+
+// WasmExec returns the toolchain's wasm_exec.js, the JavaScript support
+// code of modules built with it.
+func WasmExec(moduleRoot string) ([]byte, error) {
+	cmd := exec.Command("go", "env", "GOROOT")
+	cmd.Dir = moduleRoot
+	root, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("wasmbuild: go env GOROOT: %w", err)
+	}
+	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(root)), "lib", "wasm", "wasm_exec.js"))
+	if err != nil {
+		return nil, fmt.Errorf("wasmbuild: %w", err)
+	}
+	return b, nil
 }

@@ -1,0 +1,238 @@
+package view
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/hex"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/verify"
+)
+
+func example(t *testing.T) *verify.Record {
+	t.Helper()
+	rec, err := verify.Load("../../../spec/vectors/record-example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// TestDescribeAndEntries decodes the spec's example record: the manifest
+// as an election with its fingerprint, every entry into its human fields,
+// ballots named by the pseudonym of the credential decoded before, and the
+// result as tables and CSV equal to the verifier's recomputed result.
+func TestDescribeAndEntries(t *testing.T) {
+	rec := example(t)
+	m0, err := bulletin.DecodeEntry(rec.Entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	el, err := Describe(m0.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el.ElectionID != "kg-2027-verify" || len(el.Fingerprint) != 39 || len(el.FingerprintHex) != 64 || len(el.Trustees) == 0 || len(el.Witnesses) == 0 || el.Authority.Name["en"] == "" {
+		t.Fatalf("election %+v", el)
+	}
+	d, err := NewDecoder(m0.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]int{}
+	var result []byte
+	named := 0
+	for i, raw := range rec.Entries {
+		v, err := d.Entry(uint64(i), raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Error != "" || !v.Signed {
+			t.Fatalf("entry %d (%s): %s signed %v", i, v.Type, v.Error, v.Signed)
+		}
+		types[v.Type]++
+		for k := range v.Fields {
+			if !slices.Contains(FieldNames, k) {
+				t.Errorf("entry %d: field %q not in FieldNames", i, k)
+			}
+		}
+		if !slices.Contains(Roles, v.Role) {
+			t.Errorf("entry %d: role %q not in Roles", i, v.Role)
+		}
+		switch v.Type {
+		case "ballot":
+			if len(v.Fields["tracking_code"].(string)) != 39 || v.Role != "voter" {
+				t.Errorf("ballot %d: %+v", i, v)
+			}
+			if v.Fields["pseudonym"] != nil {
+				named++
+			}
+		case "mix-output", "decryption-share":
+			if v.Role != "trustee" || v.Who == "" || v.Fields["contest"] == "" {
+				t.Errorf("%s %d: %+v", v.Type, i, v)
+			}
+		case "result":
+			e, _ := bulletin.DecodeEntry(raw)
+			result = e.Payload
+		}
+	}
+	if types["ballot"] == 0 || types["mix-output"] == 0 || types["decryption-share"] == 0 || result == nil || named != types["ballot"] {
+		t.Fatalf("types %v, ballots named %d", types, named)
+	}
+	// A payload that does not decode is shown as such, not refused.
+	if _, err := d.Entry(0, []byte("not an entry")); err == nil {
+		t.Error("garbage decoded")
+	}
+
+	rs, err := Result(m0.Payload, result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, _ := ballotFingerprint(el.Fingerprint)
+	rep := verify.Verify(rec, verify.Options{Fingerprint: fp, Workers: 1})
+	if !rep.OK {
+		t.Fatal(rep.Failures)
+	}
+	for i, c := range rep.Result {
+		got := rs.Contests[i]
+		if got.ID != c.Contest || got.Withheld != c.Withheld {
+			t.Fatalf("contest %d: %+v vs %+v", i, got, c)
+		}
+		var counts []uint64
+		if got.Blank != nil {
+			counts = append(counts, *got.Blank)
+		}
+		for _, r := range got.Rows {
+			counts = append(counts, r.Votes)
+		}
+		if !c.Withheld && !equal(counts, c.Counts) {
+			t.Errorf("contest %s: %v, verifier %v", c.Contest, counts, c.Counts)
+		}
+		if len(got.Constituencies) == 0 {
+			t.Errorf("contest %s in no constituency", c.Contest)
+		}
+	}
+	lines, err := csv.NewReader(bytes.NewReader(rs.CSV("ru"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) < 2 || strings.Join(lines[0], ",") != "contest_id,contest,constituencies,candidate_id,candidate,votes,ballots" {
+		t.Fatalf("csv %v", lines)
+	}
+	// A result for a contest the manifest does not have is refused.
+	if _, err := Result(m0.Payload, []byte{1, 0, 0, 0, 1, 'x'}); err == nil {
+		t.Error("foreign result laid out")
+	}
+}
+
+func equal(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestImports: the package runs in the portal's module beside the
+// verifier, so it may depend only on what the verifier may.
+func TestImports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(dep, "evote/") {
+			continue
+		}
+		ok := false
+		for _, a := range []string{"evote/crypto/", "evote/ballot", "evote/bulletin", "evote/tally", "evote/election", "evote/record", "evote/internal/wire", "evote/verify", "evote/web/portal/view"} {
+			if dep == strings.TrimSuffix(a, "/") || strings.HasPrefix(dep, a) && (strings.HasSuffix(a, "/") || dep == a) {
+				ok = true
+			}
+		}
+		if dep == "evote/bulletin/board" || dep == "evote/bulletin/witness" || dep == "evote/election/sim" {
+			ok = false
+		}
+		if !ok {
+			t.Errorf("depends on %s", dep)
+		}
+	}
+}
+
+func ballotFingerprint(s string) (ballot.ExpectedFingerprint, error) {
+	return ballot.ParseFingerprint(s)
+}
+
+// TestCheckpointAndProofs: the example record's checkpoint is valid under
+// its manifest's anchors and names its cosigners; a changed root is not;
+// inclusion and consistency proofs computed over the record verify, and a
+// wrong leaf does not.
+func TestCheckpointAndProofs(t *testing.T) {
+	rec := example(t)
+	m0, _ := bulletin.DecodeEntry(rec.Entries[0])
+	cp, err := CheckCheckpoint(m0.Payload, rec.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := 0
+	for _, c := range cp.Cosigners {
+		if c.Signed {
+			signed++
+		}
+	}
+	if !cp.Valid || cp.Size != uint64(len(rec.Entries)) || signed < int(cp.Quorum) || cp.Quorum == 0 {
+		t.Fatalf("checkpoint %+v", cp)
+	}
+	lines := strings.SplitN(string(rec.Checkpoint), "\n", 4)
+	lines[2] = "AAAA" + lines[2][4:] // the root line
+	if cp2, err := CheckCheckpoint(m0.Payload, []byte(strings.Join(lines, "\n"))); err == nil && cp2.Valid {
+		t.Error("checkpoint with another root is valid")
+	}
+	tree := bulletin.NewTree()
+	var leaves [][32]byte
+	for _, e := range rec.Entries {
+		leaves = append(leaves, bulletin.LeafHash(e))
+	}
+	tree.AppendLeaves(leaves...)
+	n := tree.Size()
+	p, err := tree.InclusionProof(3, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexes := func(p [][32]byte) []string {
+		var out []string
+		for _, h := range p {
+			out = append(out, hex.EncodeToString(h[:]))
+		}
+		return out
+	}
+	if err := CheckInclusion(3, n, hex.EncodeToString(leaves[3][:]), hexes(p), cp.Root); err != nil {
+		t.Errorf("inclusion: %v", err)
+	}
+	if err := CheckInclusion(3, n, hex.EncodeToString(leaves[4][:]), hexes(p), cp.Root); err == nil {
+		t.Error("inclusion of another leaf verifies")
+	}
+	r5, _ := tree.RootAt(5)
+	cons, err := tree.ConsistencyProof(5, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckConsistency(5, n, hexes(cons), hex.EncodeToString(r5[:]), cp.Root); err != nil {
+		t.Errorf("consistency: %v", err)
+	}
+	if err := CheckConsistency(5, n, hexes(cons), cp.Root, cp.Root); err == nil {
+		t.Error("consistency with a wrong first root verifies")
+	}
+}

@@ -1,0 +1,198 @@
+//go:build js && wasm
+
+// Command wasm is the observers' portal's WebAssembly module
+// (spec/16-portal.md): the auditor's verifier (package verify) and the portal's decoders
+// (package view), run in a Web Worker. It defines one JavaScript function,
+//
+//	evotePortal(op, argJSON, done, progress)
+//
+// which runs op in a goroutine and calls done(resultJSON, error) once;
+// progress(stage, done, total) is called along the way by "verify". The
+// ops: "describe" {manifest} → view.Election; "entries" {manifest, entries:
+// [{index, canonical}]} → [view.Entry]; "result" {manifest, payload, lang}
+// → {results, csv}; "checkpoint" {manifest, note} → view.Checkpoint;
+// "inclusion" / "consistency" → {ok, error}; "verify" {fingerprint, base,
+// partial} → {report, text}. Binary values are standard base64.
+//
+// "verify" takes the fingerprint the observer typed (the only trust
+// input), finds the board of the election that has it under base (the
+// origin serving /api/v1), downloads the record through the board's public
+// read routes and verifies it exactly as evote-verify does.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
+	"syscall/js"
+	"time"
+
+	"evote/ballot"
+	"evote/verify"
+	"evote/web/portal/view"
+)
+
+func main() {
+	js.Global().Set("evotePortal", js.FuncOf(call))
+	select {}
+}
+
+// decoders keeps one view.Decoder per manifest, so that ballots decoded
+// after their credential are named by pseudonym across pages.
+var decoders = map[string]*view.Decoder{}
+
+func call(_ js.Value, args []js.Value) any {
+	if len(args) < 3 {
+		return nil
+	}
+	op, arg, done := args[0].String(), args[1].String(), args[2]
+	var progress js.Value
+	if len(args) > 3 {
+		progress = args[3]
+	}
+	go func() {
+		out, err := run(op, arg, progress)
+		if err != nil {
+			done.Invoke(js.Null(), err.Error())
+			return
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			done.Invoke(js.Null(), err.Error())
+			return
+		}
+		done.Invoke(string(b), js.Null())
+	}()
+	return nil
+}
+
+type args struct {
+	Manifest string `json:"manifest"`
+	Entries  []struct {
+		Index     uint64 `json:"index"`
+		Canonical string `json:"canonical"`
+	} `json:"entries"`
+	Payload     string   `json:"payload"`
+	Lang        string   `json:"lang"`
+	Note        string   `json:"note"`
+	Index       uint64   `json:"index"`
+	Size        uint64   `json:"size"`
+	Size2       uint64   `json:"size2"`
+	Leaf        string   `json:"leaf"`
+	Path        []string `json:"path"`
+	Root        string   `json:"root"`
+	Root2       string   `json:"root2"`
+	Fingerprint string   `json:"fingerprint"`
+	Base        string   `json:"base"`
+	Partial     bool     `json:"partial"`
+}
+
+func b64(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("portal: not base64: %w", err)
+	}
+	return b, nil
+}
+
+func run(op, raw string, progress js.Value) (any, error) {
+	var a args
+	if err := json.Unmarshal([]byte(raw), &a); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	var manifest []byte
+	if a.Manifest != "" {
+		var err error
+		if manifest, err = b64(a.Manifest); err != nil {
+			return nil, err
+		}
+	}
+	switch op {
+	case "describe":
+		return view.Describe(manifest)
+	case "entries":
+		d := decoders[a.Manifest]
+		if d == nil {
+			var err error
+			if d, err = view.NewDecoder(manifest); err != nil {
+				return nil, err
+			}
+			decoders[a.Manifest] = d
+		}
+		out := []any{}
+		for _, e := range a.Entries {
+			c, err := b64(e.Canonical)
+			if err != nil {
+				return nil, err
+			}
+			v, err := d.Entry(e.Index, c)
+			if err != nil {
+				out = append(out, map[string]any{"index": e.Index, "error": err.Error()})
+				continue
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case "result":
+		p, err := b64(a.Payload)
+		if err != nil {
+			return nil, err
+		}
+		r, err := view.Result(manifest, p)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"results": r, "csv": string(r.CSV(a.Lang))}, nil
+	case "checkpoint":
+		return view.CheckCheckpoint(manifest, []byte(a.Note))
+	case "inclusion":
+		return proofAnswer(view.CheckInclusion(a.Index, a.Size, a.Leaf, a.Path, a.Root)), nil
+	case "consistency":
+		return proofAnswer(view.CheckConsistency(a.Size, a.Size2, a.Path, a.Root, a.Root2)), nil
+	case "verify":
+		return verifyBoard(a.Fingerprint, a.Base, a.Partial, progress)
+	}
+	return nil, fmt.Errorf("portal: unknown op %q", op)
+}
+
+func proofAnswer(err error) map[string]any {
+	if err != nil {
+		return map[string]any{"ok": false, "error": err.Error()}
+	}
+	return map[string]any{"ok": true}
+}
+
+// verifyBoard is evote-verify --fingerprint FP [--partial] BASE, in the
+// browser.
+func verifyBoard(fingerprint, base string, partial bool, progress js.Value) (any, error) {
+	fp, err := ballot.ParseFingerprint(fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	report := func(stage string, done, total uint64) {
+		if progress.Type() == js.TypeFunction {
+			progress.Invoke(stage, float64(done), float64(total))
+		}
+	}
+	ctx := context.Background()
+	start := time.Now()
+	board, err := verify.FindBoard(ctx, nil, base, fp)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := verify.Fetch(ctx, nil, board, func(done, total uint64) { report("download", done, total) })
+	if err != nil {
+		return nil, err
+	}
+	download := time.Since(start).Seconds()
+	rep := verify.Verify(rec, verify.Options{Fingerprint: fp, Partial: partial, Workers: 1, Progress: report})
+	var text strings.Builder
+	rep.WriteText(&text)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return map[string]any{"report": rep, "text": text.String(), "download_seconds": download,
+		"heap_sys": ms.HeapSys, "sys": ms.Sys, "total_seconds": time.Since(start).Seconds()}, nil
+}

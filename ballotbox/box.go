@@ -275,6 +275,13 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	b.tokens = newTokenGatherer(cfg.BatchMax)
 	b.proofs.logger, b.tokens.logger = cfg.Logger, cfg.Logger
 	b.cp = newCheckpointer(b)
+	if b.log.Size() > 0 {
+		// Cosignatures live in memory only: get the replayed board's
+		// checkpoint cosigned now, so that readers are served a witnessed
+		// checkpoint of the whole log right after a restart, not only after
+		// the next entry.
+		b.cp.refresh()
+	}
 	b.flushKick, b.flushStop, b.flushDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go b.flusher()
 	b.snapStop, b.snapDone = make(chan struct{}), make(chan struct{})

@@ -46,6 +46,7 @@ func options() []*option {
 		{name: "dev-witnesses", def: "2", help: "in-process witnesses in dev mode"},
 		{name: "audit-every", def: "256", help: "audits are published in a shuffled batch each time the board's size reaches a multiple of this (spec §9.4)"},
 		{name: "audit-min-batch", def: "8", help: "fewest waiting audits published as a batch before the close"},
+		{name: "snapshot-every", def: "100000", help: "entries between two snapshots of an election's state, from which a restart resumes (spec §7.7.1); one is also taken at shutdown; \"off\": none"},
 		{name: "admin-user", help: "bootstrap admin created when no official account exists"},
 		{name: "admin-password", secret: true, help: "bootstrap admin's password"},
 		{name: "admin-totp", secret: true, help: "bootstrap admin's TOTP secret (base32)"},

@@ -337,6 +337,13 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		rc.AuditEvery = uint64(every)
 		rc.AuditMinBatch, err = cfg.positive("audit-min-batch")
 	}
+	if err == nil {
+		if cfg.get("snapshot-every") == "off" {
+			rc.NoSnapshots = true
+		} else if every, err = cfg.positive("snapshot-every"); err == nil {
+			rc.SnapshotEvery = uint64(every)
+		}
+	}
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -317,3 +317,22 @@ func TestServesHTTPS(t *testing.T) {
 		t.Fatalf("plain HTTP on every interface: %v", err)
 	}
 }
+
+// TestSnapshotEveryOption: --snapshot-every takes a positive count or
+// "off"; anything else stops the start with a message naming the option.
+func TestSnapshotEveryOption(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for v, ok := range map[string]bool{"5000": true, "off": true, "0": false, "-1": false, "never": false} {
+		c, _, err := loadConfig([]string{"--dev", "--data", t.TempDir(), "--snapshot-every", v}, env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, cleanup, err := build(context.Background(), c)
+		if err == nil {
+			cleanup()
+		}
+		if ok != (err == nil) || !ok && !strings.Contains(err.Error(), "snapshot-every") {
+			t.Errorf("--snapshot-every %s: %v", v, err)
+		}
+	}
+}

@@ -296,3 +296,25 @@ func TestAuthorityEmblem(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleUzbekOrthography: the sample's Uzbek texts are in the official
+// Latin alphabet, whose oʻ and gʻ take the turned comma U+02BB, never an
+// ASCII apostrophe.
+func TestSampleUzbekOrthography(t *testing.T) {
+	m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+	texts := []Text{m.Title, m.Authority.Name, m.Authority.Help}
+	for _, c := range m.Contests {
+		texts = append(texts, c.Title)
+		for _, k := range c.Candidates {
+			texts = append(texts, k.Name)
+		}
+	}
+	for _, c := range m.Constituencies {
+		texts = append(texts, c.Name)
+	}
+	for _, x := range texts {
+		if strings.ContainsAny(x.Uz, "'`’") {
+			t.Errorf("Uzbek text %q: an apostrophe where the alphabet has ʻ (U+02BB)", x.Uz)
+		}
+	}
+}

@@ -52,7 +52,7 @@ func SampleManifest(electionID string, trustees []Trustee, threshold uint32, ide
 			Name: Text{
 				Ky: "Кыргыз Республикасынын Шайлоо жана референдум өткөрүү боюнча борбордук комиссиясы",
 				Ru: "Центральная комиссия по выборам и проведению референдумов Кыргызской Республики",
-				Uz: "Qirg'iz Respublikasi Saylov va referendum o'tkazish bo'yicha markaziy komissiyasi",
+				Uz: "Qirgʻiz Respublikasi Saylov va referendum oʻtkazish boʻyicha markaziy komissiyasi",
 				En: "Central Commission for Elections and Referenda of the Kyrgyz Republic",
 			},
 			Help: Text{
@@ -86,10 +86,10 @@ func SampleManifest(electionID string, trustees []Trustee, threshold uint32, ide
 	}
 	m.Contests = append(m.Contests, Contest{
 		ID:    "priorities",
-		Title: Text{Ky: "Айыл бюджетинин артыкчылыктары (эң көп 2)", Ru: "Приоритеты сельского бюджета (не более 2)", Uz: "Qishloq byudjeti ustuvorliklari (ko'pi bilan 2)", En: "Village budget priorities (at most 2)"},
+		Title: Text{Ky: "Айыл бюджетинин артыкчылыктары (эң көп 2)", Ru: "Приоритеты сельского бюджета (не более 2)", Uz: "Qishloq byudjeti ustuvorliklari (koʻpi bilan 2)", En: "Village budget priorities (at most 2)"},
 		Kind:  MultiSelect,
 		Candidates: []Candidate{
-			{ID: "roads", Name: Text{Ky: "Жолдор", Ru: "Дороги", Uz: "Yo'llar", En: "Roads"}},
+			{ID: "roads", Name: Text{Ky: "Жолдор", Ru: "Дороги", Uz: "Yoʻllar", En: "Roads"}},
 			{ID: "water", Name: Text{Ky: "Ичүүчү суу", Ru: "Питьевая вода", Uz: "Ichimlik suvi", En: "Drinking water"}},
 			{ID: "school", Name: Text{Ky: "Мектеп", Ru: "Школа", Uz: "Maktab", En: "School"}},
 			{ID: "clinic", Name: Text{Ky: "Медпункт", Ru: "Медпункт", Uz: "Tibbiyot punkti", En: "Clinic"}},

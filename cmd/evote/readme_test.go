@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -414,4 +416,159 @@ func TestReadmeWalkthrough(t *testing.T) {
 		}
 	}
 	t.Logf("keys generated at %v", time.Since(began).Round(time.Second))
+
+	// 5. Voting. The identity service starts once the election exists,
+	// with the context hash the ballot box shows (docs/operator.md), in
+	// development (simulated register, codes in its log).
+	resp, err := http.Get(box + "/api/v1/elections/" + election)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		ExtendedHash string `json:"extended_hash"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if err != nil || info.ExtendedHash == "" {
+		t.Fatalf("GET /api/v1/elections/%s: no extended_hash (%v)", election, err)
+	}
+	show := w.run(offDir, []string{"evote", "official", "show-manifest", "--manifest", "manifest.bin"})
+	styles := regexp.MustCompile(`(?m)^ballot style (\S+)`).FindAllStringSubmatch(show, -1)
+	if len(styles) == 0 {
+		t.Fatalf("show-manifest lists no ballot style:\n%s", show)
+	}
+	style := styles[0][1]
+	_, afterStyle, _ := strings.Cut(show, "ballot style "+style)
+	contest := regexp.MustCompile(`(?m)^  contest (\S+):`).FindStringSubmatch(afterStyle)
+	if contest == nil {
+		t.Fatalf("show-manifest lists no contest for style %s:\n%s", style, show)
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	listOfficials := field(t, keysOut, "EVOTE_IDP_LIST_OFFICIALS=")
+	idpDir := filepath.Join(tmp, "idp")
+	os.MkdirAll(idpDir, 0o700)
+	idpAddr := loopbackAddr(t)
+	idpURL := "http://" + idpAddr
+	idp := w.start("evote-idp", idpDir, []string{"evote-idp"},
+		"EVOTE_IDP_MODE=development", "EVOTE_IDP_ELECTION_ID="+election, "EVOTE_IDP_CONTEXT_HASH="+info.ExtendedHash,
+		"EVOTE_IDP_ELECTION_DAY="+day, "EVOTE_IDP_ISSUER="+idpURL,
+		"EVOTE_IDP_PSEUDONYM_KEY_FILE="+filepath.Join(creds, "idp-pseudonym-key"),
+		"EVOTE_IDP_SIGNING_KEYS_FILE="+filepath.Join(creds, "idp-signing-keys"),
+		"EVOTE_IDP_BOARD_KEY_FILE="+filepath.Join(creds, "idp-board-key"),
+		"EVOTE_IDP_LIST_OFFICIALS="+listOfficials,
+		"EVOTE_IDP_REGISTRY=simulated", "EVOTE_IDP_SIM_CONSTITUENCIES="+style, "EVOTE_IDP_SIM_PER_CONSTITUENCY=5",
+		"EVOTE_IDP_SMS=log", "EVOTE_IDP_DB_DRIVER=sqlite", "EVOTE_IDP_DB_DSN=file:"+filepath.Join(idpDir, "idp.db"),
+		"EVOTE_IDP_LISTEN="+idpAddr, "EVOTE_IDP_BOARD_URL="+box)
+	waitReady(w, idp, idpURL+"/healthz")
+
+	// Test people: the simulated register's, three of them on the list.
+	people := w.run(offDir, []string{"evote", "demo", "people", "--constituencies", style, "--election-day", day, "--per", "5"})
+	type person struct{ pin, doc, birth, phone string }
+	var voters []person
+	var csv strings.Builder
+	csv.WriteString("pin,ballot_style,phone\n")
+	for _, l := range strings.Split(people, "\n")[1:] {
+		f := strings.Split(l, ",")
+		if len(f) != 6 || f[5] != "yes" || len(voters) == 3 {
+			continue
+		}
+		voters = append(voters, person{f[0], f[1], f[2], f[4]})
+		csv.WriteString(f[0] + "," + style + "," + f[4] + "\n")
+	}
+	if len(voters) != 3 {
+		t.Fatalf("evote demo people listed too few people who may vote:\n%s", people)
+	}
+	os.WriteFile(filepath.Join(offDir, "voters.csv"), []byte(csv.String()), 0o600)
+	w.run(offDir, readmeCommand(t, cmds, "evote official import-voters", "--server …", "--server "+box, "--idp …", "--idp "+idpURL,
+		"list.key", filepath.Join(creds, "list-official.key")))
+	w.run(offDir, []string{"evote", "official", "open", "--server", box, "--election", election})
+
+	// Each voter signs in, types the texted code (from the identity
+	// service's log) and casts; the first checks the receipt.
+	smsCode := regexp.MustCompile(`dev-sms to=.* text=".*?\b(\d{6})\b`)
+	for i, v := range voters {
+		vdir := filepath.Join(tmp, "voter"+string(rune('1'+i)))
+		os.MkdirAll(vdir, 0o700)
+		args := readmeCommand(t, cmds, "evote vote", "https://box.example", box, "https://id.example", idpURL,
+			"<election fingerprint>", fp, "--pin …", "--pin "+v.pin, "--document …", "--document "+v.doc, "1990-01-31", v.birth,
+			"'council-ala-archa=2;priorities=0,3'", contest[1]+"="+string(rune('0'+i%2)))
+		sent := len(smsCode.FindAllString(idp.output(), -1))
+		cmd := w.command(vdir, args)
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &party{name: "voter " + string(rune('1'+i)), cmd: cmd, done: make(chan struct{})}
+		cmd.Stdout, cmd.Stderr = p, p
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { p.err = cmd.Wait(); close(p.done) }()
+		w.parties = append(w.parties, p)
+		deadline := time.Now().Add(30 * time.Second)
+		for len(smsCode.FindAllString(idp.output(), -1)) == sent {
+			if time.Now().After(deadline) {
+				t.Fatalf("no code texted to voter %d%s", i+1, w.logs())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		all := smsCode.FindAllStringSubmatch(idp.output(), -1)
+		io.WriteString(in, all[len(all)-1][1]+"\n")
+		in.Close()
+		w.wait(p, time.Minute)
+		if !strings.Contains(p.output(), "tracking code: ") {
+			t.Fatalf("voter %d:\n%s", i+1, p.output())
+		}
+		if i == 0 {
+			code := field(t, p.output(), "tracking code: ")
+			w.run(vdir, readmeCommand(t, cmds, "evote ballot check-receipt", "--server …", "--server "+box, "ABCD-EFGH-…", code, "<election fingerprint>", fp))
+		}
+	}
+	t.Logf("voted at %v", time.Since(began).Round(time.Second))
+
+	// 6. Tally.
+	w.run(offDir, []string{"evote", "official", "close", "--server", box, "--election", election})
+	act("cleanse")
+	act("start-mixing")
+	trusteeStep := func(step string) {
+		t.Helper()
+		var ps []*party
+		for i, dir := range trusteeDirs {
+			args := readmeCommand(t, cmds, "evote trustee keygen", "keygen", step, "https://box.example", box, "ABCD-EFGH-…", fp)
+			ps = append(ps, w.start("trustee "+string(rune('1'+i))+" "+step, dir, args, "EVOTE_PASSPHRASE=trustee passphrase "+string(rune('1'+i))))
+		}
+		for _, p := range ps {
+			w.wait(p, 2*time.Minute)
+		}
+	}
+	trusteeStep("mix")
+	act("start-decrypting")
+	trusteeStep("decrypt")
+	tallyOut := w.run(offDir, []string{"evote", "official", "tally", "--server", box, "--election", election})
+	if !strings.Contains(tallyOut, contest[1]+": 3 ballots") {
+		t.Fatalf("evote official tally:\n%s", tallyOut)
+	}
+
+	// 7. Audit, from the fingerprint alone.
+	auditor := filepath.Join(tmp, "auditor")
+	os.MkdirAll(auditor, 0o700)
+	verifyOut := w.run(auditor, readmeCommand(t, cmds, "evote-verify", "ABCD-EFGH-…", fp, "https://box.example", box))
+	if !strings.Contains(verifyOut, "VALID: every check holds.") || strings.Contains(verifyOut, "INVALID") {
+		t.Fatalf("evote-verify:\n%s", verifyOut)
+	}
+	// Voters chose candidates 0, 1, 0 of the contest: the verified result
+	// says so by name.
+	for n, count := range []int{2, 1} {
+		name := regexp.MustCompile(`(?m)^    ` + string(rune('0'+n)) + `  (.+)$`).FindStringSubmatch(afterStyle)
+		if name == nil {
+			t.Fatalf("show-manifest lists no candidate %d:\n%s", n, show)
+		}
+		if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(name[1]) + `\s+` + string(rune('0'+count)) + `$`).MatchString(verifyOut) {
+			t.Fatalf("evote-verify does not give %s %d votes:\n%s", name[1], count, verifyOut)
+		}
+	}
+	if testing.Verbose() {
+		t.Logf("evote official tally:\n%s\nevote-verify:\n%s", tallyOut, verifyOut)
+	}
+	t.Logf("walkthrough done in %v", time.Since(began).Round(time.Second))
 }

@@ -420,7 +420,11 @@ func TestReadmeWalkthrough(t *testing.T) {
 	// 5. Voting. The identity service starts once the election exists,
 	// with the context hash the ballot box shows (docs/operator.md), in
 	// development (simulated register, codes in its log).
-	resp, err := http.Get(box + "/api/v1/elections/" + election)
+	route := regexp.MustCompile("`GET (/api/v1/elections/)<id>`").FindStringSubmatch(strings.Join(strings.Fields(section), " "))
+	if route == nil {
+		t.Fatal("README.md's walkthrough does not say where the context hash is (`GET /api/v1/elections/<id>`)")
+	}
+	resp, err := http.Get(box + route[1] + election)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,16 +453,24 @@ func TestReadmeWalkthrough(t *testing.T) {
 	os.MkdirAll(idpDir, 0o700)
 	idpAddr := loopbackAddr(t)
 	idpURL := "http://" + idpAddr
-	idp := w.start("evote-idp", idpDir, []string{"evote-idp"},
-		"EVOTE_IDP_MODE=development", "EVOTE_IDP_ELECTION_ID="+election, "EVOTE_IDP_CONTEXT_HASH="+info.ExtendedHash,
-		"EVOTE_IDP_ELECTION_DAY="+day, "EVOTE_IDP_ISSUER="+idpURL,
-		"EVOTE_IDP_PSEUDONYM_KEY_FILE="+filepath.Join(creds, "idp-pseudonym-key"),
-		"EVOTE_IDP_SIGNING_KEYS_FILE="+filepath.Join(creds, "idp-signing-keys"),
-		"EVOTE_IDP_BOARD_KEY_FILE="+filepath.Join(creds, "idp-board-key"),
-		"EVOTE_IDP_LIST_OFFICIALS="+listOfficials,
-		"EVOTE_IDP_REGISTRY=simulated", "EVOTE_IDP_SIM_CONSTITUENCIES="+style, "EVOTE_IDP_SIM_PER_CONSTITUENCY=5",
-		"EVOTE_IDP_SMS=log", "EVOTE_IDP_DB_DRIVER=sqlite", "EVOTE_IDP_DB_DSN=file:"+filepath.Join(idpDir, "idp.db"),
-		"EVOTE_IDP_LISTEN="+idpAddr, "EVOTE_IDP_BOARD_URL="+box)
+	// Development mode, as the README's step 5 sets it.
+	devEnv := regexp.MustCompile("`(EVOTE_IDP_[A-Z_]+=[a-z]+)`").FindAllStringSubmatch(section, -1)
+	if len(devEnv) < 3 {
+		t.Fatalf("README.md's walkthrough does not set the identity service's development mode: %q", devEnv)
+	}
+	idpEnv := []string{"EVOTE_IDP_ELECTION_ID=" + election, "EVOTE_IDP_CONTEXT_HASH=" + info.ExtendedHash,
+		"EVOTE_IDP_ELECTION_DAY=" + day, "EVOTE_IDP_ISSUER=" + idpURL,
+		"EVOTE_IDP_PSEUDONYM_KEY_FILE=" + filepath.Join(creds, "idp-pseudonym-key"),
+		"EVOTE_IDP_SIGNING_KEYS_FILE=" + filepath.Join(creds, "idp-signing-keys"),
+		"EVOTE_IDP_BOARD_KEY_FILE=" + filepath.Join(creds, "idp-board-key"),
+		"EVOTE_IDP_LIST_OFFICIALS=" + listOfficials,
+		"EVOTE_IDP_SIM_CONSTITUENCIES=" + style, "EVOTE_IDP_SIM_PER_CONSTITUENCY=5",
+		"EVOTE_IDP_DB_DRIVER=sqlite", "EVOTE_IDP_DB_DSN=file:" + filepath.Join(idpDir, "idp.db"),
+		"EVOTE_IDP_LISTEN=" + idpAddr, "EVOTE_IDP_BOARD_URL=" + box}
+	for _, m := range devEnv {
+		idpEnv = append(idpEnv, m[1])
+	}
+	idp := w.start("evote-idp", idpDir, []string{"evote-idp"}, idpEnv...)
 	waitReady(w, idp, idpURL+"/healthz")
 
 	// Test people: the simulated register's, three of them on the list.
@@ -507,6 +519,11 @@ func TestReadmeWalkthrough(t *testing.T) {
 		w.parties = append(w.parties, p)
 		deadline := time.Now().Add(30 * time.Second)
 		for len(smsCode.FindAllString(idp.output(), -1)) == sent {
+			select {
+			case <-p.done:
+				t.Fatalf("%s ended before a code was texted (%v)%s", p.name, p.err, w.logs())
+			default:
+			}
 			if time.Now().After(deadline) {
 				t.Fatalf("no code texted to voter %d%s", i+1, w.logs())
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -115,19 +116,20 @@ type walk struct {
 	parties []*party
 }
 
-func (w *walk) command(dir string, args []string, env ...string) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(w.bin, args[0]), args[1:]...)
+func (w *walk) command(ctx context.Context, dir string, args []string, env ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(w.bin, args[0]), args[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), w.env...), env...)
 	return cmd
 }
 
-// run runs a command to its end and returns its output; a failure fails
-// the test with the output of every process.
+// run runs a command to its end (two minutes at most) and returns its
+// output; a failure fails the test with the output of every process.
 func (w *walk) run(dir string, args []string, env ...string) string {
 	w.t.Helper()
-	cmd := w.command(dir, args, env...)
-	out, err := cmd.CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := w.command(ctx, dir, args, env...).CombinedOutput()
 	if err != nil {
 		w.t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out, w.logs())
 	}
@@ -137,15 +139,29 @@ func (w *walk) run(dir string, args []string, env ...string) string {
 // start starts a long-running party.
 func (w *walk) start(name, dir string, args []string, env ...string) *party {
 	w.t.Helper()
+	p, _ := w.startInput(name, dir, args, false, env...)
+	return p
+}
+
+// startInput starts a party, with a pipe to its standard input if asked.
+func (w *walk) startInput(name, dir string, args []string, input bool, env ...string) (*party, io.WriteCloser) {
+	w.t.Helper()
 	p := &party{name: name, done: make(chan struct{})}
-	p.cmd = w.command(dir, args, env...)
+	p.cmd = w.command(context.Background(), dir, args, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
+	var in io.WriteCloser
+	if input {
+		var err error
+		if in, err = p.cmd.StdinPipe(); err != nil {
+			w.t.Fatal(err)
+		}
+	}
 	if err := p.cmd.Start(); err != nil {
 		w.t.Fatalf("%s: %v", name, err)
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	w.parties = append(w.parties, p)
-	return p
+	return p, in
 }
 
 // wait waits for a party to end successfully.
@@ -505,18 +521,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 			"<election fingerprint>", fp, "--pin …", "--pin "+v.pin, "--document …", "--document "+v.doc, "1990-01-31", v.birth,
 			"'council-ala-archa=2;priorities=0,3'", contest[1]+"="+string(rune('0'+i%2)))
 		sent := len(smsCode.FindAllString(idp.output(), -1))
-		cmd := w.command(vdir, args)
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := &party{name: "voter " + string(rune('1'+i)), cmd: cmd, done: make(chan struct{})}
-		cmd.Stdout, cmd.Stderr = p, p
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { p.err = cmd.Wait(); close(p.done) }()
-		w.parties = append(w.parties, p)
+		p, in := w.startInput("voter "+string(rune('1'+i)), vdir, args, true)
 		deadline := time.Now().Add(30 * time.Second)
 		for len(smsCode.FindAllString(idp.output(), -1)) == sent {
 			select {

@@ -589,6 +589,12 @@ func TestReadmeWalkthrough(t *testing.T) {
 			t.Fatalf("evote-verify does not give %s %d votes:\n%s", name[1], count, verifyOut)
 		}
 	}
+	// The record exported (checked first), and verified again from the
+	// archive alone.
+	w.run(auditor, readmeCommand(t, cmds, "evote record export", "https://box.example", box, "ABCD-EFGH-…", fp))
+	if out := w.run(auditor, []string{"evote-verify", "--fingerprint", fp, "record.tar"}); !strings.Contains(out, "VALID: every check holds.") || strings.Contains(out, "INVALID") {
+		t.Fatalf("evote-verify record.tar:\n%s", out)
+	}
 	if testing.Verbose() {
 		t.Logf("evote official tally:\n%s\nevote-verify:\n%s", tallyOut, verifyOut)
 	}

@@ -54,7 +54,8 @@ from the file named by <VARIABLE>_FILE (systemd's LoadCredential puts them
 under $CREDENTIALS_DIRECTORY). Keys are hex. It starts only once the
 election exists on the ballot box (it checks that the manifest names its
 board key) and needs the election's context hash (64 hex digits, or the
-base64url the ballot box's API shows).
+base64url the ballot box's API shows as extended_hash in GET
+/api/v1/elections/<id> once key generation is done).
 
 Development: EVOTE_IDP_MODE=development with EVOTE_IDP_REGISTRY=simulated
 (synthetic people, listed by evote demo people) and EVOTE_IDP_SMS=log (codes

@@ -6,10 +6,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -17,6 +19,17 @@ import (
 
 // fetchPage is the page size asked of the board (spec §10.1, at most 1000).
 const fetchPage = 1000
+
+// A page request that fails in transit (the connection, an answer cut
+// short, a 5xx or 429 status) is retried up to fetchRetries times, after
+// fetchBackoff, doubled each time, from the page where it stopped: a
+// download resumes rather than starting over. Anything else (another
+// status, a malformed page) fails at once. Variables so that tests can
+// shorten the wait.
+var (
+	fetchRetries = 4
+	fetchBackoff = 500 * time.Millisecond
+)
 
 // BoardURL returns the URL of a log's public board under a server's base
 // URL (spec chapter 10): base/api/v1/board/<hex log id>. A URL that already
@@ -180,7 +193,18 @@ func (r *BoardReader) fetchPage() error {
 	}
 	start := r.next
 	limit := min(r.size-start, fetchPage)
-	body, err := get(r.ctx, r.client, fmt.Sprintf("%s/entries?start=%d&limit=%d", r.board, start, limit), 1<<30)
+	url := fmt.Sprintf("%s/entries?start=%d&limit=%d", r.board, start, limit)
+	body, err := get(r.ctx, r.client, url, 1<<30)
+	wait := fetchBackoff
+	for try := 0; err != nil && try < fetchRetries && isTransient(err); try++ {
+		select {
+		case <-r.ctx.Done():
+			return fmt.Errorf("%w: %w", ErrLoad, r.ctx.Err())
+		case <-time.After(wait):
+		}
+		wait *= 2
+		body, err = get(r.ctx, r.client, url, 1<<30)
+	}
 	if err != nil {
 		return err
 	}
@@ -226,6 +250,19 @@ func decodeB64(s string) ([]byte, error) {
 	return base64.StdEncoding.Strict().DecodeString(s)
 }
 
+// errTransient marks a failure of get worth retrying: the request or
+// the answer's body failed in transit, or the status was 5xx or 429.
+var errTransient = errors.New("transient")
+
+type transientError struct{ err error }
+
+func (e transientError) Error() string   { return e.err.Error() }
+func (e transientError) Unwrap() []error { return []error{e.err, errTransient} }
+
+func isTransient(err error) bool {
+	return errors.Is(err, errTransient) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
 func get(ctx context.Context, client *http.Client, url string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -233,15 +270,19 @@ func get(ctx context.Context, client *http.Client, url string, limit int64) ([]b
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
+		return nil, transientError{fmt.Errorf("%w: %w", ErrLoad, err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: GET %s: %s", ErrLoad, url, resp.Status)
+		err := fmt.Errorf("%w: GET %s: %s", ErrLoad, url, resp.Status)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return nil, transientError{err}
+		}
+		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: GET %s: %w", ErrLoad, url, err)
+		return nil, transientError{fmt.Errorf("%w: GET %s: %w", ErrLoad, url, err)}
 	}
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("%w: GET %s: answer too large", ErrLoad, url)

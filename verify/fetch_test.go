@@ -137,3 +137,107 @@ func TestFetchRefusesBadTransport(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchStreamResumes: a page request failing in transit (a 503, a
+// connection cut mid-answer) is retried from the page where it stopped,
+// never from the start, and the record still verifies; a board failing
+// every retry of a page yields ErrLoad after 1+fetchRetries requests of it.
+func TestFetchStreamResumes(t *testing.T) {
+	rec, err := Load(exampleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { fetchBackoff = d }(fetchBackoff)
+	fetchBackoff = time.Millisecond
+	const per = 3 // entries per page the test board answers
+	serve := func(fail func(start, try int) string) (*httptest.Server, *[]int) {
+		var starts []int
+		tries := map[int]int{}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/checkpoint/note") {
+				w.Write(rec.Checkpoint)
+				return
+			}
+			var start int
+			fmt.Sscan(r.URL.Query().Get("start"), &start)
+			starts = append(starts, start)
+			tries[start]++
+			switch fail(start, tries[start]) {
+			case "503":
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			case "cut":
+				// Headers and part of the body, then the connection closes.
+				w.Header().Set("Content-Length", "1000")
+				fmt.Fprint(w, `{"start":`)
+				c, _, _ := w.(http.Hijacker).Hijack()
+				c.Close()
+				return
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, `{"start":%d,"entries":[`, start)
+			for i := start; i < min(start+per, len(rec.Entries)); i++ {
+				if i > start {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, `{"index":%d,"canonical":%q}`, i, base64.StdEncoding.EncodeToString(rec.Entries[i]))
+			}
+			b.WriteString("]}")
+			fmt.Fprint(w, b.String())
+		}))
+		return srv, &starts
+	}
+	// Pages 2 and 5 fail once, page 4 fails twice (a cut, then a 503).
+	srv, starts := serve(func(start, try int) string {
+		switch {
+		case start == 2*per && try == 1, start == 4*per && try == 2, start == 5*per && try == 1:
+			return "503"
+		case start == 4*per && try == 1:
+			return "cut"
+		}
+		return ""
+	})
+	defer srv.Close()
+	note, r, err := FetchStream(context.Background(), srv.Client(), srv.URL+"/api/v1/board/00", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := VerifyStream(note, r, Options{Fingerprint: exampleFingerprint(t), Workers: 1})
+	if err != nil || !rep.OK {
+		t.Fatalf("resumed download: %v, %+v", err, rep)
+	}
+	pages := (len(rec.Entries) + per - 1) / per
+	if len(*starts) != pages+4 {
+		t.Errorf("%d page requests, want %d pages + 4 retries: %v", len(*starts), pages, *starts)
+	}
+	for i := 1; i < len(*starts); i++ {
+		if (*starts)[i] < (*starts)[i-1] {
+			t.Fatalf("download went back from %d to %d: %v", (*starts)[i-1], (*starts)[i], *starts)
+		}
+	}
+
+	// A page that never comes: bounded retries, then ErrLoad.
+	srv2, starts2 := serve(func(start, try int) string {
+		if start == per {
+			return "503"
+		}
+		return ""
+	})
+	defer srv2.Close()
+	note, r, err = FetchStream(context.Background(), srv2.Client(), srv2.URL+"/api/v1/board/00", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := VerifyStream(note, r, Options{Fingerprint: exampleFingerprint(t), Workers: 1}); rep != nil || !errors.Is(err, ErrLoad) {
+		t.Fatalf("a page failing every retry: %v, %v", err, rep)
+	}
+	n := 0
+	for _, s := range *starts2 {
+		if s == per {
+			n++
+		}
+	}
+	if n != 1+fetchRetries {
+		t.Errorf("page %d requested %d times, want %d: %v", per, n, 1+fetchRetries, *starts2)
+	}
+}

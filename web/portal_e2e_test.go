@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,6 +40,14 @@ type recordBoard struct {
 	rec    *verify.Record
 	id     string
 	origin string
+	// page, if not 0, caps the entries of a page below what was asked;
+	// busy[start] is how many requests of the page at start are answered
+	// 503 first (a board under load), and asked counts the requests of
+	// each page of more than one entry.
+	page  uint64
+	mu    sync.Mutex
+	busy  map[uint64]int
+	asked map[uint64]int
 }
 
 func newRecordBoard(t testing.TB, rec *verify.Record) *recordBoard {
@@ -69,6 +78,25 @@ func (rb *recordBoard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit, err2 := strconv.ParseUint(r.URL.Query().Get("limit"), 10, 64)
 		if err1 != nil || err2 != nil || start > n || limit == 0 || limit > 1000 {
 			http.Error(w, "bad range", http.StatusBadRequest)
+			return
+		}
+		if rb.page > 0 {
+			limit = min(limit, rb.page)
+		}
+		rb.mu.Lock()
+		if limit > 1 {
+			if rb.asked == nil {
+				rb.asked = map[uint64]int{}
+			}
+			rb.asked[start]++
+		}
+		busy := rb.busy[start] > 0 && limit > 1
+		if busy {
+			rb.busy[start]--
+		}
+		rb.mu.Unlock()
+		if busy {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
 		type ev struct {
@@ -323,6 +351,26 @@ func TestPortalEndToEnd(t *testing.T) {
 		t.Errorf("entry.signature row: %q", got)
 	}
 	portalShot(t, b, "7-en-verify-tampered")
+
+	// A mirror serving pages of 5 entries, busy (503) twice at the third
+	// page: the module retries that page, never starting over, to VALID.
+	flaky := newRecordBoard(t, rec)
+	flaky.page, flaky.busy = 5, map[uint64]int{10: 2}
+	mirror = serve(t, e, portal.Mount(p, flaky))
+	open(t, b, mirror+"/portal/?lang=en#v=verify", "verify")
+	if got := runVerify(t, b, fp.String()); got != "valid" {
+		t.Fatalf("busy mirror: %s: %s", got, eval[string](t, b, `document.getElementById("verify-out").textContent`))
+	}
+	flaky.mu.Lock()
+	for start, n := range flaky.asked {
+		if want := map[bool]int{true: 3, false: 1}[start == 10]; n != want || start%5 != 0 {
+			t.Errorf("busy mirror: page at %d asked %d times, want %d: %v", start, n, want, flaky.asked)
+		}
+	}
+	if len(flaky.asked) != (len(rec.Entries)+4)/5 {
+		t.Errorf("busy mirror: pages asked %v, want %d", flaky.asked, (len(rec.Entries)+4)/5)
+	}
+	flaky.mu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.problems) > 0 {

@@ -16,8 +16,9 @@
 //
 // "verify" takes the fingerprint the observer typed (the only trust
 // input), finds the board of the election that has it under base (the
-// origin serving /api/v1), downloads the record through the board's public
-// read routes and verifies it exactly as evote-verify does.
+// origin serving /api/v1), downloads the record page by page through the
+// board's public read routes and verifies it as it arrives, exactly as
+// evote-verify does.
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"syscall/js"
@@ -166,7 +168,12 @@ func proofAnswer(err error) map[string]any {
 }
 
 // verifyBoard is evote-verify --fingerprint FP [--partial] BASE, in the
-// browser.
+// browser: like it, it verifies the record as it downloads, page by page
+// (verify.FetchStream, verify.VerifyStream), so that the module's memory
+// grows with the ballots counted, not with the record's size; a page
+// request failing in transit is retried from that page (verify's
+// BoardReader). Progress: "download" (entries fetched) and "verify"
+// (entries checked), interleaved.
 func verifyBoard(fingerprint, base string, partial bool, progress js.Value) (any, error) {
 	fp, err := ballot.ParseFingerprint(fingerprint)
 	if err != nil {
@@ -183,16 +190,34 @@ func verifyBoard(fingerprint, base string, partial bool, progress js.Value) (any
 	if err != nil {
 		return nil, err
 	}
-	rec, err := verify.Fetch(ctx, nil, board, func(done, total uint64) { report("download", done, total) })
+	note, entries, err := verify.FetchStream(ctx, nil, board, func(done, total uint64) { report("download", done, total) })
 	if err != nil {
 		return nil, err
 	}
-	download := time.Since(start).Seconds()
-	rep := verify.Verify(rec, verify.Options{Fingerprint: fp, Partial: partial, Workers: 1, Progress: report})
+	timed := &timedReader{r: entries, wait: time.Since(start)}
+	rep, err := verify.VerifyStream(note, timed, verify.Options{Fingerprint: fp, Partial: partial, Workers: 1, Progress: report})
+	if err != nil {
+		return nil, err
+	}
 	var text strings.Builder
 	rep.WriteText(&text)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return map[string]any{"report": rep, "text": text.String(), "download_seconds": download,
+	return map[string]any{"report": rep, "text": text.String(), "download_seconds": timed.wait.Seconds(),
 		"heap_sys": ms.HeapSys, "sys": ms.Sys, "total_seconds": time.Since(start).Seconds()}, nil
+}
+
+// timedReader adds up the time spent waiting for the board (from the
+// start, the board's search and checkpoint, then each wait for entries):
+// the download, which overlaps the verification when streamed.
+type timedReader struct {
+	r    io.Reader
+	wait time.Duration
+}
+
+func (t *timedReader) Read(p []byte) (int, error) {
+	s := time.Now()
+	n, err := t.r.Read(p)
+	t.wait += time.Since(s)
+	return n, err
 }

@@ -110,6 +110,15 @@ func TestCLIWitnessInitAndManifest(t *testing.T) {
 	if m.Board.Quorum != 1 || len(m.Board.Witnesses) != 1 || m.Board.Witnesses[0].Name != "witness.example.org/w1" || m.Board.Origin != "box.example/board/pilot-2027" {
 		t.Fatalf("anchors %+v", m.Board)
 	}
+	// official create prints what officials hand out (issue 19): the
+	// log's verifier key lines, exactly as --log-key reads them, and the
+	// fingerprint, short and hex.
+	var created strings.Builder
+	describeCreated(&created, "pilot-2027", "1", m)
+	lk, _ := os.ReadFile(logKey)
+	if c := created.String(); !strings.Contains(c, "\n"+string(lk)) || !strings.HasSuffix(c, string(lk)) || !strings.Contains(c, m.Fingerprint().String()) || !strings.Contains(c, m.Fingerprint().Hex()) {
+		t.Fatalf("official create prints\n%s\nwithout the log key\n%s", c, lk)
+	}
 	show, err := runCLI(t, "official", "show-manifest", "--manifest", man, "--lang", "ru")
 	if err != nil || !strings.Contains(show, m.Fingerprint().String()) || !strings.Contains(show, "contest council-ala-archa") || !strings.Contains(show, "0  Асанов Бакыт") || !strings.Contains(show, "authority: Центральная комиссия") || !strings.Contains(show, "emblem image/svg+xml") {
 		t.Fatalf("show-manifest: %v\n%s", err, show)

@@ -134,7 +134,7 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "election %s created, log %s\n", info.ElectionID, info.Log)
+		describeCreated(out, info.ElectionID, info.Log, m)
 		return nil
 	case "act", "open", "close", "tally", "qualified", "close-extraction", "context", "cleanse", "start-mixing", "start-decrypting":
 		if err := need(fs, "election"); err != nil {
@@ -466,6 +466,18 @@ func showManifest(args []string, out io.Writer) error {
 	}
 	describeManifest(out, m, *lang)
 	return nil
+}
+
+// describeCreated writes what officials hand out once an election is
+// created: the log's verifier key lines (origin+keyid+base64, what
+// witnesses, trustees, voters and auditors pass as --log-key) and the
+// election fingerprint (short and hex), both from the manifest the box
+// accepted, so that no other command is needed to publish them.
+func describeCreated(out io.Writer, electionID, log string, m *ballot.Manifest) {
+	f := m.Fingerprint()
+	fmt.Fprintf(out, "election %s created, log %s\n", electionID, log)
+	fmt.Fprintf(out, "election fingerprint (publish it: every trustee, voter and auditor checks it)\n  %s\n  %s\n", f, f.Hex())
+	fmt.Fprintf(out, "log verifier key (save it as log.pub for --log-key; witnesses, trustees, voters and auditors need it):\n%s", verify.FormatLogKey(m.Board.LogVerifier()))
 }
 
 // describeManifest writes the manifest in human terms.

@@ -353,64 +353,50 @@ func (b *Box) Readiness() []ActionState {
 
 // prepare computes the entry an action posts from the state s (under
 // b.mu): its type and payload, or why the action is not possible now.
+// An action out of order fails with ErrWrongPhase and a message saying
+// what must happen first (nextStep), so that an operator is never shown
+// an internal check's failure for a premature action.
 func (b *Box) prepare(s *election.State, action, official string) (t bulletin.Type, payload []byte, err error) {
 	if s.Manifest == nil {
 		return 0, nil, ErrNotReady
 	}
+	ai := slices.Index(Actions, action)
+	if ai < 0 {
+		return 0, nil, fmt.Errorf("%w: %q", ErrUnknownAction, action)
+	}
+	if next, wait := nextStep(s); ai != next {
+		return 0, nil, outOfOrder(s, action, next, wait)
+	}
 	id := s.Manifest.ElectionID
-	phase := s.Phase
-	transition := func(want election.Phase, to election.Phase, typ bulletin.Type) {
-		if phase != want {
-			err = fmt.Errorf("%w: %s needs phase %s, the election is %s", ErrWrongPhase, action, want, phase)
-			return
-		}
+	transition := func(to election.Phase, typ bulletin.Type) {
 		t = typ
 		payload = (&election.Transition{ElectionID: id, To: to, Official: official, At: uint64(b.cfg.Now().Unix())}).Encode()
 	}
 	switch action {
 	case ActionQualified:
-		if phase != election.PhaseSetup {
-			err = fmt.Errorf("%w: the qualified set is computed during setup", ErrWrongPhase)
-			break
-		}
 		var q *threshold.Qualified
 		if q, _, err = threshold.ComputeQualified(s.Keygen()); err != nil {
-			err = fmt.Errorf("%w: %w", ErrNotReady, err)
+			err = fmt.Errorf("%w: the trustees' key generation (dealings, complaints, answers) is not complete on the board: %w", ErrNotReady, err)
 			break
 		}
 		t, payload = bulletin.TypeKeygenQualified, q.Bytes()
 	case ActionCloseExtraction:
-		if phase != election.PhaseSetup || s.Keygen().Qualified == nil {
-			err = fmt.Errorf("%w: the extraction round follows the qualified set, during setup", ErrWrongPhase)
-			break
-		}
-		if _, closed := s.ExtractionClosedAt(); closed {
-			err = fmt.Errorf("%w: the extraction round is already closed", ErrWrongPhase)
-			break
-		}
 		var base [32]byte
 		if base, err = s.Manifest.BaseHash(); err == nil {
 			t, payload = bulletin.TypeKeygenQualified, election.ExtractionClosed(base)
 		}
 	case ActionContext:
-		if phase != election.PhaseSetup {
-			err = fmt.Errorf("%w: the context ends setup", ErrWrongPhase)
-			break
-		}
 		payload, err = contextPayload(s)
 		t = bulletin.TypeElectionContext
 	case ActionOpen:
-		transition(election.PhaseReady, election.PhaseOpen, bulletin.TypeOpen)
-		if err == nil && s.IdentityKeys == nil {
-			err = fmt.Errorf("%w: the identity service has not posted its key set", ErrNotReady)
-		}
-	case ActionClose:
-		transition(election.PhaseOpen, election.PhaseClosed, bulletin.TypeClose)
-	case ActionCleanse:
-		if phase != election.PhaseClosed || s.Cleansing != nil {
-			err = fmt.Errorf("%w: the cleansing follows the close, once", ErrWrongPhase)
+		if s.IdentityKeys == nil {
+			err = fmt.Errorf("%w: the identity service has not posted its key set (start evote-idp with this election's context hash)", ErrNotReady)
 			break
 		}
+		transition(election.PhaseOpen, bulletin.TypeOpen)
+	case ActionClose:
+		transition(election.PhaseClosed, bulletin.TypeClose)
+	case ActionCleanse:
 		c, cerr := s.ComputeCleansing()
 		if cerr != nil {
 			err = cerr
@@ -418,27 +404,73 @@ func (b *Box) prepare(s *election.State, action, official string) (t bulletin.Ty
 		}
 		t, payload = bulletin.TypeCleansingResult, c.Encode()
 	case ActionStartMixing:
-		transition(election.PhaseClosed, election.PhaseMixing, bulletin.TypeTransition)
-		if err == nil && s.Cleansing == nil {
-			err = fmt.Errorf("%w: cleanse first", ErrWrongPhase)
-		}
+		transition(election.PhaseMixing, bulletin.TypeTransition)
 	case ActionStartDecrypting:
-		transition(election.PhaseMixing, election.PhaseDecrypting, bulletin.TypeTransition)
+		transition(election.PhaseDecrypting, bulletin.TypeTransition)
 	case ActionTally:
-		if phase != election.PhaseDecrypting {
-			err = fmt.Errorf("%w: the result follows decryption", ErrWrongPhase)
-			break
-		}
 		r, rerr := s.ComputeResult()
 		if rerr != nil {
-			err = fmt.Errorf("%w: %w", ErrNotReady, rerr)
+			err = fmt.Errorf("%w: the trustees' decryption shares are not all on the board: %w", ErrNotReady, rerr)
 			break
 		}
 		t, payload = bulletin.TypeResult, r.Encode()
-	default:
-		err = fmt.Errorf("%w: %q", ErrUnknownAction, action)
 	}
 	return t, payload, err
+}
+
+// nextStep returns the index in Actions of the one action the board
+// allows next (len(Actions) once the election is tallied), and what
+// others must post before it, if anything ("" when nothing is awaited).
+// Actions follow one another in protocol order; only the extraction
+// round may be left open when every trustee extracted (then context
+// follows qualified directly).
+func nextStep(s *election.State) (int, string) {
+	switch s.Phase {
+	case election.PhaseSetup:
+		if s.Keygen().Qualified == nil {
+			return 0, "the trustees' key generation messages (evote trustee keygen)"
+		}
+		if _, closed := s.ExtractionClosedAt(); !closed {
+			return 1, "the trustees' extraction messages"
+		}
+		return 2, ""
+	case election.PhaseReady:
+		if s.IdentityKeys == nil {
+			return 3, "the identity service's key set"
+		}
+		return 3, ""
+	case election.PhaseOpen:
+		return 4, ""
+	case election.PhaseClosed:
+		if s.Cleansing == nil {
+			return 5, ""
+		}
+		return 6, ""
+	case election.PhaseMixing:
+		return 7, "every trustee's mixes (evote trustee mix)"
+	case election.PhaseDecrypting:
+		return 8, "the trustees' decryption shares (evote trustee decrypt)"
+	}
+	return len(Actions), ""
+}
+
+// outOfOrder explains why action cannot run now: it was done already, or
+// what must happen first.
+func outOfOrder(s *election.State, action string, next int, wait string) error {
+	ai := slices.Index(Actions, action)
+	if ai < next {
+		// The extraction round may be skipped: context directly after
+		// qualified when no extraction is missing.
+		return fmt.Errorf("%w: %s is done already (the election is in phase %s)", ErrWrongPhase, action, s.Phase)
+	}
+	first := "post `" + Actions[next] + "` first"
+	if wait != "" {
+		first = "wait for " + wait + ", then post `" + Actions[next] + "`"
+	}
+	if next == len(Actions) {
+		first = "the election is tallied"
+	}
+	return fmt.Errorf("%w: %s is not possible yet (the election is in phase %s): %s", ErrWrongPhase, action, s.Phase, first)
 }
 
 // contextPayload computes the election context from the key-generation

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"evote/ballot"
+	"evote/internal/notefile"
 	"evote/verify"
 )
 
@@ -51,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	manifestFile := fs.String("manifest", "", "file with the election's manifest, instead of --fingerprint")
 	logKey := fs.String("log-key", "", "file with the log's verifier key(s), one \"origin+keyid+base64\" line each (optional: must equal the manifest's)")
 	var earlier multi
-	fs.Var(&earlier, "checkpoint", "file with a signed checkpoint seen before (repeatable): the record must extend it")
+	fs.Var(&earlier, "checkpoint", "file with a signed checkpoint seen before (repeatable): the record must extend it; CRLF line ends and one newline too many are forgiven")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	partial := fs.Bool("partial", false, "accept a record that ends before the result (an election in progress)")
 	workers := fs.Int("workers", 0, "parallel workers (default: all cores)")
@@ -87,7 +88,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, f := range earlier {
-		b, err := os.ReadFile(f)
+		// Saved by hand: CRLF or one newline too many is forgiven, the
+		// signatures are checked as ever (internal/notefile).
+		b, err := notefile.Read(f)
 		if err != nil {
 			fmt.Fprintf(stderr, "evote-verify: %v\n", err)
 			return 2

@@ -165,6 +165,16 @@ func TestURL(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
+	// Saved by an editor (CRLF, a newline more): accepted (issue 19); two
+	// blank lines more: refused, saying what is wrong.
+	os.WriteFile(seen, append(bytes.ReplaceAll(rec.Checkpoint, []byte("\n"), []byte("\r\n")), '\r', '\n'), 0o644)
+	if code, out, errs := runCLI(t, "--fingerprint", fingerprint(t), "--checkpoint", seen, srv.URL); code != 0 {
+		t.Fatalf("CRLF checkpoint: exit %d\n%s\n%s", code, out, errs)
+	}
+	os.WriteFile(seen, append(bytes.Clone(rec.Checkpoint), '\n', '\n'), 0o644)
+	if code, _, errs := runCLI(t, "--fingerprint", fingerprint(t), "--checkpoint", seen, srv.URL); code != 2 || !strings.Contains(errs, "blank lines after the signature lines") {
+		t.Fatalf("checkpoint with blank lines: exit %d\n%s", code, errs)
+	}
 	// A checkpoint seen before that the board's log does not extend (the
 	// rolled-back variant of spec/vectors/record-tampered.json).
 	b, err := os.ReadFile("../../spec/vectors/record-tampered.json")

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,6 +111,48 @@ func TestCLIWitnessInitAndManifest(t *testing.T) {
 	}
 	if m.Board.Quorum != 1 || len(m.Board.Witnesses) != 1 || m.Board.Witnesses[0].Name != "witness.example.org/w1" || m.Board.Origin != "box.example/board/pilot-2027" {
 		t.Fatalf("anchors %+v", m.Board)
+	}
+	// official create prints what officials hand out (issue 19): the
+	// log's verifier key lines, exactly as --log-key reads them, and the
+	// fingerprint, short and hex.
+	var created strings.Builder
+	describeCreated(&created, "pilot-2027", "1", m)
+	lk, _ := os.ReadFile(logKey)
+	if c := created.String(); !strings.Contains(c, "\n"+string(lk)) || !strings.HasSuffix(c, string(lk)) || !strings.Contains(c, m.Fingerprint().String()) || !strings.Contains(c, m.Fingerprint().Hex()) {
+		t.Fatalf("official create prints\n%s\nwithout the log key\n%s", c, lk)
+	}
+	// The same keys in base64 and base64url (issue 19, finding 2) make
+	// the same manifest.
+	b64 := func(h string, url bool) string {
+		b, _ := hex.DecodeString(h)
+		if url {
+			return base64.RawURLEncoding.EncodeToString(b)
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	start := fmt.Sprint(m.VotingStart)
+	for _, url := range []bool{false, true} {
+		man2 := filepath.Join(dir, fmt.Sprint("manifest-", url, ".bin"))
+		alt := []string{"official", "sample-manifest", "--election", "pilot-2027", "--identity-key", b64(k, url), "--out", man2, "--log-key", logKey, "--start", start,
+			"--witness", "witness.example.org/w1:" + b64(hexKey, url)}
+		for _, a := range args[len(args)-6:] {
+			if a == "--trustee" {
+				continue
+			}
+			sk, hk, _ := strings.Cut(a, ":")
+			alt = append(alt, "--trustee", b64(sk, url)+":"+b64(hk, !url))
+		}
+		if out, err := runCLI(t, alt...); err != nil {
+			t.Fatalf("sample-manifest in base64 (url %v): %v %s", url, err, out)
+		}
+		m1, _ := os.ReadFile(man)
+		m2, _ := os.ReadFile(man2)
+		if !bytes.Equal(m1, m2) {
+			t.Fatalf("keys in base64 (url %v) make another manifest", url)
+		}
+	}
+	if _, err := runCLI(t, "official", "sample-manifest", "--election", "x", "--identity-key", k[:62], "--log-key", logKey); err == nil || !strings.Contains(err.Error(), "64 hex digits or 44 (unpadded 43) base64") {
+		t.Fatalf("short identity key: %v", err)
 	}
 	show, err := runCLI(t, "official", "show-manifest", "--manifest", man, "--lang", "ru")
 	if err != nil || !strings.Contains(show, m.Fingerprint().String()) || !strings.Contains(show, "contest council-ala-archa") || !strings.Contains(show, "0  Асанов Бакыт") || !strings.Contains(show, "authority: Центральная комиссия") || !strings.Contains(show, "emblem image/svg+xml") {

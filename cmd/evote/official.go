@@ -18,6 +18,7 @@ import (
 	"evote/client"
 	"evote/election"
 	"evote/idp/voterlist"
+	"evote/internal/keytext"
 	"evote/record"
 	"evote/tally"
 	"evote/trustee"
@@ -134,7 +135,7 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "election %s created, log %s\n", info.ElectionID, info.Log)
+		describeCreated(out, info.ElectionID, info.Log, m)
 		return nil
 	case "act", "open", "close", "tally", "qualified", "close-extraction", "context", "cleanse", "start-mixing", "start-decrypting":
 		if err := need(fs, "election"); err != nil {
@@ -228,7 +229,7 @@ func writeResult(w io.Writer, m *ballot.Manifest, r *tally.Result) {
 func sampleManifest(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("official sample-manifest", flag.ContinueOnError)
 	id := fs.String("election", "", "election id ([a-z0-9][a-z0-9-]{0,63})")
-	idKey := fs.String("identity-key", "", "the identity service's board key, hex")
+	idKey := fs.String("identity-key", "", "the identity service's board key (hex, base64 or base64url)")
 	threshold := fs.Int("threshold", 2, "trustees needed to decrypt")
 	start := fs.Int64("start", 0, "voting start, Unix seconds (default now)")
 	days := fs.Int("days", 7, "voting period in days")
@@ -236,17 +237,20 @@ func sampleManifest(args []string, out io.Writer) error {
 	logKeyPath := fs.String("log-key", "", "file with the election log's verifier key lines (\"origin+keyid+base64\", from the ballot box's operator); the origin must be the server's prefix/<election>")
 	quorum := fs.Int("witness-quorum", 0, "cosignatures required on a checkpoint (default: every witness)")
 	var witnesses []ballot.Witness
-	fs.Func("witness", "a witness's NAME:ED25519-KEY-HEX (from evote witness --init), once per witness", func(v string) error {
+	fs.Func("witness", "a witness's NAME:ED25519-KEY (from evote witness --init; the key in hex, base64 or base64url), once per witness", func(v string) error {
 		name, kh, ok := strings.Cut(v, ":")
-		k, err := hex.DecodeString(kh)
-		if !ok || err != nil || len(k) != 32 {
-			return fmt.Errorf("want NAME:ED25519-KEY-HEX, got %q", v)
+		if !ok {
+			return fmt.Errorf("want NAME:ED25519-KEY, got %q", v)
+		}
+		k, err := keytext.Decode(kh, 32)
+		if err != nil {
+			return fmt.Errorf("witness %s: %w", name, err)
 		}
 		witnesses = append(witnesses, ballot.Witness{Name: name, Key: [32]byte(k)})
 		return nil
 	})
 	var trustees []string
-	fs.Func("trustee", "a trustee's SIGNING-KEY-HEX:HPKE-KEY-HEX (from evote trustee init), once per trustee, in order", func(v string) error {
+	fs.Func("trustee", "a trustee's SIGNING-KEY:HPKE-KEY (from evote trustee init; hex, base64 or base64url), once per trustee, in order", func(v string) error {
 		trustees = append(trustees, v)
 		return nil
 	})
@@ -268,17 +272,23 @@ func sampleManifest(args []string, out io.Writer) error {
 		*quorum = len(witnesses)
 	}
 	anchors := ballot.BoardAnchors{Origin: lv.Origin, LogKey: lv.Ed25519, LogMLDSAKey: lv.MLDSA, Witnesses: witnesses, Quorum: uint32(*quorum)}
-	ik, err := hex.DecodeString(*idKey)
-	if err != nil || len(ik) != 32 {
-		return errors.New("sample-manifest: --identity-key must be 64 hex digits")
+	ik, err := keytext.Decode(*idKey, 32)
+	if err != nil {
+		return fmt.Errorf("sample-manifest: --identity-key: %w", err)
 	}
 	var ts []ballot.Trustee
 	for i, t := range trustees {
 		sk, hk, ok := strings.Cut(t, ":")
-		s, err1 := hex.DecodeString(sk)
-		h, err2 := hex.DecodeString(hk)
-		if !ok || err1 != nil || err2 != nil || len(s) != 32 || len(h) != 32 {
-			return fmt.Errorf("sample-manifest: trustee %d: want SIGNING-KEY-HEX:HPKE-KEY-HEX", i+1)
+		if !ok {
+			return fmt.Errorf("sample-manifest: trustee %d: want SIGNING-KEY:HPKE-KEY", i+1)
+		}
+		s, err := keytext.Decode(sk, 32)
+		if err != nil {
+			return fmt.Errorf("sample-manifest: trustee %d: signing key: %w", i+1, err)
+		}
+		h, err := keytext.Decode(hk, 32)
+		if err != nil {
+			return fmt.Errorf("sample-manifest: trustee %d: HPKE key: %w", i+1, err)
 		}
 		ts = append(ts, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: [32]byte(s), HPKEKey: h})
 	}
@@ -385,9 +395,9 @@ func (p *pollingKeys) String() string { return fmt.Sprint(len(*p)) }
 
 func (p *pollingKeys) Set(s string) error {
 	id, h, ok := strings.Cut(s, "=")
-	k, err := hex.DecodeString(h)
-	if !ok || err != nil || len(k) != ed25519.PublicKeySize || !record.ValidID(id) || !record.ValidEd25519Key(k) {
-		return fmt.Errorf("want id=<hex Ed25519 public key>, got %q", s)
+	k, err := keytext.Decode(h, ed25519.PublicKeySize)
+	if !ok || err != nil || !record.ValidID(id) || !record.ValidEd25519Key(k) {
+		return fmt.Errorf("want id=<Ed25519 public key in hex, base64 or base64url>, got %q", s)
 	}
 	*p = append(*p, record.PollingKey{ID: id, Key: [32]byte(k)})
 	return nil
@@ -466,6 +476,18 @@ func showManifest(args []string, out io.Writer) error {
 	}
 	describeManifest(out, m, *lang)
 	return nil
+}
+
+// describeCreated writes what officials hand out once an election is
+// created: the log's verifier key lines (origin+keyid+base64, what
+// witnesses, trustees, voters and auditors pass as --log-key) and the
+// election fingerprint (short and hex), both from the manifest the box
+// accepted, so that no other command is needed to publish them.
+func describeCreated(out io.Writer, electionID, log string, m *ballot.Manifest) {
+	f := m.Fingerprint()
+	fmt.Fprintf(out, "election %s created, log %s\n", electionID, log)
+	fmt.Fprintf(out, "election fingerprint (publish it: every trustee, voter and auditor checks it)\n  %s\n  %s\n", f, f.Hex())
+	fmt.Fprintf(out, "log verifier key (save it as log.pub for --log-key; witnesses, trustees, voters and auditors need it):\n%s", verify.FormatLogKey(m.Board.LogVerifier()))
 }
 
 // describeManifest writes the manifest in human terms.

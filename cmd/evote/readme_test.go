@@ -402,7 +402,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if fp == "" {
 		t.Fatalf("sample-manifest printed no fingerprint:\n%s", mfOut)
 	}
-	w.run(offDir, readmeCommand(t, cmds, "evote official create", "https://box.example", box))
+	if created := w.run(offDir, readmeCommand(t, cmds, "evote official create", "https://box.example", box)); !strings.Contains(created, logKeyLine) || !strings.Contains(created, fp) {
+		t.Fatalf("official create prints neither the log key %q nor the fingerprint %s:\n%s", logKeyLine, fp, created)
+	}
 
 	// 4. Key generation: every trustee at once, the officials moving the
 	// rounds on when all report them.

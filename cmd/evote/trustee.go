@@ -51,7 +51,13 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		k, err := trustee.LoadFile(*keyPath, p)
 		return k, p, err
 	}
-	opts := trustee.Options{RoundWait: *roundWait, OnStep: func(s string) { fmt.Fprintf(out, "trustee: %s\n", s) }}
+	// Long waits are announced on standard error, saying on whom.
+	wait := startWaiting("evote trustee " + args[0])
+	defer wait.stop()
+	opts := trustee.Options{RoundWait: *roundWait, OnStep: func(s string) {
+		fmt.Fprintf(out, "trustee: %s\n", s)
+		wait.set(trusteeWaits(s, *roundWait))
+	}}
 	board := func() (*client.Board, error) {
 		if err := need(fs, "server", "election", "fingerprint"); err != nil {
 			return nil, err
@@ -122,6 +128,7 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		wait.set(trusteeWaits("", *roundWait))
 		b, err := board()
 		if err != nil {
 			return err
@@ -150,6 +157,7 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		wait.set(trusteeWaits(args[0], *roundWait))
 		b, err := board()
 		if err != nil {
 			return err

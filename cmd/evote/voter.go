@@ -220,9 +220,13 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	// refused before anything is encrypted.
 	f := trustee.NewFollower(b)
 	f.Fingerprint = fp
+	wait := startWaiting("evote vote")
+	defer wait.stop()
+	wait.set("a checkpoint of the board that the manifest's witnesses cosigned")
 	if err := f.Witness(ctx); err != nil {
 		return err
 	}
+	wait.set("")
 	el := f.State.Election()
 	if el == nil || f.State.Phase != election.PhaseOpen {
 		return fmt.Errorf("vote: the election is in phase %s", f.State.Phase)
@@ -265,7 +269,9 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "audited: %s. Check it now on a second device with evote ballot check-audit --code %s; this ballot can never be cast\n", auditStatus(a), p.Ballot.TrackingCode())
 		return nil
 	}
+	wait.set("the ballot box's receipt (the ballot on the board and the witnesses' cosignatures)")
 	e, r, err := castBallot(ctx, box, *electionID, f.Log, d, p.Ballot)
+	wait.set("")
 	if err != nil {
 		return err
 	}

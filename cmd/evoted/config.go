@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"evote/internal/keytext"
 )
 
 // option is one line of the configuration table: a flag, its environment
@@ -36,12 +37,12 @@ func options() []*option {
 		{name: "db", def: "", help: "postgres://… DSN; empty: SQLite in the data directory"},
 		{name: "dev", def: "false", help: "development mode: generate missing keys, in-process witnesses"},
 		{name: "origin-prefix", def: "", help: "log origin prefix; election e's log is <prefix>/<e> (dev default evote.localhost/board)"},
-		{name: "authority-key", secret: true, help: "election authority Ed25519 seed, base64 (32 bytes)"},
-		{name: "log-key", secret: true, help: "log checkpoint Ed25519 seed, base64 (32 bytes)"},
-		{name: "log-mldsa-key", secret: true, help: "log checkpoint ML-DSA-65 seed, base64 (32 bytes); optional"},
-		{name: "identity-key", help: "identity service's board key (Ed25519 public key, base64); manifests must name it"},
+		{name: "authority-key", secret: true, help: "election authority Ed25519 seed, 32 bytes in hex, base64 or base64url"},
+		{name: "log-key", secret: true, help: "log checkpoint Ed25519 seed, 32 bytes in hex, base64 or base64url"},
+		{name: "log-mldsa-key", secret: true, help: "log checkpoint ML-DSA-65 seed, 32 bytes in hex, base64 or base64url; optional"},
+		{name: "identity-key", help: "identity service's board key (Ed25519 public key in hex, base64 or base64url); manifests must name it"},
 		{name: "audience", def: "evote-ballot-box", help: "the ballot box's name in voting tokens"},
-		{name: "witnesses", help: "remote witnesses: name|url|base64 key, comma separated"},
+		{name: "witnesses", help: "remote witnesses: name|url|key (hex, base64 or base64url), comma separated"},
 		{name: "witness-quorum", def: "0", help: "cosignatures required (0: all)"},
 		{name: "dev-witnesses", def: "2", help: "in-process witnesses in dev mode"},
 		{name: "audit-every", def: "256", help: "audits are published in a shuffled batch each time the board's size reaches a multiple of this (spec §9.4)"},
@@ -239,15 +240,11 @@ func redactDSN(dsn string) string {
 	return dsn
 }
 
-// key32 decodes a base64 32-byte value (standard or URL alphabet).
+// key32 decodes a 32-byte value in hex, base64 or base64url (keytext).
 func key32(name, v string) ([]byte, error) {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(v); err == nil {
-			if len(b) != 32 {
-				return nil, fmt.Errorf("evoted: %s must be 32 bytes, got %d", name, len(b))
-			}
-			return b, nil
-		}
+	b, err := keytext.Decode(v, 32)
+	if err != nil {
+		return nil, fmt.Errorf("evoted: %s: %w", name, err)
 	}
-	return nil, errors.New("evoted: " + name + " is not base64")
+	return b, nil
 }

@@ -48,6 +48,7 @@ import (
 	"evote/bulletin"
 	"evote/bulletin/witness"
 	"evote/crypto/sig"
+	"evote/internal/keytext"
 	"evote/internal/tlsserve"
 	"evote/official"
 	"evote/store"
@@ -479,9 +480,9 @@ func remoteWitnesses(spec, quorum string) (func(bulletin.LogVerifier) ([]ballotb
 		if len(parts) != 3 {
 			return nil, fmt.Errorf("evoted: witness %q: want name|url|key", w)
 		}
-		kb, err := base64.StdEncoding.DecodeString(parts[2])
-		if err != nil || len(kb) != 32 {
-			return nil, fmt.Errorf("evoted: witness %q: key must be base64 of 32 bytes", parts[0])
+		kb, err := keytext.Decode(parts[2], 32)
+		if err != nil {
+			return nil, fmt.Errorf("evoted: witness %q: %w", parts[0], err)
 		}
 		clients = append(clients, ballotbox.RemoteWitness{Client: &witness.Client{URL: parts[1], Key: bulletin.CosignerKey{Name: parts[0], Public: [32]byte(kb)}}})
 	}

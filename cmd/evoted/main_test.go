@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -21,6 +22,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"evote/ballotbox"
+	"evote/bulletin"
 	"evote/internal/tlsserve"
 	"evote/internal/tlsserve/tlstest"
 	"evote/official"
@@ -334,5 +337,33 @@ func TestSnapshotEveryOption(t *testing.T) {
 		if ok != (err == nil) || !ok && !strings.Contains(err.Error(), "snapshot-every") {
 			t.Errorf("--snapshot-every %s: %v", v, err)
 		}
+	}
+}
+
+// TestKeysInAnyEncoding (issue 19, finding 2): the identity service's key,
+// the server's seeds and a witness's key are taken in hex, base64 or
+// base64url alike (internal/keytext); a wrong length is refused with the
+// lengths it wants.
+func TestKeysInAnyEncoding(t *testing.T) {
+	k := bytes.Repeat([]byte{0xfb, 0xef, 0x7f}, 11)[:32]
+	for _, v := range []string{hex.EncodeToString(k), base64.StdEncoding.EncodeToString(k), base64.RawURLEncoding.EncodeToString(k)} {
+		b, err := key32("identity-key", v)
+		if err != nil || !bytes.Equal(b, k) {
+			t.Fatalf("%s: %x %v", v, b, err)
+		}
+		ws, err := remoteWitnesses("w.example/1|http://127.0.0.1:1|"+v, "1")
+		if err != nil {
+			t.Fatalf("witness key %s: %v", v, err)
+		}
+		cs, _, _ := ws(bulletin.LogVerifier{})
+		if got := cs[0].(ballotbox.RemoteWitness).Client.Key.Public; !bytes.Equal(got[:], k) {
+			t.Fatalf("witness key %s decoded %x", v, got)
+		}
+	}
+	if _, err := key32("identity-key", hex.EncodeToString(k[:31])); err == nil || !strings.Contains(err.Error(), "identity-key") || !strings.Contains(err.Error(), "64 hex digits") {
+		t.Fatalf("short key: %v", err)
+	}
+	if _, err := remoteWitnesses("w|http://x|"+hex.EncodeToString(k[:31]), "1"); err == nil {
+		t.Fatal("short witness key accepted")
 	}
 }

@@ -9,7 +9,6 @@ package idpconfig
 
 import (
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"evote/idp"
+	"evote/internal/keytext"
 )
 
 // Config is the identity service's configuration.
@@ -100,12 +100,10 @@ func parseTime(dst *time.Time) func(*Config, string) error {
 	}
 }
 
-func decodeHex(v string, n int) ([]byte, error) {
-	b, err := hex.DecodeString(strings.TrimSpace(v))
-	if err != nil || len(b) != n {
-		return nil, fmt.Errorf("want %d bytes in hex", n)
-	}
-	return b, nil
+// decodeKey decodes n bytes in hex, base64 or base64url (keytext: one key
+// encoding accepted by every tool).
+func decodeKey(v string, n int) ([]byte, error) {
+	return keytext.Decode(v, n)
 }
 
 func keyMap(v string) (map[string]ed25519.PublicKey, error) {
@@ -116,9 +114,9 @@ func keyMap(v string) (map[string]ed25519.PublicKey, error) {
 			continue
 		}
 		id, k, ok := strings.Cut(item, "=")
-		b, err := hex.DecodeString(k)
-		if !ok || err != nil || len(b) != ed25519.PublicKeySize || id == "" {
-			return nil, errors.New("want id=<64 hex digits>, comma-separated")
+		b, err := keytext.Decode(k, ed25519.PublicKeySize)
+		if !ok || err != nil || id == "" {
+			return nil, errors.New("want id=<public key: 64 hex digits, or base64 or base64url>, comma-separated")
 		}
 		m[id] = b
 	}
@@ -148,31 +146,23 @@ func (c *Config) table() []option {
 			return nil
 		}},
 		{"EVOTE_IDP_ELECTION_ID", false, "election id", str(&c.ElectionID)},
-		{"EVOTE_IDP_CONTEXT_HASH", false, "election context hash: 64 hex digits, or base64url as the ballot box's API shows it", func(c *Config, v string) error {
-			b, err := decodeHex(v, 32)
-			if err != nil {
-				// The API's form (base64url, padded or not).
-				v = strings.TrimRight(strings.TrimSpace(v), "=")
-				if d, err2 := base64.RawURLEncoding.DecodeString(v); err2 == nil && len(d) == 32 {
-					b, err = d, nil
-				} else {
-					err = errors.New("want 32 bytes in hex or base64url")
-				}
-			}
+		{"EVOTE_IDP_CONTEXT_HASH", false, "election context hash: 64 hex digits, or base64url as the ballot box's API shows it (or base64)", func(c *Config, v string) error {
+			// Hex, or the API's base64url, or base64.
+			b, err := decodeKey(v, 32)
 			copy(c.ContextHash[:], b)
 			return err
 		}},
 		{"EVOTE_IDP_ELECTION_DAY", false, "YYYY-MM-DD", parseTime(&c.ElectionDay)},
 		{"EVOTE_IDP_VOTING_OPENS", false, "RFC 3339 time", parseTime(&c.VotingOpens)},
 		{"EVOTE_IDP_VOTING_CLOSES", false, "RFC 3339 time", parseTime(&c.VotingCloses)},
-		{"EVOTE_IDP_PSEUDONYM_KEY", true, "32 bytes hex", func(c *Config, v string) (err error) {
-			c.PseudonymKey, err = decodeHex(v, 32)
+		{"EVOTE_IDP_PSEUDONYM_KEY", true, "32 bytes (hex, base64 or base64url)", func(c *Config, v string) (err error) {
+			c.PseudonymKey, err = decodeKey(v, 32)
 			return err
 		}},
-		{"EVOTE_IDP_SIGNING_KEYS", true, "Ed25519 seeds, 64 hex digits each, comma-separated, current last", func(c *Config, v string) error {
+		{"EVOTE_IDP_SIGNING_KEYS", true, "Ed25519 seeds (hex, base64 or base64url), comma-separated, current last", func(c *Config, v string) error {
 			c.SigningKeys = nil
 			for _, s := range strings.Split(v, ",") {
-				b, err := decodeHex(s, ed25519.SeedSize)
+				b, err := decodeKey(s, ed25519.SeedSize)
 				if err != nil {
 					return err
 				}
@@ -180,8 +170,8 @@ func (c *Config) table() []option {
 			}
 			return nil
 		}},
-		{"EVOTE_IDP_TOTP_KEY", true, "32 bytes hex; enables authenticator apps", func(c *Config, v string) (err error) {
-			c.TOTPKey, err = decodeHex(v, 32)
+		{"EVOTE_IDP_TOTP_KEY", true, "32 bytes (hex, base64 or base64url); enables authenticator apps", func(c *Config, v string) (err error) {
+			c.TOTPKey, err = decodeKey(v, 32)
 			return err
 		}},
 		{"EVOTE_IDP_ISSUER", false, "token issuer URL", str(&c.Issuer)},
@@ -236,8 +226,8 @@ func (c *Config) table() []option {
 		}},
 		{"EVOTE_IDP_ACCESS_LOG_RETENTION", false, "access-log retention", dur(&c.AccessLogRetention)},
 		{"EVOTE_IDP_BOARD_URL", false, "ballot box / board base URL (standalone binary)", str(&c.BoardURL)},
-		{"EVOTE_IDP_BOARD_KEY", true, "board signing key, Ed25519 seed, 64 hex digits (standalone binary)", func(c *Config, v string) error {
-			b, err := decodeHex(v, ed25519.SeedSize)
+		{"EVOTE_IDP_BOARD_KEY", true, "board signing key, Ed25519 seed (hex, base64 or base64url; standalone binary)", func(c *Config, v string) error {
+			b, err := decodeKey(v, ed25519.SeedSize)
 			if err == nil {
 				c.BoardKey = ed25519.NewKeyFromSeed(b)
 			}

@@ -121,10 +121,11 @@ func TestSecretFilesAndRedaction(t *testing.T) {
 }
 
 // TestContextHashEncodings (issue 19, finding 1): the context hash is taken
-// in hex or in the API's base64url; anything else is refused.
+// in hex or in the API's base64url (or base64: keytext, one encoding rule
+// for every tool); anything else is refused.
 func TestContextHashEncodings(t *testing.T) {
 	want, _ := hex.DecodeString(ctxHex)
-	for _, v := range []string{ctxHex, base64.RawURLEncoding.EncodeToString(want), base64.URLEncoding.EncodeToString(want)} {
+	for _, v := range []string{ctxHex, base64.RawURLEncoding.EncodeToString(want), base64.URLEncoding.EncodeToString(want), base64.StdEncoding.EncodeToString(want)} {
 		m := devEnv(t)
 		m["EVOTE_IDP_CONTEXT_HASH"] = v
 		c, err := Load(getter(m))

@@ -25,6 +25,7 @@ import (
 	"evote/bulletin"
 	"evote/client"
 	"evote/idp/idpconfig"
+	"evote/internal/keytext"
 	"evote/internal/tlsserve"
 )
 
@@ -51,7 +52,8 @@ func usage() string {
 
 Configured entirely by environment variables; a secret may instead be read
 from the file named by <VARIABLE>_FILE (systemd's LoadCredential puts them
-under $CREDENTIALS_DIRECTORY). Keys are hex. It starts only once the
+under $CREDENTIALS_DIRECTORY). Keys and hashes are taken in hex, base64 or
+base64url alike (by length and alphabet). It starts only once the
 election exists on the ballot box (it checks that the manifest names its
 board key) and needs the election's context hash (64 hex digits, or the
 base64url the ballot box's API shows as extended_hash in GET
@@ -143,10 +145,6 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 // identityKeyMatches compares the board's identity key (base64url, hex or
 // base64, whichever the API used) with pub.
 func identityKeyMatches(s string, pub ed25519.PublicKey) bool {
-	for _, dec := range []func(string) ([]byte, error){hex.DecodeString, b64url, b64std} {
-		if b, err := dec(s); err == nil && len(b) == ed25519.PublicKeySize {
-			return ed25519.PublicKey(b).Equal(pub)
-		}
-	}
-	return false
+	b, err := keytext.Decode(s, ed25519.PublicKeySize)
+	return err == nil && ed25519.PublicKey(b).Equal(pub)
 }

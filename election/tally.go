@@ -37,8 +37,10 @@ type ContestTally struct {
 	Current []*elgamal.Ciphertext
 	// Mixers are the trustees with a valid mix of this contest, in order.
 	Mixers []int
-	// Shares are the valid decryption shares of Current, by trustee.
-	Shares map[int]*threshold.DecryptionShare
+	// Shares are the valid decryption shares of Current, by trustee, kept
+	// encoded (DecryptionShare.Bytes: 32 bytes a point, not a decoded
+	// point's 160) and parsed again only to combine them for the result.
+	Shares map[int][]byte
 
 	chain     *tally.ChainResult // single choice: the mix chain
 	mixParams *tally.MixParams
@@ -63,7 +65,7 @@ func (s *State) prepareTally() error {
 	s.Tally = nil
 	for i := range s.Manifest.Contests {
 		c := &s.Manifest.Contests[i]
-		ct := &ContestTally{Contest: c, Shares: map[int]*threshold.DecryptionShare{}}
+		ct := &ContestTally{Contest: c, Shares: map[int][]byte{}}
 		var sums []*elgamal.Ciphertext
 		if c.Kind == ballot.MultiSelect {
 			for range c.Candidates {
@@ -140,6 +142,9 @@ func (s *State) finishMixing() error {
 			return refuse("contest %s: %w", c.Contest.ID, err)
 		}
 		c.Current = cts
+		// The commitment generators (one point per ciphertext) serve only
+		// to check mixes: mixing is over, so they are let go.
+		c.mixParams = nil
 	}
 	return nil
 }
@@ -188,7 +193,7 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
-	c.Shares[trustee] = d.Share
+	c.Shares[trustee] = d.Share.Bytes()
 	return nil
 }
 
@@ -203,14 +208,18 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 	for _, c := range s.Tally {
 		cr := tally.ContestResult{ContestID: c.Contest.ID, Ballots: c.Ballots, Withheld: c.Withheld}
 		if !c.Withheld {
+			if len(c.Shares) < p.T {
+				return nil, refuse("contest %s has %d valid decryption shares, %d needed", c.Contest.ID, len(c.Shares), p.T)
+			}
 			var shares []*threshold.DecryptionShare
-			for _, t := range sortedKeys(c.Shares) {
-				shares = append(shares, c.Shares[t])
+			for _, t := range sortedKeys(c.Shares)[:p.T] {
+				sh, err := threshold.ParseDecryptionShare(c.Shares[t])
+				if err != nil {
+					return nil, fmt.Errorf("election: contest %s: trustee %d's share: %w", c.Contest.ID, t, err)
+				}
+				shares = append(shares, sh)
 			}
-			if len(shares) < p.T {
-				return nil, refuse("contest %s has %d valid decryption shares, %d needed", c.Contest.ID, len(shares), p.T)
-			}
-			ms, err := threshold.Combine(p, c.Current, shares[:p.T])
+			ms, err := threshold.Combine(p, c.Current, shares)
 			if err != nil {
 				return nil, refuse("contest %s: %w", c.Contest.ID, err)
 			}
@@ -234,7 +243,7 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 	return res, nil
 }
 
-func sortedKeys(m map[int]*threshold.DecryptionShare) []int {
+func sortedKeys(m map[int][]byte) []int {
 	var ks []int
 	for k := range m {
 		ks = append(ks, k)

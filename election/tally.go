@@ -32,9 +32,13 @@ type ContestTally struct {
 	// Input is the list mixed (single choice: one ciphertext per counted
 	// ballot, in cleansing order) or the per-candidate sums (multi-select).
 	Input []*elgamal.Ciphertext
-	// Current is the list to decrypt: the last valid mix output, or Input
-	// for multi-select contests.
-	Current []*elgamal.Ciphertext
+	// current is the list to decrypt before mixing ends: Input (the
+	// per-candidate sums of a multi-select contest stay so); final is a
+	// single-choice contest's last valid mix output once mixing is over,
+	// kept encoded (64 bytes a ciphertext, not a decoded one's 320) and
+	// decoded by Current when a share is checked or made.
+	current []*elgamal.Ciphertext
+	final   *shuffle.Rows
 	// Mixers are the trustees with a valid mix of this contest, in order.
 	Mixers []int
 	// Shares are the valid decryption shares of Current, by trustee, kept
@@ -47,10 +51,27 @@ type ContestTally struct {
 	digest    *[32]byte // TargetDigest(Current), once Current is final
 }
 
+// Current returns the list to decrypt: the last valid mix output, or Input
+// for multi-select contests. Each call decodes a single-choice contest's
+// final list anew, so a caller that reads it more than once keeps the
+// result.
+func (c *ContestTally) Current() []*elgamal.Ciphertext {
+	if c.final == nil {
+		return c.current
+	}
+	cts, err := c.final.Ciphertexts()
+	if err != nil {
+		// finishMixing decoded this list before keeping it, and Rows
+		// never change.
+		panic(fmt.Sprintf("election: contest %s: final list no longer decodes: %v", c.Contest.ID, err))
+	}
+	return cts
+}
+
 // target returns TargetDigest of the final list, computed once.
 func (c *ContestTally) target() [32]byte {
 	if c.digest == nil {
-		d := tally.TargetDigest(c.Current)
+		d := tally.TargetDigest(c.Current())
 		c.digest = &d
 	}
 	return *c.digest
@@ -98,7 +119,7 @@ func (s *State) prepareTally() error {
 			ct.Input = sums
 		}
 		ct.Withheld = ct.Ballots < uint64(s.Manifest.MinAnonymity)
-		ct.Current = ct.Input
+		ct.current = ct.Input
 		if c.Kind == ballot.SingleChoice && !ct.Withheld {
 			rows, err := shuffle.NewRows(1, ct.Input)
 			if err != nil {
@@ -137,11 +158,10 @@ func (s *State) finishMixing() error {
 		if c.chain == nil {
 			continue
 		}
-		cts, err := c.chain.Output.Ciphertexts()
-		if err != nil {
+		if _, err := c.chain.Output.Ciphertexts(); err != nil {
 			return refuse("contest %s: %w", c.Contest.ID, err)
 		}
-		c.Current = cts
+		c.current, c.final = nil, c.chain.Output
 		// The commitment generators (one point per ciphertext) serve only
 		// to check mixes: mixing is over, so they are let go.
 		c.mixParams = nil
@@ -189,7 +209,7 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 	if _, dup := c.Shares[trustee]; dup {
 		return refuse("trustee %d already posted a valid share for contest %s", trustee, d.ContestID)
 	}
-	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, c.Current, d.Share); err != nil {
+	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, c.Current(), d.Share); err != nil {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
@@ -219,7 +239,7 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 				}
 				shares = append(shares, sh)
 			}
-			ms, err := threshold.Combine(p, c.Current, shares)
+			ms, err := threshold.Combine(p, c.Current(), shares)
 			if err != nil {
 				return nil, refuse("contest %s: %w", c.Contest.ID, err)
 			}

@@ -32,23 +32,46 @@ type ContestTally struct {
 	// Input is the list mixed (single choice: one ciphertext per counted
 	// ballot, in cleansing order) or the per-candidate sums (multi-select).
 	Input []*elgamal.Ciphertext
-	// Current is the list to decrypt: the last valid mix output, or Input
-	// for multi-select contests.
-	Current []*elgamal.Ciphertext
+	// current is the list to decrypt before mixing ends: Input (the
+	// per-candidate sums of a multi-select contest stay so); final is a
+	// single-choice contest's last valid mix output once mixing is over,
+	// kept encoded (64 bytes a ciphertext, not a decoded one's 320) and
+	// decoded by Current when a share is checked or made.
+	current []*elgamal.Ciphertext
+	final   *shuffle.Rows
 	// Mixers are the trustees with a valid mix of this contest, in order.
 	Mixers []int
-	// Shares are the valid decryption shares of Current, by trustee.
-	Shares map[int]*threshold.DecryptionShare
+	// Shares are the valid decryption shares of Current, by trustee, kept
+	// encoded (DecryptionShare.Bytes: 32 bytes a point, not a decoded
+	// point's 160) and parsed again only to combine them for the result.
+	Shares map[int][]byte
 
 	chain     *tally.ChainResult // single choice: the mix chain
 	mixParams *tally.MixParams
 	digest    *[32]byte // TargetDigest(Current), once Current is final
 }
 
+// Current returns the list to decrypt: the last valid mix output, or Input
+// for multi-select contests. Each call decodes a single-choice contest's
+// final list anew, so a caller that reads it more than once keeps the
+// result.
+func (c *ContestTally) Current() []*elgamal.Ciphertext {
+	if c.final == nil {
+		return c.current
+	}
+	cts, err := c.final.Ciphertexts()
+	if err != nil {
+		// finishMixing decoded this list before keeping it, and Rows
+		// never change.
+		panic(fmt.Sprintf("election: contest %s: final list no longer decodes: %v", c.Contest.ID, err))
+	}
+	return cts
+}
+
 // target returns TargetDigest of the final list, computed once.
 func (c *ContestTally) target() [32]byte {
 	if c.digest == nil {
-		d := tally.TargetDigest(c.Current)
+		d := tally.TargetDigest(c.Current())
 		c.digest = &d
 	}
 	return *c.digest
@@ -63,7 +86,7 @@ func (s *State) prepareTally() error {
 	s.Tally = nil
 	for i := range s.Manifest.Contests {
 		c := &s.Manifest.Contests[i]
-		ct := &ContestTally{Contest: c, Shares: map[int]*threshold.DecryptionShare{}}
+		ct := &ContestTally{Contest: c, Shares: map[int][]byte{}}
 		var sums []*elgamal.Ciphertext
 		if c.Kind == ballot.MultiSelect {
 			for range c.Candidates {
@@ -96,7 +119,7 @@ func (s *State) prepareTally() error {
 			ct.Input = sums
 		}
 		ct.Withheld = ct.Ballots < uint64(s.Manifest.MinAnonymity)
-		ct.Current = ct.Input
+		ct.current = ct.Input
 		if c.Kind == ballot.SingleChoice && !ct.Withheld {
 			rows, err := shuffle.NewRows(1, ct.Input)
 			if err != nil {
@@ -135,11 +158,13 @@ func (s *State) finishMixing() error {
 		if c.chain == nil {
 			continue
 		}
-		cts, err := c.chain.Output.Ciphertexts()
-		if err != nil {
+		if _, err := c.chain.Output.Ciphertexts(); err != nil {
 			return refuse("contest %s: %w", c.Contest.ID, err)
 		}
-		c.Current = cts
+		c.current, c.final = nil, c.chain.Output
+		// The commitment generators (one point per ciphertext) serve only
+		// to check mixes: mixing is over, so they are let go.
+		c.mixParams = nil
 	}
 	return nil
 }
@@ -184,11 +209,11 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 	if _, dup := c.Shares[trustee]; dup {
 		return refuse("trustee %d already posted a valid share for contest %s", trustee, d.ContestID)
 	}
-	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, c.Current, d.Share); err != nil {
+	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, c.Current(), d.Share); err != nil {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
-	c.Shares[trustee] = d.Share
+	c.Shares[trustee] = d.Share.Bytes()
 	return nil
 }
 
@@ -203,14 +228,18 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 	for _, c := range s.Tally {
 		cr := tally.ContestResult{ContestID: c.Contest.ID, Ballots: c.Ballots, Withheld: c.Withheld}
 		if !c.Withheld {
+			if len(c.Shares) < p.T {
+				return nil, refuse("contest %s has %d valid decryption shares, %d needed", c.Contest.ID, len(c.Shares), p.T)
+			}
 			var shares []*threshold.DecryptionShare
-			for _, t := range sortedKeys(c.Shares) {
-				shares = append(shares, c.Shares[t])
+			for _, t := range sortedKeys(c.Shares)[:p.T] {
+				sh, err := threshold.ParseDecryptionShare(c.Shares[t])
+				if err != nil {
+					return nil, fmt.Errorf("election: contest %s: trustee %d's share: %w", c.Contest.ID, t, err)
+				}
+				shares = append(shares, sh)
 			}
-			if len(shares) < p.T {
-				return nil, refuse("contest %s has %d valid decryption shares, %d needed", c.Contest.ID, len(shares), p.T)
-			}
-			ms, err := threshold.Combine(p, c.Current, shares[:p.T])
+			ms, err := threshold.Combine(p, c.Current(), shares)
 			if err != nil {
 				return nil, refuse("contest %s: %w", c.Contest.ID, err)
 			}
@@ -234,7 +263,7 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 	return res, nil
 }
 
-func sortedKeys(m map[int]*threshold.DecryptionShare) []int {
+func sortedKeys(m map[int][]byte) []int {
 	var ks []int
 	for k := range m {
 		ks = append(ks, k)

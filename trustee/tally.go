@@ -194,15 +194,16 @@ func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.C
 	if c.Withheld {
 		return nil, fmt.Errorf("%w: contest %s has too few ballots to be decrypted", ErrNotFinalList, contestID)
 	}
-	target := tally.TargetDigest(c.Current)
-	if len(cts) != len(c.Current) || tally.TargetDigest(cts) != target {
+	current := c.Current()
+	target := tally.TargetDigest(current)
+	if len(cts) != len(current) || tally.TargetDigest(cts) != target {
 		return nil, fmt.Errorf("%w: contest %s", ErrNotFinalList, contestID)
 	}
 	kind := tally.TargetMixed
 	if c.Contest.Kind == ballot.MultiSelect {
 		kind = tally.TargetSums
 	}
-	share, err := keys.Share.DecryptShares(st.Context.ExtendedHash, c.Current, o.Rand)
+	share, err := keys.Share.DecryptShares(st.Context.ExtendedHash, current, o.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("trustee: %w", err)
 	}
@@ -247,7 +248,7 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 		if next == nil {
 			break
 		}
-		d, err := ShareFor(f.State, keys, next.Contest.ID, next.Current, o)
+		d, err := ShareFor(f.State, keys, next.Contest.ID, next.Current(), o)
 		if err != nil {
 			return err
 		}

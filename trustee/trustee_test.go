@@ -197,22 +197,22 @@ func TestNoDecryptionOracle(t *testing.T) {
 	for name, cts := range map[string][]*elgamal.Ciphertext{
 		"voter's ballot":  ballotCT(),
 		"unmixed list":    c.Input,
-		"list plus one":   append(slices.Clone(c.Current), ballotCT()...),
-		"one row":         c.Current[:1],
-		"reordered final": append(slices.Clone(c.Current[1:]), c.Current[0]),
+		"list plus one":   append(slices.Clone(c.Current()), ballotCT()...),
+		"one row":         c.Current()[:1],
+		"reordered final": append(slices.Clone(c.Current()[1:]), c.Current()[0]),
 	} {
 		if _, err := ShareFor(st, k, council, cts, Options{}); !errors.Is(err, ErrNotFinalList) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := ShareFor(st, k, "no-such-contest", c.Current, Options{}); !errors.Is(err, ErrNotFinalList) {
+	if _, err := ShareFor(st, k, "no-such-contest", c.Current(), Options{}); !errors.Is(err, ErrNotFinalList) {
 		t.Errorf("unknown contest: %v", err)
 	}
-	d, err := ShareFor(st, k, council, c.Current, Options{})
+	d, err := ShareFor(st, k, council, c.Current(), Options{})
 	if err != nil {
 		t.Fatalf("final list refused: %v", err)
 	}
-	if d.Target != tally.TargetDigest(c.Current) || d.Share.Trustee != 1 {
+	if d.Target != tally.TargetDigest(c.Current()) || d.Share.Trustee != 1 {
 		t.Fatal("share for another target or trustee")
 	}
 }

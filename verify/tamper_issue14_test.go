@@ -165,7 +165,7 @@ func TestSuppressedShareNoted(t *testing.T) {
 			skipped = c.Contest.ID
 			continue
 		}
-		share, err := f.e.Keys.Shares[2].DecryptShares(s.Context.ExtendedHash, c.Current, testrand.New("third trustee"))
+		share, err := f.e.Keys.Shares[2].DecryptShares(s.Context.ExtendedHash, c.Current(), testrand.New("third trustee"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestSuppressedShareNoted(t *testing.T) {
 		if c.Contest.Kind == ballot.MultiSelect {
 			kind = tally.TargetSums
 		}
-		d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(c.Current), Share: share}
+		d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(c.Current()), Share: share}
 		shares = append(shares, f.sign(t, bulletin.TypeDecryptionShare, pubOf(f.e.Keys.Trustees[2]), d.Encode()))
 	}
 	if len(shares) == 0 {

@@ -154,7 +154,7 @@ func tallyTamperings() []tampering {
 			c := f.contestTally(t, d.ContestID)
 			ext := f.e.State.Context.ExtendedHash
 			ext[0] ^= 1
-			s, err := f.e.Keys.Shares[d.Share.Trustee-1].DecryptShares(ext, c.Current, testrand.New("ctx"))
+			s, err := f.e.Keys.Shares[d.Share.Trustee-1].DecryptShares(ext, c.Current(), testrand.New("ctx"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -642,12 +642,13 @@ func (f *Fixture) DecryptAll(ctx context.Context, h Hooks) ([]TrusteePosted, err
 				if c.Contest.Kind == ballot.MultiSelect {
 					kind = tally.TargetSums
 				}
-				share, err := ks.DecryptShares(s.Context.ExtendedHash, c.Current, nil)
+				current := c.Current()
+				share, err := ks.DecryptShares(s.Context.ExtendedHash, current, nil)
 				if err != nil {
 					derr = err
 					return
 				}
-				d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(c.Current), Share: share}
+				d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(current), Share: share}
 				if h.Share != nil {
 					d = h.Share(ti+1, d)
 				}

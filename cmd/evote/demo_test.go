@@ -347,7 +347,7 @@ func cheatingTrustee(step string) func(context.Context, trustee.Board, *trustee.
 				}
 				continue
 			}
-			d, err := trustee.ShareFor(st, k, c.Contest.ID, c.Current, o)
+			d, err := trustee.ShareFor(st, k, c.Contest.ID, c.Current(), o)
 			if err != nil {
 				return err
 			}

@@ -68,12 +68,13 @@ func (e *Election) Decrypt(h Hooks) error {
 		if c.Contest.Kind == ballot.MultiSelect {
 			kind = tally.TargetSums
 		}
+		current := c.Current()
 		for t := 1; t <= len(s.Manifest.Trustees) && len(c.Shares) < int(s.Manifest.Threshold); t++ {
-			share, err := e.Keys.Shares[t-1].DecryptShares(s.Context.ExtendedHash, c.Current, e.rand)
+			share, err := e.Keys.Shares[t-1].DecryptShares(s.Context.ExtendedHash, current, e.rand)
 			if err != nil {
 				return err
 			}
-			d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(c.Current), Share: share}
+			d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(current), Share: share}
 			if h.Share != nil {
 				d = h.Share(t, d)
 			}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +311,16 @@ func TestVoterListSignRefusals(t *testing.T) {
 	other.ElectionID = id
 	if st, out := submit(map[string]any{"statement": base64.RawURLEncoding.EncodeToString(other.Encode()), "salt": "", "items": []any{}}); st != 502 || code(out) != "identity_unavailable" {
 		t.Fatalf("identity service down: %d %v", st, out)
+	}
+	// The relayed change is in the operations log, requested then failed.
+	st, out := e.do(t, "GET", "/officials/operations?limit=50", e.observer, "", nil)
+	var got []string
+	for _, o := range out["operations"].([]any) {
+		if m := o.(map[string]any); m["action"] == "voter-list" {
+			got = append(got, fmt.Sprint(m["outcome"], " ", m["detail"]))
+		}
+	}
+	if want := "list official list-official-1, sequence 1, kind 1"; st != 200 || len(got) != 2 || !slices.Contains(got, "requested "+want) || !slices.Contains(got, "identity_unavailable "+want) {
+		t.Fatalf("operations log: %d %q", st, got)
 	}
 }

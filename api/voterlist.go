@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/csv"
 	"encoding/hex"
@@ -226,6 +227,14 @@ func (s *Server) submitVoterList(c *gin.Context) {
 		badRequest(c, "the statement is for another election")
 		return
 	}
+	// Recorded before it is relayed, so nothing happens unrecorded; the
+	// identity service's answer follows.
+	user := sessionOf(c).User
+	what := fmt.Sprintf("list official %s, sequence %d, kind %d", st.OfficialID, st.Sequence, st.Kind)
+	if err := s.Officials.Record(c.Request.Context(), user, "voter-list", c.Param("id"), "requested", what); err != nil {
+		respondErr(c, err)
+		return
+	}
 	req, err := http.NewRequestWithContext(c.Request.Context(), http.MethodPost, s.Identity.JoinPath("v1/officials/list-changes").String(), bytes.NewReader(body))
 	if err != nil {
 		internal(c, err)
@@ -234,15 +243,24 @@ func (s *Server) submitVoterList(c *gin.Context) {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := identityClient.Do(req)
 	if err != nil {
+		s.Officials.Record(c.Request.Context(), user, "voter-list", c.Param("id"), "identity_unavailable", what)
 		fail(c, http.StatusBadGateway, "identity_unavailable", "the identity service did not answer")
 		return
 	}
 	defer resp.Body.Close()
 	ans, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || !json.Valid(ans) {
+		s.Officials.Record(c.Request.Context(), user, "voter-list", c.Param("id"), "identity_unavailable", what)
 		fail(c, http.StatusBadGateway, "identity_unavailable", "the identity service's answer is unreadable")
 		return
 	}
+	outcome := "ok"
+	if resp.StatusCode != http.StatusCreated {
+		var e ErrorBody
+		json.Unmarshal(ans, &e)
+		outcome = cmp.Or(e.Error.Code, "status "+itoa(uint64(resp.StatusCode)))
+	}
+	s.Officials.Record(c.Request.Context(), user, "voter-list", c.Param("id"), outcome, what)
 	c.Header("Cache-Control", "no-store")
 	c.Data(resp.StatusCode, "application/json; charset=utf-8", ans)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -579,6 +580,18 @@ func TestConsoleEndToEnd(t *testing.T) {
 		len(change.Counts) != 1 || change.Counts[0] != (record.StyleCount{BallotStyle: "center", Voters: 2}) || change.Added != 2 ||
 		!bytes.Equal(change.OfficialKey[:], ident.ListKey.Public().(ed25519.PublicKey)) || change.ContextHash != box.View().Context.ExtendedHash {
 		t.Fatalf("posted change %+v: %v", change, err)
+	}
+	// Both attempts are in the operations log under the official who made
+	// them: refused, then recorded.
+	_, ops := apiCall("GET", "/officials/operations?limit=50", olgaToken, nil)
+	var outcomes []string
+	for _, o := range ops["operations"].([]any) {
+		if m := o.(map[string]any); m["action"] == "voter-list" && m["user"] == "olga" && m["outcome"] != "requested" {
+			outcomes = append(outcomes, m["outcome"].(string))
+		}
+	}
+	if slices.Sort(outcomes); strings.Join(outcomes, " ") != "official_refused ok" {
+		t.Fatalf("voter-list operations: %v", outcomes)
 	}
 	b.do(t, "imported list", chromedp.ScrollIntoView(chromedp.CSS("#voters-imported")))
 	b.shots(t, "08d-voter-list-imported")

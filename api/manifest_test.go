@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"evote/api"
 	"evote/ballot"
 	"evote/ballotbox/boxtest"
+	"evote/record"
 	"evote/trustee"
 )
 
@@ -240,5 +244,83 @@ func TestStatusResult(t *testing.T) {
 		if a.Ready {
 			t.Fatalf("%s ready after the tally", a.Action)
 		}
+	}
+}
+
+// TestVoterListSignRefusals: the voter-list signing routes need an
+// identity service, a well-formed request and an official who may run the
+// election; they answer precisely when the identity service is down or the
+// statement is not one. (The whole path, signed in a browser and recorded
+// by a real identity service, is web/console's TestConsoleEndToEnd.)
+func TestVoterListSignRefusals(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL, _ := url.Parse(down.URL)
+	down.Close()
+	e := newEnvWith(t, envOptions{server: func(s *api.Server) { s.Identity = downURL }})
+	id := e.f.ElectionID
+	style := e.f.Box.View().Manifest.BallotStyles[0].ID
+	csv := "pin,ballot_style,phone\n21505199012345," + style + ",+996700123456\n2150519901234x," + style + ",\n"
+	listKey := ed25519.NewKeyFromSeed(make([]byte, 32))
+	key := hex.EncodeToString(listKey.Public().(ed25519.PublicKey))
+	prep := func(tok string, body map[string]string) (int, map[string]any) {
+		return e.do(t, "POST", "/elections/"+id+"/voters/prepare", tok, "application/json", jsonBody(body))
+	}
+	code := func(out map[string]any) any { return out["error"].(map[string]any)["code"] }
+	good := map[string]string{"csv": csv, "official_id": "list-official-1", "official_key": key, "kind": "build"}
+	bare := newEnv(t)
+	if st, out := bare.do(t, "POST", "/elections/"+id+"/voters/prepare", bare.session, "application/json", jsonBody(good)); st != 503 || code(out) != "identity_unconfigured" {
+		t.Fatalf("no identity service: %d %v", st, out)
+	}
+	for name, mod := range map[string]func(map[string]string){
+		"kind":        func(m map[string]string) { m["kind"] = "remove" },
+		"short key":   func(m map[string]string) { m["official_key"] = "abcd" },
+		"not a point": func(m map[string]string) { m["official_key"] = strings.Repeat("00", 32) },
+		"official id": func(m map[string]string) { m["official_id"] = "" },
+		"only bad":    func(m map[string]string) { m["csv"] = "pin,ballot_style,phone\n2150519901234x," + style + ",\n" },
+		"unreadable": func(m map[string]string) {
+			m["csv"] = "pin,ballot_style,phone\n21505199012345," + style + ",,\n11203198500017," + style + ",\n"
+		},
+		"wrong header": func(m map[string]string) { m["csv"] = "a,b\n" },
+	} {
+		body := map[string]string{}
+		for k, v := range good {
+			body[k] = v
+		}
+		mod(body)
+		if st, out := prep(e.session, body); st != 400 || code(out) != "bad_request" {
+			t.Fatalf("%s: %d %v", name, st, out)
+		}
+	}
+	if st, _ := prep(e.observer, good); st != 403 {
+		t.Fatalf("observer: %d", st)
+	}
+	if st, out := prep(e.session, good); st != 502 || code(out) != "identity_unavailable" {
+		t.Fatalf("identity service down: %d %v", st, out)
+	}
+	submit := func(body any) (int, map[string]any) {
+		return e.do(t, "POST", "/elections/"+id+"/voters/submit", e.session, "application/json", jsonBody(body))
+	}
+	if st, out := submit(map[string]any{"statement": "AAAA", "salt": "", "items": []any{}}); st != 400 || code(out) != "bad_request" {
+		t.Fatalf("not a statement: %d %v", st, out)
+	}
+	other := record.VoterListChange{ElectionID: "another-election", Sequence: 1, Kind: record.ListBuilt, OfficialID: "list-official-1"}
+	copy(other.OfficialKey[:], listKey.Public().(ed25519.PublicKey))
+	if st, out := submit(map[string]any{"statement": base64.RawURLEncoding.EncodeToString(other.Encode()), "salt": "", "items": []any{}}); st != 400 || !strings.Contains(fmt.Sprint(out), "another election") {
+		t.Fatalf("another election's statement: %d %v", st, out)
+	}
+	other.ElectionID = id
+	if st, out := submit(map[string]any{"statement": base64.RawURLEncoding.EncodeToString(other.Encode()), "salt": "", "items": []any{}}); st != 502 || code(out) != "identity_unavailable" {
+		t.Fatalf("identity service down: %d %v", st, out)
+	}
+	// The relayed change is in the operations log, requested then failed.
+	st, out := e.do(t, "GET", "/officials/operations?limit=50", e.observer, "", nil)
+	var got []string
+	for _, o := range out["operations"].([]any) {
+		if m := o.(map[string]any); m["action"] == "voter-list" {
+			got = append(got, fmt.Sprint(m["outcome"], " ", m["detail"]))
+		}
+	}
+	if want := "list official list-official-1, sequence 1, kind 1"; st != 200 || len(got) != 2 || !slices.Contains(got, "requested "+want) || !slices.Contains(got, "identity_unavailable "+want) {
+		t.Fatalf("operations log: %d %q", st, got)
 	}
 }

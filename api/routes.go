@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -45,6 +46,10 @@ type Server struct {
 	// this server serves, put in manifests composed by POST
 	// /elections/manifest (zero: none).
 	ClientHash [32]byte
+	// Identity, if set, is the identity service's base URL: the voter-list
+	// routes (POST /elections/{id}/voters/prepare and …/submit) reach its
+	// list-change routes for a signed-in official.
+	Identity *url.URL
 
 	mu      sync.RWMutex
 	boards  map[string]*board.Log // extra logs served by the board group
@@ -176,6 +181,8 @@ func (s *Server) Routes() []Route {
 			Route{"official", "POST", "/elections", s.official("run", s.createElection)},
 			Route{"official", "GET", "/elections/:id/status", s.official("read", s.withBox(s.getStatus))},
 			Route{"official", "POST", "/elections/:id/voters/check", s.official("run", s.withBox(s.checkVoters))},
+			Route{"official", "POST", "/elections/:id/voters/prepare", s.official("run", s.withBox(s.prepareVoterList))},
+			Route{"official", "POST", "/elections/:id/voters/submit", s.official("run", s.withBox(s.submitVoterList))},
 			Route{"official", "POST", "/elections/:id/actions/:action", s.official("run", s.withBox(s.act))},
 		)
 	}

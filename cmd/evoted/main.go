@@ -377,18 +377,20 @@ func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
+	// The identity service: the voting page forwards the voter's sign-in
+	// routes to it, the officials' voter-list routes their signed changes.
+	if u := cfg.get("identity-url"); u != "" {
+		if srv.Identity, err = url.Parse(u); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("evoted: identity-url: %w", err)
+		}
+	}
 	if dir := cfg.get("web-dir"); dir != "" {
 		srv.Web = http.FileServer(http.Dir(dir))
 	} else {
 		// The voting page embedded in the binary (package web), reaching
 		// the identity service through its own origin.
-		var o web.Options
-		if u := cfg.get("identity-url"); u != "" {
-			if o.Identity, err = url.Parse(u); err != nil {
-				cleanup()
-				return nil, nil, fmt.Errorf("evoted: identity-url: %w", err)
-			}
-		}
+		o := web.Options{Identity: srv.Identity}
 		if srv.Web, err = web.New(o); err != nil {
 			cleanup()
 			return nil, nil, err

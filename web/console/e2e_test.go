@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +33,7 @@ import (
 	"evote/client"
 	"evote/election"
 	"evote/official"
+	"evote/record"
 	"evote/store/sqlite"
 	"evote/trustee"
 	"evote/verify"
@@ -268,6 +271,10 @@ func TestConsoleEndToEnd(t *testing.T) {
 	s := api.NewServer()
 	s.Registry, s.Officials = f.Registry, offs
 	s.Web = cons
+	ident := newTestIdentity(t)
+	if s.Identity, err = url.Parse(ident.URL); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	adminSecret, _ := official.NewTOTPSecret()
@@ -305,8 +312,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 
 	b := newBrowser(t, path)
 	// The missing translation is answered 422 on purpose; the out-of-order
-	// action below is asked through the API, not the page.
-	b.allowed = []string{"status of 422"}
+	// action below is asked through the API, not the page; the wrong key
+	// file's signature is refused 403 on purpose.
+	b.allowed = []string{"status of 422", "status of 403 (Forbidden) " + srv.URL + "/api/v1/elections/city-2027/voters/submit"}
 	signIn := func(user, pw, secret string) {
 		b.do(t, "sign in as "+user, chromedp.WaitVisible(chromedp.CSS("#login-submit")),
 			chromedp.SendKeys(chromedp.CSS("#login-user"), user), chromedp.SendKeys(chromedp.CSS("#login-password"), pw),
@@ -535,6 +543,58 @@ func TestConsoleEndToEnd(t *testing.T) {
 		}
 	}
 	b.do(t, "ready", waitFor(`document.getElementById("phase")?.dataset.phase === "ready"`))
+
+	// The list official signs the checked list in the browser with their
+	// key file and submits it to the identity service: a wrong key is
+	// refused and nothing recorded; the right one records the two valid
+	// voters (the bad line left out) and shows the counts per style.
+	ident.start(t, "city-2027", box.View().Context.ExtendedHash)
+	keyDir := t.TempDir()
+	wrongSeed := make([]byte, 32)
+	wrongSeed[0] = 7
+	os.WriteFile(filepath.Join(keyDir, "wrong.key"), []byte(hex.EncodeToString(wrongSeed)+"\n"), 0o600)
+	os.WriteFile(filepath.Join(keyDir, "list.key"), []byte(hex.EncodeToString(ident.ListKey.Seed())+"\n"), 0o600)
+	b.do(t, "sign with a wrong key", chromedp.ScrollIntoView(chromedp.CSS("#voters-sign")),
+		chromedp.SetValue(chromedp.CSS("#sign-official"), "list-official-1"), chromedp.SetValue(chromedp.CSS("#sign-kind"), "build"),
+		chromedp.SetUploadFiles(chromedp.CSS("#sign-key"), []string{filepath.Join(keyDir, "wrong.key")}),
+		chromedp.Click(chromedp.CSS("#sign-submit")), waitFor(`document.getElementById("sign-status")?.textContent.length > 0`))
+	if got := eval[string](t, b, `document.getElementById("sign-status").className + ": " + document.getElementById("sign-status").textContent`); !strings.HasPrefix(got, "bad: The identity service refused the signature: this key file is not the registered key of this list official") {
+		t.Fatalf("wrong key: %q", got)
+	}
+	if n := len(ident.board.listChanges()); n != 0 {
+		t.Fatalf("a refused change reached the board: %d", n)
+	}
+	b.shots(t, "08c-voter-list-wrong-key")
+	b.do(t, "sign with the list official's key",
+		chromedp.SetUploadFiles(chromedp.CSS("#sign-key"), []string{filepath.Join(keyDir, "list.key")}),
+		chromedp.Click(chromedp.CSS("#sign-submit")), waitFor(`!!document.getElementById("voters-imported")`))
+	if got := eval[string](t, b, `document.getElementById("voters-imported-summary").textContent + " | " + [...document.querySelectorAll("#voters-list-counts tbody tr")].map((r) => r.dataset.style + ":" + r.lastChild.textContent).join(" ")`); got != "Change 1 recorded: 2 voters added, 1 refused lines left out. | center:2" {
+		t.Fatalf("voter list import: %q", got)
+	}
+	posted := ident.board.listChanges()
+	if len(posted) != 1 {
+		t.Fatalf("identity service posted %d list changes", len(posted))
+	}
+	change, err := record.DecodeVoterListChange(posted[0])
+	if err != nil || change.VerifySignature() != nil || change.Kind != record.ListBuilt || change.OfficialID != "list-official-1" ||
+		len(change.Counts) != 1 || change.Counts[0] != (record.StyleCount{BallotStyle: "center", Voters: 2}) || change.Added != 2 ||
+		!bytes.Equal(change.OfficialKey[:], ident.ListKey.Public().(ed25519.PublicKey)) || change.ContextHash != box.View().Context.ExtendedHash {
+		t.Fatalf("posted change %+v: %v", change, err)
+	}
+	// Both attempts are in the operations log under the official who made
+	// them: refused, then recorded.
+	_, ops := apiCall("GET", "/officials/operations?limit=50", olgaToken, nil)
+	var outcomes []string
+	for _, o := range ops["operations"].([]any) {
+		if m := o.(map[string]any); m["action"] == "voter-list" && m["user"] == "olga" && m["outcome"] != "requested" {
+			outcomes = append(outcomes, m["outcome"].(string))
+		}
+	}
+	if slices.Sort(outcomes); strings.Join(outcomes, " ") != "official_refused ok" {
+		t.Fatalf("voter-list operations: %v", outcomes)
+	}
+	b.do(t, "imported list", chromedp.ScrollIntoView(chromedp.CSS("#voters-imported")))
+	b.shots(t, "08d-voter-list-imported")
 
 	// The identity service posts its keys and the voter list; the
 	// official opens voting; voters cast.

@@ -479,11 +479,111 @@ function confirmDialog(title, text) {
 // ---- the election dashboard ----
 
 // voterCheck is the last voter-list report, kept across the dashboard's
-// refreshes and changes of language: {id, file, report}.
+// refreshes and changes of language: {id, file, report, csv}, and once
+// the list official has signed it, imported (the identity service's answer).
 let voterCheck = null;
 
 const PROBLEMS = { unreadable: "voters.problem.unreadable", pin: "voters.problem.pin", style_malformed: "voters.problem.style-malformed",
   style_unknown: "voters.problem.style-unknown", phone: "voters.problem.phone", duplicate: "voters.problem.duplicate" };
+
+// signable says whether the list official may sign the checked file: some
+// valid line, every refused line listed (and readable), so that the server
+// can leave the refused ones out exactly.
+function signable(r) {
+  return r.valid > 0 && !r.omitted && !r.problems.some((p) => p.code === "unreadable");
+}
+
+function unb64url(s) {
+  const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+function toHex(u8) {
+  return [...u8].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// loadSeedKey reads the list official's key file — the same file the CLI
+// takes (evote official import-voters --official-key): the 32-byte Ed25519
+// seed in hex — into a WebCrypto signing key and its public key in hex.
+// The seed stays in this page: only the public key and the signature are
+// sent.
+async function loadSeedKey(file) {
+  const txt = (await file.text()).trim();
+  if (!/^[0-9a-fA-F]{64}$/.test(txt)) throw new Error(t("voters.sign.badkey"));
+  const seed = Uint8Array.from(txt.match(/../g), (x) => parseInt(x, 16));
+  // PKCS #8 of an Ed25519 private key (RFC 8410): a fixed prefix, then
+  // the seed.
+  const prefix = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+  const pkcs8 = new Uint8Array([...prefix, ...seed]);
+  seed.fill(0);
+  const key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]);
+  pkcs8.fill(0);
+  const jwk = await crypto.subtle.exportKey("jwk", key);
+  return { key, pub: toHex(unb64url(jwk.x)) };
+}
+
+// signForm is the list official's step: their id, the kind of change and
+// their key file; the server prepares the statement of the change
+// (spec §10.9), the page signs its signing bytes with WebCrypto Ed25519
+// and submits it to the identity service through the officials' API.
+function signForm(id) {
+  const official = h("input", { id: "sign-official", autocomplete: "off", value: voterCheck.official || "",
+    oninput: () => { voterCheck.official = official.value.trim(); } });
+  const kind = h("select", { id: "sign-kind", onchange: () => { voterCheck.kind = kind.value; } },
+    h("option", { value: "build", text: t("voters.sign.kind-build") }),
+    h("option", { value: "import", text: t("voters.sign.kind-import"), selected: voterCheck.kind === "import" }));
+  const keyFile = h("input", { type: "file", id: "sign-key" });
+  // The last refusal, drawn again in the language of a redrawn form.
+  const status = h("p", { id: "sign-status", role: "status", class: voterCheck.refusal ? "bad" : "", text: voterCheck.refusal?.() });
+  const submit = h("button", { type: "button", id: "sign-submit", text: t("voters.sign.submit"), onclick: async () => {
+    submit.disabled = true;
+    try {
+      if (!keyFile.files[0]) throw new Error(t("voters.sign.nokey"));
+      voterCheck.official = official.value.trim();
+      voterCheck.kind = kind.value;
+      const { key, pub } = await loadSeedKey(keyFile.files[0]);
+      const p = await call("POST", "/elections/" + encodeURIComponent(id) + "/voters/prepare",
+        { csv: voterCheck.csv, official_id: voterCheck.official, official_key: pub, kind: kind.value });
+      const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, unb64url(p.signing_bytes)));
+      const st = unb64url(p.statement);
+      st.set(sig, p.signature_offset);
+      const res = await call("POST", "/elections/" + encodeURIComponent(id) + "/voters/submit", { statement: b64url(st), salt: p.salt, items: p.items });
+      voterCheck.imported = { ...res, left: p.report.problems.length };
+      keyFile.value = "";
+      route();
+    } catch (e) {
+      voterCheck.refusal = () => e.code === "official_refused" ? t("voters.sign.refused") + " (" + e.message + ")" : errorText(e);
+      status.className = "bad";
+      status.textContent = voterCheck.refusal();
+      submit.disabled = false;
+    }
+  } });
+  return h("fieldset", { id: "voters-sign" }, h("legend", { text: t("voters.sign.title") }),
+    h("p", { class: "hint", text: t("voters.sign.hint") }),
+    h("label", {}, t("voters.sign.official"), official), h("label", {}, t("voters.sign.kind"), kind),
+    h("label", {}, t("voters.sign.key"), keyFile), submit, status);
+}
+
+// cachedSignForm keeps the same form (and the key file chosen in it)
+// across the dashboard's refreshes every few seconds; a change of language
+// draws it anew.
+function cachedSignForm(id) {
+  if (!voterCheck.form || voterCheck.formLang !== lang) {
+    voterCheck.form = signForm(id);
+    voterCheck.formLang = lang;
+  }
+  return voterCheck.form;
+}
+
+// importedView shows the identity service's answer to a submitted change:
+// its sequence, the voters added, and the list's count per ballot style.
+function importedView(r, styleName) {
+  return h("div", { id: "voters-imported" },
+    h("p", { class: "ok", id: "voters-imported-summary", text: t("voters.sign.done").replace("{seq}", r.sequence).replace("{added}", r.added).replace("{left}", r.left) }),
+    h("table", { id: "voters-list-counts" },
+      h("thead", {}, h("tr", {}, h("th", { text: t("voters.style") }), h("th", { class: "num", text: t("voters.sign.listed") }))),
+      h("tbody", {}, Object.keys(r.counts).sort().map((sid) => h("tr", { dataset: { style: sid } }, h("td", { text: styleName(sid) }), h("td", { class: "num", text: r.counts[sid] }))))));
+}
 
 // voterSection lets an official check a voter-list file line by line
 // before the list official signs and submits it.
@@ -509,16 +609,16 @@ function voterSection(id, b) {
       h("table", { id: "voters-counts" },
         h("thead", {}, h("tr", {}, h("th", { text: t("voters.style") }), h("th", { class: "num", text: t("voters.count") }))),
         h("tbody", {}, Object.keys(r.counts).sort().map((sid) => h("tr", {}, h("td", { text: styleName(sid) }), h("td", { class: "num", text: r.counts[sid] }))))),
-      h("p", { text: r.problems.length ? t("voters.fix") : t("voters.next") }),
-      r.problems.length ? null : h("pre", { id: "voters-command", text: "evote official import-voters --server " + location.origin + " --idp <identity service> --election " + id +
-        " --official <list official> --official-key <key file> --csv " + voterCheck.file }));
+      signable(r) ? h("p", { text: r.problems.length ? t("voters.next-some") : t("voters.next") }) : h("p", { text: t("voters.fix") }),
+      signable(r) && !voterCheck.imported ? cachedSignForm(id) : null,
+      voterCheck.imported ? importedView(voterCheck.imported, styleName) : null);
   };
   file.addEventListener("change", async () => {
     const f = file.files[0];
     if (!f) return;
     try {
       const report = await call("POST", "/elections/" + encodeURIComponent(id) + "/voters/check", { csv: await f.text() });
-      voterCheck = { id, file: f.name, report };
+      voterCheck = { id, file: f.name, report, csv: await f.text() };
       draw();
     } catch (e) { notice(() => errorText(e), true); }
   });

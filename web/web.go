@@ -11,19 +11,15 @@ package web
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/sha512"
 	"embed"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
+	webasset "evote/web/internal/asset"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"path"
 	"strings"
 	"sync"
 
@@ -31,6 +27,11 @@ import (
 
 	"evote/web/internal/wasmbuild"
 )
+
+// asset is one served file (package asset).
+type asset = webasset.Asset
+
+var newAsset = webasset.New
 
 //go:generate go run ./internal/cmd/buildwasm
 
@@ -49,15 +50,6 @@ const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src
 	"connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; " +
 	"frame-ancestors 'none'; require-trusted-types-for 'script'"
 
-// asset is one served file with its precomputed encodings.
-type asset struct {
-	body, gz, br []byte
-	lazyGz       func() []byte // a module's gzip copy, made once in the background
-	ctype        string
-	version      string // first 16 hex digits of the SHA-256
-	integrity    string // sha384-…
-}
-
 // Options configure the handler.
 type Options struct {
 	// Identity, if set, is the identity service's base URL; /idp/v1/auth/…
@@ -70,32 +62,6 @@ type Handler struct {
 	assets map[string]*asset
 	index  []byte
 	idp    http.Handler
-}
-
-func newAsset(name string, b []byte) *asset {
-	s384 := sha512.Sum384(b)
-	s256 := sha256.Sum256(b)
-	a := &asset{body: b, version: hex.EncodeToString(s256[:8]), integrity: "sha384-" + base64.StdEncoding.EncodeToString(s384[:])}
-	switch path.Ext(name) {
-	case ".js":
-		a.ctype = "text/javascript; charset=utf-8"
-	case ".css":
-		a.ctype = "text/css; charset=utf-8"
-	case ".json":
-		a.ctype = "application/json; charset=utf-8"
-	case ".wasm":
-		a.ctype = "application/wasm"
-	case ".svg":
-		a.ctype = "image/svg+xml"
-	case ".html":
-		a.ctype = "text/html; charset=utf-8"
-	default:
-		a.ctype = "application/octet-stream"
-	}
-	if a.ctype != "application/wasm" && len(b) > 512 {
-		a.gz = wasmbuild.Gzip(b)
-	}
-	return a
 }
 
 // moduleGz holds each module's gzip copy (name → func() []byte).
@@ -126,12 +92,12 @@ func New(o Options) (*Handler, error) {
 				return err
 			}
 			a := newAsset(name, raw)
-			a.br = br
+			a.BR = br
 			// The embedded files never change: one gzip copy per process,
 			// started now so that it is ready by the first request.
 			f, _ := moduleGz.LoadOrStore(name, sync.OnceValue(func() []byte { return wasmbuild.Gzip(raw) }))
-			a.lazyGz = f.(func() []byte)
-			go a.lazyGz()
+			a.LazyGz = f.(func() []byte)
+			go a.LazyGz()
 			h.assets["/"+name] = a
 			return nil
 		case p == "index.html", strings.HasSuffix(p, ".wasm"), strings.HasSuffix(p, ".br"), strings.HasSuffix(p, ".gz"), strings.HasSuffix(p, ".sha256"):
@@ -158,7 +124,7 @@ func New(o Options) (*Handler, error) {
 		if a == nil {
 			return nil, fmt.Errorf("web: no translation %s", l)
 		}
-		langs[l] = map[string]string{"path": "/i18n/" + l + ".json?v=" + a.version, "integrity": a.integrity}
+		langs[l] = map[string]string{"path": "/i18n/" + l + ".json?v=" + a.Version, "integrity": a.Integrity}
 	}
 	lj, _ := json.Marshal(langs)
 	src, err := fs.ReadFile(sub, "index.html")
@@ -169,9 +135,9 @@ func New(o Options) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	r := func(n string) ref { a := h.assets[n]; return ref{a.version, a.integrity} }
+	r := func(n string) ref { a := h.assets[n]; return ref{a.Version, a.Integrity} }
 	var buf bytes.Buffer
-	err = tpl.Execute(&buf, map[string]any{"CSS": r("/style.css"), "Exec": r("/wasm_exec.js"), "App": r("/app.js"), "Wasm": r("/evote.wasm"), "WasmSize": len(w.body), "I18N": string(lj)})
+	err = tpl.Execute(&buf, map[string]any{"CSS": r("/style.css"), "Exec": r("/wasm_exec.js"), "App": r("/app.js"), "Wasm": r("/evote.wasm"), "WasmSize": len(w.Body), "I18N": string(lj)})
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
@@ -209,24 +175,10 @@ var clientHash = sync.OnceValue(func() [32]byte {
 	return sum
 })
 
-func securityHeaders(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", CSP)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
-	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
-	if r.TLS != nil {
-		hd.Set("Strict-Transport-Security", "max-age=63072000")
-	}
-}
-
 // ServeHTTP answers GET and HEAD for the page's files, /qr.svg and, when
 // configured, /idp/… for any method.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(w, r)
+	webasset.SecurityHeaders(w, r, CSP)
 	p := r.URL.Path
 	if strings.HasPrefix(p, "/idp/") {
 		// Only the voter's routes: officials reach the identity service
@@ -255,54 +207,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", a.ctype)
-	hd.Set("Vary", "Accept-Encoding")
-	etag := `"` + a.version + `"`
-	hd.Set("ETag", etag)
-	if p != "/" && r.URL.Query().Get("v") == a.version {
-		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		hd.Set("Cache-Control", "no-cache")
-	}
-	if r.Header.Get("If-None-Match") == etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	body := a.body
-	ae := r.Header.Get("Accept-Encoding")
-	switch {
-	case a.br != nil && acceptsEncoding(ae, "br"):
-		body = a.br
-		hd.Set("Content-Encoding", "br")
-	case (a.gz != nil || a.lazyGz != nil) && acceptsEncoding(ae, "gzip"):
-		body = a.gz
-		if body == nil {
-			body = a.lazyGz()
-		}
-		hd.Set("Content-Encoding", "gzip")
-	}
-	hd.Set("Content-Length", fmt.Sprint(len(body)))
-	// Explicit status: a router's not-found hook may have preset another.
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return
-	}
-	w.Write(body)
-}
-
-// acceptsEncoding reports whether an Accept-Encoding header lists enc with
-// a non-zero quality.
-func acceptsEncoding(header, enc string) bool {
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(name), enc) {
-			continue
-		}
-		q := strings.ReplaceAll(params, " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-	}
-	return false
+	a.Serve(w, r, p != "/")
 }
 
 // maxQR bounds the text a QR image encodes (a receipt link).

@@ -15,22 +15,23 @@ package console
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/sha512"
 	"embed"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
+	webasset "evote/web/internal/asset"
 	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
 	"net/http"
-	"path"
 	"strings"
 
 	qrcode "github.com/skip2/go-qrcode"
 )
+
+// asset is one served file (package asset).
+type asset = webasset.Asset
+
+var newAsset = webasset.New
 
 // Prefix is the path the console is served under.
 const Prefix = "/console/"
@@ -48,34 +49,6 @@ var Languages = []string{"ky", "ru", "uz", "en"}
 // uploaded, shown in an <img>, where an SVG runs no script).
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
-
-type asset struct {
-	body      []byte
-	ctype     string
-	version   string
-	integrity string
-}
-
-func newAsset(name string, b []byte) *asset {
-	s384 := sha512.Sum384(b)
-	s256 := sha256.Sum256(b)
-	a := &asset{body: b, version: hex.EncodeToString(s256[:8]), integrity: "sha384-" + base64.StdEncoding.EncodeToString(s384[:])}
-	switch path.Ext(name) {
-	case ".js":
-		a.ctype = "text/javascript; charset=utf-8"
-	case ".css":
-		a.ctype = "text/css; charset=utf-8"
-	case ".json":
-		a.ctype = "application/json; charset=utf-8"
-	case ".svg":
-		a.ctype = "image/svg+xml"
-	case ".html":
-		a.ctype = "text/html; charset=utf-8"
-	default:
-		a.ctype = "application/octet-stream"
-	}
-	return a
-}
 
 // Handler serves the console.
 type Handler struct {
@@ -107,7 +80,7 @@ func New() (*Handler, error) {
 	}
 	r := func(n string) ref {
 		a := h.assets[n]
-		return ref{Prefix + n + "?v=" + a.version, a.integrity}
+		return ref{Prefix + n + "?v=" + a.Version, a.Integrity}
 	}
 	langs := map[string]ref{}
 	for _, l := range Languages {
@@ -136,24 +109,10 @@ func New() (*Handler, error) {
 	return h, nil
 }
 
-func securityHeaders(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", CSP)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
-	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
-	if r.TLS != nil {
-		hd.Set("Strict-Transport-Security", "max-age=63072000")
-	}
-}
-
 // ServeHTTP answers GET and HEAD for the console's files under Prefix
 // (/console redirects to it) and POST Prefix+"qr".
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(w, r)
+	webasset.SecurityHeaders(w, r, CSP)
 	if r.URL.Path == strings.TrimSuffix(Prefix, "/") {
 		http.Redirect(w, r, Prefix, http.StatusMovedPermanently)
 		return
@@ -180,24 +139,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", a.ctype)
-	etag := `"` + a.version + `"`
-	hd.Set("ETag", etag)
-	if p != "" && r.URL.Query().Get("v") == a.version {
-		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		hd.Set("Cache-Control", "no-cache")
-	}
-	if r.Header.Get("If-None-Match") == etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	hd.Set("Content-Length", fmt.Sprint(len(a.body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(a.body)
-	}
+	a.Serve(w, r, p != "")
 }
 
 // maxQR bounds the text a QR code encodes (an otpauth URI).

@@ -24,18 +24,16 @@ package portal
 import (
 	"bytes"
 	"crypto/sha256"
-	"crypto/sha512"
 	"embed"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	webasset "evote/web/internal/asset"
 	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -44,6 +42,11 @@ import (
 
 	"evote/web/internal/wasmbuild"
 )
+
+// asset is one served file (package asset).
+type asset = webasset.Asset
+
+var newAsset = webasset.New
 
 //go:generate go run evote/web/internal/cmd/buildwasm -pkg ./web/portal/wasm -dir web/portal/static -name portal
 
@@ -63,43 +66,6 @@ const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-sr
 
 // Languages are the portal's languages; each has static/i18n/<lang>.json.
 var Languages = []string{"ky", "ru", "uz", "en"}
-
-// asset is one served file with its precomputed encodings.
-type asset struct {
-	body, gz, br []byte
-	ctype        string
-	version      string // first 16 hex digits of the SHA-256
-	integrity    string // sha384-…
-	// lazyGz, if set, makes gz on first use (the module's gzip form, a
-	// few seconds of CPU that browsers taking brotli never need).
-	lazyGz func() []byte
-}
-
-func newAsset(name string, b []byte) *asset {
-	s384 := sha512.Sum384(b)
-	s256 := sha256.Sum256(b)
-	a := &asset{body: b, version: hex.EncodeToString(s256[:8]), integrity: "sha384-" + base64.StdEncoding.EncodeToString(s384[:])}
-	switch path.Ext(name) {
-	case ".js":
-		a.ctype = "text/javascript; charset=utf-8"
-	case ".css":
-		a.ctype = "text/css; charset=utf-8"
-	case ".json":
-		a.ctype = "application/json; charset=utf-8"
-	case ".wasm":
-		a.ctype = "application/wasm"
-	case ".svg":
-		a.ctype = "image/svg+xml"
-	case ".html":
-		a.ctype = "text/html; charset=utf-8"
-	default:
-		a.ctype = "application/octet-stream"
-	}
-	if a.ctype != "application/wasm" && len(b) > 512 {
-		a.gz = wasmbuild.Gzip(b)
-	}
-	return a
-}
 
 // Options configure the portal.
 type Options struct {
@@ -185,10 +151,10 @@ func New(o Options) (*Handler, error) {
 	}
 	h.hash = sum
 	w := newAsset("portal.wasm", wasm)
-	if w.br, err = staticFS.ReadFile("static/portal.wasm.br"); err != nil {
+	if w.BR, err = staticFS.ReadFile("static/portal.wasm.br"); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
-	w.lazyGz = sync.OnceValue(func() []byte { return wasmbuild.Gzip(wasm) })
+	w.LazyGz = sync.OnceValue(func() []byte { return wasmbuild.Gzip(wasm) })
 	h.assets["/portal.wasm"] = w
 	langs := map[string]map[string]string{}
 	for _, l := range Languages {
@@ -196,7 +162,7 @@ func New(o Options) (*Handler, error) {
 		if a == nil {
 			return nil, fmt.Errorf("portal: no translation %s", l)
 		}
-		langs[l] = map[string]string{"path": "i18n/" + l + ".json?v=" + a.version, "integrity": a.integrity}
+		langs[l] = map[string]string{"path": "i18n/" + l + ".json?v=" + a.Version, "integrity": a.Integrity}
 	}
 	lj, _ := json.Marshal(langs)
 	src, err := fs.ReadFile(sub, "index.html")
@@ -208,7 +174,7 @@ func New(o Options) (*Handler, error) {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	type ref struct{ Version, Integrity string }
-	r := func(n string) ref { a := h.assets[n]; return ref{a.version, a.integrity} }
+	r := func(n string) ref { a := h.assets[n]; return ref{a.Version, a.Integrity} }
 	var buf bytes.Buffer
 	err = tpl.Execute(&buf, map[string]any{"CSS": r("/portal.css"), "App": r("/portal.js"), "Worker": r("/worker.js"), "Exec": r("/wasm_exec.js"),
 		"Wasm": r("/portal.wasm"), "WasmSize": len(wasm), "WasmSHA256": hex.EncodeToString(sum[:]), "API": o.API, "I18N": string(lj)})
@@ -219,24 +185,10 @@ func New(o Options) (*Handler, error) {
 	return h, nil
 }
 
-func securityHeaders(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", CSP)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
-	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
-	if r.TLS != nil {
-		hd.Set("Strict-Transport-Security", "max-age=63072000")
-	}
-}
-
 // ServeHTTP answers GET and HEAD for the portal's files (paths relative to
 // the portal's prefix).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(w, r)
+	webasset.SecurityHeaders(w, r, CSP)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -254,53 +206,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", a.ctype)
-	hd.Set("Vary", "Accept-Encoding")
-	etag := `"` + a.version + `"`
-	hd.Set("ETag", etag)
-	if p != "/" && r.URL.Query().Get("v") == a.version {
-		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		hd.Set("Cache-Control", "no-cache")
-	}
-	if r.Header.Get("If-None-Match") == etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	body := a.body
-	ae := r.Header.Get("Accept-Encoding")
-	switch {
-	case a.br != nil && acceptsEncoding(ae, "br"):
-		body = a.br
-		hd.Set("Content-Encoding", "br")
-	case a.gz != nil && acceptsEncoding(ae, "gzip"):
-		body = a.gz
-		hd.Set("Content-Encoding", "gzip")
-	case a.lazyGz != nil && acceptsEncoding(ae, "gzip"):
-		body = a.lazyGz()
-		hd.Set("Content-Encoding", "gzip")
-	}
-	hd.Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return
-	}
-	w.Write(body)
-}
-
-// acceptsEncoding reports whether an Accept-Encoding header lists enc with
-// a non-zero quality.
-func acceptsEncoding(header, enc string) bool {
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(name), enc) {
-			continue
-		}
-		q := strings.ReplaceAll(params, " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-	}
-	return false
+	a.Serve(w, r, p != "/")
 }
 
 // Mount returns a handler that serves the portal under Prefix (and
@@ -340,14 +246,14 @@ func WriteStatic(dir string, o Options) error {
 		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 			return fmt.Errorf("portal: %w", err)
 		}
-		if err := os.WriteFile(f, a.body, 0o644); err != nil {
+		if err := os.WriteFile(f, a.Body, 0o644); err != nil {
 			return fmt.Errorf("portal: %w", err)
 		}
-		gz := a.gz
-		if a.lazyGz != nil {
-			gz = a.lazyGz()
+		gz := a.GZ
+		if a.LazyGz != nil {
+			gz = a.LazyGz()
 		}
-		for ext, b := range map[string][]byte{".br": a.br, ".gz": gz} {
+		for ext, b := range map[string][]byte{".br": a.BR, ".gz": gz} {
 			if b != nil {
 				if err := os.WriteFile(f+ext, b, 0o644); err != nil {
 					return fmt.Errorf("portal: %w", err)

@@ -123,7 +123,7 @@ func TestServe(t *testing.T) {
 	if w.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d", w.Code)
 	}
-	if h2, _ := New(Options{API: "https://mirror.example/api/v1"}); !strings.Contains(string(h2.assets["/"].body), `data-api="https://mirror.example/api/v1"`) {
+	if h2, _ := New(Options{API: "https://mirror.example/api/v1"}); !strings.Contains(string(h2.assets["/"].Body), `data-api="https://mirror.example/api/v1"`) {
 		t.Error("API option not in the index")
 	}
 }

@@ -79,6 +79,11 @@ type Log struct {
 
 	cpMu   sync.Mutex
 	latest *bulletin.SignedCheckpoint
+	// unsettled is a checkpoint signed whose storing failed without the
+	// store refusing it: it may be stored. It is settled (settleCheckpoint)
+	// before any other is signed, so that the log never signs two
+	// different checkpoints at one size.
+	unsettled *bulletin.SignedCheckpoint
 	// cosigned is the latest checkpoint with witnesses' cosignatures
 	// (SetCosigned).
 	cosigned *bulletin.SignedCheckpoint
@@ -615,6 +620,10 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	err := l.cfg.Store.Append(ctx, l.sid, first, recs)
 	cancel()
+	if err != nil && !refused(err) {
+		l.settle(live)
+		return
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) && mayResync && l.resync(live) {
 			return
@@ -684,6 +693,66 @@ func (l *Log) resync(live []*appendReq) bool {
 	return true
 }
 
+// refused reports whether a store error says that the store refused the
+// append, so that nothing of it is stored. Any other error (the
+// connection died during the commit, the server was killed, a timeout)
+// leaves the outcome unknown: the transaction may have committed.
+func refused(err error) bool {
+	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate) || errors.Is(err, store.ErrInvalid)
+}
+
+// Settling an append of unknown outcome: the store is read again after
+// settleWait, doubling up to settleMaxWait, until it answers.
+const (
+	settleWait    = 50 * time.Millisecond
+	settleMaxWait = 2 * time.Second
+)
+
+// settle resolves an append whose outcome the store did not report, by
+// reading the store: the committer waits (and every append with it) until
+// the store answers again — after a failover, the promoted standby —, loads
+// what it holds beyond the tree, acknowledges the requests whose entries
+// it holds, at their indices, and appends the others again. A request is
+// thus never answered before the store has said what became of it: an
+// entry is neither acknowledged twice nor lost, and one that committed
+// is never refused. Only a closing log gives up (ErrClosed: the entries
+// may be stored, and the next Open finds them).
+func (l *Log) settle(live []*appendReq) {
+	for wait := settleWait; ; wait = min(2*wait, settleMaxWait) {
+		select {
+		case <-l.quit:
+			for _, r := range live {
+				r.result <- appendResult{err: bulletin.ErrClosed}
+			}
+			return
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := l.load(ctx, 0)
+		cancel()
+		if errors.Is(err, bulletin.ErrCorrupt) {
+			for _, r := range live {
+				r.result <- appendResult{err: err}
+			}
+			return
+		}
+		if err == nil {
+			break
+		}
+	}
+	var again []*appendReq
+	for _, r := range live {
+		if first, ok := l.presentAt(r); ok {
+			r.result <- appendResult{first: first}
+			continue
+		}
+		again = append(again, r)
+	}
+	if len(again) > 0 {
+		l.commitTry(again, true)
+	}
+}
+
 // presentAt reports whether all of r's entries are in the log at
 // consecutive indices, and the first index.
 func (l *Log) presentAt(r *appendReq) (uint64, bool) {
@@ -715,24 +784,73 @@ func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error
 	if l.latest != nil && l.latest.Size == size {
 		return l.latest, nil
 	}
-	root, err := l.tree.RootAt(size)
-	if err != nil {
+	if err := l.settleCheckpoint(ctx); err != nil {
 		return nil, err
 	}
-	t := l.cfg.Now().UTC().Truncate(time.Second)
-	if l.latest != nil && t.Before(l.latest.Time) {
-		t = l.latest.Time // checkpoint times never go backwards
+	if l.latest != nil && l.latest.Size == size {
+		return l.latest, nil
 	}
-	c := bulletin.Checkpoint{Origin: l.cfg.Key.Origin, Size: size, Root: root, Time: t}
-	note, err := bulletin.SignCheckpoint(c, l.cfg.Key)
-	if err != nil {
-		return nil, err
+	cp := l.unsettled // signed at this size, perhaps stored: stored again
+	if cp == nil {
+		root, err := l.tree.RootAt(size)
+		if err != nil {
+			return nil, err
+		}
+		t := l.cfg.Now().UTC().Truncate(time.Second)
+		if l.latest != nil && t.Before(l.latest.Time) {
+			t = l.latest.Time // checkpoint times never go backwards
+		}
+		c := bulletin.Checkpoint{Origin: l.cfg.Key.Origin, Size: size, Root: root, Time: t}
+		note, err := bulletin.SignCheckpoint(c, l.cfg.Key)
+		if err != nil {
+			return nil, err
+		}
+		cp = &bulletin.SignedCheckpoint{Checkpoint: c, Note: note}
 	}
-	if err := l.cfg.Store.PutCheckpoint(ctx, l.sid, store.Checkpoint{Size: size, Note: note}); err != nil {
+	if err := l.cfg.Store.PutCheckpoint(ctx, l.sid, store.Checkpoint{Size: size, Note: cp.Note}); err != nil {
+		if !errors.Is(err, store.ErrInvalid) {
+			l.unsettled = cp
+		}
 		return nil, fmt.Errorf("bulletin: store checkpoint: %w", err)
 	}
-	l.latest = &bulletin.SignedCheckpoint{Checkpoint: c, Note: note}
+	l.latest, l.unsettled = cp, nil
 	return l.latest, nil
+}
+
+// settleCheckpoint finds out from the store what became of the unsettled
+// checkpoint (under cpMu). Stored, it becomes the latest; absent, it was
+// never shown to anyone (Checkpoint returned an error), so it is kept to
+// be stored again while the tree is at its size and dropped once the tree
+// has grown past it. The store may also hold another checkpoint at its
+// size (another process of this log signed it): that one is adopted if the
+// log signed it and its tree is this log's.
+func (l *Log) settleCheckpoint(ctx context.Context) error {
+	u := l.unsettled
+	if u == nil {
+		return nil
+	}
+	rec, err := l.cfg.Store.CheckpointAt(ctx, l.sid, u.Size)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if u.Size != l.tree.Size() {
+			l.unsettled = nil
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("bulletin: settle checkpoint at size %d: %w", u.Size, err)
+	case bytes.Equal(rec.Note, u.Note):
+		l.latest, l.unsettled = u, nil
+		return nil
+	}
+	c, _, err := bulletin.VerifyCheckpoint(rec.Note, l.Verifier())
+	if err != nil {
+		return fmt.Errorf("%w: stored checkpoint at size %d: %w", bulletin.ErrCorrupt, u.Size, err)
+	}
+	if root, err := l.tree.RootAt(c.Size); err != nil || root != c.Root || c.Size != u.Size {
+		return fmt.Errorf("%w: stored checkpoint at size %d is not this log's tree", bulletin.ErrCorrupt, u.Size)
+	}
+	l.latest, l.unsettled = &bulletin.SignedCheckpoint{Checkpoint: c, Note: rec.Note}, nil
+	return nil
 }
 
 // SetCosigned records a checkpoint note of this log that carries

@@ -1,6 +1,7 @@
 package board
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"evote/bulletin"
 	"evote/store"
@@ -321,8 +323,9 @@ func (g *glitchStore) Append(ctx context.Context, log store.LogID, first uint64,
 }
 
 // TestLostAcknowledgement: an append that committed although the store
-// reported an error is picked up at the next append (the tree resyncs with
-// the store), and the caller's retry learns its index.
+// reported an error (the reply was lost with the connection) is resolved
+// by reading the store: the caller gets its index, once, and appends go
+// on from the store's size.
 func TestLostAcknowledgement(t *testing.T) {
 	ctx := context.Background()
 	k := testLogKey("evote.example/glitch", false)
@@ -334,17 +337,16 @@ func TestLostAcknowledgement(t *testing.T) {
 	}
 	lost := testEntry(t, l.ID(), bulletin.TypeBallot, "v", 1)
 	g.glitch.Store(true)
-	if _, err := l.Append(ctx, lost); err == nil {
-		t.Fatal("glitch not reported")
-	}
-	if l.Size() != 1 {
-		t.Fatalf("tree grew to %d on an unacknowledged append", l.Size())
-	}
-	// The caller retries: the log finds the entry already stored and
-	// acknowledges it at its index.
 	idx, err := l.Append(ctx, lost)
 	if err != nil || len(idx) != 1 || idx[0] != 1 {
-		t.Fatalf("retry after lost acknowledgement: %v %v", idx, err)
+		t.Fatalf("append whose acknowledgement was lost: %v %v, want index 1", idx, err)
+	}
+	if l.Size() != 2 {
+		t.Fatalf("tree at %d after a committed append, want 2", l.Size())
+	}
+	// A retry of the same entry is a duplicate, not a second copy.
+	if _, err := l.Append(ctx, lost); !errors.Is(err, bulletin.ErrDuplicate) {
+		t.Fatalf("retry of an acknowledged entry: %v", err)
 	}
 	// Appends continue normally, and the tree matches the store.
 	if _, err := l.Append(ctx, testEntry(t, l.ID(), bulletin.TypeBallot, "v", 2)); err != nil {
@@ -359,6 +361,178 @@ func TestLostAcknowledgement(t *testing.T) {
 	l.Close()
 	if _, err := Open(ctx, Config{Key: k, Store: g}); err != nil {
 		t.Fatalf("reopen: %v", err)
+	}
+}
+
+// downStore is a store whose server is gone (a failover): while down,
+// every call fails without doing anything, except that the first append
+// after going down may commit before failing (commitFirst), as a commit
+// replicated to the standby whose reply died with the primary.
+type downStore struct {
+	store.Store
+	down        atomic.Bool
+	commitFirst atomic.Bool
+	failed      atomic.Int32 // calls refused while down
+}
+
+var errServerGone = errors.New("server closed the connection unexpectedly")
+
+func (d *downStore) Append(ctx context.Context, log store.LogID, first uint64, recs []store.Record) error {
+	if d.down.Load() {
+		d.failed.Add(1)
+		if d.commitFirst.CompareAndSwap(true, false) {
+			if err := d.Store.Append(ctx, log, first, recs); err != nil {
+				return err
+			}
+		}
+		return errServerGone
+	}
+	return d.Store.Append(ctx, log, first, recs)
+}
+
+func (d *downStore) Size(ctx context.Context, log store.LogID) (uint64, error) {
+	if d.down.Load() {
+		d.failed.Add(1)
+		return 0, errServerGone
+	}
+	return d.Store.Size(ctx, log)
+}
+
+func (d *downStore) Range(ctx context.Context, log store.LogID, start, end uint64) ([]store.Record, error) {
+	if d.down.Load() {
+		d.failed.Add(1)
+		return nil, errServerGone
+	}
+	return d.Store.Range(ctx, log, start, end)
+}
+
+func (d *downStore) PutCheckpoint(ctx context.Context, log store.LogID, cp store.Checkpoint) error {
+	if d.down.Load() {
+		d.failed.Add(1)
+		if d.commitFirst.CompareAndSwap(true, false) {
+			if err := d.Store.PutCheckpoint(ctx, log, cp); err != nil {
+				return err
+			}
+		}
+		return errServerGone
+	}
+	return d.Store.PutCheckpoint(ctx, log, cp)
+}
+
+func (d *downStore) CheckpointAt(ctx context.Context, log store.LogID, size uint64) (store.Checkpoint, error) {
+	if d.down.Load() {
+		d.failed.Add(1)
+		return store.Checkpoint{}, errServerGone
+	}
+	return d.Store.CheckpointAt(ctx, log, size)
+}
+
+// TestAppendAcrossFailover: appends in flight when the store goes away
+// (one of them committed, its reply lost) wait until the store answers
+// again, then each is acknowledged exactly once at the index the store
+// holds it at: the committed one without a second copy, the others
+// appended then. None is refused for an outage it cannot know the outcome
+// of.
+func TestAppendAcrossFailover(t *testing.T) {
+	for _, committed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) {
+			ctx := context.Background()
+			d := &downStore{Store: openSQLite(t)}
+			l := openLog(t, d, testLogKey("evote.example/failover", false))
+			if _, err := l.Append(ctx, testEntry(t, l.ID(), bulletin.TypeBallot, "v", 0)); err != nil {
+				t.Fatal(err)
+			}
+			d.commitFirst.Store(committed)
+			d.down.Store(true)
+			const n = 8
+			got := make([][]uint64, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got[i], errs[i] = l.Append(ctx, testEntry(t, l.ID(), bulletin.TypeBallot, "v", 1+i))
+				}()
+			}
+			// The store stays down while the log tries it a few times.
+			for d.failed.Load() < 3 {
+				time.Sleep(time.Millisecond)
+			}
+			d.down.Store(false)
+			wg.Wait()
+			seen := map[uint64]bool{0: true}
+			for i := range n {
+				if errs[i] != nil || len(got[i]) != 1 {
+					t.Fatalf("append %d across the outage: %v %v", i, got[i], errs[i])
+				}
+				if seen[got[i][0]] {
+					t.Fatalf("index %d acknowledged twice", got[i][0])
+				}
+				seen[got[i][0]] = true
+			}
+			size, err := d.Size(ctx, l.sid)
+			if err != nil || size != n+1 || l.Size() != n+1 {
+				t.Fatalf("store holds %d entries (%v), tree %d, want %d", size, err, l.Size(), n+1)
+			}
+			recs, err := d.Range(ctx, l.sid, 0, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				e := testEntry(t, l.ID(), bulletin.TypeBallot, "v", 1+i)
+				if recs[got[i][0]].Hash != e.Hash() {
+					t.Fatalf("append %d acknowledged at %d, which holds another entry", i, got[i][0])
+				}
+			}
+		})
+	}
+}
+
+// TestCheckpointAcrossFailover: a checkpoint whose storing failed without
+// the store saying it refused it may be stored; the log never signs a
+// second, different checkpoint at that size (its clock has moved on), and
+// adopts the stored one instead of failing on it forever.
+func TestCheckpointAcrossFailover(t *testing.T) {
+	for _, committed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) {
+			ctx := context.Background()
+			d := &downStore{Store: openSQLite(t)}
+			now := time.Unix(1_800_000_000, 0)
+			var clock sync.Mutex
+			l, err := Open(ctx, Config{Key: testLogKey("evote.example/cpfailover", false), Store: d, Now: func() time.Time {
+				clock.Lock()
+				defer clock.Unlock()
+				now = now.Add(time.Minute)
+				return now
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if _, err := l.Append(ctx, testEntry(t, l.ID(), bulletin.TypeBallot, "v", 0)); err != nil {
+				t.Fatal(err)
+			}
+			d.commitFirst.Store(committed)
+			d.down.Store(true)
+			if _, err := l.Checkpoint(ctx); err == nil {
+				t.Fatal("checkpoint stored while the store was down")
+			}
+			d.down.Store(false)
+			cp, err := l.Checkpoint(ctx)
+			if err != nil {
+				t.Fatalf("checkpoint once the store is back: %v", err)
+			}
+			stored, err := d.CheckpointAt(ctx, l.sid, 1)
+			if err != nil || !bytes.Equal(stored.Note, cp.Note) {
+				t.Fatalf("the log's checkpoint is not the stored one: %v", err)
+			}
+			// The note signed during the outage is the one now stored:
+			// one signed checkpoint at size 1.
+			if cp.Time != time.Unix(1_800_000_060, 0).UTC() {
+				t.Fatalf("checkpoint at size 1 signed again at %v", cp.Time)
+			}
+		})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"slices"
+	"time"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -140,11 +141,14 @@ func (b *Box) Audit(ctx context.Context, bearer string, opened, prepared []byte)
 	}
 	// Durable before the answer; not tied to the request, so that an
 	// audit the store kept is also in the pool.
-	sctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	err = b.cfg.Store.AddAudit(sctx, b.sid(), rec)
-	cancel()
+	err = b.storeAudit(rec)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The store may hold it: its ciphertexts can no longer be known
+		// free.
+		b.halt(fmt.Errorf("%w: storing an audit timed out", ErrInconsistentBox))
+	}
 	if err != nil {
 		b.releaseLocked(nil, [32]byte{}, keys, false)
 		delete(b.auditCodes, ballot.TrackingCode(rec.Code).Shown())
@@ -156,6 +160,37 @@ func (b *Box) Audit(ctx context.Context, bearer string, opened, prepared []byte)
 	}
 	b.pool[rec.Code] = &pooled{rec: rec, entry: e, keys: keys}
 	return b.pendingReceiptLocked(rec), nil
+}
+
+// storeAudit adds rec to the store's audit pool. An error other than the
+// store's refusal leaves the outcome unknown (the connection died during
+// the commit; a failover): the store is then read, until it answers or
+// appendTimeout, and the audit counts as stored if the store holds it —
+// as does a duplicate that is this very audit (an earlier attempt whose
+// reply was lost). One that is not there is added again.
+func (b *Box) storeAudit(rec store.Audit) error {
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
+	err := b.cfg.Store.AddAudit(ctx, b.sid(), rec)
+	for wait := 50 * time.Millisecond; err != nil && !errors.Is(err, store.ErrInvalid); wait = min(2*wait, 2*time.Second) {
+		got, gerr := b.cfg.Store.AuditByCode(ctx, b.sid(), rec.Code)
+		switch {
+		case gerr == nil && got.EntryHash == rec.EntryHash:
+			return nil
+		case gerr == nil, errors.Is(gerr, store.ErrNotFound) && errors.Is(err, store.ErrDuplicate):
+			return err // another audit holds the code or the entry
+		case errors.Is(gerr, store.ErrNotFound):
+			if err = b.cfg.Store.AddAudit(ctx, b.sid(), rec); err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: the store did not answer whether it holds the audit: %w", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+	return err
 }
 
 // MaxAuditsPerToken bounds the audits one voting token may post, so that a

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
 	"evote/store"
 )
@@ -64,6 +65,49 @@ func TestCastWhoseCommitReplyIsLost(t *testing.T) {
 	// The voter's retry gets the same receipt.
 	again, err := f.Box.Cast(ctx, v1.Token, raw1)
 	if err != nil || !again.Replayed || again.Index != r1.Index {
+		t.Fatalf("retry: %+v %v", again, err)
+	}
+}
+
+// lostAuditReplyStore stores the next audit but reports the connection's
+// death.
+type lostAuditReplyStore struct {
+	store.Store
+	lose atomic.Bool
+}
+
+func (s *lostAuditReplyStore) AddAudit(ctx context.Context, log store.LogID, a store.Audit) error {
+	err := s.Store.AddAudit(ctx, log, a)
+	if err == nil && s.lose.CompareAndSwap(true, false) {
+		return errors.New("server closed the connection unexpectedly")
+	}
+	return err
+}
+
+// TestAuditWhoseStoreReplyIsLost: an audit the store kept although its
+// reply was lost is accepted (the box reads the store to learn the
+// outcome), its ballot can then never be cast, and the voter's retry gets
+// the same receipt. Before, the audit was refused while in the store's
+// pool, its ciphertexts were free again so the audited ballot could be
+// cast, and every retry was refused as a duplicate.
+func TestAuditWhoseStoreReplyIsLost(t *testing.T) {
+	dir := t.TempDir()
+	st := &lostAuditReplyStore{Store: openSQLite(t, dir)}
+	t.Cleanup(func() { st.Close() })
+	f := newFixture(t, boxtest.Options{Dir: dir, Store: st})
+	ctx := context.Background()
+	v := voter(t, f, [32]byte{3})
+	raw, p := prepare(t, f, v, 0)
+	st.lose.Store(true)
+	r, err := f.Audit(ctx, v, p)
+	if err != nil {
+		t.Fatalf("audit whose store reply was lost: %v", err)
+	}
+	if _, err := f.Box.Cast(ctx, v.Token, raw); !errors.Is(err, ballotbox.ErrDuplicateCipher) {
+		t.Fatalf("casting the audited ballot: %v, want %v", err, ballotbox.ErrDuplicateCipher)
+	}
+	again, err := f.Audit(ctx, v, p)
+	if err != nil || !again.Replayed || again.EntryHash != r.EntryHash {
 		t.Fatalf("retry: %+v %v", again, err)
 	}
 }

@@ -107,7 +107,7 @@ func LocalWitnesses(dir string, keys []ed25519.PrivateKey) func(bulletin.LogVeri
 			s := bulletin.NewEd25519Signer(sk)
 			name := WitnessName(i)
 			w, err := witness.New(witness.Config{Name: name, Key: s, Public: s.Public(), Logs: []bulletin.LogVerifier{v},
-				StatePath: filepath.Join(dir, witnessFile(v.Origin, i+1))})
+				StatePath: WitnessStatePath(dir, v.Origin, i)})
 			if err != nil {
 				return nil, 0, err
 			}
@@ -117,9 +117,13 @@ func LocalWitnesses(dir string, keys []ed25519.PrivateKey) func(bulletin.LogVeri
 	}
 }
 
-func witnessFile(origin string, i int) string {
+// WitnessStatePath is where LocalWitnesses keeps the state of the i-th
+// (0-based) in-process witness of the log named origin, so that a test
+// can serve that witness over HTTP and have it go on from what it
+// cosigned in-process.
+func WitnessStatePath(dir, origin string, i int) string {
 	id := bulletin.LogIDFor(origin)
-	return fmt.Sprintf("witness-%x-%d.json", id[:8], i)
+	return filepath.Join(dir, fmt.Sprintf("witness-%x-%d.json", id[:8], i+1))
 }
 
 // Fixture is an election hosted by a Registry, with every party's keys.

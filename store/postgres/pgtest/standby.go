@@ -225,9 +225,10 @@ func (c Cluster) DSN() string {
 
 // DSN is what the ballot box is given: both hosts, of which it uses the
 // one that accepts writes (pgx tries them in order), so that after a
-// failover it reconnects to the promoted standby by itself.
+// failover it reconnects to the promoted standby by itself; a host that
+// does not answer is given up after 5 s.
 func (p *Pair) DSN() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres?target_session_attrs=read-write", p.Primary.Port, p.Standby.Port)
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres?target_session_attrs=read-write&connect_timeout=5", p.Primary.Port, p.Standby.Port)
 }
 
 func (c Cluster) postmasterPID() (int, error) {

@@ -2,8 +2,10 @@
 // migrations are embedded and applied in order, each in its own
 // transaction under an advisory lock. Append-only is enforced by the
 // database (triggers refusing UPDATE, DELETE and TRUNCATE); durability by
-// committing every append with synchronous_commit = on, whatever the
-// server's default; live following by LISTEN/NOTIFY, on a channel named
+// committing every append, and every other write, with
+// synchronous_commit = on, whatever the server's default (so that with a
+// synchronous standby everything acknowledged survives a failover); live
+// following by LISTEN/NOTIFY, on a channel named
 // after the schema so several schemas in one database do not cross-talk.
 package postgres
 
@@ -53,6 +55,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store/postgres: parse DSN: %w", err)
 	}
+	// Every commit of every session waits for the synchronous standby (if
+	// the server has one), whatever the server's default: a checkpoint,
+	// a snapshot or an audit's publication acknowledged must survive a
+	// failover as the entries do, or the log could sign a second
+	// checkpoint at one size after it.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store/postgres: connect: %w", err)

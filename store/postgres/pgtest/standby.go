@@ -265,6 +265,12 @@ func (p *Pair) KillPrimary(t testing.TB) {
 	}
 }
 
+// StopStandby stops the standby: the primary's commits then wait for it.
+func (p *Pair) StopStandby(t testing.TB) {
+	t.Helper()
+	p.run(t, "pg_ctlcluster", "--skip-systemctl-redirect", p.Version, p.Standby.Name, "stop")
+}
+
 // Promote promotes the standby (pg_ctlcluster … promote, which waits
 // until it accepts writes).
 func (p *Pair) Promote(t testing.TB) {

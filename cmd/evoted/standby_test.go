@@ -134,9 +134,17 @@ func TestStandbyTakesOver(t *testing.T) {
 	checkOneCheckpointPerSize(t, l, lv, notes)
 	l.Close()
 
-	// 6. Closed, tallied on the promoted database; the record verifies.
-	finishOnPromoted(t, f, pg, wdir, standbyVoters)
+	// 6. The old primary rebuilt as the promoted one's synchronous
+	// standby (docs/operator.md, step 5): the rest of the election
+	// commits through it.
+	pair.Rebuild(t)
+	t.Logf("old primary rebuilt as the synchronous standby at %v", time.Since(began).Round(time.Second))
+
+	// 7. Closed, tallied on the promoted database; the record verifies,
+	// and the rebuilt standby holds the whole log.
+	size := finishOnPromoted(t, f, pg, wdir, standbyVoters)
 	t.Logf("tallied and verified at %v", time.Since(began).Round(time.Second))
+	standbyHolds(t, pair, lv, size)
 }
 
 // standbyVoter is a voter with the ballot it casts.
@@ -574,7 +582,7 @@ func checkOneCheckpointPerSize(t *testing.T, l *board.Log, lv bulletin.LogVerifi
 // finishOnPromoted reopens the election on the promoted database, closes
 // and tallies it (officials' actions and trustees' entries through the
 // box), and verifies its whole record, fetched over the API.
-func finishOnPromoted(t *testing.T, f *boxtest.Fixture, pg *postgres.Store, wdir string, ballots int) {
+func finishOnPromoted(t *testing.T, f *boxtest.Fixture, pg *postgres.Store, wdir string, ballots int) uint64 {
 	t.Helper()
 	ctx := context.Background()
 	db := stdlib.OpenDBFromPool(pg.Pool())
@@ -631,4 +639,30 @@ func finishOnPromoted(t *testing.T, f *boxtest.Fixture, pg *postgres.Store, wdir
 		t.Fatalf("the verified result counts %d ballots, want %d", counted, ballots)
 	}
 	t.Logf("record of %d entries verified; the result counts %d ballots", len(rec.Entries), counted)
+	return uint64(len(rec.Entries))
+}
+
+// standbyHolds waits until the rebuilt standby has applied the whole log
+// (it has flushed every commit already: the commits waited for it).
+func standbyHolds(t *testing.T, pair *pgtest.Pair, lv bulletin.LogVerifier, size uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id := bulletin.LogIDFor(lv.Origin)
+	var n int64
+	for {
+		conn, err := pgx.Connect(ctx, pair.Standby.DSN())
+		if err == nil {
+			err = conn.QueryRow(ctx, `SELECT count(*) FROM bulletin_entries WHERE log_id = $1`, id[:]).Scan(&n)
+			conn.Close(ctx)
+		}
+		if err == nil && uint64(n) == size {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the rebuilt standby holds %d entries of %d after a minute (%v)", n, size, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -98,9 +98,16 @@ synchronous_commit = on
 `, StandbyName))
 	p.run(t, "pg_ctlcluster", "--skip-systemctl-redirect", version, p.Primary.Name, "start")
 
-	// The standby: a base backup of the primary, following it. Once
-	// promoted it has no standby of its own, so it does not wait for one
-	// (the operator's guide says how to give it one).
+	p.makeStandby(t)
+	return p
+}
+
+// makeStandby makes p.Standby a base backup of p.Primary following it,
+// starts it and waits until the primary sees it as its streaming
+// synchronous standby. Once promoted it has no standby of its own, so it
+// does not wait for one (Rebuild gives it one).
+func (p *Pair) makeStandby(t testing.TB) {
+	t.Helper()
 	olds, err := os.ReadDir(p.Standby.Data)
 	if err != nil {
 		t.Fatal(err)
@@ -117,16 +124,15 @@ primary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=%s'
 synchronous_standby_names = ''
 `, p.Primary.Port, StandbyName))
 	p.run(t, "runuser", "-u", "postgres", "--", "touch", filepath.Join(p.Standby.Data, "standby.signal"))
-	p.run(t, "pg_ctlcluster", "--skip-systemctl-redirect", version, p.Standby.Name, "start")
+	p.run(t, "pg_ctlcluster", "--skip-systemctl-redirect", p.Version, p.Standby.Name, "start")
 
-	// Wait for the primary to see its synchronous standby streaming.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
 		var state string
 		err := p.query(ctx, p.Primary, `SELECT sync_state FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'`, []any{StandbyName}, &state)
 		if err == nil && state == "sync" {
-			return p
+			return
 		}
 		select {
 		case <-ctx.Done():
@@ -134,6 +140,22 @@ synchronous_standby_names = ''
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Rebuild makes the killed old primary the synchronous standby of the
+// promoted one, as the operator's guide says (step 5): a fresh base
+// backup of the promoted server, following it; the promoted server's
+// synchronous_standby_names then names it again and is reloaded. The
+// roles in p are swapped: p.Primary is the promoted server.
+func (p *Pair) Rebuild(t testing.TB) {
+	t.Helper()
+	p.Primary, p.Standby = p.Standby, p.Primary
+	p.Primary.configure(t, fmt.Sprintf(`listen_addresses = '127.0.0.1'
+synchronous_standby_names = '%s'
+synchronous_commit = on
+`, StandbyName))
+	p.run(t, "pg_ctlcluster", "--skip-systemctl-redirect", p.Version, p.Primary.Name, "reload")
+	p.makeStandby(t)
 }
 
 // serverVersion returns the newest PostgreSQL major version whose server

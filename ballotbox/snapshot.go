@@ -219,7 +219,7 @@ func (b *Box) encodeSnapshot(ctx context.Context) ([]byte, uint64, error) {
 	for _, r := range s.Ballots {
 		encLen += 110 + len(r.Encoded())
 	}
-	w := make([]byte, 0, 200+int(n)*64+len(replay)*8+len(creds)*124+len(marks)*40+encLen)
+	w := make([]byte, 0, 200+int(n)*64+len(replay)*8+len(creds)*116+len(marks)*40+encLen)
 	w = append(w, snapshotMagic...)
 	w = append(w, snapshotVersion)
 	id := b.logID()
@@ -415,7 +415,7 @@ func (b *Box) decodeSnapshot(st store.Snapshot) (*boxSnapshot, error) {
 		next(sn.replay[i])
 	}
 	last = 0
-	sn.creds = make([]snapCred, r.count(124))
+	sn.creds = make([]snapCred, r.count(116))
 	cs := make([]record.CredentialIssued, len(sn.creds))
 	for i := range sn.creds {
 		c := &cs[i]

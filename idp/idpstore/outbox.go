@@ -55,9 +55,28 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]OutboxEntry, error) {
 	return out, rows.Err()
 }
 
-// MarkPosted records that outbox entry id is on the board at index.
-func (s *Store) MarkPosted(ctx context.Context, id int64, index uint64, at int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE idp_outbox SET board_index = $2, posted_at = $3 WHERE id = $1`, id, int64(index), at)
+// Posted is an outbox entry on the board: its id and board index.
+type Posted struct {
+	ID    int64
+	Index uint64
+}
+
+// MarkPosted records, in one transaction, that the outbox entries are on
+// the board at their indices, at the given time.
+func (s *Store) MarkPosted(ctx context.Context, at int64, entries ...Posted) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE idp_outbox SET board_index = $2, posted_at = $3 WHERE id = $1`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, e := range entries {
+			if _, err := st.ExecContext(ctx, e.ID, int64(e.Index), at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("idpstore: mark posted: %w", err)
 	}

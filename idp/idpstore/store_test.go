@@ -68,7 +68,7 @@ func TestVoterList(t *testing.T) {
 		if err != nil || len(pend) != 4 {
 			t.Fatalf("outbox has %d entries, want 4 (one per applied change): %v", len(pend), err)
 		}
-		if err := s.MarkPosted(ctx, pend[0].ID, 7, 200); err != nil {
+		if err := s.MarkPosted(ctx, 200, Posted{ID: pend[0].ID, Index: 7}); err != nil {
 			t.Fatal(err)
 		}
 		if pend, _ := s.Pending(ctx, 100); len(pend) != 3 {

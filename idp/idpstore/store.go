@@ -66,6 +66,8 @@ type Store struct {
 	// about as much as executing it.
 	takeMu sync.Mutex
 	takes  map[int]*sql.Stmt
+
+	access accessWriter // LogAccess's group commit
 }
 
 // PostgresConns is how many connections to PostgreSQL a Store keeps.

@@ -404,3 +404,42 @@ func TestPollingKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestLogAccessConcurrent: concurrent events share transactions (more of
+// them than one insert takes) and every one is written, in each store.
+func TestLogAccessConcurrent(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		const n = 2*accessRows + 17
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- s.LogAccess(ctx, AccessEvent{At: int64(1000 + i), Client: fmt.Sprintf("c%d", i), Subject: "s", Event: "start", Outcome: "ok"})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.AccessLog(ctx, 0, 10*n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, e := range got {
+			if e.Client != fmt.Sprintf("c%d", e.At-1000) || seen[e.Client] {
+				t.Fatalf("event %+v wrong or twice", e)
+			}
+			seen[e.Client] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("%d events logged, want %d", len(seen), n)
+		}
+	})
+}

@@ -443,3 +443,41 @@ func TestLogAccessConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectionsBounded: a peak of concurrent statements (a sign-in peak
+// makes hundreds) holds at most PostgresConns connections to PostgreSQL
+// (unbounded, the peak exceeded the server's max_connections and
+// sign-ins failed with "too many clients"), kept open between statements.
+func TestConnectionsBounded(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		want := PostgresConns
+		if s.dialect == SQLite {
+			want = 1
+		}
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make(chan error, 300)
+		for i := range 300 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.DeviceKeyBound(ctx, ps(byte(i)))
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := s.DB().Stats()
+		if st.MaxOpenConnections != want || st.OpenConnections > want {
+			t.Errorf("max %d, open %d connections, want at most %d", st.MaxOpenConnections, st.OpenConnections, want)
+		}
+		if s.dialect == Postgres && st.MaxIdleClosed > 0 {
+			t.Errorf("%d connections closed for want of idle slots", st.MaxIdleClosed)
+		}
+	})
+}

@@ -59,19 +59,40 @@ const signInVoters = 256
 // reports CPU for; a profile sample counts for the innermost function on
 // its stack that one of them claims (cpustat.Attribute), in this order.
 var signInComponents = []cpustat.Component{
-	{Name: "register_sim", Prefixes: []string{"evote/idp/registry/registrytest.", "evote/idp/registry.(*Simulated)"}},
+	{Name: "register_sim", Label: "server=register"},
+	{Name: "sms_sim", Label: "server=sms"},
 	{Name: "register_lookup", Prefixes: []string{"evote/idp/registry."}},
-	{Name: "sms_sim", Prefixes: []string{"evote/idp/idpapi.(*smsInbox)"}},
 	{Name: "code", Prefixes: []string{"evote/idp/otp."}},
 	{Name: "token_sign", Prefixes: []string{"evote/idp/token."}},
 	{Name: "idp_store", Prefixes: []string{"evote/idp/idpstore."}},
-	{Name: "entry_sign", Prefixes: []string{"evote/bulletin.NewEntry", "evote/bulletin.NewEd25519Signer"}},
+	{Name: "entry_sign", Label: "server=idp", Prefixes: []string{"evote/bulletin"}},
 	{Name: "entry_post", Prefixes: []string{"evote/client."}},
 	{Name: "idp_service", Prefixes: []string{"evote/idp."}},
-	{Name: "box_http", Prefixes: []string{"evote/api."}},
-	{Name: "box_rules", Prefixes: []string{"evote/ballotbox.", "evote/election."}},
-	{Name: "box_log_store", Prefixes: []string{"evote/bulletin", "evote/store"}},
-	{Name: "http_json", Prefixes: []string{"net/http.", "github.com/gin-gonic/", "encoding/json.", "net.", "bufio.", "internal/poll."}, Fallback: true},
+	{Name: "box_rules", Label: "server=box", Prefixes: []string{"evote/ballotbox.", "evote/election."}},
+	{Name: "box_log_store", Label: "server=box", Prefixes: []string{"evote/bulletin", "evote/store"}},
+	{Name: "box_http", Label: "server=box", Prefixes: []string{"evote/api."}},
+	// What no part above claims: each server's HTTP and JSON plumbing.
+	{Name: "idp_http", Label: "server=idp", Prefixes: []string{""}, Fallback: true},
+	{Name: "box_http", Label: "server=box", Prefixes: []string{""}, Fallback: true},
+}
+
+// signInServers attributes the profile by server (the goroutines of each
+// are labelled): the identity service, the ballot box, and the simulated
+// register and SMS gateway, which stand for systems of others.
+var signInServers = []cpustat.Component{
+	{Name: "idp", Label: "server=idp"},
+	{Name: "box", Label: "server=box"},
+	{Name: "register_sim", Label: "server=register"},
+	{Name: "sms_sim", Label: "server=sms"},
+}
+
+// startLabelled starts an HTTP server whose goroutines (its accept loop,
+// and the connections' and handlers' goroutines it starts, and theirs)
+// carry the pprof label server=name.
+func startLabelled(name string, h http.Handler) *httptest.Server {
+	s := httptest.NewUnstartedServer(h)
+	pprof.Do(context.Background(), pprof.Labels("server", name), func(context.Context) { s.Start() })
+	return s
 }
 
 // BenchmarkSignInScale measures whole sign-ins at a peak: signInVoters
@@ -88,10 +109,13 @@ var signInComponents = []cpustat.Component{
 // schemas). The voters run in a child process (TestSignInLoadGenerator),
 // so this process's CPU is the servers'. Reported: sign-ins/s, p50/p99 of
 // a whole sign-in, CPU per sign-in of this process (srv_SM) and of the
-// PostgreSQL backends serving it (pg_SM), and this process's CPU per
-// sign-in by component (<component>_SM, from a CPU profile of the timed
-// part; signInComponents), all as ratios to a scalar multiplication
-// measured in the same run. Run with e.g.
+// PostgreSQL backends serving it (pg_SM), and, from a CPU profile of the
+// timed part, this process's CPU per sign-in by server (srv_idp_SM,
+// srv_box_SM, and srv_runtime_SM for the garbage collector and what no
+// server's goroutines ran; the simulated register's and SMS gateway's
+// are the register_sim and sms_sim components) and by component
+// (<component>_SM, signInComponents), all as ratios to a scalar
+// multiplication measured in the same run. Run with e.g.
 //
 //	go test -run '^$' -bench BenchmarkSignInScale -benchtime 4000x ./idp/idpapi
 func BenchmarkSignInScale(b *testing.B) {
@@ -133,7 +157,7 @@ func benchSignInScale(b *testing.B, kind string) {
 	}
 	boxSrv := api.NewServer()
 	boxSrv.Registry = f.Registry
-	boxHTTP := httptest.NewServer(boxSrv.Handler())
+	boxHTTP := startLabelled("box", boxSrv.Handler())
 	defer boxHTTP.Close()
 	view := f.Box.View()
 	var styles []string
@@ -148,14 +172,16 @@ func benchSignInScale(b *testing.B, kind string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	regSrv := registrytest.New(sim)
-	defer regSrv.Close()
-	reg, err := registry.NewHTTP(registry.HTTPConfig{Endpoint: regSrv.URL, ClientID: "KG/GOV/70000001/evote", AllowHTTP: true})
+	regSim := registrytest.New(sim)
+	defer regSim.Close()
+	regHTTP := startLabelled("register", regSim.Handler())
+	defer regHTTP.Close()
+	reg, err := registry.NewHTTP(registry.HTTPConfig{Endpoint: regHTTP.URL, ClientID: "KG/GOV/70000001/evote", AllowHTTP: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	inbox := &smsInbox{last: map[string]string{}}
-	inboxHTTP := httptest.NewServer(inbox)
+	inboxHTTP := startLabelled("sms", inbox)
 	defer inboxHTTP.Close()
 
 	// The identity service, posting to the box over HTTP, behind a trusted
@@ -181,7 +207,7 @@ func benchSignInScale(b *testing.B, kind string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	idHTTP := httptest.NewServer(h)
+	idHTTP := startLabelled("idp", h)
 	defer idHTTP.Close()
 
 	// The voter list from the register, then voting opens.
@@ -282,6 +308,13 @@ func benchSignInScale(b *testing.B, kind string) {
 	sort.Strings(names)
 	for _, c := range names {
 		b.ReportMetric(float64(byComp[c])/n/sm, c+"_SM/signin")
+	}
+	byServer, err := cpustat.Attribute(prof.Bytes(), signInServers, "runtime")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []string{"idp", "box", "runtime"} {
+		b.ReportMetric(float64(byServer[c])/n/sm, "srv_"+c+"_SM/signin")
 	}
 	b.Logf("SM = %v; profile covers %v of %v CPU", time.Duration(sm), sumDurations(byComp), cpu)
 }

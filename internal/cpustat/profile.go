@@ -22,6 +22,11 @@ type Component struct {
 	// claims a function on its stack (e.g. an HTTP server's plumbing,
 	// which also runs under the components' HTTP clients).
 	Fallback bool
+	// Label, "key=value", restricts the component to samples with that
+	// pprof label (e.g. those of one server's goroutines, labelled with
+	// pprof.Do around its start). A component with a label and no
+	// prefixes claims every sample with the label, before any other.
+	Label string
 }
 
 // Attribute reads a CPU profile (the gzip'd protobuf runtime/pprof
@@ -30,47 +35,41 @@ type Component struct {
 // comps (the first in comps when several claim it), so library code (a
 // hash, a database driver, an HTTP client) counts for the component that
 // called it; fallback components only where no other one claims a
-// function of the stack. Samples that no component claims are summed
-// under other.
+// function of the stack; components restricted to a pprof label only
+// samples with it (Component.Label). Samples that no component claims are
+// summed under other.
 func Attribute(profile []byte, comps []Component, other string) (map[string]time.Duration, error) {
 	p, err := parseProfile(profile)
 	if err != nil {
 		return nil, err
 	}
-	var owner [2]map[uint64]string // [0]: components, [1]: fallbacks; function id -> name
-	owner[0], owner[1] = map[uint64]string{}, map[uint64]string{}
-	for id, name := range p.funcs {
-		for _, c := range comps {
-			if hasAnyPrefix(name, c.Prefixes) {
-				owner[b2i(c.Fallback)][id] = c.Name
-				break
-			}
-		}
-	}
 	out := make(map[string]time.Duration)
-	for _, s := range p.samples {
-		comp := other
-	tiers:
-		for _, o := range owner {
-			for _, loc := range s.locs {
-				for _, fn := range p.locs[loc] {
-					if c := o[fn]; c != "" {
-						comp = c
-						break tiers
-					}
-				}
-			}
-		}
-		out[comp] += time.Duration(s.value)
+	for _, smp := range p.samples {
+		out[claim(p, smp, comps, other)] += time.Duration(smp.value)
 	}
 	return out, nil
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
+// claim returns the component a sample counts for.
+func claim(p *profile, smp sample, comps []Component, other string) string {
+	for _, c := range comps {
+		if c.Label != "" && len(c.Prefixes) == 0 && smp.labels[c.Label] {
+			return c.Name
+		}
 	}
-	return 0
+	for _, fallback := range []bool{false, true} {
+		for _, loc := range smp.locs {
+			for _, fn := range p.locs[loc] {
+				name := p.funcs[fn]
+				for _, c := range comps {
+					if c.Fallback == fallback && (c.Label == "" || smp.labels[c.Label]) && hasAnyPrefix(name, c.Prefixes) {
+						return c.Name
+					}
+				}
+			}
+		}
+	}
+	return other
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {
@@ -89,8 +88,9 @@ type profile struct {
 }
 
 type sample struct {
-	locs  []uint64 // leaf first
-	value int64    // CPU nanoseconds
+	locs   []uint64        // leaf first
+	value  int64           // CPU nanoseconds
+	labels map[string]bool // "key=value"
 }
 
 var errProfile = errors.New("cpustat: malformed profile")
@@ -134,6 +134,16 @@ func parseProfile(raw []byte) (*profile, error) {
 					return varints(t, v, m, func(x uint64) { s.locs = append(s.locs, x) })
 				case 2:
 					return varints(t, v, m, func(x uint64) { s.values = append(s.values, int64(x)) })
+				case 3:
+					var l [2]int64
+					err := fields(m, func(n protowire.Number, _ protowire.Type, v uint64, _ []byte) error {
+						if n == 1 || n == 2 {
+							l[n-1] = int64(v)
+						}
+						return nil
+					})
+					s.labels = append(s.labels, l)
+					return err
 				}
 				return nil
 			})
@@ -199,7 +209,14 @@ func parseProfile(raw []byte) (*profile, error) {
 		if cpu >= len(s.values) {
 			return nil, errProfile
 		}
-		p.samples = append(p.samples, sample{locs: s.locs, value: s.values[cpu]})
+		smp := sample{locs: s.locs, value: s.values[cpu], labels: map[string]bool{}}
+		for _, l := range s.labels {
+			if l[0] < 0 || l[0] >= int64(len(strs)) || l[1] < 0 || l[1] >= int64(len(strs)) {
+				return nil, errProfile
+			}
+			smp.labels[strs[l[0]]+"="+strs[l[1]]] = true
+		}
+		p.samples = append(p.samples, smp)
 	}
 	return p, nil
 }
@@ -207,6 +224,7 @@ func parseProfile(raw []byte) (*profile, error) {
 type rawSample struct {
 	locs   []uint64
 	values []int64
+	labels [][2]int64 // (key, str) string indices
 }
 
 // fields calls f for each field of the message b: its number and type,

@@ -481,3 +481,44 @@ func TestConnectionsBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestMarkPostedMany: a round's marks (more than one statement holds) set
+// each entry's own index, and marking an entry that is not in the outbox
+// fails and marks nothing.
+func TestMarkPostedMany(t *testing.T) {
+	defer func(m int) { markRows = m }(markRows)
+	markRows = 10
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		n := 2*markRows + 3
+		var marks []Posted
+		for i := range n {
+			id, err := s.Enqueue(ctx, 0x0203, []byte{byte(i)}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			marks = append(marks, Posted{ID: id, Index: uint64(5000 + 3*i)})
+		}
+		if err := s.MarkPosted(ctx, 99, Posted{ID: marks[0].ID, Index: 1}, Posted{ID: 1 << 40, Index: 2}); err == nil {
+			t.Fatal("an unknown outbox entry was marked")
+		}
+		if p, _ := s.Pending(ctx, 2*n); len(p) != n {
+			t.Fatalf("a failed mark left %d of %d pending", len(p), n)
+		}
+		if err := s.MarkPosted(ctx, 99, marks...); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := s.Pending(ctx, 2*n); len(p) != 0 {
+			t.Fatalf("%d still pending", len(p))
+		}
+		for _, m := range []Posted{marks[0], marks[markRows], marks[n-1]} {
+			var idx, at int64
+			if err := s.DB().QueryRowContext(ctx, `SELECT board_index, posted_at FROM idp_outbox WHERE id = $1`, m.ID).Scan(&idx, &at); err != nil {
+				t.Fatal(err)
+			}
+			if idx != int64(m.Index) || at != 99 {
+				t.Errorf("entry %d: index %d at %d, want %d at 99", m.ID, idx, at, m.Index)
+			}
+		}
+	})
+}

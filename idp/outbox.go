@@ -19,9 +19,10 @@ import (
 // a run of consecutive credentials of distinct voters is posted
 // concurrently (they do not depend on one another: the ballot box checks
 // each against the rules and the others in flight, and its log commits
-// them together); any other entry (a key set, a list change, a mark)
-// waits for everything before it and is posted alone, so the board
-// receives it exactly after what preceded it in the queue.
+// them together); any other entry (a key set, a list change, a mark), and
+// a voter's second credential, waits for everything before it and is
+// posted alone, so the board receives it after what preceded it in the
+// queue. A failed post ends the round.
 const (
 	// roundMax bounds the entries one round reads from the outbox.
 	roundMax = 1024
@@ -32,8 +33,8 @@ const (
 	roundTimeout = 2 * time.Minute
 )
 
-// outboxRound is one round of posting: the callers waiting for it, and,
-// once done is closed, what it posted (outbox id → board index), whether
+// outboxRound is one round of posting, which callers wait for (done is
+// closed when it ends); then it holds what it posted (outbox id → board index), whether
 // it left entries pending beyond roundMax, and its error.
 type outboxRound struct {
 	done   chan struct{}
@@ -211,7 +212,9 @@ func (s *Service) postConcurrently(ctx context.Context, entries []idpstore.Outbo
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				first = cmpErr(first, err)
+				if first == nil {
+					first = err
+				}
 				return
 			}
 			posted[e.ID] = idx
@@ -219,11 +222,4 @@ func (s *Service) postConcurrently(ctx context.Context, entries []idpstore.Outbo
 	}
 	wg.Wait()
 	return first
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }

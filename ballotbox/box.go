@@ -24,9 +24,13 @@
 //     buffer keyed by index), so the State sees the log exactly as a
 //     verifier replaying it will.
 //
-// Entries that change what a cast may do (credentials, in-person marks,
-// lifecycle, trustee and official entries) take an exclusive gate: they
-// wait until no cast is in flight, are applied to the State, then appended.
+// Credentials go alongside casts, like a ballot (post.go,
+// postCredential): checked under the mutex against the State and the
+// credentials in flight, reserved, appended with the casts' group commit.
+// Entries that change what a cast may do (in-person marks, lifecycle,
+// trustee and official entries, the identity service's other entries)
+// take an exclusive gate: they wait until no cast is in flight, are
+// applied to the State, then appended.
 // Benaloh audits are not appended when accepted: they wait in a durable
 // pool and are published in shuffled batches on a schedule of board
 // positions, the last just before the close (audit.go).

@@ -84,6 +84,19 @@ func New(baseURL string) *Client {
 	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 5 * time.Minute}}
 }
 
+// NewPooled is New with a connection pool that keeps up to conns idle
+// connections to the server (the default keeps 2): for a service that
+// has that many requests in flight, such as the identity service posting
+// credentials concurrently (idp.PostConcurrency), which would otherwise
+// open and close a connection for most of them.
+func NewPooled(baseURL string, conns int) *Client {
+	c := New(baseURL)
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = conns
+	c.HTTP.Transport = t
+	return c
+}
+
 // b64 is the encoding of binary values in request bodies (spec §10:
 // base64url without padding).
 var b64 = base64.RawURLEncoding

@@ -527,7 +527,8 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	}
 	row := &idpstore.Credential{ElectionID: ci.ElectionID, TokenID: ci.TokenID, Pseudonym: ci.Pseudonym, DeviceKey: ci.DeviceKey,
 		BallotStyle: ci.BallotStyle, KeyID: ci.KeyID, IssuedAt: int64(ci.IssuedAt), ExpiresAt: int64(ci.ExpiresAt), NotifyPhone: p.Notify[0]}
-	if _, err := s.cfg.Store.IssueCredential(ctx, row, entryCredentialIssued, ci.Encode()); err != nil {
+	queued, err := s.cfg.Store.IssueCredential(ctx, row, entryCredentialIssued, ci.Encode())
+	if err != nil {
 		switch {
 		case errors.Is(err, idpstore.ErrDeviceKeyBound):
 			s.access(ctx, client, p.Subject, "verify", "device_key_bound")
@@ -549,7 +550,7 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 			s.log.Warn("credential notice not sent", "err", err)
 		}
 	}
-	if _, err := s.FlushBoard(ctx); err != nil {
+	if err := s.awaitPosted(ctx, queued); err != nil {
 		s.log.Warn("board unavailable; credential queued", "err", err)
 		s.access(ctx, client, p.Subject, "verify", "board_unavailable")
 		return nil, retry(ErrBoardUnavailable, 30*time.Second)

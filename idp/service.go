@@ -105,7 +105,7 @@ type Service struct {
 	otp    Challenges
 	guard  *clientGuard
 	log    *slog.Logger
-	flush  sync.Mutex
+	poster poster // posts the outbox (outbox.go)
 	keySet sync.Mutex
 	// keys is the signing-key history as last published, by kid.
 	keys atomic.Pointer[map[string]idpstore.Key]
@@ -232,34 +232,6 @@ func (s *Service) checkTokenKey(kid string, t time.Time) error {
 		return fmt.Errorf("idp: token key %s is not published with a validity window containing %d: call PublishKeys after rotating the issuer's key", kid, u)
 	}
 	return nil
-}
-
-// FlushBoard posts queued board entries in order and returns how many it
-// posted. It stops at the first failure; the rest stay queued for the next
-// call, so nothing the service decided is ever lost.
-func (s *Service) FlushBoard(ctx context.Context) (int, error) {
-	s.flush.Lock()
-	defer s.flush.Unlock()
-	n := 0
-	for {
-		batch, err := s.cfg.Store.Pending(ctx, 100)
-		if err != nil {
-			return n, err
-		}
-		if len(batch) == 0 {
-			return n, nil
-		}
-		for _, e := range batch {
-			idx, err := s.cfg.Board.Post(ctx, e.EntryType, e.Payload)
-			if err != nil {
-				return n, fmt.Errorf("%w: %w", ErrBoardUnavailable, err)
-			}
-			if err := s.cfg.Store.MarkPosted(ctx, e.ID, idx, s.cfg.Now().Unix()); err != nil {
-				return n, err
-			}
-			n++
-		}
-	}
 }
 
 // subject is the opaque name of a PIN in the budgets and the access

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,9 +88,9 @@ func TestClientGuard(t *testing.T) {
 	}
 }
 
-type nullBoard struct{ n uint64 }
+type nullBoard struct{ n atomic.Uint64 }
 
-func (b *nullBoard) Post(context.Context, uint16, []byte) (uint64, error) { b.n++; return b.n, nil }
+func (b *nullBoard) Post(context.Context, uint16, []byte) (uint64, error) { return b.n.Add(1), nil }
 
 func newService(t *testing.T, mod func(*Config)) (*Service, *registry.Simulated, *otp.Recorder) {
 	t.Helper()
@@ -158,12 +159,12 @@ func TestConfigRefused(t *testing.T) {
 func TestKeyRotationPublishesKeySet(t *testing.T) {
 	var board nullBoard
 	s, _, _ := newService(t, func(c *Config) { c.Board = &board })
-	if board.n != 1 {
-		t.Fatalf("%d entries after start, want the key set", board.n)
+	if board.n.Load() != 1 {
+		t.Fatalf("%d entries after start, want the key set", board.n.Load())
 	}
 	// Restarting with the same key publishes nothing new.
-	if err := s.PublishKeys(context.Background()); err != nil || board.n != 1 {
-		t.Fatalf("republish: %v, %d", err, board.n)
+	if err := s.PublishKeys(context.Background()); err != nil || board.n.Load() != 1 {
+		t.Fatalf("republish: %v, %d", err, board.n.Load())
 	}
 	oldKid := s.cfg.Issuer.CurrentKeyID()
 	now := s.cfg.Now()
@@ -175,8 +176,8 @@ func TestKeyRotationPublishesKeySet(t *testing.T) {
 	if err := s.checkTokenKey(s.cfg.Issuer.CurrentKeyID(), now); err == nil {
 		t.Error("unpublished key accepted for a credential")
 	}
-	if err := s.PublishKeys(context.Background()); err != nil || board.n != 2 {
-		t.Fatalf("after rotation: %v, %d", err, board.n)
+	if err := s.PublishKeys(context.Background()); err != nil || board.n.Load() != 2 {
+		t.Fatalf("after rotation: %v, %d", err, board.n.Load())
 	}
 	keys, _ := s.cfg.Store.Keys(context.Background())
 	retired := 0

@@ -27,6 +27,7 @@ import (
 	"evote/bulletin"
 	"evote/client"
 	"evote/election"
+	"evote/idp"
 	"evote/idp/registry"
 	"evote/idp/voterlist"
 	"evote/official"
@@ -353,7 +354,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		styles = append(styles, s.ID)
 	}
 	perStyle := (o.Voters/len(styles)+1)*10/6 + 10 // 6 in 10 simulated people are eligible
-	idBoard := &client.IdentityBoard{C: client.New(env.boxURL), ElectionID: electionID, Log: f.Log, Key: env.idKey}
+	idBoard := &client.IdentityBoard{C: client.NewPooled(env.boxURL, idp.PostConcurrency), ElectionID: electionID, Log: f.Log, Key: env.idKey}
 	if err := env.startIdentity(ctx, electionID, ext, f.Log, styles, perStyle, o.Log, idBoard); err != nil {
 		return nil, err
 	}

@@ -30,11 +30,15 @@ type Credential struct {
 // with ErrDeviceKeyBound if the device key is bound to any credential.
 func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType uint16, payload []byte) (int64, error) {
 	var id int64
+	// Three statements (a sign-in makes this transaction): the first
+	// locks the voter's row while listed, so that a concurrent removal
+	// (ApplyChange locks it too) either sees this credential or made the
+	// voter unlisted first, and sets the notify phone; the insert takes
+	// place only if the voter has no in-person mark, and the device key's
+	// uniqueness is the table's constraint.
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		// Lock the voter's row while listed, so that a concurrent removal
-		// (ApplyChange locks it too) either sees this credential or made
-		// the voter unlisted first.
-		res, err := tx.ExecContext(ctx, `UPDATE idp_voters SET removed = 0 WHERE election_id = $1 AND pseudonym = $2 AND removed = 0`, c.ElectionID, c.Pseudonym[:])
+		res, err := tx.ExecContext(ctx, `UPDATE idp_voters SET notify_phone = CASE WHEN $3 = '' THEN notify_phone ELSE $3 END
+			WHERE election_id = $1 AND pseudonym = $2 AND removed = 0`, c.ElectionID, c.Pseudonym[:], c.NotifyPhone)
 		if err != nil {
 			return err
 		}
@@ -43,25 +47,9 @@ func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType ui
 		} else if n == 0 {
 			return ErrNotOnList
 		}
-		v, err := voterQ(ctx, tx, c.ElectionID, c.Pseudonym)
-		if errors.Is(err, ErrNotFound) || err == nil && v.Removed {
-			return ErrNotOnList
-		}
-		if err != nil {
-			return err
-		}
-		if v.MarkedAt != 0 {
-			return ErrVotedInPerson
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM idp_credentials WHERE device_key = $1`, c.DeviceKey[:]).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrDeviceKeyBound
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO idp_credentials (election_id, token_id, pseudonym, device_key, ballot_style, key_id, issued_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		res, err = tx.ExecContext(ctx, `INSERT INTO idp_credentials (election_id, token_id, pseudonym, device_key, ballot_style, key_id, issued_at, expires_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8
+			WHERE NOT EXISTS (SELECT 1 FROM idp_marks WHERE election_id = $1 AND pseudonym = $3)`,
 			c.ElectionID, c.TokenID[:], c.Pseudonym[:], c.DeviceKey[:], c.BallotStyle, c.KeyID, c.IssuedAt, c.ExpiresAt)
 		if isUnique(err) {
 			return ErrDeviceKeyBound
@@ -69,10 +57,10 @@ func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType ui
 		if err != nil {
 			return err
 		}
-		if c.NotifyPhone != "" && c.NotifyPhone != v.NotifyPhone {
-			if _, err := tx.ExecContext(ctx, `UPDATE idp_voters SET notify_phone = $3 WHERE election_id = $1 AND pseudonym = $2`, c.ElectionID, c.Pseudonym[:], c.NotifyPhone); err != nil {
-				return err
-			}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrVotedInPerson
 		}
 		id, err = enqueue(ctx, tx, entryType, payload, c.IssuedAt)
 		return err

@@ -66,11 +66,16 @@ type Store struct {
 	// about as much as executing it.
 	takeMu sync.Mutex
 	takes  map[int]*sql.Stmt
+
+	access accessWriter // LogAccess's group commit
 }
+
+// PostgresConns is how many connections to PostgreSQL a Store keeps.
+const PostgresConns = 32
 
 // Open connects with driver "sqlite" or "pgx" and dsn, and migrates. For
 // SQLite it keeps one connection (SQLite has one writer anyway) with a busy
-// timeout and WAL.
+// timeout and WAL; for PostgreSQL, PostgresConns.
 func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	var d Dialect
 	switch driver {
@@ -92,6 +97,12 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	}
 	if d == SQLite {
 		db.SetMaxOpenConns(1)
+	} else {
+		// Every sign-in makes a few short statements: keep the
+		// connections open (database/sql keeps 2 idle by default, so
+		// under load most statements would open a new backend).
+		db.SetMaxOpenConns(PostgresConns)
+		db.SetMaxIdleConns(PostgresConns)
 	}
 	s, err := New(ctx, db, d)
 	if err != nil {

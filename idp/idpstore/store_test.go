@@ -68,7 +68,7 @@ func TestVoterList(t *testing.T) {
 		if err != nil || len(pend) != 4 {
 			t.Fatalf("outbox has %d entries, want 4 (one per applied change): %v", len(pend), err)
 		}
-		if err := s.MarkPosted(ctx, pend[0].ID, 7, 200); err != nil {
+		if err := s.MarkPosted(ctx, 200, Posted{ID: pend[0].ID, Index: 7}); err != nil {
 			t.Fatal(err)
 		}
 		if pend, _ := s.Pending(ctx, 100); len(pend) != 3 {
@@ -401,6 +401,124 @@ func TestPollingKeys(t *testing.T) {
 		}
 		if _, err := s.RegisterPolling(ctx, "e1", []PollingKey{k(RoleStation, "st3", 5)}, 30, 0x0205, []byte("reg")); !errors.Is(err, ErrVotingStarted) {
 			t.Errorf("registration after a mark: %v", err)
+		}
+	})
+}
+
+// TestLogAccessConcurrent: concurrent events share transactions (more of
+// them than one insert takes) and every one is written, in each store.
+func TestLogAccessConcurrent(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		const n = 2*accessRows + 17
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- s.LogAccess(ctx, AccessEvent{At: int64(1000 + i), Client: fmt.Sprintf("c%d", i), Subject: "s", Event: "start", Outcome: "ok"})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.AccessLog(ctx, 0, 10*n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, e := range got {
+			if e.Client != fmt.Sprintf("c%d", e.At-1000) || seen[e.Client] {
+				t.Fatalf("event %+v wrong or twice", e)
+			}
+			seen[e.Client] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("%d events logged, want %d", len(seen), n)
+		}
+	})
+}
+
+// TestConnectionsBounded: a peak of concurrent statements (a sign-in peak
+// makes hundreds) holds at most PostgresConns connections to PostgreSQL
+// (unbounded, the peak exceeded the server's max_connections and
+// sign-ins failed with "too many clients"), kept open between statements.
+func TestConnectionsBounded(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		want := PostgresConns
+		if s.dialect == SQLite {
+			want = 1
+		}
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make(chan error, 300)
+		for i := range 300 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.DeviceKeyBound(ctx, ps(byte(i)))
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := s.DB().Stats()
+		if st.MaxOpenConnections != want || st.OpenConnections > want {
+			t.Errorf("max %d, open %d connections, want at most %d", st.MaxOpenConnections, st.OpenConnections, want)
+		}
+		if s.dialect == Postgres && st.MaxIdleClosed > 0 {
+			t.Errorf("%d connections closed for want of idle slots", st.MaxIdleClosed)
+		}
+	})
+}
+
+// TestMarkPostedMany: a round's marks (more than one statement holds) set
+// each entry's own index, and marking an entry that is not in the outbox
+// fails and marks nothing.
+func TestMarkPostedMany(t *testing.T) {
+	defer func(m int) { markRows = m }(markRows)
+	markRows = 10
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		n := 2*markRows + 3
+		var marks []Posted
+		for i := range n {
+			id, err := s.Enqueue(ctx, 0x0203, []byte{byte(i)}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			marks = append(marks, Posted{ID: id, Index: uint64(5000 + 3*i)})
+		}
+		if err := s.MarkPosted(ctx, 99, Posted{ID: marks[0].ID, Index: 1}, Posted{ID: 1 << 40, Index: 2}); err == nil {
+			t.Fatal("an unknown outbox entry was marked")
+		}
+		if p, _ := s.Pending(ctx, 2*n); len(p) != n {
+			t.Fatalf("a failed mark left %d of %d pending", len(p), n)
+		}
+		if err := s.MarkPosted(ctx, 99, marks...); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := s.Pending(ctx, 2*n); len(p) != 0 {
+			t.Fatalf("%d still pending", len(p))
+		}
+		for _, m := range []Posted{marks[0], marks[markRows], marks[n-1]} {
+			var idx, at int64
+			if err := s.DB().QueryRowContext(ctx, `SELECT board_index, posted_at FROM idp_outbox WHERE id = $1`, m.ID).Scan(&idx, &at); err != nil {
+				t.Fatal(err)
+			}
+			if idx != int64(m.Index) || at != 99 {
+				t.Errorf("entry %d: index %d at %d, want %d at 99", m.ID, idx, at, m.Index)
+			}
 		}
 	})
 }

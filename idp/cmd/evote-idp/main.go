@@ -24,6 +24,7 @@ import (
 
 	"evote/bulletin"
 	"evote/client"
+	"evote/idp"
 	"evote/idp/idpconfig"
 	"evote/internal/keytext"
 	"evote/internal/tlsserve"
@@ -84,7 +85,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 
 	// The board must know this service: the manifest's identity key is our
 	// board key.
-	bc := client.New(cfg.BoardURL)
+	bc := client.NewPooled(cfg.BoardURL, idp.PostConcurrency)
 	info, err := bc.Election(ctx, cfg.ElectionID)
 	if err != nil {
 		return fmt.Errorf("board: %w", err)

@@ -15,6 +15,7 @@ import (
 	"evote/ballot"
 	"evote/bulletin"
 	"evote/bulletin/board"
+	"evote/internal/httpedge"
 	"evote/store"
 )
 
@@ -117,7 +118,7 @@ func (s *Server) withLog(h gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		l, ok := s.board(c.Param("log"))
 		if !ok {
-			notFound(c, "no log %q", c.Param("log"))
+			httpedge.NotFound(c, "no log %q", c.Param("log"))
 			return
 		}
 		c.Set("log", l)
@@ -155,7 +156,7 @@ func (s *Server) latest(c *gin.Context) (*bulletin.SignedCheckpoint, bool) {
 		cp = l.LatestCheckpoint()
 	}
 	if cp == nil {
-		notFound(c, "the log has no checkpoint yet")
+		httpedge.NotFound(c, "the log has no checkpoint yet")
 		return nil, false
 	}
 	return cp, true
@@ -183,20 +184,20 @@ func (s *Server) listEntries(c *gin.Context) {
 	l := logOf(c)
 	start, limit := uint64(0), uint64(defaultPage)
 	if v, ok := c.GetQuery("start"); ok {
-		if start, ok = parseUint(v); !ok {
-			badRequest(c, "start must be a decimal index")
+		if start, ok = httpedge.ParseUint(v); !ok {
+			httpedge.BadRequest(c, "start must be a decimal index")
 			return
 		}
 	}
 	if v, ok := c.GetQuery("limit"); ok {
-		if limit, ok = parseUint(v); !ok || limit == 0 || limit > maxPage {
-			badRequest(c, "limit must be between 1 and %d", maxPage)
+		if limit, ok = httpedge.ParseUint(v); !ok || limit == 0 || limit > maxPage {
+			httpedge.BadRequest(c, "limit must be between 1 and %d", maxPage)
 			return
 		}
 	}
 	size := l.Size()
 	if start > size {
-		notFound(c, "start %d beyond log size %d", start, size)
+		httpedge.NotFound(c, "start %d beyond log size %d", start, size)
 		return
 	}
 	end := min(start+limit, size)
@@ -207,14 +208,14 @@ func (s *Server) listEntries(c *gin.Context) {
 	}
 	recs, err := l.Entries(c.Request.Context(), start, end)
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	page := EntriesPage{Start: start, Size: size, Entries: make([]EntryView, 0, len(recs))}
 	for _, r := range recs {
 		v, err := entryView(r)
 		if err != nil {
-			internal(c, err)
+			httpedge.ServerError(c, err)
 			return
 		}
 		page.Entries = append(page.Entries, v)
@@ -234,9 +235,9 @@ func (s *Server) listEntries(c *gin.Context) {
 }
 
 func (s *Server) getEntry(c *gin.Context) {
-	h, ok := parseHash32(c.Param("hash"))
+	h, ok := httpedge.ParseHash32(c.Param("hash"))
 	if !ok {
-		badRequest(c, "entry hash must be 64 lowercase hex digits")
+		httpedge.BadRequest(c, "entry hash must be 64 lowercase hex digits")
 		return
 	}
 	etag := "entry-" + c.Param("hash")
@@ -245,16 +246,16 @@ func (s *Server) getEntry(c *gin.Context) {
 	}
 	r, err := logOf(c).EntryByHash(c.Request.Context(), h)
 	if errors.Is(err, store.ErrNotFound) {
-		notFound(c, "no entry %s", c.Param("hash"))
+		httpedge.NotFound(c, "no entry %s", c.Param("hash"))
 		return
 	}
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	v, err := entryView(r)
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	immutable(c, etag)
@@ -278,22 +279,22 @@ func (s *Server) inclusionProof(c *gin.Context) {
 	iv, byIndex := c.GetQuery("index")
 	switch {
 	case byHash == byIndex:
-		badRequest(c, "give exactly one of hash and index")
+		httpedge.BadRequest(c, "give exactly one of hash and index")
 		return
 	case byHash:
-		h, ok := parseHash32(hv)
+		h, ok := httpedge.ParseHash32(hv)
 		if !ok {
-			badRequest(c, "hash must be 64 lowercase hex digits")
+			httpedge.BadRequest(c, "hash must be 64 lowercase hex digits")
 			return
 		}
 		if index, ok = l.IndexOf(h); !ok {
-			notFound(c, "no entry %s", hv)
+			httpedge.NotFound(c, "no entry %s", hv)
 			return
 		}
 	default:
 		var ok bool
-		if index, ok = parseUint(iv); !ok {
-			badRequest(c, "index must be a decimal index")
+		if index, ok = httpedge.ParseUint(iv); !ok {
+			httpedge.BadRequest(c, "index must be a decimal index")
 			return
 		}
 	}
@@ -302,12 +303,12 @@ func (s *Server) inclusionProof(c *gin.Context) {
 		return
 	}
 	if index >= size {
-		notFound(c, "entry %d is not in the tree of size %d", index, size)
+		httpedge.NotFound(c, "entry %d is not in the tree of size %d", index, size)
 		return
 	}
 	p, err := l.InclusionProof(index, size)
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	recs, err := l.Entries(c.Request.Context(), index, index+1)
@@ -315,7 +316,7 @@ func (s *Server) inclusionProof(c *gin.Context) {
 		err = fmt.Errorf("api: the log returned %d entries at %d", len(recs), index)
 	}
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	lh := bulletin.LeafHash(recs[0].Data)
@@ -332,12 +333,12 @@ func (s *Server) inclusionProof(c *gin.Context) {
 func (s *Server) sizeParam(c *gin.Context, name string) (size uint64, explicit, ok bool) {
 	l := logOf(c)
 	if v, present := c.GetQuery(name); present {
-		if size, ok = parseUint(v); !ok {
-			badRequest(c, "%s must be a decimal tree size", name)
+		if size, ok = httpedge.ParseUint(v); !ok {
+			httpedge.BadRequest(c, "%s must be a decimal tree size", name)
 			return 0, false, false
 		}
 		if size > l.Size() {
-			notFound(c, "%s %d beyond log size %d", name, size, l.Size())
+			httpedge.NotFound(c, "%s %d beyond log size %d", name, size, l.Size())
 			return 0, false, false
 		}
 		return size, true, true
@@ -351,9 +352,9 @@ func (s *Server) sizeParam(c *gin.Context, name string) (size uint64, explicit, 
 
 func (s *Server) consistencyProof(c *gin.Context) {
 	l := logOf(c)
-	first, ok := parseUint(c.Query("first"))
+	first, ok := httpedge.ParseUint(c.Query("first"))
 	if !ok {
-		badRequest(c, "first must be a decimal tree size")
+		httpedge.BadRequest(c, "first must be a decimal tree size")
 		return
 	}
 	second, explicit, ok := s.sizeParam(c, "second")
@@ -361,12 +362,12 @@ func (s *Server) consistencyProof(c *gin.Context) {
 		return
 	}
 	if first > second {
-		badRequest(c, "first %d exceeds second %d", first, second)
+		httpedge.BadRequest(c, "first %d exceeds second %d", first, second)
 		return
 	}
 	p, err := l.ConsistencyProof(first, second)
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	if explicit {
@@ -383,15 +384,15 @@ func (s *Server) consistencyProof(c *gin.Context) {
 func (s *Server) getBallot(c *gin.Context) {
 	l := logOf(c)
 	code := c.Param("code")
-	h, ok := parseHash32(code)
+	h, ok := httpedge.ParseHash32(code)
 	if !ok {
 		shown, err := ballot.ParseShownCode(code)
 		if err != nil {
-			badRequest(c, "tracking code must be 64 lowercase hex digits or the shown code (32 base32 characters, dashes optional)")
+			httpedge.BadRequest(c, "tracking code must be 64 lowercase hex digits or the shown code (32 base32 characters, dashes optional)")
 			return
 		}
 		if h, _, ok = l.LookupKeyPrefix(shown); !ok {
-			notFound(c, "no ballot with tracking code %s", code)
+			httpedge.NotFound(c, "no ballot with tracking code %s", code)
 			return
 		}
 	}
@@ -403,23 +404,23 @@ func (s *Server) getBallot(c *gin.Context) {
 			err = fmt.Errorf("api: the log returned %d entries at %d", len(recs), i)
 		}
 		if err != nil {
-			internal(c, err)
+			httpedge.ServerError(c, err)
 			return
 		}
 		h = recs[0].Hash
 	}
 	r, err := l.EntryByHash(c.Request.Context(), h)
 	if errors.Is(err, store.ErrNotFound) || err == nil && r.Type != uint16(bulletin.TypeBallot) {
-		notFound(c, "no ballot with tracking code %s", c.Param("code"))
+		httpedge.NotFound(c, "no ballot with tracking code %s", c.Param("code"))
 		return
 	}
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	v, err := entryView(r)
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	out := BallotView{Entry: v}
@@ -432,7 +433,7 @@ func (s *Server) getBallot(c *gin.Context) {
 	if cp != nil && r.Index < cp.Size {
 		p, err := l.InclusionProof(r.Index, cp.Size)
 		if err != nil {
-			internal(c, err)
+			httpedge.ServerError(c, err)
 			return
 		}
 		out.Inclusion = &InclusionView{Index: r.Index, Size: cp.Size, LeafHash: v.LeafHash, Path: pathHex(p)}
@@ -449,23 +450,23 @@ func (s *Server) stream(c *gin.Context) {
 	l := logOf(c)
 	next := uint64(0)
 	if v := c.GetHeader("Last-Event-ID"); v != "" {
-		id, ok := parseUint(v)
+		id, ok := httpedge.ParseUint(v)
 		if !ok {
-			badRequest(c, "Last-Event-ID must be a decimal index")
+			httpedge.BadRequest(c, "Last-Event-ID must be a decimal index")
 			return
 		}
 		next = id + 1
 	} else if v, present := c.GetQuery("from"); present {
 		var ok bool
-		if next, ok = parseUint(v); !ok {
-			badRequest(c, "from must be a decimal index")
+		if next, ok = httpedge.ParseUint(v); !ok {
+			httpedge.BadRequest(c, "from must be a decimal index")
 			return
 		}
 	}
 	ctx := c.Request.Context()
 	sub, err := l.Subscribe(ctx)
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	w := c.Writer

@@ -12,6 +12,7 @@ import (
 	"evote/ballot"
 	"evote/ballotbox"
 	"evote/bulletin"
+	"evote/internal/httpedge"
 )
 
 // withBox resolves the :id election before h.
@@ -160,11 +161,11 @@ func (s *Server) getSetup(c *gin.Context) {
 	for _, i := range at {
 		recs, err := l.Entries(c.Request.Context(), i, i+1)
 		if err != nil {
-			internal(c, err)
+			httpedge.ServerError(c, err)
 			return
 		}
 		if len(recs) != 1 {
-			internal(c, fmt.Errorf("setup entry %d: %d records", i, len(recs)))
+			httpedge.ServerError(c, fmt.Errorf("setup entry %d: %d records", i, len(recs)))
 			return
 		}
 		out.Entries = append(out.Entries, SetupEntry{Index: i, Canonical: base64.StdEncoding.EncodeToString(recs[0].Data)})
@@ -230,15 +231,15 @@ type BallotRefView struct {
 }
 
 func (s *Server) getVoter(c *gin.Context) {
-	p, ok := parseHash32(c.Param("pseudonym"))
+	p, ok := httpedge.ParseHash32(c.Param("pseudonym"))
 	if !ok {
-		badRequest(c, "pseudonym must be 64 lowercase hex digits")
+		httpedge.BadRequest(c, "pseudonym must be 64 lowercase hex digits")
 		return
 	}
 	b := boxOf(c)
 	ve, found := b.Voter(p)
 	if !found {
-		notFound(c, "no entry under this pseudonym")
+		httpedge.NotFound(c, "no entry under this pseudonym")
 		return
 	}
 	out := VoterView{Credentials: []CredentialView{}, Ballots: []BallotRefView{}, InPerson: ve.InPerson}
@@ -296,9 +297,9 @@ func (s *Server) castBallot(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := boxOf(c).Cast(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization")), raw)
+	r, err := boxOf(c).Cast(c.Request.Context(), httpedge.Bearer(c), raw)
 	if err != nil {
-		outcome, _ = ballotbox.Code(err)
+		outcome = ballotbox.Code(err)
 		respondErr(c, err)
 		return
 	}
@@ -349,18 +350,18 @@ const (
 
 func (s *Server) postAudit(c *gin.Context) {
 	var req AuditRequest
-	if !decode(c, limitBallot, &req) {
+	if !httpedge.Decode(c, limitBallot, &req) {
 		return
 	}
-	opened, ok := binary(c, "audited", req.Audited)
+	opened, ok := httpedge.Binary(c, "audited", req.Audited)
 	if !ok {
 		return
 	}
-	prepared, ok := binary(c, "ballot", req.Ballot)
+	prepared, ok := httpedge.Binary(c, "ballot", req.Ballot)
 	if !ok {
 		return
 	}
-	r, err := boxOf(c).Audit(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization")), opened, prepared)
+	r, err := boxOf(c).Audit(c.Request.Context(), httpedge.Bearer(c), opened, prepared)
 	if err != nil {
 		respondErr(c, err)
 		return
@@ -385,7 +386,7 @@ func (s *Server) postAudit(c *gin.Context) {
 func (s *Server) getAudit(c *gin.Context) {
 	shown, err := ballot.ParseShownCode(c.Param("code"))
 	if err != nil {
-		badRequest(c, "the tracking code must be 32 base32 characters, as shown (dashes optional)")
+		httpedge.BadRequest(c, "the tracking code must be 32 base32 characters, as shown (dashes optional)")
 		return
 	}
 	a, err := boxOf(c).AuditByCode(c.Request.Context(), shown)

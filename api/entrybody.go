@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"evote/bulletin"
+	"evote/internal/httpedge"
 	"evote/internal/memrelease"
 )
 
@@ -63,7 +64,7 @@ var errNotBase64 = bodyErr(http.StatusBadRequest, "bad_base64", "entry is not ba
 // signature verified, and the caller calls done once it has posted them
 // (done frees the slot of a large entry and returns its memory).
 func readTrusteeEntry(c *gin.Context, limit int64, check func(bulletin.Header) error) (buf []byte, done func(), ok bool) {
-	if !jsonContentType(c) {
+	if !httpedge.JSONContentType(c) {
 		return nil, nil, false
 	}
 	br := bufio.NewReaderSize(http.MaxBytesReader(c.Writer, c.Request.Body, limit), 4096)
@@ -75,16 +76,16 @@ func readTrusteeEntry(c *gin.Context, limit int64, check func(bulletin.Header) e
 	var be *errEntryBody
 	switch {
 	case errors.As(err, &mbe):
-		fail(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body exceeds %d bytes", limit))
+		httpedge.Fail(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body exceeds %d bytes", limit))
 	case errors.As(err, &be) && be.wrapDomain != nil:
 		respondErr(c, be.wrapDomain)
 	case errors.As(err, &be):
 		if be.retry > 0 {
-			retryAfter(c, be.retry)
+			httpedge.SetRetryAfter(c, be.retry)
 		}
-		fail(c, be.status, be.code, be.msg)
+		httpedge.Fail(c, be.status, be.code, be.msg)
 	default:
-		fail(c, http.StatusBadRequest, "bad_json", "the body could not be read")
+		httpedge.Fail(c, http.StatusBadRequest, "bad_json", "the body could not be read")
 	}
 	return nil, nil, false
 }
@@ -125,7 +126,7 @@ func streamEntryBig(br *bufio.Reader, limit int64, check func(bulletin.Header) e
 		head = append(head, ch)
 	}
 	hb := make([]byte, base64.RawURLEncoding.DecodedLen(headerChars))
-	if _, err := b64.Decode(hb, head); err != nil {
+	if _, err := httpedge.B64.Decode(hb, head); err != nil {
 		return nil, errNotBase64
 	}
 	h, err := bulletin.ParseHeader(hb)
@@ -153,7 +154,7 @@ func streamEntryBig(br *bufio.Reader, limit int64, check func(bulletin.Header) e
 	// The rest: exactly chars-96 base64url characters, then the quote.
 	// (96 characters are 24 whole quanta: the rest starts on a quantum.)
 	rest := &b64Reader{r: br, n: chars - headerChars}
-	dec := base64.NewDecoder(b64, rest)
+	dec := base64.NewDecoder(httpedge.B64, rest)
 	if _, err := io.ReadFull(dec, out[len(hb):]); err != nil {
 		return nil, rest.explain(err)
 	}
@@ -187,7 +188,7 @@ func shortEntry(text []byte) ([]byte, error) {
 	if len(text) == 0 {
 		return nil, bodyErr(http.StatusBadRequest, "bad_request", "entry is required")
 	}
-	raw, err := b64.DecodeString(string(text))
+	raw, err := httpedge.B64.DecodeString(string(text))
 	if err != nil {
 		return nil, errNotBase64
 	}

@@ -13,10 +13,12 @@ import (
 
 	"evote/ballotbox"
 	"evote/bulletin"
+	"evote/internal/httpedge"
 )
 
 // TestServerFaultLogged (issue 20, defect 3): a 500 leaves a trace: the
-// error, the method and the route are logged.
+// error, the method, the route and the request id are logged, through
+// the handler the API mounts.
 func TestServerFaultLogged(t *testing.T) {
 	var logged bytes.Buffer
 	prev := slog.Default()
@@ -24,13 +26,19 @@ func TestServerFaultLogged(t *testing.T) {
 	defer slog.SetDefault(prev)
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
-	r.GET("/board/:log/entries", func(c *gin.Context) { internal(c, errors.New("disk on fire")) })
+	r.Use(httpedge.Middleware(nil))
+	r.GET("/board/:log/entries", func(c *gin.Context) { httpedge.ServerError(c, errors.New("disk on fire")) })
 	w := httptest.NewRecorder()
-	r.ServeHTTP(w, httptest.NewRequest("GET", "/board/abc/entries", nil))
+	req := httptest.NewRequest("GET", "/board/abc/entries", nil)
+	req.Header.Set("X-Request-Id", "req-42")
+	r.ServeHTTP(w, req)
 	if w.Code != 500 || strings.Contains(w.Body.String(), "disk on fire") {
 		t.Fatalf("answer %d %s (the cause must not reach the client)", w.Code, w.Body)
 	}
-	if l := logged.String(); !strings.Contains(l, "disk on fire") || !strings.Contains(l, "/board/:log/entries") || !strings.Contains(l, "GET") {
+	if w.Header().Get("X-Request-Id") != "req-42" {
+		t.Fatalf("request id %q, want the caller's", w.Header().Get("X-Request-Id"))
+	}
+	if l := logged.String(); !strings.Contains(l, "disk on fire") || !strings.Contains(l, "/board/:log/entries") || !strings.Contains(l, "GET") || !strings.Contains(l, "request_id=req-42") {
 		t.Fatalf("log %q", l)
 	}
 }
@@ -44,7 +52,7 @@ func TestWrongLogCode(t *testing.T) {
 		"too_large":     bulletin.ErrTooLarge,
 		"bad_signature": bulletin.ErrBadSignature,
 	} {
-		if code, _ := ballotbox.Code(fmt.Errorf("%w: %w", ballotbox.ErrBadEntry, err)); code != want {
+		if code := ballotbox.Code(fmt.Errorf("%w: %w", ballotbox.ErrBadEntry, err)); code != want {
 			t.Errorf("%v: code %s, want %s", err, code, want)
 		}
 	}

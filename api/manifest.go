@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"evote/ballot"
+	"evote/internal/httpedge"
 )
 
 // TextForm is a text in the four languages of a manifest.
@@ -251,18 +252,18 @@ func (s *Server) buildManifest(f *ManifestForm) (*ballot.Manifest, error) {
 // Nothing is stored.
 func (s *Server) composeManifest(c *gin.Context) {
 	var f ManifestForm
-	if !decode(c, limitOfficial, &f) {
+	if !httpedge.Decode(c, limitOfficial, &f) {
 		return
 	}
 	if miss := f.missingTranslations(); len(miss) > 0 {
 		// The code POST /elections answers an invalid manifest; the
 		// message lists every text missing in some language.
-		fail(c, http.StatusUnprocessableEntity, "entry_invalid", "missing translations: "+strings.Join(miss, ", "))
+		httpedge.Fail(c, http.StatusUnprocessableEntity, "entry_invalid", "missing translations: "+strings.Join(miss, ", "))
 		return
 	}
 	m, err := s.buildManifest(&f)
 	if err != nil {
-		fail(c, http.StatusUnprocessableEntity, "entry_invalid", err.Error())
+		httpedge.Fail(c, http.StatusUnprocessableEntity, "entry_invalid", err.Error())
 		return
 	}
 	fp := m.Fingerprint()

@@ -15,6 +15,7 @@ import (
 	"evote/ballotbox"
 	"evote/bulletin"
 	"evote/bulletin/board"
+	"evote/internal/httpedge"
 	"evote/store"
 )
 
@@ -281,7 +282,7 @@ func (s *Server) metricsHandler() gin.HandlerFunc {
 func (s *Server) readyz(c *gin.Context) {
 	if s.Ready != nil {
 		if err := s.Ready(); err != nil {
-			fail(c, http.StatusServiceUnavailable, "unavailable", "not ready")
+			httpedge.Fail(c, http.StatusServiceUnavailable, "unavailable", "not ready")
 			return
 		}
 	}
@@ -289,7 +290,7 @@ func (s *Server) readyz(c *gin.Context) {
 		for _, id := range s.Registry.IDs() {
 			bx, err := s.Registry.Get(id)
 			if err != nil || bx.Healthy() != nil {
-				fail(c, http.StatusServiceUnavailable, "unavailable", "election "+id+" is not serving")
+				httpedge.Fail(c, http.StatusServiceUnavailable, "unavailable", "election "+id+" is not serving")
 				return
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"evote/ballotbox"
+	"evote/internal/httpedge"
 	"evote/official"
 )
 
@@ -15,7 +16,7 @@ import (
 // before h; it records refusals in the operations log.
 func (s *Server) official(op string, h gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		sess, err := s.Officials.Authenticate(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization")))
+		sess, err := s.Officials.Authenticate(c.Request.Context(), httpedge.Bearer(c))
 		if err != nil {
 			respondErr(c, err)
 			return
@@ -27,7 +28,7 @@ func (s *Server) official(op string, h gin.HandlerFunc) gin.HandlerFunc {
 		}
 		c.Set("session", sess)
 		h(c)
-		if detail, bad := badInput(c); bad {
+		if detail, bad := httpedge.BadInput(c); bad {
 			s.Officials.Record(c.Request.Context(), sess.User, "bad-input "+strings.TrimPrefix(c.FullPath(), "/api/v1"), c.Param("id"), "bad_request", detail)
 		}
 	}
@@ -59,14 +60,14 @@ type LoginResponse struct {
 
 func (s *Server) login(c *gin.Context) {
 	var req LoginRequest
-	if !decode(c, limitLogin, &req) {
-		if _, bad := badInput(c); bad {
+	if !httpedge.Decode(c, limitLogin, &req) {
+		if _, bad := httpedge.BadInput(c); bad {
 			s.recordBadInput(c, req.User)
 		}
 		return
 	}
 	if req.User == "" || req.Password == "" || req.TOTP == "" || len(req.User) > 64 || len(req.Password) > official.MaxPassword || len(req.TOTP) > 16 || len(req.Device) > 64 {
-		badRequest(c, "user, password and totp are required")
+		httpedge.BadRequest(c, "user, password and totp are required")
 		return
 	}
 	r, err := s.Officials.Login(c.Request.Context(), official.Attempt{Client: c.ClientIP(), Device: req.Device, User: req.User, Password: req.Password, Code: req.TOTP})
@@ -83,7 +84,7 @@ func (s *Server) login(c *gin.Context) {
 }
 
 func (s *Server) logout(c *gin.Context) {
-	if err := s.Officials.Logout(c.Request.Context(), ballotbox.BearerToken(c.GetHeader("Authorization"))); err != nil {
+	if err := s.Officials.Logout(c.Request.Context(), httpedge.Bearer(c)); err != nil {
 		respondErr(c, err)
 		return
 	}
@@ -141,7 +142,7 @@ type AccountResponse struct {
 
 func (s *Server) createAccount(c *gin.Context) {
 	var req AccountRequest
-	if !decode(c, limitOfficial, &req) {
+	if !httpedge.Decode(c, limitOfficial, &req) {
 		return
 	}
 	acc, err := s.Officials.CreateAccount(c.Request.Context(), sessionOf(c).User, req.User, req.Password, official.Role(req.Role), "")
@@ -155,8 +156,8 @@ func (s *Server) createAccount(c *gin.Context) {
 func (s *Server) operations(c *gin.Context) {
 	limit := uint64(100)
 	if v, ok := c.GetQuery("limit"); ok {
-		if limit, ok = parseUint(v); !ok || limit == 0 || limit > 1000 {
-			badRequest(c, "limit must be between 1 and 1000")
+		if limit, ok = httpedge.ParseUint(v); !ok || limit == 0 || limit > 1000 {
+			httpedge.BadRequest(c, "limit must be between 1 and 1000")
 			return
 		}
 	}
@@ -176,17 +177,17 @@ type CreateElectionRequest struct {
 
 func (s *Server) createElection(c *gin.Context) {
 	var req CreateElectionRequest
-	if !decode(c, limitOfficial, &req) {
+	if !httpedge.Decode(c, limitOfficial, &req) {
 		return
 	}
-	raw, ok := binary(c, "manifest", req.Manifest)
+	raw, ok := httpedge.Binary(c, "manifest", req.Manifest)
 	if !ok {
 		return
 	}
 	user := sessionOf(c).User
 	b, err := s.Registry.Create(c.Request.Context(), raw)
 	if err != nil {
-		code, _ := ballotbox.Code(err)
+		code := ballotbox.Code(err)
 		s.Officials.Record(c.Request.Context(), user, "create-election", "", code, err.Error())
 		respondErr(c, err)
 		return
@@ -207,7 +208,7 @@ func (s *Server) act(c *gin.Context) {
 	}
 	p, err := boxOf(c).Act(c.Request.Context(), action, user)
 	if err != nil {
-		code, _ := ballotbox.Code(err)
+		code := ballotbox.Code(err)
 		s.Officials.Record(c.Request.Context(), user, "action:"+action, c.Param("id"), code, err.Error())
 		respondErr(c, err)
 		return

@@ -1,17 +1,17 @@
 // Package api is evote's HTTP interface (gin), spec/10-api.md. One route
 // table (Routes) lists every route under /api/v1 with its audience group
 // (public, board, voter, trustee, identity, official); every handler has the
-// same shape: decode and validate the request (decode.go), call the domain
-// (package ballotbox or official), answer through one response helper
-// (respond.go). Errors are JSON with stable codes; bad input never changes
-// anything.
+// same shape: decode and validate the request (internal/httpedge, shared
+// with the identity service), call the domain (package ballotbox or
+// official), answer through one response helper (respond.go: respondErr
+// maps the domain's stable error codes to HTTP statuses). Errors are JSON
+// with stable codes; bad input never changes anything.
 //
 // Outside /api/v1 the server answers /healthz, /readyz and /metrics, and
 // serves the web client's static files when Server.Web is set.
 package api
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -22,6 +22,7 @@ import (
 
 	"evote/ballotbox"
 	"evote/bulletin/board"
+	"evote/internal/httpedge"
 	"evote/official"
 )
 
@@ -199,7 +200,7 @@ func (s *Server) Handler() http.Handler {
 		slog.Error("api: trusted proxies", "err", err)
 		r.SetTrustedProxies(nil)
 	}
-	r.Use(gin.CustomRecovery(func(c *gin.Context, v any) { internal(c, fmt.Errorf("panic: %v", v)) }))
+	r.Use(httpedge.Middleware(nil), httpedge.Recovery())
 	r.Use(met.middleware)
 	r.Use(apiHeaders, compressJSON)
 	groups := map[string]string{}
@@ -213,9 +214,9 @@ func (s *Server) Handler() http.Handler {
 			s.Web.ServeHTTP(c.Writer, c.Request)
 			return
 		}
-		fail(c, http.StatusNotFound, "not_found", "no such route")
+		httpedge.Fail(c, http.StatusNotFound, "not_found", "no such route")
 	})
-	r.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed") })
+	r.NoMethod(httpedge.MethodNotAllowed)
 	v1 := r.Group("/api/v1")
 	for _, rt := range s.Routes() {
 		v1.Handle(rt.Method, rt.Path, rt.Handler)

@@ -12,6 +12,7 @@ import (
 	"evote/ballotbox"
 	"evote/election"
 	"evote/idp/voterlist"
+	"evote/internal/httpedge"
 )
 
 // ActionView says whether an official's action is possible now and, if
@@ -119,7 +120,7 @@ func (s *Server) getStatus(c *gin.Context) {
 	for _, a := range b.Readiness() {
 		av := ActionView{Action: a.Action, Ready: a.Err == nil}
 		if a.Err != nil {
-			av.Code, _ = ballotbox.Code(a.Err)
+			av.Code = ballotbox.Code(a.Err)
 			av.Message = a.Err.Error()
 		}
 		out.Actions = append(out.Actions, av)
@@ -252,7 +253,7 @@ type VoterCSVRequest struct {
 // the list official signs and submits the list to the identity service.
 func (s *Server) checkVoters(c *gin.Context) {
 	var req VoterCSVRequest
-	if !decode(c, limitVoterCSV, &req) {
+	if !httpedge.Decode(c, limitVoterCSV, &req) {
 		return
 	}
 	m := boxOf(c).View().Manifest
@@ -269,7 +270,7 @@ func (s *Server) checkVoters(c *gin.Context) {
 		return false
 	})
 	if err != nil {
-		badRequest(c, "%s", strings.TrimPrefix(err.Error(), "voterlist: "))
+		httpedge.BadRequest(c, "%s", strings.TrimPrefix(err.Error(), "voterlist: "))
 		return
 	}
 	c.Header("Cache-Control", "no-store")

@@ -18,6 +18,7 @@ import (
 
 	"evote/ballotbox"
 	"evote/idp/voterlist"
+	"evote/internal/httpedge"
 	"evote/record"
 )
 
@@ -67,24 +68,24 @@ var identityClient = &http.Client{Timeout: identityTimeout}
 // reaches the server: the console signs in the browser.
 func (s *Server) prepareVoterList(c *gin.Context) {
 	if s.Identity == nil {
-		fail(c, http.StatusServiceUnavailable, "identity_unconfigured", "this server has no identity service configured (evoted --identity-url)")
+		httpedge.Fail(c, http.StatusServiceUnavailable, "identity_unconfigured", "this server has no identity service configured (evoted --identity-url)")
 		return
 	}
 	var req VoterListPrepareRequest
-	if !decode(c, limitVoterCSV, &req) {
+	if !httpedge.Decode(c, limitVoterCSV, &req) {
 		return
 	}
 	kind := map[string]uint8{"build": record.ListBuilt, "import": record.ListImported}[req.Kind]
 	pub, err := hex.DecodeString(strings.TrimSpace(req.OfficialKey))
 	switch {
 	case kind == 0:
-		badRequest(c, "kind must be build or import")
+		httpedge.BadRequest(c, "kind must be build or import")
 		return
 	case !record.ValidID(req.OfficialID):
-		badRequest(c, "official_id is not a valid id")
+		httpedge.BadRequest(c, "official_id is not a valid id")
 		return
 	case err != nil || len(pub) != 32 || !record.ValidEd25519Key(pub):
-		badRequest(c, "official_key must be a valid Ed25519 public key, 32 bytes in hex")
+		httpedge.BadRequest(c, "official_key must be a valid Ed25519 public key, 32 bytes in hex")
 		return
 	}
 	v := boxOf(c).View()
@@ -98,21 +99,21 @@ func (s *Server) prepareVoterList(c *gin.Context) {
 		return ok
 	})
 	if err != nil {
-		badRequest(c, "%s", strings.TrimPrefix(err.Error(), "voterlist: "))
+		httpedge.BadRequest(c, "%s", strings.TrimPrefix(err.Error(), "voterlist: "))
 		return
 	}
 	if rep.Omitted > 0 || rep.Valid == 0 {
-		badRequest(c, "the file has no valid line or too many refused lines to leave out; correct it first")
+		httpedge.BadRequest(c, "the file has no valid line or too many refused lines to leave out; correct it first")
 		return
 	}
 	items, err := validItems(req.CSV, rep, now)
 	if err != nil {
-		badRequest(c, "%s", strings.TrimPrefix(err.Error(), "voterlist: "))
+		httpedge.BadRequest(c, "%s", strings.TrimPrefix(err.Error(), "voterlist: "))
 		return
 	}
 	seq, err := s.nextListSequence(c)
 	if err != nil {
-		fail(c, http.StatusBadGateway, "identity_unavailable", "the identity service did not answer: "+err.Error())
+		httpedge.Fail(c, http.StatusBadGateway, "identity_unavailable", "the identity service did not answer: "+err.Error())
 		return
 	}
 	var salt [32]byte
@@ -199,10 +200,10 @@ const limitVoterListSubmit = 2 * limitVoterCSV
 // officials' session and role, so only a signed-in official reaches it.
 func (s *Server) submitVoterList(c *gin.Context) {
 	if s.Identity == nil {
-		fail(c, http.StatusServiceUnavailable, "identity_unconfigured", "this server has no identity service configured (evoted --identity-url)")
+		httpedge.Fail(c, http.StatusServiceUnavailable, "identity_unconfigured", "this server has no identity service configured (evoted --identity-url)")
 		return
 	}
-	body, ok := readBody(c, limitVoterListSubmit)
+	body, ok := httpedge.ReadBody(c, limitVoterListSubmit)
 	if !ok {
 		return
 	}
@@ -211,20 +212,20 @@ func (s *Server) submitVoterList(c *gin.Context) {
 		Salt      string          `json:"salt"`
 		Items     json.RawMessage `json:"items"`
 	}
-	if !decodeJSON(c, body, &probe) {
+	if !httpedge.DecodeJSON(c, body, &probe) {
 		return
 	}
-	raw, err := b64.DecodeString(probe.Statement)
+	raw, err := httpedge.B64.DecodeString(probe.Statement)
 	var st *record.VoterListChange
 	if err == nil {
 		st, err = record.DecodeVoterListChange(raw)
 	}
 	if err != nil {
-		badRequest(c, "statement must be a canonical VoterListChange, base64url")
+		httpedge.BadRequest(c, "statement must be a canonical VoterListChange, base64url")
 		return
 	}
 	if v := boxOf(c).View(); v.Manifest == nil || st.ElectionID != v.Manifest.ElectionID {
-		badRequest(c, "the statement is for another election")
+		httpedge.BadRequest(c, "the statement is for another election")
 		return
 	}
 	// Recorded before it is relayed, so nothing happens unrecorded; the
@@ -237,21 +238,21 @@ func (s *Server) submitVoterList(c *gin.Context) {
 	}
 	req, err := http.NewRequestWithContext(c.Request.Context(), http.MethodPost, s.Identity.JoinPath("v1/officials/list-changes").String(), bytes.NewReader(body))
 	if err != nil {
-		internal(c, err)
+		httpedge.ServerError(c, err)
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := identityClient.Do(req)
 	if err != nil {
 		s.Officials.Record(c.Request.Context(), user, "voter-list", c.Param("id"), "identity_unavailable", what)
-		fail(c, http.StatusBadGateway, "identity_unavailable", "the identity service did not answer")
+		httpedge.Fail(c, http.StatusBadGateway, "identity_unavailable", "the identity service did not answer")
 		return
 	}
 	defer resp.Body.Close()
 	ans, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || !json.Valid(ans) {
 		s.Officials.Record(c.Request.Context(), user, "voter-list", c.Param("id"), "identity_unavailable", what)
-		fail(c, http.StatusBadGateway, "identity_unavailable", "the identity service's answer is unreadable")
+		httpedge.Fail(c, http.StatusBadGateway, "identity_unavailable", "the identity service's answer is unreadable")
 		return
 	}
 	outcome := "ok"

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"evote/ballot"
@@ -60,15 +59,15 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 	return r, nil
 }
 
-// signatureFirst gives a refusal that depends on the board (409: a
-// duplicate, a cast in flight, voting not open) or on the ballot's content
-// (422) only to a correctly signed entry: an entry whose signature is
-// forged is bad input (400 bad_signature), whatever the board holds, so
+// signatureFirst gives a refusal that depends on the board (a duplicate,
+// a cast in flight, voting not open) or on the ballot's content
+// (onMerits) only to a correctly signed entry: an entry whose signature is
+// forged is bad input (bad_signature), whatever the board holds, so
 // that its answer tells nothing of the board. The signature of an
 // accepted ballot is checked by the log's append, in a batch; this check
 // costs only refusals.
 func signatureFirst(e *bulletin.Entry, err error) error {
-	if _, status := Code(err); status != 409 && status != 422 {
+	if !onMerits(err) {
 		return err
 	}
 	if verr := e.Verify(); verr != nil {
@@ -425,13 +424,4 @@ func (b *Box) receipt(ctx context.Context, i uint64, h [32]byte, pseudonym [32]b
 	}
 	return &Receipt{TrackingCode: code, Pseudonym: pseudonym, Index: i, EntryHash: h, Checkpoint: cp.note, CheckpointSize: cp.size, InclusionProof: proof,
 		Witnessed: cp.witnessed, Replayed: replayed}, nil
-}
-
-// bearerToken extracts the token of an "Authorization: Bearer" header.
-func BearerToken(header string) string {
-	const p = "Bearer "
-	if len(header) > len(p) && strings.EqualFold(header[:len(p)], p) {
-		return strings.TrimSpace(header[len(p):])
-	}
-	return ""
 }

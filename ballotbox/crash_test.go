@@ -1,19 +1,14 @@
 package ballotbox_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,10 +16,9 @@ import (
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
 	"evote/bulletin"
+	"evote/internal/crashtest"
 	"evote/store"
-	"evote/store/postgres"
 	"evote/store/postgres/pgtest"
-	"evote/store/sqlite"
 )
 
 // envBoxCrash names the job file of a TestBoxCrash child process.
@@ -38,13 +32,6 @@ type crashJob struct {
 	Ballots                          [][]byte
 }
 
-func openCrashStore(ctx context.Context, backend, target string) (store.Store, error) {
-	if backend == "postgres" {
-		return postgres.Open(ctx, target)
-	}
-	return sqlite.Open(ctx, target)
-}
-
 // TestBoxCrashHelper is the child process of TestBoxCrash: a ballot box
 // with a snapshot every 5 entries casts the job's ballots from 4
 // goroutines and prints "ack <tracking code>" for each receipt, until it
@@ -54,10 +41,8 @@ func TestBoxCrashHelper(t *testing.T) {
 	if path == "" {
 		t.Skip("helper process for TestBoxCrash")
 	}
-	fail := func(err error) {
-		fmt.Println("error", err)
-		os.Exit(3)
-	}
+	child := crashtest.NewChild()
+	fail := child.Fail
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		fail(err)
@@ -67,7 +52,7 @@ func TestBoxCrashHelper(t *testing.T) {
 		fail(err)
 	}
 	ctx := context.Background()
-	st, err := openCrashStore(ctx, job.Backend, job.Target)
+	st, err := crashtest.OpenStore(ctx, job.Backend, job.Target)
 	if err != nil {
 		fail(err)
 	}
@@ -86,15 +71,7 @@ func TestBoxCrashHelper(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	var out sync.Mutex
-	w := bufio.NewWriter(os.Stdout)
-	print := func(s string) {
-		out.Lock()
-		w.WriteString(s)
-		w.Flush()
-		out.Unlock()
-	}
-	print(fmt.Sprintf("ready %d\n", b.RestoredFrom()))
+	child.Ready(fmt.Sprint(b.RestoredFrom()))
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
@@ -103,10 +80,9 @@ func TestBoxCrashHelper(t *testing.T) {
 			for i := g; i < len(job.Ballots); i += 4 {
 				rc, err := b.Cast(ctx, job.Tokens[i], job.Ballots[i])
 				if err != nil {
-					print("error " + err.Error() + "\n")
-					os.Exit(3)
+					child.Fail(err)
 				}
-				print("ack " + hex.EncodeToString(rc.TrackingCode[:]) + "\n")
+				child.Ack(rc.TrackingCode)
 			}
 		}()
 	}
@@ -142,7 +118,7 @@ func TestBoxCrash(t *testing.T) {
 
 func boxCrashRounds(t *testing.T, backend, target, dir string, rounds, perRound int) {
 	ctx := context.Background()
-	st, err := openCrashStore(ctx, backend, target)
+	st, err := crashtest.OpenStore(ctx, backend, target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +139,7 @@ func boxCrashRounds(t *testing.T, backend, target, dir string, rounds, perRound 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	fromChild := 0 // reopens restored from a snapshot a child wrote
 	var lastParent uint64
-	if st, err := openCrashStore(ctx, backend, target); err == nil {
+	if st, err := crashtest.OpenStore(ctx, backend, target); err == nil {
 		if sn, err := st.LatestSnapshot(ctx, store.LogID(f.Box.Log().ID())); err == nil {
 			lastParent = sn.Size
 		}
@@ -180,60 +156,12 @@ func boxCrashRounds(t *testing.T, backend, target, dir string, rounds, perRound 
 		if err := os.WriteFile(jobPath, jb, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBoxCrashHelper$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envBoxCrash+"="+jobPath)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
+		for _, c := range crashtest.Kill(t, rng, "TestBoxCrashHelper", []string{envBoxCrash + "=" + jobPath}, 60*time.Second, 100*time.Millisecond, 800*time.Millisecond, false) {
+			acked = append(acked, ballot.TrackingCode(c))
 		}
-		cmd.Stderr = nil
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ready := make(chan struct{})
-		done := make(chan struct{})
-		var got []ballot.TrackingCode
-		var helperErr string
-		go func() {
-			defer close(done)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				line := sc.Text()
-				switch {
-				case strings.HasPrefix(line, "ready"):
-					close(ready)
-				case strings.HasPrefix(line, "ack "):
-					if c, err := hex.DecodeString(line[4:]); err == nil && len(c) == 32 {
-						got = append(got, ballot.TrackingCode(c))
-					}
-				case strings.HasPrefix(line, "error"):
-					helperErr = line
-				}
-			}
-		}()
-		select {
-		case <-ready:
-		case <-done:
-			cmd.Wait()
-			t.Fatalf("round %d: helper exited before ready: %s", round, helperErr)
-		case <-time.After(60 * time.Second):
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("round %d: helper not ready", round)
-		}
-		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-done
-		cmd.Wait()
-		if helperErr != "" {
-			t.Fatalf("round %d: helper failed: %s", round, helperErr)
-		}
-		acked = append(acked, got...)
 
 		// Restart from the store alone, with the snapshot and without.
-		st, err := openCrashStore(ctx, backend, target)
+		st, err := crashtest.OpenStore(ctx, backend, target)
 		if err != nil {
 			t.Fatal(err)
 		}

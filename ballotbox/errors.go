@@ -42,57 +42,71 @@ var (
 	ErrTooManyRefusals = errors.New("ballotbox: too many invalid ballots with this token")
 )
 
-// Code returns the stable API error code and HTTP status of err
-// (spec/10-api.md); unknown errors are internal (500).
-func Code(err error) (code string, status int) {
+// Code returns the stable API error code of err (spec/10-api.md §10.8);
+// unknown errors are "internal". The HTTP status of each code is the
+// API's choice (package api), not the domain's.
+func Code(err error) string {
 	table := []struct {
-		err    error
-		code   string
-		status int
+		err  error
+		code string
 	}{
-		{ErrUnknownElection, "unknown_election", 404},
-		{ErrElectionExists, "election_exists", 409},
-		{ErrTokenExpired, "token_expired", 401},
-		{ErrTokenInvalid, "token_invalid", 401},
-		{ErrWrongDeviceKey, "wrong_device_key", 403},
-		{ErrNotOpen, "not_open", 409},
-		{ErrNoCredential, "no_credential", 409},
-		{ErrDuplicateCipher, "duplicate_ciphertext", 409},
-		{ErrDuplicateBallot, "duplicate_ballot", 409},
-		{ErrVotedInPerson, "voted_in_person", 409},
-		{ErrOneBallotOnly, "one_ballot_only", 409},
-		{ErrCastInProgress, "cast_in_progress", 409},
-		{ErrBallotInvalid, "ballot_invalid", 422},
-		{ErrAuditInvalid, "audit_invalid", 422},
-		{ErrWrongAuthor, "wrong_author", 403},
-		{ErrWrongPhase, "wrong_phase", 409},
-		{ErrNotReady, "not_ready", 409},
-		{ErrDuplicateEntry, "duplicate_entry", 409},
-		{ErrIdentityMismatch, "identity_mismatch", 422},
-		{ErrAnchorsMismatch, "anchors_mismatch", 422},
-		{ErrUnknownAction, "unknown_action", 404},
-		{ErrUnknownAudit, "not_found", 404},
-		{ErrTooManyAudits, "too_many_audits", 429},
-		{ErrTooManyRefusals, "too_many_refusals", 429},
+		{ErrUnknownElection, "unknown_election"},
+		{ErrElectionExists, "election_exists"},
+		{ErrTokenExpired, "token_expired"},
+		{ErrTokenInvalid, "token_invalid"},
+		{ErrWrongDeviceKey, "wrong_device_key"},
+		{ErrNotOpen, "not_open"},
+		{ErrNoCredential, "no_credential"},
+		{ErrDuplicateCipher, "duplicate_ciphertext"},
+		{ErrDuplicateBallot, "duplicate_ballot"},
+		{ErrVotedInPerson, "voted_in_person"},
+		{ErrOneBallotOnly, "one_ballot_only"},
+		{ErrCastInProgress, "cast_in_progress"},
+		{ErrBallotInvalid, "ballot_invalid"},
+		{ErrAuditInvalid, "audit_invalid"},
+		{ErrWrongAuthor, "wrong_author"},
+		{ErrWrongPhase, "wrong_phase"},
+		{ErrNotReady, "not_ready"},
+		{ErrDuplicateEntry, "duplicate_entry"},
+		{ErrIdentityMismatch, "identity_mismatch"},
+		{ErrAnchorsMismatch, "anchors_mismatch"},
+		{ErrUnknownAction, "unknown_action"},
+		{ErrUnknownAudit, "not_found"},
+		{ErrTooManyAudits, "too_many_audits"},
+		{ErrTooManyRefusals, "too_many_refusals"},
 		// The specific entry errors first: ErrBadEntry wraps them.
-		{bulletin.ErrWrongLog, "wrong_log", 400},
-		{bulletin.ErrTooLarge, "too_large", 413},
-		{bulletin.ErrBadSignature, "bad_signature", 400},
-		{ErrBadEntry, "bad_entry", 400},
-		{bulletin.ErrMalformed, "bad_entry", 400},
-		{bulletin.ErrVersion, "bad_entry", 400},
-		{bulletin.ErrUnknownType, "bad_entry", 400},
-		{bulletin.ErrDuplicate, "duplicate_entry", 409},
-		{ErrEntryInvalid, "entry_invalid", 422},
-		{election.ErrRefused, "entry_invalid", 422},
-		{ErrShutdown, "unavailable", 503},
-		{ErrWitness, "unavailable", 503},
-		{bulletin.ErrClosed, "unavailable", 503},
+		{bulletin.ErrWrongLog, "wrong_log"},
+		{bulletin.ErrTooLarge, "too_large"},
+		{bulletin.ErrBadSignature, "bad_signature"},
+		{ErrBadEntry, "bad_entry"},
+		{bulletin.ErrMalformed, "bad_entry"},
+		{bulletin.ErrVersion, "bad_entry"},
+		{bulletin.ErrUnknownType, "bad_entry"},
+		{bulletin.ErrDuplicate, "duplicate_entry"},
+		{ErrEntryInvalid, "entry_invalid"},
+		{election.ErrRefused, "entry_invalid"},
+		{ErrShutdown, "unavailable"},
+		{ErrWitness, "unavailable"},
+		{bulletin.ErrClosed, "unavailable"},
 	}
 	for _, t := range table {
 		if errors.Is(err, t.err) {
-			return t.code, t.status
+			return t.code
 		}
 	}
-	return "internal", 500
+	return "internal"
+}
+
+// onMerits reports whether err refuses a well-formed request for what the
+// board holds (a duplicate, a cast in flight, voting not open: a
+// conflict) or for what the entry says (a ballot or entry the rules
+// refuse), rather than for its form, its sender or a fault.
+func onMerits(err error) bool {
+	switch Code(err) {
+	case "election_exists", "not_open", "no_credential", "duplicate_ciphertext", "duplicate_ballot",
+		"voted_in_person", "one_ballot_only", "cast_in_progress", "wrong_phase", "not_ready", "duplicate_entry",
+		"ballot_invalid", "audit_invalid", "identity_mismatch", "anchors_mismatch", "entry_invalid":
+		return true
+	}
+	return false
 }

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,10 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
 
@@ -46,36 +41,15 @@ import (
 	"evote/record"
 	"evote/store/sqlite"
 	"evote/web"
+	"evote/web/internal/browsertest"
 )
 
-// chromium returns the browser's path. Locally the browser tests skip
-// when it is absent; in CI (CI=true) they fail.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (.ci/install installs it)")
-	}
-	t.Skip("chromium is not installed")
-	return ""
-}
+// chromium returns the browser's path (browsertest.Chromium).
+func chromium(t *testing.T) string { return browsertest.Chromium(t) }
 
 // artefacts is the directory for screenshots and measurements
 // (testartifacts/web at the module root, gitignored).
-func artefacts(t *testing.T) string {
-	dir := filepath.Join("..", "testartifacts", "web")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func artefacts(t *testing.T) string { return browsertest.Artefacts(t, "web") }
 
 // env is the whole system on loopback: the ballot box (api over ballotbox,
 // two in-process witnesses) with the page mounted, and the identity
@@ -289,88 +263,21 @@ func getJSON(u string, out any) error {
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// browser starts a fresh headless Chromium (new profile) at a phone
-// viewport and records every request it makes and every console error.
+// browser is a fresh headless Chromium (new profile) at a phone viewport
+// that records every request it makes and every console error
+// (browsertest).
 type browser struct {
-	ctx      context.Context
-	mu       sync.Mutex
-	requests []string
-	problems []string
-	allowed  []string          // expected errors, e.g. the 401 of a wrong code typed on purpose
-	axe      bool              // run axe-core on every screen checked (checkAccessible)
-	titles   map[string]string // document.title seen on each view
+	*browsertest.Browser
+	ctx    context.Context   // the tab's
+	mu     sync.Mutex        // guards titles
+	axe    bool              // run axe-core on every screen checked (checkAccessible)
+	titles map[string]string // document.title seen on each view
 }
 
 func newBrowser(t *testing.T, path string) *browser {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(360, 740),
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(cancel3)
-	b := &browser{ctx: ctx}
-	err := chromedp.Listen(ctx, func(ev any) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		switch e := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			b.requests = append(b.requests, e.Request.Method+" "+e.Request.URL)
-		case *cdpruntime.EventExceptionThrown:
-			b.problems = append(b.problems, "exception: "+e.ExceptionDetails.Text+" "+describe(e.ExceptionDetails.Exception))
-		case *cdpruntime.EventConsoleAPICalled:
-			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
-				var parts []string
-				for _, a := range e.Args {
-					parts = append(parts, describe(a))
-				}
-				b.problems = append(b.problems, "console: "+strings.Join(parts, " "))
-			}
-		case *log.EventEntryAdded:
-			if e.Entry.Level == log.EntryLevelError {
-				msg := "log: " + e.Entry.Text + " " + e.Entry.URL
-				for _, a := range b.allowed {
-					if strings.Contains(msg, a) {
-						return
-					}
-				}
-				b.problems = append(b.problems, msg)
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx,
-		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
-			if err != nil {
-				return err
-			}
-			_, err = chromedp.Call(ctx, log.Enable, cdp.Empty{})
-			return err
-		}),
-		chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch),
-	); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func describe(o *cdpruntime.RemoteObject) string {
-	if o == nil {
-		return ""
-	}
-	if o.Description != "" {
-		return o.Description
-	}
-	return string(o.Value)
+	b := browsertest.New(t, path, browsertest.Phone, 4*time.Minute)
+	return &browser{Browser: b, ctx: b.Context()}
 }
 
 func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -384,9 +291,7 @@ func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromed
 			msg, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.view + " " + document.getElementById("error").textContent + " " + document.getElementById("status").textContent`))
 			return err
 		}))
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		t.Fatalf("%s: %v (page: %s; problems: %v)", what, err, msg, b.problems)
+		t.Fatalf("%s: %v (page: %s; problems: %v)", what, err, msg, b.Problems())
 	}
 }
 
@@ -420,24 +325,7 @@ func (b *browser) shot(t *testing.T, name string) {
 }
 
 // waitFor waits until a JavaScript condition holds.
-func waitFor(cond string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		for {
-			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
-			if err != nil {
-				return err
-			}
-			if ok {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for %s: %w", cond, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	})
-}
+var waitFor = browsertest.WaitFor
 
 func visible(id string) chromedp.Action[chromedp.Void] {
 	return waitFor(`!document.getElementById("` + id + `").hidden`)
@@ -569,9 +457,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		if code == wrong {
 			wrong = "111111"
 		}
-		b.mu.Lock()
-		b.allowed = append(b.allowed, "status of 401 (Unauthorized) "+e.url+"/idp/v1/auth/verify")
-		b.mu.Unlock()
+		b.Allow("status of 401 (Unauthorized) " + e.url + "/idp/v1/auth/verify")
 		b.do(t, "a wrong code", chromedp.SendKeys(chromedp.CSS("#code"), wrong), chromedp.Click(chromedp.CSS(`#f-code button[type="submit"]`)),
 			waitFor(`document.body.dataset.error === "wrong_code" && document.getElementById("code").getAttribute("aria-invalid") === "true"`))
 		if msg := b.text(t, "#code-error"); !regexp.MustCompile(`[0-9]`).MatchString(msg) {
@@ -938,11 +824,9 @@ func TestVotingPageEndToEnd(t *testing.T) {
 		t.Fatalf("second device after the close: the audit opens to %q", opened)
 	}
 	for _, br := range []*browser{b, dev2} {
-		br.mu.Lock()
-		if len(br.problems) > 0 {
-			t.Errorf("page errors: %v", br.problems)
+		if p := br.Problems(); len(p) > 0 {
+			t.Errorf("page errors: %v", p)
 		}
-		br.mu.Unlock()
 	}
 	var council, multi string
 	e.f.Box.WithState(func(s *election.State) {
@@ -982,13 +866,12 @@ func TestVotingPageEndToEnd(t *testing.T) {
 // origin than the page's.
 func checkOrigin(t *testing.T, b *browser, origin string) {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.requests) < 5 {
-		t.Fatalf("only %d requests recorded", len(b.requests))
+	requests := b.Requests()
+	if len(requests) < 5 {
+		t.Fatalf("only %d requests recorded", len(requests))
 	}
 	modules, loads := 0, 0
-	for _, r := range b.requests {
+	for _, r := range requests {
 		if strings.Contains(r, "/evote.wasm") {
 			modules++
 		}
@@ -999,7 +882,7 @@ func checkOrigin(t *testing.T, b *browser, origin string) {
 	if modules != loads {
 		t.Errorf("the module was requested %d times in %d page loads, want once each", modules, loads)
 	}
-	for _, r := range b.requests {
+	for _, r := range requests {
 		_, u, _ := strings.Cut(r, " ")
 		// data: URLs are no request to any host (Chromium draws the date
 		// field's icon with one); blob: URLs of this origin are bytes the
@@ -1008,8 +891,8 @@ func checkOrigin(t *testing.T, b *browser, origin string) {
 			t.Errorf("request to another origin: %s", r)
 		}
 	}
-	if len(b.problems) > 0 {
-		t.Errorf("page errors: %v", b.problems)
+	if p := b.Problems(); len(p) > 0 {
+		t.Errorf("page errors: %v", p)
 	}
 }
 

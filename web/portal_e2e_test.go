@@ -216,7 +216,7 @@ func runVerify(t *testing.T, b *browser, fp string) string {
 		chromedp.SendKeys(chromedp.CSS("#verify-fp"), fp), chromedp.Click(chromedp.CSS("#verify-run")),
 		waitFor(`["valid", "invalid", "error"].includes(document.body.dataset.verify)`))
 	if err != nil {
-		t.Fatalf("verify: %v (problems %v)", err, b.problems)
+		t.Fatalf("verify: %v (problems %v)", err, b.Problems())
 	}
 	return eval[string](t, b, `document.body.dataset.verify`)
 }
@@ -371,10 +371,8 @@ func TestPortalEndToEnd(t *testing.T) {
 		t.Errorf("busy mirror: pages asked %v, want %d", flaky.asked, (len(rec.Entries)+4)/5)
 	}
 	flaky.mu.Unlock()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.problems) > 0 {
-		t.Errorf("page errors: %v", b.problems)
+	if p := b.Problems(); len(p) > 0 {
+		t.Errorf("page errors: %v", p)
 	}
 }
 

@@ -270,10 +270,11 @@ func TestTranslationsComplete(t *testing.T) {
 // raw code (an unknown one gets err_unknown, with the code in small print).
 func TestErrorCodesTranslated(t *testing.T) {
 	sources := map[string]*regexp.Regexp{
-		"../ballotbox/errors.go": regexp.MustCompile(`\{[A-Za-z.]+, "([a-z_]+)", \d+\}|return "([a-z_]+)", 500`),
-		"../api/*.go":            regexp.MustCompile(`fail\(c, [A-Za-z.]+, "([a-z_]+)"|func (notFound|internal)\(`),
-		"../idp/idpapi/api.go":   regexp.MustCompile(`m\{\d+, "([a-z_]+)"|s\.fail\(c, [A-Za-z.]+, "([a-z_]+)"`),
-		"../idp/idpapi/*.go":     regexp.MustCompile(`s\.fail\(c, [A-Za-z.]+, "([a-z_]+)"`),
+		"../ballotbox/errors.go":    regexp.MustCompile(`\{[A-Za-z.]+, "([a-z_]+)"\}|return "([a-z_]+)"\n`),
+		"../api/*.go":               regexp.MustCompile(`[Ff]ail\(c, [A-Za-z.]+, "([a-z_]+)"`),
+		"../idp/idpapi/api.go":      regexp.MustCompile(`m\{\d+, "([a-z_]+)"`),
+		"../idp/idpapi/*.go":        regexp.MustCompile(`[Ff]ail\(c, [A-Za-z.]+, "([a-z_]+)"`),
+		"../internal/httpedge/*.go": regexp.MustCompile(`Code[A-Za-z0-9]+ += "([a-z0-9_]+)"`),
 	}
 	codes := map[string]bool{}
 	for glob, re := range sources {
@@ -290,11 +291,7 @@ func TestErrorCodesTranslated(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-				c := strings.Join(m[1:], "")
-				if c == "notFound" {
-					c = "not_found"
-				}
-				codes[c] = true
+				codes[strings.Join(m[1:], "")] = true
 			}
 		}
 	}

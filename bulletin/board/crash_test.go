@@ -1,25 +1,17 @@
 package board
 
 import (
-	"bufio"
 	"context"
-	"encoding/hex"
-	"evote/bulletin"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"evote/store"
-	"evote/store/postgres"
+	"evote/bulletin"
+	"evote/internal/crashtest"
 	"evote/store/postgres/pgtest"
-	"evote/store/sqlite"
 )
 
 // Environment of the crash helper process.
@@ -31,13 +23,6 @@ const (
 
 const crashOrigin = "evote.example/crash"
 
-func openBackend(ctx context.Context, backend, target string) (store.Store, error) {
-	if backend == "postgres" {
-		return postgres.Open(ctx, target)
-	}
-	return sqlite.Open(ctx, target)
-}
-
 // TestCrashHelper is the child process of TestCrash: it appends entries
 // from several goroutines as fast as it can, printing "ack <hash>" after
 // each acknowledged append and taking checkpoints, until it is killed.
@@ -47,25 +32,16 @@ func TestCrashHelper(t *testing.T) {
 		t.Skip("helper process for TestCrash")
 	}
 	ctx := context.Background()
-	st, err := openBackend(ctx, backend, os.Getenv(envCrashTarget))
+	child := crashtest.NewChild()
+	st, err := crashtest.OpenStore(ctx, backend, os.Getenv(envCrashTarget))
 	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(3)
+		child.Fail(err)
 	}
 	l, err := Open(ctx, Config{Key: testLogKey(crashOrigin, false), Store: st})
 	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(3)
+		child.Fail(err)
 	}
-	var out sync.Mutex
-	w := bufio.NewWriter(os.Stdout)
-	print := func(s string) {
-		out.Lock()
-		w.WriteString(s)
-		w.Flush()
-		out.Unlock()
-	}
-	print("ready\n")
+	child.Ready("")
 	round := os.Getenv(envCrashRound)
 	author := seededEd25519("crash author")
 	for g := range 4 {
@@ -76,28 +52,24 @@ func TestCrashHelper(t *testing.T) {
 				for j := range es {
 					e, err := bulletin.NewEntry(l.ID(), bulletin.TypeBallot, author.Public(), author, fmt.Appendf(nil, "round %s writer %d call %d entry %d", round, g, i, j))
 					if err != nil {
-						print("error " + err.Error() + "\n")
-						os.Exit(3)
+						child.Fail(err)
 					}
 					es[j] = e
 				}
 				if _, err := l.Append(ctx, es...); err != nil {
-					print("error " + err.Error() + "\n")
-					os.Exit(3)
+					child.Fail(err)
 				}
-				var b strings.Builder
-				for _, e := range es {
-					h := e.Hash()
-					b.WriteString("ack " + hex.EncodeToString(h[:]) + "\n")
+				hs := make([][32]byte, len(es))
+				for j, e := range es {
+					hs[j] = e.Hash()
 				}
-				print(b.String())
+				child.Ack(hs...)
 			}
 		}()
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(15 * time.Millisecond) {
 		if _, err := l.Checkpoint(ctx); err != nil {
-			print("error " + err.Error() + "\n")
-			os.Exit(3)
+			child.Fail(err)
 		}
 	}
 	os.Exit(0)
@@ -124,68 +96,19 @@ func crashRounds(t *testing.T, backend, target string, rounds int) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	// Create the schema once before the helpers race to migrate it.
-	st, err := openBackend(ctx, backend, target)
+	st, err := crashtest.OpenStore(ctx, backend, target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
 	var acked [][32]byte
 	for round := range rounds {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envCrashBackend+"="+backend, envCrashTarget+"="+target, fmt.Sprintf("%s=%d", envCrashRound, round))
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ready := make(chan struct{})
-		var got [][32]byte
-		var helperErr string
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				line := sc.Text()
-				switch {
-				case line == "ready":
-					close(ready)
-				case strings.HasPrefix(line, "ack "):
-					b, err := hex.DecodeString(line[4:])
-					if err == nil && len(b) == 32 {
-						got = append(got, [32]byte(b))
-					}
-				case strings.HasPrefix(line, "error"):
-					helperErr = line
-				}
-			}
-		}()
-		select {
-		case <-ready:
-		case <-done:
-			cmd.Wait()
-			t.Fatalf("round %d: helper exited before ready: %s", round, helperErr)
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("round %d: helper not ready", round)
-		}
-		time.Sleep(time.Duration(50+rng.IntN(350)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-done
-		cmd.Wait()
-		if helperErr != "" {
-			t.Fatalf("round %d: helper failed: %s", round, helperErr)
-		}
+		env := []string{envCrashBackend + "=" + backend, envCrashTarget + "=" + target, fmt.Sprintf("%s=%d", envCrashRound, round)}
+		got := crashtest.Kill(t, rng, "TestCrashHelper", env, 20*time.Second, 50*time.Millisecond, 400*time.Millisecond, true)
 		acked = append(acked, got...)
 
 		// Restart: reopen and check.
-		st, err := openBackend(ctx, backend, target)
+		st, err := crashtest.OpenStore(ctx, backend, target)
 		if err != nil {
 			t.Fatalf("round %d: reopen store: %v", round, err)
 		}

@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -142,6 +143,24 @@ func secret(path, env, prompt string) ([]byte, error) {
 		return nil, errors.New("empty " + strings.ToLower(prompt))
 	}
 	return []byte(line), nil
+}
+
+// subcommand checks args[0] against a command group's subcommands (the
+// first listed in the message, want; the rest accepted quietly, such as
+// the official's actions, also reached through "act"), so that a typo is
+// named before any flag is read or any server reached.
+func subcommand(group string, args []string, want []string, quiet ...string) error {
+	list := want[len(want)-1]
+	if len(want) > 1 {
+		list = strings.Join(want[:len(want)-1], ", ") + " or " + list
+	}
+	if len(args) == 0 {
+		return fmt.Errorf("%s: want %s", group, list)
+	}
+	if slices.Contains(want, args[0]) || slices.Contains(quiet, args[0]) {
+		return nil
+	}
+	return fmt.Errorf("%s: unknown subcommand %q (want %s)", group, args[0], list)
 }
 
 func need(fs *flag.FlagSet, names ...string) error {

@@ -39,21 +39,16 @@ func sessionPath() string {
 	return filepath.Join(d, "evote", "session")
 }
 
+// officialCmd is "evote official SUBCOMMAND": the manifest's commands,
+// which need no server, the voter list's and polling stations' (signed by
+// a list official), and a signed-in official's session: login, create
+// and the election's actions.
 func officialCmd(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("official: want login, create, act, open, close or tally")
+	if err := subcommand("official", args, []string{"login", "create", "show-manifest", "sample-manifest", "import-voters", "register-polling", "act", "open", "close", "tally"},
+		officialActions...); err != nil {
+		return err
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("official "+sub, flag.ContinueOnError)
-	server := fs.String("server", "", "ballot box base URL")
-	user := fs.String("user", "", "login: account name")
-	pwFile := fs.String("password-file", "", "login: file holding the password (else EVOTE_PASSWORD)")
-	totp := fs.String("totp", "", "login: the current code of the authenticator app")
-	manifest := fs.String("manifest", "", "create: file holding the canonical manifest encoding")
-	electionID := fs.String("election", "", "election id")
-	answerWait := fs.Duration("answer-wait", time.Minute, "qualified: how long to wait for dealers to answer complaints")
-	session := fs.String("session", "", "file keeping the session token (default: EVOTE_SESSION_FILE, else evote/session under the user's configuration directory)")
-	switch sub {
+	switch args[0] {
 	case "sample-manifest":
 		return sampleManifest(args[1:], out)
 	case "show-manifest":
@@ -63,132 +58,181 @@ func officialCmd(ctx context.Context, args []string, out io.Writer) error {
 	case "register-polling":
 		return registerPolling(ctx, args[1:], out)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	o := &officialRun{sub: args[0], out: out}
+	if err := o.parse(args[1:]); err != nil {
 		return err
 	}
-	if err := need(fs, "server"); err != nil {
+	if err := need(o.fs, "server"); err != nil {
 		return err
 	}
-	c := client.New(*server)
-	if sub == "login" {
-		if err := need(fs, "user", "totp"); err != nil {
-			return err
-		}
-		pw, err := secret(*pwFile, "EVOTE_PASSWORD", "Password")
-		if err != nil {
-			return err
-		}
-		p := sessionPath()
-		if *session != "" {
-			p = *session
-		}
-		// The device token from an earlier login (§10.5): strangers at
-		// this address cannot then hold the login back.
-		if d, err := os.ReadFile(p + ".device"); err == nil {
-			c.Device = strings.TrimSpace(string(d))
-		}
-		failed, err := c.Login(ctx, *user, string(pw), *totp)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, []byte(c.Token), 0o600); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p+".device", []byte(c.Device), 0o600); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "signed in; session kept in %s\n", p)
-		if failed > 0 {
-			fmt.Fprintf(out, "warning: %d failed logins on your account since your previous login (see the operations log)\n", failed)
-		}
-		return nil
+	c := client.New(o.server)
+	if o.sub == "login" {
+		return o.login(ctx, c)
 	}
-	sp := sessionPath()
-	if *session != "" {
-		sp = *session
-	}
-	tok, err := os.ReadFile(sp)
+	tok, err := os.ReadFile(o.sessionFile())
 	if err != nil {
 		return fmt.Errorf("official: not signed in (evote official login): %w", err)
 	}
 	c.Token = strings.TrimSpace(string(tok))
-	switch sub {
-	case "create":
-		if err := need(fs, "manifest"); err != nil {
-			return err
-		}
-		raw, err := os.ReadFile(*manifest)
-		if err != nil {
-			return err
-		}
-		m, err := ballot.DecodeManifest(raw)
-		if err != nil {
-			return err
-		}
-		if err := m.Validate(); err != nil {
-			return err
-		}
-		info, err := c.CreateElection(ctx, raw)
-		if err != nil {
-			return err
-		}
-		describeCreated(out, info.ElectionID, info.Log, m)
-		return nil
-	case "act", "open", "close", "tally", "qualified", "close-extraction", "context", "cleanse", "start-mixing", "start-decrypting":
-		if err := need(fs, "election"); err != nil {
-			return err
-		}
-		action := sub
-		if sub == "act" {
-			if fs.NArg() != 1 {
-				return errors.New("official act: name one action (qualified, close-extraction, context, open, close, cleanse, start-mixing, start-decrypting, tally)")
-			}
-			action = fs.Arg(0)
-		}
-		if action == "qualified" {
-			// An answer posted after the qualified set would not count:
-			// wait (on our own replay) until every complaint is answered.
-			b, err := client.NewBoard(ctx, c, *electionID)
-			if err != nil {
-				return err
-			}
-			wctx, cancel := context.WithTimeout(ctx, *answerWait)
-			err = trustee.NewFollower(b).Until(wctx, trustee.ComplaintsAnswered)
-			cancel()
-			if errors.Is(err, context.DeadlineExceeded) {
-				fmt.Fprintf(out, "some complaints are still unanswered after %v: their dealers will be disqualified\n", *answerWait)
-			} else if err != nil {
-				return err
-			}
-		}
-		p, err := c.Act(ctx, *electionID, action)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%s posted at board position %d\n", action, p.Index)
-		if action == "tally" {
-			// The result, replayed from the board (the rules recompute
-			// it from the decryption shares before the box posts it).
-			b, err := client.NewBoard(ctx, c, *electionID)
-			if err != nil {
-				return err
-			}
-			f := trustee.NewFollower(b)
-			wctx, cancel := context.WithTimeout(ctx, time.Minute)
-			err = f.Until(wctx, func(s *election.State) bool { return s.Result != nil })
-			cancel()
-			if err != nil {
-				return fmt.Errorf("official tally: the result is posted but could not be read back from the board: %w", err)
-			}
-			writeResult(out, f.State.Manifest, f.State.Result)
-		}
-		return nil
+	if o.sub == "create" {
+		return o.create(ctx, c)
 	}
-	return fmt.Errorf("official: unknown subcommand %q", sub)
+	return o.act(ctx, c)
 }
+
+// officialRun is one run of a signed-in official's subcommand: its flags.
+type officialRun struct {
+	sub string
+	out io.Writer
+	fs  *flag.FlagSet
+
+	server, user, pwFile, totp, manifest, electionID, session string
+	answerWait                                                time.Duration
+}
+
+func (o *officialRun) parse(args []string) error {
+	fs := flag.NewFlagSet("official "+o.sub, flag.ContinueOnError)
+	fs.StringVar(&o.server, "server", "", "ballot box base URL")
+	fs.StringVar(&o.user, "user", "", "login: account name")
+	fs.StringVar(&o.pwFile, "password-file", "", "login: file holding the password (else EVOTE_PASSWORD)")
+	fs.StringVar(&o.totp, "totp", "", "login: the current code of the authenticator app")
+	fs.StringVar(&o.manifest, "manifest", "", "create: file holding the canonical manifest encoding")
+	fs.StringVar(&o.electionID, "election", "", "election id")
+	fs.DurationVar(&o.answerWait, "answer-wait", time.Minute, "qualified: how long to wait for dealers to answer complaints")
+	fs.StringVar(&o.session, "session", "", "file keeping the session token (default: EVOTE_SESSION_FILE, else evote/session under the user's configuration directory)")
+	o.fs = fs
+	return fs.Parse(args)
+}
+
+// sessionFile is where the session token is kept.
+func (o *officialRun) sessionFile() string {
+	if o.session != "" {
+		return o.session
+	}
+	return sessionPath()
+}
+
+// login signs in and keeps the session token and the device token.
+func (o *officialRun) login(ctx context.Context, c *client.Client) error {
+	if err := need(o.fs, "user", "totp"); err != nil {
+		return err
+	}
+	pw, err := secret(o.pwFile, "EVOTE_PASSWORD", "Password")
+	if err != nil {
+		return err
+	}
+	p := o.sessionFile()
+	// The device token from an earlier login (§10.5): strangers at
+	// this address cannot then hold the login back.
+	if d, err := os.ReadFile(p + ".device"); err == nil {
+		c.Device = strings.TrimSpace(string(d))
+	}
+	failed, err := c.Login(ctx, o.user, string(pw), o.totp)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p, []byte(c.Token), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p+".device", []byte(c.Device), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "signed in; session kept in %s\n", p)
+	if failed > 0 {
+		fmt.Fprintf(o.out, "warning: %d failed logins on your account since your previous login (see the operations log)\n", failed)
+	}
+	return nil
+}
+
+// create checks the manifest and creates the election from it.
+func (o *officialRun) create(ctx context.Context, c *client.Client) error {
+	if err := need(o.fs, "manifest"); err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(o.manifest)
+	if err != nil {
+		return err
+	}
+	m, err := ballot.DecodeManifest(raw)
+	if err != nil {
+		return err
+	}
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	info, err := c.CreateElection(ctx, raw)
+	if err != nil {
+		return err
+	}
+	describeCreated(o.out, info.ElectionID, info.Log, m)
+	return nil
+}
+
+// act posts an official's action (act ACTION, or the action itself as
+// the subcommand); before "qualified" it waits for complaints to be
+// answered, after "tally" it prints the result read back from the board.
+func (o *officialRun) act(ctx context.Context, c *client.Client) error {
+	if err := need(o.fs, "election"); err != nil {
+		return err
+	}
+	action := o.sub
+	if o.sub == "act" {
+		if o.fs.NArg() != 1 {
+			return errors.New("official act: name one action (qualified, close-extraction, context, open, close, cleanse, start-mixing, start-decrypting, tally)")
+		}
+		action = o.fs.Arg(0)
+	}
+	if action == "qualified" {
+		// An answer posted after the qualified set would not count:
+		// wait (on our own replay) until every complaint is answered.
+		b, err := client.NewBoard(ctx, c, o.electionID)
+		if err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, o.answerWait)
+		err = trustee.NewFollower(b).Until(wctx, trustee.ComplaintsAnswered)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			fmt.Fprintf(o.out, "some complaints are still unanswered after %v: their dealers will be disqualified\n", o.answerWait)
+		} else if err != nil {
+			return err
+		}
+	}
+	p, err := c.Act(ctx, o.electionID, action)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "%s posted at board position %d\n", action, p.Index)
+	if action == "tally" {
+		return o.printResult(ctx, c)
+	}
+	return nil
+}
+
+// printResult prints the result, replayed from the board (the rules
+// recompute it from the decryption shares before the box posts it).
+func (o *officialRun) printResult(ctx context.Context, c *client.Client) error {
+	b, err := client.NewBoard(ctx, c, o.electionID)
+	if err != nil {
+		return err
+	}
+	f := trustee.NewFollower(b)
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = f.Until(wctx, func(s *election.State) bool { return s.Result != nil })
+	cancel()
+	if err != nil {
+		return fmt.Errorf("official tally: the result is posted but could not be read back from the board: %w", err)
+	}
+	writeResult(o.out, f.State.Manifest, f.State.Result)
+	return nil
+}
+
+// officialActions are the actions an official may also name directly,
+// as "evote official ACTION" rather than "evote official act ACTION".
+var officialActions = []string{"qualified", "close-extraction", "context", "cleanse", "start-mixing", "start-decrypting"}
 
 // writeResult prints an election's result for people: each contest with
 // its ballots and each candidate's count by name ((blank) first for a

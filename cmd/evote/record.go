@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,8 +22,8 @@ import (
 // checkpoint, for evote-verify or anyone's own verifier. It checks the
 // record before saving it unless --no-verify.
 func recordCmd(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "export" {
-		return errors.New("record: want export")
+	if err := subcommand("record", args, []string{"export"}); err != nil {
+		return err
 	}
 	fs := flag.NewFlagSet("record export", flag.ContinueOnError)
 	server := fs.String("server", "", "ballot box base URL (or the URL of its board)")

@@ -351,8 +351,8 @@ func parseChoices(s string) (ballot.Selection, error) {
 }
 
 func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || (args[0] != "check-receipt" && args[0] != "check-audit") {
-		return errors.New("ballot: want check-receipt or check-audit")
+	if err := subcommand("ballot", args, []string{"check-receipt", "check-audit"}); err != nil {
+		return err
 	}
 	fs := flag.NewFlagSet("ballot "+args[0], flag.ContinueOnError)
 	server := fs.String("server", "", "ballot box base URL")

@@ -14,10 +14,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
-	"database/sql"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
@@ -28,7 +25,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,12 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"evote/api"
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
 	"evote/bulletin"
@@ -50,14 +40,7 @@ import (
 	"evote/crypto/sig"
 	"evote/internal/keytext"
 	"evote/internal/tlsserve"
-	"evote/official"
-	"evote/store"
-	"evote/store/postgres"
-	"evote/store/sqlite"
 	"evote/verify"
-	"evote/web"
-	"evote/web/console"
-	"evote/web/portal"
 )
 
 func main() {
@@ -221,199 +204,6 @@ func devSecret(dataDir, name string, n int) ([]byte, error) {
 	}
 	slog.Warn("dev mode: generated a key (development only)", "key", name, "file", path)
 	return b, nil
-}
-
-// build wires the stores, the officials' service, the elections and the
-// API from the configuration.
-func build(ctx context.Context, cfg *Config) (*api.Server, func(), error) {
-	dev := cfg.bool("dev")
-	k, err := loadKeys(cfg, dev)
-	if err != nil {
-		return nil, nil, err
-	}
-	origin := cfg.get("origin-prefix")
-	if origin == "" {
-		if !dev {
-			return nil, nil, errors.New("evoted: origin-prefix is required outside --dev")
-		}
-		origin = devOriginPrefix
-	}
-	var idKey *[32]byte
-	if v := cfg.get("identity-key"); v != "" {
-		b, err := key32("identity-key", v)
-		if err != nil {
-			return nil, nil, err
-		}
-		idKey = (*[32]byte)(b)
-	} else if !dev {
-		return nil, nil, errors.New("evoted: identity-key (the identity service's board key) is required outside --dev")
-	}
-	// The server first, so that its metrics can watch the store and the
-	// witnesses the elections are opened with.
-	srv := api.NewServer()
-	met := srv.Metrics()
-	dataDir := cfg.get("data")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("evoted: data directory: %w", err)
-	}
-	var (
-		st      store.Store
-		db      *sql.DB
-		dialect official.Dialect
-		closers []func()
-		dbStats prometheus.Collector // the database pool's metrics
-	)
-	cleanup := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	if dsn := cfg.get("db"); strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		pg, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			return nil, nil, err
-		}
-		st, db, dialect = pg, stdlib.OpenDBFromPool(pg.Pool()), official.Postgres
-		closers = append(closers, func() { pg.Close() })
-		dbStats = pgxPoolCollector{pg.Pool()}
-	} else if dsn != "" {
-		return nil, nil, errors.New("evoted: --db must be a postgres:// DSN (empty for the embedded SQLite)")
-	} else {
-		sq, err := sqlite.Open(ctx, filepath.Join(dataDir, "evote.db"))
-		if err != nil {
-			return nil, nil, err
-		}
-		st, db, dialect = sq, sq.DB(), official.SQLite
-		closers = append(closers, func() { sq.Close() })
-		dbStats = collectors.NewDBStatsCollector(sq.DB(), "evote")
-	}
-	if err := met.Register(dbStats); err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	// The officials' TOTP secrets are sealed in the database under a key
-	// derived from the authority key, so a copy of the database alone
-	// does not yield them.
-	sealKey, err := hkdf.Key(sha256.New, k.authority.Seed(), nil, "evote/official/totp-seal/v1", 32)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	offs, err := official.Open(ctx, official.Config{DB: db, Dialect: dialect, SealKey: sealKey})
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	adminUser, adminPass, adminTOTP := cfg.get("admin-user"), cfg.get("admin-password"), cfg.get("admin-totp")
-	if dev && adminUser == "" {
-		// A random admin for development, printed once; never a default.
-		p, err := devSecret(dataDir, "admin-password", 18)
-		if err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-		t, err := devSecret(dataDir, "admin-totp", official.TOTPSecretSize)
-		if err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-		adminUser, adminPass, adminTOTP = "admin", base64.StdEncoding.EncodeToString(p), base32NoPad(t)
-	}
-	created, err := offs.Bootstrap(ctx, adminUser, adminPass, adminTOTP)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	if created {
-		slog.Info("bootstrap admin account created", "user", adminUser)
-		if dev && cfg.get("admin-user") == "" {
-			slog.Warn("dev mode: development admin (password and TOTP secret are in the data directory)", "user", adminUser,
-				"password_file", filepath.Join(dataDir, "dev-admin-password"), "totp_uri", official.TOTPURI("evote-dev", adminUser, adminTOTP))
-		}
-	}
-	sk := &boxtest.ServerKeys{Authority: k.authority, LogEd: k.logEd, LogMLDSA: k.logMLDSA}
-	rc := ballotbox.RegistryConfig{Store: met.Store(st), Catalog: offs, OriginPrefix: origin, LogKey: sk.LogKey, Authority: k.authority, IdentityKey: idKey, Audience: cfg.get("audience")}
-	every, err := cfg.positive("audit-every")
-	if err == nil {
-		rc.AuditEvery = uint64(every)
-		rc.AuditMinBatch, err = cfg.positive("audit-min-batch")
-	}
-	if err == nil {
-		if cfg.get("snapshot-every") == "off" {
-			rc.NoSnapshots = true
-		} else if every, err = cfg.positive("snapshot-every"); err == nil {
-			rc.SnapshotEvery = uint64(every)
-		}
-	}
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	if ws := cfg.get("witnesses"); ws != "" {
-		if rc.Witnesses, err = remoteWitnesses(ws, cfg.get("witness-quorum")); err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-	} else if dev {
-		n, _ := strconv.Atoi(cfg.get("dev-witnesses"))
-		keys, err := devWitnessKeys(filepath.Join(dataDir, "witnesses"), n)
-		if err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-		rc.Witnesses = boxtest.LocalWitnesses(filepath.Join(dataDir, "witnesses"), keys)
-	}
-	rc.Witnesses = met.Witnesses(rc.Witnesses)
-	reg, err := ballotbox.OpenRegistry(ctx, rc)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	closers = append(closers, func() { reg.Close() })
-	gin.SetMode(gin.ReleaseMode)
-	srv.Registry, srv.Officials = reg, offs
-	srv.Ready = func() error { return db.PingContext(context.Background()) }
-	if srv.TrustedProxies, err = trustedProxies(cfg.get("trusted-proxies")); err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	// The identity service: the voting page forwards the voter's sign-in
-	// routes to it, the officials' voter-list routes their signed changes.
-	if u := cfg.get("identity-url"); u != "" {
-		if srv.Identity, err = url.Parse(u); err != nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("evoted: identity-url: %w", err)
-		}
-	}
-	if dir := cfg.get("web-dir"); dir != "" {
-		srv.Web = http.FileServer(http.Dir(dir))
-	} else {
-		// The voting page embedded in the binary (package web), reaching
-		// the identity service through its own origin.
-		o := web.Options{Identity: srv.Identity}
-		if srv.Web, err = web.New(o); err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-		srv.ClientHash = web.ClientHash()
-	}
-	// The observers' portal (package portal) at /portal/, on the public
-	// read routes of the same origin.
-	obs, err := portal.New(portal.Options{})
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	srv.Web = portal.Mount(obs, srv.Web)
-	// The officials' console beside the voting page, under its own path
-	// (or host); it calls the same /api/v1 routes as the CLI.
-	cons, err := console.New()
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	srv.Web = withConsole(srv.Web, cons, cfg.get("console-host"))
-	return srv, cleanup, nil
 }
 
 // withConsole serves the officials' console under /console/ beside the

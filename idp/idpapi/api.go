@@ -7,19 +7,16 @@
 package idpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"evote/idp"
 	"evote/idp/token"
+	"evote/internal/httpedge"
 )
 
 // Body size limits.
@@ -54,14 +51,10 @@ func New(svc *idp.Service, issuer *token.Issuer, opt Options) (*gin.Engine, erro
 	if err := r.SetTrustedProxies(opt.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("idpapi: trusted proxies: %w", err)
 	}
-	r.Use(gin.CustomRecovery(func(c *gin.Context, _ any) {
-		s.fail(c, http.StatusInternalServerError, "internal", "internal error", 0)
-	}), noStore)
-	r.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "not_found", "no such endpoint", 0) })
+	r.Use(httpedge.Middleware(s.log), httpedge.Recovery(), noStore)
+	r.NoRoute(func(c *gin.Context) { httpedge.NotFound(c, "no such endpoint") })
 	r.HandleMethodNotAllowed = true
-	r.NoMethod(func(c *gin.Context) {
-		s.fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", 0)
-	})
+	r.NoMethod(httpedge.MethodNotAllowed)
 
 	v1 := r.Group("/v1")
 	v1.POST("/auth/start", s.start)
@@ -84,28 +77,6 @@ func noStore(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Next()
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code              string `json:"code"`
-	Message           string `json:"message"`
-	RetryAfterSeconds int    `json:"retry_after_seconds,omitempty"`
-	AttemptsLeft      *int   `json:"attempts_left,omitempty"`
-	Reason            string `json:"reason,omitempty"`
-}
-
-func (s *Server) fail(c *gin.Context, status int, code, msg string, retry time.Duration) {
-	d := errorDetail{Code: code, Message: msg}
-	if retry > 0 {
-		secs := int((retry + time.Second - 1) / time.Second)
-		d.RetryAfterSeconds = secs
-		c.Header("Retry-After", strconv.Itoa(secs))
-	}
-	c.AbortWithStatusJSON(status, errorBody{d})
 }
 
 // answerError maps a service error to its status, stable code and a message
@@ -172,10 +143,10 @@ func (s *Server) answerError(c *gin.Context, err error) {
 	case errors.Is(err, idp.ErrConflict):
 		out = m{409, "conflict", err.Error()}
 	default:
-		s.log.Error("internal error", "err", err, "path", c.FullPath())
-		out = m{500, "internal", "Internal error."}
+		httpedge.ServerError(c, err)
+		return
 	}
-	d := errorDetail{Code: out.code, Message: out.msg}
+	d := httpedge.Detail{Code: out.code, Message: out.msg}
 	if hasDetail {
 		if errors.Is(err, idp.ErrWrongCode) {
 			left := de.AttemptsLeft
@@ -186,11 +157,9 @@ func (s *Server) answerError(c *gin.Context, err error) {
 		}
 	}
 	if retry > 0 {
-		secs := int((retry + time.Second - 1) / time.Second)
-		d.RetryAfterSeconds = secs
-		c.Header("Retry-After", strconv.Itoa(secs))
+		d.RetryAfterSeconds = httpedge.RetrySeconds(retry)
 	}
-	c.AbortWithStatusJSON(out.status, errorBody{d})
+	httpedge.FailDetail(c, out.status, d)
 }
 
 func userMessage(de *idp.DetailError) string {
@@ -213,40 +182,4 @@ func userMessage(de *idp.DetailError) string {
 		return "This sign-in cannot be resent; start again to get a new code."
 	}
 	return "The request is not well formed."
-}
-
-// decode reads a JSON body of at most limit bytes into v, refusing unknown
-// fields and trailing data.
-func (s *Server) decode(c *gin.Context, limit int64, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.fail(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body exceeds %d bytes.", limit), 0)
-			return false
-		}
-		s.fail(c, http.StatusBadRequest, "invalid_input", "The request body could not be read.", 0)
-		return false
-	}
-	if err := strictUnmarshal(body, v); err != nil {
-		s.fail(c, http.StatusBadRequest, "invalid_input", "The request body is not the expected JSON.", 0)
-		return false
-	}
-	return true
-}
-
-func strictUnmarshal(b []byte, v any) error {
-	d := json.NewDecoder(bytesReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return errors.New("trailing data")
-	}
-	var extra json.RawMessage
-	if err := d.Decode(&extra); err != io.EOF {
-		return errors.New("trailing data")
-	}
-	return nil
 }

@@ -84,7 +84,7 @@ func TestSignInAndVote(t *testing.T) {
 		t.Errorf("code after a refused device key: %d %v", st, body)
 	}
 	// The voter cannot type in a phone number of their own.
-	if st, body, _ := e.start("203.0.113.5", p, func(m map[string]string) { m["phone"] = "+996555000000" }); st != 400 || errCode(body) != "invalid_input" {
+	if st, body, _ := e.start("203.0.113.5", p, func(m map[string]string) { m["phone"] = "+996555000000" }); st != 400 || errCode(body) != "bad_json" {
 		t.Errorf("phone in request: %d %v", st, body)
 	}
 	// An expired token is refused by the ballot box.
@@ -143,18 +143,23 @@ func TestIdentityFailures(t *testing.T) {
 	if !reflect.DeepEqual(b1, b4) {
 		t.Errorf("deceased answers differently from unknown")
 	}
-	// Malformed input.
-	for name, mod := range map[string]func(map[string]string){
-		"short pin":  func(m map[string]string) { m["pin"] = "123" },
-		"bad doc":    func(m map[string]string) { m["document_number"] = "12" },
-		"bad date":   func(m map[string]string) { m["birth_date"] = "15.05.1990" },
-		"extra json": func(m map[string]string) { m["name"] = "x" },
+	// Malformed input: details the voter typed wrong are invalid_input,
+	// a body that is not the expected JSON is the edge's bad_json.
+	for name, c := range map[string]struct {
+		mod  func(map[string]string)
+		code string
+	}{
+		"short pin":  {func(m map[string]string) { m["pin"] = "123" }, "invalid_input"},
+		"bad doc":    {func(m map[string]string) { m["document_number"] = "12" }, "invalid_input"},
+		"bad date":   {func(m map[string]string) { m["birth_date"] = "15.05.1990" }, "invalid_input"},
+		"extra json": {func(m map[string]string) { m["name"] = "x" }, "bad_json"},
+		"nul byte":   {func(m map[string]string) { m["document_number"] = "ID\x001234567" }, "bad_request"},
 	} {
-		if st, b, _ := e.start(next(), p, mod); st != 400 || errCode(b) != "invalid_input" {
-			t.Errorf("%s: %d %v", name, st, b)
+		if st, b, _ := e.start(next(), p, c.mod); st != 400 || errCode(b) != c.code {
+			t.Errorf("%s: %d %v, want 400 %s", name, st, b, c.code)
 		}
 	}
-	if st, b, _ := do(t, e.api, "POST", "/v1/auth/start", next(), strings.Repeat("x", 5000), nil); st != 413 || errCode(b) != "body_too_large" {
+	if st, b, _ := do(t, e.api, "POST", "/v1/auth/start", next(), strings.Repeat("x", 5000), nil); st != 413 || errCode(b) != "too_large" {
 		t.Errorf("oversized body: %d %v", st, b)
 	}
 	// A voter removed from the list.

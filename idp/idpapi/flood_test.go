@@ -132,11 +132,11 @@ func TestListChangeBodyShape(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"items first", `{"items":[` + item + `],` + head[1:] + `}`, 400, "invalid_input"},
+		{"items first", `{"items":[` + item + `],` + head[1:] + `}`, 400, "bad_json"},
 		{"a stranger's statement, then garbage", head + `,"items":[!!!`, 403, "official_refused"},
 		{"a stranger's statement", string(stranger), 403, "official_refused"},
-		{"unknown field first", `{"x":1,` + head[1:] + `}`, 400, "invalid_input"},
-		{"not an object", `[]`, 400, "invalid_input"},
+		{"unknown field first", `{"x":1,` + head[1:] + `}`, 400, "bad_json"},
+		{"not an object", `[]`, 400, "bad_json"},
 	} {
 		st, out, _ := do(t, e.api, "POST", "/v1/officials/list-changes", "192.0.2.99", c.body, nil)
 		if st != c.status || errCode(out) != c.code {

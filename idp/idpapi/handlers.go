@@ -1,7 +1,6 @@
 package idpapi
 
 import (
-	"bytes"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,13 +18,12 @@ import (
 	"evote/idp"
 	"evote/idp/registry"
 	"evote/idp/voterlist"
+	"evote/internal/httpedge"
 	"evote/internal/memrelease"
 	"evote/record"
 )
 
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
-
-var b64 = base64.RawURLEncoding.Strict()
+var b64 = httpedge.B64
 
 type startReq struct {
 	PIN            string `json:"pin"`
@@ -53,7 +50,7 @@ func toChallenge(ch *idp.Challenge) challengeResp {
 
 func (s *Server) start(c *gin.Context) {
 	var r startReq
-	if !s.decode(c, maxAuthBody, &r) {
+	if !httpedge.Decode(c, maxAuthBody, &r) {
 		return
 	}
 	ch, err := s.svc.Start(c.Request.Context(), c.ClientIP(), idp.StartRequest{PIN: r.PIN, DocumentNumber: r.DocumentNumber, BirthDate: r.BirthDate, Method: r.Method, Lang: r.Lang})
@@ -70,7 +67,7 @@ type resendReq struct {
 
 func (s *Server) resend(c *gin.Context) {
 	var r resendReq
-	if !s.decode(c, maxAuthBody, &r) {
+	if !httpedge.Decode(c, maxAuthBody, &r) {
 		return
 	}
 	ch, err := s.svc.Resend(c.Request.Context(), c.ClientIP(), r.ChallengeID)
@@ -98,12 +95,12 @@ type verifyResp struct {
 
 func (s *Server) verify(c *gin.Context) {
 	var r verifyReq
-	if !s.decode(c, maxAuthBody, &r) {
+	if !httpedge.Decode(c, maxAuthBody, &r) {
 		return
 	}
 	dk, err := b64.DecodeString(r.DeviceKey)
 	if err != nil || len(dk) != 32 {
-		s.fail(c, http.StatusBadRequest, "invalid_input", "device_key must be a base64url Ed25519 public key (32 bytes).", 0)
+		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "device_key must be a base64url Ed25519 public key (32 bytes).")
 		return
 	}
 	cred, err := s.svc.Verify(c.Request.Context(), c.ClientIP(), idp.VerifyRequest{ChallengeID: r.ChallengeID, Code: r.Code, DeviceKey: dk})
@@ -158,13 +155,13 @@ func decodeSig(s string, out *[64]byte) bool {
 
 func (s *Server) lookup(c *gin.Context) {
 	var r lookupReq
-	if !s.decode(c, maxOfficialBody, &r) {
+	if !httpedge.Decode(c, maxOfficialBody, &r) {
 		return
 	}
 	pin, err := registry.ParsePIN(r.PIN, time.Now())
 	l := &voterlist.LookupRequest{ElectionID: r.ElectionID, StationID: r.StationID, OfficialID: r.OfficialID, PIN: pin, At: r.At}
 	if err != nil || !decodeSig(r.StationSig, &l.StationSig) || !decodeSig(r.OfficialSig, &l.OfficialSig) {
-		s.fail(c, http.StatusBadRequest, "invalid_input", "Malformed PIN or signature.", 0)
+		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "Malformed PIN or signature.")
 		return
 	}
 	st, err := s.svc.LookupVoter(c.Request.Context(), c.ClientIP(), l)
@@ -185,7 +182,7 @@ type markReq struct {
 
 func (s *Server) mark(c *gin.Context) {
 	var r markReq
-	if !s.decode(c, maxOfficialBody, &r) {
+	if !httpedge.Decode(c, maxOfficialBody, &r) {
 		return
 	}
 	raw, err := b64.DecodeString(r.Mark)
@@ -194,7 +191,7 @@ func (s *Server) mark(c *gin.Context) {
 		m, err = record.DecodeInPersonMark(raw)
 	}
 	if err != nil {
-		s.fail(c, http.StatusBadRequest, "invalid_input", "mark must be the base64url canonical encoding of an InPersonMark.", 0)
+		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "mark must be the base64url canonical encoding of an InPersonMark.")
 		return
 	}
 	if err := s.svc.MarkInPerson(c.Request.Context(), c.ClientIP(), m); err != nil {
@@ -210,7 +207,7 @@ type registrationReq struct {
 
 func (s *Server) registration(c *gin.Context) {
 	var r registrationReq
-	if !s.decode(c, maxOfficialBody, &r) {
+	if !httpedge.Decode(c, maxOfficialBody, &r) {
 		return
 	}
 	raw, err := b64.DecodeString(r.Registration)
@@ -219,7 +216,7 @@ func (s *Server) registration(c *gin.Context) {
 		reg, err = record.DecodePollingRegistration(raw)
 	}
 	if err != nil {
-		s.fail(c, http.StatusBadRequest, "invalid_input", "registration must be the base64url canonical encoding of a PollingRegistration.", 0)
+		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "registration must be the base64url canonical encoding of a PollingRegistration.")
 		return
 	}
 	if err := s.svc.RegisterPolling(c.Request.Context(), c.ClientIP(), reg); err != nil {
@@ -252,9 +249,9 @@ func (s *Server) listChange(c *gin.Context) {
 		switch {
 		case errors.As(err, &ae):
 		case errors.As(err, &mbe):
-			s.fail(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body exceeds %d bytes.", maxListBody), 0)
+			httpedge.FailRead(c, maxListBody, err)
 		default:
-			s.fail(c, http.StatusBadRequest, "invalid_input", "The request body is not the expected JSON: {\"statement\", \"salt\", \"items\"}, the statement first.", 0)
+			httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadJSON, "The request body is not the expected JSON: {\"statement\", \"salt\", \"items\"}, the statement first.")
 		}
 		return
 	}
@@ -308,7 +305,7 @@ func (s *Server) readListChange(c *gin.Context, d *json.Decoder) (*voterlist.Cha
 				st, err = record.DecodeVoterListChange(raw)
 			}
 			if err != nil {
-				s.fail(c, http.StatusBadRequest, "invalid_input", "statement must be a canonical VoterListChange, base64url.", 0)
+				httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "statement must be a canonical VoterListChange, base64url.")
 				return nil, &answered{}
 			}
 			if err := s.svc.CheckListStatement(c.Request.Context(), c.ClientIP(), st); err != nil {
@@ -323,7 +320,7 @@ func (s *Server) readListChange(c *gin.Context, d *json.Decoder) (*voterlist.Cha
 			}
 			salt, err := b64.DecodeString(v)
 			if err != nil || len(salt) != 32 {
-				s.fail(c, http.StatusBadRequest, "invalid_input", "salt must be 32 bytes, base64url.", 0)
+				httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "salt must be 32 bytes, base64url.")
 				return nil, &answered{}
 			}
 			copy(req.Salt[:], salt)
@@ -355,7 +352,7 @@ func (s *Server) readItems(c *gin.Context, d *json.Decoder, req *voterlist.Chang
 	now := time.Now()
 	for i := 0; d.More(); i++ {
 		if i >= voterlist.MaxItems {
-			s.fail(c, http.StatusBadRequest, "invalid_input", fmt.Sprintf("more than %d items.", voterlist.MaxItems), 0)
+			httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, fmt.Sprintf("more than %d items.", voterlist.MaxItems))
 			return &answered{}
 		}
 		var it listItem
@@ -365,7 +362,7 @@ func (s *Server) readItems(c *gin.Context, d *json.Decoder, req *voterlist.Chang
 		op, ok := opByName[it.Op]
 		pin, perr := registry.ParsePIN(it.PIN, now)
 		if !ok || perr != nil {
-			s.fail(c, http.StatusBadRequest, "invalid_input", "item "+strconv.Itoa(i)+": unknown op or malformed PIN.", 0)
+			httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "item "+strconv.Itoa(i)+": unknown op or malformed PIN.")
 			return &answered{}
 		}
 		req.Items = append(req.Items, voterlist.Item{Op: op, PIN: pin, BallotStyle: it.BallotStyle, Phone: it.Phone})
@@ -393,14 +390,9 @@ func (s *Server) nextSequence(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"sequence": n})
 }
 
-func bearerToken(c *gin.Context) string {
-	t, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	return t
-}
-
 // totpEnroll takes no body: the bearer token is the whole request.
 func (s *Server) totpEnroll(c *gin.Context) {
-	e, err := s.svc.EnrollTOTP(c.Request.Context(), c.ClientIP(), bearerToken(c))
+	e, err := s.svc.EnrollTOTP(c.Request.Context(), c.ClientIP(), httpedge.Bearer(c))
 	if err != nil {
 		s.answerError(c, err)
 		return
@@ -412,10 +404,10 @@ func (s *Server) totpConfirm(c *gin.Context) {
 	var r struct {
 		Code string `json:"code"`
 	}
-	if !s.decode(c, maxAuthBody, &r) {
+	if !httpedge.Decode(c, maxAuthBody, &r) {
 		return
 	}
-	if err := s.svc.ConfirmTOTP(c.Request.Context(), c.ClientIP(), bearerToken(c), r.Code); err != nil {
+	if err := s.svc.ConfirmTOTP(c.Request.Context(), c.ClientIP(), httpedge.Bearer(c), r.Code); err != nil {
 		s.answerError(c, err)
 		return
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,10 +19,7 @@ import (
 	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/log"
-	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
 
@@ -38,93 +34,28 @@ import (
 	"evote/trustee"
 	"evote/verify"
 	"evote/web/console"
+	"evote/web/internal/browsertest"
 )
 
-// chromium returns the browser's path: the browser test skips locally
-// when it is absent and fails in CI (CI=true).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (.ci/install installs it)")
-	}
-	t.Skip("chromium is not installed")
-	return ""
-}
+// chromium returns the browser's path (browsertest.Chromium).
+func chromium(t *testing.T) string { return browsertest.Chromium(t) }
 
 // artefacts is where the screenshots go (testartifacts/console at the
 // module root, gitignored).
-func artefacts(t *testing.T) string {
-	dir := filepath.Join("..", "..", "testartifacts", "console")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func artefacts(t *testing.T) string { return browsertest.Artefacts(t, "console") }
 
+// browser is a headless Chromium at a laptop's window (browsertest),
+// recording script exceptions, console errors and CSP violations as
+// problems.
 type browser struct {
-	ctx      context.Context
-	mu       sync.Mutex
-	problems []string
-	allowed  []string
+	*browsertest.Browser
+	ctx context.Context // the tab's
 }
 
-// newBrowser starts headless Chromium with a laptop's window, recording
-// script exceptions, console errors and CSP violations as problems.
 func newBrowser(t *testing.T, path string) *browser {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 8*time.Minute)
-	t.Cleanup(cancel3)
-	b := &browser{ctx: ctx}
-	err := chromedp.Listen(ctx, func(ev any) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		switch e := ev.(type) {
-		case *cdpruntime.EventExceptionThrown:
-			b.problems = append(b.problems, "exception: "+e.ExceptionDetails.Text)
-		case *cdpruntime.EventConsoleAPICalled:
-			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
-				b.problems = append(b.problems, "console error")
-			}
-		case *log.EventEntryAdded:
-			if e.Entry.Level == log.EntryLevelError {
-				msg := e.Entry.Text + " " + e.Entry.URL
-				for _, a := range b.allowed {
-					if strings.Contains(msg, a) {
-						return
-					}
-				}
-				b.problems = append(b.problems, "log: "+msg)
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, log.Enable, cdp.Empty{})
-		return err
-	}), chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	b := browsertest.New(t, path, browsertest.Laptop, 8*time.Minute)
+	return &browser{Browser: b, ctx: b.Context()}
 }
 
 func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -133,9 +64,7 @@ func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromed
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.dataset.screen + " | " + document.getElementById("notice").textContent`))
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		t.Fatalf("%s: %v (page: %s; problems: %v)", what, err, page, b.problems)
+		t.Fatalf("%s: %v (page: %s; problems: %v)", what, err, page, b.Problems())
 	}
 }
 
@@ -149,24 +78,7 @@ func eval[T any](t *testing.T, b *browser, js string) T {
 }
 
 // waitFor waits until a JavaScript condition holds.
-func waitFor(cond string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		for {
-			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
-			if err != nil {
-				return err
-			}
-			if ok {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for %s: %w", cond, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	})
-}
+var waitFor = browsertest.WaitFor
 
 // shotLangs are the two languages every screen is photographed in.
 var shotLangs = []string{"ky", "en"}
@@ -314,7 +226,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	// The missing translation is answered 422 on purpose; the out-of-order
 	// action below is asked through the API, not the page; the wrong key
 	// file's signature is refused 403 on purpose.
-	b.allowed = []string{"status of 422", "status of 403 (Forbidden) " + srv.URL + "/api/v1/elections/city-2027/voters/submit"}
+	b.Allow("status of 422", "status of 403 (Forbidden) "+srv.URL+"/api/v1/elections/city-2027/voters/submit")
 	signIn := func(user, pw, secret string) {
 		b.do(t, "sign in as "+user, chromedp.WaitVisible(chromedp.CSS("#login-submit")),
 			chromedp.SendKeys(chromedp.CSS("#login-user"), user), chromedp.SendKeys(chromedp.CSS("#login-password"), pw),
@@ -743,9 +655,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if st, out := apiCall("POST", "/elections/manifest", olegToken, map[string]any{}); st != 403 {
 		t.Fatalf("observer composes a manifest: %d %v", st, out)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.problems) > 0 {
-		t.Fatalf("page problems (CSP, scripts): %v", b.problems)
+	if p := b.Problems(); len(p) > 0 {
+		t.Fatalf("page problems (CSP, scripts): %v", p)
 	}
 }

@@ -262,3 +262,23 @@ func TestWriteStatic(t *testing.T) {
 		t.Error("static module is not the published one")
 	}
 }
+
+// TestWasmExecIsTheToolchains: the portal's wasm_exec.js and the voting
+// page's are the same file, the toolchain's (go generate writes both from
+// it), whether or not the committed modules are fresh: a module runs only
+// with the support code of the toolchain that built it.
+func TestWasmExecIsTheToolchains(t *testing.T) {
+	want, err := wasmbuild.WasmExec(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join("static", "wasm_exec.js"), filepath.Join("..", "static", "wasm_exec.js")} {
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is not the toolchain's wasm_exec.js: run go generate ./web/portal (and ./web)", p)
+		}
+	}
+}

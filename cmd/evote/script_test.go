@@ -1,0 +1,59 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var updateScripts = flag.Bool("update-scripts", false, "rewrite the scripts' golden files (testdata/script) from what evote prints")
+
+// TestMain lets the scripts run this package's main as the command
+// evote, in a fresh process each time (testscript.Main).
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"evote": main})
+}
+
+// TestScripts runs the CLI's scripts, testdata/script/*.txtar: usage
+// errors and what needs no server (keys, the trustee's key file, sample
+// and show manifests). The servers' commands are tested in Go
+// (demo_test.go, readme_test.go). Each script runs in its own directory
+// with no passphrase in the environment; "go test -run TestScripts
+// -update-scripts" rewrites a golden file from the command's output.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		UpdateScripts:       *updateScripts,
+		Setup: func(e *testscript.Env) error {
+			for _, v := range []string{"EVOTE_PASSPHRASE", "EVOTE_BACKUP_PASSPHRASE", "EVOTE_PASSWORD", "EVOTE_SESSION_FILE"} {
+				e.Setenv(v, "")
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"flipbyte": flipByte,
+		},
+	})
+}
+
+// flipByte is the script command "flipbyte FILE N": it flips the lowest
+// bit of the byte N bytes from the end of FILE, to tamper with a file.
+func flipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	p := ts.MkAbs(args[0])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	if n < 1 || n > len(b) {
+		ts.Fatalf("%s has %d bytes, not %d", args[0], len(b), n)
+	}
+	b[len(b)-n] ^= 1
+	ts.Check(os.WriteFile(p, b, 0o600))
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"slices"
+	"time"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -85,6 +86,10 @@ type AuditReceipt struct {
 // no token, pseudonym, device key, time or position, and a later batch
 // publishes it. Its ciphertexts can never be cast.
 func (b *Box) Audit(ctx context.Context, bearer string, opened, prepared []byte) (*AuditReceipt, error) {
+	return retryBehind(ctx, b, func() (*AuditReceipt, error) { return b.audit(ctx, bearer, opened, prepared) })
+}
+
+func (b *Box) audit(ctx context.Context, bearer string, opened, prepared []byte) (*AuditReceipt, error) {
 	a, err := ballot.DecodeAuditedBallot(opened)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
@@ -362,11 +367,27 @@ func (b *Box) flusher() {
 func (b *Box) publishBatch() error {
 	b.gate.RLock()
 	defer b.gate.RUnlock()
+	for attempt := 1; ; attempt++ {
+		err := b.publishBatchOnce()
+		if !isStale(err) || attempt == maxStale {
+			return err
+		}
+		// Another instance appended since the batch was taken (it may
+		// have closed voting): apply its entries and look again.
+		if err := b.awaitForeign(); err != nil {
+			return err
+		}
+	}
+}
+
+func (b *Box) publishBatchOnce() error {
 	b.mu.Lock()
+	b.catchUpLocked()
 	if err := b.check(); err != nil || b.state.Phase != election.PhaseOpen {
 		b.mu.Unlock()
 		return err
 	}
+	horizon := b.state.Size
 	batch, err := b.takeBatchLocked()
 	b.mu.Unlock()
 	if err != nil || len(batch) == 0 {
@@ -376,7 +397,7 @@ func (b *Box) publishBatch() error {
 	for i, p := range batch {
 		pas[i] = pendingApply{entry: p.entry, keys: p.keys}
 	}
-	_, err = b.appendOrdered(func() {
+	_, err = b.appendOrdered(horizon, func() {
 		for _, p := range batch {
 			p.flushing = false
 		}
@@ -483,7 +504,7 @@ func (b *Box) publishAllLocked(ctx context.Context) error {
 		}
 	}
 	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	idx, err := b.log.Append(actx, entries...)
+	idx, err := b.log.AppendAfter(actx, pos, entries...)
 	cancel()
 	if err == nil && idx[0] != pos {
 		err = fmt.Errorf("%w: audits appended at %d, applied at %d", ErrInconsistentBox, idx[0], pos)
@@ -527,6 +548,15 @@ func (b *Box) AuditByCode(ctx context.Context, shown ballot.ShownCode) (*AuditVi
 	after := b.nextAuditCheck
 	b.mu.Unlock()
 	if !ok {
+		// Another instance may have accepted it: look in the store.
+		if err := b.refreshAuditCodes(ctx); err != nil {
+			return nil, err
+		}
+		b.mu.Lock()
+		code, ok = b.auditCodes[shown]
+		b.mu.Unlock()
+	}
+	if !ok {
 		return nil, ErrUnknownAudit
 	}
 	rec, err := b.cfg.Store.AuditByCode(ctx, b.sid(), code)
@@ -558,4 +588,67 @@ func (b *Box) PendingAudits() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.pool)
+}
+
+// refreshAuditCodes learns the codes of the audits other instances
+// accepted from the store (at most once per auditCodesEvery: a lookup of
+// an unknown code must not cost a read of every audit each time).
+func (b *Box) refreshAuditCodes(ctx context.Context) error {
+	b.mu.Lock()
+	due := time.Since(b.auditCodesAt) >= auditCodesEvery
+	if due {
+		b.auditCodesAt = time.Now()
+	}
+	b.mu.Unlock()
+	if !due {
+		return nil
+	}
+	all, err := b.cfg.Store.Audits(ctx, b.sid(), false)
+	if err != nil {
+		return fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, rec := range all {
+		b.auditCodes[ballot.TrackingCode(rec.Code).Shown()] = rec.Code
+	}
+	return nil
+}
+
+// auditCodesEvery bounds how often refreshAuditCodes reads the store.
+const auditCodesEvery = time.Second
+
+// mergeStorePoolLocked adds to the pool the audits other instances
+// accepted and have not published (before the close, which publishes
+// every accepted audit). An audit whose ciphertexts a ballot on the board
+// repeats (cast through another instance before its audit was known
+// here) can no longer be published: it is logged and left out. b.mu is
+// held.
+func (b *Box) mergeStorePoolLocked(ctx context.Context) error {
+	pending, err := b.cfg.Store.Audits(ctx, b.sid(), true)
+	if err != nil {
+		return fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	for _, rec := range pending {
+		b.auditCodes[ballot.TrackingCode(rec.Code).Shown()] = rec.Code
+		if _, ok := b.pool[rec.Code]; ok {
+			continue
+		}
+		if _, ok := b.log.IndexOf(rec.EntryHash); ok {
+			continue
+		}
+		p, err := poolEntry(rec)
+		if err != nil {
+			return fmt.Errorf("ballotbox: audit pool: %w", err)
+		}
+		if slices.ContainsFunc(p.keys, func(k [32]byte) bool { _, taken := b.ciphertexts[k]; return taken }) {
+			b.cfg.Logger.Error("an accepted audit repeats a ciphertext already on the board; it is not published", "code", fmt.Sprintf("%x", rec.Code[:8]))
+			continue
+		}
+		for _, k := range p.keys {
+			b.ciphertexts[k] = auditPendingPos
+		}
+		b.pool[rec.Code] = p
+	}
+	return nil
 }

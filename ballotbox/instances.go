@@ -195,6 +195,12 @@ func (b *Box) drainLocked() {
 // entry another instance appended: an audit it published leaves this
 // box's pool.
 func (b *Box) appliedForeignLocked(e *bulletin.Entry) {
+	if e.Type != bulletin.TypeBallot && e.Type != bulletin.TypeCredentialIssued && b.cp != nil {
+		// As for an entry posted here (post): the board this instance
+		// serves ends soon with a witnessed checkpoint covering the
+		// election's latest step, whichever instance posted it.
+		b.cp.refresh()
+	}
 	if e.Type != bulletin.TypeAuditedBallot {
 		return
 	}

@@ -278,6 +278,19 @@ func shareCosigners(ws func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, er
 	}
 }
 
+// Cosigners returns the witnesses of the election's log, as the
+// fixture's registries reach them (in-process: each a
+// *ballotbox.LocalWitness, whose witness a test may also serve over HTTP
+// to other processes).
+func (f *Fixture) Cosigners() ([]ballotbox.Cosigner, error) {
+	lk, err := f.cfg.LogKey(f.Box.Log().Origin())
+	if err != nil {
+		return nil, err
+	}
+	cs, _, err := f.cfg.Witnesses(lk.Verifier())
+	return cs, err
+}
+
 // Instance opens another ballot-box instance of the fixture's elections
 // on st (the same database as the fixture's store, through another
 // connection: a second evoted), with the same keys, catalog and

@@ -14,6 +14,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/election"
 	"evote/store"
 )
@@ -482,6 +483,12 @@ func (b *Box) publishAllLocked(ctx context.Context) error {
 	}
 	pos := b.state.Size
 	if pos != b.log.Size() {
+		for _, p := range batch {
+			p.flushing = false
+		}
+		if pos < b.log.Size() {
+			return board.ErrStale // another instance's entries arrived: catch up and retry
+		}
 		b.halt(fmt.Errorf("%w: state at %d, log at %d", ErrInconsistentBox, pos, b.log.Size()))
 		return b.fatal
 	}
@@ -503,7 +510,7 @@ func (b *Box) publishAllLocked(ctx context.Context) error {
 			return fail(fmt.Errorf("%w: pending audit refused by the rules: %w", ErrInconsistentBox, err))
 		}
 	}
-	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout) // ctx may hold the store's barrier
 	idx, err := b.log.AppendAfter(actx, pos, entries...)
 	cancel()
 	if err == nil && idx[0] != pos {

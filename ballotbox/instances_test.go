@@ -251,3 +251,113 @@ func TestInstancesLifecycleAndRetry(t *testing.T) {
 	}
 	checkInstancesAgree(t, f, dsn, a, b)
 }
+
+// TestInstancesCloseUnderLoad closes voting on A while B takes casts
+// without pause: the close goes through (its append, refused as stale
+// while B appends, is checked again and retried), every ballot B
+// acknowledged is before the close on the board, every later cast is
+// refused as not open, and both boxes agree with a fresh replay.
+func TestInstancesCloseUnderLoad(t *testing.T) {
+	f, dsn, a, b := twoInstances(t, ballot.LastBallotCounts)
+	ctx := context.Background()
+	n := 80
+	if testing.Short() {
+		n = 30
+	}
+	type cast struct {
+		tok string
+		raw []byte
+	}
+	casts := make([]cast, n)
+	for i := range casts {
+		v := voter(t, f, [32]byte{})
+		raw, _ := prepare(t, f, v, i)
+		casts[i] = cast{v.Token, raw}
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	receipts := make([]*ballotbox.Receipt, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	var next sync.Mutex
+	i := 0
+	started := make(chan struct{})
+	var once sync.Once
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				next.Lock()
+				k := i
+				i++
+				next.Unlock()
+				if k >= n {
+					return
+				}
+				if k == n/4 {
+					once.Do(func() { close(started) })
+				}
+				receipts[k], errs[k] = b.Cast(ctx, casts[k].tok, casts[k].raw)
+			}
+		}()
+	}
+	<-started
+	closed, err := a.Act(ctx, ballotbox.ActionClose, "official-1")
+	if err != nil {
+		t.Fatalf("close on A under load on B: %v", err)
+	}
+	wg.Wait()
+	accepted := 0
+	for k := range n {
+		switch {
+		case errs[k] == nil:
+			accepted++
+			if receipts[k].Index >= closed.Index {
+				t.Fatalf("ballot acknowledged at %d, after the close at %d", receipts[k].Index, closed.Index)
+			}
+		case errors.Is(errs[k], ballotbox.ErrNotOpen):
+		default:
+			t.Fatalf("cast %d: %v", k, errs[k])
+		}
+	}
+	if accepted == 0 || accepted == n {
+		t.Logf("%d of %d casts before the close: the close did not land mid-load", accepted, n)
+	}
+	checkInstancesAgree(t, f, dsn, a, b)
+}
+
+// TestInstancesAuditPool: an audit accepted by B, which then stops
+// without publishing it, is published by the close on A (the pool is
+// the store's); a lookup of its code on A finds it before and after.
+func TestInstancesAuditPool(t *testing.T) {
+	f, dsn, a, b := twoInstances(t, ballot.LastBallotCounts)
+	ctx := context.Background()
+	v := voter(t, f, [32]byte{})
+	_, p := prepare(t, f, v, 1)
+	if _, err := b.Audit(ctx, v.Token, p.Audit().Encode(), p.Ballot.Encode()); err != nil {
+		t.Fatalf("audit on B: %v", err)
+	}
+	shown := p.Ballot.TrackingCode().Shown()
+	if av, err := a.AuditByCode(ctx, shown); err != nil || av.Published {
+		t.Fatalf("A's lookup of B's pending audit: %v %+v", err, av)
+	}
+	if a.PendingAudits() != 0 {
+		t.Fatal("A's own pool holds B's audit")
+	}
+	if _, err := a.Act(ctx, ballotbox.ActionClose, "official-1"); err != nil {
+		t.Fatal(err)
+	}
+	av, err := a.AuditByCode(ctx, shown)
+	if err != nil || !av.Published {
+		t.Fatalf("after the close on A, B's audit: %v %+v", err, av)
+	}
+	if err := b.AwaitSize(ctx, a.View().Size); err != nil {
+		t.Fatal(err)
+	}
+	if b.PendingAudits() != 0 {
+		t.Fatalf("B still holds %d audits another instance published", b.PendingAudits())
+	}
+	checkInstancesAgree(t, f, dsn, a, b)
+}

@@ -8,9 +8,11 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/crypto/threshold"
 	"evote/election"
 	"evote/record"
+	"evote/store"
 )
 
 // Posted is the answer to an entry posted through the box.
@@ -241,11 +243,25 @@ func (b *Box) postSigned(ctx context.Context, raw []byte, allowed func(*election
 func (b *Box) post(ctx context.Context, e *bulletin.Entry, allowed func(*election.State, *bulletin.Entry) error) (*Posted, error) {
 	b.gate.Lock()
 	defer b.gate.Unlock()
+	// Other instances' appends wait while this one catches up, checks and
+	// appends (store.Barrier; the retries below remain for a store
+	// without one).
+	if bs, ok := b.cfg.Store.(store.Barrier); ok {
+		release, err := bs.Barrier(ctx, b.sid())
+		if err != nil {
+			return nil, fmt.Errorf("ballotbox: %w", err)
+		}
+		defer release()
+		ctx = store.WithBarrier(ctx)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for attempt := 1; ; attempt++ {
 		p, err := b.postOnceLocked(ctx, e, allowed)
 		if !isStale(err) {
+			if attempt > 1 {
+				b.cfg.Logger.Info("entry posted after other instances' appends moved the board", "type", e.Type.String(), "attempts", attempt, "err", err)
+			}
 			return p, err
 		}
 		if attempt == maxStale {
@@ -285,14 +301,19 @@ func (b *Box) postOnceLocked(ctx context.Context, e *bulletin.Entry, allowed fun
 		}
 	}
 	pos := b.state.Size
-	if pos != b.log.Size() {
+	if pos < b.log.Size() {
+		// Another instance's entries arrived since the catch-up (no entry
+		// of this box is in flight: the gate is held).
+		return nil, board.ErrStale
+	}
+	if pos > b.log.Size() {
 		b.halt(fmt.Errorf("%w: state at %d, log at %d", ErrInconsistentBox, pos, b.log.Size()))
 		return nil, b.fatal
 	}
 	if err := b.applyLocked(e, nil, nil); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
-	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
 	idx, err := b.log.AppendAfter(actx, pos, e)
 	cancel()
 	if err != nil || idx[0] != pos {

@@ -117,6 +117,8 @@ type appendReq struct {
 	// horizon: every foreign entry must lie before it (AppendAfter), or
 	// Unchecked.
 	horizon uint64
+	// barrier: the caller holds the log's store barrier (store.WithBarrier).
+	barrier bool
 }
 
 // indexKey is an entry's IndexKey and its position in the request.
@@ -398,7 +400,7 @@ func (l *Log) AppendAfter(ctx context.Context, horizon uint64, entries ...*bulle
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%w: no entries", bulletin.ErrMalformed)
 	}
-	req := &appendReq{entries: entries, recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1), horizon: horizon}
+	req := &appendReq{entries: entries, recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1), horizon: horizon, barrier: store.HoldsBarrier(ctx)}
 	seen := make(map[[32]byte]bool, len(entries))
 	seenKey := make(map[[KeyPrefix]byte]bool)
 	for i, e := range entries {
@@ -689,6 +691,11 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 	}
 	first := l.tree.Size()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if slices.ContainsFunc(live, func(r *appendReq) bool { return r.barrier }) {
+		// The caller holds the store's barrier: every other writer waits,
+		// and so would this append if it asked for the barrier too.
+		ctx = store.WithBarrier(ctx)
+	}
 	err := l.cfg.Store.Append(ctx, l.sid, first, recs)
 	cancel()
 	if err != nil {

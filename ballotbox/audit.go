@@ -14,6 +14,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/election"
 	"evote/store"
 )
@@ -86,6 +87,10 @@ type AuditReceipt struct {
 // no token, pseudonym, device key, time or position, and a later batch
 // publishes it. Its ciphertexts can never be cast.
 func (b *Box) Audit(ctx context.Context, bearer string, opened, prepared []byte) (*AuditReceipt, error) {
+	return retryBehind(ctx, b, func() (*AuditReceipt, error) { return b.audit(ctx, bearer, opened, prepared) })
+}
+
+func (b *Box) audit(ctx context.Context, bearer string, opened, prepared []byte) (*AuditReceipt, error) {
 	a, err := ballot.DecodeAuditedBallot(opened)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
@@ -397,11 +402,27 @@ func (b *Box) flusher() {
 func (b *Box) publishBatch() error {
 	b.gate.RLock()
 	defer b.gate.RUnlock()
+	for attempt := 1; ; attempt++ {
+		err := b.publishBatchOnce()
+		if !isStale(err) || attempt == maxStale {
+			return err
+		}
+		// Another instance appended since the batch was taken (it may
+		// have closed voting): apply its entries and look again.
+		if err := b.awaitForeign(); err != nil {
+			return err
+		}
+	}
+}
+
+func (b *Box) publishBatchOnce() error {
 	b.mu.Lock()
+	b.catchUpLocked()
 	if err := b.check(); err != nil || b.state.Phase != election.PhaseOpen {
 		b.mu.Unlock()
 		return err
 	}
+	horizon := b.state.Size
 	batch, err := b.takeBatchLocked()
 	b.mu.Unlock()
 	if err != nil || len(batch) == 0 {
@@ -411,7 +432,7 @@ func (b *Box) publishBatch() error {
 	for i, p := range batch {
 		pas[i] = pendingApply{entry: p.entry, keys: p.keys}
 	}
-	_, err = b.appendOrdered(func() {
+	_, err = b.appendOrdered(horizon, func() {
 		for _, p := range batch {
 			p.flushing = false
 		}
@@ -496,6 +517,12 @@ func (b *Box) publishAllLocked(ctx context.Context) error {
 	}
 	pos := b.state.Size
 	if pos != b.log.Size() {
+		for _, p := range batch {
+			p.flushing = false
+		}
+		if pos < b.log.Size() {
+			return board.ErrStale // another instance's entries arrived: catch up and retry
+		}
 		b.halt(fmt.Errorf("%w: state at %d, log at %d", ErrInconsistentBox, pos, b.log.Size()))
 		return b.fatal
 	}
@@ -517,8 +544,8 @@ func (b *Box) publishAllLocked(ctx context.Context) error {
 			return fail(fmt.Errorf("%w: pending audit refused by the rules: %w", ErrInconsistentBox, err))
 		}
 	}
-	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	idx, err := b.log.Append(actx, entries...)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout) // ctx may hold the store's barrier
+	idx, err := b.log.AppendAfter(actx, pos, entries...)
 	cancel()
 	if err == nil && idx[0] != pos {
 		err = fmt.Errorf("%w: audits appended at %d, applied at %d", ErrInconsistentBox, idx[0], pos)
@@ -562,6 +589,15 @@ func (b *Box) AuditByCode(ctx context.Context, shown ballot.ShownCode) (*AuditVi
 	after := b.nextAuditCheck
 	b.mu.Unlock()
 	if !ok {
+		// Another instance may have accepted it: look in the store.
+		if err := b.refreshAuditCodes(ctx); err != nil {
+			return nil, err
+		}
+		b.mu.Lock()
+		code, ok = b.auditCodes[shown]
+		b.mu.Unlock()
+	}
+	if !ok {
 		return nil, ErrUnknownAudit
 	}
 	rec, err := b.cfg.Store.AuditByCode(ctx, b.sid(), code)
@@ -593,4 +629,67 @@ func (b *Box) PendingAudits() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.pool)
+}
+
+// refreshAuditCodes learns the codes of the audits other instances
+// accepted from the store (at most once per auditCodesEvery: a lookup of
+// an unknown code must not cost a read of every audit each time).
+func (b *Box) refreshAuditCodes(ctx context.Context) error {
+	b.mu.Lock()
+	due := time.Since(b.auditCodesAt) >= auditCodesEvery
+	if due {
+		b.auditCodesAt = time.Now()
+	}
+	b.mu.Unlock()
+	if !due {
+		return nil
+	}
+	all, err := b.cfg.Store.Audits(ctx, b.sid(), false)
+	if err != nil {
+		return fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, rec := range all {
+		b.auditCodes[ballot.TrackingCode(rec.Code).Shown()] = rec.Code
+	}
+	return nil
+}
+
+// auditCodesEvery bounds how often refreshAuditCodes reads the store.
+const auditCodesEvery = time.Second
+
+// mergeStorePoolLocked adds to the pool the audits other instances
+// accepted and have not published (before the close, which publishes
+// every accepted audit). An audit whose ciphertexts a ballot on the board
+// repeats (cast through another instance before its audit was known
+// here) can no longer be published: it is logged and left out. b.mu is
+// held.
+func (b *Box) mergeStorePoolLocked(ctx context.Context) error {
+	pending, err := b.cfg.Store.Audits(ctx, b.sid(), true)
+	if err != nil {
+		return fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	for _, rec := range pending {
+		b.auditCodes[ballot.TrackingCode(rec.Code).Shown()] = rec.Code
+		if _, ok := b.pool[rec.Code]; ok {
+			continue
+		}
+		if _, ok := b.log.IndexOf(rec.EntryHash); ok {
+			continue
+		}
+		p, err := poolEntry(rec)
+		if err != nil {
+			return fmt.Errorf("ballotbox: audit pool: %w", err)
+		}
+		if slices.ContainsFunc(p.keys, func(k [32]byte) bool { _, taken := b.ciphertexts[k]; return taken }) {
+			b.cfg.Logger.Error("an accepted audit repeats a ciphertext already on the board; it is not published", "code", fmt.Sprintf("%x", rec.Code[:8]))
+			continue
+		}
+		for _, k := range p.keys {
+			b.ciphertexts[k] = auditPendingPos
+		}
+		b.pool[rec.Code] = p
+	}
+	return nil
 }

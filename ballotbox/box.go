@@ -142,6 +142,7 @@ type Box struct {
 	flushDone      chan struct{}
 	flushOnce      sync.Once
 	auditRand      io.Reader
+	auditCodesAt   time.Time // when refreshAuditCodes last read the store
 
 	// refused counts, per token id, the casts refused as invalid ballots
 	// (memory only; its own lock, off the hot path's).
@@ -157,6 +158,14 @@ type Box struct {
 	snapDone     chan struct{}
 	snapOnce     sync.Once
 	restoredFrom uint64
+
+	// Other instances' entries (instances.go): queued by the log under
+	// fmu, applied by the follower.
+	fmu        sync.Mutex
+	foreign    []*foreignEntry
+	followKick chan struct{}
+	followStop context.CancelFunc
+	followWG   sync.WaitGroup
 
 	proofs *gatherer[*zkp.Batch, struct{}]
 	tokens *gatherer[tokenReq, *token.Claims]
@@ -186,6 +195,7 @@ type pendingApply struct {
 	pseudonym [32]byte                // the caster, whose in-flight count drops once applied
 	keys      [][32]byte              // hashes of the ballot's ciphertexts, computed once
 	done      chan struct{}           // closed once applied (or the box halted)
+	foreign   bool                    // appended by another instance
 }
 
 // castSnapshot is read by casts without the mutex.
@@ -278,6 +288,7 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	b.proofs = newProofGatherer(cfg.BatchWindow, cfg.BatchMax)
 	b.tokens = newTokenGatherer(cfg.BatchMax)
 	b.proofs.logger, b.tokens.logger = cfg.Logger, cfg.Logger
+	b.follow()
 	b.cp = newCheckpointer(b)
 	if b.log.Size() > 0 {
 		// Cosignatures live in memory only: get the replayed board's
@@ -532,6 +543,7 @@ func (b *Box) Close() error {
 	b.gate.Unlock()
 	b.flushOnce.Do(func() { close(b.flushStop) })
 	<-b.flushDone
+	b.stopFollowing()
 	b.cp.stop()
 	b.proofs.stop()
 	b.tokens.stop()

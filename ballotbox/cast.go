@@ -52,7 +52,7 @@ func (b *Box) Cast(ctx context.Context, bearer string, entryBytes []byte) (*Rece
 	if e.Log != b.log.ID() {
 		return nil, fmt.Errorf("%w: %w", ErrBadEntry, bulletin.ErrWrongLog)
 	}
-	r, err := b.cast(ctx, bearer, e)
+	r, err := retryBehind(ctx, b, func() (*Receipt, error) { return b.cast(ctx, bearer, e) })
 	if err != nil {
 		return nil, signatureFirst(e, err)
 	}
@@ -112,26 +112,53 @@ func (b *Box) cast(ctx context.Context, bearer string, e *bulletin.Entry) (*Rece
 	cb := election.NewCheckedBallot(e.Payload, bal) // hashes ciphertexts outside the mutex
 	ctKeys := cb.CiphertextHashes()
 
-	b.gate.RLock()
-	b.mu.Lock()
-	pseudonym, keys, err := b.reserveLocked(cb, claims, ctKeys)
-	b.mu.Unlock()
-	if err != nil {
-		b.gate.RUnlock()
-		// A concurrent identical cast may have won: answer as a retry.
+	idx, pseudonym, err := b.castChecked(e, h, cb, claims, ctKeys)
+	if errors.Is(err, errReplayed) || errors.Is(err, bulletin.ErrDuplicate) {
+		// A concurrent identical cast won (on this instance or another):
+		// answer as a retry.
 		if i, ok := b.log.IndexOf(h); ok {
 			return b.receipt(ctx, i, h, claims.Pseudonym, cb.Code, true)
 		}
-		return nil, err
 	}
-	idx, err := b.appendOrdered(func() { b.releaseLocked(cb, pseudonym, keys, false) }, pendingApply{entry: e, cb: cb, pseudonym: pseudonym, keys: keys})
-	// Applied (or refused): entries that wait for casts in flight need not
-	// also wait for this one's receipt.
-	b.gate.RUnlock()
 	if err != nil {
 		return nil, err
 	}
 	return b.receipt(ctx, idx, h, pseudonym, cb.Code, false)
+}
+
+// castChecked reserves the checked ballot against the state and appends
+// it; if another instance appended meanwhile (board.ErrStale), it applies
+// those entries and tries again, up to maxStale times. It holds b.gate
+// shared, and not while the receipt waits for a checkpoint: entries that
+// wait for casts in flight need not also wait for receipts.
+func (b *Box) castChecked(e *bulletin.Entry, h [32]byte, cb *election.CheckedBallot, claims *token.Claims, ctKeys [][32]byte) (uint64, [32]byte, error) {
+	b.gate.RLock()
+	defer b.gate.RUnlock()
+	for attempt := 1; ; attempt++ {
+		b.mu.Lock()
+		b.catchUpLocked()
+		horizon := b.state.Size
+		pseudonym, keys, err := b.reserveLocked(cb, claims, ctKeys)
+		b.mu.Unlock()
+		if err != nil {
+			if _, ok := b.log.IndexOf(h); ok {
+				return 0, pseudonym, errReplayed
+			}
+			return 0, pseudonym, err
+		}
+		idx, err := b.appendOrdered(horizon, func() { b.releaseLocked(cb, pseudonym, keys, false) }, pendingApply{entry: e, cb: cb, pseudonym: pseudonym, keys: keys})
+		if !isStale(err) {
+			return idx, pseudonym, err
+		}
+		if attempt == maxStale {
+			return 0, pseudonym, fmt.Errorf("%w: the board moved under %d attempts", ErrCastInProgress, attempt)
+		}
+		// Another instance appended since the checks: apply its entries
+		// and check again.
+		if err := b.awaitForeign(); err != nil {
+			return 0, pseudonym, err
+		}
+	}
 }
 
 // checkBallot decodes the ballot of entry e and checks its shape and
@@ -330,17 +357,19 @@ func (b *Box) releaseLocked(cb *election.CheckedBallot, pseudonym [32]byte, keys
 }
 
 // appendOrdered appends reserved entries (one ballot or credential, or a
-// batch of audits, at consecutive positions), then applies them (and any
+// batch of audits, at consecutive positions), checked against the state's
+// first horizon entries and the reservations, then applies them (and any
 // entries before them that are waiting) in index order, and returns the
-// first index. fail releases the reservations if the append is refused;
-// the caller holds b.gate shared.
-func (b *Box) appendOrdered(fail func(), pas ...pendingApply) (uint64, error) {
+// first index. fail releases the reservations if the append is refused
+// (board.ErrStale when another instance appended meanwhile); the caller
+// holds b.gate shared.
+func (b *Box) appendOrdered(horizon uint64, fail func(), pas ...pendingApply) (uint64, error) {
 	entries := make([]*bulletin.Entry, len(pas))
 	for i := range pas {
 		entries[i] = pas[i].entry
 	}
 	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	idx, err := b.log.Append(actx, entries...)
+	idx, err := b.log.AppendAfter(actx, horizon, entries...)
 	cancel()
 	b.mu.Lock()
 	if err != nil {
@@ -353,35 +382,25 @@ func (b *Box) appendOrdered(fail func(), pas ...pendingApply) (uint64, error) {
 		b.mu.Unlock()
 		return 0, err
 	}
+	last := len(pas) - 1
 	for j := range pas {
+		if idx[j] < b.state.Size {
+			// Applied already as a foreign entry: the log found it in the
+			// store after its acknowledgement was lost.
+			if pas[j].cb != nil {
+				b.inFlightDone(pas[j].pseudonym)
+			}
+			continue
+		}
 		pas[j].done = make(chan struct{})
 		b.pending[idx[j]] = pas[j]
 	}
-	for {
-		p, ok := b.pending[b.state.Size]
-		if !ok || b.fatal != nil {
-			break
-		}
-		pos := b.state.Size
-		delete(b.pending, pos)
-		if err := b.applyLocked(p.entry, p.cb, p.keys); err != nil {
-			// The log holds an entry the rules refuse: a bug in the
-			// reservations. Stop accepting anything.
-			b.pending[pos] = p
-			b.halt(fmt.Errorf("%w: entry %d: %w", ErrInconsistentBox, pos, err))
-			break
-		}
-		if p.cb != nil {
-			b.inFlightDone(p.pseudonym)
-		}
-		close(p.done)
-	}
-	if b.fatal != nil {
-		b.halt(b.fatal) // releases this and every other waiting cast
-	}
+	b.catchUpLocked()
+	done := pas[last].done
 	b.mu.Unlock()
-	last := len(pas) - 1
-	<-pas[last].done
+	if done != nil {
+		<-done
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.state.Size <= idx[last] {

@@ -48,6 +48,9 @@ func (lw *LocalWitness) Cosign(_ context.Context, l *board.Log, cp *bulletin.Sig
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	old, _, _ := lw.W.Latest(cp.Origin)
+	if old > cp.Size {
+		return bulletin.NoteSignature{}, &witness.ConflictError{Size: old}
+	}
 	var proof [][32]byte
 	if old > 0 && old < cp.Size {
 		var err error
@@ -181,14 +184,39 @@ func (c *checkpointer) run() {
 }
 
 // make signs a checkpoint of the log's current size and collects the
-// witnesses' cosignatures.
+// witnesses' cosignatures. A witness that has cosigned a larger size
+// (another instance on the same store got there first) answers with its
+// size: the log loads up to it and the round starts again from there.
 func (c *checkpointer) make() (*cosigned, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	for attempt := 1; ; attempt++ {
+		cp, ahead, err := c.makeOnce(ctx)
+		if ahead == 0 || attempt == 3 {
+			return cp, err
+		}
+		for c.b.log.Size() < ahead {
+			if err := c.b.log.Refresh(ctx); err != nil {
+				return nil, fmt.Errorf("ballotbox: checkpoint: %w", err)
+			}
+			if c.b.log.Size() < ahead {
+				select {
+				case <-ctx.Done():
+					return nil, fmt.Errorf("ballotbox: checkpoint: witness at size %d, the store at %d: %w", ahead, c.b.log.Size(), ctx.Err())
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+		}
+	}
+}
+
+// makeOnce is one round of make; ahead is the largest size a witness
+// reported beyond the checkpoint's, if any.
+func (c *checkpointer) makeOnce(ctx context.Context) (_ *cosigned, ahead uint64, _ error) {
 	l := c.b.log
 	cp, err := l.Checkpoint(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("ballotbox: checkpoint: %w", err)
+		return nil, 0, fmt.Errorf("ballotbox: checkpoint: %w", err)
 	}
 	ws, quorum := c.b.cfg.Witnesses, c.b.cfg.Quorum
 	c.b.mu.Lock()
@@ -199,7 +227,7 @@ func (c *checkpointer) make() (*cosigned, error) {
 		ws, quorum = c.b.manifestCosigners(m), int(m.Board.Quorum)
 	}
 	if len(ws) == 0 {
-		return &cosigned{size: cp.Size, note: cp.Note, witnessed: quorum == 0}, nil
+		return &cosigned{size: cp.Size, note: cp.Note, witnessed: quorum == 0}, 0, nil
 	}
 	type res struct {
 		s   bulletin.NoteSignature
@@ -219,15 +247,22 @@ func (c *checkpointer) make() (*cosigned, error) {
 	var sigs []bulletin.NoteSignature
 	var errs []error
 	for _, r := range out {
+		var ce *witness.ConflictError
+		if errors.As(r.err, &ce) && ce.Size > cp.Size {
+			ahead = max(ahead, ce.Size)
+		}
 		if r.err != nil {
 			errs = append(errs, r.err)
 			continue
 		}
 		sigs = append(sigs, r.s)
 	}
+	if ahead > 0 && len(sigs) < quorum {
+		return nil, ahead, fmt.Errorf("%w: a witness has cosigned size %d", ErrWitness, ahead)
+	}
 	note, err := bulletin.AddSignatures(cp.Note, sigs...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(sigs) < quorum {
 		// Receipts go on with the cosignatures there are; the voter's
@@ -235,12 +270,12 @@ func (c *checkpointer) make() (*cosigned, error) {
 		// rounds (at least every retryPartial) try again.
 		c.b.cfg.Logger.Error("witnesses did not cosign: receipts carry fewer cosignatures than the quorum until they do",
 			"cosigned", len(sigs), "quorum", quorum, "err", errors.Join(errs...))
-		return &cosigned{size: cp.Size, note: note}, nil
+		return &cosigned{size: cp.Size, note: note}, 0, nil
 	}
 	if err := l.SetCosigned(note); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return &cosigned{size: cp.Size, note: note, witnessed: true}, nil
+	return &cosigned{size: cp.Size, note: note, witnessed: true}, 0, nil
 }
 
 // Checkpoint returns a cosigned checkpoint covering the whole log as it is

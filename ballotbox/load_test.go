@@ -166,6 +166,9 @@ type loadSpec struct {
 	URL    string
 	Bodies [][]byte
 	Tokens []string
+	// URLs, if set, are several instances' URLs: voter i casts to
+	// URLs[i mod len(URLs)] (BenchmarkCastInstances).
+	URLs []string
 }
 
 // loadResult is what the load generator answers: each cast's latency (ns),
@@ -212,7 +215,11 @@ func TestCastLoadGenerator(t *testing.T) {
 					return
 				}
 				t0 := time.Now()
-				req, _ := http.NewRequest("POST", spec.URL, bytes.NewReader(spec.Bodies[i]))
+				url := spec.URL
+				if len(spec.URLs) > 0 {
+					url = spec.URLs[i%len(spec.URLs)]
+				}
+				req, _ := http.NewRequest("POST", url, bytes.NewReader(spec.Bodies[i]))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", "Bearer "+spec.Tokens[i])
 				resp, err := client.Do(req)

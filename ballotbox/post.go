@@ -8,9 +8,11 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/bulletin/board"
 	"evote/crypto/threshold"
 	"evote/election"
 	"evote/record"
+	"evote/store"
 )
 
 // Posted is the answer to an entry posted through the box.
@@ -101,6 +103,10 @@ func (b *Box) CheckTrusteeHeader(h bulletin.Header) error {
 // manifest: its key set, voter-list changes, polling registrations, issued
 // credentials and in-person marks.
 func (b *Box) PostIdentity(ctx context.Context, entry []byte) (*Posted, error) {
+	return retryBehind(ctx, b, func() (*Posted, error) { return b.postIdentity(ctx, entry) })
+}
+
+func (b *Box) postIdentity(ctx context.Context, entry []byte) (*Posted, error) {
 	if e, err := bulletin.DecodeEntry(entry); err == nil && e.Type == bulletin.TypeCredentialIssued && e.Log == b.log.ID() {
 		if err := e.Verify(); err != nil {
 			return nil, err
@@ -131,24 +137,42 @@ func (b *Box) postCredential(ctx context.Context, e *bulletin.Entry) (*Posted, e
 	h := e.Hash()
 	b.gate.RLock()
 	defer b.gate.RUnlock()
-	b.mu.Lock()
-	dev, err := b.reserveCredentialLocked(e, h)
-	b.mu.Unlock()
-	if errors.Is(err, errReplayed) {
-		i, _ := b.log.IndexOf(h)
-		return &Posted{Index: i, EntryHash: h, Valid: true, Replayed: true}, nil
+	for attempt := 1; ; attempt++ {
+		b.mu.Lock()
+		b.catchUpLocked()
+		horizon := b.state.Size
+		dev, err := b.reserveCredentialLocked(e, h)
+		b.mu.Unlock()
+		if errors.Is(err, errReplayed) {
+			i, _ := b.log.IndexOf(h)
+			return &Posted{Index: i, EntryHash: h, Valid: true, Replayed: true}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		idx, err := b.appendOrdered(horizon, func() { delete(b.devInFlight, dev) }, pendingApply{entry: e})
+		b.mu.Lock()
+		delete(b.devInFlight, dev)
+		b.mu.Unlock()
+		if isStale(err) && attempt < maxStale {
+			if err := b.awaitForeign(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if errors.Is(err, bulletin.ErrDuplicate) {
+			if i, ok := b.log.IndexOf(h); ok {
+				return &Posted{Index: i, EntryHash: h, Valid: true, Replayed: true}, nil
+			}
+		}
+		if isStale(err) {
+			return nil, fmt.Errorf("%w: the board moved under %d attempts", ErrCastInProgress, attempt)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &Posted{Index: idx, EntryHash: h, Valid: true}, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	idx, err := b.appendOrdered(func() { delete(b.devInFlight, dev) }, pendingApply{entry: e})
-	b.mu.Lock()
-	delete(b.devInFlight, dev)
-	b.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	return &Posted{Index: idx, EntryHash: h, Valid: true}, nil
 }
 
 var errReplayed = errors.New("ballotbox: entry already on the board")
@@ -213,13 +237,46 @@ func (b *Box) postSigned(ctx context.Context, raw []byte, allowed func(*election
 
 // post applies e to the state and appends it, with no cast in flight.
 // The state is checked first, so a refused entry never reaches the log; if
-// the append itself fails, the state is rebuilt from the log.
+// the append itself fails, the state is rebuilt from the log. If another
+// instance appended meanwhile (board.ErrStale), the state is rebuilt with
+// its entries and e checked and appended again, up to maxStale times.
 func (b *Box) post(ctx context.Context, e *bulletin.Entry, allowed func(*election.State, *bulletin.Entry) error) (*Posted, error) {
 	b.gate.Lock()
 	defer b.gate.Unlock()
+	// Other instances' appends wait while this one catches up, checks and
+	// appends (store.Barrier; the retries below remain for a store
+	// without one).
+	if bs, ok := b.cfg.Store.(store.Barrier); ok {
+		release, err := bs.Barrier(ctx, b.sid())
+		if err != nil {
+			return nil, fmt.Errorf("ballotbox: %w", err)
+		}
+		defer release()
+		ctx = store.WithBarrier(ctx)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		p, err := b.postOnceLocked(ctx, e, allowed)
+		if !isStale(err) {
+			if attempt > 1 {
+				b.cfg.Logger.Info("entry posted after other instances' appends moved the board", "type", e.Type.String(), "attempts", attempt, "err", err)
+			}
+			return p, err
+		}
+		if attempt == maxStale {
+			return nil, fmt.Errorf("%w: the board moved under %d attempts", ErrCastInProgress, attempt)
+		}
+	}
+}
+
+// postOnceLocked is one attempt of post, with the gate held exclusively
+// and b.mu held.
+func (b *Box) postOnceLocked(ctx context.Context, e *bulletin.Entry, allowed func(*election.State, *bulletin.Entry) error) (*Posted, error) {
 	if err := b.check(); err != nil {
+		return nil, err
+	}
+	if err := b.catchUpAllLocked(ctx); err != nil {
 		return nil, err
 	}
 	h := e.Hash()
@@ -234,21 +291,30 @@ func (b *Box) post(ctx context.Context, e *bulletin.Entry, allowed func(*electio
 	}
 	if e.Type == bulletin.TypeClose && b.state.Phase == election.PhaseOpen {
 		// Every accepted audit goes on the board before voting closes
-		// (the rules refuse audits after the close), in one last batch.
+		// (the rules refuse audits after the close), in one last batch:
+		// those accepted by any instance.
+		if err := b.mergeStorePoolLocked(ctx); err != nil {
+			return nil, err
+		}
 		if err := b.publishAllLocked(ctx); err != nil {
 			return nil, err
 		}
 	}
 	pos := b.state.Size
-	if pos != b.log.Size() {
+	if pos < b.log.Size() {
+		// Another instance's entries arrived since the catch-up (no entry
+		// of this box is in flight: the gate is held).
+		return nil, board.ErrStale
+	}
+	if pos > b.log.Size() {
 		b.halt(fmt.Errorf("%w: state at %d, log at %d", ErrInconsistentBox, pos, b.log.Size()))
 		return nil, b.fatal
 	}
 	if err := b.applyLocked(e, nil, nil); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
-	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	idx, err := b.log.Append(actx, e)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), appendTimeout)
+	idx, err := b.log.AppendAfter(actx, pos, e)
 	cancel()
 	if err != nil || idx[0] != pos {
 		if rerr := b.rebuildLocked(ctx); rerr != nil {
@@ -278,6 +344,7 @@ func (b *Box) rebuildLocked(ctx context.Context) error {
 	b.state = fresh.state
 	b.snap.Store(fresh.snap.Load())
 	b.codes, b.ciphertexts, b.voters, b.turnout, b.invalid, b.lifecycle = fresh.codes, fresh.ciphertexts, fresh.voters, fresh.turnout, fresh.invalid, fresh.lifecycle
+	b.dropPendingBelowLocked()
 	return b.reservePoolLocked()
 }
 
@@ -312,6 +379,11 @@ var Actions = []string{ActionQualified, ActionCloseExtraction, ActionContext, Ac
 // order actions fail with ErrWrongPhase (or ErrNotReady when the board
 // lacks what the action needs, e.g. trustees' messages).
 func (b *Box) Act(ctx context.Context, action, official string) (*Posted, error) {
+	// The action is computed from the board as the store holds it, not as
+	// this instance last saw it.
+	if err := b.Sync(ctx); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	t, payload, err := b.prepare(b.state, action, official)
 	b.mu.Unlock()

@@ -145,6 +145,7 @@ func (b *Box) encodeSnapshot(ctx context.Context) ([]byte, uint64, error) {
 	if b.fatal != nil {
 		return nil, 0, b.fatal
 	}
+	b.catchUpLocked() // other instances' entries (instances.go)
 	s := b.state
 	n := s.Size
 	if n == 0 {
@@ -693,11 +694,22 @@ func (b *Box) snapshotter() {
 		cancel()
 		if err != nil && !errors.Is(err, ErrShutdown) {
 			b.cfg.Logger.Warn("ballot box snapshot failed", "origin", b.cfg.LogKey.Origin, "err", err)
+			// Not again at once: with other instances appending, the board
+			// may have moved during the snapshot; the next entry asks again
+			// after this pause.
+			select {
+			case <-b.snapStop:
+				return
+			case <-time.After(snapshotRetry):
+			}
 		} else if n > 0 {
 			b.cfg.Logger.Info("ballot box snapshot taken", "origin", b.cfg.LogKey.Origin, "size", n, "took", time.Since(t0))
 		}
 	}
 }
+
+// snapshotRetry is the snapshotter's pause after a failed snapshot.
+const snapshotRetry = time.Second
 
 // snapshotDueLocked asks the snapshotter for a snapshot if the board has
 // grown enough since the last one. b.mu is held.

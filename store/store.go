@@ -127,6 +127,31 @@ type Store interface {
 	Close() error
 }
 
+// Barrier is implemented by a store that several processes may append to
+// (store/postgres): Barrier waits until the log's appends in progress have
+// committed and holds every other process's appends back until release is
+// called (or this process dies), so that the holder can bring its view up
+// to the store's, check an entry against it and append it with nothing
+// appended in between (spec/07-bulletin.md §7.7.2). The holder's own
+// appends pass a context made by WithBarrier.
+type Barrier interface {
+	Barrier(ctx context.Context, log LogID) (release func(), err error)
+}
+
+type barrierKey struct{}
+
+// WithBarrier marks ctx as that of an append by the holder of the log's
+// barrier (which would otherwise wait for itself).
+func WithBarrier(ctx context.Context) context.Context {
+	return context.WithValue(ctx, barrierKey{}, true)
+}
+
+// HoldsBarrier reports whether ctx was made by WithBarrier.
+func HoldsBarrier(ctx context.Context) bool {
+	v, _ := ctx.Value(barrierKey{}).(bool)
+	return v
+}
+
 // Snapshot is the persisted state of a log's owner at a tree size: opaque
 // bytes that the owner authenticates and checks against the log before it
 // uses them. Backends may split Data into parts of SnapshotPart bytes.

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"evote/ballot"
@@ -143,6 +144,7 @@ type Fixture struct {
 	List       ed25519.PrivateKey // list official "list-official-1", who registers them and posts the voter list
 	Now        func() time.Time
 	listed     uint32
+	cfg        ballotbox.RegistryConfig // the registry's, for Instance
 }
 
 // Options shape a fixture.
@@ -231,6 +233,8 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 			return ws, q, err
 		}
 	}
+	cfg.Witnesses = shareCosigners(cfg.Witnesses)
+	f.cfg = cfg
 	if f.Registry, err = ballotbox.OpenRegistry(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -253,6 +257,62 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// shareCosigners makes every registry of a fixture (Instance) reach the
+// same witnesses: one set of cosigners per log.
+func shareCosigners(ws func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error)) func(bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
+	type set struct {
+		cs []ballotbox.Cosigner
+		q  int
+	}
+	var mu sync.Mutex
+	made := map[string]set{}
+	return func(v bulletin.LogVerifier) ([]ballotbox.Cosigner, int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s, ok := made[v.Origin]; ok {
+			return s.cs, s.q, nil
+		}
+		cs, q, err := ws(v)
+		if err == nil {
+			made[v.Origin] = set{cs, q}
+		}
+		return cs, q, err
+	}
+}
+
+// Cosigners returns the witnesses of the election's log, as the
+// fixture's registries reach them (in-process: each a
+// *ballotbox.LocalWitness, whose witness a test may also serve over HTTP
+// to other processes).
+func (f *Fixture) Cosigners() ([]ballotbox.Cosigner, error) {
+	lk, err := f.cfg.LogKey(f.Box.Log().Origin())
+	if err != nil {
+		return nil, err
+	}
+	cs, _, err := f.cfg.Witnesses(lk.Verifier())
+	return cs, err
+}
+
+// Instance opens another ballot-box instance of the fixture's elections
+// on st (the same database as the fixture's store, through another
+// connection: a second evoted), with the same keys, catalog and
+// witnesses, and returns the election's Box there. The caller closes the
+// registry.
+func (f *Fixture) Instance(ctx context.Context, st store.Store) (*ballotbox.Registry, *ballotbox.Box, error) {
+	cfg := f.cfg
+	cfg.Store = st
+	r, err := ballotbox.OpenRegistry(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := r.Get(f.ElectionID)
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return r, b, nil
 }
 
 func (f *Fixture) trusteeEntry(i int, msg []byte) ([]byte, error) {

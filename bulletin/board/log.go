@@ -8,7 +8,9 @@ import (
 	"evote/bulletin"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"evote/crypto/sig"
@@ -88,9 +90,28 @@ type Log struct {
 	// (SetCosigned).
 	cosigned *bulletin.SignedCheckpoint
 
-	hub    store.Hub  // announces sizes after the tree has grown
-	loadMu sync.Mutex // serialises load
+	hub store.Hub // announces sizes after the tree has grown
+	// loadMu serialises the tree's growth: loading entries from the store
+	// and committing the log's own appends.
+	loadMu sync.Mutex
+
+	// Several writers (evoted instances) may append to one store log
+	// (spec/07-bulletin.md §7.8): entries loaded from the store rather than
+	// committed by this Log are "foreign". foreignEnd is the end index of
+	// the latest foreign entries loaded; onForeign, if set, receives them
+	// in index order before their size is announced (under loadMu).
+	foreignEnd atomic.Uint64
+	onForeign  func(first uint64, entries []*bulletin.Entry)
 }
+
+// ErrStale refuses an AppendAfter whose caller checked its entries against
+// a view of the log that entries of another writer have since extended:
+// the caller applies them, checks its entries again and retries.
+var ErrStale = errors.New("bulletin: the log grew under another writer since the entries were checked")
+
+// Unchecked is the horizon of Append: the caller does not depend on
+// entries of other writers.
+const Unchecked = ^uint64(0)
 
 type appendReq struct {
 	entries []*bulletin.Entry
@@ -98,6 +119,11 @@ type appendReq struct {
 	leaves  [][32]byte
 	keys    []indexKey
 	result  chan appendResult
+	// horizon: every foreign entry must lie before it (AppendAfter), or
+	// Unchecked.
+	horizon uint64
+	// barrier: the caller holds the log's store barrier (store.WithBarrier).
+	barrier bool
 }
 
 // indexKey is an entry's IndexKey and its position in the request.
@@ -315,16 +341,34 @@ func (l *Log) load(ctx context.Context, verifyFrom uint64) error {
 			}
 		}
 		l.hmu.Unlock()
+		if l.onForeign != nil {
+			l.onForeign(next, entries)
+		}
 		l.tree.AppendLeaves(leaves...)
 		next += uint64(len(recs))
+		l.foreignEnd.Store(next)
 		l.hub.Publish(l.sid, next)
 	}
 	return nil
 }
 
+// OnForeign registers f to receive the entries the log loads from the
+// store that it did not commit itself (another writer's, or its own whose
+// acknowledgement was lost), in index order, before their size is
+// announced. f runs with the log's growth locked: it must not append nor
+// wait for an append. Set it once, before the log follows the store.
+func (l *Log) OnForeign(f func(first uint64, entries []*bulletin.Entry)) {
+	l.loadMu.Lock()
+	defer l.loadMu.Unlock()
+	l.onForeign = f
+}
+
+// ForeignEnd returns the end index of the latest entries loaded from the
+// store rather than committed by this Log (0 if none since Open).
+func (l *Log) ForeignEnd() uint64 { return l.foreignEnd.Load() }
+
 // Refresh extends the in-memory tree with entries another process appended
-// to the store (for read-only replicas following the log; a Log that
-// appends itself must be the store's only writer for its log id).
+// to the store.
 func (l *Log) Refresh(ctx context.Context) error { return l.load(ctx, 0) }
 
 // ID returns the log id.
@@ -346,11 +390,22 @@ func (l *Log) Tree() *bulletin.Tree { return l.tree }
 // in one batch, duplicates) and appends them atomically: all or none. It
 // returns their indices once they are durable. A refused call leaves the log
 // unchanged and returns an error wrapping one of the package's sentinels.
+// Entries of other writers do not concern the caller: on a store conflict
+// the log loads them and commits the caller's entries after them.
 func (l *Log) Append(ctx context.Context, entries ...*bulletin.Entry) ([]uint64, error) {
+	return l.AppendAfter(ctx, Unchecked, entries...)
+}
+
+// AppendAfter is Append for a caller that checked its entries against the
+// log's first horizon entries (and its own appends in flight): it fails
+// with ErrStale, appending nothing, if an entry of another writer lies at
+// or beyond horizon when the entries would be committed, so that the
+// caller applies that entry, checks again, and retries.
+func (l *Log) AppendAfter(ctx context.Context, horizon uint64, entries ...*bulletin.Entry) ([]uint64, error) {
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%w: no entries", bulletin.ErrMalformed)
 	}
-	req := &appendReq{entries: entries, recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1)}
+	req := &appendReq{entries: entries, recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1), horizon: horizon, barrier: store.HoldsBarrier(ctx)}
 	seen := make(map[[32]byte]bool, len(entries))
 	seenKey := make(map[[KeyPrefix]byte]bool)
 	for i, e := range entries {
@@ -575,8 +630,18 @@ func (l *Log) committer() {
 
 func (l *Log) commit(batch []*appendReq) { l.commitTry(batch, true) }
 
-// commitTry commits a batch; on a store conflict it may resynchronise the
-// tree with the store once (see resync).
+// stale reports whether r was checked against a view of the log that
+// foreign entries have since extended.
+func (l *Log) stale(r *appendReq) bool {
+	return r.horizon != Unchecked && l.foreignEnd.Load() > r.horizon
+}
+
+// commitTry commits a batch. On a store conflict (the store is ahead of
+// the tree) it loads the new entries and acknowledges the requests now
+// there (see resync); the others are committed after them if they do not
+// depend on them (Append), and refused with ErrStale if they do
+// (AppendAfter): they are never committed blindly after entries their
+// checks did not see.
 func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 	// Refuse duplicates across the requests of the batch and against the
 	// log (two callers may race with the same entry).
@@ -601,6 +666,10 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 			r.result <- appendResult{err: fmt.Errorf("%w: an entry or key was appended concurrently", bulletin.ErrDuplicate)}
 			continue
 		}
+		if l.stale(r) {
+			r.result <- appendResult{err: ErrStale}
+			continue
+		}
 		for _, rec := range r.recs {
 			seen[rec.Hash] = true
 		}
@@ -616,16 +685,46 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 	for _, r := range live {
 		recs = append(recs, r.recs...)
 	}
+	// The tree does not grow by a load between reading its size and
+	// extending it with this batch.
+	l.loadMu.Lock()
+	if slices.ContainsFunc(live, l.stale) {
+		// A load ran since the checks above: check again.
+		l.loadMu.Unlock()
+		l.commitTry(live, mayResync)
+		return
+	}
 	first := l.tree.Size()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if slices.ContainsFunc(live, func(r *appendReq) bool { return r.barrier }) {
+		// The caller holds the store's barrier: every other writer waits,
+		// and so would this append if it asked for the barrier too.
+		ctx = store.WithBarrier(ctx)
+	}
 	err := l.cfg.Store.Append(ctx, l.sid, first, recs)
 	cancel()
 	if err != nil && !refused(err) {
-		l.settle(live)
+		l.loadMu.Unlock()
+		l.settle(live) // loads under loadMu; re-appends check staleness again
 		return
 	}
 	if err != nil {
+		l.loadMu.Unlock()
 		if errors.Is(err, store.ErrConflict) && mayResync && l.resync(live) {
+			return
+		}
+		if errors.Is(err, store.ErrConflict) && !mayResync {
+			// Another writer again: load its entries so that the callers'
+			// next attempt sees them, and let the callers decide.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			lerr := l.load(ctx, 0)
+			cancel()
+			if lerr == nil {
+				err = ErrStale
+			}
+			for _, r := range live {
+				r.result <- appendResult{err: err}
+			}
 			return
 		}
 		if len(live) > 1 && !errors.Is(err, store.ErrConflict) {
@@ -657,9 +756,12 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 		}
 	}
 	l.hmu.Unlock()
-	i = first
 	for _, r := range live {
 		l.tree.AppendLeaves(r.leaves...)
+	}
+	l.loadMu.Unlock()
+	i = first
+	for _, r := range live {
 		r.result <- appendResult{first: i}
 		i += uint64(len(r.recs))
 	}
@@ -668,10 +770,12 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 
 // resync handles a store that is ahead of the tree: an earlier append whose
 // acknowledgement was lost (the transaction committed but the reply did not
-// arrive), or a second writer. It loads the missing entries from the store,
+// arrive), or another writer. It loads the missing entries from the store,
 // acknowledges the requests whose entries are now all there, in order (so a
 // caller retrying after a lost acknowledgement learns its indices), and
-// retries the others once. It reports false if the store could not be read.
+// passes the others to commitTry once more, which refuses with ErrStale
+// those that depend on what was loaded. It reports false if the store
+// could not be read.
 func (l *Log) resync(live []*appendReq) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	err := l.load(ctx, 0)
@@ -776,19 +880,29 @@ func (l *Log) Close() error {
 }
 
 // Checkpoint signs and stores a checkpoint for the current size, unless the
-// latest checkpoint already covers it, and returns the latest.
+// latest checkpoint already covers it, and returns the latest. With
+// several writers, the store may already hold a checkpoint at that size or
+// beyond, signed by another instance with the same key: it is adopted
+// (the log first loads up to its size) rather than a second note signed,
+// so readers of every instance see one note per size.
 func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error) {
 	l.cpMu.Lock()
 	defer l.cpMu.Unlock()
 	size := l.tree.Size()
-	if l.latest != nil && l.latest.Size == size {
+	if l.latest != nil && l.latest.Size >= size {
 		return l.latest, nil
 	}
 	if err := l.settleCheckpoint(ctx); err != nil {
 		return nil, err
 	}
-	if l.latest != nil && l.latest.Size == size {
+	if l.latest != nil && l.latest.Size >= size {
 		return l.latest, nil
+	}
+	if cp, err := l.adoptStored(ctx, size); cp != nil || err != nil {
+		if cp != nil {
+			l.unsettled = nil
+		}
+		return cp, err
 	}
 	cp := l.unsettled // signed at this size, perhaps stored: stored again
 	if cp == nil {
@@ -808,7 +922,16 @@ func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error
 		cp = &bulletin.SignedCheckpoint{Checkpoint: c, Note: note}
 	}
 	if err := l.cfg.Store.PutCheckpoint(ctx, l.sid, store.Checkpoint{Size: size, Note: cp.Note}); err != nil {
-		if !errors.Is(err, store.ErrInvalid) {
+		if errors.Is(err, store.ErrCheckpointOrder) {
+			// Another instance stored one at this size or beyond first.
+			if acp, aerr := l.adoptStored(ctx, size); acp != nil || aerr != nil {
+				if acp != nil {
+					l.unsettled = nil
+				}
+				return acp, aerr
+			}
+		}
+		if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrCheckpointOrder) {
 			l.unsettled = cp
 		}
 		return nil, fmt.Errorf("bulletin: store checkpoint: %w", err)
@@ -851,6 +974,35 @@ func (l *Log) settleCheckpoint(ctx context.Context) error {
 	}
 	l.latest, l.unsettled = &bulletin.SignedCheckpoint{Checkpoint: c, Note: rec.Note}, nil
 	return nil
+}
+
+// adoptStored makes the store's latest checkpoint the log's latest if it
+// covers at least size entries, loading the entries up to it first and
+// checking it against the tree; it returns nil, nil if the store has none
+// that large. l.cpMu is held.
+func (l *Log) adoptStored(ctx context.Context, size uint64) (*bulletin.SignedCheckpoint, error) {
+	rec, err := l.cfg.Store.LatestCheckpoint(ctx, l.sid)
+	if errors.Is(err, store.ErrNotFound) || err == nil && rec.Size < size {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bulletin: checkpoint: %w", err)
+	}
+	if l.tree.Size() < rec.Size {
+		if err := l.load(ctx, 0); err != nil {
+			return nil, err
+		}
+	}
+	c, _, err := bulletin.VerifyCheckpoint(rec.Note, l.Verifier())
+	if err != nil {
+		return nil, fmt.Errorf("%w: stored checkpoint at %d: %w", bulletin.ErrCorrupt, rec.Size, err)
+	}
+	root, err := l.tree.RootAt(c.Size)
+	if err != nil || root != c.Root || c.Size != rec.Size {
+		return nil, fmt.Errorf("%w: stored checkpoint at size %d does not match the log", bulletin.ErrCorrupt, rec.Size)
+	}
+	l.latest = &bulletin.SignedCheckpoint{Checkpoint: c, Note: rec.Note}
+	return l.latest, nil
 }
 
 // SetCosigned records a checkpoint note of this log that carries
@@ -959,9 +1111,10 @@ func (l *Log) Subscribe(ctx context.Context) (<-chan uint64, error) {
 	return l.hub.Subscribe(ctx, l.sid)
 }
 
-// Follow keeps a read-only replica current: it follows the store's
-// notifications (PostgreSQL LISTEN/NOTIFY across processes) and loads new
-// entries into the tree, until ctx ends.
+// Follow keeps the log current with the store: it follows the store's
+// notifications (PostgreSQL LISTEN/NOTIFY across processes) and loads the
+// entries other writers appended into the tree (a read-only replica, or
+// one of several writers), until ctx ends.
 func (l *Log) Follow(ctx context.Context) error {
 	ch, err := l.cfg.Store.Subscribe(ctx, l.sid)
 	if err != nil {
@@ -970,7 +1123,10 @@ func (l *Log) Follow(ctx context.Context) error {
 	if err := l.load(ctx, 0); err != nil {
 		return err
 	}
-	for range ch {
+	for n := range ch {
+		if n <= l.tree.Size() {
+			continue // its own append, or loaded already
+		}
 		if err := l.load(ctx, 0); err != nil {
 			return err
 		}

@@ -163,7 +163,10 @@ func (c *Client) Submit(ctx context.Context, l *board.Log, cp *bulletin.SignedCh
 	for attempt := 0; attempt < 3; attempt++ {
 		old := c.knownSize(cp.Origin)
 		if old > cp.Size {
-			return bulletin.NoteSignature{}, fmt.Errorf("witness: witness has size %d, newer than checkpoint %d", old, cp.Size)
+			// Another writer of the log (an instance on the same store)
+			// had a larger checkpoint cosigned: the caller catches up and
+			// submits a checkpoint of at least that size.
+			return bulletin.NoteSignature{}, &ConflictError{Size: old}
 		}
 		var proof [][32]byte
 		if old > 0 {

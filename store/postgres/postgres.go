@@ -138,7 +138,11 @@ func (s *Store) Append(ctx context.Context, log store.LogID, first uint64, recs 
 	for i, r := range recs {
 		hashes[i], types[i], data[i] = r.Hash[:], int32(r.Type), r.Data
 	}
-	_, err := s.pool.Exec(ctx, `SELECT bulletin_append($1, $2, $3, $4, $5, $6)`, log[:], int64(first), hashes, types, data, s.channel)
+	fn := "bulletin_append"
+	if store.HoldsBarrier(ctx) {
+		fn = "bulletin_append_holding" // this process holds the log's barrier
+	}
+	_, err := s.pool.Exec(ctx, `SELECT `+fn+`($1, $2, $3, $4, $5, $6)`, log[:], int64(first), hashes, types, data, s.channel)
 	if err != nil {
 		var pe *pgconn.PgError
 		switch {
@@ -150,6 +154,41 @@ func (s *Store) Append(ctx context.Context, log store.LogID, first uint64, recs 
 		return fmt.Errorf("store/postgres: append: %w", err)
 	}
 	return nil
+}
+
+// barrierKeys are the log's barrier keys in the two-key advisory-lock
+// space: the first 8 bytes of the log id as two signed big-endian
+// integers (bulletin_append computes the same, migration 0005).
+func barrierKeys(log store.LogID) (int32, int32) {
+	return int32(binary.BigEndian.Uint32(log[:4])), int32(binary.BigEndian.Uint32(log[4:8]))
+}
+
+// Barrier implements store.Barrier: a session advisory lock on its own
+// connection, taken once the appends in progress have committed. If the
+// unlock fails the connection is closed, which releases it too; so does
+// the death of this process.
+func (s *Store) Barrier(ctx context.Context, log store.LogID) (func(), error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: barrier: %w", err)
+	}
+	k1, k2 := barrierKeys(log)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1::integer, $2::integer)`, k1, k2); err != nil {
+		conn.Conn().Close(context.Background())
+		conn.Release()
+		return nil, fmt.Errorf("store/postgres: barrier: %w", err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1::integer, $2::integer)`, k1, k2); err != nil {
+				conn.Conn().Close(ctx)
+			}
+			conn.Release()
+		})
+	}, nil
 }
 
 // Size implements store.Store.

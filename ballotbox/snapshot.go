@@ -65,6 +65,10 @@ const (
 	snapshotMACTag  = "evote-v1/ballot-box-snapshot-mac"
 )
 
+// snapCredSize is the size of an encoded credential: u64 position,
+// pseudonym, device key, token id (16), two u16 strings, three u64 times.
+const snapCredSize = 8 + 32 + 32 + 16 + 2 + 2 + 3*8
+
 // DefaultSnapshotEvery is how many entries the board grows between two
 // snapshots by default.
 const DefaultSnapshotEvery = 100_000
@@ -219,7 +223,7 @@ func (b *Box) encodeSnapshot(ctx context.Context) ([]byte, uint64, error) {
 	for _, r := range s.Ballots {
 		encLen += 110 + len(r.Encoded())
 	}
-	w := make([]byte, 0, 200+int(n)*64+len(replay)*8+len(creds)*124+len(marks)*40+encLen)
+	w := make([]byte, 0, 200+int(n)*64+len(replay)*8+len(creds)*snapCredSize+len(marks)*40+encLen)
 	w = append(w, snapshotMagic...)
 	w = append(w, snapshotVersion)
 	id := b.logID()
@@ -415,7 +419,7 @@ func (b *Box) decodeSnapshot(st store.Snapshot) (*boxSnapshot, error) {
 		next(sn.replay[i])
 	}
 	last = 0
-	sn.creds = make([]snapCred, r.count(124))
+	sn.creds = make([]snapCred, r.count(snapCredSize))
 	cs := make([]record.CredentialIssued, len(sn.creds))
 	for i := range sn.creds {
 		c := &cs[i]

@@ -177,6 +177,35 @@ func TestSnapshotReopenEqualsReplay(t *testing.T) {
 	}
 }
 
+// TestSnapshotMostlyCredentials: a snapshot whose board is mostly
+// credentials (voters signed in, few ballots yet: the morning of an
+// election) is used, not refused. The decoder used to bound the count of
+// credentials by 124 bytes each, 8 more than their encoding, and refused
+// such a snapshot as truncated; the box then replayed the whole board
+// (TestBoxCrash saw it).
+func TestSnapshotMostlyCredentials(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openSQLite(t, dir)
+	t.Cleanup(func() { st.Close() })
+	cat := &ballotbox.MemoryCatalog{}
+	f := newFixture(t, boxtest.Options{Dir: dir, Store: st, Catalog: cat})
+	for i := range 60 {
+		voter(t, f, [32]byte{byte(i), 0xc7})
+	}
+	n, err := f.Box.Snapshot(ctx)
+	if err != nil || n != f.Box.Log().Size() {
+		t.Fatalf("snapshot at %d of %d: %v", n, f.Box.Log().Size(), err)
+	}
+	b := reopen(t, f, st, cat, true)
+	if b.RestoredFrom() != n {
+		t.Fatalf("restored from %d, want the snapshot at %d", b.RestoredFrom(), n)
+	}
+	if d := ballotbox.DiffBoxes(reopen(t, f, st, cat, false), b); len(d) != 0 {
+		t.Fatalf("differs from the full replay in %v", d)
+	}
+}
+
 // TestSnapshotOnClose: a clean shutdown leaves a snapshot of the final
 // state; periodic snapshots follow SnapshotEvery.
 func TestSnapshotOnClose(t *testing.T) {

@@ -318,6 +318,26 @@ func TestSnapshotTampered(t *testing.T) {
 		{"stale MAC (of the previous snapshot)", store.Snapshot{Size: good.Size, Data: append(bytes.Clone(good.Data[:len(good.Data)-32]), old.Data[len(old.Data)-32:]...)}},
 		{"truncated", store.Snapshot{Size: good.Size, Data: good.Data[:len(good.Data)/2]}},
 		{"truncated, MAC resealed", store.Snapshot{Size: good.Size, Data: ballotbox.ResealSnapshot(f.Box, append(bytes.Clone(good.Data[:len(good.Data)-100]), make([]byte, 32)...))}},
+		{"a ballot's ciphertexts copied into another's, MAC resealed", func() store.Snapshot {
+			d := bytes.Clone(good.Data)
+			off := strTable(d) + 64*n
+			for _, size := range []int{8, 116, 40} { // replayed, credentials, marks
+				off += 4 + size*int(binary.BigEndian.Uint32(d[off:]))
+			}
+			off += 4
+			var encs [][]byte // each ballot's ciphertext encoding
+			for len(encs) < 2 {
+				off += 8 + 2 + 32 + 32
+				l := int(binary.BigEndian.Uint32(d[off:]))
+				encs = append(encs, d[off+4:off+4+l])
+				off += 4 + l
+			}
+			if len(encs[0]) != len(encs[1]) {
+				t.Fatal("ballots of different shapes")
+			}
+			copy(encs[1], encs[0])
+			return store.Snapshot{Size: good.Size, Data: ballotbox.ResealSnapshot(f.Box, d)}
+		}()},
 		{"another election's", otherSnap},
 		{"another election's, size adjusted", store.Snapshot{Size: good.Size, Data: otherSnap.Data}},
 		{"another election's, MAC resealed", store.Snapshot{Size: otherSnap.Size, Data: ballotbox.ResealSnapshot(f.Box, otherSnap.Data)}},

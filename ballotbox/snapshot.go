@@ -555,8 +555,8 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	s.Grow(len(sn.ballots), len(sn.creds), len(sn.marks))
 	// The box's own indices of credentials, marks and ballots, and the
 	// state's index of the ballots' ciphertexts (the largest), do not
-	// depend on the order of the entries: built meanwhile, on the other
-	// core.
+	// depend on the order of the entries: built meanwhile, each in its
+	// own goroutine, on the other cores.
 	type side struct {
 		bulk *bulkIndex
 		cts  *election.CiphertextIndex
@@ -564,9 +564,11 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	}
 	aside := make(chan side, 1)
 	go func() {
+		bulk := make(chan *bulkIndex, 1)
+		go func() { bulk <- buildBulkIndex(sn) }()
 		var x side
-		x.bulk = buildBulkIndex(sn)
 		x.cts, x.err = election.NewCiphertextIndex(sn.ballots)
+		x.bulk = <-bulk
 		aside <- x
 	}()
 	defer func() {

@@ -315,8 +315,9 @@ func trackingCodeKey(e *bulletin.Entry) ([32]byte, bool) {
 // loaded (those its own signed checkpoint covers through the tree's root,
 // the others one by one), and each record read back must be the entry the
 // board loaded at that position (its hash in the board's index), so a row
-// changed since is refused. Nor does it check again the proofs of the
-// ballots that checkpoint covers: this box appended them only after
+// changed since is refused. Nor does it check again, or even parse, the
+// proofs of the ballots that checkpoint covers (election.State.ReplayBallot
+// checks their author and shape): this box appended them only after
 // checking them, and the log signed them. The rules are applied to every
 // entry as at append time.
 func (b *Box) replay(ctx context.Context) error { return b.replayFrom(ctx, 0) }

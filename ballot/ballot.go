@@ -170,6 +170,14 @@ func (b *EncryptedBallot) Ciphertexts() []*elgamal.Ciphertext {
 	return out
 }
 
+// CheckShape checks the ballot against the manifest (election, style,
+// contests, ciphertexts per contest) without its proofs: what a replay
+// still checks of ballots whose proofs were verified when they were cast.
+func (b *EncryptedBallot) CheckShape(m *Manifest) error {
+	_, err := b.checkShape(m)
+	return err
+}
+
 // checkShape checks the ballot against the manifest: election, style, the
 // number of ciphertexts of each contest, and that no ciphertext is in
 // clear (spec §9.3: A ≠ 1).

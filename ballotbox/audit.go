@@ -256,7 +256,7 @@ func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot, code ballot.TrackingCo
 	for _, c := range a.Contests {
 		for _, ct := range c.Ciphertexts {
 			k := sha256.Sum256(ct.Bytes())
-			if p, dup := b.ciphertexts[k]; dup {
+			if p, dup := b.ciphertextAt(k); dup {
 				switch p {
 				case reservedPos:
 					return nil, ErrCastInProgress
@@ -268,7 +268,7 @@ func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot, code ballot.TrackingCo
 			keys = append(keys, k)
 		}
 	}
-	if p, dup := b.codes[code]; dup { // the same ciphertexts, so only in flight
+	if p, dup := b.codeAt(code); dup { // the same ciphertexts, so only in flight
 		if p == reservedPos {
 			return nil, ErrCastInProgress
 		}
@@ -346,7 +346,7 @@ func (b *Box) reservePoolLocked() error {
 			continue
 		}
 		for _, k := range p.keys {
-			if pos, dup := b.ciphertexts[k]; dup && pos != auditPendingPos {
+			if pos, dup := b.ciphertextAt(k); dup && pos != auditPendingPos {
 				return fmt.Errorf("%w: a pending audit's ciphertext is at entry %d", ErrInconsistentBox, pos)
 			}
 			b.ciphertexts[k] = auditPendingPos
@@ -682,7 +682,7 @@ func (b *Box) mergeStorePoolLocked(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("ballotbox: audit pool: %w", err)
 		}
-		if slices.ContainsFunc(p.keys, func(k [32]byte) bool { _, taken := b.ciphertexts[k]; return taken }) {
+		if slices.ContainsFunc(p.keys, func(k [32]byte) bool { _, taken := b.ciphertextAt(k); return taken }) {
 			b.cfg.Logger.Error("an accepted audit repeats a ciphertext already on the board; it is not published", "code", fmt.Sprintf("%x", rec.Code[:8]))
 			continue
 		}

@@ -119,14 +119,18 @@ type Box struct {
 	fatal   error                   // a broken invariant: the box refuses everything
 	closed  bool
 
-	// Indices beyond election.State's, over applied and reserved entries.
-	codes       map[ballot.TrackingCode]uint64        // → position, or reservedPos
-	ciphertexts map[[32]byte]uint64                   // ciphertext hash → position, or reservedPos
+	// Indices beyond election.State's. The tracking codes and ciphertext
+	// hashes of applied entries are the state's alone (codeAt,
+	// ciphertextAt): codes and ciphertexts hold only those of casts and
+	// audits in flight (reservedPos) and of pooled audits
+	// (auditPendingPos), so a restart builds one index of each, not two.
+	codes       map[ballot.TrackingCode]uint64        // → reservedPos
+	ciphertexts map[[32]byte]uint64                   // ciphertext hash → reservedPos or auditPendingPos
 	inFlight    map[[32]byte]int                      // pseudonym → casts in flight
 	devInFlight map[[32]byte]*record.CredentialIssued // credentials in flight, by device key
 	audits      map[string]int                        // audits posted per token id (memory only)
 	voters      map[[32]byte]*voterIndex              // pseudonym → its entries
-	turnout     map[string]map[[32]byte]bool          // style → pseudonyms that cast
+	turnout     map[string]int                        // style → distinct pseudonyms that cast
 	invalid     map[uint64]string                     // positions of posted but invalid trustee entries
 	lifecycle   []PhaseMark                           // the entries that moved the election to each phase
 
@@ -184,7 +188,7 @@ func (b *Box) resetIndices() {
 	b.devInFlight = map[[32]byte]*record.CredentialIssued{}
 	b.audits = map[string]int{}
 	b.voters = map[[32]byte]*voterIndex{}
-	b.turnout = map[string]map[[32]byte]bool{}
+	b.turnout = map[string]int{}
 	b.invalid = map[uint64]string{}
 	b.lifecycle = nil
 }
@@ -326,8 +330,9 @@ func trackingCodeKey(e *bulletin.Entry) ([32]byte, bool) {
 // loaded (those its own signed checkpoint covers through the tree's root,
 // the others one by one), and each record read back must be the entry the
 // board loaded at that position (its hash in the board's index), so a row
-// changed since is refused. Nor does it check again the proofs of the
-// ballots that checkpoint covers: this box appended them only after
+// changed since is refused. Nor does it check again, or even parse, the
+// proofs of the ballots that checkpoint covers (election.State.ReplayBallot
+// checks their author and shape): this box appended them only after
 // checking them, and the log signed them. The rules are applied to every
 // entry as at append time.
 func (b *Box) replay(ctx context.Context) error { return b.replayFrom(ctx, 0) }
@@ -369,9 +374,9 @@ func (b *Box) replayFrom(ctx context.Context, from uint64) error {
 		for i, e := range es {
 			var cb *election.CheckedBallot
 			if e.Type == bulletin.TypeBallot && recs[i].Index < covered && b.state.Context != nil {
-				// A batch never verified: the proofs were checked before
-				// this box appended the ballot.
-				if cb, err = b.state.PrecheckBallot(e, zkp.NewBatch()); err != nil {
+				// Without the proofs: they were checked before this box
+				// appended the ballot.
+				if cb, err = b.state.ReplayBallot(e); err != nil {
 					return fmt.Errorf("ballotbox: replay entry %d: %w", recs[i].Index, err)
 				}
 			}
@@ -403,9 +408,9 @@ func (b *Box) applyLocked(e *bulletin.Entry, cb *election.CheckedBallot, keys []
 	return nil
 }
 
-// index records what the box looks up beyond the State: ciphertexts and
-// codes (for precise refusal codes and reservations), each voter's entries
-// and the turnout.
+// index records what the box looks up beyond the State: each voter's
+// entries and the turnout; it drops the reservations of an applied
+// ballot's or audit's code and ciphertexts, which the state now holds.
 func (b *Box) index(e *bulletin.Entry, pos uint64, keys [][32]byte) {
 	s := b.state
 	switch e.Type {
@@ -427,26 +432,25 @@ func (b *Box) index(e *bulletin.Entry, pos uint64, keys [][32]byte) {
 		}
 	case bulletin.TypeBallot:
 		rec := s.Ballots[len(s.Ballots)-1]
-		b.codes[rec.Code] = pos
-		if keys == nil {
+		delete(b.codes, rec.Code)
+		if keys == nil && len(b.ciphertexts) > 0 {
 			keys = rec.CiphertextKeys()
 		}
 		for _, k := range keys {
-			b.ciphertexts[k] = pos
+			delete(b.ciphertexts, k)
 		}
 		v := b.voter(rec.Pseudonym)
 		v.ballots = append(v.ballots, BallotRef{Index: pos, TrackingCode: rec.Code})
-		t := b.turnout[rec.Style]
-		if t == nil {
-			t = map[[32]byte]bool{}
-			b.turnout[rec.Style] = t
+		if len(s.BallotsOf(rec.Pseudonym)) == 1 { // the voter's first
+			b.turnout[rec.Style]++
 		}
-		t[rec.Pseudonym] = true
 	case bulletin.TypeAuditedBallot:
-		if a, err := ballot.DecodeAuditedBallot(e.Payload); err == nil {
-			for _, c := range a.Contests {
-				for _, ct := range c.Ciphertexts {
-					b.ciphertexts[sha256.Sum256(ct.Bytes())] = pos
+		if len(b.ciphertexts) > 0 {
+			if a, err := ballot.DecodeAuditedBallot(e.Payload); err == nil {
+				for _, c := range a.Contests {
+					for _, ct := range c.Ciphertexts {
+						delete(b.ciphertexts, sha256.Sum256(ct.Bytes()))
+					}
 				}
 			}
 		}
@@ -475,6 +479,27 @@ type PhaseMark struct {
 
 func isTransition(t bulletin.Type) bool {
 	return t == bulletin.TypeOpen || t == bulletin.TypeClose || t == bulletin.TypeTransition
+}
+
+// codeAt returns the position of the ballot with tracking code c, or
+// reservedPos for a cast in flight.
+func (b *Box) codeAt(c ballot.TrackingCode) (uint64, bool) {
+	if p, ok := b.state.BallotByCode(c); ok {
+		return p, true
+	}
+	p, ok := b.codes[c]
+	return p, ok
+}
+
+// ciphertextAt returns the position of the ballot or audited ballot with
+// a ciphertext hashing to k, or reservedPos (in flight) or
+// auditPendingPos (a pooled audit).
+func (b *Box) ciphertextAt(k [32]byte) (uint64, bool) {
+	if p, ok := b.state.CiphertextAt(k); ok {
+		return p, true
+	}
+	p, ok := b.ciphertexts[k]
+	return p, ok
 }
 
 func (b *Box) voter(p [32]byte) *voterIndex {
@@ -579,8 +604,8 @@ func (b *Box) View() View {
 		v.ElectionID = s.Manifest.ElectionID
 		v.ManifestRaw = s.Manifest.Encode()
 	}
-	for style, ps := range b.turnout {
-		v.Turnout[style] = len(ps)
+	for style, n := range b.turnout {
+		v.Turnout[style] = n
 	}
 	v.Lifecycle = slices.Clone(b.lifecycle)
 	return v

@@ -298,7 +298,7 @@ func (b *Box) reserveLocked(cb *election.CheckedBallot, claims *token.Claims, ct
 	if s.VotedInPerson(cred.Pseudonym) {
 		return [32]byte{}, nil, ErrVotedInPerson
 	}
-	if p, dup := b.codes[cb.Code]; dup {
+	if p, dup := b.codeAt(cb.Code); dup {
 		if p == reservedPos {
 			return [32]byte{}, nil, ErrCastInProgress
 		}
@@ -306,7 +306,7 @@ func (b *Box) reserveLocked(cb *election.CheckedBallot, claims *token.Claims, ct
 	}
 	keys := ctKeys
 	for _, k := range keys {
-		if p, dup := b.ciphertexts[k]; dup {
+		if p, dup := b.ciphertextAt(k); dup {
 			switch p {
 			case reservedPos:
 				return [32]byte{}, nil, ErrCastInProgress

@@ -65,6 +65,10 @@ const (
 	snapshotMACTag  = "evote-v1/ballot-box-snapshot-mac"
 )
 
+// snapCredSize is the size of an encoded credential: u64 position,
+// pseudonym, device key, token id (16), two u16 strings, three u64 times.
+const snapCredSize = 8 + 32 + 32 + 16 + 2 + 2 + 3*8
+
 // DefaultSnapshotEvery is how many entries the board grows between two
 // snapshots by default.
 const DefaultSnapshotEvery = 100_000
@@ -93,7 +97,6 @@ type boxSnapshot struct {
 	creds    []snapCred
 	marks    []snapMark
 	ballots  []*election.CastRecord
-	cts      int // ciphertexts of all ballots
 }
 
 // snapshotKey derives the snapshot MAC key of a log from the authority's
@@ -220,7 +223,7 @@ func (b *Box) encodeSnapshot(ctx context.Context) ([]byte, uint64, error) {
 	for _, r := range s.Ballots {
 		encLen += 110 + len(r.Encoded())
 	}
-	w := make([]byte, 0, 200+int(n)*64+len(replay)*8+len(creds)*116+len(marks)*40+encLen)
+	w := make([]byte, 0, 200+int(n)*64+len(replay)*8+len(creds)*snapCredSize+len(marks)*40+encLen)
 	w = append(w, snapshotMagic...)
 	w = append(w, snapshotVersion)
 	id := b.logID()
@@ -357,9 +360,21 @@ func (b *Box) decodeSnapshot(st store.Snapshot) (*boxSnapshot, error) {
 	if v := body[len(snapshotMagic)]; v != snapshotVersion {
 		return nil, fmt.Errorf("%w: version %d", ErrSnapshot, v)
 	}
-	if !hmac.Equal(mac, b.snapshotMAC(body)) {
+	// The MAC (a pass over hundreds of megabytes at a million voters) is
+	// computed on another core while the body is parsed; nothing parsed
+	// is used unless it verifies. The parser is safe on any bytes: it is
+	// bounds-checked and allocates no more than the body's size allows.
+	macOK := make(chan bool, 1)
+	go func() { macOK <- hmac.Equal(mac, b.snapshotMAC(body)) }()
+	sn, err := b.parseSnapshot(st, body)
+	if !<-macOK {
 		return nil, fmt.Errorf("%w: its MAC does not verify (not made with this server's key for this log)", ErrSnapshot)
 	}
+	return sn, err
+}
+
+// parseSnapshot decodes the body of a snapshot (decodeSnapshot).
+func (b *Box) parseSnapshot(st store.Snapshot, body []byte) (*boxSnapshot, error) {
 	r := &snapReader{b: body[len(snapshotMagic)+1:]}
 	sn := &boxSnapshot{log: r.h32(), size: r.u64(), note: r.h32(), manifest: r.h32()}
 	if r.err != nil {
@@ -392,8 +407,11 @@ func (b *Box) decodeSnapshot(st store.Snapshot) (*boxSnapshot, error) {
 	base := &board.Base{Checkpoint: sn.note, Hashes: make([][32]byte, n), Leaves: make([][32]byte, n)}
 	for _, hs := range [][][32]byte{base.Hashes, base.Leaves} {
 		p := r.take(32 * n)
+		if p == nil {
+			break
+		}
 		for i := range hs {
-			copy(hs[i][:], p[32*i:])
+			hs[i] = [32]byte(p[32*i:])
 		}
 	}
 	if r.err != nil {
@@ -416,7 +434,7 @@ func (b *Box) decodeSnapshot(st store.Snapshot) (*boxSnapshot, error) {
 		next(sn.replay[i])
 	}
 	last = 0
-	sn.creds = make([]snapCred, r.count(116))
+	sn.creds = make([]snapCred, r.count(snapCredSize))
 	cs := make([]record.CredentialIssued, len(sn.creds))
 	for i := range sn.creds {
 		c := &cs[i]
@@ -458,7 +476,6 @@ func (b *Box) decodeSnapshot(st store.Snapshot) (*boxSnapshot, error) {
 		if err := rec.SetEncoded(arena[:len(enc):len(enc)]); err != nil {
 			return nil, fmt.Errorf("%w: ballot at %d: %w", ErrSnapshot, rec.Position, err)
 		}
-		sn.cts += (len(enc) - 1 - 2*int(enc[0])) / 64
 		arena = arena[len(enc):]
 		sn.ballots[i] = rec
 	}
@@ -471,11 +488,10 @@ func (b *Box) decodeSnapshot(st store.Snapshot) (*boxSnapshot, error) {
 	if len(sn.replay)+len(sn.creds)+len(sn.marks)+len(sn.ballots) != n {
 		return nil, fmt.Errorf("%w: its entries do not add up to its size", ErrSnapshot)
 	}
-	keys := make(map[[32]byte]uint64, len(sn.ballots))
-	for _, rec := range sn.ballots {
-		keys[rec.Code] = rec.Position
+	base.Keys = make([]board.KeyAt, len(sn.ballots))
+	for i, rec := range sn.ballots {
+		base.Keys[i] = board.KeyAt{Key: rec.Code, Index: rec.Position}
 	}
-	base.Keys = keys
 	return sn, nil
 }
 
@@ -537,14 +553,28 @@ func (b *Box) logID() bulletin.LogID { return bulletin.LogIDFor(b.cfg.LogKey.Ori
 // root).
 func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	s := b.state
-	s.Grow(len(sn.ballots), sn.cts, len(sn.creds), len(sn.marks))
-	// The box's own indices of credentials, marks and ballots do not
-	// depend on the state: built meanwhile, on another core.
-	bulk := make(chan *bulkIndex, 1)
-	go func() { bulk <- buildBulkIndex(sn) }()
+	s.Grow(len(sn.ballots), len(sn.creds), len(sn.marks))
+	// The box's own indices of credentials, marks and ballots, and the
+	// state's index of the ballots' ciphertexts (the largest), do not
+	// depend on the order of the entries: built meanwhile, each in its
+	// own goroutine, on the other cores.
+	type side struct {
+		bulk *bulkIndex
+		cts  *election.CiphertextIndex
+		err  error
+	}
+	aside := make(chan side, 1)
+	go func() {
+		bulk := make(chan *bulkIndex, 1)
+		go func() { bulk <- buildBulkIndex(sn) }()
+		var x side
+		x.cts, x.err = election.NewCiphertextIndex(sn.ballots)
+		x.bulk = <-bulk
+		aside <- x
+	}()
 	defer func() {
-		if bulk != nil {
-			<-bulk
+		if aside != nil {
+			<-aside
 		}
 	}()
 	leaves, hashes := sn.base.Leaves, sn.base.Hashes
@@ -568,7 +598,7 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 			}
 			mi++
 		case bi < len(sn.ballots) && sn.ballots[bi].Position == pos:
-			if err := s.RestoreBallot(sn.ballots[bi], nil); err != nil {
+			if err := s.RestoreBallot(sn.ballots[bi]); err != nil {
 				return fmt.Errorf("%w: %w", ErrSnapshot, err)
 			}
 			bi++
@@ -614,66 +644,73 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	if s.Size != sn.size {
 		return fmt.Errorf("%w: restored %d entries of %d", ErrSnapshot, s.Size, sn.size)
 	}
-	x := <-bulk
-	bulk = nil
-	// The replayed entries indexed only audited ciphertexts, which no
-	// ballot repeats (the rules refuse it).
-	for k, p := range b.ciphertexts {
-		x.ciphertexts[k] = p
+	x := <-aside
+	aside = nil
+	if x.err != nil {
+		return fmt.Errorf("%w: %w", ErrSnapshot, x.err)
 	}
-	b.codes, b.ciphertexts, b.voters, b.turnout = x.codes, x.ciphertexts, x.voters, x.turnout
+	if err := s.RestoreCiphertexts(x.cts); err != nil {
+		return fmt.Errorf("%w: %w", ErrSnapshot, err)
+	}
+	b.voters, b.turnout = x.bulk.voters, x.bulk.turnout
 	return nil
 }
 
 // bulkIndex is the box's index of a snapshot's credentials, in-person
 // marks and ballots: what Box.index records for their entries.
 type bulkIndex struct {
-	codes       map[ballot.TrackingCode]uint64
-	ciphertexts map[[32]byte]uint64
-	voters      map[[32]byte]*voterIndex
-	turnout     map[string]map[[32]byte]bool
+	voters  map[[32]byte]*voterIndex
+	turnout map[string]int
 }
 
+// buildBulkIndex indexes the snapshot's voters. Their records and their
+// first credential and ballot references come from one allocation each
+// (slabs), not one per voter: a million voters would otherwise cost three
+// million small allocations at every restart.
 func buildBulkIndex(sn *boxSnapshot) *bulkIndex {
 	x := &bulkIndex{
-		codes:       make(map[ballot.TrackingCode]uint64, len(sn.ballots)),
-		ciphertexts: make(map[[32]byte]uint64, sn.cts),
-		voters:      make(map[[32]byte]*voterIndex, max(len(sn.creds), len(sn.ballots))),
-		turnout:     map[string]map[[32]byte]bool{},
+		voters:  make(map[[32]byte]*voterIndex, max(len(sn.creds), len(sn.ballots))),
+		turnout: map[string]int{},
 	}
+	slab := make([]voterIndex, len(sn.creds)+len(sn.marks))
 	voter := func(p [32]byte) *voterIndex {
 		v := x.voters[p]
 		if v == nil {
-			v = &voterIndex{}
+			if len(slab) > 0 {
+				v, slab = &slab[0], slab[1:]
+			} else {
+				v = &voterIndex{}
+			}
 			x.voters[p] = v
 		}
 		return v
 	}
-	for _, sc := range sn.creds {
+	credRefs := make([]CredentialRef, len(sn.creds))
+	for i, sc := range sn.creds {
 		v := voter(sc.c.Pseudonym)
-		v.credentials = append(v.credentials, CredentialRef{Index: sc.pos, DeviceKey: sc.c.DeviceKey, IssuedAt: sc.c.IssuedAt})
+		ref := CredentialRef{Index: sc.pos, DeviceKey: sc.c.DeviceKey, IssuedAt: sc.c.IssuedAt}
+		if v.credentials == nil {
+			credRefs[i] = ref
+			v.credentials = credRefs[i : i+1 : i+1]
+		} else {
+			v.credentials = append(v.credentials, ref)
+		}
 	}
 	for _, m := range sn.marks {
 		p := m.pos
 		voter(m.pseudonym).inPerson = &p
 	}
-	perStyle := map[string]int{}
-	for _, rec := range sn.ballots {
-		perStyle[rec.Style]++
-	}
-	for _, rec := range sn.ballots {
-		x.codes[rec.Code] = rec.Position
-		for _, k := range rec.CiphertextKeys() {
-			x.ciphertexts[k] = rec.Position
-		}
+	ballotRefs := make([]BallotRef, len(sn.ballots))
+	for i, rec := range sn.ballots {
 		v := voter(rec.Pseudonym)
-		v.ballots = append(v.ballots, BallotRef{Index: rec.Position, TrackingCode: rec.Code})
-		t := x.turnout[rec.Style]
-		if t == nil {
-			t = make(map[[32]byte]bool, perStyle[rec.Style])
-			x.turnout[rec.Style] = t
+		ref := BallotRef{Index: rec.Position, TrackingCode: rec.Code}
+		if v.ballots == nil {
+			ballotRefs[i] = ref
+			v.ballots = ballotRefs[i : i+1 : i+1]
+			x.turnout[rec.Style]++
+		} else {
+			v.ballots = append(v.ballots, ref)
 		}
-		t[rec.Pseudonym] = true
 	}
 	return x
 }

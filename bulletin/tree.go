@@ -1,8 +1,10 @@
 package bulletin
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -49,6 +51,48 @@ func (t *Tree) AppendLeaves(leaves ...[32]byte) {
 	}
 }
 
+// NewTreeOf returns the tree of the given leaf hashes, which it keeps:
+// the caller must not use the slice afterwards. It computes each level of
+// complete subtrees in one pass over the level below (split across the
+// cores for large levels), without the per-leaf bookkeeping of
+// AppendLeaves: a restart builds a tree of millions of leaves this way
+// (spec/07-bulletin.md §7.7.1).
+func NewTreeOf(leaves [][32]byte) *Tree {
+	t := &Tree{levels: [][][32]byte{leaves}}
+	for below := leaves; len(below) >= 2; {
+		level := make([][32]byte, len(below)/2)
+		hashLevel(level, below)
+		t.levels = append(t.levels, level)
+		below = level
+	}
+	return t
+}
+
+// hashLevel sets level[i] to the hash of below[2i] and below[2i+1].
+func hashLevel(level, below [][32]byte) {
+	const chunk = 1 << 14
+	workers := min(runtime.GOMAXPROCS(0), (len(level)+chunk-1)/chunk)
+	if workers <= 1 {
+		for i := range level {
+			level[i] = hashChildren(below[2*i], below[2*i+1])
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(level) + workers - 1) / workers
+	for from := 0; from < len(level); from += per {
+		to := min(from+per, len(level))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := from; i < to; i++ {
+				level[i] = hashChildren(below[2*i], below[2*i+1])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // Leaves returns a copy of the leaf hashes at indices start ≤ i < end
 // (the ballot box's snapshots keep them, spec/07-bulletin.md §7.7.1).
 func (t *Tree) Leaves(start, end uint64) ([][32]byte, error) {
@@ -60,10 +104,15 @@ func (t *Tree) Leaves(start, end uint64) ([][32]byte, error) {
 	return append([][32]byte(nil), t.levels[0][start:end]...), nil
 }
 
+// hashChildren is RFC 6962's interior node hash, SHA-256(0x01 || l || r)
+// (rfc6962.Hasher.HashChildren without its three allocations: a restart
+// hashes a node per entry).
 func hashChildren(l, r [32]byte) [32]byte {
-	var out [32]byte
-	copy(out[:], rfc6962.DefaultHasher.HashChildren(l[:], r[:]))
-	return out
+	var b [1 + 2*32]byte
+	b[0] = rfc6962.RFC6962NodeHashPrefix
+	copy(b[1:], l[:])
+	copy(b[33:], r[:])
+	return sha256.Sum256(b[:])
 }
 
 // node returns a complete subtree hash; the caller holds the lock and has

@@ -162,3 +162,46 @@ func BenchmarkInclusionProof(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
 }
+
+// TestNewTreeOf checks that a tree built at once from its leaves has the
+// roots, proofs and later growth of one built leaf by leaf, at sizes
+// whose levels are hashed on several cores too.
+func TestNewTreeOf(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 65, 1000, 1<<16 + 3} {
+		want, ls := buildTree(n, leafN)
+		got := NewTreeOf(append([][32]byte(nil), ls...))
+		if got.Size() != uint64(n) {
+			t.Fatalf("n=%d: size %d", n, got.Size())
+		}
+		for _, size := range []int{0, n / 3, n / 2, n} {
+			a, _ := want.RootAt(uint64(size))
+			b, err := got.RootAt(uint64(size))
+			if err != nil || a != b {
+				t.Fatalf("n=%d: root at %d differs: %v", n, size, err)
+			}
+		}
+		if n > 0 {
+			a, _ := want.InclusionProof(uint64(n-1), uint64(n))
+			b, err := got.InclusionProof(uint64(n-1), uint64(n))
+			if err != nil || len(a) != len(b) {
+				t.Fatalf("n=%d: inclusion proof differs: %v", n, err)
+			}
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("n=%d: inclusion proof differs at %d", n, i)
+				}
+			}
+		}
+		more := make([][32]byte, 5)
+		for i := range more {
+			more[i] = leafN(n + i)
+		}
+		want.AppendLeaves(more...)
+		got.AppendLeaves(more...)
+		a, _ := want.RootAt(uint64(n + 5))
+		b, err := got.RootAt(uint64(n + 5))
+		if err != nil || a != b || a != mth(append(ls, more...)) {
+			t.Fatalf("n=%d: root after growing differs: %v", n, err)
+		}
+	}
+}

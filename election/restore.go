@@ -1,10 +1,12 @@
 package election
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
 	"evote/ballot"
+	"evote/crypto/elgamal"
 	"evote/record"
 )
 
@@ -57,9 +59,12 @@ func (s *State) RestoreInPersonMark(p [32]byte) error {
 
 // RestoreBallot records a ballot as the entry at the state's next
 // position: r.Position must be the state's size, r's encoding (set with
-// SetEncoded) the one CastRecord.Encoded returned, and keys its
-// CiphertextKeys (nil: computed here). The state keeps r.
-func (s *State) RestoreBallot(r *CastRecord, keys [][32]byte) error {
+// SetEncoded) the one CastRecord.Encoded returned. The state keeps r. Its
+// ciphertexts are not indexed here: a restore ends with
+// RestoreCiphertexts, given the index of the ciphertexts of every ballot
+// it restored, which NewCiphertextIndex builds meanwhile (on another
+// core: it is the largest index of a board).
+func (s *State) RestoreBallot(r *CastRecord) error {
 	if s.Manifest == nil || s.Phase != PhaseOpen || r.Position != s.Size {
 		return fmt.Errorf("%w: ballot at %d (state at %d) in phase %s", ErrRestore, r.Position, s.Size, s.Phase)
 	}
@@ -69,16 +74,60 @@ func (s *State) RestoreBallot(r *CastRecord, keys [][32]byte) error {
 	if _, dup := s.byCode[r.Code]; dup {
 		return fmt.Errorf("%w: ballot at %d repeats a tracking code", ErrRestore, r.Position)
 	}
-	if keys == nil {
-		keys = r.CiphertextKeys()
-	}
-	for _, h := range keys {
-		s.ciphertexts[h] = r.Position
-	}
 	s.byCode[r.Code] = r.Position
 	s.byPseudonym[r.Pseudonym] = append(s.byPseudonym[r.Pseudonym], r.Position)
 	s.Ballots = append(s.Ballots, r)
+	s.unindexed++
 	s.Size++
+	return nil
+}
+
+// A CiphertextIndex maps the hash of each ciphertext of some ballots to
+// the ballot's position (NewCiphertextIndex).
+type CiphertextIndex struct {
+	m       map[[32]byte]uint64
+	ballots int
+}
+
+// NewCiphertextIndex indexes the ciphertexts of rs (records whose encoding
+// SetEncoded accepted), refusing a ciphertext repeated among them. It
+// reads rs only, so it may run while the same records are restored.
+func NewCiphertextIndex(rs []*CastRecord) (*CiphertextIndex, error) {
+	n := 0
+	for _, r := range rs {
+		n += (len(r.enc) - 1 - 2*r.Contests()) / elgamal.CiphertextSize
+	}
+	m := make(map[[32]byte]uint64, n)
+	for _, r := range rs {
+		cts := r.enc[1+2*r.Contests():]
+		for off := 0; off < len(cts); off += elgamal.CiphertextSize {
+			m[sha256.Sum256(cts[off:off+elgamal.CiphertextSize])] = r.Position
+		}
+	}
+	if len(m) != n {
+		return nil, fmt.Errorf("%w: a ciphertext repeats among the ballots", ErrRestore)
+	}
+	return &CiphertextIndex{m: m, ballots: len(rs)}, nil
+}
+
+// RestoreCiphertexts ends a restore: x must index the ciphertexts of
+// every ballot restored by RestoreBallot since the last call; the
+// ciphertexts the state indexed meanwhile (audited ballots applied
+// between them) join it, and a repeat between the two is refused, as
+// the rules refuse an audited ballot or a ballot repeating the other's
+// ciphertext. The state keeps x's map; x must not be used again.
+func (s *State) RestoreCiphertexts(x *CiphertextIndex) error {
+	if x.ballots != s.unindexed {
+		return fmt.Errorf("%w: an index of %d ballots' ciphertexts for %d restored", ErrRestore, x.ballots, s.unindexed)
+	}
+	for k, p := range s.ciphertexts {
+		if q, dup := x.m[k]; dup {
+			return fmt.Errorf("%w: the audited ballot at %d repeats a ciphertext of the ballot at %d", ErrRestore, p, q)
+		}
+		x.m[k] = p
+	}
+	s.ciphertexts, s.unindexed = x.m, 0
+	x.m = nil
 	return nil
 }
 
@@ -92,11 +141,10 @@ func (r *CastRecord) SetEncoded(enc []byte) error {
 	return nil
 }
 
-// Grow sizes an empty state's indices for the ballots (with ciphertexts
-// ciphertexts in all), credentials and in-person marks a restore will put
-// back, so they are not grown step by step. It does nothing to a state
-// that has applied entries.
-func (s *State) Grow(ballots, ciphertexts, credentials, marks int) {
+// Grow sizes an empty state's indices for the ballots, credentials and
+// in-person marks a restore will put back, so they are not grown step by
+// step. It does nothing to a state that has applied entries.
+func (s *State) Grow(ballots, credentials, marks int) {
 	if s.Size != 0 {
 		return
 	}
@@ -106,7 +154,6 @@ func (s *State) Grow(ballots, ciphertexts, credentials, marks int) {
 	}
 	s.byCode = make(map[ballot.TrackingCode]uint64, ballots)
 	s.byPseudonym = make(map[[32]byte][]uint64, ballots)
-	s.ciphertexts = make(map[[32]byte]uint64, ciphertexts)
 	s.credentials = make(map[[32]byte]*record.CredentialIssued, credentials)
 	s.credStyle = make(map[[32]byte]string, credentials)
 	s.inPerson = make(map[[32]byte]uint64, marks)

@@ -137,6 +137,7 @@ type State struct {
 	byCode      map[ballot.TrackingCode]uint64 // tracking code → position
 	ciphertexts map[[32]byte]uint64            // hash of a ciphertext → position of its ballot or audit
 	byPseudonym map[[32]byte][]uint64          // pseudonym → ballot positions
+	unindexed   int                            // ballots restored whose ciphertexts await RestoreCiphertexts
 	Audited     []uint64
 	Cleansing   *tally.Cleansing
 	keygen      keygen
@@ -189,6 +190,13 @@ func (s *State) BallotsOf(pseudonym [32]byte) []uint64 { return s.byPseudonym[ps
 // BallotByCode returns the position of the ballot with a tracking code.
 func (s *State) BallotByCode(c ballot.TrackingCode) (uint64, bool) {
 	p, ok := s.byCode[c]
+	return p, ok
+}
+
+// CiphertextAt returns the position of the ballot or audited ballot with
+// a ciphertext whose encoding hashes (SHA-256) to k.
+func (s *State) CiphertextAt(k [32]byte) (uint64, bool) {
+	p, ok := s.ciphertexts[k]
 	return p, ok
 }
 

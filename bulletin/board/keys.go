@@ -61,10 +61,3 @@ func (m keyIndex) lookupPrefix(p [KeyPrefix]byte) (k [32]byte, index uint64, ok 
 	copy(k[KeyPrefix:], s.rest[:])
 	return k, s.index, true
 }
-
-// lookupPrefixIndex returns the index recorded for k's prefix, whatever
-// the rest of the key.
-func (m keyIndex) lookupPrefixIndex(k [32]byte) (uint64, bool) {
-	s, ok := m[keyPrefix(k)]
-	return s.index, ok
-}

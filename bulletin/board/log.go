@@ -48,12 +48,19 @@ type Config struct {
 // Base is the board part of a snapshot: the entry hashes and leaf hashes
 // of the log's first len(Leaves) entries, the IndexKeys among them, and
 // the hash of the signed checkpoint at that size, which must be in the
-// store and whose root the leaves must give.
+// store and whose root the leaves must give. Open keeps Leaves as the
+// tree's bottom level: the caller must not use it afterwards.
 type Base struct {
 	Hashes     [][32]byte
 	Leaves     [][32]byte
-	Keys       map[[32]byte]uint64
+	Keys       []KeyAt  // in increasing index order
 	Checkpoint [32]byte // SHA-256 of the checkpoint note at size len(Leaves)
+}
+
+// KeyAt is the IndexKey of the entry at Index.
+type KeyAt struct {
+	Key   [32]byte
+	Index uint64
 }
 
 // ErrBaseRefused is returned by Open for a Base that does not match the
@@ -237,28 +244,29 @@ func (l *Log) restoreBase(ctx context.Context, b *Base) error {
 	if err != nil || c.Size != n {
 		return fmt.Errorf("%w: checkpoint at size %d: %v", ErrBaseRefused, n, err)
 	}
-	tree := bulletin.NewTree()
-	tree.AppendLeaves(b.Leaves...)
+	tree := bulletin.NewTreeOf(b.Leaves)
 	if root, err := tree.RootAt(n); err != nil || root != c.Root {
 		return fmt.Errorf("%w: its leaves do not give the root the log signed at size %d", ErrBaseRefused, n)
 	}
 	hashes := make(map[[32]byte]uint64, len(b.Hashes)+len(b.Hashes)/8)
 	for i, h := range b.Hashes {
-		if _, dup := hashes[h]; dup {
-			return fmt.Errorf("%w: entry hash repeated at %d", ErrBaseRefused, i)
-		}
 		hashes[h] = uint64(i)
 	}
+	if len(hashes) != len(b.Hashes) { // rare: find the repeat for the message
+		for i, h := range b.Hashes {
+			if hashes[h] != uint64(i) {
+				return fmt.Errorf("%w: entry hash repeated at %d", ErrBaseRefused, i)
+			}
+		}
+	}
 	keys := make(keyIndex, len(b.Keys))
-	for k, i := range b.Keys {
-		if i >= n {
-			return fmt.Errorf("%w: index key of entry %d beyond its size", ErrBaseRefused, i)
+	last := -1
+	for _, k := range b.Keys {
+		if k.Index >= n || int(k.Index) <= last {
+			return fmt.Errorf("%w: index key of entry %d out of order or beyond its size", ErrBaseRefused, k.Index)
 		}
-		if j, ok := keys.lookupPrefixIndex(k); ok && j < i {
-			continue // the first entry with a prefix keeps it
-		}
-		delete(keys, keyPrefix(k))
-		keys.add(k, i)
+		last = int(k.Index)
+		keys.add(k.Key, k.Index) // the first entry with a prefix keeps it
 	}
 	l.hmu.Lock()
 	l.tree, l.hashes, l.keys = tree, hashes, keys

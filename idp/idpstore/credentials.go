@@ -22,6 +22,9 @@ type Credential struct {
 	// of their last online sign-in, §8.8.3) in the same transaction; it is
 	// not kept with the credential.
 	NotifyPhone string
+	// NotifyLang, with NotifyPhone, becomes the language of the voter's
+	// notices (the one that sign-in named).
+	NotifyLang string
 }
 
 // IssueCredential records c atomically with its board entry (queued in the
@@ -69,8 +72,9 @@ func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType ui
 		if err != nil {
 			return err
 		}
-		if c.NotifyPhone != "" && c.NotifyPhone != v.NotifyPhone {
-			if _, err := tx.ExecContext(ctx, `UPDATE idp_voters SET notify_phone = $3 WHERE election_id = $1 AND pseudonym = $2`, c.ElectionID, c.Pseudonym[:], c.NotifyPhone); err != nil {
+		if c.NotifyPhone != "" && (c.NotifyPhone != v.NotifyPhone || c.NotifyLang != v.NotifyLang) {
+			if _, err := tx.ExecContext(ctx, `UPDATE idp_voters SET notify_phone = $3, notify_lang = $4 WHERE election_id = $1 AND pseudonym = $2`,
+				c.ElectionID, c.Pseudonym[:], c.NotifyPhone, c.NotifyLang); err != nil {
 				return err
 			}
 		}

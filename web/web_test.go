@@ -204,7 +204,7 @@ func TestTranslationsComplete(t *testing.T) {
 	for _, m := range regexp.MustCompile(`data-i18n="([a-z_]+)"`).FindAllStringSubmatch(string(page), -1) {
 		used = append(used, m[1])
 	}
-	for _, m := range regexp.MustCompile(`\b(?:t|status)\("([a-z_]+)"\)`).FindAllStringSubmatch(string(app), -1) {
+	for _, m := range regexp.MustCompile(`\b(?:t|status|shareStatus)\("([a-z_]+)"\)`).FindAllStringSubmatch(string(app), -1) {
 		used = append(used, m[1])
 	}
 	for _, m := range regexp.MustCompile(`\bperr\("([a-z_]+)"[,)]|\bcheck\([^;]*, "([a-z_]+)"\)`).FindAllStringSubmatch(string(app), -1) {

@@ -414,13 +414,13 @@ func Election(w *Walk, section, tmp string, s Servers) Result {
 			t.Fatalf("evote witness --init printed %q", out)
 		}
 		witnessFlags = append(witnessFlags, "--witness", line)
-		kb, err := hex.DecodeString(keyHex)
-		if err != nil {
-			t.Fatal(err)
+		if kb, err := hex.DecodeString(keyHex); err != nil || len(kb) != 32 {
+			t.Fatalf("evote witness --init printed the key %q", keyHex)
 		}
 		addr := LoopbackAddr(t)
 		w.Start(name, dir, append(Command(t, cmds, "evote witness --name", "…", name, "log.pub", logPub), "--listen", addr))
-		witnessesEnv = append(witnessesEnv, name+"|http://"+addr+"|"+base64.StdEncoding.EncodeToString(kb))
+		// The key as --init printed it: one encoding serves everywhere.
+		witnessesEnv = append(witnessesEnv, name+"|http://"+addr+"|"+keyHex)
 	}
 
 	// The ballot box.

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -718,7 +719,15 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	if !strings.Contains(list, r.castCode) || strings.Count(list, "\n") < 1 {
 		t.Fatalf("check list %q lacks the cast ballot or the credential", list)
 	}
+	// The credential's time is local, with its zone named (Intl's short
+	// zone name: "UTC" or "GMT+6" and the like), never bare.
+	if !localTimeRe.MatchString(list) {
+		t.Fatalf("check list %q: no time with its zone named", list)
+	}
 }
+
+// localTimeRe is a time of day followed, on its line, by a zone name.
+var localTimeRe = regexp.MustCompile(`\d{1,2}:\d{2}[^\n]*\b(UTC|GMT)([+-]\d{1,2}(:\d{2})?)?\b`)
 
 // translation is the page's text for key in language lang.
 func translation(t *testing.T, lang, key string) string {
@@ -1143,6 +1152,14 @@ func checkOrigin(t *testing.T, b *browser, origin string) {
 	}
 	for _, r := range b.requests {
 		_, u, _ := strings.Cut(r, " ")
+		// A voter's page reads only what its views need: an entry by its
+		// index at most (the check view's), never a listing of board
+		// entries (issue 13: it read entries?limit=100 for the first 12).
+		if pu, err := url.Parse(u); err == nil && strings.HasSuffix(pu.Path, "/entries") {
+			if n, err := strconv.Atoi(pu.Query().Get("limit")); err != nil || n > 1 {
+				t.Errorf("the page listed board entries: %s", r)
+			}
+		}
 		// data: URLs are no request to any host (Chromium draws the date
 		// field's icon with one); blob: URLs of this origin are bytes the
 		// page's own script holds (the authority's emblem).

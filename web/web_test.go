@@ -221,6 +221,23 @@ func TestTranslationsComplete(t *testing.T) {
 			t.Errorf("key %s is used but not translated", k)
 		}
 	}
+	// Review, audit and check have distinct verbs (issue 13: the audit
+	// was "check this ballot" in ky, ru and uz, so voters would spoil
+	// ballots by accident): the check's verb is in neither of the others.
+	for _, l := range []string{"ky", "ru", "uz", "en"} {
+		b, _ := os.ReadFile(filepath.Join("static", "i18n", l+".json"))
+		var m map[string]string
+		json.Unmarshal(b, &m)
+		verb := strings.ToLower(m["check"])
+		for _, k := range []string{"review", "audit"} {
+			if verb == "" || strings.Contains(strings.ToLower(m[k]), verb) {
+				t.Errorf("%s: %s %q uses the check's verb %q", l, k, m[k], m["check"])
+			}
+		}
+		if strings.EqualFold(m["review"], m["audit"]) {
+			t.Errorf("%s: review and audit read the same", l)
+		}
+	}
 	// Plural strings ("_count") have one form per CLDR cardinal category
 	// of their language (what Intl.PluralRules selects), "#" for the number.
 	categories := map[string]string{"en": "one other", "ky": "one other", "uz": "one other", "ru": "few many one other"}

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"unicode/utf8"
 
 	"evote/bulletin"
@@ -182,14 +181,66 @@ func (a *Authority) validate() error {
 	if len(a.Emblem) == 0 || bytes.HasPrefix(a.Emblem, pngMagic) {
 		return nil
 	}
-	if !utf8.Valid(a.Emblem) || !svgRoot.Match(a.Emblem) {
+	if !utf8.Valid(a.Emblem) || !isSVGStart(a.Emblem) {
 		return invalid("emblem is neither a PNG nor an SVG image")
 	}
 	return nil
 }
 
-// svgRoot matches the start of an SVG document.
-var svgRoot = regexp.MustCompile(`^\s*(<\?xml[^>]*\?>\s*)?(<!--(?s:.*?)-->\s*)*<svg[\s>]`)
+// isSVGStart reports whether b starts as an SVG document: white space, an
+// optional XML declaration, any comments, then an <svg element. It accepts
+// exactly what the regular expression
+//
+//	^\s*(<\?xml[^>]*\?>\s*)?(<!--(?s:.*?)-->\s*)*<svg[\s>]
+//
+// matches (a test compares the two), written out by hand so that package
+// regexp is not linked into the voting page's module, which validates
+// manifests too (spec §14.3).
+func isSVGStart(b []byte) bool {
+	b = trimSpace(b)
+	if bytes.HasPrefix(b, []byte("<?xml")) {
+		end := bytes.IndexByte(b, '>')
+		if end < len("<?xml?") || b[end-1] != '?' {
+			return false
+		}
+		b = trimSpace(b[end+1:])
+	}
+	if isSVGElement(b) {
+		return true
+	}
+	if !bytes.HasPrefix(b, []byte("<!--")) {
+		return false
+	}
+	// A run of comments may as well be one comment from the first "<!--"
+	// to the last "-->" (the comment's body is any text): look for any
+	// "-->" after the opening that white space and <svg follow.
+	for rest := b[len("<!--"):]; ; {
+		i := bytes.Index(rest, []byte("-->"))
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len("-->"):]
+		if isSVGElement(trimSpace(rest)) {
+			return true
+		}
+	}
+}
+
+// isSVGElement reports whether b starts with "<svg" and a white-space
+// character or ">".
+func isSVGElement(b []byte) bool {
+	return len(b) > len("<svg") && bytes.HasPrefix(b, []byte("<svg")) && (isSpace(b[4]) || b[4] == '>')
+}
+
+// isSpace is \s of Go's regular expressions: [\t\n\f\r ].
+func isSpace(c byte) bool { return c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' ' }
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	return b
+}
 
 // A Witness is an independent party that cosigns the log's checkpoints
 // only if they extend what it cosigned before (spec §7.6).
@@ -230,7 +281,23 @@ const (
 	manifestFormat = 3
 )
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+// idPattern is the rule of every identifier, as a regular expression
+// for messages; validID checks it without package regexp.
+const idPattern = `^[a-z0-9][a-z0-9-]{0,63}$`
+
+// validID reports whether s matches idPattern: 1 to 64 of [a-z0-9-], not
+// starting with "-".
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > maxIDLen || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Encode returns the canonical encoding of m (spec §9.1).
 func (m *Manifest) Encode() []byte {
@@ -388,7 +455,7 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 // (BoardAnchors.validate); the authority (Authority.validate). The first failure is returned, wrapping
 // ErrInvalidManifest.
 func (m *Manifest) Validate() error {
-	if !idPattern.MatchString(m.ElectionID) {
+	if !validID(m.ElectionID) {
 		return invalid("election id %q must match %s", m.ElectionID, idPattern)
 	}
 	if err := m.Title.validate("title"); err != nil {
@@ -453,7 +520,7 @@ func (t Text) validate(what string) error {
 func (m *Manifest) validateConstituencies() (map[string]bool, error) {
 	constituencies := map[string]bool{}
 	for _, c := range m.Constituencies {
-		if !idPattern.MatchString(c.ID) || constituencies[c.ID] {
+		if !validID(c.ID) || constituencies[c.ID] {
 			return nil, invalid("constituency id %q invalid or repeated", c.ID)
 		}
 		constituencies[c.ID] = true
@@ -471,7 +538,7 @@ func (m *Manifest) validateConstituencies() (map[string]bool, error) {
 func (m *Manifest) validateContests() (map[string]bool, error) {
 	contests := map[string]bool{}
 	for _, c := range m.Contests {
-		if !idPattern.MatchString(c.ID) || contests[c.ID] {
+		if !validID(c.ID) || contests[c.ID] {
 			return nil, invalid("contest id %q invalid or repeated", c.ID)
 		}
 		contests[c.ID] = true
@@ -483,7 +550,7 @@ func (m *Manifest) validateContests() (map[string]bool, error) {
 		}
 		cands := map[string]bool{}
 		for _, k := range c.Candidates {
-			if !idPattern.MatchString(k.ID) || cands[k.ID] {
+			if !validID(k.ID) || cands[k.ID] {
 				return nil, invalid("candidate id %q of contest %s invalid or repeated", k.ID, c.ID)
 			}
 			cands[k.ID] = true
@@ -516,7 +583,7 @@ func (m *Manifest) validateStyles(constituencies, contests map[string]bool) erro
 	styleOf := map[string]string{}
 	used := map[string]bool{}
 	for _, s := range m.BallotStyles {
-		if !idPattern.MatchString(s.ID) || styles[s.ID] {
+		if !validID(s.ID) || styles[s.ID] {
 			return invalid("ballot style id %q invalid or repeated", s.ID)
 		}
 		styles[s.ID] = true

@@ -8,7 +8,8 @@
 // board.Log (package bulletin/board, over a store.Store), and hand out
 // checkpoints and proofs from it;
 // verifiers use DecodeEntry, VerifyCheckpoint, VerifyInclusion,
-// VerifyConsistency and VerifyRecordDir / VerifyRecordArchive.
+// VerifyConsistency, and package bulletin/recordfile for an exported
+// record.
 package bulletin
 
 import (
@@ -33,9 +34,9 @@ const (
 // EntryVersion is the only entry format version.
 const EntryVersion = 1
 
-// entryOverhead is the encoded size of an entry with an empty payload:
+// EntryOverhead is the encoded size of an entry with an empty payload:
 // version, log id, type, author, payload length, signature.
-const entryOverhead = 1 + 32 + 2 + 32 + 4 + 64
+const EntryOverhead = 1 + 32 + 2 + 32 + 4 + 64
 
 // Sentinel errors for refused entries; every write path wraps one of them.
 var (
@@ -124,7 +125,7 @@ func (e *Entry) SigningMessage() []byte {
 
 // Encode returns the canonical bytes.
 func (e *Entry) Encode() []byte {
-	out := make([]byte, 0, entryOverhead+len(e.Payload))
+	out := make([]byte, 0, EntryOverhead+len(e.Payload))
 	out = append(out, e.Version)
 	out = append(out, e.Log[:]...)
 	out = binary.BigEndian.AppendUint16(out, uint16(e.Type))
@@ -154,8 +155,8 @@ func LeafHash(canonical []byte) [32]byte {
 // does not check the signature (see Entry.Verify), so a verifier can batch
 // signature checks. It never panics.
 func DecodeEntry(b []byte) (*Entry, error) {
-	if len(b) < entryOverhead {
-		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte minimum", ErrMalformed, len(b), entryOverhead)
+	if len(b) < EntryOverhead {
+		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte minimum", ErrMalformed, len(b), EntryOverhead)
 	}
 	h, err := ParseHeader(b[:HeaderSize])
 	if err != nil {
@@ -215,7 +216,7 @@ func ParseHeader(b []byte) (Header, error) {
 }
 
 // EncodedSize is the size of the whole encoded entry the header starts.
-func (h Header) EncodedSize() int { return entryOverhead + int(h.PayloadLen) }
+func (h Header) EncodedSize() int { return EntryOverhead + int(h.PayloadLen) }
 
 // SigningRoom is the scratch space VerifyEncoded needs before an entry.
 const SigningRoom = 4 + len(TagEntry)
@@ -232,8 +233,8 @@ func VerifyEncoded(buf []byte) error {
 		return fmt.Errorf("%w: no room before the entry", ErrMalformed)
 	}
 	b := buf[SigningRoom:]
-	if len(b) < entryOverhead {
-		return fmt.Errorf("%w: %d bytes, shorter than the %d-byte minimum", ErrMalformed, len(b), entryOverhead)
+	if len(b) < EntryOverhead {
+		return fmt.Errorf("%w: %d bytes, shorter than the %d-byte minimum", ErrMalformed, len(b), EntryOverhead)
 	}
 	h, err := ParseHeader(b)
 	if err != nil {

@@ -11,7 +11,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	log := LogIDFor("evote.example/test")
 	e := testEntry(t, log, TypeBallot, "voter", 1)
 	b := e.Encode()
-	if len(b) != entryOverhead+len(e.Payload) {
+	if len(b) != EntryOverhead+len(e.Payload) {
 		t.Fatalf("encoded length %d", len(b))
 	}
 	d, err := DecodeEntry(b)
@@ -140,7 +140,7 @@ func TestTypes(t *testing.T) {
 func FuzzDecodeEntry(f *testing.F) {
 	log := LogIDFor("fuzz.example/log")
 	f.Add(testEntry(f, log, TypeBallot, "v", 0).Encode())
-	f.Add(make([]byte, entryOverhead))
+	f.Add(make([]byte, EntryOverhead))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := DecodeEntry(b)
 		if err != nil {

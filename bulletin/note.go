@@ -26,9 +26,10 @@ const (
 
 var sigTypeMLDSA = append([]byte{0xff}, "evote-v1/ml-dsa-65"...)
 
-// Note limits.
+// Note limits. MaxNoteSize bounds a signed note (a checkpoint with its
+// signatures) wherever one is read.
 const (
-	maxNoteSize   = 1 << 20
+	MaxNoteSize   = 1 << 20
 	maxSignatures = 100
 )
 
@@ -78,7 +79,7 @@ func (n *Note) Bytes() []byte {
 // then 1 to 100 well-formed signature lines with canonical base64, no two
 // for one key (the same key name and key ID, §7.5).
 func ParseNote(b []byte) (*Note, error) {
-	if len(b) > maxNoteSize {
+	if len(b) > MaxNoteSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrNote, len(b))
 	}
 	if !utf8.Valid(b) {

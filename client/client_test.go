@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -306,5 +307,44 @@ func TestStartAuthLang(t *testing.T) {
 	}
 	if _, ok := got[1]["lang"]; ok {
 		t.Error("no language asked, yet a lang field was sent")
+	}
+}
+
+// TestRetryAfterShown: a rate-limited answer's Retry-After reaches the
+// caller (RetryAfter) and the message the CLI prints ("try again in …"),
+// in seconds or as an HTTP date; without one, nothing is promised.
+func TestRetryAfterShown(t *testing.T) {
+	for _, c := range []struct {
+		header string
+		want   string
+	}{
+		{"7", "(try again in 7s)"},
+		{time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat), "(try again in 1m"},
+		{"", ""},
+		{"soon", ""},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c.header != "" {
+				w.Header().Set("Retry-After", c.header)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"error":{"code":"rate_limited","message":"too many requests from this address"}}`)
+		}))
+		_, err := New(srv.URL).StartAuth(context.Background(), "21505199012345", "ID1234567", "1990-05-15", "")
+		srv.Close()
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != 429 || ae.Code != "rate_limited" {
+			t.Fatalf("Retry-After %q: %v", c.header, err)
+		}
+		if c.want == "" {
+			if ae.RetryAfter != 0 || strings.Contains(err.Error(), "try again in") {
+				t.Errorf("Retry-After %q: %v, %v", c.header, ae.RetryAfter, err)
+			}
+			continue
+		}
+		if ae.RetryAfter <= 0 || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Retry-After %q: %v (RetryAfter %v), want %q in it", c.header, err, ae.RetryAfter, c.want)
+		}
 	}
 }

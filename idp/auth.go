@@ -526,7 +526,7 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 		return nil, err
 	}
 	row := &idpstore.Credential{ElectionID: ci.ElectionID, TokenID: ci.TokenID, Pseudonym: ci.Pseudonym, DeviceKey: ci.DeviceKey,
-		BallotStyle: ci.BallotStyle, KeyID: ci.KeyID, IssuedAt: int64(ci.IssuedAt), ExpiresAt: int64(ci.ExpiresAt), NotifyPhone: p.Notify[0]}
+		BallotStyle: ci.BallotStyle, KeyID: ci.KeyID, IssuedAt: int64(ci.IssuedAt), ExpiresAt: int64(ci.ExpiresAt), NotifyPhone: p.Notify[0], NotifyLang: p.Lang}
 	queued, err := s.cfg.Store.IssueCredential(ctx, row, entryCredentialIssued, ci.Encode())
 	if err != nil {
 		switch {

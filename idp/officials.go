@@ -112,9 +112,9 @@ func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InP
 		return err
 	}
 	s.access(ctx, client, "official:"+m.OfficialID, "mark", "ok")
+	// In the language of the voter's last online sign-in, if any.
+	note := markedInPersonText(v.NotifyLang, m.StationID, time.Unix(int64(m.MarkedAt), 0))
 	for _, phone := range distinct(v.Phone, v.NotifyPhone) {
-		note := fmt.Sprintf("evote: you were recorded as having voted in person at polling station %s at %s UTC. Any online ballot of yours will not be counted. If this was not you, call the election commission.",
-			m.StationID, time.Unix(int64(m.MarkedAt), 0).UTC().Format("2006-01-02 15:04"))
 		if err := s.cfg.Sender.Send(ctx, phone, note); err != nil {
 			s.log.Warn("in-person notice not sent", "err", err)
 		}

@@ -3,6 +3,10 @@ package idp
 import (
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -104,5 +108,73 @@ func TestCodeTextInVoterLanguage(t *testing.T) {
 		if len(msgs) != 2 || !strings.Contains(msgs[1].Text, c.want) {
 			t.Fatalf("resent code: %v, want a second text in Russian", msgs)
 		}
+	}
+}
+
+// TestTextsOneOwner: every text the service sends a voter is written in
+// texts.go and nowhere else: no other file of the service has a string
+// beginning "evote: " (every text's start), and every Sender.Send passes
+// a text made by one of texts.go's functions (directly, or through a
+// variable or parameter).
+func TestTextsOneOwner(t *testing.T) {
+	fset := token.NewFileSet()
+	files, _ := filepath.Glob("*.go")
+	sub, _ := filepath.Glob("*/*.go")
+	files = append(files, sub...)
+	sends := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "texts.go" || strings.HasPrefix(f, "otp/") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(af, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.BasicLit:
+				if n.Kind == token.STRING && strings.HasPrefix(strings.Trim(n.Value, "`\""), "evote: ") {
+					t.Errorf("%s: a voter's text written outside texts.go: %s", fset.Position(n.Pos()), n.Value)
+				}
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "Send" || len(n.Args) != 3 {
+					return true
+				}
+				if s, ok := sel.X.(*ast.SelectorExpr); !ok || s.Sel.Name != "Sender" {
+					return true
+				}
+				sends++
+				switch a := n.Args[2].(type) {
+				case *ast.Ident:
+				case *ast.CallExpr:
+					if id, ok := a.Fun.(*ast.Ident); !ok || !strings.HasSuffix(id.Name, "Text") {
+						t.Errorf("%s: Send's text is not made by a texts.go function", fset.Position(n.Pos()))
+					}
+				default:
+					t.Errorf("%s: Send's text is not made by a texts.go function", fset.Position(n.Pos()))
+				}
+			}
+			return true
+		})
+	}
+	if sends < 5 {
+		t.Fatalf("found %d Sender.Send calls, want the service's five or more", sends)
+	}
+}
+
+// TestNoticeTexts: the notices name their moment in UTC to the minute,
+// in the language asked (the in-person mark's in the language of the
+// voter's last online sign-in; none gives DefaultLang).
+func TestNoticeTexts(t *testing.T) {
+	at := time.Date(2027, 3, 14, 9, 26, 53, 0, time.FixedZone("UTC+6", 6*3600))
+	if got := markedInPersonText("ru", "station-7", at); !strings.Contains(got, "участке station-7 в 2027-03-14 03:26 UTC") {
+		t.Errorf("ru mark notice: %q", got)
+	}
+	if got := markedInPersonText("", "station-7", at); got != say(DefaultLang, textMarkedInPerson, "station-7", "2027-03-14 03:26") {
+		t.Errorf("mark notice with no language: %q", got)
+	}
+	if got := credentialText("uz", at, "abcd1234"); !strings.Contains(got, "2027-03-14 03:26 UTC") || !strings.Contains(got, "abcd1234") || !strings.Contains(got, "ovoz berish kaliti") {
+		t.Errorf("uz credential notice: %q", got)
 	}
 }

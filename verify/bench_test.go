@@ -14,6 +14,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/bulletin/recordfile"
 	"evote/crypto/group"
 )
 
@@ -129,7 +130,7 @@ func BenchmarkVerifyRecord(b *testing.B) {
 // with the fingerprint of its own manifest (for a benchmark, which trusts
 // the record it made).
 func recordOptions(b *testing.B, dir string) Options {
-	f, err := os.Open(dir + "/" + bulletin.RecordEntriesFile)
+	f, err := os.Open(dir + "/" + recordfile.EntriesFile)
 	if err != nil {
 		b.Fatal(err)
 	}

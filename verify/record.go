@@ -11,7 +11,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"evote/bulletin"
+	"evote/bulletin/recordfile"
+	"evote/internal/notefile"
 )
 
 // ErrLoad is wrapped by every error of the record loaders: the record
@@ -53,11 +54,11 @@ func Load(path string) (*Record, error) {
 
 // LoadDir reads a record directory.
 func LoadDir(dir string) (*Record, error) {
-	note, err := readFile(filepath.Join(dir, bulletin.RecordCheckpointFile), maxNote)
+	note, err := readNote(filepath.Join(dir, recordfile.CheckpointFile))
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(dir, bulletin.RecordEntriesFile))
+	f, err := os.Open(filepath.Join(dir, recordfile.EntriesFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
 	}
@@ -67,6 +68,29 @@ func LoadDir(dir string) (*Record, error) {
 		return nil, err
 	}
 	return &Record{Checkpoint: note, Entries: entries}, nil
+}
+
+// readNote reads a record's checkpoint file as every reader of a saved
+// note does (internal/notefile): CRLF line ends, one newline too many or
+// the last one missing are forgiven, since a record directory is a thing
+// people copy, open and save; the signatures are checked as ever. A file
+// that is no note even so is passed on as it is, so that the report says
+// what is wrong with it, as for a record fetched or read from an archive.
+func readNote(path string) ([]byte, error) {
+	b, err := readFile(path, maxNote)
+	if err != nil {
+		return nil, err
+	}
+	return normalizeNote(b), nil
+}
+
+// normalizeNote is b with its line ends repaired (notefile.Normalize), or
+// b itself if it does not parse as a note either way.
+func normalizeNote(b []byte) []byte {
+	if n, err := notefile.Normalize(b); err == nil {
+		return n
+	}
+	return b
 }
 
 func readFile(path string, limit int64) ([]byte, error) {
@@ -90,23 +114,24 @@ func readFile(path string, limit int64) ([]byte, error) {
 func LoadArchive(r io.Reader) (*Record, error) {
 	tr := tar.NewReader(r)
 	hdr, err := tr.Next()
-	if err != nil || hdr.Name != bulletin.RecordCheckpointFile || hdr.Typeflag != tar.TypeReg || hdr.Size > maxNote {
-		return nil, fmt.Errorf("%w: archive must start with a regular file %q", ErrLoad, bulletin.RecordCheckpointFile)
+	if err != nil || hdr.Name != recordfile.CheckpointFile || hdr.Typeflag != tar.TypeReg || hdr.Size > maxNote {
+		return nil, fmt.Errorf("%w: archive must start with a regular file %q", ErrLoad, recordfile.CheckpointFile)
 	}
 	note, err := io.ReadAll(tr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
 	}
+	note = normalizeNote(note)
 	hdr, err = tr.Next()
-	if err != nil || hdr.Name != bulletin.RecordEntriesFile || hdr.Typeflag != tar.TypeReg {
-		return nil, fmt.Errorf("%w: archive's second file must be %q", ErrLoad, bulletin.RecordEntriesFile)
+	if err != nil || hdr.Name != recordfile.EntriesFile || hdr.Typeflag != tar.TypeReg {
+		return nil, fmt.Errorf("%w: archive's second file must be %q", ErrLoad, recordfile.EntriesFile)
 	}
 	entries, err := ReadEntries(tr)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := tr.Next(); err != io.EOF {
-		return nil, fmt.Errorf("%w: content after %q", ErrLoad, bulletin.RecordEntriesFile)
+		return nil, fmt.Errorf("%w: content after %q", ErrLoad, recordfile.EntriesFile)
 	}
 	return &Record{Checkpoint: note, Entries: entries}, nil
 }
@@ -154,10 +179,10 @@ func (rec *Record) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, bulletin.RecordEntriesFile), rec.EncodeEntries(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, recordfile.EntriesFile), rec.EncodeEntries(), 0o644); err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, bulletin.RecordCheckpointFile), rec.Checkpoint, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, recordfile.CheckpointFile), rec.Checkpoint, 0o644); err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"evote/bulletin"
+	"evote/bulletin/recordfile"
 	"evote/crypto/sig"
 	"evote/election"
 )
@@ -50,11 +51,11 @@ func VerifyPath(path string, opt Options) (*Report, error) {
 		defer f.Close()
 		return VerifyArchive(f, opt)
 	}
-	note, err := readFile(filepath.Join(path, bulletin.RecordCheckpointFile), maxNote)
+	note, err := readNote(filepath.Join(path, recordfile.CheckpointFile))
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(path, bulletin.RecordEntriesFile))
+	f, err := os.Open(filepath.Join(path, recordfile.EntriesFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
 	}
@@ -68,23 +69,24 @@ func VerifyPath(path string, opt Options) (*Report, error) {
 func VerifyArchive(r io.Reader, opt Options) (*Report, error) {
 	tr := tar.NewReader(r)
 	hdr, err := tr.Next()
-	if err != nil || hdr.Name != bulletin.RecordCheckpointFile || hdr.Typeflag != tar.TypeReg || hdr.Size > maxNote {
-		return nil, fmt.Errorf("%w: archive must start with a regular file %q", ErrLoad, bulletin.RecordCheckpointFile)
+	if err != nil || hdr.Name != recordfile.CheckpointFile || hdr.Typeflag != tar.TypeReg || hdr.Size > maxNote {
+		return nil, fmt.Errorf("%w: archive must start with a regular file %q", ErrLoad, recordfile.CheckpointFile)
 	}
 	note, err := io.ReadAll(tr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
 	}
+	note = normalizeNote(note)
 	hdr, err = tr.Next()
-	if err != nil || hdr.Name != bulletin.RecordEntriesFile || hdr.Typeflag != tar.TypeReg {
-		return nil, fmt.Errorf("%w: archive's second file must be %q", ErrLoad, bulletin.RecordEntriesFile)
+	if err != nil || hdr.Name != recordfile.EntriesFile || hdr.Typeflag != tar.TypeReg {
+		return nil, fmt.Errorf("%w: archive's second file must be %q", ErrLoad, recordfile.EntriesFile)
 	}
 	rep, err := VerifyStream(note, tr, opt)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := tr.Next(); err != io.EOF {
-		return nil, fmt.Errorf("%w: content after %q", ErrLoad, bulletin.RecordEntriesFile)
+		return nil, fmt.Errorf("%w: content after %q", ErrLoad, recordfile.EntriesFile)
 	}
 	return rep, nil
 }

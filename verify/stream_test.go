@@ -12,6 +12,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/bulletin/recordfile"
 )
 
 // comparable strips a report of its timings, which differ between runs.
@@ -90,7 +91,7 @@ func TestVerifyPath(t *testing.T) {
 		files := []struct {
 			name string
 			data []byte
-		}{{bulletin.RecordCheckpointFile, rec.Checkpoint}, {bulletin.RecordEntriesFile, rec.EncodeEntries()}}
+		}{{recordfile.CheckpointFile, rec.Checkpoint}, {recordfile.EntriesFile, rec.EncodeEntries()}}
 		if extra {
 			files = append(files, files[0])
 		}
@@ -227,4 +228,76 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestSavedCheckpointFile: a record whose checkpoint file went through an
+// editor or a shell (CRLF line ends, one newline too many, the last one
+// missing) verifies through every reader (Load, LoadDir, LoadArchive,
+// VerifyPath on a directory and on an archive), as evote-verify
+// --checkpoint reads such a file (internal/notefile); a checkpoint damaged
+// otherwise is still reported invalid.
+func TestSavedCheckpointFile(t *testing.T) {
+	f := shared(t)
+	rec := f.record(t)
+	opt := f.options()
+	want := Verify(rec, opt)
+	if !want.OK {
+		t.Fatal(want.Failures)
+	}
+	cp := rec.Checkpoint
+	for name, c := range map[string]struct {
+		note []byte
+		ok   bool
+	}{
+		"CRLF":                  {bytes.ReplaceAll(cp, []byte("\n"), []byte("\r\n")), true},
+		"one newline too many":  {append(bytes.Clone(cp), '\n'), true},
+		"final newline missing": {cp[:len(cp)-1], true},
+		"a signature removed":   {cp[:bytes.LastIndex(cp[:len(cp)-1], []byte("\n"))+1], false},
+		"a line changed":        {bytes.Replace(cp, []byte("\n"), []byte(" \n"), 1), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "rec")
+			if err := rec.WriteDir(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, recordfile.CheckpointFile), c.note, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			tw := tar.NewWriter(&b)
+			for _, fl := range []struct {
+				name string
+				data []byte
+			}{{recordfile.CheckpointFile, c.note}, {recordfile.EntriesFile, rec.EncodeEntries()}} {
+				tw.WriteHeader(&tar.Header{Name: fl.name, Mode: 0o644, Size: int64(len(fl.data)), Typeflag: tar.TypeReg})
+				tw.Write(fl.data)
+			}
+			tw.Close()
+			arch := dir + ".tar"
+			if err := os.WriteFile(arch, b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			check := func(what string, rep *Report, err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if rep.OK != c.ok {
+					t.Errorf("%s: OK %v, want %v (%v)", what, rep.OK, c.ok, rep.Failures)
+				}
+				if c.ok {
+					sameReport(t, what, rep, want)
+				}
+			}
+			for _, p := range []string{dir, arch} {
+				r, err := Load(p)
+				if err != nil {
+					t.Fatalf("Load %s: %v", p, err)
+				}
+				check("Load "+filepath.Base(p), Verify(r, opt), nil)
+				rep, err := VerifyPath(p, opt)
+				check("VerifyPath "+filepath.Base(p), rep, err)
+			}
+		})
+	}
 }

@@ -16,11 +16,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
 
@@ -575,6 +578,7 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 		!strings.Contains(eval[string](t, b, `decodeURIComponent(document.getElementById("receipt-qr").src)`), link) {
 		t.Fatalf("receipt link %q: not the check of this ballot, or not the QR code's", link)
 	}
+	e.checkShare(t, b, r, shot)
 	b.do(t, "check my ballot", chromedp.Click(chromedp.CSS("#b-check")), visible("v-check"),
 		waitFor(`document.body.dataset.checked === "found"`))
 	shot("07-check")
@@ -601,6 +605,149 @@ func (e *env) run(t *testing.T, b *browser, r *voteRun) {
 	if !strings.Contains(list, r.castCode) || strings.Count(list, "\n") < 1 {
 		t.Fatalf("check list %q lacks the cast ballot or the credential", list)
 	}
+	// The credential's time is local, with its zone named (Intl's short
+	// zone name: "UTC" or "GMT+6" and the like), never bare.
+	if !localTimeRe.MatchString(list) {
+		t.Fatalf("check list %q: no time with its zone named", list)
+	}
+}
+
+// localTimeRe is a time of day followed, on its line, by a zone name.
+var localTimeRe = regexp.MustCompile(`\d{1,2}:\d{2}[^\n]*\b(UTC|GMT)([+-]\d{1,2}(:\d{2})?)?\b`)
+
+// translation is the page's text for key in language lang.
+func translation(t *testing.T, lang, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("static", "i18n", lang+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil || m[key] == "" {
+		t.Fatalf("%s: no %s (%v)", lang, key, err)
+	}
+	return m[key]
+}
+
+// shareSheet stands in for a phone's share sheet (the Web Share API,
+// absent from headless Chromium on Linux) in a browser made with it: it
+// records what the page hands it, reads the shared file's text, and
+// accepts files as a phone's sheet does (canShare).
+const shareSheet = `(() => {
+	window.__shared = [];
+	Object.defineProperty(Navigator.prototype, "share", { configurable: true, value: function (data) {
+		window.__shared.push(data);
+		if (data.files && data.files.length) data.files[0].text().then((x) => { window.__sharedFile = x; });
+		return Promise.resolve();
+	} });
+	Object.defineProperty(Navigator.prototype, "canShare", { configurable: true, value: function (data) {
+		return !!data && (!data.files || data.files.every((f) => f instanceof File));
+	} });
+})()`
+
+// withShareSheet installs shareSheet in every page b opens from now on.
+func withShareSheet(t *testing.T, b *browser) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: shareSheet})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// allowClipboard lets the page at origin write (and the test read) the
+// clipboard, as a voter's tap does on a phone.
+func allowClipboard(t *testing.T, b *browser, origin string) {
+	t.Helper()
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		if err := chromedp.Do(b.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+				Permission: &cdpbrowser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true}, Setting: cdpbrowser.PermissionSettingGranted, Origin: origin})
+			return err
+		})); err != nil {
+			t.Fatalf("grant %s: %v", name, err)
+		}
+	}
+}
+
+// checkShare: on the receipt, a browser with a share sheet offers "Share
+// the receipt" (the receipt file, with a line of text and the check
+// link), one without offers "Copy the receipt" (the same text, copied);
+// never both. The outcome is announced (a polite live region) in the
+// voter's language and follows a language switch.
+func (e *env) checkShare(t *testing.T, b *browser, r *voteRun, shot func(string)) {
+	t.Helper()
+	hasShare := eval[bool](t, b, `typeof navigator.share === "function"`)
+	shareShown := eval[bool](t, b, `document.getElementById("b-share").offsetParent !== null`)
+	copyShown := eval[bool](t, b, `document.getElementById("b-copy").offsetParent !== null`)
+	if shareShown != hasShare || copyShown == hasShare {
+		t.Fatalf("receipt: navigator.share %v, but share button shown %v and copy button shown %v", hasShare, shareShown, copyShown)
+	}
+	if !eval[bool](t, b, `(() => { const e = document.getElementById("share-status"); return e.getAttribute("aria-live") === "polite" && e.getAttribute("role") === "status" && e.textContent === ""; })()`) {
+		t.Fatal("the share outcome line is not an empty live region before sharing")
+	}
+	link := eval[string](t, b, `document.getElementById("receipt-link").href`)
+	wantText := strings.Replace(translation(t, r.lang, "receipt_share_text"), "{code}", r.castCode, 1) + "\n" + link
+	if !hasShare {
+		b.do(t, "copy the receipt", chromedp.Click(chromedp.CSS("#b-copy")), waitFor(`document.getElementById("share-status").textContent !== ""`))
+		if got, want := b.text(t, "#share-status"), translation(t, r.lang, "receipt_copied"); got != want {
+			t.Fatalf("after copying: %q, want %q", got, want)
+		}
+		clip, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("reading the clipboard: %v", err)
+		}
+		if clip != wantText {
+			t.Fatalf("copied %q, want %q", clip, wantText)
+		}
+		shot("06b-receipt-copied")
+		return
+	}
+	b.do(t, "share the receipt", chromedp.Click(chromedp.CSS("#b-share")),
+		waitFor(`window.__sharedFile !== undefined && document.getElementById("share-status").textContent !== ""`))
+	got := eval[string](t, b, `JSON.stringify({n: window.__shared.length, title: window.__shared[0].title, text: window.__shared[0].text,
+		url: window.__shared[0].url || "", name: window.__shared[0].files[0].name, type: window.__shared[0].files[0].type,
+		file: window.__sharedFile, download: document.getElementById("receipt-file").download})`)
+	var shared struct {
+		N                                            int
+		Title, Text, URL, Name, Type, File, Download string
+	}
+	if err := json.Unmarshal([]byte(got), &shared); err != nil {
+		t.Fatal(err)
+	}
+	if shared.N != 1 || shared.Title != translation(t, r.lang, "receipt_title") || shared.Text != wantText || shared.URL != "" {
+		t.Fatalf("shared %d time(s): title %q, text %q, url %q; want once, %q, %q", shared.N, shared.Title, shared.Text, shared.URL,
+			translation(t, r.lang, "receipt_title"), wantText)
+	}
+	if shared.Name != shared.Download || !strings.HasSuffix(shared.Name, ".json") || shared.Type != "application/json" {
+		t.Fatalf("shared file %q (%s), the saved one is %q", shared.Name, shared.Type, shared.Download)
+	}
+	var receipt struct {
+		ElectionID string `json:"election_id"`
+		Entry      string `json:"entry"`
+		Receipt    struct {
+			Pseudonym string `json:"pseudonym"`
+		} `json:"receipt"`
+	}
+	if err := json.Unmarshal([]byte(shared.File), &receipt); err != nil || receipt.ElectionID != e.f.ElectionID || receipt.Entry == "" || receipt.Receipt.Pseudonym != r.pseudonym {
+		t.Fatalf("shared file is not this ballot's receipt (%v): %.300s", err, shared.File)
+	}
+	if got, want := b.text(t, "#share-status"), translation(t, r.lang, "receipt_shared"); got != want {
+		t.Fatalf("after sharing: %q, want %q", got, want)
+	}
+	// The outcome follows the language.
+	other := "en"
+	if r.lang == "en" {
+		other = "ky"
+	}
+	b.do(t, "switch to "+other, chromedp.Click(chromedp.CSS(`#langs button[data-lang="`+other+`"]`)),
+		waitFor(`document.documentElement.lang === "`+other+`"`))
+	if got, want := b.text(t, "#share-status"), translation(t, other, "receipt_shared"); got != want {
+		t.Fatalf("after switching to %s: %q, want %q", other, got, want)
+	}
+	b.do(t, "switch back to "+r.lang, chromedp.Click(chromedp.CSS(`#langs button[data-lang="`+r.lang+`"]`)),
+		waitFor(`document.documentElement.lang === "`+r.lang+`"`))
 }
 
 // checkAuditOnSecondDevice opens the check page afresh (nothing of the
@@ -700,6 +847,8 @@ func TestVotingPageEndToEnd(t *testing.T) {
 
 	b := newBrowser(t, path)
 	b.axe = true
+	// Headless Chromium has no share sheet: this voter copies the receipt.
+	allowClipboard(t, b, e.url)
 	first := &voteRun{person: e.people[0], lang: "ky", candidate: 2, screenshots: true}
 	e.run(t, b, first)
 	checkOrigin(t, b, e.url)
@@ -726,6 +875,8 @@ func TestVotingPageEndToEnd(t *testing.T) {
 	// each way, 400 ms round trip, a CPU 4x slower, a cold cache.
 	slow := newBrowser(t, path)
 	throttleProfile(t, slow)
+	// This one's phone has a share sheet: the receipt goes to it.
+	withShareSheet(t, slow)
 	second := &voteRun{person: e.people[1], lang: "ru", candidate: 4}
 	e.run(t, slow, second)
 	checkOrigin(t, slow, e.url)
@@ -884,6 +1035,14 @@ func checkOrigin(t *testing.T, b *browser, origin string) {
 	}
 	for _, r := range requests {
 		_, u, _ := strings.Cut(r, " ")
+		// A voter's page reads only what its views need: an entry by its
+		// index at most (the check view's), never a listing of board
+		// entries (issue 13: it read entries?limit=100 for the first 12).
+		if pu, err := url.Parse(u); err == nil && strings.HasSuffix(pu.Path, "/entries") {
+			if n, err := strconv.Atoi(pu.Query().Get("limit")); err != nil || n > 1 {
+				t.Errorf("the page listed board entries: %s", r)
+			}
+		}
 		// data: URLs are no request to any host (Chromium draws the date
 		// field's icon with one); blob: URLs of this origin are bytes the
 		// page's own script holds (the authority's emblem).

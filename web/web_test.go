@@ -204,7 +204,7 @@ func TestTranslationsComplete(t *testing.T) {
 	for _, m := range regexp.MustCompile(`data-i18n="([a-z_]+)"`).FindAllStringSubmatch(string(page), -1) {
 		used = append(used, m[1])
 	}
-	for _, m := range regexp.MustCompile(`\b(?:t|status)\("([a-z_]+)"\)`).FindAllStringSubmatch(string(app), -1) {
+	for _, m := range regexp.MustCompile(`\b(?:t|status|shareStatus)\("([a-z_]+)"\)`).FindAllStringSubmatch(string(app), -1) {
 		used = append(used, m[1])
 	}
 	for _, m := range regexp.MustCompile(`\bperr\("([a-z_]+)"[,)]|\bcheck\([^;]*, "([a-z_]+)"\)`).FindAllStringSubmatch(string(app), -1) {
@@ -219,6 +219,23 @@ func TestTranslationsComplete(t *testing.T) {
 	for _, k := range used {
 		if _, ok := all[k]; !ok {
 			t.Errorf("key %s is used but not translated", k)
+		}
+	}
+	// Review, audit and check have distinct verbs (issue 13: the audit
+	// was "check this ballot" in ky, ru and uz, so voters would spoil
+	// ballots by accident): the check's verb is in neither of the others.
+	for _, l := range []string{"ky", "ru", "uz", "en"} {
+		b, _ := os.ReadFile(filepath.Join("static", "i18n", l+".json"))
+		var m map[string]string
+		json.Unmarshal(b, &m)
+		verb := strings.ToLower(m["check"])
+		for _, k := range []string{"review", "audit"} {
+			if verb == "" || strings.Contains(strings.ToLower(m[k]), verb) {
+				t.Errorf("%s: %s %q uses the check's verb %q", l, k, m[k], m["check"])
+			}
+		}
+		if strings.EqualFold(m["review"], m["audit"]) {
+			t.Errorf("%s: review and audit read the same", l)
 		}
 	}
 	// Plural strings ("_count") have one form per CLDR cardinal category

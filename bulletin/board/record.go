@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"evote/bulletin"
+	"evote/bulletin/recordfile"
 	"evote/store"
 )
 
@@ -44,7 +45,7 @@ func ExportDir(ctx context.Context, l *Log, cp *bulletin.SignedCheckpoint, dir s
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bulletin: export: %w", err)
 	}
-	f, err := os.Create(filepath.Join(dir, bulletin.RecordEntriesFile))
+	f, err := os.Create(filepath.Join(dir, recordfile.EntriesFile))
 	if err != nil {
 		return fmt.Errorf("bulletin: export: %w", err)
 	}
@@ -60,7 +61,7 @@ func ExportDir(ctx context.Context, l *Log, cp *bulletin.SignedCheckpoint, dir s
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("bulletin: export: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, bulletin.RecordCheckpointFile), cp.Note, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, recordfile.CheckpointFile), cp.Note, 0o644); err != nil {
 		return fmt.Errorf("bulletin: export: %w", err)
 	}
 	return nil
@@ -81,14 +82,14 @@ func ExportArchive(ctx context.Context, l *Log, cp *bulletin.SignedCheckpoint, w
 		next += uint64(len(recs))
 	}
 	tw := tar.NewWriter(w)
-	hdr := &tar.Header{Name: bulletin.RecordCheckpointFile, Mode: 0o644, Size: int64(len(cp.Note)), Typeflag: tar.TypeReg, ModTime: cp.Time}
+	hdr := &tar.Header{Name: recordfile.CheckpointFile, Mode: 0o644, Size: int64(len(cp.Note)), Typeflag: tar.TypeReg, ModTime: cp.Time}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("bulletin: export: %w", err)
 	}
 	if _, err := tw.Write(cp.Note); err != nil {
 		return fmt.Errorf("bulletin: export: %w", err)
 	}
-	hdr = &tar.Header{Name: bulletin.RecordEntriesFile, Mode: 0o644, Size: size, Typeflag: tar.TypeReg, ModTime: cp.Time}
+	hdr = &tar.Header{Name: recordfile.EntriesFile, Mode: 0o644, Size: size, Typeflag: tar.TypeReg, ModTime: cp.Time}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("bulletin: export: %w", err)
 	}
@@ -105,24 +106,24 @@ func ExportArchive(ctx context.Context, l *Log, cp *bulletin.SignedCheckpoint, w
 // empty log of st (a record that fails verification writes nothing; the
 // second pass writes only entries whose signatures verified again).
 func ImportDir(ctx context.Context, dir string, v bulletin.LogVerifier, st store.Store) (bulletin.Checkpoint, error) {
-	return importRecord(ctx, v, st, func(each func(bulletin.RecordEntry) error) (bulletin.Checkpoint, []byte, error) {
-		return bulletin.ReadRecordDir(dir, v, each)
+	return importRecord(ctx, v, st, func(each func(recordfile.Entry) error) (bulletin.Checkpoint, []byte, error) {
+		return recordfile.ReadDir(dir, v, each)
 	})
 }
 
 // ImportArchive does the same for an archive file.
 func ImportArchive(ctx context.Context, path string, v bulletin.LogVerifier, st store.Store) (bulletin.Checkpoint, error) {
-	return importRecord(ctx, v, st, func(each func(bulletin.RecordEntry) error) (bulletin.Checkpoint, []byte, error) {
+	return importRecord(ctx, v, st, func(each func(recordfile.Entry) error) (bulletin.Checkpoint, []byte, error) {
 		f, err := os.Open(path)
 		if err != nil {
-			return bulletin.Checkpoint{}, nil, fmt.Errorf("%w: %w", bulletin.ErrRecord, err)
+			return bulletin.Checkpoint{}, nil, fmt.Errorf("%w: %w", recordfile.ErrRecord, err)
 		}
 		defer f.Close()
-		return bulletin.ReadRecordArchive(f, v, each)
+		return recordfile.ReadArchive(f, v, each)
 	})
 }
 
-func importRecord(ctx context.Context, v bulletin.LogVerifier, st store.Store, pass func(func(bulletin.RecordEntry) error) (bulletin.Checkpoint, []byte, error)) (bulletin.Checkpoint, error) {
+func importRecord(ctx context.Context, v bulletin.LogVerifier, st store.Store, pass func(func(recordfile.Entry) error) (bulletin.Checkpoint, []byte, error)) (bulletin.Checkpoint, error) {
 	first, _, err := pass(nil)
 	if err != nil {
 		return bulletin.Checkpoint{}, err
@@ -144,7 +145,7 @@ func importRecord(ctx context.Context, v bulletin.LogVerifier, st store.Store, p
 		batch = batch[:0]
 		return nil
 	}
-	cp, note, err := pass(func(r bulletin.RecordEntry) error {
+	cp, note, err := pass(func(r recordfile.Entry) error {
 		batch = append(batch, store.Record{Index: r.Index, Hash: r.Hash, Type: uint16(r.Type), Data: r.Data})
 		if len(batch) == 1024 {
 			return put()
@@ -158,7 +159,7 @@ func importRecord(ctx context.Context, v bulletin.LogVerifier, st store.Store, p
 		return bulletin.Checkpoint{}, err
 	}
 	if cp != first {
-		return bulletin.Checkpoint{}, fmt.Errorf("%w: record changed during import", bulletin.ErrRecord)
+		return bulletin.Checkpoint{}, fmt.Errorf("%w: record changed during import", recordfile.ErrRecord)
 	}
 	if err := st.PutCheckpoint(ctx, id, store.Checkpoint{Size: cp.Size, Note: note}); err != nil {
 		return bulletin.Checkpoint{}, fmt.Errorf("bulletin: import checkpoint: %w", err)

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"evote/bulletin"
+	"evote/bulletin/recordfile"
 	"evote/store"
 	"os"
 	"path/filepath"
@@ -51,14 +52,14 @@ func TestRecordExportVerifyImport(t *testing.T) {
 	if err := ExportDir(ctx, l, cp, dir); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := bulletin.VerifyRecordDir(dir, k.Verifier()); err != nil || got.Root != cp.Root {
+	if got, err := recordfile.VerifyDir(dir, k.Verifier()); err != nil || got.Root != cp.Root {
 		t.Fatalf("verify dir: %v", err)
 	}
 	var arch bytes.Buffer
 	if err := ExportArchive(ctx, l, cp, &arch); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bulletin.VerifyRecordArchive(bytes.NewReader(arch.Bytes()), k.Verifier()); err != nil {
+	if _, err := recordfile.VerifyArchive(bytes.NewReader(arch.Bytes()), k.Verifier()); err != nil {
 		t.Fatalf("verify archive: %v", err)
 	}
 	archPath := filepath.Join(t.TempDir(), "record.tar")
@@ -82,8 +83,8 @@ func TestRecordExportVerifyImport(t *testing.T) {
 	}
 
 	// Tampering with the exported directory is detected.
-	orig, _ := os.ReadFile(filepath.Join(dir, bulletin.RecordEntriesFile))
-	origNote, _ := os.ReadFile(filepath.Join(dir, bulletin.RecordCheckpointFile))
+	orig, _ := os.ReadFile(filepath.Join(dir, recordfile.EntriesFile))
+	origNote, _ := os.ReadFile(filepath.Join(dir, recordfile.CheckpointFile))
 	entries := splitEntries(t, orig)
 	other := testEntry(t, l.ID(), bulletin.TypeBallot, "forger", 1).Encode()
 	clone := func() [][]byte {
@@ -135,9 +136,9 @@ func TestRecordExportVerifyImport(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			d := t.TempDir()
 			eb, nb := mk()
-			os.WriteFile(filepath.Join(d, bulletin.RecordEntriesFile), eb, 0o644)
-			os.WriteFile(filepath.Join(d, bulletin.RecordCheckpointFile), nb, 0o644)
-			if _, err := bulletin.VerifyRecordDir(d, k.Verifier()); !errors.Is(err, bulletin.ErrRecord) {
+			os.WriteFile(filepath.Join(d, recordfile.EntriesFile), eb, 0o644)
+			os.WriteFile(filepath.Join(d, recordfile.CheckpointFile), nb, 0o644)
+			if _, err := recordfile.VerifyDir(d, k.Verifier()); !errors.Is(err, recordfile.ErrRecord) {
 				t.Fatalf("not detected: %v", err)
 			}
 			st := openSQLite(t)
@@ -153,18 +154,18 @@ func TestRecordExportVerifyImport(t *testing.T) {
 	// Archive structure is checked too.
 	var bad bytes.Buffer
 	tw := tar.NewWriter(&bad)
-	tw.WriteHeader(&tar.Header{Name: bulletin.RecordEntriesFile, Mode: 0o644, Size: int64(len(orig)), Typeflag: tar.TypeReg})
+	tw.WriteHeader(&tar.Header{Name: recordfile.EntriesFile, Mode: 0o644, Size: int64(len(orig)), Typeflag: tar.TypeReg})
 	tw.Write(orig)
-	tw.WriteHeader(&tar.Header{Name: bulletin.RecordCheckpointFile, Mode: 0o644, Size: int64(len(origNote)), Typeflag: tar.TypeReg})
+	tw.WriteHeader(&tar.Header{Name: recordfile.CheckpointFile, Mode: 0o644, Size: int64(len(origNote)), Typeflag: tar.TypeReg})
 	tw.Write(origNote)
 	tw.Close()
-	if _, err := bulletin.VerifyRecordArchive(&bad, k.Verifier()); !errors.Is(err, bulletin.ErrRecord) {
+	if _, err := recordfile.VerifyArchive(&bad, k.Verifier()); !errors.Is(err, recordfile.ErrRecord) {
 		t.Errorf("archive with files swapped: %v", err)
 	}
-	if _, err := bulletin.VerifyRecordArchive(bytes.NewReader(arch.Bytes()), testLogKey("evote.example/record", false).Verifier()); err != nil {
+	if _, err := recordfile.VerifyArchive(bytes.NewReader(arch.Bytes()), testLogKey("evote.example/record", false).Verifier()); err != nil {
 		t.Errorf("Ed25519-only verifier: %v", err)
 	}
-	if _, err := bulletin.VerifyRecordArchive(bytes.NewReader(arch.Bytes()), testLogKey("evote.example/other", false).Verifier()); !errors.Is(err, bulletin.ErrRecord) {
+	if _, err := recordfile.VerifyArchive(bytes.NewReader(arch.Bytes()), testLogKey("evote.example/other", false).Verifier()); !errors.Is(err, recordfile.ErrRecord) {
 		t.Errorf("wrong log key: %v", err)
 	}
 }

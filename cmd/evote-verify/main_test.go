@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"evote/bulletin"
+	"evote/bulletin/recordfile"
 	"evote/verify"
 )
 
@@ -64,7 +65,7 @@ func TestJSONAndArchive(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{bulletin.RecordCheckpointFile, rec.Checkpoint}, {bulletin.RecordEntriesFile, rec.EncodeEntries()}} {
+	}{{recordfile.CheckpointFile, rec.Checkpoint}, {recordfile.EntriesFile, rec.EncodeEntries()}} {
 		tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg})
 		tw.Write(f.data)
 	}

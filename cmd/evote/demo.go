@@ -25,6 +25,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/bulletin/recordfile"
 	"evote/client"
 	"evote/election"
 	"evote/idp"
@@ -1059,7 +1060,7 @@ func writeRecord(dir string, note []byte, entries [][]byte, fp ballot.Fingerprin
 	if err := os.WriteFile(filepath.Join(dir, "log.pub"), []byte(verify.FormatLogKey(lv)), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, bulletin.RecordCheckpointFile), note, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, recordfile.CheckpointFile), note, 0o644); err != nil {
 		return err
 	}
 	var b []byte
@@ -1067,7 +1068,7 @@ func writeRecord(dir string, note []byte, entries [][]byte, fp ballot.Fingerprin
 		b = binary.BigEndian.AppendUint32(b, uint32(len(e)))
 		b = append(b, e...)
 	}
-	return os.WriteFile(filepath.Join(dir, bulletin.RecordEntriesFile), b, 0o644)
+	return os.WriteFile(filepath.Join(dir, recordfile.EntriesFile), b, 0o644)
 }
 
 // checkAuditsPublished checks, after the close, that every audit is on the

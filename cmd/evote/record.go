@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"evote/ballot"
-	"evote/bulletin"
+	"evote/bulletin/recordfile"
 	"evote/verify"
 )
 
@@ -83,7 +83,7 @@ func writeTar(path string, rec *verify.Record) error {
 	for _, m := range []struct {
 		name string
 		data []byte
-	}{{bulletin.RecordCheckpointFile, rec.Checkpoint}, {bulletin.RecordEntriesFile, rec.EncodeEntries()}} {
+	}{{recordfile.CheckpointFile, rec.Checkpoint}, {recordfile.EntriesFile, rec.EncodeEntries()}} {
 		if err := tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 			f.Close()
 			return err

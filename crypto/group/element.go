@@ -2,9 +2,9 @@ package group
 
 import (
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 
 	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
@@ -301,26 +301,25 @@ func mapToPoint(p *edwards25519.Point, t *field.Element) {
 // String returns the hexadecimal canonical encoding, for debugging.
 func (e *Element) String() string { return fmt.Sprintf("%x", e.Bytes()) }
 
-// Constants of RFC 9496 §4.1, and the curve constant d.
+// Constants of RFC 9496 §4.1, and the curve constant d, as the
+// little-endian encodings of the RFC's decimal values (TestConstants
+// checks them against the decimals): written out in hex so that the
+// voting page's module does not link math/big only to parse them.
 var (
-	sqrtM1         = feFromDecimal("19681161376707505956807079304988542015446066515923890162744021073123829784752")
-	sqrtADMinusOne = feFromDecimal("25063068953384623474111414158702152701244531502492656460079210482610430750235")
-	invsqrtAMinusD = feFromDecimal("54469307008909316920995813868745141605393597292927456921205312896311721017578")
-	oneMinusDSq    = feFromDecimal("1159843021668779879193775521855586647937357759715417654439879720876111806838")
-	dMinusOneSq    = feFromDecimal("40440834346308536858101042469323190826248399146238708352240133220865137265952")
-	curveD         = feFromDecimal("37095705934669439343138083508754565189542113879843219016388785533085940283555")
+	sqrtM1         = feFromHex("b0a00e4a271beec478e42fad0618432fa7d7fb3d99004d2b0bdfc14f8024832b")
+	sqrtADMinusOne = feFromHex("1b2e7b49a0f6977ebd54781b0c8e9daffdd1f531c9fc3c0fac48832bbf316937")
+	invsqrtAMinusD = feFromHex("ea405d80aafdc899be72415a17162f9d40d801fe917bc216a2fcafcf05896c78")
+	oneMinusDSq    = feFromHex("76c15f94c1097ce20f355ecd38a1812ce4df70beddab9499d7e0b3b2a8729002")
+	dMinusOneSq    = feFromHex("204ded44aa5aad3199191eb02c4a9ed2eb4e9b522fd3dc4c41226cf67ab36859")
+	curveD         = feFromHex("a3785913ca4deb75abd841414d0a700098e879777940c78c73fe6f2bee6c0352")
 	curveD2        = new(field.Element).Add(curveD, curveD)
 )
 
-func feFromDecimal(s string) *field.Element {
-	n, ok := new(big.Int).SetString(s, 10)
-	if !ok {
+// feFromHex decodes a field element from 64 hex digits, little-endian.
+func feFromHex(s string) *field.Element {
+	le, err := hex.DecodeString(s)
+	if err != nil || len(le) != 32 {
 		panic("group: bad constant " + s)
-	}
-	be := n.FillBytes(make([]byte, 32))
-	le := make([]byte, 32)
-	for i := range be {
-		le[i] = be[31-i]
 	}
 	fe, err := new(field.Element).SetBytes(le)
 	if err != nil {

@@ -5,12 +5,17 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"crypto"
 
+	"filippo.io/edwards25519/field"
 	"github.com/cloudflare/circl/expander"
 )
 
@@ -131,7 +136,7 @@ func TestRFC9496OneWayMap(t *testing.T) {
 }
 
 // TestRFC9380ExpandMessageXMD checks the expander HashToElement uses against
-// RFC 9380 Appendix K.3.
+// RFC 9380 Appendix K.3, and against circl's for other lengths and DSTs.
 func TestRFC9380ExpandMessageXMD(t *testing.T) {
 	raw, err := os.ReadFile("testdata/rfc9380-expand-message-xmd-sha512.json")
 	if err != nil {
@@ -149,9 +154,19 @@ func TestRFC9380ExpandMessageXMD(t *testing.T) {
 		t.Fatalf("vectors: %v", err)
 	}
 	for _, c := range v.Cases {
-		got := expander.NewExpanderMD(crypto.SHA512, []byte(v.DST)).Expand([]byte(c.Msg), c.LenInBytes)
+		got := newXMD([]byte(v.DST)).expand([]byte(c.Msg), int(c.LenInBytes))
 		if hex.EncodeToString(got) != c.UniformBytes {
 			t.Errorf("expand(%q, %d) mismatch", c.Msg, c.LenInBytes)
+		}
+	}
+	for _, dst := range []string{"x", GeneratorsDST, HashToElementDST, strings.Repeat("d", 255)} {
+		x := newXMD([]byte(dst))
+		for _, n := range []int{1, 32, 63, 64, 65, 128, 200, 255 * 64} {
+			msg := []byte(fmt.Sprintf("message %d", n))
+			want := expander.NewExpanderMD(crypto.SHA512, []byte(dst)).Expand(msg, uint(n))
+			if got := x.expand(msg, n); !bytes.Equal(got, want) {
+				t.Errorf("expand(dst %d bytes, n %d) differs from circl's", len(dst), n)
+			}
 		}
 	}
 }
@@ -366,4 +381,31 @@ func FuzzScalarDecode(f *testing.F) {
 			t.Fatalf("accepted %x but re-encodes to %x", b, s.Bytes())
 		}
 	})
+}
+
+// TestConstants: the field constants of RFC 9496 §4.1 and the curve's d,
+// written in hex, are the RFC's decimal values.
+func TestConstants(t *testing.T) {
+	for dec, fe := range map[string]*field.Element{
+		"19681161376707505956807079304988542015446066515923890162744021073123829784752": sqrtM1,
+		"25063068953384623474111414158702152701244531502492656460079210482610430750235": sqrtADMinusOne,
+		"54469307008909316920995813868745141605393597292927456921205312896311721017578": invsqrtAMinusD,
+		"1159843021668779879193775521855586647937357759715417654439879720876111806838":  oneMinusDSq,
+		"40440834346308536858101042469323190826248399146238708352240133220865137265952": dMinusOneSq,
+		"37095705934669439343138083508754565189542113879843219016388785533085940283555": curveD,
+	} {
+		n, ok := new(big.Int).SetString(dec, 10)
+		if !ok {
+			t.Fatal(dec)
+		}
+		le := fe.Bytes()
+		slices.Reverse(le)
+		if new(big.Int).SetBytes(le).Cmp(n) != 0 {
+			t.Errorf("constant %s: hex encodes %x", dec, fe.Bytes())
+		}
+	}
+	d2 := new(field.Element).Add(curveD, curveD)
+	if d2.Equal(curveD2) != 1 {
+		t.Error("curveD2 is not 2d")
+	}
 }

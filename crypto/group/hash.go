@@ -1,12 +1,10 @@
 package group
 
 import (
-	"crypto"
-	_ "crypto/sha512" // registers SHA-512 for the expander
+	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
-
-	"github.com/cloudflare/circl/expander"
+	"hash"
 )
 
 // Domain-separation tags of this package (spec §1.2, §2.3, §2.4). They follow
@@ -25,7 +23,7 @@ func HashToElement(msg, dst []byte) *Element {
 	if len(dst) == 0 || len(dst) > 255 {
 		panic(fmt.Sprintf("group: DST length %d out of range", len(dst)))
 	}
-	uniform := expander.NewExpanderMD(crypto.SHA512, dst).Expand(msg, 64)
+	uniform := newXMD(dst).expand(msg, 64)
 	e, err := new(Element).SetUniformBytes(uniform)
 	if err != nil {
 		panic("group: one-way map rejected 64 bytes")
@@ -57,17 +55,68 @@ func GeneratorsFrom(seed []byte, label string, start, n int) []*Element {
 	prefix = append(prefix, seed...)
 	prefix = binary.BigEndian.AppendUint32(prefix, uint32(len(label)))
 	prefix = append(prefix, label...)
-	exp := expander.NewExpanderMD(crypto.SHA512, []byte(GeneratorsDST))
+	exp := newXMD([]byte(GeneratorsDST))
 	out := make([]*Element, n)
 	msg := make([]byte, len(prefix)+8)
 	copy(msg, prefix)
 	for i := range out {
 		binary.BigEndian.PutUint64(msg[len(prefix):], uint64(start+i))
-		e, err := new(Element).SetUniformBytes(exp.Expand(msg, 64))
+		e, err := new(Element).SetUniformBytes(exp.expand(msg, 64))
 		if err != nil {
 			panic("group: one-way map rejected 64 bytes")
 		}
 		out[i] = e
 	}
 	return out
+}
+
+// xmd is expand_message_xmd of RFC 9380 §5.3.1 with SHA-512, for a DST of
+// 1 to 255 bytes (the oversize-DST rule of §5.3.3 is not needed: every DST
+// here is a short constant). It is written here rather than taken from
+// circl's expander package, which links every XOF it supports (KangarooTwelve,
+// BLAKE2) into the voting page's module; TestRFC9380ExpandMessageXMD checks
+// it against the RFC's Appendix K.3.
+type xmd struct {
+	h        hash.Hash
+	dstPrime []byte // DST || I2OSP(len(DST), 1)
+}
+
+func newXMD(dst []byte) *xmd {
+	if len(dst) == 0 || len(dst) > 255 {
+		panic(fmt.Sprintf("group: DST length %d out of range", len(dst)))
+	}
+	return &xmd{h: sha512.New(), dstPrime: append(append([]byte{}, dst...), byte(len(dst)))}
+}
+
+// expand returns n uniform bytes from msg; n is at most 255·64.
+func (x *xmd) expand(msg []byte, n int) []byte {
+	const bLen, sLen = sha512.Size, sha512.BlockSize
+	ell := (n + bLen - 1) / bLen
+	if n <= 0 || ell > 255 {
+		panic(fmt.Sprintf("group: expand_message_xmd length %d out of range", n))
+	}
+	h := x.h
+	// b_0 = H(Z_pad || msg || I2OSP(n, 2) || I2OSP(0, 1) || DST_prime)
+	h.Reset()
+	h.Write(make([]byte, sLen))
+	h.Write(msg)
+	h.Write([]byte{byte(n >> 8), byte(n), 0})
+	h.Write(x.dstPrime)
+	b0 := h.Sum(nil)
+	// b_1 = H(b_0 || I2OSP(1, 1) || DST_prime);
+	// b_i = H(strxor(b_0, b_(i-1)) || I2OSP(i, 1) || DST_prime)
+	out := make([]byte, 0, ell*bLen)
+	prev := make([]byte, bLen)
+	for i := 1; i <= ell; i++ {
+		for j := range prev {
+			prev[j] ^= b0[j]
+		}
+		h.Reset()
+		h.Write(prev)
+		h.Write([]byte{byte(i)})
+		h.Write(x.dstPrime)
+		prev = h.Sum(prev[:0])
+		out = append(out, prev...)
+	}
+	return out[:n]
 }

@@ -22,6 +22,9 @@ type Credential struct {
 	// of their last online sign-in, §8.8.3) in the same transaction; it is
 	// not kept with the credential.
 	NotifyPhone string
+	// NotifyLang, with NotifyPhone, becomes the language of the voter's
+	// notices (the one that sign-in named).
+	NotifyLang string
 }
 
 // IssueCredential records c atomically with its board entry (queued in the
@@ -33,12 +36,13 @@ func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType ui
 	// Three statements (a sign-in makes this transaction): the first
 	// locks the voter's row while listed, so that a concurrent removal
 	// (ApplyChange locks it too) either sees this credential or made the
-	// voter unlisted first, and sets the notify phone; the insert takes
+	// voter unlisted first, and sets the notify phone and language; the insert takes
 	// place only if the voter has no in-person mark, and the device key's
 	// uniqueness is the table's constraint.
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE idp_voters SET notify_phone = CASE WHEN $3 = '' THEN notify_phone ELSE $3 END
-			WHERE election_id = $1 AND pseudonym = $2 AND removed = 0`, c.ElectionID, c.Pseudonym[:], c.NotifyPhone)
+		res, err := tx.ExecContext(ctx, `UPDATE idp_voters SET notify_phone = CASE WHEN $3 = '' THEN notify_phone ELSE $3 END,
+			notify_lang = CASE WHEN $3 = '' THEN notify_lang ELSE $4 END
+			WHERE election_id = $1 AND pseudonym = $2 AND removed = 0`, c.ElectionID, c.Pseudonym[:], c.NotifyPhone, c.NotifyLang)
 		if err != nil {
 			return err
 		}

@@ -227,6 +227,9 @@ var migrations = []string{
 	)`,
 	// 5: the per-PIN backoff is gone (the budgets replace it, §8.11).
 	`DROP TABLE idp_backoff`,
+	// 6: the language of the voter's last online sign-in, for notices
+	// sent without one (an in-person mark, §8.8.3).
+	`ALTER TABLE idp_voters ADD COLUMN notify_lang TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *Store) sqlFor(m string) string {

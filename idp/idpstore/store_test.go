@@ -81,13 +81,18 @@ func TestCredentialsAndMarks(t *testing.T) {
 	forEach(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		addVoters(t, s, 1, []ChangeOp{{Op: 1, Pseudonym: ps(1), BallotStyle: "A"}, {Op: 1, Pseudonym: ps(2), BallotStyle: "A"}})
-		c := &Credential{ElectionID: "e1", Pseudonym: ps(1), BallotStyle: "A", KeyID: "k", IssuedAt: 10, ExpiresAt: 20, NotifyPhone: "+996700000009"}
+		c := &Credential{ElectionID: "e1", Pseudonym: ps(1), BallotStyle: "A", KeyID: "k", IssuedAt: 10, ExpiresAt: 20, NotifyPhone: "+996700000009", NotifyLang: "uz"}
 		c.TokenID[0], c.DeviceKey[0] = 1, 1
+		if v, _ := s.Voter(ctx, "e1", ps(1)); v.NotifyLang != "" {
+			t.Errorf("notify language before any sign-in: %q", v.NotifyLang)
+		}
 		if _, err := s.IssueCredential(ctx, c, 0x0203, []byte("cred")); err != nil {
 			t.Fatal(err)
 		}
-		if v, _ := s.Voter(ctx, "e1", ps(1)); v.NotifyPhone != "+996700000009" {
-			t.Errorf("notify phone after a credential: %q", v.NotifyPhone)
+		// The notices' number and language are the sign-in's (an
+		// in-person mark's notice has no sign-in of its own).
+		if v, _ := s.Voter(ctx, "e1", ps(1)); v.NotifyPhone != "+996700000009" || v.NotifyLang != "uz" {
+			t.Errorf("notify phone and language after a credential: %q %q", v.NotifyPhone, v.NotifyLang)
 		}
 		c2 := *c
 		c2.TokenID[0], c2.Pseudonym = 2, ps(2)

@@ -14,6 +14,7 @@ type Voter struct {
 	BallotStyle string
 	Phone       string // set by a list official (e.g. a consul for a voter abroad); "" for none
 	NotifyPhone string // the number the last successful sign-in used, for notices
+	NotifyLang  string // the language that sign-in named ("" before any), for notices
 	Removed     bool
 	MarkedAt    int64 // Unix seconds of an in-person mark; 0 if none
 }
@@ -31,9 +32,9 @@ func voterQ(ctx context.Context, q querier, election string, p [32]byte) (*Voter
 	v := &Voter{ElectionID: election, Pseudonym: p}
 	var removed int
 	var marked sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT v.ballot_style, v.phone, v.notify_phone, v.removed, m.marked_at
+	err := q.QueryRowContext(ctx, `SELECT v.ballot_style, v.phone, v.notify_phone, v.notify_lang, v.removed, m.marked_at
 		FROM idp_voters v LEFT JOIN idp_marks m ON m.election_id = v.election_id AND m.pseudonym = v.pseudonym
-		WHERE v.election_id = $1 AND v.pseudonym = $2`, election, p[:]).Scan(&v.BallotStyle, &v.Phone, &v.NotifyPhone, &removed, &marked)
+		WHERE v.election_id = $1 AND v.pseudonym = $2`, election, p[:]).Scan(&v.BallotStyle, &v.Phone, &v.NotifyPhone, &v.NotifyLang, &removed, &marked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"evote/bulletin"
@@ -51,11 +52,21 @@ func Normalize(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// Read reads the note file at path and normalizes it.
+// Read reads the note file at path and normalizes it. A file larger than
+// a note may be (bulletin.MaxNoteSize, with one extra newline) is refused
+// without being read whole.
 func Read(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, bulletin.MaxNoteSize+2))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > bulletin.MaxNoteSize+1 {
+		return nil, fmt.Errorf("%s: %w: larger than a note may be (%d bytes)", path, ErrFile, bulletin.MaxNoteSize)
 	}
 	n, err := Normalize(b)
 	if err != nil {

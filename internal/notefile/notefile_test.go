@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +70,29 @@ func TestNormalize(t *testing.T) {
 		t.Fatal(err)
 	} else if _, _, err := bulletin.VerifyCheckpoint(got, lv); err == nil {
 		t.Fatal("a tampered note verified")
+	}
+}
+
+// TestRead reads a saved note, and refuses a missing file and one larger
+// than any note may be, without reading it whole.
+func TestRead(t *testing.T) {
+	note, _ := signedNote(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "cp")
+	if err := os.WriteFile(p, bytes.ReplaceAll(note, []byte("\n"), []byte("\r\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Read(p); err != nil || !bytes.Equal(got, note) {
+		t.Fatalf("Read: %q, %v", got, err)
+	}
+	if _, err := Read(filepath.Join(dir, "none")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, append(bytes.Clone(note), bytes.Repeat([]byte("x"), bulletin.MaxNoteSize)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(big); !errors.Is(err, ErrFile) || !strings.Contains(err.Error(), "larger than a note may be") {
+		t.Errorf("oversized file: %v", err)
 	}
 }

@@ -270,6 +270,7 @@
       $("receipt-check").textContent = txt;
     }
     if (info) { showAuditLinks(); showReceiptLinks(); }
+    if (shareNote) shareStatus(shareNote);
     if (lastError) fail(lastError[0], lastError[1]);
     if (election && document.body.dataset.cast === "yes") $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
   }
@@ -601,6 +602,49 @@
     $("receipt-qr").alt = t("qr_alt") + " " + castCode;
   }
 
+  // The receipt shared with the phone's share sheet (Web Share): the saved
+  // file where the browser can share files, with a line of text and the
+  // check link; where the browser cannot share, the same text copied;
+  // with neither, the buttons stay hidden and the file and link above
+  // remain. The receipt says nothing of the choices.
+  let receiptJSON = null;
+  let shareNote = null; // the key of the last share or copy outcome
+  function shareText() {
+    return t("receipt_share_text").replace("{code}", castCode) + "\n" + $("receipt-link").href;
+  }
+  function showShare() {
+    const share = typeof navigator.share === "function";
+    $("b-share").hidden = !share;
+    $("b-copy").hidden = share || !(navigator.clipboard && typeof navigator.clipboard.writeText === "function");
+  }
+  function shareStatus(key) {
+    shareNote = key;
+    $("share-status").textContent = key ? t(key) : "";
+  }
+  async function shareReceipt() {
+    shareStatus(null);
+    const data = { title: t("receipt_title"), text: shareText() };
+    const file = new File([receiptJSON], $("receipt-file").download, { type: "application/json" });
+    if (typeof navigator.canShare === "function" && navigator.canShare({ files: [file] })) data.files = [file];
+    else data.url = $("receipt-link").href;
+    try {
+      await navigator.share(data);
+      shareStatus("receipt_shared");
+    } catch (e) {
+      // The voter closing the share sheet is no failure.
+      if (!(e && e.name === "AbortError")) shareStatus("receipt_share_failed");
+    }
+  }
+  async function copyReceipt() {
+    shareStatus(null);
+    try {
+      await navigator.clipboard.writeText(shareText());
+      shareStatus("receipt_copied");
+    } catch (e) {
+      shareStatus("receipt_copy_failed");
+    }
+  }
+
   // Encryption yields to the browser first so the status is painted.
   function prepare() {
     status("encrypting");
@@ -676,8 +720,10 @@
       // (for evote ballot check-receipt): the entry as cast and the box's
       // receipt (tracking code, pseudonym, index, checkpoint, proof).
       const saved = { election_id: info.election_id, entry: r.entry, receipt: Object.assign({ pseudonym }, rc) };
-      $("receipt-file").href = URL.createObjectURL(new Blob([JSON.stringify(saved, null, 1)], { type: "application/json" }));
+      receiptJSON = JSON.stringify(saved, null, 1);
+      $("receipt-file").href = URL.createObjectURL(new Blob([receiptJSON], { type: "application/json" }));
       $("receipt-file").download = "receipt-" + trackingCode.slice(0, 9) + ".json";
+      showShare();
       document.body.dataset.cast = "yes";
       redraw();
       show("receipt");
@@ -830,6 +876,8 @@
     $("b-audit").addEventListener("click", busy($("b-audit"), doAudit));
     $("b-change").addEventListener("click", () => { renderBallot(); show("ballot"); });
     $("b-fresh").addEventListener("click", busy($("b-fresh"), fresh));
+    $("b-share").addEventListener("click", busy($("b-share"), shareReceipt));
+    $("b-copy").addEventListener("click", busy($("b-copy"), copyReceipt));
     // The check's address names what it checks, so a reload checks again.
     $("b-check").addEventListener("click", () => {
       location.hash = "#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode + "&l=" + lang;

@@ -2,15 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
-	"encoding/base64"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,17 +13,20 @@ import (
 	"testing"
 	"time"
 
-	"evote/official"
+	"evote/internal/walkthrough"
 )
 
 const testEpoch = 1780000000
 
 // TestPackages builds the packages twice (byte-identical), and, under CI
-// or with EVOTE_TEST_INSTALL=1 (as root, with dpkg), installs them, checks the units with
-// systemd-analyze verify, starts evoted as its unit would (its user, its
-// ExecStart line, its environment and credentials), checks that it serves
-// and takes an official's login with the credentials' secrets, and purges
-// the packages, leaving nothing behind.
+// or with EVOTE_TEST_INSTALL=1 (as root, with dpkg), installs them, checks
+// the units with systemd-analyze verify, runs a small election against
+// the installed services (the README's walkthrough with the installed
+// commands; evoted and evote-idp started as their units would: their
+// users, ExecStart lines, configuration files and credentials; ballots
+// cast, the tally, the record verified), checks that each kept its
+// database in its state directory and stops cleanly, and purges the
+// packages, leaving nothing behind.
 func TestPackages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every binary")
@@ -103,96 +100,62 @@ func TestPackages(t *testing.T) {
 		t.Fatal("systemd-analyze not installed under CI")
 	}
 
-	// Configure as an operator would: the configuration file and the
-	// credentials.
-	addr := freeAddr(t)
-	conf, err := os.ReadFile("/etc/evote/evoted.conf")
-	if err != nil {
-		t.Fatal(err)
+	// A small election against the installed services: the README's
+	// walkthrough (internal/walkthrough) with the installed commands, the
+	// ballot box and the identity service started as their units would
+	// (their users, ExecStart lines, configuration files, state
+	// directories and credentials, which the operator's evote keys made).
+	began := time.Now()
+	tmp := t.TempDir()
+	home := filepath.Join(tmp, "home")
+	os.MkdirAll(home, 0o700)
+	w := &walkthrough.Walk{T: t, Bin: "/usr/bin", Env: []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}}
+	defer w.Stop()
+	var evoted, idp *walkthrough.Party
+	res := walkthrough.Election(w, walkthrough.Section(t, "../../../README.md"), tmp, walkthrough.Servers{
+		Box: func(w *walkthrough.Walk, b walkthrough.Box) *walkthrough.Party {
+			installCredentials(t, b.Credentials, walkthrough.BoxCredentials)
+			setConf(t, "/etc/evote/evoted.conf", "EVOTE_LISTEN="+b.Listen, "EVOTE_ORIGIN_PREFIX="+b.OriginPrefix,
+				"EVOTE_IDENTITY_KEY="+b.IdentityKey, "EVOTE_WITNESSES="+b.Witnesses)
+			evoted = w.StartCmd("evoted (as its unit)", unitCommand(t, context.Background(), "/lib/systemd/system/evoted.service"))
+			return evoted
+		},
+		Identity: func(w *walkthrough.Walk, env []string, credentials string) *walkthrough.Party {
+			installCredentials(t, credentials, walkthrough.IdentityCredentials)
+			setConf(t, "/etc/evote/evote-idp.env", env...)
+			idp = w.StartCmd("evote-idp (as its unit)", unitCommand(t, context.Background(), "/lib/systemd/system/evote-idp.service"))
+			return idp
+		},
+	})
+	if res.Voters != 3 || !strings.Contains(res.Verify, "VALID: every check holds.") {
+		t.Fatalf("election: %d voters; evote-verify:\n%s", res.Voters, res.Verify)
 	}
-	idKey := make([]byte, 32)
-	rand.Read(idKey)
-	s := strings.Replace(string(conf), "EVOTE_LISTEN=127.0.0.1:8080", "EVOTE_LISTEN="+addr, 1)
-	s = strings.Replace(s, "EVOTE_ORIGIN_PREFIX=\n", "EVOTE_ORIGIN_PREFIX=vote.test/board\n", 1)
-	s = strings.Replace(s, "EVOTE_IDENTITY_KEY=\n", "EVOTE_IDENTITY_KEY="+base64.StdEncoding.EncodeToString(idKey)+"\n", 1)
-	if err := os.WriteFile("/etc/evote/evoted.conf", []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	totp := make([]byte, 20)
-	rand.Read(totp)
-	totpSecret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(totp)
-	creds := map[string]string{"authority-key": seed(), "log-key": seed(), "admin-password": "a long admin password for the test", "admin-totp": totpSecret}
-	for name, v := range creds {
-		if err := os.WriteFile("/etc/evote/credentials/"+name, []byte(v+"\n"), 0o600); err != nil {
-			t.Fatal(err)
+	t.Logf("election against the installed services in %v", time.Since(began).Round(time.Second))
+	// Each ran as its user, its database in its state directory.
+	for _, db := range []struct{ path, user string }{{"/var/lib/evoted/evote.db", "evoted"}, {"/var/lib/evote-idp/idp.db", "evote-idp"}} {
+		if st, err := os.Stat(db.path); err != nil {
+			t.Fatalf("no database in the state directory: %v%s", err, w.Logs())
+		} else if owner(st) != lookupUID(t, db.user) {
+			t.Fatalf("%s owned by uid %d, not %s", db.path, owner(st), db.user)
 		}
 	}
-
-	// Start evoted as its unit would.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := unitCommand(t, ctx, "/lib/systemd/system/evoted.service")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	ready := false
-	for range 300 {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				ready = true
-				break
-			}
-		}
-		select {
-		case err := <-waited:
-			t.Fatalf("evoted stopped: %v\n%s", err, logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	if !ready {
-		t.Fatalf("evoted not ready\n%s", logs.String())
-	}
-	// It runs as its user, and its database is in its state directory.
-	if st, err := os.Stat("/var/lib/evoted/evote.db"); err != nil {
-		t.Fatalf("no database in the state directory: %v\n%s", err, logs.String())
-	} else if owner(st) != lookupUID(t, "evoted") {
-		t.Fatalf("evote.db owned by uid %d, not evoted", owner(st))
-	}
-	// The first admin, made from the credentials, signs in with the CLI.
-	code := totpCode(t, totpSecret)
-	pw := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pw, []byte(creds["admin-password"]+"\n"), 0o600)
-	home := t.TempDir()
-	login := exec.Command("/usr/bin/evote", "official", "login", "--server", "http://"+addr, "--user", "admin", "--totp", code, "--password-file", pw)
-	login.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
-	if out, err := login.CombinedOutput(); err != nil {
-		t.Fatalf("evote official login: %v\n%s\n%s", err, out, logs.String())
-	}
-	// evoted log-key, from the same configuration.
+	// evoted log-key, from the configuration file and the credentials.
 	lk := exec.Command("/usr/bin/evoted", "log-key", "pilot", "--config", "/etc/evote/evoted.conf")
 	lk.Env = append(os.Environ(), "EVOTE_AUTHORITY_KEY_FILE=/etc/evote/credentials/authority-key", "EVOTE_LOG_KEY_FILE=/etc/evote/credentials/log-key")
 	if out, err := lk.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "vote.test/board/pilot+") {
 		t.Fatalf("evoted log-key: %v\n%s", err, out)
 	}
-	cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-waited:
-		if err != nil {
-			t.Fatalf("evoted stopped with %v\n%s", err, logs.String())
+	// Both stop cleanly on the signal systemd sends.
+	w.Stop()
+	for _, p := range []*walkthrough.Party{evoted, idp} {
+		if err := p.Err(); err != nil {
+			t.Fatalf("%v%s", err, w.Logs())
 		}
-	case <-time.After(40 * time.Second):
-		t.Fatal("evoted did not stop")
 	}
 
 	// Purge: nothing of the packages is left. The credentials are the
 	// operator's, not the package's: shredded first, as after an election.
-	for name := range creds {
+	for _, name := range append(walkthrough.BoxCredentials, walkthrough.IdentityCredentials...) {
 		os.Remove("/etc/evote/credentials/" + name)
 	}
 	run(t, "dpkg", "--purge", "evoted", "evote-idp", "evote-tools")
@@ -214,21 +177,6 @@ func run(t *testing.T, name string, args ...string) {
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-}
-
-func seed() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // unitCommand is the unit's ExecStart as systemd would run it without
@@ -312,12 +260,46 @@ func lookupUID(t *testing.T, user string) int {
 	return uid
 }
 
-func totpCode(t *testing.T, secret string) string {
-	c, err := official.TOTPCode(secret, time.Now())
+func owner(st os.FileInfo) int { return int(st.Sys().(*syscall.Stat_t).Uid) }
+
+// installCredentials copies the named files evote keys wrote in dir to
+// /etc/evote/credentials, root's alone, where the units' LoadCredential
+// lines read them.
+func installCredentials(t *testing.T, dir string, names []string) {
+	t.Helper()
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("/etc/evote/credentials", n), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// setConf sets NAME=value settings in an installed configuration file as
+// an operator would: a setting's line replaced, a new one appended.
+func setConf(t *testing.T, path string, settings ...string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	for _, s := range settings {
+		name, _, _ := strings.Cut(s, "=")
+		found := false
+		for i, l := range lines {
+			if strings.HasPrefix(l, name+"=") {
+				lines[i], found = s, true
+			}
+		}
+		if !found {
+			lines = append(lines, s)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
-
-func owner(st os.FileInfo) int { return int(st.Sys().(*syscall.Stat_t).Uid) }

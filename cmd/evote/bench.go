@@ -144,6 +144,7 @@ type bench struct {
 	obs      *trustee.Follower
 	keys     []string // trustees' key files, each with a .pass beside it
 	t0       time.Time
+	end      uint64            // entries up to the result
 	expected [][]atomic.Uint64 // by contest, by choice+1 (0 blank)
 }
 
@@ -636,7 +637,49 @@ func (b *bench) decrypt(ctx context.Context, p *phaseStat) error {
 func (b *bench) tally(ctx context.Context, p *phaseStat) error {
 	pr := startProgress(b.o.Progress, "tally", 0)
 	defer pr.Finish()
-	return act(ctx, b.off, b.id, "tally")
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		a, err := b.off.Act(ctx, b.id, "tally")
+		if err == nil {
+			b.end = a.Index + 1
+			return nil
+		}
+		if !client.IsCode(err, "not_ready") || time.Now().After(deadline) {
+			return fmt.Errorf("action tally: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// signedRecord waits until the board's latest signed checkpoint covers
+// the first end entries (the result) and returns it with a reader of the
+// entries it covers.
+func (b *bench) signedRecord(ctx context.Context, hc *http.Client, board string, progress func(done, total uint64)) ([]byte, io.Reader, error) {
+	for {
+		note, r, err := verify.FetchStream(ctx, hc, board, progress)
+		if err != nil {
+			return nil, nil, err
+		}
+		n, err := bulletin.ParseNote(note)
+		if err != nil {
+			return nil, nil, err
+		}
+		cp, err := bulletin.ParseCheckpoint(n.Body)
+		if err != nil {
+			return nil, nil, err
+		}
+		if cp.Size >= b.end {
+			return note, r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // export downloads the record through the public board API, streaming it
@@ -656,7 +699,7 @@ func (b *bench) export(ctx context.Context, p *phaseStat) error {
 		return err
 	}
 	var pr *progress
-	note, r, err := verify.FetchStream(ctx, hc, board, func(done, total uint64) {
+	note, r, err := b.signedRecord(ctx, hc, board, func(done, total uint64) {
 		if pr == nil {
 			pr = startProgress(b.o.Progress, "export", int64(total))
 		}

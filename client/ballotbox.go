@@ -194,7 +194,7 @@ type PostedAnswer struct {
 // PostTrusteeEntry posts a trustee's signed entry.
 func (c *Client) PostTrusteeEntry(ctx context.Context, electionID string, e *bulletin.Entry) (*PostedAnswer, error) {
 	var out PostedAnswer
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/trustee/entries", map[string]string{"entry": b64.EncodeToString(e.Encode())}, &out, "")
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/trustee/entries", entryBody{e}, &out, "")
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,13 @@ type benchOptions struct {
 	Choices     int    // candidates in each
 	Concurrency int    // simulated voters casting at once
 	Record      string // where to export the record ("": a temporary directory)
+	// InTurn runs the trustees' tools one after the other instead of at
+	// once: each trustee has a machine of its own, and at a million
+	// ballots three replays at once are three times one trustee's memory.
+	InTurn bool
+	// ChildMemLimit, if set, is the GOMEMLIMIT of the child processes
+	// (the trustees' tools and the verifier): Go's soft memory limit.
+	ChildMemLimit string
 	// KDF protects the trustees' key files (default trustee.DefaultKDF).
 	KDF *trustee.KDFParams
 	// Self is how to run this program as a child (the trustees' tools and
@@ -86,6 +93,8 @@ func benchCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.Choices, "choices", 2, "candidates in each contest")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "simulated voters casting at once")
 	fs.StringVar(&o.Record, "record", "", "export the record to this directory and keep it (default: a temporary one)")
+	fs.BoolVar(&o.InTurn, "trustees-in-turn", false, "run the trustees' tools one after the other (each trustee has its own machine; at a million ballots three at once need three times the memory)")
+	fs.StringVar(&o.ChildMemLimit, "child-gomemlimit", "", "GOMEMLIMIT of the trustees' tools and the verifier (e.g. 1800MiB)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	verbose := fs.Bool("v", false, "show the servers' warnings")
 	if err := fs.Parse(args); err != nil {
@@ -245,8 +254,15 @@ func runBench(ctx context.Context, o benchOptions) (*benchResult, error) {
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		res.Load = strings.Join(strings.Fields(string(la))[:3], " ")
 	}
-	fmt.Fprintf(o.Out, "\n%d ballots, %d contest(s) of %d candidates, %d concurrent voters, store: %s; load average at the end: %s\n\n",
-		o.Ballots, o.Contests, o.Choices, o.Concurrency, b.where(), res.Load)
+	how := "at once"
+	if o.InTurn {
+		how = "in turn"
+	}
+	if o.ChildMemLimit != "" {
+		how += ", GOMEMLIMIT=" + o.ChildMemLimit
+	}
+	fmt.Fprintf(o.Out, "\n%d ballots, %d contest(s) of %d candidates, %d concurrent voters, store: %s, trustees' tools %s; load average at the end: %s\n\n",
+		o.Ballots, o.Contests, o.Choices, o.Concurrency, b.where(), how, res.Load)
 	writeSummary(o.Out, res.Phases)
 	return res, b.check(res)
 }
@@ -594,11 +610,21 @@ func (b *bench) closeAndCleanse(ctx context.Context, p *phaseStat) error {
 func (b *bench) trustees(ctx context.Context, sub string) error {
 	pr := startProgress(b.o.Progress, sub, 0)
 	defer pr.Finish()
-	return runTrustees(ctx, len(b.keys), func(ctx context.Context, i int) error {
+	one := func(ctx context.Context, i int) error {
 		args := []string{"trustee", sub, "--key", b.keys[i], "--passphrase-file", b.keys[i] + ".pass", "--server", b.env.boxURL,
 			"--election", b.id, "--round-wait", "30m", "--fingerprint", b.fp.String()}
 		return b.child(ctx, args, io.Discard)
-	})
+	}
+	if !b.o.InTurn {
+		return runTrustees(ctx, len(b.keys), one)
+	}
+	// In index order: each mixes after those before it, as at once.
+	for i := range b.keys {
+		if err := one(ctx, i); err != nil {
+			return fmt.Errorf("trustee %d: %w", i+1, err)
+		}
+	}
+	return nil
 }
 
 // child runs this program with args as a child process of the current
@@ -606,6 +632,9 @@ func (b *bench) trustees(ctx context.Context, sub string) error {
 func (b *bench) child(ctx context.Context, args []string, out io.Writer) error {
 	cmd := exec.CommandContext(ctx, b.o.Self, args...)
 	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	if b.o.ChildMemLimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+b.o.ChildMemLimit)
+	}
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = out, &stderr
 	err := cmd.Run()

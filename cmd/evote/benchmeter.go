@@ -207,7 +207,11 @@ func writeSummary(w io.Writer, phases []*phaseStat) {
 		tot.PeakRSS = max(tot.PeakRSS, p.PeakRSS)
 		tot.ChildRSS = max(tot.ChildRSS, p.ChildRSS)
 	}
-	fmt.Fprintf(tw, "total\t\t%.1f\t%.1f\t%d\t%.1f\t%d\t%.1f\t\n", tot.Wall.Seconds(), tot.CPU.Seconds(), tot.PeakRSS>>20, tot.ChildCPU.Seconds(), tot.ChildRSS>>20, tot.PGCPU.Seconds())
+	pg := "-"
+	if len(phases) > 0 && phases[0].PGCPU >= 0 {
+		pg = fmt.Sprintf("%.1f", tot.PGCPU.Seconds())
+	}
+	fmt.Fprintf(tw, "total\t\t%.1f\t%.1f\t%d\t%.1f\t%d\t%s\t\n", tot.Wall.Seconds(), tot.CPU.Seconds(), tot.PeakRSS>>20, tot.ChildCPU.Seconds(), tot.ChildRSS>>20, pg)
 	tw.Flush()
 }
 

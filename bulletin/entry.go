@@ -360,7 +360,10 @@ func NewEntry(log LogID, t Type, author [32]byte, s Signer, payload []byte) (*En
 	if err := e.check(); err != nil {
 		return nil, err
 	}
-	sg, err := s.Sign(e.SigningMessage())
+	// One signing message for the signature and its check (a mix's is as
+	// large as the mix).
+	msg := e.SigningMessage()
+	sg, err := s.Sign(msg)
 	if err != nil {
 		return nil, fmt.Errorf("bulletin: sign entry: %w", err)
 	}
@@ -368,8 +371,8 @@ func NewEntry(log LogID, t Type, author [32]byte, s Signer, payload []byte) (*En
 		return nil, fmt.Errorf("%w: signer returned %d bytes", ErrBadSignature, len(sg))
 	}
 	copy(e.Signature[:], sg)
-	if err := e.Verify(); err != nil {
-		return nil, err
+	if err := sig.Verify(e.Author[:], msg, e.Signature[:]); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	return e, nil
 }

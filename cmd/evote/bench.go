@@ -49,6 +49,9 @@ type benchOptions struct {
 	// ChildMemLimit, if set, is the GOMEMLIMIT of the child processes
 	// (the trustees' tools and the verifier): Go's soft memory limit.
 	ChildMemLimit string
+	// Part is the most voters whose credentials are issued before they
+	// cast (default votePart).
+	Part int
 	// KDF protects the trustees' key files (default trustee.DefaultKDF).
 	KDF *trustee.KDFParams
 	// Self is how to run this program as a child (the trustees' tools and
@@ -222,8 +225,7 @@ func runBench(ctx context.Context, o benchOptions) (*benchResult, error) {
 		run  func(context.Context, *phaseStat) error
 	}{
 		{"voter list", b.voterList},
-		{"credentials", b.credentials},
-		{"cast", b.cast},
+		{"credentials+cast", nil},
 		{"close+cleanse", b.closeAndCleanse},
 		{"mix", b.mix},
 		{"decrypt", b.decrypt},
@@ -236,6 +238,13 @@ func runBench(ctx context.Context, o benchOptions) (*benchResult, error) {
 		}},
 	}
 	for _, s := range steps {
+		if s.run == nil {
+			if err := b.vote(ctx); err != nil {
+				res.Phases = b.m.phases
+				return res, fmt.Errorf("bench-election: %w", err)
+			}
+			continue
+		}
 		p := b.m.begin(s.name)
 		err := s.run(ctx, p)
 		b.m.end()
@@ -478,16 +487,53 @@ func (b *bench) grant(v *benchVoter) token.Grant {
 		BallotStyle: v.style, DeviceKey: v.key.Public().(ed25519.PublicKey)}
 }
 
-// credentials posts every voter's CredentialIssued entry, signed with the
-// identity service's board key, through the identity service's route of
-// the ballot box (what the service does at each sign-in, here in bulk:
-// the sign-in itself is measured elsewhere).
-func (b *bench) credentials(ctx context.Context, p *phaseStat) error {
+// votePart is the most voters whose credentials are issued before they
+// cast: a token lives at most 2 hours, and the casts of a part must
+// begin and end within its tokens' lifetime.
+const votePart = 100_000
+
+// vote has the voters sign in and cast, a part of votePart voters at a
+// time: the credentials of the part (one phase of the summary), then its
+// casts (another).
+func (b *bench) vote(ctx context.Context) error {
+	part := b.o.Part
+	if part <= 0 {
+		part = votePart
+	}
+	parts := (b.o.Ballots + part - 1) / part
+	for k := range parts {
+		lo, hi := k*part, min((k+1)*part, b.o.Ballots)
+		label := func(s string) string {
+			if parts == 1 {
+				return s
+			}
+			return fmt.Sprintf("%s %d/%d", s, k+1, parts)
+		}
+		for _, ph := range []struct {
+			name string
+			run  func(context.Context, *phaseStat, string, int, int) error
+		}{{"credentials", b.credentials}, {"cast", b.cast}} {
+			p := b.m.begin(ph.name)
+			err := ph.run(ctx, p, label(ph.name), lo, hi)
+			b.m.end()
+			if err != nil {
+				return fmt.Errorf("%s: %w", ph.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// credentials posts the CredentialIssued entries of voters lo to hi-1,
+// signed with the identity service's board key, through the identity
+// service's route of the ballot box (what the service does at each
+// sign-in, here in bulk: the sign-in itself is measured elsewhere).
+func (b *bench) credentials(ctx context.Context, p *phaseStat, label string, lo, hi int) error {
 	b.t0 = time.Now().Truncate(time.Second)
-	pr := startProgress(b.o.Progress, "credentials", int64(b.o.Ballots))
+	pr := startProgress(b.o.Progress, label, int64(hi-lo))
 	defer pr.Finish()
 	idBoard := &client.IdentityBoard{C: b.box, ElectionID: b.id, Log: b.obs.Log, Key: b.env.idKey}
-	err := b.perVoter(ctx, func(i int, iss *token.Issuer, jti *[16]byte) error {
+	err := b.perVoter(ctx, lo, hi, func(i int, iss *token.Issuer, jti *[16]byte) error {
 		v := b.voter(i)
 		*jti = v.jti
 		g := b.grant(&v)
@@ -504,16 +550,17 @@ func (b *bench) credentials(ctx context.Context, p *phaseStat) error {
 		pr.Add(1)
 		return nil
 	})
-	p.Items = pr.done.Load()
+	p.Items += pr.done.Load()
 	return err
 }
 
-// perVoter runs f for every voter on o.Concurrency workers, each with its
-// own token issuer.
-func (b *bench) perVoter(ctx context.Context, f func(i int, iss *token.Issuer, jti *[16]byte) error) error {
+// perVoter runs f for voters lo to hi-1 on o.Concurrency workers, each
+// with its own token issuer.
+func (b *bench) perVoter(ctx context.Context, lo, hi int, f func(i int, iss *token.Issuer, jti *[16]byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := atomic.Int64{}
+	next.Store(int64(lo))
 	errs := make(chan error, b.o.Concurrency)
 	for range b.o.Concurrency {
 		go func() {
@@ -521,7 +568,7 @@ func (b *bench) perVoter(ctx context.Context, f func(i int, iss *token.Issuer, j
 			iss, err := b.issuer(jti)
 			for err == nil && ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= b.o.Ballots {
+				if i >= hi {
 					break
 				}
 				err = f(i, iss, jti)
@@ -544,16 +591,16 @@ func (b *bench) perVoter(ctx context.Context, f func(i int, iss *token.Issuer, j
 	return first
 }
 
-// cast has every voter encrypt a ballot on the device, sign it with the
-// device key and cast it under the token, and check its receipt (the
-// log's signature and the inclusion proof); each ballot counts in the
-// expected result once its receipt checks.
-func (b *bench) cast(ctx context.Context, p *phaseStat) error {
-	pr := startProgress(b.o.Progress, "cast", int64(b.o.Ballots))
+// cast has voters lo to hi-1 each encrypt a ballot on the device, sign
+// it with the device key and cast it under the token, and check its
+// receipt (the log's signature and the inclusion proof); each ballot
+// counts in the expected result once its receipt checks.
+func (b *bench) cast(ctx context.Context, p *phaseStat, label string, lo, hi int) error {
+	pr := startProgress(b.o.Progress, label, int64(hi-lo))
 	defer pr.Finish()
 	el := b.obs.State.Election()
 	anchors := &b.manifest.Board
-	err := b.perVoter(ctx, func(i int, iss *token.Issuer, jti *[16]byte) error {
+	err := b.perVoter(ctx, lo, hi, func(i int, iss *token.Issuer, jti *[16]byte) error {
 		v := b.voter(i)
 		*jti = v.jti
 		tok, _, err := iss.Issue(b.grant(&v))
@@ -586,7 +633,7 @@ func (b *bench) cast(ctx context.Context, p *phaseStat) error {
 		pr.Add(1)
 		return nil
 	})
-	p.Items = pr.done.Load()
+	p.Items += pr.done.Load()
 	return err
 }
 

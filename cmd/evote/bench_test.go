@@ -74,7 +74,7 @@ func TestBenchElection(t *testing.T) {
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	res, err := runBench(ctx, benchOptions{Ballots: n, DB: dsn, Contests: 1, Choices: 2, Concurrency: 32, KDF: &testKDF, Self: self, Progress: &prog, Out: &out})
+	res, err := runBench(ctx, benchOptions{Ballots: n, DB: dsn, Contests: 1, Choices: 2, Concurrency: 32, Part: (n + 1) / 2, KDF: &testKDF, Self: self, Progress: &prog, Out: &out})
 	t.Logf("%s", out.String())
 	if err != nil {
 		t.Fatalf("%v\nprogress:\n%s", err, prog.String())
@@ -114,7 +114,8 @@ func TestBenchElection(t *testing.T) {
 	}) || !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "total") }) {
 		t.Errorf("summary without its header or total line:\n%s", out.String())
 	}
-	for _, name := range []string{"credentials", "cast", "export"} {
+	// The voters cast in two parts, each after its credentials.
+	for _, name := range []string{"credentials 1/2", "cast 1/2", "credentials 2/2", "cast 2/2", "export"} {
 		if !strings.Contains(prog.String(), name) || !strings.Contains(prog.String(), "done in") {
 			t.Errorf("no progress line for %s:\n%s", name, prog.String())
 		}

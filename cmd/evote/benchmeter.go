@@ -144,11 +144,21 @@ type meter struct {
 // begin starts a phase. The heap is returned to the kernel and the
 // kernel's high-water mark of the resident set reset first, so the
 // phase's peak is its own.
+// A phase begun again (the bench casts in parts) adds to its figures.
 func (m *meter) begin(name string) *phaseStat {
 	runtime.GC()
 	debug.FreeOSMemory()
 	resetPeakRSS()
-	m.cur = &phaseStat{Name: name, PGCPU: -1}
+	m.cur = nil
+	for _, p := range m.phases {
+		if p.Name == name {
+			m.cur = p
+		}
+	}
+	if m.cur == nil {
+		m.cur = &phaseStat{Name: name, PGCPU: -1}
+		m.phases = append(m.phases, m.cur)
+	}
 	m.t0, m.cpu0 = time.Now(), selfCPU()
 	if m.pg != nil {
 		m.pg0 = m.pg.sample()
@@ -159,13 +169,12 @@ func (m *meter) begin(name string) *phaseStat {
 // end closes the current phase.
 func (m *meter) end() {
 	p := m.cur
-	p.Wall = time.Since(m.t0)
-	p.CPU = selfCPU() - m.cpu0
-	p.PeakRSS = peakRSS()
+	p.Wall += time.Since(m.t0)
+	p.CPU += selfCPU() - m.cpu0
+	p.PeakRSS = max(p.PeakRSS, peakRSS())
 	if m.pg != nil {
-		p.PGCPU = m.pg.sample() - m.pg0
+		p.PGCPU = max(p.PGCPU, 0) + m.pg.sample() - m.pg0
 	}
-	m.phases = append(m.phases, p)
 	m.cur = nil
 }
 

@@ -655,12 +655,18 @@ func (b *bench) closeAndCleanse(ctx context.Context, p *phaseStat) error {
 // trustees runs "evote trustee <sub>" for every trustee, each its own
 // process, and records their CPU and peak RSS.
 func (b *bench) trustees(ctx context.Context, sub string) error {
-	pr := startProgress(b.o.Progress, sub, 0)
+	// The bar counts the rows each trustee's tool has mixed or decrypted,
+	// as each finishes.
+	pr := startProgress(b.o.Progress, sub, int64(len(b.keys)*b.o.Ballots))
 	defer pr.Finish()
 	one := func(ctx context.Context, i int) error {
 		args := []string{"trustee", sub, "--key", b.keys[i], "--passphrase-file", b.keys[i] + ".pass", "--server", b.env.boxURL,
 			"--election", b.id, "--round-wait", "30m", "--fingerprint", b.fp.String()}
-		return b.child(ctx, args, io.Discard)
+		if err := b.child(ctx, args, io.Discard, nil); err != nil {
+			return err
+		}
+		pr.Add(int64(b.o.Ballots))
+		return nil
 	}
 	if !b.o.InTurn {
 		return runTrustees(ctx, len(b.keys), one)
@@ -675,21 +681,53 @@ func (b *bench) trustees(ctx context.Context, sub string) error {
 }
 
 // child runs this program with args as a child process of the current
-// phase; its standard output goes to out.
-func (b *bench) child(ctx context.Context, args []string, out io.Writer) error {
+// phase; its standard output goes to out, and the progress it reports on
+// standard error to pr (if not nil).
+func (b *bench) child(ctx context.Context, args []string, out io.Writer, pr *progress) error {
 	cmd := exec.CommandContext(ctx, b.o.Self, args...)
 	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
 	if b.o.ChildMemLimit != "" {
 		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+b.o.ChildMemLimit)
 	}
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = out, &stderr
+	stderr := &childErr{pr: pr}
+	cmd.Stdout, cmd.Stderr = out, stderr
 	err := cmd.Run()
 	b.m.child(cmd.ProcessState)
 	if err != nil {
-		return fmt.Errorf("evote %s: %w: %s", args[0]+" "+args[1], err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("evote %s: %w: %s", args[0]+" "+args[1], err, strings.TrimSpace(stderr.text.String()))
 	}
 	return nil
+}
+
+// childProgress starts a child's progress line on its standard error.
+const childProgress = "progress"
+
+// childErr keeps a child's standard error, except its progress lines,
+// which it passes to pr.
+type childErr struct {
+	pr   *progress
+	buf  []byte
+	text strings.Builder
+}
+
+func (w *childErr) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := slices.Index(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(w.buf[:i])
+		w.buf = w.buf[i+1:]
+		var done, total int64
+		if _, err := fmt.Sscanf(line, childProgress+" %d %d", &done, &total); err == nil && w.pr != nil {
+			w.pr.set(done, total)
+			continue
+		}
+		if w.text.Len() < 64<<10 {
+			w.text.WriteString(line + "\n")
+		}
+	}
 }
 
 // benchChildEnv marks a child process of the bench (a test binary runs
@@ -705,7 +743,7 @@ func (b *bench) decrypt(ctx context.Context, p *phaseStat) error {
 	if err := act(ctx, b.off, b.id, "start-decrypting"); err != nil {
 		return err
 	}
-	p.Items = int64(b.o.Ballots)
+	p.Items = int64(b.o.Ballots) * int64(len(b.keys)) // a share of each row by each trustee
 	return b.trustees(ctx, "decrypt")
 }
 
@@ -816,7 +854,7 @@ func (b *bench) verify(ctx context.Context, p *phaseStat) (*verify.Report, error
 	pr := startProgress(b.o.Progress, "verify", 0)
 	defer pr.Finish()
 	var out strings.Builder
-	if err := b.child(ctx, []string{"bench-election", "verify-child", "--fingerprint", b.fp.String(), b.o.Record}, &out); err != nil {
+	if err := b.child(ctx, []string{"bench-election", "verify-child", "--fingerprint", b.fp.String(), b.o.Record}, &out, pr); err != nil {
 		return nil, err
 	}
 	var r verify.Report
@@ -843,7 +881,16 @@ func benchVerifyChild(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := verify.VerifyPath(fs.Arg(0), verify.Options{Fingerprint: fp})
+	// Progress goes to standard error as "progress DONE TOTAL" lines, at
+	// most one a second, for the bench's progress bar.
+	var last time.Time
+	progress := func(stage string, done, total uint64) {
+		if now := time.Now(); now.Sub(last) >= time.Second || done == total {
+			last = now
+			fmt.Fprintf(os.Stderr, "%s %d %d\n", childProgress, done, total)
+		}
+	}
+	rep, err := verify.VerifyPath(fs.Arg(0), verify.Options{Fingerprint: fp, Progress: progress})
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ type progress struct {
 	w     io.Writer
 	tty   bool
 	name  string
-	total int64
+	total atomic.Int64
 	done  atomic.Int64
 	start time.Time
 	stop  chan struct{}
@@ -43,7 +43,8 @@ func isTerminal(w io.Writer) bool {
 
 // startProgress starts showing a phase of total items (0: unknown).
 func startProgress(w io.Writer, name string, total int64) *progress {
-	p := &progress{w: w, tty: isTerminal(w), name: name, total: total, start: time.Now(), stop: make(chan struct{})}
+	p := &progress{w: w, tty: isTerminal(w), name: name, start: time.Now(), stop: make(chan struct{})}
+	p.total.Store(total)
 	every := 5 * time.Second
 	if p.tty {
 		every = 250 * time.Millisecond
@@ -68,6 +69,12 @@ func startProgress(w io.Writer, name string, total int64) *progress {
 // Add counts n more items done.
 func (p *progress) Add(n int64) { p.done.Add(n) }
 
+// set sets the items done and the total.
+func (p *progress) set(done, total int64) {
+	p.total.Store(total)
+	p.done.Store(done)
+}
+
 // Finish stops the display and prints the phase's last line.
 func (p *progress) Finish() {
 	close(p.stop)
@@ -76,21 +83,21 @@ func (p *progress) Finish() {
 }
 
 func (p *progress) show(last bool) {
-	done := p.done.Load()
+	done, total := p.done.Load(), p.total.Load()
 	el := time.Since(p.start)
 	rate := float64(done) / el.Seconds()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-12s ", p.name)
-	if p.total > 0 {
-		frac := min(1, float64(done)/float64(p.total))
+	if total > 0 {
+		frac := min(1, float64(done)/float64(total))
 		const width = 30
 		bar := strings.Repeat("#", int(frac*width)) + strings.Repeat(".", width-int(frac*width))
-		fmt.Fprintf(&b, "[%s] %d/%d %5.1f%%  %.0f/s", bar, done, p.total, 100*frac, rate)
+		fmt.Fprintf(&b, "[%s] %d/%d %5.1f%%  %.0f/s", bar, done, total, 100*frac, rate)
 		switch {
 		case last:
 			fmt.Fprintf(&b, "  done in %s", el.Round(100*time.Millisecond))
 		case done > 0:
-			eta := time.Duration(float64(p.total-done) / rate * float64(time.Second))
+			eta := time.Duration(float64(total-done) / rate * float64(time.Second))
 			fmt.Fprintf(&b, "  ETA %s", eta.Round(time.Second))
 		}
 	} else {

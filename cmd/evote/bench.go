@@ -157,6 +157,7 @@ type bench struct {
 	keys     []string // trustees' key files, each with a .pass beside it
 	t0       time.Time
 	end      uint64            // entries up to the result
+	totpStep int64             // the time step of the last login's code
 	expected [][]atomic.Uint64 // by contest, by choice+1 (0 blank)
 }
 
@@ -238,19 +239,22 @@ func runBench(ctx context.Context, o benchOptions) (*benchResult, error) {
 		}},
 	}
 	for _, s := range steps {
+		var err error
 		if s.run == nil {
-			if err := b.vote(ctx); err != nil {
-				res.Phases = b.m.phases
-				return res, fmt.Errorf("bench-election: %w", err)
+			err = b.vote(ctx)
+		} else {
+			p := b.m.begin(s.name)
+			if err = s.run(ctx, p); err != nil {
+				err = fmt.Errorf("%s: %w", s.name, err)
 			}
-			continue
+			b.m.end()
 		}
-		p := b.m.begin(s.name)
-		err := s.run(ctx, p)
-		b.m.end()
 		if err != nil {
+			// What was measured before the failure is worth having.
 			res.Phases = b.m.phases
-			return res, fmt.Errorf("bench-election: %s: %w", s.name, err)
+			fmt.Fprintf(o.Out, "\nthe run failed; the phases up to the failure:\n\n")
+			writeSummary(o.Out, res.Phases)
+			return res, fmt.Errorf("bench-election: %w", err)
 		}
 	}
 	res.Phases = b.m.phases
@@ -335,16 +339,55 @@ func benchManifest(electionID string, trustees []ballot.Trustee, identityKey [32
 	return m
 }
 
+// login signs the official in (password and TOTP). A code is good once:
+// a second login within the same 30-second step uses the next step's,
+// which the server accepts as clock drift.
+func (b *bench) login(ctx context.Context) error {
+	at := time.Now()
+	if step := at.Unix() / 30; step <= b.totpStep {
+		at = time.Unix((b.totpStep+1)*30, 0)
+	}
+	code, err := official.TOTPCode(b.env.totp, at)
+	if err != nil {
+		return err
+	}
+	b.totpStep = at.Unix() / 30
+	_, err = b.off.Login(ctx, "admin", b.env.adminPW, code)
+	return err
+}
+
+// act asks for an official's action as act does, signing the official in
+// again first if the session has ended (a session lasts 30 minutes; a
+// large election's phases take longer).
+func (b *bench) act(ctx context.Context, action string) (*client.PostedAnswer, error) {
+	for deadline, relogged := time.Now().Add(2*time.Minute), false; ; {
+		a, err := b.off.Act(ctx, b.id, action)
+		switch {
+		case err == nil:
+			return a, nil
+		case client.IsCode(err, "session_invalid") && !relogged:
+			if err := b.login(ctx); err != nil {
+				return nil, err
+			}
+			relogged = true
+			continue
+		case !client.IsCode(err, "not_ready") || time.Now().After(deadline):
+			return nil, fmt.Errorf("action %s: %w", action, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // setup signs the officials in, has the trustees make their keys and run
 // key generation over HTTP, and starts the identity service.
 func (b *bench) setup(ctx context.Context) error {
 	env := b.env
 	b.off = client.New(env.boxURL)
-	code, err := official.TOTPCode(env.totp, time.Now())
-	if err != nil {
-		return err
-	}
-	if _, err := b.off.Login(ctx, "admin", env.adminPW, code); err != nil {
+	if err := b.login(ctx); err != nil {
 		return err
 	}
 	kdf := trustee.DefaultKDF
@@ -460,7 +503,8 @@ func (b *bench) voterList(ctx context.Context, p *phaseStat) error {
 		pr.Add(int64(len(items)))
 	}
 	p.Items = int64(b.o.Ballots)
-	return act(ctx, b.off, b.id, "open")
+	_, err := b.act(ctx, "open")
+	return err
 }
 
 // issuer returns a token issuer with the identity service's key whose
@@ -644,7 +688,7 @@ func (b *bench) closeAndCleanse(ctx context.Context, p *phaseStat) error {
 	pr := startProgress(b.o.Progress, "close+cleanse", 0)
 	defer pr.Finish()
 	for _, a := range []string{"close", "cleanse", "start-mixing"} {
-		if err := act(ctx, b.off, b.id, a); err != nil {
+		if _, err := b.act(ctx, a); err != nil {
 			return err
 		}
 	}
@@ -740,7 +784,7 @@ func (b *bench) mix(ctx context.Context, p *phaseStat) error {
 }
 
 func (b *bench) decrypt(ctx context.Context, p *phaseStat) error {
-	if err := act(ctx, b.off, b.id, "start-decrypting"); err != nil {
+	if _, err := b.act(ctx, "start-decrypting"); err != nil {
 		return err
 	}
 	p.Items = int64(b.o.Ballots) * int64(len(b.keys)) // a share of each row by each trustee
@@ -751,21 +795,12 @@ func (b *bench) decrypt(ctx context.Context, p *phaseStat) error {
 func (b *bench) tally(ctx context.Context, p *phaseStat) error {
 	pr := startProgress(b.o.Progress, "tally", 0)
 	defer pr.Finish()
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		a, err := b.off.Act(ctx, b.id, "tally")
-		if err == nil {
-			b.end = a.Index + 1
-			return nil
-		}
-		if !client.IsCode(err, "not_ready") || time.Now().After(deadline) {
-			return fmt.Errorf("action tally: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	a, err := b.act(ctx, "tally")
+	if err != nil {
+		return err
 	}
+	b.end = a.Index + 1
+	return nil
 }
 
 // signedRecord waits until the board's latest signed checkpoint covers

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"evote/ballot"
+	"evote/client"
 	"evote/store/postgres/pgtest"
 	"evote/verify"
 )
@@ -149,5 +151,30 @@ func TestBenchCheck(t *testing.T) {
 		if err := b.check(&benchResult{Expected: expected, Report: r}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// The bench's officials sign in again when their session has ended (it
+// lasts 30 minutes; the mixing of 100,000 ballots on a loaded machine took
+// longer, and the next action was refused with session_invalid).
+func TestBenchActSignsInAgain(t *testing.T) {
+	ctx := context.Background()
+	env, err := openDemoEnv(ctx, "", io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	b := &bench{env: env, off: client.New(env.boxURL), id: "no-such-election"}
+	if err := b.login(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.off.Token = "an-ended-session"
+	if _, err := b.off.Act(ctx, b.id, "open"); !client.IsCode(err, "session_invalid") {
+		t.Fatalf("an ended session: %v, want session_invalid", err)
+	}
+	// Signed in again, the action reaches the election, which does not
+	// exist.
+	if _, err := b.act(ctx, "open"); !client.IsCode(err, "unknown_election") {
+		t.Fatalf("act after the session ended: %v, want unknown_election", err)
 	}
 }

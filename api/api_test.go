@@ -283,14 +283,15 @@ func TestBadInput(t *testing.T) {
 	good := jsonBody(map[string]string{"entry": b64(raw)})
 	audit := jsonBody(map[string]string{"audited": b64(p.Audit().Encode()), "ballot": b64(p.Ballot.Encode())})
 	big := []byte(`{"entry":"` + strings.Repeat("A", 300<<10) + `"}`)
-	// A trustee's mix whose header announces a payload beyond the route's
-	// limit: refused from the header, before the rest is read.
+	// A trustee's mix whose header announces a payload beyond the type's
+	// and the route's limits: refused from the header, before the rest is
+	// read.
 	hugeHeader := []byte{bulletin.EntryVersion}
 	lid := e.f.Box.Log().ID()
 	hugeHeader = append(hugeHeader, lid[:]...)
 	hugeHeader = binary.BigEndian.AppendUint16(hugeHeader, uint16(bulletin.TypeMixOutput))
 	hugeHeader = append(hugeHeader, e.f.Trustees[0].Public().(ed25519.PublicKey)...)
-	hugeHeader = binary.BigEndian.AppendUint32(hugeHeader, 65<<20)
+	hugeHeader = binary.BigEndian.AppendUint32(hugeHeader, 257<<20)
 	hugeTrustee := []byte(`{"entry":"` + b64(append(hugeHeader, 0)) + strings.Repeat("A", 1<<20) + `"}`)
 	zerosTrustee := []byte(`{"entry":"` + strings.Repeat("A", 65<<20) + `"}`)
 	trusteeEntry := jsonBody(map[string]string{"entry": b64(raw)}) // a ballot is not a trustee entry

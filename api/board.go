@@ -444,10 +444,22 @@ func (s *Server) getBallot(c *gin.Context) {
 }
 
 // stream sends entries as server-sent events ("event: entry", "id:" the
-// index, "data:" the EntryView JSON), starting at ?from= or after the
-// Last-Event-ID, then follows the log live.
+// index, "data:" the EntryView JSON, or with ?view=index only the index
+// and type), starting at ?from= or after the Last-Event-ID, then follows
+// the log live. A follower that only waits for the board to grow asks for
+// the index view: an entry view of a large mix is hundreds of megabytes
+// to build, for each subscriber.
 func (s *Server) stream(c *gin.Context) {
 	l := logOf(c)
+	indexOnly := false
+	switch c.Query("view") {
+	case "", "entry":
+	case "index":
+		indexOnly = true
+	default:
+		httpedge.BadRequest(c, "view must be entry or index")
+		return
+	}
 	next := uint64(0)
 	if v := c.GetHeader("Last-Event-ID"); v != "" {
 		id, ok := httpedge.ParseUint(v)
@@ -484,11 +496,23 @@ func (s *Server) stream(c *gin.Context) {
 				return
 			}
 			for _, r := range recs {
-				v, err := entryView(r)
-				if err != nil {
-					return
+				var b []byte
+				if indexOnly {
+					h, err := bulletin.ParseHeader(r.Data)
+					if err != nil {
+						return
+					}
+					b, _ = json.Marshal(struct {
+						Index uint64 `json:"index"`
+						Type  string `json:"type"`
+					}{r.Index, h.Type.String()})
+				} else {
+					v, err := entryView(r)
+					if err != nil {
+						return
+					}
+					b, _ = json.Marshal(v)
 				}
-				b, _ := json.Marshal(v)
 				fmt.Fprintf(w, "id: %s\nevent: entry\ndata: %s\n\n", strconv.FormatUint(r.Index, 10), b)
 				next = r.Index + 1
 			}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,5 +56,21 @@ func TestWrongLogCode(t *testing.T) {
 		if code := ballotbox.Code(fmt.Errorf("%w: %w", ballotbox.ErrBadEntry, err)); code != want {
 			t.Errorf("%v: code %s, want %s", err, code, want)
 		}
+	}
+}
+
+// TestTrusteeLimitAdmitsLargestMix: the trustee route's body limit admits
+// the largest mix the board takes (bulletin's mix-output limit, base64url
+// in its JSON body). At 64 MiB it refused any mix of more than about
+// 220,000 rows of one ciphertext (224 bytes a row with its proof), so a
+// million-ballot election could not be mixed.
+func TestTrusteeLimitAdmitsLargestMix(t *testing.T) {
+	largest := bulletin.HeaderSize + bulletin.TypeMixOutput.MaxPayload() + 64
+	need := int64(len(`{"entry":""}`) + base64.RawURLEncoding.EncodedLen(largest))
+	if limitTrustee < need {
+		t.Fatalf("trustee route limit %d bytes, the largest mix's body %d", limitTrustee, need)
+	}
+	if rows := (limitTrustee - 12) * 3 / 4 / 224; rows < 1_000_000 {
+		t.Fatalf("the route takes mixes of at most %d rows", rows)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"evote/ballotbox"
+	"evote/bulletin"
 	"evote/bulletin/board"
 	"evote/internal/httpedge"
 	"evote/official"
@@ -138,7 +139,13 @@ const (
 	limitIdentity = 256 << 10
 	limitOfficial = 1 << 20
 	limitLogin    = 4 << 10
-	limitTrustee  = 64 << 20
+	// limitTrustee admits the largest trustee entry the board takes, a
+	// mix of 256 MiB (about 1.2 million rows of one ciphertext with its
+	// proof), base64url in its JSON body: 12 + ⌈4·(135 + 256 MiB)/3⌉
+	// bytes, about 341.3 MiB. (It was 64 MiB: mixes of more than about
+	// 220,000 rows were refused.) Only a trustee's entry is read past its
+	// header (§10.3), two large ones at a time.
+	limitTrustee = 12 + (4*(bulletin.HeaderSize+64+256<<20)+2)/3
 )
 
 // Routes is the route table: every endpoint under /api/v1.

@@ -2,6 +2,7 @@ package bulletin
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -186,6 +187,21 @@ func TestVerifyEncoded(t *testing.T) {
 	for _, b := range [][]byte{good[:len(good)-1], append(bytes.Clone(good), 0), good[:HeaderSize-1]} {
 		if err := VerifyEncoded(room(b)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%d bytes: %v", len(b), err)
+		}
+	}
+}
+
+// WriteTo writes exactly the canonical bytes, and Hash hashes them.
+func TestEntryWriteTo(t *testing.T) {
+	log := LogIDFor("evote.example/test")
+	for _, e := range []*Entry{testEntry(t, log, TypeBallot, "voter", 1), {Version: EntryVersion, Log: log, Type: TypeMixOutput, Payload: bytes.Repeat([]byte{7}, 1<<20)}} {
+		var buf bytes.Buffer
+		n, err := e.WriteTo(&buf)
+		if err != nil || n != int64(buf.Len()) || !bytes.Equal(buf.Bytes(), e.Encode()) {
+			t.Fatalf("WriteTo wrote %d bytes (%v), not the %d of Encode", n, err, len(e.Encode()))
+		}
+		if e.Hash() != sha256.Sum256(e.Encode()) {
+			t.Fatal("Hash is not SHA-256 of the canonical bytes")
 		}
 	}
 }

@@ -126,8 +126,15 @@ func (c *Client) Record(ctx context.Context, electionID string) (note []byte, en
 // board's end, page by page, each decoded strictly. Signatures are not
 // checked here.
 func (c *Client) Entries(ctx context.Context, log string, start uint64) ([]*bulletin.Entry, error) {
+	return c.EntriesUpTo(ctx, log, start, 0)
+}
+
+// EntriesUpTo is Entries that stops after at least max entries (0: no
+// bound), at the end of a page: a reader of a large board takes it in
+// parts instead of holding all of it at once.
+func (c *Client) EntriesUpTo(ctx context.Context, log string, start uint64, max int) ([]*bulletin.Entry, error) {
 	var out []*bulletin.Entry
-	for {
+	for max <= 0 || len(out) < max {
 		var p entriesPage
 		_, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/board/%s/entries?start=%d&limit=1000", esc(log), start), nil, &p, "")
 		if err != nil {
@@ -155,6 +162,7 @@ func (c *Client) Entries(ctx context.Context, log string, start uint64) ([]*bull
 			return out, nil
 		}
 	}
+	return out, nil
 }
 
 // Checkpoint is the board's latest signed checkpoint (its note text is
@@ -186,7 +194,7 @@ type PostedAnswer struct {
 // PostTrusteeEntry posts a trustee's signed entry.
 func (c *Client) PostTrusteeEntry(ctx context.Context, electionID string, e *bulletin.Entry) (*PostedAnswer, error) {
 	var out PostedAnswer
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/trustee/entries", map[string]string{"entry": b64.EncodeToString(e.Encode())}, &out, "")
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/elections/"+esc(electionID)+"/trustee/entries", entryBody{e}, &out, "")
 	if err != nil {
 		return nil, err
 	}
@@ -309,12 +317,19 @@ func NewBoard(ctx context.Context, c *Client, electionID string) (*Board, error)
 	return &Board{C: c, ElectionID: electionID, Log: info.Log}, nil
 }
 
-// Entries implements trustee.Board, retrying transient failures.
+// boardPart is about the most entries Board.Entries returns at once: a
+// trustee's replay of a million ballots reads them in parts of this size
+// instead of decoding the whole board into memory first.
+const boardPart = 4096
+
+// Entries implements trustee.Board, retrying transient failures. It
+// returns at most about boardPart entries; the follower asks again for
+// the rest.
 func (b *Board) Entries(ctx context.Context, start uint64) ([]*bulletin.Entry, error) {
 	var out []*bulletin.Entry
 	err := retry(ctx, b.Retries, func() error {
 		var err error
-		out, err = b.C.Entries(ctx, b.Log, start)
+		out, err = b.C.EntriesUpTo(ctx, b.Log, start, boardPart)
 		return err
 	})
 	return out, err
@@ -370,7 +385,10 @@ func (b *Board) Wait(ctx context.Context, size uint64) error {
 // follow returns nil once the event stream announces an entry at or past
 // size, and an error if the stream cannot be opened or ends first.
 func (b *Board) follow(ctx context.Context, size uint64) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/board/%s/stream?from=%d", b.C.BaseURL, esc(b.Log), size), nil)
+	// Only the indices are needed: the index view spares the server an
+	// entry view of each mix for each waiting trustee, and the tool
+	// reading each mix whole as one line.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/board/%s/stream?from=%d&view=index", b.C.BaseURL, esc(b.Log), size), nil)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -346,5 +347,29 @@ func TestRetryAfterShown(t *testing.T) {
 		if ae.RetryAfter <= 0 || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Retry-After %q: %v (RetryAfter %v), want %q in it", c.header, err, ae.RetryAfter, c.want)
 		}
+	}
+}
+
+// A large entry is posted as the same strict body a small one is (the
+// body is written as it is sent), and Board.Entries answers a large board
+// in parts of about boardPart entries.
+func TestBoardLargeEntryAndParts(t *testing.T) {
+	f, b := newFake(t, boardPart+1500)
+	ctx := context.Background()
+	_, k, _ := ed25519.GenerateKey(nil)
+	big, err := bulletin.NewEntry(f.entries[0].Log, bulletin.TypeMixOutput, [32]byte(k.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(k), bytes.Repeat([]byte("mix"), 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Post(ctx, big); err != nil || len(f.posted) != 1 || f.posted[0].Hash() != big.Hash() {
+		t.Fatalf("large post: %v, %d posted", err, len(f.posted))
+	}
+	es, err := b.Entries(ctx, 0)
+	if err != nil || len(es) < boardPart || len(es) >= len(f.entries) {
+		t.Fatalf("board of %d entries answered %d at once (%v), want a part of about %d", len(f.entries), len(es), err, boardPart)
+	}
+	rest, err := b.Entries(ctx, uint64(len(es)))
+	if err != nil || len(es)+len(rest) != len(f.entries) || rest[0].Hash() != f.entries[len(es)].Hash() {
+		t.Fatalf("the rest: %d entries (%v)", len(rest), err)
 	}
 }

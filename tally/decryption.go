@@ -74,11 +74,25 @@ const TargetDigestTag = "evote-v1/decryption-target"
 // TargetDigest returns SHA-256(string(tag) || u32(n) || Ciphertext…), the
 // name of a list of ciphertexts to decrypt.
 func TargetDigest(cts []*elgamal.Ciphertext) [32]byte {
-	w := wire.NewWriter(8 + len(TargetDigestTag) + 64*len(cts))
+	// Hashed a part at a time: the list's encoding (64 MB at a million
+	// rows) is never built whole.
+	h := sha256.New()
+	w := wire.NewWriter(8 + len(TargetDigestTag) + 64*min(len(cts), targetPart))
 	w.String(TargetDigestTag)
 	w.U32(uint32(len(cts)))
-	for _, c := range cts {
+	for i, c := range cts {
 		w.Ciphertext(c)
+		if (i+1)%targetPart == 0 {
+			h.Write(w.Bytes())
+			w = wire.NewWriter(64 * targetPart)
+		}
 	}
-	return sha256.Sum256(w.Bytes())
+	h.Write(w.Bytes())
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
+
+// targetPart is how many ciphertexts TargetDigest encodes before hashing
+// them.
+const targetPart = 1024

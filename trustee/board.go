@@ -20,8 +20,9 @@ import (
 // board to read and the trustee route to post to (spec §10.3). The client
 // package implements it over HTTP; tests implement it in memory.
 type Board interface {
-	// Entries returns the entries from position start to the board's
-	// current end (possibly none).
+	// Entries returns entries from position start on, up to the board's
+	// current end or fewer (a board may answer in parts, so as not to hold
+	// a large board at once); none means none past start.
 	Entries(ctx context.Context, start uint64) ([]*bulletin.Entry, error)
 	// Post submits an entry signed by the trustee. A mix or decryption
 	// share that was posted but found invalid is not an error: Posted
@@ -135,18 +136,31 @@ func NewFollower(b Board) *Follower { return &Follower{Board: b, State: election
 // signatures and log id, and applies them to the replay.
 func (f *Follower) Sync(ctx context.Context) error { return f.syncTo(ctx, math.MaxUint64) }
 
-// syncTo is Sync that applies no entry at or beyond position end.
+// syncTo is Sync that applies no entry at or beyond position end. It asks
+// the board for entries until it has them all, applying each part before
+// it asks for the next (a lean replay keeps none of them).
 func (f *Follower) syncTo(ctx context.Context, end uint64) error {
-	es, err := f.Board.Entries(ctx, f.Size())
-	if err != nil {
-		return err
+	for f.Size() < end {
+		es, err := f.Board.Entries(ctx, f.Size())
+		if err != nil {
+			return err
+		}
+		if rest := end - f.Size(); uint64(len(es)) > rest {
+			es = es[:rest]
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		if err := f.applyAll(es); err != nil {
+			return err
+		}
 	}
-	if rest := end - f.Size(); uint64(len(es)) > rest {
-		es = es[:rest]
-	}
-	if len(es) == 0 {
-		return nil
-	}
+	return nil
+}
+
+// applyAll checks the signatures and log id of es, the next entries of the
+// board, and applies them to the replay.
+func (f *Follower) applyAll(es []*bulletin.Entry) error {
 	if err := bulletin.VerifyEntries(es); err != nil {
 		return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
 	}

@@ -172,12 +172,22 @@ func MixContest(st *election.State, index int, c *election.ContestTally, o Optio
 // multi-select contest. A voter's ballot, an unmixed list or any other
 // ciphertext is refused.
 func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.Ciphertext, o Options) (*tally.DecryptionEntry, error) {
-	if st.Phase != election.PhaseDecrypting {
-		return nil, fmt.Errorf("%w: the board is in phase %s", ErrNotFinalList, st.Phase)
-	}
-	index, err := keys.shareKey(st)
+	c, err := decryptable(st, contestID)
 	if err != nil {
 		return nil, err
+	}
+	// The list given is reduced to its digest before the replay's own list
+	// is decoded: one decoded list at a time.
+	n, given := len(cts), tally.TargetDigest(cts)
+	return shareOf(st, keys, c, func(current []*elgamal.Ciphertext, target [32]byte) bool { return n == len(current) && given == target }, o)
+}
+
+// decryptable returns the contest to decrypt, or ErrNotFinalList unless
+// the replay st is in the decryption phase, every single-choice contest
+// has its required mixes and the contest is not withheld.
+func decryptable(st *election.State, contestID string) (*election.ContestTally, error) {
+	if st.Phase != election.PhaseDecrypting {
+		return nil, fmt.Errorf("%w: the board is in phase %s", ErrNotFinalList, st.Phase)
 	}
 	var c *election.ContestTally
 	for _, x := range st.Tally {
@@ -194,10 +204,20 @@ func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.C
 	if c.Withheld {
 		return nil, fmt.Errorf("%w: contest %s has too few ballots to be decrypted", ErrNotFinalList, contestID)
 	}
+	return c, nil
+}
+
+// shareOf computes the trustee's decryption entry for contest c's list to
+// decrypt, decoded once from the replay, if same (nil: always) accepts it.
+func shareOf(st *election.State, keys *Keys, c *election.ContestTally, same func([]*elgamal.Ciphertext, [32]byte) bool, o Options) (*tally.DecryptionEntry, error) {
+	index, err := keys.shareKey(st)
+	if err != nil {
+		return nil, err
+	}
 	current := c.Current()
 	target := tally.TargetDigest(current)
-	if len(cts) != len(current) || tally.TargetDigest(cts) != target {
-		return nil, fmt.Errorf("%w: contest %s", ErrNotFinalList, contestID)
+	if same != nil && !same(current, target) {
+		return nil, fmt.Errorf("%w: contest %s", ErrNotFinalList, c.Contest.ID)
 	}
 	kind := tally.TargetMixed
 	if c.Contest.Kind == ballot.MultiSelect {
@@ -210,7 +230,7 @@ func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.C
 	if index != share.Trustee {
 		return nil, fmt.Errorf("trustee: key share index %d, trustee %d", share.Trustee, index)
 	}
-	d := &tally.DecryptionEntry{ElectionID: st.Manifest.ElectionID, ContestID: contestID, Kind: kind, Target: target, Share: share}
+	d := &tally.DecryptionEntry{ElectionID: st.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: target, Share: share}
 	o.tamperWith(d)
 	return d, nil
 }
@@ -248,7 +268,13 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 		if next == nil {
 			break
 		}
-		d, err := ShareFor(f.State, keys, next.Contest.ID, next.Current(), o)
+		// The replay's own list, decoded once (ShareFor's check of a
+		// list given against it would decode a second copy).
+		c, err := decryptable(f.State, next.Contest.ID)
+		if err != nil {
+			return err
+		}
+		d, err := shareOf(f.State, keys, c, nil, o)
 		if err != nil {
 			return err
 		}

@@ -503,3 +503,60 @@ func TestLeanFollower(t *testing.T) {
 		t.Fatalf("evidence differs: %+v, lean %+v", evs[0], evs[1])
 	}
 }
+
+// partBoard answers at most part entries at a time, as the HTTP board
+// does for a large board.
+type partBoard struct {
+	Board
+	part  int
+	calls *int
+}
+
+func (b partBoard) Entries(ctx context.Context, start uint64) ([]*bulletin.Entry, error) {
+	*b.calls++
+	es, err := b.Board.Entries(ctx, start)
+	return es[:min(len(es), b.part)], err
+}
+
+func (b partBoard) Checkpoint(ctx context.Context) ([]byte, error) {
+	return b.Board.(Checkpointer).Checkpoint(ctx)
+}
+
+// TestFollowerBoardInParts: a board that answers in parts of a few
+// entries (the HTTP board answers in parts of thousands, so that a
+// million ballots are never decoded at once) is replayed to the same
+// state as one that answers all at once, by Sync and by Witness.
+func TestFollowerBoardInParts(t *testing.T) {
+	te := newTestElection(t, 3, 2, 3)
+	te.keygen()
+	te.vote(40)
+	te.transition(election.PhaseMixing)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	whole := te.follower()
+	if err := whole.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, witness := range []bool{false, true} {
+		calls := 0
+		f := te.follower()
+		f.Lean = true
+		f.Board = partBoard{te.board, 7, &calls}
+		var err error
+		if witness {
+			err = f.Witness(ctx)
+		} else {
+			err = f.Sync(ctx)
+		}
+		if err != nil {
+			t.Fatalf("witness %v: %v", witness, err)
+		}
+		if f.Size() != whole.Size() || f.State.Phase != whole.State.Phase || len(f.State.Ballots) != len(whole.State.Ballots) {
+			t.Fatalf("witness %v: replay in parts has %d entries in phase %s with %d ballots, whole %d in %s with %d",
+				witness, f.Size(), f.State.Phase, len(f.State.Ballots), whole.Size(), whole.State.Phase, len(whole.State.Ballots))
+		}
+		if min := int(whole.Size()+6) / 7; calls < min {
+			t.Fatalf("witness %v: %d calls for %d entries in parts of 7", witness, calls, whole.Size())
+		}
+	}
+}

@@ -284,55 +284,8 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			errs <- err
 		}()
 	}
-	count := map[string]int{}
-	finished := 0
-	for count[trustee.StepExtractionComplaint] < n {
-		select {
-		case s := <-steps:
-			count[s]++
-			if count[s] == n {
-				switch s {
-				case trustee.StepComplained:
-					// Wait for the answers to every complaint (at most a
-					// minute: a dealer that does not answer is disqualified).
-					ob, err := newBoard()
-					if err != nil {
-						return nil, err
-					}
-					wctx, cancel := context.WithTimeout(ctx, time.Minute)
-					err = trustee.NewFollower(ob).Until(wctx, trustee.ComplaintsAnswered)
-					cancel()
-					if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-						return nil, err
-					}
-					if err := act(ctx, off, electionID, "qualified"); err != nil {
-						return nil, err
-					}
-				case trustee.StepExtracted:
-					// Every trustee's extraction is on the board: the
-					// officials close the round (its deadline, in the log).
-					if err := act(ctx, off, electionID, "close-extraction"); err != nil {
-						return nil, err
-					}
-				case trustee.StepExtractionComplaint:
-					if err := act(ctx, off, electionID, "context"); err != nil {
-						return nil, err
-					}
-				}
-			}
-		case err := <-errs:
-			finished++
-			if err != nil {
-				return nil, err
-			}
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	for ; finished < n; finished++ {
-		if err := <-errs; err != nil {
-			return nil, err
-		}
+	if err := officiateKeygen(ctx, n, steps, errs, off, electionID, newBoard); err != nil {
+		return nil, err
 	}
 
 	// Every party replays the board itself; this replay plays the voters'

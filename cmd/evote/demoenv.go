@@ -26,6 +26,7 @@ import (
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
 	"evote/bulletin"
+	"evote/client"
 	"evote/idp"
 	"evote/idp/idpapi"
 	"evote/idp/idpstore"
@@ -38,6 +39,7 @@ import (
 	"evote/store/postgres"
 	"evote/store/postgres/pgtest"
 	"evote/store/sqlite"
+	"evote/trustee"
 )
 
 // demoEnv is the server side of the demo: the ballot box (api over
@@ -278,3 +280,63 @@ func (e *demoEnv) Close() {
 }
 
 var errDemo = errors.New("demo failed")
+
+// officiateKeygen plays the officials during key generation: n trustees'
+// tools report their steps on steps and their outcome on errs; when every
+// trustee has done a step the officials post the entry that ends its
+// round (the qualified set, the close of the extraction round, the
+// context). It returns once every trustee's tool has finished.
+func officiateKeygen(ctx context.Context, n int, steps <-chan string, errs <-chan error, off *client.Client, electionID string, newBoard func() (*client.Board, error)) error {
+	count := map[string]int{}
+	finished := 0
+	for count[trustee.StepExtractionComplaint] < n {
+		select {
+		case s := <-steps:
+			count[s]++
+			if count[s] != n {
+				continue
+			}
+			switch s {
+			case trustee.StepComplained:
+				// Wait for the answers to every complaint (at most a
+				// minute: a dealer that does not answer is disqualified).
+				ob, err := newBoard()
+				if err != nil {
+					return err
+				}
+				wctx, cancel := context.WithTimeout(ctx, time.Minute)
+				err = trustee.NewFollower(ob).Until(wctx, trustee.ComplaintsAnswered)
+				cancel()
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					return err
+				}
+				if err := act(ctx, off, electionID, "qualified"); err != nil {
+					return err
+				}
+			case trustee.StepExtracted:
+				// Every trustee's extraction is on the board: the
+				// officials close the round (its deadline, in the log).
+				if err := act(ctx, off, electionID, "close-extraction"); err != nil {
+					return err
+				}
+			case trustee.StepExtractionComplaint:
+				if err := act(ctx, off, electionID, "context"); err != nil {
+					return err
+				}
+			}
+		case err := <-errs:
+			finished++
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for ; finished < n; finished++ {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	return nil
+}

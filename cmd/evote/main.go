@@ -2,6 +2,7 @@
 // election except the server itself:
 //
 //	evote demo [--voters N] [--db postgres://…] [--record DIR]
+//	evote bench-election [--ballots N] [--db postgres://…]
 //	evote trustee init|keygen|mix|decrypt|backup|restore
 //	evote official login|create|open|close|tally|act
 //	evote vote …, evote ballot check-receipt|check-audit
@@ -29,6 +30,7 @@ import (
 const usage = `evote: end-to-end verifiable voting
 
   evote demo [--voters N] [--db DSN] [--record DIR]   whole election on this machine
+  evote bench-election [--ballots N] [--db DSN] [--contests C] [--choices K]   measure a whole election
   evote demo people       [--constituencies A,B --election-day D]   a development identity service's simulated people
   evote keys              --out DIR [--admin NAME]    every server key, as systemd credentials
   evote trustee init      --key FILE                  make a trustee's keys
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case "demo":
 		return demoCmd(ctx, args[1:], out)
+	case "bench-election":
+		return benchCmd(ctx, args[1:], out)
 	case "trustee":
 		return trusteeCmd(ctx, args[1:], out)
 	case "official":

@@ -13,8 +13,10 @@ import (
 var updateScripts = flag.Bool("update-scripts", false, "rewrite the scripts' golden files (testdata/script) from what evote prints")
 
 // TestMain lets the scripts run this package's main as the command
-// evote, in a fresh process each time (testscript.Main).
+// evote, in a fresh process each time (testscript.Main), and the bench
+// run this binary as its child processes (runBenchChild).
 func TestMain(m *testing.M) {
+	runBenchChild()
 	testscript.Main(m, map[string]func(){"evote": main})
 }
 

@@ -138,6 +138,18 @@ type Barrier interface {
 	Barrier(ctx context.Context, log LogID) (release func(), err error)
 }
 
+// CheckpointLock is implemented by a store whose log several processes
+// may sign checkpoints for with one key (store/postgres): CheckpointLock
+// waits until no other process holds the log's checkpoint lock and holds
+// it until release is called (or this process's connection ends). The
+// holder looks for a stored checkpoint covering the size it would sign
+// and adopts it, or signs and stores one, so that the log's key signs at
+// most one note per size (spec/07-bulletin.md §7.7). The lock is apart
+// from the log's append lock and barrier: appends do not wait for it.
+type CheckpointLock interface {
+	CheckpointLock(ctx context.Context, log LogID) (release func(), err error)
+}
+
 type barrierKey struct{}
 
 // WithBarrier marks ctx as that of an append by the holder of the log's

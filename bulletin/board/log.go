@@ -892,13 +892,24 @@ func (l *Log) Close() error {
 // several writers, the store may already hold a checkpoint at that size or
 // beyond, signed by another instance with the same key: it is adopted
 // (the log first loads up to its size) rather than a second note signed,
-// so readers of every instance see one note per size.
+// so readers of every instance see one note per size. If the store is a
+// store.CheckpointLock, the look for a stored checkpoint, the signing and
+// the storing happen under the log's checkpoint lock, so that no two
+// instances both find none and both sign: the key signs at most one note
+// per size (spec/07-bulletin.md §7.7).
 func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error) {
 	l.cpMu.Lock()
 	defer l.cpMu.Unlock()
 	size := l.tree.Size()
 	if l.latest != nil && l.latest.Size >= size {
 		return l.latest, nil
+	}
+	if cl, ok := l.cfg.Store.(store.CheckpointLock); ok {
+		release, err := cl.CheckpointLock(ctx, l.sid)
+		if err != nil {
+			return nil, fmt.Errorf("bulletin: checkpoint: %w", err)
+		}
+		defer release()
 	}
 	if err := l.settleCheckpoint(ctx); err != nil {
 		return nil, err

@@ -46,7 +46,11 @@ type Store struct {
 	wg         sync.WaitGroup
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.Barrier        = (*Store)(nil)
+	_ store.CheckpointLock = (*Store)(nil)
+)
 
 // Open connects with a pgx DSN (URL or key=value form; a search_path
 // parameter selects the schema) and applies pending migrations.
@@ -168,22 +172,44 @@ func barrierKeys(log store.LogID) (int32, int32) {
 // unlock fails the connection is closed, which releases it too; so does
 // the death of this process.
 func (s *Store) Barrier(ctx context.Context, log store.LogID) (func(), error) {
+	k1, k2 := barrierKeys(log)
+	return s.sessionLock(ctx, "barrier", `SELECT pg_advisory_lock($1::integer, $2::integer)`, `SELECT pg_advisory_unlock($1::integer, $2::integer)`, k1, k2)
+}
+
+// checkpointLockKey is the log's checkpoint-lock key in the one-key
+// advisory-lock space: bytes 8–15 of the log id as a signed big-endian
+// integer, apart from the append lock (bytes 0–7, lockKey) and from the
+// barrier (the two-key space, barrierKeys), so that signing never stalls
+// an append.
+func checkpointLockKey(log store.LogID) int64 {
+	return int64(binary.BigEndian.Uint64(log[8:16]))
+}
+
+// CheckpointLock implements store.CheckpointLock: a session advisory lock
+// on its own connection. If the unlock fails the connection is closed,
+// which releases it too; so does the death of this process.
+func (s *Store) CheckpointLock(ctx context.Context, log store.LogID) (func(), error) {
+	return s.sessionLock(ctx, "checkpoint lock", `SELECT pg_advisory_lock($1)`, `SELECT pg_advisory_unlock($1)`, checkpointLockKey(log))
+}
+
+// sessionLock takes a session advisory lock on a connection of its own
+// and returns its release.
+func (s *Store) sessionLock(ctx context.Context, what, lock, unlock string, keys ...any) (func(), error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store/postgres: barrier: %w", err)
+		return nil, fmt.Errorf("store/postgres: %s: %w", what, err)
 	}
-	k1, k2 := barrierKeys(log)
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1::integer, $2::integer)`, k1, k2); err != nil {
+	if _, err := conn.Exec(ctx, lock, keys...); err != nil {
 		conn.Conn().Close(context.Background())
 		conn.Release()
-		return nil, fmt.Errorf("store/postgres: barrier: %w", err)
+		return nil, fmt.Errorf("store/postgres: %s: %w", what, err)
 	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1::integer, $2::integer)`, k1, k2); err != nil {
+			if _, err := conn.Exec(ctx, unlock, keys...); err != nil {
 				conn.Conn().Close(ctx)
 			}
 			conn.Release()

@@ -1,0 +1,132 @@
+package board
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"evote/bulletin"
+	"evote/store/postgres"
+	"evote/store/postgres/pgtest"
+)
+
+// signRecorder records every checkpoint body the log's key signs, in every
+// instance that shares it.
+type signRecorder struct {
+	mu     sync.Mutex
+	bodies map[uint64][][]byte // size → bodies signed at that size
+}
+
+// recordingSigner is a log's Ed25519 signer that tells rec what it signs.
+type recordingSigner struct {
+	bulletin.Signer
+	rec *signRecorder
+	t   testing.TB
+}
+
+func (s recordingSigner) Sign(m []byte) ([]byte, error) {
+	c, err := bulletin.ParseCheckpoint(m)
+	if err != nil {
+		s.t.Errorf("the log's key signed something not a checkpoint: %v", err)
+	} else {
+		s.rec.mu.Lock()
+		s.rec.bodies[c.Size] = append(s.rec.bodies[c.Size], m)
+		s.rec.mu.Unlock()
+	}
+	return s.Signer.Sign(m)
+}
+
+// tickingClock returns a clock that moves one second per call from start,
+// so that two instances never sign the same checkpoint body by chance:
+// each signature the log's key makes is of a different note.
+func tickingClock(start int64) func() time.Time {
+	var mu sync.Mutex
+	n := start
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		n += 2
+		return time.Unix(n, 0)
+	}
+}
+
+// TestCheckpointSignedOncePerSize: two instances (each its own connection
+// pool, as two evoted processes) on one PostgreSQL log call Checkpoint at
+// the same size in the same moment, round after round. The log's key must
+// sign at most one note per size (issue 15, spec/07-bulletin.md §7.7): a
+// second, different note at one size, even if never stored, is what
+// equivocation looks like to whoever sees both.
+func TestCheckpointSignedOncePerSize(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Schema(t)
+	rec := &signRecorder{bodies: make(map[uint64][][]byte)}
+	open := func(start int64) *Log {
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		k := *testLogKey("evote.example/sign-once", false)
+		k.Ed25519 = recordingSigner{Signer: k.Ed25519, rec: rec, t: t}
+		l, err := Open(ctx, Config{Key: &k, Store: s, Now: tickingClock(start)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	a, b := open(1_800_000_000), open(1_800_000_001)
+	const rounds = 150
+	for i := range rounds {
+		if _, err := a.Append(ctx, testEntry(t, a.ID(), bulletin.TypeBallot, "v", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if a.Size() != b.Size() {
+			t.Fatalf("round %d: sizes %d and %d", i, a.Size(), b.Size())
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		cps := make([]*bulletin.SignedCheckpoint, 2)
+		for j, l := range []*Log{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				cp, err := l.Checkpoint(ctx)
+				if err != nil {
+					t.Errorf("round %d, instance %d: %v", i, j, err)
+				}
+				cps[j] = cp
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		if string(cps[0].Note) != string(cps[1].Note) {
+			t.Fatalf("round %d: the instances returned different notes at sizes %d and %d", i, cps[0].Size, cps[1].Size)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	twice := 0
+	for size, bodies := range rec.bodies {
+		if len(bodies) > 1 {
+			twice++
+			if twice <= 3 {
+				t.Errorf("size %d signed %d times:\n%s", size, len(bodies), bodies)
+			}
+		}
+	}
+	if twice > 0 {
+		t.Errorf("%d of %d sizes signed more than once", twice, len(rec.bodies))
+	}
+	if len(rec.bodies) != rounds {
+		t.Errorf("%d sizes signed, want one per round (%d)", len(rec.bodies), rounds)
+	}
+}

@@ -904,7 +904,8 @@ func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error
 	if l.latest != nil && l.latest.Size >= size {
 		return l.latest, nil
 	}
-	if cl, ok := l.cfg.Store.(store.CheckpointLock); ok {
+	cl, locked := l.cfg.Store.(store.CheckpointLock)
+	if locked {
 		release, err := cl.CheckpointLock(ctx, l.sid)
 		if err != nil {
 			return nil, fmt.Errorf("bulletin: checkpoint: %w", err)
@@ -940,7 +941,15 @@ func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error
 		}
 		cp = &bulletin.SignedCheckpoint{Checkpoint: c, Note: note}
 	}
-	if err := l.cfg.Store.PutCheckpoint(ctx, l.sid, store.Checkpoint{Size: size, Note: cp.Note}); err != nil {
+	err := l.cfg.Store.PutCheckpoint(ctx, l.sid, store.Checkpoint{Size: size, Note: cp.Note})
+	if err != nil && locked && !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrCheckpointOrder) {
+		// The outcome is unknown. It is found out, and the note stored
+		// again if absent, before the checkpoint lock is released:
+		// another instance would otherwise find no checkpoint at this
+		// size and sign a second note.
+		err = l.storeAgain(ctx, cp)
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrCheckpointOrder) {
 			// Another instance stored one at this size or beyond first.
 			if acp, aerr := l.adoptStored(ctx, size); acp != nil || aerr != nil {
@@ -957,6 +966,27 @@ func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error
 	}
 	l.latest, l.unsettled = cp, nil
 	return l.latest, nil
+}
+
+// storeAgain finds out whether cp, whose storing failed without a
+// refusal, is stored, and stores it again if it is not (under cpMu and the
+// checkpoint lock). It answers even if ctx has ended, within a few
+// seconds: nil once cp is stored, ErrCheckpointOrder if another note is
+// stored at or beyond its size (which the caller adopts), another error if
+// the store still does not answer.
+func (l *Log) storeAgain(ctx context.Context, cp *bulletin.SignedCheckpoint) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	rec, err := l.cfg.Store.CheckpointAt(ctx, l.sid, cp.Size)
+	switch {
+	case err == nil && bytes.Equal(rec.Note, cp.Note):
+		return nil
+	case err == nil:
+		return fmt.Errorf("%w: another note is stored at size %d", store.ErrCheckpointOrder, cp.Size)
+	case errors.Is(err, store.ErrNotFound):
+		return l.cfg.Store.PutCheckpoint(ctx, l.sid, store.Checkpoint{Size: cp.Size, Note: cp.Note})
+	}
+	return err
 }
 
 // settleCheckpoint finds out from the store what became of the unsettled

@@ -2,11 +2,13 @@ package board
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"evote/bulletin"
+	"evote/store"
 	"evote/store/postgres"
 	"evote/store/postgres/pgtest"
 )
@@ -128,5 +130,69 @@ func TestCheckpointSignedOncePerSize(t *testing.T) {
 	}
 	if len(rec.bodies) != rounds {
 		t.Errorf("%d sizes signed, want one per round (%d)", len(rec.bodies), rounds)
+	}
+}
+
+// failOncePut is a PostgreSQL store whose first PutCheckpoint fails
+// without storing and without a refusal (as a lost connection or an
+// expired context does): its caller cannot tell whether the note is
+// stored.
+type failOncePut struct {
+	*postgres.Store
+	failed bool
+}
+
+func (s *failOncePut) PutCheckpoint(ctx context.Context, log store.LogID, cp store.Checkpoint) error {
+	if !s.failed {
+		s.failed = true
+		return errors.New("connection reset (test)")
+	}
+	return s.Store.PutCheckpoint(ctx, log, cp)
+}
+
+// TestCheckpointUnknownOutcomeSignedOnce: an instance whose checkpoint
+// store failed with an unknown outcome finds the outcome out and stores
+// its note before it releases the checkpoint lock, so another instance
+// coming next adopts that note instead of signing a second one at the
+// size.
+func TestCheckpointUnknownOutcomeSignedOnce(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Schema(t)
+	rec := &signRecorder{bodies: make(map[uint64][][]byte)}
+	open := func(wrap func(*postgres.Store) store.Store, start int64) *Log {
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		k := *testLogKey("evote.example/sign-unknown", false)
+		k.Ed25519 = recordingSigner{Signer: k.Ed25519, rec: rec, t: t}
+		l, err := Open(ctx, Config{Key: &k, Store: wrap(s), Now: tickingClock(start)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	a := open(func(s *postgres.Store) store.Store { return &failOncePut{Store: s} }, 1_800_000_000)
+	b := open(func(s *postgres.Store) store.Store { return s }, 1_800_000_001)
+	if _, err := a.Append(ctx, testEntry(t, a.ID(), bulletin.TypeBallot, "v", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acp, aerr := a.Checkpoint(ctx)
+	bcp, err := b.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aerr == nil && string(acp.Note) != string(bcp.Note) {
+		t.Fatal("the instances returned different notes")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if n := len(rec.bodies[1]); n != 1 {
+		t.Fatalf("size 1 signed %d times:\n%s", n, rec.bodies[1])
 	}
 }

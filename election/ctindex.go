@@ -44,8 +44,9 @@ func (x *ctIndex) each(f func(k [32]byte, p uint64)) {
 // random seed, so ciphertexts chosen to cluster in the table (voters
 // choose their ciphertexts) cannot be aimed at one region of it.
 type frozenCTs struct {
-	slots []ctSlot
-	seed  [2]uint64
+	slots   []ctSlot
+	seed    [2]uint64
+	touched uint64 // addBatch's sum of the slots it read ahead (kept so the reads are not dropped)
 }
 
 type ctSlot struct {
@@ -68,8 +69,38 @@ func (t *frozenCTs) home(k *[32]byte) int {
 
 // add puts k at position p, returning false (and changing nothing) if k
 // is already in the table. The table must have a free slot.
-func (t *frozenCTs) add(k [32]byte, p uint64) bool {
-	for i := t.home(&k); ; i++ {
+func (t *frozenCTs) add(k [32]byte, p uint64) bool { return t.addAt(t.home(&k), k, p) }
+
+// A pendingCT is a hash waiting to be added, with its position.
+type pendingCT struct {
+	k    [32]byte
+	p    uint64
+	home int
+}
+
+// addBatch adds a batch of hashes, returning the index in b of the
+// first one already in the table (the ones before it added), or -1. It
+// reads every home slot of the batch before writing any: independent
+// loads, whose cache misses the processor overlaps, where one add after
+// another would wait for each miss in turn (the table is far larger than
+// the caches).
+func (t *frozenCTs) addBatch(b []pendingCT) int {
+	var sum uint64
+	for i := range b {
+		b[i].home = t.home(&b[i].k)
+		sum += t.slots[b[i].home].p1
+	}
+	t.touched += sum
+	for i := range b {
+		if !t.addAt(b[i].home, b[i].k, b[i].p) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (t *frozenCTs) addAt(i int, k [32]byte, p uint64) bool {
+	for ; ; i++ {
 		if i == len(t.slots) {
 			i = 0
 		}

@@ -57,3 +57,31 @@ func TestFrozenCTs(t *testing.T) {
 		}
 	}
 }
+
+// TestFrozenCTsBatch checks addBatch: a batch of new hashes is added, and
+// a batch holding a repeat (of the table or of the batch itself) names
+// the first repeat and has added the ones before it.
+func TestFrozenCTsBatch(t *testing.T) {
+	h := func(i int) [32]byte { return sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))) }
+	tab := newFrozenCTs(200)
+	var b []pendingCT
+	for i := range 100 {
+		b = append(b, pendingCT{k: h(i), p: uint64(i)})
+	}
+	if i := tab.addBatch(b); i != -1 {
+		t.Fatalf("a batch of new hashes refused at %d", i)
+	}
+	b = []pendingCT{{k: h(100), p: 100}, {k: h(101), p: 101}, {k: h(100), p: 102}, {k: h(103), p: 103}}
+	if i := tab.addBatch(b); i != 2 {
+		t.Fatalf("a repeat within the batch found at %d, want 2", i)
+	}
+	if p, ok := tab.get(h(101)); !ok || p != 101 {
+		t.Fatalf("the hash before the repeat: %d, %v", p, ok)
+	}
+	if _, ok := tab.get(h(103)); ok {
+		t.Fatal("the hash after the repeat was added")
+	}
+	if i := tab.addBatch([]pendingCT{{k: h(103), p: 103}, {k: h(5), p: 1}}); i != 1 {
+		t.Fatalf("a repeat of the table found at %d, want 1", i)
+	}
+}

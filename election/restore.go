@@ -99,13 +99,27 @@ func NewCiphertextIndex(rs []*CastRecord) (*CiphertextIndex, error) {
 		n += (len(r.enc) - 1 - 2*r.Contests()) / elgamal.CiphertextSize
 	}
 	t := newFrozenCTs(n)
+	batch := make([]pendingCT, 0, 64)
+	flush := func() error {
+		if i := t.addBatch(batch); i >= 0 {
+			return fmt.Errorf("%w: a ciphertext of the ballot at %d repeats one of an earlier ballot", ErrRestore, batch[i].p)
+		}
+		batch = batch[:0]
+		return nil
+	}
 	for _, r := range rs {
 		cts := r.enc[1+2*r.Contests():]
 		for off := 0; off < len(cts); off += elgamal.CiphertextSize {
-			if !t.add(sha256.Sum256(cts[off:off+elgamal.CiphertextSize]), r.Position) {
-				return nil, fmt.Errorf("%w: a ciphertext of the ballot at %d repeats one of an earlier ballot", ErrRestore, r.Position)
+			batch = append(batch, pendingCT{k: sha256.Sum256(cts[off : off+elgamal.CiphertextSize]), p: r.Position})
+			if len(batch) == cap(batch) {
+				if err := flush(); err != nil {
+					return nil, err
+				}
 			}
 		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	return &CiphertextIndex{t: t, ballots: len(rs)}, nil
 }

@@ -146,7 +146,7 @@ func (s *State) CheckCast(cb *CheckedBallot) ([32]byte, error) {
 		return [32]byte{}, refuse("tracking code already on the board at entry %d", p)
 	}
 	for _, h := range cb.ctHashes {
-		if p, dup := s.ciphertexts[h]; dup {
+		if p, dup := s.ciphertexts.get(h); dup {
 			return [32]byte{}, refuse("a ciphertext of this ballot repeats one of entry %d", p)
 		}
 	}
@@ -163,7 +163,7 @@ func (s *State) applyBallot(e *bulletin.Entry, cb *CheckedBallot) error {
 	}
 	pos := s.Size
 	for _, h := range cb.ctHashes {
-		s.ciphertexts[h] = pos
+		s.ciphertexts.put(h, pos)
 	}
 	s.byCode[cb.Code] = pos
 	s.byPseudonym[pseudonym] = append(s.byPseudonym[pseudonym], pos)
@@ -191,14 +191,14 @@ func (s *State) applyAudited(e *bulletin.Entry) error {
 	for _, c := range a.Contests {
 		for _, ct := range c.Ciphertexts {
 			k := sha256.Sum256(ct.Bytes())
-			if p, dup := s.ciphertexts[k]; dup {
+			if p, dup := s.ciphertexts.get(k); dup {
 				return refuse("audited ciphertext repeats one of entry %d", p)
 			}
 			keys = append(keys, k)
 		}
 	}
 	for _, k := range keys {
-		s.ciphertexts[k] = s.Size
+		s.ciphertexts.put(k, s.Size)
 	}
 	s.Audited = append(s.Audited, s.Size)
 	return nil

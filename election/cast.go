@@ -7,7 +7,7 @@ package election
 // for.
 func (s *State) RepeatedCiphertext(cb *CheckedBallot) (uint64, bool) {
 	for _, h := range cb.ctHashes {
-		if p, dup := s.ciphertexts[h]; dup {
+		if p, dup := s.ciphertexts.get(h); dup {
 			return p, true
 		}
 	}

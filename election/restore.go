@@ -83,9 +83,10 @@ func (s *State) RestoreBallot(r *CastRecord) error {
 }
 
 // A CiphertextIndex maps the hash of each ciphertext of some ballots to
-// the ballot's position (NewCiphertextIndex).
+// the ballot's position (NewCiphertextIndex): a frozen open-addressing
+// table filled in one pass, which the state then keeps.
 type CiphertextIndex struct {
-	m       map[[32]byte]uint64
+	t       frozenCTs
 	ballots int
 }
 
@@ -97,37 +98,64 @@ func NewCiphertextIndex(rs []*CastRecord) (*CiphertextIndex, error) {
 	for _, r := range rs {
 		n += (len(r.enc) - 1 - 2*r.Contests()) / elgamal.CiphertextSize
 	}
-	m := make(map[[32]byte]uint64, n)
+	t := newFrozenCTs(n)
+	batch := make([]pendingCT, 0, 64)
+	flush := func() error {
+		if i := t.addBatch(batch); i >= 0 {
+			return fmt.Errorf("%w: a ciphertext of the ballot at %d repeats one of an earlier ballot", ErrRestore, batch[i].p)
+		}
+		batch = batch[:0]
+		return nil
+	}
 	for _, r := range rs {
 		cts := r.enc[1+2*r.Contests():]
 		for off := 0; off < len(cts); off += elgamal.CiphertextSize {
-			m[sha256.Sum256(cts[off:off+elgamal.CiphertextSize])] = r.Position
+			batch = append(batch, pendingCT{k: sha256.Sum256(cts[off : off+elgamal.CiphertextSize]), p: r.Position})
+			if len(batch) == cap(batch) {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
-	if len(m) != n {
-		return nil, fmt.Errorf("%w: a ciphertext repeats among the ballots", ErrRestore)
+	if err := flush(); err != nil {
+		return nil, err
 	}
-	return &CiphertextIndex{m: m, ballots: len(rs)}, nil
+	return &CiphertextIndex{t: t, ballots: len(rs)}, nil
 }
 
 // RestoreCiphertexts ends a restore: x must index the ciphertexts of
 // every ballot restored by RestoreBallot since the last call; the
 // ciphertexts the state indexed meanwhile (audited ballots applied
-// between them) join it, and a repeat between the two is refused, as
-// the rules refuse an audited ballot or a ballot repeating the other's
-// ciphertext. The state keeps x's map; x must not be used again.
+// between them) are kept beside it, and a repeat between the two is
+// refused, as the rules refuse an audited ballot or a ballot repeating
+// the other's ciphertext. The state keeps x's table; x must not be used
+// again.
 func (s *State) RestoreCiphertexts(x *CiphertextIndex) error {
 	if x.ballots != s.unindexed {
 		return fmt.Errorf("%w: an index of %d ballots' ciphertexts for %d restored", ErrRestore, x.ballots, s.unindexed)
 	}
-	for k, p := range s.ciphertexts {
-		if q, dup := x.m[k]; dup {
+	for k, p := range s.ciphertexts.later {
+		if q, dup := x.t.get(k); dup {
 			return fmt.Errorf("%w: the audited ballot at %d repeats a ciphertext of the ballot at %d", ErrRestore, p, q)
 		}
-		x.m[k] = p
 	}
-	s.ciphertexts, s.unindexed = x.m, 0
-	x.m = nil
+	if old := s.ciphertexts.frozen; len(old.slots) != 0 {
+		// A second restored run: the first run's table joins the map
+		// (checked against the new table like the rest).
+		var dup error
+		old.each(func(k [32]byte, p uint64) {
+			if q, ok := x.t.get(k); ok && dup == nil {
+				dup = fmt.Errorf("%w: the ballot at %d repeats a ciphertext of the ballot at %d", ErrRestore, q, p)
+			}
+		})
+		if dup != nil {
+			return dup
+		}
+		old.each(func(k [32]byte, p uint64) { s.ciphertexts.later[k] = p })
+	}
+	s.ciphertexts.frozen, s.unindexed = x.t, 0
+	x.t = frozenCTs{}
 	return nil
 }
 

@@ -135,7 +135,7 @@ type State struct {
 	pollKeys    map[[32]byte]bool                     // every registered station and official key
 	Ballots     []*CastRecord
 	byCode      map[ballot.TrackingCode]uint64 // tracking code → position
-	ciphertexts map[[32]byte]uint64            // hash of a ciphertext → position of its ballot or audit
+	ciphertexts ctIndex                        // hash of a ciphertext → position of its ballot or audit
 	byPseudonym map[[32]byte][]uint64          // pseudonym → ballot positions
 	unindexed   int                            // ballots restored whose ciphertexts await RestoreCiphertexts
 	Audited     []uint64
@@ -168,7 +168,7 @@ func (s *State) init() {
 	s.pollers = map[string][32]byte{}
 	s.pollKeys = map[[32]byte]bool{}
 	s.byCode = map[ballot.TrackingCode]uint64{}
-	s.ciphertexts = map[[32]byte]uint64{}
+	s.ciphertexts = ctIndex{later: map[[32]byte]uint64{}}
 	s.byPseudonym = map[[32]byte][]uint64{}
 }
 
@@ -196,9 +196,13 @@ func (s *State) BallotByCode(c ballot.TrackingCode) (uint64, bool) {
 // CiphertextAt returns the position of the ballot or audited ballot with
 // a ciphertext whose encoding hashes (SHA-256) to k.
 func (s *State) CiphertextAt(k [32]byte) (uint64, bool) {
-	p, ok := s.ciphertexts[k]
-	return p, ok
+	return s.ciphertexts.get(k)
 }
+
+// EachCiphertext calls f for every ciphertext hash the state indexes
+// (CiphertextAt), in no particular order: for comparing two states'
+// indices, which may be built differently (a restore freezes one).
+func (s *State) EachCiphertext(f func(k [32]byte, p uint64)) { s.ciphertexts.each(f) }
 
 // Apply checks entry e, at the next position of the log, against the rules
 // and records it. The entry's signature must already have been checked

@@ -94,6 +94,34 @@ type ManifestForm struct {
 	Quorum    uint32   `json:"quorum,omitempty"`
 	// IdentityKey (hex) is needed only when the server does not fix one.
 	IdentityKey string `json:"identity_key,omitempty"`
+	// Coercion is "none" (the default) or "deniable-revoting" (spec
+	// §15.1), which needs revote "last" and the three numbers below: the
+	// slot length Δ in seconds, the rows B published per slot and the
+	// rows M of every voter. The form composes such a manifest; POST
+	// /elections refuses it (coercion_unsupported) until the server runs
+	// the mode.
+	Coercion    string `json:"coercion,omitempty"`
+	SlotSeconds uint32 `json:"slot_seconds,omitempty"`
+	SlotRows    uint32 `json:"slot_rows,omitempty"`
+	MaxBallots  uint32 `json:"max_ballots,omitempty"`
+}
+
+// coercion reads the form's coercion option. The manifest's Validate
+// checks the bounds; here only what the form alone can get wrong.
+func (f *ManifestForm) coercion() (ballot.Coercion, error) {
+	switch f.Coercion {
+	case "", "none":
+		if f.SlotSeconds != 0 || f.SlotRows != 0 || f.MaxBallots != 0 {
+			return ballot.Coercion{}, errors.New("api: slot_seconds, slot_rows and max_ballots go only with coercion deniable-revoting")
+		}
+		return ballot.Coercion{}, nil
+	case "deniable-revoting":
+		if f.MaxBallots > ballot.MaxMaxBallots {
+			return ballot.Coercion{}, fmt.Errorf("api: max_ballots %d outside %d..%d", f.MaxBallots, ballot.MinMaxBallots, ballot.MaxMaxBallots)
+		}
+		return ballot.Coercion{Mode: ballot.DeniableRevoting, SlotSeconds: f.SlotSeconds, SlotRows: f.SlotRows, MaxBallots: uint8(f.MaxBallots)}, nil
+	}
+	return ballot.Coercion{}, fmt.Errorf("api: coercion must be none or deniable-revoting, not %q", f.Coercion)
 }
 
 // ManifestView answers POST /elections/manifest: the canonical manifest
@@ -196,6 +224,9 @@ func (s *Server) buildManifest(f *ManifestForm) (*ballot.Manifest, error) {
 		m.Revote = ballot.SingleBallot
 	default:
 		return nil, errors.New("api: revote must be last or single")
+	}
+	if m.Coercion, err = f.coercion(); err != nil {
+		return nil, err
 	}
 	for i, t := range f.Trustees {
 		sign, hpke, err := ParseTrusteeKeys(t.PublicKeys)

@@ -324,3 +324,66 @@ func TestVoterListSignRefusals(t *testing.T) {
 		t.Fatalf("operations log: %d %q", st, got)
 	}
 }
+
+// TestComposeCoercionManifest: the form takes the deniable re-voting
+// option of spec §15.1 into a format-4 manifest, refuses it with one
+// ballot only, out-of-bounds numbers, numbers without the mode and an
+// unknown mode; POST /elections refuses the composed manifest with
+// coercion_unsupported (422), since the server does not run the mode yet,
+// and creates nothing.
+func TestComposeCoercionManifest(t *testing.T) {
+	e := newEnv(t)
+	f := consoleForm(t, e, "coerce-1")
+	f.Coercion, f.SlotSeconds, f.SlotRows, f.MaxBallots = "deniable-revoting", 60, 128, 8
+	st, out := e.do(t, "POST", "/elections/manifest", e.session, "application/json", jsonBody(f))
+	if st != 200 {
+		t.Fatalf("compose: %d %v", st, out)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(out["manifest"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ballot.DecodeManifest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw[0] != 4 || m.Coercion != (ballot.Coercion{Mode: ballot.DeniableRevoting, SlotSeconds: 60, SlotRows: 128, MaxBallots: 8}) {
+		t.Fatalf("format %d, coercion %+v", raw[0], m.Coercion)
+	}
+	for name, c := range map[string]struct {
+		mut  func(f *api.ManifestForm)
+		want string
+	}{
+		"one ballot only":  {func(f *api.ManifestForm) { f.Revote = "single" }, "needs revote policy 1"},
+		"slot of 5 s":      {func(f *api.ManifestForm) { f.SlotSeconds = 5 }, "slot seconds 5 outside 10..3600"},
+		"no rows":          {func(f *api.ManifestForm) { f.SlotRows = 0 }, "slot rows 0 outside 1..1048576"},
+		"300 rows a voter": {func(f *api.ManifestForm) { f.MaxBallots = 300 }, "max_ballots 300 outside 2..64"},
+		"65 rows a voter":  {func(f *api.ManifestForm) { f.MaxBallots = 65 }, "max_ballots 65 outside 2..64"},
+		"1 row a voter":    {func(f *api.ManifestForm) { f.MaxBallots = 1 }, "max ballots 1 outside 2..64"},
+		"numbers, no mode": {func(f *api.ManifestForm) { f.Coercion = "none" }, "go only with coercion deniable-revoting"},
+		"unknown mode":     {func(f *api.ManifestForm) { f.Coercion = "invisible" }, `not "invisible"`},
+	} {
+		bad := f
+		c.mut(&bad)
+		st, out := e.do(t, "POST", "/elections/manifest", e.session, "application/json", jsonBody(bad))
+		if st != 422 || out["error"].(map[string]any)["code"] != "entry_invalid" || !strings.Contains(fmt.Sprint(out), c.want) {
+			t.Errorf("%s: %d %v, want %q", name, st, out, c.want)
+		}
+	}
+	st, out = e.do(t, "POST", "/elections", e.session, "application/json", jsonBody(map[string]string{"manifest": b64(raw)}))
+	if st != 422 || out["error"].(map[string]any)["code"] != "coercion_unsupported" || !strings.Contains(fmt.Sprint(out), "deniable-revoting") {
+		t.Fatalf("create: %d %v", st, out)
+	}
+	if st, out = e.do(t, "GET", "/elections/coerce-1/status", e.observer, "", nil); st != 404 {
+		t.Fatalf("a refused election exists: %d %v", st, out)
+	}
+	// The same form without the option creates the election.
+	f = consoleForm(t, e, "coerce-1")
+	if st, out = e.do(t, "POST", "/elections/manifest", e.session, "application/json", jsonBody(f)); st != 200 {
+		t.Fatalf("compose plain: %d %v", st, out)
+	}
+	raw, _ = base64.RawURLEncoding.DecodeString(out["manifest"].(string))
+	if st, out = e.do(t, "POST", "/elections", e.session, "application/json", jsonBody(map[string]string{"manifest": b64(raw)})); st != 201 || raw[0] != 3 {
+		t.Fatalf("create plain: %d %v (format %d)", st, out, raw[0])
+	}
+}

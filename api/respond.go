@@ -106,6 +106,7 @@ var codeStatus = map[string]int{
 	"duplicate_entry":      http.StatusConflict,
 	"identity_mismatch":    http.StatusUnprocessableEntity,
 	"anchors_mismatch":     http.StatusUnprocessableEntity,
+	"coercion_unsupported": http.StatusUnprocessableEntity,
 	"unknown_action":       http.StatusNotFound,
 	"not_found":            http.StatusNotFound,
 	"too_many_audits":      http.StatusTooManyRequests,

@@ -139,6 +139,90 @@ type Manifest struct {
 	// fingerprint, so a look-alike site cannot show another authority's
 	// name for the same election.
 	Authority Authority
+	// Coercion is the election's coercion-resistance mode (spec §15.1):
+	// none, or deniable re-voting with its slot and padding parameters.
+	// A manifest without one is written in format 3, one with one in
+	// format 4.
+	Coercion Coercion
+}
+
+// CoercionMode says how an election resists coercion and vote buying.
+type CoercionMode uint8
+
+const (
+	// NoCoercionResistance: the policies of spec §9.1 only (re-voting, if
+	// allowed, is visible on the board under the voter's pseudonym).
+	NoCoercionResistance CoercionMode = 0
+	// DeniableRevoting: ballots carry no public pseudonym, the board pads
+	// every time slot with dummies, and a verifiable filter keeps each
+	// voter's last ballot (spec chapter 15).
+	DeniableRevoting CoercionMode = 1
+)
+
+// String returns the mode's name as spec §15.1 and the API write it.
+func (c CoercionMode) String() string {
+	switch c {
+	case NoCoercionResistance:
+		return "none"
+	case DeniableRevoting:
+		return "deniable-revoting"
+	}
+	return fmt.Sprintf("unknown (%d)", uint8(c))
+}
+
+// Coercion is the coercion-resistance option of a manifest (spec §15.1).
+// With Mode NoCoercionResistance the three parameters are zero.
+type Coercion struct {
+	Mode CoercionMode
+	// SlotSeconds is Δ, the length of a time slot of the board
+	// (MinSlotSeconds..MaxSlotSeconds).
+	SlotSeconds uint32
+	// SlotRows is B, the rows (ballots and dummies) published per slot
+	// (1..MaxSlotRows).
+	SlotRows uint32
+	// MaxBallots is M, the rows of every voter in the filter
+	// (MinMaxBallots..MaxMaxBallots): a voter casts at most M − 1 ballots
+	// online, the in-person mark always fits.
+	MaxBallots uint8
+}
+
+// Bounds of the deniable re-voting parameters (spec §15.1).
+const (
+	MinSlotSeconds = 10
+	MaxSlotSeconds = 3600
+	MaxSlotRows    = 1 << 20
+	MinMaxBallots  = 2
+	MaxMaxBallots  = 64
+)
+
+// validate checks the coercion option: a known mode, parameters in their
+// bounds (all zero without the option, so that one manifest has one
+// encoding), and, for deniable re-voting, the last-ballot-counts policy
+// it is built on.
+func (c *Coercion) validate(revote RevotePolicy) error {
+	switch c.Mode {
+	case NoCoercionResistance:
+		if c.SlotSeconds != 0 || c.SlotRows != 0 || c.MaxBallots != 0 {
+			return invalid("coercion none has slot seconds %d, slot rows %d, max ballots %d: want all 0", c.SlotSeconds, c.SlotRows, c.MaxBallots)
+		}
+		return nil
+	case DeniableRevoting:
+	default:
+		return invalid("unknown coercion mode %d (0 none, 1 deniable-revoting)", c.Mode)
+	}
+	if revote != LastBallotCounts {
+		return invalid("coercion deniable-revoting needs revote policy %d (the last ballot counts), not %d", LastBallotCounts, revote)
+	}
+	if c.SlotSeconds < MinSlotSeconds || c.SlotSeconds > MaxSlotSeconds {
+		return invalid("coercion slot seconds %d outside %d..%d", c.SlotSeconds, MinSlotSeconds, MaxSlotSeconds)
+	}
+	if c.SlotRows < 1 || c.SlotRows > MaxSlotRows {
+		return invalid("coercion slot rows %d outside 1..%d", c.SlotRows, MaxSlotRows)
+	}
+	if c.MaxBallots < MinMaxBallots || c.MaxBallots > MaxMaxBallots {
+		return invalid("coercion max ballots %d outside %d..%d", c.MaxBallots, MinMaxBallots, MaxMaxBallots)
+	}
+	return nil
 }
 
 // Authority is the body that runs the election, as voters are shown it.
@@ -276,9 +360,14 @@ const (
 	maxOriginLen   = 256
 	maxWitnesses   = 32
 	// mldsaKeySize is the length of an ML-DSA-65 public key (FIPS 204).
-	mldsaKeySize   = 1952
-	maxEmblemSize  = 32 << 10
+	mldsaKeySize  = 1952
+	maxEmblemSize = 32 << 10
+	// manifestFormat is the format of a manifest without a coercion mode,
+	// coercionFormat of one with (spec §9.1): format 3 stays the encoding
+	// of every election of the §9.1 policies, so their fingerprints and
+	// records do not change.
 	manifestFormat = 3
+	coercionFormat = 4
 )
 
 // idPattern is the rule of every identifier, as a regular expression
@@ -302,7 +391,11 @@ func validID(s string) bool {
 // Encode returns the canonical encoding of m (spec §9.1).
 func (m *Manifest) Encode() []byte {
 	w := wire.NewWriter(1024)
-	w.U8(manifestFormat)
+	if m.Coercion.Mode == NoCoercionResistance {
+		w.U8(manifestFormat)
+	} else {
+		w.U8(coercionFormat)
+	}
 	w.String(m.ElectionID)
 	writeText(w, m.Title)
 	w.U32(uint32(len(m.Constituencies)))
@@ -358,6 +451,14 @@ func (m *Manifest) Encode() []byte {
 	writeText(w, m.Authority.Name)
 	writeText(w, m.Authority.Help)
 	w.VarBytes(m.Authority.Emblem)
+	if c := m.Coercion; c.Mode != NoCoercionResistance {
+		w.U8(uint8(c.Mode))
+		if c.Mode == DeniableRevoting {
+			w.U32(c.SlotSeconds)
+			w.U32(c.SlotRows)
+			w.U8(c.MaxBallots)
+		}
+	}
 	return w.Bytes()
 }
 
@@ -379,8 +480,9 @@ func readText(r *wire.Reader, what string) Text {
 // DecodeManifest parses and validates a canonical manifest.
 func DecodeManifest(b []byte) (*Manifest, error) {
 	r := wire.NewReader(b)
-	if v := r.U8("format"); r.Err() == nil && v != manifestFormat {
-		return nil, fmt.Errorf("%w: format %d, want %d", ErrInvalidManifest, v, manifestFormat)
+	format := r.U8("format")
+	if r.Err() == nil && format != manifestFormat && format != coercionFormat {
+		return nil, fmt.Errorf("%w: format %d, want %d or %d", ErrInvalidManifest, format, manifestFormat, coercionFormat)
 	}
 	m := &Manifest{}
 	m.ElectionID = r.String(maxIDLen, "election id")
@@ -437,6 +539,19 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	m.Authority.Name = readText(r, "authority name")
 	m.Authority.Help = readText(r, "authority help")
 	m.Authority.Emblem = r.VarBytes(maxEmblemSize, "emblem")
+	if format == coercionFormat {
+		m.Coercion.Mode = CoercionMode(r.U8("coercion"))
+		switch m.Coercion.Mode {
+		case NoCoercionResistance:
+			if r.Err() == nil {
+				return nil, fmt.Errorf("%w: format %d with coercion none is not canonical: such a manifest is written in format %d", ErrInvalidManifest, coercionFormat, manifestFormat)
+			}
+		case DeniableRevoting:
+			m.Coercion.SlotSeconds = r.U32("coercion slot seconds")
+			m.Coercion.SlotRows = r.U32("coercion slot rows")
+			m.Coercion.MaxBallots = r.U8("coercion max ballots")
+		}
+	}
 	if err := r.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidManifest, err)
 	}
@@ -452,8 +567,9 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 // (each text by Text.validate); the voting period and revote policy
 // (validateRules); the trustees, threshold and mixes; the identity
 // service's key and minimum anonymity; the board anchors
-// (BoardAnchors.validate); the authority (Authority.validate). The first failure is returned, wrapping
-// ErrInvalidManifest.
+// (BoardAnchors.validate); the authority (Authority.validate); the
+// coercion option (Coercion.validate). The first failure is returned,
+// wrapping ErrInvalidManifest.
 func (m *Manifest) Validate() error {
 	if !validID(m.ElectionID) {
 		return invalid("election id %q must match %s", m.ElectionID, idPattern)
@@ -493,7 +609,10 @@ func (m *Manifest) Validate() error {
 	if err := m.Board.validate(invalid); err != nil {
 		return err
 	}
-	return m.Authority.validate()
+	if err := m.Authority.validate(); err != nil {
+		return err
+	}
+	return m.Coercion.validate(m.Revote)
 }
 
 // invalid returns an error wrapping ErrInvalidManifest with a detail.

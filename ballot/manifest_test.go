@@ -125,6 +125,9 @@ func TestBaseHashBindsEverything(t *testing.T) {
 func FuzzDecodeManifest(f *testing.F) {
 	f.Add(SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors).Encode())
 	f.Add([]byte{1})
+	m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+	m.Coercion = testCoercion
+	f.Add(m.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeManifest(b)
 		if err == nil && !bytes.Equal(m.Encode(), b) {
@@ -315,6 +318,105 @@ func TestSampleUzbekOrthography(t *testing.T) {
 	for _, x := range texts {
 		if strings.ContainsAny(x.Uz, "'`’") {
 			t.Errorf("Uzbek text %q: an apostrophe where the alphabet has ʻ (U+02BB)", x.Uz)
+		}
+	}
+}
+
+// testCoercion is a valid deniable re-voting option (spec §15.1).
+var testCoercion = Coercion{Mode: DeniableRevoting, SlotSeconds: 60, SlotRows: 128, MaxBallots: 8}
+
+// TestCoercionManifest: a manifest with deniable re-voting is written in
+// format 4 with the option after the emblem and round-trips; one without
+// stays format 3, byte for byte what it was (its fingerprint unchanged); a
+// format-4 manifest saying "none" is not canonical and refused.
+func TestCoercionManifest(t *testing.T) {
+	plain := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+	plainEnc := plain.Encode()
+	if plainEnc[0] != 3 {
+		t.Fatalf("manifest without coercion written in format %d, want 3", plainEnc[0])
+	}
+	m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+	m.Coercion = testCoercion
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	enc := m.Encode()
+	want := append([]byte{4}, plainEnc[1:]...)
+	want = append(want, 1, 0, 0, 0, 60, 0, 0, 0, 128, 8)
+	if !bytes.Equal(enc, want) {
+		t.Fatalf("format 4 encoding:\n got %x\nwant %x", enc, want)
+	}
+	d, err := DecodeManifest(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Coercion != testCoercion || !bytes.Equal(d.Encode(), enc) {
+		t.Fatalf("round trip gave %+v", d.Coercion)
+	}
+	if m.Hash() == plain.Hash() {
+		t.Fatal("the coercion option is not under the manifest hash")
+	}
+	refused := map[string][]byte{
+		"format 4 with coercion 0":    append(append([]byte{4}, plainEnc[1:]...), 0),
+		"format 4 without coercion":   append([]byte{4}, plainEnc[1:]...),
+		"format 3 with coercion":      append([]byte{3}, enc[1:]...),
+		"format 4 truncated":          enc[:len(enc)-1],
+		"format 4 trailing byte":      append(bytes.Clone(enc), 0),
+		"format 4 unknown coercion":   append(append([]byte{4}, plainEnc[1:]...), 2),
+		"format 5":                    append([]byte{5}, enc[1:]...),
+		"format 2 (before authority)": append([]byte{2}, plainEnc[1:]...),
+	}
+	for name, b := range refused {
+		if _, err := DecodeManifest(b); !errors.Is(err, ErrInvalidManifest) {
+			t.Errorf("%s: DecodeManifest = %v", name, err)
+		}
+	}
+	if _, err := DecodeManifest(append(append([]byte{4}, plainEnc[1:]...), 0)); err == nil || !strings.Contains(err.Error(), "not canonical") {
+		t.Errorf("format 4 with coercion 0: %v, want a not-canonical error", err)
+	}
+}
+
+// TestCoercionValidation: every bound of spec §15.1 on both sides, the
+// revote rule, an unknown mode and parameters without the mode.
+func TestCoercionValidation(t *testing.T) {
+	cases := []struct {
+		name   string
+		mut    func(m *Manifest)
+		ok     bool
+		errHas string
+	}{
+		{"smallest", func(m *Manifest) { m.Coercion = Coercion{DeniableRevoting, 10, 1, 2} }, true, ""},
+		{"largest", func(m *Manifest) { m.Coercion = Coercion{DeniableRevoting, 3600, 1 << 20, 64} }, true, ""},
+		{"slot 9 s", func(m *Manifest) { m.Coercion.SlotSeconds = 9 }, false, "slot seconds 9 outside 10..3600"},
+		{"slot 3601 s", func(m *Manifest) { m.Coercion.SlotSeconds = 3601 }, false, "slot seconds 3601 outside 10..3600"},
+		{"no rows", func(m *Manifest) { m.Coercion.SlotRows = 0 }, false, "slot rows 0 outside 1..1048576"},
+		{"rows 2^20+1", func(m *Manifest) { m.Coercion.SlotRows = 1<<20 + 1 }, false, "slot rows 1048577 outside 1..1048576"},
+		{"max ballots 1", func(m *Manifest) { m.Coercion.MaxBallots = 1 }, false, "max ballots 1 outside 2..64"},
+		{"max ballots 65", func(m *Manifest) { m.Coercion.MaxBallots = 65 }, false, "max ballots 65 outside 2..64"},
+		{"one ballot only", func(m *Manifest) { m.Revote = SingleBallot }, false, "needs revote policy 1"},
+		{"unknown mode", func(m *Manifest) { m.Coercion.Mode = 2 }, false, "unknown coercion mode 2"},
+		{"parameters without mode", func(m *Manifest) { m.Coercion.Mode = NoCoercionResistance }, false, "coercion none has slot seconds 60"},
+	}
+	for _, c := range cases {
+		m := SampleManifest("kg-2027-test", testTrustees(3), 2, testIdentityKey, testAnchors)
+		m.Coercion = testCoercion
+		c.mut(m)
+		err := m.Validate()
+		if c.ok {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			} else if _, err := DecodeManifest(m.Encode()); err != nil {
+				t.Errorf("%s: DecodeManifest: %v", c.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInvalidManifest) || !strings.Contains(err.Error(), c.errHas) {
+			t.Errorf("%s: Validate = %v, want %q", c.name, err, c.errHas)
+		}
+		// Parameters without the mode are not encoded (format 3 has no
+		// place for them): only the struct is invalid.
+		if _, err := DecodeManifest(m.Encode()); err == nil && m.Coercion.Mode != NoCoercionResistance {
+			t.Errorf("%s: DecodeManifest accepted", c.name)
 		}
 	}
 }

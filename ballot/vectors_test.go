@@ -163,6 +163,7 @@ func generateBallotVectors(t *testing.T) *ballotVectors {
 	bad := SampleManifest("kg-2027-vectors", testTrustees(3), 2, testIdentityKey, testAnchors)
 	bad.Authority.Help.Uz = ""
 	add("the manifest with no Uzbek help text (§9.1)", "manifest", hex.EncodeToString(bad.Encode()), outcomeManifest)
+	addCoercionVectors(add)
 	return v
 }
 
@@ -217,5 +218,48 @@ func TestBallotVectors(t *testing.T) {
 		if got := outcome(vec.Kind, b, e); got != vec.Expected {
 			t.Errorf("%s: got %q, want %q", vec.Comment, got, vec.Expected)
 		}
+	}
+}
+
+// addCoercionVectors adds the manifests of the coercion option (spec
+// §9.1, §15.1): one in format 4 with deniable re-voting (valid), the
+// same plain manifest in format 3 (valid, unchanged by the option's
+// introduction), and the refused ones.
+func addCoercionVectors(add func(comment, kind, b, expected string)) {
+	coerced := func(f func(m *Manifest)) *Manifest {
+		m := SampleManifest("kg-2027-vectors", testTrustees(3), 2, testIdentityKey, testAnchors)
+		m.Coercion = Coercion{Mode: DeniableRevoting, SlotSeconds: 60, SlotRows: 128, MaxBallots: 8}
+		f(m)
+		return m
+	}
+	good := coerced(func(*Manifest) {}).Encode()
+	plain := SampleManifest("kg-2027-vectors", testTrustees(3), 2, testIdentityKey, testAnchors).Encode()
+	add("format 4: deniable re-voting, slots of 60 s, 128 rows a slot, 8 rows a voter (§15.1)", "manifest", hex.EncodeToString(good), outcomeValid)
+	add("the same election without the option: format 3 (§9.1)", "manifest", hex.EncodeToString(plain), outcomeValid)
+	add("format 4 with coercion 0: not canonical, such a manifest is format 3 (§9.1)", "manifest", hex.EncodeToString(append(append([]byte{4}, plain[1:]...), 0)), outcomeManifest)
+	add("format 3 followed by the option's bytes (trailing bytes)", "manifest", hex.EncodeToString(append([]byte{3}, good[1:]...)), outcomeManifest)
+	add("format 4 with unknown coercion mode 2", "manifest", hex.EncodeToString(append(append([]byte{4}, plain[1:]...), 2)), outcomeManifest)
+	for _, c := range []struct {
+		what string
+		f    func(m *Manifest)
+	}{
+		{"one ballot only (coercion needs the last ballot to count)", func(m *Manifest) { m.Revote = SingleBallot }},
+		{"slots of 9 s (below 10)", func(m *Manifest) { m.Coercion.SlotSeconds = 9 }},
+		{"slots of 3601 s (above 3600)", func(m *Manifest) { m.Coercion.SlotSeconds = 3601 }},
+		{"0 rows a slot", func(m *Manifest) { m.Coercion.SlotRows = 0 }},
+		{"2^20 + 1 rows a slot", func(m *Manifest) { m.Coercion.SlotRows = 1<<20 + 1 }},
+		{"1 row a voter (below 2)", func(m *Manifest) { m.Coercion.MaxBallots = 1 }},
+		{"65 rows a voter (above 64)", func(m *Manifest) { m.Coercion.MaxBallots = 65 }},
+	} {
+		add("format 4, deniable re-voting with "+c.what+" (§15.1)", "manifest", hex.EncodeToString(coerced(c.f).Encode()), outcomeManifest)
+	}
+	for _, c := range []struct {
+		what string
+		f    func(m *Manifest)
+	}{
+		{"the smallest parameters: 10 s, 1 row, 2 rows a voter", func(m *Manifest) { m.Coercion = Coercion{DeniableRevoting, 10, 1, 2} }},
+		{"the largest parameters: 3600 s, 2^20 rows, 64 rows a voter", func(m *Manifest) { m.Coercion = Coercion{DeniableRevoting, 3600, 1 << 20, 64} }},
+	} {
+		add("format 4, deniable re-voting with "+c.what+" (§15.1)", "manifest", hex.EncodeToString(coerced(c.f).Encode()), outcomeValid)
 	}
 }

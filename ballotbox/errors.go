@@ -38,8 +38,11 @@ var (
 	// ErrAnchorsMismatch: the manifest pins a log or witnesses this server
 	// does not have.
 	ErrAnchorsMismatch = errors.New("ballotbox: manifest pins another log or witnesses")
-	ErrTooManyAudits   = errors.New("ballotbox: too many audits with this token")
-	ErrTooManyRefusals = errors.New("ballotbox: too many invalid ballots with this token")
+	// ErrCoercionUnsupported: the manifest sets a coercion mode (spec
+	// §15.1) this server does not run yet.
+	ErrCoercionUnsupported = errors.New("ballotbox: coercion mode not supported by this server yet")
+	ErrTooManyAudits       = errors.New("ballotbox: too many audits with this token")
+	ErrTooManyRefusals     = errors.New("ballotbox: too many invalid ballots with this token")
 )
 
 // Code returns the stable API error code of err (spec/10-api.md §10.8);
@@ -70,6 +73,7 @@ func Code(err error) string {
 		{ErrDuplicateEntry, "duplicate_entry"},
 		{ErrIdentityMismatch, "identity_mismatch"},
 		{ErrAnchorsMismatch, "anchors_mismatch"},
+		{ErrCoercionUnsupported, "coercion_unsupported"},
 		{ErrUnknownAction, "unknown_action"},
 		{ErrUnknownAudit, "not_found"},
 		{ErrTooManyAudits, "too_many_audits"},
@@ -105,7 +109,7 @@ func onMerits(err error) bool {
 	switch Code(err) {
 	case "election_exists", "not_open", "no_credential", "duplicate_ciphertext", "duplicate_ballot",
 		"voted_in_person", "one_ballot_only", "cast_in_progress", "wrong_phase", "not_ready", "duplicate_entry",
-		"ballot_invalid", "audit_invalid", "identity_mismatch", "anchors_mismatch", "entry_invalid":
+		"ballot_invalid", "audit_invalid", "identity_mismatch", "anchors_mismatch", "coercion_unsupported", "entry_invalid":
 		return true
 	}
 	return false

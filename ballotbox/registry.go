@@ -140,6 +140,12 @@ func (r *Registry) Create(ctx context.Context, manifest []byte) (*Box, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
+	if m.Coercion.Mode != ballot.NoCoercionResistance {
+		// The box, the identity service and the rules run only the
+		// policies of spec §9.1 so far (§15.13): an election with this
+		// mode would be run under the wrong rules.
+		return nil, fmt.Errorf("%w: the manifest sets coercion mode %s (spec §15.1)", ErrCoercionUnsupported, m.Coercion.Mode)
+	}
 	if r.cfg.IdentityKey != nil && m.IdentityKey != *r.cfg.IdentityKey {
 		return nil, ErrIdentityMismatch
 	}

@@ -224,6 +224,11 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 		if err != nil {
 			return refuse("%w", err)
 		}
+		if m.Coercion.Mode != ballot.NoCoercionResistance {
+			// These rules are chapter 9's; chapter 15's (no pseudonyms,
+			// dummies, the filter) are not integrated yet (§15.13).
+			return refuse("coercion mode %s (spec §15.1) is not supported by these rules yet", m.Coercion.Mode)
+		}
 		if s.credentials == nil {
 			s.init() // a zero State
 		}

@@ -45,6 +45,21 @@ func rulesTamperings() []tampering {
 		tc.published = publishedManifest
 		ts = append(ts, tc)
 	}
+	// The officials publish the fingerprint of a manifest with deniable
+	// re-voting (spec §15.1): this verifier knows only chapter 9's rules,
+	// so it refuses the record at the anchors instead of checking it
+	// under the wrong ones (§15.13).
+	tc := in("manifest with deniable re-voting, not supported by this verifier yet", CheckAnchors, edit(bulletin.TypeManifest, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
+		m, err := ballot.DecodeManifest(e.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Revote = ballot.LastBallotCounts
+		m.Coercion = ballot.Coercion{Mode: ballot.DeniableRevoting, SlotSeconds: 60, SlotRows: 16, MaxBallots: 4}
+		e.Payload = m.Encode()
+	}))
+	tc.published = publishedManifest
+	ts = append(ts, tc)
 	// Case 5: a voter (or a vote buyer holding the device) casts a ballot
 	// whose ciphertext is (1, g^m): its proofs verify, and the vote is in
 	// clear on the board, a receipt.

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,28 @@ func TestAnchors(t *testing.T) {
 	bad := &Record{Checkpoint: rec.Checkpoint, Entries: rec.Entries[1:]}
 	if first, _ := Verify(bad, f.options()).First(); first.Check != CheckAnchors {
 		t.Errorf("no manifest first: %v", first)
+	}
+}
+
+// TestCoercionManifestRefused: a record whose manifest (the published
+// one, properly signed) sets deniable re-voting is refused at the
+// anchors with a "not supported" message, and nothing else is checked:
+// this verifier knows only the rules of spec chapter 9 (§15.13).
+func TestCoercionManifestRefused(t *testing.T) {
+	f := shared(t)
+	m, err := ballot.DecodeManifest(f.entries[0].Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Revote = ballot.LastBallotCounts
+	m.Coercion = ballot.Coercion{Mode: ballot.DeniableRevoting, SlotSeconds: 60, SlotRows: 16, MaxBallots: 4}
+	es := f.encoded()
+	es[0] = f.sign(t, bulletin.TypeManifest, f.entries[0].Author, m.Encode())
+	opt := f.options()
+	opt.Fingerprint = ballot.ExpectFingerprint(m.Fingerprint())
+	rep := Verify(&Record{Checkpoint: f.checkpoint(t, es), Entries: es}, opt)
+	first, _ := rep.First()
+	if rep.OK || first.Check != CheckAnchors || len(rep.Failures) != 1 || !strings.Contains(first.Reason, "not supported by this verifier yet") || !strings.Contains(first.Reason, "deniable-revoting") {
+		t.Fatalf("coercion manifest: %v", rep.Failures)
 	}
 }

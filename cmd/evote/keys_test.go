@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"evote/ballot"
 	"evote/official"
 )
 
@@ -68,5 +70,42 @@ func TestKeysCommand(t *testing.T) {
 		if strings.Contains(out.String(), read(secret)) {
 			t.Errorf("the output shows the secret %s", secret)
 		}
+	}
+}
+
+// TestShowManifestCoercion: show-manifest describes the deniable
+// re-voting option of a format-4 manifest (the valid one of
+// spec/vectors/ballot-examples.json) with its three numbers.
+func TestShowManifestCoercion(t *testing.T) {
+	raw, err := os.ReadFile("../../spec/vectors/ballot-examples.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Vectors []struct {
+			Comment string `json:"comment"`
+			Bytes   string `json:"bytes"`
+		} `json:"vectors"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	var m *ballot.Manifest
+	for _, x := range v.Vectors {
+		if strings.HasPrefix(x.Comment, "format 4: deniable re-voting") {
+			b, _ := hex.DecodeString(x.Bytes)
+			if m, err = ballot.DecodeManifest(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if m == nil {
+		t.Fatal("no format-4 manifest in the vectors")
+	}
+	var out bytes.Buffer
+	describeManifest(&out, m, "en")
+	want := "coercion resistance: deniable re-voting: slots of 60 s, 128 rows a slot, 8 rows a voter (at most 7 ballots online); not run by this server yet\n"
+	if !strings.Contains(out.String(), want) {
+		t.Fatalf("show-manifest:\n%s\nwant the line %q", out.String(), want)
 	}
 }

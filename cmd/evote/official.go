@@ -534,6 +534,16 @@ func describeCreated(out io.Writer, electionID, log string, m *ballot.Manifest) 
 	fmt.Fprintf(out, "log verifier key (save it as log.pub for --log-key; witnesses, trustees, voters and auditors need it):\n%s", verify.FormatLogKey(m.Board.LogVerifier()))
 }
 
+// describeCoercion says what the manifest's coercion option (spec §15.1)
+// means for voters, and that this server does not run it yet.
+func describeCoercion(c ballot.Coercion) string {
+	if c.Mode != ballot.DeniableRevoting {
+		return c.Mode.String()
+	}
+	return fmt.Sprintf("deniable re-voting: slots of %d s, %d rows a slot, %d rows a voter (at most %d ballots online); not run by this server yet",
+		c.SlotSeconds, c.SlotRows, c.MaxBallots, c.MaxBallots-1)
+}
+
 // describeManifest writes the manifest in human terms.
 func describeManifest(out io.Writer, m *ballot.Manifest, lang string) {
 	f := m.Fingerprint()
@@ -545,6 +555,7 @@ func describeManifest(out io.Writer, m *ballot.Manifest, lang string) {
 	fmt.Fprintf(out, "authority: %s (%s)\nhelp: %s\n", m.Authority.Name.Get(lang), emblem, m.Authority.Help.Get(lang))
 	fmt.Fprintf(out, "voting %s to %s (UTC); re-voting: %s\n", time.Unix(int64(m.VotingStart), 0).UTC().Format(time.DateTime), time.Unix(int64(m.VotingEnd), 0).UTC().Format(time.DateTime),
 		map[ballot.RevotePolicy]string{ballot.LastBallotCounts: "the last ballot counts", ballot.SingleBallot: "one ballot only"}[m.Revote])
+	fmt.Fprintf(out, "coercion resistance: %s\n", describeCoercion(m.Coercion))
 	fmt.Fprintf(out, "board: log %s, witnesses (%d of %d must cosign):", m.Board.Origin, m.Board.Quorum, len(m.Board.Witnesses))
 	for _, w := range m.Board.Witnesses {
 		fmt.Fprintf(out, " %s", w.Name)

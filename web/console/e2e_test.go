@@ -320,6 +320,16 @@ func TestConsoleEndToEnd(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS(`.item:has([data-path="trustees.2.name"]) .keyfile`), []string{keyFile}),
 		waitFor(`document.querySelector('[data-path="trustees.2.public_keys"]').value.includes("hpke key")`),
 		chromedp.SetUploadFiles(chromedp.CSS("#f-emblem"), []string{emblem}), waitFor(`!document.getElementById("emblem-preview").hidden`))
+	// The coercion option (spec §15.1) shows its three numbers, translated,
+	// only when chosen; the form keeps what was filled in when it redraws.
+	chooseCoercion := func(mode string) string {
+		return `(() => { const e = document.getElementById("f-coercion"); e.value = "` + mode + `"; e.dispatchEvent(new Event("change")); return true; })()`
+	}
+	b.do(t, "choose deniable re-voting", chromedp.Evaluate[chromedp.Void](chooseCoercion("deniable-revoting")),
+		waitFor(`!!document.getElementById("f-coercion-numbers") && document.querySelector('[data-path="max_ballots"]').value === "8"`))
+	b.shots(t, "05-form-coercion")
+	b.do(t, "choose no coercion protection", chromedp.Evaluate[chromedp.Void](chooseCoercion("none")),
+		waitFor(`!document.getElementById("f-coercion-numbers") && document.querySelector('[data-path="trustees.2.public_keys"]').value.includes("hpke key")`))
 	// One translation is missing: the form says so and submits nothing.
 	b.do(t, "check with a missing translation", chromedp.Click(chromedp.CSS("#f-check")),
 		waitFor(`document.getElementById("notice").className === "bad" && document.querySelectorAll("input.missing").length === 1`))

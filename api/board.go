@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -206,32 +207,52 @@ func (s *Server) listEntries(c *gin.Context) {
 	if full && notModified(c, etag) {
 		return
 	}
-	recs, err := l.Entries(c.Request.Context(), start, end)
+	// The page is streamed (pageWriter) and read from the store a few
+	// records at a time: a read holds the raw bytes of the entries it is
+	// writing, never their JSON view, and stops at the byte budget.
+	ctx := c.Request.Context()
+	recs, err := l.Entries(ctx, start, min(end, start+1))
 	if err != nil {
 		httpedge.ServerError(c, err)
 		return
 	}
-	page := EntriesPage{Start: start, Size: size, Entries: make([]EntryView, 0, len(recs))}
-	for _, r := range recs {
-		v, err := entryView(r)
-		if err != nil {
-			httpedge.ServerError(c, err)
-			return
-		}
-		page.Entries = append(page.Entries, v)
-	}
-	if end < size {
-		page.Next = &end
-	}
 	if full {
-		// A full page of durable entries can never change. (Size and
-		// Next in it are as of the first answer: Next stays correct, Size
-		// is informative.)
+		// A full page of durable entries can never change: where the byte
+		// budget cuts it depends only on them. (Size in it is as of the
+		// first answer, informative.)
 		immutable(c, etag)
 	} else {
 		fresh(c)
 	}
-	c.JSON(http.StatusOK, page)
+	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.Status(http.StatusOK)
+	p := newPageWriter(c.Writer, start, size)
+	next, used, largest := start, 0, 1
+	for len(recs) > 0 {
+		for _, r := range recs {
+			if err := p.entry(r); err != nil {
+				httpedge.LogFault(c, fmt.Errorf("api: entry %d: %w", r.Index, err))
+				return // the answer is cut short: no client takes it
+			}
+			next, used, largest = r.Index+1, used+len(r.Data), max(largest, len(r.Data))
+			if used >= pageBytes {
+				break
+			}
+		}
+		if used >= pageBytes || next >= end {
+			break
+		}
+		n := uint64(max(1, min(pageChunkMax, (pageBytes-used)/largest)))
+		if recs, err = l.Entries(ctx, next, min(end, next+n)); err != nil {
+			httpedge.LogFault(c, fmt.Errorf("api: entries from %d: %w", next, err))
+			return
+		}
+	}
+	var nextp *uint64
+	if next < size {
+		nextp = &next
+	}
+	p.finish(nextp)
 }
 
 func (s *Server) getEntry(c *gin.Context) {
@@ -253,13 +274,20 @@ func (s *Server) getEntry(c *gin.Context) {
 		httpedge.ServerError(c, err)
 		return
 	}
-	v, err := entryView(r)
-	if err != nil {
+	if _, err := bulletin.ParseHeader(r.Data); err != nil {
 		httpedge.ServerError(c, err)
 		return
 	}
+	// Streamed as the page is: a mix's view is never built whole.
 	immutable(c, etag)
-	c.JSON(http.StatusOK, v)
+	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.Status(http.StatusOK)
+	w := bufio.NewWriterSize(c.Writer, 32<<10)
+	if err := writeEntryJSON(w, r); err != nil {
+		httpedge.LogFault(c, fmt.Errorf("api: entry %d: %w", r.Index, err))
+		return
+	}
+	w.Flush()
 }
 
 func pathHex(p [][32]byte) []string {
@@ -489,32 +517,37 @@ func (s *Server) stream(c *gin.Context) {
 	w.Flush()
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
+	bw := bufio.NewWriterSize(w, 32<<10)
+	largest := 1 // the largest entry sent so far, in bytes
 	for {
 		for size := l.Size(); next < size; {
-			recs, err := l.Entries(ctx, next, min(size, next+maxPage))
+			// The entry view is streamed (writeEntryJSON), and the store
+			// is asked for about pageBytes of entries at a time.
+			n := uint64(max(1, min(maxPage, pageBytes/largest)))
+			recs, err := l.Entries(ctx, next, min(size, next+n))
 			if err != nil || len(recs) == 0 {
 				return
 			}
 			for _, r := range recs {
-				var b []byte
+				fmt.Fprintf(bw, "id: %s\nevent: entry\ndata: ", strconv.FormatUint(r.Index, 10))
 				if indexOnly {
 					h, err := bulletin.ParseHeader(r.Data)
 					if err != nil {
 						return
 					}
-					b, _ = json.Marshal(struct {
+					b, _ := json.Marshal(struct {
 						Index uint64 `json:"index"`
 						Type  string `json:"type"`
 					}{r.Index, h.Type.String()})
-				} else {
-					v, err := entryView(r)
-					if err != nil {
-						return
-					}
-					b, _ = json.Marshal(v)
+					bw.Write(b)
+				} else if err := writeEntryJSON(bw, r); err != nil {
+					return
 				}
-				fmt.Fprintf(w, "id: %s\nevent: entry\ndata: %s\n\n", strconv.FormatUint(r.Index, 10), b)
-				next = r.Index + 1
+				bw.WriteString("\n\n")
+				next, largest = r.Index+1, max(largest, len(r.Data))
+			}
+			if bw.Flush() != nil {
+				return
 			}
 			w.Flush()
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -207,52 +208,86 @@ func (s *Server) listEntries(c *gin.Context) {
 	if full && notModified(c, etag) {
 		return
 	}
-	// The page is streamed (pageWriter) and read from the store a few
-	// records at a time: a read holds the raw bytes of the entries it is
-	// writing, never their JSON view, and stops at the byte budget.
+	// The page is streamed (pageWriter) and read from the store a chunk
+	// at a time (chunkEnd): a read holds the raw bytes of the entries it
+	// is writing, never their JSON view, and stops at the byte budget.
 	ctx := c.Request.Context()
-	recs, err := l.Entries(ctx, start, min(end, start+1))
-	if err != nil {
-		httpedge.ServerError(c, err)
-		return
+	var p *pageWriter
+	begin := func() {
+		if full {
+			// A full page of durable entries can never change: where
+			// the byte budget cuts it depends only on them. (Size in it
+			// is as of the first answer, informative.)
+			immutable(c, etag)
+		} else {
+			fresh(c)
+		}
+		c.Header("Content-Type", "application/json; charset=utf-8")
+		c.Status(http.StatusOK)
+		p = newPageWriter(c.Writer, start, size)
 	}
-	if full {
-		// A full page of durable entries can never change: where the byte
-		// budget cuts it depends only on them. (Size in it is as of the
-		// first answer, informative.)
-		immutable(c, etag)
-	} else {
-		fresh(c)
-	}
-	c.Header("Content-Type", "application/json; charset=utf-8")
-	c.Status(http.StatusOK)
-	p := newPageWriter(c.Writer, start, size)
-	next, used, largest := start, 0, 1
-	for len(recs) > 0 {
+	next, used, largest := start, uint64(0), uint64(1)
+	for next < end && used < pageBytes {
+		to, err := chunkEnd(ctx, l, next, end, pageBytes-used, largest)
+		var recs []store.Record
+		if err == nil {
+			recs, err = l.Entries(ctx, next, to)
+		}
+		if err == nil && len(recs) == 0 {
+			err = fmt.Errorf("api: the log returned no entry at %d of %d", next, size)
+		}
+		if err != nil && p == nil {
+			httpedge.ServerError(c, err)
+			return
+		}
+		if err != nil {
+			httpedge.LogFault(c, fmt.Errorf("api: entries from %d: %w", next, err))
+			return // the answer is cut short: no client takes it
+		}
+		if p == nil {
+			begin()
+		}
 		for _, r := range recs {
 			if err := p.entry(r); err != nil {
 				httpedge.LogFault(c, fmt.Errorf("api: entry %d: %w", r.Index, err))
-				return // the answer is cut short: no client takes it
+				return
 			}
-			next, used, largest = r.Index+1, used+len(r.Data), max(largest, len(r.Data))
+			next, used, largest = r.Index+1, used+uint64(len(r.Data)), max(largest, uint64(len(r.Data)))
 			if used >= pageBytes {
 				break
 			}
 		}
-		if used >= pageBytes || next >= end {
-			break
-		}
-		n := uint64(max(1, min(pageChunkMax, (pageBytes-used)/largest)))
-		if recs, err = l.Entries(ctx, next, min(end, next+n)); err != nil {
-			httpedge.LogFault(c, fmt.Errorf("api: entries from %d: %w", next, err))
-			return
-		}
+	}
+	if p == nil {
+		begin()
 	}
 	var nextp *uint64
 	if next < size {
 		nextp = &next
 	}
 	p.finish(nextp)
+}
+
+// chunkEnd is the end of the next chunk of entries to read from next
+// (before end) with left bytes of the page's budget: the entries up to the
+// one that reaches left, at least one, by their stored sizes (store.Sizer)
+// so that a read loads at most its budget and one entry; from a store
+// that cannot tell sizes, a count guessed from the largest entry so far.
+func chunkEnd(ctx context.Context, l *board.Log, next, end, left, largest uint64) (uint64, error) {
+	hi := min(end, next+pageChunkMax)
+	sizes, ok, err := l.EntrySizes(ctx, next, hi)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return min(hi, next+max(1, left/largest)), nil
+	}
+	k, sum := uint64(0), uint64(0)
+	for k < uint64(len(sizes)) && sum < left {
+		sum += sizes[k]
+		k++
+	}
+	return next + max(1, k), nil
 }
 
 func (s *Server) getEntry(c *gin.Context) {
@@ -518,13 +553,16 @@ func (s *Server) stream(c *gin.Context) {
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	bw := bufio.NewWriterSize(w, 32<<10)
-	largest := 1 // the largest entry sent so far, in bytes
+	largest := uint64(1) // the largest entry sent so far, in bytes
 	for {
 		for size := l.Size(); next < size; {
 			// The entry view is streamed (writeEntryJSON), and the store
-			// is asked for about pageBytes of entries at a time.
-			n := uint64(max(1, min(maxPage, pageBytes/largest)))
-			recs, err := l.Entries(ctx, next, min(size, next+n))
+			// is asked for about pageBytes of entries at a time (chunkEnd).
+			to, err := chunkEnd(ctx, l, next, size, pageBytes, largest)
+			if err != nil {
+				return
+			}
+			recs, err := l.Entries(ctx, next, to)
 			if err != nil || len(recs) == 0 {
 				return
 			}
@@ -544,7 +582,7 @@ func (s *Server) stream(c *gin.Context) {
 					return
 				}
 				bw.WriteString("\n\n")
-				next, largest = r.Index+1, max(largest, len(r.Data))
+				next, largest = r.Index+1, max(largest, uint64(len(r.Data)))
 			}
 			if bw.Flush() != nil {
 				return

@@ -181,3 +181,47 @@ func TestEntriesPageByteBudget(t *testing.T) {
 		t.Errorf("a page starting at an entry over the budget has %d entries, next %v", len(p.Entries), p.Next)
 	}
 }
+
+// readAlloc serves path reads times and returns what one read allocated.
+func readAlloc(t *testing.T, h http.Handler, path string, reads int) (uint64, *discardWriter) {
+	t.Helper()
+	var before, after runtime.MemStats
+	var w *discardWriter
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range reads {
+		w = &discardWriter{hdr: http.Header{}}
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+	}
+	runtime.ReadMemStats(&after)
+	if w.status != http.StatusOK {
+		t.Fatalf("%s: status %d", path, w.status)
+	}
+	return (after.TotalAlloc - before.TotalAlloc) / uint64(reads), w
+}
+
+// A page over several large entries that follow small ones (the mixes of
+// several contests after the ballots) loads its byte budget and one entry
+// from the store, by the entries' stored sizes, not every entry its count
+// allows.
+func TestEntriesPageLoadsItsBudget(t *testing.T) {
+	f := newFixture(t)
+	f.add(t, bulletin.TypeBallot, 3)
+	const mix = 3 << 20
+	for i := range 6 {
+		f.addPayload(t, bulletin.TypeMixOutput, bytes.Repeat([]byte{byte(i)}, mix))
+	}
+	id := f.log.ID()
+	perRead, w := readAlloc(t, NewServer(f.log).Handler(), fmt.Sprintf("/api/v1/board/%x/entries?start=0&limit=1000", id[:]), 3)
+	// Three ballots and two mixes reach the budget; the SQLite store
+	// returns each entry's bytes twice (the driver's copy and
+	// database/sql's).
+	limit := uint64(2*(pageBytes+mix) + 2<<20)
+	t.Logf("%.1f MiB allocated per read (limit %.1f MiB), answer %.1f MiB", float64(perRead)/(1<<20), float64(limit)/(1<<20), float64(w.n)/(1<<20))
+	if perRead > limit {
+		t.Errorf("one read allocated %.1f MiB, more than %.1f MiB: it loaded entries beyond its budget", float64(perRead)/(1<<20), float64(limit)/(1<<20))
+	}
+	if !bytes.HasSuffix(w.tail, []byte(`,"next":5}`)) {
+		t.Errorf("the page does not end at its budget: …%s", w.tail)
+	}
+}

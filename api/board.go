@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -206,32 +208,86 @@ func (s *Server) listEntries(c *gin.Context) {
 	if full && notModified(c, etag) {
 		return
 	}
-	recs, err := l.Entries(c.Request.Context(), start, end)
-	if err != nil {
-		httpedge.ServerError(c, err)
-		return
+	// The page is streamed (pageWriter) and read from the store a chunk
+	// at a time (chunkEnd): a read holds the raw bytes of the entries it
+	// is writing, never their JSON view, and stops at the byte budget.
+	ctx := c.Request.Context()
+	var p *pageWriter
+	begin := func() {
+		if full {
+			// A full page of durable entries can never change: where
+			// the byte budget cuts it depends only on them. (Size in it
+			// is as of the first answer, informative.)
+			immutable(c, etag)
+		} else {
+			fresh(c)
+		}
+		c.Header("Content-Type", "application/json; charset=utf-8")
+		c.Status(http.StatusOK)
+		p = newPageWriter(c.Writer, start, size)
 	}
-	page := EntriesPage{Start: start, Size: size, Entries: make([]EntryView, 0, len(recs))}
-	for _, r := range recs {
-		v, err := entryView(r)
-		if err != nil {
+	next, used, largest := start, uint64(0), uint64(1)
+	for next < end && used < pageBytes {
+		to, err := chunkEnd(ctx, l, next, end, pageBytes-used, largest)
+		var recs []store.Record
+		if err == nil {
+			recs, err = l.Entries(ctx, next, to)
+		}
+		if err == nil && len(recs) == 0 {
+			err = fmt.Errorf("api: the log returned no entry at %d of %d", next, size)
+		}
+		if err != nil && p == nil {
 			httpedge.ServerError(c, err)
 			return
 		}
-		page.Entries = append(page.Entries, v)
+		if err != nil {
+			httpedge.LogFault(c, fmt.Errorf("api: entries from %d: %w", next, err))
+			return // the answer is cut short: no client takes it
+		}
+		if p == nil {
+			begin()
+		}
+		for _, r := range recs {
+			if err := p.entry(r); err != nil {
+				httpedge.LogFault(c, fmt.Errorf("api: entry %d: %w", r.Index, err))
+				return
+			}
+			next, used, largest = r.Index+1, used+uint64(len(r.Data)), max(largest, uint64(len(r.Data)))
+			if used >= pageBytes {
+				break
+			}
+		}
 	}
-	if end < size {
-		page.Next = &end
+	if p == nil {
+		begin()
 	}
-	if full {
-		// A full page of durable entries can never change. (Size and
-		// Next in it are as of the first answer: Next stays correct, Size
-		// is informative.)
-		immutable(c, etag)
-	} else {
-		fresh(c)
+	var nextp *uint64
+	if next < size {
+		nextp = &next
 	}
-	c.JSON(http.StatusOK, page)
+	p.finish(nextp)
+}
+
+// chunkEnd is the end of the next chunk of entries to read from next
+// (before end) with left bytes of the page's budget: the entries up to the
+// one that reaches left, at least one, by their stored sizes (store.Sizer)
+// so that a read loads at most its budget and one entry; from a store
+// that cannot tell sizes, a count guessed from the largest entry so far.
+func chunkEnd(ctx context.Context, l *board.Log, next, end, left, largest uint64) (uint64, error) {
+	hi := min(end, next+pageChunkMax)
+	sizes, ok, err := l.EntrySizes(ctx, next, hi)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return min(hi, next+max(1, left/largest)), nil
+	}
+	k, sum := uint64(0), uint64(0)
+	for k < uint64(len(sizes)) && sum < left {
+		sum += sizes[k]
+		k++
+	}
+	return next + max(1, k), nil
 }
 
 func (s *Server) getEntry(c *gin.Context) {
@@ -253,13 +309,20 @@ func (s *Server) getEntry(c *gin.Context) {
 		httpedge.ServerError(c, err)
 		return
 	}
-	v, err := entryView(r)
-	if err != nil {
+	if _, err := bulletin.ParseHeader(r.Data); err != nil {
 		httpedge.ServerError(c, err)
 		return
 	}
+	// Streamed as the page is: a mix's view is never built whole.
 	immutable(c, etag)
-	c.JSON(http.StatusOK, v)
+	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.Status(http.StatusOK)
+	w := bufio.NewWriterSize(c.Writer, 32<<10)
+	if err := writeEntryJSON(w, r); err != nil {
+		httpedge.LogFault(c, fmt.Errorf("api: entry %d: %w", r.Index, err))
+		return
+	}
+	w.Flush()
 }
 
 func pathHex(p [][32]byte) []string {
@@ -489,32 +552,40 @@ func (s *Server) stream(c *gin.Context) {
 	w.Flush()
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
+	bw := bufio.NewWriterSize(w, 32<<10)
+	largest := uint64(1) // the largest entry sent so far, in bytes
 	for {
 		for size := l.Size(); next < size; {
-			recs, err := l.Entries(ctx, next, min(size, next+maxPage))
+			// The entry view is streamed (writeEntryJSON), and the store
+			// is asked for about pageBytes of entries at a time (chunkEnd).
+			to, err := chunkEnd(ctx, l, next, size, pageBytes, largest)
+			if err != nil {
+				return
+			}
+			recs, err := l.Entries(ctx, next, to)
 			if err != nil || len(recs) == 0 {
 				return
 			}
 			for _, r := range recs {
-				var b []byte
+				fmt.Fprintf(bw, "id: %s\nevent: entry\ndata: ", strconv.FormatUint(r.Index, 10))
 				if indexOnly {
 					h, err := bulletin.ParseHeader(r.Data)
 					if err != nil {
 						return
 					}
-					b, _ = json.Marshal(struct {
+					b, _ := json.Marshal(struct {
 						Index uint64 `json:"index"`
 						Type  string `json:"type"`
 					}{r.Index, h.Type.String()})
-				} else {
-					v, err := entryView(r)
-					if err != nil {
-						return
-					}
-					b, _ = json.Marshal(v)
+					bw.Write(b)
+				} else if err := writeEntryJSON(bw, r); err != nil {
+					return
 				}
-				fmt.Fprintf(w, "id: %s\nevent: entry\ndata: %s\n\n", strconv.FormatUint(r.Index, 10), b)
-				next = r.Index + 1
+				bw.WriteString("\n\n")
+				next, largest = r.Index+1, max(largest, uint64(len(r.Data)))
+			}
+			if bw.Flush() != nil {
+				return
 			}
 			w.Flush()
 		}

@@ -127,6 +127,16 @@ type Store interface {
 	Close() error
 }
 
+// Sizer is implemented by a store that can tell its records' sizes
+// without reading them: the board's read API plans its pages by bytes
+// with it, so that one read never loads more than a page's byte budget
+// and one entry (spec/07-bulletin.md §7.9).
+type Sizer interface {
+	// Sizes returns len(Data) of the records with start ≤ index < end, in
+	// order, with Range's limits (shorter if end exceeds the size).
+	Sizes(ctx context.Context, log LogID, start, end uint64) ([]uint64, error)
+}
+
 // Barrier is implemented by a store that several processes may append to
 // (store/postgres): Barrier waits until the log's appends in progress have
 // committed and holds every other process's appends back until release is

@@ -1115,6 +1115,22 @@ func (l *Log) Entries(ctx context.Context, start, end uint64) ([]store.Record, e
 	return l.cfg.Store.Range(ctx, l.sid, start, end)
 }
 
+// EntrySizes returns the sizes in bytes of the durable entries from start
+// to end (exclusive; clipped to the log's size), and false if the store
+// cannot tell them without reading the entries (store.Sizer).
+func (l *Log) EntrySizes(ctx context.Context, start, end uint64) ([]uint64, bool, error) {
+	sz, ok := l.cfg.Store.(store.Sizer)
+	if !ok {
+		return nil, false, nil
+	}
+	end = min(end, l.Size())
+	if start >= end {
+		return nil, true, nil
+	}
+	sizes, err := sz.Sizes(ctx, l.sid, start, end)
+	return sizes, err == nil, err
+}
+
 // EntryByHash returns the durable entry with that entry hash.
 func (l *Log) EntryByHash(ctx context.Context, h [32]byte) (store.Record, error) {
 	l.hmu.RLock()

@@ -30,7 +30,10 @@ type Store struct {
 	hub store.Hub
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Sizer = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
@@ -184,6 +187,31 @@ func (s *Store) Range(ctx context.Context, log store.LogID, start, end uint64) (
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store/sqlite: range: %w", err)
+	}
+	return out, nil
+}
+
+// Sizes implements store.Sizer: length(data) reads the stored value's length,
+// not the value.
+func (s *Store) Sizes(ctx context.Context, log store.LogID, start, end uint64) ([]uint64, error) {
+	if err := store.CheckRange(start, end); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT length(data) FROM bulletin_entries WHERE log_id = ? AND idx >= ? AND idx < ? ORDER BY idx`, log[:], int64(start), int64(end))
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: sizes: %w", err)
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("store/sqlite: sizes: %w", err)
+		}
+		out = append(out, uint64(n))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store/sqlite: sizes: %w", err)
 	}
 	return out, nil
 }

@@ -120,6 +120,20 @@ func testAppendRead(t *testing.T, h Harness) {
 			t.Fatalf("record %d differs", i)
 		}
 	}
+	if sz, ok := s.(store.Sizer); ok {
+		got, err := sz.Sizes(ctx, log, 20, 100)
+		if err != nil || len(got) != len(all)-20 {
+			t.Fatalf("sizes 20..100: %d sizes, %v", len(got), err)
+		}
+		for i, n := range got {
+			if n != uint64(len(all[20+i].Data)) {
+				t.Fatalf("size of record %d: %d, want %d", 20+i, n, len(all[20+i].Data))
+			}
+		}
+		if got, err := sz.Sizes(ctx, log, 40, 50); err != nil || len(got) != 0 {
+			t.Errorf("sizes beyond end: %v, %v", got, err)
+		}
+	}
 	if got, _ := s.Range(ctx, log, 5, 8); len(got) != 3 || got[0].Index != 5 {
 		t.Errorf("range 5..8: %d records", len(got))
 	}

@@ -316,7 +316,13 @@
     const size = state.info.size;
     start = Math.max(0, Math.min(start, Math.floor(Math.max(0, size - 1) / PAGE) * PAGE));
     state.boardStart = start;
+    // The board cuts a page at its byte budget (§7.9): follow next until
+    // the aligned page is whole.
     const page = await api(board("/entries?start=" + start + "&limit=" + PAGE));
+    for (let more = page; more.next !== undefined && more.next < start + PAGE; ) {
+      more = await api(board("/entries?start=" + more.next + "&limit=" + (start + PAGE - more.next)));
+      page.entries.push(...more.entries);
+    }
     const decoded = await call("entries", { manifest: state.manifest, entries: page.entries.map((e) => ({ index: e.index, canonical: e.canonical })) });
     $("board-range").textContent = T("range", num(start), num(start + page.entries.length - 1), num(page.size));
     $("board-prev").disabled = start === 0;

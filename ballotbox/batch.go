@@ -1,39 +1,31 @@
 package ballotbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
-	"sync"
 	"time"
 
 	"evote/ballot"
 	"evote/crypto/zkp"
+	"evote/internal/batcher"
 )
 
 // A gatherer runs the checks of concurrent casts in batches, because a
-// batch check of n items costs much less than n single ones: one worker
-// takes every item waiting, and while it checks them the next batch
-// accumulates, so batches grow with the load by themselves. Under light
-// load a batch smaller than minBatch waits up to window for company.
+// batch check of n items costs much less than n single ones. Its batches
+// are formed by internal/batcher: one worker takes every item waiting, and
+// while it checks them the next batch accumulates, so batches grow with
+// the load by themselves. Under light load a batch smaller than minBatch
+// waits up to window for company.
 //
 // check gets the batch's inputs and returns one output and one error per
 // input; an item's error must depend on that item alone (a batch check that
 // fails falls back to checking each item, so an invalid item never makes a
 // valid one fail).
 type gatherer[In, Out any] struct {
-	window   time.Duration
-	minBatch int
-	max      int
-	check    func([]In) ([]Out, []error)
-	// logger records a panic of check with its value and stack (the item
-	// only gets errCheckFailed); slog's default when nil.
-	logger *slog.Logger
-	reqs   chan *gatherReq[In, Out]
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	check func([]In) ([]Out, []error)
+	b     *batcher.Batcher[*gatherReq[In, Out]]
 }
 
 type gatherReq[In, Out any] struct {
@@ -43,12 +35,37 @@ type gatherReq[In, Out any] struct {
 	done chan struct{}
 }
 
-func newGatherer[In, Out any](window time.Duration, minBatch, maxBatch int, check func([]In) ([]Out, []error)) *gatherer[In, Out] {
-	g := &gatherer[In, Out]{window: window, minBatch: min(minBatch, maxBatch), max: maxBatch, check: check,
-		reqs: make(chan *gatherReq[In, Out], 4096), quit: make(chan struct{})}
-	g.wg.Add(1)
-	go g.worker()
+// newGatherer starts a gatherer named name (in the log line of a panic of
+// check, which logger records with its value and stack; slog's default
+// when nil).
+func newGatherer[In, Out any](name string, window time.Duration, minBatch, maxBatch int, logger *slog.Logger, check func([]In) ([]Out, []error)) *gatherer[In, Out] {
+	g := &gatherer[In, Out]{check: check}
+	// check runs in the batcher's goroutine, out of reach of the HTTP
+	// server's recovery: if it panics (a bug that some input triggers),
+	// each item is checked alone, so that only the item that panics
+	// fails, with errCheckFailed, and the server goes on.
+	g.b = batcher.New(batcher.Config[*gatherReq[In, Out]]{
+		Name: "ballotbox: " + name, Max: maxBatch, Min: minBatch, Window: window, Queue: 4096,
+		Isolate: true, Logger: logger,
+		Failed: func(r *gatherReq[In, Out]) { r.err = errCheckFailed; close(r.done) },
+	}, g.run)
 	return g
+}
+
+// run checks one batch and answers its callers.
+func (g *gatherer[In, Out]) run(batch []*gatherReq[In, Out]) {
+	ins := make([]In, len(batch))
+	for i, r := range batch {
+		ins[i] = r.in
+	}
+	outs, errs := g.check(ins)
+	if len(outs) != len(ins) || len(errs) != len(ins) {
+		panic(fmt.Sprintf("ballotbox: a batch check answered %d outputs and %d errors for %d inputs", len(outs), len(errs), len(ins)))
+	}
+	for i, r := range batch {
+		r.out, r.err = outs[i], errs[i]
+		close(r.done)
+	}
 }
 
 // do checks in with the next batch and returns its output; it blocks until
@@ -56,112 +73,28 @@ func newGatherer[In, Out any](window time.Duration, minBatch, maxBatch int, chec
 func (g *gatherer[In, Out]) do(in In) (Out, error) {
 	r := &gatherReq[In, Out]{in: in, done: make(chan struct{})}
 	var zero Out
-	select {
-	case g.reqs <- r:
-	case <-g.quit:
+	if err := g.b.Submit(context.Background(), r); err != nil {
 		return zero, ErrShutdown
 	}
 	select {
 	case <-r.done:
 		return r.out, r.err
-	case <-g.quit:
+	case <-g.b.Closed():
 		return zero, ErrShutdown
 	}
 }
 
-func (g *gatherer[In, Out]) stop() {
-	g.once.Do(func() { close(g.quit) })
-	g.wg.Wait()
-}
-
-func (g *gatherer[In, Out]) worker() {
-	defer g.wg.Done()
-	for {
-		var batch []*gatherReq[In, Out]
-		select {
-		case r := <-g.reqs:
-			batch = append(batch, r)
-		case <-g.quit:
-			return
-		}
-		var timer *time.Timer
-	gather:
-		for len(batch) < g.max {
-			select {
-			case r := <-g.reqs:
-				batch = append(batch, r)
-				continue
-			default:
-			}
-			if len(batch) >= g.minBatch {
-				break
-			}
-			if timer == nil {
-				timer = time.NewTimer(g.window)
-			}
-			select {
-			case r := <-g.reqs:
-				batch = append(batch, r)
-			case <-timer.C:
-				break gather
-			case <-g.quit:
-				timer.Stop()
-				return // the callers see quit closed
-			}
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		ins := make([]In, len(batch))
-		for i, r := range batch {
-			ins[i] = r.in
-		}
-		outs, errs := g.safeCheck(ins)
-		for i, r := range batch {
-			r.out, r.err = outs[i], errs[i]
-			close(r.done)
-		}
-	}
-}
+func (g *gatherer[In, Out]) stop() { g.b.Close() }
 
 // errCheckFailed is the error of an item whose check panicked: an internal
 // error (500), never a refusal of the request's content.
 var errCheckFailed = errors.New("ballotbox: internal error while checking the request")
 
-// safeCheck runs check, which runs in the gatherer's goroutine, out of
-// reach of the HTTP server's recovery: if it panics (a bug that some input
-// triggers), each item is checked alone, so that only the item that
-// panics fails, with errCheckFailed, and the server goes on.
-func (g *gatherer[In, Out]) safeCheck(ins []In) (outs []Out, errs []error) {
-	if outs, errs, ok := g.recoverCheck(ins); ok {
-		return outs, errs
-	}
-	outs, errs = make([]Out, len(ins)), make([]error, len(ins))
-	for i := range ins {
-		o, e, ok := g.recoverCheck(ins[i : i+1])
-		if !ok {
-			errs[i] = errCheckFailed
-			continue
-		}
-		outs[i], errs[i] = o[0], e[0]
-	}
-	return outs, errs
-}
-
-func (g *gatherer[In, Out]) recoverCheck(ins []In) (outs []Out, errs []error, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			ok = false
-			l := g.logger
-			if l == nil {
-				l = slog.Default()
-			}
-			l.Error("ballotbox: a batch check panicked; its items fail with an internal error", "panic", fmt.Sprint(r), "items", len(ins), "stack", string(debug.Stack()))
-		}
-	}()
-	outs, errs = g.check(ins)
-	return outs, errs, len(outs) == len(ins) && len(errs) == len(ins)
-}
+// Defaults of the proof gatherer (Config.BatchWindow, Config.BatchMax).
+const (
+	DefaultBatchWindow = 2 * time.Millisecond
+	DefaultBatchMax    = 256
+)
 
 // proofBatchMin is the batch size below which the proof gatherer waits (up
 // to its window) for more ballots.
@@ -174,8 +107,8 @@ const proofBatchMin = 16
 // one multi-scalar multiplication, whose cost per term falls as the batch
 // grows (a large one is summed on every core). If the merged check fails,
 // every ballot's batch is verified alone.
-func newProofGatherer(window time.Duration, maxBatch int) *gatherer[*zkp.Batch, struct{}] {
-	return newGatherer(window, proofBatchMin, maxBatch, verifyProofs)
+func newProofGatherer(window time.Duration, maxBatch int, logger *slog.Logger) *gatherer[*zkp.Batch, struct{}] {
+	return newGatherer("proof check", window, proofBatchMin, maxBatch, logger, verifyProofs)
 }
 
 func verifyProofs(batches []*zkp.Batch) ([]struct{}, []error) {

@@ -18,7 +18,7 @@ import (
 func TestGatherer(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int
-	g := newGatherer(time.Millisecond, 4, 8, func(ins []int) ([]string, []error) {
+	g := newGatherer("test", time.Millisecond, 4, 8, nil, func(ins []int) ([]string, []error) {
 		mu.Lock()
 		sizes = append(sizes, len(ins))
 		mu.Unlock()
@@ -58,7 +58,7 @@ func TestGatherer(t *testing.T) {
 	}
 
 	block := make(chan struct{})
-	slow := newGatherer(time.Millisecond, 1, 1, func(ins []int) ([]int, []error) {
+	slow := newGatherer("test", time.Millisecond, 1, 1, nil, func(ins []int) ([]int, []error) {
 		<-block
 		return ins, make([]error, len(ins))
 	})
@@ -80,7 +80,10 @@ func TestGatherer(t *testing.T) {
 // triggers) fails that item alone with an internal error; the worker, and
 // the server, go on.
 func TestGathererPanic(t *testing.T) {
-	g := newGatherer(5*time.Millisecond, 8, 8, func(ins []int) ([]int, []error) {
+	var logged bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil))
+	g := newGatherer("test", 5*time.Millisecond, 8, 8, logger, func(ins []int) ([]int, []error) {
 		for _, x := range ins {
 			if x == 3 {
 				panic("bug")
@@ -89,9 +92,6 @@ func TestGathererPanic(t *testing.T) {
 		return ins, make([]error, len(ins))
 	})
 	defer g.stop()
-	var logged bytes.Buffer
-	var logMu sync.Mutex
-	g.logger = slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil))
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for x := range 8 {

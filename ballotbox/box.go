@@ -78,8 +78,8 @@ type Config struct {
 	// the audience of the identity key set on the board.
 	Audience string
 	// BatchWindow is how long the proof gatherer waits for more ballots
-	// when it has fewer than 16 (default 2 ms); BatchMax bounds a batch
-	// (default 256).
+	// when it has fewer than 16 (default DefaultBatchWindow); BatchMax
+	// bounds a batch (default DefaultBatchMax).
 	BatchWindow time.Duration
 	BatchMax    int
 	// AuditEvery and AuditMinBatch schedule the publication of accepted
@@ -240,10 +240,10 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 		return nil, fmt.Errorf("ballotbox: quorum %d exceeds %d witnesses", cfg.Quorum, len(cfg.Witnesses))
 	}
 	if cfg.BatchWindow == 0 {
-		cfg.BatchWindow = 2 * time.Millisecond
+		cfg.BatchWindow = DefaultBatchWindow
 	}
 	if cfg.BatchMax == 0 {
-		cfg.BatchMax = 256
+		cfg.BatchMax = DefaultBatchMax
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -289,9 +289,8 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 		return nil, err
 	}
 	b.nextAuditCheck = (b.state.Size/cfg.AuditEvery + 1) * cfg.AuditEvery
-	b.proofs = newProofGatherer(cfg.BatchWindow, cfg.BatchMax)
-	b.tokens = newTokenGatherer(cfg.BatchMax)
-	b.proofs.logger, b.tokens.logger = cfg.Logger, cfg.Logger
+	b.proofs = newProofGatherer(cfg.BatchWindow, cfg.BatchMax, cfg.Logger)
+	b.tokens = newTokenGatherer(cfg.BatchMax, cfg.Logger)
 	b.follow()
 	b.cp = newCheckpointer(b)
 	if b.log.Size() > 0 {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"evote/ballot"
@@ -244,15 +245,18 @@ type tokenReq struct {
 }
 
 // tokenBatchMin is the batch size below which the token gatherer waits (up
-// to a millisecond) for more casts.
-const tokenBatchMin = 8
+// to tokenBatchWindow) for more casts.
+const (
+	tokenBatchMin    = 8
+	tokenBatchWindow = time.Millisecond
+)
 
 // newTokenGatherer checks the tokens of concurrent casts with one signature
 // batch per verifier (token.Verifier.VerifyBatch): a batch costs less than
 // half as much per token as single checks. Tokens are checked before any
 // ballot is decoded, so a request without a valid token costs little.
-func newTokenGatherer(maxBatch int) *gatherer[tokenReq, *token.Claims] {
-	return newGatherer(time.Millisecond, tokenBatchMin, maxBatch, verifyTokens)
+func newTokenGatherer(maxBatch int, logger *slog.Logger) *gatherer[tokenReq, *token.Claims] {
+	return newGatherer("token check", tokenBatchWindow, tokenBatchMin, maxBatch, logger, verifyTokens)
 }
 
 func verifyTokens(reqs []tokenReq) ([]*token.Claims, []error) {

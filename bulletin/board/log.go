@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"evote/crypto/sig"
+	"evote/internal/batcher"
 	"evote/store"
 )
 
@@ -26,7 +27,7 @@ type Config struct {
 	// each entry type can restrict who may author it.
 	Authorize func(*bulletin.Entry) error
 	// MaxBatch bounds the entries committed in one store transaction by the
-	// group committer (default 2048).
+	// group committer (default DefaultMaxBatch).
 	MaxBatch int
 	// Now is the clock for checkpoint times (default time.Now).
 	Now func() time.Time
@@ -80,10 +81,14 @@ type Log struct {
 	hashes map[[32]byte]uint64
 	keys   keyIndex // IndexKey → index
 
-	verifyCh  chan *appendReq // to the signature verifiers
-	reqs      chan *appendReq // verified, to the committer
+	// verifiers check the signatures of appends in batches and pass the
+	// valid requests on to commits, the single writer (internal/batcher
+	// forms both's batches).
+	verifiers *batcher.Batcher[*appendReq]
+	commits   *batcher.Batcher[*appendReq]
 	quit      chan struct{}
-	wg        sync.WaitGroup
+	closing   context.Context // cancelled with quit closed
+	cancel    context.CancelFunc
 	closeOnce sync.Once
 
 	cpMu   sync.Mutex
@@ -155,21 +160,19 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 2048
+		cfg.MaxBatch = DefaultMaxBatch
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	l := &Log{
-		cfg:      cfg,
-		id:       bulletin.LogIDFor(cfg.Key.Origin),
-		sid:      store.LogID(bulletin.LogIDFor(cfg.Key.Origin)),
-		tree:     bulletin.NewTree(),
-		hashes:   make(map[[32]byte]uint64),
-		keys:     make(keyIndex),
-		reqs:     make(chan *appendReq, 1024),
-		verifyCh: make(chan *appendReq, 1024),
-		quit:     make(chan struct{}),
+		cfg:    cfg,
+		id:     bulletin.LogIDFor(cfg.Key.Origin),
+		sid:    store.LogID(bulletin.LogIDFor(cfg.Key.Origin)),
+		tree:   bulletin.NewTree(),
+		hashes: make(map[[32]byte]uint64),
+		keys:   make(keyIndex),
+		quit:   make(chan struct{}),
 	}
 	if cfg.Base != nil {
 		err := l.restoreBase(ctx, cfg.Base)
@@ -203,12 +206,8 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		}
 		l.latest = &bulletin.SignedCheckpoint{Checkpoint: c, Note: cpRec.Note}
 	}
-	l.wg.Add(1)
-	go l.committer()
-	for range max(1, runtime.GOMAXPROCS(0)) {
-		l.wg.Add(1)
-		go l.verifier()
-	}
+	l.closing, l.cancel = context.WithCancel(context.Background())
+	l.startBatchers()
 	return l, nil
 }
 
@@ -499,11 +498,14 @@ func (l *Log) LookupKeyPrefix(p [KeyPrefix]byte) (key [32]byte, index uint64, ok
 
 func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
 	select {
-	case l.verifyCh <- req:
 	case <-l.quit:
 		return nil, bulletin.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+	}
+	if err := l.verifiers.Submit(ctx, req); errors.Is(err, batcher.ErrClosed) {
+		return nil, bulletin.ErrClosed
+	} else if err != nil {
+		return nil, err
 	}
 	var res appendResult
 	select {
@@ -525,52 +527,31 @@ func (l *Log) submit(ctx context.Context, req *appendReq) ([]uint64, error) {
 	return idx, nil
 }
 
-// verifier checks the signatures of pending requests with one batch
-// verification (about half the cost of checking them one by one) and
-// passes the valid requests on to the committer. Several verifiers run in
-// parallel while the committer waits for the store.
-func (l *Log) verifier() {
-	defer l.wg.Done()
-	for {
-		var batch []*appendReq
-		select {
-		case r := <-l.verifyCh:
-			batch = append(batch, r)
-		case <-l.quit:
-			return
-		}
-		n := len(batch[0].entries)
-		// Take what is pending; if that is a small batch, wait a little
-		// for more, since a batch of one costs twice as much per entry.
-		var wait <-chan time.Time
-	drain:
-		for n < verifyBatchSize {
-			select {
-			case r := <-l.verifyCh:
-				batch = append(batch, r)
-				n += len(r.entries)
-				continue
-			default:
-			}
-			if n >= verifyMinBatch {
-				break
-			}
-			if wait == nil {
-				wait = time.After(verifyWait)
-			}
-			select {
-			case r := <-l.verifyCh:
-				batch = append(batch, r)
-				n += len(r.entries)
-			case <-wait:
-				break drain
-			case <-l.quit:
-				break drain
-			}
-		}
-		l.verifyBatch(batch)
-	}
+// startBatchers starts the signature verifiers and the committer. The
+// verifiers check the signatures of pending requests with one batch
+// verification (about half the cost of checking them one by one) and pass
+// the valid requests on to the committer; several run in parallel while
+// the committer waits for the store, and a small batch waits a little for
+// more, since a batch of one costs twice as much per entry. The committer
+// is the single writer: it takes every pending request (up to MaxBatch
+// entries, never waiting for more) and commits them in one store
+// transaction (commitTry, whose staleness checks and settling are its
+// own). A panic in either is logged with its stack and stops the process,
+// as before: a half-done commit must not be retried blindly.
+func (l *Log) startBatchers() {
+	l.commits = batcher.New(batcher.Config[*appendReq]{
+		Name: "bulletin: committer", Max: l.cfg.MaxBatch,
+		Weight: func(r *appendReq) int { return len(r.recs) },
+	}, l.commit)
+	l.verifiers = batcher.New(batcher.Config[*appendReq]{
+		Name: "bulletin: signature verifier", Max: verifyBatchSize, Min: verifyMinBatch, Window: verifyWait,
+		Weight:  func(r *appendReq) int { return len(r.entries) },
+		Workers: max(1, runtime.GOMAXPROCS(0)),
+	}, l.verifyBatch)
 }
+
+// DefaultMaxBatch is Config.MaxBatch's default.
+const DefaultMaxBatch = 2048
 
 // Verifier batching: at most verifyBatchSize entries at once; a batch
 // smaller than verifyMinBatch waits up to verifyWait for more.
@@ -601,38 +582,9 @@ func (l *Log) verifyBatch(batch []*appendReq) {
 			r.result <- appendResult{err: e}
 			continue
 		}
-		select {
-		case l.reqs <- r:
-		case <-l.quit:
+		if err := l.commits.Submit(l.closing, r); err != nil {
 			r.result <- appendResult{err: bulletin.ErrClosed}
 		}
-	}
-}
-
-// committer is the single writer: it takes every pending request (up to
-// MaxBatch entries) and commits them in one store transaction.
-func (l *Log) committer() {
-	defer l.wg.Done()
-	for {
-		var batch []*appendReq
-		select {
-		case r := <-l.reqs:
-			batch = append(batch, r)
-		case <-l.quit:
-			return
-		}
-		n := len(batch[0].recs)
-	drain:
-		for n < l.cfg.MaxBatch {
-			select {
-			case r := <-l.reqs:
-				batch = append(batch, r)
-				n += len(r.recs)
-			default:
-				break drain
-			}
-		}
-		l.commit(batch)
 	}
 }
 
@@ -881,8 +833,9 @@ func (l *Log) presentAt(r *appendReq) (uint64, bool) {
 // Close stops the committer. Pending appends fail with bulletin.ErrClosed; the store
 // is not closed.
 func (l *Log) Close() error {
-	l.closeOnce.Do(func() { close(l.quit) })
-	l.wg.Wait()
+	l.closeOnce.Do(func() { close(l.quit); l.cancel() })
+	l.commits.Close() // first, so that verifiers waiting for it give up
+	l.verifiers.Close()
 	l.hub.Close()
 	return nil
 }

@@ -118,7 +118,8 @@ func voterPlan(i int) (revote, audit, inPerson bool) {
 
 // runDemo runs a whole election over HTTP on loopback and checks that the
 // published result equals what the simulated voters meant and that the
-// auditor's verifier accepts the record.
+// auditor's verifier accepts the record. Its phases are the methods of
+// demoRun, in the order an election goes through them.
 func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	if o.Voters < 1 {
 		return nil, errors.New("demo: --voters must be at least 1")
@@ -129,481 +130,623 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	kdf := trustee.DefaultKDF
+	r := &demoRun{o: o, kdf: trustee.DefaultKDF, start: time.Now(), n: o.Trustees, th: 2}
 	if o.KDF != nil {
-		kdf = *o.KDF
-	}
-	start := time.Now()
-	var sayMu sync.Mutex // progress comes from concurrent voters
-	say := func(format string, a ...any) {
-		sayMu.Lock()
-		defer sayMu.Unlock()
-		fmt.Fprintf(o.Out, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
+		r.kdf = *o.KDF
 	}
 	env, err := openDemoEnv(ctx, o.DB, o.Log, o.Front)
 	if err != nil {
 		return nil, err
 	}
 	defer env.Close()
-	where := "embedded store in " + env.dir
-	if env.schema != "" {
-		where = "PostgreSQL schema " + env.schema
-	}
-	say("ballot box on %s (%s)", env.boxURL, where)
-
-	// Officials sign in with password and TOTP.
-	off := client.New(env.boxURL)
-	code, err := official.TOTPCode(env.totp, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	if _, err := off.Login(ctx, "admin", env.adminPW, code); err != nil {
-		return nil, err
-	}
-
-	// Trustees make their keys on their own machines: key files sealed
-	// under their passphrases.
-	n, th := o.Trustees, 2
-	type trusteeMachine struct {
-		path     string
-		pass     []byte
-		passFile string
-		keys     *trustee.Keys
-		replay   *trustee.Follower // the machine's own replay of the board
-	}
-	machines := make([]*trusteeMachine, n)
-	var mts []ballot.Trustee
-	for i := range machines {
-		k, err := trustee.GenerateKeys(nil)
-		if err != nil {
+	r.env = env
+	for _, phase := range []func(context.Context) error{
+		r.signInOfficials,
+		r.makeTrusteeKeys,
+		r.createElection,
+		r.keygen,
+		r.openVoting,
+		r.castVotes,
+		r.closeAndMix,
+		r.decryptAndTally,
+	} {
+		if err := phase(ctx); err != nil {
 			return nil, err
 		}
-		tm := &trusteeMachine{path: filepath.Join(env.dir, fmt.Sprintf("trustee-%d.key", i+1)), pass: []byte(randomHex(12)), keys: k}
-		if err := k.SaveFile(tm.path, tm.pass, kdf, false); err != nil {
-			return nil, err
+	}
+	return r.audit(ctx)
+}
+
+// demoRun is one demo election: what its phases share.
+type demoRun struct {
+	o     demoOptions
+	kdf   trustee.KDFParams
+	start time.Time
+	sayMu sync.Mutex // progress comes from concurrent voters
+	env   *demoEnv
+
+	off, box *client.Client // the officials' session; anyone's client
+	n, th    int            // trustees, threshold
+	machines []*trusteeMachine
+	mts      []ballot.Trustee
+
+	electionID  string
+	m           *ballot.Manifest
+	fingerprint ballot.Fingerprint
+	fp          ballot.ExpectedFingerprint
+	anchors     *ballot.BoardAnchors
+	lv          bulletin.LogVerifier
+
+	// f is the replay that plays the voters' devices and the observers.
+	f   *trustee.Follower
+	ext [32]byte
+	idc *client.Client
+	// people are the eligible simulated people; voter i is people[i].
+	people []*registry.SimPerson
+	el     *ballot.Election
+
+	res      *demoResult
+	mu       sync.Mutex // guards intended and audited
+	observer sync.Mutex // guards f while voters use it
+	intended map[string]demoIntent
+	audited  []ballot.ShownCode // tracking codes of the audited ballots
+}
+
+// trusteeMachine is one trustee's own machine: its key file and replay.
+type trusteeMachine struct {
+	path     string
+	pass     []byte
+	passFile string
+	keys     *trustee.Keys
+	replay   *trustee.Follower // the machine's own replay of the board
+}
+
+// demoIntent is what one voter meant: the style and the final selection.
+type demoIntent struct {
+	style string
+	sel   ballot.Selection
+}
+
+// demoCodeRe finds the one-time code in a texted message.
+var demoCodeRe = regexp.MustCompile(`(\d{6})`)
+
+// say prints one line of progress, with the time since the start.
+func (r *demoRun) say(format string, a ...any) {
+	r.sayMu.Lock()
+	defer r.sayMu.Unlock()
+	fmt.Fprintf(r.o.Out, "[%6.1fs] %s\n", time.Since(r.start).Seconds(), fmt.Sprintf(format, a...))
+}
+
+// signInOfficials announces the ballot box and signs the officials in with
+// password and TOTP.
+func (r *demoRun) signInOfficials(ctx context.Context) error {
+	where := "embedded store in " + r.env.dir
+	if r.env.schema != "" {
+		where = "PostgreSQL schema " + r.env.schema
+	}
+	r.say("ballot box on %s (%s)", r.env.boxURL, where)
+	r.off = client.New(r.env.boxURL)
+	r.box = client.New(r.env.boxURL)
+	code, err := official.TOTPCode(r.env.totp, time.Now())
+	if err != nil {
+		return err
+	}
+	_, err = r.off.Login(ctx, "admin", r.env.adminPW, code)
+	return err
+}
+
+// makeTrusteeKeys has the trustees make their keys on their own machines:
+// key files sealed under their passphrases.
+func (r *demoRun) makeTrusteeKeys(context.Context) error {
+	r.machines = make([]*trusteeMachine, r.n)
+	for i := range r.machines {
+		k, err := trustee.GenerateKeys(nil)
+		if err != nil {
+			return err
+		}
+		tm := &trusteeMachine{path: filepath.Join(r.env.dir, fmt.Sprintf("trustee-%d.key", i+1)), pass: []byte(randomHex(12)), keys: k}
+		if err := k.SaveFile(tm.path, tm.pass, r.kdf, false); err != nil {
+			return err
 		}
 		tm.passFile = tm.path + ".pass"
 		if err := os.WriteFile(tm.passFile, tm.pass, 0o600); err != nil {
-			return nil, err
+			return err
 		}
-		machines[i] = tm
+		r.machines[i] = tm
 		hp := k.HPKEPublic()
-		mts = append(mts, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: k.SigningPublic(), HPKEKey: hp[:]})
+		r.mts = append(r.mts, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: k.SigningPublic(), HPKEKey: hp[:]})
 	}
+	return nil
+}
 
-	// The officials create the election: three constituencies, a council
-	// contest each and a shared multi-select question.
-	electionID := "demo-" + randomHex(4)
-	m := ballot.SampleManifest(electionID, mts, uint32(th), [32]byte(env.idKey.Public().(ed25519.PublicKey)), env.keys.Anchors(demoOriginPrefix+"/"+electionID))
+// createElection has the officials create the election: three
+// constituencies, a council contest each and a shared multi-select
+// question.
+func (r *demoRun) createElection(ctx context.Context) error {
+	r.electionID = "demo-" + randomHex(4)
+	m := ballot.SampleManifest(r.electionID, r.mts, uint32(r.th), [32]byte(r.env.idKey.Public().(ed25519.PublicKey)), r.env.keys.Anchors(demoOriginPrefix+"/"+r.electionID))
 	now := uint64(time.Now().Unix())
 	m.VotingStart, m.VotingEnd = now, now+7*86400
 	m.ClientHash = web.ClientHash() // the voting page this binary embeds
-	if o.cheater != 0 {
+	if r.o.cheater != 0 {
 		// With a cheating mixer, the honest trustees' mixes must suffice.
-		m.Mixes = uint32(n - 1)
+		m.Mixes = uint32(r.n - 1)
 	}
-	info, err := off.CreateElection(ctx, m.Encode())
+	r.m = m
+	info, err := r.off.CreateElection(ctx, m.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("create election: %w", err)
+		return fmt.Errorf("create election: %w", err)
 	}
-	say("election %s created: %d constituencies, %d contests, %d trustees (threshold %d)", electionID, len(m.Constituencies), len(m.Contests), n, th)
+	r.say("election %s created: %d constituencies, %d contests, %d trustees (threshold %d)", r.electionID, len(m.Constituencies), len(m.Contests), r.n, r.th)
 	// The officials publish the election's fingerprint out of band; every
 	// trustee, voter and auditor below takes the log key, the witnesses and
 	// the quorum from the manifest that has it, never from the server.
-	fingerprint := m.Fingerprint()
-	fp := ballot.ExpectFingerprint(fingerprint)
-	say("election fingerprint %s (the officials publish it)", fingerprint)
+	r.fingerprint = m.Fingerprint()
+	r.fp = ballot.ExpectFingerprint(r.fingerprint)
+	r.say("election fingerprint %s (the officials publish it)", r.fingerprint)
 	if info.Origin != m.Board.Origin {
-		return nil, fmt.Errorf("demo: the ballot box keeps the election's log as %q, the manifest pins %q", info.Origin, m.Board.Origin)
+		return fmt.Errorf("demo: the ballot box keeps the election's log as %q, the manifest pins %q", info.Origin, m.Board.Origin)
 	}
-	anchors := &m.Board
-	lv := anchors.LogVerifier()
-	// A trustee's tool that finds the board contradicting its witnessed
-	// checkpoints saves the evidence for the officials and observers.
-	evidence := func(i int) func(*trustee.Evidence) {
-		return func(ev *trustee.Evidence) {
-			dir := env.dir
-			if o.Record != "" {
-				dir = o.Record // public, like the record
-			}
-			path := filepath.Join(dir, fmt.Sprintf("evidence-trustee-%d.json", i+1))
-			b, _ := json.MarshalIndent(ev, "", "  ")
-			if err := os.WriteFile(path, b, 0o644); err == nil {
-				say("trustee %d: the board contradicts its witnessed checkpoints (%s); evidence in %s", i+1, ev.Reason, path)
-			}
-		}
-	}
-	newBoard := func() (*client.Board, error) {
-		b, err := client.NewBoard(ctx, client.New(env.boxURL), electionID)
-		if b != nil {
-			b.Poll = 50 * time.Millisecond
-		}
-		return b, err
-	}
+	r.anchors = &m.Board
+	r.lv = r.anchors.LogVerifier()
+	return nil
+}
 
-	// Key generation: each trustee's tool talks to the ballot box over
-	// HTTP only; the officials post the qualified set and the context when
-	// the trustees' rounds are done.
-	steps := make(chan string, 16*n)
-	errs := make(chan error, n)
-	for i, tm := range machines {
+// evidence is trustee i's handler for a board that contradicts its
+// witnessed checkpoints: it saves the evidence for the officials and
+// observers.
+func (r *demoRun) evidence(i int) func(*trustee.Evidence) {
+	return func(ev *trustee.Evidence) {
+		dir := r.env.dir
+		if r.o.Record != "" {
+			dir = r.o.Record // public, like the record
+		}
+		path := filepath.Join(dir, fmt.Sprintf("evidence-trustee-%d.json", i+1))
+		b, _ := json.MarshalIndent(ev, "", "  ")
+		if err := os.WriteFile(path, b, 0o644); err == nil {
+			r.say("trustee %d: the board contradicts its witnessed checkpoints (%s); evidence in %s", i+1, ev.Reason, path)
+		}
+	}
+}
+
+// newBoard is a fresh client of the election's board, as a party's own
+// machine has.
+func (r *demoRun) newBoard(ctx context.Context) (*client.Board, error) {
+	b, err := client.NewBoard(ctx, client.New(r.env.boxURL), r.electionID)
+	if b != nil {
+		b.Poll = 50 * time.Millisecond
+	}
+	return b, err
+}
+
+// keygen runs key generation: each trustee's tool talks to the ballot box
+// over HTTP only; the officials post the qualified set and the context
+// when the trustees' rounds are done. It ends with the observers' replay
+// at the ready phase.
+func (r *demoRun) keygen(ctx context.Context) error {
+	steps := make(chan string, 16*r.n)
+	errs := make(chan error, r.n)
+	for i, tm := range r.machines {
 		go func() {
-			if o.TrusteeCLI {
-				if o.CrashKeygen && i == 0 {
-					if err := crashKeygen(ctx, tm.path, tm.passFile, tm.pass, env.boxURL, electionID, fingerprint); err != nil {
-						errs <- fmt.Errorf("trustee %d: %w", i+1, err)
-						return
-					}
-				}
-				err := cliTrustee(ctx, "keygen", tm.path, tm.passFile, env.boxURL, electionID, fingerprint, func(s string) { steps <- s })
-				if err != nil {
-					err = fmt.Errorf("trustee %d: %w", i+1, err)
-				}
-				errs <- err
-				return
-			}
-			b, err := newBoard()
-			if err != nil {
-				errs <- err
-				return
-			}
-			tm.replay = trustee.NewFollower(b)
-			k, err := trustee.LoadFile(tm.path, tm.pass)
-			if err != nil {
-				errs <- err
-				return
-			}
-			done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, Fingerprint: fp, OnEvidence: evidence(i), OnStep: func(s string) { steps <- s }})
-			if err == nil {
-				err = done.SaveFile(tm.path, tm.pass, kdf, true)
-				tm.keys = done
-			}
+			err := r.trusteeKeygen(ctx, i, tm, func(s string) { steps <- s })
 			if err != nil {
 				err = fmt.Errorf("trustee %d: %w", i+1, err)
 			}
 			errs <- err
 		}()
 	}
-	if err := officiateKeygen(ctx, n, steps, errs, off, electionID, newBoard); err != nil {
-		return nil, err
+	newBoard := func() (*client.Board, error) { return r.newBoard(ctx) }
+	if err := officiateKeygen(ctx, r.n, steps, errs, r.off, r.electionID, newBoard); err != nil {
+		return err
 	}
-
 	// Every party replays the board itself; this replay plays the voters'
 	// devices and the observers.
-	board, err := newBoard()
+	board, err := r.newBoard(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	f := trustee.NewFollower(board)
-	f.Fingerprint = fp
-	if err := f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseReady }); err != nil {
-		return nil, err
+	r.f = trustee.NewFollower(board)
+	r.f.Fingerprint = r.fp
+	if err := r.f.Until(ctx, func(s *election.State) bool { return s.Phase >= election.PhaseReady }); err != nil {
+		return err
 	}
-	ext := f.State.Context.ExtendedHash
-	say("key generation done over HTTP: joint key %x…, key shares sealed in the trustees' key files", f.State.Context.JointKey.Bytes()[:8])
+	r.ext = r.f.State.Context.ExtendedHash
+	r.say("key generation done over HTTP: joint key %x…, key shares sealed in the trustees' key files", r.f.State.Context.JointKey.Bytes()[:8])
+	return nil
+}
 
-	// The identity service, with a simulated population register.
+// trusteeKeygen is trustee i's key generation on its machine: through the
+// CLI (crashing once first if asked), or through the library.
+func (r *demoRun) trusteeKeygen(ctx context.Context, i int, tm *trusteeMachine, onStep func(string)) error {
+	if r.o.TrusteeCLI {
+		if r.o.CrashKeygen && i == 0 {
+			if err := crashKeygen(ctx, tm.path, tm.passFile, tm.pass, r.env.boxURL, r.electionID, r.fingerprint); err != nil {
+				return err
+			}
+		}
+		return cliTrustee(ctx, "keygen", tm.path, tm.passFile, r.env.boxURL, r.electionID, r.fingerprint, onStep)
+	}
+	b, err := r.newBoard(ctx)
+	if err != nil {
+		return err
+	}
+	tm.replay = trustee.NewFollower(b)
+	k, err := trustee.LoadFile(tm.path, tm.pass)
+	if err != nil {
+		return err
+	}
+	done, err := trustee.RunKeygen(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, Fingerprint: r.fp, OnEvidence: r.evidence(i), OnStep: onStep})
+	if err != nil {
+		return err
+	}
+	tm.keys = done
+	return done.SaveFile(tm.path, tm.pass, r.kdf, true)
+}
+
+// openVoting starts the identity service with a simulated population
+// register, has the list official build the voter list from it and
+// register the polling station and its official, and opens voting.
+func (r *demoRun) openVoting(ctx context.Context) error {
 	var styles []string
-	for _, s := range m.BallotStyles {
+	for _, s := range r.m.BallotStyles {
 		styles = append(styles, s.ID)
 	}
-	perStyle := (o.Voters/len(styles)+1)*10/6 + 10 // 6 in 10 simulated people are eligible
-	idBoard := &client.IdentityBoard{C: client.NewPooled(env.boxURL, idp.PostConcurrency), ElectionID: electionID, Log: f.Log, Key: env.idKey}
-	if err := env.startIdentity(ctx, electionID, ext, f.Log, styles, perStyle, o.Log, idBoard); err != nil {
-		return nil, err
+	perStyle := (r.o.Voters/len(styles)+1)*10/6 + 10 // 6 in 10 simulated people are eligible
+	idBoard := &client.IdentityBoard{C: client.NewPooled(r.env.boxURL, idp.PostConcurrency), ElectionID: r.electionID, Log: r.f.Log, Key: r.env.idKey}
+	if err := r.env.startIdentity(ctx, r.electionID, r.ext, r.f.Log, styles, perStyle, r.o.Log, idBoard); err != nil {
+		return err
 	}
-	idc := client.New(env.idpURL)
-	say("identity service on %s (simulated register, %d people)", env.idpURL, perStyle*len(styles))
+	r.idc = client.New(r.env.idpURL)
+	r.say("identity service on %s (simulated register, %d people)", r.env.idpURL, perStyle*len(styles))
 
 	// The list official builds the voter list from the register.
-	people := eligiblePeople(env.sim, styles)
-	if len(people) < o.Voters {
-		return nil, fmt.Errorf("demo: only %d eligible people for %d voters", len(people), o.Voters)
+	r.people = eligiblePeople(r.env.sim, styles)
+	if len(r.people) < r.o.Voters {
+		return fmt.Errorf("demo: only %d eligible people for %d voters", len(r.people), r.o.Voters)
 	}
 	var regs []registry.Citizen
-	for _, p := range people {
+	for _, p := range r.people {
 		regs = append(regs, p.Citizen)
 	}
 	items := voterlist.FromRegister(regs, time.Now().UTC().Truncate(24*time.Hour))
-	if o.TrusteeCLI {
+	var err error
+	if r.o.TrusteeCLI {
 		// Through "evote official import-voters", from a CSV file.
-		err = importVotersCLI(ctx, env, electionID, items)
+		err = importVotersCLI(ctx, r.env, r.electionID, items)
 	} else {
-		err = submitVoterList(ctx, idc, "list-official-1", env.list, electionID, ext, record.ListBuilt, items)
+		err = submitVoterList(ctx, r.idc, "list-official-1", r.env.list, r.electionID, r.ext, record.ListBuilt, items)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("voter list: %w", err)
+		return fmt.Errorf("voter list: %w", err)
 	}
 	// The list official registers the polling station and its official on
 	// the board: in-person marks are accepted only from registered keys.
-	stations := []record.PollingKey{{ID: "station-bishkek-1", Key: [32]byte(env.station.Public().(ed25519.PublicKey))}}
-	pollers := []record.PollingKey{{ID: "poll-official-1", Key: [32]byte(env.poll.Public().(ed25519.PublicKey))}}
-	if o.TrusteeCLI {
-		err = registerPollingCLI(ctx, env, electionID, stations, pollers)
+	stations := []record.PollingKey{{ID: "station-bishkek-1", Key: [32]byte(r.env.station.Public().(ed25519.PublicKey))}}
+	pollers := []record.PollingKey{{ID: "poll-official-1", Key: [32]byte(r.env.poll.Public().(ed25519.PublicKey))}}
+	if r.o.TrusteeCLI {
+		err = registerPollingCLI(ctx, r.env, r.electionID, stations, pollers)
 	} else {
-		err = submitPolling(ctx, idc, "list-official-1", env.list, electionID, ext, stations, pollers)
+		err = submitPolling(ctx, r.idc, "list-official-1", r.env.list, r.electionID, r.ext, stations, pollers)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("polling registration: %w", err)
+		return fmt.Errorf("polling registration: %w", err)
 	}
-	if err := act(ctx, off, electionID, "open"); err != nil {
-		return nil, err
+	if err := act(ctx, r.off, r.electionID, "open"); err != nil {
+		return err
 	}
-	if err := f.Sync(ctx); err != nil {
-		return nil, err
+	if err := r.f.Sync(ctx); err != nil {
+		return err
 	}
-	el := f.State.Election()
-	say("voter list of %d built, polling station and official registered; voting open", len(people))
+	r.el = r.f.State.Election()
+	r.say("voter list of %d built, polling station and official registered; voting open", len(r.people))
+	return nil
+}
 
-	// Voters.
-	res := &demoResult{ElectionID: electionID, Voters: o.Voters}
-	type intent struct {
-		style string
-		sel   ballot.Selection
-	}
-	var mu, observer sync.Mutex
-	intended := map[string]intent{}
-	var audited []ballot.ShownCode // tracking codes of the audited ballots
-	box := client.New(env.boxURL)
-	codeRe := regexp.MustCompile(`(\d{6})`)
-	signIn := func(p *registry.SimPerson) (*device, error) {
-		ch, err := idc.StartAuth(ctx, p.PIN.Digits(), p.DocumentNumber, p.BirthDate.Format(time.DateOnly), "")
-		if err != nil {
-			return nil, fmt.Errorf("sign-in: %w", err)
-		}
-		c := codeRe.FindString(env.sms.Last(p.Phone).Text)
-		d := &device{key: newKey()}
-		if d.token, err = idc.VerifyAuth(ctx, ch.ChallengeID, c, d.key.Public().(ed25519.PublicKey)); err != nil {
-			return nil, fmt.Errorf("second factor: %w", err)
-		}
-		return d, nil
-	}
-	vote := func(i int, p *registry.SimPerson) error {
-		revote, audit, inPerson := voterPlan(i)
-		d, err := signIn(p)
-		if err != nil {
+// castVotes runs the voters, 16 at a time, and the caller's extra voter if
+// any; it records what each meant.
+func (r *demoRun) castVotes(ctx context.Context) error {
+	r.res = &demoResult{ElectionID: r.electionID, Voters: r.o.Voters}
+	r.intended = map[string]demoIntent{}
+	if r.o.ExtraVoter != nil {
+		if err := r.extraVoter(ctx); err != nil {
 			return err
 		}
-		style := d.token.BallotStyle
-		if audit {
-			// Prepare a ballot, audit it, and check the opening on the
-			// board as the voter's second device would.
-			pb, err := el.Encrypt(style, d.pub(), demoSelection(m, i+1, style), nil)
-			if err != nil {
-				return err
-			}
-			if _, err := box.Audit(ctx, electionID, d.token.Token, pb.Audit().Encode(), pb.Ballot.Encode()); err != nil {
-				return fmt.Errorf("audit: %w", err)
-			}
-			// The second device has only the tracking code; the audit is
-			// checked at once, while it waits to be published. (One
-			// observer's replay, advanced under a lock, stands for every
-			// voter's second device.)
-			shown := pb.Ballot.TrackingCode().Shown()
-			a, err := box.AuditByCode(ctx, electionID, shown.String())
-			if err != nil {
-				return fmt.Errorf("audit lookup: %w", err)
-			}
-			observer.Lock()
-			var desc []string
-			if err = f.Sync(ctx); err == nil {
-				desc, err = checkAudit(ctx, f, a, shown, nil, "en")
-			}
-			observer.Unlock()
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			audited = append(audited, shown)
-			mu.Unlock()
-			if want, _ := pb.Audit().Describe(m, "en"); !slices.Equal(desc, want) {
-				return fmt.Errorf("audit: the board opens to %v, the device prepared %v", desc, want)
-			}
-		}
-		sel := demoSelection(m, i, style)
-		p1, err := el.Encrypt(style, d.pub(), sel, nil)
-		if err != nil {
-			return err
-		}
-		e, r, err := castBallot(ctx, box, electionID, f.Log, d, p1.Ballot)
-		if err != nil {
-			return fmt.Errorf("cast: %w", err)
-		}
-		if err := checkReceipt(anchors, e, r); err != nil {
-			return err
-		}
-		if revote {
-			// Later, from another device: a new sign-in and a new ballot,
-			// which replaces the first.
-			d2, err := signIn(p)
-			if err != nil {
-				return err
-			}
-			sel = demoSelection(m, i+3, style)
-			p2, err := el.Encrypt(style, d2.pub(), sel, nil)
-			if err != nil {
-				return err
-			}
-			e2, r2, err := castBallot(ctx, box, electionID, f.Log, d2, p2.Ballot)
-			if err != nil {
-				return fmt.Errorf("re-vote: %w", err)
-			}
-			if err := checkReceipt(anchors, e2, r2); err != nil {
-				return err
-			}
-		}
-		mu.Lock()
-		intended[d.token.Pseudonym] = intent{style, sel}
-		mu.Unlock()
-		if inPerson {
-			// The voter also votes at a polling station, which cancels the
-			// online ballot.
-			var ps [32]byte
-			if b, err := hex.DecodeString(d.token.Pseudonym); err != nil || len(b) != 32 {
-				return fmt.Errorf("sign-in answered pseudonym %q", d.token.Pseudonym)
-			} else {
-				ps = [32]byte(b)
-			}
-			mk := &record.InPersonMark{ElectionID: electionID, ContextHash: ext, Pseudonym: ps, BallotStyle: style,
-				StationID: "station-bishkek-1", StationKey: [32]byte(env.station.Public().(ed25519.PublicKey)),
-				OfficialID: "poll-official-1", OfficialKey: [32]byte(env.poll.Public().(ed25519.PublicKey)), MarkedAt: uint64(time.Now().Unix())}
-			mk.Sign(env.station, env.poll)
-			if err := idc.MarkInPerson(ctx, mk.Encode()); err != nil {
-				return fmt.Errorf("in-person mark: %w", err)
-			}
-			mu.Lock()
-			delete(intended, d.token.Pseudonym)
-			mu.Unlock()
-		}
-		return nil
 	}
-	if o.ExtraVoter != nil {
-		if len(people) <= o.Voters {
-			return nil, errors.New("demo: no eligible person left for the extra voter")
-		}
-		p := people[o.Voters]
-		ev := &extraVoter{BoxURL: env.boxURL, IdpURL: env.idpURL, ElectionID: electionID, Person: p, LogKey: verify.FormatLogKey(lv), Fingerprint: fingerprint,
-			Code: func() string { return codeRe.FindString(env.sms.Last(p.Phone).Text) }, Messages: func() int { return len(env.sms.Messages(p.Phone)) }}
-		sel, err := o.ExtraVoter(ctx, ev)
-		if err != nil {
-			return nil, fmt.Errorf("extra voter: %w", err)
-		}
-		if ev.Pseudonym == "" {
-			return nil, errors.New("extra voter: no pseudonym")
-		}
-		intended[ev.Pseudonym] = intent{p.Constituency, sel}
+	for i := range r.o.Voters {
+		rv, a, p := voterPlan(i)
+		r.res.Revotes += b2i(rv)
+		r.res.Audits += b2i(a)
+		r.res.InPerson += b2i(p)
 	}
-	for i := range o.Voters {
-		r, a, p := voterPlan(i)
-		res.Revotes += b2i(r)
-		res.Audits += b2i(a)
-		res.InPerson += b2i(p)
-	}
-	if err := parallel(ctx, o.Voters, 16, func(i int) error {
-		if err := vote(i, people[i]); err != nil {
+	if err := parallel(ctx, r.o.Voters, 16, func(i int) error {
+		if err := r.vote(ctx, i, r.people[i]); err != nil {
 			return fmt.Errorf("voter %d: %w", i, err)
 		}
 		return nil
 	}, func(done int) {
-		if done%max(1, o.Voters/10) == 0 || done == o.Voters {
-			say("voters: %d of %d done", done, o.Voters)
+		if done%max(1, r.o.Voters/10) == 0 || done == r.o.Voters {
+			r.say("voters: %d of %d done", done, r.o.Voters)
 		}
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	say("%d voters signed in and cast (%d re-voted from a second device, %d audited a ballot first, %d also voted in person)", o.Voters, res.Revotes, res.Audits, res.InPerson)
+	r.say("%d voters signed in and cast (%d re-voted from a second device, %d audited a ballot first, %d also voted in person)", r.o.Voters, r.res.Revotes, r.res.Audits, r.res.InPerson)
+	return nil
+}
 
-	// Close, cleanse, mix, decrypt, publish.
+// extraVoter runs the caller's extra voter on the first eligible person no
+// simulated voter uses.
+func (r *demoRun) extraVoter(ctx context.Context) error {
+	if len(r.people) <= r.o.Voters {
+		return errors.New("demo: no eligible person left for the extra voter")
+	}
+	p := r.people[r.o.Voters]
+	ev := &extraVoter{BoxURL: r.env.boxURL, IdpURL: r.env.idpURL, ElectionID: r.electionID, Person: p, LogKey: verify.FormatLogKey(r.lv), Fingerprint: r.fingerprint,
+		Code: func() string { return demoCodeRe.FindString(r.env.sms.Last(p.Phone).Text) }, Messages: func() int { return len(r.env.sms.Messages(p.Phone)) }}
+	sel, err := r.o.ExtraVoter(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("extra voter: %w", err)
+	}
+	if ev.Pseudonym == "" {
+		return errors.New("extra voter: no pseudonym")
+	}
+	r.intended[ev.Pseudonym] = demoIntent{p.Constituency, sel}
+	return nil
+}
+
+// signIn signs simulated person p in on a new device, with the code texted
+// to p's phone.
+func (r *demoRun) signIn(ctx context.Context, p *registry.SimPerson) (*device, error) {
+	ch, err := r.idc.StartAuth(ctx, p.PIN.Digits(), p.DocumentNumber, p.BirthDate.Format(time.DateOnly), "")
+	if err != nil {
+		return nil, fmt.Errorf("sign-in: %w", err)
+	}
+	c := demoCodeRe.FindString(r.env.sms.Last(p.Phone).Text)
+	d := &device{key: newKey()}
+	if d.token, err = r.idc.VerifyAuth(ctx, ch.ChallengeID, c, d.key.Public().(ed25519.PublicKey)); err != nil {
+		return nil, fmt.Errorf("second factor: %w", err)
+	}
+	return d, nil
+}
+
+// vote is simulated voter i, person p, following voterPlan(i): it may
+// audit a ballot first, re-vote from a second device and vote in person.
+func (r *demoRun) vote(ctx context.Context, i int, p *registry.SimPerson) error {
+	revote, audit, inPerson := voterPlan(i)
+	d, err := r.signIn(ctx, p)
+	if err != nil {
+		return err
+	}
+	style := d.token.BallotStyle
+	if audit {
+		if err := r.auditBallot(ctx, i, d, style); err != nil {
+			return err
+		}
+	}
+	sel := demoSelection(r.m, i, style)
+	if err := r.cast(ctx, d, style, sel, "cast"); err != nil {
+		return err
+	}
+	if revote {
+		// Later, from another device: a new sign-in and a new ballot,
+		// which replaces the first.
+		d2, err := r.signIn(ctx, p)
+		if err != nil {
+			return err
+		}
+		sel = demoSelection(r.m, i+3, style)
+		if err := r.cast(ctx, d2, style, sel, "re-vote"); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.intended[d.token.Pseudonym] = demoIntent{style, sel}
+	r.mu.Unlock()
+	if inPerson {
+		return r.voteInPerson(ctx, d, style)
+	}
+	return nil
+}
+
+// cast encrypts sel on device d, casts it and checks the receipt; what
+// names the step in an error.
+func (r *demoRun) cast(ctx context.Context, d *device, style string, sel ballot.Selection, what string) error {
+	pb, err := r.el.Encrypt(style, d.pub(), sel, nil)
+	if err != nil {
+		return err
+	}
+	e, rc, err := castBallot(ctx, r.box, r.electionID, r.f.Log, d, pb.Ballot)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return checkReceipt(r.anchors, e, rc)
+}
+
+// auditBallot prepares a ballot, audits it, and checks the opening on the
+// board as the voter's second device would.
+func (r *demoRun) auditBallot(ctx context.Context, i int, d *device, style string) error {
+	pb, err := r.el.Encrypt(style, d.pub(), demoSelection(r.m, i+1, style), nil)
+	if err != nil {
+		return err
+	}
+	if _, err := r.box.Audit(ctx, r.electionID, d.token.Token, pb.Audit().Encode(), pb.Ballot.Encode()); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	// The second device has only the tracking code; the audit is checked
+	// at once, while it waits to be published. (One observer's replay,
+	// advanced under a lock, stands for every voter's second device.)
+	shown := pb.Ballot.TrackingCode().Shown()
+	a, err := r.box.AuditByCode(ctx, r.electionID, shown.String())
+	if err != nil {
+		return fmt.Errorf("audit lookup: %w", err)
+	}
+	r.observer.Lock()
+	var desc []string
+	if err = r.f.Sync(ctx); err == nil {
+		desc, err = checkAudit(ctx, r.f, a, shown, nil, "en")
+	}
+	r.observer.Unlock()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.audited = append(r.audited, shown)
+	r.mu.Unlock()
+	if want, _ := pb.Audit().Describe(r.m, "en"); !slices.Equal(desc, want) {
+		return fmt.Errorf("audit: the board opens to %v, the device prepared %v", desc, want)
+	}
+	return nil
+}
+
+// voteInPerson has the voter of device d also vote at a polling station,
+// which cancels the online ballot.
+func (r *demoRun) voteInPerson(ctx context.Context, d *device, style string) error {
+	var ps [32]byte
+	if b, err := hex.DecodeString(d.token.Pseudonym); err != nil || len(b) != 32 {
+		return fmt.Errorf("sign-in answered pseudonym %q", d.token.Pseudonym)
+	} else {
+		ps = [32]byte(b)
+	}
+	mk := &record.InPersonMark{ElectionID: r.electionID, ContextHash: r.ext, Pseudonym: ps, BallotStyle: style,
+		StationID: "station-bishkek-1", StationKey: [32]byte(r.env.station.Public().(ed25519.PublicKey)),
+		OfficialID: "poll-official-1", OfficialKey: [32]byte(r.env.poll.Public().(ed25519.PublicKey)), MarkedAt: uint64(time.Now().Unix())}
+	mk.Sign(r.env.station, r.env.poll)
+	if err := r.idc.MarkInPerson(ctx, mk.Encode()); err != nil {
+		return fmt.Errorf("in-person mark: %w", err)
+	}
+	r.mu.Lock()
+	delete(r.intended, d.token.Pseudonym)
+	r.mu.Unlock()
+	return nil
+}
+
+// closeAndMix closes voting (checking that every audit was published
+// before the close), cleanses and has the trustees mix.
+func (r *demoRun) closeAndMix(ctx context.Context) error {
 	for _, a := range []string{"close", "cleanse", "start-mixing"} {
-		if err := act(ctx, off, electionID, a); err != nil {
-			return nil, err
+		if err := act(ctx, r.off, r.electionID, a); err != nil {
+			return err
 		}
 		if a == "close" {
-			if err := checkAuditsPublished(ctx, box, electionID, f, audited); err != nil {
-				return nil, err
+			if err := checkAuditsPublished(ctx, r.box, r.electionID, r.f, r.audited); err != nil {
+				return err
 			}
-			say("audits published before the close: %d, in %d shuffled batch(es); each checked again from its tracking code, with its inclusion proof", len(audited), auditBatches(f.Entries))
+			r.say("audits published before the close: %d, in %d shuffled batch(es); each checked again from its tracking code, with its inclusion proof", len(r.audited), auditBatches(r.f.Entries))
 		}
 	}
-	// tallyStep runs one trustee's mix or decryption: through the CLI, or
-	// through the library with its own board client and key file.
-	tallyStep := func(sub string, run func(context.Context, trustee.Board, *trustee.Keys, trustee.Options) error) error {
-		return runTrustees(ctx, n, func(ctx context.Context, i int) error {
-			if o.TrusteeCLI {
-				return cliTrustee(ctx, sub, machines[i].path, machines[i].passFile, env.boxURL, electionID, fingerprint, nil)
-			}
-			b, err := newBoard()
-			if err != nil {
-				return err
-			}
-			k, err := trustee.LoadFile(machines[i].path, machines[i].pass)
-			if err != nil {
-				return err
-			}
-			step := run
-			if o.cheater == i+1 {
-				step = o.cheat(sub)
-			}
-			return step(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: machines[i].replay, Fingerprint: fp, OnEvidence: evidence(i)})
-		})
+	if err := r.tallyStep(ctx, "mix", trustee.RunMix); err != nil {
+		return err
 	}
-	if err := tallyStep("mix", trustee.RunMix); err != nil {
-		return nil, err
+	r.say("mixed: each trustee verified the cleansing and every earlier mix, then shuffled")
+	return nil
+}
+
+// tallyStep runs every trustee's mix or decryption: through the CLI, or
+// through the library with its own board client and key file.
+func (r *demoRun) tallyStep(ctx context.Context, sub string, run func(context.Context, trustee.Board, *trustee.Keys, trustee.Options) error) error {
+	return runTrustees(ctx, r.n, func(ctx context.Context, i int) error {
+		tm := r.machines[i]
+		if r.o.TrusteeCLI {
+			return cliTrustee(ctx, sub, tm.path, tm.passFile, r.env.boxURL, r.electionID, r.fingerprint, nil)
+		}
+		b, err := r.newBoard(ctx)
+		if err != nil {
+			return err
+		}
+		k, err := trustee.LoadFile(tm.path, tm.pass)
+		if err != nil {
+			return err
+		}
+		step := run
+		if r.o.cheater == i+1 {
+			step = r.o.cheat(sub)
+		}
+		return step(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, Fingerprint: r.fp, OnEvidence: r.evidence(i)})
+	})
+}
+
+// decryptAndTally has the trustees decrypt and the officials tally through
+// their command, as an official types it (it prints the result with the
+// candidates' names), and reads the result off the board.
+func (r *demoRun) decryptAndTally(ctx context.Context) error {
+	if err := act(ctx, r.off, r.electionID, "start-decrypting"); err != nil {
+		return err
 	}
-	say("mixed: each trustee verified the cleansing and every earlier mix, then shuffled")
-	if err := act(ctx, off, electionID, "start-decrypting"); err != nil {
-		return nil, err
+	if err := r.tallyStep(ctx, "decrypt", trustee.RunDecrypt); err != nil {
+		return err
 	}
-	if err := tallyStep("decrypt", trustee.RunDecrypt); err != nil {
-		return nil, err
-	}
-	// The tally through the officials' command, as an official types
-	// it: it prints the result with the candidates' names.
-	sessionFile := filepath.Join(env.dir, "official-session")
-	if err := os.WriteFile(sessionFile, []byte(off.Token), 0o600); err != nil {
-		return nil, err
+	sessionFile := filepath.Join(r.env.dir, "official-session")
+	if err := os.WriteFile(sessionFile, []byte(r.off.Token), 0o600); err != nil {
+		return err
 	}
 	var tallyOut strings.Builder
 	for deadline := time.Now().Add(2 * time.Minute); ; {
 		tallyOut.Reset()
-		err := run(ctx, []string{"official", "tally", "--server", env.boxURL, "--election", electionID, "--session", sessionFile}, &tallyOut)
+		err := run(ctx, []string{"official", "tally", "--server", r.env.boxURL, "--election", r.electionID, "--session", sessionFile}, &tallyOut)
 		if err == nil {
 			break
 		}
 		if !client.IsCode(err, "not_ready") || time.Now().After(deadline) {
-			return nil, fmt.Errorf("demo: evote official tally: %w", err)
+			return fmt.Errorf("demo: evote official tally: %w", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	res.TallyOutput = tallyOut.String()
-	if err := f.Sync(ctx); err != nil {
-		return nil, err
+	r.res.TallyOutput = tallyOut.String()
+	if err := r.f.Sync(ctx); err != nil {
+		return err
 	}
-	if f.State.Phase != election.PhaseTallied || f.State.Result == nil {
-		return nil, fmt.Errorf("demo: the board is in phase %s after the tally", f.State.Phase)
+	if r.f.State.Phase != election.PhaseTallied || r.f.State.Result == nil {
+		return fmt.Errorf("demo: the board is in phase %s after the tally", r.f.State.Phase)
 	}
-	res.Result, res.Culprits, res.Manifest = f.State.Result, f.State.Culprits, f.State.Manifest
-	say("decrypted and published (%d board entries)", len(f.Entries))
-	for _, c := range res.Culprits {
-		say("culprit named on the board: %s", c)
+	r.res.Result, r.res.Culprits, r.res.Manifest = r.f.State.Result, r.f.State.Culprits, r.f.State.Manifest
+	r.say("decrypted and published (%d board entries)", len(r.f.Entries))
+	for _, c := range r.res.Culprits {
+		r.say("culprit named on the board: %s", c)
 	}
+	return nil
+}
 
-	// The auditor: export the record over the public API and verify it
-	// with the verifier's library.
-	note, entries, err := box.Record(ctx, electionID)
+// audit is the auditor: it exports the record over the public API,
+// verifies it with the verifier's library, and compares the result with
+// what the voters meant.
+func (r *demoRun) audit(ctx context.Context) (*demoResult, error) {
+	res := r.res
+	note, entries, err := r.box.Record(ctx, r.electionID)
 	if err != nil {
 		return nil, err
 	}
-	if o.Record != "" {
-		if err := writeRecord(o.Record, note, entries, fingerprint, lv); err != nil {
+	if r.o.Record != "" {
+		if err := writeRecord(r.o.Record, note, entries, r.fingerprint, r.lv); err != nil {
 			return nil, err
 		}
-		say("public record exported to %s; verify it with: evote-verify --fingerprint %s %s", o.Record, fingerprint, o.Record)
+		r.say("public record exported to %s; verify it with: evote-verify --fingerprint %s %s", r.o.Record, r.fingerprint, r.o.Record)
 	}
-	res.Report = verify.Verify(&verify.Record{Checkpoint: note, Entries: entries}, verify.Options{Fingerprint: fp})
+	res.Report = verify.Verify(&verify.Record{Checkpoint: note, Entries: entries}, verify.Options{Fingerprint: r.fp})
+	res.Expected, res.ExpectedBallots = expectedCounts(r.m, r.intended)
+	ok := printResult(r.o.Out, r.m, res)
+	verified := recordVerified(res.Report, res.Culprits)
+	if verified {
+		r.say("record verified by the auditor's verifier: %d entries, %d ballots, %d counted, %d mixes, %d decryption shares", res.Report.Counts.Entries, res.Report.Counts.Ballots, res.Report.Counts.Counted, res.Report.Counts.Mixes, res.Report.Counts.Shares)
+		for _, n := range res.Report.Notes {
+			r.say("verifier's note: %s", n)
+		}
+	} else {
+		for _, fl := range res.Report.Failures[:min(10, len(res.Report.Failures))] {
+			r.say("VERIFY FAILED: %s", fl)
+		}
+	}
+	if !ok || !verified {
+		return res, fmt.Errorf("%w: counts match: %v, record verified: %v", errDemo, ok, verified)
+	}
+	r.say("counts equal what the voters meant; the record verifies")
+	return res, nil
+}
 
-	// What the voters meant.
-	res.Expected, res.ExpectedBallots = map[string][]uint64{}, map[string]uint64{}
+// expectedCounts is what the voters meant: per contest, the count of each
+// choice (a single-choice contest's first count is the blank ballots) and
+// how many ballots it should count.
+func expectedCounts(m *ballot.Manifest, intended map[string]demoIntent) (map[string][]uint64, map[string]uint64) {
+	expected, ballots := map[string][]uint64{}, map[string]uint64{}
 	for ci := range m.Contests {
 		c := &m.Contests[ci]
 		k := len(c.Candidates)
@@ -616,7 +759,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 			if !slices.Contains(st.Contests, c.ID) {
 				continue
 			}
-			res.ExpectedBallots[c.ID]++
+			ballots[c.ID]++
 			chosen := in.sel[c.ID]
 			if c.Kind == ballot.SingleChoice {
 				if len(chosen) == 0 {
@@ -630,25 +773,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 				counts[j]++
 			}
 		}
-		res.Expected[c.ID] = counts
+		expected[c.ID] = counts
 	}
-	ok := printResult(o.Out, m, res)
-	verified := recordVerified(res.Report, res.Culprits)
-	if verified {
-		say("record verified by the auditor's verifier: %d entries, %d ballots, %d counted, %d mixes, %d decryption shares", res.Report.Counts.Entries, res.Report.Counts.Ballots, res.Report.Counts.Counted, res.Report.Counts.Mixes, res.Report.Counts.Shares)
-		for _, n := range res.Report.Notes {
-			say("verifier's note: %s", n)
-		}
-	} else {
-		for _, fl := range res.Report.Failures[:min(10, len(res.Report.Failures))] {
-			say("VERIFY FAILED: %s", fl)
-		}
-	}
-	if !ok || !verified {
-		return res, fmt.Errorf("%w: counts match: %v, record verified: %v", errDemo, ok, verified)
-	}
-	say("counts equal what the voters meant; the record verifies")
-	return res, nil
+	return expected, ballots
 }
 
 // recordVerified reports whether the verifier accepted the record: every

@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"evote/idp"
+	"evote/idp/devpeople"
 	"evote/idp/idpapi"
 	"evote/idp/idpstore"
 	"evote/idp/otp"
@@ -27,6 +28,10 @@ type Runtime struct {
 	Store    *idpstore.Store
 	Issuer   *token.Issuer
 	Registry registry.Registry // *registry.Simulated in development with the simulated register
+	// DevSMS, with the log SMS sender (development), is the service's
+	// sender: it writes each message to the log and keeps the last one per
+	// phone for the development page (devpeople.Path).
+	DevSMS *devpeople.Recorder
 }
 
 // Close releases the database.
@@ -45,13 +50,14 @@ func Build(ctx context.Context, c *Config, board idp.Board, logger *slog.Logger,
 		logger = slog.Default()
 	}
 	var reg registry.Registry
+	var sim *registry.Simulated
 	switch c.Registry {
 	case "simulated":
-		sim, err := registry.NewSimulated(registry.SimulatedConfig{Seed: c.SimSeed, Constituencies: c.SimConstituencies, PerConstituency: c.SimPerConstituency, ElectionDay: c.ElectionDay})
+		s, err := registry.NewSimulated(registry.SimulatedConfig{Seed: c.SimSeed, Constituencies: c.SimConstituencies, PerConstituency: c.SimPerConstituency, ElectionDay: c.ElectionDay})
 		if err != nil {
 			return nil, err
 		}
-		reg = sim
+		sim, reg = s, s
 	case "http":
 		tlsCfg, err := clientTLS(c)
 		if err != nil {
@@ -63,12 +69,14 @@ func Build(ctx context.Context, c *Config, board idp.Board, logger *slog.Logger,
 		}
 	}
 	var sender otp.Sender
+	var devSent *devpeople.Recorder
 	switch c.SMS {
 	case "log":
 		if devSMS == nil {
 			devSMS = os.Stderr
 		}
-		sender = &otp.LogSender{W: devSMS}
+		devSent = &devpeople.Recorder{Next: &otp.LogSender{W: devSMS}}
+		sender = devSent
 	case "gateway":
 		gw, err := otp.NewGateway(otp.GatewayConfig{URL: c.SMSURL, APIKey: c.SMSAPIKey, SenderID: c.SMSSenderID})
 		if err != nil {
@@ -108,7 +116,16 @@ func Build(ctx context.Context, c *Config, board idp.Board, logger *slog.Logger,
 	if err != nil {
 		return fail(err)
 	}
-	return &Runtime{Service: svc, Handler: h, Store: store, Issuer: issuer, Registry: reg}, nil
+	// The development page (devpeople.Path): the simulated people and the
+	// last code texted to each; refused unless all three development
+	// stand-ins are in use (Validate allows them only in development mode).
+	mux := http.NewServeMux()
+	if c.Mode != "development" {
+		sim, devSent = nil, nil
+	}
+	mux.Handle(devpeople.Path, devpeople.Handler(sim, devSent))
+	mux.Handle("/", h)
+	return &Runtime{Service: svc, Handler: mux, Store: store, Issuer: issuer, Registry: reg, DevSMS: devSent}, nil
 }
 
 func clientTLS(c *Config) (*tls.Config, error) {

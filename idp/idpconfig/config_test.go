@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+
+	"evote/idp/devpeople"
 )
 
 const (
@@ -142,5 +145,77 @@ func TestContextHashEncodings(t *testing.T) {
 		if _, err := Load(getter(m)); err == nil {
 			t.Errorf("%q accepted", v)
 		}
+	}
+}
+
+// TestDevelopmentPeoplePage: in development mode the page lists the
+// simulated people and the last code texted to each (issue 19), the same
+// code the log sender wrote; with a real SMS gateway it refuses with 403.
+func TestDevelopmentPeoplePage(t *testing.T) {
+	c, err := Load(getter(devEnv(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sms bytes.Buffer
+	rt, err := Build(context.Background(), c, nopBoard{}, nil, &sms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	page := func(h http.Handler) (int, []devpeople.Person) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, devpeople.Path, nil))
+		var body struct{ People []devpeople.Person }
+		if w.Code == 200 {
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatalf("page: %v: %s", err, w.Body)
+			}
+		}
+		return w.Code, body.People
+	}
+	code, people := page(rt.Handler)
+	if code != 200 || len(people) == 0 {
+		t.Fatalf("page: %d, %d people", code, len(people))
+	}
+	var p devpeople.Person
+	for _, q := range people {
+		if q.Ineligible == "" {
+			p = q
+			break
+		}
+	}
+	if p.LastSMS != "" {
+		t.Fatalf("a code listed before any was sent: %+v", p)
+	}
+	// The service texts through rt.DevSMS (a voter not yet on a list
+	// cannot start a sign-in here, so the test sends as the service does).
+	if err := rt.DevSMS.Send(context.Background(), p.Phone, "Your code: 402817"); err != nil {
+		t.Fatal(err)
+	}
+	_, people = page(rt.Handler)
+	var got string
+	for _, q := range people {
+		if q.PIN == p.PIN {
+			got = q.LastSMS
+		}
+	}
+	if got != "Your code: 402817" || !strings.Contains(sms.String(), "402817") {
+		t.Fatalf("page shows %q for %s; the log has %q", got, p.PIN, sms.String())
+	}
+
+	// With a real SMS gateway the page is refused.
+	m := devEnv(t)
+	m["EVOTE_IDP_SMS"], m["EVOTE_IDP_SMS_URL"], m["EVOTE_IDP_SMS_API_KEY"], m["EVOTE_IDP_SMS_SENDER_ID"] = "gateway", "https://sms.test/v1", apiKey, "SHAILOO"
+	c2, err := Load(getter(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt2, err := Build(context.Background(), c2, nopBoard{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	if code, _ := page(rt2.Handler); code != http.StatusForbidden {
+		t.Fatalf("page with an SMS gateway: %d, want 403", code)
 	}
 }

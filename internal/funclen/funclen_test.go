@@ -15,9 +15,7 @@ var checked = []string{"cmd", "trustee", "crypto", "election"}
 // allowed are the functions of the checked trees that may be longer than
 // Limit, each with the reason. An entry that is no longer needed fails
 // the test too, so that the list stays true.
-var allowed = map[string]string{
-	"cmd/evote/demo.go runDemo": "being split into the phase functions its comments name (issue 20, by the helper working in demo.go); remove this line once it is",
-}
+var allowed = map[string]string{}
 
 // TestFunctionLength lists the functions of cmd/, trustee/, crypto/ and
 // election/ longer than Limit lines and fails on one the allow-list does

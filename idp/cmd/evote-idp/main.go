@@ -61,8 +61,9 @@ base64url the ballot box's API shows as extended_hash in GET
 /api/v1/elections/<id> once key generation is done).
 
 Development: EVOTE_IDP_MODE=development with EVOTE_IDP_REGISTRY=simulated
-(synthetic people, listed by evote demo people) and EVOTE_IDP_SMS=log (codes
-in this service's log) runs without a register or an SMS gateway.
+(synthetic people) and EVOTE_IDP_SMS=log (codes in this service's log)
+runs without a register or an SMS gateway; GET /dev/people then lists the
+test people with the last code texted to each (refused with 403 otherwise).
 
 Serves HTTPS with EVOTE_IDP_TLS_CERT and EVOTE_IDP_TLS_KEY; plain HTTP only
 on a loopback address or with EVOTE_IDP_INSECURE_HTTP=true. The ballot box's

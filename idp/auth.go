@@ -212,14 +212,14 @@ func (a *attempt) run(ctx context.Context) (*Challenge, error) {
 	v, err := s.cfg.Store.Voter(ctx, s.cfg.ElectionID, ps)
 	if errors.Is(err, idpstore.ErrNotFound) || err == nil && v.Removed {
 		return a.refuseNotified(ctx, "not_on_list", ErrNotOnList,
-			cit.Phone, say(a.lang, textNotListed))
+			cit.Phone, notListedText(a.lang))
 	}
 	if err != nil {
 		return a.internal(ctx, err)
 	}
 	if v.MarkedAt != 0 {
 		return a.refuseNotified(ctx, "voted_in_person", ErrVotedInPerson,
-			cit.Phone, say(a.lang, textVotedInPerson))
+			cit.Phone, votedInPersonText(a.lang))
 	}
 	phone := cit.Phone
 	if v.Phone != "" {
@@ -544,7 +544,7 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	}
 	// The voter learns of every credential issued in their name, so one
 	// issued by a corrupt service for an abstainer does not go unnoticed.
-	note := say(p.Lang, textCredential, claims.IssuedAt.UTC().Format("2006-01-02 15:04"), claims.PseudonymHex()[:8])
+	note := credentialText(p.Lang, claims.IssuedAt, claims.PseudonymHex()[:8])
 	for _, ph := range p.Notify {
 		if err := s.cfg.Sender.Send(ctx, ph, note); err != nil {
 			s.log.Warn("credential notice not sent", "err", err)

@@ -195,16 +195,6 @@ func (r *BoardReader) fetchPage() error {
 	limit := min(r.size-start, fetchPage)
 	url := fmt.Sprintf("%s/entries?start=%d&limit=%d", r.board, start, limit)
 	body, err := get(r.ctx, r.client, url, 1<<30)
-	wait := fetchBackoff
-	for try := 0; err != nil && try < fetchRetries && isTransient(err); try++ {
-		select {
-		case <-r.ctx.Done():
-			return fmt.Errorf("%w: %w", ErrLoad, r.ctx.Err())
-		case <-time.After(wait):
-		}
-		wait *= 2
-		body, err = get(r.ctx, r.client, url, 1<<30)
-	}
 	if err != nil {
 		return err
 	}
@@ -263,7 +253,27 @@ func isTransient(err error) bool {
 	return errors.Is(err, errTransient) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
+// get fetches url, retrying a transient failure (in transit, 5xx, 429)
+// fetchRetries times with a doubling wait from fetchBackoff: a server
+// behind a load balancer may answer 503 for a moment while one of its
+// instances goes down, and a verifier must not call the record unreadable
+// for that. Every GET of the verifier goes through it.
 func get(ctx context.Context, client *http.Client, url string, limit int64) ([]byte, error) {
+	body, err := getOnce(ctx, client, url, limit)
+	wait := fetchBackoff
+	for try := 0; err != nil && try < fetchRetries && isTransient(err); try++ {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrLoad, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait *= 2
+		body, err = getOnce(ctx, client, url, limit)
+	}
+	return body, err
+}
+
+func getOnce(ctx context.Context, client *http.Client, url string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLoad, err)

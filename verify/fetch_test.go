@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,6 +82,28 @@ func TestFetchFromBoardAPI(t *testing.T) {
 	}
 	if want := (len(f.entries) + fetchPage - 1) / fetchPage; pages != want {
 		t.Errorf("%d pages fetched, want %d", pages, want)
+	}
+
+	// Behind a load balancer losing an instance, any request may get a
+	// 503 once: every GET (the checkpoint's note too, not only pages) is
+	// retried, and the record still loads.
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !seen[r.URL.String()]
+		seen[r.URL.String()] = true
+		mu.Unlock()
+		if first {
+			http.Error(w, "no server is available", http.StatusServiceUnavailable)
+			return
+		}
+		api.NewServer(l).Handler().ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	rec, err = Fetch(ctx, flaky.Client(), BoardURL(flaky.URL, f.log.Origin), nil)
+	if err != nil || len(rec.Entries) != len(f.entries) {
+		t.Fatalf("through a flaky balancer: %v", err)
 	}
 }
 

@@ -17,8 +17,13 @@
 //     mark, fresh tracking code and ciphertexts, one-ballot policy) against
 //     the applied state plus the reservations of casts still in flight,
 //     then reserve this ballot's code, ciphertexts and pseudonym;
-//  3. without the mutex: Log.Append (concurrent appends share one store
-//     transaction, group commit);
+//  3. without the mutex: the append (Log.AppendAfter, against the state's
+//     size the rules saw): the ballot entry's own signature (the device
+//     key's) is checked there, in the board's batch signature verifier,
+//     after the proofs and the reservation; concurrent appends then share
+//     one store transaction (group commit). If another instance appended
+//     past that size first, the append is refused as stale, and the box
+//     applies the new entries and goes back to step 2 (spec §7.7.2);
 //  4. under the mutex: apply the ballot to the State at the index the log
 //     gave it; entries are applied strictly in index order (a small reorder
 //     buffer keyed by index), so the State sees the log exactly as a

@@ -3,6 +3,7 @@ package ballotbox_test
 import (
 	"context"
 	"encoding/json"
+	"evote/internal/cpustat"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -84,10 +85,10 @@ func BenchmarkCastInstances(b *testing.B) {
 				b.Fatal(err)
 			}
 			bodies, tokens, spec = nil, nil, nil
-			sm0 := scalarMultTime()
-			pg0 := pgBackendsCPU()
+			sm0 := cpustat.ScalarMult()
+			pg0 := cpustat.PostgresBackends()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cpustat.Process()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCastLoadGenerator$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "EVOTE_CAST_LOAD="+load)
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -99,8 +100,8 @@ func BenchmarkCastInstances(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			cpu := cpuTime() - cpu0
-			pg1 := pgBackendsCPU()
+			cpu := cpustat.Process() - cpu0
+			pg1 := cpustat.PostgresBackends()
 			b.StopTimer()
 			var res loadResult
 			if raw, err := os.ReadFile(load + ".out"); err != nil || json.Unmarshal(raw, &res) != nil {
@@ -115,15 +116,12 @@ func BenchmarkCastInstances(b *testing.B) {
 				}
 			}
 			k := float64(b.N)
-			sm := float64((sm0 + scalarMultTime()) / 2)
+			sm := float64((sm0 + cpustat.ScalarMult()) / 2)
 			b.ReportMetric(k/res.Seconds, "ballots/s")
 			b.ReportMetric(float64(cpu.Microseconds())/1000/k, "box_cpu_ms/ballot")
 			b.ReportMetric(float64(cpu)/k/sm, "box_SM/ballot")
 			if pg0 != nil && pg1 != nil {
-				var pg time.Duration
-				for pid, c := range pg1 {
-					pg += c - pg0[pid]
-				}
+				pg := cpustat.Since(pg0, pg1)
 				b.ReportMetric(float64(pg)/k/sm, "pg_SM/ballot")
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"evote/internal/cpustat"
 	"flag"
 	"fmt"
 	"io"
@@ -16,11 +17,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +26,6 @@ import (
 
 	"evote/api"
 	"evote/ballotbox/boxtest"
-	"evote/crypto/group"
 	"evote/store"
 	"evote/store/postgres"
 	"evote/store/postgres/pgtest"
@@ -106,18 +103,18 @@ func BenchmarkCast(b *testing.B) {
 				b.Fatal(err)
 			}
 			bodies, tokens, spec = nil, nil, nil
-			sm0 := scalarMultTime()
+			sm0 := cpustat.ScalarMult()
 			stopProfile := startCastProfile(b, sk.name)
-			pg0 := pgBackendsCPU()
+			pg0 := cpustat.PostgresBackends()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cpustat.Process()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCastLoadGenerator$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "EVOTE_CAST_LOAD="+load)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("load generator: %v\n%s", err, out)
 			}
-			cpu := cpuTime() - cpu0
-			pg1 := pgBackendsCPU()
+			cpu := cpustat.Process() - cpu0
+			pg1 := cpustat.PostgresBackends()
 			b.StopTimer()
 			stopProfile()
 			var res loadResult
@@ -140,17 +137,14 @@ func BenchmarkCast(b *testing.B) {
 			// dedicated cores would sustain; in scalar multiplications
 			// timed just before and after, machines of different speed (or
 			// one under a varying load) can compare.
-			sm := float64((sm0 + scalarMultTime()) / 2)
+			sm := float64((sm0 + cpustat.ScalarMult()) / 2)
 			b.ReportMetric(float64(cpu.Microseconds())/1000/n, "box_cpu_ms/ballot")
 			b.ReportMetric(float64(cpu)/n/sm, "box_SM/ballot")
 			if sk.name == "postgres" {
 				if pg0 == nil || pg1 == nil {
 					b.Log("PostgreSQL's backends not found in /proc: its CPU is not reported")
 				} else {
-					var pg time.Duration
-					for pid, c := range pg1 {
-						pg += c - pg0[pid]
-					}
+					pg := cpustat.Since(pg0, pg1)
 					b.ReportMetric(float64(pg.Microseconds())/1000/n, "pg_cpu_ms/ballot")
 					b.ReportMetric(float64(pg)/n/sm, "pg_SM/ballot")
 				}
@@ -203,7 +197,7 @@ func TestCastLoadGenerator(t *testing.T) {
 	var next atomic.Int64
 	var failures atomic.Int64
 	var wg sync.WaitGroup
-	cpu0 := cpuTime()
+	cpu0 := cpustat.Process()
 	start := time.Now()
 	for range loadVoters {
 		wg.Add(1)
@@ -238,82 +232,12 @@ func TestCastLoadGenerator(t *testing.T) {
 	}
 	wg.Wait()
 	res.Seconds = time.Since(start).Seconds()
-	res.CPU = (cpuTime() - cpu0).Seconds()
+	res.CPU = (cpustat.Process() - cpu0).Seconds()
 	res.Failures = int(failures.Load())
 	out, _ := json.Marshal(res)
 	if err := os.WriteFile(path+".out", out, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// pgBackendsCPU returns the CPU time so far of each PostgreSQL backend
-// serving one of this process's connections to the server, by pid: the
-// process's TCP sockets (its /proc/self/fd) give their local ports, and a
-// backend's process title names its client's address and port. nil if
-// /proc cannot tell (another system, another network namespace).
-func pgBackendsCPU() map[int]time.Duration {
-	inodes := map[string]bool{}
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return nil
-	}
-	for _, fd := range fds {
-		if l, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
-		}
-	}
-	ports := map[string]bool{}
-	for _, tbl := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
-		raw, err := os.ReadFile(tbl)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(raw), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) < 10 || !inodes[f[9]] || !strings.HasSuffix(f[2], ":1538") { // remote port 5432
-				continue
-			}
-			if i := strings.LastIndexByte(f[1], ':'); i >= 0 {
-				if p, err := strconv.ParseUint(f[1][i+1:], 16, 16); err == nil {
-					ports[fmt.Sprintf("(%d)", p)] = true
-				}
-			}
-		}
-	}
-	procs, err := os.ReadDir("/proc")
-	if err != nil || len(ports) == 0 {
-		return nil
-	}
-	out := map[int]time.Duration{}
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
-		}
-		title, err := os.ReadFile("/proc/" + p.Name() + "/cmdline")
-		if err != nil || !bytes.HasPrefix(title, []byte("postgres: ")) {
-			continue
-		}
-		i := bytes.IndexByte(title, '(')
-		j := bytes.IndexByte(title, ')')
-		if i < 0 || j < i || !ports[string(title[i:j+1])] {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + p.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the command's closing parenthesis: utime and stime
-		// are the 12th and 13th, in clock ticks (USER_HZ, 100 on Linux).
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		out[pid] = time.Duration(ut+st) * 10 * time.Millisecond
-	}
-	return out
 }
 
 // startCastProfile starts the -castprofile CPU profile (one file per store:
@@ -378,39 +302,6 @@ func prepareLoad(b *testing.B, f *boxtest.Fixture, n int) ([][]byte, []string) {
 	return bodies, tokens
 }
 
-// scalarMultTime is the CPU time of one variable-base scalar
-// multiplication, the unit the crypto benchmarks report in.
-func scalarMultTime() time.Duration {
-	const n = 400
-	s, p := group.RandomScalar(), group.NewGeneratorElement()
-	var q group.Element
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	t0 := threadCPUTime()
-	for range n {
-		q.ScalarMult(s, p)
-	}
-	return (threadCPUTime() - t0) / n
-}
-
-// threadCPUTime is the calling thread's CPU time so far.
-func threadCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_THREAD, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkCastClientOnly runs BenchmarkCast's HTTP load in process
 // against a stub that answers a receipt-sized 201 at once: what the
 // clients and the HTTP stack alone cost, server and clients together
@@ -429,7 +320,7 @@ func BenchmarkCastClientOnly(b *testing.B) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cpustat.Process()
 	for range loadVoters {
 		wg.Add(1)
 		go func() {
@@ -448,5 +339,5 @@ func BenchmarkCastClientOnly(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu_ms/ballot")
+	b.ReportMetric(float64((cpustat.Process()-cpu0).Microseconds())/1000/float64(b.N), "cpu_ms/ballot")
 }

@@ -2,6 +2,7 @@ package ballotbox_test
 
 import (
 	"context"
+	"evote/internal/cpustat"
 	"os"
 	"strconv"
 	"testing"
@@ -62,7 +63,7 @@ func BenchmarkReopen(b *testing.B) {
 	if err != nil || snap.Size+2*uint64(after) != f.Box.Log().Size() { // a credential and a ballot per voter
 		b.Fatalf("snapshot at %d: %v", snap.Size, err)
 	}
-	sm := scalarMultTime()
+	sm := cpustat.ScalarMult()
 	for _, mode := range []struct {
 		name     string
 		snapshot bool
@@ -70,7 +71,7 @@ func BenchmarkReopen(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			var cpu time.Duration
 			for range b.N {
-				cpu0 := cpuTime()
+				cpu0 := cpustat.Process()
 				r, err := ballotbox.OpenRegistry(ctx, ballotbox.RegistryConfig{Store: st, Catalog: cat, OriginPrefix: "evote.test/board", LogKey: f.Server.LogKey,
 					Authority: f.Server.Authority, Audience: boxtest.Audience, NoSnapshots: !mode.snapshot})
 				if err != nil {
@@ -83,7 +84,7 @@ func BenchmarkReopen(b *testing.B) {
 				if mode.snapshot && bx.RestoredFrom() == 0 {
 					b.Fatal("snapshot not used")
 				}
-				cpu += cpuTime() - cpu0
+				cpu += cpustat.Process() - cpu0
 				b.StopTimer()
 				// Neither the shutdown nor its snapshot is part of the
 				// restart; the next one starts from the same snapshot.

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"evote/internal/cpustat"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -157,15 +158,15 @@ func BenchmarkReopenLarge(b *testing.B) {
 	if s := os.Getenv("EVOTE_REOPEN_RUNS"); s != "" {
 		runs, _ = strconv.Atoi(s)
 	}
-	sm := scalarMultTime()
+	sm := cpustat.ScalarMult()
 	runtime.GC()
 	b.ResetTimer()
 	var cpu time.Duration
 	for range runs {
-		cpu0 := cpuTime()
+		cpu0 := cpustat.Process()
 		t0 := time.Now()
 		r, bx := open()
-		cpu += cpuTime() - cpu0
+		cpu += cpustat.Process() - cpu0
 		b.StopTimer()
 		b.Logf("reopen: %v", time.Since(t0))
 		if want.Size == 0 {

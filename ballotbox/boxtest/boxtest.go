@@ -533,6 +533,66 @@ func (f *Fixture) Prepare(v *Voter, sel ballot.Selection) ([]byte, *ballot.Prepa
 	return raw, p, err
 }
 
+// PreparedVoter is a voter with a credential on the board and a signed
+// ballot entry ready to cast (Raw, decoded as Entry).
+type PreparedVoter struct {
+	Voter *Voter
+	Raw   []byte
+	Entry *bulletin.Entry
+}
+
+// PrepareVoters makes n fresh voters, each with a credential and a ballot
+// of Selection(i, style), on four goroutines (the encryption and proofs
+// dominate), for load tests that cast them all afterwards.
+func (f *Fixture) PrepareVoters(ctx context.Context, n int) ([]PreparedVoter, error) {
+	out := make([]PreparedVoter, n)
+	var mu sync.Mutex
+	var first error
+	var next int
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				stop := first != nil || i >= n
+				mu.Unlock()
+				if stop {
+					return
+				}
+				pv, err := f.prepareVoter(ctx, i)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("boxtest: voter %d: %w", i, err)
+				}
+				out[i] = pv
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out, first
+}
+
+func (f *Fixture) prepareVoter(ctx context.Context, i int) (PreparedVoter, error) {
+	v, err := f.NewVoter(ctx, [32]byte{}, "")
+	if err != nil {
+		return PreparedVoter{}, err
+	}
+	raw, _, err := f.Prepare(v, f.Selection(i, v.Style))
+	if err != nil {
+		return PreparedVoter{}, err
+	}
+	e, err := bulletin.DecodeEntry(raw)
+	if err != nil {
+		return PreparedVoter{}, err
+	}
+	return PreparedVoter{Voter: v, Raw: raw, Entry: e}, nil
+}
+
 // Audit posts the Benaloh audit of a prepared ballot of the voter.
 func (f *Fixture) Audit(ctx context.Context, v *Voter, p *ballot.PreparedBallot) (*ballotbox.AuditReceipt, error) {
 	return f.Box.Audit(ctx, v.Token, p.Audit().Encode(), p.Ballot.Encode())

@@ -26,7 +26,6 @@ import (
 	"evote/ballot"
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
-	"evote/bulletin"
 	"evote/client"
 	"evote/official"
 	"evote/store/postgres"
@@ -229,41 +228,8 @@ func TestInstancesBehindHAProxy(t *testing.T) {
 
 	// The voters: a credential and a ballot each, prepared beforehand.
 	n := multiVoters(t)
-	type voterBallot struct {
-		v     *boxtest.Voter
-		entry *bulletin.Entry
-	}
-	vbs := make([]voterBallot, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				v, err := f.NewVoter(ctx, [32]byte{}, "")
-				if err != nil {
-					errs <- err
-					return
-				}
-				raw, _, err := f.Prepare(v, f.Selection(i, v.Style))
-				if err != nil {
-					errs <- err
-					return
-				}
-				en, err := bulletin.DecodeEntry(raw)
-				if err != nil {
-					errs <- err
-					return
-				}
-				vbs[i] = voterBallot{v, en}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	vbs, err := f.PrepareVoters(ctx, n)
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -281,7 +247,8 @@ func TestInstancesBehindHAProxy(t *testing.T) {
 	var killOnce sync.Once
 	cl := client.New(base)
 	cl.HTTP = &http.Client{Timeout: 2 * time.Minute}
-	next.Store(0)
+	var next atomic.Int64
+	var wg sync.WaitGroup
 	survivors := []*instance{insts[0], insts[2]}
 	cpuBefore := childrenCPU(survivors)
 	began := time.Now()
@@ -293,7 +260,7 @@ func TestInstancesBehindHAProxy(t *testing.T) {
 				vb := vbs[i]
 				var a ack
 				for a.attempts = 1; a.attempts <= 30; a.attempts++ {
-					a.r, a.err = cl.Cast(ctx, f.ElectionID, vb.v.Token, vb.entry)
+					a.r, a.err = cl.Cast(ctx, f.ElectionID, vb.Voter.Token, vb.Entry)
 					if a.err == nil || !retryable(a.err) {
 						break
 					}
@@ -338,14 +305,14 @@ func TestInstancesBehindHAProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, a := range acks {
-		want := vbs[i].entry.Hash()
+		want := vbs[i].Entry.Hash()
 		if base64.RawURLEncoding.EncodeToString(want[:]) != a.r.EntryHash {
 			t.Fatalf("voter %d: receipt for entry %s, cast %x", i, a.r.EntryHash, want)
 		}
 		if at, ok := box.Log().IndexOf(want); !ok || at != a.r.Index {
 			t.Fatalf("voter %d: acknowledged ballot at %d is not on the board there (found %v at %d)", i, a.r.Index, ok, at)
 		}
-		ve, _ := box.Voter(vbs[i].v.Pseudonym)
+		ve, _ := box.Voter(vbs[i].Voter.Pseudonym)
 		if len(ve.Ballots) != 1 {
 			t.Fatalf("voter %d has %d ballots on the board", i, len(ve.Ballots))
 		}

@@ -179,42 +179,13 @@ func standbyElection(t *testing.T, dsn, wdir string) (*boxtest.Fixture, []standb
 	if err := f.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	voters := make([]standbyVoter, standbyVoters)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(voters) {
-					return
-				}
-				v, err := f.NewVoter(ctx, [32]byte{}, "")
-				if err != nil {
-					errs <- err
-					return
-				}
-				raw, _, err := f.Prepare(v, f.Selection(i, v.Style))
-				if err != nil {
-					errs <- err
-					return
-				}
-				e, err := bulletin.DecodeEntry(raw)
-				if err != nil {
-					errs <- err
-					return
-				}
-				voters[i] = standbyVoter{token: v.Token, entry: raw, hash: e.Hash()}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	pvs, err := f.PrepareVoters(ctx, standbyVoters)
+	if err != nil {
 		t.Fatal(err)
+	}
+	voters := make([]standbyVoter, len(pvs))
+	for i, pv := range pvs {
+		voters[i] = standbyVoter{token: pv.Voter.Token, entry: pv.Raw, hash: pv.Entry.Hash()}
 	}
 	return f, voters
 }

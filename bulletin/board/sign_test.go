@@ -196,3 +196,150 @@ func TestCheckpointUnknownOutcomeSignedOnce(t *testing.T) {
 		t.Fatalf("size 1 signed %d times:\n%s", n, rec.bodies[1])
 	}
 }
+
+// lostConnection is a PostgreSQL store whose connection is lost at the
+// first PutCheckpoint once armed: the write does not commit, the
+// checkpoint lock taken through it is released (a session lock dies with
+// its connection), and every later call fails without an answer until
+// back is called, as when the database or the network goes away between
+// the signing and the storing.
+type lostConnection struct {
+	*postgres.Store
+	mu       sync.Mutex
+	armed    bool
+	down     bool
+	releases []func()
+}
+
+var errConnLost = errors.New("connection lost (test)")
+
+func (s *lostConnection) isDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.down
+}
+
+func (s *lostConnection) back() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = false
+}
+
+func (s *lostConnection) CheckpointLock(ctx context.Context, log store.LogID) (func(), error) {
+	if s.isDown() {
+		return nil, errConnLost
+	}
+	release, err := s.Store.CheckpointLock(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	r := func() { once.Do(release) }
+	s.mu.Lock()
+	s.releases = append(s.releases, r)
+	s.mu.Unlock()
+	return r, nil
+}
+
+func (s *lostConnection) PutCheckpoint(ctx context.Context, log store.LogID, cp store.Checkpoint) error {
+	s.mu.Lock()
+	if s.armed {
+		s.armed, s.down = false, true
+		rs := s.releases
+		s.mu.Unlock()
+		for _, r := range rs {
+			r() // the lock's session is gone
+		}
+		return errConnLost
+	}
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		return errConnLost
+	}
+	return s.Store.PutCheckpoint(ctx, log, cp)
+}
+
+func (s *lostConnection) CheckpointAt(ctx context.Context, log store.LogID, size uint64) (store.Checkpoint, error) {
+	if s.isDown() {
+		return store.Checkpoint{}, errConnLost
+	}
+	return s.Store.CheckpointAt(ctx, log, size)
+}
+
+func (s *lostConnection) LatestCheckpoint(ctx context.Context, log store.LogID) (store.Checkpoint, error) {
+	if s.isDown() {
+		return store.Checkpoint{}, errConnLost
+	}
+	return s.Store.LatestCheckpoint(ctx, log)
+}
+
+// TestCheckpointConnectionLostSignsOneNote: instance A signs a checkpoint
+// and loses its connection while storing it (the note is not stored, A's
+// checkpoint lock is gone with its session, and A cannot find out); B
+// then makes the checkpoint at the same size. The note A signed must
+// never leave A (its Checkpoint fails), and the log's key must not sign
+// two different checkpoints at one size: B signs the very body A signed,
+// so that A's note, should it ever be seen, is B's. Once A's connection
+// is back, A adopts the stored note.
+func TestCheckpointConnectionLostSignsOneNote(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Schema(t)
+	rec := &signRecorder{bodies: make(map[uint64][][]byte)}
+	open := func(wrap func(*postgres.Store) store.Store, start int64) *Log {
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		k := *testLogKey("evote.example/sign-lost", false)
+		k.Ed25519 = recordingSigner{Signer: k.Ed25519, rec: rec, t: t}
+		l, err := Open(ctx, Config{Key: &k, Store: wrap(s), Now: tickingClock(start)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	var lost *lostConnection
+	a := open(func(s *postgres.Store) store.Store { lost = &lostConnection{Store: s}; return lost }, 1_800_000_000)
+	b := open(func(s *postgres.Store) store.Store { return s }, 1_800_000_001)
+	for i := range 3 {
+		if _, err := a.Append(ctx, testEntry(t, a.ID(), bulletin.TypeBallot, "v", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lost.mu.Lock()
+	lost.armed = true
+	lost.mu.Unlock()
+	acp, err := a.Checkpoint(ctx)
+	if err == nil {
+		t.Fatalf("A's checkpoint returned a note (size %d) its store never took", acp.Size)
+	}
+	bcp, err := b.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost.back()
+	acp, err = a.Checkpoint(ctx)
+	if err != nil {
+		t.Fatalf("A's checkpoint once its connection is back: %v", err)
+	}
+	if string(acp.Note) != string(bcp.Note) {
+		t.Fatal("A and B serve different notes at one size")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for size, bodies := range rec.bodies {
+		distinct := map[string]bool{}
+		for _, body := range bodies {
+			distinct[string(body)] = true
+		}
+		if len(distinct) > 1 {
+			t.Errorf("size %d: %d different checkpoints signed:\n%s", size, len(distinct), bodies)
+		}
+	}
+}

@@ -129,8 +129,37 @@ func (b *Box) audit(ctx context.Context, bearer string, opened, prepared []byte)
 		return r, err
 	}
 
-	b.gate.RLock()
-	defer b.gate.RUnlock()
+	if bs, ok := b.auditBarrier(); ok {
+		// Several instances (spec/07-bulletin.md §7.7.2): the audit is
+		// checked against the whole board and every audit accepted by any
+		// instance, with no append of any instance in between (the
+		// barrier; this box's own casts wait at the gate), and added to
+		// the store's pool before the barrier is released. A ballot
+		// checked before and appended after is refused by its fence.
+		b.gate.Lock()
+		defer b.gate.Unlock()
+		release, err := bs.Barrier(ctx, b.sid())
+		if err != nil {
+			return nil, fmt.Errorf("ballotbox: %w", err)
+		}
+		defer release()
+		b.mu.Lock()
+		err = b.catchUpAllLocked(ctx)
+		b.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if err := b.syncAuditPool(ctx); err != nil {
+			return nil, err
+		}
+		// A retry that another instance accepted first.
+		if r, ok, err := b.auditReplay(ctx, rec); ok || err != nil {
+			return r, err
+		}
+	} else {
+		b.gate.RLock()
+		defer b.gate.RUnlock()
+	}
 	b.mu.Lock()
 	if b.audits[claims.TokenID] >= MaxAuditsPerToken {
 		b.mu.Unlock()
@@ -164,7 +193,91 @@ func (b *Box) audit(ctx context.Context, bearer string, opened, prepared []byte)
 		b.ciphertexts[k] = auditPendingPos
 	}
 	b.pool[rec.Code] = &pooled{rec: rec, entry: e, keys: keys}
+	if _, ok := b.auditBarrier(); ok {
+		b.auditsSeen++ // under the barrier, no other instance adds one
+	}
 	return b.pendingReceiptLocked(rec), nil
+}
+
+// auditBarrier returns the store's barrier if audits must be sequenced
+// with the appends of other instances (a store.AuditFence).
+func (b *Box) auditBarrier() (store.Barrier, bool) {
+	if _, ok := b.cfg.Store.(store.AuditFence); !ok {
+		return nil, false
+	}
+	bs, ok := b.cfg.Store.(store.Barrier)
+	return bs, ok
+}
+
+// castFenceLocked returns the fence of a ballot append checked now (b.mu
+// held): the number of audits the store's pool held when the box last
+// looked, or nil if the store has no fence.
+func (b *Box) castFenceLocked() *uint64 {
+	if _, ok := b.auditBarrier(); !ok {
+		return nil
+	}
+	f := b.auditsSeen
+	return &f
+}
+
+// syncAuditPool learns the audits other instances accepted since the box
+// last looked (after a ballot append refused by its fence, and under the
+// barrier before an audit is checked): their codes become findable and
+// the ciphertexts of those still pending are reserved, so that no ballot
+// repeating them is appended here; the box then names the store's count
+// as its fence. An own cast in flight that repeats one is refused by its
+// fence (it was checked before the audit was added) and, checked again,
+// by the reservation.
+func (b *Box) syncAuditPool(ctx context.Context) error {
+	af, ok := b.cfg.Store.(store.AuditFence)
+	if !ok {
+		return nil
+	}
+	n, err := af.AuditCount(ctx, b.sid())
+	if err != nil {
+		return fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	b.mu.Lock()
+	seen := b.auditsSeen
+	b.mu.Unlock()
+	if n == seen {
+		return nil
+	}
+	pending, err := b.cfg.Store.Audits(ctx, b.sid(), true)
+	if err != nil {
+		return fmt.Errorf("ballotbox: audit pool: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, rec := range pending {
+		code := ballot.TrackingCode(rec.Code)
+		b.auditCodes[code.Shown()] = rec.Code
+		if _, ok := b.pool[code]; ok {
+			continue
+		}
+		if _, ok := b.foreignAudits[code]; ok {
+			continue
+		}
+		if _, ok := b.log.IndexOf(rec.EntryHash); ok {
+			continue
+		}
+		p, err := poolEntry(rec)
+		if err != nil {
+			return fmt.Errorf("ballotbox: audit pool: %w", err)
+		}
+		if slices.ContainsFunc(p.keys, func(k [32]byte) bool { _, on := b.state.CiphertextAt(k); return on }) {
+			b.cfg.Logger.Error("an accepted audit repeats a ciphertext already on the board", "code", fmt.Sprintf("%x", rec.Code[:8]))
+			continue
+		}
+		for _, k := range p.keys {
+			b.ciphertexts[k] = auditPendingPos // over a cast's reservation too: its fence refuses it
+		}
+		b.foreignAudits[code] = p
+	}
+	if n > b.auditsSeen {
+		b.auditsSeen = n
+	}
+	return nil
 }
 
 // storeAudit adds rec to the store's audit pool. An error other than the
@@ -215,6 +328,9 @@ func (b *Box) auditReplay(ctx context.Context, rec store.Audit) (*AuditReceipt, 
 	b.mu.Lock()
 	full, known := b.auditCodes[ballot.TrackingCode(rec.Code).Shown()]
 	p, pending := b.pool[rec.Code]
+	if !pending {
+		p, pending = b.foreignAudits[rec.Code]
+	}
 	var r *AuditReceipt
 	if pending {
 		r = b.pendingReceiptLocked(p.rec)
@@ -290,6 +406,7 @@ func (b *Box) loadAuditPool(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ballotbox: audit pool: %w", err)
 	}
+	b.auditsSeen = uint64(len(all))
 	var done [][32]byte
 	for _, rec := range all {
 		b.auditCodes[ballot.TrackingCode(rec.Code).Shown()] = rec.Code
@@ -340,16 +457,18 @@ func poolEntry(rec store.Audit) (*pooled, error) {
 // a replay or a rebuild of the indices). A pooled audit whose entry is on
 // the board leaves the pool.
 func (b *Box) reservePoolLocked() error {
-	for code, p := range b.pool {
-		if _, ok := b.log.IndexOf(p.rec.EntryHash); ok {
-			delete(b.pool, code)
-			continue
-		}
-		for _, k := range p.keys {
-			if pos, dup := b.ciphertextAt(k); dup && pos != auditPendingPos {
-				return fmt.Errorf("%w: a pending audit's ciphertext is at entry %d", ErrInconsistentBox, pos)
+	for _, pool := range []map[ballot.TrackingCode]*pooled{b.pool, b.foreignAudits} {
+		for code, p := range pool {
+			if _, ok := b.log.IndexOf(p.rec.EntryHash); ok {
+				delete(pool, code)
+				continue
 			}
-			b.ciphertexts[k] = auditPendingPos
+			for _, k := range p.keys {
+				if pos, dup := b.ciphertextAt(k); dup && pos != auditPendingPos {
+					return fmt.Errorf("%w: a pending audit's ciphertext is at entry %d", ErrInconsistentBox, pos)
+				}
+				b.ciphertexts[k] = auditPendingPos
+			}
 		}
 	}
 	return nil
@@ -432,7 +551,7 @@ func (b *Box) publishBatchOnce() error {
 	for i, p := range batch {
 		pas[i] = pendingApply{entry: p.entry, keys: p.keys}
 	}
-	_, err = b.appendOrdered(horizon, func() {
+	_, err = b.appendOrdered(horizon, nil, func() {
 		for _, p := range batch {
 			p.flushing = false
 		}
@@ -676,6 +795,12 @@ func (b *Box) mergeStorePoolLocked(ctx context.Context) error {
 			continue
 		}
 		if _, ok := b.log.IndexOf(rec.EntryHash); ok {
+			continue
+		}
+		if p, ok := b.foreignAudits[rec.Code]; ok {
+			// Reserved here already: published by this close.
+			delete(b.foreignAudits, rec.Code)
+			b.pool[rec.Code] = p
 			continue
 		}
 		p, err := poolEntry(rec)

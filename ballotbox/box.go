@@ -152,6 +152,14 @@ type Box struct {
 	flushOnce      sync.Once
 	auditRand      io.Reader
 	auditCodesAt   time.Time // when refreshAuditCodes last read the store
+	// With several instances on one store (store.AuditFence, instances.go):
+	// the pending audits other instances accepted, whose ciphertexts are
+	// reserved here (auditPendingPos) but which this box does not publish
+	// before the close, and the number of audits the store's pool held
+	// when the box last looked, which its ballot appends name as their
+	// fence.
+	foreignAudits map[ballot.TrackingCode]*pooled
+	auditsSeen    uint64
 
 	// refused counts, per token id, the casts refused as invalid ballots
 	// (memory only; its own lock, off the hot path's).
@@ -263,7 +271,7 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 		cfg.AuditMinBatch = DefaultAuditMinBatch
 	}
 	b := &Box{cfg: cfg, auth: [32]byte(cfg.Authority.Public().(ed25519.PublicKey)), refused: map[string]int{},
-		pool: map[ballot.TrackingCode]*pooled{}, auditCodes: map[ballot.ShownCode]ballot.TrackingCode{}, auditRand: rand.Reader}
+		pool: map[ballot.TrackingCode]*pooled{}, foreignAudits: map[ballot.TrackingCode]*pooled{}, auditCodes: map[ballot.ShownCode]ballot.TrackingCode{}, auditRand: rand.Reader}
 	if cfg.SnapshotEvery == 0 {
 		cfg.SnapshotEvery = DefaultSnapshotEvery
 	}

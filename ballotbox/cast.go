@@ -13,6 +13,7 @@ import (
 	"evote/crypto/zkp"
 	"evote/election"
 	"evote/idp/token"
+	"evote/store"
 )
 
 // Receipt is what a voter keeps after casting (spec/10-api.md §10.2): the
@@ -138,7 +139,7 @@ func (b *Box) castChecked(e *bulletin.Entry, h [32]byte, cb *election.CheckedBal
 	for attempt := 1; ; attempt++ {
 		b.mu.Lock()
 		b.catchUpLocked()
-		horizon := b.state.Size
+		horizon, fence := b.state.Size, b.castFenceLocked()
 		pseudonym, keys, err := b.reserveLocked(cb, claims, ctKeys)
 		b.mu.Unlock()
 		if err != nil {
@@ -147,12 +148,21 @@ func (b *Box) castChecked(e *bulletin.Entry, h [32]byte, cb *election.CheckedBal
 			}
 			return 0, pseudonym, err
 		}
-		idx, err := b.appendOrdered(horizon, func() { b.releaseLocked(cb, pseudonym, keys, false) }, pendingApply{entry: e, cb: cb, pseudonym: pseudonym, keys: keys})
-		if !isStale(err) {
+		idx, err := b.appendOrdered(horizon, fence, func() { b.releaseLocked(cb, pseudonym, keys, false) }, pendingApply{entry: e, cb: cb, pseudonym: pseudonym, keys: keys})
+		fenced := errors.Is(err, store.ErrAuditFence)
+		if !isStale(err) && !fenced {
 			return idx, pseudonym, err
 		}
 		if attempt == maxStale {
 			return 0, pseudonym, fmt.Errorf("%w: the board moved under %d attempts", ErrCastInProgress, attempt)
+		}
+		if fenced {
+			// Another instance accepted an audit since the checks: learn
+			// it (its ciphertexts may be this ballot's) and check again.
+			if err := b.syncAuditPool(context.Background()); err != nil {
+				return 0, pseudonym, err
+			}
+			continue
 		}
 		// Another instance appended since the checks: apply its entries
 		// and check again.
@@ -364,15 +374,21 @@ func (b *Box) releaseLocked(cb *election.CheckedBallot, pseudonym [32]byte, keys
 // batch of audits, at consecutive positions), checked against the state's
 // first horizon entries and the reservations, then applies them (and any
 // entries before them that are waiting) in index order, and returns the
-// first index. fail releases the reservations if the append is refused
+// first index. A ballot's fence (castFenceLocked) is the audit pool it
+// was checked against (store.ErrAuditFence if another instance has added
+// an audit since). fail releases the reservations if the append is refused
 // (board.ErrStale when another instance appended meanwhile); the caller
 // holds b.gate shared.
-func (b *Box) appendOrdered(horizon uint64, fail func(), pas ...pendingApply) (uint64, error) {
+func (b *Box) appendOrdered(horizon uint64, fence *uint64, fail func(), pas ...pendingApply) (uint64, error) {
 	entries := make([]*bulletin.Entry, len(pas))
 	for i := range pas {
 		entries[i] = pas[i].entry
 	}
-	actx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	base := context.Background()
+	if fence != nil {
+		base = store.WithAuditFence(base, *fence)
+	}
+	actx, cancel := context.WithTimeout(base, appendTimeout)
 	idx, err := b.log.AppendAfter(actx, horizon, entries...)
 	cancel()
 	b.mu.Lock()

@@ -205,9 +205,11 @@ func (b *Box) appliedForeignLocked(e *bulletin.Entry) {
 		return
 	}
 	h := e.Hash()
-	for code, p := range b.pool {
-		if p.rec.EntryHash == h {
-			delete(b.pool, code)
+	for _, pool := range []map[ballot.TrackingCode]*pooled{b.pool, b.foreignAudits} {
+		for code, p := range pool {
+			if p.rec.EntryHash == h {
+				delete(pool, code)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"evote/ballot"
 	"evote/ballotbox"
+	"evote/ballotbox/boxtest"
 )
 
 // auditLost reports the refusals a Benaloh audit may get when the same
@@ -50,7 +51,7 @@ func TestInstancesAuditThenCast(t *testing.T) {
 		t.Fatal(err)
 	}
 	if av, err := a.AuditByCode(ctx, p.Ballot.TrackingCode().Shown()); err != nil || !av.Published {
-		t.Fatalf("the audit after the close: %v %+v", err, av)
+		t.Fatalf("the audit after the close: published %v, %v", av != nil && av.Published, err)
 	}
 	checkInstancesAgree(t, f, dsn, a, b)
 }
@@ -166,5 +167,181 @@ func TestInstancesAuditCastRace(t *testing.T) {
 			t.Errorf("voter %d: refused audit served: %v", i, err)
 		}
 	}
+	checkInstancesAgree(t, f, dsn, a, b)
+}
+
+// TestInstancesCloseRacesAudits closes voting on A while audits arrive
+// at B: every audit B accepted is published before the close entry (the
+// close publishes the store's whole pool under the barrier, and an audit
+// is added only under it), every later one is refused as not open, and
+// none is accepted and then left out.
+func TestInstancesCloseRacesAudits(t *testing.T) {
+	f, dsn, a, b := twoInstances(t, ballot.LastBallotCounts)
+	ctx := context.Background()
+	n := 16
+	if testing.Short() {
+		n = 8
+	}
+	type aud struct {
+		tok            string
+		opened, ballot []byte
+		code           ballot.ShownCode
+		err            error
+	}
+	auds := make([]*aud, n)
+	for i := range auds {
+		v := voter(t, f, [32]byte{})
+		_, p := prepare(t, f, v, i)
+		auds[i] = &aud{tok: v.Token, opened: p.Audit().Encode(), ballot: p.Ballot.Encode(), code: p.Ballot.TrackingCode().Shown()}
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Four clients send the audits in order; the close is posted when
+	// the first quarter is done, so it lands among the others.
+	var wg sync.WaitGroup
+	var next sync.Mutex
+	i := 0
+	quarter := make(chan struct{})
+	var once sync.Once
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				next.Lock()
+				k := i
+				i++
+				next.Unlock()
+				if k >= n {
+					return
+				}
+				if k == n/4 {
+					once.Do(func() { close(quarter) })
+				}
+				x := auds[k]
+				_, x.err = b.Audit(ctx, x.tok, x.opened, x.ballot)
+			}
+		}()
+	}
+	<-quarter
+	closed, err := a.Act(ctx, ballotbox.ActionClose, "official-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	accepted := 0
+	for i, x := range auds {
+		switch {
+		case x.err == nil:
+			accepted++
+			av, err := a.AuditByCode(ctx, x.code)
+			switch {
+			case err != nil:
+				t.Errorf("audit %d accepted on B, then after the close on A: %v", i, err)
+			case !av.Published:
+				t.Errorf("audit %d accepted on B, not published by the close on A", i)
+			case av.Index >= closed.Index:
+				t.Errorf("audit %d accepted on B, published at %d after the close at %d", i, av.Index, closed.Index)
+			}
+		case errors.Is(x.err, ballotbox.ErrNotOpen):
+		default:
+			t.Errorf("audit %d: %v", i, x.err)
+		}
+	}
+	t.Logf("%d of %d audits accepted before the close", accepted, n)
+	checkInstancesAgree(t, f, dsn, a, b)
+}
+
+// TestInstancesInPersonRacesCast: in-person marks posted through A while
+// the same voters cast through B, under the one-ballot policy. For each
+// voter the board's order decides: a ballot acknowledged lies before the
+// voter's mark, and a cast refused is refused because of the mark.
+func TestInstancesInPersonRacesCast(t *testing.T) {
+	f, dsn, a, b := twoInstances(t, ballot.SingleBallot)
+	ctx := context.Background()
+	n := 12
+	if testing.Short() {
+		n = 6
+	}
+	type race struct {
+		v       *boxtest.Voter
+		raw     []byte
+		rcpt    *ballotbox.Receipt
+		castErr error
+		markErr error
+	}
+	races := make([]*race, n)
+	for i := range races {
+		v := voter(t, f, [32]byte{})
+		raw, _ := prepare(t, f, v, i)
+		races[i] = &race{v: v, raw: raw}
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The voters cast through B in order, two at a time, while the
+	// polling station marks them through A in the reverse order: the
+	// first ones cast before their mark, the last ones after it, and
+	// those in the middle race.
+	var wg sync.WaitGroup
+	var next sync.Mutex
+	i := 0
+	start := make(chan struct{})
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for {
+				next.Lock()
+				k := i
+				i++
+				next.Unlock()
+				if k >= n {
+					return
+				}
+				r := races[k]
+				r.rcpt, r.castErr = b.Cast(ctx, r.v.Token, r.raw)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-start
+		for k := n - 1; k >= 0; k-- {
+			races[k].markErr = f.MarkInPerson(ctx, races[k].v)
+		}
+	}()
+	close(start)
+	wg.Wait()
+	cast := 0
+	for i, r := range races {
+		if r.markErr != nil {
+			t.Fatalf("voter %d: mark: %v", i, r.markErr)
+		}
+		if err := b.AwaitSize(ctx, a.View().Size); err != nil {
+			t.Fatal(err)
+		}
+		es, _ := b.Voter(r.v.Pseudonym)
+		if es.InPerson == nil {
+			t.Fatalf("voter %d: no mark on B", i)
+		}
+		switch {
+		case r.castErr == nil:
+			cast++
+			if r.rcpt.Index >= *es.InPerson {
+				t.Errorf("voter %d: ballot acknowledged at %d, after the mark at %d", i, r.rcpt.Index, *es.InPerson)
+			}
+		case errors.Is(r.castErr, ballotbox.ErrVotedInPerson):
+			if len(es.Ballots) != 0 {
+				t.Errorf("voter %d: cast refused, the board holds %d of its ballots", i, len(es.Ballots))
+			}
+		default:
+			t.Errorf("voter %d: cast %v", i, r.castErr)
+		}
+	}
+	t.Logf("%d of %d ballots before the mark", cast, n)
 	checkInstancesAgree(t, f, dsn, a, b)
 }

@@ -150,7 +150,7 @@ func (b *Box) postCredential(ctx context.Context, e *bulletin.Entry) (*Posted, e
 		if err != nil {
 			return nil, err
 		}
-		idx, err := b.appendOrdered(horizon, func() { delete(b.devInFlight, dev) }, pendingApply{entry: e})
+		idx, err := b.appendOrdered(horizon, nil, func() { delete(b.devInFlight, dev) }, pendingApply{entry: e})
 		b.mu.Lock()
 		delete(b.devInFlight, dev)
 		b.mu.Unlock()

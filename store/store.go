@@ -46,6 +46,11 @@ var (
 	ErrInvalid = errors.New("store: invalid argument")
 	// ErrCheckpointOrder: a checkpoint not larger than the latest stored one.
 	ErrCheckpointOrder = errors.New("store: checkpoint does not extend the latest one")
+	// ErrAuditFence: an append made with WithAuditFence found that the
+	// log's audit pool no longer holds the number of audits its entries
+	// were checked against (another process accepted an audit); nothing
+	// is stored.
+	ErrAuditFence = errors.New("store: the log's audit pool changed since the entries were checked")
 )
 
 // LogID names one election's log.
@@ -158,6 +163,49 @@ type Barrier interface {
 // from the log's append lock and barrier: appends do not wait for it.
 type CheckpointLock interface {
 	CheckpointLock(ctx context.Context, log LogID) (release func(), err error)
+}
+
+// AuditFence is implemented by a store whose log several processes may
+// append ballots to and accept Benaloh audits for (store/postgres): a
+// ballot checked against the pool as it held n audits must not be
+// appended after another process added an audit whose ciphertexts it
+// repeats (spec/07-bulletin.md §7.7.2). A process adds audits only while
+// it holds the log's barrier (Barrier), its view of the board and the
+// pool brought up to the store's first; an append whose context carries
+// WithAuditFence(n) commits only if the log's pool holds exactly n
+// audits, published or not (else ErrAuditFence). Audits are never
+// deleted, so the count only grows.
+type AuditFence interface {
+	// AuditCount returns how many audits the log's pool holds, published
+	// or not.
+	AuditCount(ctx context.Context, log LogID) (uint64, error)
+}
+
+// CheckpointClaim is implemented by a store whose log several processes
+// may sign checkpoints for with one key (store/postgres). Before signing
+// a checkpoint the log claims the body it would sign at that size;
+// ClaimCheckpoint stores body for the size unless a body is stored for it
+// already, durably, and returns the stored one, which is the only body
+// the log then signs at that size. A process that signed and lost its
+// connection before storing the note (so that another process, finding no
+// note, signs at that size) has thus signed the very checkpoint the other
+// signs (spec/07-bulletin.md §7.7).
+type CheckpointClaim interface {
+	ClaimCheckpoint(ctx context.Context, log LogID, size uint64, body []byte) ([]byte, error)
+}
+
+type auditFenceKey struct{}
+
+// WithAuditFence marks ctx as that of an append whose entries were
+// checked against a pool of n audits (AuditFence).
+func WithAuditFence(ctx context.Context, n uint64) context.Context {
+	return context.WithValue(ctx, auditFenceKey{}, n)
+}
+
+// AuditFenceOf returns the fence WithAuditFence put in ctx.
+func AuditFenceOf(ctx context.Context) (uint64, bool) {
+	n, ok := ctx.Value(auditFenceKey{}).(uint64)
+	return n, ok
 }
 
 type barrierKey struct{}

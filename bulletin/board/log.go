@@ -136,6 +136,10 @@ type appendReq struct {
 	horizon uint64
 	// barrier: the caller holds the log's store barrier (store.WithBarrier).
 	barrier bool
+	// fenced: the caller checked its entries against a store audit pool
+	// of fence audits (store.WithAuditFence).
+	fenced bool
+	fence  uint64
 }
 
 // indexKey is an entry's IndexKey and its position in the request.
@@ -413,6 +417,7 @@ func (l *Log) AppendAfter(ctx context.Context, horizon uint64, entries ...*bulle
 		return nil, fmt.Errorf("%w: no entries", bulletin.ErrMalformed)
 	}
 	req := &appendReq{entries: entries, recs: make([]store.Record, len(entries)), leaves: make([][32]byte, len(entries)), result: make(chan appendResult, 1), horizon: horizon, barrier: store.HoldsBarrier(ctx)}
+	req.fence, req.fenced = store.AuditFenceOf(ctx)
 	seen := make(map[[32]byte]bool, len(entries))
 	seenKey := make(map[[KeyPrefix]byte]bool)
 	for i, e := range entries {
@@ -638,6 +643,7 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 		}
 		live = append(live, r)
 	}
+	live = l.fenceBatch(live)
 	if len(live) == 0 {
 		return
 	}
@@ -660,6 +666,9 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 		// The caller holds the store's barrier: every other writer waits,
 		// and so would this append if it asked for the barrier too.
 		ctx = store.WithBarrier(ctx)
+	}
+	if i := slices.IndexFunc(live, func(r *appendReq) bool { return r.fenced }); i >= 0 {
+		ctx = store.WithAuditFence(ctx, live[i].fence) // fenceBatch left one fence
 	}
 	err := l.cfg.Store.Append(ctx, l.sid, first, recs)
 	cancel()
@@ -684,6 +693,23 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 			}
 			for _, r := range live {
 				r.result <- appendResult{err: err}
+			}
+			return
+		}
+		if errors.Is(err, store.ErrAuditFence) {
+			// The fenced requests go back to their callers, who check
+			// them again against the audits added; the others do not
+			// depend on the pool.
+			var others []*appendReq
+			for _, r := range live {
+				if r.fenced {
+					r.result <- appendResult{err: fmt.Errorf("bulletin: append: %w", err)}
+				} else {
+					others = append(others, r)
+				}
+			}
+			if len(others) > 0 {
+				l.commitTry(others, mayResync)
 			}
 			return
 		}
@@ -728,6 +754,33 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 	l.hub.Publish(l.sid, i)
 }
 
+// fenceBatch keeps in one store append only requests checked against the
+// same audit pool (store.WithAuditFence): those checked against the
+// largest pool, and the unfenced ones; the others are refused with
+// store.ErrAuditFence (their callers have since learned of more audits,
+// or will when they look again).
+func (l *Log) fenceBatch(live []*appendReq) []*appendReq {
+	var fence uint64
+	fenced := false
+	for _, r := range live {
+		if r.fenced && (!fenced || r.fence > fence) {
+			fence, fenced = r.fence, true
+		}
+	}
+	if !fenced {
+		return live
+	}
+	keep := live[:0]
+	for _, r := range live {
+		if r.fenced && r.fence != fence {
+			r.result <- appendResult{err: fmt.Errorf("bulletin: append: %w: checked against %d audits, others against %d", store.ErrAuditFence, r.fence, fence)}
+			continue
+		}
+		keep = append(keep, r)
+	}
+	return keep
+}
+
 // resync handles a store that is ahead of the tree: an earlier append whose
 // acknowledgement was lost (the transaction committed but the reply did not
 // arrive), or another writer. It loads the missing entries from the store,
@@ -762,7 +815,7 @@ func (l *Log) resync(live []*appendReq) bool {
 // connection died during the commit, the server was killed, a timeout)
 // leaves the outcome unknown: the transaction may have committed.
 func refused(err error) bool {
-	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate) || errors.Is(err, store.ErrInvalid)
+	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate) || errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrAuditFence)
 }
 
 // Settling an append of unknown outcome: the store is read again after
@@ -888,6 +941,13 @@ func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error
 			t = l.latest.Time // checkpoint times never go backwards
 		}
 		c := bulletin.Checkpoint{Origin: l.cfg.Key.Origin, Size: size, Root: root, Time: t}
+		if cc, ok := l.cfg.Store.(store.CheckpointClaim); ok {
+			// Only a claimed body is signed: another process that signed
+			// at this size and could not store its note signed this one.
+			if c, err = l.claimed(ctx, cc, c); err != nil {
+				return nil, err
+			}
+		}
 		note, err := bulletin.SignCheckpoint(c, l.cfg.Key)
 		if err != nil {
 			return nil, err
@@ -919,6 +979,25 @@ func (l *Log) Checkpoint(ctx context.Context) (*bulletin.SignedCheckpoint, error
 	}
 	l.latest, l.unsettled = cp, nil
 	return l.latest, nil
+}
+
+// claimed claims c's body for its size (store.CheckpointClaim) and
+// returns the checkpoint claimed, c or the one another process of this
+// log claimed first, which must be of this log's tree. l.cpMu is held.
+func (l *Log) claimed(ctx context.Context, cc store.CheckpointClaim, c bulletin.Checkpoint) (bulletin.Checkpoint, error) {
+	body := c.Body()
+	got, err := cc.ClaimCheckpoint(ctx, l.sid, c.Size, body)
+	if err != nil {
+		return c, fmt.Errorf("bulletin: checkpoint: %w", err)
+	}
+	if bytes.Equal(got, body) {
+		return c, nil
+	}
+	pc, err := bulletin.ParseCheckpoint(got)
+	if err != nil || !bytes.Equal(pc.Body(), got) || pc.Origin != c.Origin || pc.Size != c.Size || pc.Root != c.Root {
+		return c, fmt.Errorf("%w: the checkpoint claimed at size %d is not this log's tree", bulletin.ErrCorrupt, c.Size)
+	}
+	return pc, nil
 }
 
 // storeAgain finds out whether cp, whose storing failed without a

@@ -47,10 +47,12 @@ type Store struct {
 }
 
 var (
-	_ store.Store          = (*Store)(nil)
-	_ store.Barrier        = (*Store)(nil)
-	_ store.CheckpointLock = (*Store)(nil)
-	_ store.Sizer          = (*Store)(nil)
+	_ store.Store           = (*Store)(nil)
+	_ store.Barrier         = (*Store)(nil)
+	_ store.CheckpointLock  = (*Store)(nil)
+	_ store.Sizer           = (*Store)(nil)
+	_ store.AuditFence      = (*Store)(nil)
+	_ store.CheckpointClaim = (*Store)(nil)
 )
 
 // Open connects with a pgx DSN (URL or key=value form; a search_path
@@ -147,10 +149,18 @@ func (s *Store) Append(ctx context.Context, log store.LogID, first uint64, recs 
 	if store.HoldsBarrier(ctx) {
 		fn = "bulletin_append_holding" // this process holds the log's barrier
 	}
-	_, err := s.pool.Exec(ctx, `SELECT `+fn+`($1, $2, $3, $4, $5, $6)`, log[:], int64(first), hashes, types, data, s.channel)
+	var err error
+	if fence, ok := store.AuditFenceOf(ctx); ok {
+		// Migration 0006: the pool must still hold fence audits.
+		_, err = s.pool.Exec(ctx, `SELECT bulletin_append_fenced($1, $2, $3, $4, $5, $6, $7, $8)`, log[:], int64(first), hashes, types, data, s.channel, int64(fence), store.HoldsBarrier(ctx))
+	} else {
+		_, err = s.pool.Exec(ctx, `SELECT `+fn+`($1, $2, $3, $4, $5, $6)`, log[:], int64(first), hashes, types, data, s.channel)
+	}
 	if err != nil {
 		var pe *pgconn.PgError
 		switch {
+		case errors.As(err, &pe) && pe.Code == "EV002":
+			return fmt.Errorf("%w: %s", store.ErrAuditFence, pe.Message)
 		case errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "bulletin_entries_hash_key":
 			return fmt.Errorf("%w: %s", store.ErrDuplicate, pe.Detail)
 		case errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "EV001"):
@@ -339,6 +349,24 @@ func (s *Store) PutCheckpoint(ctx context.Context, log store.LogID, cp store.Che
 	return nil
 }
 
+// ClaimCheckpoint implements store.CheckpointClaim (migration 0007): the
+// insert does nothing if a body is claimed for the size already; the
+// stored body is then read (by a second statement if the first one's
+// snapshot predates a concurrent claim's commit).
+func (s *Store) ClaimCheckpoint(ctx context.Context, log store.LogID, size uint64, body []byte) ([]byte, error) {
+	if len(body) == 0 || len(body) > store.MaxRecordSize || size > 1<<62 {
+		return nil, fmt.Errorf("%w: checkpoint claim of %d bytes at size %d", store.ErrInvalid, len(body), size)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO bulletin_checkpoint_claims (log_id, size, body) VALUES ($1, $2, $3) ON CONFLICT (log_id, size) DO NOTHING`, log[:], int64(size), body); err != nil {
+		return nil, fmt.Errorf("store/postgres: claim checkpoint: %w", err)
+	}
+	var stored []byte
+	if err := s.pool.QueryRow(ctx, `SELECT body FROM bulletin_checkpoint_claims WHERE log_id = $1 AND size = $2`, log[:], int64(size)).Scan(&stored); err != nil {
+		return nil, fmt.Errorf("store/postgres: claim checkpoint: %w", err)
+	}
+	return stored, nil
+}
+
 func (s *Store) checkpoint(ctx context.Context, q string, args ...any) (store.Checkpoint, error) {
 	var cp store.Checkpoint
 	var size int64
@@ -384,6 +412,15 @@ func (s *Store) AddAudit(ctx context.Context, log store.LogID, a store.Audit) er
 		return fmt.Errorf("store/postgres: add audit: %w", err)
 	}
 	return nil
+}
+
+// AuditCount implements store.AuditFence.
+func (s *Store) AuditCount(ctx context.Context, log store.LogID) (uint64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM ballotbox_audits WHERE log_id = $1`, log[:]).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store/postgres: audit count: %w", err)
+	}
+	return uint64(n), nil
 }
 
 func scanAudit(row pgx.Row) (store.Audit, error) {

@@ -336,6 +336,13 @@ func (b *Box) auditReplay(ctx context.Context, rec store.Audit) (*AuditReceipt, 
 		r = b.pendingReceiptLocked(p.rec)
 	}
 	b.mu.Unlock()
+	if !known {
+		// Published by another instance, whose pool this box never
+		// read: the entry is fixed, so it is found by its hash.
+		if i, ok := b.log.IndexOf(rec.EntryHash); ok {
+			return &AuditReceipt{TrackingCode: rec.Code, EntryHash: rec.EntryHash, Published: true, Index: i, Replayed: true}, true, nil
+		}
+	}
 	if !known || full != rec.Code {
 		return nil, false, nil
 	}

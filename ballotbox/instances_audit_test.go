@@ -345,3 +345,38 @@ func TestInstancesInPersonRacesCast(t *testing.T) {
 	t.Logf("%d of %d ballots before the mark", cast, n)
 	checkInstancesAgree(t, f, dsn, a, b)
 }
+
+// TestInstancesAuditRetryElsewhere: a retry of an audit accepted by A
+// that lands on B gets A's receipt, while the audit waits in A's pool and
+// once A has published it; B never publishes it itself.
+func TestInstancesAuditRetryElsewhere(t *testing.T) {
+	f, dsn, a, b := twoInstances(t, ballot.LastBallotCounts)
+	ctx := context.Background()
+	v := voter(t, f, [32]byte{})
+	_, p := prepare(t, f, v, 1)
+	ra, err := a.Audit(ctx, v.Token, p.Audit().Encode(), p.Ballot.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := b.Audit(ctx, v.Token, p.Audit().Encode(), p.Ballot.Encode())
+	if err != nil || !rb.Replayed || rb.Published || rb.EntryHash != ra.EntryHash {
+		t.Fatalf("retry on B of A's pending audit: %v %+v", err, rb)
+	}
+	if b.PendingAudits() != 0 {
+		t.Fatal("B took A's audit into its own pool")
+	}
+	if err := ballotbox.PublishBatch(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AwaitSize(ctx, a.View().Size); err != nil {
+		t.Fatal(err)
+	}
+	rb, err = b.Audit(ctx, v.Token, p.Audit().Encode(), p.Ballot.Encode())
+	if err != nil || !rb.Replayed || !rb.Published || rb.EntryHash != ra.EntryHash {
+		t.Fatalf("retry on B of A's published audit: %v %+v", err, rb)
+	}
+	if _, err := b.Act(ctx, ballotbox.ActionClose, "official-1"); err != nil {
+		t.Fatal(err)
+	}
+	checkInstancesAgree(t, f, dsn, a, b)
+}

@@ -515,6 +515,10 @@ func (s *State) applyMarks(e *bulletin.Entry) error {
 		}
 	}
 	f.marks, f.marked = len(ms.Marks), true
+	if err := s.nextFilter(); err != nil {
+		f.marks, f.marked = 0, false
+		return err
+	}
 	return nil
 }
 
@@ -560,12 +564,21 @@ func (s *State) currentFilter() (*styleFilter, error) {
 	if !f.marked {
 		return nil, refuseAs(ErrRevoteOrder, "style %s's filter starts after its padding, depths and marks", f.style)
 	}
-	if f.p == nil {
-		if err := s.startFilter(f); err != nil {
-			return nil, err
-		}
-	}
 	return f, nil
+}
+
+// nextFilter starts the current style's filter once its padding, depths
+// and marks are on the board: its lists and chains, which the trustees
+// read from the state (RevoteStyles).
+func (s *State) nextFilter() error {
+	if s.rv.current >= len(s.rv.styles) {
+		return nil
+	}
+	f := s.rv.styles[s.rv.current]
+	if !f.marked || f.p != nil {
+		return nil
+	}
+	return s.startFilter(f)
 }
 
 func (s *State) startFilter(f *styleFilter) error {
@@ -790,7 +803,7 @@ func (s *State) finishRollCall(f *styleFilter, list []*elgamal.Ciphertext) error
 	}
 	f.done = true
 	s.rv.current++
-	return nil
+	return s.nextFilter()
 }
 
 func (s *State) applyFilter(e *bulletin.Entry) error {

@@ -238,6 +238,11 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 		s.Manifest, s.Authority, s.Phase = m, e.Author, PhaseSetup
 		return nil
 	}
+	if s.rv != nil {
+		if handled, err := s.applyRevote(e); handled {
+			return err
+		}
+	}
 	switch e.Type {
 	case bulletin.TypeManifest:
 		return refuse("a second manifest")

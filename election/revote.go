@@ -360,10 +360,10 @@ func rowCiphertexts(r *revote.Row) []*elgamal.Ciphertext {
 // depth) with their device keys.
 func (s *State) checkRows(log bulletin.LogID, style string, in []*revote.SignedRow, padding bool) ([]revote.Row, [][32]byte, error) {
 	ext := s.Context.ExtendedHash
-	el := s.Election()
 	seen := map[[32]byte]bool{}
 	rows := make([]revote.Row, 0, len(in))
 	keys := make([][32]byte, 0, len(in))
+	batch := zkp.NewBatch()
 	for i, r := range in {
 		c := r.Cred
 		if c.ElectionID != s.Manifest.ElectionID || c.Context != ext {
@@ -384,38 +384,40 @@ func (s *State) checkRows(log bulletin.LogID, style string, in []*revote.SignedR
 			return nil, nil, refuseAs(ErrRow, "row %d: device key already carries a row (a credential carries at most one)", i)
 		}
 		seen[dev] = true
-		if err := revote.VerifyID(revote.IDProofContext(ext, dev), c.ID, c.Proof); err != nil {
-			return nil, nil, refuseAs(ErrRow, "row %d: %w", i, err)
-		}
 		b := r.B
 		if b.CredentialKey != dev || b.Style != style || b.ElectionID != s.Manifest.ElectionID {
 			return nil, nil, refuseAs(ErrRow, "row %d: ballot of another credential, style or election", i)
-		}
-		if err := el.Verify(b); err != nil {
-			return nil, nil, refuseAs(ErrRow, "row %d: %w", i, err)
 		}
 		if padding {
 			if !r.Flag.Equal(revote.PaddingFlag()) || len(r.FlagProof) != 0 {
 				return nil, nil, refuseAs(ErrPaddingFlag, "padding row %d", i)
 			}
-		} else {
-			if len(r.FlagProof) == 0 {
-				return nil, nil, refuseAs(ErrRow, "row %d: no flag proof", i)
-			}
-			p, err := parseFlagProof(r.FlagProof)
-			if err != nil {
-				return nil, nil, refuseAs(ErrRow, "row %d: %w", i, err)
-			}
-			if err := revote.VerifyFlag(s.PublicKey, revote.FlagProofContext(ext, dev), r.Flag, p); err != nil {
-				return nil, nil, refuseAs(ErrRow, "row %d: %w", i, err)
-			}
+		} else if len(r.FlagProof) == 0 {
+			return nil, nil, refuseAs(ErrRow, "row %d: no flag proof", i)
 		}
 		if err := sig.Verify(dev[:], revote.RowMessage(log, r), r.DeviceSig[:]); err != nil {
 			return nil, nil, refuseAs(ErrRow, "row %d: device signature: %w", i, err)
 		}
+		// The proofs go in one batch (§4.2); if it fails, each row is
+		// checked alone to name the first bad one.
+		if err := s.addRowProofs(batch, fmt.Sprintf("row %d", i), r); err != nil {
+			return nil, nil, refuseAs(ErrRow, "row %d: %w", i, err)
+		}
 		row := revote.Row{ID: c.ID, Flag: r.Flag, Ballot: b.Ciphertexts()}
 		rows = append(rows, row)
 		keys = append(keys, dev)
+	}
+	if err := batch.Verify(); err != nil {
+		for i, r := range in {
+			one := zkp.NewBatch()
+			if err := s.addRowProofs(one, "row", r); err == nil {
+				err = one.Verify()
+			}
+			if err != nil {
+				return nil, nil, refuseAs(ErrRow, "row %d: proofs: %w", i, err)
+			}
+		}
+		return nil, nil, refuseAs(ErrRow, "proofs: %w", err)
 	}
 	local := map[[32]byte]int{}
 	for i := range rows {
@@ -431,6 +433,25 @@ func (s *State) checkRows(log bulletin.LogID, style string, in []*revote.SignedR
 		}
 	}
 	return rows, keys, nil
+}
+
+// addRowProofs adds a row's proofs to batch: the credential's π_id, the
+// ballot's proofs (§9.3) and, in a slot row, the flag's range proof.
+func (s *State) addRowProofs(batch *zkp.Batch, name string, r *revote.SignedRow) error {
+	ext, dev := s.Context.ExtendedHash, r.Cred.DeviceKey
+	r.Cred.Proof.AddToBatch(batch, name+" identifier proof", revote.IDProofContext(ext, dev), group.NewGeneratorElement(), &r.Cred.ID.A)
+	if err := s.Election().AddToBatch(batch, r.B, name+" ballot"); err != nil {
+		return err
+	}
+	if len(r.FlagProof) == 0 {
+		return nil
+	}
+	p, err := parseFlagProof(r.FlagProof)
+	if err != nil {
+		return err
+	}
+	g, h := batch.Shared(group.NewGeneratorElement()), batch.Shared(s.PublicKey.Element())
+	return p.AddToBatch(batch, name+" flag proof", revote.FlagProofContext(ext, dev), &zkp.RangeStatement{PK: s.PublicKey, Ciphertext: r.Flag, Max: 1}, g, h)
 }
 
 func (s *State) applyDepths(e *bulletin.Entry) error {
@@ -459,10 +480,23 @@ func (s *State) applyDepths(e *bulletin.Entry) error {
 		return refuse("style %s: %d depths for %d filter rows", d.Style, len(d.Rows), len(f.rows))
 	}
 	seen := map[[32]byte]bool{}
+	batch := zkp.NewBatch()
+	g, h := batch.Shared(group.NewGeneratorElement()), batch.Shared(s.PublicKey.Element())
 	for i, x := range d.Rows {
-		if err := revote.VerifyDepth(s.PublicKey, revote.DepthProofContext(s.Context.ExtendedHash, f.keys[i]), x.Depth, m, x.Proof); err != nil {
+		st := revote.DepthStatement(s.PublicKey, x.Depth, m)
+		if err := x.Proof.AddToBatch(batch, fmt.Sprintf("row %d depth", i), revote.DepthProofContext(s.Context.ExtendedHash, f.keys[i]), st, g, h); err != nil {
 			return refuse("row %d: %w", i, err)
 		}
+	}
+	if err := batch.Verify(); err != nil {
+		for i, x := range d.Rows {
+			if err := revote.VerifyDepth(s.PublicKey, revote.DepthProofContext(s.Context.ExtendedHash, f.keys[i]), x.Depth, m, x.Proof); err != nil {
+				return refuse("row %d: %w", i, err)
+			}
+		}
+		return refuse("depth proofs: %w", err)
+	}
+	for i, x := range d.Rows {
 		k := revote.CiphertextKey(x.Depth)
 		if _, dup := s.ciphertexts.get(k); dup || seen[k] {
 			return refuse("row %d: depth ciphertext repeats another", i)

@@ -261,13 +261,6 @@ func (v *verifier) checkAnchors(src source) ([]byte, error) {
 		v.rep.fail(0, CheckAnchors, "%v", err)
 		return first, nil
 	}
-	if m.Coercion.Mode != ballot.NoCoercionResistance {
-		// Its board follows the rules of spec chapter 15 (no pseudonyms,
-		// dummies, the filter), which this verifier does not check yet:
-		// verifying it under chapter 9's would say nothing true.
-		v.rep.fail(0, CheckAnchors, "the manifest sets coercion mode %s (spec §15.1): not supported by this verifier yet, so the record is not verified", m.Coercion.Mode)
-		return first, nil
-	}
 	lv := m.Board.LogVerifier()
 	if e.Log != bulletin.LogIDFor(lv.Origin) {
 		v.rep.fail(0, CheckAnchors, "the manifest entry belongs to log %x, not to the manifest's origin %q", e.Log[:8], lv.Origin)

@@ -47,3 +47,43 @@ func TestRevoteElection(t *testing.T) {
 		t.Logf("style %s: %d slots of %d rows, %d board rows, %d filter rows, %d voters", f.Style, f.Slots, f.SlotRows, f.Board, len(f.Rows), f.Voters)
 	}
 }
+
+// TestTwoBoards is the test of two boards (spec §15.8, §15.13 step 8) on
+// the simulated record: the same election twice, once where voter 0
+// re-votes (the coerced ballot, then the real one) and once where voter 0
+// casts one ballot. What a coercer sees of the board is the same: the
+// same entries in the same order, by the same authors, with payloads of
+// the same sizes, the same slots of B_st rows, the same padding, kept and
+// superseded counts. (The contents differ, being fresh encryptions; and
+// the published counts differ by the votes themselves, §15.8.)
+func TestTwoBoards(t *testing.T) {
+	run := func(ballots int) *Election {
+		e, err := RunRevote(revoteConfig("two-boards"), RevoteHooks{Ballots: func(i int) int {
+			if i == 0 {
+				return ballots
+			}
+			return 0
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	once, twice := run(1), run(2)
+	if len(once.Entries) != len(twice.Entries) {
+		t.Fatalf("%d entries without the re-vote, %d with it", len(once.Entries), len(twice.Entries))
+	}
+	for i := range once.Entries {
+		a, b := once.Entries[i], twice.Entries[i]
+		if a.Type != b.Type || a.Author != b.Author || len(a.Payload) != len(b.Payload) {
+			t.Fatalf("entry %d: %s by %x, %d bytes without the re-vote; %s by %x, %d bytes with it", i, a.Type, a.Author[:4], len(a.Payload), b.Type, b.Author[:4], len(b.Payload))
+		}
+	}
+	fa, fb := once.State.RevoteStyles(), twice.State.RevoteStyles()
+	for k := range fa {
+		x, y := fa[k], fb[k]
+		if x.Slots != y.Slots || x.SlotRows != y.SlotRows || x.Board != y.Board || len(x.Rows) != len(y.Rows) || x.Kept.Len() != y.Kept.Len() || x.Voters != y.Voters {
+			t.Fatalf("style %s: %+v without the re-vote, %+v with it", x.Style, x, y)
+		}
+	}
+}

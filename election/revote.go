@@ -410,7 +410,8 @@ func (s *State) checkRows(log bulletin.LogID, style string, in []*revote.SignedR
 	if err := batch.Verify(); err != nil {
 		for i, r := range in {
 			one := zkp.NewBatch()
-			if err := s.addRowProofs(one, "row", r); err == nil {
+			err := s.addRowProofs(one, "row", r)
+			if err == nil {
 				err = one.Verify()
 			}
 			if err != nil {

@@ -242,9 +242,10 @@ type Report struct {
 	Seconds      float64         `json:"seconds"`
 	Workers      int             `json:"workers"`
 
-	items map[Check]uint64
-	fails map[Check]uint64
-	times map[Check]time.Duration
+	items    map[Check]uint64
+	fails    map[Check]uint64
+	coercion bool // the manifest sets deniable re-voting (spec chapter 15)
+	times    map[Check]time.Duration
 }
 
 func newReport() *Report {

@@ -411,6 +411,7 @@ func (v *verifier) applyBallot(s *election.State, i uint64, e *bulletin.Entry, p
 func (v *verifier) summarise(s *election.State) {
 	if s.Manifest != nil {
 		v.rep.ElectionID = s.Manifest.ElectionID
+		v.rep.coercion = s.Coercion()
 	}
 	v.rep.Phase = s.Phase.String()
 	if s.Result == nil && !v.opt.Partial {

@@ -51,6 +51,17 @@ const (
 	TypeDecryptionShare Type = 0x0504 // a trustee's decryption shares
 	TypeDecryptionProof Type = 0x0505 // reserved: a decryption-share entry carries its proof
 	TypeResult          Type = 0x0506 // the election result
+
+	// Deniable re-voting (spec §15, manifest coercion = 1).
+	TypeRevoteTagKey     Type = 0x0601 // a trustee's tag key, before voting opens
+	TypeRevoteCredential Type = 0x0602 // a credential with an encrypted identifier, published inside its row
+	TypeRevoteSlot       Type = 0x0603 // the B_st rows of one ballot style and time slot
+	TypeRevotePadding    Type = 0x0604 // a ballot style's padding rows, at the close
+	TypeRevoteDepths     Type = 0x0605 // the encrypted depths of a ballot style's filter rows
+	TypeRevoteMarks      Type = 0x0606 // the opened flags of a ballot style's in-person mark rows
+	TypeRevoteBlind      Type = 0x0607 // a trustee's blinding of a filter's tag list
+	TypeRevoteFilter     Type = 0x0608 // a filter's board rows and kept positions
+	TypeRevoteRoll       Type = 0x0609 // the listed voters' identifiers, at the close
 )
 
 // Payload size limits. Ballot-sized entries are small; mix outputs and
@@ -99,6 +110,15 @@ var registry = map[Type]typeInfo{
 	TypeDecryptionShare:       {"decryption-share", limitLarge, false},
 	TypeDecryptionProof:       {"decryption-proof", limitLarge, true},
 	TypeResult:                {"result", limitMid, false},
+	TypeRevoteTagKey:          {"revote-tag-key", limitSmall, false},
+	TypeRevoteCredential:      {"revote-credential", limitSmall, false},
+	TypeRevoteSlot:            {"revote-slot", limitLarge, false},
+	TypeRevotePadding:         {"revote-padding", limitLarge, false},
+	TypeRevoteDepths:          {"revote-depths", limitLarge, false},
+	TypeRevoteMarks:           {"revote-marks", limitLarge, false},
+	TypeRevoteBlind:           {"revote-blind", limitLarge, false},
+	TypeRevoteFilter:          {"revote-filter", limitLarge, false},
+	TypeRevoteRoll:            {"revote-roll", limitLarge, false},
 }
 
 // Registered reports whether t is a known entry type.

@@ -147,6 +147,8 @@ type State struct {
 	// Culprits are the trustees' invalid mixes and decryption shares.
 	Culprits []Culprit
 	Result   *tally.Result
+
+	rv *revoteState // chapter 15's rules, in coercion mode
 }
 
 // NewState returns an empty state. The zero State is one too: its maps
@@ -224,16 +226,22 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 		if err != nil {
 			return refuse("%w", err)
 		}
-		if m.Coercion.Mode != ballot.NoCoercionResistance {
-			// These rules are chapter 9's; chapter 15's (no pseudonyms,
-			// dummies, the filter) are not integrated yet (§15.13).
-			return refuse("coercion mode %s (spec §15.1) is not supported by these rules yet", m.Coercion.Mode)
-		}
 		if s.credentials == nil {
 			s.init() // a zero State
 		}
+		if m.Coercion.Mode == ballot.DeniableRevoting {
+			// Chapter 15's rules (no pseudonyms, slots, the filter).
+			if err := s.initRevote(m); err != nil {
+				return err
+			}
+		}
 		s.Manifest, s.Authority, s.Phase = m, e.Author, PhaseSetup
 		return nil
+	}
+	if s.rv != nil {
+		if handled, err := s.applyRevote(e); handled {
+			return err
+		}
 	}
 	switch e.Type {
 	case bulletin.TypeManifest:
@@ -464,10 +472,21 @@ func (s *State) applyTransition(e *bulletin.Entry) error {
 		if s.IdentityKeys == nil {
 			return refuse("cannot open before the identity key set is posted")
 		}
+		if s.rv != nil {
+			if err := s.openRevote(); err != nil {
+				return err
+			}
+		}
 		s.OpenPosition = s.Size
 	case PhaseClosed:
 		s.ClosePosition = s.Size
 	case PhaseMixing:
+		if s.rv != nil {
+			if err := s.finishRevote(); err != nil {
+				return err
+			}
+			break
+		}
 		if s.Cleansing == nil {
 			return refuse("cannot start mixing before the cleansing result")
 		}

@@ -250,7 +250,11 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 					return nil, refuse("contest %s value %d: %w", c.Contest.ID, i, err)
 				}
 			}
-			if c.Contest.Kind == ballot.SingleChoice {
+			if s.rv != nil {
+				if cr.Counts, err = countFlagged(values, len(c.Contest.Candidates), c.Ballots); err != nil {
+					return nil, refuse("contest %s: %w", c.Contest.ID, err)
+				}
+			} else if c.Contest.Kind == ballot.SingleChoice {
 				if cr.Counts, err = tally.CountChoices(values, len(c.Contest.Candidates)); err != nil {
 					return nil, refuse("contest %s: %w", c.Contest.ID, err)
 				}

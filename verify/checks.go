@@ -42,6 +42,19 @@ const (
 	CheckDecryptionProof Check = "decryption.proof"       // every decryption share's proof
 	CheckResult          Check = "result"                 // shares combine, and the counts equal the published result
 	CheckProtocol        Check = "protocol"               // an entry the election's rules do not accept at all
+
+	// Deniable re-voting (spec chapter 15, §15.11).
+	CheckRevoteTagKey   Check = "revote.tag-key"    // each trustee's tag key and its proof, before voting opens
+	CheckRevoteSlot     Check = "revote.slot"       // every slot has B_st rows of its style, in order; every row's credential, proofs and signatures; no ciphertext twice
+	CheckRevotePadding  Check = "revote.padding"    // padding rows: valid rows whose flag is (1, g^2) in clear; N + P a multiple of M
+	CheckRevoteDepths   Check = "revote.depths"     // a depth with its proof for every filter row
+	CheckRevoteMarks    Check = "revote.marks"      // opened flags of in-person mark rows, signed by registered stations and officials
+	CheckRevoteRoll     Check = "revote.roll"       // the roll of listed voters' identifiers, with the voter list's counts
+	CheckRevoteMix      Check = "revote.mix"        // the mix chains of the filter's lists X and Y and of the roll call, and their proofs
+	CheckRevoteBlind    Check = "revote.blind"      // blinding steps of the tag list by distinct trustees, each proof
+	CheckRevoteShares   Check = "revote.decryption" // decryption shares of the tag list and the roll call, each proof
+	CheckRevoteFilter   Check = "revote.filter"     // the kept positions are exactly the selection rule's, and N' = M × kept
+	CheckRevoteRollCall Check = "revote.roll-call"  // the roll call's identifiers: distinct, the dummy rule, on the roll
 )
 
 // Checks lists every check in the order of the report.
@@ -51,7 +64,10 @@ var Checks = []Check{
 	CheckManifest, CheckKeygen, CheckContext, CheckIdentityKeys, CheckVoterList, CheckPolling, CheckLifecycle,
 	CheckCredential, CheckInPerson,
 	CheckBallotFormat, CheckBallotProof, CheckBallotCred, CheckBallotStyle, CheckBallotPeriod, CheckBallotUnique, CheckBallotPolicy,
-	CheckAudit, CheckCleansing, CheckMixChain, CheckMixProof, CheckDecryption, CheckDecryptionProof, CheckResult,
+	CheckAudit,
+	CheckRevoteTagKey, CheckRevoteSlot, CheckRevotePadding, CheckRevoteDepths, CheckRevoteMarks, CheckRevoteRoll,
+	CheckRevoteMix, CheckRevoteBlind, CheckRevoteShares, CheckRevoteFilter, CheckRevoteRollCall,
+	CheckCleansing, CheckMixChain, CheckMixProof, CheckDecryption, CheckDecryptionProof, CheckResult,
 	CheckProtocol,
 }
 
@@ -87,6 +103,17 @@ var checkTitles = map[Check]string{
 	CheckDecryptionProof: "decryption share proofs",
 	CheckResult:          "combination and published result",
 	CheckProtocol:        "entries allowed by the protocol",
+	CheckRevoteTagKey:    "re-voting: trustees' tag keys",
+	CheckRevoteSlot:      "re-voting: slots of B_st rows, every row valid",
+	CheckRevotePadding:   "re-voting: padding rows, flag 2 in clear",
+	CheckRevoteDepths:    "re-voting: depth proofs",
+	CheckRevoteMarks:     "re-voting: opened in-person marks",
+	CheckRevoteRoll:      "re-voting: roll of listed voters",
+	CheckRevoteMix:       "re-voting: mixes of the filter and roll call",
+	CheckRevoteBlind:     "re-voting: blinding of the tags (equality proofs)",
+	CheckRevoteShares:    "re-voting: decryption shares of tags and roll call",
+	CheckRevoteFilter:    "re-voting: selection of the last ballots",
+	CheckRevoteRollCall:  "re-voting: roll call rules",
 }
 
 // Title returns a short human description of the check.
@@ -215,9 +242,10 @@ type Report struct {
 	Seconds      float64         `json:"seconds"`
 	Workers      int             `json:"workers"`
 
-	items map[Check]uint64
-	fails map[Check]uint64
-	times map[Check]time.Duration
+	items    map[Check]uint64
+	fails    map[Check]uint64
+	coercion bool // the manifest sets deniable re-voting (spec chapter 15)
+	times    map[Check]time.Duration
 }
 
 func newReport() *Report {

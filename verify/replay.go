@@ -11,6 +11,7 @@ import (
 	"evote/crypto/zkp"
 	"evote/election"
 	"evote/tally"
+	"evote/tally/revote"
 )
 
 // checkOf names the check that an entry of type t undergoes in the replay
@@ -48,8 +49,47 @@ func checkOf(t bulletin.Type) Check {
 		return CheckDecryption
 	case bulletin.TypeResult:
 		return CheckResult
+	case bulletin.TypeRevoteTagKey:
+		return CheckRevoteTagKey
+	case bulletin.TypeRevoteSlot, bulletin.TypeRevoteCredential:
+		return CheckRevoteSlot
+	case bulletin.TypeRevotePadding:
+		return CheckRevotePadding
+	case bulletin.TypeRevoteDepths:
+		return CheckRevoteDepths
+	case bulletin.TypeRevoteMarks:
+		return CheckRevoteMarks
+	case bulletin.TypeRevoteRoll:
+		return CheckRevoteRoll
+	case bulletin.TypeRevoteBlind:
+		return CheckRevoteBlind
+	case bulletin.TypeRevoteFilter:
+		return CheckRevoteFilter
 	}
 	return CheckProtocol
+}
+
+// revoteCheck names the check of an entry of a coercion-mode election
+// (spec §15.11) where it differs from checkOf's: the filter's and roll
+// call's mixes and decryption shares, which are posted before the tally's,
+// while voting is closed; and a refusal by the roll call's rules, which
+// the share completing it meets.
+func revoteCheck(s *election.State, e *bulletin.Entry, c Check, err error) Check {
+	if !s.Coercion() {
+		return c
+	}
+	if s.Phase == election.PhaseClosed {
+		switch e.Type {
+		case bulletin.TypeMixOutput:
+			c = CheckRevoteMix
+		case bulletin.TypeDecryptionShare:
+			c = CheckRevoteShares
+		}
+	}
+	if err != nil && (errors.Is(err, revote.ErrRollCall) || errors.Is(err, revote.ErrDummyGroupCount)) {
+		c = CheckRevoteRollCall
+	}
+	return c
 }
 
 // chainFailure reports whether a skipped mix broke the chain (wrong
@@ -171,6 +211,12 @@ func (v *verifier) applyOne(s *election.State, i uint64, e *bulletin.Entry) bool
 	case bulletin.TypeDecryptionShare:
 		tc = CheckDecryptionProof
 	}
+	if rc := revoteCheck(s, e, c, nil); rc != c {
+		// The filter's mixes and shares: counted and timed as theirs.
+		v.rep.items[c]--
+		v.rep.count(rc, 1)
+		c, tc = rc, rc
+	}
 	// A proof of shuffle's verification runs goroutines of its own: its
 	// CPU is the process's (the workers meanwhile check little more than
 	// the signatures of the few entries after it).
@@ -186,7 +232,7 @@ func (v *verifier) applyOne(s *election.State, i uint64, e *bulletin.Entry) bool
 			v.rep.fail(int64(i), CheckManifest, "%s; nothing after it can be checked", reason(err))
 			return false
 		}
-		v.rep.fail(int64(i), c, "%s", reason(err))
+		v.rep.fail(int64(i), revoteCheck(s, e, c, err), "%s", reason(err))
 		s.Size++
 		return true
 	}
@@ -200,8 +246,13 @@ func (v *verifier) applyOne(s *election.State, i uint64, e *bulletin.Entry) bool
 	// An invalid mix or decryption share is kept by the rules, which go on
 	// without it and name its trustee: the verifier reports it.
 	proof := map[bulletin.Type]Check{bulletin.TypeMixOutput: CheckMixProof, bulletin.TypeDecryptionShare: CheckDecryptionProof}
-	if pc, ok := proof[e.Type]; ok {
-		v.rep.count(pc, 1)
+	if pc, ok := proof[e.Type]; ok || e.Type == bulletin.TypeRevoteBlind {
+		if strings.HasPrefix(string(c), "revote.") {
+			// The filter's checks count each entry once, proof included.
+			pc = c
+		} else {
+			v.rep.count(pc, 1)
+		}
 		for _, cu := range s.Culprits[culprits:] {
 			c := pc
 			if pc == CheckMixProof && chainFailure(cu.Err) {
@@ -360,6 +411,7 @@ func (v *verifier) applyBallot(s *election.State, i uint64, e *bulletin.Entry, p
 func (v *verifier) summarise(s *election.State) {
 	if s.Manifest != nil {
 		v.rep.ElectionID = s.Manifest.ElectionID
+		v.rep.coercion = s.Coercion()
 	}
 	v.rep.Phase = s.Phase.String()
 	if s.Result == nil && !v.opt.Partial {

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -261,13 +262,6 @@ func (v *verifier) checkAnchors(src source) ([]byte, error) {
 		v.rep.fail(0, CheckAnchors, "%v", err)
 		return first, nil
 	}
-	if m.Coercion.Mode != ballot.NoCoercionResistance {
-		// Its board follows the rules of spec chapter 15 (no pseudonyms,
-		// dummies, the filter), which this verifier does not check yet:
-		// verifying it under chapter 9's would say nothing true.
-		v.rep.fail(0, CheckAnchors, "the manifest sets coercion mode %s (spec §15.1): not supported by this verifier yet, so the record is not verified", m.Coercion.Mode)
-		return first, nil
-	}
 	lv := m.Board.LogVerifier()
 	if e.Log != bulletin.LogIDFor(lv.Origin) {
 		v.rep.fail(0, CheckAnchors, "the manifest entry belongs to log %x, not to the manifest's origin %q", e.Log[:8], lv.Origin)
@@ -374,10 +368,26 @@ func (v *verifier) checkTimes() {
 // finish fills the per-check table and sorts the failures into report
 // order: entry checks by entry, then tree and checkpoints, then the
 // replay's failures in log order.
+//
+// The table lists the checks of the election's mode: chapter 15's
+// (revote.*) only for an election in deniable re-voting mode, and for such
+// an election chapter 9's checks of pseudonymous credentials, marks,
+// ballots, audits and the cleansing only if some entry was checked under
+// them.
 func (r *Report) finish() {
 	for _, c := range Checks {
+		if revoteOnly := strings.HasPrefix(string(c), "revote."); revoteOnly != r.coercion && (revoteOnly || r.items[c] == 0 && chapter9Only[c]) {
+			continue
+		}
 		r.Checks = append(r.Checks, CheckSummary{Check: c, Title: c.Title(), Items: r.items[c], Failures: r.fails[c], Seconds: r.times[c].Seconds()})
 	}
 	sortFailures(r.Failures)
 	r.OK = r.FailureCount == 0
+}
+
+// chapter9Only are the checks of entries that an election in deniable
+// re-voting mode does not have (spec §15.14.2 rule 1).
+var chapter9Only = map[Check]bool{
+	CheckCredential: true, CheckInPerson: true, CheckBallotFormat: true, CheckBallotProof: true, CheckBallotCred: true,
+	CheckBallotStyle: true, CheckBallotPeriod: true, CheckBallotUnique: true, CheckBallotPolicy: true, CheckAudit: true, CheckCleansing: true,
 }

@@ -109,11 +109,12 @@ func TestAnchors(t *testing.T) {
 	}
 }
 
-// TestCoercionManifestRefused: a record whose manifest (the published
-// one, properly signed) sets deniable re-voting is refused at the
-// anchors with a "not supported" message, and nothing else is checked:
-// this verifier knows only the rules of spec chapter 9 (§15.13).
-func TestCoercionManifestRefused(t *testing.T) {
+// TestCoercionManifestOverChapter9Board: a record whose manifest (the
+// published one, properly signed) sets deniable re-voting is verified under
+// chapter 15's rules (§15.11), which refuse this manifest's multi-select
+// contest (its flag decryption is not integrated yet, §15.13); nothing after
+// the manifest can then be checked.
+func TestCoercionManifestOverChapter9Board(t *testing.T) {
 	f := shared(t)
 	m, err := ballot.DecodeManifest(f.entries[0].Payload)
 	if err != nil {
@@ -127,7 +128,7 @@ func TestCoercionManifestRefused(t *testing.T) {
 	opt.Fingerprint = ballot.ExpectFingerprint(m.Fingerprint())
 	rep := Verify(&Record{Checkpoint: f.checkpoint(t, es), Entries: es}, opt)
 	first, _ := rep.First()
-	if rep.OK || first.Check != CheckAnchors || len(rep.Failures) != 1 || !strings.Contains(first.Reason, "not supported by this verifier yet") || !strings.Contains(first.Reason, "deniable-revoting") {
+	if rep.OK || first.Check != CheckManifest || !strings.Contains(first.Reason, "multi-select contests in coercion mode deniable-revoting") {
 		t.Fatalf("coercion manifest: %v", rep.Failures)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"evote/crypto/threshold"
 	"evote/election"
 	"evote/record"
+	"evote/tally/revote"
 )
 
 // Config chooses the size and behaviours of a simulated election.
@@ -52,7 +53,15 @@ type Config struct {
 	// PostQuantum gives the log an ML-DSA-65 key besides its Ed25519 key
 	// (pinned in the manifest; checkpoints then carry both signatures).
 	PostQuantum bool
-	Rand        io.Reader
+	// Coercion runs the election in deniable re-voting mode (spec chapter
+	// 15; RunRevote): SlotRows is the manifest's B (default 8), MaxBallots
+	// its M (default 4), and the box posts a slot of each style after
+	// every SlotEvery voters (default 1).
+	Coercion   bool
+	SlotRows   uint32
+	MaxBallots uint8
+	SlotEvery  int
+	Rand       io.Reader
 	// Now is the Unix time written into time fields.
 	Now uint64
 }
@@ -74,6 +83,8 @@ type Keys struct {
 	Log       ed25519.PrivateKey
 	LogMLDSA  *sig.MLDSAPrivateKey // nil unless Config.PostQuantum
 	Witnesses []ed25519.PrivateKey
+	// TagKeys are the trustees' tag keys in coercion mode (spec §15.1).
+	TagKeys []*revote.TagKey
 }
 
 // simWitnesses is how many witnesses a simulated election has; all of
@@ -239,6 +250,9 @@ func Setup(cfg Config) (*Election, error) {
 	if cfg.SingleChoiceOnly {
 		singleChoiceOnly(m)
 	}
+	if cfg.Coercion {
+		revoteManifest(cfg, m)
+	}
 	if err := e.Post(bulletin.TypeManifest, e.Keys.Authority, m.Encode()); err != nil {
 		return nil, err
 	}
@@ -269,6 +283,11 @@ func Setup(cfg Config) (*Election, error) {
 	r.Sign(e.Keys.List)
 	if err := e.Post(bulletin.TypePollingRegistration, e.Keys.Identity, r.Encode()); err != nil {
 		return nil, err
+	}
+	if cfg.Coercion {
+		if err := e.postTagKeys(); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }

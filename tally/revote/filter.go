@@ -206,7 +206,17 @@ func Verify(p *Params, rows []Row, rec *Record) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags, err := decryptTags(p, blinded, rec.Shares)
+	return Conclude(p, xc.Output, blinded, rec.Shares, rec.Kept)
+}
+
+// Conclude is the end of Verify, for a caller that verified the mix chains
+// and the blinding steps itself, one entry at a time (the rules of package
+// election): it combines the decryption shares of the last blinded list
+// (invalid shares are discarded; at least t valid ones are needed), applies
+// the selection rule, requires exactly the kept positions it gives and
+// M × kept filter rows, and returns the kept rows of the last mixed X.
+func Conclude(p *Params, x *shuffle.Rows, blinded []*elgamal.Ciphertext, shares []*threshold.DecryptionShare, claimed []uint32) (*Result, error) {
+	tags, err := decryptTags(p, blinded, shares)
 	if err != nil {
 		return nil, err
 	}
@@ -214,20 +224,28 @@ func Verify(p *Params, rows []Row, rec *Record) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := compareKept(kept, rec.Kept); err != nil {
+	if err := compareKept(kept, claimed); err != nil {
 		return nil, err
 	}
 	// Every voter, real or dummy, has exactly M rows (spec §15.4): with
 	// pairwise distinct current tags and depths in [1, M], the rows number
 	// M per kept row exactly when each voter's depths are 1..M, one run.
-	if len(rows) != p.MaxDepth*len(kept) {
-		return nil, fmt.Errorf("%w: %d rows, %d kept, M = %d", ErrKeptCount, len(rows), len(kept), p.MaxDepth)
+	rows := x.Len()
+	if rows != p.MaxDepth*len(kept) {
+		return nil, fmt.Errorf("%w: %d rows, %d kept, M = %d", ErrKeptCount, rows, len(kept), p.MaxDepth)
 	}
-	out, err := KeptRows(xc.Output, kept)
+	out, err := KeptRows(x, kept)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Kept: out, Rows: len(rows), Superseded: len(rows) - len(kept)}, nil
+	return &Result{Kept: out, Rows: rows, Superseded: rows - len(kept)}, nil
+}
+
+// DecryptList combines the decryption shares of a list whose plaintexts
+// are elements (tags or identifiers), discarding invalid shares; at least
+// t valid shares are needed (spec §5.9-§5.11).
+func DecryptList(p *Params, list []*elgamal.Ciphertext, shares []*threshold.DecryptionShare) ([]*group.Element, error) {
+	return decryptTags(p, list, shares)
 }
 
 // compareKept names the first difference between the kept positions the

@@ -154,6 +154,12 @@ func OpensTo(pk *elgamal.PublicKey, id *elgamal.Ciphertext, s *group.Scalar, v *
 	return want.Equal(id)
 }
 
+// DepthStatement is the range statement of a depth proof, for verifiers
+// that batch it: Depth·(1, g^−1) encrypts d − 1 ∈ [0, M − 1].
+func DepthStatement(pk *elgamal.PublicKey, depth *elgamal.Ciphertext, m int) *zkp.RangeStatement {
+	return depthStatement(pk, depth, m)
+}
+
 // depthStatement is the range statement of a depth proof: Depth·(1, g^−1)
 // encrypts d − 1 ∈ [0, M − 1].
 func depthStatement(pk *elgamal.PublicKey, depth *elgamal.Ciphertext, m int) *zkp.RangeStatement {

@@ -1,0 +1,89 @@
+package sim
+
+import (
+	"testing"
+
+	"evote/bulletin"
+	"evote/election"
+	"evote/internal/testrand"
+)
+
+func revoteConfig(seed string) Config {
+	return Config{ElectionID: "kg-2027-revote", Trustees: 3, Threshold: 2, Voters: 12, RevoteEvery: 3, InPersonEvery: 5,
+		SlotRows: 8, MaxBallots: 4, Rand: testrand.New(seed), Now: 1798800000}
+}
+
+// TestRevoteElection runs a whole election in deniable re-voting mode
+// (spec chapter 15): slots with dummies, re-votes, in-person marks, the
+// close's padding, depths and marks, the filter and roll call of each
+// ballot style, and the tally of the kept rows. The result is what the
+// voters meant (the last ballot counts, the mark wins), and the record
+// replays through the rules from scratch.
+func TestRevoteElection(t *testing.T) {
+	e, err := RunRevote(revoteConfig("revote-election"), RevoteHooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.State.Result.Equal(e.Expected()) {
+		t.Fatalf("result %+v, the voters meant %+v", e.State.Result, e.Expected())
+	}
+	s := election.NewState()
+	for i, entry := range e.Entries {
+		d, err := bulletin.DecodeEntry(entry.Encode())
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		if err := d.Verify(); err != nil {
+			t.Fatalf("entry %d signature: %v", i, err)
+		}
+		if err := s.Apply(d); err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+	}
+	if s.Phase != election.PhaseTallied || len(s.Culprits) != 0 {
+		t.Fatalf("phase %s, culprits %v", s.Phase, s.Culprits)
+	}
+	for _, f := range s.RevoteStyles() {
+		t.Logf("style %s: %d slots of %d rows, %d board rows, %d filter rows, %d voters", f.Style, f.Slots, f.SlotRows, f.Board, len(f.Rows), f.Voters)
+	}
+}
+
+// TestTwoBoards is the test of two boards (spec §15.8, §15.13 step 8) on
+// the simulated record: the same election twice, once where voter 0
+// re-votes (the coerced ballot, then the real one) and once where voter 0
+// casts one ballot. What a coercer sees of the board is the same: the
+// same entries in the same order, by the same authors, with payloads of
+// the same sizes, the same slots of B_st rows, the same padding, kept and
+// superseded counts. (The contents differ, being fresh encryptions; and
+// the published counts differ by the votes themselves, §15.8.)
+func TestTwoBoards(t *testing.T) {
+	run := func(ballots int) *Election {
+		e, err := RunRevote(revoteConfig("two-boards"), RevoteHooks{Ballots: func(i int) int {
+			if i == 0 {
+				return ballots
+			}
+			return 0
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	once, twice := run(1), run(2)
+	if len(once.Entries) != len(twice.Entries) {
+		t.Fatalf("%d entries without the re-vote, %d with it", len(once.Entries), len(twice.Entries))
+	}
+	for i := range once.Entries {
+		a, b := once.Entries[i], twice.Entries[i]
+		if a.Type != b.Type || a.Author != b.Author || len(a.Payload) != len(b.Payload) {
+			t.Fatalf("entry %d: %s by %x, %d bytes without the re-vote; %s by %x, %d bytes with it", i, a.Type, a.Author[:4], len(a.Payload), b.Type, b.Author[:4], len(b.Payload))
+		}
+	}
+	fa, fb := once.State.RevoteStyles(), twice.State.RevoteStyles()
+	for k := range fa {
+		x, y := fa[k], fb[k]
+		if x.Slots != y.Slots || x.SlotRows != y.SlotRows || x.Board != y.Board || len(x.Rows) != len(y.Rows) || x.Kept.Len() != y.Kept.Len() || x.Voters != y.Voters {
+			t.Fatalf("style %s: %+v without the re-vote, %+v with it", x.Style, x, y)
+		}
+	}
+}

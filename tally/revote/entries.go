@@ -1,0 +1,648 @@
+package revote
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+
+	"evote/ballot"
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
+	"evote/crypto/sig"
+	"evote/crypto/zkp"
+	"evote/internal/wire"
+	"evote/record"
+)
+
+// The payloads of the board entries of deniable re-voting (spec §7.2.3,
+// §15.13 step 2). Each has one canonical encoding: decoding refuses
+// trailing bytes, non-canonical elements, scalars and proofs, and counts
+// beyond the limits below; decode-then-encode is the identity on accepted
+// inputs.
+
+const entryFormat = 1
+
+// Limits of the lists these entries carry.
+const (
+	// MaxSlotRows bounds the rows of a slot or padding entry (the manifest's
+	// slot_rows B ≤ 2^20; a padding entry has at most M − 1 rows per voter,
+	// bounded by the payload limit in practice).
+	MaxSlotRows = 1 << 24
+	// MaxRollVoters bounds the identifiers of a roll (spec §15.7).
+	MaxRollVoters = 1 << 24
+	// RowSignatureTag opens the message the device signs over its row.
+	RowSignatureTag = "evote-v1/revote/row"
+	// MarkSignatureTag opens the statement a station and an official sign
+	// over an in-person mark's row (spec §15.3).
+	MarkSignatureTag = "evote-v1/revote/mark"
+)
+
+// FlagProofSize is the length of a row's flag proof (a range proof, k = 1).
+var FlagProofSize = zkp.RangeProofSize(1)
+
+// A TagKeyEntry is the payload of a revote-tag-key entry (spec §15.1):
+//
+//	u8(1) || ext[32] || u16(j) || Element(Z_j) || SchnorrProof (64 bytes)
+type TagKeyEntry struct {
+	Context [32]byte
+	Trustee int
+	Key     *group.Element
+	Proof   *zkp.SchnorrProof
+}
+
+// Encode returns the canonical encoding.
+func (t *TagKeyEntry) Encode() []byte {
+	w := wire.NewWriter(1 + 32 + 2 + 32 + zkp.SchnorrProofSize)
+	w.U8(entryFormat)
+	w.Fixed(t.Context[:])
+	w.U16(uint16(t.Trustee))
+	w.Element(t.Key)
+	w.Fixed(t.Proof.Bytes())
+	return w.Bytes()
+}
+
+// DecodeTagKeyEntry decodes a canonical tag key entry.
+func DecodeTagKeyEntry(b []byte) (*TagKeyEntry, error) {
+	r := wire.NewReader(b)
+	format(r)
+	t := &TagKeyEntry{}
+	copy(t.Context[:], r.Fixed(32, "context"))
+	t.Trustee = int(r.U16("trustee"))
+	t.Key = r.Element("tag key")
+	t.Proof = schnorr(r, "tag key proof")
+	if err := finish(r, "tag key"); err != nil {
+		return nil, err
+	}
+	if t.Trustee < 1 || t.Trustee > 32 {
+		return nil, fmt.Errorf("%w: tag key: trustee %d", ErrMalformed, t.Trustee)
+	}
+	return t, nil
+}
+
+// A Credential is the payload of a revote-credential (spec §15.2): the
+// identity service's credential in this mode, with the voter's encrypted
+// identifier and no pseudonym and no time:
+//
+//	string(election_id) || ext[32] || Ciphertext(C_id) || string(ballot_style)
+//	|| device_key[32] || token_id[16] || string(kid) || SchnorrProof(π_id)
+//
+// It is published inside its row, signed by the identity service as an
+// entry of type revote-credential of the election's log (SignedRow).
+type Credential struct {
+	ElectionID string
+	Context    [32]byte
+	ID         *elgamal.Ciphertext
+	Style      string
+	DeviceKey  [32]byte
+	TokenID    [16]byte
+	KeyID      string
+	Proof      *zkp.SchnorrProof
+}
+
+// Encode returns the canonical encoding.
+func (c *Credential) Encode() []byte {
+	w := wire.NewWriter(256)
+	w.String(c.ElectionID)
+	w.Fixed(c.Context[:])
+	w.Ciphertext(c.ID)
+	w.String(c.Style)
+	w.Fixed(c.DeviceKey[:])
+	w.Fixed(c.TokenID[:])
+	w.String(c.KeyID)
+	w.Fixed(c.Proof.Bytes())
+	return w.Bytes()
+}
+
+// DecodeCredential decodes a canonical credential: identifiers of the form
+// of §8.8.1, a valid Ed25519 device key, a canonical ciphertext and proof.
+func DecodeCredential(b []byte) (*Credential, error) {
+	r := wire.NewReader(b)
+	c := &Credential{}
+	c.ElectionID = r.String(record.MaxIDLen, "election id")
+	copy(c.Context[:], r.Fixed(32, "context"))
+	c.ID = r.Ciphertext("encrypted identifier")
+	c.Style = r.String(record.MaxIDLen, "ballot style")
+	copy(c.DeviceKey[:], r.Fixed(32, "device key"))
+	copy(c.TokenID[:], r.Fixed(16, "token id"))
+	c.KeyID = r.String(record.MaxIDLen, "key id")
+	c.Proof = schnorr(r, "identifier proof")
+	if err := finish(r, "credential"); err != nil {
+		return nil, err
+	}
+	if !record.ValidID(c.ElectionID) || !record.ValidID(c.Style) || !record.ValidID(c.KeyID) {
+		return nil, fmt.Errorf("%w: credential: identifier", ErrMalformed)
+	}
+	if err := sig.CheckPublicKey(c.DeviceKey[:]); err != nil {
+		return nil, fmt.Errorf("%w: credential: device key: %w", ErrMalformed, err)
+	}
+	return c, nil
+}
+
+// A SignedRow is one row as the board publishes it (spec §15.3), in a slot
+// or a padding entry:
+//
+//	bytes(credential) || sig_idp[64] || bytes(ballot) || Ciphertext(C_f)
+//	|| bytes(flag proof) || sig_device[64]
+//
+// sig_idp is the identity service's signature of the credential as an
+// entry of type revote-credential in the election's log (§7.2.2);
+// ballot is a ballot of §9.3 whose credential key is the credential's
+// device key; the flag proof is a range proof (k = 1) under FlagProofContext
+// in a slot row, and empty in a padding row (whose flag is (1, g^2) in
+// clear); sig_device is the device key's Ed25519 signature over
+// RowMessage.
+type SignedRow struct {
+	Credential    []byte
+	CredentialSig [64]byte
+	Ballot        []byte
+	Flag          *elgamal.Ciphertext
+	FlagProof     []byte
+	DeviceSig     [64]byte
+
+	// Decoded by DecodeSignedRow (not encoded).
+	Cred *Credential
+	B    *ballot.EncryptedBallot
+}
+
+func (s *SignedRow) encode(w *wire.Writer) {
+	w.VarBytes(s.Credential)
+	w.Fixed(s.CredentialSig[:])
+	w.VarBytes(s.Ballot)
+	w.Ciphertext(s.Flag)
+	w.VarBytes(s.FlagProof)
+	w.Fixed(s.DeviceSig[:])
+}
+
+// minRowSize is the smallest encoded row (for count checks).
+const minRowSize = 4 + 64 + 4 + 64 + 4 + 64
+
+func decodeRow(r *wire.Reader) *SignedRow {
+	s := &SignedRow{}
+	s.Credential = r.VarBytes(4096, "credential")
+	copy(s.CredentialSig[:], r.Fixed(64, "credential signature"))
+	s.Ballot = r.VarBytes(60000, "ballot")
+	s.Flag = r.Ciphertext("flag")
+	s.FlagProof = r.VarBytes(FlagProofSize, "flag proof")
+	copy(s.DeviceSig[:], r.Fixed(64, "device signature"))
+	if r.Err() != nil {
+		return nil
+	}
+	var err error
+	if s.Cred, err = DecodeCredential(s.Credential); err != nil {
+		r.Fail("row credential: %v", err)
+		return nil
+	}
+	if s.B, err = ballot.DecodeBallot(s.Ballot); err != nil {
+		r.Fail("row ballot: %v", err)
+		return nil
+	}
+	if len(s.FlagProof) != 0 {
+		if _, err := zkp.ParseRangeProof(s.FlagProof, 1); err != nil {
+			r.Fail("row flag proof: %v", err)
+			return nil
+		}
+	}
+	return s
+}
+
+// RowMessage is what the device signs over its row:
+//
+//	string("evote-v1/revote/row") || LogID[32] || bytes(credential)
+//	|| bytes(ballot) || Ciphertext(C_f) || bytes(flag proof)
+func RowMessage(log [32]byte, s *SignedRow) []byte {
+	w := wire.NewWriter(len(s.Credential) + len(s.Ballot) + 512)
+	w.String(RowSignatureTag)
+	w.Fixed(log[:])
+	w.VarBytes(s.Credential)
+	w.VarBytes(s.Ballot)
+	w.Ciphertext(s.Flag)
+	w.VarBytes(s.FlagProof)
+	return w.Bytes()
+}
+
+// A Slot is the payload of a revote-slot entry (spec §15.4): exactly B_st
+// rows of one ballot style, posted at the end of slot number Slot:
+//
+//	u8(1) || ext[32] || u32(slot) || string(ballot_style) || u32(n) || SignedRow…
+type Slot struct {
+	Context [32]byte
+	Slot    uint32
+	Style   string
+	Rows    []*SignedRow
+}
+
+// Encode returns the canonical encoding.
+func (s *Slot) Encode() []byte {
+	w := wire.NewWriter(64 + 2048*len(s.Rows))
+	w.U8(entryFormat)
+	w.Fixed(s.Context[:])
+	w.U32(s.Slot)
+	w.String(s.Style)
+	encodeRows(w, s.Rows)
+	return w.Bytes()
+}
+
+// DecodeSlot decodes a canonical slot entry.
+func DecodeSlot(b []byte) (*Slot, error) {
+	r := wire.NewReader(b)
+	format(r)
+	s := &Slot{}
+	copy(s.Context[:], r.Fixed(32, "context"))
+	s.Slot = r.U32("slot")
+	s.Style = r.String(record.MaxIDLen, "ballot style")
+	s.Rows = decodeRows(r)
+	if err := finish(r, "slot"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// A Padding is the payload of a revote-padding entry (spec §15.4): the P
+// padding rows of one ballot style, posted at the close:
+//
+//	u8(1) || ext[32] || string(ballot_style) || u32(P) || SignedRow…
+type Padding struct {
+	Context [32]byte
+	Style   string
+	Rows    []*SignedRow
+}
+
+// Encode returns the canonical encoding.
+func (p *Padding) Encode() []byte {
+	w := wire.NewWriter(64 + 2048*len(p.Rows))
+	w.U8(entryFormat)
+	w.Fixed(p.Context[:])
+	w.String(p.Style)
+	encodeRows(w, p.Rows)
+	return w.Bytes()
+}
+
+// DecodePadding decodes a canonical padding entry.
+func DecodePadding(b []byte) (*Padding, error) {
+	r := wire.NewReader(b)
+	format(r)
+	p := &Padding{}
+	copy(p.Context[:], r.Fixed(32, "context"))
+	p.Style = r.String(record.MaxIDLen, "ballot style")
+	p.Rows = decodeRows(r)
+	if err := finish(r, "padding"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func encodeRows(w *wire.Writer, rows []*SignedRow) {
+	w.U32(uint32(len(rows)))
+	for _, row := range rows {
+		row.encode(w)
+	}
+}
+
+func decodeRows(r *wire.Reader) []*SignedRow {
+	n := r.Count(MaxSlotRows, minRowSize, "rows")
+	rows := make([]*SignedRow, 0, n)
+	for range n {
+		row := decodeRow(r)
+		if row == nil {
+			return nil
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// A DepthRow is one row's encrypted depth with its proof (spec §15.3).
+type DepthRow struct {
+	Depth *elgamal.Ciphertext
+	Proof *zkp.RangeProof
+}
+
+// A Depths is the payload of a revote-depths entry (spec §15.3): the
+// depth of every filter row of one ballot style (its slot rows in board
+// order, then its padding rows):
+//
+//	u8(1) || ext[32] || string(ballot_style) || u8(M) || u32(n)
+//	|| (Ciphertext(E_d) || RangeProof(k = M − 1))…
+type Depths struct {
+	Context  [32]byte
+	Style    string
+	MaxDepth int
+	Rows     []DepthRow
+}
+
+// Encode returns the canonical encoding.
+func (d *Depths) Encode() []byte {
+	w := wire.NewWriter(64 + (64+zkp.RangeProofSize(max(d.MaxDepth-1, 0)))*len(d.Rows))
+	w.U8(entryFormat)
+	w.Fixed(d.Context[:])
+	w.String(d.Style)
+	w.U8(uint8(d.MaxDepth))
+	w.U32(uint32(len(d.Rows)))
+	for _, x := range d.Rows {
+		w.Ciphertext(x.Depth)
+		w.Fixed(x.Proof.Bytes())
+	}
+	return w.Bytes()
+}
+
+// DecodeDepths decodes a canonical depths entry (2 ≤ M ≤ 64, spec §15.1).
+func DecodeDepths(b []byte) (*Depths, error) {
+	r := wire.NewReader(b)
+	format(r)
+	d := &Depths{}
+	copy(d.Context[:], r.Fixed(32, "context"))
+	d.Style = r.String(record.MaxIDLen, "ballot style")
+	d.MaxDepth = int(r.U8("max depth"))
+	if r.Err() == nil && (d.MaxDepth < 2 || d.MaxDepth > MaxDepth) {
+		r.Fail("max depth %d outside [2, %d]", d.MaxDepth, MaxDepth)
+	}
+	size := zkp.RangeProofSize(d.MaxDepth - 1)
+	n := r.Count(MaxSlotRows, elgamal.CiphertextSize+size, "depths")
+	for range n {
+		ct := r.Ciphertext("depth")
+		pb := r.Fixed(size, "depth proof")
+		if r.Err() != nil {
+			break
+		}
+		p, err := zkp.ParseRangeProof(pb, d.MaxDepth-1)
+		if err != nil {
+			r.Fail("depth proof: %v", err)
+			break
+		}
+		d.Rows = append(d.Rows, DepthRow{Depth: ct, Proof: p})
+	}
+	if err := finish(r, "depths"); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// A Mark opens the flag of one in-person mark's row (spec §15.3): the row's
+// position among the style's board rows, the randomness r of its flag
+// (which must be (g^r, h^r), an encryption of 0), and the signatures of the
+// registered station and official over MarkStatement.
+type Mark struct {
+	Row         uint32
+	Randomness  *group.Scalar
+	StationID   string
+	StationKey  [32]byte
+	OfficialID  string
+	OfficialKey [32]byte
+	StationSig  [64]byte
+	OfficialSig [64]byte
+}
+
+// MarkStatement is what the station and the official sign for a mark row:
+//
+//	string("evote-v1/revote/mark") || ext[32] || string(ballot_style)
+//	|| device_key[32] || string(station_id) || string(official_id)
+//
+// where device_key is the mark row's credential key.
+func MarkStatement(ext [32]byte, style string, deviceKey [32]byte, stationID, officialID string) []byte {
+	w := wire.NewWriter(160)
+	w.String(MarkSignatureTag)
+	w.Fixed(ext[:])
+	w.String(style)
+	w.Fixed(deviceKey[:])
+	w.String(stationID)
+	w.String(officialID)
+	return w.Bytes()
+}
+
+// A Marks is the payload of a revote-marks entry (spec §15.3), posted once
+// per ballot style at the close (the list may be empty):
+//
+//	u8(1) || ext[32] || string(ballot_style) || u32(n) || (u32(row) || Scalar(r)
+//	|| string(station_id) || station_key[32] || string(official_id)
+//	|| official_key[32] || sig_station[64] || sig_official[64])…
+//
+// rows strictly ascending.
+type Marks struct {
+	Context [32]byte
+	Style   string
+	Marks   []Mark
+}
+
+// Encode returns the canonical encoding.
+func (m *Marks) Encode() []byte {
+	w := wire.NewWriter(64 + 320*len(m.Marks))
+	w.U8(entryFormat)
+	w.Fixed(m.Context[:])
+	w.String(m.Style)
+	w.U32(uint32(len(m.Marks)))
+	for _, k := range m.Marks {
+		w.U32(k.Row)
+		w.Scalar(k.Randomness)
+		w.String(k.StationID)
+		w.Fixed(k.StationKey[:])
+		w.String(k.OfficialID)
+		w.Fixed(k.OfficialKey[:])
+		w.Fixed(k.StationSig[:])
+		w.Fixed(k.OfficialSig[:])
+	}
+	return w.Bytes()
+}
+
+// DecodeMarks decodes a canonical marks entry.
+func DecodeMarks(b []byte) (*Marks, error) {
+	r := wire.NewReader(b)
+	format(r)
+	m := &Marks{}
+	copy(m.Context[:], r.Fixed(32, "context"))
+	m.Style = r.String(record.MaxIDLen, "ballot style")
+	n := r.Count(MaxSlotRows, 4+32+4+32+4+32+128, "marks")
+	for range n {
+		k := Mark{Row: r.U32("row"), Randomness: r.Scalar("randomness"), StationID: r.String(record.MaxIDLen, "station id")}
+		copy(k.StationKey[:], r.Fixed(32, "station key"))
+		k.OfficialID = r.String(record.MaxIDLen, "official id")
+		copy(k.OfficialKey[:], r.Fixed(32, "official key"))
+		copy(k.StationSig[:], r.Fixed(64, "station signature"))
+		copy(k.OfficialSig[:], r.Fixed(64, "official signature"))
+		if r.Err() != nil {
+			break
+		}
+		if len(m.Marks) > 0 && k.Row <= m.Marks[len(m.Marks)-1].Row {
+			r.Fail("mark rows not strictly ascending")
+			break
+		}
+		m.Marks = append(m.Marks, k)
+	}
+	if err := finish(r, "marks"); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// A BlindEntry is the payload of a revote-blind entry (spec §15.5 step 3):
+// the ballot style whose filter it blinds, then the step:
+//
+//	string(ballot_style) || u8(1) || ext[32] || u16(j) || u32(L) || Ciphertext[L] || DLEQProof
+type BlindEntry struct {
+	Style string
+	Step  *BlindStep
+}
+
+// Encode returns the canonical encoding.
+func (b *BlindEntry) Encode() []byte {
+	w := wire.NewWriter(64)
+	w.String(b.Style)
+	return append(w.Bytes(), b.Step.Bytes()...)
+}
+
+// DecodeBlindEntry decodes a canonical blinding entry.
+func DecodeBlindEntry(b []byte) (*BlindEntry, error) {
+	r := wire.NewReader(b)
+	e := &BlindEntry{Style: r.String(record.MaxIDLen, "ballot style")}
+	if r.Err() != nil {
+		return nil, fmt.Errorf("%w: blinding entry: %w", ErrMalformed, r.Err())
+	}
+	step, err := ParseBlindStep(b[len(b)-r.Remaining():])
+	if err != nil {
+		return nil, err
+	}
+	e.Step = step
+	return e, nil
+}
+
+// A Filter is the payload of a revote-filter entry (spec §15.5 step 5):
+// the authority's statement of the board rows N of a ballot style and the
+// kept positions of the mixed X, strictly ascending:
+//
+//	u8(1) || ext[32] || string(ballot_style) || u32(N) || u32(n) || u32(kept)…
+type Filter struct {
+	Context [32]byte
+	Style   string
+	Board   uint32
+	Kept    []uint32
+}
+
+// Encode returns the canonical encoding.
+func (f *Filter) Encode() []byte {
+	w := wire.NewWriter(64 + 4*len(f.Kept))
+	w.U8(entryFormat)
+	w.Fixed(f.Context[:])
+	w.String(f.Style)
+	w.U32(f.Board)
+	w.U32(uint32(len(f.Kept)))
+	for _, k := range f.Kept {
+		w.U32(k)
+	}
+	return w.Bytes()
+}
+
+// DecodeFilter decodes a canonical filter entry.
+func DecodeFilter(b []byte) (*Filter, error) {
+	r := wire.NewReader(b)
+	format(r)
+	f := &Filter{}
+	copy(f.Context[:], r.Fixed(32, "context"))
+	f.Style = r.String(record.MaxIDLen, "ballot style")
+	f.Board = r.U32("board rows")
+	n := r.Count(MaxSlotRows, 4, "kept")
+	for range n {
+		f.Kept = append(f.Kept, r.U32("kept"))
+	}
+	if err := finish(r, "filter"); err != nil {
+		return nil, err
+	}
+	if !slices.IsSorted(f.Kept) || len(slices.Compact(slices.Clone(f.Kept))) != len(f.Kept) {
+		return nil, fmt.Errorf("%w: filter: kept positions not strictly ascending", ErrMalformed)
+	}
+	return f, nil
+}
+
+// A RollVoter is one listed voter's identifier and ballot style.
+type RollVoter struct {
+	ID    *group.Element
+	Style string
+}
+
+// A Roll is the payload of a revote-roll entry (spec §15.7): the
+// identifiers of all listed voters with their ballot styles, sorted by the
+// identifiers' bytes, strictly ascending:
+//
+//	u8(1) || ext[32] || u32(n) || (Element(V) || string(ballot_style))…
+type Roll struct {
+	Context [32]byte
+	Voters  []RollVoter
+}
+
+// Encode returns the canonical encoding.
+func (l *Roll) Encode() []byte {
+	w := wire.NewWriter(64 + 64*len(l.Voters))
+	w.U8(entryFormat)
+	w.Fixed(l.Context[:])
+	w.U32(uint32(len(l.Voters)))
+	for _, v := range l.Voters {
+		w.Element(v.ID)
+		w.String(v.Style)
+	}
+	return w.Bytes()
+}
+
+// SortRoll sorts voters by their identifiers' bytes.
+func SortRoll(voters []RollVoter) {
+	slices.SortFunc(voters, func(a, b RollVoter) int { return bytes.Compare(a.ID.Bytes(), b.ID.Bytes()) })
+}
+
+// DecodeRoll decodes a canonical roll.
+func DecodeRoll(b []byte) (*Roll, error) {
+	r := wire.NewReader(b)
+	format(r)
+	l := &Roll{}
+	copy(l.Context[:], r.Fixed(32, "context"))
+	n := r.Count(MaxRollVoters, 32+4, "voters")
+	var prev []byte
+	for range n {
+		v := RollVoter{ID: r.Element("identifier"), Style: r.String(record.MaxIDLen, "ballot style")}
+		if r.Err() != nil {
+			break
+		}
+		cur := v.ID.Bytes()
+		if prev != nil && bytes.Compare(prev, cur) >= 0 {
+			r.Fail("roll not strictly ascending")
+			break
+		}
+		if !record.ValidID(v.Style) {
+			r.Fail("ballot style %q", v.Style)
+			break
+		}
+		prev = cur
+		l.Voters = append(l.Voters, v)
+	}
+	if err := finish(r, "roll"); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// CiphertextKey is the key of a ciphertext in the copy check (spec §15.2
+// rule 4): SHA-256 of its encoding.
+func CiphertextKey(c *elgamal.Ciphertext) [32]byte { return sha256.Sum256(c.Bytes()) }
+
+func format(r *wire.Reader) {
+	if v := r.U8("format"); r.Err() == nil && v != entryFormat {
+		r.Fail("format %d", v)
+	}
+}
+
+func schnorr(r *wire.Reader, what string) *zkp.SchnorrProof {
+	b := r.Fixed(zkp.SchnorrProofSize, what)
+	if r.Err() != nil {
+		return nil
+	}
+	p, err := zkp.ParseSchnorrProof(b)
+	if err != nil {
+		r.Fail("%s: %v", what, err)
+		return nil
+	}
+	return p
+}
+
+func finish(r *wire.Reader, what string) error {
+	if err := r.Finish(); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
+	}
+	return nil
+}

@@ -28,9 +28,12 @@ import (
 const (
 	// MaxRange is the largest number of records one Range call returns.
 	MaxRange = 10000
-	// MaxRecordSize bounds one stored record (the board's own limits are
-	// lower; this is a storage sanity bound).
-	MaxRecordSize = 64 << 20
+	// MaxRecordSize bounds one stored record: the board's largest entry
+	// (a payload of 256 MiB, bulletin.MaxPayload, with its header and
+	// signature: a mix of about 1.2 million rows) must fit, or the box
+	// accepts what it cannot store. It was 64 MiB, which refused every mix
+	// of more than about 290,000 rows (found by the million-ballot run).
+	MaxRecordSize = 257 << 20
 )
 
 // Sentinel errors callers branch on.

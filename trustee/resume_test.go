@@ -429,3 +429,44 @@ func notDealt(t *testing.T, base [32]byte, k *Keys, peers []threshold.HPKEPublic
 	}
 	return tr.MarshalState()
 }
+
+// refusingBoard refuses every mix it is given, as a server fault, and
+// counts them.
+type refusingBoard struct {
+	Board
+	mixes atomic.Int32
+}
+
+func (b *refusingBoard) Post(ctx context.Context, e *bulletin.Entry) (*Posted, error) {
+	if e.Type == bulletin.TypeMixOutput {
+		b.mixes.Add(1)
+		return nil, errors.New("HTTP 500 internal: store: record 0 size 224000516 out of bounds")
+	}
+	return b.Board.Post(ctx, e)
+}
+
+func (b *refusingBoard) Checkpoint(ctx context.Context) ([]byte, error) {
+	return b.Board.(Checkpointer).Checkpoint(ctx)
+}
+
+// TestMixPostFailureReported: a board that keeps failing the trustee's
+// mix gets it twice (once more after a resync, in case the board moved
+// on), and the tool then stops with the board's error. It used to re-mix
+// and re-post up to 8 × contests + 8 times, saying nothing: at a million
+// ballots, half an hour of "waiting for mixing to start".
+func TestMixPostFailureReported(t *testing.T) {
+	te := newTestElection(t, 3, 2, 3)
+	te.keygen()
+	te.vote(12)
+	te.transition(election.PhaseMixing)
+	b := &refusingBoard{Board: te.board}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := RunMix(ctx, b, te.keys[0], te.opts(Options{Rand: testrand.New("refused mix")}))
+	if err == nil || !strings.Contains(err.Error(), "out of bounds") {
+		t.Fatalf("RunMix on a board refusing mixes: %v (%d mixes posted)", err, b.mixes.Load())
+	}
+	if n := b.mixes.Load(); n != 2 {
+		t.Fatalf("%d mixes posted, want 2", n)
+	}
+}

@@ -77,6 +77,7 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 		return err
 	}
 	posted := map[string]bool{} // contests whose mix by us is on the board, valid or not
+	failed := false             // the last post failed
 	for attempt := 0; ; attempt++ {
 		// The mix is decided on, and posted right after, a witnessed
 		// view: the list it shuffles is the one everyone sees, and the
@@ -104,13 +105,19 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 		}
 		p, err := post(ctx, f, keys, bulletin.TypeMixOutput, m.Encode())
 		if err != nil {
-			// Most likely another mix of the same list was posted first:
-			// resync and retry on the new last list.
-			if ctx.Err() != nil {
+			// The board's client has already retried transient failures;
+			// resync once (the board may have moved on) and try again on
+			// the new last list, but a second failure in a row is the
+			// trustee's to see, not to hide behind a wait: a million-row
+			// mix the store refused was once re-mixed and re-posted
+			// silently for half an hour.
+			if ctx.Err() != nil || failed {
 				return err
 			}
+			failed = true
 			continue
 		}
+		failed = false
 		if !p.Valid && strings.Contains(p.Reason, tally.ErrInputMismatch.Error()) {
 			continue // another mix was posted first: mix the new last list
 		}

@@ -169,3 +169,16 @@ func TestRecordExportVerifyImport(t *testing.T) {
 		t.Errorf("wrong log key: %v", err)
 	}
 }
+
+// TestLargestEntryFitsStore: the board admits payloads of up to
+// bulletin.MaxPayload bytes (a mix of about 1.2 million rows); the store
+// must take the encoded entry, or the box accepts an entry it then fails
+// to store (a million-ballot mix was refused this way, 224 MB against a
+// 64 MiB store bound, and the trustee's tool retried it for half an hour).
+func TestLargestEntryFitsStore(t *testing.T) {
+	var e bulletin.Entry
+	largest := bulletin.HeaderSize + bulletin.MaxPayload + len(e.Signature)
+	if largest > store.MaxRecordSize {
+		t.Fatalf("the largest entry is %d bytes, the store takes %d", largest, store.MaxRecordSize)
+	}
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 		{"Conflict", testConflict},
 		{"Duplicates", testDuplicates},
 		{"Invalid", testInvalid},
+		{"LargeRecord", testLargeRecord},
 		{"Checkpoints", testCheckpoints},
 		{"Subscribe", testSubscribe},
 		{"Race", testRace},
@@ -207,6 +208,28 @@ func testInvalid(t *testing.T, h Harness) {
 		t.Errorf("empty checkpoint note: %v", err)
 	}
 	wantSize(t, s, log, 0)
+}
+
+// testLargeRecord appends and reads back a record of 96 MiB, larger than
+// the 64 MiB the stores once bounded records by, as a mix of 400,000 rows
+// is (the board takes entries of up to 256 MiB); one byte more than
+// MaxRecordSize is refused.
+func testLargeRecord(t *testing.T, h Harness) {
+	s, ctx, log := open(t, h), context.Background(), logID("large")
+	big := bytes.Repeat([]byte{0x5a, 0xa5, 0x3c}, 32<<20)
+	big[len(big)-1] = 1
+	r := store.Record{Hash: sha256.Sum256(big), Type: 0x0401, Data: big}
+	mustAppend(t, s, log, 0, []store.Record{r})
+	got, err := s.Range(ctx, log, 0, 1)
+	if err != nil || len(got) != 1 || got[0].Hash != r.Hash || !bytes.Equal(got[0].Data, big) {
+		t.Fatalf("a %d-byte record read back: %d records, %v", len(big), len(got), err)
+	}
+	got = nil
+	tooBig := store.Record{Hash: [32]byte{2}, Type: 0x0401, Data: make([]byte, store.MaxRecordSize+1)}
+	if err := s.Append(ctx, log, 1, []store.Record{tooBig}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a record of MaxRecordSize+1 bytes: %v, want ErrInvalid", err)
+	}
+	wantSize(t, s, log, 1)
 }
 
 func testCheckpoints(t *testing.T, h Harness) {

@@ -20,7 +20,7 @@ import (
 // or --memory-limit off, keeps the runtime's own setting.
 const (
 	limitBase     = 128 << 20
-	limitPerEntry = 700
+	limitPerEntry = 800
 )
 
 // autoLimit returns the soft memory limit for a record of entries entries.

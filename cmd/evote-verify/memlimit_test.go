@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestMemoryLimiter: auto sets 128 MiB + 700 bytes per entry once the
+// TestMemoryLimiter: auto sets 128 MiB + 800 bytes per entry once the
 // record's size is known (and only then), off and GOMEMLIMIT leave the
 // runtime's limit alone, anything else is refused.
 func TestMemoryLimiter(t *testing.T) {
@@ -17,8 +17,8 @@ func TestMemoryLimiter(t *testing.T) {
 		done, total uint64
 		want        int64
 	}{
-		{"auto", "", 512, 2_000_000, 128<<20 + 700*2_000_000},
-		{"auto", "", 512, 1000, 128<<20 + 700*1000},
+		{"auto", "", 512, 2_000_000, 128<<20 + 800*2_000_000},
+		{"auto", "", 512, 1000, 128<<20 + 800*1000},
 		{"auto", "", 8192, 8192, math.MaxInt64}, // the size is not the checkpoint's
 		{"off", "", 512, 2_000_000, math.MaxInt64},
 		{"auto", "1GiB", 512, 2_000_000, math.MaxInt64},

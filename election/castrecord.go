@@ -69,6 +69,21 @@ func (r *CastRecord) Ciphertexts(i int) ([]*elgamal.Ciphertext, error) {
 	return out, nil
 }
 
+// ciphertextBytes returns the encodings of the ciphertexts of the
+// ballot's contest i, as Ciphertexts would decode them (aliasing the
+// record).
+func (r *CastRecord) ciphertextBytes(i int) ([]byte, error) {
+	if i < 0 || i >= r.Contests() {
+		return nil, fmt.Errorf("election: contest %d of a ballot of %d", i, r.Contests())
+	}
+	off := 1 + 2*r.Contests()
+	for j := range i {
+		off += int(binary.BigEndian.Uint16(r.enc[1+2*j:])) * elgamal.CiphertextSize
+	}
+	n := int(binary.BigEndian.Uint16(r.enc[1+2*i:])) * elgamal.CiphertextSize
+	return r.enc[off : off+n], nil
+}
+
 // CiphertextKeys returns SHA-256 of each of the ballot's ciphertext
 // encodings, all contests in order: the keys under which the rules detect
 // a repeated ciphertext.

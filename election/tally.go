@@ -1,14 +1,19 @@
 package election
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
 	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/elgamal"
+	"evote/crypto/group"
 	"evote/crypto/shuffle"
 	"evote/crypto/threshold"
+	"evote/record"
 	"evote/tally"
 )
 
@@ -29,9 +34,12 @@ type ContestTally struct {
 	Contest  *ballot.Contest
 	Ballots  uint64 // counted ballots with this contest
 	Withheld bool   // fewer than the minimum anonymity: never decrypted
-	// Input is the list mixed (single choice: one ciphertext per counted
-	// ballot, in cleansing order) or the per-candidate sums (multi-select).
+	// Input is a multi-select contest's per-candidate sums. A
+	// single-choice contest's list to mix (one ciphertext per counted
+	// ballot, in cleansing order) is InputRows, kept encoded; Input is
+	// then nil.
 	Input []*elgamal.Ciphertext
+	input *shuffle.Rows
 	// current is the list to decrypt before mixing ends: Input (the
 	// per-candidate sums of a multi-select contest stay so); final is a
 	// single-choice contest's last valid mix output once mixing is over,
@@ -49,6 +57,22 @@ type ContestTally struct {
 	chain     *tally.ChainResult // single choice: the mix chain
 	mixParams *tally.MixParams
 	digest    *[32]byte // TargetDigest(Current), once Current is final
+	// list is final prepared for checking decryption shares (the A
+	// components' encodings only), made by the first share.
+	list *threshold.CiphertextList
+}
+
+// InputRows returns a single-choice contest's cleansed list, the first
+// mix's input (nil for a multi-select contest, or once a verifier has let
+// it go).
+func (c *ContestTally) InputRows() *shuffle.Rows { return c.input }
+
+// ReleaseInput lets go of a single-choice contest's cleansed list, which
+// no rule reads once mixing is over (a verifier's memory).
+func (c *ContestTally) ReleaseInput() {
+	if c.final != nil {
+		c.input = nil
+	}
 }
 
 // Current returns the list to decrypt: the last valid mix output, or Input
@@ -56,13 +80,16 @@ type ContestTally struct {
 // final list anew, so a caller that reads it more than once keeps the
 // result.
 func (c *ContestTally) Current() []*elgamal.Ciphertext {
-	if c.final == nil {
+	rows := c.final
+	if rows == nil && c.current == nil && c.input != nil {
+		rows = c.input
+	}
+	if rows == nil {
 		return c.current
 	}
-	cts, err := c.final.Ciphertexts()
+	cts, err := rows.Ciphertexts()
 	if err != nil {
-		// finishMixing decoded this list before keeping it, and Rows
-		// never change.
+		// The rows were checked when made, and Rows never change.
 		panic(fmt.Sprintf("election: contest %s: final list no longer decodes: %v", c.Contest.ID, err))
 	}
 	return cts
@@ -71,7 +98,12 @@ func (c *ContestTally) Current() []*elgamal.Ciphertext {
 // target returns TargetDigest of the final list, computed once.
 func (c *ContestTally) target() [32]byte {
 	if c.digest == nil {
-		d := tally.TargetDigest(c.Current())
+		var d [32]byte
+		if c.final != nil {
+			d = tally.TargetDigestRows(c.final)
+		} else {
+			d = tally.TargetDigest(c.Current())
+		}
 		c.digest = &d
 	}
 	return *c.digest
@@ -93,6 +125,12 @@ func (s *State) prepareTally() error {
 				sums = append(sums, elgamal.Zero())
 			}
 		}
+		// A single-choice contest's list is gathered encoded, as the mix
+		// chain holds it (64 bytes a ciphertext, not a decoded one's 320).
+		var enc []byte
+		if c.Kind == ballot.SingleChoice {
+			enc = make([]byte, 8, 8+len(s.Cleansing.Counted)*elgamal.CiphertextSize)
+		}
 		for _, b := range s.Ballots {
 			if !counted[b.Position] {
 				continue
@@ -103,13 +141,20 @@ func (s *State) prepareTally() error {
 				continue
 			}
 			ct.Ballots++
+			if c.Kind == ballot.SingleChoice {
+				cb, err := b.ciphertextBytes(at)
+				if err != nil {
+					return fmt.Errorf("election: ballot at %d: %w", b.Position, err)
+				}
+				if len(cb) != elgamal.CiphertextSize {
+					return fmt.Errorf("election: ballot at %d: %d bytes of ciphertexts for a single-choice contest", b.Position, len(cb))
+				}
+				enc = append(enc, cb...)
+				continue
+			}
 			cts, err := b.Ciphertexts(at)
 			if err != nil {
 				return fmt.Errorf("election: ballot at %d: %w", b.Position, err)
-			}
-			if c.Kind == ballot.SingleChoice {
-				ct.Input = append(ct.Input, cts[0])
-				continue
 			}
 			for j, x := range cts {
 				sums[j].Add(sums[j], x)
@@ -120,12 +165,19 @@ func (s *State) prepareTally() error {
 		}
 		ct.Withheld = ct.Ballots < uint64(s.Manifest.MinAnonymity)
 		ct.current = ct.Input
-		if c.Kind == ballot.SingleChoice && !ct.Withheld {
-			rows, err := shuffle.NewRows(1, ct.Input)
+		if c.Kind == ballot.SingleChoice {
+			// ParseRows checks every ciphertext (a cast record restored
+			// from a snapshot was not decoded).
+			binary.BigEndian.PutUint32(enc, uint32(ct.Ballots))
+			binary.BigEndian.PutUint32(enc[4:], 1)
+			rows, err := shuffle.ParseRows(enc)
 			if err != nil {
-				return err
+				return fmt.Errorf("election: contest %s: %w", c.ID, err)
 			}
-			ct.chain = tally.NewChain(rows)
+			ct.input = rows
+			if !ct.Withheld {
+				ct.chain = tally.NewChain(rows)
+			}
 		}
 		s.Tally = append(s.Tally, ct)
 	}
@@ -209,12 +261,28 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 	if _, dup := c.Shares[trustee]; dup {
 		return refuse("trustee %d already posted a valid share for contest %s", trustee, d.ContestID)
 	}
-	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, c.Current(), d.Share); err != nil {
+	if err := c.verifyShare(s.Context, d); err != nil {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
-	c.Shares[trustee] = d.Share.Bytes()
+	c.Shares[trustee] = bytes.Clone(d.ShareBytes())
 	return nil
+}
+
+// verifyShare checks a decryption share of the contest's list: a
+// single-choice contest's final list held encoded, a chunk at a time.
+func (c *ContestTally) verifyShare(ctx *Context, d *tally.DecryptionEntry) error {
+	if c.final == nil {
+		return threshold.VerifyDecryptionShare(ctx.ExtendedHash, ctx.VerificationKeys, c.Current(), d.Share)
+	}
+	if c.list == nil {
+		l, err := threshold.NewEncodedCiphertextList(c.final.Encoding())
+		if err != nil {
+			return err
+		}
+		c.list = l
+	}
+	return c.list.VerifyShare(ctx.ExtendedHash, ctx.VerificationKeys, d.Share, d.ShareBytes())
 }
 
 // ComputeResult decrypts every contest from the valid shares on the board
@@ -231,24 +299,9 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 			if len(c.Shares) < p.T {
 				return nil, refuse("contest %s has %d valid decryption shares, %d needed", c.Contest.ID, len(c.Shares), p.T)
 			}
-			var shares []*threshold.DecryptionShare
-			for _, t := range sortedKeys(c.Shares)[:p.T] {
-				sh, err := threshold.ParseDecryptionShare(c.Shares[t])
-				if err != nil {
-					return nil, fmt.Errorf("election: contest %s: trustee %d's share: %w", c.Contest.ID, t, err)
-				}
-				shares = append(shares, sh)
-			}
-			ms, err := threshold.Combine(p, c.Current(), shares)
+			values, err := c.decrypt(p, max(c.Ballots, uint64(len(c.Contest.Candidates))))
 			if err != nil {
-				return nil, refuse("contest %s: %w", c.Contest.ID, err)
-			}
-			table := elgamal.NewDLogTable(max(c.Ballots, uint64(len(c.Contest.Candidates))))
-			values := make([]uint64, len(ms))
-			for i, m := range ms {
-				if values[i], err = table.Lookup(m); err != nil {
-					return nil, refuse("contest %s value %d: %w", c.Contest.ID, i, err)
-				}
+				return nil, err
 			}
 			if s.rv != nil {
 				if cr.Counts, err = countFlagged(values, len(c.Contest.Candidates), c.Ballots); err != nil {
@@ -265,6 +318,53 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 		res.Contests = append(res.Contests, cr)
 	}
 	return res, nil
+}
+
+// decrypt combines the first t valid shares (by trustee index) and
+// recovers each value up to most: a single-choice contest's final list,
+// held encoded, a chunk at a time.
+func (c *ContestTally) decrypt(p threshold.Params, most uint64) ([]uint64, error) {
+	table := elgamal.NewDLogTable(most)
+	var values []uint64
+	lookup := func(lo int, ms []*group.Element) error {
+		for i, m := range ms {
+			v, err := table.Lookup(m)
+			if err != nil {
+				return refuse("contest %s value %d: %w", c.Contest.ID, lo+i, err)
+			}
+			values = append(values, v)
+		}
+		return nil
+	}
+	keys := sortedKeys(c.Shares)[:p.T]
+	if c.final != nil {
+		shares := make([][]byte, len(keys))
+		for k, t := range keys {
+			shares[k] = c.Shares[t]
+		}
+		values = make([]uint64, 0, c.final.Len()*c.final.Width())
+		err := threshold.CombineEncoded(p, c.final.Encoding(), shares, lookup)
+		if err != nil && !errors.Is(err, ErrRefused) {
+			return nil, refuse("contest %s: %w", c.Contest.ID, err)
+		}
+		return values, err
+	}
+	var shares []*threshold.DecryptionShare
+	for _, t := range keys {
+		sh, err := threshold.ParseDecryptionShare(c.Shares[t])
+		if err != nil {
+			return nil, fmt.Errorf("election: contest %s: trustee %d's share: %w", c.Contest.ID, t, err)
+		}
+		shares = append(shares, sh)
+	}
+	ms, err := threshold.Combine(p, c.Current(), shares)
+	if err != nil {
+		return nil, refuse("contest %s: %w", c.Contest.ID, err)
+	}
+	if err := lookup(0, ms); err != nil {
+		return nil, err
+	}
+	return values, nil
 }
 
 func sortedKeys(m map[int][]byte) []int {
@@ -308,7 +408,11 @@ func (c Culprit) String() string {
 func (s *State) MixParams(c *ContestTally) *tally.MixParams {
 	if c.mixParams == nil {
 		p := &tally.MixParams{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Context: s.Context.ExtendedHash[:], PublicKey: s.PublicKey}
-		c.mixParams = p.WithGenerators(len(c.Input))
+		n := len(c.Input)
+		if c.input != nil {
+			n = c.input.Len()
+		}
+		c.mixParams = p.WithGenerators(n)
 	}
 	return c.mixParams
 }
@@ -351,4 +455,27 @@ func (s *State) applyMix(e *bulletin.Entry) error {
 	}
 	c.Mixers = append(c.Mixers, trustee)
 	return nil
+}
+
+// ReleaseCasting lets go, once the cleansing is accepted, of what only the
+// casting rules read: the cast ballots (the tally's lists hold what
+// counting needs) and the indices of credentials, tracking codes,
+// ciphertexts, pseudonyms and in-person marks. Every entry that would
+// consult them (a credential, a ballot, an audited ballot, an in-person
+// mark) is refused for its phase first, from the close on, and no
+// cleansing is recomputed; the accessors then answer as for an empty
+// board. A verifier calls it, so that its memory during the tally is not
+// that of the casting (spec §11.7); the ballot box, which serves those
+// indices, does not. It does nothing before the cleansing.
+func (s *State) ReleaseCasting() {
+	if s.Cleansing == nil || s.Phase < PhaseClosed {
+		return
+	}
+	s.Ballots = nil
+	s.credentials = map[[32]byte]*record.CredentialIssued{}
+	s.credStyle = map[[32]byte]string{}
+	s.inPerson = map[[32]byte]uint64{}
+	s.byCode = map[ballot.TrackingCode]uint64{}
+	s.ciphertexts = ctIndex{later: map[[32]byte]uint64{}}
+	s.byPseudonym = map[[32]byte][]uint64{}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"evote/crypto/elgamal"
+	"evote/crypto/shuffle"
 	"evote/crypto/threshold"
 	"evote/internal/wire"
 )
@@ -27,6 +28,18 @@ type DecryptionEntry struct {
 	Kind       uint8
 	Target     [32]byte // TargetDigest of the ciphertexts decrypted
 	Share      *threshold.DecryptionShare
+
+	share []byte // the encoding Share was parsed from, if it was
+}
+
+// ShareBytes returns the encoding of Share: as received, if the entry was
+// decoded (not encoded again), else Share.Bytes(). The caller must not
+// modify it.
+func (d *DecryptionEntry) ShareBytes() []byte {
+	if d.share != nil {
+		return d.share
+	}
+	return d.Share.Bytes()
 }
 
 const decryptionFormat = 1
@@ -64,7 +77,7 @@ func DecodeDecryptionEntry(b []byte) (*DecryptionEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	d.Share = s
+	d.Share, d.share = s, share
 	return d, nil
 }
 
@@ -88,6 +101,23 @@ func TargetDigest(cts []*elgamal.Ciphertext) [32]byte {
 		}
 	}
 	h.Write(w.Bytes())
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// TargetDigestRows returns TargetDigest of the ciphertexts of rows,
+// row-major, hashed from their encoding as the rows hold it (nothing is
+// decoded or encoded again).
+func TargetDigestRows(rows *shuffle.Rows) [32]byte {
+	h := sha256.New()
+	w := wire.NewWriter(8 + len(TargetDigestTag))
+	w.String(TargetDigestTag)
+	w.U32(uint32(rows.Len() * rows.Width()))
+	h.Write(w.Bytes())
+	for i := range rows.Len() {
+		h.Write(rows.Row(i))
+	}
 	var out [32]byte
 	h.Sum(out[:0])
 	return out

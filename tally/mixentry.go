@@ -40,7 +40,9 @@ func (m *MixEntry) Encode() []byte {
 }
 
 // DecodeMixEntry parses a canonical mix entry (every element of the output
-// and proof is checked to be canonical).
+// and proof is checked to be canonical). The proof holds b, which the
+// caller must not modify while the entry is in use; the output rows are a
+// copy.
 func DecodeMixEntry(b []byte) (*MixEntry, error) {
 	r := wire.NewReader(b)
 	if v := r.U8("format"); r.Err() == nil && v != mixFormat {
@@ -57,7 +59,9 @@ func DecodeMixEntry(b []byte) (*MixEntry, error) {
 	if m.Output, err = shuffle.ParseRows(out); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if m.Proof, err = shuffle.ParseProof(proof); err != nil {
+	// The proof is read once, to verify it: it holds b rather than a copy
+	// (the output rows, which the chain keeps, are copied).
+	if m.Proof, err = shuffle.ParseProofAliasing(proof); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return m, nil

@@ -194,9 +194,13 @@ func TestNoDecryptionOracle(t *testing.T) {
 			c = x
 		}
 	}
+	unmixed, err := c.InputRows().Ciphertexts()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, cts := range map[string][]*elgamal.Ciphertext{
 		"voter's ballot":  ballotCT(),
-		"unmixed list":    c.Input,
+		"unmixed list":    unmixed,
 		"list plus one":   append(slices.Clone(c.Current()), ballotCT()...),
 		"one row":         c.Current()[:1],
 		"reordered final": append(slices.Clone(c.Current()[1:]), c.Current()[0]),

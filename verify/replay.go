@@ -148,21 +148,21 @@ func (v *verifier) replayEntry(i uint64, e *bulletin.Entry, p *precheck) {
 }
 
 // release drops from the replayed state what the rules no longer read,
-// so that the verifier's memory at the end of an election is not that of
-// its ballots twice over: once the cleansing is accepted, the cast
-// ballots (the tally's input lists hold the ciphertexts counting needs;
-// no ballot is accepted and no cleansing recomputed after it), and once
-// decryption has begun, the single-choice contests' mixed input lists
+// so that the verifier's memory during the tally is not that of the
+// casting as well: once the cleansing is accepted, the cast ballots and
+// the casting rules' indices (election.State.ReleaseCasting: the tally's
+// input lists hold the ciphertexts counting needs; no ballot, credential
+// or in-person mark is accepted and no cleansing recomputed after it), and
+// once decryption has begun, the single-choice contests' cleansed lists
 // (their last mix's output is what is decrypted).
 func (v *verifier) release(s *election.State) {
-	if s.Cleansing != nil && s.Ballots != nil {
-		s.Ballots = nil
+	if s.Cleansing != nil && !v.castReleased {
+		s.ReleaseCasting()
+		v.castReleased = true
 	}
 	if s.Phase >= election.PhaseDecrypting && !v.released {
 		for _, c := range s.Tally {
-			if c.Contest.Kind == ballot.SingleChoice && !c.Withheld {
-				c.Input = nil
-			}
+			c.ReleaseInput()
 		}
 		v.released = true
 	}

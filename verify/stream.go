@@ -109,6 +109,11 @@ func claimedSize(note []byte) uint64 {
 // consumed, while the verifier holds what it keeps for the final checks.
 var testHookStreamed func()
 
+// testHookReplayed, if set by a test, is called after each entry's replay
+// with its index and type (0 if it did not decode), while the verifier
+// still holds the entry.
+var testHookReplayed func(i uint64, t bulletin.Type)
+
 // A source yields a record's entries in log order, then io.EOF; any other
 // error wraps ErrLoad.
 type source interface {
@@ -200,10 +205,13 @@ func newBudget() *budget {
 }
 
 // acquire waits until n more bytes fit in flightBytes, or nothing is in
-// flight (so that one entry larger than the budget still passes).
+// flight (so that one entry larger than the budget still passes). A batch
+// over batchBytes (a single large entry: a mix, 23 MB at 100,000 ballots)
+// also waits until nothing is in flight, and is read alone: two mixes
+// read ahead of each other are both held while the first is verified.
 func (b *budget) acquire(n int) {
 	b.mu.Lock()
-	for b.used > 0 && b.used+n > flightBytes {
+	for b.used > 0 && (b.used+n > flightBytes || n > batchBytes) {
 		b.cond.Wait()
 	}
 	b.used += n
@@ -429,6 +437,13 @@ func (v *verifier) consume(b *batch) {
 			p = b.pre[k]
 		}
 		v.replayEntry(b.first+uint64(k), b.entries[k], p)
+		if testHookReplayed != nil {
+			var t bulletin.Type
+			if b.entries[k] != nil {
+				t = b.entries[k].Type
+			}
+			testHookReplayed(b.first+uint64(k), t)
+		}
 		b.data[k], b.entries[k] = nil, nil
 		if b.pre != nil {
 			b.pre[k] = nil

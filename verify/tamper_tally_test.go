@@ -107,10 +107,7 @@ func tallyTamperings() []tampering {
 		})),
 		in("mix proved with generators not derived from the election id", CheckMixProof, editMix(0, func(t *testing.T, f *fixture, m *tally.MixEntry, e *bulletin.Entry) {
 			c := f.contestTally(t, m.ContestID)
-			rows, err := shuffle.NewRows(1, c.Input)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rows := c.InputRows()
 			p := f.shuffleParams(m.Mixer)
 			p.ElectionID = []byte("kg-2027-trapdoor")
 			out, proof, err := shuffle.Shuffle(p, rows, testrand.New("trapdoor"))
@@ -121,7 +118,7 @@ func tallyTamperings() []tampering {
 		})),
 		in("mix proof made for another mixer", CheckMixProof, editMix(0, func(t *testing.T, f *fixture, m *tally.MixEntry, e *bulletin.Entry) {
 			c := f.contestTally(t, m.ContestID)
-			rows, _ := shuffle.NewRows(1, c.Input)
+			rows := c.InputRows()
 			out, proof, err := shuffle.Shuffle(f.shuffleParams(m.Mixer+1), rows, testrand.New("mixer"))
 			if err != nil {
 				t.Fatal(err)
@@ -169,7 +166,7 @@ func tallyTamperings() []tampering {
 			if c.Contest.Kind != 1 {
 				t.Fatal("first share is not of a mixed contest")
 			}
-			d.Target = tally.TargetDigest(c.Input)
+			d.Target = tally.TargetDigestRows(c.InputRows())
 		})),
 		in("decryption share signed by another trustee", CheckDecryption, editShare(0, func(t *testing.T, f *fixture, d *tally.DecryptionEntry, e *bulletin.Entry) {
 			e.Author = pubOf(f.e.Keys.Trustees[2])

@@ -112,9 +112,10 @@ type verifier struct {
 	sizes map[uint64]bool
 	seen  map[[32]byte]uint32
 	// The replay's state, and whether it stopped (no manifest).
-	state    *election.State
-	stopped  bool
-	released bool // the mixed input lists, once decryption began
+	state        *election.State
+	stopped      bool
+	released     bool // the mixed input lists, once decryption began
+	castReleased bool // the casting rules' state, once the cleansing is accepted
 	// pre is what a ballot's stateless checks read (manifest, context,
 	// key), set once the context is applied; workers precheck the ballots
 	// of the batches they take after that.

@@ -14,9 +14,12 @@
 // record is downloaded.
 // The record is read once, as a stream (a URL's entries are downloaded as
 // they are verified), and never held in memory: what the verifier keeps
-// grows by about 2 KB per ballot (spec §11.7). The Go runtime's soft
-// memory limit, GOMEMLIMIT (e.g. GOMEMLIMIT=280MiB at 100,000 ballots),
-// trims the collector's headroom above that for a little more CPU.
+// is at most about 1 KB per ballot (spec §11.7). Once it knows the
+// record's size it sets a soft memory limit (the Go runtime's, as
+// GOMEMLIMIT does) of 128 MiB + 800 bytes per entry, which trims the
+// collector's headroom above that for a little more CPU at a million
+// ballots; GOMEMLIMIT in the environment, or --memory-limit off, keeps the
+// runtime's own.
 // The exit code is 0 only if every check holds, 1 if one does not, 2 if the
 // record could not be read at all.
 package main
@@ -58,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 0, "parallel workers (default: all cores)")
 	quiet := fs.Bool("no-progress", false, "no progress bar")
 	timeout := fs.Duration("timeout", 10*time.Minute, "timeout of each request to a URL (the download goes on as the verification reads it)")
+	memLimit := fs.String("memory-limit", "auto", "the Go runtime's soft memory limit: auto (128 MiB + 800 bytes per entry of the record, once its size is known) or off; GOMEMLIMIT in the environment wins")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: evote-verify (--fingerprint FP | --manifest FILE) [--log-key FILE] [--checkpoint FILE]... [--json] [--partial] RECORD")
 		fmt.Fprintln(stderr, "RECORD is a record directory, a record archive (.tar) or a ballot box URL.")
@@ -97,8 +101,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		opt.Earlier = append(opt.Earlier, b)
 	}
+	limiter, err := newMemoryLimiter(*memLimit)
+	if err != nil {
+		fmt.Fprintf(stderr, "evote-verify: %v\n", err)
+		return 2
+	}
 	bar := newBar(stderr, *quiet || *asJSON && !isTerminal(stderr))
-	opt.Progress = bar.update
+	opt.Progress = limiter.progress(bar.update)
 	rep, err := verifySource(fs.Arg(0), opt, *timeout)
 	bar.done()
 	if err != nil {

@@ -42,6 +42,12 @@ func newProof(n, w int) (*Proof, []byte) {
 	buf := make([]byte, ProofSize(n, w))
 	binary.BigEndian.PutUint32(buf, uint32(n))
 	binary.BigEndian.PutUint32(buf[4:], uint32(w))
+	return proofOver(n, w, buf), buf
+}
+
+// proofOver returns the proof whose fields slice buf, the encoding of a
+// proof for n rows of width w (ProofSize(n, w) bytes).
+func proofOver(n, w int, buf []byte) *Proof {
 	p := &Proof{n: n, w: w}
 	rest := buf[8:]
 	take := func(k int) []byte {
@@ -56,7 +62,7 @@ func newProof(n, w int) (*Proof, []byte) {
 	p.s = take(3 + w)
 	p.shat = take(n)
 	p.sprime = take(n)
-	return p, buf
+	return p
 }
 
 // Rows returns N, the number of rows the proof is for.
@@ -82,7 +88,14 @@ func (p *Proof) AppendBytes(b []byte) []byte {
 // counts outside the limits (1 ≤ N ≤ MaxRows, 1 ≤ w ≤ MaxWidth), any element
 // that is not canonical and any scalar ≥ ℓ. Elements are checked on all
 // cores.
-func ParseProof(b []byte) (*Proof, error) {
+func ParseProof(b []byte) (*Proof, error) { return parseProof(b, true) }
+
+// ParseProofAliasing parses a proof as ParseProof does, but the proof
+// holds b instead of a copy of it (a proof for a million rows is 160 MB):
+// the caller must not modify b while the proof is in use.
+func ParseProofAliasing(b []byte) (*Proof, error) { return parseProof(b, false) }
+
+func parseProof(b []byte, clone bool) (*Proof, error) {
 	if len(b) < 8 {
 		return nil, fmt.Errorf("%w: proof header is %d bytes", ErrMalformed, len(b))
 	}
@@ -94,8 +107,14 @@ func ParseProof(b []byte) (*Proof, error) {
 	if want := ProofSize(n, w); len(b) != want {
 		return nil, fmt.Errorf("%w: proof is %d bytes, want %d", ErrMalformed, len(b), want)
 	}
-	p, buf := newProof(n, w)
-	copy(buf, b)
+	var p *Proof
+	buf := b
+	if clone {
+		p, buf = newProof(n, w)
+		copy(buf, b)
+	} else {
+		p = proofOver(n, w, b)
+	}
 	elems := buf[8 : 8+32*(3*n+3+2*w)]
 	if err := checkElements(elems, "proof"); err != nil {
 		return nil, err

@@ -103,6 +103,11 @@ func (r *Rows) Row(i int) []byte {
 	return r.data[i*s : (i+1)*s : (i+1)*s]
 }
 
+// Encoding returns the ciphertexts' canonical encodings, row-major
+// (N·w·64 bytes, the encoding without its header); the caller must not
+// modify it.
+func (r *Rows) Encoding() []byte { return r.data[:len(r.data):len(r.data)] }
+
 // Ciphertext decodes ciphertext k of row i.
 func (r *Rows) Ciphertext(i, k int) (*elgamal.Ciphertext, error) {
 	off := (i*r.w + k) * elgamal.CiphertextSize

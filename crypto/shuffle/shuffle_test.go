@@ -462,3 +462,39 @@ func TestRandomBitFlips(t *testing.T) {
 		}
 	}
 }
+
+// TestParseProofAliasing: ParseProofAliasing accepts and refuses exactly
+// what ParseProof does, and its proof verifies (or not) as the copy does.
+func TestParseProofAliasing(t *testing.T) {
+	f := newFixture(t, 5, 2)
+	p, in := f.p, f.in
+	out, proof, err := Shuffle(p, in, testrand.New("aliasing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := proof.Bytes()
+	for i := -1; i < len(enc); i += 97 {
+		b := bytes.Clone(enc)
+		if i >= 0 {
+			b[i] ^= 0x40
+		}
+		a, errA := ParseProofAliasing(bytes.Clone(b))
+		c, errC := ParseProof(b)
+		if (errA == nil) != (errC == nil) {
+			t.Fatalf("byte %d: aliasing %v, copying %v", i, errA, errC)
+		}
+		if errA != nil {
+			continue
+		}
+		if !bytes.Equal(a.Bytes(), c.Bytes()) {
+			t.Fatalf("byte %d: the proofs differ", i)
+		}
+		vA, vC := Verify(p, in, out, a), Verify(p, in, out, c)
+		if (vA == nil) != (vC == nil) || (i < 0) != (vA == nil) {
+			t.Fatalf("byte %d: aliasing verifies %v, copying %v", i, vA, vC)
+		}
+	}
+	if _, err := ParseProofAliasing(enc[:len(enc)-1]); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("truncated: %v", err)
+	}
+}

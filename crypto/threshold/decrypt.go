@@ -107,15 +107,15 @@ func batchWeights(ext [32]byte, trustee int, vk *group.Element, n int, aEnc, dEn
 // verifying every trustee's decryption share of it (it caches the encoding
 // of the A components, which every batched proof hashes).
 type CiphertextList struct {
-	cts  []*elgamal.Ciphertext
-	as   []*group.Element
+	n    int
+	as   []*group.Element // nil if the list is held encoded (NewEncodedCiphertextList)
 	aEnc []byte
 }
 
 // NewCiphertextList prepares cts; the ciphertexts must not change
 // afterwards.
 func NewCiphertextList(cts []*elgamal.Ciphertext) *CiphertextList {
-	l := &CiphertextList{cts: cts, as: make([]*group.Element, len(cts))}
+	l := &CiphertextList{n: len(cts), as: make([]*group.Element, len(cts))}
 	for i, c := range cts {
 		l.as[i] = &c.A
 	}
@@ -124,7 +124,7 @@ func NewCiphertextList(cts []*elgamal.Ciphertext) *CiphertextList {
 }
 
 // Len returns the number of ciphertexts.
-func (l *CiphertextList) Len() int { return len(l.cts) }
+func (l *CiphertextList) Len() int { return l.n }
 
 // A DecryptionShare is trustee j's share of the decryption of a list of
 // ciphertexts (spec §5.9-§5.10): D_l = A_l^{x_j} for each, and one DLEQ
@@ -207,12 +207,12 @@ func verifyShare(ext [32]byte, vks []*group.Element, list *CiphertextList, s *De
 		return fail("no verification key for trustee %d", s.Trustee)
 	}
 	vk := vks[s.Trustee-1]
-	cts := list.cts
+	n := list.n
 	if s.Context != ext {
 		return fail("other election context")
 	}
-	if len(s.D) != len(cts) || len(cts) == 0 {
-		return fail("%d shares for %d ciphertexts", len(s.D), len(cts))
+	if len(s.D) != n || n == 0 {
+		return fail("%d shares for %d ciphertexts", len(s.D), n)
 	}
 	if s.Proof == nil {
 		return fail("no proof")
@@ -220,11 +220,14 @@ func verifyShare(ext [32]byte, vks []*group.Element, list *CiphertextList, s *De
 	if dEnc == nil {
 		dEnc = appendElements(nil, s.D)
 	}
-	w := batchWeights(ext, s.Trustee, vk, len(cts), list.aEnc, dEnc)
-	aStar := new(group.Element).VarTimeMultiScalarMult(w, list.as)
-	dStar := new(group.Element).VarTimeMultiScalarMult(w, s.D)
+	w := batchWeights(ext, s.Trustee, vk, n, list.aEnc, dEnc)
+	aStar, err := list.weightedA(w)
+	if err != nil {
+		return fail("%w", err)
+	}
+	dStar := msmChunked(w, s.D)
 	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: vk, G2: aStar, X2: dStar}
-	if err := s.Proof.Verify(batchContext(ext, s.Trustee, len(cts)), st); err != nil {
+	if err := s.Proof.Verify(batchContext(ext, s.Trustee, n), st); err != nil {
 		return fail("batched proof: %w", err)
 	}
 	return nil

@@ -62,10 +62,10 @@ func TestBaseFrozenIndices(t *testing.T) {
 	}
 	l.Close()
 
-	bad := *base
-	bad.Hashes = append([][32]byte(nil), base.Hashes...)
+	bad := &Base{Hashes: append([][32]byte(nil), base.Hashes...), Leaves: append([][32]byte(nil), base.Leaves...), Keys: base.Keys, Checkpoint: base.Checkpoint}
 	bad.Hashes[200] = bad.Hashes[17]
-	if _, err := Open(ctx, Config{Key: k, Store: st, IndexKey: key, Base: &bad}); !errors.Is(err, ErrBaseRefused) {
+	bad.Prepare() // as a caller may, before Open
+	if _, err := Open(ctx, Config{Key: k, Store: st, IndexKey: key, Base: bad}); !errors.Is(err, ErrBaseRefused) {
 		t.Fatalf("a Base repeating an entry hash: %v, want ErrBaseRefused", err)
 	}
 	l2, err := Open(ctx, Config{Key: k, Store: st, IndexKey: key, Base: base})

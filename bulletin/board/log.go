@@ -57,6 +57,32 @@ type Base struct {
 	Leaves     [][32]byte
 	Keys       []KeyAt  // in increasing index order
 	Checkpoint [32]byte // SHA-256 of the checkpoint note at size len(Leaves)
+
+	prep     sync.Once
+	tree     *bulletin.Tree
+	hashes   hashIndex
+	repeated int // the first entry whose hash repeats an earlier one, or −1
+}
+
+// Prepare builds the tree of b's leaves and the index of its entry
+// hashes, which Open needs (and builds itself if Prepare has not been
+// called). It checks nothing against the log: a caller still reading
+// the rest of the snapshot can build them meanwhile, on another core;
+// Hashes and Leaves must not change afterwards. It may be called more
+// than once, from any goroutine.
+func (b *Base) Prepare() {
+	b.prep.Do(func() {
+		if len(b.Leaves) == 0 || len(b.Hashes) != len(b.Leaves) {
+			return
+		}
+		done := make(chan struct{})
+		go func() {
+			b.hashes, b.repeated = frozenHashIndex(b.Hashes)
+			close(done)
+		}()
+		b.tree = bulletin.NewTreeOf(b.Leaves)
+		<-done
+	})
 }
 
 // KeyAt is the IndexKey of the entry at Index.
@@ -244,13 +270,13 @@ func (l *Log) restoreBase(ctx context.Context, b *Base) error {
 	if err != nil || c.Size != n {
 		return fmt.Errorf("%w: checkpoint at size %d: %v", ErrBaseRefused, n, err)
 	}
-	tree := bulletin.NewTreeOf(b.Leaves)
+	b.Prepare()
+	tree, hashes := b.tree, b.hashes
 	if root, err := tree.RootAt(n); err != nil || root != c.Root {
 		return fmt.Errorf("%w: its leaves do not give the root the log signed at size %d", ErrBaseRefused, n)
 	}
-	hashes, rep := frozenHashIndex(b.Hashes)
-	if rep >= 0 {
-		return fmt.Errorf("%w: entry hash repeated at %d", ErrBaseRefused, rep)
+	if b.repeated >= 0 {
+		return fmt.Errorf("%w: entry hash repeated at %d", ErrBaseRefused, b.repeated)
 	}
 	last := -1
 	for _, k := range b.Keys {

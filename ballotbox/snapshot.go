@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unsafe"
 
 	"evote/ballot"
 	"evote/bulletin"
@@ -286,22 +287,60 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-// snapReader reads a snapshot; the first failure sticks.
+// snapReader reads the body of a snapshot from its parts as the store
+// hands them out; the first failure sticks.
 type snapReader struct {
-	b   []byte
-	err error
+	cur   []byte        // the unread bytes of the current part
+	parts <-chan []byte // the next parts, closed at the end (or on a failed read)
+	left  int64         // bytes of the body not yet read (the MAC excluded)
+	err   error
 }
 
+// read copies len(dst) bytes of the body into dst.
+func (r *snapReader) read(dst []byte) bool {
+	if r.err != nil {
+		return false
+	}
+	if int64(len(dst)) > r.left {
+		r.err = fmt.Errorf("%w: truncated", ErrSnapshot)
+		return false
+	}
+	r.left -= int64(len(dst))
+	for len(dst) > 0 {
+		if len(r.cur) == 0 {
+			p, ok := <-r.parts
+			if !ok {
+				r.err = fmt.Errorf("%w: truncated (the read stopped)", ErrSnapshot)
+				return false
+			}
+			r.cur = p
+			continue
+		}
+		n := copy(dst, r.cur)
+		dst, r.cur = dst[n:], r.cur[n:]
+	}
+	return true
+}
+
+// take returns the next n bytes of the body, valid until the next call.
 func (r *snapReader) take(n int) []byte {
 	if r.err != nil {
 		return nil
 	}
-	if n < 0 || len(r.b) < n {
+	if n < 0 || int64(n) > r.left {
 		r.err = fmt.Errorf("%w: truncated", ErrSnapshot)
 		return nil
 	}
-	out := r.b[:n]
-	r.b = r.b[n:]
+	if len(r.cur) >= n {
+		out := r.cur[:n]
+		r.cur = r.cur[n:]
+		r.left -= int64(n)
+		return out
+	}
+	out := make([]byte, n) // across parts
+	if !r.read(out) {
+		return nil
+	}
 	return out
 }
 
@@ -327,55 +366,149 @@ func (r *snapReader) u64() uint64 {
 }
 
 func (r *snapReader) h32() (h [32]byte) {
-	if p := r.take(32); p != nil {
-		copy(h[:], p)
-	}
+	r.read(h[:])
 	return h
+}
+
+// hashes reads len(hs) 32-byte hashes into hs.
+func (r *snapReader) hashes(hs [][32]byte) {
+	if len(hs) > 0 {
+		r.read(unsafe.Slice(&hs[0][0], 32*len(hs)))
+	}
 }
 
 // count reads a count of items of at least min bytes each, refusing one
 // the remaining bytes cannot hold (so a forged count cannot make the
 // reader allocate beyond the snapshot's size).
 func (r *snapReader) count(min int) int {
-	n := int(r.u32())
-	if r.err == nil && n*min > len(r.b) {
+	n := int64(r.u32())
+	if r.err == nil && n*int64(min) > r.left {
 		r.err = fmt.Errorf("%w: count %d exceeds the snapshot", ErrSnapshot, n)
 		return 0
 	}
-	return n
+	return int(n)
 }
 
-// decodeSnapshot authenticates and decodes a stored snapshot of this
-// box's log. Positions must increase within each list and the lists must
-// partition 0…n−1.
-func (b *Box) decodeSnapshot(st store.Snapshot) (*boxSnapshot, error) {
-	data := st.Data
-	if len(data) < len(snapshotMagic)+1+32 {
-		return nil, fmt.Errorf("%w: truncated", ErrSnapshot)
+// loadSnapshot reads, authenticates and decodes the stored snapshot of
+// this box's log (found false if there is none). Three things happen at
+// once, on the parts as the store reads them: the read itself, the MAC,
+// and the parse; and the board's tree and entry-hash index are built
+// (board.Base.Prepare) as soon as the parse has read the leaves. Nothing
+// parsed or built is used unless the MAC verifies. The parser is safe on
+// any bytes: it is bounds-checked and allocates no more than the
+// snapshot's length allows.
+func (b *Box) loadSnapshot(ctx context.Context) (sn *boxSnapshot, found bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	type head struct {
+		size   uint64
+		length int64
+		err    error
 	}
-	body, mac := data[:len(data)-32], data[len(data)-32:]
-	if string(body[:len(snapshotMagic)]) != snapshotMagic {
+	heads := make(chan head, 1)
+	toMAC := make(chan []byte, 8)
+	toParse := make(chan []byte, 8)
+	readDone := make(chan error, 1)
+	go func() {
+		begun := false
+		begin := func(size uint64, length int64) error {
+			begun = true
+			heads <- head{size: size, length: length}
+			return nil
+		}
+		part := func(p []byte) error {
+			for _, ch := range []chan []byte{toMAC, toParse} {
+				select {
+				case ch <- p:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		}
+		lid := store.LogID(b.logID())
+		var err error
+		if ss, ok := b.cfg.Store.(store.SnapshotStreamer); ok {
+			err = ss.StreamSnapshot(ctx, lid, begin, part)
+		} else {
+			var st store.Snapshot
+			if st, err = b.cfg.Store.LatestSnapshot(ctx, lid); err == nil {
+				begin(st.Size, int64(len(st.Data)))
+				for _, p := range store.SnapshotParts(st.Data) {
+					if err = part(p); err != nil {
+						break
+					}
+				}
+			}
+		}
+		if !begun {
+			heads <- head{err: err}
+		}
+		close(toMAC)
+		close(toParse)
+		readDone <- err
+	}()
+	defer func() {
+		cancel()
+		if rerr := <-readDone; sn != nil && err == nil && rerr != nil {
+			sn, found, err = nil, true, fmt.Errorf("ballotbox: reading the snapshot: %w", rerr)
+		}
+	}()
+	h := <-heads
+	if errors.Is(h.err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	if h.err != nil {
+		return nil, true, h.err
+	}
+	if h.length < int64(len(snapshotMagic)+1+32) {
+		return nil, true, fmt.Errorf("%w: truncated", ErrSnapshot)
+	}
+	macOK := make(chan bool, 1)
+	go func() {
+		m := hmac.New(sha256.New, b.snapshotKey())
+		body := h.length - 32
+		var off int64
+		var tail []byte
+		for p := range toMAC {
+			w := max(0, min(int64(len(p)), body-off))
+			m.Write(p[:w])
+			tail = append(tail, p[w:]...)
+			off += int64(len(p))
+		}
+		macOK <- off == h.length && hmac.Equal(m.Sum(nil), tail)
+	}()
+	r := &snapReader{parts: toParse, left: h.length - 32}
+	sn, err = b.parseSnapshot(h.size, r)
+	if err != nil {
+		cancel() // the MAC's goroutine ends with the read
+	}
+	go func() {
+		for range toParse { // the parts of the MAC, which the parse does not read
+		}
+	}()
+	if !<-macOK && err == nil {
+		err = fmt.Errorf("%w: its MAC does not verify (not made with this server's key for this log)", ErrSnapshot)
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	return sn, true, nil
+}
+
+// parseSnapshot decodes the body of a snapshot stored at size size
+// (loadSnapshot). Positions must increase within each list and the lists
+// must partition 0…n−1.
+func (b *Box) parseSnapshot(size uint64, r *snapReader) (*boxSnapshot, error) {
+	magic := r.take(len(snapshotMagic) + 1)
+	if r.err != nil {
+		return nil, r.err
+	}
+	if string(magic[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: not a ballot-box snapshot", ErrSnapshot)
 	}
-	if v := body[len(snapshotMagic)]; v != snapshotVersion {
+	if v := magic[len(snapshotMagic)]; v != snapshotVersion {
 		return nil, fmt.Errorf("%w: version %d", ErrSnapshot, v)
 	}
-	// The MAC (a pass over hundreds of megabytes at a million voters) is
-	// computed on another core while the body is parsed; nothing parsed
-	// is used unless it verifies. The parser is safe on any bytes: it is
-	// bounds-checked and allocates no more than the body's size allows.
-	macOK := make(chan bool, 1)
-	go func() { macOK <- hmac.Equal(mac, b.snapshotMAC(body)) }()
-	sn, err := b.parseSnapshot(st, body)
-	if !<-macOK {
-		return nil, fmt.Errorf("%w: its MAC does not verify (not made with this server's key for this log)", ErrSnapshot)
-	}
-	return sn, err
-}
-
-// parseSnapshot decodes the body of a snapshot (decodeSnapshot).
-func (b *Box) parseSnapshot(st store.Snapshot, body []byte) (*boxSnapshot, error) {
-	r := &snapReader{b: body[len(snapshotMagic)+1:]}
 	sn := &boxSnapshot{log: r.h32(), size: r.u64(), note: r.h32(), manifest: r.h32()}
 	if r.err != nil {
 		return nil, r.err
@@ -383,11 +516,11 @@ func (b *Box) parseSnapshot(st store.Snapshot, body []byte) (*boxSnapshot, error
 	if sn.log != b.logID() {
 		return nil, fmt.Errorf("%w: taken of another log", ErrSnapshot)
 	}
-	if sn.size != st.Size || sn.size == 0 {
-		return nil, fmt.Errorf("%w: covers %d entries, stored as %d", ErrSnapshot, sn.size, st.Size)
+	if sn.size != size || sn.size == 0 {
+		return nil, fmt.Errorf("%w: covers %d entries, stored as %d", ErrSnapshot, sn.size, size)
 	}
 	n := int(sn.size)
-	if uint64(n) != sn.size || n > len(r.b)/64 {
+	if uint64(n) != sn.size || int64(n) > r.left/64 {
 		return nil, fmt.Errorf("%w: size %d exceeds the snapshot", ErrSnapshot, sn.size)
 	}
 	table := make([]string, r.count(2))
@@ -405,15 +538,8 @@ func (b *Box) parseSnapshot(st store.Snapshot, body []byte) (*boxSnapshot, error
 		return table[i]
 	}
 	base := &board.Base{Checkpoint: sn.note, Hashes: make([][32]byte, n), Leaves: make([][32]byte, n)}
-	for _, hs := range [][][32]byte{base.Hashes, base.Leaves} {
-		p := r.take(32 * n)
-		if p == nil {
-			break
-		}
-		for i := range hs {
-			hs[i] = [32]byte(p[32*i:])
-		}
-	}
+	r.hashes(base.Hashes)
+	r.hashes(base.Leaves)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -421,6 +547,7 @@ func (b *Box) parseSnapshot(st store.Snapshot, body []byte) (*boxSnapshot, error
 		return nil, fmt.Errorf("%w: its entry 0 is not the manifest it names", ErrSnapshot)
 	}
 	sn.base = base
+	go base.Prepare() // the tree and the hash index, while the rest is read
 	var last uint64
 	next := func(p uint64) {
 		if r.err == nil && (p >= sn.size || p < last) {
@@ -464,23 +591,29 @@ func (b *Box) parseSnapshot(st store.Snapshot, body []byte) (*boxSnapshot, error
 		rec.Style = str()
 		rec.Code = ballot.TrackingCode(r.h32())
 		rec.Pseudonym = r.h32()
-		enc := r.take(int(r.u32()))
-		if len(arena) < len(enc) {
-			arena = make([]byte, max(len(enc), 1<<20))
+		ln := int64(r.u32())
+		if r.err == nil && ln > r.left {
+			r.err = fmt.Errorf("%w: truncated", ErrSnapshot)
 		}
 		if r.err != nil {
 			return nil, r.err
 		}
-		// Copied out of the snapshot, which is freed once restored.
-		copy(arena, enc)
-		if err := rec.SetEncoded(arena[:len(enc):len(enc)]); err != nil {
+		if int64(len(arena)) < ln {
+			arena = make([]byte, max(int(ln), 1<<20))
+		}
+		// Copied out of the snapshot's parts, which are freed as read.
+		enc := arena[:ln]
+		if !r.read(enc) {
+			return nil, r.err
+		}
+		if err := rec.SetEncoded(enc[:ln:ln]); err != nil {
 			return nil, fmt.Errorf("%w: ballot at %d: %w", ErrSnapshot, rec.Position, err)
 		}
 		arena = arena[len(enc):]
 		sn.ballots[i] = rec
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%w: %d trailing bytes", ErrSnapshot, len(r.b))
+	if r.err == nil && r.left != 0 {
+		r.err = fmt.Errorf("%w: %d trailing bytes", ErrSnapshot, r.left)
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -500,19 +633,11 @@ func (b *Box) parseSnapshot(st store.Snapshot, body []byte) (*boxSnapshot, error
 // the reason) if there is no usable snapshot: the caller then opens the
 // log without one and replays it all. The box is left empty in that case.
 func (b *Box) openFromSnapshot(ctx context.Context) (ok bool, err error) {
-	st, err := b.cfg.Store.LatestSnapshot(ctx, store.LogID(b.logID()))
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
 	t0 := time.Now()
-	sn, err := b.decodeSnapshot(st)
-	if err != nil {
+	sn, found, err := b.loadSnapshot(ctx)
+	if !found || err != nil {
 		return false, err
 	}
-	st.Data = nil
 	// The board checks its base (the tree, the hash index) while the
 	// state is restored: each needs one core.
 	type opened struct {

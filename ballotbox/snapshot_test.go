@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"slices"
 	"testing"
 
@@ -314,6 +315,11 @@ func TestSnapshotTampered(t *testing.T) {
 			binary.BigEndian.PutUint64(d[hdr+32:], good.Size-1)
 			return store.Snapshot{Size: good.Size - 1, Data: ballotbox.ResealSnapshot(f.Box, d)}
 		}()},
+		{"another version (0), MAC resealed", func() store.Snapshot {
+			d := bytes.Clone(good.Data)
+			d[hdr-1] = 0
+			return store.Snapshot{Size: good.Size, Data: ballotbox.ResealSnapshot(f.Box, d)}
+		}()},
 		{"forged MAC (another key)", store.Snapshot{Size: good.Size, Data: append(bytes.Clone(good.Data[:len(good.Data)-32]), macWith(otherKey, good.Data)...)}},
 		{"stale MAC (of the previous snapshot)", store.Snapshot{Size: good.Size, Data: append(bytes.Clone(good.Data[:len(good.Data)-32]), old.Data[len(old.Data)-32:]...)}},
 		{"truncated", store.Snapshot{Size: good.Size, Data: good.Data[:len(good.Data)/2]}},
@@ -366,5 +372,87 @@ func TestSnapshotTampered(t *testing.T) {
 	}
 	if d := ballotbox.DiffBoxes(want, b); len(d) != 0 {
 		t.Fatalf("from the older snapshot, differs in %v", d)
+	}
+}
+
+// partsStore hands out the stored snapshot in parts of the given size
+// (store.SnapshotStreamer), failing after failAfter parts if it is set.
+type partsStore struct {
+	store.Store
+	size, failAfter int
+}
+
+func (p partsStore) StreamSnapshot(ctx context.Context, log store.LogID, begin func(uint64, int64) error, part func([]byte) error) error {
+	sn, err := p.Store.LatestSnapshot(ctx, log)
+	if err != nil {
+		return err
+	}
+	if err := begin(sn.Size, int64(len(sn.Data))); err != nil {
+		return err
+	}
+	for i, d := 0, sn.Data; len(d) > 0; i++ {
+		if p.failAfter > 0 && i == p.failAfter {
+			return errors.New("connection reset")
+		}
+		n := min(p.size, len(d))
+		if err := part(bytes.Clone(d[:n])); err != nil {
+			return err
+		}
+		d = d[n:]
+	}
+	return nil
+}
+
+// noStream hides the store's StreamSnapshot: the box reads the snapshot
+// whole.
+type noStream struct{ store.Store }
+
+// TestSnapshotStreamed: the box reads, authenticates and parses the
+// snapshot part by part as the store hands it out, whatever the parts'
+// sizes (items and hashes split across parts), or whole from a store that
+// cannot stream; a read that fails midway refuses the snapshot (the box
+// replays the whole board).
+func TestSnapshotStreamed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openSQLite(t, dir)
+	t.Cleanup(func() { st.Close() })
+	cat := &ballotbox.MemoryCatalog{}
+	f := newFixture(t, boxtest.Options{Dir: dir, Store: st, Catalog: cat})
+	castSome(t, f, 5, 1)
+	n, err := f.Box.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lid := store.LogID(f.Box.Log().ID())
+	sn, err := st.LatestSnapshot(ctx, lid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	castSome(t, f, 2, 2)
+	full := reopen(t, f, st, cat, false)
+	for _, tc := range []struct {
+		name string
+		st   store.Store
+		from uint64
+	}{
+		{"parts of 1 byte", partsStore{Store: st, size: 1}, n},
+		{"parts of 7 bytes", partsStore{Store: st, size: 7}, n},
+		{"parts of 4099 bytes", partsStore{Store: st, size: 4099}, n},
+		{"whole", noStream{st}, n},
+		{"the read fails after 3 parts", partsStore{Store: st, size: 512, failAfter: 3}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := st.PutSnapshot(ctx, lid, sn); err != nil { // the last reopen's close took one
+				t.Fatal(err)
+			}
+			b := reopen(t, f, tc.st, cat, true)
+			if b.RestoredFrom() != tc.from {
+				t.Fatalf("restored from %d, want %d", b.RestoredFrom(), tc.from)
+			}
+			if d := ballotbox.DiffBoxes(full, b); len(d) != 0 {
+				t.Fatalf("differs from the full replay in %v", d)
+			}
+		})
 	}
 }

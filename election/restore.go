@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sort"
 
 	"evote/ballot"
 	"evote/crypto/elgamal"
@@ -92,25 +93,47 @@ type CiphertextIndex struct {
 
 // NewCiphertextIndex indexes the ciphertexts of rs (records whose encoding
 // SetEncoded accepted), refusing a ciphertext repeated among them. It
-// reads rs only, so it may run while the same records are restored.
+// reads rs only, so it may run while the same records are restored; the
+// index keeps rs and refers to the ciphertexts in their encodings.
 func NewCiphertextIndex(rs []*CastRecord) (*CiphertextIndex, error) {
+	// first[i] is the ordinal of rs[i]'s first ciphertext.
+	first := make([]uint32, len(rs)+1)
 	n := 0
-	for _, r := range rs {
+	for i, r := range rs {
+		if n > maxFrozenCTs {
+			return nil, fmt.Errorf("%w: more than %d ciphertexts", ErrRestore, maxFrozenCTs)
+		}
+		first[i] = uint32(n)
 		n += (len(r.enc) - 1 - 2*r.Contests()) / elgamal.CiphertextSize
 	}
-	t := newFrozenCTs(n)
+	if n > maxFrozenCTs {
+		return nil, fmt.Errorf("%w: more than %d ciphertexts", ErrRestore, maxFrozenCTs)
+	}
+	first[len(rs)] = uint32(n)
+	// The ballot of a ciphertext: the last i with first[i] ≤ ord.
+	ballotOf := func(ord uint32) int {
+		return sort.Search(len(rs), func(i int) bool { return first[i+1] > ord })
+	}
+	ct := func(r *CastRecord, j uint32) []byte {
+		off := 1 + 2*r.Contests() + int(j)*elgamal.CiphertextSize
+		return r.enc[off : off+elgamal.CiphertextSize]
+	}
+	t := newFrozenCTs(n, func(ord uint32) [32]byte {
+		i := ballotOf(ord)
+		return sha256.Sum256(ct(rs[i], ord-first[i]))
+	}, func(ord uint32) uint64 { return rs[ballotOf(ord)].Position })
 	batch := make([]pendingCT, 0, 64)
 	flush := func() error {
 		if i := t.addBatch(batch); i >= 0 {
-			return fmt.Errorf("%w: a ciphertext of the ballot at %d repeats one of an earlier ballot", ErrRestore, batch[i].p)
+			return fmt.Errorf("%w: a ciphertext of the ballot at %d repeats one of an earlier ballot", ErrRestore, rs[ballotOf(batch[i].ord)].Position)
 		}
 		batch = batch[:0]
 		return nil
 	}
-	for _, r := range rs {
+	for i, r := range rs {
 		cts := r.enc[1+2*r.Contests():]
-		for off := 0; off < len(cts); off += elgamal.CiphertextSize {
-			batch = append(batch, pendingCT{k: sha256.Sum256(cts[off : off+elgamal.CiphertextSize]), p: r.Position})
+		for j := range uint32(len(cts) / elgamal.CiphertextSize) {
+			batch = append(batch, pendingCT{k: sha256.Sum256(ct(r, j)), ord: first[i] + j})
 			if len(batch) == cap(batch) {
 				if err := flush(); err != nil {
 					return nil, err

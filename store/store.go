@@ -225,6 +225,34 @@ func HoldsBarrier(ctx context.Context) bool {
 	return v
 }
 
+// SnapshotStreamer is implemented by a store that can hand out a stored
+// snapshot part by part (both backends do), so that its reader works on
+// the first parts while the next are read.
+type SnapshotStreamer interface {
+	// StreamSnapshot reads the log's snapshot as LatestSnapshot does (one
+	// read transaction; ErrNotFound if none): it calls begin with the size
+	// the snapshot covers and its length in bytes, then part with each
+	// part in order, a slice the callee may keep. An error from begin or
+	// part stops the read and is returned.
+	StreamSnapshot(ctx context.Context, log LogID, begin func(size uint64, length int64) error, part func([]byte) error) error
+}
+
+// ReadSnapshot reads a snapshot whole with a StreamSnapshot.
+func ReadSnapshot(ctx context.Context, log LogID, stream func(ctx context.Context, log LogID, begin func(uint64, int64) error, part func([]byte) error) error) (Snapshot, error) {
+	var out Snapshot
+	err := stream(ctx, log, func(size uint64, length int64) error {
+		out.Size, out.Data = size, make([]byte, 0, length)
+		return nil
+	}, func(p []byte) error {
+		out.Data = append(out.Data, p...)
+		return nil
+	})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return out, nil
+}
+
 // Snapshot is the persisted state of a log's owner at a tree size: opaque
 // bytes that the owner authenticates and checks against the log before it
 // uses them. Backends may split Data into parts of SnapshotPart bytes.

@@ -50,12 +50,39 @@ type Config struct {
 // of the log's first len(Leaves) entries, the IndexKeys among them, and
 // the hash of the signed checkpoint at that size, which must be in the
 // store and whose root the leaves must give. Open keeps Leaves as the
-// tree's bottom level: the caller must not use it afterwards.
+// tree's bottom level, and Hashes and Keys as its frozen indices
+// (frozen.go): the caller must not use them afterwards.
 type Base struct {
 	Hashes     [][32]byte
 	Leaves     [][32]byte
 	Keys       []KeyAt  // in increasing index order
 	Checkpoint [32]byte // SHA-256 of the checkpoint note at size len(Leaves)
+
+	prep     sync.Once
+	tree     *bulletin.Tree
+	hashes   hashIndex
+	repeated int // the first entry whose hash repeats an earlier one, or −1
+}
+
+// Prepare builds the tree of b's leaves and the index of its entry
+// hashes, which Open needs (and builds itself if Prepare has not been
+// called). It checks nothing against the log: a caller still reading
+// the rest of the snapshot can build them meanwhile, on another core;
+// Hashes and Leaves must not change afterwards. It may be called more
+// than once, from any goroutine.
+func (b *Base) Prepare() {
+	b.prep.Do(func() {
+		if len(b.Leaves) == 0 || len(b.Hashes) != len(b.Leaves) {
+			return
+		}
+		done := make(chan struct{})
+		go func() {
+			b.hashes, b.repeated = frozenHashIndex(b.Hashes)
+			close(done)
+		}()
+		b.tree = bulletin.NewTreeOf(b.Leaves)
+		<-done
+	})
 }
 
 // KeyAt is the IndexKey of the entry at Index.
@@ -78,8 +105,8 @@ type Log struct {
 	sid    store.LogID // the same bytes, as the store names the log
 	tree   *bulletin.Tree
 	hmu    sync.RWMutex
-	hashes map[[32]byte]uint64
-	keys   keyIndex // IndexKey → index
+	hashes hashIndex // entry hash → index
+	keys   keyIndex  // IndexKey → index
 
 	// verifiers check the signatures of appends in batches and pass the
 	// valid requests on to commits, the single writer (internal/batcher
@@ -174,8 +201,8 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		id:     bulletin.LogIDFor(cfg.Key.Origin),
 		sid:    store.LogID(bulletin.LogIDFor(cfg.Key.Origin)),
 		tree:   bulletin.NewTree(),
-		hashes: make(map[[32]byte]uint64),
-		keys:   make(keyIndex),
+		hashes: newHashIndex(),
+		keys:   newKeyIndex(),
 		quit:   make(chan struct{}),
 	}
 	if cfg.Base != nil {
@@ -247,30 +274,22 @@ func (l *Log) restoreBase(ctx context.Context, b *Base) error {
 	if err != nil || c.Size != n {
 		return fmt.Errorf("%w: checkpoint at size %d: %v", ErrBaseRefused, n, err)
 	}
-	tree := bulletin.NewTreeOf(b.Leaves)
+	b.Prepare()
+	tree, hashes := b.tree, b.hashes
 	if root, err := tree.RootAt(n); err != nil || root != c.Root {
 		return fmt.Errorf("%w: its leaves do not give the root the log signed at size %d", ErrBaseRefused, n)
 	}
-	hashes := make(map[[32]byte]uint64, len(b.Hashes)+len(b.Hashes)/8)
-	for i, h := range b.Hashes {
-		hashes[h] = uint64(i)
+	if b.repeated >= 0 {
+		return fmt.Errorf("%w: entry hash repeated at %d", ErrBaseRefused, b.repeated)
 	}
-	if len(hashes) != len(b.Hashes) { // rare: find the repeat for the message
-		for i, h := range b.Hashes {
-			if hashes[h] != uint64(i) {
-				return fmt.Errorf("%w: entry hash repeated at %d", ErrBaseRefused, i)
-			}
-		}
-	}
-	keys := make(keyIndex, len(b.Keys))
 	last := -1
 	for _, k := range b.Keys {
 		if k.Index >= n || int(k.Index) <= last {
 			return fmt.Errorf("%w: index key of entry %d out of order or beyond its size", ErrBaseRefused, k.Index)
 		}
 		last = int(k.Index)
-		keys.add(k.Key, k.Index) // the first entry with a prefix keeps it
 	}
+	keys := frozenKeyIndex(b.Keys) // the first entry with a prefix keeps it
 	l.hmu.Lock()
 	l.tree, l.hashes, l.keys = tree, hashes, keys
 	l.hmu.Unlock()
@@ -292,11 +311,7 @@ func (l *Log) SnapshotBase(ctx context.Context, n uint64) (*Base, error) {
 	}
 	hashes := make([][32]byte, n)
 	l.hmu.RLock()
-	for h, i := range l.hashes {
-		if i < n {
-			hashes[i] = h
-		}
-	}
+	l.hashes.fill(hashes)
 	l.hmu.RUnlock()
 	return &Base{Hashes: hashes, Leaves: leaves, Checkpoint: sha256.Sum256(rec.Note)}, nil
 }
@@ -344,7 +359,7 @@ func (l *Log) load(ctx context.Context, verifyFrom uint64) error {
 		}
 		l.hmu.Lock()
 		for i, r := range recs {
-			l.hashes[r.Hash] = r.Index
+			l.hashes.put(r.Hash, r.Index)
 			if l.cfg.IndexKey != nil {
 				if k, ok := l.cfg.IndexKey(entries[i]); ok {
 					l.keys.add(k, r.Index)
@@ -476,7 +491,7 @@ func (l *Log) AppendEncoded(ctx context.Context, encoded ...[]byte) ([]uint64, e
 func (l *Log) has(h [32]byte) bool {
 	l.hmu.RLock()
 	defer l.hmu.RUnlock()
-	_, ok := l.hashes[h]
+	_, ok := l.hashes.get(h)
 	return ok
 }
 
@@ -737,7 +752,7 @@ func (l *Log) commitTry(batch []*appendReq, mayResync bool) {
 			l.keys.add(k.key, i+uint64(k.pos))
 		}
 		for _, rec := range r.recs {
-			l.hashes[rec.Hash] = i
+			l.hashes.put(rec.Hash, i)
 			i++
 		}
 	}
@@ -875,9 +890,9 @@ func (l *Log) settle(live []*appendReq) {
 func (l *Log) presentAt(r *appendReq) (uint64, bool) {
 	l.hmu.RLock()
 	defer l.hmu.RUnlock()
-	first, ok := l.hashes[r.recs[0].Hash]
+	first, ok := l.hashes.get(r.recs[0].Hash)
 	for i, rec := range r.recs {
-		idx, found := l.hashes[rec.Hash]
+		idx, found := l.hashes.get(rec.Hash)
 		ok = ok && found && idx == first+uint64(i)
 	}
 	return first, ok
@@ -1166,7 +1181,7 @@ func (l *Log) EntrySizes(ctx context.Context, start, end uint64) ([]uint64, bool
 // EntryByHash returns the durable entry with that entry hash.
 func (l *Log) EntryByHash(ctx context.Context, h [32]byte) (store.Record, error) {
 	l.hmu.RLock()
-	idx, ok := l.hashes[h]
+	idx, ok := l.hashes.get(h)
 	l.hmu.RUnlock()
 	if !ok {
 		return store.Record{}, store.ErrNotFound
@@ -1185,7 +1200,7 @@ func (l *Log) EntryByHash(ctx context.Context, h [32]byte) (store.Record, error)
 func (l *Log) IndexOf(h [32]byte) (uint64, bool) {
 	l.hmu.RLock()
 	defer l.hmu.RUnlock()
-	i, ok := l.hashes[h]
+	i, ok := l.hashes.get(h)
 	return i, ok
 }
 

@@ -50,7 +50,15 @@ func (s *Store) PutSnapshot(ctx context.Context, log store.LogID, snap store.Sna
 // repeatable-read transaction, so a concurrent PutSnapshot is seen whole
 // or not at all.
 func (s *Store) LatestSnapshot(ctx context.Context, log store.LogID) (store.Snapshot, error) {
-	var out store.Snapshot
+	return store.ReadSnapshot(ctx, log, s.StreamSnapshot)
+}
+
+var _ store.SnapshotStreamer = (*Store)(nil)
+
+// StreamSnapshot implements store.SnapshotStreamer, in one repeatable-read
+// transaction like LatestSnapshot.
+func (s *Store) StreamSnapshot(ctx context.Context, log store.LogID, begin func(size uint64, length int64) error, part func([]byte) error) error {
+	var cbErr error // begin's or part's, returned as is
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var total *int64
 		if err := tx.QueryRow(ctx, `SELECT sum(length(data)) FROM bulletin_snapshots WHERE log_id = $1`, log[:]).Scan(&total); err != nil {
@@ -62,35 +70,46 @@ func (s *Store) LatestSnapshot(ctx context.Context, log store.LogID) (store.Snap
 		if *total > store.MaxSnapshot {
 			return fmt.Errorf("%w: stored snapshot of %d bytes", store.ErrInvalid, *total)
 		}
-		out.Data = make([]byte, 0, *total)
 		// One part per query: pgx buffers a whole result row set only up
 		// to the row being read, so this holds one part at a time.
-		for part := int64(0); ; part++ {
+		var first, read int64
+		for n := int64(0); ; n++ {
 			var size int64
 			var data []byte
-			err := tx.QueryRow(ctx, `SELECT size, data FROM bulletin_snapshots WHERE log_id = $1 AND part = $2`, log[:], part).Scan(&size, &data)
+			err := tx.QueryRow(ctx, `SELECT size, data FROM bulletin_snapshots WHERE log_id = $1 AND part = $2`, log[:], n).Scan(&size, &data)
 			if errors.Is(err, pgx.ErrNoRows) {
 				break
 			}
 			if err != nil {
 				return err
 			}
-			if part > 0 && uint64(size) != out.Size || size < 0 {
+			if n > 0 && size != first || size < 0 || read+int64(len(data)) > *total {
 				return fmt.Errorf("%w: snapshot parts disagree on the size", store.ErrInvalid)
 			}
-			out.Size = uint64(size)
-			out.Data = append(out.Data, data...)
+			if n == 0 {
+				first = size
+				if cbErr = begin(uint64(size), *total); cbErr != nil {
+					return cbErr
+				}
+			}
+			read += int64(len(data))
+			if cbErr = part(data); cbErr != nil {
+				return cbErr
+			}
 		}
-		if int64(len(out.Data)) != *total {
+		if read != *total {
 			return fmt.Errorf("%w: snapshot parts are not numbered 0, 1, …", store.ErrInvalid)
+		}
+		if read == 0 {
+			return fmt.Errorf("%w: empty snapshot", store.ErrNotFound)
 		}
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-			return store.Snapshot{}, err
+		if cbErr != nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+			return err
 		}
-		return store.Snapshot{}, fmt.Errorf("store/postgres: snapshot: %w", err)
+		return fmt.Errorf("store/postgres: snapshot: %w", err)
 	}
-	return out, nil
+	return nil
 }

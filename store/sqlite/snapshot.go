@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -44,45 +45,64 @@ func (s *Store) PutSnapshot(ctx context.Context, log store.LogID, snap store.Sna
 // LatestSnapshot implements store.Store. The parts are read in one
 // transaction, so a concurrent PutSnapshot is seen whole or not at all.
 func (s *Store) LatestSnapshot(ctx context.Context, log store.LogID) (store.Snapshot, error) {
-	var out store.Snapshot
+	return store.ReadSnapshot(ctx, log, s.StreamSnapshot)
+}
+
+var _ store.SnapshotStreamer = (*Store)(nil)
+
+// StreamSnapshot implements store.SnapshotStreamer, in one transaction
+// like LatestSnapshot.
+func (s *Store) StreamSnapshot(ctx context.Context, log store.LogID, begin func(size uint64, length int64) error, part func([]byte) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return out, fmt.Errorf("store/sqlite: snapshot: %w", err)
+		return fmt.Errorf("store/sqlite: snapshot: %w", err)
 	}
 	defer tx.Rollback()
 	var total sql.NullInt64
 	if err := tx.QueryRowContext(ctx, `SELECT sum(length(data)) FROM bulletin_snapshots WHERE log_id = ?`, log[:]).Scan(&total); err != nil {
-		return out, fmt.Errorf("store/sqlite: snapshot: %w", err)
+		return fmt.Errorf("store/sqlite: snapshot: %w", err)
 	}
 	if !total.Valid {
-		return out, fmt.Errorf("%w: snapshot", store.ErrNotFound)
+		return fmt.Errorf("%w: snapshot", store.ErrNotFound)
 	}
 	if total.Int64 > store.MaxSnapshot {
-		return out, fmt.Errorf("%w: stored snapshot of %d bytes", store.ErrInvalid, total.Int64)
+		return fmt.Errorf("%w: stored snapshot of %d bytes", store.ErrInvalid, total.Int64)
+	}
+	if total.Int64 == 0 {
+		return errors.Join(store.ErrNotFound, errors.New("store/sqlite: empty snapshot"))
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT part, size, data FROM bulletin_snapshots WHERE log_id = ? ORDER BY part`, log[:])
 	if err != nil {
-		return out, fmt.Errorf("store/sqlite: snapshot: %w", err)
+		return fmt.Errorf("store/sqlite: snapshot: %w", err)
 	}
 	defer rows.Close()
-	out.Data = make([]byte, 0, total.Int64)
+	var first int64
+	read := int64(0)
 	for want := int64(0); rows.Next(); want++ {
-		var part, size int64
+		var pn, size int64
 		var data sql.RawBytes
-		if err := rows.Scan(&part, &size, &data); err != nil {
-			return out, fmt.Errorf("store/sqlite: snapshot: %w", err)
+		if err := rows.Scan(&pn, &size, &data); err != nil {
+			return fmt.Errorf("store/sqlite: snapshot: %w", err)
 		}
-		if part != want || (want > 0 && uint64(size) != out.Size) || size < 0 {
-			return out, fmt.Errorf("%w: snapshot parts out of order", store.ErrInvalid)
+		if pn != want || (want > 0 && size != first) || size < 0 || read+int64(len(data)) > total.Int64 {
+			return fmt.Errorf("%w: snapshot parts out of order", store.ErrInvalid)
 		}
-		out.Size = uint64(size)
-		out.Data = append(out.Data, data...)
+		if want == 0 {
+			first = size
+			if err := begin(uint64(size), total.Int64); err != nil {
+				return err
+			}
+		}
+		read += int64(len(data))
+		if err := part(bytes.Clone(data)); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return out, fmt.Errorf("store/sqlite: snapshot: %w", err)
+		return fmt.Errorf("store/sqlite: snapshot: %w", err)
 	}
-	if len(out.Data) == 0 {
-		return out, errors.Join(store.ErrNotFound, errors.New("store/sqlite: empty snapshot"))
+	if read != total.Int64 {
+		return fmt.Errorf("%w: snapshot parts changed while read", store.ErrInvalid)
 	}
-	return out, nil
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,6 +29,10 @@ var migrationFS embed.FS
 type Store struct {
 	db  *sql.DB
 	hub store.Hub
+	// path is the database file's path ("" for an in-memory database):
+	// snapshots are kept in files beside it (snapshot.go).
+	path   string
+	snapMu sync.Mutex // one PutSnapshot at a time
 }
 
 var (
@@ -48,6 +53,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store/sqlite: open %s: %w", path, err)
 	}
 	s := &Store{db: db}
+	if path != "" && !strings.Contains(path, ":memory:") && !strings.HasPrefix(path, "file:") {
+		s.path = path
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"evote/crypto/group"
 	"evote/crypto/threshold"
 	"evote/internal/wire"
+	"evote/tally/revote"
 )
 
 // Key file format (version 1). Everything before the ciphertext is the
@@ -35,17 +36,22 @@ import (
 // key = Argon2id(passphrase, salt, passes, memory, lanes, 32 bytes)
 // (RFC 9106). The plaintext is
 //
-//	u8(2) || string(election_id) || u32(index) || signing seed[32]
+//	u8(v) || string(election_id) || u32(index) || signing seed[32]
 //	      || HPKE seed[32] || u8(has share) [|| Scalar(x_j)]
-//	      || u8(has state) [|| u32(len) || state]
+//	      || u8(has state) [|| u32(len) || state]           (v ≥ 2)
+//	      || u8(1) || Scalar(z_j)                            (v = 3)
 //
 // election_id is empty and index 0 until key generation has run; the share
 // is present after it. The state is the trustee's saved key-generation
 // state (threshold.Trustee.MarshalState: its secret polynomials), present
 // while key generation is under way so that a run that crashed can resume
-// (spec/13-trustee-tool.md §13.4). Plaintext version 1, written by earlier
-// versions of the tool, is version 2 without the has-state byte; it is
-// still read.
+// (spec/13-trustee-tool.md §13.4). z_j is the trustee's tag key in an
+// election in deniable re-voting mode (spec §15.1, §15.15), kept from
+// before voting opens until the blinding at the close. A writer writes the
+// lowest version that holds the content: 3 with a tag key, else 2, so that
+// a file without one stays readable by earlier versions of the tool.
+// Plaintext version 1, written by earlier versions, is version 2 without
+// the has-state byte; it is still read.
 const (
 	fileMagic   = "evote-trustee-key"
 	fileVersion = 1
@@ -54,6 +60,8 @@ const (
 	plainFormat = 2
 	// plainFormatV1 is the earlier plaintext version, without the state.
 	plainFormatV1 = 1
+	// plainFormatTagKey is the version that holds a tag key.
+	plainFormatTagKey = 3
 	// maxFileSize bounds what Open reads: a key file is a few hundred
 	// bytes, or up to about 4.3 KiB with the largest key-generation state
 	// (threshold.MaxStateSize, for n = t = threshold.MaxTrustees, the
@@ -111,6 +119,12 @@ type Keys struct {
 	// (threshold.Trustee.MarshalState), from which RunKeygen resumes after
 	// a crash; nil otherwise. It is as secret as the share.
 	KeygenState []byte
+	// TagKey is the trustee's tag key z_j in an election in deniable
+	// re-voting mode (spec §15.1), drawn before voting opens and needed
+	// for the blinding at the close (§15.15); nil otherwise. Its Trustee
+	// is Index. It is as secret as the share: whoever holds z_j and the
+	// other blinders' keys can link the filter's tags.
+	TagKey *revote.TagKey
 
 	sign ed25519.PrivateKey
 	hpke *threshold.HPKEPrivateKey
@@ -157,12 +171,21 @@ func (k *Keys) HPKE() *threshold.HPKEPrivateKey { return k.hpke }
 // HPKEPublic returns the HPKE public key (for the manifest).
 func (k *Keys) HPKEPublic() threshold.HPKEPublicKey { return k.hpke.Public() }
 
-func (k *Keys) encodePlain() []byte { return k.encodePlainVersion(plainFormat) }
+// plainVersion is the lowest plaintext version that holds k.
+func (k *Keys) plainVersion() uint8 {
+	if k.TagKey != nil {
+		return plainFormatTagKey
+	}
+	return plainFormat
+}
+
+func (k *Keys) encodePlain() []byte { return k.encodePlainVersion(k.plainVersion()) }
 
 // encodePlainVersion encodes the plaintext in version v (1 only for the
-// spec's vectors and tests: it cannot hold a state).
+// spec's vectors and tests: it cannot hold a state; versions below 3 drop
+// the tag key).
 func (k *Keys) encodePlainVersion(v uint8) []byte {
-	w := wire.NewWriter(170 + len(k.KeygenState))
+	w := wire.NewWriter(204 + len(k.KeygenState))
 	w.U8(v)
 	w.String(k.ElectionID)
 	w.U32(uint32(k.Index))
@@ -183,13 +206,17 @@ func (k *Keys) encodePlainVersion(v uint8) []byte {
 		w.U32(uint32(len(k.KeygenState)))
 		w.Fixed(k.KeygenState)
 	}
+	if v == plainFormatTagKey {
+		w.U8(1)
+		w.Scalar(k.TagKey.Secret())
+	}
 	return w.Bytes()
 }
 
 func decodePlain(b []byte) (*Keys, error) {
 	r := wire.NewReader(b)
 	v := r.U8("format")
-	if r.Err() == nil && v != plainFormat && v != plainFormatV1 {
+	if r.Err() == nil && v != plainFormat && v != plainFormatV1 && v != plainFormatTagKey {
 		return nil, fmt.Errorf("%w: content format %d", ErrKeyFile, v)
 	}
 	k := &Keys{ElectionID: r.String(64, "election id"), Index: int(r.U32("index"))}
@@ -203,7 +230,7 @@ func decodePlain(b []byte) (*Keys, error) {
 	default:
 		r.Fail("has-share flag not 0 or 1")
 	}
-	if v == plainFormat {
+	if v >= plainFormat {
 		switch r.U8("has state") {
 		case 0:
 		case 1:
@@ -218,6 +245,15 @@ func decodePlain(b []byte) (*Keys, error) {
 			r.Fail("has-state flag not 0 or 1")
 		}
 	}
+	var z *group.Scalar
+	if v == plainFormatTagKey {
+		// Version 3 is written only with a tag key: a has-tag-key byte
+		// of 0 is another encoding of version 2, refused.
+		if r.U8("has tag key") != 1 {
+			r.Fail("has-tag-key flag not 1 in a version-3 plaintext")
+		}
+		z = r.Scalar("tag key")
+	}
 	if err := r.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
 	}
@@ -230,6 +266,16 @@ func decodePlain(b []byte) (*Keys, error) {
 			return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
 		}
 		k.Share = s
+	}
+	if z != nil {
+		if k.Index == 0 || k.ElectionID == "" {
+			return nil, fmt.Errorf("%w: a tag key before key generation", ErrKeyFile)
+		}
+		tk, err := revote.TagKeyFromSecret(k.Index, z)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
+		}
+		k.TagKey = tk
 	}
 	if err := k.derive(); err != nil {
 		return nil, err
@@ -248,6 +294,9 @@ func (k *Keys) Seal(passphrase []byte, p KDFParams) ([]byte, error) {
 func (k *Keys) seal(passphrase []byte, p KDFParams, r io.Reader, version uint8) ([]byte, error) {
 	if len(passphrase) == 0 {
 		return nil, errors.New("trustee: empty passphrase")
+	}
+	if t := k.TagKey; t != nil && (t.Trustee != k.Index || k.ElectionID == "") {
+		return nil, fmt.Errorf("trustee: tag key of trustee %d in the keys of trustee %d of election %q", t.Trustee, k.Index, k.ElectionID)
 	}
 	if err := p.check(); err != nil {
 		return nil, err
@@ -272,7 +321,7 @@ func (k *Keys) seal(passphrase []byte, p KDFParams, r io.Reader, version uint8) 
 		return nil, fmt.Errorf("trustee: %w", err)
 	}
 	if version == 0 {
-		version = plainFormat
+		version = k.plainVersion()
 	}
 	plain := k.encodePlainVersion(version)
 	defer clear(plain)
@@ -324,8 +373,9 @@ func OpenKeys(file, passphrase []byte) (*Keys, error) {
 }
 
 // SaveFile seals the keys and writes them to path atomically (a temporary
-// file in the same directory, synced, then renamed), readable by the owner
-// only. It refuses to overwrite an existing file unless overwrite is set.
+// file in the same directory, synced, renamed, then the directory synced,
+// so that the new file survives a crash once SaveFile returns), readable by
+// the owner only. It refuses to overwrite an existing file unless overwrite is set.
 func (k *Keys) SaveFile(path string, passphrase []byte, p KDFParams, overwrite bool) error {
 	b, err := k.Seal(passphrase, p)
 	if err != nil {
@@ -359,6 +409,19 @@ func (k *Keys) SaveFile(path string, passphrase []byte, p KDFParams, overwrite b
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("trustee: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("trustee: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("trustee: syncing %s: %w", dir, err)
 	}
 	return nil
 }

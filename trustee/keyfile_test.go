@@ -12,6 +12,7 @@ import (
 	"evote/crypto/group"
 	"evote/crypto/threshold"
 	"evote/internal/testrand"
+	"evote/tally/revote"
 )
 
 // fastKDF keeps tests quick; files written by the tool use DefaultKDF.
@@ -283,6 +284,8 @@ func FuzzKeyContent(f *testing.F) {
 	f.Add(k.encodePlainVersion(plainFormatV1))
 	k.KeygenState = []byte{1, 2, 3}
 	f.Add(k.encodePlain())
+	k.TagKey, _ = revote.NewTagKey(1, testrand.New("fuzz-tag-key"))
+	f.Add(k.encodePlain())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodePlain(b)
 		if err != nil {
@@ -307,4 +310,79 @@ func FuzzKeyFileHeader(f *testing.F) {
 			t.Fatal("accepted a bad header")
 		}
 	})
+}
+
+// withTagKey returns k (after key generation) with a fresh tag key.
+func withTagKey(t *testing.T, k *Keys) *Keys {
+	t.Helper()
+	tk, err := revote.NewTagKey(k.Index, testrand.New(t.Name()+"/tag-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := *k
+	out.TagKey = tk
+	return &out
+}
+
+// A tag key (spec §15.15) round-trips through the sealed file, which is
+// then written in plaintext version 3; a file without one stays version 2,
+// readable by earlier versions of the tool.
+func TestKeyFileTagKey(t *testing.T) {
+	k := withTagKey(t, testKeys(t, true))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "trustee.key")
+	if err := k.SaveFile(path, []byte("correct horse"), fastKDF, false); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadFile(path, []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKeys(t, k, got)
+	if got.TagKey == nil || got.TagKey.Trustee != k.Index || got.TagKey.Public().Equal(k.TagKey.Public()) != 1 {
+		t.Fatal("tag key lost or changed by the round trip")
+	}
+	if v := k.encodePlain()[0]; v != plainFormatTagKey {
+		t.Fatalf("a plaintext with a tag key is version %d", v)
+	}
+	if v := testKeys(t, true).encodePlain()[0]; v != plainFormat {
+		t.Fatalf("a plaintext without a tag key is version %d", v)
+	}
+	// Keys whose tag key is another trustee's, or that belong to no
+	// election yet, are not written.
+	other := *k
+	other.Index = 3
+	if _, err := other.Seal([]byte("p"), fastKDF); err == nil {
+		t.Fatal("sealed trustee 2's tag key as trustee 3's")
+	}
+}
+
+// The version-3 plaintext is decoded strictly: the tag-key flag must be 1,
+// the scalar canonical and not zero, and a tag key needs an election and
+// an index.
+func TestKeyContentTagKeyStrict(t *testing.T) {
+	k := withTagKey(t, testKeys(t, true))
+	plain := k.encodePlain()
+	if _, err := decodePlain(plain); err != nil {
+		t.Fatal(err)
+	}
+	at := len(plain) - 33 // the has-tag-key byte
+	before := *k
+	before.ElectionID, before.Index, before.Share = "", 0, nil
+	bad := map[string][]byte{
+		"tag-key flag 0":     func() []byte { b := bytes.Clone(plain); b[at] = 0; return b }(),
+		"tag-key flag 2":     func() []byte { b := bytes.Clone(plain); b[at] = 2; return b }(),
+		"version 3, no key":  append(bytes.Clone(plain[:at]), 0),
+		"zero tag key":       func() []byte { b := bytes.Clone(plain); clear(b[at+1:]); return b }(),
+		"non-canonical":      func() []byte { b := bytes.Clone(plain); copy(b[at+1:], bytes.Repeat([]byte{0xff}, 32)); return b }(),
+		"truncated":          plain[:len(plain)-1],
+		"trailing":           append(bytes.Clone(plain), 0),
+		"before key gen":     before.encodePlainVersion(plainFormatTagKey),
+		"version 2 with key": append([]byte{plainFormat}, plain[1:]...),
+	}
+	for name, b := range bad {
+		if _, err := decodePlain(b); !errors.Is(err, ErrKeyFile) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"evote/crypto/group"
 	"evote/crypto/threshold"
 	"evote/internal/testrand"
+	"evote/tally/revote"
 )
 
 var update = flag.Bool("update", false, "rewrite spec/vectors/trustee-keyfile.json")
@@ -35,6 +36,8 @@ type keyFileVector struct {
 	VerificationKey string `json:"verification_key,omitempty"`
 	// KeygenState is the saved key-generation state, if any (hex).
 	KeygenState string `json:"keygen_state,omitempty"`
+	// TagKey is Z_j = g^{z_j} of the tag key, if any (spec §15.15).
+	TagKey string `json:"tag_key,omitempty"`
 }
 
 type keyFileVectors struct {
@@ -61,6 +64,9 @@ func makeVectors(t *testing.T) *keyFileVectors {
 			v.VerificationKey = hex.EncodeToString(k.Share.VerificationKey().Bytes())
 		}
 		v.KeygenState = hex.EncodeToString(k.KeygenState)
+		if k.TagKey != nil {
+			v.TagKey = hex.EncodeToString(k.TagKey.Public().Bytes())
+		}
 		out.Vectors = append(out.Vectors, v)
 		return f
 	}
@@ -98,6 +104,11 @@ func makeVectors(t *testing.T) *keyFileVectors {
 	during.KeygenState = keygenStateVector(t, r, &during)
 	valid("during key generation (saved state)", "correct horse battery staple", &during, 0)
 	valid("plaintext version 1, after key generation", "Жеке сыр сөз", &withShare, plainFormatV1)
+	tagged := withShare
+	if tagged.TagKey, err = revote.NewTagKey(tagged.Index, r); err != nil {
+		t.Fatal(err)
+	}
+	valid("plaintext version 3, with a tag key (deniable re-voting)", "Жеке сыр сөз", &tagged, 0)
 	return out
 }
 
@@ -147,6 +158,13 @@ func TestKeyFileVectors(t *testing.T) {
 				}
 				if hex.EncodeToString(k.KeygenState) != v.KeygenState {
 					t.Fatal("other key-generation state")
+				}
+				tk := ""
+				if k.TagKey != nil {
+					tk = hex.EncodeToString(k.TagKey.Public().Bytes())
+				}
+				if tk != v.TagKey {
+					t.Fatal("other tag key")
 				}
 			case "wrong passphrase or tampered":
 				if !errors.Is(err, ErrPassphrase) {

@@ -45,6 +45,26 @@ func NewTagKey(j int, rand io.Reader) (*TagKey, error) {
 // Public returns Z_j.
 func (k *TagKey) Public() *group.Element { return new(group.Element).Set(&k.pub) }
 
+// Secret returns a copy of z_j, for the trustee's tool to keep sealed
+// until the blinding (spec §15.15); nothing else needs it.
+func (k *TagKey) Secret() *group.Scalar { return new(group.Scalar).Set(&k.z) }
+
+// TagKeyFromSecret returns trustee j's tag key with the secret z_j, as
+// the trustee's tool reads it back from its key file. It refuses z_j = 0,
+// which NewTagKey never draws.
+func TagKeyFromSecret(j int, z *group.Scalar) (*TagKey, error) {
+	if j < 1 || j > 32 {
+		return nil, fmt.Errorf("%w: trustee %d", ErrParams, j)
+	}
+	if z == nil || z.IsZero() == 1 {
+		return nil, fmt.Errorf("%w: tag key of trustee %d is zero", ErrTagKey, j)
+	}
+	k := &TagKey{Trustee: j}
+	k.z.Set(z)
+	k.pub.ScalarBaseMult(&k.z)
+	return k, nil
+}
+
 // tagKeyContext is the context of the proof of knowledge of z_j:
 // string("evote-v1/revote/tag-key") || ext || u16(j).
 func tagKeyContext(ext [32]byte, j int) []byte {

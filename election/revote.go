@@ -82,6 +82,10 @@ type styleFilter struct {
 	rollShares       []*threshold.DecryptionShare
 	voters           int // R, once the roll call is done
 	done             bool
+	// start and end are the positions of the entries that started the
+	// filter and completed its roll call (end 0 while it runs): the
+	// culprits between them are this style's (RevoteStyle.Skipped).
+	start, end uint64
 }
 
 // Coercion reports whether the election runs in deniable re-voting mode.
@@ -111,6 +115,18 @@ type RevoteStyle struct {
 	RollMixes []int
 	Voters    int
 	Done      bool
+	// TagShareList holds the valid decryption shares of the tag list (the
+	// authority combines them for the filter entry), TagSharers and
+	// RollSharers the trustees with a valid share of the tags and of the
+	// roll call.
+	TagShareList []*threshold.DecryptionShare
+	TagSharers   []int
+	RollSharers  []int
+	// Skipped are the steps of this style's filter that the rules skipped
+	// as invalid (mixes, blinding steps, shares), each naming its trustee
+	// (spec §15.13 step 5): a trustee's tool reads from them that its step
+	// is on the board, so that it never posts a second one.
+	Skipped []Culprit
 }
 
 // RevoteStyles returns the ballot styles' filters, in manifest order.
@@ -122,7 +138,20 @@ func (s *State) RevoteStyles() []RevoteStyle {
 	for _, f := range s.rv.styles {
 		r := RevoteStyle{Style: f.style, Slots: f.slots, SlotRows: s.rv.slotRows[f.style], Rows: f.rows, Keys: f.keys, Board: f.board,
 			Params: f.p, XMixers: f.xMixers, YMixers: f.yMixers, Blinded: f.blinded, Blinders: f.blinders, TagShares: len(f.tagShares),
-			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done}
+			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done, TagShareList: slices.Clone(f.tagShares)}
+		for _, x := range f.tagShares {
+			r.TagSharers = append(r.TagSharers, x.Trustee)
+		}
+		for _, x := range f.rollShares {
+			r.RollSharers = append(r.RollSharers, x.Trustee)
+		}
+		if f.p != nil {
+			for _, c := range s.Culprits {
+				if c.Position > f.start && (f.end == 0 || c.Position < f.end) {
+					r.Skipped = append(r.Skipped, c)
+				}
+			}
+		}
 		if f.x != nil {
 			r.X, r.Y = f.x.Output, f.y.Output
 		}
@@ -144,6 +173,10 @@ func (s *State) RevoteCurrent() int {
 	}
 	return s.rv.current
 }
+
+// RevoteRollPosted reports whether the identity service's roll is on the
+// board (the roll call's decryption waits for it, §15.14.2 rule 5).
+func (s *State) RevoteRollPosted() bool { return s.rv != nil && s.rv.roll != nil }
 
 // RevoteTagKeys returns the trustees' verified tag keys (nil for one not
 // posted).
@@ -618,6 +651,7 @@ func (s *State) nextFilter() error {
 
 func (s *State) startFilter(f *styleFilter) error {
 	m := s.Manifest
+	f.start = s.Size
 	f.p = &revote.Params{
 		ElectionID: m.ElectionID, Style: f.style, Context: s.Context.ExtendedHash, PublicKey: s.PublicKey,
 		Threshold:        threshold.Params{N: len(m.Trustees), T: int(m.Threshold)},
@@ -681,7 +715,7 @@ func (s *State) applyRevoteMix(e *bulletin.Entry) error {
 		return refuse("trustee %d already has a valid mix of %s", trustee, m.ContestID)
 	}
 	if err := chain.Step(p, int(s.Size), m); err != nil {
-		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: m.ContestID, Reason: err.Error(), Err: err})
+		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Type: bulletin.TypeMixOutput, Trustee: trustee, Contest: m.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
 	*mixers = append(*mixers, trustee)
@@ -732,7 +766,7 @@ func (s *State) applyBlind(e *bulletin.Entry) error {
 	// A failed step is the trustee's fault: it stays on the board, named,
 	// and the next blinder starts from the last valid list (§15.13 step 5).
 	if err := revote.VerifyBlind(f.p.Context, s.rv.tagKeys[trustee-1], f.blinded, b.Step); err != nil {
-		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: ShareTags, Reason: err.Error(), Err: err})
+		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Type: bulletin.TypeRevoteBlind, Trustee: trustee, Contest: ShareTags, Reason: err.Error(), Err: err})
 		return nil
 	}
 	f.blinded = b.Step.Out
@@ -790,7 +824,7 @@ func (s *State) applyRevoteShare(e *bulletin.Entry) error {
 		}
 	}
 	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, list, d.Share); err != nil {
-		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
+		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Type: bulletin.TypeDecryptionShare, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
 	*shares = append(*shares, d.Share)
@@ -836,7 +870,7 @@ func (s *State) finishRollCall(f *styleFilter, list []*elgamal.Ciphertext) error
 		f.rollShares = f.rollShares[:len(f.rollShares)-1]
 		return refuse("style %s's roll call: %w", f.style, err)
 	}
-	f.done = true
+	f.done, f.end = true, s.Size
 	s.rv.current++
 	return s.nextFilter()
 }

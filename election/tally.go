@@ -21,9 +21,14 @@ import (
 // invalid; the tally goes on without it (spec §9.7).
 type Culprit struct {
 	Position uint64
-	Trustee  int
-	Contest  string
-	Reason   string
+	// Type is the entry's type: a mix, a decryption share, or in deniable
+	// re-voting mode a blinding step (spec §15.13 step 5).
+	Type    bulletin.Type
+	Trustee int
+	// Contest is the contest or filter list id (§15.14.1: revote-x,
+	// revote-y, revote-roll, revote-tags).
+	Contest string
+	Reason  string
 	// Err is the failure (errors.Is finds tally's and threshold's
 	// sentinels in it).
 	Err error
@@ -262,7 +267,7 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 		return refuse("trustee %d already posted a valid share for contest %s", trustee, d.ContestID)
 	}
 	if err := c.verifyShare(s.Context, d); err != nil {
-		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
+		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Type: bulletin.TypeDecryptionShare, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
 	c.Shares[trustee] = bytes.Clone(d.ShareBytes())
@@ -450,7 +455,7 @@ func (s *State) applyMix(e *bulletin.Entry) error {
 	// stays on the board, its trustee is named, and the next mixer starts
 	// from the last valid list.
 	if err := c.chain.Step(s.MixParams(c), int(s.Size), m); err != nil {
-		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Trustee: trustee, Contest: m.ContestID, Reason: err.Error(), Err: err})
+		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Type: bulletin.TypeMixOutput, Trustee: trustee, Contest: m.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
 	c.Mixers = append(c.Mixers, trustee)

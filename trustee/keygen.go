@@ -63,6 +63,13 @@ type Options struct {
 	// Keys.KeygenState in the key file) so that a run that crashes can
 	// resume. If it fails, RunKeygen stops before posting.
 	SaveState func(state []byte) error
+	// SaveKeys, if set, is called by RunTagKey with the trustee's keys
+	// holding a fresh tag key, before its entry is posted; it must keep
+	// them durably (the key file, written atomically). RunTagKey refuses
+	// to post a tag key without it, and stops if it fails: a tag key on
+	// the board that the trustee no longer holds could not blind (spec
+	// §15.15).
+	SaveKeys func(*Keys) error
 
 	// tamper is nil except in this package's tests, which set it to make
 	// a trustee misbehave (misbehave_test.go): it is handed each dealing,

@@ -505,24 +505,13 @@ func (e *Election) Filter(h RevoteHooks) error {
 			}
 		}
 		blinded := s.RevoteStyles()[k].Blinded
-		shares, err := e.postShares(k, election.ShareTags, blinded)
-		if err != nil {
+		if _, err := e.postShares(k, election.ShareTags, blinded); err != nil {
 			return err
 		}
-		tags, err := threshold.Combine(threshold.Params{N: len(m.Trustees), T: t}, blinded, shares)
-		if err != nil {
+		if ok, err := e.PostRevoteFilter(h); err != nil {
 			return err
-		}
-		kept, err := revote.Select(tags)
-		if err != nil {
-			return err
-		}
-		fl := &revote.Filter{Context: ext, Style: rs.Style, Board: uint32(rs.Board), Kept: kept}
-		if h.Filter != nil {
-			fl = h.Filter(fl)
-		}
-		if err := e.Post(bulletin.TypeRevoteFilter, e.Keys.Authority, fl.Encode()); err != nil {
-			return err
+		} else if !ok {
+			return fmt.Errorf("style %s: no filter entry after the tags' decryption", rs.Style)
 		}
 		if err := e.mixFilterChain(k, revote.ChainRoll, mixes); err != nil {
 			return err
@@ -536,6 +525,40 @@ func (e *Election) Filter(h RevoteHooks) error {
 		}
 	}
 	return nil
+}
+
+// PostRevoteFilter is the authority's part of the current style's filter
+// (spec §15.5 step 5): once t valid decryption shares of the tag list are
+// on the board and the filter entry is not, it combines them into the
+// tags, selects the kept rows and posts the revote-filter entry. It
+// reports whether it posted.
+func (e *Election) PostRevoteFilter(h RevoteHooks) (bool, error) {
+	s := e.State
+	k := s.RevoteCurrent()
+	if k < 0 || k >= len(s.RevoteStyles()) {
+		return false, nil
+	}
+	rs := s.RevoteStyles()[k]
+	t := int(s.Manifest.Threshold)
+	if rs.Kept != nil || len(rs.TagShareList) < t {
+		return false, nil
+	}
+	tags, err := threshold.Combine(threshold.Params{N: len(s.Manifest.Trustees), T: t}, rs.Blinded, rs.TagShareList[:t])
+	if err != nil {
+		return false, err
+	}
+	kept, err := revote.Select(tags)
+	if err != nil {
+		return false, err
+	}
+	fl := &revote.Filter{Context: s.Context.ExtendedHash, Style: rs.Style, Board: uint32(rs.Board), Kept: kept}
+	if h.Filter != nil {
+		fl = h.Filter(fl)
+	}
+	if err := e.Post(bulletin.TypeRevoteFilter, e.Keys.Authority, fl.Encode()); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // mixFilterChain has trustees mix one of the filter's chains until it has

@@ -61,7 +61,11 @@ type Config struct {
 	SlotRows   uint32
 	MaxBallots uint8
 	SlotEvery  int
-	Rand       io.Reader
+	// NoTagKeys leaves the trustees' tag keys to their own tools (package
+	// trustee's tests, spec §15.15): Setup posts none, and the election
+	// opens once the tools have posted them.
+	NoTagKeys bool
+	Rand      io.Reader
 	// Now is the Unix time written into time fields.
 	Now uint64
 }
@@ -75,6 +79,10 @@ type Keys struct {
 	List      ed25519.PrivateKey // list official "list-official-1", who registers both
 	Trustees  []ed25519.PrivateKey
 	HPKE      []*threshold.HPKEPrivateKey
+	// HPKESeeds are the seeds of HPKE (RFC 9180 DeriveKeyPair), from
+	// which a trustee's tool derives the same keys (package trustee's
+	// tests).
+	HPKESeeds [][32]byte
 	Shares    []*threshold.KeyShare
 	// Log signs the board's checkpoints; Witnesses cosign them (all of
 	// them form the manifest's quorum). They are derived from the election
@@ -200,6 +208,16 @@ func (e *Election) Post(t bulletin.Type, k ed25519.PrivateKey, payload []byte) e
 	if err != nil {
 		return err
 	}
+	return e.Append(entry)
+}
+
+// Append applies an entry signed elsewhere (a trustee's tool's) to the
+// state, as the ballot box does, and appends it to the record; an entry
+// the rules refuse is not appended.
+func (e *Election) Append(entry *bulletin.Entry) error {
+	if err := entry.Verify(); err != nil {
+		return err
+	}
 	if err := e.State.Apply(entry); err != nil {
 		return err
 	}
@@ -232,11 +250,17 @@ func Setup(cfg Config) (*Election, error) {
 	var trustees []ballot.Trustee
 	for i := 0; i < cfg.Trustees; i++ {
 		sk := e.key()
-		hk, err := threshold.GenerateHPKEKey(e.rand)
+		// As threshold.GenerateHPKEKey, keeping the seed.
+		var seed [32]byte
+		if _, err := io.ReadFull(e.rand, seed[:]); err != nil {
+			return nil, err
+		}
+		hk, err := threshold.NewHPKEPrivateKey(seed[:])
 		if err != nil {
 			return nil, err
 		}
 		e.Keys.Trustees, e.Keys.HPKE = append(e.Keys.Trustees, sk), append(e.Keys.HPKE, hk)
+		e.Keys.HPKESeeds = append(e.Keys.HPKESeeds, seed)
 		hp := hk.Public()
 		trustees = append(trustees, ballot.Trustee{Index: uint32(i + 1), Name: fmt.Sprintf("Trustee %d", i+1), SignKey: pub(sk), HPKEKey: hp[:]})
 	}
@@ -284,7 +308,7 @@ func Setup(cfg Config) (*Election, error) {
 	if err := e.Post(bulletin.TypePollingRegistration, e.Keys.Identity, r.Encode()); err != nil {
 		return nil, err
 	}
-	if cfg.Coercion {
+	if cfg.Coercion && !cfg.NoTagKeys {
 		if err := e.postTagKeys(); err != nil {
 			return nil, err
 		}

@@ -3,7 +3,7 @@
 //
 //	evote demo [--voters N] [--db postgres://…] [--record DIR]
 //	evote bench-election [--ballots N] [--db postgres://…]
-//	evote trustee init|keygen|mix|decrypt|backup|restore
+//	evote trustee init|keygen|tag-key|mix|decrypt|backup|restore
 //	evote official login|create|open|close|tally|act
 //	evote vote …, evote ballot check-receipt|check-audit
 //
@@ -35,7 +35,8 @@ const usage = `evote: end-to-end verifiable voting
   evote keys              --out DIR [--admin NAME]    every server key, as systemd credentials
   evote trustee init      --key FILE                  make a trustee's keys
   evote trustee keygen    --key FILE --server URL --election ID --fingerprint FP
-                          (run it again after a crash: it resumes)
+                          (run it again after a crash: it resumes; posts the tag key in deniable re-voting mode)
+  evote trustee tag-key   --key FILE --server URL --election ID --fingerprint FP   (deniable re-voting, before open)
   evote trustee mix       --key FILE --server URL --election ID --fingerprint FP
   evote trustee decrypt   --key FILE --server URL --election ID --fingerprint FP
   evote trustee backup    --key FILE --to PATH

@@ -19,9 +19,12 @@ import (
 
 // trusteeCmd is "evote trustee SUBCOMMAND": the trustee's key file
 // (init, show, backup, restore) and the trustee's parts of an election
-// (keygen, mix, decrypt), one method of trusteeRun each.
+// (keygen, tag-key, mix, decrypt), one method of trusteeRun each. In an
+// election in deniable re-voting mode (spec §15.15) keygen also posts the
+// tag key (tag-key posts it alone, to resume), and mix first runs the
+// trustee's part of every ballot style's filter and roll call.
 func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
-	if err := subcommand("trustee", args, []string{"init", "keygen", "mix", "decrypt", "backup", "restore", "show", "witness"}); err != nil {
+	if err := subcommand("trustee", args, []string{"init", "keygen", "tag-key", "mix", "decrypt", "backup", "restore", "show", "witness"}); err != nil {
 		return err
 	}
 	if args[0] == "witness" {
@@ -32,7 +35,7 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	// The flags a command needs are checked before its passphrase is asked.
-	if r.sub == "keygen" || r.sub == "mix" || r.sub == "decrypt" {
+	if r.sub == "keygen" || r.sub == "tag-key" || r.sub == "mix" || r.sub == "decrypt" {
 		if err := need(r.fs, "key", "server", "election", "fingerprint"); err != nil {
 			return err
 		}
@@ -51,6 +54,8 @@ func trusteeCmd(ctx context.Context, args []string, out io.Writer) error {
 		return r.show()
 	case "keygen":
 		return r.keygen(ctx)
+	case "tag-key":
+		return r.tagKey(ctx)
 	case "mix", "decrypt":
 		return r.tally(ctx)
 	case "backup":
@@ -183,6 +188,9 @@ func (r *trusteeRun) show() error {
 	if k.KeygenState != nil {
 		fmt.Fprintf(r.out, "key generation under way: run evote trustee keygen again to resume it\n")
 	}
+	if k.TagKey != nil {
+		fmt.Fprintf(r.out, "tag key:      %x (deniable re-voting: kept until the blinding at the close)\n", k.TagKey.Public().Bytes())
+	}
 	return nil
 }
 
@@ -214,6 +222,38 @@ func (r *trusteeRun) keygen(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(r.out, "key share for trustee %d of %s saved in %s; back it up again now\n", done.Index, done.ElectionID, r.keyPath)
+	// In deniable re-voting mode the tag key follows (nothing otherwise).
+	return r.postTagKey(ctx, b, done, p)
+}
+
+// tagKey posts the trustee's tag key of an election in deniable re-voting
+// mode, if it is not on the board yet (keygen does it; this resumes it).
+func (r *trusteeRun) tagKey(ctx context.Context) error {
+	k, p, err := r.load()
+	if err != nil {
+		return err
+	}
+	r.wait.set(trusteeWaits(r.sub, r.roundWait))
+	b, err := r.board(ctx)
+	if err != nil {
+		return err
+	}
+	return r.postTagKey(ctx, b, k, p)
+}
+
+// postTagKey runs trustee.RunTagKey with the key file as the durable
+// store of a fresh tag key: it is written (atomically) before its entry
+// is posted.
+func (r *trusteeRun) postTagKey(ctx context.Context, b trustee.Board, k *trustee.Keys, p []byte) error {
+	o := r.opts
+	o.SaveKeys = func(k *trustee.Keys) error { return k.SaveFile(r.keyPath, p, trustee.DefaultKDF, true) }
+	out, err := trustee.RunTagKey(ctx, b, k, o)
+	if err != nil {
+		return err
+	}
+	if out.TagKey != nil {
+		fmt.Fprintf(r.out, "tag key of trustee %d is on the board and saved in %s; back the key file up again now: the blinding at the close needs it\n", out.Index, r.keyPath)
+	}
 	return nil
 }
 
@@ -229,6 +269,14 @@ func (r *trusteeRun) tally(ctx context.Context) error {
 		return err
 	}
 	if r.sub == "mix" {
+		// One replay for the filter (deniable re-voting mode; nothing
+		// otherwise) and the mixes.
+		f := trustee.NewFollower(b)
+		f.Lean = true
+		r.opts.Replay = f
+		if err := trustee.RunFilter(ctx, b, k, r.opts); err != nil {
+			return err
+		}
 		return trustee.RunMix(ctx, b, k, r.opts)
 	}
 	return trustee.RunDecrypt(ctx, b, k, r.opts)

@@ -80,6 +80,10 @@ func trusteeWaits(step string, roundWait time.Duration) string {
 	case "extraction-complained":
 		return "the officials' election context (evote official act context)"
 	case "mix":
+		return "mixing to start (evote official act start-mixing) and the trustees before this one to mix; in deniable re-voting mode first the close and each ballot style's filter (the trustees before this one, the officials' filter entry)"
+	case "tag-key":
+		return "a checkpoint of the board that the manifest's witnesses cosigned, and the election context"
+	case "filtered":
 		return "mixing to start (evote official act start-mixing) and the trustees before this one to mix"
 	case "mixed":
 		return "any further mix this trustee must post"

@@ -189,7 +189,8 @@ func FilterDone(st *election.State) bool {
 // the rules derive from verified steps: the tag list after t valid
 // blinding steps and the roll call after its mixes (§15.5 step 4).
 // Nothing is due that the board already holds from this trustee, valid
-// or skipped; a skipped one gives ErrStepSkipped.
+// or skipped; a skipped one, in this style's filter or an earlier one's,
+// gives ErrStepSkipped.
 func NextFilterStep(st *election.State, keys *Keys, outOfTurn bool, o Options) (*FilterStep, error) {
 	if !st.Coercion() || st.Phase != election.PhaseClosed || FilterDone(st) {
 		return nil, nil
@@ -198,14 +199,17 @@ func NextFilterStep(st *election.State, keys *Keys, outOfTurn bool, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	rs := st.RevoteStyles()[st.RevoteCurrent()]
+	styles := st.RevoteStyles()
+	for _, x := range styles[:st.RevoteCurrent()+1] {
+		for _, c := range x.Skipped {
+			if c.Trustee == index {
+				return nil, fmt.Errorf("%w: trustee %d's %s of %s, style %s, entry %d: %s", ErrStepSkipped, index, c.Type, c.Contest, x.Style, c.Position, c.Reason)
+			}
+		}
+	}
+	rs := styles[st.RevoteCurrent()]
 	if rs.Params == nil {
 		return nil, nil // the style's padding, depths and marks are not all on the board
-	}
-	for _, c := range rs.Skipped {
-		if c.Trustee == index {
-			return nil, fmt.Errorf("%w: trustee %d's %s of %s, style %s, entry %d: %s", ErrStepSkipped, index, c.Type, c.Contest, rs.Style, c.Position, c.Reason)
-		}
 	}
 	mixes, t := rs.Params.Mixes, rs.Params.Threshold.T
 	// has reports whether trustee j has a step of this type over list on
@@ -392,7 +396,15 @@ func RunFilter(ctx context.Context, b Board, keys *Keys, o Options) error {
 			return err
 		}
 		if step == nil {
-			if err := f.Board.Wait(ctx, f.Size()); err != nil {
+			// Wait for the board to grow, at most RoundWait: past it the
+			// trustee acts out of turn.
+			wctx, cancel := ctx, context.CancelFunc(func() {})
+			if o.RoundWait > 0 {
+				wctx, cancel = context.WithTimeout(ctx, o.RoundWait)
+			}
+			err := f.Board.Wait(wctx, f.Size())
+			cancel()
+			if err != nil && ctx.Err() != nil {
 				return err
 			}
 			continue

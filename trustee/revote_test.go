@@ -123,12 +123,13 @@ type revoteRun struct {
 }
 
 // newRevoteRun sets the election up to the point where the trustees post
-// their tag keys: 3 trustees (threshold 2, every one mixes), 12 voters in
+// their tag keys: 3 trustees (threshold 2; mixes valid mixes per list, 0:
+// every trustee's), 12 voters in
 // 3 ballot styles, every third re-voting and every fifth voting in
 // person, B = 8, M = 4.
-func newRevoteRun(t *testing.T, seed string) *revoteRun {
+func newRevoteRun(t *testing.T, seed string, mixes int) *revoteRun {
 	cfg := sim.Config{ElectionID: "kg-2027-revote-tool", Trustees: 3, Threshold: 2, Voters: 12, RevoteEvery: 3, InPersonEvery: 5,
-		SlotRows: 8, MaxBallots: 4, Coercion: true, NoTagKeys: true, Rand: testrand.New(seed), Now: 1798800000}
+		SlotRows: 8, MaxBallots: 4, Coercion: true, NoTagKeys: true, Mixes: mixes, Rand: testrand.New(seed), Now: 1798800000}
 	e, err := sim.Setup(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -273,17 +274,23 @@ func (r *revoteRun) tally() {
 }
 
 // check checks the outcome: the counts are what the voters meant, no
-// trustee is named, the record replays through the rules from scratch
-// and verifies (spec §15.11), and no trustee posted a tag key, a mix of a
+// trustee is named but those in named (each entry's trustee and type), the
+// record replays through the rules from scratch and verifies (spec
+// §15.11) but for those, and no trustee posted a tag key, a mix of a
 // list or a blinding of a style twice, or a share of a list twice.
-func (r *revoteRun) check() {
+func (r *revoteRun) check(named ...election.Culprit) {
 	t := r.t
 	e := r.e
 	if !e.State.Result.Equal(e.Expected()) {
 		t.Fatalf("result %+v, the voters meant %+v", e.State.Result, e.Expected())
 	}
-	if len(e.State.Culprits) != 0 {
-		t.Fatalf("culprits: %v", e.State.Culprits)
+	if len(e.State.Culprits) != len(named) {
+		t.Fatalf("culprits: %v, want %d", e.State.Culprits, len(named))
+	}
+	for i, c := range e.State.Culprits {
+		if c.Trustee != named[i].Trustee || c.Type != named[i].Type {
+			t.Fatalf("culprit %v, want trustee %d's %s", c, named[i].Trustee, named[i].Type)
+		}
 	}
 	s := election.NewState()
 	enc := make([][]byte, len(e.Entries))
@@ -298,8 +305,15 @@ func (r *revoteRun) check() {
 		t.Fatal(err)
 	}
 	rep := verify.Verify(&verify.Record{Checkpoint: cp, Entries: enc}, verify.Options{Fingerprint: r.fp, Workers: 2})
-	if !rep.OK {
-		t.Fatalf("the record does not verify: %v", rep.Failures)
+	// The verifier names each skipped step as a failure of its check (the
+	// tally goes on without it) and nothing else.
+	if len(rep.Failures) != len(named) {
+		t.Fatalf("the record's failures: %v, want %d", rep.Failures, len(named))
+	}
+	for i, f := range rep.Failures {
+		if int64(e.State.Culprits[i].Position) != f.Entry || !strings.Contains(f.Reason, fmt.Sprintf("trustee %d", named[i].Trustee)) {
+			t.Fatalf("the record's failure %v, want trustee %d's entry %d named", f, named[i].Trustee, e.State.Culprits[i].Position)
+		}
 	}
 	// Every step of a trustee, keyed by the style whose filter runs when
 	// it is applied (-1 for the tally's).
@@ -364,7 +378,7 @@ func trusteeOf(s *election.State, author [32]byte) int {
 // the counts are what the voters meant (the last ballot counts, the
 // in-person mark wins) and the record verifies.
 func TestRevoteTrusteeTool(t *testing.T) {
-	r := newRevoteRun(t, "revote-trustee-tool")
+	r := newRevoteRun(t, "revote-trustee-tool", 0)
 	r.must(r.tagKeys(func(int) Board { return r.board }))
 	for j := 1; j <= len(r.keys); j++ {
 		if k := r.load(j); k.TagKey == nil {
@@ -392,7 +406,7 @@ func TestRevoteTrusteeTool(t *testing.T) {
 // the tag key, or holds another, or is corrupt, gives a clear error and
 // posts nothing.
 func TestRevoteTrusteeRestarts(t *testing.T) {
-	r := newRevoteRun(t, "revote-trustee-restarts")
+	r := newRevoteRun(t, "revote-trustee-restarts", 0)
 	ctx, cancel := r.ctx()
 	defer cancel()
 	// The backup trustee 1 made after key generation, before its tag key.
@@ -493,7 +507,7 @@ func TestRevoteTrusteeRestarts(t *testing.T) {
 // by the rules, and the tool refuses to blind without a tag key on the
 // board.
 func TestRevoteNoTagKeyRefused(t *testing.T) {
-	r := newRevoteRun(t, "revote-no-tag-key")
+	r := newRevoteRun(t, "revote-no-tag-key", 0)
 	ctx, cancel := r.ctx()
 	defer cancel()
 	r.must(all(2, func(j int) error {
@@ -524,4 +538,50 @@ func TestRevoteNoTagKeyRefused(t *testing.T) {
 	if _, err := blindStep(st, election.RevoteStyle{Style: "s"}, k3, 3, Options{}); !errors.Is(err, ErrNoTagKey) {
 		t.Fatalf("the tool blinded without a tag key on the board: %v", err)
 	}
+}
+
+// TestRevoteBlindingSkipped: a trustee whose blinding step does not verify
+// (its tool tampered with after the proof) is skipped by the rules with
+// the trustee named (spec §15.13 step 5); its tool stops with
+// ErrStepSkipped naming it, and does so again when run again, posting
+// nothing. The other trustees blind and mix without it (out of turn once
+// the board stands still) and the election finishes: the counts are what
+// the voters meant, and the verifier names the skipped step and nothing
+// else.
+func TestRevoteBlindingSkipped(t *testing.T) {
+	r := newRevoteRun(t, "revote-blinding-skipped", 2)
+	r.must(r.tagKeys(func(int) Board { return r.board }))
+	r.vote()
+	var first, again error
+	var posted int
+	r.must(r.filter(func(ctx context.Context, j int) error {
+		if j != 2 {
+			return r.runFilter(ctx, j, r.board)
+		}
+		o := r.opts(2, "filter")
+		o.tamper = func(msg any) {
+			if b, ok := msg.(*revote.BlindEntry); ok {
+				b.Step.Out[0].Add(b.Step.Out[0], b.Step.Out[0])
+			}
+		}
+		first = RunFilter(ctx, r.board, r.load(2), o)
+		r.board.do(func(e *sim.Election) error { posted = len(e.Entries); return nil })
+		again = r.runFilter(ctx, 2, r.board)
+		return nil
+	}))
+	for _, err := range []error{first, again} {
+		if !errors.Is(err, ErrStepSkipped) || !strings.Contains(err.Error(), "trustee 2") {
+			t.Fatalf("trustee 2's tool: %v", err)
+		}
+	}
+	r.board.do(func(e *sim.Election) error {
+		for _, x := range e.Entries[posted:] {
+			if trusteeOf(e.State, x.Author) == 2 {
+				t.Errorf("trustee 2's tool posted a %s after its blinding was skipped", x.Type)
+			}
+		}
+		return nil
+	})
+	r.tally()
+	r.check(election.Culprit{Trustee: 2, Type: bulletin.TypeRevoteBlind})
 }

@@ -1,6 +1,7 @@
 package election
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -914,6 +915,36 @@ func (s *State) applyFilter(e *bulletin.Entry) error {
 	f.roll = tally.NewChain(in)
 	f.rollp = f.p.MixParams(revote.ChainRoll).WithGenerators(in.Len())
 	return nil
+}
+
+// ErrFilterNotReady is returned by ComputeRevoteFilter while no style's
+// filter entry is due.
+var ErrFilterNotReady = errors.New("election: no filter entry is due")
+
+// ComputeRevoteFilter computes the authority's revote-filter entry for the
+// ballot style whose filter runs (spec §15.5 step 5): the tags combined
+// from the first t valid decryption shares of its last blinded list, and
+// the kept positions revote.Select gives them. It returns
+// ErrFilterNotReady unless those shares are on the board and the style's
+// filter entry is not. The ballot box's authority posts it (§15.13 step
+// 4); the rules then check it with revote.Conclude.
+func (s *State) ComputeRevoteFilter() (*revote.Filter, error) {
+	if !s.Coercion() || s.Phase != PhaseClosed || s.rv.current >= len(s.rv.styles) {
+		return nil, fmt.Errorf("%w: phase %s", ErrFilterNotReady, s.Phase)
+	}
+	f := s.rv.styles[s.rv.current]
+	if f.p == nil || f.filtered != nil || len(f.tagShares) < f.p.Threshold.T {
+		return nil, fmt.Errorf("%w: style %s has %d valid decryption shares of its tags (%d needed) or its filter entry", ErrFilterNotReady, f.style, len(f.tagShares), s.Manifest.Threshold)
+	}
+	tags, err := threshold.Combine(f.p.Threshold, f.blinded, f.tagShares[:f.p.Threshold.T])
+	if err != nil {
+		return nil, fmt.Errorf("election: style %s's tags: %w", f.style, err)
+	}
+	kept, err := revote.Select(tags)
+	if err != nil {
+		return nil, fmt.Errorf("election: style %s's filter: %w", f.style, err)
+	}
+	return &revote.Filter{Context: s.Context.ExtendedHash, Style: f.style, Board: uint32(f.board), Kept: kept}, nil
 }
 
 // finishRevote is the start of the tally (the transition to mixing): every

@@ -98,3 +98,36 @@ func TestRevoteForgedBlindingSkipped(t *testing.T) {
 		t.Fatal("result differs from what the voters meant")
 	}
 }
+
+// TestComputeRevoteFilter: the authority's filter entry is due only once t
+// valid decryption shares of the style's tags are on the board and its
+// filter entry is not (spec §15.5 step 5): before the filter and after
+// every style's, ErrFilterNotReady; in between, the entry the simulation
+// posts (Filter uses it) and the rules accept.
+func TestComputeRevoteFilter(t *testing.T) {
+	cfg := revoteConfig("compute-revote-filter")
+	cfg.Coercion = true
+	e, err := sim.Setup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.State.ComputeRevoteFilter(); !errors.Is(err, election.ErrFilterNotReady) {
+		t.Fatalf("before the close: %v", err)
+	}
+	if err := e.VoteRevote(sim.RevoteHooks{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.State.ComputeRevoteFilter(); !errors.Is(err, election.ErrFilterNotReady) {
+		t.Fatalf("before the tags' decryption: %v", err)
+	}
+	filters := 0
+	if err := e.Filter(sim.RevoteHooks{Filter: func(f *revote.Filter) *revote.Filter { filters++; return f }}); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(e.State.Manifest.BallotStyles); filters != want {
+		t.Fatalf("%d filter entries for %d styles", filters, want)
+	}
+	if _, err := e.State.ComputeRevoteFilter(); !errors.Is(err, election.ErrFilterNotReady) {
+		t.Fatalf("after every style's filter: %v", err)
+	}
+}

@@ -223,7 +223,10 @@ func (r *trusteeRun) keygen(ctx context.Context) error {
 	}
 	fmt.Fprintf(r.out, "key share for trustee %d of %s saved in %s; back it up again now\n", done.Index, done.ElectionID, r.keyPath)
 	// In deniable re-voting mode the tag key follows (nothing otherwise).
-	return r.postTagKey(ctx, b, done, p)
+	if err := r.postTagKey(ctx, b, done, p); err != nil {
+		return fmt.Errorf("the key share is saved; the tag key is not posted (run evote trustee tag-key to resume): %w", err)
+	}
+	return nil
 }
 
 // tagKey posts the trustee's tag key of an election in deniable re-voting

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -529,29 +530,17 @@ func (e *Election) Filter(h RevoteHooks) error {
 
 // PostRevoteFilter is the authority's part of the current style's filter
 // (spec §15.5 step 5): once t valid decryption shares of the tag list are
-// on the board and the filter entry is not, it combines them into the
-// tags, selects the kept rows and posts the revote-filter entry. It
-// reports whether it posted.
+// on the board and the filter entry is not, it posts the revote-filter
+// entry election.State.ComputeRevoteFilter gives. It reports whether it
+// posted.
 func (e *Election) PostRevoteFilter(h RevoteHooks) (bool, error) {
-	s := e.State
-	k := s.RevoteCurrent()
-	if k < 0 || k >= len(s.RevoteStyles()) {
+	fl, err := e.State.ComputeRevoteFilter()
+	if errors.Is(err, election.ErrFilterNotReady) {
 		return false, nil
 	}
-	rs := s.RevoteStyles()[k]
-	t := int(s.Manifest.Threshold)
-	if rs.Kept != nil || len(rs.TagShareList) < t {
-		return false, nil
-	}
-	tags, err := threshold.Combine(threshold.Params{N: len(s.Manifest.Trustees), T: t}, rs.Blinded, rs.TagShareList[:t])
 	if err != nil {
 		return false, err
 	}
-	kept, err := revote.Select(tags)
-	if err != nil {
-		return false, err
-	}
-	fl := &revote.Filter{Context: s.Context.ExtendedHash, Style: rs.Style, Board: uint32(rs.Board), Kept: kept}
 	if h.Filter != nil {
 		fl = h.Filter(fl)
 	}

@@ -17,5 +17,13 @@
 // sums of multi-select contests (ShareFor), never a ballot or anything
 // else a server might ask it to decrypt.
 //
-// Most callers use RunKeygen, RunMix and RunDecrypt with a client.Board.
+// In an election in deniable re-voting mode (spec chapter 15, §15.15) the
+// trustee also posts a tag key before voting opens (RunTagKey; the key is
+// kept in the key file before its entry is posted) and does its part of
+// each ballot style's filter and roll call after the close (RunFilter,
+// each step computed by NextFilterStep from the witnessed replay and the
+// trustee's secrets, so that a restarted run posts nothing twice).
+//
+// Most callers use RunKeygen, RunTagKey, RunFilter, RunMix and RunDecrypt
+// with a client.Board.
 package trustee

@@ -73,8 +73,8 @@ type Options struct {
 
 	// tamper is nil except in this package's tests, which set it to make
 	// a trustee misbehave (misbehave_test.go): it is handed each dealing,
-	// mix and decryption share after its proofs are made and before it is
-	// signed. Nothing outside the package can set it, so no build of the
+	// mix, decryption share and blinding step after its proofs are made
+	// and before it is signed. Nothing outside the package can set it, so no build of the
 	// tool can cheat.
 	tamper func(msg any)
 }

@@ -737,7 +737,7 @@ func (b *bench) child(ctx context.Context, args []string, out io.Writer, pr *pro
 	stderr := &childErr{pr: pr}
 	cmd.Stdout, cmd.Stderr = out, stderr
 	err := cmd.Run()
-	b.m.child(cmd.ProcessState)
+	b.m.child(cmd.ProcessState, stderr.peak)
 	if err != nil {
 		return fmt.Errorf("evote %s: %w: %s", args[0]+" "+args[1], err, strings.TrimSpace(stderr.text.String()))
 	}
@@ -747,12 +747,29 @@ func (b *bench) child(ctx context.Context, args []string, out io.Writer, pr *pro
 // childProgress starts a child's progress line on its standard error.
 const childProgress = "progress"
 
+// childPeak starts the line with which a child reports, as it exits, its
+// own resident-set high-water mark in bytes (reportChildPeak). The
+// kernel's figure for a child (wait4's ru_maxrss) cannot serve: Go starts
+// a child with vfork semantics, so the child's figure starts from the
+// parent's high-water mark at the time of the spawn, and a trustee's tool
+// started by a 6 GB bench process showed 6 GB whatever it used.
+const childPeak = "peak-rss"
+
+// reportChildPeak prints this process's resident-set high-water mark on
+// standard error if it is a child of the bench (childPeak).
+func reportChildPeak() {
+	if os.Getenv(benchChildEnv) == "1" {
+		fmt.Fprintf(os.Stderr, "%s %d\n", childPeak, peakRSS())
+	}
+}
+
 // childErr keeps a child's standard error, except its progress lines,
 // which it passes to pr.
 type childErr struct {
 	pr   *progress
 	buf  []byte
 	text strings.Builder
+	peak int64 // the child's own peak RSS as it reported it (0: not reported)
 }
 
 func (w *childErr) Write(p []byte) (int, error) {
@@ -767,6 +784,11 @@ func (w *childErr) Write(p []byte) (int, error) {
 		var done, total int64
 		if _, err := fmt.Sscanf(line, childProgress+" %d %d", &done, &total); err == nil && w.pr != nil {
 			w.pr.set(done, total)
+			continue
+		}
+		var peak int64
+		if _, err := fmt.Sscanf(line, childPeak+" %d", &peak); err == nil {
+			w.peak = peak
 			continue
 		}
 		if w.text.Len() < 64<<10 {

@@ -31,6 +31,7 @@ func runBenchChild() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
+	reportChildPeak()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "evote:", err)
 		os.Exit(1)

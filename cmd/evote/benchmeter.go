@@ -185,16 +185,21 @@ func (m *meter) end() {
 	m.cur = nil
 }
 
-// child records a finished child process of the current phase.
-func (m *meter) child(ps *os.ProcessState) {
+// child records a finished child process of the current phase: its CPU
+// from the kernel, and its peak RSS as the child reported it (childPeak),
+// or, if it did not, the kernel's figure, which may be the parent's.
+func (m *meter) child(ps *os.ProcessState, peak int64) {
 	if ps == nil || m.cur == nil {
 		return
 	}
 	m.cur.Children++
 	m.cur.ChildCPU += ps.UserTime() + ps.SystemTime()
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		m.cur.ChildRSS = max(m.cur.ChildRSS, int64(ru.Maxrss)*1024)
+	if peak == 0 {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			peak = int64(ru.Maxrss) * 1024
+		}
 	}
+	m.cur.ChildRSS = max(m.cur.ChildRSS, peak)
 }
 
 // writeSummary prints the phases as a table.

@@ -91,6 +91,11 @@ type verifyResp struct {
 	Pseudonym   string    `json:"pseudonym"`
 	BallotStyle string    `json:"ballot_style"`
 	KeyID       string    `json:"key_id"`
+	// In deniable re-voting mode (spec §15.16.1): the credential, the
+	// identity service's signature of it, and s (base64url).
+	RevoteCredential    string `json:"revote_credential,omitempty"`
+	RevoteCredentialSig string `json:"revote_credential_sig,omitempty"`
+	RevoteS             string `json:"revote_s,omitempty"`
 }
 
 func (s *Server) verify(c *gin.Context) {
@@ -109,7 +114,11 @@ func (s *Server) verify(c *gin.Context) {
 		return
 	}
 	cl := cred.Claims
-	c.JSON(http.StatusOK, verifyResp{cred.Token, "Bearer", cl.ExpiresAt.UTC(), cl.PseudonymHex(), cl.BallotStyle, cl.KeyID})
+	out := verifyResp{Token: cred.Token, TokenType: "Bearer", ExpiresAt: cl.ExpiresAt.UTC(), Pseudonym: cl.PseudonymHex(), BallotStyle: cl.BallotStyle, KeyID: cl.KeyID}
+	if rc := cred.Revote; rc != nil {
+		out.RevoteCredential, out.RevoteCredentialSig, out.RevoteS = b64.EncodeToString(rc.Credential), b64.EncodeToString(rc.Signature[:]), b64.EncodeToString(rc.S.Bytes())
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 type jwk struct {
@@ -412,4 +421,59 @@ func (s *Server) totpConfirm(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "active"})
+}
+
+// boxItem is one credential the ballot box asks for (spec §15.16.2).
+type boxItem struct {
+	Kind       string `json:"kind"` // "dummy"
+	Style      string `json:"style"`
+	Index      uint64 `json:"index"`
+	Identifier string `json:"identifier"` // hex Element(D_{style,index})
+	DeviceKey  string `json:"device_key"` // base64url, 32 bytes
+}
+
+type boxReq struct {
+	ElectionID string    `json:"election_id"`
+	At         int64     `json:"at"`
+	Items      []boxItem `json:"items"`
+	BoxSig     string    `json:"box_sig"` // base64url, 64 bytes
+}
+
+type boxCred struct {
+	Credential    string `json:"credential"`
+	CredentialSig string `json:"credential_sig"`
+}
+
+// boxCredentials issues the credentials of the ballot box's dummy rows
+// (spec §15.16.2); the request is authenticated by the box's signature.
+func (s *Server) boxCredentials(c *gin.Context) {
+	var r boxReq
+	if !httpedge.Decode(c, maxBoxBody, &r) {
+		return
+	}
+	req := &idp.BoxRequest{ElectionID: r.ElectionID, At: r.At}
+	ok := decodeSig(r.BoxSig, &req.Signature) && len(r.Items) <= idp.MaxBoxItems
+	for _, it := range r.Items {
+		id, err := hex.DecodeString(it.Identifier)
+		dk, err2 := b64.DecodeString(it.DeviceKey)
+		if it.Kind != "dummy" || err != nil || err2 != nil || len(id) != 32 || len(dk) != 32 {
+			ok = false
+			break
+		}
+		req.Items = append(req.Items, idp.BoxItem{Style: it.Style, Index: it.Index, Identifier: [32]byte(id), DeviceKey: [32]byte(dk)})
+	}
+	if !ok {
+		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "Malformed box credential request: items of kind dummy with a hex identifier and a base64url device key, and a base64url signature.")
+		return
+	}
+	creds, err := s.svc.BoxCredentials(c.Request.Context(), c.ClientIP(), req)
+	if err != nil {
+		s.answerError(c, err)
+		return
+	}
+	out := make([]boxCred, len(creds))
+	for i, rc := range creds {
+		out[i] = boxCred{b64.EncodeToString(rc.Credential), b64.EncodeToString(rc.Signature[:])}
+	}
+	c.JSON(http.StatusOK, gin.H{"credentials": out})
 }

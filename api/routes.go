@@ -172,6 +172,8 @@ func (s *Server) Routes() []Route {
 		Route{"public", "GET", "/elections/:id/turnout", s.withBox(s.getTurnout)},
 		Route{"public", "GET", "/elections/:id/voters/:pseudonym", s.withBox(s.getVoter)},
 		Route{"voter", "POST", "/elections/:id/ballots", s.withBox(s.castBallot)},
+		Route{"voter", "POST", "/elections/:id/revote/rows", s.withBox(s.castRow)},
+		Route{"public", "GET", "/elections/:id/revote/rows/:hash", s.withBox(s.getRow)},
 		Route{"public", "GET", "/elections/:id/audits/:code", s.withBox(s.getAudit)},
 		Route{"voter", "POST", "/elections/:id/audits", s.withBox(s.postAudit)},
 		Route{"trustee", "POST", "/elections/:id/trustee/entries", s.withBox(s.postTrusteeEntry)},

@@ -958,3 +958,32 @@ func countFlagged(values []uint64, k int, ballots uint64) ([]uint64, error) {
 	}
 	return counts, nil
 }
+
+// CheckRevoteRow makes the checks the rules make of a slot row (spec
+// §15.14.2 rule 3) against the board as applied, for the ballot box
+// before it accepts a cast into its queue (§15.16.3): voting open, a
+// style of the manifest, the credential, its signature and key id, π_id,
+// the ballot's and the flag's proofs, the device's signature, and no
+// device key or ciphertext already on the board.
+func (s *State) CheckRevoteRow(log bulletin.LogID, r *revote.SignedRow) error {
+	if !s.Coercion() || s.rv == nil {
+		return refuse("not an election in deniable re-voting mode")
+	}
+	if s.Phase != PhaseOpen {
+		return refuseAs(ErrRevoteOrder, "a row cast in phase %s (voting is not open)", s.Phase)
+	}
+	if r == nil || r.Cred == nil || r.B == nil {
+		return refuseAs(ErrRow, "row not decoded")
+	}
+	if _, ok := s.rv.byStyle[r.Cred.Style]; !ok {
+		return refuseAs(ErrRow, "row of unknown ballot style %q", r.Cred.Style)
+	}
+	_, _, err := s.checkRows(log, r.Cred.Style, []*revote.SignedRow{r}, false)
+	return err
+}
+
+// RevoteHasDevice reports whether a row of the board (a slot or padding)
+// carries device key dev.
+func (s *State) RevoteHasDevice(dev [32]byte) bool {
+	return s.rv != nil && s.rv.devices[dev]
+}

@@ -1,0 +1,183 @@
+package boxtest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"slices"
+
+	"evote/ballot"
+	"evote/ballotbox"
+	"evote/bulletin"
+	"evote/crypto/group"
+	"evote/election"
+	"evote/idp/token"
+	"evote/tally/revote"
+)
+
+// Deniable re-voting (spec chapter 15, §15.16) in the fixture: the
+// manifest option, the trustees' tag keys, and the identity service's
+// credentials (a voter's with s, the box's dummies), made with the
+// functions the identity service uses (package idp, revote.go).
+
+// revoteManifest sets the coercion option: last ballot counts and
+// single-choice contests only (the rules refuse multi-select contests in
+// this mode, §15.13).
+func revoteManifest(m *ballot.Manifest, c ballot.Coercion) {
+	m.Revote = ballot.LastBallotCounts
+	m.Coercion = c
+	keep := map[string]bool{}
+	var cs []ballot.Contest
+	for _, x := range m.Contests {
+		if x.Kind == ballot.SingleChoice {
+			cs = append(cs, x)
+			keep[x.ID] = true
+		}
+	}
+	m.Contests = cs
+	for i := range m.BallotStyles {
+		m.BallotStyles[i].Contests = slices.DeleteFunc(slices.Clone(m.BallotStyles[i].Contests), func(id string) bool { return !keep[id] })
+	}
+}
+
+// postTagKeys has every trustee post its tag key (spec §15.1), in
+// deniable re-voting mode only.
+func (f *Fixture) postTagKeys(ctx context.Context) error {
+	var ext [32]byte
+	coercion := false
+	f.Box.WithState(func(s *election.State) { coercion, ext = s.Coercion(), s.Context.ExtendedHash })
+	if !coercion {
+		return nil
+	}
+	for j := 1; j <= len(f.Trustees); j++ {
+		k, err := revote.NewTagKey(j, rand.Reader)
+		if err != nil {
+			return err
+		}
+		p, err := k.Prove(ext, rand.Reader)
+		if err != nil {
+			return err
+		}
+		e := &revote.TagKeyEntry{Context: ext, Trustee: j, Key: k.Public(), Proof: p}
+		if _, err := f.postTrusteeTyped(ctx, j, bulletin.TypeRevoteTagKey, e.Encode()); err != nil {
+			return fmt.Errorf("tag key of trustee %d: %w", j, err)
+		}
+		f.TagKeys = append(f.TagKeys, k)
+	}
+	return nil
+}
+
+// credential makes and signs a credential for identifier v (as the
+// identity service does): it returns the signed credential and s.
+func (f *Fixture) credential(v *group.Element, style string, dev [32]byte, tid [16]byte) (ballotbox.SignedCredential, *group.Scalar, error) {
+	var (
+		ext [32]byte
+		el  *ballot.Election
+	)
+	f.Box.WithState(func(s *election.State) { ext, el = s.Context.ExtendedHash, s.Election() })
+	cid, sc, proof, err := revote.EncryptID(el.PublicKey, revote.IDProofContext(ext, dev), v, rand.Reader)
+	if err != nil {
+		return ballotbox.SignedCredential{}, nil, err
+	}
+	c := &revote.Credential{ElectionID: f.ElectionID, Context: ext, ID: cid, Style: style, DeviceKey: dev, TokenID: tid, KeyID: token.KeyID(f.TokenKey.Public().(ed25519.PublicKey)), Proof: proof}
+	payload := c.Encode()
+	e, err := bulletin.NewEntry(f.Box.Log().ID(), bulletin.TypeRevoteCredential, pub(f.Identity), bulletin.NewEd25519Signer(f.Identity), payload)
+	if err != nil {
+		return ballotbox.SignedCredential{}, nil, err
+	}
+	return ballotbox.SignedCredential{Credential: payload, Signature: e.Signature}, sc, nil
+}
+
+// DummyCredentials implements ballotbox.CredentialSource as the identity
+// service does (spec §15.16.2): a credential for D_{style,index} per item.
+func (f *Fixture) DummyCredentials(_ context.Context, electionID string, items []ballotbox.DummyItem) ([]ballotbox.SignedCredential, error) {
+	if electionID != f.ElectionID {
+		return nil, fmt.Errorf("boxtest: dummy credentials for election %q", electionID)
+	}
+	out := make([]ballotbox.SignedCredential, len(items))
+	for i, it := range items {
+		var tid [16]byte
+		io.ReadFull(rand.Reader, tid[:])
+		c, _, err := f.credential(revote.DummyID(f.ElectionID, it.Style, it.Index), it.Style, it.DeviceKey, tid)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// RevoteVoter is a voter's sign-in in deniable re-voting mode: a device
+// key, the token, and the credential with s (spec §15.16.1).
+type RevoteVoter struct {
+	Pseudonym  [32]byte
+	Style      string
+	Device     ed25519.PrivateKey
+	Token      string
+	Credential ballotbox.SignedCredential
+	S          *group.Scalar
+}
+
+// SignInRevote plays a sign-in of the voter with that pseudonym (random
+// if zero) on a new device.
+func (f *Fixture) SignInRevote(pseudonym [32]byte, style string) (*RevoteVoter, error) {
+	if pseudonym == ([32]byte{}) {
+		io.ReadFull(rand.Reader, pseudonym[:])
+	}
+	v := &RevoteVoter{Pseudonym: pseudonym, Style: style, Device: key()}
+	if style == "" {
+		f.Box.WithState(func(s *election.State) { v.Style = s.Manifest.BallotStyles[0].ID })
+	}
+	tok, claims, err := f.Issuer.Issue(token.Grant{ElectionID: f.ElectionID, ContextHash: f.Box.View().Context.ExtendedHash, Pseudonym: pseudonym, BallotStyle: v.Style, DeviceKey: v.Device.Public().(ed25519.PublicKey)})
+	if err != nil {
+		return nil, err
+	}
+	v.Token = tok
+	var tid [16]byte
+	if err := decodeJTI(claims.TokenID, &tid); err != nil {
+		return nil, err
+	}
+	v.Credential, v.S, err = f.credential(revote.VoterID(f.ElectionID, pseudonym), v.Style, pub(v.Device), tid)
+	return v, err
+}
+
+// Row makes the voter's row for selection sel (the device's work, spec
+// §15.3): the ballot, the flag f = 1 with its proof, the device's
+// signature; it returns the row's canonical encoding.
+func (f *Fixture) Row(v *RevoteVoter, sel ballot.Selection) ([]byte, error) {
+	var (
+		ext [32]byte
+		el  *ballot.Election
+	)
+	f.Box.WithState(func(s *election.State) { ext, el = s.Context.ExtendedHash, s.Election() })
+	cred, err := revote.DecodeCredential(v.Credential.Credential)
+	if err != nil {
+		return nil, err
+	}
+	dev := pub(v.Device)
+	p, err := el.Encrypt(v.Style, dev, sel, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	row := &revote.SignedRow{Credential: v.Credential.Credential, CredentialSig: v.Credential.Signature, Cred: cred, Ballot: p.Ballot.Encode(), B: p.Ballot}
+	flag, proof, err := revote.EncryptFlag(el.PublicKey, revote.FlagProofContext(ext, dev), revote.FlagBallot, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	row.Flag, row.FlagProof = flag, proof.Bytes()
+	copy(row.DeviceSig[:], ed25519.Sign(v.Device, revote.RowMessage(f.Box.Log().ID(), row)))
+	return row.Encode(), nil
+}
+
+// decodeJTI turns a token's "jti" back into its 16 bytes.
+func decodeJTI(jti string, out *[16]byte) error {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(jti)
+	if err != nil || len(b) != 16 {
+		return fmt.Errorf("boxtest: token id %q", jti)
+	}
+	copy(out[:], b)
+	return nil
+}

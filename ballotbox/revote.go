@@ -46,6 +46,18 @@ import (
 // HTTP.
 type CredentialSource interface {
 	DummyCredentials(ctx context.Context, electionID string, items []DummyItem) ([]SignedCredential, error)
+	// PaddingCredentials gives, after the close, credentials for the
+	// padding rows of real voters (spec §15.16.2): each for the voter's
+	// identifier V (from the pseudonym), bound to the item's device key.
+	PaddingCredentials(ctx context.Context, electionID string, items []PaddingItem) ([]SignedCredential, error)
+}
+
+// PaddingItem asks for the credential of a padding row of the voter with
+// that pseudonym.
+type PaddingItem struct {
+	Style     string
+	Voter     [32]byte
+	DeviceKey [32]byte
 }
 
 // DummyItem asks for the credential of dummy voter Index of Style, bound
@@ -523,6 +535,10 @@ func (b *Box) PostDueSlots(ctx context.Context) error {
 	defer b.slotMu.Unlock()
 	for {
 		b.mu.Lock()
+		if b.state.Coercion() && b.state.Phase == election.PhaseClosed {
+			b.mu.Unlock()
+			return b.closeRevote(ctx)
+		}
 		if !b.state.Coercion() || b.state.Phase != election.PhaseOpen {
 			b.mu.Unlock()
 			return nil

@@ -24,8 +24,9 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // votingStart is the sample manifest's voting start.
 var votingStart = time.Unix(1798761600, 0)
@@ -36,7 +37,7 @@ var votingStart = time.Unix(1798761600, 0)
 func revoteFixture(t *testing.T, st store.Store, clk *clock) *boxtest.Fixture {
 	t.Helper()
 	clk.set(votingStart.Add(-time.Hour))
-	return newFixture(t, boxtest.Options{Store: st, Now: clk.now,
+	return newFixture(t, boxtest.Options{Store: st, Now: clk.now, Listed: 16,
 		Coercion: ballot.Coercion{Mode: ballot.DeniableRevoting, SlotSeconds: 60, SlotRows: 9, MaxBallots: 3}})
 }
 
@@ -177,6 +178,24 @@ func TestRevoteCastsAndSlots(t *testing.T) {
 			})
 			if slots == 0 {
 				t.Fatal("no slot posted")
+			}
+			// The close: one more slot per style, the padding, the depths
+			// and the marks; the identity service's roll.
+			if _, err := box.Act(ctx, ballotbox.ActionClose, "official-1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := box.PostDueSlots(ctx); err != nil {
+				t.Fatal(err)
+			}
+			box.WithState(func(s *election.State) {
+				for _, rs := range s.RevoteStyles() {
+					if !rs.Padded || !rs.HasDepths || !rs.HasMarks || len(rs.Rows)%3 != 0 {
+						t.Errorf("style %s after the close: %+v", rs.Style, rs)
+					}
+				}
+			})
+			if err := f.PostRoll(ctx, map[[32]byte]string{pa: style, pb: style}); err != nil {
+				t.Fatal(err)
 			}
 			t.Logf("board of %d entries, %d slots of B_st = %d rows in the first style", box.Log().Size(), slots, bst)
 			replayBoard(t, box)

@@ -99,6 +99,9 @@ type RevoteStyle struct {
 	Rows      []revote.Row // board rows then padding
 	Keys      [][32]byte   // device key of each row
 	Board     int          // N
+	Padded    bool         // the padding is on the board
+	HasDepths bool         // the depths are on the board
+	HasMarks  bool         // the marks are on the board
 	Params    *revote.Params
 	X, Y      *shuffle.Rows // current lists of the two mix chains
 	XMixers   []int
@@ -121,6 +124,7 @@ func (s *State) RevoteStyles() []RevoteStyle {
 	var out []RevoteStyle
 	for _, f := range s.rv.styles {
 		r := RevoteStyle{Style: f.style, Slots: f.slots, SlotRows: s.rv.slotRows[f.style], Rows: f.rows, Keys: f.keys, Board: f.board,
+			Padded: f.padded, HasDepths: f.depths, HasMarks: f.marked,
 			Params: f.p, XMixers: f.xMixers, YMixers: f.yMixers, Blinded: f.blinded, Blinders: f.blinders, TagShares: len(f.tagShares),
 			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done}
 		if f.x != nil {

@@ -43,6 +43,9 @@ type RevoteConfig struct {
 	// BoxKey is the ballot box's authority key (the author of the slots on
 	// the board): it signs the box's credential requests.
 	BoxKey ed25519.PublicKey
+	// MaxBallots is the manifest's M: a voter's padding credentials are at
+	// most M − 1.
+	MaxBallots int
 	// Rand is the source of s and of the proofs (default crypto/rand).
 	Rand io.Reader
 }
@@ -75,8 +78,8 @@ var (
 )
 
 func (c *RevoteConfig) check() error {
-	if c.PublicKey == nil || c.Signer == nil || len(c.Styles) == 0 || len(c.BoxKey) != ed25519.PublicKeySize {
-		return errors.New("idp: revote mode needs the election key, a credential signer, the ballot styles and the box's key")
+	if c.PublicKey == nil || c.Signer == nil || len(c.Styles) == 0 || len(c.BoxKey) != ed25519.PublicKeySize || c.MaxBallots < 2 {
+		return errors.New("idp: revote mode needs the election key, a credential signer, the ballot styles, the box's key and M ≥ 2")
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Reader
@@ -103,15 +106,25 @@ func (s *Service) credential(v *group.Element, style string, deviceKey [32]byte,
 	return &RevoteCredential{Credential: payload, Signature: sig, S: sc}, nil
 }
 
-// BoxItem is one credential the ballot box asks for: a dummy row's, for
-// dummy voter Index of Style with the identifier the box expects
-// (D_{Style,Index}), bound to a device key the box generated.
+// BoxItem is one credential the ballot box asks for, bound to a device
+// key the box generated: a dummy row's (Kind BoxDummy), for dummy voter
+// Index of Style with the identifier the box expects (D_{Style,Index}),
+// or, after the close, a padding row's (Kind BoxPadding) for the voter
+// with that pseudonym.
 type BoxItem struct {
+	Kind       uint8
 	Style      string
 	Index      uint64
-	Identifier [32]byte // Element(D_{Style,Index})
+	Identifier [32]byte // Element(D_{Style,Index}); zero for padding
+	Pseudonym  [32]byte // zero for a dummy
 	DeviceKey  [32]byte
 }
+
+// Kinds of BoxItem.
+const (
+	BoxDummy   uint8 = 0
+	BoxPadding uint8 = 1
+)
 
 // BoxRequest is the ballot box's request for credentials (spec
 // §15.16.2), signed with the box's authority key over BoxRequestMessage.
@@ -131,20 +144,20 @@ const boxRequestMaxAge = 2 * time.Minute
 // BoxRequestTag is the domain-separation tag of the box's requests.
 const BoxRequestTag = "evote-v1/revote/box-credentials"
 
-// BoxRequestMessage is what the box signs:
+// BoxRequestMessage is what the box signs (spec §15.16.2):
 //
 //	string("evote-v1/revote/box-credentials") || string(election_id) || u64(at)
-//	|| SHA-256(per item: u8(0) || string(style) || u64(index) || identifier[32] || device_key[32])
-//
-// (u8(0): a dummy item; spec §15.16.2).
+//	|| SHA-256(per item: u8(kind) || string(style) || u64(index) || identifier[32]
+//	           || pseudonym[32] || device_key[32])
 func BoxRequestMessage(electionID string, at int64, items []BoxItem) []byte {
 	h := sha256.New()
 	for _, it := range items {
 		var b []byte
-		b = append(b, 0)
+		b = append(b, it.Kind)
 		b = appendStr(b, it.Style)
 		b = binary.BigEndian.AppendUint64(b, it.Index)
 		b = append(b, it.Identifier[:]...)
+		b = append(b, it.Pseudonym[:]...)
 		b = append(b, it.DeviceKey[:]...)
 		h.Write(b)
 	}
@@ -160,11 +173,13 @@ func appendStr(b []byte, s string) []byte {
 }
 
 // BoxCredentials issues the credentials the ballot box asks for its dummy
-// rows (spec §15.16.2): the request must be signed by the box's key and
-// recent, and each identifier must be exactly D_{style,index} of a ballot
-// style of the election (ErrNotADummy otherwise: a voter's identifier is
-// never put in a credential the box asks for). The credentials carry a
-// random token id and the current token key id; no SMS, no board entry.
+// and padding rows (spec §15.16.2): the request must be signed by the
+// box's key and recent; a dummy item's identifier must be exactly
+// D_{style,index} of a ballot style of the election (ErrNotADummy
+// otherwise: a voter's identifier is never put in a dummy credential); a
+// padding item is for a listed voter of that style, only after the close,
+// at most M − 1 per voter in all. The credentials carry a random token id
+// and the current token key id; no SMS, no board entry.
 func (s *Service) BoxCredentials(ctx context.Context, client string, r *BoxRequest) ([]*RevoteCredential, error) {
 	rc := s.cfg.Revote
 	if rc == nil {
@@ -181,16 +196,47 @@ func (s *Service) BoxCredentials(ctx context.Context, client string, r *BoxReque
 		s.access(ctx, client, "-", "box-credentials", "bad_signature")
 		return nil, fmt.Errorf("%w: not signed by the ballot box's key", ErrBoxRequest)
 	}
+	padding := map[[32]byte][]BoxItem{}
 	for i, it := range r.Items {
-		if !slices.Contains(rc.Styles, it.Style) || it.Index == 0 {
-			return nil, fmt.Errorf("%w: item %d: style %q, index %d", ErrNotADummy, i, it.Style, it.Index)
-		}
-		if want := revote.DummyID(s.cfg.ElectionID, it.Style, it.Index).Bytes(); [32]byte(want) != it.Identifier {
-			s.access(ctx, client, "-", "box-credentials", "not_a_dummy")
-			return nil, fmt.Errorf("%w: item %d is not D_{%s,%d}", ErrNotADummy, i, it.Style, it.Index)
-		}
 		if !record.ValidEd25519Key(it.DeviceKey[:]) {
 			return nil, fmt.Errorf("%w: item %d: device key", ErrBoxRequest, i)
+		}
+		switch it.Kind {
+		case BoxDummy:
+			if !slices.Contains(rc.Styles, it.Style) || it.Index == 0 {
+				return nil, fmt.Errorf("%w: item %d: style %q, index %d", ErrNotADummy, i, it.Style, it.Index)
+			}
+			if want := revote.DummyID(s.cfg.ElectionID, it.Style, it.Index).Bytes(); [32]byte(want) != it.Identifier {
+				s.access(ctx, client, "-", "box-credentials", "not_a_dummy")
+				return nil, fmt.Errorf("%w: item %d is not D_{%s,%d}", ErrNotADummy, i, it.Style, it.Index)
+			}
+		case BoxPadding:
+			// Padding only once voting is over: before, a voter's
+			// identifier in a credential the box holds could cast.
+			if !s.closedAt(now) {
+				return nil, fmt.Errorf("%w: padding credentials only after the close", ErrBoxRequest)
+			}
+			padding[it.Pseudonym] = append(padding[it.Pseudonym], it)
+		default:
+			return nil, fmt.Errorf("%w: item %d: kind %d", ErrBoxRequest, i, it.Kind)
+		}
+	}
+	for p, its := range padding {
+		keys := make([][32]byte, len(its))
+		for i, it := range its {
+			if it.Style != its[0].Style {
+				return nil, fmt.Errorf("%w: padding of one voter in two styles", ErrBoxRequest)
+			}
+			keys[i] = it.DeviceKey
+		}
+		if err := s.cfg.Store.IssuePadding(ctx, s.cfg.ElectionID, p, its[0].Style, keys, rc.MaxBallots-1, now.Unix()); err != nil {
+			switch {
+			case errors.Is(err, idpstore.ErrNotOnList):
+				return nil, fmt.Errorf("%w: padding for a voter not listed with style %s", ErrBoxRequest, its[0].Style)
+			case errors.Is(err, idpstore.ErrPaddingExhausted), errors.Is(err, idpstore.ErrDeviceKeyBound):
+				return nil, fmt.Errorf("%w: %w", ErrBoxRequest, err)
+			}
+			return nil, err
 		}
 	}
 	kid := s.cfg.Issuer.CurrentKeyID()
@@ -203,11 +249,11 @@ func (s *Service) BoxCredentials(ctx context.Context, client string, r *BoxReque
 		if _, err := io.ReadFull(rc.Rand, tid[:]); err != nil {
 			return nil, err
 		}
-		var id group.Element
-		if _, err := id.SetCanonicalBytes(it.Identifier[:]); err != nil {
-			return nil, fmt.Errorf("%w: item %d: identifier: %w", ErrNotADummy, i, err)
+		id := revote.VoterID(s.cfg.ElectionID, it.Pseudonym)
+		if it.Kind == BoxDummy {
+			id = revote.DummyID(s.cfg.ElectionID, it.Style, it.Index)
 		}
-		c, err := s.credential(&id, it.Style, it.DeviceKey, tid, kid)
+		c, err := s.credential(id, it.Style, it.DeviceKey, tid, kid)
 		if err != nil {
 			return nil, err
 		}
@@ -265,4 +311,43 @@ func (s *Service) issueRevote(ctx context.Context, client string, now time.Time,
 	s.guard.refund(client, now)
 	s.access(ctx, client, p.Subject, "verify", "token_issued")
 	return &Credential{Token: tok, Claims: claims, Revote: rc}, nil
+}
+
+// closedAt reports whether voting is over: the configured end passed or
+// the board holds the close entry.
+func (s *Service) closedAt(now time.Time) bool {
+	if !s.cfg.VotingCloses.IsZero() && !now.Before(s.cfg.VotingCloses) {
+		return true
+	}
+	return s.votingClosed(now)
+}
+
+// entryRevoteRoll is the type code of revote-roll (spec §15.14.1).
+const entryRevoteRoll uint16 = 0x0609
+
+// PostRoll posts the roll (spec §15.7): the identifier and ballot style of
+// every listed voter, sorted by identifier, once voting is over. The
+// entry is the same bytes every time (a retry is the identical entry).
+func (s *Service) PostRoll(ctx context.Context) error {
+	if s.cfg.Revote == nil {
+		return fmt.Errorf("%w: the election is not in deniable re-voting mode", ErrConflict)
+	}
+	now := s.cfg.Now()
+	if !s.closedAt(now) {
+		return ErrVotingClosed
+	}
+	vs, err := s.cfg.Store.ListedVoters(ctx, s.cfg.ElectionID)
+	if err != nil {
+		return err
+	}
+	l := &revote.Roll{Context: s.cfg.ContextHash}
+	for _, v := range vs {
+		l.Voters = append(l.Voters, revote.RollVoter{ID: revote.VoterID(s.cfg.ElectionID, v.Pseudonym), Style: v.BallotStyle})
+	}
+	revote.SortRoll(l.Voters)
+	id, err := s.cfg.Store.Enqueue(ctx, entryRevoteRoll, l.Encode(), now.Unix())
+	if err != nil {
+		return err
+	}
+	return s.awaitPosted(ctx, id)
 }

@@ -454,7 +454,7 @@ func (f *Fixture) Setup(ctx context.Context) error {
 	if err := f.SetupIdentity(ctx); err != nil {
 		return err
 	}
-	if err := f.postTagKeys(ctx); err != nil {
+	if err := f.PostTagKeys(ctx); err != nil {
 		return err
 	}
 	if _, err := f.Box.Act(ctx, ballotbox.ActionOpen, "official-1"); err != nil {

@@ -43,9 +43,9 @@ func revoteManifest(m *ballot.Manifest, c ballot.Coercion) {
 	}
 }
 
-// postTagKeys has every trustee post its tag key (spec §15.1), in
+// PostTagKeys has every trustee post its tag key (spec §15.1), in
 // deniable re-voting mode only.
-func (f *Fixture) postTagKeys(ctx context.Context) error {
+func (f *Fixture) PostTagKeys(ctx context.Context) error {
 	var ext [32]byte
 	coercion := false
 	f.Box.WithState(func(s *election.State) { coercion, ext = s.Coercion(), s.Context.ExtendedHash })
@@ -180,4 +180,53 @@ func decodeJTI(jti string, out *[16]byte) error {
 	}
 	copy(out[:], b)
 	return nil
+}
+
+// PaddingCredentials implements ballotbox.CredentialSource as the identity
+// service does (spec §15.16.2): a credential for the voter's V per item.
+func (f *Fixture) PaddingCredentials(_ context.Context, electionID string, items []ballotbox.PaddingItem) ([]ballotbox.SignedCredential, error) {
+	if electionID != f.ElectionID {
+		return nil, fmt.Errorf("boxtest: padding credentials for election %q", electionID)
+	}
+	out := make([]ballotbox.SignedCredential, len(items))
+	for i, it := range items {
+		var tid [16]byte
+		io.ReadFull(rand.Reader, tid[:])
+		c, _, err := f.credential(revote.VoterID(f.ElectionID, it.Voter), it.Style, it.DeviceKey, tid)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// PostRoll posts the identity service's roll (spec §15.7): the
+// identifiers of the voters given, by style, and made-up ones for the
+// rest of each style's listed voters.
+func (f *Fixture) PostRoll(ctx context.Context, voters map[[32]byte]string) error {
+	var ext [32]byte
+	var styles []string
+	f.Box.WithState(func(s *election.State) {
+		ext = s.Context.ExtendedHash
+		for _, st := range s.Manifest.BallotStyles {
+			styles = append(styles, st.ID)
+		}
+	})
+	l := &revote.Roll{Context: ext}
+	per := map[string]uint32{}
+	for p, st := range voters {
+		l.Voters = append(l.Voters, revote.RollVoter{ID: revote.VoterID(f.ElectionID, p), Style: st})
+		per[st]++
+	}
+	for _, st := range styles {
+		for ; per[st] < f.listed; per[st]++ {
+			var p [32]byte
+			io.ReadFull(rand.Reader, p[:])
+			l.Voters = append(l.Voters, revote.RollVoter{ID: revote.VoterID(f.ElectionID, p), Style: st})
+		}
+	}
+	revote.SortRoll(l.Voters)
+	_, err := f.PostIdentity(ctx, bulletin.TypeRevoteRoll, l.Encode())
+	return err
 }

@@ -425,11 +425,12 @@ func (s *Server) totpConfirm(c *gin.Context) {
 
 // boxItem is one credential the ballot box asks for (spec §15.16.2).
 type boxItem struct {
-	Kind       string `json:"kind"` // "dummy"
+	Kind       string `json:"kind"` // "dummy" or "padding"
 	Style      string `json:"style"`
-	Index      uint64 `json:"index"`
-	Identifier string `json:"identifier"` // hex Element(D_{style,index})
-	DeviceKey  string `json:"device_key"` // base64url, 32 bytes
+	Index      uint64 `json:"index,omitempty"`
+	Identifier string `json:"identifier,omitempty"` // dummy: hex Element(D_{style,index})
+	Pseudonym  string `json:"pseudonym,omitempty"`  // padding: hex
+	DeviceKey  string `json:"device_key"`           // base64url, 32 bytes
 }
 
 type boxReq struct {
@@ -454,16 +455,26 @@ func (s *Server) boxCredentials(c *gin.Context) {
 	req := &idp.BoxRequest{ElectionID: r.ElectionID, At: r.At}
 	ok := decodeSig(r.BoxSig, &req.Signature) && len(r.Items) <= idp.MaxBoxItems
 	for _, it := range r.Items {
-		id, err := hex.DecodeString(it.Identifier)
-		dk, err2 := b64.DecodeString(it.DeviceKey)
-		if it.Kind != "dummy" || err != nil || err2 != nil || len(id) != 32 || len(dk) != 32 {
+		dk, err := b64.DecodeString(it.DeviceKey)
+		item := idp.BoxItem{Style: it.Style, Index: it.Index}
+		var field string
+		var out *[32]byte
+		switch it.Kind {
+		case "dummy":
+			field, out = it.Identifier, &item.Identifier
+		case "padding":
+			field, out, item.Kind = it.Pseudonym, &item.Pseudonym, idp.BoxPadding
+		}
+		raw, err2 := hex.DecodeString(field)
+		if out == nil || err != nil || err2 != nil || len(raw) != 32 || len(dk) != 32 {
 			ok = false
 			break
 		}
-		req.Items = append(req.Items, idp.BoxItem{Style: it.Style, Index: it.Index, Identifier: [32]byte(id), DeviceKey: [32]byte(dk)})
+		*out, item.DeviceKey = [32]byte(raw), [32]byte(dk)
+		req.Items = append(req.Items, item)
 	}
 	if !ok {
-		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "Malformed box credential request: items of kind dummy with a hex identifier and a base64url device key, and a base64url signature.")
+		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "Malformed box credential request: items of kind dummy (hex identifier) or padding (hex pseudonym) with a base64url device key, and a base64url signature.")
 		return
 	}
 	creds, err := s.svc.BoxCredentials(c.Request.Context(), c.ClientIP(), req)

@@ -1,9 +1,11 @@
 package idpapi
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -35,7 +37,7 @@ func newRevoteEnv(t *testing.T) *revoteEnv {
 	r := &revoteEnv{pk: sk.Public(), log: bulletin.LogID{7}, id: testKey("idp-board"), box: testKey("box-authority")}
 	r.env = newEnv(t, func(c *idp.Config) {
 		c.Revote = &idp.RevoteConfig{PublicKey: r.pk, Signer: &client.IdentityBoard{Log: r.log, Key: r.id},
-			Styles: []string{"KG-ABR-01", "KG-ABR-02", "KG-ABR-03"}, BoxKey: r.box.Public().(ed25519.PublicKey)}
+			Styles: []string{"KG-ABR-01", "KG-ABR-02", "KG-ABR-03"}, BoxKey: r.box.Public().(ed25519.PublicKey), MaxBallots: 3}
 	})
 	return r
 }
@@ -107,8 +109,12 @@ func (e *revoteEnv) boxRequest(key ed25519.PrivateKey, items []idp.BoxItem) map[
 	at := e.clock.now().Unix()
 	var js []map[string]any
 	for _, it := range items {
-		js = append(js, map[string]any{"kind": "dummy", "style": it.Style, "index": it.Index, "identifier": hex.EncodeToString(it.Identifier[:]),
-			"device_key": base64.RawURLEncoding.EncodeToString(it.DeviceKey[:])})
+		j := map[string]any{"kind": "dummy", "style": it.Style, "index": it.Index, "identifier": hex.EncodeToString(it.Identifier[:]),
+			"device_key": base64.RawURLEncoding.EncodeToString(it.DeviceKey[:])}
+		if it.Kind == idp.BoxPadding {
+			j = map[string]any{"kind": "padding", "style": it.Style, "pseudonym": hex.EncodeToString(it.Pseudonym[:]), "device_key": base64.RawURLEncoding.EncodeToString(it.DeviceKey[:])}
+		}
+		js = append(js, j)
 	}
 	sig := ed25519.Sign(key, idp.BoxRequestMessage(electionID, at, items))
 	return map[string]any{"election_id": electionID, "at": at, "items": js, "box_sig": base64.RawURLEncoding.EncodeToString(sig)}
@@ -164,5 +170,74 @@ func TestBoxCredentials(t *testing.T) {
 	e.clock.add(10 * time.Minute)
 	if st, body, _ = do(t, e.api, "POST", "/v1/revote/box-credentials", "10.9.0.1", req, nil); st != http.StatusForbidden {
 		t.Errorf("stale request: %d %v", st, body)
+	}
+}
+
+// TestBoxPaddingAndRoll: after the close, the box obtains padding
+// credentials for a listed voter, at most M − 1 in all, none before the
+// close nor for another style; the roll lists every listed voter's
+// identifier (spec §15.16.2, §15.7).
+func TestBoxPaddingAndRoll(t *testing.T) {
+	e := newRevoteEnv(t)
+	p := e.person(nil, 0)
+	ps := e.svc.Pseudonym(p.PIN)
+	var style string
+	_, body := e.signIn("10.0.0.1", p, newDevice(t))
+	style = body["ballot_style"].(string)
+	pad := func() idp.BoxItem {
+		return idp.BoxItem{Kind: idp.BoxPadding, Style: style, Pseudonym: ps, DeviceKey: [32]byte(newDevice(t).Public().(ed25519.PublicKey))}
+	}
+	post := func(items ...idp.BoxItem) (int, map[string]any) {
+		st, body, _ := do(t, e.api, "POST", "/v1/revote/box-credentials", "10.9.0.1", e.boxRequest(e.box, items), nil)
+		return st, body
+	}
+	if st, body := post(pad()); st != http.StatusForbidden {
+		t.Fatalf("padding before the close: %d %v", st, body)
+	}
+	if err := e.svc.PostRoll(context.Background()); !errors.Is(err, idp.ErrVotingClosed) {
+		t.Fatalf("roll before the close: %v", err)
+	}
+	e.board.setClosed(true)
+	e.clock.add(2 * time.Second) // past the service's look at the board's state
+	other := pad()
+	other.Style = "KG-ABR-09"
+	if st, body := post(other); st != http.StatusForbidden {
+		t.Errorf("padding in another style: %d %v", st, body)
+	}
+	st, body := post(pad(), pad())
+	if st != http.StatusOK {
+		t.Fatalf("padding: %d %v", st, body)
+	}
+	c, err := revote.DecodeCredential(b64d(t, body["credentials"].([]any)[0].(map[string]any)["credential"]))
+	if err != nil || c.Style != style {
+		t.Fatalf("padding credential %+v, %v", c, err)
+	}
+	if st, body := post(pad()); st != http.StatusForbidden {
+		t.Errorf("a third padding credential with M = 3: %d %v", st, body)
+	}
+	if err := e.svc.PostRoll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rolls := e.board.ofType(0x0609)
+	if len(rolls) != 1 {
+		t.Fatalf("%d roll entries", len(rolls))
+	}
+	l, err := revote.DecodeRoll(rolls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, _ := e.store.ListedVoters(context.Background(), electionID)
+	if len(l.Voters) != len(listed) || len(listed) == 0 {
+		t.Fatalf("roll of %d voters, %d listed", len(l.Voters), len(listed))
+	}
+	v := revote.VoterID(electionID, ps)
+	found := false
+	for _, rv := range l.Voters {
+		if rv.ID.Equal(v) == 1 && rv.Style == style {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the voter is not on the roll")
 	}
 }

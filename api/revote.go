@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"evote/ballotbox"
+	"evote/crypto/group"
 	"evote/internal/httpedge"
 )
 
@@ -78,6 +79,54 @@ func (s *Server) getRow(c *gin.Context) {
 		return
 	}
 	a, err := boxOf(c).RowStatus(c.Request.Context(), [32]byte(h))
+	if err != nil {
+		respondErr(c, err)
+		return
+	}
+	answerRow(c, a)
+}
+
+// MarkRowRequest carries the row of an in-person mark and its opening
+// (spec §15.16.4): the flag's randomness and the station's and
+// official's signatures over the mark statement, all base64url.
+type MarkRowRequest struct {
+	Row         string `json:"row"`
+	Randomness  string `json:"randomness"`
+	StationID   string `json:"station_id"`
+	StationKey  string `json:"station_key"`
+	OfficialID  string `json:"official_id"`
+	OfficialKey string `json:"official_key"`
+	StationSig  string `json:"station_sig"`
+	OfficialSig string `json:"official_sig"`
+}
+
+func (s *Server) castMark(c *gin.Context) {
+	var r MarkRowRequest
+	if !httpedge.Decode(c, 2*limitBallot, &r) {
+		return
+	}
+	fixed := func(in string, n int) ([]byte, bool) {
+		b, err := httpedge.B64.DecodeString(in)
+		return b, err == nil && len(b) == n
+	}
+	row, err := httpedge.B64.DecodeString(r.Row)
+	rb, ok1 := fixed(r.Randomness, 32)
+	sk, ok2 := fixed(r.StationKey, 32)
+	ok, ok3 := fixed(r.OfficialKey, 32)
+	ss, ok4 := fixed(r.StationSig, 64)
+	os, ok5 := fixed(r.OfficialSig, 64)
+	var rnd group.Scalar
+	if err != nil || !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+		httpedge.BadRequest(c, "row, randomness (32 bytes), station_key and official_key (32), station_sig and official_sig (64) in base64url")
+		return
+	}
+	if _, err := rnd.SetCanonicalBytes(rb); err != nil {
+		httpedge.BadRequest(c, "randomness is not a canonical scalar")
+		return
+	}
+	op := &ballotbox.MarkOpening{Randomness: &rnd, StationID: r.StationID, StationKey: [32]byte(sk), OfficialID: r.OfficialID, OfficialKey: [32]byte(ok),
+		StationSig: [64]byte(ss), OfficialSig: [64]byte(os)}
+	a, err := boxOf(c).CastMark(c.Request.Context(), httpedge.Bearer(c), row, op)
 	if err != nil {
 		respondErr(c, err)
 		return

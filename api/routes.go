@@ -173,6 +173,7 @@ func (s *Server) Routes() []Route {
 		Route{"public", "GET", "/elections/:id/voters/:pseudonym", s.withBox(s.getVoter)},
 		Route{"voter", "POST", "/elections/:id/ballots", s.withBox(s.castBallot)},
 		Route{"voter", "POST", "/elections/:id/revote/rows", s.withBox(s.castRow)},
+		Route{"voter", "POST", "/elections/:id/revote/marks", s.withBox(s.castMark)},
 		Route{"public", "GET", "/elections/:id/revote/rows/:hash", s.withBox(s.getRow)},
 		Route{"public", "GET", "/elections/:id/audits/:code", s.withBox(s.getAudit)},
 		Route{"voter", "POST", "/elections/:id/audits", s.withBox(s.postAudit)},

@@ -33,6 +33,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/crypto/group"
 	"evote/election"
 	"evote/internal/wire"
 	"evote/store"
@@ -344,6 +345,70 @@ func decodePlan(b []byte) ([]planRow, error) {
 // answer; it is published with the next slot of its style that has room.
 // A retry of an accepted row answers its status.
 func (b *Box) CastRow(ctx context.Context, bearer string, raw []byte) (*RowAnswer, error) {
+	return b.castRow(ctx, bearer, raw, nil)
+}
+
+// MarkOpening is what a polling station's device sends with an in-person
+// mark's row (spec §15.16.4): the randomness r of the row's flag, which
+// must be (g^r, h^r), and the station's and official's signatures over
+// revote.MarkStatement. The box keeps it in its ledger for the close's
+// revote-marks entry.
+type MarkOpening struct {
+	Randomness  *group.Scalar
+	StationID   string
+	StationKey  [32]byte
+	OfficialID  string
+	OfficialKey [32]byte
+	StationSig  [64]byte
+	OfficialSig [64]byte
+}
+
+// ErrMarkInvalid: an in-person mark's opening or signatures do not match
+// its row, or its station or official is not registered.
+var ErrMarkInvalid = errors.New("ballotbox: in-person mark invalid")
+
+// CastMark accepts the row of an in-person mark (spec §15.16.4): the
+// checks of CastRow except the limit of online rows, and the mark's
+// opening: the flag encrypts 0 with the randomness given, the station and
+// official are registered on the board with the keys named, both sign the
+// mark statement over the row's device key. The row is the voter's last:
+// the ledger refuses any row of the voter after it.
+func (b *Box) CastMark(ctx context.Context, bearer string, raw []byte, op *MarkOpening) (*RowAnswer, error) {
+	if op == nil || op.Randomness == nil {
+		return nil, fmt.Errorf("%w: no opening", ErrMarkInvalid)
+	}
+	return b.castRow(ctx, bearer, raw, op)
+}
+
+// checkMarkLocked checks a mark's opening against its row and the board.
+// b.mu is held.
+func (b *Box) checkMarkLocked(row *revote.SignedRow, op *MarkOpening) error {
+	s := b.state
+	if k, ok := s.RegisteredStation(op.StationID); !ok || k != op.StationKey {
+		return fmt.Errorf("%w: station %q not registered with that key", ErrMarkInvalid, op.StationID)
+	}
+	if k, ok := s.RegisteredOfficial(op.OfficialID); !ok || k != op.OfficialKey {
+		return fmt.Errorf("%w: official %q not registered with that key", ErrMarkInvalid, op.OfficialID)
+	}
+	stmt := revote.MarkStatement(s.Context.ExtendedHash, row.Cred.Style, row.Cred.DeviceKey, op.StationID, op.OfficialID)
+	if !ed25519.Verify(op.StationKey[:], stmt, op.StationSig[:]) || !ed25519.Verify(op.OfficialKey[:], stmt, op.OfficialSig[:]) {
+		return fmt.Errorf("%w: signatures", ErrMarkInvalid)
+	}
+	if !s.PublicKey.EncryptWithRandomness(new(group.Scalar), op.Randomness).Equal(row.Flag) {
+		return fmt.Errorf("%w: the flag is not an encryption of 0 with the randomness given", ErrMarkInvalid)
+	}
+	return nil
+}
+
+// markExtra encodes a mark's opening for the ledger: a revote-marks
+// payload of one mark (row 0), which the close renumbers.
+func markExtra(ext [32]byte, style string, op *MarkOpening) []byte {
+	m := &revote.Marks{Context: ext, Style: style, Marks: []revote.Mark{{Randomness: op.Randomness, StationID: op.StationID, StationKey: op.StationKey,
+		OfficialID: op.OfficialID, OfficialKey: op.OfficialKey, StationSig: op.StationSig, OfficialSig: op.OfficialSig}}}
+	return m.Encode()
+}
+
+func (b *Box) castRow(ctx context.Context, bearer string, raw []byte, op *MarkOpening) (*RowAnswer, error) {
 	snap := b.snap.Load()
 	el, ver := snap.el, snap.verifier
 	if el == nil || ver == nil {
@@ -380,7 +445,13 @@ func (b *Box) CastRow(ctx context.Context, bearer string, raw []byte) (*RowAnswe
 		return a, err
 	}
 	b.mu.Lock()
-	rv, err := b.checkRowLocked(ctx, row, claims.Pseudonym)
+	rv, err := b.checkRowLocked(ctx, row, claims.Pseudonym, op != nil)
+	var extra []byte
+	if err == nil && op != nil {
+		if err = b.checkMarkLocked(row, op); err == nil {
+			extra = markExtra(b.state.Context.ExtendedHash, row.Cred.Style, op)
+		}
+	}
 	if err == nil {
 		rv.reserved[dev] = true
 	}
@@ -397,7 +468,7 @@ func (b *Box) CastRow(ctx context.Context, bearer string, raw []byte) (*RowAnswe
 	if err != nil {
 		return nil, err
 	}
-	_, err = l.AddRevoteCast(ctx, b.sid(), store.RevoteCast{RowHash: h, Style: row.Cred.Style, Voter: claims.Pseudonym, Row: raw}, rv.maxOnline)
+	_, err = l.AddRevoteCast(ctx, b.sid(), store.RevoteCast{RowHash: h, Style: row.Cred.Style, Voter: claims.Pseudonym, Mark: op != nil, Row: raw, Extra: extra}, rv.maxOnline)
 	switch {
 	case errors.Is(err, store.ErrRevoteLimit):
 		return nil, fmt.Errorf("%w: %d", ErrRevoteLimit, rv.maxOnline)
@@ -423,7 +494,7 @@ func (b *Box) CastRow(ctx context.Context, bearer string, raw []byte) (*RowAnswe
 // checkRowLocked makes a cast row's checks against the board and the
 // ledger as this box knows it (the ledger checks the voter's limit and
 // mark again atomically). b.mu is held.
-func (b *Box) checkRowLocked(ctx context.Context, row *revote.SignedRow, voter [32]byte) (*boxRevote, error) {
+func (b *Box) checkRowLocked(ctx context.Context, row *revote.SignedRow, voter [32]byte, mark bool) (*boxRevote, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
@@ -447,7 +518,7 @@ func (b *Box) checkRowLocked(ctx context.Context, row *revote.SignedRow, voter [
 	if rv.marked[voter] {
 		return nil, ErrVotedInPerson
 	}
-	if rv.online[voter] >= rv.maxOnline {
+	if !mark && rv.online[voter] >= rv.maxOnline {
 		return nil, fmt.Errorf("%w: %d", ErrRevoteLimit, rv.maxOnline)
 	}
 	if err := b.state.CheckRevoteRow(b.log.ID(), row); err != nil {

@@ -152,8 +152,10 @@ func TestRevoteWithIdentityService(t *testing.T) {
 			brd := &idpBoard{f: f}
 			svc, err := idp.New(ctx, idp.Config{ElectionID: f.ElectionID, ContextHash: ext, ElectionDay: votingStart, PseudonymKey: pkey[:],
 				Registry: sim, Sender: sms, Store: ist, Board: brd, Issuer: iss, Now: clk.now,
-				Authority: &voterlist.Authority{ElectionID: f.ElectionID, ContextHash: ext, List: map[string]ed25519.PublicKey{"list-official-1": f.List.Public().(ed25519.PublicKey)}},
-				Revote:    &idp.RevoteConfig{PublicKey: el.PublicKey, Signer: brd, Styles: styles, BoxKey: f.Server.Authority.Public().(ed25519.PublicKey), MaxBallots: 3}})
+				Authority: &voterlist.Authority{ElectionID: f.ElectionID, ContextHash: ext, List: map[string]ed25519.PublicKey{"list-official-1": f.List.Public().(ed25519.PublicKey)},
+					Stations: map[string]ed25519.PublicKey{"station-1": f.Station.Public().(ed25519.PublicKey)},
+					Polling:  map[string]ed25519.PublicKey{"official-7": f.Official.Public().(ed25519.PublicKey)}},
+				Revote: &idp.RevoteConfig{PublicKey: el.PublicKey, Signer: brd, Styles: styles, BoxKey: f.Server.Authority.Public().(ed25519.PublicKey), MaxBallots: 3}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,6 +171,13 @@ func TestRevoteWithIdentityService(t *testing.T) {
 				OfficialKey: [32]byte(f.List.Public().(ed25519.PublicKey)), DetailsDigest: voterlist.DetailsDigest(salt, items), ChangedAt: uint64(clk.now().Unix())}
 			stmt.Sign(f.List)
 			if _, err := svc.ChangeVoterList(ctx, "official", &voterlist.ChangeRequest{Statement: stmt, Salt: salt, Items: items}); err != nil {
+				t.Fatal(err)
+			}
+			reg := &record.PollingRegistration{ElectionID: f.ElectionID, ContextHash: ext, OfficialID: "list-official-1", OfficialKey: [32]byte(f.List.Public().(ed25519.PublicKey)),
+				RegisteredAt: uint64(clk.now().Unix()), Stations: []record.PollingKey{{ID: "station-1", Key: [32]byte(f.Station.Public().(ed25519.PublicKey))}},
+				Officials: []record.PollingKey{{ID: "official-7", Key: [32]byte(f.Official.Public().(ed25519.PublicKey))}}}
+			reg.Sign(f.List)
+			if err := svc.RegisterPolling(ctx, "official", reg); err != nil {
 				t.Fatal(err)
 			}
 			if err := f.PostTagKeys(ctx); err != nil {
@@ -229,6 +238,38 @@ func TestRevoteWithIdentityService(t *testing.T) {
 			if _, err := cast(signIn(eligible[0]), 5); !errors.Is(err, ballotbox.ErrRevoteLimit) {
 				t.Fatalf("a third online ballot with M = 3: %v", err)
 			}
+			// Voter 1, who voted online, then votes in person: the mark is
+			// a row from the station's device, with its opening; it is
+			// the voter's last row, and no online row may follow it.
+			p1 := eligible[1]
+			m := &record.InPersonMark{ElectionID: f.ElectionID, ContextHash: ext, Pseudonym: svc.Pseudonym(p1.PIN), BallotStyle: p1.Constituency,
+				StationID: "station-1", StationKey: [32]byte(f.Station.Public().(ed25519.PublicKey)), OfficialID: "official-7",
+				OfficialKey: [32]byte(f.Official.Public().(ed25519.PublicKey)), MarkedAt: uint64(clk.now().Unix())}
+			m.Sign(f.Station, f.Official)
+			_, sdev, _ := ed25519.GenerateKey(rand.Reader)
+			mc, err := svc.MarkRevote(ctx, "station", m, sdev.Public().(ed25519.PublicKey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sv := &boxtest.RevoteVoter{Pseudonym: m.Pseudonym, Style: m.BallotStyle, Device: sdev, Token: mc.Token,
+				Credential: ballotbox.SignedCredential{Credential: mc.Revote.Credential, Signature: mc.Revote.Signature}}
+			mrow, op, err := f.MarkRow(sv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad := *op
+			bad.StationSig[0] ^= 1
+			if _, err := f.Box.CastMark(ctx, sv.Token, mrow, &bad); !errors.Is(err, ballotbox.ErrMarkInvalid) {
+				t.Fatalf("a mark with a bad signature: %v", err)
+			}
+			ma, err := f.Box.CastMark(ctx, sv.Token, mrow, op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, ma.RowHash)
+			if _, err := svc.Start(ctx, "10.0.0.2", idp.StartRequest{PIN: p1.PIN.Digits(), DocumentNumber: p1.DocumentNumber, BirthDate: p1.BirthDate.Format(time.DateOnly)}); !errors.Is(err, idp.ErrVotedInPerson) {
+				t.Errorf("sign-in after the mark: %v", err)
+			}
 			for slot := 1; slot < 4; slot++ {
 				clk.set(votingStart.Add(time.Duration(slot) * time.Minute))
 				if err := f.Box.PostDueSlots(ctx); err != nil {
@@ -258,6 +299,24 @@ func TestRevoteWithIdentityService(t *testing.T) {
 				}
 			})
 			replayBoard(t, f.Box)
+			// The marks entries open exactly the one mark.
+			marks := 0
+			recs, err := f.Box.Log().Entries(ctx, 0, f.Box.Log().Size())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				if e, err := bulletin.DecodeEntry(r.Data); err == nil && e.Type == bulletin.TypeRevoteMarks {
+					ms, err := revote.DecodeMarks(e.Payload)
+					if err != nil {
+						t.Fatal(err)
+					}
+					marks += len(ms.Marks)
+				}
+			}
+			if marks != 1 {
+				t.Errorf("%d marks opened at the close, want 1", marks)
+			}
 		})
 	}
 }

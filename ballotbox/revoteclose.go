@@ -356,13 +356,30 @@ func (b *Box) postDepths(ctx context.Context, style string) error {
 	return b.postCloseEntry(ctx, bulletin.TypeRevoteDepths, ds.Encode(), style, func(st election.RevoteStyle) bool { return st.HasDepths }, nil)
 }
 
-// postMarks posts a style's marks entry (spec §15.3). In-person marks in
-// this mode are not implemented yet (§15.13 step 3): the entry opens
-// none.
+// postMarks posts a style's marks entry (spec §15.3): the opening and
+// signatures of every mark row on the board, from the ledger, rows
+// ascending.
 func (b *Box) postMarks(ctx context.Context, style string) error {
 	b.mu.Lock()
 	ext := b.state.Context.ExtendedHash
-	b.mu.Unlock()
 	ms := &revote.Marks{Context: ext, Style: style}
+	for i, pr := range b.rv.style(style).owners {
+		if pr.dummy {
+			continue
+		}
+		q := b.rv.bySeq[pr.n]
+		if !q.c.Mark {
+			continue
+		}
+		one, err := revote.DecodeMarks(q.c.Extra)
+		if err != nil || len(one.Marks) != 1 {
+			b.mu.Unlock()
+			return fmt.Errorf("%w: the ledger's mark %d: %v", ErrInconsistentBox, pr.n, err)
+		}
+		k := one.Marks[0]
+		k.Row = uint32(i)
+		ms.Marks = append(ms.Marks, k)
+	}
+	b.mu.Unlock()
 	return b.postCloseEntry(ctx, bulletin.TypeRevoteMarks, ms.Encode(), style, func(st election.RevoteStyle) bool { return st.HasMarks }, nil)
 }

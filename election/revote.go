@@ -991,3 +991,16 @@ func (s *State) CheckRevoteRow(log bulletin.LogID, r *revote.SignedRow) error {
 func (s *State) RevoteHasDevice(dev [32]byte) bool {
 	return s.rv != nil && s.rv.devices[dev]
 }
+
+// RegisteredStation and RegisteredOfficial return the key a polling
+// station or polling official is registered with on the board (§8.8.6).
+func (s *State) RegisteredStation(id string) ([32]byte, bool) {
+	k, ok := s.stations[id]
+	return k, ok
+}
+
+// RegisteredOfficial: see RegisteredStation.
+func (s *State) RegisteredOfficial(id string) ([32]byte, bool) {
+	k, ok := s.pollers[id]
+	return k, ok
+}

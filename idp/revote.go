@@ -351,3 +351,66 @@ func (s *Service) PostRoll(ctx context.Context) error {
 	}
 	return s.awaitPosted(ctx, id)
 }
+
+// MarkRevote records a signed in-person mark in deniable re-voting mode
+// (spec §15.16.4): the checks of MarkInPerson, then a voting token and a
+// credential for the voter's identifier bound to the station device's
+// key, for the mark's row (a blank ballot, flag 0) that the station's
+// device casts with the mark's signatures; no board entry is posted (the
+// row is published in a slot). From then on the voter cannot sign in.
+// The credential is recorded before the mark (it must precede it: a
+// marked voter gets no credential), so a failed mark leaves a credential
+// that carries no mark.
+func (s *Service) MarkRevote(ctx context.Context, client string, m *record.InPersonMark, deviceKey []byte) (*Credential, error) {
+	if s.cfg.Revote == nil {
+		return nil, fmt.Errorf("%w: the election is not in deniable re-voting mode", ErrConflict)
+	}
+	if len(deviceKey) != ed25519.PublicKeySize || !record.ValidEd25519Key(deviceKey) {
+		return nil, &DetailError{Err: ErrInvalidInput, Reason: "device_key", msg: "idp: the device key is not a valid Ed25519 public key"}
+	}
+	v, err := s.checkMark(ctx, client, m)
+	if err != nil {
+		return nil, err
+	}
+	tok, claims, err := s.cfg.Issuer.Issue(token.Grant{ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Pseudonym: m.Pseudonym, BallotStyle: m.BallotStyle, DeviceKey: deviceKey})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkTokenKey(claims.KeyID, claims.IssuedAt); err != nil {
+		return nil, err
+	}
+	var tid [16]byte
+	if err := decodeTokenID(claims.TokenID, &tid); err != nil {
+		return nil, err
+	}
+	rc, err := s.credential(revote.VoterID(s.cfg.ElectionID, m.Pseudonym), m.BallotStyle, [32]byte(deviceKey), tid, claims.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	cred := &idpstore.Credential{ElectionID: s.cfg.ElectionID, TokenID: tid, Pseudonym: m.Pseudonym, DeviceKey: [32]byte(deviceKey),
+		BallotStyle: m.BallotStyle, KeyID: claims.KeyID, IssuedAt: claims.IssuedAt.Unix(), ExpiresAt: claims.ExpiresAt.Unix()}
+	if _, err := s.cfg.Store.IssueCredential(ctx, cred, 0, nil); err != nil {
+		switch {
+		case errors.Is(err, idpstore.ErrDeviceKeyBound):
+			return nil, ErrDeviceKeyBound
+		case errors.Is(err, idpstore.ErrVotedInPerson):
+			return nil, fmt.Errorf("%w: voter already marked", ErrConflict)
+		}
+		return nil, err
+	}
+	mk := &idpstore.Mark{ElectionID: m.ElectionID, Pseudonym: m.Pseudonym, StationID: m.StationID, OfficialID: m.OfficialID, MarkedAt: int64(m.MarkedAt)}
+	if _, err := s.cfg.Store.MarkInPerson(ctx, mk, 0, nil); err != nil {
+		if errors.Is(err, idpstore.ErrAlreadyMarked) {
+			return nil, fmt.Errorf("%w: voter already marked", ErrConflict)
+		}
+		return nil, err
+	}
+	s.access(ctx, client, "official:"+m.OfficialID, "mark", "ok")
+	note := markedInPersonText(v.NotifyLang, m.StationID, time.Unix(int64(m.MarkedAt), 0))
+	for _, phone := range distinct(v.Phone, v.NotifyPhone) {
+		if err := s.cfg.Sender.Send(ctx, phone, note); err != nil {
+			s.log.Warn("in-person notice not sent", "err", err)
+		}
+	}
+	return &Credential{Token: tok, Claims: claims, Revote: rc}, nil
+}

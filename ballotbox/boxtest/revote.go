@@ -13,6 +13,7 @@ import (
 	"evote/ballotbox"
 	"evote/bulletin"
 	"evote/crypto/group"
+	"evote/crypto/zkp"
 	"evote/election"
 	"evote/idp/token"
 	"evote/tally/revote"
@@ -229,4 +230,41 @@ func (f *Fixture) PostRoll(ctx context.Context, voters map[[32]byte]string) erro
 	revote.SortRoll(l.Voters)
 	_, err := f.PostIdentity(ctx, bulletin.TypeRevoteRoll, l.Encode())
 	return err
+}
+
+// MarkRow makes the row of an in-person mark for the voter (the station
+// device's work, spec §15.16.4): a blank ballot, the flag f = 0 with its
+// proof, the device's signature, and the opening with the station's and
+// official's signatures (the fixture's station-1 and official-7).
+func (f *Fixture) MarkRow(v *RevoteVoter) ([]byte, *ballotbox.MarkOpening, error) {
+	var (
+		ext [32]byte
+		el  *ballot.Election
+	)
+	f.Box.WithState(func(s *election.State) { ext, el = s.Context.ExtendedHash, s.Election() })
+	cred, err := revote.DecodeCredential(v.Credential.Credential)
+	if err != nil {
+		return nil, nil, err
+	}
+	dev := pub(v.Device)
+	p, err := el.Encrypt(v.Style, dev, ballot.Selection{}, rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	row := &revote.SignedRow{Credential: v.Credential.Credential, CredentialSig: v.Credential.Signature, Cred: cred, Ballot: p.Ballot.Encode(), B: p.Ballot}
+	ct, r, err := el.PublicKey.Encrypt(revote.FlagNone, rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	proof, err := zkp.ProveRange(revote.FlagProofContext(ext, dev), &zkp.RangeStatement{PK: el.PublicKey, Ciphertext: ct, Max: 1}, revote.FlagNone, r, rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	row.Flag, row.FlagProof = ct, proof.Bytes()
+	copy(row.DeviceSig[:], ed25519.Sign(v.Device, revote.RowMessage(f.Box.Log().ID(), row)))
+	op := &ballotbox.MarkOpening{Randomness: r, StationID: "station-1", StationKey: pub(f.Station), OfficialID: "official-7", OfficialKey: pub(f.Official)}
+	stmt := revote.MarkStatement(ext, v.Style, dev, op.StationID, op.OfficialID)
+	copy(op.StationSig[:], ed25519.Sign(f.Station, stmt))
+	copy(op.OfficialSig[:], ed25519.Sign(f.Official, stmt))
+	return row.Encode(), op, nil
 }

@@ -187,6 +187,9 @@ func (s *Server) lookup(c *gin.Context) {
 
 type markReq struct {
 	Mark string `json:"mark"` // base64url of the canonical InPersonMark encoding
+	// DeviceKey (base64url, 32 bytes): in deniable re-voting mode, the
+	// station device's key for the mark's row (spec §15.16.4).
+	DeviceKey string `json:"device_key,omitempty"`
 }
 
 func (s *Server) mark(c *gin.Context) {
@@ -201,6 +204,24 @@ func (s *Server) mark(c *gin.Context) {
 	}
 	if err != nil {
 		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "mark must be the base64url canonical encoding of an InPersonMark.")
+		return
+	}
+	if r.DeviceKey != "" {
+		// Deniable re-voting: the mark is a row; the station's device
+		// gets the token and the credential for it.
+		dk, err := b64.DecodeString(r.DeviceKey)
+		if err != nil || len(dk) != 32 {
+			httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "device_key must be a base64url Ed25519 public key (32 bytes).")
+			return
+		}
+		cred, err := s.svc.MarkRevote(c.Request.Context(), c.ClientIP(), m, dk)
+		if err != nil {
+			s.answerError(c, err)
+			return
+		}
+		rc := cred.Revote
+		c.JSON(http.StatusCreated, gin.H{"pseudonym": hex.EncodeToString(m.Pseudonym[:]), "status": "marked", "token": cred.Token,
+			"revote_credential": b64.EncodeToString(rc.Credential), "revote_credential_sig": b64.EncodeToString(rc.Signature[:]), "revote_s": b64.EncodeToString(rc.S.Bytes())})
 		return
 	}
 	if err := s.svc.MarkInPerson(c.Request.Context(), c.ClientIP(), m); err != nil {

@@ -15,6 +15,7 @@ import (
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/idp"
+	"evote/record"
 	"evote/tally/revote"
 )
 
@@ -239,5 +240,48 @@ func TestBoxPaddingAndRoll(t *testing.T) {
 	}
 	if !found {
 		t.Error("the voter is not on the roll")
+	}
+}
+
+// TestRevoteMarkHTTP: in deniable re-voting mode a mark with the station
+// device's key answers the token and the credential for the mark's row,
+// posts no in-person-mark entry, and the voter can no longer sign in; a
+// mark without the key is refused (spec §15.16.4).
+func TestRevoteMarkHTTP(t *testing.T) {
+	e := newRevoteEnv(t)
+	p := e.person(nil, 0)
+	ps := e.svc.Pseudonym(p.PIN)
+	_, body := e.signIn("10.0.0.1", p, newDevice(t))
+	m := &record.InPersonMark{ElectionID: electionID, ContextHash: contextHash, Pseudonym: ps, BallotStyle: body["ballot_style"].(string),
+		StationID: "station-istanbul", OfficialID: "poll-official-1", MarkedAt: uint64(e.clock.now().Unix())}
+	copy(m.StationKey[:], e.keys["station-istanbul"].Public().(ed25519.PublicKey))
+	copy(m.OfficialKey[:], e.keys["poll-official-1"].Public().(ed25519.PublicKey))
+	m.Sign(e.keys["station-istanbul"], e.keys["poll-official-1"])
+	before := len(e.board.ofType(0x0204))
+	if st, b, _ := do(t, e.api, "POST", "/v1/officials/marks", "192.0.2.50", map[string]string{"mark": b64.EncodeToString(m.Encode())}, nil); st != http.StatusConflict {
+		t.Errorf("mark without a device key: %d %v", st, b)
+	}
+	dev := newDevice(t)
+	st, b, _ := do(t, e.api, "POST", "/v1/officials/marks", "192.0.2.50", map[string]string{"mark": b64.EncodeToString(m.Encode()), "device_key": devicePub(dev)}, nil)
+	if st != http.StatusCreated || b["token"] == nil {
+		t.Fatalf("mark: %d %v", st, b)
+	}
+	c, err := revote.DecodeCredential(b64d(t, b["revote_credential"]))
+	if err != nil || c.DeviceKey != [32]byte(dev.Public().(ed25519.PublicKey)) {
+		t.Fatalf("mark credential %+v, %v", c, err)
+	}
+	var s group.Scalar
+	if _, err := s.SetCanonicalBytes(b64d(t, b["revote_s"])); err != nil || !revote.OpensTo(e.pk, c.ID, &s, revote.VoterID(electionID, ps)) {
+		t.Fatalf("the mark's credential does not open to the voter's identifier: %v", err)
+	}
+	if n := len(e.board.ofType(0x0204)); n != before {
+		t.Errorf("%d in-person-mark entries posted in deniable re-voting mode", n-before)
+	}
+	st, b, _ = e.start("10.0.0.3", p, nil)
+	if st == http.StatusOK {
+		st, b = e.verify("10.0.0.3", b["challenge_id"].(string), e.lastCode(p.Phone), newDevice(t))
+	}
+	if st != http.StatusForbidden || errCode(b) != "voted_in_person" {
+		t.Errorf("sign-in after the mark: %d %v", st, b)
 	}
 }

@@ -148,6 +148,9 @@ func (s *Store) MarkInPerson(ctx context.Context, m *Mark, entryType uint16, pay
 		if err != nil {
 			return err
 		}
+		if payload == nil {
+			return nil // deniable re-voting: the mark is a row of a slot (spec §15.16.4)
+		}
 		id, err = enqueue(ctx, tx, entryType, payload, m.MarkedAt)
 		return err
 	})

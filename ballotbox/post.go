@@ -525,6 +525,16 @@ func nextStep(s *election.State) (int, string) {
 	case election.PhaseOpen:
 		return 4, ""
 	case election.PhaseClosed:
+		if s.Coercion() {
+			// Deniable re-voting: no cleansing; the filter and roll call
+			// of every style come first (spec §15.14.2 rule 6).
+			for _, rs := range s.RevoteStyles() {
+				if !rs.Done {
+					return 6, "the close's slots, padding, depths and marks (the ballot box) and the filter of every ballot style (the trustees, the box, the identity service's roll)"
+				}
+			}
+			return 6, ""
+		}
 		if s.Cleansing == nil {
 			return 5, ""
 		}

@@ -619,19 +619,21 @@ func (b *Box) PostDueSlots(ctx context.Context) error {
 			return err
 		}
 		now := b.cfg.Now()
-		var due []string
+		var due []slotKey
 		for _, st := range b.state.RevoteStyles() {
 			if !now.Before(slotEnd(b.state.Manifest, st.Slots)) {
-				due = append(due, st.Style)
+				due = append(due, slotKey{st.Style, st.Slots})
 			}
 		}
 		b.mu.Unlock()
 		if len(due) == 0 {
 			return nil
 		}
-		for _, st := range due {
-			if err := b.postSlot(ctx, st); err != nil {
-				return fmt.Errorf("ballotbox: slot of style %s: %w", st, err)
+		for _, k := range due {
+			// Only the slot that is due: another instance may have posted
+			// it meanwhile, and the next one may not be due yet.
+			if err := b.postSlot(ctx, k.style, int64(k.slot)); err != nil {
+				return fmt.Errorf("ballotbox: slot %d of style %s: %w", k.slot, k.style, err)
 			}
 		}
 	}
@@ -710,11 +712,12 @@ func (b *Box) draftSlotLocked(style string) (*slotDraft, error) {
 	return d, nil
 }
 
-// postSlot makes and posts the next slot of a style: the draft under the
-// mutex, the dummy rows outside it (the identity service's credentials,
-// the encryptions and proofs), the order from crypto/rand, then the
-// plan and the entry under the log's barrier.
-func (b *Box) postSlot(ctx context.Context, style string) error {
+// postSlot makes and posts the next slot of a style if its number is
+// slot (any if slot < 0): the draft under the mutex, the dummy rows
+// outside it (the identity service's credentials, the encryptions and
+// proofs), the order from crypto/rand, then the plan and the entry under
+// the log's barrier.
+func (b *Box) postSlot(ctx context.Context, style string, slot int64) error {
 	src := b.cfg.Credentials
 	if src == nil {
 		return ErrNoCredentialSource
@@ -727,6 +730,9 @@ func (b *Box) postSlot(ctx context.Context, style string) error {
 	b.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if slot >= 0 && int64(d.slot) != slot {
+		return nil // posted meanwhile (by another instance)
 	}
 	keys := make([]ed25519.PrivateKey, len(d.dummies))
 	items := make([]DummyItem, len(d.dummies))

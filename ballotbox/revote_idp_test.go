@@ -8,6 +8,7 @@ import (
 	"errors"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,12 +98,17 @@ var codeRe = regexp.MustCompile(`code is (\d{6})\.`)
 
 // TestRevoteWithIdentityService: an election in deniable re-voting mode
 // through the ballot box and the identity service (in-process): the
-// identity service publishes its keys and the voter list, voters sign in
-// and get credentials with s, cast and re-vote; a third online ballot is
-// refused; the box's dummies and padding carry the identity service's
-// credentials; the close posts padding, depths, marks and the identity
-// service's roll; a fresh election.State accepts every entry (spec
-// §15.16).
+// identity service publishes its keys, the voter list and the polling
+// registration; voters sign in and get credentials with s, cast and
+// re-vote; a third online ballot is refused; a voter who voted online
+// votes in person (the mark's row from the station's device; a forged
+// signature refused; no sign-in after it); the box's dummies and padding
+// carry the identity service's credentials; the close posts padding,
+// depths, marks and the identity service's roll; the trustees' filter
+// over the box's board keeps each voter's last row and the box posts the
+// filter entry; the tally counts the re-vote, not the superseded ballot
+// nor the marked voter's online one; a fresh election.State accepts every
+// entry (spec §15.16).
 func TestRevoteWithIdentityService(t *testing.T) {
 	for name, open := range revoteStores(t) {
 		t.Run(name, func(t *testing.T) {
@@ -270,7 +276,24 @@ func TestRevoteWithIdentityService(t *testing.T) {
 			if _, err := svc.Start(ctx, "10.0.0.2", idp.StartRequest{PIN: p1.PIN.Digits(), DocumentNumber: p1.DocumentNumber, BirthDate: p1.BirthDate.Format(time.DateOnly)}); !errors.Is(err, idp.ErrVotedInPerson) {
 				t.Errorf("sign-in after the mark: %v", err)
 			}
-			for slot := 1; slot < 4; slot++ {
+			// Two more voters of voter 0's style, so that its contests
+			// reach the manifest's min_anonymity (3) and are tallied.
+			style0 := eligible[0].Constituency
+			var more []*registry.SimPerson
+			for _, p := range eligible[2:] {
+				if p.Constituency == style0 && len(more) < 2 {
+					more = append(more, p)
+				}
+			}
+			for i, p := range more {
+				clk.add(time.Second)
+				a, err := cast(signIn(p), 10+i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows = append(rows, a.RowHash)
+			}
+			for slot := 1; slot < 5; slot++ {
 				clk.set(votingStart.Add(time.Duration(slot) * time.Minute))
 				if err := f.Box.PostDueSlots(ctx); err != nil {
 					t.Fatal(err)
@@ -278,7 +301,7 @@ func TestRevoteWithIdentityService(t *testing.T) {
 			}
 			for _, h := range rows {
 				if a, err := f.Box.RowStatus(ctx, h); err != nil || !a.Published {
-					t.Fatalf("row not published after 3 slots: %+v, %v", a, err)
+					t.Fatalf("row not published after 4 slots: %+v, %v", a, err)
 				}
 			}
 			if _, err := f.Box.Act(ctx, ballotbox.ActionClose, "official-1"); err != nil {
@@ -296,6 +319,75 @@ func TestRevoteWithIdentityService(t *testing.T) {
 					if !rs.Padded || !rs.HasDepths || !rs.HasMarks || len(rs.Rows)%3 != 0 {
 						t.Errorf("style %s after the close: padded %v, depths %v, marks %v, %d rows", rs.Style, rs.Padded, rs.HasDepths, rs.HasMarks, len(rs.Rows))
 					}
+				}
+			})
+			// The trustees' filter (played by the fixture) over the box's
+			// board: it keeps exactly each voter's last row, which checks
+			// the box's padding and depths; the box posts the filter entry.
+			if err := f.RevoteFilter(ctx); err != nil {
+				t.Fatal(err)
+			}
+			f.Box.WithState(func(s *election.State) {
+				voters := 0
+				for _, rs := range s.RevoteStyles() {
+					if !rs.Done {
+						t.Errorf("style %s: filter not done", rs.Style)
+					}
+					voters += rs.Voters
+				}
+				if voters != 4 {
+					t.Errorf("the roll call counts %d voters with rows, want 4", voters)
+				}
+			})
+			// The tally of the kept rows: voter 0's re-vote counts; voter
+			// 1's in-person vote is counted on paper (its row has f = 0).
+			for _, a := range []string{ballotbox.ActionStartMixing} {
+				if _, err := f.Box.Act(ctx, a, "official-1"); err != nil {
+					t.Fatalf("%s: %v", a, err)
+				}
+			}
+			if _, err := f.MixAll(ctx, boxtest.Hooks{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Box.Act(ctx, ballotbox.ActionStartDecrypting, "official-1"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.DecryptAll(ctx, boxtest.Hooks{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Box.Act(ctx, ballotbox.ActionTally, "official-1"); err != nil {
+				t.Fatal(err)
+			}
+			wants := []ballot.Selection{f.Selection(2, style0), f.Selection(10, style0), f.Selection(11, style0)}
+			f.Box.WithState(func(s *election.State) {
+				st, _ := s.Manifest.Style(style0)
+				shown := 0
+				for _, cr := range s.Result.Contests {
+					if cr.Withheld {
+						continue
+					}
+					shown++
+					expect := make([]uint64, len(cr.Counts))
+					ballots := uint64(0)
+					if slices.Contains(st.Contests, cr.ContestID) {
+						for _, want := range wants {
+							// Counts[0] are the blank votes, Counts[k+1]
+							// candidate k's (single choice).
+							ballots++
+							if len(want[cr.ContestID]) == 0 {
+								expect[0]++
+							}
+							for _, k := range want[cr.ContestID] {
+								expect[k+1]++
+							}
+						}
+					}
+					if cr.Ballots != ballots || !slices.Equal(cr.Counts, expect) {
+						t.Errorf("contest %s: %d ballots %v, want %d %v", cr.ContestID, cr.Ballots, cr.Counts, ballots, expect)
+					}
+				}
+				if shown == 0 {
+					t.Error("every contest withheld: the result checks nothing")
 				}
 			})
 			replayBoard(t, f.Box)

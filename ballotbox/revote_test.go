@@ -227,3 +227,85 @@ func replayBoard(t *testing.T, box *ballotbox.Box) {
 		i += uint64(len(recs))
 	}
 }
+
+// TestRevoteTwoInstances: two ballot-box instances on one PostgreSQL
+// database accept casts into the shared ledger and both run the slot
+// timer: each slot is posted once, with the casts of both (spec
+// §15.16.6).
+func TestRevoteTwoInstances(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Schema(t)
+	stA, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stA.Close() })
+	clk := &clock{}
+	f := revoteFixture(t, stA, clk)
+	stB, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stB.Close() })
+	regB, boxB, err := f.Instance(ctx, stB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer regB.Close()
+	clk.set(votingStart.Add(time.Second))
+	var style string
+	f.Box.WithState(func(s *election.State) { style = s.Manifest.BallotStyles[0].ID })
+	var hashes [][32]byte
+	for i, box := range []*ballotbox.Box{f.Box, boxB, boxB, f.Box} {
+		var p [32]byte
+		p[0] = byte(i + 1)
+		v, err := f.SignInRevote(p, style)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, err := f.Row(v, f.Selection(i, style))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := box.CastRow(ctx, v.Token, row)
+		if err != nil {
+			t.Fatalf("cast %d: %v", i, err)
+		}
+		hashes = append(hashes, a.RowHash)
+	}
+	for slot := 1; slot <= 3; slot++ {
+		clk.set(votingStart.Add(time.Duration(slot) * time.Minute))
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, box := range []*ballotbox.Box{f.Box, boxB} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = box.PostDueSlots(ctx)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("slot %d, instance %d: %v", slot, i, err)
+			}
+		}
+	}
+	if err := boxB.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, box := range []*ballotbox.Box{f.Box, boxB} {
+		for _, h := range hashes {
+			if a, err := box.RowStatus(ctx, h); err != nil || !a.Published {
+				t.Fatalf("row %x: %+v, %v", h[:4], a, err)
+			}
+		}
+		box.WithState(func(s *election.State) {
+			for _, rs := range s.RevoteStyles() {
+				if rs.Slots != 3 {
+					t.Errorf("style %s: %d slots after three slot ends", rs.Style, rs.Slots)
+				}
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/crypto/threshold"
 	"evote/election"
 	"evote/store"
 	"evote/tally/revote"
@@ -38,20 +39,22 @@ func (b *Box) closeRevote(ctx context.Context) error {
 			b.mu.Unlock()
 			return err
 		}
-		step, style := b.nextCloseStepLocked()
+		step, style, slot := b.nextCloseStepLocked()
 		b.mu.Unlock()
 		var err error
 		switch step {
 		case "":
 			return nil
 		case "slot":
-			err = b.postSlot(ctx, style)
+			err = b.postSlot(ctx, style, int64(slot))
 		case "padding":
 			err = b.postPadding(ctx, style)
 		case "depths":
 			err = b.postDepths(ctx, style)
 		case "marks":
 			err = b.postMarks(ctx, style)
+		case "filter":
+			err = b.postFilter(ctx, style)
 		}
 		if err != nil {
 			return fmt.Errorf("ballotbox: %s of style %s: %w", step, style, err)
@@ -62,7 +65,7 @@ func (b *Box) closeRevote(ctx context.Context) error {
 // nextCloseStepLocked names the next entry of the close: a slot while the
 // style has none after the close entry or casts wait, then its padding,
 // depths and marks. b.mu is held.
-func (b *Box) nextCloseStepLocked() (step, style string) {
+func (b *Box) nextCloseStepLocked() (step, style string, slot uint32) {
 	var closedAt uint64
 	for _, m := range b.lifecycle {
 		if m.Phase == election.PhaseClosed {
@@ -79,16 +82,53 @@ func (b *Box) nextCloseStepLocked() (step, style string) {
 				}
 			}
 			if !after || b.queuedLocked(st.Style) > 0 {
-				return "slot", st.Style
+				return "slot", st.Style, st.Slots
 			}
-			return "padding", st.Style
+			return "padding", st.Style, 0
 		case !st.HasDepths:
-			return "depths", st.Style
+			return "depths", st.Style, 0
 		case !st.HasMarks:
-			return "marks", st.Style
+			return "marks", st.Style, 0
 		}
 	}
-	return "", ""
+	// The filter entry of the current style, once t valid shares of its
+	// tags are on the board (spec §15.5 step 5).
+	if k := b.state.RevoteCurrent(); k >= 0 && k < len(b.state.RevoteStyles()) {
+		st := b.state.RevoteStyles()[k]
+		if st.Kept == nil && len(st.Shares) >= int(b.state.Manifest.Threshold) {
+			return "filter", st.Style, 0
+		}
+	}
+	return "", "", 0
+}
+
+// postFilter posts the authority's filter entry of the style whose tag
+// shares are on the board (spec §15.5 steps 4-5): the tags from t valid
+// shares of the last blinded list, and the positions revote.Select keeps.
+func (b *Box) postFilter(ctx context.Context, style string) error {
+	b.mu.Lock()
+	var st election.RevoteStyle
+	for _, x := range b.state.RevoteStyles() {
+		if x.Style == style {
+			st = x
+		}
+	}
+	m, ext := b.state.Manifest, b.state.Context.ExtendedHash
+	b.mu.Unlock()
+	t := int(m.Threshold)
+	if st.Blinded == nil || len(st.Shares) < t {
+		return fmt.Errorf("%w: style %s has %d tag shares, %d needed", ErrNotReady, style, len(st.Shares), t)
+	}
+	tags, err := threshold.Combine(threshold.Params{N: len(m.Trustees), T: t}, st.Blinded, st.Shares[:t])
+	if err != nil {
+		return err
+	}
+	kept, err := revote.Select(tags)
+	if err != nil {
+		return err
+	}
+	fl := &revote.Filter{Context: ext, Style: style, Board: uint32(st.Board), Kept: kept}
+	return b.postCloseEntry(ctx, bulletin.TypeRevoteFilter, fl.Encode(), style, func(x election.RevoteStyle) bool { return x.Kept != nil }, nil)
 }
 
 // queuedLocked counts the casts of a style not on the board.

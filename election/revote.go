@@ -109,11 +109,16 @@ type RevoteStyle struct {
 	Blinded   []*elgamal.Ciphertext // the current tag list (nil before the X and Y chains are complete)
 	Blinders  []int
 	TagShares int
-	Kept      *shuffle.Rows // once filtered
-	Roll      *shuffle.Rows // the roll call's current list
-	RollMixes []int
-	Voters    int
-	Done      bool
+	// Shares are the valid decryption shares of the last blinded tag list
+	// (the authority combines t of them for the filter entry); RollShares
+	// counts the roll call's.
+	Shares     []*threshold.DecryptionShare
+	RollShares int
+	Kept       *shuffle.Rows // once filtered
+	Roll       *shuffle.Rows // the roll call's current list
+	RollMixes  []int
+	Voters     int
+	Done       bool
 }
 
 // RevoteStyles returns the ballot styles' filters, in manifest order.
@@ -124,7 +129,7 @@ func (s *State) RevoteStyles() []RevoteStyle {
 	var out []RevoteStyle
 	for _, f := range s.rv.styles {
 		r := RevoteStyle{Style: f.style, Slots: f.slots, SlotRows: s.rv.slotRows[f.style], Rows: f.rows, Keys: f.keys, Board: f.board,
-			Padded: f.padded, HasDepths: f.depths, HasMarks: f.marked,
+			Padded: f.padded, HasDepths: f.depths, HasMarks: f.marked, Shares: slices.Clone(f.tagShares), RollShares: len(f.rollShares),
 			Params: f.p, XMixers: f.xMixers, YMixers: f.yMixers, Blinded: f.blinded, Blinders: f.blinders, TagShares: len(f.tagShares),
 			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done}
 		if f.x != nil {

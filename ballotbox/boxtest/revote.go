@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -12,10 +13,14 @@ import (
 	"evote/ballot"
 	"evote/ballotbox"
 	"evote/bulletin"
+	"evote/crypto/elgamal"
 	"evote/crypto/group"
+	"evote/crypto/shuffle"
+	"evote/crypto/threshold"
 	"evote/crypto/zkp"
 	"evote/election"
 	"evote/idp/token"
+	"evote/tally"
 	"evote/tally/revote"
 )
 
@@ -267,4 +272,104 @@ func (f *Fixture) MarkRow(v *RevoteVoter) ([]byte, *ballotbox.MarkOpening, error
 	copy(op.StationSig[:], ed25519.Sign(f.Station, stmt))
 	copy(op.OfficialSig[:], ed25519.Sign(f.Official, stmt))
 	return row.Encode(), op, nil
+}
+
+// RevoteFilter plays the trustees of the filter after the close (spec
+// §15.5, §15.7) as the trustee tool will (§15.13 step 5), style after
+// style: mixes of X and Y, t blinding steps, t decryption shares of the
+// tags, then (once the box posted the filter entry, PostDueSlots) the
+// roll call's mixes and shares. The identity service's roll must be on
+// the board before the roll call's shares.
+func (f *Fixture) RevoteFilter(ctx context.Context) error {
+	var tr *threshold.Transcript
+	f.Box.WithState(func(s *election.State) { tr = s.Keygen() })
+	keys := make([]*threshold.KeyShare, len(f.Threshold))
+	for i, th := range f.Threshold {
+		ks, _, err := th.Finish(tr)
+		if err != nil {
+			return err
+		}
+		keys[i] = ks
+	}
+	for guard := 0; guard < 1000; guard++ {
+		var (
+			rs         election.RevoteStyle
+			done       bool
+			ext        [32]byte
+			mixes, t   int
+			electionID string
+		)
+		f.Box.WithState(func(s *election.State) {
+			k := s.RevoteCurrent()
+			if k < 0 || k >= len(s.RevoteStyles()) {
+				done = true
+				return
+			}
+			rs, ext = s.RevoteStyles()[k], s.Context.ExtendedHash
+			mixes, t, electionID = int(s.Manifest.Mixes), int(s.Manifest.Threshold), s.Manifest.ElectionID
+		})
+		if done {
+			return nil
+		}
+		mix := func(chain string, cur *shuffle.Rows, mixers []int) error {
+			j := len(mixers) + 1
+			e, _, err := tally.Mix(rs.Params.MixParams(chain), uint32(j), cur, nil, rand.Reader)
+			if err != nil {
+				return err
+			}
+			_, err = f.postTrusteeTyped(ctx, j, bulletin.TypeMixOutput, e.Encode())
+			return err
+		}
+		share := func(id string, list []*elgamal.Ciphertext, j int) error {
+			sh, err := keys[j-1].DecryptShares(ext, list, rand.Reader)
+			if err != nil {
+				return err
+			}
+			d := &tally.DecryptionEntry{ElectionID: electionID, ContestID: id, Kind: tally.TargetMixed, Target: tally.TargetDigest(list), Share: sh}
+			_, err = f.postTrusteeTyped(ctx, j, bulletin.TypeDecryptionShare, d.Encode())
+			return err
+		}
+		var err error
+		switch {
+		case len(rs.XMixers) < mixes:
+			err = mix(revote.ChainX, rs.X, rs.XMixers)
+		case len(rs.YMixers) < mixes:
+			err = mix(revote.ChainY, rs.Y, rs.YMixers)
+		case len(rs.Blinders) < t:
+			list := rs.Blinded
+			if list == nil {
+				if list, err = revote.TagList(rs.X, rs.Y); err != nil {
+					return err
+				}
+			}
+			j := len(rs.Blinders) + 1
+			step, err2 := f.TagKeys[j-1].Blind(ext, list, rand.Reader)
+			if err2 != nil {
+				return err2
+			}
+			be := &revote.BlindEntry{Style: rs.Style, Step: step}
+			_, err = f.postTrusteeTyped(ctx, j, bulletin.TypeRevoteBlind, be.Encode())
+		case rs.TagShares < t:
+			err = share(election.ShareTags, rs.Blinded, rs.TagShares+1)
+		case rs.Kept == nil:
+			if err = f.Box.PostDueSlots(ctx); err == nil {
+				f.Box.WithState(func(s *election.State) {
+					if s.RevoteStyles()[s.RevoteCurrent()].Kept == nil {
+						err = fmt.Errorf("boxtest: the box posted no filter entry for style %s", rs.Style)
+					}
+				})
+			}
+		case len(rs.RollMixes) < mixes:
+			err = mix(revote.ChainRoll, rs.Roll, rs.RollMixes)
+		default:
+			var list []*elgamal.Ciphertext
+			if list, err = rs.Roll.Ciphertexts(); err == nil {
+				err = share(election.ShareRoll, list, rs.RollShares+1)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("boxtest: filter of style %s: %w", rs.Style, err)
+		}
+	}
+	return errors.New("boxtest: the filter did not finish")
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
+	"evote/idp/boxauth"
 	"evote/idp/idpstore"
 	"evote/idp/token"
 	"evote/record"
@@ -106,24 +105,13 @@ func (s *Service) credential(v *group.Element, style string, deviceKey [32]byte,
 	return &RevoteCredential{Credential: payload, Signature: sig, S: sc}, nil
 }
 
-// BoxItem is one credential the ballot box asks for, bound to a device
-// key the box generated: a dummy row's (Kind BoxDummy), for dummy voter
-// Index of Style with the identifier the box expects (D_{Style,Index}),
-// or, after the close, a padding row's (Kind BoxPadding) for the voter
-// with that pseudonym.
-type BoxItem struct {
-	Kind       uint8
-	Style      string
-	Index      uint64
-	Identifier [32]byte // Element(D_{Style,Index}); zero for padding
-	Pseudonym  [32]byte // zero for a dummy
-	DeviceKey  [32]byte
-}
+// BoxItem is one credential the ballot box asks for (boxauth.Item).
+type BoxItem = boxauth.Item
 
 // Kinds of BoxItem.
 const (
-	BoxDummy   uint8 = 0
-	BoxPadding uint8 = 1
+	BoxDummy   = boxauth.Dummy
+	BoxPadding = boxauth.Padding
 )
 
 // BoxRequest is the ballot box's request for credentials (spec
@@ -136,40 +124,14 @@ type BoxRequest struct {
 }
 
 // MaxBoxItems bounds the items of one box request.
-const MaxBoxItems = 4096
+const MaxBoxItems = boxauth.MaxItems
 
 // boxRequestMaxAge bounds how far a box request's time may be from now.
 const boxRequestMaxAge = 2 * time.Minute
 
-// BoxRequestTag is the domain-separation tag of the box's requests.
-const BoxRequestTag = "evote-v1/revote/box-credentials"
-
-// BoxRequestMessage is what the box signs (spec §15.16.2):
-//
-//	string("evote-v1/revote/box-credentials") || string(election_id) || u64(at)
-//	|| SHA-256(per item: u8(kind) || string(style) || u64(index) || identifier[32]
-//	           || pseudonym[32] || device_key[32])
+// BoxRequestMessage is what the box signs (boxauth.Message, spec §15.16.2).
 func BoxRequestMessage(electionID string, at int64, items []BoxItem) []byte {
-	h := sha256.New()
-	for _, it := range items {
-		var b []byte
-		b = append(b, it.Kind)
-		b = appendStr(b, it.Style)
-		b = binary.BigEndian.AppendUint64(b, it.Index)
-		b = append(b, it.Identifier[:]...)
-		b = append(b, it.Pseudonym[:]...)
-		b = append(b, it.DeviceKey[:]...)
-		h.Write(b)
-	}
-	m := appendStr(nil, BoxRequestTag)
-	m = appendStr(m, electionID)
-	m = binary.BigEndian.AppendUint64(m, uint64(at))
-	return h.Sum(m)
-}
-
-func appendStr(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
+	return boxauth.Message(electionID, at, items)
 }
 
 // BoxCredentials issues the credentials the ballot box asks for its dummy

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/idp"
+	"evote/idp/boxauth"
 	"evote/record"
 	"evote/tally/revote"
 )
@@ -283,5 +286,29 @@ func TestRevoteMarkHTTP(t *testing.T) {
 	}
 	if st != http.StatusForbidden || errCode(b) != "voted_in_person" {
 		t.Errorf("sign-in after the mark: %d %v", st, b)
+	}
+}
+
+// TestBoxAuthClient: the ballot box's HTTP client (boxauth.Client)
+// against the identity service's route: a dummy credential is issued, a
+// padding one before the close refused.
+func TestBoxAuthClient(t *testing.T) {
+	e := newRevoteEnv(t)
+	srv := httptest.NewServer(e.api)
+	defer srv.Close()
+	c := &boxauth.Client{BaseURL: srv.URL, Key: e.box, Now: e.clock.now}
+	dev := [32]byte(newDevice(t).Public().(ed25519.PublicKey))
+	creds, err := c.Request(context.Background(), electionID, []boxauth.Item{{Kind: boxauth.Dummy, Style: "KG-ABR-03", Index: 2,
+		Identifier: [32]byte(revote.DummyID(electionID, "KG-ABR-03", 2).Bytes()), DeviceKey: dev}})
+	if err != nil || len(creds) != 1 {
+		t.Fatalf("dummy credential: %v", err)
+	}
+	cred, err := revote.DecodeCredential(creds[0].Credential)
+	if err != nil || cred.DeviceKey != dev || cred.Style != "KG-ABR-03" {
+		t.Fatalf("credential %+v, %v", cred, err)
+	}
+	p := e.person(nil, 0)
+	if _, err := c.Request(context.Background(), electionID, []boxauth.Item{{Kind: boxauth.Padding, Style: "KG-ABR-01", Pseudonym: e.svc.Pseudonym(p.PIN), DeviceKey: dev}}); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("padding before the close: %v", err)
 	}
 }

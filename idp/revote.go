@@ -275,6 +275,10 @@ func (s *Service) issueRevote(ctx context.Context, client string, now time.Time,
 	return &Credential{Token: tok, Claims: claims, Revote: rc}, nil
 }
 
+// VotingOver reports whether voting is over (the configured end passed or
+// the board holds the close entry).
+func (s *Service) VotingOver() bool { return s.closedAt(s.cfg.Now()) }
+
 // closedAt reports whether voting is over: the configured end passed or
 // the board holds the close entry.
 func (s *Service) closedAt(now time.Time) bool {

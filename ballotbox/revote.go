@@ -444,6 +444,17 @@ func (b *Box) castRow(ctx context.Context, bearer string, raw []byte, op *MarkOp
 		}
 		return a, err
 	}
+	// The proofs and signatures outside the lock (they read only what is
+	// fixed once voting opens), the board's checks under it.
+	b.mu.Lock()
+	checker := b.state.RevoteRowChecker()
+	b.mu.Unlock()
+	if checker == nil {
+		return nil, ErrNotOpen
+	}
+	if err := checker.Check(b.log.ID(), row); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
+	}
 	b.mu.Lock()
 	rv, err := b.checkRowLocked(ctx, row, claims.Pseudonym, op != nil)
 	var extra []byte
@@ -493,7 +504,8 @@ func (b *Box) castRow(ctx context.Context, bearer string, raw []byte, op *MarkOp
 
 // checkRowLocked makes a cast row's checks against the board and the
 // ledger as this box knows it (the ledger checks the voter's limit and
-// mark again atomically). b.mu is held.
+// mark again atomically); its proofs were checked before, outside the
+// lock (election.RowChecker). b.mu is held.
 func (b *Box) checkRowLocked(ctx context.Context, row *revote.SignedRow, voter [32]byte, mark bool) (*boxRevote, error) {
 	if err := b.check(); err != nil {
 		return nil, err
@@ -521,7 +533,7 @@ func (b *Box) checkRowLocked(ctx context.Context, row *revote.SignedRow, voter [
 	if !mark && rv.online[voter] >= rv.maxOnline {
 		return nil, fmt.Errorf("%w: %d", ErrRevoteLimit, rv.maxOnline)
 	}
-	if err := b.state.CheckRevoteRow(b.log.ID(), row); err != nil {
+	if err := b.state.CheckRevoteRowOnBoard(row); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
 	}
 	return rv, nil

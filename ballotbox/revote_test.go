@@ -106,6 +106,24 @@ func TestRevoteCastsAndSlots(t *testing.T) {
 				}
 				return a, err
 			}
+			// A row whose device signature is forged, and a row cast with
+			// another voter's token, are refused before anything is stored.
+			{
+				v, _ := f.SignInRevote(pa, style)
+				w, _ := f.SignInRevote(pb, style)
+				row, err := f.Row(v, f.Selection(0, style))
+				if err != nil {
+					t.Fatal(err)
+				}
+				bad := append([]byte(nil), row...)
+				bad[len(bad)-1] ^= 1
+				if _, err := f.Box.CastRow(ctx, v.Token, bad); !errors.Is(err, ballotbox.ErrBallotInvalid) {
+					t.Fatalf("forged device signature: %v", err)
+				}
+				if _, err := f.Box.CastRow(ctx, w.Token, row); !errors.Is(err, ballotbox.ErrWrongDeviceKey) {
+					t.Fatalf("another voter's token: %v", err)
+				}
+			}
 			for i, p := range [][32]byte{pa, pa, pb} {
 				if _, err := cast(p, i); err != nil {
 					t.Fatalf("cast %d: %v", i, err)

@@ -141,6 +141,7 @@ type planRow struct {
 // styleRevote is the box's private view of one ballot style.
 type styleRevote struct {
 	planned uint32           // slots whose plans are applied (= board slots once synced)
+	queue   []*queuedRow     // casts not on the board, in acceptance order
 	dummies []int            // rows of each dummy voter on the board (index i−1)
 	real    map[[32]byte]int // voter → rows on the board
 	owners  []planRow        // owner of each board row, in board order
@@ -240,7 +241,13 @@ func (b *Box) syncRevoteLocked(ctx context.Context) error {
 		q := &queuedRow{c: c, row: row, dev: row.Cred.DeviceKey}
 		rv.byHash[c.RowHash], rv.bySeq[c.Seq] = q, q
 		if _, dup := rv.byDev[q.dev]; !dup {
+			// A second row of one device key (two instances raced) is
+			// never posted: the rules would refuse the slot.
 			rv.byDev[q.dev] = q
+			if !b.state.RevoteHasDevice(q.dev) {
+				sr := rv.style(c.Style)
+				sr.queue = append(sr.queue, q)
+			}
 		}
 		if c.Mark {
 			rv.marked[c.Voter] = true
@@ -249,24 +256,14 @@ func (b *Box) syncRevoteLocked(ctx context.Context) error {
 		}
 		rv.seen = max(rv.seen, c.Seq)
 	}
-	behind := false
-	for _, st := range b.state.RevoteStyles() {
-		if rv.style(st.Style).planned < st.Slots {
-			behind = true
-		}
-	}
-	if !behind {
-		return nil
-	}
-	plans, err := l.RevotePlans(ctx, b.sid())
-	if err != nil {
-		return err
-	}
 	for _, st := range b.state.RevoteStyles() {
 		sr := rv.style(st.Style)
-		for _, p := range plans {
-			if p.Style != st.Style || p.Slot != sr.planned || p.Slot >= st.Slots {
-				continue
+		// Only the plans of the slots on the board not yet applied, one
+		// look-up each (a week of one-minute slots is 10,000 plans).
+		for sr.planned < st.Slots {
+			p, err := l.RevotePlan(ctx, b.sid(), st.Style, sr.planned)
+			if err != nil {
+				return fmt.Errorf("%w: style %s has %d slots on the board, the ledger plans %d: %w", ErrInconsistentBox, st.Style, st.Slots, sr.planned, err)
 			}
 			rows, err := decodePlan(p.Plan)
 			if err != nil {
@@ -297,9 +294,8 @@ func (b *Box) syncRevoteLocked(ctx context.Context) error {
 			}
 			sr.planned++
 		}
-		if sr.planned < st.Slots {
-			return fmt.Errorf("%w: style %s has %d slots on the board, the ledger plans %d", ErrInconsistentBox, st.Style, st.Slots, sr.planned)
-		}
+		// The queue keeps the casts not on the board, in acceptance order.
+		sr.queue = slices.DeleteFunc(sr.queue, func(q *queuedRow) bool { return b.state.RevoteHasDevice(q.dev) })
 	}
 	return nil
 }
@@ -676,17 +672,15 @@ func (b *Box) draftSlotLocked(style string) (*slotDraft, error) {
 		return nil, fmt.Errorf("unknown ballot style %q", style)
 	}
 	d := &slotDraft{style: style, slot: st.Slots, rows: st.SlotRows}
-	seqs := make([]uint64, 0)
-	for seq, q := range rv.bySeq {
-		if q.c.Style == style && rv.byDev[q.dev] == q && !b.state.RevoteHasDevice(q.dev) {
-			seqs = append(seqs, seq)
+	sr := rv.style(style)
+	for _, q := range sr.queue {
+		if len(d.casts) == d.rows {
+			break
+		}
+		if !b.state.RevoteHasDevice(q.dev) {
+			d.casts = append(d.casts, q)
 		}
 	}
-	slices.Sort(seqs)
-	for _, seq := range seqs[:min(len(seqs), d.rows)] {
-		d.casts = append(d.casts, rv.bySeq[seq])
-	}
-	sr := rv.style(style)
 	m := int(b.state.Manifest.Coercion.MaxBallots)
 	n := len(sr.owners)
 	real := len(sr.real)

@@ -134,8 +134,8 @@ func (b *Box) postFilter(ctx context.Context, style string) error {
 // queuedLocked counts the casts of a style not on the board.
 func (b *Box) queuedLocked(style string) int {
 	n := 0
-	for _, q := range b.rv.bySeq {
-		if q.c.Style == style && b.rv.byDev[q.dev] == q && !b.state.RevoteHasDevice(q.dev) {
+	for _, q := range b.rv.style(style).queue {
+		if !b.state.RevoteHasDevice(q.dev) {
 			n++
 		}
 	}
@@ -329,17 +329,13 @@ func (b *Box) postDepths(ctx context.Context, style string) error {
 	if err != nil {
 		return err
 	}
-	plans, err := l.RevotePlans(ctx, b.sid())
+	p, err := l.RevotePlan(ctx, b.sid(), style, paddingSlot)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: padding plan: %w", ErrInconsistentBox, err)
 	}
-	var padPlan []planRow
-	for _, p := range plans {
-		if p.Style == style && p.Slot == paddingSlot {
-			if padPlan, err = decodePlan(p.Plan); err != nil {
-				return fmt.Errorf("%w: padding plan: %w", ErrInconsistentBox, err)
-			}
-		}
+	padPlan, err := decodePlan(p.Plan)
+	if err != nil {
+		return fmt.Errorf("%w: padding plan: %w", ErrInconsistentBox, err)
 	}
 	b.mu.Lock()
 	sr := b.rv.style(style)

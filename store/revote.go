@@ -58,6 +58,9 @@ type RevoteLedger interface {
 	PutRevotePlan(ctx context.Context, log LogID, p RevotePlan) error
 	// RevotePlans returns the log's plans, by style then slot.
 	RevotePlans(ctx context.Context, log LogID) ([]RevotePlan, error)
+	// RevotePlan returns the plan of one slot of a style (ErrNotFound if
+	// none).
+	RevotePlan(ctx context.Context, log LogID, style string, slot uint32) (RevotePlan, error)
 }
 
 // CheckRevoteCast validates an AddRevoteCast argument the same way in

@@ -128,3 +128,16 @@ func (s *Store) RevotePlans(ctx context.Context, log store.LogID) ([]store.Revot
 	}
 	return out, nil
 }
+
+// RevotePlan implements store.RevoteLedger.
+func (s *Store) RevotePlan(ctx context.Context, log store.LogID, style string, slot uint32) (store.RevotePlan, error) {
+	p := store.RevotePlan{Style: style, Slot: slot}
+	err := s.pool.QueryRow(ctx, `SELECT plan FROM ballotbox_revote_plans WHERE log_id = $1 AND style = $2 AND slot = $3`, log[:], style, int64(slot)).Scan(&p.Plan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, fmt.Errorf("%w: plan of slot %d of %s", store.ErrNotFound, slot, style)
+	}
+	if err != nil {
+		return p, fmt.Errorf("store/postgres: plan: %w", err)
+	}
+	return p, nil
+}

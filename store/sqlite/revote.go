@@ -132,3 +132,16 @@ func scanPlans(rows *sql.Rows) ([]store.RevotePlan, error) {
 	}
 	return out, nil
 }
+
+// RevotePlan implements store.RevoteLedger.
+func (s *Store) RevotePlan(ctx context.Context, log store.LogID, style string, slot uint32) (store.RevotePlan, error) {
+	p := store.RevotePlan{Style: style, Slot: slot}
+	err := s.db.QueryRowContext(ctx, `SELECT plan FROM ballotbox_revote_plans WHERE log_id = ? AND style = ? AND slot = ?`, log[:], style, int64(slot)).Scan(&p.Plan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("%w: plan of slot %d of %s", store.ErrNotFound, slot, style)
+	}
+	if err != nil {
+		return p, fmt.Errorf("store/sqlite: plan: %w", err)
+	}
+	return p, nil
+}

@@ -135,5 +135,12 @@ func testRevoteLedger(t *testing.T, h Harness) {
 		if plans[i].Style != want[i].Style || plans[i].Slot != want[i].Slot || !bytes.Equal(plans[i].Plan, want[i].Plan) {
 			t.Errorf("plan %d: %+v, want %+v", i, plans[i], want[i])
 		}
+		one, err := l.RevotePlan(ctx, log, want[i].Style, want[i].Slot)
+		if err != nil || !bytes.Equal(one.Plan, want[i].Plan) {
+			t.Errorf("plan of slot %d of %s: %+v, %v", want[i].Slot, want[i].Style, one, err)
+		}
+	}
+	if _, err := l.RevotePlan(ctx, log, "st-1", 7); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a plan never stored: %v", err)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"evote/store"
 	"evote/store/postgres"
 	"evote/store/postgres/pgtest"
+	"evote/store/sqlite"
 )
 
 // clock is a settable clock for the slot timer.
@@ -326,4 +329,98 @@ func TestRevoteTwoInstances(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failOnce is a SQLite store whose next append fails when armed: a crash
+// between a slot's plan and its append, as the box sees it.
+type failOnce struct {
+	*sqlite.Store
+	armed atomic.Bool
+}
+
+func (s *failOnce) Append(ctx context.Context, log store.LogID, first uint64, recs []store.Record) error {
+	if s.armed.CompareAndSwap(true, false) {
+		return errors.New("disk on fire")
+	}
+	return s.Store.Append(ctx, log, first, recs)
+}
+
+// TestRevoteSlotAppendFails: a slot whose append fails after its plan is
+// stored is planned and posted again (the stale plan replaced); after a
+// reopen the rows' receipts and the close's depths follow the board
+// (spec §15.16.5).
+func TestRevoteSlotAppendFails(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	sq, err := sqlite.Open(ctx, filepath.Join(dir, "board.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &failOnce{Store: sq}
+	t.Cleanup(func() { sq.Close() })
+	clk := &clock{}
+	f := revoteFixture(t, st, clk)
+	clk.set(votingStart.Add(time.Second))
+	var style string
+	f.Box.WithState(func(s *election.State) { style = s.Manifest.BallotStyles[0].ID })
+	var hashes [][32]byte
+	for i := range 2 {
+		var p [32]byte
+		p[0] = byte(i + 1)
+		v, err := f.SignInRevote(p, style)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, err := f.Row(v, f.Selection(i, style))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := f.Box.CastRow(ctx, v.Token, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, a.RowHash)
+	}
+	clk.set(votingStart.Add(time.Minute))
+	st.armed.Store(true)
+	// This call or the box's slot timer meets the failure; the next
+	// attempt plans the slot again and posts it.
+	err = f.Box.PostDueSlots(ctx)
+	if err != nil {
+		err = f.Box.PostDueSlots(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.armed.Load() {
+		t.Fatal("no append failed")
+	}
+	if err := f.Registry.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reg, box, err := f.Instance(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	f.Box = box
+	for _, h := range hashes {
+		if a, err := box.RowStatus(ctx, h); err != nil || !a.Published || a.Slot != 0 {
+			t.Fatalf("row after the failed append and a reopen: %+v, %v", a, err)
+		}
+	}
+	if _, err := box.Act(ctx, ballotbox.ActionClose, "official-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.PostDueSlots(ctx); err != nil {
+		t.Fatal(err)
+	}
+	box.WithState(func(s *election.State) {
+		for _, rs := range s.RevoteStyles() {
+			if !rs.HasDepths || !rs.HasMarks {
+				t.Errorf("style %s: the close did not finish", rs.Style)
+			}
+		}
+	})
+	replayBoard(t, box)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"evote/api"
+	"evote/ballot"
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
 	"evote/bulletin"
@@ -62,6 +63,9 @@ type envOptions struct {
 	metrics *api.Metrics
 	// witness, if set, wraps the fixture's witness (after metrics).
 	witness func(ballotbox.Cosigner) ballotbox.Cosigner
+	// coercion, if its mode is set, makes the election one in deniable
+	// re-voting mode (boxtest.Options.Coercion).
+	coercion ballot.Coercion
 }
 
 func newEnvWith(t testing.TB, o envOptions) *env {
@@ -90,7 +94,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bo := boxtest.Options{Dir: dir, Store: st, Catalog: offs, Witnesses: 1}
+	bo := boxtest.Options{Dir: dir, Store: st, Catalog: offs, Witnesses: 1, Coercion: o.coercion}
 	if o.metrics != nil {
 		bo.Store = o.metrics.Store(st)
 	}

@@ -98,8 +98,9 @@ type ManifestForm struct {
 	// §15.1), which needs revote "last" and the three numbers below: the
 	// slot length Δ in seconds, the rows B published per slot and the
 	// rows M of every voter. The form composes such a manifest; POST
-	// /elections refuses it (coercion_unsupported) until the server runs
-	// the mode.
+	// /elections refuses it (coercion_unsupported) unless the server has
+	// an identity service credential source and a store with the
+	// re-voting ledger (spec §15.16).
 	Coercion    string `json:"coercion,omitempty"`
 	SlotSeconds uint32 `json:"slot_seconds,omitempty"`
 	SlotRows    uint32 `json:"slot_rows,omitempty"`

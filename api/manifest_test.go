@@ -329,8 +329,8 @@ func TestVoterListSignRefusals(t *testing.T) {
 // option of spec §15.1 into a format-4 manifest, refuses it with one
 // ballot only, out-of-bounds numbers, numbers without the mode and an
 // unknown mode; POST /elections refuses the composed manifest with
-// coercion_unsupported (422), since the server does not run the mode yet,
-// and creates nothing.
+// coercion_unsupported (422), since this server has no identity service
+// credential source (spec §15.16.2), and creates nothing.
 func TestComposeCoercionManifest(t *testing.T) {
 	e := newEnv(t)
 	f := consoleForm(t, e, "coerce-1")

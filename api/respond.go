@@ -97,6 +97,8 @@ var codeStatus = map[string]int{
 	"duplicate_ballot":     http.StatusConflict,
 	"voted_in_person":      http.StatusConflict,
 	"one_ballot_only":      http.StatusConflict,
+	"revote_limit":         http.StatusConflict,
+	"mark_invalid":         http.StatusUnprocessableEntity,
 	"cast_in_progress":     http.StatusConflict,
 	"ballot_invalid":       http.StatusUnprocessableEntity,
 	"audit_invalid":        http.StatusUnprocessableEntity,

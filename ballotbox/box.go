@@ -101,8 +101,11 @@ type Config struct {
 	// turns snapshots off: none is taken, and Open ignores a stored one.
 	SnapshotEvery uint64
 	NoSnapshots   bool
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// Credentials gives the identity service's credentials for the dummy
+	// rows of an election in deniable re-voting mode (spec §15.16.2).
+	Credentials CredentialSource
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // Box is one election's ballot box.
@@ -183,6 +186,14 @@ type Box struct {
 	followKick chan struct{}
 	followStop context.CancelFunc
 	followWG   sync.WaitGroup
+
+	// Deniable re-voting (revote.go): the box's memory of rows and slots
+	// (under mu), rebuilt from the ledger and the board; slotMu serialises
+	// the slot posters.
+	rv       *boxRevote
+	slotMu   sync.Mutex
+	slotStop context.CancelFunc
+	slotDone chan struct{}
 
 	proofs *gatherer[*zkp.Batch, struct{}]
 	tokens *gatherer[tokenReq, *token.Claims]
@@ -315,6 +326,7 @@ func Open(ctx context.Context, cfg Config) (*Box, error) {
 	}
 	b.flushKick, b.flushStop, b.flushDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go b.flusher()
+	b.startSlotTimer()
 	b.snapStop, b.snapDone = make(chan struct{}), make(chan struct{})
 	if !cfg.NoSnapshots {
 		b.mu.Lock()
@@ -456,6 +468,8 @@ func (b *Box) index(e *bulletin.Entry, pos uint64, keys [][32]byte) {
 		if len(s.BallotsOf(rec.Pseudonym)) == 1 { // the voter's first
 			b.turnout[rec.Style]++
 		}
+	case bulletin.TypeRevoteSlot:
+		b.indexRevoteSlot(e, pos)
 	case bulletin.TypeAuditedBallot:
 		if len(b.ciphertexts) > 0 {
 			if a, err := ballot.DecodeAuditedBallot(e.Payload); err == nil {
@@ -559,6 +573,8 @@ func (b *Box) AuthorityKey() [32]byte { return b.auth }
 func (b *Box) Close() error {
 	// A clean shutdown leaves a snapshot of the final state, so the next
 	// start replays nothing.
+	b.slotStop()
+	<-b.slotDone
 	b.snapOnce.Do(func() { close(b.snapStop) })
 	<-b.snapDone
 	if !b.cfg.NoSnapshots {

@@ -78,6 +78,9 @@ func Code(err error) string {
 		{ErrUnknownAudit, "not_found"},
 		{ErrTooManyAudits, "too_many_audits"},
 		{ErrTooManyRefusals, "too_many_refusals"},
+		{ErrRevoteLimit, "revote_limit"},
+		{ErrMarkInvalid, "mark_invalid"},
+		{ErrUnknownRow, "not_found"},
 		// The specific entry errors first: ErrBadEntry wraps them.
 		{bulletin.ErrWrongLog, "wrong_log"},
 		{bulletin.ErrTooLarge, "too_large"},
@@ -108,7 +111,7 @@ func Code(err error) string {
 func onMerits(err error) bool {
 	switch Code(err) {
 	case "election_exists", "not_open", "no_credential", "duplicate_ciphertext", "duplicate_ballot",
-		"voted_in_person", "one_ballot_only", "cast_in_progress", "wrong_phase", "not_ready", "duplicate_entry",
+		"voted_in_person", "one_ballot_only", "revote_limit", "mark_invalid", "cast_in_progress", "wrong_phase", "not_ready", "duplicate_entry",
 		"ballot_invalid", "audit_invalid", "identity_mismatch", "anchors_mismatch", "coercion_unsupported", "entry_invalid":
 		return true
 	}

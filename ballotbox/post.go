@@ -33,6 +33,7 @@ var trusteeTypes = []bulletin.Type{
 	bulletin.TypeKeygenCommitment, bulletin.TypeKeygenEncryptedShare, bulletin.TypeKeygenComplaint,
 	bulletin.TypeKeygenComplaintAnswer, bulletin.TypeKeygenExtraction,
 	bulletin.TypeMixOutput, bulletin.TypeDecryptionShare,
+	bulletin.TypeRevoteTagKey, bulletin.TypeRevoteBlind, // deniable re-voting (spec §15.1, §15.5)
 }
 
 // Identity-service entry types (spec/08-identity.md).
@@ -40,6 +41,7 @@ var identityTypes = []bulletin.Type{
 	bulletin.TypeIdentityKeySet, bulletin.TypeVoterListChange,
 	bulletin.TypeCredentialIssued, bulletin.TypeInPersonMark,
 	bulletin.TypePollingRegistration,
+	bulletin.TypeRevoteRoll, // deniable re-voting (spec §15.7)
 }
 
 // PostTrustee posts an entry signed by a trustee of the manifest: a
@@ -86,14 +88,22 @@ func (b *Box) CheckTrusteeHeader(h bulletin.Header) error {
 	}
 	// The phase rules of election.State (keygen.go, tally.go), refused
 	// with the same error.
-	want := election.PhaseSetup
+	want := []election.Phase{election.PhaseSetup}
 	switch h.Type {
 	case bulletin.TypeMixOutput:
-		want = election.PhaseMixing
+		want = []election.Phase{election.PhaseMixing}
 	case bulletin.TypeDecryptionShare:
-		want = election.PhaseDecrypting
+		want = []election.Phase{election.PhaseDecrypting}
+	case bulletin.TypeRevoteTagKey:
+		want = []election.Phase{election.PhaseReady}
+	case bulletin.TypeRevoteBlind:
+		want = []election.Phase{election.PhaseClosed}
 	}
-	if s.Phase != want {
+	if s.Coercion() && (h.Type == bulletin.TypeMixOutput || h.Type == bulletin.TypeDecryptionShare) {
+		// The filter's mixes and shares come after the close (spec §15.14.2 rule 5).
+		want = append(want, election.PhaseClosed)
+	}
+	if !slices.Contains(want, s.Phase) {
 		return fmt.Errorf("%w: %w: %s posted in phase %s", ErrEntryInvalid, election.ErrRefused, h.Type, s.Phase)
 	}
 	return nil
@@ -344,6 +354,7 @@ func (b *Box) rebuildLocked(ctx context.Context) error {
 	b.state = fresh.state
 	b.snap.Store(fresh.snap.Load())
 	b.codes, b.ciphertexts, b.voters, b.turnout, b.invalid, b.lifecycle = fresh.codes, fresh.ciphertexts, fresh.voters, fresh.turnout, fresh.invalid, fresh.lifecycle
+	b.rv = fresh.rv // rebuilt from the board and the ledger at its next use
 	b.dropPendingBelowLocked()
 	return b.reservePoolLocked()
 }
@@ -514,6 +525,16 @@ func nextStep(s *election.State) (int, string) {
 	case election.PhaseOpen:
 		return 4, ""
 	case election.PhaseClosed:
+		if s.Coercion() {
+			// Deniable re-voting: no cleansing; the filter and roll call
+			// of every style come first (spec §15.14.2 rule 6).
+			for _, rs := range s.RevoteStyles() {
+				if !rs.Done {
+					return 6, "the close's slots, padding, depths and marks (the ballot box) and the filter of every ballot style (the trustees, the box, the identity service's roll)"
+				}
+			}
+			return 6, ""
+		}
 		if s.Cleansing == nil {
 			return 5, ""
 		}

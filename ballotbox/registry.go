@@ -55,8 +55,12 @@ type RegistryConfig struct {
 	// (Config).
 	SnapshotEvery uint64
 	NoSnapshots   bool
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// Credentials gives the identity service's dummy credentials to the
+	// elections in deniable re-voting mode (Config); without it such an
+	// election is refused (coercion_unsupported).
+	Credentials CredentialSource
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // Registry is the set of elections a server hosts.
@@ -103,7 +107,7 @@ func (r *Registry) open(ctx context.Context, origin string) (*Box, error) {
 		Store: r.cfg.Store, LogKey: key, Authority: r.cfg.Authority, Witnesses: ws, Quorum: quorum,
 		Audience: r.cfg.Audience, BatchWindow: r.cfg.BatchWindow, BatchMax: r.cfg.BatchMax,
 		AuditEvery: r.cfg.AuditEvery, AuditMinBatch: r.cfg.AuditMinBatch, SnapshotEvery: r.cfg.SnapshotEvery, NoSnapshots: r.cfg.NoSnapshots,
-		Now: r.cfg.Now, Logger: r.cfg.Logger,
+		Credentials: r.cfg.Credentials, Now: r.cfg.Now, Logger: r.cfg.Logger,
 	})
 }
 
@@ -141,10 +145,11 @@ func (r *Registry) Create(ctx context.Context, manifest []byte) (*Box, error) {
 		return nil, fmt.Errorf("%w: %w", ErrEntryInvalid, err)
 	}
 	if m.Coercion.Mode != ballot.NoCoercionResistance {
-		// The box, the identity service and the rules run only the
-		// policies of spec §9.1 so far (§15.13): an election with this
-		// mode would be run under the wrong rules.
-		return nil, fmt.Errorf("%w: the manifest sets coercion mode %s (spec §15.1)", ErrCoercionUnsupported, m.Coercion.Mode)
+		// Deniable re-voting needs the identity service's dummy
+		// credentials and the store's ledger (spec §15.16).
+		if _, ok := r.cfg.Store.(store.RevoteLedger); !ok || r.cfg.Credentials == nil {
+			return nil, fmt.Errorf("%w: the manifest sets coercion mode %s (spec §15.1), and this server has no re-voting ledger or identity service credential source", ErrCoercionUnsupported, m.Coercion.Mode)
+		}
 	}
 	if r.cfg.IdentityKey != nil && m.IdentityKey != *r.cfg.IdentityKey {
 		return nil, ErrIdentityMismatch

@@ -584,3 +584,15 @@ func (c *Client) Act(ctx context.Context, electionID, action string) (*PostedAns
 	}
 	return &out, nil
 }
+
+// SignCredential implements idp.CredentialSigner: it signs a credential
+// of spec §15.14.1 as an entry of type revote-credential of the
+// election's log with the identity service's board key, without posting
+// it (the credential is published inside its row, §15.16.1).
+func (b *IdentityBoard) SignCredential(payload []byte) ([64]byte, error) {
+	e, err := bulletin.NewEntry(b.Log, bulletin.TypeRevoteCredential, [32]byte(b.Key.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(b.Key), payload)
+	if err != nil {
+		return [64]byte{}, err
+	}
+	return e.Signature, nil
+}

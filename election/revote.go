@@ -13,6 +13,7 @@ import (
 	"evote/crypto/sig"
 	"evote/crypto/threshold"
 	"evote/crypto/zkp"
+	"evote/record"
 	"evote/tally"
 	"evote/tally/revote"
 )
@@ -104,6 +105,9 @@ type RevoteStyle struct {
 	Rows      []revote.Row // board rows then padding
 	Keys      [][32]byte   // device key of each row
 	Board     int          // N
+	Padded    bool         // the padding is on the board
+	HasDepths bool         // the depths are on the board
+	HasMarks  bool         // the marks are on the board
 	Params    *revote.Params
 	X, Y      *shuffle.Rows // current lists of the two mix chains
 	XMixers   []int
@@ -138,6 +142,7 @@ func (s *State) RevoteStyles() []RevoteStyle {
 	var out []RevoteStyle
 	for _, f := range s.rv.styles {
 		r := RevoteStyle{Style: f.style, Slots: f.slots, SlotRows: s.rv.slotRows[f.style], Rows: f.rows, Keys: f.keys, Board: f.board,
+			Padded: f.padded, HasDepths: f.depths, HasMarks: f.marked,
 			Params: f.p, XMixers: f.xMixers, YMixers: f.yMixers, Blinded: f.blinded, Blinders: f.blinders, TagShares: len(f.tagShares),
 			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done, TagShareList: slices.Clone(f.tagShares)}
 		for _, x := range f.tagShares {
@@ -389,62 +394,113 @@ func rowCiphertexts(r *revote.Row) []*elgamal.Ciphertext {
 	return cts
 }
 
+// RowChecker makes the checks of a row that depend only on what is fixed
+// once voting opens (spec §15.14.2 rule 3): the credential, its
+// signature and key id, π_id, the ballot's and the flag's proofs, the
+// device's signature. It reads no mutable state, so the ballot box runs
+// it outside its lock; the board checks (device key, ciphertexts) are
+// CheckRevoteRowOnBoard's.
+type RowChecker struct {
+	electionID  string
+	ext         [32]byte
+	identityKey [32]byte
+	keys        *record.IdentityKeySet
+	el          *ballot.Election
+}
+
+// RevoteRowChecker returns the row checker of the state as it is (nil
+// before the election context and the identity key set).
+func (s *State) RevoteRowChecker() *RowChecker {
+	if s.Manifest == nil || s.Context == nil || s.IdentityKeys == nil {
+		return nil
+	}
+	return &RowChecker{electionID: s.Manifest.ElectionID, ext: s.Context.ExtendedHash, identityKey: s.Manifest.IdentityKey, keys: s.IdentityKeys, el: s.Election()}
+}
+
+// check makes the checks of row r (named name in errors) of the style
+// but its proofs, which it adds to batch.
+func (c *RowChecker) check(log bulletin.LogID, style string, r *revote.SignedRow, padding bool, batch *zkp.Batch, name string) error {
+	cr := r.Cred
+	if cr.ElectionID != c.electionID || cr.Context != c.ext {
+		return refuseAs(ErrWrongContext, "%s's credential", name)
+	}
+	if cr.Style != style {
+		return refuseAs(ErrRow, "%s: credential for style %s in a row of style %s", name, cr.Style, style)
+	}
+	if _, ok := c.keys.Key(cr.KeyID); !ok {
+		return refuseAs(ErrRow, "%s: credential names token key %q, absent from the identity key set", name, cr.KeyID)
+	}
+	ce := &bulletin.Entry{Version: bulletin.EntryVersion, Log: log, Type: bulletin.TypeRevoteCredential, Author: c.identityKey, Payload: r.Credential, Signature: r.CredentialSig}
+	if err := ce.Verify(); err != nil {
+		return refuseAs(ErrRow, "%s: the identity service's signature of the credential: %w", name, err)
+	}
+	dev := cr.DeviceKey
+	b := r.B
+	if b.CredentialKey != dev || b.Style != style || b.ElectionID != c.electionID {
+		return refuseAs(ErrRow, "%s: ballot of another credential, style or election", name)
+	}
+	if padding {
+		if !r.Flag.Equal(revote.PaddingFlag()) || len(r.FlagProof) != 0 {
+			return refuseAs(ErrPaddingFlag, "padding %s", name)
+		}
+	} else if len(r.FlagProof) == 0 {
+		return refuseAs(ErrRow, "%s: no flag proof", name)
+	}
+	if err := sig.Verify(dev[:], revote.RowMessage(log, r), r.DeviceSig[:]); err != nil {
+		return refuseAs(ErrRow, "%s: device signature: %w", name, err)
+	}
+	if err := c.addRowProofs(batch, name, r); err != nil {
+		return refuseAs(ErrRow, "%s: %w", name, err)
+	}
+	return nil
+}
+
+// Check makes the stateless checks of a slot row of its credential's
+// style, proofs included.
+func (c *RowChecker) Check(log bulletin.LogID, r *revote.SignedRow) error {
+	if r == nil || r.Cred == nil || r.B == nil {
+		return refuseAs(ErrRow, "row not decoded")
+	}
+	batch := zkp.NewBatch()
+	if err := c.check(log, r.Cred.Style, r, false, batch, "row"); err != nil {
+		return err
+	}
+	if err := batch.Verify(); err != nil {
+		return refuseAs(ErrRow, "row: proofs: %w", err)
+	}
+	return nil
+}
+
 // checkRows checks the rows of a slot or padding entry of the style
 // (spec §15.2, §15.3) and returns them as the filter reads them (without
 // depth) with their device keys.
 func (s *State) checkRows(log bulletin.LogID, style string, in []*revote.SignedRow, padding bool) ([]revote.Row, [][32]byte, error) {
-	ext := s.Context.ExtendedHash
+	c := s.RevoteRowChecker()
+	if c == nil {
+		return nil, nil, refuseAs(ErrRevoteOrder, "rows before the election context and the identity key set")
+	}
 	seen := map[[32]byte]bool{}
 	rows := make([]revote.Row, 0, len(in))
 	keys := make([][32]byte, 0, len(in))
 	batch := zkp.NewBatch()
 	for i, r := range in {
-		c := r.Cred
-		if c.ElectionID != s.Manifest.ElectionID || c.Context != ext {
-			return nil, nil, refuseAs(ErrWrongContext, "row %d's credential", i)
+		// The proofs go in one batch (§4.2); if it fails, each row is
+		// checked alone to name the first bad one.
+		if err := c.check(log, style, r, padding, batch, fmt.Sprintf("row %d", i)); err != nil {
+			return nil, nil, err
 		}
-		if c.Style != style {
-			return nil, nil, refuseAs(ErrRow, "row %d: credential for style %s in a row of style %s", i, c.Style, style)
-		}
-		if _, ok := s.IdentityKeys.Key(c.KeyID); !ok {
-			return nil, nil, refuseAs(ErrRow, "row %d: credential names token key %q, absent from the identity key set", i, c.KeyID)
-		}
-		ce := &bulletin.Entry{Version: bulletin.EntryVersion, Log: log, Type: bulletin.TypeRevoteCredential, Author: s.Manifest.IdentityKey, Payload: r.Credential, Signature: r.CredentialSig}
-		if err := ce.Verify(); err != nil {
-			return nil, nil, refuseAs(ErrRow, "row %d: the identity service's signature of the credential: %w", i, err)
-		}
-		dev := c.DeviceKey
+		dev := r.Cred.DeviceKey
 		if s.rv.devices[dev] || seen[dev] {
 			return nil, nil, refuseAs(ErrRow, "row %d: device key already carries a row (a credential carries at most one)", i)
 		}
 		seen[dev] = true
-		b := r.B
-		if b.CredentialKey != dev || b.Style != style || b.ElectionID != s.Manifest.ElectionID {
-			return nil, nil, refuseAs(ErrRow, "row %d: ballot of another credential, style or election", i)
-		}
-		if padding {
-			if !r.Flag.Equal(revote.PaddingFlag()) || len(r.FlagProof) != 0 {
-				return nil, nil, refuseAs(ErrPaddingFlag, "padding row %d", i)
-			}
-		} else if len(r.FlagProof) == 0 {
-			return nil, nil, refuseAs(ErrRow, "row %d: no flag proof", i)
-		}
-		if err := sig.Verify(dev[:], revote.RowMessage(log, r), r.DeviceSig[:]); err != nil {
-			return nil, nil, refuseAs(ErrRow, "row %d: device signature: %w", i, err)
-		}
-		// The proofs go in one batch (§4.2); if it fails, each row is
-		// checked alone to name the first bad one.
-		if err := s.addRowProofs(batch, fmt.Sprintf("row %d", i), r); err != nil {
-			return nil, nil, refuseAs(ErrRow, "row %d: %w", i, err)
-		}
-		row := revote.Row{ID: c.ID, Flag: r.Flag, Ballot: b.Ciphertexts()}
-		rows = append(rows, row)
+		rows = append(rows, revote.Row{ID: r.Cred.ID, Flag: r.Flag, Ballot: r.B.Ciphertexts()})
 		keys = append(keys, dev)
 	}
 	if err := batch.Verify(); err != nil {
 		for i, r := range in {
 			one := zkp.NewBatch()
-			err := s.addRowProofs(one, "row", r)
+			err := c.addRowProofs(one, "row", r)
 			if err == nil {
 				err = one.Verify()
 			}
@@ -454,28 +510,37 @@ func (s *State) checkRows(log bulletin.LogID, style string, in []*revote.SignedR
 		}
 		return nil, nil, refuseAs(ErrRow, "proofs: %w", err)
 	}
+	if err := s.checkRowCiphertexts(rows); err != nil {
+		return nil, nil, err
+	}
+	return rows, keys, nil
+}
+
+// checkRowCiphertexts refuses rows whose ciphertexts repeat one on the
+// board or one of another of the rows (spec §15.2 rule 4).
+func (s *State) checkRowCiphertexts(rows []revote.Row) error {
 	local := map[[32]byte]int{}
 	for i := range rows {
 		for _, c := range rowCiphertexts(&rows[i]) {
 			k := revote.CiphertextKey(c)
 			if p, dup := s.ciphertexts.get(k); dup {
-				return nil, nil, refuseAs(ErrRow, "row %d: a ciphertext repeats one of entry %d", i, p)
+				return refuseAs(ErrRow, "row %d: a ciphertext repeats one of entry %d", i, p)
 			}
 			if j, dup := local[k]; dup {
-				return nil, nil, refuseAs(ErrRow, "row %d: a ciphertext repeats one of row %d", i, j)
+				return refuseAs(ErrRow, "row %d: a ciphertext repeats one of row %d", i, j)
 			}
 			local[k] = i
 		}
 	}
-	return rows, keys, nil
+	return nil
 }
 
 // addRowProofs adds a row's proofs to batch: the credential's π_id, the
 // ballot's proofs (§9.3) and, in a slot row, the flag's range proof.
-func (s *State) addRowProofs(batch *zkp.Batch, name string, r *revote.SignedRow) error {
-	ext, dev := s.Context.ExtendedHash, r.Cred.DeviceKey
+func (c *RowChecker) addRowProofs(batch *zkp.Batch, name string, r *revote.SignedRow) error {
+	ext, dev := c.ext, r.Cred.DeviceKey
 	r.Cred.Proof.AddToBatch(batch, name+" identifier proof", revote.IDProofContext(ext, dev), group.NewGeneratorElement(), &r.Cred.ID.A)
-	if err := s.Election().AddToBatch(batch, r.B, name+" ballot"); err != nil {
+	if err := c.el.AddToBatch(batch, r.B, name+" ballot"); err != nil {
 		return err
 	}
 	if len(r.FlagProof) == 0 {
@@ -485,8 +550,9 @@ func (s *State) addRowProofs(batch *zkp.Batch, name string, r *revote.SignedRow)
 	if err != nil {
 		return err
 	}
-	g, h := batch.Shared(group.NewGeneratorElement()), batch.Shared(s.PublicKey.Element())
-	return p.AddToBatch(batch, name+" flag proof", revote.FlagProofContext(ext, dev), &zkp.RangeStatement{PK: s.PublicKey, Ciphertext: r.Flag, Max: 1}, g, h)
+	pk := c.el.PublicKey
+	g, h := batch.Shared(group.NewGeneratorElement()), batch.Shared(pk.Element())
+	return p.AddToBatch(batch, name+" flag proof", revote.FlagProofContext(ext, dev), &zkp.RangeStatement{PK: pk, Ciphertext: r.Flag, Max: 1}, g, h)
 }
 
 func (s *State) applyDepths(e *bulletin.Entry) error {
@@ -1022,4 +1088,47 @@ func countFlagged(values []uint64, k int, ballots uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("%w: %d rows with f = 1, the roll calls give %d online ballots", revote.ErrFlags, n, ballots)
 	}
 	return counts, nil
+}
+
+// CheckRevoteRowOnBoard makes the checks of a cast row against the board
+// that RowChecker does not (spec §15.14.2 rule 3): voting open, a style
+// of the manifest, a device key that carries no row, no ciphertext
+// already on the board. The ballot box runs RowChecker.Check outside its
+// lock, then this under it.
+func (s *State) CheckRevoteRowOnBoard(r *revote.SignedRow) error {
+	if !s.Coercion() || s.rv == nil {
+		return refuse("not an election in deniable re-voting mode")
+	}
+	if s.Phase != PhaseOpen {
+		return refuseAs(ErrRevoteOrder, "a row cast in phase %s (voting is not open)", s.Phase)
+	}
+	if r == nil || r.Cred == nil || r.B == nil {
+		return refuseAs(ErrRow, "row not decoded")
+	}
+	if _, ok := s.rv.byStyle[r.Cred.Style]; !ok {
+		return refuseAs(ErrRow, "row of unknown ballot style %q", r.Cred.Style)
+	}
+	if s.rv.devices[r.Cred.DeviceKey] {
+		return refuseAs(ErrRow, "device key already carries a row (a credential carries at most one)")
+	}
+	return s.checkRowCiphertexts([]revote.Row{{ID: r.Cred.ID, Flag: r.Flag, Ballot: r.B.Ciphertexts()}})
+}
+
+// RevoteHasDevice reports whether a row of the board (a slot or padding)
+// carries device key dev.
+func (s *State) RevoteHasDevice(dev [32]byte) bool {
+	return s.rv != nil && s.rv.devices[dev]
+}
+
+// RegisteredStation and RegisteredOfficial return the key a polling
+// station or polling official is registered with on the board (§8.8.6).
+func (s *State) RegisteredStation(id string) ([32]byte, bool) {
+	k, ok := s.stations[id]
+	return k, ok
+}
+
+// RegisteredOfficial: see RegisteredStation.
+func (s *State) RegisteredOfficial(id string) ([32]byte, bool) {
+	k, ok := s.pollers[id]
+	return k, ok
 }

@@ -464,6 +464,10 @@ type VerifyRequest struct {
 type Credential struct {
 	Token  string
 	Claims *token.Claims
+	// Revote is the credential of an election in deniable re-voting mode
+	// (spec §15.16.1) with the randomness s that opens its identifier;
+	// nil in the other modes.
+	Revote *RevoteCredential
 }
 
 // Verify checks the code and issues a voting token bound to the device
@@ -516,6 +520,9 @@ func (s *Service) Verify(ctx context.Context, client string, r VerifyRequest) (*
 	}
 	if err := s.checkTokenKey(claims.KeyID, claims.IssuedAt); err != nil {
 		return nil, err
+	}
+	if s.cfg.Revote != nil {
+		return s.issueRevote(ctx, client, now, p, tok, claims)
 	}
 	ci := &record.CredentialIssued{
 		ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Pseudonym: p.Pseudonym, BallotStyle: p.BallotStyle,

@@ -57,6 +57,47 @@ func (s *Service) LookupVoter(ctx context.Context, client string, l *voterlist.L
 	return st, nil
 }
 
+// checkMark makes MarkInPerson's checks of a signed mark and returns the
+// voter's list entry.
+func (s *Service) checkMark(ctx context.Context, client string, m *record.InPersonMark) (*idpstore.Voter, error) {
+	now := s.cfg.Now()
+	if err := s.guard.locked(client, now); err != nil {
+		return nil, err
+	}
+	if err := s.open(now); err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Authority.VerifyMark(m, now); err != nil {
+		s.guard.fail(client, now)
+		s.access(ctx, client, "official:"+m.OfficialID, "mark", "refused")
+		return nil, officialError(err)
+	}
+	if err := s.checkRegistered(ctx, m); err != nil {
+		s.access(ctx, client, "official:"+m.OfficialID, "mark", "unregistered")
+		return nil, err
+	}
+	v, err := s.cfg.Store.Voter(ctx, s.cfg.ElectionID, m.Pseudonym)
+	if errors.Is(err, idpstore.ErrNotFound) || err == nil && v.Removed {
+		return nil, ErrNotOnList
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v.BallotStyle != m.BallotStyle {
+		return nil, officialError(fmt.Errorf("ballot style %s differs from the voter list's %s", m.BallotStyle, v.BallotStyle))
+	}
+	creds, err := s.cfg.Store.Credentials(ctx, s.cfg.ElectionID, m.Pseudonym)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range creds {
+		if c.BallotStyle != m.BallotStyle {
+			return nil, officialError(fmt.Errorf("ballot style %s differs from the voter's credential's %s", m.BallotStyle, c.BallotStyle))
+		}
+	}
+	return v, nil
+}
+
 // MarkInPerson records a signed in-person mark: it checks the station's and
 // official's signatures, that both are configured and registered on the
 // board (§8.8.6) under the keys the mark names, the election's context
@@ -67,41 +108,14 @@ func (s *Service) LookupVoter(ctx context.Context, client string, l *voterlist.L
 // §8.8.3), made here so that the service never queues a mark the board
 // would refuse. From then on the voter cannot sign in for online voting,
 // and cleansing cancels any online ballot of theirs.
+// In deniable re-voting mode marks are rows (MarkRevote).
 func (s *Service) MarkInPerson(ctx context.Context, client string, m *record.InPersonMark) error {
-	now := s.cfg.Now()
-	if err := s.guard.locked(client, now); err != nil {
-		return err
+	if s.cfg.Revote != nil {
+		return fmt.Errorf("%w: in deniable re-voting mode a mark is a row (MarkRevote, spec §15.16.4)", ErrConflict)
 	}
-	if err := s.open(now); err != nil {
-		return err
-	}
-	if err := s.cfg.Authority.VerifyMark(m, now); err != nil {
-		s.guard.fail(client, now)
-		s.access(ctx, client, "official:"+m.OfficialID, "mark", "refused")
-		return officialError(err)
-	}
-	if err := s.checkRegistered(ctx, m); err != nil {
-		s.access(ctx, client, "official:"+m.OfficialID, "mark", "unregistered")
-		return err
-	}
-	v, err := s.cfg.Store.Voter(ctx, s.cfg.ElectionID, m.Pseudonym)
-	if errors.Is(err, idpstore.ErrNotFound) || err == nil && v.Removed {
-		return ErrNotOnList
-	}
+	v, err := s.checkMark(ctx, client, m)
 	if err != nil {
 		return err
-	}
-	if v.BallotStyle != m.BallotStyle {
-		return officialError(fmt.Errorf("ballot style %s differs from the voter list's %s", m.BallotStyle, v.BallotStyle))
-	}
-	creds, err := s.cfg.Store.Credentials(ctx, s.cfg.ElectionID, m.Pseudonym)
-	if err != nil {
-		return err
-	}
-	for _, c := range creds {
-		if c.BallotStyle != m.BallotStyle {
-			return officialError(fmt.Errorf("ballot style %s differs from the voter's credential's %s", m.BallotStyle, c.BallotStyle))
-		}
 	}
 	payload := m.Encode()
 	row := &idpstore.Mark{ElectionID: m.ElectionID, Pseudonym: m.Pseudonym, StationID: m.StationID, OfficialID: m.OfficialID, MarkedAt: int64(m.MarkedAt)}

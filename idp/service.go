@@ -57,6 +57,10 @@ type Config struct {
 	Issuer          *token.Issuer
 	Authority       *voterlist.Authority // stations and officials
 
+	// Revote, if set, runs the service for an election in deniable
+	// re-voting mode (spec §15.16, revote.go).
+	Revote *RevoteConfig
+
 	Abuse              AbuseConfig
 	AccessLogRetention time.Duration // default 90 days
 	Logger             *slog.Logger  // default slog.Default()
@@ -132,6 +136,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if !cfg.VotingOpens.IsZero() && !cfg.VotingCloses.IsZero() && !cfg.VotingOpens.Before(cfg.VotingCloses) {
 		return nil, errors.New("idp: voting must open before it closes")
+	}
+	if cfg.Revote != nil {
+		rc := *cfg.Revote
+		if err := rc.check(); err != nil {
+			return nil, err
+		}
+		cfg.Revote = &rc
 	}
 	if cfg.TOTPKey != nil && len(cfg.TOTPKey) != 32 {
 		return nil, errors.New("idp: TOTP key must be 32 bytes")

@@ -33,6 +33,7 @@ import (
 	"evote/record"
 	"evote/store"
 	"evote/tally"
+	"evote/tally/revote"
 )
 
 // ServerKeys are the ballot box's own keys.
@@ -145,6 +146,9 @@ type Fixture struct {
 	Now        func() time.Time
 	listed     uint32
 	cfg        ballotbox.RegistryConfig // the registry's, for Instance
+	// TagKeys are the trustees' tag keys in deniable re-voting mode
+	// (posted by Setup).
+	TagKeys []*revote.TagKey
 }
 
 // Options shape a fixture.
@@ -169,6 +173,12 @@ type Options struct {
 	// WrapWitness, if set, wraps each in-process witness (a test makes
 	// one fail).
 	WrapWitness func(ballotbox.Cosigner) ballotbox.Cosigner
+	// Coercion, if its mode is set, makes the election one in deniable
+	// re-voting mode (spec chapter 15): last ballot counts, single-choice
+	// contests only, and the fixture plays the identity service's dummy
+	// credentials (revote.go). Credentials, if set, replaces it.
+	Coercion    ballot.Coercion
+	Credentials ballotbox.CredentialSource
 }
 
 // DefaultListed is the default number of listed voters per ballot style:
@@ -222,6 +232,12 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 	f := &Fixture{ElectionID: o.ElectionID, Server: sk, Identity: key(), TokenKey: key(), Station: key(), Official: key(), List: key(), Now: o.Now, listed: o.Listed}
 	cfg := ballotbox.RegistryConfig{Store: o.Store, Catalog: o.Catalog, OriginPrefix: "evote.test/board", LogKey: sk.LogKey, Authority: sk.Authority, Audience: Audience, Now: o.Now,
 		AuditEvery: o.AuditEvery, AuditMinBatch: o.AuditMinBatch}
+	if o.Coercion.Mode != ballot.NoCoercionResistance {
+		cfg.Credentials = o.Credentials
+		if cfg.Credentials == nil {
+			cfg.Credentials = f
+		}
+	}
 	cfg.Witnesses = LocalWitnesses(o.Dir, sk.Witnesses)
 	if o.WrapWitness != nil {
 		local := cfg.Witnesses
@@ -252,6 +268,9 @@ func New(ctx context.Context, o Options) (*Fixture, error) {
 	m := ballot.SampleManifest(o.ElectionID, trustees, uint32(o.Threshold), pub(f.Identity), sk.Anchors(cfg.OriginPrefix+"/"+o.ElectionID))
 	if o.Revote != 0 {
 		m.Revote = o.Revote
+	}
+	if o.Coercion.Mode != ballot.NoCoercionResistance {
+		revoteManifest(m, o.Coercion)
 	}
 	if f.Box, err = f.Registry.Create(ctx, m.Encode()); err != nil {
 		return nil, err
@@ -433,6 +452,9 @@ func (f *Fixture) Setup(ctx context.Context) error {
 		return fmt.Errorf("keygen: %w", err)
 	}
 	if err := f.SetupIdentity(ctx); err != nil {
+		return err
+	}
+	if err := f.PostTagKeys(ctx); err != nil {
 		return err
 	}
 	if _, err := f.Box.Act(ctx, ballotbox.ActionOpen, "official-1"); err != nil {

@@ -24,6 +24,7 @@ import (
 	"evote/api"
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
+	"evote/idp/boxauth"
 	"evote/official"
 	"evote/store"
 	"evote/store/postgres"
@@ -209,6 +210,11 @@ func (b *builder) officials(ctx context.Context, k *keys, db *sql.DB, dialect of
 func (b *builder) registryConfig(k *keys, st store.Store, offs *official.Service, origin string, idKey *[32]byte) (ballotbox.RegistryConfig, error) {
 	sk := &boxtest.ServerKeys{Authority: k.authority, LogEd: k.logEd, LogMLDSA: k.logMLDSA}
 	rc := ballotbox.RegistryConfig{Store: st, Catalog: offs, OriginPrefix: origin, LogKey: sk.LogKey, Authority: k.authority, IdentityKey: idKey, Audience: b.cfg.get("audience")}
+	if u := b.cfg.get("identity-url"); u != "" {
+		// Deniable re-voting: the identity service signs the credentials
+		// of the box's dummy and padding rows (spec §15.16.2).
+		rc.Credentials = boxCredentials{&boxauth.Client{BaseURL: u, Key: k.authority}}
+	}
 	every, err := b.cfg.positive("audit-every")
 	if err == nil {
 		rc.AuditEvery = uint64(every)

@@ -53,7 +53,7 @@ func options() []*option {
 		{name: "admin-totp", secret: true, help: "bootstrap admin's TOTP secret (base32)"},
 		{name: "web-dir", help: "directory of the web client's static files (default: the embedded voting page)"},
 		{name: "console-host", help: "host name (as in the Host header) the officials' console is served on, e.g. officials.example.org, so that it has an origin of its own; empty: any host; \"none\": no console"},
-		{name: "identity-url", help: "identity service base URL, forwarded by the voting page's /idp/ route and used by the officials' voter-list routes (/api/v1/elections/{id}/voters/prepare, …/submit)"},
+		{name: "identity-url", help: "identity service base URL, forwarded by the voting page's /idp/ route and used by the officials' voter-list routes (/api/v1/elections/{id}/voters/prepare, …/submit), and asked for the credentials of the ballot box's dummy and padding rows in deniable re-voting mode (spec §15.16.2; without it such elections are refused)"},
 		{name: "trusted-proxies", help: "reverse proxies (addresses or CIDR ranges, comma separated) whose X-Forwarded-For names the client address officials' logins are budgeted by (spec §10.5); empty: none"},
 		{name: "config", help: "optional file of EVOTE_NAME=value lines"},
 	}

@@ -22,6 +22,7 @@ import (
 // Body size limits.
 const (
 	maxAuthBody     = 4 << 10  // sign-in requests are tiny
+	maxBoxBody      = 1 << 20  // a box credential request: up to 4,096 items
 	maxOfficialBody = 64 << 10 // a mark, a lookup or a polling registration
 	maxListBody     = 64 << 20 // a whole voter-list import
 )
@@ -68,6 +69,7 @@ func New(svc *idp.Service, issuer *token.Issuer, opt Options) (*gin.Engine, erro
 	v1.POST("/officials/registrations", s.registration)
 	v1.POST("/officials/list-changes", s.listChange)
 	v1.GET("/officials/list-changes/next", s.nextSequence)
+	v1.POST("/revote/box-credentials", s.boxCredentials)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	return r, nil
 }
@@ -140,6 +142,10 @@ func (s *Server) answerError(c *gin.Context, err error) {
 		out = m{404, "totp_disabled", "Authenticator apps are not enabled."}
 	case errors.Is(err, idp.ErrVotingClosed):
 		out = m{403, "voting_closed", "Voting is not open."}
+	case errors.Is(err, idp.ErrNotADummy):
+		out = m{422, "not_a_dummy", "The identifier is not a dummy identifier of that ballot style."}
+	case errors.Is(err, idp.ErrBoxRequest):
+		out = m{403, "box_request_refused", "The ballot box request was refused: " + err.Error()}
 	case errors.Is(err, idp.ErrConflict):
 		out = m{409, "conflict", err.Error()}
 	default:

@@ -91,6 +91,11 @@ type verifyResp struct {
 	Pseudonym   string    `json:"pseudonym"`
 	BallotStyle string    `json:"ballot_style"`
 	KeyID       string    `json:"key_id"`
+	// In deniable re-voting mode (spec §15.16.1): the credential, the
+	// identity service's signature of it, and s (base64url).
+	RevoteCredential    string `json:"revote_credential,omitempty"`
+	RevoteCredentialSig string `json:"revote_credential_sig,omitempty"`
+	RevoteS             string `json:"revote_s,omitempty"`
 }
 
 func (s *Server) verify(c *gin.Context) {
@@ -109,7 +114,11 @@ func (s *Server) verify(c *gin.Context) {
 		return
 	}
 	cl := cred.Claims
-	c.JSON(http.StatusOK, verifyResp{cred.Token, "Bearer", cl.ExpiresAt.UTC(), cl.PseudonymHex(), cl.BallotStyle, cl.KeyID})
+	out := verifyResp{Token: cred.Token, TokenType: "Bearer", ExpiresAt: cl.ExpiresAt.UTC(), Pseudonym: cl.PseudonymHex(), BallotStyle: cl.BallotStyle, KeyID: cl.KeyID}
+	if rc := cred.Revote; rc != nil {
+		out.RevoteCredential, out.RevoteCredentialSig, out.RevoteS = b64.EncodeToString(rc.Credential), b64.EncodeToString(rc.Signature[:]), b64.EncodeToString(rc.S.Bytes())
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 type jwk struct {
@@ -178,6 +187,9 @@ func (s *Server) lookup(c *gin.Context) {
 
 type markReq struct {
 	Mark string `json:"mark"` // base64url of the canonical InPersonMark encoding
+	// DeviceKey (base64url, 32 bytes): in deniable re-voting mode, the
+	// station device's key for the mark's row (spec §15.16.4).
+	DeviceKey string `json:"device_key,omitempty"`
 }
 
 func (s *Server) mark(c *gin.Context) {
@@ -192,6 +204,24 @@ func (s *Server) mark(c *gin.Context) {
 	}
 	if err != nil {
 		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "mark must be the base64url canonical encoding of an InPersonMark.")
+		return
+	}
+	if r.DeviceKey != "" {
+		// Deniable re-voting: the mark is a row; the station's device
+		// gets the token and the credential for it.
+		dk, err := b64.DecodeString(r.DeviceKey)
+		if err != nil || len(dk) != 32 {
+			httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "device_key must be a base64url Ed25519 public key (32 bytes).")
+			return
+		}
+		cred, err := s.svc.MarkRevote(c.Request.Context(), c.ClientIP(), m, dk)
+		if err != nil {
+			s.answerError(c, err)
+			return
+		}
+		rc := cred.Revote
+		c.JSON(http.StatusCreated, gin.H{"pseudonym": hex.EncodeToString(m.Pseudonym[:]), "status": "marked", "token": cred.Token,
+			"revote_credential": b64.EncodeToString(rc.Credential), "revote_credential_sig": b64.EncodeToString(rc.Signature[:]), "revote_s": b64.EncodeToString(rc.S.Bytes())})
 		return
 	}
 	if err := s.svc.MarkInPerson(c.Request.Context(), c.ClientIP(), m); err != nil {
@@ -412,4 +442,70 @@ func (s *Server) totpConfirm(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "active"})
+}
+
+// boxItem is one credential the ballot box asks for (spec §15.16.2).
+type boxItem struct {
+	Kind       string `json:"kind"` // "dummy" or "padding"
+	Style      string `json:"style"`
+	Index      uint64 `json:"index,omitempty"`
+	Identifier string `json:"identifier,omitempty"` // dummy: hex Element(D_{style,index})
+	Pseudonym  string `json:"pseudonym,omitempty"`  // padding: hex
+	DeviceKey  string `json:"device_key"`           // base64url, 32 bytes
+}
+
+type boxReq struct {
+	ElectionID string    `json:"election_id"`
+	At         int64     `json:"at"`
+	Items      []boxItem `json:"items"`
+	BoxSig     string    `json:"box_sig"` // base64url, 64 bytes
+}
+
+type boxCred struct {
+	Credential    string `json:"credential"`
+	CredentialSig string `json:"credential_sig"`
+}
+
+// boxCredentials issues the credentials of the ballot box's dummy rows
+// (spec §15.16.2); the request is authenticated by the box's signature.
+func (s *Server) boxCredentials(c *gin.Context) {
+	var r boxReq
+	if !httpedge.Decode(c, maxBoxBody, &r) {
+		return
+	}
+	req := &idp.BoxRequest{ElectionID: r.ElectionID, At: r.At}
+	ok := decodeSig(r.BoxSig, &req.Signature) && len(r.Items) <= idp.MaxBoxItems
+	for _, it := range r.Items {
+		dk, err := b64.DecodeString(it.DeviceKey)
+		item := idp.BoxItem{Style: it.Style, Index: it.Index}
+		var field string
+		var out *[32]byte
+		switch it.Kind {
+		case "dummy":
+			field, out = it.Identifier, &item.Identifier
+		case "padding":
+			field, out, item.Kind = it.Pseudonym, &item.Pseudonym, idp.BoxPadding
+		}
+		raw, err2 := hex.DecodeString(field)
+		if out == nil || err != nil || err2 != nil || len(raw) != 32 || len(dk) != 32 {
+			ok = false
+			break
+		}
+		*out, item.DeviceKey = [32]byte(raw), [32]byte(dk)
+		req.Items = append(req.Items, item)
+	}
+	if !ok {
+		httpedge.Fail(c, http.StatusBadRequest, httpedge.CodeBadRequest, "Malformed box credential request: items of kind dummy (hex identifier) or padding (hex pseudonym) with a base64url device key, and a base64url signature.")
+		return
+	}
+	creds, err := s.svc.BoxCredentials(c.Request.Context(), c.ClientIP(), req)
+	if err != nil {
+		s.answerError(c, err)
+		return
+	}
+	out := make([]boxCred, len(creds))
+	for i, rc := range creds {
+		out[i] = boxCred{b64.EncodeToString(rc.Credential), b64.EncodeToString(rc.Signature[:])}
+	}
+	c.JSON(http.StatusOK, gin.H{"credentials": out})
 }

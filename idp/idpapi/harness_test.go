@@ -33,6 +33,7 @@ import (
 	"evote/idp/voterlist"
 	"evote/internal/loadtest"
 	"evote/record"
+	"evote/tally/revote"
 )
 
 func TestMain(m *testing.M) {
@@ -100,6 +101,8 @@ func (b *recBoard) Post(_ context.Context, typ uint16, payload []byte) (uint64, 
 		if r, err = record.DecodePollingRegistration(payload); err == nil {
 			err = r.VerifySignature()
 		}
+	case 0x0609:
+		_, err = revote.DecodeRoll(payload)
 	default:
 		err = fmt.Errorf("unexpected entry type 0x%04x", typ)
 	}

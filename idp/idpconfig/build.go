@@ -107,7 +107,7 @@ func Build(ctx context.Context, c *Config, board idp.Board, logger *slog.Logger,
 		Registry: reg, Sender: sender, Store: store, Board: board, Issuer: issuer,
 		Authority: &voterlist.Authority{ElectionID: c.ElectionID, ContextHash: c.ContextHash,
 			Stations: c.Stations, Polling: c.PollingOfficials, List: c.ListOfficials},
-		AccessLogRetention: c.AccessLogRetention, Logger: logger, Abuse: c.Abuse,
+		AccessLogRetention: c.AccessLogRetention, Logger: logger, Abuse: c.Abuse, Revote: c.Revote,
 	})
 	if err != nil {
 		return fail(err)

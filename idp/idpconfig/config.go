@@ -25,6 +25,10 @@ import (
 type Config struct {
 	Mode string // "production" or "development"
 
+	// Revote, set by the caller from the board (not an option), runs the
+	// service in deniable re-voting mode (spec §15.16).
+	Revote *idp.RevoteConfig
+
 	ElectionID   string
 	ContextHash  [32]byte
 	ElectionDay  time.Time

@@ -31,6 +31,8 @@ type Credential struct {
 // outbox) and the voter's notify phone: it fails with ErrNotOnList if the voter is not on the list, with
 // ErrVotedInPerson if the voter was marked as having voted in person, and
 // with ErrDeviceKeyBound if the device key is bound to any credential.
+// A nil payload queues no board entry (and returns 0): in deniable
+// re-voting mode the credential is published inside its row.
 func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType uint16, payload []byte) (int64, error) {
 	var id int64
 	// Three statements (a sign-in makes this transaction): the first
@@ -65,6 +67,9 @@ func (s *Store) IssueCredential(ctx context.Context, c *Credential, entryType ui
 			return err
 		} else if n == 0 {
 			return ErrVotedInPerson
+		}
+		if payload == nil {
+			return nil // deniable re-voting: the credential goes on the board inside its row (spec §15.16.1)
 		}
 		id, err = enqueue(ctx, tx, entryType, payload, c.IssuedAt)
 		return err
@@ -142,6 +147,9 @@ func (s *Store) MarkInPerson(ctx context.Context, m *Mark, entryType uint16, pay
 		}
 		if err != nil {
 			return err
+		}
+		if payload == nil {
+			return nil // deniable re-voting: the mark is a row of a slot (spec §15.16.4)
 		}
 		id, err = enqueue(ctx, tx, entryType, payload, m.MarkedAt)
 		return err

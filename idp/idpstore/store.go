@@ -230,6 +230,16 @@ var migrations = []string{
 	// 6: the language of the voter's last online sign-in, for notices
 	// sent without one (an in-person mark, §8.8.3).
 	`ALTER TABLE idp_voters ADD COLUMN notify_lang TEXT NOT NULL DEFAULT ''`,
+	// 7: the padding credentials issued to the ballot box for voters in
+	// deniable re-voting mode (spec §15.16.2), at most M − 1 per voter.
+	`CREATE TABLE idp_padding (
+		election_id TEXT NOT NULL,
+		pseudonym   {{blob}} NOT NULL,
+		device_key  {{blob}} NOT NULL UNIQUE,
+		issued_at   BIGINT NOT NULL,
+		PRIMARY KEY (election_id, device_key)
+	);
+	CREATE INDEX idp_padding_voter ON idp_padding (election_id, pseudonym)`,
 }
 
 func (s *Store) sqlFor(m string) string {

@@ -527,3 +527,49 @@ func TestMarkPostedMany(t *testing.T) {
 		}
 	})
 }
+
+// TestPaddingAndRoll: padding credentials for a listed voter of the
+// style, at most max in all, also under concurrent requests; none for
+// another style or an unlisted voter; the listed voters for the roll
+// (spec §15.16.2, §15.7).
+func TestPaddingAndRoll(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		addVoters(t, s, 1, []ChangeOp{{Op: 1, Pseudonym: ps(1), BallotStyle: "A"}, {Op: 1, Pseudonym: ps(2), BallotStyle: "B"}})
+		key := func(b byte, i int) [32]byte { k := ps(b); k[1] = byte(i); return k }
+		if err := s.IssuePadding(ctx, "e1", ps(1), "B", [][32]byte{key(9, 0)}, 3, 1); !errors.Is(err, ErrNotOnList) {
+			t.Errorf("another style: %v", err)
+		}
+		if err := s.IssuePadding(ctx, "e1", ps(7), "A", [][32]byte{key(9, 1)}, 3, 1); !errors.Is(err, ErrNotOnList) {
+			t.Errorf("unlisted voter: %v", err)
+		}
+		var wg sync.WaitGroup
+		var ok atomic.Int32
+		var issued atomic.Int32
+		issued.Store(-1)
+		for i := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.IssuePadding(ctx, "e1", ps(1), "A", [][32]byte{key(1, i)}, 3, 1)
+				if err == nil {
+					ok.Add(1)
+					issued.Store(int32(i))
+				} else if !errors.Is(err, ErrPaddingExhausted) {
+					t.Errorf("concurrent padding: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != 3 {
+			t.Errorf("%d padding credentials issued with a limit of 3", ok.Load())
+		}
+		if err := s.IssuePadding(ctx, "e1", ps(2), "B", [][32]byte{key(1, int(issued.Load()))}, 3, 1); err == nil {
+			t.Error("a device key bound twice")
+		}
+		vs, err := s.ListedVoters(ctx, "e1")
+		if err != nil || len(vs) != 2 {
+			t.Fatalf("listed %+v, %v", vs, err)
+		}
+	})
+}

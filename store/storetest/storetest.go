@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 		{"AuditsKept", testAuditsKept},
 		{"AuditFlushRace", testAuditFlushRace},
 		{"Snapshots", testSnapshots},
+		{"RevoteLedger", testRevoteLedger},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

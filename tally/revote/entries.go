@@ -174,6 +174,25 @@ func (s *SignedRow) encode(w *wire.Writer) {
 	w.Fixed(s.DeviceSig[:])
 }
 
+// Encode returns the row's canonical encoding (spec §15.14.1, Row): what
+// a device sends the ballot box (§15.16.3) and a slot holds.
+func (s *SignedRow) Encode() []byte {
+	w := wire.NewWriter(len(s.Credential) + len(s.Ballot) + len(s.FlagProof) + 256)
+	s.encode(w)
+	return w.Bytes()
+}
+
+// DecodeSignedRow decodes one canonical row, with its credential and
+// ballot, refusing trailing bytes.
+func DecodeSignedRow(b []byte) (*SignedRow, error) {
+	r := wire.NewReader(b)
+	s := decodeRow(r)
+	if err := finish(r, "row"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // minRowSize is the smallest encoded row (for count checks).
 const minRowSize = 4 + 64 + 4 + 64 + 4 + 64
 

@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,8 +23,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"evote/ballot"
 	"evote/bulletin"
 	"evote/client"
+	"evote/crypto/elgamal"
 	"evote/idp"
 	"evote/idp/idpconfig"
 	"evote/internal/keytext"
@@ -100,6 +103,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		return errors.New("board: malformed log id")
 	}
 	board := &client.IdentityBoard{C: bc, ElectionID: cfg.ElectionID, Log: bulletin.LogID(logRaw), Key: cfg.BoardKey}
+	if cfg.Revote, err = revoteConfig(info, board); err != nil {
+		return err
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	rt, err := idpconfig.Build(ctx, cfg, board, logger, stderr)
@@ -118,6 +124,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	go func() { errc <- ls.Serve() }()
 	logger.Info("listening", "url", ls.URL())
 
+	rollPosted := false
 	flush := time.NewTicker(10 * time.Second) // post entries queued while the board was down
 	purge := time.NewTicker(24 * time.Hour)   // access-log retention
 	defer flush.Stop()
@@ -129,6 +136,16 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		case <-flush.C:
 			if _, err := rt.Service.FlushBoard(ctx); err != nil {
 				logger.Warn("board flush", "err", err)
+			}
+			if cfg.Revote != nil && !rollPosted && rt.Service.VotingOver() {
+				// Deniable re-voting: the roll once the board holds the
+				// close (spec §15.7; the same entry every time).
+				if err := rt.Service.PostRoll(ctx); err != nil {
+					logger.Warn("roll not posted; retrying", "err", err)
+				} else {
+					rollPosted = true
+					logger.Info("roll posted")
+				}
 			}
 		case <-purge.C:
 			if n, err := rt.Service.PurgeAccessLog(ctx); err != nil {
@@ -149,4 +166,43 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 func identityKeyMatches(s string, pub ed25519.PublicKey) bool {
 	b, err := keytext.Decode(s, ed25519.PublicKeySize)
 	return err == nil && ed25519.PublicKey(b).Equal(pub)
+}
+
+// revoteConfig configures deniable re-voting from the board's election
+// (spec §15.16): nil unless the manifest sets the mode; then the election
+// key, the ballot styles, M and the box's authority key (the author of
+// the slots) come from the manifest and context the ballot box serves,
+// and the board signs the credentials with this service's key.
+func revoteConfig(info *client.ElectionInfo, board *client.IdentityBoard) (*idp.RevoteConfig, error) {
+	if info.Manifest == "" {
+		return nil, nil // a board that does not show it (the box always does)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(info.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("board: manifest: %w", err)
+	}
+	m, err := ballot.DecodeManifest(raw)
+	if err != nil {
+		return nil, fmt.Errorf("board: manifest: %w", err)
+	}
+	if m.Coercion.Mode != ballot.DeniableRevoting {
+		return nil, nil
+	}
+	jk, err := base64.RawURLEncoding.DecodeString(info.JointKey)
+	if err != nil {
+		return nil, fmt.Errorf("board: joint key: %w", err)
+	}
+	pk, err := elgamal.ParsePublicKey(jk)
+	if err != nil {
+		return nil, fmt.Errorf("board: deniable re-voting needs the election key (start after key generation): %w", err)
+	}
+	ak, err := keytext.Decode(info.AuthorityKey, ed25519.PublicKeySize)
+	if err != nil {
+		return nil, fmt.Errorf("board: authority key: %w", err)
+	}
+	var styles []string
+	for _, st := range m.BallotStyles {
+		styles = append(styles, st.ID)
+	}
+	return &idp.RevoteConfig{PublicKey: pk, Signer: board, Styles: styles, BoxKey: ed25519.PublicKey(ak), MaxBallots: int(m.Coercion.MaxBallots)}, nil
 }

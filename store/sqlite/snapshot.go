@@ -156,34 +156,40 @@ func (s *Store) streamSnapshotFile(log store.LogID, begin func(size uint64, leng
 		return true, fmt.Errorf("store/sqlite: snapshot: %w", err)
 	}
 	defer f.Close()
+	return true, streamSnapshotFrom(f, log, begin, part)
+}
+
+// streamSnapshotFrom streams the snapshot file f of log from its start,
+// checked as streamSnapshotFile says.
+func streamSnapshotFrom(f *os.File, log store.LogID, begin func(size uint64, length int64) error, part func([]byte) error) error {
 	fi, err := f.Stat()
 	if err != nil {
-		return true, fmt.Errorf("store/sqlite: snapshot: %w", err)
+		return fmt.Errorf("store/sqlite: snapshot: %w", err)
 	}
 	h := sha256.New()
 	r := io.TeeReader(f, h) // parts are 8 MiB: no buffer needed, and none may read past the data
 	var hdr [snapFileHeader]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return true, fmt.Errorf("%w: snapshot file header: %v", store.ErrInvalid, err)
+		return fmt.Errorf("%w: snapshot file header: %v", store.ErrInvalid, err)
 	}
 	size, length := binary.BigEndian.Uint64(hdr[40:]), binary.BigEndian.Uint64(hdr[48:])
 	switch {
 	case [8]byte(hdr[:8]) != snapFileMagic:
-		return true, fmt.Errorf("%w: not a snapshot file", store.ErrInvalid)
+		return fmt.Errorf("%w: not a snapshot file", store.ErrInvalid)
 	case [32]byte(hdr[8:40]) != log:
-		return true, fmt.Errorf("%w: the snapshot file is another log's", store.ErrInvalid)
+		return fmt.Errorf("%w: the snapshot file is another log's", store.ErrInvalid)
 	case length == 0 || length > store.MaxSnapshot || size > 1<<62:
-		return true, fmt.Errorf("%w: snapshot file of %d bytes at size %d", store.ErrInvalid, length, size)
+		return fmt.Errorf("%w: snapshot file of %d bytes at size %d", store.ErrInvalid, length, size)
 	case fi.Size() != int64(snapFileHeader+length+sha256.Size):
-		return true, fmt.Errorf("%w: snapshot file of %d bytes, its header says %d", store.ErrInvalid, fi.Size(), snapFileHeader+length+sha256.Size)
+		return fmt.Errorf("%w: snapshot file of %d bytes, its header says %d", store.ErrInvalid, fi.Size(), snapFileHeader+length+sha256.Size)
 	}
 	if err := begin(size, int64(length)); err != nil {
-		return true, err
+		return err
 	}
 	for left := length; left > 0; {
 		p := make([]byte, min(left, store.SnapshotPart))
 		if _, err := io.ReadFull(r, p); err != nil {
-			return true, fmt.Errorf("%w: snapshot file: %v", store.ErrInvalid, err)
+			return fmt.Errorf("%w: snapshot file: %v", store.ErrInvalid, err)
 		}
 		left -= uint64(len(p))
 		if left == 0 {
@@ -193,14 +199,14 @@ func (s *Store) streamSnapshotFile(log store.LogID, begin func(size uint64, leng
 			sum := h.Sum(nil)
 			var want [sha256.Size]byte
 			if _, err := io.ReadFull(f, want[:]); err != nil || !bytes.Equal(sum, want[:]) {
-				return true, fmt.Errorf("%w: the snapshot file's checksum does not match", store.ErrInvalid)
+				return fmt.Errorf("%w: the snapshot file's checksum does not match", store.ErrInvalid)
 			}
 		}
 		if err := part(p); err != nil {
-			return true, err
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // LatestSnapshot implements store.Store. The parts are read in one

@@ -31,10 +31,13 @@ func (s *State) RestoreCredential(c *record.CredentialIssued) error {
 	if s.Manifest == nil || s.Phase != PhaseOpen {
 		return fmt.Errorf("%w: credential at %d in phase %s", ErrRestore, s.Size, s.Phase)
 	}
-	if _, dup := s.credentials[c.DeviceKey]; dup {
+	// One map operation, not a lookup and an insert: a repeated device
+	// key leaves the map's size unchanged (the state, then wrong, is
+	// discarded with the refused snapshot).
+	n := len(s.credentials)
+	if s.credentials[c.DeviceKey] = c; len(s.credentials) == n {
 		return fmt.Errorf("%w: credential at %d repeats a device key", ErrRestore, s.Size)
 	}
-	s.credentials[c.DeviceKey] = c
 	s.lastIssued = max(s.lastIssued, c.IssuedAt)
 	if _, ok := s.credStyle[c.Pseudonym]; !ok {
 		s.credStyle[c.Pseudonym] = c.BallotStyle
@@ -50,10 +53,10 @@ func (s *State) RestoreInPersonMark(p [32]byte) error {
 	if s.Manifest == nil || s.Phase != PhaseOpen {
 		return fmt.Errorf("%w: in-person mark at %d in phase %s", ErrRestore, s.Size, s.Phase)
 	}
-	if _, dup := s.inPerson[p]; dup {
+	n := len(s.inPerson)
+	if s.inPerson[p] = s.Size; len(s.inPerson) == n {
 		return fmt.Errorf("%w: second in-person mark at %d", ErrRestore, s.Size)
 	}
-	s.inPerson[p] = s.Size
 	s.Size++
 	return nil
 }
@@ -72,11 +75,19 @@ func (s *State) RestoreBallot(r *CastRecord) error {
 	if err := checkEnc(r.enc); err != nil {
 		return fmt.Errorf("%w: %w", ErrRestore, err)
 	}
-	if _, dup := s.byCode[r.Code]; dup {
+	n := len(s.byCode)
+	if s.byCode[r.Code] = r.Position; len(s.byCode) == n {
 		return fmt.Errorf("%w: ballot at %d repeats a tracking code", ErrRestore, r.Position)
 	}
-	s.byCode[r.Code] = r.Position
-	s.byPseudonym[r.Pseudonym] = append(s.byPseudonym[r.Pseudonym], r.Position)
+	if ps := s.byPseudonym[r.Pseudonym]; ps != nil || len(s.posSlab) == 0 {
+		s.byPseudonym[r.Pseudonym] = append(ps, r.Position)
+	} else {
+		// A pseudonym's first ballot: its one-position slice from the
+		// slab (full, so a second ballot's append copies it), not one
+		// allocation per voter.
+		s.posSlab[0] = r.Position
+		s.byPseudonym[r.Pseudonym], s.posSlab = s.posSlab[:1:1], s.posSlab[1:]
+	}
 	s.Ballots = append(s.Ballots, r)
 	s.unindexed++
 	s.Size++
@@ -178,6 +189,7 @@ func (s *State) RestoreCiphertexts(x *CiphertextIndex) error {
 		old.each(func(k [32]byte, p uint64) { s.ciphertexts.later[k] = p })
 	}
 	s.ciphertexts.frozen, s.unindexed = x.t, 0
+	s.posSlab = nil // what is left of it: a ballot applied later allocates its own
 	x.t = frozenCTs{}
 	return nil
 }
@@ -202,6 +214,7 @@ func (s *State) Grow(ballots, credentials, marks int) {
 	s.init()
 	if ballots > 0 {
 		s.Ballots = make([]*CastRecord, 0, ballots)
+		s.posSlab = make([]uint64, ballots)
 	}
 	s.byCode = make(map[ballot.TrackingCode]uint64, ballots)
 	s.byPseudonym = make(map[[32]byte][]uint64, ballots)

@@ -138,6 +138,7 @@ type State struct {
 	ciphertexts ctIndex                        // hash of a ciphertext → position of its ballot or audit
 	byPseudonym map[[32]byte][]uint64          // pseudonym → ballot positions
 	unindexed   int                            // ballots restored whose ciphertexts await RestoreCiphertexts
+	posSlab     []uint64                       // RestoreBallot's storage for pseudonyms' first positions (Grow)
 	Audited     []uint64
 	Cleansing   *tally.Cleansing
 	keygen      keygen

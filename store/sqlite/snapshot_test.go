@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -19,7 +20,8 @@ import (
 // TestSnapshotFile: a file database keeps its snapshot in a file beside it
 // (read sequentially at a restart, spec §7.7.1); a damaged, truncated,
 // misplaced or foreign file is refused with ErrInvalid, never handed out
-// as a snapshot, and a missing one is ErrNotFound. A snapshot stored in
+// as a snapshot, and a missing one is ErrNotFound. Files are written in
+// version 2 (a CRC-32C trailer); version 1 (SHA-256) is still read. A snapshot stored in
 // the table by an older version is still read until a file replaces it.
 func TestSnapshotFile(t *testing.T) {
 	ctx := context.Background()
@@ -86,6 +88,28 @@ func TestSnapshotFile(t *testing.T) {
 		if !errors.Is(err, store.ErrInvalid) || got.Data != nil {
 			t.Errorf("%s: %d bytes, %v, want ErrInvalid", name, len(got.Data), err)
 		}
+	}
+	// Version 1 (a SHA-256 trailer, before CRC-32C) is still read, and
+	// checked.
+	v1 := append([]byte("EVSNAP\x00\x01"), log[:]...)
+	v1 = binary.BigEndian.AppendUint64(v1, 4)
+	v1 = binary.BigEndian.AppendUint64(v1, uint64(len(data)))
+	v1 = append(v1, data...)
+	sum := sha256.Sum256(v1)
+	v1 = append(v1, sum[:]...)
+	if err := os.WriteFile(file, v1, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LatestSnapshot(ctx, log); err != nil || got.Size != 4 || !bytes.Equal(got.Data, data) {
+		t.Fatalf("version 1 file: size %d, %d bytes, %v", got.Size, len(got.Data), err)
+	}
+	v1[100] ^= 1
+	os.WriteFile(file, v1, 0o600)
+	if got, err := s.LatestSnapshot(ctx, log); !errors.Is(err, store.ErrInvalid) || got.Data != nil {
+		t.Errorf("damaged version 1 file: %d bytes, %v, want ErrInvalid", len(got.Data), err)
+	}
+	if len(good) != 56+len(data)+4 {
+		t.Errorf("a version 2 file of %d bytes for %d of data, want a 4-byte CRC-32C trailer", len(good), len(data))
 	}
 	// The other log's file, renamed to this log's.
 	if err := s.PutSnapshot(ctx, other, store.Snapshot{Size: 2, Data: []byte("other")}); err != nil {

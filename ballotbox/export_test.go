@@ -60,7 +60,7 @@ func DiffBoxes(a, b *Box) []string {
 		diffs = append(diffs, "state.ciphertexts")
 	}
 	for name, pair := range map[string][2]any{
-		"codes": {a.codes, b.codes}, "ciphertexts": {a.ciphertexts, b.ciphertexts}, "voters": {a.voters, b.voters},
+		"codes": {a.codes, b.codes}, "ciphertexts": {a.ciphertexts, b.ciphertexts}, "voters": {voterContents(&a.voters), voterContents(&b.voters)},
 		"turnout": {a.turnout, b.turnout}, "invalid": {a.invalid, b.invalid}, "election": {a.snap.Load().el, b.snap.Load().el},
 		"verifier": {a.snap.Load().verifier == nil, b.snap.Load().verifier == nil}, "nextAuditCheck": {a.nextAuditCheck, b.nextAuditCheck},
 		"pool": {len(a.pool), len(b.pool)},
@@ -78,4 +78,17 @@ func DiffBoxes(a, b *Box) []string {
 		}
 	}
 	return diffs
+}
+
+// voterContents is the content of a voter index (frozen or a map), to
+// compare two.
+func voterContents(m *voterMap) map[[32]byte]voterIndex {
+	out := map[[32]byte]voterIndex{}
+	m.each(func(p [32]byte, v *voterIndex) {
+		if _, dup := out[p]; dup {
+			panic(fmt.Sprintf("voter %x twice in the index", p[:4]))
+		}
+		out[p] = *v
+	})
+	return out
 }

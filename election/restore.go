@@ -39,8 +39,10 @@ func (s *State) RestoreCredential(c *record.CredentialIssued) error {
 		return fmt.Errorf("%w: credential at %d repeats a device key", ErrRestore, s.Size)
 	}
 	s.lastIssued = max(s.lastIssued, c.IssuedAt)
-	if _, ok := s.credStyle[c.Pseudonym]; !ok {
-		s.credStyle[c.Pseudonym] = c.BallotStyle
+	// A pseudonym's credentials all have one style (the rules refuse
+	// another), so setting it again changes nothing: one operation.
+	n = len(s.credStyle)
+	if s.credStyle[c.Pseudonym] = c.BallotStyle; len(s.credStyle) > n {
 		s.credVoters[c.BallotStyle]++
 	}
 	s.Size++

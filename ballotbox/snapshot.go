@@ -685,21 +685,38 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	s := b.state
 	s.Grow(len(sn.ballots), len(sn.creds), len(sn.marks))
 	// The box's own indices of credentials, marks and ballots, and the
-	// state's index of the ballots' ciphertexts (the largest), do not
-	// depend on the order of the entries: built meanwhile, each in its
-	// own goroutine, on the other cores.
+	// state's indices of the ballots' ciphertexts (the largest), tracking
+	// codes and pseudonyms and of the credentials' device keys, do not
+	// depend on the order of the entries (no other entry's rules read
+	// them): built meanwhile, as frozen tables, on the other cores; the
+	// state restored in order does without them until the end.
 	type side struct {
-		bulk *bulkIndex
-		cts  *election.CiphertextIndex
-		err  error
+		bulk  *bulkIndex
+		cts   *election.CiphertextIndex
+		creds *election.CredentialIndex
+		err   error
 	}
 	aside := make(chan side, 1)
 	go func() {
-		bulk := make(chan *bulkIndex, 1)
-		go func() { bulk <- buildBulkIndex(sn) }()
+		type other struct {
+			bulk  *bulkIndex
+			creds *election.CredentialIndex
+			err   error
+		}
+		bulk := make(chan other, 1)
+		go func() {
+			var o other
+			o.creds, o.err = election.NewCredentialIndex(len(sn.creds), func(i int) *record.CredentialIssued { return sn.creds[i].c })
+			o.bulk = buildBulkIndex(sn)
+			bulk <- o
+		}()
 		var x side
 		x.cts, x.err = election.NewCiphertextIndex(sn.ballots)
-		x.bulk = <-bulk
+		o := <-bulk
+		x.bulk, x.creds = o.bulk, o.creds
+		if x.err == nil {
+			x.err = o.err
+		}
 		aside <- x
 	}()
 	defer func() {
@@ -780,6 +797,9 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 		return fmt.Errorf("%w: %w", ErrSnapshot, x.err)
 	}
 	if err := s.RestoreCiphertexts(x.cts); err != nil {
+		return fmt.Errorf("%w: %w", ErrSnapshot, err)
+	}
+	if err := s.RestoreCredentials(x.creds); err != nil {
 		return fmt.Errorf("%w: %w", ErrSnapshot, err)
 	}
 	b.voters, b.turnout = x.bulk.voters, x.bulk.turnout

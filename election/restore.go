@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"evote/ballot"
@@ -26,22 +27,21 @@ import (
 var ErrRestore = errors.New("election: snapshot item does not fit the state")
 
 // RestoreCredential records credential c as the entry at the state's next
-// position, as applying its credential-issued entry did.
+// position, as applying its credential-issued entry did. It is not
+// indexed by its device key here (only a ballot's or a credential's rules
+// read that index): a restore ends with RestoreCredentials, given the
+// index of every credential it restored, which NewCredentialIndex builds
+// meanwhile. Its pseudonym's style is recorded here, in board order: a
+// voter-list change reads the count of voters per style.
 func (s *State) RestoreCredential(c *record.CredentialIssued) error {
 	if s.Manifest == nil || s.Phase != PhaseOpen {
 		return fmt.Errorf("%w: credential at %d in phase %s", ErrRestore, s.Size, s.Phase)
 	}
-	// One map operation, not a lookup and an insert: a repeated device
-	// key leaves the map's size unchanged (the state, then wrong, is
-	// discarded with the refused snapshot).
-	n := len(s.credentials)
-	if s.credentials[c.DeviceKey] = c; len(s.credentials) == n {
-		return fmt.Errorf("%w: credential at %d repeats a device key", ErrRestore, s.Size)
-	}
+	s.uncredited++
 	s.lastIssued = max(s.lastIssued, c.IssuedAt)
 	// A pseudonym's credentials all have one style (the rules refuse
 	// another), so setting it again changes nothing: one operation.
-	n = len(s.credStyle)
+	n := len(s.credStyle)
 	if s.credStyle[c.Pseudonym] = c.BallotStyle; len(s.credStyle) > n {
 		s.credVoters[c.BallotStyle]++
 	}
@@ -65,30 +65,18 @@ func (s *State) RestoreInPersonMark(p [32]byte) error {
 
 // RestoreBallot records a ballot as the entry at the state's next
 // position: r.Position must be the state's size, r's encoding (set with
-// SetEncoded) the one CastRecord.Encoded returned. The state keeps r. Its
-// ciphertexts are not indexed here: a restore ends with
-// RestoreCiphertexts, given the index of the ciphertexts of every ballot
-// it restored, which NewCiphertextIndex builds meanwhile (on another
-// core: it is the largest index of a board).
+// SetEncoded) the one CastRecord.Encoded returned. The state keeps r. It
+// is not indexed here (its ciphertexts, tracking code and pseudonym: no
+// other entry's rules read those indices, only a ballot's): a restore
+// ends with RestoreCiphertexts, given the indices of every ballot it
+// restored, which NewCiphertextIndex builds meanwhile, in one batched
+// pass each (on another core: they are the largest indices of a board).
 func (s *State) RestoreBallot(r *CastRecord) error {
 	if s.Manifest == nil || s.Phase != PhaseOpen || r.Position != s.Size {
 		return fmt.Errorf("%w: ballot at %d (state at %d) in phase %s", ErrRestore, r.Position, s.Size, s.Phase)
 	}
 	if err := checkEnc(r.enc); err != nil {
 		return fmt.Errorf("%w: %w", ErrRestore, err)
-	}
-	n := len(s.byCode)
-	if s.byCode[r.Code] = r.Position; len(s.byCode) == n {
-		return fmt.Errorf("%w: ballot at %d repeats a tracking code", ErrRestore, r.Position)
-	}
-	if ps := s.byPseudonym[r.Pseudonym]; ps != nil || len(s.posSlab) == 0 {
-		s.byPseudonym[r.Pseudonym] = append(ps, r.Position)
-	} else {
-		// A pseudonym's first ballot: its one-position slice from the
-		// slab (full, so a second ballot's append copies it), not one
-		// allocation per voter.
-		s.posSlab[0] = r.Position
-		s.byPseudonym[r.Pseudonym], s.posSlab = s.posSlab[:1:1], s.posSlab[1:]
 	}
 	s.Ballots = append(s.Ballots, r)
 	s.unindexed++
@@ -98,17 +86,42 @@ func (s *State) RestoreBallot(r *CastRecord) error {
 
 // A CiphertextIndex maps the hash of each ciphertext of some ballots to
 // the ballot's position (NewCiphertextIndex): a frozen open-addressing
-// table filled in one pass, which the state then keeps.
+// table filled in one pass, which the state then keeps; with it, the
+// frozen indices of their tracking codes and pseudonyms.
 type CiphertextIndex struct {
 	t       frozenCTs
+	codes   index32[ballot.TrackingCode, uint64]
+	voters  index32[[32]byte, []uint64]
 	ballots int
 }
 
-// NewCiphertextIndex indexes the ciphertexts of rs (records whose encoding
-// SetEncoded accepted), refusing a ciphertext repeated among them. It
-// reads rs only, so it may run while the same records are restored; the
-// index keeps rs and refers to the ciphertexts in their encodings.
+// NewCiphertextIndex indexes the ciphertexts, tracking codes and
+// pseudonyms of rs (records whose encoding SetEncoded accepted, in
+// increasing positions), refusing a ciphertext or a tracking code
+// repeated among them. It reads rs only, so it may run while the same
+// records are restored; the index keeps rs and refers to the ciphertexts
+// in their encodings.
 func NewCiphertextIndex(rs []*CastRecord) (*CiphertextIndex, error) {
+	codes, stop := fillIndex32(len(rs), func(i int) *ballot.TrackingCode { return &rs[i].Code },
+		func(i int) uint64 { return rs[i].Position }, func(int, *uint64) bool { return false })
+	if stop >= 0 {
+		return nil, fmt.Errorf("%w: ballot at %d repeats a tracking code", ErrRestore, rs[stop].Position)
+	}
+	// A voter's first position from one slab (full slices, so a second
+	// ballot's append copies), not one allocation per voter.
+	slab := make([]uint64, len(rs))
+	voters, _ := fillIndex32(len(rs), func(i int) *[32]byte { return &rs[i].Pseudonym },
+		func(i int) []uint64 { slab[i] = rs[i].Position; return slab[i : i+1 : i+1] },
+		func(i int, ps *[]uint64) bool { *ps = append(*ps, rs[i].Position); return true })
+	x, err := newCiphertextIndex(rs)
+	if err != nil {
+		return nil, err
+	}
+	x.codes, x.voters = codes, voters
+	return x, nil
+}
+
+func newCiphertextIndex(rs []*CastRecord) (*CiphertextIndex, error) {
 	// first[i] is the ordinal of rs[i]'s first ciphertext.
 	first := make([]uint32, len(rs)+1)
 	n := 0
@@ -191,7 +204,26 @@ func (s *State) RestoreCiphertexts(x *CiphertextIndex) error {
 		old.each(func(k [32]byte, p uint64) { s.ciphertexts.later[k] = p })
 	}
 	s.ciphertexts.frozen, s.unindexed = x.t, 0
-	s.posSlab = nil // what is left of it: a ballot applied later allocates its own
+	// The tracking codes: none indexed since the restore began can be
+	// there (only a ballot indexes one); an earlier run's table joins the
+	// map.
+	s.byCode.thaw()
+	for k, p := range s.byCode.later {
+		if q, dup := x.codes.get(k); dup {
+			return fmt.Errorf("%w: the ballot at %d repeats the tracking code of the ballot at %d", ErrRestore, q, p)
+		}
+	}
+	x.codes.later, s.byCode = s.byCode.later, x.codes
+	// The pseudonyms: a voter of an earlier run's ballots has those
+	// first.
+	s.byPseudonym.thaw()
+	for k, ps := range s.byPseudonym.later {
+		if qs, ok := x.voters.get(k); ok {
+			x.voters.set(k, append(slices.Clip(ps), qs...))
+			delete(s.byPseudonym.later, k)
+		}
+	}
+	x.voters.later, s.byPseudonym = s.byPseudonym.later, x.voters
 	x.t = frozenCTs{}
 	return nil
 }
@@ -216,11 +248,46 @@ func (s *State) Grow(ballots, credentials, marks int) {
 	s.init()
 	if ballots > 0 {
 		s.Ballots = make([]*CastRecord, 0, ballots)
-		s.posSlab = make([]uint64, ballots)
 	}
-	s.byCode = make(map[ballot.TrackingCode]uint64, ballots)
-	s.byPseudonym = make(map[[32]byte][]uint64, ballots)
-	s.credentials = make(map[[32]byte]*record.CredentialIssued, credentials)
 	s.credStyle = make(map[[32]byte]string, credentials)
 	s.inPerson = make(map[[32]byte]uint64, marks)
+}
+
+// A CredentialIndex maps the device keys of some credentials to them
+// (NewCredentialIndex): a frozen table, which the state then keeps.
+type CredentialIndex struct {
+	t index32[[32]byte, *record.CredentialIssued]
+}
+
+// NewCredentialIndex indexes credentials cred(0)…cred(n−1) (in board
+// order) by device key, refusing a device key repeated among them. It
+// reads their device keys only, so it may run while the same credentials
+// are restored.
+func NewCredentialIndex(n int, cred func(i int) *record.CredentialIssued) (*CredentialIndex, error) {
+	t, stop := fillIndex32(n, func(i int) *[32]byte { return &cred(i).DeviceKey }, cred,
+		func(int, **record.CredentialIssued) bool { return false })
+	if stop >= 0 {
+		return nil, fmt.Errorf("%w: credential %d of the restore repeats a device key", ErrRestore, stop)
+	}
+	return &CredentialIndex{t: t}, nil
+}
+
+// RestoreCredentials ends a restore's credentials: x must index every
+// credential restored by RestoreCredential since the last call; one
+// indexed otherwise (an earlier restored run's, or applied) must not
+// repeat a device key of x's. The state keeps x's table; x must not be
+// used again.
+func (s *State) RestoreCredentials(x *CredentialIndex) error {
+	if len(x.t.keys) != s.uncredited {
+		return fmt.Errorf("%w: an index of %d credentials for %d restored", ErrRestore, len(x.t.keys), s.uncredited)
+	}
+	s.credentials.thaw()
+	for k := range s.credentials.later {
+		if _, dup := x.t.get(k); dup {
+			return fmt.Errorf("%w: a restored credential repeats the device key of an earlier one", ErrRestore)
+		}
+	}
+	x.t.later, s.credentials, s.uncredited = s.credentials.later, x.t, 0
+	x.t = index32[[32]byte, *record.CredentialIssued]{}
+	return nil
 }

@@ -137,7 +137,7 @@ type Box struct {
 	inFlight    map[[32]byte]int                      // pseudonym → casts in flight
 	devInFlight map[[32]byte]*record.CredentialIssued // credentials in flight, by device key
 	audits      map[string]int                        // audits posted per token id (memory only)
-	voters      map[[32]byte]*voterIndex              // pseudonym → its entries
+	voters      voterMap                              // pseudonym → its entries
 	turnout     map[string]int                        // style → distinct pseudonyms that cast
 	invalid     map[uint64]string                     // positions of posted but invalid trustee entries
 	lifecycle   []PhaseMark                           // the entries that moved the election to each phase
@@ -211,7 +211,7 @@ func (b *Box) resetIndices() {
 	b.inFlight = map[[32]byte]int{}
 	b.devInFlight = map[[32]byte]*record.CredentialIssued{}
 	b.audits = map[string]int{}
-	b.voters = map[[32]byte]*voterIndex{}
+	b.voters = voterMap{}
 	b.turnout = map[string]int{}
 	b.invalid = map[uint64]string{}
 	b.lifecycle = nil
@@ -528,14 +528,7 @@ func (b *Box) ciphertextAt(k [32]byte) (uint64, bool) {
 	return p, ok
 }
 
-func (b *Box) voter(p [32]byte) *voterIndex {
-	v := b.voters[p]
-	if v == nil {
-		v = &voterIndex{}
-		b.voters[p] = v
-	}
-	return v
-}
+func (b *Box) voter(p [32]byte) *voterIndex { return b.voters.voter(p) }
 
 // newVerifier builds the token verifier from the identity key set on the
 // board (authenticated by the manifest's identity key): its keys, and each
@@ -653,8 +646,8 @@ type VoterEntries struct {
 func (b *Box) Voter(p [32]byte) (VoterEntries, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	v, ok := b.voters[p]
-	if !ok {
+	v := b.voters.get(p)
+	if v == nil {
 		return VoterEntries{}, false
 	}
 	out := VoterEntries{Credentials: append([]CredentialRef(nil), v.credentials...), Ballots: append([]BallotRef(nil), v.ballots...), InPerson: v.inPerson}

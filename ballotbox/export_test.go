@@ -40,7 +40,8 @@ func DiffBoxes(a, b *Box) []string {
 	var diffs []string
 	va, vb := reflect.ValueOf(a.state).Elem(), reflect.ValueOf(b.state).Elem()
 	for i := range va.NumField() {
-		if va.Type().Field(i).Name == "ciphertexts" {
+		switch va.Type().Field(i).Name {
+		case "ciphertexts", "byCode", "byPseudonym", "credentials":
 			// Built differently by a restore (a frozen table) and a
 			// replay (a map): compared by content below.
 			continue
@@ -59,8 +60,14 @@ func DiffBoxes(a, b *Box) []string {
 	if !reflect.DeepEqual(cts(a.state), cts(b.state)) {
 		diffs = append(diffs, "state.ciphertexts")
 	}
+	ia, ib := a.state.IndexContents(), b.state.IndexContents()
+	for name, x := range ia {
+		if !reflect.DeepEqual(x, ib[name]) {
+			diffs = append(diffs, "state."+name)
+		}
+	}
 	for name, pair := range map[string][2]any{
-		"codes": {a.codes, b.codes}, "ciphertexts": {a.ciphertexts, b.ciphertexts}, "voters": {a.voters, b.voters},
+		"codes": {a.codes, b.codes}, "ciphertexts": {a.ciphertexts, b.ciphertexts}, "voters": {voterContents(&a.voters), voterContents(&b.voters)},
 		"turnout": {a.turnout, b.turnout}, "invalid": {a.invalid, b.invalid}, "election": {a.snap.Load().el, b.snap.Load().el},
 		"verifier": {a.snap.Load().verifier == nil, b.snap.Load().verifier == nil}, "nextAuditCheck": {a.nextAuditCheck, b.nextAuditCheck},
 		"pool": {len(a.pool), len(b.pool)},
@@ -78,4 +85,17 @@ func DiffBoxes(a, b *Box) []string {
 		}
 	}
 	return diffs
+}
+
+// voterContents is the content of a voter index (frozen or a map), to
+// compare two.
+func voterContents(m *voterMap) map[[32]byte]voterIndex {
+	out := map[[32]byte]voterIndex{}
+	m.each(func(p [32]byte, v *voterIndex) {
+		if _, dup := out[p]; dup {
+			panic(fmt.Sprintf("voter %x twice in the index", p[:4]))
+		}
+		out[p] = *v
+	})
+	return out
 }

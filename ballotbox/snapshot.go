@@ -172,11 +172,13 @@ func (b *Box) encodeSnapshot(ctx context.Context) ([]byte, uint64, error) {
 	bulk := make([]bool, n)
 	var creds []snapCred
 	var marks []snapMark
-	for p, v := range b.voters {
+	var inconsistent error
+	b.voters.each(func(p [32]byte, v *voterIndex) {
 		for _, cr := range v.credentials {
 			c, ok := s.Credential(cr.DeviceKey)
 			if !ok {
-				return nil, 0, fmt.Errorf("%w: credential at %d not in the state", ErrInconsistentBox, cr.Index)
+				inconsistent = fmt.Errorf("%w: credential at %d not in the state", ErrInconsistentBox, cr.Index)
+				continue
 			}
 			creds = append(creds, snapCred{cr.Index, c})
 			bulk[cr.Index] = true
@@ -185,6 +187,9 @@ func (b *Box) encodeSnapshot(ctx context.Context) ([]byte, uint64, error) {
 			marks = append(marks, snapMark{*v.inPerson, p})
 			bulk[*v.inPerson] = true
 		}
+	})
+	if inconsistent != nil {
+		return nil, 0, inconsistent
 	}
 	slices.SortFunc(creds, func(x, y snapCred) int { return cmpU64(x.pos, y.pos) })
 	slices.SortFunc(marks, func(x, y snapMark) int { return cmpU64(x.pos, y.pos) })
@@ -680,21 +685,38 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	s := b.state
 	s.Grow(len(sn.ballots), len(sn.creds), len(sn.marks))
 	// The box's own indices of credentials, marks and ballots, and the
-	// state's index of the ballots' ciphertexts (the largest), do not
-	// depend on the order of the entries: built meanwhile, each in its
-	// own goroutine, on the other cores.
+	// state's indices of the ballots' ciphertexts (the largest), tracking
+	// codes and pseudonyms and of the credentials' device keys, do not
+	// depend on the order of the entries (no other entry's rules read
+	// them): built meanwhile, as frozen tables, on the other cores; the
+	// state restored in order does without them until the end.
 	type side struct {
-		bulk *bulkIndex
-		cts  *election.CiphertextIndex
-		err  error
+		bulk  *bulkIndex
+		cts   *election.CiphertextIndex
+		creds *election.CredentialIndex
+		err   error
 	}
 	aside := make(chan side, 1)
 	go func() {
-		bulk := make(chan *bulkIndex, 1)
-		go func() { bulk <- buildBulkIndex(sn) }()
+		type other struct {
+			bulk  *bulkIndex
+			creds *election.CredentialIndex
+			err   error
+		}
+		bulk := make(chan other, 1)
+		go func() {
+			var o other
+			o.creds, o.err = election.NewCredentialIndex(len(sn.creds), func(i int) *record.CredentialIssued { return sn.creds[i].c })
+			o.bulk = buildBulkIndex(sn)
+			bulk <- o
+		}()
 		var x side
 		x.cts, x.err = election.NewCiphertextIndex(sn.ballots)
-		x.bulk = <-bulk
+		o := <-bulk
+		x.bulk, x.creds = o.bulk, o.creds
+		if x.err == nil {
+			x.err = o.err
+		}
 		aside <- x
 	}()
 	defer func() {
@@ -777,6 +799,9 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 	if err := s.RestoreCiphertexts(x.cts); err != nil {
 		return fmt.Errorf("%w: %w", ErrSnapshot, err)
 	}
+	if err := s.RestoreCredentials(x.creds); err != nil {
+		return fmt.Errorf("%w: %w", ErrSnapshot, err)
+	}
 	b.voters, b.turnout = x.bulk.voters, x.bulk.turnout
 	return nil
 }
@@ -784,35 +809,22 @@ func (b *Box) restore(ctx context.Context, sn *boxSnapshot) error {
 // bulkIndex is the box's index of a snapshot's credentials, in-person
 // marks and ballots: what Box.index records for their entries.
 type bulkIndex struct {
-	voters  map[[32]byte]*voterIndex
+	voters  voterMap
 	turnout map[string]int
 }
 
-// buildBulkIndex indexes the snapshot's voters. Their records and their
-// first credential and ballot references come from one allocation each
-// (slabs), not one per voter: a million voters would otherwise cost three
-// million small allocations at every restart.
+// buildBulkIndex indexes the snapshot's voters in a frozen table
+// (voterMap): the voters of its credentials and marks, in that order,
+// the ballots' found there (or, for a ballot whose voter has neither, in
+// the map beside it). Their records and their first credential and
+// ballot references come from one allocation each (slabs), not one per
+// voter: a million voters would otherwise cost three million small
+// allocations at every restart.
 func buildBulkIndex(sn *boxSnapshot) *bulkIndex {
-	x := &bulkIndex{
-		voters:  make(map[[32]byte]*voterIndex, max(len(sn.creds), len(sn.ballots))),
-		turnout: map[string]int{},
-	}
-	slab := make([]voterIndex, len(sn.creds)+len(sn.marks))
-	voter := func(p [32]byte) *voterIndex {
-		v := x.voters[p]
-		if v == nil {
-			if len(slab) > 0 {
-				v, slab = &slab[0], slab[1:]
-			} else {
-				v = &voterIndex{}
-			}
-			x.voters[p] = v
-		}
-		return v
-	}
+	x := &bulkIndex{voters: frozenVoters(len(sn.creds) + len(sn.marks)), turnout: map[string]int{}}
 	credRefs := make([]CredentialRef, len(sn.creds))
-	for i, sc := range sn.creds {
-		v := voter(sc.c.Pseudonym)
+	x.voters.fill(len(sn.creds), func(i int) *[32]byte { return &sn.creds[i].c.Pseudonym }, true, func(i int, v *voterIndex) {
+		sc := sn.creds[i]
 		ref := CredentialRef{Index: sc.pos, DeviceKey: sc.c.DeviceKey, IssuedAt: sc.c.IssuedAt}
 		if v.credentials == nil {
 			credRefs[i] = ref
@@ -820,14 +832,16 @@ func buildBulkIndex(sn *boxSnapshot) *bulkIndex {
 		} else {
 			v.credentials = append(v.credentials, ref)
 		}
-	}
-	for _, m := range sn.marks {
-		p := m.pos
-		voter(m.pseudonym).inPerson = &p
-	}
+	})
+	marks := make([]uint64, len(sn.marks))
+	x.voters.fill(len(sn.marks), func(i int) *[32]byte { return &sn.marks[i].pseudonym }, true, func(i int, v *voterIndex) {
+		marks[i] = sn.marks[i].pos
+		v.inPerson = &marks[i]
+	})
+	x.voters.freeze()
 	ballotRefs := make([]BallotRef, len(sn.ballots))
-	for i, rec := range sn.ballots {
-		v := voter(rec.Pseudonym)
+	x.voters.fill(len(sn.ballots), func(i int) *[32]byte { return &sn.ballots[i].Pseudonym }, false, func(i int, v *voterIndex) {
+		rec := sn.ballots[i]
 		ref := BallotRef{Index: rec.Position, TrackingCode: rec.Code}
 		if v.ballots == nil {
 			ballotRefs[i] = ref
@@ -836,7 +850,7 @@ func buildBulkIndex(sn *boxSnapshot) *bulkIndex {
 		} else {
 			v.ballots = append(v.ballots, ref)
 		}
-	}
+	})
 	return x
 }
 

@@ -235,7 +235,7 @@ func TestSnapshotOnClose(t *testing.T) {
 // bound to another checkpoint, a checkpoint that is not in the store, a
 // forged or stale MAC, truncated, taken of another election, leaves that
 // do not give the signed root, an entry hash that is not the store's
-// entry — is refused, and the box falls back to the full replay with the
+// entry, a repeated ciphertext, device key or tracking code — is refused, and the box falls back to the full replay with the
 // right state. The cases with a valid MAC (resealed with the server's own
 // key) check what the checks beyond the MAC catch.
 func TestSnapshotTampered(t *testing.T) {
@@ -342,6 +342,31 @@ func TestSnapshotTampered(t *testing.T) {
 				t.Fatal("ballots of different shapes")
 			}
 			copy(encs[1], encs[0])
+			return store.Snapshot{Size: good.Size, Data: ballotbox.ResealSnapshot(f.Box, d)}
+		}()},
+		{"a credential's device key copied into another's, MAC resealed", func() store.Snapshot {
+			d := bytes.Clone(good.Data)
+			off := strTable(d) + 64*n
+			off += 4 + 8*int(binary.BigEndian.Uint32(d[off:])) // replayed
+			if binary.BigEndian.Uint32(d[off:]) < 2 {
+				t.Fatal("fewer than two credentials")
+			}
+			off += 4
+			const key = 8 + 32 // position, pseudonym
+			copy(d[off+116+key:off+116+key+32], d[off+key:off+key+32])
+			return store.Snapshot{Size: good.Size, Data: ballotbox.ResealSnapshot(f.Box, d)}
+		}()},
+		{"a ballot's tracking code copied into another's, MAC resealed", func() store.Snapshot {
+			d := bytes.Clone(good.Data)
+			off := strTable(d) + 64*n
+			for _, size := range []int{8, 116, 40} { // replayed, credentials, marks
+				off += 4 + size*int(binary.BigEndian.Uint32(d[off:]))
+			}
+			off += 4
+			first := off + 8 + 2
+			off += 8 + 2 + 32 + 32
+			off += 4 + int(binary.BigEndian.Uint32(d[off:]))
+			copy(d[off+8+2:off+8+2+32], d[first:first+32])
 			return store.Snapshot{Size: good.Size, Data: ballotbox.ResealSnapshot(f.Box, d)}
 		}()},
 		{"another election's", otherSnap},

@@ -132,7 +132,10 @@ func (s *State) CheckCast(cb *CheckedBallot) ([32]byte, error) {
 	if s.unindexed != 0 {
 		return [32]byte{}, fmt.Errorf("%w: the ciphertexts of %d restored ballots are not indexed (RestoreCiphertexts)", ErrRestore, s.unindexed)
 	}
-	cred, ok := s.credentials[cb.Ballot.CredentialKey]
+	if s.uncredited != 0 {
+		return [32]byte{}, fmt.Errorf("%w: %d restored credentials are not indexed (RestoreCredentials)", ErrRestore, s.uncredited)
+	}
+	cred, ok := s.credentials.get(cb.Ballot.CredentialKey)
 	if !ok {
 		return [32]byte{}, refuse("no credential was issued for the ballot's device key")
 	}
@@ -142,7 +145,7 @@ func (s *State) CheckCast(cb *CheckedBallot) ([32]byte, error) {
 	if s.VotedInPerson(cred.Pseudonym) {
 		return [32]byte{}, refuse("the voter has voted in person")
 	}
-	if p, dup := s.byCode[cb.Code]; dup {
+	if p, dup := s.byCode.get(cb.Code); dup {
 		return [32]byte{}, refuse("tracking code already on the board at entry %d", p)
 	}
 	for _, h := range cb.ctHashes {
@@ -150,7 +153,7 @@ func (s *State) CheckCast(cb *CheckedBallot) ([32]byte, error) {
 			return [32]byte{}, refuse("a ciphertext of this ballot repeats one of entry %d", p)
 		}
 	}
-	if s.Manifest.Revote == ballot.SingleBallot && len(s.byPseudonym[cred.Pseudonym]) > 0 {
+	if s.Manifest.Revote == ballot.SingleBallot && len(s.BallotsOf(cred.Pseudonym)) > 0 {
 		return [32]byte{}, refuse("this election allows one ballot per voter, and one was cast")
 	}
 	return cred.Pseudonym, nil
@@ -165,8 +168,8 @@ func (s *State) applyBallot(e *bulletin.Entry, cb *CheckedBallot) error {
 	for _, h := range cb.ctHashes {
 		s.ciphertexts.put(h, pos)
 	}
-	s.byCode[cb.Code] = pos
-	s.byPseudonym[pseudonym] = append(s.byPseudonym[pseudonym], pos)
+	s.byCode.set(cb.Code, pos)
+	s.byPseudonym.set(pseudonym, append(s.BallotsOf(pseudonym), pos))
 	// Keep the ciphertexts, encoded, not the proofs: they were checked,
 	// and a million ballots' proofs would double the state's memory.
 	s.Ballots = append(s.Ballots, &CastRecord{Position: pos, Style: cb.Ballot.Style, Code: cb.Code, Pseudonym: pseudonym, enc: encodeCiphertexts(cb.Ballot)})

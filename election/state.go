@@ -123,21 +123,22 @@ type State struct {
 	OpenPosition    uint64
 	ClosePosition   uint64
 
-	credentials map[[32]byte]*record.CredentialIssued // by device key
-	credStyle   map[[32]byte]string                   // pseudonym → the ballot style of its credentials
-	credVoters  map[string]uint32                     // ballot style → distinct pseudonyms with a credential of it
-	listed      map[string]uint32                     // ballot style → voters on the list, after the last change
-	listTotal   uint64                                // voters on the list, after the last change
-	lastIssued  uint64                                // latest issued-at of the credentials so far
-	inPerson    map[[32]byte]uint64                   // pseudonym → position of its mark
-	stations    map[string][32]byte                   // registered polling stations' keys, by id
-	pollers     map[string][32]byte                   // registered polling officials' keys, by id
-	pollKeys    map[[32]byte]bool                     // every registered station and official key
+	credentials index32[[32]byte, *record.CredentialIssued] // by device key
+	credStyle   map[[32]byte]string                         // pseudonym → the ballot style of its credentials
+	credVoters  map[string]uint32                           // ballot style → distinct pseudonyms with a credential of it
+	listed      map[string]uint32                           // ballot style → voters on the list, after the last change
+	listTotal   uint64                                      // voters on the list, after the last change
+	lastIssued  uint64                                      // latest issued-at of the credentials so far
+	inPerson    map[[32]byte]uint64                         // pseudonym → position of its mark
+	stations    map[string][32]byte                         // registered polling stations' keys, by id
+	pollers     map[string][32]byte                         // registered polling officials' keys, by id
+	pollKeys    map[[32]byte]bool                           // every registered station and official key
 	Ballots     []*CastRecord
-	byCode      map[ballot.TrackingCode]uint64 // tracking code → position
-	ciphertexts ctIndex                        // hash of a ciphertext → position of its ballot or audit
-	byPseudonym map[[32]byte][]uint64          // pseudonym → ballot positions
-	unindexed   int                            // ballots restored whose ciphertexts await RestoreCiphertexts
+	byCode      index32[ballot.TrackingCode, uint64] // tracking code → position
+	ciphertexts ctIndex                              // hash of a ciphertext → position of its ballot or audit
+	byPseudonym index32[[32]byte, []uint64]          // pseudonym → ballot positions
+	unindexed   int                                  // ballots restored whose ciphertexts await RestoreCiphertexts
+	uncredited  int                                  // credentials restored that await RestoreCredentials
 	Audited     []uint64
 	Cleansing   *tally.Cleansing
 	keygen      keygen
@@ -161,7 +162,7 @@ func NewState() *State {
 
 // init makes the state's indices.
 func (s *State) init() {
-	s.credentials = map[[32]byte]*record.CredentialIssued{}
+	s.credentials = index32[[32]byte, *record.CredentialIssued]{}
 	s.credStyle = map[[32]byte]string{}
 	s.credVoters = map[string]uint32{}
 	s.listed = map[string]uint32{}
@@ -169,15 +170,14 @@ func (s *State) init() {
 	s.stations = map[string][32]byte{}
 	s.pollers = map[string][32]byte{}
 	s.pollKeys = map[[32]byte]bool{}
-	s.byCode = map[ballot.TrackingCode]uint64{}
+	s.byCode = index32[ballot.TrackingCode, uint64]{}
 	s.ciphertexts = ctIndex{later: map[[32]byte]uint64{}}
-	s.byPseudonym = map[[32]byte][]uint64{}
+	s.byPseudonym = index32[[32]byte, []uint64]{}
 }
 
 // Credential returns the credential bound to a device key.
 func (s *State) Credential(deviceKey [32]byte) (*record.CredentialIssued, bool) {
-	c, ok := s.credentials[deviceKey]
-	return c, ok
+	return s.credentials.get(deviceKey)
 }
 
 // VotedInPerson reports whether a pseudonym has an in-person mark.
@@ -187,12 +187,26 @@ func (s *State) VotedInPerson(pseudonym [32]byte) bool {
 }
 
 // BallotsOf returns the positions of the ballots cast under a pseudonym.
-func (s *State) BallotsOf(pseudonym [32]byte) []uint64 { return s.byPseudonym[pseudonym] }
+func (s *State) BallotsOf(pseudonym [32]byte) []uint64 {
+	ps, _ := s.byPseudonym.get(pseudonym)
+	return ps
+}
+
+// IndexContents returns the state's indices of credentials (by device
+// key), tracking codes and each pseudonym's ballots as maps, by field
+// name: for comparing two states built differently (a restore's frozen
+// tables, a replay's maps).
+func (s *State) IndexContents() map[string]any {
+	creds, codes, voters := map[[32]byte]*record.CredentialIssued{}, map[ballot.TrackingCode]uint64{}, map[[32]byte][]uint64{}
+	s.credentials.each(func(k [32]byte, c *record.CredentialIssued) { creds[k] = c })
+	s.byCode.each(func(k ballot.TrackingCode, p uint64) { codes[k] = p })
+	s.byPseudonym.each(func(k [32]byte, ps []uint64) { voters[k] = ps })
+	return map[string]any{"credentials": creds, "byCode": codes, "byPseudonym": voters}
+}
 
 // BallotByCode returns the position of the ballot with a tracking code.
 func (s *State) BallotByCode(c ballot.TrackingCode) (uint64, bool) {
-	p, ok := s.byCode[c]
-	return p, ok
+	return s.byCode.get(c)
 }
 
 // CiphertextAt returns the position of the ballot or audited ballot with
@@ -226,7 +240,7 @@ func (s *State) apply(e *bulletin.Entry, checked *CheckedBallot) error {
 		if err != nil {
 			return refuse("%w", err)
 		}
-		if s.credentials == nil {
+		if s.credStyle == nil {
 			s.init() // a zero State
 		}
 		if m.Coercion.Mode == ballot.DeniableRevoting {
@@ -515,7 +529,7 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 	if err := s.CheckCredential(c); err != nil {
 		return err
 	}
-	s.credentials[c.DeviceKey] = c
+	s.credentials.set(c.DeviceKey, c)
 	s.lastIssued = max(s.lastIssued, c.IssuedAt)
 	if _, ok := s.credStyle[c.Pseudonym]; !ok {
 		s.credStyle[c.Pseudonym] = c.BallotStyle
@@ -552,7 +566,10 @@ func (s *State) CheckCredential(c *record.CredentialIssued) error {
 	if !k.ValidAt(c.IssuedAt) {
 		return refuseAs(ErrKeyWindow, "issued at %d, key %s valid from %d to %d (0: current)", c.IssuedAt, k.KeyID, k.ValidFrom, k.RetiredAt)
 	}
-	if _, dup := s.credentials[c.DeviceKey]; dup {
+	if s.uncredited != 0 {
+		return fmt.Errorf("%w: %d restored credentials are not indexed (RestoreCredentials)", ErrRestore, s.uncredited)
+	}
+	if _, dup := s.credentials.get(c.DeviceKey); dup {
 		return refuse("device key already bound to a credential")
 	}
 	if c.IssuedAt+CredentialReorder < s.lastIssued {

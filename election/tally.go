@@ -477,10 +477,10 @@ func (s *State) ReleaseCasting() {
 		return
 	}
 	s.Ballots = nil
-	s.credentials = map[[32]byte]*record.CredentialIssued{}
+	s.credentials = index32[[32]byte, *record.CredentialIssued]{}
 	s.credStyle = map[[32]byte]string{}
 	s.inPerson = map[[32]byte]uint64{}
-	s.byCode = map[ballot.TrackingCode]uint64{}
+	s.byCode = index32[ballot.TrackingCode, uint64]{}
 	s.ciphertexts = ctIndex{later: map[[32]byte]uint64{}}
-	s.byPseudonym = map[[32]byte][]uint64{}
+	s.byPseudonym = index32[[32]byte, []uint64]{}
 }

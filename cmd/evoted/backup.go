@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"evote/store"
+	"evote/store/sqlite"
 )
 
 // backupUsage is evoted backup's usage line.
@@ -59,7 +62,7 @@ func backup(ctx context.Context, args []string, getenv func(string) string, out 
 		}
 		dbFile = filepath.Join(cfg.get("data"), "evote.db")
 	}
-	n, err := backupSQLite(ctx, dbFile, to)
+	n, err := backupSQLite(ctx, dbFile, to, out)
 	if err != nil {
 		return err
 	}
@@ -71,9 +74,14 @@ func backup(ctx context.Context, args []string, getenv func(string) string, out 
 // dst, which must not exist, with VACUUM INTO: it reads one snapshot of
 // the database (a transaction), so writers (the running server) go on
 // meanwhile and the copy holds every transaction committed before it
-// began and none after. The copy is then opened and checked (PRAGMA
-// integrity_check). It returns the copy's size.
-func backupSQLite(ctx context.Context, src, dst string) (int64, error) {
+// began and none after. The ballot boxes' snapshots, kept in files beside
+// src (spec §7.7.1), are carried inside the copy (sqlite.SnapshotFile), so
+// the backup stays one file and a server started on it restores them
+// instead of replaying every board in full; a snapshot that cannot be
+// carried is reported on out and left behind, the backup being whole
+// without it. The copy is then checked (PRAGMA integrity_check). It
+// returns the copy's size.
+func backupSQLite(ctx context.Context, src, dst string, out io.Writer) (int64, error) {
 	if _, err := os.Stat(src); err != nil {
 		return 0, fmt.Errorf("evoted backup: database: %w", err)
 	}
@@ -84,6 +92,17 @@ func backupSQLite(ctx context.Context, src, dst string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The snapshot files are opened before the copy begins, so the copy
+	// holds every entry and checkpoint they cover (OpenSnapshotFiles).
+	snaps, err := sqlite.OpenSnapshotFiles(src)
+	if err != nil {
+		return 0, fmt.Errorf("evoted backup: %w", err)
+	}
+	defer func() {
+		for _, sf := range snaps {
+			sf.Close()
+		}
+	}()
 	db, err := sql.Open("sqlite", "file:"+src+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return 0, fmt.Errorf("evoted backup: %w", err)
@@ -95,6 +114,12 @@ func backupSQLite(ctx context.Context, src, dst string) (int64, error) {
 	}
 	if err := os.Chmod(abs, 0o600); err != nil {
 		return 0, err
+	}
+	if len(snaps) > 0 {
+		if err := carrySnapshots(ctx, abs, snaps, out); err != nil {
+			os.Remove(abs)
+			return 0, err
+		}
 	}
 	cp, err := sql.Open("sqlite", "file:"+abs+"?mode=ro")
 	if err != nil {
@@ -110,4 +135,27 @@ func backupSQLite(ctx context.Context, src, dst string) (int64, error) {
 		return 0, err
 	}
 	return st.Size(), nil
+}
+
+// carrySnapshots writes the snapshot files into the copy at path. A file
+// refused (damaged, or beyond the copy's log: store.ErrInvalid) is
+// reported and skipped; any other failure fails the backup.
+func carrySnapshots(ctx context.Context, path string, snaps []*sqlite.SnapshotFile, out io.Writer) error {
+	cp, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("evoted backup: %w", err)
+	}
+	defer cp.Close()
+	for _, sf := range snaps {
+		n, err := sf.CopyInto(ctx, cp)
+		switch {
+		case errors.Is(err, store.ErrInvalid):
+			fmt.Fprintf(out, "snapshot %s not carried (the restored server replays that board in full once): %v\n", sf.Name, err)
+		case err != nil:
+			return fmt.Errorf("evoted backup: %w", err)
+		default:
+			fmt.Fprintf(out, "snapshot of log %x at size %d carried in the copy\n", sf.Log[:8], n)
+		}
+	}
+	return cp.Close()
 }

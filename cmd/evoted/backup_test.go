@@ -84,11 +84,25 @@ func (e *election) cast(t *testing.T) {
 	e.ballots++
 }
 
+// snapshot has the box take a snapshot of its state (spec §7.7.1) and
+// casts one more ballot after it, so a reopen restores the snapshot and
+// replays what follows; it returns the snapshot's size.
+func (e *election) snapshot(t *testing.T) uint64 {
+	t.Helper()
+	n, err := e.f.Box.Snapshot(context.Background())
+	if err != nil || n == 0 {
+		t.Fatalf("snapshot: %d, %v", n, err)
+	}
+	e.cast(t)
+	return n
+}
+
 // resume opens the elections again on a restored store with the server's
 // keys, finds every ballot cast before the backup, casts one more ballot
 // (witnessed), and checks that the whole board verifies (fetched over the
-// API, against the election's fingerprint).
-func (e *election) resume(t *testing.T, st store.Store, db *sql.DB, dialect official.Dialect) {
+// API, against the election's fingerprint). The box must have restored
+// the snapshot of size snap (0: replayed the whole board).
+func (e *election) resume(t *testing.T, st store.Store, db *sql.DB, dialect official.Dialect, snap uint64) {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	ctx := context.Background()
@@ -109,6 +123,9 @@ func (e *election) resume(t *testing.T, st store.Store, db *sql.DB, dialect offi
 	}
 	if n := box.View().Ballots; n != e.ballots {
 		t.Fatalf("restored box has %d ballots, want %d", n, e.ballots)
+	}
+	if got := box.RestoredFrom(); got != snap {
+		t.Fatalf("the restored box started from a snapshot of size %d, want %d (0: the whole board replayed)", got, snap)
 	}
 	// The box takes ballots again, witnessed. (Only then does the board
 	// serve a cosigned checkpoint: a box keeps its witnesses' cosignatures
@@ -141,6 +158,9 @@ func (e *election) resume(t *testing.T, st store.Store, db *sql.DB, dialect offi
 // TestBackupRestoreSQLite: evoted backup copies the embedded database
 // while the election runs (VACUUM INTO); the copy, put in a fresh data
 // directory, opens, its board verifies, and the box takes ballots again.
+// The backup carries the box's snapshot (kept in a file beside the
+// database, spec §7.7.1) inside the copy: the restored box starts from it
+// and replays only what follows, not the whole board.
 func TestBackupRestoreSQLite(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -151,6 +171,7 @@ func TestBackupRestoreSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startElection(t, st, st.DB(), official.SQLite, filepath.Join(dir, "witnesses"))
+	snap := e.snapshot(t)
 
 	// Online: the server's store is open and in use.
 	file := filepath.Join(dir, "backup.db")
@@ -158,7 +179,7 @@ func TestBackupRestoreSQLite(t *testing.T) {
 	if err := backup(ctx, []string{"--out", file, "--data", data}, env(nil), &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "integrity checked") {
+	if !strings.Contains(out.String(), "integrity checked") || !strings.Contains(out.String(), "carried in the copy") {
 		t.Fatalf("backup said %q", out.String())
 	}
 	if err := backup(ctx, []string{"--out", file, "--data", data}, env(nil), &out); err == nil {
@@ -182,7 +203,7 @@ func TestBackupRestoreSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	e.resume(t, st2, st2.DB(), official.SQLite)
+	e.resume(t, st2, st2.DB(), official.SQLite, snap)
 }
 
 // TestBackupRestorePostgres: pg_dump --format=custom of the running
@@ -204,6 +225,7 @@ func TestBackupRestorePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startElection(t, pg, stdlib.OpenDBFromPool(pg.Pool()), official.Postgres, filepath.Join(t.TempDir(), "witnesses"))
+	snap := e.snapshot(t)
 
 	dump := filepath.Join(t.TempDir(), "evote.dump")
 	if out, err := exec.Command("pg_dump", "--format=custom", "--file="+dump, "--dbname="+src).CombinedOutput(); err != nil {
@@ -219,7 +241,7 @@ func TestBackupRestorePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg2.Close()
-	e.resume(t, pg2, stdlib.OpenDBFromPool(pg2.Pool()), official.Postgres)
+	e.resume(t, pg2, stdlib.OpenDBFromPool(pg2.Pool()), official.Postgres, snap)
 }
 
 // freshDatabase creates a database with a unique name on the test server,

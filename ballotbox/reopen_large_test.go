@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"evote/internal/cpustat"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,8 +22,13 @@ import (
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/election"
+	"evote/internal/cpustat"
 	"evote/record"
 	"evote/store"
+	"evote/store/postgres"
+	"evote/store/postgres/pgtest"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // largeKeys are the keys of a board BenchmarkReopenLarge built.
@@ -57,10 +61,38 @@ type largeKeys struct {
 // heap (HeapAlloc) and the heap in use (HeapInuse) of the process with the
 // box open, after a collection, per voter (its credential and ballot).
 // The snapshot is kept in a file between runs, not in memory. With
-// EVOTE_REOPEN_COLD set, the page cache is dropped before each reopen
+// EVOTE_REOPEN_LARGE_PG=schema, the board is kept in that schema of the
+// test PostgreSQL server instead of a SQLite file (the keys stay in the
+// directory). With EVOTE_REOPEN_COLD set, the page cache is dropped before each reopen
 // (as root: sync; echo 3 > /proc/sys/vm/drop_caches). On a run
 // that builds the board, the first box (the fixture's) stays reachable
 // from the fixture: the heap figures count for a run that reuses it.
+// openLargeStore opens the store of BenchmarkReopenLarge: the SQLite file
+// in dir, or, with EVOTE_REOPEN_LARGE_PG=schema, that schema of the test
+// PostgreSQL server (pgtest.BaseDSN), made if missing and kept for later
+// runs like the directory (drop it by hand: DROP SCHEMA … CASCADE).
+func openLargeStore(b *testing.B, dir string) store.Store {
+	schema := os.Getenv("EVOTE_REOPEN_LARGE_PG")
+	if schema == "" {
+		return openSQLite(b, dir)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.BaseDSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize())
+	conn.Close(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := postgres.Open(ctx, pgtest.WithSearchPath(pgtest.BaseDSN(), schema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
 func BenchmarkReopenLarge(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv("EVOTE_REOPEN_LARGE"))
 	if n <= 0 {
@@ -78,7 +110,7 @@ func BenchmarkReopenLarge(b *testing.B) {
 		dir = b.TempDir()
 	}
 	keysPath := filepath.Join(dir, "keys.json")
-	st := openSQLite(b, dir)
+	st := openLargeStore(b, dir)
 	b.Cleanup(func() { st.Close() })
 	var keys largeKeys
 	cat := &ballotbox.MemoryCatalog{}

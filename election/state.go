@@ -529,6 +529,16 @@ func (s *State) applyCredential(e *bulletin.Entry) error {
 	if err := s.CheckCredential(c); err != nil {
 		return err
 	}
+	// Share the strings CheckCredential found equal to the manifest's and
+	// the key set's: a million credentials' own copies of them weigh
+	// 65 MB, held through the casting (spec §11.7).
+	c.ElectionID = s.Manifest.ElectionID
+	if st, ok := s.Manifest.Style(c.BallotStyle); ok {
+		c.BallotStyle = st.ID
+	}
+	if k, ok := s.IdentityKeys.Key(c.KeyID); ok {
+		c.KeyID = k.KeyID
+	}
 	s.credentials.set(c.DeviceKey, c)
 	s.lastIssued = max(s.lastIssued, c.IssuedAt)
 	if _, ok := s.credStyle[c.Pseudonym]; !ok {

@@ -6,6 +6,8 @@
 package tally
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,28 +39,51 @@ type Cleansing struct {
 // case all its ballots are cancelled. ballots may be in any order; each
 // position must be unique.
 func Cleanse(ballots []CastBallot, votedInPerson map[[32]byte]bool) (*Cleansing, error) {
-	last := map[[32]byte]uint64{}
-	seen := map[uint64]bool{}
-	out := &Cleansing{}
-	for _, b := range ballots {
-		if seen[b.Position] {
-			return nil, fmt.Errorf("tally: ballot position %d listed twice", b.Position)
+	if !ascending(ballots) {
+		seen := make(map[uint64]bool, len(ballots))
+		for _, b := range ballots {
+			if seen[b.Position] {
+				return nil, fmt.Errorf("tally: ballot position %d listed twice", b.Position)
+			}
+			seen[b.Position] = true
 		}
-		seen[b.Position] = true
+	}
+	// Sorted by pseudonym then position, each voter's ballots are a run
+	// whose last one counts: no map of a million pseudonyms (spec §11.7).
+	out := &Cleansing{}
+	kept := make([]CastBallot, 0, len(ballots))
+	for _, b := range ballots {
 		if votedInPerson[b.Pseudonym] {
 			out.Cancelled = append(out.Cancelled, b.Position)
 			continue
 		}
-		if p, ok := last[b.Pseudonym]; !ok || b.Position > p {
-			last[b.Pseudonym] = b.Position
-		}
+		kept = append(kept, b)
 	}
-	for _, p := range last {
-		out.Counted = append(out.Counted, p)
+	slices.SortFunc(kept, func(a, b CastBallot) int {
+		if c := bytes.Compare(a.Pseudonym[:], b.Pseudonym[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Position, b.Position)
+	})
+	for i, b := range kept {
+		if i+1 == len(kept) || kept[i+1].Pseudonym != b.Pseudonym {
+			out.Counted = append(out.Counted, b.Position)
+		}
 	}
 	slices.Sort(out.Counted)
 	slices.Sort(out.Cancelled)
 	return out, nil
+}
+
+// ascending reports whether the ballots' positions are strictly ascending
+// (as a board lists them), so that none is listed twice.
+func ascending(ballots []CastBallot) bool {
+	for i := 1; i < len(ballots); i++ {
+		if ballots[i].Position <= ballots[i-1].Position {
+			return false
+		}
+	}
+	return true
 }
 
 const cleansingFormat = 1
@@ -107,13 +132,15 @@ func DecodeCleansing(b []byte) (*Cleansing, error) {
 			}
 		}
 	}
-	in := map[uint64]bool{}
-	for _, p := range c.Counted {
-		in[p] = true
-	}
-	for _, p := range c.Cancelled {
-		if in[p] {
-			return nil, fmt.Errorf("%w: position %d both counted and cancelled", ErrMalformed, p)
+	// Both lists ascend: a merge finds a position in both.
+	for i, j := 0, 0; i < len(c.Counted) && j < len(c.Cancelled); {
+		switch a, b := c.Counted[i], c.Cancelled[j]; {
+		case a < b:
+			i++
+		case a > b:
+			j++
+		default:
+			return nil, fmt.Errorf("%w: position %d both counted and cancelled", ErrMalformed, b)
 		}
 	}
 	return c, nil

@@ -29,17 +29,30 @@ func TestCleanse(t *testing.T) {
 	if _, err := Cleanse(append(ballots, CastBallot{Position: 10, Pseudonym: b}), nil); err == nil {
 		t.Error("repeated position accepted")
 	}
+	// In any order, the same cleansing; the caller's slice is not reordered.
+	shuffled := []CastBallot{ballots[4], ballots[2], ballots[0], ballots[3], ballots[1]}
+	kept := slices.Clone(shuffled)
+	if got2, err := Cleanse(shuffled, map[[32]byte]bool{c: true}); err != nil || !got2.Equal(got) {
+		t.Fatalf("unordered ballots: %+v, %v", got2, err)
+	}
+	if !slices.Equal(shuffled, kept) {
+		t.Error("Cleanse reordered its input")
+	}
+	if _, err := Cleanse([]CastBallot{ballots[2], ballots[0], {Position: 15, Pseudonym: b}}, nil); err == nil {
+		t.Error("repeated position accepted in unordered ballots")
+	}
 }
 
 func TestDecodeCleansingStrict(t *testing.T) {
 	good := (&Cleansing{Counted: []uint64{1, 5}, Cancelled: []uint64{3}}).Encode()
 	bad := map[string][]byte{
-		"trailing":     append(bytes.Clone(good), 0),
-		"truncated":    good[:len(good)-1],
-		"unsorted":     (&Cleansing{Counted: []uint64{5, 1}}).Encode(),
-		"duplicate":    (&Cleansing{Counted: []uint64{5, 5}}).Encode(),
-		"overlap":      (&Cleansing{Counted: []uint64{3}, Cancelled: []uint64{3}}).Encode(),
-		"wrong format": append([]byte{2}, good[1:]...),
+		"trailing":      append(bytes.Clone(good), 0),
+		"truncated":     good[:len(good)-1],
+		"unsorted":      (&Cleansing{Counted: []uint64{5, 1}}).Encode(),
+		"duplicate":     (&Cleansing{Counted: []uint64{5, 5}}).Encode(),
+		"overlap":       (&Cleansing{Counted: []uint64{3}, Cancelled: []uint64{3}}).Encode(),
+		"overlap later": (&Cleansing{Counted: []uint64{1, 4, 9}, Cancelled: []uint64{2, 9}}).Encode(),
+		"wrong format":  append([]byte{2}, good[1:]...),
 	}
 	for name, b := range bad {
 		if _, err := DecodeCleansing(b); err == nil {

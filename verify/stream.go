@@ -139,6 +139,11 @@ func (s *sliceSource) next() ([]byte, error) {
 type frameSource struct {
 	r *bufio.Reader
 	n int
+	// large, if set, is called before an entry longer than batchBytes is
+	// read, so that the stream waits for what is in flight to be consumed
+	// first: the first mix (224 MB at a million ballots) read while the
+	// cleansing is replayed was held at the verifier's peak (spec §11.7).
+	large func()
 }
 
 func newFrameSource(r io.Reader) *frameSource {
@@ -158,6 +163,9 @@ func (s *frameSource) next() ([]byte, error) {
 	}
 	if s.n >= maxEntries {
 		return nil, fmt.Errorf("%w: more than %d entries", ErrLoad, maxEntries)
+	}
+	if l > batchBytes && s.large != nil {
+		s.large()
 	}
 	data := make([]byte, l)
 	if _, err := io.ReadFull(s.r, data); err != nil {
@@ -218,6 +226,15 @@ func (b *budget) acquire(n int) {
 	b.mu.Unlock()
 }
 
+// drained waits until nothing is in flight.
+func (b *budget) drained() {
+	b.mu.Lock()
+	for b.used > 0 {
+		b.cond.Wait()
+	}
+	b.mu.Unlock()
+}
+
 func (b *budget) release(n int) {
 	b.mu.Lock()
 	b.used -= n
@@ -238,7 +255,7 @@ func (v *verifier) stream(note []byte, first []byte, src source) error {
 			v.sizes[s] = true
 		}
 	}
-	v.seen = map[[32]byte]uint32{}
+	v.seen = newLeafIndex(v.total)
 	v.state = election.NewState()
 
 	work := make(chan *batch)
@@ -295,6 +312,13 @@ func (v *verifier) read(first []byte, src source, work, order chan<- *batch, bud
 		work <- b
 		next += uint64(len(b.data))
 		b = &batch{first: next}
+	}
+	if fs, ok := src.(*frameSource); ok {
+		fs.large = func() {
+			send()
+			bud.drained()
+		}
+		defer func() { fs.large = nil }()
 	}
 	data := first
 	for {
@@ -401,10 +425,7 @@ func (v *verifier) consume(b *batch) {
 	t0 := threadCPU()
 	for k := range b.data {
 		i := b.first + uint64(k)
-		j, dup := v.seen[b.leaves[k]]
-		if !dup {
-			v.seen[b.leaves[k]] = uint32(i)
-		}
+		j, dup := v.seen.add(b.leaves[k])
 		switch {
 		case b.fmtErr[k] != nil:
 			v.rep.fail(int64(i), CheckEntryFormat, "%v", b.fmtErr[k])

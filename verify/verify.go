@@ -110,7 +110,7 @@ type verifier struct {
 	root  [32]byte // of the first n entries
 	roots map[uint64][32]byte
 	sizes map[uint64]bool
-	seen  map[[32]byte]uint32
+	seen  *leafIndex
 	// The replay's state, and whether it stopped (no manifest).
 	state        *election.State
 	stopped      bool

@@ -58,6 +58,17 @@ func NewRows(w int, cts []*elgamal.Ciphertext) (*Rows, error) {
 // wrong length, trailing bytes, counts above the limits and any element that
 // is not canonical (decoding every element, on all cores).
 func ParseRows(b []byte) (*Rows, error) {
+	return parseRows(b, true)
+}
+
+// ParseRowsAliasing is ParseRows without the copy: the rows alias b, which
+// the caller must not change afterwards. A verifier gathering a million
+// rows' encoding saves holding it twice (spec §11.7).
+func ParseRowsAliasing(b []byte) (*Rows, error) {
+	return parseRows(b, false)
+}
+
+func parseRows(b []byte, copied bool) (*Rows, error) {
 	if len(b) < 8 {
 		return nil, fmt.Errorf("%w: rows header is %d bytes", ErrMalformed, len(b))
 	}
@@ -69,7 +80,11 @@ func ParseRows(b []byte) (*Rows, error) {
 	if want := 8 + n*w*elgamal.CiphertextSize; len(b) != want {
 		return nil, fmt.Errorf("%w: rows encoding is %d bytes, want %d", ErrMalformed, len(b), want)
 	}
-	r := &Rows{n: n, w: w, data: append([]byte(nil), b[8:]...)}
+	data := b[8:len(b):len(b)]
+	if copied {
+		data = append([]byte(nil), data...)
+	}
+	r := &Rows{n: n, w: w, data: data}
 	if err := checkElements(r.data, "ciphertext"); err != nil {
 		return nil, err
 	}

@@ -394,6 +394,12 @@ func TestParseRejects(t *testing.T) {
 		if _, err := ParseRows(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("rows %s: got %v", name, err)
 		}
+		if _, err := ParseRowsAliasing(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("rows %s, aliasing: got %v", name, err)
+		}
+	}
+	if r, err := ParseRowsAliasing(bytes.Clone(rb)); err != nil || !bytes.Equal(r.Bytes(), rb) {
+		t.Errorf("ParseRowsAliasing of good rows: %v", err)
 	}
 }
 

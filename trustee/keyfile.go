@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"evote/crypto/group"
 	"evote/crypto/threshold"
+	"evote/internal/atomicfile"
 	"evote/internal/wire"
 	"evote/tally/revote"
 )
@@ -386,42 +386,9 @@ func (k *Keys) SaveFile(path string, passphrase []byte, p KDFParams, overwrite b
 			return fmt.Errorf("trustee: %s exists; refusing to overwrite a key file", path)
 		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".evote-key-*")
+	err = atomicfile.Write(path, 0o600, func(w io.Writer) error { _, err := w.Write(b); return err })
 	if err != nil {
-		return fmt.Errorf("trustee: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("trustee: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("trustee: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("trustee: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("trustee: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("trustee: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("trustee: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("trustee: syncing %s: %w", dir, err)
+		return fmt.Errorf("trustee: writing the key file: %w", err)
 	}
 	return nil
 }

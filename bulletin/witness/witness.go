@@ -17,14 +17,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"evote/bulletin"
+	"evote/internal/atomicfile"
 )
 
 // Errors, one per tlog-witness response status.
@@ -224,30 +225,9 @@ func (w *Witness) persist() error {
 	if err != nil {
 		return fmt.Errorf("witness: encode state: %w", err)
 	}
-	dir := filepath.Dir(w.cfg.StatePath)
-	f, err := os.CreateTemp(dir, ".witness-state-*")
+	err = atomicfile.Write(w.cfg.StatePath, 0o600, func(f io.Writer) error { _, err := f.Write(b); return err })
 	if err != nil {
 		return fmt.Errorf("witness: write state: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("witness: write state: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("witness: sync state: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("witness: write state: %w", err)
-	}
-	if err := os.Rename(tmp, w.cfg.StatePath); err != nil {
-		return fmt.Errorf("witness: write state: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -14,8 +14,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
+	"evote/internal/atomicfile"
 	"evote/store"
 )
 
@@ -103,39 +103,23 @@ func (s *Store) putSnapshotFile(ctx context.Context, log store.LogID, snap store
 	if err := checkSnapshotSize(ctx, s.db, log, snap.Size); err != nil {
 		return err
 	}
-	name := s.snapshotFile(log)
-	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("store/sqlite: put snapshot: %w", err)
-	}
-	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	h := crc32.New(castagnoli)
-	w := io.MultiWriter(f, h)
-	var hdr [snapFileHeader]byte
-	copy(hdr[:8], snapFileMagic[:])
-	copy(hdr[8:40], log[:])
-	binary.BigEndian.PutUint64(hdr[40:], snap.Size)
-	binary.BigEndian.PutUint64(hdr[48:], uint64(len(snap.Data)))
-	_, err = w.Write(hdr[:])
-	if err == nil {
-		_, err = w.Write(snap.Data)
-	}
-	if err == nil {
-		_, err = f.Write(h.Sum(nil))
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(name))
-	}
+	err := atomicfile.Write(s.snapshotFile(log), 0o600, func(f io.Writer) error {
+		h := crc32.New(castagnoli)
+		w := io.MultiWriter(f, h)
+		var hdr [snapFileHeader]byte
+		copy(hdr[:8], snapFileMagic[:])
+		copy(hdr[8:40], log[:])
+		binary.BigEndian.PutUint64(hdr[40:], snap.Size)
+		binary.BigEndian.PutUint64(hdr[48:], uint64(len(snap.Data)))
+		if _, err := w.Write(hdr[:]); err != nil {
+			return err
+		}
+		if _, err := w.Write(snap.Data); err != nil {
+			return err
+		}
+		_, err := f.Write(h.Sum(nil))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store/sqlite: put snapshot: %w", err)
 	}
@@ -145,15 +129,6 @@ func (s *Store) putSnapshotFile(ctx context.Context, log store.LogID, snap store
 		return fmt.Errorf("store/sqlite: put snapshot: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // streamSnapshotFile streams the snapshot file of log; ok is false if

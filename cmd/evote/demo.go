@@ -74,6 +74,14 @@ type demoOptions struct {
 	// tests set them (demo_test.go): the tool itself cannot cheat.
 	cheater int
 	cheat   func(step string) func(context.Context, trustee.Board, *trustee.Keys, trustee.Options) error
+
+	// In deniable re-voting mode, for the test of two boards: the
+	// election's id (which seeds the simulated register), how many slots
+	// each style gets before the close (0: as many as the rows need), and
+	// the voters whose planned re-vote is left out.
+	electionID string
+	slots      int
+	noRevote   map[int]bool
 }
 
 // demoResult is what the demo established.
@@ -273,6 +281,9 @@ func (r *demoRun) makeTrusteeKeys(context.Context) error {
 // question.
 func (r *demoRun) createElection(ctx context.Context) error {
 	r.electionID = "demo-" + randomHex(4)
+	if r.o.electionID != "" {
+		r.electionID = r.o.electionID
+	}
 	m := ballot.SampleManifest(r.electionID, r.mts, uint32(r.th), [32]byte(r.env.idKey.Public().(ed25519.PublicKey)), r.env.keys.Anchors(demoOriginPrefix+"/"+r.electionID))
 	now := uint64(time.Now().Unix())
 	m.VotingStart, m.VotingEnd = now, now+7*86400
@@ -489,7 +500,7 @@ func (r *demoRun) castVotes(ctx context.Context) error {
 	}
 	for i := range r.o.Voters {
 		rv, a, p := voterPlan(i)
-		r.res.Revotes += b2i(rv)
+		r.res.Revotes += b2i(rv && !r.o.noRevote[i])
 		r.res.Audits += b2i(a && !r.o.Coercion)
 		r.res.InPerson += b2i(p)
 	}

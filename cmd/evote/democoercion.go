@@ -55,8 +55,12 @@ type demoClock struct{ offset atomic.Int64 }
 // Now returns the box's time.
 func (c *demoClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
 
-// Advance moves the box's time forward by d.
-func (c *demoClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+// AdvanceTo moves the box's time forward to t, if it is earlier.
+func (c *demoClock) AdvanceTo(t time.Time) {
+	if d := time.Until(t); d > time.Duration(c.offset.Load()) {
+		c.offset.Store(int64(d))
+	}
+}
 
 // demoCredentials is the ballot box's credential source (spec §15.16.2):
 // the identity service over HTTP, asked with requests signed by the box's
@@ -143,6 +147,7 @@ func coercionManifest(m *ballot.Manifest) {
 // void.
 func (r *demoRun) voteRows(ctx context.Context, i int, p *registry.SimPerson) error {
 	revoted, _, inPerson := voterPlan(i)
+	revoted = revoted && !r.o.noRevote[i]
 	d, err := r.signIn(ctx, p)
 	if err != nil {
 		return err
@@ -293,22 +298,30 @@ func (r *demoRun) keepRow(hash string) {
 	r.mu.Unlock()
 }
 
-// publishSlots ends slots at once by advancing the box's clock one slot
-// at a time, until every cast row is published in a slot and the device
-// gets its receipt (each slot carries B_st rows per style, the queued
-// casts first, dummies for the rest).
+// publishSlots ends slots at once by moving the box's clock to the end
+// of each slot in turn, until every cast row is published in a slot and
+// its device gets the receipt (each slot carries B_st rows per style, the
+// queued casts first, dummies for the rest), or, with a fixed number of
+// slots, until that many are on the board. Slot k is due at
+// voting_start + (k+1)·slot_seconds whatever the real time.
 func (r *demoRun) publishSlots(ctx context.Context) error {
 	pending := slices.Clone(r.rows)
-	slots := 0
-	for advances := 0; len(pending) > 0; advances++ {
-		if advances > 10*len(r.rows)+10 {
-			return fmt.Errorf("demo: %d rows still queued after %d slots", len(pending), slots)
+	step := time.Duration(r.m.Coercion.SlotSeconds) * time.Second
+	start := time.Unix(int64(r.m.VotingStart), 0)
+	for k := uint32(1); ; k++ {
+		if r.o.slots > 0 && k > uint32(r.o.slots) {
+			break
 		}
-		before := r.revoteSlots()
-		r.env.clock.Advance(time.Duration(r.m.Coercion.SlotSeconds) * time.Second)
+		if r.o.slots == 0 && len(pending) == 0 {
+			break
+		}
+		if k > uint32(10*len(r.rows)+10) {
+			return fmt.Errorf("demo: %d rows still queued after %d slots", len(pending), k-1)
+		}
+		r.env.clock.AdvanceTo(start.Add(time.Duration(k)*step + step/20))
 		if err := r.f.Until(ctx, func(s *election.State) bool {
 			for _, rs := range s.RevoteStyles() {
-				if rs.Slots <= before[rs.Style] {
+				if rs.Slots < k {
 					return false
 				}
 			}
@@ -328,20 +341,15 @@ func (r *demoRun) publishSlots(ctx context.Context) error {
 		}
 		pending = still
 	}
+	if len(pending) > 0 {
+		return fmt.Errorf("demo: %d rows still queued after %d slots", len(pending), r.o.slots)
+	}
+	slots := 0
 	for _, rs := range r.f.State.RevoteStyles() {
 		slots += int(rs.Slots)
 	}
 	r.say("slot timer: box clock moved on %d s per slot; all %d rows published, in %d slots of the %d styles, padded with dummies", r.m.Coercion.SlotSeconds, len(r.rows), slots, len(r.f.State.RevoteStyles()))
 	return nil
-}
-
-// revoteSlots is each style's slot count on the observers' replay.
-func (r *demoRun) revoteSlots() map[string]uint32 {
-	out := map[string]uint32{}
-	for _, rs := range r.f.State.RevoteStyles() {
-		out[rs.Style] = rs.Slots
-	}
-	return out
 }
 
 // closeAndFilter closes voting; the box's slot timer posts the last

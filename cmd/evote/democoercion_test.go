@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"evote/ballot"
+	"evote/bulletin"
 	"evote/store/postgres/pgtest"
+	"evote/tally/revote"
 	"evote/verify"
 )
 
@@ -69,5 +74,80 @@ func checkCoercionDemo(t *testing.T, res *demoResult) {
 	}
 	if shown == 0 {
 		t.Error("every contest withheld: the result checks nothing")
+	}
+}
+
+// The test of two boards (issue #21's acceptance, spec §15.13 step 8): two
+// elections of the same voters, one where voter 3 re-votes and one where
+// it does not, with the same number of slots. Their full records, as the
+// demo exports them, show the same shapes: the same number of entries of
+// each type, and per ballot style the same slots in the same order, each
+// with the same number of rows and the same size; the padding, depths,
+// marks, filter and roll entries too. Only the counts of the result may
+// tell the elections apart (they are different votes).
+func TestDemoCoercionTwoBoards(t *testing.T) {
+	const slots = 6 // per style, more than the rows need
+	run := func(noRevote map[int]bool) (*demoResult, []*bulletin.Entry) {
+		dir := filepath.Join(t.TempDir(), "record")
+		res := demoTest(t, demoOptions{Voters: 20, Coercion: true, Record: dir, electionID: "demo-two-boards", slots: slots, noRevote: noRevote})
+		rec, err := verify.LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var es []*bulletin.Entry
+		for i, raw := range rec.Entries {
+			e, err := bulletin.DecodeEntry(raw)
+			if err != nil {
+				t.Fatalf("entry %d: %v", i, err)
+			}
+			es = append(es, e)
+		}
+		return res, es
+	}
+	resA, a := run(nil)
+	resB, b := run(map[int]bool{3: true})
+	if resA.Revotes != resB.Revotes+1 {
+		t.Fatalf("re-votes %d and %d: want the second run without voter 3's", resA.Revotes, resB.Revotes)
+	}
+	shapes := func(es []*bulletin.Entry) (types map[bulletin.Type]int, perStyle map[string][]string, closing map[bulletin.Type][]int) {
+		types, perStyle, closing = map[bulletin.Type]int{}, map[string][]string{}, map[bulletin.Type][]int{}
+		for _, e := range es {
+			types[e.Type]++
+			switch e.Type {
+			case bulletin.TypeRevoteSlot:
+				s, err := revote.DecodeSlot(e.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				perStyle[s.Style] = append(perStyle[s.Style], fmt.Sprintf("slot %d: %d rows, %d bytes", s.Slot, len(s.Rows), len(e.Payload)))
+			case bulletin.TypeRevotePadding, bulletin.TypeRevoteDepths, bulletin.TypeRevoteMarks, bulletin.TypeRevoteFilter, bulletin.TypeRevoteRoll:
+				closing[e.Type] = append(closing[e.Type], len(e.Payload))
+			}
+		}
+		return
+	}
+	typesA, slotsA, revA := shapes(a)
+	typesB, slotsB, revB := shapes(b)
+	if !maps.Equal(typesA, typesB) {
+		t.Errorf("entries by type differ:\n%v\n%v", typesA, typesB)
+	}
+	if len(slotsA) == 0 {
+		t.Fatal("no slot on the board")
+	}
+	for st, sa := range slotsA {
+		if len(sa) < slots {
+			t.Errorf("style %s has %d slots, want at least %d", st, len(sa), slots)
+		}
+		if !slices.Equal(sa, slotsB[st]) {
+			t.Errorf("style %s: slots differ:\n%v\n%v", st, sa, slotsB[st])
+		}
+	}
+	for typ, sa := range revA {
+		if !slices.Equal(sa, revB[typ]) {
+			t.Errorf("%s entries' sizes differ: %v and %v", typ, sa, revB[typ])
+		}
+	}
+	if len(revA) != 5 {
+		t.Errorf("%d kinds of close and filter entries, want 5 (padding, depths, marks, filter, roll)", len(revA))
 	}
 }

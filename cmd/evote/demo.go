@@ -207,6 +207,7 @@ type demoRun struct {
 	intended map[string]demoIntent
 	audited  []ballot.ShownCode // tracking codes of the audited ballots
 	rows     []string           // hashes of the rows cast (deniable re-voting)
+	rowBytes map[string][]byte  // each row cast, by its hash
 }
 
 // trusteeMachine is one trustee's own machine: its key file and replay.

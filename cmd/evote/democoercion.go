@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -232,11 +234,12 @@ func (r *demoRun) castRow(ctx context.Context, d *device, style string, sel ball
 	}
 	row.Flag, row.FlagProof = flag, proof.Bytes()
 	copy(row.DeviceSig[:], ed25519.Sign(d.key, revote.RowMessage(r.f.Log, row)))
-	rc, err := r.box.CastRow(ctx, r.electionID, d.token.Token, row.Encode())
+	enc := row.Encode()
+	rc, err := r.box.CastRow(ctx, r.electionID, d.token.Token, enc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	r.keepRow(rc.RowHash)
+	r.keepRow(rc.RowHash, enc)
 	return nil
 }
 
@@ -281,21 +284,58 @@ func (r *demoRun) markRow(ctx context.Context, pseudonym, style string) error {
 	stmt := revote.MarkStatement(r.ext, style, sd.pub(), op.StationID, op.OfficialID)
 	op.StationSig = [64]byte(ed25519.Sign(r.env.station, stmt))
 	op.OfficialSig = [64]byte(ed25519.Sign(r.env.poll, stmt))
-	rc, err := r.box.CastMark(ctx, r.electionID, sd.token.Token, row.Encode(), op)
+	enc := row.Encode()
+	rc, err := r.box.CastMark(ctx, r.electionID, sd.token.Token, enc, op)
 	if err != nil {
 		return fmt.Errorf("in-person mark's row: %w", err)
 	}
-	r.keepRow(rc.RowHash)
+	r.keepRow(rc.RowHash, enc)
 	r.mu.Lock()
 	delete(r.intended, pseudonym)
 	r.mu.Unlock()
 	return nil
 }
 
-func (r *demoRun) keepRow(hash string) {
+// keepRow keeps a cast row for its receipt: the hash the box answered,
+// which must be the row's.
+func (r *demoRun) keepRow(hash string, row []byte) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rowBytes == nil {
+		r.rowBytes = map[string][]byte{}
+	}
 	r.rows = append(r.rows, hash)
-	r.mu.Unlock()
+	r.rowBytes[hash] = row
+}
+
+// checkRowReceipt is the device's check of a published row's receipt
+// against its own replay of the board: the hash the box answered is the
+// row's, the slot entry at the receipt's index carries the row at the
+// receipt's position, and the checkpoint, signed by the manifest's log
+// key, includes that entry.
+func (r *demoRun) checkRowReceipt(rc *client.RowReceipt) error {
+	row := r.rowBytes[rc.RowHash]
+	if h := sha256.Sum256(row); b64url.EncodeToString(h[:]) != rc.RowHash {
+		return fmt.Errorf("receipt: the box answered row hash %s, not the row's", rc.RowHash)
+	}
+	if rc.Index == nil || rc.Position == nil || *rc.Index >= uint64(len(r.f.Entries)) {
+		return fmt.Errorf("receipt of row %s: no slot entry the device's replay has", rc.RowHash)
+	}
+	e := r.f.Entries[*rc.Index]
+	if e.Type != bulletin.TypeRevoteSlot {
+		return fmt.Errorf("receipt of row %s: entry %d is a %s, not a slot", rc.RowHash, *rc.Index, e.Type)
+	}
+	sl, err := revote.DecodeSlot(e.Payload)
+	if err != nil {
+		return err
+	}
+	if *rc.Position < 0 || *rc.Position >= len(sl.Rows) || !bytes.Equal(sl.Rows[*rc.Position].Encode(), row) {
+		return fmt.Errorf("receipt of row %s: slot %d of style %s does not carry the row at position %d", rc.RowHash, sl.Slot, sl.Style, *rc.Position)
+	}
+	if err := checkIncluded(r.anchors, e, *rc.Index, rc.Checkpoint, rc.InclusionProof); err != nil {
+		return fmt.Errorf("receipt of row %s: %w", rc.RowHash, err)
+	}
+	return nil
 }
 
 // publishSlots ends slots at once by moving the box's clock to the end
@@ -337,6 +377,13 @@ func (r *demoRun) publishSlots(ctx context.Context) error {
 			}
 			if !rc.Published() {
 				still = append(still, h)
+				continue
+			}
+			if err := r.f.Sync(ctx); err != nil {
+				return err
+			}
+			if err := r.checkRowReceipt(rc); err != nil {
+				return err
 			}
 		}
 		pending = still
@@ -348,7 +395,7 @@ func (r *demoRun) publishSlots(ctx context.Context) error {
 	for _, rs := range r.f.State.RevoteStyles() {
 		slots += int(rs.Slots)
 	}
-	r.say("slot timer: box clock moved on %d s per slot; all %d rows published, in %d slots of the %d styles, padded with dummies", r.m.Coercion.SlotSeconds, len(r.rows), slots, len(r.f.State.RevoteStyles()))
+	r.say("slot timer: box clock moved on %d s per slot; all %d rows published, in %d slots of the %d styles, padded with dummies; each receipt checked: the row in its slot, the slot in a signed checkpoint", r.m.Coercion.SlotSeconds, len(r.rows), slots, len(r.f.State.RevoteStyles()))
 	return nil
 }
 

@@ -791,8 +791,8 @@ func (r *demoRun) audit(ctx context.Context) (*demoResult, error) {
 	verified := recordVerified(res.Report, res.Culprits)
 	if verified {
 		if r.o.Coercion {
-			// Rows are not ballots of chapter 9: the report counts none.
-			r.say("record verified by the auditor's verifier: %d entries, %d mixes, %d decryption shares", res.Report.Counts.Entries, res.Report.Counts.Mixes, res.Report.Counts.Shares)
+			c := res.Report.Counts
+			r.say("record verified by the auditor's verifier: %d entries, %d slots of %d rows in all, %d voters kept by the filter, %d mixes, %d decryption shares", c.Entries, c.RevoteSlots, c.RevoteRows, c.RevoteVoters, c.Mixes, c.Shares)
 		} else {
 			r.say("record verified by the auditor's verifier: %d entries, %d ballots, %d counted, %d mixes, %d decryption shares", res.Report.Counts.Entries, res.Report.Counts.Ballots, res.Report.Counts.Counted, res.Report.Counts.Mixes, res.Report.Counts.Shares)
 		}

@@ -63,6 +63,11 @@ func checkCoercionDemo(t *testing.T, res *demoResult) {
 	if res.Revotes != 2 || res.InPerson != 1 || res.Audits != 0 {
 		t.Errorf("%d re-votes, %d in person, %d audits; want 2, 1, 0", res.Revotes, res.InPerson, res.Audits)
 	}
+	// Every voter cast at least one row, kept by the filter (a marked
+	// voter's mark).
+	if c := res.Report.Counts; c.RevoteVoters != uint64(res.Voters) || c.RevoteSlots == 0 || c.RevoteRows < uint64(res.Voters+res.Revotes+res.InPerson) {
+		t.Errorf("the verifier counts %d slots, %d rows, %d voters kept; %d voters cast %d rows", c.RevoteSlots, c.RevoteRows, c.RevoteVoters, res.Voters, res.Voters+res.Revotes+res.InPerson)
+	}
 	if res.Manifest.Coercion.Mode != ballot.DeniableRevoting {
 		t.Error("the published manifest is not in deniable re-voting mode")
 	}

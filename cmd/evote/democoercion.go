@@ -431,16 +431,18 @@ func (r *demoRun) closeAndFilter(ctx context.Context) error {
 	if err := r.env.idpSvc.PostRoll(ctx); err != nil {
 		return fmt.Errorf("identity service's roll: %w", err)
 	}
+	octx, cancel := context.WithCancel(ctx)
+	defer cancel() // the officials stop if a trustee's tool fails
 	officials := make(chan error, 1)
 	go func() {
 		// The officials start the mixing once every style's filter and
 		// roll call are done (the box refuses it before).
-		ob, err := r.newBoard(ctx)
+		ob, err := r.newBoard(octx)
 		if err == nil {
 			f := trustee.NewFollower(ob)
 			f.Fingerprint = r.fp
-			if err = f.Until(ctx, trustee.FilterDone); err == nil {
-				err = act(ctx, r.off, r.electionID, "start-mixing")
+			if err = f.Until(octx, trustee.FilterDone); err == nil {
+				err = act(octx, r.off, r.electionID, "start-mixing")
 			}
 		}
 		officials <- err

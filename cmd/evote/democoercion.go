@@ -17,6 +17,7 @@ import (
 
 	"evote/ballot"
 	"evote/ballotbox"
+	"evote/ballotbox/idsource"
 	"evote/bulletin"
 	"evote/client"
 	"evote/crypto/group"
@@ -65,60 +66,45 @@ func (c *demoClock) AdvanceTo(t time.Time) {
 }
 
 // demoCredentials is the ballot box's credential source (spec §15.16.2):
-// the identity service over HTTP, asked with requests signed by the box's
-// authority key, as evoted's --identity-url does. The identity service
-// starts after the box (it needs the election's context), hence the late
-// set.
+// the identity service over HTTP, as evoted's --identity-url
+// (ballotbox/idsource). The identity service starts after the box (it
+// needs the election's context), hence the late set.
 type demoCredentials struct {
-	mu sync.Mutex
-	c  *boxauth.Client
+	mu  sync.Mutex
+	src *idsource.Source
 }
 
 var _ ballotbox.CredentialSource = (*demoCredentials)(nil)
 
 func (s *demoCredentials) set(c *boxauth.Client) {
 	s.mu.Lock()
-	s.c = c
+	s.src = &idsource.Source{C: c}
 	s.mu.Unlock()
+}
+
+func (s *demoCredentials) source() (*idsource.Source, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.src == nil {
+		return nil, errors.New("demo: the identity service is not running yet")
+	}
+	return s.src, nil
 }
 
 func (s *demoCredentials) DummyCredentials(ctx context.Context, electionID string, items []ballotbox.DummyItem) ([]ballotbox.SignedCredential, error) {
-	its := make([]boxauth.Item, len(items))
-	for i, it := range items {
-		its[i] = boxauth.Item{Kind: boxauth.Dummy, Style: it.Style, Index: it.Index, Identifier: [32]byte(revote.DummyID(electionID, it.Style, it.Index).Bytes()), DeviceKey: it.DeviceKey}
+	src, err := s.source()
+	if err != nil {
+		return nil, err
 	}
-	return s.request(ctx, electionID, its)
+	return src.DummyCredentials(ctx, electionID, items)
 }
 
 func (s *demoCredentials) PaddingCredentials(ctx context.Context, electionID string, items []ballotbox.PaddingItem) ([]ballotbox.SignedCredential, error) {
-	its := make([]boxauth.Item, len(items))
-	for i, it := range items {
-		its[i] = boxauth.Item{Kind: boxauth.Padding, Style: it.Style, Pseudonym: it.Voter, DeviceKey: it.DeviceKey}
+	src, err := s.source()
+	if err != nil {
+		return nil, err
 	}
-	return s.request(ctx, electionID, its)
-}
-
-// request asks in batches of at most boxauth.MaxItems.
-func (s *demoCredentials) request(ctx context.Context, electionID string, items []boxauth.Item) ([]ballotbox.SignedCredential, error) {
-	s.mu.Lock()
-	c := s.c
-	s.mu.Unlock()
-	if c == nil {
-		return nil, errors.New("demo: the identity service is not running yet")
-	}
-	out := make([]ballotbox.SignedCredential, 0, len(items))
-	for len(items) > 0 {
-		n := min(len(items), boxauth.MaxItems)
-		cs, err := c.Request(ctx, electionID, items[:n])
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range cs {
-			out = append(out, ballotbox.SignedCredential{Credential: c.Credential, Signature: c.Signature})
-		}
-		items = items[n:]
-	}
-	return out, nil
+	return src.PaddingCredentials(ctx, electionID, items)
 }
 
 // coercionManifest sets the deniable re-voting option on the demo's

@@ -27,6 +27,11 @@ type VoterToken struct {
 	Pseudonym   string    `json:"pseudonym"`
 	BallotStyle string    `json:"ballot_style"`
 	KeyID       string    `json:"key_id"`
+	// In deniable re-voting mode (spec §15.16.1): the credential, its
+	// signature as a revote-credential entry and s, all base64url.
+	RevoteCredential    string `json:"revote_credential,omitempty"`
+	RevoteCredentialSig string `json:"revote_credential_sig,omitempty"`
+	RevoteS             string `json:"revote_s,omitempty"`
 }
 
 // StartAuth sends the first factor (PIN, document number, birth date as

@@ -52,6 +52,9 @@ type RevoteLedger interface {
 	// maxOnline online rows (ErrRevoteLimit), whichever process adds them.
 	AddRevoteCast(ctx context.Context, log LogID, c RevoteCast, maxOnline int) (uint64, error)
 	// RevoteCasts returns the log's casts with Seq > after, in Seq order.
+	// A cast added after it returns, by any process, has a higher Seq than
+	// every cast it returned, so that a reader following the ledger by Seq
+	// misses none.
 	RevoteCasts(ctx context.Context, log LogID, after uint64) ([]RevoteCast, error)
 	// PutRevotePlan stores the plan of a style's slot, replacing any plan
 	// stored for that slot (a slot not appended is planned again).

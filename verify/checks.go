@@ -187,6 +187,13 @@ type Counts struct {
 	Cancelled    uint64 `json:"cancelled_ballots"`
 	Mixes        uint64 `json:"mixes"`
 	Shares       uint64 `json:"decryption_shares"`
+	// In deniable re-voting mode (spec chapter 15), where ballots are rows
+	// of slots and Ballots counts none: the slots of every style, their
+	// rows (ballots, marks and dummies alike), and the voters the filter
+	// kept a row of (its roll call).
+	RevoteSlots  uint64 `json:"revote_slots,omitempty"`
+	RevoteRows   uint64 `json:"revote_rows,omitempty"`
+	RevoteVoters uint64 `json:"revote_voters,omitempty"`
 }
 
 // ContestCounts is one contest of the result entry, once the replay has

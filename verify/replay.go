@@ -425,6 +425,13 @@ func (v *verifier) summarise(s *election.State) {
 				Names: countNames(s.Manifest, c.ContestID, len(c.Counts))})
 		}
 	}
+	if s.Coercion() {
+		for _, rs := range s.RevoteStyles() {
+			v.rep.Counts.RevoteSlots += uint64(rs.Slots)
+			v.rep.Counts.RevoteRows += uint64(rs.Board)
+			v.rep.Counts.RevoteVoters += uint64(rs.Voters)
+		}
+	}
 	if s.Cleansing != nil {
 		v.rep.Counts.Counted = uint64(len(s.Cleansing.Counted))
 		v.rep.Counts.Cancelled = uint64(len(s.Cleansing.Cancelled))

@@ -78,6 +78,18 @@ func TestRevoteRecordVerifies(t *testing.T) {
 			t.Errorf("check %s covered nothing", c)
 		}
 	}
+	// The counts say what the board shows in this mode (its ballots are
+	// rows, none a ballot entry): slots, their rows, the voters kept.
+	var wc Counts
+	for _, rs := range f.e.State.RevoteStyles() {
+		wc.RevoteSlots += uint64(rs.Slots)
+		wc.RevoteRows += uint64(rs.Board)
+		wc.RevoteVoters += uint64(rs.Voters)
+	}
+	if wc.RevoteSlots == 0 || wc.RevoteVoters == 0 || rep.Counts.RevoteSlots != wc.RevoteSlots || rep.Counts.RevoteRows != wc.RevoteRows || rep.Counts.RevoteVoters != wc.RevoteVoters {
+		t.Errorf("report counts %d slots, %d rows, %d voters kept; the board has %d, %d, %d",
+			rep.Counts.RevoteSlots, rep.Counts.RevoteRows, rep.Counts.RevoteVoters, wc.RevoteSlots, wc.RevoteRows, wc.RevoteVoters)
+	}
 	want := f.e.Expected()
 	if len(rep.Result) != len(want.Contests) {
 		t.Fatalf("%d contests in the report", len(rep.Result))

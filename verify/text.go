@@ -19,6 +19,9 @@ func (r *Report) WriteText(w io.Writer) {
 	c := r.Counts
 	fmt.Fprintf(w, "counts   %d credentials, %d in-person marks, %d ballots (%d valid), %d audited, %d counted, %d cancelled, %d mixes, %d decryption shares\n",
 		c.Credentials, c.InPerson, c.Ballots, c.ValidBallots, c.Audited, c.Counted, c.Cancelled, c.Mixes, c.Shares)
+	if c.RevoteSlots > 0 {
+		fmt.Fprintf(w, "         deniable re-voting: %d slots, %d rows in them (ballots, marks and dummies alike), %d voters kept by the filter\n", c.RevoteSlots, c.RevoteRows, c.RevoteVoters)
+	}
 	fmt.Fprintf(w, "\n        %-23s %-45s %8s %9s\n", "check", "", "items", "time")
 	for _, k := range r.Checks {
 		status := "ok  "

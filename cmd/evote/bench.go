@@ -472,7 +472,7 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	idBoard := &client.IdentityBoard{C: b.box, ElectionID: b.id, Log: b.obs.Log, Key: env.idKey}
-	return env.startIdentity(ctx, b.id, b.obs.State.Context.ExtendedHash, b.obs.Log, b.styles, 10, b.o.Log, idBoard)
+	return env.startIdentity(ctx, b.id, b.obs.State.Context.ExtendedHash, b.obs.Log, b.styles, 10, b.o.Log, idBoard, nil)
 }
 
 // listChunk is the most voters of one voter-list change the bench sends

@@ -56,6 +56,9 @@ type demoOptions struct {
 	// command (flags, key file and passphrase file) instead of the library,
 	// and the voter list through evote official import-voters.
 	TrusteeCLI bool
+	// Coercion runs the election in deniable re-voting mode (spec chapter
+	// 15): rows in slots, re-votes, marks as rows, the trustees' filter.
+	Coercion bool
 	// CrashKeygen, with TrusteeCLI, stops trustee 1's evote trustee keygen
 	// right after it deals, as a crash would, and runs the command again,
 	// which must resume from the state saved in the key file.
@@ -71,6 +74,14 @@ type demoOptions struct {
 	// tests set them (demo_test.go): the tool itself cannot cheat.
 	cheater int
 	cheat   func(step string) func(context.Context, trustee.Board, *trustee.Keys, trustee.Options) error
+
+	// In deniable re-voting mode, for the test of two boards: the
+	// election's id (which seeds the simulated register), how many slots
+	// each style gets before the close (0: as many as the rows need), and
+	// the voters whose planned re-vote is left out.
+	electionID string
+	slots      int
+	noRevote   map[int]bool
 }
 
 // demoResult is what the demo established.
@@ -99,6 +110,7 @@ func demoCmd(ctx context.Context, args []string, out io.Writer) error {
 	voters := fs.Int("voters", 100, "number of simulated voters")
 	db := fs.String("db", "", "PostgreSQL URL (a fresh schema is made and dropped); default: an embedded store in a temporary directory")
 	rec := fs.String("record", "", "export the election's full public record to this directory")
+	coercion := fs.Bool("coercion", false, "run the election in deniable re-voting mode (spec chapter 15): ballots in padded slots, re-votes, in-person marks, the trustees' filter")
 	verbose := fs.Bool("v", false, "show the servers' warnings")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -107,7 +119,7 @@ func demoCmd(ctx context.Context, args []string, out io.Writer) error {
 	if *verbose {
 		logw = os.Stderr
 	}
-	_, err := runDemo(ctx, demoOptions{Voters: *voters, DB: *db, Record: *rec, Out: out, Log: logw})
+	_, err := runDemo(ctx, demoOptions{Voters: *voters, DB: *db, Record: *rec, Coercion: *coercion, Out: out, Log: logw})
 	return err
 }
 
@@ -140,6 +152,10 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	defer env.Close()
 	r.env = env
+	closeAndMix := r.closeAndMix
+	if o.Coercion {
+		closeAndMix = r.closeAndFilter
+	}
 	for _, phase := range []func(context.Context) error{
 		r.signInOfficials,
 		r.makeTrusteeKeys,
@@ -147,7 +163,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		r.keygen,
 		r.openVoting,
 		r.castVotes,
-		r.closeAndMix,
+		closeAndMix,
 		r.decryptAndTally,
 	} {
 		if err := phase(ctx); err != nil {
@@ -190,6 +206,8 @@ type demoRun struct {
 	observer sync.Mutex // guards f while voters use it
 	intended map[string]demoIntent
 	audited  []ballot.ShownCode // tracking codes of the audited ballots
+	rows     []string           // hashes of the rows cast (deniable re-voting)
+	rowBytes map[string][]byte  // each row cast, by its hash
 }
 
 // trusteeMachine is one trustee's own machine: its key file and replay.
@@ -264,10 +282,16 @@ func (r *demoRun) makeTrusteeKeys(context.Context) error {
 // question.
 func (r *demoRun) createElection(ctx context.Context) error {
 	r.electionID = "demo-" + randomHex(4)
+	if r.o.electionID != "" {
+		r.electionID = r.o.electionID
+	}
 	m := ballot.SampleManifest(r.electionID, r.mts, uint32(r.th), [32]byte(r.env.idKey.Public().(ed25519.PublicKey)), r.env.keys.Anchors(demoOriginPrefix+"/"+r.electionID))
 	now := uint64(time.Now().Unix())
 	m.VotingStart, m.VotingEnd = now, now+7*86400
 	m.ClientHash = web.ClientHash() // the voting page this binary embeds
+	if r.o.Coercion {
+		coercionManifest(m)
+	}
 	if r.o.cheater != 0 {
 		// With a cheating mixer, the honest trustees' mixes must suffice.
 		m.Mixes = uint32(r.n - 1)
@@ -283,6 +307,9 @@ func (r *demoRun) createElection(ctx context.Context) error {
 	// the quorum from the manifest that has it, never from the server.
 	r.fingerprint = m.Fingerprint()
 	r.fp = ballot.ExpectFingerprint(r.fingerprint)
+	if r.o.Coercion {
+		r.say("deniable re-voting: slots of %d s, %d rows per slot, every voter padded to %d rows before the filter; single-choice contests only", m.Coercion.SlotSeconds, m.Coercion.SlotRows, m.Coercion.MaxBallots)
+	}
 	r.say("election fingerprint %s (the officials publish it)", r.fingerprint)
 	if info.Origin != m.Board.Origin {
 		return fmt.Errorf("demo: the ballot box keeps the election's log as %q, the manifest pins %q", info.Origin, m.Board.Origin)
@@ -352,6 +379,9 @@ func (r *demoRun) keygen(ctx context.Context) error {
 	}
 	r.ext = r.f.State.Context.ExtendedHash
 	r.say("key generation done over HTTP: joint key %x…, key shares sealed in the trustees' key files", r.f.State.Context.JointKey.Bytes()[:8])
+	if r.o.Coercion {
+		r.say("tag keys of the %d trustees on the board, each sealed in its key file", r.n)
+	}
 	return nil
 }
 
@@ -380,7 +410,19 @@ func (r *demoRun) trusteeKeygen(ctx context.Context, i int, tm *trusteeMachine, 
 		return err
 	}
 	tm.keys = done
-	return done.SaveFile(tm.path, tm.pass, r.kdf, true)
+	if err := done.SaveFile(tm.path, tm.pass, r.kdf, true); err != nil {
+		return err
+	}
+	// In deniable re-voting mode the tag key follows, saved in the key
+	// file before it is posted (nothing otherwise), as evote trustee
+	// keygen does.
+	save := func(k *trustee.Keys) error { return k.SaveFile(tm.path, tm.pass, r.kdf, true) }
+	out, err := trustee.RunTagKey(ctx, b, done, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, Fingerprint: r.fp, OnEvidence: r.evidence(i), SaveKeys: save})
+	if err != nil {
+		return fmt.Errorf("tag key: %w", err)
+	}
+	tm.keys = out
+	return nil
 }
 
 // openVoting starts the identity service with a simulated population
@@ -393,7 +435,12 @@ func (r *demoRun) openVoting(ctx context.Context) error {
 	}
 	perStyle := (r.o.Voters/len(styles)+1)*10/6 + 10 // 6 in 10 simulated people are eligible
 	idBoard := &client.IdentityBoard{C: client.NewPooled(r.env.boxURL, idp.PostConcurrency), ElectionID: r.electionID, Log: r.f.Log, Key: r.env.idKey}
-	if err := r.env.startIdentity(ctx, r.electionID, r.ext, r.f.Log, styles, perStyle, r.o.Log, idBoard); err != nil {
+	var rv *idp.RevoteConfig
+	if r.o.Coercion {
+		rv = &idp.RevoteConfig{PublicKey: r.f.State.Election().PublicKey, Signer: idBoard, Styles: styles,
+			BoxKey: r.env.keys.Authority.Public().(ed25519.PublicKey), MaxBallots: int(r.m.Coercion.MaxBallots)}
+	}
+	if err := r.env.startIdentity(ctx, r.electionID, r.ext, r.f.Log, styles, perStyle, r.o.Log, idBoard, rv); err != nil {
 		return err
 	}
 	r.idc = client.New(r.env.idpURL)
@@ -454,12 +501,16 @@ func (r *demoRun) castVotes(ctx context.Context) error {
 	}
 	for i := range r.o.Voters {
 		rv, a, p := voterPlan(i)
-		r.res.Revotes += b2i(rv)
-		r.res.Audits += b2i(a)
+		r.res.Revotes += b2i(rv && !r.o.noRevote[i])
+		r.res.Audits += b2i(a && !r.o.Coercion)
 		r.res.InPerson += b2i(p)
 	}
+	vote := r.vote
+	if r.o.Coercion {
+		vote = r.voteRows
+	}
 	if err := parallel(ctx, r.o.Voters, 16, func(i int) error {
-		if err := r.vote(ctx, i, r.people[i]); err != nil {
+		if err := vote(ctx, i, r.people[i]); err != nil {
 			return fmt.Errorf("voter %d: %w", i, err)
 		}
 		return nil
@@ -469,6 +520,10 @@ func (r *demoRun) castVotes(ctx context.Context) error {
 		}
 	}); err != nil {
 		return err
+	}
+	if r.o.Coercion {
+		r.say("%d voters signed in and cast a row each (%d re-voted from a second device, %d also voted in person: a mark's row from the station's device)", r.o.Voters, r.res.Revotes, r.res.InPerson)
+		return r.publishSlots(ctx)
 	}
 	r.say("%d voters signed in and cast (%d re-voted from a second device, %d audited a ballot first, %d also voted in person)", r.o.Voters, r.res.Revotes, r.res.Audits, r.res.InPerson)
 	return nil
@@ -661,7 +716,16 @@ func (r *demoRun) tallyStep(ctx context.Context, sub string, run func(context.Co
 		if r.o.cheater == i+1 {
 			step = r.o.cheat(sub)
 		}
-		return step(ctx, b, k, trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, Fingerprint: r.fp, OnEvidence: r.evidence(i)})
+		o := trustee.Options{RoundWait: 2 * time.Minute, Replay: tm.replay, Fingerprint: r.fp, OnEvidence: r.evidence(i)}
+		if sub == "mix" {
+			// Deniable re-voting: the trustee's part of every style's
+			// filter and roll call first (nothing otherwise), as evote
+			// trustee mix does.
+			if err := trustee.RunFilter(ctx, b, k, o); err != nil {
+				return err
+			}
+		}
+		return step(ctx, b, k, o)
 	})
 }
 
@@ -726,7 +790,12 @@ func (r *demoRun) audit(ctx context.Context) (*demoResult, error) {
 	ok := printResult(r.o.Out, r.m, res)
 	verified := recordVerified(res.Report, res.Culprits)
 	if verified {
-		r.say("record verified by the auditor's verifier: %d entries, %d ballots, %d counted, %d mixes, %d decryption shares", res.Report.Counts.Entries, res.Report.Counts.Ballots, res.Report.Counts.Counted, res.Report.Counts.Mixes, res.Report.Counts.Shares)
+		if r.o.Coercion {
+			c := res.Report.Counts
+			r.say("record verified by the auditor's verifier: %d entries, %d slots of %d rows in all, %d voters kept by the filter, %d mixes, %d decryption shares", c.Entries, c.RevoteSlots, c.RevoteRows, c.RevoteVoters, c.Mixes, c.Shares)
+		} else {
+			r.say("record verified by the auditor's verifier: %d entries, %d ballots, %d counted, %d mixes, %d decryption shares", res.Report.Counts.Entries, res.Report.Counts.Ballots, res.Report.Counts.Counted, res.Report.Counts.Mixes, res.Report.Counts.Shares)
+		}
 		for _, n := range res.Report.Notes {
 			r.say("verifier's note: %s", n)
 		}

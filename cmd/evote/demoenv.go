@@ -28,6 +28,7 @@ import (
 	"evote/bulletin"
 	"evote/client"
 	"evote/idp"
+	"evote/idp/boxauth"
 	"evote/idp/idpapi"
 	"evote/idp/idpstore"
 	"evote/idp/otp"
@@ -68,8 +69,12 @@ type demoEnv struct {
 	idStore *idpstore.Store
 	// station and officials of the identity service's authority
 	station, poll, list ed25519.PrivateKey
-	servers             []*http.Server
-	closers             []func()
+	// clock is the ballot box's; creds its credential source (deniable
+	// re-voting), the identity service once it runs.
+	clock   *demoClock
+	creds   *demoCredentials
+	servers []*http.Server
+	closers []func()
 }
 
 const (
@@ -107,7 +112,7 @@ func (e *demoEnv) startServer(h http.Handler) (string, error) {
 // openDemoEnv opens the stores and starts the ballot box.
 func openDemoEnv(ctx context.Context, dbDSN string, logw io.Writer, front func(http.Handler) http.Handler) (*demoEnv, error) {
 	gin.SetMode(gin.ReleaseMode)
-	e := &demoEnv{sms: &otp.Recorder{}, idKey: newKey(), tokKey: newKey(), station: newKey(), poll: newKey(), list: newKey()}
+	e := &demoEnv{clock: &demoClock{}, creds: &demoCredentials{}, sms: &otp.Recorder{}, idKey: newKey(), tokKey: newKey(), station: newKey(), poll: newKey(), list: newKey()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -179,7 +184,7 @@ func openDemoEnv(ctx context.Context, dbDSN string, logw io.Writer, front func(h
 	e.reg, err = ballotbox.OpenRegistry(ctx, ballotbox.RegistryConfig{
 		Store: e.store, Catalog: e.off, OriginPrefix: demoOriginPrefix, LogKey: e.keys.LogKey,
 		Authority: e.keys.Authority, Witnesses: boxtest.LocalWitnesses(dir, e.keys.Witnesses), IdentityKey: &idPub,
-		Audience: demoAudience, Logger: logger,
+		Audience: demoAudience, Logger: logger, Now: e.clock.Now, Credentials: e.creds,
 	})
 	if err != nil {
 		return nil, err
@@ -199,7 +204,7 @@ func openDemoEnv(ctx context.Context, dbDSN string, logw io.Writer, front func(h
 // startIdentity starts the identity service for an election whose context
 // hash is known, with a simulated population register whose
 // constituencies are the election's ballot styles.
-func (e *demoEnv) startIdentity(ctx context.Context, electionID string, contextHash [32]byte, log bulletin.LogID, styles []string, perStyle int, logw io.Writer, board idp.Board) error {
+func (e *demoEnv) startIdentity(ctx context.Context, electionID string, contextHash [32]byte, log bulletin.LogID, styles []string, perStyle int, logw io.Writer, board idp.Board, rv *idp.RevoteConfig) error {
 	day := time.Now().UTC().Truncate(24 * time.Hour)
 	var err error
 	if e.sim, err = registry.NewSimulated(registry.SimulatedConfig{Seed: "evote-demo-" + electionID, Constituencies: styles, PerConstituency: perStyle, ElectionDay: day}); err != nil {
@@ -230,7 +235,8 @@ func (e *demoEnv) startIdentity(ctx context.Context, electionID string, contextH
 		Registry: e.sim, Sender: e.sms, Store: e.idStore, Board: board, Issuer: issuer, Authority: auth, Logger: logger,
 		// Every simulated voter comes from the same loopback address: the
 		// per-client rate limit would throttle the demo, not an attacker.
-		Abuse: idp.AbuseConfig{ClientRate: 1e6, ClientBurst: 1e6, ClientMaxFailures: 1 << 30},
+		Abuse:  idp.AbuseConfig{ClientRate: 1e6, ClientBurst: 1e6, ClientMaxFailures: 1 << 30},
+		Revote: rv,
 	})
 	if err != nil {
 		return err
@@ -239,8 +245,11 @@ func (e *demoEnv) startIdentity(ctx context.Context, electionID string, contextH
 	if err != nil {
 		return err
 	}
-	e.idpURL, err = e.startServer(h)
-	return err
+	if e.idpURL, err = e.startServer(h); err != nil {
+		return err
+	}
+	e.creds.set(&boxauth.Client{BaseURL: e.idpURL, Key: e.keys.Authority})
+	return nil
 }
 
 // Close stops the servers, closes the stores and removes the temporary

@@ -1,7 +1,7 @@
 // Command evote is the command-line tool of every party of an evote
 // election except the server itself:
 //
-//	evote demo [--voters N] [--db postgres://…] [--record DIR]
+//	evote demo [--voters N] [--db postgres://…] [--record DIR] [--coercion]
 //	evote bench-election [--ballots N] [--db postgres://…]
 //	evote trustee init|keygen|tag-key|mix|decrypt|backup|restore
 //	evote official login|create|open|close|tally|act
@@ -29,7 +29,7 @@ import (
 
 const usage = `evote: end-to-end verifiable voting
 
-  evote demo [--voters N] [--db DSN] [--record DIR]   whole election on this machine
+  evote demo [--voters N] [--db DSN] [--record DIR] [--coercion]   whole election on this machine (--coercion: deniable re-voting)
   evote bench-election [--ballots N] [--db DSN] [--contests C] [--choices K]   measure a whole election
   evote demo people       [--constituencies A,B --election-day D]   a development identity service's simulated people
   evote keys              --out DIR [--admin NAME]    every server key, as systemd credentials

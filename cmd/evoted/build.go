@@ -24,6 +24,7 @@ import (
 	"evote/api"
 	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
+	"evote/ballotbox/idsource"
 	"evote/idp/boxauth"
 	"evote/official"
 	"evote/store"
@@ -213,7 +214,7 @@ func (b *builder) registryConfig(k *keys, st store.Store, offs *official.Service
 	if u := b.cfg.get("identity-url"); u != "" {
 		// Deniable re-voting: the identity service signs the credentials
 		// of the box's dummy and padding rows (spec §15.16.2).
-		rc.Credentials = boxCredentials{&boxauth.Client{BaseURL: u, Key: k.authority}}
+		rc.Credentials = idsource.Source{C: &boxauth.Client{BaseURL: u, Key: k.authority}}
 	}
 	every, err := b.cfg.positive("audit-every")
 	if err == nil {

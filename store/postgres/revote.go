@@ -25,6 +25,21 @@ func revoteVoterLock(log store.LogID, voter [32]byte) int64 {
 	return int64(binary.BigEndian.Uint64(h[:8]))
 }
 
+// revoteCastsLock is the advisory lock that orders a log's casts for its
+// readers: every AddRevoteCast holds it shared from before its Seq is
+// drawn until it commits, and RevoteCasts takes it exclusive, so a read
+// waits for the casts in flight and every cast committed later has a
+// higher Seq than any it returns. Without it a sequence hands out Seqs
+// before the inserts commit, in any order: a reader that has seen Seq 5
+// never reads a Seq 4 committed after it, and the box that follows the
+// ledger by Seq lost that cast (storetest RevoteCastsFollowed). Casts
+// still run concurrently with one another. The key is the first 8 bytes
+// of SHA-256("revote-casts" || log).
+func revoteCastsLock(log store.LogID) int64 {
+	h := sha256.Sum256(append([]byte("revote-casts"), log[:]...))
+	return int64(binary.BigEndian.Uint64(h[:8]))
+}
+
 // AddRevoteCast implements store.RevoteLedger.
 func (s *Store) AddRevoteCast(ctx context.Context, log store.LogID, c store.RevoteCast, maxOnline int) (uint64, error) {
 	if err := store.CheckRevoteCast(c, maxOnline); err != nil {
@@ -36,7 +51,12 @@ func (s *Store) AddRevoteCast(ctx context.Context, log store.LogID, c store.Revo
 	}
 	var seq int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('synchronous_commit', 'on', true), pg_advisory_xact_lock($1)`, revoteVoterLock(log, c.Voter)); err != nil {
+		// The log's casts lock first (shared), then the voter's: a
+		// reader waiting for the first holds nothing a cast waits for.
+		if _, err := tx.Exec(ctx, `SELECT set_config('synchronous_commit', 'on', true), pg_advisory_xact_lock_shared($1)`, revoteCastsLock(log)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, revoteVoterLock(log, c.Voter)); err != nil {
 			return err
 		}
 		var marks, online int64
@@ -66,28 +86,36 @@ func (s *Store) AddRevoteCast(ctx context.Context, log store.LogID, c store.Revo
 	return uint64(seq), nil
 }
 
-// RevoteCasts implements store.RevoteLedger.
+// RevoteCasts implements store.RevoteLedger. It reads under the log's
+// casts lock (revoteCastsLock), once the casts in flight have committed.
 func (s *Store) RevoteCasts(ctx context.Context, log store.LogID, after uint64) ([]store.RevoteCast, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, row_hash, style, voter, mark, row, extra FROM ballotbox_revote_casts WHERE log_id = $1 AND seq > $2 ORDER BY seq`, log[:], int64(after))
-	if err != nil {
-		return nil, fmt.Errorf("store/postgres: casts: %w", err)
-	}
-	defer rows.Close()
 	var out []store.RevoteCast
-	for rows.Next() {
-		var c store.RevoteCast
-		var seq int64
-		var h, v []byte
-		if err := rows.Scan(&seq, &h, &c.Style, &v, &c.Mark, &c.Row, &c.Extra); err != nil {
-			return nil, fmt.Errorf("store/postgres: casts: %w", err)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out = nil
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, revoteCastsLock(log)); err != nil {
+			return err
 		}
-		if len(h) != 32 || len(v) != 32 {
-			return nil, errors.New("store/postgres: stored cast hash or voter of the wrong size")
+		rows, err := tx.Query(ctx, `SELECT seq, row_hash, style, voter, mark, row, extra FROM ballotbox_revote_casts WHERE log_id = $1 AND seq > $2 ORDER BY seq`, log[:], int64(after))
+		if err != nil {
+			return err
 		}
-		c.Seq, c.RowHash, c.Voter = uint64(seq), [32]byte(h), [32]byte(v)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var c store.RevoteCast
+			var seq int64
+			var h, v []byte
+			if err := rows.Scan(&seq, &h, &c.Style, &v, &c.Mark, &c.Row, &c.Extra); err != nil {
+				return err
+			}
+			if len(h) != 32 || len(v) != 32 {
+				return errors.New("stored cast hash or voter of the wrong size")
+			}
+			c.Seq, c.RowHash, c.Voter = uint64(seq), [32]byte(h), [32]byte(v)
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store/postgres: casts: %w", err)
 	}
 	return out, nil

@@ -63,6 +63,7 @@ func Run(t *testing.T, h Harness) {
 		{"AuditFlushRace", testAuditFlushRace},
 		{"Snapshots", testSnapshots},
 		{"RevoteLedger", testRevoteLedger},
+		{"RevoteCastsFollowed", testRevoteCastsFollowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/store/postgres/pgtest"
+	"evote/tally/revote"
+	"evote/verify"
+)
+
+// evote demo --coercion (spec §15.13 step 8): an election in deniable
+// re-voting mode end to end over HTTP, on the embedded store with the
+// trustees' evote trustee commands (keygen with the tag key, mix with the
+// filter, decrypt) and on PostgreSQL with the trustee library: rows in
+// slots, re-votes from a second device, a mark's row, the box's padding,
+// the identity service's roll, the filter; the counts equal what the
+// voters meant (the last online ballot; a mark's voter not counted online)
+// and the exported record verifies, again from its directory.
+func TestDemoCoercion(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "record")
+		res := demoTest(t, demoOptions{Voters: 20, Coercion: true, TrusteeCLI: true, Record: dir})
+		checkCoercionDemo(t, res)
+		rec, err := verify.LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Entries) != int(res.Report.Counts.Entries) {
+			t.Fatalf("exported %d entries, verified %d", len(rec.Entries), res.Report.Counts.Entries)
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.BaseDSN()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("PostgreSQL unreachable at %s under CI: %v", dsn, err)
+			}
+			t.Skipf("PostgreSQL unreachable at %s: %v", dsn, err)
+		}
+		conn.Close(ctx)
+		checkCoercionDemo(t, demoTest(t, demoOptions{Voters: 20, Coercion: true, DB: dsn}))
+	})
+}
+
+// checkCoercionDemo checks what the demo's plan makes at 20 voters: two
+// re-votes and a vote in person, and a result that checks something.
+func checkCoercionDemo(t *testing.T, res *demoResult) {
+	t.Helper()
+	if res.Revotes != 2 || res.InPerson != 1 || res.Audits != 0 {
+		t.Errorf("%d re-votes, %d in person, %d audits; want 2, 1, 0", res.Revotes, res.InPerson, res.Audits)
+	}
+	// Every voter cast at least one row, kept by the filter (a marked
+	// voter's mark).
+	if c := res.Report.Counts; c.RevoteVoters != uint64(res.Voters) || c.RevoteSlots == 0 || c.RevoteRows < uint64(res.Voters+res.Revotes+res.InPerson) {
+		t.Errorf("the verifier counts %d slots, %d rows, %d voters kept; %d voters cast %d rows", c.RevoteSlots, c.RevoteRows, c.RevoteVoters, res.Voters, res.Voters+res.Revotes+res.InPerson)
+	}
+	if res.Manifest.Coercion.Mode != ballot.DeniableRevoting {
+		t.Error("the published manifest is not in deniable re-voting mode")
+	}
+	shown := 0
+	for _, c := range res.Result.Contests {
+		if !c.Withheld {
+			shown++
+		}
+	}
+	if shown == 0 {
+		t.Error("every contest withheld: the result checks nothing")
+	}
+}
+
+// The test of two boards (issue #21's acceptance, spec §15.13 step 8): two
+// elections of the same voters, one where voter 3 re-votes and one where
+// it does not, with the same number of slots. Their full records, as the
+// demo exports them, show the same shapes: the same number of entries of
+// each type, and per ballot style the same slots in the same order, each
+// with the same number of rows and the same size; the padding, depths,
+// marks, filter and roll entries too. Only the counts of the result may
+// tell the elections apart (they are different votes).
+func TestDemoCoercionTwoBoards(t *testing.T) {
+	const slots = 6 // per style, more than the rows need
+	run := func(noRevote map[int]bool) (*demoResult, []*bulletin.Entry) {
+		dir := filepath.Join(t.TempDir(), "record")
+		res := demoTest(t, demoOptions{Voters: 20, Coercion: true, Record: dir, electionID: "demo-two-boards", slots: slots, noRevote: noRevote})
+		rec, err := verify.LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var es []*bulletin.Entry
+		for i, raw := range rec.Entries {
+			e, err := bulletin.DecodeEntry(raw)
+			if err != nil {
+				t.Fatalf("entry %d: %v", i, err)
+			}
+			es = append(es, e)
+		}
+		return res, es
+	}
+	resA, a := run(nil)
+	resB, b := run(map[int]bool{3: true})
+	if resA.Revotes != resB.Revotes+1 {
+		t.Fatalf("re-votes %d and %d: want the second run without voter 3's", resA.Revotes, resB.Revotes)
+	}
+	shapes := func(es []*bulletin.Entry) (types map[bulletin.Type]int, perStyle map[string][]string, closing map[bulletin.Type][]int) {
+		types, perStyle, closing = map[bulletin.Type]int{}, map[string][]string{}, map[bulletin.Type][]int{}
+		for _, e := range es {
+			types[e.Type]++
+			switch e.Type {
+			case bulletin.TypeRevoteSlot:
+				s, err := revote.DecodeSlot(e.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				perStyle[s.Style] = append(perStyle[s.Style], fmt.Sprintf("slot %d: %d rows, %d bytes", s.Slot, len(s.Rows), len(e.Payload)))
+			case bulletin.TypeRevotePadding, bulletin.TypeRevoteDepths, bulletin.TypeRevoteMarks, bulletin.TypeRevoteFilter, bulletin.TypeRevoteRoll:
+				closing[e.Type] = append(closing[e.Type], len(e.Payload))
+			}
+		}
+		return
+	}
+	typesA, slotsA, revA := shapes(a)
+	typesB, slotsB, revB := shapes(b)
+	if !maps.Equal(typesA, typesB) {
+		t.Errorf("entries by type differ:\n%v\n%v", typesA, typesB)
+	}
+	if len(slotsA) == 0 {
+		t.Fatal("no slot on the board")
+	}
+	for st, sa := range slotsA {
+		if len(sa) < slots {
+			t.Errorf("style %s has %d slots, want at least %d", st, len(sa), slots)
+		}
+		if !slices.Equal(sa, slotsB[st]) {
+			t.Errorf("style %s: slots differ:\n%v\n%v", st, sa, slotsB[st])
+		}
+	}
+	for typ, sa := range revA {
+		if !slices.Equal(sa, revB[typ]) {
+			t.Errorf("%s entries' sizes differ: %v and %v", typ, sa, revB[typ])
+		}
+	}
+	if len(revA) != 5 {
+		t.Errorf("%d kinds of close and filter entries, want 5 (padding, depths, marks, filter, roll)", len(revA))
+	}
+}

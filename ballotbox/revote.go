@@ -33,7 +33,6 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
-	"evote/crypto/group"
 	"evote/election"
 	"evote/internal/wire"
 	"evote/store"
@@ -347,17 +346,9 @@ func (b *Box) CastRow(ctx context.Context, bearer string, raw []byte) (*RowAnswe
 // MarkOpening is what a polling station's device sends with an in-person
 // mark's row (spec §15.16.4): the randomness r of the row's flag, which
 // must be (g^r, h^r), and the station's and official's signatures over
-// revote.MarkStatement. The box keeps it in its ledger for the close's
-// revote-marks entry.
-type MarkOpening struct {
-	Randomness  *group.Scalar
-	StationID   string
-	StationKey  [32]byte
-	OfficialID  string
-	OfficialKey [32]byte
-	StationSig  [64]byte
-	OfficialSig [64]byte
-}
+// revote.MarkStatement; its Row is set only at the close, when the box
+// keeps it in its ledger for the revote-marks entry.
+type MarkOpening = revote.Mark
 
 // ErrMarkInvalid: an in-person mark's opening or signatures do not match
 // its row, or its station or official is not registered.
@@ -379,19 +370,8 @@ func (b *Box) CastMark(ctx context.Context, bearer string, raw []byte, op *MarkO
 // checkMarkLocked checks a mark's opening against its row and the board.
 // b.mu is held.
 func (b *Box) checkMarkLocked(row *revote.SignedRow, op *MarkOpening) error {
-	s := b.state
-	if k, ok := s.RegisteredStation(op.StationID); !ok || k != op.StationKey {
-		return fmt.Errorf("%w: station %q not registered with that key", ErrMarkInvalid, op.StationID)
-	}
-	if k, ok := s.RegisteredOfficial(op.OfficialID); !ok || k != op.OfficialKey {
-		return fmt.Errorf("%w: official %q not registered with that key", ErrMarkInvalid, op.OfficialID)
-	}
-	stmt := revote.MarkStatement(s.Context.ExtendedHash, row.Cred.Style, row.Cred.DeviceKey, op.StationID, op.OfficialID)
-	if !ed25519.Verify(op.StationKey[:], stmt, op.StationSig[:]) || !ed25519.Verify(op.OfficialKey[:], stmt, op.OfficialSig[:]) {
-		return fmt.Errorf("%w: signatures", ErrMarkInvalid)
-	}
-	if !s.PublicKey.EncryptWithRandomness(new(group.Scalar), op.Randomness).Equal(row.Flag) {
-		return fmt.Errorf("%w: the flag is not an encryption of 0 with the randomness given", ErrMarkInvalid)
+	if err := b.state.CheckMark(row.Cred.Style, row.Cred.DeviceKey, row.Flag, op); err != nil {
+		return fmt.Errorf("%w: %v", ErrMarkInvalid, err)
 	}
 	return nil
 }
@@ -399,8 +379,9 @@ func (b *Box) checkMarkLocked(row *revote.SignedRow, op *MarkOpening) error {
 // markExtra encodes a mark's opening for the ledger: a revote-marks
 // payload of one mark (row 0), which the close renumbers.
 func markExtra(ext [32]byte, style string, op *MarkOpening) []byte {
-	m := &revote.Marks{Context: ext, Style: style, Marks: []revote.Mark{{Randomness: op.Randomness, StationID: op.StationID, StationKey: op.StationKey,
-		OfficialID: op.OfficialID, OfficialKey: op.OfficialKey, StationSig: op.StationSig, OfficialSig: op.OfficialSig}}}
+	k := *op
+	k.Row = 0
+	m := &revote.Marks{Context: ext, Style: style, Marks: []revote.Mark{k}}
 	return m.Encode()
 }
 

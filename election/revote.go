@@ -630,29 +630,43 @@ func (s *State) applyMarks(e *bulletin.Entry) error {
 	if ms.Context != s.Context.ExtendedHash {
 		return refuseAs(ErrWrongContext, "marks")
 	}
-	zero := new(group.Scalar)
-	for _, k := range ms.Marks {
+	for i := range ms.Marks {
+		k := &ms.Marks[i]
 		if int(k.Row) >= f.board {
 			return refuse("mark of row %d, style %s has %d board rows", k.Row, ms.Style, f.board)
 		}
-		if st, ok := s.stations[k.StationID]; !ok || st != k.StationKey {
-			return refuseAs(ErrUnregisteredStation, "station %q", k.StationID)
-		}
-		if o, ok := s.pollers[k.OfficialID]; !ok || o != k.OfficialKey {
-			return refuseAs(ErrUnregisteredOfficial, "official %q", k.OfficialID)
-		}
-		stmt := revote.MarkStatement(ms.Context, ms.Style, f.keys[k.Row], k.StationID, k.OfficialID)
-		if sig.Verify(k.StationKey[:], stmt, k.StationSig[:]) != nil || sig.Verify(k.OfficialKey[:], stmt, k.OfficialSig[:]) != nil {
-			return refuseAs(ErrSignature, "mark of row %d", k.Row)
-		}
-		if !s.PublicKey.EncryptWithRandomness(zero, k.Randomness).Equal(f.rows[k.Row].Flag) {
-			return refuse("mark of row %d: the row's flag is not an encryption of 0 with the randomness given", k.Row)
+		if err := s.CheckMark(ms.Style, f.keys[k.Row], f.rows[k.Row].Flag, k); err != nil {
+			return fmt.Errorf("mark of row %d: %w", k.Row, err)
 		}
 	}
 	f.marks, f.marked = len(ms.Marks), true
 	if err := s.nextFilter(); err != nil {
 		f.marks, f.marked = 0, false
 		return err
+	}
+	return nil
+}
+
+// CheckMark checks an in-person mark's opening against the row it opens
+// (its ballot style, device key and flag): the station and the official
+// registered on the board with the keys named, both signatures over
+// revote.MarkStatement, and the flag an encryption of 0 with the
+// randomness given (spec §15.14.2 rule 4). k.Row is not read. The ballot
+// box checks a mark with it when it accepts the row, so that it never
+// accepts a mark that its revote-marks entry would then see refused.
+func (s *State) CheckMark(style string, deviceKey [32]byte, flag *elgamal.Ciphertext, k *revote.Mark) error {
+	if st, ok := s.stations[k.StationID]; !ok || st != k.StationKey {
+		return refuseAs(ErrUnregisteredStation, "station %q", k.StationID)
+	}
+	if o, ok := s.pollers[k.OfficialID]; !ok || o != k.OfficialKey {
+		return refuseAs(ErrUnregisteredOfficial, "official %q", k.OfficialID)
+	}
+	stmt := revote.MarkStatement(s.Context.ExtendedHash, style, deviceKey, k.StationID, k.OfficialID)
+	if sig.Verify(k.StationKey[:], stmt, k.StationSig[:]) != nil || sig.Verify(k.OfficialKey[:], stmt, k.OfficialSig[:]) != nil {
+		return refuseAs(ErrSignature, "the mark's station or official signature")
+	}
+	if k.Randomness == nil || !s.PublicKey.EncryptWithRandomness(new(group.Scalar), k.Randomness).Equal(flag) {
+		return refuse("the row's flag is not an encryption of 0 with the randomness given")
 	}
 	return nil
 }

@@ -596,3 +596,36 @@ func (b *IdentityBoard) SignCredential(payload []byte) ([64]byte, error) {
 	}
 	return e.Signature, nil
 }
+
+// Consistency returns the board's consistency proof between its trees of
+// first and second entries (RFC 6962 §2.1.2, spec §7.5), as the board
+// serves it; the caller verifies it against roots it trusts
+// (bulletin.VerifyConsistency). It implements trustee.Consistencer.
+func (b *Board) Consistency(ctx context.Context, first, second uint64) ([][32]byte, error) {
+	var v struct {
+		First  uint64   `json:"first"`
+		Second uint64   `json:"second"`
+		Path   []string `json:"path"`
+	}
+	err := retry(ctx, b.Retries, func() error {
+		_, err := b.C.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/board/%s/proof/consistency?first=%d&second=%d", esc(b.Log), first, second), nil, &v, "")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if v.First != first || v.Second != second {
+		return nil, fmt.Errorf("client: consistency proof between %d and %d answered for %d and %d", first, second, v.First, v.Second)
+	}
+	out := make([][32]byte, len(v.Path))
+	for i, h := range v.Path {
+		raw, err := hex.DecodeString(h)
+		if err != nil || len(raw) != 32 {
+			return nil, fmt.Errorf("client: consistency proof: hash %d is not 64 hex digits", i)
+		}
+		out[i] = [32]byte(raw)
+	}
+	return out, nil
+}
+
+var _ trustee.Consistencer = (*Board)(nil)

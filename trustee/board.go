@@ -51,6 +51,14 @@ type Checkpointer interface {
 	Checkpoint(ctx context.Context) (note []byte, err error)
 }
 
+// Consistencer is implemented by boards that serve consistency proofs
+// between two of their trees (spec §7.5): a follower that replayed only a
+// prefix of the board proves with one that the prefix lies in a witnessed
+// checkpoint's tree, without fetching the rest (WitnessPrefix).
+type Consistencer interface {
+	Consistency(ctx context.Context, first, second uint64) ([][32]byte, error)
+}
+
 // ErrSplitView means the board contradicts itself or a checkpoint that the
 // witnesses cosigned: the entries it serves are not the tree of its
 // cosigned checkpoint, or two cosigned checkpoints are not one log. The
@@ -360,6 +368,114 @@ func (f *Follower) Witness(ctx context.Context) error {
 			}
 			f.witnessed = &bulletin.SignedCheckpoint{Checkpoint: cp, Note: note}
 			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// ReplayUntil applies the board's entries one at a time until cond holds
+// for the replay, and no further, waiting for the board to grow while it
+// does not. A service that needs only what the board fixes before voting
+// (the manifest, the key generation and the election context) reads that
+// prefix, not the whole board; WitnessPrefix then shows it is the prefix
+// of the log everyone sees.
+func (f *Follower) ReplayUntil(ctx context.Context, cond func(*election.State) bool) error {
+	for !cond(f.State) {
+		es, err := f.Board.Entries(ctx, f.Size())
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 {
+			if err := f.Board.Wait(ctx, f.Size()); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := bulletin.VerifyEntries(es); err != nil {
+			return fmt.Errorf("%w: %w", ErrBoardInvalid, err)
+		}
+		for _, e := range es {
+			if err := f.apply(e, nil); err != nil {
+				return err
+			}
+			if cond(f.State) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// WitnessPrefix shows that the replay is a prefix of the log that the
+// manifest's witnesses cosigned: it takes the board's cosigned checkpoint
+// (which must cover at least the replay) and a consistency proof from the
+// replay's tree to the checkpoint's, and verifies both against the
+// manifest's anchors, without reading the entries between. A checkpoint
+// older than the replay is waited out (StaleWait); a checkpoint or proof
+// that contradicts the replay gives ErrSplitView and the evidence to
+// OnEvidence.
+func (f *Follower) WitnessPrefix(ctx context.Context) error {
+	if f.Fingerprint.IsZero() {
+		return ErrNoFingerprint
+	}
+	if f.State.Manifest == nil || f.tree == nil {
+		return fmt.Errorf("%w: nothing replayed", ErrUnwitnessed)
+	}
+	if err := f.Fingerprint.Check(f.State.Manifest); err != nil {
+		return err
+	}
+	cpr, ok := f.Board.(Checkpointer)
+	cons, ok2 := f.Board.(Consistencer)
+	if !ok || !ok2 {
+		return fmt.Errorf("%w: the board serves no checkpoints or consistency proofs", ErrUnwitnessed)
+	}
+	anchors := &f.State.Manifest.Board
+	wait := f.StaleWait
+	if wait == 0 {
+		wait = 10 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	size := f.Size()
+	root, err := f.tree.RootAt(size)
+	if err != nil {
+		return err
+	}
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		note, err := cpr.Checkpoint(ctx)
+		var cp bulletin.Checkpoint
+		if err == nil {
+			if cp, err = anchors.VerifyCheckpoint(note); err != nil {
+				err = fmt.Errorf("%w: %w", ErrUnwitnessed, err)
+			}
+		} else if ctx.Err() != nil {
+			return err
+		}
+		if err == nil && cp.Size < size {
+			if r, _ := f.tree.RootAt(cp.Size); r != cp.Root {
+				return f.contradiction(note, fmt.Sprintf("a cosigned checkpoint of size %d is not a prefix of the entries served", cp.Size))
+			}
+			err = fmt.Errorf("%w: the checkpoint covers %d entries, the replay %d", ErrUnwitnessed, cp.Size, size)
+		}
+		if err == nil {
+			proof, perr := cons.Consistency(ctx, size, cp.Size)
+			if perr != nil {
+				if ctx.Err() != nil {
+					return perr
+				}
+				err = fmt.Errorf("%w: consistency proof: %w", ErrUnwitnessed, perr)
+			} else if verr := bulletin.VerifyConsistency(size, cp.Size, proof, root, cp.Root); verr != nil {
+				return f.contradiction(note, fmt.Sprintf("the entries served are not a prefix of the cosigned checkpoint of size %d: %v", cp.Size, verr))
+			} else {
+				f.witnessed = &bulletin.SignedCheckpoint{Checkpoint: cp, Note: note}
+				return nil
+			}
 		}
 		if time.Now().After(deadline) {
 			return err

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"evote/ballot"
 	"evote/idp"
 	"evote/internal/keytext"
 )
@@ -29,8 +30,13 @@ type Config struct {
 	// service in deniable re-voting mode (spec §15.16).
 	Revote *idp.RevoteConfig
 
-	ElectionID   string
-	ContextHash  [32]byte
+	ElectionID  string
+	ContextHash [32]byte
+	// Fingerprint is the election's fingerprint as the officials
+	// published it (spec §9.1.1): with it the service reads the manifest,
+	// the election key and the context hash from a witnessed replay of the
+	// board's beginning instead of the ballot box's word (spec §8.12).
+	Fingerprint  ballot.ExpectedFingerprint
 	ElectionDay  time.Time
 	VotingOpens  time.Time
 	VotingCloses time.Time
@@ -154,6 +160,10 @@ func (c *Config) table() []option {
 			// Hex, or the API's base64url, or base64.
 			b, err := decodeKey(v, 32)
 			copy(c.ContextHash[:], b)
+			return err
+		}},
+		{"EVOTE_IDP_FINGERPRINT", false, "the election's fingerprint as the officials published it (ABCD-EFGH-…); the manifest, the election key and EVOTE_IDP_CONTEXT_HASH are then checked against a witnessed replay of the board (required for deniable re-voting)", func(c *Config, v string) (err error) {
+			c.Fingerprint, err = ballot.ParseFingerprint(v)
 			return err
 		}},
 		{"EVOTE_IDP_ELECTION_DAY", false, "YYYY-MM-DD", parseTime(&c.ElectionDay)},
@@ -404,6 +414,11 @@ func (c Config) String() string {
 	add("mode", c.Mode)
 	add("election_id", c.ElectionID)
 	add("context_hash", hex.EncodeToString(c.ContextHash[:]))
+	if !c.Fingerprint.IsZero() {
+		add("fingerprint", c.Fingerprint)
+	} else {
+		add("fingerprint", "<unset>")
+	}
 	add("election_day", c.ElectionDay.Format(time.DateOnly))
 	add("pseudonym_key", red(len(c.PseudonymKey) > 0))
 	add("signing_keys", fmt.Sprintf("%d keys <redacted>", len(c.SigningKeys)))

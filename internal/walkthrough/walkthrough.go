@@ -547,7 +547,7 @@ func Election(w *Walk, section, tmp string, s Servers) Result {
 	if len(devEnv) < 3 {
 		t.Fatalf("README.md's walkthrough does not set the identity service's development mode: %q", devEnv)
 	}
-	idpEnv := []string{"EVOTE_IDP_ELECTION_ID=" + election, "EVOTE_IDP_CONTEXT_HASH=" + info.ExtendedHash,
+	idpEnv := []string{"EVOTE_IDP_ELECTION_ID=" + election, "EVOTE_IDP_CONTEXT_HASH=" + info.ExtendedHash, "EVOTE_IDP_FINGERPRINT=" + fp,
 		"EVOTE_IDP_ELECTION_DAY=" + day, "EVOTE_IDP_ISSUER=" + idpURL,
 		"EVOTE_IDP_LIST_OFFICIALS=" + listOfficials,
 		"EVOTE_IDP_SIM_CONSTITUENCIES=" + style, "EVOTE_IDP_SIM_PER_CONSTITUENCY=5",

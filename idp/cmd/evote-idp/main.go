@@ -27,10 +27,12 @@ import (
 	"evote/bulletin"
 	"evote/client"
 	"evote/crypto/elgamal"
+	"evote/election"
 	"evote/idp"
 	"evote/idp/idpconfig"
 	"evote/internal/keytext"
 	"evote/internal/tlsserve"
+	"evote/trustee"
 )
 
 func main() {
@@ -95,16 +97,34 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		return fmt.Errorf("board: %w", err)
 	}
 	pub := cfg.BoardKey.Public().(ed25519.PublicKey)
-	if !identityKeyMatches(info.IdentityKey, pub) {
-		return errors.New("the election's manifest names another identity service key")
-	}
 	logRaw, err := hex.DecodeString(info.Log)
 	if err != nil || len(logRaw) != 32 {
 		return errors.New("board: malformed log id")
 	}
 	board := &client.IdentityBoard{C: bc, ElectionID: cfg.ElectionID, Log: bulletin.LogID(logRaw), Key: cfg.BoardKey}
-	if cfg.Revote, err = revoteConfig(info, board); err != nil {
-		return err
+	if cfg.Fingerprint.IsZero() {
+		// Without the fingerprint the service has only the ballot box's
+		// word for the election; deniable re-voting refuses that.
+		if !identityKeyMatches(info.IdentityKey, pub) {
+			return errors.New("the election's manifest names another identity service key")
+		}
+		if err := refuseUnanchoredRevote(info); err != nil {
+			return err
+		}
+		logger.Warn("EVOTE_IDP_FINGERPRINT is unset: the manifest and EVOTE_IDP_CONTEXT_HASH are taken on the ballot box's word, not checked against the board")
+	} else {
+		logger.Info("replaying the board's beginning up to the election context", "fingerprint", cfg.Fingerprint.String())
+		st, cp, err := anchoredElection(ctx, &client.Board{C: bc, ElectionID: cfg.ElectionID, Log: info.Log}, cfg.Fingerprint, 0)
+		if err != nil {
+			return fmt.Errorf("board: %w", err)
+		}
+		if err := checkAnchored(st, pub, cfg.ContextHash); err != nil {
+			return err
+		}
+		if cfg.Revote, err = revoteConfig(st, board); err != nil {
+			return err
+		}
+		logger.Info("election checked against the fingerprint and a witnessed checkpoint", "entries", cp.Size, "context_hash", hex.EncodeToString(st.Context.ExtendedHash[:]))
 	}
 
 	gin.SetMode(gin.ReleaseMode)
@@ -168,41 +188,82 @@ func identityKeyMatches(s string, pub ed25519.PublicKey) bool {
 	return err == nil && ed25519.PublicKey(b).Equal(pub)
 }
 
-// revoteConfig configures deniable re-voting from the board's election
-// (spec §15.16): nil unless the manifest sets the mode; then the election
-// key, the ballot styles, M and the box's authority key (the author of
-// the slots) come from the manifest and context the ballot box serves,
-// and the board signs the credentials with this service's key.
-func revoteConfig(info *client.ElectionInfo, board *client.IdentityBoard) (*idp.RevoteConfig, error) {
+// anchoredElection replays the board from its first entry up to the
+// election context (spec §9.2.1) through the election rules, the manifest
+// checked against the officials' fingerprint and the joint key and context
+// hash recomputed from the trustees' signed key generation, and shows with a
+// consistency proof that this prefix lies in a checkpoint the manifest's
+// witnesses cosigned (trustee.Follower.WitnessPrefix). The identity
+// service then holds nothing of the ballot box's word: a box that showed it
+// its own election key, another manifest or a private fork is refused. It
+// waits for the context while key generation runs; stale bounds the wait
+// for a cosigned checkpoint (0: the follower's default).
+func anchoredElection(ctx context.Context, b trustee.Board, fp ballot.ExpectedFingerprint, stale time.Duration) (*election.State, *bulletin.SignedCheckpoint, error) {
+	f := trustee.NewFollower(b)
+	f.Fingerprint, f.Lean, f.StaleWait = fp, true, stale
+	if err := f.ReplayUntil(ctx, func(s *election.State) bool { return s.Context != nil }); err != nil {
+		return nil, nil, err
+	}
+	if err := f.WitnessPrefix(ctx); err != nil {
+		return nil, nil, err
+	}
+	return f.State, f.Witnessed(), nil
+}
+
+// checkAnchored checks the replayed election against this service's own
+// configuration: the manifest names its board key, and the configured
+// context hash (which every token and credential carries) is the one the
+// key generation gives.
+func checkAnchored(st *election.State, pub ed25519.PublicKey, contextHash [32]byte) error {
+	if !ed25519.PublicKey(st.Manifest.IdentityKey[:]).Equal(pub) {
+		return errors.New("the election's manifest names another identity service key")
+	}
+	if st.Context.ExtendedHash != contextHash {
+		return fmt.Errorf("EVOTE_IDP_CONTEXT_HASH is %x, but the election's key generation on the board gives %x", contextHash, st.Context.ExtendedHash)
+	}
+	return nil
+}
+
+// refuseUnanchoredRevote refuses to run deniable re-voting on the ballot
+// box's word: the election key the service encrypts voters' identifiers
+// under must come from the board's key generation, or a box that showed
+// its own key could decrypt every row's identifier.
+func refuseUnanchoredRevote(info *client.ElectionInfo) error {
 	if info.Manifest == "" {
-		return nil, nil // a board that does not show it (the box always does)
+		return nil
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(info.Manifest)
 	if err != nil {
-		return nil, fmt.Errorf("board: manifest: %w", err)
+		return fmt.Errorf("board: manifest: %w", err)
 	}
 	m, err := ballot.DecodeManifest(raw)
 	if err != nil {
-		return nil, fmt.Errorf("board: manifest: %w", err)
+		return fmt.Errorf("board: manifest: %w", err)
 	}
+	if m.Coercion.Mode == ballot.DeniableRevoting {
+		return errors.New("the election uses deniable re-voting: set EVOTE_IDP_FINGERPRINT to the fingerprint the officials published, so that the election key is taken from the board's key generation and not from the ballot box")
+	}
+	return nil
+}
+
+// revoteConfig configures deniable re-voting from the replayed election
+// (spec §15.16): nil unless its manifest sets the mode; then the election
+// key (from the key generation), the ballot styles, M and the box's
+// authority key (the author of the manifest entry, who signs the slots)
+// are the board's, and the board signs the credentials with this
+// service's key.
+func revoteConfig(st *election.State, board *client.IdentityBoard) (*idp.RevoteConfig, error) {
+	m := st.Manifest
 	if m.Coercion.Mode != ballot.DeniableRevoting {
 		return nil, nil
 	}
-	jk, err := base64.RawURLEncoding.DecodeString(info.JointKey)
+	pk, err := elgamal.NewPublicKey(st.Context.JointKey)
 	if err != nil {
-		return nil, fmt.Errorf("board: joint key: %w", err)
-	}
-	pk, err := elgamal.ParsePublicKey(jk)
-	if err != nil {
-		return nil, fmt.Errorf("board: deniable re-voting needs the election key (start after key generation): %w", err)
-	}
-	ak, err := keytext.Decode(info.AuthorityKey, ed25519.PublicKeySize)
-	if err != nil {
-		return nil, fmt.Errorf("board: authority key: %w", err)
+		return nil, fmt.Errorf("board: election key: %w", err)
 	}
 	var styles []string
-	for _, st := range m.BallotStyles {
-		styles = append(styles, st.ID)
+	for _, s := range m.BallotStyles {
+		styles = append(styles, s.ID)
 	}
-	return &idp.RevoteConfig{PublicKey: pk, Signer: board, Styles: styles, BoxKey: ed25519.PublicKey(ak), MaxBallots: int(m.Coercion.MaxBallots)}, nil
+	return &idp.RevoteConfig{PublicKey: pk, Signer: board, Styles: styles, BoxKey: ed25519.PublicKey(st.Authority[:]), MaxBallots: int(m.Coercion.MaxBallots)}, nil
 }

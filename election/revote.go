@@ -1076,32 +1076,35 @@ func (s *State) finishRevote() error {
 }
 
 // countFlagged counts a contest's decrypted (flag, choice) pairs (spec
-// §15.5 step 6): only rows with f = 1 count; a kept padding row (f = 2) or
-// any other flag is refused, and the rows counted must be the contest's
-// ballots (its styles' R minus their marks), so that a dummy row counted as
-// a ballot is caught (revote.CheckFlags, summed over the styles).
-func countFlagged(values []uint64, k int, ballots uint64) ([]uint64, error) {
+// §15.5 step 6) and returns the counts and the number n of rows counted:
+// only rows with f = 1 count; a kept padding row (f = 2) or any other flag
+// is refused, and n may not exceed the contest's ballots (its styles' R
+// minus their marks), so that a dummy row counted as a ballot is caught
+// (revote.CheckFlags, summed over the styles). Fewer is a voter whose own
+// device flagged its last row f = 0: that voter cast no vote, and the
+// tally goes on (equality would let any voter halt it).
+func countFlagged(values []uint64, k int, ballots uint64) ([]uint64, uint64, error) {
 	counts := make([]uint64, k+1)
 	var n uint64
 	for i := 0; i+1 < len(values); i += 2 {
 		switch values[i] {
 		case revote.FlagBallot:
 			if values[i+1] > uint64(k) {
-				return nil, fmt.Errorf("tally: decrypted value %d at row %d outside [0, %d]", values[i+1], i/2, k)
+				return nil, 0, fmt.Errorf("tally: decrypted value %d at row %d outside [0, %d]", values[i+1], i/2, k)
 			}
 			counts[values[i+1]]++
 			n++
 		case revote.FlagNone:
 		case revote.FlagPadding:
-			return nil, fmt.Errorf("%w: kept row %d is padding", revote.ErrFlags, i/2)
+			return nil, 0, fmt.Errorf("%w: kept row %d is padding", revote.ErrFlags, i/2)
 		default:
-			return nil, fmt.Errorf("%w: kept row %d has flag %d", revote.ErrFlags, i/2, values[i])
+			return nil, 0, fmt.Errorf("%w: kept row %d has flag %d", revote.ErrFlags, i/2, values[i])
 		}
 	}
-	if n != ballots {
-		return nil, fmt.Errorf("%w: %d rows with f = 1, the roll calls give %d online ballots", revote.ErrFlags, n, ballots)
+	if n > ballots {
+		return nil, 0, fmt.Errorf("%w: %d rows with f = 1, the roll calls give at most %d online ballots", revote.ErrFlags, n, ballots)
 	}
-	return counts, nil
+	return counts, n, nil
 }
 
 // CheckRevoteRowOnBoard makes the checks of a cast row against the board

@@ -311,7 +311,8 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 				return nil, err
 			}
 			if s.rv != nil {
-				if cr.Counts, err = countFlagged(values, len(c.Contest.Candidates), c.Ballots); err != nil {
+				// The result's ballots are the rows counted (f = 1).
+				if cr.Counts, cr.Ballots, err = countFlagged(values, len(c.Contest.Candidates), c.Ballots); err != nil {
 					return nil, refuse("contest %s: %w", c.Contest.ID, err)
 				}
 			} else if c.Contest.Kind == ballot.SingleChoice {

@@ -40,15 +40,20 @@ type RevoteHooks struct {
 	// Rows, if set, is called with each slot's rows before they are
 	// shuffled: for the two-boards test.
 	Rows func(style string, slot uint32, rows []string)
+	// Unflagged, if set, reports the voters whose device flags their
+	// online rows f = 0 instead of 1 (a voter's own client, or malware):
+	// such a voter's last row counts as no ballot.
+	Unflagged func(i int) bool
 }
 
 // rowPlan is a row the simulated box will post: what it is and for whom.
 type rowPlan struct {
-	kind  string // "ballot", "mark", "dummy", "padding"
-	voter int    // real voter index, or dummy voter number (dummy and padding of a dummy)
-	dummy bool
-	sel   ballot.Selection
-	seq   int // cast order
+	kind      string // "ballot", "mark", "dummy", "padding"
+	voter     int    // real voter index, or dummy voter number (dummy and padding of a dummy)
+	dummy     bool
+	sel       ballot.Selection
+	seq       int  // cast order
+	unflagged bool // an online ballot flagged f = 0 by its device
 }
 
 // A signed row with what the sim keeps about it.
@@ -266,7 +271,9 @@ func (e *Election) rowFor(style string, p rowPlan) (*simRow, error) {
 	flag := revote.FlagNone
 	switch p.kind {
 	case "ballot":
-		flag = revote.FlagBallot
+		if !p.unflagged {
+			flag = revote.FlagBallot
+		}
 	case "padding":
 		flag = revote.FlagPadding
 	}
@@ -321,8 +328,13 @@ func (e *Election) VoteRevote(h RevoteHooks) error {
 		b := boxes[style]
 		for k := 0; k < n; k++ {
 			sel := e.Selection(i+3*k, style)
-			b.queue = append(b.queue, rowPlan{kind: "ballot", voter: i, sel: sel, seq: len(b.queue) + int(b.slots)*1e6})
-			e.Intended[pseudo] = sel
+			unflagged := h.Unflagged != nil && h.Unflagged(i)
+			b.queue = append(b.queue, rowPlan{kind: "ballot", voter: i, sel: sel, seq: len(b.queue) + int(b.slots)*1e6, unflagged: unflagged})
+			if unflagged {
+				delete(e.Intended, pseudo)
+			} else {
+				e.Intended[pseudo] = sel
+			}
 		}
 		if every(e.Cfg.InPersonEvery, i) {
 			b.queue = append(b.queue, rowPlan{kind: "mark", voter: i, seq: len(b.queue) + int(b.slots)*1e6})

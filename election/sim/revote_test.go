@@ -48,6 +48,25 @@ func TestRevoteElection(t *testing.T) {
 	}
 }
 
+// TestRevoteUnflaggedRow: a voter whose own client (or malware on the
+// voter's phone) flags its rows f = 0, which the flag's proof allows,
+// cannot halt the tally: the voter's kept row counts as no ballot, and the
+// result is the other voters'. Before, the rule required the f = 1 rows to
+// equal the roll call's voters less the marks exactly, so one such voter
+// made every contest of the style refused (revote.ErrFlags) and the
+// election could not be tallied.
+func TestRevoteUnflaggedRow(t *testing.T) {
+	cfg := revoteConfig("revote-unflagged")
+	cfg.Voters = 18 // so that no contest falls below the manifest's minimum anonymity
+	e, err := RunRevote(cfg, RevoteHooks{Unflagged: func(i int) bool { return i == 1 || i == 2 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.State.Result.Equal(e.Expected()) {
+		t.Fatalf("result %+v, the voters meant %+v", e.State.Result, e.Expected())
+	}
+}
+
 // TestTwoBoards is the test of two boards (spec §15.8, §15.13 step 8) on
 // the simulated record: the same election twice, once where voter 0
 // re-votes (the coerced ballot, then the real one) and once where voter 0

@@ -373,9 +373,12 @@ func PaddingFlag() *elgamal.Ciphertext {
 // padding row (padding lies below every voter's own rows, so a padding row
 // kept is a ballot box that ranked it above a voter's ballot, dropping the
 // vote); and the online ballots counted plus the in-person marks (opened at
-// the close, equal to the stations' paper count) are the r real voters of
-// the roll call (so a dummy row counted as a ballot is caught). It returns
-// the number of online ballots counted.
+// the close, equal to the stations' paper count) are at most the r real
+// voters of the roll call (so a dummy row counted as a ballot is caught).
+// Fewer is allowed: a voter's own device may flag its row f = 0 (the
+// flag's proof allows it, as it must for dummies and marks), which casts
+// no vote; requiring equality would let any one voter halt the tally. It
+// returns the number of online ballots counted.
 func CheckFlags(flags []uint64, marks, r int) (int, error) {
 	ballots := 0
 	for i, f := range flags {
@@ -389,7 +392,7 @@ func CheckFlags(flags []uint64, marks, r int) (int, error) {
 			return 0, fmt.Errorf("%w: kept row %d has flag %d", ErrFlags, i, f)
 		}
 	}
-	if ballots+marks != r {
+	if ballots+marks > r {
 		return 0, fmt.Errorf("%w: %d online ballots and %d in-person votes for %d voters", ErrFlags, ballots, marks, r)
 	}
 	return ballots, nil

@@ -216,6 +216,26 @@ func keptFlags(t *testing.T, e *testElection, res *Result) []uint64 {
 	return out
 }
 
+// TestFlagsAtMostTheVoters: the f = 1 rows plus the marks may not exceed
+// the roll call's voters (a dummy row counted as a ballot), and may fall
+// short of them (a voter's own device flagged its row f = 0: no vote, and
+// no halt of the tally).
+func TestFlagsAtMostTheVoters(t *testing.T) {
+	flags := []uint64{FlagBallot, FlagBallot, FlagNone, FlagNone, FlagBallot}
+	if n, err := CheckFlags(flags, 1, 4); err != nil || n != 3 {
+		t.Fatalf("balanced: %d, %v", n, err)
+	}
+	if n, err := CheckFlags(flags, 1, 5); err != nil || n != 3 {
+		t.Fatalf("a voter's row flagged 0: %d, %v", n, err)
+	}
+	if _, err := CheckFlags(flags, 1, 3); !errors.Is(err, ErrFlags) {
+		t.Fatalf("a dummy counted as a ballot: %v", err)
+	}
+	if _, err := CheckFlags(append(flags, 3), 1, 9); !errors.Is(err, ErrFlags) {
+		t.Fatalf("a flag of 3: %v", err)
+	}
+}
+
 // TestPaddingOnTopRefused: a ballot box that ranks a voter's padding row
 // above the voter's ballot (dropping the vote) passes the filter, whose
 // structure is intact, but the tally's flags show a padding row kept; and
@@ -249,18 +269,21 @@ func TestPaddingOnTopRefused(t *testing.T) {
 	if _, err := CheckFlags(flags, 0, 10); !errors.Is(err, ErrFlags) {
 		t.Fatalf("padding kept: got %v, want %v", err, ErrFlags)
 	}
-	// The same with the padding row's flag set to 0 and a dummy's to 1 (a
-	// box hiding the drop): the counts then balance, so the padding flag must
-	// be public: the padding entry opens it (spec §15.4); here, a kept row
-	// whose flag is 0 for a voter without an in-person vote unbalances them.
+	// The same with the padding row's flag set to 0 (as if the box could
+	// hide it): the counts alone then pass, since a voter's own device may
+	// flag its row 0 (TestFlagsAtMostTheVoters); so the padding flag must be
+	// public: the padding entry opens it (spec §15.4) and the rules refuse
+	// a padding row whose flag is not 2 in clear (election.ErrPaddingFlag).
 	for i, f := range flags {
 		if f == FlagPadding {
 			flags[i] = FlagNone
 		}
 	}
-	if _, err := CheckFlags(flags, 0, 10); !errors.Is(err, ErrFlags) {
-		t.Fatalf("vote dropped: got %v, want %v", err, ErrFlags)
+	if _, err := CheckFlags(flags, 0, 10); err != nil {
+		t.Fatalf("a kept row of f = 0: %v", err)
 	}
+	// Adding a dummy counted as a ballot balances the counts as before the
+	// drop: again only the public padding flag catches it.
 	for i, f := range flags {
 		if f == FlagNone {
 			flags[i] = FlagBallot

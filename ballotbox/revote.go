@@ -154,16 +154,21 @@ type boxRevote struct {
 	bySeq     map[uint64]*queuedRow
 	byDev     map[[32]byte]*queuedRow
 	reserved  map[[32]byte]bool // device keys of casts in flight
-	online    map[[32]byte]int  // voter → online rows accepted
-	marked    map[[32]byte]bool
-	styles    map[string]*styleRevote
-	slots     map[slotKey]slotEntry
-	where     map[[32]byte]rowLoc // device key → board position
+	// ciphers are the ciphertext keys (election.RowCiphertextKeys) of
+	// every loaded cast posted or to be posted, inflight those of casts in
+	// flight: a row repeating one is refused, since the rules would refuse
+	// the slot holding both (spec §15.2 rule 4).
+	ciphers, inflight map[[32]byte]bool
+	online            map[[32]byte]int // voter → online rows accepted
+	marked            map[[32]byte]bool
+	styles            map[string]*styleRevote
+	slots             map[slotKey]slotEntry
+	where             map[[32]byte]rowLoc // device key → board position
 }
 
 func newBoxRevote(m int) *boxRevote {
 	return &boxRevote{maxOnline: m - 1, byHash: map[[32]byte]*queuedRow{}, bySeq: map[uint64]*queuedRow{}, byDev: map[[32]byte]*queuedRow{},
-		reserved: map[[32]byte]bool{}, online: map[[32]byte]int{}, marked: map[[32]byte]bool{}, styles: map[string]*styleRevote{},
+		reserved: map[[32]byte]bool{}, ciphers: map[[32]byte]bool{}, inflight: map[[32]byte]bool{}, online: map[[32]byte]int{}, marked: map[[32]byte]bool{}, styles: map[string]*styleRevote{},
 		slots: map[slotKey]slotEntry{}, where: map[[32]byte]rowLoc{}}
 }
 
@@ -174,6 +179,17 @@ func (r *boxRevote) style(st string) *styleRevote {
 		r.styles[st] = s
 	}
 	return s
+}
+
+// repeats reports whether a loaded cast's ciphertexts repeat those of an
+// earlier loaded cast.
+func (r *boxRevote) repeats(keys [][32]byte) bool {
+	for _, k := range keys {
+		if r.ciphers[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // ledger returns the store's ledger, or an error if it has none.
@@ -239,10 +255,15 @@ func (b *Box) syncRevoteLocked(ctx context.Context) error {
 		}
 		q := &queuedRow{c: c, row: row, dev: row.Cred.DeviceKey}
 		rv.byHash[c.RowHash], rv.bySeq[c.Seq] = q, q
-		if _, dup := rv.byDev[q.dev]; !dup {
-			// A second row of one device key (two instances raced) is
+		keys := election.RowCiphertextKeys(row)
+		if _, dup := rv.byDev[q.dev]; !dup && !rv.repeats(keys) {
+			// A second row of one device key, or a row repeating a
+			// ciphertext of an earlier one (two instances raced), is
 			// never posted: the rules would refuse the slot.
 			rv.byDev[q.dev] = q
+			for _, k := range keys {
+				rv.ciphers[k] = true
+			}
 			if !b.state.RevoteHasDevice(q.dev) {
 				sr := rv.style(c.Style)
 				sr.queue = append(sr.queue, q)
@@ -440,8 +461,12 @@ func (b *Box) castRow(ctx context.Context, bearer string, raw []byte, op *MarkOp
 			extra = markExtra(b.state.Context.ExtendedHash, row.Cred.Style, op)
 		}
 	}
+	keys := election.RowCiphertextKeys(row)
 	if err == nil {
 		rv.reserved[dev] = true
+		for _, k := range keys {
+			rv.inflight[k] = true
+		}
 	}
 	b.mu.Unlock()
 	if err != nil {
@@ -450,6 +475,9 @@ func (b *Box) castRow(ctx context.Context, bearer string, raw []byte, op *MarkOp
 	defer func() {
 		b.mu.Lock()
 		delete(rv.reserved, dev)
+		for _, k := range keys {
+			delete(rv.inflight, k)
+		}
 		b.mu.Unlock()
 	}()
 	l, err := b.ledger()
@@ -512,6 +540,18 @@ func (b *Box) checkRowLocked(ctx context.Context, row *revote.SignedRow, voter [
 	}
 	if err := b.state.CheckRevoteRowOnBoard(row); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBallotInvalid, err)
+	}
+	for _, k := range election.RowCiphertextKeys(row) {
+		switch p, onBoard := b.ciphertextAt(k); {
+		case rv.ciphers[k]:
+			return nil, fmt.Errorf("%w: a ciphertext of a row queued for the next slot", ErrDuplicateCipher)
+		case rv.inflight[k]:
+			return nil, ErrCastInProgress
+		case onBoard && p == auditPendingPos:
+			return nil, fmt.Errorf("%w: an audited ballot waiting to be published", ErrDuplicateCipher)
+		case onBoard:
+			return nil, fmt.Errorf("%w: entry %d", ErrDuplicateCipher, p)
+		}
 	}
 	return rv, nil
 }

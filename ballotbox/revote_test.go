@@ -15,6 +15,7 @@ import (
 	"evote/ballotbox/boxtest"
 	"evote/bulletin"
 	"evote/election"
+	"evote/internal/testrand"
 	"evote/store"
 	"evote/store/postgres"
 	"evote/store/postgres/pgtest"
@@ -423,4 +424,61 @@ func TestRevoteSlotAppendFails(t *testing.T) {
 		}
 	})
 	replayBoard(t, box)
+}
+
+// TestRevoteCopiedCiphertext: a voter's second device casts a row whose
+// ballot and flag ciphertexts are those of the voter's first row, still
+// queued (its own ballot copied under a second credential: the proofs are
+// made afresh for the second device key). Before, the box queued both, the
+// rules refused the slot holding them (a ciphertext repeats one of another
+// row), and the box planned that slot again and again: one voter stopped
+// the publication of the style's rows. Now the copy is refused when cast,
+// and the slot is posted.
+func TestRevoteCopiedCiphertext(t *testing.T) {
+	for name, open := range revoteStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := &clock{}
+			f := revoteFixture(t, open(t), clk)
+			clk.set(votingStart.Add(time.Second))
+			var style string
+			f.Box.WithState(func(s *election.State) { style = s.Manifest.BallotStyles[0].ID })
+			var p [32]byte
+			p[0] = 0xc
+			v1, err := f.SignInRevote(p, style)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v2, err := f.SignInRevote(p, style)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r1, err := f.RowWith(v1, f.Selection(1, style), testrand.New("copied"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r2, err := f.RowWith(v2, f.Selection(1, style), testrand.New("copied"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a1, err := f.Box.CastRow(ctx, v1.Token, r1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Box.CastRow(ctx, v2.Token, r2); !errors.Is(err, ballotbox.ErrDuplicateCipher) {
+				t.Fatalf("the copied row: %v", err)
+			}
+			clk.set(votingStart.Add(time.Minute))
+			if err := f.Box.PostDueSlots(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if a, err := f.Box.RowStatus(ctx, a1.RowHash); err != nil || !a.Published {
+				t.Fatalf("the first row after its slot: %+v, %v", a, err)
+			}
+			// Once on the board, the copy is refused by the board's check.
+			if _, err := f.Box.CastRow(ctx, v2.Token, r2); !errors.Is(err, ballotbox.ErrBallotInvalid) && !errors.Is(err, ballotbox.ErrDuplicateCipher) {
+				t.Fatalf("the copy after the slot: %v", err)
+			}
+		})
+	}
 }

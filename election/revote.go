@@ -394,6 +394,19 @@ func rowCiphertexts(r *revote.Row) []*elgamal.Ciphertext {
 	return cts
 }
 
+// RowCiphertextKeys returns the keys (revote.CiphertextKey) of the
+// ciphertexts of a cast row that no other row may repeat (spec §15.2 rule
+// 4): the ballot box refuses a row repeating one of a row it has queued,
+// which the rules would refuse in the slot holding both.
+func RowCiphertextKeys(r *revote.SignedRow) [][32]byte {
+	cts := rowCiphertexts(&revote.Row{ID: r.Cred.ID, Flag: r.Flag, Ballot: r.B.Ciphertexts()})
+	keys := make([][32]byte, len(cts))
+	for i, c := range cts {
+		keys[i] = revote.CiphertextKey(c)
+	}
+	return keys
+}
+
 // RowChecker makes the checks of a row that depend only on what is fixed
 // once voting opens (spec §15.14.2 rule 3): the credential, its
 // signature and key id, π_id, the ballot's and the flag's proofs, the

@@ -154,6 +154,14 @@ func (f *Fixture) SignInRevote(pseudonym [32]byte, style string) (*RevoteVoter, 
 // §15.3): the ballot, the flag f = 1 with its proof, the device's
 // signature; it returns the row's canonical encoding.
 func (f *Fixture) Row(v *RevoteVoter, sel ballot.Selection) ([]byte, error) {
+	return f.RowWith(v, sel, rand.Reader)
+}
+
+// RowWith is Row with its randomness drawn from rnd: two rows made from
+// readers that give the same bytes carry the same ciphertexts (a device
+// copying its own ballot into a second credential's row), with proofs
+// and signatures of their own device keys.
+func (f *Fixture) RowWith(v *RevoteVoter, sel ballot.Selection, rnd io.Reader) ([]byte, error) {
 	var (
 		ext [32]byte
 		el  *ballot.Election
@@ -164,12 +172,12 @@ func (f *Fixture) Row(v *RevoteVoter, sel ballot.Selection) ([]byte, error) {
 		return nil, err
 	}
 	dev := pub(v.Device)
-	p, err := el.Encrypt(v.Style, dev, sel, rand.Reader)
+	p, err := el.Encrypt(v.Style, dev, sel, rnd)
 	if err != nil {
 		return nil, err
 	}
 	row := &revote.SignedRow{Credential: v.Credential.Credential, CredentialSig: v.Credential.Signature, Cred: cred, Ballot: p.Ballot.Encode(), B: p.Ballot}
-	flag, proof, err := revote.EncryptFlag(el.PublicKey, revote.FlagProofContext(ext, dev), revote.FlagBallot, rand.Reader)
+	flag, proof, err := revote.EncryptFlag(el.PublicKey, revote.FlagProofContext(ext, dev), revote.FlagBallot, rnd)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package ballot
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
@@ -86,6 +87,26 @@ func DecodeAuditedBallot(p []byte) (*AuditedBallot, error) {
 	return a, nil
 }
 
+// AuditedFlag is the plaintext of the flag an audited ballot of an election
+// in deniable re-voting mode opens (spec §15.9): f = 1, an online ballot
+// (revote.FlagBallot), the only flag a voter's device sets.
+const AuditedFlag = 1
+
+// WithFlag returns a with the opening of its row's flag appended (spec
+// §15.9): in deniable re-voting mode an audit opens the row's flag C_f
+// (plaintext AuditedFlag, randomness r) after the style's contests, so
+// that a device which would flag its voter's ballot 0 (not counted) is
+// caught by an audit like one that would encrypt another choice.
+func (a *AuditedBallot) WithFlag(flag *elgamal.Ciphertext, r *group.Scalar) *AuditedBallot {
+	out := *a
+	out.Contests = append(slices.Clone(a.Contests), AuditedContest{Ciphertexts: []*elgamal.Ciphertext{flag}, Plaintexts: []uint32{AuditedFlag}, Randomness: []*group.Scalar{r}})
+	return &out
+}
+
+// flagged reports whether audits of m's elections open the row's flag
+// after the style's contests (deniable re-voting mode).
+func flagged(m *Manifest) bool { return m.Coercion.Mode == DeniableRevoting }
+
 // Verify checks an audited ballot (spec §9.4): every ciphertext is
 // Enc(m; r) under pk, the plaintexts are a valid choice for each contest of
 // the style, and no ciphertext appears twice in it. It is the one check of
@@ -100,22 +121,34 @@ func (a *AuditedBallot) Verify(m *Manifest, pk *elgamal.PublicKey) error {
 	if !ok {
 		return fmt.Errorf("%w: unknown ballot style %q", ErrAuditMismatch, a.Style)
 	}
-	if len(a.Contests) != len(style.Contests) {
-		return fmt.Errorf("%w: %d contests, style has %d", ErrAuditMismatch, len(a.Contests), len(style.Contests))
+	want := len(style.Contests)
+	if flagged(m) {
+		want++ // the row's flag, last (spec §15.9)
+	}
+	if len(a.Contests) != want {
+		return fmt.Errorf("%w: %d contests, style has %d", ErrAuditMismatch, len(a.Contests), want)
 	}
 	type place struct {
 		contest string
 		index   int
 	}
 	seen := map[string]place{}
-	for i, id := range style.Contests {
+	for i := range a.Contests {
 		c := a.Contests[i]
-		contest, _ := m.Contest(id)
+		id := "flag"
+		if i < len(style.Contests) {
+			id = style.Contests[i]
+		}
 		if len(c.Plaintexts) != len(c.Ciphertexts) || len(c.Randomness) != len(c.Ciphertexts) {
 			return fmt.Errorf("%w: contest %s has %d ciphertexts, %d plaintexts, %d randomness values", ErrAuditMismatch, id, len(c.Ciphertexts), len(c.Plaintexts), len(c.Randomness))
 		}
-		if err := contest.checkPlaintexts(c.Plaintexts); err != nil {
-			return fmt.Errorf("%w: %w", ErrAuditMismatch, err)
+		if i < len(style.Contests) {
+			contest, _ := m.Contest(id)
+			if err := contest.checkPlaintexts(c.Plaintexts); err != nil {
+				return fmt.Errorf("%w: %w", ErrAuditMismatch, err)
+			}
+		} else if len(c.Plaintexts) != 1 || c.Plaintexts[0] != AuditedFlag {
+			return fmt.Errorf("%w: the row's flag opens to %v, an online ballot's is %d", ErrAuditMismatch, c.Plaintexts, AuditedFlag)
 		}
 		for j, ct := range c.Ciphertexts {
 			k := string(ct.Bytes())
@@ -137,10 +170,29 @@ func (a *AuditedBallot) Verify(m *Manifest, pk *elgamal.PublicKey) error {
 // in order. With Verify, this is what the voter's second device checks: the
 // ballot whose tracking code the voter was shown opens to these choices.
 func (a *AuditedBallot) Opens(b *EncryptedBallot) bool {
-	if a.ElectionID != b.ElectionID || a.Style != b.Style || len(a.Contests) != len(b.Contests) {
+	if len(a.Contests) != len(b.Contests) {
 		return false
 	}
-	for i, c := range a.Contests {
+	return a.opensContests(b)
+}
+
+// OpensRow reports whether a is an opening of exactly the ciphertexts of a
+// row in deniable re-voting mode (spec §15.9): its ballot b, contest by
+// contest, then its flag.
+func (a *AuditedBallot) OpensRow(b *EncryptedBallot, flag *elgamal.Ciphertext) bool {
+	if len(a.Contests) != len(b.Contests)+1 {
+		return false
+	}
+	last := a.Contests[len(b.Contests)]
+	return len(last.Ciphertexts) == 1 && last.Ciphertexts[0].Equal(flag) && a.opensContests(b)
+}
+
+// opensContests compares the first contests of a with those of b.
+func (a *AuditedBallot) opensContests(b *EncryptedBallot) bool {
+	if a.ElectionID != b.ElectionID || a.Style != b.Style || len(a.Contests) < len(b.Contests) {
+		return false
+	}
+	for i, c := range a.Contests[:len(b.Contests)] {
 		if len(c.Ciphertexts) != len(b.Contests[i].Ciphertexts) {
 			return false
 		}
@@ -184,7 +236,11 @@ func (c *Contest) checkPlaintexts(values []uint32) error {
 // for showing an audited ballot to its voter.
 func (a *AuditedBallot) Describe(m *Manifest, lang string) ([]string, error) {
 	style, ok := m.Style(a.Style)
-	if !ok || len(style.Contests) != len(a.Contests) {
+	want := len(style.Contests)
+	if ok && flagged(m) {
+		want++ // the flag, which Verify checks is 1: nothing to show
+	}
+	if !ok || len(a.Contests) != want {
 		return nil, fmt.Errorf("%w: style %q does not match", ErrAuditMismatch, a.Style)
 	}
 	var out []string

@@ -331,3 +331,58 @@ func scalarMultCost(b *testing.B) float64 {
 	}
 	return float64(time.Since(t0).Nanoseconds()) / n
 }
+
+// TestAuditFlag: in deniable re-voting mode an audit opens the row's flag
+// after the style's contests (spec §15.9): accepted when it opens to 1;
+// refused when it opens to 0 (a device that would not count its voter's
+// ballot), when it is missing, or when its randomness is wrong; OpensRow
+// ties it to the row's flag; Describe shows the contests only. In the
+// other modes an audit with a flag has a contest too many.
+func TestAuditFlag(t *testing.T) {
+	e, _ := testElection(t)
+	m := *e.Manifest
+	m.Revote = LastBallotCounts
+	m.Coercion = Coercion{Mode: DeniableRevoting, SlotSeconds: 60, SlotRows: 8, MaxBallots: 4}
+	p, err := e.Encrypt("style-tash-dobo", credA, Selection{"council-tash-dobo": {4}, "priorities": {1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag, r, err := e.PublicKey.Encrypt(AuditedFlag, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Audit().WithFlag(flag, r)
+	d, err := DecodeAuditedBallot(a.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Verify(&m, e.PublicKey); err != nil {
+		t.Fatalf("honest audit with its flag: %v", err)
+	}
+	if !d.OpensRow(p.Ballot, flag) || d.Opens(p.Ballot) {
+		t.Error("OpensRow/Opens")
+	}
+	other, _, _ := e.PublicKey.Encrypt(AuditedFlag, nil)
+	if d.OpensRow(p.Ballot, other) {
+		t.Error("opens another row's flag")
+	}
+	if desc, err := d.Describe(&m, "en"); err != nil || len(desc) != 2 {
+		t.Errorf("Describe = %v, %v", desc, err)
+	}
+	if err := p.Audit().Verify(&m, e.PublicKey); !errors.Is(err, ErrAuditMismatch) {
+		t.Errorf("an audit without the flag: %v", err)
+	}
+	if err := d.Verify(e.Manifest, e.PublicKey); !errors.Is(err, ErrAuditMismatch) {
+		t.Errorf("a flag in an election of another mode: %v", err)
+	}
+	zero, r0, _ := e.PublicKey.Encrypt(0, nil)
+	z := p.Audit().WithFlag(zero, r0)
+	z.Contests[len(z.Contests)-1].Plaintexts = []uint32{0}
+	if err := z.Verify(&m, e.PublicKey); !errors.Is(err, ErrAuditMismatch) || !strings.Contains(err.Error(), "flag") {
+		t.Errorf("a flag of 0: %v", err)
+	}
+	bad := p.Audit().WithFlag(flag, group.RandomScalar())
+	if err := bad.Verify(&m, e.PublicKey); !errors.Is(err, ErrAuditMismatch) {
+		t.Errorf("a flag's wrong randomness: %v", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"evote/bulletin/board"
 	"evote/election"
 	"evote/store"
+	"evote/tally/revote"
 )
 
 // Benaloh audits are published unlinked (spec/09-election.md §9.4,
@@ -95,10 +96,6 @@ func (b *Box) audit(ctx context.Context, bearer string, opened, prepared []byte)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
 	}
-	bal, err := ballot.DecodeBallot(prepared)
-	if err != nil {
-		return nil, fmt.Errorf("%w: prepared ballot: %w", ErrAuditInvalid, err)
-	}
 	snap := b.snap.Load()
 	el, ver := snap.el, snap.verifier
 	if el == nil || ver == nil {
@@ -108,13 +105,17 @@ func (b *Box) audit(ctx context.Context, bearer string, opened, prepared []byte)
 	if err != nil {
 		return nil, err
 	}
+	bal, opens, err := revote.AuditedPrepared(el.Manifest, a, prepared)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAuditInvalid, err)
+	}
 	if bal.CredentialKey != [32]byte(claims.DeviceKey) {
 		return nil, fmt.Errorf("%w: the prepared ballot is not of the token's device", ErrWrongDeviceKey)
 	}
 	if a.ElectionID != el.Manifest.ElectionID {
 		return nil, fmt.Errorf("%w: audit for election %q", ErrAuditInvalid, a.ElectionID)
 	}
-	if !a.Opens(bal) {
+	if !opens {
 		return nil, fmt.Errorf("%w: the opening is not of the prepared ballot's ciphertexts", ErrAuditInvalid)
 	}
 	if err := a.Verify(el.Manifest, el.PublicKey); err != nil {
@@ -376,9 +377,22 @@ func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot, code ballot.TrackingCo
 	// a.Verify (one rule set with the election rules) has refused an
 	// audit repeating one of its own ciphertexts.
 	var keys [][32]byte
+	var rv *boxRevote // deniable re-voting: the rows queued for the next slots
+	if b.state.Coercion() {
+		if err := b.syncRevoteLocked(context.Background()); err != nil {
+			return nil, err
+		}
+		rv = b.rv
+	}
 	for _, c := range a.Contests {
 		for _, ct := range c.Ciphertexts {
 			k := sha256.Sum256(ct.Bytes())
+			if rv != nil && rv.ciphers[k] {
+				return nil, fmt.Errorf("%w: a ciphertext of a row queued for the next slot", ErrDuplicateCipher)
+			}
+			if rv != nil && rv.inflight[k] {
+				return nil, ErrCastInProgress
+			}
 			if p, dup := b.ciphertextAt(k); dup {
 				switch p {
 				case reservedPos:

@@ -678,6 +678,20 @@ type slotDraft struct {
 	dummies []uint64
 }
 
+// onBoardLocked reports whether a queued row repeats a ciphertext on the
+// board: an audit of its ciphertexts that another instance accepted while
+// this one queued the row (only a device that audits and casts the same
+// ciphertexts does so). Such a row is never posted, since the rules would
+// refuse its slot. b.mu is held.
+func (b *Box) onBoardLocked(row *revote.SignedRow) bool {
+	for _, k := range election.RowCiphertextKeys(row) {
+		if _, ok := b.state.CiphertextAt(k); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // draftSlotLocked picks a slot's casts (the oldest queued of the style,
 // one row per device key) and assigns its dummy rows to dummy voters
 // (spec §15.4, as assignDummy of election/sim). b.mu is held.
@@ -698,7 +712,7 @@ func (b *Box) draftSlotLocked(style string) (*slotDraft, error) {
 		if len(d.casts) == d.rows {
 			break
 		}
-		if !b.state.RevoteHasDevice(q.dev) {
+		if !b.state.RevoteHasDevice(q.dev) && !b.onBoardLocked(q.row) {
 			d.casts = append(d.casts, q)
 		}
 	}

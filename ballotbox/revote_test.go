@@ -2,6 +2,7 @@ package ballotbox_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"path/filepath"
@@ -479,6 +480,86 @@ func TestRevoteCopiedCiphertext(t *testing.T) {
 			if _, err := f.Box.CastRow(ctx, v2.Token, r2); !errors.Is(err, ballotbox.ErrBallotInvalid) && !errors.Is(err, ballotbox.ErrDuplicateCipher) {
 				t.Fatalf("the copy after the slot: %v", err)
 			}
+		})
+	}
+}
+
+// TestRevoteAudit: in deniable re-voting mode a voter's device audits a
+// prepared row (spec §15.9): the audit opens the ballot and the row's flag
+// (f = 1), waits in the pool like any audit, and is published before the
+// close; the audited row can never be cast, a fresh one of the same
+// credential can. An audit whose flag opens to 0 (a device that would not
+// count its voter's ballot), one without the flag, or one of another
+// row's flag is refused. The board replays through the rules.
+func TestRevoteAudit(t *testing.T) {
+	for name, open := range revoteStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := &clock{}
+			f := revoteFixture(t, open(t), clk)
+			clk.set(votingStart.Add(time.Second))
+			var style string
+			f.Box.WithState(func(s *election.State) { style = s.Manifest.BallotStyles[0].ID })
+			var p [32]byte
+			p[0] = 0xd
+			v, err := f.SignInRevote(p, style)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prep := func(flag uint64) *boxtest.PreparedRow {
+				r, err := f.PrepareRow(v, f.Selection(2, style), flag, rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			// A device that flags its voter's ballot 0, caught by the audit.
+			zero := prep(0)
+			if _, err := f.Box.Audit(ctx, v.Token, zero.Audit().Encode(), zero.Raw); !errors.Is(err, ballotbox.ErrAuditInvalid) {
+				t.Fatalf("an audit whose flag opens to 0: %v", err)
+			}
+			pr := prep(1)
+			if _, err := f.Box.Audit(ctx, v.Token, pr.Ballot.Audit().Encode(), pr.Raw); !errors.Is(err, ballotbox.ErrAuditInvalid) {
+				t.Fatalf("an audit without the flag: %v", err)
+			}
+			other := prep(1)
+			if _, err := f.Box.Audit(ctx, v.Token, pr.Ballot.Audit().WithFlag(other.Flag, other.FlagRand).Encode(), pr.Raw); !errors.Is(err, ballotbox.ErrAuditInvalid) {
+				t.Fatalf("an audit of another row's flag: %v", err)
+			}
+			rc, err := f.Box.Audit(ctx, v.Token, pr.Audit().Encode(), pr.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rc.Published {
+				t.Fatalf("an audit published at once: %+v", rc)
+			}
+			if _, err := f.Box.CastRow(ctx, v.Token, pr.Raw); !errors.Is(err, ballotbox.ErrDuplicateCipher) {
+				t.Fatalf("casting the audited row: %v", err)
+			}
+			fresh := prep(1)
+			a, err := f.Box.CastRow(ctx, v.Token, fresh.Raw)
+			if err != nil {
+				t.Fatalf("a fresh row of the same credential: %v", err)
+			}
+			clk.set(votingStart.Add(time.Minute))
+			if err := f.Box.PostDueSlots(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Box.Act(ctx, ballotbox.ActionClose, "official-1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Box.PostDueSlots(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := f.Box.RowStatus(ctx, a.RowHash); err != nil || !st.Published {
+				t.Fatalf("the fresh row: %+v, %v", st, err)
+			}
+			f.Box.WithState(func(s *election.State) {
+				if len(s.Audited) != 1 {
+					t.Errorf("%d audits on the board, want 1", len(s.Audited))
+				}
+			})
+			replayBoard(t, f.Box)
 		})
 	}
 }

@@ -220,7 +220,10 @@ func (s *State) applyRevote(e *bulletin.Entry) (handled bool, err error) {
 	case bulletin.TypeCredentialIssued, bulletin.TypeInPersonMark, bulletin.TypeBallot, bulletin.TypeCleansingResult:
 		return true, refuse("%s entries are not part of an election in coercion mode %s (spec §15.3: credentials, ballots and marks are rows of slots; the filter replaces the cleansing)", e.Type, s.Manifest.Coercion.Mode)
 	case bulletin.TypeAuditedBallot:
-		return true, refuse("audited ballots in coercion mode %s are not supported by these rules yet (spec §15.9, §15.13)", s.Manifest.Coercion.Mode)
+		// As in chapter 9, the audit also opening the row's flag (spec
+		// §15.9; ballot.AuditedBallot.Verify reads the mode): its
+		// ciphertexts can then never be in a row.
+		return true, s.applyAudited(e)
 	case bulletin.TypeRevoteCredential:
 		return true, refuse("a revote-credential is published inside its row of a slot, never alone (spec §15.2)")
 	case bulletin.TypeRevoteTagKey:

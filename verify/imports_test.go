@@ -11,7 +11,7 @@ import (
 // cryptography. The server, the store, the API and the identity service
 // must stay out of an auditor's build (spec §11.0).
 var allowedDeps = []string{
-	"evote/crypto/", "evote/ballot", "evote/bulletin", "evote/bulletin/recordfile", "evote/tally", "evote/tally/revote", "evote/election",
+	"evote/crypto/", "evote/ballot", "evote/ballot/revoterow", "evote/bulletin", "evote/bulletin/recordfile", "evote/tally", "evote/tally/revote", "evote/election",
 	"evote/record", "evote/internal/wire", "evote/internal/notefile", "evote/verify", "evote/cmd/evote-verify",
 }
 

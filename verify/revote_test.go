@@ -12,6 +12,7 @@ import (
 
 	"evote/ballot"
 	"evote/bulletin"
+	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/election"
 	"evote/election/sim"
@@ -38,10 +39,10 @@ var (
 
 // revoteFixture runs the simulated coercion-mode election once per test
 // binary: 12 voters in 3 ballot styles, every third re-voting, every fifth
-// voting in person, B = 8 (B_st = 3), M = 4, 3 trustees (threshold 2).
+// voting in person, every fourth auditing a row first, B = 8 (B_st = 3), M = 4, 3 trustees (threshold 2).
 func revoteFixture(tb testing.TB) *fixture {
 	revoteOnce.Do(func() {
-		cfg := sim.Config{ElectionID: "kg-2027-revote", Trustees: 3, Threshold: 2, Voters: 12, RevoteEvery: 3, InPersonEvery: 5,
+		cfg := sim.Config{ElectionID: "kg-2027-revote", Trustees: 3, Threshold: 2, Voters: 12, RevoteEvery: 3, InPersonEvery: 5, AuditEvery: 4,
 			SlotRows: 8, MaxBallots: 4, Rand: testrand.New("verify/kg-2027-revote"), Now: fixtureNow}
 		e, err := sim.RunRevote(cfg, sim.RevoteHooks{})
 		if err != nil {
@@ -139,6 +140,19 @@ func revoteTamperings() []tampering {
 				}
 			}
 		}))),
+		in("an audited row whose flag is opened as 0 (a device that would not count the ballot)", CheckAudit, edit(bulletin.TypeAuditedBallot, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
+			a, err := ballot.DecodeAuditedBallot(e.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := &a.Contests[len(a.Contests)-1]
+			zero, r, err := f.e.State.PublicKey.Encrypt(0, testrand.New("audit-zero"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			last.Ciphertexts, last.Plaintexts, last.Randomness = []*elgamal.Ciphertext{zero}, []uint32{0}, []*group.Scalar{r}
+			e.Payload = a.Encode()
+		})),
 		in("a forged equality (blinding) proof", CheckRevoteBlind, edit(bulletin.TypeRevoteBlind, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			b, err := revote.DecodeBlindEntry(e.Payload)
 			if err != nil {

@@ -162,6 +162,32 @@ func (f *Fixture) Row(v *RevoteVoter, sel ballot.Selection) ([]byte, error) {
 // copying its own ballot into a second credential's row), with proofs
 // and signatures of their own device keys.
 func (f *Fixture) RowWith(v *RevoteVoter, sel ballot.Selection, rnd io.Reader) ([]byte, error) {
+	p, err := f.PrepareRow(v, sel, revote.FlagBallot, rnd)
+	if err != nil {
+		return nil, err
+	}
+	return p.Raw, nil
+}
+
+// A PreparedRow is a row as the device prepares it, before it is cast or
+// audited: its encoding, and the openings an audit publishes.
+type PreparedRow struct {
+	Raw      []byte
+	Ballot   *ballot.PreparedBallot
+	Flag     *elgamal.Ciphertext
+	FlagRand *group.Scalar
+}
+
+// Audit returns the Benaloh audit of the prepared row (spec §15.9): the
+// ballot's openings and the flag's.
+func (p *PreparedRow) Audit() *ballot.AuditedBallot {
+	return p.Ballot.Audit().WithFlag(p.Flag, p.FlagRand)
+}
+
+// PrepareRow makes the voter's row for selection sel with flag f (1 on an
+// online ballot; a test plays a device that sets 0), its randomness from
+// rnd.
+func (f *Fixture) PrepareRow(v *RevoteVoter, sel ballot.Selection, flagValue uint64, rnd io.Reader) (*PreparedRow, error) {
 	var (
 		ext [32]byte
 		el  *ballot.Election
@@ -177,13 +203,13 @@ func (f *Fixture) RowWith(v *RevoteVoter, sel ballot.Selection, rnd io.Reader) (
 		return nil, err
 	}
 	row := &revote.SignedRow{Credential: v.Credential.Credential, CredentialSig: v.Credential.Signature, Cred: cred, Ballot: p.Ballot.Encode(), B: p.Ballot}
-	flag, proof, err := revote.EncryptFlag(el.PublicKey, revote.FlagProofContext(ext, dev), revote.FlagBallot, rnd)
+	flag, r, proof, err := revote.EncryptFlagOpening(el.PublicKey, revote.FlagProofContext(ext, dev), flagValue, rnd)
 	if err != nil {
 		return nil, err
 	}
 	row.Flag, row.FlagProof = flag, proof.Bytes()
 	copy(row.DeviceSig[:], ed25519.Sign(v.Device, revote.RowMessage(f.Box.Log().ID(), row)))
-	return row.Encode(), nil
+	return &PreparedRow{Raw: row.Encode(), Ballot: p, Flag: flag, FlagRand: r}, nil
 }
 
 // decodeJTI turns a token's "jti" back into its 16 bytes.

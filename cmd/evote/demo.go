@@ -502,7 +502,7 @@ func (r *demoRun) castVotes(ctx context.Context) error {
 	for i := range r.o.Voters {
 		rv, a, p := voterPlan(i)
 		r.res.Revotes += b2i(rv && !r.o.noRevote[i])
-		r.res.Audits += b2i(a && !r.o.Coercion)
+		r.res.Audits += b2i(a)
 		r.res.InPerson += b2i(p)
 	}
 	vote := r.vote

@@ -20,6 +20,7 @@ import (
 	"evote/ballotbox/idsource"
 	"evote/bulletin"
 	"evote/client"
+	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/crypto/zkp"
 	"evote/election"
@@ -129,18 +130,22 @@ func coercionManifest(m *ballot.Manifest) {
 }
 
 // voteRows is simulated voter i, person p, in deniable re-voting mode,
-// following voterPlan(i) (no audit: §15.13 step 2 leaves audited ballots
-// out of this mode): a row, perhaps a re-vote from a second device, and
-// perhaps a vote in person, whose mark's row makes the online ballots
-// void.
+// following voterPlan(i): perhaps an audit of a prepared row first
+// (§15.9), a row, perhaps a re-vote from a second device, and perhaps a
+// vote in person, whose mark's row makes the online ballots void.
 func (r *demoRun) voteRows(ctx context.Context, i int, p *registry.SimPerson) error {
-	revoted, _, inPerson := voterPlan(i)
+	revoted, audited, inPerson := voterPlan(i)
 	revoted = revoted && !r.o.noRevote[i]
 	d, err := r.signIn(ctx, p)
 	if err != nil {
 		return err
 	}
 	style := d.token.BallotStyle
+	if audited {
+		if err := r.auditRow(ctx, i, d, style); err != nil {
+			return err
+		}
+	}
 	sel := demoSelection(r.m, i, style)
 	if err := r.castRow(ctx, d, style, sel, "cast"); err != nil {
 		return err
@@ -201,31 +206,83 @@ func (r *demoRun) deviceCredential(t *client.VoterToken, wantOpen bool) (*revote
 	return cred, raw, sig, nil
 }
 
-// castRow is the device's work (spec §15.3): sel encrypted, the flag
-// f = 1 with its proof, the device's signature over the row; it casts the
-// row and keeps its hash for the receipt.
-func (r *demoRun) castRow(ctx context.Context, d *device, style string, sel ballot.Selection, what string) error {
+// preparedRow is a row as the device prepares it (spec §15.3): sel
+// encrypted, the flag f = 1 with its proof, the device's signature; the
+// openings are kept for an audit (§15.9).
+type preparedRow struct {
+	enc      []byte
+	ballot   *ballot.PreparedBallot
+	flag     *elgamal.Ciphertext
+	flagRand *group.Scalar
+}
+
+// prepareRow is the device's work before it casts or audits a row.
+func (r *demoRun) prepareRow(d *device, style string, sel ballot.Selection, what string) (*preparedRow, error) {
 	cred, raw, sig, err := r.deviceCredential(d.token, true)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	pb, err := r.el.Encrypt(style, d.pub(), sel, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	row := &revote.SignedRow{Credential: raw, CredentialSig: sig, Cred: cred, Ballot: pb.Ballot.Encode(), B: pb.Ballot}
-	flag, proof, err := revote.EncryptFlag(r.el.PublicKey, revote.FlagProofContext(r.ext, d.pub()), revote.FlagBallot, rand.Reader)
+	flag, fr, proof, err := revote.EncryptFlagOpening(r.el.PublicKey, revote.FlagProofContext(r.ext, d.pub()), revote.FlagBallot, rand.Reader)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	row.Flag, row.FlagProof = flag, proof.Bytes()
 	copy(row.DeviceSig[:], ed25519.Sign(d.key, revote.RowMessage(r.f.Log, row)))
-	enc := row.Encode()
-	rc, err := r.box.CastRow(ctx, r.electionID, d.token.Token, enc)
+	return &preparedRow{enc: row.Encode(), ballot: pb, flag: flag, flagRand: fr}, nil
+}
+
+// castRow prepares and casts a row, keeping its hash for the receipt.
+func (r *demoRun) castRow(ctx context.Context, d *device, style string, sel ballot.Selection, what string) error {
+	p, err := r.prepareRow(d, style, sel, what)
+	if err != nil {
+		return err
+	}
+	rc, err := r.box.CastRow(ctx, r.electionID, d.token.Token, p.enc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	r.keepRow(rc.RowHash, enc)
+	r.keepRow(rc.RowHash, p.enc)
+	return nil
+}
+
+// auditRow is a Benaloh audit in this mode (spec §15.9): the device
+// prepares a row, the voter audits it (its ballot and flag opened, never
+// cast), and the voter's second device checks the audit the box serves
+// by tracking code, against the prepared row, as in chapter 9.
+func (r *demoRun) auditRow(ctx context.Context, i int, d *device, style string) error {
+	p, err := r.prepareRow(d, style, demoSelection(r.m, i+1, style), "audit")
+	if err != nil {
+		return err
+	}
+	opened := p.ballot.Audit().WithFlag(p.flag, p.flagRand)
+	if _, err := r.box.Audit(ctx, r.electionID, d.token.Token, opened.Encode(), p.enc); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	shown := p.ballot.Ballot.TrackingCode().Shown()
+	a, err := r.box.AuditByCode(ctx, r.electionID, shown.String())
+	if err != nil {
+		return fmt.Errorf("audit lookup: %w", err)
+	}
+	r.observer.Lock()
+	var desc []string
+	if err = r.f.Sync(ctx); err == nil {
+		desc, err = checkAudit(ctx, r.f, a, shown, p.enc, "en")
+	}
+	r.observer.Unlock()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.audited = append(r.audited, shown)
+	r.mu.Unlock()
+	if want, _ := opened.Describe(r.m, "en"); !slices.Equal(desc, want) {
+		return fmt.Errorf("audit: the board opens to %v, the device prepared %v", desc, want)
+	}
 	return nil
 }
 
@@ -394,6 +451,13 @@ func (r *demoRun) closeAndFilter(ctx context.Context) error {
 	if err := act(ctx, r.off, r.electionID, "close"); err != nil {
 		return err
 	}
+	r.observer.Lock()
+	err := checkAuditsPublished(ctx, r.box, r.electionID, r.f, r.audited)
+	r.observer.Unlock()
+	if err != nil {
+		return err
+	}
+	r.say("audits published before the close: %d, in %d shuffled batch(es), each with its row's flag opened; each checked again from its tracking code", len(r.audited), auditBatches(r.f.Entries))
 	if err := r.f.Until(ctx, func(s *election.State) bool {
 		for _, rs := range s.RevoteStyles() {
 			if !rs.Padded || !rs.HasDepths || !rs.HasMarks {

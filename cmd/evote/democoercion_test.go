@@ -60,8 +60,11 @@ func TestDemoCoercion(t *testing.T) {
 // re-votes and a vote in person, and a result that checks something.
 func checkCoercionDemo(t *testing.T, res *demoResult) {
 	t.Helper()
-	if res.Revotes != 2 || res.InPerson != 1 || res.Audits != 0 {
-		t.Errorf("%d re-votes, %d in person, %d audits; want 2, 1, 0", res.Revotes, res.InPerson, res.Audits)
+	if res.Revotes != 2 || res.InPerson != 1 || res.Audits != 2 {
+		t.Errorf("%d re-votes, %d in person, %d audits; want 2, 1, 2", res.Revotes, res.InPerson, res.Audits)
+	}
+	if c := res.Report.Counts; c.Audited != uint64(res.Audits) {
+		t.Errorf("the verifier counts %d audits, the voters made %d", c.Audited, res.Audits)
 	}
 	// Every voter cast at least one row, kept by the filter (a marked
 	// voter's mark).

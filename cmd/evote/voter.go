@@ -17,6 +17,7 @@ import (
 	"evote/bulletin"
 	"evote/client"
 	"evote/election"
+	"evote/tally/revote"
 	"evote/trustee"
 )
 
@@ -126,13 +127,6 @@ func checkAudit(ctx context.Context, f *trustee.Follower, a *client.AuditAnswer,
 	if err != nil {
 		return nil, fmt.Errorf("audit: prepared ballot: %w", err)
 	}
-	prepared, err := ballot.DecodeBallot(raw)
-	if err != nil {
-		return nil, fmt.Errorf("audit: prepared ballot: %w", err)
-	}
-	if prepared.TrackingCode().Shown() != shown {
-		return nil, fmt.Errorf("audit: the ballot box served ballot %s, not %s", prepared.TrackingCode(), shown)
-	}
 	if saved != nil && string(saved) != string(raw) {
 		return nil, errors.New("audit: the ballot box's prepared ballot is not the saved one")
 	}
@@ -155,7 +149,16 @@ func checkAudit(ctx context.Context, f *trustee.Follower, a *client.AuditAnswer,
 	if err != nil {
 		return nil, err
 	}
-	if !opened.Opens(prepared) {
+	// The prepared ballot, or in deniable re-voting mode the prepared row,
+	// whose flag the audit opens too (spec §15.9).
+	prepared, opens, err := revote.AuditedPrepared(st.Manifest, opened, raw)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if prepared.TrackingCode().Shown() != shown {
+		return nil, fmt.Errorf("audit: the ballot box served ballot %s, not %s", prepared.TrackingCode(), shown)
+	}
+	if !opens {
 		return nil, errors.New("audit: the opening is not of the ballot with this tracking code")
 	}
 	if st.PublicKey == nil {

@@ -61,7 +61,8 @@ type simRow struct {
 	plan   rowPlan
 	row    *revote.SignedRow
 	device ed25519.PrivateKey
-	flagR  *group.Scalar // the flag's randomness (marks are opened)
+	flagR  *group.Scalar // the flag's randomness (marks and audits are opened)
+	ballot *ballot.PreparedBallot
 }
 
 // revoteSetup sets the manifest's coercion option (Setup calls it).
@@ -129,7 +130,7 @@ func (e *Election) makeRow(style string, id *group.Element, sel ballot.Selection
 		return nil, err
 	}
 	row.Ballot, row.B = p.Ballot.Encode(), p.Ballot
-	out := &simRow{row: row, device: dev}
+	out := &simRow{row: row, device: dev, ballot: p}
 	if flag == revote.FlagPadding {
 		row.Flag = revote.PaddingFlag()
 	} else {
@@ -326,6 +327,17 @@ func (e *Election) VoteRevote(h RevoteHooks) error {
 			n = h.Ballots(i)
 		}
 		b := boxes[style]
+		if every(e.Cfg.AuditEvery, i) {
+			// The voter's device audits a prepared row first (spec
+			// §15.9): its ballot and flag opened; it is never cast.
+			r, err := e.makeRow(style, e.idOf(style, rowPlan{voter: i}), e.Selection(i+7, style), revote.FlagBallot)
+			if err != nil {
+				return err
+			}
+			if err := e.Post(bulletin.TypeAuditedBallot, e.Keys.Authority, r.ballot.Audit().WithFlag(r.row.Flag, r.flagR).Encode()); err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
+		}
 		for k := 0; k < n; k++ {
 			sel := e.Selection(i+3*k, style)
 			unflagged := h.Unflagged != nil && h.Unflagged(i)

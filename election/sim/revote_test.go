@@ -9,7 +9,7 @@ import (
 )
 
 func revoteConfig(seed string) Config {
-	return Config{ElectionID: "kg-2027-revote", Trustees: 3, Threshold: 2, Voters: 12, RevoteEvery: 3, InPersonEvery: 5,
+	return Config{ElectionID: "kg-2027-revote", Trustees: 3, Threshold: 2, Voters: 12, RevoteEvery: 3, InPersonEvery: 5, AuditEvery: 4,
 		SlotRows: 8, MaxBallots: 4, Rand: testrand.New(seed), Now: 1798800000}
 }
 
@@ -42,6 +42,9 @@ func TestRevoteElection(t *testing.T) {
 	}
 	if s.Phase != election.PhaseTallied || len(s.Culprits) != 0 {
 		t.Fatalf("phase %s, culprits %v", s.Phase, s.Culprits)
+	}
+	if len(s.Audited) != 3 {
+		t.Errorf("%d audited rows on the board, want 3 (spec §15.9)", len(s.Audited))
 	}
 	for _, f := range s.RevoteStyles() {
 		t.Logf("style %s: %d slots of %d rows, %d board rows, %d filter rows, %d voters", f.Style, f.Slots, f.SlotRows, f.Board, len(f.Rows), f.Voters)

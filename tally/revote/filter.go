@@ -350,24 +350,6 @@ func CheckRollCall(electionID, style string, ids []*group.Element, n, m int) (in
 	return r, nil
 }
 
-// Flags of rows (spec §15.3, §15.4): the device sets FlagBallot on an online
-// ballot; dummy rows and in-person marks carry FlagNone (proven in {0, 1}
-// like a ballot's, so they look alike); padding rows carry FlagPadding,
-// opened in public in the padding entry.
-const (
-	FlagNone    = 0
-	FlagBallot  = 1
-	FlagPadding = 2
-)
-
-// PaddingFlag is the flag ciphertext of every padding row: FlagPadding in
-// clear, (1, g^2), which anyone checks in the padding entry (spec §15.4).
-// It is re-encrypted by the mixes like any other.
-func PaddingFlag() *elgamal.Ciphertext {
-	two := new(group.Scalar).SetUint64(FlagPadding)
-	return elgamal.NewCiphertext(group.NewIdentityElement(), new(group.Element).ScalarBaseMult(two))
-}
-
 // CheckFlags applies the tally's rules to the decrypted flags of the kept
 // rows of one ballot style (spec §15.5 step 6, §15.7): no kept row is a
 // padding row (padding lies below every voter's own rows, so a padding row

@@ -20,26 +20,17 @@ package revote
 import (
 	"encoding/binary"
 	"errors"
-
-	"evote/crypto/group"
 )
 
 // Domain-separation tags of this package (spec §1.2, §15).
 const (
-	VoterIDTag     = "evote-v1/revote/voter-id"
-	DummyIDTag     = "evote-v1/revote/dummy-id"
 	BlindProtocol  = "evote-v1/revote/blind"
 	BlindWeightTag = "evote-v1/revote/blind-weight"
 	TagKeyContext  = "evote-v1/revote/tag-key"
-	DepthContext   = "evote-v1/revote/depth"
-	FlagContext    = "evote-v1/revote/flag"
-	IDContext      = "evote-v1/revote/id-knowledge"
 )
 
 // Errors of the filter. Every rejection wraps one of them.
 var (
-	ErrMalformed       = errors.New("revote: malformed")
-	ErrParams          = errors.New("revote: invalid parameters")
 	ErrTagKey          = errors.New("revote: invalid tag key")
 	ErrBlindProof      = errors.New("revote: blinding proof does not verify")
 	ErrTooFewBlinders  = errors.New("revote: too few distinct trustees blinded the tags")
@@ -49,41 +40,12 @@ var (
 	ErrKeptCount       = errors.New("revote: kept count differs from the rows not superseded")
 	ErrRollCall        = errors.New("revote: roll call refused")
 	ErrDepth           = errors.New("revote: depth proof does not verify")
-	ErrFlag            = errors.New("revote: flag proof does not verify")
 	ErrFlags           = errors.New("revote: kept flags refused")
-	ErrIDKnowledge     = errors.New("revote: proof of knowledge of the identifier's randomness does not verify")
 	ErrDecryption      = errors.New("revote: decryption of tags refused")
 	ErrMixes           = errors.New("revote: mix chain incomplete")
 	ErrOutputMismatch  = errors.New("revote: filter output differs from the kept rows")
 	ErrDummyGroupCount = errors.New("revote: number of dummy voters differs from the padding rule")
 )
-
-// VoterID is the identifier of the voter with the given pseudonym (spec
-// §8.5.1) in an election (spec §15.2):
-//
-//	V = HashToElement(string("evote-v1/revote/voter-id") || string(election_id) || pseudonym[32])
-//
-// with the DST of §2.3. The voter's device recomputes it from the token's
-// subject to check the encrypted identifier its credential carries.
-func VoterID(electionID string, pseudonym [32]byte) *group.Element {
-	msg := appendString(nil, VoterIDTag)
-	msg = appendString(msg, electionID)
-	msg = append(msg, pseudonym[:]...)
-	return group.HashToElement(msg, []byte(group.HashToElementDST))
-}
-
-// DummyID is the identifier of dummy voter i ≥ 1 of a ballot style (spec
-// §15.4; dummies, like slots and the filter, are per ballot style):
-//
-//	D_{s,i} = HashToElement(string("evote-v1/revote/dummy-id") || string(election_id)
-//	                        || string(ballot_style) || u64(i))
-func DummyID(electionID, style string, i uint64) *group.Element {
-	msg := appendString(nil, DummyIDTag)
-	msg = appendString(msg, electionID)
-	msg = appendString(msg, style)
-	msg = binary.BigEndian.AppendUint64(msg, i)
-	return group.HashToElement(msg, []byte(group.HashToElementDST))
-}
 
 // DummyGroups is the padding rule (spec §15.4): with N rows on the board,
 // R real voters (those with at least one row) and at most M rows per voter,

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"evote/ballot"
+	"evote/ballot/revoterow"
 	"evote/bulletin"
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
@@ -377,13 +378,6 @@ func (el *Election) CheckAudit(code string, prepared, entry []byte, r *Receipt, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
 	}
-	b, err := ballot.DecodeBallot(prepared)
-	if err != nil {
-		return nil, fmt.Errorf("%w: prepared ballot: %w", ErrBadReceipt, err)
-	}
-	if b.TrackingCode().Shown() != shown {
-		return nil, fmt.Errorf("%w: the ballot served has another tracking code", ErrBadReceipt)
-	}
 	e, err := bulletin.DecodeEntry(entry)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
@@ -398,7 +392,16 @@ func (el *Election) CheckAudit(code string, prepared, entry []byte, r *Receipt, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
 	}
-	if !a.Opens(b) {
+	// The prepared ballot, or in deniable re-voting mode the prepared
+	// row, whose flag the audit opens too (spec §15.9).
+	b, opens, err := revoterow.AuditedPrepared(el.Manifest, a, prepared)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
+	}
+	if b.TrackingCode().Shown() != shown {
+		return nil, fmt.Errorf("%w: the ballot served has another tracking code", ErrBadReceipt)
+	}
+	if !opens {
 		return nil, fmt.Errorf("%w: the opening is not of the ballot with this tracking code", ErrBadReceipt)
 	}
 	if err := a.Verify(el.Manifest, el.Ballot.PublicKey); err != nil {

@@ -346,7 +346,7 @@ func rowReceipt(v js.Value) (webclient.RowReceipt, error) {
 
 func placeOf(p *webclient.RowPlace) any {
 	return map[string]any{"index": float64(p.Index), "slot": float64(p.Slot), "ballot_style": p.Style, "position": p.Position,
-		"tracking_code": p.Code.String(), "size": float64(p.Size)}
+		"tracking_code": p.Code.String(), "size": float64(p.Size), "witnesses": el.Trust().Quorum}
 }
 
 // checkRowReceipt(row view, slot entry): the receipt of the row this

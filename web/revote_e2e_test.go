@@ -95,7 +95,6 @@ type revoteSource struct {
 	mu  sync.Mutex
 	svc *idp.Service
 	key ed25519.PrivateKey
-	now func() time.Time
 }
 
 func (s *revoteSource) ask(ctx context.Context, electionID string, items []idp.BoxItem) ([]ballotbox.SignedCredential, error) {
@@ -517,6 +516,11 @@ func TestVotingPageRevoteEndToEnd(t *testing.T) {
 	}
 	b = b2
 	shot("r4-check")
+	// The result follows the language (the shots end in English).
+	en := translation(t, "en", "check_revote_found")
+	if got := b2.text(t, "#check-result"); !strings.HasPrefix(got, en[:strings.Index(en, "{slot}")]) {
+		t.Fatalf("the check's result did not follow the language: %q", got)
+	}
 	// A mistyped receipt number is the voter's error, at its field.
 	b2.do(t, "a mistyped receipt number", chromedp.SetValue(chromedp.CSS("#check-row"), rowA[:40]), chromedp.Click(chromedp.CSS(`#f-check button[type="submit"]`)),
 		waitFor(`document.body.dataset.error === "row_format" && document.getElementById("check-row").getAttribute("aria-invalid") === "true"`))

@@ -261,6 +261,12 @@
   // redraw puts the texts the script wrote into the new language: the
   // phone the code went to, the review, the receipt's check and rule.
   let receiptText = null; // [key, {placeholder: value}]
+  let checkText = null; // the check's result in deniable re-voting mode, likewise
+  function fill(kv) {
+    let txt = t(kv[0]);
+    for (const [k, v] of Object.entries(kv[1])) txt = txt.replace("{" + k + "}", v);
+    return txt;
+  }
   function redraw() {
     if ($("code-sent").dataset.hint) $("code-sent").textContent = t("code_sent") + " " + $("code-sent").dataset.hint;
     else if ($("code-sent").dataset.unconfirmed) $("code-sent").textContent = t("code_sent_unconfirmed");
@@ -270,11 +276,9 @@
         if (trackingCode) fillList($("review-list"), describe(selection));
       } catch (e) { /* the texts stay in the former language */ }
     }
-    if (receiptText) {
-      let txt = t(receiptText[0]);
-      for (const [k, v] of Object.entries(receiptText[1])) txt = txt.replace("{" + k + "}", v);
-      $("receipt-check").textContent = txt;
-    }
+    if (receiptText) $("receipt-check").textContent = fill(receiptText);
+    if (checkText) $("check-result").textContent = fill(checkText);
+    if (election && !$("check-fingerprint").hidden) showCheckedAgainst();
     if (info) { showAuditLinks(); showReceiptLinks(); }
     if (waitUntil) $("wait-text").textContent = t("revote_wait_text").replace("{time}", clockTime(waitUntil));
     if (shareNote) shareStatus(shareNote);
@@ -898,6 +902,7 @@
     $("check-result").textContent = "";
     $("check-list").textContent = "";
     $("check-fingerprint").hidden = true;
+    checkText = null;
     delete document.body.dataset.checked;
     try { await needCore(); } catch (e) { return fail(e); }
     if (election.coercion) return doRowCheck();
@@ -954,7 +959,8 @@
       const id = encodeURIComponent(info.election_id);
       const rc = await api("GET", "/api/v1/elections/" + id + "/revote/rows/" + encodeURIComponent(h));
       if (rc.status !== "published" || rc.witnessed === false) {
-        $("check-result").textContent = t("err_revote_not_published");
+        checkText = ["err_revote_not_published", {}];
+        $("check-result").textContent = fill(checkText);
         $("check-result").className = "ok";
         document.body.dataset.checked = "row-queued";
         status("");
@@ -962,7 +968,8 @@
       }
       const page = await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + rc.index + "&limit=1");
       const r = check(evoteCore.checkRow(h, rc, page.entries[0].canonical), "check_failed");
-      $("check-result").textContent = t("check_revote_found").replace("{slot}", r.slot + 1).replace("{index}", r.index).replace("{code}", r.tracking_code);
+      checkText = ["check_revote_found", { slot: r.slot + 1, index: r.index, code: r.tracking_code }];
+      $("check-result").textContent = fill(checkText);
       $("check-result").className = "ok";
       showCheckedAgainst();
       document.body.dataset.checked = "row";

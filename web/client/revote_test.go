@@ -6,7 +6,11 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -431,5 +435,27 @@ func TestRevoteMirrorsPackageRevote(t *testing.T) {
 	}
 	if _, err := slotRow(e.Payload[:len(e.Payload)-1], 0); err == nil {
 		t.Fatal("truncated slot accepted")
+	}
+}
+
+// TestModuleLinksNoTrusteeCode: the page's module does not link the
+// trustees' code (the filter of tally/revote, package tally, threshold
+// decryption, HPKE), which is why revote.go writes out the formats it
+// needs.
+func TestModuleLinksNoTrusteeCode(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "evote/web/wasm")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "evote/web/client") {
+		t.Fatalf("go list -deps evote/web/wasm lacks evote/web/client: %v", deps)
+	}
+	for _, p := range []string{"evote/tally", "evote/tally/revote", "evote/crypto/threshold", "evote/election", "github.com/cloudflare/circl/hpke"} {
+		if slices.Contains(deps, p) {
+			t.Errorf("the module links %s", p)
+		}
 	}
 }

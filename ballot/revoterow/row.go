@@ -12,6 +12,10 @@ import (
 )
 
 const (
+	// MaxCredentialSize and MaxBallotSize bound a row's credential and
+	// ballot (ReadSignedRow).
+	MaxCredentialSize = 4096
+	MaxBallotSize     = 60000
 	// RowSignatureTag opens the message the device signs over its row.
 	RowSignatureTag = "evote-v1/revote/row"
 	// MarkSignatureTag opens the statement a station and an official sign
@@ -144,9 +148,9 @@ const MinRowSize = 4 + 64 + 4 + 64 + 4 + 64
 // ballot; on failure r holds the error and it returns nil.
 func ReadSignedRow(r *wire.Reader) *SignedRow {
 	s := &SignedRow{}
-	s.Credential = r.VarBytes(4096, "credential")
+	s.Credential = r.VarBytes(MaxCredentialSize, "credential")
 	copy(s.CredentialSig[:], r.Fixed(64, "credential signature"))
-	s.Ballot = r.VarBytes(60000, "ballot")
+	s.Ballot = r.VarBytes(MaxBallotSize, "ballot")
 	s.Flag = r.Ciphertext("flag")
 	s.FlagProof = r.VarBytes(FlagProofSize, "flag proof")
 	copy(s.DeviceSig[:], r.Fixed(64, "device signature"))

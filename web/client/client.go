@@ -35,6 +35,9 @@ var (
 	ErrBadElection = errors.New("webclient: election does not check")
 	// ErrNoBallot: no prepared ballot (audit or cast called twice).
 	ErrNoBallot = errors.New("webclient: no prepared ballot")
+	// ErrNoAudit: Benaloh audits are not available in deniable re-voting
+	// mode (spec §15.13 step 2: the audit format has no flag).
+	ErrNoAudit = errors.New("webclient: no ballot audit in deniable re-voting mode")
 	// ErrBadReceipt: a receipt or board answer does not check.
 	ErrBadReceipt = errors.New("webclient: receipt does not check")
 )
@@ -185,11 +188,13 @@ func (el *Election) Contests(style, lang string) ([]ContestView, error) {
 // Device is the voter's device: an Ed25519 key made here from crypto/rand
 // that never leaves it, the checked election and the ballot in hand.
 type Device struct {
-	key      ed25519.PrivateKey
+	key      ed25519.PrivateKey // nil once forgotten (forgetKey)
+	pub      [32]byte
 	el       *Election
 	style    string
 	prepared *ballot.PreparedBallot
 	cast     *bulletin.Entry
+	rv       *revoteState // deniable re-voting mode (revote.go)
 }
 
 // NewDevice makes a fresh device key for the election (rand nil:
@@ -202,12 +207,19 @@ func NewDevice(el *Election, rnd io.Reader) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webclient: device key: %w", err)
 	}
-	return &Device{key: k, el: el}, nil
+	return &Device{key: k, pub: [32]byte(k.Public().(ed25519.PublicKey)), el: el}, nil
 }
 
 // Public returns the device's public key (sent to the identity service,
 // which binds the voting token to it).
-func (d *Device) Public() [32]byte { return [32]byte(d.key.Public().(ed25519.PublicKey)) }
+func (d *Device) Public() [32]byte { return d.pub }
+
+// forgetKey wipes the device's private key: after a cast in deniable
+// re-voting mode the device keeps nothing that could sign for the voter.
+func (d *Device) forgetKey() {
+	clear(d.key)
+	d.key = nil
+}
 
 // SetStyle records the ballot style the voting token names.
 func (d *Device) SetStyle(style string) error {
@@ -253,6 +265,9 @@ func (d *Device) Prepared() ([]byte, error) {
 // described in lang. The ballot can never be cast; the voter prepares a
 // fresh one.
 func (d *Device) Audit(lang string) (audited, shown []byte, described []string, err error) {
+	if d.el.Manifest.Coercion.Mode != ballot.NoCoercionResistance {
+		return nil, nil, nil, ErrNoAudit
+	}
 	if d.prepared == nil {
 		return nil, nil, nil, ErrNoBallot
 	}
@@ -275,6 +290,9 @@ func (d *Device) Audit(lang string) (audited, shown []byte, described []string, 
 func (d *Device) Cast() ([]byte, error) {
 	if d.cast != nil {
 		return d.cast.Encode(), nil
+	}
+	if d.el.Manifest.Coercion.Mode != ballot.NoCoercionResistance {
+		return nil, errors.New("webclient: in deniable re-voting mode the device casts a row (CastRow)")
 	}
 	if d.prepared == nil {
 		return nil, ErrNoBallot

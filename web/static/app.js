@@ -24,6 +24,11 @@
   let contests = [];
   let trackingCode = "";
   let audited = false; // the prepared ballot was opened: it can never be cast
+  // Deniable re-voting mode (spec chapter 15): the row's hash (the receipt
+  // number) and when its publication slot ends. Nothing of the cast is
+  // kept beyond this closure: no web storage, no address, no file.
+  let rowHash = "";
+  let waitUntil = 0;
   let coreReady = null; // the module: downloaded, checked, running
   let infoReady = null; // the election's info (no module needed)
   let setupReq = null; // the manifest and context entries, asked for with the info
@@ -54,9 +59,10 @@
   // The page's title names the step (the view's heading), so a screen
   // reader and the tab list say where the voter is.
   const TITLE = { lang: "choose_language", signin: "signin_title", ballot: "ballot_title", review: "review_title",
-    audit: "audit_title", receipt: "receipt_title", check: "check_title" };
+    audit: "audit_title", receipt: "receipt_title", check: "check_title", refused: "refused_title", wait: "revote_wait_title" };
   function setTitle() {
-    const k = TITLE[document.body.dataset.view];
+    let k = TITLE[document.body.dataset.view];
+    if (k === "receipt_title" && election && election.coercion) k = "receipt_revote_title";
     document.title = (k ? t(k) + " — " : "") + t("page_title");
   }
   function status(key) { $("status").textContent = key ? t(key) : ""; }
@@ -91,7 +97,7 @@
   const FIELD = {
     pin_format: "pin", doc_format: "doc", birth_missing: "birth", identity_not_confirmed: "pin", invalid_input: "pin",
     code_format: "code", wrong_code: "code", code_expired: "code", challenge_locked: "code", code_used: "code",
-    pseudonym_format: "check-pseudonym", tracking_code_format: "check-code", not_found: "check-code",
+    pseudonym_format: "check-pseudonym", tracking_code_format: "check-code", not_found: "check-code", row_format: "check-row",
   };
 
   function errorText(err, code) {
@@ -255,6 +261,12 @@
   // redraw puts the texts the script wrote into the new language: the
   // phone the code went to, the review, the receipt's check and rule.
   let receiptText = null; // [key, {placeholder: value}]
+  let checkText = null; // the check's result in deniable re-voting mode, likewise
+  function fill(kv) {
+    let txt = t(kv[0]);
+    for (const [k, v] of Object.entries(kv[1])) txt = txt.replace("{" + k + "}", v);
+    return txt;
+  }
   function redraw() {
     if ($("code-sent").dataset.hint) $("code-sent").textContent = t("code_sent") + " " + $("code-sent").dataset.hint;
     else if ($("code-sent").dataset.unconfirmed) $("code-sent").textContent = t("code_sent_unconfirmed");
@@ -264,12 +276,11 @@
         if (trackingCode) fillList($("review-list"), describe(selection));
       } catch (e) { /* the texts stay in the former language */ }
     }
-    if (receiptText) {
-      let txt = t(receiptText[0]);
-      for (const [k, v] of Object.entries(receiptText[1])) txt = txt.replace("{" + k + "}", v);
-      $("receipt-check").textContent = txt;
-    }
+    if (receiptText) $("receipt-check").textContent = fill(receiptText);
+    if (checkText) $("check-result").textContent = fill(checkText);
+    if (election && !$("check-fingerprint").hidden) showCheckedAgainst();
     if (info) { showAuditLinks(); showReceiptLinks(); }
+    if (waitUntil) $("wait-text").textContent = t("revote_wait_text").replace("{time}", clockTime(waitUntil));
     if (shareNote) shareStatus(shareNote);
     if (lastError) fail(lastError[0], lastError[1]);
     if (election && document.body.dataset.cast === "yes") $("revote-note").textContent = election.revote ? t("revote_allowed") : t("revote_not_allowed");
@@ -384,6 +395,9 @@
     const r = evoteCore.loadElection(info.origin, setup.entries.map((e) => e.canonical), lang || "en");
     if (r.error) throw perr("check_failed", { detail: r.error });
     election = r;
+    // The mode's screens (CSS shows one set), from the manifest the module
+    // checked, not from the server's election info.
+    document.body.dataset.coercion = r.coercion ? "yes" : "no";
     $("election-title").textContent = info.title[lang] || info.title.en || election.title;
     showClientHash();
   }
@@ -501,14 +515,35 @@
       status("signing_in");
       const dev = check(evoteCore.newDevice());
       const tok = await api("POST", "/idp/v1/auth/verify", { challenge_id: challenge, code, device_key: dev.device_key });
+      if (election.coercion) {
+        // The credential answered with the token is checked before
+        // anything else (spec §15.16.1): signed by the manifest's identity
+        // key, for this device, opening with s to this voter. The module
+        // forgets s; so does this script. If it fails, nothing is cast.
+        const cr = evoteCore.checkCredential(tok);
+        tok.revote_s = "";
+        if (cr.error) return refuse(cr.error);
+      }
       token = tok.token;
-      pseudonym = tok.pseudonym;
+      // In deniable re-voting mode the pseudonym is of no use after the
+      // check: the device keeps nothing that names the voter.
+      pseudonym = election.coercion ? "" : tok.pseudonym;
       style = tok.ballot_style;
       contests = check(evoteCore.contests(style, lang)).contests;
       selection = {};
       renderBallot();
       show("ballot");
     } catch (e) { fail(e); }
+  }
+
+  // refuse ends the session when the credential does not check: a screen
+  // that says not to vote on this phone, and no token to cast with.
+  function refuse(detail) {
+    token = "";
+    style = "";
+    document.body.dataset.refused = "yes";
+    $("refused-detail").textContent = detail;
+    show("refused");
   }
 
   function renderBallot() {
@@ -678,6 +713,9 @@
   // them in its pool and publishes the opening later, in a shuffled batch
   // (spec §9.4); a second device checks it at once by the tracking code.
   async function doAudit() {
+    // No audit in deniable re-voting mode (spec §15.13 step 2): the button
+    // is not shown, and the module refuses it too.
+    if (election && election.coercion) return;
     status("auditing");
     try {
       const r = check(evoteCore.audit(lang));
@@ -700,7 +738,99 @@
     try { await prepare(); } catch (e) { fail(e, $("b-cast").parentElement); }
   }
 
+  // The receipt number a voter reads and types: the row's hash (base64url
+  // for the box and the module) in base32 (RFC 4648, 52 characters), in
+  // groups of four like the tracking code: no case to get wrong, no 0/O
+  // or 1/l to confuse.
+  const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  function receiptNumber(h64) {
+    const b = Uint8Array.from(atob(h64.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+    let bits = 0, val = 0, out = "";
+    for (const x of b) {
+      val = ((val << 8) | x) & 0xffff;
+      bits += 8;
+      while (bits >= 5) { out += B32[(val >>> (bits - 5)) & 31]; bits -= 5; }
+    }
+    if (bits > 0) out += B32[(val << (5 - bits)) & 31];
+    return out.match(/.{1,4}/g).join("-");
+  }
+  // parseReceiptNumber reads a receipt number as typed (any case, dashes
+  // and spaces ignored) and returns the row's hash in base64url, or "".
+  function parseReceiptNumber(s) {
+    s = s.replace(/[\s-]/g, "").toUpperCase();
+    if (!/^[A-Z2-7]{52}$/.test(s)) return "";
+    let bits = 0, val = 0;
+    const out = [];
+    for (const c of s) {
+      val = ((val << 5) | B32.indexOf(c)) & 0xffff;
+      bits += 5;
+      if (bits >= 8) { out.push((val >>> (bits - 8)) & 255); bits -= 8; }
+    }
+    if (val & ((1 << bits) - 1)) return ""; // the 4 bits past 256 are zero
+    return btoa(String.fromCharCode(...out)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  // A time of day with seconds (a publication slot can be 10 s long).
+  function clockTime(unix) {
+    return new Intl.DateTimeFormat(lang || "en", { hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date(unix * 1000));
+  }
+
+  // The end of the publication slot after now (spec §15.4: slots of
+  // slot_seconds from voting_start).
+  function nextSlotEnd() {
+    const now = Date.now() / 1000, len = election.slot_seconds, start = election.voting_start;
+    return start + Math.max(1, Math.ceil((now - start) / len)) * len;
+  }
+
+  // Deniable re-voting mode: the module makes the row (the checked
+  // credential, the ballot, the flag and its proof, the device's
+  // signature) and forgets the device key; the box queues it until its
+  // publication slot; the page polls the row's receipt for at most one
+  // slot (and the cosigning), then checks it against the board.
+  async function doCastRow() {
+    status("casting");
+    try {
+      const r = check(evoteCore.castRow());
+      const id = encodeURIComponent(info.election_id);
+      let rc = await api("POST", "/api/v1/elections/" + id + "/revote/rows", { row: r.row }, token);
+      token = ""; // the token casts nothing more
+      selection = {};
+      rowHash = r.row_hash;
+      document.body.dataset.cast = "yes";
+      $("wait-code").textContent = trackingCode;
+      $("wait-row").textContent = receiptNumber(rowHash);
+      waitUntil = nextSlotEnd();
+      $("wait-text").textContent = t("revote_wait_text").replace("{time}", clockTime(waitUntil));
+      show("wait");
+      const deadline = Date.now() + (election.slot_seconds + 30) * 1000;
+      while (!(rc.status === "published" && rc.witnessed !== false)) {
+        if (Date.now() > deadline) throw perr("revote_not_published");
+        await new Promise((res) => setTimeout(res, 2000));
+        // A lost answer is asked again until the deadline: the row is
+        // stored at the box already.
+        try { rc = await api("GET", "/api/v1/elections/" + id + "/revote/rows/" + encodeURIComponent(rowHash)); } catch (e) {
+          if (e.code !== "network") throw e;
+        }
+      }
+      const page = await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + rc.index + "&limit=1");
+      const ok = check(evoteCore.checkRowReceipt(rc, page.entries[0].canonical), "check_failed");
+      waitUntil = 0;
+      $("receipt-code").textContent = ok.tracking_code;
+      $("receipt-row").textContent = receiptNumber(rowHash);
+      // Publications are numbered from 1 for the voter (slot 0 on the
+      // board is the first).
+      receiptText = ["receipt_revote_proves", { slot: ok.slot + 1, index: ok.index, w: ok.witnesses }];
+      document.body.dataset.published = "yes";
+      redraw();
+      show("receipt");
+    } catch (e) {
+      if (document.body.dataset.view === "wait") fail(e, $("wait-row"));
+      else fail(e, $("b-cast").parentElement);
+    }
+  }
+
   async function doCast() {
+    if (election && election.coercion) return doCastRow();
     status("casting");
     try {
       const r = check(evoteCore.cast());
@@ -740,6 +870,7 @@
   function openCheck(fromHistory) {
     $("check-fingerprint").hidden = true;
     const q = new URLSearchParams(location.hash.split("?")[1] || "");
+    $("check-row").value = q.get("r") || (rowHash ? receiptNumber(rowHash) : "");
     $("check-pseudonym").value = q.get("p") || (q.get("c") ? "" : pseudonym) || "";
     $("check-code").value = q.get("c") || trackingCode || "";
     show("check", fromHistory);
@@ -771,8 +902,10 @@
     $("check-result").textContent = "";
     $("check-list").textContent = "";
     $("check-fingerprint").hidden = true;
+    checkText = null;
     delete document.body.dataset.checked;
     try { await needCore(); } catch (e) { return fail(e); }
+    if (election.coercion) return doRowCheck();
     const p = $("check-pseudonym").value.trim().toLowerCase();
     // A mistyped tracking code is the voter's error, shown at its field.
     let want = "";
@@ -813,11 +946,42 @@
     } catch (e) { fail(e); }
   }
 
+  // "Check my ballot" in deniable re-voting mode, by receipt number (the
+  // row's hash): the box's receipt and the slot entry from the board,
+  // checked by the module against the manifest's anchors. It shows where
+  // the row is on the board, never whether it was superseded or counted
+  // (spec §15.9).
+  async function doRowCheck() {
+    const h = parseReceiptNumber($("check-row").value);
+    if (!h) return fail(perr("row_format"));
+    status("checking");
+    try {
+      const id = encodeURIComponent(info.election_id);
+      const rc = await api("GET", "/api/v1/elections/" + id + "/revote/rows/" + encodeURIComponent(h));
+      if (rc.status !== "published" || rc.witnessed === false) {
+        checkText = ["err_revote_not_published", {}];
+        $("check-result").textContent = fill(checkText);
+        $("check-result").className = "ok";
+        document.body.dataset.checked = "row-queued";
+        status("");
+        return;
+      }
+      const page = await api("GET", "/api/v1/board/" + info.log + "/entries?start=" + rc.index + "&limit=1");
+      const r = check(evoteCore.checkRow(h, rc, page.entries[0].canonical), "check_failed");
+      checkText = ["check_revote_found", { slot: r.slot + 1, index: r.index, code: r.tracking_code }];
+      $("check-result").textContent = fill(checkText);
+      $("check-result").className = "ok";
+      showCheckedAgainst();
+      document.body.dataset.checked = "row";
+      status("");
+    } catch (e) { fail(e); }
+  }
+
   async function route() {
     if (lang) keepLang();
     if (location.hash.startsWith("#check")) {
       openCheck();
-      if ($("check-pseudonym").value || $("check-code").value) await doCheck();
+      if ($("check-pseudonym").value || $("check-code").value || $("check-row").value) await doCheck();
       return;
     }
     if (!token) show("signin");
@@ -830,7 +994,10 @@
   // tracking code shown).
   function goBack(view) {
     let to = view;
-    if (document.body.dataset.cast === "yes" && ["lang", "signin", "ballot", "review", "audit"].includes(view)) to = "receipt";
+    // A refused credential stays refused; a row sent waits for its slot.
+    if (document.body.dataset.refused === "yes" && view !== "check") to = "refused";
+    else if (document.body.dataset.cast === "yes" && election && election.coercion && view !== "check") to = document.body.dataset.published === "yes" ? "receipt" : "wait";
+    else if (document.body.dataset.cast === "yes" && ["lang", "signin", "ballot", "review", "audit"].includes(view)) to = "receipt";
     else if (token && (view === "lang" || view === "signin")) to = "ballot";
     else if (!token && ["ballot", "review", "audit", "receipt"].includes(view)) to = "signin";
     if (to !== view) history.replaceState({ view: to }, "");
@@ -880,6 +1047,9 @@
     $("b-copy").addEventListener("click", busy($("b-copy"), copyReceipt));
     // The check's address names what it checks, so a reload checks again.
     $("b-check").addEventListener("click", () => {
+      // In deniable re-voting mode the receipt number stays out of the
+      // address (and so out of the browser's history).
+      if (election && election.coercion) { openCheck(); return; }
       location.hash = "#check?e=" + encodeURIComponent(info.election_id) + "&p=" + pseudonym + "&c=" + trackingCode + "&l=" + lang;
     });
     $("f-check").addEventListener("submit", busy($("f-check"), doCheck));

@@ -92,7 +92,11 @@ func loadElection(_ js.Value, a []js.Value) any {
 	el, dev = e, nil
 	lang := a[2].String()
 	return map[string]any{"election_id": e.Manifest.ElectionID, "title": e.Manifest.Title.Get(lang),
-		"revote": e.Manifest.Revote == ballot.LastBallotCounts, "client_hash": hex.EncodeToString(e.Manifest.ClientHash[:]),
+		"revote": e.Manifest.Revote == ballot.LastBallotCounts,
+		// Deniable re-voting mode (spec chapter 15): rows, slots of
+		// slot_seconds from voting_start, no audit.
+		"coercion": e.Manifest.Coercion.Mode == ballot.DeniableRevoting, "slot_seconds": float64(e.Manifest.Coercion.SlotSeconds),
+		"voting_start": float64(e.Manifest.VotingStart), "client_hash": hex.EncodeToString(e.Manifest.ClientHash[:]),
 		"voting_end": float64(e.Manifest.VotingEnd), "log": hex.EncodeToString(e.Log[:]),
 		// The fingerprint (manifest hash, §9.1) for the voter to compare
 		// with the officials' publication, and the manifest's author.
@@ -273,6 +277,126 @@ func checkAudit(_ js.Value, a []js.Value) any {
 	return map[string]any{"tracking_code": ac.Code.String(), "published": ac.Published, "index": float64(ac.Index), "opened": anys(ac.Opened)}
 }
 
+// checkCredential(token response): the members pseudonym (hex),
+// ballot_style, revote_credential, revote_credential_sig and revote_s of
+// the identity service's answer in deniable re-voting mode, checked
+// against the manifest's identity key and election key
+// (webclient.Device.CheckCredential). The device forgets s either way.
+func checkCredential(_ js.Value, a []js.Value) any {
+	if dev == nil {
+		return fail(errors.New("wasm: no device"))
+	}
+	tok := a[0]
+	var tc webclient.TokenCredential
+	ps, err := hex.DecodeString(tok.Get("pseudonym").String())
+	if err != nil || len(ps) != 32 {
+		return fail(errors.New("wasm: bad pseudonym"))
+	}
+	tc.Pseudonym, tc.Style = [32]byte(ps), tok.Get("ballot_style").String()
+	get := func(k string) []byte {
+		if v := tok.Get(k); v.Type() == js.TypeString {
+			if b, err := decodeB64(v.String()); err == nil {
+				return b
+			}
+		}
+		return nil
+	}
+	tc.Credential, tc.S = get("revote_credential"), get("revote_s")
+	sg := get("revote_credential_sig")
+	if tc.Credential == nil || len(sg) != 64 {
+		return fail(errors.New("wasm: the sign-in answered no credential"))
+	}
+	tc.CredentialSig = [64]byte(sg)
+	if err := dev.CheckCredential(tc); err != nil {
+		return fail(err)
+	}
+	return map[string]any{"ballot_style": dev.Style()}
+}
+
+// castRow(): the row of the prepared ballot, signed; the device forgets
+// its key and the ballot's randomness (webclient.Device.CastRow).
+func castRow(js.Value, []js.Value) any {
+	if dev == nil {
+		return fail(errors.New("wasm: no device"))
+	}
+	row, h, err := dev.CastRow(nil)
+	if err != nil {
+		return fail(err)
+	}
+	return map[string]any{"row": b64.EncodeToString(row), "row_hash": b64.EncodeToString(h[:])}
+}
+
+// rowReceipt reads the box's answer for a published row (api.RowView).
+func rowReceipt(v js.Value) (webclient.RowReceipt, error) {
+	var r webclient.RowReceipt
+	if v.Get("status").String() != "published" {
+		return r, errors.New("wasm: the row is not published yet")
+	}
+	h, err := decodeB64(v.Get("row_hash").String())
+	if err != nil || len(h) != 32 {
+		return r, errors.New("wasm: bad row hash")
+	}
+	r.RowHash = [32]byte(h)
+	if r.Receipt, err = receipt(v); err != nil {
+		return r, err
+	}
+	r.Slot, r.Style, r.Position = uint32(v.Get("slot").Int()), v.Get("ballot_style").String(), v.Get("position").Int()
+	return r, nil
+}
+
+func placeOf(p *webclient.RowPlace) any {
+	return map[string]any{"index": float64(p.Index), "slot": float64(p.Slot), "ballot_style": p.Style, "position": p.Position,
+		"tracking_code": p.Code.String(), "size": float64(p.Size), "witnesses": el.Trust().Quorum}
+}
+
+// checkRowReceipt(row view, slot entry): the receipt of the row this
+// device cast, against the slot entry fetched from the board at its index
+// and the manifest's anchors (webclient.Device.CheckRowReceipt).
+func checkRowReceipt(_ js.Value, a []js.Value) any {
+	if dev == nil || el == nil {
+		return fail(errors.New("wasm: no device"))
+	}
+	r, err := rowReceipt(a[0])
+	if err != nil {
+		return fail(err)
+	}
+	entry, err := decodeB64(a[1].String())
+	if err != nil {
+		return fail(errors.New("wasm: bad entry"))
+	}
+	p, err := dev.CheckRowReceipt(r, entry, el.Trust())
+	if err != nil {
+		return fail(err)
+	}
+	return placeOf(p)
+}
+
+// checkRow(row hash, row view, slot entry): "check my ballot" by row hash
+// in deniable re-voting mode (webclient.Election.CheckRowOnBoard): where
+// the row is on the board, never whether it counts.
+func checkRow(_ js.Value, a []js.Value) any {
+	if el == nil {
+		return fail(errors.New("wasm: no election"))
+	}
+	h, err := decodeB64(a[0].String())
+	if err != nil || len(h) != 32 {
+		return fail(errors.New("wasm: bad row hash"))
+	}
+	r, err := rowReceipt(a[1])
+	if err != nil {
+		return fail(err)
+	}
+	entry, err := decodeB64(a[2].String())
+	if err != nil {
+		return fail(errors.New("wasm: bad entry"))
+	}
+	p, err := el.CheckRowOnBoard([32]byte(h), r, entry, el.Trust())
+	if err != nil {
+		return fail(err)
+	}
+	return placeOf(p)
+}
+
 func parseCode(_ js.Value, a []js.Value) any {
 	c, err := webclient.ParseTrackingCode(a[0].String())
 	if err != nil {
@@ -285,7 +409,8 @@ func main() {
 	fns := map[string]func(js.Value, []js.Value) any{
 		"loadElection": loadElection, "newDevice": newDevice, "contests": contests, "prepare": prepare,
 		"audit": audit, "cast": cast, "checkReceipt": checkReceipt, "checkEntry": checkEntry, "parseCode": parseCode,
-		"checkAudit": checkAudit,
+		"checkAudit": checkAudit, "checkCredential": checkCredential, "castRow": castRow, "checkRowReceipt": checkRowReceipt,
+		"checkRow": checkRow,
 	}
 	core := js.Global().Get("Object").New()
 	for name, f := range fns {

@@ -33,6 +33,7 @@ import (
 	"evote/idp/voterlist"
 	"evote/official"
 	"evote/record"
+	"evote/station"
 	"evote/tally"
 	"evote/trustee"
 	"evote/verify"
@@ -598,7 +599,7 @@ func (r *demoRun) vote(ctx context.Context, i int, p *registry.SimPerson) error 
 	r.intended[d.token.Pseudonym] = demoIntent{style, sel}
 	r.mu.Unlock()
 	if inPerson {
-		return r.voteInPerson(ctx, d, style)
+		return r.voteInPerson(ctx, d.token.Pseudonym, style)
 	}
 	return nil
 }
@@ -653,24 +654,30 @@ func (r *demoRun) auditBallot(ctx context.Context, i int, d *device, style strin
 	return nil
 }
 
-// voteInPerson has the voter of device d also vote at a polling station,
-// which cancels the online ballot.
-func (r *demoRun) voteInPerson(ctx context.Context, d *device, style string) error {
-	var ps [32]byte
-	if b, err := hex.DecodeString(d.token.Pseudonym); err != nil || len(b) != 32 {
-		return fmt.Errorf("sign-in answered pseudonym %q", d.token.Pseudonym)
-	} else {
-		ps = [32]byte(b)
+// voteInPerson has the voter with that pseudonym (hex) also vote at a
+// polling station, which overrides their online ballots: the station's
+// device marks them (package station, as evote station mark does), in
+// the election's mode; a mark's row, in deniable re-voting mode, is kept
+// for its receipt.
+func (r *demoRun) voteInPerson(ctx context.Context, pseudonym, style string) error {
+	ps, err := station.ParsePseudonym(pseudonym)
+	if err != nil {
+		return err
 	}
-	mk := &record.InPersonMark{ElectionID: r.electionID, ContextHash: r.ext, Pseudonym: ps, BallotStyle: style,
-		StationID: "station-bishkek-1", StationKey: [32]byte(r.env.station.Public().(ed25519.PublicKey)),
-		OfficialID: "poll-official-1", OfficialKey: [32]byte(r.env.poll.Public().(ed25519.PublicKey)), MarkedAt: uint64(time.Now().Unix())}
-	mk.Sign(r.env.station, r.env.poll)
-	if err := r.idc.MarkInPerson(ctx, mk.Encode()); err != nil {
+	st := &station.Station{StationID: "station-bishkek-1", StationKey: r.env.station, OfficialID: "poll-official-1", OfficialKey: r.env.poll,
+		Box: r.box, Identity: r.idc, Board: r.f}
+	// The replay is shared with the observers, who sync it.
+	r.observer.Lock()
+	res, err := st.Mark(ctx, &station.Voter{Pseudonym: ps, BallotStyle: style})
+	r.observer.Unlock()
+	if err != nil {
 		return fmt.Errorf("in-person mark: %w", err)
 	}
+	if res.Revote {
+		r.keepRow(res.Receipt.RowHash, res.Row)
+	}
 	r.mu.Lock()
-	delete(r.intended, d.token.Pseudonym)
+	delete(r.intended, pseudonym)
 	r.mu.Unlock()
 	return nil
 }

@@ -50,12 +50,18 @@ var (
 	// ErrUnregistered: the station or the official is not registered on
 	// the board with the key this device holds (spec §8.8.6).
 	ErrUnregistered = errors.New("station: not registered on the board")
+	// ErrMarkedNoRow (deniable re-voting mode): the identity service
+	// recorded the mark, so the voter can no longer vote online, but the
+	// mark's row was not cast, or its cast not confirmed: until it is,
+	// the voter's online rows are not overridden.
+	ErrMarkedNoRow = errors.New("station: the identity service recorded the mark, but the ballot box did not confirm the mark's row")
 )
 
 // Station is a polling station's device with the official who marks:
 // ids and private keys as registered (spec §8.8.6), the services, and
 // the device's replay of the board.
 type Station struct {
+	ElectionID string
 	StationID  string
 	StationKey ed25519.PrivateKey
 	OfficialID string
@@ -64,9 +70,9 @@ type Station struct {
 
 	Box, Identity *client.Client
 	// Board is the device's replay of the election's board, witnessed
-	// against the published fingerprint and synced by the caller. Mark
-	// reads it and does not sync it (so that concurrent marks may share
-	// it); AwaitPublished syncs it.
+	// against the published fingerprint and synced by the caller (Lookup
+	// does not need it). Ready and Mark read it and do not sync it (so
+	// that concurrent marks may share it); AwaitPublished syncs it.
 	Board *trustee.Follower
 	// Now is the device's clock (default time.Now): the look-up's and the
 	// mark's time, which the identity service wants within 5 minutes of
@@ -101,7 +107,7 @@ func (s *Station) Lookup(ctx context.Context, pin string) (*Voter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("station: PIN: %w", err)
 	}
-	l := &voterlist.LookupRequest{ElectionID: s.Board.State.Manifest.ElectionID, StationID: s.StationID, OfficialID: s.OfficialID, PIN: p, At: uint64(now.Unix())}
+	l := &voterlist.LookupRequest{ElectionID: s.ElectionID, StationID: s.StationID, OfficialID: s.OfficialID, PIN: p, At: uint64(now.Unix())}
 	l.Sign(s.StationKey, s.OfficialKey)
 	st, err := s.Identity.LookupVoter(ctx, &client.VoterLookup{ElectionID: l.ElectionID, StationID: l.StationID, OfficialID: l.OfficialID, PIN: p.Digits(),
 		At: l.At, StationSig: l.StationSig, OfficialSig: l.OfficialSig})
@@ -117,6 +123,24 @@ func (s *Station) Lookup(ctx context.Context, pin string) (*Voter, error) {
 		v.MarkedAt = st.MarkedAt.UTC()
 	}
 	return v, nil
+}
+
+// Ready checks, on the board's replay, that the station may mark voters:
+// the replay is of this election, voting is open (ErrNotOpen), and the
+// station and the official are registered with the keys this device
+// holds (ErrUnregistered). A station checks it before it looks anyone up.
+func (s *Station) Ready() error {
+	st := s.Board.State
+	if st.Manifest == nil || st.Manifest.ElectionID != s.ElectionID {
+		return fmt.Errorf("station: the board's replay is not of election %q", s.ElectionID)
+	}
+	if st.Phase != election.PhaseOpen {
+		return fmt.Errorf("%w: the election is in phase %s", ErrNotOpen, st.Phase)
+	}
+	if err := st.CheckPolling(s.StationID, pub(s.StationKey), s.OfficialID, pub(s.OfficialKey)); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnregistered, err)
+	}
+	return nil
 }
 
 // Result is what a mark did.
@@ -138,18 +162,15 @@ type Result struct {
 // not the manifest's, and a station or official not registered with its
 // key.
 func (s *Station) Mark(ctx context.Context, v *Voter) (*Result, error) {
-	st := s.Board.State
 	if !v.MarkedAt.IsZero() {
 		return nil, fmt.Errorf("%w (at %s UTC)", ErrAlreadyMarked, v.MarkedAt.Format(time.DateTime))
 	}
-	if st.Phase != election.PhaseOpen {
-		return nil, fmt.Errorf("%w: the election is in phase %s", ErrNotOpen, st.Phase)
+	if err := s.Ready(); err != nil {
+		return nil, err
 	}
+	st := s.Board.State
 	if _, ok := st.Manifest.Style(v.BallotStyle); !ok {
 		return nil, fmt.Errorf("station: the look-up answered ballot style %q, which the manifest does not have", v.BallotStyle)
-	}
-	if err := st.CheckPolling(s.StationID, pub(s.StationKey), s.OfficialID, pub(s.OfficialKey)); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnregistered, err)
 	}
 	now := s.now()
 	mk := &record.InPersonMark{ElectionID: st.Manifest.ElectionID, ContextHash: st.Context.ExtendedHash, Pseudonym: v.Pseudonym, BallotStyle: v.BallotStyle,
@@ -187,20 +208,20 @@ func (s *Station) markRow(ctx context.Context, mk *record.InPersonMark) ([]byte,
 	}
 	c, err := CheckCredential(el, tok, mk.Pseudonym, mk.BallotStyle, dev)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrMarkedNoRow, err)
 	}
 	pb, err := el.Encrypt(mk.BallotStyle, dev, ballot.Selection{}, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrMarkedNoRow, err)
 	}
 	row := &revote.SignedRow{Credential: c.Raw, CredentialSig: c.Sig, Cred: c.Cred, Ballot: pb.Ballot.Encode(), B: pb.Ballot}
 	ct, r, err := el.PublicKey.Encrypt(revote.FlagNone, rand.Reader)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrMarkedNoRow, err)
 	}
 	proof, err := zkp.ProveRange(revote.FlagProofContext(el.ExtendedHash, dev), &zkp.RangeStatement{PK: el.PublicKey, Ciphertext: ct, Max: 1}, revote.FlagNone, r, rand.Reader)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrMarkedNoRow, err)
 	}
 	row.Flag, row.FlagProof = ct, proof.Bytes()
 	copy(row.DeviceSig[:], ed25519.Sign(key, revote.RowMessage(s.Board.Log, row)))
@@ -211,19 +232,19 @@ func (s *Station) markRow(ctx context.Context, mk *record.InPersonMark) ([]byte,
 	// The rules' checks of the row and of its opening, as the box makes
 	// them: a mistake here is the device's, found before the cast.
 	if rc := st.RevoteRowChecker(); rc == nil {
-		return nil, nil, errors.New("station: the board has no identity key set yet")
+		return nil, nil, fmt.Errorf("%w: the board has no identity key set yet", ErrMarkedNoRow)
 	} else if err := rc.Check(s.Board.Log, row); err != nil {
-		return nil, nil, fmt.Errorf("station: the mark's row: %w", err)
+		return nil, nil, fmt.Errorf("%w: the row: %w", ErrMarkedNoRow, err)
 	}
 	if err := st.CheckMark(mk.BallotStyle, dev, row.Flag, k); err != nil {
-		return nil, nil, fmt.Errorf("station: the mark's opening: %w", err)
+		return nil, nil, fmt.Errorf("%w: the opening: %w", ErrMarkedNoRow, err)
 	}
 	op := &client.MarkOpening{Randomness: [32]byte(r.Bytes()), StationID: k.StationID, StationKey: k.StationKey, OfficialID: k.OfficialID, OfficialKey: k.OfficialKey,
 		StationSig: k.StationSig, OfficialSig: k.OfficialSig}
 	enc := row.Encode()
-	rc, err := s.Box.CastMark(ctx, st.Manifest.ElectionID, tok.Token, enc, op)
+	rc, err := s.Box.CastMark(ctx, s.ElectionID, tok.Token, enc, op)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrMarkedNoRow, err)
 	}
 	return enc, rc, nil
 }
@@ -244,7 +265,7 @@ func (s *Station) AwaitPublished(ctx context.Context, res *Result, every time.Du
 		case <-time.After(every):
 		}
 		var err error
-		if rc, err = s.Box.RowStatus(ctx, s.Board.State.Manifest.ElectionID, res.Receipt.RowHash); err != nil {
+		if rc, err = s.Box.RowStatus(ctx, s.ElectionID, res.Receipt.RowHash); err != nil {
 			return nil, err
 		}
 	}

@@ -538,7 +538,26 @@ func (r *demoRun) extraVoter(ctx context.Context) error {
 	}
 	p := r.people[r.o.Voters]
 	ev := &extraVoter{BoxURL: r.env.boxURL, IdpURL: r.env.idpURL, ElectionID: r.electionID, Person: p, LogKey: verify.FormatLogKey(r.lv), Fingerprint: r.fingerprint,
-		Code: func() string { return demoCodeRe.FindString(r.env.sms.Last(p.Phone).Text) }, Messages: func() int { return len(r.env.sms.Messages(p.Phone)) }}
+		Code: func() string { return demoCodeRe.FindString(r.env.sms.Last(p.Phone).Text) }, Messages: func() int { return len(r.env.sms.Messages(p.Phone)) },
+		StationID: "station-bishkek-1", OfficialID: "poll-official-1",
+		StationKeyFile: filepath.Join(r.env.dir, "station.key"), OfficialKeyFile: filepath.Join(r.env.dir, "poll-official.key")}
+	for path, k := range map[string]ed25519.PrivateKey{ev.StationKeyFile: r.env.station, ev.OfficialKeyFile: r.env.poll} {
+		if err := os.WriteFile(path, []byte(hex.EncodeToString(k.Seed())+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	ev.Online = func(ctx context.Context, sel ballot.Selection) (string, error) {
+		d, err := r.signIn(ctx, p)
+		if err != nil {
+			return "", err
+		}
+		if r.o.Coercion {
+			err = r.castRow(ctx, d, d.token.BallotStyle, sel, "cast")
+		} else {
+			err = r.cast(ctx, d, d.token.BallotStyle, sel, "cast")
+		}
+		return d.token.Pseudonym, err
+	}
 	sel, err := r.o.ExtraVoter(ctx, ev)
 	if err != nil {
 		return fmt.Errorf("extra voter: %w", err)
@@ -546,7 +565,9 @@ func (r *demoRun) extraVoter(ctx context.Context) error {
 	if ev.Pseudonym == "" {
 		return errors.New("extra voter: no pseudonym")
 	}
-	r.intended[ev.Pseudonym] = demoIntent{p.Constituency, sel}
+	if !ev.InPerson {
+		r.intended[ev.Pseudonym] = demoIntent{p.Constituency, sel}
+	}
 	return nil
 }
 
@@ -664,7 +685,7 @@ func (r *demoRun) voteInPerson(ctx context.Context, pseudonym, style string) err
 	if err != nil {
 		return err
 	}
-	st := &station.Station{StationID: "station-bishkek-1", StationKey: r.env.station, OfficialID: "poll-official-1", OfficialKey: r.env.poll,
+	st := &station.Station{ElectionID: r.electionID, StationID: "station-bishkek-1", StationKey: r.env.station, OfficialID: "poll-official-1", OfficialKey: r.env.poll,
 		Box: r.box, Identity: r.idc, Board: r.f}
 	// The replay is shared with the observers, who sync it.
 	r.observer.Lock()
@@ -889,6 +910,17 @@ type extraVoter struct {
 	Code                       func() string // the last code texted to the person
 	Messages                   func() int    // how many texts the person got
 	Pseudonym                  string
+	// The registered polling station and official: ids and seed files
+	// (hex), for evote station.
+	StationID, OfficialID           string
+	StationKeyFile, OfficialKeyFile string
+	// Online casts sel for the person as the demo's voters do (a sign-in
+	// on a new device, then a ballot, or a row in deniable re-voting
+	// mode) and returns the pseudonym.
+	Online func(ctx context.Context, sel ballot.Selection) (string, error)
+	// InPerson is set by the caller when the person voted in person: no
+	// online ballot of theirs counts.
+	InPerson bool
 }
 
 // registerPollingCLI runs "evote official register-polling" with the list

@@ -546,17 +546,17 @@ func (r *demoRun) extraVoter(ctx context.Context) error {
 			return err
 		}
 	}
-	ev.Online = func(ctx context.Context, sel ballot.Selection) (string, error) {
+	ev.SignIn = func(ctx context.Context) (string, func(ballot.Selection) error, error) {
 		d, err := r.signIn(ctx, p)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		if r.o.Coercion {
-			err = r.castRow(ctx, d, d.token.BallotStyle, sel, "cast")
-		} else {
-			err = r.cast(ctx, d, d.token.BallotStyle, sel, "cast")
-		}
-		return d.token.Pseudonym, err
+		return d.token.Pseudonym, func(sel ballot.Selection) error {
+			if r.o.Coercion {
+				return r.castRow(ctx, d, d.token.BallotStyle, sel, "cast")
+			}
+			return r.cast(ctx, d, d.token.BallotStyle, sel, "cast")
+		}, nil
 	}
 	sel, err := r.o.ExtraVoter(ctx, ev)
 	if err != nil {
@@ -914,10 +914,10 @@ type extraVoter struct {
 	// (hex), for evote station.
 	StationID, OfficialID           string
 	StationKeyFile, OfficialKeyFile string
-	// Online casts sel for the person as the demo's voters do (a sign-in
-	// on a new device, then a ballot, or a row in deniable re-voting
-	// mode) and returns the pseudonym.
-	Online func(ctx context.Context, sel ballot.Selection) (string, error)
+	// SignIn signs the person in on a new device as the demo's voters do
+	// and returns the pseudonym and the device's cast of sel (a ballot,
+	// or a row in deniable re-voting mode).
+	SignIn func(ctx context.Context) (pseudonym string, cast func(ballot.Selection) error, err error)
 	// InPerson is set by the caller when the person voted in person: no
 	// online ballot of theirs counts.
 	InPerson bool

@@ -26,7 +26,9 @@ import (
 // receipt the command waits for and checks) overrides the online ballot,
 // which the demo's tally check confirms (the person's ballot is not
 // among the voters' intents); a second mark is refused, the look-up says
-// marked, and a sign-in to vote online again is refused voted_in_person.
+// marked; a cast after the mark from a device signed in before it is
+// refused voted_in_person by the ballot box, and a new sign-in by the
+// identity service.
 func TestStationCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a whole election")
@@ -77,12 +79,21 @@ func stationScript(t *testing.T, v *extraVoter, coercion bool) ([]string, error)
 	if _, err := cli(args("mark", stranger)); !errors.Is(err, station.ErrUnregistered) || !strings.Contains(err.Error(), "REFUSED: this station or official is not registered") {
 		return printed, fmt.Errorf("mark with an unregistered station key: %v", err)
 	}
-	// The person votes online first; the mark overrides it.
-	ps, err := v.Online(context.Background(), nil)
+	// The person votes online first; the mark overrides it. A second
+	// device signs in before the mark and casts after it.
+	ctx := context.Background()
+	ps, cast, err := v.SignIn(ctx)
+	if err == nil {
+		err = cast(nil)
+	}
 	if err != nil {
 		return printed, fmt.Errorf("online vote: %w", err)
 	}
 	v.Pseudonym = ps
+	_, castLater, err := v.SignIn(ctx)
+	if err != nil {
+		return printed, fmt.Errorf("sign-in on a second device: %w", err)
+	}
 	if !strings.Contains(out, ps) {
 		return printed, fmt.Errorf("the look-up printed %q, not the pseudonym %s", out, ps)
 	}
@@ -100,9 +111,14 @@ func stationScript(t *testing.T, v *extraVoter, coercion bool) ([]string, error)
 	if out, err := cli(args("lookup", v.StationKeyFile)); err != nil || !strings.Contains(out, "ALREADY MARKED at ") {
 		return printed, fmt.Errorf("lookup after the mark: %v %q", err, out)
 	}
+	// The ballot box refuses the second device's cast, the identity
+	// service any new sign-in.
 	var api *client.APIError
-	if _, err := v.Online(context.Background(), nil); !errors.As(err, &api) || api.Code != "voted_in_person" {
-		return printed, fmt.Errorf("an online vote after the mark: %v", err)
+	if err := castLater(nil); !errors.As(err, &api) || api.Code != "voted_in_person" {
+		return printed, fmt.Errorf("an online cast after the mark, signed in before it: %v", err)
+	}
+	if _, _, err := v.SignIn(ctx); !errors.As(err, &api) || api.Code != "voted_in_person" {
+		return printed, fmt.Errorf("a sign-in after the mark: %v", err)
 	}
 	return printed, nil
 }

@@ -122,8 +122,8 @@ type VoterLookup struct {
 type VoterStatus struct {
 	Pseudonym         string     `json:"pseudonym"` // 64 hex digits
 	BallotStyle       string     `json:"ballot_style"`
-	CredentialsIssued int        `json:"credentials_issued"`
-	MarkedAt          *time.Time `json:"marked_at,omitempty"` // nil if not marked
+	CredentialsIssued *int       `json:"credentials_issued,omitempty"` // nil in deniable re-voting mode
+	MarkedAt          *time.Time `json:"marked_at,omitempty"`          // nil if not marked
 }
 
 // LookupVoter sends a polling station's signed look-up (POST

@@ -92,10 +92,9 @@ func pub(k ed25519.PrivateKey) [32]byte { return [32]byte(k.Public().(ed25519.Pu
 // Voter is what a look-up tells the station (spec §8.8.5): no name, only
 // what a mark needs and whether the voter was marked already.
 type Voter struct {
-	Pseudonym         [32]byte
-	BallotStyle       string
-	MarkedAt          time.Time // zero if not marked
-	CredentialsIssued int       // online sign-ins that got a credential
+	Pseudonym   [32]byte
+	BallotStyle string
+	MarkedAt    time.Time // zero if not marked
 }
 
 // Lookup asks the identity service for the voter with that PIN (the
@@ -118,7 +117,7 @@ func (s *Station) Lookup(ctx context.Context, pin string) (*Voter, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Voter{Pseudonym: ps, BallotStyle: st.BallotStyle, CredentialsIssued: st.CredentialsIssued}
+	v := &Voter{Pseudonym: ps, BallotStyle: st.BallotStyle}
 	if st.MarkedAt != nil {
 		v.MarkedAt = st.MarkedAt.UTC()
 	}

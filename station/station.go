@@ -241,11 +241,38 @@ func (s *Station) markRow(ctx context.Context, mk *record.InPersonMark) ([]byte,
 	op := &client.MarkOpening{Randomness: [32]byte(r.Bytes()), StationID: k.StationID, StationKey: k.StationKey, OfficialID: k.OfficialID, OfficialKey: k.OfficialKey,
 		StationSig: k.StationSig, OfficialSig: k.OfficialSig}
 	enc := row.Encode()
-	rc, err := s.Box.CastMark(ctx, s.ElectionID, tok.Token, enc, op)
+	rc, err := retryTransient(ctx, retryWaits, func() (*client.RowReceipt, error) {
+		return s.Box.CastMark(ctx, s.ElectionID, tok.Token, enc, op)
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrMarkedNoRow, err)
 	}
 	return enc, rc, nil
+}
+
+// retryWaits are the waits between the tries of a mark's row. The
+// identity service has recorded the mark by then, and the device's key
+// and token live only in this process: a transient failure is tried
+// again (the box answers a retry of the same row with its status).
+var retryWaits = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+
+// retryTransient calls f, and again after each of waits while it fails
+// transiently: no answer, a server error (5xx) or too many requests
+// (429). It returns f's last answer.
+func retryTransient(ctx context.Context, waits []time.Duration, f func() (*client.RowReceipt, error)) (*client.RowReceipt, error) {
+	for i := 0; ; i++ {
+		rc, err := f()
+		var api *client.APIError
+		transient := err != nil && ctx.Err() == nil && (!errors.As(err, &api) || api.Status >= 500 || api.Status == 429)
+		if !transient || i == len(waits) {
+			return rc, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(waits[i]):
+		}
+	}
 }
 
 // AwaitPublished polls the ballot box every interval until the mark's row

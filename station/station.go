@@ -41,7 +41,8 @@ import (
 	"evote/trustee"
 )
 
-// Errors a station's device finds itself, before it asks a server.
+// Errors of a station's device; the services' refusals are
+// *client.APIError.
 var (
 	// ErrNotOpen: the board's election is not open for voting.
 	ErrNotOpen = errors.New("station: voting is not open")

@@ -250,7 +250,7 @@ func stationRefusal(err error) error {
 	case errors.As(err, &api):
 		switch api.Code {
 		case "not_on_voter_list":
-			plain = "this person is not on the voter list of this election"
+			plain = "this person is not on the online voter list of this election: they have no online vote to override"
 		case "official_refused":
 			plain = "the identity service refused this station or official (not configured or not registered with these keys, or the clock is wrong)"
 		case "conflict":

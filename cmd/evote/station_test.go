@@ -20,7 +20,7 @@ import (
 // TestStationCommands: evote station lookup and mark, end to end on the
 // embedded store, in both modes of the election (the demo's election with
 // a few voters; the station's person is the demo's extra voter): the
-// look-up says not marked; a station key not registered on the board is
+// look-up says not marked, and of a PIN not on the list says so; a station key not registered on the board is
 // refused before any server is asked to mark; the person votes online,
 // then in person: the mark (in deniable re-voting mode a row, whose
 // receipt the command waits for and checks) overrides the online ballot,
@@ -72,11 +72,16 @@ func stationScript(t *testing.T, v *extraVoter, coercion bool) ([]string, error)
 	if err != nil || !strings.Contains(out, "ballot style: "+v.Person.Constituency) || !strings.Contains(out, "not marked yet") {
 		return printed, fmt.Errorf("lookup before the mark: %v %q", err, out)
 	}
+	// A person not on the list (the PIN of nobody the register lists).
+	stranger := append(args("lookup", v.StationKeyFile)[:len(args("lookup", v.StationKeyFile))-1], pin[:9]+"99999")
+	if _, err := cli(stranger); err == nil || !strings.Contains(err.Error(), "REFUSED: this person is not on the online voter list") {
+		return printed, fmt.Errorf("lookup of a person not on the list: %v", err)
+	}
 	// A key the board does not register for the station.
-	stranger := filepath.Join(t.TempDir(), "stranger.key")
+	strangerKey := filepath.Join(t.TempDir(), "stranger.key")
 	_, sk, _ := ed25519.GenerateKey(rand.Reader)
-	os.WriteFile(stranger, []byte(hex.EncodeToString(sk.Seed())), 0o600)
-	if _, err := cli(args("mark", stranger)); !errors.Is(err, station.ErrUnregistered) || !strings.Contains(err.Error(), "REFUSED: this station or official is not registered") {
+	os.WriteFile(strangerKey, []byte(hex.EncodeToString(sk.Seed())), 0o600)
+	if _, err := cli(args("mark", strangerKey)); !errors.Is(err, station.ErrUnregistered) || !strings.Contains(err.Error(), "REFUSED: this station or official is not registered") {
 		return printed, fmt.Errorf("mark with an unregistered station key: %v", err)
 	}
 	// The person votes online first; the mark overrides it. A second

@@ -3,10 +3,14 @@ package station
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"evote/ballot"
 	"evote/client"
+	"evote/election"
+	"evote/trustee"
 )
 
 // TestRetryTransient: a mark's row is cast again after a failure with no
@@ -36,6 +40,28 @@ func TestRetryTransient(t *testing.T) {
 		})
 		if calls != tc.calls || (err != nil) != tc.err || (err == nil && rc != ok) {
 			t.Errorf("%s: %d calls, %v; want %d calls, error %v", name, calls, err, tc.calls, tc.err)
+		}
+	}
+}
+
+// TestReady: a station refuses to mark on a replay of another election
+// and while voting is not open (before the open, after the close),
+// before it asks any server.
+func TestReady(t *testing.T) {
+	s := &Station{ElectionID: "e-1"}
+	for _, c := range []struct {
+		st   *election.State
+		want error
+	}{
+		{&election.State{}, nil},
+		{&election.State{Manifest: &ballot.Manifest{ElectionID: "e-2"}, Phase: election.PhaseOpen}, nil},
+		{&election.State{Manifest: &ballot.Manifest{ElectionID: "e-1"}, Phase: election.PhaseReady}, ErrNotOpen},
+		{&election.State{Manifest: &ballot.Manifest{ElectionID: "e-1"}, Phase: election.PhaseClosed}, ErrNotOpen},
+	} {
+		s.Board = &trustee.Follower{State: c.st}
+		err := s.Ready()
+		if err == nil || c.want != nil && !errors.Is(err, c.want) || c.want == nil && !strings.Contains(err.Error(), `not of election "e-1"`) {
+			t.Errorf("phase %v: Ready = %v, want %v", c.st.Phase, err, c.want)
 		}
 	}
 }

@@ -192,3 +192,26 @@ func TestStationArguments(t *testing.T) {
 		t.Errorf("station mark -h: %v %q", err, out)
 	}
 }
+
+// TestStationRefusals: each refusal a station meets is said in plain
+// words, the services' answer kept after them.
+func TestStationRefusals(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w: the election is in phase closed", station.ErrNotOpen), "REFUSED: voting is not open"},
+		{&client.APIError{Status: 403, Code: "voting_closed"}, "REFUSED: voting is closed"},
+		{&client.APIError{Status: 403, Code: "official_refused", Message: "unknown station"}, "REFUSED: the identity service refused this station or official"},
+		{&client.APIError{Status: 409, Code: "conflict", Message: "idp: conflict: voter already marked"}, "REFUSED: this voter has ALREADY been marked"},
+		{&client.APIError{Status: 409, Code: "conflict", Message: "something else"}, "REFUSED: the identity service refused the mark"},
+		{&client.APIError{Status: 429, Code: "client_locked"}, "REFUSED: too many refused requests from this station"},
+		{fmt.Errorf("%w: %w", station.ErrMarkedNoRow, &client.APIError{Status: 422, Code: "mark_invalid"}), "the ballot box did not take the mark: tell the election commission at once"},
+		{errors.New("no route to host"), "station: refused: no route to host"},
+	} {
+		err := stationRefusal(c.err)
+		if !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: said %v, want %q", c.err, err, c.want)
+		}
+	}
+}

@@ -51,7 +51,7 @@ func TestRevoteRoutes(t *testing.T) {
 		t.Errorf("a second online ballot with M = 2: %d %v", st, out)
 	}
 	p[0] = 8
-	mv, err := f.SignInRevote(p, style)
+	mv, err := f.MarkSignIn(p, style)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func (b *Box) cast(ctx context.Context, bearer string, e *bulletin.Entry) (*Rece
 		return nil, fmt.Errorf("%w: no bearer token", ErrTokenInvalid)
 	}
 	c, err := b.tokens.do(tokenReq{ver, bearer})
-	claims, err := tokenClaims(c, err, el.ExtendedHash)
+	claims, err := tokenClaims(c, err, el.ExtendedHash, false)
 	if err != nil {
 		return nil, err
 	}
@@ -226,12 +226,15 @@ func verifyToken(v *token.Verifier, bearer string, ctxHash [32]byte) (*token.Cla
 		return nil, fmt.Errorf("%w: no bearer token", ErrTokenInvalid)
 	}
 	c, err := v.Verify(bearer)
-	return tokenClaims(c, err, ctxHash)
+	return tokenClaims(c, err, ctxHash, false)
 }
 
 // tokenClaims maps the outcome of a token's verification to the box's
-// errors and checks the token's binding to the election's context.
-func tokenClaims(c *token.Claims, err error, ctxHash [32]byte) (*token.Claims, error) {
+// errors and checks the token's binding to the election's context, and
+// that it is an in-person mark's token (claim "mark", spec §15.16.4)
+// exactly when mark is set: a mark's token casts the mark's row and
+// nothing else, and a mark's row needs one.
+func tokenClaims(c *token.Claims, err error, ctxHash [32]byte, mark bool) (*token.Claims, error) {
 	if errors.Is(err, ErrShutdown) || errors.Is(err, errCheckFailed) {
 		return nil, err
 	}
@@ -243,6 +246,12 @@ func tokenClaims(c *token.Claims, err error, ctxHash [32]byte) (*token.Claims, e
 	}
 	if c.ContextHash != ctxHash {
 		return nil, fmt.Errorf("%w: token bound to another election context", ErrTokenInvalid)
+	}
+	switch {
+	case c.Mark && !mark:
+		return nil, fmt.Errorf("%w: an in-person mark's token casts only the mark's row", ErrTokenInvalid)
+	case !c.Mark && mark:
+		return nil, fmt.Errorf("%w: a mark's row needs the token the identity service issued for the mark", ErrTokenInvalid)
 	}
 	return c, nil
 }

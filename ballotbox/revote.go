@@ -355,7 +355,7 @@ func decodePlan(b []byte) ([]planRow, error) {
 
 // CastRow accepts a row cast by a voter's device (spec §15.16.3): the
 // bearer token's device key, style and token id must be the row's
-// credential's; the row must pass every check the rules make of a slot
+// credential's, and it must not be an in-person mark's token; the row must pass every check the rules make of a slot
 // row; the voter (the token's subject) must have fewer than M − 1 online
 // rows and no in-person mark. The row is stored in the ledger before the
 // answer; it is published with the next slot of its style that has room.
@@ -376,7 +376,8 @@ type MarkOpening = revote.Mark
 var ErrMarkInvalid = errors.New("ballotbox: in-person mark invalid")
 
 // CastMark accepts the row of an in-person mark (spec §15.16.4): the
-// checks of CastRow except the limit of online rows, and the mark's
+// checks of CastRow except the limit of online rows, with a mark's token
+// (claim "mark", which the identity service's MarkRevote sets), and the mark's
 // opening: the flag encrypts 0 with the randomness given, the station and
 // official are registered on the board with the keys named, both sign the
 // mark statement over the row's device key. The row is the voter's last:
@@ -416,7 +417,7 @@ func (b *Box) castRow(ctx context.Context, bearer string, raw []byte, op *MarkOp
 		return nil, fmt.Errorf("%w: no bearer token", ErrTokenInvalid)
 	}
 	c, err := b.tokens.do(tokenReq{ver, bearer})
-	claims, err := tokenClaims(c, err, el.ExtendedHash)
+	claims, err := tokenClaims(c, err, el.ExtendedHash, op != nil)
 	if err != nil {
 		return nil, err
 	}

@@ -248,6 +248,14 @@ func TestRevoteWithIdentityService(t *testing.T) {
 			// a row from the station's device, with its opening; it is
 			// the voter's last row, and no online row may follow it.
 			p1 := eligible[1]
+			// A sign-in's token cannot carry a mark (the mark's row needs
+			// a mark's token).
+			v1 := signIn(p1)
+			if vrow, vop, err := f.MarkRow(v1); err != nil {
+				t.Fatal(err)
+			} else if _, err := f.Box.CastMark(ctx, v1.Token, vrow, vop); !errors.Is(err, ballotbox.ErrTokenInvalid) {
+				t.Fatalf("a mark's row with a sign-in's token: %v", err)
+			}
 			m := &record.InPersonMark{ElectionID: f.ElectionID, ContextHash: ext, Pseudonym: svc.Pseudonym(p1.PIN), BallotStyle: p1.Constituency,
 				StationID: "station-1", StationKey: [32]byte(f.Station.Public().(ed25519.PublicKey)), OfficialID: "official-7",
 				OfficialKey: [32]byte(f.Official.Public().(ed25519.PublicKey)), MarkedAt: uint64(clk.now().Unix())}
@@ -259,6 +267,14 @@ func TestRevoteWithIdentityService(t *testing.T) {
 			}
 			sv := &boxtest.RevoteVoter{Pseudonym: m.Pseudonym, Style: m.BallotStyle, Device: sdev, Token: mc.Token,
 				Credential: ballotbox.SignedCredential{Credential: mc.Revote.Credential, Signature: mc.Revote.Signature}}
+			// The mark's token casts the mark's row only: an online row
+			// with it (a ballot the station's device chose, which would
+			// be the marked voter's last row) is refused.
+			if orow, err := f.Row(sv, f.Selection(7, sv.Style)); err != nil {
+				t.Fatal(err)
+			} else if _, err := f.Box.CastRow(ctx, sv.Token, orow); !errors.Is(err, ballotbox.ErrTokenInvalid) {
+				t.Fatalf("an online row with a mark's token: %v", err)
+			}
 			mrow, op, err := f.MarkRow(sv)
 			if err != nil {
 				t.Fatal(err)

@@ -106,3 +106,34 @@ func (c *Client) RegisterPolling(ctx context.Context, registration []byte) error
 	_, err := c.do(ctx, http.MethodPost, "/v1/officials/registrations", map[string]string{"registration": b64.EncodeToString(registration)}, nil, "")
 	return err
 }
+
+// VoterLookup is a polling station's signed look-up of the voter in front
+// of it (spec/08-identity.md §8.8.5): the fields and both signatures over
+// voterlist.LookupRequest.SigningBytes.
+type VoterLookup struct {
+	ElectionID, StationID, OfficialID string
+	PIN                               string
+	At                                uint64 // Unix seconds
+	StationSig, OfficialSig           [64]byte
+}
+
+// VoterStatus is the identity service's answer to a look-up: what the
+// station needs to sign a mark, and no name.
+type VoterStatus struct {
+	Pseudonym         string     `json:"pseudonym"` // 64 hex digits
+	BallotStyle       string     `json:"ballot_style"`
+	CredentialsIssued *int       `json:"credentials_issued,omitempty"` // nil in deniable re-voting mode
+	MarkedAt          *time.Time `json:"marked_at,omitempty"`          // nil if not marked
+}
+
+// LookupVoter sends a polling station's signed look-up (POST
+// /v1/officials/lookup).
+func (c *Client) LookupVoter(ctx context.Context, l *VoterLookup) (*VoterStatus, error) {
+	body := map[string]any{"election_id": l.ElectionID, "station_id": l.StationID, "official_id": l.OfficialID, "pin": l.PIN, "at": l.At,
+		"station_sig": b64.EncodeToString(l.StationSig[:]), "official_sig": b64.EncodeToString(l.OfficialSig[:])}
+	var out VoterStatus
+	if _, err := c.do(ctx, http.MethodPost, "/v1/officials/lookup", body, &out, ""); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

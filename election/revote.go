@@ -663,6 +663,21 @@ func (s *State) applyMarks(e *bulletin.Entry) error {
 	return nil
 }
 
+// CheckPolling checks that the polling station and the official are
+// registered on the board (spec/08-identity.md §8.8.6) with exactly these
+// keys: ErrUnregisteredStation or ErrUnregisteredOfficial otherwise. It
+// is the registration check of an in-person mark in either mode, which a
+// polling station's device also makes before it marks a voter.
+func (s *State) CheckPolling(stationID string, stationKey [32]byte, officialID string, officialKey [32]byte) error {
+	if k, ok := s.stations[stationID]; !ok || k != stationKey {
+		return refuseAs(ErrUnregisteredStation, "station %q", stationID)
+	}
+	if k, ok := s.pollers[officialID]; !ok || k != officialKey {
+		return refuseAs(ErrUnregisteredOfficial, "official %q", officialID)
+	}
+	return nil
+}
+
 // CheckMark checks an in-person mark's opening against the row it opens
 // (its ballot style, device key and flag): the station and the official
 // registered on the board with the keys named, both signatures over
@@ -671,11 +686,8 @@ func (s *State) applyMarks(e *bulletin.Entry) error {
 // box checks a mark with it when it accepts the row, so that it never
 // accepts a mark that its revote-marks entry would then see refused.
 func (s *State) CheckMark(style string, deviceKey [32]byte, flag *elgamal.Ciphertext, k *revote.Mark) error {
-	if st, ok := s.stations[k.StationID]; !ok || st != k.StationKey {
-		return refuseAs(ErrUnregisteredStation, "station %q", k.StationID)
-	}
-	if o, ok := s.pollers[k.OfficialID]; !ok || o != k.OfficialKey {
-		return refuseAs(ErrUnregisteredOfficial, "official %q", k.OfficialID)
+	if err := s.CheckPolling(k.StationID, k.StationKey, k.OfficialID, k.OfficialKey); err != nil {
+		return err
 	}
 	stmt := revote.MarkStatement(s.Context.ExtendedHash, style, deviceKey, k.StationID, k.OfficialID)
 	if sig.Verify(k.StationKey[:], stmt, k.StationSig[:]) != nil || sig.Verify(k.OfficialKey[:], stmt, k.OfficialSig[:]) != nil {

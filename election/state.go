@@ -641,11 +641,8 @@ func (s *State) applyInPersonMark(e *bulletin.Entry) error {
 	if m.ContextHash != s.Context.ExtendedHash {
 		return refuseAs(ErrWrongContext, "in-person mark")
 	}
-	if k, ok := s.stations[m.StationID]; !ok || k != m.StationKey {
-		return refuseAs(ErrUnregisteredStation, "station %q", m.StationID)
-	}
-	if k, ok := s.pollers[m.OfficialID]; !ok || k != m.OfficialKey {
-		return refuseAs(ErrUnregisteredOfficial, "official %q", m.OfficialID)
+	if err := s.CheckPolling(m.StationID, m.StationKey, m.OfficialID, m.OfficialKey); err != nil {
+		return err
 	}
 	if _, ok := s.Manifest.Style(m.BallotStyle); !ok {
 		return refuseAs(ErrMarkStyle, "unknown ballot style %q", m.BallotStyle)

@@ -15,10 +15,13 @@ import (
 // VoterStatus is what a polling station learns about the voter in front of
 // it: enough to sign an in-person mark, nothing about how they voted.
 type VoterStatus struct {
-	Pseudonym         [32]byte
-	BallotStyle       string
-	MarkedAt          time.Time // zero if not marked
-	CredentialsIssued int       // online credentials issued so far
+	Pseudonym   [32]byte
+	BallotStyle string
+	MarkedAt    time.Time // zero if not marked
+	// CredentialsIssued is the number of online credentials issued so
+	// far; -1 in deniable re-voting mode, where the count would tell the
+	// station whether the voter signed in again (spec §15.8).
+	CredentialsIssued int
 }
 
 func officialError(err error) error {
@@ -45,11 +48,14 @@ func (s *Service) LookupVoter(ctx context.Context, client string, l *voterlist.L
 	if err != nil {
 		return nil, err
 	}
-	creds, err := s.cfg.Store.Credentials(ctx, s.cfg.ElectionID, ps)
-	if err != nil {
-		return nil, err
+	st := &VoterStatus{Pseudonym: ps, BallotStyle: v.BallotStyle, CredentialsIssued: -1}
+	if s.cfg.Revote == nil {
+		creds, err := s.cfg.Store.Credentials(ctx, s.cfg.ElectionID, ps)
+		if err != nil {
+			return nil, err
+		}
+		st.CredentialsIssued = len(creds)
 	}
-	st := &VoterStatus{Pseudonym: ps, BallotStyle: v.BallotStyle, CredentialsIssued: len(creds)}
 	if v.MarkedAt != 0 {
 		st.MarkedAt = time.Unix(v.MarkedAt, 0).UTC()
 	}

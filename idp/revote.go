@@ -319,9 +319,10 @@ func (s *Service) PostRoll(ctx context.Context) error {
 }
 
 // MarkRevote records a signed in-person mark in deniable re-voting mode
-// (spec §15.16.4): the checks of MarkInPerson, then a voting token and a
-// credential for the voter's identifier bound to the station device's
-// key, for the mark's row (a blank ballot, flag 0) that the station's
+// (spec §15.16.4): the checks of MarkInPerson, then a mark's token (claim
+// "mark": the box takes it for the mark's row only, never for an online
+// row) and a credential for the voter's identifier bound to the station
+// device's key, for the mark's row (a blank ballot, flag 0) that the station's
 // device casts with the mark's signatures; no board entry is posted (the
 // row is published in a slot). From then on the voter cannot sign in.
 // The credential is recorded before the mark (it must precede it: a
@@ -338,7 +339,7 @@ func (s *Service) MarkRevote(ctx context.Context, client string, m *record.InPer
 	if err != nil {
 		return nil, err
 	}
-	tok, claims, err := s.cfg.Issuer.Issue(token.Grant{ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Pseudonym: m.Pseudonym, BallotStyle: m.BallotStyle, DeviceKey: deviceKey})
+	tok, claims, err := s.cfg.Issuer.Issue(token.Grant{ElectionID: s.cfg.ElectionID, ContextHash: s.cfg.ContextHash, Pseudonym: m.Pseudonym, BallotStyle: m.BallotStyle, DeviceKey: deviceKey, Mark: true})
 	if err != nil {
 		return nil, err
 	}

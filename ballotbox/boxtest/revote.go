@@ -130,6 +130,17 @@ type RevoteVoter struct {
 // SignInRevote plays a sign-in of the voter with that pseudonym (random
 // if zero) on a new device.
 func (f *Fixture) SignInRevote(pseudonym [32]byte, style string) (*RevoteVoter, error) {
+	return f.signInRevote(pseudonym, style, false)
+}
+
+// MarkSignIn plays the identity service's answer to a polling station's
+// mark of the voter (spec §15.16.4): a mark's token (claim "mark") and a
+// credential for a new station device, for MarkRow.
+func (f *Fixture) MarkSignIn(pseudonym [32]byte, style string) (*RevoteVoter, error) {
+	return f.signInRevote(pseudonym, style, true)
+}
+
+func (f *Fixture) signInRevote(pseudonym [32]byte, style string, mark bool) (*RevoteVoter, error) {
 	if pseudonym == ([32]byte{}) {
 		io.ReadFull(rand.Reader, pseudonym[:])
 	}
@@ -137,7 +148,7 @@ func (f *Fixture) SignInRevote(pseudonym [32]byte, style string) (*RevoteVoter, 
 	if style == "" {
 		f.Box.WithState(func(s *election.State) { v.Style = s.Manifest.BallotStyles[0].ID })
 	}
-	tok, claims, err := f.Issuer.Issue(token.Grant{ElectionID: f.ElectionID, ContextHash: f.Box.View().Context.ExtendedHash, Pseudonym: pseudonym, BallotStyle: v.Style, DeviceKey: v.Device.Public().(ed25519.PublicKey)})
+	tok, claims, err := f.Issuer.Issue(token.Grant{ElectionID: f.ElectionID, ContextHash: f.Box.View().Context.ExtendedHash, Pseudonym: pseudonym, BallotStyle: v.Style, DeviceKey: v.Device.Public().(ed25519.PublicKey), Mark: mark})
 	if err != nil {
 		return nil, err
 	}
@@ -271,8 +282,8 @@ func (f *Fixture) PostRoll(ctx context.Context, voters map[[32]byte]string) erro
 	return err
 }
 
-// MarkRow makes the row of an in-person mark for the voter (the station
-// device's work, spec §15.16.4): a blank ballot, the flag f = 0 with its
+// MarkRow makes the row of an in-person mark for the voter v of
+// MarkSignIn (the station device's work, spec §15.16.4): a blank ballot, the flag f = 0 with its
 // proof, the device's signature, and the opening with the station's and
 // official's signatures (the fixture's station-1 and official-7).
 func (f *Fixture) MarkRow(v *RevoteVoter) ([]byte, *ballotbox.MarkOpening, error) {

@@ -33,6 +33,7 @@ import (
 	"evote/idp/voterlist"
 	"evote/official"
 	"evote/record"
+	"evote/station"
 	"evote/tally"
 	"evote/trustee"
 	"evote/verify"
@@ -537,7 +538,26 @@ func (r *demoRun) extraVoter(ctx context.Context) error {
 	}
 	p := r.people[r.o.Voters]
 	ev := &extraVoter{BoxURL: r.env.boxURL, IdpURL: r.env.idpURL, ElectionID: r.electionID, Person: p, LogKey: verify.FormatLogKey(r.lv), Fingerprint: r.fingerprint,
-		Code: func() string { return demoCodeRe.FindString(r.env.sms.Last(p.Phone).Text) }, Messages: func() int { return len(r.env.sms.Messages(p.Phone)) }}
+		Code: func() string { return demoCodeRe.FindString(r.env.sms.Last(p.Phone).Text) }, Messages: func() int { return len(r.env.sms.Messages(p.Phone)) },
+		StationID: "station-bishkek-1", OfficialID: "poll-official-1",
+		StationKeyFile: filepath.Join(r.env.dir, "station.key"), OfficialKeyFile: filepath.Join(r.env.dir, "poll-official.key")}
+	for path, k := range map[string]ed25519.PrivateKey{ev.StationKeyFile: r.env.station, ev.OfficialKeyFile: r.env.poll} {
+		if err := os.WriteFile(path, []byte(hex.EncodeToString(k.Seed())+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	ev.SignIn = func(ctx context.Context) (string, func(ballot.Selection) error, error) {
+		d, err := r.signIn(ctx, p)
+		if err != nil {
+			return "", nil, err
+		}
+		return d.token.Pseudonym, func(sel ballot.Selection) error {
+			if r.o.Coercion {
+				return r.castRow(ctx, d, d.token.BallotStyle, sel, "cast")
+			}
+			return r.cast(ctx, d, d.token.BallotStyle, sel, "cast")
+		}, nil
+	}
 	sel, err := r.o.ExtraVoter(ctx, ev)
 	if err != nil {
 		return fmt.Errorf("extra voter: %w", err)
@@ -545,7 +565,9 @@ func (r *demoRun) extraVoter(ctx context.Context) error {
 	if ev.Pseudonym == "" {
 		return errors.New("extra voter: no pseudonym")
 	}
-	r.intended[ev.Pseudonym] = demoIntent{p.Constituency, sel}
+	if !ev.InPerson {
+		r.intended[ev.Pseudonym] = demoIntent{p.Constituency, sel}
+	}
 	return nil
 }
 
@@ -598,7 +620,7 @@ func (r *demoRun) vote(ctx context.Context, i int, p *registry.SimPerson) error 
 	r.intended[d.token.Pseudonym] = demoIntent{style, sel}
 	r.mu.Unlock()
 	if inPerson {
-		return r.voteInPerson(ctx, d, style)
+		return r.voteInPerson(ctx, d.token.Pseudonym, style)
 	}
 	return nil
 }
@@ -653,24 +675,30 @@ func (r *demoRun) auditBallot(ctx context.Context, i int, d *device, style strin
 	return nil
 }
 
-// voteInPerson has the voter of device d also vote at a polling station,
-// which cancels the online ballot.
-func (r *demoRun) voteInPerson(ctx context.Context, d *device, style string) error {
-	var ps [32]byte
-	if b, err := hex.DecodeString(d.token.Pseudonym); err != nil || len(b) != 32 {
-		return fmt.Errorf("sign-in answered pseudonym %q", d.token.Pseudonym)
-	} else {
-		ps = [32]byte(b)
+// voteInPerson has the voter with that pseudonym (hex) also vote at a
+// polling station, which overrides their online ballots: the station's
+// device marks them (package station, as evote station mark does), in
+// the election's mode; a mark's row, in deniable re-voting mode, is kept
+// for its receipt.
+func (r *demoRun) voteInPerson(ctx context.Context, pseudonym, style string) error {
+	ps, err := station.ParsePseudonym(pseudonym)
+	if err != nil {
+		return err
 	}
-	mk := &record.InPersonMark{ElectionID: r.electionID, ContextHash: r.ext, Pseudonym: ps, BallotStyle: style,
-		StationID: "station-bishkek-1", StationKey: [32]byte(r.env.station.Public().(ed25519.PublicKey)),
-		OfficialID: "poll-official-1", OfficialKey: [32]byte(r.env.poll.Public().(ed25519.PublicKey)), MarkedAt: uint64(time.Now().Unix())}
-	mk.Sign(r.env.station, r.env.poll)
-	if err := r.idc.MarkInPerson(ctx, mk.Encode()); err != nil {
+	st := &station.Station{ElectionID: r.electionID, StationID: "station-bishkek-1", StationKey: r.env.station, OfficialID: "poll-official-1", OfficialKey: r.env.poll,
+		Box: r.box, Identity: r.idc, Board: r.f}
+	// The replay is shared with the observers, who sync it.
+	r.observer.Lock()
+	res, err := st.Mark(ctx, &station.Voter{Pseudonym: ps, BallotStyle: style})
+	r.observer.Unlock()
+	if err != nil {
 		return fmt.Errorf("in-person mark: %w", err)
 	}
+	if res.Revote {
+		r.keepRow(res.Receipt.RowHash, res.Row)
+	}
 	r.mu.Lock()
-	delete(r.intended, d.token.Pseudonym)
+	delete(r.intended, pseudonym)
 	r.mu.Unlock()
 	return nil
 }
@@ -882,6 +910,17 @@ type extraVoter struct {
 	Code                       func() string // the last code texted to the person
 	Messages                   func() int    // how many texts the person got
 	Pseudonym                  string
+	// The registered polling station and official: ids and seed files
+	// (hex), for evote station.
+	StationID, OfficialID           string
+	StationKeyFile, OfficialKeyFile string
+	// SignIn signs the person in on a new device as the demo's voters do
+	// and returns the pseudonym and the device's cast of sel (a ballot,
+	// or a row in deniable re-voting mode).
+	SignIn func(ctx context.Context) (pseudonym string, cast func(ballot.Selection) error, err error)
+	// InPerson is set by the caller when the person voted in person: no
+	// online ballot of theirs counts.
+	InPerson bool
 }
 
 // registerPollingCLI runs "evote official register-polling" with the list

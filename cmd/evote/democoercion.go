@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,14 +15,12 @@ import (
 	"evote/ballotbox"
 	"evote/ballotbox/idsource"
 	"evote/bulletin"
-	"evote/client"
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
-	"evote/crypto/zkp"
 	"evote/election"
 	"evote/idp/boxauth"
 	"evote/idp/registry"
-	"evote/record"
+	"evote/station"
 	"evote/tally/revote"
 	"evote/trustee"
 )
@@ -45,9 +39,6 @@ const (
 	demoSlotRows   = 12
 	demoMaxBallots = 3
 )
-
-// b64url is the base64 of the services' JSON answers.
-var b64url = base64.RawURLEncoding
 
 // demoClock is the ballot box's clock in the demo: real time plus an
 // offset the demo advances to end a slot at once instead of waiting for
@@ -166,44 +157,9 @@ func (r *demoRun) voteRows(ctx context.Context, i int, p *registry.SimPerson) er
 	r.intended[d.token.Pseudonym] = demoIntent{style, sel}
 	r.mu.Unlock()
 	if inPerson {
-		return r.markRow(ctx, d.token.Pseudonym, style)
+		return r.voteInPerson(ctx, d.token.Pseudonym, style)
 	}
 	return nil
-}
-
-// deviceCredential is what the device checks of its credential before it
-// casts (spec §15.16.1): it decodes, and its encrypted identifier opens,
-// with s, to the voter's identifier.
-func (r *demoRun) deviceCredential(t *client.VoterToken, wantOpen bool) (*revote.Credential, []byte, [64]byte, error) {
-	var sig [64]byte
-	raw, err := b64url.DecodeString(t.RevoteCredential)
-	if err != nil {
-		return nil, nil, sig, fmt.Errorf("sign-in answered no credential: %w", err)
-	}
-	cred, err := revote.DecodeCredential(raw)
-	if err != nil {
-		return nil, nil, sig, err
-	}
-	s, err := b64url.DecodeString(t.RevoteCredentialSig)
-	if err != nil || len(s) != 64 {
-		return nil, nil, sig, errors.New("sign-in answered a malformed credential signature")
-	}
-	sig = [64]byte(s)
-	if wantOpen {
-		ps, err := hex.DecodeString(t.Pseudonym)
-		sb, err2 := b64url.DecodeString(t.RevoteS)
-		var sc group.Scalar
-		if err != nil || err2 != nil || len(ps) != 32 {
-			return nil, nil, sig, errors.New("sign-in answered a malformed pseudonym or s")
-		}
-		if _, err := sc.SetCanonicalBytes(sb); err != nil {
-			return nil, nil, sig, fmt.Errorf("sign-in answered s: %w", err)
-		}
-		if !revote.OpensTo(r.el.PublicKey, cred.ID, &sc, revote.VoterID(r.electionID, [32]byte(ps))) {
-			return nil, nil, sig, errors.New("the credential does not open to the voter's identifier")
-		}
-	}
-	return cred, raw, sig, nil
 }
 
 // preparedRow is a row as the device prepares it (spec §15.3): sel
@@ -216,9 +172,15 @@ type preparedRow struct {
 	flagRand *group.Scalar
 }
 
-// prepareRow is the device's work before it casts or audits a row.
+// prepareRow is the device's work before it casts or audits a row: the
+// credential checked as every device checks it (station.CheckCredential),
+// then the row made.
 func (r *demoRun) prepareRow(d *device, style string, sel ballot.Selection, what string) (*preparedRow, error) {
-	cred, raw, sig, err := r.deviceCredential(d.token, true)
+	ps, err := station.ParsePseudonym(d.token.Pseudonym)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	c, err := station.CheckCredential(r.el, d.token, ps, style, d.pub())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -226,7 +188,7 @@ func (r *demoRun) prepareRow(d *device, style string, sel ballot.Selection, what
 	if err != nil {
 		return nil, err
 	}
-	row := &revote.SignedRow{Credential: raw, CredentialSig: sig, Cred: cred, Ballot: pb.Ballot.Encode(), B: pb.Ballot}
+	row := &revote.SignedRow{Credential: c.Raw, CredentialSig: c.Sig, Cred: c.Cred, Ballot: pb.Ballot.Encode(), B: pb.Ballot}
 	flag, fr, proof, err := revote.EncryptFlagOpening(r.el.PublicKey, revote.FlagProofContext(r.ext, d.pub()), revote.FlagBallot, rand.Reader)
 	if err != nil {
 		return nil, err
@@ -286,59 +248,6 @@ func (r *demoRun) auditRow(ctx context.Context, i int, d *device, style string) 
 	return nil
 }
 
-// markRow is the voter's vote in person: the station signs the mark, the
-// identity service gives the station's device a token and a credential
-// for it, and the device casts the mark's row (a blank ballot, f = 0) with
-// its opening (spec §15.16.4). The filter keeps it as the voter's last
-// row; the tally counts it as no online ballot.
-func (r *demoRun) markRow(ctx context.Context, pseudonym, style string) error {
-	ps, err := hex.DecodeString(pseudonym)
-	if err != nil || len(ps) != 32 {
-		return fmt.Errorf("sign-in answered pseudonym %q", pseudonym)
-	}
-	stationKey, officialKey := [32]byte(r.env.station.Public().(ed25519.PublicKey)), [32]byte(r.env.poll.Public().(ed25519.PublicKey))
-	mk := &record.InPersonMark{ElectionID: r.electionID, ContextHash: r.ext, Pseudonym: [32]byte(ps), BallotStyle: style,
-		StationID: "station-bishkek-1", StationKey: stationKey, OfficialID: "poll-official-1", OfficialKey: officialKey, MarkedAt: uint64(time.Now().Unix())}
-	mk.Sign(r.env.station, r.env.poll)
-	sd := &device{key: newKey()}
-	if sd.token, err = r.idc.MarkRevote(ctx, mk.Encode(), sd.key.Public().(ed25519.PublicKey)); err != nil {
-		return fmt.Errorf("in-person mark: %w", err)
-	}
-	cred, raw, sig, err := r.deviceCredential(sd.token, false)
-	if err != nil {
-		return fmt.Errorf("in-person mark: %w", err)
-	}
-	pb, err := r.el.Encrypt(style, sd.pub(), ballot.Selection{}, nil)
-	if err != nil {
-		return err
-	}
-	row := &revote.SignedRow{Credential: raw, CredentialSig: sig, Cred: cred, Ballot: pb.Ballot.Encode(), B: pb.Ballot}
-	ct, rnd, err := r.el.PublicKey.Encrypt(revote.FlagNone, rand.Reader)
-	if err != nil {
-		return err
-	}
-	proof, err := zkp.ProveRange(revote.FlagProofContext(r.ext, sd.pub()), &zkp.RangeStatement{PK: r.el.PublicKey, Ciphertext: ct, Max: 1}, revote.FlagNone, rnd, rand.Reader)
-	if err != nil {
-		return err
-	}
-	row.Flag, row.FlagProof = ct, proof.Bytes()
-	copy(row.DeviceSig[:], ed25519.Sign(sd.key, revote.RowMessage(r.f.Log, row)))
-	op := &client.MarkOpening{Randomness: [32]byte(rnd.Bytes()), StationID: mk.StationID, StationKey: stationKey, OfficialID: mk.OfficialID, OfficialKey: officialKey}
-	stmt := revote.MarkStatement(r.ext, style, sd.pub(), op.StationID, op.OfficialID)
-	op.StationSig = [64]byte(ed25519.Sign(r.env.station, stmt))
-	op.OfficialSig = [64]byte(ed25519.Sign(r.env.poll, stmt))
-	enc := row.Encode()
-	rc, err := r.box.CastMark(ctx, r.electionID, sd.token.Token, enc, op)
-	if err != nil {
-		return fmt.Errorf("in-person mark's row: %w", err)
-	}
-	r.keepRow(rc.RowHash, enc)
-	r.mu.Lock()
-	delete(r.intended, pseudonym)
-	r.mu.Unlock()
-	return nil
-}
-
 // keepRow keeps a cast row for its receipt: the hash the box answered,
 // which must be the row's.
 func (r *demoRun) keepRow(hash string, row []byte) {
@@ -349,36 +258,6 @@ func (r *demoRun) keepRow(hash string, row []byte) {
 	}
 	r.rows = append(r.rows, hash)
 	r.rowBytes[hash] = row
-}
-
-// checkRowReceipt is the device's check of a published row's receipt
-// against its own replay of the board: the hash the box answered is the
-// row's, the slot entry at the receipt's index carries the row at the
-// receipt's position, and the checkpoint, signed by the manifest's log
-// key, includes that entry.
-func (r *demoRun) checkRowReceipt(rc *client.RowReceipt) error {
-	row := r.rowBytes[rc.RowHash]
-	if h := sha256.Sum256(row); b64url.EncodeToString(h[:]) != rc.RowHash {
-		return fmt.Errorf("receipt: the box answered row hash %s, not the row's", rc.RowHash)
-	}
-	if rc.Index == nil || rc.Position == nil || *rc.Index >= uint64(len(r.f.Entries)) {
-		return fmt.Errorf("receipt of row %s: no slot entry the device's replay has", rc.RowHash)
-	}
-	e := r.f.Entries[*rc.Index]
-	if e.Type != bulletin.TypeRevoteSlot {
-		return fmt.Errorf("receipt of row %s: entry %d is a %s, not a slot", rc.RowHash, *rc.Index, e.Type)
-	}
-	sl, err := revote.DecodeSlot(e.Payload)
-	if err != nil {
-		return err
-	}
-	if *rc.Position < 0 || *rc.Position >= len(sl.Rows) || !bytes.Equal(sl.Rows[*rc.Position].Encode(), row) {
-		return fmt.Errorf("receipt of row %s: slot %d of style %s does not carry the row at position %d", rc.RowHash, sl.Slot, sl.Style, *rc.Position)
-	}
-	if err := checkIncluded(r.anchors, e, *rc.Index, rc.Checkpoint, rc.InclusionProof); err != nil {
-		return fmt.Errorf("receipt of row %s: %w", rc.RowHash, err)
-	}
-	return nil
 }
 
 // publishSlots ends slots at once by moving the box's clock to the end
@@ -425,7 +304,7 @@ func (r *demoRun) publishSlots(ctx context.Context) error {
 			if err := r.f.Sync(ctx); err != nil {
 				return err
 			}
-			if err := r.checkRowReceipt(rc); err != nil {
+			if err := station.CheckRowReceipt(r.f, r.rowBytes[rc.RowHash], rc); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@
 //	evote bench-election [--ballots N] [--db postgres://…]
 //	evote trustee init|keygen|tag-key|mix|decrypt|backup|restore
 //	evote official login|create|open|close|tally|act
+//	evote station lookup|mark
 //	evote vote …, evote ballot check-receipt|check-audit
 //
 // Run "evote help" or any subcommand with -h for its flags. Secrets
@@ -50,6 +51,9 @@ const usage = `evote: end-to-end verifiable voting
   evote official register-polling --server URL --idp URL --election ID --official ID --official-key FILE
                           --station ID=HEXKEY… --polling-official ID=HEXKEY…   (before open)
   evote official open|close|tally --server URL --election ID
+  evote station lookup    --idp URL --election ID --station ID --station-key FILE --official ID --official-key FILE --pin PIN
+  evote station mark      --server URL --idp URL --election ID --fingerprint FP --station ID --station-key FILE
+                          --official ID --official-key FILE --pin PIN   (the voter voted in person: online ballots void)
   evote vote              --server URL --idp URL --election ID --fingerprint FP …
   evote ballot check-receipt --server URL --election ID --code TRACKING-CODE --fingerprint FP --receipt FILE
   evote ballot check-audit   --server URL --election ID --code TRACKING-CODE --fingerprint FP [--ballot FILE]
@@ -97,6 +101,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return trusteeCmd(ctx, args[1:], out)
 	case "official":
 		return officialCmd(ctx, args[1:], out)
+	case "station":
+		return stationCmd(ctx, args[1:], out)
 	case "witness":
 		return witnessCmd(ctx, args[1:], out)
 	case "vote":

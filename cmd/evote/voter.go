@@ -17,6 +17,7 @@ import (
 	"evote/bulletin"
 	"evote/client"
 	"evote/election"
+	"evote/station"
 	"evote/tally/revote"
 	"evote/trustee"
 )
@@ -45,33 +46,12 @@ func castBallot(ctx context.Context, box *client.Client, electionID string, log 
 // own entry in that tree, and the tracking code is the one the device
 // computed.
 func checkReceipt(anchors *ballot.BoardAnchors, e *bulletin.Entry, r *client.Receipt) error {
-	if err := checkIncluded(anchors, e, r.Index, r.Checkpoint, r.InclusionProof); err != nil {
+	if err := station.CheckIncluded(anchors, e, r.Index, r.Checkpoint, r.InclusionProof); err != nil {
 		return fmt.Errorf("receipt: %w", err)
 	}
 	code := ballot.TrackingCodeOf(e.Payload)
 	if got, err := decodeAny(r.TrackingCode); err != nil || string(got) != string(code[:]) {
 		return errors.New("receipt: tracking code is not the ballot's")
-	}
-	return nil
-}
-
-// checkIncluded checks that the checkpoint note is signed by the log's key
-// and that the inclusion proof puts entry e at index in its tree.
-func checkIncluded(anchors *ballot.BoardAnchors, e *bulletin.Entry, index uint64, note string, path []string) error {
-	cp, err := anchors.VerifyCheckpoint([]byte(note))
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	var proof [][32]byte
-	for _, h := range path {
-		b, err := decodeAny(h)
-		if err != nil || len(b) != 32 {
-			return fmt.Errorf("bad proof hash %q", h)
-		}
-		proof = append(proof, [32]byte(b))
-	}
-	if err := bulletin.VerifyInclusion(index, cp.Size, bulletin.LeafHash(e.Encode()), proof, cp.Root); err != nil {
-		return fmt.Errorf("entry not in the checkpoint's tree: %w", err)
 	}
 	return nil
 }
@@ -96,7 +76,7 @@ func checkLater(ctx context.Context, box *client.Client, f *trustee.Follower, an
 		}
 		path[k] = base64.RawURLEncoding.EncodeToString(b)
 	}
-	if err := checkIncluded(anchors, e, i, bb.Checkpoint.Note, path); err != nil {
+	if err := station.CheckIncluded(anchors, e, i, bb.Checkpoint.Note, path); err != nil {
 		return fmt.Errorf("receipt: %w", err)
 	}
 	return nil
@@ -176,7 +156,7 @@ func checkAudit(ctx context.Context, f *trustee.Follower, a *client.AuditAnswer,
 		if a.Index >= uint64(len(f.Entries)) || f.Entries[a.Index].Hash() != e.Hash() {
 			return nil, fmt.Errorf("audit: the board does not hold the audit at position %d", a.Index)
 		}
-		if err := checkIncluded(&st.Manifest.Board, e, a.Index, a.Checkpoint, a.InclusionProof); err != nil {
+		if err := station.CheckIncluded(&st.Manifest.Board, e, a.Index, a.Checkpoint, a.InclusionProof); err != nil {
 			return nil, fmt.Errorf("audit: %w", err)
 		}
 	}

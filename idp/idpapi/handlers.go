@@ -178,7 +178,10 @@ func (s *Server) lookup(c *gin.Context) {
 		s.answerError(c, err)
 		return
 	}
-	resp := gin.H{"pseudonym": hex.EncodeToString(st.Pseudonym[:]), "ballot_style": st.BallotStyle, "credentials_issued": st.CredentialsIssued}
+	resp := gin.H{"pseudonym": hex.EncodeToString(st.Pseudonym[:]), "ballot_style": st.BallotStyle}
+	if st.CredentialsIssued >= 0 { // not told in deniable re-voting mode
+		resp["credentials_issued"] = st.CredentialsIssued
+	}
 	if !st.MarkedAt.IsZero() {
 		resp["marked_at"] = st.MarkedAt
 	}

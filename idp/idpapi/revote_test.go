@@ -18,6 +18,7 @@ import (
 	"evote/crypto/group"
 	"evote/idp"
 	"evote/idp/boxauth"
+	"evote/idp/voterlist"
 	"evote/record"
 	"evote/tally/revote"
 )
@@ -255,6 +256,16 @@ func TestRevoteMarkHTTP(t *testing.T) {
 	p := e.person(nil, 0)
 	ps := e.svc.Pseudonym(p.PIN)
 	_, body := e.signIn("10.0.0.1", p, newDevice(t))
+	// The station's look-up does not say how many credentials the voter
+	// got: that would tell the station whether they signed in again
+	// (spec §15.8, §8.8.5).
+	l := &voterlist.LookupRequest{ElectionID: electionID, StationID: "station-istanbul", OfficialID: "poll-official-1", PIN: p.PIN, At: uint64(e.clock.now().Unix())}
+	l.Sign(e.keys["station-istanbul"], e.keys["poll-official-1"])
+	lookup := map[string]any{"election_id": l.ElectionID, "station_id": l.StationID, "official_id": l.OfficialID, "pin": p.PIN.Digits(), "at": l.At,
+		"station_sig": b64.EncodeToString(l.StationSig[:]), "official_sig": b64.EncodeToString(l.OfficialSig[:])}
+	if st, info, _ := do(t, e.api, "POST", "/v1/officials/lookup", "192.0.2.50", lookup, nil); st != http.StatusOK || info["pseudonym"] != hex.EncodeToString(ps[:]) || info["credentials_issued"] != nil {
+		t.Errorf("look-up in deniable re-voting mode: %d %v", st, info)
+	}
 	m := &record.InPersonMark{ElectionID: electionID, ContextHash: contextHash, Pseudonym: ps, BallotStyle: body["ballot_style"].(string),
 		StationID: "station-istanbul", OfficialID: "poll-official-1", MarkedAt: uint64(e.clock.now().Unix())}
 	copy(m.StationKey[:], e.keys["station-istanbul"].Public().(ed25519.PublicKey))

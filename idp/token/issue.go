@@ -22,6 +22,8 @@ type Grant struct {
 	Pseudonym   [32]byte
 	BallotStyle string
 	DeviceKey   ed25519.PublicKey
+	// Mark asks for the token of an in-person mark's row (Claims.Mark).
+	Mark bool
 }
 
 // IssuerConfig configures an Issuer.
@@ -112,6 +114,8 @@ type jwtClaims struct {
 	BallotStyle string `json:"bst"`
 	ContextHash string `json:"ctx"`
 	Cnf         *cnf   `json:"cnf"`
+	// Mark is present, and true, only in a mark's token (Claims.Mark).
+	Mark bool `json:"mark,omitempty"`
 }
 
 type cnf struct {
@@ -145,7 +149,7 @@ func (i *Issuer) Issue(g Grant) (string, *Claims, error) {
 		ElectionID: g.ElectionID, ContextHash: g.ContextHash, Pseudonym: g.Pseudonym,
 		BallotStyle: g.BallotStyle, DeviceKey: append(ed25519.PublicKey(nil), g.DeviceKey...),
 		TokenID: base64.RawURLEncoding.EncodeToString(jti[:]), KeyID: kid,
-		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(i.cfg.TTL),
+		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(i.cfg.TTL), Mark: g.Mark,
 	}
 	body := jwtClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -161,6 +165,7 @@ func (i *Issuer) Issue(g Grant) (string, *Claims, error) {
 		BallotStyle: c.BallotStyle,
 		ContextHash: hex.EncodeToString(c.ContextHash[:]),
 		Cnf:         &cnf{JWK: &okpJWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(c.DeviceKey)}},
+		Mark:        g.Mark,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, body)
 	t.Header["kid"] = kid

@@ -63,6 +63,12 @@ type Claims struct {
 	IssuedAt    time.Time
 	NotBefore   time.Time
 	ExpiresAt   time.Time
+	// Mark: the token of an in-person mark's row in deniable re-voting
+	// mode (claim "mark": true, spec §8.6, §15.16.4). The ballot box
+	// accepts such a token for the mark's row only, and only such a token
+	// for it: a polling station's device cannot cast an online ballot for
+	// the voter it marks.
+	Mark bool
 }
 
 // PseudonymHex returns the pseudonym as the token's "sub": 64 lowercase hex

@@ -320,3 +320,34 @@ func TestUnknownClaims(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkClaim: a mark's token (spec §8.6, §15.16.4) carries "mark": true
+// and verifies as one; a sign-in's token carries no "mark"; a token whose
+// "mark" is false or not a boolean is refused (false would be a second
+// encoding of a token without it).
+func TestMarkClaim(t *testing.T) {
+	now := t0
+	iss, ver, g := setup(t, &now)
+	plain, _, _ := iss.Issue(g)
+	g.Mark = true
+	marked, issued, err := iss.Issue(g)
+	if err != nil || !issued.Mark {
+		t.Fatalf("Issue of a mark's token: %+v, %v", issued, err)
+	}
+	for tok, want := range map[string]bool{plain: false, marked: true} {
+		c, err := ver.Verify(tok)
+		if err != nil || c.Mark != want {
+			t.Errorf("Verify: mark %v, %v; want mark %v", c != nil && c.Mark, err, want)
+		}
+		if _, cl := decodeParts(tok); (cl["mark"] == true) != want || (!want && cl["mark"] != nil) {
+			t.Errorf("claims %v: mark claim, want %v", cl, want)
+		}
+	}
+	h, c := decodeParts(marked)
+	for _, v := range []any{false, "true", 1} {
+		c["mark"] = v
+		if _, err := ver.Verify(resign(t, h, c, key("idp-1"))); !errors.Is(err, ErrInvalid) {
+			t.Errorf("mark %#v: Verify = %v, want ErrInvalid", v, err)
+		}
+	}
+}

@@ -212,7 +212,7 @@ func (v *Verifier) parse(tok string, p *pending) ([]byte, error) {
 // JSON decoder of the claims matches names without regard to case).
 var (
 	knownHeader = []string{"alg", "kid", "typ"}
-	knownClaims = []string{"iss", "aud", "sub", "eid", "bst", "ctx", "cnf", "jti", "iat", "nbf", "exp"}
+	knownClaims = []string{"iss", "aud", "sub", "eid", "bst", "ctx", "cnf", "jti", "iat", "nbf", "exp", "mark"}
 	knownCnf    = []string{"jwk"}
 	knownJWK    = []string{"kty", "crv", "x"}
 )
@@ -235,6 +235,11 @@ func onlyKnown(header map[string]any, claims string) error {
 	}
 	if err := namesIn(body, knownClaims, ""); err != nil {
 		return err
+	}
+	// "mark" is present only as true: false would be a second encoding
+	// of a token without it.
+	if m, ok := body["mark"]; ok && string(m) != "true" {
+		return fmt.Errorf("claim \"mark\" is %s, not true", m)
 	}
 	var cnf map[string]json.RawMessage
 	if err := json.Unmarshal(body["cnf"], &cnf); err != nil || cnf == nil {
@@ -307,6 +312,7 @@ func (v *Verifier) decode(t *jwt.Token, b *jwtClaims) (*Claims, error) {
 	}
 	c.DeviceKey = x
 	c.IssuedAt, c.NotBefore, c.ExpiresAt = b.IssuedAt.Time, b.NotBefore.Time, b.ExpiresAt.Time
+	c.Mark = b.Mark
 	if !c.ExpiresAt.After(c.NotBefore) || c.ExpiresAt.Sub(c.IssuedAt) > 2*time.Hour {
 		return nil, errors.New("validity period malformed or longer than 2 h")
 	}

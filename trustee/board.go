@@ -318,6 +318,45 @@ func (f *Follower) Witness(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%w: the board serves no checkpoints", ErrUnwitnessed)
 	}
+	return f.eachCheckpoint(ctx, cpr, anchors, func(note []byte, cp bulletin.Checkpoint) (retry, final error) {
+		switch {
+		case f.witnessed != nil && cp.Time.Before(f.witnessed.Time):
+			return nil, f.contradiction(note, "a cosigned checkpoint dated before the last one: the log's time went back")
+		case cp.Size < f.Size():
+			// Older than the replay: it must still be a prefix of it.
+			if root, _ := f.tree.RootAt(cp.Size); root != cp.Root {
+				return nil, f.contradiction(note, fmt.Sprintf("a cosigned checkpoint of size %d is not a prefix of the entries served", cp.Size))
+			}
+			return fmt.Errorf("%w: the checkpoint covers %d entries, the replay %d", ErrUnwitnessed, cp.Size, f.Size()), nil
+		}
+		if err := f.syncTo(ctx, cp.Size); err != nil {
+			return nil, err
+		}
+		if f.Size() < cp.Size {
+			return nil, f.contradiction(note, fmt.Sprintf("the board served %d entries under a cosigned checkpoint of %d", f.Size(), cp.Size))
+		}
+		if f.tree == nil {
+			return nil, f.contradiction(note, fmt.Sprintf("the board served no entries under a cosigned checkpoint of %d", cp.Size))
+		}
+		if root, _ := f.tree.RootAt(cp.Size); root != cp.Root {
+			return nil, f.contradiction(note, fmt.Sprintf("the entries served do not have the root of the cosigned checkpoint of size %d", cp.Size))
+		}
+		for _, a := range f.acked {
+			if a.index < cp.Size && f.hashes[a.index] != a.hash {
+				return nil, f.contradiction(note, fmt.Sprintf("the board acknowledged this trustee's entry %x at position %d, and the witnessed log holds another entry there", a.hash[:8], a.index))
+			}
+		}
+		f.witnessed = &bulletin.SignedCheckpoint{Checkpoint: cp, Note: note}
+		return nil, nil
+	})
+}
+
+// eachCheckpoint takes the board's cosigned checkpoint, verified against
+// the manifest's anchors, and hands it to step, until step accepts one
+// (nil, nil), gives a final error, or the stale wait (StaleWait, 10 s by
+// default) is over: then the last reason to retry (a checkpoint missing,
+// failing the anchors, or too old, as step says) is returned.
+func (f *Follower) eachCheckpoint(ctx context.Context, cpr Checkpointer, anchors *ballot.BoardAnchors, step func(note []byte, cp bulletin.Checkpoint) (retry, final error)) error {
 	wait := f.StaleWait
 	if wait == 0 {
 		wait = 10 * time.Second
@@ -325,49 +364,21 @@ func (f *Follower) Witness(ctx context.Context) error {
 	deadline := time.Now().Add(wait)
 	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
 		note, err := cpr.Checkpoint(ctx)
-		var cp bulletin.Checkpoint
-		var verr error
-		if err == nil {
-			cp, verr = anchors.VerifyCheckpoint(note)
-		}
-		switch {
-		case err != nil:
+		if err != nil {
 			// No checkpoint now (a witness briefly down, say): try again
 			// until the wait is over.
 			if ctx.Err() != nil {
 				return err
 			}
 			err = fmt.Errorf("%w: %w", ErrUnwitnessed, err)
-		case verr != nil:
+		} else if cp, verr := anchors.VerifyCheckpoint(note); verr != nil {
 			err = fmt.Errorf("%w: %w", ErrUnwitnessed, verr)
-		case f.witnessed != nil && cp.Time.Before(f.witnessed.Time):
-			return f.contradiction(note, "a cosigned checkpoint dated before the last one: the log's time went back")
-		case cp.Size < f.Size():
-			// Older than the replay: it must still be a prefix of it.
-			if root, _ := f.tree.RootAt(cp.Size); root != cp.Root {
-				return f.contradiction(note, fmt.Sprintf("a cosigned checkpoint of size %d is not a prefix of the entries served", cp.Size))
+		} else {
+			retry, final := step(note, cp)
+			if final != nil || retry == nil {
+				return final
 			}
-			err = fmt.Errorf("%w: the checkpoint covers %d entries, the replay %d", ErrUnwitnessed, cp.Size, f.Size())
-		default:
-			if err := f.syncTo(ctx, cp.Size); err != nil {
-				return err
-			}
-			if f.Size() < cp.Size {
-				return f.contradiction(note, fmt.Sprintf("the board served %d entries under a cosigned checkpoint of %d", f.Size(), cp.Size))
-			}
-			if f.tree == nil {
-				return f.contradiction(note, fmt.Sprintf("the board served no entries under a cosigned checkpoint of %d", cp.Size))
-			}
-			if root, _ := f.tree.RootAt(cp.Size); root != cp.Root {
-				return f.contradiction(note, fmt.Sprintf("the entries served do not have the root of the cosigned checkpoint of size %d", cp.Size))
-			}
-			for _, a := range f.acked {
-				if a.index < cp.Size && f.hashes[a.index] != a.hash {
-					return f.contradiction(note, fmt.Sprintf("the board acknowledged this trustee's entry %x at position %d, and the witnessed log holds another entry there", a.hash[:8], a.index))
-				}
-			}
-			f.witnessed = &bulletin.SignedCheckpoint{Checkpoint: cp, Note: note}
-			return nil
+			err = retry
 		}
 		if time.Now().After(deadline) {
 			return err
@@ -437,55 +448,34 @@ func (f *Follower) WitnessPrefix(ctx context.Context) error {
 		return fmt.Errorf("%w: the board serves no checkpoints or consistency proofs", ErrUnwitnessed)
 	}
 	anchors := &f.State.Manifest.Board
-	wait := f.StaleWait
-	if wait == 0 {
-		wait = 10 * time.Second
+	if f.Log != bulletin.LogIDFor(anchors.Origin) {
+		return fmt.Errorf("%w: the board is not the log its manifest pins (%s)", ErrBoardInvalid, anchors.Origin)
 	}
-	deadline := time.Now().Add(wait)
 	size := f.Size()
 	root, err := f.tree.RootAt(size)
 	if err != nil {
 		return err
 	}
-	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
-		note, err := cpr.Checkpoint(ctx)
-		var cp bulletin.Checkpoint
-		if err == nil {
-			if cp, err = anchors.VerifyCheckpoint(note); err != nil {
-				err = fmt.Errorf("%w: %w", ErrUnwitnessed, err)
-			}
-		} else if ctx.Err() != nil {
-			return err
-		}
-		if err == nil && cp.Size < size {
+	return f.eachCheckpoint(ctx, cpr, anchors, func(note []byte, cp bulletin.Checkpoint) (retry, final error) {
+		if cp.Size < size {
 			if r, _ := f.tree.RootAt(cp.Size); r != cp.Root {
-				return f.contradiction(note, fmt.Sprintf("a cosigned checkpoint of size %d is not a prefix of the entries served", cp.Size))
+				return nil, f.contradiction(note, fmt.Sprintf("a cosigned checkpoint of size %d is not a prefix of the entries served", cp.Size))
 			}
-			err = fmt.Errorf("%w: the checkpoint covers %d entries, the replay %d", ErrUnwitnessed, cp.Size, size)
+			return fmt.Errorf("%w: the checkpoint covers %d entries, the replay %d", ErrUnwitnessed, cp.Size, size), nil
 		}
-		if err == nil {
-			proof, perr := cons.Consistency(ctx, size, cp.Size)
-			if perr != nil {
-				if ctx.Err() != nil {
-					return perr
-				}
-				err = fmt.Errorf("%w: consistency proof: %w", ErrUnwitnessed, perr)
-			} else if verr := bulletin.VerifyConsistency(size, cp.Size, proof, root, cp.Root); verr != nil {
-				return f.contradiction(note, fmt.Sprintf("the entries served are not a prefix of the cosigned checkpoint of size %d: %v", cp.Size, verr))
-			} else {
-				f.witnessed = &bulletin.SignedCheckpoint{Checkpoint: cp, Note: note}
-				return nil
+		proof, err := cons.Consistency(ctx, size, cp.Size)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
 			}
+			return fmt.Errorf("%w: consistency proof: %w", ErrUnwitnessed, err), nil
 		}
-		if time.Now().After(deadline) {
-			return err
+		if err := bulletin.VerifyConsistency(size, cp.Size, proof, root, cp.Root); err != nil {
+			return nil, f.contradiction(note, fmt.Sprintf("the entries served are not a prefix of the cosigned checkpoint of size %d: %v", cp.Size, err))
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-	}
+		f.witnessed = &bulletin.SignedCheckpoint{Checkpoint: cp, Note: note}
+		return nil, nil
+	})
 }
 
 // Witnessed returns the checkpoint of the last successful Witness, or nil.

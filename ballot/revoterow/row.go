@@ -72,8 +72,8 @@ func DecodeCredential(b []byte) (*Credential, error) {
 	copy(c.DeviceKey[:], r.Fixed(32, "device key"))
 	copy(c.TokenID[:], r.Fixed(16, "token id"))
 	c.KeyID = r.String(record.MaxIDLen, "key id")
-	c.Proof = schnorr(r, "identifier proof")
-	if err := finish(r, "credential"); err != nil {
+	c.Proof = ReadSchnorr(r, "identifier proof")
+	if err := Finish(r, "credential"); err != nil {
 		return nil, err
 	}
 	if !record.ValidID(c.ElectionID) || !record.ValidID(c.Style) || !record.ValidID(c.KeyID) {
@@ -135,7 +135,7 @@ func (s *SignedRow) Encode() []byte {
 func DecodeSignedRow(b []byte) (*SignedRow, error) {
 	r := wire.NewReader(b)
 	s := ReadSignedRow(r)
-	if err := finish(r, "row"); err != nil {
+	if err := Finish(r, "row"); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -207,7 +207,9 @@ func MarkStatement(ext [32]byte, style string, deviceKey [32]byte, stationID, of
 	return w.Bytes()
 }
 
-func schnorr(r *wire.Reader, what string) *zkp.SchnorrProof {
+// ReadSchnorr reads a canonical Schnorr proof (π_id, a tag key's proof)
+// from r; on failure r holds the error and it returns nil.
+func ReadSchnorr(r *wire.Reader, what string) *zkp.SchnorrProof {
 	b := r.Fixed(zkp.SchnorrProofSize, what)
 	if r.Err() != nil {
 		return nil
@@ -220,7 +222,9 @@ func schnorr(r *wire.Reader, what string) *zkp.SchnorrProof {
 	return p
 }
 
-func finish(r *wire.Reader, what string) error {
+// Finish ends a canonical read of what: trailing bytes or an earlier
+// failure give an error wrapping ErrMalformed.
+func Finish(r *wire.Reader, what string) error {
 	if err := r.Finish(); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
 	}

@@ -60,8 +60,8 @@ func DecodeTagKeyEntry(b []byte) (*TagKeyEntry, error) {
 	copy(t.Context[:], r.Fixed(32, "context"))
 	t.Trustee = int(r.U16("trustee"))
 	t.Key = r.Element("tag key")
-	t.Proof = schnorr(r, "tag key proof")
-	if err := finish(r, "tag key"); err != nil {
+	t.Proof = revoterow.ReadSchnorr(r, "tag key proof")
+	if err := revoterow.Finish(r, "tag key"); err != nil {
 		return nil, err
 	}
 	if t.Trustee < 1 || t.Trustee > 32 {
@@ -101,7 +101,7 @@ func DecodeSlot(b []byte) (*Slot, error) {
 	s.Slot = r.U32("slot")
 	s.Style = r.String(record.MaxIDLen, "ballot style")
 	s.Rows = decodeRows(r)
-	if err := finish(r, "slot"); err != nil {
+	if err := revoterow.Finish(r, "slot"); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -135,7 +135,7 @@ func DecodePadding(b []byte) (*Padding, error) {
 	copy(p.Context[:], r.Fixed(32, "context"))
 	p.Style = r.String(record.MaxIDLen, "ballot style")
 	p.Rows = decodeRows(r)
-	if err := finish(r, "padding"); err != nil {
+	if err := revoterow.Finish(r, "padding"); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -221,7 +221,7 @@ func DecodeDepths(b []byte) (*Depths, error) {
 		}
 		d.Rows = append(d.Rows, DepthRow{Depth: ct, Proof: p})
 	}
-	if err := finish(r, "depths"); err != nil {
+	if err := revoterow.Finish(r, "depths"); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -300,7 +300,7 @@ func DecodeMarks(b []byte) (*Marks, error) {
 		}
 		m.Marks = append(m.Marks, k)
 	}
-	if err := finish(r, "marks"); err != nil {
+	if err := revoterow.Finish(r, "marks"); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -375,7 +375,7 @@ func DecodeFilter(b []byte) (*Filter, error) {
 	for range n {
 		f.Kept = append(f.Kept, r.U32("kept"))
 	}
-	if err := finish(r, "filter"); err != nil {
+	if err := revoterow.Finish(r, "filter"); err != nil {
 		return nil, err
 	}
 	if !slices.IsSorted(f.Kept) || len(slices.Compact(slices.Clone(f.Kept))) != len(f.Kept) {
@@ -443,7 +443,7 @@ func DecodeRoll(b []byte) (*Roll, error) {
 		prev = cur
 		l.Voters = append(l.Voters, v)
 	}
-	if err := finish(r, "roll"); err != nil {
+	if err := revoterow.Finish(r, "roll"); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -453,24 +453,4 @@ func format(r *wire.Reader) {
 	if v := r.U8("format"); r.Err() == nil && v != entryFormat {
 		r.Fail("format %d", v)
 	}
-}
-
-func schnorr(r *wire.Reader, what string) *zkp.SchnorrProof {
-	b := r.Fixed(zkp.SchnorrProofSize, what)
-	if r.Err() != nil {
-		return nil
-	}
-	p, err := zkp.ParseSchnorrProof(b)
-	if err != nil {
-		r.Fail("%s: %v", what, err)
-		return nil
-	}
-	return p
-}
-
-func finish(r *wire.Reader, what string) error {
-	if err := r.Finish(); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
-	}
-	return nil
 }

@@ -395,6 +395,34 @@ type AuditCheck struct {
 	Published bool
 	Index     uint64 // board position, once published
 	Opened    []string
+	// OpenedIn is Opened in each of the manifest's languages, so that the
+	// page redraws it on a language switch without checking again.
+	OpenedIn map[string][]string
+}
+
+// DescribeOpening describes the choices an audited ballot (canonical
+// ballot.AuditedBallot, as Audit returns it) opens to, in each language
+// of ballot.Languages, for the page to redraw them on a language switch.
+// It checks nothing: the caller checked the opening (Audit, CheckAudit).
+func (el *Election) DescribeOpening(audited []byte) (map[string][]string, error) {
+	a, err := ballot.DecodeAuditedBallot(audited)
+	if err != nil {
+		return nil, fmt.Errorf("webclient: %w", err)
+	}
+	return el.describeIn(a)
+}
+
+// describeIn describes a's choices in each language of ballot.Languages.
+func (el *Election) describeIn(a *ballot.AuditedBallot) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, l := range ballot.Languages {
+		d, err := a.Describe(el.Manifest, l)
+		if err != nil {
+			return nil, err
+		}
+		out[l] = d
+	}
+	return out, nil
 }
 
 // CheckAudit is the voter's second-device check of a Benaloh audit (spec
@@ -408,7 +436,8 @@ type AuditCheck struct {
 // under the election key and opens exactly the prepared ballot's
 // ciphertexts; and, if published, that a checkpoint signed by the log and
 // cosigned by the witnesses as t requires includes the entry at its
-// position. It returns the opened choices described in lang.
+// position. It returns the opened choices described in lang (and in
+// every language).
 func (el *Election) CheckAudit(code string, prepared, entry []byte, r *Receipt, t Trust, lang string) (*AuditCheck, error) {
 	shown, err := ballot.ParseShownCode(code)
 	if err != nil {
@@ -451,6 +480,9 @@ func (el *Election) CheckAudit(code string, prepared, entry []byte, r *Receipt, 
 		out.Published, out.Index = true, r.Index
 	}
 	if out.Opened, err = a.Describe(el.Manifest, lang); err != nil {
+		return nil, err
+	}
+	if out.OpenedIn, err = el.describeIn(a); err != nil {
 		return nil, err
 	}
 	return out, nil

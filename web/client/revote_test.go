@@ -317,6 +317,10 @@ func TestRevoteAudit(t *testing.T) {
 	if err != nil || ac.Code != code || !slices.Equal(ac.Opened, desc) {
 		t.Fatalf("second device's check: %+v %v, want %v", ac, err, desc)
 	}
+	if in, err := rf.el.DescribeOpening(audited); err != nil || !slices.Equal(in["ru"], desc) || !slices.Equal(ac.OpenedIn["ru"], desc) ||
+		len(in["en"]) != len(desc) || slices.Equal(in["en"], desc) {
+		t.Fatalf("the opening in every language: %v %v, want %v in ru", in, err, desc)
+	}
 	for name, c := range map[string]struct{ prepared, entry []byte }{
 		"another row served":         {rowA.Encode(), av.Entry},
 		"an opening of another flag": {prepared, forged.Encode()},

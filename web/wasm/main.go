@@ -181,7 +181,11 @@ func audit(_ js.Value, a []js.Value) any {
 	if err != nil {
 		return fail(err)
 	}
-	return map[string]any{"audited": b64.EncodeToString(audited), "ballot": b64.EncodeToString(shown), "opened": anys(desc)}
+	in, err := el.DescribeOpening(audited)
+	if err != nil {
+		return fail(err)
+	}
+	return map[string]any{"audited": b64.EncodeToString(audited), "ballot": b64.EncodeToString(shown), "opened": anys(desc), "opened_in": textsIn(in)}
 }
 
 func cast(js.Value, []js.Value) any {
@@ -277,7 +281,18 @@ func checkAudit(_ js.Value, a []js.Value) any {
 	if err != nil {
 		return fail(err)
 	}
-	return map[string]any{"tracking_code": ac.Code.String(), "published": ac.Published, "index": float64(ac.Index), "opened": anys(ac.Opened)}
+	return map[string]any{"tracking_code": ac.Code.String(), "published": ac.Published, "index": float64(ac.Index), "opened": anys(ac.Opened),
+		"opened_in": textsIn(ac.OpenedIn)}
+}
+
+// textsIn returns lines per language as {ky: [...], ru: [...], ...}: what
+// an audit opens to, for the page to redraw on a language switch.
+func textsIn(in map[string][]string) map[string]any {
+	out := map[string]any{}
+	for l, ss := range in {
+		out[l] = anys(ss)
+	}
+	return out
 }
 
 // checkCredential(token response): the members pseudonym (hex),

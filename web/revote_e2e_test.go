@@ -391,17 +391,61 @@ func (e *revoteEnv) signIn(t *testing.T, b *browser, p *registry.SimPerson, lang
 }
 
 // vote chooses candidate i of the first contest, reviews and casts; it
-// waits for the wait screen.
-func (e *revoteEnv) vote(t *testing.T, b *browser, i int, shot func(string)) {
+// waits for the wait screen. With audit, the voter first tests the
+// encryption (spec §15.9): the prepared row is opened, its choice shown,
+// nothing kept on the phone, and a fresh ballot prepared for the cast; it
+// returns the audited ballot's tracking code ("" without).
+func (e *revoteEnv) vote(t *testing.T, b *browser, p *registry.SimPerson, lang string, i int, audit bool, shot func(string)) string {
 	t.Helper()
 	b.do(t, "choose", chromedp.Click(chromedp.CSS(fmt.Sprintf("#c0-%d", i))), chromedp.Click(chromedp.CSS(`#f-ballot button[type="submit"]`)),
 		visible("v-review"), waitFor(`document.body.dataset.prepared === "yes"`))
-	// No audit in this mode: the button is not shown, and the page says so.
-	if !eval[bool](t, b, `document.getElementById("b-audit").offsetParent === null && document.getElementById("audit-unavailable").offsetParent !== null`) {
-		t.Fatal("the review offers an audit in deniable re-voting mode, or does not say it is unavailable")
+	// The audit is offered as in the normal mode.
+	if !eval[bool](t, b, `document.getElementById("b-audit").offsetParent !== null`) {
+		t.Fatal("the review offers no audit in deniable re-voting mode")
 	}
 	shot("r1-review")
+	audited := ""
+	if audit {
+		audited = b.text(t, "#review-code")
+		audits := e.count("POST", "/api/v1/elections/web-revote/audits")
+		b.do(t, "audit", chromedp.Click(chromedp.CSS("#b-audit")), visible("v-audit"), waitFor(`["pending", "published"].includes(document.body.dataset.audit)`))
+		if n := e.count("POST", "/api/v1/elections/web-revote/audits"); n != audits+1 {
+			t.Fatalf("%d audits posted, want 1", n-audits)
+		}
+		cands := e.candidates(t, p.Constituency, lang)
+		if opened := b.text(t, "#audit-list"); !strings.Contains(opened, cands[i]) {
+			t.Fatalf("the audit opens to %q, not to the chosen %q", opened, cands[i])
+		}
+		if b.text(t, "#audit-code") != audited {
+			t.Fatal("the audit names another tracking code than the review's")
+		}
+		if !strings.Contains(eval[string](t, b, `document.getElementById("v-audit").innerText`), translation(t, lang, "audit_revote_fresh")) {
+			t.Fatal("the audit does not say the ballot is never counted and a fresh one is prepared")
+		}
+		// Nothing that outlives the page: no QR code (cached), no link
+		// (history), no file; the code is not in the address.
+		if !eval[bool](t, b, `!document.getElementById("audit-qr").getAttribute("src") && !document.getElementById("audit-link").getAttribute("href") &&
+			!document.getElementById("audit-file").getAttribute("href") && !location.href.includes(document.getElementById("audit-code").textContent)`) {
+			t.Fatal("the audit leaves a QR code, link, file or address behind in deniable re-voting mode")
+		}
+		if bad := storageLeft(t, b); bad != "" {
+			t.Fatalf("the device keeps something after the audit: %s", bad)
+		}
+		shot("r1a-audit")
+		// The opened choice follows a language switch (the module
+		// described it in every language).
+		b.do(t, "audit in Russian", chromedp.Click(chromedp.CSS(`#langs button[data-lang="ru"]`)), waitFor(`document.documentElement.lang === "ru"`))
+		if opened, want := b.text(t, "#audit-list"), e.candidates(t, p.Constituency, "ru")[i]; !strings.Contains(opened, want) {
+			t.Fatalf("the audit in Russian opens to %q, not to %q", opened, want)
+		}
+		b.do(t, "back to "+lang, chromedp.Click(chromedp.CSS(`#langs button[data-lang="`+lang+`"]`)), waitFor(`document.documentElement.lang === "`+lang+`"`))
+		b.do(t, "fresh ballot", chromedp.Click(chromedp.CSS("#b-fresh")), visible("v-review"), waitFor(`document.body.dataset.prepared === "yes"`))
+		if b.text(t, "#review-code") == audited {
+			t.Fatal("the fresh ballot has the audited ballot's tracking code")
+		}
+	}
 	b.do(t, "cast", chromedp.Click(chromedp.CSS("#b-cast")), visible("v-wait"))
+	return audited
 }
 
 // storageEmpty is what the device keeps after a cast in this mode:
@@ -436,7 +480,10 @@ func storageLeft(t *testing.T, b *browser) string {
 // what it does not; nothing is kept on the device. The voter re-votes
 // from a second device; "check my ballot" by the first receipt number
 // shows it on the board in its slot, and nothing about supersession or
-// counting. A sign-in whose credential does not check (a wrong s) ends on
+// counting. The first device audits a ballot before the cast (spec
+// §15.9): the opened choice is shown, nothing is kept, the fresh ballot is
+// the one cast, and the second device checks the audit from its tracking
+// code. A sign-in whose credential does not check (a wrong s) ends on
 // a screen that says not to vote on this phone, and nothing is cast.
 // Every new screen is photographed in the four languages.
 func TestVotingPageRevoteEndToEnd(t *testing.T) {
@@ -453,7 +500,7 @@ func TestVotingPageRevoteEndToEnd(t *testing.T) {
 		}
 	}
 	e.signIn(t, b, p, "en", "ballot")
-	e.vote(t, b, 0, shot)
+	audited := e.vote(t, b, p, "en", 0, true, shot)
 	if n := e.count("POST", "/api/v1/elections/web-revote/revote/rows"); n != 1 {
 		t.Fatalf("%d rows posted, want 1", n)
 	}
@@ -489,11 +536,14 @@ func TestVotingPageRevoteEndToEnd(t *testing.T) {
 	if bad := storageLeft(t, b); bad != "" {
 		t.Fatalf("the device keeps something after the cast: %s", bad)
 	}
+	if b.text(t, "#receipt-code") == audited {
+		t.Fatal("the cast row is the audited one")
+	}
 
 	// A re-vote from a second device: another row, another receipt.
 	b2 := newBrowser(t, path)
 	e.signIn(t, b2, p, "ru", "ballot")
-	e.vote(t, b2, 1, func(string) {})
+	e.vote(t, b2, p, "ru", 1, false, func(string) {})
 	e.publishSlot(t)
 	b2.do(t, "the re-vote's receipt", visible("v-receipt"))
 	if rowB := b2.text(t, "#receipt-row"); rowB == rowA || b2.text(t, "#receipt-code") == codeA {
@@ -524,6 +574,27 @@ func TestVotingPageRevoteEndToEnd(t *testing.T) {
 	// A mistyped receipt number is the voter's error, at its field.
 	b2.do(t, "a mistyped receipt number", chromedp.SetValue(chromedp.CSS("#check-row"), rowA[:40]), chromedp.Click(chromedp.CSS(`#f-check button[type="submit"]`)),
 		waitFor(`document.body.dataset.error === "row_format" && document.getElementById("check-row").getAttribute("aria-invalid") === "true"`))
+
+	// The audit, from its tracking code alone on a fresh page of the
+	// second device: pending in the box's pool or published, its opening
+	// checked against the prepared row, the chosen candidate shown.
+	b2.do(t, "second device: the audit", chromedp.Navigate("about:blank"),
+		chromedp.Navigate(e.url+"/#check?e="+e.f.ElectionID+"&c="+audited), visible("v-lang"))
+	b2.do(t, "second device: language", chromedp.Click(chromedp.CSS(`#lang-big button[data-lang="en"]`)),
+		visible("v-check"), waitFor(`["audit-pending", "audit-published"].includes(document.body.dataset.checked)`))
+	if got := b2.text(t, "#check-result"); !strings.Contains(got, audited) {
+		t.Fatalf("audit check says %q, not about %s", got, audited)
+	}
+	if opened := b2.text(t, "#check-list"); !strings.Contains(opened, e.candidates(t, p.Constituency, "en")[0]) {
+		t.Fatalf("second device: the audit opens to %q", opened)
+	}
+	e.checkFingerprintShown(t, b2)
+	b2.do(t, "second device: Kyrgyz", chromedp.Click(chromedp.CSS(`#langs button[data-lang="ky"]`)), waitFor(`document.documentElement.lang === "ky"`))
+	if opened := b2.text(t, "#check-list"); !strings.Contains(opened, e.candidates(t, p.Constituency, "ky")[0]) || b2.text(t, "#check-result") == "" ||
+		!strings.Contains(b2.text(t, "#check-result"), audited) || strings.Contains(b2.text(t, "#check-result"), "Test ballot") {
+		t.Fatalf("second device in Kyrgyz: %q, %q", b2.text(t, "#check-result"), opened)
+	}
+	shot("r4b-audit-check")
 
 	// A sign-in answer whose credential does not open to the voter: the
 	// page refuses to cast.

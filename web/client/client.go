@@ -35,9 +35,6 @@ var (
 	ErrBadElection = errors.New("webclient: election does not check")
 	// ErrNoBallot: no prepared ballot (audit or cast called twice).
 	ErrNoBallot = errors.New("webclient: no prepared ballot")
-	// ErrNoAudit: Benaloh audits are not available in deniable re-voting
-	// mode (spec §15.13 step 2: the audit format has no flag).
-	ErrNoAudit = errors.New("webclient: no ballot audit in deniable re-voting mode")
 	// ErrBadReceipt: a receipt or board answer does not check.
 	ErrBadReceipt = errors.New("webclient: receipt does not check")
 )
@@ -234,25 +231,44 @@ func (d *Device) SetStyle(style string) error {
 func (d *Device) Style() string { return d.style }
 
 // Prepare encrypts the selection (contest id → 0-based candidate indices)
-// and keeps the prepared ballot with its opening until Audit or Cast. It
-// returns the ballot's tracking code.
+// and keeps the prepared ballot with its opening until Audit or Cast. In
+// deniable re-voting mode, once the credential is checked, it also makes
+// the ballot's row (flag, proof, the device's signature; spec §15.3), so
+// that what the voter then casts or audits is the ballot whose tracking
+// code was shown. It returns the ballot's tracking code.
 func (d *Device) Prepare(sel ballot.Selection, rnd io.Reader) (ballot.TrackingCode, error) {
 	if d.style == "" {
 		return ballot.TrackingCode{}, errors.New("webclient: no ballot style")
+	}
+	if d.rv != nil && d.rv.row != nil {
+		return ballot.TrackingCode{}, errors.New("webclient: the device has cast its row")
 	}
 	p, err := d.el.Ballot.Encrypt(d.style, d.Public(), sel, rnd)
 	if err != nil {
 		return ballot.TrackingCode{}, err
 	}
 	d.prepared, d.cast = p, nil
+	if d.rv != nil {
+		if err := d.prepareRow(rnd); err != nil {
+			d.prepared = nil
+			return ballot.TrackingCode{}, err
+		}
+	}
 	return p.Ballot.TrackingCode(), nil
 }
 
-// Prepared returns the canonical encoding of the prepared ballot (no
-// opening), which the page offers for a second device's audit check.
+// Prepared returns what an audit of the prepared ballot sends as its
+// ballot: the prepared ballot's canonical encoding (no opening), or in
+// deniable re-voting mode the prepared row's.
 func (d *Device) Prepared() ([]byte, error) {
 	if d.prepared == nil {
 		return nil, ErrNoBallot
+	}
+	if d.rv != nil {
+		if d.rv.prepared == nil {
+			return nil, ErrNoBallot
+		}
+		return d.rv.prepared.Encode(), nil
 	}
 	return d.prepared.Ballot.Encode(), nil
 }
@@ -263,10 +279,12 @@ func (d *Device) Prepared() ([]byte, error) {
 // opening unlinked, in a later shuffled batch, and serves both by the
 // tracking code to the voter's second device), and the opened choices
 // described in lang. The ballot can never be cast; the voter prepares a
-// fresh one.
+// fresh one. In deniable re-voting mode (spec §15.9) the opening opens the
+// prepared row's flag too, and what it opens is the prepared row
+// (auditRow).
 func (d *Device) Audit(lang string) (audited, shown []byte, described []string, err error) {
-	if d.el.Manifest.Coercion.Mode != ballot.NoCoercionResistance {
-		return nil, nil, nil, ErrNoAudit
+	if d.el.Manifest.Coercion.Mode == ballot.DeniableRevoting {
+		return d.auditRow(lang)
 	}
 	if d.prepared == nil {
 		return nil, nil, nil, ErrNoBallot
@@ -377,6 +395,34 @@ type AuditCheck struct {
 	Published bool
 	Index     uint64 // board position, once published
 	Opened    []string
+	// OpenedIn is Opened in each of the manifest's languages, so that the
+	// page redraws it on a language switch without checking again.
+	OpenedIn map[string][]string
+}
+
+// DescribeOpening describes the choices an audited ballot (canonical
+// ballot.AuditedBallot, as Audit returns it) opens to, in each language
+// of ballot.Languages, for the page to redraw them on a language switch.
+// It checks nothing: the caller checked the opening (Audit, CheckAudit).
+func (el *Election) DescribeOpening(audited []byte) (map[string][]string, error) {
+	a, err := ballot.DecodeAuditedBallot(audited)
+	if err != nil {
+		return nil, fmt.Errorf("webclient: %w", err)
+	}
+	return el.describeIn(a)
+}
+
+// describeIn describes a's choices in each language of ballot.Languages.
+func (el *Election) describeIn(a *ballot.AuditedBallot) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, l := range ballot.Languages {
+		d, err := a.Describe(el.Manifest, l)
+		if err != nil {
+			return nil, err
+		}
+		out[l] = d
+	}
+	return out, nil
 }
 
 // CheckAudit is the voter's second-device check of a Benaloh audit (spec
@@ -390,7 +436,8 @@ type AuditCheck struct {
 // under the election key and opens exactly the prepared ballot's
 // ciphertexts; and, if published, that a checkpoint signed by the log and
 // cosigned by the witnesses as t requires includes the entry at its
-// position. It returns the opened choices described in lang.
+// position. It returns the opened choices described in lang (and in
+// every language).
 func (el *Election) CheckAudit(code string, prepared, entry []byte, r *Receipt, t Trust, lang string) (*AuditCheck, error) {
 	shown, err := ballot.ParseShownCode(code)
 	if err != nil {
@@ -433,6 +480,9 @@ func (el *Election) CheckAudit(code string, prepared, entry []byte, r *Receipt, 
 		out.Published, out.Index = true, r.Index
 	}
 	if out.Opened, err = a.Describe(el.Manifest, lang); err != nil {
+		return nil, err
+	}
+	if out.OpenedIn, err = el.describeIn(a); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -49,7 +49,79 @@ type revoteState struct {
 	credential    []byte
 	credentialSig [64]byte
 	cred          *revoterow.Credential // credential, decoded
-	row           []byte                // the row cast (a retry sends it again)
+	// prepared is the row of the prepared ballot, made by Prepare so that
+	// the tracking code the voter sees is the one cast or audited, and
+	// flagRand its flag's randomness, which only an audit opens.
+	prepared *revoterow.SignedRow
+	flagRand *group.Scalar
+	row      []byte // the row cast (a retry sends it again)
+}
+
+// prepareRow makes the row of the prepared ballot (spec §15.3,
+// §15.14.1): the checked credential with its signature, the ballot, the
+// flag f = 1 encrypted under the election key with its range proof
+// (k = 1) under string("evote-v1/revote/flag") || ext || device key, and
+// the device's signature over string("evote-v1/revote/row") || LogID ||
+// credential || ballot || C_f || flag proof. It keeps the flag's
+// randomness for an audit; a row made before is replaced and its flag's
+// randomness wiped.
+func (d *Device) prepareRow(rnd io.Reader) error {
+	if d.key == nil {
+		return errors.New("webclient: the device has cast its row and forgotten its key")
+	}
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	pk := d.el.Ballot.PublicKey
+	flag, r, proof, err := revoterow.EncryptFlagOpening(pk, revoterow.FlagProofContext(d.el.Ballot.ExtendedHash, d.Public()), revoterow.FlagBallot, rnd)
+	if err != nil {
+		return fmt.Errorf("webclient: %w", err)
+	}
+	row := &revoterow.SignedRow{Credential: d.rv.credential, CredentialSig: d.rv.credentialSig, Cred: d.rv.cred,
+		Ballot: d.prepared.Ballot.Encode(), B: d.prepared.Ballot, Flag: flag, FlagProof: proof.Bytes()}
+	copy(row.DeviceSig[:], ed25519.Sign(d.key, revoterow.RowMessage(d.el.Log, row)))
+	d.forgetRow()
+	d.rv.prepared, d.rv.flagRand = row, r
+	return nil
+}
+
+// forgetRow drops the prepared row and wipes its flag's randomness.
+func (d *Device) forgetRow() {
+	if d.rv.flagRand != nil {
+		d.rv.flagRand.Set(group.NewScalar())
+	}
+	d.rv.prepared, d.rv.flagRand = nil, nil
+}
+
+// auditRow is Audit in this mode (spec §15.9): the opening of the
+// prepared row's ballot with, after the style's contests, its flag's
+// (ballot.AuditedBallot.WithFlag), checked with Verify and OpensRow as
+// the box and the second device check it, and the prepared row, which
+// the page sends as the audit's ballot. The row is given up; the
+// credential and the device key stay for the fresh row the device
+// prepares next (an audit spends no credential).
+func (d *Device) auditRow(lang string) (audited, shown []byte, described []string, err error) {
+	if d.rv == nil {
+		return nil, nil, nil, fmt.Errorf("%w: no checked credential", ErrBadCredential)
+	}
+	if d.prepared == nil || d.rv.prepared == nil {
+		return nil, nil, nil, ErrNoBallot
+	}
+	row := d.rv.prepared
+	a := d.prepared.Audit().WithFlag(row.Flag, d.rv.flagRand)
+	if err := a.Verify(d.el.Manifest, d.el.Ballot.PublicKey); err != nil {
+		return nil, nil, nil, fmt.Errorf("webclient: own opening: %w", err)
+	}
+	if !a.OpensRow(row.B, row.Flag) {
+		return nil, nil, nil, errors.New("webclient: own opening is not of the prepared row")
+	}
+	if described, err = a.Describe(d.el.Manifest, lang); err != nil {
+		return nil, nil, nil, err
+	}
+	audited, shown = a.Encode(), row.Encode()
+	d.prepared = nil
+	d.forgetRow()
+	return audited, shown, described, nil
 }
 
 // CheckCredential checks the credential answered with the token before
@@ -108,16 +180,13 @@ func (d *Device) CheckCredential(tc TokenCredential) error {
 	return nil
 }
 
-// CastRow makes the row of the prepared ballot (spec §15.3, §15.14.1):
-// the checked credential with its signature, the ballot, the flag f = 1
-// encrypted under the election key with its range proof (k = 1) under
-// string("evote-v1/revote/flag") || ext || device key, and the device's
-// signature over string("evote-v1/revote/row") || LogID || credential ||
-// ballot || C_f || flag proof. It returns the row's canonical encoding
+// CastRow casts the row Prepare made of the prepared ballot (spec
+// §15.3, §15.14.1; prepareRow): it returns the row's canonical encoding
 // and its hash (the box's row_hash, SHA-256 of the row). The ballot's and
 // the flag's randomness and the device's private key are wiped: the
 // device can cast nothing else; calling CastRow again returns the same
-// row (a retry).
+// row (a retry). rnd (nil: crypto/rand) makes the row if the ballot was
+// prepared before the credential was checked.
 func (d *Device) CastRow(rnd io.Reader) ([]byte, [32]byte, error) {
 	if d.rv == nil {
 		return nil, [32]byte{}, fmt.Errorf("%w: no checked credential", ErrBadCredential)
@@ -128,26 +197,21 @@ func (d *Device) CastRow(rnd io.Reader) ([]byte, [32]byte, error) {
 	if d.prepared == nil || d.key == nil {
 		return nil, [32]byte{}, ErrNoBallot
 	}
-	if rnd == nil {
-		rnd = rand.Reader
+	if d.rv.prepared == nil {
+		if err := d.prepareRow(rnd); err != nil {
+			return nil, [32]byte{}, err
+		}
 	}
-	pk := d.el.Ballot.PublicKey
-	flag, r, proof, err := revoterow.EncryptFlagOpening(pk, revoterow.FlagProofContext(d.el.Ballot.ExtendedHash, d.Public()), revoterow.FlagBallot, rnd)
-	if err != nil {
-		return nil, [32]byte{}, fmt.Errorf("webclient: %w", err)
-	}
-	r.Set(group.NewScalar())
-	row := &revoterow.SignedRow{Credential: d.rv.credential, CredentialSig: d.rv.credentialSig, Cred: d.rv.cred,
-		Ballot: d.prepared.Ballot.Encode(), B: d.prepared.Ballot, Flag: flag, FlagProof: proof.Bytes()}
-	copy(row.DeviceSig[:], ed25519.Sign(d.key, revoterow.RowMessage(d.el.Log, row)))
+	row := d.rv.prepared.Encode()
 	for _, rs := range d.prepared.Randomness {
 		for _, x := range rs {
 			x.Set(group.NewScalar())
 		}
 	}
 	d.prepared = nil
+	d.forgetRow()
 	d.forgetKey()
-	d.rv.row = row.Encode()
+	d.rv.row = row
 	return d.rv.row, sha256.Sum256(d.rv.row), nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"evote/ballot"
+	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
 	"evote/bulletin"
 	"evote/crypto/elgamal"
@@ -154,8 +155,8 @@ func TestRevoteRowAcceptedAndReceipt(t *testing.T) {
 	if !bytes.Equal(s, make([]byte, 32)) {
 		t.Fatal("s not wiped after the check")
 	}
-	if _, _, _, err := d.Audit("en"); !errors.Is(err, ErrNoAudit) {
-		t.Fatalf("audit in deniable re-voting mode: %v", err)
+	if _, _, _, err := d.Audit("en"); !errors.Is(err, ErrNoBallot) {
+		t.Fatalf("audit with nothing prepared: %v", err)
 	}
 	code, err := d.Prepare(rf.f.Selection(0, rf.style), testrand.New(t.Name()))
 	if err != nil {
@@ -230,6 +231,131 @@ func TestRevoteRowAcceptedAndReceipt(t *testing.T) {
 	again, err := rf.el.CheckRowOnBoard(h, rc, slot, rf.trust)
 	if err != nil || again.Code != code {
 		t.Fatalf("check my ballot after a re-vote: %+v %v", again, err)
+	}
+}
+
+// TestRevoteAudit: a Benaloh audit in deniable re-voting mode (spec
+// §15.9). The device prepares the row before the voter chooses, so the
+// code shown is the row's ballot's; the audit opens the ballot and the
+// flag, the box accepts it with the prepared row and the second device's
+// check by tracking code accepts it; an opening with another row's flag
+// is refused by the box and by the check; the audited row cannot be cast
+// by the device nor posted to the box (duplicate_ciphertext); the fresh
+// row prepared after it, with the same credential and device key, casts
+// and its receipt checks.
+func TestRevoteAudit(t *testing.T) {
+	rf := newRevoteFixture(t)
+	ctx := context.Background()
+	var p [32]byte
+	p[0] = 13
+	d, v, tc := rf.signIn(t, p)
+	if err := d.CheckCredential(tc); err != nil {
+		t.Fatal(err)
+	}
+	// A first row, whose flag the forged openings below borrow.
+	if _, err := d.Prepare(rf.f.Selection(1, rf.style), nil); err != nil {
+		t.Fatal(err)
+	}
+	rowA, rA, heldA := d.rv.prepared, new(group.Scalar).Set(d.rv.flagRand), d.rv.flagRand
+	preparedA := d.prepared
+
+	code, err := d.Prepare(rf.f.Selection(0, rf.style), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if heldA.Equal(group.NewScalar()) != 1 {
+		t.Fatal("the replaced row's flag randomness is not wiped")
+	}
+	prepared, err := d.Prepared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := revote.DecodeSignedRow(prepared)
+	if err != nil || row.B.TrackingCode() != code {
+		t.Fatalf("the prepared row is not of the ballot shown: %v", err)
+	}
+	for name, opened := range map[string]*ballot.AuditedBallot{
+		"another row's flag": d.prepared.Audit().WithFlag(rowA.Flag, rA),
+		"another row":        preparedA.Audit().WithFlag(rowA.Flag, rA),
+		"no flag":            d.prepared.Audit(),
+	} {
+		if _, err := rf.f.Box.Audit(ctx, v.Token, opened.Encode(), prepared); !errors.Is(err, ballotbox.ErrAuditInvalid) {
+			t.Errorf("%s: the box answers %v, want ErrAuditInvalid", name, err)
+		}
+	}
+	forged, err := bulletin.NewEntry(rf.el.Log, bulletin.TypeAuditedBallot, rf.el.Authority, bulletin.NewEd25519Signer(rf.f.Server.Authority),
+		d.prepared.Audit().WithFlag(rowA.Flag, rA).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	audited, shown, desc, err := d.Audit("ru")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(shown, prepared) || len(desc) == 0 {
+		t.Fatalf("audit: shown is not the prepared row, or nothing described (%v)", desc)
+	}
+	if _, _, err := d.CastRow(nil); !errors.Is(err, ErrNoBallot) {
+		t.Fatalf("the device cast the audited row: %v", err)
+	}
+	if d.key == nil {
+		t.Fatal("the device key was wiped by an audit")
+	}
+	if _, err := rf.f.Box.Audit(ctx, v.Token, audited, shown); err != nil {
+		t.Fatalf("the box refuses the page's audit: %v", err)
+	}
+	av, err := rf.f.Box.AuditByCode(ctx, code.Shown())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r *Receipt
+	if av.Published {
+		r = &Receipt{Index: av.Index, Checkpoint: string(av.Checkpoint), InclusionProof: av.InclusionProof}
+	}
+	ac, err := rf.el.CheckAudit(code.String(), av.Ballot, av.Entry, r, rf.trust, "ru")
+	if err != nil || ac.Code != code || !slices.Equal(ac.Opened, desc) {
+		t.Fatalf("second device's check: %+v %v, want %v", ac, err, desc)
+	}
+	if in, err := rf.el.DescribeOpening(audited); err != nil || !slices.Equal(in["ru"], desc) || !slices.Equal(ac.OpenedIn["ru"], desc) ||
+		len(in["en"]) != len(desc) || slices.Equal(in["en"], desc) {
+		t.Fatalf("the opening in every language: %v %v, want %v in ru", in, err, desc)
+	}
+	for name, c := range map[string]struct{ prepared, entry []byte }{
+		"another row served":         {rowA.Encode(), av.Entry},
+		"an opening of another flag": {prepared, forged.Encode()},
+		"the ballot without its row": {row.B.Encode(), av.Entry},
+	} {
+		if _, err := rf.el.CheckAudit(code.String(), c.prepared, c.entry, nil, rf.trust, "en"); !errors.Is(err, ErrBadReceipt) {
+			t.Errorf("%s: got %v, want ErrBadReceipt", name, err)
+		}
+	}
+	if _, err := rf.f.Box.CastRow(ctx, v.Token, shown); !errors.Is(err, ballotbox.ErrDuplicateCipher) {
+		t.Fatalf("the box takes the audited row: %v", err)
+	}
+
+	// The fresh row: same credential and device key, new ballot and flag.
+	code2, err := d.Prepare(rf.f.Selection(0, rf.style), nil)
+	if err != nil || code2 == code {
+		t.Fatalf("fresh ballot: %v", err)
+	}
+	row2, h2, err := d.CastRow(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := revote.DecodeSignedRow(row2)
+	if err != nil || !bytes.Equal(fresh.Credential, row.Credential) || fresh.Flag.Equal(row.Flag) {
+		t.Fatalf("fresh row: %v", err)
+	}
+	if _, err := d.Prepare(rf.f.Selection(0, rf.style), nil); err == nil {
+		t.Fatal("a ballot prepared after the cast")
+	}
+	if _, err := rf.f.Box.CastRow(ctx, v.Token, row2); err != nil {
+		t.Fatalf("the box refuses the fresh row: %v", err)
+	}
+	rc, slot := rf.publish(t, h2)
+	if place, err := d.CheckRowReceipt(rc, slot, rf.trust); err != nil || place.Code != code2 {
+		t.Fatalf("receipt of the fresh row: %+v %v", place, err)
 	}
 }
 

@@ -261,7 +261,10 @@
   // redraw puts the texts the script wrote into the new language: the
   // phone the code went to, the review, the receipt's check and rule.
   let receiptText = null; // [key, {placeholder: value}]
-  let checkText = null; // the check's result in deniable re-voting mode, likewise
+  let checkText = null; // the check's result (a row, an audit), likewise
+  // What an audit opens to ({ky, ru, uz, en: [line…]}), on the audit
+  // screen and in the second device's check, redrawn on a language switch.
+  let auditOpened = null, checkOpened = null;
   function fill(kv) {
     let txt = t(kv[0]);
     for (const [k, v] of Object.entries(kv[1])) txt = txt.replace("{" + k + "}", v);
@@ -278,6 +281,9 @@
     }
     if (receiptText) $("receipt-check").textContent = fill(receiptText);
     if (checkText) $("check-result").textContent = fill(checkText);
+    // What an audit opens to, as the module described it in each language.
+    if (auditOpened && auditOpened[lang]) fillList($("audit-list"), auditOpened[lang]);
+    if (checkOpened && checkOpened[lang]) fillList($("check-list"), checkOpened[lang]);
     if (election && !$("check-fingerprint").hidden) showCheckedAgainst();
     if (info) { showAuditLinks(); showReceiptLinks(); }
     if (waitUntil) $("wait-text").textContent = t("revote_wait_text").replace("{time}", clockTime(waitUntil));
@@ -622,6 +628,9 @@
     if (!auditCode) return;
     $("audit-cmd").textContent = "evote ballot check-audit --server " + location.origin + " --election " + info.election_id +
       " --code " + auditCode + " --lang " + lang;
+    // Deniable re-voting mode: no QR code (the browser would cache its
+    // image), no link (history) and no file: the phone keeps nothing.
+    if (election && election.coercion) return;
     const url = checkURL("&c=" + auditCode);
     $("audit-qr").src = "/qr.svg?d=" + encodeURIComponent(url);
     $("audit-link").href = url;
@@ -712,21 +721,24 @@
   // The opening and the prepared ballot go to the ballot box, which keeps
   // them in its pool and publishes the opening later, in a shuffled batch
   // (spec §9.4); a second device checks it at once by the tracking code.
+  // In deniable re-voting mode the prepared ballot is the prepared row and
+  // the opening opens its flag too (spec §15.9); the token stays for the
+  // fresh row, which the voter prepares from the audit screen.
   async function doAudit() {
-    // No audit in deniable re-voting mode (spec §15.13 step 2): the button
-    // is not shown, and the module refuses it too.
-    if (election && election.coercion) return;
     status("auditing");
     try {
       const r = check(evoteCore.audit(lang));
       audited = true;
       const a = await api("POST", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits", { audited: r.audited, ballot: r.ballot }, token);
       $("audit-code").textContent = trackingCode;
-      fillList($("audit-list"), r.opened);
+      auditOpened = r.opened_in;
+      fillList($("audit-list"), auditOpened[lang] || r.opened);
       auditCode = trackingCode;
       showAuditLinks();
-      const raw = Uint8Array.from(atob(r.ballot.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
-      $("audit-file").href = URL.createObjectURL(new Blob([raw], { type: "application/octet-stream" }));
+      if (!election.coercion) {
+        const raw = Uint8Array.from(atob(r.ballot.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+        $("audit-file").href = URL.createObjectURL(new Blob([raw], { type: "application/octet-stream" }));
+      }
       document.body.dataset.audit = a.status;
       show("audit");
     } catch (e) { fail(e, $("b-cast").parentElement); }
@@ -872,7 +884,9 @@
     const q = new URLSearchParams(location.hash.split("?")[1] || "");
     $("check-row").value = q.get("r") || (rowHash ? receiptNumber(rowHash) : "");
     $("check-pseudonym").value = q.get("p") || (q.get("c") ? "" : pseudonym) || "";
-    $("check-code").value = q.get("c") || trackingCode || "";
+    // In deniable re-voting mode the code field is for a test ballot's
+    // code only (the row is checked by its receipt number).
+    $("check-code").value = q.get("c") || (election && election.coercion ? "" : trackingCode) || "";
     show("check", fromHistory);
   }
 
@@ -885,10 +899,11 @@
     try {
       const a = await api("GET", "/api/v1/elections/" + encodeURIComponent(info.election_id) + "/audits/" + encodeURIComponent(code));
       const r = check(evoteCore.checkAudit(a, code, lang), "check_failed");
-      const key = r.published ? "check_audit_published" : "check_audit_pending";
-      $("check-result").textContent = t(key).replace("{code}", r.tracking_code).replace("{index}", r.index);
+      checkText = [r.published ? "check_audit_published" : "check_audit_pending", { code: r.tracking_code, index: r.index }];
+      $("check-result").textContent = fill(checkText);
       $("check-result").className = "ok";
-      fillList($("check-list"), r.opened);
+      checkOpened = r.opened_in;
+      fillList($("check-list"), checkOpened[lang] || r.opened);
       showCheckedAgainst();
       document.body.dataset.checked = r.published ? "audit-published" : "audit-pending";
       status("");
@@ -903,15 +918,18 @@
     $("check-list").textContent = "";
     $("check-fingerprint").hidden = true;
     checkText = null;
+    checkOpened = null;
     delete document.body.dataset.checked;
     try { await needCore(); } catch (e) { return fail(e); }
-    if (election.coercion) return doRowCheck();
-    const p = $("check-pseudonym").value.trim().toLowerCase();
     // A mistyped tracking code is the voter's error, shown at its field.
     let want = "";
-    if ($("check-code").value.trim()) {
+    if ($("check-code").value.trim() && !(election.coercion && $("check-row").value.trim())) {
       try { want = check(evoteCore.parseCode($("check-code").value), "tracking_code_format").tracking_code; } catch (e) { return fail(e); }
     }
+    // Deniable re-voting mode: a row by its receipt number, or with the
+    // receipt number empty a test ballot by its tracking code.
+    if (election.coercion) return want ? doAuditCheck(want) : doRowCheck();
+    const p = $("check-pseudonym").value.trim().toLowerCase();
     if (!p && want) return doAuditCheck(want);
     if (!/^[0-9a-f]{64}$/.test(p)) return fail(perr("pseudonym_format"));
     status("checking");

@@ -94,7 +94,7 @@ func loadElection(_ js.Value, a []js.Value) any {
 	return map[string]any{"election_id": e.Manifest.ElectionID, "title": e.Manifest.Title.Get(lang),
 		"revote": e.Manifest.Revote == ballot.LastBallotCounts,
 		// Deniable re-voting mode (spec chapter 15): rows, slots of
-		// slot_seconds from voting_start, no audit.
+		// slot_seconds from voting_start; audits open the row's flag too.
 		"coercion": e.Manifest.Coercion.Mode == ballot.DeniableRevoting, "slot_seconds": float64(e.Manifest.Coercion.SlotSeconds),
 		"voting_start": float64(e.Manifest.VotingStart), "client_hash": hex.EncodeToString(e.Manifest.ClientHash[:]),
 		"voting_end": float64(e.Manifest.VotingEnd), "log": hex.EncodeToString(e.Log[:]),
@@ -170,6 +170,9 @@ func prepare(_ js.Value, a []js.Value) any {
 	return map[string]any{"tracking_code": code.String()}
 }
 
+// audit(lang): the opening and what the page sends with it as the
+// audit's ballot: the prepared ballot, or in deniable re-voting mode the
+// prepared row, whose flag the opening opens too (spec §15.9).
 func audit(_ js.Value, a []js.Value) any {
 	if dev == nil {
 		return fail(errors.New("wasm: no device"))
@@ -178,7 +181,11 @@ func audit(_ js.Value, a []js.Value) any {
 	if err != nil {
 		return fail(err)
 	}
-	return map[string]any{"audited": b64.EncodeToString(audited), "ballot": b64.EncodeToString(shown), "opened": anys(desc)}
+	in, err := el.DescribeOpening(audited)
+	if err != nil {
+		return fail(err)
+	}
+	return map[string]any{"audited": b64.EncodeToString(audited), "ballot": b64.EncodeToString(shown), "opened": anys(desc), "opened_in": textsIn(in)}
 }
 
 func cast(js.Value, []js.Value) any {
@@ -274,7 +281,18 @@ func checkAudit(_ js.Value, a []js.Value) any {
 	if err != nil {
 		return fail(err)
 	}
-	return map[string]any{"tracking_code": ac.Code.String(), "published": ac.Published, "index": float64(ac.Index), "opened": anys(ac.Opened)}
+	return map[string]any{"tracking_code": ac.Code.String(), "published": ac.Published, "index": float64(ac.Index), "opened": anys(ac.Opened),
+		"opened_in": textsIn(ac.OpenedIn)}
+}
+
+// textsIn returns lines per language as {ky: [...], ru: [...], ...}: what
+// an audit opens to, for the page to redraw on a language switch.
+func textsIn(in map[string][]string) map[string]any {
+	out := map[string]any{}
+	for l, ss := range in {
+		out[l] = anys(ss)
+	}
+	return out
 }
 
 // checkCredential(token response): the members pseudonym (hex),
@@ -313,8 +331,9 @@ func checkCredential(_ js.Value, a []js.Value) any {
 	return map[string]any{"ballot_style": dev.Style()}
 }
 
-// castRow(): the row of the prepared ballot, signed; the device forgets
-// its key and the ballot's randomness (webclient.Device.CastRow).
+// castRow(): the row prepare made of the prepared ballot, signed; the
+// device forgets its key and the ballot's and flag's randomness
+// (webclient.Device.CastRow).
 func castRow(js.Value, []js.Value) any {
 	if dev == nil {
 		return fail(errors.New("wasm: no device"))

@@ -225,13 +225,19 @@
     history.replaceState(history.state, "", "#" + hashRoute() + "?" + q.toString());
   }
 
+  // fetchLang fetches a language file, trying again twice (after 1 and
+  // 3 s) when the network or the server fails: on a slow, lossy mobile
+  // connection one lost request must not leave the voter at the language
+  // choice with nothing happening.
   async function fetchLang(l) {
     if (!langCache[l]) {
       const f = langFiles[l];
-      langCache[l] = fetch(f.path, { integrity: f.integrity, credentials: "omit" }).then((resp) => {
+      const once = () => fetch(f.path, { integrity: f.integrity, credentials: "omit" }).then((resp) => {
         if (!resp.ok) throw perr("http_" + resp.status);
         return resp.json();
       });
+      const wait = (ms) => new Promise((res) => setTimeout(res, ms));
+      langCache[l] = once().catch(() => wait(1000).then(once)).catch(() => wait(2000).then(once));
       langCache[l].catch(() => { delete langCache[l]; });
     }
     return langCache[l];

@@ -74,7 +74,7 @@ type styleFilter struct {
 	x, y             *tally.ChainResult
 	xp, yp           *tally.MixParams
 	xMixers, yMixers []int
-	blinded          []*elgamal.Ciphertext // the tag list after the valid blinding steps
+	blinded          *shuffle.Rows // the tag list after the valid blinding steps (one column)
 	blinders         []int
 	tagShares        []*threshold.DecryptionShare
 	filtered         *revote.Result
@@ -112,7 +112,7 @@ type RevoteStyle struct {
 	X, Y      *shuffle.Rows // current lists of the two mix chains
 	XMixers   []int
 	YMixers   []int
-	Blinded   []*elgamal.Ciphertext // the current tag list (nil before the X and Y chains are complete)
+	Blinded   *shuffle.Rows // the current tag list, one column (nil before the X and Y chains are complete)
 	Blinders  []int
 	TagShares int
 	Kept      *shuffle.Rows // once filtered
@@ -871,7 +871,7 @@ func (s *State) applyRevoteShare(e *bulletin.Entry) error {
 	if err != nil {
 		return err
 	}
-	var list []*elgamal.Ciphertext
+	var list *shuffle.Rows
 	var shares *[]*threshold.DecryptionShare
 	switch d.ContestID {
 	case ShareTags:
@@ -886,17 +886,13 @@ func (s *State) applyRevoteShare(e *bulletin.Entry) error {
 		if s.rv.roll == nil {
 			return refuseAs(ErrRevoteOrder, "decryption of the roll call before the roll is posted")
 		}
-		cts, err := f.roll.Output.Ciphertexts()
-		if err != nil {
-			return refuse("%w", err)
-		}
-		list, shares = cts, &f.rollShares
+		list, shares = f.roll.Output, &f.rollShares
 	default:
 		return refuse("decryption share of %q while the filter runs", d.ContestID)
 	}
 	// Trustees decrypt only the lists the rules derive from verified steps
 	// (spec §15.5 step 4): nothing else is accepted.
-	if d.Target != tally.TargetDigest(list) {
+	if d.Target != tally.TargetDigestRows(list) {
 		return refuse("decryption share is not of style %s's current %s list", f.style, d.ContestID)
 	}
 	for _, x := range *shares {
@@ -904,7 +900,11 @@ func (s *State) applyRevoteShare(e *bulletin.Entry) error {
 			return refuse("trustee %d already posted a valid share of %s", trustee, d.ContestID)
 		}
 	}
-	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, list, d.Share); err != nil {
+	cl, err := threshold.NewEncodedCiphertextList(list.Encoding())
+	if err != nil {
+		return refuse("%w", err)
+	}
+	if err := cl.VerifyShare(s.Context.ExtendedHash, s.Context.VerificationKeys, d.Share, nil); err != nil {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Type: bulletin.TypeDecryptionShare, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
@@ -915,6 +915,16 @@ func (s *State) applyRevoteShare(e *bulletin.Entry) error {
 	return nil
 }
 
+// shareEncodings returns the encodings of verified decryption shares, the
+// form revote.Conclude and revote.DecryptList take.
+func shareEncodings(shares []*threshold.DecryptionShare) [][]byte {
+	out := make([][]byte, len(shares))
+	for i, s := range shares {
+		out[i] = s.Bytes()
+	}
+	return out
+}
+
 func parseFlagProof(b []byte) (*zkp.RangeProof, error) { return zkp.ParseRangeProof(b, 1) }
 
 // finishRollCall applies the roll call's rules (spec §15.7) once t valid
@@ -922,8 +932,8 @@ func parseFlagProof(b []byte) (*zkp.RangeProof, error) { return zkp.ParseRangePr
 // real identifier on the roll with this style; then the next style's
 // filter may start. A failure refuses the share that completes it (the
 // state is left as it was).
-func (s *State) finishRollCall(f *styleFilter, list []*elgamal.Ciphertext) error {
-	ids, err := revote.DecryptList(f.p, list, f.rollShares)
+func (s *State) finishRollCall(f *styleFilter, list *shuffle.Rows) error {
+	ids, err := revote.DecryptList(f.p, list, shareEncodings(f.rollShares))
 	if err == nil {
 		f.voters, err = revote.CheckRollCall(f.p.ElectionID, f.style, ids, f.board, f.p.MaxDepth)
 	}
@@ -983,7 +993,7 @@ func (s *State) applyFilter(e *bulletin.Entry) error {
 	if len(f.tagShares) < f.p.Threshold.T {
 		return refuseAs(ErrRevoteOrder, "filter with %d valid decryption shares of the tags, %d needed", len(f.tagShares), f.p.Threshold.T)
 	}
-	res, err := revote.Conclude(f.p, f.x.Output, f.blinded, f.tagShares, fl.Kept)
+	res, err := revote.Conclude(f.p, f.x.Output, f.blinded, shareEncodings(f.tagShares), fl.Kept)
 	if err != nil {
 		return refuse("style %s: %w", f.style, err)
 	}
@@ -1016,11 +1026,17 @@ func (s *State) ComputeRevoteFilter() (*revote.Filter, error) {
 	if f.p == nil || f.filtered != nil || len(f.tagShares) < f.p.Threshold.T {
 		return nil, fmt.Errorf("%w: style %s has %d valid decryption shares of its tags (%d needed) or its filter entry", ErrFilterNotReady, f.style, len(f.tagShares), s.Manifest.Threshold)
 	}
-	tags, err := threshold.Combine(f.p.Threshold, f.blinded, f.tagShares[:f.p.Threshold.T])
+	tags := make([]byte, 0, f.blinded.Len()*group.ElementSize)
+	err := threshold.CombineEncoded(f.p.Threshold, f.blinded.Encoding(), shareEncodings(f.tagShares[:f.p.Threshold.T]), func(_ int, ms []*group.Element) error {
+		for _, m := range ms {
+			tags = m.AppendBytes(tags)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("election: style %s's tags: %w", f.style, err)
 	}
-	kept, err := revote.Select(tags)
+	kept, err := revote.SelectEncoded(tags)
 	if err != nil {
 		return nil, fmt.Errorf("election: style %s's filter: %w", f.style, err)
 	}

@@ -1,6 +1,7 @@
 package election
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -76,18 +77,26 @@ type styleFilter struct {
 	xMixers, yMixers []int
 	blinded          *shuffle.Rows // the tag list after the valid blinding steps (one column)
 	blinders         []int
-	tagShares        []*threshold.DecryptionShare
+	tagShares        validShares
 	filtered         *revote.Result
 	roll             *tally.ChainResult
 	rollp            *tally.MixParams
 	rollMixers       []int
-	rollShares       []*threshold.DecryptionShare
+	rollShares       validShares
 	voters           int // R, once the roll call is done
 	done             bool
 	// start and end are the positions of the entries that started the
 	// filter and completed its roll call (end 0 while it runs): the
 	// culprits between them are this style's (RevoteStyle.Skipped).
 	start, end uint64
+}
+
+// validShares are the valid decryption shares of one of the filter's
+// lists, kept as encoded on the board (a share of a million ballots' tags
+// is 240 MB encoded, 1.6 GB decoded), with their trustees.
+type validShares struct {
+	trustees []int
+	enc      [][]byte
 }
 
 // Coercion reports whether the election runs in deniable re-voting mode.
@@ -124,7 +133,7 @@ type RevoteStyle struct {
 	// authority combines them for the filter entry), TagSharers and
 	// RollSharers the trustees with a valid share of the tags and of the
 	// roll call.
-	TagShareList []*threshold.DecryptionShare
+	TagShareList [][]byte // encodings (threshold.DecryptionShare.Bytes)
 	TagSharers   []int
 	RollSharers  []int
 	// Skipped are the steps of this style's filter that the rules skipped
@@ -143,14 +152,9 @@ func (s *State) RevoteStyles() []RevoteStyle {
 	for _, f := range s.rv.styles {
 		r := RevoteStyle{Style: f.style, Slots: f.slots, SlotRows: s.rv.slotRows[f.style], Rows: f.rows, Keys: f.keys, Board: f.board,
 			Padded: f.padded, HasDepths: f.depths, HasMarks: f.marked,
-			Params: f.p, XMixers: f.xMixers, YMixers: f.yMixers, Blinded: f.blinded, Blinders: f.blinders, TagShares: len(f.tagShares),
-			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done, TagShareList: slices.Clone(f.tagShares)}
-		for _, x := range f.tagShares {
-			r.TagSharers = append(r.TagSharers, x.Trustee)
-		}
-		for _, x := range f.rollShares {
-			r.RollSharers = append(r.RollSharers, x.Trustee)
-		}
+			Params: f.p, XMixers: f.xMixers, YMixers: f.yMixers, Blinded: f.blinded, Blinders: f.blinders, TagShares: len(f.tagShares.enc),
+			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done, TagShareList: slices.Clone(f.tagShares.enc),
+			TagSharers: slices.Clone(f.tagShares.trustees), RollSharers: slices.Clone(f.rollShares.trustees)}
 		if f.p != nil {
 			for _, c := range s.Culprits {
 				if c.Position > f.start && (f.end == 0 || c.Position < f.end) {
@@ -782,7 +786,7 @@ func (s *State) applyRevoteMix(e *bulletin.Entry) error {
 		if f.filtered == nil {
 			return refuseAs(ErrRevoteOrder, "roll-call mix before style %s's filter", f.style)
 		}
-		if len(f.rollShares) > 0 {
+		if len(f.rollShares.enc) > 0 {
 			return refuseAs(ErrRevoteOrder, "roll-call mix after its decryption began")
 		}
 		chain, p, mixers = f.roll, f.rollp, &f.rollMixers
@@ -825,7 +829,7 @@ func (s *State) applyBlind(e *bulletin.Entry) error {
 	if b.Step.Context != s.Context.ExtendedHash {
 		return refuseAs(ErrWrongContext, "blinding")
 	}
-	if len(f.tagShares) > 0 {
+	if len(f.tagShares.enc) > 0 {
 		return refuseAs(ErrRevoteOrder, "blinding after the tags' decryption began")
 	}
 	if f.blinded == nil {
@@ -872,7 +876,7 @@ func (s *State) applyRevoteShare(e *bulletin.Entry) error {
 		return err
 	}
 	var list *shuffle.Rows
-	var shares *[]*threshold.DecryptionShare
+	var shares *validShares
 	switch d.ContestID {
 	case ShareTags:
 		if f.filtered != nil || len(f.blinders) < f.p.Threshold.T {
@@ -895,34 +899,23 @@ func (s *State) applyRevoteShare(e *bulletin.Entry) error {
 	if d.Target != tally.TargetDigestRows(list) {
 		return refuse("decryption share is not of style %s's current %s list", f.style, d.ContestID)
 	}
-	for _, x := range *shares {
-		if x.Trustee == trustee {
-			return refuse("trustee %d already posted a valid share of %s", trustee, d.ContestID)
-		}
+	if slices.Contains(shares.trustees, trustee) {
+		return refuse("trustee %d already posted a valid share of %s", trustee, d.ContestID)
 	}
 	cl, err := threshold.NewEncodedCiphertextList(list.Encoding())
 	if err != nil {
 		return refuse("%w", err)
 	}
-	if err := cl.VerifyShare(s.Context.ExtendedHash, s.Context.VerificationKeys, d.Share, nil); err != nil {
+	if err := cl.VerifyShare(s.Context.ExtendedHash, s.Context.VerificationKeys, d.Share, d.ShareBytes()); err != nil {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Type: bulletin.TypeDecryptionShare, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
-	*shares = append(*shares, d.Share)
-	if d.ContestID == ShareRoll && len(f.rollShares) == f.p.Threshold.T {
+	shares.trustees = append(shares.trustees, trustee)
+	shares.enc = append(shares.enc, bytes.Clone(d.ShareBytes()))
+	if d.ContestID == ShareRoll && len(f.rollShares.enc) == f.p.Threshold.T {
 		return s.finishRollCall(f, list)
 	}
 	return nil
-}
-
-// shareEncodings returns the encodings of verified decryption shares, the
-// form revote.Conclude and revote.DecryptList take.
-func shareEncodings(shares []*threshold.DecryptionShare) [][]byte {
-	out := make([][]byte, len(shares))
-	for i, s := range shares {
-		out[i] = s.Bytes()
-	}
-	return out
 }
 
 func parseFlagProof(b []byte) (*zkp.RangeProof, error) { return zkp.ParseRangeProof(b, 1) }
@@ -933,7 +926,7 @@ func parseFlagProof(b []byte) (*zkp.RangeProof, error) { return zkp.ParseRangePr
 // filter may start. A failure refuses the share that completes it (the
 // state is left as it was).
 func (s *State) finishRollCall(f *styleFilter, list *shuffle.Rows) error {
-	ids, err := revote.DecryptList(f.p, list, shareEncodings(f.rollShares))
+	ids, err := revote.DecryptList(f.p, list, f.rollShares.enc)
 	if err == nil {
 		f.voters, err = revote.CheckRollCall(f.p.ElectionID, f.style, ids, f.board, f.p.MaxDepth)
 	}
@@ -958,7 +951,8 @@ func (s *State) finishRollCall(f *styleFilter, list *shuffle.Rows) error {
 		err = fmt.Errorf("%w: %d marks opened for %d voters", revote.ErrFlags, f.marks, f.voters)
 	}
 	if err != nil {
-		f.rollShares = f.rollShares[:len(f.rollShares)-1]
+		f.rollShares.trustees = f.rollShares.trustees[:len(f.rollShares.trustees)-1]
+		f.rollShares.enc = f.rollShares.enc[:len(f.rollShares.enc)-1]
 		return refuse("style %s's roll call: %w", f.style, err)
 	}
 	f.done, f.end = true, s.Size
@@ -990,10 +984,10 @@ func (s *State) applyFilter(e *bulletin.Entry) error {
 	if int(fl.Board) != f.board {
 		return refuse("filter states %d board rows, style %s's slots hold %d", fl.Board, f.style, f.board)
 	}
-	if len(f.tagShares) < f.p.Threshold.T {
-		return refuseAs(ErrRevoteOrder, "filter with %d valid decryption shares of the tags, %d needed", len(f.tagShares), f.p.Threshold.T)
+	if len(f.tagShares.enc) < f.p.Threshold.T {
+		return refuseAs(ErrRevoteOrder, "filter with %d valid decryption shares of the tags, %d needed", len(f.tagShares.enc), f.p.Threshold.T)
 	}
-	res, err := revote.Conclude(f.p, f.x.Output, f.blinded, shareEncodings(f.tagShares), fl.Kept)
+	res, err := revote.Conclude(f.p, f.x.Output, f.blinded, f.tagShares.enc, fl.Kept)
 	if err != nil {
 		return refuse("style %s: %w", f.style, err)
 	}
@@ -1023,11 +1017,11 @@ func (s *State) ComputeRevoteFilter() (*revote.Filter, error) {
 		return nil, fmt.Errorf("%w: phase %s", ErrFilterNotReady, s.Phase)
 	}
 	f := s.rv.styles[s.rv.current]
-	if f.p == nil || f.filtered != nil || len(f.tagShares) < f.p.Threshold.T {
-		return nil, fmt.Errorf("%w: style %s has %d valid decryption shares of its tags (%d needed) or its filter entry", ErrFilterNotReady, f.style, len(f.tagShares), s.Manifest.Threshold)
+	if f.p == nil || f.filtered != nil || len(f.tagShares.enc) < f.p.Threshold.T {
+		return nil, fmt.Errorf("%w: style %s has %d valid decryption shares of its tags (%d needed) or its filter entry", ErrFilterNotReady, f.style, len(f.tagShares.enc), s.Manifest.Threshold)
 	}
 	tags := make([]byte, 0, f.blinded.Len()*group.ElementSize)
-	err := threshold.CombineEncoded(f.p.Threshold, f.blinded.Encoding(), shareEncodings(f.tagShares[:f.p.Threshold.T]), func(_ int, ms []*group.Element) error {
+	err := threshold.CombineEncoded(f.p.Threshold, f.blinded.Encoding(), f.tagShares.enc[:f.p.Threshold.T], func(_ int, ms []*group.Element) error {
 		for _, m := range ms {
 			tags = m.AppendBytes(tags)
 		}

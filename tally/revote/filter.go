@@ -238,11 +238,15 @@ func VerifyLists(p *Params, x, y *shuffle.Rows, rec *Record) (*Result, error) {
 	if p.MaxDepth < 1 || p.MaxDepth > MaxDepth || p.Mixes < p.Threshold.T {
 		return nil, fmt.Errorf("%w: max depth %d, mixes %d", ErrParams, p.MaxDepth, p.Mixes)
 	}
-	xc := tally.VerifyMixChain(p.MixParams(ChainX), x, rec.XMixes)
+	// One set of generators serves both chains (they depend on the
+	// election and the row count only, spec §6.2).
+	px, py := p.MixParams(ChainX).WithGenerators(x.Len()), p.MixParams(ChainY)
+	py.Generators = px.Generators
+	xc := tally.VerifyMixChain(px, x, rec.XMixes)
 	if err := xc.Complete(p.Mixes); err != nil {
 		return nil, fmt.Errorf("%w: X: %w", ErrMixes, err)
 	}
-	yc := tally.VerifyMixChain(p.MixParams(ChainY), y, rec.YMixes)
+	yc := tally.VerifyMixChain(py, y, rec.YMixes)
 	if err := yc.Complete(p.Mixes); err != nil {
 		return nil, fmt.Errorf("%w: Y: %w", ErrMixes, err)
 	}

@@ -63,9 +63,9 @@ type revoteState struct {
 type styleFilter struct {
 	style  string
 	slots  uint32
-	rows   []revote.Row // board rows, then padding; Depth set by the depths entry
-	keys   [][32]byte   // device key of each row
-	board  int          // N, fixed by the padding entry
+	rows   revote.RowList // board rows, then padding, encoded; Depth set by the depths entry
+	keys   [][32]byte     // device key of each row
+	board  int            // N, fixed by the padding entry
 	padded bool
 	depths bool
 	marked bool
@@ -110,13 +110,13 @@ func (s *State) Coercion() bool {
 type RevoteStyle struct {
 	Style     string
 	Slots     uint32
-	SlotRows  int          // B_st
-	Rows      []revote.Row // board rows then padding
-	Keys      [][32]byte   // device key of each row
-	Board     int          // N
-	Padded    bool         // the padding is on the board
-	HasDepths bool         // the depths are on the board
-	HasMarks  bool         // the marks are on the board
+	SlotRows  int             // B_st
+	Rows      *revote.RowList // board rows then padding (read only)
+	Keys      [][32]byte      // device key of each row
+	Board     int             // N
+	Padded    bool            // the padding is on the board
+	HasDepths bool            // the depths are on the board
+	HasMarks  bool            // the marks are on the board
 	Params    *revote.Params
 	X, Y      *shuffle.Rows // current lists of the two mix chains
 	XMixers   []int
@@ -150,7 +150,7 @@ func (s *State) RevoteStyles() []RevoteStyle {
 	}
 	var out []RevoteStyle
 	for _, f := range s.rv.styles {
-		r := RevoteStyle{Style: f.style, Slots: f.slots, SlotRows: s.rv.slotRows[f.style], Rows: f.rows, Keys: f.keys, Board: f.board,
+		r := RevoteStyle{Style: f.style, Slots: f.slots, SlotRows: s.rv.slotRows[f.style], Rows: &f.rows, Keys: f.keys, Board: f.board,
 			Padded: f.padded, HasDepths: f.depths, HasMarks: f.marked,
 			Params: f.p, XMixers: f.xMixers, YMixers: f.yMixers, Blinded: f.blinded, Blinders: f.blinders, TagShares: len(f.tagShares.enc),
 			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done, TagShareList: slices.Clone(f.tagShares.enc),
@@ -335,7 +335,9 @@ func (s *State) applySlot(e *bulletin.Entry) error {
 	if err != nil {
 		return err
 	}
-	s.addRows(f, rows, keys)
+	if err := s.addRows(f, rows, keys); err != nil {
+		return err
+	}
 	f.slots++
 	return nil
 }
@@ -362,29 +364,36 @@ func (s *State) applyPadding(e *bulletin.Entry) error {
 		return refuseAs(ErrRevoteOrder, "padding of style %s, which has no slot", p.Style)
 	}
 	m := int(s.Manifest.Coercion.MaxBallots)
-	if n := len(f.rows) + len(p.Rows); n%m != 0 {
+	if n := f.rows.Len() + len(p.Rows); n%m != 0 {
 		// Every identifier has exactly M rows (spec §15.4).
-		return refuse("style %s: %d board rows and %d padding rows are not a multiple of M = %d", p.Style, len(f.rows), len(p.Rows), m)
+		return refuse("style %s: %d board rows and %d padding rows are not a multiple of M = %d", p.Style, f.rows.Len(), len(p.Rows), m)
 	}
 	rows, keys, err := s.checkRows(e.Log, p.Style, p.Rows, true)
 	if err != nil {
 		return err
 	}
-	f.board = len(f.rows)
-	s.addRows(f, rows, keys)
-	f.padded = true
+	board := f.rows.Len()
+	if err := s.addRows(f, rows, keys); err != nil {
+		return err
+	}
+	f.board, f.padded = board, true
 	return nil
 }
 
-func (s *State) addRows(f *styleFilter, rows []revote.Row, keys [][32]byte) {
+// addRows adds checked rows to the style's filter rows; it refuses, adding
+// nothing, rows of another width than the style's first.
+func (s *State) addRows(f *styleFilter, rows []revote.Row, keys [][32]byte) error {
+	if err := f.rows.Append(rows...); err != nil {
+		return refuse("style %s: %w", f.style, err)
+	}
 	for i := range rows {
 		s.rv.devices[keys[i]] = true
 		for _, c := range rowCiphertexts(&rows[i]) {
 			s.ciphertexts.put(revote.CiphertextKey(c), s.Size)
 		}
 	}
-	f.rows = append(f.rows, rows...)
 	f.keys = append(f.keys, keys...)
+	return nil
 }
 
 // rowCiphertexts are the ciphertexts of a row that no other row may
@@ -581,8 +590,8 @@ func (s *State) applyDepths(e *bulletin.Entry) error {
 	if d.MaxDepth != m {
 		return refuse("depths proven for M = %d, the manifest's is %d", d.MaxDepth, m)
 	}
-	if len(d.Rows) != len(f.rows) {
-		return refuse("style %s: %d depths for %d filter rows", d.Style, len(d.Rows), len(f.rows))
+	if len(d.Rows) != f.rows.Len() {
+		return refuse("style %s: %d depths for %d filter rows", d.Style, len(d.Rows), f.rows.Len())
 	}
 	seen := map[[32]byte]bool{}
 	batch := zkp.NewBatch()
@@ -609,7 +618,7 @@ func (s *State) applyDepths(e *bulletin.Entry) error {
 		seen[k] = true
 	}
 	for i, x := range d.Rows {
-		f.rows[i].Depth = x.Depth
+		f.rows.SetDepth(i, x.Depth)
 		s.ciphertexts.put(revote.CiphertextKey(x.Depth), s.Size)
 	}
 	f.depths = true
@@ -639,7 +648,11 @@ func (s *State) applyMarks(e *bulletin.Entry) error {
 		if int(k.Row) >= f.board {
 			return refuse("mark of row %d, style %s has %d board rows", k.Row, ms.Style, f.board)
 		}
-		if err := s.CheckMark(ms.Style, f.keys[k.Row], f.rows[k.Row].Flag, k); err != nil {
+		flag, err := f.rows.Flag(int(k.Row))
+		if err != nil {
+			return refuse("mark of row %d: %w", k.Row, err)
+		}
+		if err := s.CheckMark(ms.Style, f.keys[k.Row], flag, k); err != nil {
 			return fmt.Errorf("mark of row %d: %w", k.Row, err)
 		}
 	}
@@ -743,7 +756,7 @@ func (s *State) startFilter(f *styleFilter) error {
 		VerificationKeys: s.Context.VerificationKeys, TagKeys: s.rv.tagKeys,
 		Mixes: int(m.Mixes), MaxDepth: int(m.Coercion.MaxBallots),
 	}
-	x, y, err := revote.Lists(f.rows)
+	x, y, err := f.rows.Lists()
 	if err != nil {
 		return refuse("%w", err)
 	}

@@ -209,6 +209,32 @@ func Concat(parts ...*Rows) (*Rows, error) {
 	return &Rows{n: n, w: parts[0].w, data: data}, nil
 }
 
+// Join returns the rows whose row i is row i of each of parts, side by
+// side, in order (width the sum of theirs). The parts must have the same
+// length. Nothing is decoded.
+func Join(parts ...*Rows) (*Rows, error) {
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("%w: no rows to join", ErrMalformed)
+	}
+	n, w := parts[0].n, 0
+	for i, p := range parts {
+		if p.n != n {
+			return nil, fmt.Errorf("%w: part %d has %d rows, part 0 %d", ErrMalformed, i, p.n, n)
+		}
+		w += p.w
+	}
+	if w > MaxWidth {
+		return nil, fmt.Errorf("%w: width %d above %d", ErrMalformed, w, MaxWidth)
+	}
+	data := make([]byte, 0, n*w*elgamal.CiphertextSize)
+	for i := range n {
+		for _, p := range parts {
+			data = append(data, p.Row(i)...)
+		}
+	}
+	return &Rows{n: n, w: w, data: data}, nil
+}
+
 // Sub returns the rows of r at the positions idx, in that order (all rows
 // if idx is nil), keeping only the ciphertexts of columns [lo, hi).
 // Nothing is decoded.

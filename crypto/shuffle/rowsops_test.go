@@ -9,7 +9,7 @@ import (
 	"evote/crypto/group"
 )
 
-// TestConcatSub checks Concat and Sub against the same lists built with
+// TestConcatSub checks Concat, Sub and Join against the same lists built with
 // NewRows from the decoded ciphertexts.
 func TestConcatSub(t *testing.T) {
 	a, b := newFixture(t, 5, 3).in, newFixture(t, 2, 3).in
@@ -50,6 +50,22 @@ func TestConcatSub(t *testing.T) {
 		t.Fatal(err)
 	}
 	same("rows 6, 0, 3 without column 0", picked, 2, []*elgamal.Ciphertext{all[19], all[20], all[1], all[2], all[10], all[11]})
+	c0, err := ab.Sub(nil, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c12, err := ab.Sub(nil, 1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined, err := Join(c0, c12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("column 0 joined with columns 1-2", joined, 3, all)
+	if _, err := Join(c0, picked); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("joining 7 rows and 3: %v", err)
+	}
 	if _, err := Concat(a, col); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("concatenating widths 3 and 1: %v", err)
 	}

@@ -60,10 +60,10 @@ func smCPU() float64 {
 func BenchmarkFilter(b *testing.B) {
 	// The process holds the whole record (about 2 KB a filter row, nearly
 	// all of it long-lived encodings, which the collector does not scan):
-	// collecting when the heap has grown by a quarter rather than doubled
+	// collecting when the heap has grown by a tenth rather than doubled
 	// keeps its resident memory near that, for little CPU. GOGC overrides.
 	if os.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(25))
+		defer debug.SetGCPercent(debug.SetGCPercent(10))
 	}
 	voters := *benchVoters
 	if *benchBallots > 0 {

@@ -13,7 +13,6 @@ import (
 	"evote/ballot"
 	"evote/ballotbox"
 	"evote/bulletin"
-	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/crypto/shuffle"
 	"evote/crypto/threshold"

@@ -15,7 +15,6 @@ import (
 	"evote/bulletin"
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
-	"evote/crypto/shuffle"
 	"evote/election"
 	"evote/election/sim"
 	"evote/internal/testrand"
@@ -525,11 +524,7 @@ func TestRevoteNoTagKeyRefused(t *testing.T) {
 		t.Fatal("no tag key")
 	}
 	g := group.NewGeneratorElement()
-	in, err := shuffle.NewRows(1, []*elgamal.Ciphertext{{A: *g, B: *g}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	step, err := k3.TagKey.Blind(st.Context.ExtendedHash, in, testrand.New("blind"))
+	step, err := k3.TagKey.Blind(st.Context.ExtendedHash, []*elgamal.Ciphertext{{A: *g, B: *g}}, testrand.New("blind"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,11 +561,7 @@ func TestRevoteBlindingSkipped(t *testing.T) {
 		o := r.opts(2, "filter")
 		o.tamper = func(msg any) {
 			if b, ok := msg.(*revote.BlindEntry); ok {
-				b.Step.Out = b.Step.Out.Map(func(l int, c *elgamal.Ciphertext) {
-					if l == 0 {
-						c.Add(c, c)
-					}
-				})
+				b.Step.Out[0].Add(b.Step.Out[0], b.Step.Out[0])
 			}
 		}
 		first = RunFilter(ctx, r.board, r.load(2), o)

@@ -529,10 +529,7 @@ func (e *Election) Filter(h RevoteHooks) error {
 				return err
 			}
 		}
-		blinded, err := s.RevoteStyles()[k].Blinded.Ciphertexts()
-		if err != nil {
-			return err
-		}
+		blinded := s.RevoteStyles()[k].Blinded
 		if _, err := e.postShares(k, election.ShareTags, blinded); err != nil {
 			return err
 		}

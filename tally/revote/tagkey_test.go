@@ -6,7 +6,6 @@ import (
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
-	"evote/crypto/shuffle"
 	"evote/internal/testrand"
 )
 
@@ -28,10 +27,7 @@ func TestTagKeyFromSecret(t *testing.T) {
 	}
 	var ext [32]byte
 	g := group.NewGeneratorElement()
-	in, err := shuffle.NewRows(1, []*elgamal.Ciphertext{{A: *g, B: *g}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := []*elgamal.Ciphertext{{A: *g, B: *g}}
 	step, err := back.Blind(ext, in, r)
 	if err != nil {
 		t.Fatal(err)

@@ -166,7 +166,7 @@ func (b *Box) audit(ctx context.Context, bearer string, opened, prepared []byte)
 		b.mu.Unlock()
 		return nil, ErrTooManyAudits
 	}
-	keys, err := b.reserveAuditLocked(a, rec.Code)
+	keys, err := b.reserveAuditLocked(ctx, a, rec.Code)
 	if err == nil {
 		b.audits[claims.TokenID]++
 	}
@@ -364,7 +364,7 @@ func (b *Box) auditReplay(ctx context.Context, rec store.Audit) (*AuditReceipt, 
 
 // reserveAuditLocked checks that the audit's ballot and ciphertexts are
 // new, on the board, in flight and in the pool, and reserves them.
-func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot, code ballot.TrackingCode) ([][32]byte, error) {
+func (b *Box) reserveAuditLocked(ctx context.Context, a *ballot.AuditedBallot, code ballot.TrackingCode) ([][32]byte, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
@@ -379,7 +379,7 @@ func (b *Box) reserveAuditLocked(a *ballot.AuditedBallot, code ballot.TrackingCo
 	var keys [][32]byte
 	var rv *boxRevote // deniable re-voting: the rows queued for the next slots
 	if b.state.Coercion() {
-		if err := b.syncRevoteLocked(context.Background()); err != nil {
+		if err := b.syncRevoteLocked(ctx); err != nil {
 			return nil, err
 		}
 		rv = b.rv

@@ -649,10 +649,17 @@ func (r *demoRun) auditBallot(ctx context.Context, i int, d *device, style strin
 	if _, err := r.box.Audit(ctx, r.electionID, d.token.Token, pb.Audit().Encode(), pb.Ballot.Encode()); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	// The second device has only the tracking code; the audit is checked
-	// at once, while it waits to be published. (One observer's replay,
-	// advanced under a lock, stands for every voter's second device.)
-	shown := pb.Ballot.TrackingCode().Shown()
+	return r.secondDeviceAudit(ctx, pb.Ballot.TrackingCode().Shown(), nil, pb.Audit())
+}
+
+// secondDeviceAudit is the voter's second device checking an accepted
+// audit from its tracking code alone, at once, while it waits to be
+// published (one observer's replay, advanced under a lock, stands for
+// every voter's second device): what the box serves by the code must be
+// the audit of the prepared ballot (with saved, of exactly those prepared
+// bytes) and open to what the device prepared, opened. The code is kept
+// to be checked again after the close.
+func (r *demoRun) secondDeviceAudit(ctx context.Context, shown ballot.ShownCode, saved []byte, opened *ballot.AuditedBallot) error {
 	a, err := r.box.AuditByCode(ctx, r.electionID, shown.String())
 	if err != nil {
 		return fmt.Errorf("audit lookup: %w", err)
@@ -660,7 +667,7 @@ func (r *demoRun) auditBallot(ctx context.Context, i int, d *device, style strin
 	r.observer.Lock()
 	var desc []string
 	if err = r.f.Sync(ctx); err == nil {
-		desc, err = checkAudit(ctx, r.f, a, shown, nil, "en")
+		desc, err = checkAudit(ctx, r.f, a, shown, saved, "en")
 	}
 	r.observer.Unlock()
 	if err != nil {
@@ -669,7 +676,7 @@ func (r *demoRun) auditBallot(ctx context.Context, i int, d *device, style strin
 	r.mu.Lock()
 	r.audited = append(r.audited, shown)
 	r.mu.Unlock()
-	if want, _ := pb.Audit().Describe(r.m, "en"); !slices.Equal(desc, want) {
+	if want, _ := opened.Describe(r.m, "en"); !slices.Equal(desc, want) {
 		return fmt.Errorf("audit: the board opens to %v, the device prepared %v", desc, want)
 	}
 	return nil

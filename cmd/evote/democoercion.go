@@ -225,27 +225,7 @@ func (r *demoRun) auditRow(ctx context.Context, i int, d *device, style string) 
 	if _, err := r.box.Audit(ctx, r.electionID, d.token.Token, opened.Encode(), p.enc); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	shown := p.ballot.Ballot.TrackingCode().Shown()
-	a, err := r.box.AuditByCode(ctx, r.electionID, shown.String())
-	if err != nil {
-		return fmt.Errorf("audit lookup: %w", err)
-	}
-	r.observer.Lock()
-	var desc []string
-	if err = r.f.Sync(ctx); err == nil {
-		desc, err = checkAudit(ctx, r.f, a, shown, p.enc, "en")
-	}
-	r.observer.Unlock()
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.audited = append(r.audited, shown)
-	r.mu.Unlock()
-	if want, _ := opened.Describe(r.m, "en"); !slices.Equal(desc, want) {
-		return fmt.Errorf("audit: the board opens to %v, the device prepared %v", desc, want)
-	}
-	return nil
+	return r.secondDeviceAudit(ctx, p.ballot.Ballot.TrackingCode().Shown(), p.enc, opened)
 }
 
 // keepRow keeps a cast row for its receipt: the hash the box answered,

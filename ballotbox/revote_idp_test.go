@@ -332,8 +332,8 @@ func TestRevoteWithIdentityService(t *testing.T) {
 			}
 			f.Box.WithState(func(s *election.State) {
 				for _, rs := range s.RevoteStyles() {
-					if !rs.Padded || !rs.HasDepths || !rs.HasMarks || len(rs.Rows)%3 != 0 {
-						t.Errorf("style %s after the close: padded %v, depths %v, marks %v, %d rows", rs.Style, rs.Padded, rs.HasDepths, rs.HasMarks, len(rs.Rows))
+					if !rs.Padded || !rs.HasDepths || !rs.HasMarks || rs.Rows.Len()%3 != 0 {
+						t.Errorf("style %s after the close: padded %v, depths %v, marks %v, %d rows", rs.Style, rs.Padded, rs.HasDepths, rs.HasMarks, rs.Rows.Len())
 					}
 				}
 			})

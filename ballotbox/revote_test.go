@@ -193,8 +193,8 @@ func TestRevoteCastsAndSlots(t *testing.T) {
 			var slots int
 			box.WithState(func(s *election.State) {
 				for _, rs := range s.RevoteStyles() {
-					if len(rs.Rows) != int(rs.Slots)*rs.SlotRows {
-						t.Errorf("style %s: %d rows in %d slots of %d", rs.Style, len(rs.Rows), rs.Slots, rs.SlotRows)
+					if rs.Rows.Len() != int(rs.Slots)*rs.SlotRows {
+						t.Errorf("style %s: %d rows in %d slots of %d", rs.Style, rs.Rows.Len(), rs.Slots, rs.SlotRows)
 					}
 					slots += int(rs.Slots)
 				}
@@ -212,7 +212,7 @@ func TestRevoteCastsAndSlots(t *testing.T) {
 			}
 			box.WithState(func(s *election.State) {
 				for _, rs := range s.RevoteStyles() {
-					if !rs.Padded || !rs.HasDepths || !rs.HasMarks || len(rs.Rows)%3 != 0 {
+					if !rs.Padded || !rs.HasDepths || !rs.HasMarks || rs.Rows.Len()%3 != 0 {
 						t.Errorf("style %s after the close: %+v", rs.Style, rs)
 					}
 				}

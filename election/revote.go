@@ -1,6 +1,7 @@
 package election
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,9 +63,9 @@ type revoteState struct {
 type styleFilter struct {
 	style  string
 	slots  uint32
-	rows   []revote.Row // board rows, then padding; Depth set by the depths entry
-	keys   [][32]byte   // device key of each row
-	board  int          // N, fixed by the padding entry
+	rows   revote.RowList // board rows, then padding, encoded; Depth set by the depths entry
+	keys   [][32]byte     // device key of each row
+	board  int            // N, fixed by the padding entry
 	padded bool
 	depths bool
 	marked bool
@@ -74,20 +75,28 @@ type styleFilter struct {
 	x, y             *tally.ChainResult
 	xp, yp           *tally.MixParams
 	xMixers, yMixers []int
-	blinded          []*elgamal.Ciphertext // the tag list after the valid blinding steps
+	blinded          *shuffle.Rows // the tag list after the valid blinding steps (one column)
 	blinders         []int
-	tagShares        []*threshold.DecryptionShare
+	tagShares        validShares
 	filtered         *revote.Result
 	roll             *tally.ChainResult
 	rollp            *tally.MixParams
 	rollMixers       []int
-	rollShares       []*threshold.DecryptionShare
+	rollShares       validShares
 	voters           int // R, once the roll call is done
 	done             bool
 	// start and end are the positions of the entries that started the
 	// filter and completed its roll call (end 0 while it runs): the
 	// culprits between them are this style's (RevoteStyle.Skipped).
 	start, end uint64
+}
+
+// validShares are the valid decryption shares of one of the filter's
+// lists, kept as encoded on the board (a share of a million ballots' tags
+// is 240 MB encoded, 1.6 GB decoded), with their trustees.
+type validShares struct {
+	trustees []int
+	enc      [][]byte
 }
 
 // Coercion reports whether the election runs in deniable re-voting mode.
@@ -101,18 +110,18 @@ func (s *State) Coercion() bool {
 type RevoteStyle struct {
 	Style     string
 	Slots     uint32
-	SlotRows  int          // B_st
-	Rows      []revote.Row // board rows then padding
-	Keys      [][32]byte   // device key of each row
-	Board     int          // N
-	Padded    bool         // the padding is on the board
-	HasDepths bool         // the depths are on the board
-	HasMarks  bool         // the marks are on the board
+	SlotRows  int             // B_st
+	Rows      *revote.RowList // board rows then padding (read only)
+	Keys      [][32]byte      // device key of each row
+	Board     int             // N
+	Padded    bool            // the padding is on the board
+	HasDepths bool            // the depths are on the board
+	HasMarks  bool            // the marks are on the board
 	Params    *revote.Params
 	X, Y      *shuffle.Rows // current lists of the two mix chains
 	XMixers   []int
 	YMixers   []int
-	Blinded   []*elgamal.Ciphertext // the current tag list (nil before the X and Y chains are complete)
+	Blinded   *shuffle.Rows // the current tag list, one column (nil before the X and Y chains are complete)
 	Blinders  []int
 	TagShares int
 	Kept      *shuffle.Rows // once filtered
@@ -124,7 +133,7 @@ type RevoteStyle struct {
 	// authority combines them for the filter entry), TagSharers and
 	// RollSharers the trustees with a valid share of the tags and of the
 	// roll call.
-	TagShareList []*threshold.DecryptionShare
+	TagShareList [][]byte // encodings (threshold.DecryptionShare.Bytes)
 	TagSharers   []int
 	RollSharers  []int
 	// Skipped are the steps of this style's filter that the rules skipped
@@ -141,16 +150,11 @@ func (s *State) RevoteStyles() []RevoteStyle {
 	}
 	var out []RevoteStyle
 	for _, f := range s.rv.styles {
-		r := RevoteStyle{Style: f.style, Slots: f.slots, SlotRows: s.rv.slotRows[f.style], Rows: f.rows, Keys: f.keys, Board: f.board,
+		r := RevoteStyle{Style: f.style, Slots: f.slots, SlotRows: s.rv.slotRows[f.style], Rows: &f.rows, Keys: f.keys, Board: f.board,
 			Padded: f.padded, HasDepths: f.depths, HasMarks: f.marked,
-			Params: f.p, XMixers: f.xMixers, YMixers: f.yMixers, Blinded: f.blinded, Blinders: f.blinders, TagShares: len(f.tagShares),
-			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done, TagShareList: slices.Clone(f.tagShares)}
-		for _, x := range f.tagShares {
-			r.TagSharers = append(r.TagSharers, x.Trustee)
-		}
-		for _, x := range f.rollShares {
-			r.RollSharers = append(r.RollSharers, x.Trustee)
-		}
+			Params: f.p, XMixers: f.xMixers, YMixers: f.yMixers, Blinded: f.blinded, Blinders: f.blinders, TagShares: len(f.tagShares.enc),
+			RollMixes: f.rollMixers, Voters: f.voters, Done: f.done, TagShareList: slices.Clone(f.tagShares.enc),
+			TagSharers: slices.Clone(f.tagShares.trustees), RollSharers: slices.Clone(f.rollShares.trustees)}
 		if f.p != nil {
 			for _, c := range s.Culprits {
 				if c.Position > f.start && (f.end == 0 || c.Position < f.end) {
@@ -334,7 +338,9 @@ func (s *State) applySlot(e *bulletin.Entry) error {
 	if err != nil {
 		return err
 	}
-	s.addRows(f, rows, keys)
+	if err := s.addRows(f, rows, keys); err != nil {
+		return err
+	}
 	f.slots++
 	return nil
 }
@@ -361,29 +367,36 @@ func (s *State) applyPadding(e *bulletin.Entry) error {
 		return refuseAs(ErrRevoteOrder, "padding of style %s, which has no slot", p.Style)
 	}
 	m := int(s.Manifest.Coercion.MaxBallots)
-	if n := len(f.rows) + len(p.Rows); n%m != 0 {
+	if n := f.rows.Len() + len(p.Rows); n%m != 0 {
 		// Every identifier has exactly M rows (spec §15.4).
-		return refuse("style %s: %d board rows and %d padding rows are not a multiple of M = %d", p.Style, len(f.rows), len(p.Rows), m)
+		return refuse("style %s: %d board rows and %d padding rows are not a multiple of M = %d", p.Style, f.rows.Len(), len(p.Rows), m)
 	}
 	rows, keys, err := s.checkRows(e.Log, p.Style, p.Rows, true)
 	if err != nil {
 		return err
 	}
-	f.board = len(f.rows)
-	s.addRows(f, rows, keys)
-	f.padded = true
+	board := f.rows.Len()
+	if err := s.addRows(f, rows, keys); err != nil {
+		return err
+	}
+	f.board, f.padded = board, true
 	return nil
 }
 
-func (s *State) addRows(f *styleFilter, rows []revote.Row, keys [][32]byte) {
+// addRows adds checked rows to the style's filter rows; it refuses, adding
+// nothing, rows of another width than the style's first.
+func (s *State) addRows(f *styleFilter, rows []revote.Row, keys [][32]byte) error {
+	if err := f.rows.Append(rows...); err != nil {
+		return refuse("style %s: %w", f.style, err)
+	}
 	for i := range rows {
 		s.rv.devices[keys[i]] = true
 		for _, c := range rowCiphertexts(&rows[i]) {
 			s.ciphertexts.put(revote.CiphertextKey(c), s.Size)
 		}
 	}
-	f.rows = append(f.rows, rows...)
 	f.keys = append(f.keys, keys...)
+	return nil
 }
 
 // rowCiphertexts are the ciphertexts of a row that no other row may
@@ -593,8 +606,8 @@ func (s *State) applyDepths(e *bulletin.Entry) error {
 	if d.MaxDepth != m {
 		return refuse("depths proven for M = %d, the manifest's is %d", d.MaxDepth, m)
 	}
-	if len(d.Rows) != len(f.rows) {
-		return refuse("style %s: %d depths for %d filter rows", d.Style, len(d.Rows), len(f.rows))
+	if len(d.Rows) != f.rows.Len() {
+		return refuse("style %s: %d depths for %d filter rows", d.Style, len(d.Rows), f.rows.Len())
 	}
 	seen := map[[32]byte]bool{}
 	batch := zkp.NewBatch()
@@ -621,7 +634,7 @@ func (s *State) applyDepths(e *bulletin.Entry) error {
 		seen[k] = true
 	}
 	for i, x := range d.Rows {
-		f.rows[i].Depth = x.Depth
+		f.rows.SetDepth(i, x.Depth)
 		s.ciphertexts.put(revote.CiphertextKey(x.Depth), s.Size)
 	}
 	f.depths = true
@@ -651,7 +664,11 @@ func (s *State) applyMarks(e *bulletin.Entry) error {
 		if int(k.Row) >= f.board {
 			return refuse("mark of row %d, style %s has %d board rows", k.Row, ms.Style, f.board)
 		}
-		if err := s.CheckMark(ms.Style, f.keys[k.Row], f.rows[k.Row].Flag, k); err != nil {
+		flag, err := f.rows.Flag(int(k.Row))
+		if err != nil {
+			return refuse("mark of row %d: %w", k.Row, err)
+		}
+		if err := s.CheckMark(ms.Style, f.keys[k.Row], flag, k); err != nil {
 			return fmt.Errorf("mark of row %d: %w", k.Row, err)
 		}
 	}
@@ -767,7 +784,7 @@ func (s *State) startFilter(f *styleFilter) error {
 		VerificationKeys: s.Context.VerificationKeys, TagKeys: s.rv.tagKeys,
 		Mixes: int(m.Mixes), MaxDepth: int(m.Coercion.MaxBallots),
 	}
-	x, y, err := revote.Lists(f.rows)
+	x, y, err := f.rows.Lists()
 	if err != nil {
 		return refuse("%w", err)
 	}
@@ -810,7 +827,7 @@ func (s *State) applyRevoteMix(e *bulletin.Entry) error {
 		if f.filtered == nil {
 			return refuseAs(ErrRevoteOrder, "roll-call mix before style %s's filter", f.style)
 		}
-		if len(f.rollShares) > 0 {
+		if len(f.rollShares.enc) > 0 {
 			return refuseAs(ErrRevoteOrder, "roll-call mix after its decryption began")
 		}
 		chain, p, mixers = f.roll, f.rollp, &f.rollMixers
@@ -853,7 +870,7 @@ func (s *State) applyBlind(e *bulletin.Entry) error {
 	if b.Step.Context != s.Context.ExtendedHash {
 		return refuseAs(ErrWrongContext, "blinding")
 	}
-	if len(f.tagShares) > 0 {
+	if len(f.tagShares.enc) > 0 {
 		return refuseAs(ErrRevoteOrder, "blinding after the tags' decryption began")
 	}
 	if f.blinded == nil {
@@ -899,8 +916,8 @@ func (s *State) applyRevoteShare(e *bulletin.Entry) error {
 	if err != nil {
 		return err
 	}
-	var list []*elgamal.Ciphertext
-	var shares *[]*threshold.DecryptionShare
+	var list *shuffle.Rows
+	var shares *validShares
 	switch d.ContestID {
 	case ShareTags:
 		if f.filtered != nil || len(f.blinders) < f.p.Threshold.T {
@@ -914,30 +931,29 @@ func (s *State) applyRevoteShare(e *bulletin.Entry) error {
 		if s.rv.roll == nil {
 			return refuseAs(ErrRevoteOrder, "decryption of the roll call before the roll is posted")
 		}
-		cts, err := f.roll.Output.Ciphertexts()
-		if err != nil {
-			return refuse("%w", err)
-		}
-		list, shares = cts, &f.rollShares
+		list, shares = f.roll.Output, &f.rollShares
 	default:
 		return refuse("decryption share of %q while the filter runs", d.ContestID)
 	}
 	// Trustees decrypt only the lists the rules derive from verified steps
 	// (spec §15.5 step 4): nothing else is accepted.
-	if d.Target != tally.TargetDigest(list) {
+	if d.Target != tally.TargetDigestRows(list) {
 		return refuse("decryption share is not of style %s's current %s list", f.style, d.ContestID)
 	}
-	for _, x := range *shares {
-		if x.Trustee == trustee {
-			return refuse("trustee %d already posted a valid share of %s", trustee, d.ContestID)
-		}
+	if slices.Contains(shares.trustees, trustee) {
+		return refuse("trustee %d already posted a valid share of %s", trustee, d.ContestID)
 	}
-	if err := threshold.VerifyDecryptionShare(s.Context.ExtendedHash, s.Context.VerificationKeys, list, d.Share); err != nil {
+	cl, err := threshold.NewEncodedCiphertextList(list.Encoding())
+	if err != nil {
+		return refuse("%w", err)
+	}
+	if err := cl.VerifyShare(s.Context.ExtendedHash, s.Context.VerificationKeys, d.Share, d.ShareBytes()); err != nil {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Type: bulletin.TypeDecryptionShare, Trustee: trustee, Contest: d.ContestID, Reason: err.Error(), Err: err})
 		return nil
 	}
-	*shares = append(*shares, d.Share)
-	if d.ContestID == ShareRoll && len(f.rollShares) == f.p.Threshold.T {
+	shares.trustees = append(shares.trustees, trustee)
+	shares.enc = append(shares.enc, bytes.Clone(d.ShareBytes()))
+	if d.ContestID == ShareRoll && len(f.rollShares.enc) == f.p.Threshold.T {
 		return s.finishRollCall(f, list)
 	}
 	return nil
@@ -950,8 +966,8 @@ func parseFlagProof(b []byte) (*zkp.RangeProof, error) { return zkp.ParseRangePr
 // real identifier on the roll with this style; then the next style's
 // filter may start. A failure refuses the share that completes it (the
 // state is left as it was).
-func (s *State) finishRollCall(f *styleFilter, list []*elgamal.Ciphertext) error {
-	ids, err := revote.DecryptList(f.p, list, f.rollShares)
+func (s *State) finishRollCall(f *styleFilter, list *shuffle.Rows) error {
+	ids, err := revote.DecryptList(f.p, list, f.rollShares.enc)
 	if err == nil {
 		f.voters, err = revote.CheckRollCall(f.p.ElectionID, f.style, ids, f.board, f.p.MaxDepth)
 	}
@@ -976,7 +992,8 @@ func (s *State) finishRollCall(f *styleFilter, list []*elgamal.Ciphertext) error
 		err = fmt.Errorf("%w: %d marks opened for %d voters", revote.ErrFlags, f.marks, f.voters)
 	}
 	if err != nil {
-		f.rollShares = f.rollShares[:len(f.rollShares)-1]
+		f.rollShares.trustees = f.rollShares.trustees[:len(f.rollShares.trustees)-1]
+		f.rollShares.enc = f.rollShares.enc[:len(f.rollShares.enc)-1]
 		return refuse("style %s's roll call: %w", f.style, err)
 	}
 	f.done, f.end = true, s.Size
@@ -1008,10 +1025,10 @@ func (s *State) applyFilter(e *bulletin.Entry) error {
 	if int(fl.Board) != f.board {
 		return refuse("filter states %d board rows, style %s's slots hold %d", fl.Board, f.style, f.board)
 	}
-	if len(f.tagShares) < f.p.Threshold.T {
-		return refuseAs(ErrRevoteOrder, "filter with %d valid decryption shares of the tags, %d needed", len(f.tagShares), f.p.Threshold.T)
+	if len(f.tagShares.enc) < f.p.Threshold.T {
+		return refuseAs(ErrRevoteOrder, "filter with %d valid decryption shares of the tags, %d needed", len(f.tagShares.enc), f.p.Threshold.T)
 	}
-	res, err := revote.Conclude(f.p, f.x.Output, f.blinded, f.tagShares, fl.Kept)
+	res, err := revote.Conclude(f.p, f.x.Output, f.blinded, f.tagShares.enc, fl.Kept)
 	if err != nil {
 		return refuse("style %s: %w", f.style, err)
 	}
@@ -1041,14 +1058,20 @@ func (s *State) ComputeRevoteFilter() (*revote.Filter, error) {
 		return nil, fmt.Errorf("%w: phase %s", ErrFilterNotReady, s.Phase)
 	}
 	f := s.rv.styles[s.rv.current]
-	if f.p == nil || f.filtered != nil || len(f.tagShares) < f.p.Threshold.T {
-		return nil, fmt.Errorf("%w: style %s has %d valid decryption shares of its tags (%d needed) or its filter entry", ErrFilterNotReady, f.style, len(f.tagShares), s.Manifest.Threshold)
+	if f.p == nil || f.filtered != nil || len(f.tagShares.enc) < f.p.Threshold.T {
+		return nil, fmt.Errorf("%w: style %s has %d valid decryption shares of its tags (%d needed) or its filter entry", ErrFilterNotReady, f.style, len(f.tagShares.enc), s.Manifest.Threshold)
 	}
-	tags, err := threshold.Combine(f.p.Threshold, f.blinded, f.tagShares[:f.p.Threshold.T])
+	tags := make([]byte, 0, f.blinded.Len()*group.ElementSize)
+	err := threshold.CombineEncoded(f.p.Threshold, f.blinded.Encoding(), f.tagShares.enc[:f.p.Threshold.T], func(_ int, ms []*group.Element) error {
+		for _, m := range ms {
+			tags = m.AppendBytes(tags)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("election: style %s's tags: %w", f.style, err)
 	}
-	kept, err := revote.Select(tags)
+	kept, err := revote.SelectEncoded(tags)
 	if err != nil {
 		return nil, fmt.Errorf("election: style %s's filter: %w", f.style, err)
 	}

@@ -79,7 +79,16 @@ func TestRevoteRulesRefuse(t *testing.T) {
 func TestRevoteForgedBlindingSkipped(t *testing.T) {
 	h := sim.RevoteHooks{Blind: func(b *revote.BlindEntry) *revote.BlindEntry {
 		if b.Step.Trustee == 1 {
-			b.Step.Out[0], b.Step.Out[1] = b.Step.Out[1], b.Step.Out[0]
+			idx := make([]uint32, b.Step.Out.Len())
+			for i := range idx {
+				idx[i] = uint32(i)
+			}
+			idx[0], idx[1] = 1, 0
+			out, err := b.Step.Out.Sub(idx, 0, 1)
+			if err != nil {
+				panic(err)
+			}
+			b.Step.Out = out
 		}
 		return b
 	}}

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"evote/bulletin"
-	"evote/crypto/elgamal"
+	"evote/crypto/shuffle"
+	"evote/crypto/threshold"
 	"evote/election"
 	"evote/tally"
 	"evote/tally/revote"
@@ -287,11 +288,7 @@ func NextFilterStep(st *election.State, keys *Keys, outOfTurn bool, o Options) (
 	if !st.RevoteRollPosted() || has(rs.RollSharers, bulletin.TypeDecryptionShare, election.ShareRoll)(index) {
 		return nil, nil
 	}
-	roll, err := rs.Roll.Ciphertexts()
-	if err != nil {
-		return nil, fmt.Errorf("trustee: style %s's roll call: %w", rs.Style, err)
-	}
-	return shareStep(st, keys, rs.Style, election.ShareRoll, roll, o)
+	return shareStep(st, keys, rs.Style, election.ShareRoll, rs.Roll, o)
 }
 
 // mixFilterList shuffles the current list of one of the filter's chains
@@ -341,14 +338,22 @@ func blindStep(st *election.State, rs election.RevoteStyle, keys *Keys, index in
 	return &FilterStep{Style: rs.Style, Type: bulletin.TypeRevoteBlind, List: election.ShareTags, Payload: be.Encode()}, nil
 }
 
-// shareStep is the trustee's decryption share of list, one of the
-// filter's lists the rules derive from verified steps.
-func shareStep(st *election.State, keys *Keys, style, id string, list []*elgamal.Ciphertext, o Options) (*FilterStep, error) {
-	share, err := keys.Share.DecryptShares(st.Context.ExtendedHash, list, randOr(o.Rand))
+// shareStep is the trustee's decryption share of list (one column), one
+// of the filter's lists the rules derive from verified steps. The list is
+// never held decoded (threshold.KeyShare.DecryptSharesEncoded).
+func shareStep(st *election.State, keys *Keys, style, id string, list *shuffle.Rows, o Options) (*FilterStep, error) {
+	if list.Width() != 1 {
+		return nil, fmt.Errorf("trustee: decrypting %s of style %s: a list of width %d", id, style, list.Width())
+	}
+	b, err := keys.Share.DecryptSharesEncoded(st.Context.ExtendedHash, list.Encoding(), randOr(o.Rand))
 	if err != nil {
 		return nil, fmt.Errorf("trustee: decrypting %s of style %s: %w", id, style, err)
 	}
-	d := &tally.DecryptionEntry{ElectionID: st.Manifest.ElectionID, ContestID: id, Kind: tally.TargetMixed, Target: tally.TargetDigest(list), Share: share}
+	share, err := threshold.ParseDecryptionShare(b)
+	if err != nil {
+		return nil, fmt.Errorf("trustee: decrypting %s of style %s: %w", id, style, err)
+	}
+	d := &tally.DecryptionEntry{ElectionID: st.Manifest.ElectionID, ContestID: id, Kind: tally.TargetMixed, Target: tally.TargetDigestRows(list), Share: share}
 	o.tamperWith(d)
 	return &FilterStep{Style: style, Type: bulletin.TypeDecryptionShare, List: id, Payload: d.Encode()}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"evote/bulletin"
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
+	"evote/crypto/shuffle"
 	"evote/election"
 	"evote/election/sim"
 	"evote/internal/testrand"
@@ -524,7 +525,11 @@ func TestRevoteNoTagKeyRefused(t *testing.T) {
 		t.Fatal("no tag key")
 	}
 	g := group.NewGeneratorElement()
-	step, err := k3.TagKey.Blind(st.Context.ExtendedHash, []*elgamal.Ciphertext{{A: *g, B: *g}}, testrand.New("blind"))
+	in, err := shuffle.NewRows(1, []*elgamal.Ciphertext{{A: *g, B: *g}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := k3.TagKey.Blind(st.Context.ExtendedHash, in, testrand.New("blind"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,7 +566,11 @@ func TestRevoteBlindingSkipped(t *testing.T) {
 		o := r.opts(2, "filter")
 		o.tamper = func(msg any) {
 			if b, ok := msg.(*revote.BlindEntry); ok {
-				b.Step.Out[0].Add(b.Step.Out[0], b.Step.Out[0])
+				b.Step.Out = b.Step.Out.Map(func(l int, c *elgamal.Ciphertext) {
+					if l == 0 {
+						c.Add(c, c)
+					}
+				})
 			}
 		}
 		first = RunFilter(ctx, r.board, r.load(2), o)

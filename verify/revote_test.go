@@ -160,7 +160,14 @@ func revoteTamperings() []tampering {
 			}
 			// Two outputs swapped: the tags of two rows exchanged, which the
 			// batched Chaum-Pedersen proof no longer covers.
-			b.Step.Out[0], b.Step.Out[1] = b.Step.Out[1], b.Step.Out[0]
+			idx := make([]uint32, b.Step.Out.Len())
+			for i := range idx {
+				idx[i] = uint32(i)
+			}
+			idx[0], idx[1] = 1, 0
+			if b.Step.Out, err = b.Step.Out.Sub(idx, 0, 1); err != nil {
+				t.Fatal(err)
+			}
 			e.Payload = b.Encode()
 		})),
 		in("a forged decryption share of the tags", CheckRevoteShares, edit(bulletin.TypeDecryptionShare, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {

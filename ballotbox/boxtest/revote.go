@@ -13,7 +13,6 @@ import (
 	"evote/ballot"
 	"evote/ballotbox"
 	"evote/bulletin"
-	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/crypto/shuffle"
 	"evote/crypto/threshold"
@@ -365,12 +364,16 @@ func (f *Fixture) RevoteFilter(ctx context.Context) error {
 			_, err = f.postTrusteeTyped(ctx, j, bulletin.TypeMixOutput, e.Encode())
 			return err
 		}
-		share := func(id string, list []*elgamal.Ciphertext, j int) error {
-			sh, err := keys[j-1].DecryptShares(ext, list, rand.Reader)
+		share := func(id string, list *shuffle.Rows, j int) error {
+			b, err := keys[j-1].DecryptSharesEncoded(ext, list.Encoding(), rand.Reader)
 			if err != nil {
 				return err
 			}
-			d := &tally.DecryptionEntry{ElectionID: electionID, ContestID: id, Kind: tally.TargetMixed, Target: tally.TargetDigest(list), Share: sh}
+			sh, err := threshold.ParseDecryptionShare(b)
+			if err != nil {
+				return err
+			}
+			d := &tally.DecryptionEntry{ElectionID: electionID, ContestID: id, Kind: tally.TargetMixed, Target: tally.TargetDigestRows(list), Share: sh}
 			_, err = f.postTrusteeTyped(ctx, j, bulletin.TypeDecryptionShare, d.Encode())
 			return err
 		}
@@ -407,10 +410,7 @@ func (f *Fixture) RevoteFilter(ctx context.Context) error {
 		case len(rs.RollMixes) < mixes:
 			err = mix(revote.ChainRoll, rs.Roll, rs.RollMixes)
 		default:
-			var list []*elgamal.Ciphertext
-			if list, err = rs.Roll.Ciphertexts(); err == nil {
-				err = share(election.ShareRoll, list, len(rs.RollSharers)+1)
-			}
+			err = share(election.ShareRoll, rs.Roll, len(rs.RollSharers)+1)
 		}
 		if err != nil {
 			return fmt.Errorf("boxtest: filter of style %s: %w", rs.Style, err)

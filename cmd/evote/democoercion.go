@@ -330,7 +330,7 @@ func (r *demoRun) closeAndFilter(ctx context.Context) error {
 	board, padding := 0, 0
 	for _, rs := range r.f.State.RevoteStyles() {
 		board += rs.Board
-		padding += len(rs.Rows) - rs.Board
+		padding += rs.Rows.Len() - rs.Board
 	}
 	marks, err := boardMarks(r.f.Entries)
 	if err != nil {

@@ -1,7 +1,13 @@
 package threshold
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
@@ -57,21 +63,153 @@ func (l *CiphertextList) weightedA(w []*group.Scalar) (*group.Element, error) {
 	if l.as != nil {
 		return msmChunked(w, l.as), nil
 	}
+	sum, err := msmEncoded(w, l.aEnc[4:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: ciphertext %w", ErrMalformed, err)
+	}
+	return sum, nil
+}
+
+// msmEncoded returns Σ w_l·e_l for the elements whose canonical encodings
+// are concatenated in enc, decoding a chunk at a time. An error names the
+// position of an element that does not decode.
+func msmEncoded(w []*group.Scalar, enc []byte) (*group.Element, error) {
+	n := len(enc) / group.ElementSize
 	sum := group.NewIdentityElement()
-	buf := make([]group.Element, min(chunkSize, l.n))
+	buf := make([]group.Element, min(chunkSize, n))
 	ptr := make([]*group.Element, len(buf))
-	for lo := 0; lo < l.n; lo += chunkSize {
-		hi := min(lo+chunkSize, l.n)
+	for lo := 0; lo < n; lo += chunkSize {
+		hi := min(lo+chunkSize, n)
 		for i := lo; i < hi; i++ {
-			off := 4 + i*group.ElementSize
-			if _, err := buf[i-lo].SetCanonicalBytes(l.aEnc[off : off+group.ElementSize]); err != nil {
-				return nil, fmt.Errorf("%w: ciphertext %d: %w", ErrMalformed, i, err)
+			off := i * group.ElementSize
+			if _, err := buf[i-lo].SetCanonicalBytes(enc[off : off+group.ElementSize]); err != nil {
+				return nil, fmt.Errorf("%d: %w", i, err)
 			}
 			ptr[i-lo] = &buf[i-lo]
 		}
 		sum.Add(sum, new(group.Element).VarTimeMultiScalarMult(w[lo:hi], ptr[:hi-lo]))
 	}
 	return sum, nil
+}
+
+// DecryptSharesEncoded is DecryptShares for a list held encoded (enc: the
+// ciphertexts' canonical encodings, 64 bytes each, concatenated, as
+// shuffle.Rows.Encoding gives them): it returns the share's encoding
+// (DecryptionShare.Bytes), computing D a chunk at a time on all cores, so
+// that neither the list nor D is ever held decoded. The encodings must be
+// canonical; one that is not is an error wrapping ErrMalformed.
+func (k *KeyShare) DecryptSharesEncoded(ext [32]byte, enc []byte, rand io.Reader) ([]byte, error) {
+	list, err := NewEncodedCiphertextList(enc)
+	if err != nil {
+		return nil, err
+	}
+	n := list.n
+	b := appendHeader(make([]byte, 0, 1+32+2+4+n*group.ElementSize+zkp.DLEQProofSize), kindDecryptionShare, ext)
+	b = appendU16(b, k.Index)
+	at := len(b)
+	b = b[:at+4+n*group.ElementSize]
+	dEnc := b[at:]
+	binary.BigEndian.PutUint32(dEnc, uint32(n))
+	errs := make([]error, n/chunkSize+1)
+	parallelChunks(n, func(c, lo, hi int) {
+		var a, d group.Element
+		for i := lo; i < hi; i++ {
+			if _, err := a.SetCanonicalBytes(list.aEnc[4+i*group.ElementSize : 4+(i+1)*group.ElementSize]); err != nil {
+				errs[c] = fmt.Errorf("%w: ciphertext %d: %w", ErrMalformed, i, err)
+				return
+			}
+			d.ScalarMult(&k.x, &a)
+			d.AppendBytes(dEnc[4+i*group.ElementSize : 4+i*group.ElementSize])
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	w := batchWeights(ext, k.Index, &k.vk, n, list.aEnc, dEnc)
+	aStar, err := list.weightedA(w)
+	if err != nil {
+		return nil, err
+	}
+	// D* = A*^x exactly, as in DecryptShares.
+	dStar := new(group.Element).ScalarMult(&k.x, aStar)
+	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: &k.vk, G2: aStar, X2: dStar}
+	p, err := zkp.ProveDLEQ(batchContext(ext, k.Index, n), st, &k.x, group.GeneratorTable(), rand)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, p.Bytes()...), nil
+}
+
+// parallelChunks calls f(c, lo, hi) for the chunks c = [lo, hi) of
+// chunkSize items of [0, n), on all cores.
+func parallelChunks(n int, f func(c, lo, hi int)) {
+	chunks := (n + chunkSize - 1) / chunkSize
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), chunks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c := int(next.Add(1)) - 1
+				if c >= chunks {
+					return
+				}
+				f(c, c*chunkSize, min((c+1)*chunkSize, n))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// VerifyEncodedShare checks the share encoded in b (DecryptionShare.Bytes)
+// as VerifyDecryptionShareBytes does, against the list l, without holding
+// its D list decoded (it is decoded a chunk at a time). It returns the
+// share's trustee. A decoding failure is returned as is (wrapping
+// ErrMalformed), every other rejection as a *ShareError wrapping
+// ErrInvalidShare.
+func (l *CiphertextList) VerifyEncodedShare(ext [32]byte, vks []*group.Element, b []byte) (int, error) {
+	r := &reader{b: b}
+	ctx := r.header(kindDecryptionShare, "decryption share")
+	trustee := r.index("trustee")
+	before := r.b
+	n := r.count("shares", group.ElementSize, MaxShareCiphertexts)
+	r.take(n*group.ElementSize, "shares")
+	dEnc := before[:len(before)-len(r.b)]
+	if r.err == nil && n == 0 {
+		r.fail("no shares")
+	}
+	proof := r.dleq("proof")
+	if err := r.done(); err != nil {
+		return 0, err
+	}
+	fail := func(format string, args ...any) error {
+		return &ShareError{Trustee: trustee, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidShare}, args...)...)}
+	}
+	if trustee < 1 || trustee > len(vks) || vks[trustee-1] == nil {
+		return 0, fail("no verification key for trustee %d", trustee)
+	}
+	vk := vks[trustee-1]
+	if ctx != ext {
+		return 0, fail("other election context")
+	}
+	if n != l.n {
+		return 0, fail("%d shares for %d ciphertexts", n, l.n)
+	}
+	w := batchWeights(ext, trustee, vk, n, l.aEnc, dEnc)
+	aStar, err := l.weightedA(w)
+	if err != nil {
+		return 0, fail("%w", err)
+	}
+	dStar, err := msmEncoded(w, dEnc[4:])
+	if err != nil {
+		return 0, fmt.Errorf("%w: share %w", ErrMalformed, err)
+	}
+	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: vk, G2: aStar, X2: dStar}
+	if err := proof.Verify(batchContext(ext, trustee, n), st); err != nil {
+		return 0, fail("batched proof: %w", err)
+	}
+	return trustee, nil
 }
 
 // msmChunked is Σ w_l·e_l computed a chunk at a time (a multi-scalar

@@ -2,6 +2,7 @@ package threshold
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -103,6 +104,87 @@ func TestEncodedListAgrees(t *testing.T) {
 		t.Errorf("shares of 20 for a list of 19: %v", err)
 	}
 	if _, err := NewEncodedCiphertextList(enc[:100]); !errors.Is(err, ErrMalformed) {
+		t.Errorf("100 bytes: %v", err)
+	}
+}
+
+// TestDecryptSharesEncoded: a share made from the encoded list is the
+// share DecryptShares makes (same D, a proof that verifies), and
+// VerifyEncodedShare gives the verdicts VerifyDecryptionShare gives:
+// honest shares pass, a changed D in any chunk, another context or a
+// share of another length fail naming the trustee, a D that does not
+// decode is malformed.
+func TestDecryptSharesEncoded(t *testing.T) {
+	defer func(c int) { chunkSize = c }(chunkSize)
+	chunkSize = 7
+	d := honestDKG(t)
+	rnd := testrand.New("encoded shares")
+	cts, _ := encryptTestVotes(t, d.res.JointKey, 20, rnd)
+	var enc []byte
+	for _, c := range cts {
+		enc = c.AppendBytes(enc)
+	}
+	list, err := NewEncodedCiphertextList(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vks := d.res.VerificationKeys
+	b, err := d.shares[1].DecryptSharesEncoded(testExt, enc, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseDecryptionShare(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := d.shares[1].DecryptShares(testExt, cts, rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ref.D {
+		if ref.D[i].Equal(s.D[i]) != 1 {
+			t.Fatalf("D[%d] differs from DecryptShares'", i)
+		}
+	}
+	if err := VerifyDecryptionShare(testExt, vks, cts, s); err != nil {
+		t.Fatalf("the decoded verifier refuses it: %v", err)
+	}
+	if j, err := list.VerifyEncodedShare(testExt, vks, b); err != nil || j != 2 {
+		t.Fatalf("honest share: trustee %d, %v", j, err)
+	}
+	if j, err := list.VerifyEncodedShare(testExt, vks, ref.Bytes()); err != nil || j != 2 {
+		t.Fatalf("DecryptShares' share: trustee %d, %v", j, err)
+	}
+	refused := func(name string, b []byte) {
+		t.Helper()
+		var se *ShareError
+		if _, err := list.VerifyEncodedShare(testExt, vks, b); !errors.As(err, &se) || se.Trustee != 2 || !errors.Is(err, ErrInvalidShare) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	const dAt = 1 + 32 + 2 + 4 // D[0]'s offset
+	for _, at := range []int{0, 6, 7, 19} {
+		x, _ := ParseDecryptionShare(b)
+		x.D[at] = new(group.Element).Add(x.D[at], group.NewGeneratorElement())
+		refused(fmt.Sprintf("D[%d] changed", at), x.Bytes())
+	}
+	other := slices.Clone(b)
+	other[1] ^= 1
+	refused("other context", other)
+	short, err := d.shares[1].DecryptSharesEncoded(testExt, enc[:64*19], rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused("share of 19 ciphertexts", short)
+	bad := slices.Clone(b)
+	copy(bad[dAt+5*32:], slices.Repeat([]byte{0xff}, 32))
+	if _, err := list.VerifyEncodedShare(testExt, vks, bad); !errors.Is(err, ErrMalformed) {
+		t.Errorf("D[5] not an element: %v", err)
+	}
+	if _, err := list.VerifyEncodedShare(testExt, vks, b[:len(b)-1]); !errors.Is(err, ErrMalformed) {
+		t.Errorf("truncated: %v", err)
+	}
+	if _, err := d.shares[1].DecryptSharesEncoded(testExt, enc[:100], rnd); !errors.Is(err, ErrMalformed) {
 		t.Errorf("100 bytes: %v", err)
 	}
 }

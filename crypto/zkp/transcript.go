@@ -71,6 +71,29 @@ func (t *Transcript) AppendMessage(label string, data []byte) {
 	t.h.Write(data)
 }
 
+// AppendMessageParts absorbs one labelled message whose data is the
+// concatenation of parts, without building it: the same as AppendMessage
+// of the concatenation, for a long list whose encoding is held in pieces.
+func (t *Transcript) AppendMessageParts(label string, parts ...[]byte) {
+	if len(label) > 0xffff {
+		panic("zkp: transcript label too long")
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	var hdr [2]byte
+	binary.BigEndian.PutUint16(hdr[:], uint16(len(label)))
+	t.h.Write(hdr[:])
+	t.h.Write([]byte(label))
+	var l [8]byte
+	binary.BigEndian.PutUint64(l[:], uint64(n))
+	t.h.Write(l[:])
+	for _, p := range parts {
+		t.h.Write(p)
+	}
+}
+
 // AppendUint64 absorbs u64(v) under label.
 func (t *Transcript) AppendUint64(label string, v uint64) {
 	var b [8]byte

@@ -529,7 +529,10 @@ func (e *Election) Filter(h RevoteHooks) error {
 				return err
 			}
 		}
-		blinded := s.RevoteStyles()[k].Blinded
+		blinded, err := s.RevoteStyles()[k].Blinded.Ciphertexts()
+		if err != nil {
+			return err
+		}
 		if _, err := e.postShares(k, election.ShareTags, blinded); err != nil {
 			return err
 		}

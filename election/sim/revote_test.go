@@ -47,7 +47,7 @@ func TestRevoteElection(t *testing.T) {
 		t.Errorf("%d audited rows on the board, want 3 (spec §15.9)", len(s.Audited))
 	}
 	for _, f := range s.RevoteStyles() {
-		t.Logf("style %s: %d slots of %d rows, %d board rows, %d filter rows, %d voters", f.Style, f.Slots, f.SlotRows, f.Board, len(f.Rows), f.Voters)
+		t.Logf("style %s: %d slots of %d rows, %d board rows, %d filter rows, %d voters", f.Style, f.Slots, f.SlotRows, f.Board, f.Rows.Len(), f.Voters)
 	}
 }
 
@@ -104,7 +104,7 @@ func TestTwoBoards(t *testing.T) {
 	fa, fb := once.State.RevoteStyles(), twice.State.RevoteStyles()
 	for k := range fa {
 		x, y := fa[k], fb[k]
-		if x.Slots != y.Slots || x.SlotRows != y.SlotRows || x.Board != y.Board || len(x.Rows) != len(y.Rows) || x.Kept.Len() != y.Kept.Len() || x.Voters != y.Voters {
+		if x.Slots != y.Slots || x.SlotRows != y.SlotRows || x.Board != y.Board || x.Rows.Len() != y.Rows.Len() || x.Kept.Len() != y.Kept.Len() || x.Voters != y.Voters {
 			t.Fatalf("style %s: %+v without the re-vote, %+v with it", x.Style, x, y)
 		}
 	}

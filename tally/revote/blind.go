@@ -7,9 +7,11 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
+	"evote/crypto/shuffle"
 	"evote/crypto/zkp"
 )
 
@@ -93,15 +95,21 @@ func VerifyTagKey(ext [32]byte, j int, pub *group.Element, p *zkp.SchnorrProof) 
 
 // A BlindStep is one trustee's blinding of the tag list (spec §15.5 step
 // 3): every ciphertext (A_l, B_l) raised to z_j, with one batched
-// Chaum-Pedersen proof.
+// Chaum-Pedersen proof. Out is held encoded, as one column (a tag list of
+// a million ballots is 7.6 million ciphertexts: 490 MB encoded, about 2.5
+// GB decoded).
 type BlindStep struct {
 	Context [32]byte // the extended hash
 	Trustee int
-	Out     []*elgamal.Ciphertext
+	Out     *shuffle.Rows // width 1
 	Proof   *zkp.DLEQProof
 }
 
-// blindWeights derives (ρ_l, σ_l) from the transcript of §15.5:
+// blindChunk is the number of ciphertexts of a list decoded at a time by
+// one core when weights are applied.
+const blindChunk = 4096
+
+// blindSeed is the seed of the weights (ρ_l, σ_l) of §15.5:
 //
 //	T = Init("evote-v1/revote/blind", ext)
 //	AppendUint64("trustee", j); Append("tag-key", Z_j)
@@ -109,27 +117,33 @@ type BlindStep struct {
 //	seed = ChallengeBytes("seed")
 //	h_l = SHA-512(string("evote-v1/revote/blind-weight") || seed || u64(l))
 //	ρ_l = LE(h_l[0..16]), σ_l = LE(h_l[16..32])
-func blindWeights(ext [32]byte, j int, pub *group.Element, in, out []*elgamal.Ciphertext) (rho, sigma []*group.Scalar) {
+//
+// It returns the prefix string("evote-v1/revote/blind-weight") || seed of
+// every h_l (blindWeightsAt).
+func blindSeed(ext [32]byte, j int, pub *group.Element, in, out *shuffle.Rows) []byte {
 	t := zkp.NewTranscript(BlindProtocol, ext[:])
 	t.AppendUint64("trustee", uint64(j))
 	t.AppendElement("tag-key", pub)
-	t.AppendMessage("input", encodeCiphertexts(nil, in))
-	t.AppendMessage("output", encodeCiphertexts(nil, out))
+	t.AppendMessageParts("input", binary.BigEndian.AppendUint32(nil, uint32(in.Len())), in.Encoding())
+	t.AppendMessageParts("output", binary.BigEndian.AppendUint32(nil, uint32(out.Len())), out.Encoding())
 	seed := t.ChallengeBytes("seed")
-	prefix := appendString(nil, BlindWeightTag)
-	prefix = append(prefix, seed...)
+	return append(appendString(nil, BlindWeightTag), seed...)
+}
+
+// blindWeightsAt returns (ρ_l, σ_l) for l in [lo, hi) from the prefix
+// blindSeed returns.
+func blindWeightsAt(prefix []byte, lo, hi int) (rho, sigma []group.Scalar) {
 	msg := make([]byte, len(prefix)+8)
 	copy(msg, prefix)
-	rho = make([]*group.Scalar, len(in))
-	sigma = make([]*group.Scalar, len(in))
-	for l := range in {
+	rho = make([]group.Scalar, hi-lo)
+	sigma = make([]group.Scalar, hi-lo)
+	for l := lo; l < hi; l++ {
 		binary.BigEndian.PutUint64(msg[len(prefix):], uint64(l))
 		h := sha512.Sum512(msg)
-		var err error
-		if rho[l], err = new(group.Scalar).SetShortBytes(h[:16]); err != nil {
+		if _, err := rho[l-lo].SetShortBytes(h[:16]); err != nil {
 			panic("revote: 128-bit weight rejected")
 		}
-		if sigma[l], err = new(group.Scalar).SetShortBytes(h[16:32]); err != nil {
+		if _, err := sigma[l-lo].SetShortBytes(h[16:32]); err != nil {
 			panic("revote: 128-bit weight rejected")
 		}
 	}
@@ -145,36 +159,88 @@ func blindContext(ext [32]byte, j, n int) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(n))
 }
 
-// combine returns Σ ρ_l·A_l + σ_l·B_l.
-func combine(rho, sigma []*group.Scalar, cts []*elgamal.Ciphertext) *group.Element {
-	sc := make([]*group.Scalar, 0, 2*len(cts))
-	el := make([]*group.Element, 0, 2*len(cts))
-	for l, c := range cts {
-		sc = append(sc, rho[l], sigma[l])
-		el = append(el, &c.A, &c.B)
+// combineLists returns, for each k, Σ_l ρ_kl·A_l + σ_kl·B_l over the
+// ciphertexts of lists[k], with the weights of prefixes[k]
+// (blindWeightsAt). The lists have the same length; each is decoded a
+// chunk at a time on all cores, once for consecutive sums over the same
+// list, so that memory stays that of the encodings.
+func combineLists(prefixes [][]byte, lists []*shuffle.Rows) []*group.Element {
+	n := lists[0].Len()
+	chunks := (n + blindChunk - 1) / blindChunk
+	partial := make([][]*group.Element, chunks)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), chunks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			combineChunks(prefixes, lists, partial, &next)
+		}()
 	}
-	return new(group.Element).VarTimeMultiScalarMult(sc, el)
+	wg.Wait()
+	out := make([]*group.Element, len(lists))
+	for k := range out {
+		out[k] = group.NewIdentityElement()
+		for c := range partial {
+			out[k].Add(out[k], partial[c][k])
+		}
+	}
+	return out
 }
 
-// Blind is trustee k.Trustee's blinding step over in (spec §15.5 step 3).
-func (k *TagKey) Blind(ext [32]byte, in []*elgamal.Ciphertext, rand io.Reader) (*BlindStep, error) {
-	if len(in) == 0 || len(in) > MaxTags {
-		return nil, fmt.Errorf("%w: %d ciphertexts", ErrParams, len(in))
-	}
-	out := make([]*elgamal.Ciphertext, len(in))
-	parallel(len(in), func(lo, hi int) {
-		for l := lo; l < hi; l++ {
-			c := new(elgamal.Ciphertext)
-			c.A.ScalarMult(&k.z, &in[l].A)
-			c.B.ScalarMult(&k.z, &in[l].B)
-			out[l] = c
+// combineChunks is one worker of combineLists: it takes the next chunk
+// until none is left and sets its partial sums.
+func combineChunks(prefixes [][]byte, lists []*shuffle.Rows, partial [][]*group.Element, next *atomic.Int64) {
+	n := lists[0].Len()
+	els := make([]group.Element, 2*blindChunk)
+	ptr := make([]*group.Element, 2*blindChunk)
+	sc := make([]*group.Scalar, 2*blindChunk)
+	for {
+		c := int(next.Add(1)) - 1
+		if c >= len(partial) {
+			return
 		}
+		lo, hi := c*blindChunk, min((c+1)*blindChunk, n)
+		partial[c] = make([]*group.Element, len(lists))
+		for k, list := range lists {
+			enc := list.Encoding()
+			for l := lo; l < hi && (k == 0 || list != lists[k-1]); l++ {
+				for h := range 2 {
+					e := &els[2*(l-lo)+h]
+					off := l*elgamal.CiphertextSize + h*group.ElementSize
+					if _, err := e.SetCanonicalBytes(enc[off : off+group.ElementSize]); err != nil {
+						panic("revote: rows hold a non-canonical element")
+					}
+					ptr[2*(l-lo)+h] = e
+				}
+			}
+			rho, sigma := blindWeightsAt(prefixes[k], lo, hi)
+			for l := range hi - lo {
+				sc[2*l], sc[2*l+1] = &rho[l], &sigma[l]
+			}
+			m := 2 * (hi - lo)
+			partial[c][k] = new(group.Element).VarTimeMultiScalarMult(sc[:m], ptr[:m])
+		}
+	}
+}
+
+// Blind is trustee k.Trustee's blinding step over in, a list of width 1
+// (spec §15.5 step 3).
+func (k *TagKey) Blind(ext [32]byte, in *shuffle.Rows, rand io.Reader) (*BlindStep, error) {
+	if in == nil || in.Width() != 1 || in.Len() == 0 || in.Len() > MaxTags {
+		return nil, fmt.Errorf("%w: not a list of 1 to %d ciphertexts", ErrParams, MaxTags)
+	}
+	out := in.Map(func(_ int, c *elgamal.Ciphertext) {
+		c.A.ScalarMult(&k.z, &c.A)
+		c.B.ScalarMult(&k.z, &c.B)
 	})
-	rho, sigma := blindWeights(ext, k.Trustee, &k.pub, in, out)
-	xStar := combine(rho, sigma, in)
+	prefix := blindSeed(ext, k.Trustee, &k.pub, in, out)
+	xStar := combineLists([][]byte{prefix}, []*shuffle.Rows{in})[0]
+	// Y* = X*^z exactly for an honest trustee; computing it from z saves
+	// a second combination.
 	yStar := new(group.Element).ScalarMult(&k.z, xStar)
 	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: &k.pub, G2: xStar, X2: yStar}
-	p, err := zkp.ProveDLEQ(blindContext(ext, k.Trustee, len(in)), st, &k.z, group.GeneratorTable(), rand)
+	p, err := zkp.ProveDLEQ(blindContext(ext, k.Trustee, in.Len()), st, &k.z, group.GeneratorTable(), rand)
 	if err != nil {
 		return nil, fmt.Errorf("revote: blinding proof: %w", err)
 	}
@@ -185,39 +251,68 @@ func (k *TagKey) Blind(ext [32]byte, in []*elgamal.Ciphertext, rand io.Reader) (
 // is pub: same context and length, and the batched proof. If some output
 // is not its input raised to z_j the combined statement is false except
 // with probability about 2^−128.
-func VerifyBlind(ext [32]byte, pub *group.Element, in []*elgamal.Ciphertext, step *BlindStep) error {
-	if step == nil || step.Proof == nil {
-		return fmt.Errorf("%w: missing step", ErrBlindProof)
+func VerifyBlind(ext [32]byte, pub *group.Element, in *shuffle.Rows, step *BlindStep) error {
+	return verifySteps(ext, []*group.Element{pub}, in, []*BlindStep{step})
+}
+
+// verifySteps checks a sequence of blinding steps over in, step k by the
+// trustee whose tag key is pubs[k] over the output of step k − 1, decoding
+// every list once. The error names the first step that fails.
+func verifySteps(ext [32]byte, pubs []*group.Element, in *shuffle.Rows, steps []*BlindStep) error {
+	lists := []*shuffle.Rows{in}
+	for _, step := range steps {
+		if step == nil || step.Proof == nil || step.Out == nil {
+			return fmt.Errorf("%w: missing step", ErrBlindProof)
+		}
+		if step.Context != ext {
+			return fmt.Errorf("%w: trustee %d: wrong context", ErrBlindProof, step.Trustee)
+		}
+		if step.Out.Width() != 1 || step.Out.Len() != in.Len() {
+			return fmt.Errorf("%w: trustee %d: %d×%d ciphertexts for %d", ErrBlindProof, step.Trustee, step.Out.Len(), step.Out.Width(), in.Len())
+		}
+		lists = append(lists, step.Out)
 	}
-	if step.Context != ext {
-		return fmt.Errorf("%w: trustee %d: wrong context", ErrBlindProof, step.Trustee)
+	if in.Width() != 1 || in.Len() == 0 {
+		return fmt.Errorf("%w: input of %d×%d ciphertexts", ErrBlindProof, in.Len(), in.Width())
 	}
-	if len(step.Out) != len(in) {
-		return fmt.Errorf("%w: trustee %d: %d ciphertexts for %d", ErrBlindProof, step.Trustee, len(step.Out), len(in))
+	// The sums over each step's input and output, in the order of lists:
+	// step k's input is lists[k] and its output lists[k+1].
+	var prefixes [][]byte
+	var which []*shuffle.Rows
+	for k, step := range steps {
+		prefix := blindSeed(ext, step.Trustee, pubs[k], lists[k], lists[k+1])
+		prefixes = append(prefixes, prefix, prefix)
+		which = append(which, lists[k], lists[k+1])
 	}
-	rho, sigma := blindWeights(ext, step.Trustee, pub, in, step.Out)
-	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: pub, G2: combine(rho, sigma, in), X2: combine(rho, sigma, step.Out)}
-	if err := step.Proof.Verify(blindContext(ext, step.Trustee, len(in)), st); err != nil {
-		return fmt.Errorf("%w: trustee %d: %w", ErrBlindProof, step.Trustee, err)
+	sums := combineLists(prefixes, which)
+	for k, step := range steps {
+		st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: pubs[k], G2: sums[2*k], X2: sums[2*k+1]}
+		if err := step.Proof.Verify(blindContext(ext, step.Trustee, in.Len()), st); err != nil {
+			return fmt.Errorf("%w: trustee %d: %w", ErrBlindProof, step.Trustee, err)
+		}
 	}
 	return nil
 }
 
-// MaxTags bounds the ciphertexts of a blinding step: two per row, at most
-// 2^24 rows (spec §6.1).
-const MaxTags = 1 << 25
+// MaxTags bounds the ciphertexts of a blinding step: as many as one
+// decryption share covers (threshold.MaxShareCiphertexts, a list of
+// shuffle.MaxRows), two per filter row.
+const MaxTags = shuffle.MaxRows
 
 // Bytes encodes the step: u8(1) || ext[32] || u16(j) || u32(L) ||
 // Ciphertext[L] || DLEQProof (96 bytes).
 func (s *BlindStep) Bytes() []byte {
-	b := []byte{1}
+	b := make([]byte, 0, 1+32+2+4+len(s.Out.Encoding())+zkp.DLEQProofSize)
+	b = append(b, 1)
 	b = append(b, s.Context[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(s.Trustee))
-	b = encodeCiphertexts(b, s.Out)
+	b = binary.BigEndian.AppendUint32(b, uint32(s.Out.Len()))
+	b = append(b, s.Out.Encoding()...)
 	return append(b, s.Proof.Bytes()...)
 }
 
-// ParseBlindStep decodes a step, refusing every other encoding.
+// ParseBlindStep decodes a step, refusing every other encoding (every
+// element is decoded once, on all cores, and the list kept encoded).
 func ParseBlindStep(b []byte) (*BlindStep, error) {
 	if len(b) < 1+32+2+4+zkp.DLEQProofSize || b[0] != 1 {
 		return nil, fmt.Errorf("%w: blinding step header", ErrMalformed)
@@ -233,44 +328,19 @@ func ParseBlindStep(b []byte) (*BlindStep, error) {
 	if n == 0 || n > MaxTags || uint64(len(rest)) != uint64(n)*elgamal.CiphertextSize+zkp.DLEQProofSize {
 		return nil, fmt.Errorf("%w: blinding step length", ErrMalformed)
 	}
-	s.Out = make([]*elgamal.Ciphertext, n)
-	for l := range s.Out {
-		c, err := new(elgamal.Ciphertext).SetBytes(rest[:elgamal.CiphertextSize])
-		if err != nil {
-			return nil, fmt.Errorf("%w: ciphertext %d: %w", ErrMalformed, l, err)
-		}
-		s.Out[l] = c
-		rest = rest[elgamal.CiphertextSize:]
+	enc := make([]byte, 0, 8+int(n)*elgamal.CiphertextSize)
+	enc = binary.BigEndian.AppendUint32(enc, n)
+	enc = binary.BigEndian.AppendUint32(enc, 1)
+	enc = append(enc, rest[:int(n)*elgamal.CiphertextSize]...)
+	out, err := shuffle.ParseRowsAliasing(enc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	p, err := zkp.ParseDLEQProof(rest)
+	s.Out = out
+	p, err := zkp.ParseDLEQProof(rest[int(n)*elgamal.CiphertextSize:])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	s.Proof = p
 	return s, nil
-}
-
-func encodeCiphertexts(b []byte, cts []*elgamal.Ciphertext) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(cts)))
-	for _, c := range cts {
-		b = c.AppendBytes(b)
-	}
-	return b
-}
-
-// parallel runs f over [0, n) in chunks on all cores.
-func parallel(n int, f func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 64 || workers == 1 {
-		f(0, n)
-		return
-	}
-	chunk := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() { defer wg.Done(); f(lo, hi) }()
-	}
-	wg.Wait()
 }

@@ -1,6 +1,8 @@
 package revote
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -40,13 +42,14 @@ func (p *Params) MixParams(chain string) *tally.MixParams {
 
 // A Record is what the filter publishes (spec §15.5): the mixes of X and
 // of Y, the blinding steps over the tag list, the decryption shares of
-// the last blinded list, and the kept positions of the mixed X, strictly
-// ascending.
+// the last blinded list (their encodings, threshold.DecryptionShare.Bytes:
+// a share of a million ballots' tags is 240 MB encoded, 1.6 GB decoded),
+// and the kept positions of the mixed X, strictly ascending.
 type Record struct {
 	XMixes []*tally.MixEntry
 	YMixes []*tally.MixEntry
 	Blinds []*BlindStep
-	Shares []*threshold.DecryptionShare
+	Shares [][]byte
 	Kept   []uint32
 }
 
@@ -60,24 +63,20 @@ type Result struct {
 
 // TagList is the list the trustees blind and decrypt (spec §15.5 step 3):
 // column 0 of the mixed X (the successor values S) followed by the mixed Y
-// (the current values T), 2N ciphertexts.
-func TagList(x, y *shuffle.Rows) ([]*elgamal.Ciphertext, error) {
-	if x.Len() != y.Len() || y.Width() != 1 || x.Width() < 3 {
+// (the current values T), 2N ciphertexts, held encoded as one column.
+func TagList(x, y *shuffle.Rows) (*shuffle.Rows, error) {
+	if x.Len() != y.Len() || y.Width() != 1 || x.Width() < 3 || 2*x.Len() > MaxTags {
 		return nil, fmt.Errorf("%w: lists of %d×%d and %d×%d", ErrMalformed, x.Len(), x.Width(), y.Len(), y.Width())
 	}
-	out := make([]*elgamal.Ciphertext, 0, 2*x.Len())
-	for i := 0; i < x.Len(); i++ {
-		c, err := x.Ciphertext(i, 0)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
-		out = append(out, c)
-	}
-	ys, err := y.Ciphertexts()
+	s, err := x.Sub(nil, 0, 1)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return append(out, ys...), nil
+	list, err := shuffle.Concat(s, y)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return list, nil
 }
 
 // Select applies the selection rule (spec §15.5 step 5) to the 2N
@@ -85,21 +84,46 @@ func TagList(x, y *shuffle.Rows) ([]*elgamal.Ciphertext, error) {
 // distinct, and row i of the mixed X is kept iff its successor tag
 // τ(S_i) is none of them. It returns the kept positions, ascending.
 func Select(tags []*group.Element) ([]uint32, error) {
-	if len(tags)%2 != 0 || len(tags) == 0 {
-		return nil, fmt.Errorf("%w: %d tags", ErrMalformed, len(tags))
+	enc := make([]byte, 0, len(tags)*group.ElementSize)
+	for _, t := range tags {
+		enc = t.AppendBytes(enc)
 	}
-	n := len(tags) / 2
-	current := make(map[[32]byte]struct{}, n)
-	for i, t := range tags[n:] {
-		k := [32]byte(t.Bytes())
-		if _, dup := current[k]; dup {
-			return nil, fmt.Errorf("%w: current tag %d", ErrDuplicateTag, i)
+	return SelectEncoded(enc)
+}
+
+// SelectEncoded is Select over the tags' encodings, concatenated (32
+// bytes each, as threshold.CombineEncoded's plaintexts encode): it sorts a
+// copy of the current tags and looks each successor tag up in it, holding
+// 32 bytes a row.
+func SelectEncoded(tags []byte) ([]uint32, error) {
+	const size = group.ElementSize
+	if len(tags)%(2*size) != 0 || len(tags) == 0 {
+		return nil, fmt.Errorf("%w: %d bytes of tags", ErrMalformed, len(tags))
+	}
+	n := len(tags) / (2 * size)
+	current := make([][size]byte, n)
+	for i := range current {
+		current[i] = [size]byte(tags[(n+i)*size:])
+	}
+	slices.SortFunc(current, func(a, b [size]byte) int { return bytes.Compare(a[:], b[:]) })
+	for i := 1; i < n; i++ {
+		if current[i] == current[i-1] {
+			// Name the position of its second occurrence, in list order.
+			seen := false
+			for j := range n {
+				if [size]byte(tags[(n+j)*size:]) == current[i] {
+					if seen {
+						return nil, fmt.Errorf("%w: current tag %d", ErrDuplicateTag, j)
+					}
+					seen = true
+				}
+			}
 		}
-		current[k] = struct{}{}
 	}
 	var kept []uint32
-	for i, t := range tags[:n] {
-		if _, superseded := current[[32]byte(t.Bytes())]; !superseded {
+	for i := range n {
+		_, superseded := slices.BinarySearchFunc(current, [size]byte(tags[i*size:]), func(a, b [size]byte) int { return bytes.Compare(a[:], b[:]) })
+		if !superseded {
 			kept = append(kept, uint32(i))
 		}
 	}
@@ -114,26 +138,20 @@ func KeptRows(x *shuffle.Rows, kept []uint32) (*shuffle.Rows, error) {
 	if len(kept) == 0 {
 		return nil, fmt.Errorf("%w: nothing kept", ErrKeptCount)
 	}
-	w := x.Width() - 1
-	cts := make([]*elgamal.Ciphertext, 0, len(kept)*w)
-	for _, i := range kept {
-		for k := 1; k <= w; k++ {
-			c, err := x.Ciphertext(int(i), k)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-			}
-			cts = append(cts, c)
-		}
+	out, err := x.Sub(kept, 1, x.Width())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return shuffle.NewRows(w, cts)
+	return out, nil
 }
 
 // verifyBlinds checks the blinding steps in order over list and returns
 // the last blinded list. Every step must verify, come from a trustee with a
 // tag key and be that trustee's only step; at least t distinct trustees must
 // have blinded, so that one of them is honest (spec §15.5).
-func verifyBlinds(p *Params, list []*elgamal.Ciphertext, steps []*BlindStep) ([]*elgamal.Ciphertext, error) {
+func verifyBlinds(p *Params, list *shuffle.Rows, steps []*BlindStep) (*shuffle.Rows, error) {
 	var seen []int
+	var pubs []*group.Element
 	for _, s := range steps {
 		if s == nil || s.Trustee < 1 || s.Trustee > len(p.TagKeys) || p.TagKeys[s.Trustee-1] == nil {
 			return nil, fmt.Errorf("%w: step of an unknown trustee", ErrBlindProof)
@@ -141,11 +159,14 @@ func verifyBlinds(p *Params, list []*elgamal.Ciphertext, steps []*BlindStep) ([]
 		if slices.Contains(seen, s.Trustee) {
 			return nil, fmt.Errorf("%w: trustee %d blinded twice", ErrBlindProof, s.Trustee)
 		}
-		if err := VerifyBlind(p.Context, p.TagKeys[s.Trustee-1], list, s); err != nil {
+		seen = append(seen, s.Trustee)
+		pubs = append(pubs, p.TagKeys[s.Trustee-1])
+	}
+	if len(steps) > 0 {
+		if err := verifySteps(p.Context, pubs, list, steps); err != nil {
 			return nil, err
 		}
-		seen = append(seen, s.Trustee)
-		list = s.Out
+		list = steps[len(steps)-1].Out
 	}
 	if len(seen) < p.Threshold.T {
 		return nil, fmt.Errorf("%w: %d of %d", ErrTooFewBlinders, len(seen), p.Threshold.T)
@@ -153,29 +174,49 @@ func verifyBlinds(p *Params, list []*elgamal.Ciphertext, steps []*BlindStep) ([]
 	return list, nil
 }
 
-// decryptTags verifies the decryption shares of list and combines the
-// first t valid ones (spec §5.9-§5.11); the plaintexts are elements (tags
-// or identifiers), not small integers.
-func decryptTags(p *Params, list []*elgamal.Ciphertext, shares []*threshold.DecryptionShare) ([]*group.Element, error) {
-	cl := threshold.NewCiphertextList(list)
-	var valid []*threshold.DecryptionShare
+// decryptTags verifies the decryption shares (their encodings) of list,
+// a list of width 1, and combines the first t valid ones (spec
+// §5.9-§5.11); the plaintexts are elements (tags or identifiers), not
+// small integers. It returns their encodings, concatenated (32 bytes
+// each): neither the list, the shares nor the plaintexts are ever held
+// decoded.
+func decryptTags(p *Params, list *shuffle.Rows, shares [][]byte) ([]byte, error) {
+	if list == nil || list.Width() != 1 {
+		return nil, fmt.Errorf("%w: decryption of a list that is not one column", ErrMalformed)
+	}
+	cl, err := threshold.NewEncodedCiphertextList(list.Encoding())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	var valid [][]byte
 	var trustees []int
-	for _, s := range shares {
-		if s == nil || slices.Contains(trustees, s.Trustee) {
+	for _, b := range shares {
+		// The trustee's index is at bytes 33..34 (spec §5.3): a second
+		// share of a trustee with a valid one is not verified again.
+		if len(b) >= 35 && slices.Contains(trustees, int(binary.BigEndian.Uint16(b[33:35]))) {
 			continue
 		}
-		b := s.Bytes()
-		v, err := threshold.VerifyDecryptionShareBytes(p.Context, p.VerificationKeys, cl, b)
+		j, err := cl.VerifyEncodedShare(p.Context, p.VerificationKeys, b)
 		if err != nil {
 			continue // an invalid share is discarded whole (§9.7.1 rule 4)
 		}
-		valid = append(valid, v)
-		trustees = append(trustees, v.Trustee)
+		valid = append(valid, b)
+		trustees = append(trustees, j)
 	}
 	if len(valid) < p.Threshold.T {
 		return nil, fmt.Errorf("%w: %d valid shares of %d", ErrDecryption, len(valid), p.Threshold.T)
 	}
-	return threshold.Combine(p.Threshold, list, valid[:p.Threshold.T])
+	out := make([]byte, 0, list.Len()*group.ElementSize)
+	err = threshold.CombineEncoded(p.Threshold, list.Encoding(), valid[:p.Threshold.T], func(_ int, ms []*group.Element) error {
+		for _, m := range ms {
+			out = m.AppendBytes(out)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDecryption, err)
+	}
+	return out, nil
 }
 
 // Verify checks a filter record against the board rows, in board order
@@ -183,18 +224,29 @@ func decryptTags(p *Params, list []*elgamal.Ciphertext, shares []*threshold.Decr
 // shares, and that the kept positions are exactly the rows whose successor
 // tag is no row's current tag. It returns the kept rows.
 func Verify(p *Params, rows []Row, rec *Record) (*Result, error) {
-	if p.MaxDepth < 1 || p.MaxDepth > MaxDepth || p.Mixes < p.Threshold.T {
-		return nil, fmt.Errorf("%w: max depth %d, mixes %d", ErrParams, p.MaxDepth, p.Mixes)
-	}
 	x, y, err := Lists(rows)
 	if err != nil {
 		return nil, err
 	}
-	xc := tally.VerifyMixChain(p.MixParams(ChainX), x, rec.XMixes)
+	return VerifyLists(p, x, y, rec)
+}
+
+// VerifyLists is Verify for a caller that holds the filter's input lists X
+// and Y (Lists) rather than the board rows: a million ballots' rows
+// decoded take 6 GB, their lists 1.2 GB.
+func VerifyLists(p *Params, x, y *shuffle.Rows, rec *Record) (*Result, error) {
+	if p.MaxDepth < 1 || p.MaxDepth > MaxDepth || p.Mixes < p.Threshold.T {
+		return nil, fmt.Errorf("%w: max depth %d, mixes %d", ErrParams, p.MaxDepth, p.Mixes)
+	}
+	// One set of generators serves both chains (they depend on the
+	// election and the row count only, spec §6.2).
+	px, py := p.MixParams(ChainX).WithGenerators(x.Len()), p.MixParams(ChainY)
+	py.Generators = px.Generators
+	xc := tally.VerifyMixChain(px, x, rec.XMixes)
 	if err := xc.Complete(p.Mixes); err != nil {
 		return nil, fmt.Errorf("%w: X: %w", ErrMixes, err)
 	}
-	yc := tally.VerifyMixChain(p.MixParams(ChainY), y, rec.YMixes)
+	yc := tally.VerifyMixChain(py, y, rec.YMixes)
 	if err := yc.Complete(p.Mixes); err != nil {
 		return nil, fmt.Errorf("%w: Y: %w", ErrMixes, err)
 	}
@@ -215,12 +267,14 @@ func Verify(p *Params, rows []Row, rec *Record) (*Result, error) {
 // (invalid shares are discarded; at least t valid ones are needed), applies
 // the selection rule, requires exactly the kept positions it gives and
 // M × kept filter rows, and returns the kept rows of the last mixed X.
-func Conclude(p *Params, x *shuffle.Rows, blinded []*elgamal.Ciphertext, shares []*threshold.DecryptionShare, claimed []uint32) (*Result, error) {
+//
+// The shares are given as their encodings (threshold.DecryptionShare.Bytes).
+func Conclude(p *Params, x *shuffle.Rows, blinded *shuffle.Rows, shares [][]byte, claimed []uint32) (*Result, error) {
 	tags, err := decryptTags(p, blinded, shares)
 	if err != nil {
 		return nil, err
 	}
-	kept, err := Select(tags)
+	kept, err := SelectEncoded(tags)
 	if err != nil {
 		return nil, err
 	}
@@ -243,9 +297,20 @@ func Conclude(p *Params, x *shuffle.Rows, blinded []*elgamal.Ciphertext, shares 
 
 // DecryptList combines the decryption shares of a list whose plaintexts
 // are elements (tags or identifiers), discarding invalid shares; at least
-// t valid shares are needed (spec §5.9-§5.11).
-func DecryptList(p *Params, list []*elgamal.Ciphertext, shares []*threshold.DecryptionShare) ([]*group.Element, error) {
-	return decryptTags(p, list, shares)
+// t valid shares are needed (spec §5.9-§5.11). list is one column; the
+// shares are given as their encodings (threshold.DecryptionShare.Bytes).
+func DecryptList(p *Params, list *shuffle.Rows, shares [][]byte) ([]*group.Element, error) {
+	enc, err := decryptTags(p, list, shares)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*group.Element, len(enc)/group.ElementSize)
+	for i := range out {
+		if out[i], err = new(group.Element).SetCanonicalBytes(enc[i*group.ElementSize : (i+1)*group.ElementSize]); err != nil {
+			return nil, fmt.Errorf("%w: plaintext %d: %w", ErrMalformed, i, err)
+		}
+	}
+	return out, nil
 }
 
 // compareKept names the first difference between the kept positions the
@@ -270,22 +335,19 @@ func compareKept(want, got []uint32) error {
 // RollCallList is the roll call's input (spec §15.7): the identifier
 // column of the kept rows, width 1.
 func RollCallList(kept *shuffle.Rows) (*shuffle.Rows, error) {
-	cts := make([]*elgamal.Ciphertext, kept.Len())
-	for i := range cts {
-		c, err := kept.Ciphertext(i, 0)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
-		cts[i] = c
+	out, err := kept.Sub(nil, 0, 1)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return shuffle.NewRows(1, cts)
+	return out, nil
 }
 
 // A RollCall is the roll call's record: the mixes of the identifier list
-// and the decryption shares of its last valid list.
+// and the decryption shares of its last valid list (their encodings,
+// threshold.DecryptionShare.Bytes).
 type RollCall struct {
 	Mixes  []*tally.MixEntry
-	Shares []*threshold.DecryptionShare
+	Shares [][]byte
 }
 
 // VerifyRollCall checks the roll call over the kept rows of a verified
@@ -300,11 +362,7 @@ func VerifyRollCall(p *Params, kept *shuffle.Rows, n int, rc *RollCall) ([]*grou
 	if err := chain.Complete(p.Mixes); err != nil {
 		return nil, 0, fmt.Errorf("%w: roll call: %w", ErrMixes, err)
 	}
-	cts, err := chain.Output.Ciphertexts()
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	ids, err := decryptTags(p, cts, rc.Shares)
+	ids, err := DecryptList(p, chain.Output, rc.Shares)
 	if err != nil {
 		return nil, 0, err
 	}

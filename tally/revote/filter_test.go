@@ -8,7 +8,7 @@ import (
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
-	"evote/crypto/threshold"
+	"evote/crypto/shuffle"
 	"evote/crypto/zkp"
 	"evote/internal/testrand"
 )
@@ -116,7 +116,7 @@ func TestKeptSuperseded(t *testing.T) {
 // raised to another exponent (so that a superseded row's successor tag
 // would no longer match and the row would be kept), with a proof computed
 // over the tampered outputs.
-func forgedBlind(t *testing.T, k *TagKey, ext [32]byte, in []*elgamal.Ciphertext, pos int) *BlindStep {
+func forgedBlind(t *testing.T, k *TagKey, ext [32]byte, in *shuffle.Rows, pos int) *BlindStep {
 	t.Helper()
 	rnd := testrand.New("forge")
 	step, err := k.Blind(ext, in, rnd)
@@ -124,16 +124,20 @@ func forgedBlind(t *testing.T, k *TagKey, ext [32]byte, in []*elgamal.Ciphertext
 		t.Fatal(err)
 	}
 	other := new(group.Scalar).Add(&k.z, new(group.Scalar).SetUint64(1))
-	c := new(elgamal.Ciphertext)
-	c.A.ScalarMult(other, &in[pos].A)
-	c.B.ScalarMult(other, &in[pos].B)
-	step.Out[pos] = c
+	step.Out = in.Map(func(l int, c *elgamal.Ciphertext) {
+		z := &k.z
+		if l == pos {
+			z = other
+		}
+		c.A.ScalarMult(z, &c.A)
+		c.B.ScalarMult(z, &c.B)
+	})
 	// The prover's best attempt: the true DLEQ statement would need
 	// Y* = X*^z, which the tampered outputs no longer give; prove with z.
-	rho, sigma := blindWeights(ext, k.Trustee, &k.pub, in, step.Out)
-	xStar := combine(rho, sigma, in)
-	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: &k.pub, G2: xStar, X2: combine(rho, sigma, step.Out)}
-	p, err := zkp.ProveDLEQ(blindContext(ext, k.Trustee, len(in)), st, &k.z, nil, rnd)
+	prefix := blindSeed(ext, k.Trustee, &k.pub, in, step.Out)
+	sums := combineLists([][]byte{prefix, prefix}, []*shuffle.Rows{in, step.Out})
+	st := &zkp.DLEQStatement{G1: group.NewGeneratorElement(), X1: &k.pub, G2: sums[0], X2: sums[1]}
+	p, err := zkp.ProveDLEQ(blindContext(ext, k.Trustee, in.Len()), st, &k.z, nil, rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +157,7 @@ func TestForgedEqualityProof(t *testing.T) {
 	}
 	// Honest proof, one output replaced.
 	bad := *rec.Blinds[0]
-	bad.Out = slices.Clone(bad.Out)
-	bad.Out[2] = rec.Blinds[0].Out[3]
+	bad.Out = replaceRow(t, bad.Out, 2, 3)
 	tampered := *rec
 	tampered.Blinds = []*BlindStep{&bad, rec.Blinds[1]}
 	if _, err := Verify(e.p, rows, &tampered); !errors.Is(err, ErrBlindProof) {
@@ -184,11 +187,8 @@ func TestForgedEqualityProof(t *testing.T) {
 // is refused.
 func TestForgedDecryptionShare(t *testing.T) {
 	e, _, rows, rec := honest(t, "share", 30, 10, 4, 0)
-	bad := *rec.Shares[0]
-	bad.D = slices.Clone(bad.D)
-	bad.D[0] = bad.D[1]
 	tampered := *rec
-	tampered.Shares = []*threshold.DecryptionShare{&bad, rec.Shares[1]}
+	tampered.Shares = [][]byte{forgedShare(t, rec.Shares[0]), rec.Shares[1]}
 	if _, err := Verify(e.p, rows, &tampered); !errors.Is(err, ErrDecryption) {
 		t.Fatalf("got %v, want %v", err, ErrDecryption)
 	}

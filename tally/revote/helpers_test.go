@@ -3,13 +3,19 @@ package revote
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
+	"evote/crypto/shuffle"
 	"evote/crypto/threshold"
 	"evote/tally"
 )
@@ -210,6 +216,41 @@ func (e *testElection) rows(t testing.TB, s *scenario, rnd io.Reader) []Row {
 	return out
 }
 
+// lists encrypts a scenario's board rows as rows does and returns the
+// filter's lists X and Y (Lists), making the rows a chunk at a time on all
+// cores: only the lists (320 bytes a row at width 4) are ever held whole.
+func (e *testElection) lists(t testing.TB, s *scenario, rnd io.Reader) (x, y *shuffle.Rows) {
+	t.Helper()
+	const chunk = 4096
+	chunks := (len(s.casts) + chunk - 1) / chunk
+	xs, ys := make([]*shuffle.Rows, chunks), make([]*shuffle.Rows, chunks)
+	errs := make([]error, chunks)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := int(next.Add(1)) - 1; c < chunks; c = int(next.Add(1)) - 1 {
+				part := &scenario{casts: s.casts[c*chunk : min((c+1)*chunk, len(s.casts))]}
+				xs[c], ys[c], errs[c] = Lists(e.rows(t, part, rnd))
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	x, err := shuffle.Concat(xs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y, err = shuffle.Concat(ys...); err != nil {
+		t.Fatal(err)
+	}
+	return x, y
+}
+
 // flagOf is a row's flag: 1 for an online ballot, 2 for padding (opened
 // in public, spec §15.4), 0 for a dummy row or an in-person mark.
 func flagOf(c cast) uint64 {
@@ -250,9 +291,19 @@ func encryptElement(t testing.TB, pk *elgamal.PublicKey, v *group.Element, rnd i
 // record.
 func (e *testElection) run(t testing.TB, rows []Row, rnd io.Reader) *Record {
 	t.Helper()
-	rec, tags := e.work(t, rows, rnd)
+	x, y, err := Lists(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.runLists(t, x, y, rnd)
+}
+
+// runLists is run over the lists X and Y (Lists) rather than the rows.
+func (e *testElection) runLists(t testing.TB, x, y *shuffle.Rows, rnd io.Reader) *Record {
+	t.Helper()
+	rec, tags := e.work(t, x, y, rnd)
 	var err error
-	if rec.Kept, err = Select(tags); err != nil {
+	if rec.Kept, err = SelectEncoded(tags); err != nil {
 		t.Fatal(err)
 	}
 	return rec
@@ -262,17 +313,21 @@ func (e *testElection) run(t testing.TB, rows []Row, rnd io.Reader) *Record {
 // without the check that current tags are distinct.
 func (e *testElection) run2(t testing.TB, rows []Row, rnd io.Reader) *Record {
 	t.Helper()
-	rec, tags := e.work(t, rows, rnd)
-	if _, err := Select(tags); err == nil {
+	x, y, err := Lists(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, tags := e.work(t, x, y, rnd)
+	if _, err := SelectEncoded(tags); err == nil {
 		t.Fatal("the selection accepted the rows")
 	}
-	n := len(tags) / 2
+	n := len(tags) / 64
 	cur := map[[32]byte]bool{}
-	for _, x := range tags[n:] {
-		cur[[32]byte(x.Bytes())] = true
+	for i := range n {
+		cur[[32]byte(tags[(n+i)*32:])] = true
 	}
-	for i, x := range tags[:n] {
-		if !cur[[32]byte(x.Bytes())] {
+	for i := range n {
+		if !cur[[32]byte(tags[i*32:])] {
 			rec.Kept = append(rec.Kept, uint32(i))
 		}
 	}
@@ -280,13 +335,10 @@ func (e *testElection) run2(t testing.TB, rows []Row, rnd io.Reader) *Record {
 }
 
 // work is the trustees' part of run: the record without its kept list, and
-// the decrypted tags.
-func (e *testElection) work(t testing.TB, rows []Row, rnd io.Reader) (*Record, []*group.Element) {
+// the decrypted tags' encodings. Each party's intermediate lists are
+// dropped once the next step has them, as the trustees' tools do.
+func (e *testElection) work(t testing.TB, x, y *shuffle.Rows, rnd io.Reader) (*Record, []byte) {
 	t.Helper()
-	x, y, err := Lists(rows)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &Record{}
 	px, py := e.p.MixParams(ChainX).WithGenerators(x.Len()), e.p.MixParams(ChainY)
 	py.Generators = px.Generators
@@ -315,17 +367,51 @@ func (e *testElection) work(t testing.TB, rows []Row, rnd io.Reader) (*Record, [
 		list = step.Out
 	}
 	for j := 0; j < 2; j++ {
-		s, err := e.shares[j].DecryptShares(e.p.Context, list, rnd)
+		s, err := e.shares[j].DecryptSharesEncoded(e.p.Context, list.Encoding(), rnd)
 		if err != nil {
 			t.Fatal(err)
 		}
 		rec.Shares = append(rec.Shares, s)
 	}
-	tags, err := threshold.Combine(e.p.Threshold, list, rec.Shares)
+	tags := make([]byte, 0, list.Len()*group.ElementSize)
+	err = threshold.CombineEncoded(e.p.Threshold, list.Encoding(), rec.Shares, func(_ int, ms []*group.Element) error {
+		for _, m := range ms {
+			tags = m.AppendBytes(tags)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rec, tags
+}
+
+// replaceRow returns r with row i replaced by row j.
+func replaceRow(t testing.TB, r *shuffle.Rows, i, j int) *shuffle.Rows {
+	t.Helper()
+	idx := make([]uint32, r.Len())
+	for k := range idx {
+		idx[k] = uint32(k)
+	}
+	idx[i] = uint32(j)
+	out, err := r.Sub(idx, 0, r.Width())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// forgedShare returns the encoding of the share b with D_0 replaced by
+// D_1, its proof unchanged.
+func forgedShare(t testing.TB, b []byte) []byte {
+	t.Helper()
+	s, err := threshold.ParseDecryptionShare(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.D = slices.Clone(s.D)
+	s.D[0] = s.D[1]
+	return s.Bytes()
 }
 
 // rollCall mixes and decrypts the identifiers of the kept rows.
@@ -344,12 +430,8 @@ func (e *testElection) rollCall(t testing.TB, kept *Result, rnd io.Reader) *Roll
 		}
 		rc.Mixes = append(rc.Mixes, m)
 	}
-	cts, err := rc.Mixes[1].Output.Ciphertexts()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for j := 1; j < 3; j++ {
-		s, err := e.shares[j].DecryptShares(e.p.Context, cts, rnd)
+		s, err := e.shares[j].DecryptSharesEncoded(e.p.Context, rc.Mixes[1].Output.Encoding(), rnd)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,13 @@
 package revote
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
@@ -108,4 +113,137 @@ func VerifyDepth(pk *elgamal.PublicKey, ctx []byte, depth *elgamal.Ciphertext, m
 		return fmt.Errorf("%w: %w", ErrDepth, err)
 	}
 	return nil
+}
+
+// A RowList holds the filter's rows as the rules collect them from the
+// board, encoded: per row ID || Flag || Ballot… as appended (one part per
+// Append) and, once the depths entry is on the board, Depth (64 bytes a
+// ciphertext). A million ballots' rows take 1.2 GB so, about 6 GB decoded
+// as []Row. The zero value is an empty list; a nil list has no rows.
+type RowList struct {
+	parts []*shuffle.Rows // ID, Flag, Ballot…; every part of one width
+	ends  []int           // rows up to the end of each part
+	depth []byte          // 64 bytes a row
+	set   []bool          // whether row i's Depth is set
+}
+
+// Len returns the number of rows.
+func (l *RowList) Len() int {
+	if l == nil || len(l.ends) == 0 {
+		return 0
+	}
+	return l.ends[len(l.ends)-1]
+}
+
+// Append adds rows, whose Depth is ignored (SetDepth sets it). Every row
+// must have the width of the list's first.
+func (l *RowList) Append(rows ...Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	w := len(rows[0].Ballot)
+	if len(l.parts) > 0 {
+		w = l.parts[0].Width() - 2
+	}
+	cts := make([]*elgamal.Ciphertext, 0, len(rows)*(2+w))
+	for i := range rows {
+		r := &rows[i]
+		if r.ID == nil || r.Flag == nil || len(r.Ballot) != w || slices.Contains(r.Ballot, nil) {
+			return fmt.Errorf("%w: row %d", ErrMalformed, l.Len()+i)
+		}
+		cts = append(append(cts, r.ID, r.Flag), r.Ballot...)
+	}
+	part, err := shuffle.NewRows(2+w, cts)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	l.parts = append(l.parts, part)
+	l.ends = append(l.ends, l.Len()+len(rows))
+	l.depth = append(l.depth, make([]byte, len(rows)*elgamal.CiphertextSize)...)
+	l.set = append(l.set, make([]bool, len(rows))...)
+	return nil
+}
+
+// SetDepth sets the Depth of row i.
+func (l *RowList) SetDepth(i int, d *elgamal.Ciphertext) {
+	d.AppendBytes(l.depth[i*elgamal.CiphertextSize : i*elgamal.CiphertextSize])
+	l.set[i] = true
+}
+
+// Flag decodes the Flag of row i.
+func (l *RowList) Flag(i int) (*elgamal.Ciphertext, error) {
+	k, _ := slices.BinarySearch(l.ends, i+1)
+	start := 0
+	if k > 0 {
+		start = l.ends[k-1]
+	}
+	return l.parts[k].Ciphertext(i-start, 1)
+}
+
+// Lists returns the filter's input lists as Lists does, computing S and T
+// a part at a time on all cores (the other columns of X are copied as
+// encoded). Every Depth must have been set.
+func (l *RowList) Lists() (x, y *shuffle.Rows, err error) {
+	if l.Len() == 0 {
+		return nil, nil, fmt.Errorf("%w: no rows", ErrParams)
+	}
+	xs, ys := make([]*shuffle.Rows, len(l.parts)), make([]*shuffle.Rows, len(l.parts))
+	errs := make([]error, len(l.parts))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(l.parts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := int(next.Add(1)) - 1; k < len(l.parts); k = int(next.Add(1)) - 1 {
+				xs[k], ys[k], errs[k] = l.lists(k)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	if x, err = shuffle.Concat(xs...); err != nil {
+		return nil, nil, fmt.Errorf("revote: list X: %w", err)
+	}
+	if y, err = shuffle.Concat(ys...); err != nil {
+		return nil, nil, fmt.Errorf("revote: list Y: %w", err)
+	}
+	return x, y, nil
+}
+
+// lists returns part k's rows of X and Y.
+func (l *RowList) lists(k int) (x, y *shuffle.Rows, err error) {
+	const size = elgamal.CiphertextSize
+	part, lo := l.parts[k], 0
+	if k > 0 {
+		lo = l.ends[k-1]
+	}
+	ss := make([]*elgamal.Ciphertext, part.Len())
+	ts := make([]*elgamal.Ciphertext, part.Len())
+	for i := range part.Len() {
+		var r Row
+		if r.ID, err = part.Ciphertext(i, 0); err != nil {
+			return nil, nil, fmt.Errorf("%w: row %d: %w", ErrMalformed, lo+i, err)
+		}
+		if !l.set[lo+i] {
+			return nil, nil, fmt.Errorf("%w: row %d has no depth", ErrMalformed, lo+i)
+		}
+		if r.Depth, err = new(elgamal.Ciphertext).SetBytes(l.depth[(lo+i)*size : (lo+i+1)*size]); err != nil {
+			return nil, nil, fmt.Errorf("%w: row %d's depth: %w", ErrMalformed, lo+i, err)
+		}
+		ss[i], ts[i] = r.Successor(), r.Current()
+	}
+	s, err := shuffle.NewRows(1, ss)
+	if err != nil {
+		return nil, nil, err
+	}
+	if x, err = shuffle.Join(s, part); err != nil {
+		return nil, nil, err
+	}
+	if y, err = shuffle.NewRows(1, ts); err != nil {
+		return nil, nil, err
+	}
+	return x, y, nil
 }

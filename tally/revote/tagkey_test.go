@@ -6,6 +6,7 @@ import (
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
+	"evote/crypto/shuffle"
 	"evote/internal/testrand"
 )
 
@@ -27,7 +28,10 @@ func TestTagKeyFromSecret(t *testing.T) {
 	}
 	var ext [32]byte
 	g := group.NewGeneratorElement()
-	in := []*elgamal.Ciphertext{{A: *g, B: *g}}
+	in, err := shuffle.NewRows(1, []*elgamal.Ciphertext{{A: *g, B: *g}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	step, err := back.Blind(ext, in, r)
 	if err != nil {
 		t.Fatal(err)

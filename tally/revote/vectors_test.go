@@ -81,7 +81,7 @@ func encodeCase(name string, rec *Record, expected string) vectorCase {
 		c.Blinds = append(c.Blinds, hexs(b.Bytes()))
 	}
 	for _, s := range rec.Shares {
-		c.Shares = append(c.Shares, hexs(s.Bytes()))
+		c.Shares = append(c.Shares, hexs(s))
 	}
 	return c
 }
@@ -155,7 +155,7 @@ func buildVectors(t *testing.T) *vectorFileT {
 		v.Rows = append(v.Rows, vr)
 	}
 	list, _ := TagList(rec.XMixes[1].Output, rec.YMixes[1].Output)
-	rho, sigma := blindWeights(e.p.Context, 1, e.p.TagKeys[0], list, rec.Blinds[0].Out)
+	rho, sigma := blindWeightsAt(blindSeed(e.p.Context, 1, e.p.TagKeys[0], list, rec.Blinds[0].Out), 0, 1)
 	v.BlindWeights = []string{hexs(rho[0].Bytes()), hexs(sigma[0].Bytes())}
 
 	for _, m := range rec.XMixes {
@@ -180,18 +180,15 @@ func buildVectors(t *testing.T) *vectorFileT {
 	forged := *rec
 	forged.Blinds = []*BlindStep{forgedBlind(t, e.tagKeys[0], e.p.Context, list, 0), rec.Blinds[1]}
 	v.Records = append(v.Records, encodeCase("forged blinding (equality) proof", &forged, "blinding proof does not verify"))
-	badShare := *rec.Shares[1]
-	badShare.D = slices.Clone(badShare.D)
-	badShare.D[0] = badShare.D[1]
 	share := *rec
-	share.Shares = []*threshold.DecryptionShare{rec.Shares[0], &badShare}
+	share.Shares = [][]byte{rec.Shares[0], forgedShare(t, rec.Shares[1])}
 	v.Records = append(v.Records, encodeCase("forged decryption share", &share, "too few valid decryption shares"))
 
 	for _, m := range rc.Mixes {
 		v.RollCall.Mixes = append(v.RollCall.Mixes, hexs(m.Encode()))
 	}
 	for _, s := range rc.Shares {
-		v.RollCall.Shares = append(v.RollCall.Shares, hexs(s.Bytes()))
+		v.RollCall.Shares = append(v.RollCall.Shares, hexs(s))
 	}
 	v.RollCall.Voters = 3
 	v.RollCall.Expected = "valid"
@@ -237,14 +234,14 @@ func mixes(t *testing.T, hs []string) []*tally.MixEntry {
 	return out
 }
 
-func shares(t *testing.T, hs []string) []*threshold.DecryptionShare {
-	var out []*threshold.DecryptionShare
+func shares(t *testing.T, hs []string) [][]byte {
+	var out [][]byte
 	for _, h := range hs {
-		s, err := threshold.ParseDecryptionShare(unhex(t, h))
-		if err != nil {
+		b := unhex(t, h)
+		if _, err := threshold.ParseDecryptionShare(b); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, s)
+		out = append(out, b)
 	}
 	return out
 }
@@ -300,7 +297,7 @@ func checkVectors(t *testing.T, v *vectorFileT) {
 		}
 		if c.Name == "honest" {
 			list, _ := TagList(rec.XMixes[1].Output, rec.YMixes[1].Output)
-			rho, sigma := blindWeights(p.Context, 1, p.TagKeys[0], list, rec.Blinds[0].Out)
+			rho, sigma := blindWeightsAt(blindSeed(p.Context, 1, p.TagKeys[0], list, rec.Blinds[0].Out), 0, 1)
 			if hexs(rho[0].Bytes()) != v.BlindWeights[0] || hexs(sigma[0].Bytes()) != v.BlindWeights[1] {
 				t.Fatal("blinding weights differ from the vector")
 			}

@@ -13,6 +13,7 @@ import (
 	"evote/ballot"
 	"evote/ballotbox"
 	"evote/bulletin"
+	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/crypto/shuffle"
 	"evote/crypto/threshold"

@@ -76,6 +76,7 @@ type styleFilter struct {
 	xp, yp           *tally.MixParams
 	xMixers, yMixers []int
 	blinded          *shuffle.Rows // the tag list after the valid blinding steps (one column)
+	blindedDigest    [32]byte      // blinded.Digest(), the input the next blinding step must name
 	blinders         []int
 	tagShares        validShares
 	filtered         *revote.Result
@@ -884,10 +885,13 @@ func (s *State) applyBlind(e *bulletin.Entry) error {
 		if err != nil {
 			return refuse("%w", err)
 		}
-		f.blinded = list
+		f.blinded, f.blindedDigest = list, list.Digest()
 	}
 	if slices.Contains(f.blinders, trustee) {
 		return refuse("trustee %d already blinded style %s's tags", trustee, f.style)
+	}
+	if b.Input != f.blindedDigest {
+		return refuse("blinding of style %s does not take the current tag list as input (another blinding came first)", f.style)
 	}
 	// A failed step is the trustee's fault: it stays on the board, named,
 	// and the next blinder starts from the last valid list (§15.13 step 5).
@@ -895,7 +899,7 @@ func (s *State) applyBlind(e *bulletin.Entry) error {
 		s.Culprits = append(s.Culprits, Culprit{Position: s.Size, Type: bulletin.TypeRevoteBlind, Trustee: trustee, Contest: ShareTags, Reason: err.Error(), Err: err})
 		return nil
 	}
-	f.blinded = b.Step.Out
+	f.blinded, f.blindedDigest = b.Step.Out, b.Step.Out.Digest()
 	f.blinders = append(f.blinders, trustee)
 	return nil
 }

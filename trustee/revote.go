@@ -333,7 +333,7 @@ func blindStep(st *election.State, rs election.RevoteStyle, keys *Keys, index in
 	if err != nil {
 		return nil, fmt.Errorf("trustee: blinding style %s's tags: %w", rs.Style, err)
 	}
-	be := &revote.BlindEntry{Style: rs.Style, Step: step}
+	be := &revote.BlindEntry{Style: rs.Style, Input: list.Digest(), Step: step}
 	o.tamperWith(be)
 	return &FilterStep{Style: rs.Style, Type: bulletin.TypeRevoteBlind, List: election.ShareTags, Payload: be.Encode()}, nil
 }
@@ -376,7 +376,7 @@ func RunFilter(ctx context.Context, b Board, keys *Keys, o Options) error {
 	if !f.State.Coercion() {
 		return nil
 	}
-	failed := "" // the step whose post failed last
+	failed, failedAt := "", uint64(0) // the step whose post failed last, and the view it was computed on
 	grew, size := time.Now(), f.Size()
 	for {
 		// Sync to the board's end first: an entry this trustee posted
@@ -417,12 +417,14 @@ func RunFilter(ctx context.Context, b Board, keys *Keys, o Options) error {
 		p, err := post(ctx, f, keys, step.Type, step.Payload)
 		if err != nil {
 			// Another trustee's step may have come first (the board moved
-			// on): recompute on a new view; the same step failing twice in
-			// a row is the trustee's to see.
-			if ctx.Err() != nil || failed == step.String() {
+			// on): recompute on a new view. The same step failing again on
+			// a view no larger than the last failure's is the trustee's to
+			// see: nothing came first. (Three trustees acting out of turn
+			// can beat one trustee's step twice in a row.)
+			if ctx.Err() != nil || failed == step.String() && f.Size() <= failedAt {
 				return fmt.Errorf("trustee: posting the %s: %w", step, err)
 			}
-			failed = step.String()
+			failed, failedAt = step.String(), f.Size()
 			continue
 		}
 		failed = ""

@@ -396,7 +396,7 @@ func (f *Fixture) RevoteFilter(ctx context.Context) error {
 			if err2 != nil {
 				return err2
 			}
-			be := &revote.BlindEntry{Style: rs.Style, Step: step}
+			be := &revote.BlindEntry{Style: rs.Style, Input: list.Digest(), Step: step}
 			_, err = f.postTrusteeTyped(ctx, j, bulletin.TypeRevoteBlind, be.Encode())
 		case rs.TagShares < t:
 			err = share(election.ShareTags, rs.Blinded, rs.TagShares+1)

@@ -521,7 +521,7 @@ func (e *Election) Filter(h RevoteHooks) error {
 			if err != nil {
 				return err
 			}
-			be := &revote.BlindEntry{Style: rs.Style, Step: step}
+			be := &revote.BlindEntry{Style: rs.Style, Input: list.Digest(), Step: step}
 			if h.Blind != nil {
 				be = h.Blind(be)
 			}

@@ -1,7 +1,11 @@
 package sim
 
 import (
+	"errors"
+	"strings"
 	"testing"
+
+	"evote/tally/revote"
 
 	"evote/bulletin"
 	"evote/election"
@@ -107,5 +111,49 @@ func TestTwoBoards(t *testing.T) {
 		if x.Slots != y.Slots || x.SlotRows != y.SlotRows || x.Board != y.Board || x.Rows.Len() != y.Rows.Len() || x.Kept.Len() != y.Kept.Len() || x.Voters != y.Voters {
 			t.Fatalf("style %s: %+v without the re-vote, %+v with it", x.Style, x, y)
 		}
+	}
+}
+
+// TestRevoteBlindingRace: two trustees blind the same tag list at once
+// (the second acting out of turn while the first's step is on its way,
+// spec §15.13 step 5). The step posted second does not take the current
+// list as input: the rules refuse it, so that its trustee recomputes on
+// the new list, as for a mix (§15.14.2). Before, the entry bore no input:
+// it was accepted, its proof checked against the first step's output, and
+// the honest trustee named a culprit with its step skipped.
+func TestRevoteBlindingRace(t *testing.T) {
+	cfg := revoteConfig("revote-blinding-race")
+	cfg.Coercion = true
+	e, err := Setup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.VoteRevote(RevoteHooks{}); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	err = e.Filter(RevoteHooks{Blind: func(b *revote.BlindEntry) *revote.BlindEntry {
+		calls++
+		if calls != 2 {
+			return b
+		}
+		// Trustee 2's step over the list trustee 1 blinded, not over
+		// trustee 1's output.
+		rs := e.State.RevoteStyles()[e.State.RevoteCurrent()]
+		list, err := revote.TagList(rs.X, rs.Y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step, err := e.Keys.TagKeys[1].Blind(e.State.Context.ExtendedHash, list, testrand.New("race"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &revote.BlindEntry{Style: b.Style, Input: list.Digest(), Step: step}
+	}})
+	if !errors.Is(err, election.ErrRefused) || !strings.Contains(err.Error(), "another blinding came first") {
+		t.Fatalf("a blinding over the list before the last: %v", err)
+	}
+	if len(e.State.Culprits) != 0 {
+		t.Fatalf("culprits %v", e.State.Culprits)
 	}
 }

@@ -307,18 +307,25 @@ func DecodeMarks(b []byte) (*Marks, error) {
 }
 
 // A BlindEntry is the payload of a revote-blind entry (spec §15.5 step 3):
-// the ballot style whose filter it blinds, then the step:
+// the ballot style whose filter it blinds, the digest of the tag list it
+// takes as input (shuffle.Rows.Digest), then the step:
 //
-//	string(ballot_style) || u8(1) || ext[32] || u16(j) || u32(L) || Ciphertext[L] || DLEQProof
+//	string(ballot_style) || input[32] || u8(1) || ext[32] || u16(j) || u32(L) || Ciphertext[L] || DLEQProof
+//
+// The input lets the rules tell a step over a list another trustee has
+// since blinded (refused, its trustee recomputes) from a step whose proof
+// fails (the trustee's fault, skipped and named), as a mix's input does.
 type BlindEntry struct {
 	Style string
+	Input [32]byte
 	Step  *BlindStep
 }
 
 // Encode returns the canonical encoding.
 func (b *BlindEntry) Encode() []byte {
-	w := wire.NewWriter(64)
+	w := wire.NewWriter(96)
 	w.String(b.Style)
+	w.Fixed(b.Input[:])
 	return append(w.Bytes(), b.Step.Bytes()...)
 }
 
@@ -326,6 +333,7 @@ func (b *BlindEntry) Encode() []byte {
 func DecodeBlindEntry(b []byte) (*BlindEntry, error) {
 	r := wire.NewReader(b)
 	e := &BlindEntry{Style: r.String(record.MaxIDLen, "ballot style")}
+	copy(e.Input[:], r.Fixed(32, "input digest"))
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: blinding entry: %w", ErrMalformed, r.Err())
 	}

@@ -220,7 +220,9 @@ func tallyCounts(st *election.State) (mixable, decryptable int) {
 	}
 	if st.Tally == nil {
 		for _, c := range st.Manifest.Contests {
-			if c.Kind == ballot.SingleChoice {
+			// In deniable re-voting mode every contest is mixed (spec
+			// §15.5 step 6).
+			if c.Kind == ballot.SingleChoice || st.Coercion() {
 				mixable++
 			}
 		}
@@ -231,7 +233,7 @@ func tallyCounts(st *election.State) (mixable, decryptable int) {
 			continue
 		}
 		decryptable++
-		if c.Contest.Kind == ballot.SingleChoice {
+		if c.Mixed() {
 			mixable++
 		}
 	}

@@ -201,11 +201,12 @@ func (s *State) RevoteTagKeys() []*group.Element {
 // initRevote checks a coercion-mode manifest against what these rules
 // implement and prepares their state.
 func (s *State) initRevote(m *ballot.Manifest) error {
-	for _, c := range m.Contests {
-		if c.Kind != ballot.SingleChoice {
-			// §15.5 step 6: a multi-select contest needs its flags decrypted
-			// before its sums, which these rules do not implement yet.
-			return refuse("contest %s: multi-select contests in coercion mode %s are not supported by these rules yet (spec §15.13)", c.ID, m.Coercion.Mode)
+	// A row is (S, C_id, C_f, ballot …) in X (§15.5 step 1): its
+	// ciphertexts must fit a list's width, and a multi-select contest's
+	// tally list (C_f, x_1 … x_K) too.
+	for _, st := range m.BallotStyles {
+		if w := 3 + ballotWidth(m, st.Contests); w > shuffle.MaxWidth {
+			return refuse("ballot style %s: a row of %d ciphertexts in coercion mode %s (at most %d)", st.ID, w, m.Coercion.Mode, shuffle.MaxWidth)
 		}
 	}
 	rv := &revoteState{tagKeys: make([]*group.Element, len(m.Trustees)), slotRows: map[string]int{}, byStyle: map[string]*styleFilter{}, devices: map[[32]byte]bool{}}
@@ -1083,9 +1084,12 @@ func (s *State) ComputeRevoteFilter() (*revote.Filter, error) {
 }
 
 // finishRevote is the start of the tally (the transition to mixing): every
-// style's filter and roll call done; each contest's list is the (flag,
-// choice) pairs of the kept rows of the styles that hold it (spec §15.5
-// step 6), and its ballots are the styles' R minus their opened marks.
+// style's filter and roll call done; each contest's list is made of the
+// kept rows of the styles that hold it (spec §15.5 step 6): (flag,
+// choice) pairs for a single-choice contest, rows (flag, x_1 … x_K) for a
+// multi-select one, whose flags are decrypted before its sums
+// (ContestTally.TwoRound). Its ballots are the styles' R minus their
+// opened marks.
 func (s *State) finishRevote() error {
 	for _, f := range s.rv.styles {
 		if !f.done {
@@ -1095,7 +1099,8 @@ func (s *State) finishRevote() error {
 	s.Tally = nil
 	for i := range s.Manifest.Contests {
 		c := &s.Manifest.Contests[i]
-		ct := &ContestTally{Contest: c, Shares: map[int][]byte{}}
+		ct := &ContestTally{Contest: c, Shares: map[int][]byte{}, twoRound: c.Kind == ballot.MultiSelect}
+		var parts []*shuffle.Rows
 		for _, f := range s.rv.styles {
 			st, _ := s.Manifest.Style(f.style)
 			at := slices.Index(st.Contests, c.ID)
@@ -1103,13 +1108,32 @@ func (s *State) finishRevote() error {
 				continue
 			}
 			ct.Ballots += uint64(f.voters - f.marks)
+			// The kept rows are (C_id, C_f, ballot …): the contest's
+			// ciphertexts start after the ballot's earlier contests.
 			k := f.filtered.Kept
+			col := 2 + ballotWidth(s.Manifest, st.Contests[:at])
+			if ct.twoRound {
+				flags, err := k.Sub(nil, 1, 2)
+				if err != nil {
+					return refuse("%w", err)
+				}
+				xs, err := k.Sub(nil, col, col+len(c.Candidates))
+				if err != nil {
+					return refuse("%w", err)
+				}
+				part, err := shuffle.Join(flags, xs)
+				if err != nil {
+					return refuse("%w", err)
+				}
+				parts = append(parts, part)
+				continue
+			}
 			for r := 0; r < k.Len(); r++ {
 				flag, err := k.Ciphertext(r, 1)
 				if err != nil {
 					return refuse("%w", err)
 				}
-				choice, err := k.Ciphertext(r, 2+at)
+				choice, err := k.Ciphertext(r, col)
 				if err != nil {
 					return refuse("%w", err)
 				}
@@ -1118,16 +1142,42 @@ func (s *State) finishRevote() error {
 		}
 		ct.Withheld = ct.Ballots < uint64(s.Manifest.MinAnonymity)
 		ct.current = ct.Input
-		if !ct.Withheld && len(ct.Input) > 0 {
-			rows, err := shuffle.NewRows(2, ct.Input)
-			if err != nil {
+		var rows *shuffle.Rows
+		switch {
+		case ct.twoRound && len(parts) > 0:
+			var err error
+			if rows, err = shuffle.Concat(parts...); err != nil {
 				return refuse("%w", err)
 			}
+			ct.input = rows
+		case !ct.twoRound && len(ct.Input) > 0:
+			var err error
+			if rows, err = shuffle.NewRows(2, ct.Input); err != nil {
+				return refuse("%w", err)
+			}
+		}
+		if !ct.Withheld && rows != nil && rows.Len() > 0 {
 			ct.chain = tally.NewChain(rows)
 		}
 		s.Tally = append(s.Tally, ct)
 	}
 	return nil
+}
+
+// ballotWidth is the number of ciphertexts of the contests ids of a
+// ballot: one for a single-choice contest, one per candidate for a
+// multi-select one (§9.3).
+func ballotWidth(m *ballot.Manifest, ids []string) int {
+	w := 0
+	for _, id := range ids {
+		c, _ := m.Contest(id)
+		if c.Kind == ballot.MultiSelect {
+			w += len(c.Candidates)
+		} else {
+			w++
+		}
+	}
+	return w
 }
 
 // countFlagged counts a contest's decrypted (flag, choice) pairs (spec

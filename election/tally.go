@@ -15,6 +15,7 @@ import (
 	"evote/crypto/threshold"
 	"evote/record"
 	"evote/tally"
+	"evote/tally/revote"
 )
 
 // A Culprit names a trustee whose mix or decryption share on the board is
@@ -65,7 +66,51 @@ type ContestTally struct {
 	// list is final prepared for checking decryption shares (the A
 	// components' encodings only), made by the first share.
 	list *threshold.CiphertextList
+
+	// A multi-select contest in deniable re-voting mode is decrypted in
+	// two rounds (spec §15.5 step 6): its mixed rows are (C_f, x_1 … x_K);
+	// the flags column is decrypted first (final, kind TargetMixed), then
+	// the sums of the x_j over the rows with f = 1 (current, kind
+	// TargetSums), so that no row's selections are ever opened.
+	twoRound  bool
+	mixed     *shuffle.Rows // the last mix's output, whose flags are final
+	flagsOpen bool          // the flags are decrypted: current is the sums
+	flagErr   error         // the flags decrypted are refused (revote.ErrFlags)
+	counted   uint64        // rows with f = 1, once the flags are open
+	// FlagShares are the valid decryption shares of the flags, once the
+	// flags are open (Shares then holds the sums').
+	FlagShares map[int][]byte
 }
+
+// Mixed reports whether the contest's list is mixed before it is
+// decrypted: a single-choice contest's, and in deniable re-voting mode
+// every contest's, unless withheld or empty.
+func (c *ContestTally) Mixed() bool { return c.chain != nil }
+
+// TwoRound reports whether the contest is decrypted in two rounds, its
+// mixed rows' flags and then its sums (a multi-select contest in deniable
+// re-voting mode, spec §15.5 step 6).
+func (c *ContestTally) TwoRound() bool { return c.twoRound }
+
+// FlagsPending reports whether the contest's flags are still to be
+// decrypted: the list to decrypt (Current) is the flags of its mixed rows.
+func (c *ContestTally) FlagsPending() bool { return c.twoRound && !c.flagsOpen }
+
+// FlagsRefused returns why the decrypted flags were refused (a kept
+// padding row, more rows with f = 1 than voters), or nil.
+func (c *ContestTally) FlagsRefused() error { return c.flagErr }
+
+// TargetKind is the kind of the list to decrypt (tally.TargetMixed or
+// tally.TargetSums), as its decryption entries must name it.
+func (c *ContestTally) TargetKind() uint8 {
+	if c.final != nil || c.Contest.Kind == ballot.SingleChoice {
+		return tally.TargetMixed
+	}
+	return tally.TargetSums
+}
+
+// Target returns TargetDigest of the list to decrypt.
+func (c *ContestTally) Target() [32]byte { return c.target() }
 
 // InputRows returns a single-choice contest's cleansed list, the first
 // mix's input (nil for a multi-select contest, or once a verifier has let
@@ -81,12 +126,14 @@ func (c *ContestTally) ReleaseInput() {
 }
 
 // Current returns the list to decrypt: the last valid mix output, or Input
-// for multi-select contests. Each call decodes a single-choice contest's
+// for multi-select contests; for a two-round contest (TwoRound) the flags
+// of its last mix output, then the sums of its rows with f = 1, and nil
+// once its flags are refused. Each call decodes a single-choice contest's
 // final list anew, so a caller that reads it more than once keeps the
 // result.
 func (c *ContestTally) Current() []*elgamal.Ciphertext {
 	rows := c.final
-	if rows == nil && c.current == nil && c.input != nil {
+	if rows == nil && c.current == nil && c.input != nil && !c.flagsOpen {
 		rows = c.input
 	}
 	if rows == nil {
@@ -221,6 +268,13 @@ func (s *State) finishMixing() error {
 			return refuse("contest %s: %w", c.Contest.ID, err)
 		}
 		c.current, c.final = nil, c.chain.Output
+		if c.twoRound {
+			flags, err := c.final.Sub(nil, 0, 1)
+			if err != nil {
+				return refuse("contest %s: %w", c.Contest.ID, err)
+			}
+			c.mixed, c.final = c.final, flags
+		}
 		// The commitment generators (one point per ciphertext) serve only
 		// to check mixes: mixing is over, so they are let go.
 		c.mixParams = nil
@@ -256,11 +310,10 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 	if !ok || c.Withheld {
 		return refuse("decryption share for unknown or withheld contest %q", d.ContestID)
 	}
-	want := tally.TargetMixed
-	if c.Contest.Kind == ballot.MultiSelect {
-		want = tally.TargetSums
+	if c.flagErr != nil {
+		return refuse("decryption share for contest %s, whose decrypted flags were refused: %v", d.ContestID, c.flagErr)
 	}
-	if d.Kind != want || d.Target != c.target() {
+	if d.Kind != c.TargetKind() || d.Target != c.target() {
 		// Trustees decrypt only the final verified list: anything else is
 		// refused outright, never posted (no decryption oracle).
 		return refuse("decryption share is not for contest %s's final list", d.ContestID)
@@ -273,6 +326,65 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 		return nil
 	}
 	c.Shares[trustee] = bytes.Clone(d.ShareBytes())
+	if c.FlagsPending() && len(c.Shares) >= int(s.Manifest.Threshold) {
+		return c.openFlags(threshold.Params{N: len(s.Manifest.Trustees), T: int(s.Manifest.Threshold)})
+	}
+	return nil
+}
+
+// openFlags is the first round of a two-round contest (spec §15.5 step
+// 6), once t valid shares of its flags are on the board: it decrypts the
+// flags of the mixed rows and makes the list to decrypt the sums of the
+// x_j over the rows with f = 1. Flags that revote.CheckFlags would refuse
+// (a kept padding row, f = 2; more rows with f = 1 than the contest's
+// ballots) are kept in flagErr: no sums are made, every later share is
+// refused and so is the result (ComputeResult), as for a single-choice
+// contest's (countFlagged).
+func (c *ContestTally) openFlags(p threshold.Params) error {
+	flags, err := c.decrypt(p, revote.FlagPadding)
+	if err != nil {
+		if !errors.Is(err, ErrRefused) {
+			return err
+		}
+		c.flagErr = err
+	}
+	var rows []int
+	for i, f := range flags {
+		if c.flagErr != nil {
+			break
+		}
+		switch f {
+		case revote.FlagBallot:
+			rows = append(rows, i)
+		case revote.FlagNone:
+		case revote.FlagPadding:
+			c.flagErr = fmt.Errorf("%w: kept row %d is padding", revote.ErrFlags, i)
+		default:
+			c.flagErr = fmt.Errorf("%w: kept row %d has flag %d", revote.ErrFlags, i, f)
+		}
+	}
+	if c.flagErr == nil && uint64(len(rows)) > c.Ballots {
+		c.flagErr = fmt.Errorf("%w: %d rows with f = 1, the roll calls give at most %d online ballots", revote.ErrFlags, len(rows), c.Ballots)
+	}
+	c.flagsOpen, c.FlagShares, c.Shares = true, c.Shares, map[int][]byte{}
+	c.final, c.list, c.digest = nil, nil, nil
+	if c.flagErr != nil {
+		return nil
+	}
+	sums := make([]*elgamal.Ciphertext, len(c.Contest.Candidates))
+	for j := range sums {
+		sums[j] = elgamal.Zero()
+	}
+	for _, i := range rows {
+		for j := range sums {
+			x, err := c.mixed.Ciphertext(i, 1+j)
+			if err != nil {
+				return refuse("contest %s: %w", c.Contest.ID, err)
+			}
+			sums[j].Add(sums[j], x)
+		}
+	}
+	c.current, c.Input, c.counted = sums, sums, uint64(len(rows))
 	return nil
 }
 
@@ -303,6 +415,12 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 	for _, c := range s.Tally {
 		cr := tally.ContestResult{ContestID: c.Contest.ID, Ballots: c.Ballots, Withheld: c.Withheld}
 		if !c.Withheld {
+			if c.FlagsPending() {
+				return nil, refuse("contest %s: its flags are not decrypted", c.Contest.ID)
+			}
+			if c.flagErr != nil {
+				return nil, refuse("contest %s: %w", c.Contest.ID, c.flagErr)
+			}
 			if len(c.Shares) < p.T {
 				return nil, refuse("contest %s has %d valid decryption shares, %d needed", c.Contest.ID, len(c.Shares), p.T)
 			}
@@ -310,7 +428,10 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			if s.rv != nil {
+			if c.twoRound {
+				// The sums of the rows with f = 1, which are the ballots.
+				cr.Counts, cr.Ballots = values, c.counted
+			} else if s.rv != nil {
 				// The result's ballots are the rows counted (f = 1).
 				if cr.Counts, cr.Ballots, err = countFlagged(values, len(c.Contest.Candidates), c.Ballots); err != nil {
 					return nil, refuse("contest %s: %w", c.Contest.ID, err)
@@ -441,7 +562,7 @@ func (s *State) applyMix(e *bulletin.Entry) error {
 		return refuse("mix for trustee %d not signed by that trustee", m.Mixer)
 	}
 	c, ok := s.contestTally(m.ContestID)
-	if !ok || c.Contest.Kind != ballot.SingleChoice || c.Withheld || m.ElectionID != s.Manifest.ElectionID {
+	if !ok || c.chain == nil || m.ElectionID != s.Manifest.ElectionID {
 		return refuse("mix of %q/%q, which is not a contest being mixed", m.ElectionID, m.ContestID)
 	}
 	// A mix of a list that is no longer the current one lost a race with

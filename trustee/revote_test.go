@@ -343,7 +343,9 @@ func (r *revoteRun) check(named ...election.Culprit) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			key = fmt.Sprintf("trustee %d's share of %s, style %d", j, d.ContestID, style)
+			// A multi-select contest's flags and sums are two lists
+			// (kinds 1 and 2, spec §15.5 step 6).
+			key = fmt.Sprintf("trustee %d's share of %s (kind %d), style %d", j, d.ContestID, d.Kind, style)
 		}
 		if key != "" {
 			if seen[key]++; seen[key] > 1 {

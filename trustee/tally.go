@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"evote/ballot"
 	"evote/bulletin"
 	"evote/crypto/elgamal"
 	"evote/crypto/shuffle"
@@ -61,7 +60,7 @@ func RunMix(ctx context.Context, b Board, keys *Keys, o Options) error {
 	// would leave one with a stale input.
 	before := func(s *election.State) bool {
 		for _, c := range s.Tally {
-			if c.Contest.Kind != ballot.SingleChoice || c.Withheld {
+			if !c.Mixed() {
 				continue
 			}
 			for j := 1; j < index; j++ {
@@ -148,7 +147,7 @@ func mixedBy(s *election.State, c *election.ContestTally, j int) bool {
 // trustee has not mixed validly.
 func nextToMix(st *election.State, index int, posted map[string]bool) *election.ContestTally {
 	for _, c := range st.Tally {
-		if c.Contest.Kind == ballot.SingleChoice && !c.Withheld && !posted[c.Contest.ID] && !slices.Contains(c.Mixers, index) {
+		if c.Mixed() && !posted[c.Contest.ID] && !slices.Contains(c.Mixers, index) {
 			return c
 		}
 	}
@@ -176,7 +175,8 @@ func MixContest(st *election.State, index int, c *election.ContestTally, o Optio
 // decryption phase, every single-choice contest has its required mixes,
 // the contest is not withheld, and cts is exactly the contest's list to
 // decrypt: the last valid mix output, or the per-candidate sums of a
-// multi-select contest. A voter's ballot, an unmixed list or any other
+// multi-select contest (in deniable re-voting mode, the flags of its last
+// mix output and then the sums of its rows with f = 1). A voter's ballot, an unmixed list or any other
 // ciphertext is refused.
 func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.Ciphertext, o Options) (*tally.DecryptionEntry, error) {
 	c, err := decryptable(st, contestID)
@@ -187,6 +187,16 @@ func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.C
 	// is decoded: one decoded list at a time.
 	n, given := len(cts), tally.TargetDigest(cts)
 	return shareOf(st, keys, c, func(current []*elgamal.Ciphertext, target [32]byte) bool { return n == len(current) && given == target }, o)
+}
+
+// contestOf returns the replay's tally of the contest with the given id.
+func contestOf(st *election.State, id string) (*election.ContestTally, bool) {
+	for _, c := range st.Tally {
+		if c.Contest.ID == id {
+			return c, true
+		}
+	}
+	return nil, false
 }
 
 // decryptable returns the contest to decrypt, or ErrNotFinalList unless
@@ -201,7 +211,7 @@ func decryptable(st *election.State, contestID string) (*election.ContestTally, 
 		if x.Contest.ID == contestID {
 			c = x
 		}
-		if x.Contest.Kind == ballot.SingleChoice && !x.Withheld && len(x.Mixers) < int(st.Manifest.Mixes) {
+		if x.Mixed() && len(x.Mixers) < int(st.Manifest.Mixes) {
 			return nil, fmt.Errorf("%w: contest %s has %d valid mixes of %d", ErrNotFinalList, x.Contest.ID, len(x.Mixers), st.Manifest.Mixes)
 		}
 	}
@@ -210,6 +220,9 @@ func decryptable(st *election.State, contestID string) (*election.ContestTally, 
 	}
 	if c.Withheld {
 		return nil, fmt.Errorf("%w: contest %s has too few ballots to be decrypted", ErrNotFinalList, contestID)
+	}
+	if err := c.FlagsRefused(); err != nil {
+		return nil, fmt.Errorf("%w: contest %s: its decrypted flags were refused: %v", ErrNotFinalList, contestID, err)
 	}
 	return c, nil
 }
@@ -226,10 +239,7 @@ func shareOf(st *election.State, keys *Keys, c *election.ContestTally, same func
 	if same != nil && !same(current, target) {
 		return nil, fmt.Errorf("%w: contest %s", ErrNotFinalList, c.Contest.ID)
 	}
-	kind := tally.TargetMixed
-	if c.Contest.Kind == ballot.MultiSelect {
-		kind = tally.TargetSums
-	}
+	kind := c.TargetKind()
 	share, err := keys.Share.DecryptShares(st.Context.ExtendedHash, current, o.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("trustee: %w", err)
@@ -253,7 +263,10 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 	// Each share is computed on, and posted right after, a witnessed
 	// view: the lists it decrypts are the final lists of the board
 	// everyone sees, never a fork's (spec §13.3).
-	tried := map[string]bool{} // contests whose share by us was posted, valid or not
+	// A share is tried once per list: a contest decrypted in two rounds
+	// (its flags, then its sums, spec §15.5 step 6) has two.
+	tried := map[string]bool{} // contest and list whose share by us was posted, valid or not
+	key := func(c *election.ContestTally) string { t := c.Target(); return c.Contest.ID + "/" + string(t[:]) }
 	for {
 		if err := f.Witness(ctx); err != nil {
 			return err
@@ -266,14 +279,25 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 			return err
 		}
 		var next *election.ContestTally
+		waiting := false // a contest's sums wait for other trustees' shares of its flags
 		for _, c := range f.State.Tally {
-			if _, done := c.Shares[index]; !c.Withheld && !done && !tried[c.Contest.ID] {
+			if c.Withheld || c.FlagsRefused() != nil {
+				continue
+			}
+			if _, done := c.Shares[index]; !done && !tried[key(c)] {
 				next = c
 				break
 			}
+			waiting = waiting || c.FlagsPending()
 		}
 		if next == nil {
-			break
+			if !waiting {
+				break
+			}
+			if err := f.Board.Wait(ctx, f.Size()); err != nil {
+				return err
+			}
+			continue
 		}
 		// The replay's own list, decoded once (ShareFor's check of a
 		// list given against it would decode a second copy).
@@ -285,9 +309,19 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 		if err != nil {
 			return err
 		}
-		tried[next.Contest.ID] = true
+		tried[key(c)] = true
 		if _, err := post(ctx, f, keys, bulletin.TypeDecryptionShare, d.Encode()); err != nil {
-			return err
+			// A share of a contest's flags after the t-th is refused:
+			// the flags were opened meanwhile, and its sums are next.
+			if ctx.Err() != nil || !c.FlagsPending() {
+				return err
+			}
+			if werr := f.Witness(ctx); werr != nil {
+				return werr
+			}
+			if now, ok := contestOf(f.State, c.Contest.ID); !ok || !now.TwoRound() || now.FlagsPending() {
+				return err
+			}
 		}
 	}
 	o.step(StepDecrypted)

@@ -182,6 +182,43 @@ func revoteTamperings() []tampering {
 			d.Share.D[0] = new(group.Element).Add(d.Share.D[0], group.NewGeneratorElement())
 			e.Payload = d.Encode()
 		})),
+		in("a multi-select contest's share of its mixed rows' selections, not of their flags (spec §15.5 step 6)", CheckDecryption, func(t *testing.T, f *fixture, entries [][]byte) [][]byte {
+			// The first share of the multi-select contest: a trustee
+			// decrypting every row's pattern of selections instead.
+			var c *election.ContestTally
+			for _, x := range f.e.State.Tally {
+				if x.TwoRound() {
+					c = x
+				}
+			}
+			if c == nil {
+				t.Fatal("no multi-select contest in the record")
+			}
+			n := 0
+			for _, raw := range entries {
+				e, err := bulletin.DecodeEntry(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.Type != bulletin.TypeDecryptionShare {
+					continue
+				}
+				if d, err := tally.DecodeDecryptionEntry(e.Payload); err == nil && d.ContestID == c.Contest.ID {
+					break
+				}
+				n++
+			}
+			return editShare(n, func(t *testing.T, f *fixture, d *tally.DecryptionEntry, e *bulletin.Entry) {
+				rows, err := c.CurrentRows().Ciphertexts()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Share, err = f.e.Keys.Shares[d.Share.Trustee-1].DecryptShares(f.e.State.Context.ExtendedHash, rows, testrand.New("selections")); err != nil {
+					t.Fatal(err)
+				}
+				d.Kind, d.Target = tally.TargetMixed, tally.TargetDigest(rows)
+			})(t, f, entries)
+		}),
 		in("a slot with B_st − 1 rows", CheckRevoteSlot, edit(bulletin.TypeRevoteSlot, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 			s, err := revote.DecodeSlot(e.Payload)
 			if err != nil {

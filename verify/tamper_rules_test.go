@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -46,16 +47,30 @@ func rulesTamperings() []tampering {
 		ts = append(ts, tc)
 	}
 	// The officials publish the fingerprint of a manifest with deniable
-	// re-voting (spec §15.1) over a board of chapter 9: the verifier checks
-	// it under chapter 15's rules, which refuse its multi-select contest
-	// (not integrated in this mode yet, §15.13) at the manifest.
-	tc := in("manifest with deniable re-voting and a multi-select contest", CheckManifest, edit(bulletin.TypeManifest, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
+	// re-voting (spec §15.1) whose multi-select contest has so many
+	// candidates that a row (S, C_id, C_f, ballot …) exceeds a list's
+	// width: the filter's lists could not be built, and chapter 15's rules
+	// refuse it at the manifest (§15.14.2 rule 1).
+	tc := in("manifest with deniable re-voting and rows wider than a list", CheckManifest, edit(bulletin.TypeManifest, 0, func(t *testing.T, f *fixture, e *bulletin.Entry) {
 		m, err := ballot.DecodeManifest(e.Payload)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m.Revote = ballot.LastBallotCounts
 		m.Coercion = ballot.Coercion{Mode: ballot.DeniableRevoting, SlotSeconds: 60, SlotRows: 16, MaxBallots: 4}
+		for i := range m.Contests {
+			c := &m.Contests[i]
+			if c.Kind != ballot.MultiSelect {
+				continue
+			}
+			for k := len(c.Candidates); k < 62; k++ {
+				id := fmt.Sprintf("option-%d", k)
+				c.Candidates = append(c.Candidates, ballot.Candidate{ID: id, Name: ballot.Text{Ky: id, Ru: id, Uz: id, En: id}})
+			}
+		}
+		if _, err := ballot.DecodeManifest(m.Encode()); err != nil {
+			t.Fatalf("the wide manifest is not valid as a manifest: %v", err)
+		}
 		e.Payload = m.Encode()
 	}))
 	tc.published = publishedManifest

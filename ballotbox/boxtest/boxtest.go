@@ -767,49 +767,50 @@ func (f *Fixture) MixAll(ctx context.Context, h Hooks) ([]TrusteePosted, error) 
 }
 
 // DecryptAll has the trustees post decryption shares of every contest
-// that still needs them, as trustees do once decryption has started.
+// that still needs them, as trustees do once decryption has started: in
+// two passes, since a multi-select contest in deniable re-voting mode is
+// decrypted in two rounds (its flags, then its sums).
 func (f *Fixture) DecryptAll(ctx context.Context, h Hooks) ([]TrusteePosted, error) {
 	var out []TrusteePosted
 	var tr *threshold.Transcript
 	f.Box.WithState(func(s *election.State) { tr = s.Keygen() })
-	for ti, th := range f.Threshold {
-		ks, _, err := th.Finish(tr)
-		if err != nil {
-			return out, err
-		}
-		var entries [][]byte
-		var derr error
-		f.Box.WithState(func(s *election.State) {
-			for _, c := range s.Tally {
-				if c.Withheld || len(c.Shares) >= int(s.Manifest.Threshold) {
-					continue
-				}
-				kind := tally.TargetMixed
-				if c.Contest.Kind == ballot.MultiSelect {
-					kind = tally.TargetSums
-				}
-				current := c.Current()
-				share, err := ks.DecryptShares(s.Context.ExtendedHash, current, nil)
-				if err != nil {
-					derr = err
-					return
-				}
-				d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(current), Share: share}
-				if h.Share != nil {
-					d = h.Share(ti+1, d)
-				}
-				entries = append(entries, d.Encode())
-			}
-		})
-		if derr != nil {
-			return out, derr
-		}
-		for _, d := range entries {
-			p, err := f.postTrusteeTyped(ctx, ti+1, bulletin.TypeDecryptionShare, d)
+	for range 2 {
+		for ti, th := range f.Threshold {
+			ks, _, err := th.Finish(tr)
 			if err != nil {
-				return out, fmt.Errorf("trustee %d share: %w", ti+1, err)
+				return out, err
 			}
-			out = append(out, TrusteePosted{ti + 1, bulletin.TypeDecryptionShare, p})
+			var entries [][]byte
+			var derr error
+			f.Box.WithState(func(s *election.State) {
+				for _, c := range s.Tally {
+					_, done := c.Shares[ti+1]
+					if c.Withheld || c.FlagsRefused() != nil || done || len(c.Shares) >= int(s.Manifest.Threshold) {
+						continue
+					}
+					current := c.Current()
+					share, err := ks.DecryptShares(s.Context.ExtendedHash, current, nil)
+					if err != nil {
+						derr = err
+						return
+					}
+					d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: c.TargetKind(), Target: tally.TargetDigest(current), Share: share}
+					if h.Share != nil {
+						d = h.Share(ti+1, d)
+					}
+					entries = append(entries, d.Encode())
+				}
+			})
+			if derr != nil {
+				return out, derr
+			}
+			for _, d := range entries {
+				p, err := f.postTrusteeTyped(ctx, ti+1, bulletin.TypeDecryptionShare, d)
+				if err != nil {
+					return out, fmt.Errorf("trustee %d share: %w", ti+1, err)
+				}
+				out = append(out, TrusteePosted{ti + 1, bulletin.TypeDecryptionShare, p})
+			}
 		}
 	}
 	return out, nil

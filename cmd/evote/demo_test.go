@@ -300,7 +300,7 @@ func cheatingTrustee(step string) func(context.Context, trustee.Board, *trustee.
 			}
 			for _, c := range s.Tally {
 				for j := 1; step == "mix" && j < index; j++ {
-					if c.Contest.Kind == ballot.SingleChoice && !c.Withheld && !slices.Contains(c.Mixers, j) {
+					if c.Mixed() && !slices.Contains(c.Mixers, j) {
 						return false
 					}
 				}
@@ -327,7 +327,7 @@ func cheatingTrustee(step string) func(context.Context, trustee.Board, *trustee.
 				continue
 			}
 			if step == "mix" {
-				if c.Contest.Kind != ballot.SingleChoice {
+				if !c.Mixed() {
 					continue
 				}
 				m, err := trustee.MixContest(st, index, c, o)

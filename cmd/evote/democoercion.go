@@ -100,24 +100,12 @@ func (s *demoCredentials) PaddingCredentials(ctx context.Context, electionID str
 }
 
 // coercionManifest sets the deniable re-voting option on the demo's
-// manifest: last ballot counts, the demo's slot parameters, and
-// single-choice contests only (the rules refuse multi-select contests in
-// this mode, §15.13 step 2).
+// manifest: last ballot counts and the demo's slot parameters. Its
+// multi-select contest is decrypted as sums, after the flags of its mixed
+// rows (spec §15.5 step 6).
 func coercionManifest(m *ballot.Manifest) {
 	m.Revote = ballot.LastBallotCounts
 	m.Coercion = ballot.Coercion{Mode: ballot.DeniableRevoting, SlotSeconds: ballot.MinSlotSeconds, SlotRows: demoSlotRows, MaxBallots: demoMaxBallots}
-	keep := map[string]bool{}
-	var cs []ballot.Contest
-	for _, c := range m.Contests {
-		if c.Kind == ballot.SingleChoice {
-			cs = append(cs, c)
-			keep[c.ID] = true
-		}
-	}
-	m.Contests = cs
-	for i := range m.BallotStyles {
-		m.BallotStyles[i].Contests = slices.DeleteFunc(slices.Clone(m.BallotStyles[i].Contests), func(id string) bool { return !keep[id] })
-	}
 }
 
 // voteRows is simulated voter i, person p, in deniable re-voting mode,

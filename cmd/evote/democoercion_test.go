@@ -74,14 +74,20 @@ func checkCoercionDemo(t *testing.T, res *demoResult) {
 	if res.Manifest.Coercion.Mode != ballot.DeniableRevoting {
 		t.Error("the published manifest is not in deniable re-voting mode")
 	}
-	shown := 0
+	shown, multi := 0, 0
 	for _, c := range res.Result.Contests {
 		if !c.Withheld {
 			shown++
+			if mc, ok := res.Manifest.Contest(c.ContestID); ok && mc.Kind == ballot.MultiSelect {
+				multi++ // its flags, then its sums (spec §15.5 step 6)
+			}
 		}
 	}
 	if shown == 0 {
 		t.Error("every contest withheld: the result checks nothing")
+	}
+	if multi == 0 {
+		t.Error("no multi-select contest counted in this mode")
 	}
 }
 

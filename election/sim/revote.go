@@ -44,6 +44,10 @@ type RevoteHooks struct {
 	// online rows f = 0 instead of 1 (a voter's own client, or malware):
 	// such a voter's last row counts as no ballot.
 	Unflagged func(i int) bool
+	// CountedDummies, if set, reports the dummy voters (numbered from 1)
+	// whose rows the box flags f = 1 instead of 0: a dummy counted as a
+	// ballot, which the tally must refuse (spec §15.5 step 6).
+	CountedDummies func(v int) bool
 }
 
 // rowPlan is a row the simulated box will post: what it is and for whom.
@@ -54,6 +58,7 @@ type rowPlan struct {
 	sel       ballot.Selection
 	seq       int  // cast order
 	unflagged bool // an online ballot flagged f = 0 by its device
+	counted   bool // a dummy row flagged f = 1 by the box
 }
 
 // A signed row with what the sim keeps about it.
@@ -77,7 +82,6 @@ func revoteManifest(cfg Config, m *ballot.Manifest) {
 	}
 	m.Revote = ballot.LastBallotCounts
 	m.Coercion = ballot.Coercion{Mode: ballot.DeniableRevoting, SlotSeconds: 60, SlotRows: b, MaxBallots: mb}
-	singleChoiceOnly(m)
 }
 
 // postTagKeys has every trustee draw and post its tag key (spec §15.1).
@@ -194,7 +198,8 @@ func (e *Election) postSlot(b *styleBox, h RevoteHooks) error {
 	}
 	for range bst - take {
 		n++
-		plans = append(plans, rowPlan{kind: "dummy", voter: b.assignDummy(n, m), dummy: true})
+		v := b.assignDummy(n, m)
+		plans = append(plans, rowPlan{kind: "dummy", voter: v, dummy: true, counted: h.CountedDummies != nil && h.CountedDummies(v)})
 	}
 	e.shuffle(len(plans), func(i, j int) { plans[i], plans[j] = plans[j], plans[i] })
 	if h.Rows != nil {
@@ -273,6 +278,10 @@ func (e *Election) rowFor(style string, p rowPlan) (*simRow, error) {
 	switch p.kind {
 	case "ballot":
 		if !p.unflagged {
+			flag = revote.FlagBallot
+		}
+	case "dummy":
+		if p.counted {
 			flag = revote.FlagBallot
 		}
 	case "padding":

@@ -2,9 +2,13 @@ package sim
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
+	"evote/ballot"
+	"evote/crypto/elgamal"
+	"evote/tally"
 	"evote/tally/revote"
 
 	"evote/bulletin"
@@ -155,5 +159,153 @@ func TestRevoteBlindingRace(t *testing.T) {
 	}
 	if len(e.State.Culprits) != 0 {
 		t.Fatalf("culprits %v", e.State.Culprits)
+	}
+}
+
+// TestRevoteMultiSelect: a multi-select contest in deniable re-voting mode
+// (spec §15.5 step 6) is decrypted in two rounds, the flags of its mixed
+// rows (C_f, x_1 … x_K) and then the sums of the rows with f = 1, so that
+// no row's pattern of selections is ever opened; the counts are what the
+// voters meant. The trustees' shares of anything else are refused: the
+// mixed rows themselves (a decryption oracle for every pattern), the sums
+// before the flags are open, and a flag share after the t-th.
+func TestRevoteMultiSelect(t *testing.T) {
+	cfg := revoteConfig("revote-multi-select")
+	cfg.Coercion = true
+	e, err := Setup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() error{
+		func() error { return e.VoteRevote(RevoteHooks{}) },
+		func() error { return e.Filter(RevoteHooks{}) },
+		func() error { return e.Mix(Hooks{}) },
+		func() error { return e.Transition(election.PhaseDecrypting) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := e.State
+	var c *election.ContestTally
+	for _, x := range s.Tally {
+		if x.Contest.Kind == ballot.MultiSelect {
+			c = x
+		}
+	}
+	if c == nil || !c.TwoRound() || !c.Mixed() || !c.FlagsPending() || c.Withheld {
+		t.Fatalf("no multi-select contest decrypted in two rounds: %+v", c)
+	}
+	k := len(c.Contest.Candidates)
+	if w := c.CurrentRows().Width(); w != 1+k {
+		t.Fatalf("mixed rows of width %d, want 1 + %d", w, k)
+	}
+	ext := s.Context.ExtendedHash
+	shareOf := func(c *election.ContestTally, j int, kind uint8, cts []*elgamal.Ciphertext) error {
+		sh, err := e.Keys.Shares[j-1].DecryptShares(ext, cts, testrand.New("share"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(cts), Share: sh}
+		return e.Post(bulletin.TypeDecryptionShare, e.Keys.Trustees[j-1], d.Encode())
+	}
+	share := func(j int, kind uint8, cts []*elgamal.Ciphertext) error { return shareOf(c, j, kind, cts) }
+	mixed, err := c.CurrentRows().Ciphertexts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := share(1, tally.TargetMixed, mixed); !errors.Is(err, election.ErrRefused) {
+		t.Fatalf("a share of the mixed rows' selections: %v", err)
+	}
+	if err := share(1, tally.TargetSums, mixed[1:1+k]); !errors.Is(err, election.ErrRefused) {
+		t.Fatalf("a share of sums before the flags: %v", err)
+	}
+	flags := c.Current()
+	if len(flags) != c.CurrentRows().Len() || c.TargetKind() != tally.TargetMixed {
+		t.Fatalf("the list to decrypt first is %d ciphertexts of kind %d, want the %d flags", len(flags), c.TargetKind(), c.CurrentRows().Len())
+	}
+	for j := 1; j <= int(s.Manifest.Threshold); j++ {
+		if err := share(j, tally.TargetMixed, flags); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.FlagsPending() || c.FlagsRefused() != nil || len(c.FlagShares) != int(s.Manifest.Threshold) || len(c.Shares) != 0 {
+		t.Fatalf("flags pending %v, refused %v, %d flag shares, %d shares", c.FlagsPending(), c.FlagsRefused(), len(c.FlagShares), len(c.Shares))
+	}
+	if err := share(int(s.Manifest.Threshold)+1, tally.TargetMixed, flags); !errors.Is(err, election.ErrRefused) {
+		t.Fatalf("a flag share after the t-th: %v", err)
+	}
+	if sums := c.Current(); len(sums) != k || c.TargetKind() != tally.TargetSums {
+		t.Fatalf("then %d ciphertexts of kind %d, want the %d sums", len(sums), c.TargetKind(), k)
+	}
+	for j := 1; j <= int(s.Manifest.Threshold); j++ {
+		if err := share(j, tally.TargetSums, c.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, x := range s.Tally {
+		if x == c || x.Withheld {
+			continue
+		}
+		for j := 1; j <= int(s.Manifest.Threshold); j++ {
+			if err := shareOf(x, j, x.TargetKind(), x.Current()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := e.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Result.Equal(e.Expected()) {
+		t.Fatalf("result %+v, the voters meant %+v", s.Result, e.Expected())
+	}
+	for _, r := range s.Result.Contests {
+		if r.ContestID == c.Contest.ID {
+			t.Logf("contest %s: %d ballots, counts %v", r.ContestID, r.Ballots, r.Counts)
+			if r.Ballots == 0 || slices.Max(r.Counts) == 0 {
+				t.Fatal("nothing counted")
+			}
+		}
+	}
+}
+
+// TestRevoteCountedDummy: a ballot box that flags a dummy voter's rows
+// f = 1 (counting a dummy as a ballot) is caught in every contest: a
+// single-choice contest's decrypted (flag, choice) pairs, and a
+// multi-select contest's flags, decrypted before any sum, give more rows
+// with f = 1 than the roll calls' voters (revote.ErrFlags); the
+// multi-select contest's sums are then never made or decrypted, and the
+// result is refused.
+func TestRevoteCountedDummy(t *testing.T) {
+	cfg := revoteConfig("revote-counted-dummy")
+	cfg.Coercion = true
+	e, err := Setup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() error{
+		func() error { return e.VoteRevote(RevoteHooks{CountedDummies: func(v int) bool { return v == 1 }}) },
+		func() error { return e.Filter(RevoteHooks{}) },
+		func() error { return e.Mix(Hooks{}) },
+		func() error { return e.Decrypt(Hooks{}) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	multi := 0
+	for _, c := range e.State.Tally {
+		if c.TwoRound() {
+			multi++
+			if !errors.Is(c.FlagsRefused(), revote.ErrFlags) || len(c.Shares) != 0 || c.Current() != nil {
+				t.Fatalf("contest %s: flags refused %v, %d sum shares, %d ciphertexts to decrypt", c.Contest.ID, c.FlagsRefused(), len(c.Shares), len(c.Current()))
+			}
+		}
+	}
+	if multi == 0 {
+		t.Fatal("no multi-select contest")
+	}
+	if _, err := e.Publish(); !errors.Is(err, revote.ErrFlags) {
+		t.Fatalf("the result with a dummy counted: %v", err)
 	}
 }

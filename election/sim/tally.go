@@ -31,7 +31,7 @@ func (e *Election) Mix(h Hooks) error {
 		}
 		done := true
 		for _, c := range s.Tally {
-			if c.Contest.Kind != ballot.SingleChoice || c.Withheld || len(c.Mixers) >= int(s.Manifest.Mixes) {
+			if !c.Mixed() || len(c.Mixers) >= int(s.Manifest.Mixes) {
 				continue
 			}
 			done = false
@@ -54,7 +54,9 @@ func (e *Election) Mix(h Hooks) error {
 }
 
 // Decrypt starts the decryption phase and has trustees post shares of
-// every contest's final list until each has t valid shares.
+// every contest's final list until each has t valid shares (of its flags,
+// then of its sums, for a multi-select contest in deniable re-voting
+// mode).
 func (e *Election) Decrypt(h Hooks) error {
 	if err := e.Transition(election.PhaseDecrypting); err != nil {
 		return err
@@ -64,22 +66,20 @@ func (e *Election) Decrypt(h Hooks) error {
 		if c.Withheld {
 			continue
 		}
-		kind := tally.TargetMixed
-		if c.Contest.Kind == ballot.MultiSelect {
-			kind = tally.TargetSums
-		}
-		current := c.Current()
-		for t := 1; t <= len(s.Manifest.Trustees) && len(c.Shares) < int(s.Manifest.Threshold); t++ {
-			share, err := e.Keys.Shares[t-1].DecryptShares(s.Context.ExtendedHash, current, e.rand)
-			if err != nil {
-				return err
-			}
-			d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: tally.TargetDigest(current), Share: share}
-			if h.Share != nil {
-				d = h.Share(t, d)
-			}
-			if err := e.Post(bulletin.TypeDecryptionShare, e.Keys.Trustees[t-1], d.Encode()); err != nil {
-				return err
+		for round := 0; round == 0 || round == 1 && c.TwoRound() && c.FlagsRefused() == nil; round++ {
+			kind, current, target := c.TargetKind(), c.Current(), c.Target()
+			for t := 1; t <= len(s.Manifest.Trustees) && c.Target() == target && len(c.Shares) < int(s.Manifest.Threshold); t++ {
+				share, err := e.Keys.Shares[t-1].DecryptShares(s.Context.ExtendedHash, current, e.rand)
+				if err != nil {
+					return err
+				}
+				d := &tally.DecryptionEntry{ElectionID: s.Manifest.ElectionID, ContestID: c.Contest.ID, Kind: kind, Target: target, Share: share}
+				if h.Share != nil {
+					d = h.Share(t, d)
+				}
+				if err := e.Post(bulletin.TypeDecryptionShare, e.Keys.Trustees[t-1], d.Encode()); err != nil {
+					return err
+				}
 			}
 		}
 	}

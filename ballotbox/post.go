@@ -13,6 +13,7 @@ import (
 	"evote/election"
 	"evote/record"
 	"evote/store"
+	"evote/tally/revote"
 )
 
 // Posted is the answer to an entry posted through the box.
@@ -492,6 +493,12 @@ func (b *Box) prepare(s *election.State, action, official string) (t bulletin.Ty
 		transition(election.PhaseDecrypting, bulletin.TypeTransition)
 	case ActionTally:
 		r, rerr := s.ComputeResult()
+		if errors.Is(rerr, revote.ErrFlags) {
+			// No share will mend it: the rows this box posted are at
+			// fault (a kept padding row, a dummy counted as a ballot).
+			err = fmt.Errorf("%w: the result cannot be counted: %w", ErrEntryInvalid, rerr)
+			break
+		}
 		if rerr != nil {
 			err = fmt.Errorf("%w: the trustees' decryption shares are not all on the board: %w", ErrNotReady, rerr)
 			break

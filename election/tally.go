@@ -37,9 +37,12 @@ type Culprit struct {
 
 // ContestTally is the tally of one contest as far as the board has gone.
 type ContestTally struct {
-	Contest  *ballot.Contest
-	Ballots  uint64 // counted ballots with this contest
-	Withheld bool   // fewer than the minimum anonymity: never decrypted
+	Contest *ballot.Contest
+	Ballots uint64 // counted ballots with this contest
+	// Withheld: fewer ballots than the minimum anonymity, never decrypted
+	// (a two-round contest's flags may be: it is withheld when fewer of
+	// its rows than that have f = 1, and its sums are never made).
+	Withheld bool
 	// Input is a multi-select contest's per-candidate sums. A
 	// single-choice contest's list to mix (one ciphertext per counted
 	// ballot, in cleansing order) is InputRows, kept encoded; Input is
@@ -112,9 +115,11 @@ func (c *ContestTally) TargetKind() uint8 {
 // Target returns TargetDigest of the list to decrypt.
 func (c *ContestTally) Target() [32]byte { return c.target() }
 
-// InputRows returns a single-choice contest's cleansed list, the first
-// mix's input (nil for a multi-select contest, or once a verifier has let
-// it go).
+// InputRows returns a mixed contest's input list: a single-choice
+// contest's cleansed list, or in deniable re-voting mode a multi-select
+// contest's rows (C_f, x_1 … x_K); nil for a multi-select contest of
+// chapter 9, for a single-choice contest in that mode (its Input), or
+// once a verifier has let it go.
 func (c *ContestTally) InputRows() *shuffle.Rows { return c.input }
 
 // ReleaseInput lets go of a single-choice contest's cleansed list, which
@@ -267,7 +272,9 @@ func (s *State) finishMixing() error {
 		if _, err := c.chain.Output.Ciphertexts(); err != nil {
 			return refuse("contest %s: %w", c.Contest.ID, err)
 		}
-		c.current, c.final = nil, c.chain.Output
+		// A digest or prepared list of the list before mixing ended
+		// (Target read during mixing) is not the final list's.
+		c.current, c.final, c.digest, c.list = nil, c.chain.Output, nil, nil
 		if c.twoRound {
 			flags, err := c.final.Sub(nil, 0, 1)
 			if err != nil {
@@ -327,7 +334,7 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 	}
 	c.Shares[trustee] = bytes.Clone(d.ShareBytes())
 	if c.FlagsPending() && len(c.Shares) >= int(s.Manifest.Threshold) {
-		return c.openFlags(threshold.Params{N: len(s.Manifest.Trustees), T: int(s.Manifest.Threshold)})
+		c.openFlags(threshold.Params{N: len(s.Manifest.Trustees), T: int(s.Manifest.Threshold)}, uint64(s.Manifest.MinAnonymity))
 	}
 	return nil
 }
@@ -339,37 +346,40 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 // (a kept padding row, f = 2; more rows with f = 1 than the contest's
 // ballots) are kept in flagErr: no sums are made, every later share is
 // refused and so is the result (ComputeResult), as for a single-choice
-// contest's (countFlagged).
-func (c *ContestTally) openFlags(p threshold.Params) error {
+// contest's (countFlagged). Fewer rows with f = 1 than minAnonymity (a
+// voter's own device may flag its row 0) withhold the contest: its sums
+// would be too few voters' selections. It changes the state whatever the
+// flags: the share that completed them is already kept.
+func (c *ContestTally) openFlags(p threshold.Params, minAnonymity uint64) {
+	c.flagsOpen, c.FlagShares = true, c.Shares
 	flags, err := c.decrypt(p, revote.FlagPadding)
+	c.Shares, c.final, c.list, c.digest = map[int][]byte{}, nil, nil, nil
 	if err != nil {
-		if !errors.Is(err, ErrRefused) {
-			return err
-		}
 		c.flagErr = err
+		return
 	}
 	var rows []int
 	for i, f := range flags {
-		if c.flagErr != nil {
-			break
-		}
 		switch f {
 		case revote.FlagBallot:
 			rows = append(rows, i)
 		case revote.FlagNone:
 		case revote.FlagPadding:
 			c.flagErr = fmt.Errorf("%w: kept row %d is padding", revote.ErrFlags, i)
+			return
 		default:
 			c.flagErr = fmt.Errorf("%w: kept row %d has flag %d", revote.ErrFlags, i, f)
+			return
 		}
 	}
-	if c.flagErr == nil && uint64(len(rows)) > c.Ballots {
+	if uint64(len(rows)) > c.Ballots {
 		c.flagErr = fmt.Errorf("%w: %d rows with f = 1, the roll calls give at most %d online ballots", revote.ErrFlags, len(rows), c.Ballots)
+		return
 	}
-	c.flagsOpen, c.FlagShares, c.Shares = true, c.Shares, map[int][]byte{}
-	c.final, c.list, c.digest = nil, nil, nil
-	if c.flagErr != nil {
-		return nil
+	c.counted = uint64(len(rows))
+	if c.counted < minAnonymity {
+		c.Withheld = true
+		return
 	}
 	sums := make([]*elgamal.Ciphertext, len(c.Contest.Candidates))
 	for j := range sums {
@@ -377,15 +387,16 @@ func (c *ContestTally) openFlags(p threshold.Params) error {
 	}
 	for _, i := range rows {
 		for j := range sums {
+			// The mixed rows were decoded when mixing ended
+			// (finishMixing): they decode.
 			x, err := c.mixed.Ciphertext(i, 1+j)
 			if err != nil {
-				return refuse("contest %s: %w", c.Contest.ID, err)
+				panic(fmt.Sprintf("election: contest %s: mixed row %d no longer decodes: %v", c.Contest.ID, i, err))
 			}
 			sums[j].Add(sums[j], x)
 		}
 	}
-	c.current, c.Input, c.counted = sums, sums, uint64(len(rows))
-	return nil
+	c.current, c.Input = sums, sums
 }
 
 // verifyShare checks a decryption share of the contest's list: a
@@ -414,6 +425,9 @@ func (s *State) ComputeResult() (*tally.Result, error) {
 	p := threshold.Params{N: len(s.Manifest.Trustees), T: int(s.Manifest.Threshold)}
 	for _, c := range s.Tally {
 		cr := tally.ContestResult{ContestID: c.Contest.ID, Ballots: c.Ballots, Withheld: c.Withheld}
+		if c.twoRound && c.flagsOpen && c.flagErr == nil {
+			cr.Ballots = c.counted // the rows with f = 1, withheld or not
+		}
 		if !c.Withheld {
 			if c.FlagsPending() {
 				return nil, refuse("contest %s: its flags are not decrypted", c.Contest.ID)

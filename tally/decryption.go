@@ -12,7 +12,9 @@ import (
 
 // Kinds of decryption targets (spec §9.7).
 const (
-	// TargetMixed is the last valid mix output of a single-choice contest.
+	// TargetMixed is the last valid mix output of a single-choice contest
+	// (in deniable re-voting mode, of a multi-select contest its flags
+	// column, spec §15.5 step 6).
 	TargetMixed uint8 = 1
 	// TargetSums is the per-candidate homomorphic sums of a multi-select
 	// contest.

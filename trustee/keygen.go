@@ -25,6 +25,11 @@ const (
 	StepKeyShare            = "key-share"
 	StepMixed               = "mixed"
 	StepDecrypted           = "decrypted"
+	// StepAwaitFlags: the trustee's share of a multi-select contest's
+	// flags is on the board in deniable re-voting mode, and its share of
+	// the sums waits for t trustees' shares of the flags (spec §15.5
+	// step 6).
+	StepAwaitFlags = "await-flags"
 )
 
 // Options tune a trustee's run.

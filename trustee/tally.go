@@ -21,6 +21,13 @@ import (
 // (../shared/SECURITY.md, "Decryption oracle").
 var ErrNotFinalList = errors.New("trustee: refusing to decrypt: not the final verified list of a contest")
 
+// ErrFlagsRefused: in deniable re-voting mode, a multi-select contest's
+// decrypted flags show a kept padding row or more ballots than voters
+// (spec §15.5 step 6): the ballot box's rows are at fault, the contest
+// cannot be counted, and the trustee's tool says so rather than
+// finishing as if decrypted.
+var ErrFlagsRefused = errors.New("trustee: a contest's decrypted flags were refused (the ballot box's padding or dummy rows are at fault; report it to the election commission)")
+
 // shareKey checks that the key share belongs to this election and index
 // and matches the context's verification key.
 func (k *Keys) shareKey(st *election.State) (int, error) {
@@ -38,7 +45,8 @@ func (k *Keys) shareKey(st *election.State) (int, error) {
 }
 
 // RunMix waits for the mixing phase and mixes, in turn with the other
-// trustees, the last valid list of every single-choice contest it has not
+// trustees, the last valid list of every mixed contest (single-choice;
+// every contest in deniable re-voting mode) it has not
 // yet mixed. Its own replay of the board has checked the cleansing against
 // the ballots and every earlier mix's proof before it shuffles anything.
 // A mix refused because another trustee's was posted first is redone on
@@ -172,7 +180,7 @@ func MixContest(st *election.State, index int, c *election.ContestTally, o Optio
 
 // ShareFor returns the trustee's decryption entry for the list cts of a
 // contest. It refuses (ErrNotFinalList) unless the replay st is in the
-// decryption phase, every single-choice contest has its required mixes,
+// decryption phase, every mixed contest has its required mixes,
 // the contest is not withheld, and cts is exactly the contest's list to
 // decrypt: the last valid mix output, or the per-candidate sums of a
 // multi-select contest (in deniable re-voting mode, the flags of its last
@@ -267,8 +275,20 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 	// (its flags, then its sums, spec §15.5 step 6) has two.
 	tried := map[string]bool{} // contest and list whose share by us was posted, valid or not
 	key := func(c *election.ContestTally) string { t := c.Target(); return c.Contest.ID + "/" + string(t[:]) }
+	// view syncs to the board's end, then witnesses it: a share this
+	// trustee or another just posted is in the view (Witness waits for a
+	// checkpoint covering it), and the size waited on below is the
+	// board's, not an older checkpoint's.
+	view := func() error {
+		if err := f.Sync(ctx); err != nil {
+			return err
+		}
+		return f.Witness(ctx)
+	}
+	var refused []string // contests whose decrypted flags were refused
+	announced := false   // StepAwaitFlags reported
 	for {
-		if err := f.Witness(ctx); err != nil {
+		if err := view(); err != nil {
 			return err
 		}
 		if f.State.Phase > election.PhaseDecrypting {
@@ -280,8 +300,13 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 		}
 		var next *election.ContestTally
 		waiting := false // a contest's sums wait for other trustees' shares of its flags
+		refused = refused[:0]
 		for _, c := range f.State.Tally {
-			if c.Withheld || c.FlagsRefused() != nil {
+			if c.Withheld {
+				continue
+			}
+			if err := c.FlagsRefused(); err != nil {
+				refused = append(refused, fmt.Sprintf("%s (%v)", c.Contest.ID, err))
 				continue
 			}
 			if _, done := c.Shares[index]; !done && !tried[key(c)] {
@@ -293,6 +318,10 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 		if next == nil {
 			if !waiting {
 				break
+			}
+			if !announced {
+				o.step(StepAwaitFlags)
+				announced = true
 			}
 			if err := f.Board.Wait(ctx, f.Size()); err != nil {
 				return err
@@ -310,19 +339,27 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 			return err
 		}
 		tried[key(c)] = true
-		if _, err := post(ctx, f, keys, bulletin.TypeDecryptionShare, d.Encode()); err != nil {
+		p, err := post(ctx, f, keys, bulletin.TypeDecryptionShare, d.Encode())
+		if err != nil {
 			// A share of a contest's flags after the t-th is refused:
 			// the flags were opened meanwhile, and its sums are next.
 			if ctx.Err() != nil || !c.FlagsPending() {
 				return err
 			}
-			if werr := f.Witness(ctx); werr != nil {
-				return werr
+			if verr := view(); verr != nil {
+				return verr
 			}
-			if now, ok := contestOf(f.State, c.Contest.ID); !ok || !now.TwoRound() || now.FlagsPending() {
+			if now, ok := contestOf(f.State, c.Contest.ID); !ok || now.FlagsPending() {
 				return err
 			}
+			continue
 		}
+		if !p.Valid {
+			return fmt.Errorf("trustee: the ballot box found our decryption share of %s invalid: %s", c.Contest.ID, p.Reason)
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("%w: %s", ErrFlagsRefused, strings.Join(refused, "; "))
 	}
 	o.step(StepDecrypted)
 	return nil

@@ -767,14 +767,16 @@ func (f *Fixture) MixAll(ctx context.Context, h Hooks) ([]TrusteePosted, error) 
 }
 
 // DecryptAll has the trustees post decryption shares of every contest
-// that still needs them, as trustees do once decryption has started: in
-// two passes, since a multi-select contest in deniable re-voting mode is
-// decrypted in two rounds (its flags, then its sums).
+// that still needs them, as trustees do once decryption has started, in
+// passes until one posts nothing: a multi-select contest in deniable
+// re-voting mode is decrypted in two rounds (its flags, then its sums),
+// and a hook's invalid share leaves a list short.
 func (f *Fixture) DecryptAll(ctx context.Context, h Hooks) ([]TrusteePosted, error) {
 	var out []TrusteePosted
 	var tr *threshold.Transcript
 	f.Box.WithState(func(s *election.State) { tr = s.Keygen() })
-	for range 2 {
+	for pass, posted := 0, -1; posted != len(out) && pass <= 2*len(f.Threshold); pass++ {
+		posted = len(out)
 		for ti, th := range f.Threshold {
 			ks, _, err := th.Finish(tr)
 			if err != nil {

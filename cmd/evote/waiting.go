@@ -89,6 +89,8 @@ func trusteeWaits(step string, roundWait time.Duration) string {
 		return "any further mix this trustee must post"
 	case "decrypt":
 		return "decryption to start (evote official act start-decrypting)"
+	case "await-flags":
+		return "the other trustees' shares of a multi-select contest's first round (which mixed ballots count); then this trustee posts its share of the totals"
 	}
 	return ""
 }

@@ -172,6 +172,9 @@ func TestRevoteBlindingRace(t *testing.T) {
 func TestRevoteMultiSelect(t *testing.T) {
 	cfg := revoteConfig("revote-multi-select")
 	cfg.Coercion = true
+	// The multi-select contest first: the single-choice contest's
+	// ciphertext is then column 2 + K of the kept rows.
+	cfg.MultiSelectFirst = true
 	e, err := Setup(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +190,9 @@ func TestRevoteMultiSelect(t *testing.T) {
 		}
 	}
 	s := e.State
+	if c, _ := s.Manifest.Contest(s.Manifest.BallotStyles[0].Contests[0]); c.Kind != ballot.MultiSelect || len(s.Manifest.BallotStyles[0].Contests) < 2 {
+		t.Fatalf("style %v does not start with its multi-select contest", s.Manifest.BallotStyles[0].Contests)
+	}
 	var c *election.ContestTally
 	for _, x := range s.Tally {
 		if x.Contest.Kind == ballot.MultiSelect {
@@ -307,5 +313,46 @@ func TestRevoteCountedDummy(t *testing.T) {
 	}
 	if _, err := e.Publish(); !errors.Is(err, revote.ErrFlags) {
 		t.Fatalf("the result with a dummy counted: %v", err)
+	}
+}
+
+// TestRevoteMultiSelectWithheld: withholding is decided on the roll
+// calls' voters before decryption (§15.5 step 6), but a voter's own
+// device may flag its row 0, so fewer rows may count. A multi-select
+// contest's sums over fewer rows with f = 1 than the minimum anonymity
+// would be those few voters' patterns of selections: once its flags are
+// open it is withheld instead, its sums never made or decrypted, and the
+// result gives the rows counted.
+func TestRevoteMultiSelectWithheld(t *testing.T) {
+	cfg := revoteConfig("revote-multi-withheld")
+	e, err := RunRevote(cfg, RevoteHooks{Unflagged: func(i int) bool { return i >= 1 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := e.State
+	if s.Manifest.MinAnonymity < 2 {
+		t.Fatalf("minimum anonymity %d: nothing to withhold", s.Manifest.MinAnonymity)
+	}
+	var c *election.ContestTally
+	for _, x := range s.Tally {
+		if x.TwoRound() {
+			c = x
+		}
+	}
+	if c == nil || !c.Withheld || len(c.FlagShares) != int(s.Manifest.Threshold) || len(c.Shares) != 0 || c.Current() != nil {
+		t.Fatalf("multi-select contest: %+v", c)
+	}
+	for _, r := range s.Result.Contests {
+		if r.ContestID == c.Contest.ID && (!r.Withheld || r.Counts != nil || r.Ballots >= uint64(s.Manifest.MinAnonymity)) {
+			t.Fatalf("result %+v, want withheld with the rows counted", r)
+		}
+	}
+	for _, x := range e.Entries {
+		if x.Type != bulletin.TypeDecryptionShare {
+			continue
+		}
+		if d, err := tally.DecodeDecryptionEntry(x.Payload); err == nil && d.ContestID == c.Contest.ID && d.Kind == tally.TargetSums {
+			t.Fatal("a share of the withheld contest's sums is on the board")
+		}
 	}
 }

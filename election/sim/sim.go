@@ -50,6 +50,10 @@ type Config struct {
 	// that every ballot has one 5-candidate single-choice contest (the
 	// verifier's benchmark, spec §11.7).
 	SingleChoiceOnly bool
+	// MultiSelectFirst puts each ballot style's multi-select contests
+	// before its single-choice ones (the sample puts them last), so that
+	// a contest's ciphertexts start after another's several.
+	MultiSelectFirst bool
 	// PostQuantum gives the log an ML-DSA-65 key besides its Ed25519 key
 	// (pinned in the manifest; checkpoints then carry both signatures).
 	PostQuantum bool
@@ -273,6 +277,21 @@ func Setup(cfg Config) (*Election, error) {
 	}
 	if cfg.SingleChoiceOnly {
 		singleChoiceOnly(m)
+	}
+	if cfg.MultiSelectFirst {
+		for i := range m.BallotStyles {
+			ids := slices.Clone(m.BallotStyles[i].Contests)
+			slices.SortStableFunc(ids, func(a, b string) int {
+				multi := func(id string) int {
+					if c, _ := m.Contest(id); c.Kind == ballot.MultiSelect {
+						return 0
+					}
+					return 1
+				}
+				return multi(a) - multi(b)
+			})
+			m.BallotStyles[i].Contests = ids
+		}
 	}
 	if cfg.Coercion {
 		revoteManifest(cfg, m)

@@ -66,7 +66,7 @@ func (e *Election) Decrypt(h Hooks) error {
 		if c.Withheld {
 			continue
 		}
-		for round := 0; round == 0 || round == 1 && c.TwoRound() && c.FlagsRefused() == nil; round++ {
+		for round := 0; round == 0 || round == 1 && c.TwoRound() && c.FlagsRefused() == nil && !c.Withheld; round++ {
 			kind, current, target := c.TargetKind(), c.Current(), c.Target()
 			for t := 1; t <= len(s.Manifest.Trustees) && c.Target() == target && len(c.Shares) < int(s.Manifest.Threshold); t++ {
 				share, err := e.Keys.Shares[t-1].DecryptShares(s.Context.ExtendedHash, current, e.rand)

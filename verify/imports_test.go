@@ -12,7 +12,7 @@ import (
 // must stay out of an auditor's build (spec §11.0).
 var allowedDeps = []string{
 	"evote/crypto/", "evote/ballot", "evote/ballot/revoterow", "evote/bulletin", "evote/bulletin/recordfile", "evote/tally", "evote/tally/revote", "evote/election",
-	"evote/record", "evote/internal/wire", "evote/internal/notefile", "evote/verify", "evote/cmd/evote-verify",
+	"evote/record", "evote/internal/wire", "evote/internal/parallel", "evote/internal/notefile", "evote/verify", "evote/cmd/evote-verify",
 }
 
 // forbiddenModules are third-party modules that only servers use.

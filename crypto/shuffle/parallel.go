@@ -3,10 +3,10 @@ package shuffle
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"evote/internal/parallel"
 )
 
 // Progress receives reports of a long operation: done of total rows are
@@ -80,30 +80,14 @@ func (t *tracker) add(n int) {
 // most size rows, on GOMAXPROCS goroutines, and returns the error of the
 // lowest-numbered chunk that failed. Rows done are reported to tr.
 func forChunks(n, size int, tr *tracker, f func(lo, hi int) error) error {
-	if n == 0 {
+	if n <= 0 {
 		return nil
 	}
-	chunks := (n + size - 1) / size
-	errs := make([]error, chunks)
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c := int(next.Add(1)) - 1
-				if c >= chunks {
-					return
-				}
-				lo, hi := c*size, min((c+1)*size, n)
-				errs[c] = f(lo, hi)
-				tr.add(hi - lo)
-			}
-		}()
-	}
-	wg.Wait()
+	errs := make([]error, (n+size-1)/size)
+	parallel.Chunks(n, size, func(c, lo, hi int) {
+		errs[c] = f(lo, hi)
+		tr.add(hi - lo)
+	})
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/crypto/zkp"
+	"evote/internal/parallel"
 )
 
 // A long list of ciphertexts (a contest's last mix, a million rows) is
@@ -111,7 +109,7 @@ func (k *KeyShare) DecryptSharesEncoded(ext [32]byte, enc []byte, rand io.Reader
 	dEnc := b[at:]
 	binary.BigEndian.PutUint32(dEnc, uint32(n))
 	errs := make([]error, n/chunkSize+1)
-	parallelChunks(n, func(c, lo, hi int) {
+	parallel.Chunks(n, chunkSize, func(c, lo, hi int) {
 		var a, d group.Element
 		for i := lo; i < hi; i++ {
 			if _, err := a.SetCanonicalBytes(list.aEnc[4+i*group.ElementSize : 4+(i+1)*group.ElementSize]); err != nil {
@@ -140,28 +138,6 @@ func (k *KeyShare) DecryptSharesEncoded(ext [32]byte, enc []byte, rand io.Reader
 	return append(b, p.Bytes()...), nil
 }
 
-// parallelChunks calls f(c, lo, hi) for the chunks c = [lo, hi) of
-// chunkSize items of [0, n), on all cores.
-func parallelChunks(n int, f func(c, lo, hi int)) {
-	chunks := (n + chunkSize - 1) / chunkSize
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), chunks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c := int(next.Add(1)) - 1
-				if c >= chunks {
-					return
-				}
-				f(c, c*chunkSize, min((c+1)*chunkSize, n))
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // VerifyEncodedShare checks the share encoded in b (DecryptionShare.Bytes)
 // as VerifyDecryptionShareBytes does, against the list l, without holding
 // its D list decoded (it is decoded a chunk at a time). It returns the
@@ -169,20 +145,11 @@ func parallelChunks(n int, f func(c, lo, hi int)) {
 // ErrMalformed), every other rejection as a *ShareError wrapping
 // ErrInvalidShare.
 func (l *CiphertextList) VerifyEncodedShare(ext [32]byte, vks []*group.Element, b []byte) (int, error) {
-	r := &reader{b: b}
-	ctx := r.header(kindDecryptionShare, "decryption share")
-	trustee := r.index("trustee")
-	before := r.b
-	n := r.count("shares", group.ElementSize, MaxShareCiphertexts)
-	r.take(n*group.ElementSize, "shares")
-	dEnc := before[:len(before)-len(r.b)]
-	if r.err == nil && n == 0 {
-		r.fail("no shares")
-	}
-	proof := r.dleq("proof")
-	if err := r.done(); err != nil {
+	ctx, trustee, dEnc, proof, err := parseShareEncoded(b)
+	if err != nil {
 		return 0, err
 	}
+	n := (len(dEnc) - 4) / group.ElementSize
 	fail := func(format string, args ...any) error {
 		return &ShareError{Trustee: trustee, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidShare}, args...)...)}
 	}
@@ -231,21 +198,30 @@ func msmChunked(w []*group.Scalar, es []*group.Element) *group.Element {
 // returns the trustee and the list<Element> encoding of D (u32(n) ||
 // Element…, aliasing b).
 func shareElements(b []byte) (int, []byte, error) {
+	_, trustee, dEnc, _, err := parseShareEncoded(b)
+	return trustee, dEnc, err
+}
+
+// parseShareEncoded parses the encoding of a DecryptionShare as
+// ParseDecryptionShare does, except that the D list is not decoded: it
+// returns the context, the trustee, the list<Element> encoding of D (u32(n)
+// || Element…, n ≥ 1, aliasing b) and the proof.
+func parseShareEncoded(b []byte) (ctx [32]byte, trustee int, dEnc []byte, proof *zkp.DLEQProof, err error) {
 	r := &reader{b: b}
-	r.header(kindDecryptionShare, "decryption share")
-	trustee := r.index("trustee")
+	ctx = r.header(kindDecryptionShare, "decryption share")
+	trustee = r.index("trustee")
 	before := r.b
 	n := r.count("shares", group.ElementSize, MaxShareCiphertexts)
 	r.take(n*group.ElementSize, "shares")
-	dEnc := before[:len(before)-len(r.b)]
+	dEnc = before[:len(before)-len(r.b)]
 	if r.err == nil && n == 0 {
 		r.fail("no shares")
 	}
-	r.take(zkp.DLEQProofSize, "proof")
+	proof = r.dleq("proof")
 	if err := r.done(); err != nil {
-		return 0, nil, err
+		return ctx, 0, nil, nil, err
 	}
-	return trustee, dEnc, nil
+	return ctx, trustee, dEnc, proof, nil
 }
 
 // CombineEncoded is Combine for a list held encoded: enc holds the

@@ -5,14 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"evote/crypto/elgamal"
 	"evote/crypto/group"
 	"evote/crypto/shuffle"
 	"evote/crypto/zkp"
+	"evote/internal/parallel"
 )
 
 // A TagKey is trustee j's secret tag exponent z_j with its public key
@@ -166,18 +164,8 @@ func blindContext(ext [32]byte, j, n int) []byte {
 // list, so that memory stays that of the encodings.
 func combineLists(prefixes [][]byte, lists []*shuffle.Rows) []*group.Element {
 	n := lists[0].Len()
-	chunks := (n + blindChunk - 1) / blindChunk
-	partial := make([][]*group.Element, chunks)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), chunks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			combineChunks(prefixes, lists, partial, &next)
-		}()
-	}
-	wg.Wait()
+	partial := make([][]*group.Element, (n+blindChunk-1)/blindChunk)
+	parallel.Workers(n, blindChunk, func() func(c, lo, hi int) { return combineChunk(prefixes, lists, partial) })
 	out := make([]*group.Element, len(lists))
 	for k := range out {
 		out[k] = group.NewIdentityElement()
@@ -188,19 +176,13 @@ func combineLists(prefixes [][]byte, lists []*shuffle.Rows) []*group.Element {
 	return out
 }
 
-// combineChunks is one worker of combineLists: it takes the next chunk
-// until none is left and sets its partial sums.
-func combineChunks(prefixes [][]byte, lists []*shuffle.Rows, partial [][]*group.Element, next *atomic.Int64) {
-	n := lists[0].Len()
+// combineChunk returns one worker of combineLists, with its buffers: it
+// sets chunk c's partial sums, for [lo, hi).
+func combineChunk(prefixes [][]byte, lists []*shuffle.Rows, partial [][]*group.Element) func(c, lo, hi int) {
 	els := make([]group.Element, 2*blindChunk)
 	ptr := make([]*group.Element, 2*blindChunk)
 	sc := make([]*group.Scalar, 2*blindChunk)
-	for {
-		c := int(next.Add(1)) - 1
-		if c >= len(partial) {
-			return
-		}
-		lo, hi := c*blindChunk, min((c+1)*blindChunk, n)
+	return func(c, lo, hi int) {
 		partial[c] = make([]*group.Element, len(lists))
 		for k, list := range lists {
 			enc := list.Encoding()

@@ -126,17 +126,9 @@ func TestTwoBoards(t *testing.T) {
 // it was accepted, its proof checked against the first step's output, and
 // the honest trustee named a culprit with its step skipped.
 func TestRevoteBlindingRace(t *testing.T) {
-	cfg := revoteConfig("revote-blinding-race")
-	cfg.Coercion = true
-	e, err := Setup(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.VoteRevote(RevoteHooks{}); err != nil {
-		t.Fatal(err)
-	}
+	e := stepRevote(t, revoteConfig("revote-blinding-race"), func(e *Election) error { return e.VoteRevote(RevoteHooks{}) })
 	calls := 0
-	err = e.Filter(RevoteHooks{Blind: func(b *revote.BlindEntry) *revote.BlindEntry {
+	err := e.Filter(RevoteHooks{Blind: func(b *revote.BlindEntry) *revote.BlindEntry {
 		calls++
 		if calls != 2 {
 			return b
@@ -171,24 +163,14 @@ func TestRevoteBlindingRace(t *testing.T) {
 // before the flags are open, and a flag share after the t-th.
 func TestRevoteMultiSelect(t *testing.T) {
 	cfg := revoteConfig("revote-multi-select")
-	cfg.Coercion = true
 	// The multi-select contest first: the single-choice contest's
 	// ciphertext is then column 2 + K of the kept rows.
 	cfg.MultiSelectFirst = true
-	e, err := Setup(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, step := range []func() error{
-		func() error { return e.VoteRevote(RevoteHooks{}) },
-		func() error { return e.Filter(RevoteHooks{}) },
-		func() error { return e.Mix(Hooks{}) },
-		func() error { return e.Transition(election.PhaseDecrypting) },
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := stepRevote(t, cfg,
+		func(e *Election) error { return e.VoteRevote(RevoteHooks{}) },
+		func(e *Election) error { return e.Filter(RevoteHooks{}) },
+		func(e *Election) error { return e.Mix(Hooks{}) },
+		func(e *Election) error { return e.Transition(election.PhaseDecrypting) })
 	s := e.State
 	if c, _ := s.Manifest.Contest(s.Manifest.BallotStyles[0].Contests[0]); c.Kind != ballot.MultiSelect || len(s.Manifest.BallotStyles[0].Contests) < 2 {
 		t.Fatalf("style %v does not start with its multi-select contest", s.Manifest.BallotStyles[0].Contests)
@@ -284,21 +266,13 @@ func TestRevoteMultiSelect(t *testing.T) {
 // result is refused.
 func TestRevoteCountedDummy(t *testing.T) {
 	cfg := revoteConfig("revote-counted-dummy")
-	cfg.Coercion = true
-	e, err := Setup(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, step := range []func() error{
-		func() error { return e.VoteRevote(RevoteHooks{CountedDummies: func(v int) bool { return v == 1 }}) },
-		func() error { return e.Filter(RevoteHooks{}) },
-		func() error { return e.Mix(Hooks{}) },
-		func() error { return e.Decrypt(Hooks{}) },
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := stepRevote(t, cfg,
+		func(e *Election) error {
+			return e.VoteRevote(RevoteHooks{CountedDummies: func(v int) bool { return v == 1 }})
+		},
+		func(e *Election) error { return e.Filter(RevoteHooks{}) },
+		func(e *Election) error { return e.Mix(Hooks{}) },
+		func(e *Election) error { return e.Decrypt(Hooks{}) })
 	multi := 0
 	for _, c := range e.State.Tally {
 		if c.TwoRound() {
@@ -355,4 +329,21 @@ func TestRevoteMultiSelectWithheld(t *testing.T) {
 			t.Fatal("a share of the withheld contest's sums is on the board")
 		}
 	}
+}
+
+// stepRevote sets up an election in deniable re-voting mode and runs the
+// steps given, failing the test at the first error.
+func stepRevote(t *testing.T, cfg Config, steps ...func(e *Election) error) *Election {
+	t.Helper()
+	cfg.Coercion = true
+	e, err := Setup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range steps {
+		if err := step(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
 }

@@ -243,8 +243,9 @@ func (s *State) prepareTally() error {
 	return nil
 }
 
-// contestTally returns the tally of the contest with the given id.
-func (s *State) contestTally(id string) (*ContestTally, bool) {
+// ContestTally returns the tally of the contest with the given id (once
+// the tally has begun).
+func (s *State) ContestTally(id string) (*ContestTally, bool) {
 	for _, c := range s.Tally {
 		if c.Contest.ID == id {
 			return c, true
@@ -313,7 +314,7 @@ func (s *State) applyDecryption(e *bulletin.Entry) error {
 	if d.ElectionID != s.Manifest.ElectionID {
 		return refuse("decryption share for election %q", d.ElectionID)
 	}
-	c, ok := s.contestTally(d.ContestID)
+	c, ok := s.ContestTally(d.ContestID)
 	if !ok || c.Withheld {
 		return refuse("decryption share for unknown or withheld contest %q", d.ContestID)
 	}
@@ -575,7 +576,7 @@ func (s *State) applyMix(e *bulletin.Entry) error {
 	if trustee == 0 || int(m.Mixer) != trustee {
 		return refuse("mix for trustee %d not signed by that trustee", m.Mixer)
 	}
-	c, ok := s.contestTally(m.ContestID)
+	c, ok := s.ContestTally(m.ContestID)
 	if !ok || c.chain == nil || m.ElectionID != s.Manifest.ElectionID {
 		return refuse("mix of %q/%q, which is not a contest being mixed", m.ElectionID, m.ContestID)
 	}

@@ -197,33 +197,21 @@ func ShareFor(st *election.State, keys *Keys, contestID string, cts []*elgamal.C
 	return shareOf(st, keys, c, func(current []*elgamal.Ciphertext, target [32]byte) bool { return n == len(current) && given == target }, o)
 }
 
-// contestOf returns the replay's tally of the contest with the given id.
-func contestOf(st *election.State, id string) (*election.ContestTally, bool) {
-	for _, c := range st.Tally {
-		if c.Contest.ID == id {
-			return c, true
-		}
-	}
-	return nil, false
-}
-
 // decryptable returns the contest to decrypt, or ErrNotFinalList unless
-// the replay st is in the decryption phase, every single-choice contest
-// has its required mixes and the contest is not withheld.
+// the replay st is in the decryption phase, every mixed contest has its
+// required mixes, the contest is not withheld and its flags (if decrypted
+// in two rounds) were not refused.
 func decryptable(st *election.State, contestID string) (*election.ContestTally, error) {
 	if st.Phase != election.PhaseDecrypting {
 		return nil, fmt.Errorf("%w: the board is in phase %s", ErrNotFinalList, st.Phase)
 	}
-	var c *election.ContestTally
 	for _, x := range st.Tally {
-		if x.Contest.ID == contestID {
-			c = x
-		}
 		if x.Mixed() && len(x.Mixers) < int(st.Manifest.Mixes) {
 			return nil, fmt.Errorf("%w: contest %s has %d valid mixes of %d", ErrNotFinalList, x.Contest.ID, len(x.Mixers), st.Manifest.Mixes)
 		}
 	}
-	if c == nil {
+	c, ok := st.ContestTally(contestID)
+	if !ok {
 		return nil, fmt.Errorf("%w: no contest %q", ErrNotFinalList, contestID)
 	}
 	if c.Withheld {
@@ -349,7 +337,7 @@ func RunDecrypt(ctx context.Context, b Board, keys *Keys, o Options) error {
 			if verr := view(); verr != nil {
 				return verr
 			}
-			if now, ok := contestOf(f.State, c.Contest.ID); !ok || now.FlagsPending() {
+			if now, ok := f.State.ContestTally(c.Contest.ID); !ok || now.FlagsPending() {
 				return err
 			}
 			continue

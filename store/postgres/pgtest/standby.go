@@ -36,6 +36,8 @@ const StandbyName = "evote_standby"
 type Pair struct {
 	Version          string // PostgreSQL major version, e.g. "15"
 	Primary, Standby Cluster
+
+	killed int // the postmaster KillPrimary killed, 0 before
 }
 
 // Cluster is one of a Pair's clusters.
@@ -150,6 +152,11 @@ synchronous_standby_names = ''
 func (p *Pair) Rebuild(t testing.TB) {
 	t.Helper()
 	p.Primary, p.Standby = p.Standby, p.Primary
+	if p.killed != 0 {
+		if err := clearCrashed(p.killed, socketDir, p.Standby.Port, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.Primary.configure(t, fmt.Sprintf(`listen_addresses = '127.0.0.1'
 synchronous_standby_names = '%s'
 synchronous_commit = on
@@ -274,6 +281,7 @@ func (p *Pair) KillPrimary(t testing.TB) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("pgtest: kill the primary: %v", err)
 	}
+	p.killed = pid
 	for i := 0; ; i++ {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.Primary.Port), time.Second)
 		if err != nil {
@@ -320,4 +328,56 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// socketDir is where Debian's clusters put their Unix sockets and the
+// sockets' lock files.
+const socketDir = "/var/run/postgresql"
+
+// clearCrashed waits until the killed postmaster pid has exited, then
+// removes the Unix socket and its lock file it left in dir for port, as the
+// reboot of a crashed machine empties /run. A killed process stays a
+// zombie until its parent (here the machine's init, the postmaster being
+// a daemon) reaps it, which can take seconds, and PostgreSQL refuses to
+// start while the lock file names a process that exists, zombie or not.
+func clearCrashed(pid int, dir string, port int, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		state, err := procState(pid)
+		if err != nil {
+			return err
+		}
+		if state == 0 || state == 'Z' {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pgtest: the killed postmaster %d still runs after %v (state %c)", pid, wait, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sock := filepath.Join(dir, fmt.Sprintf(".s.PGSQL.%d", port))
+	for _, f := range []string{sock + ".lock", sock} {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("pgtest: remove the killed postmaster's %s: %v", f, err)
+		}
+	}
+	return nil
+}
+
+// procState is the state letter of process pid (R, S, D, Z…), or 0 if
+// there is no such process.
+func procState(pid int) (byte, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if os.IsNotExist(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: state of process %d: %v", pid, err)
+	}
+	// pid (comm) state …: comm may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0, fmt.Errorf("pgtest: state of process %d: malformed %q", pid, b)
+	}
+	return b[i+2], nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -331,6 +332,17 @@ func TestPortalEndToEnd(t *testing.T) {
 		t.Errorf("another fingerprint: %s", got)
 	}
 
+	// A server that answers the look-up with the ballot at another
+	// position and that position's true inclusion proof, as it would for
+	// a ballot it left out of its log: the page checks the proof for the
+	// leaf hash of the entry it shows, so the ballot is not "included".
+	// (It was, while the page took the leaf hash from the answer.)
+	liar := serve(t, e, lyingLookup(t, srv.Handler(), rec.Entries, firstBallot+1))
+	open(t, b, liar+"/portal/?lang=en#e="+id+"&v=ballot", "ballot")
+	b.do(t, "a ballot with another entry's proof", chromedp.SendKeys(chromedp.CSS("#ballot-code"), code.String()),
+		chromedp.Click(chromedp.CSS(`#ballot-form button`)), waitFor(`document.body.dataset.ballot === "bad"`))
+	portalShot(t, b, "7-en-ballot-lied")
+
 	// The same record with one ballot's signature changed, served by a
 	// mirror: INVALID, naming the check.
 	bad := &verify.Record{Checkpoint: rec.Checkpoint, Entries: append([][]byte{}, rec.Entries...)}
@@ -374,6 +386,46 @@ func TestPortalEndToEnd(t *testing.T) {
 	if p := b.Problems(); len(p) > 0 {
 		t.Errorf("page errors: %v", p)
 	}
+}
+
+// lyingLookup answers the ballot look-up (GET …/ballots/{code}) of h
+// with the ballot's entry at position at instead of its own, with the
+// inclusion proof and leaf hash of the entry truly there.
+func lyingLookup(t *testing.T, h http.Handler, entries [][]byte, at uint64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.Path, "/ballots/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rr := httptest.NewRecorder()
+		r.Header.Del("Accept-Encoding") // the answer rewritten as JSON
+		h.ServeHTTP(rr, r)
+		var v map[string]any
+		if rr.Code != http.StatusOK || json.Unmarshal(rr.Body.Bytes(), &v) != nil || v["inclusion"] == nil {
+			t.Errorf("lying look-up: %d %s", rr.Code, rr.Body)
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		inc := v["inclusion"].(map[string]any)
+		size := uint64(inc["size"].(float64))
+		tree := bulletin.NewTree()
+		for _, raw := range entries[:size] {
+			tree.AppendLeaves(bulletin.LeafHash(raw))
+		}
+		p, err := tree.InclusionProof(at, size)
+		if err != nil {
+			t.Error(err)
+		}
+		path := []string{}
+		for _, x := range p {
+			path = append(path, hex.EncodeToString(x[:]))
+		}
+		leaf := bulletin.LeafHash(entries[at])
+		v["entry"].(map[string]any)["index"] = at
+		inc["index"], inc["path"], inc["leaf_hash"] = at, path, hex.EncodeToString(leaf[:])
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	})
 }
 
 // sameReport compares two text reports but for the times.

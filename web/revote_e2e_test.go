@@ -42,6 +42,7 @@ import (
 	"evote/store/sqlite"
 	"evote/tally/revote"
 	"evote/web"
+	"evote/web/portal"
 )
 
 // The voting page in deniable re-voting mode (spec chapter 15, §15.13
@@ -292,6 +293,54 @@ func newRevoteEnv(t *testing.T) *revoteEnv {
 	return e
 }
 
+// portalFindsRow: the observers' portal, in each language, states the
+// election's rules of deniable re-voting and finds the voter's row by its
+// receipt number as typed (lower case, spaces), checked by its module
+// against the slot entry and the cosigned checkpoint (spec §15.9, §16.2),
+// with the row's tracking code and nothing of whether it counts; a
+// mistyped number and an unknown one are said to be so.
+func (e *revoteEnv) portalFindsRow(t *testing.T, b *browser, row, code string) {
+	t.Helper()
+	p, err := portal.New(portal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer()
+	srv.Registry = e.f.Registry
+	srv.Web = portal.Mount(p, nil)
+	base := serve(t, e.env, srv.Handler()) + "/portal/?lang="
+	typed := strings.ToLower(strings.ReplaceAll(row, "-", " "))
+	for _, l := range []string{"ky", "ru", "uz", "en"} {
+		q := base + l + "#e=" + e.f.ElectionID + "&v="
+		open(t, b, q+"overview", "overview")
+		if got := b.text(t, "#rules"); !strings.Contains(got, fmt.Sprint(revoteSlotSeconds)) {
+			t.Fatalf("%s: the overview's rules do not state the slots: %q", l, got)
+		}
+		portalShot(t, b, "revote-"+l+"-1-overview")
+		open(t, b, q+"board", "board")
+		if n := eval[int](t, b, `document.querySelectorAll("li.entry").length`); n == 0 {
+			t.Fatalf("%s: the board shows no entry", l)
+		}
+		portalShot(t, b, "revote-"+l+"-2-board")
+		open(t, b, q+"ballot", "ballot")
+		b.do(t, "find the row by its receipt number", chromedp.SendKeys(chromedp.CSS("#ballot-code"), typed),
+			chromedp.Click(chromedp.CSS(`#ballot-form button`)), waitFor(`document.body.dataset.ballot === "included"`))
+		if got := b.text(t, "#ballot-out"); !strings.Contains(got, code) || !strings.Contains(got, row) {
+			t.Fatalf("%s: the portal's row %q lacks the tracking code %s or the receipt number %s", l, got, code, row)
+		}
+		portalShot(t, b, "revote-"+l+"-3-row")
+	}
+	for _, c := range []struct{ typed, want string }{{row[:40], "bad-number"}, {strings.Repeat("A", 52), "absent"}} {
+		b.do(t, "look up "+c.want, chromedp.SetValue(chromedp.CSS("#ballot-code"), c.typed),
+			chromedp.Click(chromedp.CSS(`#ballot-form button`)), waitFor(`document.body.dataset.ballot === "`+c.want+`"`))
+	}
+	for _, p := range b.Problems() {
+		if !strings.Contains(p, "404") { // the unknown number's answer
+			t.Errorf("portal page error: %s", p)
+		}
+	}
+}
+
 // tampering wraps the identity service: while e.tamper is set, the sign-in
 // answer's revote_s is another scalar (its first byte changed), so the
 // credential no longer opens to the voter's identifier.
@@ -539,6 +588,7 @@ func TestVotingPageRevoteEndToEnd(t *testing.T) {
 	if b.text(t, "#receipt-code") == audited {
 		t.Fatal("the cast row is the audited one")
 	}
+	e.portalFindsRow(t, b, rowA, codeA)
 
 	// A re-vote from a second device: another row, another receipt.
 	b2 := newBrowser(t, path)

@@ -131,7 +131,8 @@ func TestServe(t *testing.T) {
 // TestTranslations fails on a key the pages use that a language lacks or
 // leaves empty: the static texts (data-i18n), the script's literal keys,
 // and the keys it composes from the record's vocabulary (phases, entry
-// types, authors' roles, decoded fields, the verifier's stages).
+// types, authors' roles, decoded fields, decryption targets, the
+// verifier's stages).
 func TestTranslations(t *testing.T) {
 	page, _ := staticFS.ReadFile("static/index.html")
 	js, _ := staticFS.ReadFile("static/portal.js")
@@ -153,6 +154,9 @@ func TestTranslations(t *testing.T) {
 	}
 	for _, f := range append(slices.Clone(view.FieldNames), "signature") {
 		need["f_"+f] = true
+	}
+	for _, tg := range view.Targets {
+		need["target_"+tg] = true
 	}
 	for _, s := range []string{"download", "signatures", "replay"} {
 		need["stage_"+s] = true

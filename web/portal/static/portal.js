@@ -176,7 +176,7 @@
       else state.info = await api("/elections/" + encodeURIComponent(state.id));
       state.view = r.view;
       show("v-" + r.view);
-      const views = { overview: renderOverview, turnout: renderTurnout, board: renderBoard, ballot: () => {}, results: renderResults, verify: renderVerify };
+      const views = { overview: renderOverview, turnout: renderTurnout, board: renderBoard, ballot: renderBallotForm, results: renderResults, verify: renderVerify };
       await (views[r.view] || renderOverview)(r);
       document.body.dataset.ready = r.view;
     } catch (e) {
@@ -228,6 +228,8 @@
         h("td", { class: "nowrap", text: m.at ? fmtTime(m.at) : "—" })));
     }
     $("threshold").textContent = T("threshold_text", el.threshold, el.trustees.length, el.mixes);
+    const c = el.coercion;
+    $("rules").textContent = c ? T("rules_deniable", num(c.slot_seconds), num(c.slot_rows), c.max_ballots - 1) : el.revote === "single" ? T("rules_single") : T("rules_last");
     const tb = clear($("trustees"));
     for (const t of el.trustees) tb.append(h("tr", {}, h("td", { text: t.index }), h("td", { text: t.name }), h("td", { class: "fp", text: short(t.key) })));
     $("quorum").textContent = T("quorum_text", el.quorum, el.witnesses.length);
@@ -324,6 +326,9 @@
       page.entries.push(...more.entries);
     }
     const decoded = await call("entries", { manifest: state.manifest, entries: page.entries.map((e) => ({ index: e.index, canonical: e.canonical })) });
+    // The bytes shown, by position: an inclusion proof is checked for
+    // their own leaf hash, computed by the module.
+    state.canonical = new Map(page.entries.map((e) => [e.index, e.canonical]));
     $("board-range").textContent = T("range", num(start), num(start + page.entries.length - 1), num(page.size));
     $("board-prev").disabled = start === 0;
     $("board-next").disabled = start + PAGE >= page.size;
@@ -331,7 +336,7 @@
     for (const d of decoded) types[d.type] = (types[d.type] || 0) + 1;
     $("board-types").textContent = Object.entries(types).map(([k, v]) => T("type_" + k) + " ×" + v).join(" · ");
     const ol = clear($("entries"));
-    for (const d of decoded) ol.append(entryItem(d, d.index === mark));
+    for (const d of decoded) ol.append(entryItem(d, d.index === mark, state.canonical.get(d.index)));
     const m = ol.querySelector(".mark");
     if (m) m.scrollIntoView({ block: "center" });
   }
@@ -342,7 +347,7 @@
     "values", "counted", "cancelled", "style", "contests", "pseudonym", "official", "station", "stations", "officials", "sequence",
     "added", "removed", "updated", "issuer", "keys", "trustees", "kind", "bytes", "time", "tracking_hex", "device_key", "joint_key", "extended_hash"];
 
-  function entryItem(d, marked) {
+  function entryItem(d, marked, canonical) {
     const li = h("li", { class: "entry" + (marked ? " mark" : ""), "data-index": d.index });
     const who = d.role === "trustee" ? T("role_trustee") + " " + d.who : T("role_" + (d.role || "unknown"));
     li.append(h("div", { class: "head" }, h("strong", { text: "#" + d.index + " " + T("type_" + d.type) }), " ", h("span", { class: "small", text: who })));
@@ -354,6 +359,7 @@
       let val = v;
       if (k === "time") val = fmtTime(v);
       else if (k === "phase") val = T("phase_" + v);
+      else if (k === "target") val = T("target_" + v);
       else if (typeof v === "number") val = num(v);
       else if (typeof v === "string" && /^[0-9a-f]{64}$/.test(v)) val = short(v);
       dl.append(h("dt", { text: T("f_" + k) }), h("dd", { class: k === "tracking_code" ? "fp" : "", text: val }));
@@ -361,17 +367,17 @@
     dl.append(h("dt", { text: T("f_signature") }), h("dd", { class: d.signed_ok ? "ok" : "error", text: d.signed_ok ? "✓" : "✗" }));
     li.append(dl);
     const out = h("p", { class: "small proof", "aria-live": "polite" });
-    li.append(h("button", { type: "button", class: "small-btn", text: T("prove_inclusion"), onclick: () => proveInclusion(d.index, out) }), out);
+    li.append(h("button", { type: "button", class: "small-btn", text: T("prove_inclusion"), onclick: () => proveInclusion(d.index, canonical, out) }), out);
     return li;
   }
 
-  async function proveInclusion(index, out) {
+  async function proveInclusion(index, canonical, out) {
     out.textContent = "…";
     try {
       if (!state.cp || !state.cp.valid) throw new Error(T("err_no_checkpoint"));
       if (index >= state.cp.size) { out.textContent = T("not_yet_covered"); return; }
       const p = await api(board("/proof/inclusion?index=" + index + "&size=" + state.cp.size));
-      const r = await call("inclusion", { index, size: state.cp.size, leaf: p.leaf_hash, path: p.path, root: state.cp.root });
+      const r = await call("inclusion", { canonical, index, size: state.cp.size, path: p.path, root: state.cp.root });
       out.textContent = r.ok ? T("inclusion_ok", num(state.cp.size), p.path.length) : T("inclusion_bad", r.error);
       out.className = "small proof " + (r.ok ? "ok" : "error");
     } catch (e) {
@@ -410,10 +416,22 @@
   }
 
   // ---- ballot lookup ----
+  // In deniable re-voting mode a ballot is found by its receipt number,
+  // not by its tracking code (spec §15.9).
+  function renderBallotForm() {
+    const rows = !!state.el.coercion;
+    const label = $("ballot-code-label");
+    label.dataset.i18n = rows ? "row_number" : "ballot_code";
+    label.textContent = rows ? T("row_number") : T("ballot_code");
+    $("ballot-code").placeholder = rows ? "ABCD-EFGH-…-WXY" : "ABCD-EFGH-…";
+    $("ballot-help").hidden = !rows;
+  }
+
   async function findBallot(code) {
     const out = clear($("ballot-out"));
     code = code.trim();
     if (!code) return;
+    if (state.el.coercion) return findRow(code, out);
     const v = await api(board("/ballots/" + encodeURIComponent(code)), { allow404: true });
     if (!v) {
       out.append(h("p", { class: "error", text: T("ballot_not_found") }));
@@ -422,16 +440,64 @@
     }
     const [d] = await call("entries", { manifest: state.manifest, entries: [{ index: v.entry.index, canonical: v.entry.canonical }] });
     out.append(h("p", { class: "ok", text: T("ballot_found", num(d.index)) }));
-    out.append(entryItem(d, false));
+    out.append(entryItem(d, false, v.entry.canonical));
     if (v.checkpoint && v.inclusion) {
+      // The proof is checked for the entry shown: its leaf hash is the
+      // module's, of these bytes at this position, and the tree's size
+      // and root are the checkpoint's, checked against the anchors.
       const cp = await call("checkpoint", { manifest: state.manifest, note: v.checkpoint.note });
-      const r = cp.valid ? await call("inclusion", { index: v.inclusion.index, size: v.inclusion.size, leaf: v.inclusion.leaf_hash, path: v.inclusion.path, root: cp.root }) : { ok: false, error: cp.error };
+      const r = cp.valid ? await call("inclusion", { canonical: v.entry.canonical, index: v.entry.index, size: cp.size, path: v.inclusion.path, root: cp.root }) : { ok: false, error: cp.error };
       out.append(h("p", { class: r.ok ? "ok" : "error", text: r.ok ? T("inclusion_ok", num(cp.size), v.inclusion.path.length) : T("inclusion_bad", r.error) }));
       document.body.dataset.ballot = r.ok ? "included" : "bad";
     } else {
       out.append(h("p", { text: T("not_yet_covered") }));
       document.body.dataset.ballot = "pending";
     }
+  }
+
+  // Deniable re-voting mode (spec §15.9): a ballot is a row of a time
+  // slot, found by its receipt number at the box; the module checks the
+  // row in the slot entry fetched from the board, the checkpoint against
+  // the manifest's anchors, and the entry's inclusion. Whether the row
+  // was superseded or counted is not shown: no receipt can prove it.
+  async function findRow(number, out) {
+    let rc;
+    try {
+      rc = await call("receipt", { number });
+    } catch (e) {
+      out.append(h("p", { class: "error", text: T("row_bad_number") }));
+      document.body.dataset.ballot = "bad-number";
+      return;
+    }
+    const v = await api("/elections/" + encodeURIComponent(state.id) + "/revote/rows/" + rc.row_hash, { allow404: true });
+    if (!v) {
+      out.append(h("p", { class: "error", text: T("row_not_found") }));
+      document.body.dataset.ballot = "absent";
+      return;
+    }
+    if (v.status !== "published") {
+      out.append(h("p", { text: T("row_queued") }));
+      document.body.dataset.ballot = "queued";
+      return;
+    }
+    const first = await api(board("/entries?start=0&limit=1"));
+    const slot = await api(board("/entries?start=" + v.index + "&limit=1"));
+    const e = slot.entries[0];
+    if (!e || e.index !== v.index) throw new Error(T("row_no_entry", num(v.index)));
+    const r = await call("row", {
+      manifest: state.manifest, manifest_entry: first.entries[0].canonical, number: rc.receipt_number, index: v.index, slot: v.slot,
+      style: v.ballot_style, position: v.position, canonical: e.canonical, note: v.checkpoint, proof: v.inclusion_proof || [],
+    });
+    const p = r.place;
+    out.append(h("p", { class: "ok", text: T("row_found", num(p.slot), num(p.index), num(p.position + 1)) }));
+    const dl = h("dl", { class: "kv small" });
+    dl.append(h("dt", { text: T("row_number") }), h("dd", { class: "fp", text: p.receipt_number }));
+    dl.append(h("dt", { text: T("f_tracking_code") }), h("dd", { class: "fp", text: p.tracking_code }));
+    dl.append(h("dt", { text: T("f_style") }), h("dd", { text: p.style }));
+    out.append(dl);
+    out.append(h("p", { class: r.included ? "ok" : "error", text: r.included ? T("inclusion_ok", num(r.checkpoint.size), (v.inclusion_proof || []).length) : T("inclusion_bad", r.error) }));
+    out.append(h("p", { class: "small", text: T("row_not_counted") }));
+    document.body.dataset.ballot = r.included ? "included" : "bad";
   }
 
   // ---- results ----

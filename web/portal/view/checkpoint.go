@@ -65,12 +65,11 @@ func CheckCheckpoint(manifest, note []byte) (*Checkpoint, error) {
 }
 
 // CheckInclusion checks an RFC 6962 inclusion proof (hex hashes) of the
-// leaf at index in the tree of size with the given root.
-func CheckInclusion(index, size uint64, leaf string, path []string, root string) error {
-	l, err := hash32(leaf)
-	if err != nil {
-		return err
-	}
+// entry with the given canonical bytes at index in the tree of size with
+// the given root. The leaf hash is computed here from the bytes the page
+// shows, never taken from the server: a proof of another leaf (an entry
+// that is in the log) must not vouch for an entry that is not.
+func CheckInclusion(canonical []byte, index, size uint64, path []string, root string) error {
 	r, err := hash32(root)
 	if err != nil {
 		return err
@@ -79,7 +78,7 @@ func CheckInclusion(index, size uint64, leaf string, path []string, root string)
 	if err != nil {
 		return err
 	}
-	return bulletin.VerifyInclusion(index, size, l, p, r)
+	return bulletin.VerifyInclusion(index, size, bulletin.LeafHash(canonical), p, r)
 }
 
 // CheckConsistency checks an RFC 6962 consistency proof between the trees

@@ -21,6 +21,7 @@ import (
 	"evote/election"
 	"evote/record"
 	"evote/tally"
+	"evote/tally/revote"
 )
 
 // Text is a string in the four languages, as JSON {"ky","ru","uz","en"}.
@@ -52,6 +53,18 @@ type Election struct {
 	Quorum         uint32         `json:"quorum"`
 	ClientHash     string         `json:"client_hash"`
 	IdentityKey    string         `json:"identity_key"`
+	Coercion       *Coercion      `json:"coercion,omitempty"` // nil: no coercion-resistance mode
+}
+
+// Coercion is the manifest's coercion-resistance mode (spec §15.1): in
+// deniable re-voting mode ballots are published in slots of SlotSeconds,
+// SlotRows rows a slot (ballots and dummies), and each voter has
+// MaxBallots rows in the filter.
+type Coercion struct {
+	Mode        string `json:"mode"` // "deniable-revoting"
+	SlotSeconds uint32 `json:"slot_seconds"`
+	SlotRows    uint32 `json:"slot_rows"`
+	MaxBallots  uint8  `json:"max_ballots"`
 }
 
 // Authority is who runs the election; Emblem is base64 (the page shows it
@@ -129,6 +142,9 @@ func describe(m *ballot.Manifest) *Election {
 	}
 	if m.Revote == ballot.SingleBallot {
 		e.Revote = "single"
+	}
+	if c := m.Coercion; c.Mode == ballot.DeniableRevoting {
+		e.Coercion = &Coercion{Mode: "deniable-revoting", SlotSeconds: c.SlotSeconds, SlotRows: c.SlotRows, MaxBallots: c.MaxBallots}
 	}
 	for _, c := range m.Constituencies {
 		e.Constituencies = append(e.Constituencies, Constituency{ID: c.ID, Name: text(c.Name)})
@@ -229,7 +245,8 @@ func (d *Decoder) role(e *bulletin.Entry) (role, who string) {
 	case bulletin.TypeBallot:
 		return "voter", ""
 	case bulletin.TypeManifest, bulletin.TypeElectionContext, bulletin.TypeOpen, bulletin.TypeClose, bulletin.TypeTransition,
-		bulletin.TypeAuditedBallot, bulletin.TypeCleansingResult, bulletin.TypeResult, bulletin.TypeKeygenQualified, bulletin.TypeKeygenExtraction:
+		bulletin.TypeAuditedBallot, bulletin.TypeCleansingResult, bulletin.TypeResult, bulletin.TypeKeygenQualified, bulletin.TypeKeygenExtraction,
+		bulletin.TypeRevoteSlot, bulletin.TypeRevotePadding, bulletin.TypeRevoteDepths, bulletin.TypeRevoteMarks, bulletin.TypeRevoteFilter:
 		return "authority", ""
 	}
 	return "unknown", ""
@@ -339,11 +356,7 @@ func (d *Decoder) fields(e *bulletin.Entry, f map[string]any) error {
 		if err != nil {
 			return err
 		}
-		kind := "mixed"
-		if s.Kind == tally.TargetSums {
-			kind = "sums"
-		}
-		f["contest"], f["trustee"], f["target"], f["values"] = s.ContestID, d.trusteeName(uint32(s.Share.Trustee)), kind, len(s.Share.D)
+		f["contest"], f["trustee"], f["target"], f["values"] = s.ContestID, d.trusteeName(uint32(s.Share.Trustee)), d.target(s), len(s.Share.D)
 	case bulletin.TypeResult:
 		r, err := tally.DecodeResult(p)
 		if err != nil {
@@ -351,6 +364,9 @@ func (d *Decoder) fields(e *bulletin.Entry, f map[string]any) error {
 		}
 		f["contests"] = len(r.Contests)
 	default:
+		if ok, err := d.revoteFields(e.Type, p, f); ok {
+			return err
+		}
 		if t, ok := election.KeygenEntryType(p); ok && t == e.Type {
 			f["kind"], f["bytes"] = p[0], len(p)
 			return nil
@@ -367,6 +383,95 @@ var (
 	FieldNames = []string{"election", "fingerprint", "contests", "trustees", "joint_key", "extended_hash", "issuer", "keys",
 		"sequence", "official", "time", "added", "removed", "updated", "pseudonym", "style", "device_key", "station",
 		"stations", "officials", "phase", "tracking_code", "tracking_hex", "counted", "cancelled", "contest", "trustee",
-		"rows", "width", "proof_bytes", "target", "values", "kind", "bytes"}
+		"rows", "width", "proof_bytes", "target", "values", "kind", "bytes", "slot", "kept", "max_depth", "marks", "voters"}
 	Roles = []string{"authority", "identity", "trustee", "voter", "unknown"}
+	// Targets are the values of a decryption share's "target" field
+	// (translated as target_<value>).
+	Targets = []string{"mixed", "sums", "flags", "tags", "roll"}
 )
+
+// target names what a decryption share decrypts: a contest's mixed rows
+// or the sums of its selections; in deniable re-voting mode also the
+// flags of a multi-select contest's mixed rows (its first round, spec
+// §15.5 step 6), and the filter's blinded tags and the roll call (§15.5
+// step 4, §15.7).
+func (d *Decoder) target(s *tally.DecryptionEntry) string {
+	switch {
+	case s.ContestID == election.ShareTags:
+		return "tags"
+	case s.ContestID == election.ShareRoll:
+		return "roll"
+	case s.Kind == tally.TargetSums:
+		return "sums"
+	}
+	if d.m != nil && d.m.Coercion.Mode == ballot.DeniableRevoting {
+		for _, c := range d.m.Contests {
+			if c.ID == s.ContestID && c.Kind == ballot.MultiSelect {
+				return "flags"
+			}
+		}
+	}
+	return "mixed"
+}
+
+// revoteFields decodes the entries of deniable re-voting (spec §15.14.1);
+// ok is false for another type.
+func (d *Decoder) revoteFields(t bulletin.Type, p []byte, f map[string]any) (ok bool, err error) {
+	switch t {
+	case bulletin.TypeRevoteTagKey:
+		k, err := revote.DecodeTagKeyEntry(p)
+		if err != nil {
+			return true, err
+		}
+		f["trustee"] = d.trusteeName(uint32(k.Trustee))
+	case bulletin.TypeRevoteSlot:
+		sl, err := revote.DecodeSlot(p)
+		if err != nil {
+			return true, err
+		}
+		f["slot"], f["style"], f["rows"] = sl.Slot, sl.Style, len(sl.Rows)
+		if d.m != nil {
+			// The slot's end: its rows were cast before it.
+			f["time"] = d.m.VotingStart + uint64(sl.Slot+1)*uint64(d.m.Coercion.SlotSeconds)
+		}
+	case bulletin.TypeRevotePadding:
+		pd, err := revote.DecodePadding(p)
+		if err != nil {
+			return true, err
+		}
+		f["style"], f["rows"] = pd.Style, len(pd.Rows)
+	case bulletin.TypeRevoteDepths:
+		ds, err := revote.DecodeDepths(p)
+		if err != nil {
+			return true, err
+		}
+		f["style"], f["rows"], f["max_depth"] = ds.Style, len(ds.Rows), ds.MaxDepth
+	case bulletin.TypeRevoteMarks:
+		ms, err := revote.DecodeMarks(p)
+		if err != nil {
+			return true, err
+		}
+		f["style"], f["marks"] = ms.Style, len(ms.Marks)
+	case bulletin.TypeRevoteBlind:
+		b, err := revote.DecodeBlindEntry(p)
+		if err != nil {
+			return true, err
+		}
+		f["style"], f["trustee"], f["rows"] = b.Style, d.trusteeName(uint32(b.Step.Trustee)), b.Step.Out.Len()
+	case bulletin.TypeRevoteFilter:
+		fl, err := revote.DecodeFilter(p)
+		if err != nil {
+			return true, err
+		}
+		f["style"], f["rows"], f["kept"] = fl.Style, fl.Board, len(fl.Kept)
+	case bulletin.TypeRevoteRoll:
+		r, err := revote.DecodeRoll(p)
+		if err != nil {
+			return true, err
+		}
+		f["voters"] = len(r.Voters)
+	default:
+		return false, nil
+	}
+	return true, nil
+}

@@ -11,7 +11,11 @@
 // ops: "describe" {manifest} → view.Election; "entries" {manifest, entries:
 // [{index, canonical}]} → [view.Entry]; "result" {manifest, payload, lang}
 // → {results, csv}; "checkpoint" {manifest, note} → view.Checkpoint;
-// "inclusion" / "consistency" → {ok, error}; "verify" {fingerprint, base,
+// "inclusion" {canonical, index, size, path, root} and "consistency"
+// {size, size2, path, root, root2} → {ok, error}; "receipt" {number} →
+// {row_hash, receipt_number}; "row" {manifest, manifest_entry, number,
+// index, slot, style, position, canonical, note, proof} → {place,
+// checkpoint, included, error}; "verify" {fingerprint, base,
 // partial} → {report, text}. Binary values are standard base64.
 //
 // "verify" takes the fingerprint the observer typed (the only trust
@@ -24,6 +28,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,7 +88,13 @@ type args struct {
 	Index       uint64   `json:"index"`
 	Size        uint64   `json:"size"`
 	Size2       uint64   `json:"size2"`
-	Leaf        string   `json:"leaf"`
+	Canonical   string   `json:"canonical"`
+	Number      string   `json:"number"`
+	ManifestEnt string   `json:"manifest_entry"`
+	Slot        uint32   `json:"slot"`
+	Style       string   `json:"style"`
+	Position    int      `json:"position"`
+	Proof       []string `json:"proof"` // base64url, as the box's row receipt has it
 	Path        []string `json:"path"`
 	Root        string   `json:"root"`
 	Root2       string   `json:"root2"`
@@ -151,13 +162,71 @@ func run(op, raw string, progress js.Value) (any, error) {
 	case "checkpoint":
 		return view.CheckCheckpoint(manifest, []byte(a.Note))
 	case "inclusion":
-		return proofAnswer(view.CheckInclusion(a.Index, a.Size, a.Leaf, a.Path, a.Root)), nil
+		c, err := b64(a.Canonical)
+		if err != nil {
+			return nil, err
+		}
+		return proofAnswer(view.CheckInclusion(c, a.Index, a.Size, a.Path, a.Root)), nil
 	case "consistency":
 		return proofAnswer(view.CheckConsistency(a.Size, a.Size2, a.Path, a.Root, a.Root2)), nil
+	case "receipt":
+		h, err := view.ParseReceiptNumber(a.Number)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"row_hash": base64.RawURLEncoding.EncodeToString(h[:]), "receipt_number": view.ReceiptNumber(h)}, nil
+	case "row":
+		return checkRow(manifest, a)
 	case "verify":
 		return verifyBoard(a.Fingerprint, a.Base, a.Partial, progress)
 	}
 	return nil, fmt.Errorf("portal: unknown op %q", op)
+}
+
+// checkRow checks the box's receipt of a row found by its receipt number
+// (deniable re-voting mode, spec §15.9): the row in the slot entry
+// fetched from the board (view.CheckRow), the receipt's checkpoint
+// against the manifest's anchors, and the slot entry's inclusion in it.
+func checkRow(manifest []byte, a args) (any, error) {
+	h, err := view.ParseReceiptNumber(a.Number)
+	if err != nil {
+		return nil, err
+	}
+	me, err := b64(a.ManifestEnt)
+	if err != nil {
+		return nil, err
+	}
+	se, err := b64(a.Canonical)
+	if err != nil {
+		return nil, err
+	}
+	place, err := view.CheckRow(manifest, me, h, a.Index, a.Slot, a.Style, a.Position, se)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := view.CheckCheckpoint(manifest, []byte(a.Note))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"place": place, "checkpoint": cp, "included": false}
+	if !cp.Valid {
+		out["error"] = cp.Error
+		return out, nil
+	}
+	path := make([]string, len(a.Proof))
+	for i, p := range a.Proof {
+		b, err := base64.RawURLEncoding.DecodeString(p)
+		if err != nil {
+			return nil, fmt.Errorf("portal: proof hash %d is not base64url: %w", i, err)
+		}
+		path[i] = hex.EncodeToString(b)
+	}
+	if err := view.CheckInclusion(se, a.Index, cp.Size, path, cp.Root); err != nil {
+		out["error"] = err.Error()
+	} else {
+		out["included"] = true
+	}
+	return out, nil
 }
 
 func proofAnswer(err error) map[string]any {

@@ -1,0 +1,118 @@
+package view
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"evote/ballot"
+	"evote/bulletin"
+	"evote/tally/revote"
+)
+
+// receiptEncoding is how a voter reads a receipt number in deniable
+// re-voting mode (spec §15.9): the row's hash in base32 (RFC 4648, no
+// padding, 52 characters), in groups of four.
+var receiptEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// ParseReceiptNumber reads a receipt number as typed (any case; dashes
+// and spaces ignored) and returns the row's hash.
+func ParseReceiptNumber(s string) ([32]byte, error) {
+	s = strings.ToUpper(strings.NewReplacer("-", "", " ", "", "\t", "").Replace(strings.TrimSpace(s)))
+	var h [32]byte
+	if len(s) != 52 {
+		return h, fmt.Errorf("view: a receipt number has 52 letters and digits, not %d", len(s))
+	}
+	b, err := receiptEncoding.DecodeString(s)
+	// The last character's 4 low bits are past the 256 bits and must be zero and must be
+	// zero: one row, one number.
+	if err != nil || len(b) != 32 || receiptEncoding.EncodeToString(b) != s {
+		return h, fmt.Errorf("view: not a receipt number (letters A–Z and digits 2–7)")
+	}
+	return [32]byte(b), nil
+}
+
+// ReceiptNumber is the receipt number of a row's hash, as the voting page
+// shows it.
+func ReceiptNumber(h [32]byte) string {
+	s := receiptEncoding.EncodeToString(h[:])
+	var b strings.Builder
+	for i := 0; i < len(s); i += 4 {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		b.WriteString(s[i:min(i+4, len(s))])
+	}
+	return b.String()
+}
+
+// RowPlace is where a row is on the board: in the revote-slot entry at
+// Index, slot Slot of ballot style Style, at Position; TrackingCode is
+// its ballot's. It says nothing of whether the row is counted (spec
+// §15.9): that is not for a receipt to show.
+type RowPlace struct {
+	ReceiptNumber string `json:"receipt_number"`
+	RowHash       string `json:"row_hash"` // base64url, for the box's route
+	Index         uint64 `json:"index"`
+	Slot          uint32 `json:"slot"`
+	Style         string `json:"style"`
+	Position      int    `json:"position"`
+	TrackingCode  string `json:"tracking_code"`
+	TrackingHex   string `json:"tracking_hex"`
+}
+
+// ErrRowNotThere is returned by CheckRow when the slot entry the server
+// points to does not hold the row.
+var ErrRowNotThere = errors.New("view: the board entry does not hold this row")
+
+// CheckRow checks what the ballot box says of a row (GET …/revote/rows/
+// {hash}: the slot entry's index, the slot, style and position) against
+// the entries themselves: manifestEntry is the board's first entry, which
+// must carry the manifest the observer's fingerprint names and whose
+// author is the election authority; slotEntry, fetched from the board at
+// index, must be a revote-slot entry of the election's log signed by that
+// authority, for that slot and style, whose row at position hashes to
+// rowHash. The inclusion of slotEntry in a checkpoint is checked apart
+// (CheckInclusion, with these bytes).
+func CheckRow(manifest, manifestEntry []byte, rowHash [32]byte, index uint64, slot uint32, style string, position int, slotEntry []byte) (*RowPlace, error) {
+	m, err := ballot.DecodeManifest(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("view: %w", err)
+	}
+	me, err := bulletin.DecodeEntry(manifestEntry)
+	if err != nil {
+		return nil, fmt.Errorf("view: the board's first entry: %w", err)
+	}
+	log := bulletin.LogIDFor(m.Board.Origin)
+	if me.Type != bulletin.TypeManifest || me.Log != log || !bytes.Equal(me.Payload, manifest) || me.Verify() != nil {
+		return nil, fmt.Errorf("view: the board's first entry is not this manifest, signed")
+	}
+	e, err := bulletin.DecodeEntry(slotEntry)
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %d: %w", ErrRowNotThere, index, err)
+	}
+	if e.Log != log || e.Type != bulletin.TypeRevoteSlot || e.Author != me.Author || e.Verify() != nil {
+		return nil, fmt.Errorf("%w: entry %d is not a time slot of this election signed by its authority", ErrRowNotThere, index)
+	}
+	sl, err := revote.DecodeSlot(e.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %d: %w", ErrRowNotThere, index, err)
+	}
+	if sl.Slot != slot || sl.Style != style {
+		return nil, fmt.Errorf("%w: the box names slot %d of style %q, entry %d is slot %d of style %q", ErrRowNotThere, slot, style, index, sl.Slot, sl.Style)
+	}
+	if position < 0 || position >= len(sl.Rows) {
+		return nil, fmt.Errorf("%w: position %d outside slot %d's %d rows", ErrRowNotThere, position, sl.Slot, len(sl.Rows))
+	}
+	r := sl.Rows[position]
+	if sha256.Sum256(r.Encode()) != rowHash {
+		return nil, fmt.Errorf("%w: slot %d does not carry the row at position %d", ErrRowNotThere, sl.Slot, position)
+	}
+	code := ballot.TrackingCodeOf(r.Ballot)
+	return &RowPlace{ReceiptNumber: ReceiptNumber(rowHash), RowHash: base64.RawURLEncoding.EncodeToString(rowHash[:]),
+		Index: index, Slot: sl.Slot, Style: sl.Style, Position: position, TrackingCode: code.String(), TrackingHex: hx(code[:])}, nil
+}

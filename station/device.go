@@ -1,7 +1,6 @@
 package station
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -81,32 +80,43 @@ func ParsePseudonym(s string) ([32]byte, error) {
 
 // CheckRowReceipt is the device's check of a published row's receipt
 // against its own replay f of the board (spec §15.16.3): the hash the box
-// answered is the row's, the slot entry at the receipt's index carries
-// the row at the receipt's position, and the checkpoint, signed by the
-// manifest's log key, includes that entry. f must already hold the
+// answered is the row's, and CheckRowPublished. f must already hold the
 // entry (sync it first).
 func CheckRowReceipt(f *trustee.Follower, row []byte, rc *client.RowReceipt) error {
-	if h := sha256.Sum256(row); b64url.EncodeToString(h[:]) != rc.RowHash {
+	h := sha256.Sum256(row)
+	if b64url.EncodeToString(h[:]) != rc.RowHash {
 		return fmt.Errorf("station: receipt: the box answered row hash %s, not the row's", rc.RowHash)
 	}
+	_, err := CheckRowPublished(f, h, rc)
+	return err
+}
+
+// CheckRowPublished checks the ballot box's receipt of the row with hash
+// rowHash (a voter's receipt number, spec §15.9) against the replay f of
+// the board: the slot entry at the receipt's index carries, at the
+// receipt's position, a row with that hash, and the receipt's
+// checkpoint, signed by the manifest's log key, includes that entry. It
+// returns the slot. f must already hold the entry (sync it first).
+func CheckRowPublished(f *trustee.Follower, rowHash [32]byte, rc *client.RowReceipt) (*revote.Slot, error) {
+	name := b64url.EncodeToString(rowHash[:])
 	if rc.Index == nil || rc.Position == nil || *rc.Index >= uint64(len(f.Entries)) {
-		return fmt.Errorf("station: receipt of row %s: no slot entry the device's replay has", rc.RowHash)
+		return nil, fmt.Errorf("station: receipt of row %s: no slot entry the device's replay has", name)
 	}
 	e := f.Entries[*rc.Index]
 	if e.Type != bulletin.TypeRevoteSlot {
-		return fmt.Errorf("station: receipt of row %s: entry %d is a %s, not a slot", rc.RowHash, *rc.Index, e.Type)
+		return nil, fmt.Errorf("station: receipt of row %s: entry %d is a %s, not a slot", name, *rc.Index, e.Type)
 	}
 	sl, err := revote.DecodeSlot(e.Payload)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if *rc.Position < 0 || *rc.Position >= len(sl.Rows) || !bytes.Equal(sl.Rows[*rc.Position].Encode(), row) {
-		return fmt.Errorf("station: receipt of row %s: slot %d of style %s does not carry the row at position %d", rc.RowHash, sl.Slot, sl.Style, *rc.Position)
+	if *rc.Position < 0 || *rc.Position >= len(sl.Rows) || sha256.Sum256(sl.Rows[*rc.Position].Encode()) != rowHash {
+		return nil, fmt.Errorf("station: receipt of row %s: slot %d of style %s does not carry the row at position %d", name, sl.Slot, sl.Style, *rc.Position)
 	}
 	if err := CheckIncluded(&f.State.Manifest.Board, e, *rc.Index, rc.Checkpoint, rc.InclusionProof); err != nil {
-		return fmt.Errorf("station: receipt of row %s: %w", rc.RowHash, err)
+		return nil, fmt.Errorf("station: receipt of row %s: %w", name, err)
 	}
-	return nil
+	return sl, nil
 }
 
 // CheckIncluded checks that the checkpoint note is signed by the log's

@@ -156,23 +156,7 @@ func TestDemoVoterCommands(t *testing.T) {
 		p := v.Person
 		village := strings.TrimPrefix(p.Constituency, "style-")
 		vote := func(extra ...string) (string, error) {
-			// Type the texted code once it arrives.
-			pr, pw := io.Pipe()
-			stdin = pr
-			before := v.Messages()
-			go func() {
-				for range 500 {
-					if v.Messages() > before {
-						break
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
-				io.WriteString(pw, v.Code()+"\n")
-				pw.Close()
-			}()
-			args := append([]string{"vote", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID, "--fingerprint", fp,
-				"--pin", p.PIN.Digits(), "--document", p.DocumentNumber, "--birth-date", p.BirthDate.Format(time.DateOnly)}, extra...)
-			out, err := runCLI(t, args...)
+			out, err := voteCLI(t, v, extra...)
 			_, code, _ := strings.Cut(out, "tracking code: ")
 			code, _, _ = strings.Cut(code, "\n")
 			return code, err
@@ -271,6 +255,29 @@ func TestDemoVoterCommands(t *testing.T) {
 		}
 		return ballot.Selection{"council-" + village: {1}, "priorities": {0, 2}}, nil
 	}})
+}
+
+// voteCLI runs evote vote for the extra voter v with the given flags
+// after the sign-in's, typing the texted code once it arrives; it
+// returns what the command printed.
+func voteCLI(t *testing.T, v *extraVoter, extra ...string) (string, error) {
+	p := v.Person
+	pr, pw := io.Pipe()
+	stdin = pr
+	before := v.Messages()
+	go func() {
+		for range 500 {
+			if v.Messages() > before {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		io.WriteString(pw, v.Code()+"\n")
+		pw.Close()
+	}()
+	args := append([]string{"vote", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID, "--fingerprint", v.Fingerprint.String(),
+		"--pin", p.PIN.Digits(), "--document", p.DocumentNumber, "--birth-date", p.BirthDate.Format(time.DateOnly)}, extra...)
+	return runCLI(t, args...)
 }
 
 // cheatingTrustee returns the runs of a trustee that posts, over HTTP, a

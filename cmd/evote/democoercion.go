@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,8 +13,6 @@ import (
 	"evote/ballotbox"
 	"evote/ballotbox/idsource"
 	"evote/bulletin"
-	"evote/crypto/elgamal"
-	"evote/crypto/group"
 	"evote/election"
 	"evote/idp/boxauth"
 	"evote/idp/registry"
@@ -150,40 +146,14 @@ func (r *demoRun) voteRows(ctx context.Context, i int, p *registry.SimPerson) er
 	return nil
 }
 
-// preparedRow is a row as the device prepares it (spec §15.3): sel
-// encrypted, the flag f = 1 with its proof, the device's signature; the
-// openings are kept for an audit (§15.9).
-type preparedRow struct {
-	enc      []byte
-	ballot   *ballot.PreparedBallot
-	flag     *elgamal.Ciphertext
-	flagRand *group.Scalar
-}
-
-// prepareRow is the device's work before it casts or audits a row: the
-// credential checked as every device checks it (station.CheckCredential),
-// then the row made.
+// prepareRow is the device's work before it casts or audits a row
+// (makeRow).
 func (r *demoRun) prepareRow(d *device, style string, sel ballot.Selection, what string) (*preparedRow, error) {
-	ps, err := station.ParsePseudonym(d.token.Pseudonym)
+	p, err := makeRow(r.el, r.ext, r.f.Log, d, style, sel)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	c, err := station.CheckCredential(r.el, d.token, ps, style, d.pub())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	pb, err := r.el.Encrypt(style, d.pub(), sel, nil)
-	if err != nil {
-		return nil, err
-	}
-	row := &revote.SignedRow{Credential: c.Raw, CredentialSig: c.Sig, Cred: c.Cred, Ballot: pb.Ballot.Encode(), B: pb.Ballot}
-	flag, fr, proof, err := revote.EncryptFlagOpening(r.el.PublicKey, revote.FlagProofContext(r.ext, d.pub()), revote.FlagBallot, rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	row.Flag, row.FlagProof = flag, proof.Bytes()
-	copy(row.DeviceSig[:], ed25519.Sign(d.key, revote.RowMessage(r.f.Log, row)))
-	return &preparedRow{enc: row.Encode(), ballot: pb, flag: flag, flagRand: fr}, nil
+	return p, nil
 }
 
 // castRow prepares and casts a row, keeping its hash for the receipt.

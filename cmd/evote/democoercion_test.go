@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"evote/ballot"
+	"evote/ballot/revoterow"
 	"evote/bulletin"
 	"evote/store/postgres/pgtest"
 	"evote/tally/revote"
@@ -170,4 +172,74 @@ func TestDemoCoercionTwoBoards(t *testing.T) {
 	if len(revA) != 5 {
 		t.Errorf("%d kinds of close and filter entries, want 5 (padding, depths, marks, filter, roll)", len(revA))
 	}
+}
+
+// TestDemoVoterCommandsCoercion: in deniable re-voting mode one voter uses
+// the voter's commands (spec §15.9). An audit opens a row (ballot and
+// flag) that the second device checks by tracking code; a cast with
+// --save is refused before sign-in (no receipt file in this mode); a cast
+// prints the receipt number, waits for the row's slot and checks it on
+// the board; evote ballot check-row finds it again by that number as
+// typed, with the same tracking code, and refuses a mistyped and an
+// unknown number. Neither says whether the row counts; the demo's tally
+// counts it.
+func TestDemoVoterCommandsCoercion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole election")
+	}
+	dir := t.TempDir()
+	demoTest(t, demoOptions{Voters: 5, Coercion: true, ExtraVoter: func(ctx context.Context, v *extraVoter) (ballot.Selection, error) {
+		village := strings.TrimPrefix(v.Person.Constituency, "style-")
+		choices := "council-" + village + "=1;priorities=0,2"
+		fp := v.Fingerprint.String()
+		line := func(out, prefix string) string {
+			_, s, _ := strings.Cut(out, prefix)
+			s, _, _ = strings.Cut(s, "\n")
+			return s
+		}
+		audited := filepath.Join(dir, "audited.bin")
+		out, err := voteCLI(t, v, "--choices", "council-"+village+"=3;priorities=1", "--audit", "--save", audited)
+		if err != nil || !strings.Contains(out, "audited: ") {
+			return nil, fmt.Errorf("vote --audit: %v %q", err, out)
+		}
+		code := line(out, "tracking code: ")
+		out, err = runCLI(t, "ballot", "check-audit", "--server", v.BoxURL, "--election", v.ElectionID, "--code", code, "--ballot", audited, "--fingerprint", fp)
+		if err != nil || !strings.Contains(out, "opens to") {
+			return nil, fmt.Errorf("check-audit of the row: %v %q", err, out)
+		}
+		before := v.Messages()
+		if _, err := voteCLI(t, v, "--choices", choices, "--save", filepath.Join(dir, "receipt.json")); err == nil || !strings.Contains(err.Error(), "no receipt is saved") {
+			return nil, fmt.Errorf("vote --save in deniable re-voting mode: %v", err)
+		}
+		if v.Messages() != before {
+			return nil, fmt.Errorf("a code was texted for a vote refused before sign-in")
+		}
+		out, err = voteCLI(t, v, "--choices", choices, "--poll", "200ms", "--wait", "2m")
+		if err != nil || !strings.Contains(out, "on the board: time slot ") || !strings.Contains(out, "does not prove that your ballot will be counted") {
+			return nil, fmt.Errorf("vote: %v %q", err, out)
+		}
+		number, code := line(out, "receipt number: "), line(out, "tracking code: ")
+		if _, err := revoterow.ParseReceiptNumber(number); err != nil {
+			return nil, fmt.Errorf("vote printed receipt number %q: %v", number, err)
+		}
+		checkRow := func(n string) (string, error) {
+			return runCLI(t, "ballot", "check-row", "--server", v.BoxURL, "--election", v.ElectionID, "--number", n, "--fingerprint", fp)
+		}
+		out, err = checkRow(strings.ToLower(strings.ReplaceAll(number, "-", " ")))
+		if err != nil || !strings.Contains(out, "on the board, time slot ") || !strings.Contains(out, "tracking code "+code) || strings.Contains(out, "superseded") {
+			return nil, fmt.Errorf("check-row: %v %q (tracking code %s)", err, out, code)
+		}
+		if _, err := checkRow(number[:40]); err == nil || !strings.Contains(err.Error(), "52 letters") {
+			return nil, fmt.Errorf("check-row of a mistyped number: %v", err)
+		}
+		if _, err := checkRow(strings.Repeat("A", 52)); err == nil || !strings.Contains(err.Error(), "knows no ballot") {
+			return nil, fmt.Errorf("check-row of an unknown number: %v", err)
+		}
+		ps, _, err := v.SignIn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v.Pseudonym = ps
+		return ballot.Selection{"council-" + village: {1}, "priorities": {0, 2}}, nil
+	}})
 }

@@ -55,8 +55,10 @@ const usage = `evote: end-to-end verifiable voting
   evote station mark      --server URL --idp URL --election ID --fingerprint FP --station ID --station-key FILE
                           --official ID --official-key FILE --pin PIN   (the voter voted in person: online ballots void)
   evote vote              --server URL --idp URL --election ID --fingerprint FP …
+                          (deniable re-voting: prints the receipt number, waits [--wait 10m] for the ballot on the board)
   evote ballot check-receipt --server URL --election ID --code TRACKING-CODE --fingerprint FP --receipt FILE
   evote ballot check-audit   --server URL --election ID --code TRACKING-CODE --fingerprint FP [--ballot FILE]
+  evote ballot check-row    --server URL --election ID --number RECEIPT-NUMBER --fingerprint FP   (deniable re-voting)
   evote record export     --server URL --fingerprint FP --out DIR|FILE.tar   the public record, verified
   evote check-client      --server URL --election ID     served voting page = manifest's client hash?
   evote witness --name NAME --key FILE --state FILE --log-key FILE…|--log-keys-dir DIR [--listen ADDR]

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -12,10 +14,14 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"evote/ballot"
+	"evote/ballot/revoterow"
 	"evote/bulletin"
 	"evote/client"
+	"evote/crypto/elgamal"
+	"evote/crypto/group"
 	"evote/election"
 	"evote/station"
 	"evote/tally/revote"
@@ -39,6 +45,127 @@ func castBallot(ctx context.Context, box *client.Client, electionID string, log 
 	}
 	r, err := box.Cast(ctx, electionID, d.token.Token, e)
 	return e, r, err
+}
+
+// preparedRow is a row as the device prepares it (spec §15.3): sel
+// encrypted, the flag f = 1 with its proof, the device's signature; the
+// openings are kept for an audit (§15.9).
+type preparedRow struct {
+	enc      []byte
+	ballot   *ballot.PreparedBallot
+	flag     *elgamal.Ciphertext
+	flagRand *group.Scalar
+}
+
+// makeRow is the device's work before it casts or audits a row in
+// deniable re-voting mode: the credential the identity service issued
+// with d's token checked as every device checks it
+// (station.CheckCredential: signed, of the voter's style and device key,
+// opening to the voter's identifier), then the row made of sel for the
+// election el of extended hash ext on log.
+func makeRow(el *ballot.Election, ext [32]byte, log bulletin.LogID, d *device, style string, sel ballot.Selection) (*preparedRow, error) {
+	ps, err := station.ParsePseudonym(d.token.Pseudonym)
+	if err != nil {
+		return nil, err
+	}
+	c, err := station.CheckCredential(el, d.token, ps, style, d.pub())
+	if err != nil {
+		return nil, err
+	}
+	pb, err := el.Encrypt(style, d.pub(), sel, nil)
+	if err != nil {
+		return nil, err
+	}
+	row := &revote.SignedRow{Credential: c.Raw, CredentialSig: c.Sig, Cred: c.Cred, Ballot: pb.Ballot.Encode(), B: pb.Ballot}
+	flag, fr, proof, err := revote.EncryptFlagOpening(el.PublicKey, revote.FlagProofContext(ext, d.pub()), revote.FlagBallot, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	row.Flag, row.FlagProof = flag, proof.Bytes()
+	copy(row.DeviceSig[:], ed25519.Sign(d.key, revote.RowMessage(log, row)))
+	return &preparedRow{enc: row.Encode(), ballot: pb, flag: flag, flagRand: fr}, nil
+}
+
+// notCounted is what every receipt in deniable re-voting mode says of
+// itself (spec §15.9), as the voting page does.
+const notCounted = "This receipt proves that your ballot is on the public board. It does not prove that your ballot will be counted, and it cannot: that is on purpose, so that nobody can make you show how you voted, or whether you did. Keep no copy of it that someone could demand; vote again (the last ballot counts) or at a polling station (it overrides) if you were made to vote."
+
+// voteRow is evote vote in deniable re-voting mode (spec §15.9): the
+// device makes a row (makeRow); an audit opens it (ballot and flag) and
+// never casts it; a cast prints the receipt number at once, waits (at
+// most maxWait, asking every poll) until the ballot box publishes the row
+// in its time slot, and checks the receipt on this device against the
+// board as the witnesses cosigned it (station.CheckRowPublished).
+func voteRow(ctx context.Context, out io.Writer, box *client.Client, f *trustee.Follower, electionID string, d *device, sel ballot.Selection, audit bool, save string, wait *waiting, maxWait, poll time.Duration) error {
+	p, err := makeRow(f.State.Election(), f.State.Context.ExtendedHash, f.Log, d, d.token.BallotStyle, sel)
+	if err != nil {
+		return fmt.Errorf("vote: %w", err)
+	}
+	code := p.ballot.Ballot.TrackingCode()
+	fmt.Fprintf(out, "tracking code: %s\n", code)
+	if audit {
+		opened := p.ballot.Audit().WithFlag(p.flag, p.flagRand)
+		a, err := box.Audit(ctx, electionID, d.token.Token, opened.Encode(), p.enc)
+		if err != nil {
+			return err
+		}
+		if save != "" {
+			if err := os.WriteFile(save, p.enc, 0o600); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(out, "audited: %s. Check it now on a second device with evote ballot check-audit --code %s; this ballot can never be cast\n", auditStatus(a), code)
+		return nil
+	}
+	rc, err := box.CastRow(ctx, electionID, d.token.Token, p.enc)
+	if err != nil {
+		return err
+	}
+	h := sha256.Sum256(p.enc)
+	if rc.RowHash != base64.RawURLEncoding.EncodeToString(h[:]) {
+		return fmt.Errorf("vote: the ballot box answered row hash %s, not the row's", rc.RowHash)
+	}
+	fmt.Fprintf(out, "receipt number: %s\n", revoterow.ReceiptNumber(h))
+	fmt.Fprintf(out, "accepted; your ballot is published when its time slot ends (slots of %d s)\n", f.State.Manifest.Coercion.SlotSeconds)
+	wctx, cancel := context.WithTimeout(ctx, maxWait)
+	defer cancel()
+	wait.set("the end of the time slot, then the ballot on the board in a checkpoint the witnesses cosigned")
+	sl, rc, err := awaitRow(wctx, box, f, electionID, h, rc, poll)
+	wait.set("")
+	if err != nil {
+		if wctx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("vote: your ballot was accepted, but after %v it is not on the board yet: check it later with evote ballot check-row --number %s", maxWait, revoterow.ReceiptNumber(h))
+		}
+		return err
+	}
+	fmt.Fprintf(out, "on the board: time slot %d, board entry %d, row %d of the slot; checked on this device against a checkpoint the log signed and the witnesses cosigned\n%s\n", sl.Slot, *rc.Index, *rc.Position+1, notCounted)
+	return nil
+}
+
+// awaitRow asks the ballot box every poll for the row with hash h until it
+// is published, then brings the replay f to a witnessed checkpoint that
+// covers the row's slot entry, and checks the receipt against it.
+func awaitRow(ctx context.Context, box *client.Client, f *trustee.Follower, electionID string, h [32]byte, rc *client.RowReceipt, poll time.Duration) (*revote.Slot, *client.RowReceipt, error) {
+	for {
+		if rc.Published() {
+			if err := f.Witness(ctx); err != nil {
+				return nil, nil, err
+			}
+			if *rc.Index < uint64(len(f.Entries)) {
+				sl, err := station.CheckRowPublished(f, h, rc)
+				return sl, rc, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(poll):
+		}
+		var err error
+		if rc, err = box.RowStatus(ctx, electionID, base64.RawURLEncoding.EncodeToString(h[:])); err != nil {
+			return nil, nil, err
+		}
+	}
 }
 
 // checkReceipt checks a cast ballot's receipt against the log's key: the
@@ -176,11 +303,16 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	audit := fs.Bool("audit", false, "audit the prepared ballot instead of casting it")
 	save := fs.String("save", "", "audit: write the prepared ballot here, for evote ballot check-audit on a second device; cast: write the receipt here, for evote ballot check-receipt")
 	fingerprint := fs.String("fingerprint", "", "the election's fingerprint as the officials published it: the ballot is encrypted only to the key of the election that has it")
+	maxWait := fs.Duration("wait", 10*time.Minute, "deniable re-voting: how long to wait for the ballot on the board")
+	poll := fs.Duration("poll", 2*time.Second, "deniable re-voting: how often to ask the ballot box whether the ballot is published")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := need(fs, "server", "idp", "election", "pin", "document", "birth-date", "fingerprint"); err != nil {
 		return err
+	}
+	if *maxWait <= 0 || *poll <= 0 {
+		return errors.New("vote: --wait and --poll must be positive durations (e.g. 10m, 2s)")
 	}
 	fp, err := ballot.ParseFingerprint(*fingerprint)
 	if err != nil {
@@ -217,6 +349,10 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err := checkChoices(el.Manifest, sel); err != nil {
 		return err
 	}
+	rows := f.State.Coercion()
+	if rows && *save != "" && !*audit {
+		return errors.New("vote: in deniable re-voting mode no receipt is saved: a file is what a coercer could demand (spec §15.9). Note the receipt number it prints; check it later with evote ballot check-row")
+	}
 	ch, err := id.StartAuth(ctx, *pin, *doc, *birth, *lang)
 	if err != nil {
 		return err
@@ -233,6 +369,9 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	d := &device{key: newKey()}
 	if d.token, err = id.VerifyAuth(ctx, ch.ChallengeID, strings.TrimSpace(code), ed25519.PublicKey(d.key.Public().(ed25519.PublicKey))); err != nil {
 		return err
+	}
+	if rows {
+		return voteRow(ctx, out, box, f, *electionID, d, sel, *audit, *save, wait, *maxWait, *poll)
 	}
 	p, err := el.Encrypt(d.token.BallotStyle, d.pub(), sel, nil)
 	if err != nil {
@@ -334,7 +473,7 @@ func parseChoices(s string) (ballot.Selection, error) {
 }
 
 func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
-	if err := subcommand("ballot", args, []string{"check-receipt", "check-audit"}); err != nil {
+	if err := subcommand("ballot", args, []string{"check-receipt", "check-audit", "check-row"}); err != nil {
 		return err
 	}
 	fs := flag.NewFlagSet("ballot "+args[0], flag.ContinueOnError)
@@ -345,10 +484,15 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 	receipt := fs.String("receipt", "", "check-receipt: the receipt saved by evote vote --save")
 	lang := fs.String("lang", "en", "language of descriptions (ky, ru, uz, en)")
 	ballotFile := fs.String("ballot", "", "check-audit, optional: the prepared ballot saved by evote vote --audit --save, compared with the ballot box's")
+	number := fs.String("number", "", "check-row: the receipt number evote vote or the voting page showed (deniable re-voting)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if err := need(fs, "server", "election", "code", "fingerprint"); err != nil {
+	key := "code"
+	if args[0] == "check-row" {
+		key = "number"
+	}
+	if err := need(fs, "server", "election", key, "fingerprint"); err != nil {
 		return err
 	}
 	fp, err := ballot.ParseFingerprint(*fingerprint)
@@ -366,6 +510,9 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 	f.Fingerprint = fp
 	if err := f.Witness(ctx); err != nil {
 		return err
+	}
+	if args[0] == "check-row" {
+		return checkRow(ctx, out, box, f, *electionID, *number)
 	}
 	want := strings.ToUpper(strings.ReplaceAll(*code, " ", ""))
 	if args[0] == "check-receipt" {
@@ -433,6 +580,51 @@ func ballotCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "the audit of ballot %s (%s) opens to:\n  %s\nIf this is not what you chose, your device is not encrypting your choices: report it.\n", shown, auditStatus(a), strings.Join(desc, "\n  "))
+	return nil
+}
+
+// checkRow is evote ballot check-row (spec §15.9): the row with the
+// receipt number is looked up at the ballot box by its hash; a queued row
+// is said to wait for its slot; a published one is checked on this device
+// in the board the witnesses cosigned (station.CheckRowPublished). Like
+// the voting page, it says where the row is and its tracking code, never
+// whether it was superseded or counted.
+func checkRow(ctx context.Context, out io.Writer, box *client.Client, f *trustee.Follower, electionID, number string) error {
+	if !f.State.Coercion() {
+		return errors.New("check-row: this election is not in deniable re-voting mode: check a ballot with check-receipt or check-audit")
+	}
+	h, err := revoterow.ParseReceiptNumber(number)
+	if err != nil {
+		return fmt.Errorf("check-row: %w", err)
+	}
+	rc, err := box.RowStatus(ctx, electionID, base64.RawURLEncoding.EncodeToString(h[:]))
+	var api *client.APIError
+	if errors.As(err, &api) && api.Status == 404 {
+		return fmt.Errorf("check-row: the ballot box knows no ballot with receipt number %s", revoterow.ReceiptNumber(h))
+	}
+	if err != nil {
+		return err
+	}
+	if !rc.Published() {
+		fmt.Fprintf(out, "receipt number %s: accepted, waiting for the end of its time slot (slots of %d s); check again then\n", revoterow.ReceiptNumber(h), f.State.Manifest.Coercion.SlotSeconds)
+		return nil
+	}
+	if *rc.Index >= uint64(len(f.Entries)) {
+		// Published after the replay's checkpoint: a newer one may be
+		// cosigned by now.
+		if err := f.Witness(ctx); err != nil {
+			return err
+		}
+	}
+	if *rc.Index >= uint64(len(f.Entries)) {
+		return fmt.Errorf("check-row: the ballot box puts the ballot at board entry %d, which no checkpoint the witnesses cosigned covers yet: check again in a minute", *rc.Index)
+	}
+	sl, err := station.CheckRowPublished(f, h, rc)
+	if err != nil {
+		return fmt.Errorf("check-row: %w", err)
+	}
+	fmt.Fprintf(out, "receipt number %s: on the board, time slot %d, board entry %d, row %d of the slot, tracking code %s; checked on this device against a checkpoint the log signed and the witnesses cosigned\n%s\n",
+		revoterow.ReceiptNumber(h), sl.Slot, *rc.Index, *rc.Position+1, ballot.TrackingCodeOf(sl.Rows[*rc.Position].Ballot), notCounted)
 	return nil
 }
 

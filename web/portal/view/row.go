@@ -3,52 +3,23 @@ package view
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 
 	"evote/ballot"
+	"evote/ballot/revoterow"
 	"evote/bulletin"
 	"evote/tally/revote"
 )
 
-// receiptEncoding is how a voter reads a receipt number in deniable
-// re-voting mode (spec §15.9): the row's hash in base32 (RFC 4648, no
-// padding, 52 characters), in groups of four.
-var receiptEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// ParseReceiptNumber reads a receipt number as typed
+// (revoterow.ParseReceiptNumber).
+func ParseReceiptNumber(s string) ([32]byte, error) { return revoterow.ParseReceiptNumber(s) }
 
-// ParseReceiptNumber reads a receipt number as typed (any case; dashes
-// and spaces ignored) and returns the row's hash.
-func ParseReceiptNumber(s string) ([32]byte, error) {
-	s = strings.ToUpper(strings.NewReplacer("-", "", " ", "", "\t", "").Replace(strings.TrimSpace(s)))
-	var h [32]byte
-	if len(s) != 52 {
-		return h, fmt.Errorf("view: a receipt number has 52 letters and digits, not %d", len(s))
-	}
-	b, err := receiptEncoding.DecodeString(s)
-	// The last character's 4 low bits are past the 256 bits and must be zero and must be
-	// zero: one row, one number.
-	if err != nil || len(b) != 32 || receiptEncoding.EncodeToString(b) != s {
-		return h, fmt.Errorf("view: not a receipt number (letters A–Z and digits 2–7)")
-	}
-	return [32]byte(b), nil
-}
-
-// ReceiptNumber is the receipt number of a row's hash, as the voting page
-// shows it.
-func ReceiptNumber(h [32]byte) string {
-	s := receiptEncoding.EncodeToString(h[:])
-	var b strings.Builder
-	for i := 0; i < len(s); i += 4 {
-		if i > 0 {
-			b.WriteByte('-')
-		}
-		b.WriteString(s[i:min(i+4, len(s))])
-	}
-	return b.String()
-}
+// ReceiptNumber is the receipt number of a row's hash
+// (revoterow.ReceiptNumber).
+func ReceiptNumber(h [32]byte) string { return revoterow.ReceiptNumber(h) }
 
 // RowPlace is where a row is on the board: in the revote-slot entry at
 // Index, slot Slot of ballot style Style, at Position; TrackingCode is

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -29,6 +30,7 @@ import (
 	"evote/bulletin"
 	"evote/election"
 	"evote/store/sqlite"
+	"evote/tally"
 	"evote/verify"
 	"evote/web/portal"
 )
@@ -271,6 +273,7 @@ func TestPortalEndToEnd(t *testing.T) {
 	}
 
 	b := newBrowser(t, path)
+	var honestResults string
 	for i, l := range []string{"en", "ru"} {
 		q := url + "/portal/?lang=" + l + "#e=" + id + "&v="
 		open(t, b, q+"overview", "overview")
@@ -305,6 +308,12 @@ func TestPortalEndToEnd(t *testing.T) {
 		open(t, b, q+"results", "results")
 		if n := eval[int](t, b, `document.querySelectorAll("#results .contest").length`); n != len(native.Result) {
 			t.Errorf("results show %d contests, the verifier recomputed %d", n, len(native.Result))
+		}
+		if got := eval[string](t, b, `document.body.dataset.results`); got != "included" {
+			t.Errorf("the result entry is %q, not included in the cosigned checkpoint", got)
+		}
+		if l == "en" {
+			honestResults = eval[string](t, b, `document.getElementById("results").innerText`)
 		}
 		portalShot(t, b, fmt.Sprintf("%d-%s-5-results", i+1, l))
 
@@ -342,6 +351,47 @@ func TestPortalEndToEnd(t *testing.T) {
 	b.do(t, "a ballot with another entry's proof", chromedp.SendKeys(chromedp.CSS("#ballot-code"), code.String()),
 		chromedp.Click(chromedp.CSS(`#ballot-form button`)), waitFor(`document.body.dataset.ballot === "bad"`))
 	portalShot(t, b, "7-en-ballot-lied")
+
+	// Servers that lie about the result entry. One changes the JSON
+	// "payload" of the entry it serves (the page used to lay out exactly
+	// that: any numbers a server chose): the page lays out the entry's own
+	// bytes, the true result. Another serves the entry signed by a key of
+	// its own: not the election authority's, so no result is shown.
+	resultAt := uint64(len(rec.Entries) - 1)
+	if en, err := bulletin.DecodeEntry(rec.Entries[resultAt]); err != nil || en.Type != bulletin.TypeResult {
+		t.Fatalf("the record's last entry is not its result (%v)", err)
+	}
+	for _, lie := range []struct {
+		name, want string
+		change     func(entry map[string]any)
+	}{
+		{"another payload", "included", func(entry map[string]any) {
+			en, _ := bulletin.DecodeEntry(rec.Entries[resultAt])
+			r, err := tally.DecodeResult(en.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range r.Contests {
+				for k := range r.Contests[i].Counts {
+					r.Contests[i].Counts[k] += 100
+				}
+			}
+			entry["payload"] = base64.StdEncoding.EncodeToString(r.Encode())
+		}},
+		{"another signer", "bad", func(entry map[string]any) {
+			entry["canonical"] = base64.StdEncoding.EncodeToString(resignedEntry(t, rec.Entries[resultAt]))
+		}},
+	} {
+		liar := serve(t, e, lyingEntry(t, srv.Handler(), resultAt, lie.change))
+		open(t, b, liar+"/portal/?lang=en#e="+id+"&v=results", "results")
+		if got := eval[string](t, b, `document.body.dataset.results`); got != lie.want {
+			t.Errorf("%s: the results view is %q, want %q", lie.name, got, lie.want)
+		}
+		if got := eval[string](t, b, `document.getElementById("results").innerText`); lie.want == "included" && got != honestResults {
+			t.Errorf("%s: the results view shows\n%s\nnot the published result\n%s", lie.name, got, honestResults)
+		}
+		portalShot(t, b, "7-en-results-"+strings.ReplaceAll(lie.name, " ", "-"))
+	}
 
 	// The same record with one ballot's signature changed, served by a
 	// mirror: INVALID, naming the check.
@@ -426,6 +476,49 @@ func lyingLookup(t *testing.T, h http.Handler, entries [][]byte, at uint64) http
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(v)
 	})
+}
+
+// lyingEntry serves h, but changes the entry at position at in an answer
+// of GET …/entries that holds it.
+func lyingEntry(t *testing.T, h http.Handler, at uint64, change func(entry map[string]any)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/entries") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rr := httptest.NewRecorder()
+		r.Header.Del("Accept-Encoding") // the answer rewritten as JSON
+		h.ServeHTTP(rr, r)
+		var v map[string]any
+		if rr.Code != http.StatusOK || json.Unmarshal(rr.Body.Bytes(), &v) != nil {
+			w.WriteHeader(rr.Code)
+			w.Write(rr.Body.Bytes())
+			return
+		}
+		es, _ := v["entries"].([]any)
+		for _, x := range es {
+			if entry := x.(map[string]any); uint64(entry["index"].(float64)) == at {
+				change(entry)
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	})
+}
+
+// resignedEntry is raw signed again by a fresh key: a well-formed,
+// validly signed entry that the election authority did not sign.
+func resignedEntry(t *testing.T, raw []byte) []byte {
+	en, err := bulletin.DecodeEntry(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, k, _ := ed25519.GenerateKey(nil)
+	f, err := bulletin.NewEntry(en.Log, en.Type, [32]byte(k.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(k), en.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Encode()
 }
 
 // sameReport compares two text reports but for the times.

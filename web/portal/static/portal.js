@@ -203,6 +203,11 @@
     state.manifest = btoa(b);
     state.el = await call("describe", { manifest: state.manifest });
     state.cp = null;
+    // The board's first entry carries the manifest: its author is the
+    // election authority, the only key the module shows as the
+    // authority's (checked there against the manifest above).
+    const first = await api(board("/entries?start=0&limit=1"));
+    state.manifestEntry = first.entries.length ? first.entries[0].canonical : "";
   }
 
   // ---- views ----
@@ -325,7 +330,7 @@
       more = await api(board("/entries?start=" + more.next + "&limit=" + (start + PAGE - more.next)));
       page.entries.push(...more.entries);
     }
-    const decoded = await call("entries", { manifest: state.manifest, entries: page.entries.map((e) => ({ index: e.index, canonical: e.canonical })) });
+    const decoded = await call("entries", { manifest: state.manifest, manifest_entry: state.manifestEntry, entries: page.entries.map((e) => ({ index: e.index, canonical: e.canonical })) });
     // The bytes shown, by position: an inclusion proof is checked for
     // their own leaf hash, computed by the module.
     state.canonical = new Map(page.entries.map((e) => [e.index, e.canonical]));
@@ -438,7 +443,7 @@
       document.body.dataset.ballot = "absent";
       return;
     }
-    const [d] = await call("entries", { manifest: state.manifest, entries: [{ index: v.entry.index, canonical: v.entry.canonical }] });
+    const [d] = await call("entries", { manifest: state.manifest, manifest_entry: state.manifestEntry, entries: [{ index: v.entry.index, canonical: v.entry.canonical }] });
     out.append(h("p", { class: "ok", text: T("ballot_found", num(d.index)) }));
     out.append(entryItem(d, false, v.entry.canonical));
     if (v.checkpoint && v.inclusion) {
@@ -480,12 +485,11 @@
       document.body.dataset.ballot = "queued";
       return;
     }
-    const first = await api(board("/entries?start=0&limit=1"));
     const slot = await api(board("/entries?start=" + v.index + "&limit=1"));
     const e = slot.entries[0];
     if (!e || e.index !== v.index) throw new Error(T("row_no_entry", num(v.index)));
     const r = await call("row", {
-      manifest: state.manifest, manifest_entry: first.entries[0].canonical, number: rc.receipt_number, index: v.index, slot: v.slot,
+      manifest: state.manifest, manifest_entry: state.manifestEntry, number: rc.receipt_number, index: v.index, slot: v.slot,
       style: v.ballot_style, position: v.position, canonical: e.canonical, note: v.checkpoint, proof: v.inclusion_proof || [],
     });
     const p = r.place;
@@ -507,10 +511,26 @@
     $("results-none").hidden = !!mark;
     $("results-csv").hidden = !mark;
     if (!mark) return;
+    // The result is laid out from the entry's own bytes, signed by the
+    // election authority, and shown with its inclusion in the latest
+    // cosigned checkpoint: never from the server's JSON of it.
+    if (!state.cp) await loadCheckpoint();
     const page = await api(board("/entries?start=" + mark.index + "&limit=1"));
     const e = page.entries[0];
-    if (!e || e.type !== "result") throw new Error(T("err_no_result"));
-    const r = await call("result", { manifest: state.manifest, payload: e.payload, lang });
+    if (!e || e.index !== mark.index) throw new Error(T("err_no_result"));
+    const cp = state.cp && state.cp.valid ? state.cp : { size: 0, root: "" };
+    const proof = mark.index < cp.size ? await api(board("/proof/inclusion?index=" + mark.index + "&size=" + cp.size)) : { path: [] };
+    let r;
+    try {
+      r = await call("result", { manifest: state.manifest, manifest_entry: state.manifestEntry, canonical: e.canonical, index: mark.index, size: cp.size, root: cp.root, path: proof.path, lang });
+    } catch (x) {
+      document.body.dataset.results = "bad";
+      box.append(h("p", { class: "error", text: T("result_bad", x.message) }));
+      $("results-csv").hidden = true;
+      return;
+    }
+    document.body.dataset.results = r.included ? "included" : "pending";
+    box.append(h("p", { class: r.included ? "ok small" : "small", text: r.included ? T("result_included", num(mark.index), num(cp.size)) : T("result_pending", num(mark.index)) }));
     const csv = $("results-csv");
     if (csv.href) URL.revokeObjectURL(csv.href);
     csv.href = URL.createObjectURL(new Blob([r.csv], { type: "text/csv;charset=utf-8" }));

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"evote/ballot"
+	"evote/bulletin"
 	"evote/tally"
 )
 
@@ -37,6 +38,20 @@ type Row struct {
 	ID    string `json:"id"`
 	Name  Text   `json:"name"`
 	Votes uint64 `json:"votes"`
+}
+
+// ResultEntry checks the result entry the page fetched from the board
+// (canonical): a result of this election's log signed by the election
+// authority, the author of the board's first entry, which carries the
+// manifest (AuthorityEntry); then lays it out (Result). Its inclusion in
+// a cosigned checkpoint is checked apart (CheckInclusion, with these
+// bytes). What the server's JSON says the entry holds is never shown.
+func ResultEntry(manifest, manifestEntry, canonical []byte) (*Results, error) {
+	e, err := AuthorityEntry(manifest, manifestEntry, canonical, bulletin.TypeResult)
+	if err != nil {
+		return nil, fmt.Errorf("view: the result entry: %w", err)
+	}
+	return Result(manifest, e.Payload)
 }
 
 // Result lays out the payload of a result entry with the names of the

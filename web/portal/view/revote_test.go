@@ -1,8 +1,6 @@
 package view
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"slices"
@@ -155,15 +153,7 @@ func TestCheckRow(t *testing.T) {
 
 	// A slot entry of another author: the authority's key is the
 	// manifest entry's author, not whatever signed the slot.
-	other := func() []byte {
-		_, k, _ := ed25519.GenerateKey(rand.Reader)
-		e := mustEntry(t, slotEntry)
-		f, err := bulletin.NewEntry(e.Log, e.Type, [32]byte(k.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(k), e.Payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f.Encode()
-	}()
+	other := resign(t, slotEntry)
 	lies := []struct {
 		name     string
 		hash     [32]byte

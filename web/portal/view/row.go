@@ -21,6 +21,46 @@ func ParseReceiptNumber(s string) ([32]byte, error) { return revoterow.ParseRece
 // (revoterow.ReceiptNumber).
 func ReceiptNumber(h [32]byte) string { return revoterow.ReceiptNumber(h) }
 
+// AuthorityEntry decodes canonical, an entry the page fetched from the
+// board, and checks that it is an entry of type t of the election's log,
+// signed by the election authority: the author of manifestEntry, the
+// board's first entry, which must carry manifest (the manifest the
+// observer's fingerprint names), signed. The server's word on who the
+// authority is, or on what an entry holds, is never taken.
+func AuthorityEntry(manifest, manifestEntry, canonical []byte, t bulletin.Type) (*bulletin.Entry, error) {
+	authority, log, err := authorityOf(manifest, manifestEntry)
+	if err != nil {
+		return nil, err
+	}
+	e, err := bulletin.DecodeEntry(canonical)
+	if err != nil {
+		return nil, err
+	}
+	if e.Log != log || e.Type != t || e.Author != authority || e.Verify() != nil {
+		return nil, fmt.Errorf("not a %s entry of this election signed by its authority", t)
+	}
+	return e, nil
+}
+
+// authorityOf returns the election authority's key (the manifest entry's
+// author) and the log of manifest, once manifestEntry is checked to be
+// that manifest's entry, signed.
+func authorityOf(manifest, manifestEntry []byte) (authority [32]byte, log bulletin.LogID, err error) {
+	m, err := ballot.DecodeManifest(manifest)
+	if err != nil {
+		return authority, log, fmt.Errorf("view: %w", err)
+	}
+	me, err := bulletin.DecodeEntry(manifestEntry)
+	if err != nil {
+		return authority, log, fmt.Errorf("view: the board's first entry: %w", err)
+	}
+	log = bulletin.LogIDFor(m.Board.Origin)
+	if me.Type != bulletin.TypeManifest || me.Log != log || !bytes.Equal(me.Payload, manifest) || me.Verify() != nil {
+		return authority, log, fmt.Errorf("view: the board's first entry is not this manifest, signed")
+	}
+	return me.Author, log, nil
+}
+
 // RowPlace is where a row is on the board: in the revote-slot entry at
 // Index, slot Slot of ballot style Style, at Position; TrackingCode is
 // its ballot's. It says nothing of whether the row is counted (spec
@@ -50,24 +90,9 @@ var ErrRowNotThere = errors.New("view: the board entry does not hold this row")
 // rowHash. The inclusion of slotEntry in a checkpoint is checked apart
 // (CheckInclusion, with these bytes).
 func CheckRow(manifest, manifestEntry []byte, rowHash [32]byte, index uint64, slot uint32, style string, position int, slotEntry []byte) (*RowPlace, error) {
-	m, err := ballot.DecodeManifest(manifest)
-	if err != nil {
-		return nil, fmt.Errorf("view: %w", err)
-	}
-	me, err := bulletin.DecodeEntry(manifestEntry)
-	if err != nil {
-		return nil, fmt.Errorf("view: the board's first entry: %w", err)
-	}
-	log := bulletin.LogIDFor(m.Board.Origin)
-	if me.Type != bulletin.TypeManifest || me.Log != log || !bytes.Equal(me.Payload, manifest) || me.Verify() != nil {
-		return nil, fmt.Errorf("view: the board's first entry is not this manifest, signed")
-	}
-	e, err := bulletin.DecodeEntry(slotEntry)
+	e, err := AuthorityEntry(manifest, manifestEntry, slotEntry, bulletin.TypeRevoteSlot)
 	if err != nil {
 		return nil, fmt.Errorf("%w: entry %d: %w", ErrRowNotThere, index, err)
-	}
-	if e.Log != log || e.Type != bulletin.TypeRevoteSlot || e.Author != me.Author || e.Verify() != nil {
-		return nil, fmt.Errorf("%w: entry %d is not a time slot of this election signed by its authority", ErrRowNotThere, index)
 	}
 	sl, err := revote.DecodeSlot(e.Payload)
 	if err != nil {

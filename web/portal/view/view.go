@@ -194,8 +194,10 @@ type Entry struct {
 // credential names the voter's pseudonym; it is not safe for concurrent
 // use.
 type Decoder struct {
-	m       *ballot.Manifest
-	devices map[[32]byte][32]byte // device key → pseudonym
+	m         *ballot.Manifest
+	raw       []byte
+	authority *[32]byte             // the manifest entry's author, once checked
+	devices   map[[32]byte][32]byte // device key → pseudonym
 }
 
 // NewDecoder returns a decoder for the election of the canonical manifest
@@ -207,9 +209,25 @@ func NewDecoder(manifest []byte) (*Decoder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("view: %w", err)
 		}
-		d.m = m
+		d.m, d.raw = m, manifest
 	}
 	return d, nil
+}
+
+// SetManifestEntry gives the decoder the board's first entry, which must
+// carry its manifest, signed: its author is the election authority, the
+// only key whose entries are shown as the authority's. (Decoding that
+// entry at position 0 does the same.)
+func (d *Decoder) SetManifestEntry(canonical []byte) error {
+	if d.m == nil {
+		return fmt.Errorf("view: a decoder without a manifest has no authority")
+	}
+	a, _, err := authorityOf(d.raw, canonical)
+	if err != nil {
+		return err
+	}
+	d.authority = &a
+	return nil
 }
 
 // Entry decodes the canonical entry at position index.
@@ -221,6 +239,9 @@ func (d *Decoder) Entry(index uint64, canonical []byte) (*Entry, error) {
 	h := e.Hash()
 	v := &Entry{Index: index, Type: e.Type.String(), TypeCode: uint16(e.Type), Author: hex.EncodeToString(e.Author[:]),
 		Size: len(canonical), Hash: hex.EncodeToString(h[:]), Fields: map[string]any{}, Signed: e.Verify() == nil}
+	if index == 0 && d.authority == nil && d.m != nil {
+		d.SetManifestEntry(canonical) // the authority, if it is the manifest's entry
+	}
 	v.Role, v.Who = d.role(e)
 	if err := d.fields(e, v.Fields); err != nil {
 		v.Error = err.Error()
@@ -241,13 +262,13 @@ func (d *Decoder) role(e *bulletin.Entry) (role, who string) {
 			return "trustee", fmt.Sprintf("%d · %s", t.Index, t.Name)
 		}
 	}
-	switch e.Type {
-	case bulletin.TypeBallot:
-		return "voter", ""
-	case bulletin.TypeManifest, bulletin.TypeElectionContext, bulletin.TypeOpen, bulletin.TypeClose, bulletin.TypeTransition,
-		bulletin.TypeAuditedBallot, bulletin.TypeCleansingResult, bulletin.TypeResult, bulletin.TypeKeygenQualified, bulletin.TypeKeygenExtraction,
-		bulletin.TypeRevoteSlot, bulletin.TypeRevotePadding, bulletin.TypeRevoteDepths, bulletin.TypeRevoteMarks, bulletin.TypeRevoteFilter:
+	// The authority is known by its key (the manifest entry's author),
+	// never by the type of what an entry claims to be.
+	if d.authority != nil && e.Author == *d.authority {
 		return "authority", ""
+	}
+	if e.Type == bulletin.TypeBallot {
+		return "voter", ""
 	}
 	return "unknown", ""
 }

@@ -2,9 +2,12 @@ package view
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/csv"
 	"encoding/hex"
 	"os/exec"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -238,5 +241,91 @@ func TestCheckpointAndProofs(t *testing.T) {
 	}
 	if err := CheckConsistency(5, n, hexes(cons), cp.Root, cp.Root); err == nil {
 		t.Error("consistency with a wrong first root verifies")
+	}
+}
+
+// resign returns entry raw signed again by a fresh key (its author): a
+// well-formed, validly signed entry of the log that the election
+// authority did not sign.
+func resign(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	e, err := bulletin.DecodeEntry(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	f, err := bulletin.NewEntry(e.Log, e.Type, [32]byte(k.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(k), e.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Encode()
+}
+
+// TestAuthorityByKey: the explorer names an entry the authority's by its
+// key, the author of the manifest entry, never by its type. Before, a
+// result (or any authority type) signed by anybody was shown as the
+// election authority's, with a valid signature.
+func TestAuthorityByKey(t *testing.T) {
+	rec := example(t)
+	m0 := mustEntry(t, rec.Entries[0])
+	last := len(rec.Entries) - 1
+	if mustEntry(t, rec.Entries[last]).Type != bulletin.TypeResult {
+		t.Fatal("the example record does not end with its result")
+	}
+	forged := resign(t, rec.Entries[last])
+	d, _ := NewDecoder(m0.Payload)
+	// A page that does not start at the manifest: no authority known yet.
+	if v, _ := d.Entry(uint64(last), rec.Entries[last]); v.Role != "unknown" {
+		t.Errorf("the result before the authority is known: role %q", v.Role)
+	}
+	if err := d.SetManifestEntry(rec.Entries[1]); err == nil {
+		t.Error("another entry accepted as the manifest entry")
+	}
+	if err := d.SetManifestEntry(rec.Entries[0]); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := d.Entry(uint64(last), rec.Entries[last]); v.Role != "authority" {
+		t.Errorf("the authority's result: role %q", v.Role)
+	}
+	if v, _ := d.Entry(uint64(last), forged); v.Role == "authority" || !v.Signed {
+		t.Errorf("a result signed by another key: role %q, signed %v", v.Role, v.Signed)
+	}
+	// Decoding the manifest entry at position 0 teaches it too.
+	d2, _ := NewDecoder(m0.Payload)
+	d2.Entry(0, rec.Entries[0])
+	if v, _ := d2.Entry(uint64(last), rec.Entries[last]); v.Role != "authority" {
+		t.Errorf("after the manifest entry: role %q", v.Role)
+	}
+}
+
+// TestResultEntry: the results view shows a result only from the result
+// entry's own bytes, signed by the election authority. Before, the page
+// laid out the server's JSON "payload" of whatever entry the server
+// named: any numbers a server chose.
+func TestResultEntry(t *testing.T) {
+	rec := example(t)
+	m0 := mustEntry(t, rec.Entries[0])
+	last := len(rec.Entries) - 1
+	r, err := ResultEntry(m0.Payload, rec.Entries[0], rec.Entries[last])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Result(m0.Payload, mustEntry(t, rec.Entries[last]).Payload)
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("result %+v, want %+v", r, want)
+	}
+	flipped := bytes.Clone(rec.Entries[last])
+	flipped[len(flipped)-70] ^= 1 // in the payload's counts, under the signature
+	for name, bad := range map[string][]byte{
+		"signed by another key":      resign(t, rec.Entries[last]),
+		"a payload byte changed":     flipped,
+		"an entry that is no result": rec.Entries[last-1],
+	} {
+		if _, err := ResultEntry(m0.Payload, rec.Entries[0], bad); err == nil {
+			t.Errorf("%s: laid out", name)
+		}
+	}
+	if _, err := ResultEntry(m0.Payload, rec.Entries[1], rec.Entries[last]); err == nil {
+		t.Error("a result checked against another entry as the manifest entry")
 	}
 }

@@ -8,9 +8,10 @@
 //
 // which runs op in a goroutine and calls done(resultJSON, error) once;
 // progress(stage, done, total) is called along the way by "verify". The
-// ops: "describe" {manifest} → view.Election; "entries" {manifest, entries:
-// [{index, canonical}]} → [view.Entry]; "result" {manifest, payload, lang}
-// → {results, csv}; "checkpoint" {manifest, note} → view.Checkpoint;
+// ops: "describe" {manifest} → view.Election; "entries" {manifest,
+// manifest_entry, entries: [{index, canonical}]} → [view.Entry]; "result"
+// {manifest, manifest_entry, canonical, index, size, root, path, lang} →
+// {results, csv, included}; "checkpoint" {manifest, note} → view.Checkpoint;
 // "inclusion" {canonical, index, size, path, root} and "consistency"
 // {size, size2, path, root, root2} → {ok, error}; "receipt" {number} →
 // {row_hash, receipt_number}; "row" {manifest, manifest_entry, number,
@@ -82,7 +83,6 @@ type args struct {
 		Index     uint64 `json:"index"`
 		Canonical string `json:"canonical"`
 	} `json:"entries"`
-	Payload     string   `json:"payload"`
 	Lang        string   `json:"lang"`
 	Note        string   `json:"note"`
 	Index       uint64   `json:"index"`
@@ -133,6 +133,15 @@ func run(op, raw string, progress js.Value) (any, error) {
 			if d, err = view.NewDecoder(manifest); err != nil {
 				return nil, err
 			}
+			if a.ManifestEnt != "" {
+				me, err := b64(a.ManifestEnt)
+				if err != nil {
+					return nil, err
+				}
+				if err := d.SetManifestEntry(me); err != nil {
+					return nil, err
+				}
+			}
 			decoders[a.Manifest] = d
 		}
 		out := []any{}
@@ -150,15 +159,7 @@ func run(op, raw string, progress js.Value) (any, error) {
 		}
 		return out, nil
 	case "result":
-		p, err := b64(a.Payload)
-		if err != nil {
-			return nil, err
-		}
-		r, err := view.Result(manifest, p)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"results": r, "csv": string(r.CSV(a.Lang))}, nil
+		return checkResult(manifest, a)
 	case "checkpoint":
 		return view.CheckCheckpoint(manifest, []byte(a.Note))
 	case "inclusion":
@@ -181,6 +182,33 @@ func run(op, raw string, progress js.Value) (any, error) {
 		return verifyBoard(a.Fingerprint, a.Base, a.Partial, progress)
 	}
 	return nil, fmt.Errorf("portal: unknown op %q", op)
+}
+
+// checkResult lays out the result entry the page fetched (view.ResultEntry:
+// its own bytes, signed by the election authority) and checks its
+// inclusion in the page's cosigned checkpoint (size, root) when that
+// covers it: included is false, with no error, when it does not yet.
+func checkResult(manifest []byte, a args) (any, error) {
+	me, err := b64(a.ManifestEnt)
+	if err != nil {
+		return nil, err
+	}
+	c, err := b64(a.Canonical)
+	if err != nil {
+		return nil, err
+	}
+	r, err := view.ResultEntry(manifest, me, c)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"results": r, "csv": string(r.CSV(a.Lang)), "included": false}
+	if a.Index < a.Size {
+		if err := view.CheckInclusion(c, a.Index, a.Size, a.Path, a.Root); err != nil {
+			return nil, err
+		}
+		out["included"] = true
+	}
+	return out, nil
 }
 
 // checkRow checks the box's receipt of a row found by its receipt number

@@ -294,7 +294,8 @@ func newRevoteEnv(t *testing.T) *revoteEnv {
 }
 
 // portalFindsRow: the observers' portal, in each language, states the
-// election's rules of deniable re-voting and finds the voter's row by its
+// election's rules of deniable re-voting, shows no turnout (the board
+// hides it until the close) and finds the voter's row by its
 // receipt number as typed (lower case, spaces), checked by its module
 // against the slot entry and the cosigned checkpoint (spec §15.9, §16.2),
 // with the row's tracking code and nothing of whether it counts; a
@@ -317,6 +318,11 @@ func (e *revoteEnv) portalFindsRow(t *testing.T, b *browser, row, code string) {
 			t.Fatalf("%s: the overview's rules do not state the slots: %q", l, got)
 		}
 		portalShot(t, b, "revote-"+l+"-1-overview")
+		open(t, b, q+"turnout", "turnout")
+		if !eval[bool](t, b, `!document.getElementById("turnout-revote").hidden && document.getElementById("turnout-data").hidden`) {
+			t.Fatalf("%s: the turnout view shows counts in deniable re-voting mode", l)
+		}
+		portalShot(t, b, "revote-"+l+"-1b-turnout")
 		open(t, b, q+"board", "board")
 		if n := eval[int](t, b, `document.querySelectorAll("li.entry").length`); n == 0 {
 			t.Fatalf("%s: the board shows no entry", l)

@@ -287,6 +287,13 @@
   }
 
   async function renderTurnout() {
+    // Deniable re-voting (spec §15.4): every slot carries the same number
+    // of rows, so nobody, the box included, publishes who voted or how
+    // many before the close.
+    const slotted = !!state.el.coercion;
+    $("turnout-revote").hidden = !slotted;
+    $("turnout-data").hidden = slotted;
+    if (slotted) return;
     const t = await api("/elections/" + encodeURIComponent(state.id) + "/turnout");
     const rows = state.el.constituencies.map((c) => {
       let n = 0;

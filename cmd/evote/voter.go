@@ -353,21 +353,8 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 	if rows && *save != "" && !*audit {
 		return errors.New("vote: in deniable re-voting mode no receipt is saved: a file is what a coercer could demand (spec §15.9). Note the receipt number it prints; check it later with evote ballot check-row")
 	}
-	ch, err := id.StartAuth(ctx, *pin, *doc, *birth, *lang)
+	d, err := signIn(ctx, id, *pin, *doc, *birth, *lang)
 	if err != nil {
-		return err
-	}
-	if ch.Unconfirmed {
-		// The identity service does not say whether the details matched
-		// (spec/08-identity.md §8.11.3).
-		fmt.Fprint(os.Stderr, "If these details are right, a code is on its way to your phone; if none comes, check the document number and start again. Code: ")
-	} else {
-		fmt.Fprintf(os.Stderr, "A code was sent to %s. Code: ", ch.PhoneHint)
-	}
-	var code string
-	fmt.Fscanln(stdin, &code)
-	d := &device{key: newKey()}
-	if d.token, err = id.VerifyAuth(ctx, ch.ChallengeID, strings.TrimSpace(code), ed25519.PublicKey(d.key.Public().(ed25519.PublicKey))); err != nil {
 		return err
 	}
 	if rows {
@@ -412,6 +399,30 @@ func voteCmd(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "receipt saved in %s\n", *save)
 	}
 	return nil
+}
+
+// signIn signs the voter in at the identity service with a new device
+// key: the identity details, then the code texted to the voter's phone,
+// typed at the prompt.
+func signIn(ctx context.Context, id *client.Client, pin, doc, birth, lang string) (*device, error) {
+	ch, err := id.StartAuth(ctx, pin, doc, birth, lang)
+	if err != nil {
+		return nil, err
+	}
+	if ch.Unconfirmed {
+		// The identity service does not say whether the details matched
+		// (spec/08-identity.md §8.11.3).
+		fmt.Fprint(os.Stderr, "If these details are right, a code is on its way to your phone; if none comes, check the document number and start again. Code: ")
+	} else {
+		fmt.Fprintf(os.Stderr, "A code was sent to %s. Code: ", ch.PhoneHint)
+	}
+	var code string
+	fmt.Fscanln(stdin, &code)
+	d := &device{key: newKey()}
+	if d.token, err = id.VerifyAuth(ctx, ch.ChallengeID, strings.TrimSpace(code), ed25519.PublicKey(d.key.Public().(ed25519.PublicKey))); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // savedReceipt is what "evote vote --save" keeps: the ballot entry as

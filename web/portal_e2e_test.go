@@ -283,7 +283,8 @@ func TestPortalEndToEnd(t *testing.T) {
 		b.do(t, "compare the fingerprint", chromedp.SendKeys(chromedp.CSS("#fp-compare"), strings.ToLower(fp.String())),
 			waitFor(`document.body.dataset.fingerprint === "match"`),
 			waitFor(`document.querySelectorAll("#witnesses .ok").length === 2`),
-			waitFor(`document.querySelectorAll("#lifecycle tr").length === 7`))
+			waitFor(`document.querySelectorAll("#lifecycle tr").length === 7`),
+			waitFor(`document.body.dataset.lifecycle === "checked"`))
 		portalShot(t, b, fmt.Sprintf("%d-%s-1-overview", i+1, l))
 
 		open(t, b, q+"turnout", "turnout")
@@ -351,6 +352,22 @@ func TestPortalEndToEnd(t *testing.T) {
 	b.do(t, "a ballot with another entry's proof", chromedp.SendKeys(chromedp.CSS("#ballot-code"), code.String()),
 		chromedp.Click(chromedp.CSS(`#ballot-form button`)), waitFor(`document.body.dataset.ballot === "bad"`))
 	portalShot(t, b, "7-en-ballot-lied")
+
+	// A server whose lifecycle says the election was tallied at the
+	// decrypting transition's position: that mark is refused, the phase
+	// shown is the last one checked.
+	liar = serve(t, e, lyingJSON(t, srv.Handler(), "/api/v1/elections/"+id, func(v map[string]any) {
+		lc := v["lifecycle"].([]any)
+		lc[len(lc)-1].(map[string]any)["index"] = lc[len(lc)-2].(map[string]any)["index"]
+	}))
+	open(t, b, liar+"/portal/?lang=en#e="+id+"&v=overview", "overview")
+	if got := eval[string](t, b, `document.body.dataset.lifecycle`); got != "bad" {
+		t.Errorf("a lying lifecycle is %q", got)
+	}
+	if got := b.text(t, "#phase"); got != "decrypting" {
+		t.Errorf("the phase shown after a lying lifecycle: %q", got)
+	}
+	portalShot(t, b, "7-en-overview-lied")
 
 	// Servers that lie about the result entry. One changes the JSON
 	// "payload" of the entry it serves (the page used to lay out exactly
@@ -473,6 +490,26 @@ func lyingLookup(t *testing.T, h http.Handler, entries [][]byte, at uint64) http
 		leaf := bulletin.LeafHash(entries[at])
 		v["entry"].(map[string]any)["index"] = at
 		inc["index"], inc["path"], inc["leaf_hash"] = at, path, hex.EncodeToString(leaf[:])
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	})
+}
+
+// lyingJSON serves h, but changes its JSON answer at path.
+func lyingJSON(t *testing.T, h http.Handler, path string, change func(v map[string]any)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rr := httptest.NewRecorder()
+		r.Header.Del("Accept-Encoding") // the answer rewritten as JSON
+		h.ServeHTTP(rr, r)
+		var v map[string]any
+		if err := json.Unmarshal(rr.Body.Bytes(), &v); err != nil {
+			t.Errorf("lying %s: %v", path, err)
+		}
+		change(v)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(v)
 	})

@@ -221,17 +221,30 @@
     }
     a.append(h("div", {}, h("strong", { text: tx(el.authority.name) }), h("div", { class: "small", text: tx(el.authority.help) })));
     $("title").textContent = tx(el.title);
-    $("phase").textContent = T("phase_" + info.phase);
+
     $("fingerprint").textContent = el.fingerprint;
     $("fingerprint-hex").textContent = el.fingerprint_hex;
     compareFingerprint();
     $("announced").textContent = fmtTime(el.voting_start) + " — " + fmtTime(el.voting_end);
+    // The lifecycle the server lists, checked by the module against the
+    // entries at its positions: the phase shown is the last one whose
+    // entry is the authority's, and the times are those the entries state.
+    const listed = info.lifecycle || [];
+    const pages = await Promise.all(listed.map((m) => api(board("/entries?start=" + m.index + "&limit=1"))));
+    const marks = await call("lifecycle", {
+      manifest: state.manifest, manifest_entry: state.manifestEntry,
+      entries: listed.map((m, i) => ({ index: m.index, phase: m.phase, canonical: (pages[i].entries[0] || {}).canonical || "" })),
+    });
     const lc = clear($("lifecycle"));
-    for (const m of info.lifecycle || []) {
-      lc.append(h("tr", {}, h("td", { text: T("phase_" + m.phase) }),
+    let phase = "";
+    for (const m of marks) {
+      if (m.ok) phase = m.phase;
+      lc.append(h("tr", {}, h("td", { class: m.ok ? "" : "error", text: (m.ok ? "" : "✗ ") + T("phase_" + m.phase) + (m.ok ? "" : " — " + m.error) }),
         h("td", {}, h("a", { href: "#" + new URLSearchParams({ e: state.id, v: "board", at: m.index }), text: "#" + m.index })),
         h("td", { class: "nowrap", text: m.at ? fmtTime(m.at) : "—" })));
     }
+    $("phase").textContent = phase ? T("phase_" + phase) : "—";
+    document.body.dataset.lifecycle = marks.every((m) => m.ok) ? "checked" : "bad";
     $("threshold").textContent = T("threshold_text", el.threshold, el.trustees.length, el.mixes);
     const c = el.coercion;
     $("rules").textContent = c ? T("rules_deniable", num(c.slot_seconds), num(c.slot_rows), c.max_ballots - 1) : el.revote === "single" ? T("rules_single") : T("rules_last");

@@ -11,7 +11,8 @@
 // ops: "describe" {manifest} → view.Election; "entries" {manifest,
 // manifest_entry, entries: [{index, canonical}]} → [view.Entry]; "result"
 // {manifest, manifest_entry, canonical, index, size, root, path, lang} →
-// {results, csv, included}; "checkpoint" {manifest, note} → view.Checkpoint;
+// {results, csv, included}; "lifecycle" {manifest, manifest_entry,
+// entries: [{index, phase, canonical}]} → [view.Mark]; "checkpoint" {manifest, note} → view.Checkpoint;
 // "inclusion" {canonical, index, size, path, root} and "consistency"
 // {size, size2, path, root, root2} → {ok, error}; "receipt" {number} →
 // {row_hash, receipt_number}; "row" {manifest, manifest_entry, number,
@@ -82,6 +83,7 @@ type args struct {
 	Entries  []struct {
 		Index     uint64 `json:"index"`
 		Canonical string `json:"canonical"`
+		Phase     string `json:"phase"` // lifecycle
 	} `json:"entries"`
 	Lang        string   `json:"lang"`
 	Note        string   `json:"note"`
@@ -160,6 +162,20 @@ func run(op, raw string, progress js.Value) (any, error) {
 		return out, nil
 	case "result":
 		return checkResult(manifest, a)
+	case "lifecycle":
+		me, err := b64(a.ManifestEnt)
+		if err != nil {
+			return nil, err
+		}
+		var les []view.LifecycleEntry
+		for _, e := range a.Entries {
+			c, err := b64(e.Canonical)
+			if err != nil {
+				return nil, err
+			}
+			les = append(les, view.LifecycleEntry{Index: e.Index, Phase: e.Phase, Canonical: c})
+		}
+		return view.Lifecycle(manifest, me, les), nil
 	case "checkpoint":
 		return view.CheckCheckpoint(manifest, []byte(a.Note))
 	case "inclusion":

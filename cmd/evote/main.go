@@ -54,6 +54,8 @@ const usage = `evote: end-to-end verifiable voting
   evote station lookup    --idp URL --election ID --station ID --station-key FILE --official ID --official-key FILE --pin PIN
   evote station mark      --server URL --idp URL --election ID --fingerprint FP --station ID --station-key FILE
                           --official ID --official-key FILE --pin PIN   (the voter voted in person: online ballots void)
+  evote station serve     --server URL --idp URL --election ID --fingerprint FP --station ID --station-key FILE
+                          --official ID --official-key FILE [--listen 127.0.0.1:8088]   the desk page for the station's staff
   evote vote              --server URL --idp URL --election ID --fingerprint FP …
                           (deniable re-voting: prints the receipt number, waits [--wait 10m] for the ballot on the board)
   evote ballot check-receipt --server URL --election ID --code TRACKING-CODE --fingerprint FP --receipt FILE

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -16,23 +18,27 @@ import (
 	"evote/record"
 	"evote/station"
 	"evote/trustee"
+	"evote/web/desk"
 )
 
-// stationCmd is "evote station lookup|mark": the polling station's tool
+// stationCmd is "evote station lookup|mark|serve": the polling station's tool
 // (package station). Staff look the voter in front of them up by the
 // PIN of their identity document, and mark them as having voted in
 // person, which overrides the voter's online ballots; the election's mode
 // (deniable re-voting or not) comes from the manifest on the board.
 func stationCmd(ctx context.Context, args []string, out io.Writer) error {
-	if err := subcommand("station", args, []string{"lookup", "mark"}); err != nil {
+	if err := subcommand("station", args, []string{"lookup", "mark", "serve"}); err != nil {
 		return err
 	}
 	r := &stationRun{sub: args[0], out: out}
 	if err := r.parse(args[1:]); err != nil {
 		return err
 	}
-	if r.sub == "lookup" {
+	switch r.sub {
+	case "lookup":
 		return r.lookup(ctx)
+	case "serve":
+		return r.serve(ctx)
 	}
 	return r.mark(ctx)
 }
@@ -63,6 +69,20 @@ checked against the fingerprint the officials published.
 
 `
 
+const stationServeHelp = `usage: evote station serve --server URL --idp URL --election ID --fingerprint FP
+                           --station ID --station-key FILE --official ID --official-key FILE
+                           [--listen 127.0.0.1:8088] [--wait 10m] [--poll 2s]
+
+Serves the polling station's desk page on this machine: the staff type
+the PIN of the voter in front of them, see whether the voter is on the
+online list and marked already, and record their vote in person, in
+Kyrgyz, Russian, Uzbek or English (the same steps as evote station lookup
+and mark). Open the printed address in this machine's browser. The desk
+listens on this machine only: it signs with the station's and the
+official's keys.
+
+`
+
 // stationRun is one run of "evote station": its flags.
 type stationRun struct {
 	sub string
@@ -73,14 +93,25 @@ type stationRun struct {
 	stationID, stationKey, officialID, pin string
 	officialKey                            string
 	wait, poll                             time.Duration
+	listen                                 string
 }
+
+// deskListening, if set, is called with the desk's address once evote
+// station serve listens (tests).
+var deskListening func(url string)
 
 func (r *stationRun) parse(args []string) error {
 	fs := flag.NewFlagSet("station "+r.sub, flag.ContinueOnError)
 	fs.SetOutput(r.out)
 	help := stationLookupHelp
-	if r.sub == "mark" {
-		help = stationMarkHelp
+	if r.sub == "serve" {
+		help = stationServeHelp
+		fs.StringVar(&r.listen, "listen", "127.0.0.1:8088", "serve: the address of the desk page, on this machine (127.0.0.1 or [::1])")
+	}
+	if r.sub == "mark" || r.sub == "serve" {
+		if r.sub == "mark" {
+			help = stationMarkHelp
+		}
 		fs.StringVar(&r.server, "server", "", "ballot box base URL")
 		fs.StringVar(&r.fingerprint, "fingerprint", "", "the election's fingerprint as the officials published it")
 		fs.DurationVar(&r.wait, "wait", 10*time.Minute, "deniable re-voting: how long to wait for the mark's row on the board")
@@ -92,7 +123,9 @@ func (r *stationRun) parse(args []string) error {
 	fs.StringVar(&r.stationKey, "station-key", "", "file holding the station's Ed25519 seed in hex")
 	fs.StringVar(&r.officialID, "official", "", "the polling official's id, as registered")
 	fs.StringVar(&r.officialKey, "official-key", "", "file holding the polling official's Ed25519 seed in hex")
-	fs.StringVar(&r.pin, "pin", "", "the voter's personal identification number (14 digits, from their identity document)")
+	if r.sub != "serve" {
+		fs.StringVar(&r.pin, "pin", "", "the voter's personal identification number (14 digits, from their identity document)")
+	}
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), help)
 		fs.PrintDefaults()
@@ -111,8 +144,11 @@ func (r *stationRun) validate() error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q (every value is given with its flag)", name, fs.Arg(0))
 	}
-	req := []string{"idp", "election", "station", "station-key", "official", "official-key", "pin"}
-	if r.sub == "mark" {
+	req := []string{"idp", "election", "station", "station-key", "official", "official-key"}
+	if r.sub != "serve" {
+		req = append(req, "pin")
+	}
+	if r.sub != "lookup" {
 		req = append([]string{"server", "fingerprint"}, req...)
 	}
 	if err := need(fs, req...); err != nil {
@@ -132,10 +168,14 @@ func (r *stationRun) validate() error {
 			return fmt.Errorf("%s: --%s %q: an id is 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', '-', starting with a letter or digit", name, id.flag, id.v)
 		}
 	}
-	if _, err := registry.ParsePIN(r.pin, time.Now()); err != nil {
-		return fmt.Errorf("%s: --pin: %w", name, err)
+	if r.sub != "serve" {
+		if _, err := registry.ParsePIN(r.pin, time.Now()); err != nil {
+			return fmt.Errorf("%s: --pin: %w", name, err)
+		}
+	} else if err := loopback(r.listen); err != nil {
+		return fmt.Errorf("%s: --listen: %w", name, err)
 	}
-	if r.sub == "mark" {
+	if r.sub != "lookup" {
 		if _, err := ballot.ParseFingerprint(r.fingerprint); err != nil {
 			return fmt.Errorf("%s: --fingerprint: %w", name, err)
 		}
@@ -164,6 +204,19 @@ func (r *stationRun) station() (*station.Station, error) {
 		Identity: client.New(r.idp)}, nil
 }
 
+// loopback refuses a listening address off this machine: the desk signs
+// with the station's keys for whoever reaches it.
+func loopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%q is not on this machine: the desk listens on 127.0.0.1 or [::1] only, since it signs with the station's and the official's keys", addr)
+	}
+	return nil
+}
+
 // lookup prints what the identity service knows of the voter: no name.
 func (r *stationRun) lookup(ctx context.Context) error {
 	st, err := r.station()
@@ -183,14 +236,9 @@ func (r *stationRun) lookup(ctx context.Context) error {
 	return nil
 }
 
-// mark replays and witnesses the board, checks that this station may
-// mark, looks the voter up, marks them and, in deniable re-voting mode,
-// waits for the mark's row on the board.
-func (r *stationRun) mark(ctx context.Context) error {
-	st, err := r.station()
-	if err != nil {
-		return err
-	}
+// board replays and witnesses the election's board with the published
+// fingerprint, for st.
+func (r *stationRun) board(ctx context.Context, st *station.Station) error {
 	fp, _ := ballot.ParseFingerprint(r.fingerprint)
 	box := client.New(r.server)
 	b, err := client.NewBoard(ctx, box, r.electionID)
@@ -200,9 +248,61 @@ func (r *stationRun) mark(ctx context.Context) error {
 	f := trustee.NewFollower(b)
 	f.Fingerprint = fp
 	if err := f.Witness(ctx); err != nil {
-		return fmt.Errorf("station mark: this station's copy of the board: %w", err)
+		return fmt.Errorf("station %s: this station's copy of the board: %w", r.sub, err)
 	}
 	st.Box, st.Board = box, f
+	return nil
+}
+
+// serve runs the desk page (package web/desk) until ctx ends: the
+// board replayed and the station checked registered first.
+func (r *stationRun) serve(ctx context.Context) error {
+	st, err := r.station()
+	if err != nil {
+		return err
+	}
+	if err := r.board(ctx, st); err != nil {
+		return err
+	}
+	if err := st.Ready(); err != nil && !errors.Is(err, station.ErrNotOpen) {
+		return stationRefusal(err)
+	}
+	h, err := desk.New(&desk.StationDesk{St: st, Poll: r.poll}, desk.Info{ElectionID: r.electionID, StationID: r.stationID, OfficialID: r.officialID, Wait: r.wait})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", r.listen)
+	if err != nil {
+		return fmt.Errorf("station serve: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	u := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(r.out, "The polling station's desk is at %s (open it in this machine's browser; Ctrl-C stops it).\n", u)
+	if deskListening != nil {
+		deskListening(u)
+	}
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// mark replays and witnesses the board, checks that this station may
+// mark, looks the voter up, marks them and, in deniable re-voting mode,
+// waits for the mark's row on the board.
+func (r *stationRun) mark(ctx context.Context) error {
+	st, err := r.station()
+	if err != nil {
+		return err
+	}
+	if err := r.board(ctx, st); err != nil {
+		return err
+	}
+	f := st.Board
 	if err := st.Ready(); err != nil {
 		return stationRefusal(err)
 	}

@@ -7,10 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"evote/ballot"
 	"evote/client"
@@ -144,8 +149,11 @@ func TestStationArguments(t *testing.T) {
 		for k, v := range good {
 			m[k] = v
 		}
-		if sub == "mark" {
+		if sub != "lookup" {
 			m["--server"], m["--fingerprint"] = "https://box.example", strings.Repeat("0", 64)
+		}
+		if sub == "serve" {
+			delete(m, "--pin")
 		}
 		for i := 0; i+1 < len(change); i += 2 {
 			if change[i+1] == "" {
@@ -164,7 +172,12 @@ func TestStationArguments(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"station"}, "station: want lookup or mark"},
+		{[]string{"station"}, "station: want lookup, mark or serve"},
+		{args("serve", "--listen", "0.0.0.0:8088"), `station serve: --listen: "0.0.0.0:8088" is not on this machine`},
+		{args("serve", "--listen", "192.168.1.5:80"), "the desk listens on 127.0.0.1 or [::1] only"},
+		{args("serve", "--listen", "8088"), `--listen: "8088" is not host:port`},
+		{args("serve", "--fingerprint", ""), "station serve: --fingerprint is required"},
+		{append(args("serve"), "--pin", "21505199012345"), "flag provided but not defined: -pin"},
 		{[]string{"station", "vote"}, `unknown subcommand "vote"`},
 		{args("lookup", "--pin", ""), "station lookup: --pin is required"},
 		{args("mark", "--server", ""), "station mark: --server is required"},
@@ -213,5 +226,176 @@ func TestStationRefusals(t *testing.T) {
 		if !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: said %v, want %q", c.err, err, c.want)
 		}
+	}
+}
+
+// TestStationServe: evote station serve, the desk page, in both modes of
+// the election, driven as the staff's browser would (forms posted with
+// the page's token). A look-up shows the ballot style and "not marked";
+// a mark without the document-checked box, without the token, or from
+// another site is refused; a PIN not on the list and a malformed one are
+// said to be so; the mark records the vote in person (in deniable
+// re-voting mode the page waits for the mark's row on the board, then
+// shows where it is); the voter's online vote, cast before, is not
+// counted (the demo's tally check); a second look-up says marked, a
+// second mark is refused.
+func TestStationServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole election")
+	}
+	for _, coercion := range []bool{false, true} {
+		t.Run(map[bool]string{false: "normal", true: "deniable-revoting"}[coercion], func(t *testing.T) {
+			demoTest(t, demoOptions{Voters: 5, Coercion: coercion, ExtraVoter: func(ctx context.Context, v *extraVoter) (ballot.Selection, error) {
+				return nil, deskScript(t, v, coercion)
+			}})
+		})
+	}
+}
+
+// deskScript is TestStationServe's polling station, with person v.
+func deskScript(t *testing.T, v *extraVoter, coercion bool) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	listening := make(chan string, 1)
+	deskListening = func(u string) { listening <- u }
+	defer func() { deskListening = nil }()
+	served := make(chan error, 1)
+	go func() {
+		var out strings.Builder
+		err := run(ctx, []string{"station", "serve", "--server", v.BoxURL, "--idp", v.IdpURL, "--election", v.ElectionID, "--fingerprint", v.Fingerprint.String(),
+			"--station", v.StationID, "--station-key", v.StationKeyFile, "--official", v.OfficialID, "--official-key", v.OfficialKeyFile,
+			"--listen", "127.0.0.1:0", "--poll", "200ms", "--wait", "2m"}, &out)
+		served <- err
+	}()
+	var base string
+	select {
+	case base = <-listening:
+	case err := <-served:
+		return fmt.Errorf("station serve: %v", err)
+	case <-time.After(time.Minute):
+		return errors.New("station serve did not listen")
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) (int, string, error) {
+		resp, err := noRedirect.Get(base + strings.TrimPrefix(path, "/"))
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+	_, page, err := get("/?lang=en")
+	if err != nil {
+		return err
+	}
+	m := regexp.MustCompile(`name="token" value="([0-9a-f]{64})"`).FindStringSubmatch(page)
+	if m == nil {
+		return fmt.Errorf("no token in the desk's page: %s", page)
+	}
+	token := m[1]
+	post := func(path string, form url.Values, header ...string) (*http.Response, string, error) {
+		req, _ := http.NewRequest(http.MethodPost, base+strings.TrimPrefix(path, "/"), strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			return nil, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b), nil
+	}
+	pin := v.Person.PIN.Digits()
+	form := func(kv ...string) url.Values {
+		f := url.Values{"token": {token}, "lang": {"en"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return f
+	}
+	// The voter votes online first: the mark overrides it.
+	ps, cast, err := v.SignIn(ctx)
+	if err == nil {
+		err = cast(nil)
+	}
+	if err != nil {
+		return fmt.Errorf("online vote: %w", err)
+	}
+	v.Pseudonym = ps
+	resp, page, err := post("/lookup", form("pin", pin[:5]+" "+pin[5:]))
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(page, v.Person.Constituency) || !strings.Contains(page, "Not marked yet") || !strings.Contains(page, `name="pin" value="`+pin[:5]) {
+		return fmt.Errorf("look-up: %v %v %s", err, resp, page)
+	}
+	for _, c := range []struct {
+		name   string
+		form   url.Values
+		header []string
+		status int
+		want   string
+	}{
+		{"without the document checked", form("pin", pin), nil, 422, `data-refusal="err_not_checked"`},
+		{"without the token", url.Values{"pin": {pin}, "checked": {"yes"}}, nil, 403, "refused"},
+		{"from another site", form("pin", pin, "checked", "yes"), []string{"Sec-Fetch-Site", "cross-site"}, 403, "refused"},
+		{"from another origin", form("pin", pin, "checked", "yes"), []string{"Origin", "http://evil.example"}, 403, "refused"},
+		{"a malformed PIN", form("pin", "12345", "checked", "yes"), nil, 422, `data-refusal="err_pin"`},
+	} {
+		resp, page, err := post("/mark", c.form, c.header...)
+		if err != nil || resp.StatusCode != c.status || !strings.Contains(page, c.want) {
+			return fmt.Errorf("mark %s: %v %v %s", c.name, err, resp, page)
+		}
+	}
+	if _, page, err := post("/lookup", form("pin", pin[:9]+"99999")); err != nil || !strings.Contains(page, `data-refusal="err_not_on_list"`) {
+		return fmt.Errorf("look-up of a person not on the list: %v %s", err, page)
+	}
+	resp, page, err = post("/mark", form("pin", pin, "checked", "yes"))
+	if err != nil {
+		return err
+	}
+	if !coercion {
+		if resp.StatusCode != 200 || !strings.Contains(page, `data-view="marked"`) {
+			return fmt.Errorf("mark: %v %s", resp, page)
+		}
+	} else {
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/marks/") {
+			return fmt.Errorf("mark in deniable re-voting mode: %v %s", resp, page)
+		}
+		for i := 0; ; i++ {
+			_, page, err = get(loc)
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(page, `data-view="waiting"`) {
+				break
+			}
+			if !strings.Contains(page, `http-equiv="refresh"`) {
+				return fmt.Errorf("the waiting page does not refresh: %s", page)
+			}
+			if i > 600 {
+				return errors.New("the mark's row never reached the board")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if !strings.Contains(page, `data-view="published"`) {
+			return fmt.Errorf("the mark's row: %s", page)
+		}
+	}
+	v.InPerson = true
+	if _, page, err := post("/lookup", form("pin", pin)); err != nil || !strings.Contains(page, `id="already"`) || strings.Contains(page, `action="/mark"`) {
+		return fmt.Errorf("look-up after the mark: %v %s", err, page)
+	}
+	if _, page, err := post("/mark", form("pin", pin, "checked", "yes")); err != nil || !strings.Contains(page, `data-refusal="err_already_marked"`) {
+		return fmt.Errorf("a second mark: %v %s", err, page)
+	}
+	cancel()
+	select {
+	case err := <-served:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("station serve did not stop")
 	}
 }

@@ -4,13 +4,21 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"runtime"
 	"runtime/pprof"
 	"testing"
 	"time"
 )
 
+// spinHash spins for d of its thread's CPU time. It keeps its OS thread
+// (Thread measures the calling thread): a goroutine that moved to
+// another thread mid-way would measure that thread's time, and spin on
+// for as long as the scheduler pleased.
+//
 //go:noinline
 func spinHash(d time.Duration) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	t0 := Thread()
 	h := sha256.Sum256(nil)
 	for Thread()-t0 < d {

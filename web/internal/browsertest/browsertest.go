@@ -201,6 +201,30 @@ func Describe(o *cdpruntime.RemoteObject) string {
 	return string(o.Value)
 }
 
+// WaitForPage waits until a JavaScript condition holds on the page that
+// a navigation (a form posted, a page refreshing itself) brings: an
+// evaluation that fails while the old page goes is tried again, until
+// the step's deadline.
+func WaitForPage(cond string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		var last error
+		for {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+			if err == nil && ok {
+				return nil
+			}
+			if err != nil {
+				last = err
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s: %w (last evaluation: %v)", cond, ctx.Err(), last)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}
+
 // WaitFor waits until a JavaScript condition holds, checking every 50 ms.
 func WaitFor(cond string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {

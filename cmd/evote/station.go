@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"evote/ballot"
@@ -336,34 +335,19 @@ func (r *stationRun) mark(ctx context.Context) error {
 // stationRefusal says in plain words why the station may not mark or
 // look up the voter, keeping the services' answer after it.
 func stationRefusal(err error) error {
-	var api *client.APIError
-	plain := ""
-	switch {
-	case errors.Is(err, station.ErrUnregistered):
-		plain = "this station or official is not registered for this election with the key in its key file"
-	case errors.Is(err, station.ErrNotOpen):
-		plain = "voting is not open: no one can be marked now"
-	case errors.Is(err, station.ErrAlreadyMarked):
-		plain = "this voter has ALREADY been marked as having voted in person: do not give them a ballot"
-	case errors.Is(err, station.ErrMarkedNoRow):
-		plain = "the voter is marked, but the ballot box did not take the mark: tell the election commission at once"
-	case errors.As(err, &api):
-		switch api.Code {
-		case "not_on_voter_list":
-			plain = "this person is not on the online voter list of this election: they have no online vote to override"
-		case "official_refused":
-			plain = "the identity service refused this station or official (not configured or not registered with these keys, or the clock is wrong)"
-		case "conflict":
-			if strings.Contains(api.Message, "already marked") {
-				plain = "this voter has ALREADY been marked as having voted in person: do not give them a ballot"
-			} else {
-				plain = "the identity service refused the mark"
-			}
-		case "voting_closed":
-			plain = "voting is closed: no one can be marked now"
-		case "client_locked", "rate_limited":
-			plain = "too many refused requests from this station: wait and try again"
-		}
+	reason := desk.Reason(err)
+	plain := map[string]string{
+		"unregistered":     "this station or official is not registered for this election with the key in its key file",
+		"not_open":         "voting is not open: no one can be marked now",
+		"already_marked":   "this voter has ALREADY been marked as having voted in person: do not give them a ballot",
+		"marked_no_row":    "the voter is marked, but the ballot box did not take the mark: tell the election commission at once",
+		"not_on_list":      "this person is not on the online voter list of this election: they have no online vote to override",
+		"official_refused": "the identity service refused this station or official (not configured or not registered with these keys, or the clock is wrong)",
+		"conflict":         "the identity service refused the mark",
+		"rate_limited":     "too many refused requests from this station: wait and try again",
+	}[reason]
+	if api := (*client.APIError)(nil); reason == "not_open" && errors.As(err, &api) && api.Code == "voting_closed" {
+		plain = "voting is closed: no one can be marked now"
 	}
 	if plain == "" {
 		return fmt.Errorf("station: refused: %w", err)

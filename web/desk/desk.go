@@ -87,7 +87,7 @@ func (r *Refusal) Unwrap() error { return r.Err }
 
 // Refusals are the keys a Refusal may carry; the test requires each in
 // every language.
-var Refusals = []string{"pin", "not_on_list", "already_marked", "not_open", "unregistered", "official_refused", "marked_no_row", "rate_limited", "unreachable", "not_published"}
+var Refusals = []string{"pin", "not_on_list", "already_marked", "not_open", "unregistered", "official_refused", "marked_no_row", "rate_limited", "unreachable", "not_published", "conflict"}
 
 // Info names the desk on every page.
 type Info struct {

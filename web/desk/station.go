@@ -110,33 +110,38 @@ func (d *StationDesk) await(ctx context.Context, res *station.Result) (*Publishe
 }
 
 // refusal names what went wrong in the staff's terms (Refusals).
-func refusal(err error) error {
-	key := "unreachable"
+func refusal(err error) error { return &Refusal{Key: Reason(err), Err: err} }
+
+// Reason classifies an error of package station or of the services it
+// asks into one of Refusals ("unreachable" when it is none of the
+// others), for the desk and for evote station's messages alike.
+func Reason(err error) string {
 	var api *client.APIError
 	switch {
 	case errors.Is(err, station.ErrUnregistered):
-		key = "unregistered"
+		return "unregistered"
 	case errors.Is(err, station.ErrNotOpen):
-		key = "not_open"
+		return "not_open"
 	case errors.Is(err, station.ErrAlreadyMarked):
-		key = "already_marked"
+		return "already_marked"
 	case errors.Is(err, station.ErrMarkedNoRow):
-		key = "marked_no_row"
+		return "marked_no_row"
 	case errors.As(err, &api):
 		switch api.Code {
 		case "not_on_voter_list":
-			key = "not_on_list"
+			return "not_on_list"
 		case "official_refused":
-			key = "official_refused"
+			return "official_refused"
 		case "conflict":
 			if strings.Contains(api.Message, "already marked") {
-				key = "already_marked"
+				return "already_marked"
 			}
+			return "conflict"
 		case "voting_closed":
-			key = "not_open"
+			return "not_open"
 		case "client_locked", "rate_limited":
-			key = "rate_limited"
+			return "rate_limited"
 		}
 	}
-	return &Refusal{Key: key, Err: err}
+	return "unreachable"
 }

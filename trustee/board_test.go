@@ -278,7 +278,7 @@ func (te *testElection) keygen() { te.keygenWith(nil, 0, 0) }
 // roundWait for them. Afterwards te.keys holds the present trustees' keys.
 func (te *testElection) keygenWith(cheat map[int]*misbehaviour, absent int, roundWait time.Duration) {
 	t := te.t
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a guard against a hang, not a measure: CI machines are shared
 	defer cancel()
 	te.keys = te.keys[:len(te.keys)-absent]
 	n := len(te.keys)

@@ -302,5 +302,13 @@ func (s *Station) AwaitPublished(ctx context.Context, res *Result, every time.Du
 	if err := CheckRowReceipt(s.Board, res.Row, rc); err != nil {
 		return nil, err
 	}
-	return rc, nil
+	// The slot and style are the slot entry's, as checked, not the box's
+	// word beside them.
+	sl, err := revote.DecodeSlot(s.Board.Entries[*rc.Index].Payload)
+	if err != nil {
+		return nil, err
+	}
+	checked := *rc
+	checked.Slot, checked.Style = &sl.Slot, sl.Style
+	return &checked, nil
 }

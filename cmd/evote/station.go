@@ -279,8 +279,8 @@ func (r *stationRun) serve(ctx context.Context) error {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	u := "http://" + ln.Addr().String() + "/"
-	fmt.Fprintf(r.out, "The polling station's desk is at %s (open it in this machine's browser; Ctrl-C stops it).\n", u)
+	u := "http://" + ln.Addr().String() + h.Path()
+	fmt.Fprintf(r.out, "The polling station's desk is at %s\nOpen this address, key included, in this machine's browser; keep it to yourself: it lets whoever has it mark voters. Ctrl-C stops the desk.\n", u)
 	if deskListening != nil {
 		deskListening(u)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -275,7 +276,14 @@ func deskScript(t *testing.T, v *extraVoter, coercion bool) error {
 	case <-time.After(time.Minute):
 		return errors.New("station serve did not listen")
 	}
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// The staff's browser opens the printed address: its key becomes the
+	// browser's cookie.
+	jar, _ := cookiejar.New(nil)
+	noRedirect := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noRedirect.Get(base); err != nil || resp.StatusCode != http.StatusSeeOther {
+		return fmt.Errorf("the printed address %s: %v %v", base, err, resp)
+	}
+	base = base[:strings.Index(base, "?")]
 	get := func(path string) (int, string, error) {
 		resp, err := noRedirect.Get(base + strings.TrimPrefix(path, "/"))
 		if err != nil {

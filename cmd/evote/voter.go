@@ -148,6 +148,9 @@ func voteRow(ctx context.Context, out io.Writer, box *client.Client, f *trustee.
 func awaitRow(ctx context.Context, box *client.Client, f *trustee.Follower, electionID string, h [32]byte, rc *client.RowReceipt, poll time.Duration) (*revote.Slot, *client.RowReceipt, error) {
 	for {
 		if rc.Published() {
+			if rc.Index == nil || rc.Position == nil {
+				return nil, nil, errors.New("vote: the ballot box's receipt names no board entry or position for the published row")
+			}
 			if err := f.Witness(ctx); err != nil {
 				return nil, nil, err
 			}
@@ -615,6 +618,9 @@ func checkRow(ctx context.Context, out io.Writer, box *client.Client, f *trustee
 	}
 	if err != nil {
 		return err
+	}
+	if rc.Published() && (rc.Index == nil || rc.Position == nil) {
+		return errors.New("check-row: the ballot box's receipt names no board entry or position for the published row")
 	}
 	if !rc.Published() {
 		fmt.Fprintf(out, "receipt number %s: accepted, waiting for the end of its time slot (slots of %d s); check again then\n", revoterow.ReceiptNumber(h), f.State.Manifest.Coercion.SlotSeconds)

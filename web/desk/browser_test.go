@@ -49,9 +49,10 @@ func TestDeskScreens(t *testing.T) {
 	}
 	for i, l := range Languages {
 		st := newScripted()
-		_, srv := newDesk(t, st)
+		h, srv := newDesk(t, st)
 		n := func(s string) string { return fmt.Sprintf("%d-%s-%s", i+1, l, s) }
-		do("start", chromedp.Navigate(srv.URL+"/?lang="+l), view("start"))
+		// The printed address: its key becomes the browser's cookie.
+		do("start", chromedp.Navigate(srv.URL+h.Path()+"&lang="+l), view("start"))
 		shot(n("1-start"))
 		do("look up", lookup(pinFree), view("voter"))
 		shot(n("2-voter"))

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -100,7 +101,8 @@ type Info struct {
 type Handler struct {
 	st    Station
 	info  Info
-	token string
+	token string // in every form: a page of another site cannot post one
+	key   string // in the address printed at start, then in a cookie
 	tpl   *template.Template
 	dicts map[string]map[string]string
 	css   []byte
@@ -120,9 +122,10 @@ type job struct {
 // New returns the desk for st.
 func New(st Station, info Info) (*Handler, error) {
 	h := &Handler{st: st, info: info, dicts: map[string]map[string]string{}, jobs: map[string]*job{}}
-	var t [32]byte
+	var t, k [32]byte
 	rand.Read(t[:])
-	h.token = hex.EncodeToString(t[:])
+	rand.Read(k[:])
+	h.token, h.key = hex.EncodeToString(t[:]), hex.EncodeToString(k[:])
 	for _, l := range Languages {
 		b, err := staticFS.ReadFile("static/i18n/" + l + ".json")
 		if err != nil {
@@ -144,6 +147,15 @@ func New(st Station, info Info) (*Handler, error) {
 	}
 	return h, nil
 }
+
+// Path is the address to open first, relative to the desk's origin: it
+// carries the desk's key, which the desk then keeps in a cookie of the
+// browser that opened it. Whoever lacks it (another user or process of
+// the machine, a page of another site) is refused every page.
+func (h *Handler) Path() string { return "/?key=" + h.key }
+
+// cookieName is the cookie holding the desk's key.
+const cookieName = "evote-desk"
 
 // StaticFS is the desk's files (templates, style, translations), for
 // the translations test.
@@ -175,19 +187,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// form with "Origin: null", which sameSite must refuse.
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("Cache-Control", "no-store")
+	// DNS rebinding: a name of another site resolving to this machine
+	// reaches the desk with that name as its Host; only this machine's
+	// own names are served.
+	if !loopbackHost(r.Host) {
+		http.Error(w, "desk: only this machine's own address is served (127.0.0.1, [::1], localhost)", http.StatusMisdirectedRequest)
+		return
+	}
+	if r.URL.Path == "/desk.css" || r.URL.Path == "/favicon.ico" {
+		h.serveStatic(w, r)
+		return
+	}
+	if !h.keyed(w, r) {
+		return
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 4096) // a PIN, a token, a box
+	}
 	if r.Method == http.MethodPost && !h.sameSite(r) {
 		http.Error(w, "desk: a request from another site or without this page's token is refused", http.StatusForbidden)
 		return
 	}
 	p := &page{Lang: lang(r), Token: h.token, Info: h.info, Langs: Languages, View: "start"}
 	switch {
-	case r.URL.Path == "/desk.css" && r.Method == http.MethodGet:
-		hd.Set("Content-Type", "text/css; charset=utf-8")
-		w.Write(h.css)
-		return
-	case r.URL.Path == "/favicon.ico":
-		w.WriteHeader(http.StatusNoContent)
-		return
 	case r.URL.Path == "/" && r.Method == http.MethodGet:
 	case r.URL.Path == "/lookup" && r.Method == http.MethodPost:
 		h.lookup(r, p)
@@ -210,6 +232,55 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, p)
+}
+
+// serveStatic serves the style sheet (and no favicon), to anyone on this
+// machine: they hold no secret.
+func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/favicon.ico" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Write(h.css)
+}
+
+// keyed admits a request of the browser that opened the printed address:
+// that address's key is swapped for a cookie (HttpOnly, SameSite=Strict,
+// this origin only) and the key taken out of the address; every later
+// request must carry the cookie. Anything else gets 401 and is told to
+// open the printed address.
+func (h *Handler) keyed(w http.ResponseWriter, r *http.Request) bool {
+	if k := r.URL.Query().Get("key"); k != "" && r.Method == http.MethodGet {
+		if subtle.ConstantTimeCompare([]byte(k), []byte(h.key)) != 1 {
+			http.Error(w, "desk: this is not the address evote station serve printed", http.StatusUnauthorized)
+			return false
+		}
+		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: h.key, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		q := r.URL.Query()
+		q.Del("key")
+		http.Redirect(w, r, "/?"+q.Encode(), http.StatusSeeOther)
+		return false
+	}
+	c, err := r.Cookie(cookieName)
+	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(h.key)) != 1 {
+		http.Error(w, "desk: open the address evote station serve printed (it holds the desk's key)", http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
+// loopbackHost reports whether a Host header names this machine.
+func loopbackHost(host string) bool {
+	name, _, err := net.SplitHostPort(host)
+	if err != nil {
+		name = host
+	}
+	if name == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(name, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // sameSite accepts a form posted by this desk's own page: the browser

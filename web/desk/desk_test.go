@@ -3,8 +3,10 @@ package desk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -13,6 +15,9 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"evote/client"
+	"evote/station"
 )
 
 // Test people of scriptedStation, by PIN.
@@ -89,15 +94,41 @@ func newDesk(t *testing.T, st Station) (*Handler, *httptest.Server) {
 	return h, srv
 }
 
-// post posts a form as the desk's own page does, with extra headers.
-func post(t *testing.T, srv *httptest.Server, path string, form url.Values, header ...string) (*http.Response, string) {
+// staff is the browser of the desk's staff: it opened the printed
+// address, so it holds the desk's cookie; it follows no redirect.
+func staff(t *testing.T, h *Handler, srv *httptest.Server) *http.Client {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(srv.URL + h.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?" {
+		t.Fatalf("the printed address: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return c
+}
+
+// send makes a request with c, with extra headers (Host sets the Host).
+func send(t *testing.T, c *http.Client, method, u string, form url.Values, header ...string) (*http.Response, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, u, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -113,16 +144,16 @@ func post(t *testing.T, srv *httptest.Server, path string, form url.Values, head
 func TestDeskRequests(t *testing.T) {
 	st := newScripted()
 	h, srv := newDesk(t, st)
-	resp, err := http.Get(srv.URL + "/?lang=ru")
-	if err != nil {
-		t.Fatal(err)
+	c := staff(t, h, srv)
+	post := func(t *testing.T, srv *httptest.Server, path string, form url.Values, header ...string) (*http.Response, string) {
+		t.Helper()
+		return send(t, c, http.MethodPost, srv.URL+path, form, header...)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := send(t, c, http.MethodGet, srv.URL+"/?lang=ru", nil)
 	if resp.Header.Get("Content-Security-Policy") != CSP || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Frame-Options") != "DENY" {
 		t.Fatalf("headers %v", resp.Header)
 	}
-	if !strings.Contains(string(b), `lang="ru"`) || !strings.Contains(string(b), h.dicts["ru"]["lookup_title"]) || strings.Contains(string(b), "<script") {
+	if !strings.Contains(b, `lang="ru"`) || !strings.Contains(b, h.dicts["ru"]["lookup_title"]) || strings.Contains(b, "<script") {
 		t.Fatalf("the Russian start page: %s", b)
 	}
 	form := func(kv ...string) url.Values {
@@ -179,13 +210,8 @@ func TestDeskRequests(t *testing.T) {
 		t.Fatalf("a mark in deniable re-voting mode: %d %q", resp.StatusCode, loc)
 	}
 	get := func(path string) (int, string) {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		resp, b := send(t, c, http.MethodGet, srv.URL+path, nil)
+		return resp.StatusCode, b
 	}
 	if code, page := get(loc); code != 200 || !strings.Contains(page, `data-view="waiting"`) || !strings.Contains(page, `http-equiv="refresh"`) {
 		t.Fatalf("waiting: %d %s", code, page)
@@ -254,5 +280,76 @@ func TestTranslations(t *testing.T) {
 				t.Errorf("uz: %q is in Cyrillic", k)
 			}
 		}
+	}
+}
+
+// TestDeskStrangers: who lacks the printed address is refused every page,
+// whatever it sends; a page of another site whose name is rebound to this
+// machine (DNS rebinding) is refused by its Host, even with the desk's
+// cookie and token. (Before, a rebound page read the token from GET / and
+// marked a voter: the review's TestAttackDNSRebinding.)
+func TestDeskStrangers(t *testing.T) {
+	st := newScripted()
+	h, srv := newDesk(t, st)
+	c := staff(t, h, srv)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	_, port, _ := strings.Cut(host, ":")
+	stranger := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	mark := url.Values{"token": {h.token}, "pin": {pinFree}, "checked": {"yes"}, "lang": {"en"}}
+	for _, c := range []struct {
+		name   string
+		c      *http.Client
+		method string
+		path   string
+		form   url.Values
+		header []string
+		status int
+	}{
+		{"a page without the key", stranger, "GET", "/", nil, nil, 401},
+		{"the address with another key", stranger, "GET", "/?key=" + strings.Repeat("0", 64), nil, nil, 401},
+		{"a mark without the key, with the token", stranger, "POST", "/mark", mark, []string{"Sec-Fetch-Site", "same-origin"}, 401},
+		{"a rebound name, GET", c, "GET", "/", nil, []string{"Host", "evil.example:" + port, "Cookie", cookieName + "=" + h.key}, 421},
+		{"a rebound name, the mark", c, "POST", "/mark", mark, []string{"Host", "evil.example:" + port, "Cookie", cookieName + "=" + h.key, "Origin", "http://evil.example:" + port, "Sec-Fetch-Site", "same-origin"}, 421},
+		{"a rebound name with the desk's key", stranger, "GET", h.Path(), nil, []string{"Host", "evil.example:" + port}, 421},
+	} {
+		resp, page := send(t, c.c, c.method, srv.URL+c.path, c.form, c.header...)
+		if resp.StatusCode != c.status || strings.Contains(page, h.token) {
+			t.Errorf("%s: %d, want %d (token shown: %v)", c.name, resp.StatusCode, c.status, strings.Contains(page, h.token))
+		}
+	}
+	if st.marked[pinFree] {
+		t.Fatal("a stranger marked a voter")
+	}
+	// The staff's own browser, by the names of this machine.
+	for _, name := range []string{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port} {
+		// (A client's jar picks cookies by the Host it sends: the browser's
+		// cookie of that name, given here.)
+		if resp, _ := send(t, c, "GET", srv.URL+"/", nil, "Host", name, "Cookie", cookieName+"="+h.key); resp.StatusCode != 200 {
+			t.Errorf("Host %s: %d", name, resp.StatusCode)
+		}
+	}
+	// The style sheet is no secret.
+	if resp, _ := send(t, stranger, "GET", srv.URL+"/desk.css", nil); resp.StatusCode != 200 {
+		t.Errorf("desk.css: %d", resp.StatusCode)
+	}
+}
+
+// TestAwaitPublishedWithoutIndex: a ballot box that says a mark's row is
+// published but names no board entry gets a refusal, not a nil
+// dereference in the desk's waiting goroutine, which would end the
+// process (the review's TestAttackPublishedWithoutIndex).
+func TestAwaitPublishedWithoutIndex(t *testing.T) {
+	box := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"row_hash":"x","status":"published"}`)
+	}))
+	defer box.Close()
+	d := &StationDesk{St: &station.Station{ElectionID: "e", Box: client.New(box.URL)}, Poll: time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := d.await(ctx, &station.Result{Revote: true, Receipt: &client.RowReceipt{RowHash: "x", Status: "queued"}})
+	var r *Refusal
+	if !errors.As(err, &r) || r.Key != "marked_no_row" {
+		t.Fatalf("await of a published row without an index: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package desk
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"evote/client"
 	"evote/idp/registry"
 	"evote/station"
+	"evote/tally/revote"
 )
 
 // StationDesk is the desk's Station over package station: look-ups at
@@ -74,10 +76,25 @@ func (d *StationDesk) Mark(ctx context.Context, pin string) (*Marked, error) {
 
 // await asks the ballot box every Poll for the mark's row until it is
 // published, then checks the receipt on the station's replay of the board
-// brought to a checkpoint the witnesses cosigned.
+// brought to a checkpoint the witnesses cosigned. The replay is held only
+// while it is brought forward and read, never while the desk sleeps, so
+// that other marks go on. Slot and style shown are those of the slot
+// entry checked, not the box's word.
 func (d *StationDesk) await(ctx context.Context, res *station.Result) (*Published, error) {
 	rc := res.Receipt
-	for !rc.Published() {
+	for {
+		if rc.Published() {
+			if rc.Index == nil || rc.Position == nil {
+				return nil, &Refusal{Key: "marked_no_row", Err: errors.New("the ballot box's receipt of the mark's row names no board entry or position")}
+			}
+			sl, covered, err := d.check(ctx, res.Row, rc)
+			if err != nil {
+				return nil, err
+			}
+			if covered {
+				return &Published{Slot: sl.Slot, Style: sl.Style, Index: *rc.Index, RowHash: rc.RowHash, Position: *rc.Position}, nil
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -88,25 +105,25 @@ func (d *StationDesk) await(ctx context.Context, res *station.Result) (*Publishe
 			return nil, &Refusal{Key: "unreachable", Err: err}
 		}
 	}
+}
+
+// check brings the replay to the latest cosigned checkpoint and, if that
+// covers the receipt's entry, checks the receipt there.
+func (d *StationDesk) check(ctx context.Context, row []byte, rc *client.RowReceipt) (*revote.Slot, bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for *rc.Index >= uint64(len(d.St.Board.Entries)) {
-		if err := d.St.Board.Witness(ctx); err != nil {
-			return nil, &Refusal{Key: "unreachable", Err: err}
-		}
-		if *rc.Index < uint64(len(d.St.Board.Entries)) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(d.Poll):
-		}
+	if err := d.St.Board.Witness(ctx); err != nil {
+		return nil, false, &Refusal{Key: "unreachable", Err: err}
 	}
-	if err := station.CheckRowReceipt(d.St.Board, res.Row, rc); err != nil {
-		return nil, &Refusal{Key: "marked_no_row", Err: err}
+	if *rc.Index >= uint64(len(d.St.Board.Entries)) {
+		return nil, false, nil
 	}
-	return &Published{Slot: *rc.Slot, Style: rc.Style, Index: *rc.Index, RowHash: rc.RowHash, Position: *rc.Position}, nil
+	h := sha256.Sum256(row)
+	sl, err := station.CheckRowPublished(d.St.Board, h, rc)
+	if err != nil {
+		return nil, false, &Refusal{Key: "marked_no_row", Err: err}
+	}
+	return sl, true, nil
 }
 
 // refusal names what went wrong in the staff's terms (Refusals).

@@ -353,6 +353,54 @@ func TestPortalEndToEnd(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#ballot-form button`)), waitFor(`document.body.dataset.ballot === "bad"`))
 	portalShot(t, b, "7-en-ballot-lied")
 
+	// A server that answers the look-up with another voter's ballot,
+	// truly on the board, at its true position with its true proof: not
+	// the ballot looked up (the page said "included" before).
+	var otherBallot uint64
+	for i := firstBallot + 1; i < uint64(len(rec.Entries)); i++ {
+		if en, err := bulletin.DecodeEntry(rec.Entries[i]); err == nil && en.Type == bulletin.TypeBallot && ballot.TrackingCodeOf(en.Payload) != code {
+			otherBallot = i
+			break
+		}
+	}
+	logID := e.f.Box.Log().ID()
+	liar = serve(t, e, lyingJSON(t, srv.Handler(), "/api/v1/board/"+hex.EncodeToString(logID[:])+"/ballots/"+code.String(), func(v map[string]any) {
+		tree := bulletin.NewTree()
+		for _, raw := range rec.Entries {
+			tree.AppendLeaves(bulletin.LeafHash(raw))
+		}
+		size := uint64(v["inclusion"].(map[string]any)["size"].(float64))
+		p, _ := tree.InclusionProof(otherBallot, size)
+		path := []string{}
+		for _, x := range p {
+			path = append(path, hex.EncodeToString(x[:]))
+		}
+		leaf := bulletin.LeafHash(rec.Entries[otherBallot])
+		v["entry"].(map[string]any)["index"], v["entry"].(map[string]any)["canonical"] = otherBallot, base64.StdEncoding.EncodeToString(rec.Entries[otherBallot])
+		inc := v["inclusion"].(map[string]any)
+		inc["index"], inc["path"], inc["leaf_hash"] = otherBallot, path, hex.EncodeToString(leaf[:])
+	}))
+	open(t, b, liar+"/portal/?lang=en#e="+id+"&v=ballot", "ballot")
+	b.do(t, "a look-up answered with another ballot", chromedp.SendKeys(chromedp.CSS("#ballot-code"), code.String()),
+		chromedp.Click(chromedp.CSS(`#ballot-form button`)), waitFor(`document.body.dataset.ballot === "other"`))
+
+	// A server whose board's first entry is the manifest signed by a key
+	// of its own, which also signs a result of its own numbers, listed as
+	// the tally past the cosigned checkpoint (so no inclusion is asked):
+	// the page showed those numbers as the authority's before. Now the
+	// first entry is not the log's first in the cosigned tree, its author
+	// is nobody's authority, and neither lifecycle nor result checks.
+	liar = serve(t, e, forgedAuthority(t, srv.Handler(), id, rec.Entries))
+	open(t, b, liar+"/portal/?lang=en#e="+id+"&v=overview", "overview")
+	if got := eval[string](t, b, `document.body.dataset.lifecycle`); got != "bad" {
+		t.Errorf("a forged first entry: the lifecycle is %q", got)
+	}
+	open(t, b, liar+"/portal/?lang=en#e="+id+"&v=results", "results")
+	if got := eval[string](t, b, `document.body.dataset.results`); got != "bad" {
+		t.Errorf("a forged first entry: the results are %q", got)
+	}
+	portalShot(t, b, "7-en-results-forged-first-entry")
+
 	// A server whose lifecycle says the election was tallied at the
 	// decrypting transition's position: that mark is refused, the phase
 	// shown is the last one checked.
@@ -512,6 +560,60 @@ func lyingJSON(t *testing.T, h http.Handler, path string, change func(v map[stri
 		change(v)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(v)
+	})
+}
+
+// forgedAuthority serves h, but as a server with a key of its own would
+// lie: the board's first entry is the manifest signed by that key; the
+// lifecycle puts the tally past the end of the log, where the entries
+// route answers with a result signed by that key, every count plus 100.
+func forgedAuthority(t *testing.T, h http.Handler, id string, entries [][]byte) http.Handler {
+	_, k, _ := ed25519.GenerateKey(nil)
+	sign := func(raw []byte, payload []byte) string {
+		en, err := bulletin.DecodeEntry(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if payload == nil {
+			payload = en.Payload
+		}
+		f, err := bulletin.NewEntry(en.Log, en.Type, [32]byte(k.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(k), payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(f.Encode())
+	}
+	last := entries[len(entries)-1]
+	en, _ := bulletin.DecodeEntry(last)
+	r, err := tally.DecodeResult(en.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.Contests {
+		for j := range r.Contests[i].Counts {
+			r.Contests[i].Counts[j] += 100
+		}
+	}
+	beyond := uint64(len(entries) + 5)
+	manifest, result := sign(entries[0], nil), sign(last, r.Encode())
+	lied := lyingJSON(t, h, "/api/v1/elections/"+id, func(v map[string]any) {
+		lc := v["lifecycle"].([]any)
+		lc[len(lc)-1].(map[string]any)["index"] = beyond
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/entries") {
+			lied.ServeHTTP(w, r)
+			return
+		}
+		switch r.URL.Query().Get("start") {
+		case "0":
+			lyingEntry(t, h, 0, func(entry map[string]any) { entry["canonical"] = manifest }).ServeHTTP(w, r)
+		case fmt.Sprint(beyond):
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"size": beyond + 1, "entries": []any{map[string]any{"index": beyond, "canonical": result}}})
+		default:
+			h.ServeHTTP(w, r)
+		}
 	})
 }
 

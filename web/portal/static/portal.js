@@ -203,11 +203,45 @@
     state.manifest = btoa(b);
     state.el = await call("describe", { manifest: state.manifest });
     state.cp = null;
+    state.lifecycle = null;
     // The board's first entry carries the manifest: its author is the
-    // election authority, the only key the module shows as the
-    // authority's (checked there against the manifest above).
-    const first = await api(board("/entries?start=0&limit=1"));
-    state.manifestEntry = first.entries.length ? first.entries[0].canonical : "";
+    // election authority, once the module checked that it is the log's
+    // first entry in the tree of the cosigned checkpoint. Until then (no
+    // valid checkpoint) no entry is shown as the authority's, and no
+    // result, lifecycle or row is checked.
+    await loadCheckpoint();
+    state.firstError = "";
+    try {
+      const first = await api(board("/entries?start=0&limit=1"));
+      const e = first.entries[0];
+      if (!e || e.index !== 0) throw new Error(T("err_no_manifest"));
+      if (!state.cp || !state.cp.valid) throw new Error(T("err_no_checkpoint"));
+      const p = await api(board("/proof/inclusion?index=0&size=" + state.cp.size));
+      await call("manifest_entry", { manifest: state.manifest, canonical: e.canonical, size: state.cp.size, root: state.cp.root, path: p.path });
+    } catch (x) {
+      state.firstError = x.message;
+    }
+  }
+
+  // checkedLifecycle checks, once per election load, the lifecycle the
+  // server lists against the entries at its positions, each proven in the
+  // cosigned checkpoint's tree: the module's marks.
+  async function checkedLifecycle() {
+    if (state.lifecycle) return state.lifecycle;
+    const listed = state.info.lifecycle || [];
+    const cp = state.cp && state.cp.valid ? state.cp : { size: 0, root: "" };
+    const fetched = await Promise.all(listed.map(async (m) => {
+      const page = await api(board("/entries?start=" + m.index + "&limit=1"));
+      const e = page.entries[0];
+      const proof = m.index < cp.size ? await api(board("/proof/inclusion?index=" + m.index + "&size=" + cp.size)) : { path: [] };
+      return { index: m.index, phase: m.phase, canonical: e && e.index === m.index ? e.canonical : "", path: proof.path };
+    }));
+    try {
+      state.lifecycle = await call("lifecycle", { manifest: state.manifest, size: cp.size, root: cp.root, entries: fetched });
+    } catch (x) {
+      state.lifecycle = listed.map((m) => ({ phase: m.phase, index: m.index, at: 0, ok: false, error: x.message }));
+    }
+    return state.lifecycle;
   }
 
   // ---- views ----
@@ -226,15 +260,11 @@
     $("fingerprint-hex").textContent = el.fingerprint_hex;
     compareFingerprint();
     $("announced").textContent = fmtTime(el.voting_start) + " — " + fmtTime(el.voting_end);
-    // The lifecycle the server lists, checked by the module against the
-    // entries at its positions: the phase shown is the last one whose
-    // entry is the authority's, and the times are those the entries state.
-    const listed = info.lifecycle || [];
-    const pages = await Promise.all(listed.map((m) => api(board("/entries?start=" + m.index + "&limit=1"))));
-    const marks = await call("lifecycle", {
-      manifest: state.manifest, manifest_entry: state.manifestEntry,
-      entries: listed.map((m, i) => ({ index: m.index, phase: m.phase, canonical: (pages[i].entries[0] || {}).canonical || "" })),
-    });
+    // The lifecycle the server lists, checked by the module: the phase
+    // shown is the last one whose entry is the authority's, in the
+    // cosigned tree at its position; the times are the entries' own.
+    if (state.firstError) fail(T("err_first_entry", state.firstError));
+    const marks = await checkedLifecycle();
     const lc = clear($("lifecycle"));
     let phase = "";
     for (const m of marks) {
@@ -350,10 +380,7 @@
       more = await api(board("/entries?start=" + more.next + "&limit=" + (start + PAGE - more.next)));
       page.entries.push(...more.entries);
     }
-    const decoded = await call("entries", { manifest: state.manifest, manifest_entry: state.manifestEntry, entries: page.entries.map((e) => ({ index: e.index, canonical: e.canonical })) });
-    // The bytes shown, by position: an inclusion proof is checked for
-    // their own leaf hash, computed by the module.
-    state.canonical = new Map(page.entries.map((e) => [e.index, e.canonical]));
+    const decoded = await call("entries", { manifest: state.manifest, entries: page.entries.map((e) => ({ index: e.index, canonical: e.canonical })) });
     $("board-range").textContent = T("range", num(start), num(start + page.entries.length - 1), num(page.size));
     $("board-prev").disabled = start === 0;
     $("board-next").disabled = start + PAGE >= page.size;
@@ -361,7 +388,9 @@
     for (const d of decoded) types[d.type] = (types[d.type] || 0) + 1;
     $("board-types").textContent = Object.entries(types).map(([k, v]) => T("type_" + k) + " ×" + v).join(" · ");
     const ol = clear($("entries"));
-    for (const d of decoded) ol.append(entryItem(d, d.index === mark, state.canonical.get(d.index)));
+    // Each entry's own bytes (the module decoded them in this order) are
+    // what its inclusion proof is checked for.
+    decoded.forEach((d, i) => ol.append(entryItem(d, d.index === mark, page.entries[i].canonical)));
     const m = ol.querySelector(".mark");
     if (m) m.scrollIntoView({ block: "center" });
   }
@@ -463,7 +492,15 @@
       document.body.dataset.ballot = "absent";
       return;
     }
-    const [d] = await call("entries", { manifest: state.manifest, manifest_entry: state.manifestEntry, entries: [{ index: v.entry.index, canonical: v.entry.canonical }] });
+    // The answer must be the ballot with the code typed: another voter's
+    // ballot, truly on the board, is not the one looked up.
+    const same = await call("ballot_code", { canonical: v.entry.canonical, number: code });
+    if (!same.ok) {
+      out.append(h("p", { class: "error", text: T("ballot_other", same.error) }));
+      document.body.dataset.ballot = "other";
+      return;
+    }
+    const [d] = await call("entries", { manifest: state.manifest, entries: [{ index: v.entry.index, canonical: v.entry.canonical }] });
     out.append(h("p", { class: "ok", text: T("ballot_found", num(d.index)) }));
     out.append(entryItem(d, false, v.entry.canonical));
     if (v.checkpoint && v.inclusion) {
@@ -509,7 +546,7 @@
     const e = slot.entries[0];
     if (!e || e.index !== v.index) throw new Error(T("row_no_entry", num(v.index)));
     const r = await call("row", {
-      manifest: state.manifest, manifest_entry: state.manifestEntry, number: rc.receipt_number, index: v.index, slot: v.slot,
+      manifest: state.manifest, number: rc.receipt_number, index: v.index, slot: v.slot,
       style: v.ballot_style, position: v.position, canonical: e.canonical, note: v.checkpoint, proof: v.inclusion_proof || [],
     });
     const p = r.place;
@@ -542,7 +579,7 @@
     const proof = mark.index < cp.size ? await api(board("/proof/inclusion?index=" + mark.index + "&size=" + cp.size)) : { path: [] };
     let r;
     try {
-      r = await call("result", { manifest: state.manifest, manifest_entry: state.manifestEntry, canonical: e.canonical, index: mark.index, size: cp.size, root: cp.root, path: proof.path, lang });
+      r = await call("result", { manifest: state.manifest, canonical: e.canonical, index: mark.index, size: cp.size, root: cp.root, path: proof.path, lang });
     } catch (x) {
       document.body.dataset.results = "bad";
       box.append(h("p", { class: "error", text: T("result_bad", x.message) }));
@@ -584,7 +621,8 @@
     $("module-hash").textContent = cfg.wasmSHA256;
     // A record before its result verifies only as an election in
     // progress; the observer can still untick it.
-    if (state.info) $("verify-partial").checked = state.info.phase !== "tallied";
+    // Partial unless the module checked the tally's entry in the lifecycle.
+    if (state.info) $("verify-partial").checked = !(await checkedLifecycle()).some((m) => m.ok && m.phase === "tallied");
   }
 
   async function runVerify(fp) {

@@ -11,9 +11,10 @@ import (
 // the server lists: the position it names, the phase it claims, and the
 // entry at that position (canonical bytes, from the board).
 type LifecycleEntry struct {
-	Index     uint64 `json:"index"`
-	Phase     string `json:"phase"`
-	Canonical []byte `json:"canonical"`
+	Index     uint64   `json:"index"`
+	Phase     string   `json:"phase"`
+	Canonical []byte   `json:"canonical"`
+	Path      []string `json:"path"` // its inclusion proof (hex) in the checkpoint's tree
 }
 
 // Mark is one phase of the lifecycle as the module checked it: OK when
@@ -46,16 +47,25 @@ var phaseEntry = map[election.Phase]bulletin.Type{
 // themselves: each must be, at its position, the election authority's
 // entry (AuthorityEntry) of the type that enters the phase claimed, a
 // transition moving to that phase; the phases must come in order at
-// increasing positions. A mark that fails says why; the page shows the
-// time a transition states, not the server's. Whether the lifecycle is
-// whole (no later phase hidden) is for the verifier, which replays the
-// board.
-func Lifecycle(manifest, manifestEntry []byte, entries []LifecycleEntry) []Mark {
+// increasing positions, each in the tree of the checkpoint the page
+// checked (size, root): its position is then the log's, not the server's
+// word. A mark past that checkpoint fails as not covered yet. A mark that
+// fails says why; the page shows the time a transition states, not the
+// server's. Whether the lifecycle is whole (no later phase hidden) is for
+// the verifier, which replays the board.
+func Lifecycle(manifest, manifestEntry []byte, entries []LifecycleEntry, size uint64, root string) []Mark {
 	out := make([]Mark, 0, len(entries))
 	last := -1
 	for i, le := range entries {
 		m := Mark{Phase: le.Phase, Index: le.Index}
 		err := checkMark(manifest, manifestEntry, le, &m)
+		if err == nil && le.Index >= size {
+			err = fmt.Errorf("entry %d: no cosigned checkpoint covers it yet", le.Index)
+		} else if err == nil {
+			if ierr := CheckInclusion(le.Canonical, le.Index, size, le.Path, root); ierr != nil {
+				err = fmt.Errorf("entry %d: %w", le.Index, ierr)
+			}
+		}
 		if err == nil && (int(phaseOf(le.Phase)) <= last || i > 0 && le.Index <= entries[i-1].Index) {
 			err = fmt.Errorf("phase %s out of order", le.Phase)
 		}

@@ -51,6 +51,9 @@ func TestRevoteEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := d.SetManifestEntry(rec.Entries[0]); err != nil {
+		t.Fatal(err)
+	}
 	types, targets := map[string]int{}, map[string]int{}
 	for i, raw := range rec.Entries {
 		v, err := d.Entry(uint64(i), raw)

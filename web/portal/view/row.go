@@ -4,14 +4,46 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"evote/ballot"
 	"evote/ballot/revoterow"
 	"evote/bulletin"
 	"evote/tally/revote"
 )
+
+// CheckBallotCode checks that the entry the server answered a look-up by
+// tracking code with is a ballot with that code: the code typed, whole (64
+// hex digits) or as shown to voters. Another voter's ballot, truly on the
+// board, must not pass for the one looked up.
+func CheckBallotCode(canonical []byte, typed string) error {
+	e, err := bulletin.DecodeEntry(canonical)
+	if err != nil {
+		return fmt.Errorf("view: %w", err)
+	}
+	if e.Type != bulletin.TypeBallot {
+		return fmt.Errorf("view: the answer is a %s entry, not a ballot", e.Type)
+	}
+	code := ballot.TrackingCodeOf(e.Payload)
+	typed = strings.TrimSpace(typed)
+	if h, err := hex.DecodeString(typed); err == nil && len(h) == len(code) {
+		if !bytes.Equal(h, code[:]) {
+			return fmt.Errorf("view: the answer is ballot %s, not the one looked up", code)
+		}
+		return nil
+	}
+	shown, err := ballot.ParseShownCode(typed)
+	if err != nil {
+		return fmt.Errorf("view: %w", err)
+	}
+	if shown != code.Shown() {
+		return fmt.Errorf("view: the answer is ballot %s, not the one looked up", code)
+	}
+	return nil
+}
 
 // ParseReceiptNumber reads a receipt number as typed
 // (revoterow.ParseReceiptNumber).
@@ -40,6 +72,26 @@ func AuthorityEntry(manifest, manifestEntry, canonical []byte, t bulletin.Type) 
 		return nil, fmt.Errorf("not a %s entry of this election signed by its authority", t)
 	}
 	return e, nil
+}
+
+// CheckManifestEntry checks the board's first entry as the page fetched
+// it: it carries manifest, signed, and it is entry 0 of the tree of a
+// checkpoint the page checked against the manifest's anchors (size, root;
+// path is the inclusion proof, hex). Only then is its author the election
+// authority: anybody can sign an entry carrying the manifest, but only the
+// log's first entry, as the witnesses cosigned the log, is the
+// authority's.
+func CheckManifestEntry(manifest, canonical []byte, size uint64, root string, path []string) error {
+	if _, _, err := authorityOf(manifest, canonical); err != nil {
+		return err
+	}
+	if size == 0 {
+		return fmt.Errorf("view: no cosigned checkpoint covers the board's first entry")
+	}
+	if err := CheckInclusion(canonical, 0, size, path, root); err != nil {
+		return fmt.Errorf("view: the board's first entry is not the log's first entry: %w", err)
+	}
+	return nil
 }
 
 // authorityOf returns the election authority's key (the manifest entry's

@@ -215,9 +215,10 @@ func NewDecoder(manifest []byte) (*Decoder, error) {
 }
 
 // SetManifestEntry gives the decoder the board's first entry, which must
-// carry its manifest, signed: its author is the election authority, the
-// only key whose entries are shown as the authority's. (Decoding that
-// entry at position 0 does the same.)
+// carry its manifest, signed, and which the caller checked is the log's
+// first entry (CheckManifestEntry): its author is the election authority,
+// the only key whose entries are shown as the authority's. Until then no
+// entry is.
 func (d *Decoder) SetManifestEntry(canonical []byte) error {
 	if d.m == nil {
 		return fmt.Errorf("view: a decoder without a manifest has no authority")
@@ -239,10 +240,11 @@ func (d *Decoder) Entry(index uint64, canonical []byte) (*Entry, error) {
 	h := e.Hash()
 	v := &Entry{Index: index, Type: e.Type.String(), TypeCode: uint16(e.Type), Author: hex.EncodeToString(e.Author[:]),
 		Size: len(canonical), Hash: hex.EncodeToString(h[:]), Fields: map[string]any{}, Signed: e.Verify() == nil}
-	if index == 0 && d.authority == nil && d.m != nil {
-		d.SetManifestEntry(canonical) // the authority, if it is the manifest's entry
-	}
 	v.Role, v.Who = d.role(e)
+	if d.m != nil && e.Log != bulletin.LogIDFor(d.m.Board.Origin) {
+		v.Error = "an entry of another log than this election's"
+		return v, nil
+	}
 	if err := d.fields(e, v.Fields); err != nil {
 		v.Error = err.Error()
 		v.Fields = map[string]any{}
@@ -322,7 +324,12 @@ func (d *Decoder) fields(e *bulletin.Entry, f map[string]any) error {
 		if err != nil {
 			return err
 		}
-		d.devices[c.DeviceKey] = c.Pseudonym
+		// Only the identity service's own credentials, signed, name the
+		// ballots of a device key: anybody's entry claiming a pseudonym
+		// for a device key would name real ballots with it.
+		if d.m != nil && e.Author == d.m.IdentityKey && e.Verify() == nil {
+			d.devices[c.DeviceKey] = c.Pseudonym
+		}
 		f["pseudonym"], f["style"], f["device_key"], f["time"] = hx(c.Pseudonym[:]), c.BallotStyle, hx(c.DeviceKey[:]), c.IssuedAt
 	case bulletin.TypeInPersonMark:
 		m, err := record.DecodeInPersonMark(p)

@@ -290,11 +290,100 @@ func TestAuthorityByKey(t *testing.T) {
 	if v, _ := d.Entry(uint64(last), forged); v.Role == "authority" || !v.Signed {
 		t.Errorf("a result signed by another key: role %q, signed %v", v.Role, v.Signed)
 	}
-	// Decoding the manifest entry at position 0 teaches it too.
+	// Decoding an entry at position 0 teaches nothing: the page gives the
+	// first entry only once it is checked in a cosigned checkpoint.
 	d2, _ := NewDecoder(m0.Payload)
 	d2.Entry(0, rec.Entries[0])
-	if v, _ := d2.Entry(uint64(last), rec.Entries[last]); v.Role != "authority" {
-		t.Errorf("after the manifest entry: role %q", v.Role)
+	if v, _ := d2.Entry(uint64(last), rec.Entries[last]); v.Role != "unknown" {
+		t.Errorf("a decoded entry 0 taught the authority: role %q", v.Role)
+	}
+}
+
+// TestCheckManifestEntry: the board's first entry is the authority's
+// only as the log's first entry in the cosigned tree. A server could
+// serve, as "entry 0", the manifest signed by a key of its own: its
+// signature and payload check, and before, its author then passed for
+// the authority in the results, lifecycle, rows and explorer (the
+// review's TestAttackForgedManifestEntry).
+func TestCheckManifestEntry(t *testing.T) {
+	rec := example(t)
+	m0 := mustEntry(t, rec.Entries[0])
+	tree := recordTree(rec.Entries)
+	root, _ := tree.RootAt(tree.Size())
+	r := hex.EncodeToString(root[:])
+	if err := CheckManifestEntry(m0.Payload, rec.Entries[0], tree.Size(), r, proofOf(t, tree, 0)); err != nil {
+		t.Fatal(err)
+	}
+	forged := resign(t, rec.Entries[0])
+	if err := CheckManifestEntry(m0.Payload, forged, tree.Size(), r, proofOf(t, tree, 0)); err == nil {
+		t.Error("a first entry signed by another key passed")
+	}
+	if err := CheckManifestEntry(m0.Payload, rec.Entries[0], 0, r, nil); err == nil {
+		t.Error("a first entry with no checkpoint passed")
+	}
+	if err := CheckManifestEntry(m0.Payload, rec.Entries[1], tree.Size(), r, proofOf(t, tree, 1)); err == nil {
+		t.Error("another entry passed as the first")
+	}
+}
+
+// TestCheckBallotCode: the look-up's answer must be the ballot looked
+// up, by its whole code or the code shown; before, a server could answer
+// with another voter's ballot, truly on the board, and the page said the
+// ballot was included.
+func TestCheckBallotCode(t *testing.T) {
+	rec := example(t)
+	var ballots [][]byte
+	for _, raw := range rec.Entries {
+		if mustEntry(t, raw).Type == bulletin.TypeBallot {
+			ballots = append(ballots, raw)
+		}
+	}
+	if len(ballots) < 2 {
+		t.Fatal("the example record has fewer than two ballots")
+	}
+	code := ballot.TrackingCodeOf(mustEntry(t, ballots[0]).Payload)
+	for _, typed := range []string{code.String(), strings.ToLower(code.String()), hex.EncodeToString(code[:])} {
+		if err := CheckBallotCode(ballots[0], typed); err != nil {
+			t.Errorf("%s: %v", typed, err)
+		}
+		if err := CheckBallotCode(ballots[1], typed); err == nil {
+			t.Errorf("another ballot passed for %s", typed)
+		}
+	}
+	if err := CheckBallotCode(rec.Entries[0], code.String()); err == nil {
+		t.Error("the manifest entry passed for a ballot")
+	}
+}
+
+// TestForgedCredentialNamesNothing: only the identity service's own
+// credential entries name the ballots of a device key; before, any
+// entry claiming a pseudonym for a device key named real ballots with it
+// (the review's TestAttackForgedCredentialNamesBallot). An entry of
+// another log is not decoded at all.
+func TestForgedCredentialNamesNothing(t *testing.T) {
+	rec := example(t)
+	m0 := mustEntry(t, rec.Entries[0])
+	var cred []byte
+	for _, raw := range rec.Entries {
+		if mustEntry(t, raw).Type == bulletin.TypeCredentialIssued {
+			cred = raw
+			break
+		}
+	}
+	d, _ := NewDecoder(m0.Payload)
+	d.Entry(1, resign(t, cred))
+	for dk := range d.devices {
+		t.Fatalf("a forged credential named device key %x", dk)
+	}
+	d.Entry(1, cred)
+	if len(d.devices) != 1 {
+		t.Fatalf("the identity service's credential named %d device keys", len(d.devices))
+	}
+	e := mustEntry(t, cred)
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	other, _ := bulletin.NewEntry(bulletin.LogIDFor("evote.test/board/another"), e.Type, [32]byte(k.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(k), e.Payload)
+	if v, _ := d.Entry(2, other.Encode()); v.Error == "" || len(v.Fields) != 0 {
+		t.Errorf("an entry of another log was decoded: %+v", v)
 	}
 }
 

@@ -8,17 +8,29 @@
 //
 // which runs op in a goroutine and calls done(resultJSON, error) once;
 // progress(stage, done, total) is called along the way by "verify". The
-// ops: "describe" {manifest} → view.Election; "entries" {manifest,
-// manifest_entry, entries: [{index, canonical}]} → [view.Entry]; "result"
-// {manifest, manifest_entry, canonical, index, size, root, path, lang} →
-// {results, csv, included}; "lifecycle" {manifest, manifest_entry,
-// entries: [{index, phase, canonical}]} → [view.Mark]; "checkpoint" {manifest, note} → view.Checkpoint;
-// "inclusion" {canonical, index, size, path, root} and "consistency"
-// {size, size2, path, root, root2} → {ok, error}; "receipt" {number} →
-// {row_hash, receipt_number}; "row" {manifest, manifest_entry, number,
-// index, slot, style, position, canonical, note, proof} → {place,
-// checkpoint, included, error}; "verify" {fingerprint, base,
-// partial} → {report, text}. Binary values are standard base64.
+// ops:
+//
+//   - "describe" {manifest} → view.Election;
+//   - "checkpoint" {manifest, note} → view.Checkpoint;
+//   - "manifest_entry" {manifest, canonical, size, root, path} → {ok}: the
+//     board's first entry, checked to be the log's first entry in that
+//     checkpoint's tree (view.CheckManifestEntry); its author is then the
+//     election authority for every op below, and no other source is;
+//   - "entries" {manifest, entries: [{index, canonical}]} → [view.Entry];
+//   - "result" {manifest, canonical, index, size, root, path, lang} →
+//     {results, csv, included};
+//   - "lifecycle" {manifest, size, root, entries: [{index, phase,
+//     canonical, path}]} → [view.Mark];
+//   - "inclusion" {canonical, index, size, path, root} and "consistency"
+//     {size, size2, path, root, root2} → {ok, error};
+//   - "ballot_code" {canonical, number} → {ok, error}: the entry is the
+//     ballot with the tracking code typed;
+//   - "receipt" {number} → {row_hash, receipt_number}; "row" {manifest,
+//     number, index, slot, style, position, canonical, note, proof} →
+//     {place, checkpoint, included, error};
+//   - "verify" {fingerprint, base, partial} → {report, text}.
+//
+// Binary values are standard base64.
 //
 // "verify" takes the fingerprint the observer typed (the only trust
 // input), finds the board of the election that has it under base (the
@@ -53,6 +65,21 @@ func main() {
 // after their credential are named by pseudonym across pages.
 var decoders = map[string]*view.Decoder{}
 
+// firsts holds, per manifest, the board's first entry once the op
+// "manifest_entry" checked it is the log's first entry in a cosigned
+// checkpoint: the only source of the election authority's key for the
+// other ops, whatever manifest_entry the page passes them.
+var firsts = map[string][]byte{}
+
+// first is the checked first entry of the manifest's board.
+func first(manifest string) ([]byte, error) {
+	me, ok := firsts[manifest]
+	if !ok {
+		return nil, fmt.Errorf("portal: the board's first entry is not checked (no cosigned checkpoint includes it yet)")
+	}
+	return me, nil
+}
+
 func call(_ js.Value, args []js.Value) any {
 	if len(args) < 3 {
 		return nil
@@ -81,9 +108,10 @@ func call(_ js.Value, args []js.Value) any {
 type args struct {
 	Manifest string `json:"manifest"`
 	Entries  []struct {
-		Index     uint64 `json:"index"`
-		Canonical string `json:"canonical"`
-		Phase     string `json:"phase"` // lifecycle
+		Index     uint64   `json:"index"`
+		Canonical string   `json:"canonical"`
+		Phase     string   `json:"phase"` // lifecycle
+		Path      []string `json:"path"`  // lifecycle: inclusion proof, hex
 	} `json:"entries"`
 	Lang        string   `json:"lang"`
 	Note        string   `json:"note"`
@@ -92,7 +120,6 @@ type args struct {
 	Size2       uint64   `json:"size2"`
 	Canonical   string   `json:"canonical"`
 	Number      string   `json:"number"`
-	ManifestEnt string   `json:"manifest_entry"`
 	Slot        uint32   `json:"slot"`
 	Style       string   `json:"style"`
 	Position    int      `json:"position"`
@@ -135,16 +162,12 @@ func run(op, raw string, progress js.Value) (any, error) {
 			if d, err = view.NewDecoder(manifest); err != nil {
 				return nil, err
 			}
-			if a.ManifestEnt != "" {
-				me, err := b64(a.ManifestEnt)
-				if err != nil {
-					return nil, err
-				}
-				if err := d.SetManifestEntry(me); err != nil {
-					return nil, err
-				}
-			}
 			decoders[a.Manifest] = d
+		}
+		if me, err := first(a.Manifest); err == nil {
+			if err := d.SetManifestEntry(me); err != nil {
+				return nil, err
+			}
 		}
 		out := []any{}
 		for _, e := range a.Entries {
@@ -162,8 +185,24 @@ func run(op, raw string, progress js.Value) (any, error) {
 		return out, nil
 	case "result":
 		return checkResult(manifest, a)
+	case "manifest_entry":
+		me, err := b64(a.Canonical)
+		if err != nil {
+			return nil, err
+		}
+		if err := view.CheckManifestEntry(manifest, me, a.Size, a.Root, a.Path); err != nil {
+			return nil, err
+		}
+		firsts[a.Manifest] = me
+		return map[string]bool{"ok": true}, nil
+	case "ballot_code":
+		c, err := b64(a.Canonical)
+		if err != nil {
+			return nil, err
+		}
+		return proofAnswer(view.CheckBallotCode(c, a.Number)), nil
 	case "lifecycle":
-		me, err := b64(a.ManifestEnt)
+		me, err := first(a.Manifest)
 		if err != nil {
 			return nil, err
 		}
@@ -173,9 +212,9 @@ func run(op, raw string, progress js.Value) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			les = append(les, view.LifecycleEntry{Index: e.Index, Phase: e.Phase, Canonical: c})
+			les = append(les, view.LifecycleEntry{Index: e.Index, Phase: e.Phase, Canonical: c, Path: e.Path})
 		}
-		return view.Lifecycle(manifest, me, les), nil
+		return view.Lifecycle(manifest, me, les, a.Size, a.Root), nil
 	case "checkpoint":
 		return view.CheckCheckpoint(manifest, []byte(a.Note))
 	case "inclusion":
@@ -205,7 +244,7 @@ func run(op, raw string, progress js.Value) (any, error) {
 // inclusion in the page's cosigned checkpoint (size, root) when that
 // covers it: included is false, with no error, when it does not yet.
 func checkResult(manifest []byte, a args) (any, error) {
-	me, err := b64(a.ManifestEnt)
+	me, err := first(a.Manifest)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +275,7 @@ func checkRow(manifest []byte, a args) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	me, err := b64(a.ManifestEnt)
+	me, err := first(a.Manifest)
 	if err != nil {
 		return nil, err
 	}

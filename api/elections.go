@@ -127,9 +127,11 @@ func (s *Server) getElection(c *gin.Context) {
 
 // Setup is GET /elections/{id}/setup (spec/10-api.md §10.1): the entries a
 // voting device checks before anything else, the manifest (position 0)
-// and, once posted, the election context, as canonical encodings with
-// their positions; nothing else, so that a phone on a slow line does not
-// page through the board to find them.
+// and, once posted, the key generation's qualified set and extraction
+// commitments (the device checks the context's election key against them,
+// spec §14.3) and the election context, as canonical encodings with their
+// positions in board order; nothing else, so that a phone on a slow line
+// does not page through the board to find them.
 type Setup struct {
 	ElectionID string       `json:"election_id"`
 	Log        string       `json:"log"`
@@ -150,25 +152,27 @@ func (s *Server) getSetup(c *gin.Context) {
 	l := b.Log()
 	id := l.ID()
 	out := Setup{ElectionID: v.ElectionID, Log: hexLower(id[:]), Origin: l.Origin(), Entries: []SetupEntry{}}
-	at := []uint64{0}
+	end := uint64(1)
 	etag := fmt.Sprintf("setup-%d", v.ContextPosition)
 	if v.Context != nil {
 		if notModified(c, etag) {
 			return
 		}
-		at = append(at, v.ContextPosition)
+		end = v.ContextPosition + 1
 	}
-	for _, i := range at {
-		recs, err := l.Entries(c.Request.Context(), i, i+1)
-		if err != nil {
-			httpedge.ServerError(c, err)
-			return
+	recs, err := l.Entries(c.Request.Context(), 0, end)
+	if err != nil {
+		httpedge.ServerError(c, err)
+		return
+	}
+	if uint64(len(recs)) != end {
+		httpedge.ServerError(c, fmt.Errorf("setup entries 0..%d: %d records", end, len(recs)))
+		return
+	}
+	for i, r := range recs {
+		if i == 0 || uint64(i) == end-1 || setupKeygen(r.Data) {
+			out.Entries = append(out.Entries, SetupEntry{Index: uint64(i), Canonical: base64.StdEncoding.EncodeToString(r.Data)})
 		}
-		if len(recs) != 1 {
-			httpedge.ServerError(c, fmt.Errorf("setup entry %d: %d records", i, len(recs)))
-			return
-		}
-		out.Entries = append(out.Entries, SetupEntry{Index: i, Canonical: base64.StdEncoding.EncodeToString(recs[0].Data)})
 	}
 	if v.Context != nil {
 		// Both entries are durable: the answer never changes again.
@@ -177,6 +181,17 @@ func (s *Server) getSetup(c *gin.Context) {
 		fresh(c)
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// setupKeygen reports whether a canonical entry is one of the key
+// generation's that a device checks the election key against: the
+// qualified set (kind 5) and a dealer's extraction commitments (kind 6).
+func setupKeygen(canonical []byte) bool {
+	e, err := bulletin.DecodeEntry(canonical)
+	if err != nil || len(e.Payload) == 0 {
+		return false
+	}
+	return e.Type == bulletin.TypeKeygenQualified && e.Payload[0] == 5 || e.Type == bulletin.TypeKeygenExtraction && e.Payload[0] == 6
 }
 
 // CheckpointNote is a cosigned checkpoint.

@@ -176,9 +176,11 @@ func TestAPIStrictTransport(t *testing.T) {
 	}
 }
 
-// TestSetupEntries: /elections/{id}/setup serves exactly the board's
-// manifest entry and election-context entry, canonical, with their
-// positions, and is immutable once the context is posted.
+// TestSetupEntries: /elections/{id}/setup serves the board's manifest
+// entry, the key generation's qualified set and each dealer's extraction
+// commitments (what a device checks the election key against), and the
+// election-context entry, canonical, with their positions in board order,
+// and is immutable once the context is posted.
 func TestSetupEntries(t *testing.T) {
 	e := newEnv(t)
 	path := "/api/v1/elections/" + e.f.ElectionID + "/setup"
@@ -188,11 +190,16 @@ func TestSetupEntries(t *testing.T) {
 		t.Fatalf("setup: %d %v", resp.StatusCode, err)
 	}
 	lid := e.f.Box.Log().ID()
-	if s.ElectionID != e.f.ElectionID || s.Log != hexs(lid[:]) || s.Origin != e.f.Box.Log().Origin() || len(s.Entries) != 2 {
-		t.Fatalf("setup: %+v", s)
+	// The fixture: 3 trustees, all qualified.
+	if s.ElectionID != e.f.ElectionID || s.Log != hexs(lid[:]) || s.Origin != e.f.Box.Log().Origin() || len(s.Entries) != 6 {
+		t.Fatalf("setup: %d entries", len(s.Entries))
 	}
-	want := []bulletin.Type{bulletin.TypeManifest, bulletin.TypeElectionContext}
+	want := []bulletin.Type{bulletin.TypeManifest, bulletin.TypeKeygenQualified, bulletin.TypeKeygenExtraction, bulletin.TypeKeygenExtraction,
+		bulletin.TypeKeygenExtraction, bulletin.TypeElectionContext}
 	for i, se := range s.Entries {
+		if i > 0 && se.Index <= s.Entries[i-1].Index {
+			t.Fatalf("setup entries out of board order: %d after %d", se.Index, s.Entries[i-1].Index)
+		}
 		raw, err := base64.StdEncoding.DecodeString(se.Canonical)
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +219,7 @@ func TestSetupEntries(t *testing.T) {
 		}
 	}
 	// No other election-context entry precedes the one served.
-	_, pb := e.raw(t, "/api/v1/board/"+s.Log+"/entries?start=0&limit="+itoa(s.Entries[1].Index), "")
+	_, pb := e.raw(t, "/api/v1/board/"+s.Log+"/entries?start=0&limit="+itoa(s.Entries[len(s.Entries)-1].Index), "")
 	var page api.EntriesPage
 	json.Unmarshal(pb, &page)
 	for _, en := range page.Entries {

@@ -89,12 +89,16 @@ func decodeContext(b []byte) (*electionContext, error) {
 // strictly, belongs to the log of origin and carries a valid signature;
 // entry 0 is a valid manifest; the context is signed by the manifest's
 // author, names the same election, has one verification key per trustee
-// and an extended hash equal to its recomputation (spec §9.2).
+// and an extended hash equal to its recomputation (spec §9.2); and its
+// election key is the trustees' (checkJointKey): the authority's
+// signature alone would let the ballot box encrypt ballots to a key of
+// its own.
 func LoadElection(origin string, entries [][]byte) (*Election, error) {
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%w: empty board", ErrBadElection)
 	}
 	el := &Election{Origin: origin, Log: bulletin.LogIDFor(origin)}
+	var before []*bulletin.Entry // the key generation, before the context
 	for i, raw := range entries {
 		e, err := bulletin.DecodeEntry(raw)
 		if err != nil {
@@ -121,6 +125,9 @@ func LoadElection(origin string, entries [][]byte) (*Election, error) {
 			continue
 		}
 		if e.Type != bulletin.TypeElectionContext {
+			if e.Verify() == nil {
+				before = append(before, e)
+			}
 			continue
 		}
 		if e.Author != el.Authority {
@@ -142,6 +149,9 @@ func LoadElection(origin string, entries [][]byte) (*Election, error) {
 		}
 		if contexthash.Extended(base, c.jointKey, c.verificationKeys, c.voterListCommitment) != c.extendedHash {
 			return nil, fmt.Errorf("%w: extended hash does not match its inputs", ErrBadElection)
+		}
+		if err := checkJointKey(el.Manifest, el.Authority, base, before, c.jointKey); err != nil {
+			return nil, err
 		}
 		pk, err := elgamal.NewPublicKey(c.jointKey)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"evote/crypto/group"
+	"evote/crypto/threshold/contexthash"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -383,4 +385,73 @@ func FuzzLoadElection(f *testing.F) {
 			t.Fatal("garbage loaded")
 		}
 	})
+}
+
+// TestLoadElectionRefusesTheBoxsOwnKey: the ballot box holds the
+// authority's key, so it can sign a context whose election key is its own
+// (here g^x, with the extended hash recomputed to match). Before, the page
+// took any context signed by the manifest's author and would have
+// encrypted every ballot to that key; now the key must be the product of
+// the qualified trustees' contributions, each signed by its trustee with a
+// proof of knowledge, in a qualified set of at least t dealers.
+func TestLoadElectionRefusesTheBoxsOwnKey(t *testing.T) {
+	fx := newFixture(t)
+	origin := fx.f.Box.Log().Origin()
+	el, err := LoadElection(origin, fx.entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci := el.ContextIndex
+	ce, _ := bulletin.DecodeEntry(fx.entries[ci])
+	real, err := election.DecodeContext(ce.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := el.Manifest.BaseHash()
+	authority := fx.f.Server.Authority
+	signed := func(ty bulletin.Type, payload []byte) []byte {
+		e, err := bulletin.NewEntry(ce.Log, ty, [32]byte(authority.Public().(ed25519.PublicKey)), bulletin.NewEd25519Signer(authority), payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Encode()
+	}
+	contextWith := func(h *group.Element) []byte {
+		c := *real
+		c.JointKey = h
+		c.ExtendedHash = contexthash.Extended(base, h, c.VerificationKeys, c.VoterListCommitment)
+		return signed(bulletin.TypeElectionContext, c.Encode())
+	}
+	x := new(group.Scalar).SetUint64(424242)
+	boxKey := new(group.Element).ScalarBaseMult(x)
+	es := append([][]byte{}, fx.entries[:ci]...)
+	if _, err := LoadElection(origin, append(es, contextWith(boxKey))); !errors.Is(err, ErrBadElection) {
+		t.Errorf("a context with the box's own key, signed by the authority: %v", err)
+	}
+	// A qualified set of one dealer, posted first by the authority, and a
+	// context whose key is that dealer's contribution alone: one trustee
+	// (with the box) would hold the key.
+	var a10 *group.Element
+	for _, raw := range fx.entries[:ci] {
+		e, _ := bulletin.DecodeEntry(raw)
+		if e.Type == bulletin.TypeKeygenExtraction && e.Payload[0] == 6 {
+			if a, err := extractionA0(e.Payload, base, 1, int(el.Manifest.Threshold)); err == nil && e.Author == trusteeKey(el.Manifest, 1) {
+				a10 = a
+			}
+		}
+	}
+	if a10 == nil {
+		t.Fatal("no extraction commitments of dealer 1 before the context")
+	}
+	one := []byte{5}
+	one = append(one, base[:]...)
+	one = append(one, 0, 0, 0, 1, 0, 1)
+	es = append([][]byte{fx.entries[0], signed(bulletin.TypeKeygenQualified, one)}, fx.entries[1:ci]...)
+	if _, err := LoadElection(origin, append(es, contextWith(a10))); !errors.Is(err, ErrBadElection) {
+		t.Errorf("a qualified set of one dealer: %v", err)
+	}
+	// The real context still loads, from the same entries.
+	if _, err := LoadElection(origin, append(append([][]byte{}, fx.entries[:ci]...), fx.entries[ci])); err != nil {
+		t.Errorf("the real context: %v", err)
+	}
 }

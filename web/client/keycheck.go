@@ -25,30 +25,41 @@ var ErrUncheckedKey = errors.New("webclient: the election key cannot be checked 
 // checkJointKey checks, from the board's entries before the context
 // (the key generation, spec chapter 5), that nobody but the trustees
 // chose the election key h of the context: the qualified set QUAL, signed
-// by the manifest's author, has at least t dealers; each dealer i of QUAL
-// published A_i0 in its ExtractionCommitments, signed with trustee i's key
-// from the manifest, with a valid proof of knowledge of log_g A_i0 (which
-// stops a rogue A_i0 built from another dealer's); and h = Π_{i∈QUAL}
-// A_i0. The authority (the ballot box) holds no dealer's a_i0, and fewer
-// than t trustees cannot hold those of every dealer of a QUAL of t or
-// more: a box that showed a context with a key of its own, signed with
-// the authority's key, would otherwise read every ballot of this page.
-// (The verifier and the trustees' tools check the whole transcript,
-// §5.8; the page checks what its ballot's secrecy rests on.)
+// by the manifest's author, is every trustee of the manifest; each dealer
+// i published A_i0 in its ExtractionCommitments, signed with trustee i's
+// key from the manifest, with a valid proof of knowledge of log_g A_i0
+// (which stops a rogue A_i0 built from another dealer's); and h =
+// Π_{i∈QUAL} A_i0.
+//
+// Why every trustee. The page cannot tell which of these entries the box
+// put on the board: a box may withhold a dealer's extraction commitments,
+// have the others reveal that dealer's secret in public (§5.7), and then
+// show the page a qualified set of only such dealers and its own
+// accomplices, with the withheld entries. A dealer whose entry is
+// withheld stops (the trustee's tool sees itself excluded) and reveals
+// nothing, so the secrets of all the honest dealers can never be made
+// public together: with every trustee in QUAL, h holds a contribution
+// nobody outside the trustees can know, and fewer than t trustees cannot
+// know every one. An election that disqualified a dealer, or
+// reconstructed one, is not checked here (ErrUncheckedKey): its voters
+// use evote vote, which replays the whole key generation. (The verifier
+// and the trustees' tools check the whole transcript, §5.8; the page
+// checks what its ballots' secrecy rests on.)
 func checkJointKey(m *ballot.Manifest, authority [32]byte, base [32]byte, entries []*bulletin.Entry, h *group.Element) error {
 	var qual []int
+	found := false
 	commits := map[int][]byte{} // dealer → its first ExtractionCommitments
 	for _, e := range entries {
 		if len(e.Payload) < 33 || !bytes.Equal(e.Payload[1:33], base[:]) {
 			continue
 		}
 		switch {
-		case e.Type == bulletin.TypeKeygenQualified && e.Payload[0] == 5 && e.Author == authority && qual == nil:
-			q, err := parseQualified(e.Payload)
+		case e.Type == bulletin.TypeKeygenQualified && e.Payload[0] == 5 && e.Author == authority && !found:
+			q, err := parseQualified(e.Payload, len(m.Trustees))
 			if err != nil {
 				return fmt.Errorf("%w: the qualified set: %w", ErrBadElection, err)
 			}
-			qual = q
+			qual, found = q, true
 		case e.Type == bulletin.TypeKeygenExtraction && e.Payload[0] == 6:
 			r := wire.NewReader(e.Payload[33:])
 			i := int(r.U16("dealer"))
@@ -61,8 +72,14 @@ func checkJointKey(m *ballot.Manifest, authority [32]byte, base [32]byte, entrie
 			commits[i] = e.Payload
 		}
 	}
+	if !found {
+		return fmt.Errorf("%w: no qualified set before the context", ErrBadElection)
+	}
 	if len(qual) < int(m.Threshold) {
 		return fmt.Errorf("%w: the qualified set has %d dealers, fewer than the threshold %d", ErrBadElection, len(qual), m.Threshold)
+	}
+	if len(qual) != len(m.Trustees) {
+		return fmt.Errorf("%w: the qualified set has %d of the %d trustees", ErrUncheckedKey, len(qual), len(m.Trustees))
 	}
 	sum := group.NewIdentityElement()
 	for _, i := range qual {
@@ -77,7 +94,11 @@ func checkJointKey(m *ballot.Manifest, authority [32]byte, base [32]byte, entrie
 		sum.Add(sum, a0)
 	}
 	if sum.Equal(h) != 1 {
-		return fmt.Errorf("%w: the context's election key is not the product of the qualified trustees' contributions", ErrBadElection)
+		// A key the box chose, or a contribution reconstructed in public
+		// after its dealer's consistency proof failed (§5.7), which these
+		// entries cannot tell apart: refused either way, and the command
+		// line, which replays everything, says which.
+		return fmt.Errorf("%w: %w: the context's election key is not the product of the trustees' contributions as posted", ErrBadElection, ErrUncheckedKey)
 	}
 	return nil
 }
@@ -93,15 +114,15 @@ func trusteeKey(m *ballot.Manifest, i int) [32]byte {
 }
 
 // parseQualified reads a Qualified message: u8(5) ‖ base ‖ u32(count) ‖
-// u16(i)…, strictly increasing (spec §5.3).
-func parseQualified(p []byte) ([]int, error) {
+// u16(i)…, strictly increasing, each in 1..n (spec §5.3).
+func parseQualified(p []byte, n int) ([]int, error) {
 	r := wire.NewReader(p[33:])
-	n := r.Count(32, 2, "qualified dealers")
+	count := r.Count(32, 2, "qualified dealers")
 	var out []int
-	for k := 0; k < n && r.Err() == nil; k++ {
+	for k := 0; k < count && r.Err() == nil; k++ {
 		i := int(r.U16("dealer"))
-		if len(out) > 0 && i <= out[len(out)-1] {
-			r.Fail("dealers not strictly increasing")
+		if i < 1 || i > n || len(out) > 0 && i <= out[len(out)-1] {
+			r.Fail("dealers not strictly increasing in 1..%d", n)
 		}
 		out = append(out, i)
 	}

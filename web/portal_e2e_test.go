@@ -26,6 +26,7 @@ import (
 
 	"evote/api"
 	"evote/ballot"
+	"evote/ballotbox"
 	"evote/ballotbox/boxtest"
 	"evote/bulletin"
 	"evote/election"
@@ -239,13 +240,7 @@ func TestPortalEndToEnd(t *testing.T) {
 	e := &env{}
 	code := finishedElection(t, e, 9)
 	ctx := context.Background()
-	p, err := portal.New(portal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := api.NewServer()
-	srv.Registry = e.f.Registry
-	srv.Web = portal.Mount(p, nil)
+	p, srv := portalServer(t, e.f.Registry)
 	url := serve(t, e, srv.Handler())
 	var fp ballot.Fingerprint
 	var firstBallot uint64
@@ -347,7 +342,7 @@ func TestPortalEndToEnd(t *testing.T) {
 	// a ballot it left out of its log: the page checks the proof for the
 	// leaf hash of the entry it shows, so the ballot is not "included".
 	// (It was, while the page took the leaf hash from the answer.)
-	liar := serve(t, e, lyingLookup(t, srv.Handler(), rec.Entries, firstBallot+1))
+	liar := serve(t, e, lyingLookup(srv.Handler(), rec.Entries, firstBallot+1, false))
 	open(t, b, liar+"/portal/?lang=en#e="+id+"&v=ballot", "ballot")
 	b.do(t, "a ballot with another entry's proof", chromedp.SendKeys(chromedp.CSS("#ballot-code"), code.String()),
 		chromedp.Click(chromedp.CSS(`#ballot-form button`)), waitFor(`document.body.dataset.ballot === "bad"`))
@@ -363,23 +358,7 @@ func TestPortalEndToEnd(t *testing.T) {
 			break
 		}
 	}
-	logID := e.f.Box.Log().ID()
-	liar = serve(t, e, lyingJSON(t, srv.Handler(), "/api/v1/board/"+hex.EncodeToString(logID[:])+"/ballots/"+code.String(), func(v map[string]any) {
-		tree := bulletin.NewTree()
-		for _, raw := range rec.Entries {
-			tree.AppendLeaves(bulletin.LeafHash(raw))
-		}
-		size := uint64(v["inclusion"].(map[string]any)["size"].(float64))
-		p, _ := tree.InclusionProof(otherBallot, size)
-		path := []string{}
-		for _, x := range p {
-			path = append(path, hex.EncodeToString(x[:]))
-		}
-		leaf := bulletin.LeafHash(rec.Entries[otherBallot])
-		v["entry"].(map[string]any)["index"], v["entry"].(map[string]any)["canonical"] = otherBallot, base64.StdEncoding.EncodeToString(rec.Entries[otherBallot])
-		inc := v["inclusion"].(map[string]any)
-		inc["index"], inc["path"], inc["leaf_hash"] = otherBallot, path, hex.EncodeToString(leaf[:])
-	}))
+	liar = serve(t, e, lyingLookup(srv.Handler(), rec.Entries, otherBallot, true))
 	open(t, b, liar+"/portal/?lang=en#e="+id+"&v=ballot", "ballot")
 	b.do(t, "a look-up answered with another ballot", chromedp.SendKeys(chromedp.CSS("#ballot-code"), code.String()),
 		chromedp.Click(chromedp.CSS(`#ballot-form button`)), waitFor(`document.body.dataset.ballot === "other"`))
@@ -404,7 +383,7 @@ func TestPortalEndToEnd(t *testing.T) {
 	// A server whose lifecycle says the election was tallied at the
 	// decrypting transition's position: that mark is refused, the phase
 	// shown is the last one checked.
-	liar = serve(t, e, lyingJSON(t, srv.Handler(), "/api/v1/elections/"+id, func(v map[string]any) {
+	liar = serve(t, e, lyingJSON(srv.Handler(), "/api/v1/elections/"+id, func(v map[string]any) {
 		lc := v["lifecycle"].([]any)
 		lc[len(lc)-1].(map[string]any)["index"] = lc[len(lc)-2].(map[string]any)["index"]
 	}))
@@ -447,7 +426,7 @@ func TestPortalEndToEnd(t *testing.T) {
 			entry["canonical"] = base64.StdEncoding.EncodeToString(resignedEntry(t, rec.Entries[resultAt]))
 		}},
 	} {
-		liar := serve(t, e, lyingEntry(t, srv.Handler(), resultAt, lie.change))
+		liar := serve(t, e, lyingEntry(srv.Handler(), resultAt, lie.change))
 		open(t, b, liar+"/portal/?lang=en#e="+id+"&v=results", "results")
 		if got := eval[string](t, b, `document.body.dataset.results`); got != lie.want {
 			t.Errorf("%s: the results view is %q, want %q", lie.name, got, lie.want)
@@ -503,12 +482,26 @@ func TestPortalEndToEnd(t *testing.T) {
 	}
 }
 
-// lyingLookup answers the ballot look-up (GET …/ballots/{code}) of h
-// with the ballot's entry at position at instead of its own, with the
-// inclusion proof and leaf hash of the entry truly there.
-func lyingLookup(t *testing.T, h http.Handler, entries [][]byte, at uint64) http.Handler {
+// portalServer is the read API of reg with the portal mounted, as evoted
+// serves it.
+func portalServer(t *testing.T, reg *ballotbox.Registry) (*portal.Handler, *api.Server) {
+	t.Helper()
+	p, err := portal.New(portal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer()
+	srv.Registry = reg
+	srv.Web = portal.Mount(p, nil)
+	return p, srv
+}
+
+// rewriteJSON serves h, but lets change rewrite the JSON answer of every
+// request whose path match accepts (an answer that is not a 200 JSON
+// object passes unchanged).
+func rewriteJSON(h http.Handler, match func(path string) bool, change func(v map[string]any)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path, "/ballots/") {
+		if !match(r.URL.Path) {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -516,50 +509,46 @@ func lyingLookup(t *testing.T, h http.Handler, entries [][]byte, at uint64) http
 		r.Header.Del("Accept-Encoding") // the answer rewritten as JSON
 		h.ServeHTTP(rr, r)
 		var v map[string]any
-		if rr.Code != http.StatusOK || json.Unmarshal(rr.Body.Bytes(), &v) != nil || v["inclusion"] == nil {
-			t.Errorf("lying look-up: %d %s", rr.Code, rr.Body)
-			w.WriteHeader(http.StatusInternalServerError)
+		if rr.Code != http.StatusOK || json.Unmarshal(rr.Body.Bytes(), &v) != nil {
+			w.WriteHeader(rr.Code)
+			w.Write(rr.Body.Bytes())
 			return
 		}
-		inc := v["inclusion"].(map[string]any)
-		size := uint64(inc["size"].(float64))
-		tree := bulletin.NewTree()
-		for _, raw := range entries[:size] {
-			tree.AppendLeaves(bulletin.LeafHash(raw))
-		}
-		p, err := tree.InclusionProof(at, size)
-		if err != nil {
-			t.Error(err)
-		}
-		path := []string{}
-		for _, x := range p {
-			path = append(path, hex.EncodeToString(x[:]))
-		}
-		leaf := bulletin.LeafHash(entries[at])
-		v["entry"].(map[string]any)["index"] = at
-		inc["index"], inc["path"], inc["leaf_hash"] = at, path, hex.EncodeToString(leaf[:])
+		change(v)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(v)
 	})
 }
 
 // lyingJSON serves h, but changes its JSON answer at path.
-func lyingJSON(t *testing.T, h http.Handler, path string, change func(v map[string]any)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != path {
-			h.ServeHTTP(w, r)
-			return
+func lyingJSON(h http.Handler, path string, change func(v map[string]any)) http.Handler {
+	return rewriteJSON(h, func(p string) bool { return p == path }, change)
+}
+
+// lyingLookup answers the ballot look-up (GET …/ballots/{code}) of h with
+// the entry at position at in the answer's place: its position, its true
+// inclusion proof and leaf hash and, with bytes, its canonical bytes too
+// (without: the looked-up ballot's bytes, put at another position).
+func lyingLookup(h http.Handler, entries [][]byte, at uint64, bytes bool) http.Handler {
+	return rewriteJSON(h, func(p string) bool { return strings.Contains(p, "/ballots/") }, func(v map[string]any) {
+		inc := v["inclusion"].(map[string]any)
+		size := uint64(inc["size"].(float64))
+		tree := bulletin.NewTree()
+		for _, raw := range entries[:size] {
+			tree.AppendLeaves(bulletin.LeafHash(raw))
 		}
-		rr := httptest.NewRecorder()
-		r.Header.Del("Accept-Encoding") // the answer rewritten as JSON
-		h.ServeHTTP(rr, r)
-		var v map[string]any
-		if err := json.Unmarshal(rr.Body.Bytes(), &v); err != nil {
-			t.Errorf("lying %s: %v", path, err)
+		p, _ := tree.InclusionProof(at, size)
+		path := []string{}
+		for _, x := range p {
+			path = append(path, hex.EncodeToString(x[:]))
 		}
-		change(v)
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(v)
+		leaf := bulletin.LeafHash(entries[at])
+		entry := v["entry"].(map[string]any)
+		entry["index"] = at
+		if bytes {
+			entry["canonical"] = base64.StdEncoding.EncodeToString(entries[at])
+		}
+		inc["index"], inc["path"], inc["leaf_hash"] = at, path, hex.EncodeToString(leaf[:])
 	})
 }
 
@@ -596,7 +585,7 @@ func forgedAuthority(t *testing.T, h http.Handler, id string, entries [][]byte) 
 	}
 	beyond := uint64(len(entries) + 5)
 	manifest, result := sign(entries[0], nil), sign(last, r.Encode())
-	lied := lyingJSON(t, h, "/api/v1/elections/"+id, func(v map[string]any) {
+	lied := lyingJSON(h, "/api/v1/elections/"+id, func(v map[string]any) {
 		lc := v["lifecycle"].([]any)
 		lc[len(lc)-1].(map[string]any)["index"] = beyond
 	})
@@ -607,7 +596,7 @@ func forgedAuthority(t *testing.T, h http.Handler, id string, entries [][]byte) 
 		}
 		switch r.URL.Query().Get("start") {
 		case "0":
-			lyingEntry(t, h, 0, func(entry map[string]any) { entry["canonical"] = manifest }).ServeHTTP(w, r)
+			lyingEntry(h, 0, func(entry map[string]any) { entry["canonical"] = manifest }).ServeHTTP(w, r)
 		case fmt.Sprint(beyond):
 			w.Header().Set("Content-Type", "application/json")
 			json.NewEncoder(w).Encode(map[string]any{"size": beyond + 1, "entries": []any{map[string]any{"index": beyond, "canonical": result}}})
@@ -619,29 +608,14 @@ func forgedAuthority(t *testing.T, h http.Handler, id string, entries [][]byte) 
 
 // lyingEntry serves h, but changes the entry at position at in an answer
 // of GET …/entries that holds it.
-func lyingEntry(t *testing.T, h http.Handler, at uint64, change func(entry map[string]any)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasSuffix(r.URL.Path, "/entries") {
-			h.ServeHTTP(w, r)
-			return
-		}
-		rr := httptest.NewRecorder()
-		r.Header.Del("Accept-Encoding") // the answer rewritten as JSON
-		h.ServeHTTP(rr, r)
-		var v map[string]any
-		if rr.Code != http.StatusOK || json.Unmarshal(rr.Body.Bytes(), &v) != nil {
-			w.WriteHeader(rr.Code)
-			w.Write(rr.Body.Bytes())
-			return
-		}
+func lyingEntry(h http.Handler, at uint64, change func(entry map[string]any)) http.Handler {
+	return rewriteJSON(h, func(p string) bool { return strings.HasSuffix(p, "/entries") }, func(v map[string]any) {
 		es, _ := v["entries"].([]any)
 		for _, x := range es {
 			if entry := x.(map[string]any); uint64(entry["index"].(float64)) == at {
 				change(entry)
 			}
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(v)
 	})
 }
 

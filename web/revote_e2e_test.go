@@ -42,7 +42,6 @@ import (
 	"evote/store/sqlite"
 	"evote/tally/revote"
 	"evote/web"
-	"evote/web/portal"
 )
 
 // The voting page in deniable re-voting mode (spec chapter 15, §15.13
@@ -302,13 +301,7 @@ func newRevoteEnv(t *testing.T) *revoteEnv {
 // mistyped number and an unknown one are said to be so.
 func (e *revoteEnv) portalFindsRow(t *testing.T, b *browser, row, code string) {
 	t.Helper()
-	p, err := portal.New(portal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := api.NewServer()
-	srv.Registry = e.f.Registry
-	srv.Web = portal.Mount(p, nil)
+	_, srv := portalServer(t, e.f.Registry)
 	base := serve(t, e.env, srv.Handler()) + "/portal/?lang="
 	typed := strings.ToLower(strings.ReplaceAll(row, "-", " "))
 	for _, l := range []string{"ky", "ru", "uz", "en"} {

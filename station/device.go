@@ -80,15 +80,14 @@ func ParsePseudonym(s string) ([32]byte, error) {
 
 // CheckRowReceipt is the device's check of a published row's receipt
 // against its own replay f of the board (spec §15.16.3): the hash the box
-// answered is the row's, and CheckRowPublished. f must already hold the
-// entry (sync it first).
-func CheckRowReceipt(f *trustee.Follower, row []byte, rc *client.RowReceipt) error {
+// answered is the row's, and CheckRowPublished, whose checked slot it
+// returns. f must already hold the entry (sync it first).
+func CheckRowReceipt(f *trustee.Follower, row []byte, rc *client.RowReceipt) (*revote.Slot, error) {
 	h := sha256.Sum256(row)
 	if b64url.EncodeToString(h[:]) != rc.RowHash {
-		return fmt.Errorf("station: receipt: the box answered row hash %s, not the row's", rc.RowHash)
+		return nil, fmt.Errorf("station: receipt: the box answered row hash %s, not the row's", rc.RowHash)
 	}
-	_, err := CheckRowPublished(f, h, rc)
-	return err
+	return CheckRowPublished(f, h, rc)
 }
 
 // CheckRowPublished checks the ballot box's receipt of the row with hash

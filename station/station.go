@@ -299,12 +299,9 @@ func (s *Station) AwaitPublished(ctx context.Context, res *Result, every time.Du
 	if err := s.Board.Sync(ctx); err != nil {
 		return nil, err
 	}
-	if err := CheckRowReceipt(s.Board, res.Row, rc); err != nil {
-		return nil, err
-	}
 	// The slot and style are the slot entry's, as checked, not the box's
 	// word beside them.
-	sl, err := revote.DecodeSlot(s.Board.Entries[*rc.Index].Payload)
+	sl, err := CheckRowReceipt(s.Board, res.Row, rc)
 	if err != nil {
 		return nil, err
 	}

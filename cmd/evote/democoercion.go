@@ -242,7 +242,7 @@ func (r *demoRun) publishSlots(ctx context.Context) error {
 			if err := r.f.Sync(ctx); err != nil {
 				return err
 			}
-			if err := station.CheckRowReceipt(r.f, r.rowBytes[rc.RowHash], rc); err != nil {
+			if _, err := station.CheckRowReceipt(r.f, r.rowBytes[rc.RowHash], rc); err != nil {
 				return err
 			}
 		}

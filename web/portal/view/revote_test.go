@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"evote/ballot"
+	"evote/ballot/revoterow"
 	"evote/bulletin"
 	"evote/tally/revote"
 	"evote/verify"
@@ -150,7 +151,7 @@ func TestCheckRow(t *testing.T) {
 	if p.Index != index || p.Slot != sl.Slot || p.Style != sl.Style || p.Position != 1 || p.TrackingCode != code.String() {
 		t.Fatalf("place %+v", p)
 	}
-	if back, err := ParseReceiptNumber(p.ReceiptNumber); err != nil || back != h {
+	if back, err := revoterow.ParseReceiptNumber(p.ReceiptNumber); err != nil || back != h {
 		t.Fatalf("receipt number %s reads back as %x (%v)", p.ReceiptNumber, back, err)
 	}
 

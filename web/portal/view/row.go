@@ -45,14 +45,6 @@ func CheckBallotCode(canonical []byte, typed string) error {
 	return nil
 }
 
-// ParseReceiptNumber reads a receipt number as typed
-// (revoterow.ParseReceiptNumber).
-func ParseReceiptNumber(s string) ([32]byte, error) { return revoterow.ParseReceiptNumber(s) }
-
-// ReceiptNumber is the receipt number of a row's hash
-// (revoterow.ReceiptNumber).
-func ReceiptNumber(h [32]byte) string { return revoterow.ReceiptNumber(h) }
-
 // AuthorityEntry decodes canonical, an entry the page fetched from the
 // board, and checks that it is an entry of type t of the election's log,
 // signed by the election authority: the author of manifestEntry, the
@@ -161,6 +153,6 @@ func CheckRow(manifest, manifestEntry []byte, rowHash [32]byte, index uint64, sl
 		return nil, fmt.Errorf("%w: slot %d does not carry the row at position %d", ErrRowNotThere, sl.Slot, position)
 	}
 	code := ballot.TrackingCodeOf(r.Ballot)
-	return &RowPlace{ReceiptNumber: ReceiptNumber(rowHash), RowHash: base64.RawURLEncoding.EncodeToString(rowHash[:]),
+	return &RowPlace{ReceiptNumber: revoterow.ReceiptNumber(rowHash), RowHash: base64.RawURLEncoding.EncodeToString(rowHash[:]),
 		Index: index, Slot: sl.Slot, Style: sl.Style, Position: position, TrackingCode: code.String(), TrackingHex: hx(code[:])}, nil
 }

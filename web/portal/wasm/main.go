@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"evote/ballot"
+	"evote/ballot/revoterow"
 	"evote/verify"
 	"evote/web/portal/view"
 )
@@ -226,11 +227,11 @@ func run(op, raw string, progress js.Value) (any, error) {
 	case "consistency":
 		return proofAnswer(view.CheckConsistency(a.Size, a.Size2, a.Path, a.Root, a.Root2)), nil
 	case "receipt":
-		h, err := view.ParseReceiptNumber(a.Number)
+		h, err := revoterow.ParseReceiptNumber(a.Number)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]string{"row_hash": base64.RawURLEncoding.EncodeToString(h[:]), "receipt_number": view.ReceiptNumber(h)}, nil
+		return map[string]string{"row_hash": base64.RawURLEncoding.EncodeToString(h[:]), "receipt_number": revoterow.ReceiptNumber(h)}, nil
 	case "row":
 		return checkRow(manifest, a)
 	case "verify":
@@ -271,7 +272,7 @@ func checkResult(manifest []byte, a args) (any, error) {
 // fetched from the board (view.CheckRow), the receipt's checkpoint
 // against the manifest's anchors, and the slot entry's inclusion in it.
 func checkRow(manifest []byte, a args) (any, error) {
-	h, err := view.ParseReceiptNumber(a.Number)
+	h, err := revoterow.ParseReceiptNumber(a.Number)
 	if err != nil {
 		return nil, err
 	}
